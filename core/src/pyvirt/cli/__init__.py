@@ -1,0 +1,1 @@
+"""``pyvirsh``: virsh's commands, options, output and exit codes."""

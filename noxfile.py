@@ -1,0 +1,51 @@
+"""Developer and CI sessions. ``./bootstrap test`` runs lint, typecheck, imports and tests.
+
+Sessions run in the interpreter that runs nox (``--no-venv``, the bootstrap
+virtualenv), because the suite needs root, system packages and the editable
+installs the bootstrap made; a private nox virtualenv per session would
+reinstall everything each time.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "typecheck", "imports", "tests"]
+
+DISTRIBUTIONS = ["core"]
+SOURCES = [f"{d}/src" for d in DISTRIBUTIONS]
+TESTS = [f"{d}/tests" for d in DISTRIBUTIONS]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: style and common bugs."""
+    session.run(sys.executable, "-m", "ruff", "check", *SOURCES, *TESTS, "noxfile.py", "demo.py", "bench")
+    session.run(sys.executable, "-m", "ruff", "format", "--check", *SOURCES, *TESTS, "noxfile.py", "demo.py", "bench")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every distribution's sources."""
+    session.run(sys.executable, "-m", "mypy", "--strict", *SOURCES)
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """import-linter: core never imports a plugin; plugins never import each other."""
+    session.run("lint-imports", external=True)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest over every distribution (root needed for the process tests)."""
+    session.run(sys.executable, "-m", "pytest", "-q", *TESTS, *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks with ratios against the reference (not timed tests)."""
+    session.run(sys.executable, "bench/bench_command.py", *session.posargs)
