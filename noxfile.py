@@ -8,6 +8,7 @@ reinstall everything each time.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import nox
@@ -36,7 +37,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def imports(session: nox.Session) -> None:
     """import-linter: core never imports a plugin; plugins never import each other."""
-    session.run("lint-imports", external=True)
+    session.run(os.path.join(os.path.dirname(sys.executable), "lint-imports"), external=True)
 
 
 @nox.session

@@ -303,37 +303,52 @@ def test_child_exit_is_seen_through_a_pidfd() -> None:
     assert time.monotonic() - t0 < 1.5
 
 
-def test_non_root_caller_gets_a_clear_error_not_a_half_applied_change() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create the unprivileged caller")
-    src = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["pyvirt"].__file__ or "")))
-    probe = (
-        "import sys\n"
-        "from pyvirt.util.command import Command\n"
-        "from pyvirt.errors import OperationDeniedError\n"
-        "try:\n"
-        "    Command(['/bin/true']).set_uid(0).set_capabilities(['sys_rawio']).run()\n"
-        "except OperationDeniedError as e:\n"
-        "    print(e.code, e.message)\n"
-    )
-    # An unprivileged Python that can import pyvirt and prctl: copy nothing, just
-    # run Debian's python3 with our source tree and the venv's site-packages.
+def test_non_root_caller_gets_a_clear_error_not_a_half_applied_change(tmp_path: Path) -> None:
+    """An unprivileged process asking for uid 0 + sys_rawio is refused before fork."""
+    import glob
+    import shutil
+    import tempfile
+
     import prctl
 
-    site = os.path.dirname(prctl.__file__)
-    if not os.access("/usr/bin/python3", os.X_OK):
-        pytest.skip("Debian's /usr/bin/python3 is needed for the unprivileged probe")
-    cmd = (
-        Command(["/usr/bin/python3", "-c", probe])
-        .set_env("PYTHONPATH", f"{src}:{site}")
-        .set_uid(65534)
-        .set_gid(65534)
-        .set_groups([])
-        .capture_stdout()
-        .capture_stderr()
-    )
-    cmd.run(check=False, timeout=30)
-    if b"No module named" in cmd.stderr or b"Permission denied" in cmd.stderr:
-        pytest.skip(f"the unprivileged probe cannot import pyvirt here: {cmd.stderr.decode()[-200:]}")
-    assert cmd.stdout.decode().startswith("29 operation forbidden: cannot run '/bin/true' as requested")
-    assert "setuid" in cmd.stdout.decode() and "sys_rawio" in cmd.stdout.decode()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create the unprivileged caller")
+    system_python = "/usr/bin/python3"
+    probe_version = Command([system_python, "-c", "import sys; print(sys.version_info[:2])"]).capture_stdout()
+    if not os.access(system_python, os.X_OK) or probe_version.run().stdout.decode().strip() != str(
+        tuple(sys.version_info[:2])
+    ):
+        pytest.skip("needs a world-readable /usr/bin/python3 of the same version as the test interpreter")
+    # A world-readable copy of pyvirt and python-prctl that uid 65534 can import.
+    world = tempfile.mkdtemp(prefix="pyvirt-unpriv-", dir="/var/tmp")
+    try:
+        os.chmod(world, 0o755)
+        shutil.copytree(os.path.dirname(sys.modules["pyvirt"].__file__ or ""), os.path.join(world, "pyvirt"))
+        site = os.path.dirname(prctl.__file__)
+        for f in [prctl.__file__, *glob.glob(os.path.join(site, "_prctl*.so"))]:
+            shutil.copy2(f, world)
+        subprocess_chmod = Command(["/bin/chmod", "-R", "a+rX", world])
+        subprocess_chmod.run()
+        probe = (
+            "from pyvirt.util.command import Command\n"
+            "from pyvirt.errors import OperationDeniedError\n"
+            "try:\n"
+            "    Command(['/bin/true']).set_uid(0).set_capabilities(['sys_rawio']).run()\n"
+            "except OperationDeniedError as e:\n"
+            "    print(int(e.code), e.message)\n"
+        )
+        cmd = (
+            Command([system_python, "-c", probe])
+            .set_env("PYTHONPATH", world)
+            .set_uid(65534)
+            .set_gid(65534)
+            .set_groups([])
+            .capture_stdout()
+            .capture_stderr()
+        )
+        cmd.run(check=False, timeout=30)
+        out = cmd.stdout.decode()
+        assert out.startswith("29 operation forbidden: cannot run '/bin/true' as requested"), cmd.stderr.decode()
+        assert "setuid" in out and "sys_rawio" in out
+    finally:
+        shutil.rmtree(world)
