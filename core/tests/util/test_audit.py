@@ -115,6 +115,26 @@ def test_records_read_back_from_the_kernel_in_libvirts_format(kernel_audit: None
     assert got[0][1].endswith("res=success'")
 
 
+def test_fs_chardev_rng_and_cgroup_major_records(kernel_audit: None) -> None:
+    with AuditReader() as reader, Auditor() as auditor:
+        auditor.fs(GUEST, None, "/srv/share", "start")
+        auditor.chardev(GUEST, "/dev/pts/3", None, "detach")
+        auditor.rng(GUEST, None, "/dev/urandom", "attach")
+        auditor.cgroup_major(GUEST, None, "deny", 136, "pty", "rw")
+        auditor.cgroup(GUEST, None, "deny", "all")
+        auditor.hostdev_caps(GUEST, "disk", "/dev/sdb", "start")
+        got = collect(reader, 6)
+    u, vm = f"uuid={GUEST.uuid}", 'vm="QEMUGuest1"'
+    assert [body(t) for _, t in got] == [
+        f'virt=kvm resrc=fs reason=start {vm} {u} old-fs="?" new-fs="/srv/share"',
+        f'virt=kvm resrc=chardev reason=detach {vm} {u} old-chardev="/dev/pts/3" new-chardev="?"',
+        f'virt=kvm resrc=rng reason=attach {vm} {u} old-rng="?" new-rng="/dev/urandom"',
+        f'virt=kvm resrc=cgroup reason=deny {vm} {u} cgroup="?" class=major category=pty maj=88 acl=rw',
+        f'virt=kvm resrc=cgroup reason=deny {vm} {u} cgroup="?" class=all',
+        f'virt=kvm resrc=hostdev reason=start {vm} {u} disk="/dev/sdb"',
+    ]
+
+
 def test_lxc_init_record(kernel_audit: None) -> None:
     import os
 
