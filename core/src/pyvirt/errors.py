@@ -329,11 +329,13 @@ class Error(Exception):
         detail: str | None = None,
         *,
         domain: ErrorDomain = ErrorDomain.NONE,
+        verbatim: bool = False,
     ) -> None:
         self.code = code
         self.domain = domain
         self.detail = detail
-        self.message = format_message(code, detail)
+        # verbatim: libvirt's virReportInvalidArg style, the detail is the whole message
+        self.message = detail if verbatim and detail else format_message(code, detail)
         super().__init__(self.message)
 
     def __repr__(self) -> str:

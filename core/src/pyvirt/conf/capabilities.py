@@ -1,0 +1,107 @@
+"""Capabilities XML (``<capabilities>``): host CPU, NUMA topology, security models, guests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from lxml import etree
+
+from pyvirt.conf.xmlmodel import X, XmlModel, format_model
+from pyvirt.conf.xmlwriter import to_string
+
+__all__ = ["Capabilities", "format_capabilities"]
+
+
+class Pages(XmlModel):
+    unit: Annotated[str | None, X("@unit")] = "KiB"
+    size: Annotated[int | None, X("@size")] = None
+    count: Annotated[int | None, X(".")] = None
+
+
+class FeatureFlag(XmlModel):
+    """An empty element named after a feature (``<pae/>``)."""
+
+    name: str = ""
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        elem.tag = self.name
+
+
+class HostCpu(XmlModel):
+    arch: Annotated[str | None, X("arch")] = None
+    model: Annotated[str | None, X("model")] = None
+    vendor: Annotated[str | None, X("vendor")] = None
+    features: Annotated[list[FeatureFlag] | None, X("features/flag", model=FeatureFlag, many=True)] = None
+    pages: Annotated[list[Pages] | None, X("pages", model=Pages, many=True)] = None
+
+
+class CellCpu(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    socket_id: Annotated[int | None, X("@socket_id")] = None
+    die_id: Annotated[int | None, X("@die_id")] = None
+    core_id: Annotated[int | None, X("@core_id")] = None
+    siblings: Annotated[str | None, X("@siblings")] = None
+
+
+class Cell(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    memory_unit: Annotated[str | None, X("memory/@unit")] = None
+    memory_kib: Annotated[int | None, X("memory")] = None
+    pages: Annotated[list[Pages] | None, X("pages", model=Pages, many=True)] = None
+    cpus_num: Annotated[int | None, X("cpus/@num")] = None
+    cpus: Annotated[list[CellCpu] | None, X("cpus/cpu", model=CellCpu, many=True)] = None
+
+
+class SecModel(XmlModel):
+    model: Annotated[str | None, X("model")] = None
+    doi: Annotated[str | None, X("doi")] = None
+
+
+class Host(XmlModel):
+    uuid: Annotated[str | None, X("uuid")] = None
+    cpu: Annotated[HostCpu | None, X("cpu", model=HostCpu)] = None
+    power_management: Annotated[bool | None, X("power_management", flag=True)] = None
+    iommu_support: Annotated[bool | None, X("iommu/@support")] = None
+    cells_num: Annotated[int | None, X("topology/cells/@num")] = None
+    cells: Annotated[list[Cell] | None, X("topology/cells/cell", model=Cell, many=True)] = None
+    secmodels: Annotated[list[SecModel] | None, X("secmodel", model=SecModel, many=True)] = None
+
+
+class GuestDomain(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    emulator: Annotated[str | None, X("emulator")] = None
+
+
+class GuestMachine(XmlModel):
+    maxCpus: Annotated[int | None, X("@maxCpus")] = None  # noqa: N815 - libvirt's name
+    canonical: Annotated[str | None, X("@canonical")] = None
+    name: Annotated[str | None, X(".")] = None
+
+
+class Guest(XmlModel):
+    os_type: Annotated[str | None, X("os_type")] = None
+    arch_name: Annotated[str | None, X("arch/@name")] = None
+    wordsize: Annotated[int | None, X("arch/wordsize")] = None
+    emulator: Annotated[str | None, X("arch/emulator")] = None
+    machines: Annotated[list[GuestMachine] | None, X("arch/machine", model=GuestMachine, many=True)] = None
+    domains: Annotated[list[GuestDomain] | None, X("arch/domain", model=GuestDomain, many=True)] = None
+    features: Annotated[list[FeatureFlag] | None, X("features/flag", model=FeatureFlag, many=True)] = None
+
+
+class Capabilities(XmlModel):
+    TAG = "capabilities"
+    host: Annotated[Host | None, X("host", model=Host)] = None
+    guests: Annotated[list[Guest] | None, X("guest", model=Guest, many=True)] = None
+
+
+def format_capabilities(caps: Capabilities) -> str:
+    """libvirt leaves a blank line after ``<capabilities>`` and after each top-level section."""
+    root = etree.Element("capabilities")
+    format_model(caps, root)
+    lines = to_string(root, empty_pair=("doi",)).split("\n")
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        if line in ("<capabilities>", "  </host>", "  </guest>"):
+            out.append("")
+    return "\n".join(out) + "\n"  # libvirt's document ends with a blank line too

@@ -1,0 +1,404 @@
+"""The domain XML document: parse, validate libvirt's rules, fill defaults, format.
+
+``parse_domain`` applies the checks libvirt's parser applies (name, UUID,
+memory units, seclabel rules) and the defaults its formatter shows
+(``currentMemory``, ``vcpu placement``, ``on_*`` actions, ``clock``);
+driver-specific defaults (arch, machine, boot device) are the driver's
+post-parse step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from lxml import etree
+
+from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
+from pyvirt.conf.domain_devices import Devices, Interface
+from pyvirt.conf.units import parse_scaled
+from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
+from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.conf.xmlwriter import to_string
+from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+
+__all__ = ["Domain", "format_domain", "parse_domain"]
+
+VIR_DOMAIN_XML_SECURE = 1
+VIR_DOMAIN_XML_INACTIVE = 2
+
+
+class Memory(XmlModel):
+    """A memory size; stored in KiB, formatted with ``unit='KiB'`` as libvirt does."""
+
+    kib: int = 0
+    slots: int | None = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        values["kib"] = parse_scaled(elem.text or "", elem.get("unit"), elem.tag, default_unit="KiB") // 1024
+        if elem.get("slots") is not None:
+            values["slots"] = int(elem.get("slots", "0"))
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.slots is not None:
+            elem.set("slots", str(self.slots))
+        elem.set("unit", "KiB")
+        elem.text = str(self.kib)
+
+
+class Vcpu(XmlModel):
+    placement: Annotated[str | None, X("@placement")] = None
+    cpuset: Annotated[str | None, X("@cpuset")] = None
+    current: Annotated[int | None, X("@current")] = None
+    count: Annotated[int | None, X(".")] = None
+
+
+class VcpuEntry(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    enabled: Annotated[bool | None, X("@enabled")] = None
+    hotpluggable: Annotated[bool | None, X("@hotpluggable")] = None
+    order: Annotated[int | None, X("@order")] = None
+
+
+class VcpuPin(XmlModel):
+    vcpu: Annotated[int | None, X("@vcpu")] = None
+    cpuset: Annotated[str | None, X("@cpuset")] = None
+
+
+class CpuTune(XmlModel):
+    UNSUPPORTED = frozenset({"cachetune", "memorytune", "vcpusched", "iothreadsched", "emulatorsched"})
+    shares: Annotated[int | None, X("shares")] = None
+    period: Annotated[int | None, X("period")] = None
+    quota: Annotated[int | None, X("quota")] = None
+    global_period: Annotated[int | None, X("global_period")] = None
+    global_quota: Annotated[int | None, X("global_quota")] = None
+    emulator_period: Annotated[int | None, X("emulator_period")] = None
+    emulator_quota: Annotated[int | None, X("emulator_quota")] = None
+    iothread_period: Annotated[int | None, X("iothread_period")] = None
+    iothread_quota: Annotated[int | None, X("iothread_quota")] = None
+    vcpupins: Annotated[list[VcpuPin] | None, X("vcpupin", model=VcpuPin, many=True)] = None
+    emulatorpin: Annotated[str | None, X("emulatorpin/@cpuset")] = None
+
+
+class OsType(XmlModel):
+    arch: Annotated[str | None, X("@arch")] = None
+    machine: Annotated[str | None, X("@machine")] = None
+    name: Annotated[str | None, X(".")] = None
+
+
+class Loader(XmlModel):
+    readonly: Annotated[bool | None, X("@readonly")] = None
+    secure: Annotated[bool | None, X("@secure")] = None
+    type: Annotated[str | None, X("@type")] = None
+    path: Annotated[str | None, X(".")] = None
+
+
+class Nvram(XmlModel):
+    template: Annotated[str | None, X("@template")] = None
+    path: Annotated[str | None, X(".")] = None
+
+
+class BootDev(XmlModel):
+    dev: Annotated[str | None, X("@dev")] = None
+
+
+class InitEnv(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    value: Annotated[str | None, X(".")] = None
+
+
+class InitArg(XmlModel):
+    value: Annotated[str | None, X(".")] = None
+
+
+class Os(XmlModel):
+    UNSUPPORTED = frozenset({"acpi", "firmware"})
+    firmware: Annotated[str | None, X("@firmware")] = None
+    type: Annotated[OsType | None, X("type", model=OsType)] = None
+    init: Annotated[str | None, X("init")] = None
+    initargs: Annotated[list[InitArg] | None, X("initarg", model=InitArg, many=True)] = None
+    initenvs: Annotated[list[InitEnv] | None, X("initenv", model=InitEnv, many=True)] = None
+    initdir: Annotated[str | None, X("initdir")] = None
+    inituser: Annotated[str | None, X("inituser")] = None
+    initgroup: Annotated[str | None, X("initgroup")] = None
+    loader: Annotated[Loader | None, X("loader", model=Loader)] = None
+    nvram: Annotated[Nvram | None, X("nvram", model=Nvram)] = None
+    kernel: Annotated[str | None, X("kernel")] = None
+    initrd: Annotated[str | None, X("initrd")] = None
+    cmdline: Annotated[str | None, X("cmdline")] = None
+    dtb: Annotated[str | None, X("dtb")] = None
+    boots: Annotated[list[BootDev] | None, X("boot", model=BootDev, many=True)] = None
+    bootmenu_enable: Annotated[bool | None, X("bootmenu/@enable")] = None
+    bootmenu_timeout: Annotated[int | None, X("bootmenu/@timeout")] = None
+    smbios_mode: Annotated[str | None, X("smbios/@mode")] = None
+    bios_useserial: Annotated[bool | None, X("bios/@useserial")] = None
+    bios_reboot_timeout: Annotated[int | None, X("bios/@rebootTimeout")] = None
+
+
+class IdMapEntry(XmlModel):
+    start: Annotated[int | None, X("@start")] = None
+    target: Annotated[int | None, X("@target")] = None
+    count: Annotated[int | None, X("@count")] = None
+
+
+class IdMap(XmlModel):
+    uids: Annotated[list[IdMapEntry] | None, X("uid", model=IdMapEntry, many=True)] = None
+    gids: Annotated[list[IdMapEntry] | None, X("gid", model=IdMapEntry, many=True)] = None
+
+
+class CapabilitiesFeature(XmlModel):
+    """``<capabilities policy='default|allow|deny'>`` with ``<NAME state='on|off'/>`` children (LXC)."""
+
+    policy: Annotated[str | None, X("@policy")] = None
+    states: dict[str, bool] = {}
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        states: dict[str, bool] = {}
+        for child in elem:
+            if not isinstance(child.tag, str):
+                continue
+            state = child.get("state")
+            if state not in ("on", "off"):
+                raise XMLError(
+                    ErrorCode.XML_ERROR, f"invalid value of state argument for capability '{child.tag}'"
+                )
+            states[child.tag] = state == "on"
+        values["states"] = states
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        for name, on in self.states.items():
+            etree.SubElement(elem, name, state="on" if on else "off")
+
+
+class Features(XmlModel):
+    UNSUPPORTED = frozenset({"hyperv", "kvm", "xen", "msrs", "tcg", "sev", "async-teardown"})
+    acpi: Annotated[bool | None, X("acpi", flag=True)] = None
+    apic: Annotated[bool | None, X("apic", flag=True)] = None
+    pae: Annotated[bool | None, X("pae", flag=True)] = None
+    hap: Annotated[bool | None, X("hap", flag=True)] = None
+    viridian: Annotated[bool | None, X("viridian", flag=True)] = None
+    privnet: Annotated[bool | None, X("privnet", flag=True)] = None
+    pvspinlock_state: Annotated[str | None, X("pvspinlock/@state")] = None
+    capabilities: Annotated[CapabilitiesFeature | None, X("capabilities", model=CapabilitiesFeature)] = None
+    pmu_state: Annotated[str | None, X("pmu/@state")] = None
+    vmport_state: Annotated[str | None, X("vmport/@state")] = None
+    gic_version: Annotated[str | None, X("gic/@version")] = None
+    smm_state: Annotated[str | None, X("smm/@state")] = None
+    smm_tseg_unit: Annotated[str | None, X("smm/tseg/@unit")] = None
+    smm_tseg: Annotated[int | None, X("smm/tseg")] = None
+    ioapic_driver: Annotated[str | None, X("ioapic/@driver")] = None
+    vmcoreinfo_state: Annotated[str | None, X("vmcoreinfo/@state")] = None
+
+
+class CpuFeature(XmlModel):
+    policy: Annotated[str | None, X("@policy")] = None
+    name: Annotated[str | None, X("@name")] = None
+
+
+class CpuModel(XmlModel):
+    fallback: Annotated[str | None, X("@fallback")] = None
+    vendor_id: Annotated[str | None, X("@vendor_id")] = None
+    name: Annotated[str | None, X(".")] = None
+
+
+class Cpu(XmlModel):
+    UNSUPPORTED = frozenset({"numa"})
+    mode: Annotated[str | None, X("@mode")] = None
+    match: Annotated[str | None, X("@match")] = None
+    check: Annotated[str | None, X("@check")] = None
+    migratable: Annotated[bool | None, X("@migratable", words=("on", "off"))] = None
+    model: Annotated[CpuModel | None, X("model", model=CpuModel)] = None
+    vendor: Annotated[str | None, X("vendor")] = None
+    topology_sockets: Annotated[int | None, X("topology/@sockets")] = None
+    topology_dies: Annotated[int | None, X("topology/@dies")] = None
+    topology_cores: Annotated[int | None, X("topology/@cores")] = None
+    topology_threads: Annotated[int | None, X("topology/@threads")] = None
+    cache_level: Annotated[int | None, X("cache/@level")] = None
+    cache_mode: Annotated[str | None, X("cache/@mode")] = None
+    maxphysaddr_mode: Annotated[str | None, X("maxphysaddr/@mode")] = None
+    maxphysaddr_bits: Annotated[int | None, X("maxphysaddr/@bits")] = None
+    features: Annotated[list[CpuFeature] | None, X("feature", model=CpuFeature, many=True)] = None
+
+
+class Timer(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    track: Annotated[str | None, X("@track")] = None
+    tickpolicy: Annotated[str | None, X("@tickpolicy")] = None
+    present: Annotated[bool | None, X("@present")] = None
+
+
+class Clock(XmlModel):
+    offset: Annotated[str | None, X("@offset")] = None
+    adjustment: Annotated[str | None, X("@adjustment")] = None
+    basis: Annotated[str | None, X("@basis")] = None
+    timezone: Annotated[str | None, X("@timezone")] = None
+    timers: Annotated[list[Timer] | None, X("timer", model=Timer, many=True)] = None
+
+
+class PerfEvent(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    enabled: Annotated[bool | None, X("@enabled")] = None
+
+
+class Seclabel(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    model: Annotated[str | None, X("@model")] = None
+    relabel: Annotated[bool | None, X("@relabel")] = None
+    label: Annotated[str | None, X("label")] = None
+    imagelabel: Annotated[str | None, X("imagelabel")] = None
+    baselabel: Annotated[str | None, X("baselabel")] = None
+
+
+class Domain(XmlModel):
+    TAG = "domain"
+    UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
+        {"blkiotune", "memtune", "memoryBacking", "iothreadids", "numatune", "resource", "sysinfo",
+         "keywrap", "launchSecurity", "genid", "throttlegroups"}
+    )  # fmt: skip
+
+    type: Annotated[str | None, X("@type")] = None
+    id: Annotated[int | None, X("@id")] = None
+    name: Annotated[str | None, X("name")] = None
+    uuid: Annotated[str | None, X("uuid")] = None
+    title: Annotated[str | None, X("title")] = None
+    description: Annotated[str | None, X("description")] = None
+    metadata: Annotated[str | None, X("metadata", raw=True)] = None
+    max_memory: Annotated[Memory | None, X("maxMemory", model=Memory)] = None
+    memory: Annotated[Memory | None, X("memory", model=Memory)] = None
+    current_memory: Annotated[Memory | None, X("currentMemory", model=Memory)] = None
+    vcpu: Annotated[Vcpu | None, X("vcpu", model=Vcpu)] = None
+    vcpus: Annotated[list[VcpuEntry] | None, X("vcpus/vcpu", model=VcpuEntry, many=True)] = None
+    iothreads: Annotated[int | None, X("iothreads")] = None
+    cputune: Annotated[CpuTune | None, X("cputune", model=CpuTune)] = None
+    bootloader: Annotated[str | None, X("bootloader")] = None
+    bootloader_args: Annotated[str | None, X("bootloader_args")] = None
+    os: Annotated[Os | None, X("os", model=Os)] = None
+    idmap: Annotated[IdMap | None, X("idmap", model=IdMap)] = None
+    features: Annotated[Features | None, X("features", model=Features)] = None
+    cpu: Annotated[Cpu | None, X("cpu", model=Cpu)] = None
+    clock: Annotated[Clock | None, X("clock", model=Clock)] = None
+    on_poweroff: Annotated[str | None, X("on_poweroff")] = None
+    on_reboot: Annotated[str | None, X("on_reboot")] = None
+    on_crash: Annotated[str | None, X("on_crash")] = None
+    on_lockfailure: Annotated[str | None, X("on_lockfailure")] = None
+    pm_suspend_to_mem: Annotated[bool | None, X("pm/suspend-to-mem/@enabled")] = None
+    pm_suspend_to_disk: Annotated[bool | None, X("pm/suspend-to-disk/@enabled")] = None
+    perf: Annotated[list[PerfEvent] | None, X("perf/event", model=PerfEvent, many=True)] = None
+    devices: Annotated[Devices | None, X("devices", model=Devices)] = None
+    seclabels: Annotated[list[Seclabel] | None, X("seclabel", model=Seclabel, many=True)] = None
+
+
+_ACTIONS = {
+    "on_poweroff": ("destroy", "restart", "preserve", "rename-restart"),
+    "on_reboot": ("destroy", "restart", "preserve", "rename-restart"),
+    "on_crash": ("destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"),
+    "on_lockfailure": ("poweroff", "restart", "pause", "ignore"),
+}
+
+
+def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
+    """Parse and check a domain document; generic defaults filled in."""
+    root = parse_xml(xml, "domain", url)
+    dom = parse_model(Domain, root)
+    if not dom.type:
+        raise XMLError(ErrorCode.XML_ERROR, "missing domain type attribute")
+    dom.name = check_name(dom.name)
+    dom.uuid = normalize_uuid(dom.uuid) if dom.uuid else new_uuid()
+    if dom.os is None or dom.os.type is None or not dom.os.type.name:
+        raise XMLError(ErrorCode.XML_ERROR, "an os <type> must be specified")
+    if dom.memory is None:
+        raise XMLError(ErrorCode.XML_ERROR, "Memory size must be specified via <memory> or in the <numa> configuration")
+    if dom.current_memory is None or dom.current_memory.kib == 0 or dom.current_memory.kib > dom.memory.kib:
+        dom.current_memory = Memory(kib=dom.memory.kib)
+    if dom.vcpu is None:
+        dom.vcpu = Vcpu(count=1)
+    if dom.vcpu.count is None or dom.vcpu.count < 1:
+        raise XMLError(ErrorCode.XML_ERROR, "Invalid number of vCPUs")
+    if dom.vcpu.placement is None:
+        dom.vcpu.placement = "static"
+    if dom.vcpu.current is not None and dom.vcpu.current == dom.vcpu.count:
+        dom.vcpu.current = None
+    if dom.clock is None:
+        dom.clock = Clock(offset="utc")
+    for field, allowed in _ACTIONS.items():
+        value = getattr(dom, field)
+        if value is not None and value not in allowed:
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{field}>: '{value}'")
+    dom.on_poweroff = dom.on_poweroff or "destroy"
+    dom.on_reboot = dom.on_reboot or "restart"
+    dom.on_crash = dom.on_crash or "destroy"
+    if dom.devices is None:
+        dom.devices = Devices()
+    for iface in dom.devices.interfaces:
+        _keep_relevant_source(iface)
+    _check_seclabels(dom)
+    return dom
+
+
+# Which <source> attributes each interface type uses; libvirt ignores the others.
+_IFACE_SOURCE = {
+    "network": ("source_network", "source_portgroup"),
+    "bridge": ("source_bridge",),
+    "direct": ("source_dev", "source_mode"),
+    "udp": ("source_address", "source_port"),
+    "mcast": ("source_address", "source_port"),
+    "server": ("source_address", "source_port"),
+    "client": ("source_address", "source_port"),
+    "ethernet": (),
+    "user": (),
+}
+
+
+def _keep_relevant_source(iface: Interface) -> None:
+    keep = _IFACE_SOURCE.get(iface.type or "")
+    if keep is None:
+        return
+    for attr in ("source_network", "source_portgroup", "source_bridge", "source_dev", "source_mode",
+                 "source_address", "source_port"):  # fmt: skip
+        if attr not in keep:
+            setattr(iface, attr, None)
+
+
+def _check_seclabels(dom: Domain) -> None:
+    """libvirt's ``<seclabel>`` rules (virSecurityLabelDefParseXML)."""
+    labels = dom.seclabels or []
+    models: set[str] = set()
+    for sl in labels:
+        kind = sl.type or "dynamic"
+        if kind not in ("dynamic", "static", "none"):
+            raise XMLError(ErrorCode.XML_ERROR, f"invalid security type '{kind}'")
+        sl.type = kind
+        if sl.model is None and len(labels) > 1:
+            raise XMLError(ErrorCode.XML_ERROR, "missing security model when using multiple labels")
+        if sl.model is not None:
+            if sl.model in models:
+                raise XMLError(ErrorCode.XML_ERROR, f"seclabel for model {sl.model} is already provided")
+            models.add(sl.model)
+        if kind == "dynamic" and sl.relabel is False:
+            raise XMLError(ErrorCode.XML_ERROR, "dynamic label type must use resource relabeling")
+        if kind == "none" and sl.relabel is True:
+            raise XMLError(ErrorCode.XML_ERROR, "resource relabeling is not compatible with 'none' label type")
+        if kind == "static" and not sl.label:
+            raise XMLError(ErrorCode.XML_ERROR, "security label is missing")
+        if sl.relabel is None:
+            sl.relabel = kind != "none"
+
+
+def format_domain(dom: Domain, flags: int = 0, *, running: bool = False) -> str:
+    """libvirt's output: ``id`` only while running and not INACTIVE; passwords only with SECURE."""
+    copy = dom.model_copy(deep=True)
+    if not running or flags & VIR_DOMAIN_XML_INACTIVE:
+        copy.id = None
+    if not flags & VIR_DOMAIN_XML_SECURE and copy.devices:
+        for g in copy.devices.graphics:
+            g.passwd = None
+    root = etree.Element("domain")
+    format_model(copy, root)
+    return to_string(root, keep_open=("devices",))
+
+
+def require_supported(dom: Domain, what: str, supported: bool) -> None:
+    """Refuse a configuration a driver cannot run (CONFIG_UNSUPPORTED)."""
+    if not supported:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, what)

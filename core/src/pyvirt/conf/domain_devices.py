@@ -1,0 +1,421 @@
+"""Domain devices (``<devices>`` children) as typed models, in libvirt's field order."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from lxml import etree
+
+from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.errors import ErrorCode, XMLError
+
+__all__ = [
+    "Address",
+    "Chardev",
+    "Controller",
+    "Devices",
+    "Disk",
+    "Filesystem",
+    "Graphics",
+    "Hostdev",
+    "Input",
+    "Interface",
+    "Memballoon",
+    "Rng",
+    "Sound",
+    "Video",
+    "Watchdog",
+]
+
+_PCI_HEX = {"domain": 4, "bus": 2, "slot": 2, "function": 1}
+_ADDRESS_ORDER = (
+    "type", "domain", "bus", "slot", "function", "multifunction", "controller", "target", "unit", "port",
+    "reg", "cssid", "ssid", "devno", "iobase", "irq", "cid", "base",
+)  # fmt: skip
+
+
+class Address(XmlModel):
+    """``<address>``: attributes depend on the type; PCI numbers come out in libvirt's hex widths."""
+
+    attrs: dict[str, str] = {}
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        attrs = dict(elem.attrib)
+        if attrs.get("type") == "pci":
+            for key in _PCI_HEX:
+                if key in attrs:
+                    try:
+                        attrs[key] = f"0x{int(attrs[key], 0):0{_PCI_HEX[key]}x}"
+                    except ValueError:
+                        raise XMLError(
+                            ErrorCode.XML_ERROR, f"Cannot parse <address> '{key}' attribute '{attrs[key]}'"
+                        ) from None
+        values["attrs"] = attrs
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        rank = {k: i for i, k in enumerate(_ADDRESS_ORDER)}
+        for key in sorted(self.attrs, key=lambda k: rank.get(k, len(rank))):
+            elem.set(key, self.attrs[key])
+
+
+class DeviceSeclabel(XmlModel):
+    model: Annotated[str | None, X("@model")] = None
+    relabel: Annotated[bool | None, X("@relabel")] = None
+    label: Annotated[str | None, X("label")] = None
+
+
+class Boot(XmlModel):
+    order: Annotated[int | None, X("@order")] = None
+    loadparm: Annotated[str | None, X("@loadparm")] = None
+
+
+class Alias(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+
+
+class BackingStore(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    index: Annotated[int | None, X("@index")] = None
+    format: Annotated[str | None, X("format/@type")] = None
+    source_file: Annotated[str | None, X("source/@file")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+    backing: Annotated[BackingStore | None, X("backingStore", model=None)] = None
+
+
+class DiskHost(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    port: Annotated[str | None, X("@port")] = None
+    transport: Annotated[str | None, X("@transport")] = None
+    socket: Annotated[str | None, X("@socket")] = None
+
+
+class Disk(XmlModel):
+    TAG = "disk"
+    UNSUPPORTED = frozenset({"iotune", "encryption", "auth", "mirror", "blockio", "geometry"})
+
+    type: Annotated[str | None, X("@type")] = None
+    device: Annotated[str | None, X("@device")] = None
+    model: Annotated[str | None, X("@model")] = None
+    rawio: Annotated[bool | None, X("@rawio")] = None
+    sgio: Annotated[str | None, X("@sgio")] = None
+    snapshot: Annotated[str | None, X("@snapshot")] = None
+    driver_name: Annotated[str | None, X("driver/@name")] = None
+    driver_type: Annotated[str | None, X("driver/@type")] = None
+    driver_cache: Annotated[str | None, X("driver/@cache")] = None
+    driver_error_policy: Annotated[str | None, X("driver/@error_policy")] = None
+    driver_io: Annotated[str | None, X("driver/@io")] = None
+    driver_discard: Annotated[str | None, X("driver/@discard")] = None
+    driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
+    source_file: Annotated[str | None, X("source/@file")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+    source_dir: Annotated[str | None, X("source/@dir")] = None
+    source_protocol: Annotated[str | None, X("source/@protocol")] = None
+    source_name: Annotated[str | None, X("source/@name")] = None
+    source_pool: Annotated[str | None, X("source/@pool")] = None
+    source_volume: Annotated[str | None, X("source/@volume")] = None
+    source_mode: Annotated[str | None, X("source/@mode")] = None
+    source_startup_policy: Annotated[str | None, X("source/@startupPolicy")] = None
+    source_index: Annotated[int | None, X("source/@index")] = None
+    source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_seclabels: Annotated[list[DeviceSeclabel] | None, X("source/seclabel", model=DeviceSeclabel, many=True)] = (
+        None
+    )
+    backing: Annotated[BackingStore | None, X("backingStore", model=BackingStore)] = None
+    target_dev: Annotated[str | None, X("target/@dev")] = None
+    target_bus: Annotated[str | None, X("target/@bus")] = None
+    target_tray: Annotated[str | None, X("target/@tray")] = None
+    target_removable: Annotated[bool | None, X("target/@removable", words=("on", "off"))] = None
+    target_rotation_rate: Annotated[int | None, X("target/@rotation_rate")] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
+    readonly: Annotated[bool | None, X("readonly", flag=True)] = None
+    shareable: Annotated[bool | None, X("shareable", flag=True)] = None
+    transient: Annotated[bool | None, X("transient", flag=True)] = None
+    serial: Annotated[str | None, X("serial")] = None
+    wwn: Annotated[str | None, X("wwn")] = None
+    vendor: Annotated[str | None, X("vendor")] = None
+    product: Annotated[str | None, X("product")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+    @property
+    def source_path(self) -> str | None:
+        return self.source_file or self.source_dev or self.source_dir
+
+
+class Controller(XmlModel):
+    TAG = "controller"
+    type: Annotated[str | None, X("@type")] = None
+    index: Annotated[int | None, X("@index")] = None
+    model: Annotated[str | None, X("@model")] = None
+    ports: Annotated[int | None, X("@ports")] = None
+    vectors: Annotated[int | None, X("@vectors")] = None
+    maxGrantFrames: Annotated[int | None, X("@maxGrantFrames")] = None  # noqa: N815 - libvirt's name
+    driver_queues: Annotated[int | None, X("driver/@queues")] = None
+    driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
+    model_name: Annotated[str | None, X("model/@name")] = None
+    target_chassisNr: Annotated[int | None, X("target/@chassisNr")] = None  # noqa: N815
+    target_chassis: Annotated[int | None, X("target/@chassis")] = None
+    target_port: Annotated[str | None, X("target/@port")] = None
+    target_busNr: Annotated[int | None, X("target/@busNr")] = None  # noqa: N815
+    target_index: Annotated[int | None, X("target/@index")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Filesystem(XmlModel):
+    TAG = "filesystem"
+    type: Annotated[str | None, X("@type")] = None
+    accessmode: Annotated[str | None, X("@accessmode")] = None
+    multidevs: Annotated[str | None, X("@multidevs")] = None
+    driver_type: Annotated[str | None, X("driver/@type")] = None
+    driver_format: Annotated[str | None, X("driver/@format")] = None
+    driver_wrpolicy: Annotated[str | None, X("driver/@wrpolicy")] = None
+    source_dir: Annotated[str | None, X("source/@dir")] = None
+    source_file: Annotated[str | None, X("source/@file")] = None
+    source_name: Annotated[str | None, X("source/@name")] = None
+    source_usage: Annotated[int | None, X("source/@usage")] = None
+    source_units: Annotated[str | None, X("source/@units")] = None
+    source_socket: Annotated[str | None, X("source/@socket")] = None
+    target_dir: Annotated[str | None, X("target/@dir")] = None
+    readonly: Annotated[bool | None, X("readonly", flag=True)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class IpAddress(XmlModel):
+    address: Annotated[str | None, X("@address")] = None
+    family: Annotated[str | None, X("@family")] = None
+    prefix: Annotated[int | None, X("@prefix")] = None
+    peer: Annotated[str | None, X("@peer")] = None
+
+
+class Route(XmlModel):
+    family: Annotated[str | None, X("@family")] = None
+    address: Annotated[str | None, X("@address")] = None
+    prefix: Annotated[int | None, X("@prefix")] = None
+    gateway: Annotated[str | None, X("@gateway")] = None
+
+
+class Interface(XmlModel):
+    TAG = "interface"
+    UNSUPPORTED = frozenset({"virtualport", "bandwidth", "vlan", "filterref", "tune", "coalesce", "teaming"})
+
+    type: Annotated[str | None, X("@type")] = None
+    trustGuestRxFilters: Annotated[bool | None, X("@trustGuestRxFilters")] = None  # noqa: N815
+    mac: Annotated[str | None, X("mac/@address")] = None
+    source_network: Annotated[str | None, X("source/@network")] = None
+    source_portgroup: Annotated[str | None, X("source/@portgroup")] = None
+    source_bridge: Annotated[str | None, X("source/@bridge")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+    source_mode: Annotated[str | None, X("source/@mode")] = None
+    source_address: Annotated[str | None, X("source/@address")] = None
+    source_port: Annotated[int | None, X("source/@port")] = None
+    ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
+    routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
+    script_path: Annotated[str | None, X("script/@path")] = None
+    target_dev: Annotated[str | None, X("target/@dev")] = None
+    target_managed: Annotated[bool | None, X("target/@managed")] = None
+    guest_dev: Annotated[str | None, X("guest/@dev")] = None
+    model_type: Annotated[str | None, X("model/@type")] = None
+    driver_name: Annotated[str | None, X("driver/@name")] = None
+    driver_queues: Annotated[int | None, X("driver/@queues")] = None
+    driver_txmode: Annotated[str | None, X("driver/@txmode")] = None
+    mtu: Annotated[int | None, X("mtu/@size")] = None
+    link_state: Annotated[str | None, X("link/@state")] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
+    rom_bar: Annotated[str | None, X("rom/@bar")] = None
+    rom_file: Annotated[str | None, X("rom/@file")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Reconnect(XmlModel):
+    enabled: Annotated[bool | None, X("@enabled")] = None
+    timeout: Annotated[int | None, X("@timeout")] = None
+
+
+class ChardevSource(XmlModel):
+    mode: Annotated[str | None, X("@mode")] = None
+    path: Annotated[str | None, X("@path")] = None
+    host: Annotated[str | None, X("@host")] = None
+    service: Annotated[str | None, X("@service")] = None
+    tls: Annotated[bool | None, X("@tls")] = None
+    append: Annotated[bool | None, X("@append", words=("on", "off"))] = None
+    channel: Annotated[str | None, X("@channel")] = None
+    reconnect: Annotated[Reconnect | None, X("reconnect", model=Reconnect)] = None
+    seclabels: Annotated[list[DeviceSeclabel] | None, X("seclabel", model=DeviceSeclabel, many=True)] = None
+
+
+class Chardev(XmlModel):
+    """serial, parallel, console and channel share this shape."""
+
+    type: Annotated[str | None, X("@type")] = None
+    sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
+    protocol: Annotated[str | None, X("protocol/@type")] = None
+    log_file: Annotated[str | None, X("log/@file")] = None
+    log_append: Annotated[bool | None, X("log/@append", words=("on", "off"))] = None
+    target_type: Annotated[str | None, X("target/@type")] = None
+    target_address: Annotated[str | None, X("target/@address")] = None
+    target_port: Annotated[str | None, X("target/@port")] = None
+    target_name: Annotated[str | None, X("target/@name")] = None
+    target_state: Annotated[str | None, X("target/@state")] = None
+    target_model: Annotated[str | None, X("target/model/@name")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class GraphicsListen(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    address: Annotated[str | None, X("@address")] = None
+    network: Annotated[str | None, X("@network")] = None
+    socket: Annotated[str | None, X("@socket")] = None
+
+
+class Graphics(XmlModel):
+    TAG = "graphics"
+    type: Annotated[str | None, X("@type")] = None
+    display: Annotated[str | None, X("@display")] = None
+    xauth: Annotated[str | None, X("@xauth")] = None
+    fullscreen: Annotated[bool | None, X("@fullscreen")] = None
+    port: Annotated[int | None, X("@port")] = None
+    tlsPort: Annotated[int | None, X("@tlsPort")] = None  # noqa: N815
+    autoport: Annotated[bool | None, X("@autoport")] = None
+    websocket: Annotated[int | None, X("@websocket")] = None
+    listen: Annotated[str | None, X("@listen")] = None
+    socket: Annotated[str | None, X("@socket")] = None
+    sharePolicy: Annotated[str | None, X("@sharePolicy")] = None  # noqa: N815
+    passwd: Annotated[str | None, X("@passwd")] = None
+    keymap: Annotated[str | None, X("@keymap")] = None
+    listens: Annotated[list[GraphicsListen] | None, X("listen", model=GraphicsListen, many=True)] = None
+    gl_enable: Annotated[bool | None, X("gl/@enable")] = None
+
+
+class Video(XmlModel):
+    TAG = "video"
+    driver_name: Annotated[str | None, X("driver/@name")] = None
+    model_type: Annotated[str | None, X("model/@type")] = None
+    model_ram: Annotated[int | None, X("model/@ram")] = None
+    model_vram: Annotated[int | None, X("model/@vram")] = None
+    model_vram64: Annotated[int | None, X("model/@vram64")] = None
+    model_vgamem: Annotated[int | None, X("model/@vgamem")] = None
+    model_heads: Annotated[int | None, X("model/@heads")] = None
+    model_primary: Annotated[bool | None, X("model/@primary")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Input(XmlModel):
+    TAG = "input"
+    type: Annotated[str | None, X("@type")] = None
+    bus: Annotated[str | None, X("@bus")] = None
+    model: Annotated[str | None, X("@model")] = None
+    source_evdev: Annotated[str | None, X("source/@evdev")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Codec(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+
+
+class Sound(XmlModel):
+    TAG = "sound"
+    model: Annotated[str | None, X("@model")] = None
+    codecs: Annotated[list[Codec] | None, X("codec", model=Codec, many=True)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class HostdevSource(XmlModel):
+    startupPolicy: Annotated[str | None, X("@startupPolicy")] = None  # noqa: N815
+    vendor_id: Annotated[str | None, X("vendor/@id")] = None
+    product_id: Annotated[str | None, X("product/@id")] = None
+    adapter_name: Annotated[str | None, X("adapter/@name")] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+    block: Annotated[str | None, X("block")] = None
+    char: Annotated[str | None, X("char")] = None
+
+
+class Hostdev(XmlModel):
+    TAG = "hostdev"
+    mode: Annotated[str | None, X("@mode")] = None
+    type: Annotated[str | None, X("@type")] = None
+    managed: Annotated[bool | None, X("@managed")] = None
+    sgio: Annotated[str | None, X("@sgio")] = None
+    rawio: Annotated[bool | None, X("@rawio")] = None
+    source: Annotated[HostdevSource | None, X("source", model=HostdevSource)] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
+    readonly: Annotated[bool | None, X("readonly", flag=True)] = None
+    shareable: Annotated[bool | None, X("shareable", flag=True)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Watchdog(XmlModel):
+    TAG = "watchdog"
+    model: Annotated[str | None, X("@model")] = None
+    action: Annotated[str | None, X("@action")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Memballoon(XmlModel):
+    TAG = "memballoon"
+    model: Annotated[str | None, X("@model")] = None
+    autodeflate: Annotated[bool | None, X("@autodeflate", words=("on", "off"))] = None
+    freePageReporting: Annotated[bool | None, X("@freePageReporting", words=("on", "off"))] = None  # noqa: N815
+    stats_period: Annotated[int | None, X("stats/@period")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class RngBackend(XmlModel):
+    model: Annotated[str | None, X("@model")] = None
+    type: Annotated[str | None, X("@type")] = None
+    path: Annotated[str | None, X(".")] = None
+    sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
+    protocol: Annotated[str | None, X("protocol/@type")] = None
+
+
+class Rng(XmlModel):
+    TAG = "rng"
+    model: Annotated[str | None, X("@model")] = None
+    rate_bytes: Annotated[int | None, X("rate/@bytes")] = None
+    rate_period: Annotated[int | None, X("rate/@period")] = None
+    backend: Annotated[RngBackend | None, X("backend", model=RngBackend)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Devices(XmlModel):
+    """libvirt formats devices grouped by kind, in this order."""
+
+    TAG = "devices"
+    UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
+        {"lease", "smartcard", "audio", "redirdev", "redirfilter", "hub", "tpm", "panic", "shmem",
+         "memory", "iommu", "vsock", "crypto", "nvram"}
+    )  # fmt: skip
+
+    emulator: Annotated[str | None, X("emulator")] = None
+    disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = []
+    controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = []
+    filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = []
+    interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = []
+    serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = []
+    parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = []
+    consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = []
+    channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = []
+    inputs: Annotated[list[Input], X("input", model=Input, many=True)] = []
+    graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = []
+    sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = []
+    videos: Annotated[list[Video], X("video", model=Video, many=True)] = []
+    hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = []
+    watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = []
+    memballoon: Annotated[Memballoon | None, X("memballoon", model=Memballoon)] = None
+    rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = []
+
+
+# BackingStore nests itself: bind the recursive marker now that the class exists.
+BackingStore.model_fields["backing"].metadata[:] = [X("backingStore", model=BackingStore)]
+BackingStore.model_rebuild(force=True)

@@ -1,0 +1,50 @@
+"""Host network interface XML (``<interface>`` of the interface driver, not a guest NIC)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pyvirt.conf.common import check_name, document_to_string, parse_document
+from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.errors import ErrorCode, XMLError
+
+__all__ = ["HostInterface", "format_interface", "parse_interface"]
+
+
+class ProtoIp(XmlModel):
+    address: Annotated[str | None, X("@address")] = None
+    prefix: Annotated[int | None, X("@prefix")] = None
+
+
+class Protocol(XmlModel):
+    family: Annotated[str | None, X("@family")] = None
+    autoconf: Annotated[bool | None, X("autoconf", flag=True)] = None
+    dhcp: Annotated[bool | None, X("dhcp", flag=True)] = None
+    dhcp_peerdns: Annotated[bool | None, X("dhcp/@peerdns")] = None
+    ips: Annotated[list[ProtoIp] | None, X("ip", model=ProtoIp, many=True)] = None
+    route_gateway: Annotated[str | None, X("route/@gateway")] = None
+
+
+class HostInterface(XmlModel):
+    TAG = "interface"
+    UNSUPPORTED: ClassVar[frozenset[str]] = frozenset({"bridge", "bond", "vlan"})
+    type: Annotated[str | None, X("@type")] = None
+    name: Annotated[str | None, X("@name")] = None
+    start_mode: Annotated[str | None, X("start/@mode")] = None
+    mtu: Annotated[int | None, X("mtu/@size")] = None
+    protocols: Annotated[list[Protocol] | None, X("protocol", model=Protocol, many=True)] = None
+    mac: Annotated[str | None, X("mac/@address")] = None
+    link_speed: Annotated[int | None, X("link/@speed")] = None
+    link_state: Annotated[str | None, X("link/@state")] = None
+
+
+def parse_interface(xml: str | bytes) -> HostInterface:
+    iface = parse_document(HostInterface, xml, "interface_definition")
+    if iface.type not in ("ethernet", "bridge", "bond", "vlan"):
+        raise XMLError(ErrorCode.XML_ERROR, f"unknown interface type {iface.type}")
+    iface.name = check_name(iface.name, "interface name")
+    return iface
+
+
+def format_interface(iface: HostInterface) -> str:
+    return document_to_string(iface)

@@ -1,0 +1,81 @@
+"""Serialise element trees the way libvirt writes XML.
+
+Two-space indentation, attributes in single quotes, ``<x/>`` for empty
+elements, and the five XML special characters escaped as libvirt's
+``virBufferEscapeString`` escapes them. Some elements are always written
+open/close even when empty (``<devices>``, a pool's ``<source>``), because
+libvirt's formatters write them that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lxml import etree
+
+__all__ = ["to_string"]
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
+
+
+def _escape(text: str) -> str:
+    if not any(ch in text for ch in _ESCAPES):
+        return text
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _qname(elem: etree._Element) -> tuple[str, str]:
+    """Prefixed tag name, and xmlns declarations this element introduces."""
+    tag = str(elem.tag)
+    decls = ""
+    parent = elem.getparent()
+    parent_ns = parent.nsmap if parent is not None else {}
+    for prefix, uri in elem.nsmap.items():
+        if parent_ns.get(prefix) != uri:
+            decls += f" xmlns:{prefix}='{_escape(uri)}'" if prefix else f" xmlns='{_escape(uri)}'"
+    if tag.startswith("{"):
+        local = tag.split("}", 1)[1]
+        tag = f"{elem.prefix}:{local}" if elem.prefix else local
+    return tag, decls
+
+
+def _attr_name(elem: etree._Element, key: str) -> str:
+    if key.startswith("{"):
+        uri, local = key[1:].split("}", 1)
+        prefix = next((p for p, u in elem.nsmap.items() if u == uri and p), None)
+        return f"{prefix}:{local}" if prefix else local
+    return key
+
+
+def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozenset[str], pair: frozenset[str]) -> None:
+    pad = "  " * depth
+    tag, decls = _qname(elem)
+    attrs = decls + "".join(f" {_attr_name(elem, k)}='{_escape(v)}'" for k, v in elem.attrib.items())
+    children = [c for c in elem if isinstance(c.tag, str)]
+    text = elem.text if elem.text and elem.text.strip() else None
+    if not children and text is None:
+        if tag in keep_open:
+            out.append(f"{pad}<{tag}{attrs}>\n{pad}</{tag}>\n")
+        elif tag in pair:
+            out.append(f"{pad}<{tag}{attrs}></{tag}>\n")
+        else:
+            out.append(f"{pad}<{tag}{attrs}/>\n")
+        return
+    if not children:
+        out.append(f"{pad}<{tag}{attrs}>{_escape(text or '')}</{tag}>\n")
+        return
+    out.append(f"{pad}<{tag}{attrs}>\n")
+    for child in children:
+        _write(child, depth + 1, out, keep_open, pair)
+    out.append(f"{pad}</{tag}>\n")
+
+
+def to_string(elem: etree._Element, keep_open: Iterable[str] = (), empty_pair: Iterable[str] = ()) -> str:
+    """The document text, ending with a newline like libvirt's formatters.
+
+    ``keep_open`` tags are written ``<x>`` newline ``</x>`` when empty,
+    ``empty_pair`` tags ``<x></x>``.
+    """
+    out: list[str] = []
+    _write(elem, 0, out, frozenset(keep_open), frozenset(empty_pair))
+    return "".join(out)

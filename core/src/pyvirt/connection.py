@@ -1,0 +1,280 @@
+"""``Connection``: one open hypervisor connection (libvirt's virConnectPtr).
+
+A connection is a context manager with an explicit state machine: open, then
+closed for good (no reopen); any call on a closed connection fails with
+INVALID_CONN. Write calls on a read-only connection fail with
+OPERATION_DENIED (29), before reaching the driver.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pyvirt.errors import ConnectionError, ErrorCode, OperationDeniedError
+from pyvirt.events import EventSink, LifecycleEvent
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.records import NodeInfo, SecurityModel
+from pyvirt.uri import URI
+
+if TYPE_CHECKING:
+    from pyvirt.domain import Domain
+    from pyvirt.interface import Interface
+    from pyvirt.network import Network
+    from pyvirt.nodedev import NodeDevice
+    from pyvirt.secret import Secret
+    from pyvirt.storage import StoragePool, StorageVolume
+
+__all__ = ["Connection", "ListDomainsFlags"]
+
+
+class ListDomainsFlags(enum.IntFlag):
+    """virConnectListAllDomainsFlags."""
+
+    ACTIVE = 1
+    INACTIVE = 2
+    PERSISTENT = 4
+    TRANSIENT = 8
+    RUNNING = 16
+    PAUSED = 32
+    SHUTOFF = 64
+    OTHER = 128
+    MANAGEDSAVE = 256
+    NO_MANAGEDSAVE = 512
+    AUTOSTART = 1024
+    NO_AUTOSTART = 2048
+    HAS_SNAPSHOT = 4096
+    NO_SNAPSHOT = 8192
+
+
+class Connection:
+    """An open connection to one driver. Create with ``pyvirt.open()``."""
+
+    def __init__(self, uri: URI, calls: DriverCalls, driver_name: str, read_only: bool, events: EventSink) -> None:
+        self._uri = uri
+        self._calls: DriverCalls | None = calls
+        self.driver_name = driver_name
+        self.read_only = read_only
+        self._events = events
+
+    # ------------------------------------------------------------------ state
+    @property
+    def calls(self) -> DriverCalls:
+        """The driver, for the public objects of this package (closed -> INVALID_CONN)."""
+        if self._calls is None:
+            raise ConnectionError(ErrorCode.INVALID_CONN, "connection is closed")
+        return self._calls
+
+    def check_writable(self, api: str) -> None:
+        if self.read_only:
+            raise OperationDeniedError(ErrorCode.OPERATION_DENIED, f"read only access prevents {api}")
+
+    def close(self) -> None:
+        """Close the connection; later calls fail. Closing twice is harmless."""
+        if self._calls is not None:
+            calls, self._calls = self._calls, None
+            if calls.implements("connect_close"):
+                calls.connect_close()
+
+    @property
+    def is_alive(self) -> bool:
+        return self._calls is not None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Connection {self._uri}{' (closed)' if self._calls is None else ''}>"
+
+    # ------------------------------------------------------------------ host
+    @property
+    def uri(self) -> str:
+        self.calls  # noqa: B018 - raises on a closed connection
+        return str(self._uri)
+
+    def get_type(self) -> str:
+        return self.calls.connect_get_type()
+
+    def get_version(self) -> int:
+        return self.calls.connect_get_version()
+
+    def get_hostname(self) -> str:
+        return self.calls.connect_get_hostname()
+
+    def get_capabilities(self) -> str:
+        return self.calls.connect_get_capabilities()
+
+    def get_node_info(self) -> NodeInfo:
+        return self.calls.node_get_info()
+
+    def get_security_model(self) -> SecurityModel:
+        return self.calls.node_get_security_model()
+
+    # ------------------------------------------------------------------ domains
+    def list_all_domains(self, flags: int = 0) -> list[Domain]:
+        from pyvirt.domain import Domain, domain_matches
+
+        calls = self.calls
+        return [Domain(self, ref) for ref in calls.domain_list_all() if domain_matches(calls, ref, flags)]
+
+    def lookup_domain_by_name(self, name: str) -> Domain:
+        from pyvirt.domain import Domain
+
+        return Domain(self, self.calls.domain_lookup_by_name(name=name))
+
+    def lookup_domain_by_uuid(self, uuid: str) -> Domain:
+        from pyvirt.conf.common import normalize_uuid
+        from pyvirt.domain import Domain
+
+        return Domain(self, self.calls.domain_lookup_by_uuid(uuid=normalize_uuid(uuid)))
+
+    def lookup_domain_by_id(self, id: int) -> Domain:  # noqa: A002 - libvirt's name
+        from pyvirt.domain import Domain
+
+        return Domain(self, self.calls.domain_lookup_by_id(id=id))
+
+    def define_domain(self, xml: str, flags: int = 0) -> Domain:
+        from pyvirt.domain import Domain
+
+        self.check_writable("virDomainDefineXMLFlags")
+        return Domain(self, self.calls.domain_define_xml(xml=xml, flags=flags))
+
+    def create_domain(self, xml: str, flags: int = 0) -> Domain:
+        """Create and start a transient domain."""
+        from pyvirt.domain import Domain
+
+        self.check_writable("virDomainCreateXML")
+        return Domain(self, self.calls.domain_create_xml(xml=xml, flags=flags))
+
+    def restore_domain(self, path: str, xml: str | None = None, flags: int = 0) -> Domain:
+        from pyvirt.domain import Domain
+
+        self.check_writable("virDomainRestoreFlags")
+        return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))
+
+    # ------------------------------------------------------------------ networks
+    def list_all_networks(self, flags: int = 0) -> list[Network]:
+        from pyvirt.network import Network, network_matches
+
+        calls = self.calls
+        return [Network(self, r) for r in calls.network_list_all() if network_matches(calls, r, flags)]
+
+    def lookup_network_by_name(self, name: str) -> Network:
+        from pyvirt.network import Network
+
+        return Network(self, self.calls.network_lookup_by_name(name=name))
+
+    def lookup_network_by_uuid(self, uuid: str) -> Network:
+        from pyvirt.conf.common import normalize_uuid
+        from pyvirt.network import Network
+
+        return Network(self, self.calls.network_lookup_by_uuid(uuid=normalize_uuid(uuid)))
+
+    def define_network(self, xml: str, flags: int = 0) -> Network:
+        from pyvirt.network import Network
+
+        self.check_writable("virNetworkDefineXMLFlags")
+        return Network(self, self.calls.network_define_xml(xml=xml, flags=flags))
+
+    def create_network(self, xml: str, flags: int = 0) -> Network:
+        from pyvirt.network import Network
+
+        self.check_writable("virNetworkCreateXMLFlags")
+        return Network(self, self.calls.network_create_xml(xml=xml, flags=flags))
+
+    # ------------------------------------------------------------------ storage
+    def list_all_storage_pools(self, flags: int = 0) -> list[StoragePool]:
+        from pyvirt.storage import StoragePool, pool_matches
+
+        calls = self.calls
+        return [StoragePool(self, r) for r in calls.pool_list_all() if pool_matches(calls, r, flags)]
+
+    def lookup_storage_pool_by_name(self, name: str) -> StoragePool:
+        from pyvirt.storage import StoragePool
+
+        return StoragePool(self, self.calls.pool_lookup_by_name(name=name))
+
+    def lookup_storage_pool_by_uuid(self, uuid: str) -> StoragePool:
+        from pyvirt.conf.common import normalize_uuid
+        from pyvirt.storage import StoragePool
+
+        return StoragePool(self, self.calls.pool_lookup_by_uuid(uuid=normalize_uuid(uuid)))
+
+    def define_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
+        from pyvirt.storage import StoragePool
+
+        self.check_writable("virStoragePoolDefineXML")
+        return StoragePool(self, self.calls.pool_define_xml(xml=xml, flags=flags))
+
+    def create_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
+        from pyvirt.storage import StoragePool
+
+        self.check_writable("virStoragePoolCreateXML")
+        return StoragePool(self, self.calls.pool_create_xml(xml=xml, flags=flags))
+
+    def lookup_storage_volume_by_key(self, key: str) -> StorageVolume:
+        from pyvirt.storage import StorageVolume
+
+        return StorageVolume(self, self.calls.volume_lookup_by_key(key=key))
+
+    def lookup_storage_volume_by_path(self, path: str) -> StorageVolume:
+        from pyvirt.storage import StorageVolume
+
+        return StorageVolume(self, self.calls.volume_lookup_by_path(path=path))
+
+    # ------------------------------------------------------------------ secrets
+    def list_all_secrets(self) -> list[Secret]:
+        from pyvirt.secret import Secret
+
+        return [Secret(self, r) for r in self.calls.secret_list_all()]
+
+    def lookup_secret_by_uuid(self, uuid: str) -> Secret:
+        from pyvirt.conf.common import normalize_uuid
+        from pyvirt.secret import Secret
+
+        return Secret(self, self.calls.secret_lookup_by_uuid(uuid=normalize_uuid(uuid)))
+
+    def lookup_secret_by_usage(self, usage_type: int, usage_id: str) -> Secret:
+        from pyvirt.secret import Secret
+
+        return Secret(self, self.calls.secret_lookup_by_usage(usage_type=usage_type, usage_id=usage_id))
+
+    def define_secret(self, xml: str, flags: int = 0) -> Secret:
+        from pyvirt.secret import Secret
+
+        self.check_writable("virSecretDefineXML")
+        return Secret(self, self.calls.secret_define_xml(xml=xml, flags=flags))
+
+    # ------------------------------------------------------------------ node devices / interfaces
+    def list_all_node_devices(self, capability: str | None = None) -> list[NodeDevice]:
+        from pyvirt.nodedev import NodeDevice
+
+        return [NodeDevice(self, r) for r in self.calls.nodedev_list_all(cap=capability)]
+
+    def lookup_node_device_by_name(self, name: str) -> NodeDevice:
+        from pyvirt.nodedev import NodeDevice
+
+        return NodeDevice(self, self.calls.nodedev_lookup_by_name(name=name))
+
+    def list_all_interfaces(self) -> list[Interface]:
+        from pyvirt.interface import Interface
+
+        return [Interface(self, r) for r in self.calls.interface_list_all()]
+
+    def lookup_interface_by_name(self, name: str) -> Interface:
+        from pyvirt.interface import Interface
+
+        return Interface(self, self.calls.interface_lookup_by_name(name=name))
+
+    # ------------------------------------------------------------------ events
+    def register_domain_event(self, callback: Callable[[LifecycleEvent], None], domain: Domain | None = None) -> int:
+        """Call ``callback`` for every lifecycle event (of one domain, if given), in order."""
+        self.calls  # noqa: B018 - raises on a closed connection
+        return self._events.register(callback, domain.uuid if domain is not None else None)
+
+    def deregister_domain_event(self, callback_id: int) -> None:
+        self._events.deregister(callback_id)

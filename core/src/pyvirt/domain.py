@@ -1,0 +1,225 @@
+"""``Domain`` and ``Snapshot``: handles on one guest, like virDomainPtr / virDomainSnapshotPtr.
+
+A handle carries name, UUID and the id it had when looked up (refreshed by
+calls that start or stop it). Every method goes to the connection's driver;
+write methods are refused on read-only connections.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.domain_state import DomainState
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["Domain", "Snapshot", "domain_matches"]
+
+
+def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
+    """virConnectListAllDomains' filter groups: each group present must match."""
+    if not flags:
+        return True
+    active = ref.id != -1
+    if flags & 3 and not ((flags & 1 and active) or (flags & 2 and not active)):
+        return False
+    need_flags = flags & (4 | 8 | 256 | 512 | 1024 | 2048 | 4096 | 8192)
+    info = calls.domain_get_flags(dom=ref) if need_flags else {}
+    if flags & (4 | 8) and not ((flags & 4 and info["persistent"]) or (flags & 8 and not info["persistent"])):
+        return False
+    if flags & (16 | 32 | 64 | 128):
+        state = calls.domain_get_state(dom=ref)[0]
+        ok = (
+            (flags & 16 and state == DomainState.RUNNING)
+            or (flags & 32 and state == DomainState.PAUSED)
+            or (flags & 64 and state == DomainState.SHUTOFF)
+            or (flags & 128 and state not in (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF))
+        )
+        if not ok:
+            return False
+    pairs = ((256, 512, "managed_save"), (1024, 2048, "autostart"), (4096, 8192, "has_snapshot"))
+    for yes, no, key in pairs:
+        if flags & (yes | no) and not ((flags & yes and info[key]) or (flags & no and not info[key])):
+            return False
+    return True
+
+
+class Domain:
+    """One guest of a connection."""
+
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: DomainRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Domain {self._ref.name} id={self._ref.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Domain) and other._ref.uuid == self._ref.uuid and other._conn is self._conn
+
+    def __hash__(self) -> int:
+        return hash(self._ref.uuid)
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    @property
+    def ref(self) -> DomainRef:
+        return self._ref
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def id(self) -> int:
+        """The id when last looked up or started; -1 when not running."""
+        return self._ref.id
+
+    def _refresh(self) -> None:
+        try:
+            self._ref = self._conn.calls.domain_lookup_by_uuid(uuid=self._ref.uuid)
+        except Exception:  # noqa: BLE001 - a transient domain that stopped is gone: keep the old handle
+            self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
+
+    def _write(self, api: str) -> DriverCalls:
+        self._conn.check_writable(api)
+        return self._conn.calls
+
+    # ------------------------------------------------------------------ queries
+    def info(self) -> DomainInfo:
+        return self._conn.calls.domain_get_info(dom=self._ref)
+
+    def state(self) -> tuple[int, int]:
+        """(state, reason) with libvirt's numbers; see ``pyvirt.domain_state``."""
+        return self._conn.calls.domain_get_state(dom=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        if flags & 1:
+            self._conn.check_writable("virDomainGetXMLDesc with secure flag")
+        return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
+
+    def is_active(self) -> bool:
+        return bool(self._conn.calls.domain_get_flags(dom=self._ref)["active"])
+
+    def is_persistent(self) -> bool:
+        return bool(self._conn.calls.domain_get_flags(dom=self._ref)["persistent"])
+
+    def is_updated(self) -> bool:
+        return bool(self._conn.calls.domain_get_flags(dom=self._ref)["updated"])
+
+    def has_managed_save(self) -> bool:
+        return bool(self._conn.calls.domain_get_flags(dom=self._ref)["managed_save"])
+
+    @property
+    def autostart(self) -> bool:
+        return bool(self._conn.calls.domain_get_flags(dom=self._ref)["autostart"])
+
+    @autostart.setter
+    def autostart(self, value: bool) -> None:
+        self._write("virDomainSetAutostart").domain_set_autostart(dom=self._ref, autostart=value)
+
+    def security_labels(self) -> list[SecurityLabel]:
+        return self._conn.calls.domain_get_security_label(dom=self._ref)
+
+    # ------------------------------------------------------------------ lifecycle
+    def create(self, flags: int = 0) -> None:
+        """Start the defined domain."""
+        self._write("virDomainCreateWithFlags").domain_create(dom=self._ref, flags=flags)
+        self._refresh()
+
+    start = create
+
+    def destroy(self, flags: int = 0) -> None:
+        self._write("virDomainDestroyFlags").domain_destroy(dom=self._ref, flags=flags)
+        self._refresh()
+
+    def shutdown(self, flags: int = 0) -> None:
+        self._write("virDomainShutdownFlags").domain_shutdown(dom=self._ref, flags=flags)
+        self._refresh()
+
+    def reboot(self, flags: int = 0) -> None:
+        self._write("virDomainReboot").domain_reboot(dom=self._ref, flags=flags)
+        self._refresh()
+
+    def suspend(self) -> None:
+        self._write("virDomainSuspend").domain_suspend(dom=self._ref)
+
+    def resume(self) -> None:
+        self._write("virDomainResume").domain_resume(dom=self._ref)
+
+    def undefine(self, flags: int = 0) -> None:
+        self._write("virDomainUndefineFlags").domain_undefine(dom=self._ref, flags=flags)
+
+    def save(self, path: str, xml: str | None = None, flags: int = 0) -> None:
+        self._write("virDomainSaveFlags").domain_save(dom=self._ref, path=path, xml=xml, flags=flags)
+        self._refresh()
+
+    def managed_save(self, flags: int = 0) -> None:
+        self._write("virDomainManagedSave").domain_managed_save(dom=self._ref, flags=flags)
+        self._refresh()
+
+    def managed_save_remove(self, flags: int = 0) -> None:
+        self._write("virDomainManagedSaveRemove").domain_managed_save_remove(dom=self._ref, flags=flags)
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot_create(self, xml: str, flags: int = 0) -> Snapshot:
+        ref = self._write("virDomainSnapshotCreateXML").snapshot_create_xml(dom=self._ref, xml=xml, flags=flags)
+        self._refresh()
+        return Snapshot(self, ref)
+
+    def list_snapshots(self, flags: int = 0) -> list[Snapshot]:
+        names = self._conn.calls.snapshot_list_names(dom=self._ref, flags=flags)
+        return [Snapshot(self, SnapshotRef(self._ref, n)) for n in names]
+
+    def snapshot_lookup_by_name(self, name: str) -> Snapshot:
+        return Snapshot(self, self._conn.calls.snapshot_lookup_by_name(dom=self._ref, name=name))
+
+    def snapshot_current(self) -> Snapshot:
+        return Snapshot(self, self._conn.calls.snapshot_current(dom=self._ref))
+
+
+class Snapshot:
+    """One snapshot of a domain."""
+
+    __slots__ = ("_dom", "_ref")
+
+    def __init__(self, dom: Domain, ref: SnapshotRef) -> None:
+        self._dom = dom
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Snapshot {self._ref.name} of {self._dom.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def domain(self) -> Domain:
+        return self._dom
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._dom.connection.calls.snapshot_get_xml_desc(snap=self._ref, flags=flags)
+
+    def parent(self) -> Snapshot:
+        return Snapshot(self._dom, self._dom.connection.calls.snapshot_get_parent(snap=self._ref))
+
+    def revert(self, flags: int = 0) -> None:
+        self._dom.connection.check_writable("virDomainRevertToSnapshot")
+        self._dom.connection.calls.snapshot_revert(snap=self._ref, flags=flags)
+        self._dom._refresh()  # noqa: SLF001 - same package
+
+    def delete(self, flags: int = 0) -> None:
+        self._dom.connection.check_writable("virDomainSnapshotDelete")
+        self._dom.connection.calls.snapshot_delete(snap=self._ref, flags=flags)

@@ -1,0 +1,107 @@
+"""Domain states and state reasons with libvirt's numbers and virsh's words."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "DomainState",
+    "PausedReason",
+    "RunningReason",
+    "ShutdownReason",
+    "ShutoffReason",
+    "reason_text",
+    "state_text",
+]
+
+
+class DomainState(enum.IntEnum):
+    NOSTATE = 0
+    RUNNING = 1
+    BLOCKED = 2
+    PAUSED = 3
+    SHUTDOWN = 4
+    SHUTOFF = 5
+    CRASHED = 6
+    PMSUSPENDED = 7
+
+
+class RunningReason(enum.IntEnum):
+    UNKNOWN = 0
+    BOOTED = 1
+    MIGRATED = 2
+    RESTORED = 3
+    FROM_SNAPSHOT = 4
+    UNPAUSED = 5
+    MIGRATION_CANCELED = 6
+    SAVE_CANCELED = 7
+    WAKEUP = 8
+    CRASHED = 9
+    POSTCOPY = 10
+
+
+class PausedReason(enum.IntEnum):
+    UNKNOWN = 0
+    USER = 1
+    MIGRATION = 2
+    SAVE = 3
+    DUMP = 4
+    IOERROR = 5
+    WATCHDOG = 6
+    FROM_SNAPSHOT = 7
+    SHUTTING_DOWN = 8
+    SNAPSHOT = 9
+    CRASHED = 10
+    STARTING_UP = 11
+    POSTCOPY = 12
+    POSTCOPY_FAILED = 13
+
+
+class ShutdownReason(enum.IntEnum):
+    UNKNOWN = 0
+    USER = 1
+
+
+class ShutoffReason(enum.IntEnum):
+    UNKNOWN = 0
+    SHUTDOWN = 1
+    DESTROYED = 2
+    CRASHED = 3
+    MIGRATED = 4
+    SAVED = 5
+    FAILED = 6
+    FROM_SNAPSHOT = 7
+    DAEMON = 8
+
+
+_STATE_TEXT = ("no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended")
+
+_REASON_TEXT: dict[int, tuple[str, ...]] = {
+    DomainState.RUNNING: (
+        "unknown", "booted", "migrated", "restored", "from snapshot", "unpaused",
+        "migration canceled", "save canceled", "event wakeup", "crashed", "post-copy",
+    ),
+    DomainState.PAUSED: (
+        "unknown", "user", "migrating", "saving", "dumping", "I/O error", "watchdog", "from snapshot",
+        "shutting down", "creating snapshot", "crashed", "starting up", "post-copy", "post-copy failed",
+    ),
+    DomainState.SHUTDOWN: ("unknown", "user"),
+    DomainState.SHUTOFF: (
+        "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from snapshot", "daemon",
+    ),
+    DomainState.CRASHED: ("unknown", "panicked"),
+    DomainState.PMSUSPENDED: ("unknown",),
+    DomainState.BLOCKED: ("unknown",),
+    DomainState.NOSTATE: ("unknown",),
+}  # fmt: skip
+
+
+def state_text(state: int) -> str:
+    """virsh's word for a state (``running``, ``shut off``, …)."""
+    return _STATE_TEXT[state] if 0 <= state < len(_STATE_TEXT) else "unknown"
+
+
+def reason_text(state: int, reason: int) -> str:
+    """virsh's word for a state reason (``booted``, ``destroyed``, …)."""
+    words = _REASON_TEXT.get(state, ("unknown",))
+    return words[reason] if 0 <= reason < len(words) else "unknown"

@@ -1,0 +1,1 @@
+"""Drivers that ship with core (the ``test:///`` driver)."""

@@ -1,0 +1,516 @@
+"""Domain hooks of the test driver: lifecycle, queries, save/restore, snapshots."""
+
+from __future__ import annotations
+
+import os
+import time
+from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.conf.domain import BootDev
+from pyvirt.conf.snapshot import Snapshot, format_snapshot, parse_snapshot
+from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
+from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
+from pyvirt.errors import (
+    AlreadyExistsError,
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    InvalidArgumentError,
+    NotSupportedError,
+    NotFoundError,
+    OperationFailedError,
+    OperationInvalidError,
+)
+from pyvirt.events import DomainEvent, Defined, EventSink, Resumed, Started, Stopped, Suspended, Undefined
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
+
+__all__ = ["DomainHooks"]
+
+SAVE_MAGIC = b"PyvirtTestGuestSave\n"
+UNDEFINE_MANAGED_SAVE = 1
+UNDEFINE_SNAPSHOTS_METADATA = 2
+UNDEFINE_NVRAM = 4
+UNDEFINE_KEEP_NVRAM = 8
+XML_SECURE, XML_INACTIVE, XML_UPDATE_CPU, XML_MIGRATABLE = 1, 2, 4, 8
+DEFINE_VALIDATE = 1
+CREATE_PAUSED, CREATE_AUTODESTROY, CREATE_VALIDATE = 1, 2, 4
+SNAPSHOT_REDEFINE, SNAPSHOT_CURRENT, SNAPSHOT_NO_METADATA, SNAPSHOT_HALT = 1, 2, 4, 8
+
+
+def _test_defaults(dom: Domain) -> Domain:
+    """What libvirt's test driver adds after parsing: arch, boot device, interface names."""
+    assert dom.os is not None and dom.os.type is not None and dom.devices is not None
+    if dom.type != "test":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    if dom.os.type.name not in ("hvm", "xen"):
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"No guest options available for arch '{dom.os.type.arch or 'i686'}'",
+        )
+    if dom.os.type.arch is None:
+        dom.os.type.arch = "i686"
+    if not dom.os.kernel and not dom.os.boots and not any(
+        d.boot is not None for d in dom.devices.disks
+    ) and not any(i.boot is not None for i in dom.devices.interfaces):
+        dom.os.boots = [BootDev(dev="hd")]
+    used = {i.target_dev for i in dom.devices.interfaces if i.target_dev}
+    counter = 0
+    for iface in dom.devices.interfaces:
+        if iface.target_dev:
+            continue
+        while f"testnet{counter}" in used:
+            counter += 1
+        iface.target_dev = f"testnet{counter}"
+        used.add(iface.target_dev)
+    return dom
+
+
+class DomainHooks:
+    """Mixed into the test connection; ``self.state`` and ``self.events`` come from it."""
+
+    state: TestState
+    events: EventSink
+
+    # ------------------------------------------------------------------ helpers
+    def _emit(self, obj: DomainObj, event: int, detail: int) -> None:
+        self.events.lifecycle(obj.ref(), event, detail)
+
+    def _require_active(self, obj: DomainObj) -> None:
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+
+    def _add_or_update(self, dom: Domain, *, live: bool) -> tuple[DomainObj, bool]:
+        """libvirt's virDomainObjListAdd rules for name/UUID clashes."""
+        st = self.state
+        assert dom.name is not None and dom.uuid is not None
+        existing = st.domains.get(dom.uuid)
+        if existing is not None:
+            if existing.name != dom.name:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED,
+                    f"domain '{existing.name}' is already defined with uuid {existing.uuid}",
+                    domain=ErrorDomain.DOMAIN,
+                )
+            if live:
+                if existing.active:
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already active", domain=ErrorDomain.DOMAIN
+                    )
+                existing.config = existing.live if existing.persistent else None
+                existing.live = dom
+            elif existing.active:
+                existing.config = dom
+            else:
+                existing.live = dom
+            return existing, False
+        clash = st.domains_by_name.get(dom.name)
+        if clash is not None:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED,
+                f"domain '{dom.name}' already exists with uuid {clash.uuid}",
+                domain=ErrorDomain.DOMAIN,
+            )
+        obj = DomainObj(live=dom)
+        st.add_domain(obj)
+        return obj, True
+
+    # ------------------------------------------------------------------ lookups
+    @hookimpl
+    def domain_list_all(self) -> list[DomainRef]:
+        with self.state.lock:
+            objs = list(self.state.domains.values())
+        active = sorted((o for o in objs if o.active), key=lambda o: o.id)
+        inactive = sorted((o for o in objs if not o.active), key=lambda o: o.name)
+        return [o.ref() for o in active + inactive]
+
+    @hookimpl
+    def domain_lookup_by_name(self, name: str) -> DomainRef:
+        obj = self.state.domains_by_name.get(name)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching name '{name}'", domain=ErrorDomain.TEST)
+        return obj.ref()
+
+    @hookimpl
+    def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        obj = self.state.domains.get(uuid)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{uuid}'", domain=ErrorDomain.TEST)
+        return obj.ref()
+
+    @hookimpl
+    def domain_lookup_by_id(self, id: int) -> DomainRef:  # noqa: A002 - the spec's name
+        obj = self.state.domains_by_id.get(id)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.TEST)
+        return obj.ref()
+
+    # ------------------------------------------------------------------ lifecycle
+    @hookimpl
+    def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, DEFINE_VALIDATE, "testDomainDefineXMLFlags")
+        dom = _test_defaults(parse_domain(xml))
+        with self.state.lock:
+            had = self.state.domains.get(dom.uuid or "")
+            obj, added = self._add_or_update(dom, live=False)
+            obj.persistent = True
+            del had
+        self._emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
+        return obj.ref()
+
+    @hookimpl
+    def domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        check_flags(
+            flags, UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM | UNDEFINE_KEEP_NVRAM,
+            "testDomainUndefineFlags",
+        )
+        with self.state.lock:
+            obj = self.state.find(dom)
+            if not obj.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            if obj.managed_save and not flags & UNDEFINE_MANAGED_SAVE:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
+                )
+            if not obj.active and obj.snapshots and not flags & UNDEFINE_SNAPSHOTS_METADATA:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"cannot delete inactive domain with {len(obj.snapshots)} snapshots"
+                )
+            obj.managed_save = False
+            if obj.active:
+                obj.persistent = False
+                obj.config = None
+            else:
+                self.state.remove_domain(obj)
+        self._emit(obj, DomainEvent.UNDEFINED, Undefined.REMOVED)
+
+    @hookimpl
+    def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, CREATE_PAUSED | CREATE_AUTODESTROY | CREATE_VALIDATE, "testDomainCreateXML")
+        dom = _test_defaults(parse_domain(xml))
+        with self.state.lock:
+            obj, added = self._add_or_update(dom, live=True)
+            if added:
+                obj.persistent = False
+            self.state.set_running(obj, RunningReason.BOOTED)
+            if flags & CREATE_PAUSED:
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+        self._emit(obj, DomainEvent.STARTED, Started.BOOTED)
+        if flags & CREATE_PAUSED:
+            self._emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+        return obj.ref()
+
+    @hookimpl
+    def domain_create(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, CREATE_PAUSED | CREATE_AUTODESTROY, "testDomainCreateWithFlags")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            if obj.state != DomainState.SHUTOFF:
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"Domain '{obj.name}' is already running")
+            restored = obj.managed_save
+            self.state.set_running(obj, RunningReason.RESTORED if restored else RunningReason.BOOTED)
+            if flags & CREATE_PAUSED:
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+        self._emit(obj, DomainEvent.STARTED, Started.RESTORED if restored else Started.BOOTED)
+
+    @hookimpl
+    def domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 1, "testDomainDestroyFlags")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.DESTROYED)
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.DESTROYED)
+
+    @hookimpl
+    def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x1F, "testDomainShutdownFlags")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            if obj.state == DomainState.SHUTOFF:
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.SHUTDOWN)
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SHUTDOWN)
+
+    @hookimpl
+    def domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x3F, "testDomainReboot")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            action = obj.live.on_reboot or "restart"
+            if action in ("restart", "rename-restart"):
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+                return
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.SHUTDOWN)
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SHUTDOWN)
+
+    @hookimpl
+    def domain_suspend(self, dom: DomainRef) -> None:
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            if obj.state in (DomainState.SHUTOFF, DomainState.PAUSED):
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
+            obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+        self._emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+
+    @hookimpl
+    def domain_resume(self, dom: DomainRef) -> None:
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            if obj.state != DomainState.PAUSED:
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not paused")
+            obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+        self._emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+
+    # ------------------------------------------------------------------ save/restore
+    @hookimpl
+    def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
+        check_flags(flags, 0x7, "testDomainSaveFlags")
+        if xml:
+            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            text = format_domain(obj.live, XML_SECURE).encode()
+            tmp = f"{path}.pyvirt-tmp"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(SAVE_MAGIC + len(text).to_bytes(4, "little") + text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                from pyvirt.errors import SystemCallError
+
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise SystemCallError(exc.errno or 0, f"saving domain '{obj.name}' to '{path}'") from exc
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.SAVED)
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SAVED)
+
+    @hookimpl
+    def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
+        check_flags(flags, 0x7, "testDomainRestoreFlags")
+        if xml:
+            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            from pyvirt.errors import SystemCallError
+
+            raise SystemCallError(exc.errno or 0, f"cannot read domain image '{path}'") from exc
+        if not data.startswith(SAVE_MAGIC):
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "mismatched header magic")
+        size = int.from_bytes(data[len(SAVE_MAGIC) : len(SAVE_MAGIC) + 4], "little")
+        body = data[len(SAVE_MAGIC) + 4 :]
+        if size != len(body):
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
+        dom = _test_defaults(parse_domain(body))
+        with self.state.lock:
+            obj, added = self._add_or_update(dom, live=True)
+            if added:
+                obj.persistent = False
+            self.state.set_running(obj, RunningReason.RESTORED)
+        self._emit(obj, DomainEvent.STARTED, Started.RESTORED)
+        return obj.ref()
+
+    @hookimpl
+    def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x7, "testDomainManagedSave")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            if not obj.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.SAVED)
+            obj.managed_save = True
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SAVED)
+
+    @hookimpl
+    def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0, "testDomainManagedSaveRemove")
+        with self.state.lock:
+            self.state.find(dom).managed_save = False
+
+    # ------------------------------------------------------------------ queries
+    @hookimpl
+    def domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        obj = self.state.find(dom)
+        d = obj.live
+        assert d.memory is not None and d.current_memory is not None and d.vcpu is not None
+        return DomainInfo(
+            state=obj.state,
+            max_memory_kib=d.memory.kib,
+            memory_kib=d.current_memory.kib,
+            vcpus=d.vcpu.current or d.vcpu.count or 1,
+            cpu_time_ns=time.time_ns() // 1000 * 1000,
+        )
+
+    @hookimpl
+    def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
+        obj = self.state.find(dom)
+        return (obj.state, obj.reason)
+
+    @hookimpl
+    def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        check_flags(flags, XML_SECURE | XML_INACTIVE | XML_UPDATE_CPU | XML_MIGRATABLE, "testDomainGetXMLDesc")
+        obj = self.state.find(dom)
+        defn = obj.persistent_def() if flags & XML_INACTIVE else obj.live
+        return format_domain(defn, flags, running=obj.active)
+
+    @hookimpl
+    def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
+        obj = self.state.find(dom)
+        return {
+            "persistent": obj.persistent,
+            "active": obj.active,
+            "autostart": obj.autostart,
+            "managed_save": obj.managed_save,
+            "has_snapshot": bool(obj.snapshots),
+            "updated": obj.config is not None,
+        }
+
+    @hookimpl
+    def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        with self.state.lock:
+            obj = self.state.find(dom)
+            if not obj.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient domain")
+            obj.autostart = autostart
+
+    @hookimpl
+    def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
+        obj = self.state.find(dom)
+        if not obj.active:
+            return [SecurityLabel("", False)]
+        return [SecurityLabel("libvirt-test", True)]
+
+    # ------------------------------------------------------------------ snapshots
+    def _snap(self, obj: DomainObj, name: str) -> SnapshotObj:
+        snap = obj.snapshots.get(name)
+        if snap is None:
+            raise NotFoundError(
+                ErrorCode.NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'",
+                domain=ErrorDomain.DOMAIN_SNAPSHOT,
+            )  # fmt: skip
+        return snap
+
+    @hookimpl
+    def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
+        check_flags(flags, SNAPSHOT_HALT | 0x10 | 0x20 | 0x40, "testDomainSnapshotCreateXML")
+        snap = parse_snapshot(xml)
+        with self.state.lock:
+            obj = self.state.find(dom)
+            now = int(time.time())
+            snap.name = snap.name or str(now)
+            if snap.name in obj.snapshots:
+                raise AlreadyExistsError(
+                    ErrorCode.OPERATION_INVALID, f"domain snapshot '{snap.name}' already exists"
+                )
+            snap.creation_time = now
+            snap.state = {1: "running", 3: "paused"}.get(int(obj.state), "shutoff")
+            snap.parent = obj.current_snapshot
+            snap.memory_snapshot = snap.memory_snapshot or ("internal" if obj.active else "no")
+            obj.snapshots[snap.name] = SnapshotObj(snap, obj.live.model_copy(deep=True))
+            obj.current_snapshot = snap.name
+            if flags & SNAPSHOT_HALT and obj.active:
+                ref = obj.ref()
+                self.state.set_shutoff(obj, ShutoffReason.FROM_SNAPSHOT)
+                self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.FROM_SNAPSHOT)
+        return SnapshotRef(dom, snap.name)
+
+    @hookimpl
+    def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
+        obj = self.state.find(dom)
+        return list(obj.snapshots)
+
+    @hookimpl
+    def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
+        self._snap(self.state.find(dom), name)
+        return SnapshotRef(dom, name)
+
+    @hookimpl
+    def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
+        obj = self.state.find(dom)
+        if obj.current_snapshot is None:
+            raise NotFoundError(
+                ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot",
+                domain=ErrorDomain.DOMAIN_SNAPSHOT,
+            )  # fmt: skip
+        return SnapshotRef(dom, obj.current_snapshot)
+
+    @hookimpl
+    def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
+        obj = self.state.find(snap.domain)
+        s = self._snap(obj, snap.name)
+        doc: Snapshot = s.snap.model_copy()
+        doc.domain_xml = format_domain(s.domain_xml, XML_INACTIVE | (flags & XML_SECURE))
+        doc.active = None
+        return format_snapshot(doc)
+
+    @hookimpl
+    def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
+        s = self._snap(self.state.find(snap.domain), snap.name)
+        if not s.snap.parent:
+            raise NotFoundError(
+                ErrorCode.NO_DOMAIN_SNAPSHOT, f"snapshot '{snap.name}' does not have a parent",
+                domain=ErrorDomain.DOMAIN_SNAPSHOT,
+            )  # fmt: skip
+        return SnapshotRef(snap.domain, s.snap.parent)
+
+    @hookimpl
+    def snapshot_revert(self, snap: SnapshotRef, flags: int) -> None:
+        check_flags(flags, 0x7, "testDomainRevertToSnapshot")
+        events: list[tuple[DomainRef, int, int]] = []
+        with self.state.lock:
+            obj = self.state.find(snap.domain)
+            s = self._snap(obj, snap.name)
+            want_running = s.snap.state in ("running", "paused")
+            if obj.active and not want_running:
+                events.append((obj.ref(), DomainEvent.STOPPED, Stopped.FROM_SNAPSHOT))
+                self.state.set_shutoff(obj, ShutoffReason.FROM_SNAPSHOT)
+            obj.live = s.domain_xml.model_copy(deep=True)
+            if want_running and not obj.active:
+                self.state.set_running(obj, RunningReason.FROM_SNAPSHOT)
+                events.append((obj.ref(), DomainEvent.STARTED, Started.FROM_SNAPSHOT))
+            if s.snap.state == "paused":
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.FROM_SNAPSHOT
+            elif want_running:
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.FROM_SNAPSHOT
+            obj.current_snapshot = snap.name
+        for ref, ev, detail in events:
+            self.events.lifecycle(ref, ev, detail)
+
+    @hookimpl
+    def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
+        check_flags(flags, 0x7, "testDomainSnapshotDelete")
+        with self.state.lock:
+            obj = self.state.find(snap.domain)
+            s = self._snap(obj, snap.name)
+            children_only, metadata_only, children = 4, 2, 1
+            del metadata_only
+            doomed = {snap.name} if not flags & children_only else set()
+            if flags & (children | children_only):
+                frontier = [snap.name]
+                while frontier:
+                    parent = frontier.pop()
+                    for name, other in obj.snapshots.items():
+                        if other.snap.parent == parent:
+                            doomed.add(name)
+                            frontier.append(name)
+            for other in obj.snapshots.values():
+                if other.snap.parent in doomed and other.snap.name not in doomed:
+                    other.snap.parent = s.snap.parent
+            for name in doomed:
+                obj.snapshots.pop(name, None)
+            if obj.current_snapshot in doomed:
+                obj.current_snapshot = s.snap.parent if snap.name in doomed else snap.name

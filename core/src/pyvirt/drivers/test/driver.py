@@ -1,0 +1,197 @@
+"""Entry point of the ``test:///`` driver and its connection object (thin: hooks delegate).
+
+Like libvirt's, every connection to ``test:///default`` in one process shares
+one state (created on first open, dropped when the last connection closes);
+each ``test:///PATH.xml`` open gets its own state from that file.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from pyvirt.conf.capabilities import (
+    Capabilities,
+    Cell,
+    CellCpu,
+    FeatureFlag,
+    Guest,
+    GuestDomain,
+    Host,
+    HostCpu,
+    Pages,
+    SecModel,
+    format_capabilities,
+)
+from pyvirt.conf.domain import parse_domain
+from pyvirt.conf.interface import parse_interface
+from pyvirt.conf.network import parse_network
+from pyvirt.conf.nodedev import parse_nodedev
+from pyvirt.conf.storage import Bytes, parse_volume
+from pyvirt.domain_state import DomainState
+from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
+from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, load_fixture
+from pyvirt.drivers.test.resources import ResourceHooks
+from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
+from pyvirt.errors import Error, ErrorCode
+from pyvirt.events import EventSink
+from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.records import NodeInfo, SecurityModel
+from pyvirt.uri import URI
+
+__all__ = ["TestConnection", "TestDriver"]
+
+_default_lock = threading.Lock()
+_default_state: TestState | None = None
+
+
+def _build_state(fx: NodeFixture) -> TestState:
+    st = TestState(fx.node_info)
+    for item in fx.domains:
+        dom = _test_defaults(parse_domain(item.xml))
+        obj = DomainObj(live=dom, persistent=not item.transient, managed_save=item.managed_save)
+        st.add_domain(obj)
+        runstate = item.runstate if item.runstate is not None else DomainState.RUNNING
+        if runstate != DomainState.SHUTOFF:
+            st.set_running(obj, 0)
+            obj.state, obj.reason = runstate, 0
+        else:
+            obj.reason = 0
+    for item in fx.networks:
+        net = parse_network(item.xml)
+        st.networks[net.name or ""] = NetworkObj(net, active=True)
+    for item in fx.interfaces:
+        iface = parse_interface(item.xml)
+        st.interfaces[iface.name or ""] = InterfaceObj(iface)
+    for item in fx.devices:
+        dev = parse_nodedev(item.xml)
+        st.devices[dev.name or ""] = dev
+    return st
+
+
+def _test_capabilities(info: NodeInfo) -> Capabilities:
+    """The host and guests of the test hypervisor (libvirt's testBuildCapabilities)."""
+    page_sizes = (4, 8, 2048, 1048576)
+    cells = []
+    cpus_per_cell = info.cpus // max(info.nodes, 1)
+    for cell_id in range(info.nodes):
+        mem = (cell_id + 1) * 2048 * 1024
+        small = page_sizes[cell_id % 2]
+        cells.append(
+            Cell(
+                id=cell_id, memory_unit="KiB", memory_kib=mem,
+                pages=[Pages(size=small, count=mem // small), Pages(size=2048, count=0), Pages(size=1048576, count=0)],
+                cpus_num=cpus_per_cell,
+                cpus=[
+                    CellCpu(id=cell_id * cpus_per_cell + i, socket_id=cell_id, die_id=0, core_id=i,
+                            siblings=str(cell_id * cpus_per_cell + i))
+                    for i in range(cpus_per_cell)
+                ],
+            )  # fmt: skip
+        )
+    flags = [FeatureFlag(name="pae"), FeatureFlag(name="nonpae")]
+    guests = [
+        Guest(os_type=os_type, arch_name="i686", wordsize=32, emulator="/usr/bin/test-hv",
+              domains=[GuestDomain(type="test")], features=list(flags))
+        for os_type in ("hvm", "xen")
+    ]  # fmt: skip
+    host = Host(
+        cpu=HostCpu(arch="i686", features=list(flags), pages=[Pages(size=s) for s in page_sizes]),
+        power_management=True, iommu_support=False, cells_num=info.nodes, cells=cells,
+        secmodels=[SecModel(model="testSecurity", doi="")],
+    )  # fmt: skip
+    return Capabilities(host=host, guests=guests)
+
+
+class TestConnection(DomainHooks, ResourceHooks):
+    """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
+
+    def __init__(self, uri: URI, state: TestState, events: EventSink, shared: bool) -> None:
+        self.uri = uri
+        self.state = state
+        self.events = events
+        self._shared = shared
+
+    @hookimpl
+    def connect_close(self) -> None:
+        global _default_state
+        if self._shared:
+            with _default_lock:
+                self.state.refs -= 1
+                if self.state.refs == 0 and _default_state is self.state:
+                    _default_state = None
+
+    @hookimpl
+    def connect_get_type(self) -> str:
+        return "TEST"
+
+    @hookimpl
+    def connect_get_version(self) -> int:
+        return 2
+
+    @hookimpl
+    def connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @hookimpl
+    def connect_get_capabilities(self) -> str:
+        return format_capabilities(_test_capabilities(self.state.node_info))
+
+    @hookimpl
+    def node_get_info(self) -> NodeInfo:
+        return self.state.node_info
+
+    @hookimpl
+    def node_get_security_model(self) -> SecurityModel:
+        return SecurityModel("testSecurity", "")
+
+
+class TestDriver:
+    """The object behind the ``test`` entry point."""
+
+    pyvirt_contract = CONTRACT_VERSION
+    name = "test"
+
+    @hookimpl
+    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
+        global _default_state
+        if uri.driver != "test":
+            return None
+        if uri.server:
+            return None  # remote: not ours
+        if uri.path in ("", "/"):
+            raise Error(ErrorCode.INVALID_ARG, "testOpen: supply a path or use test:///default", verbatim=True)
+        if uri.path == "/default":
+            with _default_lock:
+                if _default_state is None:
+                    fx = default_fixture()
+                    _default_state = _build_state(fx)
+                    self._load_pools(_default_state, fx)
+                _default_state.refs += 1
+                return TestConnection(uri, _default_state, events, shared=True)
+        fx = load_fixture(uri.path)
+        state = _build_state(fx)
+        self._load_pools(state, fx)
+        return TestConnection(uri, state, events, shared=False)
+
+    @staticmethod
+    def _load_pools(state: TestState, fx: NodeFixture) -> None:
+        hooks = ResourceHooks()
+        hooks.state = state
+        for item in fx.pools:
+            obj = hooks.add_pool(item.xml, active=True)
+            obj.persistent = True
+            for vol_xml in item.volumes:
+                vol = parse_volume(vol_xml)
+                base = obj.defn.target.path if obj.defn.target else ""
+                vol.type = vol.type or "file"
+                vol.key = vol.key or f"{base}/{vol.name}"
+                if vol.target is None or not vol.target.path:
+                    from pyvirt.conf.storage import VolTarget
+
+                    vol.target = VolTarget(path=f"{base}/{vol.name}")
+                assert vol.capacity is not None
+                vol.allocation = vol.allocation or Bytes(value=vol.capacity.value)
+                obj.volumes[vol.name or ""] = vol
+                hooks._account(obj, vol.allocation.value)

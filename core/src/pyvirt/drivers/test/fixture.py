@@ -1,0 +1,250 @@
+"""The state a ``test:///`` connection starts from.
+
+``test:///default`` starts from libvirt's default fixture (same objects,
+names, UUIDs and figures, so scripts written against libvirt's test driver
+see the same world). ``test:///ABSOLUTE/PATH.xml`` starts from a ``<node>``
+file in libvirt's format: inline objects or ``file=`` references relative to
+the node file, ``<cpu>``/``<memory>`` node figures, and the test namespace
+(``test:runstate``, ``test:transient``, ``test:hasmanagedsave``) on domains.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.plugin.records import NodeInfo
+
+__all__ = ["DEFAULT_NODE_INFO", "FixtureObject", "NodeFixture", "default_fixture", "load_fixture"]
+
+TEST_NS = "http://libvirt.org/schemas/domain/test"
+
+DEFAULT_NODE_INFO = NodeInfo(model="i686", memory_kib=3 * 1024 * 1024, cpus=16, mhz=1400, nodes=2,
+                             sockets=2, cores=2, threads=2)  # fmt: skip
+
+DEFAULT_NODE_XML = """<node>
+<domain type='test'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory>8388608</memory>
+  <currentMemory>2097152</currentMemory>
+  <vcpu>2</vcpu>
+  <os><type>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default' bridge='virbr0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x1' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x2' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+<network>
+  <name>default</name>
+  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <bridge name='virbr0'/>
+  <forward/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
+  </ip>
+</network>
+<interface type="ethernet" name="eth1">
+  <start mode="onboot"/>
+  <mac address="aa:bb:cc:dd:ee:ff"/>
+  <mtu size="1492"/>
+  <protocol family="ipv4">
+    <ip address="192.168.0.5" prefix="24"/>
+    <route gateway="192.168.0.1"/>
+  </protocol>
+</interface>
+<pool type='dir'>
+  <name>default-pool</name>
+  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>
+  <target><path>/default-pool</path></target>
+</pool>
+<device>
+  <name>computer</name>
+  <capability type='system'>
+    <hardware>
+      <vendor>Libvirt</vendor>
+      <version>Test driver</version>
+      <serial>123456</serial>
+      <uuid>11111111-2222-3333-4444-555555555555</uuid>
+    </hardware>
+    <firmware>
+      <vendor>Libvirt</vendor>
+      <version>Test Driver</version>
+      <release_date>01/22/2007</release_date>
+    </firmware>
+  </capability>
+</device>
+<device>
+  <name>scsi_host1</name>
+  <parent>computer</parent>
+  <capability type='scsi_host'>
+    <host>1</host>
+    <unique_id>0</unique_id>
+    <capability type='fc_host'>
+      <wwnn>2000000012341234</wwnn>
+      <wwpn>1000000012341234</wwpn>
+      <fabric_wwn>2000000043214321</fabric_wwn>
+    </capability>
+    <capability type='vport_ops'>
+      <max_vports>127</max_vports>
+      <vports>1</vports>
+    </capability>
+  </capability>
+</device>
+<device>
+  <name>scsi_host2</name>
+  <parent>computer</parent>
+  <capability type='scsi_host'>
+    <host>2</host>
+    <unique_id>1</unique_id>
+    <capability type='fc_host'>
+      <wwnn>2000000056785678</wwnn>
+      <wwpn>1000000056785678</wwpn>
+      <fabric_wwn>2000000087658765</fabric_wwn>
+    </capability>
+    <capability type='vport_ops'>
+      <max_vports>127</max_vports>
+      <vports>0</vports>
+    </capability>
+  </capability>
+</device>
+<device>
+  <name>scsi_host11</name>
+  <parent>scsi_host1</parent>
+  <capability type='scsi_host'>
+    <host>11</host>
+    <unique_id>10</unique_id>
+    <capability type='fc_host'>
+      <wwnn>2000000034563456</wwnn>
+      <wwpn>1000000034563456</wwpn>
+      <fabric_wwn>2000000043214321</fabric_wwn>
+    </capability>
+  </capability>
+</device>
+</node>
+"""
+
+
+@dataclass
+class FixtureObject:
+    """One object of the node file: its XML text plus test-namespace extras."""
+
+    xml: str
+    runstate: int | None = None
+    transient: bool = False
+    managed_save: bool = False
+    volumes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NodeFixture:
+    node_info: NodeInfo
+    domains: list[FixtureObject] = field(default_factory=list)
+    networks: list[FixtureObject] = field(default_factory=list)
+    interfaces: list[FixtureObject] = field(default_factory=list)
+    pools: list[FixtureObject] = field(default_factory=list)
+    devices: list[FixtureObject] = field(default_factory=list)
+
+
+def _inline_or_file(elem: etree._Element, base: str, root: str) -> etree._Element:
+    ref = elem.get("file")
+    if ref is None:
+        return elem
+    path = ref if os.path.isabs(ref) else os.path.join(base, ref)
+    try:
+        with open(path, "rb") as f:
+            return parse_xml(f.read(), root, path)
+    except OSError as exc:
+        raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
+
+
+def _text(elem: etree._Element) -> str:
+    copy = etree.fromstring(etree.tostring(elem))
+    for child in list(copy):
+        if isinstance(child.tag, str) and child.tag.startswith(f"{{{TEST_NS}}}"):
+            copy.remove(child)
+    etree.cleanup_namespaces(copy)
+    return etree.tostring(copy, encoding="unicode")
+
+
+_RUNSTATES = {"nostate": 0, "running": 1, "blocked": 2, "paused": 3, "shutdown": 4, "shutoff": 5, "crashed": 6,
+              "pmsuspended": 7}  # fmt: skip
+
+
+def _node_info(root: etree._Element) -> NodeInfo:
+    info = DEFAULT_NODE_INFO
+    cpu = root.find("cpu")
+    values = {
+        "model": info.model, "memory_kib": info.memory_kib, "cpus": info.cpus, "mhz": info.mhz,
+        "nodes": info.nodes, "sockets": info.sockets, "cores": info.cores, "threads": info.threads,
+    }  # fmt: skip
+    if cpu is not None:
+        for key in ("nodes", "sockets", "cores", "threads", "mhz"):
+            el = cpu.find(key)
+            if el is not None and el.text:
+                values[key] = int(el.text)
+        active = cpu.find("active")
+        values["cpus"] = (
+            int(active.text) if active is not None and active.text
+            else int(values["nodes"]) * int(values["sockets"]) * int(values["cores"]) * int(values["threads"])
+        )  # fmt: skip
+        model = cpu.find("model")
+        if model is not None and model.text:
+            values["model"] = model.text.strip()
+    mem = root.find("memory")
+    if mem is not None and mem.text:
+        values["memory_kib"] = int(mem.text)
+    return NodeInfo(**values)  # type: ignore[arg-type]
+
+
+def _parse_node(data: bytes, path: str) -> NodeFixture:
+    root = parse_xml(data, "node", path)
+    base = os.path.dirname(path)
+    fx = NodeFixture(node_info=_node_info(root))
+    for elem in root.findall("domain"):
+        dom = _inline_or_file(elem, base, "domain")
+        obj = FixtureObject(_text(dom))
+        state = dom.find(f"{{{TEST_NS}}}runstate")
+        if state is not None and state.text:
+            obj.runstate = int(state.text) if state.text.strip().isdigit() else _RUNSTATES[state.text.strip()]
+        obj.transient = dom.find(f"{{{TEST_NS}}}transient") is not None
+        obj.managed_save = dom.find(f"{{{TEST_NS}}}hasmanagedsave") is not None
+        fx.domains.append(obj)
+    for tag, bucket in (("network", fx.networks), ("interface", fx.interfaces), ("device", fx.devices)):
+        for elem in root.findall(tag):
+            bucket.append(FixtureObject(_text(_inline_or_file(elem, base, tag))))
+    for elem in root.findall("pool"):
+        pool = _inline_or_file(elem, base, "pool")
+        vols = [_text(_inline_or_file(v, base, "volume")) for v in pool.findall("volume")]
+        for v in pool.findall("volume"):
+            pool.remove(v)
+        fx.pools.append(FixtureObject(_text(pool), volumes=vols))
+    return fx
+
+
+def default_fixture() -> NodeFixture:
+    return _parse_node(DEFAULT_NODE_XML.encode(), "default")
+
+
+def load_fixture(path: str) -> NodeFixture:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
+    return _parse_node(data, path)

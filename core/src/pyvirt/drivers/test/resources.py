@@ -1,0 +1,511 @@
+"""Secondary hooks of the test driver: networks, storage, secrets, node devices, interfaces."""
+
+from __future__ import annotations
+
+from pyvirt.conf.network import format_network, parse_network
+from pyvirt.conf.nodedev import format_nodedev
+from pyvirt.conf.interface import format_interface
+from pyvirt.conf.secret import format_secret, parse_secret
+from pyvirt.conf.storage import Bytes, format_pool, format_volume, parse_pool, parse_volume, VolTarget
+from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
+from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import (
+    InterfaceRef,
+    NetworkRef,
+    NodeDeviceRef,
+    PoolInfo,
+    PoolRef,
+    SecretRef,
+    VolumeInfo,
+    VolumeRef,
+)
+
+__all__ = ["ResourceHooks"]
+
+DEFAULT_POOL_CAPACITY = 100 * 1024**3
+POOL_INACTIVE, POOL_RUNNING = 0, 2
+
+
+class ResourceHooks:
+    state: TestState
+
+    # ================================================================ networks
+    def _net(self, ref: NetworkRef | str) -> NetworkObj:
+        name = ref if isinstance(ref, str) else ref.name
+        obj = self.state.networks.get(name)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{name}'", domain=ErrorDomain.TEST)
+        return obj
+
+    @staticmethod
+    def _nref(obj: NetworkObj) -> NetworkRef:
+        return NetworkRef(obj.defn.name or "", obj.defn.uuid or "")
+
+    def _add_network(self, xml: str, *, active: bool) -> NetworkObj:
+        net = parse_network(xml)
+        with self.state.lock:
+            for other in self.state.networks.values():
+                if other.defn.uuid == net.uuid and other.defn.name != net.name:
+                    raise OperationFailedError(
+                        ErrorCode.OPERATION_FAILED, f"network '{other.defn.name}' is already defined with uuid {net.uuid}"
+                    )
+            existing = self.state.networks.get(net.name or "")
+            if existing is not None:
+                if existing.defn.uuid != net.uuid and net.uuid:
+                    raise OperationFailedError(
+                        ErrorCode.OPERATION_FAILED,
+                        f"network '{net.name}' already exists with uuid {existing.defn.uuid}",
+                    )
+                if active and existing.active:
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, f"network is already active as '{net.name}'"
+                    )
+                existing.defn = net
+                return existing
+            obj = NetworkObj(net, active=active, persistent=not active)
+            self.state.networks[net.name or ""] = obj
+            return obj
+
+    @hookimpl
+    def network_list_all(self) -> list[NetworkRef]:
+        return [self._nref(o) for _, o in sorted(self.state.networks.items())]
+
+    @hookimpl
+    def network_lookup_by_name(self, name: str) -> NetworkRef:
+        return self._nref(self._net(name))
+
+    @hookimpl
+    def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
+        for obj in self.state.networks.values():
+            if obj.defn.uuid == uuid:
+                return self._nref(obj)
+        raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching uuid '{uuid}'", domain=ErrorDomain.TEST)
+
+    @hookimpl
+    def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
+        check_flags(flags, 1, "testNetworkDefineXMLFlags")
+        obj = self._add_network(xml, active=False)
+        obj.persistent = True
+        return self._nref(obj)
+
+    @hookimpl
+    def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
+        check_flags(flags, 1, "testNetworkCreateXMLFlags")
+        return self._nref(self._add_network(xml, active=True))
+
+    @hookimpl
+    def network_undefine(self, net: NetworkRef) -> None:
+        with self.state.lock:
+            obj = self._net(net)
+            if obj.active:
+                obj.persistent = False
+            else:
+                del self.state.networks[net.name]
+
+    @hookimpl
+    def network_create(self, net: NetworkRef) -> None:
+        with self.state.lock:
+            obj = self._net(net)
+            if obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
+            obj.active = True
+
+    @hookimpl
+    def network_destroy(self, net: NetworkRef) -> None:
+        with self.state.lock:
+            obj = self._net(net)
+            if not obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
+            obj.active = False
+            if not obj.persistent:
+                del self.state.networks[net.name]
+
+    @hookimpl
+    def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
+        check_flags(flags, 1, "testNetworkGetXMLDesc")
+        return format_network(self._net(net).defn)
+
+    @hookimpl
+    def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
+        obj = self._net(net)
+        return {"active": obj.active, "persistent": obj.persistent, "autostart": obj.autostart}
+
+    @hookimpl
+    def network_get_bridge_name(self, net: NetworkRef) -> str:
+        obj = self._net(net)
+        if not obj.defn.bridge_name:
+            raise OperationFailedError(
+                ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name."
+            )
+        return obj.defn.bridge_name
+
+    @hookimpl
+    def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
+        obj = self._net(net)
+        if not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient network")
+        obj.autostart = autostart
+
+    # ================================================================ pools
+    def _pool(self, ref: PoolRef | str) -> PoolObj:
+        name = ref if isinstance(ref, str) else ref.name
+        obj = self.state.pools.get(name)
+        if obj is None:
+            raise NotFoundError(
+                ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching name '{name}'", domain=ErrorDomain.STORAGE
+            )
+        return obj
+
+    @staticmethod
+    def _pref(obj: PoolObj) -> PoolRef:
+        return PoolRef(obj.defn.name or "", obj.defn.uuid or "")
+
+    def add_pool(self, xml: str, *, active: bool) -> PoolObj:
+        pool = parse_pool(xml)
+        with self.state.lock:
+            for other in self.state.pools.values():
+                if other.defn.uuid == pool.uuid and other.defn.name != pool.name:
+                    raise OperationFailedError(
+                        ErrorCode.OPERATION_FAILED, f"pool '{other.defn.name}' is already defined with uuid {pool.uuid}"
+                    )
+            existing = self.state.pools.get(pool.name or "")
+            if existing is not None:
+                if existing.active:
+                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"pool '{pool.name}' is already active")
+                existing.defn = pool
+                return existing
+            pool.capacity = Bytes(value=DEFAULT_POOL_CAPACITY)
+            pool.allocation = Bytes(value=0)
+            pool.available = Bytes(value=DEFAULT_POOL_CAPACITY)
+            obj = PoolObj(pool, active=active, persistent=not active)
+            self.state.pools[pool.name or ""] = obj
+            return obj
+
+    @hookimpl
+    def pool_list_all(self) -> list[PoolRef]:
+        return [self._pref(o) for _, o in sorted(self.state.pools.items())]
+
+    @hookimpl
+    def pool_lookup_by_name(self, name: str) -> PoolRef:
+        return self._pref(self._pool(name))
+
+    @hookimpl
+    def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
+        for obj in self.state.pools.values():
+            if obj.defn.uuid == uuid:
+                return self._pref(obj)
+        raise NotFoundError(
+            ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching uuid '{uuid}'", domain=ErrorDomain.STORAGE
+        )
+
+    @hookimpl
+    def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
+        check_flags(flags, 1, "testStoragePoolDefineXML")
+        obj = self.add_pool(xml, active=False)
+        obj.persistent = True
+        return self._pref(obj)
+
+    @hookimpl
+    def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
+        check_flags(flags, 0x7, "testStoragePoolCreateXML")
+        return self._pref(self.add_pool(xml, active=True))
+
+    @hookimpl
+    def pool_undefine(self, pool: PoolRef) -> None:
+        with self.state.lock:
+            obj = self._pool(pool)
+            if obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is still active")
+            del self.state.pools[pool.name]
+
+    @hookimpl
+    def pool_create(self, pool: PoolRef, flags: int) -> None:
+        check_flags(flags, 0x7, "testStoragePoolCreate")
+        with self.state.lock:
+            obj = self._pool(pool)
+            if obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active")
+            obj.active = True
+
+    @hookimpl
+    def pool_destroy(self, pool: PoolRef) -> None:
+        with self.state.lock:
+            obj = self._pool(pool)
+            if not obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+            obj.active = False
+            if not obj.persistent:
+                del self.state.pools[pool.name]
+
+    @hookimpl
+    def pool_refresh(self, pool: PoolRef, flags: int) -> None:
+        check_flags(flags, 0, "testStoragePoolRefresh")
+        obj = self._pool(pool)
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+
+    @hookimpl
+    def pool_get_info(self, pool: PoolRef) -> PoolInfo:
+        obj = self._pool(pool)
+        d = obj.defn
+        return PoolInfo(
+            state=POOL_RUNNING if obj.active else POOL_INACTIVE,
+            capacity=d.capacity.value if d.capacity else 0,
+            allocation=d.allocation.value if d.allocation else 0,
+            available=d.available.value if d.available else 0,
+        )
+
+    @hookimpl
+    def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
+        check_flags(flags, 1, "testStoragePoolGetXMLDesc")
+        return format_pool(self._pool(pool).defn)
+
+    @hookimpl
+    def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
+        obj = self._pool(pool)
+        return {"active": obj.active, "persistent": obj.persistent, "autostart": obj.autostart}
+
+    @hookimpl
+    def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
+        obj = self._pool(pool)
+        if not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient pool")
+        obj.autostart = autostart
+
+    # ================================================================ volumes
+    def _active_pool(self, pool: PoolRef) -> PoolObj:
+        obj = self._pool(pool)
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+        return obj
+
+    @hookimpl
+    def volume_list_all(self, pool: PoolRef) -> list[VolumeRef]:
+        obj = self._active_pool(pool)
+        return [VolumeRef(pool.name, n, v.key or "") for n, v in sorted(obj.volumes.items())]
+
+    @hookimpl
+    def volume_lookup_by_name(self, pool: PoolRef, name: str) -> VolumeRef:
+        obj = self._active_pool(pool)
+        vol = obj.volumes.get(name)
+        if vol is None:
+            raise NotFoundError(
+                ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{name}'", domain=ErrorDomain.STORAGE
+            )
+        return VolumeRef(pool.name, name, vol.key or "")
+
+    def _find_vol(self, attr: str, value: str) -> VolumeRef:
+        for pname, pobj in self.state.pools.items():
+            if not pobj.active:
+                continue
+            for vname, vol in pobj.volumes.items():
+                got = vol.key if attr == "key" else (vol.target.path if vol.target else None)
+                if got == value:
+                    return VolumeRef(pname, vname, vol.key or "")
+        raise NotFoundError(
+            ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching {attr} '{value}'", domain=ErrorDomain.STORAGE
+        )
+
+    @hookimpl
+    def volume_lookup_by_key(self, key: str) -> VolumeRef:
+        return self._find_vol("key", key)
+
+    @hookimpl
+    def volume_lookup_by_path(self, path: str) -> VolumeRef:
+        return self._find_vol("path", path)
+
+    @hookimpl
+    def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
+        check_flags(flags, 0x3, "testStorageVolCreateXML")
+        vol = parse_volume(xml)
+        with self.state.lock:
+            obj = self._active_pool(pool)
+            assert vol.name is not None and vol.capacity is not None
+            if vol.name in obj.volumes:
+                raise OperationFailedError(ErrorCode.STORAGE_VOL_EXIST, vol.name)
+            alloc = vol.allocation.value if vol.allocation else vol.capacity.value
+            available = obj.defn.available.value if obj.defn.available else 0
+            if alloc > available:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"Not enough free space in pool for volume '{vol.name}'"
+                )
+            base = obj.defn.target.path if obj.defn.target and obj.defn.target.path else ""
+            path = f"{base}/{vol.name}"
+            vol.type = vol.type or "file"
+            vol.key = path
+            vol.allocation = Bytes(value=alloc)
+            if vol.target is None:
+                vol.target = VolTarget()
+            vol.target.path = path
+            obj.volumes[vol.name] = vol
+            self._account(obj, alloc)
+        return VolumeRef(pool.name, vol.name, path)
+
+    @staticmethod
+    def _account(obj: PoolObj, delta: int) -> None:
+        d = obj.defn
+        if d.allocation is not None and d.available is not None:
+            d.allocation.value += delta
+            d.available.value -= delta
+
+    @hookimpl
+    def volume_delete(self, vol: VolumeRef, flags: int) -> None:
+        check_flags(flags, 0x3, "testStorageVolDelete")
+        with self.state.lock:
+            obj = self._active_pool(PoolRef(vol.pool, ""))
+            v = obj.volumes.pop(vol.name, None)
+            if v is None:
+                raise NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
+            self._account(obj, -(v.allocation.value if v.allocation else 0))
+
+    def _vol(self, vol: VolumeRef):  # type: ignore[no-untyped-def]
+        obj = self._active_pool(PoolRef(vol.pool, ""))
+        v = obj.volumes.get(vol.name)
+        if v is None:
+            raise NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
+        return v
+
+    @hookimpl
+    def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
+        v = self._vol(vol)
+        types = {"file": 0, "block": 1, "dir": 2, "network": 3, "netdir": 4, "ploop": 5}
+        return VolumeInfo(types.get(v.type or "file", 0), v.capacity.value, v.allocation.value if v.allocation else 0)
+
+    @hookimpl
+    def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
+        check_flags(flags, 0, "testStorageVolGetXMLDesc")
+        return format_volume(self._vol(vol))
+
+    @hookimpl
+    def volume_get_path(self, vol: VolumeRef) -> str:
+        v = self._vol(vol)
+        return str(v.target.path if v.target else "")
+
+    # ================================================================ secrets
+    def _secret(self, uuid: str) -> SecretObj:
+        obj = self.state.secrets.get(uuid)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_SECRET, f"no secret with matching uuid '{uuid}'", domain=ErrorDomain.SECRET)
+        return obj
+
+    @staticmethod
+    def _sref(obj: SecretObj) -> SecretRef:
+        return SecretRef(obj.defn.uuid or "", obj.defn.usage_number, obj.defn.usage_id)
+
+    @hookimpl
+    def secret_list_all(self) -> list[SecretRef]:
+        return [self._sref(o) for _, o in sorted(self.state.secrets.items())]
+
+    @hookimpl
+    def secret_lookup_by_uuid(self, uuid: str) -> SecretRef:
+        return self._sref(self._secret(uuid))
+
+    @hookimpl
+    def secret_lookup_by_usage(self, usage_type: int, usage_id: str) -> SecretRef:
+        for obj in self.state.secrets.values():
+            if obj.defn.usage_number == usage_type and obj.defn.usage_id == usage_id:
+                return self._sref(obj)
+        raise NotFoundError(ErrorCode.NO_SECRET, f"no secret with matching usage '{usage_id}'", domain=ErrorDomain.SECRET)
+
+    @hookimpl
+    def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
+        check_flags(flags, 1, "testSecretDefineXML")
+        sec = parse_secret(xml)
+        with self.state.lock:
+            for other in self.state.secrets.values():
+                if other.defn.uuid != sec.uuid and sec.usage_id and other.defn.usage_id == sec.usage_id and (
+                    other.defn.usage_number == sec.usage_number
+                ):
+                    raise OperationInvalidError(
+                        ErrorCode.INTERNAL_ERROR,
+                        f"a secret with UUID {other.defn.uuid} already defined for use with {sec.usage_id}",
+                    )
+            existing = self.state.secrets.get(sec.uuid or "")
+            if existing is not None:
+                existing.defn = sec
+                return self._sref(existing)
+            obj = SecretObj(sec)
+            self.state.secrets[sec.uuid or ""] = obj
+        return self._sref(obj)
+
+    @hookimpl
+    def secret_undefine(self, secret: SecretRef) -> None:
+        with self.state.lock:
+            self._secret(secret.uuid)
+            del self.state.secrets[secret.uuid]
+
+    @hookimpl
+    def secret_get_xml_desc(self, secret: SecretRef, flags: int) -> str:
+        check_flags(flags, 0, "testSecretGetXMLDesc")
+        return format_secret(self._secret(secret.uuid).defn)
+
+    @hookimpl
+    def secret_set_value(self, secret: SecretRef, value: bytes, flags: int) -> None:
+        check_flags(flags, 0, "testSecretSetValue")
+        self._secret(secret.uuid).value = bytes(value)
+
+    @hookimpl
+    def secret_get_value(self, secret: SecretRef, flags: int) -> bytes:
+        check_flags(flags, 0, "testSecretGetValue")
+        obj = self._secret(secret.uuid)
+        if obj.defn.private:
+            raise OperationInvalidError(ErrorCode.INVALID_SECRET, "secret is private")
+        if obj.value is None:
+            raise NotFoundError(ErrorCode.NO_SECRET, f"secret '{secret.uuid}' does not have a value")
+        return obj.value
+
+    # ================================================================ node devices
+    @hookimpl
+    def nodedev_list_all(self, cap: str | None) -> list[NodeDeviceRef]:
+        out = []
+        for name, dev in sorted(self.state.devices.items()):
+            if cap is None or cap in dev.capability_types():
+                out.append(NodeDeviceRef(name))
+        return out
+
+    @hookimpl
+    def nodedev_lookup_by_name(self, name: str) -> NodeDeviceRef:
+        if name not in self.state.devices:
+            raise NotFoundError(
+                ErrorCode.NO_NODE_DEVICE, f"no node device with matching name '{name}'", domain=ErrorDomain.NODEDEV
+            )
+        return NodeDeviceRef(name)
+
+    @hookimpl
+    def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
+        check_flags(flags, 0, "testNodeDeviceGetXMLDesc")
+        self.nodedev_lookup_by_name(dev.name)
+        return format_nodedev(self.state.devices[dev.name])
+
+    @hookimpl
+    def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
+        self.nodedev_lookup_by_name(dev.name)
+        return self.state.devices[dev.name].parent or ""
+
+    # ================================================================ interfaces
+    @hookimpl
+    def interface_list_all(self) -> list[InterfaceRef]:
+        return [InterfaceRef(n, o.defn.mac or "") for n, o in sorted(self.state.interfaces.items())]
+
+    @hookimpl
+    def interface_lookup_by_name(self, name: str) -> InterfaceRef:
+        obj = self.state.interfaces.get(name)
+        if obj is None:
+            raise NotFoundError(
+                ErrorCode.NO_INTERFACE, f"couldn't find interface named '{name}'", domain=ErrorDomain.INTERFACE
+            )
+        return InterfaceRef(name, obj.defn.mac or "")
+
+    @hookimpl
+    def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:
+        check_flags(flags, 1, "testInterfaceGetXMLDesc")
+        self.interface_lookup_by_name(iface.name)
+        return format_interface(self.state.interfaces[iface.name].defn)
+
+    @hookimpl
+    def interface_is_active(self, iface: InterfaceRef) -> bool:
+        self.interface_lookup_by_name(iface.name)
+        return self.state.interfaces[iface.name].active
+

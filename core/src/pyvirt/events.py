@@ -1,0 +1,159 @@
+"""Domain lifecycle events: libvirt's event/detail numbers, and delivery in order.
+
+Drivers report events to the ``EventSink`` they got at open; the connection
+delivers them to every registered callback, in the order they happened, on
+the thread that caused them (the test driver and in-process drivers) or on
+the driver's event thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyvirt.plugin.records import DomainRef
+
+__all__ = ["DomainEvent", "EventSink", "LifecycleEvent", "detail_text", "event_text"]
+
+
+class DomainEvent(enum.IntEnum):
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    SUSPENDED = 3
+    RESUMED = 4
+    STOPPED = 5
+    SHUTDOWN = 6
+    PMSUSPENDED = 7
+    CRASHED = 8
+
+
+class Defined(enum.IntEnum):
+    ADDED = 0
+    UPDATED = 1
+    RENAMED = 2
+    FROM_SNAPSHOT = 3
+
+
+class Undefined(enum.IntEnum):
+    REMOVED = 0
+    RENAMED = 1
+
+
+class Started(enum.IntEnum):
+    BOOTED = 0
+    MIGRATED = 1
+    RESTORED = 2
+    FROM_SNAPSHOT = 3
+    WAKEUP = 4
+
+
+class Suspended(enum.IntEnum):
+    PAUSED = 0
+    MIGRATED = 1
+    IOERROR = 2
+    WATCHDOG = 3
+    RESTORED = 4
+    FROM_SNAPSHOT = 5
+    API_ERROR = 6
+    POSTCOPY = 7
+    POSTCOPY_FAILED = 8
+
+
+class Resumed(enum.IntEnum):
+    UNPAUSED = 0
+    MIGRATED = 1
+    FROM_SNAPSHOT = 2
+    POSTCOPY = 3
+    POSTCOPY_FAILED = 4
+
+
+class Stopped(enum.IntEnum):
+    SHUTDOWN = 0
+    DESTROYED = 1
+    CRASHED = 2
+    MIGRATED = 3
+    SAVED = 4
+    FAILED = 5
+    FROM_SNAPSHOT = 6
+
+
+class Shutdown(enum.IntEnum):
+    FINISHED = 0
+    GUEST = 1
+    HOST = 2
+
+
+_EVENT_TEXT = ("Defined", "Undefined", "Started", "Suspended", "Resumed", "Stopped", "Shutdown", "PMSuspended", "Crashed")
+_DETAIL_TEXT: dict[int, tuple[str, ...]] = {
+    DomainEvent.DEFINED: ("Added", "Updated", "Renamed", "Snapshot"),
+    DomainEvent.UNDEFINED: ("Removed", "Renamed"),
+    DomainEvent.STARTED: ("Booted", "Migrated", "Restored", "Snapshot", "Event wakeup"),
+    DomainEvent.SUSPENDED: (
+        "Paused", "Migrated", "I/O Error", "Watchdog", "Restored", "Snapshot", "API error", "Post-copy",
+        "Post-copy Error",
+    ),
+    DomainEvent.RESUMED: ("Unpaused", "Migrated", "Snapshot", "Post-copy", "Post-copy Error"),
+    DomainEvent.STOPPED: ("Shutdown", "Destroyed", "Crashed", "Migrated", "Saved", "Failed", "Snapshot"),
+    DomainEvent.SHUTDOWN: ("Finished", "Finished after guest request", "Finished after host request"),
+    DomainEvent.PMSUSPENDED: ("Memory", "Disk"),
+    DomainEvent.CRASHED: ("Panicked", "Crashloaded"),
+}  # fmt: skip
+
+
+def event_text(event: int) -> str:
+    return _EVENT_TEXT[event] if 0 <= event < len(_EVENT_TEXT) else "unknown"
+
+
+def detail_text(event: int, detail: int) -> str:
+    words = _DETAIL_TEXT.get(event, ())
+    return words[detail] if 0 <= detail < len(words) else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    domain: DomainRef
+    event: int
+    detail: int
+
+
+Callback = Callable[[LifecycleEvent], None]
+
+
+class EventSink:
+    """Where drivers report events; callbacks registered by the public API receive them."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[int, tuple[Callback, str | None]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    def register(self, callback: Callback, domain_uuid: str | None = None) -> int:
+        """Add a callback (optionally for one domain); returns its id."""
+        with self._lock:
+            cid = next(self._ids)
+            self._callbacks[cid] = (callback, domain_uuid)
+            return cid
+
+    def deregister(self, callback_id: int) -> None:
+        from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+        with self._lock:
+            if self._callbacks.pop(callback_id, None) is None:
+                raise InvalidArgumentError(
+                    ErrorCode.INVALID_ARG, f"could not find event callback {callback_id} for deletion"
+                )
+
+    def lifecycle(self, domain: DomainRef, event: int, detail: int) -> None:
+        """Deliver a lifecycle event to every matching callback, in registration order."""
+        if not self._callbacks:
+            return
+        ev = LifecycleEvent(domain, int(event), int(detail))
+        with self._lock:
+            targets = list(self._callbacks.values())
+        for cb, uuid in targets:
+            if uuid is None or uuid == domain.uuid:
+                cb(ev)

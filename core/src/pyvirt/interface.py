@@ -1,0 +1,37 @@
+"""``Interface``: a host network interface handle (virInterfacePtr)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.plugin.records import InterfaceRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["Interface"]
+
+
+class Interface:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: InterfaceRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Interface {self._ref.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def mac(self) -> str:
+        return self._ref.mac
+
+    def is_active(self) -> bool:
+        return self._conn.calls.interface_is_active(iface=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.interface_get_xml_desc(iface=self._ref, flags=flags)

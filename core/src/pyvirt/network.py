@@ -1,0 +1,79 @@
+"""``Network``: a virtual network handle (virNetworkPtr)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.records import NetworkRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["Network", "network_matches"]
+
+
+def network_matches(calls: DriverCalls, ref: NetworkRef, flags: int) -> bool:
+    """virConnectListAllNetworks flags: INACTIVE 1, ACTIVE 2, PERSISTENT 4, TRANSIENT 8, AUTOSTART 16, NO_AUTOSTART 32."""
+    if not flags:
+        return True
+    f = calls.network_get_flags(net=ref)
+    for yes, no, key in ((2, 1, "active"), (4, 8, "persistent"), (16, 32, "autostart")):
+        if flags & (yes | no) and not ((flags & yes and f[key]) or (flags & no and not f[key])):
+            return False
+    return True
+
+
+class Network:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: NetworkRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Network {self._ref.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    def _flags(self) -> dict[str, bool]:
+        return self._conn.calls.network_get_flags(net=self._ref)
+
+    def is_active(self) -> bool:
+        return self._flags()["active"]
+
+    def is_persistent(self) -> bool:
+        return self._flags()["persistent"]
+
+    @property
+    def autostart(self) -> bool:
+        return self._flags()["autostart"]
+
+    @autostart.setter
+    def autostart(self, value: bool) -> None:
+        self._conn.check_writable("virNetworkSetAutostart")
+        self._conn.calls.network_set_autostart(net=self._ref, autostart=value)
+
+    def bridge_name(self) -> str:
+        return self._conn.calls.network_get_bridge_name(net=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.network_get_xml_desc(net=self._ref, flags=flags)
+
+    def create(self) -> None:
+        self._conn.check_writable("virNetworkCreate")
+        self._conn.calls.network_create(net=self._ref)
+
+    def destroy(self) -> None:
+        self._conn.check_writable("virNetworkDestroy")
+        self._conn.calls.network_destroy(net=self._ref)
+
+    def undefine(self) -> None:
+        self._conn.check_writable("virNetworkUndefine")
+        self._conn.calls.network_undefine(net=self._ref)

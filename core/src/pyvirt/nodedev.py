@@ -1,0 +1,33 @@
+"""``NodeDevice``: a host device handle (virNodeDevicePtr)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.plugin.records import NodeDeviceRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["NodeDevice"]
+
+
+class NodeDevice:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: NodeDeviceRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.NodeDevice {self._ref.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    def parent(self) -> str:
+        return self._conn.calls.nodedev_get_parent(dev=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.nodedev_get_xml_desc(dev=self._ref, flags=flags)

@@ -1,0 +1,42 @@
+"""``open`` / ``open_readonly``: URI -> driver -> bound connection.
+
+Only the driver named by the URI scheme is imported. The remote driver
+(``+transport`` or a host in the URI) is not part of pyvirt yet, so such URIs
+fail with NO_CONNECT naming what is missing.
+"""
+
+from __future__ import annotations
+
+from pyvirt.config import load_client_config
+from pyvirt.connection import Connection
+from pyvirt.errors import Error, ErrorCode
+from pyvirt.events import EventSink
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.registry import bind_connection, load_driver, open_with_driver
+from pyvirt.uri import resolve_uri
+
+__all__ = ["open", "open_readonly"]
+
+
+def open(uri: str | None = None, *, read_only: bool = False) -> Connection:  # noqa: A001 - libvirt's verb
+    """Open a connection (``None``: the default URI). Use as a context manager."""
+    resolved = resolve_uri(uri, load_client_config())
+    if resolved.is_remote:
+        raise Error(
+            ErrorCode.NO_CONNECT,
+            f"{resolved}: the remote driver (transports and host names in URIs) is not available in pyvirt yet",
+        )
+    if resolved.is_embed:
+        resolved.embed_root()
+    driver = load_driver("hypervisor", resolved.driver)
+    events = EventSink()
+    conn_obj = open_with_driver(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)
+    if conn_obj is None:
+        raise Error(ErrorCode.NO_CONNECT, str(resolved))
+    pm = bind_connection(conn_obj, resolved.driver)
+    return Connection(resolved, DriverCalls(pm), resolved.driver, read_only, events)
+
+
+def open_readonly(uri: str | None = None) -> Connection:
+    """A connection whose write calls fail with OPERATION_DENIED."""
+    return open(uri, read_only=True)

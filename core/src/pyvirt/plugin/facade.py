@@ -1,0 +1,317 @@
+"""The typed facade over a connection's plugin manager.
+
+pluggy's ``pm.hook.name(**kwargs)`` is untyped; every caller in pyvirt goes
+through ``DriverCalls`` instead, whose methods mirror the hook specs with
+real signatures (kept in step with ``pyvirt.plugin.specs`` by a test). A
+hook the driver does not implement fails with libvirt's NO_SUPPORT error
+naming the libvirt API, as libvirt's own dispatch does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pluggy
+
+from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.plugin.records import (
+    DomainInfo,
+    DomainRef,
+    InterfaceRef,
+    NetworkRef,
+    NodeDeviceRef,
+    NodeInfo,
+    PoolInfo,
+    PoolRef,
+    SecretRef,
+    SecurityLabel,
+    SecurityModel,
+    SnapshotRef,
+    VolumeInfo,
+    VolumeRef,
+)
+
+__all__ = ["DriverCalls"]
+
+
+class DriverCalls:
+    """Typed calls into the one driver bound to a connection."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._hook = pm.hook
+        self._implemented = {
+            name for name in dir(pm.hook) if not name.startswith("_") and getattr(pm.hook, name).get_hookimpls()
+        }
+
+    def implements(self, hook: str) -> bool:
+        return hook in self._implemented
+
+    def _call(self, hook: str, api: str, **kwargs: Any) -> Any:
+        if hook not in self._implemented:
+            raise NotSupportedError(ErrorCode.NO_SUPPORT, api)
+        return getattr(self._hook, hook)(**kwargs)
+
+    def connect_close(self) -> None:
+        self._call("connect_close", "virConnectClose")
+
+    def connect_get_type(self) -> str:
+        return cast("str", self._call("connect_get_type", "virConnectGetType"))
+
+    def connect_get_version(self) -> int:
+        return cast("int", self._call("connect_get_version", "virConnectGetVersion"))
+
+    def connect_get_hostname(self) -> str:
+        return cast("str", self._call("connect_get_hostname", "virConnectGetHostname"))
+
+    def connect_get_capabilities(self) -> str:
+        return cast("str", self._call("connect_get_capabilities", "virConnectGetCapabilities"))
+
+    def node_get_info(self) -> NodeInfo:
+        return cast("NodeInfo", self._call("node_get_info", "virNodeGetInfo"))
+
+    def node_get_security_model(self) -> SecurityModel:
+        return cast("SecurityModel", self._call("node_get_security_model", "virNodeGetSecurityModel"))
+
+    def domain_list_all(self) -> list[DomainRef]:
+        return cast("list[DomainRef]", self._call("domain_list_all", "virConnectListAllDomains"))
+
+    def domain_lookup_by_name(self, name: str) -> DomainRef:
+        return cast("DomainRef", self._call("domain_lookup_by_name", "virDomainLookupByName", name=name))
+
+    def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        return cast("DomainRef", self._call("domain_lookup_by_uuid", "virDomainLookupByUUID", uuid=uuid))
+
+    def domain_lookup_by_id(self, id: int) -> DomainRef:
+        return cast("DomainRef", self._call("domain_lookup_by_id", "virDomainLookupByID", id=id))
+
+    def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
+        return cast("DomainRef", self._call("domain_define_xml", "virDomainDefineXMLFlags", xml=xml, flags=flags))
+
+    def domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_undefine", "virDomainUndefineFlags", dom=dom, flags=flags)
+
+    def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        return cast("DomainRef", self._call("domain_create_xml", "virDomainCreateXML", xml=xml, flags=flags))
+
+    def domain_create(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_create", "virDomainCreateWithFlags", dom=dom, flags=flags)
+
+    def domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_destroy", "virDomainDestroyFlags", dom=dom, flags=flags)
+
+    def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_shutdown", "virDomainShutdownFlags", dom=dom, flags=flags)
+
+    def domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_reboot", "virDomainReboot", dom=dom, flags=flags)
+
+    def domain_suspend(self, dom: DomainRef) -> None:
+        self._call("domain_suspend", "virDomainSuspend", dom=dom)
+
+    def domain_resume(self, dom: DomainRef) -> None:
+        self._call("domain_resume", "virDomainResume", dom=dom)
+
+    def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
+        self._call("domain_save", "virDomainSaveFlags", dom=dom, path=path, xml=xml, flags=flags)
+
+    def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
+        return cast("DomainRef", self._call("domain_restore", "virDomainRestoreFlags", path=path, xml=xml, flags=flags))
+
+    def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_managed_save", "virDomainManagedSave", dom=dom, flags=flags)
+
+    def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_managed_save_remove", "virDomainManagedSaveRemove", dom=dom, flags=flags)
+
+    def domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        return cast("DomainInfo", self._call("domain_get_info", "virDomainGetInfo", dom=dom))
+
+    def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
+        return cast("tuple[int, int]", self._call("domain_get_state", "virDomainGetState", dom=dom))
+
+    def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        return cast("str", self._call("domain_get_xml_desc", "virDomainGetXMLDesc", dom=dom, flags=flags))
+
+    def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
+        return cast("dict[str, bool]", self._call("domain_get_flags", "virDomainIsPersistent", dom=dom))
+
+    def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        self._call("domain_set_autostart", "virDomainSetAutostart", dom=dom, autostart=autostart)
+
+    def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
+        return cast("list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom))
+
+    def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
+        return cast("SnapshotRef", self._call("snapshot_create_xml", "virDomainSnapshotCreateXML", dom=dom, xml=xml, flags=flags))
+
+    def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
+        return cast("list[str]", self._call("snapshot_list_names", "virDomainListAllSnapshots", dom=dom, flags=flags))
+
+    def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
+        return cast("SnapshotRef", self._call("snapshot_lookup_by_name", "virDomainSnapshotLookupByName", dom=dom, name=name))
+
+    def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
+        return cast("SnapshotRef", self._call("snapshot_current", "virDomainSnapshotCurrent", dom=dom))
+
+    def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
+        return cast("str", self._call("snapshot_get_xml_desc", "virDomainSnapshotGetXMLDesc", snap=snap, flags=flags))
+
+    def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
+        return cast("SnapshotRef", self._call("snapshot_get_parent", "virDomainSnapshotGetParent", snap=snap))
+
+    def snapshot_revert(self, snap: SnapshotRef, flags: int) -> None:
+        self._call("snapshot_revert", "virDomainRevertToSnapshot", snap=snap, flags=flags)
+
+    def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
+        self._call("snapshot_delete", "virDomainSnapshotDelete", snap=snap, flags=flags)
+
+    def network_list_all(self) -> list[NetworkRef]:
+        return cast("list[NetworkRef]", self._call("network_list_all", "virNetworkListAll"))
+
+    def network_lookup_by_name(self, name: str) -> NetworkRef:
+        return cast("NetworkRef", self._call("network_lookup_by_name", "virNetworkLookupByName", name=name))
+
+    def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
+        return cast("NetworkRef", self._call("network_lookup_by_uuid", "virNetworkLookupByUUID", uuid=uuid))
+
+    def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
+        return cast("NetworkRef", self._call("network_define_xml", "virNetworkDefineXML", xml=xml, flags=flags))
+
+    def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
+        return cast("NetworkRef", self._call("network_create_xml", "virNetworkCreateXML", xml=xml, flags=flags))
+
+    def network_undefine(self, net: NetworkRef) -> None:
+        self._call("network_undefine", "virNetworkUndefine", net=net)
+
+    def network_create(self, net: NetworkRef) -> None:
+        self._call("network_create", "virNetworkCreate", net=net)
+
+    def network_destroy(self, net: NetworkRef) -> None:
+        self._call("network_destroy", "virNetworkDestroy", net=net)
+
+    def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
+        return cast("str", self._call("network_get_xml_desc", "virNetworkGetXMLDesc", net=net, flags=flags))
+
+    def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
+        return cast("dict[str, bool]", self._call("network_get_flags", "virNetworkGetFlags", net=net))
+
+    def network_get_bridge_name(self, net: NetworkRef) -> str:
+        return cast("str", self._call("network_get_bridge_name", "virNetworkGetBridgeName", net=net))
+
+    def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
+        self._call("network_set_autostart", "virNetworkSetAutostart", net=net, autostart=autostart)
+
+    def pool_list_all(self) -> list[PoolRef]:
+        return cast("list[PoolRef]", self._call("pool_list_all", "virStoragePoolListAll"))
+
+    def pool_lookup_by_name(self, name: str) -> PoolRef:
+        return cast("PoolRef", self._call("pool_lookup_by_name", "virStoragePoolLookupByName", name=name))
+
+    def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
+        return cast("PoolRef", self._call("pool_lookup_by_uuid", "virStoragePoolLookupByUUID", uuid=uuid))
+
+    def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
+        return cast("PoolRef", self._call("pool_define_xml", "virStoragePoolDefineXML", xml=xml, flags=flags))
+
+    def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
+        return cast("PoolRef", self._call("pool_create_xml", "virStoragePoolCreateXML", xml=xml, flags=flags))
+
+    def pool_undefine(self, pool: PoolRef) -> None:
+        self._call("pool_undefine", "virStoragePoolUndefine", pool=pool)
+
+    def pool_create(self, pool: PoolRef, flags: int) -> None:
+        self._call("pool_create", "virStoragePoolCreate", pool=pool, flags=flags)
+
+    def pool_destroy(self, pool: PoolRef) -> None:
+        self._call("pool_destroy", "virStoragePoolDestroy", pool=pool)
+
+    def pool_refresh(self, pool: PoolRef, flags: int) -> None:
+        self._call("pool_refresh", "virStoragePoolRefresh", pool=pool, flags=flags)
+
+    def pool_get_info(self, pool: PoolRef) -> PoolInfo:
+        return cast("PoolInfo", self._call("pool_get_info", "virStoragePoolGetInfo", pool=pool))
+
+    def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
+        return cast("str", self._call("pool_get_xml_desc", "virStoragePoolGetXMLDesc", pool=pool, flags=flags))
+
+    def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
+        return cast("dict[str, bool]", self._call("pool_get_flags", "virStoragePoolGetFlags", pool=pool))
+
+    def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
+        self._call("pool_set_autostart", "virStoragePoolSetAutostart", pool=pool, autostart=autostart)
+
+    def volume_list_all(self, pool: PoolRef) -> list[VolumeRef]:
+        return cast("list[VolumeRef]", self._call("volume_list_all", "virStorageVolListAll", pool=pool))
+
+    def volume_lookup_by_name(self, pool: PoolRef, name: str) -> VolumeRef:
+        return cast("VolumeRef", self._call("volume_lookup_by_name", "virStorageVolLookupByName", pool=pool, name=name))
+
+    def volume_lookup_by_key(self, key: str) -> VolumeRef:
+        return cast("VolumeRef", self._call("volume_lookup_by_key", "virStorageVolLookupByKey", key=key))
+
+    def volume_lookup_by_path(self, path: str) -> VolumeRef:
+        return cast("VolumeRef", self._call("volume_lookup_by_path", "virStorageVolLookupByPath", path=path))
+
+    def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
+        return cast("VolumeRef", self._call("volume_create_xml", "virStorageVolCreateXML", pool=pool, xml=xml, flags=flags))
+
+    def volume_delete(self, vol: VolumeRef, flags: int) -> None:
+        self._call("volume_delete", "virStorageVolDelete", vol=vol, flags=flags)
+
+    def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
+        return cast("VolumeInfo", self._call("volume_get_info", "virStorageVolGetInfo", vol=vol))
+
+    def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
+        return cast("str", self._call("volume_get_xml_desc", "virStorageVolGetXMLDesc", vol=vol, flags=flags))
+
+    def volume_get_path(self, vol: VolumeRef) -> str:
+        return cast("str", self._call("volume_get_path", "virStorageVolGetPath", vol=vol))
+
+    def secret_list_all(self) -> list[SecretRef]:
+        return cast("list[SecretRef]", self._call("secret_list_all", "virSecretListAll"))
+
+    def secret_lookup_by_uuid(self, uuid: str) -> SecretRef:
+        return cast("SecretRef", self._call("secret_lookup_by_uuid", "virSecretLookupByUUID", uuid=uuid))
+
+    def secret_lookup_by_usage(self, usage_type: int, usage_id: str) -> SecretRef:
+        return cast("SecretRef", self._call("secret_lookup_by_usage", "virSecretLookupByUsage", usage_type=usage_type, usage_id=usage_id))
+
+    def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
+        return cast("SecretRef", self._call("secret_define_xml", "virSecretDefineXML", xml=xml, flags=flags))
+
+    def secret_undefine(self, secret: SecretRef) -> None:
+        self._call("secret_undefine", "virSecretUndefine", secret=secret)
+
+    def secret_get_xml_desc(self, secret: SecretRef, flags: int) -> str:
+        return cast("str", self._call("secret_get_xml_desc", "virSecretGetXMLDesc", secret=secret, flags=flags))
+
+    def secret_set_value(self, secret: SecretRef, value: bytes, flags: int) -> None:
+        self._call("secret_set_value", "virSecretSetValue", secret=secret, value=value, flags=flags)
+
+    def secret_get_value(self, secret: SecretRef, flags: int) -> bytes:
+        return cast("bytes", self._call("secret_get_value", "virSecretGetValue", secret=secret, flags=flags))
+
+    def nodedev_list_all(self, cap: str | None) -> list[NodeDeviceRef]:
+        return cast("list[NodeDeviceRef]", self._call("nodedev_list_all", "virNodeDeviceListAll", cap=cap))
+
+    def nodedev_lookup_by_name(self, name: str) -> NodeDeviceRef:
+        return cast("NodeDeviceRef", self._call("nodedev_lookup_by_name", "virNodeDeviceLookupByName", name=name))
+
+    def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
+        return cast("str", self._call("nodedev_get_xml_desc", "virNodeDeviceGetXMLDesc", dev=dev, flags=flags))
+
+    def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
+        return cast("str", self._call("nodedev_get_parent", "virNodeDeviceGetParent", dev=dev))
+
+    def interface_list_all(self) -> list[InterfaceRef]:
+        return cast("list[InterfaceRef]", self._call("interface_list_all", "virInterfaceListAll"))
+
+    def interface_lookup_by_name(self, name: str) -> InterfaceRef:
+        return cast("InterfaceRef", self._call("interface_lookup_by_name", "virInterfaceLookupByName", name=name))
+
+    def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:
+        return cast("str", self._call("interface_get_xml_desc", "virInterfaceGetXMLDesc", iface=iface, flags=flags))
+
+    def interface_is_active(self, iface: InterfaceRef) -> bool:
+        return cast("bool", self._call("interface_is_active", "virInterfaceIsActive", iface=iface))
+

@@ -1,0 +1,172 @@
+"""Finding drivers (stevedore entry points) and binding one to a connection (pluggy).
+
+Discovery is lazy: ``load_hypervisor("test")`` imports only the module the
+``test`` entry point names. ``list_drivers`` loads every entry point for
+``pyvirsh drivers`` and reports, rather than raises, the ones that fail, so
+one broken plugin never hides the others.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+import stevedore
+import stevedore.exception
+
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.plugin import CONTRACT_VERSION, PROJECT
+from pyvirt.plugin.specs import hypervisor, secondary
+
+__all__ = [
+    "GROUPS",
+    "DriverEntry",
+    "bind_connection",
+    "check_contract",
+    "list_drivers",
+    "load_driver",
+]
+
+GROUPS = {
+    "hypervisor": "pyvirt.hypervisor",
+    "security": "pyvirt.security",
+    "storage_backend": "pyvirt.storage_backend",
+    "network": "pyvirt.network",
+    "nodedev": "pyvirt.nodedev",
+    "secret": "pyvirt.secret",
+    "interface": "pyvirt.interface",
+}
+
+# Which distribution to suggest when a scheme has no driver.
+_SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc": "pyvirt-lxc",
+            "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DriverEntry:
+    """One installed driver, as ``pyvirsh drivers`` shows it."""
+
+    kind: str
+    name: str
+    distribution: str
+    version: str
+    contract: str
+    error: str = ""
+
+
+def _distribution_of(module: str) -> tuple[str, str]:
+    """(distribution, version) that ships ``module``; only used for messages and listings."""
+    top = module.split(".", 1)[0]
+    names = importlib.metadata.packages_distributions().get(top, [])
+    if not names:
+        return ("?", "?")
+    try:
+        return (names[0], importlib.metadata.version(names[0]))
+    except importlib.metadata.PackageNotFoundError:
+        return (names[0], "?")
+
+
+def check_contract(driver: Any, name: str, distribution: str) -> str:
+    """Refuse a driver whose declared contract this core cannot serve."""
+    declared = getattr(driver, "pyvirt_contract", None)
+    if not isinstance(declared, str):
+        raise Error(
+            ErrorCode.NO_CONNECT,
+            f"driver '{name}' from {distribution} does not declare the pyvirt contract version it implements "
+            f"(pyvirt_contract); this pyvirt provides contract {CONTRACT_VERSION}",
+        )
+    major, _, minor = declared.partition(".")
+    core_major, _, core_minor = CONTRACT_VERSION.partition(".")
+    if major != core_major or int(minor or 0) > int(core_minor or 0):
+        raise Error(
+            ErrorCode.NO_CONNECT,
+            f"driver '{name}' from {distribution} implements pyvirt contract {declared}, "
+            f"but this pyvirt provides contract {CONTRACT_VERSION}",
+        )
+    return declared
+
+
+def load_driver(kind: str, name: str) -> Any:
+    """Import and return the named driver of a kind; only that entry point is loaded."""
+    group = GROUPS[kind]
+    failures: list[tuple[str, BaseException]] = []
+
+    def on_failure(_mgr: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
+        failures.append((ep.value, exc))
+
+    try:
+        mgr = stevedore.DriverManager(
+            namespace=group, name=name, invoke_on_load=False, on_load_failure_callback=on_failure
+        )
+    except stevedore.exception.NoMatches:
+        if failures:
+            value, exc = failures[0]
+            dist, version = _distribution_of(value)
+            raise Error(
+                ErrorCode.NO_CONNECT,
+                f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
+            ) from exc
+        hint = _SUGGEST.get(name, f"pyvirt-{name}")
+        raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})") from None
+    obj = mgr.driver
+    driver = obj() if inspect.isclass(obj) else obj
+    if getattr(driver, "pyvirt_contract", None) != CONTRACT_VERSION:
+        dist, version = _distribution_of(mgr.extensions[0].module_name)
+        check_contract(driver, name, f"{dist} {version}")
+    return driver
+
+
+def list_drivers() -> list[DriverEntry]:
+    """Every installed driver of every kind, loading each to read its contract."""
+    out: list[DriverEntry] = []
+    for kind, group in GROUPS.items():
+        failures: list[DriverEntry] = []
+
+        def on_failure(_mgr: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
+            dist, version = _distribution_of(ep.value)
+            failures.append(DriverEntry(kind, ep.name, dist, version, "?", f"{type(exc).__name__}: {exc}"))  # noqa: B023
+
+        mgr = stevedore.ExtensionManager(namespace=group, on_load_failure_callback=on_failure)
+        for ext in mgr.extensions:
+            dist, version = _distribution_of(ext.module_name)
+            out.append(DriverEntry(kind, ext.name, dist, version, str(getattr(ext.plugin, "pyvirt_contract", "?"))))
+        out.extend(failures)
+    out.sort(key=lambda d: (list(GROUPS).index(d.kind), d.name))
+    return out
+
+
+def _plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hypervisor)
+    pm.add_hookspecs(secondary)
+    return pm
+
+
+def _register(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
+    """Register and validate: misspelled hooks or arguments fail here, naming both."""
+    try:
+        pm.register(obj, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise Error(
+            ErrorCode.INTERNAL_ERROR,
+            f"driver '{name}' does not match the pyvirt {CONTRACT_VERSION} hook specs: {exc}",
+            domain=ErrorDomain.NONE,
+        ) from exc
+
+
+def open_with_driver(driver: Any, name: str, **kwargs: Any) -> Any:
+    """Call the driver object's ``connect_open`` through pluggy (validating it first)."""
+    pm = _plugin_manager()
+    _register(pm, driver, name)
+    return pm.hook.connect_open(**kwargs)
+
+
+def bind_connection(conn_obj: Any, name: str) -> pluggy.PluginManager:
+    """A plugin manager whose only plugin is the driver's connection object."""
+    pm = _plugin_manager()
+    _register(pm, conn_obj, name)
+    return pm

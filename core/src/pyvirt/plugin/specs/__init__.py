@@ -1,0 +1,15 @@
+"""Hook specifications: the contracts drivers implement (the reference documentation).
+
+- ``hypervisor``: open a connection and manage domains (one driver per connection).
+- ``secondary``: networks, storage, secrets, node devices, host interfaces.
+- ``security``: the label lifecycle, implemented by security drivers and
+  driven by ``pyvirt.security``'s stack, never called through pluggy's order.
+
+Every hypervisor/secondary spec is ``firstresult``: the connection's one
+driver answers. A driver that lacks a hook makes the call fail with
+NO_SUPPORT ("this function is not supported by the connection driver").
+"""
+
+from pyvirt.plugin.specs import hypervisor, secondary, security
+
+__all__ = ["hypervisor", "secondary", "security"]

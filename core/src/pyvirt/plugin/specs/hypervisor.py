@@ -1,0 +1,261 @@
+"""Hypervisor driver contract: connections and domains.
+
+Stops at first non-None result, and a connection has exactly one driver,
+so each call is answered by it. Hooks that only act return None. Errors
+are raised as ``pyvirt.errors.Error`` subclasses carrying libvirt's codes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pyvirt.plugin import hookspec
+
+if TYPE_CHECKING:
+    from pyvirt.events import EventSink
+    from pyvirt.plugin.records import (
+        DomainInfo,
+        DomainRef,
+        NodeInfo,
+        SecurityLabel,
+        SecurityModel,
+        SnapshotRef,
+    )
+    from pyvirt.uri import URI
+
+# ---------------------------------------------------------------- connection
+
+
+@hookspec(firstresult=True)
+def connect_open(uri: URI, read_only: bool, events: EventSink) -> Any:
+    """Open a connection for ``uri``; implemented by the driver object of the entry point.
+
+    :param uri: the resolved URI (scheme = this driver's entry-point name).
+    :param read_only: the caller asked for a read-only connection.
+    :param events: where the driver reports lifecycle events.
+    :returns: the connection object (which implements the other hooks), or
+        None to decline (libvirt's VIR_DRV_OPEN_DECLINED).
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_close() -> None:
+    """Release what the connection holds. Called once."""
+
+
+@hookspec(firstresult=True)
+def connect_get_type() -> str:
+    """The hypervisor type name as virConnectGetType reports it (``"TEST"``, ``"QEMU"``).
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_get_version() -> int:
+    """Hypervisor version as major * 1,000,000 + minor * 1,000 + release.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_get_hostname() -> str:
+    """The host name of the hypervisor host. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def connect_get_capabilities() -> str:
+    """The capabilities XML document. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def node_get_info() -> NodeInfo:
+    """Host CPU and memory figures (virNodeGetInfo). Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def node_get_security_model() -> SecurityModel:
+    """The primary security model and DOI of the host. Stops at first non-None result."""
+
+
+# ---------------------------------------------------------------- domains: lookup
+
+
+@hookspec(firstresult=True)
+def domain_list_all() -> list[DomainRef]:
+    """Every domain the connection knows, running first (by id), then inactive (by name).
+
+    Filtering by flags is done by core from ``domain_get_state`` and friends.
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_lookup_by_name(name: str) -> DomainRef:
+    """:raises NotFoundError: NO_DOMAIN, "no domain with matching name 'x'".
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_lookup_by_uuid(uuid: str) -> DomainRef:
+    """:param uuid: canonical lower-case UUID text. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_lookup_by_id(id: int) -> DomainRef:  # noqa: A002 - libvirt's name
+    """Look a running domain up by its id. Stops at first non-None result."""
+
+
+# ---------------------------------------------------------------- domains: lifecycle
+
+
+@hookspec(firstresult=True)
+def domain_define_xml(xml: str, flags: int) -> DomainRef:
+    """Define (or redefine) a persistent domain. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_undefine(dom: DomainRef, flags: int) -> None:
+    """Remove the persistent definition (a running domain becomes transient)."""
+
+
+@hookspec(firstresult=True)
+def domain_create_xml(xml: str, flags: int) -> DomainRef:
+    """Create and start a transient domain. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_create(dom: DomainRef, flags: int) -> None:
+    """Start a defined domain."""
+
+
+@hookspec(firstresult=True)
+def domain_destroy(dom: DomainRef, flags: int) -> None:
+    """Stop a domain at once."""
+
+
+@hookspec(firstresult=True)
+def domain_shutdown(dom: DomainRef, flags: int) -> None:
+    """Ask the guest to shut down."""
+
+
+@hookspec(firstresult=True)
+def domain_reboot(dom: DomainRef, flags: int) -> None:
+    """Ask the guest to reboot."""
+
+
+@hookspec(firstresult=True)
+def domain_suspend(dom: DomainRef) -> None:
+    """Pause the domain's vCPUs."""
+
+
+@hookspec(firstresult=True)
+def domain_resume(dom: DomainRef) -> None:
+    """Resume a paused domain."""
+
+
+@hookspec(firstresult=True)
+def domain_save(dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
+    """Save the running domain's state to ``path`` and stop it."""
+
+
+@hookspec(firstresult=True)
+def domain_restore(path: str, xml: str | None, flags: int) -> DomainRef:
+    """Start a domain from a file written by ``domain_save``. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_managed_save(dom: DomainRef, flags: int) -> None:
+    """Save to the driver-managed location; the next start restores from it."""
+
+
+@hookspec(firstresult=True)
+def domain_managed_save_remove(dom: DomainRef, flags: int) -> None:
+    """Discard the managed save image."""
+
+
+# ---------------------------------------------------------------- domains: queries
+
+
+@hookspec(firstresult=True)
+def domain_get_info(dom: DomainRef) -> DomainInfo:
+    """virDomainGetInfo. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_get_state(dom: DomainRef) -> tuple[int, int]:
+    """(state, reason) with libvirt's numbers. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_get_xml_desc(dom: DomainRef, flags: int) -> str:
+    """The domain XML (``flags``: SECURE 1, INACTIVE 2, UPDATE_CPU 4, MIGRATABLE 8).
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_flags(dom: DomainRef) -> dict[str, bool]:
+    """``persistent``, ``active``, ``autostart``, ``managed_save``, ``has_snapshot``, ``updated``.
+
+    One call for what ``list --all`` filters need. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
+    """Start the domain when the host (or daemon) starts."""
+
+
+@hookspec(firstresult=True)
+def domain_get_security_label(dom: DomainRef) -> list[SecurityLabel]:
+    """Live labels of the domain's process, primary model first. Stops at first non-None result."""
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+@hookspec(firstresult=True)
+def snapshot_create_xml(dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
+    """Create a snapshot from ``<domainsnapshot>`` XML. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_list_names(dom: DomainRef, flags: int) -> list[str]:
+    """Snapshot names in creation order. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_lookup_by_name(dom: DomainRef, name: str) -> SnapshotRef:
+    """Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_current(dom: DomainRef) -> SnapshotRef:
+    """:raises NotFoundError: NO_DOMAIN_SNAPSHOT when there is none. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_get_xml_desc(snap: SnapshotRef, flags: int) -> str:
+    """Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_get_parent(snap: SnapshotRef) -> SnapshotRef:
+    """Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def snapshot_revert(snap: SnapshotRef, flags: int) -> None:
+    """Return the domain to the snapshot's state."""
+
+
+@hookspec(firstresult=True)
+def snapshot_delete(snap: SnapshotRef, flags: int) -> None:
+    """Delete the snapshot (children are re-parented unless flags say otherwise)."""

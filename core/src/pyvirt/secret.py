@@ -1,0 +1,52 @@
+"""``Secret``: a secret handle (virSecretPtr)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.plugin.records import SecretRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["Secret"]
+
+USAGE_NAMES = {0: "none", 1: "volume", 2: "ceph", 3: "iscsi", 4: "tls", 5: "vtpm"}
+
+
+class Secret:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: SecretRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Secret {self._ref.uuid}>"
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def usage_type(self) -> int:
+        return self._ref.usage_type
+
+    @property
+    def usage_id(self) -> str:
+        return self._ref.usage_id
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.secret_get_xml_desc(secret=self._ref, flags=flags)
+
+    def set_value(self, value: bytes, flags: int = 0) -> None:
+        self._conn.check_writable("virSecretSetValue")
+        self._conn.calls.secret_set_value(secret=self._ref, value=value, flags=flags)
+
+    def get_value(self, flags: int = 0) -> bytes:
+        self._conn.check_writable("virSecretGetValue")
+        return self._conn.calls.secret_get_value(secret=self._ref, flags=flags)
+
+    def undefine(self) -> None:
+        self._conn.check_writable("virSecretUndefine")
+        self._conn.calls.secret_undefine(secret=self._ref)

@@ -1,0 +1,128 @@
+"""``StoragePool`` and ``StorageVolume`` handles (virStoragePoolPtr / virStorageVolPtr)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["StoragePool", "StorageVolume", "pool_matches"]
+
+
+def pool_matches(calls: DriverCalls, ref: PoolRef, flags: int) -> bool:
+    """virConnectListAllStoragePools flags: INACTIVE 1, ACTIVE 2, PERSISTENT 4, TRANSIENT 8, AUTOSTART 16, NO_AUTOSTART 32."""
+    if not flags & 63:
+        return True
+    f = calls.pool_get_flags(pool=ref)
+    for yes, no, key in ((2, 1, "active"), (4, 8, "persistent"), (16, 32, "autostart")):
+        if flags & (yes | no) and not ((flags & yes and f[key]) or (flags & no and not f[key])):
+            return False
+    return True
+
+
+class StoragePool:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: PoolRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.StoragePool {self._ref.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    def _flags(self) -> dict[str, bool]:
+        return self._conn.calls.pool_get_flags(pool=self._ref)
+
+    def is_active(self) -> bool:
+        return self._flags()["active"]
+
+    def is_persistent(self) -> bool:
+        return self._flags()["persistent"]
+
+    @property
+    def autostart(self) -> bool:
+        return self._flags()["autostart"]
+
+    @autostart.setter
+    def autostart(self, value: bool) -> None:
+        self._conn.check_writable("virStoragePoolSetAutostart")
+        self._conn.calls.pool_set_autostart(pool=self._ref, autostart=value)
+
+    def info(self) -> PoolInfo:
+        return self._conn.calls.pool_get_info(pool=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.pool_get_xml_desc(pool=self._ref, flags=flags)
+
+    def create(self, flags: int = 0) -> None:
+        self._conn.check_writable("virStoragePoolCreate")
+        self._conn.calls.pool_create(pool=self._ref, flags=flags)
+
+    def destroy(self) -> None:
+        self._conn.check_writable("virStoragePoolDestroy")
+        self._conn.calls.pool_destroy(pool=self._ref)
+
+    def undefine(self) -> None:
+        self._conn.check_writable("virStoragePoolUndefine")
+        self._conn.calls.pool_undefine(pool=self._ref)
+
+    def refresh(self, flags: int = 0) -> None:
+        self._conn.calls.pool_refresh(pool=self._ref, flags=flags)
+
+    def list_all_volumes(self) -> list[StorageVolume]:
+        return [StorageVolume(self._conn, r) for r in self._conn.calls.volume_list_all(pool=self._ref)]
+
+    def lookup_volume_by_name(self, name: str) -> StorageVolume:
+        return StorageVolume(self._conn, self._conn.calls.volume_lookup_by_name(pool=self._ref, name=name))
+
+    def create_volume(self, xml: str, flags: int = 0) -> StorageVolume:
+        self._conn.check_writable("virStorageVolCreateXML")
+        return StorageVolume(self._conn, self._conn.calls.volume_create_xml(pool=self._ref, xml=xml, flags=flags))
+
+
+class StorageVolume:
+    __slots__ = ("_conn", "_ref")
+
+    def __init__(self, conn: Connection, ref: VolumeRef) -> None:
+        self._conn = conn
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.StorageVolume {self._ref.pool}/{self._ref.name}>"
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def key(self) -> str:
+        return self._ref.key
+
+    @property
+    def pool_name(self) -> str:
+        return self._ref.pool
+
+    def path(self) -> str:
+        return self._conn.calls.volume_get_path(vol=self._ref)
+
+    def info(self) -> VolumeInfo:
+        return self._conn.calls.volume_get_info(vol=self._ref)
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._conn.calls.volume_get_xml_desc(vol=self._ref, flags=flags)
+
+    def delete(self, flags: int = 0) -> None:
+        self._conn.check_writable("virStorageVolDelete")
+        self._conn.calls.volume_delete(vol=self._ref, flags=flags)

@@ -1,0 +1,171 @@
+"""Connection URIs with libvirt's grammar and rules.
+
+``driver[+transport]://[user@][host][:port]/path[?param=value&…]``
+
+- A name without ``:`` may be an alias from the client config (``uri_aliases``).
+- No URI at all: ``$LIBVIRT_DEFAULT_URI``, then the config's ``uri_default``.
+- ``qemu://system`` is the classic typo: rejected with "maybe you want qemu:///system".
+- ``/embed?root=DIR`` asks for the driver embedded in this process, rooted at DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from pyvirt.config import ClientConfig
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
+
+__all__ = ["URI", "parse_uri", "resolve_uri"]
+
+_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_URI_RE = re.compile(
+    r"""^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):
+        (?://(?P<authority>[^/?#]*))?
+        (?P<path>[^?#]*)
+        (?:\?(?P<query>[^#]*))?
+        (?:\#.*)?$""",
+    re.VERBOSE,
+)
+# Drivers whose URIs must have a path (libvirt's virConnectCheckURIMissingSlash list).
+_PATH_MANDATORY = ("qemu", "vbox", "vz")
+
+
+@dataclass(frozen=True)
+class URI:
+    """A parsed connection URI; ``str(uri)`` gives back the text."""
+
+    text: str
+    scheme: str
+    driver: str
+    transport: str | None = None
+    user: str | None = None
+    server: str | None = None
+    port: int | None = None
+    path: str = ""
+    params: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def param(self, name: str) -> str | None:
+        for key, value in self.params:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def is_remote(self) -> bool:
+        """True when a transport or a host asks for the remote driver."""
+        return self.transport is not None or bool(self.server)
+
+    @property
+    def is_embed(self) -> bool:
+        return self.path == "/embed"
+
+    def embed_root(self) -> str:
+        """The ``root`` of an ``/embed`` URI, checked as libvirt checks it."""
+        if not re.fullmatch(r"[a-z]+", self.scheme):
+            raise Error(
+                ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid"
+            )
+        root = self.param("root")
+        if root is None:
+            raise Error(ErrorCode.INVALID_ARG, "Missing URI parameter 'root'", domain=ErrorDomain.URI)
+        if not os.path.isabs(root):
+            raise Error(ErrorCode.CONFIG_UNSUPPORTED, "root path must be absolute")
+        return root
+
+
+def parse_uri(text: str) -> URI:
+    """Split a URI into its parts; no alias or default handling."""
+    m = _URI_RE.match(text)
+    if not m:
+        if ":" not in text:
+            raise Error(ErrorCode.NO_CONNECT, f"URI '{text}' does not include a driver name")
+        raise Error(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
+    scheme = m.group("scheme")
+    driver, _, transport = scheme.partition("+")
+    user = server = None
+    port = None
+    authority = m.group("authority") or ""
+    if "@" in authority:
+        user, authority = authority.rsplit("@", 1)
+        user = unquote(user)
+    if authority.startswith("["):  # IPv6 literal
+        end = authority.find("]")
+        server, rest = authority[1:end], authority[end + 1 :]
+        if rest.startswith(":") and rest[1:]:
+            port = int(rest[1:])
+    elif ":" in authority:
+        server, port_text = authority.rsplit(":", 1)
+        if port_text:
+            if not port_text.isdigit():
+                raise Error(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
+            port = int(port_text)
+    else:
+        server = authority or None
+    params: list[tuple[str, str]] = []
+    for piece in (m.group("query") or "").replace(";", "&").split("&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition("=")
+        params.append((unquote(key.replace("+", " ")), unquote(value.replace("+", " "))))
+    return URI(
+        text=text,
+        scheme=scheme,
+        driver=driver,
+        transport=transport or None,
+        user=user,
+        server=server or None,
+        port=port,
+        path=unquote(m.group("path") or ""),
+        params=tuple(params),
+    )
+
+
+def _resolve_alias(name: str, config: ClientConfig) -> str | None:
+    for entry in config.uri_aliases:
+        if "=" not in entry:
+            raise Error(
+                ErrorCode.CONF_SYNTAX,
+                f"Malformed 'uri_aliases' config entry '{entry}', expected 'alias=uri://host/path'",
+                domain=ErrorDomain.CONF,
+            )
+        alias, target = entry.split("=", 1)
+        if not _ALIAS_CHARS.match(alias):
+            raise Error(
+                ErrorCode.CONF_SYNTAX,
+                f"Malformed 'uri_aliases' config entry '{entry}', aliases may only contain 'a-Z, 0-9, _, -'",
+                domain=ErrorDomain.CONF,
+            )
+        if alias == name:
+            return target
+    return None
+
+
+def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = True) -> URI:
+    """libvirt's rules, in libvirt's order: default, alias, parse, sanity checks."""
+    if name == "":
+        name = None
+    if name is not None and name.lower() == "xen":
+        name = "xen:///system"
+    if name is None:
+        name = os.environ.get("LIBVIRT_DEFAULT_URI") or config.uri_default
+        if not name:
+            raise Error(
+                ErrorCode.NO_CONNECT,
+                "no default URI: pass one, set LIBVIRT_DEFAULT_URI, or set uri_default in the pyvirt config",
+            )
+    if use_aliases and ":" not in name:
+        alias = _resolve_alias(name, config)
+        if alias:
+            name = alias
+    uri = parse_uri(name)
+    if uri.driver in _PATH_MANDATORY and uri.server in ("system", "session"):
+        raise Error(
+            ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})"
+        )
+    return uri
