@@ -5,66 +5,81 @@
 ...     dom = conn.lookup_domain_by_name("test")
 ...     dom.info().state
 1
+
+Names are imported on first use (PEP 562), so ``import pyvirt.util.command``
+or ``pyvirsh host-validate`` do not load the XML and plugin machinery.
 """
 
-from pyvirt.connection import Connection, ListDomainsFlags
-from pyvirt.domain import Domain, Snapshot
-from pyvirt.domain_state import DomainState
-from pyvirt.errors import (
-    AlreadyExistsError,
-    ConnectionError,
-    Error,
-    ErrorCode,
-    ErrorDomain,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    NotSupportedError,
-    OperationDeniedError,
-    OperationFailedError,
-    OperationInvalidError,
-    SystemCallError,
-    XMLError,
-)
-from pyvirt.events import DomainEvent, LifecycleEvent
-from pyvirt.interface import Interface
-from pyvirt.network import Network
-from pyvirt.nodedev import NodeDevice
-from pyvirt.opening import open, open_readonly  # noqa: A004 - libvirt's verb
-from pyvirt.secret import Secret
-from pyvirt.storage import StoragePool, StorageVolume
+from __future__ import annotations
 
-__all__ = [
-    "AlreadyExistsError",
-    "Connection",
-    "ConnectionError",
-    "Domain",
-    "DomainEvent",
-    "DomainState",
-    "Error",
-    "ErrorCode",
-    "ErrorDomain",
-    "Interface",
-    "InternalError",
-    "InvalidArgumentError",
-    "LifecycleEvent",
-    "ListDomainsFlags",
-    "Network",
-    "NodeDevice",
-    "NotFoundError",
-    "NotSupportedError",
-    "OperationDeniedError",
-    "OperationFailedError",
-    "OperationInvalidError",
-    "Secret",
-    "Snapshot",
-    "StoragePool",
-    "StorageVolume",
-    "SystemCallError",
-    "XMLError",
-    "__version__",
-    "open",
-    "open_readonly",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection, ListDomainsFlags
+    from pyvirt.domain import Domain, Snapshot
+    from pyvirt.domain_state import DomainState
+    from pyvirt.errors import (
+        AlreadyExistsError,
+        ConnectionError,
+        Error,
+        ErrorCode,
+        ErrorDomain,
+        InternalError,
+        InvalidArgumentError,
+        NotFoundError,
+        NotSupportedError,
+        OperationDeniedError,
+        OperationFailedError,
+        OperationInvalidError,
+        SystemCallError,
+        XMLError,
+    )
+    from pyvirt.events import DomainEvent, LifecycleEvent
+    from pyvirt.interface import Interface
+    from pyvirt.network import Network
+    from pyvirt.nodedev import NodeDevice
+    from pyvirt.opening import open, open_readonly  # noqa: A004 - libvirt's verb
+    from pyvirt.secret import Secret
+    from pyvirt.storage import StoragePool, StorageVolume
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Connection": "pyvirt.connection",
+    "ListDomainsFlags": "pyvirt.connection",
+    "Domain": "pyvirt.domain",
+    "Snapshot": "pyvirt.domain",
+    "DomainState": "pyvirt.domain_state",
+    "DomainEvent": "pyvirt.events",
+    "LifecycleEvent": "pyvirt.events",
+    "Interface": "pyvirt.interface",
+    "Network": "pyvirt.network",
+    "NodeDevice": "pyvirt.nodedev",
+    "open": "pyvirt.opening",
+    "open_readonly": "pyvirt.opening",
+    "Secret": "pyvirt.secret",
+    "StoragePool": "pyvirt.storage",
+    "StorageVolume": "pyvirt.storage",
+    **dict.fromkeys(
+        ["AlreadyExistsError", "ConnectionError", "Error", "ErrorCode", "ErrorDomain", "InternalError",
+         "InvalidArgumentError", "NotFoundError", "NotSupportedError", "OperationDeniedError",
+         "OperationFailedError", "OperationInvalidError", "SystemCallError", "XMLError"],
+        "pyvirt.errors",
+    ),
+}  # fmt: skip
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyvirt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

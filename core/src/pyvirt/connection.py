@@ -132,7 +132,7 @@ class Connection:
 
         return Domain(self, self.calls.domain_lookup_by_uuid(uuid=normalize_uuid(uuid)))
 
-    def lookup_domain_by_id(self, id: int) -> Domain:  # noqa: A002 - libvirt's name
+    def lookup_domain_by_id(self, id: int) -> Domain:
         from pyvirt.domain import Domain
 
         return Domain(self, self.calls.domain_lookup_by_id(id=id))

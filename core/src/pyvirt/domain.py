@@ -89,7 +89,7 @@ class Domain:
     def _refresh(self) -> None:
         try:
             self._ref = self._conn.calls.domain_lookup_by_uuid(uuid=self._ref.uuid)
-        except Exception:  # noqa: BLE001 - a transient domain that stopped is gone: keep the old handle
+        except Exception:
             self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
 
     def _write(self, api: str) -> DriverCalls:
@@ -218,7 +218,7 @@ class Snapshot:
     def revert(self, flags: int = 0) -> None:
         self._dom.connection.check_writable("virDomainRevertToSnapshot")
         self._dom.connection.calls.snapshot_revert(snap=self._ref, flags=flags)
-        self._dom._refresh()  # noqa: SLF001 - same package
+        self._dom._refresh()
 
     def delete(self, flags: int = 0) -> None:
         self._dom.connection.check_writable("virDomainSnapshotDelete")

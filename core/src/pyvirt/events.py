@@ -87,7 +87,17 @@ class Shutdown(enum.IntEnum):
     HOST = 2
 
 
-_EVENT_TEXT = ("Defined", "Undefined", "Started", "Suspended", "Resumed", "Stopped", "Shutdown", "PMSuspended", "Crashed")
+_EVENT_TEXT = (
+    "Defined",
+    "Undefined",
+    "Started",
+    "Suspended",
+    "Resumed",
+    "Stopped",
+    "Shutdown",
+    "PMSuspended",
+    "Crashed",
+)
 _DETAIL_TEXT: dict[int, tuple[str, ...]] = {
     DomainEvent.DEFINED: ("Added", "Updated", "Renamed", "Snapshot"),
     DomainEvent.UNDEFINED: ("Removed", "Renamed"),

@@ -18,7 +18,7 @@ from pyvirt.uri import resolve_uri
 __all__ = ["open", "open_readonly"]
 
 
-def open(uri: str | None = None, *, read_only: bool = False) -> Connection:  # noqa: A001 - libvirt's verb
+def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
     """Open a connection (``None``: the default URI). Use as a context manager."""
     resolved = resolve_uri(uri, load_client_config())
     if resolved.is_remote:

@@ -68,9 +68,7 @@ class URI:
     def embed_root(self) -> str:
         """The ``root`` of an ``/embed`` URI, checked as libvirt checks it."""
         if not re.fullmatch(r"[a-z]+", self.scheme):
-            raise Error(
-                ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid"
-            )
+            raise Error(ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid")
         root = self.param("root")
         if root is None:
             raise Error(ErrorCode.INVALID_ARG, "Missing URI parameter 'root'", domain=ErrorDomain.URI)
@@ -165,7 +163,5 @@ def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = T
             name = alias
     uri = parse_uri(name)
     if uri.driver in _PATH_MANDATORY and uri.server in ("system", "session"):
-        raise Error(
-            ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})"
-        )
+        raise Error(ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})")
     return uri

@@ -1,58 +1,47 @@
-"""``pyvirsh host-validate [GROUP...]``: PASS/WARN/FAIL per host check, with fixes."""
+"""``pyvirsh host-validate [GROUP]``: PASS/WARN/FAIL per host check, with fixes."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from typing import Any
 
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.util.host_validate import CHECK_GROUPS, Status, run_checks
 
 _COLOURS = {Status.PASS: "\033[32m", Status.WARN: "\033[33m", Status.FAIL: "\033[31m"}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "groups",
-        nargs="*",
-        metavar="GROUP",
-        help=f"check only these groups ({', '.join(CHECK_GROUPS)}); default all",
-    )
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only warnings and failures")
-
-
-def run(global_ns: argparse.Namespace, ns: argparse.Namespace) -> int:
-    unknown = [g for g in ns.groups if g not in CHECK_GROUPS]
-    if unknown:
-        raise InvalidArgumentError(
-            ErrorCode.INVALID_ARG, f"unknown check group '{unknown[0]}' (known: {', '.join(CHECK_GROUPS)})"
-        )
-    results = list(run_checks(ns.groups or None))
-    if ns.json:
-        json.dump(
-            [
-                {"group": r.group, "check": r.description, "status": r.status.value, "detail": r.detail, "fix": r.fix}
-                for r in results
-            ],
-            sys.stdout,
-            indent=2,
-        )
-        print()
+@command(
+    "host-validate", "validate that the host can run guests",
+    Opt("group", f"check only this group ({', '.join(CHECK_GROUPS)}); default all", positional=True),
+    Opt("json", "print results as JSON", flag=True),
+    Opt("failures", "print only warnings and failures", flag=True),
+    needs_connection=False,
+    description="Check the host for what pyvirt's drivers need (like virt-host-validate), with a fix for every "
+    "warning and failure",
+)  # fmt: skip
+def cmd_host_validate(s: Session, o: dict[str, Any]) -> None:
+    group = o["group"]
+    if group is not None and group not in CHECK_GROUPS:
+        raise CommandError(f"invalid argument: unknown check group '{group}' (known: {', '.join(CHECK_GROUPS)})")
+    results = list(run_checks([group] if group else None))
+    if o["json"]:
+        rows = [{"group": r.group, "check": r.description, "status": r.status.value, "detail": r.detail,
+                 "fix": r.fix} for r in results]  # fmt: skip
+        s.out(json.dumps(rows, indent=2))
     else:
-        colour = sys.stdout.isatty()
+        colour = s.stdout is sys.stdout and sys.stdout.isatty()
         width = max((len(r.group) + len(r.description) for r in results), default=40) + 12
         for r in results:
-            if (ns.quiet or global_ns.quiet) and r.status is Status.PASS:
+            if (o["failures"] or s.quiet) and r.status is Status.PASS:
                 continue
             label = f"{r.group:>8}: Checking {r.description}"
-            status = r.status.value
-            if colour:
-                status = f"{_COLOURS[r.status]}{status}\033[0m"
-            print(f"{label:<{width}}: {status}")
+            status = f"{_COLOURS[r.status]}{r.status.value}\033[0m" if colour else r.status.value
+            s.out(f"{label:<{width}}: {status}")
             if r.detail:
-                print(f"{'':>10}why: {r.detail}")
+                s.out(f"{'':>10}why: {r.detail}")
             if r.fix:
-                print(f"{'':>10}fix: {r.fix}")
-    return 1 if any(r.status is Status.FAIL for r in results) else 0
+                s.out(f"{'':>10}fix: {r.fix}")
+    if any(r.status is Status.FAIL for r in results):
+        raise CommandError("host validation found failures")

@@ -1,66 +1,184 @@
 """Entry point of ``pyvirsh``: global options, command dispatch, error reporting.
 
-Commands live one group per module under ``pyvirt.cli`` and are imported
-only when named, so ``pyvirsh host-validate`` does not pay for XML or
-driver imports. Errors print as virsh prints them (``error: …`` on stderr,
-exit status 1).
+Command modules are imported only when one of their commands is named, so
+``pyvirsh host-validate`` does not pay for XML or driver imports. Several
+commands may be given in one argument separated by ``;`` (as virsh allows).
+Errors print as virsh prints them (``error: …`` on stderr); the exit status
+is that of the last command.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 
+from pyvirt.cli.framework import REGISTRY, CommandDef, CommandError, Session
 from pyvirt.errors import Error
 
 __all__ = ["main"]
 
-# command name -> (module under pyvirt.cli, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "host-validate": ("host_validate_cmd", "validate that the host can run guests"),
-}
+# command name -> module under pyvirt.cli that defines it
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(["version", "uri", "hostname", "capabilities", "nodeinfo", "drivers"], "host_cmds"),
+    **dict.fromkeys(
+        ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
+         "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",
+         "managedsave-remove", "autostart"],
+        "domain_cmds",
+    ),
+    **dict.fromkeys(
+        ["snapshot-create-as", "snapshot-list", "snapshot-delete", "snapshot-revert", "snapshot-current",
+         "snapshot-dumpxml"],
+        "snapshot_cmds",
+    ),
+    **dict.fromkeys(
+        ["net-list", "net-info", "net-dumpxml", "net-define", "net-create", "net-start", "net-destroy",
+         "net-undefine", "net-autostart", "net-name", "net-uuid"],
+        "network_cmds",
+    ),
+    **dict.fromkeys(
+        ["pool-list", "pool-info", "pool-dumpxml", "pool-define", "pool-create", "pool-start", "pool-destroy",
+         "pool-refresh", "pool-undefine", "pool-autostart", "vol-list", "vol-info", "vol-dumpxml", "vol-create-as",
+         "vol-create", "vol-delete", "vol-path"],
+        "storage_cmds",
+    ),
+    **dict.fromkeys(
+        ["secret-list", "secret-define", "secret-dumpxml", "secret-set-value", "secret-get-value", "secret-undefine"],
+        "secret_cmds",
+    ),
+    **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
+    "event": "event_cmd",
+    "host-validate": "host_validate_cmd",
+}  # fmt: skip
+
+USAGE = """
+pyvirsh [options]... [<command_string>]
+pyvirsh [options]... <command> [args...]
+
+  options:
+    -c | --connect=URI      hypervisor connection URI
+    -h | --help             this help
+    -q | --quiet            quiet mode
+    -r | --readonly         connect readonly
+    -v | --version          program version
+
+  commands (use 'pyvirsh help COMMAND' for details):
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pyvirsh",
-        description="pyvirsh: the virtualization shell of pyvirt (virsh's commands and output).",
-    )
-    parser.add_argument("-c", "--connect", metavar="URI", help="hypervisor connection URI")
-    parser.add_argument("-r", "--readonly", action="store_true", help="connect readonly")
-    parser.add_argument("-q", "--quiet", action="store_true", help="quiet mode")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, helptext) in COMMANDS.items():
-        sub.add_parser(name, help=helptext, add_help=False)
-        del module
-    return parser
+def _lookup(name: str) -> CommandDef | None:
+    module = COMMAND_MODULES.get(name)
+    if module is None:
+        return None
+    importlib.import_module(f"pyvirt.cli.{module}")
+    return REGISTRY.get(name)
+
+
+def _print_help(session: Session, name: str | None) -> int:
+    if name:
+        cmd = _lookup(name)
+        if cmd is None:
+            session.error(f"command or command group '{name}' doesn't exist")
+            return 1
+        session.stdout.write(cmd.help_text())
+        return 0
+    session.stdout.write(USAGE)
+    for cmd_name in sorted(COMMAND_MODULES):
+        cmd = _lookup(cmd_name)
+        session.stdout.write(f"    {cmd_name:<22}{cmd.summary if cmd else ''}\n")
+    return 0
+
+
+def _split_commands(args: list[str]) -> list[list[str]]:
+    """``pyvirsh "define x.xml; start x"`` -> two commands; plain argv -> one."""
+    if len(args) == 1 and (";" in args[0] or " " in args[0].strip()):
+        lexer = shlex.shlex(args[0], posix=True, punctuation_chars=";")
+        lexer.whitespace_split = True
+        out: list[list[str]] = [[]]
+        for tok in lexer:
+            if tok == ";":
+                out.append([])
+            else:
+                out[-1].append(tok)
+        return [c for c in out if c]
+    return [args]
+
+
+def _parse_globals(args: list[str], session: Session) -> list[str] | int:
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        a = args[i]
+        if a in ("-c", "--connect"):
+            i += 1
+            if i >= len(args):
+                session.error("option '-c' requires an argument")
+                return 1
+            session.uri = args[i]
+        elif a.startswith("--connect="):
+            session.uri = a.split("=", 1)[1]
+        elif a in ("-r", "--readonly"):
+            session.readonly = True
+        elif a in ("-q", "--quiet"):
+            session.quiet = True
+        elif a in ("-h", "--help"):
+            return _print_help(session, None)
+        elif a in ("-v", "--version"):
+            import pyvirt
+
+            session.out(pyvirt.__version__)
+            return 0
+        else:
+            session.error(f"unsupported option '{a}'. See --help.")
+            return 1
+        i += 1
+    return args[i:]
+
+
+def run_command(session: Session, argv: list[str]) -> bool:
+    name = argv[0]
+    if name == "help":
+        return _print_help(session, argv[1] if len(argv) > 1 else None) == 0
+    cmd = _lookup(name)
+    if cmd is None:
+        session.error(f"unknown command: '{name}'")
+        return False
+    if "--help" in argv[1:] or "-h" in argv[1:]:
+        session.stdout.write(cmd.help_text())
+        return True
+    ok = True
+    try:
+        opts = cmd.parse(argv[1:])
+        cmd.handler(session, opts)
+    except CommandError as exc:
+        for line in exc.lines:
+            session.error(line)
+        ok = False
+    except Error as exc:
+        session.error(exc.message)
+        ok = False
+    session.extra()
+    return ok
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    # Global options come before the command name, as in virsh.
-    split = next((i for i, a in enumerate(args) if a in COMMANDS), None)
-    if split is None:
-        ns = parser.parse_args(args)
-        if ns.command is None:
-            parser.print_help()
-        return 0
-    global_ns = parser.parse_args(args[:split])
-    name = args[split]
-    module = importlib.import_module(f"pyvirt.cli.{COMMANDS[name][0]}")
-    cmd_parser = argparse.ArgumentParser(prog=f"pyvirsh {name}", description=COMMANDS[name][1])
-    module.add_arguments(cmd_parser)
-    cmd_ns = cmd_parser.parse_args(args[split + 1 :])
+    session = Session(uri=os.environ.get("VIRSH_DEFAULT_CONNECT_URI") or None)
+    parsed = _parse_globals(list(sys.argv[1:] if argv is None else argv), session)
+    if isinstance(parsed, int):
+        return parsed
+    if not parsed:
+        return _print_help(session, None)
+    ok = True
     try:
-        return int(module.run(global_ns, cmd_ns))
-    except Error as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+        for cmd_argv in _split_commands(parsed):
+            ok = run_command(session, cmd_argv)
     except KeyboardInterrupt:
         return 130
+    finally:
+        session.close()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -155,14 +155,10 @@ class CapabilitiesFeature(XmlModel):
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
         states: dict[str, bool] = {}
-        for child in elem:
-            if not isinstance(child.tag, str):
-                continue
+        for child in elem.iterchildren("*"):
             state = child.get("state")
             if state not in ("on", "off"):
-                raise XMLError(
-                    ErrorCode.XML_ERROR, f"invalid value of state argument for capability '{child.tag}'"
-                )
+                raise XMLError(ErrorCode.XML_ERROR, f"invalid value of state argument for capability '{child.tag}'")
             states[child.tag] = state == "on"
         values["states"] = states
 

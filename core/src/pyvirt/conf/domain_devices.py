@@ -41,12 +41,12 @@ class Address(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        attrs = dict(elem.attrib)
+        attrs = {str(k): str(v) for k, v in elem.attrib.items()}
         if attrs.get("type") == "pci":
-            for key in _PCI_HEX:
+            for key, width in _PCI_HEX.items():
                 if key in attrs:
                     try:
-                        attrs[key] = f"0x{int(attrs[key], 0):0{_PCI_HEX[key]}x}"
+                        attrs[key] = f"0x{int(attrs[key], 0):0{width}x}"
                     except ValueError:
                         raise XMLError(
                             ErrorCode.XML_ERROR, f"Cannot parse <address> '{key}' attribute '{attrs[key]}'"

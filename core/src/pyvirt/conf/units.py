@@ -20,9 +20,9 @@ def unit_factor(unit: str) -> int:
     power = _POWERS.index(low[0]) + 1
     rest = low[1:]
     if rest in ("", "ib"):
-        return 1024**power
+        return int(1024**power)
     if rest == "b":
-        return 1000**power
+        return int(1000**power)
     raise ValueError(u)
 
 

@@ -198,7 +198,7 @@ def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
     try:
         return cls.model_validate(values)
     except Exception as exc:  # pydantic.ValidationError: name the element
-        first = getattr(exc, "errors", lambda: [{}])()[0]
+        first: dict[str, Any] = getattr(exc, "errors", lambda: [{}])()[0]
         loc = ".".join(str(p) for p in first.get("loc", ()))
         raise XMLError(
             ErrorCode.XML_ERROR, f"invalid value in <{where}> for '{loc}': {first.get('msg', exc)}"

@@ -9,6 +9,8 @@ lxml is libxml2 and the messages are the same.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
 from pyvirt.errors import ErrorCode, XMLError
@@ -18,18 +20,6 @@ __all__ = ["MAX_XML_BYTES", "parse_xml"]
 MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh refuses XML files above 10 MiB; so do we, before parsing."""
 
-_PARSER_OPTS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "remove_comments": True,
-    "remove_pis": True,
-    "remove_blank_text": True,
-    "collect_ids": False,
-}
-
 
 def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
     """Parse one document whose root must be ``<root>``; ``url`` names it in errors."""
@@ -38,13 +28,23 @@ def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
         raise XMLError(
             ErrorCode.XML_ERROR, f"XML document is too large ({len(raw)} bytes, the limit is {MAX_XML_BYTES})"
         )
-    parser = etree.XMLParser(**_PARSER_OPTS)  # type: ignore[call-arg]
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        remove_blank_text=True,
+        collect_ids=False,
+    )
     try:
         doc = etree.fromstring(raw, parser, base_url=url)
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc, raw, url) from None
     tree = doc.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if getattr(tree.docinfo, "doctype", "") or tree.docinfo.internalDTD is not None:
         raise XMLError(ErrorCode.XML_ERROR, "DTD and entity declarations are not allowed in XML documents")
     if doc.tag != root:
         raise XMLError(ErrorCode.XML_ERROR, f"expecting root element of '{root}', not '{doc.tag}'")
@@ -52,9 +52,10 @@ def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
 
 
 def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes, url: str) -> XMLError:
-    entry = exc.error_log.last_error if exc.error_log else None
-    line = entry.line if entry else exc.lineno
-    column = entry.column if entry else 0
+    entries: list[Any] = list(exc.error_log)  # type: ignore[call-overload]
+    entry = entries[-1] if entries else None
+    line = int((entry.line if entry else exc.lineno) or 1)
+    column = int((entry.column if entry else 0) or 0)
     message = (entry.message if entry else str(exc)).strip()
     if not raw.strip():
         return XMLError(ErrorCode.XML_DETAIL, f"({url}):1: Document is empty")

@@ -50,7 +50,7 @@ def _attr_name(elem: etree._Element, key: str) -> str:
 def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozenset[str], pair: frozenset[str]) -> None:
     pad = "  " * depth
     tag, decls = _qname(elem)
-    attrs = decls + "".join(f" {_attr_name(elem, k)}='{_escape(v)}'" for k, v in elem.attrib.items())
+    attrs = decls + "".join(f" {_attr_name(elem, str(k))}='{_escape(str(v))}'" for k, v in elem.attrib.items())
     children = [c for c in elem if isinstance(c.tag, str)]
     text = elem.text if elem.text and elem.text.strip() else None
     if not children and text is None:

@@ -139,16 +139,23 @@ class DriverCalls:
         self._call("domain_set_autostart", "virDomainSetAutostart", dom=dom, autostart=autostart)
 
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
-        return cast("list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom))
+        return cast(
+            "list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom)
+        )
 
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
-        return cast("SnapshotRef", self._call("snapshot_create_xml", "virDomainSnapshotCreateXML", dom=dom, xml=xml, flags=flags))
+        return cast(
+            "SnapshotRef",
+            self._call("snapshot_create_xml", "virDomainSnapshotCreateXML", dom=dom, xml=xml, flags=flags),
+        )
 
     def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
         return cast("list[str]", self._call("snapshot_list_names", "virDomainListAllSnapshots", dom=dom, flags=flags))
 
     def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
-        return cast("SnapshotRef", self._call("snapshot_lookup_by_name", "virDomainSnapshotLookupByName", dom=dom, name=name))
+        return cast(
+            "SnapshotRef", self._call("snapshot_lookup_by_name", "virDomainSnapshotLookupByName", dom=dom, name=name)
+        )
 
     def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
         return cast("SnapshotRef", self._call("snapshot_current", "virDomainSnapshotCurrent", dom=dom))
@@ -253,7 +260,9 @@ class DriverCalls:
         return cast("VolumeRef", self._call("volume_lookup_by_path", "virStorageVolLookupByPath", path=path))
 
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
-        return cast("VolumeRef", self._call("volume_create_xml", "virStorageVolCreateXML", pool=pool, xml=xml, flags=flags))
+        return cast(
+            "VolumeRef", self._call("volume_create_xml", "virStorageVolCreateXML", pool=pool, xml=xml, flags=flags)
+        )
 
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:
         self._call("volume_delete", "virStorageVolDelete", vol=vol, flags=flags)
@@ -274,7 +283,10 @@ class DriverCalls:
         return cast("SecretRef", self._call("secret_lookup_by_uuid", "virSecretLookupByUUID", uuid=uuid))
 
     def secret_lookup_by_usage(self, usage_type: int, usage_id: str) -> SecretRef:
-        return cast("SecretRef", self._call("secret_lookup_by_usage", "virSecretLookupByUsage", usage_type=usage_type, usage_id=usage_id))
+        return cast(
+            "SecretRef",
+            self._call("secret_lookup_by_usage", "virSecretLookupByUsage", usage_type=usage_type, usage_id=usage_id),
+        )
 
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
         return cast("SecretRef", self._call("secret_define_xml", "virSecretDefineXML", xml=xml, flags=flags))
@@ -314,4 +326,3 @@ class DriverCalls:
 
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         return cast("bool", self._call("interface_is_active", "virInterfaceIsActive", iface=iface))
-

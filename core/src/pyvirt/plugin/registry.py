@@ -57,16 +57,12 @@ class DriverEntry:
     error: str = ""
 
 
-def _distribution_of(module: str) -> tuple[str, str]:
-    """(distribution, version) that ships ``module``; only used for messages and listings."""
-    top = module.split(".", 1)[0]
-    names = importlib.metadata.packages_distributions().get(top, [])
-    if not names:
-        return ("?", "?")
-    try:
-        return (names[0], importlib.metadata.version(names[0]))
-    except importlib.metadata.PackageNotFoundError:
-        return (names[0], "?")
+def _distribution_of(group: str, name: str) -> tuple[str, str]:
+    """(distribution, version) that declares this entry point; only for messages and listings."""
+    for ep in importlib.metadata.entry_points(group=group, name=name):
+        if ep.dist is not None:
+            return (ep.dist.metadata["Name"] or "?", ep.dist.version or "?")
+    return ("?", "?")
 
 
 def check_contract(driver: Any, name: str, distribution: str) -> str:
@@ -103,8 +99,8 @@ def load_driver(kind: str, name: str) -> Any:
         )
     except stevedore.exception.NoMatches:
         if failures:
-            value, exc = failures[0]
-            dist, version = _distribution_of(value)
+            _value, exc = failures[0]
+            dist, version = _distribution_of(group, name)
             raise Error(
                 ErrorCode.NO_CONNECT,
                 f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
@@ -114,7 +110,7 @@ def load_driver(kind: str, name: str) -> Any:
     obj = mgr.driver
     driver = obj() if inspect.isclass(obj) else obj
     if getattr(driver, "pyvirt_contract", None) != CONTRACT_VERSION:
-        dist, version = _distribution_of(mgr.extensions[0].module_name)
+        dist, version = _distribution_of(group, name)
         check_contract(driver, name, f"{dist} {version}")
     return driver
 
@@ -126,12 +122,12 @@ def list_drivers() -> list[DriverEntry]:
         failures: list[DriverEntry] = []
 
         def on_failure(_mgr: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
-            dist, version = _distribution_of(ep.value)
+            dist, version = _distribution_of(group, ep.name)  # noqa: B023
             failures.append(DriverEntry(kind, ep.name, dist, version, "?", f"{type(exc).__name__}: {exc}"))  # noqa: B023
 
         mgr = stevedore.ExtensionManager(namespace=group, on_load_failure_callback=on_failure)
         for ext in mgr.extensions:
-            dist, version = _distribution_of(ext.module_name)
+            dist, version = _distribution_of(group, ext.name)
             out.append(DriverEntry(kind, ext.name, dist, version, str(getattr(ext.plugin, "pyvirt_contract", "?"))))
         out.extend(failures)
     out.sort(key=lambda d: (list(GROUPS).index(d.kind), d.name))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from pyvirt.conf.domain import Domain, format_domain, parse_domain
-from pyvirt.conf.domain import BootDev
+
+from pyvirt.conf.domain import BootDev, Domain, format_domain, parse_domain
 from pyvirt.conf.snapshot import Snapshot, format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
@@ -15,12 +15,12 @@ from pyvirt.errors import (
     ErrorDomain,
     InternalError,
     InvalidArgumentError,
-    NotSupportedError,
     NotFoundError,
+    NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
 )
-from pyvirt.events import DomainEvent, Defined, EventSink, Resumed, Started, Stopped, Suspended, Undefined
+from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
@@ -50,9 +50,12 @@ def _test_defaults(dom: Domain) -> Domain:
         )
     if dom.os.type.arch is None:
         dom.os.type.arch = "i686"
-    if not dom.os.kernel and not dom.os.boots and not any(
-        d.boot is not None for d in dom.devices.disks
-    ) and not any(i.boot is not None for i in dom.devices.interfaces):
+    if (
+        not dom.os.kernel
+        and not dom.os.boots
+        and not any(d.boot is not None for d in dom.devices.disks)
+        and not any(i.boot is not None for i in dom.devices.interfaces)
+    ):
         dom.os.boots = [BootDev(dev="hd")]
     used = {i.target_dev for i in dom.devices.interfaces if i.target_dev}
     counter = 0
@@ -139,7 +142,7 @@ class DomainHooks:
         return obj.ref()
 
     @hookimpl
-    def domain_lookup_by_id(self, id: int) -> DomainRef:  # noqa: A002 - the spec's name
+    def domain_lookup_by_id(self, id: int) -> DomainRef:
         obj = self.state.domains_by_id.get(id)
         if obj is None:
             raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.TEST)
@@ -161,7 +164,8 @@ class DomainHooks:
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         check_flags(
-            flags, UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM | UNDEFINE_KEEP_NVRAM,
+            flags,
+            UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM | UNDEFINE_KEEP_NVRAM,
             "testDomainUndefineFlags",
         )
         with self.state.lock:
@@ -413,9 +417,7 @@ class DomainHooks:
             now = int(time.time())
             snap.name = snap.name or str(now)
             if snap.name in obj.snapshots:
-                raise AlreadyExistsError(
-                    ErrorCode.OPERATION_INVALID, f"domain snapshot '{snap.name}' already exists"
-                )
+                raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{snap.name}' already exists")
             snap.creation_time = now
             snap.state = {1: "running", 3: "paused"}.get(int(obj.state), "shutoff")
             snap.parent = obj.current_snapshot

@@ -42,8 +42,12 @@ from pyvirt.uri import URI
 
 __all__ = ["TestConnection", "TestDriver"]
 
-_default_lock = threading.Lock()
-_default_state: TestState | None = None
+
+class _Shared:
+    """The one ``test:///default`` state of this process, and its lock."""
+
+    lock = threading.Lock()
+    state: TestState | None = None
 
 
 def _build_state(fx: NodeFixture) -> TestState:
@@ -80,15 +84,22 @@ def _test_capabilities(info: NodeInfo) -> Capabilities:
         small = page_sizes[cell_id % 2]
         cells.append(
             Cell(
-                id=cell_id, memory_unit="KiB", memory_kib=mem,
+                id=cell_id,
+                memory_unit="KiB",
+                memory_kib=mem,
                 pages=[Pages(size=small, count=mem // small), Pages(size=2048, count=0), Pages(size=1048576, count=0)],
                 cpus_num=cpus_per_cell,
                 cpus=[
-                    CellCpu(id=cell_id * cpus_per_cell + i, socket_id=cell_id, die_id=0, core_id=i,
-                            siblings=str(cell_id * cpus_per_cell + i))
+                    CellCpu(
+                        id=cell_id * cpus_per_cell + i,
+                        socket_id=cell_id,
+                        die_id=0,
+                        core_id=i,
+                        siblings=str(cell_id * cpus_per_cell + i),
+                    )
                     for i in range(cpus_per_cell)
                 ],
-            )  # fmt: skip
+            )
         )
     flags = [FeatureFlag(name="pae"), FeatureFlag(name="nonpae")]
     guests = [
@@ -115,12 +126,11 @@ class TestConnection(DomainHooks, ResourceHooks):
 
     @hookimpl
     def connect_close(self) -> None:
-        global _default_state
         if self._shared:
-            with _default_lock:
+            with _Shared.lock:
                 self.state.refs -= 1
-                if self.state.refs == 0 and _default_state is self.state:
-                    _default_state = None
+                if self.state.refs == 0 and _Shared.state is self.state:
+                    _Shared.state = None
 
     @hookimpl
     def connect_get_type(self) -> str:
@@ -155,7 +165,6 @@ class TestDriver:
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
-        global _default_state
         if uri.driver != "test":
             return None
         if uri.server:
@@ -163,13 +172,13 @@ class TestDriver:
         if uri.path in ("", "/"):
             raise Error(ErrorCode.INVALID_ARG, "testOpen: supply a path or use test:///default", verbatim=True)
         if uri.path == "/default":
-            with _default_lock:
-                if _default_state is None:
+            with _Shared.lock:
+                if _Shared.state is None:
                     fx = default_fixture()
-                    _default_state = _build_state(fx)
-                    self._load_pools(_default_state, fx)
-                _default_state.refs += 1
-                return TestConnection(uri, _default_state, events, shared=True)
+                    _Shared.state = _build_state(fx)
+                    self._load_pools(_Shared.state, fx)
+                _Shared.state.refs += 1
+                return TestConnection(uri, _Shared.state, events, shared=True)
         fx = load_fixture(uri.path)
         state = _build_state(fx)
         self._load_pools(state, fx)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -189,7 +190,7 @@ _RUNSTATES = {"nostate": 0, "running": 1, "blocked": 2, "paused": 3, "shutdown":
 def _node_info(root: etree._Element) -> NodeInfo:
     info = DEFAULT_NODE_INFO
     cpu = root.find("cpu")
-    values = {
+    values: dict[str, Any] = {
         "model": info.model, "memory_kib": info.memory_kib, "cpus": info.cpus, "mhz": info.mhz,
         "nodes": info.nodes, "sockets": info.sockets, "cores": info.cores, "threads": info.threads,
     }  # fmt: skip
@@ -209,7 +210,7 @@ def _node_info(root: etree._Element) -> NodeInfo:
     mem = root.find("memory")
     if mem is not None and mem.text:
         values["memory_kib"] = int(mem.text)
-    return NodeInfo(**values)  # type: ignore[arg-type]
+    return NodeInfo(**values)
 
 
 def _parse_node(data: bytes, path: str) -> NodeFixture:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pyvirt.conf.interface import format_interface
 from pyvirt.conf.network import format_network, parse_network
 from pyvirt.conf.nodedev import format_nodedev
-from pyvirt.conf.interface import format_interface
 from pyvirt.conf.secret import format_secret, parse_secret
-from pyvirt.conf.storage import Bytes, format_pool, format_volume, parse_pool, parse_volume, VolTarget
+from pyvirt.conf.storage import Bytes, VolTarget, format_pool, format_volume, parse_pool, parse_volume
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.plugin import hookimpl
@@ -36,7 +36,9 @@ class ResourceHooks:
         name = ref if isinstance(ref, str) else ref.name
         obj = self.state.networks.get(name)
         if obj is None:
-            raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{name}'", domain=ErrorDomain.TEST)
+            raise NotFoundError(
+                ErrorCode.NO_NETWORK, f"no network with matching name '{name}'", domain=ErrorDomain.TEST
+            )
         return obj
 
     @staticmethod
@@ -49,7 +51,8 @@ class ResourceHooks:
             for other in self.state.networks.values():
                 if other.defn.uuid == net.uuid and other.defn.name != net.name:
                     raise OperationFailedError(
-                        ErrorCode.OPERATION_FAILED, f"network '{other.defn.name}' is already defined with uuid {net.uuid}"
+                        ErrorCode.OPERATION_FAILED,
+                        f"network '{other.defn.name}' is already defined with uuid {net.uuid}",
                     )
             existing = self.state.networks.get(net.name or "")
             if existing is not None:
@@ -136,9 +139,7 @@ class ResourceHooks:
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         obj = self._net(net)
         if not obj.defn.bridge_name:
-            raise OperationFailedError(
-                ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name."
-            )
+            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
         return obj.defn.bridge_name
 
     @hookimpl
@@ -226,7 +227,9 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._pool(pool)
             if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active")
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
+                )
             obj.active = True
 
     @hookimpl
@@ -387,7 +390,9 @@ class ResourceHooks:
     def _secret(self, uuid: str) -> SecretObj:
         obj = self.state.secrets.get(uuid)
         if obj is None:
-            raise NotFoundError(ErrorCode.NO_SECRET, f"no secret with matching uuid '{uuid}'", domain=ErrorDomain.SECRET)
+            raise NotFoundError(
+                ErrorCode.NO_SECRET, f"no secret with matching uuid '{uuid}'", domain=ErrorDomain.SECRET
+            )
         return obj
 
     @staticmethod
@@ -407,7 +412,9 @@ class ResourceHooks:
         for obj in self.state.secrets.values():
             if obj.defn.usage_number == usage_type and obj.defn.usage_id == usage_id:
                 return self._sref(obj)
-        raise NotFoundError(ErrorCode.NO_SECRET, f"no secret with matching usage '{usage_id}'", domain=ErrorDomain.SECRET)
+        raise NotFoundError(
+            ErrorCode.NO_SECRET, f"no secret with matching usage '{usage_id}'", domain=ErrorDomain.SECRET
+        )
 
     @hookimpl
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
@@ -415,8 +422,11 @@ class ResourceHooks:
         sec = parse_secret(xml)
         with self.state.lock:
             for other in self.state.secrets.values():
-                if other.defn.uuid != sec.uuid and sec.usage_id and other.defn.usage_id == sec.usage_id and (
-                    other.defn.usage_number == sec.usage_number
+                if (
+                    other.defn.uuid != sec.uuid
+                    and sec.usage_id
+                    and other.defn.usage_id == sec.usage_id
+                    and (other.defn.usage_number == sec.usage_number)
                 ):
                     raise OperationInvalidError(
                         ErrorCode.INTERNAL_ERROR,
@@ -508,4 +518,3 @@ class ResourceHooks:
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         self.interface_lookup_by_name(iface.name)
         return self.state.interfaces[iface.name].active
-

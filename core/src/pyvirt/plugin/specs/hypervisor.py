@@ -107,7 +107,7 @@ def domain_lookup_by_uuid(uuid: str) -> DomainRef:
 
 
 @hookspec(firstresult=True)
-def domain_lookup_by_id(id: int) -> DomainRef:  # noqa: A002 - libvirt's name
+def domain_lookup_by_id(id: int) -> DomainRef:
     """Look a running domain up by its id. Stops at first non-None result."""
 
 

@@ -1,0 +1,337 @@
+"""Domain commands: list, dominfo, domstate, domid/name/uuid, dumpxml, lifecycle, save/restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.lookup import get_domain
+from pyvirt.cli.table import print_table
+from pyvirt.connection import ListDomainsFlags as F
+from pyvirt.domain_state import reason_text, state_text
+from pyvirt.errors import Error
+
+DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise CommandError(f"Failed to open file '{path}': {exc.strerror}") from None
+
+
+def _fail(first: str, exc: Error) -> CommandError:
+    return CommandError(first, exc.message)
+
+
+@command(
+    "list", "list domains",
+    Opt("inactive", "list inactive domains", flag=True), Opt("all", "list inactive & active domains", flag=True),
+    Opt("transient", "list transient domains", flag=True), Opt("persistent", "list persistent domains", flag=True),
+    Opt("with-snapshot", "list domains with existing snapshot", flag=True),
+    Opt("without-snapshot", "list domains without a snapshot", flag=True),
+    Opt("state-running", "list domains in running state", flag=True),
+    Opt("state-paused", "list domains in paused state", flag=True),
+    Opt("state-shutoff", "list domains in shutoff state", flag=True),
+    Opt("state-other", "list domains in other states", flag=True),
+    Opt("autostart", "list domains with autostart enabled", flag=True),
+    Opt("no-autostart", "list domains with autostart disabled", flag=True),
+    Opt("with-managed-save", "list domains with managed save state", flag=True),
+    Opt("without-managed-save", "list domains without managed save", flag=True),
+    Opt("uuid", "list uuid's only", flag=True), Opt("name", "list domain names only", flag=True),
+    Opt("id", "list domain IDs only", flag=True), Opt("table", "list table (default)", flag=True),
+    Opt("title", "show domain title", flag=True),
+)  # fmt: skip
+def cmd_list(s: Session, o: dict[str, Any]) -> None:
+    flags = F(0)
+    if o["all"]:
+        flags = F(0)
+    elif o["inactive"]:
+        flags |= F.INACTIVE
+    else:
+        flags |= F.ACTIVE
+    if o["all"] and o["inactive"]:
+        raise CommandError("Options --all and --inactive are mutually exclusive")
+    for opt, bit in (("transient", F.TRANSIENT), ("persistent", F.PERSISTENT), ("with-snapshot", F.HAS_SNAPSHOT),
+                     ("without-snapshot", F.NO_SNAPSHOT), ("state-running", F.RUNNING), ("state-paused", F.PAUSED),
+                     ("state-shutoff", F.SHUTOFF), ("state-other", F.OTHER), ("autostart", F.AUTOSTART),
+                     ("no-autostart", F.NO_AUTOSTART), ("with-managed-save", F.MANAGEDSAVE),
+                     ("without-managed-save", F.NO_MANAGEDSAVE)):  # fmt: skip
+        if o[opt]:
+            flags |= bit
+    if flags & (F.RUNNING | F.PAUSED | F.SHUTOFF | F.OTHER):
+        flags &= ~(F.ACTIVE | F.INACTIVE)
+    doms = s.conn.list_all_domains(int(flags))
+    doms.sort(key=lambda d: (d.id == -1, d.id if d.id != -1 else 0, d.name))
+    if o["id"]:
+        doms = [d for d in doms if d.id != -1]
+    if o["uuid"] or o["name"] or o["id"]:
+        for d in doms:
+            parts = []
+            if o["id"]:
+                parts.append(str(d.id))
+            if o["uuid"]:
+                parts.append(d.uuid)
+            if o["name"]:
+                parts.append(d.name)
+            s.out(" ".join(parts))
+        return
+    headers = ["Id", "Name", "State"] + (["Title"] if o["title"] else [])
+    rows = []
+    for d in doms:
+        row = ["-" if d.id == -1 else str(d.id), d.name, state_text(d.state()[0])]
+        if o["title"]:
+            row.append(_title(d.xml_desc(2)))
+        rows.append(row)
+    print_table(s, headers, rows)
+
+
+def _title(xml: str) -> str:
+    from pyvirt.conf.domain import parse_domain
+
+    return parse_domain(xml).title or ""
+
+
+@command("dominfo", "domain information", DOMAIN)
+def cmd_dominfo(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    info = d.info()
+    flags = s.conn.calls.domain_get_flags(dom=d.ref)
+
+    def row(label: str, value: str) -> None:
+        s.out(f"{label:<15} {value}")
+
+    row("Id:", "-" if d.id == -1 else str(d.id))
+    row("Name:", d.name)
+    row("UUID:", d.uuid)
+    row("OS Type:", "linux")
+    row("State:", state_text(info.state))
+    row("CPU(s):", str(info.vcpus))
+    if info.cpu_time_ns:
+        row("CPU time:", f"{info.cpu_time_ns / 1e9:.1f}s")
+    row("Max memory:", f"{info.max_memory_kib} KiB" if info.max_memory_kib else "no limit")
+    row("Used memory:", f"{info.memory_kib} KiB")
+    row("Persistent:", "yes" if flags["persistent"] else "no")
+    row("Autostart:", "enable" if flags["autostart"] else "disable")
+    row("Managed save:", "yes" if flags["managed_save"] else "no")
+    try:
+        model = s.conn.get_security_model()
+    except Error:
+        return
+    if model.model:
+        row("Security model:", model.model)
+        row("Security DOI:", model.doi)
+        labels = d.security_labels()
+        if labels and labels[0].label:
+            row("Security label:", f"{labels[0].label} ({'enforcing' if labels[0].enforcing else 'permissive'})")
+
+
+@command("domstate", "domain state", DOMAIN, Opt("reason", "also print reason for the state", flag=True))
+def cmd_domstate(s: Session, o: dict[str, Any]) -> None:
+    state, reason = get_domain(s, o["domain"]).state()
+    if o["reason"]:
+        s.out(f"{state_text(state)} ({reason_text(state, reason)})")
+    else:
+        s.out(state_text(state))
+
+
+@command("domid", "convert a domain name or UUID to domain id", DOMAIN)
+def cmd_domid(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    s.out("-" if d.id == -1 else str(d.id))
+
+
+@command("domname", "convert a domain id or UUID to domain name", DOMAIN)
+def cmd_domname(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_domain(s, o["domain"]).name)
+
+
+@command("domuuid", "convert a domain name or id to domain UUID", DOMAIN)
+def cmd_domuuid(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_domain(s, o["domain"]).uuid)
+
+
+@command(
+    "dumpxml", "domain information in XML", DOMAIN,
+    Opt("inactive", "show inactive defined XML", flag=True),
+    Opt("security-info", "include security sensitive information in XML dump", flag=True),
+    Opt("update-cpu", "update guest CPU according to host CPU", flag=True),
+    Opt("migratable", "provide XML suitable for migrations", flag=True),
+)  # fmt: skip
+def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
+    flags = (1 if o["security-info"] else 0) | (2 if o["inactive"] else 0) | (4 if o["update-cpu"] else 0)
+    flags |= 8 if o["migratable"] else 0
+    d = get_domain(s, o["domain"])
+    s.out(d.xml_desc(flags))
+
+
+@command(
+    "define", "define (but don't start) a domain from an XML file",
+    Opt("file", "file containing an XML domain description", required=True, positional=True),
+    Opt("validate", "validate the XML against the schema", flag=True),
+)  # fmt: skip
+def cmd_define(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    if o["validate"]:
+        from pyvirt.conf.schema import validate
+
+        try:
+            validate(xml, "domain")
+        except Error as exc:
+            raise _fail(f"Failed to define domain from {o['file']}", exc) from None
+    try:
+        d = s.conn.define_domain(xml, 1 if o["validate"] else 0)
+    except Error as exc:
+        raise _fail(f"Failed to define domain from {o['file']}", exc) from None
+    s.extra(f"Domain '{d.name}' defined from {o['file']}")
+
+
+@command(
+    "undefine", "undefine a domain", DOMAIN,
+    Opt("managed-save", "remove domain managed state file", flag=True),
+    Opt("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)", flag=True),
+    Opt("nvram", "remove nvram file", flag=True), Opt("keep-nvram", "keep nvram file", flag=True),
+)  # fmt: skip
+def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    flags = (1 if o["managed-save"] else 0) | (2 if o["snapshots-metadata"] else 0)
+    flags |= (4 if o["nvram"] else 0) | (8 if o["keep-nvram"] else 0)
+    try:
+        d.undefine(flags)
+    except Error as exc:
+        raise _fail(f"Failed to undefine domain '{d.name}'", exc) from None
+    s.extra(f"Domain '{d.name}' has been undefined")
+
+
+@command(
+    "create", "create a domain from an XML file",
+    Opt("file", "file containing an XML domain description", required=True, positional=True),
+    Opt("paused", "leave the guest paused after creation", flag=True),
+    Opt("autodestroy", "automatically destroy the guest when virsh disconnects", flag=True),
+    Opt("validate", "validate the XML against the schema", flag=True),
+)  # fmt: skip
+def cmd_create(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    flags = (1 if o["paused"] else 0) | (2 if o["autodestroy"] else 0) | (4 if o["validate"] else 0)
+    try:
+        d = s.conn.create_domain(xml, flags)
+    except Error as exc:
+        raise _fail(f"Failed to create domain from {o['file']}", exc) from None
+    s.extra(f"Domain '{d.name}' created from {o['file']}")
+
+
+@command(
+    "start", "start a (previously defined) inactive domain", DOMAIN,
+    Opt("paused", "leave the guest paused after startup", flag=True),
+    Opt("autodestroy", "automatically destroy the guest when virsh disconnects", flag=True),
+)  # fmt: skip
+def cmd_start(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    if d.id != -1:
+        raise CommandError("Domain is already active")
+    try:
+        d.create((1 if o["paused"] else 0) | (2 if o["autodestroy"] else 0))
+    except Error as exc:
+        raise _fail(f"Failed to start domain '{d.name}'", exc) from None
+    s.extra(f"Domain '{d.name}' started")
+
+
+def _simple(name: str, summary: str, verb: str, done: str, method: str, *extra: Opt) -> None:
+    def handler(s: Session, o: dict[str, Any]) -> None:
+        d = get_domain(s, o["domain"])
+        try:
+            getattr(d, method)()
+        except Error as exc:
+            raise _fail(f"Failed to {verb} domain '{d.name}'", exc) from None
+        s.extra(f"Domain '{d.name}' {done}")
+
+    command(name, summary, DOMAIN, *extra)(handler)
+
+
+_simple("destroy", "destroy (stop) a domain", "destroy", "destroyed", "destroy",
+        Opt("graceful", "terminate gracefully", flag=True))  # fmt: skip
+_simple("shutdown", "gracefully shutdown a domain", "shutdown", "is being shutdown", "shutdown",
+        Opt("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt"))  # fmt: skip
+_simple("reboot", "reboot a domain", "reboot", "is being rebooted", "reboot",
+        Opt("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt"))  # fmt: skip
+_simple("suspend", "suspend a domain", "suspend", "suspended", "suspend")
+_simple("resume", "resume a domain", "resume", "resumed", "resume")
+
+
+@command(
+    "save", "save a domain state to a file", DOMAIN,
+    Opt("file", "where to save the data", required=True, positional=True),
+    Opt("bypass-cache", "avoid file system cache when saving", flag=True),
+    Opt("xml", "filename containing updated XML for the target"),
+    Opt("running", "set domain to be running on restore", flag=True),
+    Opt("paused", "set domain to be paused on restore", flag=True),
+)  # fmt: skip
+def cmd_save(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    xml = _read_file(o["xml"]) if o["xml"] else None
+    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    try:
+        d.save(o["file"], xml, flags)
+    except Error as exc:
+        raise _fail(f"Failed to save domain '{d.name}' to {o['file']}", exc) from None
+    s.extra(f"\nDomain '{d.name}' saved to {o['file']}")
+
+
+@command(
+    "restore", "restore a domain from a saved state in a file",
+    Opt("file", "the state to restore", required=True, positional=True),
+    Opt("bypass-cache", "avoid file system cache when restoring", flag=True),
+    Opt("xml", "filename containing updated XML for the target"),
+    Opt("running", "restore domain into running state", flag=True),
+    Opt("paused", "restore domain into paused state", flag=True),
+)  # fmt: skip
+def cmd_restore(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["xml"]) if o["xml"] else None
+    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    try:
+        s.conn.restore_domain(o["file"], xml, flags)
+    except Error as exc:
+        raise _fail(f"Failed to restore domain from {o['file']}", exc) from None
+    s.extra(f"Domain restored from {o['file']}")
+
+
+@command(
+    "managedsave", "managed save of a domain state", DOMAIN,
+    Opt("bypass-cache", "avoid file system cache when saving", flag=True),
+    Opt("running", "set domain to be running on next start", flag=True),
+    Opt("paused", "set domain to be paused on next start", flag=True),
+)  # fmt: skip
+def cmd_managedsave(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    try:
+        d.managed_save(flags)
+    except Error as exc:
+        raise _fail(f"Failed to save domain '{d.name}' state", exc) from None
+    s.extra(f"\nDomain '{d.name}' state saved by libvirt")
+
+
+@command("managedsave-remove", "Remove managed save of a domain", DOMAIN)
+def cmd_managedsave_remove(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    if not d.has_managed_save():
+        s.extra(f"Domain '{d.name}' has no manage save image; removal skipped")
+        return
+    try:
+        d.managed_save_remove()
+    except Error as exc:
+        raise _fail(f"Failed to remove managed save image for domain '{d.name}'", exc) from None
+    s.extra(f"Removed managedsave image for domain '{d.name}'")
+
+
+@command("autostart", "autostart a domain", DOMAIN, Opt("disable", "disable autostarting", flag=True))
+def cmd_autostart(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    try:
+        d.autostart = not o["disable"]
+    except Error as exc:
+        verb = "unmark" if o["disable"] else "mark"
+        raise _fail(f"Failed to {verb} domain '{d.name}' as autostarted", exc) from None
+    s.extra(f"Domain '{d.name}' {'unmarked' if o['disable'] else 'marked'} as autostarted")

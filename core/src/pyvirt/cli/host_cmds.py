@@ -1,0 +1,70 @@
+"""Host and connection commands: version, uri, hostname, capabilities, nodeinfo, drivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyvirt
+from pyvirt.cli.framework import Opt, Session, command
+from pyvirt.cli.table import print_table
+
+
+def _version_text(v: int) -> str:
+    return f"{v // 1000000}.{v // 1000 % 1000}.{v % 1000}"
+
+
+@command("version", "show version", Opt("daemon", "report daemon version too", flag=True))
+def cmd_version(s: Session, o: dict[str, Any]) -> None:
+    conn = s.conn
+    kind = conn.get_type()
+    s.out(f"Compiled against library: pyvirt {pyvirt.__version__}")
+    s.out(f"Using library: pyvirt {pyvirt.__version__}")
+    s.out(f"Using API: {kind} {pyvirt.__version__}")
+    s.out(f"Running hypervisor: {kind} {_version_text(conn.get_version())}")
+
+
+@command("uri", "print the hypervisor canonical URI")
+def cmd_uri(s: Session, o: dict[str, Any]) -> None:
+    s.out(s.conn.uri)
+
+
+@command("hostname", "print the hypervisor hostname")
+def cmd_hostname(s: Session, o: dict[str, Any]) -> None:
+    s.out(s.conn.get_hostname())
+
+
+@command("capabilities", "capabilities", Opt("xpath", "print the output of the XPath expression"))
+def cmd_capabilities(s: Session, o: dict[str, Any]) -> None:
+    s.out(s.conn.get_capabilities())
+
+
+@command("nodeinfo", "node information")
+def cmd_nodeinfo(s: Session, o: dict[str, Any]) -> None:
+    info = s.conn.get_node_info()
+    for label, value in (
+        ("CPU model:", info.model),
+        ("CPU(s):", str(info.cpus)),
+        ("CPU frequency:", f"{info.mhz} MHz"),
+        ("CPU socket(s):", str(info.sockets)),
+        ("Core(s) per socket:", str(info.cores)),
+        ("Thread(s) per core:", str(info.threads)),
+        ("NUMA cell(s):", str(info.nodes)),
+        ("Memory size:", f"{info.memory_kib} KiB"),
+    ):
+        s.out(f"{label:<20} {value}")
+
+
+@command("drivers", "list installed pyvirt drivers", needs_connection=False,
+         description="List every installed driver with its distribution, version and the pyvirt contract it implements")  # fmt: skip
+def cmd_drivers(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.plugin import CONTRACT_VERSION
+    from pyvirt.plugin.registry import list_drivers
+
+    entries = list_drivers()
+    rows = []
+    for d in entries:
+        status = "ok" if not d.error else f"failed: {d.error}"
+        if not d.error and d.contract != CONTRACT_VERSION:
+            status = f"contract mismatch (core provides {CONTRACT_VERSION})"
+        rows.append([d.kind, d.name, d.distribution, d.version, d.contract, status])
+    print_table(s, ["Kind", "Name", "Distribution", "Version", "Contract", "Status"], rows)

@@ -1,0 +1,127 @@
+"""Network commands: net-list, net-info, net-dumpxml, net-define/-create/-start/-destroy/-undefine/-autostart."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.lookup import get_network
+from pyvirt.cli.table import print_table
+from pyvirt.errors import Error
+
+NETWORK = Opt("network", "network name or uuid", required=True, positional=True)
+
+
+def _yn(v: bool) -> str:
+    return "yes" if v else "no"
+
+
+@command(
+    "net-list", "list networks",
+    Opt("inactive", "list inactive networks", flag=True), Opt("all", "list inactive & active networks", flag=True),
+    Opt("persistent", "list persistent networks", flag=True), Opt("transient", "list transient networks", flag=True),
+    Opt("autostart", "list networks with autostart enabled", flag=True),
+    Opt("no-autostart", "list networks with autostart disabled", flag=True),
+    Opt("uuid", "list uuid's only", flag=True), Opt("name", "list network names only", flag=True),
+    Opt("table", "list table (default)", flag=True),
+)  # fmt: skip
+def cmd_net_list(s: Session, o: dict[str, Any]) -> None:
+    flags = 0 if o["all"] else (1 if o["inactive"] else 2)
+    flags |= (4 if o["persistent"] else 0) | (8 if o["transient"] else 0)
+    flags |= (16 if o["autostart"] else 0) | (32 if o["no-autostart"] else 0)
+    nets = s.conn.list_all_networks(flags)
+    if o["uuid"] or o["name"]:
+        for n in nets:
+            s.out(" ".join(([n.uuid] if o["uuid"] else []) + ([n.name] if o["name"] else [])))
+        return
+    rows = [[n.name, "active" if n.is_active() else "inactive", _yn(n.autostart), _yn(n.is_persistent())] for n in nets]
+    print_table(s, ["Name", "State", "Autostart", "Persistent"], rows)
+
+
+@command("net-info", "network information", NETWORK)
+def cmd_net_info(s: Session, o: dict[str, Any]) -> None:
+    n = get_network(s, o["network"])
+    s.out(f"{'Name:':<15} {n.name}")
+    s.out(f"{'UUID:':<15} {n.uuid}")
+    s.out(f"{'Active:':<15} {_yn(n.is_active())}")
+    s.out(f"{'Persistent:':<15} {_yn(n.is_persistent())}")
+    s.out(f"{'Autostart:':<15} {_yn(n.autostart)}")
+    with contextlib.suppress(Error):
+        s.out(f"{'Bridge:':<15} {n.bridge_name()}")
+
+
+@command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True))
+def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0))
+
+
+@command("net-define", "define an inactive persistent virtual network or modify an existing persistent one from an XML file",
+         Opt("file", "file containing an XML network description", required=True, positional=True),
+         Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
+def cmd_net_define(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    try:
+        n = s.conn.define_network(xml, 1 if o["validate"] else 0)
+    except Error as exc:
+        raise CommandError(f"Failed to define network from {o['file']}", exc.message) from None
+    s.extra(f"Network {n.name} defined from {o['file']}")
+
+
+@command("net-create", "create a network from an XML file",
+         Opt("file", "file containing an XML network description", required=True, positional=True),
+         Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
+def cmd_net_create(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    try:
+        n = s.conn.create_network(xml, 1 if o["validate"] else 0)
+    except Error as exc:
+        raise CommandError(f"Failed to create network from {o['file']}", exc.message) from None
+    s.extra(f"Network {n.name} created from {o['file']}")
+
+
+def _net_action(name: str, summary: str, method: str, verb: str, done: str) -> None:
+    def handler(s: Session, o: dict[str, Any]) -> None:
+        n = get_network(s, o["network"])
+        try:
+            getattr(n, method)()
+        except Error as exc:
+            raise CommandError(f"Failed to {verb} network {n.name}", exc.message) from None
+        s.extra(f"Network {n.name} {done}")
+
+    command(name, summary, NETWORK)(handler)
+
+
+_net_action("net-start", "start a (previously defined) inactive network", "create", "start", "started")
+_net_action("net-destroy", "destroy (stop) a network", "destroy", "destroy", "destroyed")
+_net_action("net-undefine", "undefine a persistent network", "undefine", "undefine", "has been undefined")
+
+
+@command("net-autostart", "autostart a network", NETWORK, Opt("disable", "disable autostarting", flag=True))
+def cmd_net_autostart(s: Session, o: dict[str, Any]) -> None:
+    n = get_network(s, o["network"])
+    try:
+        n.autostart = not o["disable"]
+    except Error as exc:
+        raise CommandError(
+            f"failed to {'un' if o['disable'] else ''}mark network {n.name} as autostarted", exc.message
+        ) from None
+    s.extra(f"Network {n.name} {'unmarked' if o['disable'] else 'marked'} as autostarted")
+
+
+@command(
+    "net-name", "convert a network UUID to network name", Opt("network", "network uuid", required=True, positional=True)
+)
+def cmd_net_name(s: Session, o: dict[str, Any]) -> None:
+    try:
+        s.out(s.conn.lookup_network_by_uuid(o["network"]).name)
+    except Error as exc:
+        raise CommandError(f"failed to get network '{o['network']}'", exc.message) from None
+
+
+@command(
+    "net-uuid", "convert a network name to network UUID", Opt("network", "network name", required=True, positional=True)
+)
+def cmd_net_uuid(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_network(s, o["network"]).uuid)

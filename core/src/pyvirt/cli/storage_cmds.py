@@ -1,0 +1,244 @@
+"""Storage commands: pool-* and vol-*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.lookup import get_pool, get_volume
+from pyvirt.cli.table import print_table
+from pyvirt.conf.units import format_bytes_virsh, unit_factor
+from pyvirt.errors import Error
+
+POOL = Opt("pool", "pool name or uuid", required=True, positional=True)
+VOL = Opt("vol", "vol name, key or path", required=True, positional=True)
+VOL_POOL = Opt("pool", "pool name or uuid")
+POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
+VOL_TYPES = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "ploop"}
+
+
+def _yn(v: bool) -> str:
+    return "yes" if v else "no"
+
+
+@command(
+    "pool-list", "list pools",
+    Opt("inactive", "list inactive pools", flag=True), Opt("all", "list inactive & active pools", flag=True),
+    Opt("transient", "list transient pools", flag=True), Opt("persistent", "list persistent pools", flag=True),
+    Opt("autostart", "list pools with autostart enabled", flag=True),
+    Opt("no-autostart", "list pools with autostart disabled", flag=True),
+    Opt("type", "only list pool of specified type(s) (if supported)"),
+    Opt("details", "display extended details for pools", flag=True),
+    Opt("uuid", "list UUID of active pools only", flag=True), Opt("name", "list name of active pools only", flag=True),
+)  # fmt: skip
+def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
+    flags = 0 if o["all"] else (1 if o["inactive"] else 2)
+    flags |= (4 if o["persistent"] else 0) | (8 if o["transient"] else 0)
+    flags |= (16 if o["autostart"] else 0) | (32 if o["no-autostart"] else 0)
+    pools = s.conn.list_all_storage_pools(flags)
+    if o["name"] or o["uuid"]:
+        for p in pools:
+            if o["uuid"] and o["name"]:
+                s.out(f"{p.uuid}  {p.name}")
+            elif o["uuid"]:
+                s.out(p.uuid)
+            else:
+                s.out(f"{p.name:<20}")
+        return
+    headers = ["Name", "State", "Autostart"]
+    if o["details"]:
+        headers += ["Persistent", "Capacity", "Allocation", "Available"]
+    rows = []
+    for p in pools:
+        info = p.info()
+        row = [p.name, POOL_STATES.get(info.state, "unknown"), _yn(p.autostart)]
+        if o["details"]:
+            active = info.state == 2
+            row += [_yn(p.is_persistent())] + [
+                format_bytes_virsh(v) if active else "-" for v in (info.capacity, info.allocation, info.available)
+            ]
+        rows.append(row)
+    print_table(s, headers, rows)
+
+
+@command("pool-info", "storage pool information", POOL, Opt("bytes", "Reture pool info in bytes", flag=True))
+def cmd_pool_info(s: Session, o: dict[str, Any]) -> None:
+    p = get_pool(s, o["pool"])
+    info = p.info()
+    s.out(f"{'Name:':<15} {p.name}")
+    s.out(f"{'UUID:':<15} {p.uuid}")
+    s.out(f"{'State:':<15} {POOL_STATES.get(info.state, 'unknown')}")
+    s.out(f"{'Persistent:':<15} {_yn(p.is_persistent())}")
+    s.out(f"{'Autostart:':<15} {_yn(p.autostart)}")
+    if info.state in (2, 3):
+        for label, value in (("Capacity:", info.capacity), ("Allocation:", info.allocation),
+                             ("Available:", info.available)):  # fmt: skip
+            s.out(f"{label:<15} {value if o['bytes'] else format_bytes_virsh(value)}")
+
+
+@command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True))
+def cmd_pool_dumpxml(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0))
+
+
+@command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
+         Opt("file", "file containing an XML pool description", required=True, positional=True),
+         Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
+def cmd_pool_define(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    try:
+        p = s.conn.define_storage_pool(xml)
+    except Error as exc:
+        raise CommandError(f"Failed to define pool from {o['file']}", exc.message) from None
+    s.extra(f"Pool {p.name} defined from {o['file']}")
+
+
+@command("pool-create", "create a pool from an XML file",
+         Opt("file", "file containing an XML pool description", required=True, positional=True))  # fmt: skip
+def cmd_pool_create(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    try:
+        p = s.conn.create_storage_pool(xml)
+    except Error as exc:
+        raise CommandError(f"Failed to create pool from {o['file']}", exc.message) from None
+    s.extra(f"Pool {p.name} created from {o['file']}")
+
+
+def _pool_action(name: str, summary: str, method: str, verb: str, done: str) -> None:
+    def handler(s: Session, o: dict[str, Any]) -> None:
+        p = get_pool(s, o["pool"])
+        try:
+            getattr(p, method)()
+        except Error as exc:
+            raise CommandError(f"Failed to {verb} pool {p.name}", exc.message) from None
+        s.extra(f"Pool {p.name} {done}")
+
+    command(name, summary, POOL)(handler)
+
+
+_pool_action("pool-start", "start a (previously defined) inactive pool", "create", "start", "started")
+_pool_action("pool-destroy", "destroy (stop) a pool", "destroy", "destroy", "destroyed")
+_pool_action("pool-refresh", "refresh a pool", "refresh", "refresh", "refreshed")
+_pool_action("pool-undefine", "undefine an inactive pool", "undefine", "undefine", "has been undefined")
+
+
+@command("pool-autostart", "autostart a pool", POOL, Opt("disable", "disable autostarting", flag=True))
+def cmd_pool_autostart(s: Session, o: dict[str, Any]) -> None:
+    p = get_pool(s, o["pool"])
+    try:
+        p.autostart = not o["disable"]
+    except Error as exc:
+        raise CommandError(
+            f"failed to {'un' if o['disable'] else ''}mark pool {p.name} as autostarted", exc.message
+        ) from None
+    s.extra(f"Pool {p.name} {'unmarked' if o['disable'] else 'marked'} as autostarted")
+
+
+@command("vol-list", "list vols", POOL, Opt("details", "display extended details for volumes", flag=True))
+def cmd_vol_list(s: Session, o: dict[str, Any]) -> None:
+    p = get_pool(s, o["pool"])
+    try:
+        vols = p.list_all_volumes()
+    except Error as exc:
+        raise CommandError("Failed to list storage volumes", exc.message) from None
+    rows = []
+    for v in vols:
+        row = [v.name, v.path()]
+        if o["details"]:
+            info = v.info()
+            row += [
+                VOL_TYPES.get(info.type, "unknown"),
+                format_bytes_virsh(info.capacity),
+                format_bytes_virsh(info.allocation),
+            ]
+        rows.append(row)
+    headers = ["Name", "Path"] + (["Type", "Capacity", "Allocation"] if o["details"] else [])
+    print_table(s, headers, rows)
+
+
+@command(
+    "vol-info",
+    "storage vol information",
+    VOL,
+    VOL_POOL,
+    Opt("bytes", "sizes are represented in bytes rather than pretty units", flag=True),
+)
+def cmd_vol_info(s: Session, o: dict[str, Any]) -> None:
+    v = get_volume(s, o["vol"], o["pool"])
+    info = v.info()
+    s.out(f"{'Name:':<15} {v.name}")
+    s.out(f"{'Type:':<15} {VOL_TYPES.get(info.type, 'unknown')}")
+    for label, value in (("Capacity:", info.capacity), ("Allocation:", info.allocation)):
+        s.out(f"{label:<15} {value if o['bytes'] else format_bytes_virsh(value)}")
+
+
+@command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL)
+def cmd_vol_dumpxml(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_volume(s, o["vol"], o["pool"]).xml_desc())
+
+
+@command("vol-path", "returns the volume path for a given volume name or key", VOL, VOL_POOL)
+def cmd_vol_path(s: Session, o: dict[str, Any]) -> None:
+    s.out(get_volume(s, o["vol"], o["pool"]).path())
+
+
+def _size(text: str, what: str) -> int:
+    num = text.rstrip("bBkKmMgGtTpPeEiI")
+    suffix = text[len(num) :] or "B"
+    try:
+        return int(num) * unit_factor(suffix)
+    except ValueError:
+        raise CommandError(f"Malformed size {text}") from None
+
+
+@command(
+    "vol-create-as", "create a volume from a set of args", POOL,
+    Opt("name", "name of the volume", required=True, positional=True),
+    Opt("capacity", "size of the vol, as scaled integer (default bytes)", required=True, positional=True),
+    Opt("allocation", "initial allocation size, as scaled integer (default bytes)"),
+    Opt("format", "file format type raw,bochs,qcow,qcow2,qed,vmdk"),
+    Opt("backing-vol", "the backing volume if taking a snapshot"),
+    Opt("backing-vol-format", "format of backing volume if taking a snapshot"),
+    Opt("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)", flag=True),
+    Opt("print-xml", "print XML document, but don't define/create", flag=True),
+)  # fmt: skip
+def cmd_vol_create_as(s: Session, o: dict[str, Any]) -> None:
+    cap = _size(o["capacity"], "capacity")
+    xml = f"<volume>\n  <name>{o['name']}</name>\n  <capacity>{cap}</capacity>\n"
+    if o["allocation"]:
+        xml += f"  <allocation>{_size(o['allocation'], 'allocation')}</allocation>\n"
+    if o["format"]:
+        xml += f"  <target>\n    <format type='{o['format']}'/>\n  </target>\n"
+    xml += "</volume>\n"
+    if o["print-xml"]:
+        s.out(xml.rstrip("\n"))
+        return
+    p = get_pool(s, o["pool"])
+    try:
+        p.create_volume(xml)
+    except Error as exc:
+        raise CommandError(f"Failed to create vol {o['name']}", exc.message) from None
+    s.extra(f"Vol {o['name']} created")
+
+
+@command("vol-create", "create a vol from an XML file", POOL,
+         Opt("file", "file containing an XML vol description", required=True, positional=True))  # fmt: skip
+def cmd_vol_create(s: Session, o: dict[str, Any]) -> None:
+    xml = _read_file(o["file"])
+    p = get_pool(s, o["pool"])
+    try:
+        v = p.create_volume(xml)
+    except Error as exc:
+        raise CommandError(f"Failed to create vol from {o['file']}", exc.message) from None
+    s.extra(f"Vol {v.name} created from {o['file']}")
+
+
+@command("vol-delete", "delete a vol", VOL, VOL_POOL)
+def cmd_vol_delete(s: Session, o: dict[str, Any]) -> None:
+    v = get_volume(s, o["vol"], o["pool"])
+    try:
+        v.delete()
+    except Error as exc:
+        raise CommandError(f"Failed to delete vol {v.name}", exc.message) from None
+    s.extra(f"Vol {v.name} deleted")
