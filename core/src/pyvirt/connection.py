@@ -140,7 +140,7 @@ class Connection:
     def define_domain(self, xml: str, flags: int = 0) -> Domain:
         from pyvirt.domain import Domain
 
-        self.check_writable("virDomainDefineXMLFlags")
+        self.check_writable("virDomainDefineXMLFlags" if flags else "virDomainDefineXML")
         return Domain(self, self.calls.domain_define_xml(xml=xml, flags=flags))
 
     def create_domain(self, xml: str, flags: int = 0) -> Domain:

@@ -48,7 +48,7 @@ def cmd_nodedev_dumpxml(s: Session, o: dict[str, Any]) -> None:
         dev = s.conn.lookup_node_device_by_name(o["device"])
     except Error as exc:
         raise CommandError(f"Could not find matching device '{o['device']}'", exc.message) from None
-    s.out(dev.xml_desc())
+    s.out_raw(dev.xml_desc())
 
 
 @command("iface-list", "list physical host interfaces",
@@ -71,4 +71,4 @@ def cmd_iface_dumpxml(s: Session, o: dict[str, Any]) -> None:
         iface = s.conn.lookup_interface_by_name(o["interface"])
     except Error as exc:
         raise CommandError(f"failed to get interface '{o['interface']}'", exc.message) from None
-    s.out(iface.xml_desc(1 if o["inactive"] else 0))
+    s.out_raw(iface.xml_desc(1 if o["inactive"] else 0))

@@ -164,7 +164,7 @@ def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
     flags = (1 if o["security-info"] else 0) | (2 if o["inactive"] else 0) | (4 if o["update-cpu"] else 0)
     flags |= 8 if o["migratable"] else 0
     d = get_domain(s, o["domain"])
-    s.out(d.xml_desc(flags))
+    s.out_raw(d.xml_desc(flags))
 
 
 @command(

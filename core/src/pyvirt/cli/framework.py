@@ -164,10 +164,10 @@ class Session:
     @property
     def conn(self) -> Connection:
         if self._conn is None:
-            import pyvirt
+            from pyvirt.opening import open as open_connection
 
             try:
-                self._conn = pyvirt.open(self.uri, read_only=self.readonly)
+                self._conn = open_connection(self.uri, read_only=self.readonly)
             except Error as exc:
                 raise CommandError("failed to connect to the hypervisor", exc.message) from exc
         return self._conn
@@ -179,6 +179,10 @@ class Session:
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
+
+    def out_raw(self, text: str) -> None:
+        """vshPrint("%s"): for documents that end with their own newline."""
+        self.stdout.write(text)
 
     def extra(self, text: str = "") -> None:
         if not self.quiet:

@@ -148,9 +148,14 @@ def run_command(session: Session, argv: list[str]) -> bool:
     if "--help" in argv[1:] or "-h" in argv[1:]:
         session.stdout.write(cmd.help_text())
         return True
-    ok = True
     try:
         opts = cmd.parse(argv[1:])
+    except CommandError as exc:
+        for line in exc.lines:
+            session.error(line)
+        return False  # virsh prints no trailer when the options do not parse
+    ok = True
+    try:
         cmd.handler(session, opts)
     except CommandError as exc:
         for line in exc.lines:

@@ -54,7 +54,7 @@ def cmd_net_info(s: Session, o: dict[str, Any]) -> None:
 
 @command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True))
 def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out(get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0))
+    s.out_raw(get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0))
 
 
 @command("net-define", "define an inactive persistent virtual network or modify an existing persistent one from an XML file",

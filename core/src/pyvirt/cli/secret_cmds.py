@@ -44,7 +44,7 @@ def cmd_secret_define(s: Session, o: dict[str, Any]) -> None:
 
 @command("secret-dumpxml", "secret attributes in XML", SECRET)
 def cmd_secret_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out(_get(s, o["secret"]).xml_desc())
+    s.out_raw(_get(s, o["secret"]).xml_desc())
 
 
 @command("secret-set-value", "set a secret value", SECRET,

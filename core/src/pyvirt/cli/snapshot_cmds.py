@@ -126,14 +126,14 @@ def cmd_snapshot_current(s: Session, o: dict[str, Any]) -> None:
         snap = d.snapshot_current()
     except Error as exc:
         raise CommandError(exc.message) from None
-    s.out(snap.name if o["name"] else snap.xml_desc(1 if o["security-info"] else 0))
+    s.out_raw(snap.name if o["name"] else snap.xml_desc(1 if o["security-info"] else 0))
 
 
 @command("snapshot-dumpxml", "Dump XML for a domain snapshot", DOMAIN, Opt("snapshotname", "snapshot name", required=True, positional=True),
          Opt("security-info", "include security sensitive information in XML dump", flag=True))  # fmt: skip
 def cmd_snapshot_dumpxml(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
-    s.out(_snapshot(s, d, o["snapshotname"], False).xml_desc(1 if o["security-info"] else 0))
+    s.out_raw(_snapshot(s, d, o["snapshotname"], False).xml_desc(1 if o["security-info"] else 0))
 
 
 @command(

@@ -52,7 +52,8 @@ def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
     rows = []
     for p in pools:
         info = p.info()
-        row = [p.name, POOL_STATES.get(info.state, "unknown"), _yn(p.autostart)]
+        state = POOL_STATES.get(info.state, "unknown") if o["details"] else ("active" if info.state else "inactive")
+        row = [p.name, state, _yn(p.autostart)]
         if o["details"]:
             active = info.state == 2
             row += [_yn(p.is_persistent())] + [
@@ -79,7 +80,7 @@ def cmd_pool_info(s: Session, o: dict[str, Any]) -> None:
 
 @command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True))
 def cmd_pool_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out(get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0))
+    s.out_raw(get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0))
 
 
 @command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
@@ -175,7 +176,7 @@ def cmd_vol_info(s: Session, o: dict[str, Any]) -> None:
 
 @command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL)
 def cmd_vol_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out(get_volume(s, o["vol"], o["pool"]).xml_desc())
+    s.out_raw(get_volume(s, o["vol"], o["pool"]).xml_desc())
 
 
 @command("vol-path", "returns the volume path for a given volume name or key", VOL, VOL_POOL)

@@ -24,7 +24,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def print_table(session: Session, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [_width(h) for h in headers]
+    widths = [0 if session.quiet else _width(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], _width(cell))

@@ -104,4 +104,4 @@ def format_capabilities(caps: Capabilities) -> str:
         out.append(line)
         if line in ("<capabilities>", "  </host>", "  </guest>"):
             out.append("")
-    return "\n".join(out) + "\n"  # libvirt's document ends with a blank line too
+    return "\n".join(out)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 from lxml import etree
 
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
-from pyvirt.conf.domain_devices import Devices, Interface
+from pyvirt.conf.domain_devices import Devices, Graphics, GraphicsListen, Interface
 from pyvirt.conf.units import parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
@@ -328,6 +328,8 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
         dom.devices = Devices()
     for iface in dom.devices.interfaces:
         _keep_relevant_source(iface)
+    for g in dom.devices.graphics:
+        _default_listen(g)
     _check_seclabels(dom)
     return dom
 
@@ -344,6 +346,19 @@ _IFACE_SOURCE = {
     "ethernet": (),
     "user": (),
 }
+
+
+def _default_listen(g: Graphics) -> None:
+    """libvirt gives vnc/spice/rdp graphics an explicit ``<listen type='address'>``."""
+    if g.type not in ("vnc", "spice", "rdp"):
+        return
+    if g.socket is not None and g.type == "vnc" and not g.listens:
+        g.listens = [GraphicsListen(type="socket", socket=g.socket)]
+        return
+    if not g.listens:
+        g.listens = [GraphicsListen(type="address", address=g.listen)]
+    elif g.listen is None and g.listens[0].type == "address" and g.listens[0].address:
+        g.listen = g.listens[0].address
 
 
 def _keep_relevant_source(iface: Interface) -> None:
@@ -381,11 +396,10 @@ def _check_seclabels(dom: Domain) -> None:
             sl.relabel = kind != "none"
 
 
-def format_domain(dom: Domain, flags: int = 0, *, running: bool = False) -> str:
+def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
     """libvirt's output: ``id`` only while running and not INACTIVE; passwords only with SECURE."""
     copy = dom.model_copy(deep=True)
-    if not running or flags & VIR_DOMAIN_XML_INACTIVE:
-        copy.id = None
+    copy.id = domain_id if domain_id != -1 and not flags & VIR_DOMAIN_XML_INACTIVE else None
     if not flags & VIR_DOMAIN_XML_SECURE and copy.devices:
         for g in copy.devices.graphics:
             g.passwd = None

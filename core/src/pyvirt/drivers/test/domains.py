@@ -6,7 +6,8 @@ import os
 import time
 
 from pyvirt.conf.domain import BootDev, Domain, format_domain, parse_domain
-from pyvirt.conf.snapshot import Snapshot, format_snapshot, parse_snapshot
+from pyvirt.conf.domain_devices import Video
+from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
 from pyvirt.errors import (
@@ -57,6 +58,8 @@ def _test_defaults(dom: Domain) -> Domain:
         and not any(i.boot is not None for i in dom.devices.interfaces)
     ):
         dom.os.boots = [BootDev(dev="hd")]
+    if dom.devices.graphics and not dom.devices.videos:
+        dom.devices.videos = [Video(model_type="cirrus", model_vram=16384, model_heads=1, model_primary=True)]
     used = {i.target_dev for i in dom.devices.interfaces if i.target_dev}
     counter = 0
     for iface in dom.devices.interfaces:
@@ -211,11 +214,10 @@ class DomainHooks:
             obj = self.state.find(dom)
             if obj.state != DomainState.SHUTOFF:
                 raise InternalError(ErrorCode.INTERNAL_ERROR, f"Domain '{obj.name}' is already running")
-            restored = obj.managed_save
-            self.state.set_running(obj, RunningReason.RESTORED if restored else RunningReason.BOOTED)
+            self.state.set_running(obj, RunningReason.BOOTED)
             if flags & CREATE_PAUSED:
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
-        self._emit(obj, DomainEvent.STARTED, Started.RESTORED if restored else Started.BOOTED)
+        self._emit(obj, DomainEvent.STARTED, Started.BOOTED)
 
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
@@ -256,7 +258,6 @@ class DomainHooks:
     def domain_suspend(self, dom: DomainRef) -> None:
         with self.state.lock:
             obj = self.state.find(dom)
-            self._require_active(obj)
             if obj.state in (DomainState.SHUTOFF, DomainState.PAUSED):
                 raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
@@ -369,7 +370,7 @@ class DomainHooks:
         check_flags(flags, XML_SECURE | XML_INACTIVE | XML_UPDATE_CPU | XML_MIGRATABLE, "testDomainGetXMLDesc")
         obj = self.state.find(dom)
         defn = obj.persistent_def() if flags & XML_INACTIVE else obj.live
-        return format_domain(defn, flags, running=obj.active)
+        return format_domain(defn, flags, domain_id=obj.id)
 
     @hookimpl
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
@@ -422,6 +423,10 @@ class DomainHooks:
             snap.state = {1: "running", 3: "paused"}.get(int(obj.state), "shutoff")
             snap.parent = obj.current_snapshot
             snap.memory_snapshot = snap.memory_snapshot or ("internal" if obj.active else "no")
+            if snap.disks is None and obj.live.devices is not None:
+                snap.disks = [
+                    SnapshotDisk(name=d.target_dev, snapshot="internal") for d in obj.live.devices.disks if d.target_dev
+                ]
             obj.snapshots[snap.name] = SnapshotObj(snap, obj.live.model_copy(deep=True))
             obj.current_snapshot = snap.name
             if flags & SNAPSHOT_HALT and obj.active:

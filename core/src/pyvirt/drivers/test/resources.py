@@ -342,6 +342,8 @@ class ResourceHooks:
             if vol.target is None:
                 vol.target = VolTarget()
             vol.target.path = path
+            if vol.target.format_type is None and obj.defn.type in ("dir", "fs", "netfs"):
+                vol.target.format_type = "raw"
             obj.volumes[vol.name] = vol
             self._account(obj, alloc)
         return VolumeRef(pool.name, vol.name, path)

@@ -1,0 +1,115 @@
+"""pyvirsh prints what Debian's virsh 9.0 prints, byte for byte, for the same test:///default state.
+
+Each case runs the same command string through both tools (a fresh
+process each, so both start from libvirt's default fixture) and compares
+stdout, stderr and the exit status. Volatile figures (CPU time, snapshot
+creation times) are masked in both outputs first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+VIRSH = shutil.which("virsh")
+pytestmark = pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is needed as the reference")
+
+VOLATILE = [
+    (re.compile(r"CPU time:\s+\S+"), "CPU time: X"),
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"), "DATE"),
+    (re.compile(r"<creationTime>\d+</creationTime>"), "<creationTime>T</creationTime>"),
+]
+
+
+def mask(text: str) -> str:
+    for rx, repl in VOLATILE:
+        text = rx.sub(repl, text)
+    return text
+
+
+def run(tool: list[str], command: str, readonly: bool = False) -> tuple[str, str, int]:
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    args = [*tool, "-c", "test:///default", *(["-r"] if readonly else []), command]
+    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    return mask(p.stdout), mask(p.stderr), p.returncode
+
+
+PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
+
+CASES = {
+    "list": "list",
+    "list-all": "list --all",
+    "list-variants": "list --name; list --uuid; list --inactive; list --state-shutoff; list --all --title",
+    "domain-queries": "dominfo test; domstate test; domstate test --reason; domid test; domname 1; domuuid test",
+    "dumpxml": "dumpxml test; dumpxml --inactive test",
+    "lifecycle": (
+        f"define {DATA}/guest-x.xml; list --all; dominfo x; dumpxml x; start x; domstate x --reason; "
+        "suspend x; domstate x --reason; resume x; domstate x --reason; list --all; dumpxml x; "
+        "destroy x; domstate x --reason; start x; shutdown x; domstate x --reason; autostart x; dominfo x; "
+        "list --autostart --all --name; autostart --disable x; undefine x; list --all"
+    ),
+    "managedsave": "managedsave test; domstate test --reason; list --all --with-managed-save; start test; domstate test --reason",
+    "networks": (
+        f"net-list --all; net-info default; net-dumpxml default; net-define {DATA}/net-n2.xml; net-list --all; "
+        "net-dumpxml n2; net-start n2; net-info n2; net-autostart n2; net-list --all; net-destroy n2; "
+        "net-undefine n2; net-list --all; net-uuid default; net-name dd8fe884-6c02-601e-7551-cca97df1c5df"
+    ),
+    "storage": (
+        "pool-list --all; pool-list --all --details; pool-info default-pool; pool-dumpxml default-pool; "
+        "vol-create-as default-pool v1.img 1G --allocation 10M --format raw; vol-create-as default-pool b.qcow2 100M; "
+        "vol-list default-pool; vol-list default-pool --details; vol-info --pool default-pool v1.img; "
+        "vol-dumpxml --pool default-pool v1.img; vol-path --pool default-pool b.qcow2; pool-info default-pool; "
+        "vol-delete --pool default-pool v1.img; vol-list default-pool"
+    ),
+    "pools": (
+        f"pool-define {DATA}/pool-p2.xml; pool-list --all; pool-start p2; pool-refresh p2; pool-autostart p2; "
+        "pool-list --all --details; pool-dumpxml p2; pool-destroy p2; pool-undefine p2; pool-list --all"
+    ),
+    "host": "nodeinfo; hostname; uri; capabilities; iface-list; iface-list --all; iface-dumpxml eth1",
+    "snapshots": (
+        "snapshot-create-as test s1 hello; snapshot-create-as test s2; snapshot-list test; snapshot-list test --name; "
+        "snapshot-list test --parent; snapshot-current test --name; snapshot-revert test s1; "
+        "snapshot-delete test s2; snapshot-list test --name; snapshot-dumpxml test s1"
+    ),
+    "errors": (
+        "dominfo nosuch; start test; net-info nosuch; pool-info nosuch; suspend x; "
+        f"define {DATA}/guest-x.xml; destroy x; suspend x; resume test; undefine nosuch"
+    ),
+    "missing-option": "dumpxml",
+    "missing-file": "define /nonexistent/file.xml",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_output_as_virsh(name: str) -> None:
+    command = CASES[name]
+    assert VIRSH is not None
+    expected = run([VIRSH], command)
+    got = run(PYVIRSH, command)
+    assert got[0] == expected[0], f"stdout differs for: {command}"
+    assert got[1] == expected[1], f"stderr differs for: {command}"
+    assert got[2] == expected[2], f"exit status differs for: {command}"
+
+
+def test_readonly_connection_refuses_writes_like_virsh() -> None:
+    assert VIRSH is not None
+    command = f"define {DATA}/guest-x.xml"
+    assert run(PYVIRSH, command, readonly=True) == run([VIRSH], command, readonly=True)
+
+
+def test_quiet_mode_matches() -> None:
+    assert VIRSH is not None
+    for command in ("list --all", "domid test", f"define {DATA}/guest-x.xml"):
+        args_v = [VIRSH, "-q", "-c", "test:///default", command]
+        args_p = [*PYVIRSH, "-q", "-c", "test:///default", command]
+        v = subprocess.run(args_v, capture_output=True, text=True, check=False)
+        p = subprocess.run(args_p, capture_output=True, text=True, check=False)
+        assert (p.stdout, p.returncode) == (v.stdout, v.returncode), command
