@@ -14,7 +14,8 @@ from typing import Annotated, Any, ClassVar
 from lxml import etree
 
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
-from pyvirt.conf.domain_devices import Devices, Graphics, GraphicsListen, Interface
+from pyvirt.conf.domain_devices import Devices
+from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.units import parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
@@ -112,9 +113,10 @@ class InitArg(XmlModel):
 
 
 class Os(XmlModel):
-    UNSUPPORTED = frozenset({"acpi", "firmware"})
+    UNSUPPORTED = frozenset({"acpi"})
     firmware: Annotated[str | None, X("@firmware")] = None
     type: Annotated[OsType | None, X("type", model=OsType)] = None
+    firmware_features: Annotated[str | None, X("firmware", raw=True)] = None
     init: Annotated[str | None, X("init")] = None
     initargs: Annotated[list[InitArg] | None, X("initarg", model=InitArg, many=True)] = None
     initenvs: Annotated[list[InitEnv] | None, X("initenv", model=InitEnv, many=True)] = None
@@ -168,7 +170,7 @@ class CapabilitiesFeature(XmlModel):
 
 
 class Features(XmlModel):
-    UNSUPPORTED = frozenset({"hyperv", "kvm", "xen", "msrs", "tcg", "sev", "async-teardown"})
+    UNSUPPORTED = frozenset({"hyperv", "kvm", "xen", "msrs", "sev", "async-teardown"})
     acpi: Annotated[bool | None, X("acpi", flag=True)] = None
     apic: Annotated[bool | None, X("apic", flag=True)] = None
     pae: Annotated[bool | None, X("pae", flag=True)] = None
@@ -185,6 +187,7 @@ class Features(XmlModel):
     smm_tseg: Annotated[int | None, X("smm/tseg")] = None
     ioapic_driver: Annotated[str | None, X("ioapic/@driver")] = None
     vmcoreinfo_state: Annotated[str | None, X("vmcoreinfo/@state")] = None
+    tcg: Annotated[str | None, X("tcg", raw=True)] = None
 
 
 class CpuFeature(XmlModel):
@@ -199,7 +202,6 @@ class CpuModel(XmlModel):
 
 
 class Cpu(XmlModel):
-    UNSUPPORTED = frozenset({"numa"})
     mode: Annotated[str | None, X("@mode")] = None
     match: Annotated[str | None, X("@match")] = None
     check: Annotated[str | None, X("@check")] = None
@@ -215,6 +217,7 @@ class Cpu(XmlModel):
     maxphysaddr_mode: Annotated[str | None, X("maxphysaddr/@mode")] = None
     maxphysaddr_bits: Annotated[int | None, X("maxphysaddr/@bits")] = None
     features: Annotated[list[CpuFeature] | None, X("feature", model=CpuFeature, many=True)] = None
+    numa: Annotated[str | None, X("numa", raw=True)] = None  # NUMA cells kept verbatim
 
 
 class Timer(XmlModel):
@@ -326,49 +329,15 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
     dom.on_crash = dom.on_crash or "destroy"
     if dom.devices is None:
         dom.devices = Devices()
-    for iface in dom.devices.interfaces:
-        _keep_relevant_source(iface)
-    for g in dom.devices.graphics:
-        _default_listen(g)
+    apply_device_rules(dom.devices)
+    if (
+        dom.os.type.name == "hvm"
+        and not (dom.os.kernel or dom.os.boots or dom.bootloader)
+        and not any(d.boot is not None for d in (*dom.devices.disks, *dom.devices.interfaces, *dom.devices.hostdevs))
+    ):
+        dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom)
     return dom
-
-
-# Which <source> attributes each interface type uses; libvirt ignores the others.
-_IFACE_SOURCE = {
-    "network": ("source_network", "source_portgroup"),
-    "bridge": ("source_bridge",),
-    "direct": ("source_dev", "source_mode"),
-    "udp": ("source_address", "source_port"),
-    "mcast": ("source_address", "source_port"),
-    "server": ("source_address", "source_port"),
-    "client": ("source_address", "source_port"),
-    "ethernet": (),
-    "user": (),
-}
-
-
-def _default_listen(g: Graphics) -> None:
-    """libvirt gives vnc/spice/rdp graphics an explicit ``<listen type='address'>``."""
-    if g.type not in ("vnc", "spice", "rdp"):
-        return
-    if g.socket is not None and g.type == "vnc" and not g.listens:
-        g.listens = [GraphicsListen(type="socket", socket=g.socket)]
-        return
-    if not g.listens:
-        g.listens = [GraphicsListen(type="address", address=g.listen)]
-    elif g.listen is None and g.listens[0].type == "address" and g.listens[0].address:
-        g.listen = g.listens[0].address
-
-
-def _keep_relevant_source(iface: Interface) -> None:
-    keep = _IFACE_SOURCE.get(iface.type or "")
-    if keep is None:
-        return
-    for attr in ("source_network", "source_portgroup", "source_bridge", "source_dev", "source_mode",
-                 "source_address", "source_port"):  # fmt: skip
-        if attr not in keep:
-            setattr(iface, attr, None)
 
 
 def _check_seclabels(dom: Domain) -> None:

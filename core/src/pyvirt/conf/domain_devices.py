@@ -28,10 +28,19 @@ __all__ = [
 ]
 
 _PCI_HEX = {"domain": 4, "bus": 2, "slot": 2, "function": 1}
-_ADDRESS_ORDER = (
-    "type", "domain", "bus", "slot", "function", "multifunction", "controller", "target", "unit", "port",
-    "reg", "cssid", "ssid", "devno", "iobase", "irq", "cid", "base",
-)  # fmt: skip
+# libvirt writes each address type's attributes in its own order.
+_ADDRESS_ORDER = {
+    "pci": ("domain", "bus", "slot", "function", "multifunction"),
+    "drive": ("controller", "bus", "target", "unit"),
+    "virtio-serial": ("controller", "bus", "port"),
+    "ccid": ("controller", "slot"),
+    "usb": ("bus", "port"),
+    "spapr-vio": ("reg",),
+    "ccw": ("cssid", "ssid", "devno"),
+    "isa": ("iobase", "irq"),
+    "dimm": ("slot", "base"),
+    "unassigned": (),
+}
 
 
 class Address(XmlModel):
@@ -54,7 +63,8 @@ class Address(XmlModel):
         values["attrs"] = attrs
 
     def xml_format_extra(self, elem: etree._Element) -> None:
-        rank = {k: i for i, k in enumerate(_ADDRESS_ORDER)}
+        order = ("type", *_ADDRESS_ORDER.get(self.attrs.get("type", ""), ()))
+        rank = {k: i for i, k in enumerate(order)}
         for key in sorted(self.attrs, key=lambda k: rank.get(k, len(rank))):
             elem.set(key, self.attrs[key])
 
@@ -90,9 +100,14 @@ class DiskHost(XmlModel):
     socket: Annotated[str | None, X("@socket")] = None
 
 
+class Cookie(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    value: Annotated[str | None, X(".")] = None
+
+
 class Disk(XmlModel):
     TAG = "disk"
-    UNSUPPORTED = frozenset({"iotune", "encryption", "auth", "mirror", "blockio", "geometry"})
+    UNSUPPORTED = frozenset({"auth", "mirror"})
 
     type: Annotated[str | None, X("@type")] = None
     device: Annotated[str | None, X("@device")] = None
@@ -118,19 +133,33 @@ class Disk(XmlModel):
     source_startup_policy: Annotated[str | None, X("source/@startupPolicy")] = None
     source_index: Annotated[int | None, X("source/@index")] = None
     source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_ssl_verify: Annotated[str | None, X("source/ssl/@verify")] = None
+    source_cookies: Annotated[list[Cookie] | None, X("source/cookies/cookie", model=Cookie, many=True)] = None
+    source_readahead: Annotated[int | None, X("source/readahead/@size")] = None
+    source_timeout: Annotated[int | None, X("source/timeout/@seconds")] = None
     source_seclabels: Annotated[list[DeviceSeclabel] | None, X("source/seclabel", model=DeviceSeclabel, many=True)] = (
         None
     )
     backing: Annotated[BackingStore | None, X("backingStore", model=BackingStore)] = None
+    backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
     target_dev: Annotated[str | None, X("target/@dev")] = None
     target_bus: Annotated[str | None, X("target/@bus")] = None
     target_tray: Annotated[str | None, X("target/@tray")] = None
     target_removable: Annotated[bool | None, X("target/@removable", words=("on", "off"))] = None
     target_rotation_rate: Annotated[int | None, X("target/@rotation_rate")] = None
+    iotune: Annotated[str | None, X("iotune", raw=True)] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
+    encryption_format: Annotated[str | None, X("encryption/@format")] = None
+    encryption_content: Annotated[str | None, X("encryption", raw=True)] = None
     readonly: Annotated[bool | None, X("readonly", flag=True)] = None
     shareable: Annotated[bool | None, X("shareable", flag=True)] = None
     transient: Annotated[bool | None, X("transient", flag=True)] = None
+    blockio_logical: Annotated[int | None, X("blockio/@logical_block_size")] = None
+    blockio_physical: Annotated[int | None, X("blockio/@physical_block_size")] = None
+    geometry_cyls: Annotated[int | None, X("geometry/@cyls")] = None
+    geometry_heads: Annotated[int | None, X("geometry/@heads")] = None
+    geometry_secs: Annotated[int | None, X("geometry/@secs")] = None
+    geometry_trans: Annotated[str | None, X("geometry/@trans")] = None
     serial: Annotated[str | None, X("serial")] = None
     wwn: Annotated[str | None, X("wwn")] = None
     vendor: Annotated[str | None, X("vendor")] = None
@@ -204,6 +233,8 @@ class Interface(XmlModel):
     type: Annotated[str | None, X("@type")] = None
     trustGuestRxFilters: Annotated[bool | None, X("@trustGuestRxFilters")] = None  # noqa: N815
     mac: Annotated[str | None, X("mac/@address")] = None
+    mac_type: Annotated[str | None, X("mac/@type")] = None
+    mac_check: Annotated[bool | None, X("mac/@check")] = None
     source_network: Annotated[str | None, X("source/@network")] = None
     source_portgroup: Annotated[str | None, X("source/@portgroup")] = None
     source_bridge: Annotated[str | None, X("source/@bridge")] = None
@@ -211,6 +242,7 @@ class Interface(XmlModel):
     source_mode: Annotated[str | None, X("source/@mode")] = None
     source_address: Annotated[str | None, X("source/@address")] = None
     source_port: Annotated[int | None, X("source/@port")] = None
+    backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
     ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
     routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
     script_path: Annotated[str | None, X("script/@path")] = None
@@ -388,32 +420,76 @@ class Rng(XmlModel):
     address: Annotated[Address | None, X("address", model=Address)] = None
 
 
+class Tpm(XmlModel):
+    TAG = "tpm"
+    model: Annotated[str | None, X("@model")] = None
+    backend_type: Annotated[str | None, X("backend/@type")] = None
+    backend_version: Annotated[str | None, X("backend/@version")] = None
+    backend_persistent_state: Annotated[bool | None, X("backend/@persistent_state")] = None
+    backend_content: Annotated[str | None, X("backend", raw=True)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Audio(XmlModel):
+    """``<audio>`` backends; their per-direction ``<input>``/``<output>`` settings are kept verbatim."""
+
+    TAG = "audio"
+    id: Annotated[int | None, X("@id")] = None
+    type: Annotated[str | None, X("@type")] = None
+    driver: Annotated[str | None, X("@driver")] = None
+    timer_period: Annotated[int | None, X("@timerPeriod")] = None
+    content: Annotated[str | None, X(".", raw=True)] = None
+
+
+class GenericDevice(XmlModel):
+    """Devices pyvirt does not interpret yet (smartcard, redirdev, hub, panic, shmem, memory, iommu,
+    vsock, lease): the common attributes typed, the children kept verbatim so nothing is lost."""
+
+    type: Annotated[str | None, X("@type")] = None
+    model: Annotated[str | None, X("@model")] = None
+    mode: Annotated[str | None, X("@mode")] = None
+    bus: Annotated[str | None, X("@bus")] = None
+    name: Annotated[str | None, X("@name")] = None
+    access: Annotated[str | None, X("@access")] = None
+    discard: Annotated[str | None, X("@discard")] = None
+    content: Annotated[str | None, X(".", raw=True)] = None
+
+
 class Devices(XmlModel):
     """libvirt formats devices grouped by kind, in this order."""
 
     TAG = "devices"
-    UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"lease", "smartcard", "audio", "redirdev", "redirfilter", "hub", "tpm", "panic", "shmem",
-         "memory", "iommu", "vsock", "crypto", "nvram"}
-    )  # fmt: skip
+    UNSUPPORTED: ClassVar[frozenset[str]] = frozenset({"redirfilter", "crypto", "nvram"})
 
     emulator: Annotated[str | None, X("emulator")] = None
     disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = []
     controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = []
+    leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = []
     filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = []
     interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = []
+    smartcards: Annotated[list[GenericDevice], X("smartcard", model=GenericDevice, many=True)] = []
     serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = []
     parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = []
     consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = []
     channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = []
     inputs: Annotated[list[Input], X("input", model=Input, many=True)] = []
+    tpms: Annotated[list[Tpm], X("tpm", model=Tpm, many=True)] = []
     graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = []
     sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = []
+    audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = []
     videos: Annotated[list[Video], X("video", model=Video, many=True)] = []
     hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = []
+    redirdevs: Annotated[list[GenericDevice], X("redirdev", model=GenericDevice, many=True)] = []
+    hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = []
     watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = []
     memballoon: Annotated[Memballoon | None, X("memballoon", model=Memballoon)] = None
     rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = []
+    panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = []
+    shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = []
+    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = []
+    iommu: Annotated[GenericDevice | None, X("iommu", model=GenericDevice)] = None
+    vsock: Annotated[GenericDevice | None, X("vsock", model=GenericDevice)] = None
 
 
 # BackingStore nests itself: bind the recursive marker now that the class exists.

@@ -1,0 +1,154 @@
+"""libvirt's generic domain parse rules and post-parse defaults, driver-independent.
+
+Kept apart from the models so each rule reads as libvirt's documentation
+states it: what is refused (with libvirt's message) and what default is
+filled in. Driver-specific defaults (arch, implicit devices) stay in drivers.
+"""
+
+from __future__ import annotations
+
+from pyvirt.conf.domain_devices import Chardev, ChardevSource, Devices, Graphics, GraphicsListen, Interface, Rng
+from pyvirt.errors import ErrorCode, XMLError
+
+__all__ = ["apply_device_rules"]
+
+# Which <source> attributes each interface type uses; libvirt ignores the others.
+_IFACE_SOURCE = {
+    "network": ("source_network", "source_portgroup"),
+    "bridge": ("source_bridge",),
+    "direct": ("source_dev", "source_mode"),
+    "udp": ("source_address", "source_port"),
+    "mcast": ("source_address", "source_port"),
+    "server": ("source_address", "source_port"),
+    "client": ("source_address", "source_port"),
+    "ethernet": (),
+    "user": (),
+}
+_IFACE_SOURCE_ATTRS = ("source_network", "source_portgroup", "source_bridge", "source_dev", "source_mode",
+                       "source_address", "source_port")  # fmt: skip
+
+
+def _xml_error(msg: str) -> XMLError:
+    return XMLError(ErrorCode.XML_ERROR, msg)
+
+
+def _interface(iface: Interface) -> None:
+    keep = _IFACE_SOURCE.get(iface.type or "")
+    if keep is None:
+        return
+    for attr in _IFACE_SOURCE_ATTRS:
+        if attr not in keep:
+            setattr(iface, attr, None)
+
+
+def _graphics(g: Graphics) -> None:
+    """Listen elements and the legacy ``listen``/``socket`` attributes, reconciled as libvirt does."""
+    if g.type not in ("vnc", "spice", "rdp"):
+        return
+    listens = g.listens or []
+    for ln in listens:
+        if ln.type == "network" and not ln.network:
+            raise _xml_error("'network' attribute is required for listen type 'network'")
+    if g.type == "vnc":
+        if g.socket is not None:
+            sock = next((ln for ln in listens if ln.type == "socket"), None)
+            if sock is not None and sock.socket and sock.socket != g.socket:
+                raise _xml_error(
+                    f"graphics 'socket' attribute '{g.socket}' does not match 'socket' attribute of first "
+                    f"listen element (found '{sock.socket}')"
+                )
+            g.listens = [GraphicsListen(type="socket", socket=g.socket)]
+            return
+        if g.autoport is True or g.port == -1 or (g.port is None and g.autoport is None):
+            g.port, g.autoport = -1, True
+    if g.listen is not None:
+        first = next((ln for ln in listens if ln.type == "address"), None)
+        if first is not None and first.address and first.address != g.listen:
+            raise _xml_error(
+                f"graphics 'listen' attribute '{g.listen}' must match 'address' attribute of first listen "
+                f"element (found '{first.address}')"
+            )
+    if not listens:
+        g.listens = [GraphicsListen(type="address", address=g.listen)]
+    elif g.listen is None and listens[0].type == "address" and listens[0].address:
+        g.listen = listens[0].address
+
+
+def _chardev_sources(dev: Chardev, what: str) -> None:
+    """tcp/udp/unix sources: libvirt's required attributes, defaults and ordering."""
+    sources = dev.sources or []
+    kind = dev.type
+    if kind == "tcp":
+        if len(sources) > 1:
+            raise _xml_error("only one source element is allowed for character device")
+        src = sources[0] if sources else ChardevSource()
+        src.mode = src.mode or "connect"
+        if not src.host:
+            raise _xml_error("Missing source host attribute for char device")
+        if not src.service:
+            raise _xml_error("Missing source service attribute for char device")
+        _reconnect(src)
+        dev.sources = [src]
+        if dev.protocol is None:
+            dev.protocol = "raw"
+    elif kind == "udp":
+        connect = [s for s in sources if (s.mode or "connect") == "connect"]
+        bind = [s for s in sources if s.mode == "bind"]
+        if len(connect) > 1 or len(bind) > 1:
+            raise _xml_error("only one source element of each mode is allowed for udp character device")
+        if not connect or not connect[0].service:
+            raise _xml_error("Missing source service attribute for char device")
+        connect[0].mode = "connect"
+        dev.sources = bind + connect
+    elif kind == "unix":
+        for src in sources:
+            src.mode = src.mode or "connect"
+            _reconnect(src)
+        if what in ("rng", "smartcard", "redirdev") and not any(s.path for s in sources):
+            raise _xml_error("Missing source path attribute for char device")
+
+
+def _reconnect(src: ChardevSource) -> None:
+    rc = src.reconnect
+    if rc is None:
+        return
+    if rc.enabled and src.mode != "connect":
+        raise _xml_error("chardev reconnect is possible only for connect mode")
+    if rc.enabled and rc.timeout is None:
+        raise _xml_error("chardev reconnect is enabled but timeout is missing")
+
+
+def _rng(rng: Rng) -> None:
+    backend = rng.backend
+    if backend is None or backend.model != "egd":
+        return
+    fake = Chardev(type=backend.type, sources=backend.sources)
+    _chardev_sources(fake, "rng")
+    backend.sources = fake.sources
+
+
+def _generic_chardev_backed(devices: Devices) -> None:
+    """smartcard passthrough / redirdev over a unix socket need a source path."""
+    from lxml import etree
+
+    for dev in (*devices.smartcards, *devices.redirdevs):
+        if dev.type != "unix":
+            continue
+        body = etree.fromstring(f"<r>{dev.content or ''}</r>")
+        if not any(src.get("path") for src in body.iter("source")):
+            raise _xml_error("Missing source path attribute for char device")
+
+
+def apply_device_rules(devices: Devices) -> None:
+    for iface in devices.interfaces:
+        _interface(iface)
+    for g in devices.graphics:
+        _graphics(g)
+    for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
+        for dev in group:
+            _chardev_sources(dev, "chardev")
+    for rng in devices.rngs:
+        _rng(rng)
+    _generic_chardev_backed(devices)
+    if devices.videos and devices.videos[0].model_primary is None:
+        devices.videos[0].model_primary = True
