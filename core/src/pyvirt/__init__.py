@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pyvirt.interface import Interface
     from pyvirt.network import Network
     from pyvirt.nodedev import NodeDevice
-    from pyvirt.opening import open, open_readonly  # noqa: A004 - libvirt's verb
+    from pyvirt.opening import open, open_readonly
     from pyvirt.secret import Secret
     from pyvirt.storage import StoragePool, StorageVolume
 
@@ -69,7 +69,38 @@ _EXPORTS = {
     ),
 }  # fmt: skip
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AlreadyExistsError",
+    "Connection",
+    "ConnectionError",
+    "Domain",
+    "DomainEvent",
+    "DomainState",
+    "Error",
+    "ErrorCode",
+    "ErrorDomain",
+    "Interface",
+    "InternalError",
+    "InvalidArgumentError",
+    "LifecycleEvent",
+    "ListDomainsFlags",
+    "Network",
+    "NodeDevice",
+    "NotFoundError",
+    "NotSupportedError",
+    "OperationDeniedError",
+    "OperationFailedError",
+    "OperationInvalidError",
+    "Secret",
+    "Snapshot",
+    "StoragePool",
+    "StorageVolume",
+    "SystemCallError",
+    "XMLError",
+    "__version__",
+    "open",
+    "open_readonly",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from libvirt_testdata import Case, canonical, generic_cases, libvirt_source, qemu_inactive_cases  # noqa: E402
+from libvirt_testdata import Case, canonical, generic_cases, libvirt_source, qemu_inactive_cases
 
-from pyvirt.conf.domain import format_domain, parse_domain  # noqa: E402
-from pyvirt.errors import Error  # noqa: E402
+from pyvirt.conf.domain import format_domain, parse_domain
+from pyvirt.errors import Error
 
 
 @dataclass(frozen=True)
