@@ -330,11 +330,11 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
     if dom.devices is None:
         dom.devices = Devices()
     apply_device_rules(dom.devices)
-    if (
-        dom.os.type.name == "hvm"
-        and not (dom.os.kernel or dom.os.boots or dom.bootloader)
-        and not any(d.boot is not None for d in (*dom.devices.disks, *dom.devices.interfaces, *dom.devices.hostdevs))
-    ):
+    devs = dom.devices
+    per_device_boot = (
+        any(d.boot for d in devs.disks) or any(i.boot for i in devs.interfaces) or any(h.boot for h in devs.hostdevs)
+    )
+    if dom.os.type.name == "hvm" and not (dom.os.kernel or dom.os.boots or dom.bootloader or per_device_boot):
         dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom)
     return dom
