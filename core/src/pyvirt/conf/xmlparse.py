@@ -9,6 +9,7 @@ lxml is libxml2 and the messages are the same.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -16,6 +17,8 @@ from lxml import etree
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["MAX_XML_BYTES", "parse_xml"]
+
+_ROOT_TAG = re.compile(rb"<[A-Za-z_]")
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh refuses XML files above 10 MiB; so do we, before parsing."""
@@ -28,6 +31,9 @@ def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
         raise XMLError(
             ErrorCode.XML_ERROR, f"XML document is too large ({len(raw)} bytes, the limit is {MAX_XML_BYTES})"
         )
+    root_start = _ROOT_TAG.search(raw)
+    if b"<!DOCTYPE" in raw[: root_start.start() if root_start else len(raw)]:
+        raise XMLError(ErrorCode.XML_ERROR, "DTD and entity declarations are not allowed in XML documents")
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,

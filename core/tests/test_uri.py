@@ -1,0 +1,94 @@
+"""Connection URIs: libvirt's grammar, defaults, aliases and sanity rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import pyvirt
+from pyvirt.config import ClientConfig, load_client_config, parse_conf
+from pyvirt.errors import Error, ErrorCode
+from pyvirt.uri import parse_uri, resolve_uri
+
+
+def test_full_grammar() -> None:
+    u = parse_uri("qemu+ssh://root@host.example:2222/system?keyfile=/k%20ey&no_verify=1")
+    assert (u.driver, u.transport, u.user, u.server, u.port, u.path) == (
+        "qemu", "ssh", "root", "host.example", 2222, "/system",
+    )  # fmt: skip
+    assert u.param("keyfile") == "/k ey" and u.param("no_verify") == "1"
+    assert u.is_remote and not u.is_embed
+    assert parse_uri("test:///default").path == "/default" and not parse_uri("test:///default").is_remote
+    v6 = parse_uri("qemu+tcp://[::1]:16509/system")
+    assert (v6.server, v6.port) == ("::1", 16509)
+
+
+def test_missing_slash_is_refused_with_libvirts_hint() -> None:
+    for uri, hint in (("qemu://system", "qemu:///system"), ("qemu://session", "qemu:///session")):
+        with pytest.raises(Error) as e:
+            pyvirt.open(uri)
+        assert e.value.code == ErrorCode.INTERNAL_ERROR
+        assert e.value.message == f"internal error: invalid URI {uri} (maybe you want {hint})"
+
+
+def test_no_driver_for_scheme_names_the_distribution() -> None:
+    with pytest.raises(Error) as e:
+        pyvirt.open("qemu:///system")
+    assert e.value.code == ErrorCode.NO_CONNECT
+    assert "no driver for scheme 'qemu' (install pyvirt-qemu)" in e.value.message
+
+
+def test_default_uri_from_environment_then_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "test:///default")
+    assert str(resolve_uri(None, ClientConfig(uri_default="qemu:///system"))) == "test:///default"
+    monkeypatch.delenv("LIBVIRT_DEFAULT_URI")
+    conf = tmp_path / "pyvirt.conf"
+    conf.write_text('# client config\nuri_default = "test:///default"\n')
+    monkeypatch.setenv("PYVIRT_CONFIG", str(conf))
+    with pyvirt.open() as conn:
+        assert conn.uri == "test:///default"
+    monkeypatch.setenv("PYVIRT_CONFIG", str(tmp_path / "absent.conf"))
+    with pytest.raises(Error) as e:
+        pyvirt.open()
+    assert e.value.code == ErrorCode.NO_CONNECT
+
+
+def test_aliases(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conf = tmp_path / "pyvirt.conf"
+    conf.write_text('uri_aliases = [\n  "hail=qemu+ssh://root@hail.example/system",\n  "t=test:///default",\n]\n')
+    monkeypatch.setenv("PYVIRT_CONFIG", str(conf))
+    cfg = load_client_config()
+    assert str(resolve_uri("hail", cfg)) == "qemu+ssh://root@hail.example/system"
+    with pyvirt.open("t") as conn:
+        assert conn.lookup_domain_by_name("test").id == 1
+    bad = ClientConfig(uri_aliases=("no equals sign",))
+    with pytest.raises(Error) as e:
+        resolve_uri("x", bad)
+    assert e.value.code == ErrorCode.CONF_SYNTAX and "expected 'alias=uri://host/path'" in e.value.message
+    bad = ClientConfig(uri_aliases=("bad alias!=test:///default",))
+    with pytest.raises(Error) as e:
+        resolve_uri("x", bad)
+    assert "aliases may only contain 'a-Z, 0-9, _, -'" in e.value.message
+
+
+def test_embed_root_must_be_given_and_absolute() -> None:
+    with pytest.raises(Error) as e:
+        pyvirt.open("test:///embed?root=relative/dir")
+    assert (e.value.code, e.value.message) == (ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: root path must be absolute")
+    with pytest.raises(Error) as e:
+        pyvirt.open("test:///embed")
+    assert "Missing URI parameter 'root'" in e.value.message
+
+
+def test_remote_transport_is_reported_as_missing_not_faked() -> None:
+    with pytest.raises(Error) as e:
+        pyvirt.open("test+ssh://somehost/default")
+    assert e.value.code == ErrorCode.NO_CONNECT and "remote driver" in e.value.message
+
+
+def test_conf_syntax() -> None:
+    assert parse_conf("a = 1\nb = 'x' # c\nc = [ \"1\", \"2\" ]\n") == {"a": 1, "b": "x", "c": ["1", "2"]}
+    with pytest.raises(Error) as e:
+        parse_conf("a = \n", "f.conf")
+    assert e.value.code == ErrorCode.CONF_SYNTAX
