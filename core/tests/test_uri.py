@@ -75,7 +75,10 @@ def test_aliases(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_embed_root_must_be_given_and_absolute() -> None:
     with pytest.raises(Error) as e:
         pyvirt.open("test:///embed?root=relative/dir")
-    assert (e.value.code, e.value.message) == (ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: root path must be absolute")
+    assert (e.value.code, e.value.message) == (
+        ErrorCode.CONFIG_UNSUPPORTED,
+        "unsupported configuration: root path must be absolute",
+    )
     with pytest.raises(Error) as e:
         pyvirt.open("test:///embed")
     assert "Missing URI parameter 'root'" in e.value.message
@@ -88,7 +91,7 @@ def test_remote_transport_is_reported_as_missing_not_faked() -> None:
 
 
 def test_conf_syntax() -> None:
-    assert parse_conf("a = 1\nb = 'x' # c\nc = [ \"1\", \"2\" ]\n") == {"a": 1, "b": "x", "c": ["1", "2"]}
+    assert parse_conf('a = 1\nb = \'x\' # c\nc = [ "1", "2" ]\n') == {"a": 1, "b": "x", "c": ["1", "2"]}
     with pytest.raises(Error) as e:
         parse_conf("a = \n", "f.conf")
     assert e.value.code == ErrorCode.CONF_SYNTAX

@@ -43,10 +43,14 @@ def test_malformed_xml(conn: pyvirt.Connection) -> None:
 
 
 def test_entity_bomb_and_external_entities_are_refused_before_expansion(conn: pyvirt.Connection) -> None:
-    bomb = "<!DOCTYPE d [" + "".join(
-        f'<!ENTITY e{i} "{"&e" + str(i - 1) + ";" * 1 if i else "x"}{("&e" + str(i - 1) + ";") * 9 if i else ""}">'
-        for i in range(10)
-    ) + "]><domain type='test'><name>&e9;</name><memory>1</memory><os><type>hvm</type></os></domain>"
+    bomb = (
+        "<!DOCTYPE d ["
+        + "".join(
+            f'<!ENTITY e{i} "{"&e" + str(i - 1) + ";" * 1 if i else "x"}{("&e" + str(i - 1) + ";") * 9 if i else ""}">'
+            for i in range(10)
+        )
+        + "]><domain type='test'><name>&e9;</name><memory>1</memory><os><type>hvm</type></os></domain>"
+    )
     t0 = time.monotonic()
     expect(conn, lambda: conn.define_domain(bomb), ErrorCode.XML_ERROR, "DTD and entity declarations are not allowed")
     assert time.monotonic() - t0 < 2
@@ -87,7 +91,8 @@ def test_duplicates(conn: pyvirt.Connection) -> None:
     expect(conn, lambda: conn.define_domain(same_uuid), ErrorCode.OPERATION_FAILED,
            "domain 'test' is already defined with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f")  # fmt: skip
     running_again = GUEST_X.replace("<name>x</name>", "<name>test</name>").replace(
-        "4ddd5d32-15af-46e8-a160-f8db1b544707", "6695eb01-f6a4-8304-79aa-97f2502e193f")
+        "4ddd5d32-15af-46e8-a160-f8db1b544707", "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    )
     expect(conn, lambda: conn.create_domain(running_again), ErrorCode.OPERATION_INVALID,
            "domain 'test' is already active")  # fmt: skip
 

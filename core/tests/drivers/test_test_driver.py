@@ -146,7 +146,9 @@ def test_networks_pools_volumes_secrets(conn: pyvirt.Connection) -> None:
     net.destroy()
     net.undefine()
     pool = conn.lookup_storage_pool_by_name("default-pool")
-    vol = pool.create_volume("<volume><name>d.img</name><capacity unit='G'>2</capacity><allocation>0</allocation></volume>")
+    vol = pool.create_volume(
+        "<volume><name>d.img</name><capacity unit='G'>2</capacity><allocation>0</allocation></volume>"
+    )
     assert vol.path() == "/default-pool/d.img" and vol.info().capacity == 2 * 1024**3
     assert conn.lookup_storage_volume_by_path("/default-pool/d.img").name == "d.img"
     with pytest.raises(pyvirt.Error) as e:
@@ -188,8 +190,11 @@ def test_closed_connection_is_closed_for_good() -> None:
 
 
 def test_file_fixture_in_libvirts_node_format(tmp_path: Path) -> None:
-    (tmp_path / "dom2.xml").write_text(GUEST_X.replace("<name>x</name>", "<name>fromfile</name>").replace(
-        "4ddd5d32-15af-46e8-a160-f8db1b544707", "11111111-2222-3333-4444-555555555555"))
+    (tmp_path / "dom2.xml").write_text(
+        GUEST_X.replace("<name>x</name>", "<name>fromfile</name>").replace(
+            "4ddd5d32-15af-46e8-a160-f8db1b544707", "11111111-2222-3333-4444-555555555555"
+        )
+    )
     node = tmp_path / "node.xml"
     node.write_text(f"""<node xmlns:test='http://libvirt.org/schemas/domain/test'>
   <cpu><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads><mhz>3000</mhz><model>x86_64</model></cpu>
