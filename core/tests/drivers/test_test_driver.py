@@ -10,7 +10,7 @@ import pytest
 
 import pyvirt
 from pyvirt import DomainEvent, DomainState, ErrorCode
-from pyvirt.events import Defined, Started, Stopped, Suspended, Resumed, Undefined
+from pyvirt.events import Defined, Resumed, Started, Stopped, Suspended, Undefined
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GUEST_X = (DATA / "guest-x.xml").read_text()
@@ -209,6 +209,5 @@ def test_file_fixture_in_libvirts_node_format(tmp_path: Path) -> None:
         assert conn.lookup_domain_by_name("x").state() == (DomainState.PAUSED, 0)
         assert conn.lookup_domain_by_name("fromfile").is_active()
         assert [v.name for v in conn.lookup_storage_pool_by_name("p").list_all_volumes()] == ["v"]
-    with pyvirt.open("test:///default") as other:
-        with pytest.raises(pyvirt.NotFoundError):
-            other.lookup_domain_by_name("fromfile")
+    with pyvirt.open("test:///default") as other, pytest.raises(pyvirt.NotFoundError):
+        other.lookup_domain_by_name("fromfile")
