@@ -31,6 +31,8 @@ VIR_DOMAIN_XML_INACTIVE = 2
 class Memory(XmlModel):
     """A memory size; stored in KiB, formatted with ``unit='KiB'`` as libvirt does."""
 
+    XML_OPEN = True
+
     kib: int = 0
     slots: int | None = None
 
@@ -150,6 +152,8 @@ class IdMap(XmlModel):
 
 class CapabilitiesFeature(XmlModel):
     """``<capabilities policy='default|allow|deny'>`` with ``<NAME state='on|off'/>`` children (LXC)."""
+
+    XML_OPEN = True
 
     policy: Annotated[str | None, X("@policy")] = None
     states: dict[str, bool] = {}

@@ -46,6 +46,8 @@ _ADDRESS_ORDER = {
 class Address(XmlModel):
     """``<address>``: attributes depend on the type; PCI numbers come out in libvirt's hex widths."""
 
+    XML_OPEN = True
+
     attrs: dict[str, str] = {}
 
     @classmethod
@@ -150,6 +152,7 @@ class Disk(XmlModel):
     iotune: Annotated[str | None, X("iotune", raw=True)] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
     encryption_format: Annotated[str | None, X("encryption/@format")] = None
+    encryption_engine: Annotated[str | None, X("encryption/@engine")] = None
     encryption_content: Annotated[str | None, X("encryption", raw=True)] = None
     readonly: Annotated[bool | None, X("readonly", flag=True)] = None
     shareable: Annotated[bool | None, X("shareable", flag=True)] = None

@@ -19,6 +19,12 @@ class SnapshotDisk(XmlModel):
     source_file: Annotated[str | None, X("source/@file")] = None
 
 
+class _DomainCopy(XmlModel):
+    """The ``<domain>`` inside a snapshot document: read by the domain module, not here."""
+
+    XML_OPEN = True
+
+
 class Snapshot(XmlModel):
     TAG = "domainsnapshot"
     name: Annotated[str | None, X("name")] = None
@@ -29,12 +35,14 @@ class Snapshot(XmlModel):
     memory_snapshot: Annotated[str | None, X("memory/@snapshot")] = None
     memory_file: Annotated[str | None, X("memory/@file")] = None
     disks: Annotated[list[SnapshotDisk] | None, X("disks/disk", model=SnapshotDisk, many=True)] = None
+    domain_copy: Annotated[_DomainCopy | None, X("domain", model=_DomainCopy)] = None
     domain_xml: str | None = None  # the <domain> copy, formatted by the domain module
     active: Annotated[int | None, X("active")] = None
 
 
 def parse_snapshot(xml: str | bytes) -> Snapshot:
     snap = parse_document(Snapshot, xml, "domainsnapshot")
+    snap.domain_copy = None
     if snap.name is not None and "/" in snap.name:
         raise XMLError(ErrorCode.INVALID_DOMAIN_SNAPSHOT, f"invalid snapshot name '{snap.name}': contains '/'")
     return snap

@@ -20,6 +20,8 @@ POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", 
 class Bytes(XmlModel):
     """A size element, stored in bytes and written as ``unit='bytes'``."""
 
+    XML_OPEN = True
+
     value: int = 0
 
     @classmethod

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, TypeVar, get_args, get_origin
 from lxml import etree
 from pydantic import BaseModel, ConfigDict
 
+from pyvirt.conf.coverage import ExpectedTree, check_unmapped
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["X", "XmlModel", "format_model", "parse_model"]
@@ -61,6 +62,8 @@ class XmlModel(BaseModel):
     model_config = ConfigDict(validate_assignment=False, extra="forbid", arbitrary_types_allowed=True)
 
     TAG: ClassVar[str] = ""
+    # True for models that read their element themselves (xml_parse_extra takes everything).
+    XML_OPEN: ClassVar[bool] = False
     # Child element names libvirt knows but this model does not map: refused, not dropped.
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset()
 
@@ -70,6 +73,31 @@ class XmlModel(BaseModel):
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         """Counterpart of ``xml_parse_extra``; runs after the declared fields."""
+
+    @classmethod
+    def expected_tree(cls) -> ExpectedTree:
+        """What this model maps, for the unmapped-name check (cached per class)."""
+        cached = cls.__dict__.get("_expected_tree_cache")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        root = ExpectedTree(open=cls.XML_OPEN)
+        for _name, marker, _ann in cls.xml_fields():
+            elems, attr = _split(marker.path)
+            node = root
+            for tag in elems[:-1]:
+                node = node.child(tag)
+            if marker.model is not None:
+                node.children[elems[-1]] = None
+                continue
+            if marker.raw:
+                (node.child(elems[-1]) if elems else node).open_children = True
+                continue
+            if elems:
+                node = node.child(elems[-1])
+            if attr is not None:
+                node.attrs.add(attr)
+        type.__setattr__(cls, "_expected_tree_cache", root)
+        return root
 
     @classmethod
     def xml_fields(cls) -> list[tuple[str, X, Any]]:
@@ -195,6 +223,7 @@ def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
             raise NotSupportedError(
                 ErrorCode.CONFIG_UNSUPPORTED, f"<{child.tag}> in <{where}> is not supported by pyvirt yet"
             )
+    check_unmapped(elem, cls.expected_tree(), where)
     try:
         return cls.model_validate(values)
     except Exception as exc:  # pydantic.ValidationError: name the element

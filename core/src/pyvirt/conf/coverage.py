@@ -1,0 +1,88 @@
+"""What a model does not map: refused if libvirt knows it, ignored (as libvirt does) otherwise.
+
+libvirt silently ignores elements and attributes it does not know. pyvirt
+must not silently drop ones libvirt *does* know but pyvirt's models do not
+map yet, or ``define`` + ``dumpxml`` would lose configuration. The names
+libvirt knows come from its own RNG schemas (Debian's libvirt0); they are
+read only when an unmapped name is met. Without the schemas every unmapped
+name is treated as known (refused), the safe side.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pyvirt.errors import ErrorCode, NotSupportedError
+
+__all__ = ["ExpectedTree", "check_unmapped"]
+
+_RNG = "{http://relaxng.org/ns/structure/1.0}"
+
+
+@dataclass
+class ExpectedTree:
+    """Attributes and children a model maps at one element; ``None`` child = handled elsewhere."""
+
+    attrs: set[str] = field(default_factory=set)
+    children: dict[str, ExpectedTree | None] = field(default_factory=dict)
+    open: bool = False  # anything goes (custom parsers)
+    open_children: bool = False  # children kept verbatim (raw content); attributes still checked
+
+    def child(self, tag: str) -> ExpectedTree:
+        node = self.children.get(tag)
+        if node is None:
+            node = ExpectedTree()
+            self.children[tag] = node
+        return node
+
+
+@functools.cache
+def _libvirt_names() -> tuple[frozenset[str], frozenset[str]] | None:
+    from pyvirt.conf.schema import SCHEMA_DIR
+
+    files = glob.glob(os.path.join(SCHEMA_DIR, "*.rng"))
+    if not files:
+        return None
+    elements: set[str] = set()
+    attributes: set[str] = set()
+    for path in files:
+        for node in etree.parse(path).iter(f"{_RNG}element", f"{_RNG}attribute"):
+            name = node.get("name")
+            if name:
+                (elements if node.tag == f"{_RNG}element" else attributes).add(name.split(":")[-1])
+    return frozenset(elements), frozenset(attributes)
+
+
+def _known(name: str, kind: int) -> bool:
+    names = _libvirt_names()
+    return True if names is None else name.rsplit("}", maxsplit=1)[-1] in names[kind]
+
+
+def check_unmapped(elem: etree._Element, tree: ExpectedTree, where: str) -> None:
+    """Raise CONFIG_UNSUPPORTED for the first libvirt-known name ``tree`` does not map."""
+    if tree.open:
+        return
+    for key in elem.attrib:
+        name = str(key)
+        if name not in tree.attrs and not name.startswith("{http://www.w3.org/") and _known(name, 1):
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, f"attribute '{name}' of <{where}> is not supported by pyvirt yet"
+            )
+    if tree.open_children:
+        return
+    for child in elem.iterchildren("*"):
+        tag = str(child.tag)
+        if tag in tree.children:
+            sub = tree.children[tag]
+            if sub is not None:
+                check_unmapped(child, sub, f"{where}/{tag}")
+        elif _known(tag, 0):
+            local = tag.rsplit("}", maxsplit=1)[-1]
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, f"<{local}> in <{where}> is not supported by pyvirt yet"
+            )
