@@ -9,6 +9,7 @@ post-parse step.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
@@ -156,7 +157,7 @@ class CapabilitiesFeature(XmlModel):
     XML_OPEN = True
 
     policy: Annotated[str | None, X("@policy")] = None
-    states: dict[str, bool] = {}
+    states: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -324,10 +325,10 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
         dom.vcpu.current = None
     if dom.clock is None:
         dom.clock = Clock(offset="utc")
-    for field, allowed in _ACTIONS.items():
-        value = getattr(dom, field)
+    for action, allowed in _ACTIONS.items():
+        value = getattr(dom, action)
         if value is not None and value not in allowed:
-            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{field}>: '{value}'")
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{action}>: '{value}'")
     dom.on_poweroff = dom.on_poweroff or "destroy"
     dom.on_reboot = dom.on_reboot or "restart"
     dom.on_crash = dom.on_crash or "destroy"

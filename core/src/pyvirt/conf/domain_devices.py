@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
-from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.conf.xmlmodel import SELF, X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = [
@@ -48,7 +49,7 @@ class Address(XmlModel):
 
     XML_OPEN = True
 
-    attrs: dict[str, str] = {}
+    attrs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -92,7 +93,7 @@ class BackingStore(XmlModel):
     format: Annotated[str | None, X("format/@type")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_dev: Annotated[str | None, X("source/@dev")] = None
-    backing: Annotated[BackingStore | None, X("backingStore", model=None)] = None
+    backing: Annotated[BackingStore | None, X("backingStore", model=SELF)] = None
 
 
 class DiskHost(XmlModel):
@@ -466,35 +467,34 @@ class Devices(XmlModel):
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset({"redirfilter", "crypto", "nvram"})
 
     emulator: Annotated[str | None, X("emulator")] = None
-    disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = []
-    controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = []
-    leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = []
-    filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = []
-    interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = []
-    smartcards: Annotated[list[GenericDevice], X("smartcard", model=GenericDevice, many=True)] = []
-    serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = []
-    parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = []
-    consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = []
-    channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = []
-    inputs: Annotated[list[Input], X("input", model=Input, many=True)] = []
-    tpms: Annotated[list[Tpm], X("tpm", model=Tpm, many=True)] = []
-    graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = []
-    sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = []
-    audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = []
-    videos: Annotated[list[Video], X("video", model=Video, many=True)] = []
-    hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = []
-    redirdevs: Annotated[list[GenericDevice], X("redirdev", model=GenericDevice, many=True)] = []
-    hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = []
-    watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = []
+    disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = field(default_factory=list)
+    controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = field(default_factory=list)
+    leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = field(default_factory=list)
+    filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = field(default_factory=list)
+    interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = field(default_factory=list)
+    smartcards: Annotated[list[GenericDevice], X("smartcard", model=GenericDevice, many=True)] = field(
+        default_factory=list
+    )
+    serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = field(default_factory=list)
+    parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = field(default_factory=list)
+    consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = field(default_factory=list)
+    channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = field(default_factory=list)
+    inputs: Annotated[list[Input], X("input", model=Input, many=True)] = field(default_factory=list)
+    tpms: Annotated[list[Tpm], X("tpm", model=Tpm, many=True)] = field(default_factory=list)
+    graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = field(default_factory=list)
+    sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = field(default_factory=list)
+    audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = field(default_factory=list)
+    videos: Annotated[list[Video], X("video", model=Video, many=True)] = field(default_factory=list)
+    hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = field(default_factory=list)
+    redirdevs: Annotated[list[GenericDevice], X("redirdev", model=GenericDevice, many=True)] = field(
+        default_factory=list
+    )
+    hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = field(default_factory=list)
+    watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = field(default_factory=list)
     memballoon: Annotated[Memballoon | None, X("memballoon", model=Memballoon)] = None
-    rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = []
-    panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = []
-    shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = []
-    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = []
+    rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = field(default_factory=list)
+    panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = field(default_factory=list)
+    shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = field(default_factory=list)
+    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = field(default_factory=list)
     iommu: Annotated[GenericDevice | None, X("iommu", model=GenericDevice)] = None
     vsock: Annotated[GenericDevice | None, X("vsock", model=GenericDevice)] = None
-
-
-# BackingStore nests itself: bind the recursive marker now that the class exists.
-BackingStore.model_fields["backing"].metadata[:] = [X("backingStore", model=BackingStore)]
-BackingStore.model_rebuild(force=True)

@@ -7,6 +7,7 @@ device detail is lost while the typed models per capability are written.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated
 
 from pyvirt.conf.common import check_name, document_to_string, parse_document
@@ -27,7 +28,9 @@ class NodeDevice(XmlModel):
     devnode: Annotated[str | None, X("devnode")] = None
     parent: Annotated[str | None, X("parent")] = None
     driver_name: Annotated[str | None, X("driver/name")] = None
-    capabilities: Annotated[list[NodeDevCapability], X("capability", model=NodeDevCapability, many=True)] = []
+    capabilities: Annotated[list[NodeDevCapability], X("capability", model=NodeDevCapability, many=True)] = field(
+        default_factory=list
+    )
 
     def capability_types(self) -> list[str]:
         """Top-level and nested capability types (``scsi_host`` and its ``fc_host``, …)."""
