@@ -12,6 +12,8 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pyvirt.conf.common import normalize_uuid
+from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode, OperationDeniedError
 from pyvirt.events import EventSink, LifecycleEvent
 from pyvirt.plugin.facade import DriverCalls
@@ -19,7 +21,6 @@ from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
 
 if TYPE_CHECKING:
-    from pyvirt.domain import Domain
     from pyvirt.interface import Interface
     from pyvirt.network import Network
     from pyvirt.nodedev import NodeDevice
@@ -116,42 +117,33 @@ class Connection:
 
     # ------------------------------------------------------------------ domains
     def list_all_domains(self, flags: int = 0) -> list[Domain]:
-        from pyvirt.domain import Domain, domain_matches
 
         calls = self.calls
         return [Domain(self, ref) for ref in calls.domain_list_all() if domain_matches(calls, ref, flags)]
 
     def lookup_domain_by_name(self, name: str) -> Domain:
-        from pyvirt.domain import Domain
 
         return Domain(self, self.calls.domain_lookup_by_name(name=name))
 
     def lookup_domain_by_uuid(self, uuid: str) -> Domain:
-        from pyvirt.conf.common import normalize_uuid
-        from pyvirt.domain import Domain
-
         return Domain(self, self.calls.domain_lookup_by_uuid(uuid=normalize_uuid(uuid)))
 
     def lookup_domain_by_id(self, id: int) -> Domain:
-        from pyvirt.domain import Domain
 
         return Domain(self, self.calls.domain_lookup_by_id(id=id))
 
     def define_domain(self, xml: str, flags: int = 0) -> Domain:
-        from pyvirt.domain import Domain
 
         self.check_writable("virDomainDefineXMLFlags" if flags else "virDomainDefineXML")
         return Domain(self, self.calls.domain_define_xml(xml=xml, flags=flags))
 
     def create_domain(self, xml: str, flags: int = 0) -> Domain:
         """Create and start a transient domain."""
-        from pyvirt.domain import Domain
 
         self.check_writable("virDomainCreateXML")
         return Domain(self, self.calls.domain_create_xml(xml=xml, flags=flags))
 
     def restore_domain(self, path: str, xml: str | None = None, flags: int = 0) -> Domain:
-        from pyvirt.domain import Domain
 
         self.check_writable("virDomainRestoreFlags")
         return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))
@@ -169,7 +161,6 @@ class Connection:
         return Network(self, self.calls.network_lookup_by_name(name=name))
 
     def lookup_network_by_uuid(self, uuid: str) -> Network:
-        from pyvirt.conf.common import normalize_uuid
         from pyvirt.network import Network
 
         return Network(self, self.calls.network_lookup_by_uuid(uuid=normalize_uuid(uuid)))
@@ -199,7 +190,6 @@ class Connection:
         return StoragePool(self, self.calls.pool_lookup_by_name(name=name))
 
     def lookup_storage_pool_by_uuid(self, uuid: str) -> StoragePool:
-        from pyvirt.conf.common import normalize_uuid
         from pyvirt.storage import StoragePool
 
         return StoragePool(self, self.calls.pool_lookup_by_uuid(uuid=normalize_uuid(uuid)))
@@ -233,7 +223,6 @@ class Connection:
         return [Secret(self, r) for r in self.calls.secret_list_all()]
 
     def lookup_secret_by_uuid(self, uuid: str) -> Secret:
-        from pyvirt.conf.common import normalize_uuid
         from pyvirt.secret import Secret
 
         return Secret(self, self.calls.secret_lookup_by_uuid(uuid=normalize_uuid(uuid)))

@@ -7,6 +7,8 @@ filled in. Driver-specific defaults (arch, implicit devices) stay in drivers.
 
 from __future__ import annotations
 
+from lxml import etree
+
 from pyvirt.conf.domain_devices import Chardev, ChardevSource, Devices, Graphics, GraphicsListen, Interface, Rng
 from pyvirt.errors import ErrorCode, XMLError
 
@@ -129,8 +131,6 @@ def _rng(rng: Rng) -> None:
 
 def _generic_chardev_backed(devices: Devices) -> None:
     """smartcard passthrough / redirdev over a unix socket need a source path."""
-    from lxml import etree
-
     for dev in (*devices.smartcards, *devices.redirdevs):
         if dev.type != "unix":
             continue

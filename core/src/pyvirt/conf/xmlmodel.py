@@ -82,12 +82,13 @@ class XmlModel:
     """
 
     _field_names: ClassVar[tuple[str, ...]] = ()
-    _defaults: ClassVar[dict[str, Any]] = {}
+    _field_set: ClassVar[frozenset[str]] = frozenset()
+    _factories: ClassVar[tuple[tuple[str, Any], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         names: list[str] = []
-        defaults: dict[str, Any] = {}
+        factories: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
             for name, ann in inspect.get_annotations(klass).items():
                 if "ClassVar" in str(ann) or name in names:
@@ -96,23 +97,25 @@ class XmlModel:
         for name in names:
             value = getattr(cls, name, _MISSING)
             if isinstance(value, dataclasses.Field):
-                factory = value.default_factory
-                defaults[name] = ("factory", factory)
+                factories.append((name, value.default_factory))
                 type.__setattr__(cls, name, None)
-            else:
-                defaults[name] = ("value", None if value is _MISSING else value)
+            elif value is _MISSING:
+                type.__setattr__(cls, name, None)
         cls._field_names = tuple(names)
-        cls._defaults = defaults
+        cls._field_set = frozenset(names)
+        cls._factories = tuple(factories)
 
     def __init__(self, **kwargs: Any) -> None:
-        for name in self._field_names:
-            if name in kwargs:
-                setattr(self, name, kwargs.pop(name))
-                continue
-            kind, value = self._defaults[name]
-            setattr(self, name, value() if kind == "factory" else value)
-        if kwargs:
-            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(kwargs)}")
+        # Plain defaults live on the class; only given values and fresh mutable defaults are
+        # stored per instance (a model has up to fifty fields and most are unset).
+        if not kwargs.keys() <= self._field_set:
+            unknown = ", ".join(sorted(kwargs.keys() - self._field_set))
+            raise TypeError(f"{type(self).__name__} has no field(s) {unknown}")
+        state = self.__dict__
+        for name, factory in self._factories:
+            if name not in kwargs:
+                state[name] = factory()
+        state.update(kwargs)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -247,37 +250,82 @@ def _find(elem: etree._Element, names: list[str]) -> etree._Element | None:
     return cur
 
 
-def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
-    """Build ``cls`` from ``elem``; unknown-but-libvirt-known children raise."""
-    where = where or elem.tag
-    values: dict[str, Any] = {}
+_PlanItem = tuple[str, X, Any, tuple[str, ...], "str | None", str, str]
+
+
+def _plan(cls: type[XmlModel]) -> list[_PlanItem]:
+    """Per-class parse plan: (field, marker, type, path elements, attribute, kind, first element)."""
+    cached = cls.__dict__.get("_parse_plan_cache")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    plan: list[_PlanItem] = []
     for name, marker, annotation in cls.xml_fields():
-        typ = _base_type(annotation)
         elems, attr = _split(marker.path)
         if marker.model is not None:
-            if marker.many:
-                parent = _find(elem, elems[:-1]) if len(elems) > 1 else elem
-                if parent is None:
-                    continue
+            kind = "many" if marker.many else "one"
+        elif marker.flag:
+            kind = "flag"
+        elif marker.raw:
+            kind = "raw"
+        else:
+            kind = "value"
+        plan.append((name, marker, _base_type(annotation), tuple(elems), attr, kind, elems[0] if elems else ""))
+    type.__setattr__(cls, "_parse_plan_cache", plan)
+    return plan
+
+
+def _plan_index(cls: type[XmlModel]) -> tuple[list[_PlanItem], dict[str, list[_PlanItem]]]:
+    """The plan split into fields of this element itself and fields under each child tag."""
+    cached = cls.__dict__.get("_plan_index_cache")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    own: list[_PlanItem] = []
+    by_child: dict[str, list[_PlanItem]] = {}
+    for item in _plan(cls):
+        if item[6]:
+            by_child.setdefault(item[6], []).append(item)
+        else:
+            own.append(item)
+    type.__setattr__(cls, "_plan_index_cache", (own, by_child))
+    return own, by_child
+
+
+def _items_for(cls: type[XmlModel], present: set[Any]) -> list[_PlanItem]:
+    own, by_child = _plan_index(cls)
+    items = list(own)
+    for tag in present:
+        items.extend(by_child.get(tag, ()))
+    return items
+
+
+def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
+    """Build ``cls`` from ``elem``; unknown-but-libvirt-known children raise."""
+    where = where or str(elem.tag)
+    values: dict[str, Any] = {}
+    present = {c.tag for c in elem}
+    for name, marker, typ, elems, attr, kind, _first in _items_for(cls, present):
+        if kind == "many":
+            assert marker.model is not None
+            parent = _find(elem, list(elems[:-1])) if len(elems) > 1 else elem
+            if parent is not None:
                 tag = elems[-1]
-                values[name] = [parse_model(marker.model, c, f"{where}/{tag}") for c in parent.findall(tag)]
-            else:
-                child = _find(elem, elems)
-                if child is not None:
-                    values[name] = parse_model(marker.model, child, f"{where}/{marker.path}")
+                values[name] = [parse_model(marker.model, c, f"{where}/{tag}") for c in parent.iterchildren(tag)]
             continue
-        if marker.flag:
-            values[name] = _find(elem, elems) is not None
+        target = _find(elem, list(elems)) if elems else elem
+        if kind == "one":
+            assert marker.model is not None
+            if target is not None:
+                values[name] = parse_model(marker.model, target, f"{where}/{marker.path}")
             continue
-        if marker.raw:
-            found = _find(elem, elems)
-            if found is not None:
-                values[name] = "".join(
-                    etree.tostring(c, encoding="unicode", with_tail=False) for c in found if isinstance(c.tag, str)
-                )
+        if kind == "flag":
+            values[name] = target is not None
             continue
-        target = _find(elem, elems)
         if target is None:
+            continue
+        if kind == "raw":
+            values[name] = "".join(
+                etree.tostring(c, encoding="unicode", with_tail=False) for c in target.iterchildren("*")
+            )
             continue
         if attr is not None:
             raw = target.get(attr)
@@ -289,13 +337,14 @@ def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
                 continue
         values[name] = _convert_in(raw, marker, typ, f"{where}/{marker.path}")
     cls.xml_parse_extra(elem, values)
-    for child in elem:
-        if isinstance(child.tag, str) and child.tag in cls.UNSUPPORTED:
-            from pyvirt.errors import NotSupportedError
+    if cls.UNSUPPORTED:
+        for tag in present:
+            if tag in cls.UNSUPPORTED:
+                from pyvirt.errors import NotSupportedError
 
-            raise NotSupportedError(
-                ErrorCode.CONFIG_UNSUPPORTED, f"<{child.tag}> in <{where}> is not supported by pyvirt yet"
-            )
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED, f"<{tag}> in <{where}> is not supported by pyvirt yet"
+                )
     check_unmapped(elem, cls.expected_tree(), where)
     return cls(**values)
 
