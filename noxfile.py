@@ -14,7 +14,7 @@ import sys
 import nox
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "typecheck", "imports", "tests"]
+nox.options.sessions = ["lint", "typecheck", "imports", "tests", "conformance"]
 
 DISTRIBUTIONS = ["core"]
 SOURCES = [f"{d}/src" for d in DISTRIBUTIONS]
@@ -24,8 +24,9 @@ TESTS = [f"{d}/tests" for d in DISTRIBUTIONS]
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff: style and common bugs."""
-    session.run(sys.executable, "-m", "ruff", "check", *SOURCES, *TESTS, "noxfile.py", "demo.py", "bench")
-    session.run(sys.executable, "-m", "ruff", "format", "--check", *SOURCES, *TESTS, "noxfile.py", "demo.py", "bench")
+    paths = [*SOURCES, *TESTS, "noxfile.py", "demo.py", "bench"]
+    session.run(sys.executable, "-m", "ruff", "check", *paths)
+    session.run(sys.executable, "-m", "ruff", "format", "--check", *paths)
 
 
 @nox.session
@@ -47,6 +48,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance(session: nox.Session) -> None:
+    """libvirt 9.0.0's XML test data through pyvirt's models: pass rates per suite."""
+    session.run(sys.executable, "core/tests/conf/conformance.py")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks with ratios against the reference (not timed tests)."""
+    """Benchmarks beside the reference, with ratios (not timed tests)."""
     session.run(sys.executable, "bench/bench_command.py", *session.posargs)
+    session.run(sys.executable, "bench/bench_test_driver.py")
