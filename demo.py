@@ -39,8 +39,8 @@ def main() -> int:
         os.unlink(f.name)
     print("== the same from Python ==")
     with pyvirt.open("test:///default") as conn:
-        events = []
-        conn.register_domain_event(lambda ev: events.append(ev))
+        events: list[pyvirt.LifecycleEvent] = []
+        conn.register_domain_event(events.append)
         dom = conn.define_domain(GUEST)
         dom.create()
         dom.suspend()

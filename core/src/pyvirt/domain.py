@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState
+from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     from pyvirt.connection import Connection
 
 __all__ = ["Domain", "Snapshot", "domain_matches"]
+
+# virConnectListAllDomains flag groups besides active/inactive and the run states.
+_DOMAIN_GROUPS = (
+    (4, 8, "persistent"), (256, 512, "managed_save"), (1024, 2048, "autostart"), (4096, 8192, "has_snapshot"),
+)  # fmt: skip
 
 
 def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
@@ -28,8 +34,6 @@ def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
         return False
     need_flags = flags & (4 | 8 | 256 | 512 | 1024 | 2048 | 4096 | 8192)
     info = calls.domain_get_flags(dom=ref) if need_flags else {}
-    if flags & (4 | 8) and not ((flags & 4 and info["persistent"]) or (flags & 8 and not info["persistent"])):
-        return False
     if flags & (16 | 32 | 64 | 128):
         state = calls.domain_get_state(dom=ref)[0]
         ok = (
@@ -40,11 +44,7 @@ def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
         )
         if not ok:
             return False
-    pairs = ((256, 512, "managed_save"), (1024, 2048, "autostart"), (4096, 8192, "has_snapshot"))
-    for yes, no, key in pairs:
-        if flags & (yes | no) and not ((flags & yes and info[key]) or (flags & no and not info[key])):
-            return False
-    return True
+    return matches_flag_groups(flags, info, _DOMAIN_GROUPS)
 
 
 class Domain:

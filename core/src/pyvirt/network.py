@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import NetworkRef
 
@@ -17,11 +18,7 @@ def network_matches(calls: DriverCalls, ref: NetworkRef, flags: int) -> bool:
     """virConnectListAllNetworks flags: INACTIVE 1, ACTIVE 2, PERSISTENT 4, TRANSIENT 8, AUTOSTART 16, NO_AUTOSTART 32."""
     if not flags:
         return True
-    f = calls.network_get_flags(net=ref)
-    for yes, no, key in ((2, 1, "active"), (4, 8, "persistent"), (16, 32, "autostart")):
-        if flags & (yes | no) and not ((flags & yes and f[key]) or (flags & no and not f[key])):
-            return False
-    return True
+    return matches_flag_groups(flags, calls.network_get_flags(net=ref), ACTIVE_PERSISTENT_AUTOSTART)
 
 
 class Network:
