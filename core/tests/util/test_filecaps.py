@@ -119,3 +119,18 @@ def test_decoding_rejects_garbage() -> None:
         decode_file_caps(b"\x00\x00\x00\x09" + b"\0" * 16)
     with pytest.raises(ValueError):
         decode_file_caps(b"\x01")
+
+
+def test_a_rawio_lun_disk_asks_for_cap_sys_rawio_and_the_check_explains_the_fix(emulator: Path) -> None:
+    from pyvirt.conf.domain import parse_domain, required_capabilities
+
+    xml = """<domain type='kvm'><name>g</name><memory>1024</memory><os><type>hvm</type></os><devices>
+      <disk type='block' device='lun' rawio='yes'><source dev='/dev/sdb'/><target dev='sda' bus='scsi'/></disk>
+    </devices></domain>"""
+    wanted = required_capabilities(parse_domain(xml))
+    assert wanted == {"sys_rawio"}
+    assert required_capabilities(parse_domain(xml.replace(" rawio='yes'", ""))) == frozenset()
+    setcap("cap_net_admin+p", emulator)
+    with pytest.raises(NotSupportedError) as e:
+        require_capabilities_after_exec(str(emulator), NOBODY, wanted, "disk 'sda' (device='lun' rawio='yes')")
+    assert f"setcap cap_sys_rawio+ep {emulator}" in e.value.message

@@ -386,3 +386,18 @@ def require_supported(dom: Domain, what: str, supported: bool) -> None:
     """Refuse a configuration a driver cannot run (CONFIG_UNSUPPORTED)."""
     if not supported:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, what)
+
+
+def required_capabilities(dom: Domain) -> frozenset[str]:
+    """Capabilities the guest's emulator process must keep (libvirt's rawio rule).
+
+    ``<disk device='lun' rawio='yes'>`` and a SCSI ``<hostdev rawio='yes'>``
+    need CAP_SYS_RAWIO; drivers pass the result to ``Command.set_capabilities``
+    and to ``pyvirt.util.filecaps.require_capabilities_after_exec``.
+    """
+    if dom.devices is None:
+        return frozenset()
+    rawio = any(d.device == "lun" and d.rawio for d in dom.devices.disks) or any(
+        h.type == "scsi" and h.rawio for h in dom.devices.hostdevs
+    )
+    return frozenset({"sys_rawio"}) if rawio else frozenset()
