@@ -111,9 +111,12 @@ def test_wrong_state_and_unknown_flags(conn: pyvirt.Connection) -> None:
 
 
 def test_unsupported_libvirt_features_are_refused_not_dropped(conn: pyvirt.Connection) -> None:
-    with_cachetune = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><cputune><cachetune vcpus='0'/></cputune>")
-    expect(conn, lambda: conn.define_domain(with_cachetune), ErrorCode.CONFIG_UNSUPPORTED,
-           "<cachetune> in <domain/cputune> is not supported by pyvirt yet")  # fmt: skip
+    backing = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><memtune><hard_limit>1</hard_limit></memtune>")
+    expect(conn, lambda: conn.define_domain(backing), ErrorCode.CONFIG_UNSUPPORTED,
+           "<memtune> in <domain> is not supported by pyvirt yet")  # fmt: skip
+    clock = GUEST_X.replace("</devices>", "</devices><clock offset='absolute' start='0'/>")
+    expect(conn, lambda: conn.define_domain(clock), ErrorCode.CONFIG_UNSUPPORTED,
+           "attribute 'start' of <domain/clock> is not supported by pyvirt yet")  # fmt: skip
 
 
 def test_failed_save_leaves_no_file_and_the_guest_running(conn: pyvirt.Connection, tmp_path: Path) -> None:

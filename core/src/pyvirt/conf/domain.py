@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from lxml import etree
 
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
+from pyvirt.conf.cputune_rules import apply_cputune_rules
 from pyvirt.conf.domain_devices import Devices
 from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.units import parse_scaled
@@ -69,8 +70,48 @@ class VcpuPin(XmlModel):
     cpuset: Annotated[str | None, X("@cpuset")] = None
 
 
+class Sched(XmlModel):
+    """vcpusched / iothreadsched / emulatorsched: libvirt writes one element per vCPU or thread."""
+
+    vcpus: Annotated[str | None, X("@vcpus")] = None
+    iothreads: Annotated[str | None, X("@iothreads")] = None
+    scheduler: Annotated[str | None, X("@scheduler")] = None
+    priority: Annotated[int | None, X("@priority")] = None
+
+
+class CacheAlloc(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    level: Annotated[int | None, X("@level")] = None
+    type: Annotated[str | None, X("@type")] = None
+    size: Annotated[int | None, X("@size")] = None
+    unit: Annotated[str | None, X("@unit")] = None
+
+
+class Monitor(XmlModel):
+    level: Annotated[int | None, X("@level")] = None
+    vcpus: Annotated[str | None, X("@vcpus")] = None
+
+
+class MemNode(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    bandwidth: Annotated[int | None, X("@bandwidth")] = None
+
+
+class CacheTune(XmlModel):
+    vcpus: Annotated[str | None, X("@vcpus")] = None
+    id: Annotated[str | None, X("@id")] = None
+    caches: Annotated[list[CacheAlloc] | None, X("cache", model=CacheAlloc, many=True)] = None
+    monitors: Annotated[list[Monitor] | None, X("monitor", model=Monitor, many=True)] = None
+
+
+class MemoryTune(XmlModel):
+    vcpus: Annotated[str | None, X("@vcpus")] = None
+    id: Annotated[str | None, X("@id")] = None
+    nodes: Annotated[list[MemNode] | None, X("node", model=MemNode, many=True)] = None
+    monitors: Annotated[list[Monitor] | None, X("monitor", model=Monitor, many=True)] = None
+
+
 class CpuTune(XmlModel):
-    UNSUPPORTED = frozenset({"cachetune", "memorytune", "vcpusched", "iothreadsched", "emulatorsched"})
     shares: Annotated[int | None, X("shares")] = None
     period: Annotated[int | None, X("period")] = None
     quota: Annotated[int | None, X("quota")] = None
@@ -82,6 +123,12 @@ class CpuTune(XmlModel):
     iothread_quota: Annotated[int | None, X("iothread_quota")] = None
     vcpupins: Annotated[list[VcpuPin] | None, X("vcpupin", model=VcpuPin, many=True)] = None
     emulatorpin: Annotated[str | None, X("emulatorpin/@cpuset")] = None
+    iothreadpins: Annotated[str | None, X("iothreadpin", raw=True)] = None
+    emulatorsched: Annotated[Sched | None, X("emulatorsched", model=Sched)] = None
+    vcpuscheds: Annotated[list[Sched] | None, X("vcpusched", model=Sched, many=True)] = None
+    iothreadscheds: Annotated[list[Sched] | None, X("iothreadsched", model=Sched, many=True)] = None
+    cachetunes: Annotated[list[CacheTune] | None, X("cachetune", model=CacheTune, many=True)] = None
+    memorytunes: Annotated[list[MemoryTune] | None, X("memorytune", model=MemoryTune, many=True)] = None
 
 
 class OsType(XmlModel):
@@ -254,11 +301,20 @@ class Seclabel(XmlModel):
     baselabel: Annotated[str | None, X("baselabel")] = None
 
 
+class LaunchSecurity(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    cbitpos: Annotated[int | None, X("cbitpos")] = None
+    reduced_phys_bits: Annotated[int | None, X("reducedPhysBits")] = None
+    policy: Annotated[int | None, X("policy", hex=True, hex_width=4)] = None
+    dh_cert: Annotated[str | None, X("dhCert")] = None
+    session: Annotated[str | None, X("session")] = None
+
+
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"blkiotune", "memtune", "memoryBacking", "iothreadids", "numatune", "resource", "sysinfo",
-         "keywrap", "launchSecurity", "genid", "throttlegroups"}
+        {"blkiotune", "memtune", "memoryBacking", "iothreadids", "numatune", "sysinfo", "keywrap", "genid",
+         "throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
@@ -275,6 +331,8 @@ class Domain(XmlModel):
     vcpus: Annotated[list[VcpuEntry] | None, X("vcpus/vcpu", model=VcpuEntry, many=True)] = None
     iothreads: Annotated[int | None, X("iothreads")] = None
     cputune: Annotated[CpuTune | None, X("cputune", model=CpuTune)] = None
+    resource_partition: Annotated[str | None, X("resource/partition")] = None
+    resource_appid: Annotated[str | None, X("resource/fibrechannel/@appid")] = None
     bootloader: Annotated[str | None, X("bootloader")] = None
     bootloader_args: Annotated[str | None, X("bootloader_args")] = None
     os: Annotated[Os | None, X("os", model=Os)] = None
@@ -291,6 +349,7 @@ class Domain(XmlModel):
     perf: Annotated[list[PerfEvent] | None, X("perf/event", model=PerfEvent, many=True)] = None
     devices: Annotated[Devices | None, X("devices", model=Devices)] = None
     seclabels: Annotated[list[Seclabel] | None, X("seclabel", model=Seclabel, many=True)] = None
+    launch_security: Annotated[LaunchSecurity | None, X("launchSecurity", model=LaunchSecurity)] = None
 
 
 _ACTIONS = {
@@ -335,6 +394,8 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
     if dom.devices is None:
         dom.devices = Devices()
     apply_device_rules(dom.devices)
+    if dom.cputune is not None:
+        apply_cputune_rules(dom.cputune, dom.vcpu.count)
     devs = dom.devices
     per_device_boot = (
         any(d.boot for d in devs.disks) or any(i.boot for i in devs.interfaces) or any(h.boot for h in devs.hostdevs)

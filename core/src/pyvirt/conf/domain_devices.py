@@ -447,8 +447,8 @@ class Audio(XmlModel):
 
 
 class GenericDevice(XmlModel):
-    """Devices pyvirt does not interpret yet (smartcard, redirdev, hub, panic, shmem, memory, iommu,
-    vsock, lease): the common attributes typed, the children kept verbatim so nothing is lost."""
+    """Devices pyvirt does not interpret yet (hub, panic, shmem, memory, iommu, vsock, lease): the
+    common attributes typed, the children kept verbatim so nothing is lost."""
 
     type: Annotated[str | None, X("@type")] = None
     model: Annotated[str | None, X("@model")] = None
@@ -458,6 +458,29 @@ class GenericDevice(XmlModel):
     access: Annotated[str | None, X("@access")] = None
     discard: Annotated[str | None, X("@discard")] = None
     content: Annotated[str | None, X(".", raw=True)] = None
+
+
+class Smartcard(XmlModel):
+    TAG = "smartcard"
+    mode: Annotated[str | None, X("@mode")] = None
+    type: Annotated[str | None, X("@type")] = None
+    certificates: Annotated[str | None, X("certificate", raw=True)] = None
+    database: Annotated[str | None, X("database")] = None
+    sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
+    protocol: Annotated[str | None, X("protocol/@type")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
+class Redirdev(XmlModel):
+    TAG = "redirdev"
+    bus: Annotated[str | None, X("@bus")] = None
+    type: Annotated[str | None, X("@type")] = None
+    sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
+    protocol: Annotated[str | None, X("protocol/@type")] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
 
 
 class Devices(XmlModel):
@@ -472,9 +495,7 @@ class Devices(XmlModel):
     leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = field(default_factory=list)
     filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = field(default_factory=list)
     interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = field(default_factory=list)
-    smartcards: Annotated[list[GenericDevice], X("smartcard", model=GenericDevice, many=True)] = field(
-        default_factory=list
-    )
+    smartcards: Annotated[list[Smartcard], X("smartcard", model=Smartcard, many=True)] = field(default_factory=list)
     serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = field(default_factory=list)
     parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = field(default_factory=list)
     consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = field(default_factory=list)
@@ -486,9 +507,7 @@ class Devices(XmlModel):
     audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = field(default_factory=list)
     videos: Annotated[list[Video], X("video", model=Video, many=True)] = field(default_factory=list)
     hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = field(default_factory=list)
-    redirdevs: Annotated[list[GenericDevice], X("redirdev", model=GenericDevice, many=True)] = field(
-        default_factory=list
-    )
+    redirdevs: Annotated[list[Redirdev], X("redirdev", model=Redirdev, many=True)] = field(default_factory=list)
     hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = field(default_factory=list)
     watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = field(default_factory=list)
     memballoon: Annotated[Memballoon | None, X("memballoon", model=Memballoon)] = None

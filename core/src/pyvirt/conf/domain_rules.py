@@ -7,9 +7,17 @@ filled in. Driver-specific defaults (arch, implicit devices) stay in drivers.
 
 from __future__ import annotations
 
-from lxml import etree
-
-from pyvirt.conf.domain_devices import Chardev, ChardevSource, Devices, Graphics, GraphicsListen, Interface, Rng
+from pyvirt.conf.domain_devices import (
+    Address,
+    Chardev,
+    ChardevSource,
+    Controller,
+    Devices,
+    Graphics,
+    GraphicsListen,
+    Interface,
+    Rng,
+)
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["apply_device_rules"]
@@ -103,11 +111,14 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
         connect[0].mode = "connect"
         dev.sources = bind + connect
     elif kind == "unix":
+        if what in ("rng", "smartcard", "redirdev") and not any(s.path for s in sources):
+            raise _xml_error("Missing source path attribute for char device")
+        # A unix chardev without a path gets one generated at start; the inactive XML has no source.
+        sources = [s for s in sources if s.path]
         for src in sources:
             src.mode = src.mode or "connect"
             _reconnect(src)
-        if what in ("rng", "smartcard", "redirdev") and not any(s.path for s in sources):
-            raise _xml_error("Missing source path attribute for char device")
+        dev.sources = sources or None
 
 
 def _reconnect(src: ChardevSource) -> None:
@@ -129,14 +140,22 @@ def _rng(rng: Rng) -> None:
     backend.sources = fake.sources
 
 
-def _generic_chardev_backed(devices: Devices) -> None:
-    """smartcard passthrough / redirdev over a unix socket need a source path."""
-    for dev in (*devices.smartcards, *devices.redirdevs):
-        if dev.type != "unix":
-            continue
-        body = etree.fromstring(f"<r>{dev.content or ''}</r>")
-        if not any(src.get("path") for src in body.iter("source")):
-            raise _xml_error("Missing source path attribute for char device")
+def _controllers(devices: Devices) -> None:
+    """A controller without an index gets the lowest free one of its type; smartcards need a ccid."""
+    used: dict[str | None, set[int]] = {}
+    for c in devices.controllers:
+        if c.index is not None:
+            used.setdefault(c.type, set()).add(c.index)
+    for c in devices.controllers:
+        if c.index is None:
+            taken = used.setdefault(c.type, set())
+            c.index = next(i for i in range(len(taken) + 1) if i not in taken)
+            taken.add(c.index)
+    if devices.smartcards and not any(c.type == "ccid" for c in devices.controllers):
+        devices.controllers.append(Controller(type="ccid", index=0))
+    for slot, card in enumerate(devices.smartcards):
+        if card.address is None:
+            card.address = Address(attrs={"type": "ccid", "controller": "0", "slot": str(slot)})
 
 
 def apply_device_rules(devices: Devices) -> None:
@@ -149,6 +168,15 @@ def apply_device_rules(devices: Devices) -> None:
             _chardev_sources(dev, "chardev")
     for rng in devices.rngs:
         _rng(rng)
-    _generic_chardev_backed(devices)
+    for card in devices.smartcards:
+        if card.type in ("unix", "tcp", "udp"):
+            fake = Chardev(type=card.type, sources=card.sources)
+            _chardev_sources(fake, "smartcard")
+            card.sources = fake.sources
+    for redir in devices.redirdevs:
+        fake = Chardev(type=redir.type, sources=redir.sources)
+        _chardev_sources(fake, "redirdev")
+        redir.sources, redir.protocol = fake.sources, redir.protocol or fake.protocol
+    _controllers(devices)
     if devices.videos and devices.videos[0].model_primary is None:
         devices.videos[0].model_primary = True
