@@ -483,6 +483,13 @@ class Redirdev(XmlModel):
     address: Annotated[Address | None, X("address", model=Address)] = None
 
 
+# Absent device kinds share one immutable empty tuple instead of a fresh list each: a domain has
+# thirty kinds and usually uses five, and the empty lists were most of the objects the garbage
+# collector had to walk with ten thousand definitions in memory. Code that adds a device assigns
+# a new list rather than appending.
+NONE_YET: Any = ()
+
+
 class Devices(XmlModel):
     """libvirt formats devices grouped by kind, in this order."""
 
@@ -490,30 +497,30 @@ class Devices(XmlModel):
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset({"redirfilter", "crypto", "nvram"})
 
     emulator: Annotated[str | None, X("emulator")] = None
-    disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = field(default_factory=list)
-    controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = field(default_factory=list)
-    leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = field(default_factory=list)
-    filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = field(default_factory=list)
-    interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = field(default_factory=list)
-    smartcards: Annotated[list[Smartcard], X("smartcard", model=Smartcard, many=True)] = field(default_factory=list)
-    serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = field(default_factory=list)
-    parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = field(default_factory=list)
-    consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = field(default_factory=list)
-    channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = field(default_factory=list)
-    inputs: Annotated[list[Input], X("input", model=Input, many=True)] = field(default_factory=list)
-    tpms: Annotated[list[Tpm], X("tpm", model=Tpm, many=True)] = field(default_factory=list)
-    graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = field(default_factory=list)
-    sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = field(default_factory=list)
-    audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = field(default_factory=list)
-    videos: Annotated[list[Video], X("video", model=Video, many=True)] = field(default_factory=list)
-    hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = field(default_factory=list)
-    redirdevs: Annotated[list[Redirdev], X("redirdev", model=Redirdev, many=True)] = field(default_factory=list)
-    hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = field(default_factory=list)
-    watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = field(default_factory=list)
+    disks: Annotated[list[Disk], X("disk", model=Disk, many=True)] = NONE_YET
+    controllers: Annotated[list[Controller], X("controller", model=Controller, many=True)] = NONE_YET
+    leases: Annotated[list[GenericDevice], X("lease", model=GenericDevice, many=True)] = NONE_YET
+    filesystems: Annotated[list[Filesystem], X("filesystem", model=Filesystem, many=True)] = NONE_YET
+    interfaces: Annotated[list[Interface], X("interface", model=Interface, many=True)] = NONE_YET
+    smartcards: Annotated[list[Smartcard], X("smartcard", model=Smartcard, many=True)] = NONE_YET
+    serials: Annotated[list[Chardev], X("serial", model=Chardev, many=True)] = NONE_YET
+    parallels: Annotated[list[Chardev], X("parallel", model=Chardev, many=True)] = NONE_YET
+    consoles: Annotated[list[Chardev], X("console", model=Chardev, many=True)] = NONE_YET
+    channels: Annotated[list[Chardev], X("channel", model=Chardev, many=True)] = NONE_YET
+    inputs: Annotated[list[Input], X("input", model=Input, many=True)] = NONE_YET
+    tpms: Annotated[list[Tpm], X("tpm", model=Tpm, many=True)] = NONE_YET
+    graphics: Annotated[list[Graphics], X("graphics", model=Graphics, many=True)] = NONE_YET
+    sounds: Annotated[list[Sound], X("sound", model=Sound, many=True)] = NONE_YET
+    audios: Annotated[list[Audio], X("audio", model=Audio, many=True)] = NONE_YET
+    videos: Annotated[list[Video], X("video", model=Video, many=True)] = NONE_YET
+    hostdevs: Annotated[list[Hostdev], X("hostdev", model=Hostdev, many=True)] = NONE_YET
+    redirdevs: Annotated[list[Redirdev], X("redirdev", model=Redirdev, many=True)] = NONE_YET
+    hubs: Annotated[list[GenericDevice], X("hub", model=GenericDevice, many=True)] = NONE_YET
+    watchdogs: Annotated[list[Watchdog], X("watchdog", model=Watchdog, many=True)] = NONE_YET
     memballoon: Annotated[Memballoon | None, X("memballoon", model=Memballoon)] = None
-    rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = field(default_factory=list)
-    panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = field(default_factory=list)
-    shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = field(default_factory=list)
-    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = field(default_factory=list)
+    rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = NONE_YET
+    panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = NONE_YET
+    shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = NONE_YET
+    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = NONE_YET
     iommu: Annotated[GenericDevice | None, X("iommu", model=GenericDevice)] = None
     vsock: Annotated[GenericDevice | None, X("vsock", model=GenericDevice)] = None

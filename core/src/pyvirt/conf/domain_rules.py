@@ -152,7 +152,7 @@ def _controllers(devices: Devices) -> None:
             c.index = next(i for i in range(len(taken) + 1) if i not in taken)
             taken.add(c.index)
     if devices.smartcards and not any(c.type == "ccid" for c in devices.controllers):
-        devices.controllers.append(Controller(type="ccid", index=0))
+        devices.controllers = [*devices.controllers, Controller(type="ccid", index=0)]
     for slot, card in enumerate(devices.smartcards):
         if card.address is None:
             card.address = Address(attrs={"type": "ccid", "controller": "0", "slot": str(slot)})
