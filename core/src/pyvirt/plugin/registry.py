@@ -106,7 +106,9 @@ def load_driver(kind: str, name: str) -> Any:
                 f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
             ) from exc
         hint = _SUGGEST.get(name, f"pyvirt-{name}")
-        raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})") from None
+        if kind == "hypervisor":
+            raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})") from None
+        raise Error(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})") from None
     obj = mgr.driver
     driver = obj() if inspect.isclass(obj) else obj
     if getattr(driver, "pyvirt_contract", None) != CONTRACT_VERSION:

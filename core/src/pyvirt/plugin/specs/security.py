@@ -9,12 +9,14 @@ never called through pluggy's own ordering.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyvirt.plugin import hookspec
 
 if TYPE_CHECKING:
+    from pyvirt.conf.domain import Domain
     from pyvirt.plugin.records import SecurityLabel
+    from pyvirt.util.command import Command
 
 
 @hookspec
@@ -33,45 +35,53 @@ def security_get_doi() -> str:
 
 
 @hookspec
-def security_gen_label(domain: Any) -> None:
+def security_gen_label(domain: Domain) -> None:
     """GenLabel: allocate a unique label for the domain (dynamic labels), in its seclabel."""
 
 
 @hookspec
-def security_reserve_label(domain: Any, pid: int) -> None:
+def security_reserve_label(domain: Domain, pid: int) -> None:
     """ReserveLabel: re-register the label of a domain found running."""
 
 
 @hookspec
-def security_release_label(domain: Any) -> None:
+def security_release_label(domain: Domain) -> None:
     """ReleaseLabel: free what GenLabel allocated (MCS pair, profile)."""
 
 
 @hookspec
-def security_set_all_label(domain: Any, incoming_path: str | None) -> None:
+def security_set_all_label(domain: Domain, incoming_path: str | None) -> None:
     """SetAllLabel: label every resource the domain uses, remembering the old labels."""
 
 
 @hookspec
-def security_restore_all_label(domain: Any, migrated: bool) -> None:
+def security_restore_all_label(domain: Domain, migrated: bool) -> None:
     """RestoreAllLabel: give every resource its remembered label back."""
 
 
 @hookspec
-def security_set_process_label(domain: Any) -> None:
-    """SetProcessLabel: runs in the child between fork and exec."""
+def security_set_process_label(domain: Domain, cmd: Command) -> None:
+    """SetProcessLabel: prepare ``cmd`` so the child runs with the domain's label.
+
+    DAC sets the uid/gid/groups; MAC drivers add a pre-exec hook that writes
+    ``/proc/self/attr/exec`` between fork and exec.
+    """
 
 
 @hookspec
-def security_get_process_label(domain: Any, pid: int) -> SecurityLabel:
+def security_get_process_label(domain: Domain, pid: int) -> SecurityLabel:
     """GetProcessLabel: the live label of the domain's process."""
 
 
 @hookspec
-def security_set_image_label(domain: Any, path: str, role: str) -> None:
-    """Label one image (hotplug); ``role`` is ``top``, ``backing`` or ``readonly``."""
+def security_set_path_label(domain: Domain, path: str, kind: str, remember: bool) -> None:
+    """Label one host file the guest uses (hotplugged image, chardev, hostdev node, …).
+
+    ``kind`` is ``image``, ``backing``, ``readonly``, ``chardev``, ``hostdev``, ``kernel``, …;
+    ``remember`` asks to keep the original label for ``security_restore_path_label``.
+    """
 
 
 @hookspec
-def security_restore_image_label(domain: Any, path: str) -> None:
-    """Restore one image's label (hot-unplug)."""
+def security_restore_path_label(domain: Domain, path: str, kind: str, recall: bool) -> None:
+    """Give one file its label back (hot-unplug); ``recall`` uses the remembered label."""

@@ -1,0 +1,223 @@
+"""``SecurityStack``: libvirt's security manager over an ordered list of drivers.
+
+Order comes from configuration, primary (MAC) driver first, DAC last. The
+call semantics are libvirt's, not pluggy's:
+
+- GenLabel runs for every driver, after libvirt's implicit-seclabel rule
+  (a driver without a ``<seclabel>`` of its model gets a dynamic one only
+  when it confines by default; a ``none`` label is refused when the host
+  requires confinement);
+- ReserveLabel, GetProcessLabel, model and DOI belong to the primary driver;
+- SetAllLabel and the per-path label calls are all-or-nothing: a failure
+  restores what earlier drivers did, in reverse order, then raises;
+- RestoreAllLabel, ReleaseLabel and SetProcessLabel try every driver and
+  report every failure together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from pyvirt.conf.domain import Domain, Seclabel
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, NotSupportedError
+from pyvirt.plugin import PROJECT
+from pyvirt.plugin.records import SecurityLabel
+from pyvirt.plugin.specs import security as security_specs
+from pyvirt.util.command import Command
+
+__all__ = ["SecurityConfig", "SecurityStack", "load_security_stack"]
+
+PROBE_ORDER = ("selinux", "apparmor", "none")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """``security_driver`` list (empty: probe), confinement policy, DAC identity."""
+
+    drivers: tuple[str, ...] = ()
+    default_confined: bool = True
+    require_confined: bool = False
+    dac_user: int = 0
+    dac_group: int = 0
+    dynamic_ownership: bool = True
+
+
+@dataclass
+class _Entry:
+    name: str
+    driver: Any
+    default_confined: bool
+    require_confined: bool
+
+
+def _validated(name: str, driver: Any) -> Any:
+    """Register the driver with the security specs so a wrong signature fails at load time."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(security_specs)
+    try:
+        pm.register(driver, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise InternalError(
+            ErrorCode.INTERNAL_ERROR, f"security driver '{name}' does not match the hook specs: {exc}"
+        ) from exc
+    return driver
+
+
+class SecurityStack:
+    def __init__(self, drivers: Sequence[tuple[str, Any]], config: SecurityConfig | None = None) -> None:
+        if not drivers:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "a security stack needs at least one driver")
+        cfg = config or SecurityConfig()
+        self._entries = [
+            _Entry(name, _validated(name, drv), cfg.default_confined and name != "none",
+                   cfg.require_confined and name not in ("none", "dac"))
+            for name, drv in drivers
+        ]  # fmt: skip
+
+    @property
+    def primary(self) -> Any:
+        return self._entries[0].driver
+
+    @property
+    def models(self) -> list[tuple[str, str]]:
+        """(model, doi) of every driver, primary first (capabilities' ``<secmodel>``)."""
+        return [(e.driver.security_get_model(), e.driver.security_get_doi()) for e in self._entries]
+
+    def model(self) -> str:
+        return str(self.primary.security_get_model())
+
+    def doi(self) -> str:
+        return str(self.primary.security_get_doi())
+
+    # ------------------------------------------------------------------ lifecycle
+    def gen_label(self, domain: Domain) -> None:
+        added: list[Seclabel] = []
+        try:
+            for entry in self._entries:
+                model = entry.driver.security_get_model()
+                labels = domain.seclabels or []
+                sl = next((s for s in labels if s.model == model), None)
+                if sl is None and len(labels) == 1 and labels[0].model is None and entry is self._entries[0]:
+                    sl = labels[0]
+                    sl.model = model
+                if sl is None:
+                    if not entry.default_confined:
+                        continue
+                    sl = Seclabel(type="dynamic", model=model, relabel=True)
+                    domain.seclabels = [*labels, sl]
+                    added.append(sl)
+                elif sl.type == "none" and entry.require_confined:
+                    raise NotSupportedError(
+                        ErrorCode.CONFIG_UNSUPPORTED, "Unconfined guests are not allowed on this host",
+                        domain=ErrorDomain.SECURITY,
+                    )  # fmt: skip
+                entry.driver.security_gen_label(domain=domain)
+        except Exception:
+            for entry in self._entries:
+                with contextlib.suppress(Exception):
+                    entry.driver.security_release_label(domain=domain)
+            domain.seclabels = [s for s in domain.seclabels or [] if s not in added] or None
+            raise
+
+    def reserve_label(self, domain: Domain, pid: int) -> None:
+        self.primary.security_reserve_label(domain=domain, pid=pid)
+
+    def release_label(self, domain: Domain) -> None:
+        self._every("release_label", lambda d: d.security_release_label(domain=domain))
+
+    def set_all_label(self, domain: Domain, incoming_path: str | None = None) -> None:
+        self._all_or_nothing(
+            lambda d: d.security_set_all_label(domain=domain, incoming_path=incoming_path),
+            lambda d: d.security_restore_all_label(domain=domain, migrated=False),
+        )
+
+    def restore_all_label(self, domain: Domain, migrated: bool = False) -> None:
+        self._every("restore_all_label", lambda d: d.security_restore_all_label(domain=domain, migrated=migrated))
+
+    def set_process_label(self, domain: Domain, cmd: Command) -> None:
+        self._every("set_process_label", lambda d: d.security_set_process_label(domain=domain, cmd=cmd))
+
+    def get_process_label(self, domain: Domain, pid: int) -> SecurityLabel:
+        result: SecurityLabel = self.primary.security_get_process_label(domain=domain, pid=pid)
+        return result
+
+    def process_labels(self, domain: Domain, pid: int) -> list[SecurityLabel]:
+        """Every driver's view of the process (``dominfo`` / virDomainGetSecurityLabelList)."""
+        return [e.driver.security_get_process_label(domain=domain, pid=pid) for e in self._entries]
+
+    def set_path_label(self, domain: Domain, path: str, kind: str = "image", remember: bool = True) -> None:
+        self._all_or_nothing(
+            lambda d: d.security_set_path_label(domain=domain, path=path, kind=kind, remember=remember),
+            lambda d: d.security_restore_path_label(domain=domain, path=path, kind=kind, recall=remember),
+        )
+
+    def restore_path_label(self, domain: Domain, path: str, kind: str = "image", recall: bool = True) -> None:
+        self._every(
+            "restore_path_label",
+            lambda d: d.security_restore_path_label(domain=domain, path=path, kind=kind, recall=recall),
+        )
+
+    # ------------------------------------------------------------------ semantics
+    def _all_or_nothing(self, do: Callable[[Any], None], undo: Callable[[Any], None]) -> None:
+        done: list[Any] = []
+        for entry in self._entries:
+            try:
+                do(entry.driver)
+            except Exception:
+                for drv in reversed(done):
+                    with contextlib.suppress(Exception):
+                        undo(drv)
+                raise
+            done.append(entry.driver)
+
+    def _every(self, what: str, call: Callable[[Any], None]) -> None:
+        failures: list[str] = []
+        first: Exception | None = None
+        for entry in self._entries:
+            try:
+                call(entry.driver)
+            except Exception as exc:
+                failures.append(f"{entry.name}: {exc}")
+                first = first or exc
+        if failures:
+            if len(failures) == 1 and isinstance(first, Error):
+                raise first
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"{what} failed for " + "; ".join(failures)) from first
+
+
+def load_security_stack(config: SecurityConfig) -> SecurityStack:
+    """Build the stack from configuration; without a driver list probe selinux → apparmor → none."""
+    from pyvirt.plugin.registry import load_driver
+
+    names = list(config.drivers)
+    if not names:
+        for candidate in PROBE_ORDER:
+            try:
+                drv = _make(candidate, config, load_driver)
+            except Error:
+                continue
+            if str(drv.security_probe()).startswith("enabled"):
+                names = [candidate]
+                break
+    names = [n for n in names if n != "dac"]
+    entries = [(n, _make(n, config, load_driver)) for n in names]
+    entries.append(("dac", _make("dac", config, load_driver)))
+    return SecurityStack(entries, config)
+
+
+def _make(name: str, config: SecurityConfig, load_driver: Callable[[str, str], Any]) -> Any:
+    if name == "dac":
+        from pyvirt.security.dac import DacDriver
+
+        return DacDriver(config.dac_user, config.dac_group, config.dynamic_ownership)
+    if name == "none":
+        from pyvirt.security.none import NoneDriver
+
+        return NoneDriver()
+    return load_driver("security", name)
