@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "typecheck", "imports", "tests", "conformance"]
 
-DISTRIBUTIONS = ["core"]
+DISTRIBUTIONS = ["core", *sorted(str(p) for p in Path("plugins").glob("*") if (p / "pyproject.toml").exists())]
 SOURCES = [f"{d}/src" for d in DISTRIBUTIONS]
 TESTS = [f"{d}/tests" for d in DISTRIBUTIONS]
 

@@ -8,6 +8,7 @@ Only local storage is listed: network disks have no host path, and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,10 +34,11 @@ class ImageLayer:
 
 @dataclass(frozen=True)
 class FileResource:
-    kind: str  # "image", "kernel", "initrd", "dtb", "nvram", "chardev", "hostdev"
+    kind: str  # "image", "kernel", "initrd", "dtb", "nvram", "chardev", "hostdev", "input"
     path: str
     remember: bool
     seclabels: tuple[DeviceSeclabel, ...] = ()
+    role: str = ""  # images: "top", "readonly", "shared" or "backing"
 
 
 def _local(disk: Disk) -> bool:
@@ -60,7 +62,11 @@ def disk_layers(disk: Disk) -> list[ImageLayer]:
 
 
 def chardev_paths(dev: Chardev) -> list[str]:
-    """Host files a character device opens: file/pipe paths, listening unix sockets."""
+    """Host files a character device uses, by libvirt's rules.
+
+    file/dev paths; a pipe's ``.in``/``.out`` pair when both exist, else its
+    path; a unix socket we connect to, or one we listen on that exists already.
+    """
     out: list[str] = []
     for src in dev.sources or ():
         if not src.path:
@@ -68,8 +74,9 @@ def chardev_paths(dev: Chardev) -> list[str]:
         if dev.type in {"file", "dev"}:
             out.append(src.path)
         elif dev.type == "pipe":
-            out += [src.path, f"{src.path}.in", f"{src.path}.out"]
-        elif dev.type == "unix" and src.mode == "bind":
+            pair = [f"{src.path}.in", f"{src.path}.out"]
+            out += pair if all(os.path.exists(p) for p in pair) else [src.path]
+        elif dev.type == "unix" and (src.mode != "bind" or os.path.exists(src.path)):
             out.append(src.path)
     if dev.log_file:
         out.append(dev.log_file)
@@ -82,7 +89,7 @@ def domain_files(dom: Domain) -> Iterator[FileResource]:
     if devices is not None:
         for disk in devices.disks:
             for layer in disk_layers(disk):
-                yield FileResource("image", layer.path, layer.remember, layer.seclabels)
+                yield FileResource("image", layer.path, layer.remember, layer.seclabels, layer.role)
         for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
             for dev in group:
                 seclabels = tuple(s for src in dev.sources or () for s in src.seclabels or ())

@@ -1,0 +1,1 @@
+"""pyvirt's SELinux security driver (sVirt)."""
