@@ -1,0 +1,1 @@
+"""pyvirt's AppArmor security driver."""
