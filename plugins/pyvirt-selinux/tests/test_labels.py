@@ -88,7 +88,7 @@ def test_libvirt_securityselinuxlabeldata(case: str, driver: SelinuxDriver, tmp_
         target = tmp_path / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"")
-    dom = parse_domain(rooted((data / f"{case}.xml").read_text(), tmp_path))
+    dom = parse_domain(rooted((data / f"{case}.xml").read_text(), tmp_path), live=True)
     driver.security_set_all_label(domain=dom, incoming_path=None)
     got = [[path, get_file_context(str(tmp_path / path.lstrip("/"))) or ""] for path, _ in expected]
     assert got == expected
@@ -143,7 +143,7 @@ def test_configured_category_range_and_reservation_on_reconnect(tmp_path: Path) 
     running = parse_domain(guest(tmp_path, "r2").replace(
         "<seclabel type='dynamic' model='selinux'/>",
         "<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s0:c7,c9</label>"
-        "<imagelabel>system_u:object_r:svirt_image_t:s0:c7,c9</imagelabel></seclabel>"))  # fmt: skip
+        "<imagelabel>system_u:object_r:svirt_image_t:s0:c7,c9</imagelabel></seclabel>"), live=True)  # fmt: skip
     drv.security_reserve_label(domain=running, pid=1)  # pid 1 has no SELinux context here: status XML is used
     assert drv.mcs.in_use("s0:c7,c9")
     with pytest.raises(InternalError):

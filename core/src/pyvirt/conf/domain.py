@@ -360,8 +360,14 @@ _ACTIONS = {
 }
 
 
-def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
-    """Parse and check a domain document; generic defaults filled in."""
+def parse_domain(
+    xml: str | bytes, *, url: str = "domain_definition", live: bool = False, default_sec_model: str | None = None
+) -> Domain:
+    """Parse and check a domain document; generic defaults filled in.
+
+    ``live`` reads it as live XML (status files, snapshots): generated security
+    labels are kept, as libvirt's parser keeps them only then.
+    """
     root = parse_xml(xml, "domain", url)
     dom = parse_model(Domain, root)
     if not dom.type:
@@ -402,33 +408,65 @@ def parse_domain(xml: str | bytes, *, url: str = "domain_definition") -> Domain:
     )
     if dom.os.type.name == "hvm" and not (dom.os.kernel or dom.os.boots or dom.bootloader or per_device_boot):
         dom.os.boots = [BootDev(dev="hd")]
-    _check_seclabels(dom)
+    _check_seclabels(dom, live, default_sec_model)
     return dom
 
 
-def _check_seclabels(dom: Domain) -> None:
-    """libvirt's ``<seclabel>`` rules (virSecurityLabelDefParseXML)."""
+def _check_seclabels(dom: Domain, live: bool, default_model: str | None) -> None:
+    """libvirt's ``<seclabel>`` rules (virSecurityLabelDefsParseXML / virSecurityLabelDefParseXML).
+
+    Defaults: dynamic, relabelling for dynamic, not for static or none. A dynamic
+    label must relabel, a ``none`` one must not. The label is read for static
+    labels (and live XML), the image label only from live XML with relabelling,
+    the base label only for dynamic labels. Models must be unique and given
+    whenever there is more than one label; a lone label without a model takes
+    the host's first model (``default_model``) when that is unambiguous.
+    """
     labels = dom.seclabels or []
-    models: set[str] = set()
+    seen: list[str | None] = []
     for sl in labels:
         kind = sl.type or "dynamic"
         if kind not in ("dynamic", "static", "none"):
-            raise XMLError(ErrorCode.XML_ERROR, f"invalid security type '{kind}'")
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'type' in element 'seclabel': '{kind}'.")
         sl.type = kind
-        if sl.model is None and len(labels) > 1:
-            raise XMLError(ErrorCode.XML_ERROR, "missing security model when using multiple labels")
-        if sl.model is not None:
-            if sl.model in models:
-                raise XMLError(ErrorCode.XML_ERROR, f"seclabel for model {sl.model} is already provided")
-            models.add(sl.model)
-        if kind == "dynamic" and sl.relabel is False:
-            raise XMLError(ErrorCode.XML_ERROR, "dynamic label type must use resource relabeling")
-        if kind == "none" and sl.relabel is True:
-            raise XMLError(ErrorCode.XML_ERROR, "resource relabeling is not compatible with 'none' label type")
-        if kind == "static" and not sl.label:
-            raise XMLError(ErrorCode.XML_ERROR, "security label is missing")
         if sl.relabel is None:
-            sl.relabel = kind != "none"
+            sl.relabel = kind == "dynamic"
+        if kind == "dynamic" and not sl.relabel:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "dynamic label type must use resource relabeling")
+        if kind == "none" and sl.relabel:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, "resource relabeling is not compatible with 'none' label type"
+            )
+        if sl.model == "none":
+            if not live:
+                sl.type, sl.relabel = "none", False
+            elif kind != "none":
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported type='{kind}' to model 'none'")
+            sl.label = sl.imagelabel = sl.baselabel = None
+        else:
+            if kind == "static" or (live and kind != "none"):
+                if not sl.label:
+                    raise XMLError(ErrorCode.XML_ERROR, "security label is missing")
+            else:
+                sl.label = None
+            if sl.relabel and live and kind != "none":
+                if not sl.imagelabel:
+                    raise XMLError(ErrorCode.XML_ERROR, "security imagelabel is missing")
+            else:
+                sl.imagelabel = None
+            if kind != "dynamic":
+                sl.baselabel = None
+        if sl.model in seen:
+            raise XMLError(ErrorCode.XML_DETAIL, f"seclabel for model {sl.model} is already provided")
+        seen.append(sl.model)
+    if len(labels) == 1 and labels[0].model is None and default_model is not None:
+        only = labels[0]
+        if only.type == "none" or (only.type == "dynamic" and not only.baselabel and not live):
+            only.model = default_model
+        else:
+            raise XMLError(ErrorCode.XML_ERROR, "missing security model in domain seclabel")
+    if len(labels) > 1 and any(sl.model is None for sl in labels):
+        raise XMLError(ErrorCode.XML_ERROR, "missing security model when using multiple labels")
 
 
 def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:

@@ -395,9 +395,7 @@ class DomainHooks:
     @hookimpl
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         obj = self.state.find(dom)
-        if not obj.active:
-            return [SecurityLabel("", False)]
-        return [SecurityLabel("libvirt-test", True)]
+        return self.state.security.process_labels(obj.live, obj.id if obj.active else 0)
 
     # ------------------------------------------------------------------ snapshots
     def _snap(self, obj: DomainObj, name: str) -> SnapshotObj:

@@ -74,7 +74,7 @@ def _build_state(fx: NodeFixture) -> TestState:
     return st
 
 
-def _test_capabilities(info: NodeInfo) -> Capabilities:
+def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabilities:
     """The host and guests of the test hypervisor (libvirt's testBuildCapabilities)."""
     page_sizes = (4, 8, 2048, 1048576)
     cells = []
@@ -110,7 +110,7 @@ def _test_capabilities(info: NodeInfo) -> Capabilities:
     host = Host(
         cpu=HostCpu(arch="i686", features=list(flags), pages=[Pages(size=s) for s in page_sizes]),
         power_management=True, iommu_support=False, cells_num=info.nodes, cells=cells,
-        secmodels=[SecModel(model="testSecurity", doi="")],
+        secmodels=[SecModel(model=m, doi=d) for m, d in models],
     )  # fmt: skip
     return Capabilities(host=host, guests=guests)
 
@@ -146,7 +146,7 @@ class TestConnection(DomainHooks, ResourceHooks):
 
     @hookimpl
     def connect_get_capabilities(self) -> str:
-        return format_capabilities(_test_capabilities(self.state.node_info))
+        return format_capabilities(_test_capabilities(self.state.node_info, self.state.security.models))
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:
@@ -154,7 +154,7 @@ class TestConnection(DomainHooks, ResourceHooks):
 
     @hookimpl
     def node_get_security_model(self) -> SecurityModel:
-        return SecurityModel("testSecurity", "")
+        return SecurityModel(self.state.security.model(), self.state.security.doi())
 
 
 class TestDriver:

@@ -14,6 +14,7 @@ from pyvirt.conf.secret import Secret
 from pyvirt.conf.snapshot import Snapshot
 from pyvirt.conf.storage import Pool, Volume
 from pyvirt.domain_state import DomainState
+from pyvirt.drivers.test.security import test_security_stack
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.plugin.records import DomainRef, NodeInfo
 
@@ -105,6 +106,7 @@ class TestState:
         self.devices: dict[str, NodeDevice] = {}
         self.interfaces: dict[str, InterfaceObj] = {}
         self.refs = 0
+        self.security = test_security_stack()
 
     # ------------------------------------------------------------ domain index
     def add_domain(self, obj: DomainObj) -> None:
@@ -120,6 +122,8 @@ class TestState:
             self.domains_by_id.pop(obj.id, None)
 
     def set_running(self, obj: DomainObj, reason: int) -> None:
+        self.security.gen_label(obj.live)
+        self.security.set_all_label(obj.live)
         obj.id = next(self.next_id)
         obj.state, obj.reason = DomainState.RUNNING, reason
         obj.managed_save = False
@@ -128,6 +132,8 @@ class TestState:
     def set_shutoff(self, obj: DomainObj, reason: int) -> None:
         """Stop: drop the id; a transient domain disappears; a pending config takes over."""
         self.domains_by_id.pop(obj.id, None)
+        self.security.restore_all_label(obj.live)
+        self.security.release_label(obj.live)
         obj.id = -1
         obj.state, obj.reason = DomainState.SHUTOFF, reason
         if not obj.persistent:
