@@ -278,3 +278,20 @@ def test_probe_falls_back_to_none_and_dac_is_always_last() -> None:
     with pytest.raises(Error) as e:
         load_security_stack(SecurityConfig(drivers=("smack",)))
     assert "no security driver 'smack' (install pyvirt-smack)" in e.value.message
+
+
+def test_modes_are_untouched_and_a_shared_readonly_image_serves_two_guests(tmp_path: Path) -> None:
+    f = files(tmp_path)
+    for i, p in enumerate(f.values()):
+        os.chmod(p, 0o600 + i % 8)
+    modes = {k: p.stat().st_mode for k, p in f.items()}
+    st = stack()
+    g1 = start(st, guest_xml(f))
+    top2 = tmp_path / "top2.qcow2"
+    top2.write_bytes(b"x")
+    g2 = start(st, guest_xml(f, "g2").replace(str(f["top.qcow2"]), str(top2)))
+    assert owners(f)["ro.iso"] == (QEMU, QEMU)
+    st.restore_all_label(g1)
+    assert owners(f)["ro.iso"] == (QEMU, QEMU)  # still used (and readable) by g2
+    st.restore_all_label(g2)
+    assert {k: p.stat().st_mode for k, p in f.items()} == modes

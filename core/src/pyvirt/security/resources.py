@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import BackingStore, Chardev, DeviceSeclabel, Disk
+from pyvirt.conf.domain_devices import BackingStore, Chardev, DeviceSeclabel, Disk, Hostdev
+from pyvirt.errors import ErrorCode, NotFoundError, NotSupportedError
 
-__all__ = ["FileResource", "ImageLayer", "chardev_paths", "disk_layers", "domain_files"]
+__all__ = ["FileResource", "ImageLayer", "chardev_paths", "disk_layers", "domain_files", "hostdev_paths"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,57 @@ def chardev_paths(dev: Chardev) -> list[str]:
     return out
 
 
+def _addr(hostdev: Hostdev) -> dict[str, str]:
+    src = hostdev.source
+    return dict(src.address.attrs) if src is not None and src.address is not None else {}
+
+
+def hostdev_paths(hostdev: Hostdev, sysfs: str = "/sys") -> list[str]:
+    """Device nodes a passed-through device is used by (what libvirt labels for it).
+
+    PCI with VFIO: the IOMMU group's ``/dev/vfio/N``; USB: ``/dev/bus/usb/BBB/DDD``;
+    SCSI: the ``/dev/sgN`` of the adapter's host:bus:target:unit; capabilities
+    mode: the block or character device named in the XML.
+    """
+    src = hostdev.source
+    if src is None:
+        return []
+    if hostdev.mode == "capabilities":
+        node = src.block or src.char
+        return [node] if node else []
+    addr = _addr(hostdev)
+    if hostdev.type == "pci":
+        name = "{:04x}:{:02x}:{:02x}.{:x}".format(
+            *(int(addr.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function"))
+        )
+        dev = os.path.join(sysfs, "bus/pci/devices", name)
+        if not os.path.exists(dev):
+            raise NotFoundError(ErrorCode.DEVICE_MISSING, f"PCI device {name} is not present on this host")
+        group = os.path.join(dev, "iommu_group")
+        if not os.path.exists(group):
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"PCI device {name} has no IOMMU group: VFIO passthrough needs the IOMMU enabled on the host",
+            )
+        return [f"/dev/vfio/{os.path.basename(os.readlink(group))}"]
+    if hostdev.type == "usb":
+        if "bus" not in addr or "device" not in addr:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "USB hostdev needs its bus and device address")
+        node = f"/dev/bus/usb/{int(addr['bus']):03d}/{int(addr['device']):03d}"
+        if not os.path.exists(node):
+            raise NotFoundError(ErrorCode.DEVICE_MISSING, f"USB device {node} is not present on this host")
+        return [node]
+    if hostdev.type == "scsi" and src.adapter_name:
+        host = src.adapter_name.removeprefix("scsi_host")
+        hbtu = f"{host}:{addr.get('bus', '0')}:{addr.get('target', '0')}:{addr.get('unit', '0')}"
+        sg_dir = os.path.join(sysfs, "bus/scsi/devices", hbtu, "scsi_generic")
+        try:
+            return [f"/dev/{name}" for name in sorted(os.listdir(sg_dir))]
+        except OSError:
+            raise NotFoundError(ErrorCode.DEVICE_MISSING, f"SCSI device {hbtu} is not present on this host") from None
+    return []
+
+
 def domain_files(dom: Domain) -> Iterator[FileResource]:
     """Everything a guest uses from the host's filesystem, in libvirt's labelling order."""
     devices = dom.devices
@@ -96,10 +148,8 @@ def domain_files(dom: Domain) -> Iterator[FileResource]:
                 for path in chardev_paths(dev):
                     yield FileResource("chardev", path, True, seclabels)
         for hostdev in devices.hostdevs:
-            if hostdev.mode == "capabilities" and hostdev.source is not None:
-                node = hostdev.source.block or hostdev.source.char
-                if node:
-                    yield FileResource("hostdev", node, True)
+            for node in hostdev_paths(hostdev):
+                yield FileResource("hostdev", node, True)
         for inp in devices.inputs:
             if inp.source_evdev:
                 yield FileResource("input", inp.source_evdev, True)
