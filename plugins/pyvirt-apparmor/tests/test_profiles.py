@@ -75,6 +75,7 @@ def test_profile_lists_exactly_the_guests_files_and_compiles(driver: AppArmorDri
     assert rules == sorted([
         f'"{d}/VARS.fd" rwk,', f'"{d}/base.qcow2" rk,', f'"{d}/initrd.img" r,', f'"{d}/install.iso" rk,',
         f'"{d}/ser.log" rw,', f'"{d}/shared.img" rwk,', f'"{d}/top.qcow2" rwk,', f'"{d}/vmlinuz" r,',
+        '"/run/pyvirt/qemu/aa.log" w,', '"/run/pyvirt/qemu/aa.monitor" rw,', '"/run/pyvirt/qemu/aa.pid" rwk,',
     ])  # fmt: skip
     # compiled for real by apparmor_parser in set_all_label; compile again, explicitly
     out = Command([PARSER, "-Q", "-K", "-I", str(driver.apparmor_dir), "-I", str(Path(__file__).parents[1] / "src/pyvirt_apparmor/data"),
@@ -114,6 +115,8 @@ HOSTILE = [
     ("/etc/shadow", "restricted"),
     ("/proc/self/mem", "restricted"),
     ("/sys/firmware/efi/efivars/x", "restricted"),
+    ("/run/user/0/keyring", "restricted"),
+    ("/run/pyvirt/qemu/other-guest.monitor", "restricted"),
     ("/usr/bin/sudo", "restricted"),
     ("/boot/vmlinuz", "restricted"),  # writable disk under /boot
     ("/dev/mem", "restricted"),

@@ -54,12 +54,14 @@ class AppArmorDriver:
         parser: str = "/sbin/apparmor_parser",
         load_args: tuple[str, ...] = ("-r", "-W"),
         attr_exec_path: str = "/proc/self/attr/exec",
+        run_dir: str = "/run/pyvirt/{driver}",
     ) -> None:
         self.apparmor_dir = apparmor_dir
         self.profile_dir = os.path.join(apparmor_dir, "libvirt")
         self.parser = parser if os.path.exists(parser) else "/usr/sbin/apparmor_parser"
         self.load_args = load_args
         self.attr_exec_path = attr_exec_path
+        self.run_dir = run_dir
         self._extra: dict[str, dict[str, FileResource]] = {}
 
     # ------------------------------------------------------------------ identity
@@ -119,11 +121,21 @@ class AppArmorDriver:
     def _template_kind(self, domain: Domain) -> str:
         return "lxc" if domain.type == "lxc" else "qemu"
 
+    def runtime_files(self, domain: Domain) -> list[FileResource]:
+        """The hypervisor's per-guest runtime files (DESIGN §6): pidfile, monitor socket, log."""
+        base = os.path.join(self.run_dir.format(driver=self._template_kind(domain)), domain.name or "")
+        return [
+            FileResource("pidfile", f"{base}.pid", False),
+            FileResource("monitor", f"{base}.monitor", False),
+            FileResource("log", f"{base}.log", False),
+        ]
+
     def write_profile(self, domain: Domain) -> str:
         """Generate (or regenerate) the profile and its include; returns the profile's path."""
         sl = domain_seclabel(domain)
         assert sl is not None and sl.label
-        rules = rules_for(domain, self._extra.get(domain.uuid or "", {}).values())
+        extra = [*self.runtime_files(domain), *self._extra.get(domain.uuid or "", {}).values()]
+        rules = rules_for(domain, extra)
         profile, files = self.paths(sl.label)
         os.makedirs(self.profile_dir, exist_ok=True)
         _atomic_write(files, render_files(domain, rules))

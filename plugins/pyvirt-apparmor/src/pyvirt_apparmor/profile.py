@@ -10,7 +10,8 @@ The rules are virt-aa-helper's intent, written for pyvirt:
 - system directories are refused, except read-only firmware and kernels from
   where distributions install them and device nodes for block/char devices;
 - the access granted follows the file's role: a writable disk ``rwk``, read-only
-  and backing images ``rk``, kernels and firmware ``r``, character devices ``rw``.
+  and backing images ``rk``, kernels and firmware ``r``, character devices and
+  the monitor socket ``rw``, the pidfile ``rwk``, the log ``w``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ _RESTRICTED = ("/bin/", "/boot/", "/dev/", "/etc/", "/lib", "/lost+found/", "/pr
 _READONLY_ALLOWED = ("/boot/", "/usr/share/ovmf/", "/usr/share/OVMF/", "/usr/share/AAVMF/", "/usr/share/qemu/",
                      "/usr/share/seabios/", "/usr/lib/ipxe/")  # fmt: skip
 _READONLY_KINDS = ("kernel", "initrd", "dtb", "readonly", "backing")
+# Files the driver itself names under the hypervisor's run directory (never taken from XML).
+_RUNTIME_KINDS = ("pidfile", "monitor", "log")
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ def check_path(path: str, kind: str) -> str:
         if candidate.startswith(_RESTRICTED):
             readonly_ok = kind in _READONLY_KINDS and candidate.startswith(_READONLY_ALLOWED)
             device_ok = candidate.startswith("/dev/") and kind in ("image", "hostdev") and _is_device(candidate)
-            if not (readonly_ok or device_ok):
+            runtime_ok = kind in _RUNTIME_KINDS and candidate.startswith(("/run/pyvirt/", "/var/run/pyvirt/"))
+            if not (readonly_ok or device_ok or runtime_ok):
                 raise _refuse(path, "it is a restricted system path")
     return real
 
@@ -80,8 +84,10 @@ def _perms(res: FileResource) -> str:
         return "rwk" if res.role in ("top", "shared") else "rk"
     if res.kind in ("kernel", "initrd", "dtb"):
         return "r"
-    if res.kind == "nvram":
+    if res.kind in ("nvram", "pidfile"):
         return "rwk"
+    if res.kind == "log":
+        return "w"
     return "rw"
 
 
