@@ -257,3 +257,10 @@ def test_isolation_holds_in_debians_compiled_policy(driver: SelinuxDriver, tmp_p
     assert _policy_check(p1, "system_u:object_r:virt_content_t:s0", "file", "write").returncode == 1
     driver.security_release_label(domain=g1)
     driver.security_release_label(domain=g2)
+
+
+def test_base_label_through_the_stack(driver: SelinuxDriver) -> None:
+    st = SecurityStack([("selinux", driver), ("dac", DacDriver(0, 0))], SecurityConfig())
+    assert st.base_label("kvm") == "system_u:system_r:svirt_t:s0"
+    assert st.base_label("qemu") == "system_u:system_r:svirt_tcg_t:s0"
+    assert st.model() == "selinux" and st.doi() == "0"

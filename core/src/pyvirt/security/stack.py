@@ -95,6 +95,11 @@ class SecurityStack:
     def doi(self) -> str:
         return str(self.primary.security_get_doi())
 
+    def base_label(self, virt_type: str) -> str:
+        """The primary driver's starting label for a virt type (libvirt's GetBaseLabel)."""
+        getter = getattr(self.primary, "security_get_base_label", None)
+        return str(getter(virt_type=virt_type)) if getter is not None else ""
+
     # ------------------------------------------------------------------ lifecycle
     def gen_label(self, domain: Domain) -> None:
         added: list[Seclabel] = []

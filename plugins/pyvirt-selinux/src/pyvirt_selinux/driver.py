@@ -135,6 +135,12 @@ class SelinuxDriver:
     def security_get_doi(self) -> str:
         return "0"
 
+    @hookimpl
+    def security_get_base_label(self, virt_type: str) -> str:
+        """svirt_t for KVM guests; TCG guests (type 'qemu') get svirt_tcg_t, as in libvirt."""
+        ctx = self.domain_context()
+        return str(ctx.with_type("svirt_tcg_t")) if virt_type == "qemu" else str(ctx)
+
     def enforcing(self) -> bool:
         try:
             with open(os.path.join(self.selinuxfs, "enforce"), encoding="ascii") as f:

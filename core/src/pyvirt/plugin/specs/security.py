@@ -35,6 +35,11 @@ def security_get_doi() -> str:
 
 
 @hookspec
+def security_get_base_label(virt_type: str) -> str:
+    """The process label a guest of ``virt_type`` (kvm, qemu, lxc) starts from; "" if none."""
+
+
+@hookspec
 def security_gen_label(domain: Domain) -> None:
     """GenLabel: allocate a unique label for the domain (dynamic labels), in its seclabel."""
 
