@@ -1,0 +1,1 @@
+"""pyvirt's QEMU/KVM hypervisor driver."""

@@ -1,0 +1,392 @@
+"""Entry point of the ``qemu`` driver and its connection object (hooks delegate to state/process)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import threading
+from typing import Any
+
+from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.domain_state import DomainState, PausedReason, RunningReason
+from pyvirt.errors import (
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    NotFoundError,
+    OperationFailedError,
+    OperationInvalidError,
+)
+from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
+from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel
+from pyvirt.security.stack import SecurityConfig, load_security_stack
+from pyvirt.uri import URI
+from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
+from pyvirt_qemu.process import start_process
+from pyvirt_qemu.state import DomainObj, QemuState
+
+__all__ = ["QemuConnection", "QemuDriver"]
+
+_states: dict[str, QemuState] = {}
+_states_lock = threading.Lock()
+
+
+def _qemu_version() -> int:
+    try:
+        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return 0
+    ver = out.split("version", 1)[1].split()[0]
+    major, minor, micro = (int(x) for x in [*ver.split("."), "0", "0"][:3])
+    return major * 1_000_000 + minor * 1_000 + micro
+
+
+def _defaults(dom: Domain) -> Domain:
+    """What libvirt's qemu driver fills in after parsing (the subset this driver knows)."""
+    assert dom.os is not None and dom.os.type is not None
+    if dom.type not in ("kvm", "qemu"):
+        from pyvirt.errors import NotSupportedError
+
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    dom.os.type.arch = dom.os.type.arch or "x86_64"
+    dom.os.type.machine = dom.os.type.machine or "pc"
+    if dom.devices is not None:
+        for i, nic in enumerate(dom.devices.interfaces):
+            if not nic.mac:
+                nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+            del i
+    return dom
+
+
+class QemuConnection:
+    def __init__(self, uri: URI, state: QemuState, events: EventSink, key: str) -> None:
+        self.uri = uri
+        self.state = state
+        self.events = events
+        self._key = key
+        state.sinks.append(events)
+
+    # ------------------------------------------------------------------ connection
+    @hookimpl
+    def connect_close(self) -> None:
+        with _states_lock:
+            self.state.sinks.remove(self.events)
+            self.state.refs -= 1
+            if self.state.refs == 0:
+                _states.pop(self._key, None)
+                # Guests keep running (they are not our children); only our monitor connections end.
+                for obj in list(self.state.domains.values()):
+                    if obj.process is not None:
+                        obj.process.monitor.close()
+
+    @hookimpl
+    def connect_get_type(self) -> str:
+        return "QEMU"
+
+    @hookimpl
+    def connect_get_version(self) -> int:
+        return _qemu_version()
+
+    @hookimpl
+    def connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @hookimpl
+    def node_get_info(self) -> NodeInfo:
+        cpus = os.cpu_count() or 1
+        with open("/proc/meminfo", encoding="ascii") as f:
+            mem = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+        return NodeInfo(os.uname().machine, mem, cpus, 0, 1, 1, cpus, 1)
+
+    @hookimpl
+    def node_get_security_model(self) -> SecurityModel:
+        return SecurityModel(self.state.security.model(), self.state.security.doi())
+
+    # ------------------------------------------------------------------ lookups
+    @hookimpl
+    def domain_list_all(self) -> list[DomainRef]:
+        with self.state.lock:
+            objs = list(self.state.domains.values())
+        active = sorted((o for o in objs if o.active), key=lambda o: o.id)
+        return [o.ref() for o in active + sorted((o for o in objs if not o.active), key=lambda o: o.name)]
+
+    @hookimpl
+    def domain_lookup_by_name(self, name: str) -> DomainRef:
+        obj = self.state.by_name.get(name)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching name '{name}'", domain=ErrorDomain.QEMU)
+        return obj.ref()
+
+    @hookimpl
+    def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        obj = self.state.domains.get(uuid)
+        if obj is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{uuid}'", domain=ErrorDomain.QEMU)
+        return obj.ref()
+
+    @hookimpl
+    def domain_lookup_by_id(self, id: int) -> DomainRef:
+        for obj in list(self.state.domains.values()):
+            if obj.id == id:
+                return obj.ref()
+        raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.QEMU)
+
+    # ------------------------------------------------------------------ definitions
+    def _add(self, dom: Domain, *, live: bool) -> tuple[DomainObj, bool]:
+        st = self.state
+        existing = st.domains.get(dom.uuid or "")
+        if existing is not None:
+            if existing.name != dom.name:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"domain '{existing.name}' is already defined with uuid {existing.uuid}"
+                )
+            if live and existing.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already active")
+            if existing.active:
+                existing.config = dom
+            else:
+                existing.live = dom
+            return existing, False
+        clash = st.by_name.get(dom.name or "")
+        if clash is not None:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"domain '{dom.name}' already exists with uuid {clash.uuid}"
+            )
+        obj = DomainObj(live=dom, persistent=not live)
+        st.add(obj)
+        return obj, True
+
+    @hookimpl
+    def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, 1, "qemuDomainDefineXMLFlags")
+        dom = _defaults(parse_domain(xml))
+        with self.state.lock:
+            obj, added = self._add(dom, live=False)
+            obj.persistent = True
+            self.state.save_config(dom)
+        self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
+        return obj.ref()
+
+    @hookimpl
+    def domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0xF, "qemuDomainUndefineFlags")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            if not obj.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.state.paths.config_xml(obj.name))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.state.paths.autostart_link(obj.name))
+            if obj.active:
+                obj.persistent, obj.config = False, None
+            else:
+                self.state.remove(obj)
+        self.state.emit(obj, DomainEvent.UNDEFINED, Undefined.REMOVED)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _start(self, obj: DomainObj, paused: bool) -> None:
+        st = self.state
+        if obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
+        live = obj.live.model_copy(deep=True)
+        proc, _cmd = start_process(
+            live, st.paths, st.security,
+            on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
+            qemu_uid=0,
+        )  # fmt: skip
+        try:
+            obj.config = obj.live if obj.persistent else None
+            obj.live, obj.process, obj.id = live, proc, next(st.next_id)
+            obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
+            st.save_status(obj)
+            if not paused:
+                obj.expect("RESUME")
+                proc.monitor.execute("cont")
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+            else:
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            st.save_status(obj)
+        except Exception:
+            proc.stop_reason = "failed"
+            proc.kill(2)
+            st.on_exit(obj, proc)
+            raise
+        proc.watch(lambda p: st.on_exit(obj, p))
+        st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
+        if paused:
+            st.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+
+    @hookimpl
+    def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, 0x7, "qemuDomainCreateXML")
+        dom = _defaults(parse_domain(xml))
+        with self.state.lock:
+            obj, added = self._add(dom, live=True)
+        with obj.lock:
+            try:
+                self._start(obj, paused=bool(flags & 1))
+            except Exception:
+                if added:
+                    with self.state.lock:
+                        self.state.remove(obj)
+                raise
+        return obj.ref()
+
+    @hookimpl
+    def domain_create(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x3, "qemuDomainCreateWithFlags")
+        obj = self.state.find(dom)
+        with obj.lock:
+            self._start(obj, paused=bool(flags & 1))
+
+    def _running(self, dom: DomainRef) -> DomainObj:
+        obj = self.state.find(dom)
+        if not obj.active or obj.process is None:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return obj
+
+    @hookimpl
+    def domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 1, "qemuDomainDestroyFlags")
+        obj = self._running(dom)
+        proc = obj.process
+        assert proc is not None
+        proc.stop_reason = "destroyed"
+        proc.kill(grace=10.0 if flags & 1 else 3.0)
+        proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
+
+    @hookimpl
+    def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x1F, "qemuDomainShutdownFlags")
+        obj = self._running(dom)
+        assert obj.process is not None
+        obj.process.monitor.execute("system_powerdown")
+
+    @hookimpl
+    def domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x1F, "qemuDomainReboot")
+        obj = self._running(dom)
+        assert obj.process is not None
+        obj.process.monitor.execute("system_reset")
+
+    @hookimpl
+    def domain_suspend(self, dom: DomainRef) -> None:
+        obj = self._running(dom)
+        assert obj.process is not None
+        with obj.lock:
+            if obj.state == DomainState.PAUSED:
+                return
+            obj.expect("STOP")
+            obj.process.monitor.execute("stop")
+            if obj.state != DomainState.PAUSED:  # the STOP event may have done it already
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+                self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+            self.state.save_status(obj)
+
+    @hookimpl
+    def domain_resume(self, dom: DomainRef) -> None:
+        obj = self._running(dom)
+        assert obj.process is not None
+        with obj.lock:
+            if obj.state == DomainState.RUNNING:
+                return
+            obj.expect("RESUME")
+            obj.process.monitor.execute("cont")
+            if obj.state != DomainState.RUNNING:
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+                self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+            self.state.save_status(obj)
+
+    # ------------------------------------------------------------------ queries
+    @hookimpl
+    def domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        obj = self.state.find(dom)
+        d = obj.live
+        assert d.memory is not None and d.current_memory is not None and d.vcpu is not None
+        cpu_ns = 0
+        if obj.process is not None:
+            with contextlib.suppress(OSError), open(f"/proc/{obj.process.pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                cpu_ns = (int(fields[11]) + int(fields[12])) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
+        return DomainInfo(obj.state, d.memory.kib, d.current_memory.kib, d.vcpu.count or 1, cpu_ns)
+
+    @hookimpl
+    def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
+        obj = self.state.find(dom)
+        return (obj.state, obj.reason)
+
+    @hookimpl
+    def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        check_flags(flags, 0xF, "qemuDomainGetXMLDesc")
+        obj = self.state.find(dom)
+        defn = obj.persistent_def() if flags & 2 else obj.live
+        return format_domain(defn, flags, domain_id=obj.id)
+
+    @hookimpl
+    def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
+        obj = self.state.find(dom)
+        return {"persistent": obj.persistent, "active": obj.active, "autostart": obj.autostart,
+                "managed_save": False, "has_snapshot": False, "updated": obj.config is not None}  # fmt: skip
+
+    @hookimpl
+    def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        obj = self.state.find(dom)
+        if not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient domain")
+        link = self.state.paths.autostart_link(obj.name)
+        if autostart:
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.symlink(self.state.paths.config_xml(obj.name), link)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(link)
+        obj.autostart = autostart
+
+    @hookimpl
+    def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
+        obj = self.state.find(dom)
+        if obj.process is None:
+            return [SecurityLabel("", False)]
+        return self.state.security.process_labels(obj.live, obj.process.pid)
+
+
+class QemuDriver:
+    """The object behind the ``qemu`` entry point."""
+
+    pyvirt_contract = CONTRACT_VERSION
+    name = "qemu"
+
+    @hookimpl
+    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
+        if uri.driver != "qemu" or uri.server:
+            return None
+        paths: DriverPaths
+        if uri.path == "/system":
+            if os.geteuid() != 0:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, "qemu:///system needs root; use qemu:///session as a normal user"
+                )
+            paths = system_paths()
+        elif uri.path == "/session":
+            paths = session_paths()
+        elif uri.path == "/embed":
+            paths = embed_paths(uri.embed_root())
+        else:
+            raise InternalError(
+                ErrorCode.INTERNAL_ERROR, f"unexpected QEMU URI path '{uri.path}', try qemu:///system", verbatim=False
+            )
+        key = paths.config
+        with _states_lock:
+            state = _states.get(key)
+            if state is None:
+                security = load_security_stack(SecurityConfig(default_confined=False))
+                state = QemuState(paths, security, qemu_uid=0)
+                _states[key] = state
+            state.refs += 1
+        return QemuConnection(uri, state, events, key)

@@ -1,0 +1,130 @@
+"""QMP through qemu.qmp, usable from synchronous driver code.
+
+qemu.qmp is asyncio-based; each monitor runs its own event loop in a daemon
+thread. ``execute`` submits a command to that loop and waits with a timeout;
+events are delivered, in order, from a dispatcher thread of their own: a
+callback that waits for a lock held by a caller waiting on a command reply
+must not stall the loop that would deliver that reply. A lost connection
+(QEMU exited) is reported once through ``on_eof``, after the last event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from qemu.qmp import QMPClient
+from qemu.qmp.error import QMPError
+
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
+
+__all__ = ["Monitor"]
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+
+class Monitor:
+    def __init__(
+        self, name: str, on_event: EventCallback | None = None, on_eof: Callable[[], None] | None = None
+    ) -> None:
+        self.name = name
+        self._on_event = on_event
+        self._on_eof = on_eof
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"qmp-{name}", daemon=True)
+        self._thread.start()
+        self._client: QMPClient | None = None
+        self._events_task: Any = None
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
+        self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._on_event is not None:
+                with contextlib.suppress(Exception):
+                    self._on_event(*item)
+        if self._on_eof is not None:
+            self._on_eof()
+
+    def _run(self, coro: Any, timeout: float) -> Any:
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            fut.cancel()
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT, f"QEMU monitor of '{self.name}' did not answer in {timeout}s",
+                domain=ErrorDomain.QEMU,
+            ) from None  # fmt: skip
+
+    def connect(self, path: str, timeout: float = 30.0) -> None:
+        """Connect to QEMU's QMP socket, retrying while QEMU is still creating it."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            # qemu.qmp binds its queues and events to the running loop: build the client inside it.
+            client = self._run(self._new_client(), 5.0)
+            try:
+                self._run(client.connect(path), max(1.0, deadline - time.monotonic()))
+            except (OSError, QMPError) as exc:
+                last = exc
+                time.sleep(0.02)
+                continue
+            self._client = client
+            self._events_task = asyncio.run_coroutine_threadsafe(self._pump_events(client), self._loop)
+            return
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED, f"cannot connect to QEMU monitor of '{self.name}' at {path}: {last}",
+            domain=ErrorDomain.QEMU,
+        )  # fmt: skip
+
+    async def _new_client(self) -> QMPClient:
+        return QMPClient(self.name)
+
+    async def _pump_events(self, client: QMPClient) -> None:
+        try:
+            async for event in client.events:
+                data = event.get("data", {})
+                self._queue.put((str(event["event"]), dict(data) if isinstance(data, dict) else {}))
+        except Exception:
+            pass
+        finally:
+            self._queue.put(None)
+
+    def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+        if self._client is None:
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
+        try:
+            return self._run(self._client.execute(command, arguments), timeout)
+        except QMPError as exc:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"QEMU '{command}' failed: {exc}", domain=ErrorDomain.QEMU
+            ) from exc
+
+    async def _shutdown(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.disconnect()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Disconnect and stop the loop thread (idempotent)."""
+        if not self._thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            self._run(self._shutdown(), 5.0)
+        self._client = None
+        self._queue.put(None)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5)

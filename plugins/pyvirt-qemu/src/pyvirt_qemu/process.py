@@ -1,0 +1,165 @@
+"""Starting and stopping one QEMU process, and watching it.
+
+Start: labels through the security stack, QEMU spawned through ``Command``
+(daemonized so guests outlive the process that started them, pidfile, no
+capabilities unless a rawio disk needs CAP_SYS_RAWIO, the security stack's
+process label), ``-S``, QMP connected, then ``cont``. Any failure kills the
+process and gives every label back: a failed start leaves nothing behind.
+
+The process is watched through a pidfd in a thread that blocks in poll; it
+never polls waitpid on a timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyvirt.conf.domain import Domain, required_capabilities
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.security.stack import SecurityStack
+from pyvirt.util.command import Command
+from pyvirt.util.filecaps import require_capabilities_after_exec
+from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.paths import DriverPaths
+
+__all__ = ["QemuProcess", "start_process"]
+
+
+@dataclass
+class QemuProcess:
+    """A running QEMU: pid, pidfd, monitor, and who asked it to stop (for the stop reason)."""
+
+    name: str
+    pid: int
+    pidfd: int
+    monitor: Monitor
+    stop_reason: str | None = None
+    exited: threading.Event = field(default_factory=threading.Event)
+    cleaned: threading.Event = field(default_factory=threading.Event)  # set once the driver has cleaned up
+
+    def alive(self) -> bool:
+        return not self.exited.is_set()
+
+    def watch(self, on_exit: Callable[[QemuProcess], None]) -> None:
+        def run() -> None:
+            poller = select.poll()
+            poller.register(self.pidfd, select.POLLIN)
+            poller.poll()  # blocks until the process exits
+            self.exited.set()
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            on_exit(self)
+
+        threading.Thread(target=run, name=f"watch-{self.name}", daemon=True).start()
+
+    def kill(self, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; returns once the process is gone."""
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGTERM)
+        if not self.exited.wait(grace):
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            self.exited.wait(30)
+
+
+def _free_vnc_port(start: int = 5900) -> int:
+    import socket
+
+    for port in range(start, start + 1000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OperationFailedError(ErrorCode.INTERNAL_ERROR, "Unable to find an unused port for VNC")
+
+
+def start_process(
+    dom: Domain,
+    paths: DriverPaths,
+    security: SecurityStack,
+    on_event: Callable[[str, dict[str, Any]], None],
+    on_eof: Callable[[], None],
+    qemu_uid: int,
+) -> tuple[QemuProcess, Command]:
+    name = dom.name or ""
+    paths.ensure()
+    monitor_path = paths.monitor(name)
+    pidfile = paths.pidfile(name)
+    for stale in (monitor_path, pidfile):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stale)
+    vnc = _free_vnc_port() if dom.devices and any(g.type == "vnc" for g in dom.devices.graphics) else None
+    qcmd = build_command_line(dom, monitor_path, vnc_port=vnc)
+    caps = required_capabilities(dom)
+    if caps and qemu_uid != 0:
+        require_capabilities_after_exec(qcmd.emulator, qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
+    security.gen_label(dom)
+    labelled = False
+    proc: QemuProcess | None = None
+    try:
+        security.set_all_label(dom)
+        labelled = True
+        cmd = Command(qcmd.argv).pass_env_common().set_env("HOME", paths.lib)
+        cmd.set_stdout(paths.logfile(name), append=True).set_stderr(paths.logfile(name), append=True)
+        cmd.set_pidfile(pidfile).daemonize().set_umask(0o007)
+        security.set_process_label(dom, cmd)
+        cmd.set_capabilities(sorted(caps)) if caps else cmd.clear_capabilities()
+        with open(paths.logfile(name), "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: starting up\n{cmd.to_args_text()}\n")
+        cmd.run_async()
+        assert cmd.pid is not None
+        pid = cmd.pid
+        pidfd = os.pidfd_open(pid)
+        monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
+        proc = QemuProcess(name, pid, pidfd, monitor)
+        monitor.connect(monitor_path, timeout=30)
+        return proc, cmd
+    except Exception as exc:
+        if proc is not None:
+            proc.monitor.close()
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
+            _wait_gone(proc.pid)
+        if labelled:
+            with contextlib.suppress(Error):
+                security.restore_all_label(dom)
+        with contextlib.suppress(Error):
+            security.release_label(dom)
+        for stale in (monitor_path, pidfile):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
+        if isinstance(exc, Error):
+            raise
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}", domain=ErrorDomain.QEMU
+        ) from exc
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll(int(timeout * 1000))
+    finally:
+        os.close(fd)
+
+
+def log_tail(path: str, lines: int = 5) -> str:
+    with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as f:
+        return "".join(f.readlines()[-lines:]).strip()
+    return ""

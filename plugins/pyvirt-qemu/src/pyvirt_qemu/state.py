@@ -1,0 +1,239 @@
+"""The QEMU driver's domains for one set of paths: definitions on disk, running guests, events.
+
+Every connection of a process to the same URI shares one ``QemuState``. It
+loads persistent definitions from the config directory and finds running
+guests again from their status files (reconnecting to QMP, re-reserving
+their security labels); guests that died meanwhile are cleaned up: labels
+restored, status removed, transient ones forgotten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError
+from pyvirt.events import DomainEvent, EventSink, Resumed, Shutdown, Stopped, Suspended
+from pyvirt.plugin.records import DomainRef
+from pyvirt.security.stack import SecurityStack
+from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.paths import DriverPaths
+from pyvirt_qemu.process import QemuProcess
+from pyvirt_qemu.status import Status, read_status, remove_status, write_status
+
+__all__ = ["DomainObj", "QemuState"]
+
+
+@dataclass
+class DomainObj:
+    live: Domain
+    config: Domain | None = None
+    id: int = -1
+    state: int = DomainState.SHUTOFF
+    reason: int = ShutoffReason.UNKNOWN
+    persistent: bool = True
+    autostart: bool = False
+    process: QemuProcess | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    # QMP events our own commands will cause (stop -> STOP, cont -> RESUME): already accounted for.
+    expected: dict[str, int] = field(default_factory=dict)
+
+    def expect(self, event: str) -> None:
+        self.expected[event] = self.expected.get(event, 0) + 1
+
+    @property
+    def active(self) -> bool:
+        return self.id != -1
+
+    @property
+    def name(self) -> str:
+        return self.live.name or ""
+
+    @property
+    def uuid(self) -> str:
+        return self.live.uuid or ""
+
+    def ref(self) -> DomainRef:
+        return DomainRef(self.name, self.uuid, self.id)
+
+    def persistent_def(self) -> Domain:
+        return self.config or self.live
+
+
+class QemuState:
+    def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int) -> None:
+        self.paths = paths
+        self.security = security
+        self.qemu_uid = qemu_uid
+        self.lock = threading.RLock()
+        self.domains: dict[str, DomainObj] = {}
+        self.by_name: dict[str, DomainObj] = {}
+        self.next_id = itertools.count(1)
+        self.sinks: list[EventSink] = []
+        self.refs = 0
+        paths.ensure()
+        self._load()
+
+    # ------------------------------------------------------------------ index
+    def add(self, obj: DomainObj) -> None:
+        self.domains[obj.uuid] = obj
+        self.by_name[obj.name] = obj
+
+    def remove(self, obj: DomainObj) -> None:
+        self.domains.pop(obj.uuid, None)
+        self.by_name.pop(obj.name, None)
+
+    def find(self, ref: DomainRef) -> DomainObj:
+        obj = self.domains.get(ref.uuid)
+        if obj is None:
+            raise NotFoundError(
+                ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{ref.uuid}' ({ref.name})", domain=ErrorDomain.QEMU
+            )
+        return obj
+
+    def emit(self, obj: DomainObj, event: int, detail: int) -> None:
+        for sink in list(self.sinks):
+            sink.lifecycle(obj.ref(), event, detail)
+
+    # ------------------------------------------------------------------ disk
+    def save_config(self, dom: Domain) -> None:
+        path = self.paths.config_xml(dom.name or "")
+        tmp = f"{path}.new"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(format_domain(dom, 2))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def save_status(self, obj: DomainObj) -> None:
+        assert obj.process is not None
+        write_status(
+            self.paths.status_xml(obj.name),
+            Status(
+                obj.state,
+                obj.reason,
+                obj.process.pid,
+                obj.id,
+                self.paths.monitor(obj.name),
+                format_domain(obj.live, 1, domain_id=obj.id),
+            ),
+        )
+
+    def _load(self) -> None:
+        for path in sorted(glob.glob(os.path.join(self.paths.config, "*.xml"))):
+            with open(path, "rb") as f:
+                dom = parse_domain(f.read(), url=path)
+            obj = DomainObj(live=dom)
+            obj.autostart = os.path.exists(self.paths.autostart_link(obj.name))
+            self.add(obj)
+        for path in sorted(glob.glob(os.path.join(self.paths.run, "*.xml"))):
+            with contextlib.suppress(Error, OSError):
+                self._reconnect(path)
+
+    def _reconnect(self, status_path: str) -> None:
+        st = read_status(status_path)
+        live = parse_domain(st.domain_xml, live=True)
+        existing = self.domains.get(live.uuid or "")
+        obj = existing or DomainObj(live=live, persistent=False)
+        if existing is not None:
+            obj.config, obj.live = existing.live, live
+        if not _is_our_qemu(st.pid, obj.name):
+            # Died while nobody watched: give the labels back, forget the runtime state.
+            with contextlib.suppress(Error):
+                self.security.restore_all_label(live)
+            with contextlib.suppress(Error):
+                self.security.release_label(live)
+            remove_status(status_path)
+            if existing is not None:
+                obj.live, obj.config = existing.config or existing.live, None
+                obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.CRASHED
+            return
+        self.security.reserve_label(live, st.pid)
+        monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
+                          on_eof=lambda: None)  # fmt: skip
+        monitor.connect(st.monitor, timeout=10)
+        pidfd = os.pidfd_open(st.pid)
+        obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor)
+        obj.id = st.id
+        self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
+        status = monitor.execute("query-status")
+        running = bool(status.get("running")) if isinstance(status, dict) else True
+        obj.state = DomainState.RUNNING if running else DomainState.PAUSED
+        obj.reason = st.reason if obj.state == st.state else 0
+        self.add(obj)
+        obj.process.watch(lambda proc: self.on_exit(obj, proc))
+
+    # ------------------------------------------------------------------ runtime events
+    def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
+        with obj.lock:
+            if obj.process is None:
+                return
+            if obj.expected.get(event, 0) > 0:
+                obj.expected[event] -= 1
+                return
+            if event == "SHUTDOWN" and obj.process.stop_reason == "destroyed":
+                return  # our own SIGTERM: destroy reports STOPPED DESTROYED only
+            if event == "STOP" and obj.state == DomainState.RUNNING:
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+                self.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+            elif event == "RESUME" and obj.state == DomainState.PAUSED:
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+                self.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+            elif event == "SHUTDOWN":
+                guest = bool(data.get("guest"))
+                obj.state, obj.reason = DomainState.SHUTDOWN, 1
+                self.emit(obj, DomainEvent.SHUTDOWN, Shutdown.GUEST if guest else Shutdown.HOST)
+                obj.process.stop_reason = obj.process.stop_reason or "shutdown"
+                proc = obj.process
+                threading.Thread(target=proc.kill, daemon=True).start()  # -no-shutdown: we end QEMU ourselves
+            if obj.process is not None and obj.process.alive():
+                with contextlib.suppress(Exception):
+                    self.save_status(obj)
+
+    def on_exit(self, obj: DomainObj, proc: QemuProcess) -> None:
+        """The QEMU process is gone: labels back, status removed, stopped event with the reason."""
+        with obj.lock:
+            if obj.process is not proc:
+                return
+            proc.monitor.close()
+            reason = proc.stop_reason or "crashed"
+            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN}.get(reason, Stopped.FAILED)
+            shutoff = {"destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN}.get(
+                reason, ShutoffReason.CRASHED
+            )
+            with contextlib.suppress(Error):
+                self.security.restore_all_label(obj.live)
+            with contextlib.suppress(Error):
+                self.security.release_label(obj.live)
+            remove_status(self.paths.status_xml(obj.name))
+            for stale in (self.paths.monitor(obj.name), self.paths.pidfile(obj.name)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(stale)
+            ref = obj.ref()
+            obj.process = None
+            obj.id = -1
+            obj.state, obj.reason = DomainState.SHUTOFF, shutoff
+            if obj.config is not None:
+                obj.live, obj.config = obj.config, None
+            with self.lock:
+                if not obj.persistent:
+                    self.remove(obj)
+            proc.cleaned.set()
+            for sink in list(self.sinks):
+                sink.lifecycle(ref, DomainEvent.STOPPED, detail)
+
+
+def _is_our_qemu(pid: int, name: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    return f"guest={name},debug-threads=on".encode() in args

@@ -1,0 +1,157 @@
+"""Real QEMU guests (firmware only: no OS needed) through pyvirt's public API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import pyvirt
+from pyvirt import DomainEvent, DomainState, ErrorCode
+from pyvirt.events import Defined, Resumed, Started, Stopped, Suspended
+from pyvirt.util.caps import read_process_caps
+
+
+def guest(virt_type: str, name: str = "fw", extra: str = "") -> str:
+    return f"""<domain type='{virt_type}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type>hvm</type></os><devices><serial type='pty'/><memballoon model='virtio'/>{extra}</devices></domain>"""
+
+
+def qemu_pid(root: Path, name: str) -> int:
+    return int((root / "run" / f"{name}.pid").read_text())
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_lifecycle_states_events_and_nothing_left(conn: pyvirt.Connection, qemu_root: Path, virt_type: str) -> None:
+    events: list[tuple[int, int]] = []
+    conn.register_domain_event(lambda ev: events.append((ev.event, ev.detail)))
+    dom = conn.define_domain(guest(virt_type))
+    assert (qemu_root / "etc" / "fw.xml").exists()
+    dom.create()
+    pid = qemu_pid(qemu_root, "fw")
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"guest=fw,debug-threads=on" in cmdline and (b"kvm" if virt_type == "kvm" else b"tcg") in cmdline
+    assert dom.state() == (DomainState.RUNNING, 1) and dom.id >= 1
+    caps = read_process_caps(pid)
+    assert caps.effective == caps.permitted == caps.bounding == frozenset()  # QEMU keeps no capability
+    assert os.getppid() != pid and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] != str(
+        os.getpid()
+    )
+    dom.suspend()
+    assert dom.state() == (DomainState.PAUSED, 1)
+    dom.resume()
+    assert dom.state() == (DomainState.RUNNING, 5)
+    assert dom.info().max_memory_kib == 65536
+    dom.destroy()
+    assert dom.state() == (DomainState.SHUTOFF, 2)
+    assert gone(pid)
+    assert sorted(os.listdir(qemu_root / "run")) == []
+    time.sleep(0.1)
+    assert events == [
+        (DomainEvent.DEFINED, Defined.ADDED), (DomainEvent.STARTED, Started.BOOTED),
+        (DomainEvent.SUSPENDED, Suspended.PAUSED), (DomainEvent.RESUMED, Resumed.UNPAUSED),
+        (DomainEvent.STOPPED, Stopped.DESTROYED),
+    ]  # fmt: skip
+    dom.undefine()
+    assert not (qemu_root / "etc" / "fw.xml").exists()
+
+
+def test_a_guest_killed_behind_our_back_is_reported_failed(
+    conn: pyvirt.Connection, qemu_root: Path, virt_type: str
+) -> None:
+    seen: list[tuple[int, int]] = []
+    conn.register_domain_event(lambda ev: seen.append((ev.event, ev.detail)))
+    dom = conn.create_domain(guest(virt_type, "victim"))
+    pid = qemu_pid(qemu_root, "victim")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while (DomainEvent.STOPPED, Stopped.FAILED) not in seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (DomainEvent.STOPPED, Stopped.FAILED) in seen
+    with pytest.raises(pyvirt.NotFoundError):  # transient: gone with its process
+        conn.lookup_domain_by_name("victim")
+    assert os.listdir(qemu_root / "run") == []
+    del dom
+
+
+def _open_and_start(root: Path, xml: str) -> None:
+    code = textwrap.dedent(f"""
+        import pyvirt
+        with pyvirt.open("qemu:///embed?root={root}") as c:
+            c.define_domain({xml!r}).create()
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_guests_outlive_the_process_and_are_found_again(qemu_root: Path, virt_type: str) -> None:
+    _open_and_start(qemu_root, guest(virt_type, "survivor"))
+    pid = qemu_pid(qemu_root, "survivor")
+    assert not gone(pid)
+    with pyvirt.open(f"qemu:///embed?root={qemu_root}") as conn:
+        dom = conn.lookup_domain_by_name("survivor")
+        assert dom.id >= 1 and dom.state()[0] == DomainState.RUNNING
+        dom.suspend()  # the monitor is really reconnected
+        assert dom.state()[0] == DomainState.PAUSED
+        dom.destroy()
+        assert gone(pid)
+
+
+def test_guests_that_died_meanwhile_are_reconciled(qemu_root: Path, virt_type: str) -> None:
+    _open_and_start(qemu_root, guest(virt_type, "ghost"))
+    pid = qemu_pid(qemu_root, "ghost")
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(200):
+        if gone(pid):
+            break
+        time.sleep(0.01)
+    with pyvirt.open(f"qemu:///embed?root={qemu_root}") as conn:
+        dom = conn.lookup_domain_by_name("ghost")
+        assert dom.state() == (DomainState.SHUTOFF, 3)  # crashed
+        assert not (qemu_root / "run" / "ghost.xml").exists()
+
+
+def test_failed_starts_leave_nothing_behind(
+    conn: pyvirt.Connection, qemu_root: Path, virt_type: str, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * 1024)
+    os.chown(disk, 1234, 1234)
+    bad_emulator = guest(virt_type, "bad", f"<emulator>/nonexistent/qemu</emulator><disk type='file' device='disk'>"
+                                        f"<source file='{disk}'/><target dev='vda' bus='virtio'/></disk>")  # fmt: skip
+    dom = conn.define_domain(bad_emulator)
+    with pytest.raises(pyvirt.Error):
+        dom.create()
+    assert dom.state()[0] == DomainState.SHUTOFF
+    assert os.listdir(qemu_root / "run") == []
+    assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
+    assert not [n for n in os.listxattr(disk) if n.startswith("trusted.libvirt")]
+    unsupported = conn.define_domain(guest(virt_type, "odd", "<watchdog model='i6300esb'/>"))
+    with pytest.raises(pyvirt.NotSupportedError) as e:
+        unsupported.create()
+    assert e.value.code == ErrorCode.CONFIG_UNSUPPORTED and "watchdog" in e.value.message
+
+
+def test_tcg_for_type_qemu_and_uri_rules(qemu_root: Path) -> None:
+    from pyvirt_qemu.command_line import build_command_line
+
+    from pyvirt.conf.domain import parse_domain
+
+    cmd = build_command_line(parse_domain(guest("qemu")), "/run/x.monitor")
+    text = " ".join(cmd.argv)
+    assert "-accel tcg" in text and "-cpu qemu64" in text and "-display none" in text
+    with pytest.raises(pyvirt.Error) as e:
+        pyvirt.open("qemu:///bogus")
+    assert "unexpected QEMU URI path '/bogus', try qemu:///system" in e.value.message
