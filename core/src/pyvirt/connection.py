@@ -109,6 +109,10 @@ class Connection:
     def get_capabilities(self) -> str:
         return self.calls.connect_get_capabilities()
 
+    def domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        """The hypervisor's native configuration for ``xml`` (``qemu-argv`` for QEMU)."""
+        return self.calls.connect_domain_xml_to_native(native_format=native_format, xml=xml)
+
     def get_node_info(self) -> NodeInfo:
         return self.calls.node_get_info()
 

@@ -155,3 +155,18 @@ def test_tcg_for_type_qemu_and_uri_rules(qemu_root: Path) -> None:
     with pytest.raises(pyvirt.Error) as e:
         pyvirt.open("qemu:///bogus")
     assert "unexpected QEMU URI path '/bogus', try qemu:///system" in e.value.message
+
+
+def test_domxml_to_native_prints_the_command_line(qemu_root: Path, tmp_path: Path) -> None:
+    xml = tmp_path / "g.xml"
+    xml.write_text(guest("qemu", "native"))
+    out = subprocess.run(
+        [sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={qemu_root}", "domxml-to-native",
+         "qemu-argv", str(xml)], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.startswith("LC_ALL=C ") and " -name guest=native,debug-threads=on -S " in out and "-accel tcg" in out
+    bad = subprocess.run(
+        [sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={qemu_root}", "domxml-to-native",
+         "xen-xl", str(xml)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "unsupported config type xen-xl" in bad.stderr

@@ -335,3 +335,24 @@ def cmd_autostart(s: Session, o: dict[str, Any]) -> None:
         verb = "unmark" if o["disable"] else "mark"
         raise _fail(f"Failed to {verb} domain '{d.name}' as autostarted", exc) from None
     s.extra(f"Domain '{d.name}' {'unmarked' if o['disable'] else 'marked'} as autostarted")
+
+
+@command(
+    "domxml-to-native", "Convert domain XML to native guest configuration",
+    Opt("format", "target config data type format", required=True, positional=True),
+    Opt("xml", "xml data file to export from", positional=True),
+    Opt("domain", "domain name, id or uuid"),
+)  # fmt: skip
+def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
+    if o["xml"] and o["domain"]:
+        raise CommandError("Options --domain and --xml are mutually exclusive")
+    if o["xml"]:
+        xml = _read_file(o["xml"])
+    elif o["domain"]:
+        xml = get_domain(s, o["domain"]).xml_desc(2)
+    else:
+        raise CommandError("either <domain> or <xml> must be specified")
+    try:
+        s.out(s.conn.domain_xml_to_native(o["format"], xml))
+    except Error as exc:
+        raise CommandError(exc.message) from None

@@ -80,6 +80,14 @@ class DriverCalls:
     def connect_get_capabilities(self) -> str:
         return cast("str", self._call("connect_get_capabilities", "virConnectGetCapabilities"))
 
+    def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        return cast(
+            "str",
+            self._call(
+                "connect_domain_xml_to_native", "virConnectDomainXMLToNative", native_format=native_format, xml=xml
+            ),
+        )
+
     def node_get_info(self) -> NodeInfo:
         return cast("NodeInfo", self._call("node_get_info", "virNodeGetInfo"))
 

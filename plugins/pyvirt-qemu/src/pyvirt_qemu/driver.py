@@ -15,6 +15,7 @@ from pyvirt.errors import (
     ErrorCode,
     ErrorDomain,
     InternalError,
+    InvalidArgumentError,
     NotFoundError,
     OperationFailedError,
     OperationInvalidError,
@@ -25,6 +26,9 @@ from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
+from pyvirt.util.args_text import render_args_text
+from pyvirt.util.command import Command
+from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
 from pyvirt_qemu.process import start_process
 from pyvirt_qemu.state import DomainObj, QemuState
@@ -94,6 +98,15 @@ class QemuConnection:
     @hookimpl
     def connect_get_hostname(self) -> str:
         return socket.gethostname()
+
+    @hookimpl
+    def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
+        if native_format != "qemu-argv":
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
+        dom = _defaults(parse_domain(xml))
+        qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900)
+        cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
+        return render_args_text(cmd.env, cmd.argv, one_line=True)
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:

@@ -81,6 +81,14 @@ def node_get_security_model() -> SecurityModel:
     """The primary security model and DOI of the host. Stops at first non-None result."""
 
 
+@hookspec(firstresult=True)
+def connect_domain_xml_to_native(native_format: str, xml: str) -> str:
+    """The hypervisor's own configuration for a domain (``qemu-argv``: the command line).
+
+    Stops at first non-None result.
+    """
+
+
 # ---------------------------------------------------------------- domains: lookup
 
 
