@@ -138,6 +138,15 @@ def test_failed_starts_leave_nothing_behind(
     assert os.listdir(qemu_root / "run") == []
     assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
     assert not [n for n in os.listxattr(disk) if n.startswith("trusted.libvirt")]
+    qemu_refuses = conn.define_domain(guest(virt_type, "notqcow", f"<disk type='file' device='disk'>"
+        f"<driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>"))  # fmt: skip
+    began = time.monotonic()
+    with pytest.raises(pyvirt.Error) as failed:
+        qemu_refuses.create()
+    # QEMU's own complaint reaches the caller, and its early exit ends the wait for the monitor
+    assert "qcow2" in failed.value.message and time.monotonic() - began < 10
+    assert os.listdir(qemu_root / "run") == [] and qemu_refuses.state()[0] == DomainState.SHUTOFF
+    assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
     unsupported = conn.define_domain(guest(virt_type, "odd", "<watchdog model='i6300esb'/>"))
     with pytest.raises(pyvirt.NotSupportedError) as e:
         unsupported.create()

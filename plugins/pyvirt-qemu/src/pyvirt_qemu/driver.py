@@ -207,11 +207,15 @@ class QemuConnection:
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
-        proc, _cmd = start_process(
-            live, st.paths, st.security,
-            on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
-            qemu_uid=0,
-        )  # fmt: skip
+        try:
+            proc, _cmd = start_process(
+                live, st.paths, st.security,
+                on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
+                qemu_uid=0,
+            )  # fmt: skip
+        except Exception:
+            st.audit_start(DomainObj(live=live), -1, False)
+            raise
         try:
             obj.config = obj.live if obj.persistent else None
             obj.live, obj.process, obj.id = live, proc, next(st.next_id)
@@ -230,6 +234,7 @@ class QemuConnection:
             st.on_exit(obj, proc)
             raise
         proc.watch(lambda p: st.on_exit(obj, p))
+        st.audit_start(obj, proc.pid, True)
         st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
         if paused:
             st.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)

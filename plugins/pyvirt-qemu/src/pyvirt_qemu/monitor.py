@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -63,11 +64,22 @@ class Monitor:
                 domain=ErrorDomain.QEMU,
             ) from None  # fmt: skip
 
-    def connect(self, path: str, timeout: float = 30.0) -> None:
-        """Connect to QEMU's QMP socket, retrying while QEMU is still creating it."""
+    def connect(self, path: str, timeout: float = 30.0, alive: Callable[[], bool] = lambda: True) -> None:
+        """Connect to QEMU's QMP socket, retrying while QEMU is still creating it.
+
+        Waiting for the socket file first keeps qemu.qmp from logging a failed
+        attempt per poll; ``alive`` ends the wait early when QEMU already died
+        (a bad option exits at once, and thirty seconds of polling helps nobody).
+        """
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
+            if not alive():
+                last = OSError("QEMU exited before its monitor socket appeared")
+                break
+            if not os.path.exists(path):
+                time.sleep(0.005)
+                continue
             # qemu.qmp binds its queues and events to the running loop: build the client inside it.
             client = self._run(self._new_client(), 5.0)
             try:

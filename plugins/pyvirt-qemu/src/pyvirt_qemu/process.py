@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import Domain, required_capabilities
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, OperationFailedError
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
@@ -106,6 +106,7 @@ def start_process(
         require_capabilities_after_exec(qcmd.emulator, qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     security.gen_label(dom)
     labelled = False
+    log_offset = 0
     proc: QemuProcess | None = None
     try:
         security.set_all_label(dom)
@@ -117,15 +118,17 @@ def start_process(
         cmd.set_capabilities(sorted(caps)) if caps else cmd.clear_capabilities()
         with open(paths.logfile(name), "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: starting up\n{cmd.to_args_text()}\n")
+            log_offset = log.tell()
         cmd.run_async()
         assert cmd.pid is not None
         pid = cmd.pid
         pidfd = os.pidfd_open(pid)
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
         proc = QemuProcess(name, pid, pidfd, monitor)
-        monitor.connect(monitor_path, timeout=30)
+        monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         return proc, cmd
     except Exception as exc:
+        exited_early = proc is not None and bool(select.select([proc.pidfd], [], [], 0)[0])
         if proc is not None:
             proc.monitor.close()
             with contextlib.suppress(OSError):
@@ -139,11 +142,18 @@ def start_process(
         for stale in (monitor_path, pidfile):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
+        tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""
+        if exited_early and tail:
+            # QEMU refused the configuration: its own words are the useful error, as in libvirt
+            raise InternalError(
+                ErrorCode.INTERNAL_ERROR, f"process exited while connecting to monitor: {tail}", domain=ErrorDomain.QEMU
+            ) from exc
         if isinstance(exc, Error):
             raise
         raise OperationFailedError(
-            ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}", domain=ErrorDomain.QEMU
-        ) from exc
+            ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
+            domain=ErrorDomain.QEMU,
+        ) from exc  # fmt: skip
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:
@@ -159,7 +169,9 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> None:
         os.close(fd)
 
 
-def log_tail(path: str, lines: int = 5) -> str:
+def log_tail(path: str, offset: int = 0, lines: int = 5) -> str:
+    """What QEMU wrote after ``offset`` (its own error, not our header), last lines only."""
     with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as f:
-        return "".join(f.readlines()[-lines:]).strip()
+        f.seek(offset)
+        return " ".join(line.strip() for line in f.readlines()[-lines:] if line.strip())
     return ""

@@ -23,6 +23,7 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.events import DomainEvent, EventSink, Resumed, Shutdown, Stopped, Suspended
 from pyvirt.plugin.records import DomainRef
 from pyvirt.security.stack import SecurityStack
+from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.paths import DriverPaths
 from pyvirt_qemu.process import QemuProcess
@@ -78,6 +79,7 @@ class QemuState:
         self.next_id = itertools.count(1)
         self.sinks: list[EventSink] = []
         self.refs = 0
+        self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         paths.ensure()
         self._load()
 
@@ -97,6 +99,25 @@ class QemuState:
                 ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{ref.uuid}' ({ref.name})", domain=ErrorDomain.QEMU
             )
         return obj
+
+    def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
+        return AuditGuest(obj.live.type or "kvm", obj.name, obj.uuid, pid)
+
+    def audit_start(self, obj: DomainObj, pid: int, success: bool) -> None:
+        """libvirt's start records: every disk, NIC, memory and vCPUs, labels, then the start itself."""
+        g, dom = self.audit_guest(obj, pid), obj.live
+        if dom.devices is not None:
+            for disk in dom.devices.disks:
+                self.auditor.disk(g, None, disk.source_path, "start", success)
+            for nic in dom.devices.interfaces:
+                self.auditor.net(g, None, nic.mac, "start", success)
+        if dom.memory is not None:
+            self.auditor.memory(g, 0, dom.memory.kib, "start", success)
+        if dom.vcpu is not None:
+            self.auditor.vcpu(g, 0, dom.vcpu.count or 1, "start", success)
+        for sl in dom.seclabels or []:
+            self.auditor.security_label(g, sl.model, sl.label, sl.imagelabel, success)
+        self.auditor.start(g, "booted", success)
 
     def emit(self, obj: DomainObj, event: int, detail: int) -> None:
         for sink in list(self.sinks):
@@ -217,6 +238,7 @@ class QemuState:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)
             ref = obj.ref()
+            self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None
             obj.id = -1
             obj.state, obj.reason = DomainState.SHUTOFF, shutoff

@@ -1,0 +1,68 @@
+"""Starting and stopping a real QEMU guest leaves libvirt's audit trail in the kernel.
+
+Audit starts disabled on this host; the fixture turns it on with Debian's
+auditctl for the test and restores the previous setting afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pyvirt
+from pyvirt.util.audit import AuditReader, read_audit_status
+
+UUID = "3e3fce45-4f53-4fa7-bb32-11f34168b82b"
+
+
+def _set_enabled(value: int) -> None:
+    subprocess.run(["auditctl", "-e", str(value)], check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def kernel_audit() -> Iterator[None]:
+    if not shutil.which("auditctl"):
+        pytest.skip("auditctl (Debian's auditd package) is not installed")
+    try:
+        before = read_audit_status().enabled
+    except OSError as exc:
+        pytest.skip(f"this kernel has no audit support: {exc}")
+    if before == 2:
+        pytest.skip("audit configuration is locked (enabled=2)")
+    _set_enabled(1)
+    yield
+    _set_enabled(before)
+
+
+def test_start_and_destroy_are_audited(
+    kernel_audit: None, conn: pyvirt.Connection, qemu_root: Path, virt_type: str, tmp_path: Path
+) -> None:
+    disk = tmp_path / "scratch.img"
+    disk.write_bytes(b"\0" * 1048576)
+    xml = f"""<domain type='{virt_type}'><name>audited</name><uuid>{UUID}</uuid>
+<memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+<serial type='pty'/></devices></domain>"""
+    with AuditReader() as reader:
+        dom = conn.define_domain(xml)
+        dom.create()
+        pid = int((qemu_root / "run" / "audited.pid").read_text())
+        dom.destroy()
+        got = [(rtype, text) for rtype, text in reader.records(2.0) if 2500 <= rtype <= 2502 and f"uuid={UUID}" in text]
+    bodies = [re.search(r"msg='(.*) exe=", text).group(1) for _, text in got]  # type: ignore[union-attr]
+    vm = f'vm="audited" uuid={UUID}'
+    t = virt_type
+    assert bodies[:4] == [
+        f'virt={t} resrc=disk reason=start {vm} old-disk="?" new-disk="{disk}"',
+        f"virt={t} resrc=mem reason=start {vm} old-mem=0 new-mem=65536",
+        f"virt={t} resrc=vcpu reason=start {vm} old-vcpu=0 new-vcpu=1",
+        f"virt={t} op=start reason=booted {vm} vm-pid={pid}",
+    ]
+    assert bodies[-1] == f"virt={t} op=stop reason=destroyed {vm} vm-pid={pid}"
+    assert all(text.endswith("res=success'") for _, text in got)
+    dom.undefine()
