@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
 import threading
 from typing import Any
 
@@ -28,7 +27,10 @@ from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
+from pyvirt.util.host_topology import node_info
 from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.emulator_caps import emulator_caps
+from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
 from pyvirt_qemu.process import start_process
 from pyvirt_qemu.state import DomainObj, QemuState
@@ -37,16 +39,6 @@ __all__ = ["QemuConnection", "QemuDriver"]
 
 _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
-
-
-def _qemu_version() -> int:
-    try:
-        out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return 0
-    ver = out.split("version", 1)[1].split()[0]
-    major, minor, micro = (int(x) for x in [*ver.split("."), "0", "0"][:3])
-    return major * 1_000_000 + minor * 1_000 + micro
 
 
 def _defaults(dom: Domain) -> Domain:
@@ -93,7 +85,9 @@ class QemuConnection:
 
     @hookimpl
     def connect_get_version(self) -> int:
-        return _qemu_version()
+        """The version of the default emulator, from its (cached) QMP probe; 0 when none is installed."""
+        emulators = installed_emulators()
+        return emulator_caps(emulators[0], self.state.paths.cache).version if emulators else 0
 
     @hookimpl
     def connect_get_hostname(self) -> str:
@@ -110,10 +104,11 @@ class QemuConnection:
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:
-        cpus = os.cpu_count() or 1
-        with open("/proc/meminfo", encoding="ascii") as f:
-            mem = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
-        return NodeInfo(os.uname().machine, mem, cpus, 0, 1, 1, cpus, 1)
+        return node_info()
+
+    @hookimpl
+    def connect_get_capabilities(self) -> str:
+        return capabilities_xml(self.state.paths.cache, self.state.security.models)
 
     @hookimpl
     def node_get_security_model(self) -> SecurityModel:

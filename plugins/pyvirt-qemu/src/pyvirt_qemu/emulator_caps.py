@@ -1,0 +1,160 @@
+"""What one QEMU binary can do, asked through QMP and cached on disk.
+
+Like libvirt's qemu capabilities cache: the emulator is started once with
+``-machine none`` (no guest), queried for its version, machine types, CPU
+models, commands and device types, and told to quit. The answer is stored as
+JSON keyed by the binary's identity (device, inode, size, mtime, ctime) and
+whether KVM is usable, so upgrading QEMU or gaining ``/dev/kvm`` re-probes
+and nothing else does. Only emulators a caller actually asks about are
+probed: opening a connection starts no QEMU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.util.command import Command
+from pyvirt_qemu.monitor import Monitor
+
+__all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "kvm_usable", "probe"]
+
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    alias: str | None
+    max_cpus: int
+    default: bool
+
+
+@dataclass
+class EmulatorCaps:
+    path: str
+    identity: str
+    version: int
+    version_text: str
+    kvm: bool
+    arch: str
+    machines: list[Machine] = field(default_factory=list)
+    cpu_models: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+
+    def has_device(self, name: str) -> bool:
+        return name in self.devices
+
+    def default_machine(self) -> Machine | None:
+        return next((m for m in self.machines if m.default), None)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": CACHE_FORMAT, **asdict(self)}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> EmulatorCaps:
+        data: dict[str, Any] = json.loads(text)
+        if data.pop("format", None) != CACHE_FORMAT:
+            raise ValueError("cache written by another pyvirt-qemu")
+        data["machines"] = [Machine(**m) for m in data["machines"]]
+        return cls(**data)
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def _identity(path: str) -> str:
+    st = os.stat(path)
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:kvm={kvm_usable()}"
+
+
+def _arch_of(path: str) -> str:
+    base = os.path.basename(path)
+    return base.removeprefix("qemu-system-") if base.startswith("qemu-system-") else os.uname().machine
+
+
+def probe(path: str) -> EmulatorCaps:
+    """Start ``path`` without a guest and ask it everything; the process is gone on return."""
+    kvm = kvm_usable()
+    with tempfile.TemporaryDirectory(prefix="pyvirt-qemu-probe-") as tmp:
+        sock = os.path.join(tmp, "qmp.sock")
+        cmd = Command([path, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none",
+                       "-accel", "kvm" if kvm else "tcg", "-qmp", f"unix:{sock},server=on,wait=off"])  # fmt: skip
+        errlog = os.path.join(tmp, "stderr")
+        cmd.pass_env_common().set_stderr(errlog).clear_capabilities()
+        cmd.run_async()
+        monitor = Monitor(f"probe:{os.path.basename(path)}", on_event=lambda _e, _d: None, on_eof=lambda: None)
+        try:
+            monitor.connect(sock, timeout=30, alive=cmd.is_running)
+            version = monitor.execute("query-version")
+            machines = monitor.execute("query-machines")
+            cpus = monitor.execute("query-cpu-definitions")
+            commands = monitor.execute("query-commands")
+            devices = monitor.execute("qom-list-types", {"implements": "device", "abstract": False})
+            with contextlib.suppress(Exception):
+                monitor.execute("quit", timeout=5)
+        except Exception as exc:
+            with contextlib.suppress(OSError), open(errlog, encoding="utf-8", errors="replace") as f:
+                exc = OSError(f.read().strip() or str(exc))
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"cannot probe capabilities of QEMU binary {path}: {exc}",
+                domain=ErrorDomain.QEMU,
+            ) from exc  # fmt: skip
+        finally:
+            monitor.close()
+            if cmd.wait(timeout=5) is None:
+                cmd.abort()
+    q = version["qemu"]
+    return EmulatorCaps(
+        path=path,
+        identity=_identity(path),
+        version=q["major"] * 1_000_000 + q["minor"] * 1_000 + q["micro"],
+        version_text=f"{q['major']}.{q['minor']}.{q['micro']}"
+        + (f" ({version['package'].strip()})" if version.get("package") else ""),
+        kvm=kvm,
+        arch=_arch_of(path),
+        machines=sorted(
+            (
+                Machine(m["name"], m.get("alias"), int(m.get("cpu-max", 1)), bool(m.get("is-default")))
+                for m in machines
+                if m["name"] != "none"
+            ),
+            key=lambda m: m.name,
+        ),
+        cpu_models=sorted(c["name"] for c in cpus),
+        commands=sorted(c["name"] for c in commands),
+        devices=sorted(d["name"] for d in devices),
+    )
+
+
+def emulator_caps(path: str, cache_dir: str) -> EmulatorCaps:
+    """The cached answer for ``path`` when its identity still matches, else a fresh probe (then cached)."""
+    path = os.path.realpath(path)
+    try:
+        identity = _identity(path)
+    except OSError as exc:
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED, f"cannot find QEMU binary {path}: {exc.strerror}", domain=ErrorDomain.QEMU
+        ) from exc
+    name = hashlib.sha256(path.encode()).hexdigest()[:16] + ".json"
+    cache = os.path.join(cache_dir, "capabilities", name)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        with open(cache, encoding="utf-8") as f:
+            caps = EmulatorCaps.from_json(f.read())
+        if caps.identity == identity and caps.path == path:
+            return caps
+    caps = probe(path)
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".caps-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(caps.to_json())
+    os.replace(tmp, cache)
+    return caps

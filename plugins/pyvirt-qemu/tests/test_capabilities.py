@@ -1,0 +1,58 @@
+"""Capabilities come from probing the real emulator over QMP, cached by the binary's identity."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from lxml import etree
+from pyvirt_qemu.emulator_caps import emulator_caps
+
+import pyvirt
+from pyvirt.conf.schema import validate
+
+
+def test_capabilities_describe_this_host_and_emulator(conn: pyvirt.Connection, qemu_root: Path) -> None:
+    xml = conn.get_capabilities()
+    validate(xml, "capabilities")
+    doc = etree.fromstring(xml.encode())
+    emulator = doc.findtext("guest/arch/emulator")
+    assert emulator and os.path.realpath(emulator) == os.path.realpath("/usr/bin/qemu-system-x86_64")
+    types = doc.xpath("guest[arch/@name='x86_64']/arch/domain/@type")
+    assert types == (["qemu", "kvm"] if os.access("/dev/kvm", os.R_OK | os.W_OK) else ["qemu"])
+    # QEMU's default machine alias points at its canonical versioned name
+    assert str(doc.xpath("string(guest[arch/@name='x86_64']/arch/machine[.='pc']/@canonical)")).startswith("pc-i440fx-")
+    assert doc.xpath("guest/arch/machine[.='q35']")
+    cpus = doc.findall("host/topology/cells/cell/cpus/cpu")
+    assert len(cpus) == os.cpu_count()
+    assert [m.text for m in doc.findall("host/secmodel/model")] == [conn.get_security_model().model, "dac"]
+    text = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True).stdout
+    major, minor, micro = (int(x) for x in text.split("version ", 1)[1].split()[0].split("."))
+    assert conn.get_version() == major * 1_000_000 + minor * 1000 + micro
+
+
+def test_nodeinfo_matches_the_kernel(conn: pyvirt.Connection) -> None:
+    info = conn.get_node_info()
+    meminfo = Path("/proc/meminfo").read_text()
+    assert info.memory_kib == int(meminfo.split("MemTotal:", 1)[1].split()[0])
+    assert info.cpus == os.cpu_count() == info.nodes * info.sockets * info.cores * info.threads
+    assert info.model == os.uname().machine
+
+
+def test_probe_is_cached_until_the_binary_changes(tmp_path: Path, qemu_root: Path) -> None:
+    first = emulator_caps("/usr/bin/qemu-system-x86_64", str(tmp_path))
+    (cache,) = (tmp_path / "capabilities").iterdir()
+    stamp = cache.stat().st_mtime_ns
+    again = emulator_caps("/usr/bin/qemu-system-x86_64", str(tmp_path))
+    assert again == first and cache.stat().st_mtime_ns == stamp  # served from disk, no QEMU started
+    assert "query-machines" in first.commands and first.has_device("virtio-blk-pci")
+    assert "qemu64" in first.cpu_models and first.default_machine() is not None
+    # a different binary identity (as after a package upgrade) forces a new probe
+    data = json.loads(cache.read_text())
+    data["identity"] = "0:0:0:0:0:kvm=False"
+    data["machines"] = []
+    cache.write_text(json.dumps(data))
+    fresh = emulator_caps("/usr/bin/qemu-system-x86_64", str(tmp_path))
+    assert fresh.machines == first.machines and fresh.identity == first.identity
