@@ -47,6 +47,7 @@ def test_start_and_destroy_are_audited(
     xml = f"""<domain type='{virt_type}'><name>audited</name><uuid>{UUID}</uuid>
 <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>
 <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+<interface type='ethernet'><mac address='52:54:00:5e:01:02'/><model type='virtio'/></interface>
 <serial type='pty'/></devices></domain>"""
     with AuditReader() as reader:
         dom = conn.define_domain(xml)
@@ -57,8 +58,10 @@ def test_start_and_destroy_are_audited(
     bodies = [re.search(r"msg='(.*) exe=", text).group(1) for _, text in got]  # type: ignore[union-attr]
     vm = f'vm="audited" uuid={UUID}'
     t = virt_type
-    assert bodies[:4] == [
+    assert bodies[:6] == [
         f'virt={t} resrc=disk reason=start {vm} old-disk="?" new-disk="{disk}"',
+        f'virt={t} resrc=net reason=start {vm} old-net="?" new-net="52:54:00:5e:01:02"',
+        f'virt={t} resrc=net reason=open {vm} net=52:54:00:5e:01:02 path="/dev/net/tun" rdev=0A:C8',
         f"virt={t} resrc=mem reason=start {vm} old-mem=0 new-mem=65536",
         f"virt={t} resrc=vcpu reason=start {vm} old-vcpu=0 new-vcpu=1",
         f"virt={t} op=start reason=booted {vm} vm-pid={pid}",

@@ -89,8 +89,10 @@ def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
     netdev: dict[str, Any]
     if nic.type == "user":
         netdev = {"type": "user", "id": f"hostnet{index}"}
-    elif nic.type in ("bridge", "ethernet", "network") and f"tap{index}" in fds:
+    elif nic.type in ("bridge", "ethernet") and f"tap{index}" in fds:
         netdev = {"type": "tap", "fd": str(fds[f"tap{index}"]), "id": f"hostnet{index}"}
+        if f"vhost{index}" in fds:
+            netdev.update(vhost=True, vhostfd=str(fds[f"vhost{index}"]))
     else:
         raise _unsupported(f"interface type '{nic.type}'")
     model = _NIC_MODELS.get(nic.model_type)
@@ -102,7 +104,7 @@ def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
 
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None) -> QemuCommand:  # fmt: skip
-    """The full argv; ``fds`` are pre-opened TAP fds (``tapN``) handed to QEMU."""
+    """The full argv; ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed to QEMU."""
     fds = fds or {}
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     devices = dom.devices

@@ -27,9 +27,10 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, Operatio
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
-from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.paths import DriverPaths
+from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
 __all__ = ["QemuProcess", "start_process"]
 
@@ -45,6 +46,7 @@ class QemuProcess:
     stop_reason: str | None = None
     exited: threading.Event = field(default_factory=threading.Event)
     cleaned: threading.Event = field(default_factory=threading.Event)  # set once the driver has cleaned up
+    opened: list[tuple[str, str]] = field(default_factory=list)  # (guest MAC, device path) per fd handed over
 
     def alive(self) -> bool:
         return not self.exited.is_set()
@@ -100,11 +102,20 @@ def start_process(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
     vnc = _free_vnc_port() if dom.devices and any(g.type == "vnc" for g in dom.devices.graphics) else None
-    qcmd = build_command_line(dom, monitor_path, vnc_port=vnc)
+    # refuse bad XML before any side effect (tap, label, process)
+    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), vnc_port=vnc)
     caps = required_capabilities(dom)
     if caps and qemu_uid != 0:
-        require_capabilities_after_exec(qcmd.emulator, qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
-    security.gen_label(dom)
+        require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
+    taps = open_taps(dom.devices.interfaces if dom.devices else [])
+    fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
+    opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
+    try:
+        qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc)
+        security.gen_label(dom)
+    except BaseException:
+        close_taps(taps)
+        raise
     labelled = False
     log_offset = 0
     proc: QemuProcess | None = None
@@ -112,6 +123,8 @@ def start_process(
         security.set_all_label(dom)
         labelled = True
         cmd = Command(qcmd.argv).pass_env_common().set_env("HOME", paths.lib)
+        for fd in fds.values():
+            cmd.pass_fd(fd)
         cmd.set_stdout(paths.logfile(name), append=True).set_stderr(paths.logfile(name), append=True)
         cmd.set_pidfile(pidfile).daemonize().set_umask(0o007)
         security.set_process_label(dom, cmd)
@@ -119,15 +132,19 @@ def start_process(
         with open(paths.logfile(name), "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: starting up\n{cmd.to_args_text()}\n")
             log_offset = log.tell()
-        cmd.run_async()
+        try:
+            cmd.run_async()
+        finally:
+            close_taps(taps)  # QEMU holds its own copies now; ours would keep the taps alive after it exits
         assert cmd.pid is not None
         pid = cmd.pid
         pidfd = os.pidfd_open(pid)
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
-        proc = QemuProcess(name, pid, pidfd, monitor)
+        proc = QemuProcess(name, pid, pidfd, monitor, opened=opened)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         return proc, cmd
     except Exception as exc:
+        close_taps(taps)
         exited_early = proc is not None and bool(select.select([proc.pidfd], [], [], 0)[0])
         if proc is not None:
             proc.monitor.close()
@@ -154,6 +171,12 @@ def start_process(
             ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+
+
+def _placeholder_fds(dom: Domain) -> dict[str, int]:
+    """Stand-in fd numbers so the command line can be validated before any tap exists."""
+    nics = dom.devices.interfaces if dom.devices else []
+    return {f"tap{i}": -1 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet")}
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:

@@ -111,6 +111,8 @@ class QemuState:
                 self.auditor.disk(g, None, disk.source_path, "start", success)
             for nic in dom.devices.interfaces:
                 self.auditor.net(g, None, nic.mac, "start", success)
+        for mac, path in obj.process.opened if obj.process is not None else []:
+            self.auditor.net_device_open(g, mac, path, success)
         if dom.memory is not None:
             self.auditor.memory(g, 0, dom.memory.kib, "start", success)
         if dom.vcpu is not None:
