@@ -109,6 +109,19 @@ class Connection:
     def get_capabilities(self) -> str:
         return self.calls.connect_get_capabilities()
 
+    def get_domain_capabilities(
+        self,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
+        flags: int = 0,
+    ) -> str:
+        """What guests of one emulator, architecture, machine type and virt type can use (domcapabilities)."""
+        return self.calls.connect_get_domain_capabilities(
+            emulator=emulator, arch=arch, machine=machine, virttype=virttype, flags=flags
+        )
+
     def domain_xml_to_native(self, native_format: str, xml: str) -> str:
         """The hypervisor's native configuration for ``xml`` (``qemu-argv`` for QEMU)."""
         return self.calls.connect_domain_xml_to_native(native_format=native_format, xml=xml)

@@ -83,6 +83,13 @@ CASES = {
         "dominfo nosuch; start test; net-info nosuch; pool-info nosuch; suspend x; "
         f"define {DATA}/guest-x.xml; destroy x; suspend x; resume test; undefine nosuch"
     ),
+    "domcapabilities-unsupported": "domcapabilities",
+    "dumpxml-xpath": (
+        "dumpxml test --xpath //name; dumpxml test --xpath //disk; dumpxml test --xpath //disk --wrap; "
+        "dumpxml test --xpath //disk/@type; dumpxml test --xpath //name/text(); dumpxml test --xpath //none --wrap; "
+        "dumpxml test --xpath ///"
+    ),
+    "dumpxml-xpath-not-nodes": "dumpxml test --xpath string(//name)",
     "missing-option": "dumpxml",
     "missing-file": "define /nonexistent/file.xml",
 }
@@ -113,3 +120,13 @@ def test_quiet_mode_matches() -> None:
         v = subprocess.run(args_v, capture_output=True, text=True, check=False)
         p = subprocess.run(args_p, capture_output=True, text=True, check=False)
         assert (p.stdout, p.returncode) == (v.stdout, v.returncode), command
+
+
+def test_capabilities_xpath_extension() -> None:
+    """virsh 9.0 has no --xpath on capabilities (later virsh does); ours behaves as its dumpxml --xpath."""
+    out, err, rc = run(PYVIRSH, "capabilities --xpath //secmodel/model --wrap")
+    assert (out, err, rc) == ("<nodes>\n  <model>testSecurity</model>\n</nodes>\n\n", "", 0)
+    out, err, rc = run(PYVIRSH, "capabilities --xpath //host/cpu/arch/text()")
+    assert (out, rc) == ("i686\n\n", 0)
+    out, err, rc = run(PYVIRSH, "capabilities --xpath string(//host/cpu/arch)")
+    assert rc == 1 and "Incorrect xpath 'string(//host/cpu/arch)'" in err

@@ -7,10 +7,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from pyvirt_qemu.emulator_caps import emulator_caps
 
 import pyvirt
+from pyvirt import ErrorCode
 from pyvirt.conf.schema import validate
 
 
@@ -56,3 +58,26 @@ def test_probe_is_cached_until_the_binary_changes(tmp_path: Path, qemu_root: Pat
     cache.write_text(json.dumps(data))
     fresh = emulator_caps("/usr/bin/qemu-system-x86_64", str(tmp_path))
     assert fresh.machines == first.machines and fresh.identity == first.identity
+
+
+def test_domain_capabilities_follow_emulator_and_driver(conn: pyvirt.Connection, qemu_root: Path) -> None:
+    xml = conn.get_domain_capabilities()
+    validate(xml, "domaincapabilities")
+    doc = etree.fromstring(xml.encode())
+    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    assert doc.findtext("domain") == ("kvm" if kvm else "qemu")
+    assert str(doc.findtext("machine")).startswith("pc-i440fx-")  # 'pc' resolved to its canonical name
+    assert doc.xpath("devices/disk/enum[@name='bus']/value/text()") == ["virtio", "sata", "ide"]
+    assert doc.xpath("devices/hostdev/@supported") == ["no"]  # refused at start today, so not offered
+    assert doc.xpath("cpu/mode[@name='custom']/model[.='qemu64']")
+    q35 = etree.fromstring(conn.get_domain_capabilities(machine="q35", virttype="qemu").encode())
+    assert str(q35.findtext("machine")).startswith("pc-q35-") and q35.findtext("domain") == "qemu"
+    assert q35.xpath("cpu/mode[@name='host-passthrough']/@supported") == ["no"]  # needs KVM
+    for kwargs, words in (
+        ({"machine": "nope"}, "the machine 'nope' is not supported"),
+        ({"arch": "aarch64"}, "'aarch64'"),
+        ({"virttype": "xen"}, "unknown virttype"),
+    ):
+        with pytest.raises(pyvirt.Error) as err:
+            conn.get_domain_capabilities(**kwargs)  # type: ignore[arg-type]
+        assert err.value.code == ErrorCode.INVALID_ARG and words in err.value.message

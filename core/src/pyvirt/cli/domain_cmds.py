@@ -7,6 +7,7 @@ from typing import Any
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.domain_state import reason_text, state_text
 from pyvirt.errors import Error
@@ -159,12 +160,13 @@ def cmd_domuuid(s: Session, o: dict[str, Any]) -> None:
     Opt("security-info", "include security sensitive information in XML dump", flag=True),
     Opt("update-cpu", "update guest CPU according to host CPU", flag=True),
     Opt("migratable", "provide XML suitable for migrations", flag=True),
+    *XPATH_OPTS,
 )  # fmt: skip
 def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
     flags = (1 if o["security-info"] else 0) | (2 if o["inactive"] else 0) | (4 if o["update-cpu"] else 0)
     flags |= 8 if o["migratable"] else 0
     d = get_domain(s, o["domain"])
-    s.out_raw(d.xml_desc(flags))
+    print_xml(s, d.xml_desc(flags), o)
 
 
 @command(

@@ -1,12 +1,13 @@
-"""Host and connection commands: version, uri, hostname, capabilities, nodeinfo, drivers."""
+"""Host and connection commands: version, uri, hostname, capabilities, domcapabilities, nodeinfo, drivers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyvirt
-from pyvirt.cli.framework import Opt, Session, command
+from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 
 
 def _version_text(v: int) -> str:
@@ -33,9 +34,24 @@ def cmd_hostname(s: Session, o: dict[str, Any]) -> None:
     s.out(s.conn.get_hostname())
 
 
-@command("capabilities", "capabilities", Opt("xpath", "print the output of the XPath expression"))
+@command("capabilities", "capabilities", *XPATH_OPTS)
 def cmd_capabilities(s: Session, o: dict[str, Any]) -> None:
-    s.out(s.conn.get_capabilities())
+    print_xml(s, s.conn.get_capabilities(), o, newline=True)
+
+
+@command("domcapabilities", "domain capabilities",
+         Opt("virttype", "virtualization type (/domain/@type)"),
+         Opt("emulatorbin", "path to emulator binary (/domain/devices/emulator)"),
+         Opt("arch", "domain architecture (/domain/os/type/@arch)"),
+         Opt("machine", "machine type (/domain/os/type/@machine)"),
+         *XPATH_OPTS,
+         description="Returns capabilities of emulator with respect to host and libvirt.")  # fmt: skip
+def cmd_domcapabilities(s: Session, o: dict[str, Any]) -> None:
+    try:
+        xml = s.conn.get_domain_capabilities(o.get("emulatorbin"), o.get("arch"), o.get("machine"), o.get("virttype"))
+    except pyvirt.Error as exc:
+        raise CommandError("failed to get emulator capabilities", exc.message) from None
+    print_xml(s, xml, o, newline=True)
 
 
 @command("nodeinfo", "node information")

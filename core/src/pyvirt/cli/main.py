@@ -22,7 +22,7 @@ __all__ = ["main"]
 
 # command name -> module under pyvirt.cli that defines it
 COMMAND_MODULES: dict[str, str] = {
-    **dict.fromkeys(["version", "uri", "hostname", "capabilities", "nodeinfo", "drivers"], "host_cmds"),
+    **dict.fromkeys(["version", "uri", "hostname", "capabilities", "domcapabilities", "nodeinfo", "drivers"], "host_cmds"),
     **dict.fromkeys(
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
          "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",

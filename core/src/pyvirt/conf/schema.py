@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     "pool": "storagepool.rng",
     "volume": "storagevol.rng",
     "capabilities": "capability.rng",
+    "domaincapabilities": "domaincaps.rng",
     "domainsnapshot": "domainsnapshot.rng",
     "secret": "secret.rng",
     "device": "nodedev.rng",
@@ -43,7 +44,7 @@ def _schema(kind: str) -> etree.RelaxNG:
 
 def validate(xml: str | bytes, kind: str) -> None:
     """Raise XML_INVALID_SCHEMA with the schema's complaint if ``xml`` is not valid."""
-    root_tag = {"pool": "pool", "volume": "volume", "device": "device"}.get(kind, kind)
+    root_tag = {"domaincapabilities": "domainCapabilities"}.get(kind, kind)
     doc = parse_xml(xml, root_tag, f"{kind}_definition")
     schema = _schema(kind)
     if not schema.validate(doc):

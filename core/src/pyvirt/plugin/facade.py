@@ -80,6 +80,17 @@ class DriverCalls:
     def connect_get_capabilities(self) -> str:
         return cast("str", self._call("connect_get_capabilities", "virConnectGetCapabilities"))
 
+    def connect_get_domain_capabilities(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
+    ) -> str:
+        return cast(
+            "str",
+            self._call(
+                "connect_get_domain_capabilities", "virConnectGetDomainCapabilities",
+                emulator=emulator, arch=arch, machine=machine, virttype=virttype, flags=flags,
+            ),
+        )  # fmt: skip
+
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         return cast(
             "str",

@@ -18,11 +18,17 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk, Interface
 from pyvirt.errors import ErrorCode, NotSupportedError
 
-__all__ = ["QemuCommand", "build_command_line", "emulator_for"]
+__all__ = ["DISK_BUS_DEVICE", "NIC_MODELS", "VIDEO_MODELS", "QemuCommand", "build_command_line", "emulator_for"]
 
-_DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd"}
-_NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139", None: "e1000"}
-_VIDEO = {"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "bochs": "bochs-display", "qxl": "qxl-vga"}
+DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd"}
+NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139", None: "e1000"}
+VIDEO_MODELS = {
+    "vga": "VGA",
+    "cirrus": "cirrus-vga",
+    "virtio": "virtio-vga",
+    "bochs": "bochs-display",
+    "qxl": "qxl-vga",
+}
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -59,7 +65,7 @@ def _disk_args(index: int, disk: Disk) -> list[str]:
         raise _unsupported(f"disk device '{disk.device}'")
     path = disk.source_file or disk.source_dev
     bus = disk.target_bus or ("virtio" if (disk.target_dev or "").startswith("vd") else "sata")
-    if bus not in _DISK_BUS_DEVICE:
+    if bus not in DISK_BUS_DEVICE:
         raise _unsupported(f"disk bus '{bus}'")
     node = f"libvirt-{index}"
     out: list[str] = []
@@ -70,7 +76,7 @@ def _disk_args(index: int, disk: Disk) -> list[str]:
                                  "auto-read-only": True, "discard": "unmap"})]  # fmt: skip
         out += ["-blockdev", _j({"node-name": f"{node}-format", "read-only": readonly,
                                  "driver": disk.driver_type or "raw", "file": f"{node}-storage"})]  # fmt: skip
-    device: dict[str, Any] = {"driver": _DISK_BUS_DEVICE[bus] if disk.device != "cdrom" else "ide-cd"}
+    device: dict[str, Any] = {"driver": DISK_BUS_DEVICE[bus] if disk.device != "cdrom" else "ide-cd"}
     if bus == "virtio" and disk.device == "cdrom":
         raise _unsupported("a virtio cdrom")
     if path:
@@ -95,7 +101,7 @@ def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
             netdev.update(vhost=True, vhostfd=str(fds[f"vhost{index}"]))
     else:
         raise _unsupported(f"interface type '{nic.type}'")
-    model = _NIC_MODELS.get(nic.model_type)
+    model = NIC_MODELS.get(nic.model_type)
     if model is None:
         raise _unsupported(f"NIC model '{nic.model_type}'")
     device = {"driver": model, "netdev": f"hostnet{index}", "id": f"net{index}", "mac": nic.mac}
@@ -168,7 +174,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     if not devices.graphics:
         a += ["-display", "none"]
     for i, video in enumerate(devices.videos):
-        model = _VIDEO.get(video.model_type or "vga")
+        model = VIDEO_MODELS.get(video.model_type or "vga")
         if model is None:
             raise _unsupported(f"video model '{video.model_type}'")
         a += ["-device", _j({"driver": model, "id": f"video{i}"})]

@@ -29,6 +29,7 @@ from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
 from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
@@ -105,6 +106,13 @@ class QemuConnection:
     @hookimpl
     def node_get_info(self) -> NodeInfo:
         return node_info()
+
+    @hookimpl
+    def connect_get_domain_capabilities(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
+    ) -> str:
+        check_flags(flags, 0, "qemuConnectGetDomainCapabilities")
+        return domain_capabilities_xml(self.state.paths.cache, emulator, arch, machine, virttype)
 
     @hookimpl
     def connect_get_capabilities(self) -> str:

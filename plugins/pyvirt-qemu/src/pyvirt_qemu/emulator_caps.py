@@ -25,7 +25,7 @@ from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "kvm_usable", "probe"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class EmulatorCaps:
     arch: str
     machines: list[Machine] = field(default_factory=list)
     cpu_models: list[str] = field(default_factory=list)
+    cpu_usable: list[str] = field(default_factory=list)  # runnable under the probed accelerator (KVM when present)
+    cpu_deprecated: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
 
@@ -130,6 +132,8 @@ def probe(path: str) -> EmulatorCaps:
             key=lambda m: m.name,
         ),
         cpu_models=sorted(c["name"] for c in cpus),
+        cpu_usable=sorted(c["name"] for c in cpus if c.get("unavailable-features") == []),
+        cpu_deprecated=sorted(c["name"] for c in cpus if c.get("deprecated")),
         commands=sorted(c["name"] for c in commands),
         devices=sorted(d["name"] for d in devices),
     )

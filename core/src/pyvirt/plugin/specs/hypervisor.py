@@ -72,6 +72,17 @@ def connect_get_capabilities() -> str:
 
 
 @hookspec(firstresult=True)
+def connect_get_domain_capabilities(
+    emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
+) -> str:
+    """The domainCapabilities XML: what a guest of this emulator/arch/machine/type may use.
+
+    ``None`` arguments mean the driver's default for that axis, as in libvirt.
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def node_get_info() -> NodeInfo:
     """Host CPU and memory figures (virNodeGetInfo). Stops at first non-None result."""
 

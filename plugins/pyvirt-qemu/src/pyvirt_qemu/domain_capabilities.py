@@ -1,0 +1,95 @@
+"""``virsh domcapabilities`` for QEMU: the emulator's probe intersected with this driver.
+
+A value appears only when both sides can do it: the emulator reported the
+device or command over QMP, and ``command_line`` knows how to express it.
+Sections the driver refuses today (hostdev, rng, filesystem, tpm, pflash
+firmware, host-model CPUs, ...) are listed with ``supported='no'`` so that
+management tools do not offer them, instead of promising what a start would
+then refuse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, Section, format_domain_capabilities
+from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt_qemu.command_line import DISK_BUS_DEVICE, VIDEO_MODELS
+from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
+
+__all__ = ["domain_capabilities_xml"]
+
+_UNSUPPORTED_DEVICES = ("hostdev", "rng", "filesystem", "tpm", "redirdev", "channel")
+_UNSUPPORTED_FEATURES = ("vmcoreinfo", "genid", "backingStoreInput", "backup", "sev", "sgx")
+
+
+def _emulator(emulator: str | None, arch: str | None) -> str:
+    if emulator:
+        return emulator
+    name = {"i686": "qemu-system-i386"}.get(arch or "x86_64", f"qemu-system-{arch or 'x86_64'}")
+    found = shutil.which(name)
+    if found is None:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unable to find any emulator to serve '{arch}' architecture")
+    return found
+
+
+def _resolve(caps: EmulatorCaps, arch: str | None, machine: str | None, virttype: str | None) -> tuple[str, str, str]:
+    emu_arch = "i686" if caps.arch == "i386" else caps.arch
+    if arch and arch != emu_arch and not (arch == "i686" and emu_arch == "x86_64"):
+        raise InvalidArgumentError(
+            ErrorCode.INVALID_ARG,
+            f"architecture from emulator '{emu_arch}' doesn't match given architecture '{arch}'",
+        )
+    virt = virttype or ("kvm" if caps.kvm else "qemu")
+    if virt not in ("kvm", "qemu"):
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown virttype: {virt}")
+    if virt == "kvm" and not caps.kvm:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"KVM is not supported by '{caps.path}' on this host")
+    wanted = machine
+    if wanted is None:
+        default = caps.default_machine()
+        if default is None:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"emulator '{caps.path}' has no default machine type")
+        wanted = default.name
+    found = next((m for m in caps.machines if wanted in (m.name, m.alias)), None)
+    if found is None:
+        raise InvalidArgumentError(
+            ErrorCode.INVALID_ARG, f"the machine '{wanted}' is not supported by emulator '{caps.path}'"
+        )
+    return arch or emu_arch, virt, found.name
+
+
+def domain_capabilities_xml(
+    cache_dir: str, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
+) -> str:
+    path = os.path.realpath(_emulator(emulator, arch))
+    caps = emulator_caps(path, cache_dir)
+    arch_name, virt, machine_name = _resolve(caps, arch, machine, virttype)
+    max_cpus = next(m.max_cpus for m in caps.machines if m.name == machine_name)
+    buses = [bus for bus, dev in DISK_BUS_DEVICE.items() if caps.has_device(dev)]
+    disk_devices = ["disk"] + (["cdrom"] if caps.has_device("ide-cd") else [])
+    videos = [model for model, dev in VIDEO_MODELS.items() if caps.has_device(dev)]
+    kvm = virt == "kvm"
+    dc = DomainCapabilities(
+        path=path, domain=virt, machine=machine_name, arch=arch_name, vcpu_max=max_cpus, iothreads=False,
+        os=Section(True, {"firmware": []}),
+        loader=Section(True, {"type": ["rom"], "readonly": ["yes"], "secure": ["no"]}),
+        cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["off"]} if kvm else {}),
+        cpu_maximum=Section(False),
+        cpu_host_model=False,
+        cpu_custom=[
+            CpuModel(name, ("yes" if name in caps.cpu_usable else "no") if kvm and caps.kvm else "unknown",
+                     name in caps.cpu_deprecated)
+            for name in caps.cpu_models
+        ],
+        memory_backing=Section(False),
+        devices={
+            "disk": Section(True, {"diskDevice": disk_devices, "bus": buses, "model": []}),
+            "graphics": Section("query-vnc" in caps.commands, {"type": ["vnc"]} if "query-vnc" in caps.commands else {}),
+            "video": Section(bool(videos), {"modelType": videos}),
+            **{tag: Section(False) for tag in _UNSUPPORTED_DEVICES},
+        },
+        features={tag: Section(False) for tag in _UNSUPPORTED_FEATURES},
+    )  # fmt: skip
+    return format_domain_capabilities(dc)
