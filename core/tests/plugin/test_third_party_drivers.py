@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pyvirt.plugin import CONTRACT_VERSION
+
 TOY_DRIVER = '''
 """A minimal out-of-tree hypervisor driver: one static domain."""
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
@@ -50,7 +52,7 @@ class ToyConnection:
 
 
 class ToyDriver:
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.0"  # built against an older core: a newer minor must still serve it
 
     @hookimpl
     def connect_open(self, uri, read_only, events):
@@ -131,7 +133,7 @@ def test_installed_driver_is_listed_with_distribution_version_and_contract(toy_s
     out = pyvirsh(toy_site, "drivers").stdout
     rows = {line.split()[1]: line.split() for line in out.splitlines()[2:] if line.strip()}
     assert rows["toy"][:5] == ["hypervisor", "toy", "pyvirt-toy", "0.3.1", "1.0"] and rows["toy"][5] == "ok"
-    assert rows["test"][:5] == ["hypervisor", "test", "pyvirt", "0.1.0", "1.0"]
+    assert rows["test"][:5] == ["hypervisor", "test", "pyvirt", "0.1.0", CONTRACT_VERSION]
     assert rows["future"][4:6] == ["2.0", "contract"]
     assert "failed:" in " ".join(rows["broken"]) and "libtoy.so.1" in out
 
@@ -182,13 +184,13 @@ def test_a_broken_plugin_fails_clearly_and_the_others_keep_working(toy_site: Pat
 def test_contract_mismatch_names_both_versions(toy_site: Path) -> None:
     proc = pyvirsh(toy_site, "-c", "future:///", "list")
     assert (
-        "driver 'future' from pyvirt-toy 0.3.1 implements pyvirt contract 2.0, but this pyvirt provides contract 1.0"
-        in proc.stderr
+        "driver 'future' from pyvirt-toy 0.3.1 implements pyvirt contract 2.0, "
+        f"but this pyvirt provides contract {CONTRACT_VERSION}" in proc.stderr
     )
 
 
 def test_hook_signature_mismatch_fails_loudly_at_load_time(toy_site: Path) -> None:
     proc = pyvirsh(toy_site, "-c", "misspelled:///", "list")
     assert proc.returncode == 1
-    assert "driver 'misspelled' does not match the pyvirt 1.0 hook specs" in proc.stderr
+    assert f"driver 'misspelled' does not match the pyvirt {CONTRACT_VERSION} hook specs" in proc.stderr
     assert "domain_lookup_by_name" in proc.stderr and "nmae" in proc.stderr

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import pluggy
 
-__all__ = ["CONTRACT_VERSION", "PROJECT", "hookimpl", "hookspec"]
+__all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
-one is accepted."""
+one is accepted. 1.1 added ``connect_get_domain_capabilities``."""
+
+
+def contract_compatible(declared: str) -> bool:
+    """Whether this core can serve a driver declaring ``declared`` (same major, minor not newer)."""
+    major, _, minor = declared.partition(".")
+    core_major, _, core_minor = CONTRACT_VERSION.partition(".")
+    return major == core_major and minor.isdigit() and int(minor) <= int(core_minor)
+
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -18,7 +18,7 @@ import stevedore
 import stevedore.exception
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
-from pyvirt.plugin import CONTRACT_VERSION, PROJECT
+from pyvirt.plugin import CONTRACT_VERSION, PROJECT, contract_compatible
 from pyvirt.plugin.specs import hypervisor, secondary
 
 __all__ = [
@@ -74,9 +74,7 @@ def check_contract(driver: Any, name: str, distribution: str) -> str:
             f"driver '{name}' from {distribution} does not declare the pyvirt contract version it implements "
             f"(pyvirt_contract); this pyvirt provides contract {CONTRACT_VERSION}",
         )
-    major, _, minor = declared.partition(".")
-    core_major, _, core_minor = CONTRACT_VERSION.partition(".")
-    if major != core_major or int(minor or 0) > int(core_minor or 0):
+    if not contract_compatible(declared):
         raise Error(
             ErrorCode.NO_CONNECT,
             f"driver '{name}' from {distribution} implements pyvirt contract {declared}, "
