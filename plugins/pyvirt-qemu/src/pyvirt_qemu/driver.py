@@ -6,18 +6,22 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
+    Error,
     ErrorCode,
     ErrorDomain,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
+    SystemCallError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
@@ -32,8 +36,10 @@ from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
+from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
-from pyvirt_qemu.process import start_process
+from pyvirt_qemu.process import QemuProcess, start_process
+from pyvirt_qemu.save_image import finish_image, read_image, start_image
 from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["QemuConnection", "QemuDriver"]
@@ -42,12 +48,43 @@ _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
 
 
+def _wait_migration(monitor: Monitor, timeout: float = 600.0) -> None:
+    """Until QEMU's outgoing migration (our save) ends; QEMU only reports it through query-migrate or events."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = monitor.execute("query-migrate")
+        status = info.get("status")
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"operation failed: job 'domain save' failed: {info.get('error-desc', status)}",
+                domain=ErrorDomain.QEMU,
+            )  # fmt: skip
+        time.sleep(0.02)
+    raise OperationFailedError(ErrorCode.OPERATION_TIMEOUT, "domain save did not finish", domain=ErrorDomain.QEMU)
+
+
+def _wait_incoming(monitor: Monitor, timeout: float = 600.0) -> None:
+    """Until QEMU has loaded the whole save image (it leaves the 'inmigrate' run state)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = monitor.execute("query-status").get("status")
+        if status in ("paused", "prelaunch", "running"):
+            return
+        if status != "inmigrate":
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"restoring the save image failed: QEMU is in state '{status}'",
+                domain=ErrorDomain.QEMU,
+            )  # fmt: skip
+        time.sleep(0.02)
+    raise OperationFailedError(ErrorCode.OPERATION_TIMEOUT, "restore did not finish", domain=ErrorDomain.QEMU)
+
+
 def _defaults(dom: Domain) -> Domain:
     """What libvirt's qemu driver fills in after parsing (the subset this driver knows)."""
     assert dom.os is not None and dom.os.type is not None
     if dom.type not in ("kvm", "qemu"):
-        from pyvirt.errors import NotSupportedError
-
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     dom.os.type.arch = dom.os.type.arch or "x86_64"
     dom.os.type.machine = dom.os.type.machine or "pc"
@@ -194,6 +231,13 @@ class QemuConnection:
             obj = self.state.find(dom)
             if not obj.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            managed = self.state.paths.managed_save(obj.name)
+            if os.path.exists(managed):
+                if not flags & 1:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
+                    )
+                os.unlink(managed)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.state.paths.config_xml(obj.name))
             with contextlib.suppress(FileNotFoundError):
@@ -205,29 +249,47 @@ class QemuConnection:
         self.state.emit(obj, DomainEvent.UNDEFINED, Undefined.REMOVED)
 
     # ------------------------------------------------------------------ lifecycle
-    def _start(self, obj: DomainObj, paused: bool) -> None:
+    def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
+        """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running)."""
         st = self.state
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
+        incoming: int | None = None
+        header = None
+        if image is not None:
+            header = read_image(image)
+            incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+            os.lseek(incoming, header.data_offset, os.SEEK_SET)
         try:
             proc, _cmd = start_process(
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
-                qemu_uid=0,
+                qemu_uid=0, incoming_fd=incoming,
             )  # fmt: skip
         except Exception:
             st.audit_start(DomainObj(live=live), -1, False)
             raise
+        finally:
+            if incoming is not None:
+                os.close(incoming)
+        restored = header is not None
+        if header is not None:
+            paused = not (header.was_running if run is None else run)
         try:
             obj.config = obj.live if obj.persistent else None
             obj.live, obj.process, obj.id = live, proc, next(st.next_id)
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
+            if restored:
+                _wait_incoming(proc.monitor)
             if not paused:
                 obj.expect("RESUME")
                 proc.monitor.execute("cont")
-                obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+                obj.state, obj.reason = (
+                    DomainState.RUNNING,
+                    RunningReason.RESTORED if restored else RunningReason.BOOTED,
+                )
             else:
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
             st.save_status(obj)
@@ -238,9 +300,101 @@ class QemuConnection:
             raise
         proc.watch(lambda p: st.on_exit(obj, p))
         st.audit_start(obj, proc.pid, True)
-        st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
+        st.emit(obj, DomainEvent.STARTED, Started.RESTORED if restored else Started.BOOTED)
         if paused:
-            st.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+            st.emit(obj, DomainEvent.SUSPENDED, Suspended.RESTORED if restored else Suspended.PAUSED)
+
+    def _save(self, obj: DomainObj, path: str, flags: int) -> QemuProcess:
+        """Pause and stream QEMU's state into a libvirt-format image; the caller then ends QEMU.
+
+        Ending it happens outside the domain lock, because the exit handler
+        that records "shut off (saved)" takes that lock.
+        """
+        proc = obj.process
+        if proc is None:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        was_running = obj.state == DomainState.RUNNING
+        if flags & 2:
+            was_running = True
+        elif flags & 4:
+            was_running = False
+        xml = format_domain(obj.live)
+        fd = start_image(path, xml, was_running)
+        paused_here = False
+        try:
+            if obj.state == DomainState.RUNNING:
+                obj.expect("STOP")
+                proc.monitor.execute("stop")
+                paused_here = True
+            proc.monitor.pass_fd(fd, "pyvirt-save")
+            proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
+            _wait_migration(proc.monitor)
+            finish_image(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            if paused_here and proc.alive():
+                obj.expect("RESUME")
+                with contextlib.suppress(Error):
+                    proc.monitor.execute("cont")
+            raise
+        os.close(fd)
+        proc.stop_reason = "saved"
+        return proc
+
+    @hookimpl
+    def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
+        check_flags(flags, 0x7, "qemuDomainSaveFlags")
+        if xml is not None:
+            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
+        obj = self._running(dom)
+        with obj.lock:
+            proc = self._save(obj, os.path.abspath(path), flags)
+        proc.kill(grace=3.0)
+        proc.cleaned.wait(30)
+
+    @hookimpl
+    def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
+        check_flags(flags, 0x7, "qemuDomainRestoreFlags")
+        if xml is not None:
+            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
+        header = read_image(path)
+        dom = _defaults(parse_domain(header.xml))
+        with self.state.lock:
+            obj, added = self._add(dom, live=True)
+        run = True if flags & 2 else False if flags & 4 else None
+        with obj.lock:
+            try:
+                self._start(obj, paused=False, image=path, run=run)
+            except Exception:
+                if added:
+                    with self.state.lock:
+                        self.state.remove(obj)
+                raise
+        return obj.ref()
+
+    @hookimpl
+    def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x7, "qemuDomainManagedSave")
+        obj = self._running(dom)
+        if not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
+        with obj.lock:
+            proc = self._save(obj, self.state.paths.managed_save(obj.name), flags)
+        proc.kill(grace=3.0)
+        proc.cleaned.wait(30)
+
+    @hookimpl
+    def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0, "qemuDomainManagedSaveRemove")
+        obj = self.state.find(dom)
+        try:
+            os.unlink(self.state.paths.managed_save(obj.name))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise SystemCallError(exc.errno or 0, f"Failed to remove managed save file '{exc.filename}'") from exc
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
@@ -260,10 +414,17 @@ class QemuConnection:
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x3, "qemuDomainCreateWithFlags")
+        check_flags(flags, 0x7, "qemuDomainCreateWithFlags")
         obj = self.state.find(dom)
         with obj.lock:
-            self._start(obj, paused=bool(flags & 1))
+            managed = self.state.paths.managed_save(obj.name)
+            if os.path.exists(managed) and not flags & 4:  # VIR_DOMAIN_START_FORCE_BOOT ignores the image
+                self._start(obj, paused=False, image=managed, run=False if flags & 1 else None)
+                os.unlink(managed)  # the guest runs from it now; a second start must boot fresh
+            else:
+                self._start(obj, paused=bool(flags & 1))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(managed)
 
     def _running(self, dom: DomainRef) -> DomainObj:
         obj = self.state.find(dom)
@@ -352,7 +513,7 @@ class QemuConnection:
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         obj = self.state.find(dom)
         return {"persistent": obj.persistent, "active": obj.active, "autostart": obj.autostart,
-                "managed_save": False, "has_snapshot": False, "updated": obj.config is not None}  # fmt: skip
+                "managed_save": os.path.exists(self.state.paths.managed_save(obj.name)), "has_snapshot": False, "updated": obj.config is not None}  # fmt: skip
 
     @hookimpl
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:

@@ -119,6 +119,22 @@ class Monitor:
                 ErrorCode.OPERATION_FAILED, f"QEMU '{command}' failed: {exc}", domain=ErrorDomain.QEMU
             ) from exc
 
+    async def _pass_fd(self, fd: int, name: str) -> None:
+        assert self._client is not None
+        self._client.send_fd_scm(fd)  # SCM_RIGHTS rides on the next message, which must be getfd
+        await self._client.execute("getfd", {"fdname": name})
+
+    def pass_fd(self, fd: int, name: str, timeout: float = 30.0) -> None:
+        """Give QEMU a copy of ``fd`` under ``name`` (for ``fd:NAME`` URIs), as libvirt does for migration."""
+        if self._client is None:
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
+        try:
+            self._run(self._pass_fd(fd, name), timeout)
+        except QMPError as exc:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"QEMU 'getfd' failed: {exc}", domain=ErrorDomain.QEMU
+            ) from exc
+
     async def _shutdown(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):

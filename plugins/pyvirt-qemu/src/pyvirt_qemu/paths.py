@@ -22,7 +22,7 @@ class DriverPaths:
     cache: str
 
     def ensure(self) -> None:
-        for d in (self.config, self.run, self.lib, self.log, self.cache):
+        for d in (self.config, self.run, self.lib, os.path.join(self.lib, "save"), self.log, self.cache):
             os.makedirs(d, mode=0o755, exist_ok=True)
 
     def config_xml(self, name: str) -> str:
@@ -42,6 +42,9 @@ class DriverPaths:
 
     def lockfile(self, name: str) -> str:
         return os.path.join(self.run, f"{name}.lock")
+
+    def managed_save(self, name: str) -> str:
+        return os.path.join(self.lib, "save", f"{name}.save")
 
     def autostart_link(self, name: str) -> str:
         return os.path.join(self.config, "autostart", f"{name}.xml")

@@ -93,7 +93,9 @@ def start_process(
     on_event: Callable[[str, dict[str, Any]], None],
     on_eof: Callable[[], None],
     qemu_uid: int,
+    incoming_fd: int | None = None,
 ) -> tuple[QemuProcess, Command]:
+    """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd."""
     name = dom.name or ""
     paths.ensure()
     monitor_path = paths.monitor(name)
@@ -112,6 +114,9 @@ def start_process(
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
         qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc)
+        if incoming_fd is not None:
+            qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
+            fds["incoming"] = incoming_fd
         security.gen_label(dom)
     except BaseException:
         close_taps(taps)

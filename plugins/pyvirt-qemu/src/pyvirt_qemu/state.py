@@ -227,10 +227,12 @@ class QemuState:
                 return
             proc.monitor.close()
             reason = proc.stop_reason or "crashed"
-            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN}.get(reason, Stopped.FAILED)
-            shutoff = {"destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN}.get(
-                reason, ShutoffReason.CRASHED
+            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED}.get(
+                reason, Stopped.FAILED
             )
+            shutoff = {
+                "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
+            }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
             with contextlib.suppress(Error):
                 self.security.restore_all_label(obj.live)
             with contextlib.suppress(Error):
