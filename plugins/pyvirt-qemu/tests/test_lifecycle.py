@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 import pyvirt
 from pyvirt import DomainEvent, DomainState, ErrorCode
+from pyvirt.conf.schema import validate
 from pyvirt.events import Defined, Resumed, Started, Stopped, Suspended
 from pyvirt.util.caps import read_process_caps
 
@@ -50,6 +52,12 @@ def test_lifecycle_states_events_and_nothing_left(conn: pyvirt.Connection, qemu_
     assert os.getppid() != pid and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] != str(
         os.getpid()
     )
+    # the pty QEMU allocated for the serial port is in the live XML, as libvirt shows it
+    validate(dom.xml_desc(), "domain")
+    live = etree.fromstring(dom.xml_desc().encode())
+    pty = str(live.xpath("string(devices/serial/source/@path)"))
+    assert pty.startswith("/dev/pts/") and os.path.exists(pty)
+    assert live.xpath("string(devices/console/@tty)") == pty
     dom.suspend()
     assert dom.state() == (DomainState.PAUSED, 1)
     dom.resume()

@@ -287,6 +287,7 @@ class Chardev(XmlModel):
     """serial, parallel, console and channel share this shape."""
 
     type: Annotated[str | None, X("@type")] = None
+    tty: Annotated[str | None, X("@tty")] = None  # live XML: the pty QEMU allocated
     sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
     protocol: Annotated[str | None, X("protocol/@type")] = None
     log_file: Annotated[str | None, X("log/@file")] = None
@@ -476,6 +477,7 @@ class Redirdev(XmlModel):
     TAG = "redirdev"
     bus: Annotated[str | None, X("@bus")] = None
     type: Annotated[str | None, X("@type")] = None
+    tty: Annotated[str | None, X("@tty")] = None  # live XML: the pty QEMU allocated
     sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
     protocol: Annotated[str | None, X("protocol/@type")] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None

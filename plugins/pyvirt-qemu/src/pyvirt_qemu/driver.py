@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.conf.domain_devices import Chardev, ChardevSource
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -81,6 +82,29 @@ def _wait_incoming(monitor: Monitor, timeout: float = 600.0) -> None:
     raise OperationFailedError(ErrorCode.OPERATION_TIMEOUT, "restore did not finish", domain=ErrorDomain.QEMU)
 
 
+def _record_ptys(dom: Domain, monitor: Monitor) -> None:
+    """Put the ptys QEMU allocated into the live XML (``<source path>``, console ``tty``), as libvirt shows them."""
+    if dom.devices is None:
+        return
+    ptys = {
+        c["label"]: c["filename"].removeprefix("pty:")
+        for c in monitor.execute("query-chardev")
+        if str(c.get("filename", "")).startswith("pty:")
+    }
+    devices = dom.devices
+    chardevs = [*devices.serials, *devices.consoles[len(devices.serials) :]]
+    for i, dev in enumerate(chardevs):
+        path = ptys.get(f"charserial{i}")
+        if path is not None and dev.type in (None, "pty"):
+            dev.type, dev.sources = "pty", [ChardevSource(path=path)]
+            if any(dev is c for c in devices.consoles):
+                dev.tty = path
+    for i, console in enumerate(devices.consoles[: len(devices.serials)]):
+        path = ptys.get(f"charserial{i}")
+        if path is not None and console.type in (None, "pty"):
+            console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
+
+
 def _defaults(dom: Domain) -> Domain:
     """What libvirt's qemu driver fills in after parsing (the subset this driver knows)."""
     assert dom.os is not None and dom.os.type is not None
@@ -89,10 +113,13 @@ def _defaults(dom: Domain) -> Domain:
     dom.os.type.arch = dom.os.type.arch or "x86_64"
     dom.os.type.machine = dom.os.type.machine or "pc"
     if dom.devices is not None:
-        for i, nic in enumerate(dom.devices.interfaces):
+        for nic in dom.devices.interfaces:
             if not nic.mac:
                 nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
-            del i
+        if dom.devices.serials and not dom.devices.consoles:
+            # libvirt's compat console: the first serial port doubles as the domain console
+            first = dom.devices.serials[0]
+            dom.devices.consoles = [Chardev(type=first.type or "pty", target_type="serial", target_port="0")]
     return dom
 
 
@@ -283,6 +310,7 @@ class QemuConnection:
             st.save_status(obj)
             if restored:
                 _wait_incoming(proc.monitor)
+            _record_ptys(live, proc.monitor)
             if not paused:
                 obj.expect("RESUME")
                 proc.monitor.execute("cont")
