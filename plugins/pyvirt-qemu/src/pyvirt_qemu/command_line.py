@@ -108,6 +108,29 @@ def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
     return ["-netdev", _j(netdev), "-device", _j(device)]
 
 
+def _pflash_args(dom: Domain) -> list[str]:
+    """Flash firmware as blockdevs: the code (pflash0) and, when present, the per-domain varstore (pflash1)."""
+    assert dom.os is not None
+    loader = dom.os.loader
+    if loader is None or loader.type != "pflash" or not loader.path:
+        if dom.os.firmware == "efi":
+            raise _unsupported("firmware='efi' without a resolved loader")
+        return []
+    images = [(loader.path, bool(loader.readonly))]
+    if dom.os.nvram is not None and dom.os.nvram.path:
+        images.append((dom.os.nvram.path, False))
+    elif loader.readonly:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a read-only pflash loader needs an <nvram> store")
+    out: list[str] = []
+    for i, (path, readonly) in enumerate(images):
+        node = f"libvirt-pflash{i}"
+        out += ["-blockdev", _j({"driver": "file", "filename": path, "node-name": f"{node}-storage",
+                                 "auto-read-only": True, "discard": "unmap"})]  # fmt: skip
+        out += ["-blockdev", _j({"node-name": f"{node}-format", "read-only": readonly, "driver": "raw",
+                                 "file": f"{node}-storage"})]  # fmt: skip
+    return out
+
+
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None) -> QemuCommand:  # fmt: skip
     """The full argv; ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed to QEMU."""
@@ -125,7 +148,10 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a = cmd.args
     a += ["-name", f"guest={dom.name},debug-threads=on", "-S"]
     machine = dom.os.type.machine or "pc"
-    a += ["-machine", f"{machine},usb=off,dump-guest-core=off"]
+    pflash = _pflash_args(dom)
+    a += pflash
+    flash_nodes = "".join(f",pflash{i}=libvirt-pflash{i}-format" for i in range(len(pflash) // 4))
+    a += ["-machine", f"{machine},usb=off,dump-guest-core=off{flash_nodes}"]
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
     if dom.cpu is not None and dom.cpu.mode == "host-passthrough":
         if dom.type != "kvm":
@@ -135,9 +161,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
         a += ["-cpu", dom.cpu.model.name]
     elif dom.type == "qemu":
         a += ["-cpu", "qemu64"]
-    if dom.os.loader is not None and dom.os.loader.path:
-        if dom.os.loader.type == "pflash":
-            raise _unsupported("pflash firmware")
+    if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
         a += ["-bios", dom.os.loader.path]
     for opt, value in (("-kernel", dom.os.kernel), ("-initrd", dom.os.initrd), ("-append", dom.os.cmdline),
                        ("-dtb", dom.os.dtb)):  # fmt: skip

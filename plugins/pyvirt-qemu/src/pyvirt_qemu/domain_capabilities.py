@@ -17,6 +17,7 @@ from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, Sectio
 from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt_qemu.command_line import DISK_BUS_DEVICE, VIDEO_MODELS
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
+from pyvirt_qemu.firmware import UNHANDLED_FEATURES, firmware_builds
 
 __all__ = ["domain_capabilities_xml"]
 
@@ -71,10 +72,12 @@ def domain_capabilities_xml(
     disk_devices = ["disk"] + (["cdrom"] if caps.has_device("ide-cd") else [])
     videos = [model for model, dev in VIDEO_MODELS.items() if caps.has_device(dev)]
     kvm = virt == "kvm"
+    efi = [b for b in firmware_builds() if b.serves(caps.arch, machine_name) and not b.features & UNHANDLED_FEATURES]
     dc = DomainCapabilities(
         path=path, domain=virt, machine=machine_name, arch=arch_name, vcpu_max=max_cpus, iothreads=False,
-        os=Section(True, {"firmware": []}),
-        loader=Section(True, {"type": ["rom"], "readonly": ["yes"], "secure": ["no"]}),
+        os=Section(True, {"firmware": ["efi"] if efi else []}),
+        loader=Section(True, {"type": ["rom", "pflash"], "readonly": ["yes", "no"], "secure": ["no"]}),
+        loader_values=sorted({b.executable for b in efi}),
         cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["off"]} if kvm else {}),
         cpu_maximum=Section(False),
         cpu_host_model=False,

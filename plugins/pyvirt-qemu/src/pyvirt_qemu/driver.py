@@ -33,9 +33,10 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.emulator_caps import emulator_caps
+from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
@@ -251,6 +252,14 @@ class QemuConnection:
         self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
         return obj.ref()
 
+    def _nvram_of(self, obj: DomainObj) -> str | None:
+        dom = obj.config or obj.live
+        if dom.os is not None and dom.os.nvram is not None and dom.os.nvram.path:
+            return dom.os.nvram.path
+        if dom.os is not None and (dom.os.firmware == "efi" or (dom.os.loader and dom.os.loader.type == "pflash")):
+            return os.path.join(self.state.paths.nvram_dir, f"{obj.name}_VARS.fd")
+        return None
+
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0xF, "qemuDomainUndefineFlags")
@@ -258,6 +267,12 @@ class QemuConnection:
             obj = self.state.find(dom)
             if not obj.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+            nvram = self._nvram_of(obj)
+            if nvram is not None and os.path.exists(nvram):
+                if flags & 4:  # VIR_DOMAIN_UNDEFINE_NVRAM
+                    os.unlink(nvram)
+                elif not flags & 8:  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine domain with nvram")
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed):
                 if not flags & 1:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
@@ -278,10 +293,29 @@ class QemuConnection:
     # ------------------------------------------------------------------ lifecycle
     def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
         """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running)."""
-        st = self.state
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
+        self._firmware(live)
+        new_nvram = prepare_nvram(live)
+        try:
+            self._launch(obj, live, paused, image, run)
+        except BaseException:
+            if new_nvram is not None:  # a failed first start leaves no varstore behind
+                with contextlib.suppress(OSError):
+                    os.unlink(new_nvram)
+            raise
+
+    def _firmware(self, live: Domain) -> None:
+        assert live.os is not None and live.os.type is not None
+        machine = live.os.type.machine or "pc"
+        if live.os.firmware == "efi":
+            caps = emulator_caps(emulator_for(live), self.state.paths.cache)
+            machine = next((m.name for m in caps.machines if machine in (m.name, m.alias)), machine)
+        resolve_firmware(live, machine, self.state.paths.nvram_dir)
+
+    def _launch(self, obj: DomainObj, live: Domain, paused: bool, image: str | None, run: bool | None) -> None:
+        st = self.state
         incoming: int | None = None
         header = None
         if image is not None:

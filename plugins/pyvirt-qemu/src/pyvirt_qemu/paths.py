@@ -43,6 +43,10 @@ class DriverPaths:
     def lockfile(self, name: str) -> str:
         return os.path.join(self.run, f"{name}.lock")
 
+    @property
+    def nvram_dir(self) -> str:
+        return os.path.join(self.lib, "nvram")
+
     def managed_save(self, name: str) -> str:
         return os.path.join(self.lib, "save", f"{name}.save")
 
