@@ -203,8 +203,13 @@ class QemuState:
                 return
             if event == "SHUTDOWN" and obj.process.stop_reason == "destroyed":
                 return  # our own SIGTERM: destroy reports STOPPED DESTROYED only
-            if event == "STOP" and obj.state == DomainState.RUNNING:
-                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            if event == "GUEST_PANICKED":
+                obj.state, obj.reason = DomainState.CRASHED, 1  # VIR_DOMAIN_CRASHED_PANICKED
+                self.emit(obj, DomainEvent.CRASHED, 0)  # VIR_DOMAIN_EVENT_CRASHED_PANICKED
+            elif event == "STOP" and obj.state == DomainState.RUNNING:
+                # not ours (we expect our own stops): a KVM internal error, another monitor client, ...
+                # libvirt reports these as paused for an unknown reason
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.UNKNOWN
                 self.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
             elif event == "RESUME" and obj.state == DomainState.PAUSED:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
