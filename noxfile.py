@@ -50,8 +50,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """libvirt 9.0.0's XML test data through pyvirt's models: pass rates per suite."""
+    """libvirt 9.0.0's test data: XML round trips through the models, XML -> QEMU argv; pass rates per suite."""
     session.run(sys.executable, "core/tests/conf/conformance.py")
+    session.run(sys.executable, "plugins/pyvirt-qemu/tests/conformance_argv.py")
 
 
 @nox.session

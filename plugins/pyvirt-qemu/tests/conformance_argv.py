@@ -1,0 +1,113 @@
+"""libvirt 9.0.0's qemuxml2argv x86_64-latest cases through pyvirt-qemu's command-line builder.
+
+``python plugins/pyvirt-qemu/tests/conformance_argv.py`` (run by ``nox -s
+conformance``) compares, token by token, libvirt's expected ``.args`` with
+the argv this driver builds for the same XML, after normalising what differs
+by construction (the environment block, the monitor fd, per-run paths). It
+prints the pass rate, the reasons cases are refused, and the option where
+each remaining mismatch starts. Error cases (``.err``) pass when pyvirt
+refuses the XML too. The number is reported as it is: matching libvirt's
+argv byte for byte (device addresses, node numbering, sandbox, audio, ...)
+is work still ahead, and this is the yardstick for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.driver import _defaults
+
+from pyvirt.conf.domain import parse_domain
+from pyvirt.errors import Error
+
+FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
+
+
+def source_tree() -> Path | None:
+    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
+    if env_dir:
+        return Path(env_dir)
+    try:
+        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(out.stdout.strip().splitlines()[-1])
+    return path if path.is_dir() else None
+
+
+def expected_argv(args_file: Path) -> list[str]:
+    """The .args text as argv: continuation lines joined, shell-unquoted, environment dropped."""
+    words = shlex.split(args_file.read_text().replace("\\\n", " "))
+    while words and "=" in words[0] and not words[0].startswith("-") and not words[0].startswith("/"):
+        words.pop(0)
+    return words
+
+
+def normalise(argv: list[str]) -> list[str]:
+    monitor = ("socket,id=charmonitor,", "unix:")
+    return ["MONITOR" if word.startswith(monitor) else word for word in argv]
+
+
+def first_difference(want: list[str], got: list[str]) -> str:
+    for i, (w, g) in enumerate(zip(want, got, strict=False)):
+        if w != g:
+            option = next((want[j] for j in range(i, -1, -1) if want[j].startswith("-")), w)
+            return f"differs at {option}"
+    return "differs in length"
+
+
+def main() -> int:
+    tree = source_tree()
+    if tree is None:
+        print("qemuxml2argv: libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed); skipped")
+        return 0
+    data = tree / "tests" / "qemuxml2argvdata"
+    passed = total = 0
+    reasons: Counter[str] = Counter()
+    for args_file in sorted(data.glob("*.x86_64-latest.args")):
+        name = args_file.name.removesuffix(".x86_64-latest.args")
+        xml = data / f"{name}.xml"
+        if not xml.exists():
+            continue
+        total += 1
+        try:
+            dom = _defaults(parse_domain(xml.read_bytes(), url=xml.name))
+            got = build_command_line(dom, "/tmp/monitor.sock", fds={}, vnc_port=5900).argv
+        except Error as exc:
+            reasons[f"refused: {exc.code.name}"] += 1
+            continue
+        except Exception as exc:  # a crash is a finding, not a skip
+            reasons[f"crash: {type(exc).__name__}"] += 1
+            continue
+        if normalise(expected_argv(args_file)) == normalise(got):
+            passed += 1
+        else:
+            reasons[first_difference(normalise(expected_argv(args_file)), normalise(got))] += 1
+    err_total = err_ok = 0
+    for err_file in sorted(data.glob("*.x86_64-latest.err")):
+        xml = data / f"{err_file.name.removesuffix('.x86_64-latest.err')}.xml"
+        if not xml.exists():
+            continue
+        err_total += 1
+        try:
+            build_command_line(_defaults(parse_domain(xml.read_bytes(), url=xml.name)), "/tmp/m", fds={}, vnc_port=5900)
+        except Error:
+            err_ok += 1
+        except Exception:
+            pass
+    rate = 100.0 * passed / total if total else 0.0
+    print(f"qemuxml2argv x86_64-latest: {passed}/{total} argv identical ({rate:.1f}%)")
+    for why, count in reasons.most_common(12):
+        print(f"  {count:6d}  {why}")
+    print(f"qemuxml2argv x86_64-latest error cases refused: {err_ok}/{err_total}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
