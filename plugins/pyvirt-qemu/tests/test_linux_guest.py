@@ -1,4 +1,4 @@
-"""A real Linux guest (Debian's kernel + a busybox initramfs) under TCG: serial console I/O, guest shutdown.
+"""A real Linux guest (Debian's kernel + a busybox initramfs) under TCG: serial console I/O, ACPI shutdown.
 
 This host's kvm-pvm cannot run a full Linux under KVM, so the guest is
 ``type='qemu'`` (TCG with qemu64), which the driver picks for that type. The
@@ -29,14 +29,22 @@ INIT = b"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+insmod /lib/button.ko && insmod /lib/evdev.ko
 stty -F /dev/ttyS0 -echo raw 2>/dev/null
 echo PYVIRT-READY > /dev/ttyS0
 while read -r line < /dev/ttyS0; do
   case "$line" in
     poweroff) echo PYVIRT-BYE > /dev/ttyS0; poweroff -f ;;
+    ready?) acpid -c /etc/acpi -l /dev/ttyS0 && echo PYVIRT-ACPI-READY > /dev/ttyS0 ;;
     *) echo "GOT:$line" > /dev/ttyS0 ;;
   esac
 done
+"""
+
+# busybox acpid runs CONFDIR/PWRF/00000080 when the ACPI power button is pressed
+POWER_BUTTON = b"""#!/bin/sh
+echo PYVIRT-ACPI-POWEROFF > /dev/ttyS0
+poweroff -f
 """
 
 
@@ -77,8 +85,14 @@ def test_linux_boots_talks_on_serial_and_powers_off(
 ) -> None:
     exe, folder = stat.S_IFREG | 0o755, stat.S_IFDIR | 0o755
     initrd = tmp_path / "initrd.cpio"
-    dirs = [(d, folder, b"") for d in ("bin", "proc", "sys", "dev")]
-    initrd.write_bytes(newc([*dirs, ("bin/busybox", exe, (guest_linux / "busybox").read_bytes()), ("init", exe, INIT)]))
+    dirs = [(d, folder, b"") for d in ("bin", "proc", "sys", "dev", "lib", "etc", "etc/acpi", "etc/acpi/PWRF")]
+    files = [
+        ("bin/busybox", exe, (guest_linux / "busybox").read_bytes()),
+        ("init", exe, INIT),
+        ("etc/acpi/PWRF/00000080", exe, POWER_BUTTON),
+    ]
+    files += [(f"lib/{m}", exe, (guest_linux / m).read_bytes()) for m in ("button.ko", "evdev.ko")]
+    initrd.write_bytes(newc([*dirs, *files]))
     dom = conn.define_domain(f"""<domain type='qemu'><name>linux</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
 <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><devices><serial type='pty'/></devices></domain>""")
@@ -94,13 +108,31 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         read_until(fd, b"PYVIRT-READY", 120)
         os.write(fd, b"hello from the host\n")
         read_until(fd, b"GOT:hello from the host", 30)
+        os.write(fd, b"ready?\n")
+        read_until(fd, b"PYVIRT-ACPI-READY", 30)
+        dom.shutdown()  # ACPI power button (QMP system_powerdown), handled by the guest's acpid
+        read_until(fd, b"PYVIRT-ACPI-POWEROFF", 30)
+    finally:
+        os.close(fd)
+    wait_shutoff(dom)
+    assert dom.state() == (DomainState.SHUTOFF, 1)  # shut off (shutdown)
+    assert (pyvirt.DomainEvent.SHUTDOWN, 1) in events  # VIR_DOMAIN_EVENT_SHUTDOWN_GUEST
+    # and once more, the guest powering itself off when asked on its console
+    dom.create()
+    pty = str(etree.fromstring(dom.xml_desc().encode()).xpath("string(devices/serial/source/@path)"))
+    fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+    try:
+        read_until(fd, b"PYVIRT-READY", 120)
         os.write(fd, b"poweroff\n")
         read_until(fd, b"PYVIRT-BYE", 30)
     finally:
         os.close(fd)
+    wait_shutoff(dom)
+    assert dom.state() == (DomainState.SHUTOFF, 1)
+    dom.undefine()
+
+
+def wait_shutoff(dom: pyvirt.Domain) -> None:
     deadline = time.monotonic() + 60
     while dom.state()[0] != DomainState.SHUTOFF and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert dom.state() == (DomainState.SHUTOFF, 1)  # shut off (shutdown), initiated by the guest
-    assert (pyvirt.DomainEvent.SHUTDOWN, 1) in events  # VIR_DOMAIN_EVENT_SHUTDOWN_GUEST
-    dom.undefine()
+        time.sleep(0.1)
