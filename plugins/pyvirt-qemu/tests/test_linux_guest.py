@@ -35,7 +35,13 @@ echo PYVIRT-READY > /dev/ttyS0
 while read -r line < /dev/ttyS0; do
   case "$line" in
     poweroff) echo PYVIRT-BYE > /dev/ttyS0; poweroff -f ;;
-    ready?) acpid -c /etc/acpi -l /dev/ttyS0 && echo PYVIRT-ACPI-READY > /dev/ttyS0 ;;
+    ready?)
+      acpid -c /etc/acpi -l /dev/ttyS0
+      n=0  # ready only once acpid holds the input devices, or a press could go unseen
+      until ls -l /proc/$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event || [ $n -ge 100 ]; do
+        usleep 100000; n=$((n+1))
+      done
+      echo PYVIRT-ACPI-READY > /dev/ttyS0 ;;
     *) echo "GOT:$line" > /dev/ttyS0 ;;
   esac
 done
