@@ -182,6 +182,16 @@ def test_domxml_to_native_prints_the_command_line(qemu_root: Path, tmp_path: Pat
          "qemu-argv", str(xml)], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert out.startswith("LC_ALL=C ") and " -name guest=native,debug-threads=on -S " in out and "-accel tcg" in out
+    # taps the driver would open are named for QEMU instead; UEFI shows its pflash drives
+    xml.write_text(guest("qemu", "native", "<interface type='bridge'><source bridge='br9'/></interface>")
+                   .replace("<os>", "<os firmware='efi'>"))  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={qemu_root}", "domxml-to-native",
+         "qemu-argv", str(xml)], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert '"type":"tap","ifname":"vnet0","script":"no","downscript":"no"' in out
+    assert ",pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format" in out
+    assert not (qemu_root / "lib" / "nvram" / "native_VARS.fd").exists()  # showing a command creates nothing
     bad = subprocess.run(
         [sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={qemu_root}", "domxml-to-native",
          "xen-xl", str(xml)], capture_output=True, text=True, check=False,

@@ -91,7 +91,7 @@ def _disk_args(index: int, disk: Disk) -> list[str]:
     return [*out, "-device", _j(device)]
 
 
-def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
+def _nic_args(index: int, nic: Interface, fds: dict[str, int], standalone: bool) -> list[str]:
     netdev: dict[str, Any]
     if nic.type == "user":
         netdev = {"type": "user", "id": f"hostnet{index}"}
@@ -99,6 +99,10 @@ def _nic_args(index: int, nic: Interface, fds: dict[str, int]) -> list[str]:
         netdev = {"type": "tap", "fd": str(fds[f"tap{index}"]), "id": f"hostnet{index}"}
         if f"vhost{index}" in fds:
             netdev.update(vhost=True, vhostfd=str(fds[f"vhost{index}"]))
+    elif nic.type in ("bridge", "ethernet") and standalone:
+        # no driver to open the tap: QEMU creates it by name (plugging it into a bridge is then the user's job)
+        netdev = {"type": "tap", "ifname": nic.target_dev or f"vnet{index}", "script": "no", "downscript": "no",
+                  "id": f"hostnet{index}"}  # fmt: skip
     else:
         raise _unsupported(f"interface type '{nic.type}'")
     model = NIC_MODELS.get(nic.model_type)
@@ -132,8 +136,12 @@ def _pflash_args(dom: Domain) -> list[str]:
 
 
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
-                       vnc_port: int | None = None) -> QemuCommand:  # fmt: skip
-    """The full argv; ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed to QEMU."""
+                       vnc_port: int | None = None, standalone: bool = False) -> QemuCommand:  # fmt: skip
+    """The full argv; ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed to QEMU.
+
+    ``standalone`` is for domxml-to-native: a command line a user can run without the driver,
+    so taps are named for QEMU to create instead of passed as fds.
+    """
     fds = fds or {}
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     devices = dom.devices
@@ -181,7 +189,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     for i, disk in enumerate(devices.disks):
         a += _disk_args(i, disk)
     for i, nic in enumerate(devices.interfaces):
-        a += _nic_args(i, nic, fds)
+        a += _nic_args(i, nic, fds, standalone)
     for i, serial in enumerate([*devices.serials, *devices.consoles[len(devices.serials) :]]):
         if serial.type not in (None, "pty"):
             raise _unsupported(f"serial type '{serial.type}'")

@@ -164,7 +164,8 @@ class QemuConnection:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
         dom = _defaults(parse_domain(xml))
-        qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900)
+        self._firmware(dom)
+        qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True)
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
         return render_args_text(cmd.env, cmd.argv, one_line=True)
 
