@@ -1,7 +1,5 @@
 """Small pieces shared by several document types (parse helpers, names, UUIDs)."""
 
-from __future__ import annotations
-
 import uuid as uuidmod
 from typing import TypeVar
 

@@ -7,8 +7,6 @@ driver-specific defaults (arch, machine, boot device) are the driver's
 post-parse step.
 """
 
-from __future__ import annotations
-
 from dataclasses import field
 from typing import Annotated, Any, ClassVar
 

@@ -1,7 +1,5 @@
 """Domain devices (``<devices>`` children) as typed models, in libvirt's field order."""
 
-from __future__ import annotations
-
 from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
@@ -93,7 +91,7 @@ class BackingStore(XmlModel):
     format: Annotated[str | None, X("format/@type")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_dev: Annotated[str | None, X("source/@dev")] = None
-    backing: Annotated[BackingStore | None, X("backingStore", model=SELF)] = None
+    backing: Annotated["BackingStore | None", X("backingStore", model=SELF)] = None
 
 
 class DiskHost(XmlModel):

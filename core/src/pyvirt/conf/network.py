@@ -1,7 +1,5 @@
 """Virtual network XML (``<network>``)."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 from pyvirt.conf.common import check_name, document_to_string, new_uuid, normalize_uuid, parse_document

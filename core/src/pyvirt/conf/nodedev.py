@@ -5,8 +5,6 @@ as its ``type`` plus its content verbatim (formatted back as given), so no
 device detail is lost while the typed models per capability are written.
 """
 
-from __future__ import annotations
-
 from dataclasses import field
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """Secret XML (``<secret>``)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pyvirt.conf.common import document_to_string, new_uuid, normalize_uuid, parse_document

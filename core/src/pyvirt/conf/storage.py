@@ -1,7 +1,5 @@
 """Storage pool (``<pool>``) and volume (``<volume>``) XML."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree

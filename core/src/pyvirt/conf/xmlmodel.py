@@ -175,7 +175,7 @@ class XmlModel:
         cached = cls.__dict__.get("_xml_fields_cache")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = _annotations(cls)
         out: list[tuple[str, X, Any]] = []
         for name in cls._field_names:
             hint = hints[name]
@@ -189,6 +189,23 @@ class XmlModel:
                 out.append((name, marker, base))
         type.__setattr__(cls, "_xml_fields_cache", out)
         return out
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    """The class's field annotations, base classes first.
+
+    Model modules do not use ``from __future__ import annotations``: their
+    annotations are objects already, and reading them is free, where
+    ``typing.get_type_hints`` would compile and evaluate hundreds of strings
+    on every ``pyvirsh`` start. A module that does use string annotations
+    still works, through ``get_type_hints``.
+    """
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        hints.update(inspect.get_annotations(klass))
+    if any(isinstance(h, str) for h in hints.values()):
+        return typing.get_type_hints(cls, include_extras=True)
+    return hints
 
 
 def _base_type(annotation: Any) -> Any:

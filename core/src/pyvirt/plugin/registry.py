@@ -1,25 +1,29 @@
 """Finding drivers (stevedore entry points) and binding one to a connection (pluggy).
 
-Discovery is lazy: ``load_hypervisor("test")`` imports only the module the
-``test`` entry point names. ``list_drivers`` loads every entry point for
+Discovery is lazy: ``load_driver("hypervisor", "test")`` imports only the
+module the ``test`` entry point names, found through a small on-disk index
+(:mod:`pyvirt.plugin.entry_point_index`) so a short ``pyvirsh`` run never
+pays for ``importlib.metadata``. ``list_drivers`` loads every entry point for
 ``pyvirsh drivers`` and reports, rather than raises, the ones that fail, so
 one broken plugin never hides the others.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
-import stevedore
-import stevedore.exception
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 from pyvirt.plugin import CONTRACT_VERSION, PROJECT, contract_compatible
+from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.plugin.specs import hypervisor, secondary
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 __all__ = [
     "GROUPS",
@@ -59,6 +63,8 @@ class DriverEntry:
 
 def _distribution_of(group: str, name: str) -> tuple[str, str]:
     """(distribution, version) that declares this entry point; only for messages and listings."""
+    import importlib.metadata
+
     for ep in importlib.metadata.entry_points(group=group, name=name):
         if ep.dist is not None:
             return (ep.dist.metadata["Name"] or "?", ep.dist.version or "?")
@@ -83,31 +89,32 @@ def check_contract(driver: Any, name: str, distribution: str) -> str:
     return declared
 
 
+def _import_object(value: str) -> Any:
+    """Load ``module:attr.sub`` as ``EntryPoint.load`` does."""
+    module, _, attrs = value.partition(":")
+    obj: Any = importlib.import_module(module.strip())
+    for attr in filter(None, attrs.strip().split(".")):
+        obj = getattr(obj, attr)
+    return obj
+
+
 def load_driver(kind: str, name: str) -> Any:
     """Import and return the named driver of a kind; only that entry point is loaded."""
     group = GROUPS[kind]
-    failures: list[tuple[str, BaseException]] = []
-
-    def on_failure(_mgr: Any, ep: importlib.metadata.EntryPoint, exc: BaseException) -> None:
-        failures.append((ep.value, exc))
-
-    try:
-        mgr = stevedore.DriverManager(
-            namespace=group, name=name, invoke_on_load=False, on_load_failure_callback=on_failure
-        )
-    except stevedore.exception.NoMatches:
-        if failures:
-            _value, exc = failures[0]
-            dist, version = _distribution_of(group, name)
-            raise Error(
-                ErrorCode.NO_CONNECT,
-                f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
-            ) from exc
+    value = entry_point_value(group, name)
+    if value is None:
         hint = _SUGGEST.get(name, f"pyvirt-{name}")
         if kind == "hypervisor":
-            raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})") from None
-        raise Error(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})") from None
-    obj = mgr.driver
+            raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})")
+        raise Error(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})")
+    try:
+        obj = _import_object(value)
+    except Exception as exc:
+        dist, version = _distribution_of(group, name)
+        raise Error(
+            ErrorCode.NO_CONNECT,
+            f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
+        ) from exc
     driver = obj() if inspect.isclass(obj) else obj
     if getattr(driver, "pyvirt_contract", None) != CONTRACT_VERSION:
         dist, version = _distribution_of(group, name)
@@ -116,7 +123,9 @@ def load_driver(kind: str, name: str) -> Any:
 
 
 def list_drivers() -> list[DriverEntry]:
-    """Every installed driver of every kind, loading each to read its contract."""
+    """Every installed driver of every kind, loading each to read its contract (stevedore)."""
+    import stevedore
+
     out: list[DriverEntry] = []
     for kind, group in GROUPS.items():
         failures: list[DriverEntry] = []

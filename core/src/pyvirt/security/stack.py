@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -28,7 +28,9 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, NotSuppo
 from pyvirt.plugin import PROJECT
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.plugin.specs import security as security_specs
-from pyvirt.util.command import Command
+
+if TYPE_CHECKING:
+    from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
 
 __all__ = ["SecurityConfig", "SecurityStack", "load_security_stack"]
 

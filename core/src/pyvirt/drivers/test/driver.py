@@ -7,7 +7,7 @@ each ``test:///PATH.xml`` open gets its own state from that file.
 
 from __future__ import annotations
 
-import socket
+import os
 import threading
 from typing import Any
 
@@ -142,7 +142,7 @@ class TestConnection(DomainHooks, ResourceHooks):
 
     @hookimpl
     def connect_get_hostname(self) -> str:
-        return socket.gethostname()
+        return os.uname().nodename  # gethostname(), without importing socket
 
     @hookimpl
     def connect_get_capabilities(self) -> str:

@@ -9,11 +9,15 @@ every test:/// guest.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyvirt.conf.domain import Domain
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.security.stack import SecurityConfig, SecurityStack
-from pyvirt.util.command import Command
+
+if TYPE_CHECKING:
+    from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
 
 __all__ = ["TestSecurityDriver", "test_security_stack"]
 

@@ -1,0 +1,93 @@
+"""Find one pyvirt entry point without importing ``importlib.metadata``.
+
+Why this exists: ``pyvirsh`` is a short-lived command, and importing
+``importlib.metadata`` (which pulls in ``email``, ``zipfile``, ``csv`` ...)
+plus scanning every installed distribution costs more than everything else
+``pyvirsh list`` does. stevedore has an entry-point cache too, but reaching
+it still imports ``importlib.metadata`` and it switches itself off for
+interpreters under ``/tmp``.
+
+The index holds only the ``pyvirt.*`` groups, as ``{group: {name: "module:attr"}}``,
+in a JSON file under the user's cache directory. It is keyed like stevedore's
+cache: the interpreter and ``sys.path``, and valid while the modification
+time of every ``sys.path`` directory is unchanged (installing, upgrading or
+removing a distribution adds or removes a ``*.dist-info`` directory, which
+changes its parent's mtime). A missing, stale, unreadable or unwritable
+index falls back to ``importlib.metadata``, so correctness never depends on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+
+__all__ = ["GROUP_PREFIX", "entry_point_value", "scan_installed"]
+
+GROUP_PREFIX = "pyvirt."
+_FORMAT = 1
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    # A short name only; the stamp inside the file holds the full sys.path, so a crc collision just rescans.
+    key = f"{zlib.crc32(chr(0).join([sys.executable, *sys.path]).encode()):08x}"
+    return Path(base) / "pyvirt" / f"entry-points-{key}.json"
+
+
+def _stamp() -> list[list[object]]:
+    """(path, mtime_ns) of every sys.path entry; a missing entry is stamped -1."""
+    out: list[list[object]] = []
+    for entry in sys.path:
+        try:
+            out.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            out.append([entry, -1])
+    return out
+
+
+def scan_installed() -> dict[str, dict[str, str]]:
+    """Every ``pyvirt.*`` entry point of the installed distributions (the slow, authoritative path)."""
+    import importlib.metadata
+
+    found: dict[str, dict[str, str]] = {}
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group.startswith(GROUP_PREFIX):
+                # The first distribution on sys.path wins, as importlib.metadata orders them.
+                found.setdefault(ep.group, {}).setdefault(ep.name, ep.value)
+    return found
+
+
+def _write(path: Path, doc: dict[str, object]) -> None:
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-points-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only home, full disk: the next run scans again
+
+
+def _load_index() -> dict[str, dict[str, str]]:
+    path = _cache_file()
+    stamp = _stamp()
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("format") == _FORMAT and doc.get("python") == sys.executable and doc.get("stamp") == stamp:
+            return doc["entry_points"]  # type: ignore[no-any-return]
+    except (OSError, ValueError, AttributeError):
+        pass
+    found = scan_installed()
+    _write(path, {"format": _FORMAT, "python": sys.executable, "stamp": stamp, "entry_points": found})
+    return found
+
+
+def entry_point_value(group: str, name: str) -> str | None:
+    """``"module:attr"`` of the named entry point in a ``pyvirt.*`` group, or None when none is installed."""
+    return _load_index().get(group, {}).get(name)
