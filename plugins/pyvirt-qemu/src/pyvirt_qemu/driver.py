@@ -16,15 +16,14 @@ from pyvirt.errors import (
     Error,
     ErrorCode,
     ErrorDomain,
-    InternalError,
     InvalidArgumentError,
-    NotFoundError,
     NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
     SystemCallError,
 )
-from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
+from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel
@@ -39,7 +38,6 @@ from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.paths import DriverPaths, embed_paths, session_paths, system_paths
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
 from pyvirt_qemu.state import DomainObj, QemuState
@@ -191,63 +189,27 @@ class QemuConnection:
     # ------------------------------------------------------------------ lookups
     @hookimpl
     def domain_list_all(self) -> list[DomainRef]:
-        with self.state.lock:
-            objs = list(self.state.domains.values())
-        active = sorted((o for o in objs if o.active), key=lambda o: o.id)
-        return [o.ref() for o in active + sorted((o for o in objs if not o.active), key=lambda o: o.name)]
+        return self.state.list_all()
 
     @hookimpl
     def domain_lookup_by_name(self, name: str) -> DomainRef:
-        obj = self.state.by_name.get(name)
-        if obj is None:
-            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching name '{name}'", domain=ErrorDomain.QEMU)
-        return obj.ref()
+        return self.state.lookup_by_name(name)
 
     @hookimpl
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
-        obj = self.state.domains.get(uuid)
-        if obj is None:
-            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{uuid}'", domain=ErrorDomain.QEMU)
-        return obj.ref()
+        return self.state.lookup_by_uuid(uuid)
 
     @hookimpl
     def domain_lookup_by_id(self, id: int) -> DomainRef:
-        for obj in list(self.state.domains.values()):
-            if obj.id == id:
-                return obj.ref()
-        raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.QEMU)
+        return self.state.lookup_by_id(id)
 
     # ------------------------------------------------------------------ definitions
-    def _add(self, dom: Domain, *, live: bool) -> tuple[DomainObj, bool]:
-        st = self.state
-        existing = st.domains.get(dom.uuid or "")
-        if existing is not None:
-            if existing.name != dom.name:
-                raise OperationFailedError(
-                    ErrorCode.OPERATION_FAILED, f"domain '{existing.name}' is already defined with uuid {existing.uuid}"
-                )
-            if live and existing.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already active")
-            if existing.active:
-                existing.config = dom
-            else:
-                existing.live = dom
-            return existing, False
-        clash = st.by_name.get(dom.name or "")
-        if clash is not None:
-            raise OperationFailedError(
-                ErrorCode.OPERATION_FAILED, f"domain '{dom.name}' already exists with uuid {clash.uuid}"
-            )
-        obj = DomainObj(live=dom, persistent=not live)
-        st.add(obj)
-        return obj, True
-
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "qemuDomainDefineXMLFlags")
         dom = _defaults(parse_domain(xml))
         with self.state.lock:
-            obj, added = self._add(dom, live=False)
+            obj, added = self.state.add_definition(dom, live=False)
             obj.persistent = True
             self.state.save_config(dom)
         self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
@@ -281,15 +243,7 @@ class QemuConnection:
                         ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
                     )
                 os.unlink(managed)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.state.paths.config_xml(obj.name))
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.state.paths.autostart_link(obj.name))
-            if obj.active:
-                obj.persistent, obj.config = False, None
-            else:
-                self.state.remove(obj)
-        self.state.emit(obj, DomainEvent.UNDEFINED, Undefined.REMOVED)
+            self.state.forget_definition(obj)
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
@@ -425,7 +379,7 @@ class QemuConnection:
         header = read_image(path)
         dom = _defaults(parse_domain(header.xml))
         with self.state.lock:
-            obj, added = self._add(dom, live=True)
+            obj, added = self.state.add_definition(dom, live=True)
         run = True if flags & 2 else False if flags & 4 else None
         with obj.lock:
             try:
@@ -464,7 +418,7 @@ class QemuConnection:
         check_flags(flags, 0x7, "qemuDomainCreateXML")
         dom = _defaults(parse_domain(xml))
         with self.state.lock:
-            obj, added = self._add(dom, live=True)
+            obj, added = self.state.add_definition(dom, live=True)
         with obj.lock:
             try:
                 self._start(obj, paused=bool(flags & 1))
@@ -580,18 +534,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
-        obj = self.state.find(dom)
-        if not obj.persistent:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient domain")
-        link = self.state.paths.autostart_link(obj.name)
-        if autostart:
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.symlink(self.state.paths.config_xml(obj.name), link)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(link)
-        obj.autostart = autostart
+        self.state.set_autostart(self.state.find(dom), autostart)
 
     @hookimpl
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
@@ -611,21 +554,7 @@ class QemuDriver:
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
         if uri.driver != "qemu" or uri.server:
             return None
-        paths: DriverPaths
-        if uri.path == "/system":
-            if os.geteuid() != 0:
-                raise OperationFailedError(
-                    ErrorCode.OPERATION_FAILED, "qemu:///system needs root; use qemu:///session as a normal user"
-                )
-            paths = system_paths()
-        elif uri.path == "/session":
-            paths = session_paths()
-        elif uri.path == "/embed":
-            paths = embed_paths(uri.embed_root())
-        else:
-            raise InternalError(
-                ErrorCode.INTERNAL_ERROR, f"unexpected QEMU URI path '{uri.path}', try qemu:///system", verbatim=False
-            )
+        paths = paths_for_uri(uri, "qemu")
         key = paths.config
         with _states_lock:
             state = _states.get(key)

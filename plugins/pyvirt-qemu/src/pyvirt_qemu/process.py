@@ -24,12 +24,12 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain, required_capabilities
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, OperationFailedError
+from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.paths import DriverPaths
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
 __all__ = ["QemuProcess", "start_process"]

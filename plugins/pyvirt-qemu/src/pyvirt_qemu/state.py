@@ -17,88 +17,39 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError
-from pyvirt.events import DomainEvent, EventSink, Resumed, Shutdown, Stopped, Suspended
-from pyvirt.plugin.records import DomainRef
+from pyvirt.errors import Error, ErrorDomain
+from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
+from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
+from pyvirt.local_driver.domain_table import DomainTable
+from pyvirt.local_driver.paths import DriverPaths
+from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.paths import DriverPaths
 from pyvirt_qemu.process import QemuProcess
-from pyvirt_qemu.status import Status, read_status, remove_status, write_status
 
 __all__ = ["DomainObj", "QemuState"]
 
 
 @dataclass
-class DomainObj:
-    live: Domain
-    config: Domain | None = None
-    id: int = -1
-    state: int = DomainState.SHUTOFF
-    reason: int = ShutoffReason.UNKNOWN
-    persistent: bool = True
-    autostart: bool = False
+class DomainObj(BaseDomainObj):
     process: QemuProcess | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
     # QMP events our own commands will cause (stop -> STOP, cont -> RESUME): already accounted for.
     expected: dict[str, int] = field(default_factory=dict)
 
     def expect(self, event: str) -> None:
         self.expected[event] = self.expected.get(event, 0) + 1
 
-    @property
-    def active(self) -> bool:
-        return self.id != -1
 
-    @property
-    def name(self) -> str:
-        return self.live.name or ""
-
-    @property
-    def uuid(self) -> str:
-        return self.live.uuid or ""
-
-    def ref(self) -> DomainRef:
-        return DomainRef(self.name, self.uuid, self.id)
-
-    def persistent_def(self) -> Domain:
-        return self.config or self.live
-
-
-class QemuState:
+class QemuState(DomainTable[DomainObj]):
     def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int) -> None:
-        self.paths = paths
+        super().__init__(paths, ErrorDomain.QEMU, DomainObj)
         self.security = security
         self.qemu_uid = qemu_uid
-        self.lock = threading.RLock()
-        self.domains: dict[str, DomainObj] = {}
-        self.by_name: dict[str, DomainObj] = {}
-        self.next_id = itertools.count(1)
-        self.sinks: list[EventSink] = []
-        self.refs = 0
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
-        paths.ensure()
         self._load()
-
-    # ------------------------------------------------------------------ index
-    def add(self, obj: DomainObj) -> None:
-        self.domains[obj.uuid] = obj
-        self.by_name[obj.name] = obj
-
-    def remove(self, obj: DomainObj) -> None:
-        self.domains.pop(obj.uuid, None)
-        self.by_name.pop(obj.name, None)
-
-    def find(self, ref: DomainRef) -> DomainObj:
-        obj = self.domains.get(ref.uuid)
-        if obj is None:
-            raise NotFoundError(
-                ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{ref.uuid}' ({ref.name})", domain=ErrorDomain.QEMU
-            )
-        return obj
 
     def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
         return AuditGuest(obj.live.type or "kvm", obj.name, obj.uuid, pid)
@@ -121,20 +72,7 @@ class QemuState:
             self.auditor.security_label(g, sl.model, sl.label, sl.imagelabel, success)
         self.auditor.start(g, "booted", success)
 
-    def emit(self, obj: DomainObj, event: int, detail: int) -> None:
-        for sink in list(self.sinks):
-            sink.lifecycle(obj.ref(), event, detail)
-
     # ------------------------------------------------------------------ disk
-    def save_config(self, dom: Domain) -> None:
-        path = self.paths.config_xml(dom.name or "")
-        tmp = f"{path}.new"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(format_domain(dom, 2))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-
     def save_status(self, obj: DomainObj) -> None:
         assert obj.process is not None
         write_status(
@@ -144,18 +82,13 @@ class QemuState:
                 obj.reason,
                 obj.process.pid,
                 obj.id,
-                self.paths.monitor(obj.name),
                 format_domain(obj.live, 1, domain_id=obj.id),
+                {"monitor": {"path": self.paths.monitor(obj.name)}},
             ),
         )
 
     def _load(self) -> None:
-        for path in sorted(glob.glob(os.path.join(self.paths.config, "*.xml"))):
-            with open(path, "rb") as f:
-                dom = parse_domain(f.read(), url=path)
-            obj = DomainObj(live=dom)
-            obj.autostart = os.path.exists(self.paths.autostart_link(obj.name))
-            self.add(obj)
+        self.load_configs()
         for path in sorted(glob.glob(os.path.join(self.paths.run, "*.xml"))):
             with contextlib.suppress(Error, OSError):
                 self._reconnect(path)
@@ -181,7 +114,7 @@ class QemuState:
         self.security.reserve_label(live, st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
-        monitor.connect(st.monitor, timeout=10)
+        monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=10)
         pidfd = os.pidfd_open(st.pid)
         obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor)
         obj.id = st.id
