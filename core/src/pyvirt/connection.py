@@ -126,6 +126,10 @@ class Connection:
         """The hypervisor's native configuration for ``xml`` (``qemu-argv`` for QEMU)."""
         return self.calls.connect_domain_xml_to_native(native_format=native_format, xml=xml)
 
+    def domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+        """Domain XML from a native configuration (``lxc-tools``: an LXC container's config file)."""
+        return self.calls.connect_domain_xml_from_native(native_format=native_format, native_config=native_config)
+
     def get_node_info(self) -> NodeInfo:
         return self.calls.node_get_info()
 

@@ -358,3 +358,16 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
         s.out(s.conn.domain_xml_to_native(o["format"], xml))
     except Error as exc:
         raise CommandError(exc.message) from None
+
+
+@command(
+    "domxml-from-native", "Convert native config to domain XML",
+    Opt("format", "source config data format", required=True, positional=True),
+    Opt("config", "config data file to import from", required=True, positional=True),
+)  # fmt: skip
+def cmd_domxml_from_native(s: Session, o: dict[str, Any]) -> None:
+    native = _read_file(o["config"])
+    try:
+        s.out(s.conn.domain_xml_from_native(o["format"], native).rstrip("\n"))
+    except Error as exc:
+        raise CommandError(exc.message) from None

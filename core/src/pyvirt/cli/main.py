@@ -26,7 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
          "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",
-         "managedsave-remove", "autostart", "domxml-to-native"],
+         "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native"],
         "domain_cmds",
     ),
     **dict.fromkeys(
@@ -50,6 +50,7 @@ COMMAND_MODULES: dict[str, str] = {
         "secret_cmds",
     ),
     **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
+    "console": "console_cmd",
     "event": "event_cmd",
     "host-validate": "host_validate_cmd",
 }  # fmt: skip

@@ -196,6 +196,50 @@ class IdMap(XmlModel):
     gids: Annotated[list[IdMapEntry] | None, X("gid", model=IdMapEntry, many=True)] = None
 
 
+# libvirt's virDomainProcessCapsFeature names, the only ones <capabilities> accepts
+PROCESS_CAPABILITY_NAMES = frozenset(
+    [
+        "audit_control",
+        "audit_write",
+        "block_suspend",
+        "chown",
+        "dac_override",
+        "dac_read_search",
+        "fowner",
+        "fsetid",
+        "ipc_lock",
+        "ipc_owner",
+        "kill",
+        "lease",
+        "linux_immutable",
+        "mac_admin",
+        "mac_override",
+        "mknod",
+        "net_admin",
+        "net_bind_service",
+        "net_broadcast",
+        "net_raw",
+        "setgid",
+        "setfcap",
+        "setpcap",
+        "setuid",
+        "sys_admin",
+        "sys_boot",
+        "sys_chroot",
+        "sys_module",
+        "sys_nice",
+        "sys_pacct",
+        "sys_ptrace",
+        "sys_rawio",
+        "sys_resource",
+        "sys_time",
+        "sys_tty_config",
+        "syslog",
+        "wake_alarm",
+    ]
+)
+
+
 class CapabilitiesFeature(XmlModel):
     """``<capabilities policy='default|allow|deny'>`` with ``<NAME state='on|off'/>`` children (LXC)."""
 
@@ -208,6 +252,8 @@ class CapabilitiesFeature(XmlModel):
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
         states: dict[str, bool] = {}
         for child in elem.iterchildren("*"):
+            if child.tag not in PROCESS_CAPABILITY_NAMES:
+                raise XMLError(ErrorCode.CONFIG_UNSUPPORTED, f"unexpected capability feature '{child.tag}'")
             state = child.get("state")
             if state not in ("on", "off"):
                 raise XMLError(ErrorCode.XML_ERROR, f"invalid value of state argument for capability '{child.tag}'")

@@ -14,10 +14,11 @@ import pluggy
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
-one is accepted. 1.1 added ``connect_get_domain_capabilities``."""
+one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
+``connect_domain_xml_from_native`` and ``domain_open_console``."""
 
 
 def contract_compatible(declared: str) -> bool:

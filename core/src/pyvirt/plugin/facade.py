@@ -99,6 +99,20 @@ class DriverCalls:
             ),
         )
 
+    def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+        return cast(
+            "str",
+            self._call(
+                "connect_domain_xml_from_native", "virConnectDomainXMLFromNative",
+                native_format=native_format, native_config=native_config,
+            ),
+        )  # fmt: skip
+
+    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
+        return cast(
+            "int", self._call("domain_open_console", "virDomainOpenConsole", dom=dom, dev_name=dev_name, flags=flags)
+        )
+
     def node_get_info(self) -> NodeInfo:
         return cast("NodeInfo", self._call("node_get_info", "virNodeGetInfo"))
 

@@ -100,6 +100,14 @@ def connect_domain_xml_to_native(native_format: str, xml: str) -> str:
     """
 
 
+@hookspec(firstresult=True)
+def connect_domain_xml_from_native(native_format: str, native_config: str) -> str:
+    """Domain XML from the hypervisor's own configuration format (``lxc-tools`` for LXC). Added in 1.2.
+
+    Stops at first non-None result.
+    """
+
+
 # ---------------------------------------------------------------- domains: lookup
 
 
@@ -235,6 +243,15 @@ def domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
 @hookspec(firstresult=True)
 def domain_get_security_label(dom: DomainRef) -> list[SecurityLabel]:
     """Live labels of the domain's process, primary model first. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def domain_open_console(dom: DomainRef, dev_name: str | None, flags: int) -> int:
+    """A new file descriptor connected to the domain's console (``dev_name`` None: the first). Added in 1.2.
+
+    The caller owns and closes it; bytes written go to the guest's console
+    input, bytes read are its output. Stops at first non-None result.
+    """
 
 
 # ---------------------------------------------------------------- snapshots

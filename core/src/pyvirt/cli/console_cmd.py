@@ -1,0 +1,74 @@
+"""``pyvirsh console``: attach the terminal to a domain's console; Ctrl+] detaches.
+
+Like virsh, it needs a terminal (the terminal goes to raw mode so every key,
+Ctrl+C included, reaches the guest) and restores it on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import sys
+import termios
+import tty
+from typing import Any
+
+from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.lookup import get_domain
+from pyvirt.errors import Error
+
+__all__ = ["ESCAPE"]
+
+ESCAPE = b"\x1d"  # Ctrl+]
+
+
+def _relay(console_fd: int, tty_in: int, tty_out: int) -> None:
+    sel = selectors.DefaultSelector()
+    sel.register(console_fd, selectors.EVENT_READ, "guest")
+    sel.register(tty_in, selectors.EVENT_READ, "user")
+    while True:
+        for key, _ in sel.select():
+            if key.data == "guest":
+                data = os.read(console_fd, 65536)
+                if not data:
+                    return
+                os.write(tty_out, data)
+            else:
+                data = os.read(tty_in, 4096)
+                if not data:
+                    return
+                head, esc, _ = data.partition(ESCAPE)
+                if head:
+                    os.write(console_fd, head)
+                if esc:
+                    return
+
+
+@command(
+    "console", "connect to the guest console",
+    Opt("domain", "domain name, id or uuid", required=True, positional=True),
+    Opt("devname", "character device name"),
+    Opt("force", "force console connection (disconnect already connected sessions)", flag=True),
+    Opt("safe", "only connect if safe console handling is supported", flag=True),
+)  # fmt: skip
+def cmd_console(s: Session, o: dict[str, Any]) -> None:
+    if not os.isatty(sys.stdin.fileno()):
+        raise CommandError("Cannot run interactive console without a controlling TTY")
+    dom = get_domain(s, o["domain"])
+    try:
+        fd = dom.open_console(o["devname"], 1 if o["force"] else 0)
+    except Error as exc:
+        raise CommandError(exc.message) from None
+    s.out(f"Connected to domain '{dom.name}'\nEscape character is ^] (Ctrl + ])")
+    sys.stdout.flush()
+    tty_in, tty_out = sys.stdin.fileno(), sys.stdout.fileno()
+    saved = termios.tcgetattr(tty_in)
+    try:
+        tty.setraw(tty_in)
+        _relay(fd, tty_in, tty_out)
+    finally:
+        termios.tcsetattr(tty_in, termios.TCSADRAIN, saved)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    s.out("")

@@ -1,0 +1,224 @@
+"""A container's cgroups on v1, v2 and hybrid hosts: limits, device access, freezer, kill-all.
+
+Every controller the host binds gets ``machine/<name>.libvirt-lxc`` under its
+mount (v1: one directory per controller hierarchy; v2: one directory in the
+unified tree). On a hybrid host a controller lives where the kernel bound
+it, which is the v1 mount: an empty cgroup2 at /sys/fs/cgroup/unified (the
+layout real libvirt 9.0's LXC driver trips over) is simply not used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.util.cgroup_layout import CgroupLayout, detect_cgroup_layout
+
+__all__ = ["ALLOWED_DEVICES", "ContainerCgroup", "Limits"]
+
+CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+# (type, major, minor) a container may use: the basic nodes, the consoles and ptys
+ALLOWED_DEVICES = (("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0), ("c", 5, 1),
+                   ("c", 5, 2), ("c", 136, -1))  # fmt: skip
+
+
+@dataclass
+class Limits:
+    memory_kib: int = 0
+    cpu_shares: int = 0
+    cpu_quota: int = 0
+    cpu_period: int = 0
+    cpuset: str = ""
+    extra_devices: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def _write(path: str, value: str) -> None:
+    try:
+        with open(path, "w", encoding="ascii") as f:
+            f.write(value)
+    except OSError as exc:
+        raise OperationFailedError(
+            ErrorCode.SYSTEM_ERROR, f"Unable to write to '{path}': {exc.strerror}", verbatim=False
+        ) from exc
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as f:
+        return f.read().strip()
+
+
+class ContainerCgroup:
+    def __init__(self, name: str, layout: CgroupLayout | None = None) -> None:
+        self.layout = layout or detect_cgroup_layout()
+        self.leaf = f"machine/{name}.libvirt-lxc"
+        self.dirs: dict[str, str] = {}
+        for ctrl in CONTROLLERS:
+            base = self.layout.v1_mounts.get(ctrl)
+            if base is not None:
+                self.dirs[ctrl] = f"{base}/{self.leaf}"
+        if self.layout.v2_root and self.layout.v2_controllers:
+            for ctrl in CONTROLLERS:
+                if ctrl not in self.dirs and self.layout.has_controller(ctrl):
+                    self.dirs[ctrl] = f"{self.layout.v2_root}/{self.leaf}"
+        self.v2_dir = f"{self.layout.v2_root}/{self.leaf}" if self.layout.kind == "v2" else None
+
+    def is_v2(self, ctrl: str) -> bool:
+        return ctrl in self.dirs and ctrl not in self.layout.v1_mounts
+
+    def unique_dirs(self) -> list[str]:
+        return sorted(set(self.dirs.values()))
+
+    def procs_files(self) -> list[str]:
+        return [f"{d}/cgroup.procs" for d in self.unique_dirs()]
+
+    def create(self, limits: Limits) -> None:
+        """Make the directories and apply the limits; on failure nothing is left behind.
+
+        A directory left by a container that was never cleaned up (its
+        manager killed with it) is emptied and made again: joining it could
+        mean joining a frozen cgroup with stale limits.
+        """
+        if self.exists():
+            self.kill_all()
+            self.remove()
+        try:
+            for d in self.unique_dirs():
+                parent = os.path.dirname(d)
+                if not os.path.isdir(parent):
+                    os.makedirs(parent, exist_ok=True)
+                    self._inherit_cpuset(parent)
+                    self._enable_v2_controllers(parent)
+                os.makedirs(d, exist_ok=True)
+                self._inherit_cpuset(d)
+            self._apply(limits)
+        except BaseException:
+            self.remove()
+            raise
+
+    def _enable_v2_controllers(self, parent: str) -> None:
+        if self.v2_dir is None:
+            return
+        root = self.layout.v2_root or ""
+        wanted = " ".join(
+            f"+{c}" for c in sorted(self.layout.v2_controllers & {"cpu", "cpuset", "memory", "io", "pids"})
+        )
+        for d in (root, parent):
+            with contextlib.suppress(OSError):
+                _write(f"{d}/cgroup.subtree_control", wanted)
+
+    def _inherit_cpuset(self, d: str) -> None:
+        """v1 cpuset directories start empty, and a task cannot join an empty one."""
+        if not d.startswith(self.layout.v1_mounts.get("cpuset", "\0")):
+            return
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            if not _read(f"{d}/{knob}"):
+                _write(f"{d}/{knob}", _read(f"{os.path.dirname(d)}/{knob}"))
+
+    def _apply(self, lim: Limits) -> None:
+        mem = self.dirs.get("memory")
+        if mem and lim.memory_kib:
+            knob = "memory.max" if self.is_v2("memory") else "memory.limit_in_bytes"
+            _write(f"{mem}/{knob}", str(lim.memory_kib * 1024))
+        cpu = self.dirs.get("cpu")
+        if cpu and lim.cpu_shares:
+            if self.is_v2("cpu"):  # systemd's mapping of shares (2..262144) to weight (1..10000)
+                _write(f"{cpu}/cpu.weight", str(max(1, min(10000, lim.cpu_shares * 100 // 1024))))
+            else:
+                _write(f"{cpu}/cpu.shares", str(lim.cpu_shares))
+        if cpu and (lim.cpu_quota or lim.cpu_period):
+            if self.is_v2("cpu"):
+                quota = str(lim.cpu_quota) if lim.cpu_quota > 0 else "max"
+                _write(f"{cpu}/cpu.max", f"{quota} {lim.cpu_period or 100000}")
+            else:
+                if lim.cpu_period:
+                    _write(f"{cpu}/cpu.cfs_period_us", str(lim.cpu_period))
+                if lim.cpu_quota:
+                    _write(f"{cpu}/cpu.cfs_quota_us", str(lim.cpu_quota))
+        cpuset = self.dirs.get("cpuset")
+        if cpuset and lim.cpuset:
+            _write(f"{cpuset}/cpuset.cpus", lim.cpuset)
+        devices = self.dirs.get("devices")
+        if devices and not self.is_v2("devices"):
+            _write(f"{devices}/devices.deny", "a")
+            for kind, major, minor in (*ALLOWED_DEVICES, *lim.extra_devices):
+                _write(f"{devices}/devices.allow", f"{kind} {major}:{'*' if minor < 0 else minor} rwm")
+
+    # ------------------------------------------------------------------ runtime
+    def pids(self) -> set[int]:
+        out: set[int] = set()
+        for procs in self.procs_files():
+            with contextlib.suppress(OSError):
+                out.update(int(p) for p in _read(procs).split())
+        return out
+
+    def freeze(self, frozen: bool) -> None:
+        d = self.dirs.get("freezer")
+        if d is None:
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, "the freezer cgroup controller is not available")
+        if self.is_v2("freezer"):
+            _write(f"{d}/cgroup.freeze", "1" if frozen else "0")
+            want, knob = ("frozen 1" if frozen else "frozen 0"), f"{d}/cgroup.events"
+        else:
+            _write(f"{d}/freezer.state", "FROZEN" if frozen else "THAWED")
+            want, knob = ("FROZEN" if frozen else "THAWED"), f"{d}/freezer.state"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if want in _read(knob).splitlines() or _read(knob) == want:
+                return
+            time.sleep(0.002)
+        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"the container did not reach {want} in {knob}")
+
+    def kill_all(self, timeout: float = 5.0) -> None:
+        """SIGKILL every task, thawing first (a frozen task cannot die), until the cgroup is empty."""
+        with contextlib.suppress(OperationFailedError, OSError):
+            if "freezer" in self.dirs:
+                self.freeze(False)
+        deadline = time.monotonic() + timeout
+        while pids := self.pids():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"tasks {sorted(pids)} survived SIGKILL")
+            time.sleep(0.001)
+
+    def remove(self) -> None:
+        """Remove the directories (empty ones only; a cgroup with tasks is left and reported by rmdir)."""
+        for d in self.unique_dirs():
+            for _ in range(200):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # EBUSY while the last task is being reaped
+                    time.sleep(0.005)
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self.unique_dirs())
+
+    def memory_usage_kib(self) -> int:
+        mem = self.dirs.get("memory")
+        if not mem:
+            return 0
+        knob = "memory.current" if self.is_v2("memory") else "memory.usage_in_bytes"
+        with contextlib.suppress(OSError, ValueError):
+            return int(_read(f"{mem}/{knob}")) // 1024
+        return 0
+
+    def cpu_time_ns(self) -> int:
+        acct = self.dirs.get("cpuacct")
+        with contextlib.suppress(OSError, ValueError):
+            if acct and not self.is_v2("cpuacct"):
+                return int(_read(f"{acct}/cpuacct.usage"))
+            cpu = self.dirs.get("cpu")
+            if cpu:
+                for line in _read(f"{cpu}/cpu.stat").splitlines():
+                    key, _, val = line.partition(" ")
+                    if key == "usage_usec":
+                        return int(val) * 1000
+        return 0

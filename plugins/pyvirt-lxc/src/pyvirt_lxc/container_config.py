@@ -1,0 +1,214 @@
+"""From a domain definition to what the controller and the cgroups need, validating on the way.
+
+libvirt's LXC rules: the domain type is ``lxc`` and the OS type ``exe``;
+``<init>`` defaults to /sbin/init; ``<filesystem type='mount'>`` with target
+``/`` is the root (without one the host root is shared read-only);
+``<features><capabilities>`` decides which capabilities the container loses.
+What this driver cannot do yet is refused by name rather than ignored.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import Chardev
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, XMLError
+from pyvirt.local_driver.paths import DriverPaths
+from pyvirt.util.caps import last_capability, parse_capability
+from pyvirt_lxc.cgroups import Limits
+from pyvirt_lxc.spec import ContainerSpec, MountSpec, NicSpec
+from pyvirt_lxc.veth import free_veth_name
+
+__all__ = ["DEFAULT_DROPPED", "apply_defaults", "build_spec", "capability_sets", "limits_of"]
+
+# libvirt 9.0's default policy: these go unless the XML turns them on (sys_boot only without reboot support)
+DEFAULT_DROPPED = ("sys_boot", "sys_module", "sys_time", "mknod", "audit_control", "mac_admin")
+ALL_CAPS = [
+    "audit_control",
+    "audit_write",
+    "block_suspend",
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "ipc_lock",
+    "ipc_owner",
+    "kill",
+    "lease",
+    "linux_immutable",
+    "mac_admin",
+    "mac_override",
+    "mknod",
+    "net_admin",
+    "net_bind_service",
+    "net_broadcast",
+    "net_raw",
+    "setgid",
+    "setfcap",
+    "setpcap",
+    "setuid",
+    "sys_admin",
+    "sys_boot",
+    "sys_chroot",
+    "sys_module",
+    "sys_nice",
+    "sys_pacct",
+    "sys_ptrace",
+    "sys_rawio",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "syslog",
+    "wake_alarm",
+]
+
+
+def apply_defaults(dom: Domain) -> Domain:
+    """What libvirt's LXC driver fills in after parsing: init, a console, NIC MACs."""
+    if dom.type != "lxc":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    assert dom.os is not None and dom.os.type is not None
+    if dom.os.type.name != "exe":
+        raise XMLError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported OS type '{dom.os.type.name}' for the LXC driver")
+    dom.os.type.arch = dom.os.type.arch or os.uname().machine
+    if not dom.os.init:
+        dom.os.init = "/sbin/init"
+    if dom.devices is not None:
+        if not dom.devices.consoles:
+            dom.devices.consoles = [Chardev(type="pty", target_type="lxc", target_port="0")]
+        for nic in dom.devices.interfaces:
+            if not nic.mac:
+                nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+    return dom
+
+
+def capability_sets(dom: Domain, keep_reboot: bool = False) -> tuple[list[str], list[str]]:
+    """(dropped, kept) capability names for the container's init, by libvirt's three policies."""
+    feat = dom.features.capabilities if dom.features is not None else None
+    policy = (feat.policy if feat is not None else None) or "default"
+    states = feat.states if feat is not None else {}
+    if policy == "deny":
+        kept = [c for c in ALL_CAPS if states.get(c) is True]
+    elif policy == "allow":
+        kept = [c for c in ALL_CAPS if states.get(c) is not False]
+    elif policy == "default":
+        dropped = {c for c in DEFAULT_DROPPED if states.get(c) is not True}
+        if keep_reboot and states.get("sys_boot") is not False:
+            dropped.discard("sys_boot")
+        dropped |= {c for c, on in states.items() if not on}
+        kept = [c for c in ALL_CAPS if c not in dropped]
+    else:
+        raise XMLError(
+            ErrorCode.XML_ERROR, f"Invalid value for attribute 'policy' in element 'capabilities': '{policy}'"
+        )
+    return [c for c in ALL_CAPS if c not in kept], kept
+
+
+def limits_of(dom: Domain) -> Limits:
+    lim = Limits()
+    if dom.memory is not None:
+        lim.memory_kib = dom.memory.kib
+    if dom.cputune is not None:
+        lim.cpu_shares = dom.cputune.shares or 0
+        lim.cpu_quota = dom.cputune.quota or 0
+        lim.cpu_period = dom.cputune.period or 0
+    if dom.vcpu is not None and dom.vcpu.cpuset:
+        lim.cpuset = dom.vcpu.cpuset
+    return lim
+
+
+def _mounts(dom: Domain) -> tuple[str, bool, list[MountSpec]]:
+    root, root_ro, mounts = "", False, []
+    for fs in dom.devices.filesystems if dom.devices is not None else []:
+        kind = fs.type or "mount"
+        target = os.path.normpath(fs.target_dir or "")
+        if not target.startswith("/"):
+            raise XMLError(ErrorCode.XML_ERROR, f"filesystem target '{fs.target_dir}' must be an absolute path")
+        if kind == "mount":
+            if not fs.source_dir or not os.path.isdir(fs.source_dir):
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED,
+                    f"filesystem source '{fs.source_dir}' is not a directory",
+                    verbatim=False,
+                )
+            if target == "/":
+                root, root_ro = os.path.realpath(fs.source_dir), bool(fs.readonly)
+            else:
+                mounts.append(MountSpec("bind", target, os.path.realpath(fs.source_dir), bool(fs.readonly)))
+        elif kind == "ram":
+            units = (fs.source_units or "KiB").lower()
+            scale = {"kib": 1, "k": 1, "mib": 1024, "m": 1024, "gib": 1024 * 1024, "g": 1024 * 1024}.get(units)
+            if scale is None:
+                raise XMLError(ErrorCode.XML_ERROR, f"unknown unit '{fs.source_units}' for the ram filesystem")
+            mounts.append(MountSpec("ram", target, size_kib=(fs.source_usage or 0) * scale))
+        else:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, f"filesystem type '{kind}' is not supported by this LXC driver yet"
+            )
+    if root:
+        if not os.access(root, os.W_OK) and not root_ro:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"the root filesystem '{root}' is not writable; add <readonly/>",
+                verbatim=False,
+            )  # fmt: skip
+        for m in mounts:
+            if m.kind == "bind" and os.path.realpath(m.source) == root:
+                raise XMLError(ErrorCode.XML_ERROR, f"filesystem source '{m.source}' is the container root")
+    return root, root_ro, mounts
+
+
+def _nics(dom: Domain) -> list[NicSpec]:
+    out: list[NicSpec] = []
+    taken: set[str] = set()
+    for i, nic in enumerate(dom.devices.interfaces if dom.devices is not None else []):
+        if nic.type not in ("bridge", "ethernet"):
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"interface type '{nic.type}' needs a network driver; this LXC driver does bridge and ethernet",
+            )
+        host = nic.target_dev or free_veth_name(taken)
+        taken.add(host)
+        addresses = [(ip.address or "", ip.prefix if ip.prefix is not None else 24) for ip in nic.ips or []]
+        routes = [(r.address or "", r.prefix or 0, r.gateway or "") for r in nic.routes or []]
+        out.append(NicSpec(host, nic.guest_dev or f"eth{i}", nic.mac or "", nic.source_bridge or "", addresses, routes))
+    return out
+
+
+def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], securebits_lock: bool) -> ContainerSpec:
+    """The controller's instructions for this domain; raises before anything is created."""
+    if dom.idmap is not None:
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, "user namespaces (<idmap>) are not supported by this LXC driver yet"
+        )
+    assert dom.os is not None and dom.os.init is not None
+    name = dom.name or ""
+    root, root_ro, mounts = _mounts(dom)
+    nics = _nics(dom)
+    if root and not os.path.lexists(os.path.join(root, dom.os.init.lstrip("/"))):
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED, f"cannot find init path '{dom.os.init}' relative to container root",
+            verbatim=False,
+        )  # fmt: skip
+    dropped: list[str | int]
+    dropped_names, kept = capability_sets(dom)
+    dropped = list(dropped_names)
+    feat = dom.features.capabilities if dom.features is not None else None
+    if feat is not None and feat.policy == "deny":
+        # libvirt clears every capability first: ones newer than its list (bpf, perfmon ...) go too
+        keep = {parse_capability(c) for c in kept}
+        dropped = [c for c in range(last_capability() + 1) if c not in keep]
+    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "container": "lxc-libvirt", "container_uuid": dom.uuid or "",
+           "LIBVIRT_LXC_NAME": name, "LIBVIRT_LXC_UUID": dom.uuid or ""}  # fmt: skip
+    for e in dom.os.initenvs or []:
+        env[e.name or ""] = e.value or ""
+    privnet = bool(dom.features is not None and dom.features.privnet)
+    return ContainerSpec(
+        name=name, uuid=dom.uuid or "", init=[dom.os.init, *[a.value or "" for a in dom.os.initargs or []]],
+        env=env, workdir=dom.os.initdir or "", uid=dom.os.inituser or "", gid=dom.os.initgroup or "",
+        root=root, root_readonly=root_ro, stage_dir=os.path.join(paths.run, f"{name}.root"), hostname=name,
+        private_net=bool(nics) or privnet, mounts=mounts, nics=nics, drop_caps=dropped,
+        keep_caps=kept if securebits_lock else None, cgroup_procs=cgroup_procs,
+        console_socket=os.path.join(paths.run, f"{name}.console"), exit_file=os.path.join(paths.run, f"{name}.exit"),
+    )  # fmt: skip

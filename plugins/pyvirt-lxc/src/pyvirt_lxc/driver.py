@@ -1,0 +1,326 @@
+"""Entry point of the ``lxc`` driver and its connection object (hooks delegate to state/process)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.domain_state import DomainState, PausedReason, RunningReason
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError, OperationInvalidError
+from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.paths import paths_for_uri
+from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel
+from pyvirt.security.stack import SecurityConfig, load_security_stack
+from pyvirt.uri import URI
+from pyvirt.util.host_topology import node_info
+from pyvirt_lxc.cgroups import ContainerCgroup
+from pyvirt_lxc.container_config import apply_defaults, build_spec, limits_of
+from pyvirt_lxc.process import start_container
+from pyvirt_lxc.state import DomainObj, LxcState
+
+__all__ = ["LxcConnection", "LxcDriver"]
+
+_states: dict[str, LxcState] = {}
+_states_lock = threading.Lock()
+
+
+def _read_driver_config(path: str) -> dict[str, str]:
+    """``key = value`` lines of lxc.conf (``securebits_lock = 1``); a missing file means defaults."""
+    out: dict[str, str] = {}
+    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as f:
+        for line in f:
+            key, sep, value = line.split("#", 1)[0].partition("=")
+            if sep:
+                out[key.strip()] = value.strip().strip('"')
+    return out
+
+
+class LxcConnection:
+    def __init__(self, uri: URI, state: LxcState, events: EventSink, key: str) -> None:
+        self.uri = uri
+        self.state = state
+        self.events = events
+        self._key = key
+        state.sinks.append(events)
+
+    # ------------------------------------------------------------------ connection
+    @hookimpl
+    def connect_close(self) -> None:
+        with _states_lock:
+            self.state.sinks.remove(self.events)
+            self.state.refs -= 1
+            if self.state.refs == 0:
+                _states.pop(self._key, None)  # containers keep running: their controllers own them
+
+    @hookimpl
+    def connect_get_type(self) -> str:
+        return "LXC"
+
+    @hookimpl
+    def connect_get_version(self) -> int:
+        """The kernel's version, as libvirt's LXC driver reports it (major * 1,000,000 + minor * 1,000 + micro)."""
+        parts = [int("".join(c for c in p if c.isdigit()) or 0) for p in os.uname().release.split("-")[0].split(".")]
+        major, minor, micro = [*parts, 0, 0, 0][:3]
+        return major * 1_000_000 + minor * 1_000 + micro
+
+    @hookimpl
+    def connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @hookimpl
+    def node_get_info(self) -> NodeInfo:
+        return node_info()
+
+    # ------------------------------------------------------------------ lookups
+    @hookimpl
+    def domain_list_all(self) -> list[DomainRef]:
+        return self.state.list_all()
+
+    @hookimpl
+    def domain_lookup_by_name(self, name: str) -> DomainRef:
+        return self.state.lookup_by_name(name)
+
+    @hookimpl
+    def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        return self.state.lookup_by_uuid(uuid)
+
+    @hookimpl
+    def domain_lookup_by_id(self, id: int) -> DomainRef:
+        return self.state.lookup_by_id(id)
+
+    # ------------------------------------------------------------------ definitions
+    @hookimpl
+    def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, 1, "lxcDomainDefineXMLFlags")
+        dom = apply_defaults(parse_domain(xml))
+        with self.state.lock:
+            obj, added = self.state.add_definition(dom, live=False)
+            obj.persistent = True
+            self.state.save_config(dom)
+        self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
+        return obj.ref()
+
+    @hookimpl
+    def domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0, "lxcDomainUndefineFlags")
+        with self.state.lock:
+            self.state.forget_definition(self.state.find(dom))
+
+    # ------------------------------------------------------------------ lifecycle
+    def _start(self, obj: DomainObj, reason: str = "booted") -> None:
+        if obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
+        st = self.state
+        live: Domain = obj.live.model_copy(deep=True)
+        cgroup = ContainerCgroup(obj.name)
+        spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock)
+        g = st.audit_guest(obj, -1)
+        st.security.gen_label(live)
+        try:
+            st.security.set_all_label(live)
+            try:
+                proc = start_container(spec, limits_of(live), cgroup, st.paths)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    st.security.restore_all_label(live)
+                raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                st.security.release_label(live)
+            st.auditor.start(g, reason, False)
+            raise
+        obj.config = obj.live if obj.persistent else None
+        obj.live, obj.process, obj.id = live, proc, next(st.next_id)
+        obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+        g = st.audit_guest(obj, proc.init_pid)
+        for fs in live.devices.filesystems if live.devices is not None else []:
+            st.auditor.fs(g, None, fs.source_dir, "start", True)
+        for nic in spec.nics:
+            st.auditor.net(g, None, nic.mac, "start", True)
+        with contextlib.suppress(OSError):
+            st.auditor.init(g, proc.init_pid, os.stat(f"/proc/{proc.init_pid}/ns/pid").st_ino)
+        st.auditor.start(g, reason, True)
+        st.save_status(obj)
+        proc.watch(lambda p: st.on_exit(obj, p))
+        st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
+
+    @hookimpl
+    def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        check_flags(flags, 0x6, "lxcDomainCreateXMLWithFiles")
+        dom = apply_defaults(parse_domain(xml))
+        with self.state.lock:
+            obj, added = self.state.add_definition(dom, live=True)
+        with obj.lock:
+            try:
+                self._start(obj)
+            except BaseException:
+                if added:
+                    with self.state.lock:
+                        self.state.remove(obj)
+                raise
+        return obj.ref()
+
+    @hookimpl
+    def domain_create(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0x6, "lxcDomainCreateWithFiles")
+        obj = self.state.find(dom)
+        with obj.lock:
+            self._start(obj)
+
+    def _running(self, dom: DomainRef) -> DomainObj:
+        obj = self.state.find(dom)
+        if not obj.active or obj.process is None:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return obj
+
+    @hookimpl
+    def domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        check_flags(flags, 0, "lxcDomainDestroyFlags")
+        obj = self._running(dom)
+        proc = obj.process
+        assert proc is not None
+        proc.stop_reason = "destroyed"
+        obj.reboot_pending = False
+        proc.kill()
+        proc.cleaned.wait(30)
+
+    def _signal_init(self, obj: DomainObj, sig: int) -> None:
+        assert obj.process is not None
+        try:
+            os.kill(obj.process.init_pid, sig)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            raise OperationFailedError(
+                ErrorCode.SYSTEM_ERROR, f"Unable to send {signal.Signals(sig).name} to init pid {obj.process.init_pid}"
+            ) from exc
+
+    @hookimpl
+    def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        """VIR_DOMAIN_SHUTDOWN_DEFAULT and _SIGNAL: SIGTERM to the init (no /dev/initctl support)."""
+        check_flags(flags, 0x4, "lxcDomainShutdownFlags")
+        self._signal_init(self._running(dom), signal.SIGTERM)
+
+    @hookimpl
+    def domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        """The init is stopped (SIGTERM) and the container started again once it has gone."""
+        check_flags(flags, 0x4, "lxcDomainReboot")
+        obj = self._running(dom)
+        obj.reboot_pending = True
+        self._signal_init(obj, signal.SIGTERM)
+
+    def _restart(self, obj: DomainObj) -> None:
+        with obj.lock, contextlib.suppress(Exception):
+            self._start(obj, reason="reboot")
+
+    @hookimpl
+    def domain_suspend(self, dom: DomainRef) -> None:
+        obj = self._running(dom)
+        assert obj.process is not None
+        with obj.lock:
+            if obj.state == DomainState.PAUSED:
+                return
+            obj.process.cgroup.freeze(True)
+            obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            self.state.save_status(obj)
+        self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+
+    @hookimpl
+    def domain_resume(self, dom: DomainRef) -> None:
+        obj = self._running(dom)
+        assert obj.process is not None
+        with obj.lock:
+            if obj.state == DomainState.RUNNING:
+                return
+            obj.process.cgroup.freeze(False)
+            obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+            self.state.save_status(obj)
+        self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+
+    @hookimpl
+    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
+        check_flags(flags, 0x3, "lxcDomainOpenConsole")
+        obj = self._running(dom)
+        assert obj.process is not None
+        if dev_name not in (None, "console0"):
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"cannot find console device '{dev_name}'")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(obj.process.spec.console_socket)
+        except OSError as exc:
+            sock.close()
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"cannot open the console: {exc.strerror}") from exc
+        return sock.detach()
+
+    # ------------------------------------------------------------------ queries
+    @hookimpl
+    def domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        obj = self.state.find(dom)
+        d = obj.live
+        max_kib = d.memory.kib if d.memory is not None else 0
+        if obj.process is None:
+            return DomainInfo(obj.state, max_kib, 0, d.vcpu.count or 1 if d.vcpu else 1, 0)
+        cg = obj.process.cgroup
+        vcpus = d.vcpu.count or 1 if d.vcpu else 1
+        return DomainInfo(obj.state, max_kib, cg.memory_usage_kib(), vcpus, cg.cpu_time_ns())
+
+    @hookimpl
+    def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
+        obj = self.state.find(dom)
+        return (obj.state, obj.reason)
+
+    @hookimpl
+    def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        check_flags(flags, 0xF, "lxcDomainGetXMLDesc")
+        obj = self.state.find(dom)
+        defn = obj.persistent_def() if flags & 2 else obj.live
+        return format_domain(defn, flags, domain_id=obj.id)
+
+    @hookimpl
+    def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
+        obj = self.state.find(dom)
+        return {"persistent": obj.persistent, "active": obj.active, "autostart": obj.autostart,
+                "managed_save": False, "has_snapshot": False, "updated": obj.config is not None}  # fmt: skip
+
+    @hookimpl
+    def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        self.state.set_autostart(self.state.find(dom), autostart)
+
+    @hookimpl
+    def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
+        obj = self.state.find(dom)
+        if obj.process is None:
+            return [SecurityLabel("", False)]
+        return self.state.security.process_labels(obj.live, obj.process.init_pid)
+
+
+class LxcDriver:
+    """The object behind the ``lxc`` entry point."""
+
+    pyvirt_contract = CONTRACT_VERSION
+    name = "lxc"
+
+    @hookimpl
+    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
+        if uri.driver != "lxc" or uri.server:
+            return None
+        paths = paths_for_uri(uri, "lxc", session=False)
+        key = paths.config
+        with _states_lock:
+            state = _states.get(key)
+            if state is None:
+                conf = _read_driver_config(os.path.join(paths.config, "lxc.conf"))
+                security = load_security_stack(SecurityConfig(default_confined=False))
+                state = LxcState(paths, security, securebits_lock=conf.get("securebits_lock", "0") in ("1", "yes"))
+                _states[key] = state
+            state.refs += 1
+        conn = LxcConnection(uri, state, events, key)
+        state.restart_hook = conn._restart
+        return conn
