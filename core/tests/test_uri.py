@@ -34,9 +34,9 @@ def test_missing_slash_is_refused_with_libvirts_hint() -> None:
 
 def test_no_driver_for_scheme_names_the_distribution() -> None:
     with pytest.raises(Error) as e:
-        pyvirt.open("lxc:///system")
+        pyvirt.open("xen:///system")
     assert e.value.code == ErrorCode.NO_CONNECT
-    assert "no driver for scheme 'lxc' (install pyvirt-lxc)" in e.value.message
+    assert "no driver for scheme 'xen' (install pyvirt-xen)" in e.value.message
 
 
 def test_default_uri_from_environment_then_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

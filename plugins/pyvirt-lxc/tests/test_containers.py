@@ -46,7 +46,7 @@ def leftovers(name: str, lxc_root: Path) -> list[str]:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"pyvirt_lxc.controller" in cmdline and f"/{name}.spec.json".encode() in cmdline:
+            if b"pyvirt_lxc.controller" in cmdline and f"/{name}.spec".encode() in cmdline:
                 found.append(f"process {pid}")
     return found
 

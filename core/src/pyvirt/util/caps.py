@@ -19,7 +19,6 @@ import ctypes
 import errno as errno_mod
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import _prctl
 import prctl
@@ -139,18 +138,25 @@ def capability_name(number: int) -> str:
     return _NAMES_BY_NUMBER.get(number, f"cap_{number}")
 
 
-@dataclass(frozen=True)
 class ProcessCaps:
-    """The five capability sets and the credentials of one process, from /proc."""
+    """The five capability sets and the credentials of one process, from /proc.
 
-    inheritable: frozenset[int]
-    permitted: frozenset[int]
-    effective: frozenset[int]
-    bounding: frozenset[int]
-    ambient: frozenset[int]
-    uids: tuple[int, int, int, int]
-    gids: tuple[int, int, int, int]
-    groups: tuple[int, ...]
+    A plain class rather than a dataclass: this module is on the start path
+    of every container controller, where importing ``dataclasses`` (and
+    ``inspect`` with it) costs more than the whole container setup.
+    """
+
+    __slots__ = ("ambient", "bounding", "effective", "gids", "groups", "inheritable", "permitted", "uids")
+
+    def __init__(self, *, inheritable: frozenset[int], permitted: frozenset[int], effective: frozenset[int],
+                 bounding: frozenset[int], ambient: frozenset[int], uids: tuple[int, int, int, int],
+                 gids: tuple[int, int, int, int], groups: tuple[int, ...]) -> None:  # fmt: skip
+        self.inheritable, self.permitted, self.effective = inheritable, permitted, effective
+        self.bounding, self.ambient = bounding, ambient
+        self.uids, self.gids, self.groups = uids, gids, groups
+
+    def __repr__(self) -> str:
+        return "ProcessCaps(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
 
 def _mask_to_set(hexmask: str) -> frozenset[int]:

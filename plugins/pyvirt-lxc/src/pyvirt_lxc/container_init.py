@@ -156,7 +156,7 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
         _pivot(root)
         sc.sethostname(spec.hostname)
         if spec.private_net:
-            _loopback_up()
+            sc.interface_up("lo")
         _exec_init(spec)
     except BaseException as exc:
         msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
@@ -166,16 +166,3 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
             os.write(err_fd, msg.encode(errors="replace"))
         finally:
             os._exit(126)
-
-
-def _loopback_up() -> None:
-    """``lo`` up in the new network namespace (an ioctl: pyroute2's import would slow every start)."""
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14x", b"lo", 0)
-        got = fcntl.ioctl(s.fileno(), siocgifflags, req)
-        flags = struct.unpack("16sH14x", got)[1] | iff_up
-        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags))

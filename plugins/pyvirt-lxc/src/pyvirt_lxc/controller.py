@@ -1,29 +1,33 @@
 """The per-container controller process (what libvirt_lxc is to libvirt).
 
-``python -m pyvirt_lxc.controller SPEC.json FD`` with the driver's end of a
-socketpair on FD. It joins the container's cgroups, creates the console
+``python -m pyvirt_lxc.controller SPEC RFD WFD CFD`` with the driver's ends
+of two pipes (RFD to read from it, WFD to write to it) and the console's
+listening unix socket (CFD, bound by the driver so it exists as soon as the
+container runs). It joins the container's cgroups, creates the console
 pty and a new PID namespace, forks the container's init (see
-:mod:`pyvirt_lxc.container_init`) and walks the driver through the start:
+:mod:`pyvirt_lxc.container_init`) and walks the driver through the start,
+one text line per message:
 
-    controller -> driver  {"init": PID}            namespaces exist; move NICs in
-    driver -> controller  {"go": true} | {"abort": "why"}
-    controller -> driver  {"running": true} | {"error": "why"}
+    controller -> driver  "init PID"          namespaces exist; move the NICs in
+    driver -> controller  "go" | "abort WHY"
+    controller -> driver  "running" | "error WHY"
 
 Then it drops all of its own capabilities and stays, relaying the console
 between the container's pty and a client on a unix socket, until the init
-exits; it reaps the init (and anything reparented to it), records why the
-container stopped in the exit file and exits. The driver watches this
-process through a pidfd.
+exits; it reaps the init, records why the container stopped in the exit file
+(reason, wait status, message: one per line) and exits. The driver watches
+this process through a pidfd.
+
+Its start-up is on the path of every container start, so it imports only
+what it uses, and late: no json, no dataclasses, and ``socket`` (with
+``selectors``) only once the container runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import selectors
+import select
 import signal
-import socket
 import sys
 
 from pyvirt.util import caps
@@ -31,9 +35,8 @@ from pyvirt_lxc import syscalls as sc
 from pyvirt_lxc.container_init import enter_container
 from pyvirt_lxc.spec import ContainerSpec
 
-__all__ = ["EXIT_REASONS", "exit_reason", "main"]
+__all__ = ["exit_reason", "main", "read_exit_file"]
 
-EXIT_REASONS = ("shutdown", "crashed", "failed")
 _SHUTDOWN_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGPWR, signal.SIGKILL}
 
 
@@ -46,32 +49,50 @@ def exit_reason(status: int) -> str:
     return "crashed"
 
 
+def read_exit_file(path: str) -> tuple[str, str]:
+    """(reason, message) the controller recorded; ("crashed", "") when it left nothing (it was killed)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            reason, _status, message = [*f.read().split("\n", 2), "", "", ""][:3]
+    except OSError:
+        return "crashed", ""
+    return reason or "crashed", message
+
+
 class _Channel:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    """The start conversation with the driver: one text line per message over two pipes."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
         self.buf = b""
 
-    def send(self, msg: dict[str, object]) -> None:
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+    def send(self, verb: str, rest: str = "") -> None:
+        line = f"{verb} {rest}".strip().replace("\n", " ")
+        os.write(self.wfd, line.encode() + b"\n")
 
-    def recv(self) -> dict[str, object]:
+    def recv(self) -> tuple[str, str]:
         while b"\n" not in self.buf:
-            chunk = self.sock.recv(4096)
+            chunk = os.read(self.rfd, 4096)
             if not chunk:
-                return {"abort": "the driver went away during start"}
+                return "abort", "the driver went away during start"
             self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)  # type: ignore[no-any-return]
+        verb, _, rest = line.decode().partition(" ")
+        return verb, rest
+
+    def close(self) -> None:
+        os.close(self.rfd)
+        os.close(self.wfd)
 
 
 def _write_exit(spec: ContainerSpec, reason: str, status: int | None, message: str = "") -> None:
     tmp = f"{spec.exit_file}.new"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"reason": reason, "status": status, "message": message}, f)
+        f.write(f"{reason}\n{'' if status is None else status}\n{message}")
     os.replace(tmp, spec.exit_file)
 
 
-def _start(spec: ContainerSpec, chan: _Channel, console_slave: int) -> int:
+def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: int) -> int:
     """Fork the init in a new PID namespace and see it to its exec; return its pid."""
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
@@ -81,20 +102,21 @@ def _start(spec: ContainerSpec, chan: _Channel, console_slave: int) -> int:
     if pid == 0:
         for fd in (ready_r, go_w, err_r):
             os.close(fd)
-        chan.sock.close()
+        chan.close()
+        os.close(listen_fd)
         enter_container(spec, console_slave, ready_w, go_r, err_w)
     for fd in (ready_w, go_r, err_w):
         os.close(fd)
     ok = os.read(ready_r, 1) == b"1"
     os.close(ready_r)
     if ok:
-        chan.send({"init": pid})
-        reply = chan.recv()
-        if "abort" in reply:
+        chan.send("init", str(pid))
+        verb, rest = chan.recv()
+        if verb != "go":
             os.close(go_w)
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            raise RuntimeError(str(reply["abort"]))
+            raise RuntimeError(rest or "the driver stopped the start")
         os.write(go_w, b"1")
     os.close(go_w)
     chunks = []
@@ -107,84 +129,91 @@ def _start(spec: ContainerSpec, chan: _Channel, console_slave: int) -> int:
     return pid
 
 
-def _serve(spec: ContainerSpec, init_pid: int, console_master: int) -> int:
+def _unlink(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib stays off the controller's start path
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _serve(spec: ContainerSpec, init_pid: int, console_master: int, listen_fd: int) -> int:
     """Relay the console until the init exits; return its wait status."""
+    import socket
+
     pidfd = os.pidfd_open(init_pid)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(spec.console_socket)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(spec.console_socket)
-    os.chmod(spec.console_socket, 0o600)
-    listener.listen(1)
+    listener = socket.socket(fileno=listen_fd)
     os.set_blocking(console_master, False)
-    sel = selectors.DefaultSelector()
-    sel.register(pidfd, selectors.EVENT_READ, "init")
-    sel.register(listener, selectors.EVENT_READ, "listen")
-    sel.register(console_master, selectors.EVENT_READ, "console")
+    poll = select.poll()
+    for fd in (pidfd, listener.fileno(), console_master):
+        poll.register(fd, select.POLLIN)
     client: socket.socket | None = None
 
     def drop_client() -> None:
         nonlocal client
         if client is not None:
-            sel.unregister(client)
+            poll.unregister(client.fileno())
             client.close()
             client = None
 
     while True:
-        for key, _ in sel.select():
-            if key.data == "init":
+        for fd, _ in poll.poll():
+            if fd == pidfd:
                 _, status = os.waitpid(init_pid, 0)
                 listener.close()
                 drop_client()
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(spec.console_socket)
+                _unlink(spec.console_socket)
                 return status
-            if key.data == "listen":
+            if fd == listener.fileno():
                 conn, _ = listener.accept()
                 drop_client()  # the newest client takes the console over, like virsh console --force
                 client = conn
-                sel.register(client, selectors.EVENT_READ, "client")
-            elif key.data == "console":
+                poll.register(client.fileno(), select.POLLIN)
+            elif fd == console_master:
                 try:
                     data = os.read(console_master, 65536)
-                except (BlockingIOError, OSError):
+                except OSError:  # EAGAIN, or EIO while nothing holds the container's end
                     data = b""
                 if data and client is not None:
                     try:
                         client.sendall(data)
                     except OSError:
                         drop_client()
-            elif key.data == "client" and client is not None:
+            elif client is not None and fd == client.fileno():
                 data = client.recv(65536)
                 if not data:
                     drop_client()
                 else:
-                    with contextlib.suppress(OSError):
+                    try:  # noqa: SIM105
                         os.write(console_master, data)
+                    except OSError:
+                        pass
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[1], encoding="utf-8") as f:
-        spec = ContainerSpec.from_json(f.read())
-    chan = _Channel(socket.socket(fileno=int(argv[2])))
+    with open(argv[1], "rb") as f:
+        spec = ContainerSpec.loads(f.read())
+    chan = _Channel(int(argv[2]), int(argv[3]))
+    listen_fd = int(argv[4])
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         for procs in spec.cgroup_procs:
             with open(procs, "w", encoding="ascii") as f:
                 f.write(str(os.getpid()))
         master, slave = os.openpty()
-        init_pid = _start(spec, chan, slave)
+        init_pid = _start(spec, chan, slave, listen_fd)
         os.close(slave)
     except Exception as exc:
         message = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
         _write_exit(spec, "failed", None, message)
-        with contextlib.suppress(OSError):
-            chan.send({"error": message})
+        try:  # noqa: SIM105
+            chan.send("error", message)
+        except OSError:
+            pass
         return 3
-    chan.send({"running": True})
-    chan.sock.close()
+    chan.send("running")
+    chan.close()
     caps.clear_all_capabilities()  # nothing the relay does needs privilege
-    status = _serve(spec, init_pid, master)
+    status = _serve(spec, init_pid, master, listen_fd)
     _write_exit(spec, exit_reason(status), status)
     return 0
 

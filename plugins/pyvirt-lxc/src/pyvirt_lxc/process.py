@@ -9,8 +9,8 @@ on the way removes everything made so far: cgroups, veths, files, processes.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -23,12 +23,32 @@ from pyvirt.errors import Error, ErrorCode, InternalError, OperationFailedError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.command import Command
 from pyvirt_lxc.cgroups import ContainerCgroup, Limits
+from pyvirt_lxc.controller import read_exit_file
 from pyvirt_lxc.spec import ContainerSpec
 from pyvirt_lxc.veth import create_pairs, delete_host_ends, move_and_configure
 
 __all__ = ["ContainerProcess", "start_container"]
 
 START_TIMEOUT = 30.0
+
+
+def _controller_path() -> list[str]:
+    """Where the controller's modules live: it runs without ``site`` (no .pth processing at every start)."""
+    import prctl
+
+    import pyvirt
+    import pyvirt_lxc
+
+    dirs = [os.path.dirname(os.path.dirname(str(m.__file__))) for m in (pyvirt, pyvirt_lxc)]
+    dirs.append(os.path.dirname(str(prctl.__file__)))  # prctl.py and _prctl.so sit in site-packages
+    return list(dict.fromkeys(dirs))
+
+
+# -I -S: no site, no user site, no environment; the paths go in by hand. "pyvirt_lxc.controller"
+# stays in the command line, which is how a later process recognises a controller.
+_CONTROLLER_MAIN = (
+    f"import sys; sys.path[:0] = {_controller_path()!r}; import pyvirt_lxc.controller as c; sys.exit(c.main(sys.argv))"
+)
 
 
 @dataclass
@@ -52,11 +72,7 @@ class ContainerProcess:
         """Why the controller ended: our own stop reason first, else what it wrote, else it died."""
         if self.stop_reason:
             return self.stop_reason
-        try:
-            with open(self.spec.exit_file, encoding="utf-8") as f:
-                return str(json.load(f).get("reason", "crashed"))
-        except (OSError, ValueError):
-            return "crashed"
+        return read_exit_file(self.spec.exit_file)[0]
 
     def kill(self, timeout: float = 5.0) -> None:
         """SIGKILL the init (its whole PID namespace goes with it); the controller then exits by itself."""
@@ -100,30 +116,29 @@ class ContainerProcess:
 
 
 def _spec_path(spec: ContainerSpec) -> str:
-    return spec.exit_file.removesuffix(".exit") + ".spec.json"
+    return spec.exit_file.removesuffix(".exit") + ".spec"
 
 
 class _Conversation:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buf = sock, b""
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd, self.buf = rfd, wfd, b""
 
-    def recv(self, deadline: float) -> dict[str, object]:
+    def recv(self, deadline: float) -> tuple[str, str]:
         while b"\n" not in self.buf:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(4096)
-            except TimeoutError:
+            if not select.select([self.rfd], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 raise OperationFailedError(
                     ErrorCode.OPERATION_TIMEOUT, "the container controller did not answer in time"
-                ) from None
+                )
+            chunk = os.read(self.rfd, 4096)
             if not chunk:
-                return {"error": "the container controller exited during start"}
+                return "error", ""
             self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)  # type: ignore[no-any-return]
+        verb, _, rest = line.decode(errors="replace").partition(" ")
+        return verb, rest
 
-    def send(self, msg: dict[str, object]) -> None:
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+    def send(self, verb: str, rest: str = "") -> None:
+        os.write(self.wfd, f"{verb} {rest}".strip().replace("\n", " ").encode() + b"\n")
 
 
 def _log_tail(path: str, limit: int = 2000) -> str:
@@ -145,37 +160,45 @@ def start_container(
     if not spec.root:
         os.makedirs(spec.stage_dir, exist_ok=True)
     spec_path = _spec_path(spec)
-    with open(spec_path, "w", encoding="utf-8") as f:
-        f.write(spec.to_json())
+    with open(spec_path, "wb") as f:
+        f.write(spec.dumps())
     cgroup_made = veths_made = False
     cmd: Command | None = None
     init_pid = -1
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(spec.console_socket)
+    os.chmod(spec.console_socket, 0o600)
+    listener.listen(1)
+    from_ctl, to_us = os.pipe2(os.O_CLOEXEC)
+    from_us, to_ctl = os.pipe2(os.O_CLOEXEC)
     try:
         cgroup.create(limits)
         cgroup_made = True
         create_pairs(spec.nics)
         veths_made = True
         logfile = paths.logfile(spec.name)
-        cmd = Command([sys.executable, "-m", "pyvirt_lxc.controller", spec_path, str(theirs.fileno())])
-        cmd.pass_env_common().pass_fd(theirs.fileno()).new_session()
+        cmd = Command([sys.executable, "-I", "-S", "-c", _CONTROLLER_MAIN, spec_path, str(from_us), str(to_us),
+                       str(listener.fileno())])  # fmt: skip
+        cmd.pass_env_common().pass_fd(from_us).pass_fd(to_us).pass_fd(listener.fileno()).new_session()
         cmd.set_stdin(os.devnull).set_stdout(logfile, append=True).set_stderr(logfile, append=True)
         cmd.run_async()
-        theirs.close()
-        talk = _Conversation(ours)
+        os.close(from_us)
+        os.close(to_us)
+        from_us = to_us = -1
+        talk = _Conversation(from_ctl, to_ctl)
         deadline = time.monotonic() + START_TIMEOUT
-        msg = talk.recv(deadline)
-        if "init" in msg:
-            init_pid = int(str(msg["init"]))
+        verb, rest = talk.recv(deadline)
+        if verb == "init":
+            init_pid = int(rest)
             try:
                 move_and_configure(spec.nics, init_pid)
             except Exception as exc:
-                talk.send({"abort": str(exc)})
+                talk.send("abort", str(exc))
                 raise
-            talk.send({"go": True})
-            msg = talk.recv(deadline)
-        if "error" in msg:
-            detail = str(msg["error"]) or _log_tail(logfile)
+            talk.send("go")
+            verb, rest = talk.recv(deadline)
+        if verb != "running":
+            detail = rest or read_exit_file(spec.exit_file)[1] or _log_tail(logfile)
             raise InternalError(ErrorCode.INTERNAL_ERROR, f"guest failed to start: {detail}", verbatim=False)
         assert cmd.pid is not None
         return ContainerProcess(spec.name, cmd.pid, init_pid, os.pidfd_open(cmd.pid), cgroup, spec, cmd)
@@ -200,6 +223,7 @@ def start_container(
             os.rmdir(spec.stage_dir)
         raise
     finally:
-        ours.close()
-        with contextlib.suppress(OSError):
-            theirs.close()
+        listener.close()
+        for fd in (from_ctl, to_ctl, from_us, to_us):
+            if fd >= 0:
+                os.close(fd)

@@ -77,12 +77,12 @@ class LxcState(DomainTable[DomainObj]):
         if existing is not None:
             obj.config, obj.live = existing.live, live
         name = obj.name
-        spec_file = os.path.join(self.paths.run, f"{name}.spec.json")
+        spec_file = os.path.join(self.paths.run, f"{name}.spec")
         alive = _is_our_controller(st.pid, spec_file)
         spec = None
         if alive:
-            with open(spec_file, encoding="utf-8") as f:
-                spec = ContainerSpec.from_json(f.read())
+            with open(spec_file, "rb") as f:
+                spec = ContainerSpec.loads(f.read())
         cgroup = ContainerCgroup(name)
         if spec is None:
             # Ended while nobody watched: whatever is left on the host goes, labels come back.
@@ -149,4 +149,4 @@ def _is_our_controller(pid: int, spec_file: str) -> bool:
             args = f.read().split(b"\0")
     except OSError:
         return False
-    return b"pyvirt_lxc.controller" in args and spec_file.encode() in args
+    return any(b"pyvirt_lxc.controller" in a for a in args) and spec_file.encode() in args

@@ -9,13 +9,14 @@ start path). Each wrapper raises ``OSError`` with the call's errno.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
-import platform
+import struct
 
 __all__ = [
     "CLONE_NEWCGROUP", "CLONE_NEWIPC", "CLONE_NEWNET", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWUSER",
     "CLONE_NEWUTS", "MNT_DETACH", "MS_BIND", "MS_NODEV", "MS_NOEXEC", "MS_NOSUID", "MS_PRIVATE", "MS_RDONLY",
-    "MS_REC", "MS_REMOUNT", "MS_SLAVE", "mount", "pivot_root", "sethostname", "setns", "umount2", "unshare",
+    "MS_REC", "MS_REMOUNT", "MS_SLAVE", "interface_up", "mount", "pivot_root", "sethostname", "setns", "umount2", "unshare",
 ]  # fmt: skip
 
 CLONE_NEWNS = 0x00020000
@@ -67,12 +68,32 @@ def umount2(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    machine = os.uname().machine
+    number = _SYS_PIVOT_ROOT.get(machine)
     if number is None:
-        raise OSError(38, f"pivot_root: unknown system call number on {platform.machine()}")
+        raise OSError(38, f"pivot_root: unknown system call number on {machine}")
     _check(_libc.syscall(ctypes.c_long(number), new_root.encode(), put_old.encode()), "pivot_root", new_root)
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+
+
+def interface_up(name: str) -> None:
+    """Set IFF_UP on a network interface of the caller's namespace (``lo`` in a new one).
+
+    An ioctl on a socket made through libc: the ``socket`` module cannot be
+    imported once the container has pivoted away from the host's stdlib, and
+    importing it earlier would slow every controller start.
+    """
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    fd = _libc.socket(ctypes.c_int(2), ctypes.c_int(2 | 0o2000000), ctypes.c_int(0))  # AF_INET, SOCK_DGRAM|CLOEXEC
+    if fd < 0:
+        _check(-1, "socket")
+    try:
+        req = struct.pack("16sH14x", name.encode(), 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(fd, siocgifflags, req))[1] | iff_up
+        fcntl.ioctl(fd, siocsifflags, struct.pack("16sH14x", name.encode(), flags))
+    finally:
+        os.close(fd)

@@ -42,6 +42,8 @@ def _peer_name(host_dev: str) -> str:
 
 def create_pairs(nics: list[NicSpec]) -> None:
     """Create every pair and plug the host ends into their bridges; on failure none is left."""
+    if not nics:
+        return
     done: list[str] = []
     with _lock, IPRoute() as ip:
         try:
@@ -76,6 +78,8 @@ def _delete(ip: IPRoute, names: list[str]) -> None:
 
 def delete_host_ends(nics: list[NicSpec]) -> None:
     """Remove what is left on the host (a pair whose peer never reached a namespace)."""
+    if not nics:
+        return
     with _lock, IPRoute() as ip:
         _delete(ip, [n.host_dev for n in nics])
 
