@@ -60,3 +60,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks beside the reference, with ratios (not timed tests)."""
     session.run(sys.executable, "bench/bench_command.py", *session.posargs)
     session.run(sys.executable, "bench/bench_test_driver.py")
+    session.run(sys.executable, "bench/bench_lxc.py")

@@ -162,6 +162,10 @@ def test_suspend_resume_through_the_freezer(conn: pyvirt.Connection, lxc_root: P
                                             make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
     rootfs = make_rootfs("while true; do date +%s%N > /out/tick 2>/dev/null || echo x > /out/tick; sleep 0.05; done\n")
     dom = conn.create_domain(domain_xml("lxcfrz", rootfs))
+    deadline = time.monotonic() + 10
+    while not (rootfs / "out" / "tick").exists():
+        assert time.monotonic() < deadline, "the container never ticked"
+        time.sleep(0.01)
     dom.suspend()
     assert dom.state() == (DomainState.PAUSED, 1)
     state = Path("/sys/fs/cgroup/freezer/machine/lxcfrz.libvirt-lxc/freezer.state")

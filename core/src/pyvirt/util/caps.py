@@ -23,7 +23,20 @@ from collections.abc import Iterable
 import _prctl
 import prctl
 
-from pyvirt.errors import ErrorCode, InvalidArgumentError, SystemCallError
+
+# pyvirt.errors (and enum with it) is imported only when an error is raised: this module is
+# on the start path of every container controller, where each millisecond counts.
+def _system_error(err: int, message: str) -> Exception:
+    from pyvirt.errors import SystemCallError
+
+    return SystemCallError(err, message)
+
+
+def _invalid_arg(message: str) -> Exception:
+    from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+    return InvalidArgumentError(ErrorCode.INVALID_ARG, message)
+
 
 __all__ = [
     "CAPABILITY_NUMBERS",
@@ -117,7 +130,7 @@ def parse_capability(name: str) -> int:
     try:
         return CAPABILITY_NUMBERS[key]
     except KeyError:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown capability '{name}'") from None
+        raise _invalid_arg(f"unknown capability '{name}'") from None
 
 
 def parse_capabilities(caps: Iterable[str | int]) -> frozenset[int]:
@@ -126,7 +139,7 @@ def parse_capabilities(caps: Iterable[str | int]) -> frozenset[int]:
     for cap in caps:
         if isinstance(cap, int):
             if cap not in _NAMES_BY_NUMBER:
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown capability number {cap}")
+                raise _invalid_arg(f"unknown capability number {cap}")
             out.add(cap)
         else:
             out.add(parse_capability(cap))
@@ -217,12 +230,12 @@ def _capset(effective: Iterable[int], permitted: Iterable[int], inheritable: Ite
             [c for c in every if c not in i],
         )
     except OSError as exc:
-        raise SystemCallError(exc.errno or errno_mod.EPERM, f"cannot apply process capabilities ({step})") from exc
+        raise _system_error(exc.errno or errno_mod.EPERM, f"cannot apply process capabilities ({step})") from exc
 
 
 def _raw_prctl(option: int, arg2: int, arg3: int, what: str) -> None:
     if _libc.prctl(option, arg2, arg3, 0, 0) < 0:
-        raise SystemCallError(ctypes.get_errno(), what)
+        raise _system_error(ctypes.get_errno(), what)
 
 
 def _clear_ambient() -> None:
@@ -247,7 +260,7 @@ def _shrink_bounding(keep: frozenset[int]) -> None:
         try:
             prctl.capbset_drop(cap)
         except OSError as exc:
-            raise SystemCallError(
+            raise _system_error(
                 exc.errno or errno_mod.EPERM,
                 f"cannot drop capability '{capability_name(cap)}' from the bounding set",
             ) from exc
@@ -271,7 +284,7 @@ def lock_securebits() -> None:
     try:
         prctl.set_securebits(bits)
     except OSError as exc:
-        raise SystemCallError(exc.errno or errno_mod.EPERM, "cannot lock securebits (needs CAP_SETPCAP)") from exc
+        raise _system_error(exc.errno or errno_mod.EPERM, "cannot lock securebits (needs CAP_SETPCAP)") from exc
 
 
 def set_uid_gid_with_caps(
@@ -327,7 +340,7 @@ def set_uid_gid_with_caps(
                 assert uid is not None
                 os.setreuid(uid, uid)
         except OSError as exc:
-            raise SystemCallError(exc.errno or errno_mod.EPERM, f"cannot change to uid:gid {uid}:{gid}") from exc
+            raise _system_error(exc.errno or errno_mod.EPERM, f"cannot change to uid:gid {uid}:{gid}") from exc
         prctl.set_keepcaps(False)
         # setreuid from 0 clears the effective set; bring it back from permitted.
         _capset(base | temporary, base | temporary, base_inh, "after the uid change")
@@ -335,7 +348,7 @@ def set_uid_gid_with_caps(
         try:
             os.setgroups(list(groups))
         except OSError as exc:
-            raise SystemCallError(exc.errno or errno_mod.EPERM, "cannot set supplementary groups") from exc
+            raise _system_error(exc.errno or errno_mod.EPERM, "cannot set supplementary groups") from exc
 
     if clear:
         # Survive execve as non-root: the ambient set is the only way.
@@ -357,7 +370,7 @@ def drop_capabilities(caps: Iterable[str | int]) -> None:
             try:
                 prctl.capbset_drop(cap)
             except OSError as exc:
-                raise SystemCallError(
+                raise _system_error(
                     exc.errno or errno_mod.EPERM,
                     f"cannot drop capability '{capability_name(cap)}' from the bounding set",
                 ) from exc

@@ -8,6 +8,7 @@ pty and a new PID namespace, forks the container's init (see
 :mod:`pyvirt_lxc.container_init`) and walks the driver through the start,
 one text line per message:
 
+    driver -> controller  "joined"            the driver has put this process in the cgroups
     controller -> driver  "init PID"          namespaces exist; move the NICs in
     driver -> controller  "go" | "abort WHY"
     controller -> driver  "running" | "error WHY"
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import sys
 
 from pyvirt.util import caps
@@ -37,14 +37,14 @@ from pyvirt_lxc.spec import ContainerSpec
 
 __all__ = ["exit_reason", "main", "read_exit_file"]
 
-_SHUTDOWN_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGPWR, signal.SIGKILL}
-
 
 def exit_reason(status: int) -> str:
     """How the container ended, from its init's wait status: a clean exit or our stop signals are a shutdown."""
+    import signal
+
     if os.WIFEXITED(status):
         return "shutdown" if os.WEXITSTATUS(status) == 0 else "crashed"
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in _SHUTDOWN_SIGNALS:
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in {signal.SIGTERM, signal.SIGINT, signal.SIGPWR, signal.SIGKILL}:
         return "shutdown"
     return "crashed"
 
@@ -114,7 +114,7 @@ def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: i
         verb, rest = chan.recv()
         if verb != "go":
             os.close(go_w)
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, 9)  # SIGKILL
             os.waitpid(pid, 0)
             raise RuntimeError(rest or "the driver stopped the start")
         os.write(go_w, b"1")
@@ -194,12 +194,11 @@ def main(argv: list[str]) -> int:
         spec = ContainerSpec.loads(f.read())
     chan = _Channel(int(argv[2]), int(argv[3]))
     listen_fd = int(argv[4])
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        for procs in spec.cgroup_procs:
-            with open(procs, "w", encoding="ascii") as f:
-                f.write(str(os.getpid()))
         master, slave = os.openpty()
+        verb, rest = chan.recv()  # the driver moves us into the cgroups while Python starts here
+        if verb != "joined":
+            raise RuntimeError(rest or "the driver stopped the start")
         init_pid = _start(spec, chan, slave, listen_fd)
         os.close(slave)
     except Exception as exc:
@@ -210,9 +209,12 @@ def main(argv: list[str]) -> int:
         except OSError:
             pass
         return 3
+    caps.clear_all_capabilities()  # before "running": nothing the relay does needs privilege
     chan.send("running")
     chan.close()
-    caps.clear_all_capabilities()  # nothing the relay does needs privilege
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     status = _serve(spec, init_pid, master, listen_fd)
     _write_exit(spec, exit_reason(status), status)
     return 0

@@ -59,7 +59,7 @@ class ContainerSpec:
         self.hostname, self.private_net, self.mounts, self.nics = hostname, private_net, mounts, nics
         self.drop_caps = drop_caps  # removed from every set, bounding included
         self.keep_caps = keep_caps  # with a securebits lock: exactly these stay (ambient), nothing can come back
-        self.cgroup_procs = cgroup_procs  # cgroup.procs files the controller joins before the container forks
+        self.cgroup_procs = cgroup_procs  # the cgroups the driver puts the controller in (the container inherits)
         self.console_socket, self.exit_file = console_socket, exit_file
 
     def dumps(self) -> bytes:
