@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,10 @@ from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 LIBVIRTD = "/usr/sbin/libvirtd"
-DRIVER_DIRS = ("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver", "/usr/lib/aarch64-linux-gnu/libvirt/connection-driver")
+DRIVER_DIRS = (
+    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver",
+    "/usr/lib/aarch64-linux-gnu/libvirt/connection-driver",
+)
 FETCH = Path(__file__).resolve().parents[1] / "tools" / "fetch-guest-linux"
 
 INIT = "#!/bin/sh\ntrap 'exit 0' TERM\nwhile true; do sleep 1 & wait $!; done\n"
@@ -75,16 +77,19 @@ def make_rootfs(where: Path) -> Path:
 def start_libvirtd(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     drivers = work / "drivers"
     drivers.mkdir()
-    lxc_so = next((Path(d) / "libvirt_driver_lxc.so" for d in DRIVER_DIRS if (Path(d) / "libvirt_driver_lxc.so").exists()))
+    lxc_so = next(
+        Path(d) / "libvirt_driver_lxc.so" for d in DRIVER_DIRS if (Path(d) / "libvirt_driver_lxc.so").exists()
+    )
     (drivers / lxc_so.name).symlink_to(lxc_so)
     sock = work / "sock"
     sock.mkdir()
     conf = work / "libvirtd.conf"
     conf.write_text(f'unix_sock_dir = "{sock}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n')
     script = f"umount /sys/fs/cgroup/unified 2>/dev/null; exec {LIBVIRTD} --config {conf}"
-    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                            env={**os.environ, "LIBVIRT_DRIVER_DIR": str(drivers)},
-                            stdout=subprocess.DEVNULL, stderr=open(work / "libvirtd.log", "wb"))  # fmt: skip
+    with open(work / "libvirtd.log", "wb") as log:
+        proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                                env={**os.environ, "LIBVIRT_DRIVER_DIR": str(drivers)},
+                                stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
     deadline = time.monotonic() + 20
     while not (sock / "libvirt-sock").exists():
         if proc.poll() is not None or time.monotonic() > deadline:
