@@ -333,3 +333,58 @@ def test_bad_input_is_refused_and_leaves_nothing(
     assert words in str(exc.value)
     assert leftovers("lxcbad", lxc_root) == []
     assert conn.list_all_domains() == []
+
+
+def test_pyvirsh_console_attaches_and_detaches(lxc_root: Path, make_rootfs: Callable[..., Path]) -> None:
+    """``pyvirsh console`` on a real terminal (a pty): keys reach the container, output comes back, Ctrl+] ends it."""
+    import sys
+
+    rootfs = make_rootfs("""\
+        while read line; do echo "container says: $line"; done
+        """)
+    uri = f"lxc:///embed?root={lxc_root}"
+    with pyvirt.open(uri) as c:
+        c.create_domain(domain_xml("lxctty", rootfs))
+        master, slave = os.openpty()
+        pyvirsh = os.path.join(os.path.dirname(sys.executable), "pyvirsh")
+        proc = subprocess.Popen([pyvirsh, "-c", uri, "console", "lxctty"], stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        try:
+            seen = b""
+
+            def read_until(token: bytes) -> None:
+                nonlocal seen
+                deadline = time.monotonic() + 10
+                while token not in seen:
+                    left = deadline - time.monotonic()
+                    assert left > 0 and select.select([master], [], [], left)[0], f"no {token!r}: {seen!r}"
+                    seen += os.read(master, 4096)
+
+            read_until(b"Escape character is ^] (Ctrl + ])")
+            os.write(master, b"ping\r")
+            read_until(b"container says: ping")
+            os.write(master, b"\x1d")
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+        c.lookup_domain_by_name("lxctty").destroy()
+
+
+def test_reboot_starts_the_container_again(conn: pyvirt.Connection, lxc_root: Path,
+                                           make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
+    rootfs = make_rootfs("echo boot >> /out/boots\n" + WAIT_FOREVER)
+    dom = conn.create_domain(domain_xml("lxcreboot", rootfs))
+    first = init_pid(lxc_root, "lxcreboot")
+    dom.reboot()
+    deadline = time.monotonic() + 10
+    status = lxc_root / "run" / "lxcreboot.xml"
+    while (rootfs / "out" / "boots").read_text().count("boot") < 2 or dom.state()[0] != DomainState.RUNNING \
+            or not status.exists():  # fmt: skip
+        assert time.monotonic() < deadline, "the container did not come back"
+        time.sleep(0.02)
+    assert init_pid(lxc_root, "lxcreboot") != first
+    dom.destroy()
+    assert leftovers("lxcreboot", lxc_root) == []

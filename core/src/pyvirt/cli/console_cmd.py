@@ -65,7 +65,7 @@ def cmd_console(s: Session, o: dict[str, Any]) -> None:
     tty_in, tty_out = sys.stdin.fileno(), sys.stdout.fileno()
     saved = termios.tcgetattr(tty_in)
     try:
-        tty.setraw(tty_in)
+        tty.setraw(tty_in, termios.TCSANOW)  # not TCSAFLUSH: keys typed after the banner must not be lost
         _relay(fd, tty_in, tty_out)
     finally:
         termios.tcsetattr(tty_in, termios.TCSADRAIN, saved)
