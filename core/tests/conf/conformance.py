@@ -14,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from libvirt_testdata import Case, canonical, generic_cases, libvirt_source, qemu_inactive_cases
+from libvirt_testdata import Case, generic_cases, libvirt_source, qemu_inactive_cases
 
 from pyvirt.conf.domain import format_domain, parse_domain
+from pyvirt.conf.xml_compare import canonical
 from pyvirt.errors import Error
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lxml import etree
-
 REPO = Path(__file__).resolve().parents[3]
 FETCH = REPO / "tools" / "fetch-libvirt-source"
 
@@ -66,14 +64,3 @@ def qemu_inactive_cases(src: Path) -> list[Case]:
         Case(out.name[: -len(".x86_64-latest.xml")], out, out, False, False)
         for out in sorted(out_dir.glob("*.x86_64-latest.xml"))
     ]
-
-
-def canonical(text: str | bytes) -> str:
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False)
-    root = etree.fromstring(text.encode() if isinstance(text, str) else text, parser)
-    for el in root.iter():
-        if el.text is not None and not el.text.strip():
-            el.text = None
-        if el.tail is not None and not el.tail.strip():
-            el.tail = None
-    return etree.tostring(root, method="c14n2", strip_text=True).decode()

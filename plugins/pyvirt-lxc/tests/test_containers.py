@@ -388,3 +388,26 @@ def test_reboot_starts_the_container_again(conn: pyvirt.Connection, lxc_root: Pa
     assert init_pid(lxc_root, "lxcreboot") != first
     dom.destroy()
     assert leftovers("lxcreboot", lxc_root) == []
+
+
+def test_ethernet_nic_with_host_side_addresses(conn: pyvirt.Connection, lxc_root: Path,
+                                               make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
+    """``type='ethernet'``: no bridge; ``<source><ip>`` goes on the host end, ``<ip>`` in the container."""
+    rootfs = make_rootfs("""\
+        for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 10.77.4.1 > /out/ping 2>&1 && break; done
+        echo "ping=$?" >> /out/ping
+        exec sleep 1000
+        """)
+    nic = """<interface type='ethernet'><source><ip address='10.77.4.1' prefix='24'/></source>
+             <ip address='10.77.4.2' prefix='24'/><target dev='pvveth4'/></interface>"""
+    dom = conn.create_domain(domain_xml("lxceth", rootfs, extra_devices=nic))
+    addrs = subprocess.run(["ip", "-o", "addr", "show", "dev", "pvveth4"], capture_output=True, text=True, check=True)
+    assert "10.77.4.1/24" in addrs.stdout
+    deadline = time.monotonic() + 20
+    while "ping=" not in ((rootfs / "out" / "ping").read_text() if (rootfs / "out" / "ping").exists() else ""):
+        assert time.monotonic() < deadline, "ping never finished"
+        time.sleep(0.1)
+    assert "ping=0" in (rootfs / "out" / "ping").read_text()
+    dom.destroy()
+    assert not Path("/sys/class/net/pvveth4").exists()
+    assert leftovers("lxceth", lxc_root) == []

@@ -344,6 +344,10 @@ class Seclabel(XmlModel):
     imagelabel: Annotated[str | None, X("imagelabel")] = None
     baselabel: Annotated[str | None, X("baselabel")] = None
 
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.type == "none" and "relabel" in elem.attrib:  # libvirt ends a type='none' label after its model
+            del elem.attrib["relabel"]
+
 
 class LaunchSecurity(XmlModel):
     type: Annotated[str | None, X("@type")] = None

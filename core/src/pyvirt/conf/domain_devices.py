@@ -244,6 +244,9 @@ class Interface(XmlModel):
     source_mode: Annotated[str | None, X("source/@mode")] = None
     source_address: Annotated[str | None, X("source/@address")] = None
     source_port: Annotated[int | None, X("source/@port")] = None
+    # host-side addresses and routes of an ethernet NIC (LXC: the host end of the veth pair)
+    source_ips: Annotated[list[IpAddress] | None, X("source/ip", model=IpAddress, many=True)] = None
+    source_routes: Annotated[list[Route] | None, X("source/route", model=Route, many=True)] = None
     backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
     ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
     routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
@@ -370,6 +373,7 @@ class HostdevSource(XmlModel):
     address: Annotated[Address | None, X("address", model=Address)] = None
     block: Annotated[str | None, X("block")] = None
     char: Annotated[str | None, X("char")] = None
+    interface: Annotated[str | None, X("interface")] = None
 
 
 class Hostdev(XmlModel):
@@ -380,6 +384,9 @@ class Hostdev(XmlModel):
     sgio: Annotated[str | None, X("@sgio")] = None
     rawio: Annotated[bool | None, X("@rawio")] = None
     source: Annotated[HostdevSource | None, X("source", model=HostdevSource)] = None
+    # mode='capabilities' type='net' (LXC): the moved interface's addresses and routes
+    ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
+    routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
     readonly: Annotated[bool | None, X("readonly", flag=True)] = None
     shareable: Annotated[bool | None, X("shareable", flag=True)] = None

@@ -18,6 +18,7 @@ from pyvirt.conf.domain_devices import (
     Interface,
     Rng,
 )
+from pyvirt.conf.units import parse_scaled
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["apply_device_rules"]
@@ -177,6 +178,13 @@ def apply_device_rules(devices: Devices) -> None:
         fake = Chardev(type=redir.type, sources=redir.sources)
         _chardev_sources(fake, "redirdev")
         redir.sources, redir.protocol = fake.sources, redir.protocol or fake.protocol
+    for fs in devices.filesystems:
+        if fs.accessmode is None and not fs.source_socket:  # virDomainFSDefPostParse
+            fs.accessmode = "passthrough"
+        if fs.type == "ram" and fs.source_usage is not None:
+            # kept in bytes by libvirt, formatted in KiB whatever unit came in
+            kib = parse_scaled(str(fs.source_usage), fs.source_units, "source", default_unit="KiB") // 1024
+            fs.source_usage, fs.source_units = kib, "KiB"
     _controllers(devices)
     if devices.videos and devices.videos[0].model_primary is None:
         devices.videos[0].model_primary = True

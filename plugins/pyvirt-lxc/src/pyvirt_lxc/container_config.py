@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Chardev
+from pyvirt.conf.domain_devices import Chardev, IpAddress, Route
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, XMLError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.caps import last_capability, parse_capability
@@ -159,6 +159,18 @@ def _mounts(dom: Domain) -> tuple[str, bool, list[MountSpec]]:
     return root, root_ro, mounts
 
 
+def _addresses(ips: list[IpAddress] | None) -> list[tuple[str, int, str]]:
+    out = []
+    for ip in ips or []:
+        default = 64 if ":" in (ip.address or "") else 24
+        out.append((ip.address or "", ip.prefix if ip.prefix is not None else default, ip.peer or ""))
+    return out
+
+
+def _routes(routes: list[Route] | None) -> list[tuple[str, int, str]]:
+    return [(r.address or "", r.prefix or 0, r.gateway or "") for r in routes or []]
+
+
 def _nics(dom: Domain) -> list[NicSpec]:
     out: list[NicSpec] = []
     taken: set[str] = set()
@@ -170,9 +182,9 @@ def _nics(dom: Domain) -> list[NicSpec]:
             )
         host = nic.target_dev or free_veth_name(taken)
         taken.add(host)
-        addresses = [(ip.address or "", ip.prefix if ip.prefix is not None else 24) for ip in nic.ips or []]
-        routes = [(r.address or "", r.prefix or 0, r.gateway or "") for r in nic.routes or []]
-        out.append(NicSpec(host, nic.guest_dev or f"eth{i}", nic.mac or "", nic.source_bridge or "", addresses, routes))
+        out.append(NicSpec(host, nic.guest_dev or f"eth{i}", nic.mac or "", nic.source_bridge or "",
+                           _addresses(nic.ips), _routes(nic.routes), _addresses(nic.source_ips),
+                           _routes(nic.source_routes)))  # fmt: skip
     return out
 
 
@@ -181,6 +193,10 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
     if dom.idmap is not None:
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED, "user namespaces (<idmap>) are not supported by this LXC driver yet"
+        )
+    if dom.devices is not None and dom.devices.hostdevs:
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, "host devices (<hostdev>) are not supported by this LXC driver yet"
         )
     assert dom.os is not None and dom.os.init is not None
     name = dom.name or ""

@@ -27,13 +27,18 @@ class MountSpec:
 
 
 class NicSpec:
-    __slots__ = ("addresses", "bridge", "guest_dev", "host_dev", "mac", "routes")
+    __slots__ = ("addresses", "bridge", "guest_dev", "host_addresses", "host_dev", "host_routes", "mac", "routes")
 
     def __init__(self, host_dev: str, guest_dev: str, mac: str, bridge: str = "",
-                 addresses: Iterable[tuple[str, int]] = (), routes: Iterable[tuple[str, int, str]] = ()) -> None:  # fmt: skip
+                 addresses: Iterable[tuple[str, int, str]] = (), routes: Iterable[tuple[str, int, str]] = (),
+                 host_addresses: Iterable[tuple[str, int, str]] = (),
+                 host_routes: Iterable[tuple[str, int, str]] = ()) -> None:  # fmt: skip
         self.host_dev, self.guest_dev, self.mac, self.bridge = host_dev, guest_dev, mac, bridge
-        self.addresses = [tuple(a) for a in addresses]  # (address, prefix)
-        self.routes = [tuple(r) for r in routes]  # (address, prefix, gateway)
+        # (address, prefix, peer or ""), (address, prefix, gateway): in the container, then on the host end
+        self.addresses = [(str(a), int(p), str(x)) for a, p, x in addresses]
+        self.routes = [(str(a), int(p), str(g)) for a, p, g in routes]
+        self.host_addresses = [(str(a), int(p), str(x)) for a, p, x in host_addresses]
+        self.host_routes = [(str(a), int(p), str(g)) for a, p, g in host_routes]
 
 
 def _fields(obj: object) -> dict[str, object]:

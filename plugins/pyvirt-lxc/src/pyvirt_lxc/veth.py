@@ -60,6 +60,7 @@ def create_pairs(nics: list[NicSpec]) -> None:
                         )  # fmt: skip
                     ip.link("set", index=host, master=found[0])
                 ip.link("set", index=host, state="up")
+                _configure(ip, host, nic.host_addresses, nic.host_routes)
         except NetlinkError as exc:
             _delete(ip, done)
             raise SystemCallError(
@@ -68,6 +69,18 @@ def create_pairs(nics: list[NicSpec]) -> None:
         except BaseException:
             _delete(ip, done)
             raise
+
+
+def _configure(ip: IPRoute, index: int, addresses: list[tuple[str, int, str]],
+               routes: list[tuple[str, int, str]]) -> None:  # fmt: skip
+    """Addresses (with an optional point-to-point peer) and routes on one interface, which is up."""
+    for address, prefix, peer in addresses:
+        if peer:
+            ip.addr("add", index=index, local=address, address=peer, prefixlen=prefix)
+        else:
+            ip.addr("add", index=index, address=address, prefixlen=prefix)
+    for address, prefix, gateway in routes:
+        ip.route("add", dst=f"{address}/{prefix}", gateway=gateway, oif=index)
 
 
 def _delete(ip: IPRoute, names: list[str]) -> None:
@@ -113,11 +126,7 @@ def move_and_configure(nics: list[NicSpec], pid: int) -> None:
                 for nic in nics:
                     (idx,) = ip.link_lookup(ifname=_peer_name(nic.host_dev))
                     ip.link("set", index=idx, ifname=nic.guest_dev, address=nic.mac)
-                    for address, prefix in nic.addresses:
-                        ip.addr("add", index=idx, address=address, prefixlen=prefix)
                     ip.link("set", index=idx, state="up")
-                for nic in nics:
-                    for address, prefix, gateway in nic.routes:
-                        ip.route("add", dst=f"{address}/{prefix}", gateway=gateway)
+                    _configure(ip, idx, nic.addresses, nic.routes)
         except NetlinkError as exc:
             raise SystemCallError(exc.code, f"Failed to configure the container's network: {exc}") from exc
