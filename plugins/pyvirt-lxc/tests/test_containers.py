@@ -411,3 +411,53 @@ def test_ethernet_nic_with_host_side_addresses(conn: pyvirt.Connection, lxc_root
     dom.destroy()
     assert not Path("/sys/class/net/pvveth4").exists()
     assert leftovers("lxceth", lxc_root) == []
+
+
+def _whole_disk() -> str | None:
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "sr")) and os.path.exists(f"/dev/{name}"):
+            return f"/dev/{name}"
+    return None
+
+
+def test_memtune_numatune_and_blkio_throttles_reach_the_cgroups(conn: pyvirt.Connection, lxc_root: Path,
+                                                                make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
+    rootfs = make_rootfs(WAIT_FOREVER)
+    disk = _whole_disk()
+    if disk is None:
+        pytest.skip("no whole block device on this host to throttle")
+    rdev = os.stat(disk).st_rdev
+    tune = f"""<memtune><hard_limit unit='MiB'>48</hard_limit><soft_limit unit='MiB'>16</soft_limit>
+               <swap_hard_limit unit='MiB'>96</swap_hard_limit></memtune>
+               <blkiotune><device><path>{disk}</path><read_bytes_sec>1048576</read_bytes_sec>
+               <write_iops_sec>50</write_iops_sec></device></blkiotune>
+               <numatune><memory mode='strict' nodeset='0'/></numatune>"""
+    dom = conn.create_domain(domain_xml("lxctune", rootfs, extra=tune))
+    base = Path("/sys/fs/cgroup")
+    if (base / "memory" / "machine").exists():
+        mem = base / "memory" / "machine" / "lxctune.libvirt-lxc"
+        assert int((mem / "memory.limit_in_bytes").read_text()) == 48 << 20
+        assert int((mem / "memory.soft_limit_in_bytes").read_text()) == 16 << 20
+        if (mem / "memory.memsw.limit_in_bytes").exists():
+            assert int((mem / "memory.memsw.limit_in_bytes").read_text()) == 96 << 20
+        blk = base / "blkio" / "machine" / "lxctune.libvirt-lxc"
+        dev = f"{os.major(rdev)}:{os.minor(rdev)}"
+        assert f"{dev} 1048576" in (blk / "blkio.throttle.read_bps_device").read_text()
+        assert f"{dev} 50" in (blk / "blkio.throttle.write_iops_device").read_text()
+        assert (base / "cpuset" / "machine" / "lxctune.libvirt-lxc" / "cpuset.mems").read_text().strip() == "0"
+    dom.destroy()
+    assert leftovers("lxctune", lxc_root) == []
+    if not (base / "blkio" / "machine").is_dir():
+        return
+    weight_knobs = [k for k in ("blkio.bfq.weight", "blkio.weight") if (base / "blkio" / "machine" / k).exists()]
+    weighted = domain_xml("lxcweight", rootfs, extra="<blkiotune><weight>500</weight></blkiotune>")
+    if weight_knobs:
+        dom = conn.create_domain(weighted)
+        knob = base / "blkio" / "machine" / "lxcweight.libvirt-lxc" / weight_knobs[0]
+        assert "500" in knob.read_text()
+        dom.destroy()
+    else:
+        with pytest.raises(Error) as exc:
+            conn.create_domain(weighted)
+        assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    assert leftovers("lxcweight", lxc_root) == []

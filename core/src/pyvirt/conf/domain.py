@@ -358,11 +358,46 @@ class LaunchSecurity(XmlModel):
     session: Annotated[str | None, X("session")] = None
 
 
+class MemTuneLimits(XmlModel):
+    """``<memtune>``: cgroup memory limits (LXC applies them; each a size in KiB)."""
+
+    hard_limit: Annotated[Memory | None, X("hard_limit", model=Memory)] = None
+    soft_limit: Annotated[Memory | None, X("soft_limit", model=Memory)] = None
+    swap_hard_limit: Annotated[Memory | None, X("swap_hard_limit", model=Memory)] = None
+    min_guarantee: Annotated[Memory | None, X("min_guarantee", model=Memory)] = None
+
+
+class BlkioDevice(XmlModel):
+    path: Annotated[str | None, X("path")] = None
+    weight: Annotated[int | None, X("weight")] = None
+    read_iops_sec: Annotated[int | None, X("read_iops_sec")] = None
+    write_iops_sec: Annotated[int | None, X("write_iops_sec")] = None
+    read_bytes_sec: Annotated[int | None, X("read_bytes_sec")] = None
+    write_bytes_sec: Annotated[int | None, X("write_bytes_sec")] = None
+
+
+class BlkioTune(XmlModel):
+    weight: Annotated[int | None, X("weight")] = None
+    devices: Annotated[list[BlkioDevice] | None, X("device", model=BlkioDevice, many=True)] = None
+
+
+class NumaMemNode(XmlModel):
+    cellid: Annotated[int | None, X("@cellid")] = None
+    mode: Annotated[str | None, X("@mode")] = None
+    nodeset: Annotated[str | None, X("@nodeset")] = None
+
+
+class NumaTune(XmlModel):
+    memory_mode: Annotated[str | None, X("memory/@mode")] = None
+    memory_nodeset: Annotated[str | None, X("memory/@nodeset")] = None
+    memory_placement: Annotated[str | None, X("memory/@placement")] = None
+    memnodes: Annotated[list[NumaMemNode] | None, X("memnode", model=NumaMemNode, many=True)] = None
+
+
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"blkiotune", "memtune", "memoryBacking", "iothreadids", "numatune", "sysinfo", "keywrap", "genid",
-         "throttlegroups"}
+        {"memoryBacking", "iothreadids", "sysinfo", "keywrap", "genid", "throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
@@ -375,10 +410,13 @@ class Domain(XmlModel):
     max_memory: Annotated[Memory | None, X("maxMemory", model=Memory)] = None
     memory: Annotated[Memory | None, X("memory", model=Memory)] = None
     current_memory: Annotated[Memory | None, X("currentMemory", model=Memory)] = None
+    blkiotune: Annotated[BlkioTune | None, X("blkiotune", model=BlkioTune)] = None
+    memtune: Annotated[MemTuneLimits | None, X("memtune", model=MemTuneLimits)] = None
     vcpu: Annotated[Vcpu | None, X("vcpu", model=Vcpu)] = None
     vcpus: Annotated[list[VcpuEntry] | None, X("vcpus/vcpu", model=VcpuEntry, many=True)] = None
     iothreads: Annotated[int | None, X("iothreads")] = None
     cputune: Annotated[CpuTune | None, X("cputune", model=CpuTune)] = None
+    numatune: Annotated[NumaTune | None, X("numatune", model=NumaTune)] = None
     resource_partition: Annotated[str | None, X("resource/partition")] = None
     resource_appid: Annotated[str | None, X("resource/fibrechannel/@appid")] = None
     bootloader: Annotated[str | None, X("bootloader")] = None
@@ -450,6 +488,12 @@ def parse_domain(
     apply_device_rules(dom.devices)
     if dom.cputune is not None:
         apply_cputune_rules(dom.cputune, dom.vcpu.count)
+    if dom.numatune is not None and (dom.numatune.memory_nodeset or dom.numatune.memory_placement):
+        # virDomainNumatuneFormatXML: the mode is always shown, a static placement is implied by the nodeset
+        nt = dom.numatune
+        nt.memory_mode = nt.memory_mode or "strict"
+        if nt.memory_placement == "static" and nt.memory_nodeset:
+            nt.memory_placement = None
     devs = dom.devices
     per_device_boot = (
         any(d.boot for d in devs.disks) or any(i.boot for i in devs.interfaces) or any(h.boot for h in devs.hostdevs)

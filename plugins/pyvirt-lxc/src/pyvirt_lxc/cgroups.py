@@ -33,6 +33,12 @@ class Limits:
     cpu_quota: int = 0
     cpu_period: int = 0
     cpuset: str = ""
+    mems: str = ""
+    memory_soft_kib: int = 0
+    memory_swap_kib: int = 0
+    blkio_weight: int = 0
+    # (major, minor, weight, read_iops, write_iops, read_bytes, write_bytes); 0 = not set
+    blkio_devices: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
     extra_devices: list[tuple[str, int, int]] = field(default_factory=list)
 
 
@@ -138,14 +144,58 @@ class ContainerCgroup:
                     _write(f"{cpu}/cpu.cfs_period_us", str(lim.cpu_period))
                 if lim.cpu_quota:
                     _write(f"{cpu}/cpu.cfs_quota_us", str(lim.cpu_quota))
+        if mem and lim.memory_soft_kib:
+            knob = "memory.high" if self.is_v2("memory") else "memory.soft_limit_in_bytes"
+            _write(f"{mem}/{knob}", str(lim.memory_soft_kib * 1024))
+        if mem and lim.memory_swap_kib:
+            if self.is_v2("memory"):  # v2 limits swap alone; libvirt's swap_hard_limit is memory + swap
+                _write(f"{mem}/memory.swap.max", str(max(0, lim.memory_swap_kib - lim.memory_kib) * 1024))
+            else:
+                _write(f"{mem}/memory.memsw.limit_in_bytes", str(lim.memory_swap_kib * 1024))
         cpuset = self.dirs.get("cpuset")
         if cpuset and lim.cpuset:
             _write(f"{cpuset}/cpuset.cpus", lim.cpuset)
+        if cpuset and lim.mems:
+            _write(f"{cpuset}/cpuset.mems", lim.mems)
+        self._apply_blkio(lim)
         devices = self.dirs.get("devices")
         if devices and not self.is_v2("devices"):
             _write(f"{devices}/devices.deny", "a")
             for kind, major, minor in (*ALLOWED_DEVICES, *lim.extra_devices):
                 _write(f"{devices}/devices.allow", f"{kind} {major}:{'*' if minor < 0 else minor} rwm")
+
+    def _apply_blkio(self, lim: Limits) -> None:
+        if not (lim.blkio_weight or lim.blkio_devices):
+            return
+        d = self.dirs.get("blkio") or self.dirs.get("io")
+        if d is None:
+            raise OperationFailedError(ErrorCode.OPERATION_UNSUPPORTED, "the blkio cgroup controller is not available")
+        if self.is_v2("blkio"):
+            if lim.blkio_weight:
+                _write(f"{d}/io.weight", f"default {lim.blkio_weight}")
+            for major, minor, weight, riops, wiops, rbps, wbps in lim.blkio_devices:
+                if weight:
+                    _write(f"{d}/io.weight", f"{major}:{minor} {weight}")
+                limits = {"riops": riops, "wiops": wiops, "rbps": rbps, "wbps": wbps}
+                if any(limits.values()):
+                    _write(f"{d}/io.max", f"{major}:{minor} " + " ".join(f"{k}={v}" for k, v in limits.items() if v))
+            return
+        weight_knob = next((k for k in ("blkio.bfq.weight", "blkio.weight") if os.path.exists(f"{d}/{k}")), None)
+        if lim.blkio_weight or any(dev[2] for dev in lim.blkio_devices):
+            if weight_knob is None:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_UNSUPPORTED,
+                    "blkio weight is valid only with the bfq or cfq I/O scheduler, which this host does not use",
+                )
+            if lim.blkio_weight:
+                _write(f"{d}/{weight_knob}", str(lim.blkio_weight))
+        for major, minor, weight, riops, wiops, rbps, wbps in lim.blkio_devices:
+            if weight and weight_knob is not None:
+                _write(f"{d}/{weight_knob}_device", f"{major}:{minor} {weight}")
+            for knob, value in (("read_iops_device", riops), ("write_iops_device", wiops),
+                                ("read_bps_device", rbps), ("write_bps_device", wbps)):  # fmt: skip
+                if value:
+                    _write(f"{d}/blkio.throttle.{knob}", f"{major}:{minor} {value}")
 
     # ------------------------------------------------------------------ runtime
     def pids(self) -> set[int]:

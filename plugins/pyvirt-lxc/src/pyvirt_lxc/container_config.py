@@ -116,6 +116,44 @@ def limits_of(dom: Domain) -> Limits:
         lim.cpu_period = dom.cputune.period or 0
     if dom.vcpu is not None and dom.vcpu.cpuset:
         lim.cpuset = dom.vcpu.cpuset
+    mt = dom.memtune
+    if mt is not None:
+        if mt.hard_limit is not None:
+            lim.memory_kib = mt.hard_limit.kib  # libvirt sets <memory>, then the hard limit, on the same knob
+        if mt.soft_limit is not None:
+            lim.memory_soft_kib = mt.soft_limit.kib
+        if mt.swap_hard_limit is not None:
+            lim.memory_swap_kib = mt.swap_hard_limit.kib
+        if mt.min_guarantee is not None:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "min_guarantee is not supported by the LXC driver")
+    if dom.numatune is not None:
+        if dom.numatune.memory_placement == "auto" or dom.numatune.memnodes:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, "only a static <numatune><memory nodeset> is supported by this LXC driver"
+            )
+        lim.mems = dom.numatune.memory_nodeset or ""
+    bt = dom.blkiotune
+    if bt is not None:
+        lim.blkio_weight = bt.weight or 0
+        for dev in bt.devices or []:
+            try:
+                rdev = os.stat(dev.path or "").st_rdev
+            except OSError as exc:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"Unable to stat blkio device '{dev.path}': {exc.strerror}",
+                    verbatim=False,
+                ) from exc  # fmt: skip
+            lim.blkio_devices.append(
+                (
+                    os.major(rdev),
+                    os.minor(rdev),
+                    dev.weight or 0,
+                    dev.read_iops_sec or 0,
+                    dev.write_iops_sec or 0,
+                    dev.read_bytes_sec or 0,
+                    dev.write_bytes_sec or 0,
+                )
+            )
     return lim
 
 
