@@ -27,6 +27,7 @@ def domain_xml(name: str, rootfs: Path, extra_devices: str = "", extra: str = ""
   <devices>
     <filesystem type='mount'><source dir='{rootfs}'/><target dir='/'/></filesystem>
     {extra_devices}
+    <console type='pty'/>
   </devices>
 </domain>"""
 
@@ -310,6 +311,7 @@ def test_state_survives_the_process_and_a_killed_controller_is_cleaned_up(
         ("idmap", ErrorCode.CONFIG_UNSUPPORTED, "<idmap>"),
         ("bad-fs-type", ErrorCode.CONFIG_UNSUPPORTED, "filesystem type 'file'"),
         ("init-fails-exec", ErrorCode.INTERNAL_ERROR, "guest failed to start"),
+        ("no-console", ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required"),
     ],
 )
 def test_bad_input_is_refused_and_leaves_nothing(
@@ -325,6 +327,8 @@ def test_bad_input_is_refused_and_leaves_nothing(
     elif case == "bad-fs-type":
         xml = xml.replace("</devices>", "<filesystem type='file'><source file='/tmp/x.img'/><target dir='/x'/>"
                           "</filesystem></devices>")  # fmt: skip
+    elif case == "no-console":
+        xml = xml.replace("<console type='pty'/>", "")
     else:
         (rootfs / "sbin" / "init").write_bytes(b"\x7fELF garbage")
     with pytest.raises(Error) as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Chardev, IpAddress, Route
+from pyvirt.conf.domain_devices import IpAddress, Route
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, XMLError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.caps import last_capability, parse_capability
@@ -66,7 +66,7 @@ ALL_CAPS = [
 
 
 def apply_defaults(dom: Domain) -> Domain:
-    """What libvirt's LXC driver fills in after parsing: init, a console, NIC MACs."""
+    """What libvirt's LXC driver fills in after parsing: the arch, init, NIC MACs (no console: see build_spec)."""
     if dom.type != "lxc":
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     assert dom.os is not None and dom.os.type is not None
@@ -76,8 +76,6 @@ def apply_defaults(dom: Domain) -> Domain:
     if not dom.os.init:
         dom.os.init = "/sbin/init"
     if dom.devices is not None:
-        if not dom.devices.consoles:
-            dom.devices.consoles = [Chardev(type="pty", target_type="lxc", target_port="0")]
         for nic in dom.devices.interfaces:
             if not nic.mac:
                 nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
@@ -232,6 +230,11 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED, "user namespaces (<idmap>) are not supported by this LXC driver yet"
         )
+    consoles = dom.devices.consoles if dom.devices is not None else []
+    if not consoles:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required")
+    if any((c.type or "pty") != "pty" for c in consoles):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Expected exactly one console, or only PTY consoles")
     if dom.devices is not None and dom.devices.hostdevs:
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED, "host devices (<hostdev>) are not supported by this LXC driver yet"

@@ -11,7 +11,7 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
-from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError, OperationInvalidError
+from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationFailedError, OperationInvalidError
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
@@ -77,6 +77,14 @@ class LxcConnection:
     @hookimpl
     def node_get_info(self) -> NodeInfo:
         return node_info()
+
+    @hookimpl
+    def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+        if native_format != "lxc-tools":
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
+        from pyvirt_lxc.native_config import lxc_config_to_xml
+
+        return lxc_config_to_xml(native_config)
 
     # ------------------------------------------------------------------ lookups
     @hookimpl
