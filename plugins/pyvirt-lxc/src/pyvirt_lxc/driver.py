@@ -147,14 +147,17 @@ class LxcConnection:
         obj.config = obj.live if obj.persistent else None
         obj.live, obj.process, obj.id = live, proc, next(st.next_id)
         obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
-        g = st.audit_guest(obj, proc.init_pid)
+        g = st.audit_guest(obj, proc.controller_pid)  # like libvirt: the vm pid is the controller's
         for fs in live.devices.filesystems if live.devices is not None else []:
             st.auditor.fs(g, None, fs.source_dir, "start", True)
         for nic in spec.nics:
             st.auditor.net(g, None, nic.mac, "start", True)
+        if live.memory is not None:
+            st.auditor.memory(g, 0, live.memory.kib, "start", True)
+        st.auditor.vcpu(g, 0, live.vcpu.count or 1 if live.vcpu is not None else 1, "start", True)
+        st.auditor.start(g, reason, True)
         with contextlib.suppress(OSError):
             st.auditor.init(g, proc.init_pid, os.stat(f"/proc/{proc.init_pid}/ns/pid").st_ino)
-        st.auditor.start(g, reason, True)
         st.save_status(obj)
         proc.watch(lambda p: st.on_exit(obj, p))
         st.emit(obj, DomainEvent.STARTED, Started.BOOTED)

@@ -124,7 +124,7 @@ class LxcState(DomainTable[DomainObj]):
                 self.security.release_label(obj.live)
             remove_status(self.paths.status_xml(obj.name))
             ref = obj.ref()
-            self.auditor.stop(self.audit_guest(obj, proc.init_pid), "failed" if reason == "crashed" else reason)
+            self.auditor.stop(self.audit_guest(obj, proc.controller_pid), "failed" if reason == "crashed" else reason)
             detail, shutoff = _STOPPED.get(reason, _STOPPED["crashed"])
             obj.process, obj.id = None, -1
             obj.state, obj.reason = DomainState.SHUTOFF, shutoff
