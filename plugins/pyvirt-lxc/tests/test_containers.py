@@ -308,7 +308,8 @@ def test_state_survives_the_process_and_a_killed_controller_is_cleaned_up(
             ErrorCode.OPERATION_FAILED,
             "cannot find init path '/sbin/nothere' relative to container root",
         ),
-        ("idmap", ErrorCode.CONFIG_UNSUPPORTED, "<idmap>"),
+        ("idmap-overlap", ErrorCode.CONFIG_UNSUPPORTED, "<idmap> uid ranges overlap on the host side"),
+        ("idmap-no-root", ErrorCode.CONFIG_UNSUPPORTED, "You must map the root user of container"),
         ("bad-fs-type", ErrorCode.CONFIG_UNSUPPORTED, "filesystem type 'file'"),
         ("init-fails-exec", ErrorCode.INTERNAL_ERROR, "guest failed to start"),
         ("no-console", ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required"),
@@ -321,8 +322,12 @@ def test_bad_input_is_refused_and_leaves_nothing(
     xml = domain_xml("lxcbad", rootfs)
     if case == "missing-init":
         xml = xml.replace("<init>/sbin/init</init>", "<init>/sbin/nothere</init>")
-    elif case == "idmap":
+    elif case == "idmap-overlap":
         xml = xml.replace("<devices>", "<idmap><uid start='0' target='1000' count='10'/>"
+                          "<uid start='100' target='1005' count='10'/>"
+                          "<gid start='0' target='1000' count='10'/></idmap><devices>")  # fmt: skip
+    elif case == "idmap-no-root":
+        xml = xml.replace("<devices>", "<idmap><uid start='1' target='1000' count='10'/>"
                           "<gid start='0' target='1000' count='10'/></idmap><devices>")  # fmt: skip
     elif case == "bad-fs-type":
         xml = xml.replace("</devices>", "<filesystem type='file'><source file='/tmp/x.img'/><target dir='/x'/>"
@@ -465,3 +470,51 @@ def test_memtune_numatune_and_blkio_throttles_reach_the_cgroups(conn: pyvirt.Con
             conn.create_domain(weighted)
         assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
     assert leftovers("lxcweight", lxc_root) == []
+
+
+def test_user_namespace_from_idmap(make_rootfs: Callable[..., Path]) -> None:
+    """``<idmap>``: the container's root is host uid 200000; every namespace belongs to the new user namespace.
+
+    The embed root lives where the mapped root can search it (as /run/pyvirt/lxc is),
+    not under pytest's private temporary directory.
+    """
+    import shutil
+    import tempfile
+
+    lxc_root = Path(tempfile.mkdtemp(prefix="pyvirt-lxc-userns-", dir="/var/tmp"))
+    lxc_root.chmod(0o755)
+    try:
+        with pyvirt.open(f"lxc:///embed?root={lxc_root}") as conn:
+            _run_userns_container(conn, lxc_root, make_rootfs)
+    finally:
+        shutil.rmtree(lxc_root, ignore_errors=True)
+
+
+def _run_userns_container(conn: pyvirt.Connection, lxc_root: Path, make_rootfs: Callable[..., Path]) -> None:
+    rootfs = make_rootfs("""\
+        id > /out/id; cat /proc/self/uid_map > /out/uid_map; hostname > /out/hostname
+        mount | grep -c proc > /out/proc
+        exec sleep 1000
+        """)
+    for path in [rootfs, *rootfs.rglob("*")]:
+        os.lchown(path, 200000, 200000)
+    idmap = ("<idmap><uid start='0' target='200000' count='65536'/>"
+             "<gid start='0' target='200000' count='65536'/></idmap>")  # fmt: skip
+    dom = conn.create_domain(domain_xml("lxcuser", rootfs, extra=idmap))
+    pid = init_pid(lxc_root, "lxcuser")
+    status = Path(f"/proc/{pid}/status").read_text()
+    assert status.split("Uid:")[1].split()[0] == "200000", "seen from the host, the container's root is uid 200000"
+    assert Path(f"/proc/{pid}/uid_map").read_text().split() == ["0", "200000", "65536"]
+    for ns in ("user", "pid", "mnt", "uts", "ipc"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    deadline = time.monotonic() + 10
+    while not (rootfs / "out" / "proc").exists():
+        assert time.monotonic() < deadline, "the init never wrote its report"
+        time.sleep(0.02)
+    time.sleep(0.1)
+    assert (rootfs / "out" / "id").read_text().startswith("uid=0(root) gid=0(root)")
+    assert (rootfs / "out" / "hostname").read_text().strip() == "lxcuser"
+    caps = read_process_caps(pid)
+    assert parse_capability("sys_module") not in caps.bounding and parse_capability("sys_admin") in caps.effective
+    dom.destroy()
+    assert leftovers("lxcuser", lxc_root) == []

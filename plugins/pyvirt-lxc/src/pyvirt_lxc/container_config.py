@@ -9,6 +9,7 @@ What this driver cannot do yet is refused by name rather than ignored.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from pyvirt.conf.domain import Domain
@@ -224,12 +225,34 @@ def _nics(dom: Domain) -> list[NicSpec]:
     return out
 
 
+def _idmap(dom: Domain) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """``<idmap>`` as kernel map lines, checked as libvirt and the kernel would."""
+    if dom.idmap is None:
+        return [], []
+    maps = []
+    for kind, entries in (("uid", dom.idmap.uids or []), ("gid", dom.idmap.gids or [])):
+        lines = [(e.start or 0, e.target or 0, e.count or 0) for e in entries]
+        if not lines:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"<idmap> needs <{kind}> entries as well")
+        if not any(start == 0 and count > 0 for start, _, count in lines):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "You must map the root user of container")
+        for side in (0, 1):  # container ids, then host ids: no two ranges may overlap
+            ranges = sorted((line[side], line[side] + line[2]) for line in lines)
+            for (_, end), (start, _) in itertools.pairwise(ranges):
+                if start < end:
+                    where = "container" if side == 0 else "host"
+                    raise NotSupportedError(
+                        ErrorCode.CONFIG_UNSUPPORTED, f"<idmap> {kind} ranges overlap on the {where} side at {start}"
+                    )
+        if len(lines) > 340:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"<idmap> has more than 340 {kind} ranges")
+        maps.append(lines)
+    return maps[0], maps[1]
+
+
 def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], securebits_lock: bool) -> ContainerSpec:
     """The controller's instructions for this domain; raises before anything is created."""
-    if dom.idmap is not None:
-        raise NotSupportedError(
-            ErrorCode.CONFIG_UNSUPPORTED, "user namespaces (<idmap>) are not supported by this LXC driver yet"
-        )
+    uid_map, gid_map = _idmap(dom)
     consoles = dom.devices.consoles if dom.devices is not None else []
     if not consoles:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required")
@@ -268,4 +291,5 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
         private_net=bool(nics) or privnet, mounts=mounts, nics=nics, drop_caps=dropped,
         keep_caps=kept if securebits_lock else None, cgroup_procs=cgroup_procs,
         console_socket=os.path.join(paths.run, f"{name}.console"), exit_file=os.path.join(paths.run, f"{name}.exit"),
+        uid_map=uid_map, gid_map=gid_map,
     )  # fmt: skip

@@ -30,25 +30,32 @@ def _mkdirs(path: str) -> None:
     os.makedirs(path, mode=0o755, exist_ok=True)
 
 
-def _setup_dev(root: str, console: str) -> None:
-    dev = f"{root}/dev"
-    _mkdirs(dev)
-    sc.mount("devfs", dev, "tmpfs", sc.MS_NOSUID, "mode=755,size=65536k")
+def _setup_dev(console: str, userns: bool) -> None:
+    """A tmpfs /dev (relative to the container root, the cwd) with the basic nodes, a private devpts, the console.
+
+    Inside a user namespace nobody may mknod, so the host's nodes are bind-mounted instead.
+    """
+    sc.mount("devfs", "dev", "tmpfs", sc.MS_NOSUID, "mode=755,size=65536k")
     old = os.umask(0)
     try:
         for name, (major, minor) in BASIC_DEVICES.items():
-            os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-        _mkdirs(f"{dev}/pts")
-        sc.mount("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
-        os.symlink("pts/ptmx", f"{dev}/ptmx")
-        _mkdirs(f"{dev}/shm")
-        sc.mount("devshm", f"{dev}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777")
+            if userns:
+                with open(f"dev/{name}", "w"):
+                    pass
+                sc.mount(f"/dev/{name}", f"dev/{name}", None, sc.MS_BIND)
+            else:
+                os.mknod(f"dev/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        _mkdirs("dev/pts")
+        sc.mount("devpts", "dev/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+        os.symlink("pts/ptmx", "dev/ptmx")
+        _mkdirs("dev/shm")
+        sc.mount("devshm", "dev/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777")
         for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                              ("stderr", "/proc/self/fd/2")):  # fmt: skip
-            os.symlink(target, f"{dev}/{link}")
-        with open(f"{dev}/console", "w"):
+            os.symlink(target, f"dev/{link}")
+        with open("dev/console", "w"):
             pass
-        sc.mount(console, f"{dev}/console", None, sc.MS_BIND)
+        sc.mount(console, "dev/console", None, sc.MS_BIND)
     finally:
         os.umask(old)
 
@@ -58,39 +65,80 @@ def _read_only_bind(path: str) -> None:
     sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
 
 
-def _build_root(spec: ContainerSpec, console: str) -> str:
+def prepare_root(spec: ContainerSpec, at_stage: bool = False) -> int:
+    """Bind the container's root (or the host root, read-only) and its bind mounts; open the root.
+
+    Runs with the host's privileges, in the container's first mount namespace,
+    so sources anywhere on the host can be reached. ``at_stage`` puts the root
+    on the stage directory in the run directory: a user namespace copies this
+    mount namespace, and its root can find the stage by path where it could
+    not look the original up.
+    """
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)  # nothing we mount reaches the host
     if spec.root:
         root = spec.root
-        sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
         for d in ("proc", "sys", "dev"):
             if not os.path.isdir(f"{root}/{d}"):
                 _mkdirs(f"{root}/{d}")
+        if at_stage:
+            _mkdirs(spec.stage_dir)
+            sc.mount(root, spec.stage_dir, None, sc.MS_BIND | sc.MS_REC)
+            root = spec.stage_dir
+        else:
+            sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     else:
         root = spec.stage_dir
         sc.mount("/", root, None, sc.MS_BIND)  # not recursive: host submounts stay out
         spec.root_readonly = True
     for m in spec.mounts:
-        target = f"{root}{m.target}"
-        _mkdirs(target)
         if m.kind == "bind":
+            target = f"{root}{m.target}"
+            _mkdirs(target)
             sc.mount(m.source, target, None, sc.MS_BIND | sc.MS_REC)
             if m.readonly:
                 sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
-        else:  # ram
+    return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _populate_root(spec: ContainerSpec, root_fd: int, console: str, userns: bool) -> None:
+    """The container's own mounts, made relative to its root (the cwd from here on)."""
+    if userns:
+        # the fd belongs to the mount namespace before the user namespace: find the copy of the root in ours
+        os.close(root_fd)
+        try:
+            os.chdir(spec.stage_dir)
+            # what came from the host's side is locked, and pivot_root refuses a locked new root: bind it again
+            sc.mount(spec.stage_dir, spec.stage_dir, None, sc.MS_BIND | sc.MS_REC)
+            os.chdir(spec.stage_dir)
+        except PermissionError:
+            raise OSError(
+                13, f"the run directory '{os.path.dirname(spec.stage_dir)}' must be searchable by the container's root"
+            ) from None
+    else:
+        os.fchdir(root_fd)
+        os.close(root_fd)
+    for m in spec.mounts:
+        if m.kind == "ram":
+            target = f".{m.target}"
+            _mkdirs(target)
             sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, f"size={m.size_kib}k")
-    sc.mount("proc", f"{root}/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
-    _read_only_bind(f"{root}/proc/sys")
-    sc.mount("sysfs", f"{root}/sys", "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY)
-    _setup_dev(root, console)
+    sc.mount("proc", "proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    _read_only_bind("proc/sys")
+    try:
+        sc.mount("sysfs", "sys", "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_RDONLY)
+    except PermissionError:
+        if not userns:
+            raise
+        # a user namespace sharing the host's network namespace may not mount sysfs: show the host's, read-only
+        sc.mount("/sys", "sys", None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, "sys", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+    _setup_dev(console, userns)
     if spec.root_readonly:
-        sc.mount(None, root, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
-    return root
+        sc.mount(None, ".", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
 
 
-def _pivot(root: str) -> None:
+def _pivot() -> None:
     # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the container's
-    os.chdir(root)
     sc.pivot_root(".", ".")
     sc.umount2(".", sc.MNT_DETACH)
     os.chdir("/")
@@ -133,13 +181,32 @@ def _exec_init(spec: ContainerSpec) -> None:
     os.execve(init, spec.init, spec.env)
 
 
-def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: int, err_fd: int) -> None:
-    """Never returns: execs the init or exits 126 after writing why to ``err_fd``."""
+def report_failure(err_fd: int, exc: BaseException) -> None:
+    """Write why the container could not start to the controller, then exit 126."""
+    msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
+        msg = f"{msg}: {exc.filename}"
     try:
-        flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
-        if spec.private_net:
-            flags |= sc.CLONE_NEWNET
-        sc.unshare(flags)
+        os.write(err_fd, msg.encode(errors="replace"))
+    finally:
+        os._exit(126)
+
+
+def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: int, err_fd: int,
+                    root_fd: int = -1) -> None:  # fmt: skip
+    """Never returns: execs the init or exits 126 after writing why to ``err_fd``.
+
+    ``root_fd`` >= 0: the namespaces (a user namespace among them) and the root
+    were made by the process that forked us (see the controller); otherwise
+    this process makes them.
+    """
+    userns = root_fd >= 0
+    try:
+        if not userns:
+            flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
+            if spec.private_net:
+                flags |= sc.CLONE_NEWNET
+            sc.unshare(flags)
         os.write(ready_fd, b"1")
         os.close(ready_fd)
         if os.read(go_fd, 1) != b"1":
@@ -152,17 +219,13 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
         console = os.ttyname(console_fd)
         if console_fd > 2:
             os.close(console_fd)
-        root = _build_root(spec, console)
-        _pivot(root)
+        if not userns:
+            root_fd = prepare_root(spec)
+        _populate_root(spec, root_fd, console, userns)
+        _pivot()
         sc.sethostname(spec.hostname)
         if spec.private_net:
             sc.interface_up("lo")
         _exec_init(spec)
     except BaseException as exc:
-        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
-            msg = f"{msg}: {exc.filename}"
-        try:
-            os.write(err_fd, msg.encode(errors="replace"))
-        finally:
-            os._exit(126)
+        report_failure(err_fd, exc)

@@ -32,7 +32,7 @@ import sys
 
 from pyvirt.util import caps
 from pyvirt_lxc import syscalls as sc
-from pyvirt_lxc.container_init import enter_container
+from pyvirt_lxc.container_init import enter_container, prepare_root, report_failure
 from pyvirt_lxc.spec import ContainerSpec
 
 __all__ = ["exit_reason", "main", "read_exit_file"]
@@ -92,22 +92,84 @@ def _write_exit(spec: ContainerSpec, reason: str, status: int | None, message: s
     os.replace(tmp, spec.exit_file)
 
 
+def _fork_in_user_namespace(spec: ContainerSpec, console_slave: int, pipes: tuple[int, int, int],
+                            ours: tuple[int, ...]) -> int:  # fmt: skip
+    """The ``<idmap>`` way: an intermediate child makes the user namespace, then forks the init.
+
+    The PID namespace (and every other one) must belong to the new user
+    namespace, or the container's root could not mount its /proc: so the
+    intermediate child binds the root while it still has the host's
+    privileges, enters a new user namespace, waits for this process to write
+    its uid/gid maps, becomes root there, unshares the rest and forks the
+    init, whose pid it reports before exiting. The init is then reparented
+    here (we are a child subreaper). ``ours``: this process's descriptors, which
+    the container must not inherit.
+    """
+    ready_w, go_r, err_w = pipes
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)  # intermediate -> controller: "u", then the init's pid
+    maps_r, maps_w = os.pipe2(os.O_CLOEXEC)  # controller -> intermediate: maps written
+    sc.set_child_subreaper()
+    helper = os.fork()
+    if helper == 0:
+        try:
+            for fd in (sync_r, maps_w, *ours):
+                os.close(fd)
+            sc.unshare(sc.CLONE_NEWNS)
+            root_fd = prepare_root(spec, at_stage=True)
+            sc.unshare(sc.CLONE_NEWUSER)
+            os.write(sync_w, b"u")
+            if os.read(maps_r, 1) != b"m":
+                os._exit(125)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+            os.setgroups([])
+            flags = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
+            sc.unshare(flags | (sc.CLONE_NEWNET if spec.private_net else 0))
+            pid = os.fork()
+            if pid == 0:
+                enter_container(spec, console_slave, ready_w, go_r, err_w, root_fd)
+            os.write(sync_w, str(pid).encode())
+            os._exit(0)
+        except BaseException as exc:
+            report_failure(err_w, exc)
+    os.close(sync_w)
+    os.close(maps_r)
+    try:
+        if os.read(sync_r, 1) != b"u":
+            return -1
+        for name, entries in (("uid_map", spec.uid_map), ("gid_map", spec.gid_map)):
+            with open(f"/proc/{helper}/{name}", "w", encoding="ascii") as f:
+                f.write("".join(f"{start} {target} {count}\n" for start, target, count in entries))
+        os.write(maps_w, b"m")
+        raw = os.read(sync_r, 32)
+        return int(raw) if raw else -1
+    finally:
+        os.close(sync_r)
+        os.close(maps_w)
+        os.waitpid(helper, 0)
+
+
 def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: int) -> int:
-    """Fork the init in a new PID namespace and see it to its exec; return its pid."""
+    """Fork the init in new namespaces and see it to its exec; return its pid."""
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    sc.unshare(sc.CLONE_NEWPID)
-    pid = os.fork()
-    if pid == 0:
-        for fd in (ready_r, go_w, err_r):
-            os.close(fd)
-        chan.close()
-        os.close(listen_fd)
-        enter_container(spec, console_slave, ready_w, go_r, err_w)
+    if spec.uid_map:
+        pid = _fork_in_user_namespace(
+            spec, console_slave, (ready_w, go_r, err_w), (ready_r, go_w, err_r, chan.rfd, chan.wfd, listen_fd)
+        )
+    else:
+        sc.unshare(sc.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            for fd in (ready_r, go_w, err_r):
+                os.close(fd)
+            chan.close()
+            os.close(listen_fd)
+            enter_container(spec, console_slave, ready_w, go_r, err_w)
     for fd in (ready_w, go_r, err_w):
         os.close(fd)
-    ok = os.read(ready_r, 1) == b"1"
+    ok = pid > 0 and os.read(ready_r, 1) == b"1"
     os.close(ready_r)
     if ok:
         chan.send("init", str(pid))
@@ -124,7 +186,8 @@ def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: i
         chunks.append(chunk)
     os.close(err_r)
     if chunks or not ok:
-        os.waitpid(pid, 0)
+        if pid > 0:
+            os.waitpid(pid, 0)
         raise RuntimeError(b"".join(chunks).decode(errors="replace") or "the container's init process died")
     return pid
 

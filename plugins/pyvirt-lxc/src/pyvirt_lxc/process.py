@@ -157,7 +157,7 @@ def start_container(
     for stale in (spec.exit_file, spec.console_socket):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
-    if not spec.root:
+    if not spec.root or spec.uid_map:
         os.makedirs(spec.stage_dir, exist_ok=True)
     spec_path = _spec_path(spec)
     with open(spec_path, "wb") as f:

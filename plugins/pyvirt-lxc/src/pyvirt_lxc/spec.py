@@ -46,15 +46,36 @@ def _fields(obj: object) -> dict[str, object]:
 
 
 class ContainerSpec:
-    __slots__ = ("cgroup_procs", "console_socket", "drop_caps", "env", "exit_file", "gid", "hostname", "init",
-                 "keep_caps", "mounts", "name", "nics", "private_net", "root", "root_readonly", "stage_dir", "uid",
-                 "uuid", "workdir")  # fmt: skip
+    __slots__ = (
+        "cgroup_procs",
+        "console_socket",
+        "drop_caps",
+        "env",
+        "exit_file",
+        "gid",
+        "gid_map",
+        "hostname",
+        "init",
+        "keep_caps",
+        "mounts",
+        "name",
+        "nics",
+        "private_net",
+        "root",
+        "root_readonly",
+        "stage_dir",
+        "uid",
+        "uid_map",
+        "uuid",
+        "workdir",
+    )  # fmt: skip
 
     def __init__(self, *, name: str, uuid: str, init: list[str], env: dict[str, str], workdir: str, uid: str,
                  gid: str, root: str, root_readonly: bool, stage_dir: str, hostname: str, private_net: bool,
                  mounts: list[MountSpec], nics: list[NicSpec], drop_caps: list[str | int],
                  keep_caps: list[str] | None, cgroup_procs: list[str], console_socket: str,
-                 exit_file: str) -> None:  # fmt: skip
+                 exit_file: str, uid_map: list[tuple[int, int, int]] | None = None,
+                 gid_map: list[tuple[int, int, int]] | None = None) -> None:  # fmt: skip
         self.name, self.uuid, self.init, self.env, self.workdir = name, uuid, init, env, workdir
         self.uid = uid  # a number or a user name resolved in the container's /etc/passwd; "" keeps root
         self.gid = gid
@@ -66,6 +87,9 @@ class ContainerSpec:
         self.keep_caps = keep_caps  # with a securebits lock: exactly these stay (ambient), nothing can come back
         self.cgroup_procs = cgroup_procs  # the cgroups the driver puts the controller in (the container inherits)
         self.console_socket, self.exit_file = console_socket, exit_file
+        # <idmap>: (start in the container, target on the host, count); a user namespace when set
+        self.uid_map = [(int(a), int(b), int(c)) for a, b, c in uid_map or []]
+        self.gid_map = [(int(a), int(b), int(c)) for a, b, c in gid_map or []]
 
     def dumps(self) -> bytes:
         raw = _fields(self)

@@ -14,9 +14,31 @@ import os
 import struct
 
 __all__ = [
-    "CLONE_NEWCGROUP", "CLONE_NEWIPC", "CLONE_NEWNET", "CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWUSER",
-    "CLONE_NEWUTS", "MNT_DETACH", "MS_BIND", "MS_NODEV", "MS_NOEXEC", "MS_NOSUID", "MS_PRIVATE", "MS_RDONLY",
-    "MS_REC", "MS_REMOUNT", "MS_SLAVE", "interface_up", "mount", "pivot_root", "sethostname", "setns", "umount2", "unshare",
+    "CLONE_NEWCGROUP",
+    "CLONE_NEWIPC",
+    "CLONE_NEWNET",
+    "CLONE_NEWNS",
+    "CLONE_NEWPID",
+    "CLONE_NEWUSER",
+    "CLONE_NEWUTS",
+    "MNT_DETACH",
+    "MS_BIND",
+    "MS_NODEV",
+    "MS_NOEXEC",
+    "MS_NOSUID",
+    "MS_PRIVATE",
+    "MS_RDONLY",
+    "MS_REC",
+    "MS_REMOUNT",
+    "MS_SLAVE",
+    "interface_up",
+    "mount",
+    "pivot_root",
+    "set_child_subreaper",
+    "sethostname",
+    "setns",
+    "umount2",
+    "unshare",
 ]  # fmt: skip
 
 CLONE_NEWNS = 0x00020000
@@ -97,3 +119,9 @@ def interface_up(name: str) -> None:
         fcntl.ioctl(fd, siocsifflags, struct.pack("16sH14x", name.encode(), flags))
     finally:
         os.close(fd)
+
+
+def set_child_subreaper() -> None:
+    """Orphaned descendants are reparented to this process (PR_SET_CHILD_SUBREAPER) instead of PID 1."""
+    _check(_libc.prctl(ctypes.c_int(36), ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)),
+           "prctl(PR_SET_CHILD_SUBREAPER)")  # fmt: skip
