@@ -66,7 +66,7 @@ class ContainerCgroup:
             base = self.layout.v1_mounts.get(ctrl)
             if base is not None:
                 self.dirs[ctrl] = f"{base}/{self.leaf}"
-        if self.layout.v2_root and self.layout.v2_controllers:
+        if self.layout.v2_root and (self.layout.v2_controllers or self.layout.kind == "v2"):
             for ctrl in CONTROLLERS:
                 if ctrl not in self.dirs and self.layout.has_controller(ctrl):
                     self.dirs[ctrl] = f"{self.layout.v2_root}/{self.leaf}"
