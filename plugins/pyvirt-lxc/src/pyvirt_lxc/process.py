@@ -36,11 +36,14 @@ def _controller_path() -> list[str]:
     """Where the controller's modules live: it runs without ``site`` (no .pth processing at every start)."""
     import prctl
 
-    import pyvirt
+    import pyvirt.util.caps
     import pyvirt_lxc
 
-    dirs = [os.path.dirname(os.path.dirname(str(m.__file__))) for m in (pyvirt, pyvirt_lxc)]
-    dirs.append(os.path.dirname(str(prctl.__file__)))  # prctl.py and _prctl.so sit in site-packages
+    dirs = [
+        os.path.dirname(os.path.dirname(os.path.dirname(str(pyvirt.util.caps.__file__)))),  # .../pyvirt/util/caps.py
+        os.path.dirname(os.path.dirname(str(pyvirt_lxc.__file__))),
+        os.path.dirname(str(prctl.__file__)),  # prctl.py and _prctl.so sit in site-packages
+    ]
     return list(dict.fromkeys(dirs))
 
 
