@@ -126,8 +126,9 @@ def test_linux_boots_talks_on_serial_and_powers_off(
     # and once more, the guest powering itself off when asked on its console
     dom.create()
     pty = str(etree.fromstring(dom.xml_desc().encode()).xpath("string(devices/serial/source/@path)"))
-    fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+    fd = dom.open_console()  # what pyvirsh console uses: the same pty, raw
     try:
+        assert os.ttyname(fd) == pty
         read_until(fd, b"PYVIRT-READY", 120)
         os.write(fd, b"poweroff\n")
         read_until(fd, b"PYVIRT-BYE", 30)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import termios
 import threading
 import time
+import tty
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
@@ -500,6 +502,31 @@ class QemuConnection:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
             self.state.save_status(obj)
+
+    @hookimpl
+    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
+        """The host end of the guest's console pty, in raw mode like libvirt's console streams."""
+        check_flags(flags, 0x3, "qemuDomainOpenConsole")
+        obj = self._running(dom)
+        devices = obj.live.devices
+        named: list[tuple[str, Chardev]] = []
+        if devices is not None:
+            named += [(f"console{i}", c) for i, c in enumerate(devices.consoles)]
+            named += [(f"serial{i}", c) for i, c in enumerate(devices.serials)]
+        found = named[0][1] if named and dev_name is None else next((c for n, c in named if n == dev_name), None)
+        if found is None:
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"cannot find character device {dev_name}")
+        path = found.tty or (found.sources[0].path if found.sources else None)
+        if found.type != "pty" or not path:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"character device {dev_name or 'console0'} is not using a PTY"
+            )
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise SystemCallError(exc.errno or 0, f"Unable to open console {path}") from exc
+        tty.setraw(fd, termios.TCSANOW)
+        return fd
 
     # ------------------------------------------------------------------ queries
     @hookimpl
