@@ -518,3 +518,129 @@ def _run_userns_container(conn: pyvirt.Connection, lxc_root: Path, make_rootfs: 
     assert parse_capability("sys_module") not in caps.bounding and parse_capability("sys_admin") in caps.effective
     dom.destroy()
     assert leftovers("lxcuser", lxc_root) == []
+
+
+def test_init_settings_mounts_and_the_shared_host_root(conn: pyvirt.Connection, lxc_root: Path,
+                                                       make_rootfs: Callable[..., Path], tmp_path: Path) -> None:  # fmt: skip
+    """<initarg>/<initenv>/<initdir>/<inituser>/<initgroup>, ram and read-only bind filesystems."""
+    rootfs = make_rootfs("""\
+        echo "args=$*" > /out/init; echo "env=$GREETING" >> /out/init; echo "pwd=$(pwd)" >> /out/init
+        id >> /out/init
+        mount | grep " /scratch " >> /out/init; cat /shared/hello >> /out/init
+        touch /shared/x 2>> /out/init || echo "shared is read-only" >> /out/init
+        echo done >> /out/init
+        exec sleep 1000
+        """)
+    os.chmod(rootfs / "out", 0o777)
+    (rootfs / "work").mkdir()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "hello").write_text("hello from the host\n")
+    os_extra = """<os><type>exe</type><init>/sbin/init</init><initarg>one</initarg><initarg>two words</initarg>
+        <initenv name='GREETING'>bonjour</initenv><initdir>/work</initdir><inituser>nobody</inituser>
+        <initgroup>nogroup</initgroup></os>"""
+    fs = f"""<filesystem type='ram'><source usage='4' units='MiB'/><target dir='/scratch'/></filesystem>
+        <filesystem type='mount'><source dir='{shared}'/><target dir='/shared'/><readonly/></filesystem>"""
+    xml = domain_xml("lxcinit", rootfs, extra_devices=fs).replace(
+        "<os><type>exe</type><init>/sbin/init</init></os>", os_extra
+    )
+    dom = conn.create_domain(xml)
+    deadline = time.monotonic() + 10
+    while "done" not in ((rootfs / "out" / "init").read_text() if (rootfs / "out" / "init").exists() else ""):
+        assert time.monotonic() < deadline, "the init never finished its report"
+        time.sleep(0.02)
+    report = (rootfs / "out" / "init").read_text()
+    assert "args=one two words" in report and "env=bonjour" in report and "pwd=/work" in report
+    assert "uid=65534(nobody) gid=65534(nogroup)" in report
+    assert "tmpfs on /scratch type tmpfs" in report and "size=4096k" in report
+    assert "hello from the host" in report and "shared is read-only" in report
+    dom.destroy()
+    assert leftovers("lxcinit", lxc_root) == []
+
+
+def test_host_root_shared_read_only(conn: pyvirt.Connection, lxc_root: Path) -> None:
+    """No root filesystem: the container sees the host's root, read-only, with its own /proc, /dev and /sys."""
+    xml = """<domain type='lxc'><name>lxchost</name><memory unit='MiB'>64</memory>
+      <os><type>exe</type><init>/bin/sleep</init><initarg>1000</initarg></os>
+      <devices><console type='pty'/></devices></domain>"""
+    dom = conn.create_domain(xml)
+    pid = init_pid(lxc_root, "lxchost")
+    mounts = {line.split()[4]: line.split() for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()}
+    assert mounts["/"][5].startswith("ro"), mounts["/"]
+    assert os.path.exists(f"/proc/{pid}/root/etc/debian_version")
+    assert "tmpfs" in " ".join(mounts["/dev"]) and "proc" in " ".join(mounts["/proc"])
+    dom.destroy()
+    assert leftovers("lxchost", lxc_root) == []
+
+
+def test_device_cgroup_denies_what_is_not_allowed(conn: pyvirt.Connection, lxc_root: Path,
+                                                  make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
+    """With CAP_MKNOD kept, the devices cgroup still decides: an allowed node can be made, the host disk cannot."""
+    if not Path("/sys/fs/cgroup/devices").is_dir():
+        pytest.skip("no v1 devices controller on this host")
+    rootfs = make_rootfs("""\
+        mknod /tmp/null c 1 3 && echo made-null > /out/dev
+        mknod /tmp/vda b 254 0 2>> /out/dev || echo refused-disk >> /out/dev
+        echo finished >> /out/dev
+        exec sleep 1000
+        """)
+    for applet in ("mknod",):
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    caps = "<features><capabilities policy='default'><mknod state='on'/></capabilities></features>"
+    dom = conn.create_domain(domain_xml("lxcdev", rootfs, extra=caps))
+    deadline = time.monotonic() + 10
+    while "finished" not in ((rootfs / "out" / "dev").read_text() if (rootfs / "out" / "dev").exists() else ""):
+        assert time.monotonic() < deadline, (
+            (rootfs / "out" / "dev").read_text() if (rootfs / "out" / "dev").exists() else ""
+        )
+        time.sleep(0.02)
+    report = (rootfs / "out" / "dev").read_text()
+    assert "made-null" in report and "refused-disk" in report and "Operation not permitted" in report
+    dom.destroy()
+
+
+def test_securebits_lock_keeps_exactly_the_allowed_capabilities(lxc_root: Path,
+                                                                make_rootfs: Callable[..., Path]) -> None:  # fmt: skip
+    """``securebits_lock = 1`` in lxc.conf: kept capabilities ride the ambient set, NOROOT & co. are locked.
+
+    Linux shows no task's securebits in /proc; the lock itself is pyvirt.util.caps.lock_securebits,
+    checked with capsh in the capability tests. Here: the bounding, effective and ambient sets are
+    exactly the kept capabilities, which only the locked path produces.
+    """
+    (lxc_root / "etc").mkdir(parents=True, exist_ok=True)
+    (lxc_root / "etc" / "lxc.conf").write_text("securebits_lock = 1\n")
+    rootfs = make_rootfs(WAIT_FOREVER)
+    with pyvirt.open(f"lxc:///embed?root={lxc_root}") as conn:
+        dom = conn.create_domain(domain_xml("lxclock", rootfs))
+        pid = init_pid(lxc_root, "lxclock")
+        caps = read_process_caps(pid)
+        for name in DEFAULT_DROPPED:
+            assert parse_capability(name) not in caps.bounding | caps.effective | caps.ambient
+        assert parse_capability("sys_admin") in caps.ambient and caps.ambient == caps.effective == caps.bounding
+        dom.destroy()
+    assert leftovers("lxclock", lxc_root) == []
+
+
+def test_unwritable_root_needs_readonly(conn: pyvirt.Connection, lxc_root: Path,
+                                        make_rootfs: Callable[..., Path], tmp_path: Path) -> None:  # fmt: skip
+    """A root on a read-only filesystem is refused unless the XML says <readonly/>; then it runs read-only."""
+    rootfs = make_rootfs(WAIT_FOREVER)
+    ro = tmp_path / "ro-root"
+    ro.mkdir()
+    subprocess.run(["mount", "--bind", str(rootfs), str(ro)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        xml = domain_xml("lxcro", ro)
+        with pytest.raises(Error) as exc:
+            conn.create_domain(xml)
+        assert exc.value.code == ErrorCode.OPERATION_FAILED and "add <readonly/>" in str(exc.value)
+        assert leftovers("lxcro", lxc_root) == []
+        dom = conn.create_domain(xml.replace("<target dir='/'/>", "<target dir='/'/><readonly/>"))
+        pid = init_pid(lxc_root, "lxcro")
+        root = next(line.split() for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+                    if line.split()[4] == "/")  # fmt: skip
+        assert root[5].startswith("ro")
+        dom.destroy()
+        assert leftovers("lxcro", lxc_root) == []
+    finally:
+        subprocess.run(["umount", str(ro)], check=False)

@@ -26,15 +26,20 @@ import prctl
 
 # pyvirt.errors (and enum with it) is imported only when an error is raised: this module is
 # on the start path of every container controller, where each millisecond counts.
+# A process that has pivoted into a container's root can no longer import anything: it gets OSError.
 def _system_error(err: int, message: str) -> Exception:
-    from pyvirt.errors import SystemCallError
-
+    try:
+        from pyvirt.errors import SystemCallError
+    except ImportError:
+        return OSError(err, message)
     return SystemCallError(err, message)
 
 
 def _invalid_arg(message: str) -> Exception:
-    from pyvirt.errors import ErrorCode, InvalidArgumentError
-
+    try:
+        from pyvirt.errors import ErrorCode, InvalidArgumentError
+    except ImportError:
+        return ValueError(message)
     return InvalidArgumentError(ErrorCode.INVALID_ARG, message)
 
 

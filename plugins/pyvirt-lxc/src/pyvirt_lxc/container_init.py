@@ -168,9 +168,11 @@ def _exec_init(spec: ContainerSpec) -> None:
     if spec.workdir:
         os.chdir(spec.workdir)
     if spec.keep_caps is not None:
-        # the locked form: exactly keep_caps survive exec (ambient), NOROOT etc. locked
-        caps.set_uid_gid_with_caps(uid or None, gid or None, [] if uid else None, spec.keep_caps,
-                                   securebits_lock=True)  # fmt: skip
+        # the locked form: exactly keep_caps survive exec (ambient), NOROOT etc. locked; a capability
+        # this process never had (the host's bounding set may lack some) cannot be kept
+        have = caps.read_process_caps().permitted
+        keep = [c for c in spec.keep_caps if caps.parse_capability(c) in have]
+        caps.set_uid_gid_with_caps(uid or None, gid or None, [] if uid else None, keep, securebits_lock=True)
     else:
         caps.drop_capabilities(spec.drop_caps)
         if gid:
