@@ -644,3 +644,34 @@ def test_unwritable_root_needs_readonly(conn: pyvirt.Connection, lxc_root: Path,
         assert leftovers("lxcro", lxc_root) == []
     finally:
         subprocess.run(["umount", str(ro)], check=False)
+
+
+def test_process_label_is_written_by_the_child_before_exec(conn: pyvirt.Connection, lxc_root: Path,
+                                                           make_rootfs: Callable[..., Path], tmp_path: Path) -> None:  # fmt: skip
+    """SetProcessLabel for a container: the stack's label reaches the init's process before its exec.
+
+    This host has no SELinux/AppArmor LSM, so /proc/self/attr/exec cannot take a
+    label; the MAC driver in this stack points its attribute at a file, which the
+    container's first process (not the driver, not the controller) must write.
+    """
+    from pyvirt.plugin import hookimpl
+    from pyvirt.security.none import NoneDriver
+    from pyvirt.security.stack import SecurityStack
+
+    attr = tmp_path / "attr-exec"
+    attr.write_text("")
+
+    class LabelDriver(NoneDriver):
+        @hookimpl
+        def security_process_exec_attr(self, domain: object) -> tuple[str, str]:
+            return str(attr), "system_u:system_r:svirt_lxc_net_t:s0:c1,c2"
+
+    from pyvirt_lxc import driver as lxc_driver
+
+    st = lxc_driver._states[str(lxc_root / "etc")]  # this connection's shared state
+    st.security = SecurityStack([("label", LabelDriver())])
+    rootfs = make_rootfs(WAIT_FOREVER)
+    dom = conn.create_domain(domain_xml("lxclabel", rootfs))
+    assert attr.read_text() == "system_u:system_r:svirt_lxc_net_t:s0:c1,c2"
+    dom.destroy()
+    assert leftovers("lxclabel", lxc_root) == []

@@ -14,11 +14,12 @@ import pluggy
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.2"
+CONTRACT_VERSION = "1.3"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
-``connect_domain_xml_from_native`` and ``domain_open_console``."""
+``connect_domain_xml_from_native`` and ``domain_open_console``; 1.3 the
+optional ``security_process_exec_attr``."""
 
 
 def contract_compatible(declared: str) -> bool:

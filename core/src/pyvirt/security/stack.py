@@ -150,6 +150,16 @@ class SecurityStack:
     def set_process_label(self, domain: Domain, cmd: Command) -> None:
         self._every("set_process_label", lambda d: d.security_set_process_label(domain=domain, cmd=cmd))
 
+    def process_exec_attrs(self, domain: Domain) -> list[tuple[str, str]]:
+        """Every driver's process label as (procfs attribute, text), for a child that is not a ``Command``."""
+        out: list[tuple[str, str]] = []
+        for entry in self._entries:
+            getter = getattr(entry.driver, "security_process_exec_attr", None)
+            attr = getter(domain=domain) if getter is not None else None
+            if attr is not None:
+                out.append((str(attr[0]), str(attr[1])))
+        return out
+
     def get_process_label(self, domain: Domain, pid: int) -> SecurityLabel:
         result: SecurityLabel = self.primary.security_get_process_label(domain=domain, pid=pid)
         return result

@@ -214,11 +214,18 @@ class AppArmorDriver:
 
     # ------------------------------------------------------------------ process
     @hookimpl
-    def security_set_process_label(self, domain: Domain, cmd: Command) -> None:
+    def security_process_exec_attr(self, domain: Domain) -> tuple[str, str] | None:
         sl = domain_seclabel(domain)
         if sl is None or sl.type == "none" or not sl.label:
+            return None
+        return self.attr_exec_path, f"exec {sl.label}"
+
+    @hookimpl
+    def security_set_process_label(self, domain: Domain, cmd: Command) -> None:
+        attr = self.security_process_exec_attr(domain)
+        if attr is None:
             return
-        request, target = f"exec {sl.label}", self.attr_exec_path
+        target, request = attr
 
         def change_onexec() -> None:
             with open(target, "w", encoding="ascii") as f:

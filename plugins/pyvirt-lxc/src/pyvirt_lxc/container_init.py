@@ -224,6 +224,9 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
         if not userns:
             root_fd = prepare_root(spec)
         _populate_root(spec, root_fd, console, userns)
+        for attr, text in spec.exec_attrs:  # SetProcessLabel: per task, so the host's /proc/self reaches it
+            with open(attr, "w", encoding="ascii") as f:
+                f.write(text)
         _pivot()
         sc.sethostname(spec.hostname)
         if spec.private_net:

@@ -132,6 +132,7 @@ class LxcConnection:
         g = st.audit_guest(obj, -1)
         st.security.gen_label(live)
         try:
+            spec.exec_attrs = st.security.process_exec_attrs(live)
             st.security.set_all_label(live)
             try:
                 proc = start_container(spec, limits_of(live), cgroup, st.paths)

@@ -51,6 +51,7 @@ class ContainerSpec:
         "console_socket",
         "drop_caps",
         "env",
+        "exec_attrs",
         "exit_file",
         "gid",
         "gid_map",
@@ -75,7 +76,8 @@ class ContainerSpec:
                  mounts: list[MountSpec], nics: list[NicSpec], drop_caps: list[str | int],
                  keep_caps: list[str] | None, cgroup_procs: list[str], console_socket: str,
                  exit_file: str, uid_map: list[tuple[int, int, int]] | None = None,
-                 gid_map: list[tuple[int, int, int]] | None = None) -> None:  # fmt: skip
+                 gid_map: list[tuple[int, int, int]] | None = None,
+                 exec_attrs: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
         self.name, self.uuid, self.init, self.env, self.workdir = name, uuid, init, env, workdir
         self.uid = uid  # a number or a user name resolved in the container's /etc/passwd; "" keeps root
         self.gid = gid
@@ -90,6 +92,8 @@ class ContainerSpec:
         # <idmap>: (start in the container, target on the host, count); a user namespace when set
         self.uid_map = [(int(a), int(b), int(c)) for a, b, c in uid_map or []]
         self.gid_map = [(int(a), int(b), int(c)) for a, b, c in gid_map or []]
+        # the security stack's process label: (procfs attribute, text) written just before the init's exec
+        self.exec_attrs = [(str(p), str(t)) for p, t in exec_attrs or []]
 
     def dumps(self) -> bytes:
         raw = _fields(self)

@@ -320,11 +320,18 @@ class SelinuxDriver:
 
     # ------------------------------------------------------------------ process
     @hookimpl
-    def security_set_process_label(self, domain: Domain, cmd: Command) -> None:
+    def security_process_exec_attr(self, domain: Domain) -> tuple[str, str] | None:
         sl = domain_seclabel(domain)
         if sl is None or sl.type == "none" or not sl.label:
+            return None
+        return self.attr_exec_path, sl.label
+
+    @hookimpl
+    def security_set_process_label(self, domain: Domain, cmd: Command) -> None:
+        attr = self.security_process_exec_attr(domain)
+        if attr is None:
             return
-        label, target = sl.label, self.attr_exec_path
+        target, label = attr
 
         def apply_label() -> None:
             # In the child, after fork and before exec: the next exec runs under this context.

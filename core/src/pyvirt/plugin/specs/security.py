@@ -74,6 +74,17 @@ def security_set_process_label(domain: Domain, cmd: Command) -> None:
 
 
 @hookspec
+def security_process_exec_attr(domain: Domain) -> tuple[str, str] | None:
+    """The process label as data: (procfs attribute, text) to write just before exec, or None.
+
+    For processes not started through ``Command``: a container's init is
+    forked by another program (the LXC controller), which writes this into
+    ``/proc/self/attr/exec`` itself. Optional (added in contract 1.3); DAC
+    labels are uid/gid and have no such form.
+    """
+
+
+@hookspec
 def security_get_process_label(domain: Domain, pid: int) -> SecurityLabel:
     """GetProcessLabel: the live label of the domain's process."""
 
