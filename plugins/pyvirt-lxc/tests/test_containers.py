@@ -675,3 +675,28 @@ def test_process_label_is_written_by_the_child_before_exec(conn: pyvirt.Connecti
     assert attr.read_text() == "system_u:system_r:svirt_lxc_net_t:s0:c1,c2"
     dom.destroy()
     assert leftovers("lxclabel", lxc_root) == []
+
+
+def test_lxc_namespace_shares_a_named_netns_and_another_containers_uts(
+    conn: pyvirt.Connection, lxc_root: Path, make_rootfs: Callable[..., Path]
+) -> None:
+    """``<lxc:namespace>``: join ``ip netns`` 'pvlxcns' and the UTS namespace of a running container."""
+    subprocess.run(["ip", "netns", "add", "pvlxcns"], check=True)
+    try:
+        rootfs = make_rootfs(WAIT_FOREVER)
+        first = conn.create_domain(domain_xml("lxcfirst", rootfs))
+        ns = """<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'>
+                  <lxc:sharenet type='netns' value='pvlxcns'/><lxc:shareuts type='name' value='lxcfirst'/>
+                </lxc:namespace>"""
+        second = conn.create_domain(domain_xml("lxcsecond", rootfs).replace("</domain>", ns + "</domain>"))
+        a, b = init_pid(lxc_root, "lxcfirst"), init_pid(lxc_root, "lxcsecond")
+        assert os.stat(f"/proc/{b}/ns/net").st_ino == os.stat("/run/netns/pvlxcns").st_ino
+        assert os.readlink(f"/proc/{b}/ns/uts") == os.readlink(f"/proc/{a}/ns/uts")
+        assert os.readlink(f"/proc/{b}/ns/ipc") != os.readlink(f"/proc/{a}/ns/ipc")
+        assert "<lxc:sharenet type='netns' value='pvlxcns'/>" in second.xml_desc().replace('"', "'")
+        second.destroy()
+        first.destroy()
+        for name in ("lxcfirst", "lxcsecond"):
+            assert leftovers(name, lxc_root) == []
+    finally:
+        subprocess.run(["ip", "netns", "delete", "pvlxcns"], check=False)

@@ -3,9 +3,7 @@
 The data comes from Debian's libvirt source package (tools/fetch-libvirt-source),
 never from the repository. Each input is parsed, given the LXC driver's
 defaults and formatted back; it must equal libvirt's expected output after
-canonicalisation. ``lxc-sharenet`` (the ``lxc:`` namespace for sharing a
-host's namespaces) is refused by name: neither the model nor the driver
-does it yet.
+canonicalisation: all thirteen.
 """
 
 from __future__ import annotations
@@ -18,10 +16,8 @@ from pyvirt_lxc.container_config import apply_defaults
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.conf.xml_compare import canonical
-from pyvirt.errors import ErrorCode, NotSupportedError
 
 FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
-REFUSED = {"lxc-sharenet"}
 
 
 def _data() -> Path | None:
@@ -46,11 +42,6 @@ def test_lxcxml2xml(name: str) -> None:
     assert DATA is not None
     infile = DATA / "lxcxml2xmldata" / f"{name}.xml"
     outfile = DATA / "lxcxml2xmloutdata" / f"{name}.xml"
-    if name in REFUSED:
-        with pytest.raises(NotSupportedError) as exc:
-            parse_domain(infile.read_bytes(), url=infile.name)
-        assert exc.value.code == ErrorCode.CONFIG_UNSUPPORTED
-        return
     dom = apply_defaults(parse_domain(infile.read_bytes(), url=infile.name))
     got = format_domain(dom, 0, domain_id=dom.id if dom.id is not None else -1)
     expected = (outfile if outfile.exists() else infile).read_bytes()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar
 from lxml import etree
 
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
+from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.cputune_rules import apply_cputune_rules
 from pyvirt.conf.domain_devices import Devices
 from pyvirt.conf.domain_rules import apply_device_rules
@@ -436,7 +437,40 @@ class Domain(XmlModel):
     devices: Annotated[Devices | None, X("devices", model=Devices)] = None
     seclabels: Annotated[list[Seclabel] | None, X("seclabel", model=Seclabel, many=True)] = None
     launch_security: Annotated[LaunchSecurity | None, X("launchSecurity", model=LaunchSecurity)] = None
+    # <lxc:namespace>: namespaces an LXC container shares, "sharenet"/"shareipc"/"shareuts" -> (type, value)
+    lxc_share: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    @classmethod
+    def expected_tree(cls) -> ExpectedTree:
+        tree = super().expected_tree()
+        tree.children[f"{{{LXC_NS}}}namespace"] = None  # read by xml_parse_extra
+        return tree
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        ns = elem.find(f"{{{LXC_NS}}}namespace")
+        if ns is None:
+            return
+        share: dict[str, tuple[str, str]] = {}
+        for child in ns.iterchildren("*"):
+            name = etree.QName(child).localname
+            kind, value = child.get("type"), child.get("value")
+            allowed = ("netns", "name", "pid") if name == "sharenet" else ("name", "pid")
+            if name not in ("sharenet", "shareipc", "shareuts") or kind not in allowed or not value:
+                raise XMLError(ErrorCode.XML_ERROR, f"invalid LXC namespace element <lxc:{name}> (type '{kind}')")
+            share[name] = (str(kind), value)
+        values["lxc_share"] = share
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.lxc_share:
+            ns = etree.SubElement(elem, f"{{{LXC_NS}}}namespace", nsmap={"lxc": LXC_NS})
+            for name in ("sharenet", "shareipc", "shareuts"):
+                if name in self.lxc_share:
+                    kind, value = self.lxc_share[name]
+                    etree.SubElement(ns, f"{{{LXC_NS}}}{name}", type=kind, value=value)
+
+
+LXC_NS = "http://libvirt.org/schemas/domain/lxc/1.0"
 
 _ACTIONS = {
     "on_poweroff": ("destroy", "restart", "preserve", "rename-restart"),

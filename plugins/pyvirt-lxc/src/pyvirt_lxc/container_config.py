@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import IpAddress, Route
@@ -250,9 +251,42 @@ def _idmap(dom: Domain) -> tuple[list[tuple[int, int, int]], list[tuple[int, int
     return maps[0], maps[1]
 
 
-def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], securebits_lock: bool) -> ContainerSpec:
+def _no_other_containers(name: str) -> int:
+    raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"no running container named '{name}'", verbatim=False)
+
+
+def _shares(dom: Domain, init_pid_of: Callable[[str], int]) -> list[tuple[str, str]]:
+    """``<lxc:namespace>`` entries as namespace files the container's first process joins."""
+    out = []
+    for element, (kind, value) in sorted(dom.lxc_share.items()):
+        ns = element.removeprefix("share")
+        if kind == "netns":
+            path = os.path.join("/run/netns", value)
+        elif kind == "pid":
+            path = f"/proc/{value}/ns/{ns}"
+        else:  # another running container of this driver, by name
+            path = f"/proc/{init_pid_of(value)}/ns/{ns}"
+        if not os.path.exists(path):
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"cannot share the {ns} namespace: '{path}' does not exist", verbatim=False
+            )
+        out.append((ns, path))
+    if out and dom.idmap is not None:
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, "sharing host namespaces with a user namespace (<idmap>) is not supported"
+        )
+    if any(ns == "net" for ns, _ in out) and dom.devices is not None and dom.devices.interfaces:
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, "a container sharing a network namespace cannot have NICs"
+        )
+    return out
+
+
+def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], securebits_lock: bool,
+               init_pid_of: Callable[[str], int] | None = None) -> ContainerSpec:  # fmt: skip
     """The controller's instructions for this domain; raises before anything is created."""
     uid_map, gid_map = _idmap(dom)
+    shares = _shares(dom, init_pid_of or _no_other_containers)
     consoles = dom.devices.consoles if dom.devices is not None else []
     if not consoles:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required")
@@ -283,7 +317,7 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
            "LIBVIRT_LXC_NAME": name, "LIBVIRT_LXC_UUID": dom.uuid or ""}  # fmt: skip
     for e in dom.os.initenvs or []:
         env[e.name or ""] = e.value or ""
-    privnet = bool(dom.features is not None and dom.features.privnet)
+    privnet = bool(dom.features is not None and dom.features.privnet) and not any(ns == "net" for ns, _ in shares)
     return ContainerSpec(
         name=name, uuid=dom.uuid or "", init=[dom.os.init, *[a.value or "" for a in dom.os.initargs or []]],
         env=env, workdir=dom.os.initdir or "", uid=dom.os.inituser or "", gid=dom.os.initgroup or "",
@@ -291,5 +325,5 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
         private_net=bool(nics) or privnet, mounts=mounts, nics=nics, drop_caps=dropped,
         keep_caps=kept if securebits_lock else None, cgroup_procs=cgroup_procs,
         console_socket=os.path.join(paths.run, f"{name}.console"), exit_file=os.path.join(paths.run, f"{name}.exit"),
-        uid_map=uid_map, gid_map=gid_map,
+        uid_map=uid_map, gid_map=gid_map, shares=shares,
     )  # fmt: skip

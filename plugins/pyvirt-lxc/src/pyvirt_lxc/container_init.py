@@ -208,6 +208,12 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
             flags = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
             if spec.private_net:
                 flags |= sc.CLONE_NEWNET
+            for kind, path in spec.shares:  # <lxc:namespace>: join, do not create
+                ns_flag = {"net": sc.CLONE_NEWNET, "ipc": sc.CLONE_NEWIPC, "uts": sc.CLONE_NEWUTS}[kind]
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                sc.setns(fd, ns_flag)
+                os.close(fd)
+                flags &= ~ns_flag
             sc.unshare(flags)
         os.write(ready_fd, b"1")
         os.close(ready_fd)
@@ -228,7 +234,8 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
             with open(attr, "w", encoding="ascii") as f:
                 f.write(text)
         _pivot()
-        sc.sethostname(spec.hostname)
+        if not any(kind == "uts" for kind, _ in spec.shares):
+            sc.sethostname(spec.hostname)
         if spec.private_net:
             sc.interface_up("lo")
         _exec_init(spec)

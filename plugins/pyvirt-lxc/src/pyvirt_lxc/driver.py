@@ -128,7 +128,7 @@ class LxcConnection:
         st = self.state
         live: Domain = obj.live.model_copy(deep=True)
         cgroup = ContainerCgroup(obj.name)
-        spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock)
+        spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock, self._init_pid_of)
         g = st.audit_guest(obj, -1)
         st.security.gen_label(live)
         try:
@@ -162,6 +162,15 @@ class LxcConnection:
         st.save_status(obj)
         proc.watch(lambda p: st.on_exit(obj, p))
         st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
+
+    def _init_pid_of(self, name: str) -> int:
+        """The init of another running container of this driver (``<lxc:sharenet type='name'>``)."""
+        other = self.state.by_name.get(name)
+        if other is None or other.process is None:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"no running container named '{name}' to share a namespace with"
+            )
+        return other.process.init_pid
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:

@@ -64,6 +64,7 @@ class ContainerSpec:
         "private_net",
         "root",
         "root_readonly",
+        "shares",
         "stage_dir",
         "uid",
         "uid_map",
@@ -77,7 +78,8 @@ class ContainerSpec:
                  keep_caps: list[str] | None, cgroup_procs: list[str], console_socket: str,
                  exit_file: str, uid_map: list[tuple[int, int, int]] | None = None,
                  gid_map: list[tuple[int, int, int]] | None = None,
-                 exec_attrs: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
+                 exec_attrs: list[tuple[str, str]] | None = None,
+                 shares: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
         self.name, self.uuid, self.init, self.env, self.workdir = name, uuid, init, env, workdir
         self.uid = uid  # a number or a user name resolved in the container's /etc/passwd; "" keeps root
         self.gid = gid
@@ -94,6 +96,8 @@ class ContainerSpec:
         self.gid_map = [(int(a), int(b), int(c)) for a, b, c in gid_map or []]
         # the security stack's process label: (procfs attribute, text) written just before the init's exec
         self.exec_attrs = [(str(p), str(t)) for p, t in exec_attrs or []]
+        # <lxc:namespace>: ("net"|"ipc"|"uts", namespace file) joined instead of a new namespace
+        self.shares = [(str(k), str(p)) for k, p in shares or []]
 
     def dumps(self) -> bytes:
         raw = _fields(self)
