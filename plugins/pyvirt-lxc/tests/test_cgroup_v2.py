@@ -3,14 +3,16 @@
 This host is hybrid: every controller is bound to a v1 hierarchy and the
 cgroup2 mount at /sys/fs/cgroup/unified has none. What cgroup2 has built in
 still works there for real: directories, membership, the freezer
-(``cgroup.freeze``/``cgroup.events``) and killing everything in a cgroup.
-Limits on a v2 host need its controllers and are not exercised here.
+(``cgroup.freeze``/``cgroup.events``), killing everything in a cgroup, and
+device access control, which cgroup v2 does with an eBPF program attached to
+the cgroup. Limits on a v2 host need its controllers and are not exercised here.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,41 @@ def test_v2_freezer_membership_and_kill_all(v2_view: CgroupLayout) -> None:
             proc.wait()
         cg.remove()
     assert not cg.exists()
+
+
+def _openable_unlisted_device() -> str | None:
+    """A device node outside the container's allowed list that this process itself can open."""
+    for path in ("/dev/kmsg", "/dev/net/tun", "/dev/kvm", "/dev/loop0", "/dev/fuse", "/dev/tty0"):
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            continue
+        return path
+    return None
+
+
+def test_v2_device_filter_denies_what_is_not_allowed(v2_view: CgroupLayout) -> None:
+    device = _openable_unlisted_device()
+    if device is None:
+        pytest.skip("no device node outside the allowed list can be opened on this host")
+    cg = ContainerCgroup("pyvirt-v2-dev", v2_view)
+    cg.create(Limits())
+    probe = (
+        "import os, sys; sys.stdin.readline()\n"
+        "def tryopen(p):\n"
+        "    try:\n"
+        "        os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK)); return 'ok'\n"
+        "    except OSError as e:\n"
+        "        return os.strerror(e.errno)\n"
+        f"print(tryopen('/dev/null'), '|', tryopen({device!r}), flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", probe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        Path(cg.procs_files()[0]).write_text(str(proc.pid))
+        out, _ = proc.communicate("go\n", timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        cg.remove()
+    assert out.strip() == "ok | Operation not permitted", f"{device}: {out!r}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pyvirt.errors import ErrorCode, OperationFailedError
 from pyvirt.util.cgroup_layout import CgroupLayout, detect_cgroup_layout
+from pyvirt_lxc.device_filter import attach_device_filter
 
 __all__ = ["ALLOWED_DEVICES", "ContainerCgroup", "Limits"]
 
@@ -163,6 +164,14 @@ class ContainerCgroup:
             _write(f"{devices}/devices.deny", "a")
             for kind, major, minor in (*ALLOWED_DEVICES, *lim.extra_devices):
                 _write(f"{devices}/devices.allow", f"{kind} {major}:{'*' if minor < 0 else minor} rwm")
+        elif devices:  # cgroup v2: an eBPF device program on the container's cgroup
+            try:
+                attach_device_filter(devices, [*ALLOWED_DEVICES, *lim.extra_devices])
+            except OSError as exc:
+                raise OperationFailedError(
+                    ErrorCode.SYSTEM_ERROR, f"Unable to attach the device filter to '{devices}': {exc.strerror}",
+                    verbatim=False,
+                ) from exc  # fmt: skip
 
     def _apply_blkio(self, lim: Limits) -> None:
         if not (lim.blkio_weight or lim.blkio_devices):
