@@ -440,8 +440,10 @@ def test_memtune_numatune_and_blkio_throttles_reach_the_cgroups(conn: pyvirt.Con
                <swap_hard_limit unit='MiB'>96</swap_hard_limit></memtune>
                <blkiotune><device><path>{disk}</path><read_bytes_sec>1048576</read_bytes_sec>
                <write_iops_sec>50</write_iops_sec></device></blkiotune>
-               <numatune><memory mode='strict' nodeset='0'/></numatune>"""
-    dom = conn.create_domain(domain_xml("lxctune", rootfs, extra=tune))
+               <numatune><memory mode='strict' nodeset='0'/></numatune>
+               <cputune><shares>512</shares><period>100000</period><quota>50000</quota></cputune>"""
+    xml = domain_xml("lxctune", rootfs, extra=tune).replace("</memory>", "</memory><vcpu cpuset='0'>1</vcpu>")
+    dom = conn.create_domain(xml)
     base = Path("/sys/fs/cgroup")
     if (base / "memory" / "machine").exists():
         mem = base / "memory" / "machine" / "lxctune.libvirt-lxc"
@@ -454,6 +456,11 @@ def test_memtune_numatune_and_blkio_throttles_reach_the_cgroups(conn: pyvirt.Con
         assert f"{dev} 1048576" in (blk / "blkio.throttle.read_bps_device").read_text()
         assert f"{dev} 50" in (blk / "blkio.throttle.write_iops_device").read_text()
         assert (base / "cpuset" / "machine" / "lxctune.libvirt-lxc" / "cpuset.mems").read_text().strip() == "0"
+        assert (base / "cpuset" / "machine" / "lxctune.libvirt-lxc" / "cpuset.cpus").read_text().strip() == "0"
+        cpu = base / "cpu" / "machine" / "lxctune.libvirt-lxc"
+        assert (cpu / "cpu.shares").read_text().strip() == "512"
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
     dom.destroy()
     assert leftovers("lxctune", lxc_root) == []
     if not (base / "blkio" / "machine").is_dir():
