@@ -13,12 +13,14 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Chardev, ChardevSource
+from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
     ErrorCode,
     ErrorDomain,
     InvalidArgumentError,
+    NotFoundError,
     NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
@@ -28,7 +30,7 @@ from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Sus
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel
+from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel, SnapshotRef
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
@@ -42,9 +44,12 @@ from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
+from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["QemuConnection", "QemuDriver"]
+
+SNAPSHOT_CREATE_HALT = 0x8  # VIR_DOMAIN_SNAPSHOT_CREATE_HALT
 
 _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
@@ -238,6 +243,14 @@ class QemuConnection:
                     os.unlink(nvram)
                 elif not flags & 8:  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
                     raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine domain with nvram")
+            snapshots = SnapshotStore(self.state.paths, obj.name)
+            count = len(snapshots.names())
+            if count and not obj.active and not flags & 2:  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"cannot delete inactive domain with {count} snapshots"
+                )
+            if count and flags & 2:
+                snapshots.remove_all()
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed):
                 if not flags & 1:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
@@ -503,6 +516,118 @@ class QemuConnection:
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
             self.state.save_status(obj)
 
+    # ------------------------------------------------------------------ snapshots
+    def _store(self, ref: DomainRef) -> tuple[DomainObj, SnapshotStore]:
+        obj = self.state.find(ref)
+        return obj, SnapshotStore(self.state.paths, obj.name)
+
+    @hookimpl
+    def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
+        """Internal snapshots (qcow2); with a running guest its memory too. HALT stops the guest afterwards."""
+        check_flags(flags, SNAPSHOT_CREATE_HALT, "qemuDomainSnapshotCreateXML")
+        snap = parse_snapshot(xml)
+        snap.name = snap.name or str(int(time.time()))
+        if snap.memory_snapshot not in (None, "internal", "no") or (snap.disks and any(
+                d.snapshot not in (None, "internal") for d in snap.disks)):  # fmt: skip
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "only internal snapshots are supported")
+        obj, store = self._store(dom)
+        with obj.lock:
+            proc = obj.process
+            if proc is not None:
+                running = obj.state == DomainState.RUNNING
+                state = "running" if running else "paused"
+                if running:  # QEMU stops the guest while it saves and resumes it after
+                    obj.expect("STOP")
+                    obj.expect("RESUME")
+                store.create(snap, obj.live, state, proc.monitor)
+            else:
+                store.create(snap, obj.live, "shutoff", None)
+        if flags & SNAPSHOT_CREATE_HALT and proc is not None:
+            proc.stop_reason = "from_snapshot"
+            proc.kill(grace=3.0)
+            proc.cleaned.wait(30)
+        return SnapshotRef(dom, snap.name)
+
+    @hookimpl
+    def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
+        check_flags(flags, 0, "qemuDomainListAllSnapshots")
+        return self._store(dom)[1].names()
+
+    @hookimpl
+    def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
+        self._store(dom)[1].load(name)
+        return SnapshotRef(dom, name)
+
+    @hookimpl
+    def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
+        current = self._store(dom)[1].current()
+        if current is None:
+            raise NotFoundError(ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot",
+                                domain=ErrorDomain.DOMAIN_SNAPSHOT)  # fmt: skip
+        return SnapshotRef(dom, current)
+
+    @hookimpl
+    def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
+        check_flags(flags, 1, "qemuDomainSnapshotGetXMLDesc")
+        store = self._store(snap.domain)[1]
+        doc = store.load(snap.name)
+        doc.domain_xml = format_domain(store.domain_of(doc), 2 | (flags & 1))
+        doc.active = None
+        return format_snapshot(doc)
+
+    @hookimpl
+    def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
+        doc = self._store(snap.domain)[1].load(snap.name)
+        if not doc.parent:
+            raise NotFoundError(ErrorCode.NO_DOMAIN_SNAPSHOT, f"snapshot '{snap.name}' does not have a parent",
+                                domain=ErrorDomain.DOMAIN_SNAPSHOT)  # fmt: skip
+        return SnapshotRef(snap.domain, doc.parent)
+
+    @hookimpl
+    def snapshot_revert(self, snap: SnapshotRef, flags: int) -> None:
+        """Back to the snapshot: a stopped snapshot stops the guest; a running or paused one (re)starts it."""
+        check_flags(flags, 0, "qemuDomainRevertToSnapshot")
+        obj, store = self._store(snap.domain)
+        doc = store.load(snap.name)
+        if doc.state not in ("running", "paused"):
+            proc = obj.process
+            if proc is not None:
+                proc.stop_reason = "from_snapshot"
+                proc.kill(grace=3.0)
+                proc.cleaned.wait(30)
+            with obj.lock:
+                store.load_into(snap.name, obj.live, None)
+        else:
+            with obj.lock:
+                if obj.process is None:
+                    self._start(obj, paused=True)
+                proc = obj.process
+                assert proc is not None
+                if obj.state == DomainState.RUNNING:  # QEMU stops it to load, and resumes it after
+                    obj.expect("STOP")
+                    obj.expect("RESUME")
+                store.load_into(snap.name, obj.live, proc.monitor)
+                running = bool(proc.monitor.execute("query-status").get("running"))
+                if doc.state == "running":
+                    if not running:
+                        obj.expect("RESUME")
+                        proc.monitor.execute("cont")
+                    obj.state, obj.reason = DomainState.RUNNING, RunningReason.FROM_SNAPSHOT
+                else:
+                    if running:
+                        obj.expect("STOP")
+                        proc.monitor.execute("stop")
+                    obj.state, obj.reason = DomainState.PAUSED, PausedReason.FROM_SNAPSHOT
+                self.state.save_status(obj)
+        store.set_current(snap.name)
+
+    @hookimpl
+    def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
+        check_flags(flags, 0, "qemuDomainSnapshotDelete")
+        obj, store = self._store(snap.domain)
+        with obj.lock:
+            store.delete(snap.name, obj.live, obj.process.monitor if obj.process is not None else None)
+
     @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
         """The host end of the guest's console pty, in raw mode like libvirt's console streams."""
@@ -557,7 +682,7 @@ class QemuConnection:
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         obj = self.state.find(dom)
         return {"persistent": obj.persistent, "active": obj.active, "autostart": obj.autostart,
-                "managed_save": os.path.exists(self.state.paths.managed_save(obj.name)), "has_snapshot": False, "updated": obj.config is not None}  # fmt: skip
+                "managed_save": os.path.exists(self.state.paths.managed_save(obj.name)), "has_snapshot": bool(SnapshotStore(self.state.paths, obj.name).names()), "updated": obj.config is not None}  # fmt: skip
 
     @hookimpl
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:

@@ -165,11 +165,11 @@ class QemuState(DomainTable[DomainObj]):
                 return
             proc.monitor.close()
             reason = proc.stop_reason or "crashed"
-            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED}.get(
-                reason, Stopped.FAILED
-            )
+            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
+                      "from_snapshot": Stopped.FROM_SNAPSHOT}.get(reason, Stopped.FAILED)  # fmt: skip
             shutoff = {
                 "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
+                "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
             }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
             with contextlib.suppress(Error):
                 self.security.restore_all_label(obj.live)

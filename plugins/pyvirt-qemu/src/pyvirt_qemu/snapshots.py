@@ -1,0 +1,196 @@
+"""Internal snapshots of qcow2 disks: QMP's snapshot jobs for running guests, qemu-img for stopped ones.
+
+A running guest's snapshot holds its memory and device state (in the first
+disk, QEMU's ``vmstate``) and every disk's contents; a stopped guest's only
+the disks. Metadata lives beside libvirt's layout: one ``<domainsnapshot>``
+document per snapshot under ``lib/snapshot/<domain>/``, the current one
+marked ``<active>1</active>``, so any process sees the same tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import time
+from typing import Any
+
+from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.conf.domain_devices import Disk
+from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, format_snapshot, parse_snapshot
+from pyvirt.errors import (
+    AlreadyExistsError,
+    ErrorCode,
+    ErrorDomain,
+    NotFoundError,
+    NotSupportedError,
+    OperationFailedError,
+)
+from pyvirt.local_driver.paths import DriverPaths
+from pyvirt.local_driver.status_file import atomic_write
+from pyvirt.util.command import Command
+from pyvirt_qemu.monitor import Monitor
+
+__all__ = ["SnapshotStore", "snapshot_disks"]
+
+
+def snapshot_disks(dom: Domain) -> list[tuple[int, Disk]]:
+    """(index on the command line, disk) of every writable disk with a source: all must be qcow2."""
+    out = []
+    for i, disk in enumerate(dom.devices.disks if dom.devices is not None else []):
+        path = disk.source_file or disk.source_dev
+        if not path or disk.readonly or disk.device == "cdrom":
+            continue
+        if (disk.driver_type or "raw") != "qcow2":
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"internal snapshot for disk {disk.target_dev} unsupported for storage type {disk.driver_type or 'raw'}",
+            )
+        out.append((i, disk))
+    return out
+
+
+def _qemu_img(*args: str) -> None:
+    Command(["qemu-img", *args]).pass_env("PATH").run(timeout=120)
+
+
+def run_job(monitor: Monitor, command: str, job_id: str, arguments: dict[str, Any], timeout: float = 600.0) -> None:
+    """Start a QMP job and wait for it to conclude; its error becomes ours."""
+    monitor.execute(command, {"job-id": job_id, **arguments})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = next((j for j in monitor.execute("query-jobs") if j.get("id") == job_id), None)
+        if job is None or job.get("status") == "concluded":
+            error = job.get("error") if job is not None else None
+            if job is not None:
+                monitor.execute("job-dismiss", {"id": job_id})
+            if error:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU '{command}' failed: {error}",
+                                           domain=ErrorDomain.QEMU)  # fmt: skip
+            return
+        time.sleep(0.01)
+    raise OperationFailedError(ErrorCode.OPERATION_TIMEOUT, f"QEMU '{command}' did not finish", domain=ErrorDomain.QEMU)
+
+
+class SnapshotStore:
+    """One domain's snapshot documents on disk."""
+
+    def __init__(self, paths: DriverPaths, name: str) -> None:
+        self.dir = os.path.join(paths.lib, "snapshot", name)
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.dir, f"{name}.xml")
+
+    def names(self) -> list[str]:
+        """In creation order (creation time, then name)."""
+        snaps = [self.load(os.path.basename(p)[:-4]) for p in glob.glob(os.path.join(self.dir, "*.xml"))]
+        return [s.name or "" for s in sorted(snaps, key=lambda s: (s.creation_time or 0, s.name or ""))]
+
+    def exists(self, name: str) -> bool:
+        return os.path.exists(self._path(name))
+
+    def load(self, name: str) -> Snapshot:
+        try:
+            with open(self._path(name), "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raise NotFoundError(
+                ErrorCode.NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'",
+                domain=ErrorDomain.DOMAIN_SNAPSHOT,
+            ) from None  # fmt: skip
+        snap = parse_snapshot(raw)
+        match = re.search(rb"<domain[\s>]", raw)  # not <domainsnapshot>
+        dom_start, dom_end = (match.start() if match else -1), raw.rfind(b"</domain>")
+        snap.domain_xml = raw[dom_start : dom_end + len(b"</domain>")].decode() if dom_start >= 0 else None
+        return snap
+
+    def domain_of(self, snap: Snapshot) -> Domain:
+        assert snap.domain_xml is not None
+        return parse_domain(snap.domain_xml)
+
+    def save(self, snap: Snapshot) -> None:
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        atomic_write(self._path(snap.name or ""), format_snapshot(snap).encode())
+
+    def current(self) -> str | None:
+        for name in self.names():
+            if self.load(name).active == 1:
+                return name
+        return None
+
+    def set_current(self, name: str | None) -> None:
+        for other in self.names():
+            snap = self.load(other)
+            want = 1 if other == name else 0
+            if snap.active != want:
+                snap.active = want
+                self.save(snap)
+
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(name))
+
+    def remove_all(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ operations
+    def create(self, snap: Snapshot, live: Domain, state: str, monitor: Monitor | None) -> None:
+        """Take the snapshot (running: through QMP, memory included; stopped: disks with qemu-img) and record it."""
+        name = snap.name or ""
+        disks = snapshot_disks(live)
+        if not disks:
+            raise OperationFailedError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
+        if self.exists(name):
+            raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
+        if monitor is not None:
+            nodes = [f"libvirt-{i}-format" for i, _ in disks]
+            run_job(
+                monitor, "snapshot-save", f"snapshot-save-{name}", {"tag": name, "vmstate": nodes[0], "devices": nodes}
+            )
+            snap.memory_snapshot = "internal"
+        else:
+            for _, disk in disks:
+                _qemu_img("snapshot", "-c", name, disk.source_file or disk.source_dev or "")
+            snap.memory_snapshot = "no"
+        snap.state = state
+        snap.parent = self.current()
+        snap.creation_time = int(time.time())
+        snap.disks = [SnapshotDisk(name=d.target_dev, snapshot="internal") for _, d in disks]
+        snap.domain_xml = format_domain(live, 2)
+        snap.active = 1
+        self.save(snap)
+        self.set_current(name)
+
+    def load_into(self, name: str, live: Domain, monitor: Monitor | None) -> None:
+        """Make the disks (and, with a monitor, the running guest) what the snapshot holds."""
+        disks = snapshot_disks(live)
+        if monitor is not None:
+            nodes = [f"libvirt-{i}-format" for i, _ in disks]
+            run_job(
+                monitor, "snapshot-load", f"snapshot-load-{name}", {"tag": name, "vmstate": nodes[0], "devices": nodes}
+            )
+        else:
+            for _, disk in disks:
+                _qemu_img("snapshot", "-a", name, disk.source_file or disk.source_dev or "")
+
+    def delete(self, name: str, live: Domain, monitor: Monitor | None) -> None:
+        """Drop the snapshot from the images and the tree; its children move up to its parent."""
+        snap = self.load(name)
+        disks = snapshot_disks(live)
+        if monitor is not None:
+            nodes = [f"libvirt-{i}-format" for i, _ in disks]
+            run_job(monitor, "snapshot-delete", f"snapshot-delete-{name}", {"tag": name, "devices": nodes})
+        else:
+            for _, disk in disks:
+                _qemu_img("snapshot", "-d", name, disk.source_file or disk.source_dev or "")
+        for other in self.names():
+            child = self.load(other)
+            if child.parent == name:
+                child.parent = snap.parent
+                self.save(child)
+        was_current = snap.active == 1
+        self.remove(name)
+        if was_current:
+            self.set_current(snap.parent)
