@@ -109,6 +109,10 @@ class Domain:
             self._conn.check_writable("virDomainGetXMLDesc with secure flag")
         return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
 
+    def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
+        """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
+        return self._conn.calls.domain_get_stats(dom=self._ref, stats=stats, flags=flags)
+
     def open_console(self, dev_name: str | None = None, flags: int = 0) -> int:
         """A file descriptor on the domain's console (the caller closes it); virDomainOpenConsole."""
         return self._write("virDomainOpenConsole").domain_open_console(dom=self._ref, dev_name=dev_name, flags=flags)

@@ -49,6 +49,7 @@ CASES = {
     "list-all": "list --all",
     "list-variants": "list --name; list --uuid; list --inactive; list --state-shutoff; list --all --title",
     "domain-queries": "dominfo test; domstate test; domstate test --reason; domid test; domname 1; domuuid test",
+    "domstats": "domstats; domstats --cpu-total test; domstats test test; domstats --state --list-active; domstats nosuch",
     "dumpxml": "dumpxml test; dumpxml --inactive test",
     "lifecycle": (
         f"define {DATA}/guest-x.xml; list --all; dominfo x; dumpxml x; start x; domstate x --reason; "

@@ -371,3 +371,34 @@ def cmd_domxml_from_native(s: Session, o: dict[str, Any]) -> None:
         s.out(s.conn.domain_xml_from_native(o["format"], native).rstrip("\n"))
     except Error as exc:
         raise CommandError(exc.message) from None
+
+
+_STATS_GROUPS = (("state", 1), ("cpu-total", 2), ("balloon", 4), ("vcpu", 8), ("interface", 16), ("block", 32),
+                 ("perf", 64), ("iothread", 128), ("memory", 256), ("dirtyrate", 512), ("vm", 1024))  # fmt: skip
+
+
+@command(
+    "domstats", "get statistics about one or multiple domains",
+    *(Opt(name, f"report domain {name} statistics", flag=True) for name, _ in _STATS_GROUPS),
+    Opt("list-active", "list only active domains", flag=True),
+    Opt("list-inactive", "list only inactive domains", flag=True),
+    Opt("raw", "do not pretty-print the fields", flag=True),
+    Opt("domain", "list of domains to get stats for", positional=True, kind="list"),
+)  # fmt: skip
+def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
+    mask = sum(bit for name, bit in _STATS_GROUPS if o[name])
+    if o["domain"]:
+        doms = [get_domain(s, d) for d in o["domain"]]
+    else:
+        flags = (F.ACTIVE if o["list-active"] else 0) | (F.INACTIVE if o["list-inactive"] else 0)
+        doms = s.conn.list_all_domains(int(flags))
+    for i, dom in enumerate(doms):
+        try:
+            fields = dom.get_stats(mask)
+        except Error as exc:
+            raise CommandError(exc.message) from None
+        if i:
+            s.out("")  # records are separated by a blank line; the last one's comes after the command
+        s.out(f"Domain: '{dom.name}'")
+        for key, value in fields:
+            s.out(f"  {key}={value}")

@@ -41,7 +41,7 @@ class Opt:
     required: bool = False
     positional: bool = False
     flag: bool = False
-    kind: str = "string"  # shown in help: string, number
+    kind: str = "string"  # shown in help: string, number, list (a positional taking every remaining word)
     default: Any = None
     aliases: tuple[str, ...] = ()
 
@@ -115,10 +115,13 @@ class CommandDef:
                 if arg == "--":
                     i += 1
                     continue
-                slot = next((o for o in positional if o.name not in seen), None)
+                slot = next((o for o in positional if o.name not in seen or o.kind == "list"), None)
                 if slot is None:
                     raise CommandError(f"unexpected data '{arg}'")
-                values[slot.name] = self._convert(slot, arg)
+                if slot.kind == "list":  # virsh's trailing argv: every remaining word
+                    values[slot.name] = [*(values[slot.name] or []), arg]
+                else:
+                    values[slot.name] = self._convert(slot, arg)
                 seen.add(slot.name)
             i += 1
         for o in self.opts:

@@ -26,7 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
          "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",
-         "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native"],
+         "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native", "domstats"],
         "domain_cmds",
     ),
     **dict.fromkeys(

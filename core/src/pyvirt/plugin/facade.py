@@ -185,6 +185,12 @@ class DriverCalls:
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._call("domain_set_autostart", "virDomainSetAutostart", dom=dom, autostart=autostart)
 
+    def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
+        return cast(
+            "list[tuple[str, int | str]]",
+            self._call("domain_get_stats", "virConnectGetAllDomainStats", dom=dom, stats=stats, flags=flags),
+        )
+
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         return cast(
             "list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom)

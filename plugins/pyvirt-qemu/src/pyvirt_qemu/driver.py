@@ -46,6 +46,7 @@ from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
 from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
+from pyvirt_qemu.stats import collect as collect_stats
 
 __all__ = ["QemuConnection", "QemuDriver"]
 
@@ -665,6 +666,15 @@ class QemuConnection:
                 fields = f.read().rsplit(")", 1)[1].split()
                 cpu_ns = (int(fields[11]) + int(fields[12])) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
         return DomainInfo(obj.state, d.memory.kib, d.current_memory.kib, d.vcpu.count or 1, cpu_ns)
+
+    @hookimpl
+    def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
+        check_flags(flags, 0, "qemuConnectGetAllDomainStats")
+        obj = self.state.find(dom)
+        with obj.lock:
+            proc = obj.process
+            return collect_stats(obj.live, int(obj.state), int(obj.reason), proc.pid if proc is not None else None,
+                                 proc.monitor if proc is not None else None, stats)  # fmt: skip
 
     @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:

@@ -366,6 +366,14 @@ class DomainHooks:
         return (obj.state, obj.reason)
 
     @hookimpl
+    def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
+        """Like libvirt's test driver: the state group only."""
+        obj = self.state.find(dom)
+        if stats and not stats & 1:
+            return []
+        return [("state.state", int(obj.state)), ("state.reason", int(obj.reason))]
+
+    @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         check_flags(flags, XML_SECURE | XML_INACTIVE | XML_UPDATE_CPU | XML_MIGRATABLE, "testDomainGetXMLDesc")
         obj = self.state.find(dom)

@@ -241,6 +241,16 @@ def domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
 
 
 @hookspec(firstresult=True)
+def domain_get_stats(dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
+    """virConnectGetAllDomainStats for one domain: (field, value) in libvirt's order. Added in 1.3.
+
+    ``stats`` is a VIR_DOMAIN_STATS_* mask (STATE 1, CPU_TOTAL 2, BALLOON 4,
+    VCPU 8, INTERFACE 16, BLOCK 32, ...); 0 asks for every group the driver
+    has. Groups the driver cannot report are left out. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def domain_get_security_label(dom: DomainRef) -> list[SecurityLabel]:
     """Live labels of the domain's process, primary model first. Stops at first non-None result."""
 
