@@ -109,6 +109,13 @@ class Domain:
             self._conn.check_writable("virDomainGetXMLDesc with secure flag")
         return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
 
+    def attach_device(self, xml: str, flags: int = 0) -> None:
+        """Hotplug and/or persist a device; flags: AFFECT_LIVE 1, AFFECT_CONFIG 2 (0: the current state)."""
+        self._write("virDomainAttachDeviceFlags").domain_attach_device(dom=self._ref, xml=xml, flags=flags)
+
+    def detach_device(self, xml: str, flags: int = 0) -> None:
+        self._write("virDomainDetachDeviceFlags").domain_detach_device(dom=self._ref, xml=xml, flags=flags)
+
     def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
         """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
         return self._conn.calls.domain_get_stats(dom=self._ref, stats=stats, flags=flags)

@@ -402,3 +402,38 @@ def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
         s.out(f"Domain: '{dom.name}'")
         for key, value in fields:
             s.out(f"  {key}={value}")
+
+
+def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
+    if o["current"] and (o["live"] or o["config"]):
+        raise CommandError("Options --current and --live are mutually exclusive")
+    flags = (1 if o["live"] else 0) | (2 if o["config"] or o["persistent"] else 0)
+    if o["persistent"]:
+        flags |= 1 if get_domain(s, o["domain"]).is_active() else 0
+    dom = get_domain(s, o["domain"])
+    xml = _read_file(o["file"])
+    try:
+        (dom.attach_device if verb == "attach" else dom.detach_device)(xml, flags)
+    except Error as exc:
+        raise _fail(f"Failed to {verb} device from {o['file']}", exc) from None
+    s.out(f"Device {verb}ed successfully")
+
+
+_DEVICE_OPTS = (
+    Opt("domain", "domain name, id or uuid", required=True, positional=True),
+    Opt("file", "XML file", required=True, positional=True),
+    Opt("persistent", "make live change persistent", flag=True),
+    Opt("config", "affect next boot", flag=True),
+    Opt("live", "affect running domain", flag=True),
+    Opt("current", "affect current domain", flag=True),
+)
+
+
+@command("attach-device", "attach device from an XML file", *_DEVICE_OPTS)
+def cmd_attach_device(s: Session, o: dict[str, Any]) -> None:
+    _device_command(s, o, "attach")
+
+
+@command("detach-device", "detach device from an XML file", *_DEVICE_OPTS)
+def cmd_detach_device(s: Session, o: dict[str, Any]) -> None:
+    _device_command(s, o, "detach")

@@ -26,7 +26,8 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
          "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",
-         "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native", "domstats"],
+         "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native", "domstats",
+         "attach-device", "detach-device"],
         "domain_cmds",
     ),
     **dict.fromkeys(

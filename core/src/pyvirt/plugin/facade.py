@@ -185,6 +185,14 @@ class DriverCalls:
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._call("domain_set_autostart", "virDomainSetAutostart", dom=dom, autostart=autostart)
 
+    def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        api = "virDomainAttachDeviceFlags" if flags else "virDomainAttachDevice"  # what virsh calls, and names
+        self._call("domain_attach_device", api, dom=dom, xml=xml, flags=flags)
+
+    def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        api = "virDomainDetachDeviceFlags" if flags else "virDomainDetachDevice"
+        self._call("domain_detach_device", api, dom=dom, xml=xml, flags=flags)
+
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         return cast(
             "list[tuple[str, int | str]]",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Disk, Interface
+from pyvirt.conf.domain_devices import Alias, Disk, Interface
 from pyvirt.errors import ErrorCode, NotSupportedError
 
 __all__ = ["DISK_BUS_DEVICE", "NIC_MODELS", "VIDEO_MODELS", "QemuCommand", "build_command_line", "emulator_for"]
@@ -58,6 +59,34 @@ class QemuCommand:
         return [self.emulator, *self.args]
 
 
+def device_index(position: int, alias: Alias | None) -> int:
+    """The number in a device's QEMU ids: from its live alias (virtio-disk3, net1), else its position."""
+    if alias is not None and alias.name:
+        digits = re.search(r"(\d+)$", alias.name)
+        if digits:
+            return int(digits.group(1))
+    return position
+
+
+def disk_device_id(index: int, disk: Disk) -> str:
+    bus = disk.target_bus or ("virtio" if (disk.target_dev or "").startswith("vd") else "sata")
+    return f"virtio-disk{index}" if bus == "virtio" else f"sata0-0-{index}"
+
+
+def disk_blockdevs(index: int, disk: Disk) -> list[dict[str, Any]]:
+    """The storage and format nodes of a disk (``libvirt-N-storage``/``-format``), as -blockdev or blockdev-add."""
+    path = disk.source_file or disk.source_dev
+    if not path:
+        return []
+    readonly = bool(disk.readonly or disk.device == "cdrom")
+    proto = "host_device" if disk.type == "block" else "file"
+    node = f"libvirt-{index}"
+    return [{"driver": proto, "filename": path, "node-name": f"{node}-storage", "auto-read-only": True,
+             "discard": "unmap"},
+            {"node-name": f"{node}-format", "read-only": readonly, "driver": disk.driver_type or "raw",
+             "file": f"{node}-storage"}]  # fmt: skip
+
+
 def _disk_args(index: int, disk: Disk) -> list[str]:
     if disk.type not in (None, "file", "block"):
         raise _unsupported(f"disk type '{disk.type}'")
@@ -69,13 +98,8 @@ def _disk_args(index: int, disk: Disk) -> list[str]:
         raise _unsupported(f"disk bus '{bus}'")
     node = f"libvirt-{index}"
     out: list[str] = []
-    readonly = bool(disk.readonly or disk.device == "cdrom")
-    if path:
-        proto = "host_device" if disk.type == "block" else "file"
-        out += ["-blockdev", _j({"driver": proto, "filename": path, "node-name": f"{node}-storage",
-                                 "auto-read-only": True, "discard": "unmap"})]  # fmt: skip
-        out += ["-blockdev", _j({"node-name": f"{node}-format", "read-only": readonly,
-                                 "driver": disk.driver_type or "raw", "file": f"{node}-storage"})]  # fmt: skip
+    for blockdev in disk_blockdevs(index, disk):
+        out += ["-blockdev", _j(blockdev)]
     device: dict[str, Any] = {"driver": DISK_BUS_DEVICE[bus] if disk.device != "cdrom" else "ide-cd"}
     if bus == "virtio" and disk.device == "cdrom":
         raise _unsupported("a virtio cdrom")
@@ -83,7 +107,7 @@ def _disk_args(index: int, disk: Disk) -> list[str]:
         device["drive"] = f"{node}-format"
     if bus != "virtio":
         device["bus"] = f"ide.{index}"
-    device["id"] = f"virtio-disk{index}" if bus == "virtio" else f"sata0-0-{index}"
+    device["id"] = disk_device_id(index, disk)
     if disk.boot is not None and disk.boot.order is not None:
         device["bootindex"] = disk.boot.order
     if disk.serial:

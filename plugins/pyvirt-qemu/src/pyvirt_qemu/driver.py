@@ -12,7 +12,7 @@ import tty
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
-from pyvirt.conf.domain_devices import Chardev, ChardevSource
+from pyvirt.conf.domain_devices import Alias, Chardev, ChardevSource, Disk, Interface
 from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
@@ -36,11 +36,12 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.command_line import build_command_line, disk_device_id, emulator_for
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
+from pyvirt_qemu.hotplug import attach_live, detach_live, find_device, parse_device
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
@@ -110,6 +111,16 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
         path = ptys.get(f"charserial{i}")
         if path is not None and console.type in (None, "pty"):
             console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
+
+
+def _record_aliases(dom: Domain) -> None:
+    """Name the disks and NICs in the live XML by their QEMU ids, as libvirt does; hotplug and stats find them so."""
+    if dom.devices is None:
+        return
+    for i, disk in enumerate(dom.devices.disks):
+        disk.alias = disk.alias or Alias(name=disk_device_id(i, disk))
+    for i, nic in enumerate(dom.devices.interfaces):
+        nic.alias = nic.alias or Alias(name=f"net{i}")
 
 
 def _defaults(dom: Domain) -> Domain:
@@ -316,6 +327,7 @@ class QemuConnection:
             if restored:
                 _wait_incoming(proc.monitor)
             _record_ptys(live, proc.monitor)
+            _record_aliases(live)
             if not paused:
                 obj.expect("RESUME")
                 proc.monitor.execute("cont")
@@ -516,6 +528,94 @@ class QemuConnection:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
             self.state.save_status(obj)
+
+    # ------------------------------------------------------------------ devices
+    def _affect(self, obj: DomainObj, flags: int) -> tuple[bool, bool]:
+        """(live, config) for VIR_DOMAIN_AFFECT_* flags, checked as libvirt does."""
+        live, config = bool(flags & 1), bool(flags & 2)
+        if not live and not config:
+            live, config = obj.active, not obj.active
+        if live and not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        if config and not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot modify device on transient domain")
+        return live, config
+
+    @hookimpl
+    def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        check_flags(flags, 0x3, "qemuDomainAttachDeviceFlags")
+        dev = parse_device(xml)
+        if isinstance(dev, Interface) and not dev.mac:
+            dev.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+        obj = self.state.find(dom)
+        live, config = self._affect(obj, flags)
+        what = f"target {dev.target_dev}" if isinstance(dev, Disk) else f"interface with MAC {dev.mac}"
+        with obj.lock:
+            persistent = obj.persistent_def()
+            for target, check in ((obj.live, live), (persistent, config)):
+                if check and find_device(target, dev) >= 0:
+                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"{what} already exists")
+            if live:
+                assert obj.process is not None
+                g = self.state.audit_guest(obj, obj.process.pid)
+                try:
+                    opened = attach_live(obj.live, dev.model_copy(deep=True), obj.process.monitor)
+                except Error:
+                    self._audit_attach(g, dev, [], False)
+                    raise
+                self._audit_attach(g, dev, opened, True)
+                self.state.save_status(obj)
+            if config:
+                assert persistent.devices is not None
+                if isinstance(dev, Disk):
+                    persistent.devices.disks = [*persistent.devices.disks, dev.model_copy(deep=True)]
+                else:
+                    persistent.devices.interfaces = [*persistent.devices.interfaces, dev.model_copy(deep=True)]
+                self.state.save_config(persistent)
+
+    def _audit_attach(self, g: Any, dev: Disk | Interface, opened: list[tuple[str, str]], ok: bool) -> None:
+        if isinstance(dev, Disk):
+            self.state.auditor.disk(g, None, dev.source_path, "attach", ok)
+            return
+        for mac, path in opened:
+            self.state.auditor.net_device_open(g, mac, path, ok)
+        self.state.auditor.net(g, None, dev.mac, "attach", ok)
+
+    @hookimpl
+    def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        check_flags(flags, 0x3, "qemuDomainDetachDeviceFlags")
+        dev = parse_device(xml)
+        obj = self.state.find(dom)
+        live, config = self._affect(obj, flags)
+        what = f"no target device {dev.target_dev}" if isinstance(dev, Disk) else f"no device matching MAC {dev.mac}"
+        with obj.lock:
+            persistent = obj.persistent_def()
+            positions = {
+                name: find_device(target, dev) for name, target in (("live", obj.live), ("config", persistent))
+            }
+            if (live and positions["live"] < 0) or (config and positions["config"] < 0):
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, what)
+            if live:
+                assert obj.process is not None and obj.live.devices is not None
+                items: list[Any] = obj.live.devices.disks if isinstance(dev, Disk) else obj.live.devices.interfaces
+                gone = items[positions["live"]]
+                detach_live(obj.live, positions["live"], type(dev), obj.process.monitor, obj.deleted)
+                g = self.state.audit_guest(obj, obj.process.pid)
+                if isinstance(dev, Disk):
+                    self.state.auditor.disk(g, gone.source_path, None, "detach", True)
+                else:
+                    self.state.auditor.net(g, gone.mac, None, "detach", True)
+                self.state.save_status(obj)
+            if config:
+                assert persistent.devices is not None
+                drop = positions["config"]
+                if isinstance(dev, Disk):
+                    persistent.devices.disks = [d for i, d in enumerate(persistent.devices.disks) if i != drop]
+                else:
+                    persistent.devices.interfaces = [
+                        n for i, n in enumerate(persistent.devices.interfaces) if i != drop
+                    ]
+                self.state.save_config(persistent)
 
     # ------------------------------------------------------------------ snapshots
     def _store(self, ref: DomainRef) -> tuple[DomainObj, SnapshotStore]:

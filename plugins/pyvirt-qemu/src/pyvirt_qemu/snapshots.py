@@ -31,6 +31,7 @@ from pyvirt.errors import (
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
+from pyvirt_qemu.command_line import device_index
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["SnapshotStore", "snapshot_disks"]
@@ -48,7 +49,7 @@ def snapshot_disks(dom: Domain) -> list[tuple[int, Disk]]:
                 ErrorCode.CONFIG_UNSUPPORTED,
                 f"internal snapshot for disk {disk.target_dev} unsupported for storage type {disk.driver_type or 'raw'}",
             )
-        out.append((i, disk))
+        out.append((device_index(i, disk.alias), disk))
     return out
 
 

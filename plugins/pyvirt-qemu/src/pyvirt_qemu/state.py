@@ -27,6 +27,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess
 
@@ -38,6 +39,7 @@ class DomainObj(BaseDomainObj):
     process: QemuProcess | None = None
     # QMP events our own commands will cause (stop -> STOP, cont -> RESUME): already accounted for.
     expected: dict[str, int] = field(default_factory=dict)
+    deleted: DeletedDevices = field(default_factory=DeletedDevices)  # DEVICE_DELETED, for detach
 
     def expect(self, event: str) -> None:
         self.expected[event] = self.expected.get(event, 0) + 1
@@ -128,6 +130,9 @@ class QemuState(DomainTable[DomainObj]):
 
     # ------------------------------------------------------------------ runtime events
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
+        if event == "DEVICE_DELETED" and data.get("device"):
+            obj.deleted.notify(str(data["device"]))  # without the lock: a detach waits for this while holding it
+            return
         with obj.lock:
             if obj.process is None:
                 return

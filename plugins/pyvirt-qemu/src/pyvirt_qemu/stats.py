@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from pyvirt.conf.domain import Domain
+from pyvirt_qemu.command_line import device_index
 
 __all__ = ["STATS_BALLOON", "STATS_BLOCK", "STATS_CPU", "STATS_INTERFACE", "STATS_STATE", "STATS_VCPU", "collect"]
 
@@ -80,7 +81,7 @@ def _capacity(path: str, size: int) -> int:
 
 
 def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
-    disks = [(i, d) for i, d in enumerate(dom.devices.disks if dom.devices is not None else [])]
+    disks = [(device_index(i, d.alias), d) for i, d in enumerate(dom.devices.disks if dom.devices is not None else [])]
     stats: dict[str, dict[str, Any]] = {}
     nodes: dict[str, dict[str, Any]] = {}
     if monitor is not None:

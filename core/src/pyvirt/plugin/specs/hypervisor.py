@@ -241,6 +241,22 @@ def domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
 
 
 @hookspec(firstresult=True)
+def domain_attach_device(dom: DomainRef, xml: str, flags: int) -> None:
+    """Add a device (``<disk>``, ``<interface>``, ...) live and/or to the persistent definition. Added in 1.3.
+
+    ``flags``: VIR_DOMAIN_AFFECT_LIVE (1), _CONFIG (2); 0 means the current state. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_detach_device(dom: DomainRef, xml: str, flags: int) -> None:
+    """Remove the device matching ``xml`` live and/or from the persistent definition. Added in 1.3.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def domain_get_stats(dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
     """virConnectGetAllDomainStats for one domain: (field, value) in libvirt's order. Added in 1.3.
 

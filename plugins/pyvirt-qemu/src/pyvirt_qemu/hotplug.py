@@ -1,0 +1,180 @@
+"""Attach and detach disks and NICs, on the running guest (QMP) and in the persistent definition.
+
+Live disks: ``blockdev-add`` of the storage and format nodes, then
+``device_add``; live NICs: a tap opened by the driver (its fd passed over
+the monitor) or a user-mode backend, ``netdev_add``, then ``device_add``.
+A step QEMU refuses undoes the ones before it. Detaching asks the guest to
+let go (``device_del``) and waits for QEMU's DEVICE_DELETED, then removes
+the backend; a guest that does not answer within the timeout keeps the
+device, as libvirt reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from typing import Any
+
+from pyvirt.conf.domain import Domain, parse_domain
+from pyvirt.conf.domain_devices import Alias, Disk, Interface
+from pyvirt.errors import Error, ErrorCode, NotSupportedError, OperationFailedError, XMLError
+from pyvirt_qemu.command_line import DISK_BUS_DEVICE, NIC_MODELS, device_index, disk_blockdevs, disk_device_id
+from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.tap import close_taps, open_taps
+
+__all__ = ["DeletedDevices", "attach_live", "detach_live", "find_device", "parse_device"]
+
+DETACH_TIMEOUT = 5.0
+
+
+def parse_device(xml: str) -> Disk | Interface:
+    """One ``<disk>`` or ``<interface>`` element, read by the domain model (and its rules)."""
+    text = xml.strip()
+    wrapper = (f"<domain type='kvm'><name>device</name><memory>1024</memory><os><type>hvm</type></os>"
+               f"<devices>{text}</devices></domain>")  # fmt: skip
+    try:
+        devices = parse_domain(wrapper).devices
+    except XMLError as exc:
+        raise XMLError(exc.code, exc.message.replace("domain_definition", "device")) from exc
+    if devices is not None and len(devices.disks) == 1 and not devices.interfaces:
+        return devices.disks[0]
+    if devices is not None and len(devices.interfaces) == 1 and not devices.disks:
+        return devices.interfaces[0]
+    raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "only <disk> and <interface> devices can be attached")
+
+
+def find_device(dom: Domain, dev: Disk | Interface) -> int:
+    """Position of the device ``dev`` describes: a disk by target, a NIC by MAC; -1 when absent."""
+    if dom.devices is None:
+        return -1
+    if isinstance(dev, Disk):
+        return next((i for i, d in enumerate(dom.devices.disks) if d.target_dev == dev.target_dev), -1)
+    return next((i for i, n in enumerate(dom.devices.interfaces) if dev.mac and n.mac == dev.mac), -1)
+
+
+class DeletedDevices:
+    """DEVICE_DELETED events from QEMU, waited for by the thread that asked for the removal."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._seen: set[str] = set()
+
+    def notify(self, device: str) -> None:
+        with self._cond:
+            self._seen.add(device)
+            self._cond.notify_all()
+
+    def wait(self, device: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while device not in self._seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            self._seen.discard(device)
+            return True
+
+
+def _next_index(items: list[Any]) -> int:
+    used = [device_index(i, item.alias) for i, item in enumerate(items)]
+    return max(used, default=-1) + 1
+
+
+def attach_live(live: Domain, dev: Disk | Interface, monitor: Monitor) -> list[tuple[str, str]]:
+    """Hotplug ``dev`` and add it to ``live``; returns the (MAC, path) of every device fd opened for it."""
+    assert live.devices is not None
+    if isinstance(dev, Disk):
+        _attach_disk(live, dev, monitor)
+        return []
+    return _attach_nic(live, dev, monitor)
+
+
+def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
+    assert live.devices is not None
+    bus = disk.target_bus or ("virtio" if (disk.target_dev or "").startswith("vd") else "sata")
+    if bus != "virtio" or disk.device not in (None, "disk"):
+        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"disk bus '{bus}' cannot be hotplugged")
+    path = disk.source_file or disk.source_dev
+    if not path or not os.path.exists(path):
+        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
+    index = _next_index(live.devices.disks)
+    added: list[str] = []
+    try:
+        for node in disk_blockdevs(index, disk):
+            monitor.execute("blockdev-add", node)
+            added.append(str(node["node-name"]))
+        device_id = disk_device_id(index, disk)
+        monitor.execute("device_add", {"driver": DISK_BUS_DEVICE[bus], "drive": f"libvirt-{index}-format",
+                                       "id": device_id})  # fmt: skip
+    except Error:
+        for name in reversed(added):
+            with contextlib.suppress(Error):
+                monitor.execute("blockdev-del", {"node-name": name})
+        raise
+    disk.alias = Alias(name=device_id)
+    live.devices.disks = [*live.devices.disks, disk]
+
+
+def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[str, str]]:
+    assert live.devices is not None
+    model = NIC_MODELS.get(nic.model_type)
+    if model is None:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"NIC model '{nic.model_type}' is not supported")
+    index = _next_index(live.devices.interfaces)
+    netdev_id, device_id = f"hostnet{index}", f"net{index}"
+    opened: list[tuple[str, str]] = []
+    taps = {}
+    if nic.type == "user":
+        netdev: dict[str, Any] = {"type": "user", "id": netdev_id}
+    elif nic.type in ("bridge", "ethernet"):
+        taps = open_taps([nic])
+        tap = taps[0]
+        monitor.pass_fd(tap.fd, f"tap-{netdev_id}")
+        netdev = {"type": "tap", "fd": f"tap-{netdev_id}", "id": netdev_id}
+        opened.append((tap.mac, "/dev/net/tun"))
+    else:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"interface type '{nic.type}' cannot be hotplugged")
+    try:
+        monitor.execute("netdev_add", netdev)
+        try:
+            monitor.execute("device_add", {"driver": model, "netdev": netdev_id, "id": device_id, "mac": nic.mac})
+        except Error:
+            with contextlib.suppress(Error):
+                monitor.execute("netdev_del", {"id": netdev_id})
+            raise
+    finally:
+        close_taps(taps)  # QEMU holds its own copy (or none, after a failure: then the tap goes)
+    nic.alias = Alias(name=device_id)
+    live.devices.interfaces = [*live.devices.interfaces, nic]
+    return opened
+
+
+def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, deleted: DeletedDevices) -> None:
+    """Unplug the device at ``position``; its backend goes once the guest has released it."""
+    assert live.devices is not None
+    items: list[Any] = live.devices.disks if kind is Disk else live.devices.interfaces
+    item = items[position]
+    index = device_index(position, item.alias)
+    device_id = item.alias.name if item.alias is not None and item.alias.name else (
+        disk_device_id(index, item) if kind is Disk else f"net{index}")  # fmt: skip
+    monitor.execute("device_del", {"id": device_id})
+    if not deleted.wait(device_id, DETACH_TIMEOUT):
+        raise OperationFailedError(
+            ErrorCode.OPERATION_TIMEOUT, f"detach of device '{device_id}' timed out: the guest did not release it",
+            verbatim=False,
+        )  # fmt: skip
+    if kind is Disk:
+        for node in (f"libvirt-{index}-format", f"libvirt-{index}-storage"):
+            with contextlib.suppress(Error):
+                monitor.execute("blockdev-del", {"node-name": node})
+    else:
+        with contextlib.suppress(Error):
+            monitor.execute("netdev_del", {"id": f"hostnet{index}"})
+    remaining = [x for i, x in enumerate(items) if i != position]
+    if kind is Disk:
+        live.devices.disks = remaining
+    else:
+        live.devices.interfaces = remaining

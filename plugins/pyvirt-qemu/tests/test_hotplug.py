@@ -1,0 +1,69 @@
+"""attach-device/detach-device on a real QEMU guest and in the persistent definition."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import pyvirt
+from pyvirt.errors import Error, ErrorCode
+
+DISK = "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vdb' bus='virtio'/></disk>"
+NIC = "<interface type='ethernet'><mac address='52:54:00:5e:04:05'/><target dev='pvhot0'/><model type='virtio'/></interface>"
+
+
+@pytest.fixture
+def running(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> pyvirt.Domain:
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>hotty</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    dom.create()
+    return dom
+
+
+def test_live_attach_of_a_disk_and_a_nic(running: pyvirt.Domain, tmp_path: Path) -> None:
+    image = tmp_path / "extra.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "8M"], check=True)
+    running.attach_device(DISK.format(image))
+    running.attach_device(NIC)
+    stats = dict(running.get_stats(16 | 32))
+    assert stats["block.count"] == 1 and stats["block.0.name"] == "vdb" and stats["block.0.capacity"] == 8 << 20
+    assert stats["net.count"] == 1 and stats["net.0.name"] == "pvhot0" and os.path.exists("/sys/class/net/pvhot0")
+    live = running.xml_desc()
+    assert "<alias name='virtio-disk0'/>" in live.replace('"', "'") and "<alias name='net0'/>" in live.replace('"', "'")
+    assert "vdb" not in running.xml_desc(2), "a live attach leaves the persistent definition alone"
+    with pytest.raises(Error) as exc:
+        running.attach_device(DISK.format(image))
+    assert exc.value.code == ErrorCode.OPERATION_INVALID and "target vdb already exists" in str(exc.value)
+    running.destroy()
+    assert not os.path.exists("/sys/class/net/pvhot0"), "the tap goes with QEMU"
+    running.undefine()
+
+
+def test_config_attach_and_detach_and_refusals(running: pyvirt.Domain, tmp_path: Path) -> None:
+    image = tmp_path / "cfg.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "8M"], check=True)
+    running.attach_device(DISK.format(image), 2)  # --config on a running guest
+    assert "vdb" in running.xml_desc(2) and "vdb" not in running.xml_desc()
+    running.detach_device(DISK.format(image), 2)
+    assert "vdb" not in running.xml_desc(2)
+    with pytest.raises(Error) as exc:
+        running.detach_device(DISK.format(image), 2)
+    assert exc.value.code == ErrorCode.OPERATION_FAILED and "no target device vdb" in str(exc.value)
+    with pytest.raises(Error) as exc:
+        running.attach_device(DISK.format(tmp_path / "missing.qcow2"), 1)
+    assert exc.value.code == ErrorCode.OPERATION_FAILED and "Cannot access storage file" in str(exc.value)
+    sata = DISK.format(image).replace("vdb' bus='virtio'", "sdb' bus='sata'")
+    with pytest.raises(Error) as exc:
+        running.attach_device(sata, 1)
+    assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    assert "vdb" not in running.xml_desc() and "sdb" not in running.xml_desc(), "a refused attach changes nothing"
+    running.destroy()
+    with pytest.raises(Error) as exc:
+        running.attach_device(DISK.format(image), 1)
+    assert exc.value.code == ErrorCode.OPERATION_INVALID
+    running.attach_device(DISK.format(image))  # current = config for a stopped domain
+    assert "vdb" in running.xml_desc()
+    running.undefine()
