@@ -61,3 +61,4 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "bench/bench_command.py", *session.posargs)
     session.run(sys.executable, "bench/bench_test_driver.py")
     session.run(sys.executable, "bench/bench_lxc.py")
+    session.run(sys.executable, "bench/bench_qemu.py")

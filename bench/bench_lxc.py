@@ -24,15 +24,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from private_libvirtd import LIBVIRTD, start_libvirtd, stop_libvirtd
+
 SYSTEM_PYTHON = "/usr/bin/python3"
-LIBVIRTD = "/usr/sbin/libvirtd"
-DRIVER_DIRS = (
-    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver",
-    "/usr/lib/aarch64-linux-gnu/libvirt/connection-driver",
-)
 FETCH = Path(__file__).resolve().parents[1] / "tools" / "fetch-guest-linux"
 
 INIT = "#!/bin/sh\ntrap 'exit 0' TERM\nwhile true; do sleep 1 & wait $!; done\n"
@@ -74,30 +71,6 @@ def make_rootfs(where: Path) -> Path:
     return rootfs
 
 
-def start_libvirtd(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    drivers = work / "drivers"
-    drivers.mkdir()
-    lxc_so = next(
-        Path(d) / "libvirt_driver_lxc.so" for d in DRIVER_DIRS if (Path(d) / "libvirt_driver_lxc.so").exists()
-    )
-    (drivers / lxc_so.name).symlink_to(lxc_so)
-    sock = work / "sock"
-    sock.mkdir()
-    conf = work / "libvirtd.conf"
-    conf.write_text(f'unix_sock_dir = "{sock}"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n')
-    script = f"umount /sys/fs/cgroup/unified 2>/dev/null; exec {LIBVIRTD} --config {conf}"
-    with open(work / "libvirtd.log", "wb") as log:
-        proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                env={**os.environ, "LIBVIRT_DRIVER_DIR": str(drivers)},
-                                stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while not (sock / "libvirt-sock").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("libvirtd did not start: " + (work / "libvirtd.log").read_text()[-2000:])
-        time.sleep(0.05)
-    return proc, f"lxc:///system?socket={sock}/libvirt-sock"
-
-
 def side(python: str, uri: str, xml: str, n: int) -> dict[str, float]:
     out = subprocess.run([python, "-c", SIDE, uri, xml, str(n)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -116,12 +89,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pyvirt-bench-lxc-") as tmp:
         work = Path(tmp)
         rootfs = make_rootfs(work)
-        daemon, uri = start_libvirtd(work)
+        daemon, uri = start_libvirtd(work, "lxc")
         try:
             lv = side(SYSTEM_PYTHON, uri, XML.format(name="benchlv", rootfs=rootfs), args.runs)
         finally:
-            daemon.terminate()
-            daemon.wait(10)
+            stop_libvirtd(daemon)
         pv = side(sys.executable, f"lxc:///embed?root={work / 'embed'}", XML.format(name="benchpv", rootfs=rootfs),
                   args.runs)  # fmt: skip
     rows = [
