@@ -116,6 +116,10 @@ class Domain:
     def detach_device(self, xml: str, flags: int = 0) -> None:
         self._write("virDomainDetachDeviceFlags").domain_detach_device(dom=self._ref, xml=xml, flags=flags)
 
+    def update_device(self, xml: str, flags: int = 0) -> None:
+        """Change a device in place: a CD-ROM's medium, a NIC's link state."""
+        self._write("virDomainUpdateDeviceFlags").domain_update_device(dom=self._ref, xml=xml, flags=flags)
+
     def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
         """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
         return self._conn.calls.domain_get_stats(dom=self._ref, stats=stats, flags=flags)

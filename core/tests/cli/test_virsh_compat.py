@@ -50,7 +50,7 @@ CASES = {
     "list-variants": "list --name; list --uuid; list --inactive; list --state-shutoff; list --all --title",
     "domain-queries": "dominfo test; domstate test; domstate test --reason; domid test; domname 1; domuuid test",
     "domstats": "domstats; domstats --cpu-total test; domstats test test; domstats --state --list-active; domstats nosuch",
-    "devices": "attach-device test /dev/null; detach-device test /dev/null --config; attach-device test /nonexistent",
+    "devices": "attach-device test /dev/null; detach-device test /dev/null --config; attach-device test /nonexistent; update-device test /dev/null; update-device test /dev/null --force --config",
     "dumpxml": "dumpxml test; dumpxml --inactive test",
     "lifecycle": (
         f"define {DATA}/guest-x.xml; list --all; dominfo x; dumpxml x; start x; domstate x --reason; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,51 @@ def test_config_attach_and_detach_and_refusals(running: pyvirt.Domain, tmp_path:
     running.attach_device(DISK.format(image))  # current = config for a stopped domain
     assert "vdb" in running.xml_desc()
     running.undefine()
+
+
+def _monitor(dom: pyvirt.Domain) -> object:
+    """The driver's own QMP connection to the guest (QEMU takes one client): white-box, to ask QEMU itself."""
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError("no running guest")
+
+
+def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.Connection, virt_type: str,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    first, second = tmp_path / "first.iso", tmp_path / "second.iso"
+    first.write_bytes(b"\\1" * 65536)
+    second.write_bytes(b"\\2" * 65536)
+    cdrom = ("<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>{}"
+             "<target dev='hdc' bus='ide'/><readonly/></disk>")  # fmt: skip
+    nic = "<interface type='user'><mac address='52:54:00:5e:06:07'/><model type='virtio'/>{}</interface>"
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>mediac</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{cdrom.format(f"<source file='{first}'/>")}
+{nic.format("")}</devices></domain>""")
+    dom.create()
+    mon: Any = _monitor(dom)
+
+    def medium() -> str | None:
+        block = next(b for b in mon.execute("query-block") if b.get("qdev", "").endswith("sata0-0-0"))
+        found: str | None = block.get("inserted", {}).get("file")
+        return found
+
+    assert medium() == str(first)
+    dom.update_device(cdrom.format(f"<source file='{second}'/>"))
+    assert medium() == str(second) and str(second) in dom.xml_desc() and str(first) in dom.xml_desc(2)
+    dom.update_device(cdrom.format(""))  # eject
+    assert medium() is None and "second.iso" not in dom.xml_desc()
+    dom.update_device(nic.format("<link state='down'/>"))  # QMP set_link: QEMU refuses an unknown NIC name
+    assert "<link state='down'/>" in dom.xml_desc().replace('"', "'")
+    with pytest.raises(Exception, match="not found"):
+        mon.execute("set_link", {"name": "no-such-nic", "up": True})
+    with pytest.raises(Error) as exc:
+        dom.update_device(nic.format("<link state='up'/>").replace("virtio", "e1000"))
+    assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    dom.update_device(nic.format("<link state='up'/>"), 3)  # live and config
+    assert "<link state='up'/>" in dom.xml_desc(2).replace('"', "'")
+    dom.destroy()
+    dom.undefine()

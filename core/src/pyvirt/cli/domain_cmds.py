@@ -407,16 +407,16 @@ def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
 def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
     if o["current"] and (o["live"] or o["config"]):
         raise CommandError("Options --current and --live are mutually exclusive")
-    flags = (1 if o["live"] else 0) | (2 if o["config"] or o["persistent"] else 0)
+    flags = (1 if o["live"] else 0) | (2 if o["config"] or o["persistent"] else 0) | (4 if o.get("force") else 0)
     if o["persistent"]:
         flags |= 1 if get_domain(s, o["domain"]).is_active() else 0
     dom = get_domain(s, o["domain"])
     xml = _read_file(o["file"])
     try:
-        (dom.attach_device if verb == "attach" else dom.detach_device)(xml, flags)
+        {"attach": dom.attach_device, "detach": dom.detach_device, "update": dom.update_device}[verb](xml, flags)
     except Error as exc:
         raise _fail(f"Failed to {verb} device from {o['file']}", exc) from None
-    s.out(f"Device {verb}ed successfully")
+    s.out(f"Device {verb.removesuffix('e')}ed successfully")
 
 
 _DEVICE_OPTS = (
@@ -437,3 +437,9 @@ def cmd_attach_device(s: Session, o: dict[str, Any]) -> None:
 @command("detach-device", "detach device from an XML file", *_DEVICE_OPTS)
 def cmd_detach_device(s: Session, o: dict[str, Any]) -> None:
     _device_command(s, o, "detach")
+
+
+@command("update-device", "update device from an XML file", *_DEVICE_OPTS,
+         Opt("force", "force device update", flag=True))  # fmt: skip
+def cmd_update_device(s: Session, o: dict[str, Any]) -> None:
+    _device_command(s, o, "update")

@@ -27,7 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
          "start", "destroy", "shutdown", "reboot", "suspend", "resume", "save", "restore", "managedsave",
          "managedsave-remove", "autostart", "domxml-to-native", "domxml-from-native", "domstats",
-         "attach-device", "detach-device"],
+         "attach-device", "detach-device", "update-device"],
         "domain_cmds",
     ),
     **dict.fromkeys(

@@ -20,7 +20,7 @@ implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
 ``connect_domain_xml_from_native`` and ``domain_open_console``; 1.3 the
 optional ``security_process_exec_attr``, ``domain_get_stats`` and
-``domain_attach_device``/``domain_detach_device``."""
+``domain_attach_device``/``domain_detach_device``/``domain_update_device``."""
 
 
 def contract_compatible(declared: str) -> bool:

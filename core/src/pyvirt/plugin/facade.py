@@ -193,6 +193,9 @@ class DriverCalls:
         api = "virDomainDetachDeviceFlags" if flags else "virDomainDetachDevice"
         self._call("domain_detach_device", api, dom=dom, xml=xml, flags=flags)
 
+    def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        self._call("domain_update_device", "virDomainUpdateDeviceFlags", dom=dom, xml=xml, flags=flags)
+
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         return cast(
             "list[tuple[str, int | str]]",

@@ -41,7 +41,7 @@ from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
-from pyvirt_qemu.hotplug import attach_live, detach_live, find_device, parse_device
+from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
@@ -615,6 +615,40 @@ class QemuConnection:
                     persistent.devices.interfaces = [
                         n for i, n in enumerate(persistent.devices.interfaces) if i != drop
                     ]
+                self.state.save_config(persistent)
+
+    @hookimpl
+    def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        check_flags(flags, 0x7, "qemuDomainUpdateDeviceFlags")
+        new = parse_device(xml)
+        obj = self.state.find(dom)
+        live, config = self._affect(obj, flags & 0x3)
+        what = f"target {new.target_dev}" if isinstance(new, Disk) else f"MAC {new.mac}"
+        with obj.lock:
+            persistent = obj.persistent_def()
+            positions = {
+                name: find_device(target, new) for name, target in (("live", obj.live), ("config", persistent))
+            }
+            for name, wanted in (("live", live), ("config", config)):
+                if wanted and positions[name] < 0:
+                    raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"no device with {what}")
+            if live:
+                assert obj.process is not None and obj.live.devices is not None
+                items: list[Any] = obj.live.devices.disks if isinstance(new, Disk) else obj.live.devices.interfaces
+                check_update(items[positions["live"]], new)
+                update_live(obj.live, positions["live"], new, obj.process.monitor)
+                self.state.save_status(obj)
+            if config:
+                assert persistent.devices is not None
+                if isinstance(new, Disk):
+                    old_disk = persistent.devices.disks[positions["config"]]
+                    check_update(old_disk, new)
+                    old_disk.source_file, old_disk.source_dev = new.source_file, new.source_dev
+                    old_disk.driver_type = new.driver_type or old_disk.driver_type
+                else:
+                    old_nic = persistent.devices.interfaces[positions["config"]]
+                    check_update(old_nic, new)
+                    old_nic.link_state = new.link_state
                 self.state.save_config(persistent)
 
     # ------------------------------------------------------------------ snapshots

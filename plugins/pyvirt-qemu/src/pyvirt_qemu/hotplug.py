@@ -24,7 +24,7 @@ from pyvirt_qemu.command_line import DISK_BUS_DEVICE, NIC_MODELS, device_index, 
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.tap import close_taps, open_taps
 
-__all__ = ["DeletedDevices", "attach_live", "detach_live", "find_device", "parse_device"]
+__all__ = ["DeletedDevices", "attach_live", "check_update", "detach_live", "find_device", "parse_device", "update_live"]
 
 DETACH_TIMEOUT = 5.0
 
@@ -178,3 +178,51 @@ def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, delet
         live.devices.disks = remaining
     else:
         live.devices.interfaces = remaining
+
+
+def check_update(old: Disk | Interface, new: Disk | Interface) -> None:
+    """What update-device may change: a CD-ROM's or floppy's medium, a NIC's link state; nothing else."""
+    if isinstance(old, Disk) and isinstance(new, Disk):
+        if old.device not in ("cdrom", "floppy"):
+            raise NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED, f"disk device '{old.device or 'disk'}' cannot be updated"
+            )
+        return
+    if isinstance(old, Interface) and isinstance(new, Interface):
+        same = (new.type == old.type and new.mac == old.mac and new.source_bridge in (None, old.source_bridge)
+                and new.model_type in (None, old.model_type) and new.target_dev in (None, old.target_dev))  # fmt: skip
+        if not same:
+            raise NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED, "cannot modify network device configuration other than its link state"
+            )
+        return
+    raise XMLError(ErrorCode.XML_ERROR, "the updated device is not of the same kind")
+
+
+def update_live(live: Domain, position: int, new: Disk | Interface, monitor: Monitor) -> None:
+    """Apply ``new`` to the running guest's device at ``position`` and to ``live``."""
+    assert live.devices is not None
+    if isinstance(new, Interface):
+        nic = live.devices.interfaces[position]
+        name = nic.alias.name if nic.alias is not None and nic.alias.name else f"net{position}"
+        monitor.execute("set_link", {"name": name, "up": new.link_state != "down"})
+        nic.link_state = new.link_state
+        return
+    disk = live.devices.disks[position]
+    index = device_index(position, disk.alias)
+    device_id = disk.alias.name if disk.alias is not None and disk.alias.name else disk_device_id(index, disk)
+    path = new.source_file or new.source_dev
+    if path and not os.path.exists(path):
+        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
+    monitor.execute("blockdev-open-tray", {"id": device_id, "force": True})
+    monitor.execute("blockdev-remove-medium", {"id": device_id})
+    for name in (f"libvirt-{index}-format", f"libvirt-{index}-storage"):
+        with contextlib.suppress(Error):
+            monitor.execute("blockdev-del", {"node-name": name})
+    disk.source_file, disk.source_dev, disk.type = new.source_file, new.source_dev, new.type or disk.type
+    disk.driver_type = new.driver_type or disk.driver_type
+    if path:
+        for node in disk_blockdevs(index, disk):
+            monitor.execute("blockdev-add", node)
+        monitor.execute("blockdev-insert-medium", {"id": device_id, "node-name": f"libvirt-{index}-format"})
+    monitor.execute("blockdev-close-tray", {"id": device_id})

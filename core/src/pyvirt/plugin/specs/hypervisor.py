@@ -257,6 +257,14 @@ def domain_detach_device(dom: DomainRef, xml: str, flags: int) -> None:
 
 
 @hookspec(firstresult=True)
+def domain_update_device(dom: DomainRef, xml: str, flags: int) -> None:
+    """Change a device in place (a CD-ROM's medium, a NIC's link state), live and/or persistently. Added in 1.3.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def domain_get_stats(dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
     """virConnectGetAllDomainStats for one domain: (field, value) in libvirt's order. Added in 1.3.
 
