@@ -100,3 +100,36 @@ def test_raw_disks_cannot_have_internal_snapshots(conn: pyvirt.Connection, virt_
     assert exc.value.code == ErrorCode.CONFIG_UNSUPPORTED
     assert "internal snapshot for disk vda unsupported for storage type raw" in str(exc.value)
     dom.undefine()
+
+
+def test_external_disk_only_snapshot_of_a_stopped_guest(guest: tuple[pyvirt.Domain, Path]) -> None:
+    dom, image = guest
+    write_pattern(image, 0xAA)
+    snap = dom.snapshot_create("<domainsnapshot><name>ext1</name></domainsnapshot>", 0x10)  # DISK_ONLY
+    overlay = image.with_name("disk.ext1")
+    info = subprocess.run(["qemu-img", "info", "-U", str(overlay)], capture_output=True, text=True, check=True).stdout
+    assert f"backing file: {image}" in info and "file format: qcow2" in info
+    assert str(overlay) in dom.xml_desc(), "the definition now writes to the overlay"
+    xml = snap.xml_desc().replace('"', "'")
+    assert "<state>disk-snapshot</state>" in xml and f"<source file='{overlay}'/>" in xml and str(image) in xml
+    dom.create()  # QEMU opens the overlay over its backing image
+    dom.destroy()
+    assert pattern_is(overlay, 0xAA), "the overlay reads through to the base"
+    with pytest.raises(Error) as exc:
+        dom.snapshot_create("<domainsnapshot><name>ext1</name></domainsnapshot>", 0x10)
+    assert exc.value.code == ErrorCode.OPERATION_INVALID
+    with pytest.raises(Error) as exc:
+        snap.revert()
+    assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    with pytest.raises(Error) as exc:
+        snap.delete()
+    assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    snap.delete(0x2)  # METADATA_ONLY
+    assert dom.list_snapshots() == [] and overlay.exists()
+    dom.create()
+    with pytest.raises(Error) as exc:
+        dom.snapshot_create("<domainsnapshot><name>ext2</name></domainsnapshot>", 0x10)
+    assert exc.value.code == ErrorCode.OPERATION_UNSUPPORTED and "running guest" in str(exc.value)
+    assert not image.with_name("disk.ext2").exists()
+    dom.destroy()
+    dom.undefine()

@@ -52,6 +52,8 @@ from pyvirt_qemu.stats import collect as collect_stats
 __all__ = ["QemuConnection", "QemuDriver"]
 
 SNAPSHOT_CREATE_HALT = 0x8  # VIR_DOMAIN_SNAPSHOT_CREATE_HALT
+SNAPSHOT_CREATE_DISK_ONLY = 0x10  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+SNAPSHOT_DELETE_METADATA_ONLY = 0x2  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
 
 _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
@@ -659,12 +661,15 @@ class QemuConnection:
     @hookimpl
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         """Internal snapshots (qcow2); with a running guest its memory too. HALT stops the guest afterwards."""
-        check_flags(flags, SNAPSHOT_CREATE_HALT, "qemuDomainSnapshotCreateXML")
+        check_flags(flags, SNAPSHOT_CREATE_HALT | SNAPSHOT_CREATE_DISK_ONLY, "qemuDomainSnapshotCreateXML")
         snap = parse_snapshot(xml)
         snap.name = snap.name or str(int(time.time()))
+        external = bool(flags & SNAPSHOT_CREATE_DISK_ONLY) or any(d.snapshot == "external" for d in snap.disks or [])
+        if external:
+            return self._external_snapshot(dom, snap)
         if snap.memory_snapshot not in (None, "internal", "no") or (snap.disks and any(
                 d.snapshot not in (None, "internal") for d in snap.disks)):  # fmt: skip
-            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "only internal snapshots are supported")
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "mixing internal and external snapshots")
         obj, store = self._store(dom)
         with obj.lock:
             proc = obj.process
@@ -681,6 +686,20 @@ class QemuConnection:
             proc.stop_reason = "from_snapshot"
             proc.kill(grace=3.0)
             proc.cleaned.wait(30)
+        return SnapshotRef(dom, snap.name)
+
+    def _external_snapshot(self, dom: DomainRef, snap: Any) -> SnapshotRef:
+        obj, store = self._store(dom)
+        with obj.lock:
+            if obj.active:
+                raise NotSupportedError(
+                    ErrorCode.OPERATION_UNSUPPORTED, "disk-only snapshots of a running guest are not supported yet"
+                )
+            if snap.memory_snapshot not in (None, "no"):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk-only snapshot cannot hold memory")
+            persistent = obj.persistent_def()
+            store.create_external(snap, persistent)
+            self.state.save_config(persistent)
         return SnapshotRef(dom, snap.name)
 
     @hookimpl
@@ -724,6 +743,8 @@ class QemuConnection:
         check_flags(flags, 0, "qemuDomainRevertToSnapshot")
         obj, store = self._store(snap.domain)
         doc = store.load(snap.name)
+        if any(d.snapshot == "external" for d in doc.disks or []):
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "revert to external snapshot not supported yet")
         if doc.state not in ("running", "paused"):
             proc = obj.process
             if proc is not None:
@@ -758,10 +779,11 @@ class QemuConnection:
 
     @hookimpl
     def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
-        check_flags(flags, 0, "qemuDomainSnapshotDelete")
+        check_flags(flags, SNAPSHOT_DELETE_METADATA_ONLY, "qemuDomainSnapshotDelete")
         obj, store = self._store(snap.domain)
         with obj.lock:
-            store.delete(snap.name, obj.live, obj.process.monitor if obj.process is not None else None)
+            store.delete(snap.name, obj.live, obj.process.monitor if obj.process is not None else None,
+                         metadata_only=bool(flags & SNAPSHOT_DELETE_METADATA_ONLY))  # fmt: skip
 
     @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:

@@ -164,6 +164,58 @@ class SnapshotStore:
         self.save(snap)
         self.set_current(name)
 
+    def create_external(self, snap: Snapshot, persistent: Domain) -> None:
+        """Disk-only, external: a new qcow2 overlay on each disk's current image, which the definition now uses.
+
+        The guest must be stopped (a running guest's overlays would be QMP
+        blockdev-snapshot, not done yet). Overlays that exist already are refused,
+        and on any failure the ones made are removed.
+        """
+        name = snap.name or ""
+        if self.exists(name):
+            raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
+        asked = {d.name: d for d in snap.disks or []}
+        plan: list[tuple[Disk, str]] = []
+        for disk in persistent.devices.disks if persistent.devices is not None else []:
+            path = disk.source_file
+            if not path or disk.readonly or disk.device == "cdrom":
+                continue
+            want = asked.get(disk.target_dev)
+            if want is not None and want.snapshot == "no":
+                continue
+            overlay = (want.source_file if want is not None else None) or f"{os.path.splitext(path)[0]}.{name}"
+            if os.path.exists(overlay):
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_INVALID, f"external snapshot file for disk {disk.target_dev} already exists "
+                    f"and is not a block device: {overlay}", verbatim=False,
+                )  # fmt: skip
+            plan.append((disk, overlay))
+        if not plan:
+            raise OperationFailedError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
+        made: list[str] = []
+        try:
+            for disk, overlay in plan:
+                _qemu_img("create", "-q", "-f", "qcow2", "-b", disk.source_file or "", "-F", disk.driver_type or "raw",
+                          overlay)  # fmt: skip
+                made.append(overlay)
+        except BaseException:
+            for path in made:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise
+        snap.domain_xml = format_domain(persistent, 2)  # the definition as it was, before the overlays
+        for disk, overlay in plan:
+            disk.source_file, disk.driver_type = overlay, "qcow2"
+        snap.state = "disk-snapshot"
+        snap.memory_snapshot = "no"
+        snap.parent = self.current()
+        snap.creation_time = int(time.time())
+        snap.disks = [SnapshotDisk(name=d.target_dev, snapshot="external", type="file", driver_type="qcow2",
+                                   source_file=o) for d, o in plan]  # fmt: skip
+        snap.active = 1
+        self.save(snap)
+        self.set_current(name)
+
     def load_into(self, name: str, live: Domain, monitor: Monitor | None) -> None:
         """Make the disks (and, with a monitor, the running guest) what the snapshot holds."""
         disks = snapshot_disks(live)
@@ -176,16 +228,22 @@ class SnapshotStore:
             for _, disk in disks:
                 _qemu_img("snapshot", "-a", name, disk.source_file or disk.source_dev or "")
 
-    def delete(self, name: str, live: Domain, monitor: Monitor | None) -> None:
+    def delete(self, name: str, live: Domain, monitor: Monitor | None, metadata_only: bool = False) -> None:
         """Drop the snapshot from the images and the tree; its children move up to its parent."""
         snap = self.load(name)
-        disks = snapshot_disks(live)
-        if monitor is not None:
-            nodes = [f"libvirt-{i}-format" for i, _ in disks]
-            run_job(monitor, "snapshot-delete", f"snapshot-delete-{name}", {"tag": name, "devices": nodes})
-        else:
-            for _, disk in disks:
-                _qemu_img("snapshot", "-d", name, disk.source_file or disk.source_dev or "")
+        external = any(d.snapshot == "external" for d in snap.disks or [])
+        if external and not metadata_only:
+            raise NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED, "deletion of external disk snapshots is not supported yet"
+            )
+        if not metadata_only:  # the images forget it too
+            disks = snapshot_disks(live)
+            if monitor is not None:
+                nodes = [f"libvirt-{i}-format" for i, _ in disks]
+                run_job(monitor, "snapshot-delete", f"snapshot-delete-{name}", {"tag": name, "devices": nodes})
+            else:
+                for _, disk in disks:
+                    _qemu_img("snapshot", "-d", name, disk.source_file or disk.source_dev or "")
         for other in self.names():
             child = self.load(other)
             if child.parent == name:
