@@ -691,15 +691,16 @@ class QemuConnection:
     def _external_snapshot(self, dom: DomainRef, snap: Any) -> SnapshotRef:
         obj, store = self._store(dom)
         with obj.lock:
-            if obj.active:
-                raise NotSupportedError(
-                    ErrorCode.OPERATION_UNSUPPORTED, "disk-only snapshots of a running guest are not supported yet"
-                )
             if snap.memory_snapshot not in (None, "no"):
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk-only snapshot cannot hold memory")
-            persistent = obj.persistent_def()
-            store.create_external(snap, persistent)
-            self.state.save_config(persistent)
+            persistent = obj.persistent_def() if obj.persistent else obj.live.model_copy(deep=True)
+            proc = obj.process
+            store.create_external(snap, persistent, obj.live if proc is not None else None,
+                                  proc.monitor if proc is not None else None)  # fmt: skip
+            if obj.persistent:
+                self.state.save_config(persistent)
+            if proc is not None:
+                self.state.save_status(obj)
         return SnapshotRef(dom, snap.name)
 
     @hookimpl

@@ -24,9 +24,29 @@ from pyvirt_qemu.command_line import DISK_BUS_DEVICE, NIC_MODELS, device_index, 
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.tap import close_taps, open_taps
 
-__all__ = ["DeletedDevices", "attach_live", "check_update", "detach_live", "find_device", "parse_device", "update_live"]
+__all__ = [
+    "DeletedDevices",
+    "attach_live",
+    "check_update",
+    "detach_live",
+    "find_device",
+    "parse_device",
+    "top_nodes",
+    "update_live",
+]
 
 DETACH_TIMEOUT = 5.0
+
+
+def top_nodes(monitor: Monitor) -> dict[str, str]:
+    """Device id -> the node its medium is now (after an external snapshot: the overlay), from query-block."""
+    out: dict[str, str] = {}
+    for block in monitor.execute("query-block"):
+        qdev = str(block.get("qdev", ""))
+        node = block.get("inserted", {}).get("node-name")
+        if node:
+            out[qdev.rsplit("/", 2)[-2] if qdev.endswith("/virtio-backend") else qdev.rsplit("/", 1)[-1]] = str(node)
+    return out
 
 
 def parse_device(xml: str) -> Disk | Interface:

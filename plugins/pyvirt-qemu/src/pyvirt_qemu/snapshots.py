@@ -31,10 +31,27 @@ from pyvirt.errors import (
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
-from pyvirt_qemu.command_line import device_index
+from pyvirt_qemu.command_line import device_index, disk_device_id
+from pyvirt_qemu.hotplug import top_nodes
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["SnapshotStore", "snapshot_disks"]
+
+
+def snapshot_disks_any(dom: Domain) -> list[tuple[int, Disk]]:
+    """(index, disk) of every writable disk with a file source, whatever its format (external snapshots)."""
+    out = []
+    for i, disk in enumerate(dom.devices.disks if dom.devices is not None else []):
+        if disk.source_file and not disk.readonly and disk.device != "cdrom":
+            out.append((device_index(i, disk.alias), disk))
+    return out
+
+
+def _nodes(monitor: Monitor, disks: list[tuple[int, Disk]]) -> list[str]:
+    """Each disk's current top node (an external snapshot puts an overlay node on top)."""
+    tops = top_nodes(monitor)
+    return [tops.get(d.alias.name if d.alias is not None and d.alias.name else disk_device_id(i, d), f"libvirt-{i}-format")
+            for i, d in disks]  # fmt: skip
 
 
 def snapshot_disks(dom: Domain) -> list[tuple[int, Disk]]:
@@ -164,12 +181,14 @@ class SnapshotStore:
         self.save(snap)
         self.set_current(name)
 
-    def create_external(self, snap: Snapshot, persistent: Domain) -> None:
+    def create_external(self, snap: Snapshot, persistent: Domain, live: Domain | None = None,
+                        monitor: Monitor | None = None) -> None:  # fmt: skip
         """Disk-only, external: a new qcow2 overlay on each disk's current image, which the definition now uses.
 
-        The guest must be stopped (a running guest's overlays would be QMP
-        blockdev-snapshot, not done yet). Overlays that exist already are refused,
-        and on any failure the ones made are removed.
+        A stopped guest's overlays are made with qemu-img; a running guest's by
+        QEMU itself (blockdev-snapshot-sync on each disk's current top node), and
+        its live definition switches too. Overlays that exist already are
+        refused, and on a failure the files made so far are removed.
         """
         name = snap.name or ""
         if self.exists(name):
@@ -194,10 +213,23 @@ class SnapshotStore:
             raise OperationFailedError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
         made: list[str] = []
         try:
-            for disk, overlay in plan:
-                _qemu_img("create", "-q", "-f", "qcow2", "-b", disk.source_file or "", "-F", disk.driver_type or "raw",
-                          overlay)  # fmt: skip
-                made.append(overlay)
+            if monitor is not None and live is not None:
+                running = {d.target_dev: (i, d) for i, d in snapshot_disks_any(live)}
+                tops = top_nodes(monitor)
+                for disk, overlay in plan:
+                    index, live_disk = running[disk.target_dev]
+                    device = live_disk.alias.name if live_disk.alias is not None and live_disk.alias.name else \
+                        disk_device_id(index, live_disk)  # fmt: skip
+                    monitor.execute("blockdev-snapshot-sync", {
+                        "node-name": tops.get(device, f"libvirt-{index}-format"), "snapshot-file": overlay,
+                        "snapshot-node-name": f"libvirt-{index}-{name}", "format": "qcow2"})  # fmt: skip
+                    made.append(overlay)
+                    live_disk.source_file, live_disk.driver_type = overlay, "qcow2"
+            else:
+                for disk, overlay in plan:
+                    _qemu_img("create", "-q", "-f", "qcow2", "-b", disk.source_file or "", "-F",
+                              disk.driver_type or "raw", overlay)  # fmt: skip
+                    made.append(overlay)
         except BaseException:
             for path in made:
                 with contextlib.suppress(OSError):
@@ -239,7 +271,7 @@ class SnapshotStore:
         if not metadata_only:  # the images forget it too
             disks = snapshot_disks(live)
             if monitor is not None:
-                nodes = [f"libvirt-{i}-format" for i, _ in disks]
+                nodes = _nodes(monitor, disks)
                 run_job(monitor, "snapshot-delete", f"snapshot-delete-{name}", {"tag": name, "devices": nodes})
             else:
                 for _, disk in disks:

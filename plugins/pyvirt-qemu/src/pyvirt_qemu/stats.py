@@ -13,7 +13,8 @@ import os
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt_qemu.command_line import device_index
+from pyvirt_qemu.command_line import device_index, disk_device_id
+from pyvirt_qemu.hotplug import top_nodes
 
 __all__ = ["STATS_BALLOON", "STATS_BLOCK", "STATS_CPU", "STATS_INTERFACE", "STATS_STATE", "STATS_VCPU", "collect"]
 
@@ -84,7 +85,10 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
     disks = [(device_index(i, d.alias), d) for i, d in enumerate(dom.devices.disks if dom.devices is not None else [])]
     stats: dict[str, dict[str, Any]] = {}
     nodes: dict[str, dict[str, Any]] = {}
+    tops: dict[str, str] = {}
     if monitor is not None:
+        with contextlib.suppress(Exception):
+            tops = top_nodes(monitor)
         with contextlib.suppress(Exception):
             stats = {s.get("node-name", ""): s.get("stats", {}) for s in monitor.execute("query-blockstats")}
         with contextlib.suppress(Exception):
@@ -95,7 +99,9 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
         out.append((f"block.{n}.name", disk.target_dev or ""))
         if path:
             out.append((f"block.{n}.path", path))
-        st = stats.get(f"libvirt-{i}-format")
+        top = tops.get(disk.alias.name if disk.alias is not None and disk.alias.name else disk_device_id(i, disk),
+                       f"libvirt-{i}-format")  # fmt: skip
+        st = stats.get(top)
         if st is not None:
             out += [(f"block.{n}.rd.reqs", st.get("rd_operations", 0)), (f"block.{n}.rd.bytes", st.get("rd_bytes", 0)),
                     (f"block.{n}.rd.times", st.get("rd_total_time_ns", 0)),
@@ -103,7 +109,7 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
                     (f"block.{n}.wr.times", st.get("wr_total_time_ns", 0)),
                     (f"block.{n}.fl.reqs", st.get("flush_operations", 0)),
                     (f"block.{n}.fl.times", st.get("flush_total_time_ns", 0))]  # fmt: skip
-        image = nodes.get(f"libvirt-{i}-format")
+        image = nodes.get(top)
         if image:
             physical = int(image.get("actual-size", 0))
             out += [(f"block.{n}.allocation", physical), (f"block.{n}.capacity", int(image.get("virtual-size", 0))),
