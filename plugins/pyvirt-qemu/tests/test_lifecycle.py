@@ -117,6 +117,22 @@ def test_guests_outlive_the_process_and_are_found_again(qemu_root: Path, virt_ty
         assert gone(pid)
 
 
+def test_a_second_process_sees_the_guest_but_waits_for_the_monitor(conn: pyvirt.Connection, qemu_root: Path,
+                                                                   virt_type: str) -> None:  # fmt: skip
+    """QEMU serves one QMP client: while this process holds it, another one lists the guest from its status
+    file and gets libvirt's "cannot acquire state change lock" for anything that needs the monitor."""
+    dom = conn.define_domain(guest(virt_type, "shared"))
+    dom.create()
+    pyvirsh = [os.path.join(os.path.dirname(sys.executable), "pyvirsh"), "-c", f"qemu:///embed?root={qemu_root}"]
+    listed = subprocess.run([*pyvirsh, "list"], capture_output=True, text=True, check=True).stdout
+    assert "shared" in listed and "running" in listed
+    refused = subprocess.run([*pyvirsh, "suspend", "shared"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and "cannot acquire state change lock" in refused.stderr
+    assert dom.state()[0] == DomainState.RUNNING, "the other process changed nothing"
+    dom.destroy()
+    dom.undefine()
+
+
 def test_guests_that_died_meanwhile_are_reconciled(qemu_root: Path, virt_type: str) -> None:
     _open_and_start(qemu_root, guest(virt_type, "ghost"))
     pid = qemu_pid(qemu_root, "ghost")

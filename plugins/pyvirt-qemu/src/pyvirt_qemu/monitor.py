@@ -40,6 +40,8 @@ class Monitor:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"qmp-{name}", daemon=True)
         self._thread.start()
         self._client: QMPClient | None = None
+        # QEMU serves one QMP client: another process of ours may hold it (then commands fail like libvirt's job lock)
+        self.held_elsewhere = False
         self._events_task: Any = None
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
@@ -110,6 +112,12 @@ class Monitor:
             self._queue.put(None)
 
     def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+        if self._client is None and self.held_elsewhere:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"cannot acquire state change lock: the QEMU monitor of '{self.name}' is held by another process",
+                domain=ErrorDomain.QEMU,
+            )  # fmt: skip
         if self._client is None:
             raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
         try:
@@ -126,6 +134,12 @@ class Monitor:
 
     def pass_fd(self, fd: int, name: str, timeout: float = 30.0) -> None:
         """Give QEMU a copy of ``fd`` under ``name`` (for ``fd:NAME`` URIs), as libvirt does for migration."""
+        if self._client is None and self.held_elsewhere:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"cannot acquire state change lock: the QEMU monitor of '{self.name}' is held by another process",
+                domain=ErrorDomain.QEMU,
+            )  # fmt: skip
         if self._client is None:
             raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
         try:

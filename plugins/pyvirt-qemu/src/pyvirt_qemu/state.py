@@ -116,15 +116,23 @@ class QemuState(DomainTable[DomainObj]):
         self.security.reserve_label(live, st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
-        monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=10)
+        try:
+            monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=2)
+        except Error:
+            # Another process is talking to this QEMU (QMP takes one client): show what its status file says;
+            # commands fail with libvirt's "cannot acquire state change lock" until that process lets go.
+            monitor.held_elsewhere = True
         pidfd = os.pidfd_open(st.pid)
         obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor)
         obj.id = st.id
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
-        status = monitor.execute("query-status")
-        running = bool(status.get("running")) if isinstance(status, dict) else True
-        obj.state = DomainState.RUNNING if running else DomainState.PAUSED
-        obj.reason = st.reason if obj.state == st.state else 0
+        if monitor.held_elsewhere:
+            obj.state, obj.reason = st.state, st.reason
+        else:
+            status = monitor.execute("query-status")
+            running = bool(status.get("running")) if isinstance(status, dict) else True
+            obj.state = DomainState.RUNNING if running else DomainState.PAUSED
+            obj.reason = st.reason if obj.state == st.state else 0
         self.add(obj)
         obj.process.watch(lambda proc: self.on_exit(obj, proc))
 
