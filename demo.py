@@ -1,4 +1,4 @@
-"""pyvirt demo: the test:/// hypervisor through pyvirsh and the Python API, then the host.
+"""pyvirt demo: the test:/// hypervisor, a real KVM guest and a real container through pyvirsh, then the host.
 
 Run through ``./bootstrap demo``.
 """
@@ -25,6 +25,28 @@ GUEST = """<domain type='test'>
 """
 
 
+KVM_GUEST = """<domain type='{virt}'>
+  <name>demo-kvm</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>
+      <target dev='vda' bus='virtio'/></disk>
+    <serial type='pty'/>
+  </devices>
+</domain>
+"""
+
+CONTAINER = """<domain type='lxc'>
+  <name>demo-ct</name>
+  <memory unit='MiB'>64</memory>
+  <os><type>exe</type><init>/bin/sleep</init><initarg>600</initarg></os>
+  <devices><console type='pty'/></devices>
+</domain>
+"""
+
+
 def pyvirsh(*args: str) -> None:
     print(f"$ pyvirsh {' '.join(args)}", flush=True)
     subprocess.run([sys.executable, "-m", "pyvirt.cli.main", *args], check=False)
@@ -47,6 +69,22 @@ def main() -> int:
         print(f"  {dom.name}: {state_text(dom.state()[0])}, id {dom.id}, {dom.info().memory_kib} KiB")
         dom.destroy()
         print("  events:", ", ".join(f"{e.event}/{e.detail}" for e in events))
+    with tempfile.TemporaryDirectory(prefix="pyvirt-demo-", dir="/var/tmp") as tmp:
+        virt = "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"  # TCG without /dev/kvm
+        disk = os.path.join(tmp, "demo.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
+        kvm_xml, ct_xml = os.path.join(tmp, "kvm.xml"), os.path.join(tmp, "ct.xml")
+        with open(kvm_xml, "w") as f:
+            f.write(KVM_GUEST.format(virt=virt, disk=disk))
+        with open(ct_xml, "w") as f:
+            f.write(CONTAINER)
+        print(f"== a real {virt.upper()} guest on an embedded root (firmware only: no OS to install) ==")
+        pyvirsh("-c", f"qemu:///embed?root={tmp}/qemu",
+                f"define {kvm_xml}; start demo-kvm; list --all; dominfo demo-kvm; domstats --block demo-kvm; "
+                "snapshot-create-as demo-kvm first; snapshot-list demo-kvm; destroy demo-kvm; "
+                "undefine demo-kvm --snapshots-metadata")  # fmt: skip
+        print("== a container sharing the host's root read-only ==")
+        pyvirsh("-c", f"lxc:///embed?root={tmp}/lxc", f"create {ct_xml}; list; dominfo demo-ct; destroy demo-ct")
     print("== pyvirsh drivers ==")
     pyvirsh("drivers")
     print("== pyvirsh host-validate ==")

@@ -95,6 +95,16 @@ def _title(xml: str) -> str:
     return parse_domain(xml).title or ""
 
 
+def _os_type(s: Session, d: Any) -> str:
+    """virDomainGetOSType: the ``<os><type>`` (hvm, exe, ...); libvirt's test driver answers "linux"."""
+    if s.conn.get_type() == "TEST":
+        return "linux"
+    from pyvirt.conf.domain import parse_domain
+
+    dom = parse_domain(d.xml_desc())
+    return (dom.os.type.name if dom.os is not None and dom.os.type is not None else None) or "linux"
+
+
 @command("dominfo", "domain information", DOMAIN)
 def cmd_dominfo(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
@@ -107,7 +117,7 @@ def cmd_dominfo(s: Session, o: dict[str, Any]) -> None:
     row("Id:", "-" if d.id == -1 else str(d.id))
     row("Name:", d.name)
     row("UUID:", d.uuid)
-    row("OS Type:", "linux")
+    row("OS Type:", _os_type(s, d))
     row("State:", state_text(info.state))
     row("CPU(s):", str(info.vcpus))
     if info.cpu_time_ns:
