@@ -116,3 +116,22 @@ def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.
     assert "<link state='up'/>" in dom.xml_desc(2).replace('"', "'")
     dom.destroy()
     dom.undefine()
+
+
+def test_rng_watchdog_and_usb_devices_reach_qemu(conn: pyvirt.Connection, virt_type: str) -> None:
+    devices = """<controller type='usb' model='qemu-xhci'/><input type='tablet' bus='usb'/>
+<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+<watchdog model='i6300esb' action='poweroff'/>"""
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>gadgets</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{devices}</devices></domain>""")
+    mon: Any = _monitor(dom)
+    peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
+    assert peripherals["usb"] == "child<qemu-xhci>" and peripherals["input0"] == "child<usb-tablet>"
+    assert peripherals["rng0"] == "child<virtio-rng-pci>" and peripherals["watchdog0"] == "child<i6300esb>"
+    rng = mon.execute("qom-get", {"path": "/objects/objrng0", "property": "filename"})
+    assert rng == "/dev/urandom"
+    dom.destroy()
+    with pytest.raises(Error) as exc:
+        conn.create_domain(f"""<domain type='{virt_type}'><name>gadgets2</name><memory unit='MiB'>64</memory>
+<os><type>hvm</type></os><devices><input type='tablet' bus='usb'/></devices></domain>""")
+    assert exc.value.code == ErrorCode.CONFIG_UNSUPPORTED and "needs a USB controller" in str(exc.value)

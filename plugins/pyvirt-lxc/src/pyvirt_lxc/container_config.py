@@ -296,6 +296,13 @@ def build_spec(dom: Domain, paths: DriverPaths, cgroup_procs: list[str], secureb
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED, "host devices (<hostdev>) are not supported by this LXC driver yet"
         )
+    for kind in ("disks", "smartcards", "serials", "parallels", "channels", "tpms", "graphics", "sounds", "videos",
+                 "redirdevs", "hubs", "watchdogs", "rngs", "panics", "shmems", "memories"):  # fmt: skip
+        if dom.devices is not None and getattr(dom.devices, kind):
+            # a container has no such hardware; refusing beats starting without what the XML asked for
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, f"<{kind[:-1]}> devices are not supported by the LXC driver"
+            )
     assert dom.os is not None and dom.os.init is not None
     name = dom.name or ""
     root, root_ro, mounts = _mounts(dom)

@@ -159,6 +159,63 @@ def _pflash_args(dom: Domain) -> list[str]:
     return out
 
 
+USB_CONTROLLERS = {"qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci",
+                   "ich9-ehci1": "ich9-usb-ehci1"}  # fmt: skip
+USB_INPUTS = {"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kbd"}
+WATCHDOG_MODELS = {"i6300esb": "i6300esb", "ib700": "ib700"}
+WATCHDOG_ACTIONS = {"reset": "reset", "shutdown": "shutdown", "poweroff": "poweroff", "pause": "pause",
+                    "none": "none", "inject-nmi": "inject-nmi"}  # fmt: skip
+
+
+def _usb_args(devices: Any) -> list[str]:
+    """USB controllers (libvirt's ``usb`` id for index 0) and USB input devices; PS/2 input is the machine's own."""
+    out: list[str] = []
+    usb = [c for c in devices.controllers if c.type == "usb" and c.model != "none"]
+    for c in usb:
+        driver = USB_CONTROLLERS.get(c.model or "piix3-uhci")
+        if driver is None:
+            raise _unsupported(f"USB controller model '{c.model}'")
+        out += ["-device", _j({"driver": driver, "id": "usb" if not c.index else f"usb{c.index}"})]
+    for i, inp in enumerate(devices.inputs):
+        if inp.bus in ("ps2", None) and inp.type in ("mouse", "keyboard"):
+            continue
+        if inp.bus != "usb" or inp.type not in USB_INPUTS:
+            raise _unsupported(f"input '{inp.type}' on bus '{inp.bus}'")
+        if not usb:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a USB input device needs a USB controller")
+        out += ["-device", _j({"driver": USB_INPUTS[inp.type], "id": f"input{i}", "bus": "usb.0"})]
+    return out
+
+
+def _rng_args(devices: Any) -> list[str]:
+    out: list[str] = []
+    for i, rng in enumerate(devices.rngs):
+        backend = rng.backend
+        if rng.model != "virtio" or backend is None or backend.model not in ("random", None):
+            raise _unsupported("an RNG other than virtio with a random backend")
+        source = backend.path or "/dev/urandom"
+        out += ["-object", _j({"qom-type": "rng-random", "id": f"objrng{i}", "filename": source})]
+        device: dict[str, Any] = {"driver": "virtio-rng-pci", "rng": f"objrng{i}", "id": f"rng{i}"}
+        if rng.rate_bytes:
+            device["max-bytes"] = rng.rate_bytes
+            device["period"] = rng.rate_period or 1000
+        out += ["-device", _j(device)]
+    return out
+
+
+def _watchdog_args(devices: Any) -> list[str]:
+    if not devices.watchdogs:
+        return []
+    if len(devices.watchdogs) > 1:
+        raise _unsupported("more than one watchdog")
+    wd = devices.watchdogs[0]
+    driver = WATCHDOG_MODELS.get(wd.model or "")
+    action = WATCHDOG_ACTIONS.get(wd.action or "reset")
+    if driver is None or action is None:
+        raise _unsupported(f"watchdog model '{wd.model}' with action '{wd.action}'")
+    return ["-device", _j({"driver": driver, "id": "watchdog0"}), "-action", f"watchdog={action}"]
+
+
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None, standalone: bool = False) -> QemuCommand:  # fmt: skip
     """The full argv; ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed to QEMU.
@@ -170,12 +227,15 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     devices = dom.devices
     assert devices is not None
-    for kind in ("filesystems", "hostdevs", "smartcards", "redirdevs", "tpms", "rngs", "sounds", "watchdogs",
+    for kind in ("filesystems", "hostdevs", "smartcards", "redirdevs", "tpms", "sounds",
                  "shmems", "memories", "channels", "parallels", "hubs", "panics"):  # fmt: skip
         if getattr(devices, kind):
             raise _unsupported(f"<{kind[:-1]}>")
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    for tuning in ("memtune", "blkiotune", "numatune"):  # in the model for LXC; this driver does not apply them
+        if getattr(dom, tuning) is not None:
+            raise _unsupported(f"<{tuning}>")
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={dom.name},debug-threads=on", "-S"]
@@ -234,9 +294,9 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
         if model is None:
             raise _unsupported(f"video model '{video.model_type}'")
         a += ["-device", _j({"driver": model, "id": f"video{i}"})]
-    for inp in devices.inputs:
-        if inp.bus not in ("ps2", None):
-            raise _unsupported(f"input bus '{inp.bus}'")
+    a += _usb_args(devices)
+    a += _rng_args(devices)
+    a += _watchdog_args(devices)
     if devices.memballoon is not None and devices.memballoon.model not in (None, "none"):
         if devices.memballoon.model != "virtio":
             raise _unsupported(f"memballoon model '{devices.memballoon.model}'")

@@ -2,7 +2,7 @@
 
 A value appears only when both sides can do it: the emulator reported the
 device or command over QMP, and ``command_line`` knows how to express it.
-Sections the driver refuses today (hostdev, rng, filesystem, tpm, pflash
+Sections the driver refuses today (hostdev, filesystem, tpm, pflash
 firmware, host-model CPUs, ...) are listed with ``supported='no'`` so that
 management tools do not offer them, instead of promising what a start would
 then refuse.
@@ -21,7 +21,7 @@ from pyvirt_qemu.firmware import UNHANDLED_FEATURES, firmware_builds
 
 __all__ = ["domain_capabilities_xml"]
 
-_UNSUPPORTED_DEVICES = ("hostdev", "rng", "filesystem", "tpm", "redirdev", "channel")
+_UNSUPPORTED_DEVICES = ("hostdev", "filesystem", "tpm", "redirdev", "channel")
 _UNSUPPORTED_FEATURES = ("vmcoreinfo", "genid", "backingStoreInput", "backup", "sev", "sgx")
 
 
@@ -91,7 +91,10 @@ def domain_capabilities_xml(
             "disk": Section(True, {"diskDevice": disk_devices, "bus": buses, "model": []}),
             "graphics": Section("query-vnc" in caps.commands, {"type": ["vnc"]} if "query-vnc" in caps.commands else {}),
             "video": Section(bool(videos), {"modelType": videos}),
-            **{tag: Section(False) for tag in _UNSUPPORTED_DEVICES},
+            # libvirt's order: ..., hostdev, rng, filesystem, ...
+            "hostdev": Section(False),
+            "rng": Section(caps.has_device("virtio-rng-pci"), {"model": ["virtio"], "backendModel": ["random"]}),
+            **{tag: Section(False) for tag in _UNSUPPORTED_DEVICES if tag != "hostdev"},
         },
         features={tag: Section(False) for tag in _UNSUPPORTED_FEATURES},
     )  # fmt: skip
