@@ -67,8 +67,6 @@ class ContainerProcess:
     cleaned: threading.Event = field(default_factory=threading.Event)
 
     def alive(self) -> bool:
-        import select
-
         return not self.cleaned.is_set() and not select.select([self.pidfd], [], [], 0)[0]
 
     def exit_reason(self) -> str:
@@ -90,8 +88,6 @@ class ContainerProcess:
 
     def watch(self, on_exit: Callable[[ContainerProcess], None]) -> None:
         def run() -> None:
-            import select
-
             select.select([self.pidfd], [], [])
             if self.command is not None:
                 with contextlib.suppress(Error, ChildProcessError):
