@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from pyvirt_qemu.command_line import build_command_line
-from pyvirt_qemu.driver import _defaults
+from pyvirt_qemu.domain_defaults import apply_defaults
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
@@ -77,13 +77,15 @@ def main() -> int:
             continue
         total += 1
         try:
-            dom = _defaults(parse_domain(xml.read_bytes(), url=xml.name))
-            got = build_command_line(dom, "/tmp/monitor.sock", fds={}, vnc_port=5900).argv
+            dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
+            got = build_command_line(
+                dom, "/tmp/monitor.sock", fds={}, vnc_port=5900, lib_dir=f"/tmp/lib/domain--1-{dom.name}"
+            ).argv
         except Error as exc:
-            reasons[f"refused: {exc.code.name}"] += 1
+            reasons[f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
             continue
         except Exception as exc:  # a crash is a finding, not a skip
-            reasons[f"crash: {type(exc).__name__}"] += 1
+            reasons[f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
             continue
         if normalise(expected_argv(args_file)) == normalise(got):
             passed += 1
@@ -96,14 +98,16 @@ def main() -> int:
             continue
         err_total += 1
         try:
-            build_command_line(_defaults(parse_domain(xml.read_bytes(), url=xml.name)), "/tmp/m", fds={}, vnc_port=5900)
+            build_command_line(
+                apply_defaults(parse_domain(xml.read_bytes(), url=xml.name)), "/tmp/m", fds={}, vnc_port=5900
+            )
         except Error:
             err_ok += 1
         except Exception:
             pass
     rate = 100.0 * passed / total if total else 0.0
     print(f"qemuxml2argv x86_64-latest: {passed}/{total} argv identical ({rate:.1f}%)")
-    for why, count in reasons.most_common(12):
+    for why, count in reasons.most_common(int(os.environ.get("PYVIRT_CONFORMANCE_REASONS", "15"))):
         print(f"  {count:6d}  {why}")
     print(f"qemuxml2argv x86_64-latest error cases refused: {err_ok}/{err_total}")
     return 0

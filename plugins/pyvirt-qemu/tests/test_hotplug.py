@@ -19,7 +19,7 @@ NIC = "<interface type='ethernet'><mac address='52:54:00:5e:04:05'/><target dev=
 @pytest.fixture
 def running(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> pyvirt.Domain:
     dom = conn.define_domain(f"""<domain type='{virt_type}'><name>hotty</name><memory unit='MiB'>64</memory>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices/></domain>""")
     dom.create()
     return dom
 
@@ -33,7 +33,7 @@ def test_live_attach_of_a_disk_and_a_nic(running: pyvirt.Domain, tmp_path: Path)
     assert stats["block.count"] == 1 and stats["block.0.name"] == "vdb" and stats["block.0.capacity"] == 8 << 20
     assert stats["net.count"] == 1 and stats["net.0.name"] == "pvhot0" and os.path.exists("/sys/class/net/pvhot0")
     live = running.xml_desc()
-    assert "<alias name='virtio-disk0'/>" in live.replace('"', "'") and "<alias name='net0'/>" in live.replace('"', "'")
+    assert "<alias name='virtio-disk1'/>" in live.replace('"', "'") and "<alias name='net0'/>" in live.replace('"', "'")
     assert "vdb" not in running.xml_desc(2), "a live attach leaves the persistent definition alone"
     with pytest.raises(Error) as exc:
         running.attach_device(DISK.format(image))
@@ -90,13 +90,13 @@ def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.
              "<target dev='hdc' bus='ide'/><readonly/></disk>")  # fmt: skip
     nic = "<interface type='user'><mac address='52:54:00:5e:06:07'/><model type='virtio'/>{}</interface>"
     dom = conn.define_domain(f"""<domain type='{virt_type}'><name>mediac</name><memory unit='MiB'>64</memory>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{cdrom.format(f"<source file='{first}'/>")}
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>{cdrom.format(f"<source file='{first}'/>")}
 {nic.format("")}</devices></domain>""")
     dom.create()
     mon: Any = _monitor(dom)
 
     def medium() -> str | None:
-        block = next(b for b in mon.execute("query-block") if b.get("qdev", "").endswith("sata0-0-0"))
+        block = next(b for b in mon.execute("query-block") if b.get("qdev", "").endswith("ide0-1-0"))
         found: str | None = block.get("inserted", {}).get("file")
         return found
 
@@ -123,7 +123,7 @@ def test_rng_watchdog_and_usb_devices_reach_qemu(conn: pyvirt.Connection, virt_t
 <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
 <watchdog model='i6300esb' action='poweroff'/>"""
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>gadgets</name><memory unit='MiB'>64</memory>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{devices}</devices></domain>""")
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>{devices}</devices></domain>""")
     mon: Any = _monitor(dom)
     peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
     assert peripherals["usb"] == "child<qemu-xhci>" and peripherals["input0"] == "child<usb-tablet>"
@@ -133,5 +133,7 @@ def test_rng_watchdog_and_usb_devices_reach_qemu(conn: pyvirt.Connection, virt_t
     dom.destroy()
     with pytest.raises(Error) as exc:
         conn.create_domain(f"""<domain type='{virt_type}'><name>gadgets2</name><memory unit='MiB'>64</memory>
-<os><type>hvm</type></os><devices><input type='tablet' bus='usb'/></devices></domain>""")
-    assert exc.value.code == ErrorCode.CONFIG_UNSUPPORTED and "needs a USB controller" in str(exc.value)
+<os><type>hvm</type></os><devices><controller type='usb' model='none'/><input type='tablet' bus='usb'/></devices>
+</domain>""")
+    assert exc.value.code == ErrorCode.CONFIG_UNSUPPORTED
+    assert "USB is disabled for this domain, but USB devices are present" in str(exc.value)

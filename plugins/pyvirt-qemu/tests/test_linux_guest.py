@@ -101,7 +101,7 @@ def test_linux_boots_talks_on_serial_and_powers_off(
     initrd.write_bytes(newc([*dirs, *files]))
     dom = conn.define_domain(f"""<domain type='qemu'><name>linux</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
-<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><devices><serial type='pty'/></devices></domain>""")
+<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices><serial type='pty'/></devices></domain>""")
     events: list[tuple[int, int]] = []
     conn.register_domain_event(lambda ev: events.append((ev.event, ev.detail)))
     dom.create()

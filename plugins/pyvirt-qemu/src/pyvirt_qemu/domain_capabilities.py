@@ -15,7 +15,7 @@ import shutil
 
 from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, Section, format_domain_capabilities
 from pyvirt.errors import ErrorCode, InvalidArgumentError
-from pyvirt_qemu.command_line import DISK_BUS_DEVICE, VIDEO_MODELS
+from pyvirt_qemu.command_line_devices import DISK_BUS_DEVICE, VIDEO_MODELS
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
 from pyvirt_qemu.firmware import UNHANDLED_FEATURES, firmware_builds
 

@@ -12,7 +12,7 @@ import tty
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
-from pyvirt.conf.domain_devices import Alias, Chardev, ChardevSource, Disk, Interface
+from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface
 from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
@@ -36,12 +36,14 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu.command_line import build_command_line, disk_device_id, emulator_for
+from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
+from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
+from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
@@ -115,34 +117,6 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
             console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
 
 
-def _record_aliases(dom: Domain) -> None:
-    """Name the disks and NICs in the live XML by their QEMU ids, as libvirt does; hotplug and stats find them so."""
-    if dom.devices is None:
-        return
-    for i, disk in enumerate(dom.devices.disks):
-        disk.alias = disk.alias or Alias(name=disk_device_id(i, disk))
-    for i, nic in enumerate(dom.devices.interfaces):
-        nic.alias = nic.alias or Alias(name=f"net{i}")
-
-
-def _defaults(dom: Domain) -> Domain:
-    """What libvirt's qemu driver fills in after parsing (the subset this driver knows)."""
-    assert dom.os is not None and dom.os.type is not None
-    if dom.type not in ("kvm", "qemu"):
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
-    dom.os.type.arch = dom.os.type.arch or "x86_64"
-    dom.os.type.machine = dom.os.type.machine or "pc"
-    if dom.devices is not None:
-        for nic in dom.devices.interfaces:
-            if not nic.mac:
-                nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
-        if dom.devices.serials and not dom.devices.consoles:
-            # libvirt's compat console: the first serial port doubles as the domain console
-            first = dom.devices.serials[0]
-            dom.devices.consoles = [Chardev(type=first.type or "pty", target_type="serial", target_port="0")]
-    return dom
-
-
 class QemuConnection:
     def __init__(self, uri: URI, state: QemuState, events: EventSink, key: str) -> None:
         self.uri = uri
@@ -182,9 +156,10 @@ class QemuConnection:
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
-        dom = _defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml))
         self._firmware(dom)
-        qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True)
+        qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True,
+                                  lib_dir=guest_private_dir(self.state.paths.lib, dom.name or ""))  # fmt: skip
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
         return render_args_text(cmd.env, cmd.argv, one_line=True)
 
@@ -228,7 +203,7 @@ class QemuConnection:
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "qemuDomainDefineXMLFlags")
-        dom = _defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml))
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=False)
             obj.persistent = True
@@ -329,7 +304,6 @@ class QemuConnection:
             if restored:
                 _wait_incoming(proc.monitor)
             _record_ptys(live, proc.monitor)
-            _record_aliases(live)
             if not paused:
                 obj.expect("RESUME")
                 proc.monitor.execute("cont")
@@ -407,7 +381,7 @@ class QemuConnection:
         if xml is not None:
             raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
         header = read_image(path)
-        dom = _defaults(parse_domain(header.xml))
+        dom = apply_defaults(parse_domain(header.xml))
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         run = True if flags & 2 else False if flags & 4 else None
@@ -446,7 +420,7 @@ class QemuConnection:
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 0x7, "qemuDomainCreateXML")
-        dom = _defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml))
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         with obj.lock:

@@ -20,8 +20,11 @@ from typing import Any
 from pyvirt.conf.domain import Domain, parse_domain
 from pyvirt.conf.domain_devices import Alias, Disk, Interface
 from pyvirt.errors import Error, ErrorCode, NotSupportedError, OperationFailedError, XMLError
-from pyvirt_qemu.command_line import DISK_BUS_DEVICE, NIC_MODELS, device_index, disk_blockdevs, disk_device_id
+from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
+from pyvirt_qemu.command_line_devices import NIC_MODELS, DeviceArgs
+from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.tap import close_taps, open_taps
 
 __all__ = [
@@ -98,9 +101,16 @@ class DeletedDevices:
             return True
 
 
-def _next_index(items: list[Any]) -> int:
-    used = [device_index(i, item.alias) for i, item in enumerate(items)]
+def _next_nic_index(nics: list[Interface]) -> int:
+    """One above the highest ``netN`` alias in use (a detached NIC's number is not reused while others live)."""
+    used = [int(n.alias.name[3:]) for n in nics if n.alias is not None and n.alias.name and
+            n.alias.name.startswith("net") and n.alias.name[3:].isdigit()]  # fmt: skip
     return max(used, default=-1) + 1
+
+
+def _node_names(disk: Disk) -> list[str]:
+    """Every node of a disk's chain, users before what they use (the order blockdev-del needs)."""
+    return [str(n["node-name"]) for n in reversed(disk_blockdevs(disk))]
 
 
 def attach_live(live: Domain, dev: Disk | Interface, monitor: Monitor) -> list[tuple[str, str]]:
@@ -120,31 +130,36 @@ def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
     path = disk.source_file or disk.source_dev
     if not path or not os.path.exists(path):
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
-    index = _next_index(live.devices.disks)
+    disk.target_bus = bus
+    disk.source_index = next_node_id(live)
+    disk.alias = Alias(name=disk_alias(disk))
+    reserve_next_pci_address(live, disk)
+    props = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(disk.address)
     added: list[str] = []
     try:
-        for node in disk_blockdevs(index, disk):
+        for node in disk_blockdevs(disk):
             monitor.execute("blockdev-add", node)
             added.append(str(node["node-name"]))
-        device_id = disk_device_id(index, disk)
-        monitor.execute("device_add", {"driver": DISK_BUS_DEVICE[bus], "drive": f"libvirt-{index}-format",
-                                       "id": device_id})  # fmt: skip
+        monitor.execute("device_add", {"driver": "virtio-blk-pci", **props, "drive": format_node(disk),
+                                       "id": disk.alias.name})  # fmt: skip
     except Error:
         for name in reversed(added):
             with contextlib.suppress(Error):
                 monitor.execute("blockdev-del", {"node-name": name})
         raise
-    disk.alias = Alias(name=device_id)
     live.devices.disks = [*live.devices.disks, disk]
 
 
 def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[str, str]]:
     assert live.devices is not None
+    nic.model_type = nic.model_type or "rtl8139"
     model = NIC_MODELS.get(nic.model_type)
     if model is None:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"NIC model '{nic.model_type}' is not supported")
-    index = _next_index(live.devices.interfaces)
+    index = _next_nic_index(live.devices.interfaces)
     netdev_id, device_id = f"hostnet{index}", f"net{index}"
+    reserve_next_pci_address(live, nic)
+    address = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(nic.address)
     opened: list[tuple[str, str]] = []
     taps = {}
     if nic.type == "user":
@@ -160,7 +175,8 @@ def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[st
     try:
         monitor.execute("netdev_add", netdev)
         try:
-            monitor.execute("device_add", {"driver": model, "netdev": netdev_id, "id": device_id, "mac": nic.mac})
+            monitor.execute("device_add", {"driver": model, "netdev": netdev_id, "id": device_id, "mac": nic.mac,
+                                           **address})  # fmt: skip
         except Error:
             with contextlib.suppress(Error):
                 monitor.execute("netdev_del", {"id": netdev_id})
@@ -177,9 +193,8 @@ def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, delet
     assert live.devices is not None
     items: list[Any] = live.devices.disks if kind is Disk else live.devices.interfaces
     item = items[position]
-    index = device_index(position, item.alias)
     device_id = item.alias.name if item.alias is not None and item.alias.name else (
-        disk_device_id(index, item) if kind is Disk else f"net{index}")  # fmt: skip
+        disk_alias(item) if kind is Disk else f"net{position}")  # fmt: skip
     monitor.execute("device_del", {"id": device_id})
     if not deleted.wait(device_id, DETACH_TIMEOUT):
         raise OperationFailedError(
@@ -187,12 +202,12 @@ def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, delet
             verbatim=False,
         )  # fmt: skip
     if kind is Disk:
-        for node in (f"libvirt-{index}-format", f"libvirt-{index}-storage"):
+        for node in _node_names(item):
             with contextlib.suppress(Error):
                 monitor.execute("blockdev-del", {"node-name": node})
     else:
         with contextlib.suppress(Error):
-            monitor.execute("netdev_del", {"id": f"hostnet{index}"})
+            monitor.execute("netdev_del", {"id": f"host{device_id}"})
     remaining = [x for i, x in enumerate(items) if i != position]
     if kind is Disk:
         live.devices.disks = remaining
@@ -229,20 +244,20 @@ def update_live(live: Domain, position: int, new: Disk | Interface, monitor: Mon
         nic.link_state = new.link_state
         return
     disk = live.devices.disks[position]
-    index = device_index(position, disk.alias)
-    device_id = disk.alias.name if disk.alias is not None and disk.alias.name else disk_device_id(index, disk)
+    device_id = disk.alias.name if disk.alias is not None and disk.alias.name else disk_alias(disk)
     path = new.source_file or new.source_dev
     if path and not os.path.exists(path):
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
     monitor.execute("blockdev-open-tray", {"id": device_id, "force": True})
     monitor.execute("blockdev-remove-medium", {"id": device_id})
-    for name in (f"libvirt-{index}-format", f"libvirt-{index}-storage"):
+    for name in _node_names(disk):
         with contextlib.suppress(Error):
             monitor.execute("blockdev-del", {"node-name": name})
     disk.source_file, disk.source_dev, disk.type = new.source_file, new.source_dev, new.type or disk.type
     disk.driver_type = new.driver_type or disk.driver_type
+    disk.source_index, disk.backing = (next_node_id(live) if path else None), None
     if path:
-        for node in disk_blockdevs(index, disk):
+        for node in disk_blockdevs(disk):
             monitor.execute("blockdev-add", node)
-        monitor.execute("blockdev-insert-medium", {"id": device_id, "node-name": f"libvirt-{index}-format"})
+        monitor.execute("blockdev-insert-medium", {"id": device_id, "node-name": format_node(disk)})
     monitor.execute("blockdev-close-tray", {"id": device_id})

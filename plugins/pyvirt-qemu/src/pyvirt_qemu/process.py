@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import select
 import signal
 import threading
@@ -29,6 +30,7 @@ from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
@@ -104,8 +106,9 @@ def start_process(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
     vnc = _free_vnc_port() if dom.devices and any(g.type == "vnc" for g in dom.devices.graphics) else None
-    # refuse bad XML before any side effect (tap, label, process)
-    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), vnc_port=vnc)
+    private_dir = guest_private_dir(paths.lib, name)
+    # refuse bad XML before any side effect (tap, label, key, process)
+    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), vnc_port=vnc, lib_dir=private_dir)
     caps = required_capabilities(dom)
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
@@ -113,13 +116,15 @@ def start_process(
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc)
+        write_master_key(private_dir, qemu_uid, _primary_gid(qemu_uid))
+        qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc, lib_dir=private_dir)
         if incoming_fd is not None:
             qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
             fds["incoming"] = incoming_fd
         security.gen_label(dom)
     except BaseException:
         close_taps(taps)
+        remove_master_key(private_dir)
         raise
     labelled = False
     log_offset = 0
@@ -164,6 +169,7 @@ def start_process(
         for stale in (monitor_path, pidfile):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
+        remove_master_key(private_dir)
         tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""
         if exited_early and tail:
             # QEMU refused the configuration: its own words are the useful error, as in libvirt
@@ -176,6 +182,13 @@ def start_process(
             ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+
+
+def _primary_gid(uid: int) -> int:
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return uid
 
 
 def _placeholder_fds(dom: Domain) -> dict[str, int]:

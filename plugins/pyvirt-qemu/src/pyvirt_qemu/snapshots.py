@@ -31,7 +31,8 @@ from pyvirt.errors import (
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
-from pyvirt_qemu.command_line import device_index, disk_device_id
+from pyvirt_qemu.block_nodes import node_id
+from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.hotplug import top_nodes
 from pyvirt_qemu.monitor import Monitor
 
@@ -43,14 +44,14 @@ def snapshot_disks_any(dom: Domain) -> list[tuple[int, Disk]]:
     out = []
     for i, disk in enumerate(dom.devices.disks if dom.devices is not None else []):
         if disk.source_file and not disk.readonly and disk.device != "cdrom":
-            out.append((device_index(i, disk.alias), disk))
+            out.append((node_id(i, disk), disk))
     return out
 
 
 def _nodes(monitor: Monitor, disks: list[tuple[int, Disk]]) -> list[str]:
     """Each disk's current top node (an external snapshot puts an overlay node on top)."""
     tops = top_nodes(monitor)
-    return [tops.get(d.alias.name if d.alias is not None and d.alias.name else disk_device_id(i, d), f"libvirt-{i}-format")
+    return [tops.get(d.alias.name if d.alias is not None and d.alias.name else disk_alias(d), f"libvirt-{i}-format")
             for i, d in disks]  # fmt: skip
 
 
@@ -66,7 +67,7 @@ def snapshot_disks(dom: Domain) -> list[tuple[int, Disk]]:
                 ErrorCode.CONFIG_UNSUPPORTED,
                 f"internal snapshot for disk {disk.target_dev} unsupported for storage type {disk.driver_type or 'raw'}",
             )
-        out.append((device_index(i, disk.alias), disk))
+        out.append((node_id(i, disk), disk))
     return out
 
 
@@ -219,7 +220,7 @@ class SnapshotStore:
                 for disk, overlay in plan:
                     index, live_disk = running[disk.target_dev]
                     device = live_disk.alias.name if live_disk.alias is not None and live_disk.alias.name else \
-                        disk_device_id(index, live_disk)  # fmt: skip
+                        disk_alias(live_disk)  # fmt: skip
                     monitor.execute("blockdev-snapshot-sync", {
                         "node-name": tops.get(device, f"libvirt-{index}-format"), "snapshot-file": overlay,
                         "snapshot-node-name": f"libvirt-{index}-{name}", "format": "qcow2"})  # fmt: skip

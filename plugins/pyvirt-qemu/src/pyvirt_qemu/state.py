@@ -28,6 +28,7 @@ from pyvirt.local_driver.status_file import Status, read_status, remove_status, 
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
 from pyvirt_qemu.hotplug import DeletedDevices
+from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess
 
@@ -192,6 +193,7 @@ class QemuState(DomainTable[DomainObj]):
             for stale in (self.paths.monitor(obj.name), self.paths.pidfile(obj.name)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)
+            remove_master_key(guest_private_dir(self.paths.lib, obj.name))
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None

@@ -13,7 +13,8 @@ import os
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt_qemu.command_line import device_index, disk_device_id
+from pyvirt_qemu.block_nodes import node_id
+from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.hotplug import top_nodes
 
 __all__ = ["STATS_BALLOON", "STATS_BLOCK", "STATS_CPU", "STATS_INTERFACE", "STATS_STATE", "STATS_VCPU", "collect"]
@@ -82,7 +83,7 @@ def _capacity(path: str, size: int) -> int:
 
 
 def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
-    disks = [(device_index(i, d.alias), d) for i, d in enumerate(dom.devices.disks if dom.devices is not None else [])]
+    disks = [(node_id(i, d), d) for i, d in enumerate(dom.devices.disks if dom.devices is not None else [])]
     stats: dict[str, dict[str, Any]] = {}
     nodes: dict[str, dict[str, Any]] = {}
     tops: dict[str, str] = {}
@@ -99,7 +100,7 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
         out.append((f"block.{n}.name", disk.target_dev or ""))
         if path:
             out.append((f"block.{n}.path", path))
-        top = tops.get(disk.alias.name if disk.alias is not None and disk.alias.name else disk_device_id(i, disk),
+        top = tops.get(disk.alias.name if disk.alias is not None and disk.alias.name else disk_alias(disk),
                        f"libvirt-{i}-format")  # fmt: skip
         st = stats.get(top)
         if st is not None:

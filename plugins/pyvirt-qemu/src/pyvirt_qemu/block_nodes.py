@@ -1,0 +1,130 @@
+"""A disk's block nodes: ``-blockdev`` storage and format nodes for each image of its chain.
+
+Each image gets a number (``libvirt-N-storage`` under ``libvirt-N-format``);
+like libvirt the numbers are handed out from the last disk backwards, top
+image first, and the number is written to the live XML as ``<source
+index='N'>`` (``<backingStore index='N'>`` below it), which is where hotplug,
+snapshots and statistics look a disk's nodes up again, in this process or in
+one that reconnects later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import BackingStore, Disk
+from pyvirt.errors import ErrorCode, NotSupportedError
+
+__all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "format_node", "next_node_id", "node_id"]
+
+# cache mode -> (write-cache on the device, cache.direct, cache.no-flush); libvirt's table
+CACHE_MODES: dict[str, tuple[bool, bool, bool]] = {
+    "none": (True, True, False),
+    "writethrough": (False, False, False),
+    "writeback": (True, False, False),
+    "directsync": (False, True, False),
+    "unsafe": (True, False, True),
+}
+
+
+def _layers(disk: Disk) -> list[BackingStore | Disk]:
+    """The chain top-down; an empty ``<backingStore/>`` ends it and is not a layer."""
+    out: list[BackingStore | Disk] = [disk]
+    layer = disk.backing
+    while layer is not None and (layer.source_file or layer.source_dev or layer.type):
+        out.append(layer)
+        layer = layer.backing
+    return out
+
+
+def assign_node_ids(dom: Domain) -> None:
+    """Number every image of every disk that has none yet, last disk first (libvirt's order)."""
+    if dom.devices is None:
+        return
+    used = [i for disk in dom.devices.disks for i in _ids(disk) if i is not None]
+    counter = max(used, default=0)
+    for disk in reversed(dom.devices.disks):
+        if disk.source_index is not None:
+            continue
+        for layer in _layers(disk):
+            counter += 1
+            if isinstance(layer, Disk):
+                layer.source_index = counter
+            else:
+                layer.index = counter
+
+
+def _ids(disk: Disk) -> list[int | None]:
+    return [layer.source_index if isinstance(layer, Disk) else layer.index for layer in _layers(disk)]
+
+
+def next_node_id(dom: Domain) -> int:
+    """The number for a disk added to a running guest: one above every number in use."""
+    used = [i for disk in (dom.devices.disks if dom.devices else []) for i in _ids(disk) if i is not None]
+    return max(used, default=0) + 1
+
+
+def format_node(disk: Disk) -> str | None:
+    """The top format node a device's ``drive`` property names; None for an empty drive."""
+    if not (disk.source_file or disk.source_dev) or disk.source_index is None:
+        return None
+    return f"libvirt-{disk.source_index}-format"
+
+
+def _cache(disk: Disk) -> dict[str, Any]:
+    mode = disk.driver_cache
+    if mode in (None, "default"):
+        return {}
+    if mode not in CACHE_MODES:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown disk cache mode '{mode}'")
+    _, direct, no_flush = CACHE_MODES[mode]
+    return {"cache": {"direct": direct, "no-flush": no_flush}}
+
+
+def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
+    """The nodes of a disk, bottom image first (QEMU needs a backing node before its user)."""
+    if not (disk.source_file or disk.source_dev):
+        return []
+    layers = _layers(disk)
+    out: list[dict[str, Any]] = []
+    for depth in range(len(layers) - 1, -1, -1):
+        layer = layers[depth]
+        if isinstance(layer, Disk):
+            node_id, path, kind, fmt = layer.source_index, layer.source_file or layer.source_dev, layer.type, \
+                layer.driver_type  # fmt: skip
+        else:
+            node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
+        if node_id is None or not path:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk image without a local path")
+        if kind not in (None, "file", "block"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk type '{kind}' is not supported yet")
+        node = f"libvirt-{node_id}"
+        proto = "file"
+        if kind == "block":
+            proto = "host_cdrom" if disk.device == "cdrom" else "host_device"
+        cache = _cache(disk)
+        out.append({"driver": proto, "filename": path, "node-name": f"{node}-storage", **cache,
+                    "auto-read-only": True, "discard": "unmap"})  # fmt: skip
+        readonly = depth > 0 or bool(disk.readonly) or disk.device == "cdrom"
+        fmt_node: dict[str, Any] = {"node-name": f"{node}-format", "read-only": readonly}
+        if depth == 0 and disk.driver_discard:
+            fmt_node["discard"] = disk.driver_discard
+        fmt_node.update(cache)
+        fmt_node.update(driver=fmt or "raw", file=f"{node}-storage")
+        below = layers[depth + 1] if depth + 1 < len(layers) else None
+        if below is not None:
+            fmt_node["backing"] = (
+                f"libvirt-{below.index if isinstance(below, BackingStore) else below.source_index}-format"
+            )
+        elif (layer.backing if isinstance(layer, (Disk, BackingStore)) else None) is not None and (
+            fmt or "raw"
+        ) != "raw":
+            fmt_node["backing"] = None  # the chain is declared to end here
+        out.append(fmt_node)
+    return out
+
+
+def node_id(position: int, disk: Disk) -> int:
+    """The number of a disk's top image: its ``<source index>`` on a running guest, else its position."""
+    return disk.source_index if disk.source_index is not None else position

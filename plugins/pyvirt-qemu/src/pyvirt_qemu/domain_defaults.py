@@ -1,0 +1,211 @@
+"""What libvirt's QEMU driver fills into a domain definition after parsing it.
+
+Done once, when the domain is defined (or created), so the stored definition
+shows the hardware the guest really gets, as ``virsh dumpxml`` does: the
+machine's implicit controllers, the default USB controller and balloon, the
+audio backend, disk buses and drive addresses taken from the target names,
+PCI addresses (``pci_addresses``), MAC addresses and the serial console.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
+from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
+
+__all__ = ["apply_defaults", "disk_name_index", "insert_controller"]
+
+_PREFIX_BUS = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("fd", "fdc"), ("xvd", "xen"), ("ubd", "uml"))
+
+
+def disk_name_index(name: str) -> int:
+    """libvirt's virDiskNameToIndex: 'vda' -> 0, 'hdc' -> 2, 'sdaa' -> 26."""
+    for prefix in ("fd", "hd", "vd", "sd", "xvd", "ubd"):
+        if name.startswith(prefix):
+            letters = name[len(prefix) :]
+            break
+    else:
+        return -1
+    index, count = 0, 0
+    for ch in letters:
+        if not ("a" <= ch <= "z"):
+            break
+        index = (index + (1 if count else 0)) * 26 + (ord(ch) - ord("a"))
+        count += 1
+    rest = letters[count:]
+    return index if count and (not rest or rest.isdigit()) else -1
+
+
+def _drive(controller: int, bus: int, unit: int) -> Address:
+    return Address(attrs={"type": "drive", "controller": str(controller), "bus": str(bus), "target": "0",
+                          "unit": str(unit)})  # fmt: skip
+
+
+def _drive_address(disk: Disk) -> Address | None:
+    idx = disk_name_index(disk.target_dev or "")
+    if idx < 0:
+        raise XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{disk.target_dev}' and no address specified")
+    match disk.target_bus:
+        case "ide":
+            return _drive(idx // 4, (idx % 4) // 2, idx % 2)
+        case "scsi":
+            return _drive(idx // 7, 0, idx % 7)
+        case "sata":
+            return _drive(idx // 6, 0, idx % 6)
+        case "fdc":
+            return _drive(idx // 2, 0, idx % 2)
+    return None
+
+
+def insert_controller(controllers: list[Controller], new: Controller) -> list[Controller]:
+    """libvirt keeps controllers of one type together and in index order; a new type goes last."""
+    out = list(controllers)
+    same = [i for i, c in enumerate(out) if c.type == new.type]
+    after = [i for i in same if (out[i].index or 0) <= (new.index or 0)]
+    if after:
+        out.insert(after[-1] + 1, new)
+    elif same:
+        out.insert(same[0], new)
+    else:
+        out.append(new)
+    return out
+
+
+def _has_controller(dom: Domain, kind: str, index: int) -> bool:
+    assert dom.devices is not None
+    return any(c.type == kind and (c.index or 0) == index for c in dom.devices.controllers)
+
+
+def _add_controller(dom: Domain, kind: str, index: int, model: str | None = None) -> None:
+    assert dom.devices is not None
+    if not _has_controller(dom, kind, index):
+        dom.devices.controllers = insert_controller(dom.devices.controllers,
+                                                    Controller(type=kind, index=index, model=model))  # fmt: skip
+
+
+def _disk_defaults(dom: Domain) -> None:
+    assert dom.devices is not None
+    for disk in dom.devices.disks:
+        if disk.target_bus is None:
+            dev = disk.target_dev or ""
+            disk.target_bus = next((bus for prefix, bus in _PREFIX_BUS if dev.startswith(prefix)), None)
+            if disk.target_bus == "ide" and is_q35(dom):
+                disk.target_bus = "sata"
+            if disk.target_bus is None:
+                raise XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{dev}' and no address specified")
+        if disk.address is None:
+            disk.address = _drive_address(disk)
+        if disk.address is not None and disk.address.attrs.get("type") == "drive":
+            # the controller a drive address names exists, implicitly
+            kind = {"ide": "ide", "scsi": "scsi", "sata": "sata", "fdc": "fdc"}.get(disk.target_bus or "")
+            if kind is not None:
+                _add_controller(dom, kind, int(disk.address.attrs.get("controller", "0"), 0))
+
+
+def _controller_models(dom: Domain) -> None:
+    assert dom.devices is not None
+    for c in dom.devices.controllers:
+        if c.model is not None:
+            continue
+        if c.type == "usb":
+            c.model = "qemu-xhci" if is_q35(dom) else "piix3-uhci"
+        elif c.type == "scsi":
+            c.model = "lsi"
+        elif c.type == "pci" and (c.index or 0) == 0:
+            c.model = "pcie-root" if is_q35(dom) else "pci-root"
+
+
+def apply_defaults(dom: Domain) -> Domain:
+    """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse."""
+    assert dom.os is not None and dom.os.type is not None
+    if dom.type not in ("kvm", "qemu"):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    dom.os.type.arch = dom.os.type.arch or "x86_64"
+    dom.os.type.machine = dom.os.type.machine or "pc"
+    d = dom.devices
+    if d is None:
+        return dom
+    for nic in d.interfaces:
+        if not nic.mac:
+            nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+    if d.serials and not d.consoles:
+        # libvirt's compat console: the first serial port doubles as the domain console
+        first = d.serials[0]
+        d.consoles = [Chardev(type=first.type or "pty", target_type="serial", target_port="0")]
+    if dom.os.type.arch in ("x86_64", "i686"):
+        for kind in ("mouse", "keyboard"):
+            if not any(i.type == kind and i.bus == "ps2" for i in d.inputs):
+                d.inputs = [*d.inputs, Input(type=kind, bus="ps2")]
+    _disk_defaults(dom)
+    machine_known = is_i440fx(dom) or is_q35(dom)
+    if machine_known and not any(c.type == "usb" for c in d.controllers):
+        _add_controller(dom, "usb", 0)
+    if is_q35(dom):
+        _add_controller(dom, "sata", 0)
+    if machine_known and not _has_controller(dom, "pci", 0):
+        _add_controller(dom, "pci", 0)
+    if any(ch.target_type == "virtio" for ch in [*d.channels, *d.consoles]):
+        _add_controller(dom, "virtio-serial", 0)
+    _controller_models(dom)
+    if d.memballoon is None:
+        d.memballoon = Memballoon(model="virtio")
+    if d.graphics and not d.videos:
+        d.videos = [Video(model_type="cirrus" if is_i440fx(dom) else "vga", model_vram=16384, model_heads=1,
+                          model_primary=True)]  # fmt: skip
+    if not d.audios:
+        # libvirt: no host audio unless qemu.conf allows it; 'none' keeps QEMU from opening any
+        d.audios = [Audio(id=1, type="none")]
+    for nic in d.interfaces:
+        if nic.model_type is None and nic.type != "hostdev":
+            nic.model_type = "rtl8139"  # libvirt's default NIC for x86 QEMU guests
+    _usb_ports(dom)
+    _virtio_serial_ports(dom)
+    assign_pci_addresses(dom)
+    return dom
+
+
+def _usb_ports(dom: Domain) -> None:
+    """USB devices take the root hub's ports in order (libvirt adds hubs past that; this driver refuses)."""
+    assert dom.devices is not None
+    usb = [i for i in dom.devices.inputs if i.bus == "usb"] + [x for x in dom.devices.disks if x.target_bus == "usb"]
+    if not usb:
+        return
+    root = next((c for c in dom.devices.controllers if c.type == "usb" and (c.index or 0) == 0), None)
+    if root is None or root.model == "none":
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            "USB is disabled for this domain, but USB devices are present in the domain XML",
+        )
+    ports = root.ports or {"qemu-xhci": 4, "nec-xhci": 4, "ich9-ehci1": 6}.get(root.model or "", 2)
+    taken = {int(dev.address.attrs.get("port", "0").split(".")[0], 0) for dev in usb
+             if dev.address is not None and dev.address.attrs.get("type") == "usb"}  # fmt: skip
+    free = (p for p in range(1, ports + 1) if p not in taken)
+    for dev in usb:
+        if dev.address is None:
+            port = next(free, None)
+            if port is None:
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED, "no free USB port; USB hubs are not supported by the QEMU driver yet"
+                )
+            dev.address = Address(attrs={"type": "usb", "bus": "0", "port": str(port)})
+
+
+def _virtio_serial_ports(dom: Domain) -> None:
+    """virtio consoles may take port 0; channels start at 1; each takes the first free port of controller 0."""
+    assert dom.devices is not None
+    devs = [c for c in dom.devices.consoles if c.target_type == "virtio"] + [
+        c for c in dom.devices.channels if c.target_type == "virtio"
+    ]
+    taken = {int(c.address.attrs.get("port", "0"), 0) for c in devs
+             if c.address is not None and c.address.attrs.get("type") == "virtio-serial"}  # fmt: skip
+    for dev in devs:
+        if dev.address is not None:
+            continue
+        port = 0 if any(dev is c for c in dom.devices.consoles) and 0 not in taken else 1
+        while port in taken:
+            port += 1
+        taken.add(port)
+        dev.address = Address(attrs={"type": "virtio-serial", "controller": "0", "bus": "0", "port": str(port)})

@@ -1,0 +1,259 @@
+"""Guest PCI addresses, assigned the way libvirt's QEMU driver assigns them.
+
+The addresses are guest-visible ABI: a guest whose NIC moves from slot 3 to
+slot 5 sees a new NIC (new name, lost configuration). So, like libvirt, the
+driver assigns them once, when the domain is defined, writes them into the
+definition, and only fills in devices that have none later. The order and the
+fixed slots follow libvirt 9.0 so that a definition moved between libvirt and
+pyvirt keeps its hardware layout: i440fx reserves 00:01.x for the PIIX3
+(ISA bridge, IDE at .1, UHCI at .2, power management at .3) and slot 2 for the
+primary video; every other PCI device then takes the first free slot of bus 0
+in libvirt's device-kind order.
+
+q35 guests are only accepted with their addresses written out: assigning them
+means building libvirt's tree of pcie-root-ports, which this driver does not
+do yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import Address, Controller
+from pyvirt.errors import ErrorCode, NotSupportedError
+
+__all__ = ["PciAddress", "assign_pci_addresses", "is_i440fx", "is_q35", "pci_address", "reserve_next_pci_address"]
+
+# (type, model) of controllers that are PCI devices themselves
+_NOT_PCI_CONTROLLER_TYPES = frozenset({"fdc", "ccid", "xenbus", "isa"})
+_PCI_ROOTS = frozenset({"pci-root", "pcie-root"})
+_USB2_COMPANIONS = {"ich9-ehci1": (7, None), "ich9-uhci1": (0, "on"), "ich9-uhci2": (1, None),
+                    "ich9-uhci3": (2, None)}  # fmt: skip
+
+
+def is_q35(dom: Domain) -> bool:
+    machine = dom.os.type.machine if dom.os is not None and dom.os.type is not None else None
+    return bool(machine) and ("q35" in str(machine))
+
+
+def is_i440fx(dom: Domain) -> bool:
+    machine = str(dom.os.type.machine if dom.os is not None and dom.os.type is not None else "pc")
+    return (
+        machine == "pc" or machine.startswith("pc-i440fx") or machine.startswith("pc-0") or machine.startswith("pc-1")
+    )
+
+
+@dataclass(frozen=True, order=True)
+class PciAddress:
+    bus: int
+    slot: int
+    function: int = 0
+    multifunction: str | None = field(default=None, compare=False)
+
+    def to_address(self) -> Address:
+        attrs = {"type": "pci", "domain": "0x0000", "bus": f"0x{self.bus:02x}", "slot": f"0x{self.slot:02x}",
+                 "function": f"0x{self.function:x}"}  # fmt: skip
+        if self.multifunction:
+            attrs["multifunction"] = self.multifunction
+        return Address(attrs=attrs)
+
+
+def pci_address(address: Address | None) -> PciAddress | None:
+    """The PCI address a device's ``<address>`` names, or None when it has no PCI address."""
+    if address is None or address.attrs.get("type") != "pci":
+        return None
+    a = address.attrs
+    if "slot" not in a:
+        return None
+    return PciAddress(int(a.get("bus", "0"), 0), int(a["slot"], 0), int(a.get("function", "0"), 0),
+                      a.get("multifunction"))  # fmt: skip
+
+
+def _wants_pci(address: Address | None) -> bool:
+    """libvirt's 'address wanted': no address yet, or a PCI one without a slot."""
+    return address is None or (address.attrs.get("type") == "pci" and "slot" not in address.attrs)
+
+
+class _Slots:
+    """Used functions per (bus, slot) on the buses a guest has."""
+
+    def __init__(self, buses: int) -> None:
+        self.buses = buses
+        self.used: dict[tuple[int, int], set[int]] = {}
+
+    def reserve(self, addr: PciAddress) -> None:
+        functions = self.used.setdefault((addr.bus, addr.slot), set())
+        if addr.function in functions:
+            raise NotSupportedError(
+                ErrorCode.XML_ERROR,
+                f"Attempted double use of PCI Address 0000:{addr.bus:02x}:{addr.slot:02x}.{addr.function}",
+            )
+        functions.add(addr.function)
+
+    def in_use(self, bus: int, slot: int) -> bool:
+        return bool(self.used.get((bus, slot)))
+
+    def next_free(self, function: int = 0) -> PciAddress:
+        for bus in range(self.buses):
+            for slot in range(1, 32):
+                if not self.in_use(bus, slot):
+                    return PciAddress(bus, slot, function)
+        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+
+
+def _bus_count(dom: Domain) -> int:
+    assert dom.devices is not None
+    indexes = [c.index or 0 for c in dom.devices.controllers if c.type == "pci"]
+    return max(indexes, default=0) + 1
+
+
+def _all_addressed(dom: Domain) -> Iterator[Any]:
+    """Every device object that may carry a PCI address."""
+    d = dom.devices
+    assert d is not None
+    yield from d.controllers
+    yield from d.filesystems
+    yield from d.interfaces
+    yield from d.sounds
+    yield from d.disks
+    yield from d.hostdevs
+    if d.memballoon is not None:
+        yield d.memballoon
+    yield from d.rngs
+    yield from d.watchdogs
+    yield from d.videos
+    yield from d.inputs
+    yield from d.serials
+    yield from d.smartcards
+    yield from d.redirdevs
+    yield from d.tpms
+
+
+def _slots_in_use(dom: Domain) -> _Slots:
+    slots = _Slots(_bus_count(dom))
+    for dev in _all_addressed(dom):
+        addr = pci_address(getattr(dev, "address", None))
+        if addr is not None:
+            slots.reserve(addr)
+    return slots
+
+
+def _place(slots: _Slots, dev: Any, function: int = 0, multifunction: str | None = None) -> None:
+    addr = slots.next_free(function)
+    addr = PciAddress(addr.bus, addr.slot, addr.function, multifunction)
+    slots.reserve(addr)
+    dev.address = addr.to_address()
+
+
+def _place_piix3(dom: Domain, slots: _Slots) -> None:
+    """The PIIX3's functions on slot 1, and the primary video on slot 2 when it is free."""
+    assert dom.devices is not None
+    fixed = {("ide", 0): PciAddress(0, 1, 1), ("usb", 0): PciAddress(0, 1, 2)}
+    for c in dom.devices.controllers:
+        want = fixed.get((c.type or "", c.index or 0))
+        if want is None or (c.type == "usb" and c.model not in (None, "piix3-uhci")):
+            continue
+        have = pci_address(c.address)
+        if have is None:
+            slots.reserve(want)
+            c.address = want.to_address()
+        elif (have.bus, have.slot, have.function) != (want.bus, want.slot, want.function):
+            what = "Primary IDE controller" if c.type == "ide" else "PIIX3 USB controller at index 0"
+            where = "0:0:1.1" if c.type == "ide" else "0:0:1.2"
+            raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"{what} must have PCI address {where}")
+    for function in (0, 3):  # ISA bridge and power management
+        if function not in slots.used.get((0, 1), set()):
+            slots.reserve(PciAddress(0, 1, function))
+    videos = [v for v in dom.devices.videos if v.model_type not in ("none", "ramfb")]
+    if videos and dom.devices.videos[0] is videos[0] and _wants_pci(videos[0].address):
+        if slots.in_use(0, 2):
+            _place(slots, videos[0])
+        else:
+            slots.reserve(PciAddress(0, 2))
+            videos[0].address = PciAddress(0, 2).to_address()
+
+
+def _controller_takes_slot(c: Controller) -> bool:
+    if c.type == "pci" or c.type in _NOT_PCI_CONTROLLER_TYPES:
+        return False
+    if c.type == "usb" and c.model == "none":
+        return False
+    if c.type == "ide" and (c.index or 0) == 0:
+        return False
+    return not (c.type == "scsi" and c.model == "ncr53c90")
+
+
+def _place_usb2_companion(dom: Domain, slots: _Slots, c: Controller) -> None:
+    """ICH9 EHCI and its UHCI companions share one slot, one function each (uhci1 is multifunction)."""
+    assert dom.devices is not None
+    function, multi = _USB2_COMPANIONS[c.model or ""]
+    for other in dom.devices.controllers:
+        if other is c or other.type != "usb" or other.model not in _USB2_COMPANIONS or other.index != c.index:
+            continue
+        found = pci_address(other.address)
+        if found is not None:
+            addr = PciAddress(found.bus, found.slot, function, multi)
+            slots.reserve(addr)
+            c.address = addr.to_address()
+            return
+    _place(slots, c, function, multi)
+
+
+def assign_pci_addresses(dom: Domain) -> None:
+    """Give every PCI device of an i440fx or q35 guest an address; keep the ones it has.
+
+    Devices are visited in libvirt's order: PCI controllers, filesystems, NICs,
+    sound cards, other controllers, virtio disks, host devices, the balloon,
+    RNGs, the watchdog, videos, virtio inputs, PCI serial ports.
+    """
+    d = dom.devices
+    if d is None:
+        return
+    q35, i440fx = is_q35(dom), is_i440fx(dom)
+    if not (q35 or i440fx):
+        return
+    slots = _slots_in_use(dom)
+    if i440fx:
+        _place_piix3(dom, slots)
+    wanted: list[Any] = []
+    wanted += [c for c in d.controllers if c.type == "pci" and c.model not in _PCI_ROOTS and _wants_pci(c.address)]
+    wanted += [f for f in d.filesystems if _wants_pci(f.address)]
+    wanted += [n for n in d.interfaces if n.type != "hostdev" and _wants_pci(n.address)]
+    wanted += [s for s in d.sounds if s.model not in ("sb16", "pcspk", "usb") and _wants_pci(s.address)]
+    wanted += [c for c in d.controllers if _controller_takes_slot(c) and _wants_pci(c.address)]
+    wanted += [v for v in d.disks if (v.target_bus == "virtio") and _wants_pci(v.address)]
+    wanted += [h for h in d.hostdevs if h.mode in (None, "subsys") and h.type in ("pci", "scsi_host")
+               and _wants_pci(h.address)]  # fmt: skip
+    if d.memballoon is not None and d.memballoon.model == "virtio" and _wants_pci(d.memballoon.address):
+        wanted.append(d.memballoon)
+    wanted += [r for r in d.rngs if _wants_pci(r.address)]
+    wanted += [w for w in d.watchdogs if w.model == "i6300esb" and _wants_pci(w.address)]
+    wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and _wants_pci(v.address)]
+    wanted += [i for i in d.inputs if i.bus == "virtio" and _wants_pci(i.address)]
+    wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
+    if q35 and wanted:
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            "automatic PCI address assignment on q35 machines is not supported by the QEMU driver yet; "
+            "give every PCI device an <address>",
+        )
+    for dev in wanted:
+        if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
+            _place_usb2_companion(dom, slots, dev)
+        else:
+            _place(slots, dev)
+
+
+def reserve_next_pci_address(dom: Domain, dev: Any) -> None:
+    """An address for a device added to a running or defined guest: the first free slot."""
+    if not (is_i440fx(dom) or is_q35(dom)) or not _wants_pci(getattr(dev, "address", None)):
+        return
+    slots = _slots_in_use(dom)
+    if is_i440fx(dom):
+        for function in (0, 1, 2, 3):
+            if function not in slots.used.get((0, 1), set()):
+                slots.reserve(PciAddress(0, 1, function))
+    _place(slots, dev)
