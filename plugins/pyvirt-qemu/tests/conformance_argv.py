@@ -20,7 +20,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pyvirt_qemu.block_nodes
 from pyvirt_qemu.command_line import build_command_line
+from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
 
 from pyvirt.conf.domain import parse_domain
@@ -54,6 +56,18 @@ def normalise(argv: list[str]) -> list[str]:
     return ["MONITOR" if word.startswith(monitor) else word for word in argv]
 
 
+def argv_for(xml: Path) -> list[str]:
+    """Built twice, like the driver does: the first pass names the devices, then the fds are known.
+
+    The fd numbers are libvirt's test suite's own: 1729 for sockets, 1750 for files.
+    """
+    dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
+    lib_dir = f"/tmp/lib/domain--1-{dom.name}"
+    build_command_line(dom, "/tmp/monitor.sock", fds={}, vnc_port=5900, lib_dir=lib_dir)
+    fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)}
+    return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir).argv
+
+
 def first_difference(want: list[str], got: list[str]) -> str:
     for i, (w, g) in enumerate(zip(want, got, strict=False)):
         if w != g:
@@ -63,6 +77,8 @@ def first_difference(want: list[str], got: list[str]) -> str:
 
 
 def main() -> int:
+    # libvirt's test suite mocks the host: /dev/cdrom is its only CD-ROM drive
+    pyvirt_qemu.block_nodes.is_cdrom = lambda path: path == "/dev/cdrom"
     tree = source_tree()
     if tree is None:
         print("qemuxml2argv: libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed); skipped")
@@ -77,10 +93,7 @@ def main() -> int:
             continue
         total += 1
         try:
-            dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
-            got = build_command_line(
-                dom, "/tmp/monitor.sock", fds={}, vnc_port=5900, lib_dir=f"/tmp/lib/domain--1-{dom.name}"
-            ).argv
+            got = argv_for(xml)
         except Error as exc:
             reasons[f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
             continue

@@ -10,13 +10,17 @@ one that reconnects later.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from typing import Any
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import BackingStore, Disk
 from pyvirt.errors import ErrorCode, NotSupportedError
 
-__all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "format_node", "next_node_id", "node_id"]
+__all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "format_node", "is_cdrom", "next_node_id", "node_id"]
+
+_CDROM_GET_CAPABILITY = 0x5331  # linux/cdrom.h
 
 # cache mode -> (write-cache on the device, cache.direct, cache.no-flush); libvirt's table
 CACHE_MODES: dict[str, tuple[bool, bool, bool]] = {
@@ -26,6 +30,21 @@ CACHE_MODES: dict[str, tuple[bool, bool, bool]] = {
     "directsync": (False, True, False),
     "unsafe": (True, False, True),
 }
+
+
+def is_cdrom(path: str) -> bool:
+    """Whether a block device is a real CD-ROM drive (QEMU's host_cdrom then handles tray and media changes)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.ioctl(fd, _CDROM_GET_CAPABILITY)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _layers(disk: Disk) -> list[BackingStore | Disk]:
@@ -102,7 +121,7 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
         node = f"libvirt-{node_id}"
         proto = "file"
         if kind == "block":
-            proto = "host_cdrom" if disk.device == "cdrom" else "host_device"
+            proto = "host_cdrom" if disk.device == "cdrom" and is_cdrom(path) else "host_device"
         cache = _cache(disk)
         out.append({"driver": proto, "filename": path, "node-name": f"{node}-storage", **cache,
                     "auto-read-only": True, "discard": "unmap"})  # fmt: skip

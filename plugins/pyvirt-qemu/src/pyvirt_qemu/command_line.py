@@ -204,7 +204,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     q35 = is_q35(dom)
     assign_aliases(dom, q35)
     assign_node_ids(dom)
-    devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35)
+    devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir)
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={_escape_commas(dom.name or '')},debug-threads=on", "-S"]

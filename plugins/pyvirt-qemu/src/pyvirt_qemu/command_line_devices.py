@@ -14,9 +14,19 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
+from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.pci_addresses import pci_address
 
-__all__ = ["DISK_BUS_DEVICE", "NIC_MODELS", "VIDEO_MODELS", "DeviceArgs", "nic_device_props", "nic_netdev_props"]
+__all__ = [
+    "DISK_BUS_DEVICE",
+    "NIC_MODELS",
+    "VIDEO_MODELS",
+    "DeviceArgs",
+    "chardev_fd_key",
+    "chardev_fds_wanted",
+    "nic_device_props",
+    "nic_netdev_props",
+]
 
 DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd", "scsi": "scsi-hd", "fdc": "floppy"}
 NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
@@ -57,7 +67,10 @@ def _alias(dev: Any) -> str:
 class DeviceArgs:
     """Builds each kind's arguments for one domain; ``dom`` already has defaults, aliases and node numbers."""
 
-    def __init__(self, dom: Domain, fds: dict[str, int], vnc_port: int | None, standalone: bool, q35: bool) -> None:
+    def __init__(self, dom: Domain, fds: dict[str, int], vnc_port: int | None, standalone: bool, q35: bool,
+                 lib_dir: str = "") -> None:  # fmt: skip
+        self.lib_dir = lib_dir
+        self.next_fdset = 0
         assert dom.devices is not None and dom.os is not None
         self.dom, self.d, self.fds, self.vnc_port, self.standalone, self.q35 = dom, dom.devices, fds, vnc_port, \
             standalone, q35  # fmt: skip
@@ -121,7 +134,7 @@ class DeviceArgs:
                 if ctl is None:
                     raise NotSupportedError(ErrorCode.INTERNAL_ERROR,
                                             f"unable to find a SCSI controller for idx={controller}")  # fmt: skip
-                if ctl.model in ("lsi", "ncr53c90", "dc390", "am53c974"):
+                if ctl.model in NARROW_SCSI:
                     return {"bus": f"{_alias(ctl)}.{bus}", "scsi-id": unit}
                 return {"bus": f"{_alias(ctl)}.0", "channel": bus, "scsi-id": target, "lun": unit}
         return {}
@@ -267,6 +280,8 @@ class DeviceArgs:
         props.update(self.address_props(disk.address) if bus == "virtio" else self._drive_props(disk))
         if bus == "scsi":
             props["device_id"] = disk.serial or f"drive-{_alias(disk)}"
+        if disk.shareable:
+            props["share-rw"] = True
         drive = format_node(disk)
         if drive is not None:
             props["drive"] = drive
@@ -304,6 +319,10 @@ class DeviceArgs:
 
     def disks(self) -> list[str]:
         out: list[str] = []
+        floppies = [d for d in self.d.disks if d.device == "floppy" and id(d) in self.boot_index]
+        if floppies:
+            unit = int((floppies[0].address.attrs if floppies[0].address else {}).get("unit", "0"), 0)
+            out += ["-global", f"isa-fdc.bootindex{'AB'[unit]}={self.boot_index[id(floppies[0])]}"]
         for disk in self.d.disks:
             if disk.type not in (None, "file", "block"):
                 raise _unsupported(f"disk type '{disk.type}'")
@@ -314,13 +333,6 @@ class DeviceArgs:
             for node in disk_blockdevs(disk):
                 out += ["-blockdev", _j(node)]
             out += ["-device", _j(self.disk_device_props(disk))]
-        floppy_boot = [
-            self.boot_index[id(d)] for d in self.d.disks if d.device == "floppy" and id(d) in self.boot_index
-        ]
-        floppies = [d for d in self.d.disks if d.device == "floppy"]
-        if floppy_boot and floppies:
-            unit = int((floppies[0].address.attrs if floppies[0].address else {}).get("unit", "0"), 0)
-            out += ["-global", f"isa-fdc.bootindex{'AB'[unit]}={floppy_boot[0]}"]
         return out
 
     def filesystems(self) -> list[str]:
@@ -340,35 +352,51 @@ class DeviceArgs:
         return out
 
     # ------------------------------------------------------------------ character devices
-    def _chardev(self, chr_: Chardev, chr_id: str) -> str:
+    def _chardev(self, chr_: Chardev, alias: str) -> list[str]:
+        """``-chardev`` for a serial port, channel or console; files and listening sockets come as fds.
+
+        Like libvirt, the driver opens a file (``-add-fd``, QEMU writes to
+        ``/dev/fdset/N``) and creates a listening socket itself (``fd=N``),
+        so QEMU needs no access to the path and the socket exists before
+        the guest starts. Without those fds (validation, domxml-to-native)
+        QEMU is given the paths.
+        """
+        chr_id = f"char{alias}"
         src = chr_.sources[0] if chr_.sources else None
         kind = chr_.type or "pty"
+        passed = self.fds.get(chardev_fd_key(alias))
         if chr_.log_file:
             raise _unsupported("character device logs")
         match kind:
             case "pty" | "null" | "vc" | "stdio":
-                return f"{kind},id={chr_id}"
+                return ["-chardev", f"{kind},id={chr_id}"]
             case "file" | "pipe" | "dev":
                 path = src.path if src is not None else None
                 if not path:
                     raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
+                if kind == "file" and passed is not None:
+                    fdset = self.next_fdset
+                    self.next_fdset += 1
+                    return ["-add-fd", f"set={fdset},fd={passed},opaque={alias}-source",
+                            "-chardev", f"file,id={chr_id},path=/dev/fdset/{fdset},append=on"]  # fmt: skip
                 text = f"{'serial' if kind == 'dev' else kind},id={chr_id},path={path.replace(',', ',,')}"
                 if kind == "file" and src is not None and src.append is not None:
                     text += f",append={'on' if src.append else 'off'}"
-                return text
+                return ["-chardev", text]
             case "unix":
                 if src is None or not src.path:
                     raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
-                server = src.mode == "bind"
+                if src.mode == "bind" and passed is not None:
+                    return ["-chardev", f"socket,id={chr_id},fd={passed},server=on,wait=off"]
                 text = f"socket,id={chr_id},path={src.path.replace(',', ',,')}"
-                return text + (",server=on,wait=off" if server else "")
+                return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "")]
             case "tcp":
                 if src is None or not src.host or not src.service:
                     raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source host/service for char device")
                 text = f"socket,id={chr_id},host={src.host},port={src.service}"
                 if chr_.protocol == "telnet":
                     text += ",telnet=on"
-                return text + (",server=on,wait=off" if src.mode == "bind" else "")
+                return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "")]
         raise _unsupported(f"character device type '{kind}'")
 
     def serials(self) -> list[str]:
@@ -378,8 +406,13 @@ class DeviceArgs:
                 raise _unsupported(f"serial target '{serial.target_type}'")
             alias = _alias(serial)
             port = int(serial.target_port) if serial.target_port is not None else i
-            out += ["-chardev", self._chardev(serial, f"char{alias}")]
-            out += ["-device", _j({"driver": "isa-serial", "chardev": f"char{alias}", "id": alias, "index": port})]
+            out += self._chardev(serial, alias)
+            props: dict[str, Any] = {"driver": "isa-serial", "chardev": f"char{alias}", "id": alias, "index": port}
+            if serial.address is not None and serial.address.attrs.get("type") == "isa":
+                props["iobase"] = int(serial.address.attrs.get("iobase", "0"), 0)
+                if "irq" in serial.address.attrs:
+                    props["irq"] = int(serial.address.attrs["irq"], 0)
+            out += ["-device", _j(props)]
         return out
 
     def channels_and_consoles(self) -> list[str]:
@@ -388,7 +421,7 @@ class DeviceArgs:
             if ch.target_type != "virtio":
                 raise _unsupported(f"channel target type '{ch.target_type}'")
             alias = _alias(ch)
-            out += ["-chardev", self._chardev(ch, f"char{alias}")]
+            out += self._chardev(ch, alias)
             props: dict[str, Any] = {"driver": "virtserialport", **self.address_props(ch.address),
                                      "chardev": f"char{alias}", "id": alias}  # fmt: skip
             if ch.target_name:
@@ -400,9 +433,8 @@ class DeviceArgs:
             if console.target_type != "virtio":
                 raise _unsupported(f"console target type '{console.target_type}'")
             alias = _alias(console)
-            out += ["-chardev", self._chardev(console, f"char{alias}")]
-            out += ["-device", _j({"driver": "virtconsole", **self.address_props(console.address),
-                                   "chardev": f"char{alias}", "id": alias})]  # fmt: skip
+            out += self._chardev(console, alias)
+            out += ["-device", _j({"driver": "virtconsole", "chardev": f"char{alias}", "id": alias})]
         return out
 
     # ------------------------------------------------------------------ input, audio, display
@@ -434,14 +466,23 @@ class DeviceArgs:
         for g in self.d.graphics:
             if g.type != "vnc":
                 raise _unsupported(f"graphics type '{g.type}'")
-            if g.socket or g.keymap or g.sharePolicy or g.websocket is not None:
-                raise _unsupported("VNC socket, keymap, share policy or websocket")
-            listen = (g.listens[0].address if g.listens and g.listens[0].address else g.listen) or "127.0.0.1"
-            port = self.vnc_port if g.autoport or g.port in (None, -1) else g.port
-            if port is None:
-                raise _unsupported("VNC without a port")
-            host = f"[{listen}]" if ":" in listen else listen
-            text = f"{host}:{port - 5900}"
+            if g.keymap or g.sharePolicy or g.websocket is not None:
+                raise _unsupported("VNC keymap, share policy or websocket")
+            kind = g.listens[0].type if g.listens else ("socket" if g.socket else "address")
+            if kind == "none":
+                text = "none"
+            elif kind == "socket":
+                path = (g.listens[0].socket if g.listens else None) or g.socket or f"{self.lib_dir}/vnc.sock"
+                text = f"vnc=unix:{path.replace(',', ',,')}"
+            elif kind == "address":
+                listen = (g.listens[0].address if g.listens and g.listens[0].address else g.listen) or "127.0.0.1"
+                port = self.vnc_port if g.autoport or g.port in (None, -1) else g.port
+                if port is None:
+                    raise _unsupported("VNC without a port")
+                host = f"[{listen}]" if ":" in listen else listen
+                text = f"{host}:{port - 5900}"
+            else:
+                raise _unsupported(f"VNC listen type '{kind}'")
             if g.passwd is not None:
                 text += ",password=on"
             if self.d.audios:
@@ -528,6 +569,27 @@ class DeviceArgs:
                 props["period"] = rng.rate_period or 1000
             out += ["-device", _j({**props, **self.address_props(rng.address)})]
         return out
+
+
+def chardev_fd_key(alias: str) -> str:
+    return f"chardev-{alias}"
+
+
+def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev]]:
+    """(fd key, 'file' or 'listen', device) for every character device whose file or socket the driver opens."""
+    d = dom.devices
+    if d is None:
+        return []
+    out = []
+    for dev in [*d.serials, *d.channels, *(c for c in d.consoles if c.target_type == "virtio")]:
+        src = dev.sources[0] if dev.sources else None
+        if dev.alias is None or not dev.alias.name or src is None or not src.path:
+            continue
+        if dev.type == "file":
+            out.append((chardev_fd_key(dev.alias.name), "file", dev))
+        elif dev.type == "unix" and src.mode == "bind":
+            out.append((chardev_fd_key(dev.alias.name), "listen", dev))
+    return out
 
 
 def nic_netdev_props(index: int, nic: Interface, fds: dict[str, int], standalone: bool) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Alias, Controller, Disk
 from pyvirt_qemu.domain_defaults import disk_name_index
 
-__all__ = ["assign_aliases", "controller_alias", "disk_alias"]
+__all__ = ["NARROW_SCSI", "assign_aliases", "controller_alias", "disk_alias"]
+
+NARROW_SCSI = frozenset({"lsi", "ncr53c90", "dc390", "am53c974"})
 
 
 def _drive(disk: Disk) -> tuple[int, int, int, int]:
@@ -23,11 +25,14 @@ def _drive(disk: Disk) -> tuple[int, int, int, int]:
             int(a.get("unit", "0"), 0))  # fmt: skip
 
 
-def disk_alias(disk: Disk) -> str:
+def disk_alias(disk: Disk, scsi_model: str | None = None) -> str:
+    """``scsi_model`` is the model of the disk's SCSI controller: narrow buses have no target in the name."""
     controller, bus, target, unit = _drive(disk)
     match disk.target_bus:
         case "ide" | "sata" | "fdc":
             return f"{disk.target_bus}{controller}-{bus}-{unit}"
+        case "scsi" if scsi_model in NARROW_SCSI:
+            return f"scsi{controller}-{bus}-{unit}"
         case "scsi":
             return f"scsi{controller}-{bus}-{target}-{unit}"
         case "usb":
@@ -59,8 +64,9 @@ def assign_aliases(dom: Domain, q35: bool) -> None:
     d = dom.devices
     if d is None:
         return
+    scsi = {c.index or 0: c.model for c in d.controllers if c.type == "scsi"}
     for disk in d.disks:
-        _name(disk, disk_alias(disk))
+        _name(disk, disk_alias(disk, scsi.get(_drive(disk)[0]) if disk.target_bus == "scsi" else None))
     for c in d.controllers:
         _name(c, controller_alias(c, q35))
     for i, nic in enumerate(d.interfaces):

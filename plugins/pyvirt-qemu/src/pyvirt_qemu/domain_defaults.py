@@ -86,9 +86,27 @@ def _add_controller(dom: Domain, kind: str, index: int, model: str | None = None
                                                     Controller(type=kind, index=index, model=model))  # fmt: skip
 
 
+def _sorted_disks(disks: list[Disk]) -> list[Disk]:
+    """libvirt's disk insertion: disks of a bus stay together, in target order; a new bus goes last."""
+    out: list[Disk] = []
+    for disk in disks:
+        at = -1
+        for i in range(len(out) - 1, -1, -1):
+            if out[i].target_bus != disk.target_bus:
+                continue
+            if disk_name_index(out[i].target_dev or "") > disk_name_index(disk.target_dev or ""):
+                at = i
+            elif at == -1:
+                at = i + 1
+        out.insert(len(out) if at == -1 else at, disk)
+    return out
+
+
 def _disk_defaults(dom: Domain) -> None:
     assert dom.devices is not None
     for disk in dom.devices.disks:
+        if disk.shareable and disk.driver_cache in (None, "default"):
+            disk.driver_cache = "none"  # a disk two guests write must not sit in either host page cache
         if disk.target_bus is None:
             dev = disk.target_dev or ""
             disk.target_bus = next((bus for prefix, bus in _PREFIX_BUS if dev.startswith(prefix)), None)
@@ -103,6 +121,7 @@ def _disk_defaults(dom: Domain) -> None:
             kind = {"ide": "ide", "scsi": "scsi", "sata": "sata", "fdc": "fdc"}.get(disk.target_bus or "")
             if kind is not None:
                 _add_controller(dom, kind, int(disk.address.attrs.get("controller", "0"), 0))
+    dom.devices.disks = _sorted_disks(dom.devices.disks)
 
 
 def _controller_models(dom: Domain) -> None:
@@ -194,7 +213,7 @@ def _usb_ports(dom: Domain) -> None:
 
 
 def _virtio_serial_ports(dom: Domain) -> None:
-    """virtio consoles may take port 0; channels start at 1; each takes the first free port of controller 0."""
+    """Channels take the first free port of controller 0 from 1 (port 0 is the console's)."""
     assert dom.devices is not None
     devs = [c for c in dom.devices.consoles if c.target_type == "virtio"] + [
         c for c in dom.devices.channels if c.target_type == "virtio"
@@ -204,7 +223,7 @@ def _virtio_serial_ports(dom: Domain) -> None:
     for dev in devs:
         if dev.address is not None:
             continue
-        port = 0 if any(dev is c for c in dom.devices.consoles) and 0 not in taken else 1
+        port = 1
         while port in taken:
             port += 1
         taken.add(port)

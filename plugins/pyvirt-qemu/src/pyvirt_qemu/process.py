@@ -29,6 +29,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
+from pyvirt_qemu.chardev_files import close_chardev_fds, open_chardev_fds
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.monitor import Monitor
@@ -113,7 +114,13 @@ def start_process(
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
+    try:
+        chardevs = open_chardev_fds(dom, qemu_uid, _primary_gid(qemu_uid))
+    except BaseException:
+        close_taps(taps)
+        raise
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
+    fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
         write_master_key(private_dir, qemu_uid, _primary_gid(qemu_uid))
@@ -124,6 +131,7 @@ def start_process(
         security.gen_label(dom)
     except BaseException:
         close_taps(taps)
+        close_chardev_fds(chardevs)
         remove_master_key(private_dir)
         raise
     labelled = False
@@ -146,6 +154,7 @@ def start_process(
             cmd.run_async()
         finally:
             close_taps(taps)  # QEMU holds its own copies now; ours would keep the taps alive after it exits
+            close_chardev_fds(chardevs)
         assert cmd.pid is not None
         pid = cmd.pid
         pidfd = os.pidfd_open(pid)
@@ -155,6 +164,7 @@ def start_process(
         return proc, cmd
     except Exception as exc:
         close_taps(taps)
+        close_chardev_fds(chardevs)
         exited_early = proc is not None and bool(select.select([proc.pidfd], [], [], 0)[0])
         if proc is not None:
             proc.monitor.close()

@@ -1,0 +1,82 @@
+"""The hardware a real QEMU builds from the command line: PCI slots, SCSI and floppy disks, channels, fd-passed chardevs."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pyvirt
+
+GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{img}'/><target dev='sdb' bus='scsi'/>
+  <address type='drive' controller='1' bus='0' target='0' unit='1'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='{qcow}'/>
+  <target dev='vda' bus='virtio'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{img2}'/><target dev='sda' bus='scsi'/></disk>
+<disk type='file' device='floppy'><driver name='qemu' type='raw'/><source file='{floppy}'/><target dev='fda'/></disk>
+<controller type='scsi' index='1' model='virtio-scsi'/>
+<interface type='user'><mac address='52:54:00:aa:bb:01'/><model type='virtio'/></interface>
+<serial type='file'><source path='{log}'/></serial>
+<serial type='pty'/>
+<channel type='unix'><source mode='bind' path='{sock}'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+<video><model type='vga'/></video>
+<graphics type='vnc' autoport='yes'/>
+</devices></domain>"""
+
+
+def _monitor(dom: pyvirt.Domain) -> Any:
+    """The driver's own QMP connection (QEMU takes one client): white-box, to ask QEMU itself."""
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError(f"{dom.name} is not running")
+
+
+def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    img, img2, floppy, qcow = (tmp_path / n for n in ("a.img", "b.img", "f.img", "c.qcow2"))
+    for path, size in ((img, 1 << 20), (img2, 2 << 20), (floppy, 1474560)):
+        path.write_bytes(b"\0" * size)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow), "4M"], check=True)
+    log, sock = tmp_path / "serial.log", tmp_path / "agent.sock"
+    dom = conn.define_domain(GUEST.format(virt=virt_type, img=img, img2=img2, floppy=floppy, qcow=qcow, log=log,
+                                          sock=sock))  # fmt: skip
+    defined = dom.xml_desc(2).replace('"', "'")
+    # libvirt's layout, written into the definition: lsi for the implicit controller 0, PIIX3 USB at 1.2,
+    # VGA at slot 2, then NIC, controllers, virtio disk, balloon in that order
+    assert "<controller type='scsi' index='0' model='lsi'>" in defined
+    assert "<address type='drive' controller='0' bus='0' target='0' unit='0'/>" in defined  # sda from its name
+    assert "<audio id='1' type='none'/>" in defined
+    dom.create()
+    root = Path(conn.uri.split("root=")[1])
+    assert len(list(root.rglob("master-key.aes"))) == 1
+    mon = _monitor(dom)
+    slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
+    assert slots["video0"] == 2 and slots["usb"] == 1
+    assert slots["net0"] == 3 and slots["scsi0"] == 4 and slots["scsi1"] == 5 and slots["virtio-serial0"] == 6
+    assert slots["virtio-disk0"] == 7 and slots["balloon0"] == 8
+    blocks = {b["qdev"].rsplit("/", 2)[-2] if b["qdev"].endswith("virtio-backend") else b["qdev"].rsplit("/", 1)[-1]:
+              b.get("inserted", {}) for b in mon.execute("query-block")}  # fmt: skip
+    assert blocks["scsi0-0-0"]["file"] == str(img2)  # lsi: a narrow bus, no target in the id
+    assert blocks["scsi1-0-0-1"]["file"] == str(img)
+    assert blocks["fdc0-0-0"]["file"] == str(floppy)
+    assert blocks["virtio-disk0"]["cache"]["direct"] is True
+    # the file and the listening socket were opened by the driver and passed as fds
+    assert log.exists() and sock.is_socket()
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(sock))  # QEMU accepts on the socket the driver created
+    chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
+    assert chardevs["charserial0"] == "file" and f"unix:{sock},server=on" in chardevs["charchannel0"]
+    peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
+    assert peripherals["channel0"] == "child<virtserialport>"
+    live = dom.xml_desc().replace('"', "'")
+    assert f"<source file='{floppy}' index='1'/>" in live  # node numbers counted from the last disk
+    assert "<alias name='scsi1-0-0-1'/>" in live
+    dom.destroy()
+    root = Path(conn.uri.split("root=")[1])
+    assert not list(root.rglob("master-key.aes")), "the master key goes with the guest"
