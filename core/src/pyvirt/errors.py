@@ -257,6 +257,8 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     _C.OPERATION_FAILED: ("operation failed", "operation failed: %s"),
     _C.OS_TYPE: ("unknown OS type", "unknown OS type %s"),
     _C.NO_NAME: ("missing name information", "missing name information in %s"),
+    _C.NO_SOURCE: ("missing source information", "missing source information for %s"),
+    _C.NO_TARGET: ("missing target information", "missing target information for %s"),
     _C.CALL_FAILED: ("library call failed", "library call failed: %s"),
     _C.XML_ERROR: ("XML description is invalid or not well formed", "XML error: %s"),
     _C.DOM_EXIST: ("this domain exists already", "domain %s exists already"),

@@ -49,7 +49,7 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     defined = dom.xml_desc(2).replace('"', "'")
     # libvirt's layout, written into the definition: lsi for the implicit controller 0, PIIX3 USB at 1.2,
     # VGA at slot 2, then NIC, controllers, virtio disk, balloon in that order
-    assert "<controller type='scsi' index='0' model='lsi'>" in defined
+    assert "<controller type='scsi' index='0' model='lsilogic'>" in defined
     assert "<address type='drive' controller='0' bus='0' target='0' unit='0'/>" in defined  # sda from its name
     assert "<audio id='1' type='none'/>" in defined
     dom.create()

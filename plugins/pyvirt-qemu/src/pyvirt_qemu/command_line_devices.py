@@ -46,7 +46,7 @@ _USB_INPUTS = {"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kb
 _VIRTIO_INPUTS = {"tablet": "virtio-tablet-pci", "mouse": "virtio-mouse-pci", "keyboard": "virtio-keyboard-pci"}
 _WATCHDOGS = {"i6300esb": "i6300esb", "ib700": "ib700"}
 _WATCHDOG_ACTIONS = ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi", "dump")
-_SCSI_CONTROLLERS = {"lsi": "lsi", "virtio-scsi": "virtio-scsi-pci", "megasas": "megasas", "mptsas1068": "mptsas1068",
+_SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
                      "am53c974": "am53c974", "dc390": "dc390"}  # fmt: skip
 _PCI_CONTROLLERS = {"pci-bridge": "pci-bridge"}
 
@@ -487,7 +487,7 @@ class DeviceArgs:
                 text += ",password=on"
             if self.d.audios:
                 text += f",audiodev=audio{self.d.audios[0].id or 1}"
-            out += ["-vnc", text if ":" not in listen else f"{text}"]
+            out += ["-vnc", text]
         return out
 
     def videos(self) -> list[str]:

@@ -16,7 +16,7 @@ from pyvirt_qemu.domain_defaults import disk_name_index
 
 __all__ = ["NARROW_SCSI", "assign_aliases", "controller_alias", "disk_alias"]
 
-NARROW_SCSI = frozenset({"lsi", "ncr53c90", "dc390", "am53c974"})
+NARROW_SCSI = frozenset({"lsilogic", "ncr53c90", "dc390", "am53c974"})
 
 
 def _drive(disk: Disk) -> tuple[int, int, int, int]:

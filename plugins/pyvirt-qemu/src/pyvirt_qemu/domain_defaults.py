@@ -14,10 +14,13 @@ import os
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt_qemu.domain_validation import validate_domain
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
 
 __all__ = ["apply_defaults", "disk_name_index", "insert_controller"]
 
+LIBVIRT_VIRT_TYPES = frozenset({"qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
+                                "vbox", "phyp", "parallels", "bhyve", "vz", "hvf"})  # fmt: skip
 _PREFIX_BUS = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("fd", "fdc"), ("xvd", "xen"), ("ubd", "uml"))
 
 
@@ -105,6 +108,8 @@ def _sorted_disks(disks: list[Disk]) -> list[Disk]:
 def _disk_defaults(dom: Domain) -> None:
     assert dom.devices is not None
     for disk in dom.devices.disks:
+        if not disk.target_dev:
+            raise XMLError(ErrorCode.NO_TARGET, f"device {disk.source_path}" if disk.source_path else "")
         if disk.shareable and disk.driver_cache in (None, "default"):
             disk.driver_cache = "none"  # a disk two guests write must not sit in either host page cache
         if disk.target_bus is None:
@@ -132,7 +137,7 @@ def _controller_models(dom: Domain) -> None:
         if c.type == "usb":
             c.model = "qemu-xhci" if is_q35(dom) else "piix3-uhci"
         elif c.type == "scsi":
-            c.model = "lsi"
+            c.model = "lsilogic"
         elif c.type == "pci" and (c.index or 0) == 0:
             c.model = "pcie-root" if is_q35(dom) else "pci-root"
 
@@ -140,6 +145,10 @@ def _controller_models(dom: Domain) -> None:
 def apply_defaults(dom: Domain) -> Domain:
     """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse."""
     assert dom.os is not None and dom.os.type is not None
+    if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
+        emulator = dom.devices.emulator if dom.devices is not None and dom.devices.emulator else "qemu-system-x86_64"
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"Emulator '{emulator}' does not support virt type '{dom.type}'")  # fmt: skip
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     dom.os.type.arch = dom.os.type.arch or "x86_64"
@@ -180,6 +189,7 @@ def apply_defaults(dom: Domain) -> Domain:
     for nic in d.interfaces:
         if nic.model_type is None and nic.type != "hostdev":
             nic.model_type = "rtl8139"  # libvirt's default NIC for x86 QEMU guests
+    validate_domain(dom)
     _usb_ports(dom)
     _virtio_serial_ports(dom)
     assign_pci_addresses(dom)
