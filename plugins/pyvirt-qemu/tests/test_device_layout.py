@@ -80,3 +80,34 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     dom.destroy()
     root = Path(conn.uri.split("root=")[1])
     assert not list(root.rglob("master-key.aes")), "the master key goes with the guest"
+
+
+def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    disk = tmp_path / "q.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "4M"], check=True)
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>q35</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda'/></disk>
+<interface type='user'><mac address='52:54:00:aa:bb:02'/><model type='virtio'/></interface>
+</devices></domain>""")
+    defined = dom.xml_desc(2).replace('"', "'")
+    # NIC, USB (qemu-xhci), disk, balloon: four ports, and a fifth left empty for hotplug
+    assert defined.count("model='pcie-root-port'") == 5
+    assert "<target chassis='1' port='0x8'/>" in defined
+    assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0' multifunction='on'/>" in defined
+    assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>" in defined  # ICH9 SATA
+    dom.create()
+    mon = _monitor(dom)
+    buses = mon.execute("query-pci")
+    ports = {d["qdev_id"]: d for bus in buses for d in bus["devices"] if d.get("qdev_id", "").startswith("pci.")}
+    assert len(ports) == 5 and all(p["slot"] == 1 for p in ports.values())
+    # before the firmware numbers the buses query-pci cannot see behind the ports; QOM knows where each device sits
+    behind = {dev: mon.execute("qom-get", {"path": f"/machine/peripheral/{dev}", "property": "parent_bus"})
+              for dev in ("net0", "usb", "virtio-disk0", "balloon0")}  # fmt: skip
+    assert behind == {
+        "net0": "/machine/peripheral/pci.1/pci.1",
+        "usb": "/machine/peripheral/pci.2/pci.2",
+        "virtio-disk0": "/machine/peripheral/pci.3/pci.3",
+        "balloon0": "/machine/peripheral/pci.4/pci.4",
+    }
+    dom.destroy()

@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd", "scsi": "scsi-hd", "fdc": "floppy"}
-NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+NIC_MODELS = {"virtio": "virtio-net-pci", "virtio-transitional": "virtio-net-pci-transitional",
+              "virtio-non-transitional": "virtio-net-pci-non-transitional", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
               "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "vmxnet3": "vmxnet3"}  # fmt: skip
 _USB_CONTROLLERS = {"qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci",
                     "piix4-uhci": "piix4-usb-uhci", "ich9-ehci1": "ich9-usb-ehci1", "ich9-uhci1": "ich9-usb-uhci1",
@@ -49,6 +50,16 @@ _WATCHDOG_ACTIONS = ("reset", "shutdown", "poweroff", "pause", "none", "inject-n
 _SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
                      "am53c974": "am53c974", "dc390": "dc390"}  # fmt: skip
 _PCI_CONTROLLERS = {"pci-bridge": "pci-bridge"}
+
+
+_VIRTIO_MODELS = (None, "virtio", "virtio-transitional", "virtio-non-transitional")
+
+
+def _virtio_driver(base: str, model: str | None) -> str:
+    """virtio-blk-pci, or its -transitional / -non-transitional variant the model asks for."""
+    if model in ("virtio-transitional", "virtio-non-transitional"):
+        return f"{base}-{model.removeprefix('virtio-')}"
+    return base
 
 
 def _j(obj: dict[str, Any]) -> str:
@@ -193,6 +204,9 @@ class DeviceArgs:
         if c.type == "pci":
             if c.model in ("pci-root", "pcie-root"):
                 return None
+            if c.model == "pcie-root-port":
+                return {"driver": c.model_name or "pcie-root-port", "port": int(c.target_port or "0", 0),
+                        "chassis": c.target_chassis or index, "id": _alias(c), **self.address_props(c.address)}  # fmt: skip
             driver = _PCI_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"PCI controller model '{c.model}'")
@@ -270,7 +284,7 @@ class DeviceArgs:
                 raise NotSupportedError(
                     ErrorCode.CONFIG_UNSUPPORTED, "disk type of 'vda' does not support ejectable media"
                 )
-            props = {"driver": "virtio-blk-pci"}
+            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model)}
         elif bus in ("ide", "sata"):
             props = {"driver": "ide-cd" if device == "cdrom" else "ide-hd"}
         elif bus == "scsi":
@@ -319,10 +333,7 @@ class DeviceArgs:
 
     def disks(self) -> list[str]:
         out: list[str] = []
-        floppies = [d for d in self.d.disks if d.device == "floppy" and id(d) in self.boot_index]
-        if floppies:
-            unit = int((floppies[0].address.attrs if floppies[0].address else {}).get("unit", "0"), 0)
-            out += ["-global", f"isa-fdc.bootindex{'AB'[unit]}={self.boot_index[id(floppies[0])]}"]
+        out += self._floppy_controller()
         for disk in self.d.disks:
             if disk.type not in (None, "file", "block"):
                 raise _unsupported(f"disk type '{disk.type}'")
@@ -334,6 +345,21 @@ class DeviceArgs:
                 out += ["-blockdev", _j(node)]
             out += ["-device", _j(self.disk_device_props(disk))]
         return out
+
+    def _floppy_controller(self) -> list[str]:
+        """Boot order of the floppy drives: a property of the (implicit on i440fx, explicit on q35) ISA FDC."""
+        floppies = [d for d in self.d.disks if d.target_bus == "fdc"]
+        if not floppies:
+            return []
+        boot = {"A": 0, "B": 0}
+        for disk in floppies:
+            unit = int((disk.address.attrs if disk.address else {}).get("unit", "0"), 0)
+            boot["B" if unit else "A"] = self.boot_index.get(id(disk), 0)
+        if self.q35:
+            props: dict[str, Any] = {"driver": "isa-fdc"}
+            props.update({f"bootindex{k}": v for k, v in boot.items() if v})
+            return ["-device", _j(props)]
+        return [x for k, v in boot.items() if v for x in ("-global", f"isa-fdc.bootindex{k}={v}")]
 
     def filesystems(self) -> list[str]:
         if self.d.filesystems:
@@ -541,9 +567,9 @@ class DeviceArgs:
         b = self.d.memballoon
         if b is None or b.model in (None, "none"):
             return []
-        if b.model != "virtio":
+        if b.model not in _VIRTIO_MODELS:
             raise _unsupported(f"memballoon model '{b.model}'")
-        props: dict[str, Any] = {"driver": "virtio-balloon-pci", "id": _alias(b)}
+        props: dict[str, Any] = {"driver": _virtio_driver("virtio-balloon-pci", b.model), "id": _alias(b)}
         if b.autodeflate is not None:
             props["deflate-on-oom"] = b.autodeflate
         if b.freePageReporting is not None:
@@ -555,7 +581,7 @@ class DeviceArgs:
         for rng in self.d.rngs:
             backend = rng.backend
             alias = _alias(rng)
-            if rng.model != "virtio" or backend is None or backend.model not in ("random", "builtin"):
+            if rng.model not in _VIRTIO_MODELS or backend is None or backend.model not in ("random", "builtin"):
                 raise _unsupported("an RNG other than virtio with a random or builtin backend")
             if backend.model == "random":
                 obj: dict[str, Any] = {"qom-type": "rng-random", "id": f"obj{alias}",
@@ -563,7 +589,8 @@ class DeviceArgs:
             else:
                 obj = {"qom-type": "rng-builtin", "id": f"obj{alias}"}
             out += ["-object", _j(obj)]
-            props: dict[str, Any] = {"driver": "virtio-rng-pci", "rng": f"obj{alias}", "id": alias}
+            props: dict[str, Any] = {"driver": _virtio_driver("virtio-rng-pci", rng.model), "rng": f"obj{alias}",
+                                     "id": alias}  # fmt: skip
             if rng.rate_bytes:
                 props["max-bytes"] = rng.rate_bytes
                 props["period"] = rng.rate_period or 1000

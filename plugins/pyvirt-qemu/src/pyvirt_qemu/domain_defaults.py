@@ -15,9 +15,9 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 from pyvirt_qemu.domain_validation import validate_domain
-from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
+from pyvirt_qemu.pci_addresses import assign_pci_addresses, insert_controller, is_i440fx, is_q35
 
-__all__ = ["apply_defaults", "disk_name_index", "insert_controller"]
+__all__ = ["apply_defaults", "disk_name_index"]
 
 LIBVIRT_VIRT_TYPES = frozenset({"qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
                                 "vbox", "phyp", "parallels", "bhyve", "vz", "hvf"})  # fmt: skip
@@ -61,20 +61,6 @@ def _drive_address(disk: Disk) -> Address | None:
         case "fdc":
             return _drive(idx // 2, 0, idx % 2)
     return None
-
-
-def insert_controller(controllers: list[Controller], new: Controller) -> list[Controller]:
-    """libvirt keeps controllers of one type together and in index order; a new type goes last."""
-    out = list(controllers)
-    same = [i for i, c in enumerate(out) if c.type == new.type]
-    after = [i for i in same if (out[i].index or 0) <= (new.index or 0)]
-    if after:
-        out.insert(after[-1] + 1, new)
-    elif same:
-        out.insert(same[0], new)
-    else:
-        out.append(new)
-    return out
 
 
 def _has_controller(dom: Domain, kind: str, index: int) -> bool:

@@ -61,6 +61,8 @@ def validate_domain(dom: Domain) -> None:
     if name.startswith("qemu-system-") and name not in _ARCH_EMULATORS.get(arch, ()):
         # the driver knows the machines of x86 emulators only
         raise _refuse(f"Emulator '{emulator}' does not support arch '{arch}'")
+    if dom.os.nvram is not None and dom.os.firmware not in (None, "efi"):
+        raise XMLError(ErrorCode.XML_DETAIL, f"firmware type '{dom.os.firmware}' does not support nvram")
     if dom.devices is None:
         return
     d = dom.devices
@@ -73,6 +75,9 @@ def validate_domain(dom: Domain) -> None:
         raise _refuse("IOMMU device: 'intel' is only supported with Q35 machines")
     if d.iommu is not None and d.iommu.model == "virtio" and not is_q35(dom):
         raise _refuse("IOMMU device: 'virtio' is only supported with Q35 and ARM Virt machines")
+    for inp in d.inputs:
+        if inp.model in ("virtio-transitional", "virtio-non-transitional") and inp.type != "passthrough":
+            raise _refuse(f"virtio (non-)transitional models are not supported for input type={inp.type}")
     for video in d.videos:
         if video.model_type == "ramfb" and video.address is not None:
             raise _refuse("address not supported for video type ramfb")

@@ -10,9 +10,10 @@ pyvirt keeps its hardware layout: i440fx reserves 00:01.x for the PIIX3
 primary video; every other PCI device then takes the first free slot of bus 0
 in libvirt's device-kind order.
 
-q35 guests are only accepted with their addresses written out: assigning them
-means building libvirt's tree of pcie-root-ports, which this driver does not
-do yet.
+q35 guests get libvirt's PCI Express layout: each endpoint on a
+pcie-root-port of its own, the ports added as needed and packed as functions
+of pcie-root slots. Conventional PCI devices on q35 (which libvirt puts
+behind a pcie-to-pci-bridge) must come with their addresses.
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Address, Controller
+from pyvirt.conf.domain_devices import Address, Controller, Disk, Input, Interface, Memballoon, Rng, Video
 from pyvirt.errors import ErrorCode, NotSupportedError
 
-__all__ = ["PciAddress", "assign_pci_addresses", "is_i440fx", "is_q35", "pci_address", "reserve_next_pci_address"]
+__all__ = [
+    "PciAddress",
+    "assign_pci_addresses",
+    "insert_controller",
+    "is_i440fx",
+    "is_q35",
+    "pci_address",
+    "reserve_next_pci_address",
+]
 
 # (type, model) of controllers that are PCI devices themselves
 _NOT_PCI_CONTROLLER_TYPES = frozenset({"fdc", "ccid", "xenbus", "isa"})
+_VIRTIO = ("virtio", "virtio-non-transitional", "virtio-transitional")
 _PCI_ROOTS = frozenset({"pci-root", "pcie-root"})
 _USB2_COMPANIONS = {"ich9-ehci1": (7, None), "ich9-uhci1": (0, "on"), "ich9-uhci2": (1, None),
                     "ich9-uhci3": (2, None)}  # fmt: skip
@@ -95,6 +105,12 @@ class _Slots:
 
     def in_use(self, bus: int, slot: int) -> bool:
         return bool(self.used.get((bus, slot)))
+
+    def next_free_on(self, bus: int) -> PciAddress:
+        for slot in range(1, 32):
+            if not self.in_use(bus, slot):
+                return PciAddress(bus, slot)
+        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
 
     def next_free(self, function: int = 0) -> PciAddress:
         for bus in range(self.buses):
@@ -227,24 +243,180 @@ def assign_pci_addresses(dom: Domain) -> None:
     wanted += [v for v in d.disks if (v.target_bus == "virtio") and _wants_pci(v.address)]
     wanted += [h for h in d.hostdevs if h.mode in (None, "subsys") and h.type in ("pci", "scsi_host")
                and _wants_pci(h.address)]  # fmt: skip
-    if d.memballoon is not None and d.memballoon.model == "virtio" and _wants_pci(d.memballoon.address):
+    if d.memballoon is not None and d.memballoon.model in _VIRTIO and _wants_pci(d.memballoon.address):
         wanted.append(d.memballoon)
     wanted += [r for r in d.rngs if _wants_pci(r.address)]
     wanted += [w for w in d.watchdogs if w.model == "i6300esb" and _wants_pci(w.address)]
     wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and _wants_pci(v.address)]
     wanted += [i for i in d.inputs if i.bus == "virtio" and _wants_pci(i.address)]
     wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
-    if q35 and wanted:
+    if q35:
+        _assign_q35(dom, slots, wanted)
+    else:
+        for dev in wanted:
+            if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
+                _place_usb2_companion(dom, slots, dev)
+            else:
+                _place(slots, dev)
+    _set_all_multi(dom)
+
+
+def insert_controller(controllers: list[Controller], new: Controller) -> list[Controller]:
+    """libvirt keeps controllers of one type together and in index order; a new type goes last."""
+    out = list(controllers)
+    same = [i for i, c in enumerate(out) if c.type == new.type]
+    after = [i for i in same if (out[i].index or 0) <= (new.index or 0)]
+    if after:
+        out.insert(after[-1] + 1, new)
+    elif same:
+        out.insert(same[0], new)
+    else:
+        out.append(new)
+    return out
+
+
+def _is_pcie_endpoint(dev: Any) -> bool:
+    """Devices QEMU builds as PCI Express endpoints on q35: each wants a pcie-root-port of its own."""
+    if (
+        getattr(dev, "model", None) == "virtio-transitional"
+        or getattr(dev, "model_type", None) == "virtio-transitional"
+    ):
+        return False  # a transitional device is conventional PCI, for old guests
+    if isinstance(dev, Disk):
+        return dev.target_bus == "virtio"
+    if isinstance(dev, Interface):
+        return dev.model_type in ("virtio", "virtio-non-transitional", "e1000e")
+    if isinstance(dev, Controller):
+        return (dev.type, dev.model) in {("usb", "qemu-xhci"), ("usb", "nec-xhci"), ("scsi", "virtio-scsi"),
+                                         ("virtio-serial", None), ("sata", None), ("sata", "ahci")}  # fmt: skip
+    if isinstance(dev, (Memballoon, Rng)):
+        return dev.model in _VIRTIO
+    if isinstance(dev, Input):
+        return dev.bus == "virtio"
+    if isinstance(dev, Video):
+        return dev.model_type == "virtio"
+    return False
+
+
+def _fixed_q35(dom: Domain, slots: _Slots) -> None:
+    """The ICH9's own functions (LPC 1f.0, SATA 1f.2, SMBus 1f.3), then the primary video on slot 1."""
+    d = dom.devices
+    assert d is not None
+    for c in d.controllers:
+        if c.type == "sata" and (c.index or 0) == 0:
+            have = pci_address(c.address)
+            if have is None:
+                slots.reserve(PciAddress(0, 0x1F, 2))
+                c.address = PciAddress(0, 0x1F, 2).to_address()
+            elif (have.bus, have.slot, have.function) != (0, 0x1F, 2):
+                raise NotSupportedError(
+                    ErrorCode.INTERNAL_ERROR, "Primary SATA controller must have PCI address 0:0:1f.2"
+                )
+    for function in (0, 3):
+        if function not in slots.used.get((0, 0x1F), set()):
+            slots.reserve(PciAddress(0, 0x1F, function))
+    videos = [v for v in d.videos if v.model_type not in ("none", "ramfb")]
+    if videos and d.videos[0] is videos[0] and _wants_pci(videos[0].address):
+        addr = PciAddress(0, 1) if not slots.in_use(0, 1) else slots.next_free_on(0)
+        slots.reserve(addr)
+        videos[0].address = addr.to_address()
+
+
+def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any]) -> None:
+    """libvirt's q35 layout: every PCIe endpoint on its own pcie-root-port, the ports packed eight to a slot.
+
+    Ports are added as needed, plus one spare for hotplug when the guest
+    has no PCI controllers of its own, as libvirt does for new guests.
+    """
+    d = dom.devices
+    assert d is not None
+    _fixed_q35(dom, slots)
+    ports = [c for c in d.controllers if c.type == "pci" and c.model == "pcie-root-port"]
+    wanted = [w for w in wanted if _wants_pci(w.address)]  # the chipset's own devices have theirs now
+    endpoints = [w for w in wanted if not (isinstance(w, Controller) and w.type == "pci")]
+    legacy = [w for w in endpoints if not _is_pcie_endpoint(w)]
+    if legacy:
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED,
-            "automatic PCI address assignment on q35 machines is not supported by the QEMU driver yet; "
-            "give every PCI device an <address>",
+            f"automatic placement of conventional PCI devices on q35 ({type(legacy[0]).__name__.lower()}) "
+            "is not supported by the QEMU driver yet; give it an <address>",
         )
-    for dev in wanted:
-        if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
-            _place_usb2_companion(dom, slots, dev)
-        else:
-            _place(slots, dev)
+    others = [w for w in wanted if isinstance(w, Controller) and w.type == "pci" and w.model != "pcie-root-port"]
+    if others:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"automatic placement of a '{others[0].model}' controller on q35 is not supported "
+                                "by the QEMU driver yet; give it an <address>")  # fmt: skip
+    free_ports = [p for p in ports if not slots.in_use(p.index or 0, 0)]
+    max_idx = max((c.index or 0 for c in d.controllers if c.type == "pci"), default=0)
+    missing = max(0, len(endpoints) - len(free_ports))
+    if missing and max_idx <= 0:
+        missing += 1  # one empty port left for hotplug
+    controllers = d.controllers
+    for i in range(missing):
+        index = max_idx + 1 + i
+        controllers = insert_controller(controllers, Controller(type="pci", index=index, model="pcie-root-port"))
+    d.controllers = controllers
+    slots.buses = max(slots.buses, max_idx + 1 + missing)
+    # slots already holding only root ports take more of them, one per function
+    aggregate = {slot for slot in range(1, 32) if slots.used.get((0, slot)) and all(
+        (a := pci_address(c.address)) is None or (a.bus, a.slot) != (0, slot) or c.model == "pcie-root-port"
+        for c in d.controllers) and not _other_device_on(dom, slot)}  # fmt: skip
+    for port in [c for c in d.controllers if c.type == "pci" and c.model == "pcie-root-port"]:
+        if _wants_pci(port.address):
+            addr = _aggregate_slot(slots, aggregate)
+            slots.reserve(addr)
+            port.address = addr.to_address()
+        addr_now = pci_address(port.address)
+        assert addr_now is not None
+        port.model_name = port.model_name or "pcie-root-port"
+        port.target_chassis = port.target_chassis if port.target_chassis is not None else port.index
+        if port.target_port is None:
+            port.target_port = f"0x{(addr_now.slot << 3) + addr_now.function:x}"
+    for dev in endpoints:
+        bus = next(p.index or 0 for p in d.controllers
+                   if p.type == "pci" and p.model == "pcie-root-port" and not slots.in_use(p.index or 0, 0))  # fmt: skip
+        addr = PciAddress(bus, 0)
+        slots.reserve(addr)
+        dev.address = addr.to_address()
+
+
+def _other_device_on(dom: Domain, slot: int) -> bool:
+    """Whether a device other than a controller sits in a slot of pcie-root."""
+    for dev in _all_addressed(dom):
+        if isinstance(dev, Controller):
+            continue
+        a = pci_address(getattr(dev, "address", None))
+        if a is not None and (a.bus, a.slot) == (0, slot):
+            return True
+    return False
+
+
+def _set_all_multi(dom: Domain) -> None:
+    """Function 0 of a slot with more functions in use is marked multifunction, unless the XML says otherwise."""
+    by_slot: dict[tuple[int, int], list[Any]] = {}
+    for dev in _all_addressed(dom):
+        a = pci_address(getattr(dev, "address", None))
+        if a is not None:
+            by_slot.setdefault((a.bus, a.slot), []).append(dev)
+    for devs in by_slot.values():
+        if len(devs) < 2:
+            continue
+        for dev in devs:
+            a = pci_address(dev.address)
+            if a is not None and a.function == 0 and "multifunction" not in dev.address.attrs:
+                dev.address = Address(attrs={**dev.address.attrs, "multifunction": "on"})
+
+
+def _aggregate_slot(slots: _Slots, aggregate: set[int]) -> PciAddress:
+    """The first pcie-root slot that is empty or already holds only root ports with a function to spare."""
+    for slot in range(1, 32):
+        used = slots.used.get((0, slot), set())
+        if not used:
+            aggregate.add(slot)
+            return PciAddress(0, slot, 0)
+        if slot in aggregate and len(used) < 8:
+            return PciAddress(0, slot, min(set(range(8)) - used))
+    raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
 
 
 def reserve_next_pci_address(dom: Domain, dev: Any) -> None:
