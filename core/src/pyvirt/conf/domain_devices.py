@@ -441,15 +441,43 @@ class Tpm(XmlModel):
     address: Annotated[Address | None, X("address", model=Address)] = None
 
 
+class AudioIO(XmlModel):
+    """One direction (``<input>`` or ``<output>``) of an audio backend; each backend uses its own attributes."""
+
+    mixingEngine: Annotated[bool | None, X("@mixingEngine")] = None  # noqa: N815 - libvirt's names
+    fixedSettings: Annotated[bool | None, X("@fixedSettings")] = None  # noqa: N815
+    voices: Annotated[int | None, X("@voices")] = None
+    bufferLength: Annotated[int | None, X("@bufferLength")] = None  # noqa: N815
+    dev: Annotated[str | None, X("@dev")] = None
+    bufferCount: Annotated[int | None, X("@bufferCount")] = None  # noqa: N815
+    tryPoll: Annotated[bool | None, X("@tryPoll")] = None  # noqa: N815
+    name: Annotated[str | None, X("@name")] = None
+    streamName: Annotated[str | None, X("@streamName")] = None  # noqa: N815
+    latency: Annotated[int | None, X("@latency")] = None
+    serverName: Annotated[str | None, X("@serverName")] = None  # noqa: N815
+    clientName: Annotated[str | None, X("@clientName")] = None  # noqa: N815
+    connectPorts: Annotated[str | None, X("@connectPorts")] = None  # noqa: N815
+    exactName: Annotated[bool | None, X("@exactName")] = None  # noqa: N815
+    frequency: Annotated[int | None, X("settings/@frequency")] = None
+    channels: Annotated[int | None, X("settings/@channels")] = None
+    format: Annotated[str | None, X("settings/@format")] = None
+
+
 class Audio(XmlModel):
-    """``<audio>`` backends; their per-direction ``<input>``/``<output>`` settings are kept verbatim."""
+    """``<audio>``: a host audio backend (none, alsa, pulseaudio, file, ...) that sound cards and displays use."""
 
     TAG = "audio"
     id: Annotated[int | None, X("@id")] = None
     type: Annotated[str | None, X("@type")] = None
-    driver: Annotated[str | None, X("@driver")] = None
     timer_period: Annotated[int | None, X("@timerPeriod")] = None
-    content: Annotated[str | None, X(".", raw=True)] = None
+    tryMMap: Annotated[bool | None, X("@tryMMap")] = None  # noqa: N815
+    exclusive: Annotated[bool | None, X("@exclusive")] = None
+    dspPolicy: Annotated[int | None, X("@dspPolicy")] = None  # noqa: N815
+    serverName: Annotated[str | None, X("@serverName")] = None  # noqa: N815
+    driver: Annotated[str | None, X("@driver")] = None
+    path: Annotated[str | None, X("@path")] = None
+    input: Annotated[AudioIO | None, X("input", model=AudioIO)] = None
+    output: Annotated[AudioIO | None, X("output", model=AudioIO)] = None
 
 
 class GenericDevice(XmlModel):

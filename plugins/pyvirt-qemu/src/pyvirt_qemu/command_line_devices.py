@@ -13,6 +13,7 @@ from typing import Any
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface
 from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.pci_addresses import pci_address
@@ -480,12 +481,7 @@ class DeviceArgs:
         return out
 
     def audio(self) -> list[str]:
-        out: list[str] = []
-        for a in self.d.audios:
-            if a.type != "none" or a.content:
-                raise _unsupported(f"audio backend '{a.type}'")
-            out += ["-audiodev", _j({"id": f"audio{a.id or 1}", "driver": "none"})]
-        return out
+        return [x for a in self.d.audios for x in ("-audiodev", _j(audiodev_props(a)))]
 
     def graphics(self) -> list[str]:
         out: list[str] = []
