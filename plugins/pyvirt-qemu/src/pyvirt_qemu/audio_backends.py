@@ -25,7 +25,7 @@ _DIRECTION_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("clientName", "client-name"),
         ("connectPorts", "connect-ports"),
         ("exactName", "exact-name"),
-    ),  # fmt: skip
+    ),
     "oss": (("dev", "dev"), ("bufferCount", "buffer-count"), ("tryPoll", "try-poll")),
     "pulseaudio": (("name", "name"), ("streamName", "stream-name"), ("latency", "latency")),
     "sdl": (("bufferCount", "buffer-count"),),
