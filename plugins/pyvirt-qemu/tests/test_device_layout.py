@@ -10,7 +10,8 @@ from typing import Any
 import pyvirt
 
 GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features><devices>
+<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features>
+<clock offset='utc'><timer name='hpet' present='no'/></clock><devices>
 <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{img}'/><target dev='sdb' bus='scsi'/>
   <address type='drive' controller='1' bus='0' target='0' unit='1'/></disk>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/><source file='{qcow}'/>
@@ -22,8 +23,10 @@ GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memor
 <serial type='file'><source path='{log}'/></serial>
 <serial type='pty'/>
 <channel type='unix'><source mode='bind' path='{sock}'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+<parallel type='pty'/>
 <video><model type='vga'/></video>
 <graphics type='vnc' autoport='yes'/>
+<panic model='isa'><address type='isa' iobase='0x505'/></panic>
 </devices></domain>"""
 
 
@@ -73,7 +76,10 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
     assert chardevs["charserial0"] == "file" and f"unix:{sock},server=on" in chardevs["charchannel0"]
     peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
-    assert peripherals["channel0"] == "child<virtserialport>"
+    assert peripherals["channel0"] == "child<virtserialport>" and peripherals["parallel0"] == "child<isa-parallel>"
+    anonymous = [p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral-anon"})]
+    assert "child<pvpanic>" in anonymous
+    assert mon.execute("qom-get", {"path": "/machine", "property": "hpet"}) is False
     live = dom.xml_desc().replace('"', "'")
     assert f"<source file='{floppy}' index='1'/>" in live  # node numbers counted from the last disk
     assert "<alias name='scsi1-0-0-1'/>" in live

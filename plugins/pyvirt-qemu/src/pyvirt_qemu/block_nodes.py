@@ -123,7 +123,8 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
         if kind == "block":
             proto = "host_cdrom" if disk.device == "cdrom" and is_cdrom(path) else "host_device"
         cache = _cache(disk)
-        out.append({"driver": proto, "filename": path, "node-name": f"{node}-storage", **cache,
+        aio = {"aio": disk.driver_io} if disk.driver_io else {}
+        out.append({"driver": proto, "filename": path, **aio, "node-name": f"{node}-storage", **cache,
                     "auto-read-only": True, "discard": "unmap"})  # fmt: skip
         readonly = depth > 0 or bool(disk.readonly) or disk.device == "cdrom"
         fmt_node: dict[str, Any] = {"node-name": f"{node}-format", "read-only": readonly}

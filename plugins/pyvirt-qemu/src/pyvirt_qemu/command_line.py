@@ -27,7 +27,7 @@ from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "redirdevs", "tpms", "sounds", "shmems", "memories", "parallels", "hubs", "panics")
+_UNTRANSLATED = ("smartcards", "redirdevs", "tpms", "sounds", "shmems", "memories", "hubs")
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -110,6 +110,9 @@ def _machine(dom: Domain, pflash_nodes: int) -> str:
     parts += [f"pflash{i}=libvirt-pflash{i}-format" for i in range(pflash_nodes)]
     if dom.os.bios_useserial:
         parts.append("graphics=off")
+    for timer in (dom.clock.timers or []) if dom.clock is not None else []:
+        if timer.name == "hpet" and timer.present is not None:
+            parts.append(f"hpet={'on' if timer.present else 'off'}")
     return ",".join(parts)
 
 
@@ -153,6 +156,8 @@ def _clock(dom: Domain) -> list[str]:
             rtc += ",driftfix=slew"
         elif timer.name == "pit" and timer.tickpolicy == "delay":
             out += ["-global", "kvm-pit.lost_tick_policy=delay"]
+        elif timer.name == "hpet" and timer.track is None and timer.tickpolicy is None:
+            continue  # a -machine property
         else:
             raise _unsupported(f"timer '{timer.name}'")
     return ["-rtc", rtc, *out]
@@ -236,6 +241,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.filesystems()
     a += devices.nets()
     a += devices.serials()
+    a += devices.parallels()
     a += devices.channels_and_consoles()
     a += devices.inputs()
     a += devices.audio()
@@ -246,6 +252,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.memballoon()
     a += devices.rngs()
     a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+    a += devices.panics()
     a += ["-msg", "timestamp=on"]
     if not os.path.isabs(cmd.emulator):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"emulator '{cmd.emulator}' is not an absolute path")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lxml import etree
+
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface
 from pyvirt.errors import ErrorCode, NotSupportedError
@@ -339,9 +341,11 @@ class DeviceArgs:
             if disk.type not in (None, "file", "block"):
                 raise _unsupported(f"disk type '{disk.type}'")
             if disk.iotune or disk.encryption_format or disk.driver_iothread or disk.transient \
-                    or disk.source_startup_policy or disk.driver_io or disk.target_bus == "usb":  # fmt: skip
-                raise _unsupported(f"disk '{disk.target_dev}' settings (iotune, encryption, iothread, io, transient, "
+                    or disk.source_startup_policy or disk.target_bus == "usb":  # fmt: skip
+                raise _unsupported(f"disk '{disk.target_dev}' settings (iotune, encryption, iothread, transient, "
                                    "startupPolicy or USB bus)")  # fmt: skip
+            if disk.driver_io not in (None, "native", "threads", "io_uring"):
+                raise _unsupported(f"disk io mode '{disk.driver_io}'")
             for node in disk_blockdevs(disk):
                 out += ["-blockdev", _j(node)]
             out += ["-device", _j(self.disk_device_props(disk))]
@@ -406,7 +410,8 @@ class DeviceArgs:
                     self.next_fdset += 1
                     return ["-add-fd", f"set={fdset},fd={passed},opaque={alias}-source",
                             "-chardev", f"file,id={chr_id},path=/dev/fdset/{fdset},append=on"]  # fmt: skip
-                text = f"{'serial' if kind == 'dev' else kind},id={chr_id},path={path.replace(',', ',,')}"
+                backend = ("parallel" if alias.startswith("parallel") else "serial") if kind == "dev" else kind
+                text = f"{backend},id={chr_id},path={path.replace(',', ',,')}"
                 if kind == "file" and src is not None and src.append is not None:
                     text += f",append={'on' if src.append else 'off'}"
                 return ["-chardev", text]
@@ -417,6 +422,12 @@ class DeviceArgs:
                     return ["-chardev", f"socket,id={chr_id},fd={passed},server=on,wait=off"]
                 text = f"socket,id={chr_id},path={src.path.replace(',', ',,')}"
                 return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "")]
+            case "udp":
+                connect = next((x for x in chr_.sources or [] if x.mode in (None, "connect")), None)
+                bind = next((x for x in chr_.sources or [] if x.mode == "bind"), None)
+                host, port = (connect.host or "", connect.service or "") if connect is not None else ("", "")
+                local, local_port = (bind.host or "", bind.service or "0") if bind is not None else ("", "0")
+                return ["-chardev", f"udp,id={chr_id},host={host},port={port},localaddr={local},localport={local_port}"]
             case "tcp":
                 if src is None or not src.host or not src.service:
                     raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source host/service for char device")
@@ -439,6 +450,28 @@ class DeviceArgs:
                 props["iobase"] = int(serial.address.attrs.get("iobase", "0"), 0)
                 if "irq" in serial.address.attrs:
                     props["irq"] = int(serial.address.attrs["irq"], 0)
+            out += ["-device", _j(props)]
+        return out
+
+    def parallels(self) -> list[str]:
+        out: list[str] = []
+        for par in self.d.parallels:
+            alias = _alias(par)
+            out += self._chardev(par, alias)
+            out += ["-device", _j({"driver": "isa-parallel", "chardev": f"char{alias}", "id": alias})]
+        return out
+
+    def panics(self) -> list[str]:
+        """pvpanic on the ISA bus (its I/O port from an ``isa`` address); other models are not x86's."""
+        out: list[str] = []
+        for panic in self.d.panics:
+            if panic.model not in (None, "isa"):
+                raise _unsupported(f"panic model '{panic.model}'")
+            props: dict[str, Any] = {"driver": "pvpanic"}
+            if panic.content:
+                address = etree.fromstring(f"<panic>{panic.content}</panic>").find("address")
+                if address is not None and address.get("iobase"):
+                    props["ioport"] = int(address.get("iobase", "0"), 0)
             out += ["-device", _j(props)]
         return out
 
@@ -604,7 +637,7 @@ def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev]]:
     if d is None:
         return []
     out = []
-    for dev in [*d.serials, *d.channels, *(c for c in d.consoles if c.target_type == "virtio")]:
+    for dev in [*d.serials, *d.parallels, *d.channels, *(c for c in d.consoles if c.target_type == "virtio")]:
         src = dev.sources[0] if dev.sources else None
         if dev.alias is None or not dev.alias.name or src is None or not src.path:
             continue
