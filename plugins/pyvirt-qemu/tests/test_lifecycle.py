@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -213,3 +216,37 @@ def test_domxml_to_native_prints_the_command_line(qemu_root: Path, tmp_path: Pat
          "xen-xl", str(xml)], capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and "unsupported config type xen-xl" in bad.stderr
+
+
+def test_qemu_runs_as_the_configured_user_without_capabilities(qemu_root: Path) -> None:
+    """qemu.conf's user/group: QEMU drops to them with empty capability sets; its files are lent and given back."""
+    # pytest's temporary directories are root's alone; an unprivileged QEMU needs a path it can walk
+    base = Path(tempfile.mkdtemp(prefix="pyvirt-nonroot-", dir="/var/tmp"))
+    base.chmod(0o755)
+    root = base / "embed"
+    try:
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "qemu.conf").write_text('user = "+4242"\ngroup = "+4343"  # no such account: numeric ids\n')
+        disk = base / "disk.img"
+        disk.write_bytes(b"\0" * 65536)
+        os.chown(disk, 1234, 1234)
+        # this host's /dev/kvm is root's alone, so the unprivileged guest runs under TCG
+        with pyvirt.open(f"qemu:///embed?root={root}") as conn:
+            dom = conn.create_domain(guest("qemu", "plain", f"<disk type='file' device='disk'><driver name='qemu' "
+                                           f"type='raw'/><source file='{disk}'/><target dev='vda'/></disk>"))  # fmt: skip
+            pid = qemu_pid(root, "plain")
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            assert status["Uid"].split() == ["4242"] * 4 and status["Gid"].split() == ["4343"] * 4
+            for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                assert int(status[caps], 16) == 0, caps
+            assert (disk.stat().st_uid, disk.stat().st_gid) == (4242, 4343)  # lent to QEMU for the run
+            key = next(root.rglob("master-key.aes"))
+            assert (key.stat().st_uid, key.stat().st_mode & 0o777) == (4242, 0o600)
+            assert dom.state()[0] == DomainState.RUNNING
+            dom.destroy()
+        assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)  # and given back
+    finally:
+        for pid_file in root.glob("run/*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), 9)
+        shutil.rmtree(base, ignore_errors=True)

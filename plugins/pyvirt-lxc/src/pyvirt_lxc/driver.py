@@ -13,6 +13,7 @@ from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationFailedError, OperationInvalidError
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
@@ -29,17 +30,6 @@ __all__ = ["LxcConnection", "LxcDriver"]
 
 _states: dict[str, LxcState] = {}
 _states_lock = threading.Lock()
-
-
-def _read_driver_config(path: str) -> dict[str, str]:
-    """``key = value`` lines of lxc.conf (``securebits_lock = 1``); a missing file means defaults."""
-    out: dict[str, str] = {}
-    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as f:
-        for line in f:
-            key, sep, value = line.split("#", 1)[0].partition("=")
-            if sep:
-                out[key.strip()] = value.strip().strip('"')
-    return out
 
 
 class LxcConnection:
@@ -337,7 +327,7 @@ class LxcDriver:
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                conf = _read_driver_config(os.path.join(paths.config, "lxc.conf"))
+                conf = read_driver_config(os.path.join(paths.config, "lxc.conf"))
                 security = load_security_stack(SecurityConfig(default_confined=False))
                 state = LxcState(paths, security, securebits_lock=conf.get("securebits_lock", "0") in ("1", "yes"))
                 _states[key] = state

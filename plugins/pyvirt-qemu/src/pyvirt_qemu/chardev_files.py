@@ -17,10 +17,11 @@ from pyvirt.conf.domain import Domain
 from pyvirt.errors import ErrorCode, OperationFailedError
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 
-__all__ = ["close_chardev_fds", "open_chardev_fds"]
+__all__ = ["close_chardev_fds", "listen_unix", "open_chardev_fds"]
 
 
-def _listen(path: str, uid: int, gid: int) -> int:
+def listen_unix(path: str, uid: int, gid: int) -> int:
+    """A listening unix socket at ``path`` (a stale socket there is replaced), owned by uid:gid."""
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)  # a stale socket from an earlier run of the guest
@@ -44,7 +45,7 @@ def open_chardev_fds(dom: Domain, uid: int, gid: int) -> dict[str, int]:
             assert src is not None and src.path is not None
             try:
                 if kind == "listen":
-                    opened[key] = _listen(src.path, uid, gid)
+                    opened[key] = listen_unix(src.path, uid, gid)
                 else:
                     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if src.append else os.O_TRUNC)
                     opened[key] = os.open(src.path, flags, 0o600)
@@ -60,6 +61,8 @@ def open_chardev_fds(dom: Domain, uid: int, gid: int) -> dict[str, int]:
 
 
 def close_chardev_fds(fds: dict[str, int]) -> None:
+    """Close and forget them: the numbers are reused at once, a second close would hit someone else's fd."""
     for fd in fds.values():
         with contextlib.suppress(OSError):
             os.close(fd)
+    fds.clear()

@@ -231,7 +231,9 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     if not dom.devices.graphics:
         a += ["-display", "none"]
     a += ["-no-user-config", "-nodefaults"]
-    a += ["-chardev", f"socket,id=charmonitor,path={monitor_path},server=on,wait=off"]
+    monitor_fd = (fds or {}).get("monitor")
+    monitor = f"fd={monitor_fd}" if monitor_fd is not None else f"path={monitor_path}"
+    a += ["-chardev", f"socket,id=charmonitor,{monitor},server=on,wait=off"]
     a += ["-mon", "chardev=charmonitor,id=monitor,mode=control"]
     a += _clock(dom)
     a += _pm(dom, q35)

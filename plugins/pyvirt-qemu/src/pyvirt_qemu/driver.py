@@ -27,10 +27,12 @@ from pyvirt.errors import (
     SystemCallError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel, SnapshotRef
+from pyvirt.security.dac import parse_dac_label
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
@@ -285,7 +287,7 @@ class QemuConnection:
             proc, _cmd = start_process(
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
-                qemu_uid=0, incoming_fd=incoming,
+                qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming,
             )  # fmt: skip
         except Exception:
             st.audit_start(DomainObj(live=live), -1, False)
@@ -852,8 +854,12 @@ class QemuDriver:
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                security = load_security_stack(SecurityConfig(default_confined=False))
-                state = QemuState(paths, security, qemu_uid=0)
+                conf = read_driver_config(os.path.join(paths.config, "qemu.conf"))
+                uid, gid = parse_dac_label(f"{conf.get('user', 'root')}:{conf.get('group', 'root')}")
+                security = load_security_stack(SecurityConfig(
+                    default_confined=False, dac_user=uid, dac_group=gid,
+                    dynamic_ownership=conf.get("dynamic_ownership", "1") not in ("0", "no")))  # fmt: skip
+                state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
                 _states[key] = state
             state.refs += 1
         return QemuConnection(uri, state, events, key)

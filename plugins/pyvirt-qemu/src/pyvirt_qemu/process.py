@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import select
 import signal
 import threading
@@ -29,7 +28,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
-from pyvirt_qemu.chardev_files import close_chardev_fds, open_chardev_fds
+from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.monitor import Monitor
@@ -97,6 +96,7 @@ def start_process(
     on_eof: Callable[[], None],
     qemu_uid: int,
     incoming_fd: int | None = None,
+    qemu_gid: int = 0,
 ) -> tuple[QemuProcess, Command]:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd."""
     name = dom.name or ""
@@ -115,7 +115,8 @@ def start_process(
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
     try:
-        chardevs = open_chardev_fds(dom, qemu_uid, _primary_gid(qemu_uid))
+        chardevs = open_chardev_fds(dom, qemu_uid, qemu_gid)
+        chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
     except BaseException:
         close_taps(taps)
         raise
@@ -123,7 +124,7 @@ def start_process(
     fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        write_master_key(private_dir, qemu_uid, _primary_gid(qemu_uid))
+        write_master_key(private_dir, qemu_uid, qemu_gid)
         qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc, lib_dir=private_dir)
         if incoming_fd is not None:
             qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
@@ -192,13 +193,6 @@ def start_process(
             ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
-
-
-def _primary_gid(uid: int) -> int:
-    try:
-        return pwd.getpwuid(uid).pw_gid
-    except KeyError:
-        return uid
 
 
 def _placeholder_fds(dom: Domain) -> dict[str, int]:

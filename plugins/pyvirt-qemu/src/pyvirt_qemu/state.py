@@ -47,10 +47,10 @@ class DomainObj(BaseDomainObj):
 
 
 class QemuState(DomainTable[DomainObj]):
-    def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int) -> None:
+    def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int, qemu_gid: int = 0) -> None:
         super().__init__(paths, ErrorDomain.QEMU, DomainObj)
         self.security = security
-        self.qemu_uid = qemu_uid
+        self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._load()
 
