@@ -297,6 +297,7 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     _C.NO_DOMAIN_SNAPSHOT: ("Domain snapshot not found", "Domain snapshot not found: %s"),
     _C.INVALID_STREAM: ("invalid stream pointer", "invalid stream pointer in %s"),
     _C.ARGUMENT_UNSUPPORTED: ("argument unsupported", "argument unsupported: %s"),
+    _C.AGENT_UNRESPONSIVE: ("Guest agent is not responding", "Guest agent is not responding: %s"),
     _C.OPERATION_ABORTED: ("operation aborted", "operation aborted: %s"),
     _C.NO_DOMAIN_METADATA: ("metadata not found", "metadata not found: %s"),
     _C.OVERFLOW: ("numerical overflow", "numerical overflow: %s"),

@@ -250,3 +250,30 @@ def test_qemu_runs_as_the_configured_user_without_capabilities(qemu_root: Path) 
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), 9)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_guest_agent_modes_without_an_agent(conn: pyvirt.Connection, virt_type: str) -> None:
+    """Agent shutdown needs the channel and a guest that opened it; the default falls back to ACPI."""
+    plain = conn.create_domain(guest(virt_type, "noagent"))
+    with pytest.raises(pyvirt.Error) as e:
+        plain.shutdown(2)  # VIR_DOMAIN_SHUTDOWN_GUEST_AGENT
+    assert e.value.code == ErrorCode.ARGUMENT_UNSUPPORTED
+    assert str(e.value) == "argument unsupported: QEMU guest agent is not configured"
+    channel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+    quiet = conn.create_domain(guest(virt_type, "quietagent", channel))  # firmware only: nobody opens the port
+    live = etree.fromstring(quiet.xml_desc().encode())
+    path = str(live.xpath("string(devices/channel/source/@path)"))
+    assert path.endswith("/domain-quietagent/org.qemu.guest_agent.0") and os.path.exists(path)
+    assert live.xpath("string(devices/channel/source/@mode)") == "bind"
+    with pytest.raises(pyvirt.Error) as e:
+        quiet.reboot(2)
+    assert e.value.code == ErrorCode.AGENT_UNRESPONSIVE
+    assert str(e.value) == "Guest agent is not responding: QEMU guest agent is not connected"
+    with pytest.raises(pyvirt.Error) as e:
+        quiet.shutdown(4)  # initctl: not a QEMU mode
+    assert e.value.code == ErrorCode.INVALID_ARG
+    quiet.shutdown()  # no agent listening: the ACPI power button, which this firmware-only guest ignores
+    assert quiet.state()[0] == DomainState.RUNNING
+    quiet.destroy()
+    plain.destroy()
+    assert not os.path.exists(path)

@@ -1,4 +1,4 @@
-"""A real Linux guest (Debian's kernel + a busybox initramfs) under TCG: serial console I/O, ACPI shutdown.
+"""A real Linux guest (Debian's kernel + a busybox initramfs) under TCG: serial console, ACPI, the guest agent.
 
 This host's kvm-pvm cannot run a full Linux under KVM, so the guest is
 ``type='qemu'`` (TCG with qemu64), which the driver picks for that type. The
@@ -14,6 +14,7 @@ import stat
 import subprocess
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,43 @@ from pyvirt import DomainState
 
 FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 
-INIT = b"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
+# A stand-in for qemu-ga: enough of its protocol (guest-sync, guest-shutdown) on the virtio-serial port
+AGENT = b"""
+agent() {
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+    insmod /lib/$m.ko
+  done
+  n=0
+  until ls /dev/vport*p1 >/dev/null 2>&1 || [ $n -ge 100 ]; do usleep 100000; n=$((n+1)); done
+  port=$(ls /dev/vport*p1 | head -1)
+  exec 3<>"$port"
+  echo PYVIRT-AGENT-READY > /dev/ttyS0
+  # like qemu-ga: a read with no host connected ends at once (EOF), so keep trying
+  while :; do
+   while read -r line <&3; do
+    case "$line" in
+      *guest-sync*) id=$(echo "$line" | sed 's/.*"id": *\\([0-9]*\\).*/\\1/'); echo '{"return": '"$id"'}' >&3 ;;
+      *guest-shutdown*reboot*) echo PYVIRT-AGENT-REBOOT > /dev/ttyS0; reboot -f ;;
+      *guest-shutdown*) echo PYVIRT-AGENT-SHUTDOWN > /dev/ttyS0; poweroff -f ;;
+    esac
+   done
+   usleep 100000
+  done
+}
+"""
+
+INIT = (
+    b"""#!/bin/busybox sh
+/bin/busybox --install -s /bin"""
+    + AGENT
+    + b"""
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 insmod /lib/button.ko && insmod /lib/evdev.ko
 stty -F /dev/ttyS0 -echo raw 2>/dev/null
 echo PYVIRT-READY > /dev/ttyS0
+agent &
 while read -r line < /dev/ttyS0; do
   case "$line" in
     poweroff) echo PYVIRT-BYE > /dev/ttyS0; poweroff -f ;;
@@ -46,6 +76,7 @@ while read -r line < /dev/ttyS0; do
   esac
 done
 """
+)
 
 # busybox acpid runs CONFDIR/PWRF/00000080 when the ACPI power button is pressed
 POWER_BUTTON = b"""#!/bin/sh
@@ -75,6 +106,25 @@ def guest_linux() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def qemu_pid(root: Path, name: str) -> int:
+    return int((root / "run" / f"{name}.pid").read_text())
+
+
+def agent_open(dom: pyvirt.Domain) -> bool:
+    """Whether QEMU has told the driver the guest opened the agent port (white-box: the driver's own state)."""
+    from pyvirt_qemu import driver as qemu_driver
+
+    return any(o.agent_open for st in qemu_driver._states.values() if (o := st.by_name.get(dom.name)) is not None)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
 def read_until(fd: int, token: bytes, timeout: float) -> bytes:
     seen = b""
     deadline = time.monotonic() + timeout
@@ -97,11 +147,14 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         ("init", exe, INIT),
         ("etc/acpi/PWRF/00000080", exe, POWER_BUTTON),
     ]
-    files += [(f"lib/{m}", exe, (guest_linux / m).read_bytes()) for m in ("button.ko", "evdev.ko")]
+    modules = ("button", "evdev", "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
+               "virtio_pci", "virtio_console")  # fmt: skip
+    files += [(f"lib/{m}.ko", exe, (guest_linux / f"{m}.ko").read_bytes()) for m in modules]
     initrd.write_bytes(newc([*dirs, *files]))
     dom = conn.define_domain(f"""<domain type='qemu'><name>linux</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
-<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices><serial type='pty'/></devices></domain>""")
+<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices><serial type='pty'/>
+<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>""")
     events: list[tuple[int, int]] = []
     conn.register_domain_event(lambda ev: events.append((ev.event, ev.detail)))
     dom.create()
@@ -114,28 +167,36 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         read_until(fd, b"PYVIRT-READY", 120)
         os.write(fd, b"hello from the host\n")
         read_until(fd, b"GOT:hello from the host", 30)
-        os.write(fd, b"ready?\n")
-        read_until(fd, b"PYVIRT-ACPI-READY", 30)
-        dom.shutdown()  # ACPI power button (QMP system_powerdown), handled by the guest's acpid
-        read_until(fd, b"PYVIRT-ACPI-POWEROFF", 30)
+        read_until(fd, b"PYVIRT-AGENT-READY", 60)
+        wait_for(lambda: agent_open(dom), 60)  # QEMU saw the guest open the agent port
+        dom.shutdown()  # with the agent listening, libvirt's default is to ask it
+        read_until(fd, b"PYVIRT-AGENT-SHUTDOWN", 30)
     finally:
         os.close(fd)
     wait_shutoff(dom)
     assert dom.state() == (DomainState.SHUTOFF, 1)  # shut off (shutdown)
     assert (pyvirt.DomainEvent.SHUTDOWN, 1) in events  # VIR_DOMAIN_EVENT_SHUTDOWN_GUEST
-    # and once more, the guest powering itself off when asked on its console
+    # again: an ACPI reboot, then the guest powering itself off when asked on its console
     dom.create()
     pty = str(etree.fromstring(dom.xml_desc().encode()).xpath("string(devices/serial/source/@path)"))
     fd = dom.open_console()  # what pyvirsh console uses: the same pty, raw
     try:
         assert os.ttyname(fd) == pty
         read_until(fd, b"PYVIRT-READY", 120)
+        os.write(fd, b"ready?\n")
+        read_until(fd, b"PYVIRT-ACPI-READY", 30)
+        pid = qemu_pid(qemu_root, "linux")
+        dom.reboot(1)  # ACPI: the power button, acpid powers off, and the driver starts the guest again
+        read_until(fd, b"PYVIRT-ACPI-POWEROFF", 30)
+        read_until(fd, b"PYVIRT-READY", 120)  # booted again, in the same QEMU
+        assert qemu_pid(qemu_root, "linux") == pid and dom.state()[0] == DomainState.RUNNING
         os.write(fd, b"poweroff\n")
         read_until(fd, b"PYVIRT-BYE", 30)
     finally:
         os.close(fd)
     wait_shutoff(dom)
     assert dom.state() == (DomainState.SHUTOFF, 1)
+    assert events.count((pyvirt.DomainEvent.STOPPED, 0)) == 2  # one per run: the reboot did not stop it
     dom.undefine()
 
 

@@ -15,6 +15,7 @@ import stat
 
 from pyvirt.conf.domain import Domain
 from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.util.unix_socket import bind_unix
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 
 __all__ = ["close_chardev_fds", "listen_unix", "open_chardev_fds"]
@@ -27,7 +28,7 @@ def listen_unix(path: str, uid: int, gid: int) -> int:
             os.unlink(path)  # a stale socket from an earlier run of the guest
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(path)
+        bind_unix(sock, path)
         os.chown(path, uid, gid)
         sock.listen(1)
     except OSError:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import ChardevSource
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.command_line_devices import DeviceArgs
@@ -193,6 +194,17 @@ def _boot(dom: Domain) -> list[str]:
     return out
 
 
+def _channel_paths(dom: Domain, lib_dir: str) -> None:
+    """A listening channel without a path (the guest agent's, typically) gets one in the guest's private dir."""
+    for ch in dom.devices.channels if dom.devices is not None else []:
+        if ch.type == "unix" and ch.target_type == "virtio" and ch.target_name:
+            src = ch.sources[0] if ch.sources else None
+            if src is None:
+                ch.sources = [ChardevSource(mode="bind", path=f"{lib_dir}/{ch.target_name}")]
+            elif src.mode == "bind" and not src.path:
+                src.path = f"{lib_dir}/{ch.target_name}"
+
+
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None, standalone: bool = False,
                        lib_dir: str = "/var/lib/libvirt/qemu") -> QemuCommand:  # fmt: skip
@@ -209,6 +221,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     q35 = is_q35(dom)
     assign_aliases(dom, q35)
     assign_node_ids(dom)
+    _channel_paths(dom, lib_dir)
     devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir)
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args

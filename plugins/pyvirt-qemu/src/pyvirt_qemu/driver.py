@@ -43,6 +43,7 @@ from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
+from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
@@ -467,17 +468,39 @@ class QemuConnection:
 
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x1F, "qemuDomainShutdownFlags")
+        """ACPI power button or the guest agent (flags 1, 2); by default the agent when it listens, else ACPI."""
+        check_flags(flags, 0x3, "qemuDomainShutdownFlags")
         obj = self._running(dom)
         assert obj.process is not None
+        if self._by_agent(obj, flags, "powerdown"):
+            return
         obj.process.monitor.execute("system_powerdown")
 
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x1F, "qemuDomainReboot")
+        """Like shutdown, but the guest comes back: an agent reboot, or ACPI power-off then reset and go."""
+        check_flags(flags, 0x3, "qemuDomainReboot")
         obj = self._running(dom)
         assert obj.process is not None
-        obj.process.monitor.execute("system_reset")
+        if self._by_agent(obj, flags, "reboot"):
+            return
+        with obj.lock:
+            obj.fake_reboot = True
+        obj.process.monitor.execute("system_powerdown")
+
+    @staticmethod
+    def _by_agent(obj: DomainObj, flags: int, mode: str) -> bool:
+        """Ask the guest agent when the flags require it, or allow it and it is there; False: use ACPI."""
+        wanted = bool(flags & 2) or (flags == 0 and obj.agent_open and agent_channel(obj.live) is not None)
+        if not wanted:
+            return False
+        try:
+            GuestAgent(obj.live, obj.agent_open).shutdown(mode)
+        except Error:
+            if flags & 1 or flags == 0:
+                return False  # ACPI allowed as the fallback
+            raise
+        return True
 
     @hookimpl
     def domain_suspend(self, dom: DomainRef) -> None:

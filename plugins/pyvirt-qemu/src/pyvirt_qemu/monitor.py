@@ -23,6 +23,7 @@ from qemu.qmp import QMPClient
 from qemu.qmp.error import QMPError
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.util.unix_socket import short_path
 
 __all__ = ["Monitor"]
 
@@ -85,7 +86,8 @@ class Monitor:
             # qemu.qmp binds its queues and events to the running loop: build the client inside it.
             client = self._run(self._new_client(), 5.0)
             try:
-                self._run(client.connect(path), max(1.0, deadline - time.monotonic()))
+                with short_path(path) as reachable:  # an embedded root can make the path too long
+                    self._run(client.connect(reachable), max(1.0, deadline - time.monotonic()))
             except (OSError, QMPError) as exc:
                 last = exc
                 time.sleep(0.02)

@@ -115,16 +115,17 @@ def start_process(
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
     try:
+        write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
         chardevs = open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
     except BaseException:
         close_taps(taps)
+        remove_master_key(private_dir)
         raise
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
     fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        write_master_key(private_dir, qemu_uid, qemu_gid)
         qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc, lib_dir=private_dir)
         if incoming_fd is not None:
             qcmd.args += ["-incoming", f"fd:{incoming_fd}"]

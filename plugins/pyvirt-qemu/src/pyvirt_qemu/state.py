@@ -27,6 +27,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.monitor import Monitor
@@ -41,6 +42,8 @@ class DomainObj(BaseDomainObj):
     # QMP events our own commands will cause (stop -> STOP, cont -> RESUME): already accounted for.
     expected: dict[str, int] = field(default_factory=dict)
     deleted: DeletedDevices = field(default_factory=DeletedDevices)  # DEVICE_DELETED, for detach
+    agent_open: bool = False  # the guest has the guest-agent port open (VSERPORT_CHANGE)
+    fake_reboot: bool = False  # an ACPI reboot: the guest's power-off restarts it instead of ending QEMU
 
     def expect(self, event: str) -> None:
         self.expected[event] = self.expected.get(event, 0) + 1
@@ -139,6 +142,11 @@ class QemuState(DomainTable[DomainObj]):
 
     # ------------------------------------------------------------------ runtime events
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
+        if event == "VSERPORT_CHANGE":
+            channel = agent_channel(obj.live)
+            if channel is not None and channel.alias is not None and data.get("id") == channel.alias.name:
+                obj.agent_open = bool(data.get("open"))
+            return
         if event == "DEVICE_DELETED" and data.get("device"):
             obj.deleted.notify(str(data["device"]))  # without the lock: a detach waits for this while holding it
             return
@@ -161,6 +169,11 @@ class QemuState(DomainTable[DomainObj]):
             elif event == "RESUME" and obj.state == DomainState.PAUSED:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
                 self.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+            elif event == "SHUTDOWN" and obj.fake_reboot:
+                # libvirt's ACPI reboot: the guest powered off, QEMU (-no-shutdown) waits; start it again
+                obj.fake_reboot = False
+                proc = obj.process
+                threading.Thread(target=_restart_guest, args=(proc,), daemon=True).start()
             elif event == "SHUTDOWN":
                 guest = bool(data.get("guest"))
                 obj.state, obj.reason = DomainState.SHUTDOWN, 1
@@ -207,6 +220,12 @@ class QemuState(DomainTable[DomainObj]):
             proc.cleaned.set()
             for sink in list(self.sinks):
                 sink.lifecycle(ref, DomainEvent.STOPPED, detail)
+
+
+def _restart_guest(proc: QemuProcess) -> None:
+    with contextlib.suppress(Exception):
+        proc.monitor.execute("system_reset")
+        proc.monitor.execute("cont")
 
 
 def _is_our_qemu(pid: int, name: str) -> bool:
