@@ -24,6 +24,8 @@ GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memor
 <serial type='pty'/>
 <channel type='unix'><source mode='bind' path='{sock}'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
 <parallel type='pty'/>
+<sound model='ac97'/>
+<sound model='ich6'><codec type='micro'/></sound>
 <video><model type='vga'/></video>
 <graphics type='vnc' autoport='yes'/>
 <panic model='isa'><address type='isa' iobase='0x505'/></panic>
@@ -61,8 +63,9 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     mon = _monitor(dom)
     slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
     assert slots["video0"] == 2 and slots["usb"] == 1
-    assert slots["net0"] == 3 and slots["scsi0"] == 4 and slots["scsi1"] == 5 and slots["virtio-serial0"] == 6
-    assert slots["virtio-disk0"] == 7 and slots["balloon0"] == 8
+    assert slots["net0"] == 3 and slots["sound0"] == 4 and slots["sound1"] == 5
+    assert slots["scsi0"] == 6 and slots["scsi1"] == 7 and slots["virtio-serial0"] == 8
+    assert slots["virtio-disk0"] == 9 and slots["balloon0"] == 10
     blocks = {b["qdev"].rsplit("/", 2)[-2] if b["qdev"].endswith("virtio-backend") else b["qdev"].rsplit("/", 1)[-1]:
               b.get("inserted", {}) for b in mon.execute("query-block")}  # fmt: skip
     assert blocks["scsi0-0-0"]["file"] == str(img2)  # lsi: a narrow bus, no target in the id
@@ -79,6 +82,9 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     assert peripherals["channel0"] == "child<virtserialport>" and peripherals["parallel0"] == "child<isa-parallel>"
     anonymous = [p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral-anon"})]
     assert "child<pvpanic>" in anonymous
+    assert peripherals["sound0"] == "child<AC97>" and peripherals["sound1"] == "child<intel-hda>"
+    assert peripherals["sound1-codec0"] == "child<hda-micro>"
+    assert mon.execute("qom-get", {"path": "/machine/peripheral/sound0", "property": "audiodev"}) == "audio1"
     assert mon.execute("qom-get", {"path": "/machine", "property": "hpet"}) is False
     live = dom.xml_desc().replace('"', "'")
     assert f"<source file='{floppy}' index='1'/>" in live  # node numbers counted from the last disk
@@ -95,6 +101,7 @@ def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt
 <os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features><devices>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda'/></disk>
 <interface type='user'><mac address='52:54:00:aa:bb:02'/><model type='virtio'/></interface>
+<sound model='ich9'/>
 </devices></domain>""")
     defined = dom.xml_desc(2).replace('"', "'")
     # NIC, USB (qemu-xhci), disk, balloon: four ports, and a fifth left empty for hotplug
@@ -102,11 +109,13 @@ def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt
     assert "<target chassis='1' port='0x8'/>" in defined
     assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0' multifunction='on'/>" in defined
     assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>" in defined  # ICH9 SATA
+    assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x1b' function='0x0'/>" in defined  # ICH9 HDA
     dom.create()
     mon = _monitor(dom)
     buses = mon.execute("query-pci")
     ports = {d["qdev_id"]: d for bus in buses for d in bus["devices"] if d.get("qdev_id", "").startswith("pci.")}
     assert len(ports) == 5 and all(p["slot"] == 1 for p in ports.values())
+    assert any(d.get("qdev_id") == "sound0" and d["slot"] == 0x1B for bus in buses for d in bus["devices"])
     # before the firmware numbers the buses query-pci cannot see behind the ports; QOM knows where each device sits
     behind = {dev: mon.execute("qom-get", {"path": f"/machine/peripheral/{dev}", "property": "parent_bus"})
               for dev in ("net0", "usb", "virtio-disk0", "balloon0")}  # fmt: skip

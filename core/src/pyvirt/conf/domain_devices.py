@@ -361,6 +361,7 @@ class Sound(XmlModel):
     TAG = "sound"
     model: Annotated[str | None, X("@model")] = None
     codecs: Annotated[list[Codec] | None, X("codec", model=Codec, many=True)] = None
+    audio_id: Annotated[int | None, X("audio/@id")] = None  # the <audio> backend it plays through
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 

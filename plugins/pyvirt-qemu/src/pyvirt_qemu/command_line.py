@@ -28,7 +28,7 @@ from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "redirdevs", "tpms", "sounds", "shmems", "memories", "hubs")
+_UNTRANSLATED = ("smartcards", "redirdevs", "tpms", "shmems", "memories", "hubs")
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -262,6 +262,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.audio()
     a += devices.graphics()
     a += devices.videos()
+    a += devices.sounds()
     a += devices.watchdog()
     a += devices.hostdevs()
     a += devices.memballoon()

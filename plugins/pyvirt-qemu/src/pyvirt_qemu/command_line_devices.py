@@ -48,6 +48,8 @@ VIDEO_MODELS = {
 _UHCI_FIRSTPORT = {"ich9-uhci1": 0, "ich9-uhci2": 2, "ich9-uhci3": 4}
 _USB_INPUTS = {"tablet": "usb-tablet", "mouse": "usb-mouse", "keyboard": "usb-kbd"}
 _VIRTIO_INPUTS = {"tablet": "virtio-tablet-pci", "mouse": "virtio-mouse-pci", "keyboard": "virtio-keyboard-pci"}
+_SOUND_MODELS = {"ac97": "AC97", "es1370": "ES1370", "sb16": "sb16", "ich6": "intel-hda", "ich7": "intel-hda",
+                  "ich9": "ich9-intel-hda", "usb": "usb-audio"}  # fmt: skip
 _WATCHDOGS = {"i6300esb": "i6300esb", "ib700": "ib700"}
 _WATCHDOG_ACTIONS = ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi", "dump")
 _SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
@@ -572,6 +574,29 @@ class DeviceArgs:
         return out
 
     # ------------------------------------------------------------------ the rest
+    def sounds(self) -> list[str]:
+        """Sound cards; an HDA controller carries codecs (hda-duplex unless the XML names others) that play."""
+        out: list[str] = []
+        for snd in self.d.sounds:
+            driver = _SOUND_MODELS.get(snd.model or "")
+            if driver is None:
+                raise _unsupported(f"sound model '{snd.model}'")
+            alias = _alias(snd)
+            audiodev = f"audio{snd.audio_id or (self.d.audios[0].id if self.d.audios else 1)}"
+            hda = snd.model in ("ich6", "ich7", "ich9")
+            props: dict[str, Any] = {"driver": driver, "id": alias}
+            if not hda:
+                props["audiodev"] = audiodev
+            out += ["-device", _j({**props, **self.address_props(snd.address)})]
+            if hda:
+                for cad, codec in enumerate(snd.codecs or [None]):
+                    kind = codec.type if codec is not None else "duplex"
+                    if kind not in ("duplex", "micro", "output"):
+                        raise _unsupported(f"sound codec '{kind}'")
+                    out += ["-device", _j({"driver": f"hda-{kind}", "id": f"{alias}-codec{cad}", "bus": f"{alias}.0",
+                                           "cad": cad, "audiodev": audiodev})]  # fmt: skip
+        return out
+
     def watchdog(self) -> list[str]:
         if not self.d.watchdogs:
             return []

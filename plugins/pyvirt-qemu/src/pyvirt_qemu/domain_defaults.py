@@ -10,6 +10,7 @@ PCI addresses (``pci_addresses``), MAC addresses and the serial console.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
@@ -185,7 +186,9 @@ def apply_defaults(dom: Domain) -> Domain:
 def _usb_ports(dom: Domain) -> None:
     """USB devices take the root hub's ports in order (libvirt adds hubs past that; this driver refuses)."""
     assert dom.devices is not None
-    usb = [i for i in dom.devices.inputs if i.bus == "usb"] + [x for x in dom.devices.disks if x.target_bus == "usb"]
+    usb: list[Any] = [i for i in dom.devices.inputs if i.bus == "usb"]
+    usb += [x for x in dom.devices.disks if x.target_bus == "usb"]
+    usb += [s for s in dom.devices.sounds if s.model == "usb"]
     if not usb:
         return
     root = next((c for c in dom.devices.controllers if c.type == "usb" and (c.index or 0) == 0), None)

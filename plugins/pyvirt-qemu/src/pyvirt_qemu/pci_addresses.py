@@ -315,11 +315,15 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
     for function in (0, 3):
         if function not in slots.used.get((0, 0x1F), set()):
             slots.reserve(PciAddress(0, 0x1F, function))
+    hda = next((s for s in d.sounds if s.model == "ich9" and _wants_pci(s.address)), None)
     videos = [v for v in d.videos if v.model_type not in ("none", "ramfb")]
     if videos and d.videos[0] is videos[0] and _wants_pci(videos[0].address):
         addr = PciAddress(0, 1) if not slots.in_use(0, 1) else slots.next_free_on(0)
         slots.reserve(addr)
         videos[0].address = addr.to_address()
+    if hda is not None and not slots.in_use(0, 0x1B):  # the ICH9's own HD audio function
+        slots.reserve(PciAddress(0, 0x1B))
+        hda.address = PciAddress(0, 0x1B).to_address()
 
 
 def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any]) -> None:
