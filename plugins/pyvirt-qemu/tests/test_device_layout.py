@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import pyvirt
 
@@ -126,3 +130,29 @@ def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt
         "balloon0": "/machine/peripheral/pci.4/pci.4",
     }
     dom.destroy()
+
+
+def test_emulated_tpm_runs_its_own_swtpm(conn: pyvirt.Connection, virt_type: str, qemu_root: Path) -> None:
+    if not shutil.which("swtpm"):
+        pytest.skip("swtpm (Debian's swtpm) is not installed")
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>tpm</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features><devices>
+<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm></devices></domain>""")
+    dom.create()
+    mon = _monitor(dom)
+    peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
+    assert peripherals["tpm0"] == "child<tpm-crb>"
+    tpms = mon.execute("query-tpm")
+    assert tpms[0]["model"] == "tpm-crb" and tpms[0]["options"]["type"] == "emulator"
+    pid = int((qemu_root / "run" / "tpm-swtpm.pid").read_text())
+    assert b"swtpm\0socket" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    state = qemu_root / "lib" / "swtpm" / dom.uuid / "tpm2"
+    assert state.is_dir()
+    dom.destroy()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # it leaves with QEMU (--terminate)
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or b"swtpm" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert state.is_dir(), "the TPM's state outlives the run"
+    dom.undefine()
+    assert not state.parent.exists(), "and goes with the definition"

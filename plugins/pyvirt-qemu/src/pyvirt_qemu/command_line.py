@@ -28,7 +28,7 @@ from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "redirdevs", "tpms", "shmems", "memories", "hubs")
+_UNTRANSLATED = ("smartcards", "redirdevs", "shmems", "memories", "hubs")
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -258,6 +258,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.serials()
     a += devices.parallels()
     a += devices.channels_and_consoles()
+    a += devices.tpms()
     a += devices.inputs()
     a += devices.audio()
     a += devices.graphics()

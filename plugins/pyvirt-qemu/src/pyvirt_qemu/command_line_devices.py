@@ -574,6 +574,21 @@ class DeviceArgs:
         return out
 
     # ------------------------------------------------------------------ the rest
+    def tpms(self) -> list[str]:
+        """An emulated TPM: swtpm's control channel as a chardev (an fd from the driver), the tpmdev, the device."""
+        out: list[str] = []
+        for i, tpm in enumerate(self.d.tpms):
+            if tpm.backend_type != "emulator" or i:
+                raise _unsupported(f"TPM backend '{tpm.backend_type}'")
+            model = tpm.model or "tpm-tis"
+            if model not in ("tpm-tis", "tpm-crb"):
+                raise _unsupported(f"TPM model '{model}'")
+            fd = self.fds.get("tpm0")
+            chardev = f"fd={fd}" if fd is not None else f"path={self.lib_dir}/swtpm.sock"
+            out += ["-chardev", f"socket,id=chrtpm,{chardev}", "-tpmdev", "emulator,id=tpm-tpm0,chardev=chrtpm",
+                    "-device", _j({"driver": model, "tpmdev": "tpm-tpm0", "id": _alias(tpm)})]  # fmt: skip
+        return out
+
     def sounds(self) -> list[str]:
         """Sound cards; an HDA controller carries codecs (hda-duplex unless the XML names others) that play."""
         out: list[str] = []

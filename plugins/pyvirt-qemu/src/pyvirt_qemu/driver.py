@@ -53,6 +53,7 @@ from pyvirt_qemu.save_image import finish_image, read_image, start_image
 from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
 from pyvirt_qemu.stats import collect as collect_stats
+from pyvirt_qemu.swtpm import remove_tpm_state
 
 __all__ = ["QemuConnection", "QemuDriver"]
 
@@ -224,7 +225,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0xF, "qemuDomainUndefineFlags")
+        check_flags(flags, 0x4F, "qemuDomainUndefineFlags")
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.persistent:
@@ -250,6 +251,8 @@ class QemuConnection:
                         ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
                     )
                 os.unlink(managed)
+            if not flags & 0x40 and not obj.active:  # VIR_DOMAIN_UNDEFINE_KEEP_TPM
+                remove_tpm_state(self.state.paths, obj.persistent_def())
             self.state.forget_definition(obj)
 
     # ------------------------------------------------------------------ lifecycle

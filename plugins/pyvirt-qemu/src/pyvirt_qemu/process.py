@@ -32,6 +32,7 @@ from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chard
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
 __all__ = ["QemuProcess", "start_process"]
@@ -114,12 +115,18 @@ def start_process(
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
+    chardevs: dict[str, int] = {}
     try:
         write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
-        chardevs = open_chardev_fds(dom, qemu_uid, qemu_gid)
+        chardevs |= open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
+        tpm = start_swtpm(dom, paths, qemu_uid, qemu_gid)
+        if tpm is not None:
+            chardevs["tpm0"] = tpm
     except BaseException:
         close_taps(taps)
+        close_chardev_fds(chardevs)
+        stop_swtpm(paths, name)
         remove_master_key(private_dir)
         raise
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
@@ -134,6 +141,7 @@ def start_process(
     except BaseException:
         close_taps(taps)
         close_chardev_fds(chardevs)
+        stop_swtpm(paths, name)
         remove_master_key(private_dir)
         raise
     labelled = False
@@ -182,6 +190,7 @@ def start_process(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         remove_master_key(private_dir)
+        stop_swtpm(paths, name)
         tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""
         if exited_early and tail:
             # QEMU refused the configuration: its own words are the useful error, as in libvirt

@@ -32,6 +32,7 @@ from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess
+from pyvirt_qemu.swtpm import stop_swtpm
 
 __all__ = ["DomainObj", "QemuState"]
 
@@ -207,6 +208,7 @@ class QemuState(DomainTable[DomainObj]):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)
             remove_master_key(guest_private_dir(self.paths.lib, obj.name))
+            stop_swtpm(self.paths, obj.name)
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None
