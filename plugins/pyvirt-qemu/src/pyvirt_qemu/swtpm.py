@@ -12,6 +12,7 @@ once QEMU goes; the driver also ends it when it cleans up after the guest.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,15 @@ def emulated_tpm(dom: Domain) -> Tpm | None:
     return tpms[0] if tpms and tpms[0].backend_type == "emulator" else None
 
 
+def _features(binary: str) -> list[str]:
+    """What this swtpm build can emulate (``--print-capabilities``), as libvirt asks it."""
+    out = Command([binary, "socket", "--print-capabilities"]).capture_stdout().pass_env("PATH").run(timeout=10)
+    try:
+        return list(json.loads(out.stdout or "{}").get("features", []))
+    except ValueError:
+        return []
+
+
 def tpm_state_dir(paths: DriverPaths, dom: Domain, version: str) -> str:
     return os.path.join(paths.lib, "swtpm", dom.uuid or "", "tpm2" if version == "2.0" else "tpm1.2")
 
@@ -51,6 +61,8 @@ def start_swtpm(dom: Domain, paths: DriverPaths, uid: int, gid: int) -> int | No
     if binary is None:
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, "Unable to find 'swtpm' binary in $PATH: "
                                    "No such file or directory", verbatim=False)  # fmt: skip
+    if f"tpm-{version}" not in _features(binary):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"TPM version '{version}' is not supported")
     state = tpm_state_dir(paths, dom, version)
     os.makedirs(state, mode=0o700, exist_ok=True)
     for path in (state, os.path.dirname(state)):
