@@ -15,9 +15,12 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import prctl
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
@@ -92,6 +95,8 @@ def probe(path: str) -> EmulatorCaps:
                        "-accel", "kvm" if kvm else "tcg", "-qmp", f"unix:{sock},server=on,wait=off"])  # fmt: skip
         errlog = os.path.join(tmp, "stderr")
         cmd.pass_env_common().set_stderr(errlog).clear_capabilities()
+        # a prober killed mid-probe must not leave a guestless QEMU behind
+        cmd.add_pre_exec_hook("die with the prober", lambda: prctl.set_pdeathsig(signal.SIGKILL))
         cmd.run_async()
         monitor = Monitor(f"probe:{os.path.basename(path)}", on_event=lambda _e, _d: None, on_eof=lambda: None)
         try:
