@@ -9,6 +9,7 @@ import termios
 import threading
 import time
 import tty
+from collections.abc import Callable
 from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
@@ -603,12 +604,28 @@ class QemuConnection:
                 assert obj.process is not None and obj.live.devices is not None
                 items: list[Any] = obj.live.devices.disks if isinstance(dev, Disk) else obj.live.devices.interfaces
                 gone = items[positions["live"]]
-                detach_live(obj.live, positions["live"], type(dev), obj.process.monitor, obj.deleted)
-                g = self.state.audit_guest(obj, obj.process.pid)
-                if isinstance(dev, Disk):
-                    self.state.auditor.disk(g, gone.source_path, None, "detach", True)
-                else:
-                    self.state.auditor.net(g, gone.mac, None, "detach", True)
+
+                def audit_removal() -> None:
+                    assert obj.process is not None
+                    g = self.state.audit_guest(obj, obj.process.pid)
+                    if isinstance(gone, Disk):
+                        self.state.auditor.disk(g, gone.source_path, None, "detach", True)
+                    else:
+                        self.state.auditor.net(g, gone.mac, None, "detach", True)
+
+                def later(finish: Callable[[], None]) -> Callable[[], None]:
+                    def run() -> None:  # on the event thread, once the guest has let go
+                        with obj.lock:
+                            if obj.process is None or not obj.process.alive():
+                                return
+                            finish()
+                            audit_removal()
+                            self.state.save_status(obj)
+
+                    return run
+
+                if detach_live(obj.live, positions["live"], type(dev), obj.process.monitor, obj.deleted, later):
+                    audit_removal()
                 self.state.save_status(obj)
             if config:
                 assert persistent.devices is not None

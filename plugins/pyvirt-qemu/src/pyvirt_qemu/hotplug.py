@@ -15,6 +15,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pyvirt.conf.domain import Domain, parse_domain
@@ -78,23 +79,35 @@ def find_device(dom: Domain, dev: Disk | Interface) -> int:
 
 
 class DeletedDevices:
-    """DEVICE_DELETED events from QEMU, waited for by the thread that asked for the removal."""
+    """DEVICE_DELETED events from QEMU, waited for by the thread that asked for the removal.
+
+    A guest may take longer than the wait (libvirt's 5 s) to let a device go;
+    like libvirt the detach then returns and the removal is finished when the
+    event comes, by the callback left here.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._seen: set[str] = set()
+        self._later: dict[str, Callable[[], None]] = {}
 
     def notify(self, device: str) -> None:
         with self._cond:
-            self._seen.add(device)
-            self._cond.notify_all()
+            finish = self._later.pop(device, None)
+            if finish is None:
+                self._seen.add(device)
+                self._cond.notify_all()
+        if finish is not None:
+            threading.Thread(target=finish, name=f"finish-unplug-{device}", daemon=True).start()
 
-    def wait(self, device: str, timeout: float) -> bool:
+    def wait_or_defer(self, device: str, timeout: float, finish: Callable[[], None]) -> bool:
+        """True once the device is gone; False after ``timeout``, with ``finish`` left for the event."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while device not in self._seen:
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    self._later[device] = finish
                     return False
                 self._cond.wait(left)
             self._seen.discard(device)
@@ -188,31 +201,39 @@ def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[st
     return opened
 
 
-def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, deleted: DeletedDevices) -> None:
-    """Unplug the device at ``position``; its backend goes once the guest has released it."""
+def detach_live(live: Domain, position: int, kind: type, monitor: Monitor, deleted: DeletedDevices,
+                finish_later: Callable[[Callable[[], None]], Callable[[], None]]) -> bool:  # fmt: skip
+    """Ask the guest to let the device at ``position`` go; True when it did within the wait.
+
+    Otherwise the removal completes when QEMU reports it: ``finish_later``
+    wraps the finishing step (taking the domain's lock, saving its status)
+    for the event thread.
+    """
     assert live.devices is not None
     items: list[Any] = live.devices.disks if kind is Disk else live.devices.interfaces
     item = items[position]
     device_id = item.alias.name if item.alias is not None and item.alias.name else (
         disk_alias(item) if kind is Disk else f"net{position}")  # fmt: skip
     monitor.execute("device_del", {"id": device_id})
-    if not deleted.wait(device_id, DETACH_TIMEOUT):
-        raise OperationFailedError(
-            ErrorCode.OPERATION_TIMEOUT, f"detach of device '{device_id}' timed out: the guest did not release it",
-            verbatim=False,
-        )  # fmt: skip
-    if kind is Disk:
+    if deleted.wait_or_defer(device_id, DETACH_TIMEOUT, finish_later(lambda: finish_removal(live, item, monitor))):
+        finish_removal(live, item, monitor)
+        return True
+    return False
+
+
+def finish_removal(live: Domain, item: Disk | Interface, monitor: Monitor) -> None:
+    """The guest released the device: drop its backend in QEMU and the device from the live definition."""
+    assert live.devices is not None
+    if isinstance(item, Disk):
         for node in _node_names(item):
             with contextlib.suppress(Error):
                 monitor.execute("blockdev-del", {"node-name": node})
+        live.devices.disks = [d for d in live.devices.disks if d is not item]
     else:
+        name = item.alias.name if item.alias is not None and item.alias.name else ""
         with contextlib.suppress(Error):
-            monitor.execute("netdev_del", {"id": f"host{device_id}"})
-    remaining = [x for i, x in enumerate(items) if i != position]
-    if kind is Disk:
-        live.devices.disks = remaining
-    else:
-        live.devices.interfaces = remaining
+            monitor.execute("netdev_del", {"id": f"host{name}"})
+        live.devices.interfaces = [n for n in live.devices.interfaces if n is not item]
 
 
 def check_update(old: Disk | Interface, new: Disk | Interface) -> None:
