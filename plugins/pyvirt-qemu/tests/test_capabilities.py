@@ -67,7 +67,7 @@ def test_domain_capabilities_follow_emulator_and_driver(conn: pyvirt.Connection,
     kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
     assert doc.findtext("domain") == ("kvm" if kvm else "qemu")
     assert str(doc.findtext("machine")).startswith("pc-i440fx-")  # 'pc' resolved to its canonical name
-    assert doc.xpath("devices/disk/enum[@name='bus']/value/text()") == ["virtio", "sata", "ide", "scsi", "fdc"]
+    assert doc.xpath("devices/disk/enum[@name='bus']/value/text()") == ["virtio", "sata", "ide", "scsi", "fdc", "usb"]
     assert doc.xpath("devices/hostdev/@supported") == ["no"]  # refused at start today, so not offered
     assert doc.xpath("cpu/mode[@name='custom']/model[.='qemu64']")
     q35 = etree.fromstring(conn.get_domain_capabilities(machine="q35", virttype="qemu").encode())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyvirt_qemu.hotplug import device_of_qdev
 
 import pyvirt
 
@@ -156,3 +157,38 @@ def test_emulated_tpm_runs_its_own_swtpm(conn: pyvirt.Connection, virt_type: str
     assert state.is_dir(), "the TPM's state outlives the run"
     dom.undefine()
     assert not state.parent.exists(), "and goes with the definition"
+
+
+def test_disk_throttling_and_usb_disks(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    """<iotune> reaches QEMU over QMP before the guest runs; a USB disk sits on the root hub's first port."""
+    first, second = tmp_path / "t.img", tmp_path / "u.img"
+    for path in (first, second):
+        path.write_bytes(b"\0" * 65536)
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>io</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{first}'/><target dev='vda'/>
+  <iotune><read_bytes_sec>1048576</read_bytes_sec><write_iops_sec>200</write_iops_sec>
+  <write_iops_sec_max>400</write_iops_sec_max><group_name>pool</group_name></iotune></disk>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{second}'/><target dev='sda' bus='usb'/>
+  </disk>
+</devices></domain>""")
+    mon = _monitor(dom)
+    blocks = {device_of_qdev(b["qdev"]): b.get("inserted", {}) for b in mon.execute("query-block")}
+    vda = blocks["virtio-disk0"]
+    assert (vda["bps_rd"], vda["iops_wr"], vda["iops_wr_max"], vda["group"], vda["bps"]) == (
+        1048576,
+        200,
+        400,
+        "pool",
+        0,
+    )
+    assert blocks["usb-disk0"]["file"] == str(second)
+    peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
+    assert peripherals["usb-disk0"] == "child<usb-storage>"
+    assert mon.execute("qom-get", {"path": "/machine/peripheral/usb-disk0", "property": "port"}) == "1"
+    dom.destroy()
+    with pytest.raises(pyvirt.Error) as exc:
+        conn.define_domain(f"""<domain type='{virt_type}'><name>io2</name><memory unit='MiB'>64</memory>
+<os><type>hvm</type></os><devices><disk type='file' device='disk'><source file='{first}'/><target dev='vda'/>
+<iotune><total_bytes_sec>1</total_bytes_sec><read_bytes_sec>1</read_bytes_sec></iotune></disk></devices></domain>""")
+    assert str(exc.value) == "unsupported configuration: total and read/write bytes_sec cannot be set at the same time"

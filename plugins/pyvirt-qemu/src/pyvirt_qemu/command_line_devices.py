@@ -18,6 +18,7 @@ from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
 from pyvirt_qemu.device_aliases import NARROW_SCSI
+from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.pci_addresses import pci_address
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
     "nic_netdev_props",
 ]
 
-DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd", "scsi": "scsi-hd", "fdc": "floppy"}
+DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd", "scsi": "scsi-hd", "fdc": "floppy",
+                   "usb": "usb-storage"}  # fmt: skip
 NIC_MODELS = {"virtio": "virtio-net-pci", "virtio-transitional": "virtio-net-pci-transitional",
               "virtio-non-transitional": "virtio-net-pci-non-transitional", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
               "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "vmxnet3": "vmxnet3"}  # fmt: skip
@@ -294,9 +296,11 @@ class DeviceArgs:
             props = {"driver": "ide-cd" if device == "cdrom" else "ide-hd"}
         elif bus == "scsi":
             props = {"driver": "scsi-cd" if device == "cdrom" else "scsi-hd"}
+        elif bus == "usb":
+            props = {"driver": "usb-storage"}
         else:
             props = {"driver": "floppy"}
-        props.update(self.address_props(disk.address) if bus == "virtio" else self._drive_props(disk))
+        props.update(self.address_props(disk.address) if bus in ("virtio", "usb") else self._drive_props(disk))
         if bus == "scsi":
             props["device_id"] = disk.serial or f"drive-{_alias(disk)}"
         if disk.shareable:
@@ -320,6 +324,8 @@ class DeviceArgs:
             props["vendor"] = disk.vendor
         if disk.product:
             props["product"] = disk.product
+        if bus == "usb":
+            props["removable"] = bool(disk.target_removable)
         if disk.driver_cache not in (None, "default"):
             props["write-cache"] = "on" if CACHE_MODES[disk.driver_cache][0] else "off"
         for key, value in (("cyls", disk.geometry_cyls), ("heads", disk.geometry_heads), ("secs", disk.geometry_secs)):
@@ -342,10 +348,10 @@ class DeviceArgs:
         for disk in self.d.disks:
             if disk.type not in (None, "file", "block"):
                 raise _unsupported(f"disk type '{disk.type}'")
-            if disk.iotune or disk.encryption_format or disk.driver_iothread or disk.transient \
-                    or disk.source_startup_policy or disk.target_bus == "usb":  # fmt: skip
-                raise _unsupported(f"disk '{disk.target_dev}' settings (iotune, encryption, iothread, transient, "
-                                   "startupPolicy or USB bus)")  # fmt: skip
+            if disk.encryption_format or disk.driver_iothread or disk.transient or disk.source_startup_policy:
+                raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, iothread, transient or "
+                                   "startupPolicy)")  # fmt: skip
+            check_iotune(disk)  # applied over QMP at start, like libvirt
             if disk.driver_io not in (None, "native", "threads", "io_uring"):
                 raise _unsupported(f"disk io mode '{disk.driver_io}'")
             for node in disk_blockdevs(disk):

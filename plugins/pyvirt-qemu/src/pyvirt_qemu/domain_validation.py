@@ -14,6 +14,7 @@ from typing import Any
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.pci_addresses import is_q35
 
 __all__ = ["validate_domain"]
@@ -46,6 +47,7 @@ def _check_disk(disk: Disk) -> None:
         raise _refuse("storage format 'iso' is not directly supported by QEMU, use 'raw' instead")
     if (disk.vendor or disk.product) and disk.target_bus != "scsi":
         raise _refuse("Only scsi disk supports vendor and product")
+    check_iotune(disk)
     if disk.shareable and not disk.readonly and fmt not in (None, "raw"):
         raise _refuse(f"shared access for disk '{dst}' requires use of supported storage format")
 

@@ -40,6 +40,7 @@ from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import emulator_caps
@@ -311,6 +312,10 @@ class QemuConnection:
             if restored:
                 _wait_incoming(proc.monitor)
             _record_ptys(live, proc.monitor)
+            for disk in live.devices.disks if live.devices is not None else []:
+                throttle = throttle_args(disk, disk_qom_path(disk))
+                if throttle is not None:
+                    proc.monitor.execute("block_set_io_throttle", throttle)
             if not paused:
                 obj.expect("RESUME")
                 proc.monitor.execute("cont")

@@ -33,6 +33,7 @@ __all__ = [
     "attach_live",
     "check_update",
     "detach_live",
+    "device_of_qdev",
     "find_device",
     "parse_device",
     "top_nodes",
@@ -49,8 +50,14 @@ def top_nodes(monitor: Monitor) -> dict[str, str]:
         qdev = str(block.get("qdev", ""))
         node = block.get("inserted", {}).get("node-name")
         if node:
-            out[qdev.rsplit("/", 2)[-2] if qdev.endswith("/virtio-backend") else qdev.rsplit("/", 1)[-1]] = str(node)
+            out[device_of_qdev(qdev)] = str(node)
     return out
+
+
+def device_of_qdev(qdev: str) -> str:
+    """The device id in query-block's ``qdev``: virtio and USB disks report a path below their device."""
+    prefix = "/machine/peripheral/"
+    return qdev[len(prefix) :].split("/", 1)[0] if qdev.startswith(prefix) else qdev
 
 
 def parse_device(xml: str) -> Disk | Interface:
