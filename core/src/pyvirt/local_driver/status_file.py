@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -31,7 +32,9 @@ class Status:
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
-    tmp = f"{path}.new"
+    """Readers see the old file or the new one, never half of one; the temporary name is the writer's own,
+    since two processes (or threads) of the same driver may record the same guest at once."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.new"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)

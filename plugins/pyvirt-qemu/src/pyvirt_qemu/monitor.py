@@ -24,6 +24,7 @@ from qemu.qmp.error import QMPError
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.unix_socket import short_path
+from pyvirt_qemu.shared_monitor import shared_execute
 
 __all__ = ["Monitor"]
 
@@ -43,6 +44,8 @@ class Monitor:
         self._client: QMPClient | None = None
         # QEMU serves one QMP client: another process of ours may hold it (then commands fail like libvirt's job lock)
         self.held_elsewhere = False
+        # (socket, lock file) of the guest's second QMP monitor, used one command at a time while held elsewhere
+        self.shared: tuple[str, str] | None = None
         self._events_task: Any = None
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
@@ -114,6 +117,9 @@ class Monitor:
             self._queue.put(None)
 
     def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+        if self._client is None and self.held_elsewhere and self.shared is not None:
+            path, lock = self.shared
+            return shared_execute(self.name, path, lock, command, arguments, timeout)
         if self._client is None and self.held_elsewhere:
             raise OperationFailedError(
                 ErrorCode.OPERATION_TIMEOUT,

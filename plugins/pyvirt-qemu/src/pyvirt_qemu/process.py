@@ -120,6 +120,7 @@ def start_process(
         write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
         chardevs |= open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
+        chardevs["monitor-shared"] = listen_unix(shared_monitor_path(paths, name), 0, 0)
         tpm = start_swtpm(dom, paths, qemu_uid, qemu_gid)
         if tpm is not None:
             chardevs["tpm0"] = tpm
@@ -134,6 +135,9 @@ def start_process(
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
         qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc, lib_dir=private_dir)
+        # a second QMP monitor for our other processes (see shared_monitor); not part of libvirt's line
+        qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
+                      "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
         if incoming_fd is not None:
             qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
             fds["incoming"] = incoming_fd
@@ -191,6 +195,8 @@ def start_process(
                 os.unlink(stale)
         remove_master_key(private_dir)
         stop_swtpm(paths, name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(shared_monitor_path(paths, name))
         tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""
         if exited_early and tail:
             # QEMU refused the configuration: its own words are the useful error, as in libvirt
@@ -203,6 +209,10 @@ def start_process(
             ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+
+
+def shared_monitor_path(paths: DriverPaths, name: str) -> str:
+    return os.path.join(paths.run, f"{name}.shared.monitor")
 
 
 def _placeholder_fds(dom: Domain) -> dict[str, int]:

@@ -31,7 +31,7 @@ from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.process import QemuProcess
+from pyvirt_qemu.process import QemuProcess, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
 
 __all__ = ["DomainObj", "QemuState"]
@@ -90,7 +90,12 @@ class QemuState(DomainTable[DomainObj]):
                 obj.process.pid,
                 obj.id,
                 format_domain(obj.live, 1, domain_id=obj.id),
-                {"monitor": {"path": self.paths.monitor(obj.name)}},
+                {
+                    "monitor": {
+                        "path": self.paths.monitor(obj.name),
+                        "shared": shared_monitor_path(self.paths, obj.name),
+                    }
+                },
             ),
         )
 
@@ -122,11 +127,15 @@ class QemuState(DomainTable[DomainObj]):
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
         try:
-            monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=2)
+            # a free monitor greets at once; a held one never does (its client keeps it)
+            monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=1)
         except Error:
             # Another process is talking to this QEMU (QMP takes one client): show what its status file says;
             # commands fail with libvirt's "cannot acquire state change lock" until that process lets go.
             monitor.held_elsewhere = True
+            shared = st.runtime.get("monitor", {}).get("shared")
+            if shared:
+                monitor.shared = (shared, f"{shared}.lock")
         pidfd = os.pidfd_open(st.pid)
         obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor)
         obj.id = st.id
@@ -204,7 +213,8 @@ class QemuState(DomainTable[DomainObj]):
             with contextlib.suppress(Error):
                 self.security.release_label(obj.live)
             remove_status(self.paths.status_xml(obj.name))
-            for stale in (self.paths.monitor(obj.name), self.paths.pidfile(obj.name)):
+            shared = shared_monitor_path(self.paths, obj.name)
+            for stale in (self.paths.monitor(obj.name), self.paths.pidfile(obj.name), shared, f"{shared}.lock"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)
             remove_master_key(guest_private_dir(self.paths.lib, obj.name))
