@@ -37,6 +37,16 @@ GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memor
 </devices></domain>"""
 
 
+def _qemu_pid(dom: pyvirt.Domain) -> int:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.pid
+    raise AssertionError(f"{dom.name} is not running")
+
+
 def _monitor(dom: pyvirt.Domain) -> Any:
     """The driver's own QMP connection (QEMU takes one client): white-box, to ask QEMU itself."""
     from pyvirt_qemu import driver as qemu_driver
@@ -192,3 +202,25 @@ def test_disk_throttling_and_usb_disks(conn: pyvirt.Connection, virt_type: str, 
 <os><type>hvm</type></os><devices><disk type='file' device='disk'><source file='{first}'/><target dev='vda'/>
 <iotune><total_bytes_sec>1</total_bytes_sec><read_bytes_sec>1</read_bytes_sec></iotune></disk></devices></domain>""")
     assert str(exc.value) == "unsupported configuration: total and read/write bytes_sec cannot be set at the same time"
+
+
+def test_cpu_switches_reach_the_vcpu(conn: pyvirt.Connection, virt_type: str) -> None:
+    """PV EOI, Hyper-V enlightenments, hidden KVM and CPU feature policies end up as properties of the vCPU."""
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>cpuflags</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os>
+<features><acpi/><apic eoi='on'/><hyperv mode='custom'><relaxed state='on'/><spinlocks state='on' retries='8191'/>
+<vendor_id state='on' value='pyvirt'/></hyperv><kvm><hidden state='on'/></kvm></features>
+<cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model><feature policy='disable' name='lahf_lm'/>
+</cpu><devices/></domain>""")
+    mon = _monitor(dom)
+    vcpu = mon.execute("query-cpus-fast")[0]["qom-path"]
+
+    def prop(name: str) -> Any:
+        return mon.execute("qom-get", {"path": vcpu, "property": name})
+
+    assert prop("hv-relaxed") is True and prop("hv-spinlocks") == 8191 and prop("hv-vendor-id") == "pyvirt"
+    assert prop("lahf-lm") is False
+    # PV EOI and hidden KVM only show on a KVM that offers them (this kvm-pvm host filters them): QEMU took them
+    cmdline = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
+    assert b"qemu64,lahf-lm=off,kvm-pv-eoi=on,hv-relaxed=on,hv-spinlocks=0x1fff,hv-vendor-id=pyvirt,kvm=off" in cmdline
+    dom.destroy()

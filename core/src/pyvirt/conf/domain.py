@@ -266,14 +266,50 @@ class CapabilitiesFeature(XmlModel):
             etree.SubElement(elem, name, state="on" if on else "off")
 
 
+class HypervFeatures(XmlModel):
+    """``<hyperv>`` enlightenments for Windows guests, in libvirt's order; each has a state on/off."""
+
+    mode: Annotated[str | None, X("@mode")] = None
+    relaxed: Annotated[str | None, X("relaxed/@state")] = None
+    vapic: Annotated[str | None, X("vapic/@state")] = None
+    spinlocks: Annotated[str | None, X("spinlocks/@state")] = None
+    spinlocks_retries: Annotated[int | None, X("spinlocks/@retries")] = None
+    vpindex: Annotated[str | None, X("vpindex/@state")] = None
+    runtime: Annotated[str | None, X("runtime/@state")] = None
+    synic: Annotated[str | None, X("synic/@state")] = None
+    stimer: Annotated[str | None, X("stimer/@state")] = None
+    stimer_direct: Annotated[str | None, X("stimer/direct/@state")] = None
+    reset: Annotated[str | None, X("reset/@state")] = None
+    vendor_id: Annotated[str | None, X("vendor_id/@state")] = None
+    vendor_id_value: Annotated[str | None, X("vendor_id/@value")] = None
+    frequencies: Annotated[str | None, X("frequencies/@state")] = None
+    reenlightenment: Annotated[str | None, X("reenlightenment/@state")] = None
+    tlbflush: Annotated[str | None, X("tlbflush/@state")] = None
+    ipi: Annotated[str | None, X("ipi/@state")] = None
+    evmcs: Annotated[str | None, X("evmcs/@state")] = None
+    avic: Annotated[str | None, X("avic/@state")] = None
+
+
+class KvmFeatures(XmlModel):
+    hidden: Annotated[str | None, X("hidden/@state")] = None
+    hint_dedicated: Annotated[str | None, X("hint-dedicated/@state")] = None
+    poll_control: Annotated[str | None, X("poll-control/@state")] = None
+    pv_ipi: Annotated[str | None, X("pv-ipi/@state")] = None
+    dirty_ring: Annotated[str | None, X("dirty-ring/@state")] = None
+    dirty_ring_size: Annotated[int | None, X("dirty-ring/@size")] = None
+
+
 class Features(XmlModel):
-    UNSUPPORTED = frozenset({"hyperv", "kvm", "xen", "msrs", "sev", "async-teardown"})
+    UNSUPPORTED = frozenset({"xen", "msrs", "sev", "async-teardown"})
     acpi: Annotated[bool | None, X("acpi", flag=True)] = None
     apic: Annotated[bool | None, X("apic", flag=True)] = None
+    apic_eoi: Annotated[str | None, X("apic/@eoi")] = None
     pae: Annotated[bool | None, X("pae", flag=True)] = None
     hap: Annotated[bool | None, X("hap", flag=True)] = None
     viridian: Annotated[bool | None, X("viridian", flag=True)] = None
     privnet: Annotated[bool | None, X("privnet", flag=True)] = None
+    hyperv: Annotated[HypervFeatures | None, X("hyperv", model=HypervFeatures)] = None
+    kvm: Annotated[KvmFeatures | None, X("kvm", model=KvmFeatures)] = None
     pvspinlock_state: Annotated[str | None, X("pvspinlock/@state")] = None
     capabilities: Annotated[CapabilitiesFeature | None, X("capabilities", model=CapabilitiesFeature)] = None
     pmu_state: Annotated[str | None, X("pmu/@state")] = None

@@ -23,6 +23,7 @@ from pyvirt.conf.domain_devices import ChardevSource
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.command_line_devices import DeviceArgs
+from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
@@ -83,8 +84,8 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported(f"<{tuning}>")
     if dom.max_memory is not None:
         raise _unsupported("<maxMemory>")
-    if dom.cpu is not None and (dom.cpu.numa or dom.cpu.features or dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
-        raise _unsupported("CPU NUMA cells, features, cache or maxphysaddr")
+    if dom.cpu is not None and (dom.cpu.numa or dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
+        raise _unsupported("CPU NUMA cells, cache or maxphysaddr")
     if dom.vcpus or dom.iothreads or dom.cputune is not None:
         raise _unsupported("<vcpus>, <iothreads> or <cputune>")
     if dom.os is not None and (dom.os.smbios_mode or dom.os.firmware_features):
@@ -93,8 +94,8 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
         f = dom.features
-        if f.hap or f.viridian or f.pvspinlock_state or f.pmu_state or f.gic_version or f.smm_tseg \
-                or f.ioapic_driver or f.tcg or f.capabilities is not None:  # fmt: skip
+        if f.hap or f.viridian or f.gic_version or f.smm_tseg or f.ioapic_driver or f.tcg \
+                or f.capabilities is not None:  # fmt: skip
             raise _unsupported("one of the requested <features>")
 
 
@@ -115,21 +116,6 @@ def _machine(dom: Domain, pflash_nodes: int) -> str:
         if timer.name == "hpet" and timer.present is not None:
             parts.append(f"hpet={'on' if timer.present else 'off'}")
     return ",".join(parts)
-
-
-def _cpu(dom: Domain) -> list[str]:
-    cpu = dom.cpu
-    if cpu is not None and cpu.mode == "host-passthrough":
-        if dom.type != "kvm":
-            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
-                                    "CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not "
-                                    "supported by hypervisor")  # fmt: skip
-        return ["-cpu", "host,migratable=on"]
-    if cpu is not None and cpu.mode == "host-model":
-        raise _unsupported("CPU mode 'host-model'")
-    if cpu is not None and cpu.model is not None and cpu.model.name:
-        return ["-cpu", cpu.model.name]
-    return ["-cpu", "qemu64"]
 
 
 def _smp(dom: Domain) -> str:
@@ -232,7 +218,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += pflash
     a += ["-machine", _machine(dom, len(pflash) // 4)]
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
-    a += _cpu(dom)
+    a += ["-cpu", cpu_argument(dom)]
     if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
         a += ["-bios", dom.os.loader.path]
     a += ["-m", str(memory_mib(dom))]

@@ -473,6 +473,8 @@ class DeviceArgs:
         """pvpanic on the ISA bus (its I/O port from an ``isa`` address); other models are not x86's."""
         out: list[str] = []
         for panic in self.d.panics:
+            if panic.model == "hyperv":
+                continue  # a CPU flag (hv-crash)
             if panic.model not in (None, "isa"):
                 raise _unsupported(f"panic model '{panic.model}'")
             props: dict[str, Any] = {"driver": "pvpanic"}

@@ -146,6 +146,12 @@ def apply_defaults(dom: Domain) -> Domain:
     for nic in d.interfaces:
         if not nic.mac:
             nic.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+    if d.consoles and not d.serials and d.consoles[0].target_type in (None, "serial"):
+        # libvirt on x86: a serial console is the first serial port, so the port is created from it
+        first = d.consoles[0]
+        d.serials = [Chardev(type=first.type or "pty", sources=first.sources, protocol=first.protocol,
+                             target_type="isa-serial", target_port="0", target_model="isa-serial")]  # fmt: skip
+        first.target_type, first.target_port = "serial", "0"
     if d.serials and not d.consoles:
         # libvirt's compat console: the first serial port doubles as the domain console
         first = d.serials[0]
