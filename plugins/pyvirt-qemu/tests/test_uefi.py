@@ -104,3 +104,34 @@ def test_a_pause_nobody_asked_for_is_reported_unknown(
         pytest.skip("OVMF runs under this host's KVM, so no unrequested pause happens here")
     assert state == (DomainState.PAUSED, 0)  # paused (unknown)
     assert (pyvirt.DomainEvent.SUSPENDED, 0) in events
+
+
+def test_secure_boot_picks_the_enrolled_build_and_turns_on_smm(conn: pyvirt.Connection, qemu_root: Path) -> None:
+    builds = [b for b in firmware_builds() if {"secure-boot", "enrolled-keys"} <= b.features and b.nvram_template]
+    if not builds:
+        pytest.skip("no Secure Boot UEFI descriptor with enrolled keys (Debian's ovmf) is installed")
+    features = ("<firmware><feature enabled='yes' name='secure-boot'/><feature enabled='yes' name='enrolled-keys'/>"
+                "</firmware>")  # fmt: skip
+    dom = conn.define_domain(EFI.replace("<name>efi</name>", "<name>sb</name>")
+                             .replace("<type>hvm</type>", f"<type machine='q35'>hvm</type>{features}"))  # fmt: skip
+    dom.create()
+    live = etree.fromstring(dom.xml_desc().encode())
+    assert live.xpath("string(os/loader/@secure)") == "yes"
+    assert live.xpath("string(os/loader)") == next(b.executable for b in builds if b.serves("x86_64", "pc-q35-7.2"))
+    assert live.xpath("string(features/smm/@state)") == "on"
+    nvram = Path(str(live.xpath("string(os/nvram)")))
+    template = Path(str(live.xpath("string(os/nvram/@template)")))
+    assert nvram.read_bytes() == template.read_bytes()  # the enrolled Microsoft keys, copied for this guest
+    pid = int((qemu_root / "run" / "sb.pid").read_text())
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"driver=cfi.pflash01,property=secure,value=on" in argv
+    assert any(arg.startswith(b"q35,usb=off,smm=on,") for arg in argv)
+    dom.destroy()
+    dom.undefine(4)
+    # Secure Boot builds serve q35 only
+    dom = conn.define_domain(EFI.replace("<name>efi</name>", "<name>sbpc</name>")
+                             .replace("<type>hvm</type>", f"<type machine='pc'>hvm</type>{features}"))  # fmt: skip
+    with pytest.raises(pyvirt.Error) as exc:
+        dom.create()
+    assert "Unable to find any firmware to satisfy 'efi'" in str(exc.value)
+    dom.undefine()

@@ -88,8 +88,8 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported("CPU NUMA cells, cache or maxphysaddr")
     if dom.vcpus or dom.iothreads or dom.cputune is not None:
         raise _unsupported("<vcpus>, <iothreads> or <cputune>")
-    if dom.os is not None and (dom.os.smbios_mode or dom.os.firmware_features):
-        raise _unsupported("<smbios> or firmware features")
+    if dom.os is not None and dom.os.smbios_mode:
+        raise _unsupported("<smbios>")
     if dom.launch_security is not None or dom.perf:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
@@ -221,6 +221,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-cpu", cpu_argument(dom)]
     if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
         a += ["-bios", dom.os.loader.path]
+    if dom.os.loader is not None and dom.os.loader.type == "pflash" and dom.os.loader.secure:
+        a += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
     a += ["-m", str(memory_mib(dom))]
     a += ["-object", json_arg({"qom-type": "memory-backend-ram", "id": "pc.ram" if q35 or is_i440fx(dom) else "ram",
                                "size": memory_mib(dom) * 1024 * 1024})]  # fmt: skip

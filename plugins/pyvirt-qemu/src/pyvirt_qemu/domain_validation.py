@@ -15,6 +15,7 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 from pyvirt_qemu.disk_iotune import check_iotune
+from pyvirt_qemu.firmware import requested_features
 from pyvirt_qemu.pci_addresses import is_q35
 
 __all__ = ["validate_domain"]
@@ -63,6 +64,13 @@ def validate_domain(dom: Domain) -> None:
     if name.startswith("qemu-system-") and name not in _ARCH_EMULATORS.get(arch, ()):
         # the driver knows the machines of x86 emulators only
         raise _refuse(f"Emulator '{emulator}' does not support arch '{arch}'")
+    features = requested_features(dom)
+    if features and dom.os.firmware is None:
+        raise XMLError(ErrorCode.XML_DETAIL,
+                       "cannot use feature-based firmware autoselection when firmware autoselection is disabled")  # fmt: skip
+    if features.get("enrolled-keys") and features.get("secure-boot") is False:
+        raise XMLError(ErrorCode.XML_DETAIL, "firmware feature 'enrolled-keys' cannot be enabled when firmware "
+                       "feature 'secure-boot' is disabled")  # fmt: skip
     if dom.os.nvram is not None and dom.os.firmware not in (None, "efi"):
         raise XMLError(ErrorCode.XML_DETAIL, f"firmware type '{dom.os.firmware}' does not support nvram")
     if dom.devices is None:

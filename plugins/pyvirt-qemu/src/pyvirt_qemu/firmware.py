@@ -4,9 +4,10 @@
 descriptors QEMU's firmware packages install (``/usr/share/qemu/firmware``,
 overridden by same-named files in ``/etc/qemu/firmware``) are read in file
 name order and the first flash-based UEFI build for the guest's architecture
-and machine type wins. Builds that need Secure Boot or SMM are passed over
-unless the domain asks for them, because this driver does not yet set up
-SMM. Each domain gets its own copy of the descriptor's variable-store
+and machine type wins, among those offering the features ``<os><firmware>``
+asks for (``secure-boot``, ``enrolled-keys``) and none it refuses. Secure Boot
+builds need SMM, which the driver then turns on; they are passed over unless
+asked for. Each domain gets its own copy of the descriptor's variable-store
 template, kept under the driver's state directory.
 """
 
@@ -19,7 +20,9 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from pyvirt.conf.domain import Domain, Loader, Nvram
+from lxml import etree
+
+from pyvirt.conf.domain import Domain, Features, Loader, Nvram
 from pyvirt.errors import ErrorCode, OperationFailedError
 
 __all__ = ["UNHANDLED_FEATURES", "FirmwareBuild", "firmware_builds", "prepare_nvram", "resolve_firmware"]
@@ -74,21 +77,44 @@ def firmware_builds(dirs: tuple[str, ...] = SEARCH_DIRS) -> list[FirmwareBuild]:
     return builds
 
 
+def requested_features(dom: Domain) -> dict[str, bool]:
+    """``<os><firmware><feature enabled='yes|no' name='...'/>``: what the firmware must, or must not, offer."""
+    raw = dom.os.firmware_features if dom.os is not None else None
+    if not raw:
+        return {}
+    root = etree.fromstring(f"<firmware>{raw}</firmware>")
+    return {str(f.get("name")): f.get("enabled") == "yes" for f in root.iter("feature")}
+
+
+def _fits(build: FirmwareBuild, wanted: dict[str, bool]) -> bool:
+    """Every feature asked for is there, none refused is; features this driver cannot set up only if asked for
+    (Secure Boot brings SMM with it)."""
+    if any((name in build.features) != want for name, want in wanted.items()):
+        return False
+    allowed = {name for name, want in wanted.items() if want}
+    if "secure-boot" in allowed:
+        allowed.add("requires-smm")
+    return not (build.features & UNHANDLED_FEATURES) - allowed
+
+
 def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str) -> None:
     """Fill ``<loader>``/``<nvram>`` for ``firmware='efi'`` (live XML), or refuse with libvirt's error."""
     assert dom.os is not None and dom.os.type is not None
     arch = dom.os.type.arch or "x86_64"
     if dom.os.firmware == "efi" and (dom.os.loader is None or not dom.os.loader.path):
-        build = next(
-            (b for b in firmware_builds() if b.serves(arch, canonical_machine) and not b.features & UNHANDLED_FEATURES),
-            None,
-        )
+        wanted = requested_features(dom)
+        build = next((b for b in firmware_builds() if b.serves(arch, canonical_machine) and _fits(b, wanted)), None)
         if build is None:
             raise OperationFailedError(
                 ErrorCode.OPERATION_FAILED,
                 f"Unable to find any firmware to satisfy 'efi' for {arch}/{canonical_machine}",
             )
-        dom.os.loader = Loader(readonly=True, type="pflash", path=build.executable)
+        dom.os.loader = Loader(readonly=True, type="pflash", path=build.executable,
+                               secure=True if "secure-boot" in build.features else None)  # fmt: skip
+        if "requires-smm" in build.features:
+            # Secure Boot firmware guards its variables in SMM: the machine gets it, as libvirt turns it on
+            dom.features = dom.features or Features()
+            dom.features.smm_state = "on"
         template = build.nvram_template
         dom.os.nvram = Nvram(template=template, path=(dom.os.nvram.path if dom.os.nvram else None))
     loader = dom.os.loader
