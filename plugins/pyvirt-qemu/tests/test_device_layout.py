@@ -224,3 +224,20 @@ def test_cpu_switches_reach_the_vcpu(conn: pyvirt.Connection, virt_type: str) ->
     cmdline = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
     assert b"qemu64,lahf-lm=off,kvm-pv-eoi=on,hv-relaxed=on,hv-spinlocks=0x1fff,hv-vendor-id=pyvirt,kvm=off" in cmdline
     dom.destroy()
+
+
+def test_host_directory_shared_over_9p(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>ninep</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+<filesystem type='mount' accessmode='mapped'><source dir='{export}'/><target dir='hostshare'/><readonly/></filesystem>
+</devices></domain>""")
+    mon = _monitor(dom)
+    peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
+    assert peripherals["fs0"] == "child<virtio-9p-pci>"
+    argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
+    assert f"local,security_model=mapped,id=fsdev-fs0,path={export},readonly".encode() in argv
+    slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
+    assert slots["fs0"] == 2  # filesystems come right after PCI controllers in libvirt's order
+    dom.destroy()

@@ -117,6 +117,19 @@ def agent_open(dom: pyvirt.Domain) -> bool:
     return any(o.agent_open for st in qemu_driver._states.values() if (o := st.by_name.get(dom.name)) is not None)
 
 
+def agent_answers(dom: pyvirt.Domain) -> bool:
+    """One guest-sync round trip through the driver's agent client (white-box)."""
+    from pyvirt_qemu import driver as qemu_driver
+    from pyvirt_qemu.guest_agent import GuestAgent
+
+    obj = next(o for st in qemu_driver._states.values() if (o := st.by_name.get(dom.name)) is not None)
+    try:
+        GuestAgent(obj.live, obj.agent_open).execute("guest-sync", {"id": 7}, timeout=5)
+    except pyvirt.Error:
+        return False
+    return True
+
+
 def wait_for(cond: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -178,6 +191,7 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         dom.attach_device(hot)
         dom.detach_device(hot)
         wait_for(lambda: "vdb" not in dom.xml_desc(), 60)
+        wait_for(lambda: agent_answers(dom), 60)  # a TCG guest under load can take longer than one sync
         dom.shutdown()  # with the agent listening, libvirt's default is to ask it
         read_until(fd, b"PYVIRT-AGENT-SHUTDOWN", 30)
     finally:

@@ -375,9 +375,32 @@ class DeviceArgs:
         return [x for k, v in boot.items() if v for x in ("-global", f"isa-fdc.bootindex{k}={v}")]
 
     def filesystems(self) -> list[str]:
-        if self.d.filesystems:
-            raise _unsupported("<filesystem>")
-        return []
+        """Host directories shared over virtio-9p: an ``-fsdev`` for the export, a device with the mount tag."""
+        out: list[str] = []
+        for fs in self.d.filesystems:
+            if fs.type not in (None, "mount") or fs.driver_type not in (None, "path", "handle") or not fs.source_dir:
+                raise _unsupported(f"filesystem type '{fs.type}' with driver '{fs.driver_type}'")
+            alias = _alias(fs)
+            if fs.driver_type == "handle":
+                opts = "handle"
+            else:
+                mode = {"passthrough": "passthrough", "mapped": "mapped", "squash": "none"}.get(
+                    fs.accessmode or "passthrough"
+                )
+                if mode is None:
+                    raise _unsupported(f"filesystem access mode '{fs.accessmode}'")
+                opts = f"local,security_model={mode}"
+                if fs.multidevs and fs.multidevs != "default":
+                    opts += f",multidevs={fs.multidevs}"
+            if fs.driver_wrpolicy:
+                opts += f",writeout={fs.driver_wrpolicy}"
+            opts += f",id=fsdev-{alias},path={fs.source_dir.replace(',', ',,')}"
+            if fs.readonly:
+                opts += ",readonly"
+            out += ["-fsdev", opts]
+            out += ["-device", _j({"driver": "virtio-9p-pci", "id": alias, "fsdev": f"fsdev-{alias}",
+                                   "mount_tag": fs.target_dir or "", **self.address_props(fs.address)})]  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ network
     def nets(self) -> list[str]:

@@ -23,7 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Address, Controller, Disk, Input, Interface, Memballoon, Rng, Video
+from pyvirt.conf.domain_devices import (
+    Address,
+    Controller,
+    Disk,
+    Filesystem,
+    Input,
+    Interface,
+    Memballoon,
+    Rng,
+    Video,
+)
 from pyvirt.errors import ErrorCode, NotSupportedError
 
 __all__ = [
@@ -295,7 +305,7 @@ def _is_pcie_endpoint(dev: Any) -> bool:
         return dev.bus == "virtio"
     if isinstance(dev, Video):
         return dev.model_type == "virtio"
-    return False
+    return isinstance(dev, Filesystem)  # virtio-9p-pci
 
 
 def _fixed_q35(dom: Domain, slots: _Slots) -> None:
