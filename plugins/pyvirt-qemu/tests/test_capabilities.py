@@ -81,3 +81,26 @@ def test_domain_capabilities_follow_emulator_and_driver(conn: pyvirt.Connection,
         with pytest.raises(pyvirt.Error) as err:
             conn.get_domain_capabilities(**kwargs)  # type: ignore[arg-type]
         assert err.value.code == ErrorCode.INVALID_ARG and words in err.value.message
+
+
+def test_host_model_choice_follows_libvirts_costs() -> None:
+    """Each feature to add costs 1; removals cost 2, 3, 4, ...; ties go to fewer removals."""
+    from pyvirt_qemu.host_cpu_model import choose_host_model, cpuid_features
+
+    host = frozenset({"a", "b", "c", "d"})
+    models = {
+        "three-short": frozenset({"a"}),  # adds b, c, d: cost 3
+        "one-extra": frozenset({"a", "b", "c", "d", "x"}),  # removes x: cost 2
+        "two-extra": frozenset({"a", "b", "c", "d", "x", "y"}),  # removes x, y: cost 2 + 3
+        "exact-but-one": frozenset({"a", "b", "c"}),  # adds d: cost 1
+    }
+    assert choose_host_model(host, models) == ["exact-but-one", "one-extra", "three-short", "two-extra"]
+    # tie on cost (2): the candidate that takes nothing away wins
+    assert choose_host_model(host, {"r": frozenset({"a", "b", "c", "d", "x"}), "s": frozenset({"a", "b"})}) == [
+        "s",
+        "r",
+    ]
+    # QEMU's spellings become libvirt's; KVM's paravirtual leaves are not CPU features
+    props = {"lahf-lm": True, "tsc-adjust": True, "sse4.1": True, "kvmclock": True, "kvm-pv-eoi": True, "pni": False,
+             "family": 23}  # fmt: skip
+    assert cpuid_features(props) == {"lahf_lm", "tsc_adjust", "sse4.1"}

@@ -14,7 +14,7 @@ from lxml import etree
 
 from pyvirt.conf.xmlwriter import to_string
 
-__all__ = ["CpuModel", "DomainCapabilities", "Section", "format_domain_capabilities"]
+__all__ = ["CpuModel", "DomainCapabilities", "HostModel", "Section", "format_domain_capabilities"]
 
 # libvirt's order inside <devices> and <features>
 DEVICE_ORDER = ("disk", "graphics", "video", "hostdev", "rng", "filesystem", "tpm", "redirdev", "channel")
@@ -37,6 +37,15 @@ class CpuModel:
     vendor: str = "unknown"
 
 
+@dataclass(frozen=True)
+class HostModel:
+    """The content of ``<mode name='host-model' supported='yes'>``: the model a guest would get."""
+
+    model: str
+    vendor: str | None = None
+    features: list[tuple[str, str]] = field(default_factory=list)  # (policy, name)
+
+
 @dataclass
 class DomainCapabilities:
     path: str
@@ -50,7 +59,7 @@ class DomainCapabilities:
     loader_values: list[str] = field(default_factory=list)
     cpu_host_passthrough: Section | None = None
     cpu_maximum: Section | None = None
-    cpu_host_model: bool | None = None
+    cpu_host_model: HostModel | bool | None = None  # False: unsupported; a HostModel: supported, and what it is
     cpu_custom: list[CpuModel] | None = None
     memory_backing: Section | None = None
     devices: dict[str, Section] = field(default_factory=dict)
@@ -89,7 +98,14 @@ def format_domain_capabilities(caps: DomainCapabilities) -> str:
                 mode.set("name", name)
                 mode.attrib["supported"] = mode.attrib.pop("supported")  # name first, as libvirt prints
         if caps.cpu_host_model is not None:
-            etree.SubElement(cpu, "mode", name="host-model", supported="yes" if caps.cpu_host_model else "no")
+            hm = caps.cpu_host_model
+            mode = etree.SubElement(cpu, "mode", name="host-model", supported="yes" if hm else "no")
+            if isinstance(hm, HostModel):
+                etree.SubElement(mode, "model", fallback="forbid").text = hm.model
+                if hm.vendor:
+                    etree.SubElement(mode, "vendor").text = hm.vendor
+                for policy, name in hm.features:
+                    etree.SubElement(mode, "feature", policy=policy, name=name)
         if caps.cpu_custom is not None:
             custom = etree.SubElement(cpu, "mode", name="custom", supported="yes" if caps.cpu_custom else "no")
             for model in caps.cpu_custom:

@@ -3,7 +3,7 @@
 A value appears only when both sides can do it: the emulator reported the
 device or command over QMP, and ``command_line`` knows how to express it.
 Sections the driver refuses today (hostdev, filesystem, tpm, pflash
-firmware, host-model CPUs, ...) are listed with ``supported='no'`` so that
+firmware, ...) are listed with ``supported='no'`` so that
 management tools do not offer them, instead of promising what a start would
 then refuse.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, Section, format_domain_capabilities
+from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, HostModel, Section, format_domain_capabilities
 from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt_qemu.command_line_devices import DISK_BUS_DEVICE, VIDEO_MODELS
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
@@ -72,6 +72,8 @@ def domain_capabilities_xml(
     disk_devices = ["disk"] + (["cdrom"] if caps.has_device("ide-cd") else [])
     videos = [model for model, dev in VIDEO_MODELS.items() if caps.has_device(dev)]
     kvm = virt == "kvm"
+    # a TCG guest on a KVM host gets TCG's host-model: that needs the TCG probe
+    host_model = (caps if kvm or not caps.kvm else emulator_caps(path, cache_dir, tcg=True)).cpu_host_model()
     efi = [b for b in firmware_builds() if b.serves(caps.arch, machine_name) and not b.features & UNHANDLED_FEATURES]
     dc = DomainCapabilities(
         path=path, domain=virt, machine=machine_name, arch=arch_name, vcpu_max=max_cpus, iothreads=False,
@@ -80,7 +82,7 @@ def domain_capabilities_xml(
         loader_values=sorted({b.executable for b in efi}),
         cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["off"]} if kvm else {}),
         cpu_maximum=Section(False),
-        cpu_host_model=False,
+        cpu_host_model=HostModel(host_model.model, host_model.vendor, host_model.features) if host_model else False,
         cpu_custom=[
             CpuModel(name, ("yes" if name in caps.cpu_usable else "no") if kvm and caps.kvm else "unknown",
                      name in caps.cpu_deprecated)

@@ -47,6 +47,7 @@ from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
+from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.monitor import Monitor
@@ -164,6 +165,7 @@ class QemuConnection:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
         dom = apply_defaults(parse_domain(xml))
         self._firmware(dom)
+        self._host_model_cpu(dom)
         qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True,
                                   lib_dir=guest_private_dir(self.state.paths.lib, dom.name or ""))  # fmt: skip
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
@@ -264,6 +266,7 @@ class QemuConnection:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
         self._firmware(live)
+        self._host_model_cpu(live)
         new_nvram = prepare_nvram(live)
         try:
             self._launch(obj, live, paused, image, run)
@@ -280,6 +283,21 @@ class QemuConnection:
             caps = emulator_caps(emulator_for(live), self.state.paths.cache)
             machine = next((m.name for m in caps.machines if machine in (m.name, m.alias)), machine)
         resolve_firmware(live, machine, self.state.paths.nvram_dir)
+
+    def _host_model_cpu(self, live: Domain) -> None:
+        """Turn ``<cpu mode='host-model'>`` into the named model and features this host offers."""
+        cpu = live.cpu
+        if cpu is None or cpu.mode != "host-model":
+            return
+        caps = emulator_caps(emulator_for(live), self.state.paths.cache, tcg=live.type != "kvm")
+        host = caps.cpu_host_model()
+        if host is None:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"CPU mode 'host-model' for {caps.arch} {live.type} domain on {os.uname().machine} host "
+                "is not supported by hypervisor",
+            )
+        live.cpu = guest_cpu_for_host_model(cpu, host)
 
     def _launch(self, obj: DomainObj, live: Domain, paused: bool, image: str | None, run: bool | None) -> None:
         st = self.state

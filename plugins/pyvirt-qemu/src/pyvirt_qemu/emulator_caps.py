@@ -24,11 +24,12 @@ import prctl
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
+from pyvirt_qemu.host_cpu_model import HostCpuModel, probe_host_model
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "kvm_usable", "probe"]
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class EmulatorCaps:
     cpu_deprecated: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    host_model: dict[str, Any] | None = None  # HostCpuModel.to_json(), x86 only
+
+    def cpu_host_model(self) -> HostCpuModel | None:
+        """What ``<cpu mode='host-model'>`` becomes under this probe's accelerator."""
+        return HostCpuModel.from_json(self.host_model) if self.host_model is not None else None
 
     def has_device(self, name: str) -> bool:
         return name in self.devices
@@ -76,9 +82,9 @@ def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-def _identity(path: str) -> str:
+def _identity(path: str, kvm: bool) -> str:
     st = os.stat(path)
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:kvm={kvm_usable()}"
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:kvm={kvm}"
 
 
 def _arch_of(path: str) -> str:
@@ -86,9 +92,12 @@ def _arch_of(path: str) -> str:
     return base.removeprefix("qemu-system-") if base.startswith("qemu-system-") else os.uname().machine
 
 
-def probe(path: str) -> EmulatorCaps:
-    """Start ``path`` without a guest and ask it everything; the process is gone on return."""
-    kvm = kvm_usable()
+def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
+    """Start ``path`` without a guest and ask it everything; the process is gone on return.
+
+    ``kvm``: probe under KVM (default: when ``/dev/kvm`` is usable) or TCG.
+    """
+    kvm = kvm_usable() if kvm is None else kvm
     with tempfile.TemporaryDirectory(prefix="pyvirt-qemu-probe-") as tmp:
         sock = os.path.join(tmp, "qmp.sock")
         cmd = Command([path, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none",
@@ -106,6 +115,10 @@ def probe(path: str) -> EmulatorCaps:
             cpus = monitor.execute("query-cpu-definitions")
             commands = monitor.execute("query-commands")
             devices = monitor.execute("qom-list-types", {"implements": "device", "abstract": False})
+            host_model = None
+            if any(c["name"] == "query-cpu-model-expansion" for c in commands) and _arch_of(path) in ("x86_64", "i386"):
+                found = probe_host_model(monitor, "host" if kvm else "max", cpus)
+                host_model = found.to_json() if found is not None else None
             with contextlib.suppress(Exception):
                 monitor.execute("quit", timeout=5)
         except Exception as exc:
@@ -122,7 +135,7 @@ def probe(path: str) -> EmulatorCaps:
     q = version["qemu"]
     return EmulatorCaps(
         path=path,
-        identity=_identity(path),
+        identity=_identity(path, kvm),
         version=q["major"] * 1_000_000 + q["minor"] * 1_000 + q["micro"],
         version_text=f"{q['major']}.{q['minor']}.{q['micro']}"
         + (f" ({version['package'].strip()})" if version.get("package") else ""),
@@ -141,26 +154,32 @@ def probe(path: str) -> EmulatorCaps:
         cpu_deprecated=sorted(c["name"] for c in cpus if c.get("deprecated")),
         commands=sorted(c["name"] for c in commands),
         devices=sorted(d["name"] for d in devices),
+        host_model=host_model,
     )
 
 
-def emulator_caps(path: str, cache_dir: str) -> EmulatorCaps:
-    """The cached answer for ``path`` when its identity still matches, else a fresh probe (then cached)."""
+def emulator_caps(path: str, cache_dir: str, tcg: bool = False) -> EmulatorCaps:
+    """The cached answer for ``path`` when its identity still matches, else a fresh probe (then cached).
+
+    ``tcg``: the answer under TCG even where KVM is usable (what a
+    ``type='qemu'`` guest gets, e.g. its host-model CPU); probed on first need.
+    """
     path = os.path.realpath(path)
+    kvm = kvm_usable() and not tcg
     try:
-        identity = _identity(path)
+        identity = _identity(path, kvm)
     except OSError as exc:
         raise OperationFailedError(
             ErrorCode.OPERATION_FAILED, f"cannot find QEMU binary {path}: {exc.strerror}", domain=ErrorDomain.QEMU
         ) from exc
-    name = hashlib.sha256(path.encode()).hexdigest()[:16] + ".json"
+    name = hashlib.sha256(path.encode()).hexdigest()[:16] + ("" if kvm or not kvm_usable() else "-tcg") + ".json"
     cache = os.path.join(cache_dir, "capabilities", name)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         with open(cache, encoding="utf-8") as f:
             caps = EmulatorCaps.from_json(f.read())
         if caps.identity == identity and caps.path == path:
             return caps
-    caps = probe(path)
+    caps = probe(path, kvm)
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".caps-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
