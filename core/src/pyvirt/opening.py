@@ -7,13 +7,17 @@ fail with NO_CONNECT naming what is missing.
 
 from __future__ import annotations
 
+from functools import partial
+from urllib.parse import urlencode
+
 from pyvirt.config import load_client_config
 from pyvirt.connection import Connection
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.events import EventSink
+from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.registry import bind_connection, load_driver, open_with_driver
-from pyvirt.uri import resolve_uri
+from pyvirt.uri import URI, resolve_uri
 
 __all__ = ["open", "open_readonly"]
 
@@ -34,7 +38,22 @@ def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
     if conn_obj is None:
         raise Error(ErrorCode.NO_CONNECT, str(resolved))
     pm = bind_connection(conn_obj, resolved.driver)
-    return Connection(resolved, DriverCalls(pm), resolved.driver, read_only, events)
+    storage = None if resolved.driver in ("test", "storage") else partial(_storage_calls, resolved, read_only, events)
+    return Connection(resolved, DriverCalls(pm, storage), resolved.driver, read_only, events)
+
+
+def _storage_calls(hypervisor: URI, read_only: bool, events: EventSink) -> DriverCalls | None:
+    """The storage driver for the same mode as a hypervisor URI (``qemu:///system`` -> ``storage:///system``).
+
+    None when no storage driver is installed: the pool call then fails as unsupported.
+    """
+    if entry_point_value("pyvirt.hypervisor", "storage") is None:
+        return None
+    query = "?" + urlencode(hypervisor.params) if hypervisor.params else ""
+    uri = resolve_uri(f"storage://{hypervisor.path}{query}", load_client_config())
+    driver = load_driver("hypervisor", "storage")
+    conn_obj = open_with_driver(driver, "storage", uri=uri, read_only=read_only, events=events)
+    return None if conn_obj is None else DriverCalls(bind_connection(conn_obj, "storage"))
 
 
 def open_readonly(uri: str | None = None) -> Connection:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
 
 from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
@@ -10,6 +12,11 @@ from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.cli.table import print_table
 from pyvirt.conf.units import format_bytes_virsh, unit_factor
 from pyvirt.errors import Error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyvirt.storage import StoragePool, StorageVolume
 
 POOL = Opt("pool", "pool name or uuid", required=True, positional=True)
 VOL = Opt("vol", "vol name, key or path", required=True, positional=True)
@@ -95,30 +102,45 @@ def cmd_pool_define(s: Session, o: dict[str, Any]) -> None:
     s.extra(f"Pool {p.name} defined from {o['file']}")
 
 
+_BUILD_OPTS = (
+    Opt("build", "build the pool as normal", flag=True),
+    Opt("overwrite", "build the pool without overwriting the existing pool data", flag=True),
+    Opt("no-overwrite", "build the pool and overwrite the existing pool data", flag=True),
+)
+
+
+def _build_flags(o: dict[str, Any]) -> int:
+    """VIR_STORAGE_POOL_CREATE_WITH_BUILD (1), _OVERWRITE (2), _NO_OVERWRITE (4), as virsh maps its options."""
+    if o["overwrite"] and o["no-overwrite"]:
+        raise CommandError("Options --overwrite and --no-overwrite are mutually exclusive")
+    return (1 if o["build"] else 0) | (2 if o["overwrite"] else 0) | (4 if o["no-overwrite"] else 0)
+
+
 @command("pool-create", "create a pool from an XML file",
-         Opt("file", "file containing an XML pool description", required=True, positional=True))  # fmt: skip
+         Opt("file", "file containing an XML pool description", required=True, positional=True),
+         *_BUILD_OPTS)  # fmt: skip
 def cmd_pool_create(s: Session, o: dict[str, Any]) -> None:
     xml = _read_file(o["file"])
     try:
-        p = s.conn.create_storage_pool(xml)
+        p = s.conn.create_storage_pool(xml, _build_flags(o))
     except Error as exc:
         raise CommandError(f"Failed to create pool from {o['file']}", exc.message) from None
     s.extra(f"Pool {p.name} created from {o['file']}")
 
 
-def _pool_action(name: str, summary: str, method: str, verb: str, done: str) -> None:
+def _pool_action(name: str, summary: str, method: str, verb: str, done: str, *extra: Opt) -> None:
     def handler(s: Session, o: dict[str, Any]) -> None:
         p = get_pool(s, o["pool"])
         try:
-            getattr(p, method)()
+            getattr(p, method)(*([_build_flags(o)] if extra else []))
         except Error as exc:
             raise CommandError(f"Failed to {verb} pool {p.name}", exc.message) from None
         s.extra(f"Pool {p.name} {done}")
 
-    command(name, summary, POOL)(handler)
+    command(name, summary, POOL, *extra)(handler)
 
 
-_pool_action("pool-start", "start a (previously defined) inactive pool", "create", "start", "started")
+_pool_action("pool-start", "start a (previously defined) inactive pool", "create", "start", "started", *_BUILD_OPTS)
 _pool_action("pool-destroy", "destroy (stop) a pool", "destroy", "destroy", "destroyed")
 _pool_action("pool-refresh", "refresh a pool", "refresh", "refresh", "refreshed")
 _pool_action("pool-undefine", "undefine an inactive pool", "undefine", "undefine", "has been undefined")
@@ -211,16 +233,42 @@ def cmd_vol_create_as(s: Session, o: dict[str, Any]) -> None:
         xml += f"  <allocation>{_size(o['allocation'], 'allocation')}</allocation>\n"
     if o["format"]:
         xml += f"  <target>\n    <format type='{o['format']}'/>\n  </target>\n"
+    p = get_pool(s, o["pool"]) if o["backing-vol"] or not o["print-xml"] else None
+    if o["backing-vol"]:
+        assert p is not None
+        xml += _backing_store(s, p, o["backing-vol"], o["backing-vol-format"])
     xml += "</volume>\n"
     if o["print-xml"]:
         s.out(xml.rstrip("\n"))
         return
-    p = get_pool(s, o["pool"])
+    assert p is not None
     try:
-        p.create_volume(xml)
+        p.create_volume(xml, 1 if o["prealloc-metadata"] else 0)
     except Error as exc:
         raise CommandError(f"Failed to create vol {o['name']}", exc.message) from None
     s.extra(f"Vol {o['name']} created")
+
+
+def _backing_store(s: Session, pool: StoragePool, name: str, fmt: str | None) -> str:
+    """virsh's lookup of --backing-vol: a volume of this pool by name, else any volume by key or path."""
+    lookups: list[Callable[[], StorageVolume]] = [
+        lambda: pool.lookup_volume_by_name(name),
+        lambda: s.conn.lookup_storage_volume_by_key(name),
+        lambda: s.conn.lookup_storage_volume_by_path(name),
+    ]
+    for attempt in lookups:
+        try:
+            vol = attempt()
+            break
+        except Error:
+            continue
+    else:
+        raise CommandError(f"failed to get vol '{name}'")
+    if fmt is None:
+        found = etree.fromstring(vol.xml_desc().encode()).find("target/format")
+        fmt = found.get("type") if found is not None else None
+    return (f"  <backingStore>\n    <path>{vol.path()}</path>\n"
+            + (f"    <format type='{fmt}'/>\n" if fmt else "") + "  </backingStore>\n")  # fmt: skip
 
 
 @command("vol-create", "create a vol from an XML file", POOL,

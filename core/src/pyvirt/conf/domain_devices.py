@@ -173,6 +173,16 @@ class Disk(XmlModel):
     def source_path(self) -> str | None:
         return self.source_file or self.source_dev or self.source_dir
 
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        # A volume disk's path is what the storage driver resolved for a running guest; its XML
+        # names the pool and volume only, as libvirt's does.
+        if self.type == "volume":
+            source = elem.find("source")
+            if source is not None:
+                for attr in ("file", "dev", "dir"):
+                    if attr in source.attrib:
+                        del source.attrib[attr]
+
 
 class Controller(XmlModel):
     TAG = "controller"

@@ -9,6 +9,7 @@ naming the libvirt API, as libvirt's own dispatch does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import pluggy
@@ -37,8 +38,12 @@ __all__ = ["DriverCalls"]
 class DriverCalls:
     """Typed calls into the one driver bound to a connection."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, storage: Callable[[], DriverCalls | None] | None = None) -> None:
         self._hook = pm.hook
+        # Pool and volume calls the driver does not answer go to the storage driver of the same
+        # mode (libvirt's connections reach its storage driver the same way); opened on first use.
+        self._storage_opener = storage
+        self._storage: DriverCalls | None = None
         self._implemented: set[str] = set()
         # A hook answered by exactly one implementation and no wrappers is called directly: pluggy
         # has already validated it at registration, and its per-call machinery (a third of a lookup's
@@ -62,6 +67,13 @@ class DriverCalls:
         if fn is not None:
             return fn(**kwargs)
         if hook not in self._implemented:
+            if self._storage_opener is not None and hook.startswith(("pool_", "volume_")):
+                if self._storage is None:
+                    self._storage = self._storage_opener()
+                    if self._storage is None:
+                        self._storage_opener = None
+                if self._storage is not None:
+                    return self._storage._call(hook, api, **kwargs)
             raise NotSupportedError(ErrorCode.NO_SUPPORT, api)
         return getattr(self._hook, hook)(**kwargs)
 

@@ -43,7 +43,7 @@ class FileResource:
 
 
 def _local(disk: Disk) -> bool:
-    return (disk.type in (None, "file", "block", "dir")) and bool(disk.source_path)
+    return (disk.type in (None, "file", "block", "dir", "volume")) and bool(disk.source_path)
 
 
 def disk_layers(disk: Disk) -> list[ImageLayer]:

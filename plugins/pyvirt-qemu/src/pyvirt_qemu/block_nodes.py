@@ -114,6 +114,8 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
                 layer.driver_type  # fmt: skip
         else:
             node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
+        if kind == "volume":  # resolved by the storage driver at start
+            kind = "block" if layer.source_dev else "file"
         if node_id is None or not path:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk image without a local path")
         if kind not in (None, "file", "block"):

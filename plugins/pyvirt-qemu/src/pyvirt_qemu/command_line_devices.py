@@ -346,8 +346,10 @@ class DeviceArgs:
         out: list[str] = []
         out += self._floppy_controller()
         for disk in self.d.disks:
-            if disk.type not in (None, "file", "block"):
+            if disk.type not in (None, "file", "block", "volume"):
                 raise _unsupported(f"disk type '{disk.type}'")
+            if disk.type == "volume" and not (disk.source_file or disk.source_dev):
+                raise _unsupported(f"disk '{disk.target_dev}' of type 'volume' before the storage driver resolved it")
             if disk.encryption_format or disk.driver_iothread or disk.transient or disk.source_startup_policy:
                 raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, iothread, transient or "
                                    "startupPolicy)")  # fmt: skip

@@ -12,6 +12,7 @@ import tty
 from collections.abc import Callable
 from typing import Any
 
+import pyvirt
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface
 from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
@@ -57,6 +58,7 @@ from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
 from pyvirt_qemu.stats import collect as collect_stats
 from pyvirt_qemu.swtpm import remove_tpm_state
+from pyvirt_qemu.volume_disks import resolve_volume_disk, resolve_volume_disks, storage_uri
 
 __all__ = ["QemuConnection", "QemuDriver"]
 
@@ -166,6 +168,7 @@ class QemuConnection:
         dom = apply_defaults(parse_domain(xml))
         self._firmware(dom)
         self._host_model_cpu(dom)
+        resolve_volume_disks(dom, self.uri)
         qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True,
                                   lib_dir=guest_private_dir(self.state.paths.lib, dom.name or ""))  # fmt: skip
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
@@ -267,6 +270,7 @@ class QemuConnection:
         live = obj.live.model_copy(deep=True)
         self._firmware(live)
         self._host_model_cpu(live)
+        resolve_volume_disks(live, self.uri)
         new_nvram = prepare_nvram(live)
         try:
             self._launch(obj, live, paused, image, run)
@@ -586,8 +590,12 @@ class QemuConnection:
             if live:
                 assert obj.process is not None
                 g = self.state.audit_guest(obj, obj.process.pid)
+                live_dev = dev.model_copy(deep=True)
+                if isinstance(live_dev, Disk) and live_dev.type == "volume":
+                    with pyvirt.open(storage_uri(self.uri)) as storage:
+                        resolve_volume_disk(storage, live_dev)
                 try:
-                    opened = attach_live(obj.live, dev.model_copy(deep=True), obj.process.monitor)
+                    opened = attach_live(obj.live, live_dev, obj.process.monitor)
                 except Error:
                     self._audit_attach(g, dev, [], False)
                     raise

@@ -33,6 +33,7 @@ from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
+from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
 
 __all__ = ["DomainObj", "QemuState"]
 
@@ -94,7 +95,8 @@ class QemuState(DomainTable[DomainObj]):
                     "monitor": {
                         "path": self.paths.monitor(obj.name),
                         "shared": shared_monitor_path(self.paths, obj.name),
-                    }
+                    },
+                    **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
                 },
             ),
         )
@@ -108,6 +110,7 @@ class QemuState(DomainTable[DomainObj]):
     def _reconnect(self, status_path: str) -> None:
         st = read_status(status_path)
         live = parse_domain(st.domain_xml, live=True)
+        apply_volume_paths(live, st.runtime.get("volumes", {}))
         existing = self.domains.get(live.uuid or "")
         obj = existing or DomainObj(live=live, persistent=False)
         if existing is not None:

@@ -1,0 +1,369 @@
+"""The storage driver: ``storage:///system``, ``storage:///session`` and ``storage:///embed?root=DIR``.
+
+libvirt's storage driver, as its split daemon ``virtstoraged`` serves it:
+pools and their volumes, with one backend per pool type found through the
+``pyvirt.storage_backend`` entry points (this distribution ships ``dir``;
+another distribution can add ``logical`` or ``iscsi`` without touching this
+one). A pool type with no installed backend is refused when defined, naming
+what to install.
+
+Nothing is held in memory between calls: the pool files (``pool_store``) and
+the directories themselves are the state, so every process sees the same
+pools and a volume created by ``qemu-img`` outside pyvirt shows up on the
+next listing, as after a libvirt ``pool-refresh``. Hypervisor drivers reach
+volumes through this driver's URI (DESIGN §2), and ``qemu:///`` and
+``lxc:///`` connections answer pool and volume calls through it too, as
+libvirt's connections do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Protocol
+
+from pyvirt.conf.storage import Bytes, Pool, Volume, format_pool, format_volume, parse_pool, parse_volume
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.events import EventSink
+from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
+from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
+from pyvirt.plugin.registry import load_driver
+from pyvirt.uri import URI
+from pyvirt_storage.pool_store import PoolEntry, PoolStore
+
+__all__ = ["StorageConnection", "StorageDriver"]
+
+POOL_INACTIVE, POOL_RUNNING = 0, 2
+_VOLUME_TYPES = {"file": 0, "block": 1, "dir": 2, "network": 3, "netdir": 4, "ploop": 5}
+_CREATE_WITH_BUILD, _CREATE_OVERWRITE, _CREATE_NO_OVERWRITE = 1, 2, 4
+
+
+class Backend(Protocol):
+    """What a ``pyvirt.storage_backend`` entry point provides (see ``dir_backend`` for the reference)."""
+
+    def build(self, pool: Pool, flags: int) -> None: ...
+    def check(self, pool: Pool) -> None: ...
+    def refresh(self, pool: Pool) -> None: ...
+    def volume_names(self, pool: Pool) -> list[str]: ...
+    def volume(self, pool: Pool, name: str) -> Volume: ...
+    def create_volume(self, pool: Pool, vol: Volume, flags: int) -> Volume: ...
+    def delete_volume(self, pool: Pool, name: str) -> None: ...
+
+
+def _storage_paths(uri: URI) -> DriverPaths:
+    if uri.path == "/embed":
+        # an embedded root is shared with the hypervisor drivers: pools get their own corner of it
+        return embed_paths(os.path.join(uri.embed_root(), "storage"))
+    return paths_for_uri(uri, "storage")
+
+
+def _not_active(name: str) -> OperationInvalidError:
+    return OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{name}' is not active")
+
+
+class StorageDriver:
+    """Entry point ``storage`` of ``pyvirt.hypervisor``: opens the connections."""
+
+    pyvirt_contract = CONTRACT_VERSION
+
+    @hookimpl
+    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
+        if uri.driver != "storage" or uri.server:
+            return None
+        return StorageConnection(_storage_paths(uri))
+
+
+class StorageConnection:
+    """The hooks of one ``storage:///`` connection."""
+
+    def __init__(self, paths: DriverPaths) -> None:
+        self.store = PoolStore(paths)
+        self._backends: dict[str, Backend] = {}
+        if self.store.first_open:
+            self._autostart()
+
+    def _autostart(self) -> None:
+        """The first open after a host boot starts the pools marked autostart (libvirt does it at daemon start)."""
+        for entry in self.store.all():
+            if entry.autostart and not entry.active:
+                try:
+                    self._start(entry, 0)
+                except Error:
+                    continue  # one broken pool does not keep the others (or the connection) down
+
+    def backend(self, pool_type: str) -> Backend:
+        found = self._backends.get(pool_type)
+        if found is None:
+            try:
+                found = load_driver("storage_backend", pool_type)
+            except Error as exc:
+                raise OperationFailedError(
+                    ErrorCode.INTERNAL_ERROR, f"missing backend for pool type '{pool_type}': {exc.message}",
+                    domain=ErrorDomain.STORAGE,
+                ) from exc  # fmt: skip
+            self._backends[pool_type] = found
+        return found
+
+    # ---------------------------------------------------------------- connection
+    @hookimpl
+    def connect_close(self) -> None:
+        self._backends.clear()
+
+    @hookimpl
+    def connect_get_type(self) -> str:
+        return "storage"
+
+    @hookimpl
+    def connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    # ---------------------------------------------------------------- pools
+    @staticmethod
+    def _ref(pool: Pool) -> PoolRef:
+        return PoolRef(pool.name or "", pool.uuid or "")
+
+    @hookimpl
+    def pool_list_all(self) -> list[PoolRef]:
+        return [self._ref(e.defn) for e in self.store.all()]
+
+    @hookimpl
+    def pool_lookup_by_name(self, name: str) -> PoolRef:
+        return self._ref(self.store.get(name).defn)
+
+    @hookimpl
+    def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
+        for entry in self.store.all():
+            if entry.defn.uuid == uuid:
+                return self._ref(entry.defn)
+        raise NotFoundError(
+            ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching uuid '{uuid}'", domain=ErrorDomain.STORAGE
+        )
+
+    def _check_new(self, pool: Pool) -> None:
+        """libvirt's duplicate checks: one name per UUID, and no two pools on one directory."""
+        self.backend(pool.type or "")
+        target = os.path.normpath(pool.target.path) if pool.target is not None and pool.target.path else None
+        for other in self.store.all():
+            if other.defn.name == pool.name:
+                if other.defn.uuid != pool.uuid:
+                    raise OperationFailedError(
+                        ErrorCode.OPERATION_FAILED,
+                        f"pool '{pool.name}' is already defined with uuid {other.defn.uuid}",
+                    )
+                continue
+            if other.defn.uuid == pool.uuid:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"pool '{other.defn.name}' is already defined with uuid {pool.uuid}"
+                )
+            other_target = other.defn.target.path if other.defn.target is not None else None
+            if target and other.defn.type == pool.type and other_target and os.path.normpath(other_target) == target:
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"Storage source conflict with pool: '{other.defn.name}'"
+                )
+
+    @staticmethod
+    def _strip_sizes(pool: Pool) -> Pool:
+        pool.capacity = pool.allocation = pool.available = None
+        return pool
+
+    @hookimpl
+    def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
+        check_flags(flags, 1, "storagePoolDefineXML")  # VALIDATE: the parser checks already
+        pool = self._strip_sizes(parse_pool(xml))
+        with self.store.locked():
+            existing = self.store.find(pool.name or "")
+            if existing is not None and pool.uuid != existing.defn.uuid and "<uuid" not in xml:
+                pool.uuid = existing.defn.uuid  # redefining by name keeps the pool's UUID, as in libvirt
+            self._check_new(pool)
+            self.store.save_config(pool)
+        return self._ref(pool)
+
+    @hookimpl
+    def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
+        check_flags(flags, 7, "storagePoolCreateXML")
+        pool = self._strip_sizes(parse_pool(xml))
+        with self.store.locked():
+            existing = self.store.find(pool.name or "")
+            if existing is not None and existing.active:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
+                )
+            self._check_new(pool)
+            self._start(PoolEntry(pool, False, False, False), flags)
+        return self._ref(pool)
+
+    @hookimpl
+    def pool_undefine(self, pool: PoolRef) -> None:
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            if entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is still active")
+            if not entry.persistent:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not persistent"
+                )
+            self.store.remove_config(pool.name)
+
+    def _start(self, entry: PoolEntry, flags: int) -> None:
+        pool = entry.defn
+        backend = self.backend(pool.type or "")
+        if flags & (_CREATE_WITH_BUILD | _CREATE_OVERWRITE | _CREATE_NO_OVERWRITE):
+            backend.build(pool, flags & (_CREATE_OVERWRITE | _CREATE_NO_OVERWRITE))
+        backend.check(pool)
+        backend.refresh(pool)
+        self.store.mark_running(pool)
+
+    @hookimpl
+    def pool_create(self, pool: PoolRef, flags: int) -> None:
+        check_flags(flags, 7, "storagePoolCreate")
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            if entry.active:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
+                )
+            self._start(entry, flags)
+
+    @hookimpl
+    def pool_destroy(self, pool: PoolRef) -> None:
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            if not entry.active:
+                raise _not_active(pool.name)
+            self.store.mark_stopped(pool.name)
+
+    def _active(self, pool: PoolRef | str) -> Pool:
+        name = pool if isinstance(pool, str) else pool.name
+        entry = self.store.get(name)
+        if not entry.active:
+            raise _not_active(name)
+        return entry.defn
+
+    @hookimpl
+    def pool_refresh(self, pool: PoolRef, flags: int) -> None:
+        check_flags(flags, 0, "storagePoolRefresh")
+        with self.store.locked():
+            defn = self._active(pool)
+            try:
+                self.backend(defn.type or "").refresh(defn)
+            except Error:
+                self.store.mark_stopped(pool.name)  # libvirt stops a pool whose refresh fails
+                raise
+            self.store.mark_running(defn)
+
+    def _current(self, entry: PoolEntry) -> Pool:
+        """The definition with live sizes (active) or zeros (inactive), as libvirt shows it."""
+        pool = entry.defn
+        if entry.active:
+            self.backend(pool.type or "").refresh(pool)
+        else:
+            pool.capacity, pool.allocation, pool.available = Bytes(value=0), Bytes(value=0), Bytes(value=0)
+        return pool
+
+    @hookimpl
+    def pool_get_info(self, pool: PoolRef) -> PoolInfo:
+        entry = self.store.get(pool.name)
+        p = self._current(entry)
+        assert p.capacity is not None and p.allocation is not None and p.available is not None
+        state = POOL_RUNNING if entry.active else POOL_INACTIVE
+        return PoolInfo(state, p.capacity.value, p.allocation.value, p.available.value)
+
+    @hookimpl
+    def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
+        check_flags(flags, 1, "storagePoolGetXMLDesc")
+        entry = self.store.get(pool.name)
+        if flags & 1 and entry.persistent:  # VIR_STORAGE_XML_INACTIVE
+            inactive = self.store.persistent_definition(pool.name)
+            if inactive is not None:
+                entry = PoolEntry(inactive, False, True, entry.autostart)
+        return format_pool(self._current(entry))
+
+    @hookimpl
+    def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
+        entry = self.store.get(pool.name)
+        return {"active": entry.active, "persistent": entry.persistent, "autostart": entry.autostart}
+
+    @hookimpl
+    def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            if not entry.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient pool")
+            self.store.set_autostart(pool.name, autostart)
+
+    # ---------------------------------------------------------------- volumes
+    def _volume(self, pool: Pool, name: str) -> Volume:
+        return self.backend(pool.type or "").volume(pool, name)
+
+    @hookimpl
+    def volume_list_all(self, pool: PoolRef) -> list[VolumeRef]:
+        defn = self._active(pool)
+        backend = self.backend(defn.type or "")
+        names = backend.volume_names(defn)
+        directory = (defn.target.path if defn.target is not None else None) or ""
+        return [VolumeRef(pool.name, n, os.path.join(directory, n)) for n in names]
+
+    @hookimpl
+    def volume_lookup_by_name(self, pool: PoolRef, name: str) -> VolumeRef:
+        vol = self._volume(self._active(pool), name)
+        return VolumeRef(pool.name, name, vol.key or "")
+
+    def _find(self, what: str, value: str) -> VolumeRef:
+        wanted = os.path.normpath(value)
+        for entry in self.store.all():
+            target = entry.defn.target.path if entry.defn.target is not None else None
+            if not entry.active or not target:
+                continue
+            directory, name = os.path.split(wanted)
+            if os.path.normpath(target) == directory and name:
+                try:
+                    vol = self._volume(entry.defn, name)
+                except NotFoundError:
+                    continue
+                return VolumeRef(entry.defn.name or "", name, vol.key or "")
+        raise NotFoundError(
+            ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching {what} '{value}'", domain=ErrorDomain.STORAGE
+        )
+
+    @hookimpl
+    def volume_lookup_by_key(self, key: str) -> VolumeRef:
+        return self._find("key", key)
+
+    @hookimpl
+    def volume_lookup_by_path(self, path: str) -> VolumeRef:
+        return self._find("path", path)
+
+    @hookimpl
+    def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
+        check_flags(flags, 1, "storageVolCreateXML")  # PREALLOC_METADATA
+        vol = parse_volume(xml)
+        with self.store.locked():
+            defn = self._active(pool)
+            created = self.backend(defn.type or "").create_volume(defn, vol, flags)
+        return VolumeRef(pool.name, created.name or "", created.key or "")
+
+    @hookimpl
+    def volume_delete(self, vol: VolumeRef, flags: int) -> None:
+        check_flags(flags, 0, "storageVolDelete")
+        with self.store.locked():
+            defn = self._active(vol.pool)
+            self.backend(defn.type or "").delete_volume(defn, vol.name)
+
+    @hookimpl
+    def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
+        v = self._volume(self._active(vol.pool), vol.name)
+        assert v.capacity is not None
+        return VolumeInfo(_VOLUME_TYPES.get(v.type or "file", 0), v.capacity.value,
+                          v.allocation.value if v.allocation else 0)  # fmt: skip
+
+    @hookimpl
+    def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
+        check_flags(flags, 0, "storageVolGetXMLDesc")
+        return format_volume(self._volume(self._active(vol.pool), vol.name))
+
+    @hookimpl
+    def volume_get_path(self, vol: VolumeRef) -> str:
+        v = self._volume(self._active(vol.pool), vol.name)
+        return str(v.target.path if v.target is not None else "")
