@@ -24,6 +24,7 @@ import pyvirt_qemu.block_nodes
 from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
@@ -62,9 +63,23 @@ def argv_for(xml: Path) -> list[str]:
     """
     dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
     lib_dir = f"/tmp/lib/domain--1-{dom.name}"
-    build_command_line(dom, "/tmp/monitor.sock", fds={}, vnc_port=5900, lib_dir=lib_dir)
+    cfg = _graphics_config(xml.name.removesuffix(".xml"))
+    prepare_graphics(dom, cfg, lib_dir, allocate=False)
+    # libvirt's mock hands out tap fds from 3 (its virNetDevTapCreate)
+    nics = dom.devices.interfaces if dom.devices is not None else []
+    taps = {f"tap{i}": 3 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
+    build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg)
     fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
-    return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir).argv
+    fds |= taps
+    return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir,
+                              graphics_cfg=cfg).argv  # fmt: skip
+
+
+def _graphics_config(case: str) -> GraphicsConfig:
+    """The qemu.conf display settings libvirt's qemuxml2argv test runs with (tests/testutilsqemu.c and the
+    per-case switches of qemuxml2argvtest.c): SPICE TLS on with its password set, SASL for one case."""
+    return GraphicsConfig(spice_tls=True, spice_password="123456", spice_sasl=case == "graphics-spice-sasl",
+                          spice_auto_unix_socket=case == "graphics-spice-auto-socket-cfg")  # fmt: skip
 
 
 def first_difference(want: list[str], got: list[str]) -> str:

@@ -52,6 +52,7 @@ COMMAND_MODULES: dict[str, str] = {
     ),
     **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
     "console": "console_cmd",
+    **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
     "event": "event_cmd",
     "host-validate": "host_validate_cmd",
 }  # fmt: skip

@@ -555,7 +555,7 @@ def parse_domain(
     dom.on_crash = dom.on_crash or "destroy"
     if dom.devices is None:
         dom.devices = Devices()
-    apply_device_rules(dom.devices)
+    apply_device_rules(dom.devices, live=live)
     if dom.cputune is not None:
         apply_cputune_rules(dom.cputune, dom.vcpu.count)
     if dom.numatune is not None and (dom.numatune.memory_nodeset or dom.numatune.memory_placement):

@@ -320,6 +320,11 @@ class GraphicsListen(XmlModel):
     socket: Annotated[str | None, X("@socket")] = None
 
 
+class SpiceChannel(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    mode: Annotated[str | None, X("@mode")] = None
+
+
 class Graphics(XmlModel):
     TAG = "graphics"
     type: Annotated[str | None, X("@type")] = None
@@ -335,8 +340,21 @@ class Graphics(XmlModel):
     sharePolicy: Annotated[str | None, X("@sharePolicy")] = None  # noqa: N815
     passwd: Annotated[str | None, X("@passwd")] = None
     keymap: Annotated[str | None, X("@keymap")] = None
+    defaultMode: Annotated[str | None, X("@defaultMode")] = None  # noqa: N815 - libvirt's name
+    passwdValidTo: Annotated[str | None, X("@passwdValidTo")] = None  # noqa: N815
+    connected: Annotated[str | None, X("@connected")] = None
     listens: Annotated[list[GraphicsListen] | None, X("listen", model=GraphicsListen, many=True)] = None
+    channels: Annotated[list[SpiceChannel] | None, X("channel", model=SpiceChannel, many=True)] = None
+    image_compression: Annotated[str | None, X("image/@compression")] = None
+    jpeg_compression: Annotated[str | None, X("jpeg/@compression")] = None
+    zlib_compression: Annotated[str | None, X("zlib/@compression")] = None
+    playback_compression: Annotated[str | None, X("playback/@compression")] = None
+    streaming_mode: Annotated[str | None, X("streaming/@mode")] = None
+    mouse_mode: Annotated[str | None, X("mouse/@mode")] = None
+    clipboard_copypaste: Annotated[str | None, X("clipboard/@copypaste")] = None
+    filetransfer_enable: Annotated[str | None, X("filetransfer/@enable")] = None
     gl_enable: Annotated[bool | None, X("gl/@enable")] = None
+    gl_rendernode: Annotated[str | None, X("gl/@rendernode")] = None
 
 
 class Video(XmlModel):

@@ -52,8 +52,11 @@ def _interface(iface: Interface) -> None:
             setattr(iface, attr, None)
 
 
-def _graphics(g: Graphics) -> None:
-    """Listen elements and the legacy ``listen``/``socket`` attributes, reconciled as libvirt does."""
+def _graphics(g: Graphics, live: bool) -> None:
+    """Listen elements and the legacy ``listen``/``socket`` attributes, reconciled as libvirt does.
+
+    An automatic port reads as -1 in a definition; live XML keeps the port the running display has.
+    """
     if g.type not in ("vnc", "spice", "rdp"):
         return
     listens = g.listens or []
@@ -71,7 +74,9 @@ def _graphics(g: Graphics) -> None:
             g.listens = [GraphicsListen(type="socket", socket=g.socket)]
             return
         if g.autoport is True or g.port == -1 or (g.port is None and g.autoport is None):
-            g.port, g.autoport = -1, True
+            g.autoport = True
+            if not live or g.port is None or g.port <= 0:
+                g.port = -1
     if g.listen is not None:
         first = next((ln for ln in listens if ln.type == "address"), None)
         if first is not None and first.address and first.address != g.listen:
@@ -79,8 +84,16 @@ def _graphics(g: Graphics) -> None:
                 f"graphics 'listen' attribute '{g.listen}' must match 'address' attribute of first listen "
                 f"element (found '{first.address}')"
             )
+    if g.type == "spice":
+        if g.port == -1 and g.tlsPort == -1:
+            g.autoport = True  # the legacy spelling of autoport
+        if g.autoport and not live:
+            g.port = g.tlsPort = None
     if not listens:
         g.listens = [GraphicsListen(type="address", address=g.listen)]
+        if g.type == "spice" and g.listen is None and not g.port and not g.tlsPort and not g.autoport:
+            # no port, no TLS port, no autoport: SPICE listens nowhere (libvirt's listen type 'none')
+            g.listens = [GraphicsListen(type="none")]
     elif g.listen is None and listens[0].type == "address" and listens[0].address:
         g.listen = listens[0].address
 
@@ -159,11 +172,11 @@ def _controllers(devices: Devices) -> None:
             card.address = Address(attrs={"type": "ccid", "controller": "0", "slot": str(slot)})
 
 
-def apply_device_rules(devices: Devices) -> None:
+def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
     for iface in devices.interfaces:
         _interface(iface)
     for g in devices.graphics:
-        _graphics(g)
+        _graphics(g, live)
     for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
         for dev in group:
             _chardev_sources(dev, "chardev")

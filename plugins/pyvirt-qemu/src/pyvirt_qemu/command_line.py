@@ -25,11 +25,12 @@ from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
+from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "redirdevs", "shmems", "memories", "hubs")
+_UNTRANSLATED = ("smartcards", "shmems", "memories", "hubs")
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -193,13 +194,15 @@ def _channel_paths(dom: Domain, lib_dir: str) -> None:
 
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None, standalone: bool = False,
-                       lib_dir: str = "/var/lib/libvirt/qemu") -> QemuCommand:  # fmt: skip
+                       lib_dir: str = "/var/lib/libvirt/qemu",
+                       graphics_cfg: GraphicsConfig | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
     to QEMU. ``standalone`` is for domxml-to-native: a command line a user can
     run without the driver, so taps are named for QEMU to create instead of
     passed as fds. ``lib_dir`` is the guest's private directory (master key).
+    ``graphics_cfg``: the display settings of ``qemu.conf``.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
@@ -249,10 +252,11 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.tpms()
     a += devices.inputs()
     a += devices.audio()
-    a += devices.graphics()
+    a += graphics_args(dom, graphics_cfg or GraphicsConfig(), lib_dir, vnc_port)
     a += devices.videos()
     a += devices.sounds()
     a += devices.watchdog()
+    a += devices.redirdevs()
     a += devices.hostdevs()
     a += devices.memballoon()
     a += devices.rngs()

@@ -434,6 +434,15 @@ class DeviceArgs:
         match kind:
             case "pty" | "null" | "vc" | "stdio":
                 return ["-chardev", f"{kind},id={chr_id}"]
+            case "spicevmc":  # the SPICE client's end: the agent on a channel, USB redirection on a redirdev
+                return [
+                    "-chardev",
+                    f"spicevmc,id={chr_id},name={'usbredir' if alias.startswith('redir') else 'vdagent'}",
+                ]
+            case "spiceport":
+                if src is None or not src.channel:
+                    raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source channel attribute for char device")
+                return ["-chardev", f"spiceport,id={chr_id},name={src.channel}"]
             case "file" | "pipe" | "dev":
                 path = src.path if src is not None else None
                 if not path:
@@ -551,35 +560,6 @@ class DeviceArgs:
     def audio(self) -> list[str]:
         return [x for a in self.d.audios for x in ("-audiodev", _j(audiodev_props(a)))]
 
-    def graphics(self) -> list[str]:
-        out: list[str] = []
-        for g in self.d.graphics:
-            if g.type != "vnc":
-                raise _unsupported(f"graphics type '{g.type}'")
-            if g.keymap or g.sharePolicy or g.websocket is not None:
-                raise _unsupported("VNC keymap, share policy or websocket")
-            kind = g.listens[0].type if g.listens else ("socket" if g.socket else "address")
-            if kind == "none":
-                text = "none"
-            elif kind == "socket":
-                path = (g.listens[0].socket if g.listens else None) or g.socket or f"{self.lib_dir}/vnc.sock"
-                text = f"vnc=unix:{path.replace(',', ',,')}"
-            elif kind == "address":
-                listen = (g.listens[0].address if g.listens and g.listens[0].address else g.listen) or "127.0.0.1"
-                port = self.vnc_port if g.autoport or g.port in (None, -1) else g.port
-                if port is None:
-                    raise _unsupported("VNC without a port")
-                host = f"[{listen}]" if ":" in listen else listen
-                text = f"{host}:{port - 5900}"
-            else:
-                raise _unsupported(f"VNC listen type '{kind}'")
-            if g.passwd is not None:
-                text += ",password=on"
-            if self.d.audios:
-                text += f",audiodev=audio{self.d.audios[0].id or 1}"
-            out += ["-vnc", text]
-        return out
-
     def videos(self) -> list[str]:
         out: list[str] = []
         for i, v in enumerate(self.d.videos):
@@ -658,6 +638,20 @@ class DeviceArgs:
         out = ["-device", _j({"driver": driver, "id": _alias(wd), **self.address_props(wd.address)})]
         if action != "reset":
             out += ["-watchdog-action", "pause" if action == "dump" else action]
+        return out
+
+    def redirdevs(self) -> list[str]:
+        """USB redirection: a chardev (SPICE's usbredir channel, or a socket) feeding a ``usb-redir`` device."""
+        out: list[str] = []
+        for redir in self.d.redirdevs:
+            if redir.bus not in (None, "usb"):
+                raise _unsupported(f"redirdev bus '{redir.bus}'")
+            alias = _alias(redir)
+            out += self._chardev(Chardev(type=redir.type, sources=redir.sources, protocol=redir.protocol), alias)
+            props: dict[str, Any] = {"driver": "usb-redir", "chardev": f"char{alias}", "id": alias}
+            if id(redir) in self.boot_index:
+                props["bootindex"] = self.boot_index[id(redir)]
+            out += ["-device", _j(props | self.address_props(redir.address))]
         return out
 
     def hostdevs(self) -> list[str]:

@@ -2,8 +2,8 @@
 
 A value appears only when both sides can do it: the emulator reported the
 device or command over QMP, and ``command_line`` knows how to express it.
-Sections the driver refuses today (hostdev, filesystem, tpm, pflash
-firmware, ...) are listed with ``supported='no'`` so that
+Sections the driver refuses today (hostdev, memory backing, ...) are
+listed with ``supported='no'`` so that
 management tools do not offer them, instead of promising what a start would
 then refuse.
 """
@@ -18,10 +18,11 @@ from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt_qemu.command_line_devices import DISK_BUS_DEVICE, VIDEO_MODELS
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
 from pyvirt_qemu.firmware import UNHANDLED_FEATURES, firmware_builds
+from pyvirt_qemu.swtpm import tpm_versions
 
 __all__ = ["domain_capabilities_xml"]
 
-_UNSUPPORTED_DEVICES = ("hostdev", "filesystem", "tpm", "redirdev", "channel")
+_UNSUPPORTED_DEVICES = ("hostdev",)
 _UNSUPPORTED_FEATURES = ("vmcoreinfo", "genid", "backingStoreInput", "backup", "sev", "sgx")
 
 
@@ -72,6 +73,9 @@ def domain_capabilities_xml(
     disk_devices = ["disk"] + (["cdrom"] if caps.has_device("ide-cd") else [])
     videos = [model for model, dev in VIDEO_MODELS.items() if caps.has_device(dev)]
     kvm = virt == "kvm"
+    tpm_models = [m for m in ("tpm-tis", "tpm-crb") if caps.has_device(m)]
+    tpm = tpm_versions()
+    displays = [kind for kind in ("vnc", "spice") if f"query-{kind}" in caps.commands]  # built-in display servers
     # a TCG guest on a KVM host gets TCG's host-model: that needs the TCG probe
     host_model = (caps if kvm or not caps.kvm else emulator_caps(path, cache_dir, tcg=True)).cpu_host_model()
     efi = [b for b in firmware_builds() if b.serves(caps.arch, machine_name) and not b.features & UNHANDLED_FEATURES]
@@ -91,12 +95,16 @@ def domain_capabilities_xml(
         memory_backing=Section(False),
         devices={
             "disk": Section(True, {"diskDevice": disk_devices, "bus": buses, "model": []}),
-            "graphics": Section("query-vnc" in caps.commands, {"type": ["vnc"]} if "query-vnc" in caps.commands else {}),
+            "graphics": Section(bool(displays), {"type": displays} if displays else {}),
             "video": Section(bool(videos), {"modelType": videos}),
             # libvirt's order: ..., hostdev, rng, filesystem, ...
             "hostdev": Section(False),
             "rng": Section(caps.has_device("virtio-rng-pci"), {"model": ["virtio"], "backendModel": ["random"]}),
-            **{tag: Section(False) for tag in _UNSUPPORTED_DEVICES if tag != "hostdev"},
+            "filesystem": Section(caps.has_device("virtio-9p-pci"), {"driverType": ["path", "handle"]}),
+            "tpm": Section(bool(tpm_models and tpm), {"model": tpm_models, "backendModel": ["emulator"],
+                                                     "backendVersion": tpm} if tpm_models and tpm else {}),
+            "redirdev": Section(caps.has_device("usb-redir"), {"bus": ["usb"]} if caps.has_device("usb-redir") else {}),
+            "channel": Section(True, {"type": ["pty", "unix"] + (["spicevmc"] if "spice" in displays else [])}),
         },
         features={tag: Section(False) for tag in _UNSUPPORTED_FEATURES},
     )  # fmt: skip

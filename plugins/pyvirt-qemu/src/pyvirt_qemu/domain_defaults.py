@@ -168,8 +168,14 @@ def apply_defaults(dom: Domain) -> Domain:
         _add_controller(dom, "sata", 0)
     if machine_known and not _has_controller(dom, "pci", 0):
         _add_controller(dom, "pci", 0)
-    if any(ch.target_type == "virtio" for ch in [*d.channels, *d.consoles]):
-        _add_controller(dom, "virtio-serial", 0)
+    for ch in [*d.channels, *d.consoles]:
+        if ch.target_type == "virtio":
+            # the controller a port names (0 when it names none), as libvirt adds implicit ones
+            on_serial_bus = ch.address is not None and ch.address.attrs.get("type") == "virtio-serial"
+            _add_controller(dom, "virtio-serial", int(ch.address.attrs.get("controller", "0")) if on_serial_bus
+                            and ch.address is not None else 0)  # fmt: skip
+        if ch.type == "spicevmc" and ch.target_type == "virtio" and not ch.target_name:
+            ch.target_name = "com.redhat.spice.0"
     _controller_models(dom)
     if d.memballoon is None:
         d.memballoon = Memballoon(model="virtio")
@@ -177,8 +183,10 @@ def apply_defaults(dom: Domain) -> Domain:
         d.videos = [Video(model_type="cirrus" if is_i440fx(dom) else "vga", model_vram=16384, model_heads=1,
                           model_primary=True)]  # fmt: skip
     if not d.audios:
-        # libvirt: no host audio unless qemu.conf allows it; 'none' keeps QEMU from opening any
-        d.audios = [Audio(id=1, type="none")]
+        # libvirt: no host audio unless qemu.conf allows it ('none' keeps QEMU from opening any);
+        # SPICE carries the guest's sound to its client (the last display decides)
+        kinds = [g.type for g in d.graphics if g.type in ("vnc", "spice")]
+        d.audios = [Audio(id=1, type="spice" if kinds and kinds[-1] == "spice" else "none")]
     for nic in d.interfaces:
         if nic.model_type is None and nic.type != "hostdev":
             nic.model_type = "rtl8139"  # libvirt's default NIC for x86 QEMU guests
@@ -195,6 +203,7 @@ def _usb_ports(dom: Domain) -> None:
     usb: list[Any] = [i for i in dom.devices.inputs if i.bus == "usb"]
     usb += [x for x in dom.devices.disks if x.target_bus == "usb"]
     usb += [s for s in dom.devices.sounds if s.model == "usb"]
+    usb += [r for r in dom.devices.redirdevs if r.bus in (None, "usb")]
     if not usb:
         return
     root = next((c for c in dom.devices.controllers if c.type == "usb" and (c.index or 0) == 0), None)

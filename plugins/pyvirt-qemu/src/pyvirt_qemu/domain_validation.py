@@ -88,6 +88,9 @@ def validate_domain(dom: Domain) -> None:
     for inp in d.inputs:
         if inp.model in ("virtio-transitional", "virtio-non-transitional") and inp.type != "passthrough":
             raise _refuse(f"virtio (non-)transitional models are not supported for input type={inp.type}")
+    for nic in d.interfaces:
+        if nic.script_path and nic.type != "ethernet":
+            raise _refuse(f"scripts are not supported on interfaces of type {nic.type}")
     for video in d.videos:
         if video.model_type == "ramfb" and video.address is not None:
             raise _refuse("address not supported for video type ramfb")

@@ -46,6 +46,7 @@ from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
+from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
@@ -169,8 +170,10 @@ class QemuConnection:
         self._firmware(dom)
         self._host_model_cpu(dom)
         resolve_volume_disks(dom, self.uri)
+        lib_dir = guest_private_dir(self.state.paths.lib, dom.name or "")
+        prepare_graphics(dom, self.state.graphics_cfg, lib_dir, allocate=False)
         qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True,
-                                  lib_dir=guest_private_dir(self.state.paths.lib, dom.name or ""))  # fmt: skip
+                                  lib_dir=lib_dir, graphics_cfg=self.state.graphics_cfg)  # fmt: skip
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
         return render_args_text(cmd.env, cmd.argv, one_line=True)
 
@@ -315,7 +318,7 @@ class QemuConnection:
             proc, _cmd = start_process(
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
-                qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming,
+                qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
             )  # fmt: skip
         except Exception:
             st.audit_start(DomainObj(live=live), -1, False)
@@ -934,6 +937,7 @@ class QemuDriver:
                     default_confined=False, dac_user=uid, dac_group=gid,
                     dynamic_ownership=conf.get("dynamic_ownership", "1") not in ("0", "no")))  # fmt: skip
                 state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
+                state.graphics_cfg = GraphicsConfig.from_conf(conf)
                 _states[key] = state
             state.refs += 1
         return QemuConnection(uri, state, events, key)

@@ -30,6 +30,7 @@ from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
@@ -76,19 +77,6 @@ class QemuProcess:
             self.exited.wait(30)
 
 
-def _free_vnc_port(start: int = 5900) -> int:
-    import socket
-
-    for port in range(start, start + 1000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise OperationFailedError(ErrorCode.INTERNAL_ERROR, "Unable to find an unused port for VNC")
-
-
 def start_process(
     dom: Domain,
     paths: DriverPaths,
@@ -98,6 +86,7 @@ def start_process(
     qemu_uid: int,
     incoming_fd: int | None = None,
     qemu_gid: int = 0,
+    graphics_cfg: GraphicsConfig | None = None,
 ) -> tuple[QemuProcess, Command]:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd."""
     name = dom.name or ""
@@ -107,10 +96,11 @@ def start_process(
     for stale in (monitor_path, pidfile):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
-    vnc = _free_vnc_port() if dom.devices and any(g.type == "vnc" for g in dom.devices.graphics) else None
     private_dir = guest_private_dir(paths.lib, name)
+    graphics_cfg = graphics_cfg or GraphicsConfig()
+    prepare_graphics(dom, graphics_cfg, private_dir)  # listen addresses and ports, into the live XML
     # refuse bad XML before any side effect (tap, label, key, process)
-    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), vnc_port=vnc, lib_dir=private_dir)
+    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir, graphics_cfg=graphics_cfg)
     caps = required_capabilities(dom)
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
@@ -134,7 +124,7 @@ def start_process(
     fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        qcmd = build_command_line(dom, monitor_path, fds=fds, vnc_port=vnc, lib_dir=private_dir)
+        qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg)
         # a second QMP monitor for our other processes (see shared_monitor); not part of libvirt's line
         qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
                       "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
@@ -175,6 +165,7 @@ def start_process(
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
+        set_passwords(dom, graphics_cfg, monitor)
         return proc, cmd
     except Exception as exc:
         close_taps(taps)

@@ -27,6 +27,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
@@ -56,6 +57,7 @@ class QemuState(DomainTable[DomainObj]):
         super().__init__(paths, ErrorDomain.QEMU, DomainObj)
         self.security = security
         self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
+        self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._load()
 

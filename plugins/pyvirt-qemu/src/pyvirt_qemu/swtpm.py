@@ -24,7 +24,7 @@ from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.command import Command
 
-__all__ = ["emulated_tpm", "remove_tpm_state", "start_swtpm", "stop_swtpm", "tpm_state_dir"]
+__all__ = ["emulated_tpm", "remove_tpm_state", "start_swtpm", "stop_swtpm", "tpm_state_dir", "tpm_versions"]
 
 
 def emulated_tpm(dom: Domain) -> Tpm | None:
@@ -41,6 +41,15 @@ def _features(binary: str) -> list[str]:
         return list(json.loads(out.stdout or "{}").get("features", []))
     except ValueError:
         return []
+
+
+def tpm_versions() -> list[str]:
+    """TPM versions the installed swtpm emulates (empty without swtpm)."""
+    binary = shutil.which("swtpm")
+    if binary is None:
+        return []
+    features = _features(binary)
+    return [v for v in ("1.2", "2.0") if f"tpm-{v}" in features]
 
 
 def tpm_state_dir(paths: DriverPaths, dom: Domain, version: str) -> str:

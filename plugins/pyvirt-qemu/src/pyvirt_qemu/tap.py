@@ -26,6 +26,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from pyvirt.conf.domain_devices import Interface
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.util.command import Command
 
 __all__ = ["TapDevice", "close_taps", "host_mac", "open_taps"]
 
@@ -126,6 +127,9 @@ def open_taps(nics: list[Interface]) -> dict[int, TapDevice]:
                     raise OperationFailedError(
                         ErrorCode.OPERATION_FAILED, f"cannot set up tap device {real}: {exc}", domain=ErrorDomain.QEMU
                     ) from exc
+                if nic.type == "ethernet" and nic.script_path:
+                    # libvirt's ethernet script: run with the tap's name once it is up; failure stops the start
+                    Command([nic.script_path, real]).pass_env_common().run(timeout=60)
     except BaseException:
         close_taps(taps)
         raise

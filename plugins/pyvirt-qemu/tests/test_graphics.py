@@ -1,0 +1,93 @@
+"""VNC and SPICE displays on real QEMU: ports, listen addresses, passwords, the SPICE agent and USB redirection."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+import pyvirt
+
+GUEST = """<domain type='{virt}'><name>{name}</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
+<graphics type='vnc' autoport='yes' passwd='vnc-secret'/>
+<graphics type='spice' autoport='yes' {spice_passwd}><image compression='off'/><mouse mode='client'/></graphics>
+<channel type='spicevmc'><target type='virtio'/></channel>
+<redirdev bus='usb' type='spicevmc'/>
+<video><model type='qxl'/></video>
+</devices></domain>"""
+
+
+def _monitor(dom: pyvirt.Domain) -> Any:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError(f"{dom.name} is not running")
+
+
+def _pyvirsh(root: Path, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={root}", *args],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+
+def _rfb_security_types(port: int) -> list[int]:
+    """The VNC server's greeting and the security types it offers (RFB 3.8)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert s.recv(12) == b"RFB 003.008\n"
+        s.sendall(b"RFB 003.008\n")
+        count = s.recv(1)[0]
+        return list(s.recv(count))
+
+
+def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, virt_type: str, qemu_root: Path) -> None:
+    dom = conn.create_domain(GUEST.format(virt=virt_type, name="displays", spice_passwd="passwd='spice-secret'"))
+    other = conn.create_domain(GUEST.format(virt=virt_type, name="displays2", spice_passwd=""))
+    live = etree.fromstring(dom.xml_desc().encode())
+    vnc, spice = live.findall("devices/graphics")
+    vnc_port, spice_port = int(vnc.get("port", "0")), int(spice.get("port", "0"))
+    assert vnc_port >= 5900 and spice_port >= 5900 and vnc_port != spice_port
+    assert vnc.find("listen").get("address") == "127.0.0.1" == spice.get("listen")  # type: ignore[union-attr]
+    assert spice.get("tlsPort") is None  # spice_tls is off in qemu.conf: no TLS port allocated
+    assert live.xpath("string(devices/audio/@type)") == "spice"  # SPICE carries the sound
+    assert live.xpath("string(devices/channel/target/@name)") == "com.redhat.spice.0"
+    # a second guest gets other ports
+    other_ports = {
+        int(g.get("port", "0")) for g in etree.fromstring(other.xml_desc().encode()).findall("devices/graphics")
+    }
+    assert not other_ports & {vnc_port, spice_port}
+
+    mon = _monitor(dom)
+    info = mon.execute("query-vnc")
+    assert (info["host"], info["service"], info["auth"]) == ("127.0.0.1", str(vnc_port), "vnc")
+    assert _rfb_security_types(vnc_port) == [2]  # VNC authentication: the password is required
+    spice_info = mon.execute("query-spice")
+    assert (spice_info["port"], spice_info["auth"]) == (spice_port, "spice")
+    pid = int((qemu_root / "run" / "displays.pid").read_text())
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    # client mouse mode waits for the guest's agent, so QEMU still reports 'server': its option is checked instead
+    assert argv[argv.index(b"-spice") + 1] == (
+        f"port={spice_port},addr=127.0.0.1,agent-mouse=on,image-compression=off,seamless-migration=on".encode()
+    )
+    # without a password SPICE runs without tickets
+    assert _monitor(other).execute("query-spice")["auth"] == "none"
+    chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
+    assert chardevs["charchannel0"] == "spicevmc" and chardevs["charredir0"] == "spicevmc"
+    assert mon.execute("qom-get", {"path": "/machine/peripheral/redir0", "property": "chardev"}) == "charredir0"
+    with socket.create_connection(("127.0.0.1", spice_port), timeout=5):
+        pass  # SPICE accepts connections there
+
+    assert _pyvirsh(qemu_root, "vncdisplay", "displays") == f"127.0.0.1:{vnc_port - 5900}"
+    assert _pyvirsh(qemu_root, "domdisplay", "displays", "--all").splitlines() == [
+        f"vnc://127.0.0.1:{vnc_port - 5900}", f"spice://127.0.0.1:{spice_port}"]  # fmt: skip
+    assert _pyvirsh(qemu_root, "domdisplay", "displays", "--type", "spice", "--include-password") == (
+        f"spice://127.0.0.1:{spice_port}?password=spice-secret"
+    )
+    dom.destroy()
+    other.destroy()
