@@ -111,9 +111,9 @@ def test_wrong_state_and_unknown_flags(conn: pyvirt.Connection) -> None:
 
 
 def test_unsupported_libvirt_features_are_refused_not_dropped(conn: pyvirt.Connection) -> None:
-    backing = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><memoryBacking><hugepages/></memoryBacking>")
-    expect(conn, lambda: conn.define_domain(backing), ErrorCode.CONFIG_UNSUPPORTED,
-           "<memoryBacking> in <domain> is not supported by pyvirt yet")  # fmt: skip
+    keywrap = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><keywrap><cipher name='aes' state='on'/></keywrap>")
+    expect(conn, lambda: conn.define_domain(keywrap), ErrorCode.CONFIG_UNSUPPORTED,
+           "<keywrap> in <domain> is not supported by pyvirt yet")  # fmt: skip
     clock = GUEST_X.replace("</devices>", "</devices><clock offset='absolute' start='0'/>")
     expect(conn, lambda: conn.define_domain(clock), ErrorCode.CONFIG_UNSUPPORTED,
            "attribute 'start' of <domain/clock> is not supported by pyvirt yet")  # fmt: skip

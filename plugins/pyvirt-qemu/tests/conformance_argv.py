@@ -19,12 +19,14 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pyvirt_qemu.block_nodes
 from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
+from pyvirt_qemu.memory_backends import HugetlbfsMount
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
@@ -62,17 +64,22 @@ def argv_for(xml: Path) -> list[str]:
     The fd numbers are libvirt's test suite's own: 1729 for sockets, 1750 for files.
     """
     dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
-    lib_dir = f"/tmp/lib/domain--1-{dom.name}"
+    lib_dir = f"/tmp/lib/domain--1-{(dom.name or '')[:20]}"  # libvirt's short name
     cfg = _graphics_config(xml.name.removesuffix(".xml"))
     prepare_graphics(dom, cfg, lib_dir, allocate=False)
     # libvirt's mock hands out tap fds from 3 (its virNetDevTapCreate)
     nics = dom.devices.interfaces if dom.devices is not None else []
     taps = {f"tap{i}": 3 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
-    build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg)
+    memory: dict[str, Any] = {"hugepage_mounts": TEST_HUGEPAGES, "host_nodes": set(range(8))}
+    build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
     fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
     fds |= taps
     return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir,
-                              graphics_cfg=cfg).argv  # fmt: skip
+                              graphics_cfg=cfg, **memory).argv  # fmt: skip
+
+
+# libvirt's test configuration: two hugetlbfs mounts (2 MiB the default) and a host with NUMA nodes 0-7
+TEST_HUGEPAGES = [HugetlbfsMount("/dev/hugepages2M", 2048, True), HugetlbfsMount("/dev/hugepages1G", 1048576)]
 
 
 def _graphics_config(case: str) -> GraphicsConfig:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
+from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
 from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.cputune_rules import apply_cputune_rules
@@ -431,10 +432,30 @@ class NumaTune(XmlModel):
     memnodes: Annotated[list[NumaMemNode] | None, X("memnode", model=NumaMemNode, many=True)] = None
 
 
+class HugePage(XmlModel):
+    size: Annotated[int | None, X("@size")] = None
+    unit: Annotated[str | None, X("@unit")] = None
+    nodeset: Annotated[str | None, X("@nodeset")] = None
+
+
+class MemoryBacking(XmlModel):
+    """How guest RAM is backed: huge pages (per guest NUMA node), locking, sharing, source and allocation."""
+
+    hugepages: Annotated[bool | None, X("hugepages", flag=True)] = None
+    pages: Annotated[list[HugePage] | None, X("hugepages/page", model=HugePage, many=True)] = None
+    nosharepages: Annotated[bool | None, X("nosharepages", flag=True)] = None
+    locked: Annotated[bool | None, X("locked", flag=True)] = None
+    source_type: Annotated[str | None, X("source/@type")] = None
+    access_mode: Annotated[str | None, X("access/@mode")] = None
+    allocation_mode: Annotated[str | None, X("allocation/@mode")] = None
+    allocation_threads: Annotated[int | None, X("allocation/@threads")] = None
+    discard: Annotated[bool | None, X("discard", flag=True)] = None
+
+
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"memoryBacking", "iothreadids", "sysinfo", "keywrap", "genid", "throttlegroups"}
+        {"iothreadids", "sysinfo", "keywrap", "genid", "throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
@@ -449,6 +470,7 @@ class Domain(XmlModel):
     current_memory: Annotated[Memory | None, X("currentMemory", model=Memory)] = None
     blkiotune: Annotated[BlkioTune | None, X("blkiotune", model=BlkioTune)] = None
     memtune: Annotated[MemTuneLimits | None, X("memtune", model=MemTuneLimits)] = None
+    memory_backing: Annotated[MemoryBacking | None, X("memoryBacking", model=MemoryBacking)] = None
     vcpu: Annotated[Vcpu | None, X("vcpu", model=Vcpu)] = None
     vcpus: Annotated[list[VcpuEntry] | None, X("vcpus/vcpu", model=VcpuEntry, many=True)] = None
     iothreads: Annotated[int | None, X("iothreads")] = None
@@ -556,6 +578,8 @@ def parse_domain(
     if dom.devices is None:
         dom.devices = Devices()
     apply_device_rules(dom.devices, live=live)
+    if dom.memory_backing is not None:
+        _check_hugepages(dom)
     if dom.cputune is not None:
         apply_cputune_rules(dom.cputune, dom.vcpu.count)
     if dom.numatune is not None and (dom.numatune.memory_nodeset or dom.numatune.memory_placement):
@@ -572,6 +596,25 @@ def parse_domain(
         dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom, live, default_sec_model)
     return dom
+
+
+def _check_hugepages(dom: Domain) -> None:
+    """libvirt's rules for ``<hugepages><page nodeset>``: one page size per guest node, nodes that exist."""
+    pages = (dom.memory_backing.pages if dom.memory_backing is not None else None) or []
+    cells = len(etree.fromstring(f"<n>{dom.cpu.numa}</n>").findall("cell")) if dom.cpu and dom.cpu.numa else 0
+    masks = [parse_bitmap(p.nodeset, "hugepages nodeset") if p.nodeset is not None else None for p in pages]
+    for i, mask in enumerate(masks):
+        for j in range(i):
+            other = masks[j]
+            if mask is not None and other is not None and mask & other:
+                raise XMLError(ErrorCode.XML_DETAIL, f"nodeset attribute of hugepages of sizes {pages[i].size} and "
+                               f"{pages[j].size} intersect")  # fmt: skip
+            if mask is None and other is None:
+                raise XMLError(ErrorCode.XML_DETAIL,
+                               f"two master hugepages detected: {pages[i].size} and {pages[j].size}")  # fmt: skip
+        beyond = sorted(n for n in mask or () if n >= cells)
+        if beyond:
+            raise XMLError(ErrorCode.XML_DETAIL, f"hugepages: node {beyond[0]} not found")
 
 
 def _check_seclabels(dom: Domain, live: bool, default_model: str | None) -> None:

@@ -116,6 +116,8 @@ def limits_of(dom: Domain) -> Limits:
         lim.cpu_period = dom.cputune.period or 0
     if dom.vcpu is not None and dom.vcpu.cpuset:
         lim.cpuset = dom.vcpu.cpuset
+    if dom.memory_backing is not None:  # huge pages, locking, sharing: a virtual machine's RAM, not a container's
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "<memoryBacking> is not supported by the LXC driver")
     mt = dom.memtune
     if mt is not None:
         if mt.hard_limit is not None:

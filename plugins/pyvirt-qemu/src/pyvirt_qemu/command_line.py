@@ -26,6 +26,7 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
+from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
@@ -63,6 +64,8 @@ def memory_mib(dom: Domain) -> int:
 class QemuCommand:
     emulator: str
     args: list[str] = field(default_factory=list)
+    hugepage_dirs: list[str] = field(default_factory=list)  # the guest's directories on hugetlbfs mounts
+    mem_lock: bool = False  # QEMU locks the guest's RAM: it needs an unlimited RLIMIT_MEMLOCK
 
     @property
     def argv(self) -> list[str]:
@@ -80,13 +83,13 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported(f"<{single}>")
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
-    for tuning in ("memtune", "blkiotune", "numatune"):  # in the model for LXC; this driver does not apply them
+    for tuning in ("memtune", "blkiotune"):  # in the model for LXC; this driver does not apply them
         if getattr(dom, tuning) is not None:
             raise _unsupported(f"<{tuning}>")
     if dom.max_memory is not None:
         raise _unsupported("<maxMemory>")
-    if dom.cpu is not None and (dom.cpu.numa or dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
-        raise _unsupported("CPU NUMA cells, cache or maxphysaddr")
+    if dom.cpu is not None and (dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
+        raise _unsupported("CPU cache or maxphysaddr")
     if dom.vcpus or dom.iothreads or dom.cputune is not None:
         raise _unsupported("<vcpus>, <iothreads> or <cputune>")
     if dom.os is not None and dom.os.smbios_mode:
@@ -100,7 +103,7 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported("one of the requested <features>")
 
 
-def _machine(dom: Domain, pflash_nodes: int) -> str:
+def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None) -> str:
     assert dom.os is not None and dom.os.type is not None
     parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off"]
     f = dom.features
@@ -109,7 +112,8 @@ def _machine(dom: Domain, pflash_nodes: int) -> str:
     if f is not None and f.smm_state:
         parts.append(f"smm={f.smm_state}")
     parts.append("dump-guest-core=off")
-    parts.append(f"memory-backend={'pc.ram' if is_i440fx(dom) or is_q35(dom) else 'ram'}")
+    if memory_backend is not None:
+        parts.append(f"memory-backend={memory_backend}")
     parts += [f"pflash{i}=libvirt-pflash{i}-format" for i in range(pflash_nodes)]
     if dom.os.bios_useserial:
         parts.append("graphics=off")
@@ -195,14 +199,18 @@ def _channel_paths(dom: Domain, lib_dir: str) -> None:
 def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | None = None,
                        vnc_port: int | None = None, standalone: bool = False,
                        lib_dir: str = "/var/lib/libvirt/qemu",
-                       graphics_cfg: GraphicsConfig | None = None) -> QemuCommand:  # fmt: skip
+                       graphics_cfg: GraphicsConfig | None = None, domain_id: int = -1,
+                       hugepage_mounts: list[HugetlbfsMount] | None = None,
+                       host_nodes: set[int] | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
     to QEMU. ``standalone`` is for domxml-to-native: a command line a user can
     run without the driver, so taps are named for QEMU to create instead of
     passed as fds. ``lib_dir`` is the guest's private directory (master key).
-    ``graphics_cfg``: the display settings of ``qemu.conf``.
+    ``graphics_cfg``: the display settings of ``qemu.conf``. ``domain_id`` names
+    the guest's huge page directories; ``hugepage_mounts`` and ``host_nodes``
+    default to what this host has.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
@@ -219,18 +227,22 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                                "file": f"{lib_dir}/master-key.aes"})]  # fmt: skip
     pflash = devices.pflash()
     a += pflash
-    a += ["-machine", _machine(dom, len(pflash) // 4)]
+    memory = memory_layout(dom, memory_mib(dom) * 1024, "pc.ram" if q35 or is_i440fx(dom) else "ram",
+                           hugepage_mounts if hugepage_mounts is not None else hugetlbfs_mounts(), domain_id,
+                           host_nodes)  # fmt: skip
+    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend)]
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
     a += ["-cpu", cpu_argument(dom)]
     if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
         a += ["-bios", dom.os.loader.path]
     if dom.os.loader is not None and dom.os.loader.type == "pflash" and dom.os.loader.secure:
         a += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
-    a += ["-m", str(memory_mib(dom))]
-    a += ["-object", json_arg({"qom-type": "memory-backend-ram", "id": "pc.ram" if q35 or is_i440fx(dom) else "ram",
-                               "size": memory_mib(dom) * 1024 * 1024})]  # fmt: skip
-    a += ["-overcommit", "mem-lock=off"]
+    cmd.hugepage_dirs, cmd.mem_lock = memory.hugepage_dirs, memory.mem_lock
+    a += ["-m", str(memory.mib)]
+    a += memory.system_objects
+    a += ["-overcommit", f"mem-lock={'on' if memory.mem_lock else 'off'}"]
     a += ["-smp", _smp(dom)]
+    a += memory.numa_args
     a += ["-uuid", dom.uuid or ""]
     if not dom.devices.graphics:
         a += ["-display", "none"]

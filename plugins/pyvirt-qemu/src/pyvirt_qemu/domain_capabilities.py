@@ -92,7 +92,7 @@ def domain_capabilities_xml(
                      name in caps.cpu_deprecated)
             for name in caps.cpu_models
         ],
-        memory_backing=Section(False),
+        memory_backing=Section(True, {"sourceType": ["anonymous", "memfd"]}),
         devices={
             "disk": Section(True, {"diskDevice": disk_devices, "bus": buses, "model": []}),
             "graphics": Section(bool(displays), {"type": displays} if displays else {}),

@@ -52,6 +52,7 @@ from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
+from pyvirt_qemu.memory_backends import hugetlbfs_mounts
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
@@ -309,6 +310,7 @@ class QemuConnection:
     def _launch(self, obj: DomainObj, live: Domain, paused: bool, image: str | None, run: bool | None) -> None:
         st = self.state
         incoming: int | None = None
+        domain_id = next(st.next_id)  # before start: it names the guest's huge page directories, as in libvirt
         header = None
         if image is not None:
             header = read_image(image)
@@ -319,6 +321,7 @@ class QemuConnection:
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
                 qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
+                domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
             )  # fmt: skip
         except Exception:
             st.audit_start(DomainObj(live=live), -1, False)
@@ -331,7 +334,7 @@ class QemuConnection:
             paused = not (header.was_running if run is None else run)
         try:
             obj.config = obj.live if obj.persistent else None
-            obj.live, obj.process, obj.id = live, proc, next(st.next_id)
+            obj.live, obj.process, obj.id = live, proc, domain_id
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
             if restored:
@@ -938,6 +941,8 @@ class QemuDriver:
                     dynamic_ownership=conf.get("dynamic_ownership", "1") not in ("0", "no")))  # fmt: skip
                 state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
                 state.graphics_cfg = GraphicsConfig.from_conf(conf)
+                if conf.get("hugetlbfs_mount"):
+                    state.hugepage_mounts = hugetlbfs_mounts(conf["hugetlbfs_mount"])
                 _states[key] = state
             state.refs += 1
         return QemuConnection(uri, state, events, key)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import threading
@@ -26,12 +27,14 @@ from pyvirt.conf.domain import Domain, required_capabilities
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, OperationFailedError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.security.stack import SecurityStack
+from pyvirt.util.caps import parse_capability, read_process_caps
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
+from pyvirt_qemu.memory_backends import HugetlbfsMount, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
@@ -51,6 +54,7 @@ class QemuProcess:
     exited: threading.Event = field(default_factory=threading.Event)
     cleaned: threading.Event = field(default_factory=threading.Event)  # set once the driver has cleaned up
     opened: list[tuple[str, str]] = field(default_factory=list)  # (guest MAC, device path) per fd handed over
+    hugepage_dirs: list[str] = field(default_factory=list)  # removed once QEMU is gone
 
     def alive(self) -> bool:
         return not self.exited.is_set()
@@ -77,6 +81,18 @@ class QemuProcess:
             self.exited.wait(30)
 
 
+def _check_memlock_raisable(name: str) -> None:
+    """``<locked/>`` needs QEMU's RLIMIT_MEMLOCK unlimited; say so before anything starts if that cannot be."""
+    if resource.getrlimit(resource.RLIMIT_MEMLOCK)[1] == resource.RLIM_INFINITY:
+        return
+    if parse_capability("CAP_SYS_RESOURCE") not in read_process_caps().effective:
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED,
+            f"cannot lock the memory of domain '{name}': raising the locked-memory limit of its QEMU process needs "
+            "CAP_SYS_RESOURCE, which this process does not have",
+        )
+
+
 def start_process(
     dom: Domain,
     paths: DriverPaths,
@@ -87,6 +103,8 @@ def start_process(
     incoming_fd: int | None = None,
     qemu_gid: int = 0,
     graphics_cfg: GraphicsConfig | None = None,
+    domain_id: int = -1,
+    hugepage_mounts: list[HugetlbfsMount] | None = None,
 ) -> tuple[QemuProcess, Command]:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd."""
     name = dom.name or ""
@@ -100,13 +118,18 @@ def start_process(
     graphics_cfg = graphics_cfg or GraphicsConfig()
     prepare_graphics(dom, graphics_cfg, private_dir)  # listen addresses and ports, into the live XML
     # refuse bad XML before any side effect (tap, label, key, process)
-    build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir, graphics_cfg=graphics_cfg)
+    memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts}
+    first = build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir,
+                               graphics_cfg=graphics_cfg, **memory)  # fmt: skip
+    if first.mem_lock:
+        _check_memlock_raisable(name)
     caps = required_capabilities(dom)
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
     chardevs: dict[str, int] = {}
     try:
+        prepare_hugepage_dirs(first.hugepage_dirs, qemu_uid, qemu_gid)
         write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
         chardevs |= open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
@@ -119,12 +142,13 @@ def start_process(
         close_chardev_fds(chardevs)
         stop_swtpm(paths, name)
         remove_master_key(private_dir)
+        remove_hugepage_dirs(first.hugepage_dirs)
         raise
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
     fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg)
+        qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg, **memory)
         # a second QMP monitor for our other processes (see shared_monitor); not part of libvirt's line
         qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
                       "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
@@ -137,6 +161,7 @@ def start_process(
         close_chardev_fds(chardevs)
         stop_swtpm(paths, name)
         remove_master_key(private_dir)
+        remove_hugepage_dirs(first.hugepage_dirs)
         raise
     labelled = False
     log_offset = 0
@@ -149,6 +174,8 @@ def start_process(
             cmd.pass_fd(fd)
         cmd.set_stdout(paths.logfile(name), append=True).set_stderr(paths.logfile(name), append=True)
         cmd.set_pidfile(pidfile).daemonize().set_umask(0o007)
+        if qcmd.mem_lock:  # <memoryBacking><locked/>: QEMU mlocks all guest RAM
+            cmd.set_rlimit("memlock", resource.RLIM_INFINITY)
         security.set_process_label(dom, cmd)
         cmd.set_capabilities(sorted(caps)) if caps else cmd.clear_capabilities()
         with open(paths.logfile(name), "a", encoding="utf-8") as log:
@@ -163,7 +190,7 @@ def start_process(
         pid = cmd.pid
         pidfd = os.pidfd_open(pid)
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
-        proc = QemuProcess(name, pid, pidfd, monitor, opened=opened)
+        proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         set_passwords(dom, graphics_cfg, monitor)
         return proc, cmd
@@ -186,6 +213,7 @@ def start_process(
                 os.unlink(stale)
         remove_master_key(private_dir)
         stop_swtpm(paths, name)
+        remove_hugepage_dirs(first.hugepage_dirs)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(shared_monitor_path(paths, name))
         tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""

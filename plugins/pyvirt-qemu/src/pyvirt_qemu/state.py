@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import itertools
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
+from pyvirt_qemu.memory_backends import HugetlbfsMount, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.process import QemuProcess, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
@@ -58,6 +60,7 @@ class QemuState(DomainTable[DomainObj]):
         self.security = security
         self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
+        self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._load()
 
@@ -99,6 +102,11 @@ class QemuState(DomainTable[DomainObj]):
                         "shared": shared_monitor_path(self.paths, obj.name),
                     },
                     **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
+                    **(
+                        {"memory": {"hugepage-dirs": json.dumps(obj.process.hugepage_dirs)}}
+                        if obj.process.hugepage_dirs
+                        else {}
+                    ),
                 },
             ),
         )
@@ -113,6 +121,7 @@ class QemuState(DomainTable[DomainObj]):
         st = read_status(status_path)
         live = parse_domain(st.domain_xml, live=True)
         apply_volume_paths(live, st.runtime.get("volumes", {}))
+        hugepage_dirs: list[str] = json.loads(st.runtime.get("memory", {}).get("hugepage-dirs", "[]"))
         existing = self.domains.get(live.uuid or "")
         obj = existing or DomainObj(live=live, persistent=False)
         if existing is not None:
@@ -123,6 +132,7 @@ class QemuState(DomainTable[DomainObj]):
                 self.security.restore_all_label(live)
             with contextlib.suppress(Error):
                 self.security.release_label(live)
+            remove_hugepage_dirs(hugepage_dirs)
             remove_status(status_path)
             if existing is not None:
                 obj.live, obj.config = existing.config or existing.live, None
@@ -142,7 +152,7 @@ class QemuState(DomainTable[DomainObj]):
             if shared:
                 monitor.shared = (shared, f"{shared}.lock")
         pidfd = os.pidfd_open(st.pid)
-        obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor)
+        obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor, hugepage_dirs=hugepage_dirs)
         obj.id = st.id
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
         if monitor.held_elsewhere:
@@ -224,6 +234,7 @@ class QemuState(DomainTable[DomainObj]):
                     os.unlink(stale)
             remove_master_key(guest_private_dir(self.paths.lib, obj.name))
             stop_swtpm(self.paths, obj.name)
+            remove_hugepage_dirs(proc.hugepage_dirs)
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None

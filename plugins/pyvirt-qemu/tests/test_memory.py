@@ -1,0 +1,114 @@
+"""Guest RAM on real QEMU: NUMA nodes, huge pages from a hugetlbfs mount, locked memory, host-node policy."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pyvirt
+from pyvirt import ErrorCode
+from pyvirt.util.caps import parse_capability, read_process_caps
+
+NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
+
+
+def _monitor(dom: pyvirt.Domain) -> Any:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError(f"{dom.name} is not running")
+
+
+def _free_hugepages() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("HugePages_Free:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.fixture
+def hugetlbfs(tmp_path: Path, qemu_root: Path) -> Iterator[Path]:
+    """64 MiB of 2 MiB pages reserved and a hugetlbfs mount that qemu.conf names; all undone afterwards."""
+    if not NR_HUGEPAGES.exists():
+        pytest.skip("this kernel has no huge page support")
+    before = int(NR_HUGEPAGES.read_text())
+    NR_HUGEPAGES.write_text(str(before + 32))
+    mount = tmp_path / "hugepages"
+    mount.mkdir()
+    try:
+        if _free_hugepages() < 32:
+            pytest.skip("the kernel could not reserve 32 huge pages")
+        subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", str(mount)], check=True)
+        (qemu_root / "etc").mkdir(parents=True, exist_ok=True)
+        (qemu_root / "etc" / "qemu.conf").write_text(f'hugetlbfs_mount = "{mount}"\n')
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+        NR_HUGEPAGES.write_text(str(before))
+
+
+def test_guest_numa_nodes_get_their_own_backends(conn: pyvirt.Connection, virt_type: str) -> None:
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>numa</name><memory unit='MiB'>64</memory>
+<vcpu>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0' memory='24' unit='MiB'/><cell id='1' cpus='1' memory='40' unit='MiB'/></numa></cpu>
+<numatune><memory mode='strict' nodeset='0'/></numatune><devices/></domain>""")
+    mon = _monitor(dom)
+    memdevs = {m["id"]: m for m in mon.execute("query-memdev")}
+    assert {k: v["size"] for k, v in memdevs.items()} == {"ram-node0": 24 << 20, "ram-node1": 40 << 20}
+    assert memdevs["ram-node0"]["policy"] == "bind" and memdevs["ram-node0"]["host-nodes"] == [0]
+    nodes = {c["cpu-index"]: c["props"]["node-id"] for c in mon.execute("query-cpus-fast")}
+    assert nodes == {0: 0, 1: 1}
+    assert mon.execute("query-memory-size-summary")["base-memory"] == 64 << 20
+    dom.destroy()
+
+
+def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, virt_type: str) -> None:
+    # (hugetlbfs first: qemu.conf must exist before the connection reads it)
+    free = _free_hugepages()
+    # locking needs QEMU's RLIMIT_MEMLOCK raised, which needs CAP_SYS_RESOURCE (this sandboxed host's root lacks it)
+    can_lock = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1] == resource.RLIM_INFINITY or (
+        parse_capability("CAP_SYS_RESOURCE") in read_process_caps().effective)  # fmt: skip
+    locked = conn.define_domain(f"""<domain type='{virt_type}'><name>locked</name><memory unit='MiB'>32</memory>
+<memoryBacking><locked/></memoryBacking><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    if can_lock:
+        locked.create()
+        pid = int((Path(conn.uri.split("root=")[1]) / "run" / "locked.pid").read_text())
+        status = Path(f"/proc/{pid}/status").read_text()
+        assert int(status.split("VmLck:")[1].split()[0]) >= 32 << 10  # mem-lock=on took effect
+        locked.destroy()
+    else:
+        with pytest.raises(pyvirt.Error) as err:
+            locked.create()
+        assert err.value.code == ErrorCode.OPERATION_FAILED and "CAP_SYS_RESOURCE" in err.value.message
+        assert not locked.is_active()
+    locked.undefine()
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>huge</name><memory unit='MiB'>32</memory>
+<memoryBacking><hugepages/></memoryBacking>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices/></domain>""")
+    dom.create()
+    guest_dir = hugetlbfs / "libvirt" / "qemu" / f"{dom.id}-huge"
+    assert guest_dir.is_dir()
+    assert _free_hugepages() == free - 16  # all 32 MiB preallocated from the pool
+    memdev = next(m for m in _monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
+    assert memdev["prealloc"] is True and memdev["size"] == 32 << 20
+    dom.destroy()
+    assert not guest_dir.exists() and _free_hugepages() == free
+    # a page size no mount offers: refused, and nothing is left on the mount
+    broken = conn.define_domain(f"""<domain type='{virt_type}'><name>huge1g</name><memory unit='MiB'>32</memory>
+<memoryBacking><hugepages><page size='1' unit='GiB'/></hugepages></memoryBacking>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    with pytest.raises(pyvirt.Error) as err:
+        broken.create()
+    assert err.value.code == ErrorCode.INTERNAL_ERROR and "hugetlbfs mount" in err.value.message
+    assert list((hugetlbfs / "libvirt" / "qemu").iterdir()) == [] and os.listdir(hugetlbfs) == ["libvirt"]
+    broken.undefine()
+    dom.undefine()
