@@ -85,8 +85,12 @@ TEST_HUGEPAGES = [HugetlbfsMount("/dev/hugepages2M", 2048, True), HugetlbfsMount
 def _graphics_config(case: str) -> GraphicsConfig:
     """The qemu.conf display settings libvirt's qemuxml2argv test runs with (tests/testutilsqemu.c and the
     per-case switches of qemuxml2argvtest.c): SPICE TLS on with its password set, SASL for one case."""
+    vnc_tls = case == "graphics-vnc-tls"
     return GraphicsConfig(spice_tls=True, spice_password="123456", spice_sasl=case == "graphics-spice-sasl",
-                          spice_auto_unix_socket=case == "graphics-spice-auto-socket-cfg")  # fmt: skip
+                          spice_auto_unix_socket=case == "graphics-spice-auto-socket-cfg",
+                          vnc_auto_unix_socket=case == "graphics-vnc-auto-socket-cfg",
+                          vnc_sasl=case in ("graphics-vnc-sasl", "graphics-vnc-tls"), vnc_sasl_dir="/root/.sasl2",
+                          vnc_tls=vnc_tls, vnc_tls_x509_verify=vnc_tls, vnc_tls_x509_cert_dir="/etc/pki/libvirt-vnc")  # fmt: skip
 
 
 def first_difference(want: list[str], got: list[str]) -> str:

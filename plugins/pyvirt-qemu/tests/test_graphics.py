@@ -91,3 +91,41 @@ def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, v
     )
     dom.destroy()
     other.destroy()
+
+
+def _self_signed(directory: Path) -> None:
+    """A CA and a server certificate signed by it, where QEMU's tls-creds-x509 looks for them."""
+    directory.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pyvirt test CA",
+            "-keyout", "ca-key.pem", "-out", "ca-cert.pem")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server-key.pem",
+            "-out", "server.csr")  # fmt: skip
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-out", "server-cert.pem")  # fmt: skip
+
+
+def test_vnc_over_tls_with_a_websocket(qemu_root: Path, virt_type: str, tmp_path: Path) -> None:
+    """qemu.conf's vnc_tls: QEMU gets a tls-creds-x509 object and offers only VeNCrypt; the websocket port listens."""
+    certs = tmp_path / "pki"
+    _self_signed(certs)
+    (qemu_root / "etc").mkdir(parents=True)
+    (qemu_root / "etc" / "qemu.conf").write_text(f'vnc_tls = 1\nvnc_tls_x509_cert_dir = "{certs}"\n')
+    with pyvirt.open(f"qemu:///embed?root={qemu_root}") as conn:
+        dom = conn.create_domain(f"""<domain type='{virt_type}'><name>vnctls</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<graphics type='vnc' autoport='yes' websocket='-1' sharePolicy='force-shared'/></devices></domain>""")
+        vnc = etree.fromstring(dom.xml_desc().encode()).find("devices/graphics")
+        assert vnc is not None
+        port, websocket = int(vnc.get("port", "0")), int(vnc.get("websocket", "0"))
+        assert port >= 5900 and websocket >= 5700
+        assert _rfb_security_types(port) == [19]  # VeNCrypt: TLS before anything else
+        info = _monitor(dom).execute("query-vnc-servers")[0]
+        assert info["auth"] == "vencrypt" and info["vencrypt"] == "x509-none"
+        assert any(s["websocket"] and s["service"] == str(websocket) for s in info["server"])
+        with socket.create_connection(("127.0.0.1", websocket), timeout=5):
+            pass
+        dom.destroy()

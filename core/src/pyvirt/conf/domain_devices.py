@@ -338,6 +338,7 @@ class Graphics(XmlModel):
     listen: Annotated[str | None, X("@listen")] = None
     socket: Annotated[str | None, X("@socket")] = None
     sharePolicy: Annotated[str | None, X("@sharePolicy")] = None  # noqa: N815
+    powerControl: Annotated[bool | None, X("@powerControl")] = None  # noqa: N815
     passwd: Annotated[str | None, X("@passwd")] = None
     keymap: Annotated[str | None, X("@keymap")] = None
     defaultMode: Annotated[str | None, X("@defaultMode")] = None  # noqa: N815 - libvirt's name

@@ -65,6 +65,7 @@ class QemuCommand:
     emulator: str
     args: list[str] = field(default_factory=list)
     hugepage_dirs: list[str] = field(default_factory=list)  # the guest's directories on hugetlbfs mounts
+    env: dict[str, str] = field(default_factory=dict)  # QEMU's environment beyond the common one (SASL_CONF_PATH)
     mem_lock: bool = False  # QEMU locks the guest's RAM: it needs an unlimited RLIMIT_MEMLOCK
 
     @property
@@ -264,7 +265,11 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.tpms()
     a += devices.inputs()
     a += devices.audio()
-    a += graphics_args(dom, graphics_cfg or GraphicsConfig(), lib_dir, vnc_port)
+    gcfg = graphics_cfg or GraphicsConfig()
+    a += graphics_args(dom, gcfg, lib_dir, vnc_port)
+    sasl_dir = gcfg.vnc_sasl_dir if gcfg.vnc_sasl and any(g.type == "vnc" for g in dom.devices.graphics) else None
+    if sasl_dir:
+        cmd.env["SASL_CONF_PATH"] = sasl_dir
     a += devices.videos()
     a += devices.sounds()
     a += devices.watchdog()

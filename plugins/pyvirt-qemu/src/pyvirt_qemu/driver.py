@@ -176,6 +176,8 @@ class QemuConnection:
         qcmd = build_command_line(dom, self.state.paths.monitor(dom.name or ""), vnc_port=5900, standalone=True,
                                   lib_dir=lib_dir, graphics_cfg=self.state.graphics_cfg)  # fmt: skip
         cmd = Command(qcmd.argv).set_env("LC_ALL", "C").pass_env("PATH").set_env("HOME", self.state.paths.lib)
+        for key, value in qcmd.env.items():
+            cmd.set_env(key, value)
         return render_args_text(cmd.env, cmd.argv, one_line=True)
 
     @hookimpl

@@ -18,6 +18,7 @@ Three moments, as in libvirt:
 from __future__ import annotations
 
 import datetime
+import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ class GraphicsConfig:
     vnc_listen: str = "127.0.0.1"
     vnc_auto_unix_socket: bool = False
     vnc_password: str | None = None
+    vnc_tls: bool = False
+    vnc_tls_x509_cert_dir: str = "/etc/pki/qemu"
+    vnc_tls_x509_verify: bool = False
+    vnc_sasl: bool = False
+    vnc_sasl_dir: str | None = None
     spice_listen: str = "127.0.0.1"
     spice_auto_unix_socket: bool = False
     spice_tls: bool = False
@@ -56,6 +62,8 @@ class GraphicsConfig:
     spice_sasl: bool = False
     port_min: int = _PORT_MIN
     port_max: int = _PORT_MAX
+    websocket_min: int = 5700
+    websocket_max: int = _PORT_MAX
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, str]) -> GraphicsConfig:
@@ -63,6 +71,15 @@ class GraphicsConfig:
             vnc_listen=conf.get("vnc_listen", "127.0.0.1"),
             vnc_auto_unix_socket=_flag(conf, "vnc_auto_unix_socket"),
             vnc_password=conf.get("vnc_password"),
+            vnc_tls=_flag(conf, "vnc_tls"),
+            vnc_tls_x509_cert_dir=conf.get(
+                "vnc_tls_x509_cert_dir", conf.get("default_tls_x509_cert_dir", "/etc/pki/qemu")
+            ),
+            vnc_tls_x509_verify=_flag(conf, "vnc_tls_x509_verify")
+            if "vnc_tls_x509_verify" in conf
+            else _flag(conf, "default_tls_x509_verify"),
+            vnc_sasl=_flag(conf, "vnc_sasl"),
+            vnc_sasl_dir=conf.get("vnc_sasl_dir"),
             spice_listen=conf.get("spice_listen", "127.0.0.1"),
             spice_auto_unix_socket=_flag(conf, "spice_auto_unix_socket"),
             spice_tls=_flag(conf, "spice_tls"),
@@ -71,6 +88,8 @@ class GraphicsConfig:
             spice_sasl=_flag(conf, "spice_sasl"),
             port_min=int(conf.get("remote_display_port_min", _PORT_MIN)),
             port_max=int(conf.get("remote_display_port_max", _PORT_MAX)),
+            websocket_min=int(conf.get("remote_websocket_port_min", 5700)),
+            websocket_max=int(conf.get("remote_websocket_port_max", _PORT_MAX)),
         )
 
 
@@ -89,8 +108,10 @@ class _Ports:
 
     def take(self, what: str) -> int:
         if not self.allocate:
-            return {"VNC": 5900, "SPICE": 5901, "SPICE TLS": 5902}[what]
-        for port in range(self.cfg.port_min, self.cfg.port_max + 1):
+            return {"VNC": 5900, "SPICE": 5901, "SPICE TLS": 5902, "websocket": 5700}[what]
+        low, high = (self.cfg.websocket_min, self.cfg.websocket_max) if what == "websocket" else (
+            self.cfg.port_min, self.cfg.port_max)  # fmt: skip
+        for port in range(low, high + 1):
             if port in self.taken:
                 continue
             with socket.socket() as s:
@@ -139,6 +160,8 @@ def prepare_graphics(dom: Domain, cfg: GraphicsConfig, lib_dir: str, *, allocate
             continue
         if g.type == "vnc" and (g.autoport or g.port in (None, -1)):
             g.port = ports.take("VNC")
+        if g.type == "vnc" and g.websocket == -1:
+            g.websocket = ports.take("websocket")
         elif g.type == "spice" and g.autoport:
             need_plain, need_tls = _spice_needs(g, cfg)
             if need_plain or g.port == -1:
@@ -156,9 +179,8 @@ def _escape(text: str) -> str:
     return text.replace(",", ",,")
 
 
-def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | None, audio_id: int | None) -> str:
-    if g.keymap or g.sharePolicy or g.websocket is not None:
-        raise _unsupported("VNC keymap, share policy or websocket")
+def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | None, audio_id: int | None) -> list[str]:
+    out: list[str] = []
     kind = g.listens[0].type if g.listens else ("socket" if g.socket else "address")
     if kind == "none":
         text = "none"
@@ -172,13 +194,30 @@ def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | No
             raise _unsupported("VNC without a port")
         host = f"[{listen}]" if ":" in listen else listen
         text = f"{host}:{port - 5900}"
+        if g.websocket is not None and g.websocket > 0:
+            text += f",websocket={g.websocket}"
     else:
         raise _unsupported(f"VNC listen type '{kind}'")
+    if g.sharePolicy:
+        text += f",share={g.sharePolicy}"
     if g.passwd is not None or cfg.vnc_password is not None:
         text += ",password=on"
+    if cfg.vnc_tls:
+        # QEMU's TLS credentials object: certificates from the configured directory, peers verified if asked
+        out += ["-object", json.dumps({"qom-type": "tls-creds-x509", "id": "vnc-tls-creds0",
+                                       "dir": cfg.vnc_tls_x509_cert_dir, "endpoint": "server",
+                                       "verify-peer": cfg.vnc_tls_x509_verify}, separators=(",", ":"))]  # fmt: skip
+        text += ",tls-creds=vnc-tls-creds0"
+    if cfg.vnc_sasl:
+        text += ",sasl=on"
+    if g.powerControl is not None:
+        text += f",power-control={'on' if g.powerControl else 'off'}"
     if audio_id is not None:
         text += f",audiodev=audio{audio_id}"
-    return text
+    out += ["-vnc", text]
+    if g.keymap:
+        out += ["-k", g.keymap]
+    return out
 
 
 def _spice(g: Graphics, cfg: GraphicsConfig, lib_dir: str) -> list[str]:
@@ -257,7 +296,7 @@ def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int 
     audio_id = (devices.audios[0].id or 1) if devices is not None and devices.audios else None
     for g in devices.graphics if devices is not None else []:
         if g.type == "vnc":
-            out += ["-vnc", _vnc(g, cfg, lib_dir, vnc_port, audio_id)]
+            out += _vnc(g, cfg, lib_dir, vnc_port, audio_id)
         elif g.type == "spice":
             out += _spice(g, cfg, lib_dir)
         else:

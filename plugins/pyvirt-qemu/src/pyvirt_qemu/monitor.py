@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import queue
 import threading
@@ -44,6 +45,7 @@ class Monitor:
         self._client: QMPClient | None = None
         # QEMU serves one QMP client: another process of ours may hold it (then commands fail like libvirt's job lock)
         self.held_elsewhere = False
+        self._owner_fd: int | None = None
         # (socket, lock file) of the guest's second QMP monitor, used one command at a time while held elsewhere
         self.shared: tuple[str, str] | None = None
         self._events_task: Any = None
@@ -97,11 +99,41 @@ class Monitor:
                 continue
             self._client = client
             self._events_task = asyncio.run_coroutine_threadsafe(self._pump_events(client), self._loop)
+            self._claim_ownership(path)
             return
         raise OperationFailedError(
             ErrorCode.OPERATION_FAILED, f"cannot connect to QEMU monitor of '{self.name}' at {path}: {last}",
             domain=ErrorDomain.QEMU,
         )  # fmt: skip
+
+    def _claim_ownership(self, path: str) -> None:
+        """Hold ``PATH.owner`` locked while connected: other processes then know at once that QMP's one
+        client slot is taken, instead of waiting for a greeting that never comes."""
+        with contextlib.suppress(OSError):
+            fd = os.open(f"{path}.owner", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return
+            self._owner_fd = fd
+
+    @staticmethod
+    def held_by_another(path: str) -> bool:
+        """Whether a live process holds the monitor at ``path`` (its owner lock is taken)."""
+        try:
+            fd = os.open(f"{path}.owner", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # releases our own probe lock too
+        return False
 
     async def _new_client(self) -> QMPClient:
         return QMPClient(self.name)
@@ -174,6 +206,9 @@ class Monitor:
         with contextlib.suppress(Exception):
             self._run(self._shutdown(), 5.0)
         self._client = None
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = None
         self._queue.put(None)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if threading.current_thread() is not self._thread:

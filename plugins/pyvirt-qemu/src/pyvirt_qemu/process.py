@@ -170,6 +170,8 @@ def start_process(
         security.set_all_label(dom)
         labelled = True
         cmd = Command(qcmd.argv).pass_env_common().set_env("HOME", paths.lib)
+        for key, value in qcmd.env.items():
+            cmd.set_env(key, value)
         for fd in fds.values():
             cmd.pass_fd(fd)
         cmd.set_stdout(paths.logfile(name), append=True).set_stderr(paths.logfile(name), append=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
-from pyvirt.errors import Error, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
@@ -141,9 +141,12 @@ class QemuState(DomainTable[DomainObj]):
         self.security.reserve_label(live, st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
+        monitor_path = st.runtime.get("monitor", {}).get("path", "")
         try:
+            if Monitor.held_by_another(monitor_path):
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "the monitor is held by another process")
             # a free monitor greets at once; a held one never does (its client keeps it)
-            monitor.connect(st.runtime.get("monitor", {}).get("path", ""), timeout=1)
+            monitor.connect(monitor_path, timeout=1)
         except Error:
             # Another process is talking to this QEMU (QMP takes one client): show what its status file says;
             # commands fail with libvirt's "cannot acquire state change lock" until that process lets go.
@@ -229,7 +232,14 @@ class QemuState(DomainTable[DomainObj]):
                 self.security.release_label(obj.live)
             remove_status(self.paths.status_xml(obj.name))
             shared = shared_monitor_path(self.paths, obj.name)
-            for stale in (self.paths.monitor(obj.name), self.paths.pidfile(obj.name), shared, f"{shared}.lock"):
+            monitor_path = self.paths.monitor(obj.name)
+            for stale in (
+                monitor_path,
+                f"{monitor_path}.owner",
+                self.paths.pidfile(obj.name),
+                shared,
+                f"{shared}.lock",
+            ):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)
             remove_master_key(guest_private_dir(self.paths.lib, obj.name))
