@@ -301,3 +301,48 @@ def test_host_directory_shared_over_9p(conn: pyvirt.Connection, virt_type: str, 
     slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
     assert slots["fs0"] == 2  # filesystems come right after PCI controllers in libvirt's order
     dom.destroy()
+
+
+def test_virtio_options_reach_the_devices(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    """``<driver packed ats page_per_vq>`` end up as the virtio devices' properties."""
+    img = tmp_path / "d.img"
+    img.write_bytes(b"\0" * (1 << 20))
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>vopts</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw' packed='on' ats='on'/><source file='{img}'/>
+  <target dev='vda' bus='virtio'/></disk>
+<interface type='user'><model type='virtio'/><driver packed='on' page_per_vq='on'/></interface>
+<memballoon model='virtio'><driver packed='off'/></memballoon>
+</devices></domain>""")
+    mon = _monitor(dom)
+
+    def prop(dev: str, name: str) -> Any:
+        return mon.execute("qom-get", {"path": f"/machine/peripheral/{dev}", "property": name})
+
+    assert prop("virtio-disk0", "packed") is True and prop("virtio-disk0", "ats") is True
+    assert prop("net0", "packed") is True and prop("net0", "page-per-vq") is True
+    assert prop("balloon0", "packed") is False
+    dom.destroy()
+
+
+def test_intel_iommu_with_interrupt_remapping(conn: pyvirt.Connection, virt_type: str) -> None:
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>vtd</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/><ioapic driver='qemu'/></features><devices>
+<iommu model='intel'><driver intremap='on' caching_mode='on' aw_bits='48'/></iommu></devices></domain>""")
+    mon = _monitor(dom)
+
+    def prop(path: str, name: str) -> Any:
+        return mon.execute("qom-get", {"path": path, "property": name})
+
+    assert prop("/machine/peripheral/iommu0", "intremap") == "on"
+    assert prop("/machine/peripheral/iommu0", "caching-mode") is True
+    assert prop("/machine/peripheral/iommu0", "aw-bits") == 48
+    # kernel_irqchip belongs to the KVM accelerator, not a machine property QOM shows: QEMU's argv says it
+    argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
+    assert b"kernel_irqchip=split" in argv[argv.index(b"-machine") + 1].split(b",")
+    dom.destroy()
+    with pytest.raises(pyvirt.Error) as err:  # remapping interrupts needs QEMU's I/O APIC
+        conn.create_domain(f"""<domain type='{virt_type}'><name>vtd2</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><devices><iommu model='intel'><driver intremap='on'/></iommu>
+</devices></domain>""")
+    assert "requires split I/O APIC" in err.value.message

@@ -123,6 +123,10 @@ class Disk(XmlModel):
     driver_io: Annotated[str | None, X("driver/@io")] = None
     driver_discard: Annotated[str | None, X("driver/@discard")] = None
     driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_dev: Annotated[str | None, X("source/@dev")] = None
     source_dir: Annotated[str | None, X("source/@dir")] = None
@@ -194,12 +198,18 @@ class Controller(XmlModel):
     maxGrantFrames: Annotated[int | None, X("@maxGrantFrames")] = None  # noqa: N815 - libvirt's name
     driver_queues: Annotated[int | None, X("driver/@queues")] = None
     driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     model_name: Annotated[str | None, X("model/@name")] = None
     target_chassisNr: Annotated[int | None, X("target/@chassisNr")] = None  # noqa: N815
     target_chassis: Annotated[int | None, X("target/@chassis")] = None
     target_port: Annotated[str | None, X("target/@port")] = None
     target_busNr: Annotated[int | None, X("target/@busNr")] = None  # noqa: N815
     target_index: Annotated[int | None, X("target/@index")] = None
+    target_hotplug: Annotated[bool | None, X("target/@hotplug", words=("on", "off"))] = None
+    master_startport: Annotated[int | None, X("master/@startport")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 
@@ -212,6 +222,10 @@ class Filesystem(XmlModel):
     driver_type: Annotated[str | None, X("driver/@type")] = None
     driver_format: Annotated[str | None, X("driver/@format")] = None
     driver_wrpolicy: Annotated[str | None, X("driver/@wrpolicy")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     source_dir: Annotated[str | None, X("source/@dir")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_name: Annotated[str | None, X("source/@name")] = None
@@ -268,6 +282,10 @@ class Interface(XmlModel):
     driver_name: Annotated[str | None, X("driver/@name")] = None
     driver_queues: Annotated[int | None, X("driver/@queues")] = None
     driver_txmode: Annotated[str | None, X("driver/@txmode")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     mtu: Annotated[int | None, X("mtu/@size")] = None
     link_state: Annotated[str | None, X("link/@state")] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
@@ -361,6 +379,10 @@ class Graphics(XmlModel):
 class Video(XmlModel):
     TAG = "video"
     driver_name: Annotated[str | None, X("driver/@name")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     model_type: Annotated[str | None, X("model/@type")] = None
     model_ram: Annotated[int | None, X("model/@ram")] = None
     model_vram: Annotated[int | None, X("model/@vram")] = None
@@ -377,6 +399,10 @@ class Input(XmlModel):
     type: Annotated[str | None, X("@type")] = None
     bus: Annotated[str | None, X("@bus")] = None
     model: Annotated[str | None, X("@model")] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     source_evdev: Annotated[str | None, X("source/@evdev")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
@@ -440,6 +466,10 @@ class Memballoon(XmlModel):
     stats_period: Annotated[int | None, X("stats/@period")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
 
 
 class RngBackend(XmlModel):
@@ -456,6 +486,10 @@ class Rng(XmlModel):
     rate_bytes: Annotated[int | None, X("rate/@bytes")] = None
     rate_period: Annotated[int | None, X("rate/@period")] = None
     backend: Annotated[RngBackend | None, X("backend", model=RngBackend)] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 

@@ -18,6 +18,8 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import ChardevSource
 from pyvirt.errors import ErrorCode, NotSupportedError
@@ -79,9 +81,10 @@ def _check_translatable(dom: Domain) -> None:
     for kind in _UNTRANSLATED:
         if getattr(devices, kind):
             raise _unsupported(f"<{kind[:-1]}>")
-    for single in ("iommu", "vsock"):
-        if getattr(devices, single) is not None:
-            raise _unsupported(f"<{single}>")
+    if devices.vsock is not None:
+        raise _unsupported("<vsock>")
+    if devices.iommu is not None and devices.iommu.model != "intel":
+        raise _unsupported(f"IOMMU model '{devices.iommu.model}'")
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     for tuning in ("memtune", "blkiotune"):  # in the model for LXC; this driver does not apply them
@@ -99,7 +102,7 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
         f = dom.features
-        if f.hap or f.viridian or f.gic_version or f.smm_tseg or f.ioapic_driver or f.tcg \
+        if f.hap or f.viridian or f.gic_version or f.smm_tseg or f.ioapic_driver not in (None, "qemu", "kvm") or f.tcg \
                 or f.capabilities is not None:  # fmt: skip
             raise _unsupported("one of the requested <features>")
 
@@ -112,6 +115,8 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None) -> str:
         parts.append(f"vmport={f.vmport_state}")
     if f is not None and f.smm_state:
         parts.append(f"smm={f.smm_state}")
+    if f is not None and f.ioapic_driver:
+        parts.append(f"kernel_irqchip={'split' if f.ioapic_driver == 'qemu' else 'on'}")
     parts.append("dump-guest-core=off")
     if memory_backend is not None:
         parts.append(f"memory-backend={memory_backend}")
@@ -166,6 +171,45 @@ def _pm(dom: Domain, q35: bool) -> list[str]:
     if dom.pm_suspend_to_disk is not None:
         out += ["-global", f"{pm_object}.disable_s4={0 if dom.pm_suspend_to_disk else 1}"]
     return out
+
+
+def _root_hotplug(dom: Domain, q35: bool) -> list[str]:
+    """ACPI hotplug on the i440fx root bus (``<controller model='pci-root'><target hotplug>``)."""
+    root = next((c for c in dom.devices.controllers if c.type == "pci" and c.model == "pci-root"), None) \
+        if dom.devices is not None else None  # fmt: skip
+    if root is None or root.target_hotplug is None:
+        return []
+    if q35:
+        raise _unsupported("hotplug settings of the q35 root bus")
+    return ["-global", f"PIIX4_PM.acpi-root-pci-hotplug={'on' if root.target_hotplug else 'off'}"]
+
+
+def _iommu(dom: Domain) -> list[str]:
+    """An emulated Intel IOMMU (VT-d) with libvirt's driver options; interrupt remapping needs the split I/O APIC."""
+    iommu = dom.devices.iommu if dom.devices is not None else None
+    if iommu is None:
+        return []
+    driver = etree.fromstring(f"<iommu>{iommu.content or ''}</iommu>").find("driver")
+    opts: dict[str, str] = {str(k): str(v) for k, v in driver.attrib.items()} if driver is not None else {}
+    props: dict[str, Any] = {"driver": "intel-iommu", "id": "iommu0"}
+    if "intremap" in opts:
+        ioapic = dom.features.ioapic_driver if dom.features is not None else None
+        if opts["intremap"] == "on" and ioapic != "qemu":
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "IOMMU interrupt remapping requires split I/O APIC (ioapic driver='qemu')")  # fmt: skip
+        props["intremap"] = opts["intremap"]
+    if "caching_mode" in opts:
+        props["caching-mode"] = opts["caching_mode"] == "on"
+    if "eim" in opts:
+        props["eim"] = opts["eim"]
+    if "iotlb" in opts:
+        props["device-iotlb"] = opts["iotlb"] == "on"
+    if "aw_bits" in opts:
+        props["aw-bits"] = int(opts["aw_bits"])
+    unknown = set(opts) - {"intremap", "caching_mode", "eim", "iotlb", "aw_bits"}
+    if unknown:
+        raise _unsupported(f"IOMMU driver option '{sorted(unknown)[0]}'")
+    return ["-device", json_arg(props)]
 
 
 def _boot(dom: Domain) -> list[str]:
@@ -255,6 +299,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += _clock(dom)
     a += _pm(dom, q35)
     a += _boot(dom)
+    a += _iommu(dom)
+    a += _root_hotplug(dom, q35)
     a += devices.controllers()
     a += devices.disks()
     a += devices.filesystems()

@@ -77,6 +77,22 @@ def _unsupported(what: str) -> NotSupportedError:
     return NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"{what} is not supported by the QEMU driver yet")
 
 
+def virtio_options(dev: Any) -> dict[str, bool]:
+    """``<driver iommu ats packed page_per_vq>`` as the virtio device properties, in libvirt's order."""
+    out: dict[str, bool] = {}
+    for attr, prop in (("driver_iommu", "iommu_platform"), ("driver_ats", "ats"), ("driver_packed", "packed"),
+                       ("driver_page_per_vq", "page-per-vq")):  # fmt: skip
+        value = getattr(dev, attr, None)
+        if value is not None:
+            out[prop] = value
+    return out
+
+
+def _virtio_props(driver: str, dev: Any) -> dict[str, Any]:
+    """A device's first properties: its driver, then its virtio options."""
+    return {"driver": driver, **virtio_options(dev)}
+
+
 def _alias(dev: Any) -> str:
     assert dev.alias is not None and dev.alias.name
     return str(dev.alias.name)
@@ -212,8 +228,10 @@ class DeviceArgs:
             if c.model in ("pci-root", "pcie-root"):
                 return None
             if c.model == "pcie-root-port":
+                hotplug = {"hotplug": c.target_hotplug} if c.target_hotplug is not None else {}
                 return {"driver": c.model_name or "pcie-root-port", "port": int(c.target_port or "0", 0),
-                        "chassis": c.target_chassis or index, "id": _alias(c), **self.address_props(c.address)}  # fmt: skip
+                        "chassis": c.target_chassis or index, "id": _alias(c), **hotplug,
+                        **self.address_props(c.address)}  # fmt: skip
             driver = _PCI_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"PCI controller model '{c.model}'")
@@ -229,7 +247,8 @@ class DeviceArgs:
                 master = next((x for x in self.d.controllers if x.type == "usb" and x.index == c.index
                                and x.model == "ich9-ehci1"), None)  # fmt: skip
                 bus = f"{_alias(master)}.0" if master is not None else f"{_alias(c)}.0"
-                return {"driver": driver, "masterbus": bus, "firstport": _UHCI_FIRSTPORT[c.model or ""],
+                first = c.master_startport if c.master_startport is not None else _UHCI_FIRSTPORT[c.model or ""]
+                return {"driver": driver, "masterbus": bus, "firstport": first,
                         **self.address_props(c.address)}  # fmt: skip
             props: dict[str, Any] = {"driver": driver}
             if c.ports and c.model in ("qemu-xhci", "nec-xhci"):
@@ -239,7 +258,7 @@ class DeviceArgs:
             driver = _SCSI_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"SCSI controller model '{c.model}'")
-            props = {"driver": driver, "id": _alias(c)}
+            props = {**(_virtio_props(driver, c) if c.model == "virtio-scsi" else {"driver": driver}), "id": _alias(c)}
             if c.model == "virtio-scsi":
                 if c.driver_queues:
                     props["num_queues"] = c.driver_queues
@@ -255,7 +274,7 @@ class DeviceArgs:
                 return None
             return {"driver": "ahci", "id": _alias(c), **self.address_props(c.address)}
         if c.type == "virtio-serial":
-            props = {"driver": "virtio-serial-pci", "id": _alias(c)}
+            props = {**_virtio_props("virtio-serial-pci", c), "id": _alias(c)}
             if c.ports is not None:
                 props["max_ports"] = c.ports
             if c.vectors is not None:
@@ -291,7 +310,7 @@ class DeviceArgs:
                 raise NotSupportedError(
                     ErrorCode.CONFIG_UNSUPPORTED, "disk type of 'vda' does not support ejectable media"
                 )
-            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model)}
+            props = _virtio_props(_virtio_driver("virtio-blk-pci", disk.model), disk)
         elif bus in ("ide", "sata"):
             props = {"driver": "ide-cd" if device == "cdrom" else "ide-hd"}
         elif bus == "scsi":
@@ -400,7 +419,7 @@ class DeviceArgs:
             if fs.readonly:
                 opts += ",readonly"
             out += ["-fsdev", opts]
-            out += ["-device", _j({"driver": "virtio-9p-pci", "id": alias, "fsdev": f"fsdev-{alias}",
+            out += ["-device", _j({**_virtio_props("virtio-9p-pci", fs), "id": alias, "fsdev": f"fsdev-{alias}",
                                    "mount_tag": fs.target_dir or "", **self.address_props(fs.address)})]  # fmt: skip
         return out
 
@@ -551,7 +570,7 @@ class DeviceArgs:
                 out += ["-device", _j({"driver": _USB_INPUTS[inp.type or ""], "id": _alias(inp),
                                        **self.address_props(inp.address)})]  # fmt: skip
             elif inp.bus == "virtio" and inp.type in _VIRTIO_INPUTS:
-                out += ["-device", _j({"driver": _VIRTIO_INPUTS[inp.type or ""], "id": _alias(inp),
+                out += ["-device", _j({**_virtio_props(_VIRTIO_INPUTS[inp.type or ""], inp), "id": _alias(inp),
                                        **self.address_props(inp.address)})]  # fmt: skip
             else:
                 raise _unsupported(f"input '{inp.type}' on bus '{inp.bus}'")
@@ -573,7 +592,7 @@ class DeviceArgs:
             elif model == "vga":
                 props = {"driver": "VGA", "id": _alias(v), "vgamem_mb": (v.model_vgamem or 16384) // 1024}
             elif model == "virtio":
-                props = {"driver": "virtio-vga" if primary else "virtio-gpu-pci", "id": _alias(v),
+                props = {**_virtio_props("virtio-vga" if primary else "virtio-gpu-pci", v), "id": _alias(v),
                          "max_outputs": v.model_heads or 1}  # fmt: skip
             elif model == "bochs":
                 props = {"driver": "bochs-display", "id": _alias(v), "vgamem": (v.model_vram or 16384) * 1024}
@@ -665,7 +684,7 @@ class DeviceArgs:
             return []
         if b.model not in _VIRTIO_MODELS:
             raise _unsupported(f"memballoon model '{b.model}'")
-        props: dict[str, Any] = {"driver": _virtio_driver("virtio-balloon-pci", b.model), "id": _alias(b)}
+        props: dict[str, Any] = {**_virtio_props(_virtio_driver("virtio-balloon-pci", b.model), b), "id": _alias(b)}
         if b.autodeflate is not None:
             props["deflate-on-oom"] = b.autodeflate
         if b.freePageReporting is not None:
@@ -685,7 +704,7 @@ class DeviceArgs:
             else:
                 obj = {"qom-type": "rng-builtin", "id": f"obj{alias}"}
             out += ["-object", _j(obj)]
-            props: dict[str, Any] = {"driver": _virtio_driver("virtio-rng-pci", rng.model), "rng": f"obj{alias}",
+            props: dict[str, Any] = {**_virtio_props(_virtio_driver("virtio-rng-pci", rng.model), rng), "rng": f"obj{alias}",
                                      "id": alias}  # fmt: skip
             if rng.rate_bytes:
                 props["max-bytes"] = rng.rate_bytes
@@ -737,7 +756,8 @@ def nic_device_props(index: int, nic: Interface, bootindex: int | None, address:
     if model is None:
         raise _unsupported(f"NIC model '{nic.model_type}'")
     netdev_id = f"host{_alias(nic)}" if nic.alias is not None and nic.alias.name else f"hostnet{index}"
-    props: dict[str, Any] = {"driver": model, "netdev": netdev_id,
+    options = virtio_options(nic) if model.startswith("virtio") else {}
+    props: dict[str, Any] = {"driver": model, **options, "netdev": netdev_id,
                              "id": _alias(nic) if nic.alias is not None else f"net{index}", "mac": nic.mac}  # fmt: skip
     if bootindex:
         props["bootindex"] = bootindex
