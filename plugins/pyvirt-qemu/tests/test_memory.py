@@ -112,3 +112,50 @@ def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, 
     assert list((hugetlbfs / "libvirt" / "qemu").iterdir()) == [] and os.listdir(hugetlbfs) == ["libvirt"]
     broken.undefine()
     dom.undefine()
+
+
+def test_memory_devices_dimm_nvdimm_and_virtio_mem(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    """maxMemory slots, a DIMM with an automatic slot, a file-backed NVDIMM and virtio-mem, as QEMU reports them."""
+    nvdimm = tmp_path / "nvdimm.img"
+    nvdimm.write_bytes(b"\0" * (8 << 20))
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>memdevs</name>
+<maxMemory slots='4' unit='MiB'>1024</maxMemory><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB'/></numa></cpu><devices>
+<memory model='dimm'><target><size unit='MiB'>16</size><node>0</node></target></memory>
+<memory model='nvdimm'><source><path>{nvdimm}</path></source><target><size unit='MiB'>8</size><node>0</node>
+  <label><size unit='KiB'>128</size></label></target></memory>
+<memory model='virtio-mem'><target><size unit='MiB'>32</size><node>0</node><block unit='MiB'>2</block>
+  <requested unit='MiB'>8</requested></target></memory>
+</devices></domain>""")
+    defined = dom.xml_desc(2).replace('"', "'")
+    assert "<address type='pci'" in defined.split("<memory model='virtio-mem'>")[1]  # placed on the PCI bus at define
+    dom.create()
+    mon = _monitor(dom)
+    found = {d["data"]["id"]: (d["type"], d["data"]) for d in mon.execute("query-memory-devices")}
+    assert found["dimm0"][0] == "dimm" and found["dimm0"][1]["size"] == 16 << 20 and found["dimm0"][1]["slot"] == 0
+    assert found["nvdimm1"][0] == "nvdimm" and found["nvdimm1"][1]["size"] == (8 << 20) - (128 << 10)
+    assert found["virtiomem0"][0] == "virtio-mem" and found["virtiomem0"][1]["requested-size"] == 8 << 20
+    summary = mon.execute("query-memory-size-summary")
+    assert summary["base-memory"] == 64 << 20 and summary["plugged-memory"] >= 16 << 20
+    argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
+    assert argv[argv.index(b"-m") + 1] == b"size=65536k,slots=4,maxmem=1048576k"
+    dom.destroy()
+    dom.undefine()
+    # memory devices without maxMemory are refused as libvirt refuses them
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_domain(f"""<domain type='{virt_type}'><name>nomax</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB'/></numa>
+</cpu><devices><memory model='dimm'><target><size unit='MiB'>16</size><node>0</node></target></memory></devices>
+</domain>""")
+    assert "'maxMemory' is not defined" in err.value.message
+
+
+def _qemu_pid(dom: pyvirt.Domain) -> int:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.pid
+    raise AssertionError(f"{dom.name} is not running")

@@ -16,9 +16,8 @@ from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
 from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.cputune_rules import apply_cputune_rules
-from pyvirt.conf.domain_devices import Devices
+from pyvirt.conf.domain_devices import Devices, Memory
 from pyvirt.conf.domain_rules import apply_device_rules
-from pyvirt.conf.units import parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
@@ -28,27 +27,6 @@ __all__ = ["Domain", "format_domain", "parse_domain"]
 
 VIR_DOMAIN_XML_SECURE = 1
 VIR_DOMAIN_XML_INACTIVE = 2
-
-
-class Memory(XmlModel):
-    """A memory size; stored in KiB, formatted with ``unit='KiB'`` as libvirt does."""
-
-    XML_OPEN = True
-
-    kib: int = 0
-    slots: int | None = None
-
-    @classmethod
-    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        values["kib"] = parse_scaled(elem.text or "", elem.get("unit"), elem.tag, default_unit="KiB") // 1024
-        if elem.get("slots") is not None:
-            values["slots"] = int(elem.get("slots", "0"))
-
-    def xml_format_extra(self, elem: etree._Element) -> None:
-        if self.slots is not None:
-            elem.set("slots", str(self.slots))
-        elem.set("unit", "KiB")
-        elem.text = str(self.kib)
 
 
 class Vcpu(XmlModel):

@@ -5,6 +5,7 @@ from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
+from pyvirt.conf.units import parse_scaled
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
 
@@ -20,6 +21,8 @@ __all__ = [
     "Input",
     "Interface",
     "Memballoon",
+    "Memory",
+    "MemoryDevice",
     "Rng",
     "Sound",
     "Video",
@@ -544,6 +547,51 @@ class Audio(XmlModel):
     output: Annotated[AudioIO | None, X("output", model=AudioIO)] = None
 
 
+class Memory(XmlModel):
+    """A memory size; stored in KiB, formatted with ``unit='KiB'`` as libvirt does."""
+
+    XML_OPEN = True
+
+    kib: int = 0
+    slots: int | None = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        values["kib"] = parse_scaled(elem.text or "", elem.get("unit"), elem.tag, default_unit="KiB") // 1024
+        if elem.get("slots") is not None:
+            values["slots"] = int(elem.get("slots", "0"))
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.slots is not None:
+            elem.set("slots", str(self.slots))
+        elem.set("unit", "KiB")
+        elem.text = str(self.kib)
+
+
+class MemoryDevice(XmlModel):
+    """``<memory model='dimm|nvdimm|virtio-mem|virtio-pmem'>``: RAM or persistent memory beyond the initial RAM."""
+
+    TAG = "memory"
+    model: Annotated[str | None, X("@model")] = None
+    access: Annotated[str | None, X("@access")] = None
+    discard: Annotated[bool | None, X("@discard")] = None
+    uuid: Annotated[str | None, X("uuid")] = None
+    source_nodemask: Annotated[str | None, X("source/nodemask")] = None
+    source_pagesize: Annotated[Memory | None, X("source/pagesize", model=Memory)] = None
+    source_path: Annotated[str | None, X("source/path")] = None
+    source_alignsize: Annotated[Memory | None, X("source/alignsize", model=Memory)] = None
+    source_pmem: Annotated[bool | None, X("source/pmem", flag=True)] = None
+    target_size: Annotated[Memory | None, X("target/size", model=Memory)] = None
+    target_node: Annotated[int | None, X("target/node")] = None
+    target_label_size: Annotated[Memory | None, X("target/label/size", model=Memory)] = None
+    target_block: Annotated[Memory | None, X("target/block", model=Memory)] = None
+    target_requested: Annotated[Memory | None, X("target/requested", model=Memory)] = None
+    target_current: Annotated[Memory | None, X("target/current", model=Memory)] = None
+    target_readonly: Annotated[bool | None, X("target/readonly", flag=True)] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+
 class GenericDevice(XmlModel):
     """Devices pyvirt does not interpret yet (hub, panic, shmem, memory, iommu, vsock, lease): the
     common attributes typed, the children kept verbatim so nothing is lost."""
@@ -620,6 +668,6 @@ class Devices(XmlModel):
     rngs: Annotated[list[Rng], X("rng", model=Rng, many=True)] = NONE_YET
     panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = NONE_YET
     shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = NONE_YET
-    memories: Annotated[list[GenericDevice], X("memory", model=GenericDevice, many=True)] = NONE_YET
+    memories: Annotated[list[MemoryDevice], X("memory", model=MemoryDevice, many=True)] = NONE_YET
     iommu: Annotated[GenericDevice | None, X("iommu", model=GenericDevice)] = None
     vsock: Annotated[GenericDevice | None, X("vsock", model=GenericDevice)] = None

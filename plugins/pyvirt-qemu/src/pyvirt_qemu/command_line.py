@@ -33,7 +33,7 @@ from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "shmems", "memories", "hubs")
+_UNTRANSLATED = ("smartcards", "shmems", "hubs")
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -90,8 +90,6 @@ def _check_translatable(dom: Domain) -> None:
     for tuning in ("memtune", "blkiotune"):  # in the model for LXC; this driver does not apply them
         if getattr(dom, tuning) is not None:
             raise _unsupported(f"<{tuning}>")
-    if dom.max_memory is not None:
-        raise _unsupported("<maxMemory>")
     if dom.cpu is not None and (dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
         raise _unsupported("CPU cache or maxphysaddr")
     if dom.vcpus or dom.iothreads or dom.cputune is not None:
@@ -107,7 +105,7 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported("one of the requested <features>")
 
 
-def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None) -> str:
+def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm: bool = False) -> str:
     assert dom.os is not None and dom.os.type is not None
     parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off"]
     f = dom.features
@@ -120,6 +118,8 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None) -> str:
     parts.append("dump-guest-core=off")
     if memory_backend is not None:
         parts.append(f"memory-backend={memory_backend}")
+    if nvdimm:
+        parts.append("nvdimm=on")
     parts += [f"pflash{i}=libvirt-pflash{i}-format" for i in range(pflash_nodes)]
     if dom.os.bios_useserial:
         parts.append("graphics=off")
@@ -246,7 +246,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                        lib_dir: str = "/var/lib/libvirt/qemu",
                        graphics_cfg: GraphicsConfig | None = None, domain_id: int = -1,
                        hugepage_mounts: list[HugetlbfsMount] | None = None,
-                       host_nodes: set[int] | None = None) -> QemuCommand:  # fmt: skip
+                       host_nodes: set[int] | None = None,
+                       memory_backing_dir: str = "/var/lib/libvirt/qemu/ram") -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
@@ -255,7 +256,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     passed as fds. ``lib_dir`` is the guest's private directory (master key).
     ``graphics_cfg``: the display settings of ``qemu.conf``. ``domain_id`` names
     the guest's huge page directories; ``hugepage_mounts`` and ``host_nodes``
-    default to what this host has.
+    default to what this host has; shared RAM without huge pages is a file under
+    ``memory_backing_dir``.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
@@ -274,8 +276,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += pflash
     memory = memory_layout(dom, memory_mib(dom) * 1024, "pc.ram" if q35 or is_i440fx(dom) else "ram",
                            hugepage_mounts if hugepage_mounts is not None else hugetlbfs_mounts(), domain_id,
-                           host_nodes)  # fmt: skip
-    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend)]
+                           host_nodes, memory_backing_dir)  # fmt: skip
+    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm)]
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
     a += ["-cpu", cpu_argument(dom)]
     if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
@@ -283,7 +285,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     if dom.os.loader is not None and dom.os.loader.type == "pflash" and dom.os.loader.secure:
         a += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
     cmd.hugepage_dirs, cmd.mem_lock = memory.hugepage_dirs, memory.mem_lock
-    a += ["-m", str(memory.mib)]
+    a += ["-m", memory.size_arg]
     a += memory.system_objects
     a += ["-overcommit", f"mem-lock={'on' if memory.mem_lock else 'off'}"]
     a += ["-smp", _smp(dom)]
@@ -302,6 +304,9 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += _iommu(dom)
     a += _root_hotplug(dom, q35)
     a += devices.controllers()
+    for mem in memory.devices:
+        a += mem.objects
+        a += ["-device", json_arg(mem.props | devices.address_props(mem.device.address))]
     a += devices.disks()
     a += devices.filesystems()
     a += devices.nets()

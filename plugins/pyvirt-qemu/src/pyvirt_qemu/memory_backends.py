@@ -39,14 +39,16 @@ from lxml import etree
 
 from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import Address, Alias, MemoryDevice
 from pyvirt.conf.units import parse_scaled
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 
 __all__ = [
     "HugetlbfsMount",
+    "MemoryDeviceArgs",
     "MemoryLayout",
     "NumaCell",
-    "guest_hugepage_dirs",
+    "assign_memory_devices",
     "host_numa_nodes",
     "hugetlbfs_mounts",
     "memory_layout",
@@ -157,15 +159,27 @@ def _align_mib(kib: int) -> int:
 
 
 @dataclass
-class MemoryLayout:
-    """What the command line needs: ``-m``, the machine's backend id, objects before and after ``-smp``."""
+class MemoryDeviceArgs:
+    """One memory device: its backend objects, and its ``-device`` properties before any PCI address."""
 
-    mib: int
+    objects: list[str]
+    props: dict[str, Any]
+    device: MemoryDevice
+
+
+@dataclass
+class MemoryLayout:
+    """What the command line needs: ``-m``, the machine's backend id, objects before and after ``-smp``,
+    the memory devices (their PCI address still to add), and the directories QEMU will create files in."""
+
+    size_arg: str
     machine_backend: str | None
     system_objects: list[str]
     mem_lock: bool
     numa_args: list[str]
+    devices: list[MemoryDeviceArgs]
     hugepage_dirs: list[str]
+    nvdimm: bool
 
 
 def _json(obj: dict[str, Any]) -> str:
@@ -175,8 +189,10 @@ def _json(obj: dict[str, Any]) -> str:
 
 
 class _Backends:
-    def __init__(self, dom: Domain, mounts: list[HugetlbfsMount], short_name: str, host_nodes: set[int]) -> None:
+    def __init__(self, dom: Domain, mounts: list[HugetlbfsMount], short_name: str, host_nodes: set[int],
+                 backing_dir: str) -> None:  # fmt: skip
         self.dom = dom
+        self.backing_dir = backing_dir
         self.mb = dom.memory_backing
         self.mounts = mounts
         self.short_name = short_name
@@ -214,8 +230,14 @@ class _Backends:
         raise OperationFailedError(ErrorCode.INTERNAL_ERROR,
                                    f"Unable to find any usable hugetlbfs mount for {size_kib} KiB")  # fmt: skip
 
-    def _nodes(self, cell: int | None) -> tuple[list[int] | None, str | None]:
+    def _nodes(self, cell: int | None, device_nodes: str | None = None) -> tuple[list[int] | None, str | None]:
         nt = self.dom.numatune
+        if device_nodes is not None:  # a memory device's own <source><nodemask>
+            nodes = sorted(parse_bitmap(device_nodes, "nodemask"))
+            missing = [n for n in nodes if n not in self.host_nodes]
+            if missing:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"NUMA node {missing[0]} is unavailable")
+            return nodes, "bind"
         if nt is None:
             return None, None
         memnode = self.memnodes.get(cell) if cell is not None else None
@@ -234,35 +256,47 @@ class _Backends:
             raise _unsupported("<numatune> mode 'restrictive'")
         return nodes, _POLICIES[mode]
 
-    def backend(self, alias: str, cell: int | None, size_kib: int, system: bool) -> tuple[list[str], bool]:
-        """``-object`` arguments for one backend, and whether it had to be explicit at all."""
+    def backend(self, alias: str, cell: int | None, size_kib: int, system: bool,
+                dev: MemoryDevice | None = None) -> tuple[list[str], bool]:  # fmt: skip
+        """``-object`` arguments for one backend (RAM, a NUMA cell or a memory device's), and whether prealloc
+        moved to a virtio-mem device."""
         mb = self.mb
         cell_info = next((c for c in numa_cells(self.dom) if c.id == cell), None) if cell is not None else None
-        access = (cell_info.mem_access if cell_info is not None else None) or (mb.access_mode if mb else None)
-        discard = cell_info.discard if cell_info is not None and cell_info.discard is not None else (
-            True if mb is not None and mb.discard else None)  # fmt: skip
-        page = self._page_kib(cell)
+        access = (dev.access if dev is not None else None) or (cell_info.mem_access if cell_info else None) or (
+            mb.access_mode if mb else None)  # fmt: skip
+        discard = dev.discard if dev is not None and dev.discard is not None else (
+            cell_info.discard if cell_info is not None and cell_info.discard is not None else (
+                True if mb is not None and mb.discard else None))  # fmt: skip
+        path = dev.source_path if dev is not None else None
+        page = dev.source_pagesize.kib if dev is not None and dev.source_pagesize is not None else self._page_kib(cell)
         use_huge = page is not None and page != _SYSTEM_PAGE_KIB
-        prealloc = use_huge or (mb is not None and mb.allocation_mode == "immediate")
+        prealloc = bool(mb is not None and mb.allocation_mode == "immediate")
+        if path is not None:
+            prealloc = prealloc or not (dev is not None and (dev.source_pmem or dev.model == "virtio-pmem"))
+        elif use_huge:
+            prealloc = True
         source = mb.source_type if mb is not None else None
         props: dict[str, Any] = {}
-        if source == "memfd":
+        if path is None and source == "memfd":
             kind = "memory-backend-memfd"
             if use_huge:
                 mount = self._mount(page or 0)
                 props.update(hugetlb=True, hugetlbsize=mount.size_kib * 1024)
             if access:
                 props["share"] = access == "shared"
-        elif use_huge or access or source == "file":
+        elif use_huge or path or access or source == "file":
             kind = "memory-backend-file"
-            if not use_huge:
-                raise _unsupported("file-backed guest RAM without huge pages (memory_backing_dir)")
-            mount = self._mount(page or 0)
-            path = f"{mount.path}/libvirt/qemu/{self.short_name}"
-            if path not in self.dirs:
-                self.dirs.append(path)
+            if path is None:
+                if use_huge:
+                    directory = f"{self._mount(page or 0).path}/libvirt/qemu/{self.short_name}"
+                    path = directory
+                else:  # shared or file-backed RAM without huge pages: a file under memory_backing_dir
+                    directory = f"{self.backing_dir}/{self.short_name}"
+                    path = f"{directory}/{alias.removeprefix('mem') if dev is not None else alias}"
+                if directory not in self.dirs:
+                    self.dirs.append(directory)
             props["mem-path"] = path
-            if discard is not None:
+            if discard is not None and (dev is None or dev.source_path is None):
                 props["discard-data"] = discard
             if access:
                 props["share"] = access == "shared"
@@ -270,41 +304,88 @@ class _Backends:
             kind = "memory-backend-ram"
         if system and kind != "memory-backend-ram":
             props["x-use-canonical-path-for-ramblock-id"] = False
-        if prealloc:
-            props["prealloc"] = True
-        if mb is not None and mb.allocation_threads:
-            props["prealloc-threads"] = mb.allocation_threads
+        device_prealloc = False
+        if dev is not None and dev.model == "virtio-mem":
+            device_prealloc = prealloc  # QEMU 7.2 preallocates virtio-mem from the device, not the backend
+            props["reserve"] = False
+        else:
+            if prealloc:
+                props["prealloc"] = True
+            if mb is not None and mb.allocation_threads:
+                props["prealloc-threads"] = mb.allocation_threads
         props["size"] = size_kib * 1024
-        nodes, policy = self._nodes(cell)
+        if dev is not None and dev.source_alignsize is not None:
+            props["align"] = dev.source_alignsize.kib * 1024
+        if dev is not None and dev.source_pmem:
+            props["pmem"] = True
+        nodes, policy = self._nodes(cell, dev.source_nodemask if dev is not None else None)
         out: list[str] = []
         if nodes is not None:
             props.update({"host-nodes": nodes, "policy": policy})
-            if prealloc:
+            if props.get("prealloc"):
                 # QEMU 7.2 preallocates with threads pinned to the memory's nodes
                 out += ["-object", _json({"qom-type": "thread-context", "id": f"tc-{alias}", "node-affinity": nodes})]
                 props["prealloc-context"] = f"tc-{alias}"
         out += ["-object", _json({"qom-type": kind, "id": alias, **props})]
-        explicit = kind != "memory-backend-ram" or nodes is not None or page is not None
-        return out, explicit
+        return out, device_prealloc
 
 
 def _cpus_args(cpus: str) -> list[str]:
     return [f"cpus={part}" for part in cpus.split(",") if part]
 
 
+def _align(kib: int, step: int) -> int:
+    return (kib + step - 1) // step * step
+
+
+_DEVICE_PREFIX = {"dimm": "dimm", "nvdimm": "nvdimm", "virtio-mem": "virtiomem", "virtio-pmem": "virtiopmem"}
+
+
+def assign_memory_devices(dom: Domain) -> None:
+    """DIMM slots (the first free ones) and aliases for memory devices, as libvirt numbers them."""
+    mems = dom.devices.memories if dom.devices is not None else []
+    used = {int(m.address.attrs.get("slot", "0")) for m in mems
+            if m.address is not None and m.address.attrs.get("type") == "dimm"}  # fmt: skip
+    counters: dict[str, int] = {}
+    for mem in mems:
+        prefix = _DEVICE_PREFIX.get(mem.model or "")
+        if prefix is None:
+            raise _unsupported(f"memory device model '{mem.model}'")
+        if mem.model in ("dimm", "nvdimm"):
+            if mem.address is None:
+                slot = next(n for n in range(len(mems) + len(used) + 1) if n not in used)
+                used.add(slot)
+                mem.address = Address(attrs={"type": "dimm", "slot": str(slot)})
+            index = int(mem.address.attrs.get("slot", "0"))
+        else:
+            index = counters.get(prefix, 0)
+        counters[prefix] = index + 1
+        if mem.alias is None or not mem.alias.name:
+            mem.alias = Alias(name=f"{prefix}{index}")
+
+
 def memory_layout(dom: Domain, memory_kib: int, machine_backend: str, mounts: list[HugetlbfsMount],
-                  domain_id: int = -1, host_nodes: set[int] | None = None) -> MemoryLayout:  # fmt: skip
+                  domain_id: int = -1, host_nodes: set[int] | None = None,
+                  backing_dir: str = "/var/lib/libvirt/qemu/ram") -> MemoryLayout:  # fmt: skip
     """Everything about guest RAM on the command line (see the module docstring)."""
     short_name = f"{domain_id}-{(dom.name or '')[:20]}"
-    backends = _Backends(dom, mounts, short_name, host_nodes if host_nodes is not None else host_numa_nodes())
+    backends = _Backends(dom, mounts, short_name, host_nodes if host_nodes is not None else host_numa_nodes(),
+                         backing_dir)  # fmt: skip
     mb = dom.memory_backing
     if mb is not None and (mb.nosharepages or (mb.source_type not in (None, "anonymous", "memfd", "file"))):
         raise _unsupported("<memoryBacking><nosharepages/> or that <source>")
     lock = bool(mb is not None and mb.locked)
     cells = numa_cells(dom)
+    mems = dom.devices.memories if dom.devices is not None else []
+    if (dom.max_memory is not None or mems) and not cells:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "At least one numa node has to be configured when enabling memory hotplug")  # fmt: skip
+    if mems and dom.max_memory is None:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "cannot use/hotplug a memory device when domain 'maxMemory' is not defined")  # fmt: skip
     if not cells:
         objects, _ = backends.backend(machine_backend, None, memory_kib, True)
-        return MemoryLayout(memory_kib // 1024, machine_backend, objects, lock, [], backends.dirs)
+        return MemoryLayout(str(memory_kib // 1024), machine_backend, objects, lock, [], [], backends.dirs, False)
     numa: list[str] = []
     total = 0
     for cell in cells:
@@ -313,12 +394,49 @@ def memory_layout(dom: Domain, memory_kib: int, machine_backend: str, mounts: li
         objects, _ = backends.backend(f"ram-node{cell.id}", cell.id, size, False)
         numa += objects
         numa += ["-numa", ",".join([f"node,nodeid={cell.id}", *_cpus_args(cell.cpus), f"memdev=ram-node{cell.id}"])]
-    return MemoryLayout(total // 1024, None, [], lock, numa, backends.dirs)
+    size_arg = str(total // 1024)
+    if dom.max_memory is not None:
+        size_arg = f"size={total}k,slots={dom.max_memory.slots or 0},maxmem={dom.max_memory.kib}k"
+    assign_memory_devices(dom)
+    devices = [_memory_device(backends, mem) for mem in mems]
+    nvdimm = any(m.model == "nvdimm" for m in mems)
+    return MemoryLayout(size_arg, None, [], lock, numa, devices, backends.dirs, nvdimm)
 
 
-def guest_hugepage_dirs(dom: Domain, mounts: list[HugetlbfsMount], domain_id: int) -> list[str]:
-    """The per-guest directories the command line will point QEMU at."""
-    return memory_layout(dom, (dom.memory.kib if dom.memory else 0), "pc.ram", mounts, domain_id).hugepage_dirs
+def _memory_device(backends: _Backends, mem: MemoryDevice) -> MemoryDeviceArgs:
+    """The backend object and ``-device`` of one memory device (libvirt's property order)."""
+    assert mem.alias is not None and mem.alias.name
+    alias = mem.alias.name
+    if mem.target_size is None:
+        raise NotSupportedError(ErrorCode.XML_ERROR, "missing memory device size")
+    size = mem.target_size.kib
+    if mem.model == "virtio-mem":
+        block = mem.target_block.kib if mem.target_block is not None else 2048
+        size = _align(size, block)
+    else:
+        size = _align(size, 2048)  # libvirt aligns DIMMs and persistent memory to 2 MiB on x86
+    objects, device_prealloc = backends.backend(f"mem{alias}", mem.target_node, size, False, mem)
+    props: dict[str, Any] = {"driver": {"dimm": "pc-dimm", "nvdimm": "nvdimm", "virtio-mem": "virtio-mem-pci",
+                                        "virtio-pmem": "virtio-pmem-pci"}[mem.model or ""]}  # fmt: skip
+    if mem.model != "virtio-pmem" and mem.target_node is not None:
+        props["node"] = mem.target_node
+    if mem.model == "nvdimm":
+        if mem.target_label_size is not None:
+            props["label-size"] = mem.target_label_size.kib * 1024
+        if mem.target_readonly:
+            props["unarmed"] = True
+    if mem.model == "virtio-mem":
+        props["block-size"] = (mem.target_block.kib if mem.target_block is not None else 2048) * 1024
+        props["requested-size"] = (mem.target_requested.kib if mem.target_requested is not None else 0) * 1024
+    props["memdev"] = f"mem{alias}"
+    if device_prealloc:
+        props["prealloc"] = True
+    props["id"] = alias
+    if mem.model in ("dimm", "nvdimm") and mem.address is not None:
+        props["slot"] = int(mem.address.attrs.get("slot", "0"))
+        if mem.address.attrs.get("base"):
+            props["addr"] = int(mem.address.attrs["base"], 0)
+    return MemoryDeviceArgs(objects, props, mem)
 
 
 def prepare_hugepage_dirs(dirs: list[str], uid: int, gid: int) -> None:

@@ -156,6 +156,7 @@ def _all_addressed(dom: Domain) -> Iterator[Any]:
     yield from d.smartcards
     yield from d.redirdevs
     yield from d.tpms
+    yield from d.memories
 
 
 def _slots_in_use(dom: Domain) -> _Slots:
@@ -260,6 +261,7 @@ def assign_pci_addresses(dom: Domain) -> None:
     wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and _wants_pci(v.address)]
     wanted += [i for i in d.inputs if i.bus == "virtio" and _wants_pci(i.address)]
     wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
+    wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and _wants_pci(m.address)]
     if q35:
         _assign_q35(dom, slots, wanted)
     else:

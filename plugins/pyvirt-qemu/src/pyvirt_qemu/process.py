@@ -118,7 +118,8 @@ def start_process(
     graphics_cfg = graphics_cfg or GraphicsConfig()
     prepare_graphics(dom, graphics_cfg, private_dir)  # listen addresses and ports, into the live XML
     # refuse bad XML before any side effect (tap, label, key, process)
-    memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts}
+    memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts,
+                              "memory_backing_dir": os.path.join(paths.lib, "ram")}  # fmt: skip
     first = build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir,
                                graphics_cfg=graphics_cfg, **memory)  # fmt: skip
     if first.mem_lock:
