@@ -159,3 +159,17 @@ def _qemu_pid(dom: pyvirt.Domain) -> int:
         if obj is not None and obj.process is not None:
             return obj.process.pid
     raise AssertionError(f"{dom.name} is not running")
+
+
+def test_shared_memory_without_huge_pages_lives_in_the_backing_directory(
+    conn: pyvirt.Connection, virt_type: str, qemu_root: Path
+) -> None:
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>shared</name><memory unit='MiB'>64</memory>
+<memoryBacking><access mode='shared'/></memoryBacking>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    directory = qemu_root / "lib" / "ram" / f"{dom.id}-shared"
+    assert (directory / "pc.ram").exists()  # the file QEMU maps, shared with anyone who opens it
+    memdev = next(m for m in _monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
+    assert memdev["share"] is True
+    dom.destroy()
+    assert not directory.exists()

@@ -447,6 +447,7 @@ def prepare_hugepage_dirs(dirs: list[str], uid: int, gid: int) -> None:
 
 
 def remove_hugepage_dirs(dirs: list[str]) -> None:
+    """Remove the guest's own directories (named ``ID-NAME``) on hugetlbfs mounts and under the backing dir."""
     for path in dirs:
-        if re.search(r"/libvirt/qemu/[^/]+$", path):  # only ever the guest's own directory
+        if re.fullmatch(r"-?\d+-.+", os.path.basename(path)):
             shutil.rmtree(path, ignore_errors=True)
