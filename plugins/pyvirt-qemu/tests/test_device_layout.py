@@ -346,3 +346,44 @@ def test_intel_iommu_with_interrupt_remapping(conn: pyvirt.Connection, virt_type
 <os><type arch='x86_64' machine='q35'>hvm</type></os><devices><iommu model='intel'><driver intremap='on'/></iommu>
 </devices></domain>""")
     assert "requires split I/O APIC" in err.value.message
+
+
+def test_network_disks_over_nbd(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    """A qemu-nbd export on a UNIX socket and on TCP: QEMU connects to both and negotiates the export."""
+    if not shutil.which("qemu-nbd"):
+        pytest.skip("qemu-nbd (Debian's qemu-utils) is not installed")
+    image = tmp_path / "exported.raw"
+    image.write_bytes(b"\x5a" * (1 << 20))
+    sock = tmp_path / "nbd.sock"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    servers = [
+        subprocess.Popen(["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-k", str(sock), str(image)]),
+        subprocess.Popen(["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-b", "127.0.0.1", "-p", str(port), "-r",
+                          str(image)]),  # fmt: skip
+    ]
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        dom = conn.create_domain(f"""<domain type='{virt_type}'><name>nbd</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<disk type='network' device='disk'><driver name='qemu' type='raw'/>
+  <source protocol='nbd' name='disk'><host transport='unix' socket='{sock}'/></source><target dev='vda' bus='virtio'/></disk>
+<disk type='network' device='disk'><driver name='qemu' type='raw'/><readonly/>
+  <source protocol='nbd' name='disk'><host name='127.0.0.1' port='{port}'/></source><target dev='vdb' bus='virtio'/></disk>
+</devices></domain>""")
+        mon = _monitor(dom)
+        files = {b["qdev"]: b["inserted"]["image"]["filename"] for b in mon.execute("query-block") if b.get("inserted")}
+        assert files["/machine/peripheral/virtio-disk0/virtio-backend"] == f"nbd+unix:///disk?socket={sock}"
+        assert files["/machine/peripheral/virtio-disk1/virtio-backend"] == f"nbd://127.0.0.1:{port}/disk"
+        sizes = {n["node-name"]: n["image"]["virtual-size"] for n in mon.execute("query-named-block-nodes")}
+        assert sizes["libvirt-2-storage"] == sizes["libvirt-1-storage"] == 1 << 20  # sized by the NBD servers
+        assert "<source protocol='nbd' name='disk' index='2'>" in dom.xml_desc().replace('"', "'")
+        dom.destroy()
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)

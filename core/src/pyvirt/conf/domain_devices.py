@@ -135,12 +135,14 @@ class Disk(XmlModel):
     source_dir: Annotated[str | None, X("source/@dir")] = None
     source_protocol: Annotated[str | None, X("source/@protocol")] = None
     source_name: Annotated[str | None, X("source/@name")] = None
+    source_query: Annotated[str | None, X("source/@query")] = None
     source_pool: Annotated[str | None, X("source/@pool")] = None
     source_volume: Annotated[str | None, X("source/@volume")] = None
     source_mode: Annotated[str | None, X("source/@mode")] = None
     source_startup_policy: Annotated[str | None, X("source/@startupPolicy")] = None
     source_index: Annotated[int | None, X("source/@index")] = None
     source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_initiator_iqn: Annotated[str | None, X("source/initiator/iqn/@name")] = None
     source_ssl_verify: Annotated[str | None, X("source/ssl/@verify")] = None
     source_cookies: Annotated[list[Cookie] | None, X("source/cookies/cookie", model=Cookie, many=True)] = None
     source_readahead: Annotated[int | None, X("source/readahead/@size")] = None

@@ -17,6 +17,7 @@ from typing import Any
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import BackingStore, Disk
 from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt_qemu.network_disks import network_storage_props
 
 __all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "format_node", "is_cdrom", "next_node_id", "node_id"]
 
@@ -84,9 +85,14 @@ def next_node_id(dom: Domain) -> int:
     return max(used, default=0) + 1
 
 
+def has_media(disk: Disk) -> bool:
+    """Whether the drive holds an image: a local file or device, or a network source."""
+    return bool(disk.source_file or disk.source_dev or (disk.type == "network" and disk.source_protocol))
+
+
 def format_node(disk: Disk) -> str | None:
     """The top format node a device's ``drive`` property names; None for an empty drive."""
-    if not (disk.source_file or disk.source_dev) or disk.source_index is None:
+    if not has_media(disk) or disk.source_index is None:
         return None
     return f"libvirt-{disk.source_index}-format"
 
@@ -103,7 +109,7 @@ def _cache(disk: Disk) -> dict[str, Any]:
 
 def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
     """The nodes of a disk, bottom image first (QEMU needs a backing node before its user)."""
-    if not (disk.source_file or disk.source_dev):
+    if not has_media(disk):
         return []
     layers = _layers(disk)
     out: list[dict[str, Any]] = []
@@ -116,17 +122,19 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
             node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
         if kind == "volume":  # resolved by the storage driver at start
             kind = "block" if layer.source_dev else "file"
-        if node_id is None or not path:
+        network = kind == "network"
+        if node_id is None or (not path and not network):
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk image without a local path")
-        if kind not in (None, "file", "block"):
+        if kind not in (None, "file", "block", "network"):
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk type '{kind}' is not supported yet")
         node = f"libvirt-{node_id}"
         proto = "file"
         if kind == "block":
-            proto = "host_cdrom" if disk.device == "cdrom" and is_cdrom(path) else "host_device"
+            proto = "host_cdrom" if disk.device == "cdrom" and path and is_cdrom(path) else "host_device"
         cache = _cache(disk)
         aio = {"aio": disk.driver_io} if disk.driver_io else {}
-        out.append({"driver": proto, "filename": path, **aio, "node-name": f"{node}-storage", **cache,
+        where = network_storage_props(layer) if network else {"driver": proto, "filename": path}
+        out.append({**where, **aio, "node-name": f"{node}-storage", **cache,
                     "auto-read-only": True, "discard": "unmap"})  # fmt: skip
         readonly = depth > 0 or bool(disk.readonly) or disk.device == "cdrom"
         fmt_node: dict[str, Any] = {"node-name": f"{node}-format", "read-only": readonly}

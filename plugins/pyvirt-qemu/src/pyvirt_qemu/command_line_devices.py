@@ -365,7 +365,7 @@ class DeviceArgs:
         out: list[str] = []
         out += self._floppy_controller()
         for disk in self.d.disks:
-            if disk.type not in (None, "file", "block", "volume"):
+            if disk.type not in (None, "file", "block", "volume", "network"):
                 raise _unsupported(f"disk type '{disk.type}'")
             if disk.type == "volume" and not (disk.source_file or disk.source_dev):
                 raise _unsupported(f"disk '{disk.target_dev}' of type 'volume' before the storage driver resolved it")

@@ -148,7 +148,7 @@ def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
     if bus != "virtio" or disk.device not in (None, "disk"):
         raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"disk bus '{bus}' cannot be hotplugged")
     path = disk.source_file or disk.source_dev
-    if not path or not os.path.exists(path):
+    if disk.type != "network" and (not path or not os.path.exists(path)):
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
     disk.target_bus = bus
     disk.source_index = next_node_id(live)
