@@ -358,11 +358,9 @@ def test_network_disks_over_nbd(conn: pyvirt.Connection, virt_type: str, tmp_pat
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    servers = [
-        subprocess.Popen(["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-k", str(sock), str(image)]),
-        subprocess.Popen(["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-b", "127.0.0.1", "-p", str(port), "-r",
-                          str(image)]),  # fmt: skip
-    ]
+    unix = ["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-k", str(sock), str(image)]
+    tcp = ["qemu-nbd", "-t", "-f", "raw", "-x", "disk", "-b", "127.0.0.1", "-p", str(port), "-r", str(image)]
+    servers = [subprocess.Popen(unix), subprocess.Popen(tcp)]
     try:
         deadline = time.monotonic() + 10
         while not sock.exists() and time.monotonic() < deadline:
