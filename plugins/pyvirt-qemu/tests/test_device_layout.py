@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from lxml import etree
 from pyvirt_qemu.hotplug import device_of_qdev
 
 import pyvirt
+from pyvirt import ErrorCode
 
 GUEST = """<domain type='{virt}'><name>layout</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features>
@@ -385,3 +387,25 @@ def test_network_disks_over_nbd(conn: pyvirt.Connection, virt_type: str, tmp_pat
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
+
+
+def _allowed_cpus(pid: int, tid: int | None = None) -> str:
+    status = Path(f"/proc/{pid}/task/{tid or pid}/status").read_text()
+    return status.split("Cpus_allowed_list:")[1].split()[0]
+
+
+def test_cpu_pinning_as_thread_affinity(conn: pyvirt.Connection, virt_type: str) -> None:
+    """emulatorpin is where QEMU starts; each vcpupin moves its vCPU thread; cgroup-only tunables are refused."""
+    last = max(os.sched_getaffinity(0))
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>pinned</name><memory unit='MiB'>64</memory>
+<vcpu placement='static'>2</vcpu><cputune><vcpupin vcpu='0' cpuset='{last}'/><vcpupin vcpu='1' cpuset='0'/>
+<emulatorpin cpuset='0'/></cputune><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    pid = _qemu_pid(dom)
+    assert _allowed_cpus(pid) == "0"
+    threads = {c["cpu-index"]: c["thread-id"] for c in _monitor(dom).execute("query-cpus-fast")}
+    assert _allowed_cpus(pid, threads[0]) == str(last) and _allowed_cpus(pid, threads[1]) == "0"
+    dom.destroy()
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_domain(f"""<domain type='{virt_type}'><name>shares</name><memory unit='MiB'>64</memory>
+<cputune><shares>2048</shares></cputune><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
+    assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and "shares (it needs cgroups)" in err.value.message

@@ -25,6 +25,7 @@ from pyvirt.conf.domain_devices import ChardevSource
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.command_line_devices import DeviceArgs
+from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
@@ -92,8 +93,9 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported(f"<{tuning}>")
     if dom.cpu is not None and (dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
         raise _unsupported("CPU cache or maxphysaddr")
-    if dom.vcpus or dom.iothreads or dom.cputune is not None:
-        raise _unsupported("<vcpus>, <iothreads> or <cputune>")
+    if dom.vcpus or dom.iothreads:
+        raise _unsupported("<vcpus> or <iothreads>")
+    check_cpu_tuning(dom)
     if dom.os is not None and dom.os.smbios_mode:
         raise _unsupported("<smbios>")
     if dom.launch_security is not None or dom.perf:

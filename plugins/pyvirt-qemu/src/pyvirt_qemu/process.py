@@ -32,6 +32,7 @@ from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.cpu_affinity import emulator_cpus, pin_vcpus
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, prepare_hugepage_dirs, remove_hugepage_dirs
@@ -180,6 +181,9 @@ def start_process(
         if qcmd.mem_lock:  # <memoryBacking><locked/>: QEMU mlocks all guest RAM
             cmd.set_rlimit("memlock", resource.RLIM_INFINITY)
         security.set_process_label(dom, cmd)
+        pinned = emulator_cpus(dom)
+        if pinned is not None:  # every thread QEMU creates inherits it (emulatorpin, else <vcpu cpuset>)
+            cmd.add_pre_exec_hook("CPU affinity", lambda: os.sched_setaffinity(0, pinned))
         cmd.set_capabilities(sorted(caps)) if caps else cmd.clear_capabilities()
         with open(paths.logfile(name), "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: starting up\n{cmd.to_args_text()}\n")
@@ -196,6 +200,7 @@ def start_process(
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         set_passwords(dom, graphics_cfg, monitor)
+        pin_vcpus(dom, monitor)
         return proc, cmd
     except Exception as exc:
         close_taps(taps)
