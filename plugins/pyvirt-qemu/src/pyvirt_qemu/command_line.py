@@ -93,6 +93,11 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported(f"<{tuning}>")
     if dom.cpu is not None and (dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
         raise _unsupported("CPU cache or maxphysaddr")
+    for action, allowed in (("on_poweroff", ("destroy", "restart")), ("on_reboot", ("restart", "destroy")),
+                            ("on_crash", ("destroy", "restart", "preserve"))):  # fmt: skip
+        value = getattr(dom, action)
+        if value is not None and value not in allowed:
+            raise _unsupported(f"<{action}> action '{value}'")
     if dom.vcpus or dom.iothreads:
         raise _unsupported("<vcpus> or <iothreads>")
     check_cpu_tuning(dom)

@@ -200,6 +200,11 @@ def start_process(
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         set_passwords(dom, graphics_cfg, monitor)
+        # the driver acts on panics itself (<on_crash>); a guest reboot ends the guest for <on_reboot>destroy
+        actions: dict[str, str] = {"panic": "pause"}
+        if dom.on_reboot == "destroy":
+            actions["reboot"] = "shutdown"
+        monitor.execute("set-action", actions)
         pin_vcpus(dom, monitor)
         return proc, cmd
     except Exception as exc:

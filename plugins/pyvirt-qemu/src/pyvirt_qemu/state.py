@@ -189,6 +189,15 @@ class QemuState(DomainTable[DomainObj]):
             if event == "GUEST_PANICKED":
                 obj.state, obj.reason = DomainState.CRASHED, 1  # VIR_DOMAIN_CRASHED_PANICKED
                 self.emit(obj, DomainEvent.CRASHED, 0)  # VIR_DOMAIN_EVENT_CRASHED_PANICKED
+                # QEMU was told to pause on a panic (set-action): <on_crash> decides what follows
+                proc = obj.process
+                action = obj.live.on_crash or "destroy"
+                if action == "destroy":
+                    proc.stop_reason = "panicked"
+                    threading.Thread(target=proc.kill, daemon=True).start()
+                elif action == "restart":
+                    obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+                    threading.Thread(target=_restart_guest, args=(proc,), daemon=True).start()
             elif event == "STOP" and obj.state == DomainState.RUNNING:
                 # not ours (we expect our own stops): a KVM internal error, another monitor client, ...
                 # libvirt reports these as paused for an unknown reason
@@ -197,8 +206,9 @@ class QemuState(DomainTable[DomainObj]):
             elif event == "RESUME" and obj.state == DomainState.PAUSED:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
                 self.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
-            elif event == "SHUTDOWN" and obj.fake_reboot:
-                # libvirt's ACPI reboot: the guest powered off, QEMU (-no-shutdown) waits; start it again
+            elif event == "SHUTDOWN" and (obj.fake_reboot or (data.get("guest") and obj.live.on_poweroff == "restart")):
+                # libvirt's ACPI reboot, or <on_poweroff>restart: the guest powered off, QEMU (-no-shutdown)
+                # waits; start it again
                 obj.fake_reboot = False
                 proc = obj.process
                 threading.Thread(target=_restart_guest, args=(proc,), daemon=True).start()
@@ -221,7 +231,7 @@ class QemuState(DomainTable[DomainObj]):
             proc.monitor.close()
             reason = proc.stop_reason or "crashed"
             detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
-                      "from_snapshot": Stopped.FROM_SNAPSHOT}.get(reason, Stopped.FAILED)  # fmt: skip
+                      "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED}.get(reason, Stopped.FAILED)  # fmt: skip
             shutoff = {
                 "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
                 "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
