@@ -88,6 +88,12 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported(f"IOMMU model '{devices.iommu.model}'")
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+    if dom.resource_partition not in (None, "/machine") or dom.resource_appid:
+        raise _unsupported("<resource> other than the default partition (it needs cgroups)")
+    if dom.bootloader:  # (an <idmap> is kept, as libvirt keeps it: it maps container users, not a VM's)
+        raise _unsupported("<bootloader>")
+    if dom.on_lockfailure is not None:
+        raise _unsupported("<on_lockfailure> (there is no lock manager)")
     for tuning in ("memtune", "blkiotune"):  # in the model for LXC; this driver does not apply them
         if getattr(dom, tuning) is not None:
             raise _unsupported(f"<{tuning}>")
