@@ -28,7 +28,7 @@ FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 # A stand-in for qemu-ga: enough of its protocol (guest-sync, guest-shutdown) on the virtio-serial port
 AGENT = b"""
 agent() {
-  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_balloon; do
     insmod /lib/$m.ko
   done
   n=0
@@ -161,10 +161,11 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         ("etc/acpi/PWRF/00000080", exe, POWER_BUTTON),
     ]
     modules = ("button", "evdev", "virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
-               "virtio_pci", "virtio_console")  # fmt: skip
+               "virtio_pci", "virtio_console", "virtio_balloon")  # fmt: skip
     files += [(f"lib/{m}.ko", exe, (guest_linux / f"{m}.ko").read_bytes()) for m in modules]
     initrd.write_bytes(newc([*dirs, *files]))
-    dom = conn.define_domain(f"""<domain type='qemu'><name>linux</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
+    dom = conn.define_domain(f"""<domain type='qemu'><name>linux</name><memory unit='MiB'>256</memory>
+<currentMemory unit='MiB'>192</currentMemory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
 <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices><serial type='pty'/>
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>""")
@@ -182,6 +183,8 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         read_until(fd, b"GOT:hello from the host", 30)
         read_until(fd, b"PYVIRT-AGENT-READY", 60)
         wait_for(lambda: agent_open(dom), 60)  # QEMU saw the guest open the agent port
+        # the balloon was set to <currentMemory> at start; the guest's driver inflates it to there
+        wait_for(lambda: dict(dom.get_stats(4)).get("balloon.current") == 192 << 10, 60)
         # a live detach the guest really performs (ACPI PCI hotplug in its kernel); under TCG it takes
         # longer than libvirt's 5 s wait, so like libvirt the call returns and the removal ends on QEMU's event
         disk = tmp_path / "hot.qcow2"

@@ -200,6 +200,9 @@ def start_process(
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
         set_passwords(dom, graphics_cfg, monitor)
+        balloon = dom.devices.memballoon if dom.devices is not None else None
+        if balloon is not None and balloon.model not in (None, "none") and dom.current_memory is not None:
+            monitor.execute("balloon", {"value": dom.current_memory.kib * 1024})  # libvirt's <currentMemory>
         # the driver acts on panics itself (<on_crash>); a guest reboot ends the guest for <on_reboot>destroy
         actions: dict[str, str] = {"panic": "pause"}
         if dom.on_reboot == "destroy":
