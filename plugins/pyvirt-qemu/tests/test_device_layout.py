@@ -409,3 +409,36 @@ def test_cpu_pinning_as_thread_affinity(conn: pyvirt.Connection, virt_type: str)
         conn.create_domain(f"""<domain type='{virt_type}'><name>shares</name><memory unit='MiB'>64</memory>
 <cputune><shares>2048</shares></cputune><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
     assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and "shares (it needs cgroups)" in err.value.message
+
+
+def test_smbios_fw_cfg_and_generation_id(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    """<sysinfo> tables and fw_cfg entries QEMU accepts at start, and the vmgenid device with the domain's GUID."""
+    ignition = tmp_path / "config.ign"
+    ignition.write_text('{"ignition": {"version": "3.0.0"}}')
+    uuid = "c7a5fdbd-edaf-9455-926a-d65c16db1809"
+    xml = f"""<domain type='{virt_type}'><name>smbios</name><uuid>{uuid}</uuid><genid/>
+<memory unit='MiB'>64</memory><sysinfo type='smbios'><bios><entry name='vendor'>pyvirt, the test</entry></bios>
+<system><entry name='manufacturer'>pyvirt</entry><entry name='uuid'>{uuid}</entry></system>
+<oemStrings><entry>hello</entry></oemStrings></sysinfo>
+<sysinfo type='fwcfg'><entry name='opt/org.pyvirt/greeting'>hi</entry>
+<entry name='opt/com.coreos/config' file='{ignition}'/></sysinfo>
+<os><type arch='x86_64' machine='pc'>hvm</type><smbios mode='sysinfo'/></os><devices/></domain>"""
+    dom = conn.define_domain(xml)
+    genid = etree.fromstring(dom.xml_desc().encode()).findtext("genid")
+    assert genid and len(genid) == 36  # generated at define, kept from then on
+    dom.create()
+    mon = _monitor(dom)
+    assert mon.execute("qom-get", {"path": "/machine/peripheral/vmgenid0", "property": "guid"}) == genid
+    argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
+    assert b"type=0,vendor=pyvirt,, the test" in argv and b"type=11,value=hello" in argv
+    dom.destroy()
+    dom.undefine()
+    with pytest.raises(pyvirt.Error) as err:  # libvirt's check: the SMBIOS system UUID is the domain's
+        conn.create_domain(xml.replace(f"<entry name='uuid'>{uuid}</entry>",
+                                       "<entry name='uuid'>00000000-0000-0000-0000-000000000001</entry>"))  # fmt: skip
+    assert "UUID mismatch between <uuid> and <sysinfo>" in err.value.message
+    ignition.unlink()  # QEMU reads fw_cfg files at start: a missing one is QEMU's own error, and nothing stays
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_domain(xml)
+    assert "config.ign" in err.value.message
+    assert not any(d.name == "smbios" for d in conn.list_all_domains())

@@ -410,6 +410,28 @@ class NumaTune(XmlModel):
     memnodes: Annotated[list[NumaMemNode] | None, X("memnode", model=NumaMemNode, many=True)] = None
 
 
+class SysinfoEntry(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    file: Annotated[str | None, X("@file")] = None
+    value: Annotated[str | None, X(".")] = None
+
+
+class SysinfoBoard(XmlModel):
+    entries: Annotated[list[SysinfoEntry] | None, X("entry", model=SysinfoEntry, many=True)] = None
+
+
+class Sysinfo(XmlModel):
+    """``<sysinfo type='smbios'>`` (the tables a guest reads from its firmware) or ``type='fwcfg'``."""
+
+    type: Annotated[str | None, X("@type")] = None
+    bios: Annotated[list[SysinfoEntry] | None, X("bios/entry", model=SysinfoEntry, many=True)] = None
+    system: Annotated[list[SysinfoEntry] | None, X("system/entry", model=SysinfoEntry, many=True)] = None
+    base_boards: Annotated[list[SysinfoBoard] | None, X("baseBoard", model=SysinfoBoard, many=True)] = None
+    chassis: Annotated[list[SysinfoEntry] | None, X("chassis/entry", model=SysinfoEntry, many=True)] = None
+    oem_strings: Annotated[list[SysinfoEntry] | None, X("oemStrings/entry", model=SysinfoEntry, many=True)] = None
+    entries: Annotated[list[SysinfoEntry] | None, X("entry", model=SysinfoEntry, many=True)] = None  # fwcfg
+
+
 class HugePage(XmlModel):
     size: Annotated[int | None, X("@size")] = None
     unit: Annotated[str | None, X("@unit")] = None
@@ -433,13 +455,14 @@ class MemoryBacking(XmlModel):
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"iothreadids", "sysinfo", "keywrap", "genid", "throttlegroups"}
+        {"iothreadids", "keywrap", "throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
     id: Annotated[int | None, X("@id")] = None
     name: Annotated[str | None, X("name")] = None
     uuid: Annotated[str | None, X("uuid")] = None
+    genid: Annotated[str | None, X("genid")] = None
     title: Annotated[str | None, X("title")] = None
     description: Annotated[str | None, X("description")] = None
     metadata: Annotated[str | None, X("metadata", raw=True)] = None
@@ -456,6 +479,7 @@ class Domain(XmlModel):
     numatune: Annotated[NumaTune | None, X("numatune", model=NumaTune)] = None
     resource_partition: Annotated[str | None, X("resource/partition")] = None
     resource_appid: Annotated[str | None, X("resource/fibrechannel/@appid")] = None
+    sysinfos: Annotated[list[Sysinfo] | None, X("sysinfo", model=Sysinfo, many=True)] = None
     bootloader: Annotated[str | None, X("bootloader")] = None
     bootloader_args: Annotated[str | None, X("bootloader_args")] = None
     os: Annotated[Os | None, X("os", model=Os)] = None
@@ -530,6 +554,8 @@ def parse_domain(
         raise XMLError(ErrorCode.XML_ERROR, "missing domain type attribute")
     dom.name = check_name(dom.name)
     dom.uuid = normalize_uuid(dom.uuid) if dom.uuid else new_uuid()
+    if dom.genid is not None:  # an empty <genid/> asks for a generated one, kept from then on
+        dom.genid = normalize_uuid(dom.genid) if dom.genid else new_uuid()
     if dom.os is None or dom.os.type is None or not dom.os.type.name:
         raise XMLError(ErrorCode.XML_ERROR, "an os <type> must be specified")
     if dom.memory is None:

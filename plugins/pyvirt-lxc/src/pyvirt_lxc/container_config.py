@@ -116,8 +116,9 @@ def limits_of(dom: Domain) -> Limits:
         lim.cpu_period = dom.cputune.period or 0
     if dom.vcpu is not None and dom.vcpu.cpuset:
         lim.cpuset = dom.vcpu.cpuset
-    if dom.memory_backing is not None:  # huge pages, locking, sharing: a virtual machine's RAM, not a container's
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "<memoryBacking> is not supported by the LXC driver")
+    for what, value in (("<memoryBacking>", dom.memory_backing), ("<sysinfo>", dom.sysinfos), ("<genid>", dom.genid)):
+        if value:  # a virtual machine's RAM, firmware tables and generation ID: nothing a container has
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"{what} is not supported by the LXC driver")
     mt = dom.memtune
     if mt is not None:
         if mt.hard_limit is not None:

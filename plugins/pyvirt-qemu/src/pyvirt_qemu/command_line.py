@@ -31,6 +31,7 @@ from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
 from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
+from pyvirt_qemu.sysinfo_args import genid_args, smbios_args, sysinfo_fwcfg_args
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
@@ -107,8 +108,6 @@ def _check_translatable(dom: Domain) -> None:
     if dom.vcpus or dom.iothreads:
         raise _unsupported("<vcpus> or <iothreads>")
     check_cpu_tuning(dom)
-    if dom.os is not None and dom.os.smbios_mode:
-        raise _unsupported("<smbios>")
     if dom.launch_security is not None or dom.perf:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
@@ -303,7 +302,10 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-overcommit", f"mem-lock={'on' if memory.mem_lock else 'off'}"]
     a += ["-smp", _smp(dom)]
     a += memory.numa_args
+    a += smbios_args(dom)
+    a += sysinfo_fwcfg_args(dom)
     a += ["-uuid", dom.uuid or ""]
+    a += genid_args(dom)
     if not dom.devices.graphics:
         a += ["-display", "none"]
     a += ["-no-user-config", "-nodefaults"]
