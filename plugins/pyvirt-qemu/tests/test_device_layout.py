@@ -442,3 +442,27 @@ def test_smbios_fw_cfg_and_generation_id(conn: pyvirt.Connection, virt_type: str
         conn.create_domain(xml)
     assert "config.ign" in err.value.message
     assert not any(d.name == "smbios" for d in conn.list_all_domains())
+
+
+def test_iothreads_serve_virtio_disks_and_scsi(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+    img = tmp_path / "io.img"
+    img.write_bytes(b"\0" * (1 << 20))
+    dom = conn.create_domain(f"""<domain type='{virt_type}'><name>iothreads</name><memory unit='MiB'>64</memory>
+<iothreads>2</iothreads><iothreadids><iothread id='7' thread_pool_max='4'/></iothreadids>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw' iothread='7'/><source file='{img}'/>
+  <target dev='vda' bus='virtio'/></disk>
+<controller type='scsi' index='0' model='virtio-scsi'><driver iothread='1'/></controller></devices></domain>""")
+    mon = _monitor(dom)
+    assert sorted(t["id"] for t in mon.execute("query-iothreads")) == ["iothread1", "iothread7"]  # 7, then 1 filled in
+    assert mon.execute("qom-get", {"path": "/machine/peripheral/virtio-disk0", "property": "iothread"}).endswith(
+        "iothread7"
+    )
+    assert mon.execute("qom-get", {"path": "/objects/iothread7", "property": "thread-pool-max"}) == 4
+    dom.destroy()
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_domain(f"""<domain type='{virt_type}'><name>noio</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
+<driver name='qemu' type='raw' iothread='3'/><source file='{img}'/><target dev='vda' bus='virtio'/></disk></devices>
+</domain>""")
+    assert "iothread '3' not defined in iothreadid" in err.value.message

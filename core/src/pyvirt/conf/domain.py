@@ -410,6 +410,12 @@ class NumaTune(XmlModel):
     memnodes: Annotated[list[NumaMemNode] | None, X("memnode", model=NumaMemNode, many=True)] = None
 
 
+class IothreadId(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    thread_pool_min: Annotated[int | None, X("@thread_pool_min")] = None
+    thread_pool_max: Annotated[int | None, X("@thread_pool_max")] = None
+
+
 class SysinfoEntry(XmlModel):
     name: Annotated[str | None, X("@name")] = None
     file: Annotated[str | None, X("@file")] = None
@@ -455,7 +461,7 @@ class MemoryBacking(XmlModel):
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"iothreadids", "keywrap", "throttlegroups"}
+        {"keywrap", "throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
@@ -475,6 +481,9 @@ class Domain(XmlModel):
     vcpu: Annotated[Vcpu | None, X("vcpu", model=Vcpu)] = None
     vcpus: Annotated[list[VcpuEntry] | None, X("vcpus/vcpu", model=VcpuEntry, many=True)] = None
     iothreads: Annotated[int | None, X("iothreads")] = None
+    iothreadids: Annotated[list[IothreadId] | None, X("iothreadids/iothread", model=IothreadId, many=True)] = None
+    default_pool_min: Annotated[int | None, X("defaultiothread/@thread_pool_min")] = None
+    default_pool_max: Annotated[int | None, X("defaultiothread/@thread_pool_max")] = None
     cputune: Annotated[CpuTune | None, X("cputune", model=CpuTune)] = None
     numatune: Annotated[NumaTune | None, X("numatune", model=NumaTune)] = None
     resource_partition: Annotated[str | None, X("resource/partition")] = None

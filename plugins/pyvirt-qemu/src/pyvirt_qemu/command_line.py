@@ -29,6 +29,7 @@ from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
+from pyvirt_qemu.iothreads import iothread_args
 from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 from pyvirt_qemu.sysinfo_args import genid_args, smbios_args, sysinfo_fwcfg_args
@@ -105,8 +106,8 @@ def _check_translatable(dom: Domain) -> None:
         value = getattr(dom, action)
         if value is not None and value not in allowed:
             raise _unsupported(f"<{action}> action '{value}'")
-    if dom.vcpus or dom.iothreads:
-        raise _unsupported("<vcpus> or <iothreads>")
+    if dom.vcpus:
+        raise _unsupported("<vcpus>")
     check_cpu_tuning(dom)
     if dom.launch_security is not None or dom.perf:
         raise _unsupported("<launchSecurity> or <perf>")
@@ -301,6 +302,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += memory.system_objects
     a += ["-overcommit", f"mem-lock={'on' if memory.mem_lock else 'off'}"]
     a += ["-smp", _smp(dom)]
+    a += iothread_args(dom)
     a += memory.numa_args
     a += smbios_args(dom)
     a += sysinfo_fwcfg_args(dom)

@@ -19,6 +19,7 @@ from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
+from pyvirt_qemu.iothreads import iothread_prop
 from pyvirt_qemu.pci_addresses import pci_address
 
 __all__ = [
@@ -258,12 +259,13 @@ class DeviceArgs:
             driver = _SCSI_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"SCSI controller model '{c.model}'")
-            props = {**(_virtio_props(driver, c) if c.model == "virtio-scsi" else {"driver": driver}), "id": _alias(c)}
+            props = {"driver": driver}
             if c.model == "virtio-scsi":
-                if c.driver_queues:
-                    props["num_queues"] = c.driver_queues
-                if c.driver_iothread:
-                    raise _unsupported("iothreads")
+                props.update(iothread_prop(self.dom, c.driver_iothread, "Controller"))
+                props.update(virtio_options(c))
+            props["id"] = _alias(c)
+            if c.model == "virtio-scsi" and c.driver_queues:
+                props["num_queues"] = c.driver_queues
             return {**props, **self.address_props(c.address)}
         if c.type == "ide":
             if index == 0 and not self.q35:
@@ -310,7 +312,11 @@ class DeviceArgs:
                 raise NotSupportedError(
                     ErrorCode.CONFIG_UNSUPPORTED, "disk type of 'vda' does not support ejectable media"
                 )
-            props = _virtio_props(_virtio_driver("virtio-blk-pci", disk.model), disk)
+            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model),
+                     **iothread_prop(self.dom, disk.driver_iothread, "Disk"), **virtio_options(disk)}  # fmt: skip
+        elif disk.driver_iothread is not None:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "IOThreads only available for virtio pci and virtio ccw disk")  # fmt: skip
         elif bus in ("ide", "sata"):
             props = {"driver": "ide-cd" if device == "cdrom" else "ide-hd"}
         elif bus == "scsi":
@@ -369,8 +375,8 @@ class DeviceArgs:
                 raise _unsupported(f"disk type '{disk.type}'")
             if disk.type == "volume" and not (disk.source_file or disk.source_dev):
                 raise _unsupported(f"disk '{disk.target_dev}' of type 'volume' before the storage driver resolved it")
-            if disk.encryption_format or disk.driver_iothread or disk.transient or disk.source_startup_policy:
-                raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, iothread, transient or "
+            if disk.encryption_format or disk.transient or disk.source_startup_policy:
+                raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, transient or "
                                    "startupPolicy)")  # fmt: skip
             check_iotune(disk)  # applied over QMP at start, like libvirt
             if disk.driver_io not in (None, "native", "threads", "io_uring"):
