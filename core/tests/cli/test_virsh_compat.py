@@ -52,6 +52,10 @@ CASES = {
     "domstats": "domstats; domstats --cpu-total test; domstats test test; domstats --state --list-active; domstats nosuch",
     "devices": "attach-device test /dev/null; detach-device test /dev/null --config; attach-device test /nonexistent; update-device test /dev/null; update-device test /dev/null --force --config",
     "dumpxml": "dumpxml test; dumpxml --inactive test",
+    "device-lists": (
+        f"domblklist test; domblklist test --details; domiflist test; domblklist 1 --inactive; domiflist test --inactive; "
+        f"define {DATA}/guest-x.xml; domblklist x; domiflist x; undefine x; domblklist nosuch"
+    ),
     "lifecycle": (
         f"define {DATA}/guest-x.xml; list --all; dominfo x; dumpxml x; start x; domstate x --reason; "
         "suspend x; domstate x --reason; resume x; domstate x --reason; list --all; dumpxml x; "

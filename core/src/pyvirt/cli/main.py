@@ -53,6 +53,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
     "console": "console_cmd",
     **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
+    **dict.fromkeys(["domblklist", "domiflist"], "domain_device_cmds"),
     "event": "event_cmd",
     "host-validate": "host_validate_cmd",
 }  # fmt: skip
