@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 import pyvirt
 from pyvirt import ErrorCode
@@ -173,3 +174,29 @@ def test_shared_memory_without_huge_pages_lives_in_the_backing_directory(
     assert memdev["share"] is True
     dom.destroy()
     assert not directory.exists()
+
+
+def test_memory_hotplug_of_a_dimm(conn: pyvirt.Connection, virt_type: str) -> None:
+    """attach-device of a <memory model='dimm'> into a running guest: QEMU gets the DIMM, <memory> grows."""
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>memhot</name>
+<maxMemory slots='2' unit='MiB'>256</maxMemory><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB'/></numa></cpu><devices/></domain>""")
+    dom.create()
+    dimm = "<memory model='dimm'><target><size unit='MiB'>32</size><node>0</node></target></memory>"
+    dom.attach_device(dimm, 3)  # live and config
+    mon = _monitor(dom)
+    found = {d["data"]["id"]: d["data"] for d in mon.execute("query-memory-devices")}
+    assert found["dimm0"]["size"] == 32 << 20 and found["dimm0"]["hotplugged"] is True
+    assert mon.execute("query-memory-size-summary")["plugged-memory"] == 32 << 20
+    live = etree.fromstring(dom.xml_desc().encode())
+    assert live.findtext("memory") == str(96 << 10) and live.find("devices/memory/alias").get("name") == "dimm0"  # type: ignore[union-attr]
+    assert etree.fromstring(dom.xml_desc(2).encode()).findtext("memory") == str(96 << 10)  # the definition too
+    with pytest.raises(pyvirt.Error) as err:  # beyond maxMemory
+        dom.attach_device(dimm.replace("32", "512"))
+    assert "would exceed domain's maxMemory" in err.value.message
+    with pytest.raises(pyvirt.Error) as err:
+        dom.detach_device(dimm)
+    assert err.value.code == ErrorCode.OPERATION_UNSUPPORTED
+    dom.destroy()
+    dom.undefine()

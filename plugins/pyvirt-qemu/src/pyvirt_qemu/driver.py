@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import termios
@@ -14,7 +15,7 @@ from typing import Any
 
 import pyvirt
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
-from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface
+from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface, MemoryDevice
 from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
@@ -41,6 +42,7 @@ from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
@@ -52,8 +54,9 @@ from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
-from pyvirt_qemu.memory_backends import hugetlbfs_mounts
+from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
 from pyvirt_qemu.snapshots import SnapshotStore
@@ -585,6 +588,9 @@ class QemuConnection:
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         check_flags(flags, 0x3, "qemuDomainAttachDeviceFlags")
         dev = parse_device(xml)
+        if isinstance(dev, MemoryDevice):
+            self._attach_memory(dom, dev, flags)
+            return
         if isinstance(dev, Interface) and not dev.mac:
             dev.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
         obj = self.state.find(dom)
@@ -617,6 +623,51 @@ class QemuConnection:
                     persistent.devices.interfaces = [*persistent.devices.interfaces, dev.model_copy(deep=True)]
                 self.state.save_config(persistent)
 
+    def _attach_memory(self, dom: DomainRef, dev: MemoryDevice, flags: int) -> None:
+        """Plug a DIMM/NVDIMM/virtio-mem/virtio-pmem into a running guest (object-add, device_add), and/or
+        add it to the definition; the guest's ``<memory>`` grows by its size either way, as in libvirt."""
+        obj = self.state.find(dom)
+        live, config = self._affect(obj, flags)
+        size = dev.target_size.kib if dev.target_size is not None else 0
+        with obj.lock:
+            persistent = obj.persistent_def()
+            if live:
+                proc, target = obj.process, obj.live
+                assert proc is not None and target.devices is not None and target.memory is not None
+                live_dev = dev.model_copy(deep=True)
+                reserve_next_pci_address(target, live_dev) if live_dev.model in ("virtio-mem", "virtio-pmem") else None
+                plug, dirs = hotplug_memory(target, live_dev, self.state.hugepage_mounts or hugetlbfs_mounts(),
+                                            obj.id, os.path.join(self.state.paths.lib, "ram"))  # fmt: skip
+                prepare_hugepage_dirs(dirs, self.state.qemu_uid, self.state.qemu_gid)
+                added: list[str] = []
+                g = self.state.audit_guest(obj, proc.pid)
+                old = target.memory.kib
+                try:
+                    for arg in plug.objects:
+                        if arg.startswith("{"):
+                            props = json.loads(arg)
+                            proc.monitor.execute("object-add", props)
+                            added.append(str(props["id"]))
+                    address = DeviceArgs(target, {}, None, False, is_q35(target)).address_props(live_dev.address)
+                    proc.monitor.execute("device_add", plug.props | address)
+                except Error:
+                    for name in reversed(added):
+                        with contextlib.suppress(Error):
+                            proc.monitor.execute("object-del", {"id": name})
+                    remove_hugepage_dirs([d for d in dirs if d not in proc.hugepage_dirs])
+                    self.state.auditor.memory(g, old, old + size, "update", False)
+                    raise
+                proc.hugepage_dirs = [*proc.hugepage_dirs, *(d for d in dirs if d not in proc.hugepage_dirs)]
+                target.devices.memories = [*target.devices.memories, live_dev]
+                target.memory.kib = old + size
+                self.state.auditor.memory(g, old, old + size, "update", True)
+                self.state.save_status(obj)
+            if config:
+                assert persistent.devices is not None and persistent.memory is not None
+                persistent.devices.memories = [*persistent.devices.memories, dev.model_copy(deep=True)]
+                persistent.memory.kib += size
+                self.state.save_config(persistent)
+
     def _audit_attach(self, g: Any, dev: Disk | Interface, opened: list[tuple[str, str]], ok: bool) -> None:
         if isinstance(dev, Disk):
             self.state.auditor.disk(g, None, dev.source_path, "attach", ok)
@@ -629,6 +680,8 @@ class QemuConnection:
     def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         check_flags(flags, 0x3, "qemuDomainDetachDeviceFlags")
         dev = parse_device(xml)
+        if isinstance(dev, MemoryDevice):
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "detaching memory devices is not supported yet")
         obj = self.state.find(dom)
         live, config = self._affect(obj, flags)
         what = f"no target device {dev.target_dev}" if isinstance(dev, Disk) else f"no device matching MAC {dev.mac}"
@@ -681,6 +734,8 @@ class QemuConnection:
     def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         check_flags(flags, 0x7, "qemuDomainUpdateDeviceFlags")
         new = parse_device(xml)
+        if isinstance(new, MemoryDevice):
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "updating memory devices is not supported yet")
         obj = self.state.find(dom)
         live, config = self._affect(obj, flags & 0x3)
         what = f"target {new.target_dev}" if isinstance(new, Disk) else f"MAC {new.mac}"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyvirt.conf.domain import Domain, parse_domain
-from pyvirt.conf.domain_devices import Alias, Disk, Interface
+from pyvirt.conf.domain_devices import Alias, Disk, Interface, MemoryDevice
 from pyvirt.errors import Error, ErrorCode, NotSupportedError, OperationFailedError, XMLError
 from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
 from pyvirt_qemu.command_line_devices import NIC_MODELS, DeviceArgs
@@ -60,8 +60,8 @@ def device_of_qdev(qdev: str) -> str:
     return qdev[len(prefix) :].split("/", 1)[0] if qdev.startswith(prefix) else qdev
 
 
-def parse_device(xml: str) -> Disk | Interface:
-    """One ``<disk>`` or ``<interface>`` element, read by the domain model (and its rules)."""
+def parse_device(xml: str) -> Disk | Interface | MemoryDevice:
+    """One ``<disk>``, ``<interface>`` or ``<memory>`` element, read by the domain model (and its rules)."""
     text = xml.strip()
     wrapper = (f"<domain type='kvm'><name>device</name><memory>1024</memory><os><type>hvm</type></os>"
                f"<devices>{text}</devices></domain>")  # fmt: skip
@@ -73,7 +73,10 @@ def parse_device(xml: str) -> Disk | Interface:
         return devices.disks[0]
     if devices is not None and len(devices.interfaces) == 1 and not devices.disks:
         return devices.interfaces[0]
-    raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "only <disk> and <interface> devices can be attached")
+    if devices is not None and len(devices.memories) == 1 and not devices.disks and not devices.interfaces:
+        return devices.memories[0]
+    raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED,
+                            "only <disk>, <interface> and <memory> devices can be attached")  # fmt: skip
 
 
 def find_device(dom: Domain, dev: Disk | Interface) -> int:

@@ -439,6 +439,37 @@ def _memory_device(backends: _Backends, mem: MemoryDevice) -> MemoryDeviceArgs:
     return MemoryDeviceArgs(objects, props, mem)
 
 
+def hotplug_memory(dom: Domain, mem: MemoryDevice, mounts: list[HugetlbfsMount], domain_id: int,
+                   backing_dir: str, host_nodes: set[int] | None = None) -> tuple[MemoryDeviceArgs, list[str]]:  # fmt: skip
+    """A memory device for a running guest: its slot and alias among the guest's, its backend objects and
+    ``device_add`` properties, and the directories its backend needs (made by the caller)."""
+    assert dom.devices is not None
+    cells = numa_cells(dom)
+    if dom.max_memory is None or not cells:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "cannot use/hotplug a memory device when domain 'maxMemory' is not defined")  # fmt: skip
+    existing = dom.devices.memories
+    if mem.model in ("dimm", "nvdimm"):
+        used = sum(1 for m in existing if m.model in ("dimm", "nvdimm"))
+        if used + 1 > (dom.max_memory.slots or 0):
+            raise NotSupportedError(ErrorCode.OPERATION_INVALID,
+                                    f"no free memory device slot available (maxMemory slots {dom.max_memory.slots})")  # fmt: skip
+    size = mem.target_size.kib if mem.target_size is not None else 0
+    current = sum(_align_mib(c.memory_kib) for c in cells) + sum(m.target_size.kib for m in existing if m.target_size)
+    if current + size > dom.max_memory.kib:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Attaching memory device with size '{size}' would "
+                                f"exceed domain's maxMemory config size '{dom.max_memory.kib}'")  # fmt: skip
+    dom.devices.memories = [*existing, mem]
+    try:
+        assign_memory_devices(dom)
+    finally:
+        dom.devices.memories = existing
+    short_name = f"{domain_id}-{(dom.name or '')[:20]}"
+    backends = _Backends(dom, mounts, short_name, host_nodes if host_nodes is not None else host_numa_nodes(),
+                         backing_dir)  # fmt: skip
+    return _memory_device(backends, mem), backends.dirs
+
+
 def prepare_hugepage_dirs(dirs: list[str], uid: int, gid: int) -> None:
     """Make the guest's directories on the hugetlbfs mounts, owned by QEMU's user."""
     for path in dirs:
