@@ -7,7 +7,7 @@ another distribution can add ``logical`` or ``iscsi`` without touching this
 one). A pool type with no installed backend is refused when defined, naming
 what to install.
 
-Nothing is held in memory between calls: the pool files (``pool_store``) and
+Nothing is held in memory between calls: the pool files (``pyvirt.local_driver.object_store``) and
 the directories themselves are the state, so every process sees the same
 pools and a volume created by ``qemu-img`` outside pyvirt shows up on the
 next listing, as after a libvirt ``pool-refresh``. Hypervisor drivers reach
@@ -25,13 +25,13 @@ from typing import Any, Protocol
 from pyvirt.conf.storage import Bytes, Pool, Volume, format_pool, format_volume, parse_pool, parse_volume
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.events import EventSink
+from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 from pyvirt.plugin.registry import load_driver
 from pyvirt.uri import URI
-from pyvirt_storage.pool_store import PoolEntry, PoolStore
 
 __all__ = ["StorageConnection", "StorageDriver"]
 
@@ -59,6 +59,12 @@ def _storage_paths(uri: URI) -> DriverPaths:
     return paths_for_uri(uri, "storage")
 
 
+def _no_pool(name: str) -> NotFoundError:
+    return NotFoundError(
+        ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching name '{name}'", domain=ErrorDomain.STORAGE
+    )
+
+
 def _not_active(name: str) -> OperationInvalidError:
     return OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{name}' is not active")
 
@@ -79,7 +85,7 @@ class StorageConnection:
     """The hooks of one ``storage:///`` connection."""
 
     def __init__(self, paths: DriverPaths) -> None:
-        self.store = PoolStore(paths)
+        self.store: ObjectStore[Pool] = ObjectStore(paths, parse_pool, format_pool, _no_pool)
         self._backends: dict[str, Backend] = {}
         if self.store.first_open:
             self._autostart()
@@ -191,7 +197,7 @@ class StorageConnection:
                     ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
                 )
             self._check_new(pool)
-            self._start(PoolEntry(pool, False, False, False), flags)
+            self._start(ObjectEntry(pool, False, False, False), flags)
         return self._ref(pool)
 
     @hookimpl
@@ -206,7 +212,7 @@ class StorageConnection:
                 )
             self.store.remove_config(pool.name)
 
-    def _start(self, entry: PoolEntry, flags: int) -> None:
+    def _start(self, entry: ObjectEntry[Pool], flags: int) -> None:
         pool = entry.defn
         backend = self.backend(pool.type or "")
         if flags & (_CREATE_WITH_BUILD | _CREATE_OVERWRITE | _CREATE_NO_OVERWRITE):
@@ -253,7 +259,7 @@ class StorageConnection:
                 raise
             self.store.mark_running(defn)
 
-    def _current(self, entry: PoolEntry) -> Pool:
+    def _current(self, entry: ObjectEntry[Pool]) -> Pool:
         """The definition with live sizes (active) or zeros (inactive), as libvirt shows it."""
         pool = entry.defn
         if entry.active:
@@ -277,7 +283,7 @@ class StorageConnection:
         if flags & 1 and entry.persistent:  # VIR_STORAGE_XML_INACTIVE
             inactive = self.store.persistent_definition(pool.name)
             if inactive is not None:
-                entry = PoolEntry(inactive, False, True, entry.autostart)
+                entry = ObjectEntry(inactive, False, True, entry.autostart)
         return format_pool(self._current(entry))
 
     @hookimpl

@@ -1,18 +1,18 @@
-"""Pools on disk: definitions, which pools are running, autostart marks, and one lock for changes.
+"""Named objects on disk (storage pools, networks): definitions, which are running, autostart marks, one lock.
 
-There is no daemon holding pools in memory, so every process that opens
-``storage:///...`` reads the same files, as libvirt's storage driver does
-across restarts:
+There is no daemon holding them in memory, so every process that opens the
+driver's URI reads the same files, as libvirt's drivers do across restarts:
 
-- ``CONFIG/NAME.xml``: the persistent definition (``pool-define``);
-- ``CONFIG/autostart/NAME.xml``: a symlink to it when the pool autostarts;
-- ``RUN/NAME.xml``: the running definition, present exactly while the pool
-  is active (a transient pool has only this one);
+- ``CONFIG/NAME.xml``: the persistent definition (``pool-define``, ``net-define``);
+- ``CONFIG/autostart/NAME.xml``: a symlink to it when the object autostarts;
+- ``RUN/NAME.xml``: the running definition, present exactly while the object
+  is active (a transient one has only this one);
 - ``RUN/driver.lock``: held (``flock``) around every change, so two
-  processes defining, starting or filling pools never interleave.
+  processes defining or starting objects never interleave.
 
 Every write goes through a temporary file and a rename, so a crash leaves
-the old definition or the new one.
+the old definition or the new one. The first open after a host boot (the run
+directory is gone) is when autostart objects start.
 """
 
 from __future__ import annotations
@@ -20,30 +20,41 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from pyvirt.conf.storage import Pool, format_pool, parse_pool
-from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
+from pyvirt.errors import Error
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 
-__all__ = ["PoolEntry", "PoolStore"]
+__all__ = ["ObjectEntry", "ObjectStore"]
+
+
+class _Named(Protocol):
+    name: str | None
+
+
+T = TypeVar("T", bound=_Named)
 
 
 @dataclass
-class PoolEntry:
-    """One pool as the files describe it now."""
+class ObjectEntry(Generic[T]):
+    """One object as the files describe it now."""
 
-    defn: Pool  # the running definition when active, else the persistent one
+    defn: T  # the running definition when active, else the persistent one
     active: bool
     persistent: bool
     autostart: bool
 
 
-class PoolStore:
-    def __init__(self, paths: DriverPaths) -> None:
+class ObjectStore(Generic[T]):
+    """``parse``/``format`` read and write one definition; ``not_found`` is the driver's error for a name."""
+
+    def __init__(self, paths: DriverPaths, parse: Callable[[bytes], T], format_: Callable[[T], str],
+                 not_found: Callable[[str], Error]) -> None:  # fmt: skip
         self.paths = paths
+        self._parse, self._format, self._not_found = parse, format_, not_found
         self.first_open = not os.path.isdir(paths.run)  # the run directory does not survive a host boot
         for d in (paths.config, paths.run, self._autostart_dir):
             os.makedirs(d, mode=0o755, exist_ok=True)
@@ -71,47 +82,44 @@ class PoolStore:
     def names(self) -> list[str]:
         return sorted(self._names(self.paths.config) | self._names(self.paths.run))
 
-    @staticmethod
-    def _read(path: str) -> Pool | None:
+    def _read(self, path: str) -> T | None:
         try:
             with open(path, "rb") as f:
-                return parse_pool(f.read())
+                return self._parse(f.read())
         except FileNotFoundError:
             return None
 
-    def find(self, name: str) -> PoolEntry | None:
+    def find(self, name: str) -> ObjectEntry[T] | None:
         running = self._read(self.paths.status_xml(name))
         config = self._read(self.paths.config_xml(name))
         defn = running or config
         if defn is None:
             return None
         autostart = os.path.lexists(self.paths.autostart_link(name))
-        return PoolEntry(defn, running is not None, config is not None, autostart)
+        return ObjectEntry(defn, running is not None, config is not None, autostart)
 
-    def get(self, name: str) -> PoolEntry:
+    def get(self, name: str) -> ObjectEntry[T]:
         entry = self.find(name)
         if entry is None:
-            raise NotFoundError(
-                ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching name '{name}'", domain=ErrorDomain.STORAGE
-            )
+            raise self._not_found(name)
         return entry
 
-    def all(self) -> list[PoolEntry]:
+    def all(self) -> list[ObjectEntry[T]]:
         return [e for e in (self.find(n) for n in self.names()) if e is not None]
 
-    def persistent_definition(self, name: str) -> Pool | None:
+    def persistent_definition(self, name: str) -> T | None:
         return self._read(self.paths.config_xml(name))
 
-    def save_config(self, pool: Pool) -> None:
-        atomic_write(self.paths.config_xml(pool.name or ""), format_pool(pool).encode(), 0o600)
+    def save_config(self, obj: T) -> None:
+        atomic_write(self.paths.config_xml(obj.name or ""), self._format(obj).encode(), 0o600)
 
     def remove_config(self, name: str) -> None:
         self.set_autostart(name, False)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.paths.config_xml(name))
 
-    def mark_running(self, pool: Pool) -> None:
-        atomic_write(self.paths.status_xml(pool.name or ""), format_pool(pool).encode(), 0o600)
+    def mark_running(self, obj: T) -> None:
+        atomic_write(self.paths.status_xml(obj.name or ""), self._format(obj).encode(), 0o600)
 
     def mark_stopped(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
