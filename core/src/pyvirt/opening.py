@@ -38,22 +38,24 @@ def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
     if conn_obj is None:
         raise Error(ErrorCode.NO_CONNECT, str(resolved))
     pm = bind_connection(conn_obj, resolved.driver)
-    storage = None if resolved.driver in ("test", "storage") else partial(_storage_calls, resolved, read_only, events)
-    return Connection(resolved, DriverCalls(pm, storage), resolved.driver, read_only, events)
+    own = resolved.driver in ("test", "storage", "network")
+    secondary = None if own else partial(_secondary_calls, resolved, read_only, events)
+    return Connection(resolved, DriverCalls(pm, secondary), resolved.driver, read_only, events)
 
 
-def _storage_calls(hypervisor: URI, read_only: bool, events: EventSink) -> DriverCalls | None:
-    """The storage driver for the same mode as a hypervisor URI (``qemu:///system`` -> ``storage:///system``).
+def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: str) -> DriverCalls | None:
+    """The ``storage`` or ``network`` driver for the same mode as a hypervisor URI
+    (``qemu:///system`` -> ``storage:///system``).
 
-    None when no storage driver is installed: the pool call then fails as unsupported.
+    None when that driver is not installed: the call then fails as unsupported.
     """
-    if entry_point_value("pyvirt.hypervisor", "storage") is None:
+    if entry_point_value("pyvirt.hypervisor", kind) is None:
         return None
     query = "?" + urlencode(hypervisor.params) if hypervisor.params else ""
-    uri = resolve_uri(f"storage://{hypervisor.path}{query}", load_client_config())
-    driver = load_driver("hypervisor", "storage")
-    conn_obj = open_with_driver(driver, "storage", uri=uri, read_only=read_only, events=events)
-    return None if conn_obj is None else DriverCalls(bind_connection(conn_obj, "storage"))
+    uri = resolve_uri(f"{kind}://{hypervisor.path}{query}", load_client_config())
+    driver = load_driver("hypervisor", kind)
+    conn_obj = open_with_driver(driver, kind, uri=uri, read_only=read_only, events=events)
+    return None if conn_obj is None else DriverCalls(bind_connection(conn_obj, kind))
 
 
 def open_readonly(uri: str | None = None) -> Connection:

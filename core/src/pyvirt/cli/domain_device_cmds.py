@@ -27,16 +27,18 @@ def _devices(s: Session, o: dict[str, Any], tag: str) -> list[etree._Element]:
     return list(doc.iterfind(f"devices/{tag}"))
 
 
+def _first_attr(source: etree._Element | None, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` in document order: what virsh's XPath union ``string(@a|@b|...)`` gives."""
+    if source is None:
+        return None
+    return next((str(value) for key, value in source.attrib.items() if key in names and value), None)
+
+
 def _disk_source(disk: etree._Element) -> str:
     source = disk.find("source")
-    if source is None:
-        return "-"
-    if source.get("pool") is not None:
+    if source is not None and source.get("pool") is not None:
         return f"{source.get('pool')}/{source.get('volume')}"
-    for attr in ("file", "dev", "dir", "name", "volume"):
-        if source.get(attr):
-            return str(source.get(attr))
-    return "-"
+    return _first_attr(source, ("file", "dev", "dir", "name", "volume")) or "-"
 
 
 @command("domblklist", "list all domain blocks", _DOMAIN, _INACTIVE,
@@ -56,9 +58,7 @@ def cmd_domblklist(s: Session, o: dict[str, Any]) -> None:
 def cmd_domiflist(s: Session, o: dict[str, Any]) -> None:
     rows = []
     for nic in _devices(s, o, "interface"):
-        source = nic.find("source")
-        src = next((source.get(a) for a in ("bridge", "dev", "network", "name", "path")
-                    if source is not None and source.get(a)), None)  # fmt: skip
+        src = _first_attr(nic.find("source"), ("bridge", "dev", "network", "name", "path"))
         target, model, mac = nic.find("target"), nic.find("model"), nic.find("mac")
         rows.append([
             target.get("dev", "-") if target is not None else "-",

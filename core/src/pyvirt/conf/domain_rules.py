@@ -43,10 +43,12 @@ def _xml_error(msg: str) -> XMLError:
     return XMLError(ErrorCode.XML_ERROR, msg)
 
 
-def _interface(iface: Interface) -> None:
+def _interface(iface: Interface, live: bool) -> None:
     keep = _IFACE_SOURCE.get(iface.type or "")
     if keep is None:
         return
+    if live and iface.type == "network":  # a running guest's NIC names the bridge it joined, as libvirt's live XML
+        keep = (*keep, "source_bridge")
     for attr in _IFACE_SOURCE_ATTRS:
         if attr not in keep:
             setattr(iface, attr, None)
@@ -174,7 +176,7 @@ def _controllers(devices: Devices) -> None:
 
 def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
     for iface in devices.interfaces:
-        _interface(iface)
+        _interface(iface, live)
     for g in devices.graphics:
         _graphics(g, live)
     for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):

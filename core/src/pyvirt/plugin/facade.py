@@ -38,12 +38,13 @@ __all__ = ["DriverCalls"]
 class DriverCalls:
     """Typed calls into the one driver bound to a connection."""
 
-    def __init__(self, pm: pluggy.PluginManager, storage: Callable[[], DriverCalls | None] | None = None) -> None:
+    def __init__(self, pm: pluggy.PluginManager,
+                 secondary: Callable[[str], DriverCalls | None] | None = None) -> None:  # fmt: skip
         self._hook = pm.hook
-        # Pool and volume calls the driver does not answer go to the storage driver of the same
-        # mode (libvirt's connections reach its storage driver the same way); opened on first use.
-        self._storage_opener = storage
-        self._storage: DriverCalls | None = None
+        # Pool, volume and network calls the driver does not answer go to the storage or network driver
+        # of the same mode (libvirt's connections reach those drivers the same way); opened on first use.
+        self._secondary_opener = secondary
+        self._secondary: dict[str, DriverCalls | None] = {}
         self._implemented: set[str] = set()
         # A hook answered by exactly one implementation and no wrappers is called directly: pluggy
         # has already validated it at registration, and its per-call machinery (a third of a lookup's
@@ -67,13 +68,15 @@ class DriverCalls:
         if fn is not None:
             return fn(**kwargs)
         if hook not in self._implemented:
-            if self._storage_opener is not None and hook.startswith(("pool_", "volume_")):
-                if self._storage is None:
-                    self._storage = self._storage_opener()
-                    if self._storage is None:
-                        self._storage_opener = None
-                if self._storage is not None:
-                    return self._storage._call(hook, api, **kwargs)
+            kind = (
+                "storage" if hook.startswith(("pool_", "volume_")) else "network" if hook.startswith("network_") else ""
+            )
+            if kind and self._secondary_opener is not None:
+                if kind not in self._secondary:
+                    self._secondary[kind] = self._secondary_opener(kind)
+                calls = self._secondary[kind]
+                if calls is not None:
+                    return calls._call(hook, api, **kwargs)
             raise NotSupportedError(ErrorCode.NO_SUPPORT, api)
         return getattr(self._hook, hook)(**kwargs)
 

@@ -56,6 +56,7 @@ from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_dev
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image
@@ -280,6 +281,7 @@ class QemuConnection:
         self._firmware(live)
         self._host_model_cpu(live)
         resolve_volume_disks(live, self.uri)
+        resolve_network_nics(live, self.uri)
         new_nvram = prepare_nvram(live)
         try:
             self._launch(obj, live, paused, image, run)
@@ -608,6 +610,9 @@ class QemuConnection:
                 if isinstance(live_dev, Disk) and live_dev.type == "volume":
                     with pyvirt.open(storage_uri(self.uri)) as storage:
                         resolve_volume_disk(storage, live_dev)
+                if isinstance(live_dev, Interface) and live_dev.type == "network":
+                    with pyvirt.open(network_uri(self.uri)) as networks:
+                        resolve_network_nic(networks, live_dev)
                 try:
                     opened = attach_live(obj.live, live_dev, obj.process.monitor)
                 except Error:

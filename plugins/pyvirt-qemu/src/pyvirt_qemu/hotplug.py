@@ -187,7 +187,7 @@ def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[st
     taps = {}
     if nic.type == "user":
         netdev: dict[str, Any] = {"type": "user", "id": netdev_id}
-    elif nic.type in ("bridge", "ethernet"):
+    elif nic.type in ("bridge", "ethernet", "network"):
         taps = open_taps([nic])
         tap = taps[0]
         monitor.pass_fd(tap.fd, f"tap-{netdev_id}")

@@ -253,7 +253,7 @@ def shared_monitor_path(paths: DriverPaths, name: str) -> str:
 def _placeholder_fds(dom: Domain) -> dict[str, int]:
     """Stand-in fd numbers so the command line can be validated before any tap exists."""
     nics = dom.devices.interfaces if dom.devices else []
-    return {f"tap{i}": -1 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet")}
+    return {f"tap{i}": -1 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:

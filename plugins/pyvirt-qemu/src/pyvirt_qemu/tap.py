@@ -78,7 +78,7 @@ def _create(name: str, vnet_hdr: bool) -> tuple[int, str]:
 def _plug(ipr: IPRoute, name: str, nic: Interface) -> None:
     (index,) = ipr.link_lookup(ifname=name)
     ipr.link("set", index=index, address=host_mac(nic.mac or "52:54:00:00:00:00"))
-    if nic.type == "bridge":
+    if nic.type in ("bridge", "network"):  # a network's NIC carries its bridge (resolved by the network driver)
         bridges = ipr.link_lookup(ifname=nic.source_bridge or "")
         if not bridges:
             raise OperationFailedError(
@@ -98,7 +98,7 @@ def _plug(ipr: IPRoute, name: str, nic: Interface) -> None:
 def open_taps(nics: list[Interface]) -> dict[int, TapDevice]:
     """Create and plug a tap for every bridge/ethernet NIC (keyed by NIC index); all or nothing."""
     taps: dict[int, TapDevice] = {}
-    wanted = [(i, nic) for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet")]
+    wanted = [(i, nic) for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")]
     if not wanted:
         return taps
     have_vhost = os.path.exists(VHOST_PATH)

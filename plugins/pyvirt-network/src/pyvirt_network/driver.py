@@ -1,0 +1,260 @@
+"""The network driver: ``network:///system`` and ``network:///embed?root=DIR``.
+
+libvirt's virtual networks, as its ``virtnetworkd`` serves them:
+
+- ``forward mode='nat'`` (the default for ``<forward/>``), ``'route'`` and no
+  ``<forward>`` (isolated): a bridge of its own (``bridge_setup``), the
+  ``<ip>`` addresses on it, dnsmasq for DHCP and DNS (``dnsmasq``), and for
+  NAT and routed networks the forwarding rules (``firewall``, nftables) with
+  IPv4 forwarding switched on;
+- ``forward mode='bridge'``: guests join a host bridge that already exists.
+
+Definitions and running state are files (``pyvirt.local_driver.object_store``)
+shared by every process; a network keeps running after the process that
+started it exits, and the first open after a host boot starts autostart
+networks. A start that fails undoes what it did (bridge, dnsmasq, rules).
+Hypervisor drivers find a network's bridge through this driver's URI, and
+``qemu:///`` connections answer ``net-*`` calls through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from typing import Any
+
+from pyvirt.conf.network import Network, format_network, parse_network
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.events import EventSink
+from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
+from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
+from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.flags import check_flags
+from pyvirt.plugin.records import NetworkRef
+from pyvirt.uri import URI
+from pyvirt_network.bridge_setup import bridge_exists, create_bridge, free_bridge_name, remove_bridge, subnets
+from pyvirt_network.dnsmasq import needs_dnsmasq, start_dnsmasq, stop_dnsmasq
+from pyvirt_network.firewall import add_rules, remove_rules, table_name
+
+__all__ = ["NetworkConnection", "NetworkDriver"]
+
+_MODES = (None, "nat", "route", "bridge")
+
+
+def _no_network(name: str) -> NotFoundError:
+    return NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{name}'", domain=ErrorDomain.NETWORK)
+
+
+def _paths(uri: URI) -> DriverPaths:
+    if uri.path == "/embed":
+        return embed_paths(os.path.join(uri.embed_root(), "network"))
+    return paths_for_uri(uri, "network", session=False)
+
+
+class NetworkDriver:
+    """Entry point ``network`` of ``pyvirt.hypervisor``."""
+
+    pyvirt_contract = CONTRACT_VERSION
+
+    @hookimpl
+    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
+        if uri.driver != "network" or uri.server:
+            return None
+        return NetworkConnection(_paths(uri))
+
+
+def _random_mac() -> str:
+    return "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
+
+
+class NetworkConnection:
+    def __init__(self, paths: DriverPaths) -> None:
+        self.paths = paths
+        self.store: ObjectStore[Network] = ObjectStore(paths, parse_network, format_network, _no_network)
+        if self.store.first_open:
+            for entry in self.store.all():
+                if entry.autostart and not entry.active:
+                    with contextlib.suppress(Error):
+                        self._start(entry.defn)
+
+    @staticmethod
+    def _ref(net: Network) -> NetworkRef:
+        return NetworkRef(net.name or "", net.uuid or "")
+
+    # ---------------------------------------------------------------- connection
+    @hookimpl
+    def connect_close(self) -> None:
+        return None
+
+    @hookimpl
+    def connect_get_type(self) -> str:
+        return "network"
+
+    @hookimpl
+    def connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    # ---------------------------------------------------------------- definitions
+    @hookimpl
+    def network_list_all(self) -> list[NetworkRef]:
+        return [self._ref(e.defn) for e in self.store.all()]
+
+    @hookimpl
+    def network_lookup_by_name(self, name: str) -> NetworkRef:
+        return self._ref(self.store.get(name).defn)
+
+    @hookimpl
+    def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
+        for entry in self.store.all():
+            if entry.defn.uuid == uuid:
+                return self._ref(entry.defn)
+        raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching uuid '{uuid}'",
+                            domain=ErrorDomain.NETWORK)  # fmt: skip
+
+    def _prepare(self, net: Network, xml: str) -> Network:
+        """libvirt's define-time checks and the bridge name and MAC it assigns."""
+        if net.forward_mode not in _MODES:
+            raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                       f"unsupported configuration: forward mode '{net.forward_mode}' is not supported "
+                                       "by the network driver yet", verbatim=True)  # fmt: skip
+        if any(ip.family == "ipv6" for ip in net.ips or []) or net.routes:
+            raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: IPv6 addresses and "
+                                       "static routes are not supported by the network driver yet", verbatim=True)  # fmt: skip
+        existing = self.store.find(net.name or "")
+        if existing is not None and "<uuid" not in xml:
+            net.uuid = existing.defn.uuid
+        for other in self.store.all():
+            if other.defn.name != net.name and other.defn.uuid == net.uuid:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED,
+                                           f"network '{other.defn.name}' is already defined with uuid {net.uuid}")  # fmt: skip
+            if other.defn.name == net.name and other.defn.uuid != net.uuid:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED,
+                                           f"network '{net.name}' is already defined with uuid {other.defn.uuid}")  # fmt: skip
+        if net.forward_mode == "bridge":
+            if not net.bridge_name:
+                raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: forward mode "
+                                           "'bridge' needs <bridge name>", verbatim=True)  # fmt: skip
+            return net
+        if not net.bridge_name:
+            taken = {e.defn.bridge_name for e in self.store.all() if e.defn.bridge_name}
+            net.bridge_name = existing.defn.bridge_name if existing and existing.defn.bridge_name else \
+                free_bridge_name(taken)  # fmt: skip
+        net.mac = net.mac or (existing.defn.mac if existing else None) or _random_mac()
+        for other in self.store.all():
+            if other.defn.name != net.name and other.defn.bridge_name == net.bridge_name:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED,
+                                           f"bridge name '{net.bridge_name}' already in use.")  # fmt: skip
+        return net
+
+    @hookimpl
+    def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
+        check_flags(flags, 1, "networkDefineXML")
+        with self.store.locked():
+            net = self._prepare(parse_network(xml), xml)
+            self.store.save_config(net)
+        return self._ref(net)
+
+    @hookimpl
+    def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
+        check_flags(flags, 1, "networkCreateXML")
+        with self.store.locked():
+            net = self._prepare(parse_network(xml), xml)
+            entry = self.store.find(net.name or "")
+            if entry is not None and entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
+            self._start(net)
+        return self._ref(net)
+
+    @hookimpl
+    def network_undefine(self, net: NetworkRef) -> None:
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            if not entry.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not persistent")
+            if entry.active:  # libvirt lets an active network become transient
+                self.store.remove_config(net.name)
+                return
+            self.store.remove_config(net.name)
+
+    # ---------------------------------------------------------------- start / stop
+    def _start(self, net: Network) -> None:
+        """Bridge, addresses, rules, dnsmasq, in that order; anything that fails undoes the rest."""
+        if net.forward_mode == "bridge":
+            if not bridge_exists(net.bridge_name or ""):
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED,
+                                           f"bridge '{net.bridge_name}' does not exist")  # fmt: skip
+            self.store.mark_running(net)
+            return
+        bridge = net.bridge_name or ""
+        create_bridge(net)
+        table = table_name(net.uuid or "")
+        try:
+            if net.forward_mode in ("nat", "route"):
+                for iface in subnets(net):
+                    add_rules(table, bridge, iface.network, nat=net.forward_mode == "nat")
+                with open("/proc/sys/net/ipv4/ip_forward", "w", encoding="ascii") as f:
+                    f.write("1\n")
+            if needs_dnsmasq(net):
+                start_dnsmasq(net, bridge, self.paths)
+            self.store.mark_running(net)
+        except BaseException:
+            stop_dnsmasq(net, self.paths)
+            remove_rules(table)
+            remove_bridge(bridge)
+            raise
+
+    def _stop(self, net: Network) -> None:
+        self.store.mark_stopped(net.name or "")
+        if net.forward_mode == "bridge":
+            return
+        stop_dnsmasq(net, self.paths)
+        remove_rules(table_name(net.uuid or ""))
+        remove_bridge(net.bridge_name or "")
+
+    @hookimpl
+    def network_create(self, net: NetworkRef) -> None:
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            if entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
+            self._start(entry.defn)
+
+    @hookimpl
+    def network_destroy(self, net: NetworkRef) -> None:
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            if not entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
+            self._stop(entry.defn)
+
+    # ---------------------------------------------------------------- queries
+    @hookimpl
+    def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
+        check_flags(flags, 1, "networkGetXMLDesc")  # VIR_NETWORK_XML_INACTIVE
+        entry: ObjectEntry[Network] = self.store.get(net.name)
+        if flags & 1 and entry.persistent:
+            inactive = self.store.persistent_definition(net.name)
+            if inactive is not None:
+                return format_network(inactive)
+        return format_network(entry.defn)
+
+    @hookimpl
+    def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
+        entry = self.store.get(net.name)
+        return {"active": entry.active, "persistent": entry.persistent, "autostart": entry.autostart}
+
+    @hookimpl
+    def network_get_bridge_name(self, net: NetworkRef) -> str:
+        entry = self.store.get(net.name)
+        if not entry.defn.bridge_name:
+            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
+        return entry.defn.bridge_name
+
+    @hookimpl
+    def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            if not entry.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient network")
+            self.store.set_autostart(net.name, autostart)

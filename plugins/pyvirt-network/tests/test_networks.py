@@ -1,0 +1,159 @@
+"""Virtual networks with real bridges, dnsmasq and nftables: a DHCP client gets a lease, a QEMU NIC joins."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyroute2 import IPRoute
+
+import pyvirt
+from pyvirt import ErrorCode
+
+FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="bridges, dnsmasq and nftables need root"),
+    pytest.mark.skipif(
+        not shutil.which("dnsmasq") or not shutil.which("nft"),
+        reason="dnsmasq (dnsmasq-base) and nft (nftables) are needed",
+    ),
+]
+
+NAT = """<network><name>{name}</name><forward mode='nat'/><bridge name='{bridge}'/>
+<ip address='192.168.251.1' netmask='255.255.255.0'><dhcp><range start='192.168.251.100' end='192.168.251.120'/>
+<host mac='52:54:00:00:fb:01' ip='192.168.251.50'/></dhcp></ip></network>"""
+
+
+def _tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "embed"
+    before = set(_tables().splitlines())
+    yield root
+    # nothing may outlive a test: this root's dnsmasq, its bridges, its rules
+    subprocess.run(["pkill", "-f", str(root)], check=False)
+    for bridge in ("pvnt0", "pvnt1"):
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+    for line in set(_tables().splitlines()) - before:
+        subprocess.run(["nft", "delete", "table", *line.split()[1:]], capture_output=True, check=False)
+
+
+@pytest.fixture
+def conn(root: Path) -> Iterator[pyvirt.Connection]:
+    with pyvirt.open(f"network:///embed?root={root}") as c:
+        yield c
+
+
+def _link(name: str) -> dict[str, object] | None:
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if not found:
+            return None
+        link = ipr.get_links(found[0])[0]
+        addrs = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=found[0], family=2)]
+        return {
+            "mac": link.get_attr("IFLA_ADDRESS"),
+            "addrs": addrs,
+            "kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+        }
+
+
+def _busybox() -> Path:
+    try:
+        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"Debian's busybox-static could not be fetched: {exc}")
+    return Path(out.stdout.strip().splitlines()[-1]) / "busybox"
+
+
+def _dhcp_lease(bridge: str, mac: str, busybox: Path) -> str:
+    """A DHCP client in a network namespace, on a veth pair plugged into the bridge; returns its lease."""
+    ns, host_end, ns_end = "pvnt-dhcp", "pvnt-veth0", "pvnt-veth1"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "master", bridge, "up"], check=True)
+        subprocess.run(["ip", "link", "set", ns_end, "netns", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", ns_end, "address", mac, "up"], check=True)
+        out = subprocess.run(["ip", "netns", "exec", ns, str(busybox), "udhcpc", "-i", ns_end, "-n", "-q", "-t", "10",
+                              "-T", "1", "-s", "/bin/true"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        return out.stdout + out.stderr
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def test_nat_network_serves_dhcp_and_goes_away_cleanly(conn: pyvirt.Connection, root: Path) -> None:
+    net = conn.define_network(NAT.format(name="natnet", bridge="pvnt0"))
+    mac = conn.lookup_network_by_name("natnet").xml_desc().split("<mac address='")[1][:17]
+    assert mac.startswith("52:54:00:")  # assigned at define, kept
+    net.create()
+    link = _link("pvnt0")
+    assert link is not None and link["kind"] == "bridge" and link["addrs"] == ["192.168.251.1"] and link["mac"] == mac
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
+    table = next(line.split()[-1] for line in _tables().splitlines() if "pyvirt_net_" in line)
+    rules = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True, check=True).stdout
+    assert "ip saddr 192.168.251.0/24 ip daddr != 192.168.251.0/24 masquerade" in rules
+    # dnsmasq hands out the static host's address, then one from the range to anyone else
+    busybox = _busybox()
+    assert "192.168.251.50" in _dhcp_lease("pvnt0", "52:54:00:00:fb:01", busybox)
+    lease = _dhcp_lease("pvnt0", "52:54:00:00:fb:02", busybox)
+    assert "192.168.251.1" in lease and any(f"192.168.251.{n}" in lease for n in range(100, 121)), lease
+    leases = (root / "network" / "lib" / "dnsmasq" / "natnet.leases").read_text()
+    assert "52:54:00:00:fb:02" in leases
+    # another process sees it running; the qemu:/// connection of the same root answers net-* calls
+    with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
+        assert [(n.name, n.is_active()) for n in qemu.list_all_networks()] == [("natnet", True)]
+    net.destroy()
+    assert _link("pvnt0") is None and table not in _tables()
+    assert not list((root / "network" / "run").glob("natnet*"))
+    net.undefine()
+
+
+def test_network_refusals_and_autostart(conn: pyvirt.Connection, root: Path) -> None:
+    conn.define_network(NAT.format(name="first", bridge="pvnt0"))
+    with pytest.raises(pyvirt.Error) as err:
+        conn.define_network(NAT.format(name="second", bridge="pvnt0"))
+    assert "bridge name 'pvnt0' already in use" in err.value.message
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_network(
+            "<network><name>hostbr</name><forward mode='bridge'/><bridge name='pvnt-nosuch'/></network>"
+        )
+    assert "does not exist" in err.value.message and "hostbr" not in [n.name for n in conn.list_all_networks()]
+    net = conn.lookup_network_by_name("first")
+    net.autostart = True
+    shutil.rmtree(root / "network" / "run")  # what a reboot does to the run directory
+    with pyvirt.open(f"network:///embed?root={root}") as again:
+        assert again.lookup_network_by_name("first").is_active() and _link("pvnt0") is not None
+    net.destroy()
+    assert _link("pvnt0") is None
+
+
+def test_qemu_nic_joins_the_network_bridge(conn: pyvirt.Connection, root: Path) -> None:
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    virt = "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"
+    net = conn.define_network("<network><name>isolated</name><bridge name='pvnt1'/>"
+                              "<ip address='192.168.252.1' prefix='24'/></network>")  # fmt: skip
+    guest = f"""<domain type='{virt}'><name>netguest</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<interface type='network'><source network='isolated'/><model type='virtio'/></interface></devices></domain>"""
+    with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
+        with pytest.raises(pyvirt.Error) as err:
+            qemu.create_domain(guest)
+        assert err.value.code == ErrorCode.OPERATION_INVALID and "network 'isolated' is not active" in err.value.message
+        net.create()
+        dom = qemu.create_domain(guest)
+        tap = dom.xml_desc().split("<target dev='")[1].split("'")[0]
+        assert os.path.realpath(f"/sys/class/net/{tap}/master").endswith("/pvnt1")
+        assert "<source network='isolated' bridge='pvnt1'/>" in dom.xml_desc().replace('"', "'")
+        dom.destroy()
+    net.destroy()
