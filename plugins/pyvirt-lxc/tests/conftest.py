@@ -12,7 +12,7 @@ import pyvirt
 
 FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 APPLETS = ("sh", "sleep", "cat", "echo", "ls", "ip", "hostname", "ps", "mount", "grep", "head", "tr", "ping", "true",
-           "id", "mkdir", "kill")  # fmt: skip
+           "id", "mkdir", "kill", "udhcpc")  # fmt: skip
 
 
 @pytest.fixture(scope="session")

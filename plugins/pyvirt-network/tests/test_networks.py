@@ -99,7 +99,8 @@ def test_nat_network_serves_dhcp_and_goes_away_cleanly(conn: pyvirt.Connection, 
     link = _link("pvnt0")
     assert link is not None and link["kind"] == "bridge" and link["addrs"] == ["192.168.251.1"] and link["mac"] == mac
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
-    table = next(line.split()[-1] for line in _tables().splitlines() if "pyvirt_net_" in line)
+    table = "pyvirt_net_" + net.uuid.replace("-", "")[:12]  # this network's own table
+    assert table in _tables()
     rules = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True, check=True).stdout
     assert "ip saddr 192.168.251.0/24 ip daddr != 192.168.251.0/24 masquerade" in rules
     # dnsmasq hands out the static host's address, then one from the range to anyone else

@@ -216,10 +216,10 @@ def _nics(dom: Domain) -> list[NicSpec]:
     out: list[NicSpec] = []
     taken: set[str] = set()
     for i, nic in enumerate(dom.devices.interfaces if dom.devices is not None else []):
-        if nic.type not in ("bridge", "ethernet"):
+        if nic.type not in ("bridge", "ethernet", "network"):
             raise NotSupportedError(
                 ErrorCode.CONFIG_UNSUPPORTED,
-                f"interface type '{nic.type}' needs a network driver; this LXC driver does bridge and ethernet",
+                f"interface type '{nic.type}' is not supported; this LXC driver does bridge, network and ethernet",
             )
         host = nic.target_dev or free_veth_name(taken)
         taken.add(host)

@@ -14,6 +14,7 @@ from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationFailedError, OperationInvalidError
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.driver_config import read_driver_config
+from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
@@ -117,6 +118,7 @@ class LxcConnection:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
         st = self.state
         live: Domain = obj.live.model_copy(deep=True)
+        resolve_network_nics(live, self.uri)  # a NIC on a virtual network joins its bridge
         cgroup = ContainerCgroup(obj.name)
         spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock, self._init_pid_of)
         g = st.audit_guest(obj, -1)

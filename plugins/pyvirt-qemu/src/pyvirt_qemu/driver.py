@@ -31,6 +31,7 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.driver_config import read_driver_config
+from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
@@ -56,7 +57,6 @@ from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_dev
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import finish_image, read_image, start_image

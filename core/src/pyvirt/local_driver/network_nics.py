@@ -1,9 +1,9 @@
 """``<interface type='network'>``: a NIC on a virtual network, found through the network driver.
 
-As with volumes, the QEMU driver asks the network driver of the same mode
+Shared by the local hypervisor drivers (QEMU, LXC). As libvirt's do, they ask the network driver of the same mode
 (``network:///system`` for ``qemu:///system``, the same embedded root) over
 pyvirt's public API: the network must be running, and its bridge is where
-the NIC's tap is plugged. The running guest's XML names the bridge next to
+the NIC's tap (or veth) is plugged. The running guest's XML names the bridge next to
 the network (``<source network='default' bridge='virbr0'/>``), as libvirt's
 live XML does, so the status file keeps it for other processes.
 """
