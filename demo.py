@@ -1,4 +1,5 @@
-"""pyvirt demo: the test:/// hypervisor, a real KVM guest and a real container through pyvirsh, then the host.
+"""pyvirt demo: the test:/// hypervisor, a real KVM guest (its disk a pool volume, its NIC on a NAT network)
+and a real container through pyvirsh, then the host.
 
 Run through ``./bootstrap demo``.
 """
@@ -31,12 +32,20 @@ KVM_GUEST = """<domain type='{virt}'>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>
-      <target dev='vda' bus='virtio'/></disk>
+    <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>
+      <source pool='demo-images' volume='demo.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <interface type='network'><source network='demo-net'/><model type='virtio'/></interface>
     <serial type='pty'/>
+    <graphics type='vnc' autoport='yes'/>
   </devices>
 </domain>
 """
+
+POOL = """<pool type='dir'><name>demo-images</name><target><path>{path}</path></target></pool>"""
+
+NETWORK = """<network><name>demo-net</name><forward mode='nat'/><bridge name='pvdemo0'/>
+  <ip address='192.168.199.1' prefix='24'><dhcp><range start='192.168.199.10' end='192.168.199.99'/></dhcp></ip>
+</network>"""
 
 CONTAINER = """<domain type='lxc'>
   <name>demo-ct</name>
@@ -71,20 +80,32 @@ def main() -> int:
         print("  events:", ", ".join(f"{e.event}/{e.detail}" for e in events))
     with tempfile.TemporaryDirectory(prefix="pyvirt-demo-", dir="/var/tmp") as tmp:
         virt = "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"  # TCG without /dev/kvm
-        disk = os.path.join(tmp, "demo.qcow2")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
-        kvm_xml, ct_xml = os.path.join(tmp, "kvm.xml"), os.path.join(tmp, "ct.xml")
-        with open(kvm_xml, "w") as f:
-            f.write(KVM_GUEST.format(virt=virt, disk=disk))
-        with open(ct_xml, "w") as f:
-            f.write(CONTAINER)
-        print(f"== a real {virt.upper()} guest on an embedded root (firmware only: no OS to install) ==")
-        pyvirsh("-c", f"qemu:///embed?root={tmp}/qemu",
-                f"define {kvm_xml}; start demo-kvm; list --all; dominfo demo-kvm; domstats --block demo-kvm; "
-                "snapshot-create-as demo-kvm first; snapshot-list demo-kvm; destroy demo-kvm; "
-                "undefine demo-kvm --snapshots-metadata")  # fmt: skip
+        files = {name: os.path.join(tmp, f"{name}.xml") for name in ("kvm", "ct", "pool", "net")}
+        for name, text in (("kvm", KVM_GUEST.format(virt=virt)), ("ct", CONTAINER),
+                           ("pool", POOL.format(path=os.path.join(tmp, "images"))), ("net", NETWORK)):  # fmt: skip
+            with open(files[name], "w") as out:
+                out.write(text)
+        uri = f"qemu:///embed?root={tmp}/qemu"
+        print(f"== a real {virt.upper()} guest on an embedded root (firmware only: no OS to install), its disk a ==")
+        print("== volume of a storage pool, its NIC on a NAT network with DHCP (pyvirt-storage, pyvirt-network) ==")
+        try:
+            pyvirsh("-c", uri,
+                    f"pool-create {files['pool']} --build; vol-create-as demo-images demo.qcow2 64M --format qcow2; "
+                    f"vol-list demo-images --details; net-create {files['net']}; net-list; "
+                    f"define {files['kvm']}; start demo-kvm; list --all; dominfo demo-kvm; domblklist demo-kvm; "
+                    "domiflist demo-kvm; vncdisplay demo-kvm; domstats --block demo-kvm; "
+                    "snapshot-create-as demo-kvm first; snapshot-list demo-kvm; destroy demo-kvm; "
+                    "undefine demo-kvm --snapshots-metadata")  # fmt: skip
+        finally:  # the network's bridge, dnsmasq and firewall table are host-wide: never leave them behind
+            with pyvirt.open(uri) as conn:
+                for net in conn.list_all_networks():
+                    if net.is_active():
+                        net.destroy()
+                for pool in conn.list_all_storage_pools():
+                    if pool.is_active():
+                        pool.destroy()
         print("== a container sharing the host's root read-only ==")
-        pyvirsh("-c", f"lxc:///embed?root={tmp}/lxc", f"create {ct_xml}; list; dominfo demo-ct; destroy demo-ct")
+        pyvirsh("-c", f"lxc:///embed?root={tmp}/lxc", f"create {files['ct']}; list; dominfo demo-ct; destroy demo-ct")
     print("== pyvirsh drivers ==")
     pyvirsh("drivers")
     print("== pyvirsh host-validate ==")
