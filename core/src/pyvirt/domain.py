@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
+from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
@@ -123,6 +123,10 @@ class Domain:
     def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
         """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
         return self._conn.calls.domain_get_stats(dom=self._ref, stats=stats, flags=flags)
+
+    def interface_addresses(self, source: int = 0, flags: int = 0) -> list[InterfaceAddresses]:
+        """Each NIC's addresses (``source``: 0 DHCP leases, 1 guest agent, 2 ARP); virDomainInterfaceAddresses."""
+        return self._conn.calls.domain_interface_addresses(dom=self._ref, source=source, flags=flags)
 
     def open_console(self, dev_name: str | None = None, flags: int = 0) -> int:
         """A file descriptor on the domain's console (the caller closes it); virDomainOpenConsole."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import NetworkRef
+from pyvirt.plugin.records import DhcpLease, NetworkRef
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
@@ -56,6 +56,10 @@ class Network:
     def autostart(self, value: bool) -> None:
         self._conn.check_writable("virNetworkSetAutostart")
         self._conn.calls.network_set_autostart(net=self._ref, autostart=value)
+
+    def dhcp_leases(self, mac: str | None = None, flags: int = 0) -> list[DhcpLease]:
+        """The leases the network's DHCP server handed out, only ``mac``'s when given; virNetworkGetDHCPLeases."""
+        return self._conn.calls.network_get_dhcp_leases(net=self._ref, mac=mac, flags=flags)
 
     def bridge_name(self) -> str:
         return self._conn.calls.network_get_bridge_name(net=self._ref)

@@ -56,6 +56,10 @@ CASES = {
         f"domblklist test; domblklist test --details; domiflist test; domblklist 1 --inactive; domiflist test --inactive; "
         f"define {DATA}/guest-x.xml; domblklist x; domiflist x; undefine x; domblklist nosuch"
     ),
+    "interface-addresses": (
+        "domifaddr test; domifaddr test --full; domifaddr test --source arp; domifaddr test --interface testnet0; "
+        "domifaddr test --source bogus; net-dhcp-leases default; destroy test; domifaddr test"
+    ),
     "lifecycle": (
         f"define {DATA}/guest-x.xml; list --all; dominfo x; dumpxml x; start x; domstate x --reason; "
         "suspend x; domstate x --reason; resume x; domstate x --reason; list --all; dumpxml x; "

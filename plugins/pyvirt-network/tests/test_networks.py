@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pyroute2 import IPRoute
 import pyvirt
 from pyvirt import ErrorCode
 
+PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
 FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 
 pytestmark = [
@@ -110,6 +113,16 @@ def test_nat_network_serves_dhcp_and_goes_away_cleanly(conn: pyvirt.Connection, 
     assert "192.168.251.1" in lease and any(f"192.168.251.{n}" in lease for n in range(100, 121)), lease
     leases = (root / "network" / "lib" / "dnsmasq" / "natnet.leases").read_text()
     assert "52:54:00:00:fb:02" in leases
+    # the lease list (virNetworkGetDHCPLeases) reads the same file: both clients, the static one at .50
+    listed = {lease.mac: lease for lease in net.dhcp_leases()}
+    assert listed["52:54:00:00:fb:01"].ipaddr == "192.168.251.50"
+    ranged = listed["52:54:00:00:fb:02"]
+    assert ranged.iface == "pvnt0" and ranged.type == "ipv4" and ranged.prefix == 24 and ranged.expiry > time.time()
+    assert 100 <= int(ranged.ipaddr.rsplit(".", 1)[1]) <= 120
+    assert [lease.ipaddr for lease in net.dhcp_leases("52:54:00:00:FB:02")] == [ranged.ipaddr]
+    shown = subprocess.run([PYVIRSH, "-c", f"network:///embed?root={root}", "net-dhcp-leases", "natnet"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert f"52:54:00:00:fb:02   ipv4       {ranged.ipaddr}/24" in shown, shown
     # another process sees it running; the qemu:/// connection of the same root answers net-* calls
     with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
         assert [(n.name, n.is_active()) for n in qemu.list_all_networks()] == [("natnet", True)]

@@ -1,4 +1,4 @@
-"""``pyvirsh domblklist`` and ``domiflist``: a domain's disks and NICs as the tables scripts parse.
+"""``pyvirsh domblklist``, ``domiflist`` and ``domifaddr``: a domain's disks, NICs and their addresses.
 
 Read from the domain XML (live, or ``--inactive``), with virsh's columns and
 its choice of which source attribute to show, so the output is byte for
@@ -11,9 +11,10 @@ from typing import Any
 
 from lxml import etree
 
-from pyvirt.cli.framework import Opt, Session, command
+from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.errors import Error
 
 __all__: list[str] = []
 
@@ -68,3 +69,34 @@ def cmd_domiflist(s: Session, o: dict[str, Any]) -> None:
             mac.get("address", "-") if mac is not None else "-",
         ])  # fmt: skip
     print_table(s, ["Interface", "Type", "Source", "Model", "MAC"], rows)
+
+
+_SOURCES = {"lease": 0, "agent": 1, "arp": 2}
+
+
+@command("domifaddr", "Get network interfaces' addresses for a running domain", _DOMAIN,
+         Opt("interface", "network interface name"),
+         Opt("full", "always display names and MACs of interfaces", flag=True),
+         Opt("source", "address source: 'lease', 'agent', or 'arp'"))  # fmt: skip
+def cmd_domifaddr(s: Session, o: dict[str, Any]) -> None:
+    source = _SOURCES.get(o["source"] or "lease")
+    if source is None:
+        raise CommandError(f"Unknown data source '{o['source']}'")
+    dom = get_domain(s, o["domain"])
+    try:
+        ifaces = dom.interface_addresses(source)
+    except Error as exc:
+        raise CommandError("Failed to query for interfaces addresses", exc.message) from None
+    s.extra(f" {'Name':<10} {'MAC address':<20} {'Protocol':<8}     Address\n{'-' * 79}")
+    for iface in ifaces:
+        if o["interface"] and o["interface"] != iface.name:
+            continue
+        if not iface.addrs:
+            s.out(f" {iface.name:<10} {iface.hwaddr or 'N/A':<17}    {'N/A':<12} N/A")
+            continue
+        for j, (kind, addr, prefix) in enumerate(iface.addrs):
+            shown = f"{kind:<12} {addr}/{prefix}"
+            if o["full"] or not j:
+                s.out(f" {iface.name:<10} {iface.hwaddr:<17}    {shown}")
+            else:
+                s.out(f" {'-':<10} {'-':<17}    {shown}")

@@ -37,7 +37,7 @@ COMMAND_MODULES: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["net-list", "net-info", "net-dumpxml", "net-define", "net-create", "net-start", "net-destroy",
-         "net-undefine", "net-autostart", "net-name", "net-uuid"],
+         "net-undefine", "net-autostart", "net-name", "net-uuid", "net-dhcp-leases"],
         "network_cmds",
     ),
     **dict.fromkeys(
@@ -53,7 +53,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
     "console": "console_cmd",
     **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
-    **dict.fromkeys(["domblklist", "domiflist"], "domain_device_cmds"),
+    **dict.fromkeys(["domblklist", "domiflist", "domifaddr"], "domain_device_cmds"),
     "event": "event_cmd",
     "host-validate": "host_validate_cmd",
 }  # fmt: skip

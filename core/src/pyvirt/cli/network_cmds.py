@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from pyvirt.cli.domain_cmds import _read_file
@@ -125,3 +126,19 @@ def cmd_net_name(s: Session, o: dict[str, Any]) -> None:
 )
 def cmd_net_uuid(s: Session, o: dict[str, Any]) -> None:
     s.out(get_network(s, o["network"]).uuid)
+
+
+@command("net-dhcp-leases", "print lease info for a given network", NETWORK,
+         Opt("mac", "MAC address"))  # fmt: skip
+def cmd_net_dhcp_leases(s: Session, o: dict[str, Any]) -> None:
+    net = get_network(s, o["network"])
+    try:
+        leases = net.dhcp_leases(o["mac"])
+    except Error as exc:
+        raise CommandError(f"Failed to get leases info for {net.name}", exc.message) from None
+    rows = [
+        [time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(lease.expiry)), lease.mac, lease.type,
+         f"{lease.ipaddr}/{lease.prefix}", lease.hostname or "-", lease.clientid or "-"]
+        for lease in sorted(leases, key=lambda x: x.mac)
+    ]  # fmt: skip
+    print_table(s, ["Expiry Time", "MAC address", "Protocol", "IP address", "Hostname", "Client ID or DUID"], rows)

@@ -16,8 +16,10 @@ import pluggy
 
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.records import (
+    DhcpLease,
     DomainInfo,
     DomainRef,
+    InterfaceAddresses,
     InterfaceRef,
     NetworkRef,
     NodeDeviceRef,
@@ -215,6 +217,20 @@ class DriverCalls:
         return cast(
             "list[tuple[str, int | str]]",
             self._call("domain_get_stats", "virConnectGetAllDomainStats", dom=dom, stats=stats, flags=flags),
+        )
+
+    def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
+        return cast(
+            "list[InterfaceAddresses]",
+            self._call(
+                "domain_interface_addresses", "virDomainInterfaceAddresses", dom=dom, source=source, flags=flags
+            ),
+        )
+
+    def network_get_dhcp_leases(self, net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
+        return cast(
+            "list[DhcpLease]",
+            self._call("network_get_dhcp_leases", "virNetworkGetDHCPLeases", net=net, mac=mac, flags=flags),
         )
 
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:

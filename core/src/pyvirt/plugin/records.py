@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "DhcpLease",
     "DomainInfo",
     "DomainRef",
+    "InterfaceAddresses",
     "InterfaceRef",
     "NetworkRef",
     "NodeDeviceRef",
@@ -34,6 +36,28 @@ class DomainRef(NamedTuple):
     name: str
     uuid: str
     id: int = -1
+
+
+class InterfaceAddresses(NamedTuple):
+    """virDomainInterface: a guest NIC's name, MAC and addresses as (``ipv4``/``ipv6``, address, prefix)."""
+
+    name: str
+    hwaddr: str
+    addrs: tuple[tuple[str, str, int], ...]
+
+
+class DhcpLease(NamedTuple):
+    """virNetworkDHCPLease: one lease a network's DHCP server handed out (expiry in seconds since the epoch)."""
+
+    iface: str
+    expiry: int
+    type: str  # ipv4 | ipv6
+    mac: str
+    iaid: str
+    ipaddr: str
+    prefix: int
+    hostname: str
+    clientid: str
 
 
 class DomainInfo(NamedTuple):

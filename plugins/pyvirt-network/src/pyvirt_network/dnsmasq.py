@@ -23,7 +23,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
 
-__all__ = ["lease_file", "needs_dnsmasq", "start_dnsmasq", "stop_dnsmasq"]
+__all__ = ["lease_file", "needs_dnsmasq", "read_leases", "start_dnsmasq", "stop_dnsmasq"]
 
 
 def _files(paths: DriverPaths, name: str) -> tuple[str, str, str]:
@@ -34,6 +34,18 @@ def _files(paths: DriverPaths, name: str) -> tuple[str, str, str]:
 
 def lease_file(paths: DriverPaths, name: str) -> str:
     return _files(paths, name)[2]
+
+
+def read_leases(paths: DriverPaths, name: str) -> list[tuple[int, str, str, str, str]]:
+    """dnsmasq's lease file: (expiry, MAC, address, hostname, client id) per line; ``*`` means none."""
+    out = []
+    with contextlib.suppress(FileNotFoundError), open(lease_file(paths, name), encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 5 and fields[0].isdigit():
+                out.append((int(fields[0]), fields[1], fields[2], "" if fields[3] == "*" else fields[3],
+                            "" if fields[4] == "*" else fields[4]))  # fmt: skip
+    return out
 
 
 def needs_dnsmasq(net: Network) -> bool:

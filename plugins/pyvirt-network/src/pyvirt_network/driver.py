@@ -20,6 +20,7 @@ Hypervisor drivers find a network's bridge through this driver's URI, and
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 from typing import Any
@@ -31,10 +32,10 @@ from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import NetworkRef
+from pyvirt.plugin.records import DhcpLease, NetworkRef
 from pyvirt.uri import URI
 from pyvirt_network.bridge_setup import bridge_exists, create_bridge, free_bridge_name, remove_bridge, subnets
-from pyvirt_network.dnsmasq import needs_dnsmasq, start_dnsmasq, stop_dnsmasq
+from pyvirt_network.dnsmasq import needs_dnsmasq, read_leases, start_dnsmasq, stop_dnsmasq
 from pyvirt_network.firewall import add_rules, remove_rules, table_name
 
 __all__ = ["NetworkConnection", "NetworkDriver"]
@@ -250,6 +251,22 @@ class NetworkConnection:
         if not entry.defn.bridge_name:
             raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
         return entry.defn.bridge_name
+
+    @hookimpl
+    def network_get_dhcp_leases(self, net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
+        check_flags(flags, 0, "networkGetDHCPLeases")
+        entry = self.store.get(net.name)
+        if not entry.active:
+            return []
+        prefixes = subnets(entry.defn)
+        out = []
+        for expiry, lease_mac, address, hostname, clientid in read_leases(self.paths, net.name):
+            if mac is not None and lease_mac.lower() != mac.lower():
+                continue
+            prefix = next((i.network.prefixlen for i in prefixes if ipaddress.IPv4Address(address) in i.network), 24)
+            out.append(DhcpLease(entry.defn.bridge_name or "", expiry, "ipv4", lease_mac, "", address, prefix,
+                                 hostname, clientid))  # fmt: skip
+        return out
 
     @hookimpl
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:

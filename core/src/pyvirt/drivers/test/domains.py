@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 
@@ -24,7 +25,7 @@ from pyvirt.errors import (
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DomainInfo, DomainRef, SecurityLabel, SnapshotRef
+from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
 
 __all__ = ["DomainHooks"]
 
@@ -372,6 +373,30 @@ class DomainHooks:
         if stats and not stats & 1:
             return []
         return [("state.state", int(obj.state)), ("state.reason", int(obj.reason))]
+
+    @hookimpl
+    def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
+        """libvirt's test driver: made-up but stable addresses, from the NIC's network when it has one."""
+        check_flags(flags, 0, "testDomainInterfaceAddresses")
+        if not 0 <= source <= 2:
+            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
+        obj = self.state.find(dom)
+        self._require_active(obj)
+        out = []
+        for i, nic in enumerate(obj.live.devices.interfaces if obj.live.devices is not None else []):
+            addr, prefix = ipaddress.IPv4Address(f"192.168.0.{1 + i}"), 24
+            if nic.type == "network":
+                net = self.state.networks.get(nic.source_network or "")
+                ip = net.defn.ips[0] if net is not None and net.defn.ips else None
+                if net is None or ip is None or not ip.address:
+                    raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{nic.source_network}'",
+                                        domain=ErrorDomain.NETWORK)  # fmt: skip
+                iface = ipaddress.IPv4Interface(f"{ip.address}/{ip.prefix or ip.netmask or 24}")
+                start = ip.dhcp_ranges[0].start if ip.dhcp_ranges else ip.address
+                addr = ipaddress.IPv4Address(start or ip.address) + 20 * (obj.id - 1) + i + 1
+                prefix = iface.network.prefixlen
+            out.append(InterfaceAddresses(nic.target_dev or "", nic.mac or "", (("ipv4", str(addr), prefix),)))
+        return out
 
     @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:

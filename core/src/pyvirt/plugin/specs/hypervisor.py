@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pyvirt.plugin.records import (
         DomainInfo,
         DomainRef,
+        InterfaceAddresses,
         NodeInfo,
         SecurityLabel,
         SecurityModel,
@@ -271,6 +272,15 @@ def domain_get_stats(dom: DomainRef, stats: int, flags: int) -> list[tuple[str, 
     ``stats`` is a VIR_DOMAIN_STATS_* mask (STATE 1, CPU_TOTAL 2, BALLOON 4,
     VCPU 8, INTERFACE 16, BLOCK 32, ...); 0 asks for every group the driver
     has. Groups the driver cannot report are left out. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_interface_addresses(dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
+    """virDomainInterfaceAddresses: each NIC's addresses as the ``source`` knows them. Added in 1.4.
+
+    ``source``: 0 the DHCP leases of the NIC's virtual network, 1 the guest agent,
+    2 the host's ARP table. Stops at first non-None result.
     """
 
 

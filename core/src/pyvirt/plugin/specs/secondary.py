@@ -13,6 +13,7 @@ from pyvirt.plugin import hookspec
 
 if TYPE_CHECKING:
     from pyvirt.plugin.records import (
+        DhcpLease,
         InterfaceRef,
         NetworkRef,
         NodeDeviceRef,
@@ -79,6 +80,12 @@ def network_get_flags(net: NetworkRef) -> dict[str, bool]:
 @hookspec(firstresult=True)
 def network_get_bridge_name(net: NetworkRef) -> str:
     """Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
+def network_get_dhcp_leases(net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
+    """virNetworkGetDHCPLeases: the leases the network's DHCP server handed out (only ``mac``'s when given).
+    Added in 1.4. Stops at first non-None result."""
 
 
 @hookspec(firstresult=True)
