@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
@@ -98,10 +98,9 @@ def parse_conf(text: str, path: str = "<string>") -> dict[str, ConfValue]:
     return out
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(NamedTuple):
     uri_default: str | None = None
-    uri_aliases: tuple[str, ...] = field(default_factory=tuple)
+    uri_aliases: tuple[str, ...] = ()
 
 
 def config_path() -> str:

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pyvirt.conf.common import normalize_uuid
+from pyvirt.conf.identity import normalize_uuid
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode, OperationDeniedError
 from pyvirt.events import EventSink, LifecycleEvent

@@ -12,7 +12,7 @@ import enum
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyvirt.plugin.records import DomainRef
 
@@ -123,8 +123,7 @@ def detail_text(event: int, detail: int) -> str:
     return words[detail] if 0 <= detail < len(words) else "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class LifecycleEvent:
+class LifecycleEvent(NamedTuple):
     domain: DomainRef
     event: int
     detail: int

@@ -8,7 +8,6 @@ fail with NO_CONNECT naming what is missing.
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import urlencode
 
 from pyvirt.config import load_client_config
 from pyvirt.connection import Connection
@@ -16,7 +15,7 @@ from pyvirt.errors import Error, ErrorCode
 from pyvirt.events import EventSink
 from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.registry import bind_connection, load_driver, open_with_driver
+from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
 from pyvirt.uri import URI, resolve_uri
 
 __all__ = ["open", "open_readonly"]
@@ -34,10 +33,10 @@ def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
         resolved.embed_root()
     driver = load_driver("hypervisor", resolved.driver)
     events = EventSink()
-    conn_obj = open_with_driver(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)
+    conn_obj, pm = open_with_manager(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)
     if conn_obj is None:
         raise Error(ErrorCode.NO_CONNECT, str(resolved))
-    pm = bind_connection(conn_obj, resolved.driver)
+    pm = bind_connection(conn_obj, resolved.driver, pm)
     own = resolved.driver in ("test", "storage", "network")
     secondary = None if own else partial(_secondary_calls, resolved, read_only, events)
     return Connection(resolved, DriverCalls(pm, secondary), resolved.driver, read_only, events)
@@ -51,11 +50,13 @@ def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: 
     """
     if entry_point_value("pyvirt.hypervisor", kind) is None:
         return None
+    from urllib.parse import urlencode  # only when a hypervisor connection reaches for storage or network
+
     query = "?" + urlencode(hypervisor.params) if hypervisor.params else ""
     uri = resolve_uri(f"{kind}://{hypervisor.path}{query}", load_client_config())
     driver = load_driver("hypervisor", kind)
-    conn_obj = open_with_driver(driver, kind, uri=uri, read_only=read_only, events=events)
-    return None if conn_obj is None else DriverCalls(bind_connection(conn_obj, kind))
+    conn_obj, pm = open_with_manager(driver, kind, uri=uri, read_only=read_only, events=events)
+    return None if conn_obj is None else DriverCalls(bind_connection(conn_obj, kind, pm))
 
 
 def open_readonly(uri: str | None = None) -> Connection:

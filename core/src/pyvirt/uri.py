@@ -12,13 +12,26 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from urllib.parse import unquote
+from typing import NamedTuple
 
 from pyvirt.config import ClientConfig
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
 __all__ = ["URI", "parse_uri", "resolve_uri"]
+
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def unquote(text: str) -> str:
+    """``%XX`` escapes decoded as UTF-8 (invalid sequences replaced), as ``urllib.parse.unquote`` does.
+
+    Not urllib.parse itself: it imports ipaddress and more, a few milliseconds
+    of every ``pyvirsh`` start, for this one function.
+    """
+    if "%" not in text:
+        return text
+    return _PERCENT_RUN.sub(lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text)
+
 
 _ALIAS_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 _URI_RE = re.compile(
@@ -33,9 +46,8 @@ _URI_RE = re.compile(
 _PATH_MANDATORY = ("qemu", "vbox", "vz")
 
 
-@dataclass(frozen=True)
-class URI:
-    """A parsed connection URI; ``str(uri)`` gives back the text."""
+class URI(NamedTuple):
+    """A parsed connection URI; ``str(uri)`` gives back the text (a NamedTuple: immutable, cheap to define)."""
 
     text: str
     scheme: str
@@ -45,7 +57,7 @@ class URI:
     server: str | None = None
     port: int | None = None
     path: str = ""
-    params: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    params: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return self.text

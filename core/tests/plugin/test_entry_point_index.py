@@ -26,14 +26,14 @@ def private_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_index_is_written_and_matches_the_installed_entry_points(private_index: Path) -> None:
     assert entry_point_index.entry_point_value("pyvirt.hypervisor", "test") == "pyvirt.drivers.test.driver:TestDriver"
-    doc = json.loads(entry_point_index._cache_file().read_text())
+    doc = json.loads(Path(entry_point_index._cache_file()).read_text())
     assert doc["entry_points"] == entry_point_index.scan_installed()
     assert entry_point_index.entry_point_value("pyvirt.hypervisor", "nosuch") is None
 
 
 def test_a_valid_index_is_believed_without_scanning(private_index: Path) -> None:
     entry_point_index.entry_point_value("pyvirt.hypervisor", "test")
-    path = entry_point_index._cache_file()
+    path = Path(entry_point_index._cache_file())
     doc = json.loads(path.read_text())
     doc["entry_points"]["pyvirt.hypervisor"]["test"] = "pyvirt_no_such_module:Driver"
     path.write_text(json.dumps(doc))
@@ -45,7 +45,7 @@ def test_a_valid_index_is_believed_without_scanning(private_index: Path) -> None
 
 def test_a_changed_sys_path_directory_rebuilds_the_index(private_index: Path) -> None:
     entry_point_index.entry_point_value("pyvirt.hypervisor", "test")
-    path = entry_point_index._cache_file()
+    path = Path(entry_point_index._cache_file())
     doc = json.loads(path.read_text())
     doc["entry_points"]["pyvirt.hypervisor"]["test"] = "pyvirt_no_such_module:Driver"
     path.write_text(json.dumps(doc))
@@ -57,7 +57,7 @@ def test_a_changed_sys_path_directory_rebuilds_the_index(private_index: Path) ->
 
 
 def test_a_corrupt_or_unwritable_index_falls_back_to_scanning(private_index: Path) -> None:
-    path = entry_point_index._cache_file()
+    path = Path(entry_point_index._cache_file())
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     assert entry_point_index.entry_point_value("pyvirt.hypervisor", "test") is not None

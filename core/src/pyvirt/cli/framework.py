@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyvirt.errors import Error
 
@@ -32,9 +31,13 @@ class CommandError(Exception):
         self.lines = lines
 
 
-@dataclass(frozen=True)
-class Opt:
-    """One option: ``name`` as in virsh (``--name``), bool flags take no value."""
+class Opt(NamedTuple):
+    """One option: ``name`` as in virsh (``--name``), bool flags take no value.
+
+    Opt, CommandDef and the records of the public API are NamedTuples or
+    plain classes, not dataclasses: ``@dataclass`` generates and compiles code
+    for every class, a quarter of a millisecond each, paid by every pyvirsh run.
+    """
 
     name: str
     help: str = ""
@@ -49,8 +52,7 @@ class Opt:
 Handler = Callable[["Session", dict[str, Any]], None]
 
 
-@dataclass
-class CommandDef:
+class CommandDef(NamedTuple):
     name: str
     summary: str
     opts: tuple[Opt, ...]
@@ -153,16 +155,17 @@ def command(
     return wrap
 
 
-@dataclass
 class Session:
     """virsh's ``ctl``: connection settings, output, and the lazily opened connection."""
 
-    uri: str | None = None
-    readonly: bool = False
-    quiet: bool = False
-    stdout: Any = field(default_factory=lambda: sys.stdout)
-    stderr: Any = field(default_factory=lambda: sys.stderr)
-    _conn: Connection | None = None
+    def __init__(self, uri: str | None = None, readonly: bool = False, quiet: bool = False,
+                 stdout: Any = None, stderr: Any = None) -> None:  # fmt: skip
+        self.uri = uri
+        self.readonly = readonly
+        self.quiet = quiet
+        self.stdout: Any = stdout if stdout is not None else sys.stdout
+        self.stderr: Any = stderr if stderr is not None else sys.stderr
+        self._conn: Connection | None = None
 
     @property
     def conn(self) -> Connection:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shlex
 import sys
 from collections.abc import Sequence
 
@@ -99,6 +98,8 @@ def _print_help(session: Session, name: str | None) -> int:
 def _split_commands(args: list[str]) -> list[list[str]]:
     """``pyvirsh "define x.xml; start x"`` -> two commands; plain argv -> one."""
     if len(args) == 1 and (";" in args[0] or " " in args[0].strip()):
+        import shlex
+
         lexer = shlex.shlex(args[0], posix=True, punctuation_chars=";")
         lexer.whitespace_split = True
         out: list[list[str]] = [[]]

@@ -13,8 +13,6 @@ import copy
 import sys
 from typing import Any
 
-from lxml import etree
-
 from pyvirt.cli.framework import Opt, Session
 from pyvirt.errors import ErrorCode, InternalError
 
@@ -25,6 +23,8 @@ XPATH_OPTS = (Opt("xpath", "print the output of the XPath expression"),
 
 
 def _dump(item: Any) -> str:
+    from lxml import etree  # only --xpath needs lxml; plain dumps print the driver's text
+
     if isinstance(item, etree._Element):
         return etree.tostring(item, encoding="unicode", with_tail=False, pretty_print=True).rstrip("\n")
     if getattr(item, "is_attribute", False):
@@ -41,6 +41,8 @@ def print_xml(s: Session, xml: str, o: dict[str, Any], newline: bool = False) ->
     if not expr:
         s.out(xml) if newline else s.out_raw(xml)
         return
+    from lxml import etree
+
     # libvirt parses without blank text, so dumps are re-indented from column 0
     root = etree.fromstring(xml.encode(), etree.XMLParser(remove_blank_text=True))
     try:

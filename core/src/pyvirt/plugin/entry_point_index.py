@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import zlib
-from pathlib import Path
 
 __all__ = ["GROUP_PREFIX", "entry_point_value", "scan_installed"]
 
@@ -30,11 +29,12 @@ GROUP_PREFIX = "pyvirt."
 _FORMAT = 1
 
 
-def _cache_file() -> Path:
+def _cache_file() -> str:
+    """The index's path (a str: pathlib is not worth its import time to a short pyvirsh run)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     # A short name only; the stamp inside the file holds the full sys.path, so a crc collision just rescans.
     key = f"{zlib.crc32(chr(0).join([sys.executable, *sys.path]).encode()):08x}"
-    return Path(base) / "pyvirt" / f"entry-points-{key}.json"
+    return os.path.join(base, "pyvirt", f"entry-points-{key}.json")
 
 
 def _stamp() -> list[list[object]]:
@@ -61,12 +61,12 @@ def scan_installed() -> dict[str, dict[str, str]]:
     return found
 
 
-def _write(path: Path, doc: dict[str, object]) -> None:
+def _write(path: str, doc: dict[str, object]) -> None:
     import tempfile
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-points-")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".entry-points-")
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f)
         os.replace(tmp, path)
@@ -78,7 +78,8 @@ def _load_index() -> dict[str, dict[str, str]]:
     path = _cache_file()
     stamp = _stamp()
     try:
-        doc = json.loads(path.read_text())
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
         if doc.get("format") == _FORMAT and doc.get("python") == sys.executable and doc.get("stamp") == stamp:
             return doc["entry_points"]  # type: ignore[no-any-return]
     except (OSError, ValueError, AttributeError):

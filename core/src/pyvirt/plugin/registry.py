@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
@@ -32,6 +31,8 @@ __all__ = [
     "check_contract",
     "list_drivers",
     "load_driver",
+    "open_with_driver",
+    "open_with_manager",
 ]
 
 GROUPS = {
@@ -49,9 +50,8 @@ _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc"
             "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx"}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class DriverEntry:
-    """One installed driver, as ``pyvirsh drivers`` shows it."""
+class DriverEntry(NamedTuple):
+    """One installed driver, as ``pyvirsh drivers`` shows it (a NamedTuple: cheaper to define than a dataclass)."""
 
     kind: str
     name: str
@@ -143,8 +143,25 @@ def list_drivers() -> list[DriverEntry]:
     return out
 
 
+class _DriverManager(pluggy.PluginManager):
+    """pluggy's manager, told that hook implementations never have names starting with ``_``.
+
+    ``register`` asks ``parse_hookimpl_opts`` about every name ``dir()`` shows;
+    on a connection object two thirds of them are dunders and private helpers,
+    and each costs a static attribute lookup. Every spec name is public, so a
+    private name can be no hook; skipping them halves the cost of binding a
+    connection, which every ``pyvirsh`` run pays. Public names, including
+    misspelled hooks, still go through pluggy and its validation.
+    """
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        if name.startswith("_"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
 def _plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(PROJECT)
+    pm = _DriverManager(PROJECT)
     pm.add_hookspecs(hypervisor)
     pm.add_hookspecs(secondary)
     return pm
@@ -165,13 +182,26 @@ def _register(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
 
 def open_with_driver(driver: Any, name: str, **kwargs: Any) -> Any:
     """Call the driver object's ``connect_open`` through pluggy (validating it first)."""
+    return open_with_manager(driver, name, **kwargs)[0]
+
+
+def open_with_manager(driver: Any, name: str, **kwargs: Any) -> tuple[Any, pluggy.PluginManager]:
+    """``open_with_driver``, also returning the manager for ``bind_connection``."""
     pm = _plugin_manager()
     _register(pm, driver, name)
-    return pm.hook.connect_open(**kwargs)
+    return pm.hook.connect_open(**kwargs), pm
 
 
-def bind_connection(conn_obj: Any, name: str) -> pluggy.PluginManager:
-    """A plugin manager whose only plugin is the driver's connection object."""
-    pm = _plugin_manager()
+def bind_connection(conn_obj: Any, name: str, pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
+    """A plugin manager whose only plugin is the driver's connection object.
+
+    ``pm``: the manager ``open_with_driver`` used, whose driver object is then
+    unregistered; reusing it spares building the hook specs twice per open.
+    """
+    if pm is None:
+        pm = _plugin_manager()
+    else:
+        for plugin in pm.get_plugins():
+            pm.unregister(plugin)
     _register(pm, conn_obj, name)
     return pm

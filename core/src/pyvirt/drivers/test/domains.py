@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
+from typing import TYPE_CHECKING
 
-from pyvirt.conf.domain import BootDev, Domain, format_domain, parse_domain
-from pyvirt.conf.domain_devices import Video
-from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
 from pyvirt.errors import (
@@ -26,6 +23,18 @@ from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Sto
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
+from pyvirt.util.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    from pyvirt.conf import domain as conf_domain
+    from pyvirt.conf import domain_devices as conf_devices
+    from pyvirt.conf import snapshot as conf_snapshot
+    from pyvirt.conf.domain import Domain
+    from pyvirt.conf.snapshot import Snapshot
+else:  # the XML models load when a definition is first parsed or formatted (pyvirsh list needs none)
+    conf_domain = lazy_module("pyvirt.conf.domain")
+    conf_devices = lazy_module("pyvirt.conf.domain_devices")
+    conf_snapshot = lazy_module("pyvirt.conf.snapshot")
 
 __all__ = ["DomainHooks"]
 
@@ -58,9 +67,11 @@ def _test_defaults(dom: Domain) -> Domain:
         and not any(d.boot is not None for d in dom.devices.disks)
         and not any(i.boot is not None for i in dom.devices.interfaces)
     ):
-        dom.os.boots = [BootDev(dev="hd")]
+        dom.os.boots = [conf_domain.BootDev(dev="hd")]
     if dom.devices.graphics and not dom.devices.videos:
-        dom.devices.videos = [Video(model_type="cirrus", model_vram=16384, model_heads=1, model_primary=True)]
+        dom.devices.videos = [
+            conf_devices.Video(model_type="cirrus", model_vram=16384, model_heads=1, model_primary=True)
+        ]
     used = {i.target_dev for i in dom.devices.interfaces if i.target_dev}
     counter = 0
     for iface in dom.devices.interfaces:
@@ -156,7 +167,7 @@ class DomainHooks:
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, DEFINE_VALIDATE, "testDomainDefineXMLFlags")
-        dom = _test_defaults(parse_domain(xml))
+        dom = _test_defaults(conf_domain.parse_domain(xml))
         with self.state.lock:
             had = self.state.domains.get(dom.uuid or "")
             obj, added = self._add_or_update(dom, live=False)
@@ -195,7 +206,7 @@ class DomainHooks:
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, CREATE_PAUSED | CREATE_AUTODESTROY | CREATE_VALIDATE, "testDomainCreateXML")
-        dom = _test_defaults(parse_domain(xml))
+        dom = _test_defaults(conf_domain.parse_domain(xml))
         with self.state.lock:
             obj, added = self._add_or_update(dom, live=True)
             if added:
@@ -283,7 +294,7 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
-            text = format_domain(obj.live, XML_SECURE).encode()
+            text = conf_domain.format_domain(obj.live, XML_SECURE).encode()
             tmp = f"{path}.pyvirt-tmp"
             try:
                 with open(tmp, "wb") as f:
@@ -319,7 +330,7 @@ class DomainHooks:
         body = data[len(SAVE_MAGIC) + 4 :]
         if size != len(body):
             raise InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
-        dom = _test_defaults(parse_domain(body))
+        dom = _test_defaults(conf_domain.parse_domain(body))
         with self.state.lock:
             obj, added = self._add_or_update(dom, live=True)
             if added:
@@ -377,6 +388,8 @@ class DomainHooks:
     @hookimpl
     def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
         """libvirt's test driver: made-up but stable addresses, from the NIC's network when it has one."""
+        import ipaddress  # only here: not worth its import time to every pyvirsh start
+
         check_flags(flags, 0, "testDomainInterfaceAddresses")
         if not 0 <= source <= 2:
             raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
@@ -403,7 +416,7 @@ class DomainHooks:
         check_flags(flags, XML_SECURE | XML_INACTIVE | XML_UPDATE_CPU | XML_MIGRATABLE, "testDomainGetXMLDesc")
         obj = self.state.find(dom)
         defn = obj.persistent_def() if flags & XML_INACTIVE else obj.live
-        return format_domain(defn, flags, domain_id=obj.id)
+        return conf_domain.format_domain(defn, flags, domain_id=obj.id)
 
     @hookimpl
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
@@ -443,7 +456,7 @@ class DomainHooks:
     @hookimpl
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         check_flags(flags, SNAPSHOT_HALT | 0x10 | 0x20 | 0x40, "testDomainSnapshotCreateXML")
-        snap = parse_snapshot(xml)
+        snap = conf_snapshot.parse_snapshot(xml)
         with self.state.lock:
             obj = self.state.find(dom)
             now = int(time.time())
@@ -456,7 +469,9 @@ class DomainHooks:
             snap.memory_snapshot = snap.memory_snapshot or ("internal" if obj.active else "no")
             if snap.disks is None and obj.live.devices is not None:
                 snap.disks = [
-                    SnapshotDisk(name=d.target_dev, snapshot="internal") for d in obj.live.devices.disks if d.target_dev
+                    conf_snapshot.SnapshotDisk(name=d.target_dev, snapshot="internal")
+                    for d in obj.live.devices.disks
+                    if d.target_dev
                 ]
             obj.snapshots[snap.name] = SnapshotObj(snap, obj.live.model_copy(deep=True))
             obj.current_snapshot = snap.name
@@ -491,9 +506,9 @@ class DomainHooks:
         obj = self.state.find(snap.domain)
         s = self._snap(obj, snap.name)
         doc: Snapshot = s.snap.model_copy()
-        doc.domain_xml = format_domain(s.domain_xml, XML_INACTIVE | (flags & XML_SECURE))
+        doc.domain_xml = conf_domain.format_domain(s.domain_xml, XML_INACTIVE | (flags & XML_SECURE))
         doc.active = None
-        return format_snapshot(doc)
+        return conf_snapshot.format_snapshot(doc)
 
     @hookimpl
     def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:

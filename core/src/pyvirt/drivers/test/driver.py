@@ -9,29 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from pyvirt.conf.capabilities import (
-    Capabilities,
-    Cell,
-    CellCpu,
-    FeatureFlag,
-    Guest,
-    GuestDomain,
-    Host,
-    HostCpu,
-    Pages,
-    SecModel,
-    format_capabilities,
-)
-from pyvirt.conf.domain import parse_domain
-from pyvirt.conf.interface import parse_interface
-from pyvirt.conf.network import parse_network
-from pyvirt.conf.nodedev import parse_nodedev
-from pyvirt.conf.storage import Bytes, parse_volume
 from pyvirt.domain_state import DomainState
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
-from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, load_fixture
+from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, domain_identity, load_fixture
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
 from pyvirt.errors import Error, ErrorCode
@@ -39,6 +22,24 @@ from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
+from pyvirt.util.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    from pyvirt.conf import capabilities as conf_caps
+    from pyvirt.conf import domain as conf_domain
+    from pyvirt.conf import interface as conf_interface
+    from pyvirt.conf import network as conf_network
+    from pyvirt.conf import nodedev as conf_nodedev
+    from pyvirt.conf import storage as conf_storage
+    from pyvirt.conf.capabilities import Capabilities
+    from pyvirt.conf.domain import Domain
+else:
+    conf_caps = lazy_module("pyvirt.conf.capabilities")
+    conf_domain = lazy_module("pyvirt.conf.domain")
+    conf_interface = lazy_module("pyvirt.conf.interface")
+    conf_network = lazy_module("pyvirt.conf.network")
+    conf_nodedev = lazy_module("pyvirt.conf.nodedev")
+    conf_storage = lazy_module("pyvirt.conf.storage")
 
 __all__ = ["TestConnection", "TestDriver"]
 
@@ -50,28 +51,72 @@ class _Shared:
     state: TestState | None = None
 
 
-def _build_state(fx: NodeFixture) -> TestState:
+def _build_state(fx: NodeFixture, *, lazy: bool) -> TestState:
+    """The state a fixture describes. ``lazy`` (the built-in default, which pyvirt ships and
+    its tests parse): definitions are parsed on first use; a node file is parsed now, so its
+    errors surface when the connection opens, as libvirt reports them."""
     st = TestState(fx.node_info)
     for item in fx.domains:
-        dom = _test_defaults(parse_domain(item.xml))
-        obj = DomainObj(live=dom, persistent=not item.transient, managed_save=item.managed_save)
-        st.add_domain(obj)
         runstate = item.runstate if item.runstate is not None else DomainState.RUNNING
+        if lazy:
+            obj = DomainObj(loader=_domain_loader(st, item.xml), ident=domain_identity(item.xml))
+        else:
+            obj = DomainObj(live=_test_defaults(conf_domain.parse_domain(item.xml)))
+        obj.persistent, obj.managed_save = not item.transient, item.managed_save
+        st.add_domain(obj)
         if runstate != DomainState.SHUTOFF:
-            st.set_running(obj, 0)
+            st.set_running(obj, 0, label=not lazy)
             obj.state, obj.reason = runstate, 0
         else:
             obj.reason = 0
+    st.resource_loader = lambda state: _load_resources(state, fx)
+    if not lazy:
+        st.networks  # noqa: B018 - a property: parses the node file's other objects now
+    return st
+
+
+def _domain_loader(st: TestState, xml: str) -> Callable[[DomainObj], Domain]:
+    """Parse a built-in domain when first read; one running by then gets its start labels as it would have."""
+
+    def load(obj: DomainObj) -> Domain:
+        dom = _test_defaults(conf_domain.parse_domain(xml))
+        if obj.active:
+            st.label_started(dom)
+        return dom
+
+    return load
+
+
+def _load_resources(st: TestState, fx: NodeFixture) -> None:
     for item in fx.networks:
-        net = parse_network(item.xml)
+        net = conf_network.parse_network(item.xml)
         st.networks[net.name or ""] = NetworkObj(net, active=True)
     for item in fx.interfaces:
-        iface = parse_interface(item.xml)
+        iface = conf_interface.parse_interface(item.xml)
         st.interfaces[iface.name or ""] = InterfaceObj(iface)
     for item in fx.devices:
-        dev = parse_nodedev(item.xml)
+        dev = conf_nodedev.parse_nodedev(item.xml)
         st.devices[dev.name or ""] = dev
-    return st
+    _load_pools(st, fx)
+
+
+def _load_pools(state: TestState, fx: NodeFixture) -> None:
+    hooks = ResourceHooks()
+    hooks.state = state
+    for item in fx.pools:
+        obj = hooks.add_pool(item.xml, active=True)
+        obj.persistent = True
+        for vol_xml in item.volumes:
+            vol = conf_storage.parse_volume(vol_xml)
+            base = obj.defn.target.path if obj.defn.target else ""
+            vol.type = vol.type or "file"
+            vol.key = vol.key or f"{base}/{vol.name}"
+            if vol.target is None or not vol.target.path:
+                vol.target = conf_storage.VolTarget(path=f"{base}/{vol.name}")
+            assert vol.capacity is not None
+            vol.allocation = vol.allocation or conf_storage.Bytes(value=vol.capacity.value)
+            obj.volumes[vol.name or ""] = vol
+            hooks._account(obj, vol.allocation.value)
 
 
 def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabilities:
@@ -83,14 +128,18 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabil
         mem = (cell_id + 1) * 2048 * 1024
         small = page_sizes[cell_id % 2]
         cells.append(
-            Cell(
+            conf_caps.Cell(
                 id=cell_id,
                 memory_unit="KiB",
                 memory_kib=mem,
-                pages=[Pages(size=small, count=mem // small), Pages(size=2048, count=0), Pages(size=1048576, count=0)],
+                pages=[
+                    conf_caps.Pages(size=small, count=mem // small),
+                    conf_caps.Pages(size=2048, count=0),
+                    conf_caps.Pages(size=1048576, count=0),
+                ],
                 cpus_num=cpus_per_cell,
                 cpus=[
-                    CellCpu(
+                    conf_caps.CellCpu(
                         id=cell_id * cpus_per_cell + i,
                         socket_id=cell_id,
                         die_id=0,
@@ -101,18 +150,18 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabil
                 ],
             )
         )
-    flags = [FeatureFlag(name="pae"), FeatureFlag(name="nonpae")]
+    flags = [conf_caps.FeatureFlag(name="pae"), conf_caps.FeatureFlag(name="nonpae")]
     guests = [
-        Guest(os_type=os_type, arch_name="i686", wordsize=32, emulator="/usr/bin/test-hv",
-              domains=[GuestDomain(type="test")], features=list(flags))
+        conf_caps.Guest(os_type=os_type, arch_name="i686", wordsize=32, emulator="/usr/bin/test-hv",
+              domains=[conf_caps.GuestDomain(type="test")], features=list(flags))
         for os_type in ("hvm", "xen")
     ]  # fmt: skip
-    host = Host(
-        cpu=HostCpu(arch="i686", features=list(flags), pages=[Pages(size=s) for s in page_sizes]),
+    host = conf_caps.Host(
+        cpu=conf_caps.HostCpu(arch="i686", features=list(flags), pages=[conf_caps.Pages(size=s) for s in page_sizes]),
         power_management=True, iommu_support=False, cells_num=info.nodes, cells=cells,
-        secmodels=[SecModel(model=m, doi=d) for m, d in models],
+        secmodels=[conf_caps.SecModel(model=m, doi=d) for m, d in models],
     )  # fmt: skip
-    return Capabilities(host=host, guests=guests)
+    return conf_caps.Capabilities(host=host, guests=guests)
 
 
 class TestConnection(DomainHooks, ResourceHooks):
@@ -146,7 +195,7 @@ class TestConnection(DomainHooks, ResourceHooks):
 
     @hookimpl
     def connect_get_capabilities(self) -> str:
-        return format_capabilities(_test_capabilities(self.state.node_info, self.state.security.models))
+        return conf_caps.format_capabilities(_test_capabilities(self.state.node_info, self.state.security.models))
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:
@@ -174,33 +223,8 @@ class TestDriver:
         if uri.path == "/default":
             with _Shared.lock:
                 if _Shared.state is None:
-                    fx = default_fixture()
-                    _Shared.state = _build_state(fx)
-                    self._load_pools(_Shared.state, fx)
+                    _Shared.state = _build_state(default_fixture(), lazy=True)
                 _Shared.state.refs += 1
                 return TestConnection(uri, _Shared.state, events, shared=True)
-        fx = load_fixture(uri.path)
-        state = _build_state(fx)
-        self._load_pools(state, fx)
+        state = _build_state(load_fixture(uri.path), lazy=False)
         return TestConnection(uri, state, events, shared=False)
-
-    @staticmethod
-    def _load_pools(state: TestState, fx: NodeFixture) -> None:
-        hooks = ResourceHooks()
-        hooks.state = state
-        for item in fx.pools:
-            obj = hooks.add_pool(item.xml, active=True)
-            obj.persistent = True
-            for vol_xml in item.volumes:
-                vol = parse_volume(vol_xml)
-                base = obj.defn.target.path if obj.defn.target else ""
-                vol.type = vol.type or "file"
-                vol.key = vol.key or f"{base}/{vol.name}"
-                if vol.target is None or not vol.target.path:
-                    from pyvirt.conf.storage import VolTarget
-
-                    vol.target = VolTarget(path=f"{base}/{vol.name}")
-                assert vol.capacity is not None
-                vol.allocation = vol.allocation or Bytes(value=vol.capacity.value)
-                obj.volumes[vol.name or ""] = vol
-                hooks._account(obj, vol.allocation.value)

@@ -11,24 +11,27 @@ the node file, ``<cpu>``/``<memory>`` node figures, and the test namespace
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
 
-from lxml import etree
-
-from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.conf.identity import check_name, normalize_uuid
 from pyvirt.errors import ErrorCode, OperationFailedError
 from pyvirt.plugin.records import NodeInfo
 
-__all__ = ["DEFAULT_NODE_INFO", "FixtureObject", "NodeFixture", "default_fixture", "load_fixture"]
+if TYPE_CHECKING:
+    from lxml import etree
+
+__all__ = ["DEFAULT_NODE_INFO", "FixtureObject", "NodeFixture", "default_fixture", "domain_identity", "load_fixture"]
 
 TEST_NS = "http://libvirt.org/schemas/domain/test"
 
 DEFAULT_NODE_INFO = NodeInfo(model="i686", memory_kib=3 * 1024 * 1024, cpus=16, mhz=1400, nodes=2,
                              sockets=2, cores=2, threads=2)  # fmt: skip
 
-DEFAULT_NODE_XML = """<node>
-<domain type='test'>
+# libvirt's test driver keeps its default objects as separate documents (testdriver.c's
+# defaultDomainXML, defaultNetworkXML ...); so do we, so the default state is built without
+# splitting a node document.
+DEFAULT_DOMAIN_XML = """<domain type='test'>
   <name>test</name>
   <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
   <memory>8388608</memory>
@@ -51,7 +54,9 @@ DEFAULT_NODE_XML = """<node>
     </memballoon>
   </devices>
 </domain>
-<network>
+"""
+
+DEFAULT_NETWORK_XML = """<network>
   <name>default</name>
   <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
   <bridge name='virbr0'/>
@@ -60,7 +65,9 @@ DEFAULT_NODE_XML = """<node>
     <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
   </ip>
 </network>
-<interface type="ethernet" name="eth1">
+"""
+
+DEFAULT_INTERFACE_XML = """<interface type="ethernet" name="eth1">
   <start mode="onboot"/>
   <mac address="aa:bb:cc:dd:ee:ff"/>
   <mtu size="1492"/>
@@ -69,12 +76,18 @@ DEFAULT_NODE_XML = """<node>
     <route gateway="192.168.0.1"/>
   </protocol>
 </interface>
-<pool type='dir'>
+"""
+
+DEFAULT_POOL_XML = """<pool type='dir'>
   <name>default-pool</name>
   <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>
   <target><path>/default-pool</path></target>
 </pool>
-<device>
+"""
+
+# The node devices, in the order libvirt's defaultNodeXML lists them.
+DEFAULT_DEVICE_XMLS = (
+    """<device>
   <name>computer</name>
   <capability type='system'>
     <hardware>
@@ -90,7 +103,8 @@ DEFAULT_NODE_XML = """<node>
     </firmware>
   </capability>
 </device>
-<device>
+""",
+    """<device>
   <name>scsi_host1</name>
   <parent>computer</parent>
   <capability type='scsi_host'>
@@ -107,7 +121,8 @@ DEFAULT_NODE_XML = """<node>
     </capability>
   </capability>
 </device>
-<device>
+""",
+    """<device>
   <name>scsi_host2</name>
   <parent>computer</parent>
   <capability type='scsi_host'>
@@ -124,7 +139,8 @@ DEFAULT_NODE_XML = """<node>
     </capability>
   </capability>
 </device>
-<device>
+""",
+    """<device>
   <name>scsi_host11</name>
   <parent>scsi_host1</parent>
   <capability type='scsi_host'>
@@ -137,32 +153,42 @@ DEFAULT_NODE_XML = """<node>
     </capability>
   </capability>
 </device>
-</node>
-"""
+""",
+)
 
 
-@dataclass
 class FixtureObject:
-    """One object of the node file: its XML text plus test-namespace extras."""
+    """One object of the node file: its XML text plus test-namespace extras (a plain class: see state.py)."""
 
-    xml: str
-    runstate: int | None = None
-    transient: bool = False
-    managed_save: bool = False
-    volumes: list[str] = field(default_factory=list)
+    def __init__(self, xml: str, volumes: list[str] | None = None) -> None:
+        self.xml = xml
+        self.runstate: int | None = None
+        self.transient = False
+        self.managed_save = False
+        self.volumes = volumes if volumes is not None else []
 
 
-@dataclass
 class NodeFixture:
-    node_info: NodeInfo
-    domains: list[FixtureObject] = field(default_factory=list)
-    networks: list[FixtureObject] = field(default_factory=list)
-    interfaces: list[FixtureObject] = field(default_factory=list)
-    pools: list[FixtureObject] = field(default_factory=list)
-    devices: list[FixtureObject] = field(default_factory=list)
+    def __init__(
+        self,
+        node_info: NodeInfo,
+        domains: list[FixtureObject] | None = None,
+        networks: list[FixtureObject] | None = None,
+        interfaces: list[FixtureObject] | None = None,
+        pools: list[FixtureObject] | None = None,
+        devices: list[FixtureObject] | None = None,
+    ) -> None:
+        self.node_info = node_info
+        self.domains = domains or []
+        self.networks = networks or []
+        self.interfaces = interfaces or []
+        self.pools = pools or []
+        self.devices = devices or []
 
 
 def _inline_or_file(elem: etree._Element, base: str, root: str) -> etree._Element:
+    from pyvirt.conf.xmlparse import parse_xml
+
     ref = elem.get("file")
     if ref is None:
         return elem
@@ -175,6 +201,8 @@ def _inline_or_file(elem: etree._Element, base: str, root: str) -> etree._Elemen
 
 
 def _text(elem: etree._Element) -> str:
+    from lxml import etree
+
     copy = etree.fromstring(etree.tostring(elem))
     for child in list(copy):
         if isinstance(child.tag, str) and child.tag.startswith(f"{{{TEST_NS}}}"):
@@ -214,6 +242,8 @@ def _node_info(root: etree._Element) -> NodeInfo:
 
 
 def _parse_node(data: bytes, path: str) -> NodeFixture:
+    from pyvirt.conf.xmlparse import parse_xml
+
     root = parse_xml(data, "node", path)
     base = os.path.dirname(path)
     fx = NodeFixture(node_info=_node_info(root))
@@ -239,7 +269,42 @@ def _parse_node(data: bytes, path: str) -> NodeFixture:
 
 
 def default_fixture() -> NodeFixture:
-    return _parse_node(DEFAULT_NODE_XML.encode(), "default")
+    """libvirt's default objects, unparsed: the state parses each one when it is first needed."""
+    return NodeFixture(
+        node_info=DEFAULT_NODE_INFO,
+        domains=[FixtureObject(DEFAULT_DOMAIN_XML)],
+        networks=[FixtureObject(DEFAULT_NETWORK_XML)],
+        interfaces=[FixtureObject(DEFAULT_INTERFACE_XML)],
+        pools=[FixtureObject(DEFAULT_POOL_XML)],
+        devices=[FixtureObject(xml) for xml in DEFAULT_DEVICE_XMLS],
+    )
+
+
+def domain_identity(xml: str) -> tuple[str, str]:
+    """(name, uuid) of a domain document, read with the standard library's expat.
+
+    The test driver indexes its built-in domains by these before (and without)
+    building their models; the full parse later reads the same two elements.
+    Only for documents pyvirt itself ships: it checks what the index needs
+    (a name, a well-formed UUID), not the rest of the document.
+    """
+    found: dict[str, str] = {}
+    path: list[str] = []
+
+    def start(tag: str, _attrs: dict[str, str]) -> None:
+        path.append(tag)
+
+    def end(_tag: str) -> None:
+        path.pop()
+
+    def text(data: str) -> None:
+        if len(path) == 2 and path[1] in ("name", "uuid"):
+            found[path[1]] = found.get(path[1], "") + data
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    parser.Parse(xml, True)
+    return check_name(found.get("name", "").strip()), normalize_uuid(found.get("uuid", "").strip())
 
 
 def load_fixture(path: str) -> NodeFixture:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pyvirt.conf.interface import format_interface
-from pyvirt.conf.network import format_network, parse_network
-from pyvirt.conf.nodedev import format_nodedev
-from pyvirt.conf.secret import format_secret, parse_secret
-from pyvirt.conf.storage import Bytes, VolTarget, format_pool, format_volume, parse_pool, parse_volume
+from typing import TYPE_CHECKING
+
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.plugin import hookimpl
@@ -21,6 +18,20 @@ from pyvirt.plugin.records import (
     VolumeInfo,
     VolumeRef,
 )
+from pyvirt.util.lazy_import import lazy_module
+
+if TYPE_CHECKING:
+    from pyvirt.conf import interface as conf_interface
+    from pyvirt.conf import network as conf_network
+    from pyvirt.conf import nodedev as conf_nodedev
+    from pyvirt.conf import secret as conf_secret
+    from pyvirt.conf import storage as conf_storage
+else:  # loaded when a document is first parsed or formatted
+    conf_interface = lazy_module("pyvirt.conf.interface")
+    conf_network = lazy_module("pyvirt.conf.network")
+    conf_nodedev = lazy_module("pyvirt.conf.nodedev")
+    conf_secret = lazy_module("pyvirt.conf.secret")
+    conf_storage = lazy_module("pyvirt.conf.storage")
 
 __all__ = ["ResourceHooks"]
 
@@ -46,7 +57,7 @@ class ResourceHooks:
         return NetworkRef(obj.defn.name or "", obj.defn.uuid or "")
 
     def _add_network(self, xml: str, *, active: bool) -> NetworkObj:
-        net = parse_network(xml)
+        net = conf_network.parse_network(xml)
         with self.state.lock:
             for other in self.state.networks.values():
                 if other.defn.uuid == net.uuid and other.defn.name != net.name:
@@ -128,7 +139,7 @@ class ResourceHooks:
     @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
         check_flags(flags, 1, "testNetworkGetXMLDesc")
-        return format_network(self._net(net).defn)
+        return conf_network.format_network(self._net(net).defn)
 
     @hookimpl
     def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
@@ -164,7 +175,7 @@ class ResourceHooks:
         return PoolRef(obj.defn.name or "", obj.defn.uuid or "")
 
     def add_pool(self, xml: str, *, active: bool) -> PoolObj:
-        pool = parse_pool(xml)
+        pool = conf_storage.parse_pool(xml)
         with self.state.lock:
             for other in self.state.pools.values():
                 if other.defn.uuid == pool.uuid and other.defn.name != pool.name:
@@ -177,9 +188,9 @@ class ResourceHooks:
                     raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"pool '{pool.name}' is already active")
                 existing.defn = pool
                 return existing
-            pool.capacity = Bytes(value=DEFAULT_POOL_CAPACITY)
-            pool.allocation = Bytes(value=0)
-            pool.available = Bytes(value=DEFAULT_POOL_CAPACITY)
+            pool.capacity = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
+            pool.allocation = conf_storage.Bytes(value=0)
+            pool.available = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
             obj = PoolObj(pool, active=active, persistent=not active)
             self.state.pools[pool.name or ""] = obj
             return obj
@@ -263,7 +274,7 @@ class ResourceHooks:
     @hookimpl
     def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
         check_flags(flags, 1, "testStoragePoolGetXMLDesc")
-        return format_pool(self._pool(pool).defn)
+        return conf_storage.format_pool(self._pool(pool).defn)
 
     @hookimpl
     def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
@@ -322,7 +333,7 @@ class ResourceHooks:
     @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
         check_flags(flags, 0x3, "testStorageVolCreateXML")
-        vol = parse_volume(xml)
+        vol = conf_storage.parse_volume(xml)
         with self.state.lock:
             obj = self._active_pool(pool)
             assert vol.name is not None and vol.capacity is not None
@@ -338,9 +349,9 @@ class ResourceHooks:
             path = f"{base}/{vol.name}"
             vol.type = vol.type or "file"
             vol.key = path
-            vol.allocation = Bytes(value=alloc)
+            vol.allocation = conf_storage.Bytes(value=alloc)
             if vol.target is None:
-                vol.target = VolTarget()
+                vol.target = conf_storage.VolTarget()
             vol.target.path = path
             if vol.target.format_type is None and obj.defn.type in ("dir", "fs", "netfs"):
                 vol.target.format_type = "raw"
@@ -381,7 +392,7 @@ class ResourceHooks:
     @hookimpl
     def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
         check_flags(flags, 0, "testStorageVolGetXMLDesc")
-        return format_volume(self._vol(vol))
+        return conf_storage.format_volume(self._vol(vol))
 
     @hookimpl
     def volume_get_path(self, vol: VolumeRef) -> str:
@@ -421,7 +432,7 @@ class ResourceHooks:
     @hookimpl
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
         check_flags(flags, 1, "testSecretDefineXML")
-        sec = parse_secret(xml)
+        sec = conf_secret.parse_secret(xml)
         with self.state.lock:
             for other in self.state.secrets.values():
                 if (
@@ -451,7 +462,7 @@ class ResourceHooks:
     @hookimpl
     def secret_get_xml_desc(self, secret: SecretRef, flags: int) -> str:
         check_flags(flags, 0, "testSecretGetXMLDesc")
-        return format_secret(self._secret(secret.uuid).defn)
+        return conf_secret.format_secret(self._secret(secret.uuid).defn)
 
     @hookimpl
     def secret_set_value(self, secret: SecretRef, value: bytes, flags: int) -> None:
@@ -489,7 +500,7 @@ class ResourceHooks:
     def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
         check_flags(flags, 0, "testNodeDeviceGetXMLDesc")
         self.nodedev_lookup_by_name(dev.name)
-        return format_nodedev(self.state.devices[dev.name])
+        return conf_nodedev.format_nodedev(self.state.devices[dev.name])
 
     @hookimpl
     def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
@@ -514,7 +525,7 @@ class ResourceHooks:
     def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:
         check_flags(flags, 1, "testInterfaceGetXMLDesc")
         self.interface_lookup_by_name(iface.name)
-        return format_interface(self.state.interfaces[iface.name].defn)
+        return conf_interface.format_interface(self.state.interfaces[iface.name].defn)
 
     @hookimpl
     def interface_is_active(self, iface: InterfaceRef) -> bool:

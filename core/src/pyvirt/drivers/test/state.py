@@ -1,46 +1,87 @@
-"""In-memory state of a ``test:///`` connection (shared by every connection to the same URI)."""
+"""In-memory state of a ``test:///`` connection (shared by every connection to the same URI).
+
+The built-in ``test:///default`` state is filled lazily: each domain is
+indexed by name, UUID and id at once, but its definition is parsed the first
+time something reads it, and the other fixture objects (networks, pools,
+interfaces, node devices) are parsed the first time any of them is asked
+for. ``pyvirsh list`` therefore never imports the XML models; anything that
+does read a definition sees exactly what eager parsing would have produced.
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pyvirt.conf.domain import Domain
-from pyvirt.conf.interface import HostInterface
-from pyvirt.conf.network import Network
-from pyvirt.conf.nodedev import NodeDevice
-from pyvirt.conf.secret import Secret
-from pyvirt.conf.snapshot import Snapshot
-from pyvirt.conf.storage import Pool, Volume
 from pyvirt.domain_state import DomainState
-from pyvirt.drivers.test.security import test_security_stack
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.plugin.records import DomainRef, NodeInfo
+
+if TYPE_CHECKING:
+    from pyvirt.conf.domain import Domain
+    from pyvirt.conf.interface import HostInterface
+    from pyvirt.conf.network import Network
+    from pyvirt.conf.nodedev import NodeDevice
+    from pyvirt.conf.secret import Secret
+    from pyvirt.conf.snapshot import Snapshot
+    from pyvirt.conf.storage import Pool, Volume
+    from pyvirt.security.stack import SecurityStack
 
 __all__ = ["DomainObj", "NetworkObj", "PoolObj", "TestState"]
 
 
-@dataclass
+# Plain classes rather than dataclasses: pyvirsh defines them on every start, and
+# @dataclass compiles generated code for each (about a quarter of a millisecond).
 class SnapshotObj:
-    snap: Snapshot
-    domain_xml: Domain
+    def __init__(self, snap: Snapshot, domain_xml: Domain) -> None:
+        self.snap = snap
+        self.domain_xml = domain_xml
 
 
-@dataclass
 class DomainObj:
-    """A domain: its live definition, the pending persistent one, and runtime facts."""
+    """A domain: its live definition, the pending persistent one, and runtime facts.
 
-    live: Domain
-    config: Domain | None = None  # persistent definition when it differs from live (running + redefined)
-    id: int = -1
-    state: int = DomainState.SHUTOFF
-    reason: int = 0
-    persistent: bool = True
-    autostart: bool = False
-    managed_save: bool = False
-    snapshots: dict[str, SnapshotObj] = field(default_factory=dict)
-    current_snapshot: str | None = None
+    ``live`` is either given or produced by ``loader(self)`` on first read (the
+    default fixture's domains); until then ``name`` and ``uuid`` come from
+    ``ident``.
+    """
+
+    def __init__(
+        self,
+        live: Domain | None = None,
+        *,
+        loader: Callable[[DomainObj], Domain] | None = None,
+        ident: tuple[str, str] = ("", ""),
+        persistent: bool = True,
+        managed_save: bool = False,
+    ) -> None:
+        if (live is None) == (loader is None):
+            raise ValueError("DomainObj needs a definition or a loader, not both")
+        self._live = live
+        self._loader = loader
+        self._ident = ident
+        self.config: Domain | None = None  # persistent definition when it differs from live (running + redefined)
+        self.id = -1
+        self.state: int = DomainState.SHUTOFF
+        self.reason = 0
+        self.persistent = persistent
+        self.autostart = False
+        self.managed_save = managed_save
+        self.snapshots: dict[str, SnapshotObj] = {}
+        self.current_snapshot: str | None = None
+
+    @property
+    def live(self) -> Domain:
+        if self._live is None:
+            assert self._loader is not None
+            self._live, self._loader = self._loader(self), None
+        return self._live
+
+    @live.setter
+    def live(self, value: Domain) -> None:
+        self._live, self._loader = value, None
 
     @property
     def active(self) -> bool:
@@ -48,11 +89,11 @@ class DomainObj:
 
     @property
     def name(self) -> str:
-        return self.live.name or ""
+        return self._ident[0] if self._live is None else self._live.name or ""
 
     @property
     def uuid(self) -> str:
-        return self.live.uuid or ""
+        return self._ident[1] if self._live is None else self._live.uuid or ""
 
     def ref(self) -> DomainRef:
         return DomainRef(self.name, self.uuid, self.id)
@@ -61,33 +102,25 @@ class DomainObj:
         return self.config or self.live
 
 
-@dataclass
 class NetworkObj:
-    defn: Network
-    active: bool = False
-    persistent: bool = True
-    autostart: bool = False
+    def __init__(self, defn: Network, active: bool = False, persistent: bool = True, autostart: bool = False) -> None:
+        self.defn, self.active, self.persistent, self.autostart = defn, active, persistent, autostart
 
 
-@dataclass
 class PoolObj:
-    defn: Pool
-    active: bool = False
-    persistent: bool = True
-    autostart: bool = False
-    volumes: dict[str, Volume] = field(default_factory=dict)
+    def __init__(self, defn: Pool, active: bool = False, persistent: bool = True, autostart: bool = False) -> None:
+        self.defn, self.active, self.persistent, self.autostart = defn, active, persistent, autostart
+        self.volumes: dict[str, Volume] = {}
 
 
-@dataclass
 class SecretObj:
-    defn: Secret
-    value: bytes | None = None
+    def __init__(self, defn: Secret, value: bytes | None = None) -> None:
+        self.defn, self.value = defn, value
 
 
-@dataclass
 class InterfaceObj:
-    defn: HostInterface
-    active: bool = True
+    def __init__(self, defn: HostInterface, active: bool = True) -> None:
+        self.defn, self.active = defn, active
 
 
 class TestState:
@@ -100,13 +133,49 @@ class TestState:
         self.domains_by_name: dict[str, DomainObj] = {}
         self.domains_by_id: dict[int, DomainObj] = {}
         self.next_id = itertools.count(1)
-        self.networks: dict[str, NetworkObj] = {}  # by name
-        self.pools: dict[str, PoolObj] = {}  # by name
+        self._networks: dict[str, NetworkObj] = {}  # by name
+        self._pools: dict[str, PoolObj] = {}  # by name
         self.secrets: dict[str, SecretObj] = {}  # by uuid
-        self.devices: dict[str, NodeDevice] = {}
-        self.interfaces: dict[str, InterfaceObj] = {}
+        self._devices: dict[str, NodeDevice] = {}
+        self._interfaces: dict[str, InterfaceObj] = {}
         self.refs = 0
-        self.security = test_security_stack()
+        self._security: SecurityStack | None = None
+        # Fills networks, pools, interfaces and devices from the fixture on first use of any of them.
+        self.resource_loader: Callable[[TestState], None] | None = None
+
+    def _resources(self) -> None:
+        loader, self.resource_loader = self.resource_loader, None
+        if loader is not None:
+            loader(self)
+
+    @property
+    def networks(self) -> dict[str, NetworkObj]:
+        self._resources()
+        return self._networks
+
+    @property
+    def pools(self) -> dict[str, PoolObj]:
+        self._resources()
+        return self._pools
+
+    @property
+    def devices(self) -> dict[str, NodeDevice]:
+        self._resources()
+        return self._devices
+
+    @property
+    def interfaces(self) -> dict[str, InterfaceObj]:
+        self._resources()
+        return self._interfaces
+
+    @property
+    def security(self) -> SecurityStack:
+        """The test security model behind a SecurityStack, built when a label is first needed."""
+        if self._security is None:
+            from pyvirt.drivers.test.security import test_security_stack
+
+            self._security = test_security_stack()
+        return self._security
 
     # ------------------------------------------------------------ domain index
     def add_domain(self, obj: DomainObj) -> None:
@@ -121,13 +190,18 @@ class TestState:
         if obj.id != -1:
             self.domains_by_id.pop(obj.id, None)
 
-    def set_running(self, obj: DomainObj, reason: int) -> None:
-        self.security.gen_label(obj.live)
-        self.security.set_all_label(obj.live)
+    def set_running(self, obj: DomainObj, reason: int, *, label: bool = True) -> None:
+        """Give the domain an id and a running state; ``label=False``: its loader labels it when it runs."""
+        if label:
+            self.label_started(obj.live)
         obj.id = next(self.next_id)
         obj.state, obj.reason = DomainState.RUNNING, reason
         obj.managed_save = False
         self.domains_by_id[obj.id] = obj
+
+    def label_started(self, dom: Domain) -> None:
+        self.security.gen_label(dom)
+        self.security.set_all_label(dom)
 
     def set_shutoff(self, obj: DomainObj, reason: int) -> None:
         """Stop: drop the id; a transient domain disappears; a pending config takes over."""
