@@ -7,7 +7,6 @@ three spaces, every line indented by one space, the last column unpadded.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 from pyvirt.cli.framework import Session
@@ -16,6 +15,10 @@ __all__ = ["print_table"]
 
 
 def _width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    import unicodedata  # only for text beyond ASCII: a C extension pyvirsh list need not load
+
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

@@ -9,7 +9,6 @@ nothing, which is what virsh 9.0 does.
 
 from __future__ import annotations
 
-import copy
 import sys
 from typing import Any
 
@@ -56,6 +55,8 @@ def print_xml(s: Session, xml: str, o: dict[str, Any], newline: bool = False) ->
     elements = [item for item in result if isinstance(item, etree._Element)]
     if o.get("wrap") and len(elements) == len(result):
         wrapper = etree.Element("nodes")
+        import copy
+
         wrapper.extend(copy.deepcopy(item) for item in elements)
         s.out(_dump(wrapper))
         return

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import zlib
 
 __all__ = ["GROUP_PREFIX", "entry_point_value", "scan_installed"]
 
@@ -29,11 +28,19 @@ GROUP_PREFIX = "pyvirt."
 _FORMAT = 1
 
 
+def _fnv1a(data: bytes) -> int:
+    """32-bit FNV-1a: a stable short hash without loading the zlib extension for crc32."""
+    h = 0x811C9DC5
+    for byte in data:
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
 def _cache_file() -> str:
     """The index's path (a str: pathlib is not worth its import time to a short pyvirsh run)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     # A short name only; the stamp inside the file holds the full sys.path, so a crc collision just rescans.
-    key = f"{zlib.crc32(chr(0).join([sys.executable, *sys.path]).encode()):08x}"
+    key = f"{_fnv1a(chr(0).join([sys.executable, *sys.path]).encode()):08x}"
     return os.path.join(base, "pyvirt", f"entry-points-{key}.json")
 
 

@@ -10,6 +10,6 @@ driver answers. A driver that lacks a hook makes the call fail with
 NO_SUPPORT ("this function is not supported by the connection driver").
 """
 
-from pyvirt.plugin.specs import hypervisor, secondary, security
-
+# The submodules are not imported here: a connection needs hypervisor and secondary only,
+# and ``from pyvirt.plugin.specs import security`` loads the third when the security stack does.
 __all__ = ["hypervisor", "secondary", "security"]
