@@ -9,8 +9,6 @@ Supported keys: ``uri_default`` (string) and ``uri_aliases`` (list of
 lists that may span lines.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from typing import NamedTuple

@@ -8,8 +8,6 @@
 - ``/embed?root=DIR`` asks for the driver embedded in this process, rooted at DIR.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from typing import NamedTuple

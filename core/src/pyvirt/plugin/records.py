@@ -3,10 +3,10 @@
 Drivers return these from hooks; the public API wraps them in objects with
 methods. They are named tuples: immutable, safe to share, and the cheapest
 record Python can build in the hot lookup paths (a frozen dataclass costs
-three times as much to create).
+three times as much to create). The module has no ``from __future__ import
+annotations`` on purpose: with it, every field's annotation becomes a
+ForwardRef that typing compiles when the class is defined, on every start.
 """
-
-from __future__ import annotations
 
 from typing import NamedTuple
 

@@ -166,20 +166,20 @@ class _DriverManager(pluggy.PluginManager):
             return None
         if not isinstance(plugin, type) and name not in getattr(plugin, "__dict__", {}):
             for klass in type(plugin).__mro__:
-                value = klass.__dict__.get(name)
-                if value is not None:
+                if name in klass.__dict__:
+                    value = klass.__dict__[name]
                     if isinstance(value, FunctionType):
                         opts = getattr(value, f"{PROJECT}_impl", None)
                         return opts if isinstance(opts, dict) else None
-                    break
+                    break  # a descriptor or other object: pluggy decides
         return super().parse_hookimpl_opts(plugin, name)
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         """The same shortcut for the spec modules: a plain function in the module carries its marker."""
         if isinstance(module_or_class, ModuleType):
-            value = module_or_class.__dict__.get(name)
-            if value is None or name.startswith("_"):
+            if name.startswith("_") or name not in module_or_class.__dict__:
                 return None
+            value = module_or_class.__dict__[name]
             if isinstance(value, FunctionType):
                 opts = getattr(value, f"{PROJECT}_spec", None)
                 return opts if isinstance(opts, dict) else None
