@@ -211,3 +211,35 @@ def test_file_fixture_in_libvirts_node_format(tmp_path: Path) -> None:
         assert [v.name for v in conn.lookup_storage_pool_by_name("p").list_all_volumes()] == ["v"]
     with pyvirt.open("test:///default") as other, pytest.raises(pyvirt.NotFoundError):
         other.lookup_domain_by_name("fromfile")
+
+
+LAZY_DEFAULT = """
+import sys, threading
+import pyvirt
+conn = pyvirt.open("test:///default")
+listed = [(d.id, d.name, d.state()[0]) for d in conn.list_all_domains()]
+untouched = sorted(m for m in ("lxml.etree", "pyvirt.conf.xmlmodel") if m in sys.modules)  # models bind lazily
+dom = conn.lookup_domain_by_name("test")
+seen, barrier = [], threading.Barrier(8)
+def first_reads():
+    barrier.wait()
+    seen.append((dom.xml_desc(), tuple(n.name for n in conn.list_all_networks()), len(conn.list_all_node_devices()),
+                 tuple(dom.security_labels())))
+threads = [threading.Thread(target=first_reads) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(repr(([(i, n, int(s)) for i, n, s in listed], untouched, len(set(seen)), seen[0][1:3], tuple(tuple(x) for x in seen[0][3]))))
+"""
+
+
+def test_default_state_is_parsed_on_first_use_once_for_all_threads() -> None:
+    """Listing test:///default loads no XML model; eight threads' first reads all see one whole state."""
+    import ast
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LAZY_DEFAULT], capture_output=True, text=True, timeout=60, check=True)
+    listed, untouched, distinct, resources, labels = ast.literal_eval(out.stdout)
+    assert listed == [(1, "test", DomainState.RUNNING)] and untouched == []
+    assert distinct == 1 and resources == (("default",), 4)
+    assert labels == (("libvirt-test", True),)  # the running domain's label, as libvirt's test driver reports it

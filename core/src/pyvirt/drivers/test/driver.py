@@ -79,10 +79,14 @@ def _domain_loader(st: TestState, xml: str) -> Callable[[DomainObj], Domain]:
     """Parse a built-in domain when first read; one running by then gets its start labels as it would have."""
 
     def load(obj: DomainObj) -> Domain:
-        dom = _test_defaults(conf_domain.parse_domain(xml))
-        if obj.active:
-            st.label_started(dom)
-        return dom
+        with st.lock:
+            if obj._live is not None:  # another thread parsed it meanwhile
+                return obj._live
+            dom = _test_defaults(conf_domain.parse_domain(xml))
+            if obj.active:
+                st.label_started(dom)
+            obj.live = dom
+            return dom
 
     return load
 

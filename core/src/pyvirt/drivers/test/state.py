@@ -75,8 +75,13 @@ class DomainObj:
     @property
     def live(self) -> Domain:
         if self._live is None:
-            assert self._loader is not None
-            self._live, self._loader = self._loader(self), None
+            loader = self._loader
+            if loader is not None:  # None: another thread's loader has just finished
+                dom = loader(self)  # the loader holds the state lock and answers once per object
+                if self._live is None:
+                    self._live = dom
+                self._loader = None
+        assert self._live is not None
         return self._live
 
     @live.setter
@@ -142,11 +147,23 @@ class TestState:
         self._security: SecurityStack | None = None
         # Fills networks, pools, interfaces and devices from the fixture on first use of any of them.
         self.resource_loader: Callable[[TestState], None] | None = None
+        self._resources_ready = False
+        self._loading_resources = False
 
     def _resources(self) -> None:
-        loader, self.resource_loader = self.resource_loader, None
-        if loader is not None:
-            loader(self)
+        if self._resources_ready:
+            return
+        with self.lock:  # another thread waits for the whole fixture and never sees half of it
+            if self._resources_ready or self._loading_resources:
+                return  # ready, or this thread's loader filling the dictionaries
+            self._loading_resources = True
+            try:
+                if self.resource_loader is not None:
+                    self.resource_loader(self)
+            finally:
+                self._loading_resources = False
+                self.resource_loader = None
+            self._resources_ready = True
 
     @property
     def networks(self) -> dict[str, NetworkObj]:
