@@ -19,17 +19,15 @@ __all__ = ["ClientConfig", "config_path", "load_client_config", "parse_conf"]
 
 ConfValue = str | int | list[str | int]
 
-_TOKEN = re.compile(
-    r"""\s*(?:
+# Compiled on first use (re caches it): most runs have no configuration file to read.
+_TOKEN_PATTERN = r"""\s*(?:
         (?P<comment>\#[^\n]*) |
         (?P<newline>\n) |
         (?P<name>[A-Za-z_][A-Za-z0-9_.]*) |
         (?P<str>"(?:[^"\\\n]|\\.)*"|'[^'\n]*') |
         (?P<int>-?\d+) |
         (?P<punct>[=\[\],;])
-    )""",
-    re.VERBOSE,
-)
+    )"""
 
 
 def _syntax(path: str, line: int, why: str) -> Error:
@@ -39,12 +37,13 @@ def _syntax(path: str, line: int, why: str) -> Error:
 def parse_conf(text: str, path: str = "<string>") -> dict[str, ConfValue]:
     """Parse libvirt-style ``key = value`` configuration text."""
     tokens: list[tuple[str, str, int]] = []
+    token = re.compile(_TOKEN_PATTERN, re.VERBOSE)
     pos, line = 0, 1
     while pos < len(text):
         if text[pos] in " \t\r":
             pos += 1
             continue
-        m = _TOKEN.match(text, pos)
+        m = token.match(text, pos)
         if not m or m.end() == pos:
             raise _syntax(path, line, f"unexpected character {text[pos]!r}")
         kind = m.lastgroup or ""

@@ -1,16 +1,18 @@
-"""A module that is imported when one of its attributes is first used.
+"""A module imported when one of its attributes is first used.
 
 Why: a short ``pyvirsh`` run against ``test:///default`` (``list --all``)
 needs none of the XML models, yet the test driver's modules name them
 everywhere. Importing the models means importing lxml and building a hundred
 model classes, which costs several times what virsh takes for the whole
 command. Binding the module lazily keeps the code reading as ordinary
-module attribute access (``conf_domain.parse_domain(...)``) while the
-import happens only on the paths that parse or format XML.
+module attribute access (``conf_domain.parse_domain(...)``) while the import
+happens only on the paths that parse or format XML.
 
-The standard library's :class:`importlib.util.LazyLoader` does the work;
-once loaded, the object is the real module with no indirection left.
-Type checkers see an ordinary import: use it as::
+The stand-in is a small proxy rather than :class:`importlib.util.LazyLoader`:
+that needs ``importlib.util`` loaded up front and puts a half-made module in
+``sys.modules`` for everyone; the proxy imports the real module through the
+normal machinery on first use and then only forwards attribute reads (a
+dictionary lookup each). Type checkers see an ordinary import::
 
     if TYPE_CHECKING:
         from pyvirt.conf import domain as conf_domain
@@ -20,27 +22,32 @@ Type checkers see an ordinary import: use it as::
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from types import ModuleType
+from typing import Any
 
 __all__ = ["lazy_module"]
 
 
-def lazy_module(name: str) -> ModuleType:
-    """``name``'s module, imported now if it already is, else on first attribute access."""
-    found = sys.modules.get(name)
-    if found is not None:
-        return found
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)  # as the import system binds a submodule on its package
-    return module
+class _LazyModule:
+    __slots__ = ("_module", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._module is not None else "not loaded yet"
+        return f"<lazy module {self._name!r} ({state})>"
+
+
+def lazy_module(name: str) -> Any:
+    """``name``'s module if it is imported already, else a stand-in that imports it on first attribute use."""
+    return sys.modules.get(name) or _LazyModule(name)
