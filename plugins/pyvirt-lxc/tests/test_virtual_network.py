@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import pyvirt
+from pyvirt import ErrorCode
 from pyvirt.plugin.entry_point_index import entry_point_value
 
 pytestmark = pytest.mark.skipif(
@@ -46,6 +47,14 @@ def test_container_gets_a_dhcp_lease_on_a_nat_network(
         text = out.read_text()
         assert "done=0" in text and "obtained from 192.168.254.1" in text, text
         assert "bridge='pvlxcnat0'" in dom.xml_desc().replace('"', "'")
+        # domifaddr --source lease: the network's dnsmasq lease for the container's MAC, on its host-side veth
+        leased = [lease.ipaddr for lease in conn.lookup_network_by_name("lxcnat").dhcp_leases("52:54:00:aa:fe:01")]
+        assert len(leased) == 1 and f"lease of {leased[0]} obtained" in text, (leased, text)
+        veth = dom.xml_desc().replace('"', "'").split("<target dev='")[1].split("'")[0]
+        assert dom.interface_addresses(0) == [(veth, "52:54:00:aa:fe:01", (("ipv4", leased[0], 24),))]
+        with pytest.raises(pyvirt.Error) as err:
+            dom.interface_addresses(1)  # containers have no guest agent, as in libvirt's LXC driver
+        assert err.value.code == ErrorCode.ARGUMENT_UNSUPPORTED and err.value.message.endswith("data source 1")
         dom.destroy()
     finally:
         net.destroy()

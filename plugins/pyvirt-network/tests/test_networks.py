@@ -171,3 +171,44 @@ def test_qemu_nic_joins_the_network_bridge(conn: pyvirt.Connection, root: Path) 
         assert "<source network='isolated' bridge='pvnt1'/>" in dom.xml_desc().replace('"', "'")
         dom.destroy()
     net.destroy()
+
+
+def test_domifaddr_from_leases_and_arp(conn: pyvirt.Connection, root: Path) -> None:
+    """A QEMU guest's iPXE asks the network's dnsmasq for an address; domifaddr finds it both ways."""
+    if not shutil.which("qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    # TCG: the guest is iPXE, which hangs at "starting execution" under this host's kvm-pvm (KVM without VMX)
+    virt = "qemu"
+    net = conn.define_network(NAT.format(name="leasenet", bridge="pvnt0"))
+    net.create()
+    guest = f"""<domain type='{virt}'><name>pxeguest</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os><devices>
+<interface type='network'><mac address='52:54:00:00:fb:07'/><source network='leasenet'/><model type='virtio'/></interface>
+</devices></domain>"""
+    with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
+        dom = qemu.create_domain(guest)
+        try:
+            deadline = time.monotonic() + 90  # SeaBIOS, then iPXE's DHCP: about 10 s under TCG here
+            while not net.dhcp_leases("52:54:00:00:fb:07") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            leases = net.dhcp_leases("52:54:00:00:fb:07")
+            assert leases, "iPXE got no lease from the network's dnsmasq"
+            tap = dom.xml_desc().split("<target dev='")[1].split("'")[0]
+            by_lease = dom.interface_addresses(0)
+            assert by_lease == [(tap, "52:54:00:00:fb:07", (("ipv4", leases[0].ipaddr, 24),))]
+            # the host learnt the guest's MAC while serving it (dnsmasq's checks, the DHCP exchange):
+            # domifaddr --source arp reads the host's neighbour table, prefix 0 as libvirt reports it
+            arp = [(tap, "52:54:00:00:fb:07", (("ipv4", leases[0].ipaddr, 0),))]
+            assert dom.interface_addresses(2) == arp, Path("/proc/net/arp").read_text()
+            shown = subprocess.run([PYVIRSH, "-c", f"qemu:///embed?root={root}", "domifaddr", "pxeguest"],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+            assert f"52:54:00:00:fb:07    ipv4         {leases[0].ipaddr}/24" in shown, shown
+            with pytest.raises(pyvirt.Error) as err:
+                dom.interface_addresses(1)  # no agent channel configured
+            assert err.value.code == ErrorCode.ARGUMENT_UNSUPPORTED
+        finally:
+            dom.destroy()
+        with pytest.raises(pyvirt.Error) as err:
+            qemu.define_domain(guest).interface_addresses(0)
+        assert err.value.code == ErrorCode.OPERATION_INVALID
+    net.destroy()

@@ -34,6 +34,7 @@ agent() {
   n=0
   until ls /dev/vport*p1 >/dev/null 2>&1 || [ $n -ge 100 ]; do usleep 100000; n=$((n+1)); done
   port=$(ls /dev/vport*p1 | head -1)
+  ip link set lo up
   exec 3<>"$port"
   echo PYVIRT-AGENT-READY > /dev/ttyS0
   # like qemu-ga: a read with no host connected ends at once (EOF), so keep trying
@@ -41,6 +42,9 @@ agent() {
    while read -r line <&3; do
     case "$line" in
       *guest-sync*) id=$(echo "$line" | sed 's/.*"id": *\\([0-9]*\\).*/\\1/'); echo '{"return": '"$id"'}' >&3 ;;
+      *guest-network-get-interfaces*)  # the guest's real loopback address, as qemu-ga reports it
+        set -- $(ip -o -4 addr show dev lo | sed 's/.* inet \\([0-9.]*\\)\\/\\([0-9]*\\).*/\\1 \\2/')
+        echo '{"return": [{"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "'"$1"'", "prefix": '"$2"'}]}]}' >&3 ;;
       *guest-shutdown*reboot*) echo PYVIRT-AGENT-REBOOT > /dev/ttyS0; reboot -f ;;
       *guest-shutdown*) echo PYVIRT-AGENT-SHUTDOWN > /dev/ttyS0; poweroff -f ;;
     esac
@@ -195,6 +199,8 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         dom.detach_device(hot)
         wait_for(lambda: "vdb" not in dom.xml_desc(), 60)
         wait_for(lambda: agent_answers(dom), 60)  # a TCG guest under load can take longer than one sync
+        # domifaddr --source agent: guest-network-get-interfaces through the driver's agent client
+        assert dom.interface_addresses(1) == [("lo", "00:00:00:00:00:00", (("ipv4", "127.0.0.1", 8),))]
         dom.shutdown()  # with the agent listening, libvirt's default is to ask it
         try:
             read_until(fd, b"PYVIRT-AGENT-SHUTDOWN", 30)

@@ -14,11 +14,12 @@ from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationFailedError, OperationInvalidError
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.driver_config import read_driver_config
+from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel
+from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, NodeInfo, SecurityLabel
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.host_topology import node_info
@@ -121,6 +122,8 @@ class LxcConnection:
         resolve_network_nics(live, self.uri)  # a NIC on a virtual network joins its bridge
         cgroup = ContainerCgroup(obj.name)
         spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock, self._init_pid_of)
+        for live_nic, nic_spec in zip(live.devices.interfaces if live.devices else [], spec.nics, strict=True):
+            live_nic.target_dev = nic_spec.host_dev  # the live XML names each host-side veth, as libvirt's does
         g = st.audit_guest(obj, -1)
         st.security.gen_label(live)
         try:
@@ -283,6 +286,15 @@ class LxcConnection:
         cg = obj.process.cgroup
         vcpus = d.vcpu.count or 1 if d.vcpu else 1
         return DomainInfo(obj.state, max_kib, cg.memory_usage_kib(), vcpus, cg.cpu_time_ns())
+
+    @hookimpl
+    def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
+        """Leases and the ARP table, as libvirt's LXC driver answers; a container has no guest agent."""
+        check_flags(flags, 0, "lxcDomainInterfaceAddresses")
+        obj = self.state.find(dom)
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return interface_addresses(obj.live, source, self.uri)
 
     @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:

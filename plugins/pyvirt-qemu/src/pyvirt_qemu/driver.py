@@ -31,11 +31,20 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.driver_config import read_driver_config
+from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SecurityLabel, SecurityModel, SnapshotRef
+from pyvirt.plugin.records import (
+    DomainInfo,
+    DomainRef,
+    InterfaceAddresses,
+    NodeInfo,
+    SecurityLabel,
+    SecurityModel,
+    SnapshotRef,
+)
 from pyvirt.security.dac import parse_dac_label
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
@@ -950,6 +959,18 @@ class QemuConnection:
             proc = obj.process
             return collect_stats(obj.live, int(obj.state), int(obj.reason), proc.pid if proc is not None else None,
                                  proc.monitor if proc is not None else None, stats)  # fmt: skip
+
+    @hookimpl
+    def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
+        check_flags(flags, 0, "qemuDomainInterfaceAddresses")
+        obj = self.state.find(dom)
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+
+        def ask_agent() -> Any:
+            return GuestAgent(obj.live, obj.agent_open).execute("guest-network-get-interfaces")
+
+        return interface_addresses(obj.live, source, self.uri, ask_agent)
 
     @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
