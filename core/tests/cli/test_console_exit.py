@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 SCRIPT = """
-import atexit, sys, threading
-atexit.register(lambda: sys.stdout.write("atexit ran\\n"))
+import atexit, gc, sys, threading
+atexit.register(lambda: sys.stdout.write(f"atexit ran, young GC threshold {gc.get_threshold()[0]}\\n"))
 if "thread" in sys.argv:
     threading.Thread(target=lambda: (__import__("time").sleep(0.3), print("thread finished"))).start()
 sys.argv = ["pyvirsh", "-c", "test:///default"] + sys.argv[1].split()
-from pyvirt.cli.main import console_main
+from pyvirt.cli.console import console_main
 console_main()
 """
 
@@ -23,9 +23,9 @@ def _run(command: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_output_status_and_atexit_survive_the_fast_exit() -> None:
     done = _run("domname 1")
-    assert (done.stdout, done.returncode) == ("test\n\natexit ran\n", 0)
+    assert (done.stdout, done.returncode) == ("test\n\natexit ran, young GC threshold 100000\n", 0)
     failed = _run("domname 42")
-    assert failed.returncode == 1 and failed.stdout == "\natexit ran\n"
+    assert failed.returncode == 1 and failed.stdout == "\natexit ran, young GC threshold 100000\n"
     assert failed.stderr == "error: failed to get domain '42'\n"
 
 

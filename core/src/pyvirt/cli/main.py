@@ -191,40 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def console_main() -> None:
-    """The ``pyvirsh`` command: ``main()``, then leave without tearing the interpreter down.
-
-    Why: finalization frees every module and object one at a time, 10-15 ms
-    of a 60 ms ``pyvirsh list`` on this host, for a process whose memory the
-    kernel is about to reclaim whole. By the time ``main()`` returns the
-    session's connections are closed; what remains is done here: the
-    standard streams are flushed and the ``atexit`` handlers run (logging's
-    among them). Whenever that is not the whole story (a stream that cannot
-    be flushed, a non-daemon thread still running, an interpreter without
-    ``atexit._run_exitfuncs``) the normal ``sys.exit`` path is taken instead.
-    ``main()`` itself stays an ordinary function for callers and tests.
-    """
-    rc = main()
-    _leave(rc)
-
-
-def _leave(rc: int) -> None:
-    import atexit
-    import threading
-
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    main_thread = threading.main_thread()
-    others = [t for t in threading.enumerate() if t is not main_thread and not t.daemon]
-    if run_exitfuncs is None or others:
-        sys.exit(rc)
-    run_exitfuncs()  # the interpreter's order: threads joined (none left), atexit, then the streams
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        sys.exit(rc)  # let the interpreter report the stream as it always does
-    os._exit(rc)
-
-
 if __name__ == "__main__":
+    from pyvirt.cli.console import console_main
+
     console_main()
