@@ -61,6 +61,15 @@ class Network:
         """The leases the network's DHCP server handed out, only ``mac``'s when given; virNetworkGetDHCPLeases."""
         return self._conn.calls.network_get_dhcp_leases(net=self._ref, mac=mac, flags=flags)
 
+    def update(self, command: int, section: int, xml: str, parent_index: int = -1, flags: int = 0) -> None:
+        """virNetworkUpdate: one entry of one section (numbers as in ``pyvirt.conf.network_update``).
+
+        ``flags``: 1 the live network, 2 the persistent definition, 0 the live one when running.
+        """
+        self._conn.check_writable("virNetworkUpdate")
+        self._conn.calls.network_update(net=self._ref, command=command, section=section,
+                                        parent_index=parent_index, xml=xml, flags=flags)  # fmt: skip
+
     def bridge_name(self) -> str:
         return self._conn.calls.network_get_bridge_name(net=self._ref)
 

@@ -72,6 +72,29 @@ CASES = {
         "net-dumpxml n2; net-start n2; net-info n2; net-autostart n2; net-list --all; net-destroy n2; "
         "net-undefine n2; net-list --all; net-uuid default; net-name dd8fe884-6c02-601e-7551-cca97df1c5df"
     ),
+    "net-update": (
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.50'/>\" --live --config; "
+        "net-dumpxml default; "
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.51'/>\"; "
+        "net-update default delete ip-dhcp-host \"<host mac='52:54:00:00:00:01'/>\" --config; "
+        "net-update default modify bridge \"<bridge name='x'/>\"; "
+        "net-update default add ip-dhcp-range \"<range start='192.168.122.100' end='192.168.122.110'/>\"; "
+        "net-dumpxml default; net-update default delete ip-dhcp-host \"<host mac='52:54:00:00:00:09'/>\"; "
+        "net-update default frob ip-dhcp-host '<host/>'; net-update default add frob '<host/>'; "
+        "net-update default add ip-dhcp-host '<host/>' --current --live; "
+        "net-update default add ip-dhcp-host /nonexistent; "
+        "net-update default add-first ip-dhcp-host \"<host mac='52:54:00:00:00:02' name='a' ip='192.168.122.9'/>\""
+        " --config; "
+        "net-update default add dns-host \"<host ip='192.168.122.7'><hostname>x</hostname></host>\"; "
+        "net-update default modify ip-dhcp-range \"<range start='1.1.1.1' end='1.1.1.2'/>\"; "
+        'net-update default add ip-dhcp-host "<foo/>"; '
+        "net-update default add ip-dhcp-host \"<host ip='192.168.122.3'/>\"; "
+        "net-update default delete ip-dhcp-host \"<host mac='52:54:00:00:00:02'/>\" --live; "
+        "net-dumpxml default; net-destroy default; net-dumpxml default; "
+        "net-update default modify ip-dhcp-host \"<host mac='52:54:00:00:00:02' name='b' ip='192.168.122.10'/>\"; "
+        "net-dumpxml default; "
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:03' ip='192.168.122.11'/>\" --live"
+    ),
     "storage": (
         "pool-list --all; pool-list --all --details; pool-info default-pool; pool-dumpxml default-pool; "
         "vol-create-as default-pool v1.img 1G --allocation 10M --format raw; vol-create-as default-pool b.qcow2 100M; "

@@ -36,7 +36,7 @@ COMMAND_MODULES: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["net-list", "net-info", "net-dumpxml", "net-define", "net-create", "net-start", "net-destroy",
-         "net-undefine", "net-autostart", "net-name", "net-uuid", "net-dhcp-leases"],
+         "net-undefine", "net-autostart", "net-name", "net-uuid", "net-dhcp-leases", "net-update"],
         "network_cmds",
     ),
     **dict.fromkeys(

@@ -142,3 +142,40 @@ def cmd_net_dhcp_leases(s: Session, o: dict[str, Any]) -> None:
         for lease in sorted(leases, key=lambda x: x.mac)
     ]  # fmt: skip
     print_table(s, ["Expiry Time", "MAC address", "Protocol", "IP address", "Hostname", "Client ID or DUID"], rows)
+
+
+@command(
+    "net-update", "update parts of an existing network's configuration", NETWORK,
+    Opt("command", "type of update (add-first, add-last (add), delete, or modify)", required=True, positional=True),
+    Opt("section", "which section of network configuration to update", required=True, positional=True),
+    Opt("xml", "name of file containing xml (or, if it starts with '<', the complete xml element itself) to "
+        "add/modify, or to be matched for search", required=True, positional=True),
+    Opt("parent-index", "which parent object to search through", kind="number"),
+    Opt("config", "affect next network startup", flag=True), Opt("live", "affect running network", flag=True),
+    Opt("current", "affect current state of network", flag=True),
+)  # fmt: skip
+def cmd_net_update(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.conf.network_update import COMMANDS, SECTIONS
+
+    for other in ("live", "config"):
+        if o["current"] and o[other]:
+            raise CommandError(f"Options --current and --{other} are mutually exclusive")
+    net = get_network(s, o["network"])
+    command_no = COMMANDS.get(o["command"])
+    if command_no is None:
+        raise CommandError(f"unrecognized command name '{o['command']}'")
+    section = SECTIONS.get(o["section"])
+    if section is None:
+        raise CommandError(f"unrecognized section name '{o['section']}'")
+    xml = o["xml"] if o["xml"].startswith("<") else _read_file(o["xml"])
+    flags = (1 if o["live"] else 0) | (2 if o["config"] else 0)
+    parent = int(o["parent-index"]) if o["parent-index"] is not None else -1
+    try:
+        net.update(command_no, section, xml, parent, flags)
+    except Error as exc:
+        raise CommandError(f"Failed to update network {net.name}", exc.message) from None
+    if o["config"]:
+        what = "persistent config and live state" if o["live"] else "persistent config"
+    else:
+        what = "live state" if o["live"] or net.is_active() else "persistent config"
+    s.extra_raw(f"Updated network {net.name} {what}")  # the command trailer ends the line, as in virsh

@@ -233,6 +233,11 @@ class DriverCalls:
             self._call("network_get_dhcp_leases", "virNetworkGetDHCPLeases", net=net, mac=mac, flags=flags),
         )
 
+    def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,
+                       flags: int) -> None:  # fmt: skip
+        self._call("network_update", "virNetworkUpdate", net=net, command=command, section=section,
+                   parent_index=parent_index, xml=xml, flags=flags)  # fmt: skip
+
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         return cast(
             "list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom)

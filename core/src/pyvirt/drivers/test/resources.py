@@ -23,12 +23,14 @@ from pyvirt.util.lazy_import import lazy_module
 if TYPE_CHECKING:
     from pyvirt.conf import interface as conf_interface
     from pyvirt.conf import network as conf_network
+    from pyvirt.conf import network_update as conf_network_update
     from pyvirt.conf import nodedev as conf_nodedev
     from pyvirt.conf import secret as conf_secret
     from pyvirt.conf import storage as conf_storage
 else:  # loaded when a document is first parsed or formatted
     conf_interface = lazy_module("pyvirt.conf.interface")
     conf_network = lazy_module("pyvirt.conf.network")
+    conf_network_update = lazy_module("pyvirt.conf.network_update")
     conf_nodedev = lazy_module("pyvirt.conf.nodedev")
     conf_secret = lazy_module("pyvirt.conf.secret")
     conf_storage = lazy_module("pyvirt.conf.storage")
@@ -139,7 +141,42 @@ class ResourceHooks:
     @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
         check_flags(flags, 1, "testNetworkGetXMLDesc")
-        return conf_network.format_network(self._net(net).defn)
+        obj = self._net(net)
+        return conf_network.format_network(obj.persistent_def() if flags & 1 else obj.defn)
+
+    @hookimpl
+    def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,
+                       flags: int) -> None:  # fmt: skip
+        """libvirt's virNetworkObjUpdate: the live and/or persistent definition, each changed on a copy.
+
+        As in libvirt's test driver, a pending persistent definition does not replace the live one
+        when the network stops; the next update of an inactive network's config does.
+        """
+        check_flags(flags, 3, "testNetworkUpdate")
+        with self.state.lock:
+            obj = self._net(net)
+            live, config = bool(flags & 1), bool(flags & 2)
+            if not live and not config:
+                live, config = obj.active, not obj.active
+            if live and not obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "network is not running")
+            if config and not obj.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot change persistent config of a "
+                                            "transient network")  # fmt: skip
+            new_live = obj.defn.model_copy(deep=True) if live else None
+            new_config = obj.persistent_def().model_copy(deep=True) if config else None
+            for target in (new_live, new_config):
+                if target is not None:
+                    conf_network_update.update_network(target, command, section, parent_index, xml)
+            if new_live is not None:
+                if obj.config is None and obj.persistent:
+                    obj.config = obj.defn  # the persistent definition stays as it was
+                obj.defn = new_live
+            if new_config is not None:
+                if obj.active:
+                    obj.config = new_config
+                else:
+                    obj.defn, obj.config = new_config, None
 
     @hookimpl
     def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:

@@ -110,6 +110,10 @@ class DomainObj:
 class NetworkObj:
     def __init__(self, defn: Network, active: bool = False, persistent: bool = True, autostart: bool = False) -> None:
         self.defn, self.active, self.persistent, self.autostart = defn, active, persistent, autostart
+        self.config: Network | None = None  # persistent definition when it differs from the running one
+
+    def persistent_def(self) -> Network:
+        return self.config or self.defn
 
 
 class PoolObj:

@@ -89,6 +89,13 @@ def network_get_dhcp_leases(net: NetworkRef, mac: str | None, flags: int) -> lis
 
 
 @hookspec(firstresult=True)
+def network_update(net: NetworkRef, command: int, section: int, parent_index: int, xml: str, flags: int) -> None:
+    """virNetworkUpdate: add, delete or modify one entry of a section (``ip-dhcp-host`` ...) of the live
+    definition, the persistent one or both (flags: 1 live, 2 config, 0 the live one when running).
+    Added in 1.5. Stops at first non-None result."""
+
+
+@hookspec(firstresult=True)
 def network_set_autostart(net: NetworkRef, autostart: bool) -> None:
     """Start the network when the host starts."""
 
