@@ -212,3 +212,34 @@ def test_domifaddr_from_leases_and_arp(conn: pyvirt.Connection, root: Path) -> N
             qemu.define_domain(guest).interface_addresses(0)
         assert err.value.code == ErrorCode.OPERATION_INVALID
     net.destroy()
+
+
+def test_net_update_reaches_the_running_dnsmasq(conn: pyvirt.Connection, root: Path) -> None:
+    """A static host added live is what the next DHCP client with that MAC gets; config-only waits."""
+    net = conn.define_network(NAT.format(name="updnet", bridge="pvnt0"))
+    net.create()
+    busybox = _busybox()
+    add, delete, dhcp_host = 3, 2, 4  # VIR_NETWORK_UPDATE_COMMAND_ADD_LAST / _DELETE, SECTION_IP_DHCP_HOST
+    net.update(add, dhcp_host, "<host mac='52:54:00:00:fb:0a' ip='192.168.251.60'/>", flags=3)  # live + config
+    assert "192.168.251.60" in _dhcp_lease("pvnt0", "52:54:00:00:fb:0a", busybox)
+    assert "ip='192.168.251.60'" in net.xml_desc(1)  # the persistent definition has it too
+    net.update(add, dhcp_host, "<host mac='52:54:00:00:fb:0b' ip='192.168.251.61'/>", flags=2)  # config only
+    assert "192.168.251.61" not in net.xml_desc() and "192.168.251.61" in net.xml_desc(1)
+    assert "192.168.251.61" not in _dhcp_lease("pvnt0", "52:54:00:00:fb:0b", busybox)
+    # refused updates change nothing: same dnsmasq, same definitions
+    pidfile = root / "network" / "run" / "updnet-dnsmasq.pid"
+    pid, live_xml = pidfile.read_text(), net.xml_desc()
+    with pytest.raises(pyvirt.Error) as err:
+        net.update(add, dhcp_host, "<host mac='52:54:00:00:fb:0a' ip='192.168.251.62'/>", flags=1)
+    assert err.value.code == ErrorCode.OPERATION_INVALID and "existing dhcp host entry" in err.value.message
+    assert (pidfile.read_text(), net.xml_desc()) == (pid, live_xml)
+    net.update(delete, dhcp_host, "<host mac='52:54:00:00:fb:0a'/>", flags=1)
+    assert "192.168.251.60" not in net.xml_desc() and "192.168.251.60" in net.xml_desc(1)
+    shown = subprocess.run([PYVIRSH, "-c", f"network:///embed?root={root}", "net-update", "updnet", "add",
+                            "ip-dhcp-range", "<range start='192.168.251.130' end='192.168.251.140'/>"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert shown == "Updated network updnet live state\n"
+    conf = (root / "network" / "lib" / "dnsmasq" / "updnet.conf").read_text()
+    assert "dhcp-range=192.168.251.130,192.168.251.140,255.255.255.0" in conf and "fb:0a" not in conf
+    net.destroy()
+    net.undefine()

@@ -56,8 +56,8 @@ def needs_dnsmasq(net: Network) -> bool:
 
 def _config(net: Network, bridge: str, leases: str) -> str:
     """dnsmasq reads all of it as root at start; static hosts are inline (libvirt keeps them in a hosts file
-    that ``net-update`` rewrites, which pyvirt does not offer yet), so it never needs to read our state
-    directory after dropping to nobody."""
+    that ``net-update`` rewrites before a SIGHUP; pyvirt's ``net-update`` restarts dnsmasq instead), so it
+    never needs to read our state directory after dropping to nobody."""
     lines = ["strict-order", "except-interface=lo", "bind-dynamic", f"interface={bridge}", f"dhcp-leasefile={leases}"]
     if net.domain_name:
         lines += [f"domain={net.domain_name}", "expand-hosts"]

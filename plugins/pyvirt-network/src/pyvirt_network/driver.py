@@ -26,6 +26,7 @@ import socket
 from typing import Any
 
 from pyvirt.conf.network import Network, format_network, parse_network
+from pyvirt.conf.network_update import update_network
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.events import EventSink
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
@@ -228,6 +229,50 @@ class NetworkConnection:
             if not entry.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
             self._stop(entry.defn)
+
+    @hookimpl
+    def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,
+                       flags: int) -> None:  # fmt: skip
+        """The live network, its persistent definition, or both, each changed on a copy first.
+
+        A live change restarts the network's dnsmasq with the new configuration (libvirt sends
+        SIGHUP for host changes and restarts for the rest); leases survive in the lease file.
+        If the new dnsmasq does not start, the old one is started again and nothing is saved.
+        """
+        check_flags(flags, 3, "networkUpdate")
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            live, config = bool(flags & 1), bool(flags & 2)
+            if not live and not config:
+                live, config = entry.active, not entry.active
+            if live and not entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "network is not running")
+            if config and not entry.persistent:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID,
+                                            "cannot change persistent config of a transient network")  # fmt: skip
+            persistent = self.store.persistent_definition(net.name) if config else None
+            new_config = persistent.model_copy(deep=True) if persistent is not None else None
+            new_live = entry.defn.model_copy(deep=True) if live else None
+            for target in (new_live, new_config):
+                if target is not None:
+                    update_network(target, command, section, parent_index, xml)
+            if new_live is not None and entry.defn.forward_mode != "bridge":
+                self._restart_dnsmasq(entry.defn, new_live)
+            if new_live is not None:
+                self.store.mark_running(new_live)
+            if new_config is not None:
+                self.store.save_config(new_config)
+
+    def _restart_dnsmasq(self, old: Network, new: Network) -> None:
+        stop_dnsmasq(old, self.paths)
+        try:
+            if needs_dnsmasq(new):
+                start_dnsmasq(new, new.bridge_name or "", self.paths)
+        except BaseException:
+            if needs_dnsmasq(old):
+                with contextlib.suppress(Error):
+                    start_dnsmasq(old, old.bridge_name or "", self.paths)
+            raise
 
     # ---------------------------------------------------------------- queries
     @hookimpl
