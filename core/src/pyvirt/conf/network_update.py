@@ -109,7 +109,9 @@ def _dhcp_range(net: Network, command: int, parent_index: int, xml: str) -> None
     rng = parse_model(DhcpRange, _fragment(xml, "range", net), "range")
     ranges: list[DhcpRange] = ip.dhcp_ranges if ip.dhcp_ranges is not None else []
     if command == MODIFY:
-        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted")
+        raise NotSupportedError(
+            ErrorCode.OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted"
+        )
     same = [i for i, old in enumerate(ranges) if (old.start, old.end) == (rng.start, rng.end)]
     if command == DELETE:
         if not same:
@@ -129,7 +131,9 @@ def _dns_host(net: Network, command: int, xml: str) -> None:
     host = parse_model(DnsHost, _fragment(xml, "host", net), "host")
     hosts: list[DnsHost] = net.dns_hosts if net.dns_hosts is not None else []
     if command == MODIFY:
-        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "DNS HOST records cannot be modified, only added or deleted")
+        raise NotSupportedError(
+            ErrorCode.OPERATION_UNSUPPORTED, "DNS HOST records cannot be modified, only added or deleted"
+        )
     same = [i for i, old in enumerate(hosts) if old.ip == host.ip]
     if command == DELETE:
         if not same:
@@ -151,9 +155,13 @@ def update_network(net: Network, command: int, section: int, parent_index: int, 
         raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"can't update network with unknown command {command}")
     name = _NAMES.get(section)
     if name is None:
-        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"can't update unrecognized section of network {net.name}")
+        raise NotSupportedError(
+            ErrorCode.OPERATION_UNSUPPORTED, f"can't update unrecognized section of network {net.name}"
+        )
     if name in _NEVER:
-        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"can't update '{name}' section of network '{net.name}'")
+        raise NotSupportedError(
+            ErrorCode.OPERATION_UNSUPPORTED, f"can't update '{name}' section of network '{net.name}'"
+        )
     if name == "ip-dhcp-host":
         _dhcp_host(net, command, parent_index, xml)
     elif name == "ip-dhcp-range":
