@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pyvirt.conf.identity import normalize_uuid
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode, OperationDeniedError
-from pyvirt.events import EventSink, LifecycleEvent
+from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
@@ -288,3 +288,13 @@ class Connection:
 
     def deregister_domain_event(self, callback_id: int) -> None:
         self._events.deregister(callback_id)
+
+    def register_network_event(
+        self, callback: Callable[[NetworkLifecycleEvent], None], network: Network | None = None
+    ) -> int:
+        """Call ``callback`` for every network lifecycle event (of one network, if given), in order."""
+        self.calls  # noqa: B018 - raises on a closed connection
+        return self._events.register_network(callback, network.uuid if network is not None else None)
+
+    def deregister_network_event(self, callback_id: int) -> None:
+        self._events.deregister_network(callback_id)

@@ -1,4 +1,4 @@
-"""Domain lifecycle events: libvirt's event/detail numbers, and delivery in order.
+"""Domain and network lifecycle events: libvirt's event/detail numbers, and delivery in order.
 
 Drivers report events to the ``EventSink`` they got at open; the connection
 delivers them to every registered callback, in the order they happened, on
@@ -12,11 +12,20 @@ import enum
 import itertools
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pyvirt.plugin.records import DomainRef
+from pyvirt.plugin.records import DomainRef, NetworkRef
 
-__all__ = ["DomainEvent", "EventSink", "LifecycleEvent", "detail_text", "event_text"]
+__all__ = [
+    "DomainEvent",
+    "EventSink",
+    "LifecycleEvent",
+    "NetworkEvent",
+    "NetworkLifecycleEvent",
+    "detail_text",
+    "event_text",
+    "network_event_text",
+]
 
 
 class DomainEvent(enum.IntEnum):
@@ -123,6 +132,28 @@ def detail_text(event: int, detail: int) -> str:
     return words[detail] if 0 <= detail < len(words) else "unknown"
 
 
+class NetworkEvent(enum.IntEnum):
+    """virNetworkEventLifecycleType (their detail is always 0)."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+
+
+_NETWORK_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped")
+
+
+def network_event_text(event: int) -> str:
+    return _NETWORK_EVENT_TEXT[event] if 0 <= event < len(_NETWORK_EVENT_TEXT) else "unknown"
+
+
+class NetworkLifecycleEvent(NamedTuple):
+    network: NetworkRef
+    event: int
+    detail: int
+
+
 class LifecycleEvent(NamedTuple):
     domain: DomainRef
     event: int
@@ -130,6 +161,7 @@ class LifecycleEvent(NamedTuple):
 
 
 Callback = Callable[[LifecycleEvent], None]
+NetworkCallback = Callable[[NetworkLifecycleEvent], None]
 
 
 class EventSink:
@@ -137,6 +169,7 @@ class EventSink:
 
     def __init__(self) -> None:
         self._callbacks: dict[int, tuple[Callback, str | None]] = {}
+        self._network_callbacks: dict[int, tuple[NetworkCallback, str | None]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -147,14 +180,38 @@ class EventSink:
             self._callbacks[cid] = (callback, domain_uuid)
             return cid
 
+    def register_network(self, callback: NetworkCallback, network_uuid: str | None = None) -> int:
+        """Add a network lifecycle callback (optionally for one network); returns its id."""
+        with self._lock:
+            cid = next(self._ids)
+            self._network_callbacks[cid] = (callback, network_uuid)
+            return cid
+
     def deregister(self, callback_id: int) -> None:
+        self._drop(self._callbacks, callback_id)
+
+    def deregister_network(self, callback_id: int) -> None:
+        self._drop(self._network_callbacks, callback_id)
+
+    def _drop(self, callbacks: dict[int, Any], callback_id: int) -> None:
         from pyvirt.errors import ErrorCode, InvalidArgumentError
 
         with self._lock:
-            if self._callbacks.pop(callback_id, None) is None:
+            if callbacks.pop(callback_id, None) is None:
                 raise InvalidArgumentError(
                     ErrorCode.INVALID_ARG, f"could not find event callback {callback_id} for deletion"
                 )
+
+    def network_lifecycle(self, network: NetworkRef, event: int, detail: int = 0) -> None:
+        """Deliver a network lifecycle event to every matching callback, in registration order."""
+        if not self._network_callbacks:
+            return
+        ev = NetworkLifecycleEvent(network, int(event), int(detail))
+        with self._lock:
+            targets = list(self._network_callbacks.values())
+        for cb, uuid in targets:
+            if uuid is None or uuid == network.uuid:
+                cb(ev)
 
     def lifecycle(self, domain: DomainRef, event: int, detail: int) -> None:
         """Deliver a lifecycle event to every matching callback, in registration order."""

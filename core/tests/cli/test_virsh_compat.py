@@ -95,6 +95,8 @@ CASES = {
         "net-dumpxml default; "
         "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:03' ip='192.168.122.11'/>\" --live"
     ),
+    "net-event": "net-event --list; net-event; net-event --event bogus; net-event --event lifecycle --timeout 1",
+    "event-timeout": "event; event --all --timeout 1",
     "storage": (
         "pool-list --all; pool-list --all --details; pool-info default-pool; pool-dumpxml default-pool; "
         "vol-create-as default-pool v1.img 1G --allocation 10M --format raw; vol-create-as default-pool b.qcow2 100M; "

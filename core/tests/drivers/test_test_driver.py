@@ -243,3 +243,32 @@ def test_default_state_is_parsed_on_first_use_once_for_all_threads() -> None:
     assert listed == [(1, "test", DomainState.RUNNING)] and untouched == []
     assert distinct == 1 and resources == (("default",), 4)
     assert labels == (("libvirt-test", True),)  # the running domain's label, as libvirt's test driver reports it
+
+
+def test_network_lifecycle_events_in_order(conn: pyvirt.Connection) -> None:
+    from pyvirt.events import NetworkEvent, NetworkLifecycleEvent
+
+    seen: list[tuple[str, int]] = []
+    only_n2: list[int] = []
+
+    def on_any(ev: NetworkLifecycleEvent) -> None:
+        seen.append((ev.network.name, ev.event))
+
+    every = conn.register_network_event(on_any)
+    n2 = conn.define_network((DATA / "net-n2.xml").read_text())
+    one = conn.register_network_event(lambda ev: only_n2.append(ev.event), n2)
+    conn.lookup_network_by_name("default").destroy()
+    n2.create()
+    n2.destroy()
+    n2.undefine()
+    conn.lookup_network_by_name("default").create()
+    conn.deregister_network_event(every)
+    conn.deregister_network_event(one)
+    conn.lookup_network_by_name("default").destroy()  # no callbacks left: nobody hears this one
+    conn.lookup_network_by_name("default").create()
+    d, u, s, t = NetworkEvent.DEFINED, NetworkEvent.UNDEFINED, NetworkEvent.STARTED, NetworkEvent.STOPPED
+    assert seen == [("n2", d), ("default", t), ("n2", s), ("n2", t), ("n2", u), ("default", s)]
+    assert only_n2 == [s, t, u]
+    with pytest.raises(pyvirt.Error) as err:
+        conn.deregister_network_event(every)
+    assert err.value.code == ErrorCode.INVALID_ARG

@@ -243,3 +243,22 @@ def test_net_update_reaches_the_running_dnsmasq(conn: pyvirt.Connection, root: P
     assert "dhcp-range=192.168.251.130,192.168.251.140,255.255.255.0" in conf and "fb:0a" not in conf
     net.destroy()
     net.undefine()
+
+
+def test_lifecycle_events_of_this_connection(conn: pyvirt.Connection, root: Path) -> None:
+    from pyvirt.events import NetworkEvent, NetworkLifecycleEvent
+
+    seen: list[tuple[str, int]] = []
+
+    def on_event(ev: NetworkLifecycleEvent) -> None:
+        seen.append((ev.network.name, ev.event))
+
+    cid = conn.register_network_event(on_event)
+    net = conn.define_network("<network><name>evnet</name><bridge name='pvnt1'/>"
+                              "<ip address='192.168.253.1' prefix='24'/></network>")  # fmt: skip
+    net.create()
+    net.destroy()
+    net.undefine()
+    conn.deregister_network_event(cid)
+    d, u, s, t = NetworkEvent.DEFINED, NetworkEvent.UNDEFINED, NetworkEvent.STARTED, NetworkEvent.STOPPED
+    assert seen == [("evnet", d), ("evnet", s), ("evnet", t), ("evnet", u)]

@@ -54,6 +54,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
     **dict.fromkeys(["domblklist", "domiflist", "domifaddr"], "domain_device_cmds"),
     "event": "event_cmd",
+    "net-event": "event_cmd",
     "host-validate": "host_validate_cmd",
 }  # fmt: skip
 

@@ -28,7 +28,7 @@ from typing import Any
 from pyvirt.conf.network import Network, format_network, parse_network
 from pyvirt.conf.network_update import update_network
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
-from pyvirt.events import EventSink
+from pyvirt.events import EventSink, NetworkEvent
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
@@ -63,7 +63,7 @@ class NetworkDriver:
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
         if uri.driver != "network" or uri.server:
             return None
-        return NetworkConnection(_paths(uri))
+        return NetworkConnection(_paths(uri), events)
 
 
 def _random_mac() -> str:
@@ -71,8 +71,10 @@ def _random_mac() -> str:
 
 
 class NetworkConnection:
-    def __init__(self, paths: DriverPaths) -> None:
+    def __init__(self, paths: DriverPaths, events: EventSink | None = None) -> None:
         self.paths = paths
+        # lifecycle events of this connection's own calls (another process's changes are not seen)
+        self.events = events if events is not None else EventSink()
         self.store: ObjectStore[Network] = ObjectStore(paths, parse_network, format_network, _no_network)
         if self.store.first_open:
             for entry in self.store.all():
@@ -155,6 +157,7 @@ class NetworkConnection:
         with self.store.locked():
             net = self._prepare(parse_network(xml), xml)
             self.store.save_config(net)
+        self.events.network_lifecycle(self._ref(net), NetworkEvent.DEFINED)
         return self._ref(net)
 
     @hookimpl
@@ -166,6 +169,7 @@ class NetworkConnection:
             if entry is not None and entry.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
             self._start(net)
+        self.events.network_lifecycle(self._ref(net), NetworkEvent.STARTED)
         return self._ref(net)
 
     @hookimpl
@@ -174,10 +178,8 @@ class NetworkConnection:
             entry = self.store.get(net.name)
             if not entry.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not persistent")
-            if entry.active:  # libvirt lets an active network become transient
-                self.store.remove_config(net.name)
-                return
-            self.store.remove_config(net.name)
+            self.store.remove_config(net.name)  # an active network becomes transient, as libvirt lets it
+        self.events.network_lifecycle(net, NetworkEvent.UNDEFINED)
 
     # ---------------------------------------------------------------- start / stop
     def _start(self, net: Network) -> None:
@@ -221,6 +223,7 @@ class NetworkConnection:
             if entry.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
             self._start(entry.defn)
+        self.events.network_lifecycle(net, NetworkEvent.STARTED)
 
     @hookimpl
     def network_destroy(self, net: NetworkRef) -> None:
@@ -229,6 +232,7 @@ class NetworkConnection:
             if not entry.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
             self._stop(entry.defn)
+        self.events.network_lifecycle(net, NetworkEvent.STOPPED)
 
     @hookimpl
     def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,

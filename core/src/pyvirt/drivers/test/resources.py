@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.events import EventSink, NetworkEvent
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
@@ -43,6 +44,7 @@ POOL_INACTIVE, POOL_RUNNING = 0, 2
 
 class ResourceHooks:
     state: TestState
+    events: EventSink
 
     # ================================================================ networks
     def _net(self, ref: NetworkRef | str) -> NetworkObj:
@@ -104,12 +106,15 @@ class ResourceHooks:
         check_flags(flags, 1, "testNetworkDefineXMLFlags")
         obj = self._add_network(xml, active=False)
         obj.persistent = True
+        self.events.network_lifecycle(self._nref(obj), NetworkEvent.DEFINED)
         return self._nref(obj)
 
     @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
         check_flags(flags, 1, "testNetworkCreateXMLFlags")
-        return self._nref(self._add_network(xml, active=True))
+        ref = self._nref(self._add_network(xml, active=True))
+        self.events.network_lifecycle(ref, NetworkEvent.STARTED)
+        return ref
 
     @hookimpl
     def network_undefine(self, net: NetworkRef) -> None:
@@ -119,6 +124,7 @@ class ResourceHooks:
                 obj.persistent = False
             else:
                 del self.state.networks[net.name]
+        self.events.network_lifecycle(net, NetworkEvent.UNDEFINED)
 
     @hookimpl
     def network_create(self, net: NetworkRef) -> None:
@@ -127,6 +133,7 @@ class ResourceHooks:
             if obj.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
             obj.active = True
+        self.events.network_lifecycle(net, NetworkEvent.STARTED)
 
     @hookimpl
     def network_destroy(self, net: NetworkRef) -> None:
@@ -137,6 +144,7 @@ class ResourceHooks:
             obj.active = False
             if not obj.persistent:
                 del self.state.networks[net.name]
+        self.events.network_lifecycle(net, NetworkEvent.STOPPED)
 
     @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
