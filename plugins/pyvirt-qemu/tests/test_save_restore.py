@@ -18,7 +18,7 @@ GUEST = """<domain type='{t}'><name>sv</name><uuid>5b2f0e4c-9d11-4c55-8a4b-6f3f0
 
 
 def qemu_pid(root: Path) -> int:
-    return int((root / "run" / "sv.pid").read_text())
+    return int((root / "run" / "qemu" / "sv.pid").read_text())
 
 
 def test_save_then_restore_resumes_the_same_guest(
@@ -38,8 +38,9 @@ def test_save_then_restore_resumes_the_same_guest(
     raw = image.read_bytes()
     magic, version, data_len, was_running = struct.unpack_from("=16s3I", raw)
     assert (magic, version, was_running) == (b"LibvirtQemudSave", 2, 1)
-    assert b"<name>sv</name>" in raw[96 : 96 + data_len]
-    assert b"QEVM" in raw[96 + data_len : 96 + data_len + 64]  # QEMU's migration stream follows the XML
+    assert raw[92:].startswith(b"<domain") and b"<name>sv</name>" in raw[92 : 92 + data_len]  # libvirt's offset
+    assert raw[92 + data_len - 64 * 1024 : 92 + data_len].strip(b"\0") == b""  # libvirt's 64 KiB of zero padding
+    assert raw[92 + data_len : 92 + data_len + 4] == b"QEVM"  # QEMU's migration stream follows the XML
     assert (image.stat().st_mode & 0o777) == 0o600
     restored = conn.restore_domain(str(image))
     assert restored.name == "sv" and restored.state() == (DomainState.RUNNING, 3)  # running (restored)
@@ -82,5 +83,5 @@ def test_bad_images_are_refused_and_leave_nothing(conn: pyvirt.Connection, qemu_
     junk.write_bytes(b"\0" * 200)
     with pytest.raises(pyvirt.Error) as err:
         conn.restore_domain(str(junk))
-    assert err.value.code == ErrorCode.INVALID_ARG and "magic" in err.value.message
-    assert conn.list_all_domains() == [] and os.listdir(qemu_root / "run") == []
+    assert err.value.code == ErrorCode.OPERATION_FAILED and err.value.message.endswith("image magic is incorrect")
+    assert conn.list_all_domains() == [] and os.listdir(qemu_root / "run" / "qemu") == []

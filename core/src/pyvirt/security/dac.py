@@ -22,7 +22,7 @@ from pyvirt.conf.domain_devices import DeviceSeclabel
 from pyvirt.errors import ErrorCode, InternalError, OperationInvalidError, SystemCallError
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.records import SecurityLabel
-from pyvirt.security.remembered import metadata_lock, recall_label, remember_label
+from pyvirt.security.remembered import hand_over_label, metadata_lock, recall_label, remember_label
 from pyvirt.security.resources import FileResource, domain_files
 from pyvirt.util.caps import read_process_caps
 from pyvirt.util.command import Command
@@ -67,6 +67,11 @@ def domain_seclabel(dom: Domain, model: str) -> Seclabel | None:
     if len(labels) == 1 and labels[0].model is None:
         return labels[0]
     return None
+
+
+def _owner(domain: Domain) -> str:
+    """Whose reference a remembered label is (the UUID; a name without spaces for UUID-less test domains)."""
+    return domain.uuid or "name:" + "_".join((domain.name or "").split())
 
 
 def _device_label(seclabels: tuple[DeviceSeclabel, ...]) -> DeviceSeclabel | None:
@@ -146,7 +151,33 @@ class DacDriver:
                 return  # libvirt logs and goes on: the filesystem cannot hold owners (NFS root squash, …)
             raise SystemCallError(exc.errno or 0, f"unable to set user and group to '{uid}:{gid}' on '{path}'") from exc
 
-    def _set_one(self, res: FileResource, uid: int, gid: int) -> None:
+    def process_ids(self, domain: Domain) -> tuple[int, int]:
+        """The uid/gid the guest's process runs as, and so owns what the hypervisor makes for it.
+
+        libvirt's virSecurityDACGetIds: the seclabel's label, else qemu.conf's user and group
+        (also for a dynamic label not generated yet); an unconfined (``none``) guest runs as we do.
+        """
+        sl = domain_seclabel(domain, MODEL)
+        if sl is not None and sl.type == "none":
+            return os.geteuid(), os.getegid()
+        return parse_dac_label((sl.label if sl is not None else None) or f"+{self.user}:+{self.group}")
+
+    def hand_over(self, domain: Domain, pid: int) -> None:
+        """The guest's process ``pid`` now keeps this domain's remembered labels (see remembered.py).
+
+        Bookkeeping for stale-record recovery only: the guest already runs, so a file whose owner
+        line cannot be rewritten is left as it is (its reference then looks like the starter's)
+        rather than failing a start that has succeeded.
+        """
+        if self._ids(domain) is None:
+            return
+        resources = [r for r in domain_files(domain) if r.remember and os.path.exists(r.path)]
+        with metadata_lock([r.path for r in resources]):
+            for res in resources:
+                with contextlib.suppress(OSError, SystemCallError):
+                    hand_over_label(res.path, MODEL, _owner(domain), pid)
+
+    def _set_one(self, res: FileResource, uid: int, gid: int, owner: str | None = None) -> None:
         dev = _device_label(res.seclabels)
         if dev is not None:
             if dev.relabel is False:
@@ -158,16 +189,16 @@ class DacDriver:
                 return  # created later by the hypervisor with the guest's identity
             raise SystemCallError(errno.ENOENT, f"unable to stat: {res.path}")
         if res.remember:
-            refs = remember_label(res.path, MODEL, _label_of(res.path))
+            refs = remember_label(res.path, MODEL, _label_of(res.path), owner)
             if refs is not None and refs > 1 and _label_of(res.path) != f"+{uid}:+{gid}":
-                recall_label(res.path, MODEL)
+                recall_label(res.path, MODEL, owner)
                 raise OperationInvalidError(
                     ErrorCode.OPERATION_INVALID,
                     f"Setting different DAC user or group on {res.path} which is already in use",
                 )
         self._chown(res.path, uid, gid)
 
-    def _restore_one(self, res: FileResource) -> None:
+    def _restore_one(self, res: FileResource, owner: str | None = None) -> None:
         dev = _device_label(res.seclabels)
         if dev is not None and dev.relabel is False:
             return
@@ -176,7 +207,7 @@ class DacDriver:
         if not os.path.exists(res.path):
             return
         uid, gid = 0, 0  # libvirt's fallback: root:root
-        recalled = recall_label(res.path, MODEL) if res.remember else None
+        recalled = recall_label(res.path, MODEL, owner) if res.remember else None
         if recalled is not None:
             remaining, label = recalled
             if remaining > 0:
@@ -195,14 +226,14 @@ class DacDriver:
         with metadata_lock([r.path for r in resources]):
             try:
                 for res in resources:
-                    self._set_one(res, *ids)
+                    self._set_one(res, *ids, owner=_owner(domain))
                     done.append(res)
                 if incoming_path:
                     self._chown(incoming_path, *ids)
             except Exception:
                 for res in reversed(done):
                     with contextlib.suppress(Exception):
-                        self._restore_one(res)
+                        self._restore_one(res, _owner(domain))
                 raise
 
     @hookimpl
@@ -214,7 +245,7 @@ class DacDriver:
         with metadata_lock([r.path for r in resources]):
             for res in reversed(resources):
                 try:
-                    self._restore_one(res)
+                    self._restore_one(res, _owner(domain))
                 except Exception as exc:
                     failures.append(str(exc))
         if failures:
@@ -225,13 +256,14 @@ class DacDriver:
         ids = self._ids(domain)
         if ids is not None:
             with metadata_lock([path]):
+                # no owner line: the process hot-plugging a path is not the one keeping it
                 self._set_one(FileResource(kind, path, remember), *ids)
 
     @hookimpl
     def security_restore_path_label(self, domain: Domain, path: str, kind: str, recall: bool) -> None:
         if self._ids(domain) is not None:
             with metadata_lock([path]):
-                self._restore_one(FileResource(kind, path, recall))
+                self._restore_one(FileResource(kind, path, recall), _owner(domain))
 
     # ------------------------------------------------------------------ process
     @hookimpl
@@ -239,8 +271,7 @@ class DacDriver:
         sl = domain_seclabel(domain, MODEL)
         if sl is not None and sl.type == "none":
             return
-        label = (sl.label if sl is not None else None) or f"+{self.user}:+{self.group}"
-        uid, gid = parse_dac_label(label)
+        uid, gid = self.process_ids(domain)
         try:
             groups = os.getgrouplist(pwd.getpwuid(uid).pw_name, gid)
         except KeyError:

@@ -180,6 +180,30 @@ class SecurityStack:
             lambda d: d.security_restore_path_label(domain=domain, path=path, kind=kind, recall=recall),
         )
 
+    # ------------------------------------------------------------------ the guest's own files
+    def _dac(self) -> Any:
+        from pyvirt.security.dac import DacDriver
+
+        return next((e.driver for e in self._entries if isinstance(e.driver, DacDriver)), None)
+
+    def process_ids(self, domain: Domain, default: tuple[int, int]) -> tuple[int, int]:
+        """uid/gid the guest's process will run as (DAC's label), ``default`` without a DAC driver."""
+        dac = self._dac()
+        if dac is None:
+            return default
+        ids: tuple[int, int] = dac.process_ids(domain)
+        return ids
+
+    def hand_over_labels(self, domain: Domain, pid: int) -> None:
+        """Once the guest's process ``pid`` runs, it (not the starting process) keeps the remembered labels.
+
+        A start that dies between labelling and this call leaves references owned by a dead
+        process, which the next start that needs those files drops (see remembered.py).
+        """
+        dac = self._dac()
+        if dac is not None:
+            dac.hand_over(domain, pid)
+
     # ------------------------------------------------------------------ semantics
     def _all_or_nothing(self, do: Callable[[Any], None], undo: Callable[[Any], None]) -> None:
         done: list[Any] = []
