@@ -10,6 +10,7 @@ callers and tests use without these effects.
 import gc
 import os
 import sys
+from typing import NoReturn
 
 __all__ = ["console_main"]
 
@@ -36,7 +37,13 @@ def console_main() -> None:
     gc.set_threshold(_YOUNG_THRESHOLD, middle, old)
     from pyvirt.cli.main import main
 
-    _leave(main())
+    try:
+        rc = main()
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise
+        _die_of_sigpipe()
+    _leave(rc)
 
 
 def _leave(rc: int) -> None:
@@ -52,6 +59,47 @@ def _leave(rc: int) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
+    except BrokenPipeError:
+        if _reader_gone():
+            _die_of_sigpipe()
+        sys.exit(rc)
     except (OSError, ValueError):
         sys.exit(rc)  # let the interpreter report the stream as it always does
     os._exit(rc)
+
+
+def _reader_gone() -> bool:
+    """True when whoever read our stdout or stderr has closed its end (``pyvirsh help | head``).
+
+    Only then is a ``BrokenPipeError`` the reader's doing; one from anywhere
+    else (a socket to a daemon, a monitor) is a bug and keeps its traceback.
+    A pipe whose read end is closed polls as ``POLLERR``.
+    """
+    import select
+
+    poller = select.poll()
+    for fd in (1, 2):
+        poller.register(fd, 0)
+    try:
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except OSError:
+        return False
+
+
+def _die_of_sigpipe() -> NoReturn:
+    """End as virsh does when its reader goes away: killed by SIGPIPE, nothing on stderr.
+
+    Python ignores SIGPIPE and turns it into ``BrokenPipeError``, whose
+    traceback (and the interpreter's own complaint when it flushes stdout at
+    exit) is noise after ``| head``. The shell sees status 141 from virsh;
+    pyvirsh gives it the same.
+    """
+    import signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # whatever is still buffered goes nowhere, quietly
+    os.dup2(devnull, 2)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGPIPE])
+    os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(128 + signal.SIGPIPE)  # not reached: SIGPIPE's default action ends the process

@@ -200,6 +200,18 @@ class Session:
             self.stdout.write(text)
 
     def error(self, line: str) -> None:
+        self.error_raw(f"error: {line}\n")
+
+    def error_raw(self, text: str) -> None:
+        """Text for stderr as it is (libxml's own messages); stdout first, as vshError does.
+
+        When both streams share one pipe (``2>&1``), anything still buffered
+        for stdout would otherwise appear after this message.
+        """
         self.stdout.flush()
-        self.stderr.write(f"error: {line}\n")
+        self.stderr.write(text)
         self.stderr.flush()
+
+    def flush(self) -> None:
+        """End of a command: what it printed leaves now (vshPrint flushes each print)."""
+        self.stdout.flush()

@@ -4,7 +4,8 @@ Command modules are imported only when one of their commands is named, so
 ``pyvirsh host-validate`` does not pay for XML or driver imports. Several
 commands may be given in one argument separated by ``;`` (as virsh allows).
 Errors print as virsh prints them (``error: …`` on stderr); the exit status
-is that of the last command.
+is that of the last command. Standard output is flushed after each command
+and before anything goes to stderr, so ``2>&1`` reads in order, as virsh's.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for cmd_argv in _split_commands(parsed):
             ok = run_command(session, cmd_argv)
+            session.flush()  # virsh flushes every print: a reader of 2>&1 sees each command's output in turn
     except KeyboardInterrupt:
         return 130
     finally:

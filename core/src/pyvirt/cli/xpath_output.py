@@ -9,7 +9,6 @@ nothing, which is what virsh 9.0 does.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from pyvirt.cli.framework import Opt, Session
@@ -47,7 +46,7 @@ def print_xml(s: Session, xml: str, o: dict[str, Any], newline: bool = False) ->
     try:
         result = root.xpath(expr)
     except etree.XPathError:
-        sys.stderr.write("XPath error : Invalid expression\n")
+        s.error_raw("XPath error : Invalid expression\n")
         s.out_raw("")
         return
     if not isinstance(result, list):

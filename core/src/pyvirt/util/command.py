@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from pyvirt.errors import (
+    Error,
     ErrorCode,
     InvalidArgumentError,
     OperationDeniedError,
@@ -43,7 +44,15 @@ from pyvirt.errors import (
 from pyvirt.util import caps as capsmod
 from pyvirt.util.args_text import render_args_text
 
-__all__ = ["DEVNULL", "EXIT_CANCELED", "EXIT_CANNOT_INVOKE", "EXIT_ENOENT", "Command", "CommandFailedError"]
+__all__ = [
+    "DEVNULL",
+    "EXIT_CANCELED",
+    "EXIT_CANNOT_INVOKE",
+    "EXIT_ENOENT",
+    "Command",
+    "CommandFailedError",
+    "ProgramNotFoundError",
+]
 
 EXIT_CANCELED = 125
 EXIT_CANNOT_INVOKE = 126
@@ -87,6 +96,37 @@ class CommandFailedError(OperationFailedError):
         self.exit_status = exit_status
         self.stderr = stderr
         super().__init__(ErrorCode.OPERATION_FAILED, detail)
+
+
+class ProgramNotFoundError(CommandFailedError, SystemCallError):
+    """The program to run does not exist: not in ``PATH``, or its absolute path is missing.
+
+    libvirt's words and code (``VIR_ERR_SYSTEM_ERROR``: "Cannot find 'X' in
+    path", "cannot execute binary X"), followed by the Debian package that
+    provides the program (:mod:`pyvirt.util.host_programs`), because the
+    usual cause is a package missing on the host, and the caller's own error
+    ("cannot create volume ...") would otherwise hide which program it was.
+    It is both a ``CommandFailedError`` (step ``exec``, as a failed exec
+    always was) and a ``SystemCallError`` (errno ENOENT, as a failed ``PATH``
+    lookup always was), so callers catching either keep working.
+    ``program`` is argv[0] as given, ``package`` None when pyvirt does not
+    know the program.
+    """
+
+    def __init__(self, program: str, *, in_path: bool, exit_status: int | None = None) -> None:
+        from pyvirt.util.host_programs import missing_program_hint, package_of
+
+        self.program = program
+        self.package = package_of(program)
+        self.errno = errno_mod.ENOENT
+        self.step = "exec"
+        self.child_errno = errno_mod.ENOENT
+        self.exit_status = exit_status
+        self.stderr = b""
+        what = f"Cannot find '{program}' in path" if in_path else f"cannot execute binary {program}"
+        Error.__init__(
+            self, ErrorCode.SYSTEM_ERROR, f"{what}: {os.strerror(errno_mod.ENOENT)}{missing_program_hint(program)}"
+        )
 
 
 @dataclass
@@ -137,6 +177,7 @@ class Command:
     _pipes: dict[str, int] = field(default_factory=dict, init=False)
     _reaped: bool = field(default=False, init=False)
     _popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _program: str = field(default="", init=False, repr=False)  # argv[0] resolved through PATH
 
     # ---------------------------------------------------------------- building
     def add_args(self, *args: str) -> Command:
@@ -287,7 +328,7 @@ class Command:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, "daemonized commands need a pidfile")
         if self._daemonize and self._handshake:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, "a daemonized command cannot handshake")
-        program = self._resolve_program()
+        program = self._program = self._resolve_program()
         self._check_privileges()
         groups = self._groups
         if groups is None and self._uid is not None and os.geteuid() == 0:
@@ -385,6 +426,8 @@ class Command:
             self.exit_status = (
                 EXIT_CANCELED if chdir_failed else (EXIT_ENOENT if err == errno_mod.ENOENT else EXIT_CANNOT_INVOKE)
             )
+            if step == "exec" and err == errno_mod.ENOENT and not os.path.exists(program):
+                raise ProgramNotFoundError(program, in_path=False, exit_status=self.exit_status) from exc
             raise CommandFailedError(
                 f"child process failed at step '{step}': {os.strerror(err)}",
                 step=step,
@@ -466,7 +509,7 @@ class Command:
             return prog
         found = shutil.which(prog)
         if not found:
-            raise SystemCallError(errno_mod.ENOENT, f"Cannot find '{prog}' in path")
+            raise ProgramNotFoundError(prog, in_path=True)
         return found
 
     def _check_privileges(self) -> None:
@@ -631,6 +674,8 @@ class Command:
         if data.startswith(b"E"):
             info = json.loads(data[1:].decode())
         err = int(info["errno"])
+        if info["step"] == "exec" and err == errno_mod.ENOENT and self._program and not os.path.exists(self._program):
+            raise ProgramNotFoundError(self._program, in_path=False, exit_status=self.exit_status)
         detail = f"child process failed at step '{info['step']}'"
         if err:
             detail += f": {os.strerror(err)}"

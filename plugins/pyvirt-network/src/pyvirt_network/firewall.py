@@ -10,9 +10,9 @@ table makes removal one command and leaves other rules alone.
 from __future__ import annotations
 
 import ipaddress
-import subprocess
 
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
+from pyvirt.util.command import Command
 
 __all__ = ["add_rules", "remove_rules", "table_name"]
 
@@ -22,12 +22,18 @@ def table_name(uuid: str) -> str:
 
 
 def _nft(script: str) -> None:
-    done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"nft failed: {done.stderr.strip()}")
+    done = Command(["nft", "-f", "-"]).pass_env_common().set_stdin(script.encode()).capture_stderr().run(check=False)
+    if done.exit_status != 0:
+        err = done.stderr.decode(errors="replace").strip()
+        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"nft failed: {err}")
 
 
 def add_rules(table: str, bridge: str, subnet: ipaddress.IPv4Network, nat: bool) -> None:
+    """The bridge's name is quoted in the nft script; nft strings have no escape for a quote, so a name
+    with one (Linux allows it in interface names) or with a control character is refused, never written."""
+    if any(c in '"\\' or ord(c) < 0x20 or c == "\x7f" for c in bridge):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: bridge name "
+                                f"{bridge!r} cannot be used in nftables rules", verbatim=True)  # fmt: skip
     net = str(subnet)
     masquerade = (f"    chain postrouting {{ type nat hook postrouting priority srcnat; policy accept;\n"
                   f"      ip saddr {net} ip daddr != {net} masquerade\n    }}\n") if nat else ""  # fmt: skip
@@ -42,4 +48,4 @@ def add_rules(table: str, bridge: str, subnet: ipaddress.IPv4Network, nat: bool)
 
 
 def remove_rules(table: str) -> None:
-    subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
+    Command(["nft", "delete", "table", "ip", table]).pass_env_common().run(check=False)

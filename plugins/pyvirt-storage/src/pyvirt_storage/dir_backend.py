@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import stat
-import subprocess
 
 from pyvirt.conf.storage import Bytes, Permissions, Pool, VolBacking, VolTarget, Volume
 from pyvirt.errors import (
@@ -28,8 +27,10 @@ from pyvirt.errors import (
     NotSupportedError,
     OperationFailedError,
     SystemCallError,
+    XMLError,
 )
 from pyvirt.plugin import CONTRACT_VERSION
+from pyvirt.util.command import Command
 from pyvirt_storage.image_probe import probe_image
 
 __all__ = ["DirBackend"]
@@ -50,7 +51,24 @@ def _no_volume(name: str) -> NotFoundError:
 
 
 def _mode(text: str | None, default: int) -> int:
-    return int(text, 8) if text else default
+    """The permission bits to create with. Parsing already refused anything outside 0..0777 (libvirt's
+    "malformed octal mode"); a model built in code is held to the same rule here, so no setuid, setgid or
+    sticky bit is ever created, whatever path the value took."""
+    if not text:
+        return default
+    try:
+        value = int(text, 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise XMLError(ErrorCode.XML_ERROR, "malformed octal mode")
+    return value
+
+
+def _mode_text(st: os.stat_result) -> str:
+    """As libvirt reports a file's mode (``0%o`` of the permission bits only), so a dumped definition
+    can be defined again."""
+    return f"0{st.st_mode & 0o777:o}"
 
 
 class DirBackend:
@@ -101,7 +119,7 @@ class DirBackend:
         pool.available = Bytes(value=vfs.f_bfree * vfs.f_frsize)  # libvirt counts root's reserve as free
         assert pool.target is not None
         label = pool.target.permissions.label if pool.target.permissions is not None else None
-        pool.target.permissions = Permissions(mode=f"{stat.S_IMODE(st.st_mode):04o}", owner=st.st_uid,
+        pool.target.permissions = Permissions(mode=_mode_text(st), owner=st.st_uid,
                                               group=st.st_gid, label=label)  # fmt: skip
 
     # ---------------------------------------------------------------- volumes
@@ -128,7 +146,7 @@ class DirBackend:
             raise _no_volume(name) from None
         except OSError as exc:
             raise _system_error(exc, f"cannot stat file '{path}'") from exc
-        perms = Permissions(mode=f"{stat.S_IMODE(st.st_mode):04o}", owner=st.st_uid, group=st.st_gid)
+        perms = Permissions(mode=_mode_text(st), owner=st.st_uid, group=st.st_gid)
         if stat.S_ISDIR(st.st_mode):
             size = st.st_blocks * 512
             return Volume(type="dir", name=name, key=path, capacity=Bytes(value=size), allocation=Bytes(value=size),
@@ -226,11 +244,13 @@ class DirBackend:
         # qemu-img creates the file itself; an empty placeholder first makes the mode and O_EXCL ours
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
         os.chmod(path, mode)
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
+        # Command, not subprocess: a missing qemu-img is named with its package (ProgramNotFoundError)
+        done = Command(argv).pass_env_common().capture_stderr().run(check=False)
+        if done.exit_status != 0:
+            err = done.stderr.decode(errors="replace").strip()
             raise OperationFailedError(
                 ErrorCode.INTERNAL_ERROR,
-                f"Child process ({' '.join(argv)}) unexpected exit status {done.returncode}: {done.stderr.strip()}",
+                f"Child process ({' '.join(argv)}) unexpected exit status {done.exit_status}: {err}",
                 domain=ErrorDomain.STORAGE,
             )
 

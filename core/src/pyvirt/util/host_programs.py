@@ -1,0 +1,97 @@
+"""Every program pyvirt, its plugins, its tests and its demo run on the host, and the Debian package of each.
+
+Why one table: a program that is missing on a fresh machine used to surface
+as "No such file or directory" about some unrelated file, and the bootstrap's
+package list drifted from what the code runs (``qemu-img`` came from a
+package the development machine happened to have). With the table:
+
+- ``Command`` names the package when a program is missing
+  (:func:`missing_program_hint`), so the error says what to install;
+- ``core/tests/test_host_programs.py`` checks, against dpkg on the machine the
+  suite runs on, that each package here really ships the program and that
+  ``./bootstrap`` installs it (its package list, their dependencies, or
+  Debian's essential/required set);
+- the same test scans the sources of core, the plugins, their tests, the
+  benchmarks and the demo for programs they start (argv literals of
+  ``Command``/``subprocess``/``os.exec*``, ``shutil.which`` arguments,
+  ``/usr/bin/...`` paths) and fails on one missing here.
+
+The table is data only: plugins' programs are listed here too, since a
+plugin adding a program must also add its package to ``./bootstrap``, and
+this is where the check looks. ``runs_it`` says who starts the program and
+why, for the reader deciding whether an entry is still needed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+__all__ = ["PROGRAMS", "HostProgram", "missing_program_hint", "package_of"]
+
+
+class HostProgram(NamedTuple):
+    """One program: the name it is run by (argv[0]'s last component) and the Debian package shipping it."""
+
+    name: str
+    package: str
+    runs_it: str
+
+
+_TABLE = (
+    # ---------------------------------------------------------------- run by pyvirt and its plugins
+    HostProgram("qemu-system-x86_64", "qemu-system-x86", "pyvirt-qemu: the emulator of x86_64 guests"),
+    HostProgram(
+        "qemu-img", "qemu-utils", "pyvirt-storage: qcow2 and other non-raw volumes; pyvirt-qemu: offline snapshots"
+    ),
+    HostProgram("swtpm", "swtpm", "pyvirt-qemu: the software TPM of <tpm><backend type='emulator'/>"),
+    HostProgram("dnsmasq", "dnsmasq-base", "pyvirt-network: DHCP and DNS of virtual networks"),
+    HostProgram("nft", "nftables", "pyvirt-network: NAT and forwarding rules of virtual networks"),
+    HostProgram("apparmor_parser", "apparmor", "pyvirt-apparmor: loads each guest's profile"),
+    HostProgram("matchpathcon", "selinux-utils", "pyvirt-selinux: a file's default context"),
+    HostProgram("setfiles", "policycoreutils", "host-validate: looks for SELinux's relabelling tool"),
+    HostProgram("python3", "python3-minimal", "pyvirt-lxc: the container controller; tests and benchmarks"),
+    # ---------------------------------------------------------------- run by tests, benchmarks and the demo
+    HostProgram("virsh", "libvirt-clients", "tests and benchmarks: real libvirt 9.0 as the reference"),
+    HostProgram("libvirtd", "libvirt-daemon", "benchmarks: a private libvirtd as the reference"),
+    HostProgram("virtlogd", "libvirt-daemon", "benchmarks: the private libvirtd's log daemon"),
+    HostProgram("qemu-io", "qemu-utils", "pyvirt-qemu tests: read and write guest disk images"),
+    HostProgram("qemu-nbd", "qemu-utils", "pyvirt-qemu tests: an NBD server for network disks"),
+    HostProgram("auditctl", "auditd", "audit tests: switch kernel auditing on"),
+    HostProgram("setcap", "libcap2-bin", "capability tests: file capabilities of test binaries"),
+    HostProgram("capsh", "libcap2-bin", "capability tests: a child that prints its capability sets"),
+    HostProgram("ip", "iproute2", "network and LXC tests: namespaces, veth pairs, bridges"),
+    HostProgram("mount", "mount", "LXC and QEMU tests: bind mounts, hugetlbfs"),
+    HostProgram("umount", "mount", "LXC and QEMU tests: undo their mounts"),
+    HostProgram("unshare", "util-linux", "benchmarks: the private libvirtd's mount namespace"),
+    HostProgram("nsenter", "util-linux", "LXC tests: look at a container from inside its namespaces"),
+    HostProgram("dpkg-query", "dpkg", "host program tests: which package ships a program"),
+    HostProgram("tar", "tar", "daemon tests: unpack libvirt-python's sdist for its own test suite"),
+    HostProgram("pkill", "procps", "network tests and benchmarks: stop what they started by name"),
+    HostProgram("pgrep", "procps", "benchmarks: find a daemon's pid to read its memory use"),
+    HostProgram("openssl", "openssl", "QEMU graphics tests: TLS certificates for VNC"),
+    HostProgram("bash", "bash", "tests: shell pipelines"),
+    HostProgram("sh", "dash", "tests: small shell children"),
+    HostProgram("cat", "coreutils", "command tests"),
+    HostProgram("chmod", "coreutils", "command tests"),
+    HostProgram("echo", "coreutils", "command tests"),
+    HostProgram("env", "coreutils", "command tests: print the child's environment"),
+    HostProgram("false", "coreutils", "command tests"),
+    HostProgram("sleep", "coreutils", "command, QEMU and LXC tests: a child or container init that waits"),
+    HostProgram("touch", "coreutils", "command tests"),
+    HostProgram("true", "coreutils", "command tests and benchmarks"),
+)
+
+PROGRAMS: dict[str, HostProgram] = {p.name: p for p in _TABLE}
+
+
+def package_of(program: str) -> str | None:
+    """The Debian package that provides ``program`` (a name or a path), or None when the table does not know it."""
+    entry = PROGRAMS.get(os.path.basename(program))
+    return entry.package if entry is not None else None
+
+
+def missing_program_hint(program: str) -> str:
+    """`` (install the Debian package 'X')`` for a known program, else nothing: the tail of a not-found error."""
+    package = package_of(program)
+    return f" (install the Debian package '{package}')" if package else ""
