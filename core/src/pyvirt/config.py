@@ -13,7 +13,7 @@ import os
 import re
 from typing import NamedTuple
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, SystemCallError
 
 __all__ = ["ClientConfig", "config_path", "load_client_config", "parse_conf"]
 
@@ -113,9 +113,15 @@ def load_client_config(path: str | None = None) -> ClientConfig:
     path = path or config_path()
     try:
         with open(path, encoding="utf-8") as f:
-            values = parse_conf(f.read(), path)
+            text = f.read()
     except FileNotFoundError:
         return ClientConfig()
+    except OSError as exc:  # unreadable, a directory, ...: libvirt's virConfReadFile fails the open the same way
+        raise SystemCallError(exc.errno or 0, f"Failed to open file '{path}'") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise _syntax(path, line, f"byte {exc.object[exc.start]:#04x} is not UTF-8 text") from exc
+    values = parse_conf(text, path)
     default = values.get("uri_default")
     aliases = values.get("uri_aliases", [])
     if default is not None and not isinstance(default, str):

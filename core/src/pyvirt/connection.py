@@ -3,7 +3,9 @@
 A connection is a context manager with an explicit state machine: open, then
 closed for good (no reopen); any call on a closed connection fails with
 INVALID_CONN. Write calls on a read-only connection fail with
-OPERATION_DENIED (29), before reaching the driver.
+OPERATION_DENIED (29) before reaching the driver: the typed facade
+(:class:`pyvirt.plugin.facade.DriverCalls`) refuses them, from the API table,
+whichever way they come, so no public method checks on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pyvirt.conf.identity import normalize_uuid
 from pyvirt.domain import Domain, domain_matches
-from pyvirt.errors import ConnectionError, ErrorCode, OperationDeniedError
+from pyvirt.errors import ConnectionError, ErrorCode
 from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import NodeInfo, SecurityModel
@@ -66,10 +68,6 @@ class Connection:
         if self._calls is None:
             raise ConnectionError(ErrorCode.INVALID_CONN, "connection is closed")
         return self._calls
-
-    def check_writable(self, api: str) -> None:
-        if self.read_only:
-            raise OperationDeniedError(ErrorCode.OPERATION_DENIED, f"read only access prevents {api}")
 
     def close(self) -> None:
         """Close the connection; later calls fail. Closing twice is harmless."""
@@ -138,35 +136,27 @@ class Connection:
 
     # ------------------------------------------------------------------ domains
     def list_all_domains(self, flags: int = 0) -> list[Domain]:
-
         calls = self.calls
         return [Domain(self, ref) for ref in calls.domain_list_all() if domain_matches(calls, ref, flags)]
 
     def lookup_domain_by_name(self, name: str) -> Domain:
-
         return Domain(self, self.calls.domain_lookup_by_name(name=name))
 
     def lookup_domain_by_uuid(self, uuid: str) -> Domain:
         return Domain(self, self.calls.domain_lookup_by_uuid(uuid=normalize_uuid(uuid)))
 
     def lookup_domain_by_id(self, id: int) -> Domain:
-
         return Domain(self, self.calls.domain_lookup_by_id(id=id))
 
     def define_domain(self, xml: str, flags: int = 0) -> Domain:
-
-        self.check_writable("virDomainDefineXMLFlags" if flags else "virDomainDefineXML")
         return Domain(self, self.calls.domain_define_xml(xml=xml, flags=flags))
 
     def create_domain(self, xml: str, flags: int = 0) -> Domain:
         """Create and start a transient domain."""
 
-        self.check_writable("virDomainCreateXML")
         return Domain(self, self.calls.domain_create_xml(xml=xml, flags=flags))
 
     def restore_domain(self, path: str, xml: str | None = None, flags: int = 0) -> Domain:
-
-        self.check_writable("virDomainRestoreFlags")
         return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))
 
     # ------------------------------------------------------------------ networks
@@ -189,13 +179,11 @@ class Connection:
     def define_network(self, xml: str, flags: int = 0) -> Network:
         from pyvirt.network import Network
 
-        self.check_writable("virNetworkDefineXMLFlags")
         return Network(self, self.calls.network_define_xml(xml=xml, flags=flags))
 
     def create_network(self, xml: str, flags: int = 0) -> Network:
         from pyvirt.network import Network
 
-        self.check_writable("virNetworkCreateXMLFlags")
         return Network(self, self.calls.network_create_xml(xml=xml, flags=flags))
 
     # ------------------------------------------------------------------ storage
@@ -218,13 +206,11 @@ class Connection:
     def define_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
         from pyvirt.storage import StoragePool
 
-        self.check_writable("virStoragePoolDefineXML")
         return StoragePool(self, self.calls.pool_define_xml(xml=xml, flags=flags))
 
     def create_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
         from pyvirt.storage import StoragePool
 
-        self.check_writable("virStoragePoolCreateXML")
         return StoragePool(self, self.calls.pool_create_xml(xml=xml, flags=flags))
 
     def lookup_storage_volume_by_key(self, key: str) -> StorageVolume:
@@ -256,7 +242,6 @@ class Connection:
     def define_secret(self, xml: str, flags: int = 0) -> Secret:
         from pyvirt.secret import Secret
 
-        self.check_writable("virSecretDefineXML")
         return Secret(self, self.calls.secret_define_xml(xml=xml, flags=flags))
 
     # ------------------------------------------------------------------ node devices / interfaces

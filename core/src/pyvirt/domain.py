@@ -92,10 +92,6 @@ class Domain:
         except Exception:
             self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
 
-    def _write(self, api: str) -> DriverCalls:
-        self._conn.check_writable(api)
-        return self._conn.calls
-
     # ------------------------------------------------------------------ queries
     def info(self) -> DomainInfo:
         return self._conn.calls.domain_get_info(dom=self._ref)
@@ -105,20 +101,18 @@ class Domain:
         return self._conn.calls.domain_get_state(dom=self._ref)
 
     def xml_desc(self, flags: int = 0) -> str:
-        if flags & 1:
-            self._conn.check_writable("virDomainGetXMLDesc with secure flag")
         return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
 
     def attach_device(self, xml: str, flags: int = 0) -> None:
         """Hotplug and/or persist a device; flags: AFFECT_LIVE 1, AFFECT_CONFIG 2 (0: the current state)."""
-        self._write("virDomainAttachDeviceFlags").domain_attach_device(dom=self._ref, xml=xml, flags=flags)
+        self._conn.calls.domain_attach_device(dom=self._ref, xml=xml, flags=flags)
 
     def detach_device(self, xml: str, flags: int = 0) -> None:
-        self._write("virDomainDetachDeviceFlags").domain_detach_device(dom=self._ref, xml=xml, flags=flags)
+        self._conn.calls.domain_detach_device(dom=self._ref, xml=xml, flags=flags)
 
     def update_device(self, xml: str, flags: int = 0) -> None:
         """Change a device in place: a CD-ROM's medium, a NIC's link state."""
-        self._write("virDomainUpdateDeviceFlags").domain_update_device(dom=self._ref, xml=xml, flags=flags)
+        self._conn.calls.domain_update_device(dom=self._ref, xml=xml, flags=flags)
 
     def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
         """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
@@ -130,7 +124,7 @@ class Domain:
 
     def open_console(self, dev_name: str | None = None, flags: int = 0) -> int:
         """A file descriptor on the domain's console (the caller closes it); virDomainOpenConsole."""
-        return self._write("virDomainOpenConsole").domain_open_console(dom=self._ref, dev_name=dev_name, flags=flags)
+        return self._conn.calls.domain_open_console(dom=self._ref, dev_name=dev_name, flags=flags)
 
     def is_active(self) -> bool:
         return bool(self._conn.calls.domain_get_flags(dom=self._ref)["active"])
@@ -150,7 +144,7 @@ class Domain:
 
     @autostart.setter
     def autostart(self, value: bool) -> None:
-        self._write("virDomainSetAutostart").domain_set_autostart(dom=self._ref, autostart=value)
+        self._conn.calls.domain_set_autostart(dom=self._ref, autostart=value)
 
     def security_labels(self) -> list[SecurityLabel]:
         return self._conn.calls.domain_get_security_label(dom=self._ref)
@@ -158,46 +152,46 @@ class Domain:
     # ------------------------------------------------------------------ lifecycle
     def create(self, flags: int = 0) -> None:
         """Start the defined domain."""
-        self._write("virDomainCreateWithFlags").domain_create(dom=self._ref, flags=flags)
+        self._conn.calls.domain_create(dom=self._ref, flags=flags)
         self._refresh()
 
     start = create
 
     def destroy(self, flags: int = 0) -> None:
-        self._write("virDomainDestroyFlags").domain_destroy(dom=self._ref, flags=flags)
+        self._conn.calls.domain_destroy(dom=self._ref, flags=flags)
         self._refresh()
 
     def shutdown(self, flags: int = 0) -> None:
-        self._write("virDomainShutdownFlags").domain_shutdown(dom=self._ref, flags=flags)
+        self._conn.calls.domain_shutdown(dom=self._ref, flags=flags)
         self._refresh()
 
     def reboot(self, flags: int = 0) -> None:
-        self._write("virDomainReboot").domain_reboot(dom=self._ref, flags=flags)
+        self._conn.calls.domain_reboot(dom=self._ref, flags=flags)
         self._refresh()
 
     def suspend(self) -> None:
-        self._write("virDomainSuspend").domain_suspend(dom=self._ref)
+        self._conn.calls.domain_suspend(dom=self._ref)
 
     def resume(self) -> None:
-        self._write("virDomainResume").domain_resume(dom=self._ref)
+        self._conn.calls.domain_resume(dom=self._ref)
 
     def undefine(self, flags: int = 0) -> None:
-        self._write("virDomainUndefineFlags").domain_undefine(dom=self._ref, flags=flags)
+        self._conn.calls.domain_undefine(dom=self._ref, flags=flags)
 
     def save(self, path: str, xml: str | None = None, flags: int = 0) -> None:
-        self._write("virDomainSaveFlags").domain_save(dom=self._ref, path=path, xml=xml, flags=flags)
+        self._conn.calls.domain_save(dom=self._ref, path=path, xml=xml, flags=flags)
         self._refresh()
 
     def managed_save(self, flags: int = 0) -> None:
-        self._write("virDomainManagedSave").domain_managed_save(dom=self._ref, flags=flags)
+        self._conn.calls.domain_managed_save(dom=self._ref, flags=flags)
         self._refresh()
 
     def managed_save_remove(self, flags: int = 0) -> None:
-        self._write("virDomainManagedSaveRemove").domain_managed_save_remove(dom=self._ref, flags=flags)
+        self._conn.calls.domain_managed_save_remove(dom=self._ref, flags=flags)
 
     # ------------------------------------------------------------------ snapshots
     def snapshot_create(self, xml: str, flags: int = 0) -> Snapshot:
-        ref = self._write("virDomainSnapshotCreateXML").snapshot_create_xml(dom=self._ref, xml=xml, flags=flags)
+        ref = self._conn.calls.snapshot_create_xml(dom=self._ref, xml=xml, flags=flags)
         self._refresh()
         return Snapshot(self, ref)
 
@@ -239,10 +233,8 @@ class Snapshot:
         return Snapshot(self._dom, self._dom.connection.calls.snapshot_get_parent(snap=self._ref))
 
     def revert(self, flags: int = 0) -> None:
-        self._dom.connection.check_writable("virDomainRevertToSnapshot")
         self._dom.connection.calls.snapshot_revert(snap=self._ref, flags=flags)
         self._dom._refresh()
 
     def delete(self, flags: int = 0) -> None:
-        self._dom.connection.check_writable("virDomainSnapshotDelete")
         self._dom.connection.calls.snapshot_delete(snap=self._ref, flags=flags)

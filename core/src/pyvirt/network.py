@@ -54,7 +54,6 @@ class Network:
 
     @autostart.setter
     def autostart(self, value: bool) -> None:
-        self._conn.check_writable("virNetworkSetAutostart")
         self._conn.calls.network_set_autostart(net=self._ref, autostart=value)
 
     def dhcp_leases(self, mac: str | None = None, flags: int = 0) -> list[DhcpLease]:
@@ -66,7 +65,6 @@ class Network:
 
         ``flags``: 1 the live network, 2 the persistent definition, 0 the live one when running.
         """
-        self._conn.check_writable("virNetworkUpdate")
         self._conn.calls.network_update(net=self._ref, command=command, section=section,
                                         parent_index=parent_index, xml=xml, flags=flags)  # fmt: skip
 
@@ -77,13 +75,10 @@ class Network:
         return self._conn.calls.network_get_xml_desc(net=self._ref, flags=flags)
 
     def create(self) -> None:
-        self._conn.check_writable("virNetworkCreate")
         self._conn.calls.network_create(net=self._ref)
 
     def destroy(self) -> None:
-        self._conn.check_writable("virNetworkDestroy")
         self._conn.calls.network_destroy(net=self._ref)
 
     def undefine(self) -> None:
-        self._conn.check_writable("virNetworkUndefine")
         self._conn.calls.network_undefine(net=self._ref)

@@ -40,13 +40,10 @@ class Secret:
         return self._conn.calls.secret_get_xml_desc(secret=self._ref, flags=flags)
 
     def set_value(self, value: bytes, flags: int = 0) -> None:
-        self._conn.check_writable("virSecretSetValue")
         self._conn.calls.secret_set_value(secret=self._ref, value=value, flags=flags)
 
     def get_value(self, flags: int = 0) -> bytes:
-        self._conn.check_writable("virSecretGetValue")
         return self._conn.calls.secret_get_value(secret=self._ref, flags=flags)
 
     def undefine(self) -> None:
-        self._conn.check_writable("virSecretUndefine")
         self._conn.calls.secret_undefine(secret=self._ref)

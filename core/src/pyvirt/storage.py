@@ -54,7 +54,6 @@ class StoragePool:
 
     @autostart.setter
     def autostart(self, value: bool) -> None:
-        self._conn.check_writable("virStoragePoolSetAutostart")
         self._conn.calls.pool_set_autostart(pool=self._ref, autostart=value)
 
     def info(self) -> PoolInfo:
@@ -64,15 +63,12 @@ class StoragePool:
         return self._conn.calls.pool_get_xml_desc(pool=self._ref, flags=flags)
 
     def create(self, flags: int = 0) -> None:
-        self._conn.check_writable("virStoragePoolCreate")
         self._conn.calls.pool_create(pool=self._ref, flags=flags)
 
     def destroy(self) -> None:
-        self._conn.check_writable("virStoragePoolDestroy")
         self._conn.calls.pool_destroy(pool=self._ref)
 
     def undefine(self) -> None:
-        self._conn.check_writable("virStoragePoolUndefine")
         self._conn.calls.pool_undefine(pool=self._ref)
 
     def refresh(self, flags: int = 0) -> None:
@@ -85,7 +81,6 @@ class StoragePool:
         return StorageVolume(self._conn, self._conn.calls.volume_lookup_by_name(pool=self._ref, name=name))
 
     def create_volume(self, xml: str, flags: int = 0) -> StorageVolume:
-        self._conn.check_writable("virStorageVolCreateXML")
         return StorageVolume(self._conn, self._conn.calls.volume_create_xml(pool=self._ref, xml=xml, flags=flags))
 
 
@@ -121,5 +116,4 @@ class StorageVolume:
         return self._conn.calls.volume_get_xml_desc(vol=self._ref, flags=flags)
 
     def delete(self, flags: int = 0) -> None:
-        self._conn.check_writable("virStorageVolDelete")
         self._conn.calls.volume_delete(vol=self._ref, flags=flags)

@@ -52,7 +52,7 @@ def test_start_and_destroy_are_audited(
     with AuditReader() as reader:
         dom = conn.define_domain(xml)
         dom.create()
-        pid = int((qemu_root / "run" / "audited.pid").read_text())
+        pid = int((qemu_root / "run" / "qemu" / "audited.pid").read_text())
         dom.destroy()
         got = [(rtype, text) for rtype, text in reader.records(2.0) if 2500 <= rtype <= 2502 and f"uuid={UUID}" in text]
     bodies = [re.search(r"msg='(.*) exe=", text).group(1) for _, text in got]  # type: ignore[union-attr]

@@ -158,9 +158,9 @@ def test_emulated_tpm_runs_its_own_swtpm(conn: pyvirt.Connection, virt_type: str
     assert peripherals["tpm0"] == "child<tpm-crb>"
     tpms = mon.execute("query-tpm")
     assert tpms[0]["model"] == "tpm-crb" and tpms[0]["options"]["type"] == "emulator"
-    pid = int((qemu_root / "run" / "tpm-swtpm.pid").read_text())
+    pid = int((qemu_root / "run" / "qemu" / "tpm-swtpm.pid").read_text())
     assert b"swtpm\0socket" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    state = qemu_root / "lib" / "swtpm" / dom.uuid / "tpm2"
+    state = qemu_root / "lib" / "qemu" / "swtpm" / dom.uuid / "tpm2"
     assert state.is_dir()
     dom.destroy()
     deadline = time.monotonic() + 10

@@ -69,7 +69,7 @@ def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, v
     assert _rfb_security_types(vnc_port) == [2]  # VNC authentication: the password is required
     spice_info = mon.execute("query-spice")
     assert (spice_info["port"], spice_info["auth"]) == (spice_port, "spice")
-    pid = int((qemu_root / "run" / "displays.pid").read_text())
+    pid = int((qemu_root / "run" / "qemu" / "displays.pid").read_text())
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     # client mouse mode waits for the guest's agent, so QEMU still reports 'server': its option is checked instead
     assert argv[argv.index(b"-spice") + 1] == (

@@ -29,7 +29,7 @@ def guest(virt_type: str, name: str = "fw", extra: str = "") -> str:
 
 
 def qemu_pid(root: Path, name: str) -> int:
-    return int((root / "run" / f"{name}.pid").read_text())
+    return int((root / "run" / "qemu" / f"{name}.pid").read_text())
 
 
 def gone(pid: int) -> bool:
@@ -44,7 +44,7 @@ def test_lifecycle_states_events_and_nothing_left(conn: pyvirt.Connection, qemu_
     events: list[tuple[int, int]] = []
     conn.register_domain_event(lambda ev: events.append((ev.event, ev.detail)))
     dom = conn.define_domain(guest(virt_type))
-    assert (qemu_root / "etc" / "fw.xml").exists()
+    assert (qemu_root / "etc" / "qemu" / "fw.xml").exists()
     dom.create()
     pid = qemu_pid(qemu_root, "fw")
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -69,7 +69,7 @@ def test_lifecycle_states_events_and_nothing_left(conn: pyvirt.Connection, qemu_
     dom.destroy()
     assert dom.state() == (DomainState.SHUTOFF, 2)
     assert gone(pid)
-    assert sorted(os.listdir(qemu_root / "run")) == []
+    assert sorted(os.listdir(qemu_root / "run" / "qemu")) == []
     time.sleep(0.1)
     assert events == [
         (DomainEvent.DEFINED, Defined.ADDED), (DomainEvent.STARTED, Started.BOOTED),
@@ -77,7 +77,7 @@ def test_lifecycle_states_events_and_nothing_left(conn: pyvirt.Connection, qemu_
         (DomainEvent.STOPPED, Stopped.DESTROYED),
     ]  # fmt: skip
     dom.undefine()
-    assert not (qemu_root / "etc" / "fw.xml").exists()
+    assert not (qemu_root / "etc" / "qemu" / "fw.xml").exists()
 
 
 def test_a_guest_killed_behind_our_back_is_reported_failed(
@@ -94,7 +94,7 @@ def test_a_guest_killed_behind_our_back_is_reported_failed(
     assert (DomainEvent.STOPPED, Stopped.FAILED) in seen
     with pytest.raises(pyvirt.NotFoundError):  # transient: gone with its process
         conn.lookup_domain_by_name("victim")
-    assert os.listdir(qemu_root / "run") == []
+    assert os.listdir(qemu_root / "run" / "qemu") == []
     del dom
 
 
@@ -141,7 +141,7 @@ def test_a_second_process_works_through_the_shared_monitor(conn: pyvirt.Connecti
     stats = subprocess.run([*pyvirsh, "domstats", "shared", "--balloon"], capture_output=True, text=True, check=True)
     assert "balloon.current=65536" in stats.stdout
     dom.destroy()
-    assert not list((qemu_root / "run").glob("shared.shared.monitor*"))
+    assert not list((qemu_root / "run" / "qemu").glob("shared.shared.monitor*"))
     dom.undefine()
 
 
@@ -156,7 +156,7 @@ def test_guests_that_died_meanwhile_are_reconciled(qemu_root: Path, virt_type: s
     with pyvirt.open(f"qemu:///embed?root={qemu_root}") as conn:
         dom = conn.lookup_domain_by_name("ghost")
         assert dom.state() == (DomainState.SHUTOFF, 3)  # crashed
-        assert not (qemu_root / "run" / "ghost.xml").exists()
+        assert not (qemu_root / "run" / "qemu" / "ghost.xml").exists()
 
 
 def test_failed_starts_leave_nothing_behind(
@@ -171,7 +171,7 @@ def test_failed_starts_leave_nothing_behind(
     with pytest.raises(pyvirt.Error):
         dom.create()
     assert dom.state()[0] == DomainState.SHUTOFF
-    assert os.listdir(qemu_root / "run") == []
+    assert os.listdir(qemu_root / "run" / "qemu") == []
     assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
     assert not [n for n in os.listxattr(disk) if n.startswith("trusted.libvirt")]
     qemu_refuses = conn.define_domain(guest(virt_type, "notqcow", f"<disk type='file' device='disk'>"
@@ -181,7 +181,7 @@ def test_failed_starts_leave_nothing_behind(
         qemu_refuses.create()
     # QEMU's own complaint reaches the caller, and its early exit ends the wait for the monitor
     assert "qcow2" in failed.value.message and time.monotonic() - began < 10
-    assert os.listdir(qemu_root / "run") == [] and qemu_refuses.state()[0] == DomainState.SHUTOFF
+    assert os.listdir(qemu_root / "run" / "qemu") == [] and qemu_refuses.state()[0] == DomainState.SHUTOFF
     assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
     unsupported = conn.define_domain(guest(virt_type, "odd", "<smartcard mode='host'/>"))
     with pytest.raises(pyvirt.NotSupportedError) as e:
@@ -219,7 +219,7 @@ def test_domxml_to_native_prints_the_command_line(qemu_root: Path, tmp_path: Pat
     ).stdout  # fmt: skip
     assert '"type":"tap","ifname":"vnet0","script":"no","downscript":"no"' in out
     assert ",pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format" in out
-    assert not (qemu_root / "lib" / "nvram" / "native_VARS.fd").exists()  # showing a command creates nothing
+    assert not (qemu_root / "lib" / "qemu" / "nvram" / "native_VARS.fd").exists()  # showing a command creates nothing
     bad = subprocess.run(
         [sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={qemu_root}", "domxml-to-native",
          "xen-xl", str(xml)], capture_output=True, text=True, check=False,

@@ -111,7 +111,7 @@ def guest_linux() -> Path:
 
 
 def qemu_pid(root: Path, name: str) -> int:
-    return int((root / "run" / f"{name}.pid").read_text())
+    return int((root / "run" / "qemu" / f"{name}.pid").read_text())
 
 
 def agent_open(dom: pyvirt.Domain) -> bool:

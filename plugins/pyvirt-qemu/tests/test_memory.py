@@ -82,7 +82,7 @@ def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, 
 <memoryBacking><locked/></memoryBacking><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
     if can_lock:
         locked.create()
-        pid = int((Path(conn.uri.split("root=")[1]) / "run" / "locked.pid").read_text())
+        pid = int((Path(conn.uri.split("root=")[1]) / "run" / "qemu" / "locked.pid").read_text())
         status = Path(f"/proc/{pid}/status").read_text()
         assert int(status.split("VmLck:")[1].split()[0]) >= 32 << 10  # mem-lock=on took effect
         locked.destroy()
@@ -168,7 +168,7 @@ def test_shared_memory_without_huge_pages_lives_in_the_backing_directory(
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>shared</name><memory unit='MiB'>64</memory>
 <memoryBacking><access mode='shared'/></memoryBacking>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
-    directory = qemu_root / "lib" / "ram" / f"{dom.id}-shared"
+    directory = qemu_root / "lib" / "qemu" / "ram" / f"{dom.id}-shared"
     assert (directory / "pc.ram").exists()  # the file QEMU maps, shared with anyone who opens it
     memdev = next(m for m in _monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
     assert memdev["share"] is True

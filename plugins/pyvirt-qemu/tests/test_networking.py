@@ -63,7 +63,7 @@ def test_bridge_and_ethernet_taps(bridge: str, conn: pyvirt.Connection, qemu_roo
     assert Path(f"/sys/class/net/{tap}/operstate").read_text().strip() in ("up", "unknown")
     assert Path("/sys/class/net/pyvtap7/address").read_text().strip() == "fe:54:00:aa:bb:02"
     assert not os.path.exists("/sys/class/net/pyvtap7/master")
-    pid = int((qemu_root / "run" / "net.pid").read_text())
+    pid = int((qemu_root / "run" / "qemu" / "net.pid").read_text())
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     taps = [a for a in cmdline if a.startswith(b'{"type":"tap"')]
     assert len(taps) == 2 and all(b'"fd":"' in a for a in taps)
@@ -91,5 +91,5 @@ def test_missing_bridge_is_refused_and_leaves_nothing(conn: pyvirt.Connection, q
     with pytest.raises(pyvirt.Error) as err:
         dom.create()
     assert err.value.code == ErrorCode.OPERATION_FAILED and "nosuchbr9" in err.value.message
-    assert links() == before and os.listdir(qemu_root / "run") == []
+    assert links() == before and os.listdir(qemu_root / "run" / "qemu") == []
     assert dom.state()[0] == pyvirt.DomainState.SHUTOFF

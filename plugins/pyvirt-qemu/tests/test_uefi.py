@@ -41,9 +41,9 @@ def test_efi_guest_boots_on_pflash_with_its_own_varstore(conn: pyvirt.Connection
     assert live.findtext("os/loader") == ovmf and live.xpath("string(os/loader/@type)") == "pflash"
     nvram = Path(str(live.findtext("os/nvram")))
     template = Path(str(live.xpath("string(os/nvram/@template)")))
-    assert nvram.parent == qemu_root / "lib" / "nvram" and nvram.stat().st_size == template.stat().st_size
+    assert nvram.parent == qemu_root / "lib" / "qemu" / "nvram" and nvram.stat().st_size == template.stat().st_size
     assert (nvram.stat().st_mode & 0o777) == 0o600
-    pid = int((qemu_root / "run" / "efi.pid").read_text())
+    pid = int((qemu_root / "run" / "qemu" / "efi.pid").read_text())
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     machine = argv[argv.index(b"-machine") + 1]
     assert b"pflash0=libvirt-pflash0-format" in machine and b"pflash1=libvirt-pflash1-format" in machine
@@ -69,7 +69,7 @@ def test_failed_first_start_leaves_no_varstore(conn: pyvirt.Connection, qemu_roo
     dom = conn.define_domain(bad)
     with pytest.raises(pyvirt.Error):
         dom.create()
-    assert not os.path.exists(qemu_root / "lib" / "nvram" / "efi_VARS.fd")
+    assert not os.path.exists(qemu_root / "lib" / "qemu" / "nvram" / "efi_VARS.fd")
     dom.undefine()
 
 
@@ -122,7 +122,7 @@ def test_secure_boot_picks_the_enrolled_build_and_turns_on_smm(conn: pyvirt.Conn
     nvram = Path(str(live.xpath("string(os/nvram)")))
     template = Path(str(live.xpath("string(os/nvram/@template)")))
     assert nvram.read_bytes() == template.read_bytes()  # the enrolled Microsoft keys, copied for this guest
-    pid = int((qemu_root / "run" / "sb.pid").read_text())
+    pid = int((qemu_root / "run" / "qemu" / "sb.pid").read_text())
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     assert b"driver=cfi.pflash01,property=secure,value=on" in argv
     assert any(arg.startswith(b"q35,usb=off,smm=on,") for arg in argv)

@@ -54,7 +54,7 @@ def test_volume_disks_start_hotplug_and_refuse_what_is_missing(
     with pytest.raises(pyvirt.Error) as err:
         dom.create()
     assert err.value.code == ErrorCode.NO_STORAGE_VOL
-    assert not dom.is_active() and not list((qemu_root / "run").glob("volguest.*"))  # nothing left behind
+    assert not dom.is_active() and not list((qemu_root / "run" / "qemu").glob("volguest.*"))  # nothing left behind
     pool.create_volume("<volume><name>root.qcow2</name><capacity>16777216</capacity>"
                        "<target><format type='qcow2'/></target></volume>")  # fmt: skip
     pool.create_volume("<volume><name>extra.qcow2</name><capacity>8388608</capacity>"

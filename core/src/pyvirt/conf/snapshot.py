@@ -6,7 +6,12 @@ from pyvirt.conf.common import document_to_string, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
 
-__all__ = ["Snapshot", "format_snapshot", "parse_snapshot"]
+__all__ = ["SNAPSHOT_NAME_MAX_BYTES", "Snapshot", "check_snapshot_name", "format_snapshot", "parse_snapshot"]
+
+# A snapshot's metadata lives in ``NAME.xml`` (libvirt's layout, and ours), and a file name is at most
+# NAME_MAX (255) bytes on every Linux filesystem: a longer name can never be stored, so it is refused
+# before anything (QEMU's monitor, qemu-img, the filesystem) sees it.
+SNAPSHOT_NAME_MAX_BYTES = 255 - len(".xml")
 
 
 class SnapshotDisk(XmlModel):
@@ -41,9 +46,29 @@ class Snapshot(XmlModel):
 def parse_snapshot(xml: str | bytes) -> Snapshot:
     snap = parse_document(Snapshot, xml, "domainsnapshot")
     snap.domain_copy = None
-    if snap.name is not None and "/" in snap.name:
-        raise XMLError(ErrorCode.INVALID_DOMAIN_SNAPSHOT, f"invalid snapshot name '{snap.name}': contains '/'")
     return snap
+
+
+def check_snapshot_name(name: str) -> None:
+    """Refuse a name that cannot name the snapshot's metadata file, as libvirt's qemu driver does.
+
+    libvirt (qemuSnapshotCreateXMLValidateDef) refuses '/' and a leading '.'
+    with VIR_ERR_XML_DETAIL; it has no length rule of its own and fails later,
+    in the filesystem, after QEMU has already taken the snapshot. Here the
+    length is checked first, so a huge name never reaches QEMU's monitor (a
+    multi-megabyte tag wedges it) nor the filesystem. Long names are cut in
+    the message: echoing megabytes back helps nobody.
+    """
+    shown = name if len(name) <= 64 else f"{name[:64]}..."
+    if len(name.encode("utf-8", "surrogatepass")) > SNAPSHOT_NAME_MAX_BYTES:
+        raise XMLError(
+            ErrorCode.XML_DETAIL,
+            f"invalid snapshot name '{shown}': name can't be longer than {SNAPSHOT_NAME_MAX_BYTES} bytes",
+        )
+    if "/" in name:
+        raise XMLError(ErrorCode.XML_DETAIL, f"invalid snapshot name '{shown}': name can't contain '/'")
+    if name.startswith("."):
+        raise XMLError(ErrorCode.XML_DETAIL, f"invalid snapshot name '{shown}': name can't start with '.'")
 
 
 def format_snapshot(snap: Snapshot) -> str:

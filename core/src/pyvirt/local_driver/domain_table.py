@@ -8,7 +8,6 @@ what only it knows (finding running guests again, its process type).
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
 import threading
@@ -19,6 +18,7 @@ from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.domain_state import DomainState, ShutoffReason
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.events import DomainEvent, EventSink, Undefined
+from pyvirt.local_driver.names import check_defined_name, check_storable_name, definition_files
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.plugin.records import DomainRef
@@ -128,7 +128,13 @@ class DomainTable(Generic[ObjT]):
 
         ``live`` (create from XML, restore) refuses a domain that already runs.
         Returns the object and whether it is new. Call with ``self.lock`` held.
+        A name whose files cannot exist is refused here, before anything is
+        created or started, and a newline in a defined name as libvirt does.
         """
+        name = dom.name or ""
+        check_storable_name(name, self.paths.status_xml(name) if live else self.paths.config_xml(name))
+        if not live:
+            check_defined_name(name)
         existing = self.domains.get(dom.uuid or "")
         if existing is not None:
             if existing.name != dom.name:
@@ -169,7 +175,8 @@ class DomainTable(Generic[ObjT]):
         self.emit(obj, DomainEvent.UNDEFINED, Undefined.REMOVED)
 
     def load_configs(self) -> None:
-        for path in sorted(glob.glob(os.path.join(self.paths.config, "*.xml"))):
+        """Every definition in the config directory, whatever its name (``.x.xml`` included)."""
+        for _name, path in definition_files(self.paths.config):
             with open(path, "rb") as f:
                 dom = parse_domain(f.read(), url=path)
             obj = self.new_obj(dom, persistent=True)

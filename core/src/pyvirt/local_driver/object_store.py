@@ -18,13 +18,15 @@ directory is gone) is when autostart objects start.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from pyvirt.errors import Error
+from pyvirt.errors import Error, SystemCallError
+from pyvirt.local_driver.names import check_defined_name, check_storable_name, definition_files
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 
@@ -57,7 +59,10 @@ class ObjectStore(Generic[T]):
         self._parse, self._format, self._not_found = parse, format_, not_found
         self.first_open = not os.path.isdir(paths.run)  # the run directory does not survive a host boot
         for d in (paths.config, paths.run, self._autostart_dir):
-            os.makedirs(d, mode=0o755, exist_ok=True)
+            try:
+                os.makedirs(d, mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise SystemCallError(exc.errno or 0, f"Failed to create directory {d}") from exc
 
     @property
     def _autostart_dir(self) -> str:
@@ -74,10 +79,8 @@ class ObjectStore(Generic[T]):
 
     @staticmethod
     def _names(directory: str) -> set[str]:
-        try:
-            return {n[:-4] for n in os.listdir(directory) if n.endswith(".xml") and not n.startswith(".")}
-        except FileNotFoundError:
-            return set()
+        """Every object defined in ``directory``, dotfiles included (a network may be called ``.x``)."""
+        return {name for name, _path in definition_files(directory)}
 
     def names(self) -> list[str]:
         return sorted(self._names(self.paths.config) | self._names(self.paths.run))
@@ -88,8 +91,23 @@ class ObjectStore(Generic[T]):
                 return self._parse(f.read())
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # no file can have that name: no such object
+                return None
+            raise
 
     def find(self, name: str) -> ObjectEntry[T] | None:
+        """The object called ``name``, or None.
+
+        A name too long to be stored is refused (libvirt's "Failed to create
+        file" error): drivers call ``find`` before defining or starting an
+        object, so such a name never gets as far as a bridge or a directory.
+        ``get``, the lookup, answers "not found" for it instead.
+        """
+        check_storable_name(name, self.paths.config_xml(name))
+        return self._lookup(name)
+
+    def _lookup(self, name: str) -> ObjectEntry[T] | None:
         running = self._read(self.paths.status_xml(name))
         config = self._read(self.paths.config_xml(name))
         defn = running or config
@@ -99,18 +117,20 @@ class ObjectStore(Generic[T]):
         return ObjectEntry(defn, running is not None, config is not None, autostart)
 
     def get(self, name: str) -> ObjectEntry[T]:
-        entry = self.find(name)
+        entry = self._lookup(name)
         if entry is None:
             raise self._not_found(name)
         return entry
 
     def all(self) -> list[ObjectEntry[T]]:
-        return [e for e in (self.find(n) for n in self.names()) if e is not None]
+        return [e for e in (self._lookup(n) for n in self.names()) if e is not None]  # on disk: names that fit
 
     def persistent_definition(self, name: str) -> T | None:
         return self._read(self.paths.config_xml(name))
 
     def save_config(self, obj: T) -> None:
+        check_storable_name(obj.name or "", self.paths.config_xml(obj.name or ""))
+        check_defined_name(obj.name or "")
         atomic_write(self.paths.config_xml(obj.name or ""), self._format(obj).encode(), 0o600)
 
     def remove_config(self, name: str) -> None:
@@ -119,6 +139,7 @@ class ObjectStore(Generic[T]):
             os.unlink(self.paths.config_xml(name))
 
     def mark_running(self, obj: T) -> None:
+        check_storable_name(obj.name or "", self.paths.status_xml(obj.name or ""))
         atomic_write(self.paths.status_xml(obj.name or ""), self._format(obj).encode(), 0o600)
 
     def mark_stopped(self, name: str) -> None:

@@ -2,7 +2,10 @@
 
 - ``DRIVER:///system`` (root): /etc/pyvirt/DRIVER, /run/pyvirt/DRIVER, /var/lib/pyvirt/DRIVER, /var/log/pyvirt/DRIVER
 - ``DRIVER:///session``: the same under $XDG_CONFIG_HOME / $XDG_RUNTIME_DIR / $XDG_DATA_HOME
-- ``DRIVER:///embed?root=DIR``: the same under DIR (etc, run, lib, log)
+- ``DRIVER:///embed?root=DIR``: libvirt's embedded layout, each driver in its own
+  subdirectories (DIR/etc/DRIVER, DIR/run/DRIVER, DIR/lib/DRIVER, DIR/log/DRIVER,
+  DIR/cache/DRIVER; ``DRIVER.conf`` in DIR/etc), so ``qemu:///embed`` and
+  ``lxc:///embed`` on the same root never see (or clean up) each other's files
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from pyvirt.errors import ErrorCode, InternalError, OperationFailedError
+from pyvirt.errors import ErrorCode, InternalError, OperationFailedError, SystemCallError
 from pyvirt.uri import URI
 
 __all__ = ["DriverPaths", "embed_paths", "paths_for_uri", "session_paths", "system_paths"]
@@ -23,10 +26,22 @@ class DriverPaths:
     lib: str
     log: str
     cache: str
+    # where the driver's own settings file (qemu.conf) lives, when not in ``config`` (libvirt's configBaseDir)
+    config_base: str = ""
 
     def ensure(self) -> None:
-        for d in (self.config, self.run, self.lib, os.path.join(self.lib, "save"), self.log, self.cache):
-            os.makedirs(d, mode=0o755, exist_ok=True)
+        """Create the driver's directories; one it cannot create is libvirt's error, naming it."""
+        dirs = (("config", self.config), ("state", self.run), ("lib", self.lib),
+                ("save", os.path.join(self.lib, "save")), ("log", self.log), ("cache", self.cache))  # fmt: skip
+        for kind, d in dirs:
+            try:
+                os.makedirs(d, mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise SystemCallError(exc.errno or 0, f"Failed to create {kind} dir {d}") from exc
+
+    def settings_file(self, filename: str) -> str:
+        """The driver's configuration file (``qemu.conf``, ``lxc.conf``)."""
+        return os.path.join(self.config_base or self.config, filename)
 
     def config_xml(self, name: str) -> str:
         return os.path.join(self.config, f"{name}.xml")
@@ -73,9 +88,15 @@ def session_paths(driver: str) -> DriverPaths:
                        os.path.join(cache, "pyvirt", driver))  # fmt: skip
 
 
-def embed_paths(root: str) -> DriverPaths:
-    return DriverPaths(os.path.join(root, "etc"), os.path.join(root, "run"), os.path.join(root, "lib"),
-                       os.path.join(root, "log"), os.path.join(root, "cache"))  # fmt: skip
+def embed_paths(root: str, driver: str | None = None) -> DriverPaths:
+    """``root``'s etc, run, lib, log and cache; with ``driver``, that driver's subdirectory of each,
+    as libvirt's embedded mode lays them out (virQEMUDriverConfigNew with a root)."""
+    if driver is None:
+        return DriverPaths(os.path.join(root, "etc"), os.path.join(root, "run"), os.path.join(root, "lib"),
+                           os.path.join(root, "log"), os.path.join(root, "cache"))  # fmt: skip
+    return DriverPaths(os.path.join(root, "etc", driver), os.path.join(root, "run", driver),
+                       os.path.join(root, "lib", driver), os.path.join(root, "log", driver),
+                       os.path.join(root, "cache", driver), config_base=os.path.join(root, "etc"))  # fmt: skip
 
 
 def paths_for_uri(uri: URI, driver: str, *, session: bool = True) -> DriverPaths:
@@ -88,7 +109,7 @@ def paths_for_uri(uri: URI, driver: str, *, session: bool = True) -> DriverPaths
     if uri.path == "/session" and session:
         return session_paths(driver)
     if uri.path == "/embed":
-        return embed_paths(uri.embed_root())
+        return embed_paths(uri.embed_root(), driver)
     raise InternalError(
         ErrorCode.INTERNAL_ERROR, f"unexpected {driver.upper()} URI path '{uri.path}', try {driver}:///system",
         verbatim=False,

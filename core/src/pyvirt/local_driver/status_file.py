@@ -33,8 +33,10 @@ class Status:
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Readers see the old file or the new one, never half of one; the temporary name is the writer's own,
-    since two processes (or threads) of the same driver may record the same guest at once."""
-    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.new"
+    since two processes (or threads) of the same driver may record the same guest at once. It is short and
+    hidden, whatever ``path``'s length (so any name that fits a directory entry can be stored), and never
+    ends in ``.xml`` (so no reader takes it for a definition)."""
+    tmp = os.path.join(os.path.dirname(path), f".new-{os.getpid()}-{threading.get_ident()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)

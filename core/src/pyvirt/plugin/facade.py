@@ -1,10 +1,17 @@
-"""The typed facade over a connection's plugin manager.
+"""The typed facade over a connection's plugin manager: the one boundary every driver call passes.
 
 pluggy's ``pm.hook.name(**kwargs)`` is untyped; every caller in pyvirt goes
 through ``DriverCalls`` instead, whose methods mirror the hook specs with
-real signatures (kept in step with ``pyvirt.plugin.specs`` by a test). A
-hook the driver does not implement fails with libvirt's NO_SUPPORT error
-naming the libvirt API, as libvirt's own dispatch does.
+real signatures (kept in step with ``pyvirt.plugin.specs`` and the API table
+:mod:`pyvirt.plugin.api` by a test). Two of libvirt's dispatch rules are
+enforced here, for every call however it was reached (public objects,
+``conn.calls``, pyvirsh), from the API table:
+
+- on a read-only connection, a call that changes state or reveals secrets
+  fails with OPERATION_DENIED before the driver sees it, as libvirt's
+  ``virCheckReadOnlyGoto`` in each public API;
+- a hook the driver does not implement fails with libvirt's NO_SUPPORT
+  error naming the libvirt API.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any, cast
 import pluggy
 
 from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.plugin.api import API, Access, api_name, read_only_denial
 from pyvirt.plugin.records import (
     DhcpLease,
     DomainInfo,
@@ -38,11 +46,17 @@ __all__ = ["DriverCalls"]
 
 
 class DriverCalls:
-    """Typed calls into the one driver bound to a connection."""
+    """Typed calls into the one driver bound to a connection.
+
+    ``read_only``: the connection was opened read-only; calls the API table
+    marks as writes are refused (libvirt's OPERATION_DENIED, code 29).
+    """
 
     def __init__(self, pm: pluggy.PluginManager,
-                 secondary: Callable[[str], DriverCalls | None] | None = None) -> None:  # fmt: skip
+                 secondary: Callable[[str], DriverCalls | None] | None = None, *,
+                 read_only: bool = False) -> None:  # fmt: skip
         self._hook = pm.hook
+        self.read_only = read_only
         # Pool, volume and network calls the driver does not answer go to the storage or network driver
         # of the same mode (libvirt's connections reach those drivers the same way); opened on first use.
         self._secondary_opener = secondary
@@ -51,7 +65,7 @@ class DriverCalls:
         # A hook answered by exactly one implementation and no wrappers is called directly: pluggy
         # has already validated it at registration, and its per-call machinery (a third of a lookup's
         # cost) buys nothing there. Hooks with wrappers (audit, user hooks, metrics) go through pluggy.
-        self._direct: dict[str, Any] = {}
+        self._single: dict[str, Any] = {}
         for name in dir(pm.hook):
             if name.startswith("_"):
                 continue
@@ -60,13 +74,32 @@ class DriverCalls:
                 continue
             self._implemented.add(name)
             if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
-                self._direct[name] = impls[0].function
+                self._single[name] = impls[0].function
+        # The fast path skips every check, so on a read-only connection it holds only the calls the
+        # table says a read-only connection may always make; the others go through ``_dispatch``.
+        self._direct = (
+            {h: f for h, f in self._single.items() if h in API and API[h].access is Access.READ}
+            if read_only
+            else self._single
+        )
 
     def implements(self, hook: str) -> bool:
         return hook in self._implemented
 
-    def _call(self, hook: str, api: str, **kwargs: Any) -> Any:
+    def _call(self, hook: str, **kwargs: Any) -> Any:
         fn = self._direct.get(hook)
+        if fn is not None:
+            return fn(**kwargs)
+        return self._dispatch(hook, kwargs)
+
+    def _dispatch(self, hook: str, kwargs: dict[str, Any]) -> Any:
+        """Read-only check, then the driver, the storage or network driver of the same mode, or NO_SUPPORT."""
+        row = API[hook]
+        if self.read_only:
+            denial = read_only_denial(row, kwargs)
+            if denial is not None:
+                raise denial
+        fn = self._single.get(hook)
         if fn is not None:
             return fn(**kwargs)
         if hook not in self._implemented:
@@ -78,24 +111,24 @@ class DriverCalls:
                     self._secondary[kind] = self._secondary_opener(kind)
                 calls = self._secondary[kind]
                 if calls is not None:
-                    return calls._call(hook, api, **kwargs)
-            raise NotSupportedError(ErrorCode.NO_SUPPORT, api)
+                    return calls._call(hook, **kwargs)
+            raise NotSupportedError(ErrorCode.NO_SUPPORT, api_name(row, kwargs))
         return getattr(self._hook, hook)(**kwargs)
 
     def connect_close(self) -> None:
-        self._call("connect_close", "virConnectClose")
+        self._call("connect_close")
 
     def connect_get_type(self) -> str:
-        return cast("str", self._call("connect_get_type", "virConnectGetType"))
+        return cast("str", self._call("connect_get_type"))
 
     def connect_get_version(self) -> int:
-        return cast("int", self._call("connect_get_version", "virConnectGetVersion"))
+        return cast("int", self._call("connect_get_version"))
 
     def connect_get_hostname(self) -> str:
-        return cast("str", self._call("connect_get_hostname", "virConnectGetHostname"))
+        return cast("str", self._call("connect_get_hostname"))
 
     def connect_get_capabilities(self) -> str:
-        return cast("str", self._call("connect_get_capabilities", "virConnectGetCapabilities"))
+        return cast("str", self._call("connect_get_capabilities"))
 
     def connect_get_domain_capabilities(
         self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
@@ -103,7 +136,7 @@ class DriverCalls:
         return cast(
             "str",
             self._call(
-                "connect_get_domain_capabilities", "virConnectGetDomainCapabilities",
+                "connect_get_domain_capabilities",
                 emulator=emulator, arch=arch, machine=machine, virttype=virttype, flags=flags,
             ),
         )  # fmt: skip
@@ -111,318 +144,301 @@ class DriverCalls:
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         return cast(
             "str",
-            self._call(
-                "connect_domain_xml_to_native", "virConnectDomainXMLToNative", native_format=native_format, xml=xml
-            ),
+            self._call("connect_domain_xml_to_native", native_format=native_format, xml=xml),
         )
 
     def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         return cast(
             "str",
-            self._call(
-                "connect_domain_xml_from_native", "virConnectDomainXMLFromNative",
-                native_format=native_format, native_config=native_config,
-            ),
-        )  # fmt: skip
-
-    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
-        return cast(
-            "int", self._call("domain_open_console", "virDomainOpenConsole", dom=dom, dev_name=dev_name, flags=flags)
+            self._call("connect_domain_xml_from_native", native_format=native_format, native_config=native_config),
         )
 
+    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
+        return cast("int", self._call("domain_open_console", dom=dom, dev_name=dev_name, flags=flags))
+
     def node_get_info(self) -> NodeInfo:
-        return cast("NodeInfo", self._call("node_get_info", "virNodeGetInfo"))
+        return cast("NodeInfo", self._call("node_get_info"))
 
     def node_get_security_model(self) -> SecurityModel:
-        return cast("SecurityModel", self._call("node_get_security_model", "virNodeGetSecurityModel"))
+        return cast("SecurityModel", self._call("node_get_security_model"))
 
     def domain_list_all(self) -> list[DomainRef]:
-        return cast("list[DomainRef]", self._call("domain_list_all", "virConnectListAllDomains"))
+        return cast("list[DomainRef]", self._call("domain_list_all"))
 
     def domain_lookup_by_name(self, name: str) -> DomainRef:
-        return cast("DomainRef", self._call("domain_lookup_by_name", "virDomainLookupByName", name=name))
+        return cast("DomainRef", self._call("domain_lookup_by_name", name=name))
 
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
-        return cast("DomainRef", self._call("domain_lookup_by_uuid", "virDomainLookupByUUID", uuid=uuid))
+        return cast("DomainRef", self._call("domain_lookup_by_uuid", uuid=uuid))
 
     def domain_lookup_by_id(self, id: int) -> DomainRef:
-        return cast("DomainRef", self._call("domain_lookup_by_id", "virDomainLookupByID", id=id))
+        return cast("DomainRef", self._call("domain_lookup_by_id", id=id))
 
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
-        return cast("DomainRef", self._call("domain_define_xml", "virDomainDefineXMLFlags", xml=xml, flags=flags))
+        return cast("DomainRef", self._call("domain_define_xml", xml=xml, flags=flags))
 
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_undefine", "virDomainUndefineFlags", dom=dom, flags=flags)
+        self._call("domain_undefine", dom=dom, flags=flags)
 
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
-        return cast("DomainRef", self._call("domain_create_xml", "virDomainCreateXML", xml=xml, flags=flags))
+        return cast("DomainRef", self._call("domain_create_xml", xml=xml, flags=flags))
 
     def domain_create(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_create", "virDomainCreateWithFlags", dom=dom, flags=flags)
+        self._call("domain_create", dom=dom, flags=flags)
 
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_destroy", "virDomainDestroyFlags", dom=dom, flags=flags)
+        self._call("domain_destroy", dom=dom, flags=flags)
 
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_shutdown", "virDomainShutdownFlags", dom=dom, flags=flags)
+        self._call("domain_shutdown", dom=dom, flags=flags)
 
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_reboot", "virDomainReboot", dom=dom, flags=flags)
+        self._call("domain_reboot", dom=dom, flags=flags)
 
     def domain_suspend(self, dom: DomainRef) -> None:
-        self._call("domain_suspend", "virDomainSuspend", dom=dom)
+        self._call("domain_suspend", dom=dom)
 
     def domain_resume(self, dom: DomainRef) -> None:
-        self._call("domain_resume", "virDomainResume", dom=dom)
+        self._call("domain_resume", dom=dom)
 
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-        self._call("domain_save", "virDomainSaveFlags", dom=dom, path=path, xml=xml, flags=flags)
+        self._call("domain_save", dom=dom, path=path, xml=xml, flags=flags)
 
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
-        return cast("DomainRef", self._call("domain_restore", "virDomainRestoreFlags", path=path, xml=xml, flags=flags))
+        return cast("DomainRef", self._call("domain_restore", path=path, xml=xml, flags=flags))
 
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_managed_save", "virDomainManagedSave", dom=dom, flags=flags)
+        self._call("domain_managed_save", dom=dom, flags=flags)
 
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
-        self._call("domain_managed_save_remove", "virDomainManagedSaveRemove", dom=dom, flags=flags)
+        self._call("domain_managed_save_remove", dom=dom, flags=flags)
 
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
-        return cast("DomainInfo", self._call("domain_get_info", "virDomainGetInfo", dom=dom))
+        return cast("DomainInfo", self._call("domain_get_info", dom=dom))
 
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
-        return cast("tuple[int, int]", self._call("domain_get_state", "virDomainGetState", dom=dom))
+        return cast("tuple[int, int]", self._call("domain_get_state", dom=dom))
 
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
-        return cast("str", self._call("domain_get_xml_desc", "virDomainGetXMLDesc", dom=dom, flags=flags))
+        return cast("str", self._call("domain_get_xml_desc", dom=dom, flags=flags))
 
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
-        return cast("dict[str, bool]", self._call("domain_get_flags", "virDomainIsPersistent", dom=dom))
+        return cast("dict[str, bool]", self._call("domain_get_flags", dom=dom))
 
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
-        self._call("domain_set_autostart", "virDomainSetAutostart", dom=dom, autostart=autostart)
+        self._call("domain_set_autostart", dom=dom, autostart=autostart)
 
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        api = "virDomainAttachDeviceFlags" if flags else "virDomainAttachDevice"  # what virsh calls, and names
-        self._call("domain_attach_device", api, dom=dom, xml=xml, flags=flags)
+        self._call("domain_attach_device", dom=dom, xml=xml, flags=flags)
 
     def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        api = "virDomainDetachDeviceFlags" if flags else "virDomainDetachDevice"
-        self._call("domain_detach_device", api, dom=dom, xml=xml, flags=flags)
+        self._call("domain_detach_device", dom=dom, xml=xml, flags=flags)
 
     def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        self._call("domain_update_device", "virDomainUpdateDeviceFlags", dom=dom, xml=xml, flags=flags)
+        self._call("domain_update_device", dom=dom, xml=xml, flags=flags)
 
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         return cast(
             "list[tuple[str, int | str]]",
-            self._call("domain_get_stats", "virConnectGetAllDomainStats", dom=dom, stats=stats, flags=flags),
+            self._call("domain_get_stats", dom=dom, stats=stats, flags=flags),
         )
 
     def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
         return cast(
             "list[InterfaceAddresses]",
-            self._call(
-                "domain_interface_addresses", "virDomainInterfaceAddresses", dom=dom, source=source, flags=flags
-            ),
+            self._call("domain_interface_addresses", dom=dom, source=source, flags=flags),
         )
 
     def network_get_dhcp_leases(self, net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
         return cast(
             "list[DhcpLease]",
-            self._call("network_get_dhcp_leases", "virNetworkGetDHCPLeases", net=net, mac=mac, flags=flags),
+            self._call("network_get_dhcp_leases", net=net, mac=mac, flags=flags),
         )
 
     def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,
                        flags: int) -> None:  # fmt: skip
-        self._call("network_update", "virNetworkUpdate", net=net, command=command, section=section,
+        self._call("network_update", net=net, command=command, section=section,
                    parent_index=parent_index, xml=xml, flags=flags)  # fmt: skip
 
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
-        return cast(
-            "list[SecurityLabel]", self._call("domain_get_security_label", "virDomainGetSecurityLabelList", dom=dom)
-        )
+        return cast("list[SecurityLabel]", self._call("domain_get_security_label", dom=dom))
 
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         return cast(
             "SnapshotRef",
-            self._call("snapshot_create_xml", "virDomainSnapshotCreateXML", dom=dom, xml=xml, flags=flags),
+            self._call("snapshot_create_xml", dom=dom, xml=xml, flags=flags),
         )
 
     def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
-        return cast("list[str]", self._call("snapshot_list_names", "virDomainListAllSnapshots", dom=dom, flags=flags))
+        return cast("list[str]", self._call("snapshot_list_names", dom=dom, flags=flags))
 
     def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
-        return cast(
-            "SnapshotRef", self._call("snapshot_lookup_by_name", "virDomainSnapshotLookupByName", dom=dom, name=name)
-        )
+        return cast("SnapshotRef", self._call("snapshot_lookup_by_name", dom=dom, name=name))
 
     def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
-        return cast("SnapshotRef", self._call("snapshot_current", "virDomainSnapshotCurrent", dom=dom))
+        return cast("SnapshotRef", self._call("snapshot_current", dom=dom))
 
     def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
-        return cast("str", self._call("snapshot_get_xml_desc", "virDomainSnapshotGetXMLDesc", snap=snap, flags=flags))
+        return cast("str", self._call("snapshot_get_xml_desc", snap=snap, flags=flags))
 
     def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
-        return cast("SnapshotRef", self._call("snapshot_get_parent", "virDomainSnapshotGetParent", snap=snap))
+        return cast("SnapshotRef", self._call("snapshot_get_parent", snap=snap))
 
     def snapshot_revert(self, snap: SnapshotRef, flags: int) -> None:
-        self._call("snapshot_revert", "virDomainRevertToSnapshot", snap=snap, flags=flags)
+        self._call("snapshot_revert", snap=snap, flags=flags)
 
     def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
-        self._call("snapshot_delete", "virDomainSnapshotDelete", snap=snap, flags=flags)
+        self._call("snapshot_delete", snap=snap, flags=flags)
 
     def network_list_all(self) -> list[NetworkRef]:
-        return cast("list[NetworkRef]", self._call("network_list_all", "virNetworkListAll"))
+        return cast("list[NetworkRef]", self._call("network_list_all"))
 
     def network_lookup_by_name(self, name: str) -> NetworkRef:
-        return cast("NetworkRef", self._call("network_lookup_by_name", "virNetworkLookupByName", name=name))
+        return cast("NetworkRef", self._call("network_lookup_by_name", name=name))
 
     def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
-        return cast("NetworkRef", self._call("network_lookup_by_uuid", "virNetworkLookupByUUID", uuid=uuid))
+        return cast("NetworkRef", self._call("network_lookup_by_uuid", uuid=uuid))
 
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
-        return cast("NetworkRef", self._call("network_define_xml", "virNetworkDefineXML", xml=xml, flags=flags))
+        return cast("NetworkRef", self._call("network_define_xml", xml=xml, flags=flags))
 
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
-        return cast("NetworkRef", self._call("network_create_xml", "virNetworkCreateXML", xml=xml, flags=flags))
+        return cast("NetworkRef", self._call("network_create_xml", xml=xml, flags=flags))
 
     def network_undefine(self, net: NetworkRef) -> None:
-        self._call("network_undefine", "virNetworkUndefine", net=net)
+        self._call("network_undefine", net=net)
 
     def network_create(self, net: NetworkRef) -> None:
-        self._call("network_create", "virNetworkCreate", net=net)
+        self._call("network_create", net=net)
 
     def network_destroy(self, net: NetworkRef) -> None:
-        self._call("network_destroy", "virNetworkDestroy", net=net)
+        self._call("network_destroy", net=net)
 
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
-        return cast("str", self._call("network_get_xml_desc", "virNetworkGetXMLDesc", net=net, flags=flags))
+        return cast("str", self._call("network_get_xml_desc", net=net, flags=flags))
 
     def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
-        return cast("dict[str, bool]", self._call("network_get_flags", "virNetworkGetFlags", net=net))
+        return cast("dict[str, bool]", self._call("network_get_flags", net=net))
 
     def network_get_bridge_name(self, net: NetworkRef) -> str:
-        return cast("str", self._call("network_get_bridge_name", "virNetworkGetBridgeName", net=net))
+        return cast("str", self._call("network_get_bridge_name", net=net))
 
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
-        self._call("network_set_autostart", "virNetworkSetAutostart", net=net, autostart=autostart)
+        self._call("network_set_autostart", net=net, autostart=autostart)
 
     def pool_list_all(self) -> list[PoolRef]:
-        return cast("list[PoolRef]", self._call("pool_list_all", "virStoragePoolListAll"))
+        return cast("list[PoolRef]", self._call("pool_list_all"))
 
     def pool_lookup_by_name(self, name: str) -> PoolRef:
-        return cast("PoolRef", self._call("pool_lookup_by_name", "virStoragePoolLookupByName", name=name))
+        return cast("PoolRef", self._call("pool_lookup_by_name", name=name))
 
     def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
-        return cast("PoolRef", self._call("pool_lookup_by_uuid", "virStoragePoolLookupByUUID", uuid=uuid))
+        return cast("PoolRef", self._call("pool_lookup_by_uuid", uuid=uuid))
 
     def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
-        return cast("PoolRef", self._call("pool_define_xml", "virStoragePoolDefineXML", xml=xml, flags=flags))
+        return cast("PoolRef", self._call("pool_define_xml", xml=xml, flags=flags))
 
     def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
-        return cast("PoolRef", self._call("pool_create_xml", "virStoragePoolCreateXML", xml=xml, flags=flags))
+        return cast("PoolRef", self._call("pool_create_xml", xml=xml, flags=flags))
 
     def pool_undefine(self, pool: PoolRef) -> None:
-        self._call("pool_undefine", "virStoragePoolUndefine", pool=pool)
+        self._call("pool_undefine", pool=pool)
 
     def pool_create(self, pool: PoolRef, flags: int) -> None:
-        self._call("pool_create", "virStoragePoolCreate", pool=pool, flags=flags)
+        self._call("pool_create", pool=pool, flags=flags)
 
     def pool_destroy(self, pool: PoolRef) -> None:
-        self._call("pool_destroy", "virStoragePoolDestroy", pool=pool)
+        self._call("pool_destroy", pool=pool)
 
     def pool_refresh(self, pool: PoolRef, flags: int) -> None:
-        self._call("pool_refresh", "virStoragePoolRefresh", pool=pool, flags=flags)
+        self._call("pool_refresh", pool=pool, flags=flags)
 
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
-        return cast("PoolInfo", self._call("pool_get_info", "virStoragePoolGetInfo", pool=pool))
+        return cast("PoolInfo", self._call("pool_get_info", pool=pool))
 
     def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
-        return cast("str", self._call("pool_get_xml_desc", "virStoragePoolGetXMLDesc", pool=pool, flags=flags))
+        return cast("str", self._call("pool_get_xml_desc", pool=pool, flags=flags))
 
     def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
-        return cast("dict[str, bool]", self._call("pool_get_flags", "virStoragePoolGetFlags", pool=pool))
+        return cast("dict[str, bool]", self._call("pool_get_flags", pool=pool))
 
     def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
-        self._call("pool_set_autostart", "virStoragePoolSetAutostart", pool=pool, autostart=autostart)
+        self._call("pool_set_autostart", pool=pool, autostart=autostart)
 
     def volume_list_all(self, pool: PoolRef) -> list[VolumeRef]:
-        return cast("list[VolumeRef]", self._call("volume_list_all", "virStorageVolListAll", pool=pool))
+        return cast("list[VolumeRef]", self._call("volume_list_all", pool=pool))
 
     def volume_lookup_by_name(self, pool: PoolRef, name: str) -> VolumeRef:
-        return cast("VolumeRef", self._call("volume_lookup_by_name", "virStorageVolLookupByName", pool=pool, name=name))
+        return cast("VolumeRef", self._call("volume_lookup_by_name", pool=pool, name=name))
 
     def volume_lookup_by_key(self, key: str) -> VolumeRef:
-        return cast("VolumeRef", self._call("volume_lookup_by_key", "virStorageVolLookupByKey", key=key))
+        return cast("VolumeRef", self._call("volume_lookup_by_key", key=key))
 
     def volume_lookup_by_path(self, path: str) -> VolumeRef:
-        return cast("VolumeRef", self._call("volume_lookup_by_path", "virStorageVolLookupByPath", path=path))
+        return cast("VolumeRef", self._call("volume_lookup_by_path", path=path))
 
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
-        return cast(
-            "VolumeRef", self._call("volume_create_xml", "virStorageVolCreateXML", pool=pool, xml=xml, flags=flags)
-        )
+        return cast("VolumeRef", self._call("volume_create_xml", pool=pool, xml=xml, flags=flags))
 
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:
-        self._call("volume_delete", "virStorageVolDelete", vol=vol, flags=flags)
+        self._call("volume_delete", vol=vol, flags=flags)
 
     def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
-        return cast("VolumeInfo", self._call("volume_get_info", "virStorageVolGetInfo", vol=vol))
+        return cast("VolumeInfo", self._call("volume_get_info", vol=vol))
 
     def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
-        return cast("str", self._call("volume_get_xml_desc", "virStorageVolGetXMLDesc", vol=vol, flags=flags))
+        return cast("str", self._call("volume_get_xml_desc", vol=vol, flags=flags))
 
     def volume_get_path(self, vol: VolumeRef) -> str:
-        return cast("str", self._call("volume_get_path", "virStorageVolGetPath", vol=vol))
+        return cast("str", self._call("volume_get_path", vol=vol))
 
     def secret_list_all(self) -> list[SecretRef]:
-        return cast("list[SecretRef]", self._call("secret_list_all", "virSecretListAll"))
+        return cast("list[SecretRef]", self._call("secret_list_all"))
 
     def secret_lookup_by_uuid(self, uuid: str) -> SecretRef:
-        return cast("SecretRef", self._call("secret_lookup_by_uuid", "virSecretLookupByUUID", uuid=uuid))
+        return cast("SecretRef", self._call("secret_lookup_by_uuid", uuid=uuid))
 
     def secret_lookup_by_usage(self, usage_type: int, usage_id: str) -> SecretRef:
         return cast(
             "SecretRef",
-            self._call("secret_lookup_by_usage", "virSecretLookupByUsage", usage_type=usage_type, usage_id=usage_id),
+            self._call("secret_lookup_by_usage", usage_type=usage_type, usage_id=usage_id),
         )
 
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
-        return cast("SecretRef", self._call("secret_define_xml", "virSecretDefineXML", xml=xml, flags=flags))
+        return cast("SecretRef", self._call("secret_define_xml", xml=xml, flags=flags))
 
     def secret_undefine(self, secret: SecretRef) -> None:
-        self._call("secret_undefine", "virSecretUndefine", secret=secret)
+        self._call("secret_undefine", secret=secret)
 
     def secret_get_xml_desc(self, secret: SecretRef, flags: int) -> str:
-        return cast("str", self._call("secret_get_xml_desc", "virSecretGetXMLDesc", secret=secret, flags=flags))
+        return cast("str", self._call("secret_get_xml_desc", secret=secret, flags=flags))
 
     def secret_set_value(self, secret: SecretRef, value: bytes, flags: int) -> None:
-        self._call("secret_set_value", "virSecretSetValue", secret=secret, value=value, flags=flags)
+        self._call("secret_set_value", secret=secret, value=value, flags=flags)
 
     def secret_get_value(self, secret: SecretRef, flags: int) -> bytes:
-        return cast("bytes", self._call("secret_get_value", "virSecretGetValue", secret=secret, flags=flags))
+        return cast("bytes", self._call("secret_get_value", secret=secret, flags=flags))
 
     def nodedev_list_all(self, cap: str | None) -> list[NodeDeviceRef]:
-        return cast("list[NodeDeviceRef]", self._call("nodedev_list_all", "virNodeDeviceListAll", cap=cap))
+        return cast("list[NodeDeviceRef]", self._call("nodedev_list_all", cap=cap))
 
     def nodedev_lookup_by_name(self, name: str) -> NodeDeviceRef:
-        return cast("NodeDeviceRef", self._call("nodedev_lookup_by_name", "virNodeDeviceLookupByName", name=name))
+        return cast("NodeDeviceRef", self._call("nodedev_lookup_by_name", name=name))
 
     def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
-        return cast("str", self._call("nodedev_get_xml_desc", "virNodeDeviceGetXMLDesc", dev=dev, flags=flags))
+        return cast("str", self._call("nodedev_get_xml_desc", dev=dev, flags=flags))
 
     def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
-        return cast("str", self._call("nodedev_get_parent", "virNodeDeviceGetParent", dev=dev))
+        return cast("str", self._call("nodedev_get_parent", dev=dev))
 
     def interface_list_all(self) -> list[InterfaceRef]:
-        return cast("list[InterfaceRef]", self._call("interface_list_all", "virInterfaceListAll"))
+        return cast("list[InterfaceRef]", self._call("interface_list_all"))
 
     def interface_lookup_by_name(self, name: str) -> InterfaceRef:
-        return cast("InterfaceRef", self._call("interface_lookup_by_name", "virInterfaceLookupByName", name=name))
+        return cast("InterfaceRef", self._call("interface_lookup_by_name", name=name))
 
     def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:
-        return cast("str", self._call("interface_get_xml_desc", "virInterfaceGetXMLDesc", iface=iface, flags=flags))
+        return cast("str", self._call("interface_get_xml_desc", iface=iface, flags=flags))
 
     def interface_is_active(self, iface: InterfaceRef) -> bool:
-        return cast("bool", self._call("interface_is_active", "virInterfaceIsActive", iface=iface))
+        return cast("bool", self._call("interface_is_active", iface=iface))

@@ -16,7 +16,7 @@ from typing import Any
 import pyvirt
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface, MemoryDevice
-from pyvirt.conf.snapshot import format_snapshot, parse_snapshot
+from pyvirt.conf.snapshot import check_snapshot_name, format_snapshot, parse_snapshot
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -34,6 +34,7 @@ from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
+from pyvirt.local_driver.status_file import remove_status
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
@@ -157,10 +158,8 @@ class QemuConnection:
             self.state.refs -= 1
             if self.state.refs == 0:
                 _states.pop(self._key, None)
-                # Guests keep running (they are not our children); only our monitor connections end.
-                for obj in list(self.state.domains.values()):
-                    if obj.process is not None:
-                        obj.process.monitor.close()
+                # Guests keep running (they are not our children); our watchers and monitor connections end.
+                self.state.close()
 
     @hookimpl
     def connect_get_type(self) -> str:
@@ -283,9 +282,18 @@ class QemuConnection:
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
-        """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running)."""
-        if obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
+        """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running).
+
+        The whole start holds the domain's cross-process start lock: a guest
+        another process started meanwhile is adopted (and this start refused),
+        one it abandoned mid-start is cleaned up first.
+        """
+        with self.state.start_job(obj):
+            if obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
+            self._start_locked(obj, paused, image, run)
+
+    def _start_locked(self, obj: DomainObj, paused: bool, image: str | None, run: bool | None) -> None:
         live = obj.live.model_copy(deep=True)
         self._firmware(live)
         self._host_model_cpu(live)
@@ -338,8 +346,10 @@ class QemuConnection:
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
                 qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
                 domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
+                on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
             )  # fmt: skip
         except Exception:
+            remove_status(st.paths.status_xml(obj.name))  # start_process undid the rest of this start
             st.audit_start(DomainObj(live=live), -1, False)
             raise
         finally:
@@ -367,8 +377,8 @@ class QemuConnection:
                     DomainState.RUNNING,
                     RunningReason.RESTORED if restored else RunningReason.BOOTED,
                 )
-            else:
-                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            else:  # libvirt 9.0 leaves a paused restore "paused (migrating)", the incoming migration's reason
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.MIGRATION if restored else PausedReason.USER
             st.save_status(obj)
         except Exception:
             proc.stop_reason = "failed"
@@ -445,7 +455,7 @@ class QemuConnection:
             try:
                 self._start(obj, paused=False, image=path, run=run)
             except Exception:
-                if added:
+                if added and not obj.active:  # (active: another process runs it, and we adopted it)
                     with self.state.lock:
                         self.state.remove(obj)
                 raise
@@ -483,7 +493,7 @@ class QemuConnection:
             try:
                 self._start(obj, paused=bool(flags & 1))
             except Exception:
-                if added:
+                if added and not obj.active:  # (active: another process runs it, and we adopted it)
                     with self.state.lock:
                         self.state.remove(obj)
                 raise
@@ -524,22 +534,22 @@ class QemuConnection:
         """ACPI power button or the guest agent (flags 1, 2); by default the agent when it listens, else ACPI."""
         check_flags(flags, 0x3, "qemuDomainShutdownFlags")
         obj = self._running(dom)
-        assert obj.process is not None
+        proc = self._still_running(obj)
         if self._by_agent(obj, flags, "powerdown"):
             return
-        obj.process.monitor.execute("system_powerdown")
+        self._monitor_call(obj, proc, "system_powerdown")
 
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         """Like shutdown, but the guest comes back: an agent reboot, or ACPI power-off then reset and go."""
         check_flags(flags, 0x3, "qemuDomainReboot")
         obj = self._running(dom)
-        assert obj.process is not None
+        proc = self._still_running(obj)
         if self._by_agent(obj, flags, "reboot"):
             return
         with obj.lock:
             obj.fake_reboot = True
-        obj.process.monitor.execute("system_powerdown")
+        self._monitor_call(obj, proc, "system_powerdown")
 
     @staticmethod
     def _by_agent(obj: DomainObj, flags: int, mode: str) -> bool:
@@ -555,15 +565,36 @@ class QemuConnection:
             raise
         return True
 
+    @staticmethod
+    def _still_running(obj: DomainObj) -> QemuProcess:
+        """The guest's process, checked again under the domain's lock: a destroy may have ended it since."""
+        proc = obj.process
+        if proc is None or not proc.alive():
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return proc
+
+    @staticmethod
+    def _monitor_call(obj: DomainObj, proc: QemuProcess, command: str) -> None:
+        """One state-changing QMP command; QEMU ending under it is libvirt's "domain is no longer running"."""
+        try:
+            proc.monitor.execute(command)
+        except Error:
+            if proc.alive() and obj.process is proc and not proc.exited.wait(0.5):
+                raise
+            obj.expected.pop({"stop": "STOP", "cont": "RESUME"}.get(command, ""), None)
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, "domain is no longer running", domain=ErrorDomain.QEMU
+            ) from None
+
     @hookimpl
     def domain_suspend(self, dom: DomainRef) -> None:
         obj = self._running(dom)
-        assert obj.process is not None
         with obj.lock:
+            proc = self._still_running(obj)
             if obj.state == DomainState.PAUSED:
                 return
             obj.expect("STOP")
-            obj.process.monitor.execute("stop")
+            self._monitor_call(obj, proc, "stop")
             if obj.state != DomainState.PAUSED:  # the STOP event may have done it already
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
                 self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
@@ -572,12 +603,12 @@ class QemuConnection:
     @hookimpl
     def domain_resume(self, dom: DomainRef) -> None:
         obj = self._running(dom)
-        assert obj.process is not None
         with obj.lock:
+            proc = self._still_running(obj)
             if obj.state == DomainState.RUNNING:
                 return
             obj.expect("RESUME")
-            obj.process.monitor.execute("cont")
+            self._monitor_call(obj, proc, "cont")
             if obj.state != DomainState.RUNNING:
                 obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
@@ -791,6 +822,7 @@ class QemuConnection:
         check_flags(flags, SNAPSHOT_CREATE_HALT | SNAPSHOT_CREATE_DISK_ONLY, "qemuDomainSnapshotCreateXML")
         snap = parse_snapshot(xml)
         snap.name = snap.name or str(int(time.time()))
+        check_snapshot_name(snap.name)  # before QEMU's monitor, qemu-img or the filesystem sees it
         external = bool(flags & SNAPSHOT_CREATE_DISK_ONLY) or any(d.snapshot == "external" for d in snap.disks or [])
         if external:
             return self._external_snapshot(dom, snap)
@@ -945,8 +977,9 @@ class QemuConnection:
         d = obj.live
         assert d.memory is not None and d.current_memory is not None and d.vcpu is not None
         cpu_ns = 0
-        if obj.process is not None:
-            with contextlib.suppress(OSError), open(f"/proc/{obj.process.pid}/stat", encoding="ascii") as f:
+        proc = obj.process  # once: a destroy may end it meanwhile
+        if proc is not None:
+            with contextlib.suppress(OSError), open(f"/proc/{proc.pid}/stat", encoding="ascii") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
                 cpu_ns = (int(fields[11]) + int(fields[12])) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
         return DomainInfo(obj.state, d.memory.kib, d.current_memory.kib, d.vcpu.count or 1, cpu_ns)
@@ -1017,7 +1050,7 @@ class QemuDriver:
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                conf = read_driver_config(os.path.join(paths.config, "qemu.conf"))
+                conf = read_driver_config(paths.settings_file("qemu.conf"))
                 uid, gid = parse_dac_label(f"{conf.get('user', 'root')}:{conf.get('group', 'root')}")
                 security = load_security_stack(SecurityConfig(
                     default_confined=False, dac_user=uid, dac_group=gid,

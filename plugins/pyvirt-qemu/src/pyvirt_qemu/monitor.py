@@ -23,7 +23,7 @@ from typing import Any
 from qemu.qmp import QMPClient
 from qemu.qmp.error import QMPError
 
-from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.unix_socket import short_path
 from pyvirt_qemu.shared_monitor import shared_execute
 
@@ -52,14 +52,30 @@ class Monitor:
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
         self._dispatcher.start()
+        self._closed = False
+        self._busy = False  # an event handler is running (it may wait for a lock our closer holds)
+        self._close_lock = threading.Lock()
 
     def _dispatch(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._on_event is not None:
-                with contextlib.suppress(Exception):
-                    self._on_event(*item)
+            with self._close_lock:
+                if self._closed:  # events of a closed monitor are nobody's business any more
+                    continue
+                self._busy = True
+            try:
+                if self._on_event is not None:
+                    with contextlib.suppress(Exception):
+                        self._on_event(*item)
+            finally:
+                with self._close_lock:
+                    self._busy = False
         if self._on_eof is not None:
             self._on_eof()
+
+    def dispatching_here(self) -> bool:
+        """Whether the calling thread delivers this monitor's events (an event handler checks that the event
+        comes from the guest's current QEMU, not from one that has just been replaced)."""
+        return threading.current_thread() is self._dispatcher
 
     def _run(self, coro: Any, timeout: float) -> Any:
         fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -162,7 +178,9 @@ class Monitor:
             raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
         try:
             return self._run(self._client.execute(command, arguments), timeout)
-        except QMPError as exc:
+        except Error:
+            raise
+        except Exception as exc:  # QMPError, or the connection torn down under us: QEMU went away mid-command
             raise OperationFailedError(
                 ErrorCode.OPERATION_FAILED, f"QEMU '{command}' failed: {exc}", domain=ErrorDomain.QEMU
             ) from exc
@@ -200,16 +218,33 @@ class Monitor:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def close(self) -> None:
-        """Disconnect and stop the loop thread (idempotent)."""
-        if not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):
-            self._run(self._shutdown(), 5.0)
+        """Disconnect, end both threads and close the event loop's descriptors (idempotent).
+
+        A process opens and closes many connections while guests keep running;
+        each monitor it leaves half-closed would keep two threads and the
+        loop's epoll and wake-up sockets for the life of the process.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            busy = self._busy
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                self._run(self._shutdown(), 5.0)
         self._client = None
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
         self._queue.put(None)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if threading.current_thread() is not self._thread:
+        current = threading.current_thread()
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if current is not self._thread:
             self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()
+        if current is not self._dispatcher and not busy:
+            # a handler running now may be waiting for a lock our caller holds: it ends by itself after
+            # that, skipping whatever is still queued; otherwise the dispatcher ends at once
+            self._dispatcher.join(5)

@@ -5,6 +5,8 @@ Start: labels through the security stack, QEMU spawned through ``Command``
 capabilities unless a rawio disk needs CAP_SYS_RAWIO, the security stack's
 process label), ``-S``, QMP connected, then ``cont``. Any failure kills the
 process and gives every label back: a failed start leaves nothing behind.
+A start killed mid-way cannot clean up after itself, so its progress is
+recorded (``on_starting``) for whoever finds it abandoned (see ``state``).
 
 The process is watched through a pidfd in a thread that blocks in poll; it
 never polls waitpid on a timer.
@@ -40,12 +42,18 @@ from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
-__all__ = ["QemuProcess", "start_process"]
+__all__ = ["QemuProcess", "pidfd_exited", "shared_monitor_path", "start_process"]
 
 
 @dataclass
 class QemuProcess:
-    """A running QEMU: pid, pidfd, monitor, and who asked it to stop (for the stop reason)."""
+    """A running QEMU: pid, pidfd, monitor, and who asked it to stop (for the stop reason).
+
+    A connection that goes away while the guest keeps running must leave no
+    thread or descriptor behind (a long-lived program opens many): ``release``
+    wakes the watcher through its own pipe, joins it, and closes the pidfd and
+    the monitor.
+    """
 
     name: str
     pid: int
@@ -56,30 +64,75 @@ class QemuProcess:
     cleaned: threading.Event = field(default_factory=threading.Event)  # set once the driver has cleaned up
     opened: list[tuple[str, str]] = field(default_factory=list)  # (guest MAC, device path) per fd handed over
     hugepage_dirs: list[str] = field(default_factory=list)  # removed once QEMU is gone
+    _watcher: threading.Thread | None = None
+    _wake: tuple[int, int] | None = None  # pipe that ends the watcher without an exit
+    _fd_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def alive(self) -> bool:
         return not self.exited.is_set()
 
     def watch(self, on_exit: Callable[[QemuProcess], None]) -> None:
+        wake_r, wake_w = os.pipe2(os.O_CLOEXEC)
+        self._wake = (wake_r, wake_w)
+
         def run() -> None:
             poller = select.poll()
             poller.register(self.pidfd, select.POLLIN)
-            poller.poll()  # blocks until the process exits
+            poller.register(wake_r, select.POLLIN)
+            ready = {fd for fd, _ in poller.poll()}  # blocks until the process exits or we are released
+            if self.pidfd not in ready:
+                return
             self.exited.set()
-            with contextlib.suppress(OSError):
-                os.close(self.pidfd)
+            self._close_pidfd()
             on_exit(self)
 
-        threading.Thread(target=run, name=f"watch-{self.name}", daemon=True).start()
+        self._watcher = threading.Thread(target=run, name=f"watch-{self.name}", daemon=True)
+        self._watcher.start()
+
+    def _close_pidfd(self) -> None:
+        with self._fd_lock:
+            if self.pidfd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self.pidfd)
+                self.pidfd = -1
+
+    def release(self) -> None:
+        """Stop watching and talking to a QEMU that keeps running (idempotent): our connection ends, not it."""
+        watcher, wake = self._watcher, self._wake
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                os.write(wake[1], b"x")
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(30)
+        if wake is not None:
+            self._wake = None
+            for fd in wake:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.monitor.close()
+        self._close_pidfd()
 
     def kill(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; returns once the process is gone."""
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(self.pidfd, signal.SIGTERM)
-        if not self.exited.wait(grace):
-            with contextlib.suppress(ProcessLookupError, OSError):
-                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-            self.exited.wait(30)
+        self._signal(signal.SIGTERM)
+        if not self._wait_exit(grace):
+            self._signal(signal.SIGKILL)
+            self._wait_exit(30)
+
+    def _wait_exit(self, timeout: float) -> bool:
+        """Whether QEMU is gone within ``timeout``: the watcher says so, or (not watched yet) its pidfd."""
+        if self._watcher is not None:
+            return self.exited.wait(timeout)
+        with self._fd_lock:
+            fd = self.pidfd
+        if fd >= 0 and pidfd_exited(fd, timeout):
+            self.exited.set()
+        return self.exited.is_set() or fd < 0
+
+    def _signal(self, sig: int) -> None:
+        with self._fd_lock, contextlib.suppress(ProcessLookupError, OSError):
+            if self.pidfd >= 0:  # closed once the process is gone: never a signal to a recycled pid
+                signal.pidfd_send_signal(self.pidfd, sig)
 
 
 def _check_memlock_raisable(name: str) -> None:
@@ -106,9 +159,18 @@ def start_process(
     graphics_cfg: GraphicsConfig | None = None,
     domain_id: int = -1,
     hugepage_mounts: list[HugetlbfsMount] | None = None,
+    on_starting: Callable[[int, bool, list[str]], None] | None = None,
 ) -> tuple[QemuProcess, Command]:
-    """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd."""
+    """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd.
+
+    ``on_starting(pid, labelled, hugepage_dirs)`` records the start's progress before each step that leaves
+    something behind (first side effect, labels, the process itself), so that whoever finds this start
+    abandoned (its process killed) knows what to undo: the caller writes libvirt's "starting up" status.
+    """
+    record = on_starting or (lambda pid, labelled, dirs: None)
     name = dom.name or ""
+    # QEMU runs as the guest's DAC label (a static <seclabel>, else qemu.conf's): what it opens is given to that
+    qemu_uid, qemu_gid = security.process_ids(dom, (qemu_uid, qemu_gid))
     paths.ensure()
     monitor_path = paths.monitor(name)
     pidfile = paths.pidfile(name)
@@ -128,6 +190,7 @@ def start_process(
     caps = required_capabilities(dom)
     if caps and qemu_uid != 0:
         require_capabilities_after_exec(emulator_for(dom), qemu_uid, caps, f"domain '{name}' (rawio='yes' device)")
+    record(0, False, first.hugepage_dirs)
     taps = open_taps(dom.devices.interfaces if dom.devices else [])
     chardevs: dict[str, int] = {}
     try:
@@ -171,6 +234,7 @@ def start_process(
     try:
         security.set_all_label(dom)
         labelled = True
+        record(0, True, first.hugepage_dirs)
         cmd = Command(qcmd.argv).pass_env_common().set_env("HOME", paths.lib)
         for key, value in qcmd.env.items():
             cmd.set_env(key, value)
@@ -196,9 +260,11 @@ def start_process(
         assert cmd.pid is not None
         pid = cmd.pid
         pidfd = os.pidfd_open(pid)
+        security.hand_over_labels(dom, pid)  # QEMU keeps the remembered labels now, not this process
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
-        monitor.connect(monitor_path, timeout=30, alive=lambda: not select.select([pidfd], [], [], 0)[0])
+        record(pid, True, qcmd.hugepage_dirs)
+        monitor.connect(monitor_path, timeout=30, alive=lambda: not pidfd_exited(pidfd, 0))
         set_passwords(dom, graphics_cfg, monitor)
         balloon = dom.devices.memballoon if dom.devices is not None else None
         if balloon is not None and balloon.model not in (None, "none") and dom.current_memory is not None:
@@ -213,12 +279,13 @@ def start_process(
     except Exception as exc:
         close_taps(taps)
         close_chardev_fds(chardevs)
-        exited_early = proc is not None and bool(select.select([proc.pidfd], [], [], 0)[0])
+        exited_early = proc is not None and pidfd_exited(proc.pidfd, 0)
         if proc is not None:
             proc.monitor.close()
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
             _wait_gone(proc.pid)
+            proc._close_pidfd()
         if labelled:
             with contextlib.suppress(Error):
                 security.restore_all_label(dom)
@@ -244,6 +311,14 @@ def start_process(
             ErrorCode.OPERATION_FAILED, f"failed to start QEMU for '{name}': {exc}" + (f": {tail}" if tail else ""),
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+
+
+def pidfd_exited(pidfd: int, timeout: float) -> bool:
+    """Whether the process behind ``pidfd`` has exited, waiting up to ``timeout`` seconds. poll, not
+    select: a long-lived process's descriptors soon pass select's limit of 1024."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(int(timeout * 1000)))
 
 
 def shared_monitor_path(paths: DriverPaths, name: str) -> str:

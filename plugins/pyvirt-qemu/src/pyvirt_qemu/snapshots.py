@@ -19,7 +19,7 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Disk
-from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, format_snapshot, parse_snapshot
+from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, check_snapshot_name, format_snapshot, parse_snapshot
 from pyvirt.errors import (
     AlreadyExistsError,
     ErrorCode,
@@ -27,6 +27,7 @@ from pyvirt.errors import (
     NotFoundError,
     NotSupportedError,
     OperationFailedError,
+    XMLError,
 )
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
@@ -112,9 +113,10 @@ class SnapshotStore:
 
     def load(self, name: str) -> Snapshot:
         try:
+            check_snapshot_name(name)  # no such snapshot can exist, and the name must not walk out of self.dir
             with open(self._path(name), "rb") as f:
                 raw = f.read()
-        except FileNotFoundError:
+        except (XMLError, FileNotFoundError):
             raise NotFoundError(
                 ErrorCode.NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'",
                 domain=ErrorDomain.DOMAIN_SNAPSHOT,

@@ -4,26 +4,43 @@ Every connection of a process to the same URI shares one ``QemuState``. It
 loads persistent definitions from the config directory and finds running
 guests again from their status files (reconnecting to QMP, re-reserving
 their security labels); guests that died meanwhile are cleaned up: labels
-restored, status removed, transient ones forgotten.
+restored, status and runtime files removed, transient ones forgotten, and
+the others reported "shut off (crashed)" as libvirt does.
+
+Several processes may share one set of paths (embedded mode, or pyvirsh
+beside a program), so a start is a cross-process affair: the starter holds
+``run/NAME.lock`` (flock) for the whole start and writes libvirt's "paused,
+starting up" status before its first side effect, then again with the pid as
+soon as QEMU exists. Whoever takes the lock later and still finds "starting
+up" knows the starter died mid-way: it kills the half-started QEMU and undoes
+the start, as libvirt's reconnect kills a domain it finds mid-start. A
+finished start is adopted (reconnected) instead, so a second start in another
+process fails with "domain is already running" rather than launching a
+second QEMU.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
+import errno
+import fcntl
 import itertools
 import json
 import os
+import signal
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError, SystemCallError
 from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
+from pyvirt.local_driver.names import definition_files
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
@@ -34,7 +51,7 @@ from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.process import QemuProcess, shared_monitor_path
+from pyvirt_qemu.process import QemuProcess, pidfd_exited, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
 from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
 
@@ -62,6 +79,7 @@ class QemuState(DomainTable[DomainObj]):
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
+        self._held: dict[str, int] = {}  # domains whose start lock this process holds (name -> lock fd)
         self._load()
 
     def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
@@ -107,66 +125,204 @@ class QemuState(DomainTable[DomainObj]):
                         if obj.process.hugepage_dirs
                         else {}
                     ),
+                    # libvirt's marker of a start under way (with the state "paused, starting up")
+                    **(
+                        {"job": {"type": "none", "async": "start"}} if _is_starting_state(obj.state, obj.reason) else {}
+                    ),
                 },
             ),
         )
 
+    def save_starting(self, live: Any, domain_id: int, pid: int, labelled: bool, hugepage_dirs: list[str]) -> None:
+        """The status of a start under way: "paused, starting up", with the pid once QEMU exists.
+
+        ``labelled`` says whether the start has labelled the guest's files yet:
+        whoever cleans up an abandoned start gives labels back only then (a
+        restore of labels never set would make the files root's).
+        """
+        runtime: dict[str, dict[str, str]] = {
+            "monitor": {
+                "path": self.paths.monitor(live.name or ""),
+                "shared": shared_monitor_path(self.paths, live.name or ""),
+            },
+            "job": {"type": "none", "async": "start"},
+            "starting": {"labelled": "yes" if labelled else "no"},
+        }
+        if hugepage_dirs:
+            runtime["memory"] = {"hugepage-dirs": json.dumps(hugepage_dirs)}
+        xml = format_domain(live, 1, domain_id=domain_id)
+        write_status(self.paths.status_xml(live.name or ""),
+                     Status(DomainState.PAUSED, PausedReason.STARTING_UP, pid, domain_id, xml, runtime))  # fmt: skip
+
+    # ------------------------------------------------------------------ cross-process start
+    @contextlib.contextmanager
+    def start_job(self, obj: DomainObj, timeout: float = 30.0) -> Iterator[None]:
+        """Hold the domain's start lock and know its current state on disk: what another process started
+        is adopted, what another process abandoned mid-start is cleaned up, before the caller decides."""
+        name = obj.name
+        fd = acquire_domain_lock(self.paths.lockfile(name), name, timeout)
+        self._held[name] = fd
+        try:
+            self.refresh(obj)
+            yield
+        finally:
+            del self._held[name]
+            release_domain_lock(self.paths.lockfile(name), fd)
+
+    @contextlib.contextmanager
+    def _run_of(self, name: str, pid: int) -> Iterator[bool]:
+        """Under the domain's start lock: whether the status file still describes the run of QEMU ``pid``
+        (or a start of ours that failed before QEMU existed). Called with the domain's lock held, so a start
+        lock this process holds is held by this very thread."""
+        fd: int | None = None
+        if name not in self._held:
+            try:
+                fd = acquire_domain_lock(self.paths.lockfile(name), name)
+            except Error:
+                yield False  # a start elsewhere that long adopts or cleans up this run itself
+                return
+        try:
+            try:
+                st = read_status(self.paths.status_xml(name))
+            except (Error, OSError, ValueError):
+                yield False
+                return
+            yield st.pid == pid or (st.pid == 0 and name in self._held)
+        finally:
+            if fd is not None:
+                release_domain_lock(self.paths.lockfile(name), fd)
+
+    def refresh(self, obj: DomainObj) -> None:
+        """With the start lock held: adopt the guest another process has started since we loaded, or clean
+        up after one that died (or was abandoned mid-start) meanwhile."""
+        if obj.process is not None and obj.process.alive():
+            return
+        path = self.paths.status_xml(obj.name)
+        if os.path.exists(path):
+            self._reconnect(path, locked=True)
+
     def _load(self) -> None:
         self.load_configs()
-        for path in sorted(glob.glob(os.path.join(self.paths.run, "*.xml"))):
-            with contextlib.suppress(Error, OSError):
-                self._reconnect(path)
+        for _name, path in definition_files(self.paths.run):  # dotfiles too: a guest may be called ".x"
+            with contextlib.suppress(Error, OSError, ValueError):
+                self._reconnect(path, locked=False)
 
-    def _reconnect(self, status_path: str) -> None:
+    def _reconnect(self, status_path: str, *, locked: bool) -> None:
+        """Find the guest of one status file again. ``locked``: the caller holds this domain's start lock."""
         st = read_status(status_path)
+        name = os.path.basename(status_path)[: -len(".xml")]
+        private_dir = guest_private_dir(self.paths.lib, name)
+        if not locked and (_is_starting(st) or not _is_our_qemu(st.pid, name, private_dir)):
+            # cleaning up is for the one process holding the domain's start lock
+            fd = try_domain_lock(self.paths.lockfile(name))
+            if fd is None:
+                return  # a start is under way in another process: it adopts or cleans up this run itself
+            try:
+                if os.path.exists(status_path):
+                    self._reconnect(status_path, locked=True)  # the status may have moved on meanwhile
+            finally:
+                release_domain_lock(self.paths.lockfile(name), fd)
+            return
         live = parse_domain(st.domain_xml, live=True)
         apply_volume_paths(live, st.runtime.get("volumes", {}))
         hugepage_dirs: list[str] = json.loads(st.runtime.get("memory", {}).get("hugepage-dirs", "[]"))
         existing = self.domains.get(live.uuid or "")
         obj = existing or DomainObj(live=live, persistent=False)
+        if _is_starting(st):
+            # we hold the lock and it still says "starting up": its starter died mid-way (libvirt's reconnect
+            # kills such a domain too); the QEMU, if it exists yet, never ran the guest
+            killed = self._abandoned_start(st, live, hugepage_dirs)
+            if existing is not None:  # libvirt's reason for a domain it killed at reconnect: "daemon"
+                existing.state = DomainState.SHUTOFF
+                existing.reason = ShutoffReason.DAEMON if killed else ShutoffReason.UNKNOWN
+            return
         if existing is not None:
             obj.config, obj.live = existing.live, live
-        if not _is_our_qemu(st.pid, obj.name):
-            # Died while nobody watched: give the labels back, forget the runtime state.
+        if not _is_our_qemu(st.pid, obj.name, private_dir):
+            # Died while nobody watched: give the labels back, remove its runtime files, forget the runtime
+            # state; libvirt reports such a guest as crashed
             with contextlib.suppress(Error):
                 self.security.restore_all_label(live)
             with contextlib.suppress(Error):
                 self.security.release_label(live)
-            remove_hugepage_dirs(hugepage_dirs)
-            remove_status(status_path)
+            self.remove_runtime_files(obj.name, hugepage_dirs)
             if existing is not None:
                 obj.live, obj.config = existing.config or existing.live, None
                 obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.CRASHED
             return
-        self.security.reserve_label(live, st.pid)
+        pidfd = os.pidfd_open(st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
-        monitor_path = st.runtime.get("monitor", {}).get("path", "")
+        proc = QemuProcess(obj.name, st.pid, pidfd, monitor, hugepage_dirs=hugepage_dirs)
         try:
-            if Monitor.held_by_another(monitor_path):
-                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "the monitor is held by another process")
-            # a free monitor greets at once; a held one never does (its client keeps it)
-            monitor.connect(monitor_path, timeout=1)
-        except Error:
-            # Another process is talking to this QEMU (QMP takes one client): show what its status file says;
-            # commands fail with libvirt's "cannot acquire state change lock" until that process lets go.
-            monitor.held_elsewhere = True
-            shared = st.runtime.get("monitor", {}).get("shared")
-            if shared:
-                monitor.shared = (shared, f"{shared}.lock")
-        pidfd = os.pidfd_open(st.pid)
-        obj.process = QemuProcess(obj.name, st.pid, pidfd, monitor, hugepage_dirs=hugepage_dirs)
+            self.security.reserve_label(live, st.pid)
+            monitor_path = st.runtime.get("monitor", {}).get("path", "")
+            try:
+                if Monitor.held_by_another(monitor_path):
+                    raise OperationFailedError(ErrorCode.OPERATION_FAILED, "the monitor is held by another process")
+                # a free monitor greets at once; a held one never does (its client keeps it)
+                monitor.connect(monitor_path, timeout=1)
+            except Error:
+                # Another process is talking to this QEMU (QMP takes one client): show what its status file
+                # says; commands fail with libvirt's "cannot acquire state change lock" until it lets go.
+                monitor.held_elsewhere = True
+                shared = st.runtime.get("monitor", {}).get("shared")
+                if shared:
+                    monitor.shared = (shared, f"{shared}.lock")
+            if monitor.held_elsewhere:
+                state, reason = st.state, st.reason
+            else:
+                status = monitor.execute("query-status")
+                running = bool(status.get("running")) if isinstance(status, dict) else True
+                state = DomainState.RUNNING if running else DomainState.PAUSED
+                reason = st.reason if state == st.state else 0
+        except BaseException:
+            proc.release()  # no thread or descriptor outlives a failed reconnect
+            raise
+        obj.process = proc
         obj.id = st.id
+        obj.state, obj.reason = state, reason
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
-        if monitor.held_elsewhere:
-            obj.state, obj.reason = st.state, st.reason
-        else:
-            status = monitor.execute("query-status")
-            running = bool(status.get("running")) if isinstance(status, dict) else True
-            obj.state = DomainState.RUNNING if running else DomainState.PAUSED
-            obj.reason = st.reason if obj.state == st.state else 0
         self.add(obj)
-        obj.process.watch(lambda proc: self.on_exit(obj, proc))
+        proc.watch(lambda p: self.on_exit(obj, p))
+
+    def _abandoned_start(self, st: Status, live: Any, hugepage_dirs: list[str]) -> bool:
+        """Undo a start whose process died mid-way: its QEMU (paused at -S, never ``cont``) and what it set up.
+        Returns whether there was a QEMU to kill (the status names it, or else its pidfile, written before exec)."""
+        name = live.name or ""
+        private_dir = guest_private_dir(self.paths.lib, name)
+        pid = st.pid or _pidfile_pid(self.paths.pidfile(name))
+        killed = bool(pid) and _is_our_qemu(pid, name, private_dir)
+        if killed:
+            _kill_and_wait(pid)
+        if st.runtime.get("starting", {}).get("labelled", "yes") == "yes":
+            with contextlib.suppress(Error):
+                self.security.restore_all_label(live)
+        with contextlib.suppress(Error):
+            self.security.release_label(live)
+        self.remove_runtime_files(name, hugepage_dirs)
+        return killed
+
+    def remove_runtime_files(self, name: str, hugepage_dirs: list[str]) -> None:
+        """Everything a run of the guest leaves in the run and lib directories (not its log), and its swtpm."""
+        remove_status(self.paths.status_xml(name))
+        shared = shared_monitor_path(self.paths, name)
+        monitor_path = self.paths.monitor(name)
+        for stale in (monitor_path, f"{monitor_path}.owner", self.paths.pidfile(name), shared, f"{shared}.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
+        remove_master_key(guest_private_dir(self.paths.lib, name))
+        stop_swtpm(self.paths, name)
+        remove_hugepage_dirs(hugepage_dirs)
+
+    def close(self) -> None:
+        """The last connection of this process went: stop watching its guests (they keep running), close
+        their monitors and pidfds, and the audit socket, so that nothing of ours outlives the connection."""
+        for obj in list(self.domains.values()):
+            proc = obj.process
+            if proc is not None:
+                proc.release()
+        self.auditor.close()
 
     # ------------------------------------------------------------------ runtime events
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
@@ -179,8 +335,8 @@ class QemuState(DomainTable[DomainObj]):
             obj.deleted.notify(str(data["device"]))  # without the lock: a detach waits for this while holding it
             return
         with obj.lock:
-            if obj.process is None:
-                return
+            if obj.process is None or not obj.process.monitor.dispatching_here():
+                return  # (an event of a QEMU that is gone, delivered after the guest was started again)
             if obj.expected.get(event, 0) > 0:
                 obj.expected[event] -= 1
                 return
@@ -236,25 +392,16 @@ class QemuState(DomainTable[DomainObj]):
                 "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
                 "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
             }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
-            with contextlib.suppress(Error):
-                self.security.restore_all_label(obj.live)
-            with contextlib.suppress(Error):
-                self.security.release_label(obj.live)
-            remove_status(self.paths.status_xml(obj.name))
-            shared = shared_monitor_path(self.paths, obj.name)
-            monitor_path = self.paths.monitor(obj.name)
-            for stale in (
-                monitor_path,
-                f"{monitor_path}.owner",
-                self.paths.pidfile(obj.name),
-                shared,
-                f"{shared}.lock",
-            ):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(stale)
-            remove_master_key(guest_private_dir(self.paths.lib, obj.name))
-            stop_swtpm(self.paths, obj.name)
-            remove_hugepage_dirs(proc.hugepage_dirs)
+            with self._run_of(obj.name, proc.pid) as ours:
+                # only the one process that finds the status still naming this QEMU gives its labels back
+                # and removes its files: another watcher may have done so, or started the guest again
+                if ours:
+                    with contextlib.suppress(Error):
+                        self.security.restore_all_label(obj.live)
+                with contextlib.suppress(Error):
+                    self.security.release_label(obj.live)
+                if ours:
+                    self.remove_runtime_files(obj.name, proc.hugepage_dirs)
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None
@@ -276,10 +423,101 @@ def _restart_guest(proc: QemuProcess) -> None:
         proc.monitor.execute("cont")
 
 
-def _is_our_qemu(pid: int, name: str) -> bool:
+def _is_our_qemu(pid: int, name: str, private_dir: str) -> bool:
+    """Whether ``pid`` is this guest's QEMU under these paths (the guest's name alone would match the
+    same-named guest of another embedded root); a zombie's empty command line counts as gone."""
+    if pid <= 0:
+        return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\0")
+            raw = f.read()
     except OSError:
         return False
-    return f"guest={name},debug-threads=on".encode() in args
+    key = ('"file":' + json.dumps(f"{private_dir}/master-key.aes")).encode()  # as the command line's JSON has it
+    guest = f"guest={name.replace(',', ',,')},debug-threads=on".encode()
+    return guest in raw.split(b"\0") and key in raw
+
+
+def _is_starting_state(state: int, reason: int) -> bool:
+    return state == DomainState.PAUSED and reason == PausedReason.STARTING_UP
+
+
+def _is_starting(st: Status) -> bool:
+    """libvirt's test for a domain found mid-start: paused, reason "starting up"."""
+    return _is_starting_state(st.state, st.reason)
+
+
+def _pidfile_pid(path: str) -> int:
+    """The pid a QEMU wrote (before exec) into its pidfile; 0 without one."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        return 0
+
+
+def _kill_and_wait(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL through a pidfd (never a recycled pid) and wait until the process is gone."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        pidfd_exited(fd, timeout)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------- the per-domain start lock
+def acquire_domain_lock(path: str, name: str, timeout: float = 30.0) -> int:
+    """flock ``path`` exclusively, waiting up to ``timeout`` seconds (libvirt's job wait); returns its fd.
+
+    The file is removed whenever its holder lets go (nothing stays in the run
+    directory), so after the lock is taken the path must still name the file
+    locked: otherwise the lock was on a file its previous holder had already
+    removed, and we try again with the current one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = try_domain_lock(path)
+        if fd is not None:
+            return fd
+        if time.monotonic() > deadline:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"cannot acquire state change lock (held by another process starting domain '{name}')",
+                domain=ErrorDomain.QEMU,
+            )
+        time.sleep(0.02)
+
+
+def try_domain_lock(path: str) -> int | None:
+    """The domain's start lock if free now (its fd), else None."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise SystemCallError(exc.errno or 0, f"Failed to open file '{path}'") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise SystemCallError(exc.errno or 0, f"Failed to lock file '{path}'") from exc
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # its holder removed it while we waited for it: lock the current file
+
+
+def release_domain_lock(path: str, fd: int) -> None:
+    """Remove the lock file while still holding it (a waiter then retries on a new one), then let go."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.close(fd)

@@ -1,0 +1,214 @@
+"""The table of the driver API: one row per hook, what libvirt calls it, and who may call it.
+
+This is the one place that says, for every hypervisor and secondary hook:
+
+- ``api``: the libvirt public API it implements (what errors name, as
+  libvirt's ``__FUNCTION__`` does), and ``plain_api``, the older variant
+  virsh calls when no flags are given (``virDomainDestroy`` beside
+  ``virDomainDestroyFlags``), named instead when the call has no flags;
+- ``access``: whether a read-only connection may make the call. libvirt
+  refuses, on a read-only connection, every API that changes anything or
+  reveals secrets (``virCheckReadOnlyGoto`` in ``src/libvirt-*.c``), and a few
+  only for some arguments (the secure flag of the XML getters, the guest
+  agent as source of ``virDomainInterfaceAddresses``);
+- ``since``: the contract version that added the hook.
+
+The typed facade (:mod:`pyvirt.plugin.facade`) enforces ``access`` on every
+call, whichever way it comes (public objects, ``conn.calls``, pyvirsh), and
+a test keeps this table, the hook specs and the facade in step. The daemon's
+dispatch can grow from the same rows (RPC procedure numbers, argument types).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationDeniedError
+
+__all__ = ["API", "Access", "HookApi", "api_name", "read_only_denial"]
+
+
+class Access(enum.Enum):
+    """What a read-only connection may do with a hook."""
+
+    READ = "read"
+    """Allowed: it neither changes state nor reveals secrets."""
+    WRITE = "write"
+    """Refused: "read only access prevents <api>" (libvirt's virCheckReadOnlyGoto)."""
+    SECURE_FLAG = "secure-flag"
+    """Refused with the XML getters' SECURE flag (1) only: "<api> with secure flag"."""
+    AGENT_SOURCE = "agent-source"
+    """Refused when the guest agent (source 1) is asked: it runs a command inside the guest."""
+
+
+class HookApi(NamedTuple):
+    """One row of the table (a NamedTuple: a hundred rows are built at every import)."""
+
+    hook: str
+    api: str
+    access: Access
+    since: str
+    plain_api: str | None = None
+    # the arguments that must all be empty for ``plain_api`` to be the one called
+    plain_args: tuple[str, ...] = ("flags",)
+
+    @property
+    def error_domain(self) -> ErrorDomain:
+        """The error domain libvirt reports the hook's API errors in (its file's VIR_FROM_THIS)."""
+        return _ERROR_DOMAINS.get(self.hook.partition("_")[0], ErrorDomain.DOMAIN)
+
+
+_ERROR_DOMAINS = {
+    "snapshot": ErrorDomain.DOMAIN_SNAPSHOT,
+    "network": ErrorDomain.NETWORK,
+    "pool": ErrorDomain.STORAGE,
+    "volume": ErrorDomain.STORAGE,
+    "secret": ErrorDomain.SECRET,
+    "nodedev": ErrorDomain.NODEDEV,
+    "interface": ErrorDomain.INTERFACE,
+}
+
+R, W = Access.READ, Access.WRITE
+
+# fmt: off
+_ROWS: tuple[HookApi, ...] = (
+    # ------------------------------------------------------------ connection and host
+    HookApi("connect_open", "virConnectOpen", R, "1.0"),
+    HookApi("connect_close", "virConnectClose", R, "1.0"),
+    HookApi("connect_get_type", "virConnectGetType", R, "1.0"),
+    HookApi("connect_get_version", "virConnectGetVersion", R, "1.0"),
+    HookApi("connect_get_hostname", "virConnectGetHostname", R, "1.0"),
+    HookApi("connect_get_capabilities", "virConnectGetCapabilities", R, "1.0"),
+    # libvirt refuses it on read-only connections: the probe may run the emulator
+    HookApi("connect_get_domain_capabilities", "virConnectGetDomainCapabilities", W, "1.1"),
+    HookApi("connect_domain_xml_to_native", "virConnectDomainXMLToNative", W, "1.0"),
+    HookApi("connect_domain_xml_from_native", "virConnectDomainXMLFromNative", W, "1.2"),
+    HookApi("node_get_info", "virNodeGetInfo", R, "1.0"),
+    HookApi("node_get_security_model", "virNodeGetSecurityModel", R, "1.0"),
+    # ------------------------------------------------------------ domains
+    HookApi("domain_list_all", "virConnectListAllDomains", R, "1.0"),
+    HookApi("domain_lookup_by_name", "virDomainLookupByName", R, "1.0"),
+    HookApi("domain_lookup_by_uuid", "virDomainLookupByUUID", R, "1.0"),
+    HookApi("domain_lookup_by_id", "virDomainLookupByID", R, "1.0"),
+    HookApi("domain_define_xml", "virDomainDefineXMLFlags", W, "1.0", "virDomainDefineXML"),
+    HookApi("domain_undefine", "virDomainUndefineFlags", W, "1.0"),  # virsh calls the Flags variant even without flags
+    HookApi("domain_create_xml", "virDomainCreateXML", W, "1.0"),
+    HookApi("domain_create", "virDomainCreateWithFlags", W, "1.0", "virDomainCreate"),
+    HookApi("domain_destroy", "virDomainDestroyFlags", W, "1.0", "virDomainDestroy"),
+    HookApi("domain_shutdown", "virDomainShutdownFlags", W, "1.0", "virDomainShutdown"),
+    HookApi("domain_reboot", "virDomainReboot", W, "1.0"),
+    HookApi("domain_suspend", "virDomainSuspend", W, "1.0"),
+    HookApi("domain_resume", "virDomainResume", W, "1.0"),
+    HookApi("domain_save", "virDomainSaveFlags", W, "1.0", "virDomainSave", ("flags", "xml")),
+    HookApi("domain_restore", "virDomainRestoreFlags", W, "1.0", "virDomainRestore", ("flags", "xml")),
+    HookApi("domain_managed_save", "virDomainManagedSave", W, "1.0"),
+    HookApi("domain_managed_save_remove", "virDomainManagedSaveRemove", W, "1.0"),
+    HookApi("domain_get_info", "virDomainGetInfo", R, "1.0"),
+    HookApi("domain_get_state", "virDomainGetState", R, "1.0"),
+    HookApi("domain_get_xml_desc", "virDomainGetXMLDesc", Access.SECURE_FLAG, "1.0"),
+    HookApi("domain_get_flags", "virDomainIsPersistent", R, "1.0"),
+    HookApi("domain_set_autostart", "virDomainSetAutostart", W, "1.0"),
+    HookApi("domain_attach_device", "virDomainAttachDeviceFlags", W, "1.3", "virDomainAttachDevice"),
+    HookApi("domain_detach_device", "virDomainDetachDeviceFlags", W, "1.3", "virDomainDetachDevice"),
+    HookApi("domain_update_device", "virDomainUpdateDeviceFlags", W, "1.3"),
+    HookApi("domain_get_stats", "virConnectGetAllDomainStats", R, "1.3"),
+    HookApi("domain_interface_addresses", "virDomainInterfaceAddresses", Access.AGENT_SOURCE, "1.4"),
+    HookApi("domain_get_security_label", "virDomainGetSecurityLabelList", R, "1.0"),
+    HookApi("domain_open_console", "virDomainOpenConsole", W, "1.2"),
+    # ------------------------------------------------------------ snapshots
+    HookApi("snapshot_create_xml", "virDomainSnapshotCreateXML", W, "1.0"),
+    HookApi("snapshot_list_names", "virDomainListAllSnapshots", R, "1.0"),
+    HookApi("snapshot_lookup_by_name", "virDomainSnapshotLookupByName", R, "1.0"),
+    HookApi("snapshot_current", "virDomainSnapshotCurrent", R, "1.0"),
+    HookApi("snapshot_get_xml_desc", "virDomainSnapshotGetXMLDesc", Access.SECURE_FLAG, "1.0"),
+    HookApi("snapshot_get_parent", "virDomainSnapshotGetParent", R, "1.0"),
+    HookApi("snapshot_revert", "virDomainRevertToSnapshot", W, "1.0"),
+    HookApi("snapshot_delete", "virDomainSnapshotDelete", W, "1.0"),
+    # ------------------------------------------------------------ networks
+    HookApi("network_list_all", "virConnectListAllNetworks", R, "1.0"),
+    HookApi("network_lookup_by_name", "virNetworkLookupByName", R, "1.0"),
+    HookApi("network_lookup_by_uuid", "virNetworkLookupByUUID", R, "1.0"),
+    HookApi("network_define_xml", "virNetworkDefineXMLFlags", W, "1.0", "virNetworkDefineXML"),
+    HookApi("network_create_xml", "virNetworkCreateXMLFlags", W, "1.0", "virNetworkCreateXML"),
+    HookApi("network_undefine", "virNetworkUndefine", W, "1.0"),
+    HookApi("network_create", "virNetworkCreate", W, "1.0"),
+    HookApi("network_destroy", "virNetworkDestroy", W, "1.0"),
+    HookApi("network_get_xml_desc", "virNetworkGetXMLDesc", R, "1.0"),
+    HookApi("network_get_flags", "virNetworkIsActive", R, "1.0"),
+    HookApi("network_get_bridge_name", "virNetworkGetBridgeName", R, "1.0"),
+    HookApi("network_get_dhcp_leases", "virNetworkGetDHCPLeases", R, "1.4"),
+    HookApi("network_update", "virNetworkUpdate", W, "1.5"),
+    HookApi("network_set_autostart", "virNetworkSetAutostart", W, "1.0"),
+    # ------------------------------------------------------------ storage pools and volumes
+    HookApi("pool_list_all", "virConnectListAllStoragePools", R, "1.0"),
+    HookApi("pool_lookup_by_name", "virStoragePoolLookupByName", R, "1.0"),
+    HookApi("pool_lookup_by_uuid", "virStoragePoolLookupByUUID", R, "1.0"),
+    HookApi("pool_define_xml", "virStoragePoolDefineXML", W, "1.0"),
+    HookApi("pool_create_xml", "virStoragePoolCreateXML", W, "1.0"),
+    HookApi("pool_undefine", "virStoragePoolUndefine", W, "1.0"),
+    HookApi("pool_create", "virStoragePoolCreate", W, "1.0"),
+    HookApi("pool_destroy", "virStoragePoolDestroy", W, "1.0"),
+    HookApi("pool_refresh", "virStoragePoolRefresh", W, "1.0"),
+    HookApi("pool_get_info", "virStoragePoolGetInfo", R, "1.0"),
+    HookApi("pool_get_xml_desc", "virStoragePoolGetXMLDesc", R, "1.0"),
+    HookApi("pool_get_flags", "virStoragePoolIsActive", R, "1.0"),
+    HookApi("pool_set_autostart", "virStoragePoolSetAutostart", W, "1.0"),
+    HookApi("volume_list_all", "virStoragePoolListAllVolumes", R, "1.0"),
+    HookApi("volume_lookup_by_name", "virStorageVolLookupByName", R, "1.0"),
+    HookApi("volume_lookup_by_key", "virStorageVolLookupByKey", R, "1.0"),
+    HookApi("volume_lookup_by_path", "virStorageVolLookupByPath", R, "1.0"),
+    HookApi("volume_create_xml", "virStorageVolCreateXML", W, "1.0"),
+    HookApi("volume_delete", "virStorageVolDelete", W, "1.0"),
+    HookApi("volume_get_info", "virStorageVolGetInfo", R, "1.0"),
+    HookApi("volume_get_xml_desc", "virStorageVolGetXMLDesc", R, "1.0"),
+    HookApi("volume_get_path", "virStorageVolGetPath", R, "1.0"),
+    # ------------------------------------------------------------ secrets
+    HookApi("secret_list_all", "virConnectListAllSecrets", R, "1.0"),
+    HookApi("secret_lookup_by_uuid", "virSecretLookupByUUID", R, "1.0"),
+    HookApi("secret_lookup_by_usage", "virSecretLookupByUsage", R, "1.0"),
+    HookApi("secret_define_xml", "virSecretDefineXML", W, "1.0"),
+    HookApi("secret_undefine", "virSecretUndefine", W, "1.0"),
+    HookApi("secret_get_xml_desc", "virSecretGetXMLDesc", R, "1.0"),
+    HookApi("secret_set_value", "virSecretSetValue", W, "1.0"),
+    HookApi("secret_get_value", "virSecretGetValue", W, "1.0"),  # it reveals the secret
+    # ------------------------------------------------------------ node devices and host interfaces
+    HookApi("nodedev_list_all", "virConnectListAllNodeDevices", R, "1.0"),
+    HookApi("nodedev_lookup_by_name", "virNodeDeviceLookupByName", R, "1.0"),
+    HookApi("nodedev_get_xml_desc", "virNodeDeviceGetXMLDesc", R, "1.0"),
+    HookApi("nodedev_get_parent", "virNodeDeviceGetParent", R, "1.0"),
+    HookApi("interface_list_all", "virConnectListAllInterfaces", R, "1.0"),
+    HookApi("interface_lookup_by_name", "virInterfaceLookupByName", R, "1.0"),
+    HookApi("interface_get_xml_desc", "virInterfaceGetXMLDesc", R, "1.0"),
+    HookApi("interface_is_active", "virInterfaceIsActive", R, "1.0"),
+)
+# fmt: on
+
+API: Mapping[str, HookApi] = {row.hook: row for row in _ROWS}
+"""Every hypervisor and secondary hook by name."""
+
+_SECURE = 1  # VIR_DOMAIN_XML_SECURE, VIR_DOMAIN_SNAPSHOT_XML_SECURE
+_SOURCE_AGENT = 1  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
+
+
+def api_name(row: HookApi, args: Mapping[str, Any]) -> str:
+    """The API a call with ``args`` stands for: ``plain_api`` when none of its ``plain_args`` is given."""
+    if row.plain_api is not None and not any(args.get(a) for a in row.plain_args):
+        return row.plain_api
+    return row.api
+
+
+def read_only_denial(row: HookApi, args: Mapping[str, Any]) -> OperationDeniedError | None:
+    """libvirt's error for making this call on a read-only connection, or None when it is allowed."""
+    if row.access is Access.READ:
+        return None
+    if row.access is Access.SECURE_FLAG:
+        if not args.get("flags", 0) & _SECURE:
+            return None
+        return OperationDeniedError(ErrorCode.OPERATION_DENIED, f"{row.api} with secure flag", domain=row.error_domain)
+    if row.access is Access.AGENT_SOURCE and args.get("source") != _SOURCE_AGENT:
+        return None
+    return OperationDeniedError(
+        ErrorCode.OPERATION_DENIED, f"read only access prevents {api_name(row, args)}", domain=row.error_domain
+    )

@@ -1,0 +1,488 @@
+"""A read-only connection refuses every call that changes state or reveals secrets, whichever way it comes.
+
+libvirt checks read-only access in each public API (``virCheckReadOnlyGoto``);
+pyvirt checks it once, in the typed facade every call passes, from the API
+table (:mod:`pyvirt.plugin.api`). These tests try every write hook through
+every path a caller has (the public objects, ``conn.calls``, pyvirsh) on a
+read-only connection to ``test:///default`` while a read-write connection
+holds the same in-memory state, and check that each is refused with
+libvirt's error and that nothing changed; and that every read hook still
+answers as it does on a read-write connection. The table itself is checked
+against libvirt 9.0's source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import os
+import pty
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pyvirt
+from pyvirt.cli.main import main as pyvirsh_main
+from pyvirt.errors import Error, ErrorCode, OperationDeniedError
+from pyvirt.plugin import CONTRACT_VERSION
+from pyvirt.plugin.api import API, Access, HookApi
+from pyvirt.plugin.facade import DriverCalls
+from pyvirt.plugin.records import SnapshotRef
+from pyvirt.plugin.specs import hypervisor, secondary
+
+URI = "test:///default"
+VIRSH = shutil.which("virsh")
+REPO = Path(__file__).resolve().parents[3]
+
+SNAPSHOT_XML = "<domainsnapshot><name>s1</name></domainsnapshot>"
+VOLUME_XML = "<volume><name>v1</name><capacity>1024</capacity></volume>"
+SECRET_XML = "<secret ephemeral='no' private='no'><usage type='volume'><volume>/v</volume></usage></secret>"
+DOMAIN_XML = "<domain type='test'><name>ro-new</name><memory>1024</memory><os><type>hvm</type></os></domain>"
+NETWORK_XML = "<network><name>ro-net</name></network>"
+POOL_XML = "<pool type='dir'><name>ro-pool</name><target><path>/ro-pool</path></target></pool>"
+DEVICE_XML = "<disk type='file' device='disk'><source file='/x.img'/><target dev='vdz'/></disk>"
+
+
+def denial_message(row: HookApi, secure_flag: bool = False) -> set[str]:
+    """What libvirt says for this hook on a read-only connection (either API variant)."""
+    if secure_flag:
+        return {f"operation forbidden: {row.api} with secure flag"}
+    return {f"operation forbidden: read only access prevents {api}" for api in (row.api, row.plain_api) if api}
+
+
+# ---------------------------------------------------------------- the state both connections see
+
+
+@pytest.fixture
+def writer() -> Iterator[pyvirt.Connection]:
+    """A read-write connection holding test:///default's shared state, with a snapshot, a volume and a secret,
+    a paused guest and a saved one (pyvirsh, as virsh, checks a guest's state before some calls)."""
+    with pyvirt.open(URI) as conn:
+        dom = conn.lookup_domain_by_name("test")
+        dom.snapshot_create(SNAPSHOT_XML)
+        conn.lookup_storage_pool_by_name("default-pool").create_volume(VOLUME_XML)
+        secret = conn.define_secret(SECRET_XML)
+        secret.set_value(b"hush")
+        conn.define_domain(DOMAIN_XML.replace("ro-new", "ro-paused")).start()
+        conn.lookup_domain_by_name("ro-paused").suspend()
+        conn.define_domain(DOMAIN_XML.replace("ro-new", "ro-saved")).start()
+        conn.lookup_domain_by_name("ro-saved").managed_save()
+        yield conn
+
+
+def state_of(conn: pyvirt.Connection) -> dict[str, Any]:
+    """Everything a write call could change, as a read-write connection sees it."""
+    doms = {}
+    for d in conn.list_all_domains():
+        doms[d.name] = (d.state(), d.xml_desc(), d.autostart, d.has_managed_save(),
+                        [s.name for s in d.list_snapshots()], d.is_persistent())  # fmt: skip
+    nets = {n.name: (n.is_active(), n.is_persistent(), n.autostart, n.xml_desc()) for n in conn.list_all_networks()}
+    pools = {}
+    for p in conn.list_all_storage_pools():
+        vols = sorted(v.name for v in p.list_all_volumes()) if p.is_active() else []
+        pools[p.name] = (p.is_active(), p.is_persistent(), p.autostart, p.xml_desc(), vols)
+    secrets = {s.uuid: (s.xml_desc(), s.get_value()) for s in conn.list_all_secrets()}
+    return {"domains": doms, "networks": nets, "pools": pools, "secrets": secrets}
+
+
+# ---------------------------------------------------------------- the table
+
+
+def test_every_hook_spec_has_exactly_one_row() -> None:
+    specs = {n for m in (hypervisor, secondary) for n, f in inspect.getmembers(m, inspect.isfunction)
+             if f.__module__ == m.__name__}  # fmt: skip
+    assert set(API) == specs
+
+
+def test_every_facade_method_is_a_row() -> None:
+    public = {n for n in vars(DriverCalls) if not n.startswith("_") and n != "implements"}
+    assert public <= set(API), public - set(API)
+
+
+def test_rows_name_contract_versions_this_core_provides() -> None:
+    major, minor = (int(x) for x in CONTRACT_VERSION.split("."))
+    for row in API.values():
+        row_major, row_minor = (int(x) for x in row.since.split("."))
+        assert row_major == major and row_minor <= minor, row
+
+
+def _libvirt_public_api_bodies() -> dict[str, str]:
+    """libvirt 9.0's public API functions (src/libvirt*.c) by name: their bodies."""
+    tool = REPO / "tools" / "fetch-libvirt-source"
+    try:
+        out = subprocess.run([str(tool)], capture_output=True, text=True, timeout=300, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("libvirt 9.0's source is not available (tools/fetch-libvirt-source)")
+    src = Path(out.strip().splitlines()[-1]) / "src"
+    bodies: dict[str, str] = {}
+    for path in sorted(src.glob("libvirt*.c")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"^(vir[A-Za-z]+)\(.*?^\}", text, re.MULTILINE | re.DOTALL):
+            bodies[m.group(1)] = m.group(0)
+    return bodies
+
+
+def test_access_of_every_row_is_what_libvirt_checks() -> None:
+    """A row is a write exactly when libvirt's public API refuses read-only connections (for those arguments)."""
+    bodies = _libvirt_public_api_bodies()
+    for row in API.values():
+        for api in filter(None, (row.api, row.plain_api)):
+            body = bodies.get(api)
+            assert body is not None, f"{row.hook}: libvirt has no public API {api}"
+            always = "virCheckReadOnlyGoto" in body and "if (source ==" not in body
+            if row.access is Access.WRITE:
+                assert always, f"{row.hook}: libvirt's {api} does not refuse read-only connections"
+            elif row.access is Access.SECURE_FLAG:
+                assert "with secure flag" in body, row
+            elif row.access is Access.AGENT_SOURCE:
+                assert "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)\n        virCheckReadOnlyGoto" in body, row
+            else:
+                assert "virCheckReadOnlyGoto" not in body and "OPERATION_DENIED" not in body, (
+                    f"{row.hook}: libvirt's {api} refuses read-only connections, the table says read"
+                )
+
+
+# ---------------------------------------------------------------- conn.calls, hook by hook
+
+
+def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any]:
+    """Real arguments for ``hook``: refs of objects that exist, documents a driver would accept."""
+    dom = writer.lookup_domain_by_name("test")
+    pool = writer.lookup_storage_pool_by_name("default-pool")
+    vol = pool.lookup_volume_by_name("v1")
+    secret = writer.list_all_secrets()[0]
+    net = writer.lookup_network_by_name("default")
+    kind = hook.partition("_")[0]
+    names = {"domain": "test", "snapshot": "s1", "network": "default", "pool": "default-pool", "volume": "v1"}
+    uuids = {"domain": dom.uuid, "network": net.uuid, "pool": pool.uuid, "secret": secret.uuid}
+    xml = {"domain": DOMAIN_XML, "snapshot": SNAPSHOT_XML, "network": NETWORK_XML, "pool": POOL_XML,
+           "volume": VOLUME_XML.replace("v1", "v2"), "secret": SECRET_XML}.get(kind, "<domain/>")  # fmt: skip
+    if hook in ("domain_attach_device", "domain_detach_device", "domain_update_device"):
+        xml = DEVICE_XML
+    nodedevs = writer.calls.nodedev_list_all(cap=None)
+    ifaces = writer.calls.interface_list_all() if writer.calls.implements("interface_list_all") else []
+    values: dict[str, Any] = {
+        "dom": dom.ref, "snap": SnapshotRef(dom.ref, "s1"), "net": net._ref, "pool": pool._ref, "vol": vol._ref,
+        "secret": secret._ref, "dev": nodedevs[0] if nodedevs else None, "iface": ifaces[0] if ifaces else None,
+        "name": names.get(kind, nodedevs[0].name if kind == "nodedev" and nodedevs else "lo"),
+        "uuid": uuids.get(kind, ""), "id": 1, "key": vol.key, "path": str(tmp / "image"), "xml": xml,
+        "flags": 0, "autostart": True, "value": b"new", "usage_type": secret.usage_type, "usage_id": secret.usage_id,
+        "cap": None, "mac": None, "command": 4, "section": 4, "parent_index": -1, "stats": 0, "source": 0,
+        "dev_name": None, "native_format": "qemu-argv", "native_config": "", "emulator": None, "arch": None,
+        "machine": None, "virttype": None,
+    }  # fmt: skip
+    if hook == "volume_lookup_by_path":
+        values["path"] = vol.path()
+    fn = getattr(DriverCalls, hook)
+    return {p: values[p] for p in list(inspect.signature(fn).parameters)[1:]}
+
+
+def _cases(row: HookApi) -> list[tuple[dict[str, Any], bool]]:
+    """(argument overrides, refused?) for one row: conditional rows are tried both ways."""
+    if row.access is Access.SECURE_FLAG:
+        return [({"flags": 0}, False), ({"flags": 1}, True)]
+    if row.access is Access.AGENT_SOURCE:
+        return [({"source": 0}, False), ({"source": 2}, False), ({"source": 1}, True)]
+    return [({}, row.access is Access.WRITE)]
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        fn()
+    except Error as exc:
+        return ("error", (exc.code, exc.message))
+    return ("ok", None)
+
+
+CALLABLE_ROWS = [h for h in API if h not in ("connect_open", "connect_close")]
+
+
+@pytest.mark.parametrize("hook", CALLABLE_ROWS)
+def test_conn_calls_refuses_writes_and_answers_reads(hook: str, writer: pyvirt.Connection, tmp_path: Path) -> None:
+    row = API[hook]
+    with pyvirt.open_readonly(URI) as reader:
+        for overrides, refused in _cases(row):
+            args = {**_arguments(hook, writer, tmp_path), **overrides}
+            args = {k: v for k, v in args.items() if k in inspect.signature(getattr(DriverCalls, hook)).parameters}
+            before = state_of(writer)
+            if refused:
+                with pytest.raises(OperationDeniedError) as info:
+                    getattr(reader.calls, hook)(**args)
+                err = info.value
+                assert err.code == ErrorCode.OPERATION_DENIED == 29
+                assert err.domain == row.error_domain
+                assert err.message in denial_message(row, secure_flag=row.access is Access.SECURE_FLAG), err.message
+                assert state_of(writer) == before, f"{hook} changed state from a read-only connection"
+            else:
+                got = _outcome(lambda: getattr(reader.calls, hook)(**args))  # noqa: B023
+                expected = _outcome(lambda: getattr(writer.calls, hook)(**args))  # noqa: B023
+                assert got[0] == expected[0] and (got[0] == "ok" or got[1][0] == expected[1][0]), (hook, got, expected)
+                assert got[1] is None or got[1][0] != ErrorCode.OPERATION_DENIED
+
+
+def test_closing_a_read_only_connection_is_allowed() -> None:
+    reader = pyvirt.open_readonly(URI)
+    reader.close()
+    assert not reader.is_alive
+
+
+def test_secondary_driver_calls_are_refused_too() -> None:
+    """Pool and network calls a hypervisor driver passes to the storage/network driver are refused before that."""
+    opened: list[str] = []
+
+    def opener(kind: str) -> DriverCalls | None:
+        opened.append(kind)
+        return None
+
+    import pluggy
+
+    from pyvirt.plugin.registry import _plugin_manager
+
+    pm: pluggy.PluginManager = _plugin_manager()
+    calls = DriverCalls(pm, opener, read_only=True)
+    with pytest.raises(OperationDeniedError, match="prevents virStoragePoolRefresh"):
+        calls.pool_refresh(pool=pyvirt.plugin.records.PoolRef("p", ""), flags=0)
+    assert opened == []  # refused before the storage driver was even opened
+
+
+# ---------------------------------------------------------------- the public objects
+
+
+def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable[[], Any]]]:
+    """Every write hook reached through the public API, by the hook it reaches."""
+    dom = conn.lookup_domain_by_name("test")
+    snap = dom.snapshot_lookup_by_name("s1")
+    net = conn.lookup_network_by_name("default")
+    pool = conn.lookup_storage_pool_by_name("default-pool")
+    vol = pool.lookup_volume_by_name("v1")
+    secret = conn.list_all_secrets()[0]
+
+    def set_autostart(obj: Any) -> None:
+        obj.autostart = True
+
+    return {
+        "connect_get_domain_capabilities": [conn.get_domain_capabilities],
+        "connect_domain_xml_to_native": [lambda: conn.domain_xml_to_native("qemu-argv", DOMAIN_XML)],
+        "connect_domain_xml_from_native": [lambda: conn.domain_xml_from_native("lxc-tools", "")],
+        "domain_define_xml": [lambda: conn.define_domain(DOMAIN_XML), lambda: conn.define_domain(DOMAIN_XML, 1)],
+        "domain_undefine": [dom.undefine],
+        "domain_create_xml": [lambda: conn.create_domain(DOMAIN_XML)],
+        "domain_create": [dom.create],
+        "domain_destroy": [dom.destroy, lambda: dom.destroy(1)],
+        "domain_shutdown": [dom.shutdown],
+        "domain_reboot": [dom.reboot],
+        "domain_suspend": [dom.suspend],
+        "domain_resume": [dom.resume],
+        "domain_save": [lambda: dom.save(str(tmp / "save"))],
+        "domain_restore": [lambda: conn.restore_domain(str(tmp / "save"))],
+        "domain_managed_save": [dom.managed_save],
+        "domain_managed_save_remove": [dom.managed_save_remove],
+        "domain_get_xml_desc": [lambda: dom.xml_desc(1)],
+        "domain_set_autostart": [lambda: set_autostart(dom)],
+        "domain_attach_device": [lambda: dom.attach_device(DEVICE_XML), lambda: dom.attach_device(DEVICE_XML, 2)],
+        "domain_detach_device": [lambda: dom.detach_device(DEVICE_XML)],
+        "domain_update_device": [lambda: dom.update_device(DEVICE_XML)],
+        "domain_interface_addresses": [lambda: dom.interface_addresses(1)],
+        "domain_open_console": [dom.open_console],
+        "snapshot_create_xml": [lambda: dom.snapshot_create(SNAPSHOT_XML.replace("s1", "s2"))],
+        "snapshot_get_xml_desc": [lambda: snap.xml_desc(1)],
+        "snapshot_revert": [snap.revert],
+        "snapshot_delete": [snap.delete],
+        "network_define_xml": [lambda: conn.define_network(NETWORK_XML)],
+        "network_create_xml": [lambda: conn.create_network(NETWORK_XML)],
+        "network_undefine": [net.undefine],
+        "network_create": [net.create],
+        "network_destroy": [net.destroy],
+        "network_update": [lambda: net.update(4, 4, "<host mac='52:54:00:00:00:09' ip='192.168.122.9'/>")],
+        "network_set_autostart": [lambda: set_autostart(net)],
+        "pool_define_xml": [lambda: conn.define_storage_pool(POOL_XML)],
+        "pool_create_xml": [lambda: conn.create_storage_pool(POOL_XML)],
+        "pool_undefine": [pool.undefine],
+        "pool_create": [pool.create],
+        "pool_destroy": [pool.destroy],
+        "pool_refresh": [pool.refresh],
+        "pool_set_autostart": [lambda: set_autostart(pool)],
+        "volume_create_xml": [lambda: pool.create_volume(VOLUME_XML.replace("v1", "v2"))],
+        "volume_delete": [vol.delete],
+        "secret_define_xml": [lambda: conn.define_secret(SECRET_XML)],
+        "secret_undefine": [secret.undefine],
+        "secret_set_value": [lambda: secret.set_value(b"new")],
+        "secret_get_value": [secret.get_value],
+    }
+
+
+def test_public_objects_cover_every_write_hook(tmp_path: Path) -> None:
+    with pyvirt.open(URI) as conn:
+        conn.lookup_domain_by_name("test").snapshot_create(SNAPSHOT_XML)
+        conn.lookup_storage_pool_by_name("default-pool").create_volume(VOLUME_XML)
+        conn.define_secret(SECRET_XML)
+        covered = set(_public_calls(conn, tmp_path))
+    assert covered == {h for h, row in API.items() if row.access is not Access.READ}
+
+
+def test_public_objects_refuse_every_write(writer: pyvirt.Connection, tmp_path: Path) -> None:
+    with pyvirt.open_readonly(URI) as reader:
+        for hook, calls in _public_calls(reader, tmp_path).items():
+            row = API[hook]
+            for call in calls:
+                before = state_of(writer)
+                with pytest.raises(OperationDeniedError) as info:
+                    call()
+                assert info.value.message in denial_message(row, row.access is Access.SECURE_FLAG), (hook, info.value)
+                assert info.value.domain == row.error_domain, hook
+                assert state_of(writer) == before, f"{hook} changed state from a read-only connection"
+
+
+def test_public_objects_still_read(writer: pyvirt.Connection) -> None:
+    with pyvirt.open_readonly(URI) as reader:
+        dom = reader.lookup_domain_by_name("test")
+        assert dom.xml_desc() == writer.lookup_domain_by_name("test").xml_desc()
+        assert dom.state() == writer.lookup_domain_by_name("test").state()
+        assert [s.name for s in dom.list_snapshots()] == ["s1"]
+        assert dom.snapshot_lookup_by_name("s1").xml_desc() != ""
+        assert dom.interface_addresses(0) == writer.lookup_domain_by_name("test").interface_addresses(0)
+        pool = reader.lookup_storage_pool_by_name("default-pool")
+        assert pool.info() == writer.lookup_storage_pool_by_name("default-pool").info()
+        assert [v.name for v in pool.list_all_volumes()] == ["v1"]
+        assert (
+            reader.lookup_network_by_name("default").xml_desc() == writer.lookup_network_by_name("default").xml_desc()
+        )
+        assert reader.list_all_secrets()[0].xml_desc() == writer.list_all_secrets()[0].xml_desc()
+
+
+# ---------------------------------------------------------------- pyvirsh
+
+
+def _pyvirsh_commands(data: Path) -> dict[str, str]:
+    """A pyvirsh command for every write hook, run against test:///default's fixture."""
+    return {
+        "connect_get_domain_capabilities": "domcapabilities",
+        "connect_domain_xml_to_native": f"domxml-to-native qemu-argv {data}",
+        "connect_domain_xml_from_native": "domxml-from-native lxc-tools /dev/null",
+        "domain_define_xml": f"define {data}",
+        "domain_undefine": "undefine test",
+        "domain_create_xml": f"create {data}",
+        "domain_create": "start ro-saved",
+        "domain_destroy": "destroy test",
+        "domain_shutdown": "shutdown test",
+        "domain_reboot": "reboot test",
+        "domain_suspend": "suspend test",
+        "domain_resume": "resume ro-paused",
+        "domain_save": "save test /nonexistent/save",
+        "domain_restore": "restore /nonexistent/save",
+        "domain_managed_save": "managedsave test",
+        "domain_managed_save_remove": "managedsave-remove ro-saved",
+        "domain_get_xml_desc": "dumpxml --security-info test",
+        "domain_set_autostart": "autostart test",
+        "domain_attach_device": "attach-device test /dev/null",
+        "domain_detach_device": "detach-device test /dev/null",
+        "domain_update_device": "update-device test /dev/null",
+        "domain_interface_addresses": "domifaddr test --source agent",
+        "domain_open_console": "console test",
+        "snapshot_create_xml": "snapshot-create-as test s2",
+        "snapshot_get_xml_desc": "snapshot-dumpxml test s1 --security-info",
+        "snapshot_revert": "snapshot-revert test s1",
+        "snapshot_delete": "snapshot-delete test s1",
+        "network_define_xml": "net-define /dev/null",
+        "network_create_xml": "net-create /dev/null",
+        "network_undefine": "net-undefine default",
+        "network_create": "net-start default",
+        "network_destroy": "net-destroy default",
+        "network_update": "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:09' ip='192.168.122.9'/>\"",
+        "network_set_autostart": "net-autostart default",
+        "pool_define_xml": "pool-define /dev/null",
+        "pool_create_xml": "pool-create /dev/null",
+        "pool_undefine": "pool-undefine default-pool",
+        "pool_create": "pool-start default-pool",
+        "pool_destroy": "pool-destroy default-pool",
+        "pool_refresh": "pool-refresh default-pool",
+        "pool_set_autostart": "pool-autostart default-pool",
+        "volume_create_xml": "vol-create-as default-pool v2 1M",
+        "volume_delete": "vol-delete v1 --pool default-pool",
+        "secret_define_xml": "secret-define /dev/null",
+        "secret_undefine": "secret-undefine SECRET",
+        "secret_set_value": "secret-set-value SECRET aGVsbG8=",
+        "secret_get_value": "secret-get-value SECRET",
+    }
+
+
+# Commands whose read-only run virsh answers differently for a reason of its own, not a read-only one.
+_NOT_LIKE_VIRSH = {
+    "domain_open_console",  # virsh refuses an interactive console without a terminal first
+    "snapshot_revert",
+    "snapshot_delete",
+    "snapshot_get_xml_desc",  # test:///default has no snapshot s1 for virsh
+    "volume_delete",  # nor a volume v1
+    "secret_undefine",
+    "secret_set_value",
+    "secret_get_value",  # nor secrets (libvirt's test driver has none)
+    "domain_resume",
+    "domain_create",
+    "domain_managed_save_remove",  # nor the paused and the saved guest
+}
+
+
+def _run_in_process(argv: list[str]) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = pyvirsh_main(argv)
+    return out.getvalue(), err.getvalue(), rc
+
+
+def _run_on_a_terminal(argv: list[str]) -> tuple[str, str, int]:
+    """``console`` wants a terminal before it asks for the console, as virsh's does: give it one."""
+    main_fd, child_fd = pty.openpty()
+    try:
+        p = subprocess.run([sys.executable, "-m", "pyvirt.cli.main", *argv], stdin=child_fd, stdout=child_fd,
+                           stderr=subprocess.PIPE, text=True, timeout=60, check=False)  # fmt: skip
+    finally:
+        os.close(child_fd)
+        os.close(main_fd)
+    return "", p.stderr, p.returncode
+
+
+def test_pyvirsh_refuses_every_write_and_changes_nothing(writer: pyvirt.Connection, tmp_path: Path) -> None:
+    data = tmp_path / "guest.xml"
+    data.write_text(DOMAIN_XML)
+    secret = writer.list_all_secrets()[0].uuid
+    commands = _pyvirsh_commands(data)
+    assert set(commands) == {h for h, row in API.items() if row.access is not Access.READ}
+    for hook, command in commands.items():
+        row = API[hook]
+        before = state_of(writer)
+        run = _run_on_a_terminal if hook == "domain_open_console" else _run_in_process
+        out, err, rc = run(["-r", "-c", URI, command.replace("SECRET", secret)])
+        assert rc == 1, (command, out, err)
+        assert any(f"error: {m}\n" in err for m in denial_message(row, row.access is Access.SECURE_FLAG)), (
+            command,
+            err,
+        )
+        assert "Traceback" not in err
+        assert state_of(writer) == before, f"{command} changed state from a read-only connection"
+
+
+@pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is needed as the reference")
+def test_pyvirsh_refuses_writes_in_virsh_words(tmp_path: Path) -> None:
+    data = tmp_path / "guest.xml"
+    data.write_text(DOMAIN_XML)
+    line = "; ".join(c for h, c in _pyvirsh_commands(data).items() if h not in _NOT_LIKE_VIRSH)
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+
+    def run(tool: list[str]) -> tuple[str, str, int]:
+        p = subprocess.run([*tool, "-r", "-c", URI, line], capture_output=True, text=True, env=env, timeout=120,
+                           check=False)  # fmt: skip
+        return p.stdout, p.stderr, p.returncode
+
+    assert VIRSH is not None
+    expected = run([VIRSH])
+    got = run([sys.executable, "-m", "pyvirt.cli.main"])
+    assert got[1].splitlines() == expected[1].splitlines()
+    assert got == expected
