@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
@@ -30,15 +32,26 @@ def lxc_root(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("containers need root (namespaces, cgroups, mounts)")
     root = tmp_path / "embed"
     yield root
-    # nothing may outlive a test: kill any controller still serving this root
+    # Nothing may outlive a test: kill any controller still serving this root, then let the driver
+    # clean up after them (a killed controller leaves its container's init and cgroups behind).
+    killed = False
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                pidfd = os.pidfd_open(int(pid))
             except OSError:
                 continue
-            if str(root).encode() in cmdline and b"pyvirt_lxc.controller" in cmdline:
-                os.kill(int(pid), 9)
+            try:
+                if str(root).encode() in cmdline and b"pyvirt_lxc.controller" in cmdline:
+                    os.kill(int(pid), 9)
+                    select.select([pidfd], [], [], 5)
+                    killed = True
+            finally:
+                os.close(pidfd)
+    if killed:
+        with contextlib.suppress(pyvirt.Error), pyvirt.open(f"lxc:///embed?root={root}"):
+            pass
 
 
 @pytest.fixture

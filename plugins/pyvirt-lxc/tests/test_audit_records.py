@@ -46,7 +46,7 @@ def test_start_init_and_destroy_are_audited(
 </devices></domain>"""
     with AuditReader() as reader:
         dom = conn.create_domain(xml)
-        text = (lxc_root / "run" / "lxcaudit.xml").read_text()
+        text = (lxc_root / "run" / "lxc" / "lxcaudit.xml").read_text()
         init = int(text.split('<init pid="', 1)[1].split('"', 1)[0])
         pidns = os.stat(f"/proc/{init}/ns/pid").st_ino
         controller = int(text.split('pid="', 1)[1].split('"', 1)[0])  # <domstatus pid=...>: the controller

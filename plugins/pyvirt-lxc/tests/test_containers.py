@@ -38,7 +38,7 @@ def leftovers(name: str, lxc_root: Path) -> list[str]:
     for base in Path("/sys/fs/cgroup").iterdir():
         if (base / "machine" / f"{name}.libvirt-lxc").exists():
             found.append(str(base / "machine" / f"{name}.libvirt-lxc"))
-    run = lxc_root / "run"
+    run = lxc_root / "run" / "lxc"
     if run.exists():
         found += [str(p) for p in run.iterdir() if p.name.startswith(f"{name}.")]
     for pid in os.listdir("/proc"):
@@ -53,7 +53,7 @@ def leftovers(name: str, lxc_root: Path) -> list[str]:
 
 
 def init_pid(lxc_root: Path, name: str) -> int:
-    text = (lxc_root / "run" / f"{name}.xml").read_text()
+    text = (lxc_root / "run" / "lxc" / f"{name}.xml").read_text()
     return int(text.split('<init pid="', 1)[1].split('"', 1)[0])
 
 
@@ -387,9 +387,12 @@ def test_reboot_starts_the_container_again(conn: pyvirt.Connection, lxc_root: Pa
     rootfs = make_rootfs("echo boot >> /out/boots\n" + WAIT_FOREVER)
     dom = conn.create_domain(domain_xml("lxcreboot", rootfs))
     first = init_pid(lxc_root, "lxcreboot")
-    dom.reboot()
     deadline = time.monotonic() + 10
-    status = lxc_root / "run" / "lxcreboot.xml"
+    while not (rootfs / "out" / "boots").exists():  # the init runs its script once create has returned
+        assert time.monotonic() < deadline, "the container never booted"
+        time.sleep(0.02)
+    dom.reboot()
+    status = lxc_root / "run" / "lxc" / "lxcreboot.xml"
     while (rootfs / "out" / "boots").read_text().count("boot") < 2 or dom.state()[0] != DomainState.RUNNING \
             or not status.exists():  # fmt: skip
         assert time.monotonic() < deadline, "the container did not come back"
@@ -675,7 +678,7 @@ def test_process_label_is_written_by_the_child_before_exec(conn: pyvirt.Connecti
 
     from pyvirt_lxc import driver as lxc_driver
 
-    st = lxc_driver._states[str(lxc_root / "etc")]  # this connection's shared state
+    st = lxc_driver._states[str(lxc_root / "etc" / "lxc")]  # this connection's shared state
     st.security = SecurityStack([("label", LabelDriver())])
     rootfs = make_rootfs(WAIT_FOREVER)
     dom = conn.create_domain(domain_xml("lxclabel", rootfs))
@@ -707,3 +710,163 @@ def test_lxc_namespace_shares_a_named_netns_and_another_containers_uts(
             assert leftovers(name, lxc_root) == []
     finally:
         subprocess.run(["ip", "netns", "delete", "pvlxcns"], check=False)
+
+
+# ---------------------------------------------------------------- how a container ended, whoever notices
+
+
+HOST_ROOT_XML = """<domain type='lxc'><name>{name}</name><memory unit='MiB'>64</memory>
+  <os><type>exe</type><init>/bin/sleep</init><initarg>1000</initarg></os>
+  <devices><console type='pty'/></devices></domain>"""
+
+POWEROFF_ON_REQUEST = """\
+echo container-up
+while [ ! -e /out/poweroff ]; do sleep 0.1; done
+exit 0
+"""
+
+
+def _pyvirsh(uri: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    cmd = [os.path.join(os.path.dirname(sys.executable), "pyvirsh"), "-c", uri, *args]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=60)
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    """Until ``pid`` has exited: gone, or a zombie (this host's PID 1 reaps orphans late)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} is still running")
+
+
+@pytest.mark.parametrize("observer", ["a new process", "a watching connection"])
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [("init killed", ShutoffReason.CRASHED), ("controller killed", ShutoffReason.CRASHED),
+     ("in-guest poweroff", ShutoffReason.SHUTDOWN)],
+)  # fmt: skip
+def test_how_a_container_ended_and_nothing_left_whoever_notices(
+    lxc_root: Path, make_rootfs: Callable[..., Path], how: str, reason: int, observer: str
+) -> None:
+    """kill -9 of the init or the controller is a crash, an init exiting 0 a shutdown: the same answer
+    from a process that was watching and from one started afterwards, and nothing of the container stays
+    (its run files, the shared host root's stage directory among them, cgroups, processes)."""
+    name = "lxcend"
+    uri = f"lxc:///embed?root={lxc_root}"
+    xml = lxc_root.parent / "end.xml"
+    if how == "in-guest poweroff":
+        rootfs = make_rootfs(POWEROFF_ON_REQUEST)
+        xml.write_text(domain_xml(name, rootfs))
+    else:
+        xml.write_text(HOST_ROOT_XML.format(name=name))  # the host's root: a stage directory in the run dir
+    _pyvirsh(uri, "define", str(xml))
+    _pyvirsh(uri, "start", name)  # that process is gone: nobody watches the container now
+    pid = init_pid(lxc_root, name)
+    controller = _parent_of(pid)
+    run_files = sorted(p.name for p in (lxc_root / "run" / "lxc").iterdir() if p.name.startswith(f"{name}."))
+    assert (f"{name}.root" in run_files) == (how != "in-guest poweroff"), run_files
+    conn = pyvirt.open(uri) if observer == "a watching connection" else None
+    try:
+        if how == "init killed":
+            os.kill(pid, 9)
+        elif how == "controller killed":
+            os.kill(controller, 9)
+        else:
+            (rootfs / "out" / "poweroff").touch()
+        if conn is not None:
+            dom = conn.lookup_domain_by_name(name)
+            assert wait_state(dom, DomainState.SHUTOFF) == (DomainState.SHUTOFF, reason)
+        else:
+            _wait_gone(controller)
+            text = "crashed" if reason == ShutoffReason.CRASHED else "shutdown"
+            assert _pyvirsh(uri, "domstate", "--reason", name).stdout.strip() == f"shut off ({text})"
+        assert leftovers(name, lxc_root) == []
+        _wait_gone(pid)
+    finally:
+        if conn is not None:
+            conn.close()
+    assert _pyvirsh(uri, "domstate", name).stdout.strip() == "shut off"
+    _pyvirsh(uri, "undefine", name)
+
+
+def test_a_destroy_from_another_process_is_a_destroy_for_the_watching_one(lxc_root: Path) -> None:
+    """The destroying process records why before its SIGKILL; the watcher must not call that a crash."""
+    uri = f"lxc:///embed?root={lxc_root}"
+    xml = lxc_root.parent / "d.xml"
+    xml.write_text(HOST_ROOT_XML.format(name="lxcdestroyed"))
+    _pyvirsh(uri, "define", str(xml))
+    with pyvirt.open(uri) as conn:
+        events: list[tuple[str, int, int]] = []
+        conn.register_domain_event(lambda ev: events.append((ev.domain.name, ev.event, ev.detail)))
+        dom = conn.lookup_domain_by_name("lxcdestroyed")
+        dom.create()
+        _pyvirsh(uri, "destroy", "lxcdestroyed")
+        assert wait_state(dom, DomainState.SHUTOFF) == (DomainState.SHUTOFF, ShutoffReason.DESTROYED)
+        deadline = time.monotonic() + 5
+        while ("lxcdestroyed", 5, 1) not in events:  # stopped, destroyed
+            assert time.monotonic() < deadline, events
+            time.sleep(0.02)
+        assert leftovers("lxcdestroyed", lxc_root) == []
+        dom.undefine()
+
+
+def test_a_newline_in_the_name_is_refused_as_libvirt_does(conn: pyvirt.Connection, lxc_root: Path) -> None:
+    """libvirt's lxcDomainDefineXMLFlags: "invalid char in name: \\n"; create refuses it too, before any cgroup."""
+    xml = HOST_ROOT_XML.format(name="a&#10;b")
+    for call in (conn.define_domain, conn.create_domain):
+        with pytest.raises(Error) as exc:
+            call(xml)
+        assert exc.value.code == ErrorCode.XML_DETAIL
+        assert str(exc.value) == "invalid char in name: \n"
+    assert conn.list_all_domains() == []
+    assert list((lxc_root / "etc" / "lxc").glob("*.xml")) == []
+    assert leftovers("a\nb", lxc_root) == []
+
+
+# ---------------------------------------------------------------- connections cost nothing once closed
+
+
+def _threads_and_fds() -> tuple[int, int, int]:
+    import gc
+    import threading
+
+    gc.collect()  # a closed connection's objects may sit in a reference cycle for a while: not a leak
+    return threading.active_count(), len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("started_by", ["pyvirsh", "this process"])
+def test_a_thousand_opens_leave_no_thread_and_no_descriptor(lxc_root: Path, started_by: str) -> None:
+    """Each connection that finds a running container watches it; closing the last one stops that."""
+    uri = f"lxc:///embed?root={lxc_root}"
+    xml = HOST_ROOT_XML.format(name="lxcopens")
+    if started_by == "pyvirsh":
+        (lxc_root.parent / "o.xml").write_text(xml)
+        _pyvirsh(uri, "create", str(lxc_root.parent / "o.xml"))
+    else:
+        with pyvirt.open(uri) as conn:
+            conn.create_domain(xml)
+    pid = init_pid(lxc_root, "lxcopens")
+    with pyvirt.open(uri) as conn:
+        assert conn.lookup_domain_by_name("lxcopens").state()[0] == DomainState.RUNNING
+    before = _threads_and_fds()
+    for _ in range(1000):
+        with pyvirt.open(uri) as conn:
+            pass
+    assert _threads_and_fds() == before
+    assert Path(f"/proc/{pid}").exists(), "the container keeps running"
+    with pyvirt.open(uri) as conn:
+        dom = conn.lookup_domain_by_name("lxcopens")
+        assert dom.state()[0] == DomainState.RUNNING
+        dom.destroy()
+    assert leftovers("lxcopens", lxc_root) == []

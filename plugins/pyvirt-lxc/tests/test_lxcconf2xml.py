@@ -58,3 +58,37 @@ def test_lxcconf2xml(config: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert _normalise(out.stdout) == _normalise(expected.read_text())
     assert re.search(r"<uuid>[0-9a-f-]{36}</uuid>", out.stdout)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"lxc.uts.name = a\0b\nlxc.rootfs.path = /srv/c\n", "NUL byte at line 1"),
+        (b"lxc.uts.name = c\nlxc.rootfs.path = /srv/c\n# a comment\0\n", "NUL byte at line 3"),
+        (b"# made by hand\nlxc.uts.name = caf\xe9\nlxc.rootfs.path = /srv/c\n", "invalid UTF-8 at line 2"),
+        (b"lxc.uts.name = c\nlxc.rootfs.path = /srv/\x0bc\n", "invalid character U+000B at line 2"),
+    ],
+)
+def test_bytes_no_xml_can_hold_are_a_syntax_error_not_a_traceback(tmp_path: Path, content: bytes, words: str) -> None:
+    """A NUL byte, bytes that are not UTF-8 and control characters give an error naming the line."""
+    config = tmp_path / "c.config"
+    config.write_bytes(content)
+    out = subprocess.run([PYVIRSH, "-c", f"lxc:///embed?root={tmp_path}", "domxml-from-native", "lxc-tools",
+                          str(config)], capture_output=True, text=True, check=False)  # fmt: skip
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == f"error: configuration file syntax error: {words}"
+
+
+def test_the_same_checks_through_the_api_and_latin1_in_a_comment_is_fine(tmp_path: Path) -> None:
+    import pyvirt
+    from pyvirt.errors import Error, ErrorCode
+
+    with pyvirt.open(f"lxc:///embed?root={tmp_path}") as conn:
+        with pytest.raises(Error) as exc:
+            conn.domain_xml_from_native("lxc-tools", "lxc.uts.name = c\0\nlxc.rootfs.path = /srv/c\n")
+        assert exc.value.code == ErrorCode.CONF_SYNTAX
+        assert str(exc.value) == "configuration file syntax error: NUL byte at line 1"
+        comment = b"# Jos\xe9's container\nlxc.uts.name = c\nlxc.rootfs.path = /srv/c\n".decode(
+            "utf-8", "surrogateescape"
+        )
+        assert "<name>c</name>" in conn.domain_xml_from_native("lxc-tools", comment)

@@ -35,18 +35,51 @@ from pyvirt_lxc import syscalls as sc
 from pyvirt_lxc.container_init import enter_container, prepare_root, report_failure
 from pyvirt_lxc.spec import ContainerSpec
 
-__all__ = ["exit_reason", "main", "read_exit_file"]
+__all__ = ["exit_reason", "main", "read_exit_file", "write_exit_file"]
 
 
 def exit_reason(status: int) -> str:
-    """How the container ended, from its init's wait status: a clean exit or our stop signals are a shutdown."""
+    """How the container ended, from its init's wait status.
+
+    A clean exit, or death by one of the signals that ask an init to stop
+    (``shutdown`` sends SIGTERM), is a shutdown; a failing exit status or any
+    other signal (SIGKILL from outside, the OOM killer, SIGSEGV) is a crash. A
+    destroy also ends in SIGKILL, but it records "destroyed" before sending it
+    (see ``write_exit_file``), so it never reaches this guess.
+
+    libvirt 9.0's LXC driver is coarser: whatever ended the init, the state
+    reason is VIR_DOMAIN_SHUTOFF_SHUTDOWN (virLXCProcessMonitorEOFNotify),
+    with a "failed" event only when the controller itself died. pyvirt tells
+    a crash apart, as libvirt's QEMU driver does for its guests.
+    """
     import signal
 
     if os.WIFEXITED(status):
         return "shutdown" if os.WEXITSTATUS(status) == 0 else "crashed"
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in {signal.SIGTERM, signal.SIGINT, signal.SIGPWR, signal.SIGKILL}:
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in {signal.SIGTERM, signal.SIGINT, signal.SIGPWR}:
         return "shutdown"
     return "crashed"
+
+
+def write_exit_file(path: str, reason: str, status: int | None, message: str = "") -> bool:
+    """Record why the container stopped (reason, wait status, message) unless a record is already there.
+
+    The first record wins: a destroy writes "destroyed" before its SIGKILL,
+    and the controller, which then sees only an init killed by SIGKILL, must
+    not turn that into a crash for every other process that reads the file.
+    The record appears whole (written aside, then hard-linked into place).
+    Returns whether this record is the one kept.
+    """
+    tmp = f"{path}.{os.getpid()}.new"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(f"{reason}\n{'' if status is None else status}\n{message}")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
 
 
 def read_exit_file(path: str) -> tuple[str, str]:
@@ -83,13 +116,6 @@ class _Channel:
     def close(self) -> None:
         os.close(self.rfd)
         os.close(self.wfd)
-
-
-def _write_exit(spec: ContainerSpec, reason: str, status: int | None, message: str = "") -> None:
-    tmp = f"{spec.exit_file}.new"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(f"{reason}\n{'' if status is None else status}\n{message}")
-    os.replace(tmp, spec.exit_file)
 
 
 def _fork_in_user_namespace(spec: ContainerSpec, console_slave: int, pipes: tuple[int, int, int],
@@ -266,7 +292,7 @@ def main(argv: list[str]) -> int:
         os.close(slave)
     except Exception as exc:
         message = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
-        _write_exit(spec, "failed", None, message)
+        write_exit_file(spec.exit_file, "failed", None, message)
         try:  # noqa: SIM105
             chan.send("error", message)
         except OSError:
@@ -279,7 +305,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     status = _serve(spec, init_pid, master, listen_fd)
-    _write_exit(spec, exit_reason(status), status)
+    write_exit_file(spec.exit_file, exit_reason(status), status)
     return 0
 
 

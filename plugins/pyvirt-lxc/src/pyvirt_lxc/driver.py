@@ -11,7 +11,14 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
-from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationFailedError, OperationInvalidError
+from pyvirt.errors import (
+    ErrorCode,
+    ErrorDomain,
+    InvalidArgumentError,
+    OperationFailedError,
+    OperationInvalidError,
+    XMLError,
+)
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
@@ -34,6 +41,18 @@ _states: dict[str, LxcState] = {}
 _states_lock = threading.Lock()
 
 
+def _check_name(dom: Domain) -> None:
+    """libvirt's LXC driver refuses a newline in a container's name, with libvirt's words.
+
+    The name becomes the cgroup directories, the run files and the
+    hostname; cgroupfs refuses a newline (EINVAL) only once half of the
+    start is done. libvirt checks at define (``lxcDomainDefineXMLFlags``);
+    ``create`` checks the same, before anything exists.
+    """
+    if "\n" in (dom.name or ""):
+        raise XMLError(ErrorCode.XML_DETAIL, "invalid char in name: \n", domain=ErrorDomain.XML)
+
+
 class LxcConnection:
     def __init__(self, uri: URI, state: LxcState, events: EventSink, key: str) -> None:
         self.uri = uri
@@ -48,8 +67,11 @@ class LxcConnection:
         with _states_lock:
             self.state.sinks.remove(self.events)
             self.state.refs -= 1
-            if self.state.refs == 0:
-                _states.pop(self._key, None)  # containers keep running: their controllers own them
+            last = self.state.refs == 0
+            if last:
+                _states.pop(self._key, None)
+        if last:
+            self.state.close()  # containers keep running: their controllers own them
 
     @hookimpl
     def connect_get_type(self) -> str:
@@ -100,6 +122,7 @@ class LxcConnection:
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "lxcDomainDefineXMLFlags")
         dom = apply_defaults(parse_domain(xml))
+        _check_name(dom)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=False)
             obj.persistent = True
@@ -140,6 +163,7 @@ class LxcConnection:
                 st.security.release_label(live)
             st.auditor.start(g, reason, False)
             raise
+        st.security.hand_over_labels(live, proc.controller_pid)  # the controller keeps the labels, not this process
         obj.config = obj.live if obj.persistent else None
         obj.live, obj.process, obj.id = live, proc, next(st.next_id)
         obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
@@ -155,7 +179,7 @@ class LxcConnection:
         with contextlib.suppress(OSError):
             st.auditor.init(g, proc.init_pid, os.stat(f"/proc/{proc.init_pid}/ns/pid").st_ino)
         st.save_status(obj)
-        proc.watch(lambda p: st.on_exit(obj, p))
+        st.watch(obj, proc)
         st.emit(obj, DomainEvent.STARTED, Started.BOOTED)
 
     def _init_pid_of(self, name: str) -> int:
@@ -171,6 +195,7 @@ class LxcConnection:
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 0x6, "lxcDomainCreateXMLWithFiles")
         dom = apply_defaults(parse_domain(xml))
+        _check_name(dom)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         with obj.lock:
@@ -202,9 +227,8 @@ class LxcConnection:
         obj = self._running(dom)
         proc = obj.process
         assert proc is not None
-        proc.stop_reason = "destroyed"
         obj.reboot_pending = False
-        proc.kill()
+        proc.destroy()
         proc.cleaned.wait(30)
 
     def _signal_init(self, obj: DomainObj, sig: int) -> None:
@@ -341,7 +365,7 @@ class LxcDriver:
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                conf = read_driver_config(os.path.join(paths.config, "lxc.conf"))
+                conf = read_driver_config(paths.settings_file("lxc.conf"))
                 security = load_security_stack(SecurityConfig(default_confined=False))
                 state = LxcState(paths, security, securebits_lock=conf.get("securebits_lock", "0") in ("1", "yes"))
                 _states[key] = state

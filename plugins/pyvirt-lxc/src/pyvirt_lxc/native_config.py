@@ -11,13 +11,14 @@ model, so it gets the same validation and canonical form as any definition.
 
 from __future__ import annotations
 
+import re
 import uuid as uuidmod
 
 from lxml import etree
 
 from pyvirt.conf.bitmap import format_bitmap, parse_bitmap
 from pyvirt.conf.domain import PROCESS_CAPABILITY_NAMES, format_domain, parse_domain
-from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, NotSupportedError
+from pyvirt.errors import ErrorCode, ErrorDomain, InternalError, InvalidArgumentError, NotSupportedError
 
 __all__ = ["lxc_config_to_xml", "parse_lxc_config"]
 
@@ -28,6 +29,8 @@ NET_KEYS = frozenset({"name", "type", "link", "hwaddr", "flags", "macvlan.mode",
                       "ipv4.address", "ipv6", "ipv6.gateway", "ipv6.address"})  # fmt: skip
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
           "g": 1024**3, "gib": 1024**3, "gb": 1000**3, "t": 1024**4, "tib": 1024**4, "tb": 1000**4}  # fmt: skip
+# what lxml (XML 1.0) cannot carry: C0 controls but tab, newline and carriage return; surrogates; U+FFFE/U+FFFF
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ARCHES = {"x86": "i686", "amd64": "x86_64", "i686": "i686", "x86_64": "x86_64", "aarch64": "aarch64",
            "armv7l": "armv7l", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x", "riscv64": "riscv64"}  # fmt: skip
 
@@ -36,20 +39,49 @@ def _internal(msg: str) -> InternalError:
     return InternalError(ErrorCode.INTERNAL_ERROR, msg, verbatim=False)
 
 
+def _syntax_error(detail: str) -> InternalError:
+    return InternalError(ErrorCode.CONF_SYNTAX, detail, domain=ErrorDomain.CONF)
+
+
+def _check_characters(line: str, lineno: int) -> None:
+    """Refuse what no value of the domain XML may hold, naming the line, before it gets anywhere.
+
+    A NUL byte would end the config early in libvirt (a C string), so what
+    follows it would be dropped without a word; bytes that are not UTF-8
+    arrive as surrogate escapes (see ``pyvirt.util.fileio``); the other
+    control characters cannot be written into XML at all.
+    """
+    bad = _NOT_IN_XML.search(line)
+    if bad is None:
+        return
+    char = bad.group()
+    if char == "\0":
+        raise _syntax_error(f"NUL byte at line {lineno}")
+    if "\udc80" <= char <= "\udcff":
+        raise _syntax_error(f"invalid UTF-8 at line {lineno}")
+    raise _syntax_error(f"invalid character U+{ord(char):04X} at line {lineno}")
+
+
 def parse_lxc_config(text: str) -> list[tuple[str, str]]:
     """``key = value`` lines in order (keys repeat); comments and blank lines dropped.
 
     The LXC format has no trailing comments: everything after ``=`` up to the
-    end of the line, trailing blanks excepted, is the value.
+    end of the line, trailing blanks excepted, is the value. Lines end at
+    ``\\n`` only, as in libvirt's parser: ``str.splitlines`` would also split
+    a value at a form feed or U+0085. A NUL byte is refused anywhere;
+    other characters XML cannot carry only outside comments (a comment in
+    Latin-1 is no reason to refuse a config).
     """
     entries: list[tuple[str, str]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
+        if "\0" in line or (stripped and not stripped.startswith("#")):
+            _check_characters(line, lineno)
         if not stripped or stripped.startswith("#"):
             continue
         key, sep, value = stripped.partition("=")
         if not sep or not key.strip():
-            raise InternalError(ErrorCode.CONF_SYNTAX, f"expecting an assignment at line {lineno}: '{stripped}'")
+            raise _syntax_error(f"expecting an assignment at line {lineno}: '{stripped}'")
         entries.append((key.strip(), value.strip()))
     return entries
 

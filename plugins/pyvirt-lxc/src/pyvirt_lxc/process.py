@@ -9,6 +9,9 @@ on the way removes everything made so far: cgroups, veths, files, processes.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import glob
 import os
 import select
 import signal
@@ -19,15 +22,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyvirt.errors import Error, ErrorCode, InternalError, OperationFailedError
+from pyvirt.errors import Error, ErrorCode, InternalError, OperationFailedError, SystemCallError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.command import Command
 from pyvirt_lxc.cgroups import ContainerCgroup, Limits
-from pyvirt_lxc.controller import read_exit_file
+from pyvirt_lxc.controller import read_exit_file, write_exit_file
 from pyvirt_lxc.spec import ContainerSpec
 from pyvirt_lxc.veth import create_pairs, delete_host_ends, move_and_configure
 
-__all__ = ["ContainerProcess", "start_container"]
+__all__ = ["ContainerProcess", "hold_records", "release_records", "remove_run_files", "start_container"]
 
 START_TIMEOUT = 30.0
 
@@ -63,20 +66,28 @@ class ContainerProcess:
     cgroup: ContainerCgroup
     spec: ContainerSpec
     command: Command | None = None  # None when another process started it (reconnected)
+    # the spec file, open with a shared lock while we may still read the exit record (see release_records)
+    hold: int = -1
     stop_reason: str = ""
     cleaned: threading.Event = field(default_factory=threading.Event)
-
-    def alive(self) -> bool:
-        return not self.cleaned.is_set() and not select.select([self.pidfd], [], [], 0)[0]
+    _ended: str = ""
 
     def exit_reason(self) -> str:
         """Why the controller ended: our own stop reason first, else what it wrote, else it died."""
         if self.stop_reason:
             return self.stop_reason
-        return read_exit_file(self.spec.exit_file)[0]
+        return self._ended or read_exit_file(self.spec.exit_file)[0]
 
-    def kill(self, timeout: float = 5.0) -> None:
-        """SIGKILL the init (its whole PID namespace goes with it); the controller then exits by itself."""
+    def destroy(self, timeout: float = 5.0) -> None:
+        """Record "destroyed" for every process that watches this container, then kill it.
+
+        SIGKILL to the init takes its whole PID namespace along; the controller
+        then exits by itself. The record comes first: the controller only sees
+        an init killed by SIGKILL, which by itself means a crash.
+        """
+        self.stop_reason = "destroyed"
+        with contextlib.suppress(OSError):
+            write_exit_file(self.spec.exit_file, "destroyed", None)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.init_pid, signal.SIGKILL)
         if "freezer" in self.cgroup.dirs:  # a frozen task (the controller too) only dies once thawed
@@ -86,19 +97,40 @@ class ContainerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.controller_pid, signal.SIGKILL)
 
-    def watch(self, on_exit: Callable[[ContainerProcess], None]) -> None:
+    def watch(self, on_exit: Callable[[ContainerProcess], None], stop_fd: int) -> threading.Thread:
+        """Call ``on_exit`` from a thread once the controller has exited; return that thread.
+
+        ``stop_fd`` becoming readable ends the watch without calling
+        ``on_exit`` (the driver state is closing, and a later process, or a
+        later connection of this one, finds the container again from its
+        status file). Either way the thread closes its descriptors, so
+        watching costs nothing once it is over.
+        """
+
         def run() -> None:
-            select.select([self.pidfd], [], [])
+            if self.pidfd not in select.select([self.pidfd, stop_fd], [], [])[0]:
+                os.close(self.pidfd)
+                if self.hold >= 0:
+                    os.close(self.hold)
+                return
+            self._ended = self.exit_reason()  # first: the record stays only while someone holds it
+            release_records(os.path.dirname(self.spec.exit_file), self.name, self.hold)
+            self.hold = -1
             if self.command is not None:
                 with contextlib.suppress(Error, ChildProcessError):
                     self.command.wait(0)
+            else:  # started by an earlier connection of this process: still our child to reap
+                with contextlib.suppress(ChildProcessError):
+                    os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED | os.WNOHANG)
             try:
                 on_exit(self)
             finally:
                 self.cleaned.set()
                 os.close(self.pidfd)  # only now: nothing looks at it once cleaned is set
 
-        threading.Thread(target=run, name=f"lxc-watch-{self.name}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"lxc-watch-{self.name}", daemon=True)
+        thread.start()
+        return thread
 
     def cleanup_host(self) -> None:
         """What outlives the container on the host: cgroups, leftover veths, runtime files."""
@@ -107,11 +139,69 @@ class ContainerProcess:
         self.cgroup.remove()
         with contextlib.suppress(Error, OSError):
             delete_host_ends(self.spec.nics)
-        for path in (self.spec.console_socket, self.spec.exit_file, _spec_path(self.spec)):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(self.spec.stage_dir)
+        remove_run_files(os.path.dirname(self.spec.exit_file), self.name)
+
+
+def remove_run_files(run_dir: str, name: str) -> None:
+    """Remove a stopped container's files from the run directory but its records and status.
+
+    The console socket, the root's stage directory and a temporary exit
+    record whose writer died. The records (spec, exit record) go in
+    ``release_records``, once no process needs them; the status file goes
+    last: while it is there a later process redoes the whole cleanup, so a
+    cleanup cut short is finished then.
+    """
+    base = os.path.join(run_dir, name)
+    for path in (f"{base}.console", *glob.glob(f"{glob.escape(base)}.exit.*.new")):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    with contextlib.suppress(OSError):  # empty unless something still holds it
+        os.rmdir(f"{base}.root")
+
+
+def hold_records(run_dir: str, name: str) -> int:
+    """Open the container's spec with a shared lock: its exit record stays for us until we let go.
+
+    Every process watching a container holds one. When the controller
+    exits they all want to read why (the exit record), and the first one to
+    clean up must not remove the record under the others: a destroy seen by
+    a watching process would become a crash.
+    """
+    fd = os.open(os.path.join(run_dir, f"{name}.spec"), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_records(run_dir: str, name: str, hold: int = -1) -> None:
+    """Let go of the container's spec and exit record; the last to let go (or one holding none) removes them."""
+    spec = os.path.join(run_dir, f"{name}.spec")
+    if hold >= 0:
+        fcntl.flock(hold, fcntl.LOCK_UN)
+    else:
+        try:
+            hold = os.open(spec, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            hold = -1
+    try:
+        if hold >= 0:
+            try:
+                fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # another process still reads them; it removes them when it lets go
+        _remove_records(run_dir, name)
+    finally:
+        if hold >= 0:
+            os.close(hold)
+
+
+def _remove_records(run_dir: str, name: str) -> None:
+    for suffix in (".spec", ".exit"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(run_dir, f"{name}{suffix}"))
 
 
 def _spec_path(spec: ContainerSpec) -> str:
@@ -152,25 +242,25 @@ def start_container(
     spec: ContainerSpec, limits: Limits, cgroup: ContainerCgroup, paths: DriverPaths
 ) -> ContainerProcess:
     """Run the container to its init's exec; on any failure nothing of it is left."""
-    paths.ensure()
-    for stale in (spec.exit_file, spec.console_socket):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(stale)
-    if not spec.root or spec.uid_map:
-        os.makedirs(spec.stage_dir, exist_ok=True)
     spec_path = _spec_path(spec)
-    with open(spec_path, "wb") as f:
-        f.write(spec.dumps())
     cgroup_made = veths_made = False
     cmd: Command | None = None
-    init_pid = -1
+    init_pid = hold = -1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(spec.console_socket)
-    os.chmod(spec.console_socket, 0o600)
-    listener.listen(1)
     from_ctl, to_us = os.pipe2(os.O_CLOEXEC)
     from_us, to_ctl = os.pipe2(os.O_CLOEXEC)
     try:
+        paths.ensure()
+        remove_run_files(paths.run, spec.name)  # what an earlier run of this name may have left
+        _remove_records(paths.run, spec.name)
+        if not spec.root or spec.uid_map:
+            os.makedirs(spec.stage_dir, exist_ok=True)
+        with open(spec_path, "wb") as f:
+            f.write(spec.dumps())
+        hold = hold_records(paths.run, spec.name)
+        listener.bind(spec.console_socket)
+        os.chmod(spec.console_socket, 0o600)
+        listener.listen(1)
         cgroup.create(limits)
         cgroup_made = True
         create_pairs(spec.nics)
@@ -213,8 +303,8 @@ def start_container(
             detail = rest or read_exit_file(spec.exit_file)[1] or _log_tail(logfile)
             raise InternalError(ErrorCode.INTERNAL_ERROR, f"guest failed to start: {detail}", verbatim=False)
         assert cmd.pid is not None
-        return ContainerProcess(spec.name, cmd.pid, init_pid, os.pidfd_open(cmd.pid), cgroup, spec, cmd)
-    except BaseException:
+        return ContainerProcess(spec.name, cmd.pid, init_pid, os.pidfd_open(cmd.pid), cgroup, spec, cmd, hold)
+    except BaseException as exc:
         if init_pid > 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(init_pid, signal.SIGKILL)
@@ -228,11 +318,13 @@ def start_container(
         if veths_made:
             with contextlib.suppress(Error, OSError):
                 delete_host_ends(spec.nics)
-        for path in (spec_path, spec.exit_file, spec.console_socket):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(spec.stage_dir)
+        if hold >= 0:
+            os.close(hold)
+        remove_run_files(paths.run, spec.name)
+        _remove_records(paths.run, spec.name)
+        if isinstance(exc, OSError):  # the host refused something (a cgroup, a file): an error, not a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise SystemCallError(exc.errno or errno.EIO, f"cannot start container '{spec.name}'{where}") from exc
         raise
     finally:
         listener.close()
