@@ -100,6 +100,17 @@ class Domain:
         """(state, reason) with libvirt's numbers; see ``pyvirt.domain_state``."""
         return self._conn.calls.domain_get_state(dom=self._ref)
 
+    def os_type(self) -> str:
+        """virDomainGetOSType: the driver's answer, else ``<os><type>`` of the definition."""
+        calls = self._conn.calls
+        if calls.implements("domain_get_os_type"):
+            return calls.domain_get_os_type(dom=self._ref)
+        from pyvirt.conf.domain import parse_domain  # only drivers without the hook pay for the parse
+
+        os_conf = parse_domain(calls.domain_get_xml_desc(dom=self._ref, flags=0)).os
+        os_type = os_conf.type if os_conf is not None else None
+        return (os_type.name if os_type is not None else None) or "hvm"
+
     def xml_desc(self, flags: int = 0) -> str:
         return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
 

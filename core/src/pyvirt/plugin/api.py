@@ -109,6 +109,7 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_get_state", "virDomainGetState", R, "1.0"),
     HookApi("domain_get_xml_desc", "virDomainGetXMLDesc", Access.SECURE_FLAG, "1.0"),
     HookApi("domain_get_flags", "virDomainIsPersistent", R, "1.0"),
+    HookApi("domain_get_os_type", "virDomainGetOSType", R, "1.6"),
     HookApi("domain_set_autostart", "virDomainSetAutostart", W, "1.0"),
     HookApi("domain_attach_device", "virDomainAttachDeviceFlags", W, "1.3", "virDomainAttachDevice"),
     HookApi("domain_detach_device", "virDomainDetachDeviceFlags", W, "1.3", "virDomainDetachDevice"),

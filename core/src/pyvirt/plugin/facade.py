@@ -222,6 +222,9 @@ class DriverCalls:
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         return cast("str", self._call("domain_get_xml_desc", dom=dom, flags=flags))
 
+    def domain_get_os_type(self, dom: DomainRef) -> str:
+        return cast("str", self._call("domain_get_os_type", dom=dom))
+
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         return cast("dict[str, bool]", self._call("domain_get_flags", dom=dom))
 

@@ -229,6 +229,17 @@ def domain_get_xml_desc(dom: DomainRef, flags: int) -> str:
 
 
 @hookspec(firstresult=True)
+def domain_get_os_type(dom: DomainRef) -> str:
+    """virDomainGetOSType: the guest's OS type. Optional; added in 1.6.
+
+    Without it the public API reads ``<os><type>`` from the definition
+    (``hvm``, ``exe``, ``xen``...), which is what most libvirt drivers answer;
+    a driver answers itself when libvirt's does something else (the test
+    driver's ``linux``). Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def domain_get_flags(dom: DomainRef) -> dict[str, bool]:
     """``persistent``, ``active``, ``autostart``, ``managed_save``, ``has_snapshot``, ``updated``.
 

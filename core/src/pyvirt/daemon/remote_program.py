@@ -1,0 +1,274 @@
+"""libvirt's remote program (0x20008086 v1) served by pyvirtd: decode, check, dispatch, reply.
+
+One call: look the procedure up in the table generated from libvirt's
+``remote_protocol.x``; decode its arguments (a malformed payload is answered
+with libvirt's RPC error and the client stays); refuse it on a read-only
+client when libvirt would (derived from the ``.x`` file's own ``@acl``
+annotations, so the list of write calls is libvirt's, not ours); run the
+handler from :mod:`pyvirt.daemon.procedures`; reply with the encoded result
+or the error with libvirt's code, domain and message.
+
+Where a call runs follows libvirt's worker model: a call of the test driver
+(in memory, never waits) runs on the event loop, which saves the thread
+hand-off; everything else runs on a worker, calls libvirt marks
+``@priority: high`` on the priority pool, so a slow start never delays a
+lookup or a destroy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from pyvirt.daemon.server import Client
+from pyvirt.daemon.state import DaemonState, SharedConnection
+from pyvirt.daemon.streams import FdStream
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationDeniedError
+from pyvirt.remote.message import REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Header, MessageType, Status, encode_message
+from pyvirt.remote.xdr import Procedure, ProtocolError, decode
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+    from pyvirt.plugin.facade import DriverCalls
+
+__all__ = ["ClientContext", "RemoteProgram", "StreamOpen", "api_name"]
+
+log = logging.getLogger("pyvirt.daemon.remote")
+
+_ACRONYMS = frozenset({"XML", "UUID", "ID", "OS", "CPU", "URI", "DHCP", "FS", "PM", "FD", "NMI", "SEV", "MAC", "IP"})
+
+# Permissions a read-only client holds (libvirt's read-only connections may read, look up and search).
+_READ_PERMS = frozenset({"read", "getattr", "none"})
+# The flag and parameter values named by the conditional @acl annotations of otherwise read-level
+# procedures (from libvirt's public headers; a test checks that every such name is known here).
+ACL_CONDITION_VALUES = {
+    "VIR_DOMAIN_XML_SECURE": 1,
+    "VIR_DOMAIN_XML_MIGRATABLE": 8,
+    "VIR_DOMAIN_SNAPSHOT_XML_SECURE": 1,
+    "VIR_DOMAIN_VCPU_GUEST": 4,
+    "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT": 1,
+    "VIR_DOMAIN_SAVE_IMAGE_XML_SECURE": 1,
+    "VIR_DOMAIN_CHECKPOINT_XML_SECURE": 1,
+}
+# libvirt's read-only connections refuse only the *secure* flags of the XML getters
+# (virDomainGetXMLDesc: "with secure flag"); MIGRATABLE is read_secure in the ACL but allowed read-only.
+_RO_ALLOWED_CONDITIONS = frozenset({"VIR_DOMAIN_XML_MIGRATABLE"})
+
+
+def api_name(proc_name: str) -> str:
+    """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` -> ``virDomainGetXMLDesc`` (libvirt's public API name)."""
+    words = proc_name.removeprefix("REMOTE_PROC_").split("_")
+    return "vir" + "".join(w if w in _ACRONYMS else w.capitalize() for w in words)
+
+
+def c_strings(value: Any) -> Any:
+    """``value`` with every string cut at its first NUL, as libvirtd's C code sees an XDR string.
+
+    XDR strings may carry NUL bytes; libvirtd decodes them into C strings, so
+    a name "a\\0b" is the name "a" there. Handing Python the whole string
+    instead would reach the drivers with a value no libvirt client can mean
+    (and that ``open()`` refuses with ValueError).
+    """
+    if isinstance(value, str):
+        return value.split("\0", 1)[0] if "\0" in value else value
+    if isinstance(value, tuple):
+        return tuple(c_strings(v) for v in value)
+    if isinstance(value, list):
+        return [c_strings(v) for v in value]
+    return value
+
+
+class ReadOnlyRule:
+    """Whether a procedure may run on a read-only client, from its @acl annotations."""
+
+    def __init__(self, proc: Procedure, fields: tuple[str, ...]) -> None:
+        # (argument index, value, equal rather than bit test, flag name)
+        self.conditions: list[tuple[int, int, bool, str]] = []
+        acls = [acl.split(":") for acl in proc.annotation("acl")]
+        writes = [p for p in acls if len(p) >= 2 and p[1] not in _READ_PERMS and not p[1].startswith("search_")]
+        # An unconditional write permission makes the whole call a write; only otherwise do the
+        # conditional ones (a flag set, an argument equal to a value) matter.
+        self.always_write = any(len(p) == 2 for p in writes)
+        if self.always_write:
+            return
+        for parts in writes:
+            if len(parts) == 3:  # object:perm:FLAG -> when flags has FLAG
+                names, field, exact = parts[2], "flags", False
+            else:  # object:perm::param:VALUE -> when param == VALUE
+                names, field, exact = parts[4], parts[3], True
+            for name in names.split("|"):
+                if name.startswith("!") or name in _RO_ALLOWED_CONDITIONS or field not in fields:
+                    continue
+                self.conditions.append((fields.index(field), ACL_CONDITION_VALUES[name], exact, name))
+
+    def check(self, api: str, args: Any) -> None:
+        if self.always_write:
+            raise OperationDeniedError(ErrorCode.OPERATION_DENIED, f"read only access prevents {api}")
+        for index, value, exact, name in self.conditions:
+            got = args[index]
+            if (got == value) if exact else (got & value):
+                what = "secure flag" if "SECURE" in name else name
+                raise OperationDeniedError(ErrorCode.OPERATION_DENIED, f"{api} with {what}")
+
+
+class ClientContext:
+    """The remote program's state for one client: its connection, read-only flag and event callbacks."""
+
+    def __init__(self, client: Client, state: DaemonState) -> None:
+        self.client = client
+        self.state = state
+        self.read_only = client.read_only
+        self.shared: SharedConnection | None = None
+        self.uri = ""
+        self.lock = threading.Lock()
+        # libvirt callback id -> the shared connection's listener key
+        self.callbacks: dict[int, int] = {}
+        self.next_callback = 0
+        # open streams by the serial of the call that opened them (touched on the loop thread only)
+        self.streams: dict[int, FdStream] = {}
+
+    @property
+    def conn(self) -> Connection:
+        if self.shared is None:
+            raise Error(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.REMOTE)
+        return self.shared.conn
+
+    @property
+    def calls(self) -> DriverCalls:
+        return self.conn.calls
+
+    def send_event(self, proc: int, value: Any) -> None:
+        """An event message (libvirt sends them as type MESSAGE with serial 1)."""
+        from pyvirt.remote import _remote
+
+        entry = _remote.PROCEDURES[proc]
+        self.client.send(
+            encode_message(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, MessageType.MESSAGE, 1, Status.OK,
+                           entry.pack_args, value)
+        )  # fmt: skip
+
+
+class StreamOpen(NamedTuple):
+    """What a stream procedure's handler returns: the call's reply value and the descriptor to relay."""
+
+    ret: Any
+    fd: int
+
+
+Handler = Callable[[ClientContext, Any], Any]
+
+
+class RemoteProgram:
+    """The dispatcher the server hands every remote-program message to."""
+
+    program = REMOTE_PROGRAM
+    version = REMOTE_PROTOCOL_VERSION
+
+    def __init__(self, state: DaemonState) -> None:
+        from pyvirt.daemon.procedures import HANDLERS, NO_CONNECTION_NEEDED
+        from pyvirt.remote import _remote
+
+        self.state = state
+        self._procedures = _remote.PROCEDURES
+        self._fields = _remote.FIELDS
+        self._handlers = HANDLERS
+        self._no_conn = NO_CONNECTION_NEEDED
+        self._rules: dict[int, ReadOnlyRule] = {}
+
+    def context(self, client: Client) -> ClientContext:
+        ctx = client.state.get("remote")
+        if ctx is None:
+            ctx = client.state["remote"] = ClientContext(client, self.state)
+        assert isinstance(ctx, ClientContext)
+        return ctx
+
+    def _rule(self, proc: Procedure) -> ReadOnlyRule:
+        rule = self._rules.get(proc.number)
+        if rule is None:
+            base = proc.name.removeprefix("REMOTE_PROC_").lower()
+            rule = self._rules[proc.number] = ReadOnlyRule(proc, self._fields.get(f"remote_{base}_args", ()))
+        return rule
+
+    def dispatch(self, client: Client, header: Header, body: bytes) -> None:
+        if header.type == MessageType.STREAM:
+            stream = self.context(client).streams.get(header.serial)
+            if stream is not None:  # data for a stream already closed is dropped, as libvirt drops it
+                stream.incoming(header, body)
+            return
+        proc = self._procedures.get(header.proc)
+        if proc is None or proc.is_message:
+            client.send_error(header, Error(ErrorCode.RPC, f"unknown procedure: {header.proc}", domain=ErrorDomain.RPC))
+            return
+        ctx = self.context(client)
+        try:
+            args = c_strings(decode(proc.unpack_args, body, 0, what="payload"))
+        except ProtocolError as e:
+            client.send_error(header, e)
+            return
+        handler = self._handlers.get(proc.name)
+        if handler is None:
+            client.send_error(
+                header,
+                Error(ErrorCode.NO_SUPPORT, api_name(proc.name), domain=ErrorDomain.REMOTE),
+            )
+            return
+        if ctx.shared is None and proc.name not in self._no_conn:
+            client.send_error(header, Error(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.RPC))
+            return
+
+        def run() -> None:
+            try:
+                if ctx.read_only:
+                    self._rule(proc).check(api_name(proc.name), args)
+                result = handler(ctx, args)
+                opened = result if isinstance(result, StreamOpen) else None
+                if opened is not None:
+                    result = opened.ret
+                reply = encode_message(
+                    header.prog, header.vers, header.proc, MessageType.REPLY, header.serial, Status.OK,
+                    proc.pack_ret, result,
+                )  # fmt: skip
+            except Error as e:
+                client.send_error(header, e)
+            except Exception as e:  # a driver bug must not take the daemon down; report it as libvirt would
+                log.exception("%s failed", proc.name)
+                client.send_error(header, e)
+            else:
+                client.send(reply)
+                if opened is not None:
+                    client.server.loop.call_soon_threadsafe(self._start_stream, ctx, header, opened.fd)
+
+        if ctx.shared is None or ctx.shared.uri.startswith("test:"):
+            run()
+        else:
+            client.run_in_worker(run, priority=proc.priority == "high")
+
+    def _start_stream(self, ctx: ClientContext, header: Header, fd: int) -> None:
+        if ctx.client.closed:
+            os.close(fd)
+            return
+        stream = FdStream(ctx.client, header, fd, on_close=lambda st: ctx.streams.pop(st.call.serial, None))
+        ctx.streams[header.serial] = stream
+        stream.start()
+
+    def client_closed(self, client: Client) -> None:
+        ctx = client.state.pop("remote", None)
+        if isinstance(ctx, ClientContext):
+            close_context(ctx, self.state)
+
+
+def close_context(ctx: ClientContext, state: DaemonState) -> None:
+    """Drop the client's event listeners and its share of the driver connection."""
+    for stream in list(ctx.streams.values()):
+        stream.close()
+    with ctx.lock:
+        shared, ctx.shared = ctx.shared, None
+        keys = list(ctx.callbacks.values())
+        ctx.callbacks.clear()
+    if shared is not None:
+        for key in keys:
+            shared.unlisten(key)
+        state.release(shared)

@@ -1,0 +1,348 @@
+"""pyvirtd's network server: framing, per-client state, workers, keepalive, idle exit.
+
+The shape is libvirt's ``virNetServer``: one event loop reads and writes every
+client socket; a complete message is handed to the program registered for its
+(program, version) pair; calls that may block (starting a guest, waiting for a
+job) run on a pool of worker threads, calls marked high-priority run on a
+separate small pool so that a stuck driver never blocks lookups, and a client
+may have at most ``max_client_requests`` calls in flight (further reads pause,
+as libvirt stops reading that client). Keepalive is the server's own
+program: PINGs are answered at once, and once a client has said it speaks
+keepalive the server pings it after ``keepalive_interval`` seconds of silence
+and drops it after ``keepalive_count`` unanswered pings.
+
+A client that sends a length outside libvirt's limits or a header that does
+not decode is dropped with the error logged; nobody else notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from pyvirt.daemon.sockets import Listener, PeerCred, peer_cred
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.remote.message import (
+    HEADER_SIZE,
+    KEEPALIVE_PROC_PING,
+    KEEPALIVE_PROC_PONG,
+    KEEPALIVE_PROGRAM,
+    KEEPALIVE_PROTOCOL_VERSION,
+    LEN_SIZE,
+    MESSAGE_MAX,
+    Header,
+    MessageType,
+    encode_error,
+    encode_message,
+)
+
+__all__ = ["Client", "Program", "Server"]
+
+_HEADER = struct.Struct(">IIiiIi")
+
+log = logging.getLogger("pyvirt.daemon.server")
+
+_PING = bytes(
+    encode_message(KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KEEPALIVE_PROC_PING, MessageType.MESSAGE, 0, 0)
+)
+_PONG = bytes(
+    encode_message(KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KEEPALIVE_PROC_PONG, MessageType.MESSAGE, 0, 0)
+)
+
+
+class Program(Protocol):
+    """What the server needs from a protocol program (the remote program, later others)."""
+
+    program: int
+    version: int
+
+    def dispatch(self, client: Client, header: Header, body: bytes) -> None:
+        """Handle one CALL or STREAM message; must eventually ``client.send`` the reply."""
+
+    def client_closed(self, client: Client) -> None:
+        """Release what the client held (its driver connection, event callbacks, streams)."""
+
+
+class Client(asyncio.Protocol):
+    """One connected client: its buffer, credentials, in-flight calls and keepalive state."""
+
+    _next_id = 0
+
+    def __init__(self, server: Server, listener: Listener) -> None:
+        Client._next_id += 1
+        self.id = Client._next_id
+        self.server = server
+        self.read_only = listener.read_only
+        self.peer: PeerCred | None = None
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._inflight = 0
+        self._paused = False  # at max_client_requests calls in flight
+        self._write_paused = False  # replies are piling up unread in the transport
+        self._reading = True
+        self.closed = False
+        self.last_rx = time.monotonic()
+        self.keepalive = False
+        self._pings_unanswered = 0
+        # Per-program private state (the remote program keeps the client's driver connection here).
+        self.state: dict[str, object] = {}
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if isinstance(sock, socket.socket) or hasattr(sock, "getsockopt"):
+            self.peer = peer_cred(sock)
+        self.server.client_added(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.client_removed(self)
+
+    def pause_writing(self) -> None:
+        """The transport holds more unsent replies than its high-water mark: stop reading this client.
+
+        libvirt counts a call as outstanding until its reply is written, so a
+        client that never reads its replies stops being read; without this a
+        client could make the daemon queue replies until it runs out of memory.
+        """
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+        if not self.closed and self._reading:
+            self._process()
+
+    def _update_reading(self) -> None:
+        want = not (self._paused or self._write_paused)
+        if want != self._reading and self.transport is not None and not self.closed:
+            self._reading = want
+            if want:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
+        self._pings_unanswered = 0
+        self._buf += data
+        self._process()
+
+    def _process(self) -> None:
+        """Handle every complete message in the buffer, stopping while the client is at its request cap."""
+        buf = self._buf
+        offset = 0
+        n = len(buf)
+        while n - offset >= LEN_SIZE and not self._paused and not self._write_paused:
+            (length,) = struct.unpack_from(">I", buf, offset)
+            if length < LEN_SIZE + HEADER_SIZE or length - LEN_SIZE > MESSAGE_MAX:
+                self.drop(f"packet {length} bytes received from client out of range")
+                return
+            if n - offset < length:
+                break
+            header = Header._make(_HEADER.unpack_from(buf, offset + LEN_SIZE))
+            body = bytes(buf[offset + LEN_SIZE + HEADER_SIZE : offset + length])
+            offset += length
+            self._handle(header, body)
+            if self.closed:
+                return
+        if offset:
+            del buf[:offset]
+
+    # -- messages ---------------------------------------------------------------------------
+    def _handle(self, header: Header, body: bytes) -> None:
+        if header.prog == KEEPALIVE_PROGRAM:
+            self._keepalive(header)
+            return
+        program = self.server.programs.get((header.prog, header.vers))
+        if program is None:
+            if header.type in (MessageType.CALL, MessageType.CALL_WITH_FDS):
+                err = Error(
+                    ErrorCode.RPC, f"Cannot find program {header.prog} version {header.vers}", domain=ErrorDomain.RPC
+                )
+                self.send_error(header, err)
+            else:
+                self.drop(f"unexpected message for unknown program {header.prog:#x}")
+            return
+        if header.type not in (MessageType.CALL, MessageType.CALL_WITH_FDS, MessageType.STREAM):
+            self.drop(f"Unexpected message type {header.type}")
+            return
+        program.dispatch(self, header, body)
+
+    def _keepalive(self, header: Header) -> None:
+        if header.vers != KEEPALIVE_PROTOCOL_VERSION or header.type != MessageType.MESSAGE:
+            self.drop("malformed keepalive message")
+        elif header.proc == KEEPALIVE_PROC_PING:
+            self.send(_PONG)
+        elif header.proc != KEEPALIVE_PROC_PONG:
+            self.drop(f"unknown keepalive procedure {header.proc}")
+
+    def send(self, data: bytes | bytearray) -> None:
+        """Queue one whole message (``pyvirt.remote.message.encode_message``); safe from any thread."""
+        if threading.get_ident() == self.server.loop_thread:
+            self._write(data)
+        else:
+            self.server.loop.call_soon_threadsafe(self._write, data)
+
+    def _write(self, data: bytes | bytearray) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def send_error(self, header: Header, err: BaseException) -> None:
+        """The reply to ``header`` carrying ``err`` (libvirt's code, domain and message)."""
+        reply_type = MessageType.STREAM if header.type == MessageType.STREAM else MessageType.REPLY
+        self.send(encode_error(header.prog, header.vers, header.proc, reply_type, header.serial, err))
+
+    def drop(self, why: str) -> None:
+        """Close a misbehaving or dead client; others are unaffected."""
+        if not self.closed:
+            log.warning("client %d (pid %s): %s; closing", self.id, self.peer.pid if self.peer else "?", why)
+            self.close()
+
+    def close(self) -> None:
+        if threading.get_ident() != self.server.loop_thread:
+            self.server.loop.call_soon_threadsafe(self.close)
+            return
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+
+    # -- workers ----------------------------------------------------------------------------
+    def run_in_worker(self, fn: Callable[[], None], *, priority: bool = False) -> None:
+        """Run ``fn`` on a worker; past ``max_client_requests`` in flight, stop reading this client."""
+        self._inflight += 1
+        if self._inflight >= self.server.max_client_requests and not self._paused:
+            self._paused = True
+            self._update_reading()
+        pool = self.server.prio_pool if priority else self.server.pool
+        future = pool.submit(fn)
+        future.add_done_callback(lambda _f: self.server.loop.call_soon_threadsafe(self._worker_done))
+
+    def _worker_done(self) -> None:
+        self._inflight -= 1
+        if self._paused and self._inflight < self.server.max_client_requests:
+            self._paused = False
+            self._update_reading()
+            if not self.closed and self._reading:
+                self._process()
+
+    def start_keepalive(self) -> None:
+        """The client announced keepalive support (libvirt: VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)."""
+        self.keepalive = True
+
+    def keepalive_tick(self, now: float, interval: int, count: int) -> None:
+        if not self.keepalive or interval <= 0 or now - self.last_rx < interval:
+            return
+        if self._pings_unanswered >= count:
+            self.drop(f"keepalive: no response in {interval * (count + 1)} s")
+            return
+        self._pings_unanswered += 1
+        self.last_rx = now
+        self.send(_PING)
+
+
+class Server:
+    """Listeners, clients, programs and worker pools of one pyvirtd instance."""
+
+    def __init__(
+        self,
+        *,
+        max_clients: int = 5000,
+        max_workers: int = 20,
+        prio_workers: int = 5,
+        max_client_requests: int = 5,
+        keepalive_interval: int = 5,
+        keepalive_count: int = 5,
+        idle_timeout: float | None = None,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.programs: dict[tuple[int, int], Program] = {}
+        self.clients: set[Client] = set()
+        self.max_clients = max_clients
+        self.max_client_requests = max_client_requests
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_count = keepalive_count
+        self.idle_timeout = idle_timeout
+        self.busy = busy
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="pyvirtd-worker")
+        self.prio_pool = concurrent.futures.ThreadPoolExecutor(max(prio_workers, 1), thread_name_prefix="pyvirtd-prio")
+        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+        self.loop_thread = 0
+        self._servers: list[asyncio.base_events.Server] = []
+        self._stop = asyncio.Event()
+        self._idle_since = time.monotonic()
+
+    def add_program(self, program: Program) -> None:
+        self.programs[(program.program, program.version)] = program
+
+    def client_added(self, client: Client) -> None:
+        if len(self.clients) >= self.max_clients:
+            log.warning("Too many active clients (%d), dropping connection", self.max_clients)
+            client.close()
+            return
+        self.clients.add(client)
+
+    def client_removed(self, client: Client) -> None:
+        self.clients.discard(client)
+        if not self.clients:
+            self._idle_since = time.monotonic()
+        for program in self.programs.values():
+            try:
+                program.client_closed(client)
+            except Exception:
+                log.exception("cleaning up client %d", client.id)
+
+    def stop(self) -> None:
+        """Ask the loop to finish (from a signal handler or any thread)."""
+        self.loop.call_soon_threadsafe(self._stop.set)
+
+    async def _ticker(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for client in list(self.clients):
+                client.keepalive_tick(now, self.keepalive_interval, self.keepalive_count)
+            if self.idle_timeout is not None and not self.clients:
+                if self.busy():
+                    self._idle_since = now
+                elif now - self._idle_since >= self.idle_timeout:
+                    log.info("no clients for %s s and nothing running: exiting", self.idle_timeout)
+                    self._stop.set()
+
+    async def _serve(self, listeners: list[Listener], ready: Callable[[], None]) -> None:
+        self.loop_thread = threading.get_ident()
+        for listener in listeners:
+            listener.sock.setblocking(False)
+            srv = await self.loop.create_unix_server(functools.partial(Client, self, listener), sock=listener.sock)
+            self._servers.append(srv)
+        ready()
+        ticker = asyncio.ensure_future(self._ticker())
+        await self._stop.wait()
+        ticker.cancel()
+        for srv in self._servers:
+            srv.close()
+        for client in list(self.clients):
+            client.close()
+        await asyncio.sleep(0)
+
+    def run(self, listeners: list[Listener], ready: Callable[[], None] = lambda: None) -> None:
+        """Serve until :meth:`stop`; then close every client and wait for in-flight calls."""
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve(listeners, ready))
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.prio_pool.shutdown(wait=True, cancel_futures=True)
+            self.loop.close()

@@ -1,0 +1,216 @@
+"""What pyvirtd owns: one in-process connection per driver URI, shared by every client, and the event fan-out.
+
+libvirtd's drivers are created once by ``stateInitialize`` and every client's
+``virConnectOpen`` reaches the same driver state. pyvirtd does the same with
+pyvirt's in-process drivers: at start it opens each installed local driver
+once for this instance (which loads configurations and status files,
+reconnects to running guests and runs autostart), and a client's
+``CONNECT_OPEN`` gets the already-open connection for its URI. Read-only
+clients share it too; the remote program refuses their write calls before
+they reach the driver, from libvirt's own ACL annotations.
+
+Events: the daemon registers once per shared connection and fans each event
+out to the clients that asked for it, so an event caused by one client (or by
+a guest) reaches every registered client, as with libvirtd.
+
+Instances: the system instance serves ``DRIVER:///system``, a session instance
+``DRIVER:///session``; an instance started with ``--root DIR`` serves the same
+URIs from ``DRIVER:///embed?root=DIR``, so tests and several daemons can share
+one machine. ``test:///default`` (and ``test:///FILE``) are served by any instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pyvirt.daemon.sockets import DaemonPaths
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
+from pyvirt.events import LifecycleEvent, NetworkLifecycleEvent
+from pyvirt.plugin.entry_point_index import entry_point_value
+from pyvirt.uri import parse_uri
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+
+__all__ = ["DaemonState", "SharedConnection"]
+
+log = logging.getLogger("pyvirt.daemon.state")
+
+# Drivers with host state, initialised at start in this order (libvirtd's: network and storage before
+# the hypervisors that use them).
+_STATEFUL = ("network", "storage", "qemu", "lxc")
+# A client's CONNECT_OPEN without a URI probes these, as libvirtd probes its drivers.
+_PROBE_ORDER = ("qemu", "lxc", "test")
+
+DomainListener = Callable[[LifecycleEvent], None]
+NetworkListener = Callable[[NetworkLifecycleEvent], None]
+
+
+class SharedConnection:
+    """One driver connection of the daemon and the clients' event listeners on it."""
+
+    def __init__(self, uri: str, conn: Connection) -> None:
+        self.uri = uri
+        self.conn = conn
+        self.clients = 0
+        self._lock = threading.Lock()
+        self._domain: dict[int, tuple[DomainListener, str | None]] = {}
+        self._network: dict[int, tuple[NetworkListener, str | None]] = {}
+        self._next = 0
+        conn.register_domain_event(self._on_domain)
+        with contextlib.suppress(Error):  # a driver without networks
+            conn.register_network_event(self._on_network)
+
+    def _on_domain(self, ev: LifecycleEvent) -> None:
+        with self._lock:
+            targets = list(self._domain.values())
+        for listener, uuid in targets:
+            if uuid is None or uuid == ev.domain.uuid:
+                listener(ev)
+
+    def _on_network(self, ev: NetworkLifecycleEvent) -> None:
+        with self._lock:
+            targets = list(self._network.values())
+        for listener, uuid in targets:
+            if uuid is None or uuid == ev.network.uuid:
+                listener(ev)
+
+    def listen_domain(self, listener: DomainListener, uuid: str | None) -> int:
+        with self._lock:
+            self._next += 1
+            self._domain[self._next] = (listener, uuid)
+            return self._next
+
+    def listen_network(self, listener: NetworkListener, uuid: str | None) -> int:
+        with self._lock:
+            self._next += 1
+            self._network[self._next] = (listener, uuid)
+            return self._next
+
+    def unlisten(self, key: int) -> None:
+        with self._lock:
+            self._domain.pop(key, None)
+            self._network.pop(key, None)
+
+
+class DaemonState:
+    """The instance's driver connections: opened at start, shared by clients, closed at shutdown."""
+
+    def __init__(self, paths: DaemonPaths) -> None:
+        self.paths = paths
+        self._lock = threading.Lock()
+        self._conns: dict[str, SharedConnection] = {}
+
+    # -- URIs -------------------------------------------------------------------------------
+    @property
+    def mode_path(self) -> str:
+        return "/system" if self.paths.system else "/session"
+
+    def local_uri(self, requested: str | None) -> tuple[str, str]:
+        """(the URI the client sees, the in-process URI that serves it) for a CONNECT_OPEN name."""
+        if not requested:
+            for driver in _PROBE_ORDER:
+                if driver != "test" and entry_point_value("pyvirt.hypervisor", driver) is not None:
+                    requested = f"{driver}://{self.mode_path}"
+                    break
+            else:
+                requested = "test:///default"
+        try:
+            uri = parse_uri(requested)
+        except Error as e:
+            raise ConnectionError(ErrorCode.NO_CONNECT, e.message, domain=ErrorDomain.REMOTE) from None
+        if uri.is_remote:
+            raise ConnectionError(
+                ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
+            )
+        if entry_point_value("pyvirt.hypervisor", uri.driver) is None:
+            raise ConnectionError(
+                ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
+            )
+        if uri.driver == "test":
+            return requested, requested
+        if uri.path not in ("/system", "/session") or uri.param("root") is not None:
+            raise ConnectionError(
+                ErrorCode.NO_CONNECT,
+                f"unexpected {uri.driver} URI path '{uri.path}', try {uri.driver}://{self.mode_path}",
+                domain=ErrorDomain.REMOTE,
+            )
+        if uri.path != self.mode_path:
+            other = "system" if self.mode_path == "/session" else "session"
+            raise ConnectionError(
+                ErrorCode.NO_CONNECT,
+                f"this daemon serves {uri.driver}://{self.mode_path}; {uri.driver}:///{other} belongs to another instance",
+                domain=ErrorDomain.REMOTE,
+            )
+        if self.paths.root is not None:
+            return requested, f"{uri.driver}:///embed?root={self.paths.root}"
+        return requested, requested
+
+    # -- state driver lifecycle -------------------------------------------------------------
+    def initialize(self) -> None:
+        """libvirt's stateInitialize: open every installed stateful driver once (reconnect, autostart)."""
+        for driver in _STATEFUL:
+            if entry_point_value("pyvirt.hypervisor", driver) is None:
+                continue
+            try:
+                _shown, local = self.local_uri(f"{driver}://{self.mode_path}")
+                self.acquire(local)
+            except Error as e:
+                # libvirtd goes on without a driver that cannot start (no KVM, no cgroups, ...).
+                log.error("%s driver not available: %s", driver, e.message)
+            else:
+                log.info("%s driver initialised", driver)
+
+    def acquire(self, local_uri: str) -> SharedConnection:
+        """The shared connection for ``local_uri``, opened on first use."""
+        with self._lock:
+            shared = self._conns.get(local_uri)
+            if shared is None:
+                shared = SharedConnection(local_uri, _open_local(local_uri))
+                self._conns[local_uri] = shared
+            shared.clients += 1
+            return shared
+
+    def release(self, shared: SharedConnection) -> None:
+        with self._lock:
+            shared.clients -= 1
+
+    def busy(self) -> bool:
+        """True while a guest or container runs: an idle session daemon must not exit under it."""
+        with self._lock:
+            conns = list(self._conns.values())
+        for shared in conns:
+            if shared.uri.startswith("test:"):
+                continue
+            try:
+                if any(ref.id != -1 for ref in shared.conn.calls.domain_list_all()):
+                    return True
+            except Error:
+                continue
+        return False
+
+    def reload(self) -> None:
+        """SIGHUP: the daemon's own configuration is re-read by the caller; drivers have no reload hook yet."""
+        log.info("reload: %d driver connection(s) kept", len(self._conns))
+
+    def cleanup(self) -> None:
+        """libvirt's stateCleanup: close the driver connections; guests keep running."""
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for shared in reversed(conns):
+            try:
+                shared.conn.close()
+            except Exception:
+                log.exception("closing %s", shared.uri)
+
+
+def _open_local(uri: str) -> Connection:
+    """An in-process connection: the daemon is where drivers run, never a client of itself."""
+    from pyvirt.opening import open_local
+
+    conn: Connection = open_local(uri)
+    return conn

@@ -1,0 +1,344 @@
+"""The table of the API over RPC: each driver hook, the procedures that carry it, and how values convert.
+
+One row per hook of ``pyvirt.plugin.specs`` (hypervisor and secondary):
+``RemoteCall(hook, procedures, args, ret)``. ``procedures`` names the
+``REMOTE_PROC_*`` entries of libvirt's ``remote_protocol.x`` (one, or a
+batch sent together and answered in one round trip, as ``domain_get_flags``
+needs six of libvirt's ``Is*``/``Has*``/``Get*`` calls); ``args`` turns the hook's
+arguments (in the spec's order) into the procedure's ``_args`` tuple (a list
+of them for a batch); ``ret`` turns the ``_ret`` tuple(s) into what the hook
+returns.
+
+The client (``pyvirt.remote.driver``) makes its hook implementations from
+these rows; the daemon reads the same rows the other way round (procedure
+number -> hook, ``args``'s inverse). Which hooks a read-only connection may
+call, the libvirt API names and the contract versions stay in
+``pyvirt.plugin.api``; a test checks that both tables name the same hooks
+and that a hook libvirt's ``.x`` annotates with a write ACL is a write hook
+there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from pyvirt.plugin.records import (
+    DhcpLease,
+    DomainInfo,
+    DomainRef,
+    InterfaceAddresses,
+    InterfaceRef,
+    NetworkRef,
+    NodeDeviceRef,
+    NodeInfo,
+    PoolInfo,
+    PoolRef,
+    SecretRef,
+    SecurityLabel,
+    SecurityModel,
+    SnapshotRef,
+    VolumeInfo,
+    VolumeRef,
+)
+
+__all__ = ["CALLS", "RemoteCall", "domain_ref", "network_ref", "uuid_bytes", "uuid_text", "wire_domain"]
+
+
+class RemoteCall(NamedTuple):
+    hook: str
+    procedures: tuple[str, ...]  # REMOTE_PROC_ names without the prefix
+    args: Callable[..., Any]
+    ret: Callable[[Any], Any]
+
+
+# ---------------------------------------------------------------- value conversions
+
+
+def uuid_text(raw: bytes) -> str:
+    """16 wire bytes as the canonical lower-case text pyvirt passes around."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid_bytes(text: str) -> bytes:
+    return bytes.fromhex(text.replace("-", ""))
+
+
+def domain_ref(w: Any) -> DomainRef:
+    return DomainRef(w[0], uuid_text(w[1]), w[2])
+
+
+def wire_domain(d: DomainRef) -> tuple[str, bytes, int]:
+    return (d.name, uuid_bytes(d.uuid), d.id)
+
+
+def network_ref(w: Any) -> NetworkRef:
+    return NetworkRef(w[0], uuid_text(w[1]))
+
+
+def _wire_network(n: NetworkRef) -> tuple[str, bytes]:
+    return (n.name, uuid_bytes(n.uuid))
+
+
+def _pool_ref(w: Any) -> PoolRef:
+    return PoolRef(w[0], uuid_text(w[1]))
+
+
+def _wire_pool(p: PoolRef) -> tuple[str, bytes]:
+    return (p.name, uuid_bytes(p.uuid))
+
+
+def _volume_ref(w: Any) -> VolumeRef:
+    return VolumeRef(w[0], w[1], w[2])
+
+
+def _wire_volume(v: VolumeRef) -> tuple[str, str, str]:
+    return (v.pool, v.name, v.key)
+
+
+def _secret_ref(w: Any) -> SecretRef:
+    return SecretRef(uuid_text(w[0]), w[1], w[2])
+
+
+def _wire_secret(s: SecretRef) -> tuple[bytes, int, str]:
+    return (uuid_bytes(s.uuid), s.usage_type, s.usage_id)
+
+
+def _snapshot_ref(w: Any) -> SnapshotRef:
+    return SnapshotRef(domain_ref(w[1]), w[0])
+
+
+def _wire_snapshot(s: SnapshotRef) -> tuple[str, tuple[str, bytes, int]]:
+    return (s.name, wire_domain(s.domain))
+
+
+def _c_string(raw: bytes) -> str:
+    """A fixed ``char[]`` buffer of the C API: the text up to its first NUL."""
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _first(w: Any) -> Any:
+    return w[0]
+
+
+def _none(_w: Any) -> None:
+    return None
+
+
+def _flags(keys: tuple[str, ...]) -> Callable[[list[Any]], dict[str, bool]]:
+    def convert(replies: list[Any]) -> dict[str, bool]:
+        return {k: bool(r[0]) for k, r in zip(keys, replies, strict=True)}
+
+    return convert
+
+
+def _typed_value(v: Any) -> int | str:
+    """A ``remote_typed_param_value`` as the (field, value) pairs of ``domain_get_stats`` carry it."""
+    kind, value = v
+    if kind == 5:  # VIR_TYPED_PARAM_DOUBLE: the stats API reports whole numbers
+        return int(value)
+    return value if isinstance(value, str) else int(value)
+
+
+def _addresses(w: Any) -> list[InterfaceAddresses]:
+    return [
+        InterfaceAddresses(
+            name, hwaddr or "", tuple(("ipv6" if t == 1 else "ipv4", addr, prefix) for t, addr, prefix in addrs)
+        )
+        for name, hwaddr, addrs in w[0]
+    ]
+
+
+def _leases(w: Any) -> list[DhcpLease]:
+    return [
+        DhcpLease(
+            iface, expiry, "ipv6" if t == 1 else "ipv4", mac or "", iaid or "", ipaddr, prefix, hostname or "",
+            clientid or "",
+        )
+        for iface, expiry, t, mac, iaid, ipaddr, prefix, hostname, clientid in w[0]
+    ]  # fmt: skip
+
+
+def _domains_in_spec_order(w: Any) -> list[DomainRef]:
+    """The hook's order (running by id, then inactive by name); libvirt's daemons list in their own order."""
+    refs = [domain_ref(d) for d in w[0]]
+    return sorted(refs, key=lambda r: (r.id == -1, r.id, r.name))
+
+
+def _security_labels(replies: list[Any]) -> list[SecurityLabel]:
+    """Every label, or the primary one when the driver has no list.
+
+    libvirtd answers a driver without virDomainGetSecurityLabelList with an
+    empty list and ``ret`` -1 rather than an error, so the single-label call
+    travels in the same round trip as its fallback (virsh dominfo uses that one).
+    """
+    (labels, count), (label, enforcing) = replies
+    if count >= 0:
+        return [SecurityLabel(_c_string(text), bool(enf)) for text, enf in labels]
+    return [SecurityLabel(_c_string(label), bool(enforcing))] if _c_string(label) else []
+
+
+_ALL = 1  # need_results: ask for the objects, not just their number
+_DOMAIN_FLAGS = ("persistent", "active", "autostart", "managed_save", "has_snapshot", "updated")
+_OBJECT_FLAGS = ("active", "persistent", "autostart")
+_NODE_DEVICE_LIST_MAX = 65536  # REMOTE_NODE_DEVICE_LIST_MAX
+
+
+def _one(hook: str, proc: str, args: Callable[..., Any], ret: Callable[[Any], Any] = _none) -> RemoteCall:
+    return RemoteCall(hook, (proc,), args, ret)
+
+
+_wd = wire_domain
+# fmt: off
+_ROWS: tuple[RemoteCall, ...] = (
+    # ------------------------------------------------------------ connection and host
+    _one("connect_get_type", "CONNECT_GET_TYPE", lambda: None, _first),
+    _one("connect_get_version", "CONNECT_GET_VERSION", lambda: None, _first),
+    _one("connect_get_hostname", "CONNECT_GET_HOSTNAME", lambda: None, _first),
+    _one("connect_get_capabilities", "CONNECT_GET_CAPABILITIES", lambda: None, _first),
+    _one("connect_get_domain_capabilities", "CONNECT_GET_DOMAIN_CAPABILITIES",
+         lambda emulator, arch, machine, virttype, flags: (emulator, arch, machine, virttype, flags), _first),
+    _one("connect_domain_xml_to_native", "CONNECT_DOMAIN_XML_TO_NATIVE",
+         lambda native_format, xml: (native_format, xml, 0), _first),
+    _one("connect_domain_xml_from_native", "CONNECT_DOMAIN_XML_FROM_NATIVE",
+         lambda native_format, native_config: (native_format, native_config, 0), _first),
+    _one("node_get_info", "NODE_GET_INFO", lambda: None, lambda w: NodeInfo(_c_string(w[0]), *w[1:])),
+    _one("node_get_security_model", "NODE_GET_SECURITY_MODEL", lambda: None,
+         lambda w: SecurityModel(_c_string(w[0]), _c_string(w[1]))),
+    # ------------------------------------------------------------ domains
+    _one("domain_list_all", "CONNECT_LIST_ALL_DOMAINS", lambda: (_ALL, 0), _domains_in_spec_order),
+    _one("domain_lookup_by_name", "DOMAIN_LOOKUP_BY_NAME", lambda name: (name,), lambda w: domain_ref(w[0])),
+    _one("domain_lookup_by_uuid", "DOMAIN_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
+         lambda w: domain_ref(w[0])),
+    _one("domain_lookup_by_id", "DOMAIN_LOOKUP_BY_ID", lambda id: (id,), lambda w: domain_ref(w[0])),
+    _one("domain_define_xml", "DOMAIN_DEFINE_XML_FLAGS", lambda xml, flags: (xml, flags), lambda w: domain_ref(w[0])),
+    _one("domain_undefine", "DOMAIN_UNDEFINE_FLAGS", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_create_xml", "DOMAIN_CREATE_XML", lambda xml, flags: (xml, flags), lambda w: domain_ref(w[0])),
+    _one("domain_create", "DOMAIN_CREATE_WITH_FLAGS", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_destroy", "DOMAIN_DESTROY_FLAGS", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_shutdown", "DOMAIN_SHUTDOWN_FLAGS", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_reboot", "DOMAIN_REBOOT", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_suspend", "DOMAIN_SUSPEND", lambda dom: (_wd(dom),)),
+    _one("domain_resume", "DOMAIN_RESUME", lambda dom: (_wd(dom),)),
+    _one("domain_save", "DOMAIN_SAVE_FLAGS", lambda dom, path, xml, flags: (_wd(dom), path, xml, flags)),
+    _one("domain_managed_save", "DOMAIN_MANAGED_SAVE", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_managed_save_remove", "DOMAIN_MANAGED_SAVE_REMOVE", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
+    _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
+    _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),
+    _one("domain_get_os_type", "DOMAIN_GET_OS_TYPE", lambda dom: (_wd(dom),), _first),
+    RemoteCall("domain_get_flags",
+               ("DOMAIN_IS_PERSISTENT", "DOMAIN_IS_ACTIVE", "DOMAIN_GET_AUTOSTART", "DOMAIN_HAS_MANAGED_SAVE_IMAGE",
+                "DOMAIN_HAS_CURRENT_SNAPSHOT", "DOMAIN_IS_UPDATED"),
+               lambda dom: [(_wd(dom),), (_wd(dom),), (_wd(dom),), (_wd(dom), 0), (_wd(dom), 0), (_wd(dom),)],
+               _flags(_DOMAIN_FLAGS)),
+    _one("domain_set_autostart", "DOMAIN_SET_AUTOSTART", lambda dom, autostart: (_wd(dom), int(autostart))),
+    _one("domain_attach_device", "DOMAIN_ATTACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
+    _one("domain_detach_device", "DOMAIN_DETACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
+    _one("domain_update_device", "DOMAIN_UPDATE_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
+    _one("domain_get_stats", "CONNECT_GET_ALL_DOMAIN_STATS", lambda dom, stats, flags: ([_wd(dom)], stats, flags),
+         lambda w: [(field, _typed_value(v)) for rec in w[0] for field, v in rec[1]]),
+    _one("domain_interface_addresses", "DOMAIN_INTERFACE_ADDRESSES",
+         lambda dom, source, flags: (_wd(dom), source, flags), _addresses),
+    RemoteCall("domain_get_security_label", ("DOMAIN_GET_SECURITY_LABEL_LIST", "DOMAIN_GET_SECURITY_LABEL"),
+               lambda dom: [(_wd(dom),), (_wd(dom),)], _security_labels),
+    # ------------------------------------------------------------ snapshots
+    _one("snapshot_create_xml", "DOMAIN_SNAPSHOT_CREATE_XML", lambda dom, xml, flags: (_wd(dom), xml, flags),
+         lambda w: _snapshot_ref(w[0])),
+    _one("snapshot_list_names", "DOMAIN_LIST_ALL_SNAPSHOTS", lambda dom, flags: (_wd(dom), _ALL, flags),
+         lambda w: [s[0] for s in w[0]]),
+    _one("snapshot_lookup_by_name", "DOMAIN_SNAPSHOT_LOOKUP_BY_NAME", lambda dom, name: (_wd(dom), name, 0),
+         lambda w: _snapshot_ref(w[0])),
+    _one("snapshot_current", "DOMAIN_SNAPSHOT_CURRENT", lambda dom: (_wd(dom), 0), lambda w: _snapshot_ref(w[0])),
+    _one("snapshot_get_xml_desc", "DOMAIN_SNAPSHOT_GET_XML_DESC",
+         lambda snap, flags: (_wire_snapshot(snap), flags), _first),
+    _one("snapshot_get_parent", "DOMAIN_SNAPSHOT_GET_PARENT", lambda snap: (_wire_snapshot(snap), 0),
+         lambda w: _snapshot_ref(w[0])),
+    _one("snapshot_revert", "DOMAIN_REVERT_TO_SNAPSHOT", lambda snap, flags: (_wire_snapshot(snap), flags)),
+    _one("snapshot_delete", "DOMAIN_SNAPSHOT_DELETE", lambda snap, flags: (_wire_snapshot(snap), flags)),
+    # ------------------------------------------------------------ networks
+    _one("network_list_all", "CONNECT_LIST_ALL_NETWORKS", lambda: (_ALL, 0),
+         lambda w: sorted((network_ref(n) for n in w[0]), key=lambda r: r.name)),
+    _one("network_lookup_by_name", "NETWORK_LOOKUP_BY_NAME", lambda name: (name,), lambda w: network_ref(w[0])),
+    _one("network_lookup_by_uuid", "NETWORK_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
+         lambda w: network_ref(w[0])),
+    _one("network_define_xml", "NETWORK_DEFINE_XML_FLAGS", lambda xml, flags: (xml, flags),
+         lambda w: network_ref(w[0])),
+    _one("network_create_xml", "NETWORK_CREATE_XML_FLAGS", lambda xml, flags: (xml, flags),
+         lambda w: network_ref(w[0])),
+    _one("network_undefine", "NETWORK_UNDEFINE", lambda net: (_wire_network(net),)),
+    _one("network_create", "NETWORK_CREATE", lambda net: (_wire_network(net),)),
+    _one("network_destroy", "NETWORK_DESTROY", lambda net: (_wire_network(net),)),
+    _one("network_get_xml_desc", "NETWORK_GET_XML_DESC", lambda net, flags: (_wire_network(net), flags), _first),
+    RemoteCall("network_get_flags", ("NETWORK_IS_ACTIVE", "NETWORK_IS_PERSISTENT", "NETWORK_GET_AUTOSTART"),
+               lambda net: [(_wire_network(net),)] * 3, _flags(_OBJECT_FLAGS)),
+    _one("network_get_bridge_name", "NETWORK_GET_BRIDGE_NAME", lambda net: (_wire_network(net),), _first),
+    _one("network_get_dhcp_leases", "NETWORK_GET_DHCP_LEASES",
+         lambda net, mac, flags: (_wire_network(net), mac, _ALL, flags), _leases),
+    _one("network_update", "NETWORK_UPDATE",
+         lambda net, command, section, parent_index, xml, flags:
+         (_wire_network(net), command, section, parent_index, xml, flags)),
+    _one("network_set_autostart", "NETWORK_SET_AUTOSTART",
+         lambda net, autostart: (_wire_network(net), int(autostart))),
+    # ------------------------------------------------------------ storage pools
+    _one("pool_list_all", "CONNECT_LIST_ALL_STORAGE_POOLS", lambda: (_ALL, 0),
+         lambda w: sorted((_pool_ref(p) for p in w[0]), key=lambda r: r.name)),
+    _one("pool_lookup_by_name", "STORAGE_POOL_LOOKUP_BY_NAME", lambda name: (name,), lambda w: _pool_ref(w[0])),
+    _one("pool_lookup_by_uuid", "STORAGE_POOL_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
+         lambda w: _pool_ref(w[0])),
+    _one("pool_define_xml", "STORAGE_POOL_DEFINE_XML", lambda xml, flags: (xml, flags), lambda w: _pool_ref(w[0])),
+    _one("pool_create_xml", "STORAGE_POOL_CREATE_XML", lambda xml, flags: (xml, flags), lambda w: _pool_ref(w[0])),
+    _one("pool_undefine", "STORAGE_POOL_UNDEFINE", lambda pool: (_wire_pool(pool),)),
+    _one("pool_create", "STORAGE_POOL_CREATE", lambda pool, flags: (_wire_pool(pool), flags)),
+    _one("pool_destroy", "STORAGE_POOL_DESTROY", lambda pool: (_wire_pool(pool),)),
+    _one("pool_refresh", "STORAGE_POOL_REFRESH", lambda pool, flags: (_wire_pool(pool), flags)),
+    _one("pool_get_info", "STORAGE_POOL_GET_INFO", lambda pool: (_wire_pool(pool),), lambda w: PoolInfo(*w)),
+    _one("pool_get_xml_desc", "STORAGE_POOL_GET_XML_DESC", lambda pool, flags: (_wire_pool(pool), flags), _first),
+    RemoteCall("pool_get_flags",
+               ("STORAGE_POOL_IS_ACTIVE", "STORAGE_POOL_IS_PERSISTENT", "STORAGE_POOL_GET_AUTOSTART"),
+               lambda pool: [(_wire_pool(pool),)] * 3, _flags(_OBJECT_FLAGS)),
+    _one("pool_set_autostart", "STORAGE_POOL_SET_AUTOSTART",
+         lambda pool, autostart: (_wire_pool(pool), int(autostart))),
+    # ------------------------------------------------------------ storage volumes
+    _one("volume_list_all", "STORAGE_POOL_LIST_ALL_VOLUMES", lambda pool: (_wire_pool(pool), _ALL, 0),
+         lambda w: sorted((_volume_ref(v) for v in w[0]), key=lambda r: r.name)),
+    _one("volume_lookup_by_name", "STORAGE_VOL_LOOKUP_BY_NAME", lambda pool, name: (_wire_pool(pool), name),
+         lambda w: _volume_ref(w[0])),
+    _one("volume_lookup_by_key", "STORAGE_VOL_LOOKUP_BY_KEY", lambda key: (key,), lambda w: _volume_ref(w[0])),
+    _one("volume_lookup_by_path", "STORAGE_VOL_LOOKUP_BY_PATH", lambda path: (path,), lambda w: _volume_ref(w[0])),
+    _one("volume_create_xml", "STORAGE_VOL_CREATE_XML", lambda pool, xml, flags: (_wire_pool(pool), xml, flags),
+         lambda w: _volume_ref(w[0])),
+    _one("volume_delete", "STORAGE_VOL_DELETE", lambda vol, flags: (_wire_volume(vol), flags)),
+    _one("volume_get_info", "STORAGE_VOL_GET_INFO", lambda vol: (_wire_volume(vol),), lambda w: VolumeInfo(*w)),
+    _one("volume_get_xml_desc", "STORAGE_VOL_GET_XML_DESC", lambda vol, flags: (_wire_volume(vol), flags), _first),
+    _one("volume_get_path", "STORAGE_VOL_GET_PATH", lambda vol: (_wire_volume(vol),), _first),
+    # ------------------------------------------------------------ secrets
+    _one("secret_list_all", "CONNECT_LIST_ALL_SECRETS", lambda: (_ALL, 0), lambda w: [_secret_ref(s) for s in w[0]]),
+    _one("secret_lookup_by_uuid", "SECRET_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
+         lambda w: _secret_ref(w[0])),
+    _one("secret_lookup_by_usage", "SECRET_LOOKUP_BY_USAGE", lambda usage_type, usage_id: (usage_type, usage_id),
+         lambda w: _secret_ref(w[0])),
+    _one("secret_define_xml", "SECRET_DEFINE_XML", lambda xml, flags: (xml, flags), lambda w: _secret_ref(w[0])),
+    _one("secret_undefine", "SECRET_UNDEFINE", lambda secret: (_wire_secret(secret),)),
+    _one("secret_get_xml_desc", "SECRET_GET_XML_DESC", lambda secret, flags: (_wire_secret(secret), flags), _first),
+    _one("secret_set_value", "SECRET_SET_VALUE", lambda secret, value, flags: (_wire_secret(secret), value, flags)),
+    _one("secret_get_value", "SECRET_GET_VALUE", lambda secret, flags: (_wire_secret(secret), flags), _first),
+    # ------------------------------------------------------------ node devices and host interfaces
+    _one("nodedev_list_all", "NODE_LIST_DEVICES", lambda cap: (cap, _NODE_DEVICE_LIST_MAX, 0),
+         lambda w: [NodeDeviceRef(n) for n in sorted(w[0])]),
+    _one("nodedev_lookup_by_name", "NODE_DEVICE_LOOKUP_BY_NAME", lambda name: (name,),
+         lambda w: NodeDeviceRef(w[0][0])),
+    _one("nodedev_get_xml_desc", "NODE_DEVICE_GET_XML_DESC", lambda dev, flags: (dev.name, flags), _first),
+    _one("nodedev_get_parent", "NODE_DEVICE_GET_PARENT", lambda dev: (dev.name,), lambda w: w[0] or ""),
+    _one("interface_list_all", "CONNECT_LIST_ALL_INTERFACES", lambda: (_ALL, 0),
+         lambda w: [InterfaceRef(*i) for i in w[0]]),
+    _one("interface_lookup_by_name", "INTERFACE_LOOKUP_BY_NAME", lambda name: (name,),
+         lambda w: InterfaceRef(*w[0])),
+    _one("interface_get_xml_desc", "INTERFACE_GET_XML_DESC", lambda iface, flags: (tuple(iface), flags), _first),
+    _one("interface_is_active", "INTERFACE_IS_ACTIVE", lambda iface: (tuple(iface),), lambda w: bool(w[0])),
+)
+# fmt: on
+
+CALLS: Mapping[str, RemoteCall] = {row.hook: row for row in _ROWS}
+"""Every hook the remote driver carries, by hook name."""

@@ -1,0 +1,202 @@
+"""Runtime support of the generated XDR codecs: the protocol error, the procedure record, safe decoding.
+
+The generated modules (``_remote``, ``_virnet``, ...) hold only straight-line
+pack/unpack functions; everything they share, and the one place where a
+decoding failure of any kind becomes libvirt's RPC error, lives here.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
+
+__all__ = ["Buffer", "LazyProcedures", "Procedure", "ProtocolError", "decode", "encode"]
+
+Buffer = bytes | bytearray | memoryview
+Pack = Callable[[bytearray, Any], None]
+Unpack = Callable[[Buffer, int], tuple[Any, int]]
+
+_U32 = struct.Struct(">I")
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
+_FALSE = b"\0\0\0\0"
+_TRUE = b"\0\0\0\1"
+
+
+class ProtocolError(ConnectionError):
+    """A message that breaks the protocol: malformed, truncated, over a limit (VIR_ERR_RPC, VIR_FROM_RPC).
+
+    ``message`` is libvirt's wording for the stage that failed ("Unable to
+    decode message payload"); ``reason`` says what exactly was wrong.
+    """
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(ErrorCode.RPC, message or reason, domain=ErrorDomain.RPC)
+        self.reason = reason
+
+
+class Procedure(NamedTuple):
+    """One entry of a program's procedure table, with libvirt's annotations from the ``.x`` comments.
+
+    For an event (``is_message``) ``pack_args``/``unpack_args`` encode the
+    ``_msg`` struct the server sends; there is no reply.
+    """
+
+    number: int
+    name: str
+    pack_args: Pack | None
+    unpack_args: Unpack | None
+    pack_ret: Pack | None
+    unpack_ret: Unpack | None
+    is_message: bool
+    annotations: tuple[tuple[str, str], ...]
+
+    def annotation(self, key: str) -> list[str]:
+        """Every value of one annotation (``acl`` may repeat; ``generate``/``priority`` appear once)."""
+        return [value for k, value in self.annotations if k == key]
+
+    @property
+    def priority(self) -> str:
+        """``high`` or ``low`` (libvirt's default when the annotation is absent)."""
+        found = self.annotation("priority")
+        return found[0] if found else "low"
+
+
+# Strings and variable opaques are the commonest fields: one shared function each keeps the generated
+# modules small (what every cold start unmarshals) for a per-field cost of one call.
+
+
+def _pack_opaque(a: bytearray, data: bytes, limit: int, bound: str) -> None:
+    n = len(data)
+    if n > limit:
+        raise ProtocolError(f"opaque longer than {bound}")
+    a += _U32.pack(n)
+    a += data
+    a += _PAD[n & 3]
+
+
+def _pack_string(a: bytearray, text: str, limit: int, bound: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    n = len(data)
+    if n > limit:
+        raise ProtocolError(f"string longer than {bound}")
+    a += _U32.pack(n)
+    a += data
+    a += _PAD[n & 3]
+
+
+def _pack_opt_string(a: bytearray, text: str | None, limit: int, bound: str) -> None:
+    if text is None:
+        a += _FALSE
+    else:
+        a += _TRUE
+        _pack_string(a, text, limit, bound)
+
+
+def _unpack_opaque(b: Buffer, o: int, limit: int, bound: str) -> tuple[bytes, int]:
+    n: int = _U32.unpack_from(b, o)[0]
+    if n > limit:
+        raise ProtocolError(f"opaque longer than {bound}")
+    o += 4
+    if o + n > len(b):
+        raise ProtocolError("opaque runs past the end of the message")
+    return bytes(b[o : o + n]), o + ((n + 3) & ~3)
+
+
+def _unpack_string(b: Buffer, o: int, limit: int, bound: str) -> tuple[str, int]:
+    n: int = _U32.unpack_from(b, o)[0]
+    if n > limit:
+        raise ProtocolError(f"string longer than {bound}")
+    o += 4
+    if o + n > len(b):
+        raise ProtocolError("string runs past the end of the message")
+    return str(b[o : o + n], "utf-8", "surrogateescape"), o + ((n + 3) & ~3)
+
+
+def _unpack_opt_string(b: Buffer, o: int, limit: int, bound: str) -> tuple[str | None, int]:
+    if _U32.unpack_from(b, o)[0]:
+        return _unpack_string(b, o + 4, limit, bound)
+    return None, o + 4
+
+
+class LazyProcedures(Mapping[int, Procedure]):
+    """A program's procedure table whose codec functions are imported when a procedure is first used.
+
+    ``table`` maps a number to (name, args type, ret type, is an event,
+    annotations); ``module_of(type)`` imports the generated module holding
+    that type's pack/unpack functions. A client that makes five calls
+    imports the code of five procedures, not of all 443.
+    """
+
+    def __init__(
+        self,
+        module_of: Callable[[str], Any],
+        table: dict[int, tuple[str, str | None, str | None, bool, tuple[tuple[str, str], ...]]],
+    ) -> None:
+        self._module_of = module_of
+        self._table = table
+        self._cache: dict[int, Procedure] = {}
+
+    def _codec(self, type_name: str | None) -> tuple[Pack | None, Unpack | None]:
+        if type_name is None:
+            return None, None
+        mod = self._module_of(type_name)
+        return getattr(mod, f"pack_{type_name}"), getattr(mod, f"unpack_{type_name}")
+
+    def __getitem__(self, number: int) -> Procedure:
+        proc = self._cache.get(number)
+        if proc is None:
+            name, args, ret, is_message, annotations = self._table[number]
+            proc = self._cache[number] = Procedure(
+                number, name, *self._codec(args), *self._codec(ret), is_message, annotations
+            )
+        return proc
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __contains__(self, number: object) -> bool:
+        return number in self._table
+
+
+def _pack_chars(data: bytes) -> bytes:
+    """An array of XDR ``char``: rpcgen's xdr_char sends each as a sign-extended 4-byte int."""
+    return struct.pack(f">{len(data)}i", *(x - 256 if x > 127 else x for x in data))
+
+
+def _pack_uchars(data: bytes) -> bytes:
+    return struct.pack(f">{len(data)}I", *data)
+
+
+def decode(unpack: Unpack | None, data: Buffer, offset: int = 0, *, what: str = "payload") -> Any:
+    """Decode one value; any failure (short buffer, bound, bad union arm) is a ProtocolError.
+
+    libvirt does not insist that the value fills the payload exactly, so neither do we.
+    """
+    if unpack is None:
+        return None
+    try:
+        return unpack(data, offset)[0]
+    except ProtocolError as exc:
+        raise ProtocolError(exc.reason, f"Unable to decode message {what}") from None
+    except (struct.error, IndexError, ValueError, OverflowError, TypeError, RecursionError, MemoryError) as exc:
+        raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to decode message {what}") from None
+
+
+def encode(pack: Pack | None, value: Any, out: bytearray | None = None, *, what: str = "payload") -> bytearray:
+    """Encode one value (appended to ``out``); a value the type cannot carry is a ProtocolError."""
+    a = bytearray() if out is None else out
+    if pack is None:
+        return a
+    try:
+        pack(a, value)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.reason, f"Unable to encode message {what}: {exc.reason}") from None
+    except (struct.error, IndexError, ValueError, OverflowError, TypeError, AttributeError) as exc:
+        raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to encode message {what}: {exc}") from None
+    return a
