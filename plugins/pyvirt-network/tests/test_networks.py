@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,12 @@ def _tables() -> str:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "embed"
+def root() -> Iterator[Path]:
+    """An embedded root dnsmasq's user (nobody) can reach, as it must to read the hosts files:
+    pytest's own temporary directories are private to root."""
+    top = Path(tempfile.mkdtemp(prefix="pyvirt-net-"))
+    top.chmod(0o711)
+    root = top / "embed"
     before = set(_tables().splitlines())
     yield root
     # nothing may outlive a test: this root's dnsmasq, its bridges, its rules
@@ -47,6 +52,7 @@ def root(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
     for line in set(_tables().splitlines()) - before:
         subprocess.run(["nft", "delete", "table", *line.split()[1:]], capture_output=True, check=False)
+    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture
@@ -227,7 +233,7 @@ def test_net_update_reaches_the_running_dnsmasq(conn: pyvirt.Connection, root: P
     assert "192.168.251.61" not in net.xml_desc() and "192.168.251.61" in net.xml_desc(1)
     assert "192.168.251.61" not in _dhcp_lease("pvnt0", "52:54:00:00:fb:0b", busybox)
     # refused updates change nothing: same dnsmasq, same definitions
-    pidfile = root / "network" / "run" / "updnet-dnsmasq.pid"
+    pidfile = root / "network" / "run" / "updnet.pid"
     pid, live_xml = pidfile.read_text(), net.xml_desc()
     with pytest.raises(pyvirt.Error) as err:
         net.update(add, dhcp_host, "<host mac='52:54:00:00:fb:0a' ip='192.168.251.62'/>", flags=1)
@@ -240,7 +246,17 @@ def test_net_update_reaches_the_running_dnsmasq(conn: pyvirt.Connection, root: P
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert shown == "Updated network updnet live state\n"
     conf = (root / "network" / "lib" / "dnsmasq" / "updnet.conf").read_text()
-    assert "dhcp-range=192.168.251.130,192.168.251.140,255.255.255.0" in conf and "fb:0a" not in conf
+    assert "dhcp-range=192.168.251.130,192.168.251.140,255.255.255.0" in conf
+    hosts = (root / "network" / "lib" / "dnsmasq" / "updnet.hostsfile").read_text()
+    assert hosts == "52:54:00:00:fb:01,192.168.251.50\n"  # the deleted host is gone from dnsmasq's hosts file
+    # a host name that would add a directive: refused as net-define refuses it, dnsmasq untouched
+    pid = pidfile.read_text()
+    with pytest.raises(pyvirt.Error) as err:
+        net.update(add, dhcp_host, "<host mac='52:54:00:00:fb:0c' name='h&#10;dhcp-script=/tmp/x' "
+                   "ip='192.168.251.63'/>", flags=3)  # fmt: skip
+    assert (err.value.code, err.value.message) == (ErrorCode.XML_DETAIL, "invalid char in host name: \n")
+    assert pidfile.read_text() == pid and "fb:0c" not in net.xml_desc() + net.xml_desc(1)
+    assert "dhcp-script" not in (root / "network" / "lib" / "dnsmasq" / "updnet.hostsfile").read_text()
     net.destroy()
     net.undefine()
 
@@ -262,3 +278,127 @@ def test_lifecycle_events_of_this_connection(conn: pyvirt.Connection, root: Path
     conn.deregister_network_event(cid)
     d, u, s, t = NetworkEvent.DEFINED, NetworkEvent.UNDEFINED, NetworkEvent.STARTED, NetworkEvent.STOPPED
     assert seen == [("evnet", d), ("evnet", s), ("evnet", t), ("evnet", u)]
+
+
+def test_each_network_has_its_own_dnsmasq_pid_file(conn: pyvirt.Connection, root: Path) -> None:
+    """The host's /run/dnsmasq.pid belongs to the host's dnsmasq: a network start never touches it."""
+    host_pidfile = Path("/run/dnsmasq.pid")
+    saved = host_pidfile.read_bytes() if host_pidfile.exists() else None
+    sentinel = b"pyvirt sentinel: not a network's dnsmasq\n"
+    if saved is not None:
+        host_pidfile.write_bytes(sentinel)
+    try:
+        before = host_pidfile.stat().st_ino if saved is not None else None
+        net = conn.define_network(NAT.format(name="pidnet", bridge="pvnt0"))
+        net.create()
+        if saved is None:
+            assert not host_pidfile.exists()
+        else:
+            assert host_pidfile.read_bytes() == sentinel and host_pidfile.stat().st_ino == before
+        pidfile = root / "network" / "run" / "pidnet.pid"
+        pid = int(pidfile.read_text())
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "dnsmasq"
+        conf = root / "network" / "lib" / "dnsmasq" / "pidnet.conf"
+        assert f"--conf-file={conf}".encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert f"pid-file={pidfile}\n" in conf.read_text()
+        net.destroy()
+        assert not pidfile.exists()
+        # dnsmasq is gone: no process, or a zombie until PID 1 reaps it (late on this host)
+        assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+    finally:
+        if saved is not None:
+            host_pidfile.write_bytes(saved)
+
+
+_DNS_QUERY = """
+import socket, struct, sys
+question = b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[1].split(".")) + b"\\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for attempt in range(5):  # the new bridge port may still drop the first packets (STP)
+    s.sendto(struct.pack(">6H", 0x5056, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1), (sys.argv[2], 53))
+    try:
+        reply = s.recv(512)
+        break
+    except TimeoutError:
+        if attempt == 4:
+            raise
+print(".".join(map(str, reply[-4:])) if struct.unpack(">H", reply[6:8])[0] else "no answer")
+"""
+
+
+def _dns_a(bridge: str, names: list[str], server: str) -> list[str]:
+    """A records asked from a namespace on the bridge, with a fixed address in the network."""
+    ns, host_end, ns_end = "pvnt-dns", "pvnt-veth2", "pvnt-veth3"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "master", bridge, "up"], check=True)
+        subprocess.run(["ip", "link", "set", ns_end, "netns", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "addr", "add", "192.168.251.230/24", "dev", ns_end], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", ns_end, "up"], check=True)
+        answers = []
+        for name in names:
+            out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", _DNS_QUERY, name, server],
+                                 capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+            answers.append(out.stdout.strip() or out.stderr.strip().splitlines()[-1])
+        return answers
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def test_dns_hosts_are_served_from_the_addnhosts_file(conn: pyvirt.Connection, root: Path) -> None:
+    """<dns><host> records reach dnsmasq through its extra hosts file, read as its unprivileged user."""
+    xml = NAT.format(name="dnsnet", bridge="pvnt0").replace(
+        "<ip ", "<domain name='pvtest.example'/><dns><host ip='192.168.251.77'><hostname>files</hostname>"
+        "<hostname>backup</hostname></host></dns><ip ")  # fmt: skip
+    net = conn.define_network(xml)
+    net.create()
+    addn = root / "network" / "lib" / "dnsmasq" / "dnsnet.addnhosts"
+    assert addn.read_text() == "192.168.251.77\tfiles\tbackup\t\n"
+    names = ["backup", "files.pvtest.example", "nosuch.pvtest.example"]
+    assert _dns_a("pvnt0", names, "192.168.251.1") == ["192.168.251.77", "192.168.251.77", "no answer"]
+    net.destroy()
+    assert not addn.exists()
+
+
+def test_hostile_values_through_a_real_start(conn: pyvirt.Connection, root: Path) -> None:
+    """A domain long enough that dnsmasq would read its tail as a directive: defined (libvirt accepts it),
+    refused at start with nothing left behind; control characters refused at define."""
+    tail = "dhcp-script=/tmp/pyvirt-injected"
+    long_domain = "d" * (1024 - len("domain=")) + tail
+    net = conn.define_network(NAT.format(name="longnet", bridge="pvnt0").replace(
+        "<ip ", f"<domain name='{long_domain}'/><ip "))  # fmt: skip
+    with pytest.raises(pyvirt.Error) as err:
+        net.create()
+    assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED
+    assert "cannot write 'domain'" in err.value.message and "dnsmasq reads at most 1023" in err.value.message
+    assert not net.is_active() and _link("pvnt0") is None
+    assert not list((root / "network" / "run").glob("longnet*"))
+    assert not (root / "network" / "lib" / "dnsmasq" / "longnet.conf").exists()
+    net.undefine()
+    with pytest.raises(pyvirt.Error) as err:
+        conn.define_network(NAT.format(name="nlnet", bridge="pvnt0").replace(
+            "<ip ", f"<domain name='example.com&#10;{tail}'/><ip "))  # fmt: skip
+    assert (err.value.code, err.value.message) == (ErrorCode.XML_DETAIL, "invalid char in domain name: \n")
+    assert [n.name for n in conn.list_all_networks()] == []
+
+
+def test_hosts_dnsmasq_could_not_read_refuse_the_start(tmp_path: Path) -> None:
+    """dnsmasq reads its hosts files as nobody: in a root nobody cannot search, a network with hosts is
+    refused at start with the reason, instead of a dnsmasq that silently serves none of them."""
+    private = tmp_path / "embed"  # pytest's directories are root's alone
+    try:
+        with pyvirt.open(f"network:///embed?root={private}") as conn:
+            net = conn.define_network(NAT.format(name="privnet", bridge="pvnt1").replace("251", "249"))
+            with pytest.raises(pyvirt.Error) as err:
+                net.create()
+            assert err.value.code == ErrorCode.OPERATION_FAILED
+            assert "dnsmasq reads the DHCP hosts of network 'privnet' as user 'nobody', who cannot read" in \
+                err.value.message  # fmt: skip
+            assert not net.is_active() and _link("pvnt1") is None
+            assert not list((private / "network" / "run").glob("privnet*"))
+    finally:
+        subprocess.run(["pkill", "-f", str(private)], check=False)
+        subprocess.run(["ip", "link", "del", "pvnt1"], capture_output=True, check=False)

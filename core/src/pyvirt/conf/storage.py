@@ -1,12 +1,19 @@
-"""Storage pool (``<pool>``) and volume (``<volume>``) XML."""
+"""Storage pool (``<pool>``) and volume (``<volume>``) XML.
+
+Permissions are checked as libvirt's virStorageDefParsePerms checks them,
+before the model is built (it reads the raw text): a ``<mode>`` outside 0 to
+0777 is "malformed octal mode", so no definition can ask for a setuid,
+setgid or sticky file or directory, nor pass -1 or 7777 through to chmod.
+"""
 
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
-from pyvirt.conf.common import check_name, document_to_string, new_uuid, normalize_uuid, parse_document
+from pyvirt.conf.common import check_name, document_to_string, new_uuid, normalize_uuid
 from pyvirt.conf.units import parse_scaled
-from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.conf.xmlmodel import X, XmlModel, parse_model
+from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["Pool", "Volume", "format_pool", "format_volume", "parse_pool", "parse_volume"]
@@ -100,8 +107,63 @@ class Volume(XmlModel):
     backing: Annotated[VolBacking | None, X("backingStore", model=VolBacking)] = None
 
 
+def _strtol(text: str, base: int) -> int | None:
+    """virStrToLong_*: C's strtol on the whole string (leading blanks and a sign allowed, nothing after)."""
+    body = text.lstrip(" \t\n\v\f\r")
+    digits = body[1:] if body[:1] in "+-" else body
+    if base == 16 and digits[:2].lower() == "0x":
+        digits = digits[2:]
+    if not digits or not all(c in "0123456789abcdef"[:base] for c in digits.lower()):
+        return None
+    value = int(digits, base)
+    return -value if body.startswith("-") else value
+
+
+def _text(elem: etree._Element) -> str:
+    """XPath's string() of an element: all its text, untrimmed (libvirt reads it so)."""
+    return "".join(t if isinstance(t, str) else t.decode() for t in elem.itertext())
+
+
+def _check_permissions(root: etree._Element, where: str) -> None:
+    """virStorageDefParsePerms: the mode only from 0 to 0777 (no setuid, setgid or sticky bit, never -1),
+    owner and group a uid_t/gid_t or -1; with libvirt's words. Run on the raw text, as libvirt reads it."""
+    perms = root.find(where)
+    if perms is None:
+        return
+    mode = perms.find("mode")
+    text = _text(mode) if mode is not None else ""
+    if text:  # virXPathString gives NULL for an empty string: no mode then
+        value = _strtol(text, 8)
+        if value is None or not -(2**31) <= value < 2**31 or value & ~0o777:
+            raise XMLError(ErrorCode.XML_ERROR, "malformed octal mode")
+    for tag in ("owner", "group"):
+        elem = perms.find(tag)
+        if elem is None:
+            continue
+        number = _strtol(_text(elem), 10)
+        if number is None or not (0 <= number <= 0xFFFFFFFF or number == -1):
+            raise XMLError(ErrorCode.XML_ERROR, f"malformed {tag} element")
+
+
+def _normalize_permissions(perms: Permissions | None) -> None:
+    """libvirt's form: mode as ``0%o``, an owner or group of -1 (or its uid_t twin) means none."""
+    if perms is None:
+        return
+    if perms.mode:
+        value = _strtol(perms.mode, 8)
+        perms.mode = None if value is None else f"0{value:o}"
+    else:
+        perms.mode = None
+    if perms.owner in (-1, 0xFFFFFFFF):
+        perms.owner = None
+    if perms.group in (-1, 0xFFFFFFFF):
+        perms.group = None
+
+
 def parse_pool(xml: str | bytes) -> Pool:
-    pool = parse_document(Pool, xml, "pool_definition")
+    root = parse_xml(xml, Pool.TAG, "pool_definition")
+    _check_permissions(root, "target/permissions")
+    pool = parse_model(Pool, root)
     if not pool.type:
         raise XMLError(ErrorCode.XML_ERROR, "storage pool missing type attribute")
     if pool.type not in POOL_TYPES:
@@ -114,6 +176,8 @@ def parse_pool(xml: str | bytes) -> Pool:
         pool.target is None or not pool.target.path
     ):
         raise XMLError(ErrorCode.XML_ERROR, "missing storage pool target path")
+    if pool.target is not None:
+        _normalize_permissions(pool.target.permissions)
     return pool
 
 
@@ -122,10 +186,14 @@ def format_pool(pool: Pool) -> str:
 
 
 def parse_volume(xml: str | bytes) -> Volume:
-    vol = parse_document(Volume, xml, "volume_definition")
+    root = parse_xml(xml, Volume.TAG, "volume_definition")
+    _check_permissions(root, "target/permissions")
+    vol = parse_model(Volume, root)
     vol.name = check_name(vol.name, "volume name")
     if vol.capacity is None:
         raise XMLError(ErrorCode.XML_ERROR, "missing capacity element")
+    if vol.target is not None:
+        _normalize_permissions(vol.target.permissions)
     return vol
 
 

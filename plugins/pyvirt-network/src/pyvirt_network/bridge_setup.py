@@ -16,7 +16,7 @@ import ipaddress
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyvirt.conf.network import Network
+from pyvirt.conf.network import Network, ip_prefix
 from pyvirt.errors import ErrorCode, OperationFailedError
 
 __all__ = ["bridge_exists", "create_bridge", "free_bridge_name", "remove_bridge", "subnets"]
@@ -26,7 +26,7 @@ def subnets(net: Network) -> list[ipaddress.IPv4Interface]:
     out = []
     for ip in net.ips or []:
         if ip.family in (None, "ipv4") and ip.address:
-            out.append(ipaddress.IPv4Interface(f"{ip.address}/{ip.prefix or ip.netmask or 24}"))
+            out.append(ipaddress.IPv4Interface(f"{ip.address}/{ip_prefix(ip)}"))  # classful without either
     return out
 
 

@@ -1,11 +1,24 @@
 """DHCP and DNS for a virtual network: one dnsmasq per network, configured as libvirt configures it.
 
-The configuration file mirrors libvirt's (``strict-order``, ``bind-dynamic``
-on the bridge only, the DHCP ranges with their netmask, static hosts,
-``dhcp-authoritative``, a lease limit from the ranges' sizes); dnsmasq
-daemonizes itself and writes its pid file, so it outlives the process that
-started the network, as the network does. Leases go to a file in the driver's
-state directory, where ``net-dhcp-leases`` style tools can read them.
+Three files per network, as libvirt writes them (its networkxml2confdata
+outputs are the reference): the configuration (``strict-order``,
+``bind-dynamic`` on the bridge only, the DHCP ranges with their netmask,
+``dhcp-authoritative``, a lease limit from the ranges' sizes, TFTP and boot
+file), the DHCP hosts file (``dhcp-hostsfile=``, one ``mac,ip,name`` per
+line: dnsmasq reads each line there as a ``dhcp-host`` and nothing else) and
+the extra hosts file for ``<dns><host>`` (``addn-hosts=``, hosts(5) lines).
+Every line goes through :func:`pyvirt_network.config_file.write_config`.
+
+dnsmasq records its pid in the network's own pid file in the driver's run
+directory (``pid-file=``, libvirt's ``/run/libvirt/network/NAME.pid``), never
+in the host's ``/run/dnsmasq.pid``, which belongs to the host's own dnsmasq.
+It runs in the foreground under our daemonizing, so it outlives the process
+that started the network, as the network does. Leases go to a file in the
+driver's state directory, where ``net-dhcp-leases`` reads them.
+
+dnsmasq reads both hosts files after dropping root for its unprivileged user
+(``nobody`` on Debian); starting refuses, with a reason, a network whose hosts
+that user could not read, instead of a dnsmasq that silently serves none.
 """
 
 from __future__ import annotations
@@ -13,27 +26,47 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import pwd
+import select
 import shutil
 import signal
+import stat
 import time
 
-from pyvirt.conf.network import Network
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.conf.network import Ip, Network, ip_prefix
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
+from pyvirt_network.config_file import write_config
 
-__all__ = ["lease_file", "needs_dnsmasq", "read_leases", "start_dnsmasq", "stop_dnsmasq"]
+__all__ = ["DnsmasqFiles", "config_lines", "dnsmasq_files", "lease_file", "needs_dnsmasq", "read_leases",
+           "start_dnsmasq", "stop_dnsmasq"]  # fmt: skip
+
+# dnsmasq's compiled-in user on Debian (it writes no user= line, as libvirt writes none)
+_DNSMASQ_USER = "nobody"
 
 
-def _files(paths: DriverPaths, name: str) -> tuple[str, str, str]:
-    base = os.path.join(paths.lib, "dnsmasq")
-    return (os.path.join(base, f"{name}.conf"), os.path.join(paths.run, f"{name}-dnsmasq.pid"),
-            os.path.join(base, f"{name}.leases"))  # fmt: skip
+class DnsmasqFiles:
+    """Where one network's dnsmasq files live: state under ``lib/dnsmasq``, the pid file under ``run``."""
+
+    def __init__(self, paths: DriverPaths, name: str) -> None:
+        base = os.path.join(paths.lib, "dnsmasq")
+        self.conf = os.path.join(base, f"{name}.conf")
+        self.hostsfile = os.path.join(base, f"{name}.hostsfile")
+        self.addnhosts = os.path.join(base, f"{name}.addnhosts")
+        self.leases = os.path.join(base, f"{name}.leases")
+        self.pidfile = paths.pidfile(name)
+        # before per-network pid files: a dnsmasq started then is still found and stopped
+        self.old_pidfile = os.path.join(paths.run, f"{name}-dnsmasq.pid")
+
+
+def dnsmasq_files(paths: DriverPaths, name: str) -> DnsmasqFiles:
+    return DnsmasqFiles(paths, name)
 
 
 def lease_file(paths: DriverPaths, name: str) -> str:
-    return _files(paths, name)[2]
+    return DnsmasqFiles(paths, name).leases
 
 
 def read_leases(paths: DriverPaths, name: str) -> list[tuple[int, str, str, str, str]]:
@@ -54,78 +87,250 @@ def needs_dnsmasq(net: Network) -> bool:
     return bool(ips) and (net.dns_enable is not False or any(ip.dhcp_ranges for ip in ips))
 
 
-def _config(net: Network, bridge: str, leases: str) -> str:
-    """dnsmasq reads all of it as root at start; static hosts are inline (libvirt keeps them in a hosts file
-    that ``net-update`` rewrites before a SIGHUP; pyvirt's ``net-update`` restarts dnsmasq instead), so it
-    never needs to read our state directory after dropping to nobody."""
-    lines = ["strict-order", "except-interface=lo", "bind-dynamic", f"interface={bridge}", f"dhcp-leasefile={leases}"]
+def _ptr_domain(ip: Ip) -> str:
+    """virSocketAddrPTRDomain for IPv4: whole octets of the network, reversed, under in-addr.arpa."""
+    prefix = ip_prefix(ip)
+    if prefix % 8:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: PTR domain for IPv4 "
+                                f"network with prefix {prefix} cannot be automatically created", verbatim=True)  # fmt: skip
+    octets = (ip.address or "").split(".")[: prefix // 8]
+    return ".".join([*reversed(octets), "in-addr.arpa"])
+
+
+def _v4(net: Network) -> list[Ip]:
+    return [ip for ip in net.ips or [] if ip.family in (None, "ipv4") and ip.address]
+
+
+def config_lines(net: Network, bridge: str, files: DnsmasqFiles) -> tuple[list[str], list[str], list[str]]:
+    """The configuration, DHCP hosts file and extra hosts file, line by line, in networkDnsmasqConfContents' order.
+
+    Addresses come from the parsed definition in canonical form; the text values
+    (domain, boot file, TFTP root, host names) were checked at define and are
+    checked again, line by line, when written.
+    """
+    want_dns = net.dns_enable is not False
+    conf = ["strict-order"]
+    if not want_dns:
+        conf.append("port=0")
+    if want_dns and net.dns_forwarders:
+        no_resolv = False  # an address for every unclaimed name: the host's resolv.conf is not needed
+        for fwd in net.dns_forwarders:
+            where = f"/{fwd.domain}/" if fwd.domain is not None else ""
+            conf.append(f"server={where}{fwd.addr if fwd.addr else '#'}")
+            no_resolv = no_resolv or (bool(fwd.addr) and fwd.domain is None)
+        if no_resolv:
+            conf.append("no-resolv")
     if net.domain_name:
-        lines += [f"domain={net.domain_name}", "expand-hosts"]
-    if net.dns_enable is False:
-        lines.append("port=0")
-    total = 0
-    for ip in net.ips or []:
-        if ip.family not in (None, "ipv4") or not ip.address:
-            continue
-        iface = ipaddress.IPv4Interface(f"{ip.address}/{ip.prefix or ip.netmask or 24}")
-        for rng in ip.dhcp_ranges or []:
-            lines.append(f"dhcp-range={rng.start},{rng.end},{iface.network.netmask}")
+        if net.domain_local_only:
+            conf.append(f"local=/{net.domain_name}/")
+        conf += [f"domain={net.domain_name}", "expand-hosts"]
+    if want_dns:
+        conf += [f"local=/{_ptr_domain(ip)}/" for ip in _v4(net) if ip.localPtr]
+    if want_dns and net.dns_forward_plain_names is False:
+        conf += ["domain-needed", "local=//"]
+    conf += [f"pid-file={files.pidfile}", f"dhcp-leasefile={files.leases}", "except-interface=lo", "bind-dynamic",
+             f"interface={bridge}"]  # fmt: skip
+    if not net.forward_mode:  # isolated: no default route, no forwarding of queries, no IPv6 route
+        conf += ["dhcp-option=3", "no-resolv", "ra-param=*,0,0"]
+    if want_dns:
+        conf += [f"txt-record={txt.name},{txt.value}" for txt in net.dns_txts or []]
+        for srv in net.dns_srvs or []:
+            line = f"srv-host=_{srv.service}._{srv.protocol}" + (f".{srv.domain}" if srv.domain is not None else "")
+            if srv.target is not None and srv.target != ".":  # none or ".": the service is not offered (RFC 2782)
+                line += f",{srv.target}"
+                # positional: a later value present means the earlier ones are written (port 1 by default)
+                if srv.port or srv.priority or srv.weight:
+                    line += f",{srv.port or 1}"
+                if srv.priority or srv.weight:
+                    line += f",{srv.priority or 0}"
+                if srv.weight:
+                    line += f",{srv.weight}"
+            conf.append(line)
+    dhcp: Ip | None = None
+    tftp = False
+    for ip in _v4(net):
+        if ip.dhcp_ranges or ip.dhcp_hosts:
+            if dhcp is not None:
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: For IPv4, "
+                                        "multiple DHCP definitions cannot be specified.", verbatim=True)  # fmt: skip
+            dhcp = ip
+        if ip.tftp_root:
+            if not tftp:
+                conf.append("enable-tftp")
+                tftp = True
+            conf.append(f"tftp-root={ip.tftp_root}")
+    hosts: list[str] = []
+    leases = 0
+    if dhcp is not None:
+        netmask = ipaddress.IPv4Network(f"0.0.0.0/{ip_prefix(dhcp)}").netmask
+        for rng in dhcp.dhcp_ranges or []:
+            conf.append(f"dhcp-range={rng.start},{rng.end},{netmask}")
             start, end = ipaddress.IPv4Address(rng.start or "0.0.0.0"), ipaddress.IPv4Address(rng.end or "0.0.0.0")
-            total += int(end) - int(start) + 1
-        for host in ip.dhcp_hosts or []:
-            lines.append("dhcp-host=" + ",".join(x for x in (host.mac, host.ip, host.name) if x))
-    if total:
-        lines += ["dhcp-no-override", "dhcp-authoritative", f"dhcp-lease-max={total}"]
-    return "\n".join(lines) + "\n"
+            leases += max(int(end) - int(start) + 1, 0)
+        if not dhcp.dhcp_ranges:
+            conf.append(f"dhcp-range={dhcp.address},static")  # static hosts only: DHCP still has to be on
+        for host in dhcp.dhcp_hosts or []:
+            hosts.append(",".join(x for x in (host.mac, host.ip, host.name) if x) if host.mac or not host.name
+                         else f"{host.name},{host.ip}")  # fmt: skip
+        conf += ["dhcp-no-override", "dhcp-authoritative"]
+        if dhcp.dhcp_bootp_file:
+            server = f",,{dhcp.dhcp_bootp_server}" if dhcp.dhcp_bootp_server else ""
+            conf.append(f"dhcp-boot={dhcp.dhcp_bootp_file}{server}")
+    if leases:
+        conf.append(f"dhcp-lease-max={leases}")
+    if dhcp is not None:
+        conf.append(f"dhcp-hostsfile={files.hostsfile}")
+    addn: dict[str, list[str]] = {}
+    for dns_host in net.dns_hosts or []:
+        addn.setdefault(dns_host.ip or "", []).extend(h.name or "" for h in dns_host.hostnames or [])
+    if want_dns:
+        conf.append(f"addn-hosts={files.addnhosts}")
+    if net.mtu:
+        conf.append(f"dhcp-option=option:mtu,{net.mtu}")
+    return conf, hosts, ["".join(f"{x}\t" for x in (ip, *names)) for ip, names in addn.items()]
+
+
+def _readable_by_dnsmasq(path: str) -> bool:
+    """Whether dnsmasq's user can reach and read ``path`` (mode bits along the way; no ACLs are set by pyvirt)."""
+    try:
+        user = pwd.getpwnam(_DNSMASQ_USER)
+    except KeyError:
+        return True  # not Debian's layout: nothing to predict, dnsmasq will say
+    if user.pw_uid == 0:
+        return True
+
+    def allowed(st: os.stat_result, bit: int) -> bool:
+        if st.st_uid == user.pw_uid:
+            return bool(st.st_mode & (bit << 6))
+        if st.st_gid == user.pw_gid:
+            return bool(st.st_mode & (bit << 3))
+        return bool(st.st_mode & bit)
+
+    parts = os.path.realpath(path).split(os.sep)
+    for i in range(1, len(parts)):
+        directory = os.sep.join(parts[:i]) or os.sep
+        if not allowed(os.stat(directory), stat.S_IXOTH):
+            return False
+    return allowed(os.stat(path), stat.S_IROTH)
+
+
+def _write_files(net: Network, bridge: str, files: DnsmasqFiles) -> None:
+    conf, hosts, addn = config_lines(net, bridge, files)
+    os.makedirs(os.path.dirname(files.conf), mode=0o755, exist_ok=True)
+    os.makedirs(os.path.dirname(files.pidfile), mode=0o755, exist_ok=True)
+    write_config(files.conf, conf)
+    # written even when empty, as libvirt writes them, so that a later update has a file to fill
+    write_config(files.hostsfile, hosts)
+    write_config(files.addnhosts, addn)
+    for path, entries, what in ((files.hostsfile, hosts, "DHCP hosts"), (files.addnhosts, addn, "DNS hosts")):
+        if entries and not _readable_by_dnsmasq(path):
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"dnsmasq reads the {what} of network "
+                                       f"'{net.name}' as user '{_DNSMASQ_USER}', who cannot read '{path}' (a "
+                                       "directory above it is not searchable by others)")  # fmt: skip
+    if not os.path.exists(files.leases):
+        atomic_write(files.leases, b"", 0o644)
 
 
 def start_dnsmasq(net: Network, bridge: str, paths: DriverPaths) -> None:
-    """Write the configuration and start dnsmasq (it daemonizes itself); nothing is left when it fails."""
+    """Write the files and start dnsmasq (in the foreground, daemonized by us); nothing is left when it fails."""
     binary = shutil.which("dnsmasq") or next((p for p in ("/usr/sbin/dnsmasq",) if os.path.exists(p)), None)
     if binary is None:
         raise OperationFailedError(ErrorCode.OPERATION_FAILED,
                                    "dnsmasq is needed for DHCP and DNS on this network (Debian's dnsmasq-base)")  # fmt: skip
     name = net.name or ""
-    conf, pidfile, leases = _files(paths, name)
-    os.makedirs(os.path.dirname(conf), mode=0o755, exist_ok=True)
-    atomic_write(conf, _config(net, bridge, leases).encode(), 0o644)
-    if not os.path.exists(leases):
-        atomic_write(leases, b"", 0o644)
+    files = DnsmasqFiles(paths, name)
+    cmd: Command | None = None
     try:
-        Command([binary, "--test", f"--conf-file={conf}"]).pass_env("PATH").run(timeout=30)  # its own words on errors
-        # in the foreground under our daemonizing (no orphaned intermediate process for PID 1 to reap);
-        # it opens the lease file as root, then runs as nobody
-        cmd = Command([binary, f"--conf-file={conf}", "--keep-in-foreground"]).pass_env("PATH")
-        cmd.set_pidfile(pidfile).daemonize().run_async()
-        time.sleep(0.05)
-        if not _running(pidfile, conf):
-            raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"dnsmasq for network '{name}' exited at once")
+        _write_files(net, bridge, files)
+        Command([binary, "--test", f"--conf-file={files.conf}"]).pass_env("PATH").run(timeout=30)  # its own words
+        # in the foreground under our daemonizing (no orphaned intermediate process for PID 1 to reap).
+        # dnsmasq writes its pid file itself (pid-file=) once it is set up; ours, needed to daemonize, has
+        # another name and goes at once, so the network's pid file is only ever dnsmasq's, and start waits
+        # for it: a stop right after start then finds the process it must stop
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(files.pidfile)
+        starter = f"{files.pidfile}.start"
+        cmd = Command([binary, f"--conf-file={files.conf}", "--keep-in-foreground"]).pass_env("PATH")
+        try:
+            cmd.set_pidfile(starter).daemonize().run_async()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(starter)
+        deadline = time.monotonic() + 10
+        while _running(files.pidfile, files.conf) != cmd.pid:
+            if not _alive(cmd.pid):
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"dnsmasq for network '{name}' exited at once")
+            if time.monotonic() > deadline:
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED,
+                                           f"dnsmasq for network '{name}' did not write '{files.pidfile}'")  # fmt: skip
+            time.sleep(0.02)
     except Exception:
+        if cmd is not None and cmd.pid is not None:
+            _terminate(cmd.pid, files.conf)  # started but not recorded: the pid file would not find it
         stop_dnsmasq(net, paths)
         raise
 
 
+def _alive(pid: int | None) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _ours(pid: int, conf: str) -> bool:
+    """Whether ``pid`` is a live dnsmasq of this configuration (a zombie's command line is empty)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f"--conf-file={conf}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 def _running(pidfile: str, conf: str) -> int | None:
-    """The pid of this network's dnsmasq, if it runs (its command line names the configuration file)."""
+    """The pid of this network's dnsmasq, if it runs; the pid file alone is not trusted (dnsmasq's user
+    owns it), the process's command line must name this network's configuration file."""
     try:
         with open(pidfile, encoding="ascii") as f:
             pid = int(f.read().strip())
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return pid if conf.encode() in f.read() else None
     except (OSError, ValueError):
         return None
+    return pid if _ours(pid, conf) else None
+
+
+def _wait_gone(pidfd: int, timeout: float) -> bool:
+    """A pidfd reads ready once the process has exited, its sockets closed (its command line is
+    gone earlier than that, while a new dnsmasq could still find its ports taken)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(int(timeout * 1000)))
+
+
+def _terminate(pid: int, conf: str) -> None:
+    """Stop this network's dnsmasq ``pid`` and wait until it is gone (SIGKILL after 5 s of SIGTERM)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return  # gone already
+    try:
+        if not _ours(pid, conf):
+            return  # the pid was reused between the two looks
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, sig)
+            if _wait_gone(pidfd, 5.0):
+                return
+    finally:
+        os.close(pidfd)
 
 
 def stop_dnsmasq(net: Network, paths: DriverPaths) -> None:
-    name = net.name or ""
-    conf, pidfile, _leases = _files(paths, name)
-    pid = _running(pidfile, conf)
-    if pid is not None:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while _running(pidfile, conf) is not None and time.monotonic() < deadline:
-            time.sleep(0.02)
-    for path in (pidfile, conf):
+    files = DnsmasqFiles(paths, net.name or "")
+    for pidfile in (files.pidfile, files.old_pidfile):
+        pid = _running(pidfile, files.conf)
+        if pid is not None:
+            _terminate(pid, files.conf)
+    for path in (files.pidfile, files.old_pidfile, files.conf, files.hostsfile, files.addnhosts):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

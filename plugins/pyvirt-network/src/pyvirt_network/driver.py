@@ -25,7 +25,7 @@ import os
 import socket
 from typing import Any
 
-from pyvirt.conf.network import Network, format_network, parse_network
+from pyvirt.conf.network import Network, check_network, format_network, parse_network
 from pyvirt.conf.network_update import update_network
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
 from pyvirt.events import EventSink, NetworkEvent
@@ -260,6 +260,7 @@ class NetworkConnection:
             for target in (new_live, new_config):
                 if target is not None:
                     update_network(target, command, section, parent_index, xml)
+                    check_network(target)  # what net-define would refuse never reaches dnsmasq through an update
             if new_live is not None and entry.defn.forward_mode != "bridge":
                 self._restart_dnsmasq(entry.defn, new_live)
             if new_live is not None:
