@@ -12,8 +12,12 @@ starts real guests and takes minutes; it is run by ``./bootstrap demo``.
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -112,3 +116,117 @@ def test_the_summary_carries_the_reason_virsh_prints_after_what_failed(
         "demo failed: 'pyvirsh -c test:///default vol-create-as nopool v 1M' failed (exit status 1): "
         "failed to get pool 'nopool': Storage pool not found: no storage pool with matching name 'nopool'\n"
     )
+
+
+# ---------------------------------------------------------------- the pyvirtd part: virsh beside pyvirsh
+needs_virsh = pytest.mark.skipif(
+    shutil.which("virsh") is None, reason="Debian's virsh (libvirt-clients) is not installed"
+)
+needs_qemu = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 (qemu-system-x86) is not installed"
+)
+
+
+@needs_virsh
+@pytest.mark.parametrize("tool", ["virsh", "pyvirsh"])
+def test_virsh_steps_are_checked_like_pyvirsh_steps(
+    demo: ModuleType, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    """The same failure through either client gives the same one-line summary, with virsh's own words."""
+    assert demo.run(lambda: getattr(demo, tool)("-c", "test:///default", "dominfo", "nosuch")) == 1
+    out, err = capsys.readouterr()
+    assert f"$ {tool} -c test:///default dominfo nosuch\nerror: failed to get domain 'nosuch'" in out
+    assert err == (
+        f"demo failed: '{tool} -c test:///default dominfo nosuch' failed (exit status 1): "
+        "failed to get domain 'nosuch'\n"
+    )
+
+
+@needs_virsh
+@pytest.mark.parametrize("tool", ["virsh", "pyvirsh"])
+def test_a_refusal_step_passes_only_on_the_expected_error(
+    demo: ModuleType, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    """What the read-only socket step relies on, shown with each client's own read-only connection (``-r``)."""
+    forbidden = "operation forbidden: read only access prevents virDomainDestroy"
+    assert demo.run(lambda: demo.refused(tool, "-r", "-c", "test:///default", "destroy", "test", expect=forbidden)) == 0
+    capsys.readouterr()
+
+    # a write that goes through is the failure the step exists to catch
+    assert demo.run(lambda: demo.refused(tool, "-c", "test:///default", "destroy", "test", expect=forbidden)) == 1
+    assert capsys.readouterr().err == (
+        f"demo failed: '{tool} -c test:///default destroy test' succeeded; it must be refused with: {forbidden}\n"
+    )
+
+    # refused, but for another reason
+    assert (
+        demo.run(lambda: demo.refused(tool, "-r", "-c", "test:///default", "destroy", "nosuch", expect=forbidden)) == 1
+    )
+    assert capsys.readouterr().err == (
+        f"demo failed: '{tool} -r -c test:///default destroy nosuch' failed (exit status 1): "
+        f"failed to get domain 'nosuch' (expected the refusal: {forbidden})\n"
+    )
+
+
+def test_a_watcher_that_exits_does_not_hold_the_demo_up(demo: ModuleType, tmp_path: Path) -> None:
+    """No daemon on the socket: the watcher exits with libvirt's error and waiting for an event ends at once."""
+    missing = tmp_path / "pyvirt-sock"
+    watcher = demo.EventWatcher(
+        "pyvirsh", [sys.executable, "-m", "pyvirt.cli.main"], f"qemu+unix:///system?socket={missing}"
+    )
+    started = time.monotonic()
+    assert not watcher.wait_for("Defined", timeout=60)
+    assert time.monotonic() - started < 30
+    assert watcher.stop() == 1
+    assert f"Failed to connect socket to '{missing}': No such file or directory" in "\n".join(watcher.lines)
+
+
+NUL = b"\0"
+
+
+def _leftovers(root: Path) -> list[str]:
+    """Live processes (a zombie has no command line) whose command line names ``root``: QEMUs, pyvirtd, watchers."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                raw = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(root).encode() in raw:
+                found.append(f"{entry}: {raw.replace(NUL, b' ')[:200]!r}")
+    return found
+
+
+@needs_virsh
+@needs_qemu
+def test_the_pyvirtd_part_runs_and_leaves_nothing_behind(demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's pyvirtd part end to end: real daemon, real QEMU, Debian's virsh beside pyvirsh."""
+    with tempfile.TemporaryDirectory(prefix="pyvirt-demo-", dir="/var/tmp") as tmp:
+        assert demo.run(lambda: demo._pyvirtd(tmp)) == 0, capsys.readouterr().err
+        assert _leftovers(Path(tmp)) == []
+    out = capsys.readouterr().out
+    for watcher in ("pyvirsh", "virsh"):  # each saw the other client's start and destroy
+        shown = out.split(f"[{watcher} event --loop, stopped with Ctrl-C: exit status 0]\n", 1)[1]
+        assert "Started Booted" in shown.split("[", 1)[0] and "Stopped Destroyed" in shown.split("[", 1)[0]
+    assert "QEMU " in out and "of 'demo-daemon' is still running" in out
+
+
+@needs_virsh
+@needs_qemu
+def test_a_failure_with_the_guest_running_still_stops_the_daemon_and_its_qemu(
+    demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step failing while the guest runs (here the read-only check): the SIGTERM'd daemon leaves QEMU, cleanup kills it."""
+    real = demo.refused
+
+    def refusal_fails(tool: str, *args: str, expect: str) -> None:
+        real(tool, *args, expect="a message no client prints")
+
+    monkeypatch.setattr(demo, "refused", refusal_fails)
+    with tempfile.TemporaryDirectory(prefix="pyvirt-demo-", dir="/var/tmp") as tmp:
+        assert demo.run(lambda: demo._pyvirtd(tmp)) == 1
+        assert _leftovers(Path(tmp)) == []
+    out, err = capsys.readouterr()
+    assert "cleanup: killing the leftover QEMU of 'demo-daemon'" in out
+    assert err.count("\n") == 1 and "(expected the refusal: a message no client prints)" in err
