@@ -41,7 +41,13 @@ def test_every_hook_has_a_row_in_both_tables() -> None:
     assert not client_only
     # hooks with no procedure of their own: connection set-up, and the console (a stream procedure)
     without_rpc = sorted(set(API) - set(CALLS))
-    assert set(without_rpc) <= {"connect_open", "connect_close", "domain_open_console", "domain_restore"}
+    assert set(without_rpc) <= {
+        "connect_open",
+        "connect_close",
+        "domain_open_console",
+        "domain_restore",
+        "domain_screenshot",
+    }
 
 
 def test_daemon_handlers_name_real_procedures() -> None:

@@ -39,6 +39,9 @@ class Libvirtd:
     def uri(self, read_only: bool = False, base: str = "test+unix:///default") -> str:
         return f"{base}?socket={self.socket_ro if read_only else self.socket}"
 
+    def stop(self) -> None:
+        stop_libvirtd(self)
+
     def log(self) -> str:
         return (self.work / "libvirtd.log").read_text(errors="replace")[-3000:]
 

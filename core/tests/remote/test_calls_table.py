@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from pyvirt.plugin.api import API, Access
 from pyvirt.plugin.records import (
+    CheckpointRef,
     DomainRef,
     InterfaceRef,
     NetworkRef,
@@ -19,9 +21,10 @@ from pyvirt.plugin.records import (
     VolumeRef,
 )
 from pyvirt.plugin.specs import hypervisor, secondary
+from pyvirt.plugin.typed_params import typed_param
 from pyvirt.remote import _remote
 from pyvirt.remote.calls import CALLS, domain_ref, uuid_bytes, uuid_text, wire_domain
-from pyvirt.remote.xdr import encode
+from pyvirt.remote.xdr import decode, encode
 
 # Hooks the remote driver does not carry yet, and why (a new hook must be added to the table or here).
 NOT_CARRIED = {
@@ -29,6 +32,7 @@ NOT_CARRIED = {
     "connect_close": "CONNECT_CLOSE and the socket, in RemoteConnection",
     "domain_restore": "three calls in sequence (image XML, restore, lookup), written by hand in RemoteConnection",
     "domain_open_console": "a stream bridged to a socket, written by hand in RemoteConnection",
+    "domain_screenshot": "a read stream copied into a pipe, written by hand in RemoteConnection",
 }
 _READ_PERMISSIONS = ("getattr", "read")
 _UUID = str(uuid.UUID(int=0x1234))
@@ -41,6 +45,8 @@ _SAMPLES = {
     "NodeDeviceRef": NodeDeviceRef("dev"),
     "InterfaceRef": InterfaceRef("eth0", "52:54:00:00:00:01"),
     "SnapshotRef": SnapshotRef(DomainRef("d", _UUID, 3), "s"),
+    "CheckpointRef": CheckpointRef(DomainRef("d", _UUID, 3), "c"),
+    "list[TypedParam]": [typed_param("weight", 2, 10), typed_param("on", 6, True), typed_param("s", 7, "x")],
     "str": "text",
     "str | None": None,
     "int": 1,
@@ -119,3 +125,60 @@ def test_uuid_and_domain_conversions_round_trip() -> None:
     assert len(raw) == 16 and uuid_text(raw) == _UUID
     dom = DomainRef("d", _UUID, 9)
     assert domain_ref(wire_domain(dom)) == dom
+
+
+def test_typed_params_keep_their_type_on_the_wire() -> None:
+    from pyvirt.remote.calls import typed_param_from_wire, typed_param_to_wire
+
+    params = [typed_param("weight", 2, 10), typed_param("cap", 3, -1), typed_param("ratio", 5, 0.5),
+              typed_param("on", 6, True), typed_param("name", 7, "x")]  # fmt: skip
+    wire = [typed_param_to_wire(p) for p in params]
+    assert wire[0] == ("weight", (2, 10)) and wire[3] == ("on", (6, 1))
+    encoded = encode(
+        _remote.pack_remote_domain_set_scheduler_parameters_flags_args, (wire_domain(DomainRef("d", _UUID, 1)), wire, 0)
+    )
+    decoded = decode(_remote.unpack_remote_domain_set_scheduler_parameters_flags_args, encoded)
+    assert [typed_param_from_wire(w) for w in decoded[1]] == params
+
+
+def procedure_of(api: str) -> str:
+    """libvirt's naming: virDomainDefineXMLFlags is REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", api.removeprefix("vir")).upper()
+
+
+# Rows whose procedure is not the one of the API the table names, and why.
+OTHER_PROCEDURE = {
+    "nodedev_list_all": "the capability filter of the hook is NODE_LIST_DEVICES's argument",
+}
+
+
+def test_each_procedure_is_the_one_of_the_libvirt_api_the_api_table_names() -> None:
+    """One table names the API (pyvirt.plugin.api), the other the procedure: they must be the same call,
+    and a row with an older flag-less API (``plain_api``) sends that API's procedure when it has no flags."""
+    assert procedure_of("virDomainLookupByUUID") == "DOMAIN_LOOKUP_BY_UUID"
+    for row in CALLS.values():
+        api = API[row.hook]
+        if len(row.procedures) == 1 and row.hook not in OTHER_PROCEDURE:
+            assert row.procedures[0] == procedure_of(api.api), row.hook
+        if api.plain_api is None:
+            assert row.plain is None, row.hook
+        else:
+            assert row.plain is not None and row.plain[0] == procedure_of(api.plain_api), row.hook
+
+
+def test_plain_procedures_are_used_exactly_when_there_are_no_flags() -> None:
+    specs = spec_functions()
+    for row in CALLS.values():
+        if row.plain is None:
+            continue
+        params = list(inspect.signature(specs[row.hook]).parameters.values())
+        args = [_UUID if p.name == "uuid" else _SAMPLES[str(p.annotation)] for p in params]
+        flags_at = [p.name for p in params].index("flags")
+        args[flags_at] = 0
+        if "xml" in API[row.hook].plain_args:
+            args[[p.name for p in params].index("xml")] = None
+        plain_args = row.plain[1](*args)
+        proc = _remote.PROCEDURES[getattr(_remote, f"REMOTE_PROC_{row.plain[0]}")]
+        assert plain_args is not None and len(encode(proc.pack_args, plain_args)) >= 4, row.hook
+        args[flags_at] = 1
+        assert row.plain[1](*args) is None, row.hook

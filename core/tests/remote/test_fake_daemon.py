@@ -68,6 +68,17 @@ class FakeDaemon:
                         self.received_fds = [recv_fd(conn) for _ in range(decode_num_fds(msg))]
                         offset += 4
                     args = decode(proc.unpack_args, msg, offset)
+                    if h.proc == _remote.REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY:
+                        # the reply and, right behind it in the same write, the first event
+                        event = _remote.PROCEDURES[_remote.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE]
+                        dom = ("guest", bytes(range(16)), 3)
+                        conn.sendall(
+                            encode_message(h.prog, h.vers, h.proc, MessageType.REPLY, h.serial, Status.OK,
+                                           proc.pack_ret, (7,))
+                            + encode_message(h.prog, h.vers, event.number, MessageType.MESSAGE, 1, Status.OK,
+                                             event.pack_args, (7, (dom, 2, 0)))
+                        )  # fmt: skip
+                        continue
                     if h.proc == _remote.REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD:
                         read_end, write_end = os.pipe()
                         self.graphics_pipe = read_end
@@ -174,4 +185,20 @@ def test_descriptors_travel_with_calls_and_replies(tmp_path: Path) -> None:
             os.close(fd)
     finally:
         conn.connect_close()
+    server.thread.join(10)
+
+
+def test_an_event_right_behind_the_registration_reply_is_delivered(tmp_path: Path) -> None:
+    server = FakeDaemon(tmp_path / "sock")
+    seen: list[object] = []
+    arrived = threading.Event()
+
+    def on_event(ev: object) -> None:
+        seen.append(ev)
+        arrived.set()
+
+    with pyvirt.open(f"test+unix:///default?socket={tmp_path / 'sock'}") as conn:
+        conn.register_domain_event(on_event)
+        assert arrived.wait(10)
+    assert [(e.domain.name, e.domain.id, e.event) for e in seen] == [("guest", 3, 2)]  # type: ignore[attr-defined]
     server.thread.join(10)

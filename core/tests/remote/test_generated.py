@@ -15,7 +15,8 @@ import pytest
 
 from pyvirt.remote import _keepalive, _remote, _virnet, message
 from pyvirt.remote.stubgen import generate_hooks
-from pyvirt.remote.xdrgen import PROTOCOLS, external_constants, generate_all, parse
+from pyvirt.remote.xdrgen import PROTOCOLS, generate_all
+from pyvirt.remote.xdrparse import external_constants, parse
 
 REPO = Path(__file__).resolve().parents[3]
 REMOTE = REPO / "core" / "src" / "pyvirt" / "remote"
@@ -59,6 +60,13 @@ def test_the_parser_reads_libvirts_tables_and_annotations() -> None:
     stream = _remote.PROCEDURES[_remote.REMOTE_PROC_DOMAIN_OPEN_CONSOLE]
     assert stream.annotation("readstream") == ["2"] and stream.priority == "low"
     lookup = _remote.PROCEDURES[_remote.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME]
+    assert (lookup.args_type, lookup.ret_type) == (
+        "remote_domain_lookup_by_name_args",
+        "remote_domain_lookup_by_name_ret",
+    )
+    assert _remote.FIELDS[lookup.args_type] == ("name",)
+    ping = _keepalive.PROCEDURES[_keepalive.KEEPALIVE_PROC_PING]
+    assert (ping.pack_args, ping.args_type, ping.ret_type) == (None, None, None)
     assert lookup.priority == "high" and lookup.annotation("acl") == ["domain:getattr"]
     event = _remote.PROCEDURES[_remote.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE]
     assert event.is_message and event.unpack_args is _remote.unpack_remote_domain_event_callback_lifecycle_msg

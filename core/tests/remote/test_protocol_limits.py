@@ -239,3 +239,20 @@ def test_descriptor_count_is_capped_at_libvirts_32() -> None:
     with pytest.raises(ProtocolError) as exc:
         encode_message(_remote.PROGRAM, 1, 1, MessageType.CALL_WITH_FDS, 0, Status.OK, num_fds=33)
     assert str(exc.value) == "Too many FDs to send 33, expected 32 maximum"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the bug is re-raised, on purpose
+def test_a_failure_inside_the_reader_releases_waiting_calls() -> None:
+    """Whatever goes wrong in the reader thread, a waiting call gets an error instead of hanging."""
+    fake = FakeServer()
+    boom = RuntimeError("unexpected")
+
+    def broken_dispatch(header: object, msg: bytes) -> None:
+        raise boom
+
+    fake.client._dispatch = broken_dispatch  # type: ignore[method-assign]
+    call = fake.call_in_thread()
+    fake.ours.sendall(encode_message(_remote.PROGRAM, 1, 3, MessageType.REPLY, 0, Status.OK))
+    err = _finish(call)
+    assert isinstance(err, Error) and str(err) == "internal error: RPC reader failed: RuntimeError: unexpected"
+    fake.client.close()

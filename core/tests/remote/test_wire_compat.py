@@ -16,10 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.remote import _remote
 from pyvirt.remote.message import (
     HEADER_SIZE,
+    KEEPALIVE_PROGRAM,
     LEN_SIZE,
     MessageType,
     Status,
@@ -170,3 +173,39 @@ def test_errors_raised_in_pyvirt_carry_libvirts_fields() -> None:
     assert error_to_wire(back) == wire
     unexpected = error_to_wire(KeyError("boom"))
     assert unexpected[:3] == (1, 7, "internal error: KeyError: 'boom'")
+
+
+def test_open_sequence_and_keepalive_are_virshs_bytes(libvirtd: Any, tmp_path: Path) -> None:
+    """virsh (keepalive every second) and pyvirt through the same proxy: the same first three calls, byte for
+    byte (AUTH_LIST, the keepalive probe, CONNECT_OPEN), and the same PING and PONG."""
+    import shutil
+    import subprocess
+
+    import pyvirt
+    from pyvirt.remote.client import RemoteClient
+
+    if shutil.which("virsh") is None:
+        pytest.skip("Debian's virsh is not installed")
+    theirs = RecordingProxy(tmp_path / "virsh.sock", libvirtd.socket)
+    uri = f"test+unix:///default?socket={theirs.path}"
+    subprocess.run(["virsh", "-k", "1", "-c", uri, "event", "--all", "--timeout", "2"], capture_output=True,
+                   timeout=60, check=False)  # fmt: skip
+    theirs.join()
+    ours = RecordingProxy(tmp_path / "pyvirt.sock", libvirtd.socket)
+    pyvirt.open(f"test+unix:///default?socket={ours.path}").close()
+    ours.join()
+    virsh_calls = split_messages(bytes(theirs.sent))
+    assert split_messages(bytes(ours.sent))[:3] == virsh_calls[:3]
+    assert [decode_header(m).proc for m in virsh_calls[:3]] == [66, 60, 1]
+    ping = next(m for m in virsh_calls if decode_header(m).prog == KEEPALIVE_PROGRAM)
+    pong = next(m for m in split_messages(bytes(theirs.received)) if decode_header(m).prog == KEEPALIVE_PROGRAM)
+    a, b = socket.socketpair()
+    client = RemoteClient(a)
+    try:
+        client.send_ping()
+        assert b.recv(100) == ping
+        b.sendall(ping)  # the server's ping: the client answers as libvirtd answers virsh
+        assert b.recv(100) == pong
+    finally:
+        client.close()
+        b.close()

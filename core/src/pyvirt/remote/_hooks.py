@@ -12,6 +12,7 @@ from pyvirt.plugin import hookimpl
 
 if TYPE_CHECKING:
     from pyvirt.plugin.records import (
+        CheckpointRef,
         DhcpLease,
         DomainInfo,
         DomainRef,
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
         SnapshotRef,
         VolumeInfo,
         VolumeRef,
+    )
+    from pyvirt.plugin.typed_params import (
+        TypedParam,
     )
 
 __all__ = ["RemoteHooks"]
@@ -210,6 +214,54 @@ class RemoteHooks:
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         result: list[SecurityLabel] = self._invoke("domain_get_security_label", dom)
         return result
+
+    @hookimpl
+    def domain_get_scheduler_type(self, dom: DomainRef) -> tuple[str, int]:
+        result: tuple[str, int] = self._invoke("domain_get_scheduler_type", dom)
+        return result
+
+    @hookimpl
+    def domain_get_scheduler_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_scheduler_parameters", dom, flags)
+        return result
+
+    @hookimpl
+    def domain_set_scheduler_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_scheduler_parameters", dom, params, flags)
+
+    @hookimpl
+    def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
+        result: CheckpointRef = self._invoke("checkpoint_create_xml", dom, xml, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_list_names(self, dom: DomainRef, flags: int) -> list[str]:
+        result: list[str] = self._invoke("checkpoint_list_names", dom, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_list_children(self, chk: CheckpointRef, flags: int) -> list[str]:
+        result: list[str] = self._invoke("checkpoint_list_children", chk, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_lookup_by_name(self, dom: DomainRef, name: str, flags: int) -> CheckpointRef:
+        result: CheckpointRef = self._invoke("checkpoint_lookup_by_name", dom, name, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_get_xml_desc(self, chk: CheckpointRef, flags: int) -> str:
+        result: str = self._invoke("checkpoint_get_xml_desc", chk, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_get_parent(self, chk: CheckpointRef, flags: int) -> CheckpointRef:
+        result: CheckpointRef = self._invoke("checkpoint_get_parent", chk, flags)
+        return result
+
+    @hookimpl
+    def checkpoint_delete(self, chk: CheckpointRef, flags: int) -> None:
+        self._invoke("checkpoint_delete", chk, flags)
 
     @hookimpl
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:

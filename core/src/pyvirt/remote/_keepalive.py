@@ -46,6 +46,8 @@ PROCEDURES: dict[int, Procedure] = {
         None,
         False,
         (),
+        None,
+        None,
     ),
     2: Procedure(
         2,
@@ -56,5 +58,7 @@ PROCEDURES: dict[int, Procedure] = {
         None,
         False,
         (),
+        None,
+        None,
     ),
 }

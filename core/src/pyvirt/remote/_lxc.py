@@ -63,5 +63,7 @@ PROCEDURES: dict[int, Procedure] = {
         None,
         False,
         (("generate", "none"), ("priority", "low"), ("acl", "domain:open_namespace")),
+        "lxc_domain_open_namespace_args",
+        None,
     ),
 }

@@ -222,6 +222,8 @@ PROCEDURES: dict[int, Procedure] = {
         unpack_qemu_domain_monitor_command_ret,
         False,
         (("generate", "none"), ("priority", "low"), ("acl", "domain:write")),
+        "qemu_domain_monitor_command_args",
+        "qemu_domain_monitor_command_ret",
     ),
     2: Procedure(
         2,
@@ -232,6 +234,8 @@ PROCEDURES: dict[int, Procedure] = {
         unpack_qemu_domain_attach_ret,
         False,
         (("generate", "both"), ("priority", "low"), ("acl", "domain:start"), ("acl", "domain:write")),
+        "qemu_domain_attach_args",
+        "qemu_domain_attach_ret",
     ),
     3: Procedure(
         3,
@@ -242,6 +246,8 @@ PROCEDURES: dict[int, Procedure] = {
         unpack_qemu_domain_agent_command_ret,
         False,
         (("generate", "both"), ("priority", "low"), ("acl", "domain:write")),
+        "qemu_domain_agent_command_args",
+        "qemu_domain_agent_command_ret",
     ),
     4: Procedure(
         4,
@@ -252,6 +258,8 @@ PROCEDURES: dict[int, Procedure] = {
         unpack_qemu_connect_domain_monitor_event_register_ret,
         False,
         (("generate", "none"), ("priority", "high"), ("acl", "connect:search_domains"), ("acl", "connect:write"), ("aclfilter", "domain:getattr")),
+        "qemu_connect_domain_monitor_event_register_args",
+        "qemu_connect_domain_monitor_event_register_ret",
     ),
     5: Procedure(
         5,
@@ -262,6 +270,8 @@ PROCEDURES: dict[int, Procedure] = {
         None,
         False,
         (("generate", "none"), ("priority", "high"), ("acl", "connect:write")),
+        "qemu_connect_domain_monitor_event_deregister_args",
+        None,
     ),
     6: Procedure(
         6,
@@ -272,6 +282,8 @@ PROCEDURES: dict[int, Procedure] = {
         None,
         True,
         (("generate", "both"), ("acl", "none")),
+        "qemu_domain_monitor_event_msg",
+        None,
     ),
     7: Procedure(
         7,
@@ -282,5 +294,7 @@ PROCEDURES: dict[int, Procedure] = {
         unpack_qemu_domain_monitor_command_with_files_ret,
         False,
         (("generate", "none"), ("priority", "low"), ("acl", "domain:write")),
+        "qemu_domain_monitor_command_with_files_args",
+        "qemu_domain_monitor_command_with_files_ret",
     ),
 }

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from pyvirt.plugin.records import (
+    CheckpointRef,
     DhcpLease,
     DomainInfo,
     DomainRef,
@@ -41,8 +42,19 @@ from pyvirt.plugin.records import (
     VolumeInfo,
     VolumeRef,
 )
+from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 
-__all__ = ["CALLS", "RemoteCall", "domain_ref", "network_ref", "uuid_bytes", "uuid_text", "wire_domain"]
+__all__ = [
+    "CALLS",
+    "RemoteCall",
+    "domain_ref",
+    "network_ref",
+    "typed_param_from_wire",
+    "typed_param_to_wire",
+    "uuid_bytes",
+    "uuid_text",
+    "wire_domain",
+]
 
 
 class RemoteCall(NamedTuple):
@@ -50,6 +62,9 @@ class RemoteCall(NamedTuple):
     procedures: tuple[str, ...]  # REMOTE_PROC_ names without the prefix
     args: Callable[..., Any]
     ret: Callable[[Any], Any]
+    # The older procedure libvirt's client uses when the call has no flags (the API table's ``plain_api``:
+    # virDomainDestroy beside virDomainDestroyFlags), and its arguments, or None when the call has flags.
+    plain: tuple[str, Callable[..., Any]] | None = None
 
 
 # ---------------------------------------------------------------- value conversions
@@ -111,6 +126,31 @@ def _snapshot_ref(w: Any) -> SnapshotRef:
 
 def _wire_snapshot(s: SnapshotRef) -> tuple[str, tuple[str, bytes, int]]:
     return (s.name, wire_domain(s.domain))
+
+
+def _checkpoint_ref(w: Any) -> CheckpointRef:
+    return CheckpointRef(domain_ref(w[1]), w[0])
+
+
+def _wire_checkpoint(c: CheckpointRef) -> tuple[str, tuple[str, bytes, int]]:
+    return (c.name, wire_domain(c.domain))
+
+
+_BOOLEAN = 6  # VIR_TYPED_PARAM_BOOLEAN: an int on the wire
+
+
+def typed_param_to_wire(p: TypedParam) -> tuple[str, tuple[int, Any]]:
+    """A TypedParam as ``remote_typed_param``: (field, (type, value))."""
+    return (p.field, (int(p.type), int(p.value) if p.type == _BOOLEAN else p.value))
+
+
+def typed_param_from_wire(w: Any) -> TypedParam:
+    field, (kind, value) = w
+    return TypedParam(field, TypedParamType(kind), bool(value) if kind == _BOOLEAN else value)
+
+
+def _typed_params(w: Any) -> list[TypedParam]:
+    return [typed_param_from_wire(p) for p in w[0]]
 
 
 def _c_string(raw: bytes) -> str:
@@ -183,10 +223,17 @@ _ALL = 1  # need_results: ask for the objects, not just their number
 _DOMAIN_FLAGS = ("persistent", "active", "autostart", "managed_save", "has_snapshot", "updated")
 _OBJECT_FLAGS = ("active", "persistent", "autostart")
 _NODE_DEVICE_LIST_MAX = 65536  # REMOTE_NODE_DEVICE_LIST_MAX
+_SCHEDULER_PARAMETERS_MAX = 16  # REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX
 
 
-def _one(hook: str, proc: str, args: Callable[..., Any], ret: Callable[[Any], Any] = _none) -> RemoteCall:
-    return RemoteCall(hook, (proc,), args, ret)
+def _one(
+    hook: str,
+    proc: str,
+    args: Callable[..., Any],
+    ret: Callable[[Any], Any] = _none,
+    plain: tuple[str, Callable[..., Any]] | None = None,
+) -> RemoteCall:
+    return RemoteCall(hook, (proc,), args, ret, plain)
 
 
 _wd = wire_domain
@@ -212,16 +259,21 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("domain_lookup_by_uuid", "DOMAIN_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
          lambda w: domain_ref(w[0])),
     _one("domain_lookup_by_id", "DOMAIN_LOOKUP_BY_ID", lambda id: (id,), lambda w: domain_ref(w[0])),
-    _one("domain_define_xml", "DOMAIN_DEFINE_XML_FLAGS", lambda xml, flags: (xml, flags), lambda w: domain_ref(w[0])),
+    _one("domain_define_xml", "DOMAIN_DEFINE_XML_FLAGS", lambda xml, flags: (xml, flags), lambda w: domain_ref(w[0]),
+         ("DOMAIN_DEFINE_XML", lambda xml, flags: None if flags else (xml,))),
     _one("domain_undefine", "DOMAIN_UNDEFINE_FLAGS", lambda dom, flags: (_wd(dom), flags)),
     _one("domain_create_xml", "DOMAIN_CREATE_XML", lambda xml, flags: (xml, flags), lambda w: domain_ref(w[0])),
-    _one("domain_create", "DOMAIN_CREATE_WITH_FLAGS", lambda dom, flags: (_wd(dom), flags)),
-    _one("domain_destroy", "DOMAIN_DESTROY_FLAGS", lambda dom, flags: (_wd(dom), flags)),
-    _one("domain_shutdown", "DOMAIN_SHUTDOWN_FLAGS", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_create", "DOMAIN_CREATE_WITH_FLAGS", lambda dom, flags: (_wd(dom), flags),
+         plain=("DOMAIN_CREATE", lambda dom, flags: None if flags else (_wd(dom),))),
+    _one("domain_destroy", "DOMAIN_DESTROY_FLAGS", lambda dom, flags: (_wd(dom), flags),
+         plain=("DOMAIN_DESTROY", lambda dom, flags: None if flags else (_wd(dom),))),
+    _one("domain_shutdown", "DOMAIN_SHUTDOWN_FLAGS", lambda dom, flags: (_wd(dom), flags),
+         plain=("DOMAIN_SHUTDOWN", lambda dom, flags: None if flags else (_wd(dom),))),
     _one("domain_reboot", "DOMAIN_REBOOT", lambda dom, flags: (_wd(dom), flags)),
     _one("domain_suspend", "DOMAIN_SUSPEND", lambda dom: (_wd(dom),)),
     _one("domain_resume", "DOMAIN_RESUME", lambda dom: (_wd(dom),)),
-    _one("domain_save", "DOMAIN_SAVE_FLAGS", lambda dom, path, xml, flags: (_wd(dom), path, xml, flags)),
+    _one("domain_save", "DOMAIN_SAVE_FLAGS", lambda dom, path, xml, flags: (_wd(dom), path, xml, flags),
+         plain=("DOMAIN_SAVE", lambda dom, path, xml, flags: None if flags or xml else (_wd(dom), path))),
     _one("domain_managed_save", "DOMAIN_MANAGED_SAVE", lambda dom, flags: (_wd(dom), flags)),
     _one("domain_managed_save_remove", "DOMAIN_MANAGED_SAVE_REMOVE", lambda dom, flags: (_wd(dom), flags)),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
@@ -234,8 +286,10 @@ _ROWS: tuple[RemoteCall, ...] = (
                lambda dom: [(_wd(dom),), (_wd(dom),), (_wd(dom),), (_wd(dom), 0), (_wd(dom), 0), (_wd(dom),)],
                _flags(_DOMAIN_FLAGS)),
     _one("domain_set_autostart", "DOMAIN_SET_AUTOSTART", lambda dom, autostart: (_wd(dom), int(autostart))),
-    _one("domain_attach_device", "DOMAIN_ATTACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
-    _one("domain_detach_device", "DOMAIN_DETACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
+    _one("domain_attach_device", "DOMAIN_ATTACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
+         plain=("DOMAIN_ATTACH_DEVICE", lambda dom, xml, flags: None if flags else (_wd(dom), xml))),
+    _one("domain_detach_device", "DOMAIN_DETACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
+         plain=("DOMAIN_DETACH_DEVICE", lambda dom, xml, flags: None if flags else (_wd(dom), xml))),
     _one("domain_update_device", "DOMAIN_UPDATE_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags)),
     _one("domain_get_stats", "CONNECT_GET_ALL_DOMAIN_STATS", lambda dom, stats, flags: ([_wd(dom)], stats, flags),
          lambda w: [(field, _typed_value(v)) for rec in w[0] for field, v in rec[1]]),
@@ -243,6 +297,30 @@ _ROWS: tuple[RemoteCall, ...] = (
          lambda dom, source, flags: (_wd(dom), source, flags), _addresses),
     RemoteCall("domain_get_security_label", ("DOMAIN_GET_SECURITY_LABEL_LIST", "DOMAIN_GET_SECURITY_LABEL"),
                lambda dom: [(_wd(dom),), (_wd(dom),)], _security_labels),
+    _one("domain_get_scheduler_type", "DOMAIN_GET_SCHEDULER_TYPE", lambda dom: (_wd(dom),), lambda w: (w[0], w[1])),
+    # nparams: as many as the wire allows; the driver fills in the ones it has (virsh asks the type first)
+    _one("domain_get_scheduler_parameters", "DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS",
+         lambda dom, flags: (_wd(dom), _SCHEDULER_PARAMETERS_MAX, flags), _typed_params,
+         ("DOMAIN_GET_SCHEDULER_PARAMETERS",
+          lambda dom, flags: None if flags else (_wd(dom), _SCHEDULER_PARAMETERS_MAX))),
+    _one("domain_set_scheduler_parameters", "DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS",
+         lambda dom, params, flags: (_wd(dom), [typed_param_to_wire(p) for p in params], flags),
+         plain=("DOMAIN_SET_SCHEDULER_PARAMETERS",
+                lambda dom, params, flags: None if flags else (_wd(dom), [typed_param_to_wire(p) for p in params]))),
+    # ------------------------------------------------------------ checkpoints
+    _one("checkpoint_create_xml", "DOMAIN_CHECKPOINT_CREATE_XML", lambda dom, xml, flags: (_wd(dom), xml, flags),
+         lambda w: _checkpoint_ref(w[0])),
+    _one("checkpoint_list_names", "DOMAIN_LIST_ALL_CHECKPOINTS", lambda dom, flags: (_wd(dom), _ALL, flags),
+         lambda w: [c[0] for c in w[0]]),
+    _one("checkpoint_list_children", "DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN",
+         lambda chk, flags: (_wire_checkpoint(chk), _ALL, flags), lambda w: [c[0] for c in w[0]]),
+    _one("checkpoint_lookup_by_name", "DOMAIN_CHECKPOINT_LOOKUP_BY_NAME",
+         lambda dom, name, flags: (_wd(dom), name, flags), lambda w: _checkpoint_ref(w[0])),
+    _one("checkpoint_get_xml_desc", "DOMAIN_CHECKPOINT_GET_XML_DESC",
+         lambda chk, flags: (_wire_checkpoint(chk), flags), _first),
+    _one("checkpoint_get_parent", "DOMAIN_CHECKPOINT_GET_PARENT", lambda chk, flags: (_wire_checkpoint(chk), flags),
+         lambda w: _checkpoint_ref(w[0])),
+    _one("checkpoint_delete", "DOMAIN_CHECKPOINT_DELETE", lambda chk, flags: (_wire_checkpoint(chk), flags)),
     # ------------------------------------------------------------ snapshots
     _one("snapshot_create_xml", "DOMAIN_SNAPSHOT_CREATE_XML", lambda dom, xml, flags: (_wd(dom), xml, flags),
          lambda w: _snapshot_ref(w[0])),
@@ -264,9 +342,9 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("network_lookup_by_uuid", "NETWORK_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
          lambda w: network_ref(w[0])),
     _one("network_define_xml", "NETWORK_DEFINE_XML_FLAGS", lambda xml, flags: (xml, flags),
-         lambda w: network_ref(w[0])),
+         lambda w: network_ref(w[0]), ("NETWORK_DEFINE_XML", lambda xml, flags: None if flags else (xml,))),
     _one("network_create_xml", "NETWORK_CREATE_XML_FLAGS", lambda xml, flags: (xml, flags),
-         lambda w: network_ref(w[0])),
+         lambda w: network_ref(w[0]), ("NETWORK_CREATE_XML", lambda xml, flags: None if flags else (xml,))),
     _one("network_undefine", "NETWORK_UNDEFINE", lambda net: (_wire_network(net),)),
     _one("network_create", "NETWORK_CREATE", lambda net: (_wire_network(net),)),
     _one("network_destroy", "NETWORK_DESTROY", lambda net: (_wire_network(net),)),

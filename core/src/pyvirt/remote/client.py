@@ -457,6 +457,9 @@ class RemoteClient:
             self._die(exc)
         except OSError as exc:
             self._die(SystemCallError(exc.errno or _errno.EIO, "Cannot recv data", domain=ErrorDomain.RPC))
+        except BaseException as exc:  # a bug here must not leave callers waiting forever
+            self._die(InternalError(ErrorCode.INTERNAL_ERROR, f"RPC reader failed: {type(exc).__name__}: {exc}"))
+            raise
 
     def _dispatch(self, header: Header, msg: bytes) -> None:
         if header.prog == KEEPALIVE_PROGRAM:

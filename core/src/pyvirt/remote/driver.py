@@ -139,17 +139,22 @@ class RemoteConnection(RemoteHooks):
         number, pack, _, unpack = self._wire(procedure, None)
         return self._client.call(number, pack, args, unpack)
 
-    def _plan(self, hook: str) -> list[tuple[int, Pack | None, Unpack | None]]:
-        plan = self._plans.get(hook)
+    def _plan(self, key: str, procedures: tuple[str, ...]) -> list[tuple[int, Pack | None, Unpack | None]]:
+        plan = self._plans.get(key)
         if plan is None:
             mod = _procedures()
-            procs = [mod.PROCEDURES[getattr(mod, "REMOTE_PROC_" + name)] for name in CALLS[hook].procedures]
-            plan = self._plans[hook] = [(p.number, p.pack_args, p.unpack_ret) for p in procs]
+            procs = [mod.PROCEDURES[getattr(mod, "REMOTE_PROC_" + name)] for name in procedures]
+            plan = self._plans[key] = [(p.number, p.pack_args, p.unpack_ret) for p in procs]
         return plan
 
     def _invoke(self, hook: str, *args: Any) -> Any:
         row = CALLS[hook]
-        plan = self._plan(hook)
+        if row.plain is not None:
+            plain_args = row.plain[1](*args)
+            if plain_args is not None:  # no flags: the older procedure, as libvirt's client sends it
+                number, pack, unpack = self._plan(row.plain[0], (row.plain[0],))[0]
+                return row.ret(self._client.call(number, pack, plain_args, unpack))
+        plan = self._plan(hook, row.procedures)
         wire_args = row.args(*args)
         if len(plan) == 1:
             number, pack, unpack = plan[0]
@@ -159,9 +164,11 @@ class RemoteConnection(RemoteHooks):
 
     @hookimpl
     def connect_close(self) -> None:
+        """CONNECT_CLOSE, then the socket. A daemon already gone is no error: the connection is closed either way."""
         try:
             if self._client.is_alive:
-                self.call("CONNECT_CLOSE", None)
+                with contextlib.suppress(Error):
+                    self.call("CONNECT_CLOSE", None)
         finally:
             self._client.close()
 
@@ -175,7 +182,10 @@ class RemoteConnection(RemoteHooks):
         """
         definition = xml if xml is not None else self.call("DOMAIN_SAVE_IMAGE_GET_XML_DESC", (path, 0))[0]
         found = re.search(r"<name>([^<]*)</name>", definition or "")
-        self.call("DOMAIN_RESTORE_FLAGS", (path, xml, flags))
+        if xml is None and not flags:  # virDomainRestore, as libvirt's client sends it
+            self.call("DOMAIN_RESTORE", (path,))
+        else:
+            self.call("DOMAIN_RESTORE_FLAGS", (path, xml, flags))
         if found is None:
             raise Error(ErrorCode.XML_ERROR, "missing name in the saved domain XML", domain=ErrorDomain.REMOTE)
         from html import unescape  # XML's entities in the name; only restores pay for the import
@@ -220,6 +230,30 @@ class RemoteConnection(RemoteHooks):
             threading.Thread(target=target, name="pyvirt-console", daemon=True).start()
         return theirs.detach()
 
+    @hookimpl
+    def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
+        """DOMAIN_SCREENSHOT's read stream as the read end of a pipe, filled by a thread until the image ends."""
+        import os
+
+        number, pack, _, unpack = self._wire("DOMAIN_SCREENSHOT", None)
+        (mime,), stream = self._client.open_stream(number, pack, (wire_domain(dom), screen, flags), unpack)
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+
+        def copy() -> None:
+            try:
+                while chunk := stream.recv():
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(write_end, view) :]
+                stream.finish()
+            except (Error, OSError, TimeoutError):
+                stream.abort()  # the caller closed its end, or the stream failed: the image ends short
+            finally:
+                os.close(write_end)
+
+        threading.Thread(target=copy, name="pyvirt-screenshot", daemon=True).start()
+        return (mime or "", read_end)
+
     # ------------------------------------------------------------------ events
     def _on_message(self, header: Header, msg: bytes) -> None:
         from pyvirt.remote.message import HEADER_SIZE, LEN_SIZE
@@ -230,13 +264,17 @@ class RemoteConnection(RemoteHooks):
         if proc is None or not proc.is_message:
             return
         value = decode(proc.unpack_args, msg, LEN_SIZE + HEADER_SIZE)
+        # The server may send the first event right behind its reply to the registration: waiting for
+        # the lock lets the registering thread store the callback id first. Callbacks run without it.
+        with self._event_lock:
+            domain_callback, network_callback = self._domain_callback, self._network_callback
         if header.proc == mod.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE:
             callback_id, (dom, event, detail) = value
-            if callback_id == self._domain_callback:
+            if callback_id == domain_callback:
                 self._events.lifecycle(domain_ref(dom), event, detail)
         elif header.proc == mod.REMOTE_PROC_NETWORK_EVENT_LIFECYCLE:
             callback_id, net, event, detail = value
-            if callback_id == self._network_callback:
+            if callback_id == network_callback:
                 self._events.network_lifecycle(network_ref(net), event, detail)
 
     def want_domain_events(self, on: bool) -> None:

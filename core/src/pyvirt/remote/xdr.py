@@ -52,6 +52,8 @@ class Procedure(NamedTuple):
     unpack_ret: Unpack | None
     is_message: bool
     annotations: tuple[tuple[str, str], ...]
+    args_type: str | None = None  # the ``.x`` type names (``remote_domain_lookup_by_name_args``), for FIELDS
+    ret_type: str | None = None
 
     def annotation(self, key: str) -> list[str]:
         """Every value of one annotation (``acl`` may repeat; ``generate``/``priority`` appear once)."""
@@ -150,7 +152,7 @@ class LazyProcedures(Mapping[int, Procedure]):
         if proc is None:
             name, args, ret, is_message, annotations = self._table[number]
             proc = self._cache[number] = Procedure(
-                number, name, *self._codec(args), *self._codec(ret), is_message, annotations
+                number, name, *self._codec(args), *self._codec(ret), is_message, annotations, args, ret
             )
         return proc
 
