@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
+from pyvirt_qemu.emulator_caps import emulator_path
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
 from pyvirt_qemu.iothreads import iothread_args
 from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
@@ -44,11 +44,7 @@ def _unsupported(what: str) -> NotSupportedError:
 
 
 def emulator_for(dom: Domain) -> str:
-    if dom.devices is not None and dom.devices.emulator:
-        return dom.devices.emulator
-    arch = dom.os.type.arch if dom.os and dom.os.type and dom.os.type.arch else "x86_64"
-    name = {"i686": "qemu-system-i386"}.get(arch, f"qemu-system-{arch}")
-    return shutil.which(name) or f"/usr/bin/{name}"
+    return emulator_path(dom)
 
 
 def json_arg(obj: dict[str, Any]) -> str:

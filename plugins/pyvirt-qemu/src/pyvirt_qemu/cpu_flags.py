@@ -25,12 +25,14 @@ def _unsupported(what: str) -> NotSupportedError:
 
 def _model(dom: Domain) -> str:
     cpu = dom.cpu
-    if cpu is not None and cpu.mode == "host-passthrough":
-        if dom.type != "kvm":
+    if cpu is not None and cpu.mode in ("host-passthrough", "maximum"):
+        if cpu.mode == "host-passthrough" and dom.type != "kvm":
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                     "CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not "
                                     "supported by hypervisor")  # fmt: skip
-        return "host,migratable=on"
+        # QEMU's own default is migratable=on (no invariant TSC, ...); 'off' hands the guest everything the host has
+        name = "host" if cpu.mode == "host-passthrough" else "max"
+        return name if cpu.migratable is None else f"{name},migratable={'on' if cpu.migratable else 'off'}"
     if cpu is not None and cpu.mode == "host-model":
         raise _unsupported("CPU mode 'host-model'")
     if cpu is not None and cpu.model is not None and cpu.model.name:

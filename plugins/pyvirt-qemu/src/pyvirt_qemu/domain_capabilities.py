@@ -84,8 +84,8 @@ def domain_capabilities_xml(
         os=Section(True, {"firmware": ["efi"] if efi else []}),
         loader=Section(True, {"type": ["rom", "pflash"], "readonly": ["yes", "no"], "secure": ["no"]}),
         loader_values=sorted({b.executable for b in efi}),
-        cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["off"]} if kvm else {}),
-        cpu_maximum=Section(False),
+        cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["on", "off"]} if kvm else {}),
+        cpu_maximum=Section(True, {"maximumMigratable": ["on", "off"]}),
         cpu_host_model=HostModel(host_model.model, host_model.vendor, host_model.features) if host_model else False,
         cpu_custom=[
             CpuModel(name, ("yes" if name in caps.cpu_usable else "no") if kvm and caps.kvm else "unknown",

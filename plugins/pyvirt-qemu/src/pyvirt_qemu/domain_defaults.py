@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain import Cpu, CpuModel, Domain
 from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
-from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt.errors import Error, ErrorCode, NotSupportedError, XMLError
 from pyvirt_qemu.domain_validation import validate_domain
+from pyvirt_qemu.emulator_caps import emulator_caps, emulator_path
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, insert_controller, is_i440fx, is_q35
 
 __all__ = ["apply_defaults", "disk_name_index"]
@@ -129,8 +130,88 @@ def _controller_models(dom: Domain) -> None:
             c.model = "pcie-root" if is_q35(dom) else "pci-root"
 
 
-def apply_defaults(dom: Domain) -> Domain:
-    """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse."""
+def _in_libvirt_order(controllers: list[Controller]) -> list[Controller]:
+    """The order libvirt's parser keeps controllers in (virDomainControllerInsertPreAlloced): one type together,
+    in index order, a USB master before its companions of the same index. PCI slots are handed out in this
+    order, so three ICH9 EHCI sets given as index 0, 2, 1 get slots 2, 3, 4 in index order, as with libvirt.
+
+    (libvirt sorts as it parses, before giving unindexed controllers an index; by now every controller has
+    one, which only differs for an unindexed controller written after a higher index of its type.)
+    """
+    out: list[Controller] = []
+    for new in controllers:
+        at = -1
+        for i in range(len(out) - 1, -1, -1):
+            cur = out[i]
+            if cur.type != new.type:
+                continue
+            later = (cur.index or 0) > (new.index or 0)
+            master_first = new.master_startport is None and cur.master_startport is not None and cur.index == new.index
+            if later or master_first:
+                at = i
+            elif at == -1:
+                at = i + 1
+        out.insert(len(out) if at == -1 else at, new)
+    return out
+
+
+def _cpu_defaults(dom: Domain) -> None:
+    """libvirt's CPU post-parse: a passed-through host CPU is migratable unless the XML says not, and is never
+    compared with the host (``check='none'``), nor is a named model under TCG, which emulates whatever it names.
+
+    A named model under KVM and host-model get ``check='partial'`` from libvirt, which then refuses a start on a
+    host missing a required feature; this driver does not make that comparison, so it does not claim it.
+    """
+    cpu = dom.cpu
+    if cpu is None:
+        return
+    if cpu.mode == "host-passthrough" and cpu.migratable is None:
+        cpu.migratable = True
+    if cpu.check is not None or (cpu.mode in (None, "custom") and (cpu.model is None or not cpu.model.name)):
+        return
+    if cpu.mode in ("host-passthrough", "maximum") or (cpu.mode in (None, "custom") and dom.type == "qemu"):
+        cpu.check = "none"
+
+
+def _canonical_machine(dom: Domain, cache_dir: str) -> None:
+    """libvirt's qemuCanonicalizeMachine: an alias (``q35``, ``pc``) becomes the machine type it stands for
+    today (``pc-q35-7.2``), so the guest keeps its hardware when a newer QEMU moves the alias; no machine at
+    all means the emulator's default one. An emulator that cannot be probed is left for the start to report.
+    """
+    assert dom.os is not None and dom.os.type is not None
+    try:
+        caps = emulator_caps(emulator_path(dom), cache_dir)
+    except Error:
+        return
+    wanted = dom.os.type.machine
+    if wanted is None:
+        default = caps.default_machine()
+        dom.os.type.machine = default.name if default is not None else None
+    else:
+        dom.os.type.machine = next((m.name for m in caps.machines if m.alias == wanted), wanted)
+    machine = next((m for m in caps.machines if m.name == dom.os.type.machine), None)
+    if machine is not None and machine.default_cpu is not None:
+        _default_cpu(dom, machine.default_cpu)
+
+
+def _default_cpu(dom: Domain, model: str) -> None:
+    """libvirt's qemuDomainDefSetDefaultCPU: a guest that names no CPU model shows the one QEMU gives its
+    machine, unchecked (QEMU drops what the host lacks), so the definition says what the guest runs."""
+    cpu = dom.cpu
+    if cpu is not None and (cpu.mode not in (None, "custom") or (cpu.model is not None and cpu.model.name)):
+        return
+    cpu = cpu if cpu is not None else Cpu()
+    cpu.mode, cpu.match, cpu.check = "custom", "exact", "none"
+    cpu.model = CpuModel(fallback="forbid", name=model)
+    dom.cpu = cpu
+
+
+def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
+    """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse.
+
+    ``cache_dir``: the driver's capabilities cache; with it, machine aliases become the emulator's canonical
+    machine types, as libvirt stores them (without it, as in libvirt's qemuxml2argv tests, they stay).
+    """
     assert dom.os is not None and dom.os.type is not None
     if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
         emulator = dom.devices.emulator if dom.devices is not None and dom.devices.emulator else "qemu-system-x86_64"
@@ -139,7 +220,10 @@ def apply_defaults(dom: Domain) -> Domain:
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     dom.os.type.arch = dom.os.type.arch or "x86_64"
+    if cache_dir is not None:
+        _canonical_machine(dom, cache_dir)
     dom.os.type.machine = dom.os.type.machine or "pc"
+    _cpu_defaults(dom)
     d = dom.devices
     if d is None:
         return dom
@@ -160,7 +244,9 @@ def apply_defaults(dom: Domain) -> Domain:
         for kind in ("mouse", "keyboard"):
             if not any(i.type == kind and i.bus == "ps2" for i in d.inputs):
                 d.inputs = [*d.inputs, Input(type=kind, bus="ps2")]
-    _disk_defaults(dom)
+    d.controllers = _in_libvirt_order(d.controllers)
+    # the machine's own controllers come before those the disks imply, as libvirt adds them (its driver's
+    # post-parse runs before the generic one): an i440fx guest lists usb, pci-root, then ide
     machine_known = is_i440fx(dom) or is_q35(dom)
     if machine_known and not any(c.type == "usb" for c in d.controllers):
         _add_controller(dom, "usb", 0)
@@ -168,6 +254,7 @@ def apply_defaults(dom: Domain) -> Domain:
         _add_controller(dom, "sata", 0)
     if machine_known and not _has_controller(dom, "pci", 0):
         _add_controller(dom, "pci", 0)
+    _disk_defaults(dom)
     for ch in [*d.channels, *d.consoles]:
         if ch.target_type == "virtio":
             # the controller a port names (0 when it names none), as libvirt adds implicit ones
@@ -182,6 +269,9 @@ def apply_defaults(dom: Domain) -> Domain:
     if d.graphics and not d.videos:
         d.videos = [Video(model_type="cirrus" if is_i440fx(dom) else "vga", model_vram=16384, model_heads=1,
                           model_primary=True)]  # fmt: skip
+    for video in d.videos:
+        if video.model_type != "none" and video.model_heads is None:
+            video.model_heads = 1  # libvirt's virDomainVideoDefNew: one head unless the XML says more
     if not d.audios:
         # libvirt: no host audio unless qemu.conf allows it ('none' keeps QEMU from opening any);
         # SPICE carries the guest's sound to its client (the last display decides)

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -22,14 +23,15 @@ from typing import Any
 
 import prctl
 
+from pyvirt.conf.domain import Domain
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
 from pyvirt_qemu.host_cpu_model import HostCpuModel, probe_host_model
 from pyvirt_qemu.monitor import Monitor
 
-__all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "kvm_usable", "probe"]
+__all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "emulator_path", "kvm_usable", "probe"]
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Machine:
     alias: str | None
     max_cpus: int
     default: bool
+    default_cpu: str | None = None  # the CPU model QEMU gives this machine without -cpu (qemu64 for pc/q35)
 
 
 @dataclass
@@ -78,6 +81,15 @@ class EmulatorCaps:
         return cls(**data)
 
 
+def emulator_path(dom: Domain) -> str:
+    """The binary a domain runs: its ``<emulator>``, else ``qemu-system-ARCH`` found on PATH."""
+    if dom.devices is not None and dom.devices.emulator:
+        return dom.devices.emulator
+    arch = dom.os.type.arch if dom.os and dom.os.type and dom.os.type.arch else "x86_64"
+    name = {"i686": "qemu-system-i386"}.get(arch, f"qemu-system-{arch}")
+    return shutil.which(name) or f"/usr/bin/{name}"
+
+
 def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
@@ -90,6 +102,13 @@ def _identity(path: str, kvm: bool) -> str:
 def _arch_of(path: str) -> str:
     base = os.path.basename(path)
     return base.removeprefix("qemu-system-") if base.startswith("qemu-system-") else os.uname().machine
+
+
+def _cpu_model_of(typename: str | None, cpus: list[dict[str, Any]]) -> str | None:
+    """A QOM CPU type (``qemu64-x86_64-cpu``) as the model name ``-cpu`` takes, by query-cpu-definitions."""
+    if not typename:
+        return None
+    return next((c["name"] for c in cpus if c.get("typename") == typename), None)
 
 
 def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
@@ -143,7 +162,13 @@ def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
         arch=_arch_of(path),
         machines=sorted(
             (
-                Machine(m["name"], m.get("alias"), int(m.get("cpu-max", 1)), bool(m.get("is-default")))
+                Machine(
+                    m["name"],
+                    m.get("alias"),
+                    int(m.get("cpu-max", 1)),
+                    bool(m.get("is-default")),
+                    _cpu_model_of(m.get("default-cpu-type"), cpus),
+                )
                 for m in machines
                 if m["name"] != "none"
             ),

@@ -1,9 +1,10 @@
 """``virsh capabilities`` for QEMU: the real host plus one guest per installed emulator.
 
 Each ``qemu-system-*`` binary found on PATH contributes a ``<guest>`` with
-the machine types it reported over QMP (canonical names, and aliases such as
-``pc`` pointing at them, as libvirt lists them), and domain types ``qemu``
-always and ``kvm`` when ``/dev/kvm`` is usable.
+the machine types it reported over QMP (the default first, canonical names,
+and aliases such as ``pc`` pointing at them, as libvirt lists them), domain
+types ``qemu`` always and ``kvm`` when ``/dev/kvm`` is usable, and libvirt's
+guest features (ACPI, APIC, ...).
 """
 
 from __future__ import annotations
@@ -24,17 +25,25 @@ def installed_emulators() -> list[str]:
     return [path for arch in ARCHES if (path := shutil.which(f"qemu-system-{arch}"))]
 
 
+def _features(arch: str) -> list[FeatureFlag]:
+    """libvirt's x86 guest features: ACPI on and switchable, the APIC always on; a 32-bit guest may use PAE."""
+    pae = [FeatureFlag(name="pae"), FeatureFlag(name="nonpae")] if arch == "i686" else []
+    return [*pae, FeatureFlag(name="acpi", default="on", toggle="yes"), FeatureFlag(name="apic", default="on", toggle="no"),
+            FeatureFlag(name="cpuselection"), FeatureFlag(name="deviceboot"),
+            FeatureFlag(name="disksnapshot", default="on", toggle="no")]  # fmt: skip
+
+
 def _guest(caps: EmulatorCaps) -> Guest:
     machines: list[GuestMachine] = []
-    for m in caps.machines:
+    # the default machine first, as libvirt lists it: virt-install takes the first one when no q35 is wanted
+    for m in sorted(caps.machines, key=lambda m: not m.default):
         machines.append(GuestMachine(maxCpus=m.max_cpus, name=m.name))
         if m.alias:
             machines.append(GuestMachine(maxCpus=m.max_cpus, canonical=m.name, name=m.alias))
     domains = [GuestDomain(type="qemu")] + ([GuestDomain(type="kvm")] if caps.kvm else [])
     arch = "i686" if caps.arch == "i386" else caps.arch
     return Guest(os_type="hvm", arch_name=arch, wordsize=ARCHES.get(caps.arch, 64), emulator=caps.path,
-                 machines=machines, domains=domains,
-                 features=[FeatureFlag(name="cpuselection"), FeatureFlag(name="deviceboot")])  # fmt: skip
+                 machines=machines, domains=domains, features=_features(arch))  # fmt: skip
 
 
 def capabilities_xml(cache_dir: str, secmodels: list[tuple[str, str]]) -> str:
