@@ -1,8 +1,17 @@
 """``open`` / ``open_readonly``: URI -> driver -> bound connection.
 
-Only the driver named by the URI scheme is imported. A URI with a
-``+transport`` or a host goes to the remote driver (``pyvirt.remote``), which
-speaks libvirt's RPC protocol to the daemon behind the socket.
+Only the driver named by the URI scheme is imported. Where a connection goes
+follows libvirt's library:
+
+- a URI with a ``+transport`` or a host: the remote driver (``pyvirt.remote``),
+  libvirt's RPC protocol to the daemon behind the socket;
+- ``DRIVER:///system`` and ``DRIVER:///session`` of a driver with host state
+  (qemu, lxc, network, storage): pyvirtd, which owns those drivers (its
+  system socket, or the session daemon, started on demand as libvirt starts
+  its session daemon), unless the URI says ``?mode=direct``;
+- everything else runs in this process: ``test:///``, ``DRIVER:///embed?root=DIR``,
+  ``?mode=direct``, and every URI inside pyvirtd itself (:func:`serve_in_process`),
+  where the drivers live.
 """
 
 from __future__ import annotations
@@ -18,7 +27,30 @@ from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
 from pyvirt.uri import URI, resolve_uri
 
-__all__ = ["open", "open_local", "open_readonly"]
+__all__ = ["open", "open_local", "open_readonly", "serve_in_process"]
+
+# libvirt's client-side drivers: they never need a daemon (its test driver runs in the caller).
+_CLIENT_SIDE = frozenset({"test"})
+_DAEMON_PATHS = frozenset({"/system", "/session"})
+# set once by pyvirtd (a list, not a rebound global: the flag is process state, read on every open)
+_in_daemon: list[bool] = []
+
+
+def serve_in_process() -> None:
+    """Called by pyvirtd at start: from now on every URI opens the driver in this process.
+
+    The daemon is where drivers run; a driver that opens ``storage:///system``
+    for a disk of ``type='volume'`` must reach the storage driver beside it,
+    never dial the daemon it is part of.
+    """
+    _in_daemon.append(True)
+
+
+def _via_daemon(uri: URI) -> bool:
+    if _in_daemon or uri.driver in _CLIENT_SIDE or uri.path not in _DAEMON_PATHS:
+        return False
+    # a driver not installed here is not in this host's daemon either: say which package is missing
+    return uri.param("mode") != "direct" and entry_point_value("pyvirt.hypervisor", uri.driver) is not None
 
 
 def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
@@ -28,7 +60,22 @@ def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
         from pyvirt.remote.driver import open_remote  # only URIs with a transport or host pay for the protocol
 
         return open_remote(resolved, read_only)
+    if _via_daemon(resolved):
+        from pyvirt.remote.driver import open_remote
+
+        return open_remote(resolved, read_only, spawn_session=resolved.path == "/session")
+    if resolved.param("mode") is not None:
+        resolved = _without_mode(resolved)
     return _open_in_process(resolved, read_only)
+
+
+def _without_mode(uri: URI) -> URI:
+    """``?mode=`` chooses where the driver runs; the driver itself never sees it."""
+    from urllib.parse import urlencode
+
+    params = tuple((k, v) for k, v in uri.params if k != "mode")
+    text = f"{uri.scheme}://{uri.path}" + ("?" + urlencode(params) if params else "")
+    return uri._replace(params=params, text=text)
 
 
 def open_local(uri: str, *, read_only: bool = False) -> Connection:

@@ -145,11 +145,20 @@ def test_a_session_connection_with_a_read_only_home(scheme: str, tmp_path: Path)
                               capture_output=True, text=True, timeout=60, env=clean_env(HOME=str(home)),
                               check=False)  # fmt: skip
 
-    cli = run(*PYVIRSH, "-c", uri, "list" if scheme == "qemu" else "pool-list")
+    # In the caller's process (?mode=direct), the driver's own error:
+    direct = f"{uri}?mode=direct"
+    cli = run(*PYVIRSH, "-c", direct, "list" if scheme == "qemu" else "pool-list")
     config_dir = home / ".config" / "pyvirt" / scheme
     assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
     assert cli.stderr.startswith("error: failed to connect to the hypervisor\nerror: Failed to create ")
     assert f"{config_dir}: Read-only file system\n" in cli.stderr
-    api = run(sys.executable, "-c", SESSION_PROBE, uri)
+    # Through the session daemon started on demand (the default): its start-up error, relayed.
+    spawned = run(*PYVIRSH, "-c", uri, "list" if scheme == "qemu" else "pool-list")
+    assert spawned.returncode == 1 and "Traceback" not in spawned.stderr, spawned.stderr
+    assert spawned.stderr.startswith(
+        "error: failed to connect to the hypervisor\nerror: Failed to start the session daemon: "
+    )
+    assert "Read-only file system" in spawned.stderr
+    api = run(sys.executable, "-c", SESSION_PROBE, direct)
     assert api.stdout.startswith(f"{int(ErrorCode.SYSTEM_ERROR)} Failed to create "), (api.stdout, api.stderr)
     assert not (home / ".config").exists()

@@ -53,15 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _daemonize() -> Callable[[int], None]:
-    """Fork into the background; the returned function reports the child's start-up status to the parent."""
+def _daemonize() -> Callable[[int, str], None]:
+    """Fork into the background; the returned function reports the child's start-up to the parent.
+
+    The parent waits on a pipe for a status byte and the error text, prints
+    the text and exits with the status: ``pyvirtd -d`` fails like ``pyvirtd``.
+    """
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid > 0:
         os.close(wfd)
-        status = os.read(rfd, 1)
+        chunks = []
+        while chunk := os.read(rfd, 4096):
+            chunks.append(chunk)
         os.waitpid(pid, 0)
-        os._exit(status[0] if status else 1)
+        data = b"".join(chunks)
+        if len(data) > 1:
+            os.write(2, data[1:])
+        os._exit(data[0] if data else 1)
     os.close(rfd)
     os.setsid()
     if os.fork() > 0:
@@ -71,12 +80,16 @@ def _daemonize() -> Callable[[int], None]:
         os.dup2(devnull, fd)
     os.close(devnull)
 
-    def report(status: int) -> None:
+    def report(status: int, message: str = "") -> None:
         with contextlib.suppress(OSError):
-            os.write(wfd, bytes([status]))
+            os.write(wfd, bytes([status]) + (f"pyvirtd: {message}\n".encode() if message else b""))
             os.close(wfd)
 
     return report
+
+
+def _no_report(status: int, message: str) -> None:
+    """Start-up status when not detached: the exit status and stderr say it all."""
 
 
 def _listeners(paths: DaemonPaths, config: DaemonConfig) -> list[Listener]:
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = daemon_paths(root=args.root, system=False if args.session else None)
     if args.config:
         paths = DaemonPaths(paths.run_dir, args.config, paths.root, paths.system)
-    report: Callable[[int], None] = lambda _status: None  # noqa: E731
+    report: Callable[[int, str], None] = _no_report
     try:
         config = load_daemon_config(paths.config_file)
         configure_logging(config.log_level, config.log_filters, config.log_outputs, verbose=args.verbose)
@@ -130,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         listeners = _listeners(paths, config)
         from pyvirt.daemon.remote_program import RemoteProgram
         from pyvirt.daemon.state import DaemonState
+        from pyvirt.opening import serve_in_process
 
+        serve_in_process()
         state = DaemonState(paths)
         state.initialize()
         server = Server(
@@ -161,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         def ready() -> None:
             log.info("pyvirtd %d serving on %s", os.getpid(), ", ".join(li.path for li in listeners))
             _notify_systemd()
-            report(0)
+            report(0, "")
 
         server.run(listeners, ready)
-    except Error as e:
-        log.error("%s", e.message)
-        print(f"pyvirtd: {e.message}", file=sys.stderr)
-        report(1)
+    except (Error, OSError) as e:
+        message = e.message if isinstance(e, Error) else f"cannot use '{e.filename}': {e.strerror}"
+        log.error("%s", message)
+        print(f"pyvirtd: {message}", file=sys.stderr)
+        report(1, message)
         return 1
     finally:
         if state is not None:

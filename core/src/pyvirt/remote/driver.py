@@ -353,12 +353,68 @@ class RemoteDriver:
 
     pyvirt_contract = CONTRACT_VERSION
 
+    def __init__(self, spawn_session: bool = False) -> None:
+        self.spawn_session = spawn_session
+
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> RemoteConnection:
+        if self.spawn_session and uri.param("socket") is None:
+            ensure_session_daemon(default_socket(read_only, True))
         return RemoteConnection.open(uri, read_only, events)
 
 
-def open_remote(uri: URI, read_only: bool) -> Connection:
+# libvirt's client starts the session daemon itself (virNetSocketNewConnectUNIX with spawnDaemon):
+# ``libvirtd --timeout=120`` in the background, then it retries the socket for a while.
+_SESSION_TIMEOUT = "120"
+_SPAWN_WAIT = 20.0
+
+
+def ensure_session_daemon(path: str) -> None:
+    """Start the user's session pyvirtd when nothing listens on ``path`` yet.
+
+    ``pyvirtd -d`` returns once the daemon serves its sockets (or has failed,
+    with its reason on stderr, which becomes this error). Two clients racing
+    are fine: the second daemon finds the pid file locked and exits, and both
+    clients connect to the first.
+    """
+    import errno as _errno
+    import socket as _socket
+    import subprocess
+    import sys
+    import time
+
+    def listening() -> bool:
+        probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            # anything but "nobody there" is for the real connect to report
+            return exc.errno not in (_errno.ENOENT, _errno.ECONNREFUSED)
+        finally:
+            probe.close()
+        return True
+
+    if listening():
+        return
+    started = subprocess.run(
+        [sys.executable, "-m", "pyvirt.daemon", "--session", "--daemon", "--timeout", _SESSION_TIMEOUT],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+    )  # fmt: skip
+    deadline = time.monotonic() + _SPAWN_WAIT
+    while not listening():
+        if time.monotonic() > deadline:
+            why = started.stderr.decode(errors="replace").strip().removeprefix("pyvirtd: ")
+            raise ConnectionError(
+                ErrorCode.NO_CONNECT,
+                f"Failed to start the session daemon: {why or f'exit status {started.returncode}'}",
+                domain=ErrorDomain.RPC,
+                verbatim=True,
+            )
+        # a failed spawn may have lost a race with another client's daemon, which is still starting
+        time.sleep(0.02)
+
+
+def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Connection:
     """``pyvirt.open`` for a URI with a transport: a Connection whose driver is the daemon behind the socket."""
     from pyvirt.connection import Connection
     from pyvirt.plugin.facade import DriverCalls
@@ -370,6 +426,7 @@ def open_remote(uri: URI, read_only: bool) -> Connection:
             f"{uri}: only the 'unix' transport of the remote driver is available in pyvirt yet",
         )
     events = RemoteEventSink()
-    conn_obj, pm = open_with_manager(RemoteDriver(), "remote", uri=uri, read_only=read_only, events=events)
+    driver = RemoteDriver(spawn_session)
+    conn_obj, pm = open_with_manager(driver, "remote", uri=uri, read_only=read_only, events=events)
     pm = bind_connection(conn_obj, "remote", pm)
     return Connection(uri, DriverCalls(pm, read_only=read_only), uri.driver, read_only, events)
