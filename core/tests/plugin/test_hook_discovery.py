@@ -11,13 +11,14 @@ from pyvirt.drivers.test import driver as test_driver
 from pyvirt.errors import Error
 from pyvirt.plugin import PROJECT, hookimpl
 from pyvirt.plugin.registry import _plugin_manager, _register
-from pyvirt.plugin.specs import hypervisor, secondary
+from pyvirt.plugin.specs import hypervisor, secondary, state
 
 
 def _reference_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hypervisor)
     pm.add_hookspecs(secondary)
+    pm.add_hookspecs(state)
     return pm
 
 

@@ -2,12 +2,18 @@
 
 libvirtd's drivers are created once by ``stateInitialize`` and every client's
 ``virConnectOpen`` reaches the same driver state. pyvirtd does the same with
-pyvirt's in-process drivers: at start it opens each installed local driver
-once for this instance (which loads configurations and status files,
-reconnects to running guests and runs autostart), and a client's
-``CONNECT_OPEN`` gets the already-open connection for its URI. Read-only
-clients share it too; the remote program refuses their write calls before
-they reach the driver, from libvirt's own ACL annotations.
+pyvirt's in-process drivers, through their state hooks
+(``pyvirt.plugin.specs.state``): at start each installed stateful driver
+creates and holds its state for this instance (configurations and status
+files loaded, running guests reconnected, autostart once per host boot),
+then the daemon opens one connection per driver on that state, and a
+client's ``CONNECT_OPEN`` gets the already-open connection for its URI.
+Read-only clients share it too; the remote program refuses their write
+calls before they reach the driver, from libvirt's own ACL annotations.
+SIGHUP is ``state_reload``; SIGTERM is ``state_shutdown_prepare``,
+``state_shutdown_wait`` (30 seconds at most, as libvirtd) and
+``state_cleanup``, in the reverse order of initialisation. Guests keep
+running. A driver without state hooks is simply opened, as before.
 
 Events: the daemon registers once per shared connection and fans each event
 out to the clients that asked for it, so an event caused by one client (or by
@@ -24,8 +30,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyvirt.daemon.sockets import DaemonPaths
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
@@ -45,6 +52,8 @@ log = logging.getLogger("pyvirt.daemon.state")
 _STATEFUL = ("network", "storage", "qemu", "lxc")
 # A client's CONNECT_OPEN without a URI probes these, as libvirtd probes its drivers.
 _PROBE_ORDER = ("qemu", "lxc", "test")
+# libvirtd's shutdown gives the drivers' shutdown-wait this long before it exits regardless.
+SHUTDOWN_WAIT = 30.0
 
 DomainListener = Callable[[LifecycleEvent], None]
 NetworkListener = Callable[[NetworkLifecycleEvent], None]
@@ -104,6 +113,10 @@ class DaemonState:
         self.paths = paths
         self._lock = threading.Lock()
         self._conns: dict[str, SharedConnection] = {}
+        # (driver name, its state manager) in initialisation order, for the drivers whose state is held
+        self._states: list[tuple[str, Any]] = []
+        self._prepared = False
+        self._reloading: threading.Thread | None = None
 
     # -- URIs -------------------------------------------------------------------------------
     @property
@@ -152,18 +165,49 @@ class DaemonState:
 
     # -- state driver lifecycle -------------------------------------------------------------
     def initialize(self) -> None:
-        """libvirt's stateInitialize: open every installed stateful driver once (reconnect, autostart)."""
+        """libvirt's stateInitialize: every installed stateful driver creates and holds its state, in order.
+
+        A driver that cannot start (no KVM, no cgroups, ...) is logged and the
+        daemon goes on without it.
+        """
         for driver in _STATEFUL:
             if entry_point_value("pyvirt.hypervisor", driver) is None:
                 continue
             try:
+                held = self._initialize_state(driver)
+                if held is False:
+                    log.info("%s driver: state initialization skipped", driver)
+                    continue
                 _shown, local = self.local_uri(f"{driver}://{self.mode_path}")
-                self.acquire(local)
+                self.acquire(local)  # the daemon's own share: events fan out from it, busy() looks at it
             except Error as e:
-                # libvirtd goes on without a driver that cannot start (no KVM, no cgroups, ...).
                 log.error("%s driver not available: %s", driver, e.message)
             else:
                 log.info("%s driver initialised", driver)
+
+    def _initialize_state(self, driver: str) -> bool | None:
+        """``state_initialize`` of one driver: True (held), False (skipped) or None (no state hooks)."""
+        from pyvirt.plugin.registry import bind_state_driver, load_driver
+
+        pm = bind_state_driver(load_driver("hypervisor", driver), driver)
+        if not pm.hook.state_initialize.get_hookimpls():
+            return None
+        log.info("%s: state_initialize", driver)
+        result = pm.hook.state_initialize(privileged=self.paths.system, root=self.paths.root)
+        if result:
+            self._states.append((driver, pm))
+        return bool(result)
+
+    def _each_state(self, hook: str, reverse: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Call ``hook`` of every held driver state in turn; a failure is logged and the others still run."""
+        results: dict[str, Any] = {}
+        for driver, pm in reversed(self._states) if reverse else list(self._states):
+            log.info("%s: %s", driver, hook)
+            try:
+                results[driver] = getattr(pm.hook, hook)(**kwargs)
+            except Exception:
+                log.exception("%s: %s failed", driver, hook)
+        return results
 
     def acquire(self, local_uri: str) -> SharedConnection:
         """The shared connection for ``local_uri``, opened on first use."""
@@ -178,6 +222,13 @@ class DaemonState:
     def release(self, shared: SharedConnection) -> None:
         with self._lock:
             shared.clients -= 1
+            # libvirt's test driver drops test:///default's state with its last connection (testConnectClose):
+            # the next client starts from the fixture again, as it does against libvirtd
+            drop = shared.clients == 0 and shared.uri.startswith("test:") and self._conns.get(shared.uri) is shared
+            if drop:
+                del self._conns[shared.uri]
+        if drop:
+            shared.conn.close()
 
     def busy(self) -> bool:
         """True while a guest or container runs: an idle session daemon must not exit under it."""
@@ -194,11 +245,55 @@ class DaemonState:
         return False
 
     def reload(self) -> None:
-        """SIGHUP: the daemon's own configuration is re-read by the caller; drivers have no reload hook yet."""
-        log.info("reload: %d driver connection(s) kept", len(self._conns))
+        """SIGHUP (the daemon's own configuration is re-read by the caller): libvirt's stateReload, per driver.
+
+        In a thread of its own, as libvirtd's ``daemonReloadHandler``: a
+        reload may start networks and pools (pyroute2 runs an asyncio loop
+        of its own, which cannot run inside the daemon's), and clients must
+        not wait for it. A SIGHUP while a reload runs is ignored, with
+        libvirtd's warning.
+        """
+        with self._lock:
+            if self._reloading is not None and self._reloading.is_alive():
+                log.warning("Drivers are not initialized, reload ignored")
+                return
+            self._reloading = threading.Thread(target=self._reload, name="daemon-reload", daemon=True)
+            self._reloading.start()
+
+    def _reload(self) -> None:
+        log.info("Reloading configuration on SIGHUP")
+        self._each_state("state_reload")
+
+    def shutdown_prepare(self) -> None:
+        """The first half of libvirtd's shutdown: the drivers begin no new work. Returns at once."""
+        if not self._prepared:
+            self._prepared = True
+            self._each_state("state_shutdown_prepare")
+
+    def shutdown_wait(self, timeout: float = SHUTDOWN_WAIT) -> bool:
+        """The second half: wait for the drivers' work in flight, ``timeout`` seconds in all (libvirtd's 30 s)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            reloading = self._reloading
+        if reloading is not None:  # a reload still running is work in flight too
+            reloading.join(timeout)
+        done = True
+        for driver, pm in list(self._states):
+            log.info("%s: state_shutdown_wait", driver)
+            try:
+                finished = pm.hook.state_shutdown_wait(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:
+                log.exception("%s: state_shutdown_wait failed", driver)
+                continue
+            if not finished:
+                log.warning("%s: work still in flight after %.0f s, shutting down anyway", driver, timeout)
+                done = False
+        return done
 
     def cleanup(self) -> None:
-        """libvirt's stateCleanup: close the driver connections; guests keep running."""
+        """libvirt's daemon shutdown: prepare, wait, close the shared connections, stateCleanup; guests keep running."""
+        self.shutdown_prepare()
+        self.shutdown_wait()
         with self._lock:
             conns, self._conns = list(self._conns.values()), {}
         for shared in reversed(conns):
@@ -206,6 +301,8 @@ class DaemonState:
                 shared.conn.close()
             except Exception:
                 log.exception("closing %s", shared.uri)
+        self._each_state("state_cleanup", reverse=True)
+        self._states.clear()
 
 
 def _open_local(uri: str) -> Connection:

@@ -20,7 +20,7 @@ import pluggy
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 from pyvirt.plugin import CONTRACT_VERSION, PROJECT, contract_compatible
 from pyvirt.plugin.entry_point_index import entry_point_value
-from pyvirt.plugin.specs import hypervisor, secondary
+from pyvirt.plugin.specs import hypervisor, secondary, state
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -29,6 +29,7 @@ __all__ = [
     "GROUPS",
     "DriverEntry",
     "bind_connection",
+    "bind_state_driver",
     "check_contract",
     "list_drivers",
     "load_driver",
@@ -190,6 +191,7 @@ def _plugin_manager() -> pluggy.PluginManager:
     pm = _DriverManager(PROJECT)
     pm.add_hookspecs(hypervisor)
     pm.add_hookspecs(secondary)
+    pm.add_hookspecs(state)  # a driver object carries its state hooks beside connect_open
     return pm
 
 
@@ -230,4 +232,16 @@ def bind_connection(conn_obj: Any, name: str, pm: pluggy.PluginManager | None = 
         for plugin in pm.get_plugins():
             pm.unregister(plugin)
     _register(pm, conn_obj, name)
+    return pm
+
+
+def bind_state_driver(driver: Any, name: str) -> pluggy.PluginManager:
+    """A plugin manager whose only plugin is a driver object, for pyvirtd's ``state_*`` calls.
+
+    One manager per driver: the daemon calls each driver's state hooks in its
+    own order and goes on when one fails, where pluggy's fan-out would call
+    them newest first and stop at the first exception.
+    """
+    pm = _plugin_manager()
+    _register(pm, driver, name)
     return pm

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import socket
 from typing import Any
@@ -31,6 +32,7 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, Operatio
 from pyvirt.events import EventSink, NetworkEvent
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
+from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DhcpLease, NetworkRef
@@ -42,6 +44,9 @@ from pyvirt_network.firewall import add_rules, remove_rules, table_name
 __all__ = ["NetworkConnection", "NetworkDriver"]
 
 _MODES = (None, "nat", "route", "bridge")
+
+log = logging.getLogger("pyvirt.network")
+_held = HeldState("network")  # pyvirtd's connection, from state_initialize to state_cleanup
 
 
 def _no_network(name: str) -> NotFoundError:
@@ -55,7 +60,14 @@ def _paths(uri: URI) -> DriverPaths:
 
 
 class NetworkDriver:
-    """Entry point ``network`` of ``pyvirt.hypervisor``."""
+    """Entry point ``network`` of ``pyvirt.hypervisor``.
+
+    Its state hooks (pyvirtd): the networks are files shared by every
+    process, so the state held is one connection of the driver's own;
+    initializing it is the first open after a host boot (autostart), and a
+    reload starts the autostart networks that are not running, as libvirt's
+    ``networkStateReload`` does.
+    """
 
     pyvirt_contract = CONTRACT_VERSION
 
@@ -64,6 +76,31 @@ class NetworkDriver:
         if uri.driver != "network" or uri.server:
             return None
         return NetworkConnection(_paths(uri), events)
+
+    @hookimpl
+    def state_initialize(self, privileged: bool, root: str | None) -> bool:
+        if not privileged and root is None:
+            log.info("network driver: no session mode, disabled")  # network:///session is not served
+            return False
+        _held.open(self, privileged, root)
+        return True
+
+    @hookimpl
+    def state_reload(self) -> None:
+        if _held.conn is not None:
+            _held.conn.autostart()
+
+    @hookimpl
+    def state_shutdown_prepare(self) -> None:
+        _held.prepare()
+
+    @hookimpl
+    def state_shutdown_wait(self, timeout: float) -> bool:
+        return True if _held.conn is None else wait_unlocked(os.path.join(_held.conn.paths.run, "driver.lock"), timeout)
+
+    @hookimpl
+    def state_cleanup(self) -> None:
+        _held.close()
 
 
 def _random_mac() -> str:
@@ -76,11 +113,33 @@ class NetworkConnection:
         # lifecycle events of this connection's own calls (another process's changes are not seen)
         self.events = events if events is not None else EventSink()
         self.store: ObjectStore[Network] = ObjectStore(paths, parse_network, format_network, _no_network)
-        if self.store.first_open:
-            for entry in self.store.all():
-                if entry.autostart and not entry.active:
-                    with contextlib.suppress(Error):
-                        self._start(entry.defn)
+        if should_autostart(paths.run):  # pyvirtd's state_initialize, or the first open after a host boot
+            self.autostart()
+
+    def autostart(self) -> list[str]:
+        """Start the networks marked autostart that are not running (libvirt's ``networkAutostartConfig``).
+
+        Each under the store's lock, checked again there (another process
+        may have started it meanwhile); one that fails is logged and the
+        others still start. Returns the names started.
+        """
+        started: list[str] = []
+        for entry in self.store.all():
+            if not entry.autostart or entry.active:
+                continue
+            name = entry.defn.name or ""
+            try:
+                with self.store.locked():
+                    again = self.store.get(name)
+                    if not again.autostart or again.active:
+                        continue
+                    self._start(again.defn)
+            except Error as e:
+                log.error("Failed to autostart network '%s': %s", name, e.message)
+                continue
+            started.append(name)
+            self.events.network_lifecycle(self._ref(again.defn), NetworkEvent.STARTED)
+        return started
 
     @staticmethod
     def _ref(net: Network) -> NetworkRef:

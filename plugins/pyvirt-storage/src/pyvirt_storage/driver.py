@@ -18,6 +18,7 @@ libvirt's connections do.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, Operatio
 from pyvirt.events import EventSink
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
+from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
@@ -38,6 +40,9 @@ __all__ = ["StorageConnection", "StorageDriver"]
 POOL_INACTIVE, POOL_RUNNING = 0, 2
 _VOLUME_TYPES = {"file": 0, "block": 1, "dir": 2, "network": 3, "netdir": 4, "ploop": 5}
 _CREATE_WITH_BUILD, _CREATE_OVERWRITE, _CREATE_NO_OVERWRITE = 1, 2, 4
+
+log = logging.getLogger("pyvirt.storage")
+_held = HeldState("storage")  # pyvirtd's connection, from state_initialize to state_cleanup
 
 
 class Backend(Protocol):
@@ -80,6 +85,33 @@ class StorageDriver:
             return None
         return StorageConnection(_storage_paths(uri))
 
+    # pyvirtd's state hooks: the pools are files shared by every process, so the state held is one
+    # connection of the driver's own; initializing it is the first open after a host boot (autostart),
+    # and a reload starts the autostart pools that are not running, as libvirt's storageStateReload does.
+    @hookimpl
+    def state_initialize(self, privileged: bool, root: str | None) -> bool:
+        _held.open(self, privileged, root)
+        return True
+
+    @hookimpl
+    def state_reload(self) -> None:
+        if _held.conn is not None:
+            _held.conn.autostart()
+
+    @hookimpl
+    def state_shutdown_prepare(self) -> None:
+        _held.prepare()
+
+    @hookimpl
+    def state_shutdown_wait(self, timeout: float) -> bool:
+        if _held.conn is None:
+            return True
+        return wait_unlocked(os.path.join(_held.conn.store.paths.run, "driver.lock"), timeout)
+
+    @hookimpl
+    def state_cleanup(self) -> None:
+        _held.close()
+
 
 class StorageConnection:
     """The hooks of one ``storage:///`` connection."""
@@ -87,17 +119,32 @@ class StorageConnection:
     def __init__(self, paths: DriverPaths) -> None:
         self.store: ObjectStore[Pool] = ObjectStore(paths, parse_pool, format_pool, _no_pool)
         self._backends: dict[str, Backend] = {}
-        if self.store.first_open:
-            self._autostart()
+        if should_autostart(paths.run):  # pyvirtd's state_initialize, or the first open after a host boot
+            self.autostart()
 
-    def _autostart(self) -> None:
-        """The first open after a host boot starts the pools marked autostart (libvirt does it at daemon start)."""
+    def autostart(self) -> list[str]:
+        """Start the pools marked autostart that are not running (libvirt's ``storageDriverAutostart``).
+
+        Each under the store's lock, checked again there (another process
+        may have started it meanwhile); one broken pool is logged and does
+        not keep the others (or the connection) down. Returns the names started.
+        """
+        started: list[str] = []
         for entry in self.store.all():
-            if entry.autostart and not entry.active:
-                try:
-                    self._start(entry, 0)
-                except Error:
-                    continue  # one broken pool does not keep the others (or the connection) down
+            if not entry.autostart or entry.active:
+                continue
+            name = entry.defn.name or ""
+            try:
+                with self.store.locked():
+                    again = self.store.get(name)
+                    if not again.autostart or again.active:
+                        continue
+                    self._start(again, 0)
+            except Error as e:
+                log.error("Failed to autostart storage pool '%s': %s", name, e.message)
+                continue
+            started.append(name)
+        return started
 
     def backend(self, pool_type: str) -> Backend:
         found = self._backends.get(pool_type)

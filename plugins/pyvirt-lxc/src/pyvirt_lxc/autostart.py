@@ -1,0 +1,70 @@
+"""The LXC driver's state hooks for pyvirtd: its state held for the daemon's life, domain autostart once per boot.
+
+libvirt's ``lxcStateInitialize`` loads the definitions, reconnects to the
+running containers and then, on the first start after a host boot, starts the
+domains marked autostart (``virLXCProcessAutostartAll``). Here the driver's own
+connection is opened and held (so the per-path ``LxcState`` it creates
+stays, shared by every connection the daemon opens), then autostart runs
+through that connection. ``lxcStateReload`` reads the definitions again,
+not ``lxc.conf`` (a changed ``lxc.conf`` needs a daemon restart in libvirt
+too). Shutdown waits for the jobs in flight and keeps the containers running.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyvirt.local_driver.state_driver import (
+    HeldState,
+    autostart_domains,
+    reload_definitions,
+    should_autostart,
+    wait_for_jobs,
+)
+from pyvirt.plugin import hookimpl
+
+__all__ = ["LxcStateHooks"]
+
+log = logging.getLogger("pyvirt.lxc.state")
+
+_held = HeldState("lxc")
+
+
+class LxcStateHooks:
+    """The ``state_*`` hooks of the ``lxc`` entry point's driver object (mixed into ``LxcDriver``)."""
+
+    @hookimpl
+    def state_initialize(self, privileged: bool, root: str | None) -> bool:
+        if not privileged and root is None:
+            log.info("Not running privileged, disabling driver")  # libvirt's LXC driver has no session mode
+            return False
+        conn = _held.open(self, privileged, root)
+        try:
+            if should_autostart(conn.state.paths.run):
+                autostart_domains(_held, log)
+        except BaseException:
+            _held.close()
+            raise
+        return True
+
+    @hookimpl
+    def state_reload(self) -> None:
+        if _held.conn is not None:
+            reload_definitions(_state(), log)
+
+    @hookimpl
+    def state_shutdown_prepare(self) -> None:
+        _held.prepare()
+
+    @hookimpl
+    def state_shutdown_wait(self, timeout: float) -> bool:
+        return True if _held.conn is None else wait_for_jobs(_state(), timeout)
+
+    @hookimpl
+    def state_cleanup(self) -> None:
+        _held.close()
+
+
+def _state() -> Any:
+    return _held.conn.state
