@@ -88,6 +88,10 @@ def _daemonize() -> Callable[[int, str], None]:
     return report
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _no_report(status: int, message: str) -> None:
     """Start-up status when not detached: the exit status and stderr say it all."""
 
@@ -146,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         from pyvirt.opening import serve_in_process
 
         serve_in_process()
+        # Until the event loop takes the signals over, SIGTERM during the drivers' start-up (reconnecting,
+        # autostarting) ends start-up cleanly: the finally below still releases what was set up.
+        signal.signal(signal.SIGTERM, _terminate)
         state = DaemonState(paths)
         state.initialize()
         server = Server(

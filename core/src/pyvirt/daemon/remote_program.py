@@ -17,6 +17,7 @@ lookup or a destroy.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -27,6 +28,7 @@ from pyvirt.daemon.server import Client
 from pyvirt.daemon.state import DaemonState, SharedConnection
 from pyvirt.daemon.streams import FdStream
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationDeniedError
+from pyvirt.local_driver.domain_jobs import calling_api
 from pyvirt.remote.message import REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Header, MessageType, Status, encode_message
 from pyvirt.remote.xdr import Procedure, ProtocolError, decode
 
@@ -62,6 +64,13 @@ def api_name(proc_name: str) -> str:
     """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` -> ``virDomainGetXMLDesc`` (libvirt's public API name)."""
     words = proc_name.removeprefix("REMOTE_PROC_").split("_")
     return "vir" + "".join(w if w in _ACRONYMS else w.capitalize() for w in words)
+
+
+@functools.cache
+def dispatch_name(proc_name: str) -> str:
+    """``remoteDispatchDomainSave``: libvirtd's name for the thread running a call (its generated dispatcher),
+    which the domain jobs it begins carry ("cannot acquire state change lock (held by monitor=...)")."""
+    return "remoteDispatch" + api_name(proc_name).removeprefix("vir")
 
 
 def c_strings(value: Any) -> Any:
@@ -223,7 +232,8 @@ class RemoteProgram:
             try:
                 if ctx.read_only:
                     self._rule(proc).check(api_name(proc.name), args)
-                result = handler(ctx, args)
+                with calling_api(dispatch_name(proc.name)):
+                    result = handler(ctx, args)
                 opened = result if isinstance(result, StreamOpen) else None
                 if opened is not None:
                     result = opened.ret

@@ -87,6 +87,7 @@ class Client(asyncio.Protocol):
         self._inflight = 0
         self._paused = False  # at max_client_requests calls in flight
         self._write_paused = False  # replies are piling up unread in the transport
+        self._when_writable: list[Callable[[], None]] = []
         self._reading = True
         self.closed = False
         self.last_rx = time.monotonic()
@@ -118,8 +119,23 @@ class Client(asyncio.Protocol):
         self._write_paused = True
         self._update_reading()
 
+    @property
+    def write_paused(self) -> bool:
+        """True while the client is not reading what it was sent (streams stop reading their source)."""
+        return self._write_paused
+
+    def when_writable(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` (on the loop) once the client has drained its replies; at once if it has."""
+        if self._write_paused:
+            self._when_writable.append(fn)
+        else:
+            fn()
+
     def resume_writing(self) -> None:
         self._write_paused = False
+        waiting, self._when_writable = self._when_writable, []
+        for fn in waiting:
+            fn()
         self._update_reading()
         if not self.closed and self._reading:
             self._process()

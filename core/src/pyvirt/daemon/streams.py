@@ -3,11 +3,13 @@
 A stream shares the serial and procedure of the call that opened it. The
 daemon sends what it reads from the descriptor as STREAM messages with status
 CONTINUE (raw bytes, at most libvirt's 256 KiB legacy payload each) and says
-end-of-file with an empty STREAM OK; the client sends its data the same way,
+end-of-file with an empty STREAM CONTINUE; the client sends its data the same way,
 ends with STREAM OK (finish) or STREAM ERROR (abort), and both are confirmed
 with an empty STREAM OK, as ``remote_daemon_stream.c`` does. All of it runs on
 the event loop: the descriptor is non-blocking and watched with
-``add_reader``/``add_writer``, so a console that is never read costs nothing.
+``add_reader``/``add_writer``, so a console that is never read costs nothing,
+and a client that stops reading stops the relay (the guest's output waits in
+its pty, as with libvirt's stream back-pressure) instead of piling up here.
 """
 
 from __future__ import annotations
@@ -73,10 +75,20 @@ class FdStream:
                 return
             data = b""
         if not data:
-            self.client.send(self._message(Status.OK))
-            self.close()
+            # End of data is an empty CONTINUE (virNetServerProgramSendStreamData with no bytes); libvirt's
+            # clients take an OK here for the confirmation of a finish they never sent and drop the
+            # connection. The stream stays until the client's finish, which ``incoming`` confirms.
+            self.client.server.loop.remove_reader(self.fd)
+            self.client.send(self._message(Status.CONTINUE))
             return
         self.client.send(self._message(Status.CONTINUE, data))
+        if self.client.write_paused:  # the client is not reading: leave the data in the guest's pty
+            self.client.server.loop.remove_reader(self.fd)
+            self.client.when_writable(self._resume)
+
+    def _resume(self) -> None:
+        if not self.closed:
+            self.client.server.loop.add_reader(self.fd, self._readable)
 
     def _fail(self, err: Error) -> None:
         self.client.send(
