@@ -606,12 +606,6 @@ def test_a_name_with_a_nul_is_the_c_string_libvirtd_would_see(daemon: PrivateDae
 
 
 @pytest.mark.skipif(not shutil.which("virsh"), reason="Debian's virsh (libvirt-clients) is not installed")
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/src/pyvirt/local_driver/object_store.py builds file paths from names it was given "
-    "(status_xml(name), config_xml(name)) without refusing '/', so a pool or network 'lookup' of "
-    "'../../x' parses any x.xml on the host as root; libvirt looks names up in a table",
-)
 def test_a_read_only_client_cannot_make_the_daemon_read_files_outside_its_state(
     daemon: PrivateDaemon, tmp_path: Path
 ) -> None:

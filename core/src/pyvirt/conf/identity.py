@@ -5,7 +5,7 @@ machinery) because the public API and the test driver's start-up need only
 these, and a short ``pyvirsh`` run should not pay for importing lxml.
 """
 
-from pyvirt.errors import ErrorCode, XMLError
+from pyvirt.errors import ErrorCode, ErrorDomain, XMLError
 
 __all__ = ["check_name", "new_uuid", "normalize_uuid"]
 
@@ -28,8 +28,16 @@ def new_uuid() -> str:
 
 
 def check_name(name: str | None, what: str = "name") -> str:
+    """A name a driver can store as a file name, refused as libvirt refuses it.
+
+    Domains and pools: "name X cannot contain '/'" (XML_ERROR, from
+    domain_postparse.c and storage_conf.c); networks: the illegal-character
+    check ("invalid char in name: /", XML_DETAIL, network_conf.c).
+    """
     if not name:
         raise XMLError(ErrorCode.NO_NAME, None)
     if "/" in name:
-        raise XMLError(ErrorCode.XML_ERROR, f"{what} {name} cannot contain '/'")
+        if what == "network name":
+            raise XMLError(ErrorCode.XML_DETAIL, "invalid char in name: /", domain=ErrorDomain.XML, verbatim=True)
+        raise XMLError(ErrorCode.XML_ERROR, f"name {name} cannot contain '/'")
     return name

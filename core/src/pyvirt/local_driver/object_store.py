@@ -29,6 +29,7 @@ from pyvirt.errors import Error, SystemCallError
 from pyvirt.local_driver.names import check_defined_name, check_storable_name, definition_files
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
+from pyvirt.util.fileio import read_limited
 
 __all__ = ["ObjectEntry", "ObjectStore"]
 
@@ -88,7 +89,7 @@ class ObjectStore(Generic[T]):
     def _read(self, path: str) -> T | None:
         try:
             with open(path, "rb") as f:
-                return self._parse(f.read())
+                return self._parse(read_limited(f, path))
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -108,6 +109,10 @@ class ObjectStore(Generic[T]):
         return self._lookup(name)
 
     def _lookup(self, name: str) -> ObjectEntry[T] | None:
+        if "/" in name or "\0" in name:
+            # no stored object has such a name (define refuses it); as a path it would leave the driver's
+            # directories, and a read-only client's lookup must never make the daemon read other files
+            return None
         running = self._read(self.paths.status_xml(name))
         config = self._read(self.paths.config_xml(name))
         defn = running or config
