@@ -1,4 +1,4 @@
-"""``Domain`` and ``Snapshot``: handles on one guest, like virDomainPtr / virDomainSnapshotPtr.
+"""``Domain``, ``Snapshot``, ``Checkpoint``: handles on one guest, like virDomainPtr and its moments.
 
 A handle carries name, UUID and the id it had when looked up (refreshed by
 calls that start or stop it). Every method goes to the connection's driver;
@@ -7,17 +7,27 @@ write methods are refused on read-only connections.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
+from pyvirt.plugin.records import (
+    CheckpointRef,
+    DomainInfo,
+    DomainRef,
+    InterfaceAddresses,
+    SecurityLabel,
+    SnapshotRef,
+)
+from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_config, typed_param
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
 
-__all__ = ["Domain", "Snapshot", "domain_matches"]
+__all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
 
 # virConnectListAllDomains flag groups besides active/inactive and the run states.
 _DOMAIN_GROUPS = (
@@ -137,6 +147,42 @@ class Domain:
         """A file descriptor on the domain's console (the caller closes it); virDomainOpenConsole."""
         return self._conn.calls.domain_open_console(dom=self._ref, dev_name=dev_name, flags=flags)
 
+    # ------------------------------------------------------------------ scheduler and screen
+    def scheduler_type(self) -> tuple[str, int]:
+        """The host scheduler's name and how many parameters it has; virDomainGetSchedulerType."""
+        return self._conn.calls.domain_get_scheduler_type(dom=self._ref)
+
+    def scheduler_parameters(self, flags: int | None = None) -> list[TypedParam]:
+        """The scheduler's tunables with their libvirt types.
+
+        ``flags`` None is virDomainGetSchedulerParameters; a number (0, AFFECT_LIVE 1,
+        AFFECT_CONFIG 2) is virDomainGetSchedulerParametersFlags, which, as
+        libvirt's public API does, also tells the driver the caller takes STRING
+        values (VIR_TYPED_PARAM_STRING_OKAY): Python callers always do.
+        """
+        if flags is None:
+            return self._conn.calls.domain_get_scheduler_parameters(dom=self._ref, flags=0)
+        check_live_or_config(flags)
+        return self._conn.calls.domain_get_scheduler_parameters(dom=self._ref, flags=flags | STRING_OKAY)
+
+    def set_scheduler_parameters(self, params: Iterable[TypedParam], flags: int = 0) -> None:
+        """Change scheduler tunables (virDomainSetSchedulerParameters, or ...Flags when ``flags`` is given).
+
+        Each parameter is checked first as libvirt's public API checks it (a
+        field name C can hold, a value of its type); a read-only connection is
+        refused before that, as in libvirt.
+        """
+        items = list(params)
+        if not self._conn.calls.read_only:
+            items = [typed_param(p.field, p.type, p.value) for p in items]
+        self._conn.calls.domain_set_scheduler_parameters(dom=self._ref, params=items, flags=flags)
+
+    def screenshot(self, screen: int = 0, flags: int = 0) -> tuple[str, bytes]:
+        """``(mime_type, image)`` of one of the guest's screens (``screen`` 0: the first); virDomainScreenshot."""
+        mime, fd = self._conn.calls.domain_screenshot(dom=self._ref, screen=screen, flags=flags)
+        with os.fdopen(fd, "rb") as image:
+            return mime, image.read()
+
     def is_active(self) -> bool:
         return bool(self._conn.calls.domain_get_flags(dom=self._ref)["active"])
 
@@ -216,6 +262,19 @@ class Domain:
     def snapshot_current(self) -> Snapshot:
         return Snapshot(self, self._conn.calls.snapshot_current(dom=self._ref))
 
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+        """Start a checkpoint from ``<domaincheckpoint>`` XML (flags: REDEFINE 1, QUIESCE 2)."""
+        return Checkpoint(self, self._conn.calls.checkpoint_create_xml(dom=self._ref, xml=xml, flags=flags))
+
+    def list_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+        """The domain's checkpoints (flags: ROOTS 1, TOPOLOGICAL 2, LEAVES 4, NO_LEAVES 8)."""
+        names = self._conn.calls.checkpoint_list_names(dom=self._ref, flags=flags)
+        return [Checkpoint(self, CheckpointRef(self._ref, n)) for n in names]
+
+    def checkpoint_lookup_by_name(self, name: str, flags: int = 0) -> Checkpoint:
+        return Checkpoint(self, self._conn.calls.checkpoint_lookup_by_name(dom=self._ref, name=name, flags=flags))
+
 
 class Snapshot:
     """One snapshot of a domain."""
@@ -249,3 +308,46 @@ class Snapshot:
 
     def delete(self, flags: int = 0) -> None:
         self._dom.connection.calls.snapshot_delete(snap=self._ref, flags=flags)
+
+
+class Checkpoint:
+    """One checkpoint of a domain (the start of a dirty-block bitmap), like virDomainCheckpointPtr."""
+
+    __slots__ = ("_dom", "_ref")
+
+    def __init__(self, dom: Domain, ref: CheckpointRef) -> None:
+        self._dom = dom
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.Checkpoint {self._ref.name} of {self._dom.name}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Checkpoint) and other._ref.name == self._ref.name and other._dom == self._dom
+
+    def __hash__(self) -> int:
+        return hash((self._ref.name, self._dom.uuid))
+
+    @property
+    def name(self) -> str:
+        return self._ref.name
+
+    @property
+    def domain(self) -> Domain:
+        return self._dom
+
+    def xml_desc(self, flags: int = 0) -> str:
+        """The ``<domaincheckpoint>`` document (flags: SECURE 1, NO_DOMAIN 2, SIZE 4)."""
+        return self._dom.connection.calls.checkpoint_get_xml_desc(chk=self._ref, flags=flags)
+
+    def parent(self, flags: int = 0) -> Checkpoint:
+        return Checkpoint(self._dom, self._dom.connection.calls.checkpoint_get_parent(chk=self._ref, flags=flags))
+
+    def list_children(self, flags: int = 0) -> list[Checkpoint]:
+        """Checkpoints made after this one on its branch (flags: DESCENDANTS 1 for all of them)."""
+        names = self._dom.connection.calls.checkpoint_list_children(chk=self._ref, flags=flags)
+        return [Checkpoint(self._dom, CheckpointRef(self._ref.domain, n)) for n in names]
+
+    def delete(self, flags: int = 0) -> None:
+        """Stop tracking (flags: CHILDREN 1, METADATA_ONLY 2, CHILDREN_ONLY 4)."""
+        self._dom.connection.calls.checkpoint_delete(chk=self._ref, flags=flags)

@@ -114,6 +114,34 @@ CASES = {
         "snapshot-list test --parent; snapshot-current test --name; snapshot-revert test s1; "
         "snapshot-delete test s2; snapshot-list test --name; snapshot-dumpxml test s1"
     ),
+    "schedinfo": (
+        "schedinfo test; schedinfo test --weight 100; schedinfo test --config; schedinfo test --live; "
+        "schedinfo test --set weight=20; schedinfo test --set cap=1; schedinfo test --set weight=abc; "
+        "schedinfo test --set weight=-1; schedinfo test --set weight=4294967296; schedinfo test --set weight; "
+        "schedinfo test weight=7; schedinfo test --weight 5 --cap 3; schedinfo test --current --live; "
+        "schedinfo test --current; schedinfo test --live --config; schedinfo test --live --config --set weight=3; "
+        "schedinfo nosuch"
+    ),
+    "checkpoints": (
+        "checkpoint-create-as test c1; checkpoint-create-as test c2 hello; checkpoint-create-as test c3; "
+        "checkpoint-list test; checkpoint-list test --parent; checkpoint-list test --tree; checkpoint-list test --name; "
+        "checkpoint-list test --roots; checkpoint-list test --leaves --name; checkpoint-list test --no-leaves --name; "
+        "checkpoint-list test --from c1 --name; checkpoint-list test --from c1 --descendants --name; "
+        "checkpoint-list test --from c2 --tree; checkpoint-list test --topological --name; "
+        "checkpoint-dumpxml test c1; checkpoint-dumpxml test c2 --no-domain; checkpoint-dumpxml test c2 --xpath //disk; "
+        "checkpoint-dumpxml test; checkpoint-dumpxml test nosuch; snapshot-create-as test s1; "
+        "checkpoint-delete test c2; checkpoint-list test --parent; checkpoint-delete test nosuch; "
+        "checkpoint-delete test c1 --children-only; checkpoint-list test --name; checkpoint-create-as test c4 d; "
+        "checkpoint-delete test c1 --children; checkpoint-list test"
+    ),
+    "checkpoint-refusals": (
+        "checkpoint-create-as test c3 'a <b>' --diskspec vda,checkpoint=bitmap,bitmap=b3 --print-xml; "
+        "checkpoint-create-as test .bad; checkpoint-create-as test c4 --diskspec vdz; "
+        "checkpoint-create-as test c5 --diskspec vda,foo=1; checkpoint-create-as test c6 --diskspec vda,checkpoint=no; "
+        "checkpoint-dumpxml test c6 --no-domain; checkpoint-list test --tree --name; checkpoint-list test --descendants; "
+        "checkpoint-list test --leaves --tree; checkpoint-list test --roots --from c6; checkpoint-create-as nosuch x; "
+        "destroy test; checkpoint-create-as test c7; checkpoint-dumpxml test c6 --size"
+    ),
     "errors": (
         "dominfo nosuch; start test; net-info nosuch; pool-info nosuch; suspend x; "
         f"define {DATA}/guest-x.xml; destroy x; suspend x; resume test; undefine nosuch"
@@ -165,3 +193,29 @@ def test_capabilities_xpath_extension() -> None:
     assert (out, rc) == ("i686\n\n", 0)
     out, err, rc = run(PYVIRSH, "capabilities --xpath string(//host/cpu/arch)")
     assert rc == 1 and "Incorrect xpath 'string(//host/cpu/arch)'" in err
+
+
+def test_screenshot_like_virsh(tmp_path: Path) -> None:
+    """The same messages and files as virsh: to a named file, to a generated name, and the failures.
+
+    The images themselves differ (libvirt's test driver ships a picture, pyvirt's draws one): each
+    tool must have written a PNG.
+    """
+    assert VIRSH is not None
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    outputs = []
+    for name, tool in (("virsh", [VIRSH]), ("pyvirsh", PYVIRSH)):
+        work = tmp_path / name
+        work.mkdir()
+        command = (
+            f"screenshot test {work}/shot.png; screenshot test; screenshot test /nonexistent/x.png; screenshot nosuch"
+        )
+        p = subprocess.run([*tool, "-c", "test:///default", command], capture_output=True, text=True, env=env,
+                           cwd=work, timeout=60, check=False)  # fmt: skip
+        generated = [f.name for f in work.iterdir() if f.name != "shot.png"]
+        assert len(generated) == 1 and re.fullmatch(r"test-\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d\.png", generated[0])
+        for image in work.iterdir():
+            assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        outputs.append((p.stdout.replace(str(work), "DIR").replace(generated[0], "GENERATED"), p.stderr, p.returncode))
+    assert outputs[1] == outputs[0]

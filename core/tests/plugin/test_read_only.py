@@ -34,8 +34,9 @@ from pyvirt.errors import Error, ErrorCode, OperationDeniedError
 from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.api import API, Access, HookApi
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import SnapshotRef
+from pyvirt.plugin.records import CheckpointRef, SnapshotRef
 from pyvirt.plugin.specs import hypervisor, secondary
+from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 
 URI = "test:///default"
 VIRSH = shutil.which("virsh")
@@ -48,6 +49,12 @@ DOMAIN_XML = "<domain type='test'><name>ro-new</name><memory>1024</memory><os><t
 NETWORK_XML = "<network><name>ro-net</name></network>"
 POOL_XML = "<pool type='dir'><name>ro-pool</name><target><path>/ro-pool</path></target></pool>"
 DEVICE_XML = "<disk type='file' device='disk'><source file='/x.img'/><target dev='vdz'/></disk>"
+CHECKPOINT_XML = "<domaincheckpoint><name>c1</name></domaincheckpoint>"
+# checkpoints need a running guest with a disk and without snapshots: not "test", which has s1 here
+CHECKPOINT_GUEST = DOMAIN_XML.replace("ro-new", "ro-chk").replace(
+    "</os>", "</os><devices><disk type='file' device='disk'><source file='/c.img'/><target dev='vda'/></disk></devices>"
+)
+WEIGHT = [TypedParam("weight", TypedParamType.UINT, 3)]
 
 
 def denial_message(row: HookApi, secure_flag: bool = False) -> set[str]:
@@ -63,7 +70,8 @@ def denial_message(row: HookApi, secure_flag: bool = False) -> set[str]:
 @pytest.fixture
 def writer() -> Iterator[pyvirt.Connection]:
     """A read-write connection holding test:///default's shared state, with a snapshot, a volume and a secret,
-    a paused guest and a saved one (pyvirsh, as virsh, checks a guest's state before some calls)."""
+    a paused guest and a saved one (pyvirsh, as virsh, checks a guest's state before some calls), and a
+    running guest with a checkpoint."""
     with pyvirt.open(URI) as conn:
         dom = conn.lookup_domain_by_name("test")
         dom.snapshot_create(SNAPSHOT_XML)
@@ -74,6 +82,8 @@ def writer() -> Iterator[pyvirt.Connection]:
         conn.lookup_domain_by_name("ro-paused").suspend()
         conn.define_domain(DOMAIN_XML.replace("ro-new", "ro-saved")).start()
         conn.lookup_domain_by_name("ro-saved").managed_save()
+        conn.define_domain(CHECKPOINT_GUEST).start()
+        conn.lookup_domain_by_name("ro-chk").checkpoint_create(CHECKPOINT_XML)
         yield conn
 
 
@@ -82,7 +92,8 @@ def state_of(conn: pyvirt.Connection) -> dict[str, Any]:
     doms = {}
     for d in conn.list_all_domains():
         doms[d.name] = (d.state(), d.xml_desc(), d.autostart, d.has_managed_save(),
-                        [s.name for s in d.list_snapshots()], d.is_persistent())  # fmt: skip
+                        [s.name for s in d.list_snapshots()], d.is_persistent(),
+                        {c.name: c.xml_desc() for c in d.list_checkpoints()})  # fmt: skip
     nets = {n.name: (n.is_active(), n.is_persistent(), n.autostart, n.xml_desc()) for n in conn.list_all_networks()}
     pools = {}
     for p in conn.list_all_storage_pools():
@@ -154,16 +165,18 @@ def test_access_of_every_row_is_what_libvirt_checks() -> None:
 
 def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any]:
     """Real arguments for ``hook``: refs of objects that exist, documents a driver would accept."""
-    dom = writer.lookup_domain_by_name("test")
+    kind = hook.partition("_")[0]
+    dom = writer.lookup_domain_by_name("ro-chk" if kind == "checkpoint" else "test")
     pool = writer.lookup_storage_pool_by_name("default-pool")
     vol = pool.lookup_volume_by_name("v1")
     secret = writer.list_all_secrets()[0]
     net = writer.lookup_network_by_name("default")
-    kind = hook.partition("_")[0]
-    names = {"domain": "test", "snapshot": "s1", "network": "default", "pool": "default-pool", "volume": "v1"}
+    names = {"domain": "test", "snapshot": "s1", "network": "default", "pool": "default-pool", "volume": "v1",
+             "checkpoint": "c1"}  # fmt: skip
     uuids = {"domain": dom.uuid, "network": net.uuid, "pool": pool.uuid, "secret": secret.uuid}
     xml = {"domain": DOMAIN_XML, "snapshot": SNAPSHOT_XML, "network": NETWORK_XML, "pool": POOL_XML,
-           "volume": VOLUME_XML.replace("v1", "v2"), "secret": SECRET_XML}.get(kind, "<domain/>")  # fmt: skip
+           "volume": VOLUME_XML.replace("v1", "v2"), "secret": SECRET_XML,
+           "checkpoint": CHECKPOINT_XML.replace("c1", "c2")}.get(kind, "<domain/>")  # fmt: skip
     if hook in ("domain_attach_device", "domain_detach_device", "domain_update_device"):
         xml = DEVICE_XML
     nodedevs = writer.calls.nodedev_list_all(cap=None)
@@ -175,7 +188,8 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "uuid": uuids.get(kind, ""), "id": 1, "key": vol.key, "path": str(tmp / "image"), "xml": xml,
         "flags": 0, "autostart": True, "value": b"new", "usage_type": secret.usage_type, "usage_id": secret.usage_id,
         "cap": None, "mac": None, "command": 4, "section": 4, "parent_index": -1, "stats": 0, "source": 0,
-        "dev_name": None, "native_format": "qemu-argv", "native_config": "", "emulator": None, "arch": None,
+        "dev_name": None, "chk": CheckpointRef(dom.ref, "c1"), "params": WEIGHT, "screen": 0,
+        "native_format": "qemu-argv", "native_config": "", "emulator": None, "arch": None,
         "machine": None, "virttype": None,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
@@ -259,6 +273,7 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
     """Every write hook reached through the public API, by the hook it reaches."""
     dom = conn.lookup_domain_by_name("test")
     snap = dom.snapshot_lookup_by_name("s1")
+    chk = conn.lookup_domain_by_name("ro-chk").checkpoint_lookup_by_name("c1")
     net = conn.lookup_network_by_name("default")
     pool = conn.lookup_storage_pool_by_name("default-pool")
     vol = pool.lookup_volume_by_name("v1")
@@ -291,6 +306,14 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_update_device": [lambda: dom.update_device(DEVICE_XML)],
         "domain_interface_addresses": [lambda: dom.interface_addresses(1)],
         "domain_open_console": [dom.open_console],
+        "domain_set_scheduler_parameters": [
+            lambda: dom.set_scheduler_parameters(WEIGHT),
+            lambda: dom.set_scheduler_parameters(WEIGHT, 1),
+        ],
+        "domain_screenshot": [dom.screenshot],
+        "checkpoint_create_xml": [lambda: chk.domain.checkpoint_create(CHECKPOINT_XML.replace("c1", "c2"))],
+        "checkpoint_get_xml_desc": [lambda: chk.xml_desc(1)],
+        "checkpoint_delete": [chk.delete],
         "snapshot_create_xml": [lambda: dom.snapshot_create(SNAPSHOT_XML.replace("s1", "s2"))],
         "snapshot_get_xml_desc": [lambda: snap.xml_desc(1)],
         "snapshot_revert": [snap.revert],
@@ -320,6 +343,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
 
 def test_public_objects_cover_every_write_hook(tmp_path: Path) -> None:
     with pyvirt.open(URI) as conn:
+        conn.define_domain(CHECKPOINT_GUEST).start()
+        conn.lookup_domain_by_name("ro-chk").checkpoint_create(CHECKPOINT_XML)
         conn.lookup_domain_by_name("test").snapshot_create(SNAPSHOT_XML)
         conn.lookup_storage_pool_by_name("default-pool").create_volume(VOLUME_XML)
         conn.define_secret(SECRET_XML)
@@ -386,6 +411,11 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_update_device": "update-device test /dev/null",
         "domain_interface_addresses": "domifaddr test --source agent",
         "domain_open_console": "console test",
+        "domain_set_scheduler_parameters": "schedinfo test --set weight=3",
+        "domain_screenshot": "screenshot test /nonexistent/screen.png",
+        "checkpoint_create_xml": "checkpoint-create-as test c2",
+        "checkpoint_get_xml_desc": "checkpoint-dumpxml ro-chk c1 --security-info",
+        "checkpoint_delete": "checkpoint-delete ro-chk c1",
         "snapshot_create_xml": "snapshot-create-as test s2",
         "snapshot_get_xml_desc": "snapshot-dumpxml test s1 --security-info",
         "snapshot_revert": "snapshot-revert test s1",
@@ -426,6 +456,8 @@ _NOT_LIKE_VIRSH = {
     "domain_resume",
     "domain_create",
     "domain_managed_save_remove",  # nor the paused and the saved guest
+    "checkpoint_get_xml_desc",
+    "checkpoint_delete",  # nor the guest with a checkpoint
 }
 
 

@@ -51,6 +51,11 @@ COMMAND_MODULES: dict[str, str] = {
         "secret_cmds",
     ),
     **dict.fromkeys(["nodedev-list", "nodedev-dumpxml", "iface-list", "iface-dumpxml"], "device_cmds"),
+    **dict.fromkeys(
+        ["checkpoint-create-as", "checkpoint-list", "checkpoint-dumpxml", "checkpoint-delete"], "checkpoint_cmds"
+    ),
+    "schedinfo": "schedinfo_cmd",
+    "screenshot": "screenshot_cmd",
     "console": "console_cmd",
     **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
     **dict.fromkeys(["domblklist", "domiflist", "domifaddr"], "domain_device_cmds"),

@@ -14,14 +14,20 @@ import pluggy
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.6"
+CONTRACT_VERSION = "1.7"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
 ``connect_domain_xml_from_native`` and ``domain_open_console``; 1.3 the
 optional ``security_process_exec_attr``, ``domain_get_stats`` and
 ``domain_attach_device``/``domain_detach_device``/``domain_update_device``;
-1.4 ``domain_interface_addresses`` and ``network_get_dhcp_leases``; 1.5 ``network_update``; 1.6 ``domain_get_os_type`` (optional)."""
+1.4 ``domain_interface_addresses`` and ``network_get_dhcp_leases``; 1.5 ``network_update``; 1.6 ``domain_get_os_type`` (optional); 1.7 the scheduler
+(``domain_get_scheduler_type``, ``domain_get_scheduler_parameters``,
+``domain_set_scheduler_parameters``, with libvirt's typed parameters from
+``pyvirt.plugin.typed_params``), ``domain_screenshot`` and checkpoints
+(``checkpoint_create_xml``, ``checkpoint_list_names``, ``checkpoint_list_children``,
+``checkpoint_lookup_by_name``, ``checkpoint_get_xml_desc``, ``checkpoint_get_parent``,
+``checkpoint_delete``), all optional: a driver without them answers NO_SUPPORT."""
 
 
 def contract_compatible(declared: str) -> bool:

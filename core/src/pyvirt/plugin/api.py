@@ -62,6 +62,7 @@ class HookApi(NamedTuple):
 
 _ERROR_DOMAINS = {
     "snapshot": ErrorDomain.DOMAIN_SNAPSHOT,
+    "checkpoint": ErrorDomain.DOMAIN_CHECKPOINT,
     "network": ErrorDomain.NETWORK,
     "pool": ErrorDomain.STORAGE,
     "volume": ErrorDomain.STORAGE,
@@ -118,6 +119,20 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_interface_addresses", "virDomainInterfaceAddresses", Access.AGENT_SOURCE, "1.4"),
     HookApi("domain_get_security_label", "virDomainGetSecurityLabelList", R, "1.0"),
     HookApi("domain_open_console", "virDomainOpenConsole", W, "1.2"),
+    HookApi("domain_get_scheduler_type", "virDomainGetSchedulerType", R, "1.7"),
+    HookApi("domain_get_scheduler_parameters", "virDomainGetSchedulerParametersFlags", R, "1.7",
+            "virDomainGetSchedulerParameters"),
+    HookApi("domain_set_scheduler_parameters", "virDomainSetSchedulerParametersFlags", W, "1.7",
+            "virDomainSetSchedulerParameters"),
+    HookApi("domain_screenshot", "virDomainScreenshot", W, "1.7"),  # libvirt refuses it read-only
+    # ------------------------------------------------------------ checkpoints
+    HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
+    HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),
+    HookApi("checkpoint_list_children", "virDomainCheckpointListAllChildren", R, "1.7"),
+    HookApi("checkpoint_lookup_by_name", "virDomainCheckpointLookupByName", R, "1.7"),
+    HookApi("checkpoint_get_xml_desc", "virDomainCheckpointGetXMLDesc", Access.SECURE_FLAG, "1.7"),
+    HookApi("checkpoint_get_parent", "virDomainCheckpointGetParent", R, "1.7"),
+    HookApi("checkpoint_delete", "virDomainCheckpointDelete", W, "1.7"),
     # ------------------------------------------------------------ snapshots
     HookApi("snapshot_create_xml", "virDomainSnapshotCreateXML", W, "1.0"),
     HookApi("snapshot_list_names", "virDomainListAllSnapshots", R, "1.0"),
@@ -189,7 +204,7 @@ _ROWS: tuple[HookApi, ...] = (
 API: Mapping[str, HookApi] = {row.hook: row for row in _ROWS}
 """Every hypervisor and secondary hook by name."""
 
-_SECURE = 1  # VIR_DOMAIN_XML_SECURE, VIR_DOMAIN_SNAPSHOT_XML_SECURE
+_SECURE = 1  # VIR_DOMAIN_XML_SECURE, VIR_DOMAIN_SNAPSHOT_XML_SECURE, VIR_DOMAIN_CHECKPOINT_XML_SECURE
 _SOURCE_AGENT = 1  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
 
 

@@ -24,6 +24,7 @@ import pluggy
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.api import API, Access, api_name, read_only_denial
 from pyvirt.plugin.records import (
+    CheckpointRef,
     DhcpLease,
     DomainInfo,
     DomainRef,
@@ -41,6 +42,7 @@ from pyvirt.plugin.records import (
     VolumeInfo,
     VolumeRef,
 )
+from pyvirt.plugin.typed_params import TypedParam
 
 __all__ = ["DriverCalls"]
 
@@ -265,6 +267,39 @@ class DriverCalls:
 
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         return cast("list[SecurityLabel]", self._call("domain_get_security_label", dom=dom))
+
+    def domain_get_scheduler_type(self, dom: DomainRef) -> tuple[str, int]:
+        return cast("tuple[str, int]", self._call("domain_get_scheduler_type", dom=dom))
+
+    def domain_get_scheduler_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_scheduler_parameters", dom=dom, flags=flags))
+
+    def domain_set_scheduler_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_scheduler_parameters", dom=dom, params=params, flags=flags)
+
+    def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
+        return cast("tuple[str, int]", self._call("domain_screenshot", dom=dom, screen=screen, flags=flags))
+
+    def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
+        return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
+
+    def checkpoint_list_names(self, dom: DomainRef, flags: int) -> list[str]:
+        return cast("list[str]", self._call("checkpoint_list_names", dom=dom, flags=flags))
+
+    def checkpoint_list_children(self, chk: CheckpointRef, flags: int) -> list[str]:
+        return cast("list[str]", self._call("checkpoint_list_children", chk=chk, flags=flags))
+
+    def checkpoint_lookup_by_name(self, dom: DomainRef, name: str, flags: int) -> CheckpointRef:
+        return cast("CheckpointRef", self._call("checkpoint_lookup_by_name", dom=dom, name=name, flags=flags))
+
+    def checkpoint_get_xml_desc(self, chk: CheckpointRef, flags: int) -> str:
+        return cast("str", self._call("checkpoint_get_xml_desc", chk=chk, flags=flags))
+
+    def checkpoint_get_parent(self, chk: CheckpointRef, flags: int) -> CheckpointRef:
+        return cast("CheckpointRef", self._call("checkpoint_get_parent", chk=chk, flags=flags))
+
+    def checkpoint_delete(self, chk: CheckpointRef, flags: int) -> None:
+        self._call("checkpoint_delete", chk=chk, flags=flags)
 
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         return cast(

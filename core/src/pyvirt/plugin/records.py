@@ -11,6 +11,7 @@ ForwardRef that typing compiles when the class is defined, on every start.
 from typing import NamedTuple
 
 __all__ = [
+    "CheckpointRef",
     "DhcpLease",
     "DomainInfo",
     "DomainRef",
@@ -94,6 +95,13 @@ class SecurityLabel(NamedTuple):
 
 
 class SnapshotRef(NamedTuple):
+    domain: DomainRef
+    name: str
+
+
+class CheckpointRef(NamedTuple):
+    """virDomainCheckpointPtr's identity: the domain and the checkpoint's name."""
+
     domain: DomainRef
     name: str
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import BinaryIO
 
 from pyvirt.errors import SystemCallError
 
-__all__ = ["MAX_CONFIG_FILE", "MAX_XML_FILE", "read_capped", "read_text_capped"]
+__all__ = ["MAX_CONFIG_FILE", "MAX_XML_FILE", "read_capped", "read_limited", "read_text_capped"]
 
 MAX_XML_FILE = 10 * 1024 * 1024
 """virsh's ``VSH_MAX_XML_FILE`` and libvirt's limit on XML it loads from disk (10 MiB)."""
@@ -26,6 +27,18 @@ MAX_CONFIG_FILE = 1024 * 1024
 """libvirt's limit on a configuration file such as ``libvirtd.conf`` (``virConfReadFile``: 1 MiB)."""
 
 _CHUNK = 64 * 1024
+
+
+def read_limited(f: BinaryIO, path: str, limit: int = MAX_XML_FILE) -> bytes:
+    """The rest of an open file, at most ``limit`` bytes; more is an ``OSError`` (EOVERFLOW) naming ``path``.
+
+    For code that already handles ``OSError`` from ``open``: it reads
+    ``limit + 1`` bytes at most, whatever the file is.
+    """
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EOVERFLOW, os.strerror(errno.EOVERFLOW), path)
+    return data
 
 
 def read_capped(path: str, limit: int = MAX_XML_FILE) -> bytes:

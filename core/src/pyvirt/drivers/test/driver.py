@@ -13,9 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.domain_state import DomainState
+from pyvirt.drivers.test.checkpoints import CheckpointHooks
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
 from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, domain_identity, load_fixture
 from pyvirt.drivers.test.resources import ResourceHooks
+from pyvirt.drivers.test.scheduler import SchedulerHooks
+from pyvirt.drivers.test.screenshot import ScreenshotHooks
 from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.events import EventSink
@@ -168,7 +171,7 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabil
     return conf_caps.Capabilities(host=host, guests=guests)
 
 
-class TestConnection(DomainHooks, ResourceHooks):
+class TestConnection(DomainHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks):
     """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
 
     def __init__(self, uri: URI, state: TestState, events: EventSink, shared: bool) -> None:

@@ -17,6 +17,7 @@ from xml.parsers import expat
 from pyvirt.conf.identity import check_name, normalize_uuid
 from pyvirt.errors import ErrorCode, OperationFailedError
 from pyvirt.plugin.records import NodeInfo
+from pyvirt.util.fileio import read_limited
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -195,7 +196,7 @@ def _inline_or_file(elem: etree._Element, base: str, root: str) -> etree._Elemen
     path = ref if os.path.isabs(ref) else os.path.join(base, ref)
     try:
         with open(path, "rb") as f:
-            return parse_xml(f.read(), root, path)
+            return parse_xml(read_limited(f, path), root, path)
     except OSError as exc:
         raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
 
@@ -310,7 +311,7 @@ def domain_identity(xml: str) -> tuple[str, str]:
 def load_fixture(path: str) -> NodeFixture:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = read_limited(f, path)
     except OSError as exc:
         raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
     return _parse_node(data, path)

@@ -20,6 +20,7 @@ from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.plugin.records import DomainRef, NodeInfo
 
 if TYPE_CHECKING:
+    from pyvirt.conf.checkpoint import Checkpoint
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.interface import HostInterface
     from pyvirt.conf.network import Network
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from pyvirt.conf.storage import Pool, Volume
     from pyvirt.security.stack import SecurityStack
 
-__all__ = ["DomainObj", "NetworkObj", "PoolObj", "TestState"]
+__all__ = ["CheckpointObj", "DomainObj", "NetworkObj", "PoolObj", "TestState"]
 
 
 # Plain classes rather than dataclasses: pyvirsh defines them on every start, and
@@ -37,6 +38,14 @@ __all__ = ["DomainObj", "NetworkObj", "PoolObj", "TestState"]
 class SnapshotObj:
     def __init__(self, snap: Snapshot, domain_xml: Domain) -> None:
         self.snap = snap
+        self.domain_xml = domain_xml
+
+
+class CheckpointObj:
+    """A checkpoint: its document (name, parent, disks) and the domain definition it was taken of."""
+
+    def __init__(self, defn: Checkpoint, domain_xml: Domain | None) -> None:
+        self.defn = defn
         self.domain_xml = domain_xml
 
 
@@ -71,6 +80,8 @@ class DomainObj:
         self.managed_save = managed_save
         self.snapshots: dict[str, SnapshotObj] = {}
         self.current_snapshot: str | None = None
+        self.checkpoints: dict[str, CheckpointObj] = {}  # in creation order
+        self.current_checkpoint: str | None = None
 
     @property
     def live(self) -> Domain:

@@ -14,6 +14,7 @@ from pyvirt.plugin import hookspec
 if TYPE_CHECKING:
     from pyvirt.events import EventSink
     from pyvirt.plugin.records import (
+        CheckpointRef,
         DomainInfo,
         DomainRef,
         InterfaceAddresses,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         SecurityModel,
         SnapshotRef,
     )
+    from pyvirt.plugin.typed_params import TypedParam
     from pyvirt.uri import URI
 
 # ---------------------------------------------------------------- connection
@@ -306,6 +308,152 @@ def domain_open_console(dom: DomainRef, dev_name: str | None, flags: int) -> int
 
     The caller owns and closes it; bytes written go to the guest's console
     input, bytes read are its output. Stops at first non-None result.
+    """
+
+
+# ---------------------------------------------------------------- domains: scheduler and screen
+
+
+@hookspec(firstresult=True)
+def domain_get_scheduler_type(dom: DomainRef) -> tuple[str, int]:
+    """virDomainGetSchedulerType: the host scheduler's name and how many parameters it has. Added in 1.7.
+
+    :param dom: the domain.
+    :returns: ``(type, nparams)``, e.g. ``("posix", 5)`` for QEMU on cgroups,
+        ``("fair", 1)`` for libvirt's test driver.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_scheduler_parameters(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """virDomainGetSchedulerParametersFlags: the scheduler's tunables with their libvirt types. Added in 1.7.
+
+    :param dom: the domain.
+    :param flags: VIR_DOMAIN_AFFECT_LIVE (1) or _CONFIG (2), 0 for the
+        current state; VIR_TYPED_PARAM_STRING_OKAY (4) when the caller takes
+        STRING values. The older virDomainGetSchedulerParameters is this call
+        with ``flags`` 0.
+    :returns: every parameter of the scheduler, in the driver's order.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_scheduler_parameters(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+    """virDomainSetSchedulerParametersFlags: change scheduler tunables. Added in 1.7.
+
+    :param dom: the domain.
+    :param params: the parameters to change; the driver refuses unknown
+        fields, wrong types and repeats as libvirt's virTypedParamsValidate.
+    :param flags: VIR_DOMAIN_AFFECT_LIVE (1) and/or _CONFIG (2), 0 for the current state.
+    :returns: None; nothing is changed when any parameter is refused.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_screenshot(dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
+    """virDomainScreenshot: an image of one of the guest's screens. Added in 1.7.
+
+    :param dom: the domain.
+    :param screen: which head of the video device (0: the first).
+    :param flags: none defined by libvirt yet.
+    :returns: ``(mime_type, fd)``: the image's MIME type (``image/png``,
+        ``image/x-portable-pixmap``) and a readable descriptor that yields the
+        whole image then end-of-file. The caller owns and closes it; the
+        daemon relays it as the call's stream, as libvirt streams the file.
+
+    Stops at first non-None result.
+    """
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+@hookspec(firstresult=True)
+def checkpoint_create_xml(dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
+    """virDomainCheckpointCreateXML: start tracking changed blocks from now (``<domaincheckpoint>``). Added in 1.7.
+
+    :param dom: the domain.
+    :param xml: the checkpoint document; a missing name becomes the creation time.
+    :param flags: REDEFINE (1) restores metadata of an existing checkpoint,
+        QUIESCE (2) freezes guest filesystems first, REDEFINE_VALIDATE (4).
+    :returns: the new checkpoint.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_list_names(dom: DomainRef, flags: int) -> list[str]:
+    """virDomainListAllCheckpoints: the domain's checkpoint names. Added in 1.7.
+
+    :param dom: the domain.
+    :param flags: ROOTS (1), TOPOLOGICAL (2: parents before children),
+        LEAVES (4), NO_LEAVES (8).
+    :returns: the names, in creation order unless TOPOLOGICAL asks otherwise.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_list_children(chk: CheckpointRef, flags: int) -> list[str]:
+    """virDomainCheckpointListAllChildren: the checkpoints made after ``chk`` on its branch. Added in 1.7.
+
+    :param chk: the checkpoint.
+    :param flags: DESCENDANTS (1: all of them, not just direct children),
+        TOPOLOGICAL (2), LEAVES (4), NO_LEAVES (8).
+    :returns: the names.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_lookup_by_name(dom: DomainRef, name: str, flags: int) -> CheckpointRef:
+    """virDomainCheckpointLookupByName. Added in 1.7.
+
+    :raises NotFoundError: NO_DOMAIN_CHECKPOINT, "no domain checkpoint with matching name 'x'".
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_get_xml_desc(chk: CheckpointRef, flags: int) -> str:
+    """virDomainCheckpointGetXMLDesc: the ``<domaincheckpoint>`` document. Added in 1.7.
+
+    :param chk: the checkpoint.
+    :param flags: SECURE (1) includes secrets of the domain copy, NO_DOMAIN (2)
+        leaves the domain copy out, SIZE (4) reports each bitmap's size (the
+        domain must be running).
+    :returns: the document.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_get_parent(chk: CheckpointRef, flags: int) -> CheckpointRef:
+    """virDomainCheckpointGetParent: the checkpoint ``chk`` was made after. Added in 1.7.
+
+    :raises NotFoundError: NO_DOMAIN_CHECKPOINT when ``chk`` is a root.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def checkpoint_delete(chk: CheckpointRef, flags: int) -> None:
+    """virDomainCheckpointDelete: stop tracking; children move to ``chk``'s parent. Added in 1.7.
+
+    :param chk: the checkpoint.
+    :param flags: CHILDREN (1) deletes its descendants too, METADATA_ONLY (2)
+        keeps the disks' bitmaps, CHILDREN_ONLY (4) deletes only the descendants.
+    :returns: None.
     """
 
 
