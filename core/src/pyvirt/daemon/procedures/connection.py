@@ -1,0 +1,121 @@
+"""Connection and host procedures: the open sequence, feature probes, versions, capabilities, node facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyvirt.daemon.procedures.table import (
+    _AUTH_NONE,
+    _FEATURE_PROGRAM_KEEPALIVE,
+    _FEATURES,
+    _VIR_CONNECT_RO,
+    LIB_VERSION,
+    _c_string,
+    _char_array,
+    handles,
+)
+from pyvirt.daemon.remote_program import ClientContext, close_context
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
+
+
+# ---------------------------------------------------------------- connection
+@handles("AUTH_LIST")
+def _auth_list(ctx: ClientContext, a: Any) -> Any:
+    return ([_AUTH_NONE],)
+
+
+@handles("CONNECT_SUPPORTS_FEATURE")
+def _supports_feature(ctx: ClientContext, a: Any) -> Any:
+    feature = a[0]
+    if feature == _FEATURE_PROGRAM_KEEPALIVE:
+        ctx.client.start_keepalive()
+    return (_FEATURES.get(feature, 0),)
+
+
+@handles("CONNECT_OPEN")
+def _open(ctx: ClientContext, a: Any) -> Any:
+    name, flags = a
+    with ctx.lock:
+        if ctx.shared is not None:
+            raise Error(ErrorCode.INTERNAL_ERROR, "connection already open", domain=ErrorDomain.RPC)
+    shown, local = ctx.state.local_uri(name)
+    shared = ctx.state.acquire(local)
+    with ctx.lock:
+        ctx.shared = shared
+        ctx.uri = shown
+        ctx.read_only = ctx.client.read_only or bool(flags & _VIR_CONNECT_RO)
+    return None
+
+
+@handles("CONNECT_CLOSE")
+def _close(ctx: ClientContext, a: Any) -> Any:
+    close_context(ctx, ctx.state)
+    return None
+
+
+@handles("CONNECT_REGISTER_CLOSE_CALLBACK", "CONNECT_UNREGISTER_CLOSE_CALLBACK")
+def _close_callback(ctx: ClientContext, a: Any) -> Any:
+    return None
+
+
+@handles("CONNECT_GET_TYPE")
+def _get_type(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_type(),)
+
+
+@handles("CONNECT_GET_VERSION")
+def _get_version(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_version(),)
+
+
+@handles("CONNECT_GET_LIB_VERSION")
+def _get_lib_version(ctx: ClientContext, a: Any) -> Any:
+    return (LIB_VERSION,)
+
+
+@handles("CONNECT_GET_HOSTNAME")
+def _get_hostname(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_hostname(),)
+
+
+@handles("CONNECT_GET_URI")
+def _get_uri(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.uri,)
+
+
+@handles("CONNECT_IS_SECURE")
+def _is_secure(ctx: ClientContext, a: Any) -> Any:
+    return (1,)  # a Unix socket: nobody else can see the traffic
+
+
+@handles("CONNECT_GET_CAPABILITIES")
+def _capabilities(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_capabilities(),)
+
+
+@handles("CONNECT_GET_DOMAIN_CAPABILITIES")
+def _domain_capabilities(ctx: ClientContext, a: Any) -> Any:
+    emulator, arch, machine, virttype, flags = a
+    return (ctx.calls.connect_get_domain_capabilities(emulator, arch, machine, virttype, flags),)
+
+
+@handles("CONNECT_DOMAIN_XML_FROM_NATIVE")
+def _from_native(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_domain_xml_from_native(a[0], a[1]),)
+
+
+@handles("CONNECT_DOMAIN_XML_TO_NATIVE")
+def _to_native(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_domain_xml_to_native(a[0], a[1]),)
+
+
+@handles("NODE_GET_INFO")
+def _node_info(ctx: ClientContext, a: Any) -> Any:
+    i = ctx.calls.node_get_info()
+    return (_char_array(i.model, 32), i.memory_kib, i.cpus, i.mhz, i.nodes, i.sockets, i.cores, i.threads)
+
+
+@handles("NODE_GET_SECURITY_MODEL")
+def _security_model(ctx: ClientContext, a: Any) -> Any:
+    m = ctx.calls.node_get_security_model()
+    return (_c_string(m.model) if m.model else b"", _c_string(m.doi) if m.doi else b"")

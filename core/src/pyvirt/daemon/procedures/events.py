@@ -1,0 +1,88 @@
+"""Event registration: the client's callback ids, listeners on the shared connection, the messages sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyvirt.daemon.procedures.table import (
+    _DOMAIN_EVENT_ID_LAST,
+    _NETWORK_EVENT_ID_LAST,
+    _POOL_EVENT_ID_LAST,
+    _PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+    _PROC_NETWORK_EVENT_LIFECYCLE,
+    HANDLERS,
+    _wnet,
+)
+from pyvirt.daemon.remote_program import ClientContext
+from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.remote.calls import uuid_text, wire_domain
+
+
+# ---------------------------------------------------------------- events
+def _register_domain_event(ctx: ClientContext, a: Any) -> Any:
+    event_id, dom = a
+    if not 0 <= event_id < _DOMAIN_EVENT_ID_LAST:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported event ID {event_id}")
+    shared = ctx.shared
+    assert shared is not None
+    with ctx.lock:
+        ctx.next_callback += 1
+        callback_id = ctx.next_callback
+    uuid = uuid_text(dom[1]) if dom is not None else None
+    if event_id == 0:
+
+        def deliver(ev: Any) -> None:
+            msg = (callback_id, (wire_domain(ev.domain), ev.event, ev.detail))
+            ctx.send_event(_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, msg)
+
+        key = shared.listen_domain(deliver, uuid)
+    else:
+        key = 0  # an event no pyvirt driver raises yet: registered, never delivered (as libvirt for such drivers)
+    with ctx.lock:
+        ctx.callbacks[callback_id] = key
+    return (callback_id,)
+
+
+def _register_network_event(ctx: ClientContext, a: Any) -> Any:
+    event_id, net = a
+    if not 0 <= event_id < _NETWORK_EVENT_ID_LAST:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported network event ID {event_id}")
+    shared = ctx.shared
+    assert shared is not None
+    with ctx.lock:
+        ctx.next_callback += 1
+        callback_id = ctx.next_callback
+
+    def deliver(ev: Any) -> None:
+        ctx.send_event(_PROC_NETWORK_EVENT_LIFECYCLE, (callback_id, _wnet(ev.network), ev.event, ev.detail))
+
+    key = shared.listen_network(deliver, uuid_text(net[1]) if net is not None else None)
+    with ctx.lock:
+        ctx.callbacks[callback_id] = key
+    return (callback_id,)
+
+
+def _register_pool_event(ctx: ClientContext, a: Any) -> Any:
+    event_id, _pool_arg = a
+    if not 0 <= event_id < _POOL_EVENT_ID_LAST:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported storage pool event ID {event_id}")
+    with ctx.lock:
+        ctx.next_callback += 1
+        ctx.callbacks[ctx.next_callback] = 0
+        return (ctx.next_callback,)
+
+
+def _deregister_event(ctx: ClientContext, a: Any) -> Any:
+    with ctx.lock:
+        key = ctx.callbacks.pop(a[0], None)
+    if key is None:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"callback ID {a[0]} not registered")
+    if key and ctx.shared is not None:
+        ctx.shared.unlisten(key)
+
+
+HANDLERS["REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY"] = _register_domain_event
+HANDLERS["REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY"] = _register_network_event
+HANDLERS["REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY"] = _register_pool_event
+for _name in ("DOMAIN_EVENT_CALLBACK", "NETWORK_EVENT", "STORAGE_POOL_EVENT"):
+    HANDLERS[f"REMOTE_PROC_CONNECT_{_name}_DEREGISTER_ANY"] = _deregister_event
