@@ -20,6 +20,7 @@ from pyvirt.errors import (
     XMLError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
@@ -30,6 +31,7 @@ from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, Nod
 from pyvirt.security.stack import SecurityConfig, load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.host_topology import node_info
+from pyvirt_lxc.autostart import LxcStateHooks
 from pyvirt_lxc.cgroups import ContainerCgroup
 from pyvirt_lxc.container_config import apply_defaults, build_spec, limits_of
 from pyvirt_lxc.process import start_container
@@ -124,20 +126,25 @@ class LxcConnection:
         dom = apply_defaults(parse_domain(xml))
         _check_name(dom)
         with self.state.lock:
-            obj, added = self.state.add_definition(dom, live=False)
-            obj.persistent = True
-            self.state.save_config(dom)
+            # no job, as in libvirt; the data lock orders it with a start or a stop swapping definitions
+            existing = self.state.domains.get(dom.uuid or "")
+            with existing.lock if existing is not None else contextlib.nullcontext():
+                obj, added = self.state.add_definition(dom, live=False)
+                obj.persistent = True
+                self.state.save_config(dom)
         self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
         return obj.ref()
 
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0, "lxcDomainUndefineFlags")
-        with self.state.lock:
-            self.state.forget_definition(self.state.find(dom))
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY), self.state.lock:
+            self.state.forget_definition(obj)
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, obj: DomainObj, reason: str = "booted") -> None:
+        """Start the container; the caller holds its modify job (libvirt's LXC driver starts within one)."""
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
         st = self.state
@@ -164,9 +171,10 @@ class LxcConnection:
             st.auditor.start(g, reason, False)
             raise
         st.security.hand_over_labels(live, proc.controller_pid)  # the controller keeps the labels, not this process
-        obj.config = obj.live if obj.persistent else None
-        obj.live, obj.process, obj.id = live, proc, next(st.next_id)
-        obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+        with obj.lock:
+            obj.config = obj.live if obj.persistent else None
+            obj.live, obj.process, obj.id = live, proc, next(st.next_id)
+            obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
         g = st.audit_guest(obj, proc.controller_pid)  # like libvirt: the vm pid is the controller's
         for fs in live.devices.filesystems if live.devices is not None else []:
             st.auditor.fs(g, None, fs.source_dir, "start", True)
@@ -198,21 +206,21 @@ class LxcConnection:
         _check_name(dom)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
-        with obj.lock:
-            try:
+        try:
+            with obj.job.holding(Job.MODIFY):
                 self._start(obj)
-            except BaseException:
-                if added:
-                    with self.state.lock:
-                        self.state.remove(obj)
-                raise
+        except BaseException:
+            if added and not obj.active:
+                with self.state.lock:
+                    self.state.remove(obj)
+            raise
         return obj.ref()
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0x6, "lxcDomainCreateWithFiles")
         obj = self.state.find(dom)
-        with obj.lock:
+        with obj.job.holding(Job.MODIFY):
             self._start(obj)
 
     def _running(self, dom: DomainRef) -> DomainObj:
@@ -224,12 +232,14 @@ class LxcConnection:
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0, "lxcDomainDestroyFlags")
-        obj = self._running(dom)
-        proc = obj.process
-        assert proc is not None
-        obj.reboot_pending = False
-        proc.destroy()
-        proc.cleaned.wait(30)
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.DESTROY):
+            obj = self._running(dom)
+            proc = obj.process
+            assert proc is not None
+            obj.reboot_pending = False
+            proc.destroy()
+            proc.cleaned.wait(30)
 
     def _signal_init(self, obj: DomainObj, sig: int) -> None:
         assert obj.process is not None
@@ -246,42 +256,58 @@ class LxcConnection:
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         """VIR_DOMAIN_SHUTDOWN_DEFAULT and _SIGNAL: SIGTERM to the init (no /dev/initctl support)."""
         check_flags(flags, 0x4, "lxcDomainShutdownFlags")
-        self._signal_init(self._running(dom), signal.SIGTERM)
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            self._signal_init(self._running(dom), signal.SIGTERM)
 
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         """The init is stopped (SIGTERM) and the container started again once it has gone."""
         check_flags(flags, 0x4, "lxcDomainReboot")
-        obj = self._running(dom)
-        obj.reboot_pending = True
-        self._signal_init(obj, signal.SIGTERM)
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            obj = self._running(dom)
+            obj.reboot_pending = True
+            self._signal_init(obj, signal.SIGTERM)
 
     def _restart(self, obj: DomainObj) -> None:
-        with obj.lock, contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), obj.job.holding(Job.MODIFY):
             self._start(obj, reason="reboot")
 
     @hookimpl
     def domain_suspend(self, dom: DomainRef) -> None:
-        obj = self._running(dom)
-        assert obj.process is not None
-        with obj.lock:
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):  # the freezer may take its time: no lock is held meanwhile
+            obj = self._running(dom)
+            assert obj.process is not None
             if obj.state == DomainState.PAUSED:
                 return
             obj.process.cgroup.freeze(True)
-            obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
-            self.state.save_status(obj)
+            with obj.lock:
+                if obj.process is None:  # it ended while the freezer worked
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
+                    )
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+                self.state.save_status(obj)
         self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
 
     @hookimpl
     def domain_resume(self, dom: DomainRef) -> None:
-        obj = self._running(dom)
-        assert obj.process is not None
-        with obj.lock:
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            obj = self._running(dom)
+            assert obj.process is not None
             if obj.state == DomainState.RUNNING:
                 return
             obj.process.cgroup.freeze(False)
-            obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
-            self.state.save_status(obj)
+            with obj.lock:
+                if obj.process is None:  # it ended while the freezer worked
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
+                    )
+                obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+                self.state.save_status(obj)
         self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
 
     @hookimpl
@@ -350,7 +376,7 @@ class LxcConnection:
         return self.state.security.process_labels(obj.live, obj.process.init_pid)
 
 
-class LxcDriver:
+class LxcDriver(LxcStateHooks):
     """The object behind the ``lxc`` entry point."""
 
     pyvirt_contract = CONTRACT_VERSION

@@ -14,12 +14,13 @@ import itertools
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, ShutoffReason
 from pyvirt.errors import Error, ErrorDomain
 from pyvirt.events import DomainEvent, Stopped
+from pyvirt.local_driver.domain_jobs import DomainJobs
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
 from pyvirt.local_driver.names import definition_files
@@ -45,6 +46,8 @@ _STOPPED = {"destroyed": (Stopped.DESTROYED, ShutoffReason.DESTROYED),
 class DomainObj(BaseDomainObj):
     process: ContainerProcess | None = None
     reboot_pending: bool = False
+    # libvirt's per-domain jobs: what serializes starts, stops and changes (``lock`` guards data only)
+    job: DomainJobs = field(default_factory=DomainJobs)
 
 
 class LxcState(DomainTable[DomainObj]):
@@ -72,6 +75,11 @@ class LxcState(DomainTable[DomainObj]):
 
     def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
         return AuditGuest("lxc", obj.name, obj.uuid, pid)
+
+    def remove(self, obj: DomainObj) -> None:
+        """Out of the table: whoever still waits for one of its jobs fails with libvirt's "no domain"."""
+        super().remove(obj)
+        obj.job.mark_removed(obj.uuid, obj.name)
 
     def save_status(self, obj: DomainObj) -> None:
         proc = obj.process

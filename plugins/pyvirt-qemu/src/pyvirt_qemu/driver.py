@@ -30,6 +30,7 @@ from pyvirt.errors import (
     SystemCallError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, Job
 from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
@@ -52,6 +53,7 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
+from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
@@ -86,14 +88,17 @@ _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
 
 
-def _wait_migration(monitor: Monitor, timeout: float = 600.0) -> None:
-    """Until QEMU's outgoing migration (our save) ends; QEMU only reports it through query-migrate or events."""
+def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) -> None:
+    """Until QEMU's outgoing migration (our save) ends; QEMU only reports it through query-migrate or events.
+    A migration cancelled on a client's request (``domjobabort``) fails as libvirt's does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = monitor.execute("query-migrate")
         status = info.get("status")
         if status == "completed":
             return
+        if status == "cancelled" and jobs.abort_requested:
+            raise jobs.aborted_error()
         if status in ("failed", "cancelled"):
             raise OperationFailedError(
                 ErrorCode.OPERATION_FAILED, f"operation failed: job 'domain save' failed: {info.get('error-desc', status)}",
@@ -179,7 +184,7 @@ class QemuConnection:
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
-        dom = apply_defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
         self._firmware(dom)
         self._host_model_cpu(dom)
         resolve_volume_disks(dom, self.uri)
@@ -232,11 +237,15 @@ class QemuConnection:
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "qemuDomainDefineXMLFlags")
-        dom = apply_defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
         with self.state.lock:
-            obj, added = self.state.add_definition(dom, live=False)
-            obj.persistent = True
-            self.state.save_config(dom)
+            # no job, as in libvirt (a define never waits for a save or a start); the data lock orders it
+            # with a start or a stop swapping the running and persistent definitions
+            existing = self.state.domains.get(dom.uuid or "")
+            with existing.lock if existing is not None else contextlib.nullcontext():
+                obj, added = self.state.add_definition(dom, live=False)
+                obj.persistent = True
+                self.state.save_config(dom)
         self.state.emit(obj, DomainEvent.DEFINED, Defined.ADDED if added else Defined.UPDATED)
         return obj.ref()
 
@@ -251,8 +260,8 @@ class QemuConnection:
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0x4F, "qemuDomainUndefineFlags")
-        with self.state.lock:
-            obj = self.state.find(dom)
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY), self.state.lock:
             if not obj.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
             nvram = self._nvram_of(obj)
@@ -284,16 +293,13 @@ class QemuConnection:
     def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
         """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running).
 
-        The whole start holds the domain's cross-process start lock: a guest
-        another process started meanwhile is adopted (and this start refused),
-        one it abandoned mid-start is cleaned up first.
+        The caller holds the domain's start job (``state.start_job``), whose
+        cross-process part has adopted a guest another process started
+        meanwhile (this start is then refused) or cleaned up one it
+        abandoned mid-start.
         """
-        with self.state.start_job(obj):
-            if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
-            self._start_locked(obj, paused, image, run)
-
-    def _start_locked(self, obj: DomainObj, paused: bool, image: str | None, run: bool | None) -> None:
+        if obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
         self._firmware(live)
         self._host_model_cpu(live)
@@ -359,9 +365,10 @@ class QemuConnection:
         if header is not None:
             paused = not (header.was_running if run is None else run)
         try:
-            obj.config = obj.live if obj.persistent else None
-            obj.live, obj.process, obj.id = live, proc, domain_id
-            obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
+            with obj.lock:
+                obj.config = obj.live if obj.persistent else None
+                obj.live, obj.process, obj.id = live, proc, domain_id
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
             if restored:
                 _wait_incoming(proc.monitor)
@@ -381,7 +388,7 @@ class QemuConnection:
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.MIGRATION if restored else PausedReason.USER
             st.save_status(obj)
         except Exception:
-            proc.stop_reason = "failed"
+            proc.stop_reason = proc.stop_reason or "failed"  # (a destroy that ended this start keeps its reason)
             proc.kill(2)
             st.on_exit(obj, proc)
             raise
@@ -391,15 +398,13 @@ class QemuConnection:
         if paused:
             st.emit(obj, DomainEvent.SUSPENDED, Suspended.RESTORED if restored else Suspended.PAUSED)
 
-    def _save(self, obj: DomainObj, path: str, flags: int) -> QemuProcess:
-        """Pause and stream QEMU's state into a libvirt-format image; the caller then ends QEMU.
+    def _save(self, obj: DomainObj, path: str, flags: int) -> None:
+        """Within the async job "domain save": pause, stream QEMU's state into a libvirt-format image, end QEMU.
 
-        Ending it happens outside the domain lock, because the exit handler
-        that records "shut off (saved)" takes that lock.
+        Queries, ``destroy`` and an abort may run meanwhile (libvirt's default
+        mask): the domain's data lock is never held while QEMU writes.
         """
-        proc = obj.process
-        if proc is None:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        proc = self._still_running(obj)
         was_running = obj.state == DomainState.RUNNING
         if flags & 2:
             was_running = True
@@ -408,38 +413,49 @@ class QemuConnection:
         xml = format_domain(obj.live)
         fd = start_image(path, xml, was_running)
         paused_here = False
+        before = (obj.state, obj.reason)
         try:
             if obj.state == DomainState.RUNNING:
                 obj.expect("STOP")
                 proc.monitor.execute("stop")
                 paused_here = True
+            with obj.lock:  # what queries show meanwhile, as libvirt: "paused (saving)"
+                obj.state, obj.reason = DomainState.PAUSED, PausedReason.SAVE
             proc.monitor.pass_fd(fd, "pyvirt-save")
             proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
-            _wait_migration(proc.monitor)
+            obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
+            try:
+                _wait_migration(proc.monitor, obj.job)
+            finally:
+                obj.job.on_abort(None)
             finish_image(fd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(path)
+            after = before
             if paused_here and proc.alive():
                 obj.expect("RESUME")
                 with contextlib.suppress(Error):
                     proc.monitor.execute("cont")
+                    after = (DomainState.RUNNING, RunningReason.SAVE_CANCELED)  # libvirt's "running (save canceled)"
+            with obj.lock:
+                if obj.process is proc and proc.alive():  # (not when a destroy has ended it meanwhile)
+                    obj.state, obj.reason = after
             raise
         os.close(fd)
         proc.stop_reason = "saved"
-        return proc
+        proc.kill(grace=3.0)
+        proc.cleaned.wait(30)
 
     @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
         check_flags(flags, 0x7, "qemuDomainSaveFlags")
         if xml is not None:
             raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
-        obj = self._running(dom)
-        with obj.lock:
-            proc = self._save(obj, os.path.abspath(path), flags)
-        proc.kill(grace=3.0)
-        proc.cleaned.wait(30)
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
+        with obj.job.holding_async(AsyncJob.SAVE):
+            self._save(obj, os.path.abspath(path), flags)
 
     @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
@@ -451,26 +467,24 @@ class QemuConnection:
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         run = True if flags & 2 else False if flags & 4 else None
-        with obj.lock:
-            try:
+        try:
+            with self.state.start_job(obj):
                 self._start(obj, paused=False, image=path, run=run)
-            except Exception:
-                if added and not obj.active:  # (active: another process runs it, and we adopted it)
-                    with self.state.lock:
-                        self.state.remove(obj)
-                raise
+        except Exception:
+            if added and not obj.active:  # (active: another process runs it, and we adopted it)
+                with self.state.lock:
+                    self.state.remove(obj)
+            raise
         return obj.ref()
 
     @hookimpl
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0x7, "qemuDomainManagedSave")
-        obj = self._running(dom)
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         if not obj.persistent:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
-        with obj.lock:
-            proc = self._save(obj, self.state.paths.managed_save(obj.name), flags)
-        proc.kill(grace=3.0)
-        proc.cleaned.wait(30)
+        with obj.job.holding_async(AsyncJob.SAVE):
+            self._save(obj, self.state.paths.managed_save(obj.name), flags)
 
     @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
@@ -486,24 +500,24 @@ class QemuConnection:
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 0x7, "qemuDomainCreateXML")
-        dom = apply_defaults(parse_domain(xml))
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
-        with obj.lock:
-            try:
+        try:
+            with self.state.start_job(obj):
                 self._start(obj, paused=bool(flags & 1))
-            except Exception:
-                if added and not obj.active:  # (active: another process runs it, and we adopted it)
-                    with self.state.lock:
-                        self.state.remove(obj)
-                raise
+        except Exception:
+            if added and not obj.active:  # (active: another process runs it, and we adopted it)
+                with self.state.lock:
+                    self.state.remove(obj)
+            raise
         return obj.ref()
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0x7, "qemuDomainCreateWithFlags")
         obj = self.state.find(dom)
-        with obj.lock:
+        with self.state.start_job(obj):
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed) and not flags & 4:  # VIR_DOMAIN_START_FORCE_BOOT ignores the image
                 self._start(obj, paused=False, image=managed, run=False if flags & 1 else None)
@@ -522,34 +536,45 @@ class QemuConnection:
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 1, "qemuDomainDestroyFlags")
-        obj = self._running(dom)
-        proc = obj.process
-        assert proc is not None
-        proc.stop_reason = "destroyed"
+        obj = self.state.find(dom)
+        with obj.lock:
+            proc = obj.process
+            if proc is None or not obj.active or proc.stop_reason == "destroyed":  # (another destroy has it)
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
+                )
+            proc.stop_reason = "destroyed"
+        # libvirt's qemuProcessBeginStopJob: kill first, so that whatever job talks to QEMU now (a save, a
+        # detach waiting for the guest) fails at once and lets go; then the destroy job, which may begin
+        # beside any async job
+        obj.deleted.interrupt()
         proc.kill(grace=10.0 if flags & 1 else 3.0)
-        proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
+        with obj.job.holding(Job.DESTROY):
+            proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
 
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         """ACPI power button or the guest agent (flags 1, 2); by default the agent when it listens, else ACPI."""
         check_flags(flags, 0x3, "qemuDomainShutdownFlags")
-        obj = self._running(dom)
-        proc = self._still_running(obj)
-        if self._by_agent(obj, flags, "powerdown"):
-            return
-        self._monitor_call(obj, proc, "system_powerdown")
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            if self._by_agent(obj, flags, "powerdown"):
+                return
+            self._monitor_call(obj, proc, "system_powerdown")
 
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         """Like shutdown, but the guest comes back: an agent reboot, or ACPI power-off then reset and go."""
         check_flags(flags, 0x3, "qemuDomainReboot")
-        obj = self._running(dom)
-        proc = self._still_running(obj)
-        if self._by_agent(obj, flags, "reboot"):
-            return
-        with obj.lock:
-            obj.fake_reboot = True
-        self._monitor_call(obj, proc, "system_powerdown")
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            if self._by_agent(obj, flags, "reboot"):
+                return
+            with obj.lock:
+                obj.fake_reboot = True
+            self._monitor_call(obj, proc, "system_powerdown")
 
     @staticmethod
     def _by_agent(obj: DomainObj, flags: int, mode: str) -> bool:
@@ -567,7 +592,7 @@ class QemuConnection:
 
     @staticmethod
     def _still_running(obj: DomainObj) -> QemuProcess:
-        """The guest's process, checked again under the domain's lock: a destroy may have ended it since."""
+        """The guest's process, checked again once the job is ours: it may have ended while we waited."""
         proc = obj.process
         if proc is None or not proc.alive():
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
@@ -581,36 +606,43 @@ class QemuConnection:
         except Error:
             if proc.alive() and obj.process is proc and not proc.exited.wait(0.5):
                 raise
-            obj.expected.pop({"stop": "STOP", "cont": "RESUME"}.get(command, ""), None)
+            with obj.lock:
+                obj.expected.pop({"stop": "STOP", "cont": "RESUME"}.get(command, ""), None)
             raise OperationFailedError(
                 ErrorCode.OPERATION_FAILED, "domain is no longer running", domain=ErrorDomain.QEMU
             ) from None
 
     @hookimpl
     def domain_suspend(self, dom: DomainRef) -> None:
-        obj = self._running(dom)
-        with obj.lock:
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
+        with obj.job.holding(Job.SUSPEND):
             proc = self._still_running(obj)
             if obj.state == DomainState.PAUSED:
                 return
             obj.expect("STOP")
             self._monitor_call(obj, proc, "stop")
-            if obj.state != DomainState.PAUSED:  # the STOP event may have done it already
-                obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            with obj.lock:
+                changed = obj.state != DomainState.PAUSED  # the STOP event may have done it already
+                if changed:
+                    obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+            if changed:
                 self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
             self.state.save_status(obj)
 
     @hookimpl
     def domain_resume(self, dom: DomainRef) -> None:
-        obj = self._running(dom)
-        with obj.lock:
+        obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
+        with obj.job.holding(Job.MODIFY):
             proc = self._still_running(obj)
             if obj.state == DomainState.RUNNING:
                 return
             obj.expect("RESUME")
             self._monitor_call(obj, proc, "cont")
-            if obj.state != DomainState.RUNNING:
-                obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+            with obj.lock:
+                changed = obj.state != DomainState.RUNNING
+                if changed:
+                    obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+            if changed:
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
             self.state.save_status(obj)
 
@@ -636,9 +668,9 @@ class QemuConnection:
         if isinstance(dev, Interface) and not dev.mac:
             dev.mac = "52:54:00:{:02x}:{:02x}:{:02x}".format(*os.urandom(3))
         obj = self.state.find(dom)
-        live, config = self._affect(obj, flags)
         what = f"target {dev.target_dev}" if isinstance(dev, Disk) else f"interface with MAC {dev.mac}"
-        with obj.lock:
+        with obj.job.holding(Job.MODIFY):
+            live, config = self._affect(obj, flags)
             persistent = obj.persistent_def()
             for target, check in ((obj.live, live), (persistent, config)):
                 if check and find_device(target, dev) >= 0:
@@ -672,9 +704,9 @@ class QemuConnection:
         """Plug a DIMM/NVDIMM/virtio-mem/virtio-pmem into a running guest (object-add, device_add), and/or
         add it to the definition; the guest's ``<memory>`` grows by its size either way, as in libvirt."""
         obj = self.state.find(dom)
-        live, config = self._affect(obj, flags)
         size = dev.target_size.kib if dev.target_size is not None else 0
-        with obj.lock:
+        with obj.job.holding(Job.MODIFY):
+            live, config = self._affect(obj, flags)
             persistent = obj.persistent_def()
             if live:
                 proc, target = obj.process, obj.live
@@ -728,9 +760,9 @@ class QemuConnection:
         if isinstance(dev, MemoryDevice):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "detaching memory devices is not supported yet")
         obj = self.state.find(dom)
-        live, config = self._affect(obj, flags)
         what = f"no target device {dev.target_dev}" if isinstance(dev, Disk) else f"no device matching MAC {dev.mac}"
-        with obj.lock:
+        with obj.job.holding(Job.MODIFY):
+            live, config = self._affect(obj, flags)
             persistent = obj.persistent_def()
             positions = {
                 name: find_device(target, dev) for name, target in (("live", obj.live), ("config", persistent))
@@ -751,8 +783,9 @@ class QemuConnection:
                         self.state.auditor.net(g, gone.mac, None, "detach", True)
 
                 def later(finish: Callable[[], None]) -> Callable[[], None]:
-                    def run() -> None:  # on the event thread, once the guest has let go
-                        with obj.lock:
+                    def run() -> None:  # on a thread of its own, once the guest has let go
+                        # a modify job, as libvirt's processDeviceDeletedEvent: it talks to QEMU (blockdev-del)
+                        with contextlib.suppress(Error), obj.job.holding(Job.MODIFY):
                             if obj.process is None or not obj.process.alive():
                                 return
                             finish()
@@ -782,9 +815,9 @@ class QemuConnection:
         if isinstance(new, MemoryDevice):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "updating memory devices is not supported yet")
         obj = self.state.find(dom)
-        live, config = self._affect(obj, flags & 0x3)
         what = f"target {new.target_dev}" if isinstance(new, Disk) else f"MAC {new.mac}"
-        with obj.lock:
+        with obj.job.holding(Job.MODIFY):
+            live, config = self._affect(obj, flags & 0x3)
             persistent = obj.persistent_def()
             positions = {
                 name: find_device(target, new) for name, target in (("live", obj.live), ("config", persistent))
@@ -830,7 +863,7 @@ class QemuConnection:
                 d.snapshot not in (None, "internal") for d in snap.disks)):  # fmt: skip
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "mixing internal and external snapshots")
         obj, store = self._store(dom)
-        with obj.lock:
+        with obj.job.holding_async(AsyncJob.SNAPSHOT):
             proc = obj.process
             if proc is not None:
                 running = obj.state == DomainState.RUNNING
@@ -841,15 +874,15 @@ class QemuConnection:
                 store.create(snap, obj.live, state, proc.monitor)
             else:
                 store.create(snap, obj.live, "shutoff", None)
-        if flags & SNAPSHOT_CREATE_HALT and proc is not None:
-            proc.stop_reason = "from_snapshot"
-            proc.kill(grace=3.0)
-            proc.cleaned.wait(30)
+            if flags & SNAPSHOT_CREATE_HALT and proc is not None:
+                proc.stop_reason = "from_snapshot"
+                proc.kill(grace=3.0)
+                proc.cleaned.wait(30)
         return SnapshotRef(dom, snap.name)
 
     def _external_snapshot(self, dom: DomainRef, snap: Any) -> SnapshotRef:
         obj, store = self._store(dom)
-        with obj.lock:
+        with obj.job.holding_async(AsyncJob.SNAPSHOT):
             if snap.memory_snapshot not in (None, "no"):
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk-only snapshot cannot hold memory")
             persistent = obj.persistent_def() if obj.persistent else obj.live.model_copy(deep=True)
@@ -905,43 +938,49 @@ class QemuConnection:
         doc = store.load(snap.name)
         if any(d.snapshot == "external" for d in doc.disks or []):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "revert to external snapshot not supported yet")
-        if doc.state not in ("running", "paused"):
+        # libvirt reverts within the async job "start": only a destroy may run beside it
+        with self.state.start_job(obj):
+            self._revert(obj, store, snap.name, doc.state)
+        store.set_current(snap.name)
+
+    def _revert(self, obj: DomainObj, store: SnapshotStore, name: str, state: str | None) -> None:
+        if state not in ("running", "paused"):
             proc = obj.process
             if proc is not None:
                 proc.stop_reason = "from_snapshot"
                 proc.kill(grace=3.0)
                 proc.cleaned.wait(30)
-            with obj.lock:
-                store.load_into(snap.name, obj.live, None)
+            store.load_into(name, obj.live, None)
+            return
+        if obj.process is None:
+            self._start(obj, paused=True)
+        proc = obj.process
+        assert proc is not None
+        if obj.state == DomainState.RUNNING:  # QEMU stops it to load, and resumes it after
+            obj.expect("STOP")
+            obj.expect("RESUME")
+        store.load_into(name, obj.live, proc.monitor)
+        running = bool(proc.monitor.execute("query-status").get("running"))
+        new: tuple[int, int]
+        if state == "running":
+            if not running:
+                obj.expect("RESUME")
+                proc.monitor.execute("cont")
+            new = DomainState.RUNNING, RunningReason.FROM_SNAPSHOT
         else:
-            with obj.lock:
-                if obj.process is None:
-                    self._start(obj, paused=True)
-                proc = obj.process
-                assert proc is not None
-                if obj.state == DomainState.RUNNING:  # QEMU stops it to load, and resumes it after
-                    obj.expect("STOP")
-                    obj.expect("RESUME")
-                store.load_into(snap.name, obj.live, proc.monitor)
-                running = bool(proc.monitor.execute("query-status").get("running"))
-                if doc.state == "running":
-                    if not running:
-                        obj.expect("RESUME")
-                        proc.monitor.execute("cont")
-                    obj.state, obj.reason = DomainState.RUNNING, RunningReason.FROM_SNAPSHOT
-                else:
-                    if running:
-                        obj.expect("STOP")
-                        proc.monitor.execute("stop")
-                    obj.state, obj.reason = DomainState.PAUSED, PausedReason.FROM_SNAPSHOT
-                self.state.save_status(obj)
-        store.set_current(snap.name)
+            if running:
+                obj.expect("STOP")
+                proc.monitor.execute("stop")
+            new = DomainState.PAUSED, PausedReason.FROM_SNAPSHOT
+        with obj.lock:
+            obj.state, obj.reason = new
+        self.state.save_status(obj)
 
     @hookimpl
     def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
         check_flags(flags, SNAPSHOT_DELETE_METADATA_ONLY, "qemuDomainSnapshotDelete")
         obj, store = self._store(snap.domain)
-        with obj.lock:
+        with obj.job.holding_async(AsyncJob.SNAPSHOT):  # as libvirt 9.0 deletes them
             store.delete(snap.name, obj.live, obj.process.monitor if obj.process is not None else None,
                          metadata_only=bool(flags & SNAPSHOT_DELETE_METADATA_ONLY))  # fmt: skip
 
@@ -988,10 +1027,12 @@ class QemuConnection:
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         check_flags(flags, 0, "qemuConnectGetAllDomainStats")
         obj = self.state.find(dom)
+        # no job, and no lock while QEMU answers: qemu.qmp matches replies to commands, so these queries may
+        # run beside any job (libvirt takes a query job here, which waits behind a modify job)
         with obj.lock:
-            proc = obj.process
-            return collect_stats(obj.live, int(obj.state), int(obj.reason), proc.pid if proc is not None else None,
-                                 proc.monitor if proc is not None else None, stats)  # fmt: skip
+            proc, live, state, reason = obj.process, obj.live, int(obj.state), int(obj.reason)
+        return collect_stats(live, state, reason, proc.pid if proc is not None else None,
+                             proc.monitor if proc is not None else None, stats)  # fmt: skip
 
     @hookimpl
     def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
@@ -1035,7 +1076,7 @@ class QemuConnection:
         return self.state.security.process_labels(obj.live, obj.process.pid)
 
 
-class QemuDriver:
+class QemuDriver(QemuStateHooks):
     """The object behind the ``qemu`` entry point."""
 
     pyvirt_contract = CONTRACT_VERSION

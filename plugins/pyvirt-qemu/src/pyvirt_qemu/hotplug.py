@@ -100,6 +100,14 @@ class DeletedDevices:
         self._cond = threading.Condition()
         self._seen: set[str] = set()
         self._later: dict[str, Callable[[], None]] = {}
+        self._interrupts = 0
+
+    def interrupt(self) -> None:
+        """The guest is being destroyed: a wait for it to let a device go ends now (libvirt's destroy wakes
+        every waiter on the domain too), so the detach job ends and the destroy job can begin."""
+        with self._cond:
+            self._interrupts += 1
+            self._cond.notify_all()
 
     def notify(self, device: str) -> None:
         with self._cond:
@@ -114,9 +122,10 @@ class DeletedDevices:
         """True once the device is gone; False after ``timeout``, with ``finish`` left for the event."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            interrupts = self._interrupts
             while device not in self._seen:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._interrupts != interrupts:
                     self._later[device] = finish
                     return False
                 self._cond.wait(left)

@@ -11,6 +11,7 @@ must not stall the loop that would deliver that reply. A lost connection
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import os
@@ -55,6 +56,9 @@ class Monitor:
         self._closed = False
         self._busy = False  # an event handler is running (it may wait for a lock our closer holds)
         self._close_lock = threading.Lock()
+        # commands waiting for QEMU's answer: close() cancels them, so that no caller waits out its timeout
+        # for a reply that a closed monitor will never deliver (its loop may stop before running them)
+        self._pending: set[concurrent.futures.Future[Any]] = set()
 
     def _dispatch(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -77,8 +81,13 @@ class Monitor:
         comes from the guest's current QEMU, not from one that has just been replaced)."""
         return threading.current_thread() is self._dispatcher
 
-    def _run(self, coro: Any, timeout: float) -> Any:
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _run(self, coro: Any, timeout: float, *, closing: bool = False) -> Any:
+        with self._close_lock:
+            if self._closed and not closing:
+                coro.close()
+                raise self._closed_error()
+            fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._pending.add(fut)
         try:
             return fut.result(timeout)
         except TimeoutError:
@@ -87,6 +96,17 @@ class Monitor:
                 ErrorCode.OPERATION_TIMEOUT, f"QEMU monitor of '{self.name}' did not answer in {timeout}s",
                 domain=ErrorDomain.QEMU,
             ) from None  # fmt: skip
+        except concurrent.futures.CancelledError:
+            raise self._closed_error() from None
+        finally:
+            with self._close_lock:
+                self._pending.discard(fut)
+
+    def _closed_error(self) -> OperationFailedError:
+        return OperationFailedError(
+            ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' was closed (QEMU is gone)",
+            domain=ErrorDomain.QEMU,
+        )  # fmt: skip
 
     def connect(self, path: str, timeout: float = 30.0, alive: Callable[[], bool] = lambda: True) -> None:
         """Connect to QEMU's QMP socket, retrying while QEMU is still creating it.
@@ -231,7 +251,11 @@ class Monitor:
             busy = self._busy
         if self._thread.is_alive():
             with contextlib.suppress(Exception):
-                self._run(self._shutdown(), 5.0)
+                self._run(self._shutdown(), 5.0, closing=True)
+        with self._close_lock:
+            leftovers = list(self._pending)
+        for fut in leftovers:  # submitted to a loop that will not run them any more: their callers fail now
+            fut.cancel()
         self._client = None
         if self._owner_fd is not None:
             os.close(self._owner_fd)

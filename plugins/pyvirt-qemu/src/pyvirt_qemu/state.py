@@ -7,11 +7,14 @@ their security labels); guests that died meanwhile are cleaned up: labels
 restored, status and runtime files removed, transient ones forgotten, and
 the others reported "shut off (crashed)" as libvirt does.
 
-Several processes may share one set of paths (embedded mode, or pyvirsh
-beside a program), so a start is a cross-process affair: the starter holds
-``run/NAME.lock`` (flock) for the whole start and writes libvirt's "paused,
-starting up" status before its first side effect, then again with the pid as
-soon as QEMU exists. Whoever takes the lock later and still finds "starting
+Operations on one domain are serialized by its jobs (``obj.job``, libvirt's
+model, see ``pyvirt.local_driver.domain_jobs``); the domain's data lock
+(``obj.lock``) is only held for short updates of its state, never across a
+wait for QEMU. Several processes may share one set of paths (embedded mode,
+or pyvirsh beside a program), so a start is a cross-process affair: its job
+(async job "start") also holds ``run/NAME.lock`` (flock) for the whole start
+and writes libvirt's "paused, starting up" status before its first side
+effect, then again with the pid as soon as QEMU exists. Whoever takes the lock later and still finds "starting
 up" knows the starter died mid-way: it kills the half-started QEMU and undoes
 the start, as libvirt's reconnect kills a domain it finds mid-start. A
 finished start is adopted (reconnected) instead, so a second start in another
@@ -22,22 +25,20 @@ second QEMU.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import itertools
 import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError, SystemCallError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
+from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, file_lock, try_lock_file, unlock_file
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
 from pyvirt.local_driver.names import definition_files
@@ -66,9 +67,11 @@ class DomainObj(BaseDomainObj):
     deleted: DeletedDevices = field(default_factory=DeletedDevices)  # DEVICE_DELETED, for detach
     agent_open: bool = False  # the guest has the guest-agent port open (VSERPORT_CHANGE)
     fake_reboot: bool = False  # an ACPI reboot: the guest's power-off restarts it instead of ending QEMU
+    job: DomainJobs = field(default_factory=lambda: DomainJobs(error_domain=ErrorDomain.QEMU))
 
     def expect(self, event: str) -> None:
-        self.expected[event] = self.expected.get(event, 0) + 1
+        with self.lock:  # the event thread counts them down
+            self.expected[event] = self.expected.get(event, 0) + 1
 
 
 class QemuState(DomainTable[DomainObj]):
@@ -79,8 +82,12 @@ class QemuState(DomainTable[DomainObj]):
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
-        self._held: dict[str, int] = {}  # domains whose start lock this process holds (name -> lock fd)
         self._load()
+
+    def remove(self, obj: DomainObj) -> None:
+        """Out of the table: whoever still waits for one of its jobs fails with libvirt's "no domain"."""
+        super().remove(obj)
+        obj.job.mark_removed(obj.uuid, obj.name)
 
     def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
         return AuditGuest(obj.live.type or "kvm", obj.name, obj.uuid, pid)
@@ -105,6 +112,15 @@ class QemuState(DomainTable[DomainObj]):
 
     # ------------------------------------------------------------------ disk
     def save_status(self, obj: DomainObj) -> None:
+        """Write the running guest's status file. Under the domain's data lock, and never once its QEMU is
+        gone: the exit handler, which removes the file, waits for that lock after QEMU's exit is known,
+        so a job that outlives its guest (a destroy killed it) cannot leave a status file behind."""
+        with obj.lock:
+            if obj.process is None or not obj.process.alive():
+                return
+            self._write_status(obj)
+
+    def _write_status(self, obj: DomainObj) -> None:
         assert obj.process is not None
         write_status(
             self.paths.status_xml(obj.name),
@@ -154,43 +170,37 @@ class QemuState(DomainTable[DomainObj]):
         write_status(self.paths.status_xml(live.name or ""),
                      Status(DomainState.PAUSED, PausedReason.STARTING_UP, pid, domain_id, xml, runtime))  # fmt: skip
 
-    # ------------------------------------------------------------------ cross-process start
+    # ------------------------------------------------------------------ jobs
     @contextlib.contextmanager
-    def start_job(self, obj: DomainObj, timeout: float = 30.0) -> Iterator[None]:
-        """Hold the domain's start lock and know its current state on disk: what another process started
-        is adopted, what another process abandoned mid-start is cleaned up, before the caller decides."""
-        name = obj.name
-        fd = acquire_domain_lock(self.paths.lockfile(name), name, timeout)
-        self._held[name] = fd
-        try:
+    def start_job(self, obj: DomainObj) -> Iterator[None]:
+        """libvirt's async job "start" (only destroy may run beside it), which also holds the domain's file
+        lock for other processes on the same root; and the domain's current state on disk: what another
+        process started is adopted, what another process abandoned mid-start is cleaned up, before the caller
+        decides."""
+        with obj.job.holding_async(AsyncJob.START, mask=frozenset(), lock_file=self.paths.lockfile(obj.name)):
             self.refresh(obj)
             yield
-        finally:
-            del self._held[name]
-            release_domain_lock(self.paths.lockfile(name), fd)
 
     @contextlib.contextmanager
-    def _run_of(self, name: str, pid: int) -> Iterator[bool]:
-        """Under the domain's start lock: whether the status file still describes the run of QEMU ``pid``
-        (or a start of ours that failed before QEMU existed). Called with the domain's lock held, so a start
-        lock this process holds is held by this very thread."""
-        fd: int | None = None
-        if name not in self._held:
-            try:
-                fd = acquire_domain_lock(self.paths.lockfile(name), name)
-            except Error:
-                yield False  # a start elsewhere that long adopts or cleans up this run itself
-                return
-        try:
+    def _run_of(self, obj: DomainObj, pid: int) -> Iterator[bool]:
+        """Under the domain's file lock: whether the status file still describes the run of QEMU ``pid``
+        (or a start of ours that failed before QEMU existed). When a job of this process holds that lock,
+        it is the start that ends here (its own failure), so the lock is not taken twice."""
+        name = obj.name
+        ours = obj.job.holds_lock_file()
+        with contextlib.ExitStack() as stack:
+            if not ours:
+                try:
+                    stack.enter_context(file_lock(self.paths.lockfile(name)))
+                except Error:
+                    yield False  # a start elsewhere that long adopts or cleans up this run itself
+                    return
             try:
                 st = read_status(self.paths.status_xml(name))
             except (Error, OSError, ValueError):
                 yield False
                 return
-            yield st.pid == pid or (st.pid == 0 and name in self._held)
-        finally:
-            if fd is not None:
-                release_domain_lock(self.paths.lockfile(name), fd)
+            yield st.pid == pid or (st.pid == 0 and ours)
 
     def refresh(self, obj: DomainObj) -> None:
         """With the start lock held: adopt the guest another process has started since we loaded, or clean
@@ -214,14 +224,14 @@ class QemuState(DomainTable[DomainObj]):
         private_dir = guest_private_dir(self.paths.lib, name)
         if not locked and (_is_starting(st) or not _is_our_qemu(st.pid, name, private_dir)):
             # cleaning up is for the one process holding the domain's start lock
-            fd = try_domain_lock(self.paths.lockfile(name))
+            fd = try_lock_file(self.paths.lockfile(name))
             if fd is None:
                 return  # a start is under way in another process: it adopts or cleans up this run itself
             try:
                 if os.path.exists(status_path):
                     self._reconnect(status_path, locked=True)  # the status may have moved on meanwhile
             finally:
-                release_domain_lock(self.paths.lockfile(name), fd)
+                unlock_file(self.paths.lockfile(name), fd)
             return
         live = parse_domain(st.domain_xml, live=True)
         apply_volume_paths(live, st.runtime.get("volumes", {}))
@@ -380,28 +390,33 @@ class QemuState(DomainTable[DomainObj]):
                     self.save_status(obj)
 
     def on_exit(self, obj: DomainObj, proc: QemuProcess) -> None:
-        """The QEMU process is gone: labels back, status removed, stopped event with the reason."""
+        """The QEMU process is gone: labels back, status removed, stopped event with the reason.
+
+        The domain's data lock is taken only to check and to record the
+        outcome: giving labels back may wait for another process's file lock.
+        """
         with obj.lock:
             if obj.process is not proc:
                 return
-            proc.monitor.close()
-            reason = proc.stop_reason or "crashed"
-            detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
-                      "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED}.get(reason, Stopped.FAILED)  # fmt: skip
-            shutoff = {
-                "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
-                "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
-            }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
-            with self._run_of(obj.name, proc.pid) as ours:
-                # only the one process that finds the status still naming this QEMU gives its labels back
-                # and removes its files: another watcher may have done so, or started the guest again
-                if ours:
-                    with contextlib.suppress(Error):
-                        self.security.restore_all_label(obj.live)
+        proc.monitor.close()
+        reason = proc.stop_reason or "crashed"
+        detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
+                  "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED}.get(reason, Stopped.FAILED)  # fmt: skip
+        shutoff = {
+            "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
+            "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
+        }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
+        with self._run_of(obj, proc.pid) as ours:
+            # only the one process that finds the status still naming this QEMU gives its labels back
+            # and removes its files: another watcher may have done so, or started the guest again
+            if ours:
                 with contextlib.suppress(Error):
-                    self.security.release_label(obj.live)
-                if ours:
-                    self.remove_runtime_files(obj.name, proc.hugepage_dirs)
+                    self.security.restore_all_label(obj.live)
+            with contextlib.suppress(Error):
+                self.security.release_label(obj.live)
+            if ours:
+                self.remove_runtime_files(obj.name, proc.hugepage_dirs)
+        with obj.lock:
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
             obj.process = None
@@ -409,12 +424,12 @@ class QemuState(DomainTable[DomainObj]):
             obj.state, obj.reason = DomainState.SHUTOFF, shutoff
             if obj.config is not None:
                 obj.live, obj.config = obj.config, None
-            with self.lock:
-                if not obj.persistent:
-                    self.remove(obj)
-            proc.cleaned.set()
-            for sink in list(self.sinks):
-                sink.lifecycle(ref, DomainEvent.STOPPED, detail)
+        with self.lock:
+            if not obj.persistent:
+                self.remove(obj)
+        proc.cleaned.set()
+        for sink in list(self.sinks):
+            sink.lifecycle(ref, DomainEvent.STOPPED, detail)
 
 
 def _restart_guest(proc: QemuProcess) -> None:
@@ -468,56 +483,3 @@ def _kill_and_wait(pid: int, timeout: float = 10.0) -> None:
         pidfd_exited(fd, timeout)
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------------- the per-domain start lock
-def acquire_domain_lock(path: str, name: str, timeout: float = 30.0) -> int:
-    """flock ``path`` exclusively, waiting up to ``timeout`` seconds (libvirt's job wait); returns its fd.
-
-    The file is removed whenever its holder lets go (nothing stays in the run
-    directory), so after the lock is taken the path must still name the file
-    locked: otherwise the lock was on a file its previous holder had already
-    removed, and we try again with the current one.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        fd = try_domain_lock(path)
-        if fd is not None:
-            return fd
-        if time.monotonic() > deadline:
-            raise OperationFailedError(
-                ErrorCode.OPERATION_TIMEOUT,
-                f"cannot acquire state change lock (held by another process starting domain '{name}')",
-                domain=ErrorDomain.QEMU,
-            )
-        time.sleep(0.02)
-
-
-def try_domain_lock(path: str) -> int | None:
-    """The domain's start lock if free now (its fd), else None."""
-    while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise SystemCallError(exc.errno or 0, f"Failed to open file '{path}'") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return None
-            raise SystemCallError(exc.errno or 0, f"Failed to lock file '{path}'") from exc
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(path))
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)  # its holder removed it while we waited for it: lock the current file
-
-
-def release_domain_lock(path: str, fd: int) -> None:
-    """Remove the lock file while still holding it (a waiter then retries on a new one), then let go."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    os.close(fd)
