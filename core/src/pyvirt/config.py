@@ -9,11 +9,13 @@ Supported keys: ``uri_default`` (string) and ``uri_aliases`` (list of
 lists that may span lines.
 """
 
+import errno
 import os
 import re
 from typing import NamedTuple
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, SystemCallError
+from pyvirt.util.fileio import MAX_CONFIG_FILE, read_limited
 
 __all__ = ["ClientConfig", "config_path", "load_client_config", "parse_conf"]
 
@@ -112,12 +114,13 @@ def config_path() -> str:
 def load_client_config(path: str | None = None) -> ClientConfig:
     path = path or config_path()
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:  # at most libvirt's 1 MiB for a configuration file (virConfReadFile)
+            text = read_limited(f, path, MAX_CONFIG_FILE).decode("utf-8")
     except FileNotFoundError:
         return ClientConfig()
     except OSError as exc:  # unreadable, a directory, ...: libvirt's virConfReadFile fails the open the same way
-        raise SystemCallError(exc.errno or 0, f"Failed to open file '{path}'") from exc
+        verb = "read" if exc.errno == errno.EOVERFLOW else "open"  # virFileReadAll's words for each
+        raise SystemCallError(exc.errno or 0, f"Failed to {verb} file '{path}'") from exc
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise _syntax(path, line, f"byte {exc.object[exc.start]:#04x} is not UTF-8 text") from exc

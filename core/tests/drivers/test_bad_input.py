@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_invalid_names_uuids_and_values(conn: pyvirt.Connection) -> None:
     expect(conn, lambda: conn.define_domain(GUEST_X.replace("4ddd5d32-15af-46e8-a160-f8db1b544707", "nope")),
            ErrorCode.XML_ERROR, "malformed uuid element: nope")  # fmt: skip
     expect(conn, lambda: conn.define_domain(GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>two</vcpu>")),
-           ErrorCode.XML_ERROR, "invalid integer value 'two'")  # fmt: skip
+           ErrorCode.XML_ERROR, "maximum vcpus count must be an integer")  # fmt: skip
     expect(conn, lambda: conn.define_domain(GUEST_X.replace("unit='MiB'>512", "unit='parsecs'>512")),
            ErrorCode.INVALID_ARG, "unknown suffix 'parsecs'")  # fmt: skip
     expect(conn, lambda: conn.define_domain(GUEST_X.replace("</devices>", "</devices><on_crash>explode</on_crash>")),
@@ -125,3 +126,29 @@ def test_failed_save_leaves_no_file_and_the_guest_running(conn: pyvirt.Connectio
     with pytest.raises(pyvirt.SystemCallError):
         dom.save(str(target))
     assert dom.is_active() and not target.exists() and not list(tmp_path.iterdir())
+
+
+def test_text_that_is_not_utf8_is_an_xml_error_for_every_document_kind(conn: pyvirt.Connection) -> None:
+    """Bytes a file held that are not UTF-8 (kept as surrogate escapes by pyvirsh) or lone surrogates from a
+    caller are libxml2's parse error, as libvirt's: never a UnicodeEncodeError (issue 20, item 15)."""
+    latin1 = b"caf\xe9".decode("utf-8", "surrogateescape")
+    pool = conn.lookup_storage_pool_by_name("default-pool")
+    dom = conn.lookup_domain_by_name("test")
+    calls: list[Callable[[str], object]] = [
+        conn.define_domain, conn.create_domain, conn.define_network, conn.define_storage_pool,
+        conn.define_secret, pool.create_volume, dom.snapshot_create,
+    ]  # fmt: skip
+    docs = {
+        conn.define_domain: GUEST_X, conn.create_domain: GUEST_X,
+        conn.define_network: "<network><name>x</name></network>",
+        conn.define_storage_pool: "<pool type='dir'><name>x</name><target><path>/x</path></target></pool>",
+        conn.define_secret: "<secret><description>x</description></secret>",
+        pool.create_volume: "<volume><name>x</name><capacity>1</capacity></volume>",
+        dom.snapshot_create: "<domainsnapshot><name>x</name></domainsnapshot>",
+    }  # fmt: skip
+    for call in calls:
+        for bad in (latin1, "\ud800"):
+            xml = docs[call].replace(">x<", f">{bad}<", 1)
+            assert bad in xml
+            expect(conn, functools.partial(call, xml), ErrorCode.XML_DETAIL,
+                   "Input is not proper UTF-8, indicate encoding !")  # fmt: skip

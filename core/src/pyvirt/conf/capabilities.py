@@ -17,9 +17,16 @@ class Pages(XmlModel):
 
 
 class FeatureFlag(XmlModel):
-    """An empty element named after a feature (``<pae/>``)."""
+    """An empty element named after a feature (``<pae/>``, ``<acpi default='on' toggle='yes'/>``).
+
+    ``default``/``toggle`` are what libvirt says of a guest feature: on unless
+    the XML says otherwise, and whether the XML may turn it off; virt-install
+    adds ``<acpi/>`` and ``<apic/>`` only when they are listed.
+    """
 
     name: str = ""
+    default: Annotated[str | None, X("@default")] = None
+    toggle: Annotated[str | None, X("@toggle")] = None
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         elem.tag = self.name

@@ -18,6 +18,8 @@ from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.cputune_rules import apply_cputune_rules
 from pyvirt.conf.domain_devices import Devices, Memory
 from pyvirt.conf.domain_rules import apply_device_rules
+from pyvirt.conf.domain_values import check_domain_values
+from pyvirt.conf.units import INT_MAX, INT_MIN, parse_memory_kib
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
@@ -285,6 +287,7 @@ class Features(XmlModel):
     apic_eoi: Annotated[str | None, X("apic/@eoi")] = None
     pae: Annotated[bool | None, X("pae", flag=True)] = None
     hap: Annotated[bool | None, X("hap", flag=True)] = None
+    hap_state: Annotated[str | None, X("hap/@state")] = None  # Xen: <hap state='off'/> turns HAP off
     viridian: Annotated[bool | None, X("viridian", flag=True)] = None
     privnet: Annotated[bool | None, X("privnet", flag=True)] = None
     hyperv: Annotated[HypervFeatures | None, X("hyperv", model=HypervFeatures)] = None
@@ -558,19 +561,24 @@ def parse_domain(
     labels are kept, as libvirt's parser keeps them only then.
     """
     root = parse_xml(xml, "domain", url)
+    _merge_devices(root)
+    check_domain_values(root)
     dom = parse_model(Domain, root)
     if not dom.type:
         raise XMLError(ErrorCode.XML_ERROR, "missing domain type attribute")
+    if dom.id is not None and not INT_MIN <= dom.id <= INT_MAX:
+        # a C int in libvirt; only live XML reads it, a definition's id is ignored
+        if live:
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'id' in element 'domain': "
+                           f"'{root.get('id')}'. Expected integer value")  # fmt: skip
+        dom.id = None
     dom.name = check_name(dom.name)
     dom.uuid = normalize_uuid(dom.uuid) if dom.uuid else new_uuid()
     if dom.genid is not None:  # an empty <genid/> asks for a generated one, kept from then on
         dom.genid = normalize_uuid(dom.genid) if dom.genid else new_uuid()
     if dom.os is None or dom.os.type is None or not dom.os.type.name:
         raise XMLError(ErrorCode.XML_ERROR, "an os <type> must be specified")
-    if dom.memory is None:
-        raise XMLError(ErrorCode.XML_ERROR, "Memory size must be specified via <memory> or in the <numa> configuration")
-    if dom.current_memory is None or dom.current_memory.kib == 0 or dom.current_memory.kib > dom.memory.kib:
-        dom.current_memory = Memory(kib=dom.memory.kib)
+    _check_memory(dom)
     if dom.vcpu is None:
         dom.vcpu = Vcpu(count=1)
     if dom.vcpu.count is None or dom.vcpu.count < 1:
@@ -582,7 +590,8 @@ def parse_domain(
     if dom.clock is None:
         dom.clock = Clock(offset="utc")
     for action, allowed in _ACTIONS.items():
-        value = getattr(dom, action)
+        value = getattr(dom, action) or None  # an empty element is read as none given, as libvirt reads it
+        setattr(dom, action, value)
         if value is not None and value not in allowed:
             raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{action}>: '{value}'")
     dom.on_poweroff = dom.on_poweroff or "destroy"
@@ -609,6 +618,45 @@ def parse_domain(
         dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom, live, default_sec_model)
     return dom
+
+
+def _merge_devices(root: etree._Element) -> None:
+    """Several ``<devices>`` elements are one device list to libvirt (its XPath ``./devices/disk`` reads them all)."""
+    lists = root.findall("devices")
+    for extra in lists[1:]:
+        lists[0].extend(list(extra))
+        root.remove(extra)
+
+
+def _check_memory(dom: Domain) -> None:
+    """libvirt's virDomainDefPostParseMemory: sizes from NUMA cells, hotplugged modules, balloon and maximum."""
+    total = dom.memory.kib if dom.memory is not None else 0
+    devices = dom.devices.memories if dom.devices is not None else ()
+    hotplug = sum(m.target_size.kib for m in devices if m.target_size is not None)
+    numa = _numa_memory_kib(dom) if total == 0 else 0
+    if numa:
+        total = numa + hotplug
+        dom.memory = Memory(kib=total, slots=dom.memory.slots if dom.memory is not None else None)
+    elif hotplug > total:
+        raise XMLError(ErrorCode.XML_ERROR, "Total size of memory devices exceeds the total memory size")
+    if (numa or total - hotplug) == 0 or dom.memory is None:
+        raise XMLError(ErrorCode.XML_ERROR, "Memory size must be specified via <memory> or in the <numa> configuration")
+    if dom.current_memory is None or dom.current_memory.kib == 0 or dom.current_memory.kib > total:
+        dom.current_memory = Memory(kib=total)
+    max_kib = dom.max_memory.kib if dom.max_memory is not None else 0
+    slots = (dom.max_memory.slots if dom.max_memory is not None else None) or 0
+    if (max_kib or slots) and not (max_kib and slots):
+        raise XMLError(ErrorCode.XML_ERROR, "both maximum memory size and memory slot count must be specified")
+    if max_kib and max_kib < total:
+        raise XMLError(ErrorCode.XML_ERROR, "maximum memory size must be equal or greater than the actual memory size")
+
+
+def _numa_memory_kib(dom: Domain) -> int:
+    """The guest NUMA cells' memory added up (libvirt's virDomainNumaGetMemorySize)."""
+    if dom.cpu is None or not dom.cpu.numa:
+        return 0
+    cells = etree.fromstring(f"<numa>{dom.cpu.numa}</numa>").findall("cell")
+    return sum(parse_memory_kib(c.get("memory") or "", c.get("unit"), "memory") for c in cells if c.get("memory"))
 
 
 def _check_hugepages(dom: Domain) -> None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
-from pyvirt.conf.units import parse_scaled
+from pyvirt.conf.units import UINT_MAX, parse_memory_kib, strtoul
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
 
@@ -58,12 +58,15 @@ class Address(XmlModel):
         if attrs.get("type") == "pci":
             for key, width in _PCI_HEX.items():
                 if key in attrs:
-                    try:
-                        attrs[key] = f"0x{int(attrs[key], 0):0{width}x}"
-                    except ValueError:
+                    # read as libvirt's strtoul reads it ("010" is octal, "+5" and " 5" are 5)
+                    parsed = strtoul(attrs[key], 0)
+                    if parsed is None or parsed[0] == "-" or parsed[1] > UINT_MAX:
                         raise XMLError(
-                            ErrorCode.XML_ERROR, f"Cannot parse <address> '{key}' attribute '{attrs[key]}'"
-                        ) from None
+                            ErrorCode.XML_ERROR,
+                            f"Invalid value for attribute '{key}' in element 'address': '{attrs[key]}'. "
+                            "Expected non-negative integer value",
+                        )
+                    attrs[key] = f"0x{parsed[1]:0{width}x}"
         values["attrs"] = attrs
 
     def xml_format_extra(self, elem: etree._Element) -> None:
@@ -201,6 +204,7 @@ class Controller(XmlModel):
     ports: Annotated[int | None, X("@ports")] = None
     vectors: Annotated[int | None, X("@vectors")] = None
     maxGrantFrames: Annotated[int | None, X("@maxGrantFrames")] = None  # noqa: N815 - libvirt's name
+    maxEventChannels: Annotated[int | None, X("@maxEventChannels")] = None  # noqa: N815 - libvirt's name (xenbus)
     driver_queues: Annotated[int | None, X("driver/@queues")] = None
     driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
@@ -214,8 +218,8 @@ class Controller(XmlModel):
     target_busNr: Annotated[int | None, X("target/@busNr")] = None  # noqa: N815
     target_index: Annotated[int | None, X("target/@index")] = None
     target_hotplug: Annotated[bool | None, X("target/@hotplug", words=("on", "off"))] = None
-    master_startport: Annotated[int | None, X("master/@startport")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    master_startport: Annotated[int | None, X("master/@startport")] = None  # libvirt: alias, master, address
     address: Annotated[Address | None, X("address", model=Address)] = None
 
 
@@ -273,6 +277,11 @@ class Interface(XmlModel):
     source_mode: Annotated[str | None, X("source/@mode")] = None
     source_address: Annotated[str | None, X("source/@address")] = None
     source_port: Annotated[int | None, X("source/@port")] = None
+    # <interface type='vds'>: a VMware distributed switch port (libvirt's ESX driver)
+    source_switchid: Annotated[str | None, X("source/@switchid")] = None
+    source_portid: Annotated[int | None, X("source/@portid")] = None
+    source_portgroupid: Annotated[str | None, X("source/@portgroupid")] = None
+    source_connectionid: Annotated[int | None, X("source/@connectionid")] = None
     # host-side addresses and routes of an ethernet NIC (LXC: the host end of the veth pair)
     source_ips: Annotated[list[IpAddress] | None, X("source/ip", model=IpAddress, many=True)] = None
     source_routes: Annotated[list[Route] | None, X("source/route", model=Route, many=True)] = None
@@ -360,10 +369,11 @@ class Graphics(XmlModel):
     websocket: Annotated[int | None, X("@websocket")] = None
     listen: Annotated[str | None, X("@listen")] = None
     socket: Annotated[str | None, X("@socket")] = None
+    # libvirt writes keymap before sharePolicy/powerControl and the passwd attributes
+    keymap: Annotated[str | None, X("@keymap")] = None
     sharePolicy: Annotated[str | None, X("@sharePolicy")] = None  # noqa: N815
     powerControl: Annotated[bool | None, X("@powerControl")] = None  # noqa: N815
     passwd: Annotated[str | None, X("@passwd")] = None
-    keymap: Annotated[str | None, X("@keymap")] = None
     defaultMode: Annotated[str | None, X("@defaultMode")] = None  # noqa: N815 - libvirt's name
     passwdValidTo: Annotated[str | None, X("@passwdValidTo")] = None  # noqa: N815
     connected: Annotated[str | None, X("@connected")] = None
@@ -394,7 +404,7 @@ class Video(XmlModel):
     model_vram64: Annotated[int | None, X("model/@vram64")] = None
     model_vgamem: Annotated[int | None, X("model/@vgamem")] = None
     model_heads: Annotated[int | None, X("model/@heads")] = None
-    model_primary: Annotated[bool | None, X("model/@primary")] = None
+    model_primary: Annotated[bool | None, X("model/@primary", only_yes=True)] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 
@@ -559,9 +569,16 @@ class Memory(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        values["kib"] = parse_scaled(elem.text or "", elem.get("unit"), elem.tag, default_unit="KiB") // 1024
-        if elem.get("slots") is not None:
-            values["slots"] = int(elem.get("slots", "0"))
+        # an empty size reads as none given, as libvirt's virParseScaledValue reads it
+        text = elem.text or ""
+        values["kib"] = parse_memory_kib(text, elem.get("unit"), elem.tag) if text.strip() else 0
+        slots = elem.get("slots")
+        if slots is not None and elem.tag == "maxMemory":  # libvirt reads slots there only
+            # virXPathUInt: "-1" wraps to UINT_MAX, anything else outside 32 bits is refused
+            parsed = strtoul(slots, 10)
+            if parsed is None or parsed[1] > UINT_MAX:
+                raise XMLError(ErrorCode.XML_ERROR, "Failed to parse memory slot count")
+            values["slots"] = (-parsed[1] if parsed[0] == "-" else parsed[1]) & UINT_MAX
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         if self.slots is not None:

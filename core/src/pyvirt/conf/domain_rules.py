@@ -109,9 +109,10 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
             raise _xml_error("only one source element is allowed for character device")
         src = sources[0] if sources else ChardevSource()
         src.mode = src.mode or "connect"
-        if not src.host:
+        # libvirt checks for an absent attribute; an empty one goes through (virDomainChrSourceDefValidate)
+        if src.host is None:
             raise _xml_error("Missing source host attribute for char device")
-        if not src.service:
+        if src.service is None:
             raise _xml_error("Missing source service attribute for char device")
         _reconnect(src)
         dev.sources = [src]
@@ -122,7 +123,7 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
         bind = [s for s in sources if s.mode == "bind"]
         if len(connect) > 1 or len(bind) > 1:
             raise _xml_error("only one source element of each mode is allowed for udp character device")
-        if not connect or not connect[0].service:
+        if not connect or connect[0].service is None:
             raise _xml_error("Missing source service attribute for char device")
         connect[0].mode = "connect"
         dev.sources = bind + connect
@@ -156,16 +157,42 @@ def _rng(rng: Rng) -> None:
     backend.sources = fake.sources
 
 
+_USB2_MODELS = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
+_UHCI_STARTPORT = {"ich9-uhci1": 0, "ich9-uhci2": 2, "ich9-uhci3": 4}  # each companion serves two EHCI ports
+
+
+def _usb2_group_index(controllers: list[Controller], pos: int) -> int | None:
+    """libvirt's virDomainAssignControllerIndexes: an unindexed EHCI/UHCI companion joins the USB2 group
+    just before it (the previous USB controller, when that is a USB2 one whose index has no controller of
+    this model yet), so virt-install's four index-less ICH9 controllers form one bus, as libvirt makes them."""
+    c = controllers[pos]
+    if c.type != "usb" or c.model not in _USB2_MODELS:
+        return None
+    prev = next((p for p in reversed(controllers[:pos]) if p.type == "usb"), None)
+    if prev is None or prev.model not in _USB2_MODELS or prev.index is None:
+        return None
+    if any(x.type == "usb" and x.index == prev.index and x.model == c.model for x in controllers):
+        return None
+    return prev.index
+
+
 def _controllers(devices: Devices) -> None:
     """A controller without an index gets the lowest free one of its type; smartcards need a ccid."""
+    for c in devices.controllers:
+        if c.type == "usb" and c.master_startport is None and c.model in _UHCI_STARTPORT:
+            c.master_startport = _UHCI_STARTPORT[c.model]  # libvirt's parser: a UHCI companion is never masterless
     used: dict[str | None, set[int]] = {}
     for c in devices.controllers:
         if c.index is not None:
-            used.setdefault(c.type, set()).add(c.index)
-    for c in devices.controllers:
+            taken = used.setdefault(c.type, set())
+            if c.index in taken and c.type != "usb":  # several USB controllers may share an index (companions)
+                raise _xml_error(f"Multiple '{c.type}' controllers with index '{c.index}'")
+            taken.add(c.index)
+    for pos, c in enumerate(devices.controllers):
         if c.index is None:
             taken = used.setdefault(c.type, set())
-            c.index = next(i for i in range(len(taken) + 1) if i not in taken)
+            companion = _usb2_group_index(devices.controllers, pos)
+            c.index = companion if companion is not None else next(i for i in range(len(taken) + 1) if i not in taken)
             taken.add(c.index)
     if devices.smartcards and not any(c.type == "ccid" for c in devices.controllers):
         devices.controllers = [*devices.controllers, Controller(type="ccid", index=0)]

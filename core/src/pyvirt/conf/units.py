@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
-from pyvirt.errors import ErrorCode, XMLError
+import re
 
-__all__ = ["format_bytes_virsh", "parse_scaled"]
+from pyvirt.errors import ErrorCode, XMLError, make_error
+
+__all__ = ["INT_MAX", "INT_MIN", "UINT_MAX", "format_bytes_virsh", "parse_memory_kib", "parse_scaled", "strtoul"]
+
+UINT_MAX = 2**32 - 1
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+
+_INT_TEXT = {
+    0: re.compile(r"^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z"),
+    10: re.compile(r"^[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z"),
+    16: re.compile(r"^[ \t\n\v\f\r]*([+-]?)(?:0[xX])?([0-9a-fA-F]+)\Z"),
+}
+
+
+def strtoul(text: str, base: int = 10) -> tuple[str, int] | None:
+    """(sign, magnitude) of ``text`` read as C's strtoul/strtol read it, or None when it is not a whole number."""
+    m = _INT_TEXT[base].match(text)
+    if m is None:
+        return None
+    sign, digits = m.group(1), m.group(2)
+    if base == 0:
+        if digits[:2].lower() == "0x":
+            return sign, int(digits, 16)
+        if len(digits) > 1 and digits[0] == "0":
+            return sign, int(digits, 8)
+        return sign, int(digits)
+    return sign, int(digits, base)
+
 
 _POWERS = "kmgtpe"
 
@@ -26,16 +54,47 @@ def unit_factor(unit: str) -> int:
     raise ValueError(u)
 
 
-def parse_scaled(text: str, unit: str | None, element: str, *, default_unit: str = "B") -> int:
-    """The value in bytes; errors name the element as libvirt does."""
+ULLONG_MAX = 2**64 - 1
+LLONG_MAX = 2**63 - 1
+_DIGITS = re.compile(r"^[ \t\n\v\f\r]*\+?([0-9]+)\Z")
+
+
+def parse_scaled(
+    text: str,
+    unit: str | None,
+    element: str,
+    *,
+    default_unit: str = "B",
+    limit: int = ULLONG_MAX,
+    xpath: str | None = None,
+) -> int:
+    """The value in bytes; errors name the element as libvirt's ``virParseScaledValue`` does.
+
+    The number is read as ``strtoull`` reads it for libvirt (blanks and a
+    ``+`` before it are fine, a ``-`` is not) and must fit in 64 bits; the
+    scaled value must not pass ``limit`` ("value too large", OVERFLOW).
+    """
     raw = text.strip()
-    if not raw.isdigit():
-        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value '{raw}' for element or attribute './{element}[1]'")
+    m = _DIGITS.match(text)
+    if m is None or int(m.group(1)) > ULLONG_MAX:
+        where = xpath or f"./{element}[1]"
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value '{raw}' for element or attribute '{where}'")
     try:
-        factor = unit_factor(unit if unit is not None else default_unit)
+        factor = unit_factor(unit or default_unit)  # an empty unit is none given (virXPathString)
     except ValueError:
         raise XMLError(ErrorCode.INVALID_ARG, f"unknown suffix '{unit}'") from None
-    return int(raw) * factor
+    value = int(m.group(1))
+    if value and value > limit // factor:
+        raise make_error(ErrorCode.OVERFLOW, f"value too large: {value}{unit or ''}")
+    return value * factor
+
+
+def parse_memory_kib(text: str, unit: str | None, element: str, xpath: str | None = None) -> int:
+    """A memory size in KiB, rounded up, as libvirt's ``virDomainParseMemory`` (at most LLONG_MAX bytes)."""
+    kib = -(-parse_scaled(text, unit, element, default_unit="KiB", limit=LLONG_MAX, xpath=xpath) // 1024)
+    if kib >= -(-LLONG_MAX // 1024):
+        raise make_error(ErrorCode.OVERFLOW, "size value too large")
+    return kib
 
 
 def format_bytes_virsh(value: int) -> str:

@@ -37,6 +37,7 @@ from typing import Annotated, Any, ClassVar, TypeVar, dataclass_transform, get_a
 from lxml import etree
 
 from pyvirt.conf.coverage import ExpectedTree, check_unmapped
+from pyvirt.conf.units import strtoul
 from pyvirt.errors import ErrorCode, XMLError
 
 __all__ = ["X", "XmlModel", "format_model", "parse_model"]
@@ -56,6 +57,8 @@ class X:
     hex: bool = False  # format ints as 0x%04x-style (addresses)
     hex_width: int = 0
     raw: bool = False  # keep the element's children as serialised XML text (e.g. <metadata>)
+    # bool read as libvirt's STREQ(value, "yes"): the first word is True, any other word is no value at all
+    only_yes: bool = False
 
 
 _MISSING = object()
@@ -232,16 +235,19 @@ def _split(path: str) -> tuple[list[str], str | None]:
 def _convert_in(raw: str, marker: X, typ: Any, where: str) -> Any:
     if typ is bool:
         yes, no = marker.words
+        if marker.only_yes:
+            return True if raw == yes else None
         if raw == yes:
             return True
         if raw == no:
             return False
         raise XMLError(ErrorCode.XML_ERROR, f"invalid value '{raw}' for {where} (expected '{yes}' or '{no}')")
     if typ is int:
-        try:
-            return int(raw, 0) if raw.lower().startswith("0x") else int(raw)
-        except ValueError:
-            raise XMLError(ErrorCode.XML_ERROR, f"invalid integer value '{raw}' for {where}") from None
+        # C's strtol rules, not Python's int(): no "1_000", no non-ASCII digits, nothing past 64 bits
+        parsed = strtoul(raw, 0 if raw.lower().startswith("0x") else 10)
+        if parsed is None or parsed[1] >= 2**64 or (parsed[0] == "-" and parsed[1] > 2**63):
+            raise XMLError(ErrorCode.XML_ERROR, f"invalid integer value '{raw}' for {where}")
+        return -parsed[1] if parsed[0] == "-" else parsed[1]
     if typ is str or typ is Any:
         return raw
     # Enum / Literal: let pydantic validate later
@@ -355,7 +361,7 @@ def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
             continue
         if attr is not None:
             raw = target.get(attr)
-            if raw is None:
+            if raw is None or (raw == "" and typ is int):  # an empty number is none given (XPath reading)
                 continue
         else:
             raw = (target.text or "").strip()

@@ -24,9 +24,25 @@ MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh refuses XML files above 10 MiB; so do we, before parsing."""
 
 
+def _to_bytes(data: str | bytes) -> bytes:
+    """UTF-8 bytes for libxml2; undecodable bytes a caller kept as surrogate escapes come back as they were.
+
+    libvirt always parses as UTF-8, whatever encoding the document declares
+    (virsh: "Input is not proper UTF-8, indicate encoding !" even for a latin-1
+    file that says so); other lone surrogates are passed on as such, and
+    libxml2 refuses them the same way.
+    """
+    if isinstance(data, bytes):
+        return data
+    try:
+        return data.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return data.encode("utf-8", "surrogatepass")
+
+
 def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
     """Parse one document whose root must be ``<root>``; ``url`` names it in errors."""
-    raw = data.encode() if isinstance(data, str) else data
+    raw = _to_bytes(data)
     if len(raw) > MAX_XML_BYTES:
         raise XMLError(
             ErrorCode.XML_ERROR, f"XML document is too large ({len(raw)} bytes, the limit is {MAX_XML_BYTES})"
@@ -44,6 +60,7 @@ def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
         remove_pis=True,
         remove_blank_text=True,
         collect_ids=False,
+        encoding="utf-8",
     )
     try:
         doc = etree.fromstring(raw, parser, base_url=url)
@@ -65,7 +82,24 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes, url: str) -> XMLError:
     message = (entry.message if entry else str(exc)).strip()
     if not raw.strip():
         return XMLError(ErrorCode.XML_DETAIL, f"({url}):1: Document is empty")
+    if entry is not None and entry.type_name == "ERR_INVALID_ENCODING":
+        bad = _first_bad_utf8(raw)
+        if bad is not None:
+            # libxml2 2.9 (libvirt 9.0's) words it so and names the bytes; newer ones say
+            # "Invalid bytes in character encoding" and are what lxml bundles.
+            line = raw.count(b"\n", 0, bad) + 1
+            column = bad - (raw.rfind(b"\n", 0, bad) + 1) + 1
+            shown = " ".join(f"0x{b:02X}" for b in raw[bad : bad + 4])
+            message = f"Input is not proper UTF-8, indicate encoding !\nBytes: {shown}"
     lines = raw.decode(errors="replace").splitlines()
     context = lines[line - 1] if 0 < line <= len(lines) else ""
     pointer = "-" * max(column - 1, 0) + "^"
     return XMLError(ErrorCode.XML_DETAIL, f"({url}):{line}: {message}\n{context}\n{pointer}")
+
+
+def _first_bad_utf8(raw: bytes) -> int | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None

@@ -22,6 +22,7 @@ from pyvirt.local_driver.names import check_defined_name, check_storable_name, d
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.plugin.records import DomainRef
+from pyvirt.util.fileio import read_limited
 
 __all__ = ["DomainObj", "DomainTable"]
 
@@ -178,7 +179,7 @@ class DomainTable(Generic[ObjT]):
         """Every definition in the config directory, whatever its name (``.x.xml`` included)."""
         for _name, path in definition_files(self.paths.config):
             with open(path, "rb") as f:
-                dom = parse_domain(f.read(), url=path)
+                dom = parse_domain(read_limited(f, path), url=path)
             obj = self.new_obj(dom, persistent=True)
             obj.autostart = os.path.exists(self.paths.autostart_link(obj.name))
             self.add(obj)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.util.fileio import read_limited
 
 __all__ = ["Status", "atomic_write", "read_status", "remove_status", "write_status"]
 
@@ -56,7 +57,7 @@ def write_status(path: str, st: Status) -> None:
 
 def read_status(path: str) -> Status:
     with open(path, "rb") as f:
-        root = parse_xml(f.read(), "domstatus", path)
+        root = parse_xml(read_limited(f, path), "domstatus", path)
     dom = root.find("domain")
     assert dom is not None
     runtime = {str(e.tag): {str(k): str(v) for k, v in e.attrib.items()} for e in root if e.tag != "domain"}

@@ -1,0 +1,461 @@
+"""libvirt's rules across a domain's elements: one device where one is allowed, unique ids, NUMA cells.
+
+Where ``domain_values`` checks one value at a time, these rules look at
+several elements together, as libvirt's parser and its generic validation
+do (virDomainDefParseXML, virDomainNumaDefParseXML, virDomainDiskDefValidate,
+virDomainDefPostParseCPU ...), with libvirt's codes and words.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from pyvirt.conf.bitmap import parse_bitmap
+from pyvirt.conf.units import INT_MAX, parse_memory_kib, parse_scaled, strtoul
+from pyvirt.conf.value_checks import bitmap, enum, uint, ull, unit_suffix
+from pyvirt.errors import ErrorCode, XMLError, make_error
+
+__all__ = ["check_structure"]
+
+
+def check_structure(root: etree._Element, elem: etree._Element, ptag: str, tag: str) -> None:
+    """The rules that hold for ``elem`` (child ``tag`` of ``ptag``) and what surrounds it."""
+    if ptag == "" and tag == "domain":
+        _check_unique_children(elem)
+    elif ptag == "domain" and tag == "devices":
+        _check_devices(elem)
+    elif ptag == "domain" and tag == "cputune":
+        _check_cputune(elem)
+    elif ptag == "cputune" and tag == "cachetune":
+        _check_cachetune(root, elem)
+    elif ptag == "domain" and tag == "vcpus":
+        _check_vcpu_ids(root, elem)
+    elif ptag == "domain" and tag == "numatune":
+        _check_memnodes(root, elem)
+    elif ptag == "disk" and tag == "iotune":
+        _check_iotune(elem)
+    elif ptag == "hugepages" and tag == "page" and elem.get("size") is not None:
+        if not parse_scaled(elem.get("size") or "", elem.get("unit"), "size", default_unit="KiB", xpath="./@size"):
+            raise XMLError(ErrorCode.XML_DETAIL, "hugepage size can't be zero")
+    elif ptag == "smm" and tag == "tseg":
+        parse_scaled(elem.text or "", elem.get("unit"), "tseg", default_unit="MiB", xpath="./features/smm/tseg")
+    elif ptag == "cpu" and tag == "numa":
+        _check_numa(elem)
+        _check_numa_cpus(root, elem)
+    elif ptag == "domain" and tag == "cpu":
+        _check_cpu(elem)
+    elif ptag == "domain" and tag == "perf":
+        names = [e.get("name") for e in elem.iterchildren("event")]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise XMLError(ErrorCode.XML_ERROR, f"perf event '{name}' was already specified")
+
+
+_SINGLE_DEVICES = {
+    "memballoon": (ErrorCode.INTERNAL_ERROR, "only a single memory balloon device is supported"),
+    "iommu": (ErrorCode.XML_ERROR, "only a single IOMMU device is supported"),
+    "vsock": (ErrorCode.XML_ERROR, "only a single vsock device is supported"),
+}
+_DISK_PREFIXES = ("hd", "sd", "vd", "xvd", "ubd")
+
+
+def _check_devices(devices: etree._Element) -> None:
+    """Rules across the device list: devices there may be one of, USB disabled, unique audio ids, disk names."""
+    for tag, (code, message) in _SINGLE_DEVICES.items():
+        if len(devices.findall(tag)) > 1:
+            raise make_error(code, message)
+    usb_none = usb_other = False
+    for ctrl in devices.iterchildren("controller"):
+        if len(ctrl.findall("model")) > 1:
+            raise XMLError(ErrorCode.XML_ERROR, "Multiple <model> elements in controller definition not allowed")
+        if len(ctrl.findall("target")) > 1:
+            raise XMLError(ErrorCode.XML_ERROR, "Multiple <target> elements in controller definition not allowed")
+        if ctrl.get("type") == "usb":
+            none = ctrl.get("model") == "none"
+            if usb_none or (none and usb_other):
+                raise XMLError(
+                    ErrorCode.XML_DETAIL, "Can't add another USB controller: USB is disabled for this domain"
+                )
+            usb_none, usb_other = usb_none or none, usb_other or not none
+    if usb_none and devices.find("hub[@type='usb']") is not None:
+        raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "Can't add USB hub: USB is disabled for this domain")
+    audio_ids: set[int] = set()
+    for audio in devices.iterchildren("audio"):
+        parsed = strtoul(audio.get("id") or "", 10)
+        if parsed is None:
+            continue
+        if parsed[1] in audio_ids:
+            raise XMLError(ErrorCode.XML_ERROR, f"audio ID {parsed[1]} is used multiple times")
+        audio_ids.add(parsed[1])
+    _check_disks(devices)
+    root = devices.getparent()
+    cells = len(root.findall("cpu/numa/cell")) if root is not None else 0
+    for mem in devices.iterchildren("memory"):
+        _check_memory_device(mem, cells)
+    for rng in devices.iterchildren("rng"):
+        if len(rng.findall("backend")) != 1:
+            raise XMLError(ErrorCode.XML_ERROR, "only one RNG backend is supported")
+    for fs in devices.iterchildren("filesystem"):
+        _check_filesystem(fs)
+    sources: set[bytes] = set()
+    for hostdev in devices.iterchildren("hostdev"):
+        source = hostdev.find("source")
+        if source is None:
+            continue
+        key = (hostdev.get("type") or "").encode() + etree.tostring(source, method="c14n")
+        if key in sources:
+            raise XMLError(ErrorCode.XML_ERROR, "Hostdev already exists in the domain configuration")
+        sources.add(key)
+    primary = 0
+    for video in devices.iterchildren("video"):
+        model = video.find("model")
+        primary += model is not None and model.get("primary") == "yes"
+        if primary > 1:
+            raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "Only one primary video device is supported")
+    for tpm in devices.iterchildren("tpm"):
+        backends = len(tpm.findall("backend"))
+        if backends == 0:
+            raise XMLError(ErrorCode.XML_ERROR, "missing TPM device backend")
+        if backends > 1:
+            raise XMLError(ErrorCode.XML_ERROR, "only one TPM backend is supported")
+    for channel in devices.iterchildren("channel"):
+        target = channel.find("target")
+        if target is None or not target.get("type"):
+            raise XMLError(ErrorCode.XML_ERROR, "target type must be specified for channel device")
+
+
+def _disk_source(disk: etree._Element) -> str | None:
+    source = disk.find("source")
+    if source is None:
+        return None
+    return source.get("file") or source.get("dev") or source.get("dir") or source.get("name")
+
+
+def _check_disks(devices: etree._Element) -> None:
+    """libvirt's virDomainDiskDefValidate (a target, then its name) and unique targets."""
+    ordered: list[tuple[str, str, str | None]] = []  # (bus, target, source) in libvirt's array order
+    for disk in devices.iterchildren("disk"):
+        dev = disk.get("device") or "disk"
+        target = disk.find("target")
+        name = target.get("dev") if target is not None else None
+        path = _disk_source(disk)
+        if not name:
+            raise make_error(ErrorCode.NO_TARGET, path)
+        if dev in ("disk", "lun") and not name.startswith(_DISK_PREFIXES):
+            raise make_error(ErrorCode.INTERNAL_ERROR, f"Invalid harddisk device name: {name}")
+        if dev == "floppy" and not name.startswith("fd"):
+            raise make_error(ErrorCode.INTERNAL_ERROR, f"Invalid floppy device name: {name}")
+        # A disk without a medium is left to the drivers: a device given to detach-device names its target
+        # only, and libvirt skips validation there (VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE).
+        bus = (target.get("bus") if target is not None else None) or _default_bus(name)
+        _insert_disk(ordered, (bus, name, path))
+    for i, (_bus, name, path) in enumerate(ordered):
+        for _other_bus, other_name, other_path in ordered[i + 1 :]:
+            if other_name == name:
+                raise XMLError(
+                    ErrorCode.XML_ERROR,
+                    f"target '{name}' duplicated for disk sources '{path or '<null>'}' and '{other_path or '<null>'}'",
+                )
+
+
+_BUS_BY_PREFIX = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen"), ("ubd", "uml"), ("fd", "fdc"))
+
+
+def _default_bus(name: str) -> str:
+    return next((bus for prefix, bus in _BUS_BY_PREFIX if name.startswith(prefix)), "")
+
+
+def _disk_index(name: str) -> int:
+    """libvirt's virDiskNameToIndex: 'vda' is 0, 'vdz' 25, 'vdaa' 26 (letters after the prefix)."""
+    prefix = next((p for p, _bus in _BUS_BY_PREFIX if name.startswith(p)), "")
+    idx = 0
+    for i, ch in enumerate(name[len(prefix) :]):
+        if not "a" <= ch <= "z":
+            break
+        idx = (idx + (0 if i == 0 else 1)) * 26 + ord(ch) - ord("a")
+    return idx
+
+
+def _insert_disk(ordered: list[tuple[str, str, str | None]], disk: tuple[str, str, str | None]) -> None:
+    """virDomainDiskInsert: a disk joins the others on its bus, before the first with a later name."""
+    at = -1
+    for i in range(len(ordered) - 1, -1, -1):
+        if ordered[i][0] != disk[0]:
+            continue
+        if _disk_index(ordered[i][1]) > _disk_index(disk[1]):
+            at = i
+        elif at == -1:
+            at = i + 1
+    ordered.insert(len(ordered) if at == -1 else at, disk)
+
+
+def _check_numa(numa: etree._Element) -> None:
+    """libvirt's virDomainNumaDefParseXML: cells numbered 0..n-1 once each, disjoint CPU sets, a memory size each."""
+    cells = numa.findall("cell")
+    if not cells:
+        raise XMLError(ErrorCode.XML_ERROR, "NUMA topology defined without NUMA cells")
+    masks: dict[int, set[int]] = {}
+    seen: set[int] = set()
+    for i, cell in enumerate(cells):
+        raw_id = cell.get("id")
+        if raw_id is None:
+            cur = i
+        else:
+            err = uint()(raw_id, "cell", "id")
+            if err is not None:
+                raise err
+            parsed = strtoul(raw_id, 10)
+            assert parsed is not None
+            cur = parsed[1]
+        if cur >= len(cells):
+            raise XMLError(
+                ErrorCode.XML_ERROR,
+                "Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not "
+                "starting from 0 are not allowed",
+            )
+        if cur in seen:
+            raise XMLError(ErrorCode.XML_ERROR, f"Duplicate NUMA cell info for cell id '{cur}'")
+        cpus = cell.get("cpus")
+        if cpus is not None:
+            try:
+                mask = parse_bitmap(cpus, "bitmap")
+            except XMLError:
+                mask = None
+            if mask is None or not cpus.strip():
+                raise make_error(ErrorCode.INVALID_ARG, f"Failed to parse bitmap '{cpus}'")
+            if mask:
+                masks[cur] = mask
+                for other, other_mask in masks.items():
+                    if other != cur and other_mask & mask:
+                        raise make_error(
+                            ErrorCode.CONFIG_UNSUPPORTED, f"NUMA cells {cur} and {other} have overlapping vCPU ids"
+                        )
+        memory = cell.get("memory")
+        if not memory:
+            raise XMLError(ErrorCode.XML_ERROR, "missing element or attribute './@memory'")
+        parse_memory_kib(memory, cell.get("unit"), "memory", xpath="./@memory")
+        seen.add(cur)
+
+
+def _check_cpu(cpu: etree._Element) -> None:
+    """A custom CPU with a check policy needs a model (virDomainDefPostParseCPU); one cache element at most."""
+    caches = cpu.findall("cache")
+    if len(caches) > 1:
+        raise XMLError(ErrorCode.XML_ERROR, "at most one CPU cache element may be specified")
+    level = strtoul(caches[0].get("level") or "", 10) if caches else None
+    if level is not None and level[0] != "-" and not 1 <= level[1] <= 3:
+        raise XMLError(ErrorCode.XML_ERROR, "invalid CPU cache level, must be in range [1,3]")
+    model = cpu.find("model")
+    has_model = model is not None and bool((model.text or "").strip())
+    if (cpu.get("mode") or "custom") == "custom" and not has_model and cpu.get("check") not in (None, "default"):
+        raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "check attribute specified for CPU with no model")
+
+
+_IOTUNE_INTS = (
+    "total_bytes_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+    "total_iops_sec",
+    "read_iops_sec",
+    "write_iops_sec",
+    "total_bytes_sec_max",
+    "read_bytes_sec_max",
+    "write_bytes_sec_max",
+    "total_iops_sec_max",
+    "read_iops_sec_max",
+    "write_iops_sec_max",
+    "size_iops_sec",
+    "total_bytes_sec_max_length",
+    "read_bytes_sec_max_length",
+    "write_bytes_sec_max_length",
+    "total_iops_sec_max_length",
+    "read_iops_sec_max_length",
+    "write_iops_sec_max_length",
+)
+
+
+def _check_iotune(iotune: etree._Element) -> None:
+    for child in iotune.iterchildren("*"):
+        text = (child.text or "").strip()
+        if child.tag in _IOTUNE_INTS and text:
+            err = ull("disk iotune field '{tag}' must be an integer")(text, str(child.tag), "")
+            if err is not None:
+                raise err
+
+
+def _check_memory_device(mem: etree._Element, cells: int) -> None:
+    """libvirt's virDomainMemoryDefParseXML: a target with a size, a non-negative guest node."""
+    target = mem.find("target")
+    if target is None:
+        raise XMLError(ErrorCode.XML_ERROR, "missing <target> element for <memory> device")
+    node = target.find("node")
+    if node is not None and (node.text or "").strip():
+        parsed = strtoul((node.text or "").strip(), 10)
+        if parsed is None or parsed[0] == "-" or parsed[1] > INT_MAX:
+            raise XMLError(ErrorCode.XML_ERROR, "invalid value of memory device node")
+        if cells == 0:
+            raise XMLError(ErrorCode.XML_DETAIL, "can't add memory backend as guest has no NUMA nodes configured")
+        if parsed[1] >= cells:
+            raise XMLError(
+                ErrorCode.XML_DETAIL,
+                f"can't add memory backend for guest node '{parsed[1]}' as the guest has only '{cells}' NUMA nodes "
+                "configured",
+            )
+    size = target.find("size")
+    if size is None or not (size.text or "").strip():
+        raise XMLError(ErrorCode.XML_ERROR, "missing element or attribute './size'")
+    model = mem.get("model")
+    if model in ("nvdimm", "virtio-pmem") and not (mem.findtext("source/path") or "").strip():
+        raise XMLError(ErrorCode.XML_DETAIL, f"path is required for model '{model}'")
+
+
+def _vcpu_count(root: etree._Element) -> int | None:
+    """The maximum vCPU count, 1 when ``<vcpu>`` is absent (libvirt's default); None when unreadable."""
+    vcpu = root.find("vcpu")
+    if vcpu is None:
+        return 1
+    parsed = strtoul((vcpu.text or "").strip(), 10)
+    return parsed[1] if parsed is not None else None
+
+
+def _check_vcpu_ids(root: etree._Element, vcpus: etree._Element) -> None:
+    """``<vcpus><vcpu id=N>``: ids below the maximum vCPU count."""
+    count = _vcpu_count(root)
+    for vcpu in vcpus.iterchildren("vcpu"):
+        parsed = strtoul(vcpu.get("id") or "", 10)
+        if parsed is not None and count is not None and parsed[0] != "-" and parsed[1] >= count:
+            raise XMLError(ErrorCode.XML_ERROR, f"vcpu id '{parsed[1]}' is out of range of maximum vcpu count")
+
+
+_CACHE = {"id": uint(), "level": uint(), "type": enum("both", "code", "data"), "unit": unit_suffix()}
+
+
+def _check_cachetune(root: etree._Element, cachetune: etree._Element) -> None:
+    """Cache allocations of a ``<cachetune>``; libvirt ignores a cachetune none of whose vCPUs exist."""
+    count = _vcpu_count(root)
+    try:
+        vcpus = parse_bitmap(cachetune.get("vcpus") or "", "vcpus")
+    except XMLError:
+        return  # refused with libvirt's message by the cputune rules
+    if count is not None and not any(v < count for v in vcpus):
+        return
+    for cache in cachetune.iterchildren("cache"):
+        for attr, check in _CACHE.items():
+            value = cache.get(attr)
+            if value is not None:
+                err = check(value, "cache", attr)
+                if err is not None:
+                    raise err
+        if cache.get("size") is not None:
+            parse_scaled(cache.get("size") or "", cache.get("unit"), "size", xpath="./@size")
+    for monitor in cachetune.iterchildren("monitor"):
+        raw = monitor.get("level")
+        if raw is None:
+            raise XMLError(ErrorCode.XML_ERROR, "Missing required attribute 'level' in element 'monitor'")
+        err = uint()(raw, "monitor", "level")
+        if err is not None:
+            raise err
+        parsed = strtoul(raw, 10)
+        if parsed is not None and parsed[1] != 3:
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid monitor cache level '{parsed[1]}'")
+
+
+_ONCE = {
+    "genid": "element 'genid' can only appear once",
+    "resource": "only one resource element is supported",
+}
+
+
+def _check_unique_children(domain: etree._Element) -> None:
+    for tag, message in _ONCE.items():
+        if len(domain.findall(tag)) > 1:
+            raise XMLError(ErrorCode.XML_ERROR, message)
+
+
+# libvirt's cgroup bounds for CPU bandwidth (VIR_CGROUP_CPU_PERIOD_MIN ... QUOTA_MAX, SHARES_MIN/MAX)
+_CPUTUNE_RANGES = {
+    "period": (1000, 1000000), "global_period": (1000, 1000000), "emulator_period": (1000, 1000000),
+    "iothread_period": (1000, 1000000),
+    "quota": (1000, 17592186044415), "global_quota": (1000, 17592186044415),
+    "emulator_quota": (1000, 17592186044415), "iothread_quota": (1000, 17592186044415),
+}  # fmt: skip
+
+
+def _check_cputune(cputune: etree._Element) -> None:
+    """virDomainDefCputuneValidate's ranges, one emulatorsched, one vcpupin per vCPU."""
+    if len(cputune.findall("emulatorsched")) > 1:
+        raise XMLError(ErrorCode.XML_ERROR, "only one emulatorsched is supported")
+    for name, (low, high) in _CPUTUNE_RANGES.items():
+        child = cputune.find(name)
+        parsed = strtoul((child.text or "").strip(), 10) if child is not None else None
+        if parsed is not None and parsed[0] != "-" and parsed[1] > 0 and not low <= parsed[1] <= high:
+            raise make_error(
+                ErrorCode.CONFIG_UNSUPPORTED, f"Value of cputune '{name}' must be in range [{low}, {high}]"
+            )
+    pinned: set[int] = set()
+    for pin in cputune.iterchildren("vcpupin"):
+        parsed = strtoul(pin.get("vcpu") or "", 10)
+        if parsed is None or parsed[0] == "-":
+            continue
+        if parsed[1] in pinned:
+            raise make_error(ErrorCode.INTERNAL_ERROR, f"duplicate vcpupin for vcpu '{parsed[1]}'")
+        pinned.add(parsed[1])
+
+
+def _check_memnodes(root: etree._Element, numatune: etree._Element) -> None:
+    """virDomainNumatuneNodeParseXML: each memnode names an existing guest cell, once, with a valid nodeset."""
+    memnodes = numatune.findall("memnode")
+    if not memnodes:
+        return
+    cells = len(root.findall("cpu/numa/cell"))
+    if not cells:
+        raise XMLError(ErrorCode.XML_ERROR, "Element 'memnode' is invalid without any guest NUMA cells")
+    seen: set[int] = set()
+    for node in memnodes:
+        parsed = strtoul(node.get("cellid") or "", 10)
+        if parsed is None:
+            continue  # refused with libvirt's words by the value table
+        if parsed[1] >= cells:
+            raise XMLError(
+                ErrorCode.XML_ERROR,
+                "Argument 'cellid' in memnode element must correspond to existing guest's NUMA cell",
+            )
+        if parsed[1] in seen:
+            raise XMLError(ErrorCode.XML_ERROR, f"Multiple memnode elements with cellid {parsed[1]}")
+        seen.add(parsed[1])
+        nodeset = node.get("nodeset")
+        if nodeset is not None:
+            err = bitmap()(nodeset, "memnode", "nodeset")
+            if err is not None:
+                raise err
+
+
+def _check_numa_cpus(root: etree._Element, numa: etree._Element) -> None:
+    """The guest NUMA cells' vCPUs must exist: not more of them, nor a higher id, than ``<vcpu>`` allows."""
+    count = _vcpu_count(root)
+    if count is None:
+        return
+    total = 0
+    highest = -1
+    for cell in numa.iterchildren("cell"):
+        cpus = parse_bitmap(cell.get("cpus") or "")
+        total += len(cpus)
+        highest = max([highest, *cpus])
+    if total > count:
+        raise make_error(ErrorCode.INTERNAL_ERROR, "Number of CPUs in <numa> exceeds the <vcpu> count")
+    if highest >= count:
+        raise make_error(ErrorCode.INTERNAL_ERROR, "CPU IDs in <numa> exceed the <vcpu> count")
+
+
+def _check_filesystem(fs: etree._Element) -> None:
+    """A filesystem needs a target directory, and a source unless it is a RAM disk (virDomainFSDefParseXML)."""
+    source = fs.find("source")
+    src = None
+    if source is not None:
+        src = source.get("dir") or source.get("file") or source.get("name") or source.get("socket")
+    target = fs.find("target")
+    if target is None or not target.get("dir"):
+        raise make_error(ErrorCode.NO_TARGET, src)
+    ram = (fs.get("type") or "mount") == "ram" or (source is not None and source.get("usage") is not None)
+    if not src and not ram and fs.find("driver[@type='virtiofs']") is None:
+        raise make_error(ErrorCode.NO_SOURCE, target.get("dir"))
