@@ -63,7 +63,12 @@ def device_of_qdev(qdev: str) -> str:
 def parse_device(xml: str) -> Disk | Interface | MemoryDevice:
     """One ``<disk>``, ``<interface>`` or ``<memory>`` element, read by the domain model (and its rules)."""
     text = xml.strip()
-    wrapper = (f"<domain type='kvm'><name>device</name><memory>1024</memory><os><type>hvm</type></os>"
+    # The wrapper is a guest able to hold any one device (memory slots, a NUMA cell for a DIMM): the
+    # model's per-device rules apply here, and the driver then checks the device against the real guest
+    # (free slots, maxMemory, NUMA nodes), as libvirt parses a device before validating it in context.
+    wrapper = (f"<domain type='kvm'><name>device</name><maxMemory slots='255' unit='TiB'>16</maxMemory>"
+               f"<memory unit='GiB'>1</memory><os><type>hvm</type></os>"
+               f"<cpu><numa><cell id='0' cpus='0' memory='1' unit='GiB'/></numa></cpu>"
                f"<devices>{text}</devices></domain>")  # fmt: skip
     try:
         devices = parse_domain(wrapper).devices
