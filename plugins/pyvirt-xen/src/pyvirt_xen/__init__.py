@@ -1,0 +1,1 @@
+"""pyvirt-xen: the Xen (libxl/xl toolstack) hypervisor driver for pyvirt."""

@@ -1,0 +1,67 @@
+"""The Xen driver's definitions: parsed with the libxl driver's defaults, kept as libvirt keeps them.
+
+One :class:`~pyvirt.local_driver.domain_table.DomainTable` per set of paths
+(``/etc/pyvirt/libxl`` for ``xen:///system``, ``ROOT/etc/libxl`` for
+``xen:///embed?root=ROOT``), shared by the connections of a process, holds
+the persistent definitions. Guests are not started yet (see the driver), so
+every domain in it is shut off.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from lxml import etree
+
+from pyvirt.conf.domain import Domain, parse_domain
+from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError
+from pyvirt.local_driver.domain_table import DomainObj, DomainTable
+from pyvirt.local_driver.paths import DriverPaths
+from pyvirt_xen.defaults import apply_xen_defaults
+
+__all__ = ["XenState", "parse_xen_domain", "shared_state"]
+
+_OS_TYPES = ("hvm", "linux", "xen", "xenpvh")
+
+
+def parse_xen_domain(xml: str) -> Domain:
+    """A definition as the libxl driver reads it: only Xen guests, its defaults filled in."""
+    root = parse_xml(xml, "domain", "domain_definition")
+    os_type = (root.findtext("os/type") or "").strip()
+    arch = root.find("os/type").get("arch") if root.find("os/type") is not None else None  # type: ignore[union-attr]
+    if root.get("type") != "xen" or (os_type and os_type not in _OS_TYPES) or arch not in (None, "x86_64", "i686"):
+        found = "".join(f"{k}={v} " for k, v in (("ostype", os_type), ("arch", arch), ("domaintype", root.get("type")))
+                        if v)  # fmt: skip
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"could not find capabilities for {found}")
+    apply_xen_defaults(root)
+    return parse_domain(etree.tostring(root))
+
+
+class XenState(DomainTable[DomainObj]):
+    """The definitions of one config directory."""
+
+    def __init__(self, paths: DriverPaths) -> None:
+        super().__init__(paths, ErrorDomain.LIBXL, DomainObj)
+        self.load_configs()
+
+
+_states: dict[str, XenState] = {}
+_states_lock = threading.Lock()
+
+
+def shared_state(paths: DriverPaths) -> XenState:
+    """The one table of these paths in this process (a later connection sees what an earlier one defined)."""
+    with _states_lock:
+        state = _states.get(paths.config)
+        if state is None:
+            state = _states[paths.config] = XenState(paths)
+        state.refs += 1
+        return state
+
+
+def release_state(state: XenState) -> None:
+    with _states_lock:
+        state.refs -= 1
+        if state.refs == 0:
+            _states.pop(state.paths.config, None)
