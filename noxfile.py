@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -53,6 +54,17 @@ def conformance(session: nox.Session) -> None:
     """libvirt 9.0.0's test data: XML round trips through the models, XML -> QEMU argv; pass rates per suite."""
     session.run(sys.executable, "core/tests/conf/conformance.py")
     session.run(sys.executable, "plugins/pyvirt-qemu/tests/conformance_argv.py")
+    session.run(sys.executable, "plugins/pyvirt-esx/tests/conformance_vmx.py")
+    session.run(sys.executable, "plugins/pyvirt-xen/tests/conformance_xen.py")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Nightly: the XML mutation fuzzer far longer than CI runs it (``nox -s fuzz -- CASES SEED``)."""
+    cases = session.posargs[0] if session.posargs else "2000000"
+    seed = session.posargs[1] if len(session.posargs) > 1 else str(int(time.time()) // 86400)
+    env = {"PYVIRT_FUZZ_CASES": cases, "PYVIRT_FUZZ_SEED": seed, "PYVIRT_FUZZ_BUDGET_S": "7200"}
+    session.run(sys.executable, "-m", "pytest", "-q", "core/tests/conf/test_fuzz_xml.py", env=env)
 
 
 @nox.session
@@ -62,3 +74,89 @@ def bench(session: nox.Session) -> None:
     session.run(sys.executable, "bench/bench_test_driver.py")
     session.run(sys.executable, "bench/bench_lxc.py")
     session.run(sys.executable, "bench/bench_qemu.py")
+
+
+_DRIVERS_LOAD = """
+import sys
+from pyvirt.plugin.registry import list_drivers
+
+name = sys.argv[1]
+mine = [d for d in list_drivers() if d.distribution == name]
+for d in mine:
+    print(f"  {d.kind} {d.name}: contract {d.contract}, {d.status}")
+if not mine or any(d.status != "ok" for d in mine):
+    sys.exit(f"{name}: installed alone with the core, its drivers do not all load")
+"""
+
+
+@nox.session
+def distributions(session: nox.Session) -> None:
+    """Each distribution built (wheel and sdist) and installed alone with the core in a fresh virtualenv.
+
+    What a packager and an operator installing one plugin get: the wheel's
+    dependencies resolve (``pip check``) and every driver it ships loads with
+    status ``ok`` in ``pyvirsh drivers``. ``nox -s distributions --
+    plugins/pyvirt-storage`` checks one; core/tests/plugin/test_distributions.py
+    checks what the artifacts contain.
+    """
+    import shutil
+    import tomllib
+
+    chosen = session.posargs or DISTRIBUTIONS
+    work = Path(session.create_tmp()).resolve() / "distributions"
+    shutil.rmtree(work, ignore_errors=True)
+    wheels, sdists = work / "wheels", work / "sdists"
+    builder = work / "builder"
+    session.run(sys.executable, "-m", "venv", str(builder))
+    session.run(str(builder / "bin" / "python"), "-m", "pip", "install", "-q", "build", external=True)
+    for dist in dict.fromkeys(["core", *chosen]):
+        # build makes the sdist first and the wheel from the unpacked sdist, so a file the sdist forgets fails here
+        session.run(str(builder / "bin" / "python"), "-m", "build", "-q", "--outdir", str(wheels), dist, external=True)
+    for dist in chosen:
+        with open(Path(dist) / "pyproject.toml", "rb") as f:
+            name = tomllib.load(f)["project"]["name"]
+        wheel_of = {d: next(wheels.glob(f"{_wheel_name(d)}-*.whl")) for d in dict.fromkeys(["core", dist])}
+        venv = work / f"venv-{name}"
+        session.run(sys.executable, "-m", "venv", str(venv))
+        python = str(venv / "bin" / "python")
+        session.run(python, "-m", "pip", "install", "-q", *map(str, wheel_of.values()), external=True)
+        session.run(python, "-m", "pip", "check", external=True)
+        session.run(python, "-c", _DRIVERS_LOAD, name, external=True)
+    sdists.mkdir(parents=True, exist_ok=True)
+    for sdist in wheels.glob("*.tar.gz"):
+        shutil.move(sdist, sdists / sdist.name)
+    session.log(f"wheels in {wheels}, sdists in {sdists}")
+
+
+def _wheel_name(dist: str) -> str:
+    """The wheel file prefix of a distribution directory (``pyvirt``, ``pyvirt_qemu``)."""
+    import tomllib
+
+    with open(Path(dist) / "pyproject.toml", "rb") as f:
+        return str(tomllib.load(f)["project"]["name"]).replace("-", "_")
+
+
+@nox.session
+def example(session: nox.Session) -> None:
+    """The out-of-tree example driver, as its author ships it: built into a wheel, installed beside the
+    core's wheel in a fresh virtualenv, and pyvirt.testing's contract suite run against it from outside
+    the repository (so nothing is imported from the source tree)."""
+    import shutil
+
+    work = Path(session.create_tmp()).resolve() / "example"
+    shutil.rmtree(work, ignore_errors=True)
+    builder, wheels, venv = work / "builder", work / "wheels", work / "venv"
+    session.run(sys.executable, "-m", "venv", str(builder))
+    session.run(str(builder / "bin" / "python"), "-m", "pip", "install", "-q", "build", external=True)
+    for dist in ("core", "examples/pyvirt-example"):
+        session.run(str(builder / "bin" / "python"), "-m", "build", "-q", "--wheel", "--outdir", str(wheels), dist,
+                    external=True)  # fmt: skip
+    session.run(sys.executable, "-m", "venv", str(venv))
+    python = str(venv / "bin" / "python")
+    session.run(python, "-m", "pip", "install", "-q", *map(str, sorted(wheels.glob("*.whl"))), "pytest>=8",
+                external=True)  # fmt: skip
+    tests = work / "tests"
+    shutil.copytree("examples/pyvirt-example/tests", tests)
+    session.run(python, "-m", "pyvirt.cli.main", "drivers", external=True)
+    session.chdir(str(work))
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests), external=True)

@@ -246,6 +246,10 @@ class Domain:
     def managed_save_remove(self, flags: int = 0) -> None:
         self._conn.calls.domain_managed_save_remove(dom=self._ref, flags=flags)
 
+    def abort_job(self, flags: int = 0) -> None:
+        """Cancel the running save or snapshot (virDomainAbortJob); its caller fails with OPERATION_ABORTED."""
+        self._conn.calls.domain_abort_job(dom=self._ref, flags=flags)
+
     # ------------------------------------------------------------------ snapshots
     def snapshot_create(self, xml: str, flags: int = 0) -> Snapshot:
         ref = self._conn.calls.snapshot_create_xml(dom=self._ref, xml=xml, flags=flags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -130,8 +131,10 @@ def test_nat_network_serves_dhcp_and_goes_away_cleanly(conn: pyvirt.Connection, 
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert f"52:54:00:00:fb:02   ipv4       {ranged.ipaddr}/24" in shown, shown
     # another process sees it running; the qemu:/// connection of the same root answers net-* calls
-    with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
-        assert [(n.name, n.is_active()) for n in qemu.list_all_networks()] == [("natnet", True)]
+    # (when pyvirt-qemu is installed beside this distribution: ``tox -e network`` installs only this one)
+    if importlib.util.find_spec("pyvirt_qemu") is not None:
+        with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
+            assert [(n.name, n.is_active()) for n in qemu.list_all_networks()] == [("natnet", True)]
     net.destroy()
     assert _link("pvnt0") is None and table not in _tables()
     assert not list((root / "network" / "run").glob("natnet*"))

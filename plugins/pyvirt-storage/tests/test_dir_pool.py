@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -92,8 +93,10 @@ def test_pools_are_shared_by_every_process(conn: pyvirt.Connection, root: Path, 
         conn.lookup_storage_pool_by_name("transient")
     assert err.value.code == ErrorCode.NO_STORAGE_POOL
     # a qemu:/// connection of the same mode answers pool calls through the storage driver, as libvirt's do
-    with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
-        assert [p.name for p in qemu.list_all_storage_pools()] == ["shared"]
+    # (when pyvirt-qemu is installed beside this distribution: ``tox -e storage`` installs only this one)
+    if importlib.util.find_spec("pyvirt_qemu") is not None:
+        with pyvirt.open(f"qemu:///embed?root={root}") as qemu:
+            assert [p.name for p in qemu.list_all_storage_pools()] == ["shared"]
 
 
 def test_autostart_pools_start_on_the_first_open_after_boot(

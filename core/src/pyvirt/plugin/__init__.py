@@ -9,12 +9,15 @@ The connection object ``connect_open`` returns implements the hypervisor
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.7"
+CONTRACT_VERSION = "1.8"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
@@ -27,15 +30,48 @@ optional ``security_process_exec_attr``, ``domain_get_stats`` and
 ``pyvirt.plugin.typed_params``), ``domain_screenshot`` and checkpoints
 (``checkpoint_create_xml``, ``checkpoint_list_names``, ``checkpoint_list_children``,
 ``checkpoint_lookup_by_name``, ``checkpoint_get_xml_desc``, ``checkpoint_get_parent``,
-``checkpoint_delete``), all optional: a driver without them answers NO_SUPPORT."""
+``checkpoint_delete``), all optional: a driver without them answers NO_SUPPORT;
+1.8 ``domain_abort_job`` (optional: virDomainAbortJob, cancelling a running save
+or snapshot)."""
 
 
-def contract_compatible(declared: str) -> bool:
-    """Whether this core can serve a driver declaring ``declared`` (same major, minor not newer)."""
-    major, _, minor = declared.partition(".")
-    core_major, _, core_minor = CONTRACT_VERSION.partition(".")
-    return major == core_major and minor.isdigit() and int(minor) <= int(core_minor)
+def parse_contract(declared: object) -> tuple[int, int] | None:
+    """``"1.7"`` as (1, 7); None for anything that is not a ``MAJOR.MINOR`` string (a float, "1.7.0", "")."""
+    if not isinstance(declared, str):
+        return None
+    major, dot, minor = declared.partition(".")
+    if not (dot and major.isdigit() and minor.isdigit() and major.isascii() and minor.isascii()):
+        return None
+    return (int(major), int(minor))
 
 
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+def contract_compatible(declared: object, provided: str = CONTRACT_VERSION) -> bool:
+    """Whether a core providing contract ``provided`` serves a driver declaring ``declared`` (same major, minor not newer).
+
+    One rule for every caller (``pyvirsh drivers``, opening a connection): a
+    declaration that is not a ``MAJOR.MINOR`` string is never compatible.
+    """
+    version, core = parse_contract(declared), parse_contract(provided)
+    return version is not None and core is not None and version[0] == core[0] and version[1] <= core[1]
+
+
+if TYPE_CHECKING:
+    hookspec: pluggy.HookspecMarker
+    hookimpl: pluggy.HookimplMarker
+
+
+def __getattr__(name: str) -> Any:
+    """``hookspec`` and ``hookimpl``, made on first use.
+
+    Why: importing pluggy (and the ``inspect`` it pulls in) is a fifth of a
+    short ``pyvirsh`` run through pyvirtd, whose remote driver binds its
+    generated hooks without a plugin manager (their signatures are checked
+    against the specs by a test); every package that marks hooks still gets
+    pluggy's own markers, on its first ``from pyvirt.plugin import hookimpl``.
+    """
+    if name in ("hookspec", "hookimpl"):
+        import pluggy
+
+        globals().update(hookspec=pluggy.HookspecMarker(PROJECT), hookimpl=pluggy.HookimplMarker(PROJECT))
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -125,6 +125,7 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_set_scheduler_parameters", "virDomainSetSchedulerParametersFlags", W, "1.7",
             "virDomainSetSchedulerParameters"),
     HookApi("domain_screenshot", "virDomainScreenshot", W, "1.7"),  # libvirt refuses it read-only
+    HookApi("domain_abort_job", "virDomainAbortJobFlags", W, "1.8", "virDomainAbortJob"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

@@ -17,9 +17,7 @@ enforced here, for every call however it was reached (public objects,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
-
-import pluggy
+from typing import TYPE_CHECKING, Any, cast
 
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.api import API, Access, api_name, read_only_denial
@@ -44,7 +42,10 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.plugin.typed_params import TypedParam
 
-__all__ = ["DriverCalls"]
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = ["DriverCalls", "direct_calls"]
 
 
 class DriverCalls:
@@ -57,8 +58,7 @@ class DriverCalls:
     def __init__(self, pm: pluggy.PluginManager,
                  secondary: Callable[[str], DriverCalls | None] | None = None, *,
                  read_only: bool = False) -> None:  # fmt: skip
-        self._hook = pm.hook
-        self.read_only = read_only
+        self._hook: Any = pm.hook
         # Pool, volume and network calls the driver does not answer go to the storage or network driver
         # of the same mode (libvirt's connections reach those drivers the same way); opened on first use.
         self._secondary_opener = secondary
@@ -67,7 +67,7 @@ class DriverCalls:
         # A hook answered by exactly one implementation and no wrappers is called directly: pluggy
         # has already validated it at registration, and its per-call machinery (a third of a lookup's
         # cost) buys nothing there. Hooks with wrappers (audit, user hooks, metrics) go through pluggy.
-        self._single: dict[str, Any] = {}
+        single: dict[str, Any] = {}
         for name in dir(pm.hook):
             if name.startswith("_"):
                 continue
@@ -76,13 +76,16 @@ class DriverCalls:
                 continue
             self._implemented.add(name)
             if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
-                self._single[name] = impls[0].function
+                single[name] = impls[0].function
+        self._bind(single, read_only)
+
+    def _bind(self, single: dict[str, Any], read_only: bool) -> None:
+        self.read_only = read_only
+        self._single = single
         # The fast path skips every check, so on a read-only connection it holds only the calls the
         # table says a read-only connection may always make; the others go through ``_dispatch``.
         self._direct = (
-            {h: f for h, f in self._single.items() if h in API and API[h].access is Access.READ}
-            if read_only
-            else self._single
+            {h: f for h, f in single.items() if h in API and API[h].access is Access.READ} if read_only else single
         )
 
     def implements(self, hook: str) -> bool:
@@ -279,6 +282,9 @@ class DriverCalls:
 
     def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
         return cast("tuple[str, int]", self._call("domain_screenshot", dom=dom, screen=screen, flags=flags))
+
+    def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_abort_job", dom=dom, flags=flags)
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
@@ -480,3 +486,24 @@ class DriverCalls:
 
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         return cast("bool", self._call("interface_is_active", iface=iface))
+
+
+def direct_calls(driver: object, *, read_only: bool = False) -> DriverCalls:
+    """Calls bound straight to ``driver``'s methods named after hooks of the API table, no plugin manager.
+
+    Why: only for drivers whose hooks are generated from the specs and
+    checked against them by pluggy in a test (the remote driver's, see
+    ``pyvirt.remote.stubgen``), where pluggy's registration would only
+    re-check, at every open, what the test already proved; it cost a short
+    ``pyvirsh`` run through pyvirtd more than its RPC calls. There are no
+    wrappers and no secondary drivers on this path: the daemon behind a
+    remote connection runs those.
+    """
+    calls = DriverCalls.__new__(DriverCalls)
+    calls._hook = None
+    calls._secondary_opener = None
+    calls._secondary = {}
+    single = {name: fn for name in API if callable(fn := getattr(driver, name, None))}
+    calls._implemented = set(single)
+    calls._bind(single, read_only)
+    return calls

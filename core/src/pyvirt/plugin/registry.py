@@ -6,6 +6,12 @@ module the ``test`` entry point names, found through a small on-disk index
 pays for ``importlib.metadata``. ``list_drivers`` loads every entry point for
 ``pyvirsh drivers`` and reports, rather than raises, the ones that fail, so
 one broken plugin never hides the others.
+
+Both paths judge a driver the same way, with
+:func:`pyvirt.plugin.bases.driver_problem` on the object the entry point
+names (before instantiating it): the contract version it declares, the
+required hooks of its kind, no hook newer than its declaration. A refused
+driver is listed with the reason, and opening it fails with the same words.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
-from pyvirt.plugin import CONTRACT_VERSION, PROJECT, contract_compatible
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
+from pyvirt.plugin import CONTRACT_VERSION, PROJECT
+from pyvirt.plugin.bases import connection_problem, contract_for, driver_problem
 from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.plugin.specs import hypervisor, secondary, state
 
@@ -53,7 +60,12 @@ _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc"
 
 
 class DriverEntry(NamedTuple):
-    """One installed driver, as ``pyvirsh drivers`` shows it (a NamedTuple: cheaper to define than a dataclass)."""
+    """One installed driver, as ``pyvirsh drivers`` shows it (a NamedTuple: cheaper to define than a dataclass).
+
+    ``error``: why it cannot be loaded (import failure), empty when it can;
+    ``refused``: why this core will not use it (contract, missing hook), in
+    the words opening it would fail with.
+    """
 
     kind: str
     name: str
@@ -61,6 +73,16 @@ class DriverEntry(NamedTuple):
     version: str
     contract: str
     error: str = ""
+    refused: str = ""
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``failed: <why it did not load>`` or ``refused: <why this core does not serve it>``."""
+        if self.error:
+            return f"failed: {self.error}"
+        if self.refused:
+            return f"refused: {self.refused}"
+        return "ok"
 
 
 def _distribution_of(group: str, name: str) -> tuple[str, str]:
@@ -73,22 +95,16 @@ def _distribution_of(group: str, name: str) -> tuple[str, str]:
     return ("?", "?")
 
 
-def check_contract(driver: Any, name: str, distribution: str) -> str:
-    """Refuse a driver whose declared contract this core cannot serve."""
-    declared = getattr(driver, "pyvirt_contract", None)
-    if not isinstance(declared, str):
-        raise Error(
-            ErrorCode.NO_CONNECT,
-            f"driver '{name}' from {distribution} does not declare the pyvirt contract version it implements "
-            f"(pyvirt_contract); this pyvirt provides contract {CONTRACT_VERSION}",
-        )
-    if not contract_compatible(declared):
-        raise Error(
-            ErrorCode.NO_CONNECT,
-            f"driver '{name}' from {distribution} implements pyvirt contract {declared}, "
-            f"but this pyvirt provides contract {CONTRACT_VERSION}",
-        )
-    return declared
+def check_contract(kind: str, obj: Any, name: str) -> None:
+    """Refuse, with the reason ``pyvirsh drivers`` shows, a driver this core cannot serve.
+
+    ``obj`` is what the entry point names; the distribution is looked up
+    only to word a refusal, so a driver that passes costs a few attribute reads.
+    """
+    problem = driver_problem(kind, obj)
+    if problem is not None:
+        dist, version = _distribution_of(GROUPS[kind], name)
+        raise ConnectionError(ErrorCode.NO_CONNECT, f"driver '{name}' from {dist} {version} {problem}")
 
 
 def _import_object(value: str) -> Any:
@@ -100,32 +116,39 @@ def _import_object(value: str) -> Any:
     return obj
 
 
+def _load_failure(group: str, name: str, exc: Exception) -> ConnectionError:
+    dist, version = _distribution_of(group, name)
+    return ConnectionError(
+        ErrorCode.NO_CONNECT, f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}"
+    )
+
+
 def load_driver(kind: str, name: str) -> Any:
-    """Import and return the named driver of a kind; only that entry point is loaded."""
+    """Import, check and return the named driver of a kind; only that entry point is loaded."""
     group = GROUPS[kind]
     value = entry_point_value(group, name)
     if value is None:
         hint = _SUGGEST.get(name, f"pyvirt-{name}")
         if kind == "hypervisor":
-            raise Error(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})")
-        raise Error(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})")
+            raise ConnectionError(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})")
+        raise ConnectionError(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})")
     try:
         obj = _import_object(value)
     except Exception as exc:
-        dist, version = _distribution_of(group, name)
-        raise Error(
-            ErrorCode.NO_CONNECT,
-            f"driver '{name}' from {dist} {version} failed to load: {type(exc).__name__}: {exc}",
-        ) from exc
-    driver = obj() if inspect.isclass(obj) else obj
-    if getattr(driver, "pyvirt_contract", None) != CONTRACT_VERSION:
-        dist, version = _distribution_of(group, name)
-        check_contract(driver, name, f"{dist} {version}")
-    return driver
+        raise _load_failure(group, name, exc) from exc
+    check_contract(kind, obj, name)
+    if not inspect.isclass(obj):
+        return obj
+    try:
+        return obj()
+    except Error:
+        raise
+    except Exception as exc:
+        raise _load_failure(group, name, exc) from exc
 
 
 def list_drivers() -> list[DriverEntry]:
-    """Every installed driver of every kind, loading each to read its contract (stevedore)."""
+    """Every installed driver of every kind, each judged as ``load_driver`` judges it (stevedore)."""
     import stevedore
 
     out: list[DriverEntry] = []
@@ -139,7 +162,11 @@ def list_drivers() -> list[DriverEntry]:
         mgr = stevedore.ExtensionManager(namespace=group, on_load_failure_callback=on_failure)
         for ext in mgr.extensions:
             dist, version = _distribution_of(group, ext.name)
-            out.append(DriverEntry(kind, ext.name, dist, version, str(getattr(ext.plugin, "pyvirt_contract", "?"))))
+            declared = getattr(ext.plugin, "pyvirt_contract", None)
+            shown = "?" if declared is None else declared if isinstance(declared, str) else repr(declared)
+            out.append(
+                DriverEntry(kind, ext.name, dist, version, shown, refused=driver_problem(kind, ext.plugin) or "")
+            )
         out.extend(failures)
     out.sort(key=lambda d: (list(GROUPS).index(d.kind), d.name))
     return out
@@ -217,7 +244,17 @@ def open_with_manager(driver: Any, name: str, **kwargs: Any) -> tuple[Any, plugg
     """``open_with_driver``, also returning the manager for ``bind_connection``."""
     pm = _plugin_manager()
     _register(pm, driver, name)
-    return pm.hook.connect_open(**kwargs), pm
+    conn = pm.hook.connect_open(**kwargs)
+    declared = getattr(driver, "pyvirt_contract", CONTRACT_VERSION)
+    if conn is not None and declared != contract_for("hypervisor").version:
+        problem = connection_problem(conn, declared)
+        if problem is not None:
+            close = getattr(conn, "connect_close", None)
+            if callable(close):
+                close()
+            dist, version = _distribution_of(GROUPS["hypervisor"], name)
+            raise ConnectionError(ErrorCode.NO_CONNECT, f"driver '{name}' from {dist} {version} {problem}")
+    return conn, pm
 
 
 def bind_connection(conn_obj: Any, name: str, pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:

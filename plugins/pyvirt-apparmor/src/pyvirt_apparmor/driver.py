@@ -15,7 +15,8 @@ import os
 
 from pyvirt.conf.domain import Domain, Seclabel
 from pyvirt.errors import ErrorCode, InternalError, OperationFailedError, SystemCallError
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import SecurityDriver
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.security.resources import FileResource
 from pyvirt.util.command import Command
@@ -44,8 +45,8 @@ def _atomic_write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-class AppArmorDriver:
-    pyvirt_contract = CONTRACT_VERSION
+class AppArmorDriver(SecurityDriver):
+    pyvirt_contract = "1.7"
     name = MODEL
 
     def __init__(

@@ -25,7 +25,8 @@ from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, NodeInfo, SecurityLabel
 from pyvirt.security.stack import SecurityConfig, load_security_stack
@@ -376,10 +377,10 @@ class LxcConnection:
         return self.state.security.process_labels(obj.live, obj.process.init_pid)
 
 
-class LxcDriver(LxcStateHooks):
+class LxcDriver(LxcStateHooks, HypervisorDriver):
     """The object behind the ``lxc`` entry point."""
 
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.7"
     name = "lxc"
 
     @hookimpl

@@ -33,7 +33,8 @@ from pyvirt.events import EventSink, NetworkEvent
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DhcpLease, NetworkRef
 from pyvirt.uri import URI
@@ -59,7 +60,7 @@ def _paths(uri: URI) -> DriverPaths:
     return paths_for_uri(uri, "network", session=False)
 
 
-class NetworkDriver:
+class NetworkDriver(HypervisorDriver):
     """Entry point ``network`` of ``pyvirt.hypervisor``.
 
     Its state hooks (pyvirtd): the networks are files shared by every
@@ -69,7 +70,7 @@ class NetworkDriver:
     ``networkStateReload`` does.
     """
 
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.7"
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:

@@ -36,7 +36,8 @@ from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.local_driver.status_file import remove_status
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
     DomainInfo,
@@ -83,6 +84,7 @@ __all__ = ["QemuConnection", "QemuDriver"]
 SNAPSHOT_CREATE_HALT = 0x8  # VIR_DOMAIN_SNAPSHOT_CREATE_HALT
 SNAPSHOT_CREATE_DISK_ONLY = 0x10  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
 SNAPSHOT_DELETE_METADATA_ONLY = 0x2  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+ABORT_JOB_POSTCOPY = 0x1  # VIR_DOMAIN_ABORT_JOB_POSTCOPY
 
 _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
@@ -347,7 +349,7 @@ class QemuConnection:
             incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
             os.lseek(incoming, header.data_offset, os.SEEK_SET)
         try:
-            proc, _cmd = start_process(
+            proc = start_process(
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
                 qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
@@ -387,10 +389,17 @@ class QemuConnection:
             else:  # libvirt 9.0 leaves a paused restore "paused (migrating)", the incoming migration's reason
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.MIGRATION if restored else PausedReason.USER
             st.save_status(obj)
-        except Exception:
+        except Exception as exc:
+            destroyed = proc.stop_reason == "destroyed"
             proc.stop_reason = proc.stop_reason or "failed"  # (a destroy that ended this start keeps its reason)
             proc.kill(2)
-            st.on_exit(obj, proc)
+            st.on_exit(obj, proc)  # (which closes the pidfd and the monitor: nobody watches this QEMU)
+            if destroyed:
+                # libvirt's qemuProcessStart: once a destroy has ended the domain, the start's next monitor
+                # call fails in qemuDomainObjEnterMonitorAsync, not with the monitor's own hang-up
+                raise OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, "domain is no longer running", domain=ErrorDomain.QEMU
+                ) from exc
             raise
         proc.watch(lambda p: st.on_exit(obj, p))
         st.audit_start(obj, proc.pid, True)
@@ -485,6 +494,24 @@ class QemuConnection:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
         with obj.job.holding_async(AsyncJob.SAVE):
             self._save(obj, self.state.paths.managed_save(obj.name), flags)
+
+    @hookimpl
+    def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
+        """libvirt's qemuDomainAbortJobFlags: a save (managed or not) is cancelled through ``migrate_cancel``;
+        its caller then fails with OPERATION_ABORTED and the guest runs again ("running (save canceled)").
+
+        There is no outgoing migration here, so ``--postcopy`` never finds one to interrupt.
+        """
+        check_flags(flags, ABORT_JOB_POSTCOPY, "qemuDomainAbortJobFlags")
+        obj = self.state.find(dom)
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        if flags & ABORT_JOB_POSTCOPY:
+            raise OperationInvalidError(
+                ErrorCode.OPERATION_INVALID, "current job is not outgoing migration in post-copy mode",
+                domain=ErrorDomain.QEMU,
+            )  # fmt: skip
+        obj.job.abort()
 
     @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
@@ -1076,10 +1103,10 @@ class QemuConnection:
         return self.state.security.process_labels(obj.live, obj.process.pid)
 
 
-class QemuDriver(QemuStateHooks):
+class QemuDriver(QemuStateHooks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.8"
     name = "qemu"
 
     @hookimpl

@@ -27,7 +27,8 @@ import shutil
 from pyvirt.conf.domain import Domain, Seclabel
 from pyvirt.conf.domain_devices import DeviceSeclabel
 from pyvirt.errors import ErrorCode, InternalError, OperationInvalidError, SystemCallError
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import SecurityDriver
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.security.remembered import metadata_lock, recall_label, remember_label
 from pyvirt.security.resources import FileResource, domain_files
@@ -91,8 +92,8 @@ def _device_label(seclabels: tuple[DeviceSeclabel, ...]) -> DeviceSeclabel | Non
     return next((s for s in seclabels if s.model in (None, MODEL)), None)
 
 
-class SelinuxDriver:
-    pyvirt_contract = CONTRACT_VERSION
+class SelinuxDriver(SecurityDriver):
+    pyvirt_contract = "1.7"
     name = MODEL
 
     def __init__(

@@ -29,7 +29,7 @@ from pyvirt.errors import (
     SystemCallError,
     XMLError,
 )
-from pyvirt.plugin import CONTRACT_VERSION
+from pyvirt.plugin.bases import StorageBackend
 from pyvirt.util.command import Command
 from pyvirt_storage.image_probe import probe_image
 
@@ -71,10 +71,10 @@ def _mode_text(st: os.stat_result) -> str:
     return f"0{st.st_mode & 0o777:o}"
 
 
-class DirBackend:
-    """Entry point ``dir`` of ``pyvirt.storage_backend``."""
+class DirBackend(StorageBackend):
+    """Entry point ``dir`` of ``pyvirt.storage_backend``: every required and optional method."""
 
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.0"  # the storage-backend contract (pyvirt.plugin.bases.STORAGE_BACKEND_CONTRACT_VERSION)
 
     @staticmethod
     def _dir(pool: Pool) -> str:

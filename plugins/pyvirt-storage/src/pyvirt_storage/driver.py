@@ -21,15 +21,25 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from pyvirt.conf.storage import Bytes, Pool, Volume, format_pool, format_volume, parse_pool, parse_volume
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.errors import (
+    Error,
+    ErrorCode,
+    ErrorDomain,
+    NotFoundError,
+    NotSupportedError,
+    OperationFailedError,
+    OperationInvalidError,
+)
 from pyvirt.events import EventSink
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import hookimpl
+from pyvirt.plugin.bases import HypervisorDriver, StorageBackend
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 from pyvirt.plugin.registry import load_driver
@@ -45,16 +55,14 @@ log = logging.getLogger("pyvirt.storage")
 _held = HeldState("storage")  # pyvirtd's connection, from state_initialize to state_cleanup
 
 
-class Backend(Protocol):
-    """What a ``pyvirt.storage_backend`` entry point provides (see ``dir_backend`` for the reference)."""
-
-    def build(self, pool: Pool, flags: int) -> None: ...
-    def check(self, pool: Pool) -> None: ...
-    def refresh(self, pool: Pool) -> None: ...
-    def volume_names(self, pool: Pool) -> list[str]: ...
-    def volume(self, pool: Pool, name: str) -> Volume: ...
-    def create_volume(self, pool: Pool, vol: Volume, flags: int) -> Volume: ...
-    def delete_volume(self, pool: Pool, name: str) -> None: ...
+def _backend_call(backend: StorageBackend, method: str, what: str) -> Callable[..., Any]:
+    """An optional backend method (``pyvirt.plugin.bases.StorageBackend``), or libvirt's NO_SUPPORT without it."""
+    fn: Callable[..., Any] | None = getattr(backend, method, None)
+    if fn is None:
+        raise NotSupportedError(
+            ErrorCode.NO_SUPPORT, f"storage pool does not support {what}", domain=ErrorDomain.STORAGE
+        )
+    return fn
 
 
 def _storage_paths(uri: URI) -> DriverPaths:
@@ -74,10 +82,10 @@ def _not_active(name: str) -> OperationInvalidError:
     return OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{name}' is not active")
 
 
-class StorageDriver:
+class StorageDriver(HypervisorDriver):
     """Entry point ``storage`` of ``pyvirt.hypervisor``: opens the connections."""
 
-    pyvirt_contract = CONTRACT_VERSION
+    pyvirt_contract = "1.7"
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
@@ -118,7 +126,7 @@ class StorageConnection:
 
     def __init__(self, paths: DriverPaths) -> None:
         self.store: ObjectStore[Pool] = ObjectStore(paths, parse_pool, format_pool, _no_pool)
-        self._backends: dict[str, Backend] = {}
+        self._backends: dict[str, StorageBackend] = {}
         if should_autostart(paths.run):  # pyvirtd's state_initialize, or the first open after a host boot
             self.autostart()
 
@@ -146,14 +154,14 @@ class StorageConnection:
             started.append(name)
         return started
 
-    def backend(self, pool_type: str) -> Backend:
+    def backend(self, pool_type: str) -> StorageBackend:
         found = self._backends.get(pool_type)
         if found is None:
             try:
                 found = load_driver("storage_backend", pool_type)
             except Error as exc:
                 raise OperationFailedError(
-                    ErrorCode.INTERNAL_ERROR, f"missing backend for pool type '{pool_type}': {exc.message}",
+                    ErrorCode.INTERNAL_ERROR, f"missing backend for pool type '{pool_type}': {exc.detail or exc.message}",
                     domain=ErrorDomain.STORAGE,
                 ) from exc  # fmt: skip
             self._backends[pool_type] = found
@@ -263,8 +271,12 @@ class StorageConnection:
         pool = entry.defn
         backend = self.backend(pool.type or "")
         if flags & (_CREATE_WITH_BUILD | _CREATE_OVERWRITE | _CREATE_NO_OVERWRITE):
-            backend.build(pool, flags & (_CREATE_OVERWRITE | _CREATE_NO_OVERWRITE))
-        backend.check(pool)
+            build = getattr(backend, "build", None)  # optional: libvirt skips building without buildPool
+            if build is not None:
+                build(pool, flags & (_CREATE_OVERWRITE | _CREATE_NO_OVERWRITE))
+        check = getattr(backend, "check", None)  # optional, as libvirt's checkPool
+        if check is not None:
+            check(pool)
         backend.refresh(pool)
         self.store.mark_running(pool)
 
@@ -394,7 +406,8 @@ class StorageConnection:
         vol = parse_volume(xml)
         with self.store.locked():
             defn = self._active(pool)
-            created = self.backend(defn.type or "").create_volume(defn, vol, flags)
+            create = _backend_call(self.backend(defn.type or ""), "create_volume", "volume creation")
+            created: Volume = create(defn, vol, flags)
         return VolumeRef(pool.name, created.name or "", created.key or "")
 
     @hookimpl
@@ -402,7 +415,7 @@ class StorageConnection:
         check_flags(flags, 0, "storageVolDelete")
         with self.store.locked():
             defn = self._active(vol.pool)
-            self.backend(defn.type or "").delete_volume(defn, vol.name)
+            _backend_call(self.backend(defn.type or ""), "delete_volume", "vol deletion")(defn, vol.name)
 
     @hookimpl
     def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:

@@ -369,6 +369,24 @@ def domain_screenshot(dom: DomainRef, screen: int, flags: int) -> tuple[str, int
     """
 
 
+@hookspec(firstresult=True)
+def domain_abort_job(dom: DomainRef, flags: int) -> None:
+    """virDomainAbortJobFlags: cancel the domain's running long job (a save, a snapshot). Added in 1.8.
+
+    Optional: a driver without long jobs answers NO_SUPPORT, as libvirt's
+    test driver does. The job's own caller then fails with libvirt's
+    OPERATION_ABORTED ("operation aborted: job 'domain save' canceled by
+    client") and the guest is left as it was before the job.
+
+    :param dom: the domain.
+    :param flags: VIR_DOMAIN_ABORT_JOB_POSTCOPY (1): only an outgoing
+        migration in post-copy mode. The older virDomainAbortJob is this call
+        with ``flags`` 0.
+    :returns: None once the abort was requested; OPERATION_INVALID when no
+        job is running or the running one cannot be aborted.
+    """
+
+
 # ---------------------------------------------------------------- checkpoints
 
 

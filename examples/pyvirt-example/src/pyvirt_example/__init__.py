@@ -1,0 +1,1 @@
+"""An example out-of-tree pyvirt driver (see driver.py)."""
