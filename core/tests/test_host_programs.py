@@ -70,6 +70,7 @@ NOT_RUN_ON_HOST = {
     "emulator": "command tests: a missing absolute path, run to see exec fail",
     "binary": "command tests: a missing absolute path, run to see exec fail",
     "no-such-program-pyvirt": "a name looked up in PATH to see the lookup fail",
+    "qemu-system-": "virt-install tests: the start of the QEMU command line in a guest's log, searched for",
 }
 
 # Spawns whose program the scan cannot follow to a literal, with where the program comes from.
@@ -93,12 +94,13 @@ DYNAMIC = {
         "'kvm' if kvm else 'tcg', '-qmp', f'unix:{sock},server=on,wait=off']",
     ): "an emulator the capabilities found (qemu-system-<arch>)",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/domain_capabilities.py", "name"): "qemu-system-<arch> of the request",
-    ("plugins/pyvirt-qemu/src/pyvirt_qemu/command_line.py", "name"): "qemu-system-<arch> of the guest",
+    ("plugins/pyvirt-qemu/src/pyvirt_qemu/emulator_caps.py", "name"): "qemu-system-<arch> of the guest, found on PATH",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/host_capabilities.py", "f'qemu-system-{arch}'"): (
         "every qemu-system-<arch> installed, probed; bootstrap installs the x86 one (in the table)"
     ),
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/tap.py", "[nic.script_path, real]"): "the <script path=...> of the user",
     ("bench/bench_test_driver.py", "cmd"): "virsh and pyvirsh, found with shutil.which and sys.executable in main()",
+    ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",
 }
 
 

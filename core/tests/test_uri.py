@@ -33,10 +33,11 @@ def test_missing_slash_is_refused_with_libvirts_hint() -> None:
 
 
 def test_no_driver_for_scheme_names_the_distribution() -> None:
+    # bhyve is one of libvirt's drivers that pyvirt has no distribution for
     with pytest.raises(Error) as e:
-        pyvirt.open("xen:///system")
+        pyvirt.open("bhyve:///system")
     assert e.value.code == ErrorCode.NO_CONNECT
-    assert "no driver for scheme 'xen' (install pyvirt-xen)" in e.value.message
+    assert "no driver for scheme 'bhyve' (install pyvirt-bhyve)" in e.value.message
 
 
 def test_default_uri_from_environment_then_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
