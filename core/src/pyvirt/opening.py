@@ -16,21 +16,25 @@ follows libvirt's library:
 
 from __future__ import annotations
 
-from functools import partial
+from typing import TYPE_CHECKING
 
 from pyvirt.config import load_client_config
-from pyvirt.connection import Connection
-from pyvirt.errors import Error, ErrorCode
-from pyvirt.events import EventSink
 from pyvirt.plugin.entry_point_index import entry_point_value
-from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
 from pyvirt.uri import URI, resolve_uri
+
+if TYPE_CHECKING:
+    from pyvirt.connection import Connection
+    from pyvirt.events import EventSink
+    from pyvirt.plugin.facade import DriverCalls
 
 __all__ = ["open", "open_local", "open_readonly", "serve_in_process"]
 
 # libvirt's client-side drivers: they never need a daemon (its test driver runs in the caller).
 _CLIENT_SIDE = frozenset({"test"})
+# libvirt's client-side drivers that reach their host themselves (the ESX driver speaks the vSphere API to
+# the host in the URI): a host in their URI is theirs, not the remote driver's; their storage and network
+# objects are theirs too, never this machine's.
+_OWN_TRANSPORT = frozenset({"esx", "vpx", "gsx"})
 _DAEMON_PATHS = frozenset({"/system", "/session"})
 # set once by pyvirtd (a list, not a rebound global: the flag is process state, read on every open)
 _in_daemon: list[bool] = []
@@ -56,7 +60,7 @@ def _via_daemon(uri: URI) -> bool:
 def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
     """Open a connection (``None``: the default URI). Use as a context manager."""
     resolved = resolve_uri(uri, load_client_config())
-    if resolved.is_remote:
+    if resolved.is_remote and not (resolved.transport is None and resolved.driver in _OWN_TRANSPORT):
         from pyvirt.remote.driver import open_remote  # only URIs with a transport or host pay for the protocol
 
         return open_remote(resolved, read_only)
@@ -84,6 +88,17 @@ def open_local(uri: str, *, read_only: bool = False) -> Connection:
 
 
 def _open_in_process(resolved: URI, read_only: bool) -> Connection:
+    # Imported here, not at the top: a connection through pyvirtd needs neither pluggy nor the
+    # registry (``open_remote`` binds the generated remote hooks directly), and every short
+    # ``pyvirsh`` run against the daemon would pay for them.
+    from functools import partial
+
+    from pyvirt.connection import Connection
+    from pyvirt.errors import Error, ErrorCode
+    from pyvirt.events import EventSink
+    from pyvirt.plugin.facade import DriverCalls
+    from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
+
     if resolved.is_embed:
         resolved.embed_root()
     driver = load_driver("hypervisor", resolved.driver)
@@ -92,7 +107,7 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     if conn_obj is None:
         raise Error(ErrorCode.NO_CONNECT, str(resolved))
     pm = bind_connection(conn_obj, resolved.driver, pm)
-    own = resolved.driver in ("test", "storage", "network")
+    own = resolved.driver in ("test", "storage", "network") or resolved.driver in _OWN_TRANSPORT
     secondary = None if own else partial(_secondary_calls, resolved, read_only, events)
     return Connection(resolved, DriverCalls(pm, secondary, read_only=read_only), resolved.driver, read_only, events)
 
@@ -106,6 +121,9 @@ def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: 
     if entry_point_value("pyvirt.hypervisor", kind) is None:
         return None
     from urllib.parse import urlencode  # only when a hypervisor connection reaches for storage or network
+
+    from pyvirt.plugin.facade import DriverCalls
+    from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
 
     query = "?" + urlencode(hypervisor.params) if hypervisor.params else ""
     uri = resolve_uri(f"{kind}://{hypervisor.path}{query}", load_client_config())

@@ -100,4 +100,14 @@ def test_a_client_imports_only_the_code_of_the_procedures_it_calls() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["pyvirt.remote._remote", "pyvirt.remote._remote_p0", "pyvirt.remote._remote_types"]
+    # the whole of a ``pyvirsh list``: the remote open's calls, the listing, the states, the close
+    probe = (
+        "import sys; from pyvirt.remote import _remote as r; "
+        "[(p.pack_args, p.unpack_ret) for p in map(r.PROCEDURES.__getitem__, (r.REMOTE_PROC_AUTH_LIST, "
+        "r.REMOTE_PROC_CONNECT_SUPPORTS_FEATURE, r.REMOTE_PROC_CONNECT_OPEN, r.REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, "
+        "r.REMOTE_PROC_DOMAIN_GET_STATE, r.REMOTE_PROC_CONNECT_CLOSE))]; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('pyvirt.remote._remote'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["pyvirt.remote._remote", "pyvirt.remote._remote_p0", "pyvirt.remote._remote_types"]
     assert len(_remote.PROCEDURES) == 443 and _remote.REMOTE_PROC_DOMAIN_FD_ASSOCIATE in _remote.PROCEDURES

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.plugin import hookimpl
-
 if TYPE_CHECKING:
     from pyvirt.plugin.records import (
         CheckpointRef,
@@ -42,510 +40,406 @@ class RemoteHooks:
 
     _invoke: Callable[..., Any]
 
-    @hookimpl
     def connect_get_type(self) -> str:
         result: str = self._invoke("connect_get_type")
         return result
 
-    @hookimpl
     def connect_get_version(self) -> int:
         result: int = self._invoke("connect_get_version")
         return result
 
-    @hookimpl
     def connect_get_hostname(self) -> str:
         result: str = self._invoke("connect_get_hostname")
         return result
 
-    @hookimpl
     def connect_get_capabilities(self) -> str:
         result: str = self._invoke("connect_get_capabilities")
         return result
 
-    @hookimpl
     def connect_get_domain_capabilities(
         self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
     ) -> str:
         result: str = self._invoke("connect_get_domain_capabilities", emulator, arch, machine, virttype, flags)
         return result
 
-    @hookimpl
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         result: str = self._invoke("connect_domain_xml_to_native", native_format, xml)
         return result
 
-    @hookimpl
     def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         result: str = self._invoke("connect_domain_xml_from_native", native_format, native_config)
         return result
 
-    @hookimpl
     def node_get_info(self) -> NodeInfo:
         result: NodeInfo = self._invoke("node_get_info")
         return result
 
-    @hookimpl
     def node_get_security_model(self) -> SecurityModel:
         result: SecurityModel = self._invoke("node_get_security_model")
         return result
 
-    @hookimpl
     def domain_list_all(self) -> list[DomainRef]:
         result: list[DomainRef] = self._invoke("domain_list_all")
         return result
 
-    @hookimpl
     def domain_lookup_by_name(self, name: str) -> DomainRef:
         result: DomainRef = self._invoke("domain_lookup_by_name", name)
         return result
 
-    @hookimpl
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
         result: DomainRef = self._invoke("domain_lookup_by_uuid", uuid)
         return result
 
-    @hookimpl
     def domain_lookup_by_id(self, id: int) -> DomainRef:
         result: DomainRef = self._invoke("domain_lookup_by_id", id)
         return result
 
-    @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         result: DomainRef = self._invoke("domain_define_xml", xml, flags)
         return result
 
-    @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_undefine", dom, flags)
 
-    @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         result: DomainRef = self._invoke("domain_create_xml", xml, flags)
         return result
 
-    @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_create", dom, flags)
 
-    @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_destroy", dom, flags)
 
-    @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_shutdown", dom, flags)
 
-    @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_reboot", dom, flags)
 
-    @hookimpl
     def domain_suspend(self, dom: DomainRef) -> None:
         self._invoke("domain_suspend", dom)
 
-    @hookimpl
     def domain_resume(self, dom: DomainRef) -> None:
         self._invoke("domain_resume", dom)
 
-    @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
         self._invoke("domain_save", dom, path, xml, flags)
 
-    @hookimpl
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_managed_save", dom, flags)
 
-    @hookimpl
+    def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
+        self._invoke("domain_abort_job", dom, flags)
+
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_managed_save_remove", dom, flags)
 
-    @hookimpl
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)
         return result
 
-    @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
         result: tuple[int, int] = self._invoke("domain_get_state", dom)
         return result
 
-    @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
         result: str = self._invoke("domain_get_xml_desc", dom, flags)
         return result
 
-    @hookimpl
     def domain_get_os_type(self, dom: DomainRef) -> str:
         result: str = self._invoke("domain_get_os_type", dom)
         return result
 
-    @hookimpl
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         result: dict[str, bool] = self._invoke("domain_get_flags", dom)
         return result
 
-    @hookimpl
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._invoke("domain_set_autostart", dom, autostart)
 
-    @hookimpl
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._invoke("domain_attach_device", dom, xml, flags)
 
-    @hookimpl
     def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._invoke("domain_detach_device", dom, xml, flags)
 
-    @hookimpl
     def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._invoke("domain_update_device", dom, xml, flags)
 
-    @hookimpl
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         result: list[tuple[str, int | str]] = self._invoke("domain_get_stats", dom, stats, flags)
         return result
 
-    @hookimpl
     def domain_interface_addresses(self, dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
         result: list[InterfaceAddresses] = self._invoke("domain_interface_addresses", dom, source, flags)
         return result
 
-    @hookimpl
     def domain_get_security_label(self, dom: DomainRef) -> list[SecurityLabel]:
         result: list[SecurityLabel] = self._invoke("domain_get_security_label", dom)
         return result
 
-    @hookimpl
     def domain_get_scheduler_type(self, dom: DomainRef) -> tuple[str, int]:
         result: tuple[str, int] = self._invoke("domain_get_scheduler_type", dom)
         return result
 
-    @hookimpl
     def domain_get_scheduler_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
         result: list[TypedParam] = self._invoke("domain_get_scheduler_parameters", dom, flags)
         return result
 
-    @hookimpl
     def domain_set_scheduler_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
         self._invoke("domain_set_scheduler_parameters", dom, params, flags)
 
-    @hookimpl
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         result: CheckpointRef = self._invoke("checkpoint_create_xml", dom, xml, flags)
         return result
 
-    @hookimpl
     def checkpoint_list_names(self, dom: DomainRef, flags: int) -> list[str]:
         result: list[str] = self._invoke("checkpoint_list_names", dom, flags)
         return result
 
-    @hookimpl
     def checkpoint_list_children(self, chk: CheckpointRef, flags: int) -> list[str]:
         result: list[str] = self._invoke("checkpoint_list_children", chk, flags)
         return result
 
-    @hookimpl
     def checkpoint_lookup_by_name(self, dom: DomainRef, name: str, flags: int) -> CheckpointRef:
         result: CheckpointRef = self._invoke("checkpoint_lookup_by_name", dom, name, flags)
         return result
 
-    @hookimpl
     def checkpoint_get_xml_desc(self, chk: CheckpointRef, flags: int) -> str:
         result: str = self._invoke("checkpoint_get_xml_desc", chk, flags)
         return result
 
-    @hookimpl
     def checkpoint_get_parent(self, chk: CheckpointRef, flags: int) -> CheckpointRef:
         result: CheckpointRef = self._invoke("checkpoint_get_parent", chk, flags)
         return result
 
-    @hookimpl
     def checkpoint_delete(self, chk: CheckpointRef, flags: int) -> None:
         self._invoke("checkpoint_delete", chk, flags)
 
-    @hookimpl
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         result: SnapshotRef = self._invoke("snapshot_create_xml", dom, xml, flags)
         return result
 
-    @hookimpl
     def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
         result: list[str] = self._invoke("snapshot_list_names", dom, flags)
         return result
 
-    @hookimpl
     def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:
         result: SnapshotRef = self._invoke("snapshot_lookup_by_name", dom, name)
         return result
 
-    @hookimpl
     def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
         result: SnapshotRef = self._invoke("snapshot_current", dom)
         return result
 
-    @hookimpl
     def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
         result: str = self._invoke("snapshot_get_xml_desc", snap, flags)
         return result
 
-    @hookimpl
     def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
         result: SnapshotRef = self._invoke("snapshot_get_parent", snap)
         return result
 
-    @hookimpl
     def snapshot_revert(self, snap: SnapshotRef, flags: int) -> None:
         self._invoke("snapshot_revert", snap, flags)
 
-    @hookimpl
     def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
         self._invoke("snapshot_delete", snap, flags)
 
-    @hookimpl
     def network_list_all(self) -> list[NetworkRef]:
         result: list[NetworkRef] = self._invoke("network_list_all")
         return result
 
-    @hookimpl
     def network_lookup_by_name(self, name: str) -> NetworkRef:
         result: NetworkRef = self._invoke("network_lookup_by_name", name)
         return result
 
-    @hookimpl
     def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
         result: NetworkRef = self._invoke("network_lookup_by_uuid", uuid)
         return result
 
-    @hookimpl
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
         result: NetworkRef = self._invoke("network_define_xml", xml, flags)
         return result
 
-    @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
         result: NetworkRef = self._invoke("network_create_xml", xml, flags)
         return result
 
-    @hookimpl
     def network_undefine(self, net: NetworkRef) -> None:
         self._invoke("network_undefine", net)
 
-    @hookimpl
     def network_create(self, net: NetworkRef) -> None:
         self._invoke("network_create", net)
 
-    @hookimpl
     def network_destroy(self, net: NetworkRef) -> None:
         self._invoke("network_destroy", net)
 
-    @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
         result: str = self._invoke("network_get_xml_desc", net, flags)
         return result
 
-    @hookimpl
     def network_get_flags(self, net: NetworkRef) -> dict[str, bool]:
         result: dict[str, bool] = self._invoke("network_get_flags", net)
         return result
 
-    @hookimpl
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         result: str = self._invoke("network_get_bridge_name", net)
         return result
 
-    @hookimpl
     def network_get_dhcp_leases(self, net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
         result: list[DhcpLease] = self._invoke("network_get_dhcp_leases", net, mac, flags)
         return result
 
-    @hookimpl
     def network_update(
         self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str, flags: int
     ) -> None:
         self._invoke("network_update", net, command, section, parent_index, xml, flags)
 
-    @hookimpl
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
         self._invoke("network_set_autostart", net, autostart)
 
-    @hookimpl
     def pool_list_all(self) -> list[PoolRef]:
         result: list[PoolRef] = self._invoke("pool_list_all")
         return result
 
-    @hookimpl
     def pool_lookup_by_name(self, name: str) -> PoolRef:
         result: PoolRef = self._invoke("pool_lookup_by_name", name)
         return result
 
-    @hookimpl
     def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
         result: PoolRef = self._invoke("pool_lookup_by_uuid", uuid)
         return result
 
-    @hookimpl
     def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
         result: PoolRef = self._invoke("pool_define_xml", xml, flags)
         return result
 
-    @hookimpl
     def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
         result: PoolRef = self._invoke("pool_create_xml", xml, flags)
         return result
 
-    @hookimpl
     def pool_undefine(self, pool: PoolRef) -> None:
         self._invoke("pool_undefine", pool)
 
-    @hookimpl
     def pool_create(self, pool: PoolRef, flags: int) -> None:
         self._invoke("pool_create", pool, flags)
 
-    @hookimpl
     def pool_destroy(self, pool: PoolRef) -> None:
         self._invoke("pool_destroy", pool)
 
-    @hookimpl
     def pool_refresh(self, pool: PoolRef, flags: int) -> None:
         self._invoke("pool_refresh", pool, flags)
 
-    @hookimpl
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
         result: PoolInfo = self._invoke("pool_get_info", pool)
         return result
 
-    @hookimpl
     def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
         result: str = self._invoke("pool_get_xml_desc", pool, flags)
         return result
 
-    @hookimpl
     def pool_get_flags(self, pool: PoolRef) -> dict[str, bool]:
         result: dict[str, bool] = self._invoke("pool_get_flags", pool)
         return result
 
-    @hookimpl
     def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
         self._invoke("pool_set_autostart", pool, autostart)
 
-    @hookimpl
     def volume_list_all(self, pool: PoolRef) -> list[VolumeRef]:
         result: list[VolumeRef] = self._invoke("volume_list_all", pool)
         return result
 
-    @hookimpl
     def volume_lookup_by_name(self, pool: PoolRef, name: str) -> VolumeRef:
         result: VolumeRef = self._invoke("volume_lookup_by_name", pool, name)
         return result
 
-    @hookimpl
     def volume_lookup_by_key(self, key: str) -> VolumeRef:
         result: VolumeRef = self._invoke("volume_lookup_by_key", key)
         return result
 
-    @hookimpl
     def volume_lookup_by_path(self, path: str) -> VolumeRef:
         result: VolumeRef = self._invoke("volume_lookup_by_path", path)
         return result
 
-    @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
         result: VolumeRef = self._invoke("volume_create_xml", pool, xml, flags)
         return result
 
-    @hookimpl
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:
         self._invoke("volume_delete", vol, flags)
 
-    @hookimpl
     def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
         result: VolumeInfo = self._invoke("volume_get_info", vol)
         return result
 
-    @hookimpl
     def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
         result: str = self._invoke("volume_get_xml_desc", vol, flags)
         return result
 
-    @hookimpl
     def volume_get_path(self, vol: VolumeRef) -> str:
         result: str = self._invoke("volume_get_path", vol)
         return result
 
-    @hookimpl
     def secret_list_all(self) -> list[SecretRef]:
         result: list[SecretRef] = self._invoke("secret_list_all")
         return result
 
-    @hookimpl
     def secret_lookup_by_uuid(self, uuid: str) -> SecretRef:
         result: SecretRef = self._invoke("secret_lookup_by_uuid", uuid)
         return result
 
-    @hookimpl
     def secret_lookup_by_usage(self, usage_type: int, usage_id: str) -> SecretRef:
         result: SecretRef = self._invoke("secret_lookup_by_usage", usage_type, usage_id)
         return result
 
-    @hookimpl
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
         result: SecretRef = self._invoke("secret_define_xml", xml, flags)
         return result
 
-    @hookimpl
     def secret_undefine(self, secret: SecretRef) -> None:
         self._invoke("secret_undefine", secret)
 
-    @hookimpl
     def secret_get_xml_desc(self, secret: SecretRef, flags: int) -> str:
         result: str = self._invoke("secret_get_xml_desc", secret, flags)
         return result
 
-    @hookimpl
     def secret_set_value(self, secret: SecretRef, value: bytes, flags: int) -> None:
         self._invoke("secret_set_value", secret, value, flags)
 
-    @hookimpl
     def secret_get_value(self, secret: SecretRef, flags: int) -> bytes:
         result: bytes = self._invoke("secret_get_value", secret, flags)
         return result
 
-    @hookimpl
     def nodedev_list_all(self, cap: str | None) -> list[NodeDeviceRef]:
         result: list[NodeDeviceRef] = self._invoke("nodedev_list_all", cap)
         return result
 
-    @hookimpl
     def nodedev_lookup_by_name(self, name: str) -> NodeDeviceRef:
         result: NodeDeviceRef = self._invoke("nodedev_lookup_by_name", name)
         return result
 
-    @hookimpl
     def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
         result: str = self._invoke("nodedev_get_xml_desc", dev, flags)
         return result
 
-    @hookimpl
     def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
         result: str = self._invoke("nodedev_get_parent", dev)
         return result
 
-    @hookimpl
     def interface_list_all(self) -> list[InterfaceRef]:
         result: list[InterfaceRef] = self._invoke("interface_list_all")
         return result
 
-    @hookimpl
     def interface_lookup_by_name(self, name: str) -> InterfaceRef:
         result: InterfaceRef = self._invoke("interface_lookup_by_name", name)
         return result
 
-    @hookimpl
     def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:
         result: str = self._invoke("interface_get_xml_desc", iface, flags)
         return result
 
-    @hookimpl
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         result: bool = self._invoke("interface_is_active", iface)
         return result

@@ -25,11 +25,12 @@ from pyvirt.remote._remote_types import (
 )
 
 _S0 = Struct(">I")
-_S1 = Struct(">Q")
-_S2 = Struct(">i")
+_S1 = Struct(">i")
+_S2 = Struct(">Q")
 _S3 = Struct(">Qiiiiii")
 _S4 = Struct(">IQQIQ")
 _S5 = Struct(">ii")
+_S6 = Struct(">iI")
 
 
 def pack_remote_connect_open_args(a: bytearray, v: Any) -> None:
@@ -44,6 +45,26 @@ def unpack_remote_connect_open_args(b: Buffer, o: int) -> tuple[Any, int]:
     return (f0, f1), o
 
 
+def pack_remote_connect_supports_feature_args(a: bytearray, v: Any) -> None:
+    a += _S1.pack(v[0])
+
+
+def unpack_remote_connect_supports_feature_args(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, = _S1.unpack_from(b, o)
+    o += 4
+    return (f0,), o
+
+
+def pack_remote_connect_supports_feature_ret(a: bytearray, v: Any) -> None:
+    a += _S1.pack(v[0])
+
+
+def unpack_remote_connect_supports_feature_ret(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, = _S1.unpack_from(b, o)
+    o += 4
+    return (f0,), o
+
+
 def pack_remote_connect_get_type_ret(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
 
@@ -54,11 +75,11 @@ def unpack_remote_connect_get_type_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_connect_get_version_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_get_version_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 8
     return (f0,), o
 
@@ -73,11 +94,11 @@ def unpack_remote_connect_get_max_vcpus_args(b: Buffer, o: int) -> tuple[Any, in
 
 
 def pack_remote_connect_get_max_vcpus_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_connect_get_max_vcpus_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -129,11 +150,11 @@ def unpack_remote_domain_create_xml_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_domain_lookup_by_id_args(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_domain_lookup_by_id_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -248,35 +269,35 @@ def unpack_remote_domain_get_max_memory_args(b: Buffer, o: int) -> tuple[Any, in
 
 
 def pack_remote_domain_get_max_memory_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_domain_get_max_memory_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 8
     return (f0,), o
 
 
 def pack_remote_domain_set_max_memory_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_set_max_memory_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
 
 def pack_remote_domain_set_memory_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_set_memory_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -322,11 +343,11 @@ def unpack_remote_domain_get_xml_desc_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_connect_list_defined_domains_args(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_connect_list_defined_domains_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -355,11 +376,11 @@ def unpack_remote_connect_list_defined_domains_ret(b: Buffer, o: int) -> tuple[A
 
 
 def pack_remote_connect_num_of_defined_domains_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_connect_num_of_defined_domains_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -452,11 +473,11 @@ def unpack_remote_domain_get_max_vcpus_args(b: Buffer, o: int) -> tuple[Any, int
 
 
 def pack_remote_domain_get_max_vcpus_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_domain_get_max_vcpus_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -493,22 +514,97 @@ def unpack_remote_domain_get_autostart_args(b: Buffer, o: int) -> tuple[Any, int
 
 
 def pack_remote_domain_get_autostart_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S1.pack(v[0])
 
 
 def unpack_remote_domain_get_autostart_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S1.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_domain_set_autostart_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S2.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_set_autostart_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
+    o += 4
+    return (f0, f1), o
+
+
+def pack_remote_auth_list_ret(a: bytearray, v: Any) -> None:
+    if len(v[0]) > 20:
+        raise ProtocolError("array longer than REMOTE_AUTH_TYPE_LIST_MAX")
+    a += _U32.pack(len(v[0]))
+    a += _pack(f">{len(v[0])}i", *v[0])
+
+
+def unpack_remote_auth_list_ret(b: Buffer, o: int) -> tuple[Any, int]:
+    t1 = _U32.unpack_from(b, o)[0]
+    if t1 > 20:
+        raise ProtocolError("array longer than REMOTE_AUTH_TYPE_LIST_MAX")
+    o += 4
+    f0 = list(_unpack_from(f">{t1}i", b, o))
+    o += 4 * t1
+    return (f0,), o
+
+
+def pack_remote_domain_get_state_args(a: bytearray, v: Any) -> None:
+    pack_remote_nonnull_domain(a, v[0])
+    a += _S0.pack(v[1])
+
+
+def unpack_remote_domain_get_state_args(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = unpack_remote_nonnull_domain(b, o)
+    f1, = _S0.unpack_from(b, o)
+    o += 4
+    return (f0, f1), o
+
+
+def pack_remote_domain_get_state_ret(a: bytearray, v: Any) -> None:
+    a += _S5.pack(v[0], v[1])
+
+
+def unpack_remote_domain_get_state_ret(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, f1 = _S5.unpack_from(b, o)
+    o += 8
+    return (f0, f1), o
+
+
+def pack_remote_connect_list_all_domains_args(a: bytearray, v: Any) -> None:
+    a += _S6.pack(v[0], v[1])
+
+
+def unpack_remote_connect_list_all_domains_args(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, f1 = _S6.unpack_from(b, o)
+    o += 8
+    return (f0, f1), o
+
+
+def pack_remote_connect_list_all_domains_ret(a: bytearray, v: Any) -> None:
+    if len(v[0]) > 16384:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_LIST_MAX")
+    a += _U32.pack(len(v[0]))
+    for t1 in v[0]:
+        pack_remote_nonnull_domain(a, t1)
+    a += _S0.pack(v[1])
+
+
+def unpack_remote_connect_list_all_domains_ret(b: Buffer, o: int) -> tuple[Any, int]:
+    t1 = _U32.unpack_from(b, o)[0]
+    if t1 > 16384:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_LIST_MAX")
+    o += 4
+    if o + 4 * t1 > len(b):
+        raise ProtocolError("array runs past the end of the message")
+    t2 = []
+    for _ in range(t1):
+        t3, o = unpack_remote_nonnull_domain(b, o)
+        t2.append(t3)
+    f0 = t2
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o

@@ -31,26 +31,6 @@ _S1 = Struct(">I")
 _S2 = Struct(">Q")
 
 
-def pack_remote_connect_supports_feature_args(a: bytearray, v: Any) -> None:
-    a += _S0.pack(v[0])
-
-
-def unpack_remote_connect_supports_feature_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S0.unpack_from(b, o)
-    o += 4
-    return (f0,), o
-
-
-def pack_remote_connect_supports_feature_ret(a: bytearray, v: Any) -> None:
-    a += _S0.pack(v[0])
-
-
-def unpack_remote_connect_supports_feature_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S0.unpack_from(b, o)
-    o += 4
-    return (f0,), o
-
-
 def pack_remote_connect_get_hostname_ret(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
 

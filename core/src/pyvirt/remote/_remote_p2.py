@@ -76,23 +76,6 @@ def unpack_remote_domain_interface_stats_ret(b: Buffer, o: int) -> tuple[Any, in
     return (f0, f1, f2, f3, f4, f5, f6, f7), o
 
 
-def pack_remote_auth_list_ret(a: bytearray, v: Any) -> None:
-    if len(v[0]) > 20:
-        raise ProtocolError("array longer than REMOTE_AUTH_TYPE_LIST_MAX")
-    a += _U32.pack(len(v[0]))
-    a += _pack(f">{len(v[0])}i", *v[0])
-
-
-def unpack_remote_auth_list_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    t1 = _U32.unpack_from(b, o)[0]
-    if t1 > 20:
-        raise ProtocolError("array longer than REMOTE_AUTH_TYPE_LIST_MAX")
-    o += 4
-    f0 = list(_unpack_from(f">{t1}i", b, o))
-    o += 4 * t1
-    return (f0,), o
-
-
 def pack_remote_auth_sasl_init_ret(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
 

@@ -35,9 +35,8 @@ _S3 = Struct(">QQQ")
 _S4 = Struct(">QI")
 _S5 = Struct(">II")
 _S6 = Struct(">QQI")
-_S7 = Struct(">ii")
-_S8 = Struct(">Q")
-_S9 = Struct(">Qi")
+_S7 = Struct(">Q")
+_S8 = Struct(">Qi")
 
 
 def pack_remote_connect_get_sysinfo_args(a: bytearray, v: Any) -> None:
@@ -501,43 +500,21 @@ def unpack_remote_storage_vol_download_args(b: Buffer, o: int) -> tuple[Any, int
     return (f0, f1, f2, f3), o
 
 
-def pack_remote_domain_get_state_args(a: bytearray, v: Any) -> None:
-    pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
-
-
-def unpack_remote_domain_get_state_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
-    o += 4
-    return (f0, f1), o
-
-
-def pack_remote_domain_get_state_ret(a: bytearray, v: Any) -> None:
-    a += _S7.pack(v[0], v[1])
-
-
-def unpack_remote_domain_get_state_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S7.unpack_from(b, o)
-    o += 8
-    return (f0, f1), o
-
-
 def pack_remote_domain_migrate_begin3_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[2])
+    a += _S7.pack(v[2])
     _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[4])
+    a += _S7.pack(v[4])
 
 
 def unpack_remote_domain_migrate_begin3_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S8.unpack_from(b, o)
+    f2, = _S7.unpack_from(b, o)
     o += 8
     f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f4, = _S8.unpack_from(b, o)
+    f4, = _S7.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3, f4), o
 
@@ -556,19 +533,19 @@ def unpack_remote_domain_migrate_begin3_ret(b: Buffer, o: int) -> tuple[Any, int
 def pack_remote_domain_migrate_prepare3_args(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[0], 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[2])
+    a += _S7.pack(v[2])
     _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[4])
+    a += _S7.pack(v[4])
     _pack_string(a, v[5], 4194304, "REMOTE_STRING_MAX")
 
 
 def unpack_remote_domain_migrate_prepare3_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_opaque(b, o, 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S8.unpack_from(b, o)
+    f2, = _S7.unpack_from(b, o)
     o += 8
     f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f4, = _S8.unpack_from(b, o)
+    f4, = _S7.unpack_from(b, o)
     o += 8
     f5, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     return (f0, f1, f2, f3, f4, f5), o
@@ -587,18 +564,18 @@ def unpack_remote_domain_migrate_prepare3_ret(b: Buffer, o: int) -> tuple[Any, i
 
 def pack_remote_domain_migrate_prepare_tunnel3_args(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[0], 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
-    a += _S8.pack(v[1])
+    a += _S7.pack(v[1])
     _pack_opt_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[3])
+    a += _S7.pack(v[3])
     _pack_string(a, v[4], 4194304, "REMOTE_STRING_MAX")
 
 
 def unpack_remote_domain_migrate_prepare_tunnel3_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_opaque(b, o, 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
-    f1, = _S8.unpack_from(b, o)
+    f1, = _S7.unpack_from(b, o)
     o += 8
     f2, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f3, = _S8.unpack_from(b, o)
+    f3, = _S7.unpack_from(b, o)
     o += 8
     f4, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     return (f0, f1, f2, f3, f4), o
@@ -619,9 +596,9 @@ def pack_remote_domain_migrate_perform3_args(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[2], 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[4], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[5])
+    a += _S7.pack(v[5])
     _pack_opt_string(a, v[6], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[7])
+    a += _S7.pack(v[7])
 
 
 def unpack_remote_domain_migrate_perform3_args(b: Buffer, o: int) -> tuple[Any, int]:
@@ -630,10 +607,10 @@ def unpack_remote_domain_migrate_perform3_args(b: Buffer, o: int) -> tuple[Any, 
     f2, o = _unpack_opaque(b, o, 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f4, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f5, = _S8.unpack_from(b, o)
+    f5, = _S7.unpack_from(b, o)
     o += 8
     f6, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f7, = _S8.unpack_from(b, o)
+    f7, = _S7.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3, f4, f5, f6, f7), o
 
@@ -652,7 +629,7 @@ def pack_remote_domain_migrate_finish3_args(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[1], 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     _pack_opt_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
-    a += _S9.pack(v[4], v[5])
+    a += _S8.pack(v[4], v[5])
 
 
 def unpack_remote_domain_migrate_finish3_args(b: Buffer, o: int) -> tuple[Any, int]:
@@ -660,7 +637,7 @@ def unpack_remote_domain_migrate_finish3_args(b: Buffer, o: int) -> tuple[Any, i
     f1, o = _unpack_opaque(b, o, 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
     f2, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f4, f5 = _S9.unpack_from(b, o)
+    f4, f5 = _S8.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3, f4, f5), o
 
@@ -679,12 +656,12 @@ def unpack_remote_domain_migrate_finish3_ret(b: Buffer, o: int) -> tuple[Any, in
 def pack_remote_domain_migrate_confirm3_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_opaque(a, v[1], 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
-    a += _S9.pack(v[2], v[3])
+    a += _S8.pack(v[2], v[3])
 
 
 def unpack_remote_domain_migrate_confirm3_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_opaque(b, o, 4194304, "REMOTE_MIGRATE_COOKIE_MAX")
-    f2, f3 = _S9.unpack_from(b, o)
+    f2, f3 = _S8.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3), o

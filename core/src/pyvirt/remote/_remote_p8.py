@@ -536,42 +536,6 @@ def unpack_remote_domain_get_disk_errors_ret(b: Buffer, o: int) -> tuple[Any, in
     return (f0, f1), o
 
 
-def pack_remote_connect_list_all_domains_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
-
-
-def unpack_remote_connect_list_all_domains_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
-    o += 8
-    return (f0, f1), o
-
-
-def pack_remote_connect_list_all_domains_ret(a: bytearray, v: Any) -> None:
-    if len(v[0]) > 16384:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_LIST_MAX")
-    a += _U32.pack(len(v[0]))
-    for t1 in v[0]:
-        pack_remote_nonnull_domain(a, t1)
-    a += _S0.pack(v[1])
-
-
-def unpack_remote_connect_list_all_domains_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    t1 = _U32.unpack_from(b, o)[0]
-    if t1 > 16384:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_LIST_MAX")
-    o += 4
-    if o + 4 * t1 > len(b):
-        raise ProtocolError("array runs past the end of the message")
-    t2 = []
-    for _ in range(t1):
-        t3, o = unpack_remote_nonnull_domain(b, o)
-        t2.append(t3)
-    f0 = t2
-    f1, = _S0.unpack_from(b, o)
-    o += 4
-    return (f0, f1), o
-
-
 def pack_remote_connect_list_all_storage_pools_args(a: bytearray, v: Any) -> None:
     a += _S1.pack(v[0], v[1])
 

@@ -275,6 +275,8 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("domain_save", "DOMAIN_SAVE_FLAGS", lambda dom, path, xml, flags: (_wd(dom), path, xml, flags),
          plain=("DOMAIN_SAVE", lambda dom, path, xml, flags: None if flags or xml else (_wd(dom), path))),
     _one("domain_managed_save", "DOMAIN_MANAGED_SAVE", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_abort_job", "DOMAIN_ABORT_JOB_FLAGS", lambda dom, flags: (_wd(dom), flags),
+         plain=("DOMAIN_ABORT_JOB", lambda dom, flags: None if flags else (_wd(dom),))),
     _one("domain_managed_save_remove", "DOMAIN_MANAGED_SAVE_REMOVE", lambda dom, flags: (_wd(dom), flags)),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),

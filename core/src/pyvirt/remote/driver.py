@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
 from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.remote._hooks import RemoteHooks
 from pyvirt.remote.calls import CALLS, domain_ref, network_ref, wire_domain
 from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from pyvirt.remote.message import Header
     from pyvirt.remote.xdr import Pack, Unpack
 
-__all__ = ["RemoteConnection", "RemoteDriver", "RemoteEventSink", "open_remote", "wire_uri"]
+__all__ = ["RemoteConnection", "RemoteEventSink", "open_remote", "wire_uri"]
 
 # The remote driver's own URI parameters (libvirt's doRemoteOpen consumes them; the server never sees them).
 _REMOTE_PARAMS = frozenset(
@@ -162,7 +161,6 @@ class RemoteConnection(RemoteHooks):
         batch = [(n, p, a, u) for (n, p, u), a in zip(plan, wire_args, strict=True)]
         return row.ret(self._client.call_many(batch))
 
-    @hookimpl
     def connect_close(self) -> None:
         """CONNECT_CLOSE, then the socket. A daemon already gone is no error: the connection is closed either way."""
         try:
@@ -172,7 +170,6 @@ class RemoteConnection(RemoteHooks):
         finally:
             self._client.close()
 
-    @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
         """RESTORE_FLAGS answers with nothing, so the domain is found by the name in the image's XML.
 
@@ -192,7 +189,6 @@ class RemoteConnection(RemoteHooks):
 
         return domain_ref(self.call("DOMAIN_LOOKUP_BY_NAME", (unescape(found.group(1)),))[0])
 
-    @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
         """The console as a local socket bridged to the RPC stream of DOMAIN_OPEN_CONSOLE.
 
@@ -230,7 +226,6 @@ class RemoteConnection(RemoteHooks):
             threading.Thread(target=target, name="pyvirt-console", daemon=True).start()
         return theirs.detach()
 
-    @hookimpl
     def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
         """DOMAIN_SCREENSHOT's read stream as the read end of a pipe, filled by a thread until the image ends."""
         import os
@@ -348,21 +343,6 @@ class RemoteEventSink(EventSink):
             self._conn.want_network_events(False)
 
 
-class RemoteDriver:
-    """The entry object: ``connect_open`` connects to the daemon the URI names."""
-
-    pyvirt_contract = CONTRACT_VERSION
-
-    def __init__(self, spawn_session: bool = False) -> None:
-        self.spawn_session = spawn_session
-
-    @hookimpl
-    def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> RemoteConnection:
-        if self.spawn_session and uri.param("socket") is None:
-            ensure_session_daemon(default_socket(read_only, True))
-        return RemoteConnection.open(uri, read_only, events)
-
-
 # libvirt's client starts the session daemon itself (virNetSocketNewConnectUNIX with spawnDaemon):
 # ``libvirtd --timeout=120`` in the background, then it retries the socket for a while.
 _SESSION_TIMEOUT = "120"
@@ -415,18 +395,23 @@ def ensure_session_daemon(path: str) -> None:
 
 
 def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Connection:
-    """``pyvirt.open`` for a URI with a transport: a Connection whose driver is the daemon behind the socket."""
+    """``pyvirt.open`` for a URI with a transport: a Connection whose driver is the daemon behind the socket.
+
+    The connection's hooks are bound without a plugin manager
+    (:func:`pyvirt.plugin.facade.direct_calls`): they are generated from the hook specs and
+    checked against them by pluggy in the tests, and registering them anew at
+    every open cost a short ``pyvirsh`` run more than its RPC calls.
+    """
     from pyvirt.connection import Connection
-    from pyvirt.plugin.facade import DriverCalls
-    from pyvirt.plugin.registry import bind_connection, open_with_manager
+    from pyvirt.plugin.facade import direct_calls
 
     if uri.transport not in ("unix", None) or uri.server:
         raise ConnectionError(
             ErrorCode.NO_CONNECT,
             f"{uri}: only the 'unix' transport of the remote driver is available in pyvirt yet",
         )
+    if spawn_session and uri.param("socket") is None:
+        ensure_session_daemon(default_socket(read_only, True))
     events = RemoteEventSink()
-    driver = RemoteDriver(spawn_session)
-    conn_obj, pm = open_with_manager(driver, "remote", uri=uri, read_only=read_only, events=events)
-    pm = bind_connection(conn_obj, "remote", pm)
-    return Connection(uri, DriverCalls(pm, read_only=read_only), uri.driver, read_only, events)
+    conn_obj = RemoteConnection.open(uri, read_only, events)
+    return Connection(uri, direct_calls(conn_obj, read_only=read_only), uri.driver, read_only, events)

@@ -1,11 +1,13 @@
 """Generate the remote driver's hook implementations from the call table and the hook specs.
 
-pluggy validates an implementation by its real parameter names, so each hook
-the remote driver carries needs a real method with the spec's signature; a
-method per hook is what this writes into ``pyvirt/remote/_hooks.py`` (checked
-in, compared byte for byte with a fresh generation by a test). Each method
-only forwards its arguments, in the spec's order, to ``_invoke``, which looks
-the hook up in :data:`pyvirt.remote.calls.CALLS`.
+Each hook the remote driver carries is a real method with the spec's
+signature (the parameter names pluggy checks: the tests register these
+methods with pluggy against the specs, while a client binds them without a
+plugin manager, see ``pyvirt.plugin.facade.direct_calls``); a method per hook
+is what this writes into ``pyvirt/remote/_hooks.py`` (checked in, compared
+byte for byte with a fresh generation by a test). Each method only forwards
+its arguments, in the spec's order, to ``_invoke``, which looks the hook up
+in :data:`pyvirt.remote.calls.CALLS`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def generate_hooks() -> str:
         head = f"    def {hook}({params}) -> {ret}:"
         if len(head) > 120:  # as ruff format wraps it
             head = f"    def {hook}(\n        {params}\n    ) -> {ret}:"
-        methods += ["", "    @hookimpl", head]
+        methods += ["", head]
         if ret == "None":
             methods.append(f'        self._invoke("{hook}"{args})')
         else:
@@ -61,8 +63,6 @@ def generate_hooks() -> str:
         "",
         "from collections.abc import Callable",
         "from typing import TYPE_CHECKING, Any",
-        "",
-        "from pyvirt.plugin import hookimpl",
         "",
         "if TYPE_CHECKING:",
         *imports,

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from pyvirt.remote.xdrparse import Decl, Type, Union, XdrSpec, external_constants, parse
 
-__all__ = ["CHUNK", "PROTOCOLS", "generate", "generate_all", "place_types"]
+__all__ = ["CHUNK", "OPENING_CALLS", "PROTOCOLS", "generate", "generate_all", "place_types"]
 
 # (source file relative to libvirt's tree, generated module name, modules whose types it may use)
 PROTOCOLS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -375,7 +375,8 @@ def place_types(spec: XdrSpec, module: str, deps: dict[str, XdrSpec], placement:
     With ``chunk`` 0 all live in ``module``. Otherwise a procedure's own
     ``_args``/``_ret``/``_msg`` struct (used by nothing else) goes to
     ``{module}_p{number // chunk}`` and every shared type to ``{module}_types``,
-    so a client imports the code of the procedures it calls, not all 443.
+    so a client imports the code of the procedures it calls, not all 443;
+    :data:`OPENING_CALLS` join ``CONNECT_OPEN`` in the first chunk.
     """
     if not chunk:
         placement.update(dict.fromkeys(spec.order, module))
@@ -391,10 +392,11 @@ def place_types(spec: XdrSpec, module: str, deps: dict[str, XdrSpec], placement:
             decls = [u.discriminant, *(d for _, d in u.arms), *([u.default] if u.default is not None else [])]
         for d in decls:
             used |= _refs(gen, d.type)
-    for number, args, ret, _ in _proc_types(spec).values():
+    first = f"{module}_p0"  # CONNECT_OPEN's chunk, which every connection loads
+    for name, (number, args, ret, _) in _proc_types(spec).items():
         for tname in (args, ret):
             if tname is not None and tname in spec.order and tname not in used:
-                placement[tname] = f"{module}_p{number // chunk}"
+                placement[tname] = first if name in OPENING_CALLS else f"{module}_p{number // chunk}"
 
 
 _HEAD = [
@@ -592,6 +594,13 @@ def generate(
 
 # remote_protocol.x's procedure-private types are split into modules of this many procedures each
 CHUNK = {"remote": 32}
+# Called by every connection as it opens (libvirt's remote open: AUTH_LIST, the keepalive probe), and
+# by the commonest short command, ``list``: they go to CONNECT_OPEN's chunk, so ``pyvirsh list``
+# loads one procedure module instead of five (each is 30-45 KB of bytecode to unmarshal).
+OPENING_CALLS = frozenset({
+    "REMOTE_PROC_AUTH_LIST", "REMOTE_PROC_CONNECT_SUPPORTS_FEATURE", "REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS",
+    "REMOTE_PROC_DOMAIN_GET_STATE",
+})  # fmt: skip
 
 
 def generate_all(libvirt_src: Path) -> dict[str, str]:
