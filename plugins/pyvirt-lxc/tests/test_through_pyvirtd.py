@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pyvirt.daemon.instance import PrivateDaemon
+from pyvirt.local_driver.status_file import read_status
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/lib/python3/dist-packages/libvirt.py"), reason="Debian's python3-libvirt is not installed"
@@ -81,3 +83,60 @@ def test_libvirt_python_container_console_and_events(
     assert lines["state"] == "[1, 1]"  # running, booted
     # started (booted), then stopped (destroyed): VIR_DOMAIN_EVENT_STARTED 2 / BOOTED 0, STOPPED 5 / DESTROYED 1
     assert lines["events"] == "[('viad', 2, 0), ('viad', 5, 1)]"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a late reaper does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("persistent", "reconnected"), [(False, False), (True, False), (True, True)],
+    ids=["transient", "persistent", "found-again-by-a-restarted-daemon"],
+)  # fmt: skip
+def test_a_controller_killed_under_pyvirtd_takes_its_container_along(
+    lxc_root: Path, make_rootfs: Callable[..., Path], tmp_path: Path, persistent: bool, reconnected: bool
+) -> None:
+    """kill -9 of a container's controller while pyvirtd watches it (from the start, or since a restarted daemon
+    found it again): the daemon's watcher, not a later load, reports the container shut off (crashed) and
+    kills its init, which would otherwise run on re-parented to PID 1 with nobody to stop it."""
+    rootfs = make_rootfs("exec sleep 1000\n")
+    xml = tmp_path / "c.xml"
+    xml.write_text(
+        f"""<domain type='lxc'><name>orphan</name><memory unit='MiB'>64</memory>
+<os><type>exe</type><init>/sbin/init</init></os><devices>
+<filesystem type='mount'><source dir='{rootfs}'/><target dir='/'/></filesystem><console type='pty'/></devices></domain>"""
+    )
+    if reconnected:
+        with PrivateDaemon(lxc_root) as first:
+            for step in (["define", str(xml)], ["start", "orphan"]):
+                run = subprocess.run(["virsh", "-c", first.uri("lxc:///system"), *step], capture_output=True,
+                                     text=True, timeout=60, check=False)  # fmt: skip
+                assert run.returncode == 0, run.stderr + first.log()
+    with PrivateDaemon(lxc_root) as daemon:
+        uri = daemon.uri("lxc:///system")
+
+        def virsh(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=60, check=False)
+
+        if reconnected:
+            assert virsh("domstate", "orphan").stdout.strip() == "running", daemon.log()
+        else:
+            for step in (["define", str(xml)], ["start", "orphan"]) if persistent else (["create", str(xml)],):
+                assert virsh(*step).returncode == 0, daemon.log()
+        status = read_status(str(lxc_root / "run" / "lxc" / "orphan.xml"))
+        controller, init = status.pid, int(status.runtime["init"]["pid"])
+        assert _alive(controller) and _alive(init)
+        os.kill(controller, 9)
+        deadline = time.monotonic() + 10
+        while _alive(init) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(init), f"the container's init ({init}) outlived its killed controller"
+        state = virsh("domstate", "orphan", "--reason")
+        if persistent:
+            assert state.stdout.strip() == "shut off (crashed)", state
+        else:  # a transient container that ended is gone, as in libvirt
+            assert "failed to get domain 'orphan'" in state.stderr, state

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from pyvirt_qemu.emulator_caps import emulator_caps
 import pyvirt
 from pyvirt import ErrorCode
 from pyvirt.conf.schema import validate
+from pyvirt.daemon.instance import PrivateDaemon
 
 
 def test_capabilities_describe_this_host_and_emulator(conn: pyvirt.Connection, qemu_root: Path) -> None:
@@ -104,3 +109,67 @@ def test_host_model_choice_follows_libvirts_costs() -> None:
     props = {"lahf-lm": True, "tsc-adjust": True, "sse4.1": True, "kvmclock": True, "kvm-pv-eoi": True, "pni": False,
              "family": 23}  # fmt: skip
     assert cpuid_features(props) == {"lahf_lm", "tsc_adjust", "sse4.1"}
+
+
+CAPABILITIES_AT_ONCE = """
+import sys, threading, libvirt
+conns = [libvirt.open(sys.argv[1]) for _ in range(6)]
+ready = threading.Barrier(len(conns))
+def ask(conn):
+    ready.wait()
+    conn.getCapabilities()
+threads = [threading.Thread(target=ask, args=(c,)) for c in conns]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def _probes_of(daemon_pid: int) -> dict[int, str]:
+    """The daemon's child processes that are capability probes (QEMU with ``-machine none``): pid -> binary."""
+    found: dict[int, str] = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{daemon_pid}/task"):
+            with contextlib.suppress(OSError):
+                for child in Path(f"/proc/{daemon_pid}/task/{tid}/children").read_text().split():
+                    with contextlib.suppress(OSError):
+                        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                        if b"-machine" in argv and argv[argv.index(b"-machine") + 1 :][:1] == [b"none"]:
+                            found[int(child)] = argv[0].decode()
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/lib/python3/dist-packages/libvirt.py"), reason="needs python3-libvirt")
+def test_clients_asking_at_once_on_a_cold_cache_wait_for_one_probe_per_emulator(qemu_root: Path) -> None:
+    """Six clients of pyvirtd ask for the capabilities at the same moment, before any emulator was probed: each
+    emulator binary is probed by one QEMU at a time, and the others wait for its answer instead of starting
+    their own."""
+    with PrivateDaemon(qemu_root) as daemon:
+        assert daemon.proc is not None
+        assert not list((qemu_root / "cache").rglob("capabilities/*.json")), "the cache is not cold"
+        seen: dict[int, str] = {}
+        most_at_once: Counter[str] = Counter()
+        done = threading.Event()
+
+        def watch() -> None:
+            assert daemon.proc is not None
+            while not done.is_set():
+                now = _probes_of(daemon.proc.pid)
+                seen.update(now)
+                for binary, count in Counter(now.values()).items():
+                    most_at_once[binary] = max(most_at_once[binary], count)
+                time.sleep(0.002)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            run = subprocess.run(["/usr/bin/python3", "-c", CAPABILITIES_AT_ONCE, daemon.uri("qemu:///system")],
+                                 capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+        finally:
+            done.set()
+            watcher.join()
+        assert run.returncode == 0, run.stderr + daemon.log()
+        assert seen, "no probe was seen: the test watched nothing"
+        assert max(most_at_once.values()) == 1, f"probes of one binary at the same time: {dict(most_at_once)}"
+        assert sorted(Counter(seen.values()).values()) == [1] * len(set(seen.values())), f"probes: {seen}"

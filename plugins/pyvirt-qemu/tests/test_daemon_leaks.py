@@ -21,22 +21,18 @@ pytestmark = pytest.mark.skipif(not shutil.which("virsh"), reason="Debian's virs
 
 
 def descriptors(pid: int) -> Counter[str]:
-    """The daemon's open descriptors by kind (socket, pipe, anon_inode, or the file's path)."""
+    """The daemon's open descriptors by kind (socket, pipe, pidfd or other anonymous inode, or the file's path)."""
     kinds: Counter[str] = Counter()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
-        kinds[target.split(":")[0] if ":" in target else target] += 1
+        # "socket:[123]" counts as a socket; "anon_inode:[pidfd]" keeps its kind (a pidfd, an eventfd...)
+        kinds[target if target.startswith("anon_inode:") else target.split(":")[0]] += 1
     return kinds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyvirt_qemu.process.QemuProcess.watch() opens a wake-up pipe that only release() closes; a QEMU "
-    "that exits (destroy, crash, shutdown) is never released, so each run leaves two pipe descriptors open",
-)
 def test_start_destroy_cycles_leave_no_descriptor_in_the_daemon(
     qemu_root: Path, virt_type: str, tmp_path: Path
 ) -> None:
@@ -61,3 +57,45 @@ def test_start_destroy_cycles_leave_no_descriptor_in_the_daemon(
             virsh("destroy", "cycle")
         after = descriptors(daemon.proc.pid)
         assert after == before, f"left open by 5 runs: {after - before}"
+
+
+def test_starts_that_qemu_refuses_after_launch_leave_no_descriptor_in_the_daemon(
+    qemu_root: Path, virt_type: str, tmp_path: Path
+) -> None:
+    """A start QEMU fails after it was spawned (as libvirt, the disk's ``<iotune>`` reaches QEMU over QMP once
+    it runs, and QEMU refuses a burst limit below the rate) is rolled back: QEMU killed, and its pidfd and
+    monitor closed although no watcher ever had them."""
+    disk = tmp_path / "disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(8 << 20)
+    xml = tmp_path / "refused.xml"
+    xml.write_text(f"""<domain type='{virt_type}'><name>refused</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>
+<source file='{disk}'/><target dev='vda' bus='virtio'/><iotune><total_bytes_sec>1000000</total_bytes_sec>
+<total_bytes_sec_max>10</total_bytes_sec_max></iotune></disk><serial type='pty'/></devices></domain>""")
+    with PrivateDaemon(qemu_root) as daemon:
+        assert daemon.proc is not None
+        uri = daemon.uri("qemu:///system")
+
+        def virsh(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+            run = subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=120, check=False)
+            assert (run.returncode == 0) == ok, run.stdout + run.stderr + daemon.log()
+            return run
+
+        virsh("define", str(xml))
+        first = virsh("start", "refused", ok=False)  # the first run loads what stays loaded
+        assert "bps_max/iops_max cannot be lower than bps/iops" in first.stderr
+        before = descriptors(daemon.proc.pid)
+        for _ in range(3):
+            virsh("start", "refused", ok=False)
+        after = descriptors(daemon.proc.pid)
+        assert after == before, f"left open by 3 refused starts: {after - before}"
+        assert virsh("domstate", "refused").stdout.strip() == "shut off"
+        assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_qemu_of(int(p), "refused")]
+
+
+def _is_qemu_of(pid: int, name: str) -> bool:
+    try:
+        return f"guest={name},".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

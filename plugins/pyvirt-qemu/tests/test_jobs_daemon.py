@@ -226,6 +226,129 @@ def test_destroy_gets_through_a_save_and_the_save_fails(
     assert not image.exists()  # the half-written image is gone
 
 
+ABORT_DURING_SAVE = """
+conn = libvirt.open(URI)
+dom = conn.lookupByName(NAME)
+dom.create()
+out["id_before"] = {"value": dom.ID()}
+saver = threading.Thread(target=timed, args=("save", lambda: dom.save(sys.argv[3])))
+saver.start()
+other = libvirt.open(URI)
+odom = other.lookupByName(NAME)
+while odom.state() != [3, 3]:  # paused (saving): the save job is ours
+    time.sleep(0.01)
+time.sleep(0.5)  # QEMU is streaming the guest's memory
+timed("abort", odom.abortJob)
+saver.join()
+out["state"] = {"value": odom.state()}
+out["id_after"] = {"value": odom.ID()}
+timed("abort_again", odom.abortJob)
+timed("abort_postcopy", lambda: odom.abortJobFlags(libvirt.VIR_DOMAIN_ABORT_JOB_POSTCOPY))
+timed("destroy", odom.destroy)
+timed("abort_inactive", odom.abortJob)
+"""
+
+
+def test_a_client_aborts_another_clients_save_and_the_guest_runs_on(
+    daemon: PrivateDaemon, qemu_root: Path, virt_type: str, tmp_path: Path
+) -> None:
+    """virsh domjobabort from one client while another saves: the save fails with libvirt's words, the same
+    QEMU runs on ("running (save canceled)"), and no half-written image is left."""
+    xml = big_memory_guest(virt_type, "big", tmp_path / "nvdimm.img", mib=384)
+    client(daemon, "big", "libvirt.open(URI).defineXML(open(sys.argv[3]).read())", _write(tmp_path / "big.xml", xml))
+    image = tmp_path / "big.save"
+    out = client(daemon, "big", ABORT_DURING_SAVE, str(image))
+    abort, save = out["abort"], out["save"]
+    assert abort["ok"], abort
+    assert abort["ended"] < save["ended"], "the abort waited for the save instead of cancelling it"
+    assert not save["ok"], "the save completed: it was too quick to be aborted"
+    assert (save["code"], save["message"]) == (78, "operation aborted: job 'domain save' canceled by client")
+    assert out["state"]["value"] == [1, 7]  # running (save canceled), as libvirt reports it
+    assert out["id_after"]["value"] == out["id_before"]["value"]  # the same QEMU, not a restarted one
+    assert not image.exists()
+    assert (out["abort_again"]["code"], out["abort_again"]["message"]) == (
+        55, "Requested operation is not valid: no job is active on the domain"
+    )  # fmt: skip
+    assert (out["abort_postcopy"]["code"], out["abort_postcopy"]["message"]) == (
+        55, "Requested operation is not valid: current job is not outgoing migration in post-copy mode"
+    )  # fmt: skip
+    assert out["destroy"]["ok"]
+    assert (out["abort_inactive"]["code"], out["abort_inactive"]["message"]) == (
+        55, "Requested operation is not valid: domain is not running"
+    )  # fmt: skip
+
+
+DESTROY_DURING_START = """
+import os, signal
+other = libvirt.open(URI)
+odom = other.lookupByName(NAME)
+pidfile = sys.argv[3]
+for attempt in range(40):
+    conn = libvirt.open(URI)
+    starter = threading.Thread(target=timed, args=("start", conn.lookupByName(NAME).create))
+    starter.start()
+    pid = None
+    while starter.is_alive():  # until QEMU runs and the driver holds it (an id) before 'cont'
+        if other.lookupByName(NAME).ID() != -1:  # (a looked-up domain keeps the id it was looked up with)
+            pid = int(open(pidfile).read())
+            os.kill(pid, signal.SIGSTOP)  # the start stays where it is
+            break
+    if pid is None:  # the start ended before an id was seen
+        starter.join()
+        if odom.isActive():
+            odom.destroy()
+        conn.close()
+        continue
+    destroyer = threading.Thread(target=timed, args=("destroy", odom.destroy))
+    destroyer.start()
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGCONT)  # QEMU takes the destroy's SIGTERM
+    destroyer.join()
+    starter.join()
+    if out["start"]["ok"]:  # too late: 'cont' had gone through before the stop
+        if odom.isActive():
+            odom.destroy()
+        conn.close()
+        continue
+    out["attempts"] = {"value": attempt + 1}
+    break
+out["state"] = {"value": odom.state()}
+"""
+
+
+def test_a_destroy_during_a_start_fails_the_start_with_libvirts_words(
+    daemon: PrivateDaemon, qemu_root: Path, virt_type: str, tmp_path: Path
+) -> None:
+    """A destroy from one client while another's start has QEMU running but not yet resumed: the destroy
+    wins and the start fails as libvirt's qemuProcessStart does once its domain is gone ("domain is no
+    longer running"), never with the monitor's own "QMPClient is disconnecting".
+
+    Between the moment the driver holds QEMU (the guest has an id) and 'cont', the driver sets each disk's
+    ``<iotune>`` over QMP, as libvirt does: 24 throttled disks make that window wide enough for the client
+    to stop QEMU (SIGSTOP) inside it; when it was too late all the same, the client starts again."""
+    disks = []
+    for i in range(24):
+        image = tmp_path / f"d{i}.img"
+        with open(image, "wb") as f:
+            f.truncate(1 << 20)
+        disks.append(
+            f"<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{image}'/>"
+            f"<target dev='vd{chr(ord('a') + i)}' bus='virtio'/><iotune><total_bytes_sec>1000000</total_bytes_sec>"
+            "</iotune></disk>"
+        )
+    xml = f"""<domain type='{virt_type}'><name>racy</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type>hvm</type></os><devices>{"".join(disks)}<serial type='pty'/></devices></domain>"""
+    client(daemon, "racy", "libvirt.open(URI).defineXML(open(sys.argv[3]).read())", _write(tmp_path / "r.xml", xml))
+    out = client(daemon, "racy", DESTROY_DURING_START, str(run_dir(qemu_root) / "racy.pid"), timeout=300)
+    assert "attempts" in out, f"no stop landed between the spawn and 'cont' in 40 starts: {out}"
+    assert out["destroy"]["ok"], out["destroy"]
+    start = out["start"]
+    assert (start["ok"], start.get("code"), start.get("message")) == (
+        False, 9, "operation failed: domain is no longer running"
+    ), start  # fmt: skip
+    assert out["state"]["value"] == [5, 2]  # shut off (destroyed)
+
+
 SLOW_START = """
 conn = libvirt.open(URI)
 dom = conn.lookupByName(NAME)

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -199,15 +200,39 @@ def emulator_caps(path: str, cache_dir: str, tcg: bool = False) -> EmulatorCaps:
         ) from exc
     name = hashlib.sha256(path.encode()).hexdigest()[:16] + ("" if kvm or not kvm_usable() else "-tcg") + ".json"
     cache = os.path.join(cache_dir, "capabilities", name)
+    caps = _cached(cache, identity, path)
+    if caps is not None:
+        return caps
+    # One probe per binary (and accelerator) at a time: pyvirtd's workers asking on a cold cache would each
+    # start a QEMU for the same answer; the others wait for the first one's and read it from the cache.
+    with _probe_lock(cache):
+        caps = _cached(cache, identity, path)
+        if caps is not None:
+            return caps
+        caps = probe(path, kvm)
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".caps-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(caps.to_json())
+        os.replace(tmp, cache)
+    return caps
+
+
+_probe_locks: dict[str, threading.Lock] = {}
+_probe_locks_guard = threading.Lock()
+
+
+def _probe_lock(cache: str) -> threading.Lock:
+    """The lock of one cache file, i.e. of one binary probed under one accelerator."""
+    with _probe_locks_guard:
+        return _probe_locks.setdefault(cache, threading.Lock())
+
+
+def _cached(cache: str, identity: str, path: str) -> EmulatorCaps | None:
+    """The cached answer when the file still describes this very binary, else None."""
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         with open(cache, encoding="utf-8") as f:
             caps = EmulatorCaps.from_json(f.read())
         if caps.identity == identity and caps.path == path:
             return caps
-    caps = probe(path, kvm)
-    os.makedirs(os.path.dirname(cache), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".caps-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(caps.to_json())
-    os.replace(tmp, cache)
-    return caps
+    return None

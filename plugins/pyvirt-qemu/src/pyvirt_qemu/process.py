@@ -72,14 +72,23 @@ class QemuProcess:
         return not self.exited.is_set()
 
     def watch(self, on_exit: Callable[[QemuProcess], None]) -> None:
+        """Call ``on_exit`` from a thread of its own once QEMU exits; ``release`` ends the watch without it.
+
+        The watcher closes its wake pipe itself when it ends, whichever way: a
+        QEMU that exits is never released, and in a resident daemon two
+        descriptors per guest run would pile up.
+        """
         wake_r, wake_w = os.pipe2(os.O_CLOEXEC)
         self._wake = (wake_r, wake_w)
 
         def run() -> None:
-            poller = select.poll()
-            poller.register(self.pidfd, select.POLLIN)
-            poller.register(wake_r, select.POLLIN)
-            ready = {fd for fd, _ in poller.poll()}  # blocks until the process exits or we are released
+            try:
+                poller = select.poll()
+                poller.register(self.pidfd, select.POLLIN)
+                poller.register(wake_r, select.POLLIN)
+                ready = {fd for fd, _ in poller.poll()}  # blocks until the process exits or we are released
+            finally:
+                self._close_wake()
             if self.pidfd not in ready:
                 return
             self.exited.set()
@@ -96,19 +105,24 @@ class QemuProcess:
                     os.close(self.pidfd)
                 self.pidfd = -1
 
+    def _close_wake(self) -> None:
+        """Close the watcher's wake pipe once (whoever comes first: the watcher ending, or ``release``)."""
+        with self._fd_lock:
+            wake, self._wake = self._wake, None
+        for fd in wake or ():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def release(self) -> None:
         """Stop watching and talking to a QEMU that keeps running (idempotent): our connection ends, not it."""
-        watcher, wake = self._watcher, self._wake
-        if wake is not None:
-            with contextlib.suppress(OSError):
-                os.write(wake[1], b"x")
+        watcher = self._watcher
+        with self._fd_lock:  # (the watcher closes the pipe under this lock: never a write to a reused number)
+            if self._wake is not None:
+                with contextlib.suppress(OSError):
+                    os.write(self._wake[1], b"x")
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join(30)
-        if wake is not None:
-            self._wake = None
-            for fd in wake:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        self._close_wake()
         self.monitor.close()
         self._close_pidfd()
 
@@ -160,7 +174,7 @@ def start_process(
     domain_id: int = -1,
     hugepage_mounts: list[HugetlbfsMount] | None = None,
     on_starting: Callable[[int, bool, list[str]], None] | None = None,
-) -> tuple[QemuProcess, Command]:
+) -> QemuProcess:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd.
 
     ``on_starting(pid, labelled, hugepage_dirs)`` records the start's progress before each step that leaves
@@ -253,12 +267,14 @@ def start_process(
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: starting up\n{cmd.to_args_text()}\n")
             log_offset = log.tell()
         try:
-            cmd.run_async()
+            pid = cmd.run_async()
         finally:
             close_taps(taps)  # QEMU holds its own copies now; ours would keep the taps alive after it exits
             close_chardev_fds(chardevs)
-        assert cmd.pid is not None
-        pid = cmd.pid
+        # The Command holds a pidfd of its own for the daemonized QEMU, closed when the object goes; a start
+        # that fails below keeps this frame alive in its traceback for as long as the error is kept, and with
+        # it every local: drop it now and open the one pidfd this process keeps.
+        del cmd
         pidfd = os.pidfd_open(pid)
         security.hand_over_labels(dom, pid)  # QEMU keeps the remembered labels now, not this process
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
@@ -275,7 +291,7 @@ def start_process(
             actions["reboot"] = "shutdown"
         monitor.execute("set-action", actions)
         pin_vcpus(dom, monitor)
-        return proc, cmd
+        return proc
     except Exception as exc:
         close_taps(taps)
         close_chardev_fds(chardevs)

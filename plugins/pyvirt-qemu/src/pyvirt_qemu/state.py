@@ -395,10 +395,12 @@ class QemuState(DomainTable[DomainObj]):
         The domain's data lock is taken only to check and to record the
         outcome: giving labels back may wait for another process's file lock.
         """
+        # QEMU is gone: its monitor, pidfd and wake pipe go now, whoever noticed (its watcher, or a start
+        # that failed after the spawn and was never watched) and whether or not the domain still names it
+        proc.release()
         with obj.lock:
             if obj.process is not proc:
                 return
-        proc.monitor.close()
         reason = proc.stop_reason or "crashed"
         detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
                   "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED}.get(reason, Stopped.FAILED)  # fmt: skip

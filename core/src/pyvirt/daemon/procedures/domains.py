@@ -178,6 +178,12 @@ HANDLERS["REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS"] = _flag_call("domain_shutdown")
 HANDLERS["REMOTE_PROC_DOMAIN_REBOOT"] = _flag_call("domain_reboot")
 HANDLERS["REMOTE_PROC_DOMAIN_MANAGED_SAVE"] = _flag_call("domain_managed_save")
 HANDLERS["REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE"] = _flag_call("domain_managed_save_remove")
+HANDLERS["REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS"] = _flag_call("domain_abort_job")
+
+
+@handles("DOMAIN_ABORT_JOB")
+def _abort_job(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_abort_job(dom=domain_ref(a[0]), flags=0)
 
 
 def _domain_flag(key: str) -> Handler:
