@@ -155,6 +155,9 @@ CASES = {
     "dumpxml-xpath-not-nodes": "dumpxml test --xpath string(//name)",
     "missing-option": "dumpxml",
     "missing-file": "define /nonexistent/file.xml",
+    # libvirt's test driver has no jobs: the errors name the API virsh chose by its flags
+    "domjobabort": "domjobabort test; domjobabort test --postcopy; domjobabort nosuch; domjobabort 1",
+    "domjobabort-missing-option": "domjobabort",
 }
 
 

@@ -18,12 +18,19 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
 
-__all__ = ["ESCAPE"]
+__all__ = ["ESCAPE", "escape_byte"]
 
-ESCAPE = b"\x1d"  # Ctrl+]
+ESCAPE = b"\x1d"  # Ctrl+], virsh's default (-e '^]')
 
 
-def _relay(console_fd: int, tty_in: int, tty_out: int) -> None:
+def escape_byte(spec: str) -> bytes:
+    """virsh's vshGetEscapeChar for ``-e``: ``^X`` is Ctrl+X, anything else its one character."""
+    if spec.startswith("^") and len(spec) == 2:
+        return bytes([ord(spec[1].upper()) ^ 0x40])
+    return spec.encode()[:1]
+
+
+def _relay(console_fd: int, tty_in: int, tty_out: int, escape: bytes = ESCAPE) -> None:
     sel = selectors.DefaultSelector()
     sel.register(console_fd, selectors.EVENT_READ, "guest")
     sel.register(tty_in, selectors.EVENT_READ, "user")
@@ -38,7 +45,7 @@ def _relay(console_fd: int, tty_in: int, tty_out: int) -> None:
                 data = os.read(tty_in, 4096)
                 if not data:
                     return
-                head, esc, _ = data.partition(ESCAPE)
+                head, esc, _ = data.partition(escape)
                 if head:
                     os.write(console_fd, head)
                 if esc:
@@ -60,13 +67,14 @@ def cmd_console(s: Session, o: dict[str, Any]) -> None:
         fd = dom.open_console(o["devname"], 1 if o["force"] else 0)
     except Error as exc:
         raise CommandError(exc.message) from None
-    s.out(f"Connected to domain '{dom.name}'\nEscape character is ^] (Ctrl + ])")
+    ctrl = f" (Ctrl + {s.escape[1]})" if s.escape.startswith("^") else ""
+    s.extra(f"Connected to domain '{dom.name}'\nEscape character is {s.escape}{ctrl}")
     sys.stdout.flush()
     tty_in, tty_out = sys.stdin.fileno(), sys.stdout.fileno()
     saved = termios.tcgetattr(tty_in)
     try:
         tty.setraw(tty_in, termios.TCSANOW)  # not TCSAFLUSH: keys typed after the banner must not be lost
-        _relay(fd, tty_in, tty_out)
+        _relay(fd, tty_in, tty_out, escape_byte(s.escape))
     finally:
         termios.tcsetattr(tty_in, termios.TCSADRAIN, saved)
         with contextlib.suppress(OSError):

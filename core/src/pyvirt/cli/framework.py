@@ -44,7 +44,9 @@ class Opt(NamedTuple):
     required: bool = False
     positional: bool = False
     flag: bool = False
-    kind: str = "string"  # shown in help: string, number, list (a positional taking every remaining word)
+    # string; number; list (virsh's argv: every remaining word); optstring (virsh's VSH_OT_STRING that may
+    # also come by position, written "[--name <string>]" in help, as help's --command and cd's --dir)
+    kind: str = "string"
     default: Any = None
     aliases: tuple[str, ...] = ()
 
@@ -57,78 +59,162 @@ class CommandDef(NamedTuple):
     summary: str
     opts: tuple[Opt, ...]
     handler: Handler
-    description: str = ""
+    description: str | None = None  # None: the summary; "": no DESCRIPTION section (virsh's quit)
     needs_connection: bool = True
+    hidden: bool = False  # virsh's VSH_CMD_FLAG_HIDDEN: runs, but is not listed or completed
 
     def help_text(self) -> str:
-        lines = ["  NAME", f"    {self.name} - {self.summary}", "", "  SYNOPSIS"]
-        syn = [self.name]
+        """``help CMD`` in virsh's layout (vshCmddefHelp): NAME, SYNOPSIS, DESCRIPTION, OPTIONS.
+
+        Scripts and people compare it with virsh's, so the column widths and
+        the way each option kind is written follow virsh's exactly.
+        """
+        summary, synopsis, description, rows = self.help_parts()
+        out = ["  NAME", f"    {self.name} - {summary}", "", "  SYNOPSIS", f"    {synopsis}"]
+        if description:
+            out += ["", "  DESCRIPTION", f"    {description}"]
+        if rows:
+            out += ["", "  OPTIONS"]
+            out += [f"    {head:<15}  {text}" for head, text in rows]
+        return "\n".join(out) + "\n\n"
+
+    def help_parts(self) -> tuple[str, str, str, list[tuple[str, str]]]:
+        """Summary, synopsis, description and (option as written, its help): what ``help`` and the man page show."""
+        summary, description, option_help = self.texts()
+        syn = self.name
+        shortopt = False  # virsh: once an option may be given by position, a trailing argv may be named too
+        rows = []
         for o in self.opts:
+            text = option_help.get(o.name, o.help)
             if o.flag:
-                syn.append(f"[--{o.name}]")
-            elif o.required and o.positional:
-                syn.append(f"[--{o.name}] <{o.kind}>")
-            elif o.required:
-                syn.append(f"--{o.name} <{o.kind}>")
+                syn += f" [--{o.name}]"
+                rows.append((f"--{o.name}", text))
+            elif o.kind == "list":
+                if shortopt:
+                    syn += f" {{[--{o.name}] <string>}}..." if o.required else f" [[--{o.name}] <string>]..."
+                else:
+                    syn += f" <{o.name}>..." if o.required else f" [<{o.name}>]..."
+                rows.append((f"[--{o.name}] <string>" if shortopt else f"<{o.name}>", text))
+            elif o.kind == "number":
+                syn += f" <{o.name}>" if o.required else f" [--{o.name} <number>]"
+                shortopt = shortopt or o.positional
+                rows.append((f"[--{o.name}] <number>" if o.required else f"--{o.name} <number>", text))
+            elif o.positional and o.kind != "optstring":
+                syn += f" <{o.name}>" if o.required else f" [<{o.name}>]"
+                shortopt = True
+                rows.append((f"[--{o.name}] <string>", text))
             else:
-                syn.append(f"[--{o.name} <{o.kind}>]")
-        lines.append("    " + " ".join(syn))
-        lines += ["", "  DESCRIPTION", f"    {self.description or self.summary}."]
-        if self.opts:
-            lines += ["", "  OPTIONS"]
-            for o in self.opts:
-                head = (
-                    f"--{o.name}"
-                    if o.flag
-                    else f"[--{o.name}] <{o.kind}>"
-                    if o.positional
-                    else f"--{o.name} <{o.kind}>"
-                )
-                lines.append(f"    {head:<28}{o.help}")
-        return "\n".join(lines) + "\n"
+                syn += f" [--{o.name} <string>]"
+                shortopt = shortopt or o.positional
+                rows.append((f"--{o.name} <string>", text))
+        return summary, syn, description, rows
+
+    def texts(self) -> tuple[str, str, dict[str, str]]:
+        """Summary, description and option help for ``help``: virsh's words for virsh's commands and options.
+
+        A command virsh also has is described as virsh describes it (scripts
+        and people compare the two); pyvirsh's own commands and options
+        keep their own text.
+        """
+        from pyvirt.cli.virsh_help import VIRSH_HELP
+
+        known = VIRSH_HELP.get(self.name)
+        if known is not None:
+            return known
+        return self.summary, self.summary if self.description is None else self.description, {}
 
     def parse(self, argv: Sequence[str]) -> dict[str, Any]:
-        values: dict[str, Any] = {o.name: (False if o.flag else o.default) for o in self.opts}
+        """Words after the command name to typed values (both steps of :meth:`parse_words` and :meth:`convert`)."""
+        return self.convert(self.parse_words(argv)[0])
+
+    def parse_words(self, argv: Sequence[str]) -> tuple[dict[str, Any], bool]:
+        """virsh's vshCommandParse for one command: which word is which option; values stay text.
+
+        Returns the options given and whether ``--help`` was among them
+        (virsh then shows the command's help instead of running it). Only
+        syntax is checked here, for every command of a line before any
+        runs; numbers are converted when the command runs, as virsh does,
+        so ``uri; setmem test abc`` runs ``uri`` first.
+        """
         by_name = {o.name: o for o in self.opts}
         for o in self.opts:
             for a in o.aliases:
-                by_name[a] = o
-        positional = [o for o in self.opts if o.positional]
+                by_name.setdefault(a, o)
+        need = [o for o in self.opts if o.positional and not o.flag]
+        given: dict[str, Any] = {}
         seen: set[str] = set()
+        wants_help = False
+        data_only = False
         i = 0
         while i < len(argv):
             arg = argv[i]
-            if arg.startswith("--") and len(arg) > 2:
+            i += 1
+            if not data_only and arg[:2] == "--" and arg[2:3].isascii() and arg[2:3].isalnum():
                 key, eq, val = arg[2:].partition("=")
+                if key == "help":
+                    if eq:
+                        raise CommandError("invalid '=' after option --help")
+                    wants_help = True
+                    continue
                 opt = by_name.get(key)
                 if opt is None:
+                    if self.name == "help":  # virsh's help ignores what it does not know
+                        continue
                     raise CommandError(f"command '{self.name}' doesn't support option --{key}")
-                if opt.flag:
-                    values[opt.name] = True
-                else:
-                    if not eq:
-                        i += 1
-                        if i >= len(argv):
-                            raise CommandError(f"expected syntax: --{key} <{opt.kind}>")
-                        val = argv[i]
-                    values[opt.name] = self._convert(opt, val)
+                if opt.name in seen and opt.kind != "list":
+                    raise CommandError(f"option --{opt.name} already seen")
                 seen.add(opt.name)
-            else:
-                if arg == "--":
-                    i += 1
+                if opt.flag:
+                    if eq:
+                        raise CommandError(f"invalid '=' after option --{opt.name}")
+                    given[opt.name] = True
                     continue
-                slot = next((o for o in positional if o.name not in seen or o.kind == "list"), None)
-                if slot is None:
-                    raise CommandError(f"unexpected data '{arg}'")
-                if slot.kind == "list":  # virsh's trailing argv: every remaining word
-                    values[slot.name] = [*(values[slot.name] or []), arg]
+                if not eq:
+                    if i >= len(argv):
+                        kind = "number" if opt.kind == "number" else "string"
+                        raise CommandError(f"expected syntax: --{opt.name} <{kind}>")
+                    val = argv[i]
+                    i += 1
+                if opt.kind == "list":
+                    given.setdefault(opt.name, []).append(val)
                 else:
-                    values[slot.name] = self._convert(slot, arg)
+                    given[opt.name] = val
+                    if opt in need:
+                        need.remove(opt)
+            elif not data_only and arg == "--":
+                data_only = True
+            else:
+                if not need:
+                    if self.name == "help":
+                        continue
+                    raise CommandError(f"unexpected data '{arg}'")
+                slot = need[0]
                 seen.add(slot.name)
-            i += 1
+                if slot.kind == "list":
+                    given.setdefault(slot.name, []).append(arg)
+                else:
+                    need.pop(0)
+                    given[slot.name] = arg
+        if wants_help:
+            return given, True
+        missing = [
+            f"command '{self.name}' requires <{o.name}> option"
+            if o.positional and o.kind != "optstring"
+            else f"command '{self.name}' requires --{o.name} option"
+            for o in self.opts
+            if o.required and o.name not in seen
+        ]
+        if missing:
+            raise CommandError(*missing)
+        return given, False
+
+    def convert(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Typed values for the handler: every option present, defaults filled, numbers checked."""
+        values: dict[str, Any] = {o.name: (False if o.flag else o.default) for o in self.opts}
         for o in self.opts:
-            if o.required and o.name not in seen:
-                raise CommandError(f"command '{self.name}' requires <{o.name}> option")
+            if o.name in given:
+                raw = given[o.name]
+                values[o.name] = raw if o.flag or o.kind == "list" else self._convert(o, raw)
         return values
 
     def _convert(self, opt: Opt, raw: str) -> Any:
@@ -146,10 +232,15 @@ REGISTRY: dict[str, CommandDef] = {}
 
 
 def command(
-    name: str, summary: str, *opts: Opt, description: str = "", needs_connection: bool = True
+    name: str,
+    summary: str,
+    *opts: Opt,
+    description: str | None = None,
+    needs_connection: bool = True,
+    hidden: bool = False,
 ) -> Callable[[Handler], Handler]:
     def wrap(fn: Handler) -> Handler:
-        REGISTRY[name] = CommandDef(name, summary, tuple(opts), fn, description, needs_connection)
+        REGISTRY[name] = CommandDef(name, summary, tuple(opts), fn, description, needs_connection, hidden)
         return fn
 
     return wrap
@@ -166,6 +257,18 @@ class Session:
         self.stdout: Any = stdout if stdout is not None else sys.stdout
         self.stderr: Any = stderr if stderr is not None else sys.stderr
         self._conn: Connection | None = None
+        # virsh's global options (-e, -k, -K, -d, -l, -t) and shell state
+        self.escape = "^]"
+        self.keepalive_interval = -1  # -1: not given (libvirt's default applies)
+        self.keepalive_count = -1
+        self.debug_level = 4  # VSH_ERR_ERROR: only -d lowers it
+        self.log_fd = -1
+        self.timing = False
+        self.interactive = False  # reading commands from stdin; ``quit`` ends it, ``cd`` needs it
+        self.command = ""  # the command running, for virsh's ``-d`` traces ("domid: found option <domain>")
+        # The command table, set by pyvirt.cli.main: help, completion and the parser look names up here.
+        self.lookup: Callable[[str], CommandDef | None] = REGISTRY.get
+        self.command_names: Sequence[str] = ()
 
     @property
     def conn(self) -> Connection:
@@ -182,6 +285,23 @@ class Session:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def reconnect(self, uri: str | None, readonly: bool) -> None:
+        """virsh's ``connect``: drop the connection, open ``uri`` (the current one when None).
+
+        The new settings stick only once the connection is open, as
+        virshReconnect keeps the old name when the new one fails.
+        """
+        self.close()
+        from pyvirt.opening import open as open_connection
+
+        try:
+            self._conn = open_connection(uri if uri is not None else self.uri, read_only=readonly)
+        except Error as exc:
+            raise CommandError("failed to connect to the hypervisor", exc.message) from exc
+        if uri is not None:
+            self.uri = uri
+        self.readonly = readonly
 
     def out(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -200,7 +320,33 @@ class Session:
             self.stdout.write(text)
 
     def error(self, line: str) -> None:
+        self.log(4, line)
         self.error_raw(f"error: {line}\n")
+
+    def debug(self, level: int, text: str) -> None:
+        """vshDebug: shown on stdout (as virsh shows it) and logged when ``level`` >= ``-d``."""
+        if level < self.debug_level:
+            return
+        self.log(level, text)
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def log(self, level: int, text: str) -> None:
+        """One line in the ``-l`` file, in virsh's format: ``[YYYY.MM.DD HH:MM:SS pyvirsh PID] LEVEL message``."""
+        if self.log_fd < 0:
+            return
+        import os
+        import time
+
+        name = ("DEBUG", "INFO", "INFO", "WARNING", "ERROR")[level] if 0 <= level <= 4 else "DEBUG"
+        stamp = time.strftime("%Y.%m.%d %H:%M:%S")
+        line = f"[{stamp} pyvirsh {os.getpid()}] {name} {text.rstrip(chr(10))}\n"
+        try:
+            os.write(self.log_fd, line.encode())
+        except OSError:
+            os.close(self.log_fd)
+            self.log_fd = -1
+            self.error("failed to write the log file")
 
     def error_raw(self, text: str) -> None:
         """Text for stderr as it is (libxml's own messages); stdout first, as vshError does.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyvirt.cli.framework import CommandError, Session
@@ -20,20 +21,25 @@ def _looks_like_uuid(text: str) -> bool:
     return len(compact) == 32 and all(c in "0123456789abcdefABCDEF" for c in compact)
 
 
-def get_domain(session: Session, ident: str) -> Domain:
-    """By id (numeric), then UUID, then name (virshLookupDomainBy)."""
+def get_domain(session: Session, ident: str, option: str = "domain") -> Domain:
+    """By id (numeric), then UUID, then name (virshLookupDomainBy), traced as virsh traces it under ``-d``."""
     conn = session.conn
+    where = f"{session.command}: <domain>"  # virsh names the option in the first trace only
+    session.debug(1, f"{session.command}: found option <{option}>: {ident}\n")
     try:
         if ident.isdigit():
+            session.debug(0, f"{where} looks like ID\n")
             try:
                 return conn.lookup_domain_by_id(int(ident))
             except Error:
                 pass
         if _looks_like_uuid(ident):
+            session.debug(0, f"{where} trying as domain UUID\n")
             try:
                 return conn.lookup_domain_by_uuid(ident)
             except Error:
                 pass
+        session.debug(0, f"{where} trying as domain NAME\n")
         return conn.lookup_domain_by_name(ident)
     except Error:
         raise CommandError(f"failed to get domain '{ident}'") from None
@@ -65,13 +71,39 @@ def get_pool(session: Session, ident: str) -> StoragePool:
         raise CommandError(f"failed to get pool '{ident}'", exc.message) from None
 
 
-def get_volume(session: Session, ident: str, pool: str | None) -> StorageVolume:
+def get_volume(session: Session, ident: str, pool: str | None, *, pool_option: bool = True) -> StorageVolume:
+    """virshCommandOptVolBy: by name in ``--pool`` (which must be active), then by key, then by path.
+
+    The last lookup's error is the one shown, after virsh's line, which
+    suggests ``--pool`` when it was not given.
+    """
     conn = session.conn
-    try:
-        if pool:
-            return get_pool(session, pool).lookup_volume_by_name(ident)
-        if ident.startswith("/"):
-            return conn.lookup_storage_volume_by_path(ident)
-        return conn.lookup_storage_volume_by_key(ident)
-    except Error as exc:
-        raise CommandError(f"failed to get vol '{ident}'", exc.message) from None
+    in_pool = None
+    if pool:
+        in_pool = get_pool(session, pool)
+        if not in_pool.is_active():
+            raise CommandError(f"pool '{pool}' is not active")
+    vol = None
+    last: Error | None = None
+    lookups: list[Callable[[str], StorageVolume]] = [
+        conn.lookup_storage_volume_by_key,
+        conn.lookup_storage_volume_by_path,
+    ]
+    if in_pool is not None:
+        lookups.insert(0, in_pool.lookup_volume_by_name)
+    for lookup in lookups:
+        try:
+            vol = lookup(ident)
+            break
+        except Error as exc:
+            last = exc
+    if vol is None:
+        first = (
+            f"failed to get vol '{ident}'"
+            if pool or not pool_option  # a command without --pool (vol-name) cannot suggest it
+            else f"failed to get vol '{ident}', specifying --pool might help"
+        )
+        raise CommandError(first, *([last.message] if last is not None else []))
+    if in_pool is not None and vol.pool_name != in_pool.name:
+        raise CommandError(f"Requested volume '{ident}' is not in pool '{in_pool.name}'")
+    return vol

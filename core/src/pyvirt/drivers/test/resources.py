@@ -562,7 +562,7 @@ class ResourceHooks:
         obj = self.state.interfaces.get(name)
         if obj is None:
             raise NotFoundError(
-                ErrorCode.NO_INTERFACE, f"couldn't find interface named '{name}'", domain=ErrorDomain.INTERFACE
+                ErrorCode.NO_INTERFACE, f"no interface with matching name '{name}'", domain=ErrorDomain.INTERFACE
             )
         return InterfaceRef(name, obj.defn.mac or "")
 

@@ -1,0 +1,485 @@
+"""Scripts written for Debian's virsh, run unchanged with pyvirsh: 42 mutation scripts on two hosts.
+
+Each script (5-12 commands, every group: domains, snapshots, checkpoints,
+networks, pools, volumes, host, secrets, devices, the shell's own commands)
+runs on a fresh ``test:///default`` or on ``test:///…/corpus/node.xml`` (a
+small host of its own: two guests, two networks, a pool), in the two ways
+scripts feed virsh: the lines on standard input (``virsh < script``) and
+joined by ``;`` into one argument. stdout, stderr and the exit status are
+compared with virsh's (volatile CPU times and dates masked; on stdin,
+virsh's banner and prompt carry pyvirsh's name).
+
+``MATCHING`` are the scripts that match today; a regression in any of them
+fails. The others use commands or options pyvirsh does not have yet, or
+differ in a way the issue tracks; ``python -m pytest … -k report -s``
+prints the current count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent / "data"
+NODE = HERE / "corpus" / "node.xml"
+VIRSH = shutil.which("virsh")
+PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
+pytestmark = pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is needed as the reference")
+
+VOLATILE = [
+    (re.compile(r"CPU time:\s+\S+"), "CPU time: X"),
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"), "DATE"),
+    (re.compile(r"<creationTime>\d+</creationTime>"), "<creationTime>T</creationTime>"),
+]
+
+# name -> (host: "default" or "file", commands)
+SCRIPTS: dict[str, tuple[str, list[str]]] = {
+    "dom-lifecycle": ("default", [
+        "list --all",
+        "destroy test",
+        "domstate test --reason",
+        "start test",
+        "domstate test --reason",
+        "suspend test",
+        "list --all",
+        "resume test",
+        "shutdown test",
+        "list --all --name",
+        "start test",
+        "domid test",
+    ]),
+    "dom-define-undefine": ("default", [
+        f"define {DATA}/guest-x.xml",
+        "list --all",
+        "dominfo x",
+        "start x",
+        "list",
+        "destroy x",
+        "undefine x",
+        "list --all",
+    ]),
+    "dom-errors": ("default", [
+        "start test",
+        "suspend nosuch",
+        "resume test",
+        "undefine nosuch",
+        "dominfo 42",
+        "domstate nosuch",
+        "destroy test",
+        "destroy test",
+        "shutdown test",
+    ]),
+    "dom-autostart": ("default", [
+        "autostart test",
+        "dominfo test",
+        "list --autostart",
+        "autostart --disable test",
+        "list --no-autostart --name",
+        "autostart nosuch",
+    ]),
+    "dom-managedsave": ("default", [
+        "managedsave test",
+        "list --all --with-managed-save",
+        "dominfo test",
+        "managedsave-remove test",
+        "dominfo test",
+        "start test",
+        "list",
+    ]),
+    "dom-queries": ("default", [
+        "domname 1",
+        "domuuid test",
+        "domid test",
+        "domstate test",
+        "domstate test --reason",
+        "dumpxml test --xpath //name",
+        "domblklist test",
+        "domiflist test",
+    ]),
+    "dom-xml": ("default", [
+        "dumpxml test",
+        "dumpxml --inactive test",
+        "dumpxml test --xpath //disk --wrap",
+        "dumpxml nosuch",
+        "list --all",
+    ]),
+    "dom-snapshots": ("default", [
+        "snapshot-create-as test s1",
+        "snapshot-create-as test s2 second",
+        "snapshot-list test --name",
+        "snapshot-current test --name",
+        "snapshot-revert test s1",
+        "snapshot-current test --name",
+        "snapshot-delete test s2",
+        "snapshot-list test --name",
+        "snapshot-delete test nosuch",
+    ]),
+    "dom-snapshot-tree": ("default", [
+        "snapshot-create-as test a",
+        "snapshot-create-as test b",
+        "snapshot-revert test a",
+        "snapshot-create-as test c",
+        "snapshot-list test --tree",
+        "snapshot-list test --parent",
+        "snapshot-list test --roots --name",
+        "snapshot-list test --leaves --name",
+    ]),
+    "dom-snapshot-revert-modes": ("default", [
+        "snapshot-create-as test s1",
+        "destroy test",
+        "snapshot-revert test s1 --paused",
+        "domstate test",
+        "snapshot-revert test s1 --running",
+        "domstate test",
+    ]),
+    "dom-checkpoints": ("default", [
+        "checkpoint-create-as test c1",
+        "checkpoint-create-as test c2",
+        "checkpoint-list test --name",
+        "checkpoint-list test --tree",
+        "checkpoint-delete test c1",
+        "checkpoint-list test --name",
+    ]),
+    "dom-schedinfo": ("default", [
+        "schedinfo test",
+        "schedinfo test --set weight=30",
+        "schedinfo test",
+        "schedinfo nosuch",
+        "schedinfo test --weight 5",
+    ]),
+    "dom-memory-vcpu": ("default", [
+        "dommemstat test",
+        "setmem test 1G --live",
+        "dominfo test",
+        "setmaxmem test 8G --config",
+        "vcpucount test",
+        "setvcpus test 1 --live",
+        "vcpuinfo test",
+        "dominfo test",
+    ]),
+    "dom-desc-metadata": ("default", [
+        "desc test",
+        "desc test --title mytitle",
+        "desc test --title",
+        "list --title",
+        "desc test hello",
+        "desc test",
+        "domrename test t2",
+    ]),
+    "dom-reset-nmi": ("default", [
+        "reset test",
+        "inject-nmi test",
+        "send-key test KEY_A",
+        "domtime test",
+        "domhostname test",
+        "domstate test",
+    ]),
+    "dom-stats": ("default", [
+        "domstats --state",
+        "domstats --cpu-total test",
+        "domstats --list-running --state",
+        "domblkstat test hda",
+        "domifstat test vnet0",
+        "domblkinfo test hda",
+    ]),
+    "dom-devices": ("default", [
+        f"attach-device test {DATA}/guest-x.xml",
+        "detach-device test /dev/null",
+        "attach-disk test /tmp/x.img vdb --config",
+        "detach-disk test vdb --config",
+        "domblklist test --inactive",
+    ]),
+    "dom-save-restore": ("default", [
+        "save test corpus.save",
+        "list --all",
+        "restore corpus.save",
+        "list",
+        "save nosuch x.save",
+    ]),
+    "dom-create-transient": ("default", [
+        f"create {DATA}/guest-x.xml",
+        "list --transient",
+        "dominfo x",
+        "destroy x",
+        "list --all",
+    ]),
+    "net-lifecycle": ("default", [
+        f"net-define {DATA}/net-n2.xml",
+        "net-list --all",
+        "net-start n2",
+        "net-info n2",
+        "net-start n2",
+        "net-destroy n2",
+        "net-destroy n2",
+        "net-undefine n2",
+        "net-list --all",
+    ]),
+    "net-autostart": ("default", [
+        "net-autostart default",
+        "net-list --autostart",
+        "net-autostart default --disable",
+        "net-list --no-autostart --name",
+        "net-info default",
+    ]),
+    "net-create-defined": ("default", [
+        f"net-define {DATA}/net-n2.xml",
+        f"net-create {DATA}/net-n2.xml",
+        "net-list --all",
+        "net-dumpxml n2",
+        "net-list --all --name",
+    ]),
+    "net-errors": ("default", [
+        "net-info nosuch",
+        "net-start default",
+        "net-undefine nosuch",
+        "net-dumpxml nosuch",
+        "net-uuid nosuch",
+        "net-name 00000000-0000-0000-0000-000000000000",
+    ]),
+    "net-update": ("default", [
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.50'/>\" --config",
+        "net-dumpxml default --inactive",
+        "net-update default delete ip-dhcp-host \"<host mac='52:54:00:00:00:01'/>\" --config",
+        "net-dhcp-leases default",
+        "net-list --all",
+    ]),
+    "pool-lifecycle": ("default", [
+        f"pool-define {DATA}/pool-p2.xml",
+        "pool-list --all",
+        "pool-start p2",
+        "pool-info p2",
+        "pool-start p2",
+        "pool-destroy p2",
+        "pool-undefine p2",
+        "pool-list --all",
+    ]),
+    "pool-active-undefine": ("default", [
+        f"pool-define {DATA}/pool-p2.xml",
+        "pool-start p2",
+        "pool-undefine p2",
+        "pool-destroy p2",
+        "pool-undefine p2",
+    ]),
+    "vol-lifecycle": ("default", [
+        "vol-create-as default-pool a.img 10M",
+        "vol-create-as default-pool a.img 10M",
+        "vol-list default-pool",
+        "vol-info --pool default-pool a.img",
+        "vol-info --pool default-pool a.img --bytes",
+        "vol-path --pool default-pool a.img",
+        "vol-delete --pool default-pool a.img",
+        "vol-list default-pool",
+    ]),
+    "vol-by-path": ("default", [
+        "vol-create-as default-pool b.img 1G --allocation 0",
+        "vol-info /default-pool/b.img",
+        "vol-dumpxml /default-pool/b.img",
+        "vol-key --pool default-pool b.img",
+        "vol-name /default-pool/b.img",
+        "vol-pool /default-pool/b.img",
+        "vol-delete /default-pool/b.img",
+    ]),
+    "pool-names": ("default", [
+        "pool-uuid default-pool",
+        "pool-name dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566",
+        "pool-list --details",
+        "pool-autostart default-pool",
+        "pool-list --autostart",
+        "pool-refresh default-pool",
+    ]),
+    "host-info": ("default", [
+        "uri",
+        "hostname",
+        "nodeinfo",
+        "version",
+        "capabilities --xpath //host/cpu/arch",
+        "freecell",
+        "nodememstats",
+        "sysinfo",
+        "maxvcpus",
+    ]),
+    "secrets": ("default", [
+        "secret-list",
+        "secret-define /dev/null",
+        "secret-list",
+        "secret-get-value 00000000-0000-0000-0000-000000000000",
+        "secret-list --ephemeral",
+    ]),
+    "nodedev-iface": ("default", [
+        "nodedev-list",
+        "nodedev-list --tree",
+        "nodedev-dumpxml computer",
+        "iface-list --all",
+        "iface-dumpxml eth1",
+        "iface-mac eth1",
+        "iface-name aa:bb:cc:dd:ee:ff",
+    ]),
+    "shell-mix": ("default", [
+        "echo hello world",
+        "echo --shell 'a b'",
+        "pwd",
+        "help uri",
+        "uri; hostname",
+        "# a comment",
+        "quit",
+    ]),
+    "file-inventory": ("file", [
+        "list --all",
+        "net-list --all",
+        "pool-list --all",
+        "vol-list images",
+        "nodeinfo",
+    ]),
+    "file-dom-lifecycle": ("file", [
+        "destroy db",
+        "list --all",
+        "start db",
+        "suspend web",
+        "list --all",
+        "resume web",
+        "shutdown db",
+        "list --all --name",
+        "dominfo db",
+    ]),
+    "file-dom-xml": ("file", [
+        "dumpxml web",
+        "domblklist web",
+        "domiflist web",
+        "domifaddr web",
+        "dumpxml db --xpath //vcpu",
+    ]),
+    "file-networks": ("file", [
+        "net-destroy isolated",
+        "net-list --all",
+        "net-start isolated",
+        "net-dumpxml lan",
+        "net-info lan",
+        "net-autostart lan",
+        "net-list --autostart --name",
+        "net-dhcp-leases lan",
+    ]),
+    "file-storage": ("file", [
+        "vol-info --pool images base.img",
+        "vol-create-as images new.qcow2 2G --format qcow2",
+        "vol-list images --details",
+        "pool-info images",
+        "vol-delete --pool images new.qcow2",
+        "pool-destroy images",
+        "pool-list --all",
+    ]),
+    "file-snapshots": ("file", [
+        "snapshot-create-as web s1",
+        "snapshot-create-as web s2",
+        "snapshot-list web --name",
+        "snapshot-revert web s1",
+        "snapshot-current web --name",
+        "snapshot-delete web s1 --children",
+        "snapshot-list web",
+    ]),
+    "file-undefine-running": ("file", [
+        "undefine web",
+        "list --all",
+        "destroy web",
+        "list --all",
+        "dominfo web",
+    ]),
+    "file-errors": ("file", [
+        "start web",
+        "suspend db; resume db; resume db",
+        "net-start lan",
+        "pool-start images",
+        "vol-info nosuch",
+        "dominfo nosuch; uri",
+    ]),
+    "file-bad-lines": ("file", [
+        "uri; nosuchcmd; uri",
+        "list --bogus",
+        "dominfo",
+        "dumpxml web --xpath",
+        "list --all --all",
+        "echo 'unterminated \"quote",
+    ]),
+}  # fmt: skip
+
+# Measured when the shell landed: 21 of 42 each way (before it: 0 on stdin, which pyvirsh did not read, 18 as
+# one argument). The rest need commands or options pyvirsh lacks (setmem, desc, freecell, iface-mac, ...) or
+# the test driver's own wording ("Network 'x' is already running").
+_MATCHING_NOW = {
+    "dom-autostart",
+    "dom-checkpoints",
+    "dom-create-transient",
+    "dom-define-undefine",
+    "dom-errors",
+    "dom-lifecycle",
+    "dom-queries",
+    "dom-save-restore",
+    "dom-schedinfo",
+    "dom-snapshots",
+    "dom-xml",
+    "file-bad-lines",
+    "file-dom-lifecycle",
+    "file-inventory",
+    "file-networks",
+    "file-snapshots",
+    "file-storage",
+    "file-undefine-running",
+    "net-autostart",
+    "pool-names",
+    "shell-mix",
+}
+MATCHING: dict[str, set[str]] = {"stdin": _MATCHING_NOW, "arg": _MATCHING_NOW}
+
+
+def run(tool: list[str], name: str, mode: str) -> tuple[str, str, int]:
+    kind, lines = SCRIPTS[name]
+    uri = "test:///default" if kind == "default" else f"test://{NODE}"
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    args = [*tool, "-c", uri] + ([] if mode == "stdin" else ["; ".join(lines)])
+    stdin = "\n".join(lines) + "\n" if mode == "stdin" else ""
+    with tempfile.TemporaryDirectory() as work:  # files a script saves (save, screenshot) stay its own
+        try:
+            p = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, cwd=work, timeout=60,
+                               check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return "timed out", "", -1
+    out = p.stdout.replace(work, "WORKDIR")
+    for rx, repl in VOLATILE:
+        out = rx.sub(repl, out)
+    if tool[0] == VIRSH:
+        out = out.replace("virsh # ", "pyvirsh # ").replace("virsh > ", "pyvirsh > ")
+        out = out.replace("Welcome to virsh,", "Welcome to pyvirsh,")
+    return out, p.stderr, p.returncode
+
+
+def test_corpus_has_42_scripts_of_5_to_30_commands() -> None:
+    assert len(SCRIPTS) == 42
+    for name, (_, lines) in SCRIPTS.items():
+        commands = [c for line in lines for c in line.split(";") if c.strip() and not c.strip().startswith("#")]
+        assert 5 <= len(commands) <= 30, name
+
+
+@pytest.mark.parametrize("mode", ["stdin", "arg"])
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script_like_virsh(name: str, mode: str) -> None:
+    if name not in MATCHING[mode]:
+        pytest.skip("not yet the same as virsh (see the issue); counted by test_report")
+    assert VIRSH is not None
+    assert run(PYVIRSH, name, mode) == run([VIRSH], name, mode)
+
+
+def test_report() -> None:
+    """How many scripts give virsh's stdout, stderr and exit status (printed; run with -s to see it)."""
+    assert VIRSH is not None
+    for mode in ("stdin", "arg"):
+        same = sorted(n for n in SCRIPTS if run(PYVIRSH, n, mode) == run([VIRSH], n, mode))
+        print(f"\n{mode}: {len(same)}/{len(SCRIPTS)} scripts as virsh: {', '.join(same)}")
+        assert MATCHING[mode] <= set(same), f"no longer as virsh: {sorted(MATCHING[mode] - set(same))}"
