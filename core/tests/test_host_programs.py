@@ -68,7 +68,6 @@ NOT_RUN_ON_HOST = {
     "nologin": "the login shell in a passwd line a benchmark writes",
     "sudo": "AppArmor profile tests: a path the profile must refuse, never run",
     "emulator": "command tests: a missing absolute path, run to see exec fail",
-    "binary": "command tests: a missing absolute path, run to see exec fail",
     "no-such-program-pyvirt": "a name looked up in PATH to see the lookup fail",
     "qemu-system-": "virt-install tests: the start of the QEMU command line in a guest's log, searched for",
 }
@@ -100,6 +99,7 @@ DYNAMIC = {
     ),
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/tap.py", "[nic.script_path, real]"): "the <script path=...> of the user",
     ("bench/bench_test_driver.py", "cmd"): "virsh and pyvirsh, found with shutil.which and sys.executable in main()",
+    ("core/tests/daemon/test_volume_streams.py", "[*tool, '-c', uri, *args]"): "virsh or pyvirsh (both in the table)",
     ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",
 }
 

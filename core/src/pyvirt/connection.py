@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyvirt.conf.identity import normalize_uuid
 from pyvirt.domain import Domain, domain_matches
@@ -283,3 +283,12 @@ class Connection:
 
     def deregister_network_event(self, callback_id: int) -> None:
         self._events.deregister_network(callback_id)
+
+    def register_event(self, kind: str, callback: Callable[[Any], None], uuid: str | None = None) -> int:
+        """Call ``callback`` for every event of ``kind`` (``reboot``, ``device-removed``,
+        ``agent-lifecycle``, ``pool-lifecycle``, ``pool-refresh``; of one domain or pool by UUID, if given), in order."""
+        self.calls  # noqa: B018 - raises on a closed connection
+        return self._events.register_typed(kind, callback, uuid)
+
+    def deregister_event(self, callback_id: int) -> None:
+        self._events.deregister_typed(callback_id)

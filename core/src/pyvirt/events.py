@@ -14,17 +14,25 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pyvirt.plugin.records import DomainRef, NetworkRef
+from pyvirt.plugin.records import DomainRef, NetworkRef, PoolRef
 
 __all__ = [
+    "AgentLifecycleEvent",
+    "DeviceRemovedEvent",
     "DomainEvent",
     "EventSink",
     "LifecycleEvent",
     "NetworkEvent",
     "NetworkLifecycleEvent",
+    "PoolEvent",
+    "PoolLifecycleEvent",
+    "PoolRefreshEvent",
+    "RebootEvent",
+    "TypedEvent",
     "detail_text",
     "event_text",
     "network_event_text",
+    "pool_event_text",
 ]
 
 
@@ -160,8 +168,72 @@ class LifecycleEvent(NamedTuple):
     detail: int
 
 
+class RebootEvent(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_REBOOT: the guest reset (a reboot inside it, or ``virDomainReboot``)."""
+
+    domain: DomainRef
+
+
+class DeviceRemovedEvent(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: the hypervisor let go of a device (``alias``) after a detach."""
+
+    domain: DomainRef
+    alias: str
+
+
+class AgentLifecycleEvent(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE: state 1 connected / 2 disconnected; reason 0 unknown,
+    1 domain started, 2 channel event."""
+
+    domain: DomainRef
+    state: int
+    reason: int
+
+
+class PoolEvent(enum.IntEnum):
+    """virStoragePoolEventLifecycleType (their detail is always 0)."""
+
+    DEFINED = 0
+    UNDEFINED = 1
+    STARTED = 2
+    STOPPED = 3
+    CREATED = 4
+    DELETED = 5
+
+
+_POOL_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped", "Created", "Deleted")
+
+
+def pool_event_text(event: int) -> str:
+    return _POOL_EVENT_TEXT[event] if 0 <= event < len(_POOL_EVENT_TEXT) else "unknown"
+
+
+class PoolLifecycleEvent(NamedTuple):
+    pool: PoolRef
+    event: int
+    detail: int
+
+
+class PoolRefreshEvent(NamedTuple):
+    """VIR_STORAGE_POOL_EVENT_ID_REFRESH: the pool was refreshed (``virStoragePoolRefresh``)."""
+
+    pool: PoolRef
+
+
+TypedEvent = PoolRefreshEvent | RebootEvent | DeviceRemovedEvent | AgentLifecycleEvent | PoolLifecycleEvent
+# The kinds of the generic path, by the record they deliver; the object a callback may filter on is
+# the record's first field (a domain or a pool, matched by UUID).
+EVENT_KINDS: dict[str, type[Any]] = {
+    "reboot": RebootEvent,
+    "device-removed": DeviceRemovedEvent,
+    "agent-lifecycle": AgentLifecycleEvent,
+    "pool-lifecycle": PoolLifecycleEvent,
+    "pool-refresh": PoolRefreshEvent,
+}
+
 Callback = Callable[[LifecycleEvent], None]
 NetworkCallback = Callable[[NetworkLifecycleEvent], None]
+TypedCallback = Callable[[Any], None]
 
 
 class EventSink:
@@ -170,6 +242,8 @@ class EventSink:
     def __init__(self) -> None:
         self._callbacks: dict[int, tuple[Callback, str | None]] = {}
         self._network_callbacks: dict[int, tuple[NetworkCallback, str | None]] = {}
+        # the generic path: kind -> callback id -> (callback, object UUID or None)
+        self._typed: dict[str, dict[int, tuple[TypedCallback, str | None]]] = {k: {} for k in EVENT_KINDS}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -186,6 +260,60 @@ class EventSink:
             cid = next(self._ids)
             self._network_callbacks[cid] = (callback, network_uuid)
             return cid
+
+    def register_typed(self, kind: str, callback: TypedCallback, uuid: str | None = None) -> int:
+        """Add a callback for one kind of :data:`EVENT_KINDS` (optionally for one domain or pool).
+
+        One path for every event beyond the lifecycle ones, so that a new
+        event needs a record and an emitter, not another pair of methods.
+        """
+        from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+        if kind not in self._typed:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported event type '{kind}'")
+        with self._lock:
+            cid = next(self._ids)
+            self._typed[kind][cid] = (callback, uuid)
+            return cid
+
+    def deregister_typed(self, callback_id: int) -> None:
+        with self._lock:
+            for callbacks in self._typed.values():
+                if callback_id in callbacks:
+                    del callbacks[callback_id]
+                    return
+        self._drop({}, callback_id)  # not found: libvirt's error
+
+    def wants(self, kind: str) -> bool:
+        """Whether any callback waits for ``kind`` (drivers may skip building an event nobody wants)."""
+        return bool(self._typed.get(kind))
+
+    def emit(self, kind: str, event: TypedEvent) -> None:
+        """Deliver a typed event to every callback of its kind whose filter matches, in registration order."""
+        callbacks = self._typed.get(kind)
+        if not callbacks:
+            return
+        with self._lock:
+            targets = list(callbacks.values())
+        subject = getattr(event[0], "uuid", None)
+        for cb, uuid in targets:
+            if uuid is None or uuid == subject:
+                cb(event)
+
+    def reboot(self, domain: DomainRef) -> None:
+        self.emit("reboot", RebootEvent(domain))
+
+    def device_removed(self, domain: DomainRef, alias: str) -> None:
+        self.emit("device-removed", DeviceRemovedEvent(domain, alias))
+
+    def agent_lifecycle(self, domain: DomainRef, state: int, reason: int) -> None:
+        self.emit("agent-lifecycle", AgentLifecycleEvent(domain, int(state), int(reason)))
+
+    def pool_lifecycle(self, pool: PoolRef, event: int, detail: int = 0) -> None:
+        self.emit("pool-lifecycle", PoolLifecycleEvent(pool, int(event), int(detail)))
+
+    def pool_refresh(self, pool: PoolRef) -> None:
+        self.emit("pool-refresh", PoolRefreshEvent(pool))
 
     def deregister(self, callback_id: int) -> None:
         self._drop(self._callbacks, callback_id)

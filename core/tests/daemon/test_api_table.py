@@ -47,6 +47,8 @@ def test_every_hook_has_a_row_in_both_tables() -> None:
         "domain_open_console",
         "domain_restore",
         "domain_screenshot",
+        "volume_upload",
+        "volume_download",
     }
 
 

@@ -190,7 +190,7 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "cap": None, "mac": None, "command": 4, "section": 4, "parent_index": -1, "stats": 0, "source": 0,
         "dev_name": None, "chk": CheckpointRef(dom.ref, "c1"), "params": WEIGHT, "screen": 0,
         "native_format": "qemu-argv", "native_config": "", "emulator": None, "arch": None,
-        "machine": None, "virttype": None,
+        "machine": None, "virttype": None, "offset": 0, "length": 0,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -335,6 +335,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "pool_set_autostart": [lambda: set_autostart(pool)],
         "volume_create_xml": [lambda: pool.create_volume(VOLUME_XML.replace("v1", "v2"))],
         "volume_delete": [vol.delete],
+        "volume_upload": [lambda: vol.upload(io.BytesIO(b"new"))],
+        "volume_download": [lambda: vol.download(io.BytesIO())],
         "secret_define_xml": [lambda: conn.define_secret(SECRET_XML)],
         "secret_undefine": [secret.undefine],
         "secret_set_value": [lambda: secret.set_value(b"new")],
@@ -438,6 +440,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "pool_set_autostart": "pool-autostart default-pool",
         "volume_create_xml": "vol-create-as default-pool v2 1M",
         "volume_delete": "vol-delete v1 --pool default-pool",
+        "volume_upload": "vol-upload v1 /dev/null --pool default-pool",
+        "volume_download": "vol-download v1 /dev/null --pool default-pool",
         "secret_define_xml": "secret-define /dev/null",
         "secret_undefine": "secret-undefine SECRET",
         "secret_set_value": "secret-set-value SECRET aGVsbG8=",

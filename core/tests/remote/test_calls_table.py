@@ -33,6 +33,8 @@ NOT_CARRIED = {
     "domain_restore": "three calls in sequence (image XML, restore, lookup), written by hand in RemoteConnection",
     "domain_open_console": "a stream bridged to a socket, written by hand in RemoteConnection",
     "domain_screenshot": "a read stream copied into a pipe, written by hand in RemoteConnection",
+    "volume_download": "a read stream copied into a pipe, written by hand in RemoteConnection",
+    "volume_upload": "a write stream fed from a socket, finished before the socket closes, by hand",
 }
 _READ_PERMISSIONS = ("getattr", "read")
 _UUID = str(uuid.UUID(int=0x1234))

@@ -48,7 +48,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(
         ["pool-list", "pool-info", "pool-dumpxml", "pool-define", "pool-create", "pool-start", "pool-destroy",
          "pool-refresh", "pool-undefine", "pool-autostart", "vol-list", "vol-info", "vol-dumpxml", "vol-create-as",
-         "vol-create", "vol-delete", "vol-path"],
+         "vol-create", "vol-delete", "vol-path", "vol-upload", "vol-download"],
         "storage_cmds",
     ),
     **dict.fromkeys(
@@ -67,6 +67,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["domblklist", "domiflist", "domifaddr"], "domain_device_cmds"),
     "event": "event_cmd",
     "net-event": "event_cmd",
+    "pool-event": "event_cmd",
     "host-validate": "host_validate_cmd",
     **dict.fromkeys(["help", "cd", "pwd", "echo", "quit", "exit", "connect", "complete"], "shell_cmds"),
     **dict.fromkeys(["pool-name", "pool-uuid", "vol-key", "vol-name", "vol-pool", "iface-mac"], "name_cmds"),

@@ -178,6 +178,7 @@ class StreamOpen(NamedTuple):
 
     ret: Any
     fd: int
+    upload: bool = False  # a write stream whose finish waits for the data to be stored (FdStream.upload)
 
 
 Handler = Callable[[ClientContext, Any], Any]
@@ -276,15 +277,19 @@ class RemoteProgram:
             log.exception("%s failed", proc.name)
             client.send_error(header, e)
         else:
-            client.send(reply)
             if opened is not None:
-                client.server.loop.call_soon_threadsafe(self._start_stream, ctx, header, opened.fd)
+                # Queued before the reply (the loop runs its callbacks in order): a write stream's client
+                # sends data as soon as it has the reply, and data for a stream not yet registered is dropped.
+                client.server.loop.call_soon_threadsafe(self._start_stream, ctx, header, opened.fd, opened.upload)
+            client.send(reply)
 
-    def _start_stream(self, ctx: ClientContext, header: Header, fd: int) -> None:
+    def _start_stream(self, ctx: ClientContext, header: Header, fd: int, upload: bool = False) -> None:
         if ctx.client.closed:
             os.close(fd)
             return
-        stream = FdStream(ctx.client, header, fd, on_close=lambda st: ctx.streams.pop(st.call.serial, None))
+        stream = FdStream(
+            ctx.client, header, fd, on_close=lambda st: ctx.streams.pop(st.call.serial, None), upload=upload
+        )
         ctx.streams[header.serial] = stream
         stream.start()
 

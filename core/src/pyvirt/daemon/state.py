@@ -28,6 +28,7 @@ one machine. ``test:///default`` (and ``test:///FILE``) are served by any instan
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt.daemon.sockets import DaemonPaths
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
-from pyvirt.events import LifecycleEvent, NetworkLifecycleEvent
+from pyvirt.events import EVENT_KINDS, LifecycleEvent, NetworkLifecycleEvent
 from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.uri import parse_uri
 
@@ -69,10 +70,29 @@ class SharedConnection:
         self._lock = threading.Lock()
         self._domain: dict[int, tuple[DomainListener, str | None]] = {}
         self._network: dict[int, tuple[NetworkListener, str | None]] = {}
+        # the generic path (reboot, device-removed, agent-lifecycle, pool-lifecycle): kind -> key -> listener
+        self._typed: dict[str, dict[int, tuple[Callable[[Any], None], str | None]]] = {k: {} for k in EVENT_KINDS}
         self._next = 0
         conn.register_domain_event(self._on_domain)
         with contextlib.suppress(Error):  # a driver without networks
             conn.register_network_event(self._on_network)
+        for kind in EVENT_KINDS:
+            conn.register_event(kind, functools.partial(self._on_typed, kind))
+
+    def _on_typed(self, kind: str, ev: Any) -> None:
+        with self._lock:
+            targets = list(self._typed[kind].values())
+        subject = getattr(ev[0], "uuid", None)
+        for listener, uuid in targets:
+            if uuid is None or uuid == subject:
+                listener(ev)
+
+    def listen(self, kind: str, listener: Callable[[Any], None], uuid: str | None) -> int:
+        """Add a client's listener for one kind of :data:`pyvirt.events.EVENT_KINDS`; returns its key."""
+        with self._lock:
+            self._next += 1
+            self._typed[kind][self._next] = (listener, uuid)
+            return self._next
 
     def _on_domain(self, ev: LifecycleEvent) -> None:
         with self._lock:
@@ -104,6 +124,8 @@ class SharedConnection:
         with self._lock:
             self._domain.pop(key, None)
             self._network.pop(key, None)
+            for listeners in self._typed.values():
+                listeners.pop(key, None)
 
 
 class DaemonState:

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import logging
 import os
+import socket
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -39,12 +40,21 @@ class FdStream:
     """One open stream: the descriptor, the call it belongs to, and what is still to be written."""
 
     def __init__(
-        self, client: Client, call: Header, fd: int, on_close: Callable[[FdStream], object] | None = None
+        self,
+        client: Client,
+        call: Header,
+        fd: int,
+        on_close: Callable[[FdStream], object] | None = None,
+        upload: bool = False,
     ) -> None:
         self.client = client
         self.call = call
         self.fd = fd
         self.closed = False
+        # A write stream into a socket whose far side stores the data (``volume_upload``): nothing is
+        # read from it until the client's finish, which is confirmed once that side has closed.
+        self.upload = upload
+        self._reply = bytearray()
         self._pending = bytearray()
         self._writer = False
         self._on_close = on_close
@@ -60,7 +70,8 @@ class FdStream:
     def start(self) -> None:
         """Begin relaying (call on the loop thread, after the call's reply was queued)."""
         os.set_blocking(self.fd, False)
-        self.client.server.loop.add_reader(self.fd, self._readable)
+        if not self.upload:
+            self.client.server.loop.add_reader(self.fd, self._readable)
 
     def _readable(self) -> None:
         try:
@@ -104,14 +115,19 @@ class FdStream:
             self._pending += body
             self._flush()
         elif header.status == Status.OK:  # finish: what was sent must reach the descriptor first
-            self._flush(final=True)
+            if not self._flush(final=True):  # the write failed and was reported
+                return
+            if self.upload:
+                self._await_stored()
+                return
             self.client.send(self._message(Status.OK))
             self.close()
         else:  # abort
             self.client.send(self._message(Status.OK))
             self.close()
 
-    def _flush(self, final: bool = False) -> None:
+    def _flush(self, final: bool = False) -> bool:
+        """Write what is pending; False if the write failed (the stream is then closed with its error)."""
         loop = self.client.server.loop
         while self._pending:
             try:
@@ -123,16 +139,41 @@ class FdStream:
                 if not self._writer:
                     loop.add_writer(self.fd, self._flush)
                     self._writer = True
-                return
+                return True
             except OSError as e:
                 self._fail(
                     Error(ErrorCode.SYSTEM_ERROR, f"cannot write to stream: {e.strerror}", domain=ErrorDomain.STREAMS)
                 )
-                return
+                return False
             del self._pending[:n]
         if self._writer:
             loop.remove_writer(self.fd)
             self._writer = False
+        return True
+
+    def _await_stored(self) -> None:
+        """Half-close the socket and confirm the finish when its far side closes (error text if it sent any)."""
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self.fd)) as half:
+            half.shutdown(socket.SHUT_WR)  # through a duplicate: closing it leaves self.fd open
+        os.set_blocking(self.fd, False)
+        self.client.server.loop.add_reader(self.fd, self._stored)
+
+    def _stored(self) -> None:
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            data, self._reply = b"", bytearray(f"cannot read from stream: {e.strerror}".encode())
+        if data:
+            self._reply += data
+            return
+        if self._reply:
+            message = self._reply.decode("utf-8", "replace")
+            self._fail(Error(ErrorCode.SYSTEM_ERROR, message, domain=ErrorDomain.STREAMS, verbatim=True))
+            return
+        self.client.send(self._message(Status.OK))
+        self.close()
 
     def close(self) -> None:
         if self.closed:

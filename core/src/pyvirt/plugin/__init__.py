@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.8"
+CONTRACT_VERSION = "1.9"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
@@ -32,7 +32,8 @@ optional ``security_process_exec_attr``, ``domain_get_stats`` and
 ``checkpoint_lookup_by_name``, ``checkpoint_get_xml_desc``, ``checkpoint_get_parent``,
 ``checkpoint_delete``), all optional: a driver without them answers NO_SUPPORT;
 1.8 ``domain_abort_job`` (optional: virDomainAbortJob, cancelling a running save
-or snapshot)."""
+or snapshot); 1.9 ``volume_upload`` and ``volume_download`` (optional:
+virStorageVolUpload/virStorageVolDownload as descriptors the caller owns)."""
 
 
 def parse_contract(declared: object) -> tuple[int, int] | None:

@@ -181,6 +181,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("volume_get_info", "virStorageVolGetInfo", R, "1.0"),
     HookApi("volume_get_xml_desc", "virStorageVolGetXMLDesc", R, "1.0"),
     HookApi("volume_get_path", "virStorageVolGetPath", R, "1.0"),
+    HookApi("volume_upload", "virStorageVolUpload", W, "1.9"),
+    HookApi("volume_download", "virStorageVolDownload", W, "1.9"),  # libvirt refuses it read-only too
     # ------------------------------------------------------------ secrets
     HookApi("secret_list_all", "virConnectListAllSecrets", R, "1.0"),
     HookApi("secret_lookup_by_uuid", "virSecretLookupByUUID", R, "1.0"),

@@ -436,6 +436,12 @@ class DriverCalls:
     def volume_get_path(self, vol: VolumeRef) -> str:
         return cast("str", self._call("volume_get_path", vol=vol))
 
+    def volume_upload(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+        return cast("int", self._call("volume_upload", vol=vol, offset=offset, length=length, flags=flags))
+
+    def volume_download(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+        return cast("int", self._call("volume_download", vol=vol, offset=offset, length=length, flags=flags))
+
     def secret_list_all(self) -> list[SecretRef]:
         return cast("list[SecretRef]", self._call("secret_list_all"))
 

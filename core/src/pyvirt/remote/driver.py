@@ -20,15 +20,26 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
-from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
+from pyvirt.events import (
+    AgentLifecycleEvent,
+    DeviceRemovedEvent,
+    EventSink,
+    LifecycleEvent,
+    NetworkLifecycleEvent,
+    PoolLifecycleEvent,
+    PoolRefreshEvent,
+    RebootEvent,
+    TypedEvent,
+)
+from pyvirt.plugin.records import PoolRef
 from pyvirt.remote._hooks import RemoteHooks
-from pyvirt.remote.calls import CALLS, domain_ref, network_ref, wire_domain
+from pyvirt.remote.calls import CALLS, domain_ref, network_ref, uuid_text, wire_domain, wire_volume
 from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
 from pyvirt.uri import URI
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
-    from pyvirt.plugin.records import DomainRef
+    from pyvirt.plugin.records import DomainRef, VolumeRef
     from pyvirt.remote.message import Header
     from pyvirt.remote.xdr import Pack, Unpack
 
@@ -78,6 +89,7 @@ class RemoteConnection(RemoteHooks):
         self._event_lock = threading.Lock()
         self._domain_callback: int | None = None
         self._network_callback: int | None = None
+        self._typed_callbacks: dict[str, int] = {}  # event kind -> the server's callback id for it
         if isinstance(events, RemoteEventSink):
             events.attach(self)
 
@@ -249,6 +261,65 @@ class RemoteConnection(RemoteHooks):
         threading.Thread(target=copy, name="pyvirt-screenshot", daemon=True).start()
         return (mime or "", read_end)
 
+    def volume_download(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+        """STORAGE_VOL_DOWNLOAD's read stream as the read end of a pipe, filled by a thread to the volume's end."""
+        import os
+
+        number, pack, _, unpack = self._wire("STORAGE_VOL_DOWNLOAD", None)
+        _, stream = self._client.open_stream(number, pack, (wire_volume(vol), offset, length, flags), unpack)
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+
+        def copy() -> None:
+            try:
+                while chunk := stream.recv():
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(write_end, view) :]
+                stream.finish()
+            except (Error, OSError, TimeoutError):
+                stream.abort()  # the caller closed its end, or the stream failed: the data ends short
+            finally:
+                os.close(write_end)
+
+        threading.Thread(target=copy, name="pyvirt-vol-download", daemon=True).start()
+        return read_end
+
+    def volume_upload(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+        """STORAGE_VOL_UPLOAD's write stream behind a socket, with the hook's contract (specs.secondary).
+
+        A thread sends what the caller writes; at the caller's end of data it
+        finishes the stream, which the server confirms once the data is
+        stored, and only then closes the socket, after the server's error
+        message if it had one.
+        """
+        import socket
+
+        number, pack, _, unpack = self._wire("STORAGE_VOL_UPLOAD", None)
+        _, stream = self._client.open_stream(number, pack, (wire_volume(vol), offset, length, flags), unpack)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+        def copy() -> None:
+            error = ""
+            try:
+                while data := ours.recv(1 << 20):
+                    stream.send(data)
+                stream.finish()
+            except (Error, OSError, TimeoutError) as e:
+                error = e.message if isinstance(e, Error) else str(e)
+                stream.abort()
+                with contextlib.suppress(OSError):  # let the caller finish writing, then tell it why
+                    while ours.recv(1 << 20):
+                        pass
+            finally:
+                with contextlib.suppress(OSError):
+                    if error:
+                        ours.sendall(error.encode())
+                    ours.shutdown(socket.SHUT_WR)
+                ours.close()
+
+        threading.Thread(target=copy, name="pyvirt-vol-upload", daemon=True).start()
+        return theirs.detach()
+
     # ------------------------------------------------------------------ events
     def _on_message(self, header: Header, msg: bytes) -> None:
         from pyvirt.remote.message import HEADER_SIZE, LEN_SIZE
@@ -263,7 +334,12 @@ class RemoteConnection(RemoteHooks):
         # the lock lets the registering thread store the callback id first. Callbacks run without it.
         with self._event_lock:
             domain_callback, network_callback = self._domain_callback, self._network_callback
-        if header.proc == mod.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE:
+            typed = dict(self._typed_callbacks)
+        kind = _TYPED_BY_PROC.get(proc.name)
+        if kind is not None:
+            if value[0] == typed.get(kind):
+                self._events.emit(kind, _TYPED[kind][3](value))
+        elif header.proc == mod.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE:
             callback_id, (dom, event, detail) = value
             if callback_id == domain_callback:
                 self._events.lifecycle(domain_ref(dom), event, detail)
@@ -284,6 +360,18 @@ class RemoteConnection(RemoteHooks):
                 callback, self._domain_callback = self._domain_callback, None
                 self.call("CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY", (callback,))
 
+    def want_typed_events(self, kind: str, on: bool) -> None:
+        """Register (or drop) this connection's one callback for an event kind of the generic path."""
+        register, deregister, event_id, _ = _TYPED[kind]
+        with self._event_lock:
+            callback = self._typed_callbacks.get(kind)
+            if on and callback is None:
+                self._client.set_event_handler(self._on_message)
+                self._typed_callbacks[kind] = self.call(register, (event_id, None))[0]
+            elif not on and callback is not None:
+                del self._typed_callbacks[kind]
+                self.call(deregister, (callback,))
+
     def want_network_events(self, on: bool) -> None:
         with self._event_lock:
             if on and self._network_callback is None:
@@ -294,6 +382,30 @@ class RemoteConnection(RemoteHooks):
                 self.call("CONNECT_NETWORK_EVENT_DEREGISTER_ANY", (callback,))
 
 
+_DOMAIN_REGISTER = ("CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY")
+_POOL_REGISTER = ("CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY")
+# The generic path's kinds: how the server is asked for them (libvirt's event ids), the message that
+# carries each (remote_protocol.x) and the record it becomes.
+_TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
+    "reboot": (*_DOMAIN_REGISTER, 1, lambda v: RebootEvent(domain_ref(v[1][0]))),
+    "device-removed": (*_DOMAIN_REGISTER, 15, lambda v: DeviceRemovedEvent(domain_ref(v[1][0]), v[1][1])),
+    "agent-lifecycle": (*_DOMAIN_REGISTER, 18, lambda v: AgentLifecycleEvent(domain_ref(v[1]), v[2], v[3])),
+    "pool-lifecycle": (
+        *_POOL_REGISTER,
+        0,
+        lambda v: PoolLifecycleEvent(PoolRef(v[1][0], uuid_text(v[1][1])), v[2], v[3]),
+    ),
+    "pool-refresh": (*_POOL_REGISTER, 1, lambda v: PoolRefreshEvent(PoolRef(v[1][0], uuid_text(v[1][1])))),
+}
+_TYPED_BY_PROC = {
+    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT": "reboot",
+    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED": "device-removed",
+    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE": "agent-lifecycle",
+    "REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE": "pool-lifecycle",
+    "REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH": "pool-refresh",
+}
+
+
 class RemoteEventSink(EventSink):
     """An ``EventSink`` that asks the server for events while at least one local callback wants them."""
 
@@ -302,6 +414,7 @@ class RemoteEventSink(EventSink):
         self._conn: RemoteConnection | None = None
         self._domain_ids: set[int] = set()
         self._network_ids: set[int] = set()
+        self._typed_ids: dict[str, set[int]] = {kind: set() for kind in _TYPED}
 
     def attach(self, conn: RemoteConnection) -> None:
         self._conn = conn
@@ -341,6 +454,25 @@ class RemoteEventSink(EventSink):
         self._network_ids.discard(callback_id)
         if self._conn is not None and not self._network_ids and self._conn.client.is_alive:
             self._conn.want_network_events(False)
+
+    def register_typed(self, kind: str, callback: Callable[[Any], None], uuid: str | None = None) -> int:
+        cid = super().register_typed(kind, callback, uuid)
+        if self._conn is not None and not self._typed_ids[kind]:
+            try:
+                self._conn.want_typed_events(kind, True)
+            except Error:
+                super().deregister_typed(cid)
+                raise
+        self._typed_ids[kind].add(cid)
+        return cid
+
+    def deregister_typed(self, callback_id: int) -> None:
+        super().deregister_typed(callback_id)
+        for kind, ids in self._typed_ids.items():
+            if callback_id in ids:
+                ids.discard(callback_id)
+                if self._conn is not None and not ids and self._conn.client.is_alive:
+                    self._conn.want_typed_events(kind, False)
 
 
 # libvirt's client starts the session daemon itself (virNetSocketNewConnectUNIX with spawnDaemon):

@@ -55,6 +55,7 @@ _TABLE = (
     HostProgram("virsh", "libvirt-clients", "tests and benchmarks: real libvirt 9.0 as the reference"),
     HostProgram("libvirtd", "libvirt-daemon", "benchmarks: a private libvirtd as the reference"),
     HostProgram("virt-install", "virtinst", "pyvirt-qemu tests: Debian's virt-install as a client of pyvirtd"),
+    HostProgram("man", "man-db", "pyvirsh tests: the generated man page renders without a warning"),
     HostProgram("file", "file", "test driver tests: libmagic's reading of the screenshot's PNG header"),
     HostProgram("virtlogd", "libvirt-daemon", "benchmarks: the private libvirtd's log daemon"),
     HostProgram("qemu-io", "qemu-utils", "pyvirt-qemu tests: read and write guest disk images"),

@@ -1106,7 +1106,7 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    pyvirt_contract = "1.8"
+    pyvirt_contract = "1.9"  # 1.9: the typed events (reboot, device-removed, agent lifecycle) it emits
     name = "qemu"
 
     @hookimpl

@@ -339,10 +339,20 @@ class QemuState(DomainTable[DomainObj]):
         if event == "VSERPORT_CHANGE":
             channel = agent_channel(obj.live)
             if channel is not None and channel.alias is not None and data.get("id") == channel.alias.name:
-                obj.agent_open = bool(data.get("open"))
+                opened = bool(data.get("open"))
+                changed = opened != obj.agent_open
+                obj.agent_open = opened
+                if changed:  # libvirt's agent lifecycle event: connected 1 / disconnected 2, reason "channel" 2
+                    ref = obj.ref()
+                    for sink in list(self.sinks):
+                        sink.agent_lifecycle(ref, 1 if opened else 2, 2)
             return
         if event == "DEVICE_DELETED" and data.get("device"):
-            obj.deleted.notify(str(data["device"]))  # without the lock: a detach waits for this while holding it
+            alias = str(data["device"])
+            obj.deleted.notify(alias)  # without the lock: a detach waits for this while holding it
+            ref = obj.ref()
+            for sink in list(self.sinks):  # libvirt's device-removed event, with the device's alias
+                sink.device_removed(ref, alias)
             return
         with obj.lock:
             if obj.process is None or not obj.process.monitor.dispatching_here():
@@ -352,6 +362,12 @@ class QemuState(DomainTable[DomainObj]):
                 return
             if event == "SHUTDOWN" and obj.process.stop_reason == "destroyed":
                 return  # our own SIGTERM: destroy reports STOPPED DESTROYED only
+            if event == "RESET":
+                # a reboot inside the guest, virDomainReboot's system_reset, or the restart after an ACPI
+                # reboot: libvirt's qemuProcessHandleReset reports each as a reboot event
+                ref = obj.ref()
+                for sink in list(self.sinks):
+                    sink.reboot(ref)
             if event == "GUEST_PANICKED":
                 obj.state, obj.reason = DomainState.CRASHED, 1  # VIR_DOMAIN_CRASHED_PANICKED
                 self.emit(obj, DomainEvent.CRASHED, 0)  # VIR_DOMAIN_EVENT_CRASHED_PANICKED

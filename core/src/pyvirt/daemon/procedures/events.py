@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyvirt.daemon.procedures.table import (
@@ -12,10 +13,56 @@ from pyvirt.daemon.procedures.table import (
     _PROC_NETWORK_EVENT_LIFECYCLE,
     HANDLERS,
     _wnet,
+    _wpool,
 )
 from pyvirt.daemon.remote_program import ClientContext
 from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.remote._remote import (
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+    REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
+    REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH,
+)
 from pyvirt.remote.calls import uuid_text, wire_domain
+
+# libvirt's domain event ids delivered through the generic event path, with the kind pyvirt's
+# drivers report them as and the message each becomes (remote_protocol.x's structs)
+_DOMAIN_TYPED: dict[int, tuple[str, int, Callable[[int, Any], Any]]] = {
+    1: ("reboot", REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, lambda cid, ev: (cid, (wire_domain(ev.domain),))),
+    15: (
+        "device-removed",
+        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
+        lambda cid, ev: (cid, (wire_domain(ev.domain), ev.alias)),
+    ),
+    18: (
+        "agent-lifecycle",
+        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
+        lambda cid, ev: (cid, wire_domain(ev.domain), ev.state, ev.reason),
+    ),
+}
+_POOL_TYPED: dict[int, tuple[str, int, Callable[[int, Any], Any]]] = {
+    0: (
+        "pool-lifecycle",
+        REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
+        lambda cid, ev: (cid, _wpool(ev.pool), ev.event, ev.detail),
+    ),
+    1: ("pool-refresh", REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH, lambda cid, ev: (cid, _wpool(ev.pool))),
+}
+
+
+def _listen_typed(
+    ctx: ClientContext, callback_id: int, spec: tuple[str, int, Callable[[int, Any], Any]], uuid: str | None
+) -> int:
+    """Listen on the shared connection for one kind of event and send each as its message to this client."""
+    kind, proc, message = spec
+    shared = ctx.shared
+    assert shared is not None
+
+    def deliver(ev: Any) -> None:
+        ctx.send_event(proc, message(callback_id, ev))
+
+    return shared.listen(kind, deliver, uuid)
 
 
 # ---------------------------------------------------------------- events
@@ -36,6 +83,8 @@ def _register_domain_event(ctx: ClientContext, a: Any) -> Any:
             ctx.send_event(_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, msg)
 
         key = shared.listen_domain(deliver, uuid)
+    elif event_id in _DOMAIN_TYPED:
+        key = _listen_typed(ctx, callback_id, _DOMAIN_TYPED[event_id], uuid)
     else:
         key = 0  # an event no pyvirt driver raises yet: registered, never delivered (as libvirt for such drivers)
     with ctx.lock:
@@ -63,13 +112,16 @@ def _register_network_event(ctx: ClientContext, a: Any) -> Any:
 
 
 def _register_pool_event(ctx: ClientContext, a: Any) -> Any:
-    event_id, _pool_arg = a
+    event_id, pool = a
     if not 0 <= event_id < _POOL_EVENT_ID_LAST:
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported storage pool event ID {event_id}")
     with ctx.lock:
         ctx.next_callback += 1
-        ctx.callbacks[ctx.next_callback] = 0
-        return (ctx.next_callback,)
+        callback_id = ctx.next_callback
+    key = _listen_typed(ctx, callback_id, _POOL_TYPED[event_id], uuid_text(pool[1]) if pool is not None else None)
+    with ctx.lock:
+        ctx.callbacks[callback_id] = key
+    return (callback_id,)
 
 
 def _deregister_event(ctx: ClientContext, a: Any) -> Any:

@@ -20,7 +20,7 @@ from pyvirt.daemon.procedures.table import (
     _wvol,
     handles,
 )
-from pyvirt.daemon.remote_program import ClientContext
+from pyvirt.daemon.remote_program import ClientContext, StreamOpen
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 from pyvirt.network import network_matches
 from pyvirt.plugin.records import (
@@ -230,3 +230,17 @@ def _dhcp_leases(ctx: ClientContext, a: Any) -> Any:
         for lease in leases
     ]  # fmt: skip
     return (wire if a[2] else [], len(wire))
+
+
+# ---------------------------------------------------------------- volume streams
+@handles("STORAGE_VOL_UPLOAD")
+def _vol_upload(ctx: ClientContext, a: Any) -> Any:
+    # A write stream: the client's data goes into the socket the hook returns, and its finish is
+    # confirmed only after the driver closed the other side, i.e. once the data is in the volume.
+    fd = ctx.calls.volume_upload(vol=_vol(a[0]), offset=a[1], length=a[2], flags=a[3])
+    return StreamOpen(None, fd, upload=True)
+
+
+@handles("STORAGE_VOL_DOWNLOAD")
+def _vol_download(ctx: ClientContext, a: Any) -> Any:
+    return StreamOpen(None, ctx.calls.volume_download(vol=_vol(a[0]), offset=a[1], length=a[2], flags=a[3]))

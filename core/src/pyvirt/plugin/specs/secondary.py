@@ -216,6 +216,29 @@ def volume_get_path(vol: VolumeRef) -> str:
     """Stops at first non-None result."""
 
 
+@hookspec(firstresult=True)
+def volume_upload(vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+    """virStorageVolUpload (contract 1.9, optional): a connected stream socket the caller owns.
+
+    The caller writes the volume's new bytes (from ``offset``, at most
+    ``length`` of them, 0 = up to the end), shuts its write side down and
+    reads until end of file: nothing means the data is stored, anything else
+    is the driver's error message. A socket rather than a bare descriptor so
+    that the end of the upload is confirmed only once the data reached the
+    volume, as libvirt confirms a stream's finish. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def volume_download(vol: VolumeRef, offset: int, length: int, flags: int) -> int:
+    """virStorageVolDownload (contract 1.9, optional): a descriptor the caller owns and reads to its end.
+
+    It yields the volume's bytes from ``offset``, ``length`` of them (0 = up to
+    the end), as stored (a qcow2 volume streams as the qcow2 file, as libvirt's
+    does). Stops at first non-None result.
+    """
+
+
 # ---------------------------------------------------------------- secrets
 
 
