@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.9"
+CONTRACT_VERSION = "1.10"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
@@ -33,7 +33,8 @@ optional ``security_process_exec_attr``, ``domain_get_stats`` and
 ``checkpoint_delete``), all optional: a driver without them answers NO_SUPPORT;
 1.8 ``domain_abort_job`` (optional: virDomainAbortJob, cancelling a running save
 or snapshot); 1.9 ``volume_upload`` and ``volume_download`` (optional:
-virStorageVolUpload/virStorageVolDownload as descriptors the caller owns)."""
+virStorageVolUpload/virStorageVolDownload as descriptors the caller owns);
+1.10 the hooks listed under 1.10 in core/NEWS (``since="1.10"`` in ``pyvirt.plugin.api``)."""
 
 
 def parse_contract(declared: object) -> tuple[int, int] | None:
