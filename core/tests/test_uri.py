@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 import pyvirt
-from pyvirt.config import ClientConfig, load_client_config, parse_conf
+from pyvirt.config import ClientConfig, load_client_config
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.uri import parse_uri, resolve_uri
+from pyvirt.util.virconf import parse_conf
 
 
 def test_full_grammar() -> None:

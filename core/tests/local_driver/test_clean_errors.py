@@ -95,10 +95,11 @@ def test_an_unreadable_client_config_is_libvirts_open_error(world_readable_dir: 
 
 
 def test_a_client_config_that_is_a_directory(tmp_path: Path) -> None:
+    """Debian's virsh 9.0 with a libvirt.conf that is a directory: its open succeeds, its read fails (virFileReadAll)."""
     p = subprocess.run([*PYVIRSH, "-c", "test:///default", "list"], capture_output=True, text=True, timeout=60,
                        env=clean_env(PYVIRT_CONFIG=str(tmp_path)), check=False)  # fmt: skip
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert p.stderr.startswith(f"error: failed to connect to the hypervisor\nerror: Failed to open file '{tmp_path}': "
+    assert p.stderr.startswith(f"error: failed to connect to the hypervisor\nerror: Failed to read file '{tmp_path}': "
                                "Is a directory\n")  # fmt: skip
 
 
@@ -107,12 +108,12 @@ def test_a_driver_config_that_cannot_be_read(scheme: str, tmp_path: Path) -> Non
     if entry_point_value("pyvirt.hypervisor", scheme) is None:
         pytest.skip(f"the {scheme} driver is not installed")
     conf = tmp_path / "etc" / f"{scheme}.conf"
-    conf.mkdir(parents=True)  # a directory where the file should be: open() fails as on an unreadable file
+    conf.mkdir(parents=True)  # a directory where the file should be: the read fails as on an unreadable file
     uri = f"{scheme}:///embed?root={tmp_path}"
     p = subprocess.run([*PYVIRSH, "-c", uri, "list"], capture_output=True, text=True, timeout=60, env=clean_env(),
                        check=False)  # fmt: skip
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert f"error: Failed to open file '{conf}': Is a directory\n" in p.stderr
+    assert f"error: Failed to read file '{conf}': Is a directory\n" in p.stderr  # libvirt's virFileReadAll
     with pytest.raises(pyvirt.Error) as info:
         pyvirt.open(uri)
     assert info.value.code == ErrorCode.SYSTEM_ERROR

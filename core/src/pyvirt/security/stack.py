@@ -261,4 +261,10 @@ def _make(name: str, config: SecurityConfig, load_driver: Callable[[str, str], A
         from pyvirt.security.none import NoneDriver
 
         return NoneDriver()
-    return load_driver("security", name)
+    try:
+        return load_driver("security", name)
+    except Error as exc:
+        if exc.code != ErrorCode.NO_CONNECT:  # installed but broken: that error says more
+            raise
+        # libvirt's virSecurityDriverLookup for a security_driver name it has no driver for.
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"Security driver {name} not found") from exc

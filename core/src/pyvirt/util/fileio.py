@@ -23,8 +23,8 @@ __all__ = ["MAX_CONFIG_FILE", "MAX_XML_FILE", "read_capped", "read_limited", "re
 MAX_XML_FILE = 10 * 1024 * 1024
 """virsh's ``VSH_MAX_XML_FILE`` and libvirt's limit on XML it loads from disk (10 MiB)."""
 
-MAX_CONFIG_FILE = 1024 * 1024
-"""libvirt's limit on a configuration file such as ``libvirtd.conf`` (``virConfReadFile``: 1 MiB)."""
+MAX_CONFIG_FILE = 10 * 1024 * 1024
+"""libvirt's limit on a configuration file such as ``libvirtd.conf`` (``virConfReadFile``'s ``MAX_CONFIG_FILE_SIZE``: 10 MiB)."""
 
 _CHUNK = 64 * 1024
 

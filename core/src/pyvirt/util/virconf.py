@@ -14,16 +14,15 @@ lists in brackets, ``;`` separators), and users bring those files along.
 
 from __future__ import annotations
 
+import errno
 import re
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, SystemCallError
+from pyvirt.util.fileio import MAX_CONFIG_FILE, read_capped
 
-__all__ = ["ConfValue", "parse_conf", "read_conf"]
+__all__ = ["ConfValue", "parse_conf", "parse_conf_lines", "read_conf", "read_conf_lines"]
 
 ConfValue = int | str | list["int | str"]
-
-# libvirt caps configuration files at 10 MiB (virConfReadFile -> virFileReadAll).
-_MAX_FILE = 10 * 1024 * 1024
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -37,6 +36,7 @@ class _Parser:
         self.pos = 0
         self.line = 1
         self.filename = filename
+        self.lines: dict[str, int] = {}
 
     def error(self, what: str) -> Error:
         return Error(ErrorCode.CONF_SYNTAX, f"{self.filename}:{self.line}: {what}", domain=ErrorDomain.CONF)
@@ -129,6 +129,7 @@ class _Parser:
                 raise self.error("expecting an assignment")
             self.pos += 1
             self.skip_blanks(newlines=False)
+            self.lines[m.group()] = self.line
             out[m.group()] = self.value()
             self.skip_blanks(newlines=False)
             if self.pos < len(text) and text[self.pos] == "#":
@@ -143,22 +144,32 @@ def parse_conf(text: str, filename: str = "<string>") -> dict[str, ConfValue]:
     return _Parser(text, filename).entries()
 
 
+def parse_conf_lines(text: str, filename: str = "<string>") -> tuple[dict[str, ConfValue], dict[str, int]]:
+    """Entries and the line each was (last) set on, so a bad value can be reported where it is."""
+    parser = _Parser(text, filename)
+    return parser.entries(), parser.lines
+
+
 def read_conf(path: str) -> dict[str, ConfValue]:
     """Entries of a configuration file; a missing file is an empty configuration."""
+    return read_conf_lines(path)[0]
+
+
+def read_conf_lines(path: str) -> tuple[dict[str, ConfValue], dict[str, int]]:
+    """:func:`read_conf` with each entry's line (see :func:`parse_conf_lines`).
+
+    Read as libvirt's ``virConfReadFile`` reads: at most 10 MiB, its "Failed
+    to open/read file" errors; a missing file is an empty configuration.
+    """
     try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_FILE + 1)
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise Error(
-            ErrorCode.SYSTEM_ERROR, f"Failed to open file '{path}': {e.strerror}", domain=ErrorDomain.CONF
-        ) from None
-    if len(data) > _MAX_FILE:
-        raise Error(ErrorCode.CONF_SYNTAX, f"{path}: file is larger than 10 MiB", domain=ErrorDomain.CONF)
+        data = read_capped(path, MAX_CONFIG_FILE)
+    except SystemCallError as e:
+        if e.errno == errno.ENOENT:
+            return {}, {}
+        raise
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise Error(ErrorCode.CONF_SYNTAX, f"{path}:{line}: invalid UTF-8", domain=ErrorDomain.CONF) from None
-    return parse_conf(text, path)
+    return parse_conf_lines(text, path)

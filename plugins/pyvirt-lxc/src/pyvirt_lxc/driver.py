@@ -21,7 +21,6 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.domain_jobs import Job
-from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
@@ -29,12 +28,13 @@ from pyvirt.plugin import hookimpl
 from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, NodeInfo, SecurityLabel
-from pyvirt.security.stack import SecurityConfig, load_security_stack
+from pyvirt.security.stack import load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.host_topology import node_info
 from pyvirt_lxc.autostart import LxcStateHooks
 from pyvirt_lxc.cgroups import ContainerCgroup
 from pyvirt_lxc.container_config import apply_defaults, build_spec, limits_of
+from pyvirt_lxc.driver_config import load_lxc_settings
 from pyvirt_lxc.process import start_container
 from pyvirt_lxc.state import DomainObj, LxcState
 
@@ -392,9 +392,9 @@ class LxcDriver(LxcStateHooks, HypervisorDriver):
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                conf = read_driver_config(paths.settings_file("lxc.conf"))
-                security = load_security_stack(SecurityConfig(default_confined=False))
-                state = LxcState(paths, security, securebits_lock=conf.get("securebits_lock", "0") in ("1", "yes"))
+                conf = load_lxc_settings(paths.settings_file("lxc.conf"))
+                security = load_security_stack(conf.security_config())
+                state = LxcState(paths, security, securebits_lock=conf.securebits_lock)
                 _states[key] = state
             state.refs += 1
         conn = LxcConnection(uri, state, events, key)

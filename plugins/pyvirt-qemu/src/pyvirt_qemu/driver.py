@@ -31,7 +31,6 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, Job
-from pyvirt.local_driver.driver_config import read_driver_config
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
@@ -49,7 +48,7 @@ from pyvirt.plugin.records import (
     SnapshotRef,
 )
 from pyvirt.security.dac import parse_dac_label
-from pyvirt.security.stack import SecurityConfig, load_security_stack
+from pyvirt.security.stack import load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
@@ -60,9 +59,10 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.driver_config import load_qemu_settings
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
-from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
+from pyvirt_qemu.graphics import prepare_graphics
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
@@ -1118,15 +1118,15 @@ class QemuDriver(QemuStateHooks, HypervisorDriver):
         with _states_lock:
             state = _states.get(key)
             if state is None:
-                conf = read_driver_config(paths.settings_file("qemu.conf"))
-                uid, gid = parse_dac_label(f"{conf.get('user', 'root')}:{conf.get('group', 'root')}")
-                security = load_security_stack(SecurityConfig(
-                    default_confined=False, dac_user=uid, dac_group=gid,
-                    dynamic_ownership=conf.get("dynamic_ownership", "1") not in ("0", "no")))  # fmt: skip
+                conf = load_qemu_settings(paths.settings_file("qemu.conf"))
+                uid, gid = parse_dac_label(f"{conf.user}:{conf.group}")
+                security = load_security_stack(
+                    conf.security_config(dac_user=uid, dac_group=gid, dynamic_ownership=conf.dynamic_ownership)
+                )
                 state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
-                state.graphics_cfg = GraphicsConfig.from_conf(conf)
-                if conf.get("hugetlbfs_mount"):
-                    state.hugepage_mounts = hugetlbfs_mounts(conf["hugetlbfs_mount"])
+                state.graphics_cfg = conf.graphics()
+                if conf.hugetlbfs_mount:
+                    state.hugepage_mounts = hugetlbfs_mounts(conf.hugetlbfs_mount)
                 _states[key] = state
             state.refs += 1
         return QemuConnection(uri, state, events, key)

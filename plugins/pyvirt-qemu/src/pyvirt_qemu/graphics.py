@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import json
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,13 +37,9 @@ class _Executes(Protocol):
     def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0) -> Any: ...
 
 
-def _flag(conf: Mapping[str, str], key: str) -> bool:
-    return conf.get(key, "0").strip().lower() in ("1", "yes", "true")
-
-
 @dataclass(frozen=True)
 class GraphicsConfig:
-    """The display settings of ``qemu.conf`` (libvirt's names and defaults)."""
+    """The display settings of ``qemu.conf`` (libvirt's names and defaults; read by :mod:`pyvirt_qemu.driver_config`)."""
 
     vnc_listen: str = "127.0.0.1"
     vnc_auto_unix_socket: bool = False
@@ -64,33 +59,6 @@ class GraphicsConfig:
     port_max: int = _PORT_MAX
     websocket_min: int = 5700
     websocket_max: int = _PORT_MAX
-
-    @classmethod
-    def from_conf(cls, conf: Mapping[str, str]) -> GraphicsConfig:
-        return cls(
-            vnc_listen=conf.get("vnc_listen", "127.0.0.1"),
-            vnc_auto_unix_socket=_flag(conf, "vnc_auto_unix_socket"),
-            vnc_password=conf.get("vnc_password"),
-            vnc_tls=_flag(conf, "vnc_tls"),
-            vnc_tls_x509_cert_dir=conf.get(
-                "vnc_tls_x509_cert_dir", conf.get("default_tls_x509_cert_dir", "/etc/pki/qemu")
-            ),
-            vnc_tls_x509_verify=_flag(conf, "vnc_tls_x509_verify")
-            if "vnc_tls_x509_verify" in conf
-            else _flag(conf, "default_tls_x509_verify"),
-            vnc_sasl=_flag(conf, "vnc_sasl"),
-            vnc_sasl_dir=conf.get("vnc_sasl_dir"),
-            spice_listen=conf.get("spice_listen", "127.0.0.1"),
-            spice_auto_unix_socket=_flag(conf, "spice_auto_unix_socket"),
-            spice_tls=_flag(conf, "spice_tls"),
-            spice_tls_x509_cert_dir=conf.get("spice_tls_x509_cert_dir", "/etc/pki/libvirt-spice"),
-            spice_password=conf.get("spice_password"),
-            spice_sasl=_flag(conf, "spice_sasl"),
-            port_min=int(conf.get("remote_display_port_min", _PORT_MIN)),
-            port_max=int(conf.get("remote_display_port_max", _PORT_MAX)),
-            websocket_min=int(conf.get("remote_websocket_port_min", 5700)),
-            websocket_max=int(conf.get("remote_websocket_port_max", _PORT_MAX)),
-        )
 
 
 def _unsupported(what: str) -> NotSupportedError:

@@ -32,6 +32,7 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,7 @@ def _mount_page_kib(options: str, default_kib: int) -> int:
     return default_kib
 
 
-def hugetlbfs_mounts(configured: str | None = None) -> list[HugetlbfsMount]:
+def hugetlbfs_mounts(configured: Sequence[str] = ()) -> list[HugetlbfsMount]:
     """The mounts to use: ``qemu.conf``'s ``hugetlbfs_mount`` (a path or a list), else every hugetlbfs mounted."""
     default_kib = _default_hugepage_kib()
     mounted: dict[str, int] = {}
@@ -104,7 +105,7 @@ def hugetlbfs_mounts(configured: str | None = None) -> list[HugetlbfsMount]:
                 mounted[fields[1]] = _mount_page_kib(fields[3], default_kib)
     paths = list(mounted)
     if configured:
-        paths = [p.strip().strip('"') for p in configured.strip("[]").split(",") if p.strip().strip('"')]
+        paths = list(configured)
     out: list[HugetlbfsMount] = []
     for path in paths:
         size = mounted.get(os.path.realpath(path), mounted.get(path, default_kib))
@@ -364,7 +365,7 @@ def assign_memory_devices(dom: Domain) -> None:
             mem.alias = Alias(name=f"{prefix}{index}")
 
 
-def memory_layout(dom: Domain, memory_kib: int, machine_backend: str, mounts: list[HugetlbfsMount],
+def memory_layout(dom: Domain, memory_kib: int, machine_backend: str | None, mounts: list[HugetlbfsMount],
                   domain_id: int = -1, host_nodes: set[int] | None = None,
                   backing_dir: str = "/var/lib/libvirt/qemu/ram") -> MemoryLayout:  # fmt: skip
     """Everything about guest RAM on the command line (see the module docstring)."""
@@ -383,8 +384,12 @@ def memory_layout(dom: Domain, memory_kib: int, machine_backend: str, mounts: li
     if mems and dom.max_memory is None:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                 "cannot use/hotplug a memory device when domain 'maxMemory' is not defined")  # fmt: skip
+    plain = mb is None or not (mb.hugepages or mb.source_type or mb.access_mode or mb.allocation_mode or mb.discard)
+    if not cells and machine_backend is None and plain:
+        # a machine without a RAM backend id (QEMU < 5.0, libvirt's fake test capabilities): plain -m
+        return MemoryLayout(str(memory_kib // 1024), None, [], lock, [], [], backends.dirs, False)
     if not cells:
-        objects, _ = backends.backend(machine_backend, None, memory_kib, True)
+        objects, _ = backends.backend(machine_backend or "pc.ram", None, memory_kib, True)
         return MemoryLayout(str(memory_kib // 1024), machine_backend, objects, lock, [], [], backends.dirs, False)
     numa: list[str] = []
     total = 0
