@@ -1,0 +1,207 @@
+"""Generate :mod:`pyvirt.flags` from libvirt 9.0's public headers (``include/libvirt/*.h``).
+
+libvirt defines every flag set of its API as a C enum (``virDomainUndefineFlagsValues``,
+``virDomainXMLFlags``, ``virDomainModificationImpact`` ...). pyvirt takes them
+from the headers instead of typing 400 numbers in by hand: this module reads
+the enums, evaluates their values (``1 << 3``, ``1U << 31``, references to
+other constants, ``|`` combinations) and writes one ``enum.IntFlag`` class per
+flag enum. ``tools/generate-flags`` runs it; ``core/tests/test_flags.py``
+regenerates and compares with the checked-in module, so the two cannot drift.
+
+Which enums are flags: those whose type name contains ``Flag`` (libvirt's
+naming for values meant to be OR-ed into a ``flags`` argument) and
+``virDomainModificationImpact`` (the ``VIR_DOMAIN_AFFECT_*`` bits that most
+``flags`` arguments accept). Sentinels (``*_LAST``) are dropped, as
+libvirt's own bindings drop them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["FlagEnum", "generate_flags_module", "read_api_flags", "read_flag_enums"]
+
+_ENUM = re.compile(r"typedef\s+enum\s*\{(?P<body>.*?)\}\s*(?P<name>vir\w+)\s*;", re.S)
+_MEMBER = re.compile(r"^\s*(?P<name>VIR_\w+)\s*(?:=\s*(?P<value>[^,]+?))?\s*,?\s*$")
+_EXTRA_FLAG_ENUMS = frozenset({"virDomainModificationImpact"})
+
+
+class FlagEnum(NamedTuple):
+    """One libvirt flag enum: its C name, header, Python class name and (C member, value) pairs."""
+
+    c_name: str
+    header: str
+    py_name: str
+    members: tuple[tuple[str, int], ...]
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", text)
+
+
+def _evaluate(expr: str, known: dict[str, int]) -> int:
+    """A C constant expression of the kinds libvirt's enums use, over already-known names."""
+    tokens = re.findall(r"0x[0-9a-fA-F]+|\d+[uUlL]*|VIR_\w+|<<|[|()~+-]", expr)
+    if "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", expr):
+        raise ValueError(f"cannot evaluate {expr!r}")
+    py: list[str] = []
+    for tok in tokens:
+        if tok.startswith("VIR_"):
+            py.append(str(known[tok]))
+        elif tok[0].isdigit():
+            py.append(str(int(tok.rstrip("uUlL"), 0)))
+        else:
+            py.append(tok)
+    return int(eval(" ".join(py), {"__builtins__": {}}))  # digits and C operators only, checked above
+
+
+def _class_name(c_name: str) -> str:
+    name = c_name.removeprefix("vir").removesuffix("Values")
+    if name.endswith("Flag"):
+        name += "s"
+    return name
+
+
+def _raw_enums(libvirt_src: Path) -> list[tuple[str, str, list[tuple[str, str | None]]]]:
+    """(C name, header, [(member, value expression or None)]) of every enum, in header then source order."""
+    out: list[tuple[str, str, list[tuple[str, str | None]]]] = []
+    for header in sorted((libvirt_src / "include" / "libvirt").glob("libvirt-*.h*")):
+        text = _strip_comments(header.read_text())
+        for m in _ENUM.finditer(text):
+            members: list[tuple[str, str | None]] = []
+            for raw_line in m.group("body").splitlines():
+                line = raw_line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                for part in filter(None, (p.strip() for p in line.split(","))):
+                    mm = _MEMBER.match(part)
+                    if mm is None:
+                        raise ValueError(f"{header.name}: cannot read enum member {part!r}")
+                    members.append((mm.group("name"), mm.group("value")))
+            out.append((m.group("name"), header.name, members))
+    return out
+
+
+def read_flag_enums(libvirt_src: Path) -> list[FlagEnum]:
+    """Every flag enum of libvirt's public headers, in header then source order.
+
+    Values may name constants of enums in later headers (the checkpoint
+    header uses ``VIR_DOMAIN_XML_SECURE``), so enums are resolved in passes
+    until every one is.
+    """
+    raw = _raw_enums(libvirt_src)
+    known: dict[str, int] = {}
+    resolved: dict[str, tuple[tuple[str, int], ...]] = {}
+    while len(resolved) < len(raw):
+        progress = False
+        for c_name, _header, members in raw:
+            if c_name in resolved:
+                continue
+            values: list[tuple[str, int]] = []
+            scope = dict(known)  # members may name earlier members of the same enum
+            implicit = 0
+            try:
+                for name, expr in members:
+                    value = _evaluate(expr, scope) if expr else implicit
+                    values.append((name, value))
+                    scope[name] = value
+                    implicit = value + 1
+            except KeyError:
+                continue
+            known.update(values)
+            resolved[c_name] = tuple(values)
+            progress = True
+        if not progress:
+            raise ValueError("enum values refer to constants no header defines")
+    out: list[FlagEnum] = []
+    for c_name, header, _ in raw:
+        kept = tuple((n, v) for n, v in resolved[c_name] if not n.endswith("_LAST"))
+        if ("Flag" in c_name or c_name in _EXTRA_FLAG_ENUMS) and kept:
+            out.append(FlagEnum(c_name, header, _class_name(c_name), kept))
+    return out
+
+
+_DOC_BLOCK = re.compile(r"/\*\*\s*\n\s*\*\s*(?P<api>vir\w+):(?P<doc>.*?)\*/", re.S)
+_FLAGS_DOC = re.compile(r"@flags:(?P<text>[^@]*)", re.S)
+
+
+def read_api_flags(libvirt_src: Path, enums: list[FlagEnum]) -> dict[str, str]:
+    """libvirt API name -> the flag enum its ``flags`` argument takes, from the API's documentation comment.
+
+    libvirt documents each ``flags`` argument in ``src/libvirt-*.c`` ("@flags:
+    bitwise-OR of virDomainUndefineFlagsValues"); the first flag enum named
+    there is the one. APIs whose flags are "extra flags; not used yet" have none.
+    """
+    by_c_name = {e.c_name: e.py_name for e in enums}
+    out: dict[str, str] = {}
+    for source in sorted((libvirt_src / "src").glob("libvirt-*.c")):
+        for block in _DOC_BLOCK.finditer(source.read_text()):
+            m = _FLAGS_DOC.search(block.group("doc"))
+            if m is None:
+                continue
+            named = [n for n in re.findall(r"\bvir[A-Z]\w+", m.group("text")) if n in by_c_name]
+            if named:
+                out[block.group("api")] = by_c_name[named[0]]
+    return dict(sorted(out.items()))
+
+
+def _member_names(members: tuple[tuple[str, int], ...]) -> list[str]:
+    """Python member names: the C names without their common ``VIR_..._`` prefix (never leaving a digit first)."""
+    names = [n for n, _ in members]
+    if len(names) == 1:
+        return [names[0].rsplit("_", 1)[-1]]
+    prefix = names[0]
+    for n in names[1:]:
+        while not n.startswith(prefix):
+            prefix = prefix[:-1]
+    prefix = prefix[: prefix.rfind("_") + 1]
+    while prefix and any(not n[len(prefix) :] or n[len(prefix)].isdigit() for n in names):
+        prefix = prefix[: prefix[:-1].rfind("_") + 1]
+    return [n[len(prefix) :] for n in names]
+
+
+def generate_flags_module(libvirt_src: Path) -> str:
+    """The text of ``pyvirt/flags.py``."""
+    enums = read_flag_enums(libvirt_src)
+    lines = [
+        '"""libvirt 9.0\'s flag enums as ``enum.IntFlag`` classes, one per C enum.',
+        "",
+        "GENERATED by tools/generate-flags from libvirt's include/libvirt/*.h (see",
+        ":mod:`pyvirt.flaggen`); do not edit. Member names are libvirt's without the",
+        "enum's common prefix (``VIR_DOMAIN_UNDEFINE_NVRAM`` is",
+        "``DomainUndefineFlags.NVRAM``); :data:`BY_LIBVIRT_NAME` maps libvirt's full",
+        "names to the members and :data:`API_FLAGS` names the enum each libvirt API's",
+        "``flags`` takes. The API accepts these or plain ints, as libvirt-python",
+        "callers pass them.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import enum",
+        "",
+        "__all__ = [",
+        '    "API_FLAGS",',
+        '    "BY_LIBVIRT_NAME",',
+        *[f'    "{e.py_name}",' for e in sorted(enums, key=lambda e: e.py_name)],
+        "]",
+    ]
+    mapping: list[str] = []
+    for e in enums:
+        lines += ["", "", f"class {e.py_name}(enum.IntFlag):", f'    """``{e.c_name}`` ({e.header})."""', ""]
+        for (c_name, value), py in zip(e.members, _member_names(e.members), strict=True):
+            lines.append(f"    {py} = {value}")
+            mapping.append(f'    "{c_name}": {e.py_name}.{py},')
+    lines += ["", "", "BY_LIBVIRT_NAME: dict[str, enum.IntFlag] = {", *mapping, "}"]
+    api = read_api_flags(libvirt_src, enums)
+    lines += [
+        "",
+        "API_FLAGS: dict[str, type[enum.IntFlag]] = {",
+        *[f'    "{name}": {py},' for name, py in api.items()],
+        "}",
+        '"""libvirt API name -> the flag enum its ``flags`` argument takes (from libvirt\'s API documentation)."""',
+        "",
+    ]
+    return "\n".join(lines)
