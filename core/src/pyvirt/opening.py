@@ -16,6 +16,7 @@ follows libvirt's library:
 
 from __future__ import annotations
 
+from os import environ
 from typing import TYPE_CHECKING
 
 from pyvirt.config import load_client_config
@@ -38,6 +39,7 @@ _OWN_TRANSPORT = frozenset({"esx", "vpx", "gsx"})
 _DAEMON_PATHS = frozenset({"/system", "/session"})
 # set once by pyvirtd (a list, not a rebound global: the flag is process state, read on every open)
 _in_daemon: list[bool] = []
+_logging_checked: list[bool] = []
 
 
 def serve_in_process() -> None:
@@ -59,6 +61,12 @@ def _via_daemon(uri: URI) -> bool:
 
 def open(uri: str | None = None, *, read_only: bool = False) -> Connection:
     """Open a connection (``None``: the default URI). Use as a context manager."""
+    if not _logging_checked:  # libvirt reads LIBVIRT_DEBUG & co. when first used; pyvirt its PYVIRT_* names
+        _logging_checked.append(True)
+        if "PYVIRT_DEBUG" in environ or "PYVIRT_LOG_FILTERS" in environ or "PYVIRT_LOG_OUTPUTS" in environ:
+            from pyvirt.util.logsetup import configure_from_environment
+
+            configure_from_environment()
     resolved = resolve_uri(uri, load_client_config())
     if resolved.is_remote and not (resolved.transport is None and resolved.driver in _OWN_TRANSPORT):
         from pyvirt.remote.driver import open_remote  # only URIs with a transport or host pay for the protocol

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pyvirt.daemon.config import load_daemon_config
-from pyvirt.daemon.logsetup import configure_logging
+from pyvirt.util.logsetup import configure_logging
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Client, Server
 from pyvirt.daemon.sockets import daemon_paths, open_listener, peer_cred

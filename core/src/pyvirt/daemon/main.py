@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 
 from pyvirt.daemon.config import DaemonConfig, load_daemon_config
-from pyvirt.daemon.logsetup import configure_logging
+from pyvirt.util.logsetup import configure_logging
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Server
 from pyvirt.daemon.sockets import DaemonPaths, Listener, activated_sockets, daemon_paths, open_listener

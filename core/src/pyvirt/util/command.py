@@ -20,6 +20,7 @@ import contextlib
 import errno as errno_mod
 import fcntl
 import json
+import logging
 import os
 import resource
 import select
@@ -43,6 +44,8 @@ from pyvirt.errors import (
 )
 from pyvirt.util import caps as capsmod
 from pyvirt.util.args_text import render_args_text
+
+log = logging.getLogger("pyvirt.util.command")
 
 __all__ = [
     "DEVNULL",
@@ -329,6 +332,10 @@ class Command:
         if self._daemonize and self._handshake:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, "a daemonized command cannot handshake")
         program = self._program = self._resolve_program()
+        if log.isEnabledFor(logging.DEBUG):  # libvirt's virCommandRunAsync: "About to run ..." at debug level
+            import shlex
+
+            log.debug("About to run %s", shlex.join(self.argv))
         self._check_privileges()
         groups = self._groups
         if groups is None and self._uid is not None and os.geteuid() == 0:

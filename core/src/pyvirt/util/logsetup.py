@@ -7,6 +7,13 @@ such as ``pyvirt_qemu.driver``, so ``1:qemu`` still means "the QEMU driver");
 the last matching filter wins, as in libvirt. An output ``LEVEL:stderr``,
 ``LEVEL:file:PATH``, ``LEVEL:syslog:IDENT`` or ``LEVEL:journald`` receives
 messages at or above its own level.
+
+The environment overrides the configuration, as libvirt's ``LIBVIRT_DEBUG``,
+``LIBVIRT_LOG_FILTERS`` and ``LIBVIRT_LOG_OUTPUTS`` do: ``PYVIRT_DEBUG``
+(a level, 1-4 or debug/info/warning/error), ``PYVIRT_LOG_FILTERS`` and
+``PYVIRT_LOG_OUTPUTS``, same syntax. Clients (the library, pyvirsh) have no
+configuration file for logging: with none of these set they leave
+:mod:`logging` alone, so an application's own logging setup is never replaced.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import socket
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_from_environment", "configure_logging"]
 
 _LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_LEVEL_NAMES = {"debug": 1, "info": 2, "warning": 3, "error": 4}
+_applied_environment: list[bool] = []
 _FORMAT = "%(asctime)s: %(process)d: %(levelname)s : %(name)s: %(message)s"
 
 
@@ -95,8 +104,37 @@ def _handler(spec: str) -> logging.Handler:
     return handler
 
 
+def _environment() -> tuple[int | None, str | None, str | None]:
+    """``PYVIRT_DEBUG``, ``PYVIRT_LOG_FILTERS``, ``PYVIRT_LOG_OUTPUTS`` (None where unset or empty)."""
+    debug = os.environ.get("PYVIRT_DEBUG") or None
+    level: int | None = None
+    if debug is not None:
+        key = debug.strip().lower()
+        level = _LEVEL_NAMES.get(key) or (int(key) if key.isdigit() and int(key) in _LEVELS else None)
+        if level is None:
+            raise Error(ErrorCode.CONF_SYNTAX, f"PYVIRT_DEBUG: invalid log level '{debug}'", domain=ErrorDomain.CONF)
+    return level, os.environ.get("PYVIRT_LOG_FILTERS") or None, os.environ.get("PYVIRT_LOG_OUTPUTS") or None
+
+
+def configure_from_environment() -> None:
+    """A client's logging from ``PYVIRT_DEBUG``/``PYVIRT_LOG_*``, once per process; nothing when none is set."""
+    if _applied_environment:
+        return
+    _applied_environment.append(True)
+    if any(v is not None for v in _environment()):
+        configure_logging(3, "", "")
+
+
 def configure_logging(log_level: int, log_filters: str, log_outputs: str, *, verbose: bool = False) -> None:
-    """Install the handlers and the filter on the root logger (replacing earlier ones: SIGHUP reloads)."""
+    """Install the handlers and the filter on the root logger (replacing earlier ones: SIGHUP reloads).
+
+    ``PYVIRT_DEBUG``/``PYVIRT_LOG_FILTERS``/``PYVIRT_LOG_OUTPUTS`` win over
+    the arguments (the daemon's configuration), as libvirt's environment does.
+    """
+    env_level, env_filters, env_outputs = _environment()
+    log_level = env_level if env_level is not None else log_level
+    log_filters = env_filters if env_filters is not None else log_filters
+    log_outputs = env_outputs if env_outputs is not None else log_outputs
     default = logging.DEBUG if verbose else _LEVELS[log_level]
     filters = []
     for item in log_filters.split():
