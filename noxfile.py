@@ -225,7 +225,7 @@ def lowest(session: nox.Session) -> None:
             floors[name] = max(floors.get(name, version), version, key=_version_key)
     pins = [f"{name}=={version}" for name, version in sorted(floors.items())]
     session.log("pinned: " + " ".join(pins))
-    session.run(python, "-m", "pip", "install", "-q", *pins, "pytest>=8", external=True)
+    session.run(python, "-m", "pip", "install", "-q", *pins, "pytest>=8", "setuptools>=68", "wheel", external=True)
     editable = [arg for dist in DISTRIBUTIONS for arg in ("-e", dist)]
     session.run(python, "-m", "pip", "install", "-q", "--no-deps", *editable, external=True)
     session.run(python, "-m", "pip", "check", external=True)

@@ -75,6 +75,7 @@ NOT_RUN_ON_HOST = {
 # Spawns whose program the scan cannot follow to a literal, with where the program comes from.
 # Keyed by (file, the program expression as written): an edited line must be looked at again.
 DYNAMIC = {
+    ("core/src/pyvirt/util/system_deps.py", "dep.name"): "each program a plugin declares (in the table)",
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "prog"): "Command's PATH lookup: its callers' argv are scanned",

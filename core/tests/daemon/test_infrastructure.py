@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from pyvirt.daemon.config import load_daemon_config
-from pyvirt.util.logsetup import configure_logging
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Client, Server
 from pyvirt.daemon.sockets import daemon_paths, open_listener, peer_cred
@@ -35,6 +34,7 @@ from pyvirt.remote.message import (
     decode_header,
     encode_message,
 )
+from pyvirt.util.logsetup import configure_logging
 from pyvirt.util.virconf import parse_conf
 
 ECHO_PROGRAM = 0x12345678

@@ -20,11 +20,11 @@ import sys
 from collections.abc import Callable
 
 from pyvirt.daemon.config import DaemonConfig, load_daemon_config
-from pyvirt.util.logsetup import configure_logging
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Server
 from pyvirt.daemon.sockets import DaemonPaths, Listener, activated_sockets, daemon_paths, open_listener
 from pyvirt.errors import Error
+from pyvirt.util.logsetup import configure_logging
 
 __all__ = ["main"]
 

@@ -105,6 +105,7 @@ _DRIVER = Contract(
         Hook("connect_open", "1.0", True),
         *(Hook(f"state_{h}", _STATE_SINCE, False)
           for h in ("initialize", "reload", "shutdown_prepare", "shutdown_wait", "cleanup")),
+        Hook("host_validate", "1.10", False),
     ),
     marked=True,
 )  # fmt: skip
@@ -245,7 +246,9 @@ class HypervisorDriver(ABC):
     Required: ``connect_open`` (marked ``@hookimpl``) and the class attribute
     ``pyvirt_contract``, the contract version written as a literal. Optional:
     the ``state_*`` hooks of :mod:`pyvirt.plugin.specs.state`, for a driver
-    that keeps host state in pyvirtd. The connection ``connect_open``
+    that keeps host state in pyvirtd, and ``host_validate``
+    (:mod:`pyvirt.plugin.specs.host`, contract 1.10), the driver's checks for
+    ``pyvirsh host-validate``. The connection ``connect_open``
     returns implements the connection hooks (:class:`HypervisorConnection`).
     """
 

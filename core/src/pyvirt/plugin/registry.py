@@ -27,7 +27,7 @@ from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
 from pyvirt.plugin import CONTRACT_VERSION, PROJECT
 from pyvirt.plugin.bases import connection_problem, contract_for, driver_problem
 from pyvirt.plugin.entry_point_index import entry_point_value
-from pyvirt.plugin.specs import hypervisor, secondary, state
+from pyvirt.plugin.specs import host, hypervisor, secondary, state
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -219,6 +219,7 @@ def _plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hypervisor)
     pm.add_hookspecs(secondary)
     pm.add_hookspecs(state)  # a driver object carries its state hooks beside connect_open
+    pm.add_hookspecs(host)  # ... and its host-validate checks
     return pm
 
 

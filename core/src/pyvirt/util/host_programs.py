@@ -16,10 +16,11 @@ package the development machine happened to have). With the table:
   ``Command``/``subprocess``/``os.exec*``, ``shutil.which`` arguments,
   ``/usr/bin/...`` paths) and fails on one missing here.
 
-The table is data only: plugins' programs are listed here too, since a
-plugin adding a program must also add its package to ``./bootstrap``, and
-this is where the check looks. ``runs_it`` says who starts the program and
-why, for the reader deciding whether an entry is still needed.
+The table lists what core, the tests, the benchmarks and the demo run; each
+plugin declares its own programs in its ``system-deps.toml``
+(:mod:`pyvirt.util.system_deps`), which ``./bootstrap`` reads and which are
+added here for every installed plugin. ``runs_it`` says who starts the
+program and why, for the reader deciding whether an entry is still needed.
 """
 
 from __future__ import annotations
@@ -39,18 +40,9 @@ class HostProgram(NamedTuple):
 
 
 _TABLE = (
-    # ---------------------------------------------------------------- run by pyvirt and its plugins
-    HostProgram("qemu-system-x86_64", "qemu-system-x86", "pyvirt-qemu: the emulator of x86_64 guests"),
-    HostProgram(
-        "qemu-img", "qemu-utils", "pyvirt-storage: qcow2 and other non-raw volumes; pyvirt-qemu: offline snapshots"
-    ),
-    HostProgram("swtpm", "swtpm", "pyvirt-qemu: the software TPM of <tpm><backend type='emulator'/>"),
-    HostProgram("dnsmasq", "dnsmasq-base", "pyvirt-network: DHCP and DNS of virtual networks"),
-    HostProgram("nft", "nftables", "pyvirt-network: NAT and forwarding rules of virtual networks"),
-    HostProgram("apparmor_parser", "apparmor", "pyvirt-apparmor: loads each guest's profile"),
-    HostProgram("matchpathcon", "selinux-utils", "pyvirt-selinux: a file's default context"),
+    # ---------------------------------------------------------------- run by core (the plugins declare theirs)
     HostProgram("setfiles", "policycoreutils", "host-validate: looks for SELinux's relabelling tool"),
-    HostProgram("python3", "python3-minimal", "pyvirt-lxc: the container controller; tests and benchmarks"),
+    HostProgram("python3", "python3-minimal", "tests and benchmarks (pyvirt-lxc declares it for its controller)"),
     # ---------------------------------------------------------------- run by tests, benchmarks and the demo
     HostProgram("virsh", "libvirt-clients", "tests and benchmarks: real libvirt 9.0 as the reference"),
     HostProgram("libvirtd", "libvirt-daemon", "benchmarks: a private libvirtd as the reference"),
@@ -87,7 +79,20 @@ _TABLE = (
     HostProgram("true", "coreutils", "command tests and benchmarks"),
 )
 
-PROGRAMS: dict[str, HostProgram] = {p.name: p for p in _TABLE}
+
+def _declared_by_plugins() -> list[HostProgram]:
+    """The programs each installed plugin declares in its ``system-deps.toml`` (:mod:`pyvirt.util.system_deps`)."""
+    from pyvirt.util.system_deps import installed_plugin_packages, load_system_deps
+
+    return [
+        HostProgram(dep.name, dep.package, f"{package}: {dep.why}")
+        for package in installed_plugin_packages()
+        for dep in load_system_deps(package)
+        if dep.kind == "program"
+    ]
+
+
+PROGRAMS: dict[str, HostProgram] = {p.name: p for p in (*_declared_by_plugins(), *_TABLE)}
 
 
 def package_of(program: str) -> str | None:

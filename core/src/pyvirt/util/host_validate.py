@@ -3,25 +3,26 @@
 Each check looks at the real host (device nodes, /proc, /sys, the audit
 netlink socket, file xattrs) and returns PASS, WARN or FAIL with a line that
 says how to fix it. Checks are grouped by the driver they matter to, so
-``pyvirsh host-validate lxc`` only runs what LXC needs.
+``pyvirsh host-validate lxc`` only runs what LXC needs. Core checks the
+security and audit setup; each installed plugin brings its own group: a
+hypervisor driver through its ``host_validate`` hook
+(:mod:`pyvirt.plugin.specs.host`), any plugin through the programs its
+``system-deps.toml`` declares. :class:`CheckResult`, :func:`check_result` and
+:func:`check_cgroups` are the plugin-facing pieces.
 """
 
 from __future__ import annotations
 
 import enum
-import glob
+import functools
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from pyvirt.util.caps import CAPABILITY_NUMBERS
 from pyvirt.util.cgroup_layout import CgroupLayout, detect_cgroup_layout
-from pyvirt.util.filecaps import predict_exec_capabilities, read_file_caps
 
-_GUEST_UID = 64055  # an unprivileged uid, like Debian's libvirt-qemu user
-
-__all__ = ["CHECK_GROUPS", "CheckResult", "Status", "run_checks"]
+__all__ = ["CORE_GROUPS", "CheckResult", "Status", "check_cgroups", "check_groups", "check_result", "run_checks"]
 
 
 class Status(enum.Enum):
@@ -42,111 +43,18 @@ class CheckResult:
 Check = Callable[[], Iterator[CheckResult]]
 
 
-def _result(group: str, desc: str, ok: bool, fail: Status, detail: str = "", fix: str = "") -> CheckResult:
+def check_result(group: str, desc: str, ok: bool, fail: Status, detail: str = "", fix: str = "") -> CheckResult:
+    """PASS when ``ok``, else ``fail`` with why and how to fix it (kept only for a result that is not a pass)."""
     return CheckResult(group, desc, Status.PASS if ok else fail, detail if not ok else "", fix if not ok else "")
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def check_qemu() -> Iterator[CheckResult]:
-    g = "QEMU"
-    flags = _cpu_flags()
-    hw = bool(flags & {"vmx", "svm"})
-    yield _result(
-        g,
-        "for hardware virtualization",
-        hw or os.path.exists("/dev/kvm"),
-        Status.FAIL,
-        "the CPU advertises neither vmx nor svm",
-        "enable VT-x/AMD-V in the firmware, or nested virtualization on the host running this VM",
-    )
-    if not hw and os.path.exists("/dev/kvm"):
-        yield CheckResult(
-            g,
-            "for hardware virtualization flags",
-            Status.WARN,
-            "/dev/kvm exists but the CPU has no vmx/svm flag (paravirtualized KVM such as kvm-pvm):"
-            " firmware-only guests run, full operating systems may need TCG",
-            "use <domain type='qemu'> (TCG) for guests that hang under KVM",
-        )
-    kvm = os.path.exists("/dev/kvm")
-    yield _result(g, "if device /dev/kvm exists", kvm, Status.FAIL, "", "load the 'kvm_intel' or 'kvm_amd' module")
-    if kvm:
-        yield _result(
-            g,
-            "if device /dev/kvm is accessible",
-            os.access("/dev/kvm", os.R_OK | os.W_OK),
-            Status.FAIL,
-            "",
-            "add the user to the 'kvm' group, or check the permissions of /dev/kvm",
-        )
-    yield _result(
-        g,
-        "if device /dev/vhost-net exists",
-        os.path.exists("/dev/vhost-net"),
-        Status.WARN,
-        "",
-        "load the 'vhost_net' module to improve the performance of virtio networking",
-    )
-    yield _result(
-        g,
-        "if device /dev/net/tun exists",
-        os.path.exists("/dev/net/tun"),
-        Status.FAIL,
-        "",
-        "load the 'tun' module; bridged and ethernet NICs need it",
-    )
-    groups = glob.glob("/sys/kernel/iommu_groups/*")
-    yield _result(
-        g,
-        "for device assignment IOMMU support",
-        bool(groups),
-        Status.WARN,
-        "no IOMMU groups",
-        "enable the IOMMU in the firmware and add intel_iommu=on or amd_iommu=on",
-    )
-    yield from _check_cgroups(g, ("memory", "cpu", "cpuacct", "cpuset", "devices", "blkio"))
-    yield from check_emulator_file_caps()
-
-
-def check_lxc() -> Iterator[CheckResult]:
-    g = "LXC"
-    for ns in ("ipc", "mnt", "pid", "uts", "net", "user"):
-        yield _result(
-            g,
-            f"for Linux >= 2.6.26 {ns} namespace",
-            os.path.exists(f"/proc/self/ns/{ns}"),
-            Status.FAIL,
-            "",
-            f"rebuild the kernel with CONFIG_{ns.upper()}_NS",
-        )
-    yield from _check_cgroups(g, ("memory", "cpu", "cpuacct", "cpuset", "devices", "blkio", "freezer"))
-    yield _result(
-        g,
-        "if device /sys/fs/fuse/connections exists",
-        os.path.exists("/sys/fs/fuse/connections"),
-        Status.WARN,
-        "",
-        "load the 'fuse' module to enable /proc/ overrides in containers",
-    )
-
-
-def _check_cgroups(group: str, controllers: tuple[str, ...]) -> Iterator[CheckResult]:
+def check_cgroups(group: str, controllers: tuple[str, ...]) -> Iterator[CheckResult]:
     layout = detect_cgroup_layout()
     yield CheckResult(group, f"cgroup layout ({layout.describe()})", Status.PASS)
     for ctl in controllers:
         present = layout.has_controller(ctl)
         where = layout.controller_path(ctl) or "?"
-        yield _result(
+        yield check_result(
             group,
             f"for cgroup '{ctl}' controller support",
             present,
@@ -155,7 +63,7 @@ def _check_cgroups(group: str, controllers: tuple[str, ...]) -> Iterator[CheckRe
             f"enable CONFIG_CGROUP for '{ctl}' and mount it ({_mount_hint(layout, ctl)})",
         )
         if present:
-            yield _result(
+            yield check_result(
                 group,
                 f"for cgroup '{ctl}' controller mount-point",
                 os.path.isdir(where),
@@ -171,56 +79,6 @@ def _mount_hint(layout: CgroupLayout, ctl: str) -> str:
     return f"mount -t cgroup -o {ctl} cgroup /sys/fs/cgroup/{ctl}"
 
 
-def check_emulator_file_caps() -> Iterator[CheckResult]:
-    """File capabilities of every qemu-system-* on PATH (the CAP_SYS_RAWIO trap).
-
-    Guests run as an unprivileged user with a bounding set holding only
-    their own capabilities (often none). A binary with file capabilities
-    drops the ambient set at exec, and one with the effective bit cannot be
-    exec'd at all when its capabilities are outside the bounding set, so we
-    predict both a plain guest and a ``rawio='yes'`` guest.
-    """
-    seen: set[str] = set()
-    rawio = frozenset({CAPABILITY_NUMBERS["sys_rawio"]})
-    for directory in os.environ.get("PATH", "/usr/bin").split(":"):
-        for binary in sorted(glob.glob(os.path.join(directory, "qemu-system-*"))):
-            real = os.path.realpath(binary)
-            if real in seen or not os.access(real, os.X_OK):
-                continue
-            seen.add(real)
-            try:
-                fcaps = read_file_caps(real)
-                plain = predict_exec_capabilities(real, _GUEST_UID, (), (), ())
-                with_rawio = predict_exec_capabilities(real, _GUEST_UID, rawio, rawio, rawio)
-            except (OSError, ValueError) as exc:
-                yield CheckResult(
-                    "QEMU",
-                    f"file capabilities of {real}",
-                    Status.WARN,
-                    str(exc),
-                    f"check the security.capability xattr of {real} with getcap",
-                )
-                continue
-            desc = f"file capabilities of {real} ({fcaps.to_text() if fcaps else 'none; ambient caps apply'})"
-            problems = []
-            if plain is None:
-                problems.append(
-                    "unprivileged guests cannot exec it (EPERM: its file capabilities exceed their bounding set)"
-                )
-            if with_rawio is None or not rawio <= with_rawio:
-                problems.append("guests with rawio='yes' disks would not get cap_sys_rawio")
-            if not problems:
-                yield CheckResult("QEMU", desc, Status.PASS)
-            else:
-                yield CheckResult(
-                    "QEMU",
-                    desc,
-                    Status.WARN,
-                    "; ".join(problems),
-                    f"setcap -r {real}  (pyvirt passes each guest's capabilities through the ambient set)",
-                )
-
-
 def check_security() -> Iterator[CheckResult]:
     g = "SECURITY"
     lsms = ""
@@ -231,7 +89,7 @@ def check_security() -> Iterator[CheckResult]:
         pass
     selinux = os.path.exists("/sys/fs/selinux/enforce") or "selinux" in lsms.split(",")
     apparmor = "apparmor" in lsms.split(",") or _apparmor_enabled()
-    yield _result(
+    yield check_result(
         g,
         "for an active mandatory access control LSM (SELinux or AppArmor)",
         selinux or apparmor,
@@ -271,7 +129,7 @@ def check_audit() -> Iterator[CheckResult]:
         )
         return
     yield CheckResult(g, "for kernel audit support", Status.PASS)
-    yield _result(
+    yield check_result(
         g,
         "if the kernel audit subsystem is enabled",
         status.enabled >= 1,
@@ -279,7 +137,7 @@ def check_audit() -> Iterator[CheckResult]:
         "audit records for guests are dropped by the kernel",
         "auditctl -e 1 (and start auditd to keep them)",
     )
-    yield _result(
+    yield check_result(
         g,
         "for an audit daemon",
         status.pid != 0,
@@ -289,15 +147,59 @@ def check_audit() -> Iterator[CheckResult]:
     )
 
 
-CHECK_GROUPS: dict[str, list[Check]] = {
-    "qemu": [check_qemu],
-    "lxc": [check_lxc],
-    "security": [check_security],
-    "audit": [check_audit],
-}
+CORE_GROUPS: dict[str, Check] = {"security": check_security, "audit": check_audit}
+"""The groups core checks itself; each installed plugin adds its own (:func:`check_groups`)."""
+
+
+def _plugin_groups() -> dict[str, Callable[[], Iterable[CheckResult]]]:
+    """One group per installed plugin: a hypervisor driver's ``host_validate`` hook, else its declared programs.
+
+    Why through the plugins: what QEMU or LXC needs from a host is theirs to
+    know, and a host without pyvirt-qemu installed has no reason to check
+    for /dev/kvm. A driver that fails to load is reported, not skipped.
+    """
+    from pyvirt.plugin.entry_point_index import _load_index
+    from pyvirt.util.system_deps import check_declared_programs, installed_plugin_packages
+
+    groups: dict[str, Callable[[], Iterable[CheckResult]]] = {}
+    hypervisors = _load_index().get("pyvirt.hypervisor", {})
+    covered: set[str] = set()
+    for name, value in sorted(hypervisors.items()):
+        package = value.partition(":")[0].split(".")[0]
+        if package == "pyvirt":
+            continue
+        covered.add(package)
+        groups[name] = functools.partial(_driver_checks, name, package)
+    for package in installed_plugin_packages():
+        if package not in covered:
+            short = package.removeprefix("pyvirt_")
+            groups.setdefault(short, functools.partial(check_declared_programs, short.upper(), package))
+    return groups
+
+
+def _driver_checks(name: str, package: str) -> Iterable[CheckResult]:
+    from pyvirt.errors import Error
+    from pyvirt.plugin.registry import load_driver
+    from pyvirt.util.system_deps import check_declared_programs
+
+    try:
+        driver = load_driver("hypervisor", name)
+    except Error as exc:
+        return [CheckResult(name.upper(), f"that the '{name}' driver loads", Status.FAIL, exc.message,
+                            f"reinstall the distribution providing '{package}'")]  # fmt: skip
+    hook = getattr(driver, "host_validate", None)
+    if hook is None:
+        return list(check_declared_programs(name.upper(), package))
+    return list(hook())
+
+
+def check_groups() -> list[str]:
+    """Every group ``host-validate`` can run here: the installed plugins' and core's."""
+    return [*_plugin_groups(), *CORE_GROUPS]
 
 
 def run_checks(groups: list[str] | None = None) -> Iterator[CheckResult]:
-    for name in groups or list(CHECK_GROUPS):
-        for check in CHECK_GROUPS[name]:
-            yield from check()
+    plugin = _plugin_groups()
+    for name in groups or [*plugin, *CORE_GROUPS]:
+        check = plugin.get(name) or CORE_GROUPS[name]
+        yield from check()

@@ -35,6 +35,7 @@ from pyvirt_lxc.autostart import LxcStateHooks
 from pyvirt_lxc.cgroups import ContainerCgroup
 from pyvirt_lxc.container_config import apply_defaults, build_spec, limits_of
 from pyvirt_lxc.driver_config import load_lxc_settings
+from pyvirt_lxc.host_validate import LxcHostChecks
 from pyvirt_lxc.process import start_container
 from pyvirt_lxc.state import DomainObj, LxcState
 
@@ -377,10 +378,10 @@ class LxcConnection:
         return self.state.security.process_labels(obj.live, obj.process.init_pid)
 
 
-class LxcDriver(LxcStateHooks, HypervisorDriver):
+class LxcDriver(LxcStateHooks, LxcHostChecks, HypervisorDriver):
     """The object behind the ``lxc`` entry point."""
 
-    pyvirt_contract = "1.7"
+    pyvirt_contract = "1.10"  # 1.10: host_validate
     name = "lxc"
 
     @hookimpl

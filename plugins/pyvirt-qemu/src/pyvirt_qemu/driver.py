@@ -66,6 +66,7 @@ from pyvirt_qemu.graphics import prepare_graphics
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
+from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
@@ -1103,10 +1104,10 @@ class QemuConnection:
         return self.state.security.process_labels(obj.live, obj.process.pid)
 
 
-class QemuDriver(QemuStateHooks, HypervisorDriver):
+class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    pyvirt_contract = "1.9"  # 1.9: the typed events (reboot, device-removed, agent lifecycle) it emits
+    pyvirt_contract = "1.10"  # 1.10: host_validate; 1.9: the typed events (reboot, device-removed, agent lifecycle)
     name = "qemu"
 
     @hookimpl
