@@ -53,9 +53,15 @@ def tests(session: nox.Session) -> None:
 def conformance(session: nox.Session) -> None:
     """libvirt 9.0.0's test data: XML round trips through the models, XML -> QEMU argv; pass rates per suite."""
     session.run(sys.executable, "core/tests/conf/conformance.py")
+    session.run(sys.executable, "plugins/pyvirt-qemu/tests/conformance_xml2xml.py")
     session.run(sys.executable, "plugins/pyvirt-qemu/tests/conformance_argv.py")
     session.run(sys.executable, "plugins/pyvirt-esx/tests/conformance_vmx.py")
     session.run(sys.executable, "plugins/pyvirt-xen/tests/conformance_xen.py")
+    # libvirt's other corpora, each run as its own test program runs it, byte for byte
+    session.run(sys.executable, "core/tests/conf/conformance_other.py")
+    session.run(sys.executable, "plugins/pyvirt-network/tests/conformance_networkxml2conf.py")
+    session.run(sys.executable, "plugins/pyvirt-storage/tests/conformance_storagevolxml2argv.py")
+    session.run(sys.executable, "plugins/pyvirt-lxc/tests/conformance_lxcconf2xml.py")
 
 
 @nox.session

@@ -99,6 +99,9 @@ DYNAMIC = {
         "every qemu-system-<arch> installed, probed; bootstrap installs the x86 one (in the table)"
     ),
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/tap.py", "[nic.script_path, real]"): "the <script path=...> of the user",
+    ("plugins/pyvirt-storage/src/pyvirt_storage/dir_backend.py", "argv"): (
+        "qemu-img's command line as libvirt builds it (qemu_img.create_command; qemu-img is in the table)"
+    ),
     ("bench/bench_test_driver.py", "cmd"): "virsh and pyvirsh, found with shutil.which and sys.executable in main()",
     ("core/tests/daemon/test_volume_streams.py", "[*tool, '-c', uri, *args]"): "virsh or pyvirsh (both in the table)",
     ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",

@@ -245,15 +245,23 @@ def test_an_updated_definition_is_checked_again() -> None:
         check_network(net)
 
 
-def test_dnsmasq_options_are_refused_by_name() -> None:
-    """libvirt's dnsmasq:options namespace passes lines to dnsmasq verbatim: not mapped, refused, never dropped."""
+def test_dnsmasq_options_are_kept_as_libvirt_keeps_them_but_never_split_a_line() -> None:
+    """libvirt's dnsmasq:options namespace passes lines to dnsmasq verbatim (networkxml2conf's dnsmasq-options
+    case): kept, formatted back with the namespace on the root; a value with a newline would add a second
+    directive, so control characters are refused there as in every other field dnsmasq sees."""
     xml = _xml().replace("<network>", "<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>")
-    xml = xml.replace(
-        "</network>", "<dnsmasq:options><dnsmasq:option value='dhcp-script=/x'/></dnsmasq:options></network>"
+    with_option = xml.replace(
+        "</network>", "<dnsmasq:options><dnsmasq:option value='cname=a,b'/></dnsmasq:options></network>"
     )
-    with pytest.raises(Error) as info:
-        parse_network(xml)
-    assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED
+    net = parse_network(with_option)
+    assert net.dnsmasq_options == ["cname=a,b"]
+    out = format_network(net)
+    assert out.startswith("<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>")
+    assert "<dnsmasq:option value='cname=a,b'/>" in out
+    for bad in ("foo&#10;dhcp-script=/x", "a&#0;", ""):
+        with pytest.raises(Error) as info:
+            parse_network(with_option.replace("cname=a,b", bad))
+        assert info.value.code in (ErrorCode.XML_DETAIL, ErrorCode.XML_ERROR)
 
 
 @pytest.mark.skipif(not libvirt_available(), reason="Debian's python3-libvirt is needed for the comparison")

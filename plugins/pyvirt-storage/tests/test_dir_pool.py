@@ -134,10 +134,16 @@ def test_volumes_are_real_images(conn: pyvirt.Connection, tmp_path: Path) -> Non
         f"<volume><name>base.qcow2</name><capacity>{16 * mib}</capacity><target><format type='qcow2'/></target></volume>"
     )
     top = pool.create_volume(f"""<volume><name>top.qcow2</name><capacity>{32 * mib}</capacity>
-<target><format type='qcow2'/></target><backingStore><path>{base.path()}</path></backingStore></volume>""")
+<target><format type='qcow2'/></target><backingStore><path>{base.path()}</path><format type='qcow2'/>
+</backingStore></volume>""")
     info = _qemu_img_info(images / "top.qcow2")
     assert (info["format"], info["virtual-size"], info["backing-filename"]) == ("qcow2", 32 * mib, base.path())
-    assert info["backing-filename-format"] == "qcow2"  # probed from the backing file when not given
+    assert info["backing-filename-format"] == "qcow2"
+    # as in libvirt, a backing store given without a format is raw (the pool's default format), never probed
+    pool.create_volume(f"""<volume><name>over-raw.qcow2</name><capacity>{mib}</capacity>
+<target><format type='qcow2'/></target><backingStore><path>{raw.path()}</path></backingStore></volume>""")
+    assert _qemu_img_info(images / "over-raw.qcow2")["backing-filename-format"] == "raw"
+    pool.lookup_volume_by_name("over-raw.qcow2").delete()
     xml = top.xml_desc()
     validate(xml, "volume")
     doc = etree.fromstring(xml.encode())
@@ -195,3 +201,38 @@ def test_pyvirsh_vol_create_as_with_a_backing_volume(root: Path, tmp_path: Path)
         tmp_path / "cli" / "base.qcow2")["actual-size"]  # type: ignore[operator]  # fmt: skip
     details = pyvirsh("vol-list", "cli", "--details")
     assert "top.qcow2" in details and "16.00 MiB" in details
+
+
+@needs_qemu_img
+def test_qcow2_volumes_get_libvirts_qemu_img_options(conn: pyvirt.Connection, tmp_path: Path) -> None:
+    """The volume is created with libvirt's command line: compat 0.10 unless asked, cluster size and
+    features passed on, and an encrypted volume refused rather than created in the clear."""
+    images = tmp_path / "opts"
+    pool = conn.define_storage_pool(_pool_xml("opts", images))
+    pool.create(1)
+    pool.create_volume("<volume><name>old.qcow2</name><capacity>1025</capacity><target><format type='qcow2'/>"
+                       "</target></volume>")  # fmt: skip
+    info = _qemu_img_info(images / "old.qcow2")
+    assert info["format-specific"]["data"]["compat"] == "0.10"  # type: ignore[index]
+    assert info["virtual-size"] == 2048  # the size is given in KiB, rounded up
+    pool.create_volume("""<volume><name>new.qcow2</name><capacity>1048576</capacity><target>
+<format type='qcow2'/><clusterSize unit='KiB'>128</clusterSize><features><lazy_refcounts/></features></target>
+</volume>""")
+    info = _qemu_img_info(images / "new.qcow2")
+    data = info["format-specific"]["data"]  # type: ignore[index]
+    assert (data["compat"], data["lazy-refcounts"], info["cluster-size"]) == ("1.1", True, 131072)
+    # dumped as libvirt dumps them: a v3 image's compat and features, a v2 image's neither; the file's times
+    new_xml = pool.lookup_volume_by_name("new.qcow2").xml_desc()
+    validate(new_xml, "volume")
+    assert "<compat>1.1</compat>\n    <features>\n      <lazy_refcounts/>\n    </features>" in new_xml
+    old_xml = pool.lookup_volume_by_name("old.qcow2").xml_desc()
+    assert "<compat>" not in old_xml and "<features" not in old_xml
+    st = os.stat(images / "old.qcow2")
+    mtime = etree.fromstring(old_xml.encode()).findtext("target/timestamps/mtime") or ""
+    assert int(mtime.split(".")[0]) == st.st_mtime_ns // 10**9 and "<btime>0</btime>" in old_xml
+    with pytest.raises(pyvirt.Error) as err:
+        pool.create_volume("""<volume><name>secret.img</name><capacity>1048576</capacity><target>
+<encryption format='luks'><secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/></encryption>
+</target></volume>""")
+    assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED
+    assert not (images / "secret.img").exists()

@@ -48,11 +48,94 @@ class CellCpu(XmlModel):
     siblings: Annotated[str | None, X("@siblings")] = None
 
 
+class Sibling(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    value: Annotated[int | None, X("@value")] = None
+
+
+class CellCache(XmlModel):
+    """A memory-side cache of a NUMA cell (HMAT): size in KiB, line in bytes."""
+
+    level: Annotated[int | None, X("@level")] = None
+    associativity: Annotated[str | None, X("@associativity")] = None
+    policy: Annotated[str | None, X("@policy")] = None
+    size_kib: Annotated[int | None, X("size/@value")] = None
+    size_unit: Annotated[str | None, X("size/@unit")] = None
+    line: Annotated[int | None, X("line/@value")] = None
+    line_unit: Annotated[str | None, X("line/@unit")] = None
+
+
+class Interconnect(XmlModel):
+    """One HMAT latency (ns) or bandwidth (KiB/s) between an initiator and a target node."""
+
+    initiator: Annotated[int | None, X("@initiator")] = None
+    target: Annotated[int | None, X("@target")] = None
+    cache: Annotated[int | None, X("@cache")] = None
+    type: Annotated[str | None, X("@type")] = None
+    value: Annotated[int | None, X("@value")] = None
+    unit: Annotated[str | None, X("@unit")] = None
+
+
+class CacheControl(XmlModel):
+    """What resctrl can allocate of a cache bank (granularity and minimum in ``unit``)."""
+
+    granularity: Annotated[int | None, X("@granularity")] = None
+    min: Annotated[int | None, X("@min")] = None
+    unit: Annotated[str | None, X("@unit")] = None
+    type: Annotated[str | None, X("@type")] = None
+    max_allocs: Annotated[int | None, X("@maxAllocs")] = None
+
+
+class CacheBank(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    level: Annotated[int | None, X("@level")] = None
+    type: Annotated[str | None, X("@type")] = None
+    size: Annotated[int | None, X("@size")] = None
+    unit: Annotated[str | None, X("@unit")] = None
+    cpus: Annotated[str | None, X("@cpus")] = None
+    controls: Annotated[list[CacheControl] | None, X("control", model=CacheControl, many=True)] = None
+
+
+class MonitorFeature(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+
+
+class ResctrlMonitor(XmlModel):
+    level: Annotated[int | None, X("@level")] = None
+    reuse_threshold: Annotated[int | None, X("@reuseThreshold")] = None
+    max_monitors: Annotated[int | None, X("@maxMonitors")] = None
+    features: Annotated[list[MonitorFeature] | None, X("feature", model=MonitorFeature, many=True)] = None
+
+
+class HostCache(XmlModel):
+    banks: Annotated[list[CacheBank] | None, X("bank", model=CacheBank, many=True)] = None
+    monitor: Annotated[ResctrlMonitor | None, X("monitor", model=ResctrlMonitor)] = None
+
+
+class MemBWControl(XmlModel):
+    granularity: Annotated[int | None, X("@granularity")] = None
+    min: Annotated[int | None, X("@min")] = None
+    max_allocs: Annotated[int | None, X("@maxAllocs")] = None
+
+
+class MemBWNode(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    cpus: Annotated[str | None, X("@cpus")] = None
+    control: Annotated[MemBWControl | None, X("control", model=MemBWControl)] = None
+
+
+class MemoryBandwidth(XmlModel):
+    nodes: Annotated[list[MemBWNode] | None, X("node", model=MemBWNode, many=True)] = None
+    monitor: Annotated[ResctrlMonitor | None, X("monitor", model=ResctrlMonitor)] = None
+
+
 class Cell(XmlModel):
     id: Annotated[int | None, X("@id")] = None
     memory_unit: Annotated[str | None, X("memory/@unit")] = None
     memory_kib: Annotated[int | None, X("memory")] = None
     pages: Annotated[list[Pages] | None, X("pages", model=Pages, many=True)] = None
+    distances: Annotated[list[Sibling] | None, X("distances/sibling", model=Sibling, many=True)] = None
+    caches: Annotated[list[CellCache] | None, X("cache", model=CellCache, many=True)] = None
     cpus_num: Annotated[int | None, X("cpus/@num")] = None
     cpus: Annotated[list[CellCpu] | None, X("cpus/cpu", model=CellCpu, many=True)] = None
 
@@ -67,8 +150,19 @@ class Host(XmlModel):
     cpu: Annotated[HostCpu | None, X("cpu", model=HostCpu)] = None
     power_management: Annotated[bool | None, X("power_management", flag=True)] = None
     iommu_support: Annotated[bool | None, X("iommu/@support")] = None
+    # <migration_features> when the driver migrates offline, <live/> in it when also live
+    migration_features: Annotated[bool | None, X("migration_features", flag=True)] = None
+    migration_live: Annotated[bool | None, X("migration_features/live", flag=True)] = None
     cells_num: Annotated[int | None, X("topology/cells/@num")] = None
     cells: Annotated[list[Cell] | None, X("topology/cells/cell", model=Cell, many=True)] = None
+    latencies: Annotated[
+        list[Interconnect] | None, X("topology/interconnects/latency", model=Interconnect, many=True)
+    ] = None
+    bandwidths: Annotated[
+        list[Interconnect] | None, X("topology/interconnects/bandwidth", model=Interconnect, many=True)
+    ] = None
+    cache: Annotated[HostCache | None, X("cache", model=HostCache)] = None
+    memory_bandwidth: Annotated[MemoryBandwidth | None, X("memory_bandwidth", model=MemoryBandwidth)] = None
     secmodels: Annotated[list[SecModel] | None, X("secmodel", model=SecModel, many=True)] = None
 
 
@@ -103,7 +197,7 @@ def format_capabilities(caps: Capabilities) -> str:
     """libvirt leaves a blank line after ``<capabilities>`` and after each top-level section."""
     root = etree.Element("capabilities")
     format_model(caps, root)
-    lines = to_string(root, empty_pair=("doi",)).split("\n")
+    lines = to_string(root, keep_open=("migration_features",), empty_pair=("doi",)).split("\n")
     out: list[str] = []
     for line in lines:
         out.append(line)

@@ -742,6 +742,12 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
     if not flags & VIR_DOMAIN_XML_SECURE and copy.devices:
         for g in copy.devices.graphics:
             g.passwd = None
+    if copy.id is None and copy.devices:
+        # libvirt formats a domain without an id as inactive (virDomainDefFormatInternal): a VNC port the
+        # autoport chose is not configuration, it is written '-1' even for a definition parsed live
+        for g in copy.devices.graphics:
+            if g.type == "vnc" and g.autoport and g.port:
+                g.port = -1
     root = etree.Element("domain")
     format_model(copy, root)
     return to_string(root, keep_open=("devices",))

@@ -13,10 +13,14 @@ check (virXMLCheckIllegalChars).
 
 import ipaddress
 import socket
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from lxml import etree
 
 from pyvirt.conf.common import check_name, document_to_string, new_uuid, normalize_uuid, parse_document
-from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.conf.coverage import ExpectedTree
+from pyvirt.conf.xmlmodel import X, XmlModel, format_model
+from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
 
 __all__ = ["Network", "check_network", "format_network", "ip_prefix", "parse_network"]
@@ -25,6 +29,8 @@ __all__ = ["Network", "check_network", "format_network", "ip_prefix", "parse_net
 class DhcpRange(XmlModel):
     start: Annotated[str | None, X("@start")] = None
     end: Annotated[str | None, X("@end")] = None
+    lease_expiry: Annotated[int | None, X("lease/@expiry")] = None
+    lease_unit: Annotated[str | None, X("lease/@unit")] = None
 
 
 class DhcpHost(XmlModel):
@@ -32,6 +38,8 @@ class DhcpHost(XmlModel):
     id: Annotated[str | None, X("@id")] = None
     name: Annotated[str | None, X("@name")] = None
     ip: Annotated[str | None, X("@ip")] = None
+    lease_expiry: Annotated[int | None, X("lease/@expiry")] = None
+    lease_unit: Annotated[str | None, X("lease/@unit")] = None
 
 
 class Ip(XmlModel):
@@ -123,6 +131,40 @@ class Network(XmlModel):
     dns_hosts: Annotated[list[DnsHost] | None, X("dns/host", model=DnsHost, many=True)] = None
     ips: Annotated[list[Ip] | None, X("ip", model=Ip, many=True)] = None
     routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
+    # <dnsmasq:options>: lines the network driver appends to dnsmasq's configuration as they are
+    dnsmasq_options: list[str] | None = None
+
+    @classmethod
+    def expected_tree(cls) -> ExpectedTree:
+        tree = super().expected_tree()
+        tree.children[f"{{{DNSMASQ_NS}}}options"] = None  # read by xml_parse_extra
+        return tree
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        """networkDnsmasqDefNamespaceParse: every ``<dnsmasq:option value=.../>``, in order; no value is refused."""
+        options = elem.find(f"{{{DNSMASQ_NS}}}options")
+        if options is None:
+            return
+        found = []
+        for option in options.iterchildren(f"{{{DNSMASQ_NS}}}option"):
+            value = option.get("value")
+            if not value:
+                raise XMLError(ErrorCode.XML_ERROR, "No dnsmasq options value specified")
+            _no_control(value, "dnsmasq option")  # a newline would be a second directive
+            found.append(value)
+        values["dnsmasq_options"] = found or None
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.dnsmasq_options:
+            options = etree.SubElement(elem, f"{{{DNSMASQ_NS}}}options")
+            for value in self.dnsmasq_options:
+                etree.SubElement(options, f"{{{DNSMASQ_NS}}}option", value=value)
+
+
+# libvirt's XML namespace for options passed to the network's dnsmasq untouched
+DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
+_LEASE_UNITS = ("seconds", "minutes", "hours")
 
 
 def parse_network(xml: str | bytes) -> Network:
@@ -143,13 +185,20 @@ def parse_network(xml: str | bytes) -> Network:
 
 
 def format_network(net: Network) -> str:
-    return document_to_string(net, keep_open=("ip",))
+    if not net.dnsmasq_options:
+        return document_to_string(net, keep_open=("ip",))
+    # libvirt declares the namespace on the root element when the definition uses it
+    root = etree.Element(Network.TAG, nsmap={"dnsmasq": DNSMASQ_NS})
+    format_model(net, root)
+    return to_string(root, keep_open=("ip",))
 
 
 def ip_prefix(ip: Ip) -> int:
-    """virNetworkIPDefPrefix for IPv4: the prefix, else the netmask's, else the address's class (A, B, C)."""
+    """virNetworkIPDefPrefix: the prefix, else the netmask's, else the IPv4 address's class (A, B, C), 64 for IPv6."""
     if ip.prefix:
         return ip.prefix
+    if ":" in (ip.address or ""):
+        return 64
     if ip.netmask:
         bits = f"{int.from_bytes(socket.inet_aton(ip.netmask), 'big'):032b}"
         if "01" in bits:  # defined as libvirt lets it be, unusable as libvirt finds at start
@@ -268,8 +317,10 @@ def _check_ip(ip: Ip, name: str) -> None:
         rng.end = _socket_address(rng.end)
         if v4:
             _check_range(rng, ip)
+        _check_lease(rng)
     for host in ip.dhcp_hosts or []:
         _check_dhcp_host(host, v4, name)
+        _check_lease(host)
     ip.dhcp_ranges, ip.dhcp_hosts = ip.dhcp_ranges or None, ip.dhcp_hosts or None  # no empty <dhcp/> kept
     if ip.dhcp_bootp_file is None:
         ip.dhcp_bootp_server = None  # libvirt skips a <bootp> without a file, server and all
@@ -282,6 +333,26 @@ def _check_ip(ip: Ip, name: str) -> None:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: Unsupported <tftp> "
                                     f"element in an IPv6 element in network '{name}'", verbatim=True)  # fmt: skip
         _no_control(ip.tftp_root, "tftp root")
+
+
+def _check_lease(owner: DhcpRange | DhcpHost) -> None:
+    """virNetworkDHCPLeaseTimeDefParseXML: minutes by default, at least two minutes, 0 for an infinite lease
+    (written without a unit)."""
+    if owner.lease_expiry is None:
+        owner.lease_unit = None  # no expiry: libvirt keeps no lease at all
+        return
+    if owner.lease_expiry < 0:
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'expiry' in element 'lease': "
+                       f"'{owner.lease_expiry}'. Expected non-negative integer value")  # fmt: skip
+    unit = owner.lease_unit or "minutes"
+    if unit not in _LEASE_UNITS:
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'unit' in element 'lease': '{unit}'.")
+    if owner.lease_expiry and ((unit == "seconds" and owner.lease_expiry < 120) or
+                               (unit == "minutes" and owner.lease_expiry < 2)):  # fmt: skip
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "unsupported configuration: The minimum lease time should be greater than 2 minutes",
+                                verbatim=True)  # fmt: skip
+    owner.lease_unit = unit if owner.lease_expiry else None
 
 
 def _check_range(rng: DhcpRange, ip: Ip) -> None:

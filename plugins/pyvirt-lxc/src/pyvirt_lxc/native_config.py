@@ -7,20 +7,29 @@ direct, phys and vlan -> capabilities-mode hostdev, none/empty), consoles
 from ``lxc.tty``, id maps, the memory/cpu/cpuset/blkio cgroup settings and
 ``lxc.cap.drop``. The XML is built as text and read back through the domain
 model, so it gets the same validation and canonical form as any definition.
+
+libvirt fills ``<emulator>`` from its capabilities: the container helper its
+LXC driver runs (``libvirt_lxc``). pyvirt's counterpart is the controller
+(:mod:`pyvirt_lxc.controller`), run by this Python interpreter, so that is the
+emulator written by default; libvirt's lxcconf2xml test passes its own.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import uuid as uuidmod
 
 from lxml import etree
 
 from pyvirt.conf.bitmap import format_bitmap, parse_bitmap
-from pyvirt.conf.domain import PROCESS_CAPABILITY_NAMES, format_domain, parse_domain
+from pyvirt.conf.domain import PROCESS_CAPABILITY_NAMES, Domain, format_domain, parse_domain
 from pyvirt.errors import ErrorCode, ErrorDomain, InternalError, InvalidArgumentError, NotSupportedError
 
-__all__ = ["lxc_config_to_xml", "parse_lxc_config"]
+__all__ = ["CONTROLLER_EMULATOR", "lxc_config_to_domain", "lxc_config_to_xml", "parse_lxc_config"]
+
+# the program that runs a container's controller, in the role libvirt's libvirt_lxc has
+CONTROLLER_EMULATOR = sys.executable
 
 # what libvirt's LXC driver mounts itself: a config entry for them is dropped
 BASIC_MOUNTS = frozenset({"/proc", "/proc/sys", "/proc/sys/net/ipv4", "/proc/sys/net/ipv6", "/sys",
@@ -335,8 +344,14 @@ def _blkio(conf: _Config) -> etree._Element | None:
     return el
 
 
-def lxc_config_to_xml(text: str) -> str:
+def lxc_config_to_xml(text: str, emulator: str = CONTROLLER_EMULATOR) -> str:
     """Domain XML (libvirt's canonical form) for an lxc-tools container config."""
+    return format_domain(lxc_config_to_domain(text, emulator), 2)
+
+
+def lxc_config_to_domain(text: str, emulator: str = CONTROLLER_EMULATOR) -> Domain:
+    """lxcParseConfigString: the domain an lxc-tools config describes, with ``emulator`` as libvirt's
+    post-parse fills it from the capabilities (a fresh random UUID, as libvirt's)."""
     conf = _Config(parse_lxc_config(text))
     name = conf.get("lxc.uts.name", "lxc.utsname")
     if not name:
@@ -369,5 +384,6 @@ def lxc_config_to_xml(text: str) -> str:
     for port in range(_int(ttys, "int") if ttys is not None else 0):
         console = _sub(devices, "console", type="pty")
         _sub(console, "target", type="lxc", port=str(port))
+    _sub(devices, "emulator", emulator)
     root.append(devices)  # the model formats devices in libvirt's order whatever order they came in
-    return format_domain(parse_domain(etree.tostring(root), url="lxc-tools"), 2)
+    return parse_domain(etree.tostring(root), url="lxc-tools")

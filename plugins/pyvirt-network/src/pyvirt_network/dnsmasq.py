@@ -33,18 +33,28 @@ import signal
 import stat
 import time
 
-from pyvirt.conf.network import Ip, Network, ip_prefix
+from pyvirt.conf.network import DhcpHost, DnsSrv, Ip, Network, ip_prefix
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.command import Command
 from pyvirt_network.config_file import write_config
 
-__all__ = ["DnsmasqFiles", "config_lines", "dnsmasq_files", "lease_file", "needs_dnsmasq", "read_leases",
+__all__ = ["DnsmasqFiles", "conf_contents", "config_lines", "dnsmasq_files", "hosts_file_paths", "lease_file", "needs_dnsmasq", "read_leases",
            "start_dnsmasq", "stop_dnsmasq"]  # fmt: skip
 
 # dnsmasq's compiled-in user on Debian (it writes no user= line, as libvirt writes none)
 _DNSMASQ_USER = "nobody"
+
+
+def hosts_file_paths(directory: str, name: str) -> tuple[str, str]:
+    """dnsmasqContextNew's DHCP hosts and extra hosts file names: the network's name XML-escaped, as libvirt's
+    virBufferEscapeString writes it (``a"b`` gives ``a&quot;b.hostsfile``), so both files are where libvirt has them."""
+    escaped = "".join(_XML_ESCAPES.get(c, c) for c in name)
+    return f"{directory}/{escaped}.hostsfile", f"{directory}/{escaped}.addnhosts"
+
+
+_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
 
 
 class DnsmasqFiles:
@@ -53,8 +63,7 @@ class DnsmasqFiles:
     def __init__(self, paths: DriverPaths, name: str) -> None:
         base = os.path.join(paths.lib, "dnsmasq")
         self.conf = os.path.join(base, f"{name}.conf")
-        self.hostsfile = os.path.join(base, f"{name}.hostsfile")
-        self.addnhosts = os.path.join(base, f"{name}.addnhosts")
+        self.hostsfile, self.addnhosts = hosts_file_paths(base, name)
         self.leases = os.path.join(base, f"{name}.leases")
         self.pidfile = paths.pidfile(name)
         # before per-network pid files: a dnsmasq started then is still found and stopped
@@ -88,28 +97,125 @@ def needs_dnsmasq(net: Network) -> bool:
 
 
 def _ptr_domain(ip: Ip) -> str:
-    """virSocketAddrPTRDomain for IPv4: whole octets of the network, reversed, under in-addr.arpa."""
+    """virSocketAddrPTRDomain: whole octets (IPv4) or nibbles (IPv6) of the network, reversed, under
+    in-addr.arpa or ip6.arpa; a prefix that cuts one is refused with libvirt's words."""
     prefix = ip_prefix(ip)
-    if prefix % 8:
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: PTR domain for IPv4 "
+    address = ipaddress.ip_address(ip.address or "")
+    step = 8 if address.version == 4 else 4
+    if prefix % step:
+        family = "IPv4" if address.version == 4 else "IPv6"
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: PTR domain for {family} "
                                 f"network with prefix {prefix} cannot be automatically created", verbatim=True)  # fmt: skip
-    octets = (ip.address or "").split(".")[: prefix // 8]
-    return ".".join([*reversed(octets), "in-addr.arpa"])
+    if address.version == 4:
+        parts = str(address).split(".")[: prefix // 8]
+        return ".".join([*reversed(parts), "in-addr.arpa"])
+    nibbles = address.packed.hex()[: prefix // 4]
+    return ".".join([*reversed(nibbles), "ip6.arpa"])
 
 
 def _v4(net: Network) -> list[Ip]:
-    return [ip for ip in net.ips or [] if ip.family in (None, "ipv4") and ip.address]
+    return [ip for ip in net.ips or [] if ip.family in (None, "ipv4") and ip.address and ":" not in ip.address]
 
 
-def config_lines(net: Network, bridge: str, files: DnsmasqFiles) -> tuple[list[str], list[str], list[str]]:
-    """The configuration, DHCP hosts file and extra hosts file, line by line, in networkDnsmasqConfContents' order.
+def _is_v6(ip: Ip) -> bool:
+    return ":" in (ip.address or "")
 
-    Addresses come from the parsed definition in canonical form; the text values
-    (domain, boot file, TFTP root, host names) were checked at define and are
-    checked again, line by line, when written.
+
+def _lease_time(expiry: int | None, unit: str | None) -> str | None:
+    """networkBuildDnsmasqLeaseTime: ``infinite`` for 0, else the number and the unit's first letter."""
+    if expiry is None:
+        return None
+    return "infinite" if expiry == 0 else f"{expiry}{(unit or 'minutes')[0]}"
+
+
+def _range_size(start: str, end: str) -> int:
+    """virSocketAddrGetRange for a range the definition's checks accepted: the number of addresses in it."""
+    return int(ipaddress.ip_address(end)) - int(ipaddress.ip_address(start)) + 1
+
+
+def _dhcp_host_line(host: DhcpHost, v6: bool) -> str:
+    """hostsfileAdd: one dnsmasq ``dhcp-host`` line (``mac,ip,name``; ``id:ID,name,[ip]`` for IPv6)."""
+    ip = host.ip or ""
+    if v6:
+        head = ",".join(x for x in (f"id:{host.id}" if host.id else None, host.name) if x)
+        line = f"{head},[{ip}]"
+    elif host.name and host.mac:
+        line = f"{host.mac},{ip},{host.name}"
+    elif host.name:
+        line = f"{host.name},{ip}"
+    else:
+        line = f"{host.mac},{ip}"
+    lease = _lease_time(host.lease_expiry, host.lease_unit)
+    return f"{line},{lease}" if lease else line
+
+
+def _conf_dhcp(conf: list[str], ip: Ip | None, hosts: list[str]) -> int:
+    """networkDnsmasqConfDHCP: the ranges (netmask for IPv4, prefix for IPv6), static-only DHCP, the hosts,
+    and the IPv4-only options; returns how many leases the ranges hold."""
+    if ip is None:
+        return 0
+    v6 = _is_v6(ip)
+    prefix = ip_prefix(ip)
+    leases = 0
+    for rng in ip.dhcp_ranges or []:
+        start, end = rng.start or "", rng.end or ""
+        mask = str(prefix) if v6 else str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+        lease = _lease_time(rng.lease_expiry, rng.lease_unit)
+        conf.append(f"dhcp-range={start},{end},{mask}" + (f",{lease}" if lease else ""))
+        leases += _range_size(start, end)
+    if not ip.dhcp_ranges and ip.dhcp_hosts:
+        # static hosts only: dnsmasq's DHCP still has to be switched on (for dhcp-hosts=)
+        conf.append(f"dhcp-range={ip.address},static" + (f",{prefix}" if v6 else ""))
+    hosts += [_dhcp_host_line(host, v6) for host in ip.dhcp_hosts or [] if host.ip]
+    if not v6:
+        if ip.dhcp_ranges or ip.dhcp_hosts:
+            conf += ["dhcp-no-override", "dhcp-authoritative"]
+        if ip.dhcp_bootp_file:
+            server = f",,{ip.dhcp_bootp_server}" if ip.dhcp_bootp_server else ""
+            conf.append(f"dhcp-boot={ip.dhcp_bootp_file}{server}")
+    return leases
+
+
+def _srv_line(srv: DnsSrv) -> str:
+    line = f"srv-host=_{srv.service}._{srv.protocol}" + (f".{srv.domain}" if srv.domain is not None else "")
+    if srv.target is not None and srv.target != ".":  # none or ".": the service is not offered (RFC 2782)
+        line += f",{srv.target}"
+        # positional: a later value present means the earlier ones are written (port 1 by default)
+        if srv.port or srv.priority or srv.weight:
+            line += f",{srv.port or 1}"
+        if srv.priority or srv.weight:
+            line += f",{srv.priority or 0}"
+        if srv.weight:
+            line += f",{srv.weight}"
+    return line
+
+
+def _one_dhcp(ips: list[Ip], family: str) -> Ip | None:
+    found: Ip | None = None
+    for ip in ips:
+        if ip.dhcp_ranges or ip.dhcp_hosts:
+            if found is not None:
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: For {family}, "
+                                        "multiple DHCP definitions cannot be specified.", verbatim=True)  # fmt: skip
+            found = ip
+    return found
+
+
+def conf_contents(
+    net: Network, bridge: str, pidfile: str | None, hostsfile: str, addnhosts: str
+) -> tuple[list[str], list[str], list[str]]:
+    """networkDnsmasqConfContents: the configuration, the DHCP hosts and the extra DNS hosts, line by line.
+
+    The configuration is libvirt's, line for line (its networkxml2conf test data is the reference):
+    its header, then the directives in libvirt's order. Addresses come from the parsed definition in
+    canonical form; text values were checked at define and are checked again, line by line, when written.
     """
+    name = net.name or ""
     want_dns = net.dns_enable is not False
-    conf = ["strict-order"]
+    conf = ["##WARNING:  THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE",
+            "##OVERWRITTEN AND LOST.  Changes to this configuration should be made using:",
+            f"##    virsh net-edit {name}", "## or other application using the libvirt API.", "##",
+            "## dnsmasq conf file created by libvirt", "strict-order"]  # fmt: skip
     if not want_dns:
         conf.append("port=0")
     if want_dns and net.dns_forwarders:
@@ -125,69 +231,61 @@ def config_lines(net: Network, bridge: str, files: DnsmasqFiles) -> tuple[list[s
             conf.append(f"local=/{net.domain_name}/")
         conf += [f"domain={net.domain_name}", "expand-hosts"]
     if want_dns:
-        conf += [f"local=/{_ptr_domain(ip)}/" for ip in _v4(net) if ip.localPtr]
+        conf += [f"local=/{_ptr_domain(ip)}/" for ip in net.ips or [] if ip.localPtr]
     if want_dns and net.dns_forward_plain_names is False:
         conf += ["domain-needed", "local=//"]
-    conf += [f"pid-file={files.pidfile}", f"dhcp-leasefile={files.leases}", "except-interface=lo", "bind-dynamic",
-             f"interface={bridge}"]  # fmt: skip
+    if pidfile:
+        conf.append(f"pid-file={pidfile}")
+    conf += ["except-interface=lo", "bind-dynamic", f"interface={bridge}"]
     if not net.forward_mode:  # isolated: no default route, no forwarding of queries, no IPv6 route
         conf += ["dhcp-option=3", "no-resolv", "ra-param=*,0,0"]
     if want_dns:
         conf += [f"txt-record={txt.name},{txt.value}" for txt in net.dns_txts or []]
-        for srv in net.dns_srvs or []:
-            line = f"srv-host=_{srv.service}._{srv.protocol}" + (f".{srv.domain}" if srv.domain is not None else "")
-            if srv.target is not None and srv.target != ".":  # none or ".": the service is not offered (RFC 2782)
-                line += f",{srv.target}"
-                # positional: a later value present means the earlier ones are written (port 1 by default)
-                if srv.port or srv.priority or srv.weight:
-                    line += f",{srv.port or 1}"
-                if srv.priority or srv.weight:
-                    line += f",{srv.priority or 0}"
-                if srv.weight:
-                    line += f",{srv.weight}"
-            conf.append(line)
-    dhcp: Ip | None = None
+        conf += [_srv_line(srv) for srv in net.dns_srvs or []]
+    v6 = [ip for ip in net.ips or [] if _is_v6(ip)]
     tftp = False
-    for ip in _v4(net):
+    ipv4_dhcp: Ip | None = None
+    for ip in net.ips or []:  # in definition order, as libvirt looks for the first DHCP of each family
+        if _is_v6(ip):
+            continue
         if ip.dhcp_ranges or ip.dhcp_hosts:
-            if dhcp is not None:
+            if ipv4_dhcp is not None:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: For IPv4, "
                                         "multiple DHCP definitions cannot be specified.", verbatim=True)  # fmt: skip
-            dhcp = ip
+            ipv4_dhcp = ip
         if ip.tftp_root:
             if not tftp:
                 conf.append("enable-tftp")
                 tftp = True
             conf.append(f"tftp-root={ip.tftp_root}")
+    ipv6_dhcp = _one_dhcp(v6, "IPv6")
     hosts: list[str] = []
-    leases = 0
-    if dhcp is not None:
-        netmask = ipaddress.IPv4Network(f"0.0.0.0/{ip_prefix(dhcp)}").netmask
-        for rng in dhcp.dhcp_ranges or []:
-            conf.append(f"dhcp-range={rng.start},{rng.end},{netmask}")
-            start, end = ipaddress.IPv4Address(rng.start or "0.0.0.0"), ipaddress.IPv4Address(rng.end or "0.0.0.0")
-            leases += max(int(end) - int(start) + 1, 0)
-        if not dhcp.dhcp_ranges:
-            conf.append(f"dhcp-range={dhcp.address},static")  # static hosts only: DHCP still has to be on
-        for host in dhcp.dhcp_hosts or []:
-            hosts.append(",".join(x for x in (host.mac, host.ip, host.name) if x) if host.mac or not host.name
-                         else f"{host.name},{host.ip}")  # fmt: skip
-        conf += ["dhcp-no-override", "dhcp-authoritative"]
-        if dhcp.dhcp_bootp_file:
-            server = f",,{dhcp.dhcp_bootp_server}" if dhcp.dhcp_bootp_server else ""
-            conf.append(f"dhcp-boot={dhcp.dhcp_bootp_file}{server}")
-    if leases:
+    leases = _conf_dhcp(conf, ipv4_dhcp, hosts) + _conf_dhcp(conf, ipv6_dhcp, hosts)
+    if leases > 0:
         conf.append(f"dhcp-lease-max={leases}")
-    if dhcp is not None:
-        conf.append(f"dhcp-hostsfile={files.hostsfile}")
     addn: dict[str, list[str]] = {}
     for dns_host in net.dns_hosts or []:
-        addn.setdefault(dns_host.ip or "", []).extend(h.name or "" for h in dns_host.hostnames or [])
+        if dns_host.ip:
+            addn.setdefault(dns_host.ip, []).extend(h.name or "" for h in dns_host.hostnames or [])
+    if ipv4_dhcp is not None or ipv6_dhcp is not None:
+        # written even with no static host yet, for hosts added at run time
+        conf.append(f"dhcp-hostsfile={hostsfile}")
     if want_dns:
-        conf.append(f"addn-hosts={files.addnhosts}")
+        conf.append(f"addn-hosts={addnhosts}")
     if net.mtu:
         conf.append(f"dhcp-option=option:mtu,{net.mtu}")
+    if ipv6_dhcp is not None:
+        conf.append("enable-ra")
+    else:
+        conf += [f"dhcp-range={ip.address},ra-only" for ip in v6 if not (ip.dhcp_ranges or ip.dhcp_hosts)]
+    conf += net.dnsmasq_options or []
     return conf, hosts, ["".join(f"{x}\t" for x in (ip, *names)) for ip, names in addn.items()]
+
+
+def config_lines(net: Network, bridge: str, files: DnsmasqFiles) -> tuple[list[str], list[str], list[str]]:
+    """The configuration, DHCP hosts file and extra hosts file pyvirt writes for a running network:
+    libvirt's contents with the network's own pid file (the lease file is named on dnsmasq's command line)."""
+    return conf_contents(net, bridge, files.pidfile, files.hostsfile, files.addnhosts)
 
 
 def _readable_by_dnsmasq(path: str) -> bool:
@@ -242,7 +340,9 @@ def start_dnsmasq(net: Network, bridge: str, paths: DriverPaths) -> None:
     cmd: Command | None = None
     try:
         _write_files(net, bridge, files)
-        Command([binary, "--test", f"--conf-file={files.conf}"]).pass_env("PATH").run(timeout=30)  # its own words
+        Command([binary, "--test", f"--conf-file={files.conf}", f"--dhcp-leasefile={files.leases}"]).pass_env(
+            "PATH"
+        ).run(timeout=30)  # its own words
         # in the foreground under our daemonizing (no orphaned intermediate process for PID 1 to reap).
         # dnsmasq writes its pid file itself (pid-file=) once it is set up; ours, needed to daemonize, has
         # another name and goes at once, so the network's pid file is only ever dnsmasq's, and start waits
@@ -250,7 +350,9 @@ def start_dnsmasq(net: Network, bridge: str, paths: DriverPaths) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(files.pidfile)
         starter = f"{files.pidfile}.start"
-        cmd = Command([binary, f"--conf-file={files.conf}", "--keep-in-foreground"]).pass_env("PATH")
+        cmd = Command(
+            [binary, f"--conf-file={files.conf}", f"--dhcp-leasefile={files.leases}", "--keep-in-foreground"]
+        ).pass_env("PATH")
         try:
             cmd.set_pidfile(starter).daemonize().run_async()
         finally:

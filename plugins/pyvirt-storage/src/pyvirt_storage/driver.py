@@ -415,9 +415,9 @@ class StorageConnection:
     @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
         check_flags(flags, 1, "storageVolCreateXML")  # PREALLOC_METADATA
-        vol = parse_volume(xml)
         with self.store.locked():
             defn = self._active(pool)
+            vol = parse_volume(xml, defn.type)  # the pool's type decides the formats a volume may have
             create = _backend_call(self.backend(defn.type or ""), "create_volume", "volume creation")
             created: Volume = create(defn, vol, flags)
         return VolumeRef(pool.name, created.name or "", created.key or "")
@@ -439,7 +439,8 @@ class StorageConnection:
     @hookimpl
     def volume_get_xml_desc(self, vol: VolumeRef, flags: int) -> str:
         check_flags(flags, 0, "storageVolGetXMLDesc")
-        return format_volume(self._volume(self._active(vol.pool), vol.name))
+        defn = self._active(vol.pool)
+        return format_volume(self._volume(defn, vol.name), defn.type)
 
     @hookimpl
     def volume_get_path(self, vol: VolumeRef) -> str:

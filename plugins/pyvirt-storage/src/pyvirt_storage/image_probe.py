@@ -33,6 +33,17 @@ class ImageInfo:
     backing: str | None = None  # backing file, absolute
     backing_format: str | None = None
     compat: str | None = None  # qcow2: 0.10 or 1.1
+    # qcow2 v3 only, as libvirt reports them: the features libvirt knows that the header sets
+    features: tuple[str, ...] | None = None
+
+
+def _qcow2_features(header: bytes, version: int) -> tuple[str, ...] | None:
+    """qcow2GetFeatures: lazy refcounts (compatible bit 0) and extended L2 (incompatible bit 4), v3 only."""
+    if version == 2:
+        return None
+    incompatible, compatible = struct.unpack_from(">QQ", header, 72)
+    found = [name for name, on in (("lazy_refcounts", compatible & 1), ("extended_l2", incompatible & 16)) if on]
+    return tuple(found)
 
 
 def _qcow2(header: bytes, path: str) -> tuple[int, str | None, str | None, str]:
@@ -74,9 +85,11 @@ def probe_image(path: str) -> ImageInfo:
         iso = f.read(5)
     allocation = st.st_blocks * 512
     fmt, capacity, backing, backing_format, compat = "raw", st.st_size, None, None, None
+    features = None
     if header[:4] == _QCOW2_MAGIC and len(header) >= 104:
         fmt = "qcow2"
         capacity, backing, backing_format, compat = _qcow2(header, path)
+        features = _qcow2_features(header, struct.unpack_from(">I", header, 4)[0])
     elif header[:4] == _QED_MAGIC and len(header) >= 64:
         fmt = "qed"
         capacity = struct.unpack_from("<Q", header, 48)[0]
@@ -90,4 +103,4 @@ def probe_image(path: str) -> ImageInfo:
         fmt = "iso"
     if backing is not None and not os.path.isabs(backing):
         backing = os.path.join(os.path.dirname(path), backing)
-    return ImageInfo(fmt, capacity, allocation, st.st_size, backing, backing_format, compat)
+    return ImageInfo(fmt, capacity, allocation, st.st_size, backing, backing_format, compat, features)
