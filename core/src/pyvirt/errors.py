@@ -325,7 +325,23 @@ def format_message(code: ErrorCode, detail: str | None) -> str:
 
 
 class Error(Exception):
-    """Any pyvirt failure; ``code``/``domain`` are libvirt's numbers."""
+    """Any pyvirt failure; ``code``/``domain`` are libvirt's numbers.
+
+    The code decides the class: ``Error(ErrorCode.NO_DOMAIN, ...)`` and
+    ``OperationFailedError(ErrorCode.NO_DOMAIN, ...)`` are both a
+    :class:`NotFoundError`, so ``except pyvirt.NotFoundError`` catches every
+    "no domain" whoever raised it (libvirt's number is the contract; a class
+    written at a raise site cannot contradict it). A subclass that is not one
+    of the classes below (``SystemCallError``, a driver's own) keeps its
+    class, and a code with no class of its own is a plain :class:`Error`.
+    """
+
+    def __new__(cls, code: ErrorCode = ErrorCode.INTERNAL_ERROR, *args: object, **kwargs: object) -> Error:
+        target = _CLASS_BY_CODE.get(code, Error) if cls in _BY_CODE_FAMILY else cls
+        self = super().__new__(target)
+        if not isinstance(self, cls):  # Python calls __init__ only on an instance of the class asked for
+            self.__init__(code, *args, **kwargs)  # type: ignore[misc]
+        return self
 
     def __init__(
         self,
@@ -440,7 +456,10 @@ _CLASS_BY_CODE: dict[ErrorCode, type[Error]] = {
 }
 
 
+# The classes whose instances take their class from their code (see Error.__new__).
+_BY_CODE_FAMILY = frozenset({Error, *_CLASS_BY_CODE.values()})
+
+
 def make_error(code: ErrorCode, detail: str | None = None, *, domain: ErrorDomain = ErrorDomain.NONE) -> Error:
-    """Build the most specific exception class for ``code``."""
-    cls = _CLASS_BY_CODE.get(code, Error)
-    return cls(code, detail, domain=domain)
+    """Build the exception for ``code`` (its class follows from the code, as for every ``Error``)."""
+    return Error(code, detail, domain=domain)

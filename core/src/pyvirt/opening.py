@@ -109,6 +109,12 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
 
     if resolved.is_embed:
         resolved.embed_root()
+    if entry_point_value("pyvirt.hypervisor", resolved.driver) is None:
+        from pyvirt.errors import ConnectionError
+        from pyvirt.plugin.registry import install_hint
+
+        # libvirt's words: "no connection driver available for URI"
+        raise ConnectionError(ErrorCode.NO_CONNECT, resolved.text + install_hint(resolved.driver))
     driver = load_driver("hypervisor", resolved.driver)
     events = EventSink()
     conn_obj, pm = open_with_manager(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)

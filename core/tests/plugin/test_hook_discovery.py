@@ -11,7 +11,7 @@ from pyvirt.drivers.test import driver as test_driver
 from pyvirt.errors import Error
 from pyvirt.plugin import PROJECT, hookimpl
 from pyvirt.plugin.registry import _plugin_manager, _register
-from pyvirt.plugin.specs import hypervisor, secondary, state
+from pyvirt.plugin.specs import host, hypervisor, secondary, state
 
 
 def _reference_manager() -> pluggy.PluginManager:
@@ -19,6 +19,7 @@ def _reference_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hypervisor)
     pm.add_hookspecs(secondary)
     pm.add_hookspecs(state)
+    pm.add_hookspecs(host)
     return pm
 
 

@@ -59,6 +59,16 @@ _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc"
             "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx"}  # fmt: skip
 
 
+def install_hint(name: str) -> str:
+    """`` (install pyvirt-qemu)`` for a driver one of pyvirt's own distributions provides, else nothing.
+
+    Never a guessed name such as ``pyvirt-bhyve``: suggesting a distribution
+    that does not exist invites someone to publish one under that name.
+    """
+    dist = _SUGGEST.get(name)
+    return f" (install {dist})" if dist else ""
+
+
 class DriverEntry(NamedTuple):
     """One installed driver, as ``pyvirsh drivers`` shows it (a NamedTuple: cheaper to define than a dataclass).
 
@@ -128,10 +138,8 @@ def load_driver(kind: str, name: str) -> Any:
     group = GROUPS[kind]
     value = entry_point_value(group, name)
     if value is None:
-        hint = _SUGGEST.get(name, f"pyvirt-{name}")
-        if kind == "hypervisor":
-            raise ConnectionError(ErrorCode.NO_CONNECT, f"no driver for scheme '{name}' (install {hint})")
-        raise ConnectionError(ErrorCode.NO_CONNECT, f"no {kind} driver '{name}' (install {hint})")
+        what = f"scheme '{name}'" if kind == "hypervisor" else f"{kind} driver '{name}'"
+        raise ConnectionError(ErrorCode.NO_CONNECT, what + install_hint(name))
     try:
         obj = _import_object(value)
     except Exception as exc:
