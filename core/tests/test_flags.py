@@ -53,3 +53,18 @@ def test_each_api_names_the_enum_its_flags_take() -> None:
     assert flags.API_FLAGS["virDomainGetXMLDesc"] is flags.DomainXMLFlags
     assert flags.API_FLAGS["virDomainSetVcpusFlags"] is flags.DomainVcpuFlags
     assert "virConnectGetHostname" not in flags.API_FLAGS  # no flags argument at all
+
+
+def test_check_flags_refuses_bits_outside_an_enum_mask() -> None:
+    """``~`` of an IntFlag keeps only the enum's own members (``~(LIVE | CONFIG)`` is 0): check_flags must not."""
+    from pyvirt.errors import Error, ErrorCode
+    from pyvirt.plugin.flags import check_flags
+
+    allowed = flags.NetworkUpdateFlags.LIVE | flags.NetworkUpdateFlags.CONFIG
+    check_flags(3, allowed, "networkUpdate")
+    with pytest.raises(Error) as info:
+        check_flags(4, allowed, "networkUpdate")
+    assert (info.value.code, info.value.message) == (
+        ErrorCode.INVALID_ARG,
+        "unsupported flags (0x4) in function networkUpdate",
+    )
