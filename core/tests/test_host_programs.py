@@ -70,6 +70,9 @@ NOT_RUN_ON_HOST = {
     "emulator": "command tests: a missing absolute path, run to see exec fail",
     "no-such-program-pyvirt": "a name looked up in PATH to see the lookup fail",
     "qemu-system-": "virt-install tests: the start of the QEMU command line in a guest's log, searched for",
+    "xl": "the Xen toolstack: run by pyvirt-xen only in the nested Xen dom0 (fetch-xen-dom0 unpacks it, not installed)",
+    "xenstore-read": "Xen's xenstore client (console pty path): run by pyvirt-xen only in the nested Xen dom0",
+    "busybox": "the nested Xen dom0's and guest's initramfs interpreter (#!/bin/busybox), run inside them",
 }
 
 # Spawns whose program the scan cannot follow to a literal, with where the program comes from.
@@ -85,6 +88,9 @@ DYNAMIC = {
     ("plugins/pyvirt-lxc/src/pyvirt_lxc/container_init.py", "init"): "the container's init, inside its root",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/command_line.py", "emulator_for(dom)"): (
         "the guest's <emulator>, else qemu-system-<arch>; the tests run qemu-system-x86_64 (in the table)"
+    ),
+    ("plugins/pyvirt-xen/tests/test_nested_xen.py", "[str(DOM0_CACHE_FETCH)]"): (
+        "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
     ),
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/driver.py", "qcmd.argv"): "QEMU's argv, built by command_line.py",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/process.py", "qcmd.argv"): "QEMU's argv, built by command_line.py",

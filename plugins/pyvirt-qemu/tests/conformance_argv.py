@@ -25,8 +25,13 @@ import pyvirt_qemu.block_nodes
 from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
 from pyvirt_qemu.memory_backends import HugetlbfsMount
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from libvirt_qemu_cases import argv_cases, argv_paths, caps_for
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
@@ -58,12 +63,13 @@ def normalise(argv: list[str]) -> list[str]:
     return argv
 
 
-def argv_for(xml: Path) -> list[str]:
+def argv_for(xml: Path, caps: EmulatorCaps | None = None) -> list[str]:
     """Built twice, like the driver does: the first pass names the devices, then the fds are known.
 
-    The fd numbers are libvirt's test suite's own: 1729 for sockets, 1750 for files.
+    The fd numbers are libvirt's test suite's own: 1729 for sockets, 1750 for files. ``caps``: the
+    capabilities the libvirt test case names (``libvirt_qemu_cases.caps_for``).
     """
-    dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name))
+    dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps)
     lib_dir = f"/tmp/lib/domain--1-{(dom.name or '')[:20]}"  # libvirt's short name
     cfg = _graphics_config(xml.name.removesuffix(".xml"))
     prepare_graphics(dom, cfg, lib_dir, allocate=False)
@@ -71,6 +77,8 @@ def argv_for(xml: Path) -> list[str]:
     nics = dom.devices.interfaces if dom.devices is not None else []
     taps = {f"tap{i}": 3 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
     memory: dict[str, Any] = {"hugepage_mounts": TEST_HUGEPAGES, "host_nodes": set(range(8))}
+    memory["caps"] = caps
+    memory["tpm_socket"] = "/dev/test"  # qemuxml2argvtest.c points every emulated TPM at this socket
     build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
     fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
     fds |= taps
@@ -102,52 +110,69 @@ def first_difference(want: list[str], got: list[str]) -> str:
 
 
 def main() -> int:
+    """Every run of libvirt's qemuxml2argvtest.c (``libvirt_qemu_cases.argv_cases``), with the caps it names.
+
+    Rows: the x86_64-latest valid cases, the valid cases of every other caps (fake or a caps file), and the
+    must-fail cases (a ``.err`` file: refused at all, and refused with libvirt's first error line).
+    """
     # libvirt's test suite mocks the host: /dev/cdrom is its only CD-ROM drive
     pyvirt_qemu.block_nodes.is_cdrom = lambda path: path == "/dev/cdrom"
+    only = sys.argv[1] if len(sys.argv) > 1 else None
     tree = source_tree()
     if tree is None:
         print("qemuxml2argv: libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed); skipped")
         return 0
-    data = tree / "tests" / "qemuxml2argvdata"
-    passed = total = 0
-    reasons: Counter[str] = Counter()
-    for args_file in sorted(data.glob("*.x86_64-latest.args")):
-        name = args_file.name.removesuffix(".x86_64-latest.args")
-        xml = data / f"{name}.xml"
-        if not xml.exists():
+    rows: dict[str, list[int]] = {"latest": [0, 0], "other": [0, 0]}
+    reasons: dict[str, Counter[str]] = {"latest": Counter(), "other": Counter()}
+    err_total = err_ok = err_same = 0
+    err_reasons: Counter[str] = Counter()
+    for case in argv_cases(tree):
+        if only and only not in (case.name, case.name + case.suffix):
             continue
-        total += 1
+        xml, args_file, err_file = argv_paths(tree, case)
+        caps = caps_for(tree, case)
+        if case.expect_failure or case.expect_parse_error:
+            err_total += 1
+            try:
+                argv_for(xml, caps)
+            except Error as exc:
+                err_ok += 1
+                want = err_file.read_text().splitlines()[0] if err_file.exists() else ""
+                same = str(exc).splitlines()[0].strip() == want.strip()
+                err_same += same
+                if not same:
+                    err_reasons[f"want {want[:70]!r} got {str(exc).splitlines()[0][:60]!r}"] += 1
+            except Exception as exc:
+                err_reasons[f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
+            else:
+                err_reasons["accepted"] += 1
+            continue
+        row = "latest" if case.caps_label == "x86_64-latest" else "other"
+        rows[row][1] += 1
         try:
-            got = argv_for(xml)
+            got = argv_for(xml, caps)
         except Error as exc:
-            reasons[f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
+            reasons[row][f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
             continue
         except Exception as exc:  # a crash is a finding, not a skip
-            reasons[f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
+            reasons[row][f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
             continue
-        if normalise(expected_argv(args_file)) == normalise(got):
-            passed += 1
+        want = normalise(expected_argv(args_file))
+        if want == normalise(got):
+            rows[row][0] += 1
         else:
-            reasons[first_difference(normalise(expected_argv(args_file)), normalise(got))] += 1
-    err_total = err_ok = err_same = 0
-    for err_file in sorted(data.glob("*.x86_64-latest.err")):
-        xml = data / f"{err_file.name.removesuffix('.x86_64-latest.err')}.xml"
-        if not xml.exists():
-            continue
-        err_total += 1
-        try:
-            argv_for(xml)
-        except Error as exc:
-            err_ok += 1
-            err_same += err_file.read_text().strip() == str(exc).strip()
-        except Exception:
-            pass
-    rate = 100.0 * passed / total if total else 0.0
-    print(f"qemuxml2argv x86_64-latest: {passed}/{total} argv identical ({rate:.1f}%)")
-    for why, count in reasons.most_common(int(os.environ.get("PYVIRT_CONFORMANCE_REASONS", "15"))):
+            reasons[row][first_difference(want, normalise(got))] += 1
+            if only:
+                print("want:", " ".join(want), "\ngot: ", " ".join(got))
+    top = int(os.environ.get("PYVIRT_CONFORMANCE_REASONS", "15"))
+    for row, title in (("latest", "x86_64-latest, valid cases"), ("other", "every other caps version and arch")):
+        ok, total = rows[row]
+        print(f"qemuxml2argv {title}: {ok}/{total} argv identical ({100.0 * ok / total if total else 0:.1f}%)")
+        for why, count in reasons[row].most_common(top):
+            print(f"  {count:6d}  {why}")
+    print(f"qemuxml2argv must-fail cases: {err_ok}/{err_total} refused, {err_same} with libvirt's first error line")
+    for why, count in err_reasons.most_common(top):
         print(f"  {count:6d}  {why}")
-    print(f"qemuxml2argv x86_64-latest error cases refused: {err_ok}/{err_total}, "
-          f"{err_same} with libvirt's exact message")  # fmt: skip
     return 0
 
 

@@ -21,7 +21,7 @@ from pyvirt import DomainState, ErrorCode
 from pyvirt.conf.schema import validate
 
 EFI = """<domain type='qemu'><name>efi</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
-<os firmware='efi'><type>hvm</type></os><devices><serial type='pty'/></devices></domain>"""
+<os firmware='efi'><type>hvm</type></os><features><acpi/></features><devices><serial type='pty'/></devices></domain>"""
 
 
 @pytest.fixture

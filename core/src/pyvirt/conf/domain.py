@@ -19,11 +19,11 @@ from pyvirt.conf.cputune_rules import apply_cputune_rules
 from pyvirt.conf.domain_devices import Devices, Memory
 from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.domain_values import check_domain_values
-from pyvirt.conf.units import INT_MAX, INT_MIN, parse_memory_kib
+from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
-from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 
 __all__ = ["Domain", "format_domain", "parse_domain"]
 
@@ -143,7 +143,6 @@ class InitArg(XmlModel):
 
 
 class Os(XmlModel):
-    UNSUPPORTED = frozenset({"acpi"})
     firmware: Annotated[str | None, X("@firmware")] = None
     type: Annotated[OsType | None, X("type", model=OsType)] = None
     firmware_features: Annotated[str | None, X("firmware", raw=True)] = None
@@ -159,12 +158,25 @@ class Os(XmlModel):
     initrd: Annotated[str | None, X("initrd")] = None
     cmdline: Annotated[str | None, X("cmdline")] = None
     dtb: Annotated[str | None, X("dtb")] = None
+    # <acpi><table type='slic'>: libvirt knows one table, of one type (virDomainDefParseBootAcpiOptions)
+    acpi_table_type: Annotated[str | None, X("acpi/table/@type")] = None
+    acpi_table: Annotated[str | None, X("acpi/table")] = None
     boots: Annotated[list[BootDev] | None, X("boot", model=BootDev, many=True)] = None
     bootmenu_enable: Annotated[bool | None, X("bootmenu/@enable")] = None
     bootmenu_timeout: Annotated[int | None, X("bootmenu/@timeout")] = None
     smbios_mode: Annotated[str | None, X("smbios/@mode")] = None
     bios_useserial: Annotated[bool | None, X("bios/@useserial")] = None
     bios_reboot_timeout: Annotated[int | None, X("bios/@rebootTimeout")] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        tables = elem.findall("acpi/table")
+        if len(tables) > 1:
+            raise XMLError(ErrorCode.XML_ERROR, "Only one acpi table is supported")
+        if tables and tables[0].get("type") is None:
+            raise XMLError(ErrorCode.XML_ERROR, "Missing acpi table type")
+        if tables and tables[0].get("type") != "slic":
+            raise XMLError(ErrorCode.XML_ERROR, f"Unknown acpi table type: {tables[0].get('type')}")
 
 
 class IdMapEntry(XmlModel):
@@ -280,8 +292,16 @@ class KvmFeatures(XmlModel):
     dirty_ring_size: Annotated[int | None, X("dirty-ring/@size")] = None
 
 
+class XenFeatures(XmlModel):
+    """``<features><xen>`` (libxl only; libvirt's QEMU driver accepts and ignores it, as pyvirt's does)."""
+
+    e820_host_state: Annotated[str | None, X("e820_host/@state")] = None
+    passthrough_state: Annotated[str | None, X("passthrough/@state")] = None
+    passthrough_mode: Annotated[str | None, X("passthrough/@mode")] = None
+
+
 class Features(XmlModel):
-    UNSUPPORTED = frozenset({"xen", "msrs", "sev", "async-teardown"})
+    UNSUPPORTED = frozenset({"msrs", "sev", "async-teardown"})
     acpi: Annotated[bool | None, X("acpi", flag=True)] = None
     apic: Annotated[bool | None, X("apic", flag=True)] = None
     apic_eoi: Annotated[str | None, X("apic/@eoi")] = None
@@ -292,6 +312,7 @@ class Features(XmlModel):
     privnet: Annotated[bool | None, X("privnet", flag=True)] = None
     hyperv: Annotated[HypervFeatures | None, X("hyperv", model=HypervFeatures)] = None
     kvm: Annotated[KvmFeatures | None, X("kvm", model=KvmFeatures)] = None
+    xen: Annotated[XenFeatures | None, X("xen", model=XenFeatures)] = None
     pvspinlock_state: Annotated[str | None, X("pvspinlock/@state")] = None
     capabilities: Annotated[CapabilitiesFeature | None, X("capabilities", model=CapabilitiesFeature)] = None
     pmu_state: Annotated[str | None, X("pmu/@state")] = None
@@ -340,6 +361,8 @@ class Timer(XmlModel):
     track: Annotated[str | None, X("@track")] = None
     tickpolicy: Annotated[str | None, X("@tickpolicy")] = None
     present: Annotated[bool | None, X("@present")] = None
+    # tsc only: libxl's tsc_mode; libvirt's QEMU driver accepts and ignores it, as pyvirt's does
+    mode: Annotated[str | None, X("@mode")] = None
 
 
 class Clock(XmlModel):
@@ -473,7 +496,7 @@ class Domain(XmlModel):
     uuid: Annotated[str | None, X("uuid")] = None
     genid: Annotated[str | None, X("genid")] = None
     title: Annotated[str | None, X("title")] = None
-    description: Annotated[str | None, X("description")] = None
+    description: Annotated[str | None, X("description", verbatim=True)] = None
     metadata: Annotated[str | None, X("metadata", raw=True)] = None
     max_memory: Annotated[Memory | None, X("maxMemory", model=Memory)] = None
     memory: Annotated[Memory | None, X("memory", model=Memory)] = None
@@ -511,15 +534,24 @@ class Domain(XmlModel):
     launch_security: Annotated[LaunchSecurity | None, X("launchSecurity", model=LaunchSecurity)] = None
     # <lxc:namespace>: namespaces an LXC container shares, "sharenet"/"shareipc"/"shareuts" -> (type, value)
     lxc_share: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # <xen:commandline><xen:arg value=.../>: extra device-model arguments (libxl's namespace, xl's device_model_args)
+    xen_commandline: list[str] = field(default_factory=list)
 
     @classmethod
     def expected_tree(cls) -> ExpectedTree:
         tree = super().expected_tree()
         tree.children[f"{{{LXC_NS}}}namespace"] = None  # read by xml_parse_extra
+        tree.children[f"{{{XEN_NS}}}commandline"] = None  # read by xml_parse_extra
         return tree
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        xen_args = elem.findall(f"{{{XEN_NS}}}commandline/{{{XEN_NS}}}arg")
+        for arg in xen_args:  # libxlDomainDefNamespaceParse
+            if arg.get("value") is None:
+                raise InternalError(ErrorCode.INTERNAL_ERROR, "No device model command-line argument specified")
+        if xen_args:
+            values["xen_commandline"] = [str(arg.get("value")) for arg in xen_args]
         ns = elem.find(f"{{{LXC_NS}}}namespace")
         if ns is None:
             return
@@ -540,9 +572,14 @@ class Domain(XmlModel):
                 if name in self.lxc_share:
                     kind, value = self.lxc_share[name]
                     etree.SubElement(ns, f"{{{LXC_NS}}}{name}", type=kind, value=value)
+        if self.xen_commandline:
+            cmd = etree.SubElement(elem, f"{{{XEN_NS}}}commandline", nsmap={"xen": XEN_NS})
+            for value in self.xen_commandline:
+                etree.SubElement(cmd, f"{{{XEN_NS}}}arg", value=value)
 
 
 LXC_NS = "http://libvirt.org/schemas/domain/lxc/1.0"
+XEN_NS = "http://libvirt.org/schemas/domain/xen/1.0"
 
 _ACTIONS = {
     "on_poweroff": ("destroy", "restart", "preserve", "rename-restart"),
@@ -562,6 +599,7 @@ def parse_domain(
     """
     root = parse_xml(xml, "domain", url)
     _merge_devices(root)
+    _merge_hugepages(root)
     check_domain_values(root)
     dom = parse_model(Domain, root)
     if not dom.type:
@@ -578,6 +616,8 @@ def parse_domain(
         dom.genid = normalize_uuid(dom.genid) if dom.genid else new_uuid()
     if dom.os is None or dom.os.type is None or not dom.os.type.name:
         raise XMLError(ErrorCode.XML_ERROR, "an os <type> must be specified")
+    if dom.os.bootmenu_enable is not True:
+        dom.os.bootmenu_timeout = None  # virDomainDefParseBootOptions reads the timeout of an enabled menu only
     _check_memory(dom)
     if dom.vcpu is None:
         dom.vcpu = Vcpu(count=1)
@@ -594,6 +634,8 @@ def parse_domain(
         setattr(dom, action, value)
         if value is not None and value not in allowed:
             raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{action}>: '{value}'")
+    if dom.features is not None and dom.features.hyperv is not None and dom.features.hyperv.mode is None:
+        dom.features.hyperv.mode = "custom"  # virDomainFeaturesHyperVDefParse's default, always written
     dom.on_poweroff = dom.on_poweroff or "destroy"
     dom.on_reboot = dom.on_reboot or "restart"
     dom.on_crash = dom.on_crash or "destroy"
@@ -604,6 +646,10 @@ def parse_domain(
         _check_hugepages(dom)
     if dom.cputune is not None:
         apply_cputune_rules(dom.cputune, dom.vcpu.count)
+    nodeset = dom.numatune.memory_nodeset if dom.numatune is not None else None
+    if nodeset and not parse_bitmap(nodeset, "nodeset"):
+        # virDomainNumatuneParseXML: a set that names no node ('0,^0') is no binding at all
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Invalid value of 'nodeset': {nodeset}")
     if dom.numatune is not None and (dom.numatune.memory_nodeset or dom.numatune.memory_placement):
         # virDomainNumatuneFormatXML: the mode is always shown, a static placement is implied by the nodeset
         nt = dom.numatune
@@ -617,7 +663,38 @@ def parse_domain(
     if dom.os.type.name == "hvm" and not (dom.os.kernel or dom.os.boots or dom.bootloader or per_device_boot):
         dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom, live, default_sec_model)
+    _check_generic(dom)
     return dom
+
+
+def _check_generic(dom: Domain) -> None:
+    """Checks of libvirt's generic parser and validator (the same for every driver), with its messages."""
+    ids = [t.id for t in dom.iothreadids or [] if t.id is not None]
+    dup = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if dup is not None:
+        raise XMLError(ErrorCode.XML_ERROR, f"duplicate iothread id '{dup}' found")
+    cpu = dom.cpu
+    if cpu is not None and cpu.topology_sockets:
+        total = cpu.topology_sockets * (cpu.topology_dies or 1) * (cpu.topology_cores or 1)
+        if total > UINT_MAX or total * (cpu.topology_threads or 1) > UINT_MAX:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"cpu topology results in more than {UINT_MAX} cpus")
+    assert dom.devices is not None
+    if any(c.target_type == "serial" for c in dom.devices.consoles[1:]):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Only the first console can be a serial port")
+    for mem in dom.devices.memories:
+        block, requested = mem.target_block, mem.target_requested
+        if mem.model == "virtio-mem" and block and requested and block.kib and requested.kib % block.kib:
+            raise XMLError(ErrorCode.XML_DETAIL, "requested size must be an integer multiple of block size")
+
+
+def _merge_hugepages(root: etree._Element) -> None:
+    """libvirt reads ``./memoryBacking/hugepages/page`` with XPath: pages of a repeated ``<hugepages>`` count
+    too (and then meet its nodeset checks)."""
+    for backing in root.findall("memoryBacking"):
+        lists = backing.findall("hugepages")
+        for extra in lists[1:]:
+            lists[0].extend(list(extra))
+            backing.remove(extra)
 
 
 def _merge_devices(root: etree._Element) -> None:
@@ -664,6 +741,12 @@ def _check_hugepages(dom: Domain) -> None:
     pages = (dom.memory_backing.pages if dom.memory_backing is not None else None) or []
     cells = len(etree.fromstring(f"<n>{dom.cpu.numa}</n>").findall("cell")) if dom.cpu and dom.cpu.numa else 0
     masks = [parse_bitmap(p.nodeset, "hugepages nodeset") if p.nodeset is not None else None for p in pages]
+    if cells == 0:
+        # virDomainDefPostParseMemtune: without guest NUMA, a page size for node 0 alone is the default one
+        for page, mask in zip(pages, masks, strict=True):
+            if mask is not None and set(mask) <= {0}:
+                page.nodeset = None
+        masks = [None if m is not None and set(m) <= {0} else m for m in masks]
     for i, mask in enumerate(masks):
         for j in range(i):
             other = masks[j]
@@ -748,9 +831,14 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
         for g in copy.devices.graphics:
             if g.type == "vnc" and g.autoport and g.port:
                 g.port = -1
-    root = etree.Element("domain")
+    root = etree.Element("domain", nsmap={"xen": XEN_NS} if copy.xen_commandline else None)
     format_model(copy, root)
-    return to_string(root, keep_open=("devices",))
+    text = to_string(root, keep_open=("devices",))
+    if copy.xen_commandline:  # declared on <domain> after its attributes, as virXMLNamespaceFormatNS writes it
+        first, rest = text.split("\n", 1)
+        decl = f" xmlns:xen='{XEN_NS}'"
+        text = first.replace(decl, "", 1)[:-1] + decl + ">\n" + rest
+    return text
 
 
 def require_supported(dom: Domain, what: str, supported: bool) -> None:

@@ -1,5 +1,6 @@
 """Domain devices (``<devices>`` children) as typed models, in libvirt's field order."""
 
+import uuid
 from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
@@ -7,7 +8,7 @@ from lxml import etree
 
 from pyvirt.conf.units import UINT_MAX, parse_memory_kib, strtoul
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel
-from pyvirt.errors import ErrorCode, XMLError
+from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
 __all__ = [
     "Address",
@@ -126,9 +127,16 @@ class Disk(XmlModel):
     driver_type: Annotated[str | None, X("driver/@type")] = None
     driver_cache: Annotated[str | None, X("driver/@cache")] = None
     driver_error_policy: Annotated[str | None, X("driver/@error_policy")] = None
+    driver_rerror_policy: Annotated[str | None, X("driver/@rerror_policy")] = None
     driver_io: Annotated[str | None, X("driver/@io")] = None
+    driver_ioeventfd: Annotated[bool | None, X("driver/@ioeventfd", words=("on", "off"))] = None
+    driver_event_idx: Annotated[bool | None, X("driver/@event_idx", words=("on", "off"))] = None
+    driver_copy_on_read: Annotated[bool | None, X("driver/@copy_on_read", words=("on", "off"))] = None
     driver_discard: Annotated[str | None, X("driver/@discard")] = None
     driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
+    driver_detect_zeroes: Annotated[str | None, X("driver/@detect_zeroes")] = None
+    driver_queues: Annotated[int | None, X("driver/@queues")] = None
+    driver_queue_size: Annotated[int | None, X("driver/@queue_size")] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
@@ -261,11 +269,158 @@ class Route(XmlModel):
     gateway: Annotated[str | None, X("@gateway")] = None
 
 
-class Interface(XmlModel):
-    TAG = "interface"
-    UNSUPPORTED = frozenset({"virtualport", "bandwidth", "vlan", "filterref", "tune", "coalesce", "teaming"})
+class BandwidthRate(XmlModel):
+    """``<inbound>``/``<outbound>`` of a NIC's ``<bandwidth>`` (kB/s, kB/s, kB/s, kB), virNetDevBandwidthParseRate."""
+
+    average: Annotated[int | None, X("@average")] = None
+    peak: Annotated[int | None, X("@peak")] = None
+    floor: Annotated[int | None, X("@floor")] = None
+    burst: Annotated[int | None, X("@burst")] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        if not values.get("average") and not values.get("floor"):
+            raise XMLError(ErrorCode.XML_DETAIL, "Missing mandatory average or floor attributes")
+        if (values.get("peak") or values.get("burst")) and not values.get("average"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "'peak' and 'burst' require 'average' attribute")
+
+
+class Bandwidth(XmlModel):
+    """A NIC's traffic shaping (virNetDevBandwidthParse); the drivers that cannot apply it refuse it."""
+
+    inbound: Annotated[BandwidthRate | None, X("inbound", model=BandwidthRate)] = None
+    outbound: Annotated[BandwidthRate | None, X("outbound", model=BandwidthRate)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        for kind in ("inbound", "outbound"):
+            if len(elem.findall(kind)) > 1:
+                raise XMLError(ErrorCode.XML_DETAIL, f"Only one child <{kind}> element allowed")
+        outbound = values.get("outbound")
+        if outbound is not None and outbound.floor:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "'floor' attribute allowed only in <inbound> element")
+
+
+class VlanTag(XmlModel):
+    id: Annotated[int | None, X("@id")] = None
+    nativeMode: Annotated[str | None, X("@nativeMode")] = None  # noqa: N815
+
+
+class Vlan(XmlModel):
+    """A NIC's VLAN tags (virNetDevVlanParse): ``trunk`` is written when there is more than one tag or it says so."""
+
+    trunk: Annotated[str | None, X("@trunk")] = None  # "yes" or none: libvirt reads it case-blind, writes "yes"
+    tags: Annotated[list[VlanTag] | None, X("tag", model=VlanTag, many=True)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        tags: list[VlanTag] = values.get("tags") or []
+        if not tags:
+            raise XMLError(ErrorCode.XML_ERROR, "missing tag id - each <vlan> must have at least one <tag id='n'/> "
+                           "subelement")  # fmt: skip
+        native = False
+        for tag in tags:
+            if tag.id is None:
+                raise XMLError(ErrorCode.XML_ERROR, "Missing required attribute 'id' in element 'tag'")
+            if tag.id > 4095:
+                raise XMLError(ErrorCode.XML_ERROR, f"vlan tag id {tag.id} too large (maximum 4095)")
+            if tag.nativeMode is not None:
+                if native:
+                    raise XMLError(ErrorCode.XML_ERROR, "duplicate native vlan setting")
+                native = True
+        trunk = elem.get("trunk")
+        if trunk is not None and trunk.lower() != "yes":
+            if len(tags) > 1:
+                raise XMLError(ErrorCode.XML_ERROR, f"invalid \"trunk='{trunk}'\" in <vlan> - trunk='yes' is "
+                               "required for more than one vlan tag")  # fmt: skip
+            if native:
+                raise XMLError(ErrorCode.XML_ERROR, "invalid configuration in <vlan> - \"trunk='no'\" is not "
+                               "allowed with a native vlan id")  # fmt: skip
+            if trunk.lower() != "no":
+                raise XMLError(ErrorCode.XML_ERROR, f"invalid \"trunk='{trunk}'\" in <vlan> - must be yes or no")
+        values["trunk"] = "yes" if len(tags) > 1 or (trunk or "").lower() == "yes" else None
+
+
+# the <parameters> each <virtualport type> may carry (virNetDevVPortProfileCheckNoExtras), in libvirt's order
+_VPORT_PARAMS = ("managerid", "typeid", "typeidversion", "instanceid", "interfaceid", "profileid")
+_VPORT_ALLOWED = {
+    "802.1Qbg": ("managerid", "typeid", "typeidversion", "instanceid"),
+    "802.1Qbh": ("profileid",),
+    "openvswitch": ("interfaceid", "profileid"),
+    "midonet": _VPORT_PARAMS,
+    None: _VPORT_PARAMS,
+}
+
+
+class VirtualPort(XmlModel):
+    """A NIC's port profile (virNetDevVPortProfileParse); missing ids are generated as libvirt generates them."""
 
     type: Annotated[str | None, X("@type")] = None
+    # numbers read as C reads them (0x.., 0..), written back in decimal
+    managerid: Annotated[str | None, X("parameters/@managerid")] = None
+    typeid: Annotated[str | None, X("parameters/@typeid")] = None
+    typeidversion: Annotated[str | None, X("parameters/@typeidversion")] = None
+    instanceid: Annotated[str | None, X("parameters/@instanceid")] = None
+    interfaceid: Annotated[str | None, X("parameters/@interfaceid")] = None
+    profileid: Annotated[str | None, X("parameters/@profileid")] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        kind = values.get("type")
+        if kind is not None and kind not in _VPORT_ALLOWED:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown virtualport type {kind}")
+        for name, top, out_of_range in (("managerid", 0xFF, "value of managerid out of range"),
+                                        ("typeid", 0xFFFFFF, "value for typeid out of range"),
+                                        ("typeidversion", 0xFF, "value of typeidversion out of range")):  # fmt: skip
+            if values.get(name) is None:
+                continue
+            parsed = strtoul(values[name], 0)
+            if parsed is None or parsed[1] > UINT_MAX:
+                raise XMLError(ErrorCode.XML_ERROR, f"cannot parse value of {name} parameter")
+            number = parsed[1] if parsed[0] != "-" else UINT_MAX + 1 - parsed[1]  # virStrToLong_ui wraps negatives
+            if number > top:
+                raise XMLError(ErrorCode.XML_ERROR, out_of_range)
+            values[name] = str(number)
+        for name in ("instanceid", "interfaceid"):
+            if values.get(name) is not None:
+                try:
+                    values[name] = str(uuid.UUID(values[name]))
+                except ValueError:
+                    raise XMLError(ErrorCode.XML_ERROR, f"cannot parse {name} parameter as a uuid") from None
+        if len(values.get("profileid") or "") > 39:
+            raise XMLError(ErrorCode.XML_ERROR, "profileid parameter too long")
+        for name in ("managerid", "typeid", "typeidversion", "instanceid", "profileid", "interfaceid"):
+            if values.get(name) is not None and name not in _VPORT_ALLOWED[kind]:
+                raise XMLError(ErrorCode.XML_ERROR, f"extra {name} unsupported in <virtualport type='{kind}'>")
+        # VIR_VPORT_XML_GENERATE_MISSING_DEFAULTS: every interface type that takes a virtualport asks for it
+        if kind in ("802.1Qbg", None) and values.get("instanceid") is None:
+            values["instanceid"] = str(uuid.uuid4())
+        if kind in ("openvswitch", None) and values.get("interfaceid") is None:
+            values["interfaceid"] = str(uuid.uuid4())
+
+
+# interface types whose <virtualport> libvirt reads (the others refuse it)
+_VPORT_NET_TYPES = ("network", "bridge", "direct", "hostdev")
+
+
+class Interface(XmlModel):
+    TAG = "interface"
+    UNSUPPORTED = frozenset({"filterref", "tune", "coalesce", "teaming"})
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        if values.get("virtualport") is not None and values.get("type") not in _VPORT_NET_TYPES:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"<virtualport> element unsupported for <interface type='{values.get('type')}'>",
+            )
+        bandwidth = values.get("bandwidth")
+        inbound = bandwidth.inbound if bandwidth is not None else None
+        if inbound is not None and inbound.floor and values.get("type") != "network":
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "floor attribute is not supported for this config")
+
+    type: Annotated[str | None, X("@type")] = None
+    managed: Annotated[bool | None, X("@managed")] = None  # type='hostdev': detach from the host driver first
     trustGuestRxFilters: Annotated[bool | None, X("@trustGuestRxFilters")] = None  # noqa: N815
     mac: Annotated[str | None, X("mac/@address")] = None
     mac_type: Annotated[str | None, X("mac/@type")] = None
@@ -282,9 +437,14 @@ class Interface(XmlModel):
     source_portid: Annotated[int | None, X("source/@portid")] = None
     source_portgroupid: Annotated[str | None, X("source/@portgroupid")] = None
     source_connectionid: Annotated[int | None, X("source/@connectionid")] = None
+    # type='hostdev': the PCI device (an SR-IOV VF) given to the guest; QEMU and LXC refuse that type
+    source_pci_address: Annotated[Address | None, X("source/address", model=Address)] = None
     # host-side addresses and routes of an ethernet NIC (LXC: the host end of the veth pair)
     source_ips: Annotated[list[IpAddress] | None, X("source/ip", model=IpAddress, many=True)] = None
     source_routes: Annotated[list[Route] | None, X("source/route", model=Route, many=True)] = None
+    vlan: Annotated[Vlan | None, X("vlan", model=Vlan)] = None
+    virtualport: Annotated[VirtualPort | None, X("virtualport", model=VirtualPort)] = None
+    bandwidth: Annotated[Bandwidth | None, X("bandwidth", model=Bandwidth)] = None
     backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
     ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
     routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
@@ -294,8 +454,12 @@ class Interface(XmlModel):
     guest_dev: Annotated[str | None, X("guest/@dev")] = None
     model_type: Annotated[str | None, X("model/@type")] = None
     driver_name: Annotated[str | None, X("driver/@name")] = None
-    driver_queues: Annotated[int | None, X("driver/@queues")] = None
     driver_txmode: Annotated[str | None, X("driver/@txmode")] = None
+    driver_ioeventfd: Annotated[bool | None, X("driver/@ioeventfd", words=("on", "off"))] = None
+    driver_event_idx: Annotated[bool | None, X("driver/@event_idx", words=("on", "off"))] = None
+    driver_queues: Annotated[int | None, X("driver/@queues")] = None
+    driver_rx_queue_size: Annotated[int | None, X("driver/@rx_queue_size")] = None
+    driver_tx_queue_size: Annotated[int | None, X("driver/@tx_queue_size")] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
@@ -438,6 +602,8 @@ class Sound(XmlModel):
 
 class HostdevSource(XmlModel):
     startupPolicy: Annotated[str | None, X("@startupPolicy")] = None  # noqa: N815
+    # a PCI device's config space writes filtered (Xen's pciback "permissive" off): libxl only
+    writeFiltering: Annotated[bool | None, X("@writeFiltering")] = None  # noqa: N815
     vendor_id: Annotated[str | None, X("vendor/@id")] = None
     product_id: Annotated[str | None, X("product/@id")] = None
     adapter_name: Annotated[str | None, X("adapter/@name")] = None
@@ -454,6 +620,8 @@ class Hostdev(XmlModel):
     managed: Annotated[bool | None, X("@managed")] = None
     sgio: Annotated[str | None, X("@sgio")] = None
     rawio: Annotated[bool | None, X("@rawio")] = None
+    # PCI passthrough backend (default, kvm, vfio, xen); QEMU and LXC refuse every <hostdev> they would not run
+    driver_name: Annotated[str | None, X("driver/@name")] = None
     source: Annotated[HostdevSource | None, X("source", model=HostdevSource)] = None
     # mode='capabilities' type='net' (LXC): the moved interface's addresses and routes
     ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None

@@ -19,7 +19,7 @@ from pyvirt.conf.domain_devices import (
     Rng,
 )
 from pyvirt.conf.units import parse_scaled
-from pyvirt.errors import ErrorCode, XMLError
+from pyvirt.errors import ErrorCode, InternalError, XMLError
 
 __all__ = ["apply_device_rules"]
 
@@ -100,6 +100,12 @@ def _graphics(g: Graphics, live: bool) -> None:
         g.listen = listens[0].address
 
 
+def _validate_error(msg: str) -> InternalError:
+    """A missing source attribute is found by libvirt's validator (virDomainChrSourceDefValidate), which reports
+    an internal error, not an XML one."""
+    return InternalError(ErrorCode.INTERNAL_ERROR, msg)
+
+
 def _chardev_sources(dev: Chardev, what: str) -> None:
     """tcp/udp/unix sources: libvirt's required attributes, defaults and ordering."""
     sources = dev.sources or []
@@ -111,9 +117,9 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
         src.mode = src.mode or "connect"
         # libvirt checks for an absent attribute; an empty one goes through (virDomainChrSourceDefValidate)
         if src.host is None:
-            raise _xml_error("Missing source host attribute for char device")
+            raise _validate_error("Missing source host attribute for char device")
         if src.service is None:
-            raise _xml_error("Missing source service attribute for char device")
+            raise _validate_error("Missing source service attribute for char device")
         _reconnect(src)
         dev.sources = [src]
         if dev.protocol is None:
@@ -124,12 +130,12 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
         if len(connect) > 1 or len(bind) > 1:
             raise _xml_error("only one source element of each mode is allowed for udp character device")
         if not connect or connect[0].service is None:
-            raise _xml_error("Missing source service attribute for char device")
+            raise _validate_error("Missing source service attribute for char device")
         connect[0].mode = "connect"
         dev.sources = bind + connect
     elif kind == "unix":
         if what in ("rng", "smartcard", "redirdev") and not any(s.path for s in sources):
-            raise _xml_error("Missing source path attribute for char device")
+            raise _validate_error("Missing source path attribute for char device")
         # A unix chardev without a path gets one generated at start; the inactive XML has no source.
         sources = [s for s in sources if s.path]
         for src in sources:
@@ -143,13 +149,24 @@ def _reconnect(src: ChardevSource) -> None:
     if rc is None:
         return
     if rc.enabled and src.mode != "connect":
-        raise _xml_error("chardev reconnect is possible only for connect mode")
+        raise _validate_error("chardev reconnect is possible only for connect mode")
     if rc.enabled and rc.timeout is None:
         raise _xml_error("chardev reconnect is enabled but timeout is missing")
 
 
+def _number_ports(group: list[Chardev]) -> None:
+    """virDomainChrDefPostParse: a serial port, parallel port or console without a target port takes the one
+    after the highest of its kind."""
+    for dev in group:
+        if dev.target_port is None:
+            ports = [int(p) for p in (d.target_port for d in group) if p is not None and p.lstrip("-").isdigit()]
+            dev.target_port = str(max(ports, default=-1) + 1)
+
+
 def _rng(rng: Rng) -> None:
     backend = rng.backend
+    if backend is not None and backend.model == "random" and not backend.path:
+        backend.path = "/dev/random"  # virDomainRNGDefPostParse's default source, written into the definition
     if backend is None or backend.model != "egd":
         return
     fake = Chardev(type=backend.type, sources=backend.sources)
@@ -209,6 +226,8 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
     for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
         for dev in group:
             _chardev_sources(dev, "chardev")
+    for group in (devices.serials, devices.parallels, devices.consoles):
+        _number_ports(group)
     for rng in devices.rngs:
         _rng(rng)
     for card in devices.smartcards:
@@ -228,5 +247,5 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
             kib = parse_scaled(str(fs.source_usage), fs.source_units, "source", default_unit="KiB") // 1024
             fs.source_usage, fs.source_units = kib, "KiB"
     _controllers(devices)
-    if devices.videos and devices.videos[0].model_primary is None:
+    if devices.videos and devices.videos[0].model_primary is None and devices.videos[0].model_type != "none":
         devices.videos[0].model_primary = True

@@ -59,6 +59,7 @@ class X:
     raw: bool = False  # keep the element's children as serialised XML text (e.g. <metadata>)
     # bool read as libvirt's STREQ(value, "yes"): the first word is True, any other word is no value at all
     only_yes: bool = False
+    verbatim: bool = False  # text kept with its surrounding whitespace, as libvirt keeps <description>
 
 
 _MISSING = object()
@@ -364,7 +365,7 @@ def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
             if raw is None or (raw == "" and typ is int):  # an empty number is none given (XPath reading)
                 continue
         else:
-            raw = (target.text or "").strip()
+            raw = (target.text or "") if marker.verbatim else (target.text or "").strip()
             if not raw and typ is not str:
                 continue
         values[name] = _convert_in(raw, marker, typ, f"{where}/{marker.path}")

@@ -47,8 +47,25 @@ def _attr_name(elem: etree._Element, key: str) -> str:
     return key
 
 
+def _multiline_text(elem: etree._Element) -> bool:
+    """Text spanning lines inside a subtree: indenting its lines would change it (and grow on every round trip),
+    so such a subtree is written by ``_write``, which keeps text as it is."""
+    return any("\n" in (node.text or "") or "\n" in (node.tail or "") for node in elem.iterdescendants())
+
+
+def _write_dumped(elem: etree._Element, depth: int, out: list[str]) -> None:
+    """A subtree libvirt hands to libxml2's xmlNodeDump (``<metadata>``): libxml2's own spelling, i.e. double
+    quotes and its escaping, indented from the element's level."""
+    pad = "  " * depth
+    text = etree.tostring(elem, encoding="unicode", pretty_print=True).rstrip("\n")
+    out.extend(f"{pad}{line}\n" for line in text.split("\n"))
+
+
 def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozenset[str], pair: frozenset[str]) -> None:
     pad = "  " * depth
+    if depth == 1 and elem.tag == "metadata" and len(elem) and not _multiline_text(elem):
+        _write_dumped(elem, depth, out)
+        return
     tag, decls = _qname(elem)
     attrs = decls + "".join(f" {_attr_name(elem, str(k))}='{_escape(str(v))}'" for k, v in elem.attrib.items())
     children = [c for c in elem if isinstance(c.tag, str)]

@@ -221,6 +221,13 @@ def _nics(dom: Domain) -> list[NicSpec]:
                 ErrorCode.CONFIG_UNSUPPORTED,
                 f"interface type '{nic.type}' is not supported; this LXC driver does bridge, network and ethernet",
             )
+        # read by the domain model for pyvirt-xen; libvirt applies them (tc, Open vSwitch), this driver not yet
+        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport), ("bandwidth", nic.bandwidth)):
+            if value is not None:
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED,
+                    f"<{element}> in <domain/devices/interface> is not supported by pyvirt yet",
+                )
         host = nic.target_dev or free_veth_name(taken)
         taken.add(host)
         out.append(NicSpec(host, nic.guest_dev or f"eth{i}", nic.mac or "", nic.source_bridge or "",

@@ -140,6 +140,10 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
         fmt_node: dict[str, Any] = {"node-name": f"{node}-format", "read-only": readonly}
         if depth == 0 and disk.driver_discard:
             fmt_node["discard"] = disk.driver_discard
+        if depth == 0 and disk.driver_detect_zeroes is not None:
+            # virDomainDiskGetDetectZeroesMode: 'unmap' needs discard='unmap', else it is plain 'on'
+            zeroes = disk.driver_detect_zeroes
+            fmt_node["detect-zeroes"] = "on" if zeroes == "unmap" and disk.driver_discard != "unmap" else zeroes
         fmt_node.update(cache)
         fmt_node.update(driver=fmt or "raw", file=f"{node}-storage")
         below = layers[depth + 1] if depth + 1 < len(layers) else None

@@ -27,8 +27,9 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
-from pyvirt_qemu.emulator_caps import emulator_path
-from pyvirt_qemu.graphics import GraphicsConfig, graphics_args
+from pyvirt_qemu.domain_validation import check_usb_models
+from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_path
+from pyvirt_qemu.graphics import GraphicsConfig, graphics_args, sdl_environment
 from pyvirt_qemu.iothreads import iothread_args
 from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
@@ -49,6 +50,70 @@ def emulator_for(dom: Domain) -> str:
 
 def json_arg(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def _keyval_items(key: str, value: Any, out: list[str], bitmap: bool, nested: bool = False) -> None:
+    """libvirt's virQEMUBuildCommandLineJSONRecurse: one JSON member as ``key=value`` items."""
+    if isinstance(value, bool):
+        out.append(f"{key}={'on' if value else 'off'}")
+    elif isinstance(value, int | float):
+        out.append(f"{key}={value}")
+    elif isinstance(value, str):
+        out.append(f"{key}={_escape_commas(value)}")
+    elif isinstance(value, dict):
+        for sub, v in value.items():
+            _keyval_items(f"{key}.{sub}", v, out, bitmap, nested)
+    elif isinstance(value, list) and not nested:
+        if bitmap and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            out += _bitmap_items(key, value)
+        else:
+            for v in value:
+                _keyval_items(key, v, out, bitmap, True)
+    else:
+        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"cannot express '{key}' as a command line option")
+
+
+def _bitmap_items(key: str, values: list[int]) -> list[str]:
+    """libvirt's virQEMUBuildCommandLineJSONArrayBitmap: set bits as ranges, ``host-nodes=0-3``."""
+    bits = sorted(set(values))
+    out: list[str] = []
+    i = 0
+    while i < len(bits):
+        j = i
+        while j + 1 < len(bits) and bits[j + 1] == bits[j] + 1:
+            j += 1
+        out.append(f"{key}={bits[i]}-{bits[j]}" if j > i else f"{key}={bits[i]}")
+        i = j + 1
+    return out
+
+
+def keyval_arg(props: dict[str, Any], first: str, bitmap: bool) -> str:
+    """The ``-device``/``-object`` argument of a QEMU that takes no JSON there (libvirt's
+    qemuBuildDeviceCommandlineFromJSON and virQEMUBuildObjectCommandlineFromJSON): the driver or QOM type
+    first, then each property as ``key=value`` in the same order; ``bitmap``: number lists as ranges."""
+    out = [_escape_commas(str(props[first]))] if first in props else []
+    for key, value in props.items():
+        if key != first:
+            _keyval_items(key, value, out, bitmap)
+    return ",".join(out)
+
+
+def _for_caps(argv: list[str], caps: EmulatorCaps) -> list[str]:
+    """The argv as an older QEMU takes it: ``-device``/``-object`` as key=value without the JSON flags."""
+    # option -> (the flag for JSON, the key written first, numbers lists as ranges)
+    syntax = {"-device": ("device.json+hotplug", "driver", False), "-object": ("object.qapified", "qom-type", True),
+              "-netdev": ("netdev.json", "type", False)}  # fmt: skip
+    out: list[str] = []
+    for i, word in enumerate(argv):
+        how = syntax.get(argv[i - 1] if i else "")
+        if how is not None and word.startswith("{") and not caps.has_flag(how[0]):
+            out.append(keyval_arg(json.loads(word), how[1], how[2]))
+        else:
+            out.append(word)
+    if not caps.has_flag("seccomp-sandbox") and "-sandbox" in out:
+        at = out.index("-sandbox")
+        del out[at : at + 2]
+    return out
 
 
 def _escape_commas(value: str) -> str:
@@ -95,8 +160,6 @@ def _check_translatable(dom: Domain) -> None:
     for tuning in ("memtune", "blkiotune"):  # in the model for LXC; this driver does not apply them
         if getattr(dom, tuning) is not None:
             raise _unsupported(f"<{tuning}>")
-    if dom.cpu is not None and (dom.cpu.cache_mode or dom.cpu.maxphysaddr_mode):
-        raise _unsupported("CPU cache or maxphysaddr")
     for action, allowed in (("on_poweroff", ("destroy", "restart")), ("on_reboot", ("restart", "destroy")),
                             ("on_crash", ("destroy", "restart", "preserve"))):  # fmt: skip
         value = getattr(dom, action)
@@ -114,7 +177,10 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported("one of the requested <features>")
 
 
-def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm: bool = False) -> str:
+def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm: bool = False,
+             hpet_option: bool = True) -> str:  # fmt: skip
+    """``-machine``; ``hpet_option``: the machine takes ``hpet=`` (libvirt's QEMU_CAPS_MACHINE_HPET, QEMU 5.2
+    on; before, ``-no-hpet`` said the same)."""
     assert dom.os is not None and dom.os.type is not None
     parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off"]
     f = dom.features
@@ -133,25 +199,26 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm:
     if dom.os.bios_useserial:
         parts.append("graphics=off")
     for timer in (dom.clock.timers or []) if dom.clock is not None else []:
-        if timer.name == "hpet" and timer.present is not None:
+        if timer.name == "hpet" and timer.present is not None and hpet_option:
             parts.append(f"hpet={'on' if timer.present else 'off'}")
     return ",".join(parts)
 
 
-def _smp(dom: Domain) -> str:
+def _smp(dom: Domain, dies_option: bool = True) -> str:
+    """``-smp``; ``dies_option``: QEMU takes ``dies=`` (4.1 on; libvirt's QEMU_CAPS_SMP_DIES)."""
     assert dom.vcpu is not None
     maxcpus = dom.vcpu.count or 1
     current = dom.vcpu.current if dom.vcpu.current is not None else maxcpus
     text = f"{current}" + (f",maxcpus={maxcpus}" if current != maxcpus else "")
     cpu = dom.cpu
     if cpu is not None and cpu.topology_sockets:
-        dies = cpu.topology_dies or 1
-        return text + f",sockets={cpu.topology_sockets},dies={dies},cores={cpu.topology_cores or 1}," \
+        dies = f"dies={cpu.topology_dies or 1}," if dies_option else ""
+        return text + f",sockets={cpu.topology_sockets},{dies}cores={cpu.topology_cores or 1}," \
             f"threads={cpu.topology_threads or 1}"  # fmt: skip
     return text + f",sockets={maxcpus},cores=1,threads=1"
 
 
-def _clock(dom: Domain) -> list[str]:
+def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     clock = dom.clock
     offset = clock.offset if clock is not None and clock.offset else "utc"
     if offset not in ("utc", "localtime"):
@@ -164,7 +231,11 @@ def _clock(dom: Domain) -> list[str]:
         elif timer.name == "pit" and timer.tickpolicy == "delay":
             out += ["-global", "kvm-pit.lost_tick_policy=delay"]
         elif timer.name == "hpet" and timer.track is None and timer.tickpolicy is None:
-            continue  # a -machine property
+            # a -machine property; a QEMU before that took -no-hpet (qemuBuildClockCommandLine)
+            if caps is not None and not caps.has_flag("machine-hpet") and caps.has_flag("no-hpet"):
+                out += ["-no-hpet"] if timer.present is False else []
+        elif timer.name in ("kvmclock", "hypervclock") and timer.track is None and timer.tickpolicy is None:
+            continue  # CPU properties (kvmclock=, hv-time=), see cpu_flags.cpu_argument
         else:
             raise _unsupported(f"timer '{timer.name}'")
     return ["-rtc", rtc, *out]
@@ -256,7 +327,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                        graphics_cfg: GraphicsConfig | None = None, domain_id: int = -1,
                        hugepage_mounts: list[HugetlbfsMount] | None = None,
                        host_nodes: set[int] | None = None,
-                       memory_backing_dir: str = "/var/lib/libvirt/qemu/ram") -> QemuCommand:  # fmt: skip
+                       memory_backing_dir: str = "/var/lib/libvirt/qemu/ram",
+                       caps: EmulatorCaps | None = None, tpm_socket: str | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
@@ -266,16 +338,21 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     ``graphics_cfg``: the display settings of ``qemu.conf``. ``domain_id`` names
     the guest's huge page directories; ``hugepage_mounts`` and ``host_nodes``
     default to what this host has; shared RAM without huge pages is a file under
-    ``memory_backing_dir``.
+    ``memory_backing_dir``. ``caps``: the emulator's capabilities (e.g. from libvirt's test data): the
+    syntax and options follow them; without them a current QEMU is assumed. ``tpm_socket``: where swtpm
+    listens, when the caller started it elsewhere than the guest's private directory.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
     _check_translatable(dom)
+    if caps is not None:
+        check_usb_models(dom, caps)
     q35 = is_q35(dom)
     assign_aliases(dom, q35)
     assign_node_ids(dom)
     _channel_paths(dom, lib_dir)
-    devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir)
+    devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir, caps)
+    devices.tpm_socket = tpm_socket
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={_escape_commas(dom.name or '')},debug-threads=on", "-S"]
@@ -283,12 +360,27 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                                "file": f"{lib_dir}/master-key.aes"})]  # fmt: skip
     pflash = devices.pflash()
     a += pflash
-    memory = memory_layout(dom, memory_mib(dom) * 1024, "pc.ram" if q35 or is_i440fx(dom) else "ram",
+    ram_id: str | None = "pc.ram" if q35 or is_i440fx(dom) else "ram"
+    machine = None
+    if caps is not None:
+        # the machine's own RAM backend id (QEMU >= 5.0 reports it); without one, memory is plain -m
+        machine = next((m for m in caps.machines if m.name == dom.os.type.machine), None)
+        ram_id = machine.default_ram_id if machine is not None else None
+    numa_mem = caps is not None and machine is not None and machine.numa_mem_supported
+    memory = memory_layout(dom, memory_mib(dom) * 1024, ram_id,
                            hugepage_mounts if hugepage_mounts is not None else hugetlbfs_mounts(), domain_id,
-                           host_nodes, memory_backing_dir)  # fmt: skip
-    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm)]
+                           host_nodes, memory_backing_dir, numa_mem)  # fmt: skip
+    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm,
+                               caps is None or caps.has_flag("machine-hpet"))]  # fmt: skip
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
-    a += ["-cpu", cpu_argument(dom)]
+    cpu_arg = cpu_argument(
+        dom, caps is None or caps.has_flag("cpu.migratable"), caps is None or caps.has_flag("cpu-cache")
+    )
+    named = dom.cpu is not None and (dom.cpu.mode not in (None, "custom") or bool(dom.cpu.model and dom.cpu.model.name))
+    if caps is None or named or "," in cpu_arg:
+        # libvirt's qemuBuildCpuCommandLine: no -cpu when the definition names no model and sets no CPU feature
+        # (the machine's default CPU applies); features alone go on the architecture's default model
+        a += ["-cpu", cpu_arg]
     if dom.os.loader is not None and dom.os.loader.path and dom.os.loader.type != "pflash":
         a += ["-bios", dom.os.loader.path]
     if dom.os.loader is not None and dom.os.loader.type == "pflash" and dom.os.loader.secure:
@@ -297,7 +389,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-m", memory.size_arg]
     a += memory.system_objects
     a += ["-overcommit", f"mem-lock={'on' if memory.mem_lock else 'off'}"]
-    a += ["-smp", _smp(dom)]
+    a += ["-smp", _smp(dom, caps is None or caps.has_flag("smp-dies"))]
     a += iothread_args(dom)
     a += memory.numa_args
     a += smbios_args(dom)
@@ -311,7 +403,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     monitor = f"fd={monitor_fd}" if monitor_fd is not None else f"path={monitor_path}"
     a += ["-chardev", f"socket,id=charmonitor,{monitor},server=on,wait=off"]
     a += ["-mon", "chardev=charmonitor,id=monitor,mode=control"]
-    a += _clock(dom)
+    a += _clock(dom, caps)
     a += _pm(dom, q35)
     a += _boot(dom)
     a += _iommu(dom)
@@ -334,6 +426,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     sasl_dir = gcfg.vnc_sasl_dir if gcfg.vnc_sasl and any(g.type == "vnc" for g in dom.devices.graphics) else None
     if sasl_dir:
         cmd.env["SASL_CONF_PATH"] = sasl_dir
+    cmd.env.update(sdl_environment(dom))
     a += devices.videos()
     a += devices.sounds()
     a += devices.watchdog()
@@ -346,4 +439,6 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-msg", "timestamp=on"]
     if not os.path.isabs(cmd.emulator):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"emulator '{cmd.emulator}' is not an absolute path")
+    if caps is not None:
+        cmd.args[:] = _for_caps(cmd.args, caps)
     return cmd

@@ -19,6 +19,7 @@ from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
+from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.iothreads import iothread_prop
 from pyvirt_qemu.pci_addresses import pci_address
 
@@ -103,13 +104,19 @@ class DeviceArgs:
     """Builds each kind's arguments for one domain; ``dom`` already has defaults, aliases and node numbers."""
 
     def __init__(self, dom: Domain, fds: dict[str, int], vnc_port: int | None, standalone: bool, q35: bool,
-                 lib_dir: str = "") -> None:  # fmt: skip
+                 lib_dir: str = "", caps: EmulatorCaps | None = None) -> None:  # fmt: skip
         self.lib_dir = lib_dir
+        self.caps = caps
+        self.tpm_socket: str | None = None  # swtpm's control socket, when not the guest's own (see build_command_line)
         self.next_fdset = 0
         assert dom.devices is not None and dom.os is not None
         self.dom, self.d, self.fds, self.vnc_port, self.standalone, self.q35 = dom, dom.devices, fds, vnc_port, \
             standalone, q35  # fmt: skip
         self.boot_index = self._boot_indexes()
+
+    def has(self, flag: str) -> bool:
+        """A capability of the emulator; without its capabilities a current QEMU is assumed."""
+        return self.caps is None or self.caps.has_flag(flag)
 
     # ------------------------------------------------------------------ addressing
     def pci_bus_name(self, bus: int) -> str:
@@ -239,8 +246,10 @@ class DeviceArgs:
             return {"driver": driver, "chassis_nr": c.target_chassisNr or index, "id": _alias(c),
                     **self.address_props(c.address)}  # fmt: skip
         if c.type == "usb":
-            if c.model == "none":
-                return None
+            if c.model is None and self.q35:
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "no model provided for USB controller")
+            if c.model in (None, "none"):
+                return None  # no controller, or QEMU's legacy one (-usb, see ``controllers``)
             driver = _USB_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"USB controller model '{c.model}'")
@@ -296,7 +305,20 @@ class DeviceArgs:
         for c in self.d.controllers:
             if c.type not in ("pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc"):
                 raise _unsupported(f"controller type '{c.type}'")
-        return out
+        return out + self._legacy_usb()
+
+    def _legacy_usb(self) -> list[str]:
+        """libvirt's qemuBuildLegacyUSBControllerCommandLine: a USB controller without a model (QEMU lacked
+        piix3-usb-uhci when it was defined) is the machine's own, asked for with ``-usb``; q35 has none."""
+        usb = [c for c in self.d.controllers if c.type == "usb"]
+        if any(c.model == "none" for c in usb):
+            return []
+        legacy = [c for c in usb if c.model is None]
+        if len(legacy) > 1:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Multiple legacy USB controllers are not supported")
+        if len(legacy) == len(usb) and not self.q35:
+            return ["-usb"]
+        return []
 
     # ------------------------------------------------------------------ disks
     def disk_device_props(self, disk: Disk) -> dict[str, Any]:
@@ -312,8 +334,13 @@ class DeviceArgs:
                 raise NotSupportedError(
                     ErrorCode.CONFIG_UNSUPPORTED, "disk type of 'vda' does not support ejectable media"
                 )
-            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model),
-                     **iothread_prop(self.dom, disk.driver_iothread, "Disk"), **virtio_options(disk)}  # fmt: skip
+            # qemuBuildVirtioDevProps, then the virtio-blk properties in libvirt's order
+            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model), **virtio_options(disk),
+                     **iothread_prop(self.dom, disk.driver_iothread, "Disk")}  # fmt: skip
+            for prop, value in (("ioeventfd", disk.driver_ioeventfd), ("event_idx", disk.driver_event_idx),
+                                ("num-queues", disk.driver_queues), ("queue-size", disk.driver_queue_size)):  # fmt: skip
+                if value is not None:
+                    props[prop] = value
         elif disk.driver_iothread is not None:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                     "IOThreads only available for virtio pci and virtio ccw disk")  # fmt: skip
@@ -360,11 +387,14 @@ class DeviceArgs:
             props["bios-chs-trans"] = disk.geometry_trans
         if disk.serial:
             props["serial"] = disk.serial.replace(" ", "\\ ")
-        if disk.driver_error_policy:
-            policy = "enospc" if disk.driver_error_policy == "enospace" else disk.driver_error_policy
+        # qemuBuildDiskGetErrorPolicy: rerror follows werror unless given, and never 'enospc' (read errors
+        # have no such case)
+        policy = "enospc" if disk.driver_error_policy == "enospace" else disk.driver_error_policy
+        rpolicy = disk.driver_rerror_policy or (policy if policy != "enospc" else None)
+        if policy:
             props["werror"] = policy
-            if policy != "enospc":
-                props["rerror"] = policy
+        if rpolicy:
+            props["rerror"] = rpolicy
         return props
 
     def disks(self) -> list[str]:
@@ -381,6 +411,13 @@ class DeviceArgs:
             check_iotune(disk)  # applied over QMP at start, like libvirt
             if disk.driver_io not in (None, "native", "threads", "io_uring"):
                 raise _unsupported(f"disk io mode '{disk.driver_io}'")
+            if disk.driver_copy_on_read:
+                raise _unsupported(f"copy_on_read of disk '{disk.target_dev}'")
+            if (disk.driver_ioeventfd is not None or disk.driver_event_idx is not None or disk.driver_queues
+                    or disk.driver_queue_size) and disk.target_bus != "virtio":  # fmt: skip
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                        "disk driver ioeventfd, event_idx, queues or queue_size are only supported "
+                                        "for virtio disks")  # fmt: skip
             for node in disk_blockdevs(disk):
                 out += ["-blockdev", _j(node)]
             out += ["-device", _j(self.disk_device_props(disk))]
@@ -596,7 +633,9 @@ class DeviceArgs:
             if model == "cirrus":
                 props = {"driver": "cirrus-vga", "id": _alias(v)}
             elif model == "vga":
-                props = {"driver": "VGA", "id": _alias(v), "vgamem_mb": (v.model_vgamem or 16384) // 1024}
+                props = {"driver": "VGA", "id": _alias(v)}
+                if self.has("VGA.vgamem_mb"):
+                    props["vgamem_mb"] = (v.model_vgamem or 16384) // 1024
             elif model == "virtio":
                 props = {**_virtio_props("virtio-vga" if primary else "virtio-gpu-pci", v), "id": _alias(v),
                          "max_outputs": v.model_heads or 1}  # fmt: skip
@@ -604,8 +643,11 @@ class DeviceArgs:
                 props = {"driver": "bochs-display", "id": _alias(v), "vgamem": (v.model_vram or 16384) * 1024}
             elif model == "qxl":
                 props = {"driver": "qxl-vga" if primary else "qxl", "id": _alias(v), "max_outputs": v.model_heads or 1,
-                         "ram_size": (v.model_ram or 65536) * 1024, "vram_size": (v.model_vram or 65536) * 1024,
-                         "vram64_size_mb": (v.model_vram64 or 0) // 1024, "vgamem_mb": (v.model_vgamem or 16384) // 1024}  # fmt: skip
+                         "ram_size": (v.model_ram or 65536) * 1024, "vram_size": (v.model_vram or 65536) * 1024}  # fmt: skip
+                if self.has("qxl.vram64_size_mb"):
+                    props["vram64_size_mb"] = (v.model_vram64 or 0) // 1024
+                if self.has("qxl.vgamem_mb"):
+                    props["vgamem_mb"] = (v.model_vgamem or 16384) // 1024
             else:
                 raise _unsupported(f"video model '{model}'")
             out += ["-device", _j({**props, **self.address_props(v.address)})]
@@ -622,7 +664,7 @@ class DeviceArgs:
             if model not in ("tpm-tis", "tpm-crb"):
                 raise _unsupported(f"TPM model '{model}'")
             fd = self.fds.get("tpm0")
-            chardev = f"fd={fd}" if fd is not None else f"path={self.lib_dir}/swtpm.sock"
+            chardev = f"fd={fd}" if fd is not None else f"path={self.tpm_socket or f'{self.lib_dir}/swtpm.sock'}"
             out += ["-chardev", f"socket,id=chrtpm,{chardev}", "-tpmdev", "emulator,id=tpm-tpm0,chardev=chrtpm",
                     "-device", _j({"driver": model, "tpmdev": "tpm-tpm0", "id": _alias(tpm)})]  # fmt: skip
         return out
@@ -744,7 +786,16 @@ def nic_netdev_props(index: int, nic: Interface, fds: dict[str, int], standalone
     """The host side of a NIC: user networking, or a tap the driver opened (or QEMU creates, standalone)."""
     netdev_id = f"host{_alias(nic)}" if nic.alias is not None and nic.alias.name else f"hostnet{index}"
     if nic.type == "user":
-        return {"type": "user", "id": netdev_id}
+        # qemuBuildHostNetProps: the guest addresses of user networking (its subnet and IPv6 prefix)
+        user: dict[str, Any] = {"type": "user"}
+        for ip in nic.ips or []:
+            if ip.address and ":" not in ip.address:
+                user["net"] = f"{ip.address}/{ip.prefix}" if ip.prefix else ip.address
+            elif ip.address:
+                user["ipv6-prefix"] = ip.address
+                if ip.prefix:
+                    user["ipv6-prefixlen"] = ip.prefix
+        return {**user, "id": netdev_id}
     if nic.type in ("bridge", "ethernet", "network") and f"tap{index}" in fds:
         netdev: dict[str, Any] = {"type": "tap", "fd": str(fds[f"tap{index}"])}
         if f"vhost{index}" in fds:
@@ -762,7 +813,14 @@ def nic_device_props(index: int, nic: Interface, bootindex: int | None, address:
     if model is None:
         raise _unsupported(f"NIC model '{nic.model_type}'")
     netdev_id = f"host{_alias(nic)}" if nic.alias is not None and nic.alias.name else f"hostnet{index}"
-    options = virtio_options(nic) if model.startswith("virtio") else {}
+    virtio = model.startswith("virtio")
+    tuning = {"tx": {"iothread": "bh", "timer": "timer"}.get(nic.driver_txmode or ""),
+              "ioeventfd": nic.driver_ioeventfd, "event_idx": nic.driver_event_idx,
+              "rx_queue_size": nic.driver_rx_queue_size, "tx_queue_size": nic.driver_tx_queue_size}  # fmt: skip
+    if not virtio and any(v is not None for v in tuning.values()):
+        raise _unsupported(f"<driver> tuning of a '{nic.model_type}' NIC")
+    # qemuBuildNicDevProps: the virtio options, then the virtio-net tuning in libvirt's order
+    options = {**virtio_options(nic), **{k: v for k, v in tuning.items() if v is not None}} if virtio else {}
     props: dict[str, Any] = {"driver": model, **options, "netdev": netdev_id,
                              "id": _alias(nic) if nic.alias is not None else f"net{index}", "mac": nic.mac}  # fmt: skip
     if bootindex:

@@ -23,7 +23,7 @@ def _unsupported(what: str) -> NotSupportedError:
     return NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"{what} is not supported by the QEMU driver yet")
 
 
-def _model(dom: Domain) -> str:
+def _model(dom: Domain, migratable_option: bool = True) -> str:
     cpu = dom.cpu
     if cpu is not None and cpu.mode in ("host-passthrough", "maximum"):
         if cpu.mode == "host-passthrough" and dom.type != "kvm":
@@ -32,7 +32,9 @@ def _model(dom: Domain) -> str:
                                     "supported by hypervisor")  # fmt: skip
         # QEMU's own default is migratable=on (no invariant TSC, ...); 'off' hands the guest everything the host has
         name = "host" if cpu.mode == "host-passthrough" else "max"
-        return name if cpu.migratable is None else f"{name},migratable={'on' if cpu.migratable else 'off'}"
+        if cpu.migratable is None or not migratable_option:  # a QEMU before 2.12 has no such property
+            return name
+        return f"{name},migratable={'on' if cpu.migratable else 'off'}"
     if cpu is not None and cpu.mode == "host-model":
         raise _unsupported("CPU mode 'host-model'")
     if cpu is not None and cpu.model is not None and cpu.model.name:
@@ -81,9 +83,10 @@ def _kvm(dom: Domain) -> list[str]:
     return out
 
 
-def cpu_argument(dom: Domain) -> str:
-    """The whole ``-cpu`` value for ``dom``."""
-    parts = [_model(dom)]
+def cpu_argument(dom: Domain, migratable_option: bool = True, cache_option: bool = True) -> str:
+    """The whole ``-cpu`` value for ``dom``; ``migratable_option``: QEMU takes ``migratable=`` (libvirt's
+    QEMU_CAPS_CPU_MIGRATABLE), ``cache_option``: it takes ``host-cache-info``/``l3-cache`` (QEMU_CAPS_CPU_CACHE)."""
+    parts = [_model(dom, migratable_option)]
     cpu = dom.cpu
     for feature in (cpu.features or []) if cpu is not None else []:
         switch = _ON_OFF.get(feature.policy or "require")
@@ -104,4 +107,32 @@ def cpu_argument(dom: Domain) -> str:
     parts += _kvm(dom)
     if f is not None and f.pmu_state:
         parts.append(f"pmu={f.pmu_state}")
+    parts += _cache_and_addresses(dom, cache_option)
     return ",".join(parts)
+
+
+def _cache_and_addresses(dom: Domain, cache_option: bool) -> list[str]:
+    """libvirt's qemuBuildCpuModelArgStr tail: ``<cache mode>`` and ``<maxphysaddr>`` (checked by
+    ``domain_validation``): the cache source asked for, the other one turned off where QEMU can say so."""
+    cpu = dom.cpu
+    if cpu is None:
+        return []
+    out: list[str] = []
+    host_off = l3_off = False
+    if cpu.cache_mode == "emulate":
+        out.append("l3-cache=on")
+        host_off = True
+    elif cpu.cache_mode == "passthrough":
+        out.append("host-cache-info=on")
+        l3_off = True
+    elif cpu.cache_mode == "disable":
+        host_off = l3_off = True
+    if host_off and cpu.mode in ("host-passthrough", "maximum") and cache_option:
+        out.append("host-cache-info=off")
+    if l3_off and cache_option:
+        out.append("l3-cache=off")
+    if cpu.maxphysaddr_mode == "passthrough":
+        out.append("host-phys-bits=on")
+    elif cpu.maxphysaddr_mode == "emulate":
+        out.append(f"phys-bits={cpu.maxphysaddr_bits}")
+    return out

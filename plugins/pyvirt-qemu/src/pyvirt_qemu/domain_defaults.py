@@ -14,15 +14,17 @@ from typing import Any
 
 from pyvirt.conf.domain import Cpu, CpuModel, Domain
 from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
-from pyvirt.errors import Error, ErrorCode, NotSupportedError, XMLError
-from pyvirt_qemu.domain_validation import validate_domain
-from pyvirt_qemu.emulator_caps import emulator_caps, emulator_path
+from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
+from pyvirt_qemu.domain_validation import validate_controllers, validate_domain, validate_for_emulator
+from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps, emulator_path
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, insert_controller, is_i440fx, is_q35
 
 __all__ = ["apply_defaults", "disk_name_index"]
 
 LIBVIRT_VIRT_TYPES = frozenset({"qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
                                 "vbox", "phyp", "parallels", "bhyve", "vz", "hvf"})  # fmt: skip
+_SERIAL_MODELS = {"isa-serial": "isa-serial", "isa-debug": "isa-debugcon", "usb-serial": "usb-serial", "pci-serial": "pci-serial",
+                  "spapr-vio-serial": "spapr-vty", "system-serial": "pl011", "sclp-serial": "sclpconsole"}  # fmt: skip
 _PREFIX_BUS = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("fd", "fdc"), ("xvd", "xen"), ("ubd", "uml"))
 
 
@@ -96,6 +98,11 @@ def _sorted_disks(disks: list[Disk]) -> list[Disk]:
 def _disk_defaults(dom: Domain) -> None:
     assert dom.devices is not None
     for disk in dom.devices.disks:
+        # libvirt's qemuDomainDeviceDiskDefPostParse: QEMU's own block layer, raw unless the XML names a format
+        # (a pool volume gets its format from the pool when it is started)
+        disk.driver_name = disk.driver_name or "qemu"
+        if disk.driver_type is None and disk.type != "volume":
+            disk.driver_type = "raw"
         if not disk.target_dev:
             raise XMLError(ErrorCode.NO_TARGET, f"device {disk.source_path}" if disk.source_path else "")
         if disk.shareable and disk.driver_cache in (None, "default"):
@@ -117,13 +124,41 @@ def _disk_defaults(dom: Domain) -> None:
     dom.devices.disks = _sorted_disks(dom.devices.disks)
 
 
-def _controller_models(dom: Domain) -> None:
+def _add_default_usb(dom: Domain, caps: EmulatorCaps | None) -> None:
+    """libvirt's qemuDomainDefAddDefaultDevices: i440fx gets the machine's USB controller (its model follows
+    in ``_controller_models``); q35 a USB3 one when QEMU has one, else the ICH9 USB2 set (EHCI and three UHCI
+    companions, as virDomainDefAddUSBController adds them), else none."""
+    if not is_q35(dom):
+        _add_controller(dom, "usb", 0)
+    elif _has(caps, "qemu-xhci"):
+        _add_controller(dom, "usb", 0, "qemu-xhci")
+    elif _has(caps, "nec-usb-xhci"):
+        _add_controller(dom, "usb", 0, "nec-xhci")
+    elif _has(caps, "ich9-usb-ehci1"):
+        assert dom.devices is not None
+        _add_controller(dom, "usb", 0, "ich9-ehci1")
+        for i in range(3):
+            companion = Controller(type="usb", index=0, model=f"ich9-uhci{i + 1}", master_startport=2 * i)
+            dom.devices.controllers = insert_controller(dom.devices.controllers, companion)
+
+
+def _has(caps: EmulatorCaps | None, flag: str) -> bool:
+    """A capability of the emulator; without its capabilities (nothing probed yet) a current QEMU is assumed."""
+    return caps is None or caps.has_flag(flag)
+
+
+def _controller_models(dom: Domain, caps: EmulatorCaps | None) -> None:
     assert dom.devices is not None
     for c in dom.devices.controllers:
         if c.model is not None:
             continue
         if c.type == "usb":
-            c.model = "qemu-xhci" if is_q35(dom) else "piix3-uhci"
+            # libvirt's qemuDomainControllerDefPostParse: piix3-uhci when QEMU has it, else the machine's default
+            # (no model: QEMU's -usb); q35's own default was given when the controller was added
+            if is_q35(dom) and _has(caps, "qemu-xhci"):
+                c.model = "qemu-xhci"
+            elif _has(caps, "piix3-usb-uhci"):
+                c.model = "piix3-uhci"
         elif c.type == "scsi":
             c.model = "lsilogic"
         elif c.type == "pci" and (c.index or 0) == 0:
@@ -155,34 +190,35 @@ def _in_libvirt_order(controllers: list[Controller]) -> list[Controller]:
     return out
 
 
-def _cpu_defaults(dom: Domain) -> None:
-    """libvirt's CPU post-parse: a passed-through host CPU is migratable unless the XML says not, and is never
-    compared with the host (``check='none'``), nor is a named model under TCG, which emulates whatever it names.
-
-    A named model under KVM and host-model get ``check='partial'`` from libvirt, which then refuses a start on a
-    host missing a required feature; this driver does not make that comparison, so it does not claim it.
+def _cpu_defaults(dom: Domain, caps: EmulatorCaps | None) -> None:
+    """libvirt's qemuDomainDefCPUPostParse: a passed-through host CPU is migratable when QEMU can say so
+    (x86 QEMUs older than that get ``migratable='off'``, what they did); the check libvirt makes at start:
+    none for host-passthrough, maximum and a named model under TCG (which emulates whatever it names),
+    partial for host-model and a named model under KVM (a start on a host lacking a required feature fails).
     """
     cpu = dom.cpu
     if cpu is None:
         return
-    if cpu.mode == "host-passthrough" and cpu.migratable is None:
-        cpu.migratable = True
+    assert dom.os is not None and dom.os.type is not None
+    if cpu.mode == "host-passthrough" and cpu.migratable is None and (dom.id is None or dom.id == -1):
+        if _has(caps, "cpu.migratable"):
+            cpu.migratable = True
+        elif dom.os.type.arch in ("x86_64", "i686"):
+            cpu.migratable = False
     if cpu.check is not None or (cpu.mode in (None, "custom") and (cpu.model is None or not cpu.model.name)):
         return
     if cpu.mode in ("host-passthrough", "maximum") or (cpu.mode in (None, "custom") and dom.type == "qemu"):
         cpu.check = "none"
+    elif cpu.mode in ("host-model", None, "custom"):
+        cpu.check = "partial"
 
 
-def _canonical_machine(dom: Domain, cache_dir: str) -> None:
+def _canonical_machine(dom: Domain, caps: EmulatorCaps) -> None:
     """libvirt's qemuCanonicalizeMachine: an alias (``q35``, ``pc``) becomes the machine type it stands for
     today (``pc-q35-7.2``), so the guest keeps its hardware when a newer QEMU moves the alias; no machine at
     all means the emulator's default one. An emulator that cannot be probed is left for the start to report.
     """
     assert dom.os is not None and dom.os.type is not None
-    try:
-        caps = emulator_caps(emulator_path(dom), cache_dir)
-    except Error:
-        return
     wanted = dom.os.type.machine
     if wanted is None:
         default = caps.default_machine()
@@ -206,11 +242,28 @@ def _default_cpu(dom: Domain, model: str) -> None:
     dom.cpu = cpu
 
 
-def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
+def _emulator_caps(dom: Domain, cache_dir: str | None) -> EmulatorCaps | None:
+    """The probed (cached) capabilities of the domain's emulator; None when there is no cache or no binary,
+    the start then reports the missing emulator."""
+    if cache_dir is None:
+        return None
+    try:
+        return emulator_caps(emulator_path(dom), cache_dir)
+    except Error:
+        return None
+
+
+def apply_defaults(
+    dom: Domain, cache_dir: str | None = None, caps: EmulatorCaps | None = None, new_domain: bool = True
+) -> Domain:
     """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse.
 
     ``cache_dir``: the driver's capabilities cache; with it, machine aliases become the emulator's canonical
     machine types, as libvirt stores them (without it, as in libvirt's qemuxml2argv tests, they stay).
+    ``caps``: the emulator's capabilities given directly (libvirt's test data, ``from_libvirt_cache``) instead
+    of probed through ``cache_dir``. ``new_domain``: libvirt's VIR_DOMAIN_DEF_PARSE_ABI_UPDATE (a define or a
+    start, not the reading of a stored definition): only then are USB ports handed out to devices without one,
+    unless every USB device has its address already.
     """
     assert dom.os is not None and dom.os.type is not None
     if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
@@ -220,10 +273,11 @@ def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     dom.os.type.arch = dom.os.type.arch or "x86_64"
-    if cache_dir is not None:
-        _canonical_machine(dom, cache_dir)
+    caps = caps if caps is not None else _emulator_caps(dom, cache_dir)
+    if caps is not None:
+        _canonical_machine(dom, caps)
     dom.os.type.machine = dom.os.type.machine or "pc"
-    _cpu_defaults(dom)
+    _cpu_defaults(dom, caps)
     d = dom.devices
     if d is None:
         return dom
@@ -236,10 +290,19 @@ def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
         d.serials = [Chardev(type=first.type or "pty", sources=first.sources, protocol=first.protocol,
                              target_type="isa-serial", target_port="0", target_model="isa-serial")]  # fmt: skip
         first.target_type, first.target_port = "serial", "0"
+    if d.serials and d.consoles and d.consoles[0].target_type is None:
+        d.consoles[0].target_type = "serial"  # virDomainDefAddConsoleCompat: the first console is the serial port
     if d.serials and not d.consoles:
         # libvirt's compat console: the first serial port doubles as the domain console
         first = d.serials[0]
         d.consoles = [Chardev(type=first.type or "pty", target_type="serial", target_port="0")]
+    for serial in d.serials:
+        # libvirt's qemuDomainChrDefPostParse: an x86 serial port is an ISA one unless it says otherwise, and
+        # each target type has its one device model
+        if serial.target_type is None and dom.os.type.arch in ("x86_64", "i686"):
+            serial.target_type = "isa-serial"
+        if serial.target_model is None:
+            serial.target_model = _SERIAL_MODELS.get(serial.target_type or "")
     if dom.os.type.arch in ("x86_64", "i686"):
         for kind in ("mouse", "keyboard"):
             if not any(i.type == kind and i.bus == "ps2" for i in d.inputs):
@@ -248,8 +311,8 @@ def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
     # the machine's own controllers come before those the disks imply, as libvirt adds them (its driver's
     # post-parse runs before the generic one): an i440fx guest lists usb, pci-root, then ide
     machine_known = is_i440fx(dom) or is_q35(dom)
-    if machine_known and not any(c.type == "usb" for c in d.controllers):
-        _add_controller(dom, "usb", 0)
+    if machine_known and not _has_controller(dom, "usb", 0):
+        _add_default_usb(dom, caps)
     if is_q35(dom):
         _add_controller(dom, "sata", 0)
     if machine_known and not _has_controller(dom, "pci", 0):
@@ -263,40 +326,121 @@ def apply_defaults(dom: Domain, cache_dir: str | None = None) -> Domain:
                             and ch.address is not None else 0)  # fmt: skip
         if ch.type == "spicevmc" and ch.target_type == "virtio" and not ch.target_name:
             ch.target_name = "com.redhat.spice.0"
-    _controller_models(dom)
+    _controller_models(dom, caps)
     if d.memballoon is None:
         d.memballoon = Memballoon(model="virtio")
     if d.graphics and not d.videos:
-        d.videos = [Video(model_type="cirrus" if is_i440fx(dom) else "vga", model_vram=16384, model_heads=1,
-                          model_primary=True)]  # fmt: skip
+        d.videos = [Video(model_heads=1, model_primary=True)]  # virDomainDefAddImplicitVideo; its type follows
     for video in d.videos:
+        if video.model_type is None:
+            video.model_type = _default_video(dom, caps)
+        if video.model_vram is None and video.model_type in _VIDEO_RAM:
+            video.model_vram = _VIDEO_RAM[video.model_type]  # virDomainVideoDefaultRAM
+        if video.model_type == "qxl":
+            video.model_ram = video.model_ram or 65536  # virDomainVideoDefParseXML: QXL's RAM bar, 64 MiB
+            video.model_vgamem = video.model_vgamem or 16384  # QEMU_QXL_VGAMEM_DEFAULT
         if video.model_type != "none" and video.model_heads is None:
             video.model_heads = 1  # libvirt's virDomainVideoDefNew: one head unless the XML says more
     if not d.audios:
-        # libvirt: no host audio unless qemu.conf allows it ('none' keeps QEMU from opening any);
-        # SPICE carries the guest's sound to its client (the last display decides)
-        kinds = [g.type for g in d.graphics if g.type in ("vnc", "spice")]
-        d.audios = [Audio(id=1, type="spice" if kinds and kinds[-1] == "spice" else "none")]
+        backend = _default_audio(dom)
+        if backend is not None:
+            d.audios = [Audio(id=1, type=backend)]
     for nic in d.interfaces:
         if nic.model_type is None and nic.type != "hostdev":
-            nic.model_type = "rtl8139"  # libvirt's default NIC for x86 QEMU guests
+            nic.model_type = _default_nic(dom, caps)
     validate_domain(dom)
-    _usb_ports(dom)
+    validate_controllers(dom)
+    if caps is not None:
+        validate_for_emulator(dom, caps)
+    if new_domain or all(
+        dev.address is not None and dev.address.attrs.get("type") == "usb" for dev in _usb_devices(dom)
+    ):
+        _usb_ports(dom)
     _virtio_serial_ports(dom)
     assign_pci_addresses(dom)
     return dom
 
 
-def _usb_ports(dom: Domain) -> None:
-    """USB devices take the root hub's ports in order (libvirt adds hubs past that; this driver refuses)."""
+_VIDEO_RAM = {"vga": 16384, "cirrus": 16384, "vmvga": 16384, "bochs": 16384, "qxl": 65536}
+
+
+def _default_video(dom: Domain, caps: EmulatorCaps | None) -> str:
+    """libvirt's qemuDomainDefaultVideoDevice: VGA on ppc64, virtio-gpu on ARM/RISC-V 'virt' and s390; elsewhere
+    Cirrus when QEMU has it, else standard VGA; a QEMU with neither leaves the model open, which libvirt's
+    validation then refuses."""
+    assert dom.os is not None and dom.os.type is not None
+    arch, machine = dom.os.type.arch or "", dom.os.type.machine or ""
+    if arch.startswith("ppc64"):
+        return "vga"
+    if arch.startswith("s390") or (arch in ("aarch64", "armv7l", "riscv64", "riscv32") and machine.startswith("virt")):
+        return "virtio"
+    if _has(caps, "cirrus-vga"):
+        return "cirrus"
+    if _has(caps, "VGA"):
+        return "vga"
+    raise InternalError(ErrorCode.INTERNAL_ERROR, "missing video model and cannot determine default")
+
+
+def _default_nic(dom: Domain, caps: EmulatorCaps | None) -> str:
+    """libvirt's qemuDomainDefaultNetModel: virtio on s390 and the ARM/RISC-V 'virt' boards; elsewhere the first
+    of rtl8139, e1000 and virtio-net QEMU has (rtl8139 when none is known)."""
+    assert dom.os is not None and dom.os.type is not None
+    arch, machine = dom.os.type.arch or "", dom.os.type.machine or ""
+    if arch.startswith("s390") or (arch in ("aarch64", "armv7l", "riscv64", "riscv32") and machine.startswith("virt")):
+        return "virtio"
+    for flag, model in (("rtl8139", "rtl8139"), ("e1000", "e1000"), ("virtio-net", "virtio")):
+        if _has(caps, flag):
+            return model
+    return "rtl8139"
+
+
+def _default_audio(dom: Domain) -> str | None:
+    """libvirt's qemuDomainDefSuggestDefaultAudioBackend, with qemu.conf's defaults (no host audio for VNC or
+    headless guests): 'none' keeps QEMU from opening any host audio, SPICE carries the sound to its client
+    (the last such display decides); SDL plays on the host through QEMU_AUDIO_DRV, and without that variable
+    (or with only other displays) no backend is written at all."""
+    assert dom.devices is not None
+    add, passthrough, backend = not dom.devices.graphics, False, "none"
+    for g in dom.devices.graphics:
+        if g.type in ("vnc", "spice"):
+            add, passthrough, backend = True, False, "none" if g.type == "vnc" else "spice"
+        elif g.type == "sdl":
+            add, passthrough = True, True
+    if add and passthrough:
+        env = os.environ.get("QEMU_AUDIO_DRV")
+        if env is None:
+            return None
+        backend = env
+    return backend if add else None
+
+
+def _usb_devices(dom: Domain) -> list[Any]:
+    """The devices that sit on a USB port."""
     assert dom.devices is not None
     usb: list[Any] = [i for i in dom.devices.inputs if i.bus == "usb"]
     usb += [x for x in dom.devices.disks if x.target_bus == "usb"]
     usb += [s for s in dom.devices.sounds if s.model == "usb"]
     usb += [r for r in dom.devices.redirdevs if r.bus in (None, "usb")]
+    return usb
+
+
+def _usb_ports(dom: Domain) -> None:
+    """USB devices take the root hub's ports in order (libvirt adds hubs past that; this driver refuses)."""
+    assert dom.devices is not None
+    usb = _usb_devices(dom)
     if not usb:
         return
     root = next((c for c in dom.devices.controllers if c.type == "usb" and (c.index or 0) == 0), None)
+    if (
+        root is not None
+        and root.model == "none"
+        and any(
+            getattr(dev, "type", None) in ("mouse", "tablet", "keyboard") and getattr(dev, "bus", None) == "usb"
+            for dev in usb
+        )
+    ):
+        # virDomainDefParseXML's own check for input devices, before the generic one
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Can't add USB input device. USB bus is disabled")
     if root is None or root.model == "none":
         raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED,
@@ -317,18 +461,36 @@ def _usb_ports(dom: Domain) -> None:
 
 
 def _virtio_serial_ports(dom: Domain) -> None:
-    """Channels take the first free port of controller 0 from 1 (port 0 is the console's)."""
+    """libvirt's virtio-serial address assignment: the ports the XML names are reserved first; then each virtio
+    console and channel without a port takes the lowest free one of its controller (or of the first controller
+    with room), from 1 (port 0 is a console's only), within the controller's ``ports`` (31 by default)."""
     assert dom.devices is not None
-    devs = [c for c in dom.devices.consoles if c.target_type == "virtio"] + [
-        c for c in dom.devices.channels if c.target_type == "virtio"
-    ]
-    taken = {int(c.address.attrs.get("port", "0"), 0) for c in devs
-             if c.address is not None and c.address.attrs.get("type") == "virtio-serial"}  # fmt: skip
+    consoles = [c for c in dom.devices.consoles if c.target_type == "virtio"]
+    devs = consoles + [c for c in dom.devices.channels if c.target_type == "virtio"]
+    controllers = sorted((c for c in dom.devices.controllers if c.type == "virtio-serial"), key=lambda c: c.index or 0)
+    capacity = {c.index or 0: c.ports or 31 for c in controllers}
+    taken: dict[int, set[int]] = {index: set() for index in capacity}
+
+    def on_serial_bus(dev: Chardev) -> bool:
+        return dev.address is not None and dev.address.attrs.get("type") == "virtio-serial"
+
     for dev in devs:
-        if dev.address is not None:
+        if on_serial_bus(dev) and dev.address is not None and "port" in dev.address.attrs:
+            ctrl = int(dev.address.attrs.get("controller", "0"), 0)
+            taken.setdefault(ctrl, set()).add(int(dev.address.attrs["port"], 0))
+    for dev in devs:
+        if dev.address is not None and not on_serial_bus(dev):
             continue
-        port = 1
-        while port in taken:
-            port += 1
-        taken.add(port)
-        dev.address = Address(attrs={"type": "virtio-serial", "controller": "0", "bus": "0", "port": str(port)})
+        if dev.address is not None and "port" in dev.address.attrs:
+            continue
+        start = 0 if any(dev is c for c in consoles) else 1
+        wanted = [int(dev.address.attrs.get("controller", "0"), 0)] if dev.address is not None else list(capacity)
+        for ctrl in wanted:
+            free = [p for p in range(start, capacity.get(ctrl, 31)) if p not in taken.setdefault(ctrl, set())]
+            if free:
+                taken[ctrl].add(free[0])
+                dev.address = Address(attrs={"type": "virtio-serial", "controller": str(ctrl), "bus": "0",
+                                             "port": str(free[0])})  # fmt: skip
+                break
+        else:
+            raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "Unable to find a free virtio-serial port")

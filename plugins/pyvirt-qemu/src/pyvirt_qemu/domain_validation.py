@@ -13,12 +13,14 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk
+from pyvirt.conf.units import parse_memory_kib
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 from pyvirt_qemu.disk_iotune import check_iotune
+from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import requested_features
-from pyvirt_qemu.pci_addresses import is_q35
+from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
-__all__ = ["validate_domain"]
+__all__ = ["check_usb_models", "validate_controllers", "validate_domain", "validate_for_emulator"]
 
 _DRIVE_BUSES = frozenset({"ide", "fdc", "scsi", "sata"})
 _ARCH_EMULATORS = {"x86_64": ("qemu-system-x86_64",), "i686": ("qemu-system-i386", "qemu-system-x86_64")}
@@ -53,6 +55,32 @@ def _check_disk(disk: Disk) -> None:
         raise _refuse(f"shared access for disk '{dst}' requires use of supported storage format")
 
 
+def _check_cpu_cache_and_addresses(dom: Domain, arch: str) -> None:
+    """qemuValidateDomainDefCpu: ``<cache>`` and ``<maxphysaddr>`` combinations QEMU cannot express."""
+    cpu = dom.cpu
+    if cpu is None:
+        return
+    x86 = arch in ("x86_64", "i686")
+    if cpu.maxphysaddr_mode is not None:
+        if not x86:
+            raise _refuse(f"CPU maximum physical address bits specification is not supported for '{arch}' "
+                          "architecture")  # fmt: skip
+        if cpu.maxphysaddr_mode == "passthrough" and cpu.maxphysaddr_bits is not None:
+            raise _refuse("CPU maximum physical address bits number specification cannot be used with "
+                          "mode='passthrough'")  # fmt: skip
+        if cpu.maxphysaddr_mode == "emulate" and cpu.maxphysaddr_bits is None:
+            raise _refuse("if using CPU maximum physical address mode='emulate', bits= must be specified too")
+    if cpu.cache_mode is not None:
+        if not x86:
+            raise _refuse(f"CPU cache specification is not supported for '{arch}' architecture")
+        if cpu.cache_mode == "emulate" and cpu.cache_level != 3:
+            raise _refuse("CPU cache mode 'emulate' can only be used with level='3'")
+        if cpu.cache_mode == "passthrough" and cpu.mode not in ("host-passthrough", "maximum"):
+            raise _refuse("CPU cache mode 'passthrough' can only be used with 'host-passthrough' / 'maximum' CPUs")
+        if cpu.cache_mode in ("passthrough", "disable") and cpu.cache_level is not None:
+            raise _refuse(f"unsupported CPU cache level for mode '{cpu.cache_mode}'")
+
+
 def validate_domain(dom: Domain) -> None:
     """Raise CONFIG_UNSUPPORTED with libvirt's words for a definition its QEMU driver refuses."""
     assert dom.os is not None and dom.os.type is not None
@@ -64,6 +92,7 @@ def validate_domain(dom: Domain) -> None:
     if name.startswith("qemu-system-") and name not in _ARCH_EMULATORS.get(arch, ()):
         # the driver knows the machines of x86 emulators only
         raise _refuse(f"Emulator '{emulator}' does not support arch '{arch}'")
+    _check_cpu_cache_and_addresses(dom, arch)
     features = requested_features(dom)
     if features and dom.os.firmware is None:
         raise XMLError(ErrorCode.XML_DETAIL,
@@ -71,6 +100,8 @@ def validate_domain(dom: Domain) -> None:
     if features.get("enrolled-keys") and features.get("secure-boot") is False:
         raise XMLError(ErrorCode.XML_DETAIL, "firmware feature 'enrolled-keys' cannot be enabled when firmware "
                        "feature 'secure-boot' is disabled")  # fmt: skip
+    if dom.os.acpi_table is not None:  # libvirt passes it as -acpitable; this driver does not yet (pyvirt-xen does)
+        raise _refuse("<acpi> in <domain/os> is not supported by pyvirt yet")
     if dom.os.nvram is not None and dom.os.firmware not in (None, "efi"):
         raise XMLError(ErrorCode.XML_DETAIL, f"firmware type '{dom.os.firmware}' does not support nvram")
     if dom.devices is None:
@@ -88,9 +119,30 @@ def validate_domain(dom: Domain) -> None:
     for inp in d.inputs:
         if inp.model in ("virtio-transitional", "virtio-non-transitional") and inp.type != "passthrough":
             raise _refuse(f"virtio (non-)transitional models are not supported for input type={inp.type}")
+    for chardev in [*d.serials, *d.parallels, *d.channels, *d.consoles]:
+        for src in chardev.sources or []:
+            if src.reconnect is not None and src.reconnect.enabled and src.reconnect.timeout == 0:
+                # qemuValidateDomainChrSourceReconnectDef
+                raise NotSupportedError(ErrorCode.INVALID_ARG, "chardev reconnect source timeout cannot be '0'")
+    if dom.os.loader is not None and dom.os.firmware is None and not dom.os.loader.path:
+        raise XMLError(ErrorCode.XML_DETAIL, "no loader path specified and firmware auto selection disabled")
+    uefi = dom.os.firmware == "efi" or (dom.os.loader is not None and dom.os.loader.type == "pflash")
+    if uefi and arch in ("x86_64", "i686") and not (dom.features is not None and dom.features.acpi):
+        raise _refuse("UEFI requires ACPI on this architecture")
     for nic in d.interfaces:
+        # read by the domain model for pyvirt-xen; libvirt applies them (tc, Open vSwitch), this driver not yet
+        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport), ("bandwidth", nic.bandwidth)):
+            if value is not None:
+                raise _refuse(f"<{element}> in <domain/devices/interface> is not supported by pyvirt yet")
         if nic.script_path and nic.type != "ethernet":
             raise _refuse(f"scripts are not supported on interfaces of type {nic.type}")
+        if (nic.model_type or "").startswith("virtio"):
+            for what, size in (
+                ("rx_queue_size", nic.driver_rx_queue_size),
+                ("tx_queue_size", nic.driver_tx_queue_size),
+            ):
+                if size and size & (size - 1):
+                    raise _refuse(f"{what} has to be a power of two")
     for video in d.videos:
         if video.model_type == "ramfb" and video.address is not None:
             raise _refuse("address not supported for video type ramfb")
@@ -114,3 +166,92 @@ def validate_domain(dom: Domain) -> None:
                 raise _refuse(f"Found duplicate drive address for disk with target name '{seen[key]}' "
                               f"controller='{c}' bus='{b}' target='{t}' unit='{u}'")  # fmt: skip
             seen[key] = disk.target_dev or ""
+
+
+# the capability (a QEMU device type) each USB controller model needs (libvirt's qemuValidateDomainDeviceDefControllerUSB)
+_USB_MODEL_FLAGS = {"piix3-uhci": "piix3-usb-uhci", "piix4-uhci": "piix4-usb-uhci", "ehci": "usb-ehci",
+                    "ich9-ehci1": "ich9-usb-ehci1", "ich9-uhci1": "ich9-usb-ehci1", "ich9-uhci2": "ich9-usb-ehci1",
+                    "ich9-uhci3": "ich9-usb-ehci1", "vt82c686b-uhci": "vt82c686b-usb-uhci", "pci-ohci": "pci-ohci",
+                    "nec-xhci": "nec-usb-xhci", "qemu-xhci": "qemu-xhci"}  # fmt: skip
+_XHCI_MAX_PORTS = 15  # QEMU_USB_XHCI_MAXPORTS
+
+
+def validate_controllers(dom: Domain) -> None:
+    """libvirt's controller post-parse and PCI root checks (qemuDomainControllerDefPostParse,
+    virDomainDefPCIRootValidate) that need no capabilities."""
+    assert dom.devices is not None
+    q35, i440fx = is_q35(dom), is_i440fx(dom)
+    usb = [c for c in dom.devices.controllers if c.type == "usb"]
+    if any(c.master_startport is not None for c in usb) and not any(c.master_startport is None for c in usb):
+        raise XMLError(ErrorCode.XML_DETAIL, "No master USB controller specified")
+    for c in dom.devices.controllers:
+        if c.type == "usb" and c.model in ("nec-xhci", "qemu-xhci") and (c.ports or 0) > _XHCI_MAX_PORTS:
+            raise _refuse(f"'{c.model}' controller only supports up to '{_XHCI_MAX_PORTS}' ports")
+        if c.type != "pci" or c.model not in ("pci-root", "pcie-root"):
+            continue
+        if (c.index or 0) != 0:
+            raise XMLError(ErrorCode.XML_ERROR, "pci-root and pcie-root controllers should have index 0")
+        if c.address is not None:
+            raise _refuse("pci-root and pcie-root controllers should not have an address")
+        want = "pcie-root" if q35 else "pci-root" if i440fx else None
+        if want is not None and c.model != want:
+            raise XMLError(ErrorCode.XML_ERROR, f"The PCI controller with index='0' must be model='{want}' for this "
+                           f"machine type, but model='{c.model}' was found instead")  # fmt: skip
+    videos = dom.devices.videos
+    if len(videos) > 1 and any(v.model_type == "none" for v in videos):
+        raise _refuse("a 'none' video type must be the only video device defined for the domain")
+
+
+def check_usb_models(dom: Domain, caps: EmulatorCaps) -> None:
+    """libvirt refuses a USB controller QEMU lacks when it builds the command line (qemuBuildControllerDevProps),
+    not at define: a definition stays valid for the next QEMU."""
+    assert dom.devices is not None
+    for c in dom.devices.controllers:
+        need = _USB_MODEL_FLAGS.get(c.model or "") if c.type == "usb" else None
+        if need is not None and not caps.has_flag(need):
+            raise _refuse(f"USB controller model '{c.model}' not supported in this QEMU binary")
+
+
+def validate_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
+    """What libvirt's qemuValidateDomainDef refuses for the emulator at hand, with its messages."""
+    assert dom.devices is not None and dom.os is not None
+    q35 = is_q35(dom)
+    for flag, enabled, what in (("disable-s3", dom.pm_suspend_to_mem, "S3"),
+                                ("disable-s4", dom.pm_suspend_to_disk, "S4")):  # fmt: skip
+        if enabled is not None and not (caps.has_flag(flag) or (q35 and caps.has_flag(f"ich9-{flag}"))):
+            raise _refuse(f"setting ACPI {what} not supported")
+    for c in dom.devices.controllers:
+        if (
+            c.type == "pci"
+            and c.model == "pci-root"
+            and c.target_hotplug is not None
+            and not caps.has_flag("piix4.acpi-root-pci-hotplug")
+        ):
+            raise _refuse("setting the 'hotplug' property on a 'pci-root' device is not supported by this QEMU binary")
+    f = dom.features
+    if f is not None and f.smm_state == "on" and f.smm_tseg is not None and is_q35(dom):
+        # qemuDomainDefTsegPostParse
+        if not caps.has_flag("mch.extended-tseg-mbytes"):
+            raise _refuse("Setting TSEG size is not supported with this QEMU binary")
+        if parse_memory_kib(str(f.smm_tseg), f.smm_tseg_unit or "MiB", "tseg") % 1024:
+            raise _refuse("SMM TSEG size must be divisible by 1 MiB")
+    mb = dom.memory_backing
+    machine = next((m for m in caps.machines if m.name == (dom.os.type.machine if dom.os.type else None)), None)
+    if (
+        mb is not None
+        and mb.hugepages
+        and mb.access_mode not in (None, "private")
+        and not (machine is not None and machine.default_ram_id)
+    ):
+        # qemuValidateDomainDefMemory: without NUMA cells only the machine's own RAM backend could be shared
+        pages = mb.pages or []
+        first = parse_memory_kib(str(pages[0].size), pages[0].unit, "page") if pages and pages[0].size else 0
+        if first != 4 and not (dom.cpu is not None and dom.cpu.numa):
+            raise _refuse(f"memory access mode '{mb.access_mode}' not supported without guest numa node")
+    balloon = dom.devices.memballoon
+    if (
+        balloon is not None
+        and balloon.freePageReporting is not None
+        and not caps.has_flag("virtio-balloon.free-page-reporting")
+    ):
+        raise _refuse("freePageReporting is not supported by this QEMU binary")

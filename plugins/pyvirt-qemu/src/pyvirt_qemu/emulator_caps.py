@@ -19,20 +19,41 @@ import shutil
 import signal
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import prctl
 
 from pyvirt.conf.domain import Domain
+from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
 from pyvirt_qemu.host_cpu_model import HostCpuModel, probe_host_model
 from pyvirt_qemu.monitor import Monitor
 
-__all__ = ["CACHE_FORMAT", "EmulatorCaps", "Machine", "emulator_caps", "emulator_path", "kvm_usable", "probe"]
+__all__ = [
+    "CACHE_FORMAT",
+    "PROBED_FLAGS",
+    "EmulatorCaps",
+    "Machine",
+    "emulator_caps",
+    "emulator_path",
+    "from_libvirt_cache",
+    "kvm_usable",
+    "probe",
+    "strip_machine_aliases",
+]
 
 CACHE_FORMAT = 4
+
+# libvirt capability flags that are not device types, which every QEMU this driver runs has (QEMU >= 6.2,
+# Debian's is 7.2): JSON -device/-object/-netdev, -smp dies, -sandbox, migratable host-passthrough CPUs
+PROBED_FLAGS = frozenset({"cpu.migratable", "device.json+hotplug", "object.qapified", "netdev.json", "smp-dies",
+                          "seccomp-sandbox", "disable-s3", "disable-s4", "ich9-disable-s3",
+                          "ich9-disable-s4", "piix4.acpi-root-pci-hotplug",
+                          "virtio-balloon.free-page-reporting", "machine-hpet", "qxl.vram64_size_mb",
+                          "qxl.vgamem_mb", "VGA.vgamem_mb", "mch.extended-tseg-mbytes",
+                          "cpu-cache"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,8 @@ class Machine:
     max_cpus: int
     default: bool
     default_cpu: str | None = None  # the CPU model QEMU gives this machine without -cpu (qemu64 for pc/q35)
+    default_ram_id: str | None = None  # the id of the machine's RAM backend object (pc.ram), QEMU >= 5.0
+    numa_mem_supported: bool = False  # takes ``-numa node,mem=`` (machine types before QEMU 5.1)
 
 
 @dataclass
@@ -59,6 +82,9 @@ class EmulatorCaps:
     commands: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
     host_model: dict[str, Any] | None = None  # HostCpuModel.to_json(), x86 only
+    # libvirt's QEMU_CAPS_* names (``qemu-xhci``, ``device.json``) when the set comes from libvirt's cache format
+    flags: list[str] = field(default_factory=list)
+    probed: bool = True  # asked of a binary here (False: a set from libvirt's data, its flags are the truth)
 
     def cpu_host_model(self) -> HostCpuModel | None:
         """What ``<cpu mode='host-model'>`` becomes under this probe's accelerator."""
@@ -66,6 +92,14 @@ class EmulatorCaps:
 
     def has_device(self, name: str) -> bool:
         return name in self.devices
+
+    def has_flag(self, name: str) -> bool:
+        """libvirt's virQEMUCapsGet by the flag's name, as its capabilities cache spells it. A probed binary has
+        no libvirt flags: a device flag is then the device type of the same name (``piix3-usb-uhci``), and the
+        few other flags this driver asks about are those of every QEMU it supports (see ``PROBED_FLAGS``)."""
+        if not self.probed:
+            return name in self.flags
+        return name in self.devices or name in PROBED_FLAGS
 
     def default_machine(self) -> Machine | None:
         return next((m for m in self.machines if m.default), None)
@@ -80,6 +114,57 @@ class EmulatorCaps:
             raise ValueError("cache written by another pyvirt-qemu")
         data["machines"] = [Machine(**m) for m in data["machines"]]
         return cls(**data)
+
+
+def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
+    """A capability set from libvirt's own cache format (``<qemuCaps>``, as in its ``tests/qemucapabilitiesdata``).
+
+    This lets the driver's defaults and command line run with the capabilities of any QEMU version and
+    architecture libvirt's test data describes, on a host that has none of those binaries. ``kvm`` picks the
+    accelerator's half of the file (libvirt's tests use the KVM half, as a KVM host would).
+    """
+    root = parse_xml(text, "qemuCaps", url="qemuCaps")
+    accel = "kvm" if kvm else "tcg"
+    version = int(root.findtext("version") or "0")
+    cpus = [c for c in root.iterfind("cpu") if c.get("type") == accel]
+    typenames = {c.get("typename"): c.get("name") for c in cpus}
+    machines = [
+        Machine(
+            name=m.get("name", ""),
+            alias=m.get("alias"),
+            max_cpus=int(m.get("maxCpus", "1")),
+            default=m.get("default") == "yes",
+            default_cpu=typenames.get(m.get("defaultCPU")),
+            default_ram_id=m.get("defaultRAMid"),
+            numa_mem_supported=m.get("numaMemSupported") == "yes",
+        )
+        for m in root.iterfind("machine")
+        if m.get("type") == accel
+    ]
+    return EmulatorCaps(
+        path=root.findtext("emulator") or "",
+        identity=f"libvirt-cache:{root.findtext('package') or version}",
+        version=version,
+        version_text=f"{version // 1_000_000}.{version // 1_000 % 1_000}.{version % 1_000}",
+        kvm=kvm,
+        arch=root.findtext("arch") or "",
+        machines=machines,
+        cpu_models=sorted(str(c.get("name")) for c in cpus),
+        cpu_usable=sorted(str(c.get("name")) for c in cpus if c.get("usable") == "yes"),
+        cpu_deprecated=sorted(str(c.get("name")) for c in cpus if c.get("deprecated") == "yes"),
+        commands=[],
+        devices=[],
+        flags=sorted(str(f.get("name")) for f in root.iterfind("flag")),
+        probed=False,
+    )
+
+
+def strip_machine_aliases(caps: EmulatorCaps) -> EmulatorCaps:
+    """libvirt's virQEMUCapsStripMachineAliases: each alias becomes a machine of its own (its test suite's
+    "latest" caps), so ``pc`` stays ``pc`` in the stored definition instead of the versioned type it names."""
+    extra = [replace(m, name=m.alias, alias=None) for m in caps.machines if m.alias]
+    plain = [replace(m, alias=None, default=m.default and not m.alias) for m in caps.machines]
+    return replace(caps, machines=plain + extra)
 
 
 def emulator_path(dom: Domain) -> str:
@@ -169,6 +254,8 @@ def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
                     int(m.get("cpu-max", 1)),
                     bool(m.get("is-default")),
                     _cpu_model_of(m.get("default-cpu-type"), cpus),
+                    m.get("default-ram-id"),
+                    bool(m.get("numa-mem-supported")),
                 )
                 for m in machines
                 if m["name"] != "none"

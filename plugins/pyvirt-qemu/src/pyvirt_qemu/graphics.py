@@ -27,7 +27,7 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Graphics, GraphicsListen
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 
-__all__ = ["GraphicsConfig", "graphics_args", "prepare_graphics", "set_passwords"]
+__all__ = ["GraphicsConfig", "graphics_args", "prepare_graphics", "sdl_environment", "set_passwords"]
 
 _SPICE_CHANNELS = ("main", "display", "inputs", "cursor", "playback", "record", "smartcard", "usbredir")
 _PORT_MIN, _PORT_MAX = 5900, 65535
@@ -258,7 +258,8 @@ def _spice(g: Graphics, cfg: GraphicsConfig, lib_dir: str) -> list[str]:
 
 
 def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int | None) -> list[str]:
-    """``-vnc``/``-spice`` for every display (``vnc_port``: the port of an autoport VNC not prepared yet)."""
+    """``-vnc``/``-spice``/``-display sdl`` for every display (``vnc_port``: the port of an autoport VNC not
+    prepared yet)."""
     out: list[str] = []
     devices = dom.devices
     audio_id = (devices.audios[0].id or 1) if devices is not None and devices.audios else None
@@ -267,9 +268,26 @@ def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int 
             out += _vnc(g, cfg, lib_dir, vnc_port, audio_id)
         elif g.type == "spice":
             out += _spice(g, cfg, lib_dir)
+        elif g.type == "sdl":
+            # qemuBuildGraphicsSDLCommandLine (its DISPLAY and XAUTHORITY: ``sdl_environment``)
+            out += ["-full-screen"] if g.fullscreen else []
+            gl = "" if g.gl_enable is None else f",gl={'on' if g.gl_enable else 'off'}"
+            out += ["-display", f"sdl{gl}"]
         else:
             raise _unsupported(f"graphics type '{g.type}'")
     return out
+
+
+def sdl_environment(dom: Domain) -> dict[str, str]:
+    """The X display an SDL window opens on, passed to QEMU in its environment as libvirt passes it."""
+    env: dict[str, str] = {}
+    for g in dom.devices.graphics if dom.devices is not None else []:
+        if g.type == "sdl":
+            if g.xauth:
+                env["XAUTHORITY"] = g.xauth
+            if g.display:
+                env["DISPLAY"] = g.display
+    return env
 
 
 # ---------------------------------------------------------------------------- after start

@@ -29,6 +29,7 @@ and removed after the guest stops.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -365,10 +366,20 @@ def assign_memory_devices(dom: Domain) -> None:
             mem.alias = Alias(name=f"{prefix}{index}")
 
 
+def _plain_ram(objects: list[str]) -> bool:
+    """A backend with nothing but an id and a size (qemuBuildMemoryBackendProps's "not needed")."""
+    props = [json.loads(a) for a in objects if a.startswith("{")]
+    return all(p.get("qom-type") == "memory-backend-ram" and set(p) <= {"qom-type", "id", "size"} for p in props)
+
+
 def memory_layout(dom: Domain, memory_kib: int, machine_backend: str | None, mounts: list[HugetlbfsMount],
                   domain_id: int = -1, host_nodes: set[int] | None = None,
-                  backing_dir: str = "/var/lib/libvirt/qemu/ram") -> MemoryLayout:  # fmt: skip
-    """Everything about guest RAM on the command line (see the module docstring)."""
+                  backing_dir: str = "/var/lib/libvirt/qemu/ram", numa_mem: bool = False) -> MemoryLayout:  # fmt: skip
+    """Everything about guest RAM on the command line (see the module docstring).
+
+    ``numa_mem``: the machine still takes ``-numa node,mem=`` (QEMU < 5.1; libvirt's numaMemSupported), which
+    libvirt uses while no cell needs a backend object of its own.
+    """
     short_name = f"{domain_id}-{(dom.name or '')[:20]}"
     backends = _Backends(dom, mounts, short_name, host_nodes if host_nodes is not None else host_numa_nodes(),
                          backing_dir)  # fmt: skip
@@ -393,12 +404,16 @@ def memory_layout(dom: Domain, memory_kib: int, machine_backend: str | None, mou
         return MemoryLayout(str(memory_kib // 1024), machine_backend, objects, lock, [], [], backends.dirs, False)
     numa: list[str] = []
     total = 0
-    for cell in cells:
+    per_cell = [backends.backend(f"ram-node{cell.id}", cell.id, _align_mib(cell.memory_kib), False)[0]
+                for cell in cells]  # fmt: skip
+    # libvirt's qemuBuildNumaCommandLine: backends for every cell as soon as one needs more than plain RAM
+    legacy = numa_mem and all(_plain_ram(objects) for objects in per_cell)
+    for cell, objects in zip(cells, per_cell, strict=True):
         size = _align_mib(cell.memory_kib)
         total += size
-        objects, _ = backends.backend(f"ram-node{cell.id}", cell.id, size, False)
-        numa += objects
-        numa += ["-numa", ",".join([f"node,nodeid={cell.id}", *_cpus_args(cell.cpus), f"memdev=ram-node{cell.id}"])]
+        memory = f"mem={size // 1024}" if legacy else f"memdev=ram-node{cell.id}"
+        numa += [] if legacy else objects
+        numa += ["-numa", ",".join([f"node,nodeid={cell.id}", *_cpus_args(cell.cpus), memory])]
     size_arg = str(total // 1024)
     if dom.max_memory is not None:
         size_arg = f"size={total}k,slots={dom.max_memory.slots or 0},maxmem={dom.max_memory.kib}k"

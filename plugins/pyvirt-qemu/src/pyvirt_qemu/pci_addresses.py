@@ -252,7 +252,7 @@ def assign_pci_addresses(dom: Domain) -> None:
     wanted += [s for s in d.sounds if s.model not in ("sb16", "pcspk", "usb") and _wants_pci(s.address)]
     wanted += [c for c in d.controllers if _controller_takes_slot(c) and _wants_pci(c.address)]
     wanted += [v for v in d.disks if (v.target_bus == "virtio") and _wants_pci(v.address)]
-    wanted += [h for h in d.hostdevs if h.mode in (None, "subsys") and h.type in ("pci", "scsi_host")
+    wanted += [h for h in d.hostdevs if h.mode in (None, "subsystem") and h.type in ("pci", "scsi_host")
                and _wants_pci(h.address)]  # fmt: skip
     if d.memballoon is not None and d.memballoon.model in _VIRTIO and _wants_pci(d.memballoon.address):
         wanted.append(d.memballoon)
@@ -327,6 +327,15 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
     for function in (0, 3):
         if function not in slots.used.get((0, 0x1F), set()):
             slots.reserve(PciAddress(0, 0x1F, function))
+    # the ICH9's own USB2 functions (00:1d.x) for the first EHCI set (libvirt's
+    # qemuDomainValidateDevicePCISlotsQ35), when the slot is still free
+    usb2 = [c for c in d.controllers if c.type == "usb" and (c.index or 0) == 0 and c.model in _USB2_COMPANIONS]
+    if usb2 and all(_wants_pci(c.address) for c in usb2) and not slots.in_use(0, 0x1D):
+        for c in usb2:
+            function, multi = _USB2_COMPANIONS[c.model or ""]
+            addr = PciAddress(0, 0x1D, function, multi)
+            slots.reserve(addr)
+            c.address = addr.to_address()
     hda = next((s for s in d.sounds if s.model == "ich9" and _wants_pci(s.address)), None)
     videos = [v for v in d.videos if v.model_type not in ("none", "ramfb")]
     if videos and d.videos[0] is videos[0] and _wants_pci(videos[0].address):
@@ -370,7 +379,9 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any]) -> None:
     controllers = d.controllers
     for i in range(missing):
         index = max_idx + 1 + i
-        controllers = insert_controller(controllers, Controller(type="pci", index=index, model="pcie-root-port"))
+        # appended, as libvirt's address assignment adds them (virDomainDefAddController), after every
+        # controller the parser and the post-parse put in place
+        controllers = [*controllers, Controller(type="pci", index=index, model="pcie-root-port")]
     d.controllers = controllers
     slots.buses = max(slots.buses, max_idx + 1 + missing)
     # slots already holding only root ports take more of them, one per function

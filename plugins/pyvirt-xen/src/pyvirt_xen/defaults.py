@@ -101,6 +101,21 @@ def apply_xen_defaults(root: etree._Element) -> None:
                 console.remove(child)
             etree.SubElement(console, "target", type="serial", port="0")
             serial.addnext(console)
+    elif hvm and devices.find("serial") is None:
+        # virDomainDefAddConsoleCompat: an HVM guest's first console is its first serial port
+        first = devices.find("console")
+        assert first is not None
+        target = first.find("target")
+        if target is None or target.get("type") in (None, "serial"):
+            serial = copy.deepcopy(first)
+            serial.tag = "serial"
+            for child in serial.findall("target"):
+                serial.remove(child)
+            etree.SubElement(serial, "target", port="0")
+            first.addprevious(serial)
+            if target is None:
+                target = etree.SubElement(first, "target", port="0")
+            target.set("type", "serial")
     bus = "ps2" if hvm else "xen"
     inputs = devices.findall("input")
     for kind in ("mouse", "keyboard"):

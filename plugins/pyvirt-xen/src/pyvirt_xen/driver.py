@@ -1,32 +1,42 @@
-"""Entry point of the ``xen`` driver: ``xen:///system`` and its configuration conversions.
+"""Entry point of the ``xen`` driver: ``xen:///system``, its configuration conversions and guests run through xl.
 
-What is here today: ``domxml-from-native``/``domxml-to-native`` for
-``xen-xl`` and ``xen-xm``, and the definitions (define, undefine, list,
-lookups, dumpxml, dominfo, state) kept in the config directory as libvirt
-keeps them, with the libxl driver's defaults. libvirt's driver refuses to
-open without a running Xen (libxlStateInitialize needs libxl's context); this
-one opens ``xen:///system`` and ``xen:///embed?root=DIR`` anywhere, because
-none of that needs the hypervisor, and tools and packagers convert on
-machines without Xen. Starting guests (``xl create``) is not implemented
-yet, so every domain is shut off and the lifecycle calls answer NO_SUPPORT,
-as libvirt's drivers answer for a callback they leave NULL.
+What is here: ``domxml-from-native``/``domxml-to-native`` for ``xen-xl``
+and ``xen-xm``; the definitions (define, undefine, list, lookups, dumpxml,
+dominfo, state) kept in the config directory as libvirt keeps them, with the
+libxl driver's defaults; and the guests' lifecycle through the xl toolstack
+(:mod:`pyvirt_xen.lifecycle`: start, destroy, shutdown, suspend, resume,
+state from ``xl list``, running guests found again by a later process), the
+console (:mod:`pyvirt_xen.console`), save/restore in libvirt's image format
+(:mod:`pyvirt_xen.saves`) and node info from ``xl info``.
+libvirt's driver refuses to open without a running Xen (libxlStateInitialize
+needs libxl's context); this one opens ``xen:///system`` and
+``xen:///embed?root=DIR`` anywhere, because conversions and definitions do
+not need the hypervisor, and tools and packagers convert on machines without
+Xen; only the lifecycle calls run ``xl``. The calls not implemented yet
+(vCPU and memory changes, hotplug) answer
+NO_SUPPORT, as libvirt's drivers answer for a callback they leave NULL.
 """
 
 from __future__ import annotations
 
+import platform
 import socket
 from typing import Any
 
 from pyvirt.conf.domain import format_domain
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.errors import ErrorCode, InvalidArgumentError, OperationInvalidError
 from pyvirt.events import Defined, DomainEvent, EventSink
+from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DomainInfo, DomainRef
+from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo
 from pyvirt.uri import URI
+from pyvirt_xen import lifecycle, saves
+from pyvirt_xen.console import open_console
 from pyvirt_xen.state import XenState, parse_xen_domain, release_state, shared_state
+from pyvirt_xen.xl import xl_info
 
 __all__ = ["XenConnection", "XenDriver"]
 
@@ -61,6 +71,31 @@ class XenConnection:
         return socket.gethostname()
 
     @hookimpl
+    def connect_get_version(self) -> int:
+        """Xen's version as libvirt's driver gives it: major * 1000000 + minor * 1000 (from ``xl info``)."""
+        info = xl_info()
+        return int(info["xen_major"]) * 1000000 + int(info["xen_minor"]) * 1000
+
+    @hookimpl
+    def node_get_info(self) -> NodeInfo:
+        """libxlDriverNodeGetInfo from ``xl info``: libvirt reports one socket of ``cores_per_socket`` cores.
+
+        xl prints the memory in whole MiB, so the KiB figure is rounded down
+        to a MiB where libvirt's (pages * 4) is exact.
+        """
+        info = xl_info()
+        return NodeInfo(
+            model=platform.machine(),
+            memory_kib=int(info["total_memory"]) * 1024,
+            cpus=int(info["nr_cpus"]),
+            mhz=int(float(info["cpu_mhz"])),
+            nodes=int(info["nr_nodes"]),
+            sockets=1,
+            cores=int(info["cores_per_socket"]),
+            threads=int(info["threads_per_core"]),
+        )
+
+    @hookimpl
     def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         _check_format(native_format)
         from pyvirt_xen.from_native import xl_to_domain_xml, xm_to_domain_xml
@@ -77,18 +112,27 @@ class XenConnection:
     # ------------------------------------------------------------------ definitions
     @hookimpl
     def domain_list_all(self) -> list[DomainRef]:
+        lifecycle.refresh(self.state, list(self.state.domains.values()))
         return self.state.list_all()
 
     @hookimpl
     def domain_lookup_by_name(self, name: str) -> DomainRef:
+        self._refresh(self.state.by_name.get(name))
         return self.state.lookup_by_name(name)
 
     @hookimpl
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
+        self._refresh(self.state.domains.get(uuid))
         return self.state.lookup_by_uuid(uuid)
+
+    def _refresh(self, obj: DomainObj | None) -> None:
+        """A looked-up guest's id as xl knows it now (a reboot gives it a new one)."""
+        if obj is not None:
+            lifecycle.refresh(self.state, [obj])
 
     @hookimpl
     def domain_lookup_by_id(self, id: int) -> DomainRef:
+        lifecycle.refresh(self.state, list(self.state.domains.values()))
         return self.state.lookup_by_id(id)
 
     @hookimpl
@@ -118,14 +162,76 @@ class XenConnection:
     @hookimpl
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         obj = self.state.find(dom)
+        seen = lifecycle.refresh(self.state, [obj]).get(obj.name)
         d = obj.live
         vcpus = (d.vcpu.count or 1) if d.vcpu else 1
-        return DomainInfo(obj.state, d.memory.kib if d.memory is not None else 0, 0, vcpus, 0)
+        max_kib = d.memory.kib if d.memory is not None else 0
+        if obj.active and seen is not None:
+            return DomainInfo(obj.state, max_kib, seen.memory_mib * 1024, seen.vcpus, int(seen.cpu_seconds * 1e9))
+        return DomainInfo(obj.state, max_kib, 0, vcpus, 0)
 
     @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
         obj = self.state.find(dom)
+        lifecycle.refresh(self.state, [obj])
         return (obj.state, obj.reason)
+
+    # ------------------------------------------------------------------ lifecycle (xl)
+    @hookimpl
+    def domain_create(self, dom: DomainRef, flags: int) -> None:
+        lifecycle.start(self.state, self.state.find(dom), flags)
+
+    @hookimpl
+    def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        """A transient guest: gone from the driver once it stops, as libvirt's libxlDomainCreateXML makes it."""
+        dom = parse_xen_domain(xml)
+        with self.state.lock:
+            obj, added = self.state.add_definition(dom, live=True)
+        try:
+            lifecycle.start(self.state, obj, flags)
+        except BaseException:
+            if added and not obj.active:
+                with self.state.lock:
+                    self.state.remove(obj)
+            raise
+        return obj.ref()
+
+    @hookimpl
+    def domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        lifecycle.destroy(self.state, self.state.find(dom), flags)
+
+    @hookimpl
+    def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        lifecycle.shutdown(self.state, self.state.find(dom), flags)
+
+    @hookimpl
+    def domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        lifecycle.reboot(self.state, self.state.find(dom), flags)
+
+    @hookimpl
+    def domain_suspend(self, dom: DomainRef) -> None:
+        lifecycle.suspend(self.state, self.state.find(dom))
+
+    @hookimpl
+    def domain_resume(self, dom: DomainRef) -> None:
+        lifecycle.resume(self.state, self.state.find(dom))
+
+    @hookimpl
+    def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
+        saves.save(self.state, self.state.find(dom), path, xml, flags)
+
+    @hookimpl
+    def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
+        return saves.restore(self.state, path, xml, flags).ref()
+
+    @hookimpl
+    def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
+        check_flags(flags, 0x1, "libxlDomainOpenConsole")  # VIR_DOMAIN_CONSOLE_FORCE: a pty takes any reader
+        obj = self.state.find(dom)
+        lifecycle.refresh(self.state, [obj])
+        if not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running")
+        return open_console(obj, dev_name)
 
     @hookimpl
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:

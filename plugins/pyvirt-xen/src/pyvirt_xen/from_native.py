@@ -536,6 +536,11 @@ def _finish(root: etree._Element) -> str:
         root.remove(features)
     apply_xen_defaults(root)
     dom = parse_domain(etree.tostring(root))
+    # xenParseVif builds the openvswitch port profile in C, unparsed, so libvirt generates no interfaceid
+    # for it (an xl vif line cannot carry one); parsing the XML here did
+    for nic in dom.devices.interfaces if dom.devices is not None else []:
+        if nic.virtualport is not None:
+            nic.virtualport.interfaceid = None
     return format_domain(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE)
 
 

@@ -142,8 +142,13 @@ def _build_info(root: etree._Element, host: LibxlHost, os_type: str) -> dict[str
     elif offset != "utc":
         raise _unsupported(f"unsupported clock offset '{offset}'")
     hpet = False
+    # libxl's tsc_mode for <timer name='tsc' mode>; libxl leaves "default" out of its JSON
+    tsc_modes = {"native": "native", "paravirt": "native_paravirt", "emulate": "always_emulate"}
     for timer in clock.findall("timer"):
-        if timer.get("name") == "hpet" and hvm:
+        if timer.get("name") == "tsc":
+            if timer.get("mode") in tsc_modes:
+                b["tsc_mode"] = tsc_modes[str(timer.get("mode"))]
+        elif timer.get("name") == "hpet" and hvm:
             hpet = timer.get("present") == "yes"
         else:
             raise _unsupported(f"unsupported timer type (name) '{timer.get('name')}'")
@@ -194,8 +199,9 @@ def _build_info(root: etree._Element, host: LibxlHost, os_type: str) -> dict[str
         t: dict[str, Any] = {"pae": _defbool("pae" in feats)}
         if hpet:
             t["hpet"] = "True"
-        if os_elem.find("acpi") is not None:
-            raise _unsupported("<os><acpi> is not mapped to libxl yet")
+        slic = os_elem.findtext("acpi/table[@type='slic']")
+        if slic:  # the SLIC table's path, as libxl's acpi_firmware
+            t["acpi_firmware"] = slic
         sounds = devices.findall("sound")
         if sounds:
             model = sounds[0].get("model") or ""
@@ -420,13 +426,20 @@ def domain_xml_to_libxl_json(xml: str, host: LibxlHost | None = None) -> str:
     disks = [_disk(d) for d in devices.findall("disk")]
     if disks:
         config["disks"] = disks
-    nics = [_nic(n, i, hvm) for i, n in enumerate(devices.findall("interface"))]
+    # an <interface type='hostdev'> is a PCI device for libxl (libvirt adds it to the domain's hostdevs
+    # where it is parsed, so it keeps its place among the <hostdev>s), not a vif
+    interfaces = devices.findall("interface")
+    nics = [_nic(n, i, hvm) for i, n in enumerate(interfaces) if n.get("type") != "hostdev"]
     if nics:
         config["nics"] = nics
     pcidevs = []
-    for hostdev in devices.findall("hostdev"):
+    for hostdev in devices.iterchildren("hostdev", "interface"):
+        if hostdev.tag == "interface" and hostdev.get("type") != "hostdev":
+            continue
         addr = hostdev.find("source/address")
-        if hostdev.get("type") != "pci" or addr is None:
+        if hostdev.tag == "interface" and addr is not None and addr.get("type") not in (None, "pci"):
+            raise _unsupported(f"hostdev interface address type '{addr.get('type')}' is not mapped to libxl")
+        if (hostdev.tag == "hostdev" and hostdev.get("type") != "pci") or addr is None:
             raise _unsupported(f"hostdev type '{hostdev.get('type')}' is not mapped to libxl yet")
         pci: dict[str, Any] = {}
         for key, attr in (("func", "function"), ("dev", "slot"), ("bus", "bus"), ("domain", "domain")):

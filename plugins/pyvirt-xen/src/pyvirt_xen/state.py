@@ -3,8 +3,9 @@
 One :class:`~pyvirt.local_driver.domain_table.DomainTable` per set of paths
 (``/etc/pyvirt/libxl`` for ``xen:///system``, ``ROOT/etc/libxl`` for
 ``xen:///embed?root=ROOT``), shared by the connections of a process, holds
-the persistent definitions. Guests are not started yet (see the driver), so
-every domain in it is shut off.
+the persistent definitions and the running guests; the guests an earlier
+process started are found again from their status files when the table is
+first made (:func:`pyvirt_xen.lifecycle.reconnect`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def shared_state(paths: DriverPaths) -> XenState:
     with _states_lock:
         state = _states.get(paths.config)
         if state is None:
-            state = _states[paths.config] = XenState(paths)
+            from pyvirt_xen.lifecycle import reconnect  # lifecycle builds on this module
+
+            state = XenState(paths)
+            reconnect(state)
+            _states[paths.config] = state
         state.refs += 1
         return state
 

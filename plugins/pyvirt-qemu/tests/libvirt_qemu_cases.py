@@ -1,0 +1,268 @@
+"""The cases of libvirt 9.0.0's ``qemuxml2xmltest.c`` and ``qemuxml2argvtest.c``, read from the C sources.
+
+The lists are not copied by hand: every ``DO_TEST*`` invocation in ``mymain`` is
+expanded the way the C preprocessor expands it (the macros' own definitions
+are in those files), giving per case the input file, the expected output
+files, the capabilities the test runs with (a ``caps_VER.ARCH.xml`` file of
+``tests/qemucapabilitiesdata`` or libvirt's fake set: a few named
+``QEMU_CAPS_*`` flags and the test's own machine list) and what is expected
+(success, a parse error or a failure building the command line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from pyvirt_qemu.emulator_caps import EmulatorCaps, Machine, from_libvirt_cache, strip_machine_aliases
+
+__all__ = ["QemuCase", "argv_cases", "argv_paths", "caps_for", "flag_names", "xml2xml_cases", "xml2xml_paths"]
+
+# tests/testutilsqemu.c: the machines libvirt's fake capabilities give each architecture (the first is the default)
+FAKE_MACHINES = {
+    "i686": ["pc"],
+    "x86_64": ["pc", "q35"],
+    "aarch64": ["virt", "virt-2.6", "versatilepb"],
+    "armv7l": ["vexpress-a9", "virt"],
+    "ppc64": ["pseries"],
+    "ppc": ["ppce500"],
+    "riscv32": ["virt"],
+    "riscv64": ["virt"],
+    "s390x": ["s390-ccw-virtio"],
+    "sparc": ["SS-5"],
+}
+LATEST_ARCHS = ("aarch64", "ppc64", "riscv64", "s390x", "x86_64")
+
+
+@dataclass(frozen=True)
+class QemuCase:
+    """One run of libvirt's test program: ``name`` plus the suffix naming its caps (``.x86_64-latest``)."""
+
+    name: str
+    suffix: str  # "" for the fake capabilities, ".ARCH-VER" for a caps file
+    caps_arch: str | None
+    caps_ver: str | None
+    fake_flags: tuple[str, ...] = ()  # QEMU_CAPS_* names, lower-cased and dashed as the cache spells them
+    active: bool = False  # xml2xml: the live (active) format, else inactive
+    expect_parse_error: bool = False
+    expect_failure: bool = False
+    parse_flags: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return self.name + self.suffix + ("" if not self.active else " (active)")
+
+    @property
+    def caps_label(self) -> str:
+        return f"{self.caps_arch}-{self.caps_ver}" if self.caps_arch else "fake caps"
+
+
+def _calls(text: str) -> list[tuple[str, list[str]]]:
+    """Each ``DO_TEST*(...)`` statement of ``mymain``, with its top-level arguments."""
+    body = text[text.index("mymain(void)") :]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    body = re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", "", body, flags=re.M)  # preprocessor lines, continued or not
+    out: list[tuple[str, list[str]]] = []
+    for m in re.finditer(r"\b(DO_TEST[A-Z0-9_]*)\s*\(", body):
+        depth, i, start, args = 1, m.end(), m.end(), []
+        while depth:
+            ch = body[i]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            elif ch == "," and depth == 1:
+                args.append(body[start:i].strip())
+                start = i + 1
+            elif ch == '"':
+                i = body.index('"', i + 1)
+            i += 1
+        args.append(body[start : i - 1].strip())
+        out.append((m.group(1), args))
+    return out
+
+
+def _unquote(arg: str) -> str:
+    """A C string argument, adjacent literals joined ("." "x86_64" "-" "latest")."""
+    return "".join(re.findall(r'"([^"]*)"', arg))
+
+
+def flag_names(src: Path) -> dict[str, str]:
+    """libvirt's QEMU_CAPS_* constants -> the names its capabilities cache uses (``qemu-xhci``), from the
+    VIR_ENUM_IMPL table of src/qemu/qemu_capabilities.c, where each string is commented with its constant."""
+    text = (src / "src" / "qemu" / "qemu_capabilities.c").read_text()
+    return {m.group(2): m.group(1) for m in re.finditer(r'"([^"]+)",\s*/\*\s*(?:X_)?(QEMU_CAPS_\w+)\s*\*/', text)}
+
+
+def _flag_name(const: str) -> str:
+    """The constant as written; ``caps_for`` translates it with ``flag_names``."""
+    return const
+
+
+@dataclass
+class _Args:
+    arch: str | None = None
+    ver: str | None = None
+    flags: list[str] = field(default_factory=list)
+    parse_error: bool = False
+    failure: bool = False
+    parse_flags: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _args(tokens: list[str]) -> _Args:
+    """testQemuInfoSetArgs's ARG_* list."""
+    a = _Args()
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "ARG_CAPS_ARCH":
+            a.arch = _unquote(tokens[i + 1])
+            i += 2
+        elif tok == "ARG_CAPS_VER":
+            a.ver = _unquote(tokens[i + 1])
+            i += 2
+        elif tok == "ARG_QEMU_CAPS":
+            i += 1
+            while i < len(tokens) and tokens[i] not in ("QEMU_CAPS_LAST", "ARG_END") and tokens[i] != "NONE":
+                a.flags.append(_flag_name(tokens[i]))
+                i += 1
+            i += 1
+        elif tok == "ARG_FLAGS":
+            flags = tokens[i + 1]
+            a.parse_error |= "FLAG_EXPECT_PARSE_ERROR" in flags
+            a.failure |= "FLAG_EXPECT_FAILURE" in flags
+            i += 2
+        elif tok == "ARG_PARSEFLAGS":
+            a.parse_flags += [f.strip() for f in tokens[i + 1].split("|")]
+            i += 2
+        elif tok in ("ARG_END", "NONE", "QEMU_CAPS_LAST"):
+            i += 1
+        elif tok.startswith("ARG_"):
+            a.extra[tok] = tokens[i + 1] if i + 1 < len(tokens) else ""
+            i += 2
+        else:
+            i += 1
+    return a
+
+
+def _macros(text: str) -> dict[str, tuple[list[str], str]]:
+    """The file's ``#define DO_TEST*(params) body`` definitions."""
+    out: dict[str, tuple[list[str], str]] = {}
+    for m in re.finditer(r"#\s*define\s+(DO_TEST[A-Z0-9_]*)\(([^)]*)\)((?:[^\n]*\\\n)*[^\n]*)", text):
+        params = [p.strip() for p in m.group(2).split(",")]
+        out[m.group(1)] = (params, m.group(3).replace("\\\n", " "))
+    return out
+
+
+def _expand(name: str, args: list[str], macros: dict[str, tuple[list[str], str]]) -> tuple[list[str], str]:
+    """Expand macro calls down to DO_TEST_FULL; returns its arguments."""
+    while name != "DO_TEST_FULL":
+        params, body = macros[name]
+        values: dict[str, list[str]] = {}
+        for i, p in enumerate(params):
+            if p == "...":
+                values["__VA_ARGS__"] = args[i:]
+            else:
+                values[p] = [args[i]]
+        inner = next(re.finditer(r"\b(DO_TEST[A-Z0-9_]*)\s*\(", body))
+        calls = _calls("mymain(void)" + body[inner.start() :])
+        called, raw = calls[0]
+        new: list[str] = []
+        for tok in raw:
+            if tok in values:
+                new += values[tok]
+            else:
+                # string pasting: "." arch "-" ver
+                parts = re.findall(r'"[^"]*"|\w+', tok)
+                if len(parts) > 1 and all(p.startswith('"') or p in values for p in parts):
+                    new.append(" ".join(values[p][0] if p in values else p for p in parts))
+                else:
+                    new.append(tok)
+        name, args = called, new
+    return args, name
+
+
+def _cases(test_file: Path, xml2xml: bool) -> list[QemuCase]:
+    text = test_file.read_text()
+    macros = _macros(text)
+    cases: list[QemuCase] = []
+    for macro, args in _calls(text):
+        if macro not in macros:
+            continue
+        full, _ = _expand(macro, args, macros)
+        name, suffix = _unquote(full[0]), _unquote(full[1])
+        if xml2xml:
+            when, rest = full[2], full[3:]
+        else:
+            when, rest = "WHEN_BOTH", full[2:]
+        a = _args(rest)
+        if a.ver == "latest" and not suffix:
+            suffix = f".{a.arch}-latest"
+        flags = tuple(a.flags)
+        whens = [False, True] if when == "WHEN_BOTH" else [when == "WHEN_ACTIVE"]
+        for active in whens if xml2xml else [False]:
+            cases.append(QemuCase(name, suffix, a.arch, a.ver, flags, active, a.parse_error, a.failure,
+                                  tuple(a.parse_flags), a.extra))  # fmt: skip
+    return cases
+
+
+def xml2xml_cases(src: Path) -> list[QemuCase]:
+    """qemuxml2xmltest's runs: each case inactive and/or active, as the test's WHEN_* says."""
+    return _cases(src / "tests" / "qemuxml2xmltest.c", xml2xml=True)
+
+
+def argv_cases(src: Path) -> list[QemuCase]:
+    """qemuxml2argvtest's runs."""
+    return _cases(src / "tests" / "qemuxml2argvtest.c", xml2xml=False)
+
+
+def xml2xml_paths(src: Path, case: QemuCase) -> tuple[Path, Path]:
+    """tests/qemuxml2xmltest.c's testInfoSetPaths: NAME-active/-inactive SUFFIX.xml when it exists."""
+    tests = src / "tests"
+    infile = tests / "qemuxml2argvdata" / f"{case.name}.xml"
+    when = "active" if case.active else "inactive"
+    out = tests / "qemuxml2xmloutdata" / f"{case.name}-{when}{case.suffix}.xml"
+    if not out.exists():
+        out = tests / "qemuxml2xmloutdata" / f"{case.name}{case.suffix}.xml"
+    return infile, out
+
+
+def argv_paths(src: Path, case: QemuCase) -> tuple[Path, Path, Path]:
+    """tests/qemuxml2argvtest.c's testInfoSetPaths: the input, the .args and the .err file."""
+    data = src / "tests" / "qemuxml2argvdata"
+    return data / f"{case.name}.xml", data / f"{case.name}{case.suffix}.args", data / f"{case.name}{case.suffix}.err"
+
+
+@cache
+def _caps_file(path: Path) -> EmulatorCaps:
+    return from_libvirt_cache(path.read_bytes())
+
+
+def _latest(src: Path, arch: str) -> Path:
+    """testQemuGetLatestCapsForArch: the highest version of caps_VER.ARCH.xml."""
+    files = (src / "tests" / "qemucapabilitiesdata").glob(f"caps_*.{arch}.xml")
+    return max(files, key=lambda p: tuple(int(x) for x in p.name[5:].split(".")[:3]))
+
+
+def caps_for(src: Path, case: QemuCase) -> EmulatorCaps:
+    """The capabilities the case runs with (testQemuInfoInitArgs)."""
+    if case.caps_arch and case.caps_ver:
+        if case.caps_ver == "latest":
+            caps = strip_machine_aliases(_caps_file(_latest(src, case.caps_arch)))
+        else:
+            caps = _caps_file(src / "tests" / "qemucapabilitiesdata" / f"caps_{case.caps_ver}.{case.caps_arch}.xml")
+        return caps
+    arch = "x86_64"
+    names = FAKE_MACHINES[arch]
+    return EmulatorCaps(path="", identity="libvirt-test-fake", version=0, version_text="0.0.0", kvm=True, arch=arch,
+                        machines=[Machine(n, None, 255, i == 0, numa_mem_supported=True) for i, n in enumerate(names)],
+                        flags=[_flags(src).get(f, f) for f in case.fake_flags], probed=False)  # fmt: skip
+
+
+@cache
+def _flags(src: Path) -> dict[str, str]:
+    return flag_names(src)

@@ -1,0 +1,240 @@
+"""Running Xen guests through xl: start, destroy, shutdown, pause/unpause, and the state libvirt reports.
+
+The driver's view of a running guest is kept as libvirt's libxl driver keeps
+it (id, state, reason, the live definition, a status file in the run
+directory) and is checked against the hypervisor's own list (``xl list``)
+whenever a caller asks for state, info or the domain list. A guest that has
+left the list since (it powered off, or xl's monitor destroyed it after a
+crash) is recorded as shut off then, with its STOPPED event, because
+without xenstore watches that is the moment the driver learns of it.
+
+Errors use libvirt's codes and wording (``libxl_driver.c``), followed by
+xl's reason for the failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from pyvirt.conf.domain import format_domain, parse_domain
+from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
+from pyvirt.errors import ErrorCode, OperationInvalidError
+from pyvirt.events import DomainEvent, Resumed, Started, Stopped, Suspended
+from pyvirt.local_driver.domain_table import DomainObj
+from pyvirt.local_driver.status_file import Status, atomic_write, read_status, remove_status, write_status
+from pyvirt.plugin.flags import check_flags
+from pyvirt_xen.state import XenState
+from pyvirt_xen.to_native import domain_xml_to_xl
+from pyvirt_xen.xl import XlDomain, run_xl, xl_create, xl_list
+
+__all__ = [
+    "config_path",
+    "destroy",
+    "reboot",
+    "reconnect",
+    "record_stopped",
+    "refresh",
+    "resume",
+    "shutdown",
+    "start",
+    "suspend",
+    "write_status_file",
+]
+
+START_PAUSED = 1
+SHUTDOWN_ACPI_POWER_BTN = 1
+SHUTDOWN_PARAVIRT = 16
+REBOOT_PARAVIRT = 16
+
+
+def _check_active(obj: DomainObj) -> None:
+    if not obj.active:
+        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running")
+
+
+def config_path(state: XenState, name: str) -> str:
+    """Where the xl.cfg of a running guest is kept (the run directory, beside its status file)."""
+    return os.path.join(state.paths.run, f"{name}.cfg")
+
+
+def write_status_file(state: XenState, obj: DomainObj) -> None:
+    write_status(
+        state.paths.status_xml(obj.name),
+        Status(obj.state, obj.reason, 0, obj.id, format_domain(obj.live, 0, domain_id=obj.id)),
+    )
+
+
+def record_stopped(state: XenState, obj: DomainObj, reason: int) -> None:
+    """The guest is gone: shut off, its runtime files removed, a transient one forgotten."""
+    obj.id, obj.state, obj.reason = -1, DomainState.SHUTOFF, reason
+    remove_status(state.paths.status_xml(obj.name))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(config_path(state, obj.name))
+    if obj.config is not None:
+        obj.live, obj.config = obj.config, None
+    if not obj.persistent:
+        state.remove(obj)
+
+
+def start(state: XenState, obj: DomainObj, flags: int) -> None:
+    """``xl create`` of the xl.cfg generated from the persistent definition; running (or paused) after."""
+    check_flags(flags, START_PAUSED, "libxlDomainCreateWithFlags")
+    with obj.lock:
+        if obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
+        persistent = obj.persistent_def()
+        xml = format_domain(persistent, 2)
+        cfg = config_path(state, obj.name)
+        atomic_write(cfg, domain_xml_to_xl(xml).encode(), 0o600)
+        try:
+            domid = xl_create(cfg, obj.name, paused=bool(flags & START_PAUSED))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cfg)
+            raise
+        if obj.persistent:
+            obj.config = persistent
+            obj.live = parse_domain(xml)  # the running copy, changed by live updates, not the definition
+        obj.id = domid
+        if flags & START_PAUSED:
+            obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+        else:
+            obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
+        write_status_file(state, obj)
+    state.emit(obj, DomainEvent.STARTED, Started.BOOTED)
+    if flags & START_PAUSED:
+        state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+
+
+def destroy(state: XenState, obj: DomainObj, flags: int) -> None:
+    check_flags(flags, 0, "libxlDomainDestroyFlags")
+    with obj.lock:
+        _check_active(obj)
+        run_xl("destroy", str(obj.id), failure=f"Failed to destroy domain '{obj.id}'")
+        record_stopped(state, obj, ShutoffReason.DESTROYED)
+    state.emit(obj, DomainEvent.STOPPED, Stopped.DESTROYED)
+
+
+def shutdown(state: XenState, obj: DomainObj, flags: int) -> None:
+    """Ask the guest to power off: PV control (xenstore), ACPI power button as libvirt's fallback for HVM.
+
+    Returns once asked, as libvirt does; the guest leaving ``xl list`` later
+    is noticed by :func:`refresh`.
+    """
+    check_flags(flags, SHUTDOWN_ACPI_POWER_BTN | SHUTDOWN_PARAVIRT, "libxlDomainShutdownFlags")
+    flags = flags or (SHUTDOWN_ACPI_POWER_BTN | SHUTDOWN_PARAVIRT)
+    with obj.lock:
+        _check_active(obj)
+        failure = f"Failed to shutdown domain '{obj.id}' with libxenlight"
+        if flags & SHUTDOWN_PARAVIRT:
+            # -F: xl falls back to the ACPI power button when the guest has no PV control, as libvirt does
+            run_xl("shutdown", *(["-F"] if flags & SHUTDOWN_ACPI_POWER_BTN else []), str(obj.id), failure=failure)
+        else:
+            run_xl("trigger", str(obj.id), "power", failure=failure)
+
+
+def reboot(state: XenState, obj: DomainObj, flags: int) -> None:
+    """Ask the guest to reboot (PV control); xl's monitor rebuilds it under a new id, seen by :func:`refresh`."""
+    check_flags(flags, REBOOT_PARAVIRT, "libxlDomainReboot")
+    with obj.lock:
+        _check_active(obj)
+        run_xl("reboot", str(obj.id), failure=f"Failed to reboot domain '{obj.id}' with libxenlight")
+
+
+def suspend(state: XenState, obj: DomainObj) -> None:
+    with obj.lock:
+        _check_active(obj)
+        if obj.state == DomainState.PAUSED:
+            return
+        run_xl("pause", str(obj.id), failure=f"Failed to suspend domain '{obj.id}' with libxenlight")
+        obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
+        write_status_file(state, obj)
+    state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+
+
+def resume(state: XenState, obj: DomainObj) -> None:
+    with obj.lock:
+        _check_active(obj)
+        if obj.state != DomainState.PAUSED:
+            return
+        run_xl("unpause", str(obj.id), failure=f"Failed to resume domain '{obj.id}' with libxenlight")
+        obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+        write_status_file(state, obj)
+    state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+
+
+def _apply(state: XenState, obj: DomainObj, seen: XlDomain | None) -> bool:
+    """Record what ``xl list`` says of one running guest; True when it has stopped (event to emit).
+
+    A guest listed as shut down or dying is on its way out (xl's monitor
+    applies ``on_poweroff``/``on_crash``): it is reported in libvirt's
+    "being shut down" state until it leaves the list. A guest listed under
+    its name with another id was restarted by xl's monitor (a reboot): it
+    keeps running under the new id. Between xl's destroy and its re-create
+    the name is briefly missing; a query landing there reports the guest
+    shut off (xenstore watches, not done yet, would close that window).
+    """
+    if seen is not None and seen.id != obj.id and not seen.shut_down:
+        # xl's monitor applied on_reboot/on_crash 'restart': the same guest, rebuilt under a new id
+        obj.id, obj.state, obj.reason = seen.id, DomainState.RUNNING, RunningReason.BOOTED
+        write_status_file(state, obj)
+        return False
+    if seen is None or seen.id != obj.id:
+        record_stopped(
+            state, obj, ShutoffReason.CRASHED if obj.state == DomainState.CRASHED else ShutoffReason.SHUTDOWN
+        )
+        return True
+    if seen.crashed:
+        obj.state, obj.reason = DomainState.CRASHED, 0
+    elif seen.shut_down:
+        obj.state, obj.reason = DomainState.SHUTDOWN, 0
+    elif seen.paused and obj.state != DomainState.PAUSED:
+        obj.state, obj.reason = DomainState.PAUSED, PausedReason.UNKNOWN
+    elif not seen.paused and obj.state == DomainState.PAUSED:
+        obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
+    return False
+
+
+def refresh(state: XenState, objs: list[DomainObj]) -> dict[str, XlDomain]:
+    """Bring the running guests among ``objs`` in line with ``xl list`` (one xl run for all of them).
+
+    Returns what ``xl list`` showed, by name (empty when none of ``objs`` runs: then xl is not run).
+    """
+    running = [o for o in objs if o.active]
+    if not running:
+        return {}
+    seen = {d.name: d for d in xl_list()}
+    stopped = []
+    for obj in running:
+        with obj.lock:
+            if obj.active and _apply(state, obj, seen.get(obj.name)):
+                stopped.append(obj)
+    for obj in stopped:
+        state.emit(
+            obj, DomainEvent.STOPPED, Stopped.SHUTDOWN if obj.reason == ShutoffReason.SHUTDOWN else Stopped.CRASHED
+        )
+    return seen
+
+
+def reconnect(state: XenState) -> None:
+    """Guests started by an earlier process: their status files, checked against ``xl list``.
+
+    Without status files nothing runs ``xl``, so a host without Xen (converting
+    configurations only) never needs it.
+    """
+    found = []
+    for entry in sorted(os.listdir(state.paths.run)):
+        if not entry.endswith(".xml"):
+            continue
+        st = read_status(os.path.join(state.paths.run, entry))
+        live = parse_domain(st.domain_xml)
+        obj = state.domains.get(live.uuid or "")
+        if obj is None:
+            obj = state.new_obj(live, persistent=False)
+            state.add(obj)
+        else:
+            obj.config, obj.live = obj.live, live
+        obj.id, obj.state, obj.reason = st.id, st.state, st.reason
+        found.append(obj)
+    refresh(state, found)
