@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pyvirt_qemu.block_nodes
+import pyvirt_qemu.domain_validation
+import pyvirt_qemu.graphics
 from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
@@ -31,7 +33,7 @@ from pyvirt_qemu.memory_backends import HugetlbfsMount
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from libvirt_qemu_cases import argv_cases, argv_paths, caps_for
+from libvirt_qemu_cases import argv_cases, argv_paths, caps_for, case_environment
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
@@ -63,13 +65,18 @@ def normalise(argv: list[str]) -> list[str]:
     return argv
 
 
-def argv_for(xml: Path, caps: EmulatorCaps | None = None) -> list[str]:
+def argv_for(
+    xml: Path, caps: EmulatorCaps | None = None, abi_update: bool = True, vnc_host_audio: bool = False
+) -> list[str]:
     """Built twice, like the driver does: the first pass names the devices, then the fds are known.
 
     The fd numbers are libvirt's test suite's own: 1729 for sockets, 1750 for files. ``caps``: the
     capabilities the libvirt test case names (``libvirt_qemu_cases.caps_for``).
     """
-    dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps)
+    _CURRENT["arch"] = caps.arch if caps is not None else "x86_64"
+    # parsed as the case says (ABI_UPDATE or not), then started as a new domain (VIR_QEMU_PROCESS_START_NEW)
+    dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps, abi_update=abi_update,
+                         vnc_host_audio=vnc_host_audio)  # fmt: skip
     lib_dir = f"/tmp/lib/domain--1-{(dom.name or '')[:20]}"  # libvirt's short name
     cfg = _graphics_config(xml.name.removesuffix(".xml"))
     prepare_graphics(dom, cfg, lib_dir, allocate=False)
@@ -101,6 +108,14 @@ def _graphics_config(case: str) -> GraphicsConfig:
                           vnc_tls=vnc_tls, vnc_tls_x509_verify=vnc_tls, vnc_tls_x509_cert_dir="/etc/pki/libvirt-vnc")  # fmt: skip
 
 
+def pretend_host_arch() -> str:
+    """The host libvirt's test pretends while it builds the current case's command line."""
+    return "aarch64" if _CURRENT["arch"] in ("aarch64", "armv7l") else "x86_64"
+
+
+_CURRENT = {"arch": "x86_64"}  # the case argv_for builds
+
+
 def first_difference(want: list[str], got: list[str]) -> str:
     for i, (w, g) in enumerate(zip(want, got, strict=False)):
         if w != g:
@@ -117,6 +132,9 @@ def main() -> int:
     """
     # libvirt's test suite mocks the host: /dev/cdrom is its only CD-ROM drive
     pyvirt_qemu.block_nodes.is_cdrom = lambda path: path == "/dev/cdrom"
+    # qemuxml2argvtest.c runs its ARM cases on a pretend aarch64 host (qemuTestSetHostArch around that block)
+    pyvirt_qemu.domain_validation.host_arch = pretend_host_arch
+    pyvirt_qemu.graphics.drm_render_node = lambda: "/dev/dri/foo"  # its mocked virHostGetDRMRenderNode
     only = sys.argv[1] if len(sys.argv) > 1 else None
     tree = source_tree()
     if tree is None:
@@ -150,7 +168,8 @@ def main() -> int:
         row = "latest" if case.caps_label == "x86_64-latest" else "other"
         rows[row][1] += 1
         try:
-            got = argv_for(xml, caps)
+            with case_environment(case) as vnc_host_audio:
+                got = argv_for(xml, caps, "VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags, vnc_host_audio)
         except Error as exc:
             reasons[row][f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
             continue

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conformance_argv import source_tree
-from libvirt_qemu_cases import QemuCase, caps_for, xml2xml_cases, xml2xml_paths
+from libvirt_qemu_cases import QemuCase, caps_for, case_environment, xml2xml_cases, xml2xml_paths
 from pyvirt_qemu.domain_defaults import apply_defaults
 
 from pyvirt.conf.domain import format_domain, parse_domain
@@ -50,8 +50,10 @@ def run(src: Path, case: QemuCase) -> Result:
     infile, outfile = xml2xml_paths(src, case)
     want = outfile.read_text()
     try:
-        dom = parse_domain(infile.read_bytes(), url=infile.name, live=case.active)
-        apply_defaults(dom, caps=caps_for(src, case), new_domain="VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags)
+        with case_environment(case) as vnc_host_audio:
+            dom = parse_domain(infile.read_bytes(), url=infile.name, live=case.active)
+            apply_defaults(dom, caps=caps_for(src, case), vnc_host_audio=vnc_host_audio,
+                           new_domain="VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags)  # fmt: skip
         got = format_domain(dom, SECURE if case.active else SECURE | INACTIVE, domain_id=dom.id or -1)
     except Error as exc:
         return Result(case, False, f"refused: {exc.code.name}: {str(exc).splitlines()[0][:100]}", want=want)

@@ -11,14 +11,27 @@ files, the capabilities the test runs with (a ``caps_VER.ARCH.xml`` file of
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from pyvirt_qemu.emulator_caps import EmulatorCaps, Machine, from_libvirt_cache, strip_machine_aliases
 
-__all__ = ["QemuCase", "argv_cases", "argv_paths", "caps_for", "flag_names", "xml2xml_cases", "xml2xml_paths"]
+__all__ = [
+    "QemuCase",
+    "argv_cases",
+    "argv_paths",
+    "caps_for",
+    "case_environment",
+    "case_settings",
+    "flag_names",
+    "xml2xml_cases",
+    "xml2xml_paths",
+]
 
 # tests/testutilsqemu.c: the machines libvirt's fake capabilities give each architecture (the first is the default)
 FAKE_MACHINES = {
@@ -32,6 +45,26 @@ FAKE_MACHINES = {
     "riscv64": ["virt"],
     "s390x": ["s390-ccw-virtio"],
     "sparc": ["SS-5"],
+}
+# tests/testutilsqemu.c's qemu_emulators: the binary each architecture's capabilities are cached under
+FAKE_EMULATORS = {
+    "/usr/bin/qemu-system-i386": "i686",
+    "/usr/bin/qemu-system-x86_64": "x86_64",
+    "/usr/bin/qemu-system-aarch64": "aarch64",
+    "/usr/bin/qemu-system-arm": "armv7l",
+    "/usr/bin/qemu-system-ppc64": "ppc64",
+    "/usr/bin/qemu-system-ppc": "ppc",
+    "/usr/bin/qemu-system-riscv32": "riscv32",
+    "/usr/bin/qemu-system-riscv64": "riscv64",
+    "/usr/bin/qemu-system-s390x": "s390x",
+    "/usr/bin/qemu-system-sparc": "sparc",
+}
+# virQEMUCapsInitQMPBasicArch, which both test programs apply to their fake capabilities
+BASIC_ARCH_FLAGS = {
+    "i686": ["no-acpi", "no-hpet"],
+    "x86_64": ["no-acpi", "no-hpet"],
+    "aarch64": ["no-acpi", "aarch64-off", "gic-version"],
+    "s390x": ["aes-key-wrap", "dea-key-wrap", "loadparm"],
 }
 LATEST_ARCHS = ("aarch64", "ppc64", "riscv64", "s390x", "x86_64")
 
@@ -256,13 +289,46 @@ def caps_for(src: Path, case: QemuCase) -> EmulatorCaps:
         else:
             caps = _caps_file(src / "tests" / "qemucapabilitiesdata" / f"caps_{case.caps_ver}.{case.caps_arch}.xml")
         return caps
-    arch = "x86_64"
+    # qemuTestCapsCacheInsert: without a caps file every emulator of the test's table gets the case's flags and
+    # its architecture's fake machines, so the XML's <emulator> picks the architecture
+    emulator = re.search(r"<emulator>\s*([^<\s]+)\s*</emulator>", argv_paths(src, case)[0].read_text())
+    arch = FAKE_EMULATORS.get(emulator.group(1) if emulator else "", "x86_64")
     names = FAKE_MACHINES[arch]
+    # testQemuCapsSetGIC: ARG_GIC names the versions offered, each both in the kernel and emulated
+    gic = {"GIC_V2": ["2"], "GIC_V3": ["3"], "GIC_BOTH": ["3", "2"]}.get(case.extra.get("ARG_GIC", ""), [])
     return EmulatorCaps(path="", identity="libvirt-test-fake", version=0, version_text="0.0.0", kvm=True, arch=arch,
                         machines=[Machine(n, None, 255, i == 0, numa_mem_supported=True) for i, n in enumerate(names)],
-                        flags=[_flags(src).get(f, f) for f in case.fake_flags], probed=False)  # fmt: skip
+                        flags=[_flags(src).get(f, f) for f in case.fake_flags] + BASIC_ARCH_FLAGS.get(arch, []),
+                        probed=False,
+                        gic_kvm=gic, gic_tcg=gic)  # fmt: skip
 
 
 @cache
 def _flags(src: Path) -> dict[str, str]:
     return flag_names(src)
+
+
+# the environment and qemu.conf switches qemuxml2xmltest.c/qemuxml2argvtest.c set around a few cases
+_AUDIO_CASES = {"audio-default-sdl": ({"QEMU_AUDIO_DRV": "sdl"}, False),
+                "audio-default-vnc": ({"QEMU_AUDIO_DRV": "alsa"}, True)}  # fmt: skip
+
+
+def case_settings(case: QemuCase) -> tuple[dict[str, str], bool]:
+    """(environment variables, qemu.conf's vnc_allow_host_audio) the libvirt test program runs the case with."""
+    return _AUDIO_CASES.get(case.name, ({}, False))
+
+
+@contextmanager
+def case_environment(case: QemuCase) -> Iterator[bool]:
+    """Run with the case's environment variables set (restored after); yields vnc_allow_host_audio."""
+    env, vnc_host_audio = case_settings(case)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield vnc_host_audio
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

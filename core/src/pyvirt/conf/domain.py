@@ -317,6 +317,7 @@ class Features(XmlModel):
     capabilities: Annotated[CapabilitiesFeature | None, X("capabilities", model=CapabilitiesFeature)] = None
     pmu_state: Annotated[str | None, X("pmu/@state")] = None
     vmport_state: Annotated[str | None, X("vmport/@state")] = None
+    gic: Annotated[bool | None, X("gic", flag=True)] = None  # <gic/> alone: on, the driver picks the version
     gic_version: Annotated[str | None, X("gic/@version")] = None
     smm_state: Annotated[str | None, X("smm/@state")] = None
     smm_tseg_unit: Annotated[str | None, X("smm/tseg/@unit")] = None
@@ -324,6 +325,13 @@ class Features(XmlModel):
     ioapic_driver: Annotated[str | None, X("ioapic/@driver")] = None
     vmcoreinfo_state: Annotated[str | None, X("vmcoreinfo/@state")] = None
     tcg: Annotated[str | None, X("tcg", raw=True)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        # virDomainFeaturesDefParse: these switches are on when written without a state (<pmu/>)
+        for tag in ("pmu", "pvspinlock", "vmport", "vmcoreinfo"):
+            if elem.find(tag) is not None and values.get(f"{tag}_state") is None:
+                values[f"{tag}_state"] = "on"
 
 
 class CpuFeature(XmlModel):

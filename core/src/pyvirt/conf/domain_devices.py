@@ -68,6 +68,18 @@ class Address(XmlModel):
                             "Expected non-negative integer value",
                         )
                     attrs[key] = f"0x{parsed[1]:0{width}x}"
+        if attrs.get("type") == "ccw":
+            # virDomainDeviceCCWAddressParseXML reads each as C reads a number; formatted 0x%x, devno 0x%04x
+            for key, width in (("cssid", 0), ("ssid", 0), ("devno", 4)):
+                number = strtoul(attrs[key], 0) if key in attrs else None
+                if number is not None and number[0] != "-":
+                    attrs[key] = f"0x{number[1]:0{width}x}"
+        if attrs.get("type") == "spapr-vio" and "reg" in attrs:
+            reg = strtoul(attrs["reg"], 16)  # virDomainDeviceSpaprVioAddressParseXML, formatted as 0x%08llx
+            if reg is None or reg[0] == "-":
+                raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'reg' in element 'address': "
+                               f"'{attrs['reg']}'. Expected non-negative integer value")  # fmt: skip
+            attrs["reg"] = f"0x{reg[1]:08x}"
         values["attrs"] = attrs
 
     def xml_format_extra(self, elem: etree._Element) -> None:
@@ -734,6 +746,7 @@ class Memory(XmlModel):
 
     kib: int = 0
     slots: int | None = None
+    dump_core: str | None = None  # <memory dumpCore='on|off'>: guest RAM in the emulator's core dumps
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -747,10 +760,18 @@ class Memory(XmlModel):
             if parsed is None or parsed[1] > UINT_MAX:
                 raise XMLError(ErrorCode.XML_ERROR, "Failed to parse memory slot count")
             values["slots"] = (-parsed[1] if parsed[0] == "-" else parsed[1]) & UINT_MAX
+        dump_core = elem.get("dumpCore")
+        if dump_core is not None and elem.tag == "memory":  # libvirt reads it there only
+            if dump_core not in ("on", "off"):
+                raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'dumpCore' in element 'memory': "
+                               f"'{dump_core}'.")  # fmt: skip
+            values["dump_core"] = dump_core
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         if self.slots is not None:
             elem.set("slots", str(self.slots))
+        if self.dump_core is not None:
+            elem.set("dumpCore", self.dump_core)
         elem.set("unit", "KiB")
         elem.text = str(self.kib)
 

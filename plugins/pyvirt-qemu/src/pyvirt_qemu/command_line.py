@@ -27,7 +27,7 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
-from pyvirt_qemu.domain_validation import check_usb_models
+from pyvirt_qemu.domain_validation import check_for_start
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_path
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args, sdl_environment
 from pyvirt_qemu.iothreads import iothread_args
@@ -172,15 +172,17 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
         f = dom.features
-        if f.hap or f.viridian or f.gic_version or f.smm_tseg or f.ioapic_driver not in (None, "qemu", "kvm") or f.tcg \
+        if f.hap or f.viridian or f.smm_tseg or f.ioapic_driver not in (None, "qemu", "kvm") or f.tcg \
                 or f.capabilities is not None:  # fmt: skip
             raise _unsupported("one of the requested <features>")
 
 
 def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm: bool = False,
-             hpet_option: bool = True) -> str:  # fmt: skip
+             hpet_option: bool = True, gic_option: bool = True) -> str:  # fmt: skip
     """``-machine``; ``hpet_option``: the machine takes ``hpet=`` (libvirt's QEMU_CAPS_MACHINE_HPET, QEMU 5.2
-    on; before, ``-no-hpet`` said the same)."""
+    on; before, ``-no-hpet`` said the same); ``gic_option``: the ARM board takes ``gic-version=``
+    (QEMU_CAPS_MACH_VIRT_GIC_VERSION): without it a GICv2, what such a QEMU always gave, needs no option and
+    any other version cannot be had."""
     assert dom.os is not None and dom.os.type is not None
     parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off"]
     f = dom.features
@@ -188,9 +190,15 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm:
         parts.append(f"vmport={f.vmport_state}")
     if f is not None and f.smm_state:
         parts.append(f"smm={f.smm_state}")
+    if f is not None and f.gic_version and (gic_option or f.gic_version != "2"):
+        if not gic_option:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "gic-version option is not available with this QEMU binary")  # fmt: skip
+        parts.append(f"gic-version={f.gic_version}")
     if f is not None and f.ioapic_driver:
         parts.append(f"kernel_irqchip={'split' if f.ioapic_driver == 'qemu' else 'on'}")
-    parts.append("dump-guest-core=off")
+    # <memory dumpCore>; libvirt's default is qemu.conf's dump_guest_core, off
+    dump_core = dom.memory.dump_core if dom.memory is not None else None
+    parts.append(f"dump-guest-core={dump_core or 'off'}")
     if memory_backend is not None:
         parts.append(f"memory-backend={memory_backend}")
     if nvdimm:
@@ -241,9 +249,11 @@ def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     return ["-rtc", rtc, *out]
 
 
-def _pm(dom: Domain, q35: bool) -> list[str]:
+def _pm(dom: Domain, q35: bool, acpi_option: bool = True) -> list[str]:
+    """``-no-shutdown``, ``-no-acpi`` and the S3/S4 switches; ``acpi_option``: QEMU has ``-no-acpi``
+    (QEMU_CAPS_NO_ACPI: x86 and aarch64 only, the boards of other architectures have no ACPI to turn off)."""
     out = ["-no-shutdown"]
-    if dom.features is None or not dom.features.acpi:
+    if acpi_option and (dom.features is None or not dom.features.acpi):
         out.append("-no-acpi")
     pm_object = "ICH9-LPC" if q35 else "PIIX4_PM"
     if dom.pm_suspend_to_mem is not None:
@@ -346,7 +356,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     assert dom.devices is not None
     _check_translatable(dom)
     if caps is not None:
-        check_usb_models(dom, caps)
+        check_for_start(dom, caps)
     q35 = is_q35(dom)
     assign_aliases(dom, q35)
     assign_node_ids(dom)
@@ -371,7 +381,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                            hugepage_mounts if hugepage_mounts is not None else hugetlbfs_mounts(), domain_id,
                            host_nodes, memory_backing_dir, numa_mem)  # fmt: skip
     a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm,
-                               caps is None or caps.has_flag("machine-hpet"))]  # fmt: skip
+                               caps is None or caps.has_flag("machine-hpet"),
+                               caps is None or caps.probed or caps.has_flag("gic-version"))]  # fmt: skip
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
     cpu_arg = cpu_argument(
         dom, caps is None or caps.has_flag("cpu.migratable"), caps is None or caps.has_flag("cpu-cache")
@@ -404,7 +415,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-chardev", f"socket,id=charmonitor,{monitor},server=on,wait=off"]
     a += ["-mon", "chardev=charmonitor,id=monitor,mode=control"]
     a += _clock(dom, caps)
-    a += _pm(dom, q35)
+    acpi_arch = dom.os.type.arch in ("x86_64", "i686", "aarch64")
+    a += _pm(dom, q35, caps is None or (caps.probed and acpi_arch) or caps.has_flag("no-acpi"))
     a += _boot(dom)
     a += _iommu(dom)
     a += _root_hotplug(dom, q35)

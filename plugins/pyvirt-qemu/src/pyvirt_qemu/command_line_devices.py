@@ -39,9 +39,15 @@ DISK_BUS_DEVICE = {"virtio": "virtio-blk-pci", "sata": "ide-hd", "ide": "ide-hd"
 NIC_MODELS = {"virtio": "virtio-net-pci", "virtio-transitional": "virtio-net-pci-transitional",
               "virtio-non-transitional": "virtio-net-pci-non-transitional", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
               "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "vmxnet3": "vmxnet3"}  # fmt: skip
-_USB_CONTROLLERS = {"qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci",
+_USB_CONTROLLERS = {"pci-ohci": "pci-ohci", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci",
                     "piix4-uhci": "piix4-usb-uhci", "ich9-ehci1": "ich9-usb-ehci1", "ich9-uhci1": "ich9-usb-uhci1",
                     "ich9-uhci2": "ich9-usb-uhci2", "ich9-uhci3": "ich9-usb-uhci3", "vt82c686b-uhci": "vt82c686b-usb-uhci"}  # fmt: skip
+# serial target models this builder writes, with the target type each belongs to (virDomainChrSerialTargetModel)
+_SERIAL_DEVICES = {"isa-serial": "isa-serial", "spapr-vty": "spapr-vio-serial", "sclpconsole": "sclp-serial",
+                   "sclplmconsole": "sclp-serial", "pl011": "system-serial", "16550a": "system-serial"}  # fmt: skip
+# qemuChrSerialTargetModelToCaps: the capability each needs
+_SERIAL_FLAGS = {"spapr-vty": "spapr-vty", "sclpconsole": "sclpconsole", "sclplmconsole": "sclplmconsole",
+                 "pl011": "pl011"}  # fmt: skip
 VIDEO_MODELS = {
     "vga": "VGA",
     "cirrus": "cirrus-vga",
@@ -137,6 +143,9 @@ class DeviceArgs:
                 out["multifunction"] = pci.multifunction == "on"
             out["addr"] = f"0x{pci.slot:x}" + (f".0x{pci.function:x}" if pci.function else "")
             return out
+        if address is not None and address.attrs.get("type") == "ccw":
+            # the s390 virtio-*-ccw devices are not written yet; a -pci one in its place would be wrong
+            raise _unsupported("a device on the s390 channel subsystem (ccw address)")
         if address is not None and address.attrs.get("type") == "usb":
             bus = int(address.attrs.get("bus", "0"), 0)
             usb = next((c for c in self.d.controllers if c.type == "usb" and (c.index or 0) == bus), None)
@@ -316,8 +325,11 @@ class DeviceArgs:
         legacy = [c for c in usb if c.model is None]
         if len(legacy) > 1:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Multiple legacy USB controllers are not supported")
-        if len(legacy) == len(usb) and not self.q35:
-            return ["-usb"]
+        assert self.dom.os is not None and self.dom.os.type is not None
+        arch, machine = self.dom.os.type.arch or "", self.dom.os.type.machine or ""
+        virt_board = (arch in ("aarch64", "armv7l") or arch.startswith("riscv")) and machine.startswith("virt")
+        if len(legacy) == len(usb) and not self.q35 and not virt_board and not arch.startswith("s390"):
+            return ["-usb"]  # guests kept legacy-free (q35, the ARM and RISC-V 'virt' boards, s390) get none
         return []
 
     # ------------------------------------------------------------------ disks
@@ -544,12 +556,24 @@ class DeviceArgs:
     def serials(self) -> list[str]:
         out: list[str] = []
         for i, serial in enumerate(self.d.serials):
-            if serial.target_type not in (None, "isa-serial") or serial.target_model not in (None, "isa-serial"):
+            model = serial.target_model or "isa-serial"
+            if model not in _SERIAL_DEVICES or serial.target_type not in (None, _SERIAL_DEVICES[model]):
                 raise _unsupported(f"serial target '{serial.target_type}'")
+            flag = _SERIAL_FLAGS.get(model)
+            if flag is not None and self.caps is not None and not self.caps.probed and not self.caps.has_flag(flag):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                        f"'{model}' is not supported in this QEMU binary")  # fmt: skip
             alias = _alias(serial)
             port = int(serial.target_port) if serial.target_port is not None else i
             out += self._chardev(serial, alias)
-            props: dict[str, Any] = {"driver": "isa-serial", "chardev": f"char{alias}", "id": alias, "index": port}
+            if _SERIAL_DEVICES[model] == "system-serial":
+                out += ["-serial", f"chardev:char{alias}"]  # the board's own UART, a platform device
+                continue
+            props: dict[str, Any] = {"driver": model, "chardev": f"char{alias}", "id": alias}
+            if model == "isa-serial":
+                props["index"] = port
+            elif model == "spapr-vty" and serial.address is not None and "reg" in serial.address.attrs:
+                props["reg"] = int(serial.address.attrs["reg"], 16)
             if serial.address is not None and serial.address.attrs.get("type") == "isa":
                 props["iobase"] = int(serial.address.attrs.get("iobase", "0"), 0)
                 if "irq" in serial.address.attrs:
@@ -569,8 +593,8 @@ class DeviceArgs:
         """pvpanic on the ISA bus (its I/O port from an ``isa`` address); other models are not x86's."""
         out: list[str] = []
         for panic in self.d.panics:
-            if panic.model == "hyperv":
-                continue  # a CPU flag (hv-crash)
+            if panic.model in ("hyperv", "pseries", "s390"):
+                continue  # a CPU flag (hv-crash), the pSeries firmware's and s390's diagnose: no device
             if panic.model not in (None, "isa"):
                 raise _unsupported(f"panic model '{panic.model}'")
             props: dict[str, Any] = {"driver": "pvpanic"}

@@ -12,10 +12,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pyvirt.conf.domain import Cpu, CpuModel, Domain
-from pyvirt.conf.domain_devices import Address, Audio, Chardev, Controller, Disk, Input, Memballoon, Video
+from pyvirt.conf.domain import Cpu, CpuModel, Domain, Features
+from pyvirt.conf.domain_devices import (
+    Address,
+    Audio,
+    Chardev,
+    Controller,
+    Disk,
+    GenericDevice,
+    Input,
+    Memballoon,
+    Video,
+)
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
-from pyvirt_qemu.domain_validation import validate_controllers, validate_domain, validate_for_emulator
+from pyvirt_qemu.domain_validation import is_pseries, validate_controllers, validate_domain, validate_for_emulator
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps, emulator_path
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, insert_controller, is_i440fx, is_q35
 
@@ -142,25 +152,72 @@ def _add_default_usb(dom: Domain, caps: EmulatorCaps | None) -> None:
             dom.devices.controllers = insert_controller(dom.devices.controllers, companion)
 
 
+def _pseries_defaults(dom: Domain) -> None:
+    """qemuDomainDefAddDefaultDevices and the controller post-parse for a pSeries guest: its PCI root is the
+    first PHB (``spapr-pci-host-bridge``, target index 0), a display brings a USB keyboard and mouse (there is
+    no PS/2)."""
+    assert dom.devices is not None
+    d = dom.devices
+    for c in d.controllers:
+        if c.type == "pci" and c.model in (None, "pci-root") and (c.index or 0) == 0:
+            c.model, c.model_name = "pci-root", c.model_name or "spapr-pci-host-bridge"
+            c.target_index = 0 if c.target_index is None else c.target_index
+    if d.graphics:
+        for kind in ("keyboard", "mouse"):
+            if not any(i.type == kind and i.bus == "usb" for i in d.inputs):
+                d.inputs = [*d.inputs, Input(type=kind, bus="usb")]
+
+
+def _panic_defaults(dom: Domain, firmware_panic: bool) -> None:
+    """qemuDomainDevicePanicDefPostParse: a panic device without a model is the board's (pSeries firmware, s390
+    diagnose, else the ISA pvpanic); qemuDomainDefAddDefaultDevices lists the pSeries and s390 one even when
+    the XML has none, since the guest has it anyway."""
+    assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    d = dom.devices
+    board = "pseries" if is_pseries(dom) else "s390" if (dom.os.type.arch or "").startswith("s390") else "isa"
+    if firmware_panic and not any(p.model in (None, board) for p in d.panics):
+        d.panics = [*d.panics, GenericDevice(model=board)]
+    for panic in d.panics:
+        panic.model = panic.model or board
+
+
 def _has(caps: EmulatorCaps | None, flag: str) -> bool:
     """A capability of the emulator; without its capabilities (nothing probed yet) a current QEMU is assumed."""
     return caps is None or caps.has_flag(flag)
 
 
-def _controller_models(dom: Domain, caps: EmulatorCaps | None) -> None:
+def _usb_model(dom: Domain, c: Controller, caps: EmulatorCaps | None, new_domain: bool) -> str | None:
+    """libvirt's qemuDomainControllerDefPostParse: piix3-uhci when QEMU has it, else the machine's default (no
+    model: QEMU's -usb); none on s390 unless placed; on ppc64 an XHCI only for a new definition (an existing
+    one keeps its OHCI, for migration); an XHCI on aarch64. q35's own was given when it was added."""
+    assert dom.os is not None and dom.os.type is not None
+    arch = dom.os.type.arch or ""
+    if is_q35(dom) and _has(caps, "qemu-xhci"):
+        return "qemu-xhci"
+    model = "piix3-uhci" if _has(caps, "piix3-usb-uhci") else None
+    if arch.startswith("s390"):
+        return "none" if c.address is None else model
+    if arch.startswith("ppc64"):
+        for flag, xhci in (("qemu-xhci", "qemu-xhci"), ("nec-usb-xhci", "nec-xhci")):
+            if new_domain and _has(caps, flag):
+                return xhci
+        return "pci-ohci" if _has(caps, "pci-ohci") else None
+    if arch == "aarch64":
+        for flag, xhci in (("qemu-xhci", "qemu-xhci"), ("nec-usb-xhci", "nec-xhci")):
+            if _has(caps, flag):
+                return xhci
+    return model
+
+
+def _controller_models(dom: Domain, caps: EmulatorCaps | None, new_domain: bool = True) -> None:
     assert dom.devices is not None
     for c in dom.devices.controllers:
         if c.model is not None:
             continue
         if c.type == "usb":
-            # libvirt's qemuDomainControllerDefPostParse: piix3-uhci when QEMU has it, else the machine's default
-            # (no model: QEMU's -usb); q35's own default was given when the controller was added
-            if is_q35(dom) and _has(caps, "qemu-xhci"):
-                c.model = "qemu-xhci"
-            elif _has(caps, "piix3-usb-uhci"):
-                c.model = "piix3-uhci"
+            c.model = _usb_model(dom, c, caps, new_domain)
         elif c.type == "scsi":
-            c.model = "lsilogic"
+            c.model = "ibmvscsi" if is_pseries(dom) else "lsilogic"  # qemuDomainGetSCSIControllerModel
         elif c.type == "pci" and (c.index or 0) == 0:
             c.model = "pcie-root" if is_q35(dom) else "pci-root"
 
@@ -188,6 +245,28 @@ def _in_libvirt_order(controllers: list[Controller]) -> list[Controller]:
                 at = i + 1
         out.insert(len(out) if at == -1 else at, new)
     return out
+
+
+def is_arm_virt(dom: Domain) -> bool:
+    """libvirt's qemuDomainIsARMVirt: the 'virt' board (any version) of 32- or 64-bit ARM."""
+    assert dom.os is not None and dom.os.type is not None
+    machine = dom.os.type.machine or ""
+    return dom.os.type.arch in ("aarch64", "armv7l") and (machine == "virt" or machine.startswith("virt-"))
+
+
+def _gic_default(dom: Domain, caps: EmulatorCaps | None) -> None:
+    """libvirt's qemuDomainDefEnableDefaultFeatures: the ARM 'virt' board always has a GIC, so one is added
+    when the XML names none, and ``<gic/>`` without a version gets one: the highest the accelerator offers
+    (the emulated GICv3 is skipped under TCG, it lacks the MSI controller a PCIe topology needs), else v2."""
+    features = dom.features
+    absent = features is None or not (features.gic or features.gic_version)
+    if not (absent and is_arm_virt(dom)) and not (features is not None and features.gic and not features.gic_version):
+        return
+    offered = (caps.gic_kvm if dom.type == "kvm" else caps.gic_tcg) if caps is not None else []
+    version = next((v for v in ("3", "2") if v in offered and not (v == "3" and dom.type == "qemu")), "2")
+    if dom.features is None:
+        dom.features = Features()
+    dom.features.gic, dom.features.gic_version = True, version
 
 
 def _cpu_defaults(dom: Domain, caps: EmulatorCaps | None) -> None:
@@ -226,17 +305,36 @@ def _canonical_machine(dom: Domain, caps: EmulatorCaps) -> None:
     else:
         dom.os.type.machine = next((m.name for m in caps.machines if m.alias == wanted), wanted)
     machine = next((m for m in caps.machines if m.name == dom.os.type.machine), None)
-    if machine is not None and machine.default_cpu is not None:
-        _default_cpu(dom, machine.default_cpu)
+    model = None if machine is None else machine.default_cpu_tcg if dom.type == "qemu" and not caps.probed \
+        else machine.default_cpu  # fmt: skip
+    if model is not None:
+        _default_cpu(dom, model, caps)
 
 
-def _default_cpu(dom: Domain, model: str) -> None:
+def _default_cpu(dom: Domain, model: str, caps: EmulatorCaps) -> None:
     """libvirt's qemuDomainDefSetDefaultCPU: a guest that names no CPU model shows the one QEMU gives its
-    machine, unchecked (QEMU drops what the host lacks), so the definition says what the guest runs."""
+    machine, unchecked (QEMU drops what the host lacks), so the definition says what the guest runs. That
+    model is known to be right under KVM only on x86, s390 and ppc64; QEMU's ``host`` default (s390 KVM) is the
+    host's own CPU: host-model where QEMU can describe it, else passed through."""
     cpu = dom.cpu
     if cpu is not None and (cpu.mode not in (None, "custom") or (cpu.model is not None and cpu.model.name)):
         return
+    assert dom.os is not None and dom.os.type is not None
+    arch = dom.os.type.arch or ""
+    if not (arch in ("x86_64", "i686") or arch.startswith(("s390", "ppc64"))) and dom.type != "qemu":
+        return
     cpu = cpu if cpu is not None else Cpu()
+    if model == "host":
+        if dom.type != "kvm":
+            raise InternalError(ErrorCode.INTERNAL_ERROR,
+                                'QEMU reports invalid default CPU model "host" for non-kvm domain virt type')  # fmt: skip
+        cpu.mode = (
+            "host-model"
+            if arch.startswith("s390") and (caps.host_model is not None or caps.host_cpu_described)
+            else "host-passthrough"
+        )
+        dom.cpu = cpu
+        return
     cpu.mode, cpu.match, cpu.check = "custom", "exact", "none"
     cpu.model = CpuModel(fallback="forbid", name=model)
     dom.cpu = cpu
@@ -254,7 +352,12 @@ def _emulator_caps(dom: Domain, cache_dir: str | None) -> EmulatorCaps | None:
 
 
 def apply_defaults(
-    dom: Domain, cache_dir: str | None = None, caps: EmulatorCaps | None = None, new_domain: bool = True
+    dom: Domain,
+    cache_dir: str | None = None,
+    caps: EmulatorCaps | None = None,
+    new_domain: bool = True,
+    abi_update: bool | None = None,
+    vnc_host_audio: bool = False,
 ) -> Domain:
     """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse.
 
@@ -263,7 +366,10 @@ def apply_defaults(
     ``caps``: the emulator's capabilities given directly (libvirt's test data, ``from_libvirt_cache``) instead
     of probed through ``cache_dir``. ``new_domain``: libvirt's VIR_DOMAIN_DEF_PARSE_ABI_UPDATE (a define or a
     start, not the reading of a stored definition): only then are USB ports handed out to devices without one,
-    unless every USB device has its address already.
+    unless every USB device has its address already. ``abi_update``: the parse itself had ABI_UPDATE (the
+    default: as ``new_domain``), which lets a new ppc64 guest get an XHCI rather than the OHCI it once had;
+    libvirt's argv tests parse without it and still start the guest as a new one. ``vnc_host_audio``:
+    qemu.conf's vnc_allow_host_audio.
     """
     assert dom.os is not None and dom.os.type is not None
     if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
@@ -278,6 +384,7 @@ def apply_defaults(
         _canonical_machine(dom, caps)
     dom.os.type.machine = dom.os.type.machine or "pc"
     _cpu_defaults(dom, caps)
+    _gic_default(dom, caps)
     d = dom.devices
     if d is None:
         return dom
@@ -287,8 +394,10 @@ def apply_defaults(
     if d.consoles and not d.serials and d.consoles[0].target_type in (None, "serial"):
         # libvirt on x86: a serial console is the first serial port, so the port is created from it
         first = d.consoles[0]
+        x86 = dom.os.type.arch in ("x86_64", "i686")
         d.serials = [Chardev(type=first.type or "pty", sources=first.sources, protocol=first.protocol,
-                             target_type="isa-serial", target_port="0", target_model="isa-serial")]  # fmt: skip
+                             target_type="isa-serial" if x86 else None, target_port="0",
+                             target_model="isa-serial" if x86 else None)]  # fmt: skip
         first.target_type, first.target_port = "serial", "0"
     if d.serials and d.consoles and d.consoles[0].target_type is None:
         d.consoles[0].target_type = "serial"  # virDomainDefAddConsoleCompat: the first console is the serial port
@@ -299,10 +408,13 @@ def apply_defaults(
     for serial in d.serials:
         # libvirt's qemuDomainChrDefPostParse: an x86 serial port is an ISA one unless it says otherwise, and
         # each target type has its one device model
-        if serial.target_type is None and dom.os.type.arch in ("x86_64", "i686"):
-            serial.target_type = "isa-serial"
+        if serial.target_type in (None, "isa-serial") and serial.target_model in (None, "isa-serial"):
+            # isa-serial was once the default everywhere, so it still stands for the board's own port
+            serial.target_type = _default_serial_target(dom)
+            serial.target_model = None if serial.target_type != "isa-serial" else serial.target_model
         if serial.target_model is None:
-            serial.target_model = _SERIAL_MODELS.get(serial.target_type or "")
+            riscv = serial.target_type == "system-serial" and (dom.os.type.arch or "").startswith("riscv")
+            serial.target_model = "16550a" if riscv else _SERIAL_MODELS.get(serial.target_type or "")
     if dom.os.type.arch in ("x86_64", "i686"):
         for kind in ("mouse", "keyboard"):
             if not any(i.type == kind and i.bus == "ps2" for i in d.inputs):
@@ -310,13 +422,23 @@ def apply_defaults(
     d.controllers = _in_libvirt_order(d.controllers)
     # the machine's own controllers come before those the disks imply, as libvirt adds them (its driver's
     # post-parse runs before the generic one): an i440fx guest lists usb, pci-root, then ide
-    machine_known = is_i440fx(dom) or is_q35(dom)
+    pseries = is_pseries(dom)
+    machine_known = is_i440fx(dom) or is_q35(dom) or pseries
     if machine_known and not _has_controller(dom, "usb", 0):
         _add_default_usb(dom, caps)
     if is_q35(dom):
         _add_controller(dom, "sata", 0)
     if machine_known and not _has_controller(dom, "pci", 0):
         _add_controller(dom, "pci", 0)
+    if pseries:
+        _pseries_defaults(dom)
+    s390 = (dom.os.type.arch or "").startswith("s390")
+    if s390 and _has(caps, "zpci"):
+        _add_controller(dom, "pci", 0)  # zPCI devices hang off a PCI root (qemuDomainDefAddDefaultDevices)
+    _panic_defaults(dom, pseries or s390)
+    for hostdev in d.hostdevs:
+        if hostdev.mode in (None, "subsystem") and hostdev.managed is None:
+            hostdev.managed = False  # libvirt's formatter always states it for a subsystem device, 'no' unless asked
     _disk_defaults(dom)
     for ch in [*d.channels, *d.consoles]:
         if ch.target_type == "virtio":
@@ -326,7 +448,7 @@ def apply_defaults(
                             and ch.address is not None else 0)  # fmt: skip
         if ch.type == "spicevmc" and ch.target_type == "virtio" and not ch.target_name:
             ch.target_name = "com.redhat.spice.0"
-    _controller_models(dom, caps)
+    _controller_models(dom, caps, new_domain if abi_update is None else abi_update)
     if d.memballoon is None:
         d.memballoon = Memballoon(model="virtio")
     if d.graphics and not d.videos:
@@ -342,13 +464,13 @@ def apply_defaults(
         if video.model_type != "none" and video.model_heads is None:
             video.model_heads = 1  # libvirt's virDomainVideoDefNew: one head unless the XML says more
     if not d.audios:
-        backend = _default_audio(dom)
+        backend = _default_audio(dom, vnc_host_audio)
         if backend is not None:
             d.audios = [Audio(id=1, type=backend)]
     for nic in d.interfaces:
         if nic.model_type is None and nic.type != "hostdev":
             nic.model_type = _default_nic(dom, caps)
-    validate_domain(dom)
+    validate_domain(dom, caps)
     validate_controllers(dom)
     if caps is not None:
         validate_for_emulator(dom, caps)
@@ -357,8 +479,108 @@ def apply_defaults(
     ):
         _usb_ports(dom)
     _virtio_serial_ports(dom)
-    assign_pci_addresses(dom)
+    _spapr_vio_addresses(dom)
+    _ccw_addresses(dom)
+    assign_pci_addresses(dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420")
     return dom
+
+
+_VIRTIO_NICS = ("virtio", "virtio-transitional", "virtio-non-transitional")
+
+
+def _ccw_addresses(dom: Domain) -> None:
+    """qemuDomainAssignS390Addresses: on an s390-ccw machine every virtio device is a channel device; those
+    without an address get the next free devno (cssid 0xfe, ssid 0) in libvirt's device order, after the ones
+    the XML places."""
+    assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    if not ((dom.os.type.arch or "").startswith("s390") and (dom.os.type.machine or "").startswith("s390-ccw")):
+        return
+    d = dom.devices
+    balloon = [d.memballoon] if d.memballoon is not None and d.memballoon.model != "none" else []
+    primed: list[Any] = [  # qemuDomainPrimeVirtioDeviceAddresses
+        *[x for x in d.disks if x.target_bus == "virtio"],
+        *[x for x in d.interfaces if x.model_type in _VIRTIO_NICS],
+        *[x for x in d.videos if x.model_type == "virtio"],
+        *[x for x in d.inputs if x.bus == "virtio"],
+        *[x for x in d.controllers if x.type in ("virtio-serial", "scsi")],
+        *[x for x in d.hostdevs if x.mode in (None, "subsystem") and x.type == "scsi_host"],
+        *balloon,
+        *d.rngs,
+        *[x for x in d.memories if x.model in ("virtio-pmem", "virtio-mem")],
+        *d.filesystems,
+    ]
+    for dev in primed:
+        if dev.address is None:
+            dev.address = Address(attrs={"type": "ccw"})
+    # virDomainDeviceInfoIterate's order
+    ordered: list[Any] = [*d.disks, *d.interfaces, *d.sounds, *d.hostdevs, *d.videos, *d.controllers,
+                          *d.smartcards, *d.serials, *d.parallels, *d.channels, *d.consoles, *d.inputs,
+                          *d.filesystems, *d.watchdogs, *balloon, *d.rngs, *d.tpms, *d.memories]  # fmt: skip
+    ccw = [
+        dev for dev in ordered if getattr(dev, "address", None) is not None and dev.address.attrs.get("type") == "ccw"
+    ]
+    used = {int(dev.address.attrs["devno"], 16) for dev in ccw if "devno" in dev.address.attrs}
+    devno = 0
+    for dev in ccw:
+        if "devno" in dev.address.attrs:
+            continue
+        while devno in used:
+            devno += 1
+        used.add(devno)
+        dev.address = Address(attrs={"type": "ccw", "cssid": "0xfe", "ssid": "0x0", "devno": f"0x{devno:04x}"})
+
+
+def _default_serial_target(dom: Domain) -> str | None:
+    """qemuDomainChrDefPostParse: the serial port each board has (ISA on x86, the VIO TTY on pSeries, the
+    board's own UART on the ARM and RISC-V 'virt' boards, SCLP on s390)."""
+    assert dom.os is not None and dom.os.type is not None
+    arch, machine = dom.os.type.arch or "", dom.os.type.machine or ""
+    if arch in ("x86_64", "i686"):
+        return "isa-serial"
+    if is_pseries(dom):
+        return "spapr-vio-serial"
+    if (arch in ("aarch64", "armv7l") or arch.startswith("riscv")) and (
+        machine == "virt" or machine.startswith("virt-")
+    ):
+        return "system-serial"
+    if arch.startswith("s390"):
+        return "sclp-serial"
+    return None
+
+
+# qemuDomainAssignSpaprVIOAddresses: the first reg of each kind, as QEMU numbers them (spapr_llan/vscsi/vty.c)
+_VIO_BASE = {"net": 0x1000, "scsi": 0x2000, "serial": 0x30000000, "nvram": 0x3000, "tpm": 0x4000}
+
+
+def _spapr_vio_addresses(dom: Domain) -> None:
+    """The devices of a pSeries guest's VIO bus get ``<address type='spapr-vio' reg=.../>``: the kind's first
+    reg, or the next free one 0x1000 further on; a console on the first serial port shares its address."""
+    assert dom.devices is not None
+    d, pseries = dom.devices, is_pseries(dom)
+    todo: list[tuple[Any, str]] = []
+    todo += [(n, "net") for n in d.interfaces if n.model_type == "spapr-vlan"]
+    todo += [(c, "scsi") for c in d.controllers if c.type == "scsi" and c.model == "ibmvscsi"]
+    todo += [(s, "serial") for s in d.serials if s.target_type == "spapr-vio-serial"]
+    todo += [(t, "tpm") for t in d.tpms if pseries and t.model != "spapr-tpm-proxy"]
+    on_vio: list[Any] = [*d.interfaces, *d.controllers, *d.serials, *d.tpms]
+    used = {
+        int(a.attrs["reg"], 16)
+        for dev in on_vio
+        if (a := dev.address) is not None and a.attrs.get("type") == "spapr-vio" and "reg" in a.attrs
+    }
+    for dev, kind in todo:
+        if dev.address is not None and (dev.address.attrs.get("type") != "spapr-vio" or "reg" in dev.address.attrs):
+            continue
+        reg = _VIO_BASE[kind]
+        while reg in used:
+            reg += 0x1000
+        used.add(reg)
+        dev.address = Address(attrs={"type": "spapr-vio", "reg": f"0x{reg:08x}"})
+    first = d.serials[0] if d.serials else None
+    if first is not None and first.target_type == "spapr-vio-serial" and first.address is not None:
+        for console in d.consoles[:1]:
+            if console.target_type == "serial":
+                console.address = Address(attrs=dict(first.address.attrs))
 
 
 _VIDEO_RAM = {"vga": 16384, "cirrus": 16384, "vmvga": 16384, "bochs": 16384, "qxl": 65536}
@@ -394,15 +616,18 @@ def _default_nic(dom: Domain, caps: EmulatorCaps | None) -> str:
     return "rtl8139"
 
 
-def _default_audio(dom: Domain) -> str | None:
+def _default_audio(dom: Domain, vnc_host_audio: bool = False) -> str | None:
     """libvirt's qemuDomainDefSuggestDefaultAudioBackend, with qemu.conf's defaults (no host audio for VNC or
     headless guests): 'none' keeps QEMU from opening any host audio, SPICE carries the sound to its client
     (the last such display decides); SDL plays on the host through QEMU_AUDIO_DRV, and without that variable
-    (or with only other displays) no backend is written at all."""
+    (or with only other displays) no backend is written at all. ``vnc_host_audio``: qemu.conf's
+    vnc_allow_host_audio, which lets a VNC guest play on the host as SDL does."""
     assert dom.devices is not None
     add, passthrough, backend = not dom.devices.graphics, False, "none"
     for g in dom.devices.graphics:
-        if g.type in ("vnc", "spice"):
+        if g.type == "vnc" and vnc_host_audio:
+            add, passthrough = True, True
+        elif g.type in ("vnc", "spice"):
             add, passthrough, backend = True, False, "none" if g.type == "vnc" else "spice"
         elif g.type == "sdl":
             add, passthrough = True, True

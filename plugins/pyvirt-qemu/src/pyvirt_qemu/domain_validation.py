@@ -9,21 +9,33 @@ formats QEMU cannot open, settings a bus does not have.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Disk
+from pyvirt.conf.domain_devices import Disk, Interface
 from pyvirt.conf.units import parse_memory_kib
-from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import requested_features
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 
-__all__ = ["check_usb_models", "validate_controllers", "validate_domain", "validate_for_emulator"]
+__all__ = [
+    "check_for_start",
+    "check_usb_models",
+    "is_pseries",
+    "validate_controllers",
+    "validate_domain",
+    "validate_for_emulator",
+]
 
 _DRIVE_BUSES = frozenset({"ide", "fdc", "scsi", "sata"})
 _ARCH_EMULATORS = {"x86_64": ("qemu-system-x86_64",), "i686": ("qemu-system-i386", "qemu-system-x86_64")}
+# virQEMUCapsIsArchSupported: the guest architectures an emulator runs besides its own (by the arch its
+# capabilities name: libvirt's spelling, or the binary's suffix for a probed one)
+_ALSO_RUNS = {"x86_64": ("i686",), "i386": ("i686",), "ppc64": ("ppc64le",), "aarch64": ("armv7l",),
+              "arm": ("armv7l", "armv6l"), "armv7l": ("armv6l",)}  # fmt: skip
 
 
 def _refuse(message: str) -> NotSupportedError:
@@ -81,18 +93,99 @@ def _check_cpu_cache_and_addresses(dom: Domain, arch: str) -> None:
             raise _refuse(f"unsupported CPU cache level for mode '{cpu.cache_mode}'")
 
 
-def validate_domain(dom: Domain) -> None:
-    """Raise CONFIG_UNSUPPORTED with libvirt's words for a definition its QEMU driver refuses."""
+def host_arch() -> str:
+    """The host's architecture as libvirt names it (virArchFromHost); libvirt's tests pretend other hosts."""
+    machine = os.uname().machine
+    return {"i386": "i686", "i486": "i686", "i586": "i686", "arm64": "aarch64"}.get(machine, machine)
+
+
+def is_pseries(dom: Domain) -> bool:
+    """libvirt's qemuDomainIsPSeries."""
+    assert dom.os is not None and dom.os.type is not None
+    return (dom.os.type.arch or "").startswith("ppc64") and (dom.os.type.machine or "").startswith("pseries")
+
+
+def _is_arm_virt(dom: Domain) -> bool:
+    assert dom.os is not None and dom.os.type is not None
+    machine = dom.os.type.machine or ""
+    return dom.os.type.arch in ("aarch64", "armv7l") and (machine == "virt" or machine.startswith("virt-"))
+
+
+def _check_arch_rules(dom: Domain, arch: str) -> None:
+    """The refusals of libvirt's qemu_validate.c that hang on the architecture or board, with its messages."""
+    assert dom.os is not None and dom.os.type is not None
+    f = dom.features
+    if f is not None and (f.gic or f.gic_version) and not _is_arm_virt(dom):
+        raise _refuse(f"The 'gic' feature is not supported for architecture '{arch}' or machine type "
+                      f"'{dom.os.type.machine}'")  # fmt: skip
+    old_style_uefi = dom.os.loader is not None and dom.os.loader.type == "pflash"
+    if f is not None and f.acpi and arch == "aarch64" and dom.os.firmware != "efi" and not old_style_uefi:
+        raise _refuse("ACPI requires UEFI on this architecture")  # qemuValidateDomainDefBoot
+    if f is not None and f.gic_version not in (None, "2", "3", "host"):
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'version' in element 'gic': "
+                       f"'{f.gic_version}'.")  # fmt: skip
+    cpu_features = {x.name or "": x.policy for x in (dom.cpu.features or [])} if dom.cpu is not None else {}
+    if cpu_features.get("sve") == "disable" and any(
+        re.fullmatch(r"sve\d+", n) and p in (None, "require", "force") for n, p in cpu_features.items()
+    ):
+        raise _refuse("SVE disabled, but SVE vector lengths provided")  # virCPUarmValidateFeatures
+    if dom.devices is None:
+        return
+    if is_pseries(dom):
+        for c in dom.devices.controllers:
+            # qemuValidateDomainDeviceDefControllerPCI: a pSeries PCI root is a PHB, its target index its number
+            if c.type != "pci" or c.model not in ("pci-root", None) or c.target_index is None:
+                continue
+            if (c.index == 0) != (c.target_index == 0):
+                raise _refuse("Only the PCI controller with index 0 can have target index 0, and vice versa")
+            if not 0 <= c.target_index <= 30:
+                raise _refuse(f"PCI controller target index '{c.target_index}' out of range - must be 0-30")
+    for panic in dom.devices.panics:
+        # qemuValidateDomainDefPanic: the board-provided notifiers exist only on their board, at no address
+        board = {"s390": (arch.startswith("s390"), "only S390 guests support panic device of model 's390'"),
+                 "hyperv": (arch in ("x86_64", "i686"), "only i686 and x86_64 guests support panic device of "
+                            "model 'hyperv'"),
+                 "pseries": (is_pseries(dom), "only pSeries guests support panic device of model 'pseries'")}  # fmt: skip
+        if panic.model in board:
+            fits, wrong_board = board[panic.model]
+            if not fits:
+                raise _refuse(wrong_board)
+            if "<address" in (panic.content or ""):
+                raise _refuse(f"setting the panic device address is not supported for model '{panic.model}'")
+    graphics = dom.devices.graphics
+    if any(g.type == "egl-headless" for g in graphics):
+        # qemuValidateDomainDeviceDefGraphics: off-screen OpenGL is shown through VNC or SPICE, never twice
+        for g in graphics:
+            if g.type not in ("egl-headless", "vnc", "spice"):
+                raise _refuse("graphics type 'egl-headless' is only supported with one of: 'vnc', 'spice' graphics "
+                              "types")  # fmt: skip
+            if g.type == "spice" and g.gl_enable:
+                raise _refuse("multiple OpenGL displays are not supported by QEMU")
+    if dom.devices.parallels and (arch.startswith("s390") or is_pseries(dom)):
+        raise _refuse("parallel ports are not supported")
+    for tpm in dom.devices.tpms:
+        if tpm.backend_version == "1.2" and _is_arm_virt(dom):
+            raise _refuse("TPM 1.2 is not supported on ARM")
+
+
+def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
+    """Raise CONFIG_UNSUPPORTED with libvirt's words for a definition its QEMU driver refuses.
+
+    ``caps``: the emulator's capabilities; an emulator whose probed (or given) architecture is the guest's is
+    accepted whatever its name says, as libvirt's virQEMUCapsIsArchSupported asks the capabilities.
+    """
     assert dom.os is not None and dom.os.type is not None
     if dom.os.bootmenu_timeout is not None and not 0 <= dom.os.bootmenu_timeout <= 65535:
         raise _refuse("invalid value for boot menu timeout, must be in range [0,65535]")
     arch = dom.os.type.arch or "x86_64"
     emulator = dom.devices.emulator if dom.devices is not None else None
     name = os.path.basename(emulator or "")
-    if name.startswith("qemu-system-") and name not in _ARCH_EMULATORS.get(arch, ()):
-        # the driver knows the machines of x86 emulators only
+    known = caps is not None and (caps.arch == arch or arch in _ALSO_RUNS.get(caps.arch, ()))
+    if name.startswith("qemu-system-") and name not in _ARCH_EMULATORS.get(arch, ()) and not known:
+        # without capabilities that say otherwise, the driver knows the machines of x86 emulators only
         raise _refuse(f"Emulator '{emulator}' does not support arch '{arch}'")
     _check_cpu_cache_and_addresses(dom, arch)
+    _check_arch_rules(dom, arch)
     features = requested_features(dom)
     if features and dom.os.firmware is None:
         raise XMLError(ErrorCode.XML_DETAIL,
@@ -202,6 +295,41 @@ def validate_controllers(dom: Domain) -> None:
         raise _refuse("a 'none' video type must be the only video device defined for the domain")
 
 
+def check_for_start(dom: Domain, caps: EmulatorCaps) -> None:
+    """What libvirt refuses only when it prepares a start (qemuProcessPrepareDomain, qemuBuildCpuCommandLine),
+    not at define: a definition stays valid for another emulator or host."""
+    assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    if is_pseries(dom) and any(d.device == "floppy" for d in dom.devices.disks):
+        raise _refuse("PowerPC pseries machines do not support floppy device")
+    arch = dom.os.type.arch or ""
+    if (
+        (arch.startswith("s390") or arch in ("aarch64", "armv7l", "armv6l"))
+        and dom.cpu is not None
+        and dom.cpu.features
+        and not (caps.probed or caps.has_flag("query-cpu-model-expansion"))
+    ):
+        raise InternalError(
+            ErrorCode.INTERNAL_ERROR, f"CPU features not supported by hypervisor for {arch} architecture"
+        )
+    if arch in ("aarch64", "armv7l", "armv6l") and dom.cpu is not None:
+        for feature in dom.cpu.features or []:
+            # virCPUarmUpdate: ARM CPUs know only the features of libvirt's cpu_map/arm_features.xml, the SVE ones
+            if not re.fullmatch(r"sve(128|256|384|512|640|768|896|1024|1152|1280|1408|1536|1664|1792|1920|2048)?",
+                                feature.name or ""):  # fmt: skip
+                raise _refuse(f"unknown CPU feature: {feature.name}")
+    bootable: list[Disk | Interface] = [*dom.devices.disks, *dom.devices.interfaces]
+    for dev in bootable:
+        # qemuAppendLoadparmMachineParm: s390's IPL load parameter, upper-cased, 1 to 8 EBCDIC-safe characters
+        loadparm = (dev.boot.loadparm or "").upper() if dev.boot is not None else ""
+        if loadparm and len(loadparm) > 8:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"loadparm value '{loadparm}' must be between 1 and 8 "
+                                "characters")  # fmt: skip
+        if loadparm and not re.fullmatch(r"[A-Z0-9. ]+", loadparm):
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"invalid loadparm value '{loadparm}', expecting chars "
+                                "in set of [a-zA-Z0-9.] and blank spaces")  # fmt: skip
+    check_usb_models(dom, caps)
+
+
 def check_usb_models(dom: Domain, caps: EmulatorCaps) -> None:
     """libvirt refuses a USB controller QEMU lacks when it builds the command line (qemuBuildControllerDevProps),
     not at define: a definition stays valid for the next QEMU."""
@@ -216,6 +344,14 @@ def validate_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
     """What libvirt's qemuValidateDomainDef refuses for the emulator at hand, with its messages."""
     assert dom.devices is not None and dom.os is not None
     q35 = is_q35(dom)
+    arch = dom.os.type.arch if dom.os.type is not None else None
+    host_cpu = dom.cpu is not None and dom.cpu.mode == "host-passthrough"
+    if host_cpu and arch == "armv7l" and host_arch() == "aarch64" and not (caps.probed or caps.has_flag("aarch64-off")):
+        # a 32-bit guest under KVM on a 64-bit ARM host needs '-cpu host,aarch64=off' (qemuValidateDomainDefCpu)
+        raise _refuse("QEMU binary does not support CPU host-passthrough for armv7l on aarch64 host")
+    if is_pseries(dom) and not caps.probed and not caps.has_flag("spapr-pci-host-bridge"):
+        # the PCI root every pSeries guest has (qemuDomainDefAddDefaultDevices) is this device
+        raise _refuse("The 'spapr-pci-host-bridge' device is not supported by this QEMU binary")
     for flag, enabled, what in (("disable-s3", dom.pm_suspend_to_mem, "S3"),
                                 ("disable-s4", dom.pm_suspend_to_disk, "S4")):  # fmt: skip
         if enabled is not None and not (caps.has_flag(flag) or (q35 and caps.has_flag(f"ich9-{flag}"))):

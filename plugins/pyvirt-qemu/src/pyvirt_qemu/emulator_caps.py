@@ -65,6 +65,7 @@ class Machine:
     default_cpu: str | None = None  # the CPU model QEMU gives this machine without -cpu (qemu64 for pc/q35)
     default_ram_id: str | None = None  # the id of the machine's RAM backend object (pc.ram), QEMU >= 5.0
     numa_mem_supported: bool = False  # takes ``-numa node,mem=`` (machine types before QEMU 5.1)
+    default_cpu_tcg: str | None = None  # the default CPU model under TCG, when it differs in libvirt's data
 
 
 @dataclass
@@ -85,6 +86,12 @@ class EmulatorCaps:
     # libvirt's QEMU_CAPS_* names (``qemu-xhci``, ``device.json``) when the set comes from libvirt's cache format
     flags: list[str] = field(default_factory=list)
     probed: bool = True  # asked of a binary here (False: a set from libvirt's data, its flags are the truth)
+    # the GIC versions (``2``, ``3``) an ARM emulator offers in the kernel (KVM) and emulated (TCG), as libvirt's
+    # query-gic-capabilities records them; empty when unknown
+    gic_kvm: list[str] = field(default_factory=list)
+    # libvirt's data describes the host CPU under this accelerator (its <hostCPU>): host-model is possible
+    host_cpu_described: bool = False
+    gic_tcg: list[str] = field(default_factory=list)
 
     def cpu_host_model(self) -> HostCpuModel | None:
         """What ``<cpu mode='host-model'>`` becomes under this probe's accelerator."""
@@ -128,6 +135,10 @@ def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
     version = int(root.findtext("version") or "0")
     cpus = [c for c in root.iterfind("cpu") if c.get("type") == accel]
     typenames = {c.get("typename"): c.get("name") for c in cpus}
+    tcg_names = {c.get("typename"): c.get("name") for c in root.iterfind("cpu") if c.get("type") == "tcg"}
+    tcg_default = {
+        m.get("name"): tcg_names.get(m.get("defaultCPU")) for m in root.iterfind("machine") if m.get("type") == "tcg"
+    }
     machines = [
         Machine(
             name=m.get("name", ""),
@@ -137,6 +148,7 @@ def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
             default_cpu=typenames.get(m.get("defaultCPU")),
             default_ram_id=m.get("defaultRAMid"),
             numa_mem_supported=m.get("numaMemSupported") == "yes",
+            default_cpu_tcg=tcg_default.get(m.get("name")),
         )
         for m in root.iterfind("machine")
         if m.get("type") == accel
@@ -156,6 +168,9 @@ def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
         devices=[],
         flags=sorted(str(f.get("name")) for f in root.iterfind("flag")),
         probed=False,
+        host_cpu_described=any(h.get("type") == accel for h in root.iterfind("hostCPU")),
+        gic_kvm=[str(g.get("version")) for g in root.iterfind("gic") if g.get("kernel") == "yes"],
+        gic_tcg=[str(g.get("version")) for g in root.iterfind("gic") if g.get("emulated") == "yes"],
     )
 
 

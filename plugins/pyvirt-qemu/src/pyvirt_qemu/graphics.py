@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Graphics, GraphicsListen
-from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, OperationFailedError
 
 __all__ = ["GraphicsConfig", "graphics_args", "prepare_graphics", "sdl_environment", "set_passwords"]
 
@@ -103,6 +104,24 @@ def _spice_needs(g: Graphics, cfg: GraphicsConfig) -> tuple[bool, bool]:
     return need_plain, need_tls
 
 
+def _escape_commas(text: str) -> str:
+    return text.replace(",", ",,")
+
+
+def drm_render_node() -> str:
+    """libvirt's virHostGetDRMRenderNode: the host's first DRM render node, where an OpenGL display that names
+    none renders."""
+    try:
+        names = os.listdir("/dev/dri")
+    except OSError as exc:
+        raise OperationFailedError(ErrorCode.SYSTEM_ERROR, f"cannot open directory '/dev/dri': {exc.strerror}",
+                                   verbatim=False) from exc  # fmt: skip
+    node = next((n for n in names if n.startswith("renderD")), None)
+    if node is None:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "No DRM render nodes available")
+    return f"/dev/dri/{node}"
+
+
 def prepare_graphics(dom: Domain, cfg: GraphicsConfig, lib_dir: str, *, allocate: bool = True) -> None:
     """Listen addresses, auto sockets and ports written into the live definition before start.
 
@@ -111,6 +130,8 @@ def prepare_graphics(dom: Domain, cfg: GraphicsConfig, lib_dir: str, *, allocate
     """
     ports = _Ports(cfg, allocate)
     for g in dom.devices.graphics if dom.devices is not None else []:
+        if g.type == "egl-headless" and not g.gl_rendernode:
+            g.gl_rendernode = drm_render_node()  # qemuProcessGraphicsSetupRenderNode
         if g.type not in ("vnc", "spice"):
             continue
         auto_socket = cfg.vnc_auto_unix_socket if g.type == "vnc" else cfg.spice_auto_unix_socket
@@ -268,6 +289,10 @@ def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int 
             out += _vnc(g, cfg, lib_dir, vnc_port, audio_id)
         elif g.type == "spice":
             out += _spice(g, cfg, lib_dir)
+        elif g.type == "egl-headless":
+            # qemuBuildGraphicsEGLHeadlessCommandLine: OpenGL rendered off-screen, shown by another display
+            node = f",rendernode={_escape_commas(g.gl_rendernode)}" if g.gl_rendernode else ""
+            out += ["-display", f"egl-headless{node}"]
         elif g.type == "sdl":
             # qemuBuildGraphicsSDLCommandLine (its DISPLAY and XAUTHORITY: ``sdl_environment``)
             out += ["-full-screen"] if g.fullscreen else []

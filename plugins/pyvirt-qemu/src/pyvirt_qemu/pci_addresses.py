@@ -59,6 +59,12 @@ def is_q35(dom: Domain) -> bool:
     return bool(machine) and ("q35" in str(machine))
 
 
+def _is_pseries(dom: Domain) -> bool:
+    """libvirt's qemuDomainIsPSeries."""
+    t = dom.os.type if dom.os is not None else None
+    return t is not None and (t.arch or "").startswith("ppc64") and (t.machine or "").startswith("pseries")
+
+
 def is_i440fx(dom: Domain) -> bool:
     machine = str(dom.os.type.machine if dom.os is not None and dom.os.type is not None else "pc")
     return (
@@ -229,8 +235,11 @@ def _place_usb2_companion(dom: Domain, slots: _Slots, c: Controller) -> None:
     _place(slots, c, function, multi)
 
 
-def assign_pci_addresses(dom: Domain) -> None:
+def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -> None:
     """Give every PCI device of an i440fx or q35 guest an address; keep the ones it has.
+
+    ``root_port_model``: the device a PCIe root port without a ``<model name>`` is (libvirt's
+    qemuDomainPCIControllerSetDefaultModelName: ``ioh3420`` when QEMU lacks the generic one).
 
     Devices are visited in libvirt's order: PCI controllers, filesystems, NICs,
     sound cards, other controllers, virtio disks, host devices, the balloon,
@@ -240,7 +249,8 @@ def assign_pci_addresses(dom: Domain) -> None:
     if d is None:
         return
     q35, i440fx = is_q35(dom), is_i440fx(dom)
-    if not (q35 or i440fx):
+    # a pSeries guest's PCI root (its PHB) hands out slots as i440fx's does, without the PIIX3's reservations
+    if not (q35 or i440fx or _is_pseries(dom)):
         return
     slots = _slots_in_use(dom)
     if i440fx:
@@ -263,7 +273,7 @@ def assign_pci_addresses(dom: Domain) -> None:
     wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
     wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and _wants_pci(m.address)]
     if q35:
-        _assign_q35(dom, slots, wanted)
+        _assign_q35(dom, slots, wanted, root_port_model)
     else:
         for dev in wanted:
             if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
@@ -347,7 +357,7 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
         hda.address = PciAddress(0, 0x1B).to_address()
 
 
-def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any]) -> None:
+def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port") -> None:
     """libvirt's q35 layout: every PCIe endpoint on its own pcie-root-port, the ports packed eight to a slot.
 
     Ports are added as needed, plus one spare for hotplug when the guest
@@ -395,7 +405,7 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any]) -> None:
             port.address = addr.to_address()
         addr_now = pci_address(port.address)
         assert addr_now is not None
-        port.model_name = port.model_name or "pcie-root-port"
+        port.model_name = port.model_name or root_port_model
         port.target_chassis = port.target_chassis if port.target_chassis is not None else port.index
         if port.target_port is None:
             port.target_port = f"0x{(addr_now.slot << 3) + addr_now.function:x}"
