@@ -237,3 +237,13 @@ def lowest(session: nox.Session) -> None:
     session.run(python, "-m", "pip", "check", external=True)
     session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_LOWEST_TESTS, *session.posargs,
                 external=True)  # fmt: skip
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The API reference (docs/api) with Sphinx: every warning and every unresolved reference is an error."""
+    out = Path(session.create_tmp()).resolve() / "docs"
+    # -E: read every source again; warnings of files a saved environment skips would go unreported
+    session.run(sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "-n", "--keep-going", "-q",
+                "-d", str(out / "doctrees"), "docs/api", str(out / "html"), *session.posargs)  # fmt: skip
+    session.log(f"API reference: {out / 'html' / 'index.html'}")

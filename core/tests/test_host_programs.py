@@ -62,6 +62,15 @@ PROGRAM_PATH = re.compile(r"(?<![\w./-])/(?:usr/)?(?:local/)?s?bin/([A-Za-z0-9_]
 
 # String literals that look like programs but are not run on the host, each with the reason.
 NOT_RUN_ON_HOST = {
+    "qemu-system-i386": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-aarch64": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-arm": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-ppc64": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-ppc": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-riscv32": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-riscv64": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-s390x": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
+    "qemu-system-sparc": "an <emulator> path in libvirt's qemuxml2* test data, compared as text, never run",
     "init": "a container's /sbin/init: runs inside the container's own root (tests give it a busybox root)",
     "nothere": "an LXC test's missing init path, refused before anything runs",
     "test-hv": "the test:/// driver's fictional emulator path in its capabilities",
@@ -72,12 +81,17 @@ NOT_RUN_ON_HOST = {
     "qemu-system-": "virt-install tests: the start of the QEMU command line in a guest's log, searched for",
     "xl": "the Xen toolstack: run by pyvirt-xen only in the nested Xen dom0 (fetch-xen-dom0 unpacks it, not installed)",
     "xenstore-read": "Xen's xenstore client (console pty path): run by pyvirt-xen only in the nested Xen dom0",
+    "xenstore-watch": "Xen's xenstore client (@releaseDomain events): run by pyvirt-xen only where guests run (dom0)",
     "busybox": "the nested Xen dom0's and guest's initramfs interpreter (#!/bin/busybox), run inside them",
 }
 
 # Spawns whose program the scan cannot follow to a literal, with where the program comes from.
 # Keyed by (file, the program expression as written): an edited line must be looked at again.
 DYNAMIC = {
+    (
+        "plugins/pyvirt-lxc/tests/test_daemon_virsh_console.py",
+        "argv[0]",
+    ): "Debian's virsh (in the table) in a pty child",
     ("core/src/pyvirt/util/system_deps.py", "dep.name"): "each program a plugin declares (in the table)",
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
@@ -88,9 +102,6 @@ DYNAMIC = {
     ("plugins/pyvirt-lxc/src/pyvirt_lxc/container_init.py", "init"): "the container's init, inside its root",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/command_line.py", "emulator_for(dom)"): (
         "the guest's <emulator>, else qemu-system-<arch>; the tests run qemu-system-x86_64 (in the table)"
-    ),
-    ("plugins/pyvirt-xen/tests/test_nested_xen.py", "[str(DOM0_CACHE_FETCH)]"): (
-        "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
     ),
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/driver.py", "qcmd.argv"): "QEMU's argv, built by command_line.py",
     ("plugins/pyvirt-qemu/src/pyvirt_qemu/process.py", "qcmd.argv"): "QEMU's argv, built by command_line.py",
@@ -111,6 +122,25 @@ DYNAMIC = {
     ("bench/bench_test_driver.py", "cmd"): "virsh and pyvirsh, found with shutil.which and sys.executable in main()",
     ("core/tests/daemon/test_volume_streams.py", "[*tool, '-c', uri, *args]"): "virsh or pyvirsh (both in the table)",
     ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",
+    ("core/src/pyvirt/remote/ssh.py", "argv"): "ssh, or the URI's ?command= (libvirt's ssh binary), from ssh_argv",
+    ("core/tests/hosts/hosts_harness.py", "self.argv('ss', '-Hltn', f'sport = :{port}')"): (
+        "ss (in the table) inside a test host's namespace: ip netns exec NS ss ..."
+    ),
+    ("core/tests/hosts/hosts_harness.py", "self.argv(_SSHD, '-D', '-e', '-f', str(config))"): (
+        "sshd (in the table) inside a test host's namespace"
+    ),
+    ("core/tests/hosts/test_tls.py", "argv"): "ss (in the table) inside a test host's namespace",
+    ("core/tests/hosts/test_tls.py", "host.argv('ss', '-Hltn')"): "ss (in the table) inside a test host's namespace",
+    ("core/tests/hosts/ansible_venv.py", "argv"): (
+        "Debian's /usr/bin/python3 (in the table) making the Ansible virtualenv, then its python running pip"
+    ),
+    ("core/tests/hosts/test_ansible.py", "argv"): "the Ansible virtualenv's python running ansible-playbook",
+    ("plugins/pyvirt-xen/tests/test_nested_xen.py", "[str(DOM0_CACHE_FETCH)]"): (
+        "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
+    ),
+    ("bench/bench_xen.py", "[str(DOM0_CACHE_FETCH)]"): (
+        "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
+    ),
 }
 
 

@@ -10,10 +10,18 @@ lists that may span lines: one parser, :mod:`pyvirt.util.virconf`, reads
 every configuration file pyvirt has.
 """
 
+from __future__ import annotations
+
 import os
-from typing import NamedTuple
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["ClientConfig", "config_path", "load_client_config"]
 
@@ -33,10 +41,21 @@ def config_path() -> str:
 
 
 def load_client_config(path: str | None = None) -> ClientConfig:
-    """The client configuration, read with the one parser of libvirt's syntax (:mod:`pyvirt.util.virconf`)."""
+    """The client configuration, read with the one parser of libvirt's syntax (:mod:`pyvirt.util.virconf`).
+
+    A missing file is an empty configuration, as for libvirt; it is told
+    apart before the parser is imported, which a short ``pyvirsh`` run on a
+    host without the file (the usual case) then never pays for.
+    """
+    path = path or config_path()
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return ClientConfig()
+    except OSError:
+        pass  # the parser reports it, in libvirt's words
     from pyvirt.util.virconf import read_conf
 
-    path = path or config_path()
     values = read_conf(path)
     default = values.get("uri_default")
     aliases = values.get("uri_aliases", [])

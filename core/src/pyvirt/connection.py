@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from pyvirt.conf.identity import normalize_uuid
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode
-from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
-from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import NodeInfo, SecurityModel
-from pyvirt.uri import URI
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
     from pyvirt.interface import Interface
     from pyvirt.network import Network
     from pyvirt.nodedev import NodeDevice
+    from pyvirt.plugin.facade import DriverCalls
+    from pyvirt.plugin.records import NodeInfo, SecurityModel
     from pyvirt.secret import Secret
     from pyvirt.storage import StoragePool, StorageVolume
+    from pyvirt.uri import URI
 
 __all__ = ["Connection", "ListDomainsFlags"]
 
@@ -51,17 +53,42 @@ class ListDomainsFlags(enum.IntFlag):
     NO_SNAPSHOT = 8192
 
 
+def normalize_uuid(uuid: str) -> str:
+    """libvirt's UUID forms (with or without dashes) as the drivers key them (the XML layer's rule,
+    imported only by the calls that take a UUID)."""
+    from pyvirt.conf.identity import normalize_uuid as normalize
+
+    return normalize(uuid)
+
+
 class Connection:
     """An open connection to one driver. Create with ``pyvirt.open()``."""
 
-    def __init__(self, uri: URI, calls: DriverCalls, driver_name: str, read_only: bool, events: EventSink) -> None:
+    def __init__(
+        self,
+        uri: URI,
+        calls: DriverCalls,
+        driver_name: str,
+        read_only: bool,
+        events: EventSink | Callable[[], EventSink],
+    ) -> None:
+        """``events``: the sink the driver reports to, or what makes it on the first registration
+        (a remote connection: a short command that registers no callback never imports the event code)."""
         self._uri = uri
         self._calls: DriverCalls | None = calls
         self.driver_name = driver_name
         self.read_only = read_only
-        self._events = events
+        self._event_source = events
+        self._sink: EventSink | None = None
 
     # ------------------------------------------------------------------ state
+    @property
+    def _events(self) -> EventSink:
+        if self._sink is None:
+            source = self._event_source
+            self._sink = source() if callable(source) else source
+        return self._sink
+
     @property
     def calls(self) -> DriverCalls:
         """The driver, for the public objects of this package (closed -> INVALID_CONN)."""
@@ -133,6 +160,14 @@ class Connection:
 
     def get_security_model(self) -> SecurityModel:
         return self.calls.node_get_security_model()
+
+    def set_keep_alive(self, interval: int, count: int) -> int:
+        """virConnectSetKeepAlive: ping the daemon after ``interval`` idle seconds, close after ``count`` misses.
+
+        ``interval`` <= 0 stops it. Returns 1 when the daemon has no keepalive.
+        In-process connections have no peer and answer NO_SUPPORT.
+        """
+        return self.calls.connect_set_keep_alive(interval=interval, count=count)
 
     # ------------------------------------------------------------------ domains
     def list_all_domains(self, flags: int = 0) -> list[Domain]:

@@ -1,15 +1,16 @@
 """``Domain``, ``Snapshot``, ``Checkpoint``: handles on one guest, like virDomainPtr and its moments.
 
-A handle carries name, UUID and the id it had when looked up (refreshed by
-calls that start or stop it). Every method goes to the connection's driver;
-write methods are refused on read-only connections.
+A handle carries name, UUID and the id it had when looked up: -1 after a
+destroy or save, looked up again when next read after calls that start it or
+may stop it (no round trip to a daemon for a caller that never reads it).
+Every method goes to the connection's driver; write methods are refused on
+read-only connections.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
@@ -24,6 +25,8 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_config, typed_param
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
 
@@ -60,11 +63,12 @@ def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
 class Domain:
     """One guest of a connection."""
 
-    __slots__ = ("_conn", "_ref")
+    __slots__ = ("_conn", "_id_stale", "_ref")
 
     def __init__(self, conn: Connection, ref: DomainRef) -> None:
         self._conn = conn
         self._ref = ref
+        self._id_stale = False
 
     def __repr__(self) -> str:
         return f"<pyvirt.Domain {self._ref.name} id={self._ref.id}>"
@@ -81,6 +85,8 @@ class Domain:
 
     @property
     def ref(self) -> DomainRef:
+        if self._id_stale:
+            self._lookup_id()
         return self._ref
 
     @property
@@ -94,13 +100,31 @@ class Domain:
     @property
     def id(self) -> int:
         """The id when last looked up or started; -1 when not running."""
+        if self._id_stale:
+            self._lookup_id()
         return self._ref.id
 
     def _refresh(self) -> None:
+        """After a call that may have changed the id (start, shutdown, reboot, a snapshot's revert).
+
+        The id is looked up when it is next asked for, not now: libvirt's
+        client keeps its handle as it is after such calls, and a ``pyvirsh
+        start`` or a script that never reads the id must not pay a lookup
+        (a round trip to the daemon) for it.
+        """
+        self._id_stale = True
+
+    def _stopped(self) -> None:
+        """After a call that succeeded only if the domain no longer runs (destroy, save): no id, no lookup."""
+        self._ref = self._ref._replace(id=-1)
+        self._id_stale = False
+
+    def _lookup_id(self) -> None:
+        self._id_stale = False
         try:
             self._ref = self._conn.calls.domain_lookup_by_uuid(uuid=self._ref.uuid)
-        except Exception:
-            self._ref = DomainRef(self._ref.name, self._ref.uuid, -1)
+        except Exception:  # gone (a transient domain that stopped), or the connection: not running, as known here
+            self._ref = self._ref._replace(id=-1)
 
     # ------------------------------------------------------------------ queries
     def info(self) -> DomainInfo:
@@ -203,6 +227,19 @@ class Domain:
     def autostart(self, value: bool) -> None:
         self._conn.calls.domain_set_autostart(dom=self._ref, autostart=value)
 
+    # ------------------------------------------------------------------ memory and vCPUs
+    def set_memory(self, memory_kib: int, flags: int = 0) -> None:
+        """The memory the guest may use, in KiB (virDomainSetMemoryFlags; virDomainSetMemory without flags)."""
+        self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags)
+
+    def set_max_memory(self, memory_kib: int, flags: int = 0) -> None:
+        """The most memory the domain may be given, in KiB: set_memory with VIR_DOMAIN_MEM_MAXIMUM (4)."""
+        self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags | 4)
+
+    def set_vcpus(self, count: int, flags: int = 0) -> None:
+        """The number of virtual CPUs (virDomainSetVcpusFlags; virDomainSetVcpus without flags)."""
+        self._conn.calls.domain_set_vcpus(dom=self._ref, count=count, flags=flags)
+
     def security_labels(self) -> list[SecurityLabel]:
         return self._conn.calls.domain_get_security_label(dom=self._ref)
 
@@ -216,7 +253,7 @@ class Domain:
 
     def destroy(self, flags: int = 0) -> None:
         self._conn.calls.domain_destroy(dom=self._ref, flags=flags)
-        self._refresh()
+        self._stopped()
 
     def shutdown(self, flags: int = 0) -> None:
         self._conn.calls.domain_shutdown(dom=self._ref, flags=flags)
@@ -237,11 +274,11 @@ class Domain:
 
     def save(self, path: str, xml: str | None = None, flags: int = 0) -> None:
         self._conn.calls.domain_save(dom=self._ref, path=path, xml=xml, flags=flags)
-        self._refresh()
+        self._stopped()
 
     def managed_save(self, flags: int = 0) -> None:
         self._conn.calls.domain_managed_save(dom=self._ref, flags=flags)
-        self._refresh()
+        self._stopped()
 
     def managed_save_remove(self, flags: int = 0) -> None:
         self._conn.calls.domain_managed_save_remove(dom=self._ref, flags=flags)
@@ -278,6 +315,47 @@ class Domain:
 
     def checkpoint_lookup_by_name(self, name: str, flags: int = 0) -> Checkpoint:
         return Checkpoint(self, self._conn.calls.checkpoint_lookup_by_name(dom=self._ref, name=name, flags=flags))
+
+    # ------------------------------------------------------------------ migration (see pyvirt.migration)
+    def migrate(
+        self, dest: Connection, flags: int = 0, dname: str | None = None, uri: str | None = None, bandwidth: int = 0
+    ) -> Domain:
+        """virDomainMigrate: move the guest to ``dest``'s host; returns it there. ``flags``: ``MigrateFlag``."""
+        from pyvirt.migration import PARAM_TYPES, MigrateParam
+
+        params = [
+            TypedParam(field, PARAM_TYPES[field], value)
+            for field, value in ((MigrateParam.DEST_NAME, dname), (MigrateParam.URI, uri))
+            if value
+        ]
+        if bandwidth:
+            params.append(TypedParam(MigrateParam.BANDWIDTH, PARAM_TYPES[MigrateParam.BANDWIDTH], bandwidth))
+        return self.migrate3(dest, params, flags)
+
+    def migrate3(self, dest: Connection, params: list[TypedParam], flags: int = 0) -> Domain:
+        """virDomainMigrate3: the client drives libvirt's five phases between this connection and ``dest``.
+        With PEER2PEER the source driver drives them itself, toward ``dest``'s URI."""
+        from pyvirt.migration import MigrateFlag, check_migrate_flags, migrate_to_uri3, migrate_v3
+
+        check_migrate_flags(flags, "virDomainMigrate3")
+        if flags & MigrateFlag.PEER2PEER:
+            migrate_to_uri3(self._conn.calls, self._ref, dest.uri, params, flags)
+            name = next((str(p.value) for p in params if p.field == "destination_name"), self.name)
+            return dest.lookup_domain_by_name(name)
+        ref = migrate_v3(self._conn.calls, self._ref, dest.calls, params, flags)
+        self._refresh()
+        return Domain(dest, ref)
+
+    def migrate_to_uri3(self, dconnuri: str, params: list[TypedParam] | None = None, flags: int = 0) -> None:
+        """virDomainMigrateToURI3: peer-to-peer migration to the libvirt URI ``dconnuri`` (PEER2PEER needed)."""
+        from pyvirt.migration import migrate_to_uri3
+
+        migrate_to_uri3(self._conn.calls, self._ref, dconnuri, list(params or []), flags)
+        self._refresh()
+
+    def job_stats(self, flags: int = 0) -> tuple[int, list[TypedParam]]:
+        """virDomainGetJobStats: (virDomainJobType, VIR_DOMAIN_JOB_* fields) of the running long job."""
+        return self._conn.calls.domain_get_job_stats(dom=self._ref, flags=flags)
 
 
 class Snapshot:

@@ -262,7 +262,7 @@ class EventSink:
             return cid
 
     def register_typed(self, kind: str, callback: TypedCallback, uuid: str | None = None) -> int:
-        """Add a callback for one kind of :data:`EVENT_KINDS` (optionally for one domain or pool).
+        """Add a callback for one kind of ``EVENT_KINDS`` (optionally for one domain or pool).
 
         One path for every event beyond the lifecycle ones, so that a new
         event needs a record and an emitter, not another pair of methods.

@@ -13,6 +13,8 @@ __all__ = ["Interface"]
 
 
 class Interface:
+    """One host network interface (libvirt's virInterfacePtr), as the host's configuration has it."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: InterfaceRef) -> None:

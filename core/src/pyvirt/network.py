@@ -22,6 +22,8 @@ def network_matches(calls: DriverCalls, ref: NetworkRef, flags: int) -> bool:
 
 
 class Network:
+    """One virtual network of a connection (libvirt's virNetworkPtr); get it from the connection."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: NetworkRef) -> None:

@@ -13,6 +13,8 @@ __all__ = ["NodeDevice"]
 
 
 class NodeDevice:
+    """One host device the connection sees (libvirt's virNodeDevicePtr): PCI, USB, net, storage, ..."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: NodeDeviceRef) -> None:

@@ -17,18 +17,18 @@ follows libvirt's library:
 from __future__ import annotations
 
 from os import environ
-from typing import TYPE_CHECKING
 
 from pyvirt.config import load_client_config
-from pyvirt.plugin.entry_point_index import entry_point_value
 from pyvirt.uri import URI, resolve_uri
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
     from pyvirt.events import EventSink
     from pyvirt.plugin.facade import DriverCalls
 
-__all__ = ["open", "open_local", "open_readonly", "serve_in_process"]
+__all__ = ["in_daemon", "open", "open_local", "open_readonly", "serve_in_process"]
 
 # libvirt's client-side drivers: they never need a daemon (its test driver runs in the caller).
 _CLIENT_SIDE = frozenset({"test"})
@@ -52,9 +52,21 @@ def serve_in_process() -> None:
     _in_daemon.append(True)
 
 
+def in_daemon() -> bool:
+    """Whether this process is pyvirtd (:func:`serve_in_process` was called).
+
+    A driver whose state pyvirtd creates owns its paths alone there, and can
+    drop what several processes on one set of paths need (the QEMU driver's
+    second monitor, its per-domain file locks).
+    """
+    return bool(_in_daemon)
+
+
 def _via_daemon(uri: URI) -> bool:
     if _in_daemon or uri.driver in _CLIENT_SIDE or uri.path not in _DAEMON_PATHS:
         return False
+    from pyvirt.plugin.entry_point_index import entry_point_value  # (its JSON index: not for a URI with a socket)
+
     # a driver not installed here is not in this host's daemon either: say which package is missing
     return uri.param("mode") != "direct" and entry_point_value("pyvirt.hypervisor", uri.driver) is not None
 
@@ -109,6 +121,8 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
 
     if resolved.is_embed:
         resolved.embed_root()
+    from pyvirt.plugin.entry_point_index import entry_point_value
+
     if entry_point_value("pyvirt.hypervisor", resolved.driver) is None:
         from pyvirt.errors import ConnectionError
         from pyvirt.plugin.registry import install_hint
@@ -132,6 +146,8 @@ def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: 
 
     None when that driver is not installed: the call then fails as unsupported.
     """
+    from pyvirt.plugin.entry_point_index import entry_point_value
+
     if entry_point_value("pyvirt.hypervisor", kind) is None:
         return None
     from urllib.parse import urlencode  # only when a hypervisor connection reaches for storage or network

@@ -15,6 +15,8 @@ USAGE_NAMES = {0: "none", 1: "volume", 2: "ceph", 3: "iscsi", 4: "tls", 5: "vtpm
 
 
 class Secret:
+    """One secret of a connection (libvirt's virSecretPtr): a definition and, separately, its value."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: SecretRef) -> None:

@@ -27,6 +27,8 @@ def pool_matches(calls: DriverCalls, ref: PoolRef, flags: int) -> bool:
 
 
 class StoragePool:
+    """One storage pool of a connection (libvirt's virStoragePoolPtr); get it from the connection."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: PoolRef) -> None:
@@ -79,6 +81,21 @@ class StoragePool:
     def refresh(self, flags: int = 0) -> None:
         self._conn.calls.pool_refresh(pool=self._ref, flags=flags)
 
+    def build(self, flags: int = 0) -> None:
+        """virStoragePoolBuild: make the inactive pool's storage (a dir pool's directory, a disk's label).
+
+        ``flags`` are :class:`pyvirt.flags.StoragePoolBuildFlags`; OVERWRITE and
+        NO_OVERWRITE say whether existing data may be formatted over.
+        """
+        self._conn.calls.pool_build(pool=self._ref, flags=flags)
+
+    def delete(self, flags: int = 0) -> None:
+        """virStoragePoolDelete: remove the inactive pool's storage (a dir pool's empty directory).
+
+        The definition stays; ``flags`` are :class:`pyvirt.flags.StoragePoolDeleteFlags`.
+        """
+        self._conn.calls.pool_delete(pool=self._ref, flags=flags)
+
     def list_all_volumes(self) -> list[StorageVolume]:
         return [StorageVolume(self._conn, r) for r in self._conn.calls.volume_list_all(pool=self._ref)]
 
@@ -90,6 +107,8 @@ class StoragePool:
 
 
 class StorageVolume:
+    """One volume of a storage pool (libvirt's virStorageVolPtr); get it from its pool or the connection."""
+
     __slots__ = ("_conn", "_ref")
 
     def __init__(self, conn: Connection, ref: VolumeRef) -> None:

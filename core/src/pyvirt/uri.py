@@ -8,16 +8,28 @@
 - ``/embed?root=DIR`` asks for the driver embedded in this process, rooted at DIR.
 """
 
+from __future__ import annotations
+
 import os
-import re
-from typing import NamedTuple
 
 from pyvirt.config import ClientConfig
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
+
 __all__ = ["URI", "parse_uri", "resolve_uri"]
 
-_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+# No regular expressions at import or for an ordinary URI: ``re`` (with the patterns compiled at each
+# start) was about 2 ms of a short pyvirsh run, which parses one URI. The grammar libvirt's parser
+# accepts is written out in ``_split``; only a URI with %-escapes imports ``re``.
+_PERCENT_RUN = r"(?:%[0-9A-Fa-f]{2})+"
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+_ALIAS_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def unquote(text: str) -> str:
@@ -28,18 +40,43 @@ def unquote(text: str) -> str:
     """
     if "%" not in text:
         return text
-    return _PERCENT_RUN.sub(lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text)
+    import re
+
+    return re.sub(_PERCENT_RUN, lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text)
 
 
-_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
-_URI_RE = re.compile(
-    r"""^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):
-        (?://(?P<authority>[^/?#]*))?
-        (?P<path>[^?#]*)
-        (?:\?(?P<query>[^#]*))?
-        (?:\#.*)?$""",
-    re.VERBOSE,
-)
+def _split(text: str) -> tuple[str, str, str, str] | None:
+    r"""``scheme:[//authority]path[?query][#fragment]`` split into scheme, authority, path and query.
+
+    The grammar, exactly as the regular expression it replaces::
+
+        ^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://(?P<authority>[^/?#]*))?
+        (?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:\#.*)?$
+
+    so a fragment may not hold a newline except as its last character. None
+    when ``text`` does not follow it.
+    """
+    scheme, colon, rest = text.partition(":")
+    if not colon or not scheme or not ("A" <= scheme[0] <= "Z" or "a" <= scheme[0] <= "z"):
+        return None
+    if not _SCHEME_CHARS.issuperset(scheme):
+        return None
+    authority = ""
+    if rest.startswith("//"):
+        rest = rest[2:]
+        end = len(rest)
+        for stop in "/?#":
+            at = rest.find(stop, 0, end)
+            if at >= 0:
+                end = at
+        authority, rest = rest[:end], rest[end:]
+    rest, hash_mark, fragment = rest.partition("#")
+    if hash_mark and "\n" in fragment[:-1]:
+        return None
+    path, _, query = rest.partition("?")
+    return scheme, authority, path, query
+
+
 # Drivers whose URIs must have a path (libvirt's virConnectCheckURIMissingSlash list).
 _PATH_MANDATORY = ("qemu", "vbox", "vz")
 
@@ -77,7 +114,7 @@ class URI(NamedTuple):
 
     def embed_root(self) -> str:
         """The ``root`` of an ``/embed`` URI, checked as libvirt checks it."""
-        if not re.fullmatch(r"[a-z]+", self.scheme):
+        if not self.scheme or not all("a" <= c <= "z" for c in self.scheme):
             raise Error(ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid")
         root = self.param("root")
         if root is None:
@@ -89,16 +126,15 @@ class URI(NamedTuple):
 
 def parse_uri(text: str) -> URI:
     """Split a URI into its parts; no alias or default handling."""
-    m = _URI_RE.match(text)
-    if not m:
+    parts = _split(text)
+    if parts is None:
         if ":" not in text:
             raise Error(ErrorCode.NO_CONNECT, f"URI '{text}' does not include a driver name")
         raise Error(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
-    scheme = m.group("scheme")
+    scheme, authority, path, query = parts
     driver, _, transport = scheme.partition("+")
     user = server = None
     port = None
-    authority = m.group("authority") or ""
     if "@" in authority:
         user, authority = authority.rsplit("@", 1)
         user = unquote(user)
@@ -116,7 +152,7 @@ def parse_uri(text: str) -> URI:
     else:
         server = authority or None
     params: list[tuple[str, str]] = []
-    for piece in (m.group("query") or "").replace(";", "&").split("&"):
+    for piece in query.replace(";", "&").split("&"):
         if not piece:
             continue
         key, _, value = piece.partition("=")
@@ -129,7 +165,7 @@ def parse_uri(text: str) -> URI:
         user=user,
         server=server or None,
         port=port,
-        path=unquote(m.group("path") or ""),
+        path=unquote(path),
         params=tuple(params),
     )
 
@@ -143,7 +179,8 @@ def _resolve_alias(name: str, config: ClientConfig) -> str | None:
                 domain=ErrorDomain.CONF,
             )
         alias, target = entry.split("=", 1)
-        if not _ALIAS_CHARS.match(alias):
+        # as re.match("^[A-Za-z0-9_-]+$") judged it: one newline may end the name
+        if not alias.removesuffix("\n") or not _ALIAS_CHARS.issuperset(alias.removesuffix("\n")):
             raise Error(
                 ErrorCode.CONF_SYNTAX,
                 f"Malformed 'uri_aliases' config entry '{entry}', aliases may only contain 'a-Z, 0-9, _, -'",

@@ -410,8 +410,11 @@ SCRIPTS: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 # Measured when the shell landed: 21 of 42 each way (before it: 0 on stdin, which pyvirsh did not read, 18 as
-# one argument). The rest need commands or options pyvirsh lacks (setmem, desc, freecell, iface-mac, ...) or
-# the test driver's own wording ("Network 'x' is already running").
+# one argument). Then 33 each way: the test driver's own wording and behaviour (net-start/net-destroy/net-create,
+# pool and volume errors, snapshot-revert --running/--paused), virsh's tree drawing, vol-info --bytes, vol-delete
+# naming the volume as given, managedsave-remove's line, domstats' --list-* options, and the remaining commands
+# declared from virsh's option table. The rest need driver hooks pyvirt lacks (dommemstat, desc, reset, the
+# node-device listing flags, domain device XML defaults) or use an option virsh 9.0 lacks (capabilities --xpath).
 _MATCHING_NOW = {
     "dom-autostart",
     "dom-checkpoints",
@@ -419,21 +422,33 @@ _MATCHING_NOW = {
     "dom-define-undefine",
     "dom-errors",
     "dom-lifecycle",
+    "dom-managedsave",
     "dom-queries",
     "dom-save-restore",
     "dom-schedinfo",
+    "dom-snapshot-revert-modes",
+    "dom-snapshot-tree",
     "dom-snapshots",
     "dom-xml",
     "file-bad-lines",
     "file-dom-lifecycle",
+    "file-errors",
     "file-inventory",
     "file-networks",
     "file-snapshots",
     "file-storage",
     "file-undefine-running",
     "net-autostart",
+    "net-create-defined",
+    "net-errors",
+    "net-lifecycle",
+    "net-update",
+    "pool-active-undefine",
+    "pool-lifecycle",
     "pool-names",
     "shell-mix",
+    "vol-by-path",
+    "vol-lifecycle",
 }
 MATCHING: dict[str, set[str]] = {"stdin": _MATCHING_NOW, "arg": _MATCHING_NOW}
 
@@ -441,16 +456,24 @@ MATCHING: dict[str, set[str]] = {"stdin": _MATCHING_NOW, "arg": _MATCHING_NOW}
 def run(tool: list[str], name: str, mode: str) -> tuple[str, str, int]:
     kind, lines = SCRIPTS[name]
     uri = "test:///default" if kind == "default" else f"test://{NODE}"
-    env = dict(os.environ, LC_ALL="C")
+    # COLUMNS: readline's echo of a long stdin line wraps at the terminal's width counted from the prompt, and
+    # pyvirsh's prompt is two characters longer than virsh's; the wrap itself is compared in test_shell.py
+    env = dict(os.environ, LC_ALL="C", COLUMNS="1000")
     env.pop("LIBVIRT_DEFAULT_URI", None)
     args = [*tool, "-c", uri] + ([] if mode == "stdin" else ["; ".join(lines)])
     stdin = "\n".join(lines) + "\n" if mode == "stdin" else ""
-    with tempfile.TemporaryDirectory() as work:  # files a script saves (save, screenshot) stay its own
-        try:
-            p = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, cwd=work, timeout=60,
-                               check=False)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return "timed out", "", -1
+    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (its job-watching
+    # loop misses the test driver's instant job, about one run in three): the reference is run again then.
+    attempts = 3 if tool[0] == VIRSH else 1
+    for attempt in range(attempts):
+        with tempfile.TemporaryDirectory() as work:  # files a script saves (save, screenshot) stay its own
+            try:
+                p = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, cwd=work,
+                                   timeout=20 if attempt + 1 < attempts else 60, check=False)  # fmt: skip
+                break
+            except subprocess.TimeoutExpired:
+                if attempt + 1 == attempts:
+                    return "timed out", "", -1
     out = p.stdout.replace(work, "WORKDIR")
     for rx, repl in VOLATILE:
         out = rx.sub(repl, out)

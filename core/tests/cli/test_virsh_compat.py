@@ -38,13 +38,47 @@ def run(tool: list[str], command: str, readonly: bool = False) -> tuple[str, str
     env = dict(os.environ, LC_ALL="C")
     env.pop("LIBVIRT_DEFAULT_URI", None)
     args = [*tool, "-c", "test:///default", *(["-r"] if readonly else []), command]
-    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (its job-watching
+    # loop misses the test driver's instant job, about one run in three): the reference is run again then.
+    for attempt in range(3 if tool[0] == VIRSH else 1):
+        try:
+            p = subprocess.run(args, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+                               timeout=20 if attempt < 2 and tool[0] == VIRSH else 60, check=False)  # fmt: skip
+            break
+        except subprocess.TimeoutExpired:
+            if attempt == 2 or tool[0] != VIRSH:
+                raise
     return mask(p.stdout), mask(p.stderr), p.returncode
 
 
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 
 CASES = {
+    "version": "version; version --daemon",
+    "domstats-filters": (
+        "domstats --list-running --state; domstats --list-shutoff; domstats test --list-paused; "
+        "domstats --raw --backing --nowait test; domstats --enforce --balloon test"
+    ),
+    "vol-info-bytes-physical": (
+        "vol-create-as default-pool a 1M; vol-info a --pool default-pool --bytes; "
+        "vol-info a --pool default-pool --physical; vol-delete /default-pool/a; vol-create-as default-pool a 1M; "
+        "vol-create-as default-pool a 1M"
+    ),
+    "snapshot-revert-state": (
+        "snapshot-create-as test s1; destroy test; snapshot-revert test s1 --paused; domstate test --reason; "
+        "snapshot-revert test s1 --running; domstate test --reason; snapshot-revert test s1; domstate test --reason"
+    ),
+    "snapshot-tree": (
+        "snapshot-create-as test a; snapshot-create-as test b; snapshot-revert test a; snapshot-create-as test c; "
+        "snapshot-create-as test d; snapshot-revert test c; snapshot-create-as test e; snapshot-list test --tree"
+    ),
+    "network-test-driver-words": (
+        "net-start default; net-destroy default; net-destroy default; net-list --all; net-dumpxml default --inactive; "
+        "net-define " + str(DATA / "net-n2.xml") + "; net-create " + str(DATA / "net-n2.xml") + "; net-list --all"
+    ),
+    "pool-test-driver-words": "pool-start default-pool; pool-undefine default-pool; pool-destroy default-pool",
+    "iface-name": "iface-name aa:bb:cc:dd:ee:ff; iface-name AA:BB:CC:DD:EE:FF; iface-name 00:11:22:33:44:55; iface-name eth1",
+    "managedsave-remove": "managedsave-remove test; managedsave test; managedsave-remove test; dominfo test",
     "list": "list",
     "list-all": "list --all",
     "list-variants": "list --name; list --uuid; list --inactive; list --state-shutoff; list --all --title",

@@ -136,11 +136,11 @@ def test_libvirt_conf_syntax() -> None:
 def test_config_defaults_values_and_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert load_daemon_config(None).unix_sock_rw_perms == 0o700
     conf = tmp_path / "pyvirtd.conf"
-    conf.write_text('unix_sock_ro_perms = "0770"\nmax_clients = 7\nlisten_tls = 0\nbogus_key = 1\n')
+    conf.write_text('unix_sock_ro_perms = "0770"\nmax_clients = 7\nlisten_tls = 0\ntls_priority = "x"\nbogus_key = 1\n')
     with caplog.at_level(logging.WARNING):
         cfg = load_daemon_config(str(conf))
-    assert cfg.unix_sock_ro_perms == 0o770 and cfg.max_clients == 7
-    assert "listen_tls" in caplog.text and "bogus_key" in caplog.text
+    assert cfg.unix_sock_ro_perms == 0o770 and cfg.max_clients == 7 and not cfg.listen_tls
+    assert "tls_priority" in caplog.text and "bogus_key" in caplog.text and "listen_tls" not in caplog.text
     conf.write_text('unix_sock_rw_perms = "0999"\n')
     with pytest.raises(Error) as exc:
         load_daemon_config(str(conf))

@@ -155,10 +155,20 @@ def test_abort_reaches_the_async_job_through_its_action() -> None:
     jobs = DomainJobs(error_domain=ErrorDomain.QEMU)
     with pytest.raises(Error) as err:
         jobs.abort()
-    assert (err.value.code, err.value.message) == (
+    # libvirt raises it in qemuDomainAbortJobFlags: the QEMU driver's error domain, as its other refusals
+    assert (err.value.code, err.value.domain, err.value.message) == (
         ErrorCode.OPERATION_INVALID,
+        ErrorDomain.QEMU,
         "Requested operation is not valid: no job is active on the domain",
     )
+    jobs.begin_async(AsyncJob.START)
+    with pytest.raises(Error) as err:
+        jobs.abort()
+    assert (err.value.domain, err.value.message) == (
+        ErrorDomain.QEMU,
+        "Requested operation is not valid: cannot abort VM start; use virDomainDestroy instead",
+    )
+    jobs.end_async()
     cancelled = threading.Event()
     jobs.begin_async(AsyncJob.SAVE)
 

@@ -135,7 +135,7 @@ def _libvirt_public_api_bodies() -> dict[str, str]:
     bodies: dict[str, str] = {}
     for path in sorted(src.glob("libvirt*.c")):
         text = path.read_text(encoding="utf-8", errors="replace")
-        for m in re.finditer(r"^(vir[A-Za-z]+)\(.*?^\}", text, re.MULTILINE | re.DOTALL):
+        for m in re.finditer(r"^(vir[A-Za-z0-9]+)\(.*?^\}", text, re.MULTILINE | re.DOTALL):
             bodies[m.group(1)] = m.group(0)
     return bodies
 
@@ -191,6 +191,8 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "dev_name": None, "chk": CheckpointRef(dom.ref, "c1"), "params": WEIGHT, "screen": 0,
         "native_format": "qemu-argv", "native_config": "", "emulator": None, "arch": None,
         "machine": None, "virttype": None, "offset": 0, "length": 0,
+        "interval": 5, "count": 1, "cookie": b"", "dconnuri": None, "cancelled": False,
+        "memory_kib": 65536,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -269,6 +271,14 @@ def test_secondary_driver_calls_are_refused_too() -> None:
 # ---------------------------------------------------------------- the public objects
 
 
+# libvirt's internal migration phases the public API never calls on the connection it is given: Prepare
+# (of a tunnel too) and Finish run on the destination, Confirm after Perform
+# (plugins/pyvirt-qemu/tests/test_migration.py).
+MIGRATION_PHASES_INSIDE = {
+    "domain_migrate_prepare", "domain_migrate_prepare_tunnel", "domain_migrate_finish", "domain_migrate_confirm",
+}  # fmt: skip
+
+
 def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable[[], Any]]]:
     """Every write hook reached through the public API, by the hook it reaches."""
     dom = conn.lookup_domain_by_name("test")
@@ -301,6 +311,12 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_managed_save_remove": [dom.managed_save_remove],
         "domain_get_xml_desc": [lambda: dom.xml_desc(1)],
         "domain_set_autostart": [lambda: set_autostart(dom)],
+        "domain_set_memory": [
+            lambda: dom.set_memory(1024),
+            lambda: dom.set_memory(1024, 2),
+            lambda: dom.set_max_memory(1024),
+        ],
+        "domain_set_vcpus": [lambda: dom.set_vcpus(1), lambda: dom.set_vcpus(1, 2)],
         "domain_attach_device": [lambda: dom.attach_device(DEVICE_XML), lambda: dom.attach_device(DEVICE_XML, 2)],
         "domain_detach_device": [lambda: dom.detach_device(DEVICE_XML)],
         "domain_update_device": [lambda: dom.update_device(DEVICE_XML)],
@@ -312,6 +328,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         ],
         "domain_screenshot": [dom.screenshot],
         "domain_abort_job": [dom.abort_job, lambda: dom.abort_job(1)],
+        "domain_migrate_begin": [lambda: dom.migrate3(conn, [], 1)],  # the source's first phase
+        "domain_migrate_perform": [lambda: dom.migrate_to_uri3(URI, [], 2)],  # peer to peer: Perform alone
         "checkpoint_create_xml": [lambda: chk.domain.checkpoint_create(CHECKPOINT_XML.replace("c1", "c2"))],
         "checkpoint_get_xml_desc": [lambda: chk.xml_desc(1)],
         "checkpoint_delete": [chk.delete],
@@ -332,6 +350,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "pool_create": [pool.create],
         "pool_destroy": [pool.destroy],
         "pool_refresh": [pool.refresh],
+        "pool_build": [pool.build],
+        "pool_delete": [pool.delete],
         "pool_set_autostart": [lambda: set_autostart(pool)],
         "volume_create_xml": [lambda: pool.create_volume(VOLUME_XML.replace("v1", "v2"))],
         "volume_delete": [vol.delete],
@@ -352,7 +372,7 @@ def test_public_objects_cover_every_write_hook(tmp_path: Path) -> None:
         conn.lookup_storage_pool_by_name("default-pool").create_volume(VOLUME_XML)
         conn.define_secret(SECRET_XML)
         covered = set(_public_calls(conn, tmp_path))
-    assert covered == {h for h, row in API.items() if row.access is not Access.READ}
+    assert covered == {h for h, row in API.items() if row.access is not Access.READ} - MIGRATION_PHASES_INSIDE
 
 
 def test_public_objects_refuse_every_write(writer: pyvirt.Connection, tmp_path: Path) -> None:
@@ -409,6 +429,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_managed_save_remove": "managedsave-remove ro-saved",
         "domain_get_xml_desc": "dumpxml --security-info test",
         "domain_set_autostart": "autostart test",
+        "domain_set_memory": "setmem test 1G",
+        "domain_set_vcpus": "setvcpus test 1",
         "domain_attach_device": "attach-device test /dev/null",
         "domain_detach_device": "detach-device test /dev/null",
         "domain_update_device": "update-device test /dev/null",
@@ -417,6 +439,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_set_scheduler_parameters": "schedinfo test --set weight=3",
         "domain_screenshot": "screenshot test /nonexistent/screen.png",
         "domain_abort_job": "domjobabort test",
+        "domain_migrate_begin": f"migrate test {URI}",
+        "domain_migrate_perform": f"migrate --p2p test {URI}",
         "checkpoint_create_xml": "checkpoint-create-as test c2",
         "checkpoint_get_xml_desc": "checkpoint-dumpxml ro-chk c1 --security-info",
         "checkpoint_delete": "checkpoint-delete ro-chk c1",
@@ -437,6 +461,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "pool_create": "pool-start default-pool",
         "pool_destroy": "pool-destroy default-pool",
         "pool_refresh": "pool-refresh default-pool",
+        "pool_build": "pool-build default-pool",
+        "pool_delete": "pool-delete default-pool",
         "pool_set_autostart": "pool-autostart default-pool",
         "volume_create_xml": "vol-create-as default-pool v2 1M",
         "volume_delete": "vol-delete v1 --pool default-pool",
@@ -451,6 +477,10 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
 
 # Commands whose read-only run virsh answers differently for a reason of its own, not a read-only one.
 _NOT_LIKE_VIRSH = {
+    # virsh's library refuses in virDomainMigrate3/virDomainMigrateToURI3 before any phase; pyvirt's client
+    # library refuses at the first phase it calls (virDomainMigrateBegin3Params, ...Perform3Params)
+    "domain_migrate_begin",
+    "domain_migrate_perform",
     "domain_open_console",  # virsh refuses an interactive console without a terminal first
     "snapshot_revert",
     "snapshot_delete",
@@ -491,7 +521,7 @@ def test_pyvirsh_refuses_every_write_and_changes_nothing(writer: pyvirt.Connecti
     data.write_text(DOMAIN_XML)
     secret = writer.list_all_secrets()[0].uuid
     commands = _pyvirsh_commands(data)
-    assert set(commands) == {h for h, row in API.items() if row.access is not Access.READ}
+    assert set(commands) == {h for h, row in API.items() if row.access is not Access.READ} - MIGRATION_PHASES_INSIDE
     for hook, command in commands.items():
         row = API[hook]
         before = state_of(writer)

@@ -30,11 +30,13 @@ from pyvirt.remote.xdr import decode, encode
 NOT_CARRIED = {
     "connect_open": "the handshake itself (AUTH_LIST, CONNECT_OPEN), not a table row",
     "connect_close": "CONNECT_CLOSE and the socket, in RemoteConnection",
+    "connect_set_keep_alive": "the client's own pings (libvirt's remote driver sends no procedure for it)",
     "domain_restore": "three calls in sequence (image XML, restore, lookup), written by hand in RemoteConnection",
     "domain_open_console": "a stream bridged to a socket, written by hand in RemoteConnection",
     "domain_screenshot": "a read stream copied into a pipe, written by hand in RemoteConnection",
     "volume_download": "a read stream copied into a pipe, written by hand in RemoteConnection",
     "volume_upload": "a write stream fed from a socket, finished before the socket closes, by hand",
+    "domain_migrate_prepare_tunnel": "a write stream fed from a socket (the tunnelled migration), by hand",
 }
 _READ_PERMISSIONS = ("getattr", "read")
 _UUID = str(uuid.UUID(int=0x1234))

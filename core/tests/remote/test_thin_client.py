@@ -94,3 +94,99 @@ def test_a_read_only_remote_connection_still_refuses_writes_before_the_wire(pyvi
         assert err.value.code == ErrorCode.OPERATION_DENIED
         assert client._serial == before
         assert dom.info().state  # the connection still answers reads
+
+
+def test_pyvirsh_list_through_pyvirtd_loads_no_event_code_and_no_entry_point_index(pyvirtd: PrivateDaemon) -> None:
+    """A command that registers no callback pays neither for the event records and enums nor for the
+    entry-point index (JSON) that only a URI without a socket consults."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", str(PYVIRSH), "-c", pyvirtd.uri(), "list", "--all"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert " test " in out.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"pyvirt.events", "pyvirt.remote.events", "json", "pyvirt.plugin.entry_point_index"} & imported
+
+
+def test_pyvirsh_list_through_pyvirtd_imports_none_of_the_costly_standard_modules(pyvirtd: PrivateDaemon) -> None:
+    """What a short run paid for and did not need, about a third of its instructions in all: socket.py
+    (selectors, enums of every AF_/SOCK_/MSG_ name; the client uses ``_socket.socket`` itself), typing
+    (annotations are for mypy; records are built by ``pyvirt.util.named_tuple``), re (a URI is split by
+    hand, the client config's parser loads only when the file exists), threading and contextlib (the
+    client's reader and locks come from ``_thread``)."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", str(PYVIRSH), "-c", pyvirtd.uri(), "list", "--all"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert " test " in out.stdout and "running" in out.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "_socket" in imported
+    assert not {"socket", "selectors", "typing", "re", "threading", "contextlib"} & imported
+
+
+def test_each_remote_connection_has_a_reader_that_ends_when_it_closes(pyvirtd: PrivateDaemon) -> None:
+    """The reader is a bare ``_thread`` thread now, invisible to ``threading``; the kernel still counts it."""
+    import os
+    import time
+
+    import pyvirt
+
+    def tasks() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    def settle(want: int) -> int:
+        deadline = time.monotonic() + 5  # close() returns once the reader's function is done; its exit follows
+        while tasks() != want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return tasks()
+
+    before = tasks()
+    for _ in range(20):
+        with pyvirt.open(pyvirtd.uri()) as conn:
+            assert conn.lookup_domain_by_name("test").info().state
+            assert tasks() == before + 1
+        assert settle(before) == before
+
+
+def _wire_log(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every remote procedure number this process sends from now on."""
+    from pyvirt.remote.client import RemoteClient
+
+    sent: list[int] = []
+    original = RemoteClient.call_many
+
+    def call_many(self: RemoteClient, batch: Any, **kw: Any) -> list[Any]:
+        sent.extend(item[0] for item in batch)
+        return original(self, batch, **kw)
+
+    monkeypatch.setattr(RemoteClient, "call_many", call_many)
+    return sent
+
+
+def test_start_and_destroy_send_no_lookup_the_caller_does_not_need(
+    pyvirtd: PrivateDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libvirt's client does not look a domain up again after destroy; pyvirt's sent
+    DOMAIN_LOOKUP_BY_UUID after every start and destroy (a round trip per ``pyvirsh destroy``).
+    Now destroy knows the id is -1, and after a start the id is looked up only when asked for."""
+    import pyvirt
+    from pyvirt.remote import _remote as r
+
+    sent = _wire_log(monkeypatch)
+    with pyvirt.open(pyvirtd.uri()) as conn:
+        dom = conn.lookup_domain_by_name("test")
+        running_id = dom.id
+        assert running_id > 0
+        del sent[:]
+        dom.destroy()
+        assert sent == [r.REMOTE_PROC_DOMAIN_DESTROY]
+        assert dom.id == -1 and dom.ref.id == -1
+        assert sent == [r.REMOTE_PROC_DOMAIN_DESTROY]  # known without asking
+        del sent[:]
+        dom.start()
+        assert sent == [r.REMOTE_PROC_DOMAIN_CREATE]
+        new_id = dom.id  # now asked for: one lookup, as libvirt's virDomainCreate makes
+        assert new_id > 0 and new_id == conn.lookup_domain_by_name("test").id
+        assert sent.count(r.REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID) == 1
+        del sent[:]
+        assert dom.id == new_id and sent == []  # and only once

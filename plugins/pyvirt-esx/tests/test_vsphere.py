@@ -199,7 +199,8 @@ def test_no_password_anywhere(esx_sim: Simulator, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("LIBVIRT_AUTH_FILE", str(other))
     with pytest.raises(Error) as err:
         pyvirt.open(esx_sim.uri())
-    assert err.value.code == ErrorCode.AUTH_FAILED and "Password request failed" in err.value.message
+    # pyvirt.open, like virConnectOpen without an auth callback, cannot ask: libvirt's words
+    assert err.value.code == ErrorCode.INVALID_ARG and "Missing authentication credentials" in err.value.message
 
 
 def test_certificate_is_checked_unless_no_verify(esx_sim: Simulator) -> None:
@@ -322,3 +323,19 @@ def test_pyvirsh_snapshots_as_a_tree(esx_sim: Simulator) -> None:
     assert pyvirsh("snapshot-current", "ha-host_VM0", "--name") == "child-snap\n"
     pyvirsh("snapshot-delete", "ha-host_VM0", "root-snap", "--children")
     assert "root-snap" not in pyvirsh("snapshot-list", "ha-host_VM0")
+
+
+def test_a_vm_unregistered_elsewhere_is_looked_up_again(esx_sim: Simulator) -> None:
+    """A connection asks a VM it has listed directly by its id; one gone since is NO_DOMAIN, not a stale answer."""
+    prepare_directory(esx_sim, "gone guest")
+    with pyvirt.open(esx_sim.uri()) as conn, pyvirt.open(esx_sim.uri()) as other:
+        dom = conn.define_domain(domain_xml("gone guest"))
+        assert "gone guest" in {d.name for d in conn.list_all_domains()}
+        assert dom.state()[0] == 5
+        other.lookup_domain_by_name("gone guest").undefine()
+        with pytest.raises(Error) as err:
+            dom.state()
+        assert err.value.code == ErrorCode.NO_DOMAIN
+        with pytest.raises(Error) as err:
+            dom.info()
+        assert err.value.code == ErrorCode.NO_DOMAIN

@@ -1,6 +1,9 @@
 """A real vSphere simulator per test module: govmomi's vcsim on a free loopback port, TLS with its own certificate.
 
-``esx_sim`` runs it as an ESX host (``-esx``), ``vpx_sim`` as a vCenter.
+``esx_sim`` runs it as an ESX host (``-esx``), ``vpx_sim`` as a vCenter;
+``libvirt_esx_sim`` runs the build libvirt 9.0's own ESX driver can read
+(``vcsim-libvirt``, see build_vcsim.py), for comparisons with Debian's virsh.
+``start_simulator`` is the same without pytest, for the benchmark.
 vcsim removes its datastore directories on SIGTERM; the fixture sends it
 and reaps the process. When vcsim cannot be built (no Go, no govmomi
 package), the tests that need it are skipped, saying why.
@@ -48,11 +51,16 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _start(tmp: Path, mode: str) -> Iterator[Simulator]:
+def _start(tmp: Path, mode: str, variant: str = "vcsim") -> Iterator[Simulator]:
     try:
-        binary = build()
+        binary = build(variant)
     except RuntimeError as err:
         pytest.skip(f"no vSphere simulator: {err}")
+    yield from start_simulator(tmp, mode, binary)
+
+
+def start_simulator(tmp: Path, mode: str, binary: Path) -> Iterator[Simulator]:
+    """Run ``binary`` (a vcsim build) in ``mode`` under ``tmp`` until the generator is closed; then reap it."""
     cert, key = _certificate(tmp)
     port = _free_port()
     args = [str(binary), "-l", f"127.0.0.1:{port}", "-tlscert", str(cert), "-tlskey", str(key),
@@ -92,6 +100,11 @@ def vpx_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     yield from _start(tmp_path_factory.mktemp("vcsim-vpx"), "vpx")
 
 
+@pytest.fixture(scope="module")
+def libvirt_esx_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    yield from _start(tmp_path_factory.mktemp("vcsim-libvirt"), "esx", "vcsim-libvirt")
+
+
 @pytest.fixture
 def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """libvirt's auth file with the simulator's password, as ``LIBVIRT_AUTH_FILE``."""
@@ -102,4 +115,4 @@ def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-__all__ = ["PASSWORD", "USER", "Simulator", "auth_file", "esx_sim", "vpx_sim"]
+__all__ = ["PASSWORD", "USER", "Simulator", "auth_file", "esx_sim", "libvirt_esx_sim", "start_simulator", "vpx_sim"]

@@ -149,3 +149,28 @@ def test_a_backend_of_another_storage_backend_contract_is_refused_naming_both(si
         f"implements pyvirt storage-backend contract {FUTURE}, "
         f"but this pyvirt provides storage-backend contract {STORAGE_BACKEND_CONTRACT_VERSION}\n"
     )
+
+
+def test_a_backend_of_contract_1_0_builds_nothing_and_cannot_delete(site: Path, tmp_path: Path) -> None:
+    """Storage-backend contract 1.1 added ``delete``; a 1.0 backend still loads, and its pools answer as libvirt's
+    pools whose backend leaves buildPool and deletePool NULL: building succeeds doing nothing, deleting is refused."""
+    code = f"""
+        import pyvirt
+        with pyvirt.open("storage:///embed?root={tmp_path / "embed"}") as conn:
+            pool = conn.define_storage_pool(
+                "<pool type='fs'><name>p</name><source><device path='/dev/null'/></source>"
+                "<target><path>{tmp_path / "mnt"}</path></target></pool>")
+            pool.build()
+            print("built", pool.is_active())
+            try:
+                pool.delete()
+            except pyvirt.Error as e:
+                print("delete", int(e.code), int(e.domain), e.message)
+    """
+    proc = _run(site, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "built False",
+        "delete 3 18 this function is not supported by the connection driver: pool does not support pool deletion",
+    ]
+    assert not (tmp_path / "mnt").exists()

@@ -117,22 +117,6 @@ def _parent_name(chk: Checkpoint) -> str | None:
         raise CommandError(exc.message, "unable to determine if checkpoint has parent") from None
 
 
-def _print_tree(s: Session, names: list[str], parents: list[str | None], devid: int, last: int, root: bool,
-                indent: str) -> None:  # fmt: skip
-    """vshTreePrintInternal, line for line: ``+- name``, ``|`` rails, a blank line closing each branch."""
-    s.out(f"{indent}{'' if root else '+- '}{names[devid]}")
-    if not root:
-        indent += (" " if devid == last else "|") + " "
-    children = [i for i, p in enumerate(parents) if p is not None and p == names[devid]]
-    next_last = children[-1] if children else -1
-    if children:
-        s.out(f"{indent}  |")
-    for i in children:
-        _print_tree(s, names, parents, i, next_last, False, indent + "  ")
-    if next_last == -1 and devid == last:
-        s.out(indent)
-
-
 @command(
     "checkpoint-list", "List checkpoints for a domain", DOMAIN,
     Opt("parent", "add a column showing parent checkpoint", flag=True),
@@ -177,10 +161,9 @@ def cmd_checkpoint_list(s: Session, o: dict[str, Any]) -> None:
         entries.sort(key=lambda e: e[0].name.lower())
     names = [c.name for c, _ in entries]
     if tree:
-        ordered_parents = [p for _, p in entries]
-        for i, p in enumerate(ordered_parents):
-            if p is None:
-                _print_tree(s, names, ordered_parents, i, i, True, "")
+        from pyvirt.cli.tree import print_forest
+
+        print_forest(s, names, [p for _, p in entries])
         return
     if o["name"]:
         for name in names:

@@ -10,7 +10,11 @@ callers and tests use without these effects.
 import gc
 import os
 import sys
-from typing import NoReturn
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 __all__ = ["console_main"]
 
@@ -48,11 +52,15 @@ def console_main() -> None:
 
 def _leave(rc: int) -> None:
     import atexit
-    import threading
 
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    main_thread = threading.main_thread()
-    others = [t for t in threading.enumerate() if t is not main_thread and not t.daemon]
+    # Not imported for this: a run that never imported threading (pyvirsh over the local socket) started no
+    # thread the interpreter would wait for (threads of _thread, as the RPC client's reader, never are).
+    threading = sys.modules.get("threading")
+    others: list[object] = []
+    if threading is not None:
+        main_thread = threading.main_thread()
+        others = [t for t in threading.enumerate() if t is not main_thread and not t.daemon]
     if run_exitfuncs is None or others:
         sys.exit(rc)
     run_exitfuncs()  # the interpreter's order: threads joined (none left), atexit, then the streams
@@ -86,7 +94,7 @@ def _reader_gone() -> bool:
         return False
 
 
-def _die_of_sigpipe() -> NoReturn:
+def _die_of_sigpipe() -> "NoReturn":
     """End as virsh does when its reader goes away: killed by SIGPIPE, nothing on stderr.
 
     Python ignores SIGPIPE and turns it into ``BrokenPipeError``, whose

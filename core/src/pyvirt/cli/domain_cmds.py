@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
@@ -12,6 +10,11 @@ from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.domain_state import reason_text, state_text
 from pyvirt.errors import Error
 from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 
@@ -328,15 +331,16 @@ def cmd_managedsave(s: Session, o: dict[str, Any]) -> None:
 
 @command("managedsave-remove", "Remove managed save of a domain", DOMAIN)
 def cmd_managedsave_remove(s: Session, o: dict[str, Any]) -> None:
+    """virsh prints both outcomes without a newline of their own: the command's trailer ends the line."""
     d = get_domain(s, o["domain"])
     if not d.has_managed_save():
-        s.extra(f"Domain '{d.name}' has no manage save image; removal skipped")
+        s.extra_raw(f"Domain '{d.name}' has no manage save image; removal skipped")
         return
     try:
         d.managed_save_remove()
     except Error as exc:
         raise _fail(f"Failed to remove managed save image for domain '{d.name}'", exc) from None
-    s.extra(f"Removed managedsave image for domain '{d.name}'")
+    s.extra_raw(f"Removed managedsave image for domain '{d.name}'")
 
 
 @command("autostart", "autostart a domain", DOMAIN, Opt("disable", "disable autostarting", flag=True))
@@ -388,29 +392,46 @@ _STATS_GROUPS = (("state", 1), ("cpu-total", 2), ("balloon", 4), ("vcpu", 8), ("
                  ("perf", 64), ("iothread", 128), ("memory", 256), ("dirtyrate", 512), ("vm", 1024))  # fmt: skip
 
 
+_STATS_LISTS = (("list-active", 1), ("list-inactive", 2), ("list-persistent", 4), ("list-transient", 8),
+                ("list-running", 16), ("list-paused", 32), ("list-shutoff", 64), ("list-other", 128))  # fmt: skip
+# VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS, _BACKING, _NOWAIT
+_STATS_MODES = (("raw", 0), ("enforce", 1 << 31), ("backing", 1 << 30), ("nowait", 1 << 29))
+
+
 @command(
     "domstats", "get statistics about one or multiple domains",
     *(Opt(name, f"report domain {name} statistics", flag=True) for name, _ in _STATS_GROUPS),
-    Opt("list-active", "list only active domains", flag=True),
-    Opt("list-inactive", "list only inactive domains", flag=True),
-    Opt("raw", "do not pretty-print the fields", flag=True),
+    *(Opt(name, f"list only {name[5:]} domains", flag=True) for name, _ in _STATS_LISTS),
+    *(Opt(name, f"{name} statistics", flag=True) for name, _ in _STATS_MODES),
     Opt("domain", "list of domains to get stats for", positional=True, kind="list"),
 )  # fmt: skip
 def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
+    """virConnectGetAllDomainStats / virDomainListGetStats: the filter bits are virConnectListAllDomains' own.
+
+    Named domains are looked up first (the first unknown one fails the
+    command before any statistics are asked for), then filtered by the same
+    ``--list-*`` flags, as libvirt's drivers filter the list they are given.
+    """
     mask = sum(bit for name, bit in _STATS_GROUPS if o[name])
+    flags = sum(bit for name, bit in (*_STATS_LISTS, *_STATS_MODES) if o[name])
+    filters = flags & 0xFF
     if o["domain"]:
-        doms = [get_domain(s, d) for d in o["domain"]]
+        from pyvirt.domain import domain_matches
+
+        named = [get_domain(s, d) for d in o["domain"]]
+        doms = [d for d in named if domain_matches(s.conn.calls, d.ref, filters)]
     else:
-        flags = (F.ACTIVE if o["list-active"] else 0) | (F.INACTIVE if o["list-inactive"] else 0)
-        doms = s.conn.list_all_domains(int(flags))
-    for i, dom in enumerate(doms):
+        doms = s.conn.list_all_domains(filters)
+    records = []
+    for dom in doms:
         try:
-            fields = dom.get_stats(mask)
+            records.append((dom.name, dom.get_stats(mask, flags)))
         except Error as exc:
             raise CommandError(exc.message) from None
+    for i, (name, fields) in enumerate(records):
         if i:
             s.out("")  # records are separated by a blank line; the last one's comes after the command
-        s.out(f"Domain: '{dom.name}'")
+        s.out(f"Domain: '{name}'")
         for key, value in fields:
             s.out(f"  {key}={value}")
 

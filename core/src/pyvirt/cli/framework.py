@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyvirt.errors import Error
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
     from pyvirt.connection import Connection
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["CommandDef", "CommandError", "Opt", "Session", "command"]
 
@@ -44,14 +49,15 @@ class Opt(NamedTuple):
     required: bool = False
     positional: bool = False
     flag: bool = False
-    # string; number; list (virsh's argv: every remaining word); optstring (virsh's VSH_OT_STRING that may
+    # string; number; scaled (a number with a unit suffix, written as a number in help);
+    # list (virsh's argv: every remaining word); optstring (virsh's VSH_OT_STRING that may
     # also come by position, written "[--name <string>]" in help, as help's --command and cd's --dir)
     kind: str = "string"
     default: Any = None
     aliases: tuple[str, ...] = ()
 
 
-Handler = Callable[["Session", dict[str, Any]], None]
+Handler = Callable[["Session", "dict[str, Any]"], None]
 
 
 class CommandDef(NamedTuple):
@@ -95,7 +101,7 @@ class CommandDef(NamedTuple):
                 else:
                     syn += f" <{o.name}>..." if o.required else f" [<{o.name}>]..."
                 rows.append((f"[--{o.name}] <string>" if shortopt else f"<{o.name}>", text))
-            elif o.kind == "number":
+            elif o.kind in ("number", "scaled"):
                 syn += f" <{o.name}>" if o.required else f" [--{o.name} <number>]"
                 shortopt = shortopt or o.positional
                 rows.append((f"[--{o.name}] <number>" if o.required else f"--{o.name} <number>", text))
@@ -171,7 +177,7 @@ class CommandDef(NamedTuple):
                     continue
                 if not eq:
                     if i >= len(argv):
-                        kind = "number" if opt.kind == "number" else "string"
+                        kind = "number" if opt.kind in ("number", "scaled") else "string"
                         raise CommandError(f"expected syntax: --{opt.name} <{kind}>")
                     val = argv[i]
                     i += 1
@@ -225,7 +231,25 @@ class CommandDef(NamedTuple):
                 raise CommandError(
                     f"Numeric value '{raw}' for <{opt.name}> option is malformed or out of range"
                 ) from None
+        if opt.kind == "scaled":
+            return _scaled(opt.name, raw)
         return raw
+
+
+def _scaled(name: str, raw: str) -> int:
+    """vshCommandOptScaledInt: digits and an optional unit (``1G``, ``512KiB``), refused as virsh refuses them."""
+    import re
+
+    from pyvirt.conf.units import unit_factor
+
+    first = f"Scaled numeric value '{raw}' for <{name}> option is malformed or out of range"
+    match = re.fullmatch(r"(\d+)(.*)", raw)
+    if match is None:
+        raise CommandError(first)
+    try:
+        return int(match[1]) * (unit_factor(match[2]) if match[2] else 1)
+    except ValueError:  # virScaleInteger's own error follows virsh's line
+        raise CommandError(first, f"invalid argument: unknown suffix '{match[2]}'") from None
 
 
 REGISTRY: dict[str, CommandDef] = {}
@@ -276,10 +300,43 @@ class Session:
             from pyvirt.opening import open as open_connection
 
             try:
-                self._conn = open_connection(self.uri, read_only=self.readonly)
+                conn = open_connection(self.uri, read_only=self.readonly)
             except Error as exc:
                 raise CommandError("failed to connect to the hypervisor", exc.message) from exc
+            self._conn = self._keep_alive(conn)
         return self._conn
+
+    def _keep_alive(self, conn: Connection) -> Connection:
+        """virshConnect's keepalive: 5 s and 6 pings unless ``-k``/``-K`` say otherwise.
+
+        When either option was given, a connection that cannot keep alive
+        (an in-process driver has no peer) is closed and the command fails
+        as virsh's does; otherwise the failure is only a debug line. ``-k 0``
+        turns the keepalive of a remote connection off (virsh never starts
+        it; pyvirt's remote driver starts it at open, so it is stopped here).
+        """
+        forced = self.keepalive_interval >= 0 or self.keepalive_count >= 0
+        interval = self.keepalive_interval if self.keepalive_interval >= 0 else 5
+        count = self.keepalive_count if self.keepalive_count >= 0 else 6
+        if interval <= 0:
+            if conn.calls.implements("connect_set_keep_alive"):
+                conn.set_keep_alive(0, count)
+            return conn
+        if not forced and not conn.calls.implements("connect_set_keep_alive"):
+            self.debug(1, "Failed to setup keepalive on connection\n")  # the in-process case, without the call
+            return conn
+        try:
+            conn.set_keep_alive(interval, count)
+        except Error as exc:
+            if forced:
+                conn.close()
+                raise CommandError(
+                    "Cannot setup keepalive on connection as requested, disconnecting",
+                    "failed to connect to the hypervisor",
+                    exc.message,
+                ) from exc
+            self.debug(1, "Failed to setup keepalive on connection\n")
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:
@@ -296,9 +353,10 @@ class Session:
         from pyvirt.opening import open as open_connection
 
         try:
-            self._conn = open_connection(uri if uri is not None else self.uri, read_only=readonly)
+            conn = open_connection(uri if uri is not None else self.uri, read_only=readonly)
         except Error as exc:
             raise CommandError("failed to connect to the hypervisor", exc.message) from exc
+        self._conn = self._keep_alive(conn)
         if uri is not None:
             self.uri = uri
         self.readonly = readonly

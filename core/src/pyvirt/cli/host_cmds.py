@@ -16,12 +16,24 @@ def _version_text(v: int) -> str:
 
 @command("version", "show version", Opt("daemon", "report daemon version too", flag=True))
 def cmd_version(s: Session, o: dict[str, Any]) -> None:
+    """virsh's lines with the libvirt release whose API pyvirt implements (scripts check for "9.0.0").
+
+    pyvirt's own version is what ``pyvirsh -V`` and ``pyvirsh drivers``
+    print; here the library and API versions are libvirt's, as a script
+    that checks ``virsh version`` before using an API expects. The daemon's
+    version is the same release: pyvirtd reports it, and an in-process
+    driver is the library itself (virConnectGetLibVersion).
+    """
+    from pyvirt.cli.main import LIBVIRT_VERSION
+
     conn = s.conn
     kind = conn.get_type()
-    s.out(f"Compiled against library: pyvirt {pyvirt.__version__}")
-    s.out(f"Using library: pyvirt {pyvirt.__version__}")
-    s.out(f"Using API: {kind} {pyvirt.__version__}")
+    s.out(f"Compiled against library: libvirt {LIBVIRT_VERSION}")
+    s.out(f"Using library: libvirt {LIBVIRT_VERSION}")
+    s.out(f"Using API: {kind} {LIBVIRT_VERSION}")
     s.out(f"Running hypervisor: {kind} {_version_text(conn.get_version())}")
+    if o["daemon"]:
+        s.out(f"Running against daemon: {LIBVIRT_VERSION}")
 
 
 @command("uri", "print the hypervisor canonical URI")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from pyvirt.cli.framework import REGISTRY, CommandDef, CommandError, Session
+from pyvirt.cli.nosupport_table import COMMANDS as NOSUPPORT_COMMANDS
 from pyvirt.cli.parser import ParsedCommand, parse_argv, parse_line
 from pyvirt.errors import Error
 
@@ -27,6 +28,8 @@ __all__ = ["main"]
 
 # command name -> module under pyvirt.cli that defines it
 COMMAND_MODULES: dict[str, str] = {
+    # first: a module below that implements one of these commands for real takes it over
+    **dict.fromkeys(NOSUPPORT_COMMANDS, "nosupport_cmds"),
     **dict.fromkeys(["version", "uri", "hostname", "capabilities", "domcapabilities", "nodeinfo", "drivers"], "host_cmds"),
     **dict.fromkeys(
         ["list", "dominfo", "domstate", "domid", "domname", "domuuid", "dumpxml", "define", "undefine", "create",
@@ -62,6 +65,7 @@ COMMAND_MODULES: dict[str, str] = {
     "schedinfo": "schedinfo_cmd",
     "screenshot": "screenshot_cmd",
     "domjobabort": "domjobabort_cmd",
+    **dict.fromkeys(["setmem", "setmaxmem", "setvcpus"], "memory_cmds"),
     "console": "console_cmd",
     **dict.fromkeys(["domdisplay", "vncdisplay"], "display_cmds"),
     **dict.fromkeys(["domblklist", "domiflist", "domifaddr"], "domain_device_cmds"),
@@ -69,8 +73,11 @@ COMMAND_MODULES: dict[str, str] = {
     "net-event": "event_cmd",
     "pool-event": "event_cmd",
     "host-validate": "host_validate_cmd",
+    **dict.fromkeys(["migrate", "domjobinfo"], "migrate_cmds"),
+    **dict.fromkeys(["pool-build", "pool-delete"], "pool_build_cmds"),
     **dict.fromkeys(["help", "cd", "pwd", "echo", "quit", "exit", "connect", "complete"], "shell_cmds"),
-    **dict.fromkeys(["pool-name", "pool-uuid", "vol-key", "vol-name", "vol-pool", "iface-mac"], "name_cmds"),
+    **dict.fromkeys(["pool-name", "pool-uuid", "vol-key", "vol-name", "vol-pool", "iface-mac", "iface-name"],
+                    "name_cmds"),
 }  # fmt: skip
 
 # The libvirt release whose API, wire protocol and virsh pyvirsh follow: ``pyvirsh -v`` prints it, as
@@ -340,6 +347,9 @@ def _connect_first(session: Session, parsed: list[ParsedCommand] | None) -> bool
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pyvirt.util.auth_prompt import set_prompt, terminal_prompt
+
+    set_prompt(terminal_prompt)  # virsh opens with libvirt's default auth callback: it prompts on the terminal
     session = Session(uri=None)
     session.lookup = _lookup
     session.command_names = list(COMMAND_MODULES)

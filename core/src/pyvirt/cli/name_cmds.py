@@ -1,4 +1,4 @@
-"""Names, UUIDs, keys and MACs: pool-name, pool-uuid, vol-key, vol-name, vol-pool, iface-mac.
+"""Names, UUIDs, keys and MACs: pool-name, pool-uuid, vol-key, vol-name, vol-pool, iface-mac, iface-name.
 
 Each finds its object exactly as virsh's does (pool-name only by UUID,
 pool-uuid only by name, vol-name by key or path, iface-mac by a name that
@@ -87,3 +87,25 @@ def cmd_iface_mac(s: Session, o: dict[str, Any]) -> None:
     except Error as exc:
         raise CommandError(f"failed to get interface '{ident}'", exc.message) from None
     s.out(iface.mac)
+
+
+@command("iface-name", "convert an interface MAC address to interface name",
+         Opt("interface", "interface mac", required=True, positional=True))  # fmt: skip
+def cmd_iface_name(s: Session, o: dict[str, Any]) -> None:
+    """virsh looks the argument up only as a MAC address (virInterfaceLookupByMACString).
+
+    pyvirt's API table has no MAC lookup hook, so the host's interfaces are
+    listed and matched by MAC, as libvirt's drivers match them; a MAC that
+    none has fails with libvirt's NO_INTERFACE error, a name is refused as
+    virsh refuses it.
+    """
+    ident = o["interface"]
+    if not _looks_like_mac(ident):
+        raise CommandError(f"failed to get interface '{ident}'")
+    found = [i for i in s.conn.list_all_interfaces() if i.mac.lower() == ident.lower()]
+    if not found:
+        from pyvirt.errors import ErrorCode, NotFoundError
+
+        missing = NotFoundError(ErrorCode.NO_INTERFACE, f"no interface with matching mac '{ident}'")
+        raise CommandError(f"failed to get interface '{ident}'", missing.message)
+    s.out(found[0].name)

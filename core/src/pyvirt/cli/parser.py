@@ -12,9 +12,15 @@ and the option rules live in :meth:`CommandDef.parse_words`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
 
 from pyvirt.cli.framework import CommandDef, CommandError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["END", "ParsedCommand", "parse_argv", "parse_line", "split_words"]
 

@@ -77,7 +77,9 @@ def cmd_snapshot_list(s: Session, o: dict[str, Any]) -> None:
         names = [n for n in names if n not in parents]
     names.sort()
     if o["tree"]:
-        _print_tree(s, docs)
+        from pyvirt.cli.tree import print_forest
+
+        print_forest(s, names, [docs[n].parent or None for n in names])
         return
     if o["name"]:
         for n in names:
@@ -93,26 +95,6 @@ def cmd_snapshot_list(s: Session, o: dict[str, Any]) -> None:
             row.append(doc.parent or "")
         rows.append(row)
     print_table(s, headers, rows)
-
-
-def _print_tree(s: Session, docs: dict[str, Any]) -> None:
-    children: dict[str | None, list[str]] = {}
-    for name, doc in docs.items():
-        children.setdefault(doc.parent or None, []).append(name)
-
-    def walk(name: str, prefix: str) -> None:
-        kids = sorted(children.get(name, []))
-        for i, kid in enumerate(kids):
-            last = i == len(kids) - 1
-            s.out(f"{prefix}  |")
-            s.out(f"{prefix}  +- {kid}")
-            walk(kid, prefix + ("    " if last else "  | "))
-        if kids:
-            s.out(f"{prefix}    ")
-
-    for root in sorted(children.get(None, [])):
-        s.out(root)
-        walk(root, "")
 
 
 @command(

@@ -187,14 +187,20 @@ def cmd_vol_list(s: Session, o: dict[str, Any]) -> None:
     VOL,
     VOL_POOL,
     Opt("bytes", "sizes are represented in bytes rather than pretty units", flag=True),
+    Opt("physical", "return the physical size of the volume in allocation field", flag=True),
 )
 def cmd_vol_info(s: Session, o: dict[str, Any]) -> None:
+    """virsh's layout: the name first (before the info call can fail), sizes in bytes with " bytes"."""
     v = get_volume(s, o["vol"], o["pool"])
-    info = v.info()
     s.out(f"{'Name:':<15} {v.name}")
+    if o["physical"]:  # virStorageVolGetInfoFlags: no hook carries it yet
+        from pyvirt.cli.nosupport import not_supported
+
+        raise CommandError(not_supported("virStorageVolGetInfoFlags").message)
+    info = v.info()
     s.out(f"{'Type:':<15} {VOL_TYPES.get(info.type, 'unknown')}")
     for label, value in (("Capacity:", info.capacity), ("Allocation:", info.allocation)):
-        s.out(f"{label:<15} {value if o['bytes'] else format_bytes_virsh(value)}")
+        s.out(f"{label:<15} {f'{value} bytes' if o['bytes'] else format_bytes_virsh(value)}")
 
 
 @command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL)
@@ -284,14 +290,17 @@ def cmd_vol_create(s: Session, o: dict[str, Any]) -> None:
     s.extra(f"Vol {v.name} created from {o['file']}")
 
 
-@command("vol-delete", "delete a vol", VOL, VOL_POOL)
+@command("vol-delete", "delete a vol", VOL, VOL_POOL,
+         Opt("delete-snapshots", "delete snapshots associated with volume (must be supported by storage driver)",
+             flag=True))  # fmt: skip
 def cmd_vol_delete(s: Session, o: dict[str, Any]) -> None:
+    """virsh names the volume as it was given (a path stays a path), in both outcomes."""
     v = get_volume(s, o["vol"], o["pool"])
     try:
-        v.delete()
+        v.delete(2 if o["delete-snapshots"] else 0)  # VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS
     except Error as exc:
-        raise CommandError(f"Failed to delete vol {v.name}", exc.message) from None
-    s.extra(f"Vol {v.name} deleted")
+        raise CommandError(f"Failed to delete vol {o['vol']}", exc.message) from None
+    s.extra(f"Vol {o['vol']} deleted")
 
 
 def _offset_length(o: dict[str, Any]) -> tuple[int, int]:

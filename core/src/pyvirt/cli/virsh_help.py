@@ -152,7 +152,7 @@ VIRSH_HELP: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "blkiotune": (
         "Get or set blkio parameters",
-        "Get or set the current blkio parameters for a guest domain.\n    To get the blkio parameters use following command: ",
+        "Get or set the current blkio parameters for a guest domain.\n    To get the blkio parameters use following command: \n\n    virsh # blkiotune <domain>",
         {
             "domain": "domain name, id or uuid",
             "weight": "IO Weight",
@@ -1325,7 +1325,7 @@ VIRSH_HELP: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "memtune": (
         "Get or set memory parameters",
-        "Get or set the current memory parameters for a guest domain.\n    To get the memory parameters use following command: ",
+        "Get or set the current memory parameters for a guest domain.\n    To get the memory parameters use following command: \n\n    virsh # memtune <domain>",
         {
             "domain": "domain name, id or uuid",
             "hard-limit": "Max memory, as scaled integer (default KiB)",
@@ -1624,7 +1624,7 @@ VIRSH_HELP: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "node-memory-tune": (
         "Get or set node memory parameters",
-        "Get or set node memory parameters\n    To get the memory parameters, use following command: ",
+        "Get or set node memory parameters\n    To get the memory parameters, use following command: \n\n    virsh # node-memory-tune",
         {
             "shm-pages-to-scan": "number of pages to scan before the shared memory service goes to sleep",
             "shm-sleep-millisecs": "number of millisecs the shared memory service should sleep before next scan",
@@ -1778,7 +1778,7 @@ VIRSH_HELP: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "numatune": (
         "Get or set numa parameters",
-        "Get or set the current numa parameters for a guest domain.\n    To get the numa parameters use following command: ",
+        "Get or set the current numa parameters for a guest domain.\n    To get the numa parameters use following command: \n\n    virsh # numatune <domain>",
         {
             "domain": "domain name, id or uuid",
             "mode": "NUMA mode, one of strict, preferred and interleave \nor a number from the virDomainNumatuneMemMode enum",
@@ -1855,7 +1855,7 @@ VIRSH_HELP: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
     "perf": (
         "Get or set perf event",
-        "Get or set the current perf events for a guest domain.\n    To get the perf events list use following command: ",
+        "Get or set the current perf events for a guest domain.\n    To get the perf events list use following command: \n\n    virsh # perf <domain>",
         {
             "domain": "domain name, id or uuid",
             "enable": "perf events which will be enabled",

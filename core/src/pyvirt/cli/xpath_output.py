@@ -9,10 +9,13 @@ nothing, which is what virsh 9.0 does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyvirt.cli.framework import Opt, Session
 from pyvirt.errors import ErrorCode, InternalError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["XPATH_OPTS", "print_xml"]
 

@@ -3,7 +3,7 @@
 Why pydantic here and not in the XML models: this file is read once per daemon
 start, so its import cost does not matter, and it gives each bad value a
 clear message naming the key. Keys libvirtd knows but pyvirtd does not
-implement (TLS, SASL, admin sockets, audit settings) are reported once in the
+implement (SASL, admin sockets, audit settings) are reported once in the
 log and otherwise ignored, as libvirtd ignores keys it does not look up, so
 that a ``libvirtd.conf`` copied from a libvirt host still starts the daemon.
 """
@@ -36,6 +36,10 @@ def _octal(value: object) -> int:
     return perms
 
 
+def _port(value: object) -> str:
+    return str(value)
+
+
 class DaemonConfig(BaseModel):
     """The settings pyvirtd honours, with libvirtd's defaults."""
 
@@ -59,15 +63,31 @@ class DaemonConfig(BaseModel):
     log_level: int = Field(3, ge=1, le=4)
     log_filters: str = ""
     log_outputs: str = ""
+    # Network listening (pyvirtd --listen, libvirtd's -l): TLS by default, TCP only when asked.
+    listen_tls: bool = True
+    listen_tcp: bool = False
+    tls_port: str = "16514"
+    tcp_port: str = "16509"
+    listen_addr: str | None = None
+    # libvirtd's default for TCP is SASL; pyvirtd has no SASL, so TCP stays refused until "none" is chosen.
+    auth_tcp: Literal["none", "sasl"] = "sasl"
+    auth_tls: Literal["none"] = "none"
+    key_file: str | None = None
+    cert_file: str | None = None
+    ca_file: str | None = None
+    crl_file: str | None = None
+    tls_no_verify_certificate: bool = False
+    tls_no_sanity_certificate: bool = False
+    tls_allowed_dn_list: list[str] | None = None
 
     _perm_validator = field_validator("unix_sock_ro_perms", "unix_sock_rw_perms", mode="before")(_octal)
+    # libvirt reads ports as strings (a service name would do too); a bare number is accepted the same way
+    _port_validator = field_validator("tls_port", "tcp_port", mode="before")(_port)
 
 
 _KNOWN_BUT_NOT_IMPLEMENTED = frozenset(
     {
-        "listen_tls", "listen_tcp", "listen_addr", "tls_port", "tcp_port", "mdns_adv", "mdns_name",
-        "auth_tcp", "auth_tls", "access_drivers", "key_file", "cert_file", "ca_file", "crl_file",
-        "tls_no_sanity_certificate", "tls_no_verify_certificate", "tls_allowed_dn_list", "tls_priority",
+        "mdns_adv", "mdns_name", "access_drivers", "tls_priority",
         "sasl_allowed_username_list", "max_queued_clients", "audit_level", "audit_logging", "host_uuid",
         "host_uuid_source", "ovs_timeout", "unix_sock_admin_perms", "admin_min_workers",
         "admin_max_workers", "admin_max_clients", "admin_max_queued_clients", "admin_max_client_requests",

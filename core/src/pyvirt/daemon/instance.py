@@ -22,6 +22,9 @@ __all__ = ["PrivateDaemon"]
 
 
 class PrivateDaemon:
+    # argv put in front of the daemon's (``ip netns exec NS`` for a test host in its own network namespace)
+    prefix: tuple[str, ...] = ()
+
     def __init__(self, root: str | os.PathLike[str], *args: str) -> None:
         self.root = Path(root)
         self.args = args
@@ -53,7 +56,7 @@ class PrivateDaemon:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pyvirt.daemon", "--root", str(self.root), *self.args],
+                [*self.prefix, sys.executable, "-m", "pyvirt.daemon", "--root", str(self.root), *self.args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         deadline = time.monotonic() + timeout

@@ -23,7 +23,7 @@ from pyvirt.daemon.config import DaemonConfig, load_daemon_config
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Server
 from pyvirt.daemon.sockets import DaemonPaths, Listener, activated_sockets, daemon_paths, open_listener
-from pyvirt.errors import Error
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
 from pyvirt.util.logsetup import configure_logging
 
 __all__ = ["main"]
@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         "--root", metavar="DIR", help="a private instance whose configuration, state and sockets live under DIR"
     )
     p.add_argument("--session", action="store_true", help="the per-user session instance even when run as root")
+    p.add_argument(
+        "-l", "--listen", action="store_true",
+        help="also listen on the network: TLS (listen_tls, port 16514) and, when enabled, TCP (listen_tcp, 16509)",
+    )  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     return p
@@ -99,6 +103,14 @@ def _no_report(status: int, message: str) -> None:
 def _listeners(paths: DaemonPaths, config: DaemonConfig) -> list[Listener]:
     activated = activated_sockets(paths)
     if activated is not None:
+        from pyvirt.daemon.sockets import prepare_activated_inet
+
+        try:
+            prepare_activated_inet(activated, config, paths.root, paths.config_file)
+        except BaseException:
+            for listener in activated:
+                listener.close()
+            raise
         return activated
     rw = open_listener(paths.rw_socket, config.unix_sock_rw_perms, config.unix_sock_group, read_only=False)
     try:
@@ -144,7 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     state = None
     try:
         pidfile.acquire()
-        listeners = _listeners(paths, config)
+        if args.listen and os.environ.get("LISTEN_PID") == str(os.getpid()):
+            raise Error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                "--listen parameter not permitted with systemd activation sockets, "
+                "see 'man pyvirtd' for further guidance",
+                domain=ErrorDomain.CONF,
+                verbatim=True,
+            )
+        if args.listen:  # bound before the Unix sockets: a client that finds those finds these too
+            from pyvirt.daemon.sockets import open_inet_listeners
+
+            listeners = open_inet_listeners(config, paths.root, paths.config_file)
+        listeners += _listeners(paths, config)
         from pyvirt.daemon.remote_program import RemoteProgram
         from pyvirt.daemon.state import DaemonState
         from pyvirt.opening import serve_in_process

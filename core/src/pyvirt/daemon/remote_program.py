@@ -151,6 +151,9 @@ class ClientContext:
         self.next_callback = 0
         # open streams by the serial of the call that opened them (touched on the loop thread only)
         self.streams: dict[int, FdStream] = {}
+        # what to undo if the client goes away in the middle of something it drives across calls (a
+        # migration between its phases: libvirt's connection close callbacks), by key; run at close
+        self.on_close: dict[str, Callable[[], object]] = {}
 
     @property
     def conn(self) -> Connection:
@@ -303,6 +306,14 @@ def close_context(ctx: ClientContext, state: DaemonState) -> None:
     """Drop the client's event listeners and its share of the driver connection."""
     for stream in list(ctx.streams.values()):
         stream.close()
+    with ctx.lock:
+        pending = list(ctx.on_close.values())
+        ctx.on_close.clear()
+    for undo in pending:  # while the connection is still there to undo through
+        try:
+            undo()
+        except Exception:
+            log.warning("cleanup after a closed client failed", exc_info=True)
     with ctx.lock:
         shared, ctx.shared = ctx.shared, None
         keys = list(ctx.callbacks.values())

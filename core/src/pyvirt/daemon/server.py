@@ -80,6 +80,7 @@ class Client(asyncio.Protocol):
         Client._next_id += 1
         self.id = Client._next_id
         self.server = server
+        self.listener = listener
         self.read_only = listener.read_only
         self.peer: PeerCred | None = None
         self.transport: asyncio.Transport | None = None
@@ -101,7 +102,7 @@ class Client(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         sock = transport.get_extra_info("socket")
-        if isinstance(sock, socket.socket) or hasattr(sock, "getsockopt"):
+        if not self.listener.inet and (isinstance(sock, socket.socket) or hasattr(sock, "getsockopt")):
             self.peer = peer_cred(sock)
         self.server.client_added(self)
 
@@ -297,6 +298,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self.loop_thread = 0
         self._servers: list[asyncio.base_events.Server] = []
+        self._stoppers: list[Callable[[], None]] = []
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
 
@@ -341,7 +343,16 @@ class Server:
         self.loop_thread = threading.get_ident()
         for listener in listeners:
             listener.sock.setblocking(False)
-            srv = await self.loop.create_unix_server(functools.partial(Client, self, listener), sock=listener.sock)
+            factory = functools.partial(Client, self, listener)
+            if listener.tls is not None:  # handshakes on threads (pyvirt.daemon.tls_accept says why)
+                from pyvirt.daemon.tls_accept import serve_tls
+
+                self._stoppers.append(serve_tls(self.loop, listener, factory))
+                continue
+            if listener.inet:
+                srv = await self.loop.create_server(factory, sock=listener.sock)
+            else:
+                srv = await self.loop.create_unix_server(factory, sock=listener.sock)
             self._servers.append(srv)
         ready()
         ticker = asyncio.ensure_future(self._ticker())
@@ -349,6 +360,8 @@ class Server:
         ticker.cancel()
         for srv in self._servers:
             srv.close()
+        for stop in self._stoppers:
+            stop()
         for client in list(self.clients):
             client.close()
         await asyncio.sleep(0)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.daemon.sockets import DaemonPaths
+from pyvirt.daemon.state_calls import StateCalls
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
 from pyvirt.events import EVENT_KINDS, LifecycleEvent, NetworkLifecycleEvent
 from pyvirt.plugin.entry_point_index import entry_point_value
@@ -135,8 +136,8 @@ class DaemonState:
         self.paths = paths
         self._lock = threading.Lock()
         self._conns: dict[str, SharedConnection] = {}
-        # (driver name, its state manager) in initialisation order, for the drivers whose state is held
-        self._states: list[tuple[str, Any]] = []
+        # the drivers whose state is held, in initialisation order
+        self._states: list[StateCalls] = []
         self._prepared = False
         self._reloading: threading.Thread | None = None
 
@@ -209,27 +210,26 @@ class DaemonState:
 
     def _initialize_state(self, driver: str) -> bool | None:
         """``state_initialize`` of one driver: True (held), False (skipped) or None (no state hooks)."""
-        from pyvirt.plugin.registry import bind_state_driver, load_driver
+        from pyvirt.plugin.registry import load_driver
 
-        pm = bind_state_driver(load_driver("hypervisor", driver), driver)
-        if not pm.hook.state_initialize.get_hookimpls():
+        calls = StateCalls.bind(load_driver("hypervisor", driver), driver)
+        if calls is None:
             return None
         log.info("%s: state_initialize", driver)
-        result = pm.hook.state_initialize(privileged=self.paths.system, root=self.paths.root)
+        result = calls.initialize(privileged=self.paths.system, root=self.paths.root)
         if result:
-            self._states.append((driver, pm))
-        return bool(result)
+            self._states.append(calls)
+        return result
 
-    def _each_state(self, hook: str, reverse: bool = False, **kwargs: Any) -> dict[str, Any]:
-        """Call ``hook`` of every held driver state in turn; a failure is logged and the others still run."""
-        results: dict[str, Any] = {}
-        for driver, pm in reversed(self._states) if reverse else list(self._states):
-            log.info("%s: %s", driver, hook)
+    def _each_state(self, step: Callable[[StateCalls], None], name: str, reverse: bool = False) -> None:
+        """One step (``name``: its hook, for the log) for every held driver state in turn; a failure is
+        logged and the others still run."""
+        for calls in reversed(self._states) if reverse else list(self._states):
+            log.info("%s: %s", calls.name, name)
             try:
-                results[driver] = getattr(pm.hook, hook)(**kwargs)
+                step(calls)
             except Exception:
-                log.exception("%s: %s failed", driver, hook)
-        return results
+                log.exception("%s: %s failed", calls.name, name)
 
     def acquire(self, local_uri: str) -> SharedConnection:
         """The shared connection for ``local_uri``, opened on first use."""
@@ -284,13 +284,13 @@ class DaemonState:
 
     def _reload(self) -> None:
         log.info("Reloading configuration on SIGHUP")
-        self._each_state("state_reload")
+        self._each_state(StateCalls.reload, "state_reload")
 
     def shutdown_prepare(self) -> None:
         """The first half of libvirtd's shutdown: the drivers begin no new work. Returns at once."""
         if not self._prepared:
             self._prepared = True
-            self._each_state("state_shutdown_prepare")
+            self._each_state(StateCalls.shutdown_prepare, "state_shutdown_prepare")
 
     def shutdown_wait(self, timeout: float = SHUTDOWN_WAIT) -> bool:
         """The second half: wait for the drivers' work in flight, ``timeout`` seconds in all (libvirtd's 30 s)."""
@@ -300,15 +300,15 @@ class DaemonState:
         if reloading is not None:  # a reload still running is work in flight too
             reloading.join(timeout)
         done = True
-        for driver, pm in list(self._states):
-            log.info("%s: state_shutdown_wait", driver)
+        for calls in list(self._states):
+            log.info("%s: state_shutdown_wait", calls.name)
             try:
-                finished = pm.hook.state_shutdown_wait(timeout=max(0.0, deadline - time.monotonic()))
+                finished = calls.shutdown_wait(timeout=max(0.0, deadline - time.monotonic()))
             except Exception:
-                log.exception("%s: state_shutdown_wait failed", driver)
+                log.exception("%s: state_shutdown_wait failed", calls.name)
                 continue
             if not finished:
-                log.warning("%s: work still in flight after %.0f s, shutting down anyway", driver, timeout)
+                log.warning("%s: work still in flight after %.0f s, shutting down anyway", calls.name, timeout)
                 done = False
         return done
 
@@ -323,7 +323,7 @@ class DaemonState:
                 shared.conn.close()
             except Exception:
                 log.exception("closing %s", shared.uri)
-        self._each_state("state_cleanup", reverse=True)
+        self._each_state(StateCalls.cleanup, "state_cleanup", reverse=True)
         self._states.clear()
 
 

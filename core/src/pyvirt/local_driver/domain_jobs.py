@@ -269,6 +269,22 @@ class DomainJobs:
         finally:
             self.end_async()
 
+    def wait_async_end(self, job: AsyncJob, timeout: float) -> bool:
+        """Wait until the async job ``job`` (if it runs) has ended; False if it still runs after ``timeout``.
+
+        For a destroy that ended a start it could not kill directly: it
+        returns once the start has given up, as libvirt's destroy returns
+        once the domain is stopped.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.async_job == job:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
     def holds_lock_file(self) -> bool:
         """Whether a job of this process holds the domain's file lock now (then this process must not wait
         for that lock itself: flock locks conflict between two descriptors of one process)."""
@@ -291,18 +307,26 @@ class DomainJobs:
             with self._cond:
                 current, action = self.async_job, self._abort
                 if current == AsyncJob.NONE:
-                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "no job is active on the domain")
+                    raise OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, "no job is active on the domain", domain=self.error_domain
+                    )
                 if current == AsyncJob.MIGRATION_IN:
                     raise OperationInvalidError(
-                        ErrorCode.OPERATION_INVALID, "cannot abort incoming migration; use virDomainDestroy instead"
+                        ErrorCode.OPERATION_INVALID,
+                        "cannot abort incoming migration; use virDomainDestroy instead",
+                        domain=self.error_domain,
                     )
                 if current == AsyncJob.START:
                     raise OperationInvalidError(
-                        ErrorCode.OPERATION_INVALID, "cannot abort VM start; use virDomainDestroy instead"
+                        ErrorCode.OPERATION_INVALID,
+                        "cannot abort VM start; use virDomainDestroy instead",
+                        domain=self.error_domain,
                     )
                 if action is None:
                     raise OperationInvalidError(
-                        ErrorCode.OPERATION_INVALID, f"cannot abort {current.label} job at this phase"
+                        ErrorCode.OPERATION_INVALID,
+                        f"cannot abort {current.label} job at this phase",
+                        domain=self.error_domain,
                     )
                 self.abort_requested = True
             action()  # outside the mutex: it may talk to QEMU

@@ -58,7 +58,6 @@ class ObjectStore(Generic[T]):
                  not_found: Callable[[str], Error]) -> None:  # fmt: skip
         self.paths = paths
         self._parse, self._format, self._not_found = parse, format_, not_found
-        self.first_open = not os.path.isdir(paths.run)  # the run directory does not survive a host boot
         for d in (paths.config, paths.run, self._autostart_dir):
             try:
                 os.makedirs(d, mode=0o755, exist_ok=True)

@@ -36,8 +36,8 @@ from pyvirt.local_driver.names import definition_files
 from pyvirt.uri import URI, parse_uri
 from pyvirt.util.fileio import read_limited
 
-__all__ = ["AUTOSTART_MARKER", "HeldState", "autostart_domains", "reload_definitions", "should_autostart",
-           "state_uri", "wait_for_jobs", "wait_unlocked"]  # fmt: skip
+__all__ = ["AUTOSTART_MARKER", "HeldState", "autostart_domains", "in_daemon", "reload_definitions",
+           "should_autostart", "state_uri", "wait_for_jobs", "wait_unlocked"]  # fmt: skip
 
 AUTOSTART_MARKER = "autostarted"
 
@@ -58,6 +58,16 @@ def should_autostart(run_dir: str) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def in_daemon() -> bool:
+    """Whether this process is pyvirtd: the driver state it creates is then the one owner of its paths.
+
+    (For plugins, which may not reach into ``pyvirt.opening``, where the daemon records it.)
+    """
+    from pyvirt.opening import in_daemon as _in_daemon
+
+    return _in_daemon()
 
 
 def state_uri(scheme: str, privileged: bool, root: str | None) -> URI:

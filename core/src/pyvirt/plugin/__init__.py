@@ -9,9 +9,11 @@ The connection object ``connect_open`` returns implements the hypervisor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]

@@ -23,9 +23,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any, NamedTuple
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationDeniedError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["API", "Access", "HookApi", "api_name", "read_only_denial"]
 
@@ -88,6 +94,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("connect_domain_xml_from_native", "virConnectDomainXMLFromNative", W, "1.2"),
     HookApi("node_get_info", "virNodeGetInfo", R, "1.0"),
     HookApi("node_get_security_model", "virNodeGetSecurityModel", R, "1.0"),
+    # client-side: the keepalive of a remote connection (libvirt checks no read-only flag)
+    HookApi("connect_set_keep_alive", "virConnectSetKeepAlive", R, "1.10"),
     # ------------------------------------------------------------ domains
     HookApi("domain_list_all", "virConnectListAllDomains", R, "1.0"),
     HookApi("domain_lookup_by_name", "virDomainLookupByName", R, "1.0"),
@@ -112,6 +120,9 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_get_flags", "virDomainIsPersistent", R, "1.0"),
     HookApi("domain_get_os_type", "virDomainGetOSType", R, "1.6"),
     HookApi("domain_set_autostart", "virDomainSetAutostart", W, "1.0"),
+    # memory and vCPUs of a defined or running domain
+    HookApi("domain_set_memory", "virDomainSetMemoryFlags", W, "1.10", "virDomainSetMemory"),
+    HookApi("domain_set_vcpus", "virDomainSetVcpusFlags", W, "1.10", "virDomainSetVcpus"),
     HookApi("domain_attach_device", "virDomainAttachDeviceFlags", W, "1.3", "virDomainAttachDevice"),
     HookApi("domain_detach_device", "virDomainDetachDeviceFlags", W, "1.3", "virDomainDetachDevice"),
     HookApi("domain_update_device", "virDomainUpdateDeviceFlags", W, "1.3"),
@@ -126,6 +137,14 @@ _ROWS: tuple[HookApi, ...] = (
             "virDomainSetSchedulerParameters"),
     HookApi("domain_screenshot", "virDomainScreenshot", W, "1.7"),  # libvirt refuses it read-only
     HookApi("domain_abort_job", "virDomainAbortJobFlags", W, "1.8", "virDomainAbortJob"),
+    # migration (libvirt refuses every phase read-only); the job's progress is a read
+    HookApi("domain_migrate_begin", "virDomainMigrateBegin3Params", W, "1.10"),
+    HookApi("domain_migrate_prepare", "virDomainMigratePrepare3Params", W, "1.10"),
+    HookApi("domain_migrate_prepare_tunnel", "virDomainMigratePrepareTunnel3Params", W, "1.10"),
+    HookApi("domain_migrate_perform", "virDomainMigratePerform3Params", W, "1.10"),
+    HookApi("domain_migrate_finish", "virDomainMigrateFinish3Params", W, "1.10"),
+    HookApi("domain_migrate_confirm", "virDomainMigrateConfirm3Params", W, "1.10"),
+    HookApi("domain_get_job_stats", "virDomainGetJobStats", R, "1.10"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),
@@ -168,6 +187,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("pool_create", "virStoragePoolCreate", W, "1.0"),
     HookApi("pool_destroy", "virStoragePoolDestroy", W, "1.0"),
     HookApi("pool_refresh", "virStoragePoolRefresh", W, "1.0"),
+    HookApi("pool_build", "virStoragePoolBuild", W, "1.10"),
+    HookApi("pool_delete", "virStoragePoolDelete", W, "1.10"),
     HookApi("pool_get_info", "virStoragePoolGetInfo", R, "1.0"),
     HookApi("pool_get_xml_desc", "virStoragePoolGetXMLDesc", R, "1.0"),
     HookApi("pool_get_flags", "virStoragePoolIsActive", R, "1.0"),

@@ -25,7 +25,7 @@ Kinds and their contracts:
   left out. Contract: ``CONTRACT_VERSION``.
 - ``storage_backend``: one pool type for the storage driver; ``refresh``,
   ``volume_names`` and ``volume`` are required, ``check``, ``build``,
-  ``create_volume`` and ``delete_volume`` optional (libvirt's
+  ``delete`` (1.1), ``create_volume`` and ``delete_volume`` optional (libvirt's
   ``virStorageBackend`` leaves them NULL the same way). Contract:
   :data:`STORAGE_BACKEND_CONTRACT_VERSION`, versioned on its own because
   its methods are plain calls, not pluggy hooks.
@@ -65,7 +65,7 @@ __all__ = [
     "driver_problem",
 ]
 
-STORAGE_BACKEND_CONTRACT_VERSION = "1.0"
+STORAGE_BACKEND_CONTRACT_VERSION = "1.1"  # 1.1: the optional ``delete`` (virStoragePoolDelete)
 """Version of the storage-backend contract (:class:`StorageBackend`); same rules as ``CONTRACT_VERSION``."""
 
 
@@ -135,6 +135,7 @@ _STORAGE_BACKEND = Contract(
         Hook("build", "1.0", False),
         Hook("create_volume", "1.0", False),
         Hook("delete_volume", "1.0", False),
+        Hook("delete", "1.1", False),
     ),
     marked=False,
 )
@@ -336,7 +337,11 @@ class StorageBackend(ABC):
     of this type. Required: ``refresh``, ``volume_names``, ``volume``.
     Optional, as libvirt's ``virStorageBackend`` callbacks: ``check(pool)``
     (what starting needs; skipped without it), ``build(pool, flags)``
-    (``pool-build``; skipped without it, as libvirt does),
+    (``pool-build``; skipped without it, as libvirt does; ``flags`` are
+    :class:`pyvirt.flags.StoragePoolBuildFlags`, start's WITH_BUILD_* already
+    turned into them), ``delete(pool, flags)`` (contract 1.1: ``pool-delete``
+    removes the inactive pool's storage; without it: NO_SUPPORT, "pool does
+    not support pool deletion"),
     ``create_volume(pool, vol, flags) -> Volume`` and
     ``delete_volume(pool, name)`` (without them: NO_SUPPORT, "storage pool
     does not support volume creation" / "vol deletion").

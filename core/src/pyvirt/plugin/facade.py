@@ -17,7 +17,6 @@ enforced here, for every call however it was reached (public objects,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
 
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.api import API, Access, api_name, read_only_denial
@@ -42,8 +41,18 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.plugin.typed_params import TypedParam
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, cast
+
     import pluggy
+else:
+
+    def cast(_type: object, value: object) -> object:
+        """``typing.cast`` without importing typing: at run time a cast returns its value unchanged."""
+        return value
+
 
 __all__ = ["DriverCalls", "direct_calls"]
 
@@ -134,6 +143,9 @@ class DriverCalls:
 
     def connect_get_capabilities(self) -> str:
         return cast("str", self._call("connect_get_capabilities"))
+
+    def connect_set_keep_alive(self, interval: int, count: int) -> int:
+        return cast("int", self._call("connect_set_keep_alive", interval=interval, count=count))
 
     def connect_get_domain_capabilities(
         self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
@@ -236,6 +248,12 @@ class DriverCalls:
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._call("domain_set_autostart", dom=dom, autostart=autostart)
 
+    def domain_set_memory(self, dom: DomainRef, memory_kib: int, flags: int) -> None:
+        self._call("domain_set_memory", dom=dom, memory_kib=memory_kib, flags=flags)
+
+    def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
+        self._call("domain_set_vcpus", dom=dom, count=count, flags=flags)
+
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._call("domain_attach_device", dom=dom, xml=xml, flags=flags)
 
@@ -285,6 +303,44 @@ class DriverCalls:
 
     def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_abort_job", dom=dom, flags=flags)
+
+    # migration (contract 1.10): the phases of libvirt's protocol version 3, see ``pyvirt.migration``
+    def domain_migrate_begin(self, dom: DomainRef, params: list[TypedParam], flags: int) -> tuple[str, bytes]:
+        return cast("tuple[str, bytes]", self._call("domain_migrate_begin", dom=dom, params=params, flags=flags))
+
+    def domain_migrate_prepare(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, str | None]:
+        return cast(
+            "tuple[bytes, str | None]", self._call("domain_migrate_prepare", params=params, cookie=cookie, flags=flags)
+        )
+
+    def domain_migrate_prepare_tunnel(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, int]:
+        return cast(
+            "tuple[bytes, int]", self._call("domain_migrate_prepare_tunnel", params=params, cookie=cookie, flags=flags)
+        )
+
+    def domain_migrate_perform(
+        self, dom: DomainRef, dconnuri: str | None, params: list[TypedParam], cookie: bytes, flags: int
+    ) -> bytes:
+        return cast(
+            "bytes",
+            self._call("domain_migrate_perform", dom=dom, dconnuri=dconnuri, params=params, cookie=cookie, flags=flags),
+        )
+
+    def domain_migrate_finish(
+        self, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> tuple[DomainRef, bytes]:
+        return cast(
+            "tuple[DomainRef, bytes]",
+            self._call("domain_migrate_finish", params=params, cookie=cookie, flags=flags, cancelled=cancelled),
+        )
+
+    def domain_migrate_confirm(
+        self, dom: DomainRef, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> None:
+        self._call("domain_migrate_confirm", dom=dom, params=params, cookie=cookie, flags=flags, cancelled=cancelled)
+
+    def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
+        return cast("tuple[int, list[TypedParam]]", self._call("domain_get_job_stats", dom=dom, flags=flags))
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
@@ -396,6 +452,12 @@ class DriverCalls:
 
     def pool_refresh(self, pool: PoolRef, flags: int) -> None:
         self._call("pool_refresh", pool=pool, flags=flags)
+
+    def pool_build(self, pool: PoolRef, flags: int) -> None:
+        self._call("pool_build", pool=pool, flags=flags)
+
+    def pool_delete(self, pool: PoolRef, flags: int) -> None:
+        self._call("pool_delete", pool=pool, flags=flags)
 
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
         return cast("PoolInfo", self._call("pool_get_info", pool=pool))

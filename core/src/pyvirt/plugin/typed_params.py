@@ -11,11 +11,16 @@ same request as "weight" as an LLONG.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = [
     "FIELD_LENGTH",
@@ -140,7 +145,8 @@ def check_typed_params(params: Sequence[TypedParam], allowed: Mapping[str, Typed
 
 
 # C's strtol family: leading white space, an optional sign, decimal digits, nothing after
-_C_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z")
+# (compiled on first use, in re's cache: most processes never read a typed parameter from text)
+_C_INTEGER = r"[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z"
 _STRING_EXPECTED = {
     TypedParamType.INT: "int",
     TypedParamType.UINT: "unsigned int",
@@ -182,7 +188,9 @@ def typed_param_from_string(field: str, type: TypedParamType, text: str) -> Type
         except ValueError:
             value = None
     else:
-        m = _C_INTEGER.match(text)
+        import re
+
+        m = re.match(_C_INTEGER, text)
         if m is not None:
             sign, magnitude = m.group(1), int(m.group(2))
             if type is TypedParamType.UINT:

@@ -5,10 +5,11 @@ One method per row of ``pyvirt.remote.calls.CALLS``, with the hook spec's signat
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pyvirt.plugin.records import (
         CheckpointRef,
         DhcpLease,
@@ -135,6 +136,35 @@ class RemoteHooks:
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_managed_save_remove", dom, flags)
 
+    def domain_migrate_begin(self, dom: DomainRef, params: list[TypedParam], flags: int) -> tuple[str, bytes]:
+        result: tuple[str, bytes] = self._invoke("domain_migrate_begin", dom, params, flags)
+        return result
+
+    def domain_migrate_prepare(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, str | None]:
+        result: tuple[bytes, str | None] = self._invoke("domain_migrate_prepare", params, cookie, flags)
+        return result
+
+    def domain_migrate_perform(
+        self, dom: DomainRef, dconnuri: str | None, params: list[TypedParam], cookie: bytes, flags: int
+    ) -> bytes:
+        result: bytes = self._invoke("domain_migrate_perform", dom, dconnuri, params, cookie, flags)
+        return result
+
+    def domain_migrate_finish(
+        self, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> tuple[DomainRef, bytes]:
+        result: tuple[DomainRef, bytes] = self._invoke("domain_migrate_finish", params, cookie, flags, cancelled)
+        return result
+
+    def domain_migrate_confirm(
+        self, dom: DomainRef, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> None:
+        self._invoke("domain_migrate_confirm", dom, params, cookie, flags, cancelled)
+
+    def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
+        result: tuple[int, list[TypedParam]] = self._invoke("domain_get_job_stats", dom, flags)
+        return result
+
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)
         return result
@@ -157,6 +187,12 @@ class RemoteHooks:
 
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._invoke("domain_set_autostart", dom, autostart)
+
+    def domain_set_memory(self, dom: DomainRef, memory_kib: int, flags: int) -> None:
+        self._invoke("domain_set_memory", dom, memory_kib, flags)
+
+    def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
+        self._invoke("domain_set_vcpus", dom, count, flags)
 
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._invoke("domain_attach_device", dom, xml, flags)
@@ -331,6 +367,12 @@ class RemoteHooks:
 
     def pool_refresh(self, pool: PoolRef, flags: int) -> None:
         self._invoke("pool_refresh", pool, flags)
+
+    def pool_build(self, pool: PoolRef, flags: int) -> None:
+        self._invoke("pool_build", pool, flags)
+
+    def pool_delete(self, pool: PoolRef, flags: int) -> None:
+        self._invoke("pool_delete", pool, flags)
 
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
         result: PoolInfo = self._invoke("pool_get_info", pool)

@@ -11,7 +11,10 @@ from __future__ import annotations
 from struct import Struct
 from struct import pack as _pack
 from struct import unpack_from as _unpack_from
-from typing import Any
+
+TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
+if TYPE_CHECKING:
+    from typing import Any
 
 from pyvirt.remote.xdr import (
     _FALSE, _PAD, _TRUE, _U32, Buffer, Procedure, ProtocolError, _pack_chars, _pack_opaque, _pack_opt_string,

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib import import_module
-from typing import Any
+
+TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
+if TYPE_CHECKING:
+    from typing import Any
 
 from pyvirt.remote.xdr import LazyProcedures, Procedure
 

@@ -21,7 +21,6 @@ there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
 
 from pyvirt.plugin.records import (
     CheckpointRef,
@@ -43,6 +42,13 @@ from pyvirt.plugin.records import (
     VolumeRef,
 )
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = [
     "CALLS",
@@ -151,6 +157,10 @@ def typed_param_to_wire(p: TypedParam) -> tuple[str, tuple[int, Any]]:
 def typed_param_from_wire(w: Any) -> TypedParam:
     field, (kind, value) = w
     return TypedParam(field, TypedParamType(kind), bool(value) if kind == _BOOLEAN else value)
+
+
+def _wire_params(params: list[TypedParam]) -> list[tuple[str, tuple[int, Any]]]:
+    return [typed_param_to_wire(p) for p in params]
 
 
 def _typed_params(w: Any) -> list[TypedParam]:
@@ -282,6 +292,22 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("domain_abort_job", "DOMAIN_ABORT_JOB_FLAGS", lambda dom, flags: (_wd(dom), flags),
          plain=("DOMAIN_ABORT_JOB", lambda dom, flags: None if flags else (_wd(dom),))),
     _one("domain_managed_save_remove", "DOMAIN_MANAGED_SAVE_REMOVE", lambda dom, flags: (_wd(dom), flags)),
+    # migration, libvirt's version 3 with parameters: cookies travel as opaque bytes, params as typed params
+    _one("domain_migrate_begin", "DOMAIN_MIGRATE_BEGIN3_PARAMS",
+         lambda dom, params, flags: (_wd(dom), _wire_params(params), flags), lambda w: (w[1], w[0])),
+    _one("domain_migrate_prepare", "DOMAIN_MIGRATE_PREPARE3_PARAMS",
+         lambda params, cookie, flags: (_wire_params(params), cookie, flags), lambda w: (w[0], w[1])),
+    _one("domain_migrate_perform", "DOMAIN_MIGRATE_PERFORM3_PARAMS",
+         lambda dom, dconnuri, params, cookie, flags: (_wd(dom), dconnuri, _wire_params(params), cookie, flags),
+         _first),
+    _one("domain_migrate_finish", "DOMAIN_MIGRATE_FINISH3_PARAMS",
+         lambda params, cookie, flags, cancelled: (_wire_params(params), cookie, flags, int(cancelled)),
+         lambda w: (domain_ref(w[0]), w[1])),
+    _one("domain_migrate_confirm", "DOMAIN_MIGRATE_CONFIRM3_PARAMS",
+         lambda dom, params, cookie, flags, cancelled: (_wd(dom), _wire_params(params), cookie, flags,
+                                                        int(cancelled))),
+    _one("domain_get_job_stats", "DOMAIN_GET_JOB_STATS", lambda dom, flags: (_wd(dom), flags),
+         lambda w: (w[0], [typed_param_from_wire(p) for p in w[1]])),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),
@@ -292,6 +318,10 @@ _ROWS: tuple[RemoteCall, ...] = (
                lambda dom: [(_wd(dom),), (_wd(dom),), (_wd(dom),), (_wd(dom), 0), (_wd(dom), 0), (_wd(dom),)],
                _flags(_DOMAIN_FLAGS)),
     _one("domain_set_autostart", "DOMAIN_SET_AUTOSTART", lambda dom, autostart: (_wd(dom), int(autostart))),
+    _one("domain_set_memory", "DOMAIN_SET_MEMORY_FLAGS", lambda dom, memory_kib, flags: (_wd(dom), memory_kib, flags),
+         plain=("DOMAIN_SET_MEMORY", lambda dom, memory_kib, flags: None if flags else (_wd(dom), memory_kib))),
+    _one("domain_set_vcpus", "DOMAIN_SET_VCPUS_FLAGS", lambda dom, count, flags: (_wd(dom), count, flags),
+         plain=("DOMAIN_SET_VCPUS", lambda dom, count, flags: None if flags else (_wd(dom), count))),
     _one("domain_attach_device", "DOMAIN_ATTACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
          plain=("DOMAIN_ATTACH_DEVICE", lambda dom, xml, flags: None if flags else (_wd(dom), xml))),
     _one("domain_detach_device", "DOMAIN_DETACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
@@ -377,6 +407,8 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("pool_create", "STORAGE_POOL_CREATE", lambda pool, flags: (_wire_pool(pool), flags)),
     _one("pool_destroy", "STORAGE_POOL_DESTROY", lambda pool: (_wire_pool(pool),)),
     _one("pool_refresh", "STORAGE_POOL_REFRESH", lambda pool, flags: (_wire_pool(pool), flags)),
+    _one("pool_build", "STORAGE_POOL_BUILD", lambda pool, flags: (_wire_pool(pool), flags)),
+    _one("pool_delete", "STORAGE_POOL_DELETE", lambda pool, flags: (_wire_pool(pool), flags)),
     _one("pool_get_info", "STORAGE_POOL_GET_INFO", lambda pool: (_wire_pool(pool),), lambda w: PoolInfo(*w)),
     _one("pool_get_xml_desc", "STORAGE_POOL_GET_XML_DESC", lambda pool, flags: (_wire_pool(pool), flags), _first),
     RemoteCall("pool_get_flags",

@@ -16,17 +16,15 @@ that makes calls of its own cannot block the reader it needs.
 
 from __future__ import annotations
 
+import _socket
+import _thread
 import collections
-import contextlib
 import errno as _errno
 import os
 import select
-import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, SystemCallError
 from pyvirt.remote.message import (
@@ -49,10 +47,16 @@ from pyvirt.remote.message import (
     recv_fd,
     send_fd,
 )
-from pyvirt.remote.xdr import Pack, ProtocolError, Unpack, decode
+from pyvirt.remote.xdr import ProtocolError, decode
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import queue
+    import threading
+    from typing import Any
+
+    from pyvirt.remote.xdr import Pack, Unpack
 
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "EventHandler", "RemoteClient", "RemoteStream", "connect_unix"]
 
@@ -66,9 +70,14 @@ _FRAME_LEN = struct.Struct(">I")
 EventHandler = Callable[[Header, bytes], None]
 
 
-def connect_unix(path: str) -> socket.socket:
-    """A connected Unix stream socket, or libvirt's error ("Failed to connect socket to 'PATH': ...")."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+def connect_unix(path: str) -> _socket.socket:
+    """A connected Unix stream socket, or libvirt's error ("Failed to connect socket to 'PATH': ...").
+
+    A ``_socket.socket``: the client uses only its own methods, and a
+    ``pyvirsh`` run over the local socket then never imports socket.py, about
+    2 ms of its start (selectors, and the enums socket.py builds at import).
+    """
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(path)
     except OSError as exc:
@@ -79,13 +88,18 @@ def connect_unix(path: str) -> socket.socket:
     return sock
 
 
+# The connection's locks and its reader thread come from _thread, the module threading is built on:
+# a short pyvirsh run (one connection, three calls) then never imports threading, about 5.5 million
+# instructions (over 1 ms). What only streams and event callbacks use still comes from threading.
+
+
 class _Pending:
     """One call waiting for its reply: the reader fills it in and releases ``done``."""
 
     __slots__ = ("done", "error", "fds", "offset", "reply")
 
     def __init__(self) -> None:
-        self.done = threading.Lock()
+        self.done = _thread.allocate_lock()
         self.done.acquire()
         self.reply: bytes | None = None
         self.error: Error | None = None
@@ -106,6 +120,8 @@ class RemoteStream:
         self._client = client
         self._header = (prog, vers, proc)
         self.serial = serial
+        import threading
+
         self._chunks: collections.deque[bytes | Error] = collections.deque()
         self._ready = threading.Condition()
         self._eof = False
@@ -174,6 +190,8 @@ class RemoteStream:
 
     def abort(self) -> None:
         """End the stream at once; the server discards what it had not processed."""
+        import contextlib
+
         with contextlib.suppress(Error, TimeoutError):
             self._close(Status.ERROR)
 
@@ -181,10 +199,10 @@ class RemoteStream:
 class RemoteClient:
     """One connection to a libvirt RPC server (libvirtd, virtqemud, pyvirtd)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._send_lock = threading.Lock()
-        self._state_lock = threading.Lock()
+        self._send_lock = _thread.allocate_lock()
+        self._state_lock = _thread.allocate_lock()
         self._serial = 0
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, RemoteStream] = {}
@@ -202,8 +220,10 @@ class RemoteClient:
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
         self._tick_ms = int(_TICK * 1000)
-        self._reader = threading.Thread(target=self._read_loop, name="pyvirt-rpc-reader", daemon=True)
-        self._reader.start()
+        # The reader is a daemon thread (never waited for at exit); close() waits for this lock instead.
+        self._reader_done = _thread.allocate_lock()
+        self._reader_done.acquire()
+        self._reader = _thread.start_new_thread(self._read_loop, ())
 
     # ------------------------------------------------------------------ calls
     def _next_serial(self) -> int:
@@ -223,7 +243,7 @@ class RemoteClient:
             with self._send_lock:
                 self._sock.sendall(data)
         except OSError as exc:
-            err = SystemCallError(exc.errno or _errno.EIO, "Cannot write data", domain=ErrorDomain.RPC)
+            err = self._io_error(exc.errno or _errno.EIO, "Cannot write data")
             self._die(err)
             raise err from None
 
@@ -263,8 +283,10 @@ class RemoteClient:
             with self._state_lock:
                 self._pending[serial] = pending
             waits.append((pending, unpack))
-        with contextlib.suppress(Error):  # the reader's death releases every pending call with the error
+        try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
             self._send(data)
+        except Error:
+            pass  # the reader's death releases every pending call with the error
         results: list[Any] = []
         first_error: Error | None = None
         for pending, unpack in waits:
@@ -344,8 +366,10 @@ class RemoteClient:
         with self._state_lock:
             self._pending[serial] = pending
             self._streams[serial] = stream
-        with contextlib.suppress(Error):
+        try:  # noqa: SIM105 - as in call_many
             self._send(encode_message(prog, vers, proc, MessageType.CALL, serial, Status.OK, pack, args))
+        except Error:
+            pass  # as in call_many: the pending call gets the error
         pending.done.acquire()
         if pending.error is not None:
             self._drop_stream(serial)
@@ -368,6 +392,7 @@ class RemoteClient:
             self._event_handler = handler
             if self._events is None:
                 import queue  # only connections that want events pay for it
+                import threading
 
                 self._events = queue.SimpleQueue()
                 self._event_thread = threading.Thread(target=self._event_loop, name="pyvirt-rpc-events", daemon=True)
@@ -393,6 +418,11 @@ class RemoteClient:
         self._keepalive = (interval, count)
         self._tick_ms = int(min(interval, _TICK) * 1000)
 
+    def stop_keepalive(self) -> None:
+        """No more pings (virNetClientKeepAliveStop): the server's own pings are still answered."""
+        self._keepalive = None
+        self._tick_ms = int(_TICK * 1000)
+
     def send_ping(self) -> None:
         self._send(
             encode_message(
@@ -403,6 +433,11 @@ class RemoteClient:
     @property
     def is_alive(self) -> bool:
         return self._dead is None
+
+    @property
+    def death(self) -> Error | None:
+        """Why the connection ended (the first error that ended it), or None while it lives."""
+        return self._dead
 
     @property
     def pings_unanswered(self) -> int:
@@ -420,7 +455,7 @@ class RemoteClient:
             if n == 0:
                 if got == 0:
                     return False
-                raise SystemCallError(_errno.EIO, "End of file while reading data", domain=ErrorDomain.RPC)
+                raise self._eof_error()
             got += n
         return True
 
@@ -441,11 +476,17 @@ class RemoteClient:
         self.send_ping()
 
     def _read_loop(self) -> None:
+        try:
+            self._read_messages()
+        finally:
+            self._reader_done.release()
+
+    def _read_messages(self) -> None:
         length = bytearray(LEN_SIZE)
         try:
             while True:
                 if not self._recv_exact(memoryview(length)):
-                    raise SystemCallError(_errno.EIO, "End of file while reading data", domain=ErrorDomain.RPC)
+                    raise self._eof_error()
                 size = decode_length(length)
                 msg = bytearray(size)
                 msg[:LEN_SIZE] = length
@@ -456,10 +497,19 @@ class RemoteClient:
         except Error as exc:
             self._die(exc)
         except OSError as exc:
-            self._die(SystemCallError(exc.errno or _errno.EIO, "Cannot recv data", domain=ErrorDomain.RPC))
+            self._die(self._io_error(exc.errno or _errno.EIO, "Cannot recv data"))
         except BaseException as exc:  # a bug here must not leave callers waiting forever
             self._die(InternalError(ErrorCode.INTERNAL_ERROR, f"RPC reader failed: {type(exc).__name__}: {exc}"))
             raise
+
+    def _eof_error(self) -> Error:
+        return self._io_error(_errno.EIO, "End of file while reading data")
+
+    def _io_error(self, errno: int, detail: str) -> Error:
+        """libvirt's I/O error, with what a transport's command (ssh) said on stderr, as libvirt adds it."""
+        errout = getattr(self._sock, "error_output", None)  # pyvirt.remote.ssh.CommandSocket
+        text = errout() if errout is not None else ""
+        return SystemCallError(errno, f"{detail}: {text}" if text else detail, domain=ErrorDomain.RPC)
 
     def _dispatch(self, header: Header, msg: bytes) -> None:
         if header.prog == KEEPALIVE_PROGRAM:
@@ -526,12 +576,14 @@ class RemoteClient:
     def close(self) -> None:
         """Shut the socket; the reader thread ends on its own (it is a daemon thread, never joined on exit)."""
         self._closing = True
-        with contextlib.suppress(OSError):  # already shut by the server
-            self._sock.shutdown(socket.SHUT_RDWR)
-        if threading.current_thread() is not self._reader:
-            self._reader.join(5)
+        try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
+            self._sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass  # already shut by the server
+        if _thread.get_ident() != self._reader and self._reader_done.acquire(timeout=5):
+            self._reader_done.release()
         self._sock.close()
-        if self._event_thread is not None and threading.current_thread() is not self._event_thread:
+        if self._event_thread is not None and _thread.get_ident() != self._event_thread.ident:
             self._event_thread.join(5)
 
 

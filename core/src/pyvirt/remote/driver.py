@@ -13,47 +13,37 @@ connection's ``EventSink`` from the client's event thread.
 
 from __future__ import annotations
 
-import contextlib
-import re
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import _thread
 
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
-from pyvirt.events import (
-    AgentLifecycleEvent,
-    DeviceRemovedEvent,
-    EventSink,
-    LifecycleEvent,
-    NetworkLifecycleEvent,
-    PoolLifecycleEvent,
-    PoolRefreshEvent,
-    RebootEvent,
-    TypedEvent,
-)
-from pyvirt.plugin.records import PoolRef
 from pyvirt.remote._hooks import RemoteHooks
-from pyvirt.remote.calls import CALLS, domain_ref, network_ref, uuid_text, wire_domain, wire_volume
-from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
+from pyvirt.remote.calls import CALLS, domain_ref, typed_param_to_wire, wire_domain, wire_volume
+from pyvirt.remote.client import RemoteClient, default_socket
 from pyvirt.uri import URI
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.connection import Connection
+    from pyvirt.events import EventSink
     from pyvirt.plugin.records import DomainRef, VolumeRef
+    from pyvirt.plugin.typed_params import TypedParam
     from pyvirt.remote.message import Header
     from pyvirt.remote.xdr import Pack, Unpack
 
-__all__ = ["RemoteConnection", "RemoteEventSink", "open_remote", "wire_uri"]
+__all__ = ["RemoteConnection", "open_remote", "wire_uri"]
 
 # The remote driver's own URI parameters (libvirt's doRemoteOpen consumes them; the server never sees them).
 _REMOTE_PARAMS = frozenset(
-    ("name", "command", "socket", "auth", "netcat", "keyfile", "no_verify", "no_tty", "pkipath", "known_hosts",
+    ("name", "command", "socket", "auth", "netcat", "keyfile", "no_verify", "no_tty", "no_sanity", "pkipath", "known_hosts",
      "known_hosts_verify", "sshauth", "mode", "proxy", "tls_priority")
 )  # fmt: skip
 _VIR_CONNECT_RO = 1
 _AUTH_NONE, _AUTH_SASL, _AUTH_POLKIT = 0, 1, 2
 _FEATURE_PROGRAM_KEEPALIVE = 10  # VIR_DRV_FEATURE_PROGRAM_KEEPALIVE
-_EVENT_ID_LIFECYCLE = 0  # VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_NETWORK_EVENT_ID_LIFECYCLE
+_LIFECYCLE = 0  # VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_NETWORK_EVENT_ID_LIFECYCLE
 
 
 def wire_uri(uri: URI) -> str:
@@ -82,16 +72,35 @@ def _procedures() -> Any:
 class RemoteConnection(RemoteHooks):
     """One open remote connection: the hook implementations (generated) over one :class:`RemoteClient`."""
 
-    def __init__(self, client: RemoteClient, events: EventSink) -> None:
+    def __init__(self, client: RemoteClient, events: EventSink | None = None) -> None:
         self._client = client
         self._events = events
         self._plans: dict[str, list[tuple[int, Pack | None, Unpack | None]]] = {}
-        self._event_lock = threading.Lock()
+        self._event_lock = _thread.allocate_lock()  # not threading: a short run need not import it
         self._domain_callback: int | None = None
         self._network_callback: int | None = None
         self._typed_callbacks: dict[str, int] = {}  # event kind -> the server's callback id for it
-        if isinstance(events, RemoteEventSink):
-            events.attach(self)
+        self._server_keepalive = False  # the server answered the keepalive feature probe
+        if events is not None:
+            from pyvirt.remote.events import RemoteEventSink
+
+            if isinstance(events, RemoteEventSink):
+                events.attach(self)
+
+    def event_sink(self) -> EventSink:
+        """The sink of this connection's events, made when first needed (a callback registered).
+
+        A short command never registers one; it then imports neither the event
+        records nor the code that asks the server for events.
+        """
+        with self._event_lock:
+            if self._events is None:
+                from pyvirt.remote.events import RemoteEventSink
+
+                sink = RemoteEventSink()
+                sink.attach(self)
+                self._events = sink
+            return self._events
 
     @property
     def client(self) -> RemoteClient:
@@ -99,13 +108,22 @@ class RemoteConnection(RemoteHooks):
 
     # ------------------------------------------------------------------ open
     @classmethod
-    def open(cls, uri: URI, read_only: bool, events: EventSink) -> RemoteConnection:
-        session = uri.path == "/session"
-        path = uri.param("socket") or default_socket(read_only, session)
-        client = RemoteClient(connect_unix(path))
+    def open(cls, uri: URI, read_only: bool, events: EventSink | None = None) -> RemoteConnection:
+        from pyvirt.remote.transport import open_socket  # unix, tcp, tls or ssh, as the URI says
+
+        name = wire_uri(uri)
+        client = RemoteClient(open_socket(uri, read_only, name, default_socket(read_only, uri.path == "/session")))
         try:
             conn = cls(client, events)
-            conn._handshake(wire_uri(uri), read_only)
+            conn._handshake(name, read_only)
+        except Error as e:
+            # a transport that died before the first call (ssh refused, no helper) says why; the call
+            # itself only learnt that the socket is closed
+            cause = client.death
+            client.close()
+            if cause is not None and cause is not e:
+                raise cause from None
+            raise
         except BaseException:
             client.close()
             raise
@@ -136,8 +154,19 @@ class RemoteConnection(RemoteHooks):
         for result in (keepalive, opened):
             if isinstance(result, Error):
                 raise result
-        if keepalive[0]:
+        self._server_keepalive = bool(keepalive[0])
+        if self._server_keepalive:
             self._client.start_keepalive()
+
+    def connect_set_keep_alive(self, interval: int, count: int) -> int:
+        """remoteConnectSetKeepAlive: 1 (nothing done) when the server has no keepalive, else start or stop it."""
+        if not self._server_keepalive:
+            return 1
+        if interval > 0:
+            self._client.start_keepalive(float(interval), count)
+        else:
+            self._client.stop_keepalive()
+        return 0
 
     def _wire(self, procedure: str, args: Any) -> tuple[int, Pack | None, Any, Unpack | None]:
         mod = _procedures()
@@ -177,8 +206,10 @@ class RemoteConnection(RemoteHooks):
         """CONNECT_CLOSE, then the socket. A daemon already gone is no error: the connection is closed either way."""
         try:
             if self._client.is_alive:
-                with contextlib.suppress(Error):
+                try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
                     self.call("CONNECT_CLOSE", None)
+                except Error:
+                    pass
         finally:
             self._client.close()
 
@@ -189,6 +220,8 @@ class RemoteConnection(RemoteHooks):
         else from the image (SAVE_IMAGE_GET_XML_DESC), read before the
         restore consumes it; then one lookup returns the running domain.
         """
+        import re  # only restores pay for it
+
         definition = xml if xml is not None else self.call("DOMAIN_SAVE_IMAGE_GET_XML_DESC", (path, 0))[0]
         found = re.search(r"<name>([^<]*)</name>", definition or "")
         if xml is None and not flags:  # virDomainRestore, as libvirt's client sends it
@@ -209,7 +242,9 @@ class RemoteConnection(RemoteHooks):
         to the socket, what the caller writes to the guest. Closing the
         socket finishes the stream; the stream's end closes the socket.
         """
+        import contextlib
         import socket
+        import threading
 
         number, pack, _, unpack = self._wire("DOMAIN_OPEN_CONSOLE", None)
         _, stream = self._client.open_stream(number, pack, (wire_domain(dom), dev_name, flags), unpack)
@@ -241,6 +276,7 @@ class RemoteConnection(RemoteHooks):
     def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
         """DOMAIN_SCREENSHOT's read stream as the read end of a pipe, filled by a thread until the image ends."""
         import os
+        import threading
 
         number, pack, _, unpack = self._wire("DOMAIN_SCREENSHOT", None)
         (mime,), stream = self._client.open_stream(number, pack, (wire_domain(dom), screen, flags), unpack)
@@ -264,6 +300,7 @@ class RemoteConnection(RemoteHooks):
     def volume_download(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
         """STORAGE_VOL_DOWNLOAD's read stream as the read end of a pipe, filled by a thread to the volume's end."""
         import os
+        import threading
 
         number, pack, _, unpack = self._wire("STORAGE_VOL_DOWNLOAD", None)
         _, stream = self._client.open_stream(number, pack, (wire_volume(vol), offset, length, flags), unpack)
@@ -285,17 +322,30 @@ class RemoteConnection(RemoteHooks):
         return read_end
 
     def volume_upload(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
-        """STORAGE_VOL_UPLOAD's write stream behind a socket, with the hook's contract (specs.secondary).
+        """STORAGE_VOL_UPLOAD's write stream behind a socket, with the hook's contract (specs.secondary)."""
+        return self._write_stream("STORAGE_VOL_UPLOAD", (wire_volume(vol), offset, length, flags), "vol-upload")[1]
+
+    def domain_migrate_prepare_tunnel(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, int]:
+        """DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS: (Prepare's cookie, a socket whose data, QEMU's migration stream
+        written by the source's QEMU, travels through this connection to the destination's QEMU)."""
+        wire = [typed_param_to_wire(p) for p in params]
+        reply, fd = self._write_stream("DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS", (wire, cookie, flags), "migrate-tunnel")
+        return bytes(reply[0]), fd
+
+    def _write_stream(self, procedure: str, args: Any, name: str) -> tuple[Any, int]:
+        """A write stream behind a socket: (the call's reply, the caller's end of the socket).
 
         A thread sends what the caller writes; at the caller's end of data it
         finishes the stream, which the server confirms once the data is
         stored, and only then closes the socket, after the server's error
         message if it had one.
         """
+        import contextlib
         import socket
+        import threading
 
-        number, pack, _, unpack = self._wire("STORAGE_VOL_UPLOAD", None)
-        _, stream = self._client.open_stream(number, pack, (wire_volume(vol), offset, length, flags), unpack)
+        number, pack, _, unpack = self._wire(procedure, None)
+        reply, stream = self._client.open_stream(number, pack, args, unpack)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
         def copy() -> None:
@@ -317,52 +367,41 @@ class RemoteConnection(RemoteHooks):
                     ours.shutdown(socket.SHUT_WR)
                 ours.close()
 
-        threading.Thread(target=copy, name="pyvirt-vol-upload", daemon=True).start()
-        return theirs.detach()
+        threading.Thread(target=copy, name=f"pyvirt-{name}", daemon=True).start()
+        return reply, theirs.detach()
 
     # ------------------------------------------------------------------ events
     def _on_message(self, header: Header, msg: bytes) -> None:
+        from pyvirt.remote.events import deliver
         from pyvirt.remote.message import HEADER_SIZE, LEN_SIZE
         from pyvirt.remote.xdr import decode
 
         mod = _procedures()
         proc = mod.PROCEDURES.get(header.proc)
-        if proc is None or not proc.is_message:
+        if proc is None or not proc.is_message or self._events is None:
             return
         value = decode(proc.unpack_args, msg, LEN_SIZE + HEADER_SIZE)
         # The server may send the first event right behind its reply to the registration: waiting for
         # the lock lets the registering thread store the callback id first. Callbacks run without it.
         with self._event_lock:
-            domain_callback, network_callback = self._domain_callback, self._network_callback
-            typed = dict(self._typed_callbacks)
-        kind = _TYPED_BY_PROC.get(proc.name)
-        if kind is not None:
-            if value[0] == typed.get(kind):
-                self._events.emit(kind, _TYPED[kind][3](value))
-        elif header.proc == mod.REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE:
-            callback_id, (dom, event, detail) = value
-            if callback_id == domain_callback:
-                self._events.lifecycle(domain_ref(dom), event, detail)
-        elif header.proc == mod.REMOTE_PROC_NETWORK_EVENT_LIFECYCLE:
-            callback_id, net, event, detail = value
-            if callback_id == network_callback:
-                self._events.network_lifecycle(network_ref(net), event, detail)
+            callbacks = (self._domain_callback, self._network_callback, dict(self._typed_callbacks))
+        deliver(self._events, proc.name, value, callbacks)
 
     def want_domain_events(self, on: bool) -> None:
         """Register (or drop) this connection's one lifecycle callback on the server."""
         with self._event_lock:
             if on and self._domain_callback is None:
                 self._client.set_event_handler(self._on_message)
-                self._domain_callback = self.call(
-                    "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", (_EVENT_ID_LIFECYCLE, None)
-                )[0]
+                self._domain_callback = self.call("CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", (_LIFECYCLE, None))[0]
             elif not on and self._domain_callback is not None:
                 callback, self._domain_callback = self._domain_callback, None
                 self.call("CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY", (callback,))
 
     def want_typed_events(self, kind: str, on: bool) -> None:
         """Register (or drop) this connection's one callback for an event kind of the generic path."""
-        register, deregister, event_id, _ = _TYPED[kind]
+        from pyvirt.remote.events import TYPED
+
+        register, deregister, event_id, _ = TYPED[kind]
         with self._event_lock:
             callback = self._typed_callbacks.get(kind)
             if on and callback is None:
@@ -376,103 +415,10 @@ class RemoteConnection(RemoteHooks):
         with self._event_lock:
             if on and self._network_callback is None:
                 self._client.set_event_handler(self._on_message)
-                self._network_callback = self.call("CONNECT_NETWORK_EVENT_REGISTER_ANY", (_EVENT_ID_LIFECYCLE, None))[0]
+                self._network_callback = self.call("CONNECT_NETWORK_EVENT_REGISTER_ANY", (_LIFECYCLE, None))[0]
             elif not on and self._network_callback is not None:
                 callback, self._network_callback = self._network_callback, None
                 self.call("CONNECT_NETWORK_EVENT_DEREGISTER_ANY", (callback,))
-
-
-_DOMAIN_REGISTER = ("CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY")
-_POOL_REGISTER = ("CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY")
-# The generic path's kinds: how the server is asked for them (libvirt's event ids), the message that
-# carries each (remote_protocol.x) and the record it becomes.
-_TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
-    "reboot": (*_DOMAIN_REGISTER, 1, lambda v: RebootEvent(domain_ref(v[1][0]))),
-    "device-removed": (*_DOMAIN_REGISTER, 15, lambda v: DeviceRemovedEvent(domain_ref(v[1][0]), v[1][1])),
-    "agent-lifecycle": (*_DOMAIN_REGISTER, 18, lambda v: AgentLifecycleEvent(domain_ref(v[1]), v[2], v[3])),
-    "pool-lifecycle": (
-        *_POOL_REGISTER,
-        0,
-        lambda v: PoolLifecycleEvent(PoolRef(v[1][0], uuid_text(v[1][1])), v[2], v[3]),
-    ),
-    "pool-refresh": (*_POOL_REGISTER, 1, lambda v: PoolRefreshEvent(PoolRef(v[1][0], uuid_text(v[1][1])))),
-}
-_TYPED_BY_PROC = {
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT": "reboot",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED": "device-removed",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE": "agent-lifecycle",
-    "REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE": "pool-lifecycle",
-    "REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH": "pool-refresh",
-}
-
-
-class RemoteEventSink(EventSink):
-    """An ``EventSink`` that asks the server for events while at least one local callback wants them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._conn: RemoteConnection | None = None
-        self._domain_ids: set[int] = set()
-        self._network_ids: set[int] = set()
-        self._typed_ids: dict[str, set[int]] = {kind: set() for kind in _TYPED}
-
-    def attach(self, conn: RemoteConnection) -> None:
-        self._conn = conn
-
-    def register(self, callback: Callable[[LifecycleEvent], None], domain_uuid: str | None = None) -> int:
-        cid = super().register(callback, domain_uuid)
-        if self._conn is not None and not self._domain_ids:
-            try:
-                self._conn.want_domain_events(True)
-            except Error:
-                super().deregister(cid)
-                raise
-        self._domain_ids.add(cid)
-        return cid
-
-    def deregister(self, callback_id: int) -> None:
-        super().deregister(callback_id)
-        self._domain_ids.discard(callback_id)
-        if self._conn is not None and not self._domain_ids and self._conn.client.is_alive:
-            self._conn.want_domain_events(False)
-
-    def register_network(
-        self, callback: Callable[[NetworkLifecycleEvent], None], network_uuid: str | None = None
-    ) -> int:
-        cid = super().register_network(callback, network_uuid)
-        if self._conn is not None and not self._network_ids:
-            try:
-                self._conn.want_network_events(True)
-            except Error:
-                super().deregister_network(cid)
-                raise
-        self._network_ids.add(cid)
-        return cid
-
-    def deregister_network(self, callback_id: int) -> None:
-        super().deregister_network(callback_id)
-        self._network_ids.discard(callback_id)
-        if self._conn is not None and not self._network_ids and self._conn.client.is_alive:
-            self._conn.want_network_events(False)
-
-    def register_typed(self, kind: str, callback: Callable[[Any], None], uuid: str | None = None) -> int:
-        cid = super().register_typed(kind, callback, uuid)
-        if self._conn is not None and not self._typed_ids[kind]:
-            try:
-                self._conn.want_typed_events(kind, True)
-            except Error:
-                super().deregister_typed(cid)
-                raise
-        self._typed_ids[kind].add(cid)
-        return cid
-
-    def deregister_typed(self, callback_id: int) -> None:
-        super().deregister_typed(callback_id)
-        for kind, ids in self._typed_ids.items():
-            if callback_id in ids:
-                ids.discard(callback_id)
-                if self._conn is not None and not ids and self._conn.client.is_alive:
-                    self._conn.want_typed_events(kind, False)
 
 
 # libvirt's client starts the session daemon itself (virNetSocketNewConnectUNIX with spawnDaemon):
@@ -537,13 +483,7 @@ def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Co
     from pyvirt.connection import Connection
     from pyvirt.plugin.facade import direct_calls
 
-    if uri.transport not in ("unix", None) or uri.server:
-        raise ConnectionError(
-            ErrorCode.NO_CONNECT,
-            f"{uri}: only the 'unix' transport of the remote driver is available in pyvirt yet",
-        )
     if spawn_session and uri.param("socket") is None:
         ensure_session_daemon(default_socket(read_only, True))
-    events = RemoteEventSink()
-    conn_obj = RemoteConnection.open(uri, read_only, events)
-    return Connection(uri, direct_calls(conn_obj, read_only=read_only), uri.driver, read_only, events)
+    conn_obj = RemoteConnection.open(uri, read_only)
+    return Connection(uri, direct_calls(conn_obj, read_only=read_only), uri.driver, read_only, conn_obj.event_sink)

@@ -14,15 +14,24 @@ as libvirt's ``virNetMessageDecode*`` words it.
 
 from __future__ import annotations
 
-import array
+# _socket, not socket: what is used here is _socket.socket's own (socket.socket derives from it), and
+# socket.py costs a short pyvirsh run about 2 ms (selectors, enums built from every AF_/SOCK_/MSG_ name).
+import _socket
 import enum
 import os
-import socket
 import struct
-from typing import Any, NamedTuple
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, format_message, make_error
-from pyvirt.remote.xdr import Buffer, Pack, ProtocolError, Unpack, encode
+from pyvirt.remote.xdr import Buffer, ProtocolError, encode
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
+    from pyvirt.remote.xdr import Pack, Unpack
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = [
     "HEADER_SIZE",
@@ -161,16 +170,20 @@ def decode_num_fds(data: Buffer, offset: int = LEN_SIZE + HEADER_SIZE) -> int:
     return count
 
 
-def send_fd(sock: socket.socket, fd: int) -> None:
+def send_fd(sock: _socket.socket, fd: int) -> None:
     """One descriptor after a ``*_WITH_FDS`` message, as libvirt's virSocketSendFD: one zero byte carrying it."""
-    sock.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+    import array  # only calls that pass descriptors pay for it
+
+    sock.sendmsg([b"\0"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def recv_fd(sock: socket.socket) -> int:
+def recv_fd(sock: _socket.socket) -> int:
     """The descriptor :func:`send_fd` sent (the caller owns it)."""
-    data, ancillary, _flags, _addr = sock.recvmsg(1, socket.CMSG_SPACE(array.array("i").itemsize))
+    import array
+
+    data, ancillary, _flags, _addr = sock.recvmsg(1, _socket.CMSG_SPACE(array.array("i").itemsize))
     for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds = array.array("i")
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
             for extra in fds[1:]:

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
 
 from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["Buffer", "LazyProcedures", "Procedure", "ProtocolError", "decode", "encode"]
 
 Buffer = bytes | bytearray | memoryview
-Pack = Callable[[bytearray, Any], None]
-Unpack = Callable[[Buffer, int], tuple[Any, int]]
+if TYPE_CHECKING:  # for annotations only (import them under TYPE_CHECKING too)
+    Pack = Callable[[bytearray, Any], None]
+    Unpack = Callable[[Buffer, int], tuple[Any, int]]
 
 _U32 = struct.Struct(">I")
 _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")

@@ -72,6 +72,15 @@ def _validated(name: str, driver: Any) -> Any:
 
 
 class SecurityStack:
+    """The configured security drivers of a hypervisor driver, primary first, with libvirt's stack semantics.
+
+    Label generation and the process label go to the primary driver only;
+    labelling is all-or-nothing across the drivers (a failure rolls back what
+    the earlier ones did); restoring tries every driver and reports every
+    failure. pluggy's own call order and error handling are neither, hence
+    this explicit stack.
+    """
+
     def __init__(self, drivers: Sequence[tuple[str, Any]], config: SecurityConfig | None = None) -> None:
         if not drivers:
             raise InternalError(ErrorCode.INTERNAL_ERROR, "a security stack needs at least one driver")

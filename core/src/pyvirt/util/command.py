@@ -149,24 +149,25 @@ class Command:
 
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
-    _pass_fds: set[int] = field(default_factory=set)
-    _stdin: _Stream = field(default_factory=_Stream)
-    _stdout: _Stream = field(default_factory=_Stream)
-    _stderr: _Stream = field(default_factory=_Stream)
-    _uid: int | None = None
-    _gid: int | None = None
-    _groups: list[int] | None = None
-    _caps: frozenset[int] | None = None
-    _clear_caps: bool = False
-    _securebits_lock: bool = False
-    _umask: int | None = None
-    _cwd: str | None = None
-    _rlimits: dict[int, int] = field(default_factory=dict)
-    _pidfile: str | None = None
-    _daemonize: bool = False
-    _setsid: bool = False
-    _hooks: list[tuple[str, Hook]] = field(default_factory=list)
-    _handshake: bool = False
+    # what the builder methods set; not constructor arguments
+    _pass_fds: set[int] = field(default_factory=set, init=False)
+    _stdin: _Stream = field(default_factory=_Stream, init=False)
+    _stdout: _Stream = field(default_factory=_Stream, init=False)
+    _stderr: _Stream = field(default_factory=_Stream, init=False)
+    _uid: int | None = field(default=None, init=False)
+    _gid: int | None = field(default=None, init=False)
+    _groups: list[int] | None = field(default=None, init=False)
+    _caps: frozenset[int] | None = field(default=None, init=False)
+    _clear_caps: bool = field(default=False, init=False)
+    _securebits_lock: bool = field(default=False, init=False)
+    _umask: int | None = field(default=None, init=False)
+    _cwd: str | None = field(default=None, init=False)
+    _rlimits: dict[int, int] = field(default_factory=dict, init=False)
+    _pidfile: str | None = field(default=None, init=False)
+    _daemonize: bool = field(default=False, init=False)
+    _setsid: bool = field(default=False, init=False)
+    _hooks: list[tuple[str, Hook]] = field(default_factory=list, init=False)
+    _handshake: bool = field(default=False, init=False)
 
     # runtime state
     pid: int | None = field(default=None, init=False)

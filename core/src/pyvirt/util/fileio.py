@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import BinaryIO
 
 from pyvirt.errors import SystemCallError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["MAX_CONFIG_FILE", "MAX_XML_FILE", "read_capped", "read_limited", "read_text_capped"]
 

@@ -49,6 +49,7 @@ def check_result(group: str, desc: str, ok: bool, fail: Status, detail: str = ""
 
 
 def check_cgroups(group: str, controllers: tuple[str, ...]) -> Iterator[CheckResult]:
+    """The cgroup layout, then one check per controller a driver needs mounted (virt-host-validate's cgroup checks)."""
     layout = detect_cgroup_layout()
     yield CheckResult(group, f"cgroup layout ({layout.describe()})", Status.PASS)
     for ctl in controllers:

@@ -12,23 +12,26 @@ through ``python -m pyvirt_esx.vmx``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyVmomi import vmodl
-
-from pyvirt.conf.domain import VIR_DOMAIN_XML_SECURE, format_domain
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.events import EventSink
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.bases import HypervisorDriver
-from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo, SnapshotRef
+from pyvirt.plugin.records import (
+    DomainInfo,
+    DomainRef,
+    NodeInfo,
+    SnapshotRef,
+)
 from pyvirt.uri import URI
-from pyvirt_esx.snapshots import SnapshotTree
-from pyvirt_esx.vmx_context import VmxContext
-from pyvirt_esx.vmx_file import escape_hex
-from pyvirt_esx.vmx_from_xml import domain_to_vmx, parse_vmware_domain
-from pyvirt_esx.vmx_to_xml import vmx_to_domain, vmx_to_xml
+from pyvirt_esx.host_objects import HostObjectHooks
+from pyvirt_esx.vmomi import vmodl
 from pyvirt_esx.vsphere import Session
+
+if TYPE_CHECKING:
+    from pyvirt_esx.snapshots import SnapshotTree
+    from pyvirt_esx.vmx_context import VmxContext
 
 __all__ = ["EsxConnection", "EsxDriver", "cpu_model_name", "default_hw_version"]
 
@@ -36,6 +39,9 @@ NATIVE_FORMAT = "vmware-vmx"
 # characters a datastore file name cannot hold, written as %XX in the VMX file's name (esxUtil_EscapeDatastoreItem)
 _UNSAFE_IN_FILE_NAMES = '/\\:*?"<>|'
 _POWER_STATES = {"poweredOn": 1, "poweredOff": 5, "suspended": 3}  # virDomainState
+_REF_PATHS = ["name", "config.uuid", "runtime.powerState"]
+_INFO_PATHS = ["runtime.powerState", "config.hardware.memoryMB", "config.hardware.numCPU",
+               "config.memoryAllocation.limit"]  # fmt: skip
 
 
 def _esx_error(code: ErrorCode, detail: str) -> Error:
@@ -78,7 +84,9 @@ def _moref_id(vm: Any) -> int:
     return int(digits.group(1)) if digits else -1
 
 
-class EsxConnection:
+class EsxConnection(HostObjectHooks):
+    """One connection: the domain calls here, the host's storage, networks and interfaces in HostObjectHooks."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -104,6 +112,12 @@ class EsxConnection:
         return str(self.session.host.name)
 
     @hookimpl
+    def connect_get_capabilities(self) -> str:
+        from pyvirt_esx.capabilities import capabilities_xml
+
+        return capabilities_xml(self.session)
+
+    @hookimpl
     def node_get_info(self) -> NodeInfo:
         """esxNodeGetInfo: the host's hardware; CPUs are its cores, the model shortened to fit 31 bytes."""
         hw = self.session.host.hardware
@@ -124,6 +138,8 @@ class EsxConnection:
     def connect_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         if native_format != NATIVE_FORMAT:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unsupported config format '{native_format}'")
+        from pyvirt_esx.vmx_to_xml import vmx_to_xml
+
         # libvirt's esxConnectDomainXMLFromNative: a VMX given alone has no directory; bare file names go to "[?] ?"
         return vmx_to_xml(native_config, self._context("[?] ?"))
 
@@ -131,12 +147,16 @@ class EsxConnection:
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         if native_format != NATIVE_FORMAT:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unsupported config format '{native_format}'")
+        from pyvirt_esx.vmx_from_xml import domain_to_vmx, parse_vmware_domain
+
         dom, _ = parse_vmware_domain(xml)
         return domain_to_vmx(dom, default_hw_version(self.session.about.version or ""), self._context(None))
 
     # ------------------------------------------------------------------ file names as this host knows them
     def _context(self, vmx_directory: str | None) -> VmxContext:
         """esxParseVMXFileName/esxFormatVMXFileName: absolute paths on the host <-> ``[datastore] path``."""
+        from pyvirt_esx.vmx_context import VmxContext
+
         stores = self.session.datastores()
 
         def parse(name: str, allow_missing: bool) -> str | None:
@@ -169,76 +189,123 @@ class EsxConnection:
         return VmxContext(parse_file_name=parse, format_file_name=format_name)
 
     # ------------------------------------------------------------------ lookups
+    # One PropertyCollector call per listing and a SearchIndex lookup per UUID, as libvirt's esxVI_* lookups:
+    # pyVmomi's attribute access would cost a round trip per property per VM.
+    def _ref_of(self, vm: Any, props: dict[str, Any]) -> DomainRef:
+        running = props.get("runtime.powerState") != "poweredOff"
+        return DomainRef(str(props["name"]), str(props["config.uuid"]), _moref_id(vm) if running else -1)
+
+    def _listing(self) -> list[tuple[Any, dict[str, Any]]]:
+        """(VM, its name, UUID and power state) for every VM with a configuration (a VM being created has none)."""
+        return [(vm, p) for vm, p in self.session.vm_table(_REF_PATHS) if p.get("config.uuid")]
+
     def _ref(self, vm: Any) -> DomainRef:
-        running = vm.runtime.powerState != "poweredOff"
-        return DomainRef(str(vm.name), str(vm.config.uuid), _moref_id(vm) if running else -1)
+        return self._ref_of(vm, self.session.properties(vm, _REF_PATHS))
+
+    def _vm_properties(self, dom: DomainRef, paths: list[str]) -> tuple[Any, dict[str, Any]]:
+        """The VM of ``dom`` and its properties ``paths``; one call when this connection has already seen the VM.
+
+        A VM's managed object id stays its own while it is registered (ESX
+        does not reuse them), so the id a listing found is asked directly; a VM
+        unregistered since then is looked up again by UUID, as always.
+        """
+        known = self.session.known_vm(dom.uuid)
+        if known is not None:
+            try:
+                props = self.session.properties(known, paths)
+            except vmodl.fault.ManagedObjectNotFound:
+                props = {}
+            if props:
+                return known, props
+            self.session.forget_vm(dom.uuid)
+        vm = self._vm(dom)
+        return vm, self.session.properties(vm, paths)
 
     def _vm(self, dom: DomainRef) -> Any:
-        for vm in self.session.virtual_machines():
-            if vm.config is not None and vm.config.uuid == dom.uuid:
-                return vm
-        raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with UUID '{dom.uuid}'")
+        vm = self.session.find_vm(dom.uuid)
+        if vm is None:
+            raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with UUID '{dom.uuid}'")
+        return vm
 
     @hookimpl
     def domain_list_all(self) -> list[DomainRef]:
-        return [self._ref(vm) for vm in self.session.virtual_machines() if vm.config is not None]
+        return [self._ref_of(vm, p) for vm, p in self._listing()]
 
     @hookimpl
     def domain_lookup_by_name(self, name: str) -> DomainRef:
-        for vm in self.session.virtual_machines():
-            if vm.name == name and vm.config is not None:
-                return self._ref(vm)
+        for vm, props in self._listing():
+            if props.get("name") == name:
+                return self._ref_of(vm, props)
         raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with name '{name}'")
 
     @hookimpl
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
-        for vm in self.session.virtual_machines():
-            if vm.config is not None and vm.config.uuid == uuid:
-                return self._ref(vm)
-        raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with UUID '{uuid}'")
+        vm = self.session.find_vm(uuid)
+        if vm is None:
+            raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with UUID '{uuid}'")
+        return self._ref(vm)
 
     @hookimpl
     def domain_lookup_by_id(self, id: int) -> DomainRef:
-        for vm in self.session.virtual_machines():
-            if vm.config is not None and vm.runtime.powerState != "poweredOff" and _moref_id(vm) == id:
-                return self._ref(vm)
+        for vm, props in self._listing():
+            if props.get("runtime.powerState") != "poweredOff" and _moref_id(vm) == id:
+                return self._ref_of(vm, props)
         raise _esx_error(ErrorCode.NO_DOMAIN, f"Could not find domain with ID {id}")
 
     # ------------------------------------------------------------------ state and XML
     @hookimpl
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
-        vm = self._vm(dom)
-        memory_kib = int(vm.config.hardware.memoryMB) * 1024
-        return DomainInfo(_POWER_STATES.get(str(vm.runtime.powerState), 0), memory_kib, memory_kib,
-                          int(vm.config.hardware.numCPU), 0)  # fmt: skip
+        """esxDomainGetInfo: the configured size is the maximum, the memory limit (if any) the current memory."""
+        from pyvirt_esx import hardware
+
+        _, props = self._vm_properties(dom, _INFO_PATHS)
+        max_kib = int(props["config.hardware.memoryMB"]) * 1024
+        return DomainInfo(_POWER_STATES.get(str(props.get("runtime.powerState")), 0), max_kib,
+                          hardware.current_memory_kib(max_kib, props.get("config.memoryAllocation.limit")),
+                          int(props["config.hardware.numCPU"]), 0)  # fmt: skip
+
+    @hookimpl
+    def domain_set_memory(self, dom: DomainRef, memory_kib: int, flags: int) -> None:
+        from pyvirt_esx import hardware
+
+        hardware.set_memory(self.session, self._vm(dom), memory_kib, flags)
+
+    @hookimpl
+    def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
+        from pyvirt_esx import hardware
+
+        hardware.set_vcpus(self.session, self._vm(dom), count, flags)
 
     @hookimpl
     def domain_get_state(self, dom: DomainRef) -> tuple[int, int]:
-        return _POWER_STATES.get(str(self._vm(dom).runtime.powerState), 0), 0
+        state = self._vm_properties(dom, ["runtime.powerState"])[1].get("runtime.powerState")
+        return _POWER_STATES.get(str(state), 0), 0
 
     @hookimpl
     def domain_get_os_type(self, dom: DomainRef) -> str:
-        """Every VM on these hosts is a full virtual machine; libvirt's esxDomainGetOSType answers the same."""
-        self._vm(dom)
+        """Every VM on these hosts is a full virtual machine: libvirt's esxDomainGetOSType answers without asking."""
         return "hvm"
 
     @hookimpl
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         """A registered VM is always persistent; autostart is the host's auto-start manager's setting for it."""
-        vm = self._vm(dom)
+        vm, props = self._vm_properties(dom, ["runtime.powerState", "rootSnapshot", "config.uuid"])
         return {
             "persistent": True,
-            "active": vm.runtime.powerState != "poweredOff",
+            "active": props.get("runtime.powerState") != "poweredOff",
             "autostart": self._autostart(vm),
             "managed_save": False,  # no managed save on these hosts (libvirt's driver has none either)
-            "has_snapshot": bool(vm.rootSnapshot),
+            "has_snapshot": bool(props.get("rootSnapshot")),
             "updated": False,
         }
 
     def _autostart(self, vm: Any) -> bool:
-        manager = self.session.host.configManager.autoStartManager
+        session = self.session
+        manager = session.properties(session.host, ["configManager.autoStartManager"]).get(
+            "configManager.autoStartManager"
+        )
         try:
-            config = manager.config if manager is not None else None
+            config = session.properties(manager, ["config"]).get("config") if manager is not None else None
         except vmodl.fault.ManagedObjectNotFound:
             return False  # a host without an auto-start manager (vcsim 0.24 has none) starts nothing by itself
         if config is None or config.defaults is None or not config.defaults.enabled:
@@ -255,6 +322,10 @@ class EsxConnection:
 
     @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        from pyvirt.conf.domain import VIR_DOMAIN_XML_SECURE, format_domain
+        from pyvirt_esx.vmx_context import VmxContext
+        from pyvirt_esx.vmx_to_xml import vmx_to_domain, with_vmware_metadata
+
         vm = self._vm(dom)
         vmx_path = str(vm.config.files.vmPathName)
         datastore, path = self._split_datastore_path(vmx_path)
@@ -264,14 +335,20 @@ class EsxConnection:
         # the host's own name and UUID for the VM are the ones every lookup uses
         model.name, model.uuid = str(vm.name), str(vm.config.uuid)
         running = vm.runtime.powerState != "poweredOff"
-        return format_domain(model, flags & VIR_DOMAIN_XML_SECURE, domain_id=_moref_id(vm) if running else -1)
+        xml = format_domain(model, flags & VIR_DOMAIN_XML_SECURE, domain_id=_moref_id(vm) if running else -1)
+        # esxDomainGetXMLDesc ends it with the datacenter and the VM's managed object id, in libvirt's namespace
+        where = VmxContext(datacenter_path=str(self.session.datacenter.name), moref=str(vm._moId))
+        return with_vmware_metadata(xml, where)
 
     # ------------------------------------------------------------------ definitions
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
+        from pyvirt_esx.vmx_file import escape_hex
+        from pyvirt_esx.vmx_from_xml import domain_to_vmx, parse_vmware_domain
+
         dom, _ = parse_vmware_domain(xml)
-        for vm in self.session.virtual_machines():
-            if vm.config is not None and (vm.config.uuid == dom.uuid or vm.name == dom.name):
+        for _, props in self._listing():
+            if props["config.uuid"] == dom.uuid or props.get("name") == dom.name:
                 raise _esx_error(ErrorCode.OPERATION_INVALID,
                                  "Domain already exists, editing existing domains is not supported yet")  # fmt: skip
         assert dom.devices is not None
@@ -291,7 +368,7 @@ class EsxConnection:
         datastore_path = f"[{datastore}] {file_name}"
         try:
             host = self.session.host
-            task = self.session.datacenter.vmFolder.RegisterVM_Task(
+            task = self.session.vm_folder.RegisterVM_Task(
                 path=datastore_path, name=dom.name, asTemplate=False, pool=host.parent.resourcePool, host=host
             )
             vm = self.session.wait(task, "Could not define domain")
@@ -356,6 +433,8 @@ class EsxConnection:
 
     # ------------------------------------------------------------------ snapshots
     def _snapshots(self, dom: DomainRef) -> SnapshotTree:
+        from pyvirt_esx.snapshots import SnapshotTree
+
         return SnapshotTree(self.session, self._vm(dom))
 
     @hookimpl
@@ -395,7 +474,7 @@ class EsxConnection:
 class EsxDriver(HypervisorDriver):
     """The object behind the ``esx``, ``vpx`` and ``gsx`` entry points (one driver, as in libvirt)."""
 
-    pyvirt_contract = "1.8"
+    pyvirt_contract = "1.10"
     name = "esx"
 
     @hookimpl

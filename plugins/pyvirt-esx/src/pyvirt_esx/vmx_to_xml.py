@@ -21,7 +21,7 @@ from pyvirt_esx.vmx_disks import SCSI_SUPER_WIDE_MAX_UNIT, SCSI_WIDE_MAX_UNIT, D
 from pyvirt_esx.vmx_disks import sub_element as _sub
 from pyvirt_esx.vmx_file import VmxConfig, decode_vmx, unescape_hex, vmx_error, vmx_unsupported
 
-__all__ = ["VMWARE_NS", "vmx_to_domain", "vmx_to_xml"]
+__all__ = ["VMWARE_NS", "vmx_to_domain", "vmx_to_xml", "with_vmware_metadata"]
 
 VMWARE_NS = "http://libvirt.org/schemas/domain/vmware/1.0"
 NET_MODELS = {"vlance": "vlance", "vmxnet": "vmxnet", "vmxnet3": "vmxnet3", "e1000": "e1000", "e1000e": "e1000e"}
@@ -467,7 +467,11 @@ def vmx_to_domain(vmx: str | bytes, ctx: VmxContext) -> Domain:
 
 def vmx_to_xml(vmx: str | bytes, ctx: VmxContext) -> str:
     """Convert a VMX file's text into domain XML, with passwords, as libvirt's test and driver format it."""
-    xml = format_domain(vmx_to_domain(vmx, ctx), VIR_DOMAIN_XML_SECURE)
+    return with_vmware_metadata(format_domain(vmx_to_domain(vmx, ctx), VIR_DOMAIN_XML_SECURE), ctx)
+
+
+def with_vmware_metadata(xml: str, ctx: VmxContext) -> str:
+    """The ``vmware`` namespace's elements libvirt ends the XML with: where the VM lives (datacenter, moref)."""
     extra = []
     if ctx.datacenter_path is not None:
         extra.append(f"  <vmware:datacenterpath>{_escape(ctx.datacenter_path)}</vmware:datacenterpath>\n")

@@ -47,12 +47,14 @@ from pyvirt.plugin.records import (
     SecurityModel,
     SnapshotRef,
 )
+from pyvirt.plugin.typed_params import TypedParam
 from pyvirt.security.dac import parse_dac_label
 from pyvirt.security.stack import load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
+from pyvirt_qemu import migration
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
@@ -514,6 +516,41 @@ class QemuConnection:
             )  # fmt: skip
         obj.job.abort()
 
+    # ------------------------------------------------------------------ migration (see pyvirt_qemu.migration)
+    @hookimpl
+    def domain_migrate_begin(self, dom: DomainRef, params: list[TypedParam], flags: int) -> tuple[str, bytes]:
+        return migration.begin(self, dom, params, flags)
+
+    @hookimpl
+    def domain_migrate_prepare(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, str | None]:
+        return migration.prepare(self, params, cookie, flags)
+
+    @hookimpl
+    def domain_migrate_prepare_tunnel(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, int]:
+        return migration.prepare_tunnel(self, params, cookie, flags)
+
+    @hookimpl
+    def domain_migrate_perform(
+        self, dom: DomainRef, dconnuri: str | None, params: list[TypedParam], cookie: bytes, flags: int
+    ) -> bytes:
+        return migration.perform(self, dom, dconnuri, params, cookie, flags)
+
+    @hookimpl
+    def domain_migrate_finish(
+        self, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> tuple[DomainRef, bytes]:
+        return migration.finish(self, params, cookie, flags, cancelled)
+
+    @hookimpl
+    def domain_migrate_confirm(
+        self, dom: DomainRef, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+    ) -> None:
+        migration.confirm(self, dom, params, cookie, flags, cancelled)
+
+    @hookimpl
+    def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
+        return migration.job_stats(self, dom, flags)
+
     @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0, "qemuDomainManagedSaveRemove")
@@ -565,6 +602,8 @@ class QemuConnection:
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 1, "qemuDomainDestroyFlags")
         obj = self.state.find(dom)
+        if self.state.destroy_start(obj):  # a start with no QEMU adopted yet: ended, as libvirt's destroy ends it
+            return
         with obj.lock:
             proc = obj.process
             if proc is None or not obj.active or proc.stop_reason == "destroyed":  # (another destroy has it)
@@ -1107,7 +1146,7 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    pyvirt_contract = "1.10"  # 1.10: host_validate; 1.9: the typed events (reboot, device-removed, agent lifecycle)
+    pyvirt_contract = "1.10"  # 1.10: live migration (the five phases) and job statistics
     name = "qemu"
 
     @hookimpl

@@ -47,6 +47,9 @@ class Monitor:
         # QEMU serves one QMP client: another process of ours may hold it (then commands fail like libvirt's job lock)
         self.held_elsewhere = False
         self._owner_fd: int | None = None
+        # Take ``PATH.owner`` while connected, for other processes on the same paths; pyvirtd, which owns
+        # its paths alone, does not (see ``QemuState``'s ownership).
+        self.claim_owner = True
         # (socket, lock file) of the guest's second QMP monitor, used one command at a time while held elsewhere
         self.shared: tuple[str, str] | None = None
         self._events_task: Any = None
@@ -135,7 +138,8 @@ class Monitor:
                 continue
             self._client = client
             self._events_task = asyncio.run_coroutine_threadsafe(self._pump_events(client), self._loop)
-            self._claim_ownership(path)
+            if self.claim_owner:
+                self._claim_ownership(path)
             return
         raise OperationFailedError(
             ErrorCode.OPERATION_FAILED, f"cannot connect to QEMU monitor of '{self.name}' at {path}: {last}",

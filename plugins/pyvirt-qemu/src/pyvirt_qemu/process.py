@@ -42,7 +42,24 @@ from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 
-__all__ = ["QemuProcess", "pidfd_exited", "shared_monitor_path", "start_process"]
+__all__ = ["QemuProcess", "owned_alone", "pidfd_exited", "set_owned_alone", "shared_monitor_path", "start_process"]
+
+# Run directories whose driver state this process owns alone (pyvirtd's, see ``QemuState``): no other
+# process of ours talks to their guests, so they get no second (shared) QMP monitor, and their monitor
+# connection takes no owner lock.
+_OWNED_ALONE: set[str] = set()
+
+
+def set_owned_alone(paths: DriverPaths, alone: bool) -> None:
+    """Record whether this process owns the driver state under ``paths`` alone."""
+    if alone:
+        _OWNED_ALONE.add(paths.run)
+    else:
+        _OWNED_ALONE.discard(paths.run)
+
+
+def owned_alone(paths: DriverPaths) -> bool:
+    return paths.run in _OWNED_ALONE
 
 
 @dataclass
@@ -174,8 +191,10 @@ def start_process(
     domain_id: int = -1,
     hugepage_mounts: list[HugetlbfsMount] | None = None,
     on_starting: Callable[[int, bool, list[str]], None] | None = None,
+    incoming: str | None = None,
 ) -> QemuProcess:
-    """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd.
+    """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd,
+    ``incoming`` (``defer``) makes it wait for one (``migrate-incoming``).
 
     ``on_starting(pid, labelled, hugepage_dirs)`` records the start's progress before each step that leaves
     something behind (first side effect, labels, the process itself), so that whoever finds this start
@@ -183,6 +202,7 @@ def start_process(
     """
     record = on_starting or (lambda pid, labelled, dirs: None)
     name = dom.name or ""
+    shared_monitor = not owned_alone(paths)
     # QEMU runs as the guest's DAC label (a static <seclabel>, else qemu.conf's): what it opens is given to that
     qemu_uid, qemu_gid = security.process_ids(dom, (qemu_uid, qemu_gid))
     paths.ensure()
@@ -212,7 +232,8 @@ def start_process(
         write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
         chardevs |= open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
-        chardevs["monitor-shared"] = listen_unix(shared_monitor_path(paths, name), 0, 0)
+        if shared_monitor:
+            chardevs["monitor-shared"] = listen_unix(shared_monitor_path(paths, name), 0, 0)
         tpm = start_swtpm(dom, paths, qemu_uid, qemu_gid)
         if tpm is not None:
             chardevs["tpm0"] = tpm
@@ -228,12 +249,14 @@ def start_process(
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
         qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg, **memory)
-        # a second QMP monitor for our other processes (see shared_monitor); not part of libvirt's line
-        qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
-                      "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
+        if shared_monitor:  # a second QMP monitor for our other processes (see shared_monitor); not libvirt's
+            qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
+                          "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
         if incoming_fd is not None:
             qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
             fds["incoming"] = incoming_fd
+        elif incoming is not None:  # an incoming migration: "defer" waits for migrate-incoming (libvirt's way)
+            qcmd.args += ["-incoming", incoming]
         security.gen_label(dom)
     except BaseException:
         close_taps(taps)
@@ -278,6 +301,7 @@ def start_process(
         pidfd = os.pidfd_open(pid)
         security.hand_over_labels(dom, pid)  # QEMU keeps the remembered labels now, not this process
         monitor = Monitor(name, on_event=on_event, on_eof=on_eof)
+        monitor.claim_owner = shared_monitor
         proc = QemuProcess(name, pid, pidfd, monitor, opened=opened, hugepage_dirs=qcmd.hugepage_dirs)
         record(pid, True, qcmd.hugepage_dirs)
         monitor.connect(monitor_path, timeout=30, alive=lambda: not pidfd_exited(pidfd, 0))

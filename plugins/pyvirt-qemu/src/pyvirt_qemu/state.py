@@ -20,11 +20,23 @@ the start, as libvirt's reconnect kills a domain it finds mid-start. A
 finished start is adopted (reconnected) instead, so a second start in another
 process fails with "domain is already running" rather than launching a
 second QEMU.
+
+All of that cross-process care is for ``?mode=direct`` and embedded URIs
+used by several processes at once. pyvirtd owns its paths alone, as
+libvirtd's QEMU driver does (it holds ``run/driver.pid`` locked for its
+life): the daemon's state takes that file exclusively and then drops the
+care (no per-domain start lock, no monitor owner lock, no second monitor on
+the guests it starts); every other process takes it shared, and is refused
+with libvirt's "Failed to acquire pid file" while a daemon owns the paths.
+A daemon that finds other processes on its paths at start shares them, as
+they do, for its whole life.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import itertools
 import json
 import os
@@ -36,7 +48,7 @@ from typing import Any
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError, SystemCallError
 from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, file_lock, try_lock_file, unlock_file
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
@@ -52,7 +64,7 @@ from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.process import QemuProcess, pidfd_exited, shared_monitor_path
+from pyvirt_qemu.process import QemuProcess, pidfd_exited, set_owned_alone, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
 from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
 
@@ -68,6 +80,10 @@ class DomainObj(BaseDomainObj):
     agent_open: bool = False  # the guest has the guest-agent port open (VSERPORT_CHANGE)
     fake_reboot: bool = False  # an ACPI reboot: the guest's power-off restarts it instead of ending QEMU
     job: DomainJobs = field(default_factory=lambda: DomainJobs(error_domain=ErrorDomain.QEMU))
+    # A start under way before its QEMU is adopted (``process`` is still None): the QEMU's pid once it
+    # exists, and whether a destroy came meanwhile (the start then ends itself at its next step).
+    starting_pid: int = 0
+    start_destroyed: bool = False
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -82,7 +98,28 @@ class QemuState(DomainTable[DomainObj]):
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
-        self._load()
+        self._owner_fd, self.owned_alone = _own_paths(paths)
+        set_owned_alone(paths, self.owned_alone)
+        try:
+            self._load()
+        except BaseException:
+            self._release_paths()
+            raise
+
+    def _release_paths(self) -> None:
+        """Let go of ``driver.pid``; the last process to leave removes it (nothing stays in the run directory)."""
+        set_owned_alone(self.paths, False)
+        fd, self._owner_fd = self._owner_fd, -1
+        if fd < 0:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only when nobody else holds it
+        except OSError:
+            pass
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.paths.run, "driver.pid"))
+        os.close(fd)  # (its flock goes with it)
 
     def remove(self, obj: DomainObj) -> None:
         """Out of the table: whoever still waits for one of its jobs fails with libvirt's "no domain"."""
@@ -131,10 +168,7 @@ class QemuState(DomainTable[DomainObj]):
                 obj.id,
                 format_domain(obj.live, 1, domain_id=obj.id),
                 {
-                    "monitor": {
-                        "path": self.paths.monitor(obj.name),
-                        "shared": shared_monitor_path(self.paths, obj.name),
-                    },
+                    "monitor": self._monitor_runtime(obj.name),
                     **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
                     **(
                         {"memory": {"hugepage-dirs": json.dumps(obj.process.hugepage_dirs)}}
@@ -149,6 +183,13 @@ class QemuState(DomainTable[DomainObj]):
             ),
         )
 
+    def _monitor_runtime(self, name: str) -> dict[str, str]:
+        """Where the guest's monitors are, for whoever reconnects: the shared one only where guests get it."""
+        runtime = {"path": self.paths.monitor(name)}
+        if not self.owned_alone:
+            runtime["shared"] = shared_monitor_path(self.paths, name)
+        return runtime
+
     def save_starting(self, live: Any, domain_id: int, pid: int, labelled: bool, hugepage_dirs: list[str]) -> None:
         """The status of a start under way: "paused, starting up", with the pid once QEMU exists.
 
@@ -157,15 +198,21 @@ class QemuState(DomainTable[DomainObj]):
         restore of labels never set would make the files root's).
         """
         runtime: dict[str, dict[str, str]] = {
-            "monitor": {
-                "path": self.paths.monitor(live.name or ""),
-                "shared": shared_monitor_path(self.paths, live.name or ""),
-            },
+            "monitor": self._monitor_runtime(live.name or ""),
             "job": {"type": "none", "async": "start"},
             "starting": {"labelled": "yes" if labelled else "no"},
         }
         if hugepage_dirs:
             runtime["memory"] = {"hugepage-dirs": json.dumps(hugepage_dirs)}
+        obj = self.domains.get(live.uuid or "")
+        if obj is not None:
+            with obj.lock:
+                if obj.start_destroyed and obj.job.async_job == AsyncJob.START:
+                    # a destroy came: no further step (the caller undoes the earlier ones)
+                    raise OperationFailedError(
+                        ErrorCode.OPERATION_FAILED, "domain is no longer running", domain=ErrorDomain.QEMU
+                    )
+                obj.starting_pid = pid
         xml = format_domain(live, 1, domain_id=domain_id)
         write_status(self.paths.status_xml(live.name or ""),
                      Status(DomainState.PAUSED, PausedReason.STARTING_UP, pid, domain_id, xml, runtime))  # fmt: skip
@@ -177,9 +224,46 @@ class QemuState(DomainTable[DomainObj]):
         lock for other processes on the same root; and the domain's current state on disk: what another
         process started is adopted, what another process abandoned mid-start is cleaned up, before the caller
         decides."""
-        with obj.job.holding_async(AsyncJob.START, mask=frozenset(), lock_file=self.paths.lockfile(obj.name)):
-            self.refresh(obj)
+        lock_file = None if self.owned_alone else self.paths.lockfile(obj.name)
+        with obj.job.holding_async(AsyncJob.START, mask=frozenset(), lock_file=lock_file):
+            with obj.lock:
+                obj.starting_pid, obj.start_destroyed = 0, False
+            if not self.owned_alone:  # (alone, nobody else can have started or abandoned it)
+                self.refresh(obj)
             yield
+
+    def destroy_start(self, obj: DomainObj, timeout: float = 30.0) -> bool:
+        """A destroy that finds a start under way with no QEMU adopted yet: end that start, as libvirt's
+        destroy kills a domain that is still starting (its id is set before QEMU runs).
+
+        The start is marked destroyed (it fails at its next step with libvirt's
+        "domain is no longer running" and undoes itself), its QEMU is killed if
+        it exists already (its monitor may not answer yet), and the destroy
+        waits for the start to end. Returns False when there is no such start,
+        or when the start had finished anyway: the caller destroys as usual.
+        """
+        with obj.lock:
+            if obj.process is not None or obj.job.async_job != AsyncJob.START:
+                return False
+            obj.start_destroyed = True
+            pid = obj.starting_pid
+        if pid:
+            _kill_and_wait(pid)
+        if not obj.job.wait_async_end(AsyncJob.START, timeout):
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT,
+                f"cannot destroy domain '{obj.name}': its start did not end in {timeout:.0f} s",
+                domain=ErrorDomain.QEMU,
+            )
+        with obj.lock:
+            obj.start_destroyed, obj.starting_pid = False, 0  # that start is over: nothing later may see them
+            if obj.active:
+                return False  # it got past the point of no return before it saw the destroy
+            obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.DESTROYED
+            ref = obj.ref()
+        for sink in list(self.sinks):
+            sink.lifecycle(ref, DomainEvent.STOPPED, Stopped.DESTROYED)
+        return True
 
     @contextlib.contextmanager
     def _run_of(self, obj: DomainObj, pid: int) -> Iterator[bool]:
@@ -187,6 +271,9 @@ class QemuState(DomainTable[DomainObj]):
         (or a start of ours that failed before QEMU existed). When a job of this process holds that lock,
         it is the start that ends here (its own failure), so the lock is not taken twice."""
         name = obj.name
+        if self.owned_alone:  # nobody else cleans up after our guests, nor starts them again meanwhile
+            yield True
+            return
         ours = obj.job.holds_lock_file()
         with contextlib.ExitStack() as stack:
             if not ours:
@@ -222,6 +309,8 @@ class QemuState(DomainTable[DomainObj]):
         st = read_status(status_path)
         name = os.path.basename(status_path)[: -len(".xml")]
         private_dir = guest_private_dir(self.paths.lib, name)
+        if self.owned_alone:
+            locked = True  # nobody else on these paths: the lock would be ours at once
         if not locked and (_is_starting(st) or not _is_our_qemu(st.pid, name, private_dir)):
             # cleaning up is for the one process holding the domain's start lock
             fd = try_lock_file(self.paths.lockfile(name))
@@ -263,12 +352,13 @@ class QemuState(DomainTable[DomainObj]):
         pidfd = os.pidfd_open(st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
                           on_eof=lambda: None)  # fmt: skip
+        monitor.claim_owner = not self.owned_alone
         proc = QemuProcess(obj.name, st.pid, pidfd, monitor, hugepage_dirs=hugepage_dirs)
         try:
             self.security.reserve_label(live, st.pid)
             monitor_path = st.runtime.get("monitor", {}).get("path", "")
             try:
-                if Monitor.held_by_another(monitor_path):
+                if not self.owned_alone and Monitor.held_by_another(monitor_path):
                     raise OperationFailedError(ErrorCode.OPERATION_FAILED, "the monitor is held by another process")
                 # a free monitor greets at once; a held one never does (its client keeps it)
                 monitor.connect(monitor_path, timeout=1)
@@ -333,6 +423,7 @@ class QemuState(DomainTable[DomainObj]):
             if proc is not None:
                 proc.release()
         self.auditor.close()
+        self._release_paths()
 
     # ------------------------------------------------------------------ runtime events
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
@@ -419,10 +510,11 @@ class QemuState(DomainTable[DomainObj]):
                 return
         reason = proc.stop_reason or "crashed"
         detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
-                  "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED}.get(reason, Stopped.FAILED)  # fmt: skip
+                  "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED,
+                  "migrated": Stopped.MIGRATED}.get(reason, Stopped.FAILED)  # fmt: skip
         shutoff = {
             "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
-            "from_snapshot": ShutoffReason.FROM_SNAPSHOT,
+            "from_snapshot": ShutoffReason.FROM_SNAPSHOT, "migrated": ShutoffReason.MIGRATED,
         }.get(reason, ShutoffReason.CRASHED)  # fmt: skip
         with self._run_of(obj, proc.pid) as ours:
             # only the one process that finds the status still naming this QEMU gives its labels back
@@ -448,6 +540,53 @@ class QemuState(DomainTable[DomainObj]):
         proc.cleaned.set()
         for sink in list(self.sinks):
             sink.lifecycle(ref, DomainEvent.STOPPED, detail)
+
+
+def _own_paths(paths: DriverPaths) -> tuple[int, bool]:
+    """Lock ``run/driver.pid``: (its descriptor, whether this process owns the paths alone).
+
+    pyvirtd takes it exclusively, with its pid in it, as libvirtd's QEMU driver
+    takes its pid file (``virPidFileAcquire``); when other processes hold it
+    already, the daemon shares the paths with them. Any other process takes it
+    shared, and fails with libvirt's error while a daemon owns the paths: the
+    daemon's guests are not prepared for a second process.
+    """
+    from pyvirt.local_driver.state_driver import in_daemon
+
+    os.makedirs(paths.run, mode=0o755, exist_ok=True)
+    path = os.path.join(paths.run, "driver.pid")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            alone = False
+            if in_daemon():
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    alone = True
+                except BlockingIOError:
+                    pass  # other processes use these paths: share them, as they do
+            if not alone:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise SystemCallError(exc.errno or errno.EAGAIN, f"Failed to acquire pid file '{path}'") from None
+            if _names(path, fd):
+                if alone:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                return fd, alone
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the last process to leave removed it meanwhile: lock the file that is there now
+
+
+def _names(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _restart_guest(proc: QemuProcess) -> None:

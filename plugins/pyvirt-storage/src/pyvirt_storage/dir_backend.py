@@ -21,16 +21,19 @@ import stat
 from pyvirt.conf.storage import Bytes, Permissions, Pool, Timestamps, VolBacking, VolTarget, Volume
 from pyvirt.errors import (
     AlreadyExistsError,
+    Error,
     ErrorCode,
     ErrorDomain,
     InvalidArgumentError,
     NotFoundError,
     NotSupportedError,
     OperationFailedError,
+    OperationInvalidError,
     SystemCallError,
     XMLError,
 )
 from pyvirt.plugin.bases import StorageBackend
+from pyvirt.plugin.flags import check_flags
 from pyvirt.util.command import Command
 from pyvirt_storage.image_probe import probe_image
 from pyvirt_storage.qemu_img import create_command
@@ -38,7 +41,7 @@ from pyvirt_storage.qemu_img import create_command
 __all__ = ["DirBackend"]
 
 _QEMU_IMG_FORMATS = ("qcow2", "qed", "vmdk", "vdi", "qcow")
-_BUILD_OVERWRITE, _BUILD_NO_OVERWRITE = 2, 4
+_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = 4, 8  # virStoragePoolBuildFlags
 
 
 def _system_error(exc: OSError, what: str) -> SystemCallError:
@@ -87,7 +90,8 @@ def _timestamps(st: os.stat_result) -> Timestamps:
 class DirBackend(StorageBackend):
     """Entry point ``dir`` of ``pyvirt.storage_backend``: every required and optional method."""
 
-    pyvirt_contract = "1.0"  # the storage-backend contract (pyvirt.plugin.bases.STORAGE_BACKEND_CONTRACT_VERSION)
+    # the storage-backend contract (pyvirt.plugin.bases.STORAGE_BACKEND_CONTRACT_VERSION); 1.1 added delete
+    pyvirt_contract = "1.1"
 
     @staticmethod
     def _dir(pool: Pool) -> str:
@@ -96,18 +100,86 @@ class DirBackend(StorageBackend):
 
     # ---------------------------------------------------------------- pool
     def build(self, pool: Pool, flags: int) -> None:
-        """Create the directory (``pool-build``, ``pool-start --build``) with the pool's permissions."""
+        """Create the directory (``pool-build``, ``pool-start --build``) with the pool's permissions.
+
+        libvirt's virStorageBackendFileSystemBuild for a dir pool: the parents
+        are made with default permissions, the directory itself with the
+        pool's mode (0711 when it says none and the directory is new; an
+        existing one keeps its mode then), owner and group. A directory that
+        exists is accepted and only gets those permissions again. OVERWRITE
+        and NO_OVERWRITE ask to format a source device, which a dir pool has
+        not: libvirt refuses them after making the directory, and so does this.
+        """
+        check_flags(flags, _BUILD_OVERWRITE | _BUILD_NO_OVERWRITE, "virStorageBackendFileSystemBuild")
         if flags & _BUILD_OVERWRITE and flags & _BUILD_NO_OVERWRITE:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Overwrite and no overwrite flags are mutually exclusive")
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG,
+                "Flags 'VIR_STORAGE_POOL_BUILD_OVERWRITE' and 'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' "
+                "are mutually exclusive",
+                verbatim=True,  # virReportInvalidArg: the message alone, no "invalid argument: " before it
+            )
         path = self._dir(pool)
-        perms = pool.target.permissions if pool.target is not None else None
+        parent = os.path.dirname(path)
+        if not os.path.isabs(path):
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"path '{path}' is not absolute")
         try:
-            os.makedirs(path, mode=_mode(perms.mode if perms else None, 0o711), exist_ok=True)
-            os.chmod(path, _mode(perms.mode if perms else None, 0o711))
-            if perms is not None and (perms.owner is not None or perms.group is not None):
-                os.chown(path, -1 if perms.owner is None else perms.owner, -1 if perms.group is None else perms.group)
+            os.makedirs(parent, mode=0o777, exist_ok=True)
         except OSError as exc:
-            raise _system_error(exc, f"cannot create path '{path}'") from exc
+            raise _system_error(exc, f"cannot create path '{parent}'") from exc
+        perms = pool.target.permissions if pool.target is not None else None
+        mode = _mode(perms.mode, -1) if perms is not None else -1
+        created = False
+        if not os.path.exists(path):
+            if mode == -1:
+                mode = 0o711
+            try:
+                os.mkdir(path, mode)
+            except OSError as exc:
+                raise _system_error(exc, f"failed to create directory '{path}'") from exc
+            created = True
+        try:
+            self._set_permissions(path, mode, perms)
+        except Error:
+            if created:
+                os.rmdir(path)  # virDirCreate leaves nothing behind when it fails
+            raise
+        if flags:
+            raise OperationInvalidError(
+                ErrorCode.OPERATION_INVALID, f"No source device specified when formatting pool '{pool.name}'",
+                domain=ErrorDomain.STORAGE,
+            )  # fmt: skip
+
+    @staticmethod
+    def _set_permissions(path: str, mode: int, perms: Permissions | None) -> None:
+        """virDirCreateNoFork's second half: chown when the owner or group differs, then chmod (past the umask)."""
+        uid = -1 if perms is None or perms.owner is None else int(perms.owner)
+        gid = -1 if perms is None or perms.group is None else int(perms.group)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise _system_error(exc, f"stat of '{path}' failed") from exc
+        if uid not in (-1, st.st_uid) or gid not in (-1, st.st_gid):
+            try:
+                os.chown(path, uid, gid)
+            except OSError as exc:
+                shown = f"({uid & 0xFFFFFFFF}, {gid & 0xFFFFFFFF})"  # libvirt prints (uid_t)-1 unsigned
+                raise _system_error(exc, f"cannot chown '{path}' to {shown}") from exc
+        if mode != -1:
+            try:
+                os.chmod(path, mode)
+            except OSError as exc:
+                raise _system_error(exc, f"cannot set mode of '{path}' to {mode:04o}") from exc
+
+    def delete(self, pool: Pool, flags: int) -> None:
+        """Remove the pool's directory (``pool-delete``): libvirt's virStorageBackendDeleteLocal only runs
+        ``rmdir``, so a directory that still holds volumes is refused by the kernel ("Directory not empty"),
+        never emptied behind the user's back."""
+        check_flags(flags, 0, "virStorageBackendDeleteLocal")
+        path = self._dir(pool)
+        try:
+            os.rmdir(path)
+        except OSError as exc:
+            raise _system_error(exc, f"failed to remove pool '{path}'") from exc
 
     def check(self, pool: Pool) -> None:
         """What starting needs: the directory exists (libvirt's words when it does not)."""

@@ -51,6 +51,7 @@ __all__ = ["StorageConnection", "StorageDriver"]
 POOL_INACTIVE, POOL_RUNNING = 0, 2
 _VOLUME_TYPES = {"file": 0, "block": 1, "dir": 2, "network": 3, "netdir": 4, "ploop": 5}
 _CREATE_WITH_BUILD, _CREATE_OVERWRITE, _CREATE_NO_OVERWRITE = 1, 2, 4
+_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = 4, 8  # virStoragePoolBuildFlags
 
 log = logging.getLogger("pyvirt.storage")
 _held = HeldState("storage")  # pyvirtd's connection, from state_initialize to state_cleanup
@@ -86,7 +87,7 @@ def _not_active(name: str) -> OperationInvalidError:
 class StorageDriver(HypervisorDriver):
     """Entry point ``storage`` of ``pyvirt.hypervisor``: opens the connections."""
 
-    pyvirt_contract = "1.9"
+    pyvirt_contract = "1.10"  # 1.10: pool_build, pool_delete
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
@@ -281,7 +282,11 @@ class StorageConnection:
         if flags & (_CREATE_WITH_BUILD | _CREATE_OVERWRITE | _CREATE_NO_OVERWRITE):
             build = getattr(backend, "build", None)  # optional: libvirt skips building without buildPool
             if build is not None:
-                build(pool, flags & (_CREATE_OVERWRITE | _CREATE_NO_OVERWRITE))
+                # storagePoolCreate: the start flags become build flags, OVERWRITE winning over NO_OVERWRITE
+                if flags & _CREATE_OVERWRITE:
+                    build(pool, _BUILD_OVERWRITE)
+                else:
+                    build(pool, _BUILD_NO_OVERWRITE if flags & _CREATE_NO_OVERWRITE else 0)
         check = getattr(backend, "check", None)  # optional, as libvirt's checkPool
         if check is not None:
             check(pool)
@@ -315,6 +320,37 @@ class StorageConnection:
         if not entry.active:
             raise _not_active(name)
         return entry.defn
+
+    @hookimpl
+    def pool_build(self, pool: PoolRef, flags: int) -> None:
+        """storagePoolBuild: only an inactive pool; the backend checks the flags (none without a build)."""
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            backend = self.backend(entry.defn.type or "")
+            if entry.active:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
+                )
+            build = getattr(backend, "build", None)  # optional: without it building succeeds doing nothing
+            if build is not None:
+                build(entry.defn, flags)
+        self.events.pool_lifecycle(pool, PoolEvent.CREATED)
+
+    @hookimpl
+    def pool_delete(self, pool: PoolRef, flags: int) -> None:
+        """storagePoolDelete: the inactive pool's storage goes, its definition stays."""
+        with self.store.locked():
+            entry = self.store.get(pool.name)
+            backend = self.backend(entry.defn.type or "")
+            if entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is still active")
+            delete = getattr(backend, "delete", None)  # storage-backend contract 1.1
+            if delete is None:
+                raise NotSupportedError(
+                    ErrorCode.NO_SUPPORT, "pool does not support pool deletion", domain=ErrorDomain.STORAGE
+                )
+            delete(entry.defn, flags)
+        self.events.pool_lifecycle(pool, PoolEvent.DELETED)
 
     @hookimpl
     def pool_refresh(self, pool: PoolRef, flags: int) -> None:

@@ -14,8 +14,8 @@ as 16 bytes, booleans as ints, fixed ``char[]`` buffers as NUL-padded bytes.
 
 from __future__ import annotations
 
-# importing the four modules registers their handlers in HANDLERS
-from pyvirt.daemon.procedures import connection, domains, events, objects  # noqa: F401
+# importing the modules registers their handlers in HANDLERS
+from pyvirt.daemon.procedures import connection, domains, events, migration, objects  # noqa: F401
 from pyvirt.daemon.procedures.table import HANDLERS, NO_CONNECTION_NEEDED
 
 __all__ = ["HANDLERS", "NO_CONNECTION_NEEDED"]

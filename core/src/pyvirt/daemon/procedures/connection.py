@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyvirt.daemon.procedures.migration import MIGRATION_FEATURES, supports_migration
 from pyvirt.daemon.procedures.table import (
     _AUTH_NONE,
     _FEATURE_PROGRAM_KEEPALIVE,
@@ -29,6 +30,8 @@ def _supports_feature(ctx: ClientContext, a: Any) -> Any:
     feature = a[0]
     if feature == _FEATURE_PROGRAM_KEEPALIVE:
         ctx.client.start_keepalive()
+    if feature in MIGRATION_FEATURES:
+        return (int(supports_migration(ctx)),)
     return (_FEATURES.get(feature, 0),)
 
 

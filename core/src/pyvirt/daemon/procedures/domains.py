@@ -206,6 +206,33 @@ def _set_autostart(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_set_autostart(dom=domain_ref(a[0]), autostart=bool(a[1]))
 
 
+# memory and vCPUs: the older procedures are the same hooks without flags
+@handles("DOMAIN_SET_MEMORY_FLAGS")
+def _set_memory_flags(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_memory(dom=domain_ref(a[0]), memory_kib=a[1], flags=a[2])
+
+
+@handles("DOMAIN_SET_MEMORY")
+def _set_memory(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_memory(dom=domain_ref(a[0]), memory_kib=a[1], flags=0)
+
+
+@handles("DOMAIN_SET_MAX_MEMORY")
+def _set_max_memory(ctx: ClientContext, a: Any) -> Any:
+    # virDomainSetMaxMemory is SetMemoryFlags with VIR_DOMAIN_MEM_MAXIMUM in libvirt's drivers too
+    ctx.calls.domain_set_memory(dom=domain_ref(a[0]), memory_kib=a[1], flags=4)
+
+
+@handles("DOMAIN_SET_VCPUS_FLAGS")
+def _set_vcpus_flags(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_vcpus(dom=domain_ref(a[0]), count=a[1], flags=a[2])
+
+
+@handles("DOMAIN_SET_VCPUS")
+def _set_vcpus(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_vcpus(dom=domain_ref(a[0]), count=a[1], flags=0)
+
+
 @handles("DOMAIN_SAVE")
 def _save(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_save(dom=domain_ref(a[0]), path=a[1], xml=None, flags=0)

@@ -124,6 +124,8 @@ HANDLERS.update(
         ),
         "REMOTE_PROC_STORAGE_POOL_CREATE": lambda ctx, a: ctx.calls.pool_create(pool=_pool(a[0]), flags=a[1]),
         "REMOTE_PROC_STORAGE_POOL_REFRESH": lambda ctx, a: ctx.calls.pool_refresh(pool=_pool(a[0]), flags=a[1]),
+        "REMOTE_PROC_STORAGE_POOL_BUILD": lambda ctx, a: ctx.calls.pool_build(pool=_pool(a[0]), flags=a[1]),
+        "REMOTE_PROC_STORAGE_POOL_DELETE": lambda ctx, a: ctx.calls.pool_delete(pool=_pool(a[0]), flags=a[1]),
         "REMOTE_PROC_STORAGE_POOL_GET_INFO": lambda ctx, a: tuple(ctx.calls.pool_get_info(pool=_pool(a[0]))),
         "REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME": lambda ctx, a: (
             _wpool(ctx.calls.pool_lookup_by_name(name=a[0][0])),

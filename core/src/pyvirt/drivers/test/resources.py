@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
-from pyvirt.events import EventSink, NetworkEvent
+from pyvirt.events import EventSink, NetworkEvent, PoolEvent
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
@@ -112,7 +112,9 @@ class ResourceHooks:
     @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
         check_flags(flags, 1, "testNetworkCreateXMLFlags")
-        ref = self._nref(self._add_network(xml, active=True))
+        obj = self._add_network(xml, active=True)
+        obj.active = True  # a defined, inactive network of that name starts with this definition (ADD_LIVE)
+        ref = self._nref(obj)
         self.events.network_lifecycle(ref, NetworkEvent.STARTED)
         return ref
 
@@ -131,16 +133,16 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._net(net)
             if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is already active")
+                # testNetworkCreate's own wording, not the bridge driver's
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"Network '{net.name}' is already running")
             obj.active = True
         self.events.network_lifecycle(net, NetworkEvent.STARTED)
 
     @hookimpl
     def network_destroy(self, net: NetworkRef) -> None:
         with self.state.lock:
+            # testNetworkDestroy does not check that the network runs: destroying an inactive one succeeds
             obj = self._net(net)
-            if not obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
             obj.active = False
             if not obj.persistent:
                 del self.state.networks[net.name]
@@ -148,9 +150,8 @@ class ResourceHooks:
 
     @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
-        check_flags(flags, 1, "testNetworkGetXMLDesc")
-        obj = self._net(net)
-        return conf_network.format_network(obj.persistent_def() if flags & 1 else obj.defn)
+        check_flags(flags, 0, "testNetworkGetXMLDesc")  # libvirt's test driver takes no flags, not even INACTIVE
+        return conf_network.format_network(self._net(net).defn)
 
     @hookimpl
     def network_update(self, net: NetworkRef, command: int, section: int, parent_index: int, xml: str,
@@ -274,7 +275,8 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._pool(pool)
             if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is still active")
+                # testStoragePoolObjFindInactiveByName's wording
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
             del self.state.pools[pool.name]
 
     @hookimpl
@@ -283,9 +285,7 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._pool(pool)
             if obj.active:
-                raise OperationInvalidError(
-                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is already active"
-                )
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
             obj.active = True
 
     @hookimpl
@@ -304,6 +304,29 @@ class ResourceHooks:
         obj = self._pool(pool)
         if not obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+
+    def _inactive_pool(self, pool: PoolRef) -> PoolObj:
+        """testStoragePoolObjFindInactiveByName: the pool, refused while it runs."""
+        obj = self._pool(pool)
+        if obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
+        return obj
+
+    @hookimpl
+    def pool_build(self, pool: PoolRef, flags: int) -> None:
+        # libvirt's test driver has no storage to make: it only checks and announces (testStoragePoolBuild)
+        check_flags(flags, 0, "testStoragePoolBuild")
+        with self.state.lock:
+            self._inactive_pool(pool)
+        self.events.pool_lifecycle(pool, PoolEvent.CREATED)
+
+    @hookimpl
+    def pool_delete(self, pool: PoolRef, flags: int) -> None:
+        # as testStoragePoolDelete: the definition stays, only the (imaginary) storage goes
+        check_flags(flags, 0, "testStoragePoolDelete")
+        with self.state.lock:
+            self._inactive_pool(pool)
+        self.events.pool_lifecycle(pool, PoolEvent.DELETED)
 
     @hookimpl
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
@@ -383,7 +406,7 @@ class ResourceHooks:
             obj = self._active_pool(pool)
             assert vol.name is not None and vol.capacity is not None
             if vol.name in obj.volumes:
-                raise OperationFailedError(ErrorCode.STORAGE_VOL_EXIST, vol.name)
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "storage vol already exists")  # test driver
             alloc = vol.allocation.value if vol.allocation else vol.capacity.value
             available = obj.defn.available.value if obj.defn.available else 0
             if alloc > available:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @hookspec(firstresult=True)
 def host_validate() -> list[CheckResult]:
-    """Check this host for what the driver needs; added in contract 1.10, optional.
+    """Check this host for what the driver needs. Optional.
 
     :returns: one :class:`pyvirt.util.host_validate.CheckResult` per check,
         in the order to print them, each PASS, WARN (a feature is missing)
@@ -31,4 +31,6 @@ def host_validate() -> list[CheckResult]:
 
     A driver without this hook gets a check of its declared programs only.
     Stops at first non-None result.
+
+    Added in contract 1.10.
     """

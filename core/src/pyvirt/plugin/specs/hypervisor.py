@@ -31,83 +31,184 @@ if TYPE_CHECKING:
 
 @hookspec(firstresult=True)
 def connect_open(uri: URI, read_only: bool, events: EventSink) -> Any:
-    """Open a connection for ``uri``; implemented by the driver object of the entry point.
+    """Open a connection for ``uri``, or decline it.
 
-    :param uri: the resolved URI (scheme = this driver's entry-point name).
-    :param read_only: the caller asked for a read-only connection.
-    :param events: where the driver reports lifecycle events.
-    :returns: the connection object (which implements the other hooks), or
-        None to decline (libvirt's VIR_DRV_OPEN_DECLINED).
+    Implemented by the object behind the ``pyvirt.hypervisor`` entry point,
+    not by a connection: it builds the connection object, which then answers
+    every other hook of this module for that connection.
+
+    :param uri: the resolved URI; its scheme is this driver's entry-point name.
+    :param read_only: the caller asked for a read-only connection (the facade
+        refuses writes on it; the driver may use it to open less).
+    :param events: where the connection reports lifecycle and other events.
+    :returns: the connection object, or None to decline the URI (libvirt's
+        VIR_DRV_OPEN_DECLINED), so that the caller reports that no driver
+        handles it.
+    :raises Error: the URI is this driver's but cannot be opened (a missing
+        path, a refused session).
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def connect_close() -> None:
-    """Release what the connection holds. Called once."""
+    """Release what the connection holds (monitors, sockets, caches); called once, last.
+
+    Running guests are not touched: closing a connection is not stopping its domains.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def connect_get_type() -> str:
-    """The hypervisor type name as virConnectGetType reports it (``"TEST"``, ``"QEMU"``).
+    """The hypervisor's type name, as virConnectGetType reports it.
+
+    :returns: ``"TEST"``, ``"QEMU"``, ``"LXC"``, ... as libvirt's driver of the same kind answers.
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def connect_get_version() -> int:
-    """Hypervisor version as major * 1,000,000 + minor * 1,000 + release.
+    """The hypervisor's version, as virConnectGetVersion reports it.
+
+    :returns: major * 1,000,000 + minor * 1,000 + release (QEMU 7.2.0 is 7002000).
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def connect_get_hostname() -> str:
-    """The host name of the hypervisor host. Stops at first non-None result."""
+    """The name of the host the hypervisor runs on (virConnectGetHostname).
+
+    :returns: the host name, fully qualified when the host knows its domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def connect_get_capabilities() -> str:
-    """The capabilities XML document. Stops at first non-None result."""
+    """The host's capabilities document (virConnectGetCapabilities).
+
+    :returns: the ``<capabilities>`` XML: host CPU and topology, security
+        models, and one ``<guest>`` per architecture and domain type the
+        driver can run.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_set_keep_alive(interval: int, count: int) -> int:
+    """Ping the peer after ``interval`` idle seconds; close the connection after ``count`` unanswered pings.
+
+    Only a connection with a peer has a keepalive: libvirt's remote driver
+    implements virConnectSetKeepAlive, in-process drivers do not and answer
+    NO_SUPPORT (virsh then refuses ``-k``/``-K`` on such a connection).
+
+    :param interval: seconds of silence before a ping; 0 or less stops the keepalive.
+    :param count: unanswered pings after which the connection is closed.
+    :returns: 0 once applied; 1 when the peer does not support keepalive
+        (nothing is started, as libvirt's remoteConnectSetKeepAlive answers).
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
 
 
 @hookspec(firstresult=True)
 def connect_get_domain_capabilities(
     emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int
 ) -> str:
-    """The domainCapabilities XML: what a guest of this emulator/arch/machine/type may use.
+    """What a guest of one emulator, architecture, machine type and domain type may use.
 
-    ``None`` arguments mean the driver's default for that axis, as in libvirt.
+    The answer of virConnectGetDomainCapabilities: devices, CPU modes,
+    firmware, features. A ``None`` argument is the driver's default for that
+    axis, as in libvirt.
+
+    :param emulator: the emulator binary, or None.
+    :param arch: the guest architecture (``x86_64``), or None.
+    :param machine: the machine type (``q35``, ``pc``), or None.
+    :param virttype: the domain type (``kvm``, ``qemu``), or None.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the ``<domainCapabilities>`` XML.
+
     Stops at first non-None result.
+
+    Added in contract 1.1.
     """
 
 
 @hookspec(firstresult=True)
 def node_get_info() -> NodeInfo:
-    """Host CPU and memory figures (virNodeGetInfo). Stops at first non-None result."""
+    """The host's CPU and memory figures (virNodeGetInfo).
+
+    :returns: the CPU model, memory in KiB, CPU count and frequency, and the
+        NUMA node, socket, core and thread counts.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def node_get_security_model() -> SecurityModel:
-    """The primary security model and DOI of the host. Stops at first non-None result."""
+    """The host's primary security model and its domain of interpretation (virNodeGetSecurityModel).
+
+    :returns: the model (``selinux``, ``apparmor``, ``dac``, ``none``) and its DOI.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def connect_domain_xml_to_native(native_format: str, xml: str) -> str:
-    """The hypervisor's own configuration for a domain (``qemu-argv``: the command line).
+    """A domain's configuration in the hypervisor's own format.
+
+    :param native_format: the format asked for (``qemu-argv``: the QEMU command line).
+    :param xml: the domain XML to convert; no domain is defined or started.
+    :returns: the native configuration text.
+    :raises Error: CONFIG_UNSUPPORTED for a format the driver does not write.
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def connect_domain_xml_from_native(native_format: str, native_config: str) -> str:
-    """Domain XML from the hypervisor's own configuration format (``lxc-tools`` for LXC). Added in 1.2.
+    """Domain XML from the hypervisor's own configuration format.
+
+    :param native_format: the format given (``lxc-tools`` for LXC, ``vmware-vmx`` for ESX, ``xen-xl`` for Xen).
+    :param native_config: the native configuration text.
+    :returns: the domain XML; nothing is defined.
+    :raises Error: CONFIG_UNSUPPORTED for a format the driver does not read.
 
     Stops at first non-None result.
+
+    Added in contract 1.2.
     """
 
 
@@ -116,29 +217,59 @@ def connect_domain_xml_from_native(native_format: str, native_config: str) -> st
 
 @hookspec(firstresult=True)
 def domain_list_all() -> list[DomainRef]:
-    """Every domain the connection knows, running first (by id), then inactive (by name).
+    """Every domain the connection knows.
 
-    Filtering by flags is done by core from ``domain_get_state`` and friends.
+    The public API filters the list by libvirt's ListAllDomains flags from
+    ``domain_get_flags`` and ``domain_get_state``, so the driver lists all.
+
+    :returns: the running domains first (by id), then the inactive ones (by name).
+
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def domain_lookup_by_name(name: str) -> DomainRef:
-    """:raises NotFoundError: NO_DOMAIN, "no domain with matching name 'x'".
+    """Find a domain by its name.
+
+    :param name: the domain's name.
+    :returns: the domain.
+    :raises NotFoundError: NO_DOMAIN, "no domain with matching name 'NAME'".
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def domain_lookup_by_uuid(uuid: str) -> DomainRef:
-    """:param uuid: canonical lower-case UUID text. Stops at first non-None result."""
+    """Find a domain by its UUID.
+
+    :param uuid: the canonical lower-case UUID text (the public API normalises other spellings).
+    :returns: the domain.
+    :raises NotFoundError: NO_DOMAIN, "no domain with matching uuid 'UUID'".
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_lookup_by_id(id: int) -> DomainRef:
-    """Look a running domain up by its id. Stops at first non-None result."""
+    """Find a running domain by its id.
+
+    :param id: the id the driver gave the domain when it started.
+    :returns: the domain.
+    :raises NotFoundError: NO_DOMAIN, "no domain with matching id ID".
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- domains: lifecycle
@@ -146,67 +277,191 @@ def domain_lookup_by_id(id: int) -> DomainRef:
 
 @hookspec(firstresult=True)
 def domain_define_xml(xml: str, flags: int) -> DomainRef:
-    """Define (or redefine) a persistent domain. Stops at first non-None result."""
+    """Define a persistent domain, or replace the persistent definition of an existing one.
+
+    :param xml: the ``<domain>`` document.
+    :param flags: :class:`~pyvirt.flags.DomainDefineFlags` (VALIDATE: check the XML against libvirt's schema first).
+    :returns: the domain; a running domain keeps running and takes the new
+        definition at its next start.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_undefine(dom: DomainRef, flags: int) -> None:
-    """Remove the persistent definition (a running domain becomes transient)."""
+    """Remove a domain's persistent definition; a running domain becomes transient.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainUndefineFlags` (what else goes with the
+        definition: managed save image, snapshot and checkpoint metadata,
+        NVRAM or TPM state). libvirt's drivers refuse a domain that has a
+        managed save image, snapshots, checkpoints or NVRAM unless the matching
+        flag says what to do with them.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_create_xml(xml: str, flags: int) -> DomainRef:
-    """Create and start a transient domain. Stops at first non-None result."""
+    """Create and start a transient domain: it disappears when it stops.
+
+    :param xml: the ``<domain>`` document.
+    :param flags: :class:`~pyvirt.flags.DomainCreateFlags` (START_PAUSED, START_AUTODESTROY, START_VALIDATE, ...).
+    :returns: the running domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_create(dom: DomainRef, flags: int) -> None:
-    """Start a defined domain."""
+    """Start a defined domain (from its managed save image when it has one).
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainCreateFlags` (START_PAUSED, START_AUTODESTROY,
+        START_BYPASS_CACHE, START_FORCE_BOOT: ignore the managed save image, ...).
+        virDomainCreate is this call with ``flags`` 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_destroy(dom: DomainRef, flags: int) -> None:
-    """Stop a domain at once."""
+    """Stop a domain at once, as pulling its power cord would.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainDestroyFlags` (GRACEFUL: ask the process to end
+        rather than kill it; REMOVE_LOGS). virDomainDestroy is this call with ``flags`` 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_shutdown(dom: DomainRef, flags: int) -> None:
-    """Ask the guest to shut down."""
+    """Ask the guest to shut down; it may take its time, or ignore the request.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainShutdownFlags`: which way to ask (ACPI power
+        button, guest agent, signal, ...); 0 lets the driver choose.
+        virDomainShutdown is this call with ``flags`` 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_reboot(dom: DomainRef, flags: int) -> None:
-    """Ask the guest to reboot."""
+    """Ask the guest to reboot.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainRebootFlags`: which way to ask (ACPI, guest agent, ...); 0 lets the driver choose.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_suspend(dom: DomainRef) -> None:
-    """Pause the domain's vCPUs."""
+    """Pause the domain's virtual CPUs; memory and devices stay as they are.
+
+    :param dom: the domain, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_resume(dom: DomainRef) -> None:
-    """Resume a paused domain."""
+    """Let a paused domain's virtual CPUs run again.
+
+    :param dom: the domain, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_save(dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-    """Save the running domain's state to ``path`` and stop it."""
+    """Save a running domain's memory and device state to a file, then stop it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param path: the file to write (``domain_restore`` reads it).
+    :param xml: a domain XML to store in the file in place of the current
+        definition (only host-side details such as disk paths may differ), or None.
+    :param flags: :class:`~pyvirt.flags.DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING or
+        PAUSED: the state to restore into). virDomainSave is this call with no
+        ``xml`` and ``flags`` 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_restore(path: str, xml: str | None, flags: int) -> DomainRef:
-    """Start a domain from a file written by ``domain_save``. Stops at first non-None result."""
+    """Start a domain from a file ``domain_save`` wrote.
+
+    :param path: the saved file.
+    :param xml: a domain XML to use in place of the one in the file (only
+        host-side details may differ), or None.
+    :param flags: :class:`~pyvirt.flags.DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING or PAUSED
+        overriding the state recorded in the file). virDomainRestore is this
+        call with no ``xml`` and ``flags`` 0.
+    :returns: the running (or paused) domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_managed_save(dom: DomainRef, flags: int) -> None:
-    """Save to the driver-managed location; the next start restores from it."""
+    """Save a running domain to the driver's own location and stop it; its next start restores from there.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainSaveRestoreFlags` (BYPASS_CACHE, RUNNING or PAUSED: the state to restore into).
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_managed_save_remove(dom: DomainRef, flags: int) -> None:
-    """Discard the managed save image."""
+    """Discard a domain's managed save image, so that its next start boots afresh.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- domains: queries
@@ -214,100 +469,251 @@ def domain_managed_save_remove(dom: DomainRef, flags: int) -> None:
 
 @hookspec(firstresult=True)
 def domain_get_info(dom: DomainRef) -> DomainInfo:
-    """virDomainGetInfo. Stops at first non-None result."""
+    """A domain's state, memory, virtual CPU count and CPU time (virDomainGetInfo).
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: the state (virDomainState's number), maximum and current memory
+        in KiB, the number of virtual CPUs and the CPU time used, in nanoseconds.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_get_state(dom: DomainRef) -> tuple[int, int]:
-    """(state, reason) with libvirt's numbers. Stops at first non-None result."""
+    """A domain's state and why it is in it (virDomainGetState).
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: ``(state, reason)`` with libvirt's numbers: virDomainState
+        (1 running, 3 paused, 5 shut off, ...) and the reason enum of that
+        state (a shut-off domain's 1 is "shutdown", 2 "destroyed").
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_get_xml_desc(dom: DomainRef, flags: int) -> str:
-    """The domain XML (``flags``: SECURE 1, INACTIVE 2, UPDATE_CPU 4, MIGRATABLE 8).
+    """A domain's XML document, as virDomainGetXMLDesc returns it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainXMLFlags`: SECURE includes passwords (refused on a
+        read-only connection), INACTIVE gives the persistent definition of a
+        running domain, UPDATE_CPU the host-model CPU made concrete,
+        MIGRATABLE what another host can start.
+    :returns: the ``<domain>`` document.
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def domain_get_os_type(dom: DomainRef) -> str:
-    """virDomainGetOSType: the guest's OS type. Optional; added in 1.6.
+    """The guest's OS type (virDomainGetOSType). Optional.
 
     Without it the public API reads ``<os><type>`` from the definition
-    (``hvm``, ``exe``, ``xen``...), which is what most libvirt drivers answer;
-    a driver answers itself when libvirt's does something else (the test
-    driver's ``linux``). Stops at first non-None result.
+    (``hvm``, ``exe``, ``xen``...), which is what most libvirt drivers
+    answer; a driver answers itself when libvirt's does something else (the
+    test driver's ``linux``).
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: the OS type.
+
+    Stops at first non-None result.
+
+    Added in contract 1.6.
     """
 
 
 @hookspec(firstresult=True)
 def domain_get_flags(dom: DomainRef) -> dict[str, bool]:
-    """``persistent``, ``active``, ``autostart``, ``managed_save``, ``has_snapshot``, ``updated``.
+    """What the domain is, in one call: the booleans ``list --all`` filters on.
 
-    One call for what ``list --all`` filters need. Stops at first non-None result.
+    Stands for virDomainIsPersistent, virDomainIsActive, virDomainGetAutostart,
+    virDomainHasManagedSaveImage and virDomainIsUpdated together.
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: ``persistent``, ``active``, ``autostart``, ``managed_save``,
+        ``has_snapshot`` and ``updated``, each True or False.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
-    """Start the domain when the host (or daemon) starts."""
+    """Start the domain, or no longer, when the host (the daemon, once per boot) starts.
+
+    :param dom: the domain, as a lookup returned it; it must be persistent.
+    :param autostart: True to start it with the host, False to stop doing so.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_memory(dom: DomainRef, memory_kib: int, flags: int) -> None:
+    """Set the memory the guest may use (its balloon target), or its maximum. Optional.
+
+    virDomainSetMemory is this call with ``flags`` 0, and virDomainSetMaxMemory
+    this call with MAXIMUM, as libvirt's drivers implement them.
+
+    :param dom: the domain, as a lookup returned it.
+    :param memory_kib: the new size in KiB.
+    :param flags: :class:`~pyvirt.flags.DomainMemoryModFlags`: LIVE and/or CONFIG (0: the
+        domain's current state), MAXIMUM to change the maximum instead (virsh's
+        ``setmaxmem``). A driver refuses flags it does not support, as libvirt's
+        virCheckFlags does.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_vcpus(dom: DomainRef, count: int, flags: int) -> None:
+    """Set the number of virtual CPUs, or its maximum. Optional.
+
+    virDomainSetVcpus is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
+    :param count: the new number (at least 1).
+    :param flags: :class:`~pyvirt.flags.DomainVcpuFlags`: LIVE and/or CONFIG (0: the current
+        state), MAXIMUM, GUEST (ask the guest agent to online or offline
+        CPUs), HOTPLUGGABLE.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_attach_device(dom: DomainRef, xml: str, flags: int) -> None:
-    """Add a device (``<disk>``, ``<interface>``, ...) live and/or to the persistent definition. Added in 1.3.
+    """Add a device (``<disk>``, ``<interface>``, ...) to the running domain, its persistent definition, or both.
 
-    ``flags``: VIR_DOMAIN_AFFECT_LIVE (1), _CONFIG (2); 0 means the current state. Stops at first non-None result.
+    virDomainAttachDevice is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
+    :param xml: the device's XML element.
+    :param flags: :class:`~pyvirt.flags.DomainDeviceModifyFlags`: LIVE and/or CONFIG; 0 means
+        the domain's current state (live when it runs, else its definition).
+
+    Stops at first non-None result.
+
+    Added in contract 1.3.
     """
 
 
 @hookspec(firstresult=True)
 def domain_detach_device(dom: DomainRef, xml: str, flags: int) -> None:
-    """Remove the device matching ``xml`` live and/or from the persistent definition. Added in 1.3.
+    """Remove the device that matches ``xml`` from the running domain, its persistent definition, or both.
+
+    virDomainDetachDevice is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
+    :param xml: the device's XML element; enough of it to pick one device (a disk's target, a NIC's MAC).
+    :param flags: :class:`~pyvirt.flags.DomainDeviceModifyFlags`: LIVE and/or CONFIG; 0 means the domain's current state.
 
     Stops at first non-None result.
+
+    Added in contract 1.3.
     """
 
 
 @hookspec(firstresult=True)
 def domain_update_device(dom: DomainRef, xml: str, flags: int) -> None:
-    """Change a device in place (a CD-ROM's medium, a NIC's link state), live and/or persistently. Added in 1.3.
+    """Change a device in place (a CD-ROM's medium, a NIC's link state), live and/or persistently.
+
+    :param dom: the domain, as a lookup returned it.
+    :param xml: the device's new XML element, matched to the existing device as detach matches it.
+    :param flags: :class:`~pyvirt.flags.DomainDeviceModifyFlags`: LIVE and/or CONFIG (0: the
+        current state), FORCE to eject a locked medium.
 
     Stops at first non-None result.
+
+    Added in contract 1.3.
     """
 
 
 @hookspec(firstresult=True)
 def domain_get_stats(dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
-    """virConnectGetAllDomainStats for one domain: (field, value) in libvirt's order. Added in 1.3.
+    """virConnectGetAllDomainStats for one domain: its statistics as (field, value) pairs.
 
-    ``stats`` is a VIR_DOMAIN_STATS_* mask (STATE 1, CPU_TOTAL 2, BALLOON 4,
-    VCPU 8, INTERFACE 16, BLOCK 32, ...); 0 asks for every group the driver
-    has. Groups the driver cannot report are left out. Stops at first non-None result.
+    :param dom: the domain, as a lookup returned it.
+    :param stats: a VIR_DOMAIN_STATS_* mask (STATE 1, CPU_TOTAL 2, BALLOON 4,
+        VCPU 8, INTERFACE 16, BLOCK 32, ...); 0 asks for every group the
+        driver has. Groups the driver cannot report are left out.
+    :param flags: :class:`~pyvirt.flags.ConnectGetAllDomainStatsFlags`; the domain filters are
+        applied by the public API, the driver sees NOWAIT, BACKING and
+        ENFORCE_STATS (a group it cannot report is then an error).
+    :returns: ``(field, value)`` pairs with libvirt's field names
+        (``state.state``, ``cpu.time``, ``balloon.current``, ...), in libvirt's order.
+
+    Stops at first non-None result.
+
+    Added in contract 1.3.
     """
 
 
 @hookspec(firstresult=True)
 def domain_interface_addresses(dom: DomainRef, source: int, flags: int) -> list[InterfaceAddresses]:
-    """virDomainInterfaceAddresses: each NIC's addresses as the ``source`` knows them. Added in 1.4.
+    """The addresses of each of the guest's network interfaces, as one source knows them.
 
-    ``source``: 0 the DHCP leases of the NIC's virtual network, 1 the guest agent,
-    2 the host's ARP table. Stops at first non-None result.
+    :param dom: the domain, as a lookup returned it.
+    :param source: 0 the DHCP leases of the NIC's virtual network, 1 the
+        guest agent (refused on a read-only connection: it runs a command in
+        the guest), 2 the host's ARP table.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: one record per interface: its name, MAC and addresses.
+
+    Stops at first non-None result.
+
+    Added in contract 1.4.
     """
 
 
 @hookspec(firstresult=True)
 def domain_get_security_label(dom: DomainRef) -> list[SecurityLabel]:
-    """Live labels of the domain's process, primary model first. Stops at first non-None result."""
+    """The live security labels of the domain's process (virDomainGetSecurityLabelList).
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: one label per security driver of the stack, the primary model's first.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def domain_open_console(dom: DomainRef, dev_name: str | None, flags: int) -> int:
-    """A new file descriptor connected to the domain's console (``dev_name`` None: the first). Added in 1.2.
+    """A new file descriptor connected to one of the domain's consoles or serial ports.
 
-    The caller owns and closes it; bytes written go to the guest's console
-    input, bytes read are its output. Stops at first non-None result.
+    Bytes written to it go to the guest's console input; bytes read are its
+    output. The caller owns the descriptor and closes it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param dev_name: the console's alias (``serial0``, ``console1``), or None for the first console.
+    :param flags: :class:`~pyvirt.flags.DomainConsoleFlags`: FORCE takes the console from
+        another client holding it, SAFE refuses when the driver cannot prevent
+        two clients from sharing it.
+    :returns: the descriptor.
+
+    Stops at first non-None result.
+
+    Added in contract 1.2.
     """
 
 
@@ -316,74 +722,227 @@ def domain_open_console(dom: DomainRef, dev_name: str | None, flags: int) -> int
 
 @hookspec(firstresult=True)
 def domain_get_scheduler_type(dom: DomainRef) -> tuple[str, int]:
-    """virDomainGetSchedulerType: the host scheduler's name and how many parameters it has. Added in 1.7.
+    """The host scheduler the domain runs under and how many tunables it has (virDomainGetSchedulerType).
 
-    :param dom: the domain.
+    :param dom: the domain, as a lookup returned it.
     :returns: ``(type, nparams)``, e.g. ``("posix", 5)`` for QEMU on cgroups,
         ``("fair", 1)`` for libvirt's test driver.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def domain_get_scheduler_parameters(dom: DomainRef, flags: int) -> list[TypedParam]:
-    """virDomainGetSchedulerParametersFlags: the scheduler's tunables with their libvirt types. Added in 1.7.
+    """The scheduler's tunables with their libvirt types.
 
-    :param dom: the domain.
-    :param flags: VIR_DOMAIN_AFFECT_LIVE (1) or _CONFIG (2), 0 for the
-        current state; VIR_TYPED_PARAM_STRING_OKAY (4) when the caller takes
-        STRING values. The older virDomainGetSchedulerParameters is this call
-        with ``flags`` 0.
+    virDomainGetSchedulerParameters is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG, 0 for the
+        current state; also :class:`~pyvirt.flags.TypedParameterFlags` OKAY
+        (VIR_TYPED_PARAM_STRING_OKAY, 4) when the caller accepts STRING values.
     :returns: every parameter of the scheduler, in the driver's order.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def domain_set_scheduler_parameters(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
-    """virDomainSetSchedulerParametersFlags: change scheduler tunables. Added in 1.7.
+    """Change scheduler tunables; nothing is changed when any parameter is refused.
 
-    :param dom: the domain.
+    virDomainSetSchedulerParameters is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
     :param params: the parameters to change; the driver refuses unknown
-        fields, wrong types and repeats as libvirt's virTypedParamsValidate.
-    :param flags: VIR_DOMAIN_AFFECT_LIVE (1) and/or _CONFIG (2), 0 for the current state.
-    :returns: None; nothing is changed when any parameter is refused.
+        fields, wrong types and repeats, as libvirt's virTypedParamsValidate does.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG, 0 for the current state.
+
+    Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def domain_screenshot(dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:
-    """virDomainScreenshot: an image of one of the guest's screens. Added in 1.7.
+    """An image of one of the guest's screens.
 
-    :param dom: the domain.
+    :param dom: the domain, as a lookup returned it.
     :param screen: which head of the video device (0: the first).
-    :param flags: none defined by libvirt yet.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
     :returns: ``(mime_type, fd)``: the image's MIME type (``image/png``,
         ``image/x-portable-pixmap``) and a readable descriptor that yields the
-        whole image then end-of-file. The caller owns and closes it; the
-        daemon relays it as the call's stream, as libvirt streams the file.
+        whole image then end-of-file. The caller owns and closes it; the daemon
+        relays it as the call's stream, as libvirt streams the file.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def domain_abort_job(dom: DomainRef, flags: int) -> None:
-    """virDomainAbortJobFlags: cancel the domain's running long job (a save, a snapshot). Added in 1.8.
+    """Cancel the domain's running long job (a save, a snapshot, a migration). Optional.
 
-    Optional: a driver without long jobs answers NO_SUPPORT, as libvirt's
-    test driver does. The job's own caller then fails with libvirt's
-    OPERATION_ABORTED ("operation aborted: job 'domain save' canceled by
-    client") and the guest is left as it was before the job.
+    A driver without long jobs answers NO_SUPPORT, as libvirt's test driver
+    does. The job's own caller then fails with OPERATION_ABORTED ("operation
+    aborted: job 'domain save' canceled by client") and the guest is left as
+    it was before the job. virDomainAbortJob is this call with ``flags`` 0.
 
-    :param dom: the domain.
-    :param flags: VIR_DOMAIN_ABORT_JOB_POSTCOPY (1): only an outgoing
-        migration in post-copy mode. The older virDomainAbortJob is this call
-        with ``flags`` 0.
-    :returns: None once the abort was requested; OPERATION_INVALID when no
-        job is running or the running one cannot be aborted.
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainAbortJobFlags`: POSTCOPY aborts only an outgoing
+        migration in post-copy mode.
+    :raises Error: OPERATION_INVALID when no job runs or the running one cannot be aborted.
+
+    Stops at first non-None result.
+
+    Added in contract 1.8.
+    """
+
+
+# ---------------------------------------------------------------- migration (contract 1.10)
+# libvirt's migration protocol version 3 with parameters (virDomainMigrate*3Params): the source runs Begin,
+# Perform and Confirm, the destination Prepare and Finish. Whoever drives the phases (the client library, or
+# the source driver itself for peer-to-peer) passes each phase's cookie to the next one unchanged.
+
+
+@hookspec(firstresult=True)
+def domain_migrate_begin(dom: DomainRef, params: list[TypedParam], flags: int) -> tuple[str, bytes]:
+    """Migration, source side, first phase (virDomainMigrateBegin3Params): check the domain can go, start the outgoing job.
+
+    libvirt's migration protocol version 3 with parameters: the source runs
+    Begin, Perform and Confirm, the destination Prepare and Finish. Whoever
+    drives the phases (the client library, or the source driver itself for
+    peer-to-peer) passes each phase's cookie to the next one unchanged.
+
+    :param dom: the running domain.
+    :param params: libvirt's VIR_MIGRATE_PARAM_* values (``destination_xml``, ``destination_name``, ...).
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags` (VIR_MIGRATE_*; ``pyvirt.migration.MigrateFlag`` has the same values).
+    :returns: ``(xml, cookie)``: the domain XML the destination is to start, and the cookie for Prepare.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_prepare(params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, str | None]:
+    """Migration, destination side (virDomainMigratePrepare3Params): start the incoming domain, waiting for its state.
+
+    :param params: as given to Begin, with ``destination_xml`` set to Begin's XML.
+    :param cookie: Begin's cookie.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags`.
+    :returns: ``(cookie, uri)``: the cookie for Perform and the URI the source
+        must send to (None: the caller's ``migrate_uri`` parameter stands).
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_prepare_tunnel(params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, int]:
+    """virDomainMigratePrepareTunnel3Params (destination): Prepare for a tunnelled migration.
+
+    The incoming domain reads its migration stream from the descriptor returned
+    instead of a port: the source sends QEMU's stream through libvirt's RPC
+    connection (VIR_MIGRATE_TUNNELLED, peer to peer only), and the daemon
+    relays that RPC stream into the descriptor.
+
+    :param params: as for Prepare.
+    :param cookie: Begin's cookie.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags`, with TUNNELLED and PEER2PEER set.
+    :returns: ``(cookie, fd)``: the cookie for Perform and a writable descriptor the caller owns; closing
+        it ends the stream.
+
+    Added in contract 1.10. Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_perform(
+    dom: DomainRef, dconnuri: str | None, params: list[TypedParam], cookie: bytes, flags: int
+) -> bytes:
+    """Migration, source side (virDomainMigratePerform3Params): send the domain; it stays paused here until Confirm.
+
+    :param dom: the domain, as a lookup returned it.
+    :param dconnuri: the destination's libvirt URI for peer-to-peer migration
+        (PEER2PEER): the source driver then runs Prepare, Finish and Confirm
+        itself; None when the caller drives the phases.
+    :param params: the parameters, ``migrate_uri`` set from Prepare.
+    :param cookie: Prepare's cookie.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags`.
+    :returns: the cookie for Finish.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_finish(
+    params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+) -> tuple[DomainRef, bytes]:
+    """Migration, destination side (virDomainMigrateFinish3Params): run the domain that arrived, or discard it.
+
+    :param params: the parameters (``destination_name`` names the domain).
+    :param cookie: Perform's cookie.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags` (PERSIST_DEST defines the domain here, PAUSED leaves it paused).
+    :param cancelled: Perform failed: kill the incoming domain and leave nothing behind.
+    :returns: ``(domain, cookie)``; when cancelled (or the domain cannot run)
+        an error is raised instead, and the source then resumes its domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_confirm(
+    dom: DomainRef, params: list[TypedParam], cookie: bytes, flags: int, cancelled: bool
+) -> None:
+    """Migration, source side, last phase (virDomainMigrateConfirm3Params): end the outgoing job.
+
+    :param dom: the domain, as a lookup returned it.
+    :param params: the parameters.
+    :param cookie: Finish's cookie.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateFlags` (UNDEFINE_SOURCE removes the definition here).
+    :param cancelled: the destination does not run the domain: resume it here; otherwise stop it here.
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_job_stats(dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
+    """Progress of the domain's running long job (a migration, a save), as virDomainGetJobStats reports it.
+
+    virDomainGetJobInfo is derived from the same fields.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainGetJobStatsFlags`: COMPLETED asks for the last
+        completed job instead, KEEP_COMPLETED keeps its statistics for another call.
+    :returns: ``(type, params)``: virDomainJobType (0 none, 1 bounded, 2
+        unbounded, 3 completed, 4 failed, 5 cancelled) and libvirt's
+        VIR_DOMAIN_JOB_* fields (``time_elapsed``, ``data_total``,
+        ``data_processed``, ``data_remaining``, ``memory_*``, ``downtime``, ...).
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
     """
 
 
@@ -392,86 +951,109 @@ def domain_abort_job(dom: DomainRef, flags: int) -> None:
 
 @hookspec(firstresult=True)
 def checkpoint_create_xml(dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
-    """virDomainCheckpointCreateXML: start tracking changed blocks from now (``<domaincheckpoint>``). Added in 1.7.
+    """Start tracking the blocks of the domain's disks that change from now on (a ``<domaincheckpoint>``).
 
-    :param dom: the domain.
+    :param dom: the domain, as a lookup returned it.
     :param xml: the checkpoint document; a missing name becomes the creation time.
-    :param flags: REDEFINE (1) restores metadata of an existing checkpoint,
-        QUIESCE (2) freezes guest filesystems first, REDEFINE_VALIDATE (4).
+    :param flags: :class:`~pyvirt.flags.DomainCheckpointCreateFlags`: REDEFINE restores the
+        metadata of an existing checkpoint, QUIESCE freezes the guest's file
+        systems first, REDEFINE_VALIDATE.
     :returns: the new checkpoint.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_list_names(dom: DomainRef, flags: int) -> list[str]:
-    """virDomainListAllCheckpoints: the domain's checkpoint names. Added in 1.7.
+    """The names of the domain's checkpoints (virDomainListAllCheckpoints).
 
-    :param dom: the domain.
-    :param flags: ROOTS (1), TOPOLOGICAL (2: parents before children),
-        LEAVES (4), NO_LEAVES (8).
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainCheckpointListFlags`: ROOTS, TOPOLOGICAL (parents before children), LEAVES, NO_LEAVES.
     :returns: the names, in creation order unless TOPOLOGICAL asks otherwise.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_list_children(chk: CheckpointRef, flags: int) -> list[str]:
-    """virDomainCheckpointListAllChildren: the checkpoints made after ``chk`` on its branch. Added in 1.7.
+    """The checkpoints made after ``chk`` on its branch (virDomainCheckpointListAllChildren).
 
     :param chk: the checkpoint.
-    :param flags: DESCENDANTS (1: all of them, not just direct children),
-        TOPOLOGICAL (2), LEAVES (4), NO_LEAVES (8).
+    :param flags: :class:`~pyvirt.flags.DomainCheckpointListFlags`: DESCENDANTS (all of them,
+        not just the direct children), TOPOLOGICAL, LEAVES, NO_LEAVES.
     :returns: the names.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_lookup_by_name(dom: DomainRef, name: str, flags: int) -> CheckpointRef:
-    """virDomainCheckpointLookupByName. Added in 1.7.
+    """Find one of the domain's checkpoints by its name.
 
-    :raises NotFoundError: NO_DOMAIN_CHECKPOINT, "no domain checkpoint with matching name 'x'".
+    :param dom: the domain, as a lookup returned it.
+    :param name: the checkpoint's name.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the checkpoint.
+    :raises NotFoundError: NO_DOMAIN_CHECKPOINT, "no domain checkpoint with matching name 'NAME'".
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_get_xml_desc(chk: CheckpointRef, flags: int) -> str:
-    """virDomainCheckpointGetXMLDesc: the ``<domaincheckpoint>`` document. Added in 1.7.
+    """A checkpoint's ``<domaincheckpoint>`` document.
 
     :param chk: the checkpoint.
-    :param flags: SECURE (1) includes secrets of the domain copy, NO_DOMAIN (2)
-        leaves the domain copy out, SIZE (4) reports each bitmap's size (the
-        domain must be running).
+    :param flags: :class:`~pyvirt.flags.DomainCheckpointXMLFlags`: SECURE includes the secrets of
+        the domain copy, NO_DOMAIN leaves the domain copy out, SIZE reports each
+        bitmap's size (the domain must be running).
     :returns: the document.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_get_parent(chk: CheckpointRef, flags: int) -> CheckpointRef:
-    """virDomainCheckpointGetParent: the checkpoint ``chk`` was made after. Added in 1.7.
+    """The checkpoint ``chk`` was made after.
 
+    :param chk: the checkpoint.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the parent checkpoint.
     :raises NotFoundError: NO_DOMAIN_CHECKPOINT when ``chk`` is a root.
 
     Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
 @hookspec(firstresult=True)
 def checkpoint_delete(chk: CheckpointRef, flags: int) -> None:
-    """virDomainCheckpointDelete: stop tracking; children move to ``chk``'s parent. Added in 1.7.
+    """Stop tracking from this checkpoint; its children move to its parent.
 
     :param chk: the checkpoint.
-    :param flags: CHILDREN (1) deletes its descendants too, METADATA_ONLY (2)
-        keeps the disks' bitmaps, CHILDREN_ONLY (4) deletes only the descendants.
-    :returns: None.
+    :param flags: :class:`~pyvirt.flags.DomainCheckpointDeleteFlags`: CHILDREN deletes its
+        descendants too, METADATA_ONLY keeps the disks' bitmaps, CHILDREN_ONLY
+        deletes only the descendants.
+
+    Stops at first non-None result.
+
+    Added in contract 1.7.
     """
 
 
@@ -480,39 +1062,120 @@ def checkpoint_delete(chk: CheckpointRef, flags: int) -> None:
 
 @hookspec(firstresult=True)
 def snapshot_create_xml(dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
-    """Create a snapshot from ``<domainsnapshot>`` XML. Stops at first non-None result."""
+    """Take a snapshot of the domain as a ``<domainsnapshot>`` document describes it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param xml: the snapshot document; a missing name becomes the creation time.
+    :param flags: :class:`~pyvirt.flags.DomainSnapshotCreateFlags`: REDEFINE (restore metadata),
+        CURRENT, NO_METADATA, HALT (stop the domain after), DISK_ONLY,
+        REUSE_EXT, QUIESCE, ATOMIC, LIVE, VALIDATE.
+    :returns: the new snapshot.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_list_names(dom: DomainRef, flags: int) -> list[str]:
-    """Snapshot names in creation order. Stops at first non-None result."""
+    """The names of the domain's snapshots (virDomainListAllSnapshots).
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainSnapshotListFlags`: ROOTS, LEAVES, NO_LEAVES,
+        METADATA, NO_METADATA, INACTIVE, ACTIVE, DISK_ONLY, INTERNAL, EXTERNAL,
+        TOPOLOGICAL (parents before children).
+    :returns: the names, in creation order unless TOPOLOGICAL asks otherwise.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_lookup_by_name(dom: DomainRef, name: str) -> SnapshotRef:
-    """Stops at first non-None result."""
+    """Find one of the domain's snapshots by its name.
+
+    :param dom: the domain, as a lookup returned it.
+    :param name: the snapshot's name.
+    :returns: the snapshot.
+    :raises NotFoundError: NO_DOMAIN_SNAPSHOT when the domain has no snapshot of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_current(dom: DomainRef) -> SnapshotRef:
-    """:raises NotFoundError: NO_DOMAIN_SNAPSHOT when there is none. Stops at first non-None result."""
+    """The domain's current snapshot: the one its state was last taken as or reverted to.
+
+    :param dom: the domain, as a lookup returned it.
+    :returns: the snapshot.
+    :raises NotFoundError: NO_DOMAIN_SNAPSHOT when the domain has no current snapshot.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_get_xml_desc(snap: SnapshotRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A snapshot's ``<domainsnapshot>`` document.
+
+    :param snap: the snapshot.
+    :param flags: :class:`~pyvirt.flags.DomainSnapshotXMLFlags`: SECURE includes the secrets of
+        the domain copy (refused on a read-only connection).
+    :returns: the document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_get_parent(snap: SnapshotRef) -> SnapshotRef:
-    """Stops at first non-None result."""
+    """The snapshot ``snap`` was taken after.
+
+    :param snap: the snapshot.
+    :returns: the parent snapshot.
+    :raises NotFoundError: NO_DOMAIN_SNAPSHOT when ``snap`` is a root.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_revert(snap: SnapshotRef, flags: int) -> None:
-    """Return the domain to the snapshot's state."""
+    """Return the domain to the state the snapshot recorded.
+
+    :param snap: the snapshot.
+    :param flags: :class:`~pyvirt.flags.DomainSnapshotRevertFlags`: RUNNING or PAUSED (the
+        state to end in, whatever the snapshot's), FORCE (allow a risky revert),
+        RESET_NVRAM.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def snapshot_delete(snap: SnapshotRef, flags: int) -> None:
-    """Delete the snapshot (children are re-parented unless flags say otherwise)."""
+    """Delete a snapshot; its children are re-parented to its parent unless the flags delete them too.
+
+    :param snap: the snapshot.
+    :param flags: :class:`~pyvirt.flags.DomainSnapshotDeleteFlags`: CHILDREN deletes the
+        descendants too, METADATA_ONLY keeps the data and drops libvirt's
+        record, CHILDREN_ONLY deletes only the descendants.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """

@@ -29,75 +29,200 @@ if TYPE_CHECKING:
 
 @hookspec(firstresult=True)
 def network_list_all() -> list[NetworkRef]:
-    """Every network, sorted by name. Stops at first non-None result."""
+    """Every network the connection knows; the public API filters them by virConnectListAllNetworks' flags.
+
+    :returns: the networks, sorted by name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_lookup_by_name(name: str) -> NetworkRef:
-    """:raises NotFoundError: NO_NETWORK. Stops at first non-None result."""
+    """Find a network by its name.
+
+    :param name: the network's name.
+    :returns: the network.
+    :raises NotFoundError: NO_NETWORK when there is no network of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_lookup_by_uuid(uuid: str) -> NetworkRef:
-    """Stops at first non-None result."""
+    """Find a network by its UUID.
+
+    :param uuid: the canonical lower-case UUID text.
+    :returns: the network.
+    :raises NotFoundError: NO_NETWORK when there is no network with that UUID.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_define_xml(xml: str, flags: int) -> NetworkRef:
-    """Stops at first non-None result."""
+    """Define a persistent network, or replace the persistent definition of an existing one.
+
+    virNetworkDefineXML is this call with ``flags`` 0.
+
+    :param xml: the ``<network>`` document.
+    :param flags: :class:`~pyvirt.flags.NetworkDefineFlags` (VALIDATE: check the XML against libvirt's schema first).
+    :returns: the network; a running network keeps its live definition until it is restarted.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_create_xml(xml: str, flags: int) -> NetworkRef:
-    """Create and start a transient network. Stops at first non-None result."""
+    """Create and start a transient network: it disappears when it stops.
+
+    virNetworkCreateXML is this call with ``flags`` 0.
+
+    :param xml: the ``<network>`` document.
+    :param flags: :class:`~pyvirt.flags.NetworkCreateFlags` (VALIDATE).
+    :returns: the running network.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_undefine(net: NetworkRef) -> None:
-    """Remove the persistent definition."""
+    """Remove a network's persistent definition; a running network becomes transient.
+
+    :param net: the network, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_create(net: NetworkRef) -> None:
-    """Start a defined network."""
+    """Start a defined network: its bridge, addresses, firewall rules and DHCP/DNS server.
+
+    :param net: the network, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_destroy(net: NetworkRef) -> None:
-    """Stop a network."""
+    """Stop a network and remove what starting it set up on the host; a transient network disappears.
+
+    :param net: the network, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_get_xml_desc(net: NetworkRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A network's XML document.
+
+    :param net: the network, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.NetworkXMLFlags`: INACTIVE gives the persistent definition of a running network.
+    :returns: the ``<network>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_get_flags(net: NetworkRef) -> dict[str, bool]:
-    """``active``, ``persistent``, ``autostart``. Stops at first non-None result."""
+    """What the network is, in one call: the booleans virConnectListAllNetworks filters on.
+
+    Stands for virNetworkIsActive, virNetworkIsPersistent and virNetworkGetAutostart together.
+
+    :param net: the network, as a lookup returned it.
+    :returns: ``active``, ``persistent`` and ``autostart``, each True or False.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_get_bridge_name(net: NetworkRef) -> str:
-    """Stops at first non-None result."""
+    """The name of the host bridge a running network uses (virNetworkGetBridgeName).
+
+    :param net: the network, as a lookup returned it.
+    :returns: the bridge's name (``virbr0``).
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def network_get_dhcp_leases(net: NetworkRef, mac: str | None, flags: int) -> list[DhcpLease]:
-    """virNetworkGetDHCPLeases: the leases the network's DHCP server handed out (only ``mac``'s when given).
-    Added in 1.4. Stops at first non-None result."""
+    """The leases the network's DHCP server handed out (virNetworkGetDHCPLeases).
+
+    :param net: the network, as a lookup returned it.
+    :param mac: only the leases of this MAC address, or None for all.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: one record per lease (interface, expiry, address, MAC, host name, ...).
+
+    Stops at first non-None result.
+
+    Added in contract 1.4.
+    """
 
 
 @hookspec(firstresult=True)
 def network_update(net: NetworkRef, command: int, section: int, parent_index: int, xml: str, flags: int) -> None:
-    """virNetworkUpdate: add, delete or modify one entry of a section (``ip-dhcp-host`` ...) of the live
-    definition, the persistent one or both (flags: 1 live, 2 config, 0 the live one when running).
-    Added in 1.5. Stops at first non-None result."""
+    """Add, delete or modify one entry of one section of a network's definition (virNetworkUpdate).
+
+    :param net: the network, as a lookup returned it.
+    :param command: libvirt's virNetworkUpdateCommand: 1 modify, 2 delete,
+        3 add last, 4 add first.
+    :param section: libvirt's virNetworkUpdateSection: which part (``bridge``,
+        ``ip-dhcp-host``, ``dns-host``, ``portgroup``, ...), by its number.
+    :param parent_index: which of the section's parent elements (an ``<ip>``) the entry belongs to, -1 for any.
+    :param xml: the entry's XML element.
+    :param flags: :class:`~pyvirt.flags.NetworkUpdateFlags`: LIVE and/or CONFIG; 0 the live
+        definition when the network runs, else the persistent one.
+
+    Stops at first non-None result.
+
+    Added in contract 1.5.
+    """
 
 
 @hookspec(firstresult=True)
 def network_set_autostart(net: NetworkRef, autostart: bool) -> None:
-    """Start the network when the host starts."""
+    """Start the network, or no longer, when the host (the daemon, once per boot) starts.
+
+    :param net: the network, as a lookup returned it; it must be persistent.
+    :param autostart: True to start it with the host, False to stop doing so.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- storage pools
@@ -105,67 +230,218 @@ def network_set_autostart(net: NetworkRef, autostart: bool) -> None:
 
 @hookspec(firstresult=True)
 def pool_list_all() -> list[PoolRef]:
-    """Every storage pool, sorted by name. Stops at first non-None result."""
+    """Every storage pool the connection knows; the public API filters them by virConnectListAllStoragePools' flags.
+
+    :returns: the pools, sorted by name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_lookup_by_name(name: str) -> PoolRef:
-    """:raises NotFoundError: NO_STORAGE_POOL. Stops at first non-None result."""
+    """Find a storage pool by its name.
+
+    :param name: the pool's name.
+    :returns: the pool.
+    :raises NotFoundError: NO_STORAGE_POOL when there is no pool of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_lookup_by_uuid(uuid: str) -> PoolRef:
-    """Stops at first non-None result."""
+    """Find a storage pool by its UUID.
+
+    :param uuid: the canonical lower-case UUID text.
+    :returns: the pool.
+    :raises NotFoundError: NO_STORAGE_POOL when there is no pool with that UUID.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_define_xml(xml: str, flags: int) -> PoolRef:
-    """Stops at first non-None result."""
+    """Define a persistent storage pool (it is not built nor started).
+
+    :param xml: the ``<pool>`` document.
+    :param flags: :class:`~pyvirt.flags.StoragePoolDefineFlags` (VALIDATE: check the XML against libvirt's schema first).
+    :returns: the pool.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_create_xml(xml: str, flags: int) -> PoolRef:
-    """Create and start a transient pool. Stops at first non-None result."""
+    """Create and start a transient storage pool: it disappears when it stops.
+
+    :param xml: the ``<pool>`` document.
+    :param flags: :class:`~pyvirt.flags.StoragePoolCreateFlags`: WITH_BUILD builds the pool
+        first, WITH_BUILD_OVERWRITE or WITH_BUILD_NO_OVERWRITE say what the build
+        may do to existing data.
+    :returns: the running pool.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_undefine(pool: PoolRef) -> None:
-    """Remove the persistent definition of an inactive pool."""
+    """Remove the persistent definition of an inactive storage pool; its storage is left as it is.
+
+    :param pool: the storage pool, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_create(pool: PoolRef, flags: int) -> None:
-    """Start a defined pool."""
+    """Start a defined storage pool (mount, activate, scan its volumes).
+
+    :param pool: the storage pool, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.StoragePoolCreateFlags`: WITH_BUILD builds the pool
+        first, WITH_BUILD_OVERWRITE or WITH_BUILD_NO_OVERWRITE say what the build
+        may do to existing data.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_destroy(pool: PoolRef) -> None:
-    """Stop a pool."""
+    """Stop a storage pool (unmount, deactivate); its data stays, a transient pool disappears.
+
+    :param pool: the storage pool, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_refresh(pool: PoolRef, flags: int) -> None:
-    """Rescan the pool's volumes."""
+    """Scan a running pool's storage again, so volumes created or removed behind libvirt's back appear or go.
+
+    :param pool: the storage pool, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def pool_build(pool: PoolRef, flags: int) -> None:
+    """Make an inactive pool's storage (virStoragePoolBuild): a dir pool's directory, a disk pool's label.
+
+    Ansible's ``virt_pool command: build`` and ``virsh pool-build`` call it before
+    the first start; building what already exists is allowed where the backend can
+    (a dir pool's directory only gets the pool's permissions again).
+
+    :param pool: the storage pool, as a lookup returned it; it must be inactive.
+    :param flags: :class:`~pyvirt.flags.StoragePoolBuildFlags`: NO_OVERWRITE formats the
+        source only when it holds no data, OVERWRITE formats it regardless; the two
+        exclude each other, and a backend with nothing to format refuses them.
+    :returns: None once the storage exists (the pool emits a CREATED lifecycle event).
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def pool_delete(pool: PoolRef, flags: int) -> None:
+    """Remove an inactive pool's storage (virStoragePoolDelete); its definition stays.
+
+    ``virt_pool state: deleted`` and ``virsh pool-delete`` call it; a dir pool's
+    directory must be empty, as libvirt only runs ``rmdir``.
+
+    :param pool: the storage pool, as a lookup returned it; it must be inactive.
+    :param flags: :class:`~pyvirt.flags.StoragePoolDeleteFlags`: ZEROED asks to overwrite the
+        data first, which no local backend does (they refuse it, as libvirt's).
+    :returns: None once the storage is gone (the pool emits a DELETED lifecycle event).
+
+    Stops at first non-None result.
+
+    Added in contract 1.10.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_get_info(pool: PoolRef) -> PoolInfo:
-    """Stops at first non-None result."""
+    """A storage pool's state and sizes (virStoragePoolGetInfo).
+
+    :param pool: the storage pool, as a lookup returned it.
+    :returns: the state (0 inactive, 1 building, 2 running, 3 degraded, 4
+        inaccessible) and the capacity, allocation and available space in bytes.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_get_xml_desc(pool: PoolRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A storage pool's XML document.
+
+    :param pool: the storage pool, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.StorageXMLFlags`: INACTIVE gives the persistent definition of a running pool.
+    :returns: the ``<pool>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_get_flags(pool: PoolRef) -> dict[str, bool]:
-    """``active``, ``persistent``, ``autostart``. Stops at first non-None result."""
+    """What the pool is, in one call: the booleans virConnectListAllStoragePools filters on.
+
+    Stands for virStoragePoolIsActive, virStoragePoolIsPersistent and virStoragePoolGetAutostart together.
+
+    :param pool: the storage pool, as a lookup returned it.
+    :returns: ``active``, ``persistent`` and ``autostart``, each True or False.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def pool_set_autostart(pool: PoolRef, autostart: bool) -> None:
-    """Start the pool when the host starts."""
+    """Start the pool, or no longer, when the host (the daemon, once per boot) starts.
+
+    :param pool: the storage pool, as a lookup returned it; it must be persistent.
+    :param autostart: True to start it with the host, False to stop doing so.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- storage volumes
@@ -173,69 +449,167 @@ def pool_set_autostart(pool: PoolRef, autostart: bool) -> None:
 
 @hookspec(firstresult=True)
 def volume_list_all(pool: PoolRef) -> list[VolumeRef]:
-    """Volumes of an active pool, sorted by name. Stops at first non-None result."""
+    """The volumes of a running storage pool (virStoragePoolListAllVolumes).
+
+    :param pool: the storage pool, as a lookup returned it.
+    :returns: the volumes, sorted by name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_lookup_by_name(pool: PoolRef, name: str) -> VolumeRef:
-    """:raises NotFoundError: NO_STORAGE_VOL. Stops at first non-None result."""
+    """Find a volume of a pool by its name.
+
+    :param pool: the storage pool, as a lookup returned it.
+    :param name: the volume's name in the pool.
+    :returns: the volume.
+    :raises NotFoundError: NO_STORAGE_VOL when the pool has no volume of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_lookup_by_key(key: str) -> VolumeRef:
-    """Stops at first non-None result."""
+    """Find a volume, in whichever pool, by its key (unique on the host: a path, an LVM UUID, ...).
+
+    :param key: the volume's key.
+    :returns: the volume.
+    :raises NotFoundError: NO_STORAGE_VOL when no running pool has a volume with that key.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_lookup_by_path(path: str) -> VolumeRef:
-    """Stops at first non-None result."""
+    """Find a volume, in whichever pool, by its path on the host.
+
+    :param path: the volume's path.
+    :returns: the volume.
+    :raises NotFoundError: NO_STORAGE_VOL when no running pool has a volume at that path.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_create_xml(pool: PoolRef, xml: str, flags: int) -> VolumeRef:
-    """Stops at first non-None result."""
+    """Create a volume in a running pool from a ``<volume>`` document.
+
+    :param pool: the storage pool, as a lookup returned it.
+    :param xml: the ``<volume>`` document.
+    :param flags: :class:`~pyvirt.flags.StorageVolCreateFlags`: PREALLOC_METADATA, REFLINK, VALIDATE.
+    :returns: the new volume.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_delete(vol: VolumeRef, flags: int) -> None:
-    """Delete the volume and its storage."""
+    """Delete a volume and its storage.
+
+    :param vol: the volume, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.StorageVolDeleteFlags`: ZEROED (the data was wiped
+        already), WITH_SNAPSHOTS (delete the volume's snapshots too).
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_get_info(vol: VolumeRef) -> VolumeInfo:
-    """Stops at first non-None result."""
+    """A volume's type and sizes (virStorageVolGetInfo).
+
+    :param vol: the volume, as a lookup returned it.
+    :returns: the type (0 file, 1 block, 2 dir, 3 network, 4 netdir, 5
+        ploop) and the capacity and allocation in bytes.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_get_xml_desc(vol: VolumeRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A volume's XML document.
+
+    :param vol: the volume, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the ``<volume>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_get_path(vol: VolumeRef) -> str:
-    """Stops at first non-None result."""
+    """A volume's path on the host (virStorageVolGetPath).
+
+    :param vol: the volume, as a lookup returned it.
+    :returns: the path a guest's disk or a program can open.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def volume_upload(vol: VolumeRef, offset: int, length: int, flags: int) -> int:
-    """virStorageVolUpload (contract 1.9, optional): a connected stream socket the caller owns.
+    """Replace bytes of a volume with data the caller sends (virStorageVolUpload). Optional.
 
-    The caller writes the volume's new bytes (from ``offset``, at most
-    ``length`` of them, 0 = up to the end), shuts its write side down and
-    reads until end of file: nothing means the data is stored, anything else
-    is the driver's error message. A socket rather than a bare descriptor so
-    that the end of the upload is confirmed only once the data reached the
-    volume, as libvirt confirms a stream's finish. Stops at first non-None result.
+    The caller writes the volume's new bytes to the returned socket, shuts its
+    write side down and reads until end of file: nothing means the data is
+    stored, anything else is the driver's error message. A socket rather
+    than a bare descriptor, so that the end of the upload is confirmed only
+    once the data reached the volume, as libvirt confirms a stream's finish.
+
+    :param vol: the volume, as a lookup returned it.
+    :param offset: where in the volume the data goes.
+    :param length: the most bytes to write, 0 for up to the end.
+    :param flags: :class:`~pyvirt.flags.StorageVolUploadFlags`: STREAM (sparse stream: holes are sent as holes).
+    :returns: a connected stream socket's descriptor; the caller owns it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.9.
     """
 
 
 @hookspec(firstresult=True)
 def volume_download(vol: VolumeRef, offset: int, length: int, flags: int) -> int:
-    """virStorageVolDownload (contract 1.9, optional): a descriptor the caller owns and reads to its end.
+    """A volume's bytes, to read (virStorageVolDownload). Optional.
 
-    It yields the volume's bytes from ``offset``, ``length`` of them (0 = up to
-    the end), as stored (a qcow2 volume streams as the qcow2 file, as libvirt's
-    does). Stops at first non-None result.
+    The data comes as stored: a qcow2 volume streams as the qcow2 file, as libvirt's does.
+
+    :param vol: the volume, as a lookup returned it.
+    :param offset: where in the volume to start.
+    :param length: how many bytes, 0 for up to the end.
+    :param flags: :class:`~pyvirt.flags.StorageVolDownloadFlags`: STREAM (sparse stream: holes are sent as holes).
+    :returns: a readable descriptor that yields the bytes then end-of-file; the caller owns it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.9.
     """
 
 
@@ -244,42 +618,112 @@ def volume_download(vol: VolumeRef, offset: int, length: int, flags: int) -> int
 
 @hookspec(firstresult=True)
 def secret_list_all() -> list[SecretRef]:
-    """Stops at first non-None result."""
+    """Every secret the connection knows; the public API filters them by virConnectListAllSecrets' flags.
+
+    :returns: the secrets.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_lookup_by_uuid(uuid: str) -> SecretRef:
-    """:raises NotFoundError: NO_SECRET. Stops at first non-None result."""
+    """Find a secret by its UUID.
+
+    :param uuid: the canonical lower-case UUID text.
+    :returns: the secret.
+    :raises NotFoundError: NO_SECRET when there is no secret with that UUID.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_lookup_by_usage(usage_type: int, usage_id: str) -> SecretRef:
-    """Stops at first non-None result."""
+    """Find a secret by what it is used for.
+
+    :param usage_type: libvirt's virSecretUsageType: 1 volume, 2 ceph, 3 iscsi, 4 tls, 5 vtpm.
+    :param usage_id: the usage's identifier (a volume path, a ceph or iSCSI name, ...).
+    :returns: the secret.
+    :raises NotFoundError: NO_SECRET when no secret has that usage.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_define_xml(xml: str, flags: int) -> SecretRef:
-    """Stops at first non-None result."""
+    """Define a secret, or replace the definition of an existing one (its value is set separately).
+
+    :param xml: the ``<secret>`` document.
+    :param flags: :class:`~pyvirt.flags.SecretDefineFlags` (VALIDATE: check the XML against libvirt's schema first).
+    :returns: the secret.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_undefine(secret: SecretRef) -> None:
-    """Remove the secret and its value."""
+    """Remove a secret and its value.
+
+    :param secret: the secret, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_get_xml_desc(secret: SecretRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A secret's XML document; it never contains the value.
+
+    :param secret: the secret, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the ``<secret>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_set_value(secret: SecretRef, value: bytes, flags: int) -> None:
-    """Store the secret's value."""
+    """Store a secret's value (for a persistent secret that is not private, on disk too).
+
+    :param secret: the secret, as a lookup returned it.
+    :param value: the value's bytes.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def secret_get_value(secret: SecretRef, flags: int) -> bytes:
-    """:raises NotFoundError: NO_SECRET when no value is set. Stops at first non-None result."""
+    """A secret's value; refused on a read-only connection, and to clients when the secret is private.
+
+    :param secret: the secret, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the value's bytes.
+    :raises NotFoundError: NO_SECRET when no value is set.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- node devices
@@ -287,25 +731,56 @@ def secret_get_value(secret: SecretRef, flags: int) -> bytes:
 
 @hookspec(firstresult=True)
 def nodedev_list_all(cap: str | None) -> list[NodeDeviceRef]:
-    """Devices (optionally only those with capability ``cap``), sorted by name.
+    """The host devices the connection sees, optionally only those with one capability.
+
+    :param cap: a capability name (``pci``, ``usb_device``, ``net``, ``storage``, ...), or None for all.
+    :returns: the devices, sorted by name.
 
     Stops at first non-None result.
+
+    Added in contract 1.0.
     """
 
 
 @hookspec(firstresult=True)
 def nodedev_lookup_by_name(name: str) -> NodeDeviceRef:
-    """:raises NotFoundError: NO_NODE_DEVICE. Stops at first non-None result."""
+    """Find a host device by its name (``pci_0000_00_02_0``, ``net_eth0_52_54_00_12_34_56``).
+
+    :param name: the device's name.
+    :returns: the device.
+    :raises NotFoundError: NO_NODE_DEVICE when there is no device of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def nodedev_get_xml_desc(dev: NodeDeviceRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A host device's XML document.
+
+    :param dev: the node device, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the ``<device>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def nodedev_get_parent(dev: NodeDeviceRef) -> str:
-    """Parent device name ("" for the root). Stops at first non-None result."""
+    """The name of the device a host device hangs off (virNodeDeviceGetParent).
+
+    :param dev: the node device, as a lookup returned it.
+    :returns: the parent's name, "" for the root (``computer``).
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 # ---------------------------------------------------------------- host interfaces
@@ -313,19 +788,53 @@ def nodedev_get_parent(dev: NodeDeviceRef) -> str:
 
 @hookspec(firstresult=True)
 def interface_list_all() -> list[InterfaceRef]:
-    """Stops at first non-None result."""
+    """The host's network interfaces; the public API filters them by virConnectListAllInterfaces' flags.
+
+    :returns: the interfaces.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def interface_lookup_by_name(name: str) -> InterfaceRef:
-    """:raises NotFoundError: NO_INTERFACE. Stops at first non-None result."""
+    """Find a host network interface by its name.
+
+    :param name: the interface's name (``eth0``).
+    :returns: the interface.
+    :raises NotFoundError: NO_INTERFACE when there is no interface of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def interface_get_xml_desc(iface: InterfaceRef, flags: int) -> str:
-    """Stops at first non-None result."""
+    """A host network interface's XML document.
+
+    :param iface: the host interface, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.InterfaceXMLFlags`: INACTIVE gives the configuration as
+        it will apply at the next start instead of the live state.
+    :returns: the ``<interface>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """
 
 
 @hookspec(firstresult=True)
 def interface_is_active(iface: InterfaceRef) -> bool:
-    """Stops at first non-None result."""
+    """Whether a host network interface is up (virInterfaceIsActive).
+
+    :param iface: the host interface, as a lookup returned it.
+    :returns: True when it is up.
+
+    Stops at first non-None result.
+
+    Added in contract 1.0.
+    """

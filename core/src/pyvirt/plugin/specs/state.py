@@ -48,6 +48,8 @@ def state_initialize(privileged: bool, root: str | None) -> bool:
     :raises Error: the state cannot be created (VIR_DRV_STATE_INIT_ERROR).
 
     Stops at first non-None result.
+
+    Added in contract 1.6.
     """
 
 
@@ -64,6 +66,8 @@ def state_reload() -> None:
     that are not running are started. Running guests are left alone.
 
     Stops at first non-None result.
+
+    Added in contract 1.6.
     """
 
 
@@ -77,6 +81,8 @@ def state_shutdown_prepare() -> None:
     Must return at once; the waiting is ``state_shutdown_wait``'s.
 
     Stops at first non-None result.
+
+    Added in contract 1.6.
     """
 
 
@@ -90,6 +96,8 @@ def state_shutdown_wait(timeout: float) -> bool:
         ran out first.
 
     Stops at first non-None result.
+
+    Added in contract 1.6.
     """
 
 
@@ -101,4 +109,6 @@ def state_cleanup() -> None:
     restarted daemon) finds them again from their status files.
 
     Stops at first non-None result.
+
+    Added in contract 1.6.
     """
