@@ -91,3 +91,33 @@ def test_error_enums_are_ordinary_intenums_built_without_per_member_checks() -> 
         assert (codes, domains) == (111, 73)
         if how == "simple":
             assert per_member == 0
+
+
+def test_no_raise_site_names_a_class_its_code_contradicts() -> None:
+    """Every ``SomeError(ErrorCode.X, ...)`` in core and the plugins names the class code X maps to.
+
+    The code decides the class at run time anyway (``Error.__new__``); this keeps
+    the source from saying otherwise to its reader. Generated modules are skipped.
+    """
+    import ast
+    from pathlib import Path
+
+    from pyvirt import errors as E  # noqa: N812 - short: the lines below name its classes
+
+    family = {cls.__name__: cls for cls in E._BY_CODE_FAMILY}
+    root = Path(__file__).resolve().parents[2]
+    wrong: list[str] = []
+    for path in [*root.glob("core/src/**/*.py"), *root.glob("plugins/*/src/**/*.py")]:
+        if "/remote/_" in str(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in family):
+                continue
+            code = node.args[0] if node.args else None
+            if isinstance(code, ast.Attribute) and isinstance(code.value, ast.Name) and code.value.id == "ErrorCode":
+                want = E._CLASS_BY_CODE.get(E.ErrorCode[code.attr], E.Error)
+                if not issubclass(family[node.func.id], want):
+                    wrong.append(
+                        f"{path.relative_to(root)}:{node.lineno}: {node.func.id}({code.attr}) is a {want.__name__}"
+                    )
+    assert not wrong, "\n".join(wrong)

@@ -23,7 +23,7 @@ import contextlib
 import enum
 from collections.abc import Sequence
 
-from pyvirt.errors import Error, ErrorCode, InvalidArgumentError, NotSupportedError
+from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError, NotSupportedError, OperationFailedError
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
@@ -185,7 +185,7 @@ def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[
     notify_source = True
     try:
         if get_param(params, MigrateParam.URI) is None:
-            raise Error(ErrorCode.INTERNAL_ERROR, "domainMigratePrepare3 did not set uri")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "domainMigratePrepare3 did not set uri")
         cookie = src.domain_migrate_perform(dom=dom, dconnuri=None, params=params, cookie=cookie, flags=flags)
         cancelled = False
     except Error as exc:
@@ -213,7 +213,9 @@ def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[
     if first is not None:
         raise first
     if ddom is None:  # (Finish raises whenever it returns no domain; kept for a driver that does not)
-        raise Error(ErrorCode.OPERATION_FAILED, "migration failed: the destination did not start the domain")
+        raise OperationFailedError(
+            ErrorCode.OPERATION_FAILED, "migration failed: the destination did not start the domain"
+        )
     return ddom
 
 

@@ -114,7 +114,7 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     from functools import partial
 
     from pyvirt.connection import Connection
-    from pyvirt.errors import Error, ErrorCode
+    from pyvirt.errors import ErrorCode
     from pyvirt.events import EventSink
     from pyvirt.plugin.facade import DriverCalls
     from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
@@ -133,7 +133,7 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     events = EventSink()
     conn_obj, pm = open_with_manager(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)
     if conn_obj is None:
-        raise Error(ErrorCode.NO_CONNECT, str(resolved))
+        raise ConnectionError(ErrorCode.NO_CONNECT, str(resolved))
     pm = bind_connection(conn_obj, resolved.driver, pm)
     own = resolved.driver in ("test", "storage", "network") or resolved.driver in _OWN_TRANSPORT
     secondary = None if own else partial(_secondary_calls, resolved, read_only, events)

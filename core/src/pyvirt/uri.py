@@ -13,7 +13,15 @@ from __future__ import annotations
 import os
 
 from pyvirt.config import ClientConfig
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import (
+    ConnectionError,
+    Error,
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    InvalidArgumentError,
+    NotSupportedError,
+)
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -115,12 +123,12 @@ class URI(NamedTuple):
     def embed_root(self) -> str:
         """The ``root`` of an ``/embed`` URI, checked as libvirt checks it."""
         if not self.scheme or not all("a" <= c <= "z" for c in self.scheme):
-            raise Error(ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid")
+            raise ConnectionError(ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid")
         root = self.param("root")
         if root is None:
-            raise Error(ErrorCode.INVALID_ARG, "Missing URI parameter 'root'", domain=ErrorDomain.URI)
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Missing URI parameter 'root'", domain=ErrorDomain.URI)
         if not os.path.isabs(root):
-            raise Error(ErrorCode.CONFIG_UNSUPPORTED, "root path must be absolute")
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "root path must be absolute")
         return root
 
 
@@ -129,8 +137,8 @@ def parse_uri(text: str) -> URI:
     parts = _split(text)
     if parts is None:
         if ":" not in text:
-            raise Error(ErrorCode.NO_CONNECT, f"URI '{text}' does not include a driver name")
-        raise Error(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
+            raise ConnectionError(ErrorCode.NO_CONNECT, f"URI '{text}' does not include a driver name")
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
     scheme, authority, path, query = parts
     driver, _, transport = scheme.partition("+")
     user = server = None
@@ -147,7 +155,7 @@ def parse_uri(text: str) -> URI:
         server, port_text = authority.rsplit(":", 1)
         if port_text:
             if not port_text.isdigit():
-                raise Error(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
+                raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
             port = int(port_text)
     else:
         server = authority or None
@@ -200,7 +208,7 @@ def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = T
     if name is None:
         name = os.environ.get("LIBVIRT_DEFAULT_URI") or config.uri_default
         if not name:
-            raise Error(
+            raise ConnectionError(
                 ErrorCode.NO_CONNECT,
                 "no default URI: pass one, set LIBVIRT_DEFAULT_URI, or set uri_default in the pyvirt config",
             )
@@ -210,5 +218,7 @@ def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = T
             name = alias
     uri = parse_uri(name)
     if uri.driver in _PATH_MANDATORY and uri.server in ("system", "session"):
-        raise Error(ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})")
+        raise InternalError(
+            ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})"
+        )
     return uri

@@ -11,6 +11,7 @@ import pytest
 import pyvirt
 from pyvirt import DomainEvent, DomainState, ErrorCode
 from pyvirt.events import Started, Stopped, Suspended
+from pyvirt.flags import DomainCreateFlags
 
 GUEST = """<domain type='{t}'><name>sv</name><uuid>5b2f0e4c-9d11-4c55-8a4b-6f3f0a1d2e77</uuid>
 <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>
@@ -69,6 +70,13 @@ def test_managed_save_is_used_by_the_next_start(conn: pyvirt.Connection, qemu_ro
     assert not dom.has_managed_save()
     dom.create()
     assert dom.state() == (DomainState.RUNNING, 1)  # booted afresh
+    # BYPASS_CACHE (4) still starts from the image; FORCE_BOOT (8) boots afresh and drops it, as libvirt's
+    dom.managed_save()
+    dom.create(int(DomainCreateFlags.START_BYPASS_CACHE))
+    assert dom.state() == (DomainState.RUNNING, 3) and not dom.has_managed_save()
+    dom.managed_save()
+    dom.create(int(DomainCreateFlags.START_FORCE_BOOT))
+    assert dom.state() == (DomainState.RUNNING, 1)
     dom.destroy()
     dom.undefine()
 

@@ -247,7 +247,7 @@ class CapabilitiesFeature(XmlModel):
         states: dict[str, bool] = {}
         for child in elem.iterchildren("*"):
             if child.tag not in PROCESS_CAPABILITY_NAMES:
-                raise XMLError(ErrorCode.CONFIG_UNSUPPORTED, f"unexpected capability feature '{child.tag}'")
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unexpected capability feature '{child.tag}'")
             state = child.get("state")
             if state not in ("on", "off"):
                 raise XMLError(ErrorCode.XML_ERROR, f"invalid value of state argument for capability '{child.tag}'")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pyvirt.errors import ErrorCode, XMLError, make_error
+from pyvirt.errors import ErrorCode, InvalidArgumentError, XMLError, make_error
 
 __all__ = ["INT_MAX", "INT_MIN", "UINT_MAX", "format_bytes_virsh", "parse_memory_kib", "parse_scaled", "strtoul"]
 
@@ -82,7 +82,7 @@ def parse_scaled(
     try:
         factor = unit_factor(unit or default_unit)  # an empty unit is none given (virXPathString)
     except ValueError:
-        raise XMLError(ErrorCode.INVALID_ARG, f"unknown suffix '{unit}'") from None
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown suffix '{unit}'") from None
     value = int(m.group(1))
     if value and value > limit // factor:
         raise make_error(ErrorCode.OVERFLOW, f"value too large: {value}{unit or ''}")

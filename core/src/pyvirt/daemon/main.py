@@ -23,7 +23,7 @@ from pyvirt.daemon.config import DaemonConfig, load_daemon_config
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Server
 from pyvirt.daemon.sockets import DaemonPaths, Listener, activated_sockets, daemon_paths, open_listener
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotSupportedError
 from pyvirt.util.logsetup import configure_logging
 
 __all__ = ["main"]
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pidfile.acquire()
         if args.listen and os.environ.get("LISTEN_PID") == str(os.getpid()):
-            raise Error(
+            raise NotSupportedError(
                 ErrorCode.CONFIG_UNSUPPORTED,
                 "--listen parameter not permitted with systemd activation sockets, "
                 "see 'man pyvirtd' for further guidance",

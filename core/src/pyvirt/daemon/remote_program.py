@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pyvirt.daemon.server import Client
 from pyvirt.daemon.state import DaemonState, SharedConnection
 from pyvirt.daemon.streams import FdStream
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationDeniedError
+from pyvirt.errors import (
+    ConnectionError,
+    Error,
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    NotSupportedError,
+    OperationDeniedError,
+)
 from pyvirt.local_driver.domain_jobs import calling_api
 from pyvirt.remote.message import REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Header, MessageType, Status, encode_message
 from pyvirt.remote.xdr import Procedure, ProtocolError, decode
@@ -158,7 +166,7 @@ class ClientContext:
     @property
     def conn(self) -> Connection:
         if self.shared is None:
-            raise Error(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.REMOTE)
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.REMOTE)
         return self.shared.conn
 
     @property
@@ -226,7 +234,9 @@ class RemoteProgram:
             return
         proc = self._procedures.get(header.proc)
         if proc is None or proc.is_message:
-            client.send_error(header, Error(ErrorCode.RPC, f"unknown procedure: {header.proc}", domain=ErrorDomain.RPC))
+            client.send_error(
+                header, ConnectionError(ErrorCode.RPC, f"unknown procedure: {header.proc}", domain=ErrorDomain.RPC)
+            )
             return
         ctx = self.context(client)
         try:
@@ -238,11 +248,13 @@ class RemoteProgram:
         if handler is None:
             client.send_error(
                 header,
-                Error(ErrorCode.NO_SUPPORT, api_name(proc.name), domain=ErrorDomain.REMOTE),
+                NotSupportedError(ErrorCode.NO_SUPPORT, api_name(proc.name), domain=ErrorDomain.REMOTE),
             )
             return
         if ctx.shared is None and proc.name not in self._no_conn:
-            client.send_error(header, Error(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.RPC))
+            client.send_error(
+                header, InternalError(ErrorCode.INTERNAL_ERROR, "connection not open", domain=ErrorDomain.RPC)
+            )
             return
 
         if ctx.shared is None or ctx.shared.uri.startswith("test:"):

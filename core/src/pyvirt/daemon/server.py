@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pyvirt.daemon.sockets import Listener, PeerCred, peer_cred
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.remote.message import (
     HEADER_SIZE,
     KEEPALIVE_PROC_PING,
@@ -185,7 +185,7 @@ class Client(asyncio.Protocol):
         program = self.server.programs.get((header.prog, header.vers))
         if program is None:
             if header.type in (MessageType.CALL, MessageType.CALL_WITH_FDS):
-                err = Error(
+                err = ConnectionError(
                     ErrorCode.RPC, f"Cannot find program {header.prog} version {header.vers}", domain=ErrorDomain.RPC
                 )
                 self.send_error(header, err)

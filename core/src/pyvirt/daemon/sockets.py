@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from pyvirt.daemon.config import DaemonConfig
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, SystemCallError
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotSupportedError, SystemCallError
 from pyvirt.util.unix_socket import bind_unix, connect_unix
 
 __all__ = [
@@ -196,7 +196,7 @@ def open_inet_listeners(config: DaemonConfig, root: str | None, config_file: str
 
 def _refuse_tcp_without_auth(config: DaemonConfig, config_file: str) -> None:
     if config.auth_tcp != "none":
-        raise Error(
+        raise NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED,
             f"{config_file}: auth_tcp: unsupported auth {config.auth_tcp} (pyvirtd has no SASL; "
             'set auth_tcp = "none" to serve TCP without authentication, or use TLS)',

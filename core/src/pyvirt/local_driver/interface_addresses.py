@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.errors import ErrorCode, InvalidArgumentError, NotSupportedError, OperationFailedError
+from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError
 from pyvirt.plugin.records import InterfaceAddresses
 
 if TYPE_CHECKING:
@@ -78,16 +78,16 @@ def arp_addresses(dom: Domain, table: str = "/proc/net/arp") -> list[InterfaceAd
 def agent_addresses(reply: Any) -> list[InterfaceAddresses]:
     """``guest-network-get-interfaces``'s answer as records; malformed answers are the agent's error."""
     if not isinstance(reply, list):
-        raise OperationFailedError(ErrorCode.INTERNAL_ERROR, "qemu agent didn't return an array of interfaces")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "qemu agent didn't return an array of interfaces")
     out = []
     for iface in reply:
         if not isinstance(iface, dict) or not isinstance(iface.get("name"), str):
-            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, "qemu agent didn't provide 'name' field")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "qemu agent didn't provide 'name' field")
         addrs = []
         for ip in iface.get("ip-addresses") or []:
             kind = ip.get("ip-address-type")
             if kind not in ("ipv4", "ipv6"):
-                raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, f"unknown ip address type '{kind}'")
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"unknown ip address type '{kind}'")
             addrs.append((kind, str(ip.get("ip-address", "")), int(ip.get("prefix", 0))))
         out.append(InterfaceAddresses(iface["name"], str(iface.get("hardware-address", "")), tuple(addrs)))
     return out
@@ -111,4 +111,4 @@ def interface_addresses(dom: Domain, source: int, hypervisor: URI,
         return arp_addresses(dom)
     if source == SOURCE_AGENT and ask_agent is not None:
         return agent_addresses(ask_agent())
-    raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
+    raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")

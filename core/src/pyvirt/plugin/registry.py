@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
-from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, InternalError
 from pyvirt.plugin import CONTRACT_VERSION, PROJECT
 from pyvirt.plugin.bases import connection_problem, contract_for, driver_problem
 from pyvirt.plugin.entry_point_index import entry_point_value
@@ -237,7 +237,7 @@ def _register(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
         pm.register(obj, name=name)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise Error(
+        raise InternalError(
             ErrorCode.INTERNAL_ERROR,
             f"driver '{name}' does not match the pyvirt {CONTRACT_VERSION} hook specs: {exc}",
             domain=ErrorDomain.NONE,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import _thread
 
-from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, XMLError
 from pyvirt.remote._hooks import RemoteHooks
 from pyvirt.remote.calls import CALLS, domain_ref, typed_param_to_wire, wire_domain, wire_volume
 from pyvirt.remote.client import RemoteClient, default_socket
@@ -229,7 +229,7 @@ class RemoteConnection(RemoteHooks):
         else:
             self.call("DOMAIN_RESTORE_FLAGS", (path, xml, flags))
         if found is None:
-            raise Error(ErrorCode.XML_ERROR, "missing name in the saved domain XML", domain=ErrorDomain.REMOTE)
+            raise XMLError(ErrorCode.XML_ERROR, "missing name in the saved domain XML", domain=ErrorDomain.REMOTE)
         from html import unescape  # XML's entities in the name; only restores pay for the import
 
         return domain_ref(self.call("DOMAIN_LOOKUP_BY_NAME", (unescape(found.group(1)),))[0])

@@ -29,7 +29,7 @@ import socket
 import subprocess
 import threading
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.uri import URI
 
 __all__ = ["CommandSocket", "connect_ssh", "helper_command", "ssh_argv"]
@@ -127,10 +127,12 @@ def connect_ssh(uri: URI, read_only: bool, name: str, socket_path: str) -> socke
     """Start ssh with the helper command; the returned socket speaks to the far daemon."""
     proxy = uri.param("proxy") or "auto"
     if proxy not in ("auto", "netcat", "native"):
-        raise Error(ErrorCode.INVALID_ARG, f"Unnkown proxy type '{proxy}'", domain=ErrorDomain.REMOTE)
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unnkown proxy type '{proxy}'", domain=ErrorDomain.REMOTE)
     netcat = uri.param("netcat")
     if proxy == "native" and netcat is not None:
-        raise Error(ErrorCode.INVALID_ARG, "netcat path not valid with native proxy mode", domain=ErrorDomain.REMOTE)
+        raise InvalidArgumentError(
+            ErrorCode.INVALID_ARG, "netcat path not valid with native proxy mode", domain=ErrorDomain.REMOTE
+        )
     command = helper_command(name, read_only, proxy, netcat, uri.param("socket") or socket_path)
     argv = ssh_argv(uri, command)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -29,7 +29,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, SystemCallError
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, NotSupportedError, SystemCallError
 
 __all__ = [
     "CONFIRM",
@@ -97,7 +97,7 @@ def server_pki_files(
             (not key_file, "No server key path set to match server cert"),
         ):
             if missing:
-                raise Error(ErrorCode.CONFIG_UNSUPPORTED, why, domain=ErrorDomain.CONF)
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, why, domain=ErrorDomain.CONF)
         assert ca_file and cert_file and key_file
         return ServerPki(ca_file, cert_file, key_file, crl_file)
     crl = _under(root, CACRL)

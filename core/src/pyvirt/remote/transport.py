@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import os
 
-from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, SystemCallError
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, InvalidArgumentError, SystemCallError
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -46,7 +46,7 @@ def transport_of(uri: URI) -> str:
     if uri.transport is None:
         return "tls" if uri.server else "unix"
     if uri.transport not in _TRANSPORTS:
-        raise Error(
+        raise InvalidArgumentError(
             ErrorCode.INVALID_ARG,
             "remote_open: transport in URL not recognised (should be tls|unix|ssh|ext|tcp|libssh2|libssh)",
             domain=ErrorDomain.REMOTE,

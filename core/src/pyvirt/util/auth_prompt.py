@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain, InvalidArgumentError
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -37,11 +37,11 @@ def set_prompt(prompt: Prompt | None) -> None:
 def ask(kind: Literal["authname", "passphrase"], prompt: str, default: str | None = None) -> str:
     """The answer of the registered prompt (virAuthGetUsername / virAuthGetPassword after the auth file)."""
     if not _prompt:
-        raise Error(ErrorCode.INVALID_ARG, "Missing authentication credentials", domain=ErrorDomain.AUTH)
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Missing authentication credentials", domain=ErrorDomain.AUTH)
     answer = _prompt[0](kind, prompt, default)
     if answer is None:
         what = "Username" if kind == "authname" else "Password"
-        raise Error(ErrorCode.AUTH_FAILED, f"{what} request failed", domain=ErrorDomain.AUTH)
+        raise ConnectionError(ErrorCode.AUTH_FAILED, f"{what} request failed", domain=ErrorDomain.AUTH)
     return answer or (default or "")
 
 

@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 from pyvirt.util.cgroup_layout import CgroupLayout, detect_cgroup_layout
 from pyvirt_lxc.device_filter import attach_device_filter
 
@@ -178,7 +178,7 @@ class ContainerCgroup:
             return
         d = self.dirs.get("blkio") or self.dirs.get("io")
         if d is None:
-            raise OperationFailedError(ErrorCode.OPERATION_UNSUPPORTED, "the blkio cgroup controller is not available")
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "the blkio cgroup controller is not available")
         if self.is_v2("blkio"):
             if lim.blkio_weight:
                 _write(f"{d}/io.weight", f"default {lim.blkio_weight}")
@@ -192,7 +192,7 @@ class ContainerCgroup:
         weight_knob = next((k for k in ("blkio.bfq.weight", "blkio.weight") if os.path.exists(f"{d}/{k}")), None)
         if lim.blkio_weight or any(dev[2] for dev in lim.blkio_devices):
             if weight_knob is None:
-                raise OperationFailedError(
+                raise NotSupportedError(
                     ErrorCode.OPERATION_UNSUPPORTED,
                     "blkio weight is valid only with the bfq or cfq I/O scheduler, which this host does not use",
                 )

@@ -73,7 +73,9 @@ def apply_defaults(dom: Domain) -> Domain:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     assert dom.os is not None and dom.os.type is not None
     if dom.os.type.name != "exe":
-        raise XMLError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported OS type '{dom.os.type.name}' for the LXC driver")
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, f"unsupported OS type '{dom.os.type.name}' for the LXC driver"
+        )
     dom.os.type.arch = dom.os.type.arch or os.uname().machine
     if not dom.os.init:
         dom.os.init = "/sbin/init"

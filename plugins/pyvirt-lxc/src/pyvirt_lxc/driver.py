@@ -20,6 +20,14 @@ from pyvirt.errors import (
     XMLError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.flags import (
+    DomainConsoleFlags,
+    DomainCreateFlags,
+    DomainDefineFlags,
+    DomainRebootFlags,
+    DomainShutdownFlags,
+    DomainXMLFlags,
+)
 from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
@@ -124,7 +132,7 @@ class LxcConnection:
     # ------------------------------------------------------------------ definitions
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
-        check_flags(flags, 1, "lxcDomainDefineXMLFlags")
+        check_flags(flags, DomainDefineFlags.VALIDATE, "lxcDomainDefineXMLFlags")
         dom = apply_defaults(parse_domain(xml))
         _check_name(dom)
         with self.state.lock:
@@ -203,7 +211,11 @@ class LxcConnection:
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
-        check_flags(flags, 0x6, "lxcDomainCreateXMLWithFiles")
+        check_flags(
+            flags,
+            DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
+            "lxcDomainCreateXMLWithFiles",
+        )
         dom = apply_defaults(parse_domain(xml))
         _check_name(dom)
         with self.state.lock:
@@ -220,7 +232,11 @@ class LxcConnection:
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x6, "lxcDomainCreateWithFiles")
+        check_flags(
+            flags,
+            DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
+            "lxcDomainCreateWithFiles",
+        )
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY):
             self._start(obj)
@@ -257,7 +273,7 @@ class LxcConnection:
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         """VIR_DOMAIN_SHUTDOWN_DEFAULT and _SIGNAL: SIGTERM to the init (no /dev/initctl support)."""
-        check_flags(flags, 0x4, "lxcDomainShutdownFlags")
+        check_flags(flags, DomainShutdownFlags.INITCTL, "lxcDomainShutdownFlags")
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY):
             self._signal_init(self._running(dom), signal.SIGTERM)
@@ -265,7 +281,7 @@ class LxcConnection:
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         """The init is stopped (SIGTERM) and the container started again once it has gone."""
-        check_flags(flags, 0x4, "lxcDomainReboot")
+        check_flags(flags, DomainRebootFlags.INITCTL, "lxcDomainReboot")
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY):
             obj = self._running(dom)
@@ -314,7 +330,7 @@ class LxcConnection:
 
     @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
-        check_flags(flags, 0x3, "lxcDomainOpenConsole")
+        check_flags(flags, DomainConsoleFlags.FORCE | DomainConsoleFlags.SAFE, "lxcDomainOpenConsole")
         obj = self._running(dom)
         assert obj.process is not None
         if dev_name not in (None, "console0"):
@@ -355,7 +371,11 @@ class LxcConnection:
 
     @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
-        check_flags(flags, 0xF, "lxcDomainGetXMLDesc")
+        check_flags(
+            flags,
+            DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+            "lxcDomainGetXMLDesc",
+        )
         obj = self.state.find(dom)
         defn = obj.persistent_def() if flags & 2 else obj.live
         return format_domain(defn, flags, domain_id=obj.id)

@@ -148,7 +148,7 @@ def _filesystems(conf: _Config, devices: etree._Element) -> None:
     _sub(fs, "source", dir=rootfs)
     _sub(fs, "target", dir="/")
     if conf.get("lxc.mount.fstab", "lxc.mount") is not None:
-        raise NotSupportedError(
+        raise InvalidArgumentError(
             ErrorCode.ARGUMENT_UNSUPPORTED, "lxc.mount.fstab or lxc.mount found, use lxc.mount.entry lines instead"
         )
     for key, value in conf.entries:

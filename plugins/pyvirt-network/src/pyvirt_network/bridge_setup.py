@@ -17,7 +17,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pyvirt.conf.network import Network, ip_prefix
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.errors import ErrorCode, InternalError, OperationFailedError
 
 __all__ = ["bridge_exists", "create_bridge", "free_bridge_name", "remove_bridge", "subnets"]
 
@@ -41,7 +41,7 @@ def free_bridge_name(taken: set[str]) -> str:
             name = f"virbr{n}"
             if name not in taken and not ipr.link_lookup(ifname=name):
                 return name
-    raise OperationFailedError(ErrorCode.INTERNAL_ERROR, "Bridge generation exceeded max id 256")
+    raise InternalError(ErrorCode.INTERNAL_ERROR, "Bridge generation exceeded max id 256")
 
 
 def create_bridge(net: Network) -> None:

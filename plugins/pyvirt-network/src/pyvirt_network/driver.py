@@ -28,8 +28,18 @@ from typing import Any
 
 from pyvirt.conf.network import Network, check_network, format_network, parse_network
 from pyvirt.conf.network_update import update_network
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.errors import (
+    Error,
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    NotFoundError,
+    NotSupportedError,
+    OperationFailedError,
+    OperationInvalidError,
+)
 from pyvirt.events import EventSink, NetworkEvent
+from pyvirt.flags import NetworkCreateFlags, NetworkDefineFlags, NetworkUpdateFlags, NetworkXMLFlags
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
@@ -179,11 +189,11 @@ class NetworkConnection:
     def _prepare(self, net: Network, xml: str) -> Network:
         """libvirt's define-time checks and the bridge name and MAC it assigns."""
         if net.forward_mode not in _MODES:
-            raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED,
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                        f"unsupported configuration: forward mode '{net.forward_mode}' is not supported "
                                        "by the network driver yet", verbatim=True)  # fmt: skip
         if any(ip.family == "ipv6" for ip in net.ips or []) or net.routes:
-            raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: IPv6 addresses and "
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: IPv6 addresses and "
                                        "static routes are not supported by the network driver yet", verbatim=True)  # fmt: skip
         existing = self.store.find(net.name or "")
         if existing is not None and "<uuid" not in xml:
@@ -197,7 +207,7 @@ class NetworkConnection:
                                            f"network '{net.name}' is already defined with uuid {other.defn.uuid}")  # fmt: skip
         if net.forward_mode == "bridge":
             if not net.bridge_name:
-                raise OperationFailedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: forward mode "
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: forward mode "
                                            "'bridge' needs <bridge name>", verbatim=True)  # fmt: skip
             return net
         if not net.bridge_name:
@@ -213,7 +223,7 @@ class NetworkConnection:
 
     @hookimpl
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, 1, "networkDefineXML")
+        check_flags(flags, NetworkDefineFlags.VALIDATE, "networkDefineXML")
         with self.store.locked():
             net = self._prepare(parse_network(xml), xml)
             self.store.save_config(net)
@@ -222,7 +232,7 @@ class NetworkConnection:
 
     @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, 1, "networkCreateXML")
+        check_flags(flags, NetworkCreateFlags.VALIDATE, "networkCreateXML")
         with self.store.locked():
             net = self._prepare(parse_network(xml), xml)
             entry = self.store.find(net.name or "")
@@ -303,7 +313,7 @@ class NetworkConnection:
         SIGHUP for host changes and restarts for the rest); leases survive in the lease file.
         If the new dnsmasq does not start, the old one is started again and nothing is saved.
         """
-        check_flags(flags, 3, "networkUpdate")
+        check_flags(flags, NetworkUpdateFlags.LIVE | NetworkUpdateFlags.CONFIG, "networkUpdate")
         with self.store.locked():
             entry = self.store.get(net.name)
             live, config = bool(flags & 1), bool(flags & 2)
@@ -342,7 +352,7 @@ class NetworkConnection:
     # ---------------------------------------------------------------- queries
     @hookimpl
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
-        check_flags(flags, 1, "networkGetXMLDesc")  # VIR_NETWORK_XML_INACTIVE
+        check_flags(flags, NetworkXMLFlags.INACTIVE, "networkGetXMLDesc")  # VIR_NETWORK_XML_INACTIVE
         entry: ObjectEntry[Network] = self.store.get(net.name)
         if flags & 1 and entry.persistent:
             inactive = self.store.persistent_definition(net.name)
@@ -359,7 +369,7 @@ class NetworkConnection:
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         entry = self.store.get(net.name)
         if not entry.defn.bridge_name:
-            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
         return entry.defn.bridge_name
 
     @hookimpl

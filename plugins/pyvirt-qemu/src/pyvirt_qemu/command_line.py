@@ -21,7 +21,7 @@ from lxml import etree
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import ChardevSource
-from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError
 from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
@@ -70,7 +70,7 @@ def _keyval_items(key: str, value: Any, out: list[str], bitmap: bool, nested: bo
             for v in value:
                 _keyval_items(key, v, out, bitmap, True)
     else:
-        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"cannot express '{key}' as a command line option")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"cannot express '{key}' as a command line option")
 
 
 def _bitmap_items(key: str, values: list[int]) -> list[str]:

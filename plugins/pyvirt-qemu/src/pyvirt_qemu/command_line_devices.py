@@ -14,7 +14,7 @@ from lxml import etree
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface
-from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
 from pyvirt_qemu.device_aliases import NARROW_SCSI
@@ -133,7 +133,7 @@ class DeviceArgs:
                 if c.model == "pci-root":
                     return "pci.0"
                 return _alias(c)
-        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"Could not find PCI controller with index '{bus}'")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"Could not find PCI controller with index '{bus}'")
 
     def address_props(self, address: Address | None) -> dict[str, Any]:
         pci = pci_address(address)
@@ -150,13 +150,13 @@ class DeviceArgs:
             bus = int(address.attrs.get("bus", "0"), 0)
             usb = next((c for c in self.d.controllers if c.type == "usb" and (c.index or 0) == bus), None)
             if usb is None:
-                raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"no USB controller with index {bus}")
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"no USB controller with index {bus}")
             return {"bus": f"{_alias(usb)}.0", "port": address.attrs.get("port", "1")}
         if address is not None and address.attrs.get("type") == "virtio-serial":
             c = int(address.attrs.get("controller", "0"), 0)
             ctl = next((x for x in self.d.controllers if x.type == "virtio-serial" and (x.index or 0) == c), None)
             if ctl is None:
-                raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"no virtio-serial controller with index {c}")
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"no virtio-serial controller with index {c}")
             return {
                 "bus": f"{_alias(ctl)}.{address.attrs.get('bus', '0')}",
                 "nr": int(address.attrs.get("port", "0"), 0),
@@ -176,14 +176,14 @@ class DeviceArgs:
                     return {"bus": f"ide.{unit}"}
                 ctl = next((c for c in self.d.controllers if c.type == "sata" and (c.index or 0) == controller), None)
                 if ctl is None:
-                    raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"no SATA controller with index {controller}")
+                    raise InternalError(ErrorCode.INTERNAL_ERROR, f"no SATA controller with index {controller}")
                 return {"bus": f"{_alias(ctl)}.{unit}"}
             case "fdc":
                 return {"unit": unit}
             case "scsi":
                 ctl = next((c for c in self.d.controllers if c.type == "scsi" and (c.index or 0) == controller), None)
                 if ctl is None:
-                    raise NotSupportedError(ErrorCode.INTERNAL_ERROR,
+                    raise InternalError(ErrorCode.INTERNAL_ERROR,
                                             f"unable to find a SCSI controller for idx={controller}")  # fmt: skip
                 if ctl.model in NARROW_SCSI:
                     return {"bus": f"{_alias(ctl)}.{bus}", "scsi-id": unit}
@@ -515,12 +515,12 @@ class DeviceArgs:
                 ]
             case "spiceport":
                 if src is None or not src.channel:
-                    raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source channel attribute for char device")
+                    raise XMLError(ErrorCode.XML_ERROR, "Missing source channel attribute for char device")
                 return ["-chardev", f"spiceport,id={chr_id},name={src.channel}"]
             case "file" | "pipe" | "dev":
                 path = src.path if src is not None else None
                 if not path:
-                    raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
+                    raise XMLError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
                 if kind == "file" and passed is not None:
                     fdset = self.next_fdset
                     self.next_fdset += 1
@@ -533,7 +533,7 @@ class DeviceArgs:
                 return ["-chardev", text]
             case "unix":
                 if src is None or not src.path:
-                    raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
+                    raise XMLError(ErrorCode.XML_ERROR, "Missing source path attribute for char device")
                 if src.mode == "bind" and passed is not None:
                     return ["-chardev", f"socket,id={chr_id},fd={passed},server=on,wait=off"]
                 text = f"socket,id={chr_id},path={src.path.replace(',', ',,')}"
@@ -546,7 +546,7 @@ class DeviceArgs:
                 return ["-chardev", f"udp,id={chr_id},host={host},port={port},localaddr={local},localport={local_port}"]
             case "tcp":
                 if src is None or not src.host or not src.service:
-                    raise NotSupportedError(ErrorCode.XML_ERROR, "Missing source host/service for char device")
+                    raise XMLError(ErrorCode.XML_ERROR, "Missing source host/service for char device")
                 text = f"socket,id={chr_id},host={src.host},port={src.service}"
                 if chr_.protocol == "telnet":
                     text += ",telnet=on"

@@ -718,4 +718,4 @@ def _virtio_serial_ports(dom: Domain) -> None:
                                              "port": str(free[0])})  # fmt: skip
                 break
         else:
-            raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "Unable to find a free virtio-serial port")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "Unable to find a free virtio-serial port")

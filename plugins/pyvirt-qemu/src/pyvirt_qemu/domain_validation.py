@@ -15,7 +15,7 @@ from typing import Any
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk, Interface
 from pyvirt.conf.units import parse_memory_kib
-from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
+from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, NotSupportedError, XMLError
 from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import requested_features
@@ -48,7 +48,7 @@ def _check_disk(disk: Disk) -> None:
     if disk.device == "lun" and disk.type not in ("block", "network", "volume"):
         raise _refuse("disk device='lun' is only valid for block type disk source")
     if disk.target_bus == "usb" and kind not in (None, "usb"):
-        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "unexpected address type for usb disk")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "unexpected address type for usb disk")
     if dst[-1:].isdigit():
         raise _refuse(f"invalid disk target '{dst}', partitions can't appear in disk targets")
     if disk.target_bus in _DRIVE_BUSES and kind not in (None, "drive"):
@@ -216,7 +216,7 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
         for src in chardev.sources or []:
             if src.reconnect is not None and src.reconnect.enabled and src.reconnect.timeout == 0:
                 # qemuValidateDomainChrSourceReconnectDef
-                raise NotSupportedError(ErrorCode.INVALID_ARG, "chardev reconnect source timeout cannot be '0'")
+                raise InvalidArgumentError(ErrorCode.INVALID_ARG, "chardev reconnect source timeout cannot be '0'")
     if dom.os.loader is not None and dom.os.firmware is None and not dom.os.loader.path:
         raise XMLError(ErrorCode.XML_DETAIL, "no loader path specified and firmware auto selection disabled")
     uefi = dom.os.firmware == "efi" or (dom.os.loader is not None and dom.os.loader.type == "pflash")

@@ -30,6 +30,19 @@ from pyvirt.errors import (
     SystemCallError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended
+from pyvirt.flags import (
+    DomainConsoleFlags,
+    DomainCreateFlags,
+    DomainDefineFlags,
+    DomainDestroyFlags,
+    DomainDeviceModifyFlags,
+    DomainRebootFlags,
+    DomainSaveRestoreFlags,
+    DomainShutdownFlags,
+    DomainSnapshotXMLFlags,
+    DomainUndefineFlags,
+    DomainXMLFlags,
+)
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, Job
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
@@ -241,7 +254,7 @@ class QemuConnection:
     # ------------------------------------------------------------------ definitions
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
-        check_flags(flags, 1, "qemuDomainDefineXMLFlags")
+        check_flags(flags, DomainDefineFlags.VALIDATE, "qemuDomainDefineXMLFlags")
         dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
         with self.state.lock:
             # no job, as in libvirt (a define never waits for a save or a start); the data lock orders it
@@ -264,20 +277,30 @@ class QemuConnection:
 
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x4F, "qemuDomainUndefineFlags")
+        check_flags(
+            flags,
+            DomainUndefineFlags.MANAGED_SAVE
+            | DomainUndefineFlags.SNAPSHOTS_METADATA
+            | DomainUndefineFlags.NVRAM
+            | DomainUndefineFlags.KEEP_NVRAM
+            | DomainUndefineFlags.KEEP_TPM,
+            "qemuDomainUndefineFlags",
+        )
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY), self.state.lock:
             if not obj.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
             nvram = self._nvram_of(obj)
             if nvram is not None and os.path.exists(nvram):
-                if flags & 4:  # VIR_DOMAIN_UNDEFINE_NVRAM
+                if flags & DomainUndefineFlags.NVRAM:  # VIR_DOMAIN_UNDEFINE_NVRAM
                     os.unlink(nvram)
-                elif not flags & 8:  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+                elif not flags & DomainUndefineFlags.KEEP_NVRAM:  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
                     raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine domain with nvram")
             snapshots = SnapshotStore(self.state.paths, obj.name)
             count = len(snapshots.names())
-            if count and not obj.active and not flags & 2:  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            if (
+                count and not obj.active and not flags & DomainUndefineFlags.SNAPSHOTS_METADATA
+            ):  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
                 raise OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, f"cannot delete inactive domain with {count} snapshots"
                 )
@@ -285,12 +308,12 @@ class QemuConnection:
                 snapshots.remove_all()
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed):
-                if not flags & 1:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                if not flags & DomainUndefineFlags.MANAGED_SAVE:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                     raise OperationInvalidError(
                         ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
                     )
                 os.unlink(managed)
-            if not flags & 0x40 and not obj.active:  # VIR_DOMAIN_UNDEFINE_KEEP_TPM
+            if not flags & DomainUndefineFlags.KEEP_TPM and not obj.active:  # VIR_DOMAIN_UNDEFINE_KEEP_TPM
                 remove_tpm_state(self.state.paths, obj.persistent_def())
             self.state.forget_definition(obj)
 
@@ -462,18 +485,30 @@ class QemuConnection:
 
     @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-        check_flags(flags, 0x7, "qemuDomainSaveFlags")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "qemuDomainSaveFlags",
+        )
         if xml is not None:
-            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
+            raise InvalidArgumentError(
+                ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported"
+            )
         obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         with obj.job.holding_async(AsyncJob.SAVE):
             self._save(obj, os.path.abspath(path), flags)
 
     @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
-        check_flags(flags, 0x7, "qemuDomainRestoreFlags")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "qemuDomainRestoreFlags",
+        )
         if xml is not None:
-            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported")
+            raise InvalidArgumentError(
+                ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported"
+            )
         header = read_image(path)
         dom = apply_defaults(parse_domain(header.xml))
         with self.state.lock:
@@ -491,7 +526,11 @@ class QemuConnection:
 
     @hookimpl
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x7, "qemuDomainManagedSave")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "qemuDomainManagedSave",
+        )
         obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         if not obj.persistent:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
@@ -564,7 +603,11 @@ class QemuConnection:
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
-        check_flags(flags, 0x7, "qemuDomainCreateXML")
+        check_flags(
+            flags,
+            DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
+            "qemuDomainCreateXML",
+        )
         dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
@@ -580,11 +623,18 @@ class QemuConnection:
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x7, "qemuDomainCreateWithFlags")
+        check_flags(
+            flags,
+            DomainCreateFlags.START_PAUSED
+            | DomainCreateFlags.START_AUTODESTROY
+            | DomainCreateFlags.START_BYPASS_CACHE
+            | DomainCreateFlags.START_FORCE_BOOT,
+            "qemuDomainCreateWithFlags",
+        )
         obj = self.state.find(dom)
         with self.state.start_job(obj):
             managed = self.state.paths.managed_save(obj.name)
-            if os.path.exists(managed) and not flags & 4:  # VIR_DOMAIN_START_FORCE_BOOT ignores the image
+            if os.path.exists(managed) and not flags & DomainCreateFlags.START_FORCE_BOOT:  # boot afresh instead
                 self._start(obj, paused=False, image=managed, run=False if flags & 1 else None)
                 os.unlink(managed)  # the guest runs from it now; a second start must boot fresh
             else:
@@ -600,7 +650,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 1, "qemuDomainDestroyFlags")
+        check_flags(flags, DomainDestroyFlags.GRACEFUL, "qemuDomainDestroyFlags")
         obj = self.state.find(dom)
         if self.state.destroy_start(obj):  # a start with no QEMU adopted yet: ended, as libvirt's destroy ends it
             return
@@ -622,7 +672,9 @@ class QemuConnection:
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         """ACPI power button or the guest agent (flags 1, 2); by default the agent when it listens, else ACPI."""
-        check_flags(flags, 0x3, "qemuDomainShutdownFlags")
+        check_flags(
+            flags, DomainShutdownFlags.ACPI_POWER_BTN | DomainShutdownFlags.GUEST_AGENT, "qemuDomainShutdownFlags"
+        )
         obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         with obj.job.holding(Job.MODIFY):
             proc = self._still_running(obj)
@@ -633,7 +685,7 @@ class QemuConnection:
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
         """Like shutdown, but the guest comes back: an agent reboot, or ACPI power-off then reset and go."""
-        check_flags(flags, 0x3, "qemuDomainReboot")
+        check_flags(flags, DomainRebootFlags.ACPI_POWER_BTN | DomainRebootFlags.GUEST_AGENT, "qemuDomainReboot")
         obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         with obj.job.holding(Job.MODIFY):
             proc = self._still_running(obj)
@@ -727,7 +779,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        check_flags(flags, 0x3, "qemuDomainAttachDeviceFlags")
+        check_flags(flags, DomainDeviceModifyFlags.LIVE | DomainDeviceModifyFlags.CONFIG, "qemuDomainAttachDeviceFlags")
         dev = parse_device(xml)
         if isinstance(dev, MemoryDevice):
             self._attach_memory(dom, dev, flags)
@@ -822,7 +874,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        check_flags(flags, 0x3, "qemuDomainDetachDeviceFlags")
+        check_flags(flags, DomainDeviceModifyFlags.LIVE | DomainDeviceModifyFlags.CONFIG, "qemuDomainDetachDeviceFlags")
         dev = parse_device(xml)
         if isinstance(dev, MemoryDevice):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "detaching memory devices is not supported yet")
@@ -877,7 +929,11 @@ class QemuConnection:
 
     @hookimpl
     def domain_update_device(self, dom: DomainRef, xml: str, flags: int) -> None:
-        check_flags(flags, 0x7, "qemuDomainUpdateDeviceFlags")
+        check_flags(
+            flags,
+            DomainDeviceModifyFlags.LIVE | DomainDeviceModifyFlags.CONFIG | DomainDeviceModifyFlags.FORCE,
+            "qemuDomainUpdateDeviceFlags",
+        )
         new = parse_device(xml)
         if isinstance(new, MemoryDevice):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "updating memory devices is not supported yet")
@@ -982,7 +1038,7 @@ class QemuConnection:
 
     @hookimpl
     def snapshot_get_xml_desc(self, snap: SnapshotRef, flags: int) -> str:
-        check_flags(flags, 1, "qemuDomainSnapshotGetXMLDesc")
+        check_flags(flags, DomainSnapshotXMLFlags.SECURE, "qemuDomainSnapshotGetXMLDesc")
         store = self._store(snap.domain)[1]
         doc = store.load(snap.name)
         doc.domain_xml = format_domain(store.domain_of(doc), 2 | (flags & 1))
@@ -1054,7 +1110,7 @@ class QemuConnection:
     @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
         """The host end of the guest's console pty, in raw mode like libvirt's console streams."""
-        check_flags(flags, 0x3, "qemuDomainOpenConsole")
+        check_flags(flags, DomainConsoleFlags.FORCE | DomainConsoleFlags.SAFE, "qemuDomainOpenConsole")
         obj = self._running(dom)
         devices = obj.live.devices
         named: list[tuple[str, Chardev]] = []
@@ -1120,7 +1176,11 @@ class QemuConnection:
 
     @hookimpl
     def domain_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
-        check_flags(flags, 0xF, "qemuDomainGetXMLDesc")
+        check_flags(
+            flags,
+            DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.UPDATE_CPU | DomainXMLFlags.MIGRATABLE,
+            "qemuDomainGetXMLDesc",
+        )
         obj = self.state.find(dom)
         defn = obj.persistent_def() if flags & 2 else obj.live
         return format_domain(defn, flags, domain_id=obj.id)

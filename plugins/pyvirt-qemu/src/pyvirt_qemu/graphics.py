@@ -90,7 +90,7 @@ class _Ports:
                     continue
             self.taken.add(port)
             return port
-        raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"Unable to find an unused port for {what}")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"Unable to find an unused port for {what}")
 
 
 def _spice_needs(g: Graphics, cfg: GraphicsConfig) -> tuple[bool, bool]:

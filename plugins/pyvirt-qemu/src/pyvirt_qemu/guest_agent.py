@@ -23,7 +23,7 @@ from typing import Any
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Chardev
-from pyvirt.errors import ErrorCode, InvalidArgumentError, OperationFailedError
+from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, OperationFailedError
 from pyvirt.util.unix_socket import connect_unix
 
 __all__ = ["AGENT_CHANNEL", "GuestAgent", "agent_channel"]
@@ -111,7 +111,7 @@ class GuestAgent:
             answer = self._exchange(sock, message, lambda r: "return" in r or "error" in r, timeout)
         if "error" in answer:
             desc = answer["error"].get("desc", "unknown error")
-            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"unable to execute QEMU agent command '{command}': "
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"unable to execute QEMU agent command '{command}': "
                                        f"{desc}", verbatim=False)  # fmt: skip
         return answer["return"]
 

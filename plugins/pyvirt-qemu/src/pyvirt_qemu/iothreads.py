@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.errors import ErrorCode, OperationInvalidError
 
 __all__ = ["iothread_args", "iothread_ids", "iothread_prop"]
 
@@ -59,6 +59,6 @@ def iothread_prop(dom: Domain, tid: int | None, what: str) -> dict[str, str]:
     if tid is None:
         return {}
     if tid not in iothread_ids(dom):
-        raise NotSupportedError(ErrorCode.OPERATION_INVALID, f"{what} iothread '{tid}' not defined in iothreadid",
+        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"{what} iothread '{tid}' not defined in iothreadid",
                                 verbatim=False)  # fmt: skip
     return {"iothread": f"iothread{tid}"}

@@ -43,7 +43,14 @@ from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Alias, MemoryDevice
 from pyvirt.conf.units import parse_scaled
-from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
+from pyvirt.errors import (
+    ErrorCode,
+    InternalError,
+    NotSupportedError,
+    OperationFailedError,
+    OperationInvalidError,
+    XMLError,
+)
 
 __all__ = [
     "HugetlbfsMount",
@@ -229,7 +236,7 @@ class _Backends:
         if size_kib == 0:
             raise OperationFailedError(ErrorCode.OPERATION_FAILED,
                                        "hugetlbfs filesystem is not mounted or disabled by administrator config")  # fmt: skip
-        raise OperationFailedError(ErrorCode.INTERNAL_ERROR,
+        raise InternalError(ErrorCode.INTERNAL_ERROR,
                                    f"Unable to find any usable hugetlbfs mount for {size_kib} KiB")  # fmt: skip
 
     def _nodes(self, cell: int | None, device_nodes: str | None = None) -> tuple[list[int] | None, str | None]:
@@ -428,7 +435,7 @@ def _memory_device(backends: _Backends, mem: MemoryDevice) -> MemoryDeviceArgs:
     assert mem.alias is not None and mem.alias.name
     alias = mem.alias.name
     if mem.target_size is None:
-        raise NotSupportedError(ErrorCode.XML_ERROR, "missing memory device size")
+        raise XMLError(ErrorCode.XML_ERROR, "missing memory device size")
     size = mem.target_size.kib
     if mem.model == "virtio-mem":
         block = mem.target_block.kib if mem.target_block is not None else 2048
@@ -472,7 +479,7 @@ def hotplug_memory(dom: Domain, mem: MemoryDevice, mounts: list[HugetlbfsMount],
     if mem.model in ("dimm", "nvdimm"):
         used = sum(1 for m in existing if m.model in ("dimm", "nvdimm"))
         if used + 1 > (dom.max_memory.slots or 0):
-            raise NotSupportedError(ErrorCode.OPERATION_INVALID,
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID,
                                     f"no free memory device slot available (maxMemory slots {dom.max_memory.slots})")  # fmt: skip
     size = mem.target_size.kib if mem.target_size is not None else 0
     current = sum(_align_mib(c.memory_kib) for c in cells) + sum(m.target_size.kib for m in existing if m.target_size)

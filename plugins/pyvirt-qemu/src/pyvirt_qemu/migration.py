@@ -65,6 +65,7 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.events import Defined, DomainEvent, Resumed, Started, Suspended
+from pyvirt.flags import DomainGetJobStatsFlags
 from pyvirt.local_driver.domain_jobs import DEFAULT_MASK, AsyncJob, Job
 from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.status_file import remove_status
@@ -163,7 +164,7 @@ def _jobs(state: QemuState) -> _Jobs:
 def _check_flags_and_params(params: list[TypedParam], flags: int, function: str) -> dict[str, Any]:
     for bit, what in _UNSUPPORTED_FLAG_NAMES.items():
         if flags & bit:
-            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, f"{what} is not supported by this driver",
+            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, f"{what} is not supported by this driver",
                                     domain=ErrorDomain.QEMU)  # fmt: skip
     check_flags(flags, SUPPORTED_FLAGS, function)
     check_typed_params(params, PARAMS)
@@ -815,7 +816,9 @@ def _tunnelled(conn: QemuConnection, dom: DomainRef, dest: DriverCalls, params: 
 def job_stats(conn: QemuConnection, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
     """libvirt's qemuDomainGetJobStats: the running async job's progress (a migration's from QEMU), or with
     COMPLETED (1) the last migration's final figures."""
-    check_flags(flags, 0x3, "qemuDomainGetJobStats")  # COMPLETED 1, KEEP_COMPLETED 2
+    check_flags(
+        flags, DomainGetJobStatsFlags.COMPLETED | DomainGetJobStatsFlags.KEEP_COMPLETED, "qemuDomainGetJobStats"
+    )  # COMPLETED 1, KEEP_COMPLETED 2
     st = conn.state
     obj = st.find(dom)
     jobs = _jobs(st)

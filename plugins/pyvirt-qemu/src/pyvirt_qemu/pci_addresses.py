@@ -34,7 +34,7 @@ from pyvirt.conf.domain_devices import (
     Rng,
     Video,
 )
-from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 
 __all__ = [
     "PciAddress",
@@ -113,7 +113,7 @@ class _Slots:
     def reserve(self, addr: PciAddress) -> None:
         functions = self.used.setdefault((addr.bus, addr.slot), set())
         if addr.function in functions:
-            raise NotSupportedError(
+            raise XMLError(
                 ErrorCode.XML_ERROR,
                 f"Attempted double use of PCI Address 0000:{addr.bus:02x}:{addr.slot:02x}.{addr.function}",
             )
@@ -126,14 +126,14 @@ class _Slots:
         for slot in range(1, 32):
             if not self.in_use(bus, slot):
                 return PciAddress(bus, slot)
-        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
 
     def next_free(self, function: int = 0) -> PciAddress:
         for bus in range(self.buses):
             for slot in range(1, 32):
                 if not self.in_use(bus, slot):
                     return PciAddress(bus, slot, function)
-        raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
 
 
 def _bus_count(dom: Domain) -> int:
@@ -196,7 +196,7 @@ def _place_piix3(dom: Domain, slots: _Slots) -> None:
         elif (have.bus, have.slot, have.function) != (want.bus, want.slot, want.function):
             what = "Primary IDE controller" if c.type == "ide" else "PIIX3 USB controller at index 0"
             where = "0:0:1.1" if c.type == "ide" else "0:0:1.2"
-            raise NotSupportedError(ErrorCode.INTERNAL_ERROR, f"{what} must have PCI address {where}")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"{what} must have PCI address {where}")
     for function in (0, 3):  # ISA bridge and power management
         if function not in slots.used.get((0, 1), set()):
             slots.reserve(PciAddress(0, 1, function))
@@ -331,9 +331,7 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
                 slots.reserve(PciAddress(0, 0x1F, 2))
                 c.address = PciAddress(0, 0x1F, 2).to_address()
             elif (have.bus, have.slot, have.function) != (0, 0x1F, 2):
-                raise NotSupportedError(
-                    ErrorCode.INTERNAL_ERROR, "Primary SATA controller must have PCI address 0:0:1f.2"
-                )
+                raise InternalError(ErrorCode.INTERNAL_ERROR, "Primary SATA controller must have PCI address 0:0:1f.2")
     for function in (0, 3):
         if function not in slots.used.get((0, 0x1F), set()):
             slots.reserve(PciAddress(0, 0x1F, function))
@@ -453,7 +451,7 @@ def _aggregate_slot(slots: _Slots, aggregate: set[int]) -> PciAddress:
             return PciAddress(0, slot, 0)
         if slot in aggregate and len(used) < 8:
             return PciAddress(0, slot, min(set(range(8)) - used))
-    raise NotSupportedError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+    raise InternalError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
 
 
 def reserve_next_pci_address(dom: Domain, dev: Any) -> None:

@@ -21,12 +21,12 @@ from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Disk
 from pyvirt.conf.snapshot import Snapshot, SnapshotDisk, check_snapshot_name, format_snapshot, parse_snapshot
 from pyvirt.errors import (
-    AlreadyExistsError,
     ErrorCode,
     ErrorDomain,
     NotFoundError,
     NotSupportedError,
     OperationFailedError,
+    OperationInvalidError,
     XMLError,
 )
 from pyvirt.local_driver.paths import DriverPaths
@@ -162,9 +162,9 @@ class SnapshotStore:
         name = snap.name or ""
         disks = snapshot_disks(live)
         if not disks:
-            raise OperationFailedError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
         if self.exists(name):
-            raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
         if monitor is not None:
             nodes = [f"libvirt-{i}-format" for i, _ in disks]
             run_job(
@@ -195,7 +195,7 @@ class SnapshotStore:
         """
         name = snap.name or ""
         if self.exists(name):
-            raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{name}' already exists")
         asked = {d.name: d for d in snap.disks or []}
         plan: list[tuple[Disk, str]] = []
         for disk in persistent.devices.disks if persistent.devices is not None else []:
@@ -207,13 +207,13 @@ class SnapshotStore:
                 continue
             overlay = (want.source_file if want is not None else None) or f"{os.path.splitext(path)[0]}.{name}"
             if os.path.exists(overlay):
-                raise OperationFailedError(
+                raise OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, f"external snapshot file for disk {disk.target_dev} already exists "
                     f"and is not a block device: {overlay}", verbatim=False,
                 )  # fmt: skip
             plan.append((disk, overlay))
         if not plan:
-            raise OperationFailedError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
         made: list[str] = []
         try:
             if monitor is not None and live is not None:

@@ -24,6 +24,7 @@ from pyvirt.errors import (
     Error,
     ErrorCode,
     ErrorDomain,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     NotSupportedError,
@@ -332,7 +333,7 @@ class DirBackend(StorageBackend):
         done = Command(argv).pass_env_common().capture_stderr().run(check=False)
         if done.exit_status != 0:
             err = done.stderr.decode(errors="replace").strip()
-            raise OperationFailedError(
+            raise InternalError(
                 ErrorCode.INTERNAL_ERROR,
                 f"Child process ({' '.join(argv)}) unexpected exit status {done.exit_status}: {err}",
                 domain=ErrorDomain.STORAGE,

@@ -29,12 +29,14 @@ from pyvirt.errors import (
     Error,
     ErrorCode,
     ErrorDomain,
+    InternalError,
     NotFoundError,
     NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
 )
 from pyvirt.events import EventSink, PoolEvent
+from pyvirt.flags import StoragePoolCreateFlags, StoragePoolDefineFlags, StorageVolCreateFlags, StorageXMLFlags
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
@@ -166,7 +168,7 @@ class StorageConnection:
             try:
                 found = load_driver("storage_backend", pool_type)
             except Error as exc:
-                raise OperationFailedError(
+                raise InternalError(
                     ErrorCode.INTERNAL_ERROR, f"missing backend for pool type '{pool_type}': {exc.detail or exc.message}",
                     domain=ErrorDomain.STORAGE,
                 ) from exc  # fmt: skip
@@ -237,7 +239,9 @@ class StorageConnection:
 
     @hookimpl
     def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
-        check_flags(flags, 1, "storagePoolDefineXML")  # VALIDATE: the parser checks already
+        check_flags(
+            flags, StoragePoolDefineFlags.VALIDATE, "storagePoolDefineXML"
+        )  # VALIDATE: the parser checks already
         pool = self._strip_sizes(parse_pool(xml))
         with self.store.locked():
             existing = self.store.find(pool.name or "")
@@ -250,7 +254,13 @@ class StorageConnection:
 
     @hookimpl
     def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
-        check_flags(flags, 7, "storagePoolCreateXML")
+        check_flags(
+            flags,
+            StoragePoolCreateFlags.WITH_BUILD
+            | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE
+            | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE,
+            "storagePoolCreateXML",
+        )
         pool = self._strip_sizes(parse_pool(xml))
         with self.store.locked():
             existing = self.store.find(pool.name or "")
@@ -295,7 +305,13 @@ class StorageConnection:
 
     @hookimpl
     def pool_create(self, pool: PoolRef, flags: int) -> None:
-        check_flags(flags, 7, "storagePoolCreate")
+        check_flags(
+            flags,
+            StoragePoolCreateFlags.WITH_BUILD
+            | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE
+            | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE,
+            "storagePoolCreate",
+        )
         with self.store.locked():
             entry = self.store.get(pool.name)
             if entry.active:
@@ -385,9 +401,9 @@ class StorageConnection:
 
     @hookimpl
     def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
-        check_flags(flags, 1, "storagePoolGetXMLDesc")
+        check_flags(flags, StorageXMLFlags.INACTIVE, "storagePoolGetXMLDesc")
         entry = self.store.get(pool.name)
-        if flags & 1 and entry.persistent:  # VIR_STORAGE_XML_INACTIVE
+        if flags & StorageXMLFlags.INACTIVE and entry.persistent:  # VIR_STORAGE_XML_INACTIVE
             inactive = self.store.persistent_definition(pool.name)
             if inactive is not None:
                 entry = ObjectEntry(inactive, False, True, entry.autostart)
@@ -450,7 +466,7 @@ class StorageConnection:
 
     @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
-        check_flags(flags, 1, "storageVolCreateXML")  # PREALLOC_METADATA
+        check_flags(flags, StorageVolCreateFlags.PREALLOC_METADATA, "storageVolCreateXML")  # PREALLOC_METADATA
         with self.store.locked():
             defn = self._active(pool)
             vol = parse_volume(xml, defn.type)  # the pool's type decides the formats a volume may have

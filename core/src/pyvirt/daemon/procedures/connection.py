@@ -16,7 +16,7 @@ from pyvirt.daemon.procedures.table import (
     handles,
 )
 from pyvirt.daemon.remote_program import ClientContext, close_context
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ErrorCode, ErrorDomain, InternalError
 
 
 # ---------------------------------------------------------------- connection
@@ -40,7 +40,7 @@ def _open(ctx: ClientContext, a: Any) -> Any:
     name, flags = a
     with ctx.lock:
         if ctx.shared is not None:
-            raise Error(ErrorCode.INTERNAL_ERROR, "connection already open", domain=ErrorDomain.RPC)
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "connection already open", domain=ErrorDomain.RPC)
     shown, local = ctx.state.local_uri(name)
     shared = ctx.state.acquire(local)
     with ctx.lock:

@@ -21,7 +21,7 @@ from pyvirt.daemon.procedures.table import (
     handles,
 )
 from pyvirt.daemon.remote_program import ClientContext, StreamOpen
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.network import network_matches
 from pyvirt.plugin.records import (
     InterfaceRef,
@@ -219,7 +219,7 @@ HANDLERS["REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES"], HANDLERS["REMOTE_PROC
 
 def _capped_devices(names: list[str], maximum: int) -> list[str]:
     if maximum > 65536:  # REMOTE_NODE_DEVICE_LIST_MAX
-        raise Error(ErrorCode.RPC, "maxnames > REMOTE_NODE_DEVICE_LIST_MAX", domain=ErrorDomain.RPC)
+        raise ConnectionError(ErrorCode.RPC, "maxnames > REMOTE_NODE_DEVICE_LIST_MAX", domain=ErrorDomain.RPC)
     return names[: max(maximum, 0)]
 
 

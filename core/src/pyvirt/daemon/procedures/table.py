@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pyvirt.daemon.remote_program import ClientContext
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.plugin.records import (
     DomainRef,
     NetworkRef,
@@ -112,13 +112,13 @@ def _c_string(text: str) -> bytes:
 def _listed(refs: Iterable[Any], need: int, wire: Callable[[Any], Any]) -> tuple[list[Any], int]:
     items = list(refs)
     if len(items) > _LIST_MAX:
-        raise Error(ErrorCode.RPC, "too many objects for one reply", domain=ErrorDomain.RPC)
+        raise ConnectionError(ErrorCode.RPC, "too many objects for one reply", domain=ErrorDomain.RPC)
     return ([wire(i) for i in items] if need else [], len(items))
 
 
 def _capped(values: list[Any], maximum: int, what: str) -> list[Any]:
     if maximum > _LIST_MAX:
-        raise Error(ErrorCode.RPC, f"{what} > REMOTE_{what.upper()}_LIST_MAX", domain=ErrorDomain.RPC)
+        raise ConnectionError(ErrorCode.RPC, f"{what} > REMOTE_{what.upper()}_LIST_MAX", domain=ErrorDomain.RPC)
     return values[: max(maximum, 0)]
 
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
 from pyvirt.errors import (
-    AlreadyExistsError,
     ErrorCode,
     ErrorDomain,
     InternalError,
@@ -20,6 +19,13 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
+from pyvirt.flags import (
+    DomainDestroyFlags,
+    DomainSaveRestoreFlags,
+    DomainShutdownFlags,
+    DomainSnapshotDeleteFlags,
+    DomainSnapshotRevertFlags,
+)
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
@@ -234,7 +240,7 @@ class DomainHooks:
 
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 1, "testDomainDestroyFlags")
+        check_flags(flags, DomainDestroyFlags.GRACEFUL, "testDomainDestroyFlags")
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
@@ -244,7 +250,15 @@ class DomainHooks:
 
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x1F, "testDomainShutdownFlags")
+        check_flags(
+            flags,
+            DomainShutdownFlags.ACPI_POWER_BTN
+            | DomainShutdownFlags.GUEST_AGENT
+            | DomainShutdownFlags.INITCTL
+            | DomainShutdownFlags.SIGNAL
+            | DomainShutdownFlags.PARAVIRT,
+            "testDomainShutdownFlags",
+        )
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.state == DomainState.SHUTOFF:
@@ -289,7 +303,11 @@ class DomainHooks:
     # ------------------------------------------------------------------ save/restore
     @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-        check_flags(flags, 0x7, "testDomainSaveFlags")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "testDomainSaveFlags",
+        )
         if xml:
             raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         with self.state.lock:
@@ -315,7 +333,11 @@ class DomainHooks:
 
     @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
-        check_flags(flags, 0x7, "testDomainRestoreFlags")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "testDomainRestoreFlags",
+        )
         if xml:
             raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         try:
@@ -342,7 +364,11 @@ class DomainHooks:
 
     @hookimpl
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x7, "testDomainManagedSave")
+        check_flags(
+            flags,
+            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            "testDomainManagedSave",
+        )
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
@@ -384,7 +410,7 @@ class DomainHooks:
         check_flags(flags, 0xFF | 0xE0000000, "testConnectGetAllDomainStats")
         supported = 1 | 128  # VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_IOTHREAD
         if flags & (1 << 31) and stats & ~supported:
-            raise NotSupportedError(
+            raise InvalidArgumentError(
                 ErrorCode.ARGUMENT_UNSUPPORTED,
                 f"Stats types bits 0x{stats & ~supported:x} are not supported by this daemon",
             )
@@ -400,7 +426,7 @@ class DomainHooks:
 
         check_flags(flags, 0, "testDomainInterfaceAddresses")
         if not 0 <= source <= 2:
-            raise NotSupportedError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
+            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
         obj = self.state.find(dom)
         self._require_active(obj)
         out = []
@@ -481,7 +507,9 @@ class DomainHooks:
             now = int(time.time())
             snap.name = snap.name or str(now)
             if snap.name in obj.snapshots:
-                raise AlreadyExistsError(ErrorCode.OPERATION_INVALID, f"domain snapshot '{snap.name}' already exists")
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"domain snapshot '{snap.name}' already exists"
+                )
             snap.creation_time = now
             snap.state = {1: "running", 3: "paused"}.get(int(obj.state), "shutoff")
             snap.parent = obj.current_snapshot
@@ -550,7 +578,11 @@ class DomainHooks:
         suspended) events that RUNNING/PAUSED ask for, without starting it,
         and pyvirt keeps that behaviour since it is the reference.
         """
-        check_flags(flags, 0x7, "testDomainRevertToSnapshot")
+        check_flags(
+            flags,
+            DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED | DomainSnapshotRevertFlags.FORCE,
+            "testDomainRevertToSnapshot",
+        )
         revert_running, revert_paused = 1, 2
         events: list[tuple[DomainRef, int, int]] = []
         with self.state.lock:
@@ -582,7 +614,13 @@ class DomainHooks:
 
     @hookimpl
     def snapshot_delete(self, snap: SnapshotRef, flags: int) -> None:
-        check_flags(flags, 0x7, "testDomainSnapshotDelete")
+        check_flags(
+            flags,
+            DomainSnapshotDeleteFlags.CHILDREN
+            | DomainSnapshotDeleteFlags.METADATA_ONLY
+            | DomainSnapshotDeleteFlags.CHILDREN_ONLY,
+            "testDomainSnapshotDelete",
+        )
         with self.state.lock:
             obj = self.state.find(snap.domain)
             s = self._snap(obj, snap.name)

@@ -20,7 +20,7 @@ from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
 from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
-from pyvirt.errors import Error, ErrorCode
+from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
 from pyvirt.plugin.records import NodeInfo, SecurityModel
@@ -226,7 +226,9 @@ class TestDriver:
         if uri.server:
             return None  # remote: not ours
         if uri.path in ("", "/"):
-            raise Error(ErrorCode.INVALID_ARG, "testOpen: supply a path or use test:///default", verbatim=True)
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG, "testOpen: supply a path or use test:///default", verbatim=True
+            )
         if uri.path == "/default":
             with _Shared.lock:
                 if _Shared.state is None:

@@ -5,8 +5,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
-from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError, OperationFailedError, OperationInvalidError
+from pyvirt.errors import (
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    NotFoundError,
+    OperationFailedError,
+    OperationInvalidError,
+)
 from pyvirt.events import EventSink, NetworkEvent, PoolEvent
+from pyvirt.flags import (
+    NetworkCreateFlags,
+    NetworkDefineFlags,
+    NetworkUpdateFlags,
+    SecretDefineFlags,
+    StoragePoolCreateFlags,
+    StoragePoolDefineFlags,
+    StorageVolCreateFlags,
+    StorageVolDeleteFlags,
+    StorageXMLFlags,
+)
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
@@ -103,7 +121,7 @@ class ResourceHooks:
 
     @hookimpl
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, 1, "testNetworkDefineXMLFlags")
+        check_flags(flags, NetworkDefineFlags.VALIDATE, "testNetworkDefineXMLFlags")
         obj = self._add_network(xml, active=False)
         obj.persistent = True
         self.events.network_lifecycle(self._nref(obj), NetworkEvent.DEFINED)
@@ -111,7 +129,7 @@ class ResourceHooks:
 
     @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, 1, "testNetworkCreateXMLFlags")
+        check_flags(flags, NetworkCreateFlags.VALIDATE, "testNetworkCreateXMLFlags")
         obj = self._add_network(xml, active=True)
         obj.active = True  # a defined, inactive network of that name starts with this definition (ADD_LIVE)
         ref = self._nref(obj)
@@ -161,7 +179,7 @@ class ResourceHooks:
         As in libvirt's test driver, a pending persistent definition does not replace the live one
         when the network stops; the next update of an inactive network's config does.
         """
-        check_flags(flags, 3, "testNetworkUpdate")
+        check_flags(flags, NetworkUpdateFlags.LIVE | NetworkUpdateFlags.CONFIG, "testNetworkUpdate")
         with self.state.lock:
             obj = self._net(net)
             live, config = bool(flags & 1), bool(flags & 2)
@@ -196,7 +214,7 @@ class ResourceHooks:
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         obj = self._net(net)
         if not obj.defn.bridge_name:
-            raise OperationFailedError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
         return obj.defn.bridge_name
 
     @hookimpl
@@ -260,14 +278,20 @@ class ResourceHooks:
 
     @hookimpl
     def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
-        check_flags(flags, 1, "testStoragePoolDefineXML")
+        check_flags(flags, StoragePoolDefineFlags.VALIDATE, "testStoragePoolDefineXML")
         obj = self.add_pool(xml, active=False)
         obj.persistent = True
         return self._pref(obj)
 
     @hookimpl
     def pool_create_xml(self, xml: str, flags: int) -> PoolRef:
-        check_flags(flags, 0x7, "testStoragePoolCreateXML")
+        check_flags(
+            flags,
+            StoragePoolCreateFlags.WITH_BUILD
+            | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE
+            | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE,
+            "testStoragePoolCreateXML",
+        )
         return self._pref(self.add_pool(xml, active=True))
 
     @hookimpl
@@ -281,7 +305,13 @@ class ResourceHooks:
 
     @hookimpl
     def pool_create(self, pool: PoolRef, flags: int) -> None:
-        check_flags(flags, 0x7, "testStoragePoolCreate")
+        check_flags(
+            flags,
+            StoragePoolCreateFlags.WITH_BUILD
+            | StoragePoolCreateFlags.WITH_BUILD_OVERWRITE
+            | StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE,
+            "testStoragePoolCreate",
+        )
         with self.state.lock:
             obj = self._pool(pool)
             if obj.active:
@@ -341,7 +371,7 @@ class ResourceHooks:
 
     @hookimpl
     def pool_get_xml_desc(self, pool: PoolRef, flags: int) -> str:
-        check_flags(flags, 1, "testStoragePoolGetXMLDesc")
+        check_flags(flags, StorageXMLFlags.INACTIVE, "testStoragePoolGetXMLDesc")
         return conf_storage.format_pool(self._pool(pool).defn)
 
     @hookimpl
@@ -400,7 +430,9 @@ class ResourceHooks:
 
     @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
-        check_flags(flags, 0x3, "testStorageVolCreateXML")
+        check_flags(
+            flags, StorageVolCreateFlags.PREALLOC_METADATA | StorageVolCreateFlags.REFLINK, "testStorageVolCreateXML"
+        )
         vol = conf_storage.parse_volume(xml)
         with self.state.lock:
             obj = self._active_pool(pool)
@@ -436,7 +468,7 @@ class ResourceHooks:
 
     @hookimpl
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:
-        check_flags(flags, 0x3, "testStorageVolDelete")
+        check_flags(flags, StorageVolDeleteFlags.ZEROED | StorageVolDeleteFlags.WITH_SNAPSHOTS, "testStorageVolDelete")
         with self.state.lock:
             obj = self._active_pool(PoolRef(vol.pool, ""))
             v = obj.volumes.pop(vol.name, None)
@@ -499,7 +531,7 @@ class ResourceHooks:
 
     @hookimpl
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
-        check_flags(flags, 1, "testSecretDefineXML")
+        check_flags(flags, SecretDefineFlags.VALIDATE, "testSecretDefineXML")
         sec = conf_secret.parse_secret(xml)
         with self.state.lock:
             for other in self.state.secrets.values():
@@ -509,7 +541,7 @@ class ResourceHooks:
                     and other.defn.usage_id == sec.usage_id
                     and (other.defn.usage_number == sec.usage_number)
                 ):
-                    raise OperationInvalidError(
+                    raise InternalError(
                         ErrorCode.INTERNAL_ERROR,
                         f"a secret with UUID {other.defn.uuid} already defined for use with {sec.usage_id}",
                     )
