@@ -52,4 +52,4 @@ def test_xl_lifecycle_in_nested_dom0(dom0_cache: Path, tmp_path: Path) -> None:
     report = (work / "pytest.log").read_text(errors="replace") if (work / "pytest.log").exists() else ""
     assert "dom0-run: toolstack up" in run.console, run.console[-4000:]
     assert run.rc == 0, f"dom0's pytest (rc {run.rc}, {run.seconds:.0f} s):\n{report}\n{run.console[-2000:]}"
-    assert re.search(r"^9 passed", report, re.M), report
+    assert re.search(r"^14 passed", report, re.M), report

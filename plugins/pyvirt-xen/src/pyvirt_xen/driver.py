@@ -6,15 +6,17 @@ dominfo, state) kept in the config directory as libvirt keeps them, with the
 libxl driver's defaults; and the guests' lifecycle through the xl toolstack
 (:mod:`pyvirt_xen.lifecycle`: start, destroy, shutdown, suspend, resume,
 state from ``xl list``, running guests found again by a later process), the
-console (:mod:`pyvirt_xen.console`), save/restore in libvirt's image format
-(:mod:`pyvirt_xen.saves`) and node info from ``xl info``.
+console (:mod:`pyvirt_xen.console`), save/restore and managed save in
+libvirt's image format (:mod:`pyvirt_xen.saves`), memory and vCPU changes
+(:mod:`pyvirt_xen.tuning`), disk hotplug (:mod:`pyvirt_xen.hotplug`), events
+from xenstore (:mod:`pyvirt_xen.watch`), the capabilities
+(:mod:`pyvirt_xen.capabilities`) and node info from ``xl info``.
 libvirt's driver refuses to open without a running Xen (libxlStateInitialize
 needs libxl's context); this one opens ``xen:///system`` and
 ``xen:///embed?root=DIR`` anywhere, because conversions and definitions do
 not need the hypervisor, and tools and packagers convert on machines without
-Xen; only the lifecycle calls run ``xl``. The calls not implemented yet
-(vCPU and memory changes, hotplug) answer
-NO_SUPPORT, as libvirt's drivers answer for a callback they leave NULL.
+Xen; only the lifecycle calls run ``xl``. The calls not implemented
+answer NO_SUPPORT, as libvirt's drivers answer for a callback they leave NULL.
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, NodeInfo
 from pyvirt.uri import URI
-from pyvirt_xen import lifecycle, saves
+from pyvirt_xen import hotplug, lifecycle, saves, tuning
+from pyvirt_xen.capabilities import capabilities_xml
 from pyvirt_xen.console import open_console
 from pyvirt_xen.state import XenState, parse_xen_domain, release_state, shared_state
-from pyvirt_xen.xl import xl_info
+from pyvirt_xen.xl import xl_info, xl_info_numa
 
 __all__ = ["XenConnection", "XenDriver"]
 
 NATIVE_FORMATS = ("xen-xl", "xen-xm")
+UNDEFINE_MANAGED_SAVE = 1
 
 
 def _check_format(native_format: str) -> None:
@@ -75,6 +79,10 @@ class XenConnection:
         """Xen's version as libvirt's driver gives it: major * 1000000 + minor * 1000 (from ``xl info``)."""
         info = xl_info()
         return int(info["xen_major"]) * 1000000 + int(info["xen_minor"]) * 1000
+
+    @hookimpl
+    def connect_get_capabilities(self) -> str:
+        return capabilities_xml(xl_info_numa())
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:
@@ -148,8 +156,14 @@ class XenConnection:
 
     @hookimpl
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0, "libxlDomainUndefineFlags")
+        check_flags(flags, UNDEFINE_MANAGED_SAVE, "libxlDomainUndefineFlags")
         obj = self.state.find(dom)
+        if saves.has_managed_save(self.state, obj):
+            if not flags & UNDEFINE_MANAGED_SAVE:
+                raise OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
+                )
+            saves.managed_save_remove(self.state, obj, 0)
         with self.state.lock:
             self.state.forget_definition(obj)
 
@@ -179,7 +193,9 @@ class XenConnection:
     # ------------------------------------------------------------------ lifecycle (xl)
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
-        lifecycle.start(self.state, self.state.find(dom), flags)
+        obj = self.state.find(dom)
+        if not saves.start_from_managed_save(self.state, obj, flags):
+            lifecycle.start(self.state, obj, flags)
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
@@ -225,6 +241,32 @@ class XenConnection:
         return saves.restore(self.state, path, xml, flags).ref()
 
     @hookimpl
+    def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        saves.managed_save(self.state, self.state.find(dom), flags)
+
+    @hookimpl
+    def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
+        saves.managed_save_remove(self.state, self.state.find(dom), flags)
+
+    # ------------------------------------------------------------------ hotplug
+    @hookimpl
+    def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        hotplug.attach_device(self.state, self.state.find(dom), xml, flags)
+
+    @hookimpl
+    def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
+        hotplug.detach_device(self.state, self.state.find(dom), xml, flags)
+
+    # ------------------------------------------------------------------ memory and vCPUs
+    @hookimpl
+    def domain_set_memory(self, dom: DomainRef, memory_kib: int, flags: int) -> None:
+        tuning.set_memory(self.state, self.state.find(dom), memory_kib, flags)
+
+    @hookimpl
+    def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
+        tuning.set_vcpus(self.state, self.state.find(dom), count, flags)
+
+    @hookimpl
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
         check_flags(flags, 0x1, "libxlDomainOpenConsole")  # VIR_DOMAIN_CONSOLE_FORCE: a pty takes any reader
         obj = self.state.find(dom)
@@ -237,13 +279,13 @@ class XenConnection:
     def domain_get_flags(self, dom: DomainRef) -> dict[str, bool]:
         obj = self.state.find(dom)
         return {"persistent": obj.persistent, "active": obj.active, "autostart": obj.autostart,
-                "managed_save": False, "has_snapshot": False, "updated": False}  # fmt: skip
+                "managed_save": saves.has_managed_save(self.state, obj), "has_snapshot": False, "updated": False}  # fmt: skip
 
 
 class XenDriver(HypervisorDriver):
     """The object behind the ``xen`` entry point."""
 
-    pyvirt_contract = "1.7"
+    pyvirt_contract = "1.10"
     name = "xen"
 
     @hookimpl

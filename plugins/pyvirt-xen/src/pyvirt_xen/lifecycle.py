@@ -5,8 +5,9 @@ it (id, state, reason, the live definition, a status file in the run
 directory) and is checked against the hypervisor's own list (``xl list``)
 whenever a caller asks for state, info or the domain list. A guest that has
 left the list since (it powered off, or xl's monitor destroyed it after a
-crash) is recorded as shut off then, with its STOPPED event, because
-without xenstore watches that is the moment the driver learns of it.
+crash) is recorded as shut off then, with its STOPPED event. On a Xen host
+that check also runs whenever xenstore fires ``@releaseDomain``
+(:mod:`pyvirt_xen.watch`), so the events come as the guests stop.
 
 Errors use libvirt's codes and wording (``libxl_driver.c``), followed by
 xl's reason for the failure.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
@@ -24,11 +26,13 @@ from pyvirt.events import DomainEvent, Resumed, Started, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.status_file import Status, atomic_write, read_status, remove_status, write_status
 from pyvirt.plugin.flags import check_flags
-from pyvirt_xen.state import XenState
+from pyvirt_xen.state import XenState, audit_guest
 from pyvirt_xen.to_native import domain_xml_to_xl
+from pyvirt_xen.watch import ReleaseWatch
 from pyvirt_xen.xl import XlDomain, run_xl, xl_create, xl_list
 
 __all__ = [
+    "audit_start",
     "config_path",
     "destroy",
     "reboot",
@@ -39,6 +43,7 @@ __all__ = [
     "shutdown",
     "start",
     "suspend",
+    "watch_releases",
     "write_status_file",
 ]
 
@@ -46,6 +51,8 @@ START_PAUSED = 1
 SHUTDOWN_ACPI_POWER_BTN = 1
 SHUTDOWN_PARAVIRT = 16
 REBOOT_PARAVIRT = 16
+# how long a guest whose xl monitor still runs may be missing from xl's list before it counts as stopped
+REBOOT_GRACE = 60.0
 
 
 def _check_active(obj: DomainObj) -> None:
@@ -65,9 +72,28 @@ def write_status_file(state: XenState, obj: DomainObj) -> None:
     )
 
 
+_STOP_AUDIT = {ShutoffReason.SHUTDOWN: "shutdown", ShutoffReason.DESTROYED: "destroyed",
+               ShutoffReason.CRASHED: "crashed", ShutoffReason.SAVED: "saved"}  # fmt: skip
+
+
+def audit_start(state: XenState, obj: DomainObj, reason: str, success: bool) -> None:
+    """virDomainAuditStart: the guest's disks, NICs, memory and vCPUs, then the start itself."""
+    g, d = audit_guest(obj), obj.live
+    if success:
+        for disk in d.devices.disks if d.devices is not None else ():
+            state.auditor.disk(g, None, disk.source_path, "start", True)
+        for nic in d.devices.interfaces if d.devices is not None else ():
+            state.auditor.net(g, None, nic.mac, "start", True)
+        state.auditor.memory(g, 0, d.memory.kib if d.memory is not None else 0, "start", True)
+        state.auditor.vcpu(g, 0, (d.vcpu.count or 1) if d.vcpu is not None else 1, "start", True)
+    state.auditor.start(g, reason, success)
+
+
 def record_stopped(state: XenState, obj: DomainObj, reason: int) -> None:
     """The guest is gone: shut off, its runtime files removed, a transient one forgotten."""
+    state.auditor.stop(audit_guest(obj), _STOP_AUDIT.get(ShutoffReason(reason), "unknown"))
     obj.id, obj.state, obj.reason = -1, DomainState.SHUTOFF, reason
+    state.missing.pop(obj.uuid, None)
     remove_status(state.paths.status_xml(obj.name))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(config_path(state, obj.name))
@@ -92,6 +118,7 @@ def start(state: XenState, obj: DomainObj, flags: int) -> None:
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(cfg)
+            audit_start(state, obj, "booted", False)
             raise
         if obj.persistent:
             obj.config = persistent
@@ -102,6 +129,8 @@ def start(state: XenState, obj: DomainObj, flags: int) -> None:
         else:
             obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
         write_status_file(state, obj)
+        audit_start(state, obj, "booted", True)
+    watch_releases(state)
     state.emit(obj, DomainEvent.STARTED, Started.BOOTED)
     if flags & START_PAUSED:
         state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
@@ -164,6 +193,22 @@ def resume(state: XenState, obj: DomainObj) -> None:
     state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
 
 
+def _monitor_alive(state: XenState, obj: DomainObj) -> bool:
+    """The ``xl create``/``xl restore`` process left to watch the guest still runs (its argv names our xl.cfg)."""
+    cfg = config_path(state, obj.name).encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if cfg in argv:
+            return True
+    return False
+
+
 def _apply(state: XenState, obj: DomainObj, seen: XlDomain | None) -> bool:
     """Record what ``xl list`` says of one running guest; True when it has stopped (event to emit).
 
@@ -172,14 +217,22 @@ def _apply(state: XenState, obj: DomainObj, seen: XlDomain | None) -> bool:
     "being shut down" state until it leaves the list. A guest listed under
     its name with another id was restarted by xl's monitor (a reboot): it
     keeps running under the new id. Between xl's destroy and its re-create
-    the name is briefly missing; a query landing there reports the guest
-    shut off (xenstore watches, not done yet, would close that window).
+    the name is missing from the list; so a missing guest whose xl monitor
+    still runs is not over yet (being rebuilt, or its monitor finishing):
+    it is checked again later (``state.unsettled``), for up to
+    :data:`REBOOT_GRACE` seconds, rather than reported stopped.
     """
     if seen is not None and seen.id != obj.id and not seen.shut_down:
         # xl's monitor applied on_reboot/on_crash 'restart': the same guest, rebuilt under a new id
         obj.id, obj.state, obj.reason = seen.id, DomainState.RUNNING, RunningReason.BOOTED
+        state.missing.pop(obj.uuid, None)
         write_status_file(state, obj)
         return False
+    if seen is None:
+        since = state.missing.setdefault(obj.uuid, time.monotonic())
+        if time.monotonic() - since < REBOOT_GRACE and _monitor_alive(state, obj):
+            state.unsettled = True
+            return False
     if seen is None or seen.id != obj.id:
         record_stopped(
             state, obj, ShutoffReason.CRASHED if obj.state == DomainState.CRASHED else ShutoffReason.SHUTDOWN
@@ -238,3 +291,18 @@ def reconnect(state: XenState) -> None:
         obj.id, obj.state, obj.reason = st.id, st.state, st.reason
         found.append(obj)
     refresh(state, found)
+    if any(o.active for o in found):
+        watch_releases(state)
+
+
+def watch_releases(state: XenState) -> None:
+    """Learn of stopped guests from xenstore from now on (idempotent; see :mod:`pyvirt_xen.watch`)."""
+    if state.release_watch is None:
+
+        def check() -> bool:
+            state.unsettled = False
+            refresh(state, list(state.domains.values()))
+            return state.unsettled
+
+        state.release_watch = ReleaseWatch(check)
+    state.release_watch.start()

@@ -36,7 +36,7 @@ from pyvirt.events import DomainEvent, Started, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.plugin.flags import check_flags
-from pyvirt_xen.lifecycle import config_path, record_stopped, write_status_file
+from pyvirt_xen.lifecycle import audit_start, config_path, record_stopped, watch_releases, write_status_file
 from pyvirt_xen.state import XenState, parse_xen_domain
 from pyvirt_xen.to_native import domain_xml_to_xl
 from pyvirt_xen.xl import XlError, run_xl
@@ -53,6 +53,7 @@ XL_HEADER = struct.Struct("=32sIIII")
 XL_BYTEORDER = 0x01020304
 XL_MANDATORY_FLAG_STREAMV2 = 1 << 1
 SAVE_PAUSED = 4
+SAVE_PAUSED_START = 1  # VIR_DOMAIN_START_PAUSED
 
 
 def _no_xml(xml: str | None) -> None:
@@ -68,6 +69,62 @@ def save(state: XenState, obj: DomainObj, path: str, xml: str | None, flags: int
     """libxlDomainSaveFlags: the guest's state to ``path``; the guest stops (STOPPED SAVED)."""
     check_flags(flags, 0, "libxlDomainSaveFlags")
     _no_xml(xml)
+    _save(state, obj, path)
+
+
+def managed_save(state: XenState, obj: DomainObj, flags: int) -> None:
+    """libxlDomainManagedSave: a persistent guest saved to the driver's own file, restored by its next start."""
+    check_flags(flags, 0, "libxlDomainManagedSave")
+    if obj.active and not obj.persistent:
+        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
+    _save(state, obj, state.paths.managed_save(obj.name))
+
+
+def has_managed_save(state: XenState, obj: DomainObj) -> bool:
+    return os.path.exists(state.paths.managed_save(obj.name))
+
+
+def managed_save_remove(state: XenState, obj: DomainObj, flags: int) -> None:
+    """libxlDomainManagedSaveRemove: the next start boots afresh (no image is no error here; libvirt's
+    driver returns -1 without an error message then, which callers cannot tell from a failure)."""
+    check_flags(flags, 0, "libxlDomainManagedSaveRemove")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(state.paths.managed_save(obj.name))
+
+
+def start_from_managed_save(state: XenState, obj: DomainObj, flags: int) -> bool:
+    """libxlDomainStartNew's first half: a managed save image, when there is one, is restored instead of a boot.
+
+    The image is removed once the guest runs from it (libvirt removes it as
+    soon as it is read; keeping it until the restore succeeded loses nothing
+    when xl fails). False when there is no image: the caller boots the guest.
+    """
+    check_flags(flags, SAVE_PAUSED_START, "libxlDomainCreateWithFlags")
+    path = state.paths.managed_save(obj.name)
+    if not os.path.exists(path):
+        return False
+    image, image_xml, version = _read_image(path)
+    with image:
+        dom = parse_xen_domain(image_xml)
+        if dom.name != obj.name or dom.uuid != obj.uuid:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED,
+                f"cannot restore domain '{obj.name}' uuid {obj.uuid} from a file which belongs to domain "
+                f"'{dom.name}' uuid {dom.uuid}",
+            )
+        with obj.lock:
+            if obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
+            obj.config, obj.live = obj.live, dom
+            _restore_into(state, obj, image, version, paused=bool(flags & SAVE_PAUSED_START))
+    os.unlink(path)
+    state.emit(obj, DomainEvent.STARTED, Started.RESTORED)
+    if flags & SAVE_PAUSED_START:
+        state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+    return True
+
+
+def _save(state: XenState, obj: DomainObj, path: str) -> None:
     with obj.lock:
         if not obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running")
@@ -183,6 +240,7 @@ def _restore_into(state: XenState, obj: DomainObj, image: BinaryIO, version: int
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(cfg)
+        audit_start(state, obj, "restored", False)
         if obj.config is not None:  # not started: the definition is the domain again
             obj.live, obj.config = obj.config, None
         raise
@@ -195,3 +253,5 @@ def _restore_into(state: XenState, obj: DomainObj, image: BinaryIO, version: int
     else:
         obj.state, obj.reason = DomainState.RUNNING, RunningReason.RESTORED
     write_status_file(state, obj)
+    audit_start(state, obj, "restored", True)
+    watch_releases(state)

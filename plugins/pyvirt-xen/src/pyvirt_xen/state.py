@@ -19,9 +19,11 @@ from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.local_driver.domain_table import DomainObj, DomainTable
 from pyvirt.local_driver.paths import DriverPaths
+from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
 from pyvirt_xen.defaults import apply_xen_defaults
+from pyvirt_xen.watch import ReleaseWatch
 
-__all__ = ["XenState", "parse_xen_domain", "shared_state"]
+__all__ = ["XenState", "audit_guest", "parse_xen_domain", "shared_state"]
 
 _OS_TYPES = ("hvm", "linux", "xen", "xenpvh")
 
@@ -39,11 +41,24 @@ def parse_xen_domain(xml: str) -> Domain:
     return parse_domain(etree.tostring(root))
 
 
+def audit_guest(obj: DomainObj) -> AuditGuest:
+    """A Xen guest in audit records: virt=xen; it has no process of its own, so vm-pid is -1."""
+    return AuditGuest("xen", obj.name, obj.uuid, -1)
+
+
 class XenState(DomainTable[DomainObj]):
     """The definitions of one config directory."""
 
     def __init__(self, paths: DriverPaths) -> None:
         super().__init__(paths, ErrorDomain.LIBXL, DomainObj)
+        # started with the first running guest (pyvirt_xen.lifecycle.watch_releases), stopped with the last connection
+        self.release_watch: ReleaseWatch | None = None
+        # running guests missing from xl's list while their xl monitor runs (a reboot rebuilding them), by uuid,
+        # with since when; ``unsettled``: the last check met one, so the watch checks again shortly
+        self.missing: dict[str, float] = {}
+        self.unsettled = False
+        # the guests' audit trail, as the QEMU and LXC drivers keep it (libvirt's libxl driver keeps none)
+        self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self.load_configs()
 
 
@@ -70,3 +85,6 @@ def release_state(state: XenState) -> None:
         state.refs -= 1
         if state.refs == 0:
             _states.pop(state.paths.config, None)
+            if state.release_watch is not None:
+                state.release_watch.stop()
+            state.auditor.close()

@@ -20,7 +20,17 @@ from typing import NamedTuple
 from pyvirt.errors import ErrorCode, ErrorDomain, InternalError
 from pyvirt.util.command import Command, CommandFailedError
 
-__all__ = ["XlDomain", "XlError", "parse_xl_info", "parse_xl_list", "run_xl", "xl_create", "xl_info", "xl_list"]
+__all__ = [
+    "XlDomain",
+    "XlError",
+    "parse_xl_info",
+    "parse_xl_list",
+    "run_xl",
+    "xl_create",
+    "xl_info",
+    "xl_info_numa",
+    "xl_list",
+]
 
 # xl waits for the hypervisor and xenstore; under nested TCG a create takes seconds
 TIMEOUT = 120.0
@@ -134,3 +144,8 @@ def parse_xl_info(text: str) -> dict[str, str]:
 
 def xl_info() -> dict[str, str]:
     return parse_xl_info(run_xl("info", failure="libxl_get_physinfo_info failed"))
+
+
+def xl_info_numa() -> str:
+    """``xl info -n``: the same, with the CPU topology and NUMA tables (the capabilities' host part)."""
+    return run_xl("info", "-n", failure="Failed to get node physical info from libxenlight")

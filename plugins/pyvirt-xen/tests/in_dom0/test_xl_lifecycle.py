@@ -238,7 +238,138 @@ def test_save_and_restore_in_libvirts_image_format(conn: pyvirt.Connection, tmp_
                                              check=True).stdout)  # fmt: skip
     talk_to(restored, b"still here after restore")  # the guest's own state came back, not a new boot
     restored.destroy()
+    image.unlink()  # dom0's /tmp is a tmpfs in its 768 MiB: the next save needs the room
     wait_for("the events", lambda: len(events) >= 4, 10)
     assert [(e, d) for n, e, d in events if n == "pv-saved"][1:] == [
         (DomainEvent.STARTED, Started.BOOTED), (DomainEvent.STOPPED, Stopped.SAVED),
         (DomainEvent.STARTED, Started.RESTORED), (DomainEvent.STOPPED, Stopped.DESTROYED)]  # fmt: skip
+
+
+def xs_read(domid: int, key: str) -> str:
+    """A value under the guest's xenstore directory, where libxl asks the guest to balloon or bring vCPUs up."""
+    argv = ["xenstore-read", f"/local/domain/{domid}/{key}"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else f"<{out.stderr.strip()}>"
+
+
+def test_setmem_and_setvcpus_reach_the_running_guest(conn: pyvirt.Connection, tmp_path: Path) -> None:
+    xml = guest_xml("pv-tune", memory_mib=192).replace(
+        "<vcpu>1</vcpu>", "<currentMemory unit='MiB'>128</currentMemory><vcpu current='1'>2</vcpu>"
+    )
+    dom = conn.define_domain(xml)
+    dom.create()
+    try:
+        wait_for("the guest's console to say it is up", lambda: console_says_up("pv-tune"))
+        domid = dom.id
+        dom.set_memory(160 * 1024)  # flags 0 on a running guest: live only
+        assert xs_read(domid, "memory/target") == str(160 * 1024)
+        assert "<currentMemory unit='KiB'>163840</currentMemory>" in dom.xml_desc()
+        assert "<currentMemory unit='KiB'>131072</currentMemory>" in dom.xml_desc(2)
+        dom.set_memory(150 * 1024, 3)  # LIVE | CONFIG
+        assert xs_read(domid, "memory/target") == str(150 * 1024)
+        assert "<currentMemory unit='KiB'>153600</currentMemory>" in dom.xml_desc(2)
+        with pytest.raises(Error) as err:
+            dom.set_memory(256 * 1024)
+        assert err.value.message == "invalid argument: cannot set memory higher than max memory"
+        dom.set_max_memory(256 * 1024, 1)  # LIVE: the hypervisor's ceiling (xl mem-max)
+        dom.set_max_memory(256 * 1024, 2)  # CONFIG: the definition's
+        assert "<memory unit='KiB'>262144</memory>" in dom.xml_desc(2)
+
+        assert xs_read(domid, "cpu/1/availability") == "offline"
+        dom.set_vcpus(2)
+        assert xs_read(domid, "cpu/1/availability") == "online"
+        assert "<vcpu placement='static'>2</vcpu>" in dom.xml_desc()
+        assert "<vcpu placement='static' current='1'>2</vcpu>" in dom.xml_desc(2)
+        with pytest.raises(Error) as err:
+            dom.set_vcpus(3, 1)
+        assert err.value.message == (
+            "invalid argument: requested vcpus is greater than max allowable vcpus for the domain: 3 > 2")  # fmt: skip
+        dom.set_vcpus(2, 6)  # CONFIG | MAXIMUM: within the host's 2 CPUs (xl info)
+        with pytest.raises(Error) as err:
+            dom.set_vcpus(3, 6)
+        assert err.value.message.endswith("for the domain: 3 > 2")
+        talk_to(dom, b"still answering after the changes")
+    finally:
+        dom.destroy()
+
+
+def test_managed_save_then_start_restores_the_guest(conn: pyvirt.Connection, tmp_path: Path) -> None:
+    events: list[tuple[str, int, int]] = []
+    conn.register_domain_event(lambda ev: events.append((ev.domain.name, ev.event, ev.detail)))
+    dom = conn.define_domain(guest_xml("pv-managed", memory_mib=96))
+    dom.create()
+    wait_for("the guest's console to say it is up", lambda: console_says_up("pv-managed"))
+    dom.managed_save()
+    image = tmp_path / "lib" / "libxl" / "save" / "pv-managed.save"
+    assert image.exists() and image.read_bytes()[:16] == b"libvirt-xml\n \0 \r"
+    assert dom.has_managed_save() and "pv-managed" not in xl_names()
+    assert dom.state() == (DomainState.SHUTOFF, ShutoffReason.SAVED)
+
+    dom.create()  # restores the image instead of booting
+    assert dom.state() == (DomainState.RUNNING, RunningReason.RESTORED)
+    assert not image.exists() and not dom.has_managed_save()
+    talk_to(dom, b"back from managed save")  # the same running system, not a new boot
+    dom.destroy()
+    wait_for("the events", lambda: len([e for e in events if e[0] == "pv-managed"]) >= 5, 10)
+    assert [(e, d) for n, e, d in events if n == "pv-managed"][1:] == [
+        (DomainEvent.STARTED, Started.BOOTED), (DomainEvent.STOPPED, Stopped.SAVED),
+        (DomainEvent.STARTED, Started.RESTORED), (DomainEvent.STOPPED, Stopped.DESTROYED)]  # fmt: skip
+
+
+def test_a_guest_that_powers_off_by_itself_is_reported_without_asking(conn: pyvirt.Connection) -> None:
+    """The STOPPED event comes from xenstore's @releaseDomain watch: nothing here asks for the state."""
+    events: list[tuple[str, int, int]] = []
+    conn.register_domain_event(lambda ev: events.append((ev.domain.name, ev.event, ev.detail)))
+    dom = conn.define_domain(guest_xml("pv-watched", memory_mib=96))
+    dom.create()
+    wait_for("the guest's console to say it is up", lambda: console_says_up("pv-watched"))
+    # the guest powers itself off (xl shutdown goes straight to the guest, around the driver)
+    subprocess.run(["xl", "shutdown", "pv-watched"], check=True, capture_output=True)
+    wait_for("the STOPPED event", lambda: (DomainEvent.STOPPED, Stopped.SHUTDOWN) in [(e, d) for _, e, d in events], 60)
+    assert "pv-watched" not in xl_names()
+
+
+def test_capabilities_of_the_nested_host(conn: pyvirt.Connection) -> None:
+    """The host as xl sees it (QEMU's -smp 2: one NUMA cell of 2 CPUs) and one guest per xen_caps entry."""
+    from lxml import etree
+
+    caps = etree.fromstring(conn.get_capabilities())
+    assert caps.findtext("host/cpu/arch") == "x86_64" and caps.find("host/cpu/features/pae") is not None
+    assert caps.find("host/topology/cells").get("num") == "1"
+    assert [c.get("id") for c in caps.findall("host/topology/cells/cell/cpus/cpu")] == ["0", "1"]
+    xen_caps = subprocess.run(["xl", "info", "xen_caps"], capture_output=True, text=True, check=True).stdout.split()
+    guests = [(g.findtext("os_type"), g.find("arch").get("name"), g.findtext("arch/machine"))
+              for g in caps.findall("guest")]  # fmt: skip
+    assert ("xen", "x86_64", "xenpv") in guests
+    assert (("hvm", "x86_64", "xenfv") in guests) == ("hvm-3.0-x86_64" in xen_caps)
+    assert (("xenpvh", "x86_64", "xenpvh") in guests) == ("hvm-3.0-x86_64" in xen_caps)  # PVH beside each HVM
+
+
+def test_start_changes_and_destroy_leave_libvirts_audit_trail(tmp_path: Path) -> None:
+    """VIRT_RESOURCE and VIRT_CONTROL records as the QEMU driver writes them, virt=xen (no guest pid: -1)."""
+    from pyvirt.util.audit import AuditReader, read_audit_status
+
+    before = read_audit_status().enabled
+    subprocess.run(["auditctl", "-e", "1"], check=True, stdout=subprocess.DEVNULL)
+    uuid = "0b6c2a10-5d3e-4c1f-9e7a-8f2d1c3b4a50"
+    try:
+        # the driver opens its audit socket when the connection's table is made: after audit is on
+        with pyvirt.open(f"xen:///embed?root={tmp_path}") as c, AuditReader() as reader:
+            xml = guest_xml("pv-audit", memory_mib=96).replace("<name>", f"<uuid>{uuid}</uuid><name>")
+            dom = c.define_domain(xml)
+            dom.create()
+            dom.set_memory(80 * 1024)
+            dom.destroy()
+            got = [t for rtype, t in reader.records(2.0) if 2500 <= rtype <= 2502 and f"uuid={uuid}" in t]
+    finally:
+        subprocess.run(["auditctl", "-e", str(before)], check=True, stdout=subprocess.DEVNULL)
+    bodies = [t.split("msg='", 1)[1].split(" exe=", 1)[0] for t in got]
+    vm = f'vm="pv-audit" uuid={uuid}'
+    assert bodies == [
+        f"virt=xen resrc=mem reason=start {vm} old-mem=0 new-mem=98304",
+        f"virt=xen resrc=vcpu reason=start {vm} old-vcpu=0 new-vcpu=1",
+        f"virt=xen op=start reason=booted {vm} vm-pid=-1",
+        f"virt=xen resrc=mem reason=update {vm} old-mem=98304 new-mem=81920",
+        f"virt=xen op=stop reason=destroyed {vm} vm-pid=-1",
+    ], got
+    assert all(t.endswith("res=success'") for t in got)
