@@ -11,22 +11,14 @@ import pytest
 
 from pyvirt import flags
 from pyvirt.flaggen import generate_flags_module
+from pyvirt.testing.sources import require
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _libvirt_source() -> Path:
-    try:
-        out = subprocess.run([str(REPO / "tools" / "fetch-libvirt-source")], capture_output=True, text=True,
-                             timeout=600, check=True)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("libvirt 9.0's source package cannot be fetched here (tools/fetch-libvirt-source failed)")
-    return Path(out.stdout.strip().splitlines()[-1])
+CORE = Path(__file__).resolve().parents[1]
 
 
 def test_the_module_regenerates_byte_for_byte() -> None:
-    text = generate_flags_module(_libvirt_source())
-    assert (REPO / "core" / "src" / "pyvirt" / "flags.py").read_text() == text, "run tools/generate-flags"
+    text = generate_flags_module(require("libvirt"))
+    assert (CORE / "src" / "pyvirt" / "flags.py").read_text() == text, "run tools/generate-flags"
 
 
 def test_every_value_equals_libvirt_pythons_constant() -> None:

@@ -62,7 +62,7 @@ def report(title: str, outcomes: list[Outcome]) -> None:
 def main() -> int:
     src = libvirt_source()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     report("genericxml2xml", [run_case(c) for c in generic_cases(src)])
     report(

@@ -177,7 +177,7 @@ CORPORA: dict[str, Callable[[Path], list[Outcome]]] = {
 def main() -> int:
     src = libvirt_source()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     for title, run in CORPORA.items():
         outcomes = run(src)

@@ -1,6 +1,6 @@
 """libvirt 9.0.0's own XML test data, fetched from Debian's source package and never committed.
 
-``tools/fetch-libvirt-source`` (run once, cached under /var/cache/pyvirt)
+``pyvirt.testing.sources`` (run once, cached under /var/cache/pyvirt)
 gives the unpacked tree; the helpers here list the cases of
 ``genericxml2xmltest`` and ``qemuxml2xmltest`` and compare documents after
 canonicalisation (C14N 2.0, whitespace-insensitive, attribute order free).
@@ -8,29 +8,18 @@ canonicalisation (C14N 2.0, whitespace-insensitive, attribute order free).
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-FETCH = REPO / "tools" / "fetch-libvirt-source"
+from pyvirt.testing import sources
 
 
 @cache
 def libvirt_source() -> Path | None:
     """The unpacked libvirt-9.0.0 tree, fetching it if allowed (None when impossible)."""
-    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
-    if env_dir:
-        return Path(env_dir)
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1])
-    return path if path.is_dir() else None
+    return sources.libvirt_source()
 
 
 @dataclass(frozen=True)

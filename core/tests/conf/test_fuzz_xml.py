@@ -24,7 +24,7 @@ BUDGET_S = float(os.environ.get("PYVIRT_FUZZ_BUDGET_S", "60"))
 def test_only_pyvirt_errors_escape_from_any_xml_entry_point() -> None:
     src = libvirt_source()
     if src is None:
-        pytest.skip("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        pytest.skip("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
     corpus = load_corpus(src)
     assert all(corpus.docs.values()) and corpus.devices, "an entry point has no corpus documents"
     t0 = time.monotonic()

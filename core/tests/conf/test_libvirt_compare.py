@@ -115,7 +115,7 @@ def verdicts() -> Verdicts:
         pytest.skip("Debian's python3-libvirt is not installed")
     src = libvirt_source()
     if src is None:
-        pytest.skip("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        pytest.skip("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
     files = sorted((src / "tests" / "genericxml2xmlindata").glob("*.xml"))
     files += sorted((src / "tests" / "qemuxml2xmloutdata").glob("*.x86_64-latest.xml"))
     candidates = [x for x in (_as_test_domain(str(f)) for f in files) if x is not None]

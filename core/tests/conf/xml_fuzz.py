@@ -290,7 +290,7 @@ def main() -> int:
 
     src = libvirt_source()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1

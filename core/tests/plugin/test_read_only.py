@@ -37,10 +37,10 @@ from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import CheckpointRef, SnapshotRef
 from pyvirt.plugin.specs import hypervisor, secondary
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
+from pyvirt.testing.sources import require
 
 URI = "test:///default"
 VIRSH = shutil.which("virsh")
-REPO = Path(__file__).resolve().parents[3]
 
 SNAPSHOT_XML = "<domainsnapshot><name>s1</name></domainsnapshot>"
 VOLUME_XML = "<volume><name>v1</name><capacity>1024</capacity></volume>"
@@ -126,12 +126,7 @@ def test_rows_name_contract_versions_this_core_provides() -> None:
 
 def _libvirt_public_api_bodies() -> dict[str, str]:
     """libvirt 9.0's public API functions (src/libvirt*.c) by name: their bodies."""
-    tool = REPO / "tools" / "fetch-libvirt-source"
-    try:
-        out = subprocess.run([str(tool)], capture_output=True, text=True, timeout=300, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("libvirt 9.0's source is not available (tools/fetch-libvirt-source)")
-    src = Path(out.strip().splitlines()[-1]) / "src"
+    src = require("libvirt") / "src"
     bodies: dict[str, str] = {}
     for path in sorted(src.glob("libvirt*.c")):
         text = path.read_text(encoding="utf-8", errors="replace")

@@ -1,35 +1,26 @@
 """The checked-in generated modules are exactly what libvirt 9.0's ``.x`` files and the call table give.
 
 The ``.x`` files come from Debian's libvirt source package through
-``tools/fetch-libvirt-source`` (cached, never committed). A change to the
+``pyvirt.testing.sources`` (cached, never committed). A change to the
 generator, the table or the hook specs without regenerating
 (``tools/generate-remote-protocol``) fails here.
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from pyvirt.remote import _keepalive, _remote, _virnet, message
 from pyvirt.remote.stubgen import generate_hooks
 from pyvirt.remote.xdrgen import PROTOCOLS, generate_all
 from pyvirt.remote.xdrparse import external_constants, parse
+from pyvirt.testing.sources import require
 
-REPO = Path(__file__).resolve().parents[3]
-REMOTE = REPO / "core" / "src" / "pyvirt" / "remote"
+REMOTE = Path(__file__).resolve().parents[2] / "src" / "pyvirt" / "remote"
 
 
 def libvirt_source() -> Path:
-    try:
-        out = subprocess.run(
-            [str(REPO / "tools" / "fetch-libvirt-source")], capture_output=True, text=True, timeout=600, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("libvirt 9.0's source package cannot be fetched here (tools/fetch-libvirt-source failed)")
-    return Path(out.stdout.strip().splitlines()[-1])
+    return require("libvirt")
 
 
 def test_codecs_regenerate_byte_for_byte_from_libvirts_x_files() -> None:

@@ -17,7 +17,7 @@ from vmx_oracle import libvirt_tests_dir, report, run_vmx2xml, run_xml2vmx
 def main() -> int:
     tests = libvirt_tests_dir()
     if tests is None:
-        print("libvirt 9.0.0's source is not available (tools/fetch-libvirt-source failed)", file=sys.stderr)
+        print("libvirt 9.0.0's source is not available (pyvirt.testing.sources cannot fetch it here)", file=sys.stderr)
         return 1
     print(report("vmx2xml (domxml-from-native vmware-vmx)", run_vmx2xml(tests)))
     print(report("xml2vmx (domxml-to-native vmware-vmx)", run_xml2vmx(tests)))

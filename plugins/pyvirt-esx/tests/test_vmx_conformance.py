@@ -6,7 +6,7 @@ import pytest
 from vmx_oracle import libvirt_tests_dir, read_cases, run_vmx2xml, run_xml2vmx
 
 TESTS = libvirt_tests_dir()
-pytestmark = pytest.mark.skipif(TESTS is None, reason="libvirt 9.0.0's source (tools/fetch-libvirt-source) is missing")
+pytestmark = pytest.mark.skipif(TESTS is None, reason="libvirt 9.0.0's source (pyvirt.testing.sources) is missing")
 
 # the scores this converter reaches; lowering either is a regression
 VMX2XML_PASSING = 73

@@ -12,7 +12,6 @@ whole text.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pyvirt_esx.vmx_from_xml import xml_to_vmx
 from pyvirt_esx.vmx_to_xml import vmx_to_xml
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError
+from pyvirt.testing.sources import libvirt_source
 
 _DO_TEST = re.compile(r'^\s*(DO_TEST|DO_TEST_FAIL)\("([^"]+)"(?:,\s*"([^"]+)",\s*(\d+))?\);', re.M)
 _DATACENTER = re.compile(r'^\s*ctx\.datacenterPath = (?:"([^"]*)"|NULL);', re.M)
@@ -55,12 +55,10 @@ def read_cases(test_program: Path) -> list[Case]:
 
 def libvirt_tests_dir() -> Path | None:
     """libvirt 9.0.0's tests/ directory from the source cache, or None when it cannot be had."""
-    tool = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
-    try:
-        out = subprocess.run([str(tool)], capture_output=True, text=True, timeout=600, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+    src = libvirt_source()
+    if src is None:
         return None
-    tests = Path(out) / "tests"
+    tests = src / "tests"
     return tests if (tests / "vmx2xmldata").is_dir() else None
 
 

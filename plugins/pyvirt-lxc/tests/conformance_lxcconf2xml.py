@@ -13,9 +13,7 @@ formatted with no flags and compared byte for byte with
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +22,14 @@ from pyvirt_lxc.native_config import lxc_config_to_domain
 
 from pyvirt.conf.domain import format_domain
 from pyvirt.errors import Error
+from pyvirt.testing.sources import libvirt_source
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
 TEST_EMULATOR = "/usr/libexec/libvirt_lxc"  # testLXCCapsInit's guests
 TEST_UUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809"  # testSanitizeDef
 
 
 def source_tree() -> Path | None:
-    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
-    if env_dir:
-        return Path(env_dir)
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1])
-    return path if path.is_dir() else None
+    return libvirt_source()
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ def run_all(src: Path) -> list[Outcome]:
 def main() -> int:
     src = source_tree()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     outcomes = run_all(src)
     passed = sum(o.passed for o in outcomes)

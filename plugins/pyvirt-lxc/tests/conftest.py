@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,19 +10,15 @@ from pathlib import Path
 import pytest
 
 import pyvirt
+from pyvirt.testing.sources import require
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 APPLETS = ("sh", "sleep", "cat", "echo", "ls", "ip", "hostname", "ps", "mount", "grep", "head", "tr", "ping", "true",
            "id", "mkdir", "kill", "udhcpc")  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def busybox() -> Path:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"Debian's busybox-static could not be fetched: {exc}")
-    return Path(out.stdout.strip().splitlines()[-1]) / "busybox"
+    return require("guest-linux") / "busybox"
 
 
 @pytest.fixture

@@ -24,17 +24,14 @@ from types import ModuleType
 import pytest
 
 from pyvirt.conf.xml_compare import canonical
+from pyvirt.testing.sources import libvirt_source
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
 PYVIRSH = os.path.join(os.path.dirname(sys.executable), "pyvirsh")
 
 
 def _data() -> Path | None:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(out.stdout.strip().splitlines()[-1]) / "tests" / "lxcconf2xmldata"
+    src = libvirt_source()
+    return None if src is None else src / "tests" / "lxcconf2xmldata"
 
 
 DATA = _data()

@@ -1,6 +1,6 @@
 """libvirt 9.0.0's lxcxml2xml test data through pyvirt's domain model and the LXC driver's defaults.
 
-The data comes from Debian's libvirt source package (tools/fetch-libvirt-source),
+The data comes from Debian's libvirt source package (pyvirt.testing.sources),
 never from the repository. Each input is parsed, given the LXC driver's
 defaults and formatted back; it must equal libvirt's expected output after
 canonicalisation: all thirteen.
@@ -8,7 +8,6 @@ canonicalisation: all thirteen.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,12 @@ from pyvirt_lxc.container_config import apply_defaults
 
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.conf.xml_compare import canonical
-
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
+from pyvirt.testing.sources import libvirt_source
 
 
 def _data() -> Path | None:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(out.stdout.strip().splitlines()[-1]) / "tests"
+    src = libvirt_source()
+    return None if src is None else src / "tests"
 
 
 DATA = _data()

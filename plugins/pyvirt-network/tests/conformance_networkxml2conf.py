@@ -13,9 +13,7 @@ pass count at its floor.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +22,13 @@ from pyvirt_network.dnsmasq import conf_contents, hosts_file_paths
 
 from pyvirt.conf.network import parse_network
 from pyvirt.errors import Error
+from pyvirt.testing.sources import libvirt_source
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
 LIBVIRT_DNSMASQ_DIR = "/var/lib/libvirt/dnsmasq"
 
 
 def source_tree() -> Path | None:
-    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
-    if env_dir:
-        return Path(env_dir)
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1])
-    return path if path.is_dir() else None
+    return libvirt_source()
 
 
 def case_names(src: Path) -> list[str]:
@@ -80,7 +70,7 @@ def run_all(src: Path) -> list[Outcome]:
 def main() -> int:
     src = source_tree()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     outcomes = run_all(src)
     passed = sum(o.passed for o in outcomes)

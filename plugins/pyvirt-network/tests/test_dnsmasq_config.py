@@ -23,17 +23,13 @@ from pyvirt import ErrorCode
 from pyvirt.conf.network import Network, parse_network
 from pyvirt.errors import Error
 from pyvirt.local_driver.paths import embed_paths
+from pyvirt.testing.sources import require
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
 LIBVIRT_DIR = "/var/lib/libvirt/dnsmasq"
 
 
 def _libvirt_source() -> Path:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"libvirt's source could not be fetched: {exc}")
-    return Path(out.stdout.strip().splitlines()[-1]) / "tests" / "networkxml2confdata"
+    return require("libvirt") / "tests" / "networkxml2confdata"
 
 
 def _render(net: Network, root: Path) -> tuple[list[str], list[str], list[str], DnsmasqFiles]:

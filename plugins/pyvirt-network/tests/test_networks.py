@@ -17,9 +17,9 @@ from pyroute2 import IPRoute
 
 import pyvirt
 from pyvirt import ErrorCode
+from pyvirt.testing.sources import require
 
 PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="bridges, dnsmasq and nftables need root"),
@@ -77,11 +77,7 @@ def _link(name: str) -> dict[str, object] | None:
 
 
 def _busybox() -> Path:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"Debian's busybox-static could not be fetched: {exc}")
-    return Path(out.stdout.strip().splitlines()[-1]) / "busybox"
+    return require("guest-linux") / "busybox"
 
 
 def _dhcp_lease(bridge: str, mac: str, busybox: Path) -> str:

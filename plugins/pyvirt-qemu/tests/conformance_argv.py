@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -37,20 +36,11 @@ from libvirt_qemu_cases import argv_cases, argv_paths, caps_for, case_environmen
 
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
-
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
+from pyvirt.testing.sources import libvirt_source
 
 
 def source_tree() -> Path | None:
-    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
-    if env_dir:
-        return Path(env_dir)
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1])
-    return path if path.is_dir() else None
+    return libvirt_source()
 
 
 def expected_argv(args_file: Path) -> list[str]:
@@ -138,7 +128,7 @@ def main() -> int:
     only = sys.argv[1] if len(sys.argv) > 1 else None
     tree = source_tree()
     if tree is None:
-        print("qemuxml2argv: libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed); skipped")
+        print("qemuxml2argv: libvirt 9.0.0 source unavailable (pyvirt.testing.sources cannot fetch it here); skipped")
         return 0
     rows: dict[str, list[int]] = {"latest": [0, 0], "other": [0, 0]}
     reasons: dict[str, Counter[str]] = {"latest": Counter(), "other": Counter()}

@@ -88,7 +88,7 @@ def main() -> int:
     opts = parser.parse_args()
     src = source_tree()
     if src is None:
-        print("qemuxml2xml: libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed); skipped")
+        print("qemuxml2xml: libvirt 9.0.0 source unavailable (pyvirt.testing.sources cannot fetch it here); skipped")
         return 0
     cases = xml2xml_cases(src)
     if opts.caps:

@@ -25,11 +25,10 @@ import pytest
 
 from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.local_driver.paths import paths_for_uri
+from pyvirt.testing.sources import require
 from pyvirt.uri import parse_uri
 
 pytestmark = pytest.mark.skipif(not shutil.which("virsh"), reason="Debian's virsh (libvirt-clients) is not installed")
-
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
 
 
 def run_dir(root: Path, driver: str) -> Path:
@@ -123,11 +122,7 @@ def process_label(pid: int) -> tuple[str, str, str]:
 def busybox_rootfs(tmp_path: Path) -> Path:
     if importlib.util.find_spec("pyvirt_lxc") is None:
         pytest.skip("pyvirt-lxc is not installed")
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"Debian's busybox-static could not be fetched: {exc}")
-    busybox = Path(out.stdout.strip().splitlines()[-1]) / "busybox"
+    busybox = require("guest-linux") / "busybox"
     rootfs = tmp_path / "rootfs"
     for d in ("bin", "sbin", "proc", "sys", "dev", "etc", "tmp"):
         (rootfs / d).mkdir(parents=True)

@@ -694,7 +694,7 @@ def libvirt_src() -> Path:
 
     src = source_tree()
     if src is None:
-        pytest.skip("libvirt 9.0.0 source unavailable (tools/fetch-libvirt-source failed)")
+        pytest.skip("libvirt 9.0.0 source unavailable (pyvirt.testing.sources cannot fetch it here)")
     return src
 
 

@@ -43,7 +43,7 @@ conformance = _conformance()
 def libvirt_tests() -> Path:
     tree = conformance.source_tree()
     if tree is None:
-        pytest.skip("libvirt 9.0.0's source (tools/fetch-libvirt-source) is unavailable")
+        pytest.skip("libvirt 9.0.0's source (pyvirt.testing.sources) is unavailable")
     return Path(tree) / "tests"
 
 

@@ -3,7 +3,7 @@
 This host's kvm-pvm cannot run a full Linux under KVM, so the guest is
 ``type='qemu'`` (TCG with qemu64), which the driver picks for that type. The
 kernel and busybox come from Debian's packages through
-``tools/fetch-guest-linux`` (downloaded and unpacked, not installed).
+``pyvirt.testing.sources`` (downloaded and unpacked, not installed).
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from lxml import etree
 
 import pyvirt
 from pyvirt import DomainState
-
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-guest-linux"
+from pyvirt.testing.sources import require
 
 # A stand-in for qemu-ga: enough of its protocol (guest-sync, guest-shutdown) on the virtio-serial port
 AGENT = b"""
@@ -103,11 +102,7 @@ def newc(entries: list[tuple[str, int, bytes]]) -> bytes:
 
 @pytest.fixture(scope="module")
 def guest_linux() -> Path:
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"Debian's kernel and busybox-static could not be fetched: {exc}")
-    return Path(out.stdout.strip().splitlines()[-1])
+    return require("guest-linux")
 
 
 def qemu_pid(root: Path, name: str) -> int:

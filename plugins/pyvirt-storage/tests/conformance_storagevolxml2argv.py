@@ -14,9 +14,7 @@ when no command is built. ``test_storagevolxml2argv.py`` holds the floor.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +23,13 @@ from pyvirt_storage.qemu_img import PREALLOC_METADATA, ConvertStep, create_comma
 
 from pyvirt.conf import storage
 from pyvirt.errors import Error
+from pyvirt.testing.sources import libvirt_source
 
-FETCH = Path(__file__).resolve().parents[3] / "tools" / "fetch-libvirt-source"
 _SHELL_SPECIAL = set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
 
 
 def source_tree() -> Path | None:
-    env_dir = os.environ.get("PYVIRT_LIBVIRT_SRC")
-    if env_dir:
-        return Path(env_dir)
-    try:
-        out = subprocess.run([str(FETCH)], capture_output=True, text=True, timeout=600, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1])
-    return path if path.is_dir() else None
+    return libvirt_source()
 
 
 @dataclass(frozen=True)
@@ -169,7 +159,7 @@ def run_all(src: Path) -> list[Outcome]:
 def main() -> int:
     src = source_tree()
     if src is None:
-        print("libvirt 9.0.0 source is not available (tools/fetch-libvirt-source failed)")
+        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
         return 1
     outcomes = run_all(src)
     passed = sum(o.passed for o in outcomes)
