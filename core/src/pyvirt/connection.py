@@ -22,6 +22,19 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
+    from pyvirt.flags import (
+        ConnectListAllDomainsFlags,
+        ConnectListAllNetworksFlags,
+        ConnectListAllStoragePoolsFlags,
+        DomainCreateFlags,
+        DomainDefineFlags,
+        DomainSaveRestoreFlags,
+        NetworkCreateFlags,
+        NetworkDefineFlags,
+        SecretDefineFlags,
+        StoragePoolCreateFlags,
+        StoragePoolDefineFlags,
+    )
     from pyvirt.interface import Interface
     from pyvirt.network import Network
     from pyvirt.nodedev import NodeDevice
@@ -170,7 +183,7 @@ class Connection:
         return self.calls.connect_set_keep_alive(interval=interval, count=count)
 
     # ------------------------------------------------------------------ domains
-    def list_all_domains(self, flags: int = 0) -> list[Domain]:
+    def list_all_domains(self, flags: ConnectListAllDomainsFlags | int = 0) -> list[Domain]:
         calls = self.calls
         return [Domain(self, ref) for ref in calls.domain_list_all() if domain_matches(calls, ref, flags)]
 
@@ -183,19 +196,19 @@ class Connection:
     def lookup_domain_by_id(self, id: int) -> Domain:
         return Domain(self, self.calls.domain_lookup_by_id(id=id))
 
-    def define_domain(self, xml: str, flags: int = 0) -> Domain:
+    def define_domain(self, xml: str, flags: DomainDefineFlags | int = 0) -> Domain:
         return Domain(self, self.calls.domain_define_xml(xml=xml, flags=flags))
 
-    def create_domain(self, xml: str, flags: int = 0) -> Domain:
+    def create_domain(self, xml: str, flags: DomainCreateFlags | int = 0) -> Domain:
         """Create and start a transient domain."""
 
         return Domain(self, self.calls.domain_create_xml(xml=xml, flags=flags))
 
-    def restore_domain(self, path: str, xml: str | None = None, flags: int = 0) -> Domain:
+    def restore_domain(self, path: str, xml: str | None = None, flags: DomainSaveRestoreFlags | int = 0) -> Domain:
         return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))
 
     # ------------------------------------------------------------------ networks
-    def list_all_networks(self, flags: int = 0) -> list[Network]:
+    def list_all_networks(self, flags: ConnectListAllNetworksFlags | int = 0) -> list[Network]:
         from pyvirt.network import Network, network_matches
 
         calls = self.calls
@@ -211,18 +224,18 @@ class Connection:
 
         return Network(self, self.calls.network_lookup_by_uuid(uuid=normalize_uuid(uuid)))
 
-    def define_network(self, xml: str, flags: int = 0) -> Network:
+    def define_network(self, xml: str, flags: NetworkDefineFlags | int = 0) -> Network:
         from pyvirt.network import Network
 
         return Network(self, self.calls.network_define_xml(xml=xml, flags=flags))
 
-    def create_network(self, xml: str, flags: int = 0) -> Network:
+    def create_network(self, xml: str, flags: NetworkCreateFlags | int = 0) -> Network:
         from pyvirt.network import Network
 
         return Network(self, self.calls.network_create_xml(xml=xml, flags=flags))
 
     # ------------------------------------------------------------------ storage
-    def list_all_storage_pools(self, flags: int = 0) -> list[StoragePool]:
+    def list_all_storage_pools(self, flags: ConnectListAllStoragePoolsFlags | int = 0) -> list[StoragePool]:
         from pyvirt.storage import StoragePool, pool_matches
 
         calls = self.calls
@@ -238,12 +251,12 @@ class Connection:
 
         return StoragePool(self, self.calls.pool_lookup_by_uuid(uuid=normalize_uuid(uuid)))
 
-    def define_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
+    def define_storage_pool(self, xml: str, flags: StoragePoolDefineFlags | int = 0) -> StoragePool:
         from pyvirt.storage import StoragePool
 
         return StoragePool(self, self.calls.pool_define_xml(xml=xml, flags=flags))
 
-    def create_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:
+    def create_storage_pool(self, xml: str, flags: StoragePoolCreateFlags | int = 0) -> StoragePool:
         from pyvirt.storage import StoragePool
 
         return StoragePool(self, self.calls.pool_create_xml(xml=xml, flags=flags))
@@ -274,7 +287,7 @@ class Connection:
 
         return Secret(self, self.calls.secret_lookup_by_usage(usage_type=usage_type, usage_id=usage_id))
 
-    def define_secret(self, xml: str, flags: int = 0) -> Secret:
+    def define_secret(self, xml: str, flags: SecretDefineFlags | int = 0) -> Secret:
         from pyvirt.secret import Secret
 
         return Secret(self, self.calls.secret_define_xml(xml=xml, flags=flags))

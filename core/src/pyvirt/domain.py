@@ -29,6 +29,32 @@ from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_co
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
+    from pyvirt.flags import (
+        ConnectGetAllDomainStatsFlags,
+        DomainAbortJobFlags,
+        DomainCheckpointCreateFlags,
+        DomainCheckpointDeleteFlags,
+        DomainCheckpointListFlags,
+        DomainCheckpointXMLFlags,
+        DomainConsoleFlags,
+        DomainCreateFlags,
+        DomainDestroyFlags,
+        DomainDeviceModifyFlags,
+        DomainGetJobStatsFlags,
+        DomainMemoryModFlags,
+        DomainModificationImpact,
+        DomainRebootFlags,
+        DomainSaveRestoreFlags,
+        DomainShutdownFlags,
+        DomainSnapshotCreateFlags,
+        DomainSnapshotDeleteFlags,
+        DomainSnapshotListFlags,
+        DomainSnapshotRevertFlags,
+        DomainSnapshotXMLFlags,
+        DomainUndefineFlags,
+        DomainVcpuFlags,
+        DomainXMLFlags,
+    )
 
 __all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
 
@@ -145,21 +171,21 @@ class Domain:
         os_type = os_conf.type if os_conf is not None else None
         return (os_type.name if os_type is not None else None) or "hvm"
 
-    def xml_desc(self, flags: int = 0) -> str:
+    def xml_desc(self, flags: DomainXMLFlags | int = 0) -> str:
         return self._conn.calls.domain_get_xml_desc(dom=self._ref, flags=flags)
 
-    def attach_device(self, xml: str, flags: int = 0) -> None:
+    def attach_device(self, xml: str, flags: DomainDeviceModifyFlags | int = 0) -> None:
         """Hotplug and/or persist a device; flags: AFFECT_LIVE 1, AFFECT_CONFIG 2 (0: the current state)."""
         self._conn.calls.domain_attach_device(dom=self._ref, xml=xml, flags=flags)
 
-    def detach_device(self, xml: str, flags: int = 0) -> None:
+    def detach_device(self, xml: str, flags: DomainDeviceModifyFlags | int = 0) -> None:
         self._conn.calls.domain_detach_device(dom=self._ref, xml=xml, flags=flags)
 
-    def update_device(self, xml: str, flags: int = 0) -> None:
+    def update_device(self, xml: str, flags: DomainDeviceModifyFlags | int = 0) -> None:
         """Change a device in place: a CD-ROM's medium, a NIC's link state."""
         self._conn.calls.domain_update_device(dom=self._ref, xml=xml, flags=flags)
 
-    def get_stats(self, stats: int = 0, flags: int = 0) -> list[tuple[str, int | str]]:
+    def get_stats(self, stats: int = 0, flags: ConnectGetAllDomainStatsFlags | int = 0) -> list[tuple[str, int | str]]:
         """The domain's statistics as (field, value) pairs, virsh domstats' ``key=value`` lines."""
         return self._conn.calls.domain_get_stats(dom=self._ref, stats=stats, flags=flags)
 
@@ -167,7 +193,7 @@ class Domain:
         """Each NIC's addresses (``source``: 0 DHCP leases, 1 guest agent, 2 ARP); virDomainInterfaceAddresses."""
         return self._conn.calls.domain_interface_addresses(dom=self._ref, source=source, flags=flags)
 
-    def open_console(self, dev_name: str | None = None, flags: int = 0) -> int:
+    def open_console(self, dev_name: str | None = None, flags: DomainConsoleFlags | int = 0) -> int:
         """A file descriptor on the domain's console (the caller closes it); virDomainOpenConsole."""
         return self._conn.calls.domain_open_console(dom=self._ref, dev_name=dev_name, flags=flags)
 
@@ -176,7 +202,7 @@ class Domain:
         """The host scheduler's name and how many parameters it has; virDomainGetSchedulerType."""
         return self._conn.calls.domain_get_scheduler_type(dom=self._ref)
 
-    def scheduler_parameters(self, flags: int | None = None) -> list[TypedParam]:
+    def scheduler_parameters(self, flags: DomainModificationImpact | int | None = None) -> list[TypedParam]:
         """The scheduler's tunables with their libvirt types.
 
         ``flags`` None is virDomainGetSchedulerParameters; a number (0, AFFECT_LIVE 1,
@@ -189,7 +215,7 @@ class Domain:
         check_live_or_config(flags)
         return self._conn.calls.domain_get_scheduler_parameters(dom=self._ref, flags=flags | STRING_OKAY)
 
-    def set_scheduler_parameters(self, params: Iterable[TypedParam], flags: int = 0) -> None:
+    def set_scheduler_parameters(self, params: Iterable[TypedParam], flags: DomainModificationImpact | int = 0) -> None:
         """Change scheduler tunables (virDomainSetSchedulerParameters, or ...Flags when ``flags`` is given).
 
         Each parameter is checked first as libvirt's public API checks it (a
@@ -228,15 +254,15 @@ class Domain:
         self._conn.calls.domain_set_autostart(dom=self._ref, autostart=value)
 
     # ------------------------------------------------------------------ memory and vCPUs
-    def set_memory(self, memory_kib: int, flags: int = 0) -> None:
+    def set_memory(self, memory_kib: int, flags: DomainMemoryModFlags | int = 0) -> None:
         """The memory the guest may use, in KiB (virDomainSetMemoryFlags; virDomainSetMemory without flags)."""
         self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags)
 
-    def set_max_memory(self, memory_kib: int, flags: int = 0) -> None:
+    def set_max_memory(self, memory_kib: int, flags: DomainMemoryModFlags | int = 0) -> None:
         """The most memory the domain may be given, in KiB: set_memory with VIR_DOMAIN_MEM_MAXIMUM (4)."""
         self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags | 4)
 
-    def set_vcpus(self, count: int, flags: int = 0) -> None:
+    def set_vcpus(self, count: int, flags: DomainVcpuFlags | int = 0) -> None:
         """The number of virtual CPUs (virDomainSetVcpusFlags; virDomainSetVcpus without flags)."""
         self._conn.calls.domain_set_vcpus(dom=self._ref, count=count, flags=flags)
 
@@ -244,22 +270,22 @@ class Domain:
         return self._conn.calls.domain_get_security_label(dom=self._ref)
 
     # ------------------------------------------------------------------ lifecycle
-    def create(self, flags: int = 0) -> None:
+    def create(self, flags: DomainCreateFlags | int = 0) -> None:
         """Start the defined domain."""
         self._conn.calls.domain_create(dom=self._ref, flags=flags)
         self._refresh()
 
     start = create
 
-    def destroy(self, flags: int = 0) -> None:
+    def destroy(self, flags: DomainDestroyFlags | int = 0) -> None:
         self._conn.calls.domain_destroy(dom=self._ref, flags=flags)
         self._stopped()
 
-    def shutdown(self, flags: int = 0) -> None:
+    def shutdown(self, flags: DomainShutdownFlags | int = 0) -> None:
         self._conn.calls.domain_shutdown(dom=self._ref, flags=flags)
         self._refresh()
 
-    def reboot(self, flags: int = 0) -> None:
+    def reboot(self, flags: DomainRebootFlags | int = 0) -> None:
         self._conn.calls.domain_reboot(dom=self._ref, flags=flags)
         self._refresh()
 
@@ -269,31 +295,31 @@ class Domain:
     def resume(self) -> None:
         self._conn.calls.domain_resume(dom=self._ref)
 
-    def undefine(self, flags: int = 0) -> None:
+    def undefine(self, flags: DomainUndefineFlags | int = 0) -> None:
         self._conn.calls.domain_undefine(dom=self._ref, flags=flags)
 
-    def save(self, path: str, xml: str | None = None, flags: int = 0) -> None:
+    def save(self, path: str, xml: str | None = None, flags: DomainSaveRestoreFlags | int = 0) -> None:
         self._conn.calls.domain_save(dom=self._ref, path=path, xml=xml, flags=flags)
         self._stopped()
 
-    def managed_save(self, flags: int = 0) -> None:
+    def managed_save(self, flags: DomainSaveRestoreFlags | int = 0) -> None:
         self._conn.calls.domain_managed_save(dom=self._ref, flags=flags)
         self._stopped()
 
     def managed_save_remove(self, flags: int = 0) -> None:
         self._conn.calls.domain_managed_save_remove(dom=self._ref, flags=flags)
 
-    def abort_job(self, flags: int = 0) -> None:
+    def abort_job(self, flags: DomainAbortJobFlags | int = 0) -> None:
         """Cancel the running save or snapshot (virDomainAbortJob); its caller fails with OPERATION_ABORTED."""
         self._conn.calls.domain_abort_job(dom=self._ref, flags=flags)
 
     # ------------------------------------------------------------------ snapshots
-    def snapshot_create(self, xml: str, flags: int = 0) -> Snapshot:
+    def snapshot_create(self, xml: str, flags: DomainSnapshotCreateFlags | int = 0) -> Snapshot:
         ref = self._conn.calls.snapshot_create_xml(dom=self._ref, xml=xml, flags=flags)
         self._refresh()
         return Snapshot(self, ref)
 
-    def list_snapshots(self, flags: int = 0) -> list[Snapshot]:
+    def list_snapshots(self, flags: DomainSnapshotListFlags | int = 0) -> list[Snapshot]:
         names = self._conn.calls.snapshot_list_names(dom=self._ref, flags=flags)
         return [Snapshot(self, SnapshotRef(self._ref, n)) for n in names]
 
@@ -304,11 +330,11 @@ class Domain:
         return Snapshot(self, self._conn.calls.snapshot_current(dom=self._ref))
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint_create(self, xml: str, flags: int = 0) -> Checkpoint:
+    def checkpoint_create(self, xml: str, flags: DomainCheckpointCreateFlags | int = 0) -> Checkpoint:
         """Start a checkpoint from ``<domaincheckpoint>`` XML (flags: REDEFINE 1, QUIESCE 2)."""
         return Checkpoint(self, self._conn.calls.checkpoint_create_xml(dom=self._ref, xml=xml, flags=flags))
 
-    def list_checkpoints(self, flags: int = 0) -> list[Checkpoint]:
+    def list_checkpoints(self, flags: DomainCheckpointListFlags | int = 0) -> list[Checkpoint]:
         """The domain's checkpoints (flags: ROOTS 1, TOPOLOGICAL 2, LEAVES 4, NO_LEAVES 8)."""
         names = self._conn.calls.checkpoint_list_names(dom=self._ref, flags=flags)
         return [Checkpoint(self, CheckpointRef(self._ref, n)) for n in names]
@@ -353,7 +379,7 @@ class Domain:
         migrate_to_uri3(self._conn.calls, self._ref, dconnuri, list(params or []), flags)
         self._refresh()
 
-    def job_stats(self, flags: int = 0) -> tuple[int, list[TypedParam]]:
+    def job_stats(self, flags: DomainGetJobStatsFlags | int = 0) -> tuple[int, list[TypedParam]]:
         """virDomainGetJobStats: (virDomainJobType, VIR_DOMAIN_JOB_* fields) of the running long job."""
         return self._conn.calls.domain_get_job_stats(dom=self._ref, flags=flags)
 
@@ -378,17 +404,17 @@ class Snapshot:
     def domain(self) -> Domain:
         return self._dom
 
-    def xml_desc(self, flags: int = 0) -> str:
+    def xml_desc(self, flags: DomainSnapshotXMLFlags | int = 0) -> str:
         return self._dom.connection.calls.snapshot_get_xml_desc(snap=self._ref, flags=flags)
 
     def parent(self) -> Snapshot:
         return Snapshot(self._dom, self._dom.connection.calls.snapshot_get_parent(snap=self._ref))
 
-    def revert(self, flags: int = 0) -> None:
+    def revert(self, flags: DomainSnapshotRevertFlags | int = 0) -> None:
         self._dom.connection.calls.snapshot_revert(snap=self._ref, flags=flags)
         self._dom._refresh()
 
-    def delete(self, flags: int = 0) -> None:
+    def delete(self, flags: DomainSnapshotDeleteFlags | int = 0) -> None:
         self._dom.connection.calls.snapshot_delete(snap=self._ref, flags=flags)
 
 
@@ -418,18 +444,18 @@ class Checkpoint:
     def domain(self) -> Domain:
         return self._dom
 
-    def xml_desc(self, flags: int = 0) -> str:
+    def xml_desc(self, flags: DomainCheckpointXMLFlags | int = 0) -> str:
         """The ``<domaincheckpoint>`` document (flags: SECURE 1, NO_DOMAIN 2, SIZE 4)."""
         return self._dom.connection.calls.checkpoint_get_xml_desc(chk=self._ref, flags=flags)
 
     def parent(self, flags: int = 0) -> Checkpoint:
         return Checkpoint(self._dom, self._dom.connection.calls.checkpoint_get_parent(chk=self._ref, flags=flags))
 
-    def list_children(self, flags: int = 0) -> list[Checkpoint]:
+    def list_children(self, flags: DomainCheckpointListFlags | int = 0) -> list[Checkpoint]:
         """Checkpoints made after this one on its branch (flags: DESCENDANTS 1 for all of them)."""
         names = self._dom.connection.calls.checkpoint_list_children(chk=self._ref, flags=flags)
         return [Checkpoint(self._dom, CheckpointRef(self._ref.domain, n)) for n in names]
 
-    def delete(self, flags: int = 0) -> None:
+    def delete(self, flags: DomainCheckpointDeleteFlags | int = 0) -> None:
         """Stop tracking (flags: CHILDREN 1, METADATA_ONLY 2, CHILDREN_ONLY 4)."""
         self._dom.connection.calls.checkpoint_delete(chk=self._ref, flags=flags)

@@ -10,6 +10,7 @@ from pyvirt.plugin.records import DhcpLease, NetworkRef
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
+    from pyvirt.flags import NetworkUpdateFlags, NetworkXMLFlags
 
 __all__ = ["Network", "network_matches"]
 
@@ -62,7 +63,9 @@ class Network:
         """The leases the network's DHCP server handed out, only ``mac``'s when given; virNetworkGetDHCPLeases."""
         return self._conn.calls.network_get_dhcp_leases(net=self._ref, mac=mac, flags=flags)
 
-    def update(self, command: int, section: int, xml: str, parent_index: int = -1, flags: int = 0) -> None:
+    def update(
+        self, command: int, section: int, xml: str, parent_index: int = -1, flags: NetworkUpdateFlags | int = 0
+    ) -> None:
         """virNetworkUpdate: one entry of one section (numbers as in ``pyvirt.conf.network_update``).
 
         ``flags``: 1 the live network, 2 the persistent definition, 0 the live one when running.
@@ -73,7 +76,7 @@ class Network:
     def bridge_name(self) -> str:
         return self._conn.calls.network_get_bridge_name(net=self._ref)
 
-    def xml_desc(self, flags: int = 0) -> str:
+    def xml_desc(self, flags: NetworkXMLFlags | int = 0) -> str:
         return self._conn.calls.network_get_xml_desc(net=self._ref, flags=flags)
 
     def create(self) -> None:

@@ -13,6 +13,16 @@ from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
+    from pyvirt.flags import (
+        StoragePoolBuildFlags,
+        StoragePoolCreateFlags,
+        StoragePoolDeleteFlags,
+        StorageVolCreateFlags,
+        StorageVolDeleteFlags,
+        StorageVolDownloadFlags,
+        StorageVolUploadFlags,
+        StorageXMLFlags,
+    )
 
 __all__ = ["StoragePool", "StorageVolume", "pool_matches"]
 
@@ -66,10 +76,10 @@ class StoragePool:
     def info(self) -> PoolInfo:
         return self._conn.calls.pool_get_info(pool=self._ref)
 
-    def xml_desc(self, flags: int = 0) -> str:
+    def xml_desc(self, flags: StorageXMLFlags | int = 0) -> str:
         return self._conn.calls.pool_get_xml_desc(pool=self._ref, flags=flags)
 
-    def create(self, flags: int = 0) -> None:
+    def create(self, flags: StoragePoolCreateFlags | int = 0) -> None:
         self._conn.calls.pool_create(pool=self._ref, flags=flags)
 
     def destroy(self) -> None:
@@ -81,7 +91,7 @@ class StoragePool:
     def refresh(self, flags: int = 0) -> None:
         self._conn.calls.pool_refresh(pool=self._ref, flags=flags)
 
-    def build(self, flags: int = 0) -> None:
+    def build(self, flags: StoragePoolBuildFlags | int = 0) -> None:
         """virStoragePoolBuild: make the inactive pool's storage (a dir pool's directory, a disk's label).
 
         ``flags`` are :class:`pyvirt.flags.StoragePoolBuildFlags`; OVERWRITE and
@@ -89,7 +99,7 @@ class StoragePool:
         """
         self._conn.calls.pool_build(pool=self._ref, flags=flags)
 
-    def delete(self, flags: int = 0) -> None:
+    def delete(self, flags: StoragePoolDeleteFlags | int = 0) -> None:
         """virStoragePoolDelete: remove the inactive pool's storage (a dir pool's empty directory).
 
         The definition stays; ``flags`` are :class:`pyvirt.flags.StoragePoolDeleteFlags`.
@@ -102,7 +112,7 @@ class StoragePool:
     def lookup_volume_by_name(self, name: str) -> StorageVolume:
         return StorageVolume(self._conn, self._conn.calls.volume_lookup_by_name(pool=self._ref, name=name))
 
-    def create_volume(self, xml: str, flags: int = 0) -> StorageVolume:
+    def create_volume(self, xml: str, flags: StorageVolCreateFlags | int = 0) -> StorageVolume:
         return StorageVolume(self._conn, self._conn.calls.volume_create_xml(pool=self._ref, xml=xml, flags=flags))
 
 
@@ -139,10 +149,10 @@ class StorageVolume:
     def xml_desc(self, flags: int = 0) -> str:
         return self._conn.calls.volume_get_xml_desc(vol=self._ref, flags=flags)
 
-    def delete(self, flags: int = 0) -> None:
+    def delete(self, flags: StorageVolDeleteFlags | int = 0) -> None:
         self._conn.calls.volume_delete(vol=self._ref, flags=flags)
 
-    def upload(self, source: BinaryIO, offset: int = 0, length: int = 0, flags: int = 0) -> int:
+    def upload(self, source: BinaryIO, offset: int = 0, length: int = 0, flags: StorageVolUploadFlags | int = 0) -> int:
         """virStorageVolUpload: write ``source``'s bytes into the volume from ``offset`` (at most ``length``, 0 = all).
 
         Returns the number of bytes sent, once the driver has confirmed they
@@ -167,7 +177,9 @@ class StorageVolume:
                         verbatim=True)  # fmt: skip
         return sent
 
-    def download(self, dest: BinaryIO, offset: int = 0, length: int = 0, flags: int = 0) -> int:
+    def download(
+        self, dest: BinaryIO, offset: int = 0, length: int = 0, flags: StorageVolDownloadFlags | int = 0
+    ) -> int:
         """virStorageVolDownload: copy the volume's bytes from ``offset`` (``length`` of them, 0 = to the end) into ``dest``.
 
         Returns the number of bytes written.
