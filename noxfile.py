@@ -16,7 +16,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "typecheck", "imports", "tests", "conformance", "docs"]
+nox.options.sessions = ["lint", "typecheck", "imports", "tests", "conformance", "docs", "example"]
 
 DISTRIBUTIONS = ["core", *sorted(str(p) for p in Path("plugins").glob("*") if (p / "pyproject.toml").exists())]
 SOURCES = [f"{d}/src" for d in DISTRIBUTIONS]
