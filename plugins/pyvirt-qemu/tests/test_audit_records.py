@@ -58,12 +58,15 @@ def test_start_and_destroy_are_audited(
     bodies = [re.search(r"msg='(.*) exe=", text).group(1) for _, text in got]  # type: ignore[union-attr]
     vm = f'vm="audited" uuid={UUID}'
     t = virt_type
-    assert bodies[:6] == [
+    assert bodies[:7] == [
         f'virt={t} resrc=disk reason=start {vm} old-disk="?" new-disk="{disk}"',
         f'virt={t} resrc=net reason=start {vm} old-net="?" new-net="52:54:00:5e:01:02"',
         f'virt={t} resrc=net reason=open {vm} net=52:54:00:5e:01:02 path="/dev/net/tun" rdev=0A:C8',
         f"virt={t} resrc=mem reason=start {vm} old-mem=0 new-mem=65536",
         f"virt={t} resrc=vcpu reason=start {vm} old-vcpu=0 new-vcpu=1",
+        # the DAC label (qemu.conf's default user root), as libvirt's virDomainAuditSecurityLabel writes it:
+        # guests are confined by default now that qemu.conf's security_default_confined is read (libvirt's 1)
+        f"virt={t} {vm} vm-ctx=+0:+0 img-ctx=+0:+0 model=dac",
         f"virt={t} op=start reason=booted {vm} vm-pid={pid}",
     ]
     assert bodies[-1] == f"virt={t} op=stop reason=destroyed {vm} vm-pid={pid}"
