@@ -161,3 +161,15 @@ def test_a_missing_client_config_is_empty_without_loading_the_parser(tmp_path: P
     with pytest.raises(Error) as e:
         load_client_config(str(not_a_dir / "pyvirt.conf"))
     assert e.value.code == ErrorCode.SYSTEM_ERROR and "Not a directory" in e.value.message
+
+
+def test_client_config_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    conf = tmp_path / "pyvirt.conf"
+    conf.write_text('uri_default = "test:///default"\nuri_defualt = "qemu:///system"\n')
+    with pytest.raises(Error) as e:
+        load_client_config(str(conf))
+    assert e.value.code == ErrorCode.CONF_SYNTAX and e.value.message.endswith(f"{conf}:2: uri_defualt: unknown setting")
+    conf.write_text("\nuri_aliases = 5\n")
+    with pytest.raises(Error) as e:
+        load_client_config(str(conf))
+    assert e.value.message.endswith(f"{conf}:2: uri_aliases: must be a list of strings")

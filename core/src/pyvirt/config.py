@@ -40,6 +40,10 @@ def config_path() -> str:
     return os.path.join(base, "pyvirt", "pyvirt.conf")
 
 
+# The keys of libvirt 9.0's libvirt.conf (src/libvirt.conf): a typo in either is an error, not silence.
+_KEYS = frozenset({"uri_default", "uri_aliases"})
+
+
 def load_client_config(path: str | None = None) -> ClientConfig:
     """The client configuration, read with the one parser of libvirt's syntax (:mod:`pyvirt.util.virconf`).
 
@@ -54,13 +58,21 @@ def load_client_config(path: str | None = None) -> ClientConfig:
         return ClientConfig()
     except OSError:
         pass  # the parser reports it, in libvirt's words
-    from pyvirt.util.virconf import read_conf
+    from pyvirt.util.virconf import read_conf_lines
 
-    values = read_conf(path)
+    values, lines = read_conf_lines(path)
+
+    def bad(key: str, why: str) -> Error:
+        # the same shape as the drivers' typed settings: FILE:LINE: KEY: why
+        return Error(ErrorCode.CONF_SYNTAX, f"{path}:{lines.get(key, 0)}: {key}: {why}", domain=ErrorDomain.CONF)
+
+    for key in values:
+        if key not in _KEYS:
+            raise bad(key, "unknown setting")
     default = values.get("uri_default")
     aliases = values.get("uri_aliases", [])
     if default is not None and not isinstance(default, str):
-        raise Error(ErrorCode.CONF_SYNTAX, f"{path}: 'uri_default' must be a string", domain=ErrorDomain.CONF)
+        raise bad("uri_default", "must be a string")
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise Error(ErrorCode.CONF_SYNTAX, f"{path}: 'uri_aliases' must be a list of strings", domain=ErrorDomain.CONF)
+        raise bad("uri_aliases", "must be a list of strings")
     return ClientConfig(default, tuple(str(a) for a in aliases))
