@@ -21,22 +21,15 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from libvirt_testdata import generic_cases, libvirt_source  # type: ignore[import-not-found]
+from libvirt_testdata import generic_cases  # type: ignore[import-not-found]
 
 from pyvirt.conf import storage
 from pyvirt.errors import Error
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    passed: bool
-    why: str = ""
+from pyvirt.testing.corpus import Outcome, run_corpora
 
 
 def _compare(name: str, produce: Callable[[], str], expected: Path) -> Outcome:
@@ -175,18 +168,7 @@ CORPORA: dict[str, Callable[[Path], list[Outcome]]] = {
 
 
 def main() -> int:
-    src = libvirt_source()
-    if src is None:
-        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
-        return 1
-    for title, run in CORPORA.items():
-        outcomes = run(src)
-        passed = sum(o.passed for o in outcomes)
-        print(f"{title}: {passed}/{len(outcomes)}")
-        for o in outcomes:
-            if not o.passed:
-                print(f"    {o.name}: {o.why}")
-    return 0
+    return run_corpora(CORPORA)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,10 @@ from pyvirt_lxc.native_config import lxc_config_to_domain
 
 from pyvirt.conf.domain import format_domain
 from pyvirt.errors import Error
-from pyvirt.testing.sources import libvirt_source
+from pyvirt.testing.corpus import Outcome, run_corpora
 
 TEST_EMULATOR = "/usr/libexec/libvirt_lxc"  # testLXCCapsInit's guests
 TEST_UUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809"  # testSanitizeDef
-
-
-def source_tree() -> Path | None:
-    return libvirt_source()
 
 
 @dataclass(frozen=True)
@@ -47,13 +43,6 @@ def cases(src: Path) -> list[Case]:
     text = (src / "tests" / "lxcconf2xmltest.c").read_text()
     return [Case(name, macro == "3", fail == "true")
             for macro, name, fail in re.findall(r'^\s*DO_TEST(3?)\("([^"]+)",\s*(true|false)\);', text, re.M)]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    passed: bool
-    why: str = ""
 
 
 def run_case(src: Path, case: Case) -> Outcome:
@@ -76,17 +65,7 @@ def run_all(src: Path) -> list[Outcome]:
 
 
 def main() -> int:
-    src = source_tree()
-    if src is None:
-        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
-        return 1
-    outcomes = run_all(src)
-    passed = sum(o.passed for o in outcomes)
-    print(f"lxcconf2xml (raw output): {passed}/{len(outcomes)}")
-    for o in outcomes:
-        if not o.passed:
-            print(f"    {o.name}: {o.why}")
-    return 0
+    return run_corpora({"lxcconf2xml (raw output)": run_all})
 
 
 if __name__ == "__main__":

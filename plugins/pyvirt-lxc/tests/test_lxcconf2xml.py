@@ -80,7 +80,7 @@ def _harness() -> ModuleType:
 @pytest.mark.skipif(DATA is None, reason="libvirt 9.0.0's source package could not be fetched (apt-get source)")
 def test_lxcconf2xml_as_libvirts_test_runs_it_holds_its_floor() -> None:
     harness = _harness()
-    outcomes = harness.run_all(harness.source_tree())
+    outcomes = harness.run_all(libvirt_source())
     failed = [f"{o.name}: {o.why}" for o in outcomes if not o.passed]
     print(f"lxcconf2xml: {len(outcomes) - len(failed)}/{len(outcomes)}")
     assert len(outcomes) == 28

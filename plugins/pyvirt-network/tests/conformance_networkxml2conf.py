@@ -15,32 +15,20 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from pyvirt_network.dnsmasq import conf_contents, hosts_file_paths
 
 from pyvirt.conf.network import parse_network
 from pyvirt.errors import Error
-from pyvirt.testing.sources import libvirt_source
+from pyvirt.testing.corpus import Outcome, run_corpora
 
 LIBVIRT_DNSMASQ_DIR = "/var/lib/libvirt/dnsmasq"
-
-
-def source_tree() -> Path | None:
-    return libvirt_source()
 
 
 def case_names(src: Path) -> list[str]:
     """The DO_TEST names of libvirt's networkxml2conftest.c, in its order."""
     return re.findall(r'^\s*DO_TEST\("([^"]+)"', (src / "tests" / "networkxml2conftest.c").read_text(), re.M)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    passed: bool
-    why: str = ""
 
 
 def run_case(src: Path, name: str) -> Outcome:
@@ -68,17 +56,7 @@ def run_all(src: Path) -> list[Outcome]:
 
 
 def main() -> int:
-    src = source_tree()
-    if src is None:
-        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
-        return 1
-    outcomes = run_all(src)
-    passed = sum(o.passed for o in outcomes)
-    print(f"networkxml2conf (dnsmasq configuration): {passed}/{len(outcomes)}")
-    for o in outcomes:
-        if not o.passed:
-            print(f"    {o.name}: {o.why}")
-    return 0
+    return run_corpora({"networkxml2conf (dnsmasq configuration)": run_all})
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from types import ModuleType
 
 import pytest
 
+from pyvirt.testing.sources import libvirt_source
+
 # libvirt 9.0.0 has 27 cases; every one matches byte for byte
 FLOOR = 27
 
@@ -29,7 +31,7 @@ def _harness() -> ModuleType:
 
 
 HARNESS = _harness()
-SRC = HARNESS.source_tree()
+SRC = libvirt_source()
 pytestmark = pytest.mark.skipif(SRC is None, reason="libvirt 9.0.0 source could not be fetched")
 
 

@@ -23,13 +23,9 @@ from pyvirt_storage.qemu_img import PREALLOC_METADATA, ConvertStep, create_comma
 
 from pyvirt.conf import storage
 from pyvirt.errors import Error
-from pyvirt.testing.sources import libvirt_source
+from pyvirt.testing.corpus import Outcome, run_corpora
 
 _SHELL_SPECIAL = set("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
-
-
-def source_tree() -> Path | None:
-    return libvirt_source()
 
 
 @dataclass(frozen=True)
@@ -130,13 +126,6 @@ def build(src: Path, case: Case) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    passed: bool
-    why: str = ""
-
-
 def run_case(src: Path, case: Case) -> Outcome:
     try:
         actual = build(src, case)
@@ -157,17 +146,7 @@ def run_all(src: Path) -> list[Outcome]:
 
 
 def main() -> int:
-    src = source_tree()
-    if src is None:
-        print("libvirt 9.0.0 source is not available (pyvirt.testing.sources cannot fetch it here)")
-        return 1
-    outcomes = run_all(src)
-    passed = sum(o.passed for o in outcomes)
-    print(f"storagevolxml2argv (qemu-img command lines): {passed}/{len(outcomes)}")
-    for o in outcomes:
-        if not o.passed:
-            print(f"    {o.name}: {o.why}")
-    return 0
+    return run_corpora({"storagevolxml2argv (qemu-img command lines)": run_all})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pyvirt_storage.qemu_img import ConvertStep, create_command
 
 from pyvirt.conf.storage import parse_volume
 from pyvirt.errors import Error
+from pyvirt.testing.sources import libvirt_source
 
 # libvirt 9.0.0 has 27 cases (2 of them must fail); every one matches byte for byte
 FLOOR = 27
@@ -31,7 +32,7 @@ def _harness() -> ModuleType:
 
 
 HARNESS = _harness()
-SRC = HARNESS.source_tree()
+SRC = libvirt_source()
 needs_source = pytest.mark.skipif(SRC is None, reason="libvirt 9.0.0 source could not be fetched")
 
 

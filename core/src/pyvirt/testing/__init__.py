@@ -11,6 +11,9 @@ collects the tests (pytest is the only requirement; install ``pyvirt[test]``):
   RestoreAllLabel, ReleaseLabel) alone and inside core's stack, with the
   rollback when a later driver fails.
 
+:mod:`pyvirt.testing.corpus` scores a driver against libvirt's own test
+corpora (input to expected output, as libvirt's test programs run them).
+
 Core runs both against its own drivers (``test:///`` and ``none``/``dac``),
 so a suite that fails on a third-party driver points at the driver, not at
 the kit. Why in the wheel: a driver out of tree has no other way to learn
@@ -19,4 +22,4 @@ that it behaves as pyvirt's callers (pyvirsh, pyvirtd, libvirt clients) expect.
 
 from __future__ import annotations
 
-__all__ = ["hypervisor", "security"]
+__all__ = ["corpus", "hypervisor", "security"]
