@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
+import logging
 import os
 import queue
 import threading
@@ -31,6 +32,21 @@ from pyvirt_qemu.shared_monitor import shared_execute
 __all__ = ["Monitor"]
 
 EventCallback = Callable[[str, dict[str, Any]], None]
+
+
+class _ReportedByCaller(logging.Filter):
+    """Demote qemu.qmp's own error records to debug: every one of them is also raised to the monitor's
+    caller, which reports it in libvirt's words (a QEMU that exits while its monitor connects is normal
+    during a destroy), so the daemon's log does not carry each failure twice at error level. The
+    library's "this is a bug" records (critical) stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno in (logging.WARNING, logging.ERROR):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_REPORTED_BY_CALLER = _ReportedByCaller()
 
 
 class Monitor:
@@ -176,7 +192,9 @@ class Monitor:
         return False
 
     async def _new_client(self) -> QMPClient:
-        return QMPClient(self.name)
+        client = QMPClient(self.name)
+        client.logger.addFilter(_REPORTED_BY_CALLER)
+        return client
 
     async def _pump_events(self, client: QMPClient) -> None:
         try:
