@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pyvirt.daemon.config import load_daemon_config
+from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.daemon.pidfile import PidFile
 from pyvirt.daemon.server import Client, Server
 from pyvirt.daemon.sockets import daemon_paths, open_listener, peer_cred
@@ -311,3 +312,12 @@ def test_keepalive_ping_pong_and_dead_peer(server: tuple[Server, EchoProgram, st
     finally:
         s.close()
     assert prog.closed
+
+
+def test_private_daemon_reports_each_distinct_traceback_with_its_context(tmp_path: Path) -> None:
+    """A failing load test shows the traceback itself, once, not the tail of a log it is lost in."""
+    frames = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    f()\nValueError: bad'
+    other = "Traceback (most recent call last):\n  File \"y.py\", line 2, in g\n    g()\nKeyError: 'k'"
+    (tmp_path / "pyvirtd.log").write_text("\n".join(["one", "two", "three", frames, "busy", frames, other, "end"]))
+    found = PrivateDaemon(tmp_path).tracebacks(context=2)
+    assert found == [f"two\nthree\n{frames}", f"    f()\nValueError: bad\n{other}"]

@@ -52,6 +52,25 @@ class PrivateDaemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def tracebacks(self, context: int = 3) -> list[str]:
+        """The distinct Python tracebacks in the log, each once, with the ``context`` lines logged before it.
+
+        A test asserts there are none; when there is one, the excerpt is what
+        a reader needs, where the log's tail (tens of kilobytes of a busy
+        daemon, the same failure repeated by many clients) would bury or cut it.
+        """
+        lines = self.log().splitlines()
+        seen: dict[str, str] = {}
+        for i, line in enumerate(lines):
+            if "Traceback (most recent call last)" not in line:
+                continue
+            end = i + 1
+            while end < len(lines) and lines[end].startswith(" "):
+                end += 1
+            body = "\n".join(lines[i : end + 1])  # the frames and the exception's line
+            seen.setdefault(body, "\n".join([*lines[max(0, i - context) : i], body]))
+        return list(seen.values())
+
     def start(self, timeout: float = 60) -> PrivateDaemon:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
