@@ -120,6 +120,7 @@ DYNAMIC = {
         "qemu-img's command line as libvirt builds it (qemu_img.create_command; qemu-img is in the table)"
     ),
     ("bench/bench_test_driver.py", "cmd"): "virsh and pyvirsh, found with shutil.which and sys.executable in main()",
+    ("bench/bench_migration.py", "argv"): "virsh, pyvirsh and ssh-keygen (in the table), and the ssh-mux ssh wrapper",
     ("core/tests/daemon/test_volume_streams.py", "[*tool, '-c', uri, *args]"): "virsh or pyvirsh (both in the table)",
     ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",
     ("core/src/pyvirt/remote/ssh.py", "argv"): "ssh, or the URI's ?command= (libvirt's ssh binary), from ssh_argv",

@@ -103,7 +103,10 @@ class TestHost:
         _ip("-n", self.netns, "link", "set", "eth0", "up")
         self.root.mkdir(parents=True, exist_ok=True)
         self.bin.mkdir(exist_ok=True)
-        helper = f'#!/bin/sh\nexec {sys.executable} -m pyvirt.remote.ssh_helper --root {self.root} "$@"\n'
+        # the console script pip installed, as a host's users have it (python -m would add runpy's imports)
+        script = Path(sys.executable).parent / "pyvirt-ssh-helper"
+        program = str(script) if script.exists() else f"{sys.executable} -m pyvirt.remote.ssh_helper"
+        helper = f'#!/bin/sh\nexec {program} --root {self.root} "$@"\n'
         for name in ("pyvirt-ssh-helper", "virt-ssh-helper"):
             (self.bin / name).write_text(helper)
             (self.bin / name).chmod(0o755)

@@ -9,6 +9,7 @@ whose sessions have no helper at all.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,7 +75,9 @@ def _helpers_on(host: TestHost, timeout: float = 10.0) -> list[str]:
     while True:
         argv = ["ps", "-ww", "-eo", "pid=,args="]  # -ww: whole command lines, however long
         out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=30).stdout
-        left = [line for line in out.splitlines() if f"ssh_helper --root {host.root}" in line]
+        left = [
+            line for line in out.splitlines() if re.search(rf"ssh[-_]helper --root {re.escape(str(host.root))}\b", line)
+        ]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)

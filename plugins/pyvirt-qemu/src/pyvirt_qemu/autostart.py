@@ -23,6 +23,7 @@ from pyvirt.local_driver.state_driver import (
     wait_for_jobs,
 )
 from pyvirt.plugin import hookimpl
+from pyvirt_qemu.migration import recover as recover_migrations
 
 __all__ = ["QemuStateHooks"]
 
@@ -38,6 +39,7 @@ class QemuStateHooks:
     def state_initialize(self, privileged: bool, root: str | None) -> bool:
         conn = _held.open(self, privileged, root)
         try:
+            recover_migrations(conn)  # (libvirt's reconnect: an outgoing migration the last daemon left)
             if should_autostart(conn.state.paths.run):
                 autostart_domains(_held, log)
         except BaseException:

@@ -34,21 +34,43 @@ RPC stream, and Perform's URI with a socket the remote driver relays into it.
 
 During Prepare the destination's status file says "paused, starting up", as
 libvirt's state then is: a daemon that dies before Finish is followed by one
-that kills that QEMU as an abandoned start. What is not handled: the source
-daemon dying between Perform and Confirm (libvirt records the phase in its
-status XML to recover; here the guest is found paused or running as QEMU
-left it), post-copy, offline and incremental-storage migration (refused by
-name), and the migration parameters beyond ``PARAMS`` (refused by name).
+that kills that QEMU as an abandoned start. The source records the phase its
+outgoing job has reached in the guest's status file, with libvirt's names
+(``<job async='migration out' phase='perform3_done' .../>``), and a daemon
+that starts and finds one resolves it as libvirt's
+``qemuProcessRecoverMigrationOut`` does (:func:`recover`): before Perform
+ended, the migration is cancelled and the guest resumed; once Confirm was
+told the destination runs the guest ("confirm3"), the guest here is killed
+(and with UNDEFINE_SOURCE undefined), told it does not ("confirm3_cancelled"),
+resumed. Between Perform and Confirm ("perform3_done") libvirt leaves the
+paused guest to a third party; here, when the migration was peer to peer, the
+daemon is that party: it asks the destination it recorded whether the guest
+runs there, and kills or resumes its own accordingly.
+
+Peer to peer, the source's daemon holds a connection to the destination
+(with keepalive, 5 s x 5 as libvirt's qemu.conf defaults) and watches it
+while QEMU sends: when it dies (a cut network, a dead host) the migration is
+cancelled with libvirt's "Lost connection to destination host" and the guest
+runs on here.
+
+For tests, ``PYVIRT_TEST_MIGRATION_CRASH=PHASE`` in the daemon's environment
+makes it kill itself (SIGKILL) right after recording PHASE: the crash the
+recovery is for, at a chosen point. What is not handled: post-copy, offline
+and incremental-storage migration (refused by name), and the migration
+parameters beyond ``PARAMS`` (refused by name).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +90,7 @@ from pyvirt.events import Defined, DomainEvent, Resumed, Started, Suspended
 from pyvirt.flags import DomainGetJobStatsFlags
 from pyvirt.local_driver.domain_jobs import DEFAULT_MASK, AsyncJob, Job
 from pyvirt.local_driver.network_nics import resolve_network_nics
-from pyvirt.local_driver.status_file import remove_status
+from pyvirt.local_driver.status_file import read_status, remove_status
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
@@ -84,9 +106,12 @@ from pyvirt_qemu.state import DomainObj, QemuState
 from pyvirt_qemu.volume_disks import resolve_volume_disks
 
 if TYPE_CHECKING:
+    from pyvirt import Connection
     from pyvirt_qemu.driver import QemuConnection
 
-__all__ = ["begin", "confirm", "finish", "job_stats", "perform", "prepare"]
+__all__ = ["begin", "confirm", "finish", "job_stats", "perform", "prepare", "recover"]
+
+log = logging.getLogger("pyvirt.qemu.migration")
 
 # VIR_MIGRATE_* this driver honours (libvirt's QEMU_MIGRATION_FLAGS, without what needs NBD, TLS, RDMA,
 # post-copy or tunnelling, which are refused by name instead of ignored)
@@ -117,6 +142,8 @@ PORT_MIN, PORT_MAX = 49152, 49215  # qemu.conf's migration_port_min/max defaults
 _UNLIMITED = (2**63 - 1) // (1 << 20) * (1 << 20)  # libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX, in bytes/s
 _OUT_MASK = DEFAULT_MASK | {Job.SUSPEND, Job.MIGRATION_OP}  # libvirt's mask of the outgoing job
 _WAIT = 3600.0  # how long a migration may run before it is given up (bounded, as every loop here)
+_CRASH_ENV = "PYVIRT_TEST_MIGRATION_CRASH"  # tests: the phase after whose recording the daemon dies
+_PROBE_EVERY = 1.0  # seconds between two looks at a peer-to-peer destination's connection
 
 
 @dataclass
@@ -147,6 +174,32 @@ class _Jobs:
     incoming: dict[str, _Incoming] = field(default_factory=dict)
     completed: dict[str, list[TypedParam]] = field(default_factory=dict)
     ports: set[int] = field(default_factory=set)
+    peers: dict[str, _Peer] = field(default_factory=dict)  # peer to peer: the destination each guest goes to
+
+
+class _Peer:
+    """A peer-to-peer migration's destination: its URI (recorded for recovery) and whether its connection
+    still lives. A thread calls the destination once a second; a call on a connection that keepalive
+    gave up fails at once, and one waiting for an answer is released when keepalive gives up."""
+
+    def __init__(self, dconnuri: str, dest: Connection) -> None:
+        self.dconnuri = dconnuri
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._probe, args=(dest,), name="migration-peer", daemon=True)
+        self._thread.start()
+
+    def _probe(self, dest: Connection) -> None:
+        while not self._done.wait(_PROBE_EVERY):
+            try:
+                dest.get_version()
+            except Error:
+                if not self._done.is_set():
+                    self.lost.set()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 _tables: weakref.WeakKeyDictionary[QemuState, _Jobs] = weakref.WeakKeyDictionary()
@@ -159,6 +212,25 @@ def _jobs(state: QemuState) -> _Jobs:
         if table is None:
             table = _tables[state] = _Jobs()
         return table
+
+
+def _phase(st: QemuState, obj: DomainObj, phase: str, flags: int) -> None:
+    """Record the outgoing job's phase in the status file (libvirt's qemuMigrationJobSetPhase + save)."""
+    job = {"type": "none", "async": "migration out", "phase": phase, "flags": hex(flags)}
+    peer = _jobs(st).peers.get(obj.uuid)
+    if peer is not None:
+        job["dconnuri"] = peer.dconnuri
+    obj.migration_job = job
+    st.save_status(obj)
+    if os.environ.get(_CRASH_ENV) == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _end_recorded_job(st: QemuState, obj: DomainObj) -> None:
+    """The outgoing job ended here: its phase leaves the status file (a later daemon has nothing to recover)."""
+    if obj.migration_job is not None:
+        obj.migration_job = None
+        st.save_status(obj)
 
 
 def _check_flags_and_params(params: list[TypedParam], flags: int, function: str) -> dict[str, Any]:
@@ -205,9 +277,13 @@ def begin(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], flags:
                 jobs.outgoing[obj.uuid] = _Outgoing(
                     obj.state == DomainState.RUNNING, (obj.state, obj.reason), time.monotonic(), True
                 )
+            _phase(conn.state, obj, "begin3", flags)
         return xml, cookie.encode()
     except BaseException:
         if protected:
+            with jobs.lock:
+                jobs.outgoing.pop(obj.uuid, None)
+            obj.migration_job = None
             obj.job.end_async()
         raise
 
@@ -474,6 +550,7 @@ def perform(
         # a failed Perform ends the job itself: the caller does not call Confirm then (libvirt's rule)
         with jobs.lock:
             jobs.outgoing.pop(obj.uuid, None)
+        _end_recorded_job(conn.state, obj)
         if out.protected:
             obj.job.end_async()
         raise
@@ -514,7 +591,9 @@ def _send(
     if expecting_stop:
         obj.expect("STOP")  # QEMU stops the guest for the last pass itself
     out.performing = proc
+    peer = _jobs(st).peers.get(obj.uuid)
     try:
+        _phase(st, obj, "perform3", flags)
         if nbd is not None:  # the disks first: the memory goes once every mirror has caught up
             out.mirrors = Mirrors(monitor, obj.live, _split_tcp(uri)[0], nbd[0], nbd[1])
             obj.job.on_abort(lambda: None)  # (the wait below sees the request)
@@ -523,7 +602,7 @@ def _send(
         monitor.execute("migrate", {"uri": uri})
         obj.job.on_abort(lambda: monitor.execute("migrate_cancel"))
         try:
-            info = _watch(proc, obj)
+            info = _watch(proc, obj, peer.lost.is_set if peer is not None else None)
         finally:
             obj.job.on_abort(None)
         if out.mirrors is not None:
@@ -537,6 +616,7 @@ def _send(
         with obj.lock:
             if expecting_stop and obj.expected.get("STOP", 0) > 0:
                 obj.expected["STOP"] -= 1  # the guest never stopped
+        obj.migration_job = None  # the job ends with this failure (saved by the restore)
         _restore_source(st, obj, proc, out)
         raise
     out.performing = None
@@ -546,13 +626,20 @@ def _send(
         obj.state, obj.reason = DomainState.PAUSED, PausedReason.MIGRATION
     if was_running:
         st.emit(obj, DomainEvent.SUSPENDED, Suspended.MIGRATED)
-    st.save_status(obj)
+    _phase(st, obj, "perform3_done", flags)
 
 
-def _watch(proc: QemuProcess, obj: DomainObj) -> dict[str, Any]:
-    """query-migrate until QEMU's migration ends; libvirt's errors for how it ended."""
+def _watch(proc: QemuProcess, obj: DomainObj, lost: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """query-migrate until QEMU's migration ends; libvirt's errors for how it ended. ``lost`` (peer to peer)
+    says whether the connection to the destination died: then QEMU's migration is cancelled, as libvirt's
+    qemuMigrationAnyCompleted does when virConnectIsAlive(dconn) fails."""
     deadline = time.monotonic() + _WAIT
     while time.monotonic() < deadline:
+        if lost is not None and lost():
+            with contextlib.suppress(Error):
+                proc.monitor.execute("migrate_cancel")
+            raise OperationFailedError(ErrorCode.OPERATION_FAILED, "Lost connection to destination host",
+                                       domain=ErrorDomain.QEMU)  # fmt: skip
         if not proc.alive():
             raise OperationFailedError(ErrorCode.OPERATION_FAILED, "domain is not running", domain=ErrorDomain.QEMU)
         try:
@@ -720,23 +807,131 @@ def confirm(
             out.mirrors.cancel()
         return
     try:
-        proc = obj.process
-        if cancelled:
-            if proc is not None:
-                _restore_source(st, obj, proc, out)
-            return
-        if proc is not None and proc.alive():
-            proc.stop_reason = "migrated"
-            proc.kill(grace=3.0)
-            proc.cleaned.wait(30)
-        if flags & UNDEFINE_SOURCE and obj.persistent:
-            with st.lock:
-                st.forget_definition(obj)
-                if not obj.active:
-                    st.remove(obj)
+        _phase(st, obj, "confirm3_cancelled" if cancelled else "confirm3", flags)
+        obj.migration_job = None  # (the kill removes the status file; a resume saves it without the job)
+        _complete(st, obj, flags, cancelled, out)
     finally:
+        obj.migration_job = None
         if out.protected:
             obj.job.end_async()
+
+
+def _complete(st: QemuState, obj: DomainObj, flags: int, cancelled: bool, out: _Outgoing) -> None:
+    """Confirm's effect: the guest here ends (it runs on the destination now), or runs on (it does not)."""
+    proc = obj.process
+    if cancelled:
+        if proc is not None:
+            _restore_source(st, obj, proc, out)
+        return
+    if proc is not None and proc.alive():
+        proc.stop_reason = "migrated"
+        proc.kill(grace=3.0)
+        proc.cleaned.wait(30)
+    if flags & UNDEFINE_SOURCE and obj.persistent:
+        with st.lock:
+            st.forget_definition(obj)
+            if not obj.active:
+                st.remove(obj)
+
+
+# ---------------------------------------------------------------------- recovery after a daemon's death
+def recover(conn: QemuConnection) -> None:
+    """libvirt's qemuProcessRecoverMigrationOut, for each guest whose status file names an outgoing job: run
+    by the daemon's state initialization, once the guests are reconnected. Guests whose resolution needs the
+    destination (peer to peer, "perform3_done") are resolved on a thread of their own, holding the domain's
+    outgoing job meanwhile, so that the daemon does not wait for another host to answer before it serves."""
+    st = conn.state
+    for obj in list(st.domains.values()):
+        proc = obj.process
+        if proc is None or not proc.alive():
+            continue
+        try:
+            job = read_status(st.paths.status_xml(obj.name)).runtime.get("job", {})
+        except (Error, OSError, ValueError):
+            continue
+        if job.get("async") != "migration out":
+            continue
+        phase, flags, dconnuri = job.get("phase", ""), int(job.get("flags", "0"), 16), job.get("dconnuri")
+        log.warning("domain %s: recovering an outgoing migration found in phase %s", obj.name, phase)
+        try:
+            if phase == "perform3_done" and dconnuri:
+                obj.job.begin_async(AsyncJob.MIGRATION_OUT, mask=_OUT_MASK)
+                threading.Thread(target=_recover_with_peer, args=(st, obj, proc, flags, dconnuri),
+                                 name=f"migration-recover-{obj.name}", daemon=True).start()  # fmt: skip
+            else:
+                _recover_phase(st, obj, proc, phase, flags)
+        except Error:  # one guest's trouble must not keep the daemon from serving the others
+            log.exception("domain %s: recovering its outgoing migration failed", obj.name)
+
+
+def _recover_phase(st: QemuState, obj: DomainObj, proc: QemuProcess, phase: str, flags: int) -> None:
+    """What each phase leaves to do (libvirt's switch): Begin had changed nothing; Perform under way is
+    cancelled and the guest resumed; Confirm told success kills the guest here, told failure resumes it;
+    "perform3_done" without a known destination stays paused for whoever manages the hosts (libvirt)."""
+    obj.migration_job = None
+    if phase == "perform3":
+        with contextlib.suppress(Error):
+            proc.monitor.execute("migrate_cancel")
+    if phase in ("perform3", "confirm3_cancelled"):
+        # only a guest the migration paused: QEMU's pause for the last pass (the status said "running" then,
+        # so the reconnect found the reason unknown) or the recorded "paused (migration)"
+        if obj.state == DomainState.PAUSED and obj.reason in (0, PausedReason.MIGRATION):
+            out = _Outgoing(True, (obj.state, obj.reason), time.monotonic(), False)
+            _restore_source(st, obj, proc, out)
+            return
+    elif phase == "confirm3":
+        _complete(st, obj, flags, False, _Outgoing(False, (obj.state, obj.reason), time.monotonic(), False))
+        return
+    st.save_status(obj)
+
+
+def _recover_with_peer(st: QemuState, obj: DomainObj, proc: QemuProcess, flags: int, dconnuri: str) -> None:
+    """ "perform3_done" of a peer-to-peer migration: this daemon drove it, so it is the party that decides.
+    The destination says whether Finish ran the guest there (it runs, or is paused but no longer starting
+    up): then it is confirmed here, else cancelled. An unreachable destination decides nothing: the guest
+    stays paused, as libvirt leaves it."""
+    try:
+        phase = _ask_destination(obj, dconnuri)
+        if phase is None:
+            log.warning("domain %s: the destination %s cannot say whether the migration finished; the guest "
+                        "stays paused", obj.name, dconnuri)  # fmt: skip
+            obj.migration_job = None
+            st.save_status(obj)
+        else:
+            _recover_phase(st, obj, proc, phase, flags)
+    except Exception:
+        log.exception("domain %s: recovering its outgoing migration failed", obj.name)
+    finally:
+        obj.job.end_async()
+
+
+def _ask_destination(obj: DomainObj, dconnuri: str, timeout: float = 60.0) -> str | None:
+    """ "confirm3" when the guest runs on the destination, "confirm3_cancelled" when it is not there (its
+    Finish failed, or cleaned up after us), None when the destination cannot be asked."""
+    import pyvirt
+
+    deadline = time.monotonic() + timeout
+    try:
+        dest = pyvirt.open(dconnuri)
+    except Error:
+        return None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                state, reason = dest.lookup_domain_by_uuid(obj.uuid).state()
+            except Error as exc:
+                if exc.code == ErrorCode.NO_DOMAIN:
+                    return "confirm3_cancelled"
+                return None
+            if state == DomainState.SHUTOFF:
+                return "confirm3_cancelled"
+            if not (state == DomainState.PAUSED and reason == PausedReason.STARTING_UP):
+                return "confirm3"
+            time.sleep(0.5)  # still arriving, or its daemon is cleaning it up: wait for either end
+        return None
+    finally:
+        with contextlib.suppress(Error):
+            dest.close()
 
 
 # ---------------------------------------------------------------------- peer to peer
@@ -753,16 +948,34 @@ def _peer_to_peer(conn: QemuConnection, dom: DomainRef, dconnuri: str, params: l
             ErrorCode.OPERATION_FAILED, f"Failed to connect to remote libvirt URI {dconnuri}: {exc.message}",
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+    jobs = _jobs(conn.state)
+    peer = _Peer(dconnuri, dest)
     try:
         if not dest.calls.implements("domain_migrate_prepare"):
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED,
                                     "Destination libvirt does not support peer-to-peer migration protocol",
                                     domain=ErrorDomain.QEMU)  # fmt: skip
-        if flags & TUNNELLED:
-            _tunnelled(conn, dom, dest.calls, list(params), flags)
-        else:
-            migrate_v3(direct_calls(conn), dom, dest.calls, list(params), flags & ~PEER2PEER)
+        with jobs.lock:
+            if dom.uuid in jobs.peers:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already being migrated",
+                                            domain=ErrorDomain.QEMU)  # fmt: skip
+            jobs.peers[dom.uuid] = peer
+        try:
+            if flags & TUNNELLED:
+                _tunnelled(conn, dom, dest.calls, list(params), flags)
+            else:
+                migrate_v3(direct_calls(conn), dom, dest.calls, list(params), flags & ~PEER2PEER)
+        except Error as exc:
+            if peer.lost.is_set() and "Lost connection to destination host" not in exc.message:
+                # the later phases' errors are the dead connection's; the cause is the lost destination
+                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "Lost connection to destination host",
+                                           domain=ErrorDomain.QEMU) from exc  # fmt: skip
+            raise
+        finally:
+            with jobs.lock:
+                jobs.peers.pop(dom.uuid, None)
     finally:
+        peer.stop()
         with contextlib.suppress(Error):
             dest.close()
 
@@ -797,6 +1010,7 @@ def _tunnelled(conn: QemuConnection, dom: DomainRef, dest: DriverCalls, params: 
     except Error:
         with jobs.lock:
             jobs.outgoing.pop(obj.uuid, None)
+        _end_recorded_job(conn.state, obj)
         obj.job.end_async()
         with contextlib.suppress(Error):
             dest.domain_migrate_finish(params=params, cookie=b"", flags=dest_flags, cancelled=True)

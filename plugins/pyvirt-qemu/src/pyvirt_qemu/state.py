@@ -84,6 +84,9 @@ class DomainObj(BaseDomainObj):
     # exists, and whether a destroy came meanwhile (the start then ends itself at its next step).
     starting_pid: int = 0
     start_destroyed: bool = False
+    # An outgoing migration's ``<job>`` in the status file (async job and phase, libvirt's names), so that a
+    # daemon that dies mid-migration is followed by one that finishes it (pyvirt_qemu.migration.recover).
+    migration_job: dict[str, str] | None = None
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -175,9 +178,14 @@ class QemuState(DomainTable[DomainObj]):
                         if obj.process.hugepage_dirs
                         else {}
                     ),
-                    # libvirt's marker of a start under way (with the state "paused, starting up")
+                    # libvirt's marker of a start under way (with the state "paused, starting up"), or of the
+                    # phase an outgoing migration has reached
                     **(
-                        {"job": {"type": "none", "async": "start"}} if _is_starting_state(obj.state, obj.reason) else {}
+                        {"job": {"type": "none", "async": "start"}}
+                        if _is_starting_state(obj.state, obj.reason)
+                        else {"job": obj.migration_job}
+                        if obj.migration_job
+                        else {}
                     ),
                 },
             ),
