@@ -54,6 +54,8 @@ log = logging.getLogger("pyvirt.daemon.state")
 _STATEFUL = ("network", "storage", "qemu", "lxc")
 # A client's CONNECT_OPEN without a URI probes these, as libvirtd probes its drivers.
 _PROBE_ORDER = ("qemu", "lxc", "test")
+# The URI whose state lives exactly as long as its connections (see ``DaemonState.prepare_spare``).
+TEST_DEFAULT = "test:///default"
 # libvirtd's shutdown gives the drivers' shutdown-wait this long before it exits regardless.
 SHUTDOWN_WAIT = 30.0
 
@@ -136,6 +138,13 @@ class DaemonState:
         self.paths = paths
         self._lock = threading.Lock()
         self._conns: dict[str, SharedConnection] = {}
+        # test:///default built from its fixture ahead of the client that will open it (see ``_make_spare``)
+        self._spare: SharedConnection | None = None
+        self._spare_thread: threading.Thread | None = None
+        self._test_lock = threading.Lock()
+        self._closing = False
+        # whether each hypervisor driver is installed, looked up once per daemon (libvirtd loads its drivers once)
+        self._installed: dict[str, bool] = {}
         # the drivers whose state is held, in initialisation order
         self._states: list[StateCalls] = []
         self._prepared = False
@@ -150,7 +159,7 @@ class DaemonState:
         """(the URI the client sees, the in-process URI that serves it) for a CONNECT_OPEN name."""
         if not requested:
             for driver in _PROBE_ORDER:
-                if driver != "test" and entry_point_value("pyvirt.hypervisor", driver) is not None:
+                if driver != "test" and self._has_driver(driver):
                     requested = f"{driver}://{self.mode_path}"
                     break
             else:
@@ -163,7 +172,7 @@ class DaemonState:
             raise ConnectionError(
                 ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
             )
-        if entry_point_value("pyvirt.hypervisor", uri.driver) is None:
+        if not self._has_driver(uri.driver):
             raise ConnectionError(
                 ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
             )
@@ -194,7 +203,7 @@ class DaemonState:
         daemon goes on without it.
         """
         for driver in _STATEFUL:
-            if entry_point_value("pyvirt.hypervisor", driver) is None:
+            if not self._has_driver(driver):
                 continue
             try:
                 held = self._initialize_state(driver)
@@ -207,6 +216,7 @@ class DaemonState:
                 log.error("%s driver not available: %s", driver, e.message)
             else:
                 log.info("%s driver initialised", driver)
+        self.prepare_spare()
 
     def _initialize_state(self, driver: str) -> bool | None:
         """``state_initialize`` of one driver: True (held), False (skipped) or None (no state hooks)."""
@@ -233,15 +243,34 @@ class DaemonState:
 
     def acquire(self, local_uri: str) -> SharedConnection:
         """The shared connection for ``local_uri``, opened on first use."""
+        if local_uri != TEST_DEFAULT:
+            return self._acquire(local_uri)
+        with self._test_lock:  # never beside a spare being built, nor a last connection being closed
+            return self._acquire(local_uri)
+
+    def _acquire(self, local_uri: str) -> SharedConnection:
         with self._lock:
             shared = self._conns.get(local_uri)
             if shared is None:
-                shared = SharedConnection(local_uri, _open_local(local_uri))
+                if local_uri == TEST_DEFAULT and self._spare is not None:
+                    shared, self._spare = self._spare, None
+                else:
+                    shared = SharedConnection(local_uri, _open_local(local_uri))
                 self._conns[local_uri] = shared
             shared.clients += 1
             return shared
 
     def release(self, shared: SharedConnection) -> None:
+        if shared.uri != TEST_DEFAULT:
+            self._release(shared)
+        else:
+            with self._test_lock:
+                dropped = self._release(shared)
+            if dropped:
+                self.prepare_spare()
+
+    def _release(self, shared: SharedConnection) -> bool:
+        """One client fewer; True when that dropped the connection (and with it a test driver's state)."""
         with self._lock:
             shared.clients -= 1
             # libvirt's test driver drops test:///default's state with its last connection (testConnectClose):
@@ -251,6 +280,54 @@ class DaemonState:
                 del self._conns[shared.uri]
         if drop:
             shared.conn.close()
+        return drop
+
+    def prepare_spare(self) -> None:
+        """Build the next ``test:///default`` from its fixture now, in a thread of its own, unless one waits.
+
+        Why: a tool such as virsh opens test:///default, makes one call and
+        closes it, so each run paid for building the driver and binding it to
+        pluggy (the fixture parsed, a hundred hook implementations validated)
+        inside its ``CONNECT_OPEN``, on the event loop. The spare is built
+        while nobody uses that URI (between two such runs), and nobody sees it
+        before its ``CONNECT_OPEN``: the next client still starts from the
+        fixture, as each first connection to libvirt's test driver does.
+
+        Every connection to test:///default in this process shares one state
+        while any is open, so the spare is built only while no other exists,
+        and opening, closing and building that URI's connections take turns
+        (``_test_lock``): a spare never shares a state a client has changed.
+        """
+        with self._lock:
+            busy = self._spare_thread is not None and self._spare_thread.is_alive()
+            if busy or self._spare is not None or self._closing:
+                return
+            self._spare_thread = threading.Thread(target=self._make_spare, name="test-default-spare", daemon=True)
+            self._spare_thread.start()
+
+    def _make_spare(self) -> None:
+        with self._test_lock:
+            with self._lock:
+                if TEST_DEFAULT in self._conns or self._spare is not None or self._closing:
+                    return  # a client opened it meanwhile: its last close prepares the next spare
+            try:
+                spare = SharedConnection(TEST_DEFAULT, _open_local(TEST_DEFAULT))
+            except Exception:
+                log.exception("building a spare %s", TEST_DEFAULT)
+                return
+            with self._lock:
+                keep = not self._closing
+                if keep:
+                    self._spare = spare
+            if not keep:  # shutting down meanwhile
+                spare.conn.close()
+
+    def _has_driver(self, driver: str) -> bool:
+        """Whether a hypervisor driver ``driver`` is installed, as found the first time anybody asked."""
+        known = self._installed.get(driver)
+        if known is None:
+            known = self._installed[driver] = entry_point_value("pyvirt.hypervisor", driver) is not None
+        return known
 
     def busy(self) -> bool:
         """True while a guest or container runs: an idle session daemon must not exit under it."""
@@ -317,7 +394,15 @@ class DaemonState:
         self.shutdown_prepare()
         self.shutdown_wait()
         with self._lock:
+            self._closing = True
+            spare_thread = self._spare_thread
+        if spare_thread is not None:
+            spare_thread.join(30)
+        with self._lock:
             conns, self._conns = list(self._conns.values()), {}
+            if self._spare is not None:
+                conns.insert(0, self._spare)
+                self._spare = None
         for shared in reversed(conns):
             try:
                 shared.conn.close()
