@@ -16,7 +16,9 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "typecheck", "imports", "tests", "conformance", "docs", "example", "lowest"]
+nox.options.sessions = [
+    "lint", "typecheck", "imports", "tests", "conformance", "docs", "example", "lowest", "xen",
+]  # fmt: skip
 
 DISTRIBUTIONS = ["core", *sorted(str(p) for p in Path("plugins").glob("*") if (p / "pyproject.toml").exists())]
 SOURCES = [f"{d}/src" for d in DISTRIBUTIONS]
@@ -62,6 +64,20 @@ def conformance(session: nox.Session) -> None:
     session.run(sys.executable, "plugins/pyvirt-network/tests/conformance_networkxml2conf.py")
     session.run(sys.executable, "plugins/pyvirt-storage/tests/conformance_storagevolxml2argv.py")
     session.run(sys.executable, "plugins/pyvirt-lxc/tests/conformance_lxcconf2xml.py")
+
+
+@nox.session
+def xen(session: nox.Session) -> None:
+    """The Xen driver on a real hypervisor: Xen 4.17 booted by QEMU under TCG, the tests run in its dom0.
+
+    One dom0 boot runs every test of plugins/pyvirt-xen/tests/in_dom0 (see
+    nested_xen.py); the hypervisor, dom0 kernel and toolstack come from the
+    cache ``./bootstrap`` fills (plugins/pyvirt-xen/tools/fetch-xen-dom0).
+    The phases' times are printed (``-s``) to see where the minutes go.
+    """
+    session.run(sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                "plugins/pyvirt-xen/tests/test_nested_xen.py", *session.posargs,
+                env={"PYVIRT_TEST_XEN": "1"})  # fmt: skip
 
 
 @nox.session

@@ -147,7 +147,7 @@ def nested_start(runs: int) -> int:
     cache = Path(fetched.stdout.strip())
     with tempfile.TemporaryDirectory(prefix="pyvirt-bench-xen-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        (work / "guest.cpio.gz").write_bytes(guest_initramfs(cache / "busybox"))
+        (work / "guest.cpio.gz").write_bytes(guest_initramfs(cache))
         (work / "bench_in_dom0.py").write_text(IN_DOM0)
         command = (f"{sys.executable} /xen-results/bench_in_dom0.py {cache / 'vmlinuz'} /xen-results/guest.cpio.gz "
                    f"{runs} > /xen-results/bench.log 2>&1")  # fmt: skip

@@ -71,6 +71,25 @@ def test_unmapped_xml_device_is_refused_by_name() -> None:
     assert "<watchdog>" in err.value.message
 
 
+def test_a_security_label_is_the_drivers_business_not_xls() -> None:
+    """A guest's <seclabel> (its files' owner while it runs, applied by the driver) leaves nothing in xl.cfg,
+    as with libvirt's converter, instead of refusing the guest: a running guest's XML always carries one."""
+    with pyvirt.open("xen:///system?mode=direct") as conn:
+        xml = conn.domain_xml_from_native("xen-xl", PV_CFG).replace(
+            "</domain>",
+            "<seclabel type='static' model='dac' relabel='yes'><label>+107:+108</label></seclabel></domain>",
+        )
+        native = conn.domain_xml_to_native("xen-xl", xml)
+    assert native == conn_free_xl(PV_CFG)
+    assert "107" not in native
+
+
+def conn_free_xl(cfg: str) -> str:
+    """The xl.cfg of ``cfg`` round-tripped without any label."""
+    with pyvirt.open("xen:///system?mode=direct") as conn:
+        return conn.domain_xml_to_native("xen-xl", conn.domain_xml_from_native("xen-xl", cfg))
+
+
 def test_multiple_serials_refused_for_xm_as_libvirt_does() -> None:
     cfg = PV_CFG.replace('kernel = "/boot/vmlinuz"', 'builder = "hvm"') + 'serial = [ "pty", "pty" ]\n'
     with pyvirt.open("xen:///system?mode=direct") as conn, pytest.raises(Error) as err:

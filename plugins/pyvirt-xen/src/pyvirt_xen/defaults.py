@@ -13,12 +13,16 @@ converted file look alike.
 from __future__ import annotations
 
 import copy
+import os
 
 from lxml import etree
 
 from pyvirt_xen.names import MACHINES
 
-__all__ = ["apply_xen_defaults"]
+__all__ = ["XEN_MAC_PREFIX", "apply_xen_defaults", "generate_macs"]
+
+# Xen's OUI (libvirt's libxl driver gives it as the xmlopt MAC prefix): the first half of a generated MAC
+XEN_MAC_PREFIX = "00:16:3e"
 
 
 def _insert_before_kinds(devices: etree._Element, elem: etree._Element, later: tuple[str, ...]) -> None:
@@ -133,3 +137,16 @@ def apply_xen_defaults(root: etree._Element) -> None:
         _insert_before_kinds(devices, video, _AFTER_CONTROLLERS[13:])
     if devices.find("memballoon") is None:
         _insert_before_kinds(devices, etree.Element("memballoon", model="xen"), _AFTER_CONTROLLERS[17:])
+
+
+def generate_macs(root: etree._Element) -> None:
+    """A MAC for each NIC given without one, as libvirt's parser makes it (virDomainNetGenerateMAC, Xen's OUI).
+
+    Done when a definition is read, not left to xl: libxl would pick a new
+    random MAC at every start, and the guest's NIC would change address
+    from boot to boot; a hot-unplug also names the NIC by this address.
+    """
+    for nic in root.iterfind("devices/interface"):
+        if nic.find("mac") is None:
+            mac = etree.Element("mac", address=XEN_MAC_PREFIX + "".join(f":{b:02x}" for b in os.urandom(3)))
+            nic.insert(0, mac)

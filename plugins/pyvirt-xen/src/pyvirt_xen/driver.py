@@ -8,7 +8,8 @@ libxl driver's defaults; and the guests' lifecycle through the xl toolstack
 state from ``xl list``, running guests found again by a later process), the
 console (:mod:`pyvirt_xen.console`), save/restore and managed save in
 libvirt's image format (:mod:`pyvirt_xen.saves`), memory and vCPU changes
-(:mod:`pyvirt_xen.tuning`), disk hotplug (:mod:`pyvirt_xen.hotplug`), events
+(:mod:`pyvirt_xen.tuning`), disk and NIC hotplug (:mod:`pyvirt_xen.hotplug`), the
+guests' files labelled through the security stack (:mod:`pyvirt_xen.labels`), events
 from xenstore (:mod:`pyvirt_xen.watch`), the capabilities
 (:mod:`pyvirt_xen.capabilities`) and node info from ``xl info``.
 libvirt's driver refuses to open without a running Xen (libxlStateInitialize

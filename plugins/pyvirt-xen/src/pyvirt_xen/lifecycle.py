@@ -9,6 +9,9 @@ crash) is recorded as shut off then, with its STOPPED event. On a Xen host
 that check also runs whenever xenstore fires ``@releaseDomain``
 (:mod:`pyvirt_xen.watch`), so the events come as the guests stop.
 
+A start labels the guest's files through the security stack before xl
+runs and a stop gives them back (:mod:`pyvirt_xen.labels`).
+
 Errors use libvirt's codes and wording (``libxl_driver.c``), followed by
 xl's reason for the failure.
 """
@@ -24,12 +27,13 @@ from pyvirt.domain_state import DomainState, PausedReason, RunningReason, Shutof
 from pyvirt.errors import ErrorCode, OperationInvalidError
 from pyvirt.events import DomainEvent, Resumed, Started, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj
-from pyvirt.local_driver.status_file import Status, atomic_write, read_status, remove_status, write_status
+from pyvirt.local_driver.status_file import Status, atomic_write, read_status, write_status
 from pyvirt.plugin.flags import check_flags
+from pyvirt_xen.labels import find_monitor, hand_over, label_guest, unlabel_guest
 from pyvirt_xen.state import XenState, audit_guest
 from pyvirt_xen.to_native import domain_xml_to_xl
 from pyvirt_xen.watch import ReleaseWatch
-from pyvirt_xen.xl import XlDomain, run_xl, xl_create, xl_list
+from pyvirt_xen.xl import XlDomain, require_xl, run_xl, xl_create, xl_list
 
 __all__ = [
     "audit_start",
@@ -90,11 +94,23 @@ def audit_start(state: XenState, obj: DomainObj, reason: str, success: bool) -> 
 
 
 def record_stopped(state: XenState, obj: DomainObj, reason: int) -> None:
-    """The guest is gone: shut off, its runtime files removed, a transient one forgotten."""
+    """The guest is gone: shut off, its files' labels given back, its runtime files removed, a transient one
+    forgotten.
+
+    Several processes may follow one guest (each finds it from its status
+    file); the one that removes the status file is the one that gives the
+    labels back. A second restore would find nothing remembered and fall
+    back to root's ownership, as libvirt's DAC driver does.
+    """
     state.auditor.stop(audit_guest(obj), _STOP_AUDIT.get(ShutoffReason(reason), "unknown"))
+    try:
+        os.unlink(state.paths.status_xml(obj.name))
+    except FileNotFoundError:
+        pass  # another process recorded this stop, labels included
+    else:
+        unlabel_guest(state, obj.live)
     obj.id, obj.state, obj.reason = -1, DomainState.SHUTOFF, reason
     state.missing.pop(obj.uuid, None)
-    remove_status(state.paths.status_xml(obj.name))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(config_path(state, obj.name))
     if obj.config is not None:
@@ -111,18 +127,28 @@ def start(state: XenState, obj: DomainObj, flags: int) -> None:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
         persistent = obj.persistent_def()
         xml = format_domain(persistent, 2)
+        live = parse_domain(xml)  # the running copy, changed by live updates and labels, not the definition
+        require_xl()
         cfg = config_path(state, obj.name)
         atomic_write(cfg, domain_xml_to_xl(xml).encode(), 0o600)
+        try:
+            label_guest(state, live)
+        except BaseException:
+            os.unlink(cfg)
+            audit_start(state, obj, "booted", False)
+            raise
         try:
             domid = xl_create(cfg, obj.name, paused=bool(flags & START_PAUSED))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(cfg)
+            unlabel_guest(state, live)
             audit_start(state, obj, "booted", False)
             raise
         if obj.persistent:
             obj.config = persistent
-            obj.live = parse_domain(xml)  # the running copy, changed by live updates, not the definition
+        obj.live = live
+        hand_over(state, live, cfg)
         obj.id = domid
         if flags & START_PAUSED:
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
@@ -195,18 +221,7 @@ def resume(state: XenState, obj: DomainObj) -> None:
 
 def _monitor_alive(state: XenState, obj: DomainObj) -> bool:
     """The ``xl create``/``xl restore`` process left to watch the guest still runs (its argv names our xl.cfg)."""
-    cfg = config_path(state, obj.name).encode()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if cfg in argv:
-            return True
-    return False
+    return find_monitor(config_path(state, obj.name)) is not None
 
 
 def _apply(state: XenState, obj: DomainObj, seen: XlDomain | None) -> bool:

@@ -36,10 +36,11 @@ from pyvirt.events import DomainEvent, Started, Stopped, Suspended
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.plugin.flags import check_flags
+from pyvirt_xen.labels import hand_over, label_guest, unlabel_guest
 from pyvirt_xen.lifecycle import audit_start, config_path, record_stopped, watch_releases, write_status_file
 from pyvirt_xen.state import XenState, parse_xen_domain
 from pyvirt_xen.to_native import domain_xml_to_xl
-from pyvirt_xen.xl import XlError, run_xl
+from pyvirt_xen.xl import XlError, require_xl, run_xl
 
 __all__ = ["LIBXL_SAVE_MAGIC", "restore", "save"]
 
@@ -230,7 +231,11 @@ def _restore_into(state: XenState, obj: DomainObj, image: BinaryIO, version: int
     atomic_write(cfg, domain_xml_to_xl(format_domain(obj.live, 2)).encode(), 0o600)
     tmp = _temporary(state, obj.name, "restore")
     failure = f"libxenlight failed to restore domain '{obj.name}'"
+    labelled = False
     try:
+        require_xl()
+        label_guest(state, obj.live)
+        labelled = True
         with open(tmp, "wb") as stream:
             mandatory = XL_MANDATORY_FLAG_STREAMV2 if version >= 2 else 0
             stream.write(XL_HEADER.pack(XL_MAGIC, XL_BYTEORDER, mandatory, 0, 0))
@@ -240,6 +245,8 @@ def _restore_into(state: XenState, obj: DomainObj, image: BinaryIO, version: int
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(cfg)
+        if labelled:
+            unlabel_guest(state, obj.live)
         audit_start(state, obj, "restored", False)
         if obj.config is not None:  # not started: the definition is the domain again
             obj.live, obj.config = obj.config, None
@@ -247,6 +254,7 @@ def _restore_into(state: XenState, obj: DomainObj, image: BinaryIO, version: int
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+    hand_over(state, obj.live, cfg)
     obj.id = domid
     if paused:
         obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER

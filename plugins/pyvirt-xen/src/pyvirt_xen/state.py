@@ -19,8 +19,9 @@ from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.local_driver.domain_table import DomainObj, DomainTable
 from pyvirt.local_driver.paths import DriverPaths
+from pyvirt.security.stack import SecurityConfig, SecurityStack, load_security_stack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
-from pyvirt_xen.defaults import apply_xen_defaults
+from pyvirt_xen.defaults import apply_xen_defaults, generate_macs
 from pyvirt_xen.watch import ReleaseWatch
 
 __all__ = ["XenState", "audit_guest", "parse_xen_domain", "shared_state"]
@@ -38,6 +39,7 @@ def parse_xen_domain(xml: str) -> Domain:
                         if v)  # fmt: skip
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"could not find capabilities for {found}")
     apply_xen_defaults(root)
+    generate_macs(root)
     return parse_domain(etree.tostring(root))
 
 
@@ -49,8 +51,9 @@ def audit_guest(obj: DomainObj) -> AuditGuest:
 class XenState(DomainTable[DomainObj]):
     """The definitions of one config directory."""
 
-    def __init__(self, paths: DriverPaths) -> None:
+    def __init__(self, paths: DriverPaths, security: SecurityStack | None = None) -> None:
         super().__init__(paths, ErrorDomain.LIBXL, DomainObj)
+        self._security = security
         # started with the first running guest (pyvirt_xen.lifecycle.watch_releases), stopped with the last connection
         self.release_watch: ReleaseWatch | None = None
         # running guests missing from xl's list while their xl monitor runs (a reboot rebuilding them), by uuid,
@@ -60,6 +63,15 @@ class XenState(DomainTable[DomainObj]):
         # the guests' audit trail, as the QEMU and LXC drivers keep it (libvirt's libxl driver keeps none)
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self.load_configs()
+
+    @property
+    def security(self) -> SecurityStack:
+        """The labels of the guests' files (:mod:`pyvirt_xen.labels`): the host's MAC driver when it has one,
+        then DAC with libvirt's defaults (a dynamic label is ``+0:+0``, the identity Xen's backends have in
+        dom0). Loaded when a guest first starts: converting configurations needs no security driver."""
+        if self._security is None:
+            self._security = load_security_stack(SecurityConfig())
+        return self._security
 
 
 _states: dict[str, XenState] = {}

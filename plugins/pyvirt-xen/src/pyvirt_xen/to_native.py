@@ -18,14 +18,17 @@ from pyvirt.conf.domain import VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE, f
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt_xen.conf_file import ConfFile, Value, write_conf
-from pyvirt_xen.defaults import apply_xen_defaults
+from pyvirt_xen.defaults import apply_xen_defaults, generate_macs
 from pyvirt_xen.disks import format_xl_disk, format_xm_disk
 from pyvirt_xen.names import translate_cpu_feature
 
-__all__ = ["canonical_domain", "domain_xml_to_xl", "domain_xml_to_xm"]
+__all__ = ["canonical_domain", "domain_xml_to_xl", "domain_xml_to_xm", "format_net"]
 
+# <seclabel>: the security stack labels the host's files for the guest (pyvirt_xen.labels); xl has nothing to
+# carry for it, and libvirt's converters write nothing for it either
 _TOP_LEVEL = frozenset({"name", "uuid", "memory", "currentMemory", "vcpu", "os", "features", "cpu", "clock",
-                        "on_poweroff", "on_reboot", "on_crash", "devices", "bootloader", "bootloader_args"})  # fmt: skip
+                        "on_poweroff", "on_reboot", "on_crash", "devices", "bootloader", "bootloader_args",
+                        "seclabel"})  # fmt: skip
 _DEVICES = frozenset({"emulator", "disk", "controller", "interface", "serial", "parallel", "console", "channel",
                       "input", "graphics", "video", "sound", "hostdev", "memballoon"})  # fmt: skip
 _XEN_NS = "http://libvirt.org/schemas/domain/xen/1.0"
@@ -43,6 +46,7 @@ def canonical_domain(xml: str) -> etree._Element:
     if commandline is not None:
         root.remove(commandline)
     apply_xen_defaults(root)
+    generate_macs(root)
     dom = parse_domain(etree.tostring(root))
     if dom.type != "xen":
         raise _unsupported(f"domain type '{dom.type}' is not a Xen domain")
@@ -105,7 +109,7 @@ def _format_chr(dev: etree._Element) -> str:
     raise _unsupported(f"unsupported chr device type '{kind}'")
 
 
-def _format_net(net: etree._Element, hvm: bool, vif_typename: str) -> str:
+def format_net(net: etree._Element, hvm: bool, vif_typename: str) -> str:
     """xenFormatNet."""
     mac = net.find("mac")
     out = f"mac={mac.get('address') if mac is not None else ''}"
@@ -238,7 +242,7 @@ def _format_common(root: etree._Element, conf: ConfFile, fmt: str) -> bool:
         raise _unsupported(f"only one graphics device is supported by {fmt}")
     if graphics and graphics[0].get("type") != "spice":
         _format_vfb(graphics[0], conf, hvm)
-    vifs: list[Value] = [_format_net(n, hvm, "vif" if fmt == "xen-xl" else "netfront")
+    vifs: list[Value] = [format_net(n, hvm, "vif" if fmt == "xen-xl" else "netfront")
                          for n in devices.findall("interface")]  # fmt: skip
     if vifs:
         conf.set("vif", vifs)

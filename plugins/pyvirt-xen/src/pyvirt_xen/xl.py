@@ -14,17 +14,20 @@ limit; a failure becomes one pyvirt error carrying xl's own message.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 from typing import NamedTuple
 
 from pyvirt.errors import ErrorCode, ErrorDomain, InternalError
-from pyvirt.util.command import Command, CommandFailedError
+from pyvirt.util.command import Command, CommandFailedError, ProgramNotFoundError
 
 __all__ = [
     "XlDomain",
     "XlError",
     "parse_xl_info",
     "parse_xl_list",
+    "require_xl",
     "run_xl",
     "xl_create",
     "xl_info",
@@ -101,6 +104,16 @@ def run_xl(*args: str, failure: str) -> str:
             raise
         raise XlError(failure, lines[-1].strip() if lines else f"xl exited with status {err.exit_status}") from None
     return cmd.stdout.decode(errors="replace")
+
+
+def require_xl() -> None:
+    """Refuse at once, with the error running it would give, when ``xl`` is not installed.
+
+    A start labels the guest's files before xl runs; on a host without Xen
+    the reason it cannot start is the missing toolstack, not a file.
+    """
+    if shutil.which("xl", path=os.environ.get("PATH", os.defpath)) is None:
+        raise ProgramNotFoundError("xl", in_path=True)
 
 
 def xl_list() -> list[XlDomain]:
