@@ -4,15 +4,19 @@ One vSphere simulator (govmomi's vcsim, the ``vcsim-libvirt`` build that
 libvirt's SOAP client can read: plugins/pyvirt-esx/tests/build_vcsim.py) in
 ESX mode on loopback, TLS with a certificate made for the run, the password
 in libvirt's auth file for both tools. Each row runs the whole command as a
-user would, the two tools in turn (this machine's speed drifts; turns keep
+user would, the tools in turn (this machine's speed drifts; turns keep
 it fair), and reports medians and pyvirt / libvirt:
 
   list --all, dominfo, dumpxml (of a VM defined through pyvirt, so that its
-  VMX is real), start + destroy (one power cycle, both commands);
+  VMX is real), start + destroy (one power cycle, both commands).
 
-plus the floor for ``list``: the same listing through pyVmomi alone, no
-pyvirt (connect, find the VMs, read name and power state). Target from
-issue 17: ``list --all`` <= 1.0x virsh's time.
+The ``list`` rows come from one loop that runs, in turn, pyvirsh, virsh,
+the floor (the same listing through pyVmomi alone, no pyvirt: connect, find
+the VMs, read name and power state, as ``govc ls`` would), pyvirsh without
+its kept session, and a Python that only imports ``ssl`` and ``pyVmomi.vim``
+(what any pyVmomi client pays before its first byte on the wire). Target
+from issue 17: ``list --all`` <= 1.0x virsh's time. ``--list-only`` stops
+after those rows.
 
 pyvirsh keeps its vSphere login between runs (pyvirt_esx.session_cache, as
 govc does; virsh logs in and out each time), so the rows measure the kept
@@ -64,6 +68,8 @@ for vm in view.view:
 Disconnect(si)
 """
 
+# Below the floor: what any pyVmomi client pays before its first byte on the wire
+IMPORTS = "import ssl, pyVmomi.vim"
 
 Sample = tuple[float, float]  # (wall seconds, CPU seconds of the command: user + system)
 
@@ -74,9 +80,11 @@ def timed(argv: list[str], before: Callable[[], object] | None = None) -> Sample
         before()  # not timed
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
-                   env={k: v for k, v in os.environ.items() if k != NO_BYTECODE})  # fmt: skip
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+                          env={k: v for k, v in os.environ.items() if k != NO_BYTECODE})  # fmt: skip
     wall = time.perf_counter() - t
+    if done.returncode != 0:  # a benchmark of a failing command measures nothing: say what it said
+        raise SystemExit(f"bench_esx: {' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
 
@@ -85,19 +93,19 @@ def plus(a: Sample, b: Sample) -> Sample:
     return a[0] + b[0], a[1] + b[1]
 
 
-def interleaved(a: Callable[[], Sample], b: Callable[[], Sample], rounds: int) -> tuple[Sample, Sample]:
-    """Median (wall, CPU) of two measurements taken in turn, after one warm-up each."""
-    ta: list[Sample] = []
-    tb: list[Sample] = []
-    a(), b()
+def interleaved(*measures: Callable[[], Sample], rounds: int) -> list[Sample]:
+    """Median (wall, CPU) of each measurement, taken in turn round after round, after one warm-up each.
+
+    Why in turn: this machine's speed drifts (other work, CPU frequency); a
+    round runs every tool once, so a slow minute slows them all alike.
+    """
+    taken: list[list[Sample]] = [[] for _ in measures]
+    for measure in measures:
+        measure()
     for _ in range(rounds):
-        ta.append(a())
-        tb.append(b())
-
-    def medians(xs: list[Sample]) -> Sample:
-        return statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
-
-    return medians(ta), medians(tb)
+        for samples, measure in zip(taken, measures, strict=True):
+            samples.append(measure())
+    return [(statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)) for xs in taken]
 
 
 Row = tuple[str, Sample, Sample, str]
@@ -118,6 +126,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=11, help="runs of each command for the medians")
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
+    ap.add_argument("--list-only", action="store_true", help="only the list rows (pyvirsh, virsh, the floor)")
     args = ap.parse_args()
     if shutil.which("virsh") is None:
         print("bench_esx: Debian's virsh (libvirt-clients) is the reference and is missing", file=sys.stderr)
@@ -137,12 +146,12 @@ def main() -> int:
         running = start_simulator(Path(tmp), "esx", binary)
         sim: Simulator = next(running)
         try:
-            return _run(sim, args.rounds, args.json)
+            return _run(sim, args.rounds, args.json, args.list_only)
         finally:
             running.close()
 
 
-def _run(sim: Simulator, rounds: int, as_json: bool) -> int:
+def _run(sim: Simulator, rounds: int, as_json: bool, list_only: bool) -> int:
     uri = sim.uri()
     prepare_directory(sim, GUEST)
     with pyvirt.open(uri) as conn:
@@ -156,23 +165,27 @@ def _run(sim: Simulator, rounds: int, as_json: bool) -> int:
 
     load_before = os.getloadavg()
     rows: list[Row] = []
-    mine, theirs = interleaved(*both("list", "--all"), rounds)
-    rows.append(("list --all", mine, theirs, "<= 1.0x"))
-    forget = SessionCache("esx", "https", sim.host, sim.port, USER).forget  # this host's kept session only
-    mine, theirs = interleaved(lambda: timed([PYVIRSH, "-c", uri, "list", "--all"], before=forget),
-                               both("list", "--all")[1], rounds)  # fmt: skip
-    rows.append(("list --all, a fresh login each run (no kept session)", mine, theirs, "-"))
-    floor, theirs_again = interleaved(
+    pyvirsh_list, virsh_list, floor, pyvirsh_fresh, imports = interleaved(
+        *both("list", "--all"),
         lambda: timed([sys.executable, "-c", FLOOR, sim.host, str(sim.port), USER, PASSWORD]),
-        both("list", "--all")[1], rounds,
+        # this host's kept session only is dropped before each of these runs (not timed)
+        lambda: timed([PYVIRSH, "-c", uri, "list", "--all"],
+                      before=SessionCache("esx", "https", sim.host, sim.port, USER).forget),
+        lambda: timed([sys.executable, "-c", IMPORTS]),
+        rounds=rounds,
     )  # fmt: skip
-    rows.append(("list: pyVmomi alone (the floor) vs virsh", floor, theirs_again, "-"))
-    mine, theirs = interleaved(*both("dominfo", "ha-host_VM0"), rounds)
-    rows.append(("dominfo", mine, theirs, "-"))
-    mine, theirs = interleaved(*both("dumpxml", GUEST), rounds)
-    rows.append(("dumpxml (VMX downloaded and converted)", mine, theirs, "-"))
-    mine, theirs = interleaved(cycle(PYVIRSH), cycle("virsh"), rounds)
-    rows.append(("start + destroy", mine, theirs, "-"))
+    rows.append(("list --all", pyvirsh_list, virsh_list, "<= 1.0x"))
+    rows.append(("list: pyVmomi alone (the floor) vs virsh", floor, virsh_list, "-"))
+    rows.append(("list --all vs the floor (pyVmomi alone)", pyvirsh_list, floor, "-"))
+    rows.append(("list --all, a fresh login each run (no kept session)", pyvirsh_fresh, virsh_list, "-"))
+    rows.append(("Python + pyVmomi + ssl imported, nothing run, vs virsh", imports, virsh_list, "-"))
+    if not list_only:
+        for name, command in (("dominfo", ("dominfo", "ha-host_VM0")),
+                              ("dumpxml (VMX downloaded and converted)", ("dumpxml", GUEST))):  # fmt: skip
+            mine, theirs = interleaved(*both(*command), rounds=rounds)
+            rows.append((name, mine, theirs, "-"))
+        mine, theirs = interleaved(cycle(PYVIRSH), cycle("virsh"), rounds=rounds)
+        rows.append(("start + destroy", mine, theirs, "-"))
     report(rows)
     load_after = os.getloadavg()
     print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(

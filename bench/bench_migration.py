@@ -72,6 +72,7 @@ class LibvirtHost:
         self.hostname = hostname
         self.proc: subprocess.Popen[bytes] | None = None
         self.sshd_config: Path | None = None
+        self.mount_setup: list[str] = []  # more of the mount namespace's set-up (before sshd starts)
 
     @property
     def uri(self) -> str:
@@ -123,6 +124,7 @@ class LibvirtHost:
             setup.append(f"mkdir -p {target} && mount --bind {private} {target}")
         setup += [f"mount --bind {etc} /etc/libvirt", f"mount --bind {passwd} /etc/passwd",
                   f"mount --bind {group} /etc/group", f"/usr/sbin/virtlogd -d -p {work}/virtlogd.pid"]  # fmt: skip
+        setup += self.mount_setup
         if self.sshd_config is not None:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
             setup.append(f"/usr/sbin/sshd -f {self.sshd_config}")  # (daemonizes: the reaper ends it)
@@ -195,6 +197,11 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=1.0, help="seconds a started guest idles before it moves")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--only", choices=("migrate", "list"), help="run one of the two benchmarks")
+    parser.add_argument(
+        "--no-bashrc", action="store_true",
+        help="hide /root/.bashrc from both hosts' ssh sessions (bash reads it for every command ssh runs: "
+        "a slow one, such as pyenv's set-up, raises the floor both clients stand on)",
+    )  # fmt: skip
     args = parser.parse_args()
     why = have_tools()
     for program in (VIRSH, private_libvirtd.LIBVIRTD, "/usr/sbin/virtlogd", "/usr/bin/qemu-system-x86_64"):
@@ -237,22 +244,32 @@ def qemu_pids(base: Path) -> list[int]:
 def bench(
     net: TestNetwork, base: Path, args: argparse.Namespace, libvirt_hosts: list[LibvirtHost], results: dict[str, float]
 ) -> None:
-    pa, pb, la, lb = (net.add_host(name) for name in "abcd")
+    migrate = args.only != "list"  # (--only list needs one host of each kind, not two)
+    pa, la = net.add_host("a"), net.add_host("c")
     identity = SshIdentity(base / "ssh")
-    lc, ld = LibvirtHost(la, f"pvbm-{net.tag}-c"), LibvirtHost(lb, f"pvbm-{net.tag}-d")
-    libvirt_hosts += [lc, ld]
+    lc = LibvirtHost(la, f"pvbm-{net.tag}-c")
+    libvirt_hosts.append(lc)
     lc.add_sshd(identity)
+    hide_bashrc = ""
+    if args.no_bashrc and os.path.exists("/root/.bashrc"):
+        (base / "empty-bashrc").write_text("")
+        hide_bashrc = f"mount --bind {base / 'empty-bashrc'} /root/.bashrc"
+        lc.mount_setup.append(hide_bashrc)
+    pa.start_pyvirtd()
+    if migrate:
+        pb, lb = net.add_host("b"), net.add_host("d")
+        ld = LibvirtHost(lb, f"pvbm-{net.tag}-d")
+        libvirt_hosts.append(ld)
+        pb.start_pyvirtd()
     for lh in libvirt_hosts:
         lh.start()
-    pa.start_pyvirtd()
-    pb.start_pyvirtd()
-    if args.only != "list":
+    if migrate:
         bench_migration(args, results, {
             "pyvirt": (PYVIRSH, pyvirt_uri(pa), pyvirt_uri(pb), pb.address),
             "libvirt": (VIRSH, lc.uri, ld.uri, lb.address),
         }, base)  # fmt: skip
     if args.only != "migrate":
-        pa.start_sshd(identity)
+        pa.start_sshd(identity, mount_setup=hide_bashrc)
         bench_list(args, results, identity, base, pa.address, la.address)
 
 
@@ -292,9 +309,19 @@ def bench_list(
             run([client, "-c", uri, "list", "--all"])
         # the floor both clients stand on: one command through the master, nothing else
         results["ssh_true_s"] = median([timed([str(ssh), f"root@{libvirt}", "true"]) for _ in range(5)])
+        # what each far side's helper alone adds to that: its start-up (-V answers before any connect)
+        for name, (host, helper) in {
+            "pyvirt": (pyvirt, "pyvirt-ssh-helper"),
+            "libvirt": (libvirt, "virt-ssh-helper"),
+        }.items():
+            results[f"ssh_helper_s_{name}"] = median(
+                [timed([str(ssh), f"root@{host}", helper, "-V"]) for _ in range(5)]
+            )
+        load_before = os.getloadavg()[0]
         for _ in range(args.list_rounds):
             for name, (client, uri) in uris.items():
                 lists[name].append(timed([client, "-c", uri, "list", "--all"]))
+        results["load_average"] = (load_before + os.getloadavg()[0]) / 2  # 1-minute, as the rounds ran
     finally:
         for host in (pyvirt, libvirt):  # end the masters
             subprocess.run(["ssh", "-F", str(base / "ssh_config_mux"), "-O", "exit", f"root@{host}"],
@@ -327,6 +354,9 @@ def report(args: argparse.Namespace, results: dict[str, float]) -> None:
         print(f"list --all over qemu+ssh (ControlMaster), median of {args.list_rounds}:")
         print(f"  pyvirsh {results['ssh_list_s_pyvirt'] * 1000:8.1f} ms   virsh {results['ssh_list_s_libvirt'] * 1000:8.1f} ms"
               f"   (ssh HOST true through the master: {results['ssh_true_s'] * 1000:.1f} ms)")  # fmt: skip
+        print(f"  ssh HOST HELPER -V: pyvirt-ssh-helper {results['ssh_helper_s_pyvirt'] * 1000:.1f} ms   "
+              f"virt-ssh-helper {results['ssh_helper_s_libvirt'] * 1000:.1f} ms   "
+              f"(load average {results['load_average']:.1f})")  # fmt: skip
     for what, (ratio, target) in ratios.items():
         print(f"ratio {what:22s} {ratio:5.2f}x  (target <= {target:.1f}x) {'ok' if ratio <= target else 'MISSED'}")
 

@@ -94,6 +94,10 @@ DYNAMIC = {
     ): "Debian's virsh (in the table) in a pty child",
     ("core/src/pyvirt/util/system_deps.py", "dep.name"): "each program a plugin declares (in the table)",
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
+    ("core/src/pyvirt/cli/edit_cmds.py", "argv"): "the user's $VISUAL/$EDITOR, else sensible-editor (in the table)",
+    ("core/tests/cli/test_edit_cmds.py", "tool[0]"): "virsh or pyvirsh (both in the table) in a pty child",
+    ("core/tests/cli/test_progress.py", "PYVIRSH[0]"): "pyvirsh (sys.executable -m pyvirt.cli.main) in a pty child",
+    ("core/tests/cli/test_secret_cmds.py", "PYVIRSH[0]"): "pyvirsh (sys.executable -m pyvirt.cli.main) in a pty child",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "prog"): "Command's PATH lookup: its callers' argv are scanned",
     ("core/tests/util/test_command.py", "[str(f)]"): "a script the test writes into tmp_path",
@@ -123,12 +127,12 @@ DYNAMIC = {
     ("bench/bench_migration.py", "argv"): "virsh, pyvirsh and ssh-keygen (in the table), and the ssh-mux ssh wrapper",
     ("core/tests/daemon/test_volume_streams.py", "[*tool, '-c', uri, *args]"): "virsh or pyvirsh (both in the table)",
     ("plugins/pyvirt-esx/tests/vcsim.py", "args"): "the vcsim binary bootstrap built from govmomi (go, in the table)",
-    ("core/src/pyvirt/remote/ssh.py", "argv"): "ssh, or the URI's ?command= (libvirt's ssh binary), from ssh_argv",
+    ("core/src/pyvirt/remote/ssh.py", "argv[0]"): "ssh, or the URI's ?command= (libvirt's ssh binary), from ssh_argv",
     ("core/tests/hosts/hosts_harness.py", "self.argv('ss', '-Hltn', f'sport = :{port}')"): (
         "ss (in the table) inside a test host's namespace: ip netns exec NS ss ..."
     ),
-    ("core/tests/hosts/hosts_harness.py", "self.argv(_SSHD, '-D', '-e', '-f', str(config))"): (
-        "sshd (in the table) inside a test host's namespace"
+    ("core/tests/hosts/hosts_harness.py", "argv"): (
+        "sshd (in the table) inside a test host's namespace, under unshare (in the table) with a mount set-up"
     ),
     ("core/tests/hosts/test_tls.py", "argv"): "ss (in the table) inside a test host's namespace",
     ("core/tests/hosts/test_tls.py", "host.argv('ss', '-Hltn')"): "ss (in the table) inside a test host's namespace",

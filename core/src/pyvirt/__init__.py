@@ -12,8 +12,6 @@ or ``pyvirsh host-validate`` do not load the XML and plugin machinery.
 
 from __future__ import annotations
 
-import importlib
-
 # Not ``from typing import TYPE_CHECKING``: importing typing costs every short-lived process that
 # only needs a submodule (a container controller, pyvirsh) several milliseconds; mypy treats any
 # constant named TYPE_CHECKING as true.
@@ -49,7 +47,7 @@ if TYPE_CHECKING:
     from pyvirt.secret import Secret
     from pyvirt.storage import StoragePool, StorageVolume
 
-__version__ = "1.10.0"  # major.minor = pyvirt.plugin.CONTRACT_VERSION (the plugin contract this core provides)
+__version__ = "1.11.0"  # major.minor = pyvirt.plugin.CONTRACT_VERSION (the plugin contract this core provides)
 
 _EXPORTS = {
     "Connection": "pyvirt.connection",
@@ -113,6 +111,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pyvirt' has no attribute {name!r}")
+    import importlib  # here, not at the top: a program that needs only a submodule (the ssh helper) skips it
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -171,6 +171,10 @@ class Connection:
     def get_node_info(self) -> NodeInfo:
         return self.calls.node_get_info()
 
+    def get_cpu_map(self, flags: int = 0) -> tuple[int, bytes, int]:
+        """(host CPU count, byte map of the online CPUs, how many are online) (virNodeGetCPUMap)."""
+        return self.calls.node_get_cpu_map(flags=flags)
+
     def get_security_model(self) -> SecurityModel:
         return self.calls.node_get_security_model()
 

@@ -16,12 +16,16 @@ from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import (
+    BlockInfo,
+    BlockStats,
     CheckpointRef,
     DomainInfo,
     DomainRef,
     InterfaceAddresses,
+    InterfaceStats,
     SecurityLabel,
     SnapshotRef,
+    VcpuInfo,
 )
 from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_config, typed_param
 
@@ -40,11 +44,13 @@ if TYPE_CHECKING:
         DomainCreateFlags,
         DomainDestroyFlags,
         DomainDeviceModifyFlags,
+        DomainGetHostnameFlags,
         DomainGetJobStatsFlags,
         DomainMemoryModFlags,
         DomainModificationImpact,
         DomainRebootFlags,
         DomainSaveRestoreFlags,
+        DomainSetTimeFlags,
         DomainShutdownFlags,
         DomainSnapshotCreateFlags,
         DomainSnapshotDeleteFlags,
@@ -265,6 +271,94 @@ class Domain:
     def set_vcpus(self, count: int, flags: DomainVcpuFlags | int = 0) -> None:
         """The number of virtual CPUs (virDomainSetVcpusFlags; virDomainSetVcpus without flags)."""
         self._conn.calls.domain_set_vcpus(dom=self._ref, count=count, flags=flags)
+
+    def vcpus_count(self, flags: DomainVcpuFlags | int = 0) -> int:
+        """The vCPUs of the running or persistent definition, or their maximum (virDomainGetVcpusFlags)."""
+        return self._conn.calls.domain_get_vcpus_flags(dom=self._ref, flags=flags)
+
+    def vcpus(self, maxinfo: int, maplen: int) -> list[VcpuInfo]:
+        """What each running vCPU does and the host CPUs it may use, ``maplen`` bytes each (virDomainGetVcpus)."""
+        return self._conn.calls.domain_get_vcpus(dom=self._ref, maxinfo=maxinfo, maplen=maplen)
+
+    def set_memory_stats_period(self, period: int, flags: DomainMemoryModFlags | int = 0) -> None:
+        """Seconds between the balloon driver's statistics reports, 0 to stop them (virDomainSetMemoryStatsPeriod)."""
+        self._conn.calls.domain_set_memory_stats_period(dom=self._ref, period=period, flags=flags)
+
+    def pin_vcpu(self, vcpu: int, cpumap: bytes, flags: DomainModificationImpact | int = 0) -> None:
+        """Let vCPU ``vcpu`` run only on the host CPUs of ``cpumap`` (virDomainPinVcpuFlags; virDomainPinVcpu
+        without flags)."""
+        self._conn.calls.domain_pin_vcpu(dom=self._ref, vcpu=vcpu, cpumap=cpumap, flags=flags)
+
+    def vcpu_pin_info(self, ncpumaps: int, maplen: int, flags: DomainModificationImpact | int = 0) -> list[bytes]:
+        """Each vCPU's pinning as a byte map of host CPUs (virDomainGetVcpuPinInfo)."""
+        return self._conn.calls.domain_get_vcpu_pin_info(dom=self._ref, ncpumaps=ncpumaps, maplen=maplen, flags=flags)
+
+    def memory_stats(self, max_stats: int = 13, flags: int = 0) -> list[tuple[int, int]]:
+        """The balloon's statistics as (virDomainMemoryStatTags tag, value) pairs (virDomainMemoryStats).
+
+        13 is VIR_DOMAIN_MEMORY_STAT_NR of libvirt 9.0, what virsh asks for.
+        """
+        return self._conn.calls.domain_memory_stats(dom=self._ref, max_stats=max_stats, flags=flags)
+
+    def block_stats(self, path: str) -> BlockStats:
+        """I/O counters of the disk with target or source ``path`` (virDomainBlockStats)."""
+        return self._conn.calls.domain_block_stats(dom=self._ref, path=path)
+
+    def interface_stats(self, device: str) -> InterfaceStats:
+        """Traffic counters of the NIC with host device name or MAC ``device`` (virDomainInterfaceStats)."""
+        return self._conn.calls.domain_interface_stats(dom=self._ref, device=device)
+
+    def block_info(self, path: str, flags: int = 0) -> BlockInfo:
+        """Capacity, allocation and physical size of one disk (virDomainGetBlockInfo)."""
+        return self._conn.calls.domain_get_block_info(dom=self._ref, path=path, flags=flags)
+
+    # ------------------------------------------------------------------ title, description, metadata
+    def metadata(self, type: int, uri: str | None = None, flags: DomainModificationImpact | int = 0) -> str:
+        """The description (type 0), title (1) or namespace ``uri``'s element (2) (virDomainGetMetadata)."""
+        return self._conn.calls.domain_get_metadata(dom=self._ref, type=type, uri=uri, flags=flags)
+
+    def set_metadata(
+        self,
+        type: int,
+        metadata: str | None,
+        key: str | None = None,
+        uri: str | None = None,
+        flags: DomainModificationImpact | int = 0,
+    ) -> None:
+        """Set or (None, "") remove the description, title or a namespace's element (virDomainSetMetadata)."""
+        self._conn.calls.domain_set_metadata(dom=self._ref, type=type, metadata=metadata, key=key, uri=uri,
+                                             flags=flags)  # fmt: skip
+
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """Rename the inactive persistent domain; this object then carries the new name (virDomainRename)."""
+        self._conn.calls.domain_rename(dom=self._ref, new_name=new_name, flags=flags)
+        self._ref = self._ref._replace(name=new_name)
+
+    # ------------------------------------------------------------------ the guest
+    def reset(self, flags: int = 0) -> None:
+        """Reset the guest at once, without its cooperation (virDomainReset)."""
+        self._conn.calls.domain_reset(dom=self._ref, flags=flags)
+
+    def inject_nmi(self, flags: int = 0) -> None:
+        """Send the guest a non-maskable interrupt (virDomainInjectNMI)."""
+        self._conn.calls.domain_inject_nmi(dom=self._ref, flags=flags)
+
+    def send_key(self, codeset: int, holdtime: int, keycodes: Iterable[int], flags: int = 0) -> None:
+        """Press ``keycodes`` of ``codeset`` together for ``holdtime`` ms (virDomainSendKey)."""
+        self._conn.calls.domain_send_key(dom=self._ref, codeset=codeset, holdtime=holdtime, keycodes=list(keycodes),
+                                         flags=flags)  # fmt: skip
+
+    def get_time(self, flags: int = 0) -> tuple[int, int]:
+        """The guest's clock as (seconds, nanoseconds) since the epoch (virDomainGetTime)."""
+        return self._conn.calls.domain_get_time(dom=self._ref, flags=flags)
+
+    def set_time(self, seconds: int, nseconds: int = 0, flags: DomainSetTimeFlags | int = 0) -> None:
+        """Set the guest's clock, or with SYNC (1) resynchronise it from its RTC (virDomainSetTime)."""
+        self._conn.calls.domain_set_time(dom=self._ref, seconds=seconds, nseconds=nseconds, flags=flags)
+
+    def hostname(self, flags: DomainGetHostnameFlags | int = 0) -> str:
+        """The guest's host name (virDomainGetHostname)."""
+        return self._conn.calls.domain_get_hostname(dom=self._ref, flags=flags)
 
     def security_labels(self) -> list[SecurityLabel]:
         return self._conn.calls.domain_get_security_label(dom=self._ref)

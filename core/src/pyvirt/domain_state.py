@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import enum
 
+from pyvirt.errors import _int_enum
+
+# mypy treats any constant named TYPE_CHECKING as true: it sees IntEnum classes below. At run time they are
+# built as pyvirt.errors builds its codes (``_int_enum``): the class statement's checks of every member cost
+# every pyvirsh run about 2.5 million instructions for these 44 members.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    _IntEnumBody = enum.IntEnum
+else:
+    _IntEnumBody = object
+
 __all__ = [
     "DomainState",
     "PausedReason",
@@ -15,7 +26,9 @@ __all__ = [
 ]
 
 
-class DomainState(enum.IntEnum):
+class DomainState(_IntEnumBody):
+    """virDomainState."""
+
     NOSTATE = 0
     RUNNING = 1
     BLOCKED = 2
@@ -26,7 +39,9 @@ class DomainState(enum.IntEnum):
     PMSUSPENDED = 7
 
 
-class RunningReason(enum.IntEnum):
+class RunningReason(_IntEnumBody):
+    """virDomainRunningReason."""
+
     UNKNOWN = 0
     BOOTED = 1
     MIGRATED = 2
@@ -40,7 +55,9 @@ class RunningReason(enum.IntEnum):
     POSTCOPY = 10
 
 
-class PausedReason(enum.IntEnum):
+class PausedReason(_IntEnumBody):
+    """virDomainPausedReason."""
+
     UNKNOWN = 0
     USER = 1
     MIGRATION = 2
@@ -57,12 +74,16 @@ class PausedReason(enum.IntEnum):
     POSTCOPY_FAILED = 13
 
 
-class ShutdownReason(enum.IntEnum):
+class ShutdownReason(_IntEnumBody):
+    """virDomainShutdownReason."""
+
     UNKNOWN = 0
     USER = 1
 
 
-class ShutoffReason(enum.IntEnum):
+class ShutoffReason(_IntEnumBody):
+    """virDomainShutoffReason."""
+
     UNKNOWN = 0
     SHUTDOWN = 1
     DESTROYED = 2
@@ -72,6 +93,14 @@ class ShutoffReason(enum.IntEnum):
     FAILED = 6
     FROM_SNAPSHOT = 7
     DAEMON = 8
+
+
+if not TYPE_CHECKING:
+    DomainState = _int_enum(DomainState)
+    RunningReason = _int_enum(RunningReason)
+    PausedReason = _int_enum(PausedReason)
+    ShutdownReason = _int_enum(ShutdownReason)
+    ShutoffReason = _int_enum(ShutoffReason)
 
 
 _STATE_TEXT = ("no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended")

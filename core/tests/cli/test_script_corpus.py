@@ -1,4 +1,4 @@
-"""Scripts written for Debian's virsh, run unchanged with pyvirsh: 42 mutation scripts on two hosts.
+"""Scripts written for Debian's virsh, run unchanged with pyvirsh: 71 mutation scripts on two hosts.
 
 Each script (5-12 commands, every group: domains, snapshots, checkpoints,
 networks, pools, volumes, host, secrets, devices, the shell's own commands)
@@ -409,6 +409,336 @@ SCRIPTS: dict[str, tuple[str, list[str]]] = {
     ]),
 }  # fmt: skip
 
+# Scripts across the other groups (networks, pools and volumes, node devices, interfaces, nwfilters, secrets,
+# snapshots), added with the edit family: each one found a difference that is fixed now.
+SCRIPTS.update({
+    "misc-net-queries": ("default", [
+        "net-list --all --name",
+        "net-uuid default",
+        "net-name dd8fe884-6c02-601e-7551-cca97df1c5df",
+        "net-info dd8fe884-6c02-601e-7551-cca97df1c5df",
+        "net-dumpxml default --xpath //ip/@address",
+        "net-dumpxml default --inactive",
+        "net-list --persistent --name",
+        "net-list --transient",
+    ]),
+    "misc-net-transient": ("default", [
+        f"net-create {DATA}/net-n2.xml",
+        "net-list --transient --name",
+        "net-info n2",
+        "net-autostart n2",
+        "net-undefine n2",
+        "net-destroy n2",
+        "net-list --all --name",
+        "net-info n2",
+    ]),
+    "misc-net-redefine": ("default", [
+        f"net-define {DATA}/net-n2.xml",
+        f"net-define {DATA}/net-n2.xml",
+        "net-start n2",
+        f"net-define {DATA}/net-n2.xml",
+        "net-list --inactive",
+        "net-destroy n2",
+        "net-list --inactive --name",
+        "net-undefine n2",
+        "net-undefine n2",
+    ]),
+    "misc-pool-transient": ("default", [
+        f"pool-create {DATA}/pool-p2.xml",
+        "pool-list --transient",
+        "pool-info p2",
+        "pool-autostart p2",
+        "pool-destroy p2",
+        "pool-list --all --name",
+        "pool-info p2",
+    ]),
+    "misc-pool-queries": ("default", [
+        "pool-list --all --details",
+        "pool-list --persistent --name",
+        "pool-list --type dir",
+        "pool-list --inactive",
+        "pool-dumpxml default-pool",
+        "pool-dumpxml default-pool --xpath //target/path",
+        "pool-info default-pool --bytes",
+        "pool-info nosuch",
+    ]),
+    "misc-vol-sizes": ("default", [
+        "vol-create-as default-pool a.img 1K",
+        "vol-create-as default-pool b.img 1500M --allocation 100M",
+        "vol-create-as default-pool c.img 1X",
+        "vol-create-as default-pool d.img -5",
+        "vol-list default-pool --details",
+        "vol-info --pool default-pool b.img",
+        "vol-dumpxml --pool default-pool a.img",
+        "vol-delete --pool default-pool a.img",
+        "vol-delete b.img --pool default-pool",
+        "vol-list default-pool",
+    ]),
+    "misc-vol-errors": ("default", [
+        "vol-info nosuch.img --pool default-pool",
+        "vol-info nosuch.img",
+        "vol-path nosuch --pool nosuchpool",
+        "vol-delete nosuch --pool default-pool",
+        "vol-list nosuchpool",
+        "vol-create-as nosuchpool x.img 1M",
+        "vol-key /default-pool/nosuch",
+    ]),
+    "misc-nodedev": ("default", [
+        "nodedev-dumpxml computer",
+        "nodedev-dumpxml scsi_host1",
+        "nodedev-dumpxml nosuch",
+        "nodedev-list --tree --cap scsi_host",
+        "nodedev-list --all --inactive",
+        "nodedev-list --cap bogus",
+        "nodedev-dumpxml scsi_host11 --xpath //parent",
+    ]),
+    "misc-iface": ("default", [
+        "iface-list",
+        "iface-list --inactive",
+        "iface-list --all",
+        "iface-mac eth1",
+        "iface-name aa:bb:cc:dd:ee:ff",
+        "iface-dumpxml eth1",
+        "iface-dumpxml eth1 --inactive",
+        "iface-dumpxml nosuch",
+        "iface-mac nosuch",
+    ]),
+    "misc-nwfilter": ("default", [
+        "nwfilter-list",
+        "nwfilter-dumpxml clean-traffic",
+        "nwfilter-define /dev/null",
+        "nwfilter-undefine clean-traffic",
+        "nwfilter-binding-list",
+        "uri",
+    ]),
+    "misc-snapshot-info": ("default", [
+        "snapshot-create-as test s1 first",
+        "snapshot-create-as test s2",
+        "snapshot-info test s1",
+        "snapshot-info test --current",
+        "snapshot-parent test s2",
+        "snapshot-parent test s1",
+        "snapshot-dumpxml test s1 --xpath //description",
+        "snapshot-list test --parent",
+        "snapshot-info test --current s1",
+        "snapshot-parent test",
+    ]),
+    "misc-snapshot-delete": ("default", [
+        "snapshot-create-as test a",
+        "snapshot-create-as test b",
+        "snapshot-create-as test c",
+        "snapshot-delete test b --children-only",
+        "snapshot-list test --name",
+        "snapshot-delete test --current",
+        "snapshot-current test",
+        "snapshot-delete test a --metadata",
+        "snapshot-list test",
+    ]),
+    "misc-secret-args": ("default", [
+        "secret-define /nonexistent",
+        "help secret-set-value",
+        "secret-list --bogus",
+        "secret-dumpxml",
+        "secret-get-value x y",
+        "secret-undefine",
+    ]),
+    "misc-file-nets": ("file", [
+        "net-list --all --name",
+        "net-info isolated",
+        "net-uuid lan",
+        "net-dumpxml isolated",
+        "net-undefine isolated",
+        "net-list --all",
+        "net-start isolated",
+    ]),
+    "misc-empty-documents": ("default", [
+        "define /dev/null",
+        "net-define /dev/null",
+        "pool-define /dev/null",
+        f"pool-create {HERE}/corpus/truncated.xml",
+        "vol-create default-pool /dev/null",
+        f"define {HERE}/corpus/truncated.xml",
+        "snapshot-create test /dev/null",
+    ]),
+    "misc-file-pools": ("file", [
+        "pool-list --all --details",
+        "vol-list images --details",
+        "vol-info base.img --pool images --bytes",
+        "vol-path base.img --pool images",
+        "vol-create-as images scratch.img 64M --allocation 0",
+        "vol-list images",
+        "pool-refresh images",
+        "vol-delete scratch.img --pool images",
+        "pool-info images --bytes",
+    ]),
+    "misc-snapshot-create": ("default", [
+        "snapshot-create test /dev/null",
+        "snapshot-create test --disk-only",
+        "snapshot-create test --no-metadata",
+        "snapshot-create test --xmlfile /nonexistent.xml",
+        "snapshot-create-as test s1 --atomic --live",
+        "snapshot-create-as test s1",
+        "snapshot-create-as test s2 --halt",
+        "domstate test",
+        "snapshot-info test s2",
+    ]),
+    "misc-net-dhcp": ("default", [
+        "net-update default add-last ip-dhcp-host \"<host mac='52:54:00:00:00:02' name='b' ip='192.168.122.60'/>\" --live --config",
+        "net-dumpxml default --xpath //host",
+        "net-update default modify ip-dhcp-host \"<host mac='52:54:00:00:00:02' name='b' ip='192.168.122.61'/>\" --live",
+        "net-dumpxml default --xpath //host/@ip",
+        "net-update default delete ip-dhcp-host \"<host mac='52:54:00:00:00:09'/>\" --live",
+        "net-update default add ip-dhcp-range \"<range start='192.168.122.100' end='192.168.122.110'/>\" --live",
+        "net-dhcp-leases default --mac 52:54:00:00:00:02",
+    ]),
+    "misc-file-snapshots": ("file", [
+        "snapshot-create-as db s1",
+        "snapshot-create-as web w1 first",
+        "snapshot-info web w1",
+        "snapshot-info db --current",
+        "snapshot-parent web --current",
+        "snapshot-dumpxml web w1 --xpath //state",
+        "snapshot-delete web --current",
+        "snapshot-list web",
+    ]),
+})  # fmt: skip
+
+# Domain scripts for the 1.11 hooks (metadata, guest controls, vCPU and memory queries, device statistics)
+# and virsh's own disk XML (attach-disk/detach-disk); successful domblkstat/domifstat are left out: their
+# counters come from the clock in libvirt's test driver too.
+SCRIPTS.update({
+    "dom-metadata-element": ("default", [
+        "metadata test http://example.org/ns1",
+        'metadata test http://example.org/ns1 --key app --set "<app><id>1</id></app>"',
+        "metadata test http://example.org/ns1",
+        'metadata test http://example.org/ns2 --key other --set "<x a=\'b\'/>"',
+        'metadata test http://example.org/ns1 --key app2 --set "<app2/>"',
+        "dumpxml test --xpath //metadata",
+        "metadata test http://example.org/ns1 --remove",
+        "metadata test http://example.org/ns2 --config",
+        'metadata test http://example.org/ns1 --set "<a/>"',
+        "metadata test http://example.org/ns1 --remove --set x",
+    ]),
+    "dom-desc-config": ("default", [
+        "desc test --config persistent text",
+        "desc test",
+        "desc test --config",
+        "desc test --live --title live title",
+        "desc test --title --config",
+        "destroy test",
+        "desc test --title",
+        "desc test --current --live",
+        "desc test --live",
+        "list --all --title",
+    ]),
+    "dom-rename": ("default", [
+        "domrename test t2",
+        "destroy test",
+        f"define {DATA}/guest-x.xml",
+        "domrename test x",
+        "domrename test a/b",
+        "domrename test t2",
+        "list --all",
+        "dominfo t2",
+        "domrename nosuch y",
+        "domrename t2 test",
+        "list --all --name",
+    ]),
+    "dom-vcpu-counts": ("default", [
+        "vcpucount test --maximum --live",
+        "vcpucount test --current --live",
+        "setvcpus test 1 --live",
+        "vcpucount test",
+        "vcpucount test --config",
+        "vcpucount test --guest",
+        "vcpuinfo test --pretty",
+        "destroy test",
+        "vcpucount test",
+        "vcpuinfo test",
+        "vcpucount test --live --config",
+    ]),
+    "dom-memstat-setmem": ("default", [
+        "dommemstat test",
+        "setmem test 512M",
+        "dommemstat test",
+        "setmem test 16G",
+        "setmaxmem test 4G",
+        "dominfo test",
+        "destroy test",
+        "dommemstat test",
+        "setmaxmem test 4G",
+        "dominfo test",
+        "dommemstat test --period -1",
+    ]),
+    "dom-send-key": ("default", [
+        "send-key test KEY_LEFTCTRL KEY_LEFTALT KEY_DELETE",
+        "send-key test --codeset usb 0x04",
+        "send-key test --codeset win32 VK_RETURN",
+        "send-key test --codeset bogus 1",
+        "send-key test NOTAKEY",
+        "send-key test 70000",
+        "send-key test --codeset linux 999",
+        "send-key test 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17",
+        "send-key test --holdtime 100 KEY_A",
+        "send-key test --codeset rfb 0x1e",
+        "send-key test --codeset os_x ANSI_A",
+    ]),
+    "dom-guest-controls": ("default", [
+        "suspend test",
+        "domtime test",
+        "domhostname test",
+        "reset test",
+        "inject-nmi test",
+        "resume test",
+        "domtime test --pretty",
+        "destroy test",
+        "reset test",
+        "inject-nmi test",
+        "domhostname test",
+        "domhostname test --source bogus",
+    ]),
+    "dom-disk-info": ("default", [
+        "domblkinfo test vda",
+        "domblkinfo test vda --human",
+        "domblkinfo test --all",
+        "domblkinfo test --all --human",
+        "domblkinfo test /guest/diskimage1",
+        "domblkinfo test",
+        "domifstat test nosuch",
+        "domblkstat test nosuch --human",
+        "destroy test",
+        "domblkinfo test vda",
+        "domblkstat test vda",
+        "domifstat test aa:bb:cc:dd:ee:ff",
+    ]),
+    "dom-attach-detach-disk": ("default", [
+        "attach-disk test /tmp/a.img vdb --print-xml --cache none --io native",
+        "attach-disk test /tmp/a.img vdb",
+        "attach-disk test /tmp/a.img vdb --config --targetbus virtio",
+        "detach-disk test vda --print-xml",
+        "detach-disk test /guest/diskimage1 --config --print-xml",
+        "detach-disk test vdz",
+        "attach-disk test /tmp/a.img vdb --current --live",
+        "attach-disk test /tmp/a.img vdb --sourcetype bogus",
+        "attach-disk test x vdb --source-host-name h",
+        "attach-disk test x hdc --address pci:0.0.1.0 --print-xml",
+        "detach-disk test vda --persistent",
+    ]),
+    "dom-file-guests": ("file", [
+        "vcpuinfo web",
+        "vcpucount db",
+        "dommemstat web",
+        "desc web",
+        "domhostname web",
+        "domblkinfo web hda",
+        "domblkinfo db --all",
+        "vcpuinfo db",
+        "domrename db db2",
+        "list --all",
+    ]),
+
+})  # fmt: skip
+
 # Measured when the shell landed: 21 of 42 each way (before it: 0 on stdin, which pyvirsh did not read, 18 as
 # one argument). Then 33 each way: the test driver's own wording and behaviour (net-start/net-destroy/net-create,
 # pool and volume errors, snapshot-revert --running/--paused), virsh's tree drawing, vol-info --bytes, vol-delete
@@ -450,6 +780,19 @@ _MATCHING_NOW = {
     "vol-by-path",
     "vol-lifecycle",
 }
+_MATCHING_NOW |= {name for name in SCRIPTS if name.startswith("misc-")}
+# Two differ on purpose, because libvirt 9.0's test driver lacks what pyvirt's test driver has: "secrets" (libvirt's
+# has no secret driver at all: every secret command is "not supported"; pyvirt's test driver is the only secret
+# implementation here, and the API's tests run on it) and "nodedev-iface" (virsh's nodedev-list always passes
+# VIR_CONNECT_LIST_NODE_DEVICES_ACTIVE, which libvirt's testConnectListAllNodeDevices refuses, so the command fails
+# there; pyvirt's hook takes no such flag and lists the devices).
+# The domain hooks of contract 1.11 made the five domain scripts that needed them match, and the new ones.
+# libvirt's disk defaults in the test driver (bus, drive address, implicit controller) made file-dom-xml match.
+_MATCHING_NOW |= {"dom-memory-vcpu", "dom-desc-metadata", "dom-reset-nmi", "dom-stats", "dom-devices", "file-dom-xml"}
+_MATCHING_NOW |= {
+    "dom-attach-detach-disk", "dom-desc-config", "dom-disk-info", "dom-file-guests", "dom-guest-controls",
+    "dom-memstat-setmem", "dom-metadata-element", "dom-rename", "dom-send-key", "dom-vcpu-counts",
+}  # fmt: skip
 MATCHING: dict[str, set[str]] = {"stdin": _MATCHING_NOW, "arg": _MATCHING_NOW}
 
 
@@ -483,8 +826,8 @@ def run(tool: list[str], name: str, mode: str) -> tuple[str, str, int]:
     return out, p.stderr, p.returncode
 
 
-def test_corpus_has_42_scripts_of_5_to_30_commands() -> None:
-    assert len(SCRIPTS) == 42
+def test_corpus_has_71_scripts_of_5_to_30_commands() -> None:
+    assert len(SCRIPTS) >= 71
     for name, (_, lines) in SCRIPTS.items():
         commands = [c for line in lines for c in line.split(";") if c.strip() and not c.strip().startswith("#")]
         assert 5 <= len(commands) <= 30, name

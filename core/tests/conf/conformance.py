@@ -30,7 +30,7 @@ class Outcome:
 
 def run_case(case: Case) -> Outcome:
     try:
-        dom = parse_domain(case.infile.read_bytes(), url=case.infile.name)
+        dom = parse_domain(case.infile.read_bytes(), url=case.infile.name, live=case.active)
         assert dom.os is not None and dom.os.type is not None
         if dom.os.type.arch is None:
             dom.os.type.arch = "x86_64"  # what the test harness's generic capabilities default to

@@ -70,6 +70,9 @@ def test_read_only_rules_agree_with_libvirts_acl(hook: str) -> None:
     elif access is Access.SECURE_FLAG:
         assert not rule.always_write
         assert [(c[1], c[2]) for c in rule.conditions] == [(1, False)]
+    elif access is Access.GUEST_FLAG:
+        assert not rule.always_write
+        assert [(c[1], c[2]) for c in rule.conditions] == [(8, False)]  # VIR_DOMAIN_VCPU_GUEST
     else:
         assert access is Access.AGENT_SOURCE
         assert not rule.always_write and [(c[1], c[2]) for c in rule.conditions] == [(1, True)]

@@ -112,12 +112,13 @@ def test_wrong_state_and_unknown_flags(conn: pyvirt.Connection) -> None:
 
 
 def test_unsupported_libvirt_features_are_refused_not_dropped(conn: pyvirt.Connection) -> None:
-    keywrap = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><keywrap><cipher name='aes' state='on'/></keywrap>")
-    expect(conn, lambda: conn.define_domain(keywrap), ErrorCode.CONFIG_UNSUPPORTED,
-           "<keywrap> in <domain> is not supported by pyvirt yet")  # fmt: skip
-    clock = GUEST_X.replace("</devices>", "</devices><clock offset='absolute' start='0'/>")
+    throttle = GUEST_X.replace("<vcpu>2</vcpu>", "<vcpu>2</vcpu><throttlegroups><throttlegroup>"
+                               "<group_name>g</group_name></throttlegroup></throttlegroups>")  # fmt: skip
+    expect(conn, lambda: conn.define_domain(throttle), ErrorCode.CONFIG_UNSUPPORTED,
+           "<throttlegroups> in <domain> is not supported by pyvirt yet")  # fmt: skip
+    clock = GUEST_X.replace("</devices>", "</devices><clock offset='utc'><timer name='tsc' frequency='1000'/></clock>")
     expect(conn, lambda: conn.define_domain(clock), ErrorCode.CONFIG_UNSUPPORTED,
-           "attribute 'start' of <domain/clock> is not supported by pyvirt yet")  # fmt: skip
+           "attribute 'frequency' of <domain/clock/timer> is not supported by pyvirt yet")  # fmt: skip
 
 
 def test_failed_save_leaves_no_file_and_the_guest_running(conn: pyvirt.Connection, tmp_path: Path) -> None:

@@ -133,11 +133,15 @@ class TestHost:
     def daemon_log(self) -> str:
         return self.daemon.log() if self.daemon is not None else ""
 
-    def start_sshd(self, identity: SshIdentity, *, port: int = 22, path: str | None = None) -> int:
+    def start_sshd(
+        self, identity: SshIdentity, *, port: int = 22, path: str | None = None, mount_setup: str = ""
+    ) -> int:
         """An sshd on ``address:port`` that lets ``identity`` in as root; its host key goes to known_hosts.
 
         ``path`` replaces the PATH of sessions (default: this host's helper
-        directory, then the system's).
+        directory, then the system's). ``mount_setup``, shell commands, runs
+        first in a mount namespace of the sshd's own (a benchmark hides the
+        machine's ``/root/.bashrc`` from sessions that way).
         """
         base = self.root / f"sshd-{port}"
         base.mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,12 @@ class TestHost:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
         log = open(base / "sshd.log", "ab")  # noqa: SIM115 - sshd keeps its own copy
         with log:
-            proc = subprocess.Popen(self.argv(_SSHD, "-D", "-e", "-f", str(config)), stdout=log, stderr=log)
+            if mount_setup:
+                script = f"{mount_setup} && exec {_SSHD} -D -e -f {config}"
+                argv = self.argv("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+            else:
+                argv = self.argv(_SSHD, "-D", "-e", "-f", str(config))
+            proc = subprocess.Popen(argv, stdout=log, stderr=log)
         self._sshds.append(proc)
         key = Path(f"{hostkey}.pub").read_text().split()[:2]
         host = self.address if port == 22 else f"[{self.address}]:{port}"

@@ -151,9 +151,10 @@ def test_helper_missing_or_daemon_down_on_the_far_side(host_b: TestHost, identit
         pyvirt.open(bare)
     with pytest.raises(Error, match="no pyvirt-ssh-helper or virt-ssh-helper on this host"):
         pyvirt.open(bare + "&proxy=native")
-    # the helper is there, pyvirtd is not: the helper's own error, as virt-ssh-helper words it
+    # the helper is there, pyvirtd is not: the helper's own error, as virt-ssh-helper words it (the socket's path)
+    sock = re.escape(str(host_b.root / "run" / "pyvirt" / "pyvirt-sock"))
     with pytest.raises(
-        Error, match=r"pyvirt-ssh-helper: cannot connect to 'test:///default': Failed to connect socket"
+        Error, match=rf"pyvirt-ssh-helper: cannot connect to '{sock}': Failed to connect socket to '{sock}': No such"
     ):
         pyvirt.open(_ours(host_b, identity))
     assert not _ssh_children()

@@ -149,6 +149,8 @@ def test_access_of_every_row_is_what_libvirt_checks() -> None:
                 assert "with secure flag" in body, row
             elif row.access is Access.AGENT_SOURCE:
                 assert "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)\n        virCheckReadOnlyGoto" in body, row
+            elif row.access is Access.GUEST_FLAG:
+                assert "if (flags & VIR_DOMAIN_VCPU_GUEST)\n        virCheckReadOnlyGoto" in body, row
             else:
                 assert "virCheckReadOnlyGoto" not in body and "OPERATION_DENIED" not in body, (
                     f"{row.hook}: libvirt's {api} refuses read-only connections, the table says read"
@@ -188,6 +190,9 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "machine": None, "virttype": None, "offset": 0, "length": 0,
         "interval": 5, "count": 1, "cookie": b"", "dconnuri": None, "cancelled": False,
         "memory_kib": 65536,
+        "type": 1, "uri": None, "metadata": "t", "new_name": "test", "codeset": 0, "holdtime": 0, "keycodes": [30],
+        "seconds": 5, "nseconds": 0, "max_stats": 13, "maxinfo": 2, "maplen": 1, "ncpumaps": 2, "device": "testnet0",
+        "algorithm": 0, "vcpu": 0, "cpumap": b"\x01", "period": 5,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -201,6 +206,8 @@ def _cases(row: HookApi) -> list[tuple[dict[str, Any], bool]]:
         return [({"flags": 0}, False), ({"flags": 1}, True)]
     if row.access is Access.AGENT_SOURCE:
         return [({"source": 0}, False), ({"source": 2}, False), ({"source": 1}, True)]
+    if row.access is Access.GUEST_FLAG:
+        return [({"flags": 0}, False), ({"flags": 4}, False), ({"flags": 8}, True)]
     return [({}, row.access is Access.WRITE)]
 
 
@@ -312,6 +319,17 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
             lambda: dom.set_max_memory(1024),
         ],
         "domain_set_vcpus": [lambda: dom.set_vcpus(1), lambda: dom.set_vcpus(1, 2)],
+        "domain_pin_vcpu": [lambda: dom.pin_vcpu(0, b"\x01"), lambda: dom.pin_vcpu(0, b"\x01", 1)],
+        "domain_set_memory_stats_period": [lambda: dom.set_memory_stats_period(5)],
+        "domain_set_metadata": [lambda: dom.set_metadata(1, "title"), lambda: dom.set_metadata(0, None, flags=2)],
+        "domain_rename": [lambda: dom.rename("t2")],
+        "domain_reset": [dom.reset],
+        "domain_inject_nmi": [dom.inject_nmi],
+        "domain_send_key": [lambda: dom.send_key(0, 0, [30])],
+        "domain_get_time": [dom.get_time],
+        "domain_set_time": [lambda: dom.set_time(5)],
+        "domain_get_hostname": [dom.hostname],
+        "domain_get_vcpus_flags": [lambda: dom.vcpus_count(8)],  # the guest agent's count only
         "domain_attach_device": [lambda: dom.attach_device(DEVICE_XML), lambda: dom.attach_device(DEVICE_XML, 2)],
         "domain_detach_device": [lambda: dom.detach_device(DEVICE_XML)],
         "domain_update_device": [lambda: dom.update_device(DEVICE_XML)],
@@ -352,6 +370,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "volume_delete": [vol.delete],
         "volume_upload": [lambda: vol.upload(io.BytesIO(b"new"))],
         "volume_download": [lambda: vol.download(io.BytesIO())],
+        "volume_create_xml_from": [lambda: pool.create_volume_from(VOLUME_XML.replace("v1", "v2"), vol)],
+        "volume_wipe": [vol.wipe, lambda: vol.wipe_pattern(1)],
         "secret_define_xml": [lambda: conn.define_secret(SECRET_XML)],
         "secret_undefine": [secret.undefine],
         "secret_set_value": [lambda: secret.set_value(b"new")],
@@ -426,6 +446,17 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_set_autostart": "autostart test",
         "domain_set_memory": "setmem test 1G",
         "domain_set_vcpus": "setvcpus test 1",
+        "domain_pin_vcpu": "vcpupin test 0 0",
+        "domain_set_memory_stats_period": "dommemstat test --period 5",
+        "domain_set_metadata": "desc test --title new",
+        "domain_rename": "domrename test t2",
+        "domain_reset": "reset test",
+        "domain_inject_nmi": "inject-nmi test",
+        "domain_send_key": "send-key test KEY_A",
+        "domain_get_time": "domtime test",
+        "domain_set_time": "domtime test --time 5",
+        "domain_get_hostname": "domhostname test",
+        "domain_get_vcpus_flags": "vcpucount test --guest",
         "domain_attach_device": "attach-device test /dev/null",
         "domain_detach_device": "detach-device test /dev/null",
         "domain_update_device": "update-device test /dev/null",
@@ -463,6 +494,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "volume_delete": "vol-delete v1 --pool default-pool",
         "volume_upload": "vol-upload v1 /dev/null --pool default-pool",
         "volume_download": "vol-download v1 /dev/null --pool default-pool",
+        "volume_create_xml_from": "vol-clone v1 v2 --pool default-pool",
+        "volume_wipe": "vol-wipe v1 --pool default-pool",
         "secret_define_xml": "secret-define /dev/null",
         "secret_undefine": "secret-undefine SECRET",
         "secret_set_value": "secret-set-value SECRET aGVsbG8=",
@@ -481,6 +514,8 @@ _NOT_LIKE_VIRSH = {
     "snapshot_delete",
     "snapshot_get_xml_desc",  # test:///default has no snapshot s1 for virsh
     "volume_delete",  # nor a volume v1
+    "volume_create_xml_from",
+    "volume_wipe",
     "secret_undefine",
     "secret_set_value",
     "secret_get_value",  # nor secrets (libvirt's test driver has none)

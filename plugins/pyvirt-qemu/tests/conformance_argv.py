@@ -13,27 +13,40 @@ is work still ahead, and this is the yardstick for it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyvirt_qemu.block_nodes
+import pyvirt_qemu.command_line
 import pyvirt_qemu.domain_validation
+import pyvirt_qemu.firmware
 import pyvirt_qemu.graphics
+import pyvirt_qemu.host_devices
+from lxml import etree
+from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line import build_command_line
 from pyvirt_qemu.command_line_devices import chardev_fds_wanted
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import EmulatorCaps
+from pyvirt_qemu.firmware import resolve_firmware
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
+from pyvirt_qemu.host_cpu_model import HostCpuModel, update_guest_cpu
 from pyvirt_qemu.memory_backends import HugetlbfsMount
+from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from libvirt_qemu_cases import argv_cases, argv_paths, caps_for, case_environment
 
+import pyvirt.conf.domain
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error
 from pyvirt.testing.sources import libvirt_source
@@ -56,7 +69,12 @@ def normalise(argv: list[str]) -> list[str]:
 
 
 def argv_for(
-    xml: Path, caps: EmulatorCaps | None = None, abi_update: bool = True, vnc_host_audio: bool = False
+    xml: Path,
+    caps: EmulatorCaps | None = None,
+    abi_update: bool = True,
+    vnc_host_audio: bool = False,
+    chardev_tls: ChardevTls | None = None,
+    incoming: str | None = None,
 ) -> list[str]:
     """Built twice, like the driver does: the first pass names the devices, then the fds are known.
 
@@ -67,15 +85,28 @@ def argv_for(
     # parsed as the case says (ABI_UPDATE or not), then started as a new domain (VIR_QEMU_PROCESS_START_NEW)
     dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps, abi_update=abi_update,
                          vnc_host_audio=vnc_host_audio)  # fmt: skip
+    _update_guest_cpu(dom, caps)
+    # qemuProcessPrepareDomain's qemuFirmwareFillDomain, as the driver's start does (libvirt's nvram directory)
+    resolve_firmware(dom, dom.os.type.machine if dom.os is not None and dom.os.type is not None else "",
+                     "/var/lib/libvirt/qemu/nvram")  # fmt: skip
     lib_dir = f"/tmp/lib/domain--1-{(dom.name or '')[:20]}"  # libvirt's short name
     cfg = _graphics_config(xml.name.removesuffix(".xml"))
     prepare_graphics(dom, cfg, lib_dir, allocate=False)
     # libvirt's mock hands out tap fds from 3 (its virNetDevTapCreate)
     nics = dom.devices.interfaces if dom.devices is not None else []
     taps = {f"tap{i}": 3 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
+    for i, tpm in enumerate(dom.devices.tpms if dom.devices is not None else []):  # the test's host TPM fds
+        if tpm.backend_type == "passthrough" and tpm.model != "spapr-tpm-proxy":
+            taps |= {tpm_fd_key(i): 1730, tpm_cancel_fd_key(i): 1731}
+    vsock = dom.devices.vsock if dom.devices is not None else None
+    if vsock is not None:  # qemuxml2argvtest.c's testUpdateQEMUCaps stand-in for opening /dev/vhost-vsock
+        vsock.cid_address = 42 if vsock.cid_auto else vsock.cid_address
+        taps["vsock"] = 6789
     memory: dict[str, Any] = {"hugepage_mounts": TEST_HUGEPAGES, "host_nodes": set(range(8))}
     memory["caps"] = caps
     memory["tpm_socket"] = "/dev/test"  # qemuxml2argvtest.c points every emulated TPM at this socket
+    memory["chardev_tls"] = chardev_tls or _CHARDEV_TLS.get(xml.name.removesuffix(".xml"))
+    memory["incoming"] = incoming
     build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
     fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
     fds |= taps
@@ -83,8 +114,45 @@ def argv_for(
                               graphics_cfg=cfg, **memory).argv  # fmt: skip
 
 
+# testutilshostcpus.h's cpuDefaultData: the x86_64 host CPU of the fake capabilities (a core2duo and these)
+FAKE_HOST_CPU = HostCpuModel("core2duo", "Intel", [("require", name) for name in (
+    "ds", "acpi", "ss", "ht", "tm", "pbe", "ds_cpl", "vmx", "est", "tm2", "cx16", "xtpr", "lahf_lm")])  # fmt: skip
+
+
+def cpu_map_features(model: str) -> frozenset[str]:
+    """The features libvirt's CPU map (``src/cpu_map/x86_MODEL.xml`` of its source) gives an x86 model."""
+    tree = source_tree()
+    path = tree / "src" / "cpu_map" / f"x86_{model}.xml" if tree is not None else None
+    if path is None or not path.exists():
+        return frozenset()
+    return frozenset(str(f.get("name")) for f in etree.parse(str(path)).iter("feature"))
+
+
+def _update_guest_cpu(dom: Any, caps: EmulatorCaps | None) -> None:
+    """qemuProcessUpdateGuestCPU's virCPUUpdate against the test's host CPU, for the fake x86_64 capabilities
+    (a caps file describes its host CPU in its own terms, not modelled here)."""
+    cpu = dom.cpu
+    if caps is None or caps.identity != "libvirt-test-fake" or caps.arch not in ("x86_64", "i686") or cpu is None:
+        return
+    if cpu.mode not in (None, "custom") or not (cpu.match == "minimum" or any(
+            f.policy == "optional" for f in cpu.features or [])):  # fmt: skip
+        return
+    host = cpu_map_features(FAKE_HOST_CPU.model) | {name for _p, name in FAKE_HOST_CPU.features}
+    dom.cpu = update_guest_cpu(cpu, FAKE_HOST_CPU, host)
+
+
 # libvirt's test configuration: two hugetlbfs mounts (2 MiB the default) and a host with NUMA nodes 0-7
 TEST_HUGEPAGES = [HugetlbfsMount("/dev/hugepages2M", 2048, True), HugetlbfsMount("/dev/hugepages1G", 1048576)]
+
+
+# qemuxml2argvtest.c turns chardevTLS on around the serial-tcp-tlsx509 cases (verify and the cert dir being
+# libvirt's test defaults), and names a secret for the last of them
+_CHARDEV_TLS = {
+    "serial-tcp-tlsx509-chardev": ChardevTls(enabled=True),
+    "serial-tcp-tlsx509-chardev-verify": ChardevTls(enabled=True),
+    "serial-tcp-tlsx509-chardev-notls": ChardevTls(enabled=True),
+    "serial-tcp-tlsx509-secret-chardev": ChardevTls(enabled=True, secret_uuid="6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea"),
+}
 
 
 def _graphics_config(case: str) -> GraphicsConfig:
@@ -103,7 +171,18 @@ def pretend_host_arch() -> str:
     return "aarch64" if _CURRENT["arch"] in ("aarch64", "armv7l") else "x86_64"
 
 
-_CURRENT = {"arch": "x86_64"}  # the case argv_for builds
+_CURRENT: dict[str, Any] = {"arch": "x86_64", "tpm": ("1.2", "2.0")}  # the case argv_for builds
+# qemuxml2argvtest.c's g_setenv(TEST_TPM_ENV_VAR, ...) around two must-fail runs: swtpm emulates one version only
+_TPM_ONLY = {"tpm-emulator": ("2.0",), "tpm-emulator-tpm2": ("1.2",)}
+
+
+def migrate_uri(extra: dict[str, str]) -> str | None:
+    """The ``-incoming`` URI of a case's ARG_MIGRATE_FROM/ARG_MIGRATE_FD, as qemuMigrationDstGetURI makes it
+    (``stdio`` is the fd the test names)."""
+    source = extra.get("ARG_MIGRATE_FROM", "").strip('"')
+    if not source:
+        return None
+    return f"fd:{extra.get('ARG_MIGRATE_FD', '').strip()}" if source == "stdio" else source
 
 
 def first_difference(want: list[str], got: list[str]) -> str:
@@ -114,73 +193,135 @@ def first_difference(want: list[str], got: list[str]) -> str:
     return "differs in length"
 
 
-def main() -> int:
-    """Every run of libvirt's qemuxml2argvtest.c (``libvirt_qemu_cases.argv_cases``), with the caps it names.
-
-    Rows: the x86_64-latest valid cases, the valid cases of every other caps (fake or a caps file), and the
-    must-fail cases (a ``.err`` file: refused at all, and refused with libvirt's first error line).
-    """
-    # libvirt's test suite mocks the host: /dev/cdrom is its only CD-ROM drive
+@contextmanager
+def libvirt_test_host() -> Iterator[None]:
+    """The host qemuxml2argvtest.c pretends through its mocks, for the duration (restored after)."""
+    saved = (pyvirt_qemu.block_nodes.is_cdrom, pyvirt_qemu.domain_validation.host_arch,
+             pyvirt_qemu.graphics.drm_render_node, pyvirt_qemu.domain_validation.swtpm_versions,
+             pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
+             pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
+             pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, os.environ.get("TZ"))  # fmt: skip
+    # qemuxml2argvmock.c's time(): 1234567890; and qemuxml2argvtest.c's TZ, half an hour west of UTC
+    pyvirt_qemu.command_line.wall_clock = lambda: 1234567890.0
+    os.environ["TZ"] = "VIR00:30"
+    time.tzset()
+    # virrandommock.c's virRandomBytes gives bytes 0, 1, 2, ...: virUUIDGenerate's v4 UUID of them
+    pyvirt.conf.domain.new_uuid = lambda: "00010203-0405-4607-8809-0a0b0c0d0e0f"
+    # /dev/cdrom is its only CD-ROM drive
     pyvirt_qemu.block_nodes.is_cdrom = lambda path: path == "/dev/cdrom"
-    # qemuxml2argvtest.c runs its ARM cases on a pretend aarch64 host (qemuTestSetHostArch around that block)
+    # its ARM cases run on a pretend aarch64 host (qemuTestSetHostArch around that block)
     pyvirt_qemu.domain_validation.host_arch = pretend_host_arch
     pyvirt_qemu.graphics.drm_render_node = lambda: "/dev/dri/foo"  # its mocked virHostGetDRMRenderNode
-    only = sys.argv[1] if len(sys.argv) > 1 else None
+    # its mocked swtpm (virTPMSwtpmSetupCapsGet) emulates the versions VIR_TEST_MOCK_FAKE_TPM_VERSION names
+    pyvirt_qemu.domain_validation.swtpm_versions = lambda: list(_CURRENT["tpm"])
+    # its virpcimock's sysfs: the PCI functions its cases assign exist, and a managed one gets detached
+    pyvirt_qemu.host_devices.host_pci_driver = lambda address: "vfio-pci"
+    pyvirt_qemu.host_devices.mdev_exists = lambda path: True  # and its mediated devices
+    # its firmware descriptors (tests/qemufirmwaredata, virFileWrapperAddPrefix), whose files nothing checks
     tree = source_tree()
-    if tree is None:
-        print("qemuxml2argv: libvirt 9.0.0 source unavailable (pyvirt.testing.sources cannot fetch it here); skipped")
-        return 0
-    rows: dict[str, list[int]] = {"latest": [0, 0], "other": [0, 0]}
-    reasons: dict[str, Counter[str]] = {"latest": Counter(), "other": Counter()}
-    err_total = err_ok = err_same = 0
-    err_reasons: Counter[str] = Counter()
+    if tree is not None:
+        data = tree / "tests" / "qemufirmwaredata"
+        pyvirt_qemu.firmware.SEARCH_DIRS = (str(data / "usr/share/qemu/firmware"), str(data / "etc/qemu/firmware"))
+    pyvirt_qemu.firmware.installed = lambda path: True
+    try:
+        yield
+    finally:
+        (pyvirt_qemu.block_nodes.is_cdrom, pyvirt_qemu.domain_validation.host_arch,
+         pyvirt_qemu.graphics.drm_render_node, pyvirt_qemu.domain_validation.swtpm_versions,
+         pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
+         pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
+         pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, tz) = saved  # fmt: skip
+        if tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = tz
+        time.tzset()
+
+
+class Scores:
+    """The three rows, with why each case that did not match failed. (A plain class: some tests load this file
+    with ``importlib`` without registering it as a module, which a dataclass cannot stand.)"""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[int]] = {"latest": [0, 0], "other": [0, 0]}
+        self.reasons: dict[str, Counter[str]] = {"latest": Counter(), "other": Counter()}
+        self.err_total = self.err_ok = self.err_same = 0
+        self.err_reasons: Counter[str] = Counter()
+
+
+def scores(tree: Path, only: str | None = None) -> Scores:
+    """Every run of libvirt's qemuxml2argvtest.c (``libvirt_qemu_cases.argv_cases``), with the caps it names
+    (inside ``libvirt_test_host``). ``only``: that case alone, both argvs printed when they differ."""
+    out = Scores()
     for case in argv_cases(tree):
         if only and only not in (case.name, case.name + case.suffix):
             continue
         xml, args_file, err_file = argv_paths(tree, case)
         caps = caps_for(tree, case)
+        _CURRENT["tpm"] = ("1.2", "2.0")
         if case.expect_failure or case.expect_parse_error:
-            err_total += 1
+            out.err_total += 1
+            _CURRENT["tpm"] = _TPM_ONLY.get(case.name, ("1.2", "2.0"))
             try:
                 argv_for(xml, caps)
             except Error as exc:
-                err_ok += 1
+                out.err_ok += 1
                 want = err_file.read_text().splitlines()[0] if err_file.exists() else ""
                 same = str(exc).splitlines()[0].strip() == want.strip()
-                err_same += same
+                out.err_same += same
                 if not same:
-                    err_reasons[f"want {want[:70]!r} got {str(exc).splitlines()[0][:60]!r}"] += 1
+                    out.err_reasons[f"want {want[:70]!r} got {str(exc).splitlines()[0][:60]!r}"] += 1
             except Exception as exc:
-                err_reasons[f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
+                out.err_reasons[f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
             else:
-                err_reasons["accepted"] += 1
+                out.err_reasons[f"accepted: {case.name}{case.suffix}"] += 1
             continue
         row = "latest" if case.caps_label == "x86_64-latest" else "other"
-        rows[row][1] += 1
+        out.rows[row][1] += 1
         try:
             with case_environment(case) as vnc_host_audio:
-                got = argv_for(xml, caps, "VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags, vnc_host_audio)
+                got = argv_for(xml, caps, "VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags, vnc_host_audio,
+                               incoming=migrate_uri(case.extra))  # fmt: skip
         except Error as exc:
-            reasons[row][f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
+            out.reasons[row][f"refused: {exc.code.name}: {str(exc)[:90]}"] += 1
             continue
         except Exception as exc:  # a crash is a finding, not a skip
-            reasons[row][f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
+            out.reasons[row][f"crash: {type(exc).__name__}: {exc}"[:120]] += 1
             continue
         want = normalise(expected_argv(args_file))
         if want == normalise(got):
-            rows[row][0] += 1
+            out.rows[row][0] += 1
         else:
-            reasons[row][first_difference(want, normalise(got))] += 1
+            out.reasons[row][first_difference(want, normalise(got))] += 1
             if only:
                 print("want:", " ".join(want), "\ngot: ", " ".join(got))
-    top = int(os.environ.get("PYVIRT_CONFORMANCE_REASONS", "15"))
+    return out
+
+
+def main() -> int:
+    """Rows: the x86_64-latest valid cases, the valid cases of every other caps (fake or a caps file), and the
+    must-fail cases (a ``.err`` file: refused at all, and refused with libvirt's first error line)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("case", nargs="?", help="only this case (NAME or NAME.ARCH-VER); prints both argvs")
+    parser.add_argument("--show", help="the same as naming the case")
+    parser.add_argument("--histogram", type=int, help="how many causes to list per row (default 15, or "
+                        "$PYVIRT_CONFORMANCE_REASONS)")  # fmt: skip
+    opts = parser.parse_args()
+    tree = source_tree()
+    if tree is None:
+        print("qemuxml2argv: libvirt 9.0.0 source unavailable (pyvirt.testing.sources cannot fetch it here); skipped")
+        return 0
+    with libvirt_test_host():
+        result = scores(tree, opts.case or opts.show)
+    top = opts.histogram if opts.histogram is not None else int(os.environ.get("PYVIRT_CONFORMANCE_REASONS", "15"))
     for row, title in (("latest", "x86_64-latest, valid cases"), ("other", "every other caps version and arch")):
-        ok, total = rows[row]
+        ok, total = result.rows[row]
         print(f"qemuxml2argv {title}: {ok}/{total} argv identical ({100.0 * ok / total if total else 0:.1f}%)")
-        for why, count in reasons[row].most_common(top):
+        for why, count in result.reasons[row].most_common(top):
             print(f"  {count:6d}  {why}")
-    print(f"qemuxml2argv must-fail cases: {err_ok}/{err_total} refused, {err_same} with libvirt's first error line")
-    for why, count in err_reasons.most_common(top):
+    print(f"qemuxml2argv must-fail cases: {result.err_ok}/{result.err_total} refused, {result.err_same} with "
+          "libvirt's first error line")  # fmt: skip
+    for why, count in result.err_reasons.most_common(top):
         print(f"  {count:6d}  {why}")
     return 0
 

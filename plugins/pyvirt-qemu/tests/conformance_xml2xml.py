@@ -24,11 +24,19 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conformance_argv import source_tree
-from libvirt_qemu_cases import QemuCase, caps_for, case_environment, xml2xml_cases, xml2xml_paths
+from libvirt_qemu_cases import (
+    QemuCase,
+    caps_for,
+    case_environment,
+    nographics_host_audio,
+    xml2xml_cases,
+    xml2xml_paths,
+)
 from pyvirt_qemu.domain_defaults import apply_defaults
 
 from pyvirt.conf.domain import format_domain, parse_domain
@@ -46,13 +54,20 @@ class Result:
     want: str = ""
 
 
+def libvirt_random_bytes(n: int) -> bytes:
+    """libvirt's tests/virrandommock.c, which qemuxml2xmltest preloads: every random buffer is 0, 1, 2, ..."""
+    return bytes(i & 0xFF for i in range(n))
+
+
 def run(src: Path, case: QemuCase) -> Result:
     infile, outfile = xml2xml_paths(src, case)
     want = outfile.read_text()
     try:
-        with case_environment(case) as vnc_host_audio:
-            dom = parse_domain(infile.read_bytes(), url=infile.name, live=case.active)
+        with case_environment(case) as vnc_host_audio, mock.patch("os.urandom", libvirt_random_bytes):
+            # security_driver = "none", as libvirt's test driver (testutilsqemu.c) configures it
+            dom = parse_domain(infile.read_bytes(), url=infile.name, live=case.active, default_sec_model="none")
             apply_defaults(dom, caps=caps_for(src, case), vnc_host_audio=vnc_host_audio,
+                           nographics_host_audio=nographics_host_audio(case),
                            new_domain="VIR_DOMAIN_DEF_PARSE_ABI_UPDATE" in case.parse_flags)  # fmt: skip
         got = format_domain(dom, SECURE if case.active else SECURE | INACTIVE, domain_id=dom.id or -1)
     except Error as exc:

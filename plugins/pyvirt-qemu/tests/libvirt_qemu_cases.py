@@ -309,8 +309,16 @@ def _flags(src: Path) -> dict[str, str]:
 
 
 # the environment and qemu.conf switches qemuxml2xmltest.c/qemuxml2argvtest.c set around a few cases
-_AUDIO_CASES = {"audio-default-sdl": ({"QEMU_AUDIO_DRV": "sdl"}, False),
-                "audio-default-vnc": ({"QEMU_AUDIO_DRV": "alsa"}, True)}  # fmt: skip
+_AUDIO_CASES = {"audio-default-sdl": ({"QEMU_AUDIO_DRV": "sdl", "SDL_AUDIODRIVER": "esd"}, False),
+                "audio-default-vnc": ({"QEMU_AUDIO_DRV": "alsa"}, True),
+                "audio-default-nographics": ({"QEMU_AUDIO_DRV": "alsa"}, False)}  # fmt: skip
+# qemuxml2xmltest.c's driver.config->nogfxAllowHostAudio = true around these cases
+_NOGFX_HOST_AUDIO = frozenset({"audio-default-nographics"})
+
+
+def nographics_host_audio(case: QemuCase) -> bool:
+    """qemu.conf's nographics_allow_host_audio as the libvirt test program sets it for the case."""
+    return case.name in _NOGFX_HOST_AUDIO
 
 
 def case_settings(case: QemuCase) -> tuple[dict[str, str], bool]:

@@ -82,7 +82,9 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
     assert slots["video0"] == 2 and slots["usb"] == 1
     assert slots["net0"] == 3 and slots["sound0"] == 4 and slots["sound1"] == 5
-    assert slots["scsi0"] == 6 and slots["scsi1"] == 7 and slots["virtio-serial0"] == 8
+    # the parsed virtio-scsi controller 1 comes before the implicit lsi 0, which libvirt appends
+    # (virDomainDefAddController), and qemuDomainAssignDevicePCISlots walks the controllers in that order
+    assert slots["scsi1"] == 6 and slots["scsi0"] == 7 and slots["virtio-serial0"] == 8
     assert slots["virtio-disk0"] == 9 and slots["balloon0"] == 10
     blocks = {b["qdev"].rsplit("/", 2)[-2] if b["qdev"].endswith("virtio-backend") else b["qdev"].rsplit("/", 1)[-1]:
               b.get("inserted", {}) for b in mon.execute("query-block")}  # fmt: skip

@@ -188,10 +188,10 @@ def test_failed_starts_leave_nothing_behind(
     assert "qcow2" in failed.value.message and time.monotonic() - began < 10
     assert guest_files(qemu_root) == [] and qemu_refuses.state()[0] == DomainState.SHUTOFF
     assert (disk.stat().st_uid, disk.stat().st_gid) == (1234, 1234)
-    unsupported = conn.define_domain(guest(virt_type, "odd", "<smartcard mode='host'/>"))
+    unsupported = conn.define_domain(guest(virt_type, "odd", "<shmem name='s'><model type='ivshmem-plain'/></shmem>"))
     with pytest.raises(pyvirt.NotSupportedError) as e:
         unsupported.create()
-    assert e.value.code == ErrorCode.CONFIG_UNSUPPORTED and "smartcard" in e.value.message
+    assert e.value.code == ErrorCode.CONFIG_UNSUPPORTED and "shmem" in e.value.message
 
 
 def test_tcg_for_type_qemu_and_uri_rules(qemu_root: Path) -> None:

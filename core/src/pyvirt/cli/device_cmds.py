@@ -6,17 +6,79 @@ from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.errors import Error
+
+# virNodeDevCap's names in libvirt 9.0: what ``--cap`` accepts
+_CAPS = frozenset(
+    [
+        "system",
+        "pci",
+        "usb_device",
+        "usb",
+        "net",
+        "scsi_host",
+        "scsi_target",
+        "scsi",
+        "storage",
+        "fc_host",
+        "vports",
+        "scsi_generic",
+        "drm",
+        "mdev_types",
+        "mdev",
+        "ccw",
+        "css",
+        "vdpa",
+        "ap_card",
+        "ap_queue",
+        "ap_matrix",
+        "vpd",
+    ]
+)
+
+
+def _string_list(text: str) -> list[str]:
+    """vshStringToArray: comma-separated, a doubled comma standing for a comma inside one item."""
+    parts = text.split(",")
+    items = [parts[0]]
+    join = False
+    for part in parts[1:]:
+        if join:
+            items[-1] += "," + part
+            join = False
+        elif part:
+            items.append(part)
+        else:
+            join = True
+    if join:
+        items.append("")
+    return items
 
 
 @command("nodedev-list", "enumerate devices on this host",
-         Opt("tree", "list devices in a tree", flag=True), Opt("cap", "capability names, separated by comma"))  # fmt: skip
+         Opt("tree", "list devices in a tree", flag=True), Opt("cap", "capability names, separated by comma"),
+         Opt("inactive", "list inactive devices", flag=True),
+         Opt("all", "list inactive & active devices", flag=True))  # fmt: skip
 def cmd_nodedev_list(s: Session, o: dict[str, Any]) -> None:
-    caps = [c.strip() for c in (o["cap"] or "").split(",") if c.strip()]
+    """virsh's checks first, in its order; then the devices, by capability when ``--cap`` names some.
+
+    pyvirt's node devices are all active (no driver here defines one without
+    starting it), so ``--inactive`` lists none and ``--all`` lists them all.
+    """
+    caps = _string_list(o["cap"]) if o["cap"] is not None else []
+    if o["all"] and o["inactive"]:
+        raise CommandError("Option --all is incompatible with --inactive")
+    if o["tree"] and (o["cap"] is not None or o["inactive"]):
+        raise CommandError("Option --tree is incompatible with --cap and --inactive")
+    if any(c not in _CAPS for c in caps):
+        raise CommandError("Invalid capability type")
     seen: dict[str, str] = {}
-    for cap in caps or [None]:
-        for dev in s.conn.list_all_node_devices(cap):
-            seen[dev.name] = dev.parent()
+    if not o["inactive"]:
+        wanted: list[str | None] = [*caps] if caps else [None]
+        for cap in wanted:
+            for dev in s.conn.list_all_node_devices(cap):
+                seen[dev.name] = dev.parent()
     names = sorted(seen)
     if not o["tree"]:
         for n in names:
@@ -42,13 +104,14 @@ def cmd_nodedev_list(s: Session, o: dict[str, Any]) -> None:
 
 
 @command("nodedev-dumpxml", "node device details in XML",
-         Opt("device", "device name or wwn pair in 'wwnn,wwpn' format", required=True, positional=True))  # fmt: skip
+         Opt("device", "device name or wwn pair in 'wwnn,wwpn' format", required=True, positional=True),
+         *XPATH_OPTS)  # fmt: skip
 def cmd_nodedev_dumpxml(s: Session, o: dict[str, Any]) -> None:
     try:
         dev = s.conn.lookup_node_device_by_name(o["device"])
     except Error as exc:
         raise CommandError(f"Could not find matching device '{o['device']}'", exc.message) from None
-    s.out_raw(dev.xml_desc())
+    print_xml(s, dev.xml_desc(), o)
 
 
 @command("iface-list", "list physical host interfaces",
@@ -65,10 +128,10 @@ def cmd_iface_list(s: Session, o: dict[str, Any]) -> None:
 
 @command("iface-dumpxml", "interface information in XML",
          Opt("interface", "interface name or MAC address", required=True, positional=True),
-         Opt("inactive", "show inactive defined XML", flag=True))  # fmt: skip
+         Opt("inactive", "show inactive defined XML", flag=True), *XPATH_OPTS)  # fmt: skip
 def cmd_iface_dumpxml(s: Session, o: dict[str, Any]) -> None:
     try:
         iface = s.conn.lookup_interface_by_name(o["interface"])
     except Error as exc:
         raise CommandError(f"failed to get interface '{o['interface']}'", exc.message) from None
-    s.out_raw(iface.xml_desc(1 if o["inactive"] else 0))
+    print_xml(s, iface.xml_desc(1 if o["inactive"] else 0), o)

@@ -93,15 +93,11 @@ def cmd_list(s: Session, o: dict[str, Any]) -> None:
     for d in doms:
         row = ["-" if d.id == -1 else str(d.id), d.name, state_text(d.state()[0])]
         if o["title"]:
-            row.append(_title(d.xml_desc(2)))
+            from pyvirt.cli.guest_cmds import domain_description
+
+            row.append(domain_description(d, True, 0))  # virsh: the current definition's title
         rows.append(row)
     print_table(s, headers, rows)
-
-
-def _title(xml: str) -> str:
-    from pyvirt.conf.domain import parse_domain
-
-    return parse_domain(xml).title or ""
 
 
 def _os_type(s: Session, d: Any) -> str:
@@ -283,15 +279,20 @@ _simple("resume", "resume a domain", "resume", "resumed", "resume")
     Opt("xml", "filename containing updated XML for the target"),
     Opt("running", "set domain to be running on restore", flag=True),
     Opt("paused", "set domain to be paused on restore", flag=True),
+    Opt("verbose", "display the progress of save", flag=True),
 )  # fmt: skip
 def cmd_save(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.progress import Progress, watch_job
+
     d = get_domain(s, o["domain"])
     xml = _read_file(o["xml"]) if o["xml"] else None
     flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    progress = Progress(s, "Save", verbose=o["verbose"])
     try:
-        d.save(o["file"], xml, flags)
+        watch_job(s, d, lambda: d.save(o["file"], xml, flags), progress)
     except Error as exc:
         raise _fail(f"Failed to save domain '{d.name}' to {o['file']}", exc) from None
+    progress.finish(newline=False)
     s.extra(f"\nDomain '{d.name}' saved to {o['file']}")
 
 
@@ -304,12 +305,19 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
     Opt("paused", "restore domain into paused state", flag=True),
 )  # fmt: skip
 def cmd_restore(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.progress import Progress
+
     xml = _read_file(o["xml"]) if o["xml"] else None
     flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    progress = Progress(s, "Restore")  # a bar on a terminal; there is no domain yet whose job could be asked
+    progress.update(0, 1, force=True)
     try:
         s.conn.restore_domain(o["file"], xml, flags)
     except Error as exc:
+        if progress.enabled:
+            s.error_raw("\n")
         raise _fail(f"Failed to restore domain from {o['file']}", exc) from None
+    progress.finish()
     s.extra(f"Domain restored from {o['file']}")
 
 
@@ -318,14 +326,19 @@ def cmd_restore(s: Session, o: dict[str, Any]) -> None:
     Opt("bypass-cache", "avoid file system cache when saving", flag=True),
     Opt("running", "set domain to be running on next start", flag=True),
     Opt("paused", "set domain to be paused on next start", flag=True),
+    Opt("verbose", "display the progress of save", flag=True),
 )  # fmt: skip
 def cmd_managedsave(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.progress import Progress, watch_job
+
     d = get_domain(s, o["domain"])
     flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    progress = Progress(s, "Managedsave", verbose=o["verbose"])
     try:
-        d.managed_save(flags)
+        watch_job(s, d, lambda: d.managed_save(flags), progress)
     except Error as exc:
         raise _fail(f"Failed to save domain '{d.name}' state", exc) from None
+    progress.finish(newline=False)
     s.extra(f"\nDomain '{d.name}' state saved by libvirt")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
@@ -23,6 +23,9 @@ from pyvirt.errors import Error
 from pyvirt.migration import PARAM_TYPES, JobType, MigrateFlag, MigrateParam
 from pyvirt.plugin.typed_params import TypedParam
 from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
+
+if TYPE_CHECKING:
+    from pyvirt.cli.progress import Progress
 
 __all__: list[str] = []
 
@@ -113,18 +116,23 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
         finally:
             done.set()
 
+    from pyvirt.cli.progress import Progress
+
+    # virsh's "Migration: [ 45 %]" with --verbose; without it, a bar when stderr is a terminal
+    progress = Progress(s, "Migration", verbose=bool(o["verbose"]))
     worker = threading.Thread(target=work, name="pyvirsh-migrate", daemon=True)
     worker.start()
     try:
-        _watch(s, dom, done, verbose=bool(o["verbose"]), timeout=timeout)
+        _watch(s, dom, done, progress, timeout=timeout)
         worker.join()
     finally:
         if dest is not None:
             dest.close()
     if failure:
+        if progress.mode == "bar":
+            s.error_raw("\n")
         raise failure[0]
-    if o["verbose"]:
-        _progress(s, 0, 1)
+    progress.finish(newline=progress.mode == "bar")  # virsh's line is ended by the command's trailer
 
 
 def _read_file(path: str) -> str:
@@ -135,13 +143,7 @@ def _read_file(path: str) -> str:
         raise CommandError(exc.message) from None
 
 
-def _progress(s: Session, remaining: int, total: int) -> None:
-    """virshPrintJobProgress: "[100 %]" only once nothing remains."""
-    percent = 100 if remaining == 0 else min(int(100.0 - remaining * 100.0 / total), 99)
-    s.error_raw(f"\rMigration: [{percent:3d} %]")
-
-
-def _watch(s: Session, dom: Any, done: threading.Event, *, verbose: bool, timeout: int) -> None:
+def _watch(s: Session, dom: Any, done: threading.Event, progress: Progress, *, timeout: int) -> None:
     """virshWatchJob: progress every half second, the timeout's suspend once."""
     deadline = time.monotonic() + timeout if timeout else None
     while not done.wait(_PROGRESS_PERIOD):
@@ -152,7 +154,7 @@ def _watch(s: Session, dom: Any, done: threading.Event, *, verbose: bool, timeou
                 dom.suspend()
             except Error:
                 s.debug(1, "suspending domain failed\n")
-        if not verbose:
+        if not progress.enabled:
             continue
         try:
             values = {p.field: p.value for p in dom.job_stats(0)[1]}
@@ -160,7 +162,7 @@ def _watch(s: Session, dom: Any, done: threading.Event, *, verbose: bool, timeou
             continue
         total = int(values.get("data_total", 0))
         if total > 0 and not done.is_set():
-            _progress(s, int(values.get("data_remaining", 0)), total)
+            progress.update(total - int(values.get("data_remaining", 0)), total)
 
 
 _JOB_TYPES = ("None", "Bounded", "Unbounded", "Completed", "Failed", "Cancelled")

@@ -10,6 +10,7 @@ from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_network
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.errors import Error
 
 NETWORK = Opt("network", "network name or uuid", required=True, positional=True)
@@ -53,9 +54,10 @@ def cmd_net_info(s: Session, o: dict[str, Any]) -> None:
         s.out(f"{'Bridge:':<15} {n.bridge_name()}")
 
 
-@command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True))
+@command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True),
+         *XPATH_OPTS)  # fmt: skip
 def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out_raw(get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0))
+    print_xml(s, get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0), o)
 
 
 @command("net-define", "define an inactive persistent virtual network or modify an existing persistent one from an XML file",

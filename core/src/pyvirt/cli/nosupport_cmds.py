@@ -48,7 +48,7 @@ def options_of(name: str) -> tuple[Opt, ...]:
 
 # the option naming a file virsh reads before it calls the API (an unreadable file is the error then)
 _READS = {"nodedev-define": "file", "nodedev-create": "file", "nwfilter-define": "file", "iface-define": "file",
-          "nwfilter-binding-create": "file", "net-port-create": "file", "vol-create-from": "file",
+          "nwfilter-binding-create": "file", "net-port-create": "file",
           "managedsave-define": "xml", "save-image-define": "xml", "cpu-baseline": "file", "cpu-compare": "file",
           "hypervisor-cpu-compare": "file"}  # fmt: skip
 _TARGETS = ("mem", "disk", "hybrid")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from pyvirt.cli.domain_cmds import _read_file
@@ -48,20 +47,64 @@ def cmd_secret_dumpxml(s: Session, o: dict[str, Any]) -> None:
 
 
 @command("secret-set-value", "set a secret value", SECRET,
-         Opt("base64", "base64-encoded secret value", positional=True))  # fmt: skip
+         Opt("file", "read secret from file"),
+         Opt("plain", "read the secret from file without converting from base64", flag=True),
+         Opt("interactive", "read the secret from the terminal", flag=True),
+         Opt("base64", "base64-encoded secret value", positional=True, kind="optstring"))  # fmt: skip
 def cmd_secret_set_value(s: Session, o: dict[str, Any]) -> None:
+    """virsh's three sources: ``--base64`` (with its warning), ``--file`` (base64 unless ``--plain``), the terminal."""
+    for first, second in (("file", "base64"), ("plain", "base64"), ("interactive", "base64"), ("interactive", "plain"),
+                          ("interactive", "file")):  # fmt: skip
+        if o[first] and o[second]:
+            raise CommandError(f"Options --{first} and --{second} are mutually exclusive")
     sec = _get(s, o["secret"])
-    if o["base64"] is None:
+    plain = o["plain"]
+    if o["base64"] is not None:
+        s.error("Passing secret value as command-line argument is insecure!")
+        raw = o["base64"].encode()
+    elif o["file"] is not None:
+        raw = _read_secret_file(o["file"])
+    elif o["interactive"]:
+        import getpass
+
+        s.out_raw("Enter new value for secret:")
+        s.flush()
+        try:
+            raw = getpass.getpass("").encode()
+        except (EOFError, OSError):
+            raise CommandError("Failed to read secret") from None
+        plain = True
+    else:
         raise CommandError("Input secret value is missing")
-    try:
-        value = base64.b64decode(o["base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise CommandError("Invalid base64 data") from None
+    value = raw if plain else _glib_base64_decode(raw)
     try:
         sec.set_value(value)
     except Error as exc:
         raise CommandError("Failed to set secret value", exc.message) from None
     s.extra("Secret value set")
+
+
+def _read_secret_file(path: str) -> bytes:
+    """virFileReadAll(path, 1024): a secret file is small; libvirt's errors otherwise."""
+    import os
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1025)
+    except OSError as exc:
+        raise CommandError(f"Failed to open file '{path}': {os.strerror(exc.errno or 0)}") from None
+    if len(data) > 1024:
+        raise CommandError(f"File '{path}' is too large")
+    return data
+
+
+def _glib_base64_decode(text: bytes) -> bytes:
+    """g_base64_decode as virsh calls it: characters outside the alphabet are skipped, never an error."""
+    import re
+
+    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", text)
+    clean = clean[: len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else len(clean)]
+    return base64.b64decode(clean + b"=" * (-len(clean) % 4))
 
 
 @command("secret-get-value", "Output a secret value", SECRET)

@@ -9,12 +9,15 @@ from xml.sax.saxutils import escape
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.conf.snapshot import parse_snapshot
 from pyvirt.domain import Domain, Snapshot
-from pyvirt.errors import Error
+from pyvirt.errors import Error, ErrorCode
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 SNAPNAME = Opt("snapshotname", "snapshot name", positional=True)
+# virsh's VSH_OT_STRING name, shown as "[--snapshotname <string>]" though it may come by position
+SNAPNAME_OPT = Opt("snapshotname", "snapshot name", positional=True, kind="optstring")
 
 
 def _snapshot(s: Session, d: Domain, name: str | None, current: bool) -> Snapshot:
@@ -48,13 +51,56 @@ def cmd_snapshot_create_as(s: Session, o: dict[str, Any]) -> None:
         s.out(xml.rstrip("\n"))
         return
     d = get_domain(s, o["domain"])
-    flags = (8 if o["halt"] else 0) | (16 if o["disk-only"] else 0) | (64 if o["atomic"] else 0)
-    flags |= 128 if o["live"] else 0
+    # VIR_DOMAIN_SNAPSHOT_CREATE_HALT 8, DISK_ONLY 16, ATOMIC 128, LIVE 256
+    flags = (8 if o["halt"] else 0) | (16 if o["disk-only"] else 0) | (128 if o["atomic"] else 0)
+    flags |= 256 if o["live"] else 0
+    snap = _create(s, d, xml, flags)
+    s.extra_raw(f"Domain snapshot {snap.name} created")
+
+
+def _create(s: Session, d: Domain, xml: str, flags: int) -> Snapshot:
+    """virDomainSnapshotCreateXML; a snapshot of a running guest's memory draws a bar on a terminal."""
+    from pyvirt.cli.progress import Progress, watch_job
+
+    memory = not flags & (1 | 16) and d.is_active()  # not REDEFINE, not DISK_ONLY: the memory is saved
+    progress = Progress(s, "Snapshot") if memory else None
     try:
-        snap = d.snapshot_create(xml, flags & ~128)
+        if progress is None:
+            return d.snapshot_create(xml, flags)
+        snap = watch_job(s, d, lambda: d.snapshot_create(xml, flags), progress)
     except Error as exc:
         raise CommandError(exc.message) from None
-    s.extra_raw(f"Domain snapshot {snap.name} created")
+    progress.finish()
+    return snap
+
+
+@command(
+    "snapshot-create", "Create a snapshot from XML", DOMAIN,
+    Opt("xmlfile", "domain snapshot XML", positional=True, kind="optstring"),
+    Opt("redefine", "redefine metadata for existing snapshot", flag=True),
+    Opt("current", "with redefine, set current snapshot", flag=True),
+    Opt("no-metadata", "take snapshot but create no metadata", flag=True),
+    Opt("halt", "halt domain after snapshot is created", flag=True),
+    Opt("disk-only", "capture disk state but not vm state", flag=True),
+    Opt("reuse-external", "reuse any existing external files", flag=True),
+    Opt("quiesce", "quiesce guest's file systems", flag=True),
+    Opt("atomic", "require atomic operation", flag=True),
+    Opt("live", "take a live snapshot", flag=True),
+    Opt("validate", "validate the XML against the schema", flag=True),
+)  # fmt: skip
+def cmd_snapshot_create(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.domain_cmds import _read_file
+
+    names = ("redefine", "current", "no-metadata", "halt", "disk-only", "reuse-external", "quiesce", "atomic",
+             "live", "validate")  # fmt: skip
+    flags = sum(1 << bit for bit, name in enumerate(names) if o[name])  # virDomainSnapshotCreateFlags, in order
+    d = get_domain(s, o["domain"])
+    xml = _read_file(o["xmlfile"]) if o["xmlfile"] is not None else "<domainsnapshot/>"
+    snap = _create(s, d, xml, flags)
+    if o["xmlfile"] is not None:
+        s.extra_raw(f"Domain snapshot {snap.name} created from '{o['xmlfile']}'")
+    else:
+        s.extra_raw(f"Domain snapshot {snap.name} created")
 
 
 @command(
@@ -112,10 +158,10 @@ def cmd_snapshot_current(s: Session, o: dict[str, Any]) -> None:
 
 
 @command("snapshot-dumpxml", "Dump XML for a domain snapshot", DOMAIN, Opt("snapshotname", "snapshot name", required=True, positional=True),
-         Opt("security-info", "include security sensitive information in XML dump", flag=True))  # fmt: skip
+         Opt("security-info", "include security sensitive information in XML dump", flag=True), *XPATH_OPTS)  # fmt: skip
 def cmd_snapshot_dumpxml(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
-    s.out_raw(_snapshot(s, d, o["snapshotname"], False).xml_desc(1 if o["security-info"] else 0))
+    print_xml(s, _snapshot(s, d, o["snapshotname"], False).xml_desc(1 if o["security-info"] else 0), o)
 
 
 @command(
@@ -154,3 +200,66 @@ def cmd_snapshot_delete(s: Session, o: dict[str, Any]) -> None:
         s.extra(f"Domain snapshot {snap.name} children deleted")
     else:
         s.extra(f"Domain snapshot {snap.name} deleted")
+
+
+def _exclusive_snapshot(s: Session, d: Domain, o: dict[str, Any]) -> Snapshot:
+    """virshLookupSnapshot with ``exclusive``: a name and ``--current`` together are refused."""
+    if o["current"] and o["snapshotname"]:
+        raise CommandError("--snapshotname and --current are mutually exclusive")
+    return _snapshot(s, d, o["snapshotname"], o["current"])
+
+
+@command("snapshot-info", "snapshot information", DOMAIN, SNAPNAME_OPT,
+         Opt("current", "info on current snapshot", flag=True))  # fmt: skip
+def cmd_snapshot_info(s: Session, o: dict[str, Any]) -> None:
+    """virsh's lines; children and descendants are counted from the snapshots' parents.
+
+    pyvirt's API has no virDomainSnapshotNumChildren, IsCurrent or
+    HasMetadata: the counts come from every snapshot's ``<parent>`` (what
+    virsh itself falls back to for snapshot-list), "current" from the
+    domain's current snapshot, and metadata is "yes" as every snapshot a
+    driver here lists is one it keeps metadata for.
+    """
+    d = get_domain(s, o["domain"])
+    snap = _exclusive_snapshot(s, d, o)
+    s.out(f"{'Name:':<15} {snap.name}")
+    s.out(f"{'Domain:':<15} {d.name}")
+    try:
+        current = d.snapshot_current().name == snap.name
+    except Error:
+        current = False  # no current snapshot: virsh's fallback also says "no"
+    s.out(f"{'Current:':<15} {'yes' if current else 'no'}")
+    doc = parse_snapshot(snap.xml_desc())
+    state = doc.state or ""
+    s.out(f"{'State:':<15} {state}")
+    if doc.memory_snapshot is not None:
+        external = doc.memory_snapshot == "external" or any(k.snapshot == "external" for k in doc.disks or [])
+    else:
+        external = state == "disk-snapshot"
+    s.out(f"{'Location:':<15} {'external' if external else 'internal'}")
+    s.out(f"{'Parent:':<15} {doc.parent or '-'}")
+    parents = {sn.name: parse_snapshot(sn.xml_desc()).parent for sn in d.list_snapshots()}
+    children = [n for n, p in parents.items() if p == snap.name]
+    descendants, todo = set(children), list(children)
+    while todo:
+        above = todo.pop()
+        below = [n for n, p in parents.items() if p == above and n not in descendants]
+        descendants.update(below)
+        todo.extend(below)
+    s.out(f"{'Children:':<15} {len(children)}")
+    s.out(f"{'Descendants:':<15} {len(descendants)}")
+    s.out(f"{'Metadata:':<15} yes")
+
+
+@command("snapshot-parent", "Get the name of the parent of a snapshot", DOMAIN, SNAPNAME_OPT,
+         Opt("current", "find parent of current snapshot", flag=True))  # fmt: skip
+def cmd_snapshot_parent(s: Session, o: dict[str, Any]) -> None:
+    d = get_domain(s, o["domain"])
+    snap = _exclusive_snapshot(s, d, o)
+    try:
+        parent = snap.parent().name
+    except Error as exc:
+        if exc.code != ErrorCode.NO_DOMAIN_SNAPSHOT:
+            raise CommandError(exc.message, "unable to determine if snapshot has parent") from None
+        raise CommandError(f"snapshot '{snap.name}' has no parent") from None
+    s.out_raw(parent)

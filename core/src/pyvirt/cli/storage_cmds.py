@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 
@@ -11,11 +11,13 @@ from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.conf.units import format_bytes_virsh, unit_factor
 from pyvirt.errors import Error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import BinaryIO
 
     from pyvirt.storage import StoragePool, StorageVolume
 
@@ -86,9 +88,10 @@ def cmd_pool_info(s: Session, o: dict[str, Any]) -> None:
             s.out(f"{label:<15} {value if o['bytes'] else format_bytes_virsh(value)}")
 
 
-@command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True))
+@command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True),
+         *XPATH_OPTS)  # fmt: skip
 def cmd_pool_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out_raw(get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0))
+    print_xml(s, get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0), o)
 
 
 @command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
@@ -203,9 +206,9 @@ def cmd_vol_info(s: Session, o: dict[str, Any]) -> None:
         s.out(f"{label:<15} {f'{value} bytes' if o['bytes'] else format_bytes_virsh(value)}")
 
 
-@command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL)
+@command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL, *XPATH_OPTS)
 def cmd_vol_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    s.out_raw(get_volume(s, o["vol"], o["pool"]).xml_desc())
+    print_xml(s, get_volume(s, o["vol"], o["pool"]).xml_desc(), o)
 
 
 @command("vol-path", "returns the volume path for a given volume name or key", VOL, VOL_POOL)
@@ -214,12 +217,21 @@ def cmd_vol_path(s: Session, o: dict[str, Any]) -> None:
 
 
 def _size(text: str, what: str) -> int:
-    num = text.rstrip("bBkKmMgGtTpPeEiI")
-    suffix = text[len(num) :] or "B"
+    """virshVolSize: a C unsigned number (no minus sign), then virScaleInteger's unit.
+
+    A bad number is only "Malformed size"; a bad unit adds libvirt's own
+    "unknown suffix" line, as virsh shows the error virScaleInteger left.
+    """
+    import re
+
+    match = re.match(r"[ \t\n\v\f\r]*\+?(\d+)", text)
+    if match is None:
+        raise CommandError(f"Malformed size {text}")
+    suffix = text[match.end() :]
     try:
-        return int(num) * unit_factor(suffix)
+        return int(match[1]) * (unit_factor(suffix) if suffix else 1)
     except ValueError:
-        raise CommandError(f"Malformed size {text}") from None
+        raise CommandError(f"Malformed size {text}", f"invalid argument: unknown suffix '{suffix}'") from None
 
 
 @command(
@@ -333,13 +345,23 @@ def cmd_vol_upload(s: Session, o: dict[str, Any]) -> None:
         source = open(o["file"], "rb")  # noqa: SIM115 - closed below, after the upload's outcome
     except OSError:
         raise CommandError(f"cannot read {o['file']}") from None
+    import os
+
+    from pyvirt.cli.progress import CountingReader, Progress
+
+    progress = Progress(s, "Upload", sizes=True)  # a bar on a terminal only: virsh prints nothing here
     with source:
+        size = os.fstat(source.fileno()).st_size
+        reader = CountingReader(source, progress, min(size, length) if length else size)
         try:
-            v.upload(source, offset, length, 1 if o["sparse"] else 0)  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
+            v.upload(cast("BinaryIO", reader), offset, length, 1 if o["sparse"] else 0)  # 1: SPARSE_STREAM
         except Error as exc:
             # virsh names the step that failed: opening the stream (nothing read yet), or its finish
             step = "close volume" if source.tell() else "upload to volume"
+            if progress.mode == "bar" and reader.count:
+                s.error_raw("\n")
             raise CommandError(f"cannot {step} {o['vol']}", exc.message) from None
+    progress.finish()
 
 
 @command("vol-download", "download volume contents to a file", VOL,
@@ -360,12 +382,23 @@ def cmd_vol_download(s: Session, o: dict[str, Any]) -> None:
             raise CommandError(f"cannot create {path}") from None
     except OSError:
         raise CommandError(f"cannot create {path}") from None
+    from pyvirt.cli.progress import CountingWriter, Progress
+
+    progress = Progress(s, "Download", sizes=True)  # a bar on a terminal only: virsh prints nothing here
+    writer = None
     try:
+        total = 0
+        if progress.enabled:
+            total = length or max(v.info().capacity - offset, 0)
         with os.fdopen(fd, "wb") as dest:
-            v.download(dest, offset, length, 1 if o["sparse"] else 0)  # VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
+            writer = CountingWriter(dest, progress, total)
+            v.download(cast("BinaryIO", writer), offset, length, 1 if o["sparse"] else 0)  # 1: SPARSE_STREAM
     except (Error, OSError) as exc:
         if created:  # virsh removes the file it created for a download that failed
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        if progress.mode == "bar" and writer is not None and writer.count:
+            s.error_raw("\n")
         lines = (exc.message,) if isinstance(exc, Error) else ()
         raise CommandError(f"cannot download from volume {o['vol']}", *lines) from None
+    progress.finish()

@@ -7,19 +7,20 @@ driver-specific defaults (arch, machine, boot device) are the driver's
 post-parse step.
 """
 
+from collections.abc import Iterator
 from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
-from pyvirt.conf.bitmap import parse_bitmap
+from pyvirt.conf.bitmap import format_bitmap, parse_bitmap
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
 from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.cputune_rules import apply_cputune_rules
-from pyvirt.conf.domain_devices import Devices, Memory
+from pyvirt.conf.domain_devices import Devices, DeviceSeclabel, DiskHost, Memory, StorageAuth
 from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.domain_values import check_domain_values
-from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib
+from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib, parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
@@ -121,12 +122,47 @@ class Loader(XmlModel):
     readonly: Annotated[bool | None, X("@readonly")] = None
     secure: Annotated[bool | None, X("@secure")] = None
     type: Annotated[str | None, X("@type")] = None
+    stateless: Annotated[bool | None, X("@stateless")] = None  # firmware without a variable store
     path: Annotated[str | None, X(".")] = None
 
 
 class Nvram(XmlModel):
+    """The firmware's variable store: a path as text (the old form), or ``type`` with a ``<source>`` (a file, or
+    a network disk), which libvirt writes back in the form it was given (newStyleNVRAM)."""
+
     template: Annotated[str | None, X("@template")] = None
+    type: Annotated[str | None, X("@type")] = None
     path: Annotated[str | None, X(".")] = None
+    source_file: Annotated[str | None, X("source/@file")] = None  # read into ``path``
+    source_protocol: Annotated[str | None, X("source/@protocol")] = None
+    source_name: Annotated[str | None, X("source/@name")] = None
+    source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_auth: Annotated[StorageAuth | None, X("source/auth", model=StorageAuth)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        source = elem.find("source")
+        kind = values.get("type")
+        if kind is None:
+            if source is not None:
+                raise XMLError(ErrorCode.XML_ERROR, "missing 'type' attribute for <nvram>")  # no text and a source
+            return
+        if kind not in ("file", "network"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported nvram disk type '{kind}'")
+        if source is None:
+            raise XMLError(ErrorCode.XML_ERROR, "Missing source element for nvram")
+        if kind == "file":
+            values["path"] = values.pop("source_file", None)  # the same store as the old form's text
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        if self.type is None:
+            return
+        elem.text = None
+        source = elem.find("source")
+        if source is None:
+            source = etree.SubElement(elem, "source")
+        if self.type == "file" and self.path:
+            source.set("file", self.path)
 
 
 class BootDev(XmlModel):
@@ -323,7 +359,18 @@ class Features(XmlModel):
     smm_tseg_unit: Annotated[str | None, X("smm/tseg/@unit")] = None
     smm_tseg: Annotated[int | None, X("smm/tseg")] = None
     ioapic_driver: Annotated[str | None, X("ioapic/@driver")] = None
+    # pSeries (ppc64) guests: the hashed page table's resizing and largest page, and the machine's spapr caps
+    hpt: Annotated[bool | None, X("hpt", flag=True)] = None
+    hpt_resizing: Annotated[str | None, X("hpt/@resizing")] = None
+    hpt_maxpagesize_unit: Annotated[str | None, X("hpt/maxpagesize/@unit")] = None
+    hpt_maxpagesize: Annotated[int | None, X("hpt/maxpagesize")] = None
     vmcoreinfo_state: Annotated[str | None, X("vmcoreinfo/@state")] = None
+    htm_state: Annotated[str | None, X("htm/@state")] = None
+    nested_hv_state: Annotated[str | None, X("nested-hv/@state")] = None
+    ccf_assist_state: Annotated[str | None, X("ccf-assist/@state")] = None
+    cfpc_value: Annotated[str | None, X("cfpc/@value")] = None
+    sbbc_value: Annotated[str | None, X("sbbc/@value")] = None
+    ibs_value: Annotated[str | None, X("ibs/@value")] = None
     tcg: Annotated[str | None, X("tcg", raw=True)] = None
 
     @classmethod
@@ -332,6 +379,9 @@ class Features(XmlModel):
         for tag in ("pmu", "pvspinlock", "vmport", "vmcoreinfo"):
             if elem.find(tag) is not None and values.get(f"{tag}_state") is None:
                 values[f"{tag}_state"] = "on"
+        if values.get("hpt_maxpagesize") is not None:  # kept in KiB, as virDomainFeaturesHPTDefParse scales it
+            kib = parse_memory_kib(str(values["hpt_maxpagesize"]), values.get("hpt_maxpagesize_unit"), "maxpagesize")
+            values["hpt_maxpagesize"], values["hpt_maxpagesize_unit"] = kib, "KiB"
 
 
 class CpuFeature(XmlModel):
@@ -363,6 +413,41 @@ class Cpu(XmlModel):
     features: Annotated[list[CpuFeature] | None, X("feature", model=CpuFeature, many=True)] = None
     numa: Annotated[str | None, X("numa", raw=True)] = None  # NUMA cells kept verbatim
 
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        """virCPUDefFormatBufFull for a guest CPU: the parser's defaults (custom mode, exact match, fallback
+        allowed) are stated whenever a model is; a custom CPU without one (only topology, say) shows no
+        attributes at all, a host-passthrough CPU no model, and a CPU left empty is not written."""
+        mode = self.mode or "custom"
+        named = self.model is not None and bool(self.model.name)
+        attrs: dict[str, str] = {}
+        if mode != "custom" or named:
+            attrs["mode"] = mode
+            if mode == "custom":
+                attrs["match"] = self.match or "exact"
+            if self.check:
+                attrs["check"] = self.check
+            if mode in ("host-passthrough", "maximum") and self.migratable is not None:
+                attrs["migratable"] = "on" if self.migratable else "off"
+        elem.attrib.clear()
+        for key, value in attrs.items():
+            elem.set(key, value)
+        model = elem.find("model")
+        if model is not None:
+            if mode not in ("custom", "host-model"):
+                elem.remove(model)
+            elif named:
+                rest = [(str(k), str(v)) for k, v in model.attrib.items() if k != "fallback"]
+                model.attrib.clear()
+                model.set("fallback", (self.model.fallback if self.model else None) or "allow")
+                for key, value in rest:
+                    model.set(key, value)
+        vendor = elem.find("vendor")
+        if vendor is not None and mode not in ("custom", "host-model"):
+            elem.remove(vendor)
+        parent = elem.getparent()
+        if not elem.attrib and len(elem) == 0 and parent is not None:
+            parent.remove(elem)
+
 
 class Timer(XmlModel):
     name: Annotated[str | None, X("@name")] = None
@@ -378,12 +463,20 @@ class Clock(XmlModel):
     adjustment: Annotated[str | None, X("@adjustment")] = None
     basis: Annotated[str | None, X("@basis")] = None
     timezone: Annotated[str | None, X("@timezone")] = None
+    start: Annotated[int | None, X("@start")] = None  # offset='absolute': seconds since the epoch
     timers: Annotated[list[Timer] | None, X("timer", model=Timer, many=True)] = None
 
 
 class PerfEvent(XmlModel):
     name: Annotated[str | None, X("@name")] = None
     enabled: Annotated[bool | None, X("@enabled")] = None
+
+
+class KeyWrapCipher(XmlModel):
+    """``<keywrap><cipher name='aes|dea' state='on|off'/>``: s390 crypto key wrapping, one cipher per name."""
+
+    name: Annotated[str | None, X("@name")] = None
+    state: Annotated[str | None, X("@state")] = None
 
 
 class Seclabel(XmlModel):
@@ -495,7 +588,7 @@ class MemoryBacking(XmlModel):
 class Domain(XmlModel):
     TAG = "domain"
     UNSUPPORTED: ClassVar[frozenset[str]] = frozenset(
-        {"keywrap", "throttlegroups"}
+        {"throttlegroups"}
     )  # fmt: skip
 
     type: Annotated[str | None, X("@type")] = None
@@ -539,17 +632,23 @@ class Domain(XmlModel):
     perf: Annotated[list[PerfEvent] | None, X("perf/event", model=PerfEvent, many=True)] = None
     devices: Annotated[Devices | None, X("devices", model=Devices)] = None
     seclabels: Annotated[list[Seclabel] | None, X("seclabel", model=Seclabel, many=True)] = None
+    keywrap: Annotated[list[KeyWrapCipher] | None, X("keywrap/cipher", model=KeyWrapCipher, many=True)] = None
     launch_security: Annotated[LaunchSecurity | None, X("launchSecurity", model=LaunchSecurity)] = None
     # <lxc:namespace>: namespaces an LXC container shares, "sharenet"/"shareipc"/"shareuts" -> (type, value)
     lxc_share: dict[str, tuple[str, str]] = field(default_factory=dict)
     # <xen:commandline><xen:arg value=.../>: extra device-model arguments (libxl's namespace, xl's device_model_args)
     xen_commandline: list[str] = field(default_factory=list)
+    # <qemu:commandline>: extra QEMU arguments and environment (name, value or None), qemuDomainDefNamespaceParse;
+    # the namespace's other elements (capabilities, override, deprecation) stay refused by name
+    qemu_args: list[str] = field(default_factory=list)
+    qemu_env: list[tuple[str, str | None]] = field(default_factory=list)
 
     @classmethod
     def expected_tree(cls) -> ExpectedTree:
         tree = super().expected_tree()
         tree.children[f"{{{LXC_NS}}}namespace"] = None  # read by xml_parse_extra
         tree.children[f"{{{XEN_NS}}}commandline"] = None  # read by xml_parse_extra
+        tree.children[f"{{{QEMU_NS}}}commandline"] = None  # read by xml_parse_extra
         return tree
 
     @classmethod
@@ -560,6 +659,7 @@ class Domain(XmlModel):
                 raise InternalError(ErrorCode.INTERNAL_ERROR, "No device model command-line argument specified")
         if xen_args:
             values["xen_commandline"] = [str(arg.get("value")) for arg in xen_args]
+        _parse_qemu_commandline(elem, values)
         ns = elem.find(f"{{{LXC_NS}}}namespace")
         if ns is None:
             return
@@ -584,10 +684,46 @@ class Domain(XmlModel):
             cmd = etree.SubElement(elem, f"{{{XEN_NS}}}commandline", nsmap={"xen": XEN_NS})
             for value in self.xen_commandline:
                 etree.SubElement(cmd, f"{{{XEN_NS}}}arg", value=value)
+        if self.qemu_args or self.qemu_env:
+            cmd = etree.SubElement(elem, f"{{{QEMU_NS}}}commandline", nsmap={"qemu": QEMU_NS})
+            for value in self.qemu_args:
+                etree.SubElement(cmd, f"{{{QEMU_NS}}}arg", value=value)
+            for name, env_value in self.qemu_env:
+                env = etree.SubElement(cmd, f"{{{QEMU_NS}}}env", name=name)
+                if env_value is not None:
+                    env.set("value", env_value)
 
 
 LXC_NS = "http://libvirt.org/schemas/domain/lxc/1.0"
 XEN_NS = "http://libvirt.org/schemas/domain/xen/1.0"
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+_ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _parse_qemu_commandline(elem: etree._Element, values: dict[str, Any]) -> None:
+    """``<qemu:commandline>``'s ``<qemu:arg value>`` and ``<qemu:env name value>``, whatever prefix the namespace
+    has, with libvirt's checks (qemuDomainDefNamespaceParseCommandlineArgs/-Env): QEMU gets them verbatim."""
+    args = elem.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")
+    for arg in args:
+        if arg.get("value") is None:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "No qemu command-line argument specified")
+    env: list[tuple[str, str | None]] = []
+    for node in elem.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}env"):
+        name = node.get("name")
+        if not name:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "No qemu environment name specified")
+        if not (name[0].isascii() and name[0].isalpha()) and name[0] != "_":
+            raise InternalError(ErrorCode.INTERNAL_ERROR,
+                                "Invalid environment name, it must begin with a letter or underscore")  # fmt: skip
+        if not set(name) <= _ENV_NAME_CHARS:
+            raise InternalError(ErrorCode.INTERNAL_ERROR,
+                                "Invalid environment name, it must contain only alphanumerics and underscore")  # fmt: skip
+        env.append((name, node.get("value")))
+    if args:
+        values["qemu_args"] = [str(arg.get("value")) for arg in args]
+    if env:
+        values["qemu_env"] = env
+
 
 _ACTIONS = {
     "on_poweroff": ("destroy", "restart", "preserve", "rename-restart"),
@@ -642,6 +778,8 @@ def parse_domain(
         setattr(dom, action, value)
         if value is not None and value not in allowed:
             raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for element <{action}>: '{value}'")
+    if dom.features is not None and dom.features.smm_tseg is not None:
+        _tseg(dom.features)
     if dom.features is not None and dom.features.hyperv is not None and dom.features.hyperv.mode is None:
         dom.features.hyperv.mode = "custom"  # virDomainFeaturesHyperVDefParse's default, always written
     dom.on_poweroff = dom.on_poweroff or "destroy"
@@ -658,6 +796,13 @@ def parse_domain(
     if nodeset and not parse_bitmap(nodeset, "nodeset"):
         # virDomainNumatuneParseXML: a set that names no node ('0,^0') is no binding at all
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Invalid value of 'nodeset': {nodeset}")
+    _numa_placement(dom)
+    _fill_iothread_ids(dom)
+    if dom.numatune is not None:  # virBitmapFormat: node sets written back in their shortest form
+        nt = dom.numatune
+        nt.memory_nodeset = format_bitmap(parse_bitmap(nt.memory_nodeset)) if nt.memory_nodeset else nt.memory_nodeset
+        for node in nt.memnodes or []:
+            node.nodeset = format_bitmap(parse_bitmap(node.nodeset, "nodeset")) if node.nodeset else node.nodeset
     if dom.numatune is not None and (dom.numatune.memory_nodeset or dom.numatune.memory_placement):
         # virDomainNumatuneFormatXML: the mode is always shown, a static placement is implied by the nodeset
         nt = dom.numatune
@@ -668,11 +813,59 @@ def parse_domain(
     per_device_boot = (
         any(d.boot for d in devs.disks) or any(i.boot for i in devs.interfaces) or any(h.boot for h in devs.hostdevs)
     )
-    if dom.os.type.name == "hvm" and not (dom.os.kernel or dom.os.boots or dom.bootloader or per_device_boot):
+    if dom.os.type.name == "hvm" and not (dom.os.boots or per_device_boot):
+        # virDomainDefBootOrderPostParse: a guest that names no boot device boots from disk, even one that
+        # is given a kernel (the firmware falls back to it)
         dom.os.boots = [BootDev(dev="hd")]
     _check_seclabels(dom, live, default_sec_model)
+    if not live:
+        for _model, _name, labels in _device_label_lists(dom):
+            for sl in labels:
+                sl.labelskip = None  # virSecurityDeviceLabelDefParseXML reads labelskip from live XML only
     _check_generic(dom)
     return dom
+
+
+def _fill_iothread_ids(dom: Domain) -> None:
+    """virDomainIOThreadIDDefArrayInit: with some <iothread> ids given, the rest of <iothreads> take the lowest
+    free ids (written out, as the given ones are)."""
+    given = dom.iothreadids or []
+    if not given or dom.iothreads is None or len(given) >= dom.iothreads:
+        return
+    taken = {t.id for t in given}
+    free = (i for i in range(1, dom.iothreads + 1) if i not in taken)
+    dom.iothreadids = [*given, *(IothreadId(id=next(free)) for _ in range(dom.iothreads - len(given)))]
+
+
+def _numa_placement(dom: Domain) -> None:
+    """virDomainNumatuneParseXML and what follows it: automatic vCPU placement (numad) places memory
+    automatically too unless a nodeset or placement is given, and automatic memory placement makes the vCPUs'
+    automatic unless something pins them."""
+    assert dom.vcpu is not None
+    nt = dom.numatune
+    if dom.vcpu.placement == "auto" and (nt is None or (nt.memory_nodeset is None and nt.memory_placement is None)):
+        nt = dom.numatune = nt or NumaTune()
+        nt.memory_placement = "auto"
+    if nt is None or nt.memory_placement != "auto":
+        return
+    nt.memory_nodeset = None  # a nodeset means nothing with automatic placement
+    tune = dom.cputune
+    pinned = tune is not None and bool(tune.vcpupins or tune.emulatorpin or tune.iothreadpins)
+    if dom.vcpu.cpuset is None and not pinned:
+        dom.vcpu.placement = "auto"
+
+
+def _tseg(features: Features) -> None:
+    """virParseScaledValue (MiB unless a unit is given) and virFormatIntPretty: the SMM TSEG size is kept in
+    bytes and written in the largest unit that divides it."""
+    size = parse_scaled(str(features.smm_tseg), features.smm_tseg_unit, "features/smm/tseg", default_unit="MiB",
+                        xpath="string(./features/smm/tseg)")  # fmt: skip
+    unit = "B"
+    for name in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size == 0 or size % 1024:
+            break
+        size, unit = size // 1024, name
+    features.smm_tseg, features.smm_tseg_unit = size, unit
 
 
 def _check_generic(dom: Domain) -> None:
@@ -686,7 +879,23 @@ def _check_generic(dom: Domain) -> None:
         total = cpu.topology_sockets * (cpu.topology_dies or 1) * (cpu.topology_cores or 1)
         if total > UINT_MAX or total * (cpu.topology_threads or 1) > UINT_MAX:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"cpu topology results in more than {UINT_MAX} cpus")
+    for low, high in [(t.thread_pool_min, t.thread_pool_max) for t in dom.iothreadids or []] + [
+        (dom.default_pool_min, dom.default_pool_max)
+    ]:
+        # virDomainDefValidateIOThreadsThreadPool
+        if high == 0:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "thread_pool_max must be a positive integer")
+        if low is not None and high is not None and low > high:
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED, "thread_pool_min must be smaller or equal to thread_pool_max"
+            )
     assert dom.devices is not None
+    iommu = dom.devices.iommu
+    if iommu is not None and iommu.driver_intremap == "on":
+        split = dom.features is not None and dom.features.ioapic_driver == "qemu"
+        if not split:  # virDomainDefIOMMUValidate
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "IOMMU interrupt remapping requires split I/O APIC (ioapic driver='qemu')")  # fmt: skip
     if any(c.target_type == "serial" for c in dom.devices.consoles[1:]):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Only the first console can be a serial port")
     for mem in dom.devices.memories:
@@ -820,10 +1029,42 @@ def _check_seclabels(dom: Domain, live: bool, default_model: str | None) -> None
         only = labels[0]
         if only.type == "none" or (only.type == "dynamic" and not only.baselabel and not live):
             only.model = default_model
+            if default_model == "none" and not live:  # "Fix older configurations"
+                only.type, only.relabel = "none", False
         else:
             raise XMLError(ErrorCode.XML_ERROR, "missing security model in domain seclabel")
     if len(labels) > 1 and any(sl.model is None for sl in labels):
         raise XMLError(ErrorCode.XML_ERROR, "missing security model when using multiple labels")
+
+
+def _device_label_lists(dom: Domain) -> Iterator[tuple[XmlModel, str, list[DeviceSeclabel]]]:
+    """Every list of device label overrides in the definition (an image's or a character device source's),
+    with the model and field holding it; walked directly, since every parse pays for it."""
+    d = dom.devices
+    if d is None:
+        return
+    for disk in d.disks:
+        layer: Any = disk
+        while layer is not None:
+            if layer.source_seclabels:
+                yield layer, "source_seclabels", layer.source_seclabels
+            layer = layer.backing
+    chardevs: list[Any] = [*d.serials, *d.parallels, *d.consoles, *d.channels, *d.smartcards, *d.redirdevs]
+    for dev in chardevs:
+        for src in dev.sources or []:
+            if src.seclabels:
+                yield src, "seclabels", src.seclabels
+    for rng in d.rngs:
+        for src in (rng.backend.sources or []) if rng.backend is not None else []:
+            if src.seclabels:
+                yield src, "seclabels", src.seclabels
+
+
+def _drop_default_device_labels(dom: Domain) -> None:
+    """virSecurityDeviceLabelDefFormat: offline output skips a label override that names no label and
+    relabels (one whose labelskip the live XML had)."""
+    for model, name, labels in list(_device_label_lists(dom)):
+        setattr(model, name, [sl for sl in labels if sl.label or sl.relabel is False] or None)
 
 
 def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
@@ -839,12 +1080,16 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
         for g in copy.devices.graphics:
             if g.type == "vnc" and g.autoport and g.port:
                 g.port = -1
-    root = etree.Element("domain", nsmap={"xen": XEN_NS} if copy.xen_commandline else None)
+    if flags & VIR_DOMAIN_XML_INACTIVE:
+        _drop_default_device_labels(copy)
+    prefix, uri = ("xen", XEN_NS) if copy.xen_commandline else ("qemu", QEMU_NS)
+    declared = bool(copy.xen_commandline or copy.qemu_args or copy.qemu_env)
+    root = etree.Element("domain", nsmap={prefix: uri} if declared else None)
     format_model(copy, root)
-    text = to_string(root, keep_open=("devices",))
-    if copy.xen_commandline:  # declared on <domain> after its attributes, as virXMLNamespaceFormatNS writes it
+    text = to_string(root, keep_open=("devices", "hyperv"))  # libvirt opens <hyperv> even with no feature
+    if declared:  # declared on <domain> after its attributes, as virXMLNamespaceFormatNS writes it
         first, rest = text.split("\n", 1)
-        decl = f" xmlns:xen='{XEN_NS}'"
+        decl = f" xmlns:{prefix}='{uri}'"
         text = first.replace(decl, "", 1)[:-1] + decl + ">\n" + rest
     return text
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
-from pyvirt.conf.units import UINT_MAX, parse_memory_kib, strtoul
+from pyvirt.conf.domain_values import CHR_TYPES as _CHR_SOURCE_TYPES
+from pyvirt.conf.units import UINT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
@@ -21,12 +22,14 @@ __all__ = [
     "Hostdev",
     "Input",
     "Interface",
+    "Iommu",
     "Memballoon",
     "Memory",
     "MemoryDevice",
     "Rng",
     "Sound",
     "Video",
+    "Vsock",
     "Watchdog",
 ]
 
@@ -68,6 +71,11 @@ class Address(XmlModel):
                             "Expected non-negative integer value",
                         )
                     attrs[key] = f"0x{parsed[1]:0{width}x}"
+            parent = elem.getparent()
+            if "slot" in attrs and parent is not None and parent.tag != "source":
+                # virPCIDeviceAddressParseXML: what a placed address leaves out is 0, and libvirt writes it
+                for key, width in _PCI_HEX.items():
+                    attrs.setdefault(key, f"0x{0:0{width}x}")
         if attrs.get("type") == "ccw":
             # virDomainDeviceCCWAddressParseXML reads each as C reads a number; formatted 0x%x, devno 0x%04x
             for key, width in (("cssid", 0), ("ssid", 0), ("devno", 4)):
@@ -90,27 +98,44 @@ class Address(XmlModel):
 
 
 class DeviceSeclabel(XmlModel):
+    """A device's (or image's) label override; relabelling unless it says no (virSecurityDeviceLabelDefParseXML).
+
+    ``labelskip``: live XML only (the parser drops it from a definition), set by the security driver on an
+    image it did not label (an NFS one, say); written instead of ``relabel``.
+    """
+
     model: Annotated[str | None, X("@model")] = None
+    labelskip: Annotated[bool | None, X("@labelskip")] = None
     relabel: Annotated[bool | None, X("@relabel")] = None
     label: Annotated[str | None, X("label")] = None
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        # virSecurityDeviceLabelDefFormat: labelskip='yes', or else relabel always stated
+        for attr in ("labelskip", "relabel"):
+            if attr in elem.attrib:
+                del elem.attrib[attr]
+        if self.labelskip:
+            elem.set("labelskip", "yes")
+        else:
+            elem.set("relabel", "no" if self.relabel is False else "yes")
+        label = elem.find("label")
+        if label is not None:  # attributes first, then the label
+            elem.remove(label)
+            elem.append(label)
 
 
 class Boot(XmlModel):
     order: Annotated[int | None, X("@order")] = None
     loadparm: Annotated[str | None, X("@loadparm")] = None
 
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        if values.get("loadparm"):
+            values["loadparm"] = values["loadparm"].upper()  # virDomainDeviceBootParseXML's virStringToUpper
+
 
 class Alias(XmlModel):
     name: Annotated[str | None, X("@name")] = None
-
-
-class BackingStore(XmlModel):
-    type: Annotated[str | None, X("@type")] = None
-    index: Annotated[int | None, X("@index")] = None
-    format: Annotated[str | None, X("format/@type")] = None
-    source_file: Annotated[str | None, X("source/@file")] = None
-    source_dev: Annotated[str | None, X("source/@dev")] = None
-    backing: Annotated["BackingStore | None", X("backingStore", model=SELF)] = None
 
 
 class DiskHost(XmlModel):
@@ -120,14 +145,75 @@ class DiskHost(XmlModel):
     socket: Annotated[str | None, X("@socket")] = None
 
 
+class StorageAuth(XmlModel):
+    """``<auth>`` of a network disk (virStorageAuthDefParse): the user, and the secret holding the password."""
+
+    type: Annotated[str | None, X("@type")] = None  # chap (iSCSI) or ceph
+    username: Annotated[str | None, X("@username")] = None
+    secret_type: Annotated[str | None, X("secret/@type")] = None
+    secret_uuid: Annotated[str | None, X("secret/@uuid")] = None
+    secret_usage: Annotated[str | None, X("secret/@usage")] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        if values.get("type") not in (None, "chap", "ceph"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown auth type '{values['type']}'")
+        if not values.get("username"):
+            raise XMLError(ErrorCode.XML_ERROR, "missing username for auth")
+        if elem.find("secret") is None:
+            raise XMLError(ErrorCode.XML_ERROR, "Missing <secret> element in auth")
+
+
 class Cookie(XmlModel):
     name: Annotated[str | None, X("@name")] = None
     value: Annotated[str | None, X(".")] = None
 
 
+class BackingStore(XmlModel):
+    type: Annotated[str | None, X("@type")] = None
+    index: Annotated[int | None, X("@index")] = None
+    format: Annotated[str | None, X("format/@type")] = None
+    format_metadata_cache_unit: Annotated[str | None, X("format/metadata_cache/max_size/@unit")] = None
+    format_metadata_cache_max_size: Annotated[int | None, X("format/metadata_cache/max_size")] = None
+    # a layer's <source> is a disk source (virDomainDiskSourceFormat), in the same order as <disk>'s
+    source_file: Annotated[str | None, X("source/@file")] = None
+    source_fdgroup: Annotated[str | None, X("source/@fdgroup")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+    source_protocol: Annotated[str | None, X("source/@protocol")] = None
+    source_name: Annotated[str | None, X("source/@name")] = None
+    source_query: Annotated[str | None, X("source/@query")] = None
+    source_tls: Annotated[bool | None, X("source/@tls")] = None
+    source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_identity_user: Annotated[str | None, X("source/identity/@user")] = None
+    source_identity_group: Annotated[str | None, X("source/identity/@group")] = None
+    source_slice_type: Annotated[str | None, X("source/slices/slice/@type")] = None
+    source_slice_offset: Annotated[int | None, X("source/slices/slice/@offset")] = None
+    source_slice_size: Annotated[int | None, X("source/slices/slice/@size")] = None
+    source_seclabels: Annotated[list[DeviceSeclabel] | None, X("source/seclabel", model=DeviceSeclabel, many=True)] = (
+        None
+    )
+    source_auth: Annotated[StorageAuth | None, X("source/auth", model=StorageAuth)] = None
+    source_encryption_format: Annotated[str | None, X("source/encryption/@format")] = None
+    source_encryption_engine: Annotated[str | None, X("source/encryption/@engine")] = None
+    source_encryption_content: Annotated[str | None, X("source/encryption", raw=True)] = None
+    backing: Annotated["BackingStore | None", X("backingStore", model=SELF)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        size = elem.find("format/metadata_cache/max_size")
+        if size is not None:  # as the top image's <driver>: kept in bytes
+            values["format_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
+            values["format_metadata_cache_unit"] = "bytes"
+
+
+class Reconnect(XmlModel):
+    enabled: Annotated[bool | None, X("@enabled")] = None
+    timeout: Annotated[int | None, X("@timeout")] = None
+
+
 class Disk(XmlModel):
     TAG = "disk"
-    UNSUPPORTED = frozenset({"auth", "mirror"})
+    UNSUPPORTED = frozenset({"mirror"})
 
     type: Annotated[str | None, X("@type")] = None
     device: Annotated[str | None, X("@device")] = None
@@ -153,57 +239,103 @@ class Disk(XmlModel):
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
     driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
+    # the qcow2 metadata cache's size, kept in bytes
+    driver_metadata_cache_unit: Annotated[str | None, X("driver/metadata_cache/max_size/@unit")] = None
+    driver_metadata_cache_max_size: Annotated[int | None, X("driver/metadata_cache/max_size")] = None
+    auth: Annotated[StorageAuth | None, X("auth", model=StorageAuth)] = None  # the old place; kept there
     source_file: Annotated[str | None, X("source/@file")] = None
+    source_fdgroup: Annotated[str | None, X("source/@fdgroup")] = None  # files passed in by a client
     source_dev: Annotated[str | None, X("source/@dev")] = None
     source_dir: Annotated[str | None, X("source/@dir")] = None
     source_protocol: Annotated[str | None, X("source/@protocol")] = None
     source_name: Annotated[str | None, X("source/@name")] = None
     source_query: Annotated[str | None, X("source/@query")] = None
+    source_tls: Annotated[bool | None, X("source/@tls")] = None
+    source_tls_hostname: Annotated[str | None, X("source/@tlsHostname")] = None
     source_pool: Annotated[str | None, X("source/@pool")] = None
     source_volume: Annotated[str | None, X("source/@volume")] = None
     source_mode: Annotated[str | None, X("source/@mode")] = None
+    # type='nvme' (type='pci', managed, namespace) and type='vhostuser' (type='unix', path)
+    source_type: Annotated[str | None, X("source/@type")] = None
+    source_managed: Annotated[bool | None, X("source/@managed")] = None
+    source_namespace: Annotated[int | None, X("source/@namespace")] = None
+    source_unix_path: Annotated[str | None, X("source/@path")] = None  # vhostuser
     source_startup_policy: Annotated[str | None, X("source/@startupPolicy")] = None
     source_index: Annotated[int | None, X("source/@index")] = None
     source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
+    source_identity_user: Annotated[str | None, X("source/identity/@user")] = None  # NFS
+    source_identity_group: Annotated[str | None, X("source/identity/@group")] = None
+    source_snapshot: Annotated[str | None, X("source/snapshot/@name")] = None  # RBD
+    source_config: Annotated[str | None, X("source/config/@file")] = None
     source_initiator_iqn: Annotated[str | None, X("source/initiator/iqn/@name")] = None
     source_ssl_verify: Annotated[str | None, X("source/ssl/@verify")] = None
     source_cookies: Annotated[list[Cookie] | None, X("source/cookies/cookie", model=Cookie, many=True)] = None
     source_readahead: Annotated[int | None, X("source/readahead/@size")] = None
     source_timeout: Annotated[int | None, X("source/timeout/@seconds")] = None
+    source_nvme_address: Annotated[Address | None, X("source/address", model=Address)] = None
+    source_reconnect: Annotated[Reconnect | None, X("source/reconnect", model=Reconnect)] = None
+    source_slice_type: Annotated[str | None, X("source/slices/slice/@type")] = None
+    source_slice_offset: Annotated[int | None, X("source/slices/slice/@offset")] = None
+    source_slice_size: Annotated[int | None, X("source/slices/slice/@size")] = None
     source_seclabels: Annotated[list[DeviceSeclabel] | None, X("source/seclabel", model=DeviceSeclabel, many=True)] = (
         None
     )
+    source_auth: Annotated[StorageAuth | None, X("source/auth", model=StorageAuth)] = None
+    source_encryption_format: Annotated[str | None, X("source/encryption/@format")] = None
+    source_encryption_engine: Annotated[str | None, X("source/encryption/@engine")] = None
+    source_encryption_content: Annotated[str | None, X("source/encryption", raw=True)] = None
+    # persistent reservations: managed by libvirt's helper, or through the given socket
+    source_reservations_managed: Annotated[bool | None, X("source/reservations/@managed")] = None
+    source_reservations_source: Annotated[str | None, X("source/reservations", raw=True)] = None
     backing: Annotated[BackingStore | None, X("backingStore", model=BackingStore)] = None
     backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
+    geometry_cyls: Annotated[int | None, X("geometry/@cyls")] = None
+    geometry_heads: Annotated[int | None, X("geometry/@heads")] = None
+    geometry_secs: Annotated[int | None, X("geometry/@secs")] = None
+    geometry_trans: Annotated[str | None, X("geometry/@trans")] = None
+    blockio_logical: Annotated[int | None, X("blockio/@logical_block_size")] = None
+    blockio_physical: Annotated[int | None, X("blockio/@physical_block_size")] = None
     target_dev: Annotated[str | None, X("target/@dev")] = None
     target_bus: Annotated[str | None, X("target/@bus")] = None
     target_tray: Annotated[str | None, X("target/@tray")] = None
     target_removable: Annotated[bool | None, X("target/@removable", words=("on", "off"))] = None
     target_rotation_rate: Annotated[int | None, X("target/@rotation_rate")] = None
     iotune: Annotated[str | None, X("iotune", raw=True)] = None
-    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
-    encryption_format: Annotated[str | None, X("encryption/@format")] = None
-    encryption_engine: Annotated[str | None, X("encryption/@engine")] = None
-    encryption_content: Annotated[str | None, X("encryption", raw=True)] = None
     readonly: Annotated[bool | None, X("readonly", flag=True)] = None
     shareable: Annotated[bool | None, X("shareable", flag=True)] = None
     transient: Annotated[bool | None, X("transient", flag=True)] = None
-    blockio_logical: Annotated[int | None, X("blockio/@logical_block_size")] = None
-    blockio_physical: Annotated[int | None, X("blockio/@physical_block_size")] = None
-    geometry_cyls: Annotated[int | None, X("geometry/@cyls")] = None
-    geometry_heads: Annotated[int | None, X("geometry/@heads")] = None
-    geometry_secs: Annotated[int | None, X("geometry/@secs")] = None
-    geometry_trans: Annotated[str | None, X("geometry/@trans")] = None
-    serial: Annotated[str | None, X("serial")] = None
+    transient_share_backing: Annotated[bool | None, X("transient/@shareBacking", only_yes=True)] = None
+    serial: Annotated[str | None, X("serial", verbatim=True)] = None  # virXPathString keeps its blanks
     wwn: Annotated[str | None, X("wwn")] = None
     vendor: Annotated[str | None, X("vendor")] = None
     product: Annotated[str | None, X("product")] = None
+    encryption_format: Annotated[str | None, X("encryption/@format")] = None
+    encryption_engine: Annotated[str | None, X("encryption/@engine")] = None
+    encryption_content: Annotated[str | None, X("encryption", raw=True)] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 
     @property
     def source_path(self) -> str | None:
         return self.source_file or self.source_dev or self.source_dir
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        size = elem.find("driver/metadata_cache/max_size")
+        if size is not None:  # virParseScaledValue, bytes unless a unit is given; written back in bytes
+            values["driver_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
+            values["driver_metadata_cache_unit"] = "bytes"
+        # virDomainDiskSourceNVMeParse / virDomainDiskSourceVHostUserParse
+        kind, source_type = values.get("type"), values.get("source_type")
+        if kind == "nvme" and elem.find("source") is not None and source_type != "pci":
+            raise XMLError(ErrorCode.XML_ERROR, f"unsupported source type '{source_type}'" if source_type
+                           else "missing 'type' attribute to disk source")  # fmt: skip
+        if kind == "vhostuser" and elem.find("source") is not None and source_type != "unix":
+            raise XMLError(ErrorCode.XML_ERROR, "invalid 'type' attribute for vhostuser disk source" if source_type
+                           else "missing 'type' attribute for vhostuser disk source")  # fmt: skip
+        if values.get("auth") is not None and values.get("source_auth") is not None:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "an <auth> definition already found for disk source")
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         # A volume disk's path is what the storage driver resolved for a running guest; its XML
@@ -241,20 +373,54 @@ class Controller(XmlModel):
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     master_startport: Annotated[int | None, X("master/@startport")] = None  # libvirt: alias, master, address
     address: Annotated[Address | None, X("address", model=Address)] = None
+    # Not XML: added by the generic post-parse (a smartcard's ccid), which libvirt runs after the driver's,
+    # so a driver that adds its machine's controllers puts them before this one.
+    implicit: bool = False
+
+
+class FsBinary(XmlModel):
+    """``<binary>`` of a virtiofs filesystem: the virtiofsd daemon and its options."""
+
+    path: Annotated[str | None, X("@path")] = None
+    xattr: Annotated[bool | None, X("@xattr", words=("on", "off"))] = None
+    cache_mode: Annotated[str | None, X("cache/@mode")] = None
+    sandbox_mode: Annotated[str | None, X("sandbox/@mode")] = None
+    lock_posix: Annotated[bool | None, X("lock/@posix", words=("on", "off"))] = None
+    lock_flock: Annotated[bool | None, X("lock/@flock", words=("on", "off"))] = None
+    thread_pool_size: Annotated[int | None, X("thread_pool/@size")] = None
+
+
+def _file_mode(values: dict[str, Any], elem: etree._Element, attr: str) -> None:
+    """fmode/dmode: read as octal (virXMLPropUInt base 8), at most 0777, written '%04o'."""
+    raw = elem.get(attr)
+    if raw is None:
+        return
+    parsed = strtoul(raw, 8)
+    if parsed is None or parsed[0] == "-" or parsed[1] > UINT_MAX:
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute '{attr}' in element 'filesystem': "
+                       f"'{raw}'. Expected non-negative integer value")  # fmt: skip
+    if parsed[1] > 0o777:
+        raise XMLError(ErrorCode.XML_ERROR, f"invalid {attr}: '0{parsed[1]:o}'")
+    values[attr] = f"{parsed[1]:04o}" if parsed[1] else None
 
 
 class Filesystem(XmlModel):
     TAG = "filesystem"
     type: Annotated[str | None, X("@type")] = None
     accessmode: Annotated[str | None, X("@accessmode")] = None
+    model: Annotated[str | None, X("@model")] = None  # virtio, virtio-transitional, virtio-non-transitional
     multidevs: Annotated[str | None, X("@multidevs")] = None
+    fmode: Annotated[str | None, X("@fmode")] = None  # octal, as written
+    dmode: Annotated[str | None, X("@dmode")] = None
     driver_type: Annotated[str | None, X("driver/@type")] = None
     driver_format: Annotated[str | None, X("driver/@format")] = None
     driver_wrpolicy: Annotated[str | None, X("driver/@wrpolicy")] = None
+    driver_queue: Annotated[int | None, X("driver/@queue")] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
     driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
+    binary: Annotated[FsBinary | None, X("binary", model=FsBinary)] = None
     source_dir: Annotated[str | None, X("source/@dir")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_name: Annotated[str | None, X("source/@name")] = None
@@ -263,8 +429,14 @@ class Filesystem(XmlModel):
     source_socket: Annotated[str | None, X("source/@socket")] = None
     target_dir: Annotated[str | None, X("target/@dir")] = None
     readonly: Annotated[bool | None, X("readonly", flag=True)] = None
+    boot: Annotated[Boot | None, X("boot", model=Boot)] = None  # virtiofs only
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        _file_mode(values, elem, "fmode")
+        _file_mode(values, elem, "dmode")
 
 
 class IpAddress(XmlModel):
@@ -457,10 +629,12 @@ class Interface(XmlModel):
     vlan: Annotated[Vlan | None, X("vlan", model=Vlan)] = None
     virtualport: Annotated[VirtualPort | None, X("virtualport", model=VirtualPort)] = None
     bandwidth: Annotated[Bandwidth | None, X("bandwidth", model=Bandwidth)] = None
+    port_isolated: Annotated[bool | None, X("port/@isolated")] = None  # no traffic to other isolated ports
     backenddomain: Annotated[str | None, X("backenddomain/@name")] = None
     ips: Annotated[list[IpAddress] | None, X("ip", model=IpAddress, many=True)] = None
     routes: Annotated[list[Route] | None, X("route", model=Route, many=True)] = None
     script_path: Annotated[str | None, X("script/@path")] = None
+    downscript_path: Annotated[str | None, X("downscript/@path")] = None  # run when the tap is torn down
     target_dev: Annotated[str | None, X("target/@dev")] = None
     target_managed: Annotated[bool | None, X("target/@managed")] = None
     guest_dev: Annotated[str | None, X("guest/@dev")] = None
@@ -472,10 +646,25 @@ class Interface(XmlModel):
     driver_queues: Annotated[int | None, X("driver/@queues")] = None
     driver_rx_queue_size: Annotated[int | None, X("driver/@rx_queue_size")] = None
     driver_tx_queue_size: Annotated[int | None, X("driver/@tx_queue_size")] = None
+    driver_rss: Annotated[bool | None, X("driver/@rss", words=("on", "off"))] = None  # receive-side scaling
+    driver_rss_hash_report: Annotated[bool | None, X("driver/@rss_hash_report", words=("on", "off"))] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
     driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
+    # virtio-net offloads the host side (and the guest side) may use
+    driver_host_csum: Annotated[bool | None, X("driver/host/@csum", words=("on", "off"))] = None
+    driver_host_gso: Annotated[bool | None, X("driver/host/@gso", words=("on", "off"))] = None
+    driver_host_tso4: Annotated[bool | None, X("driver/host/@tso4", words=("on", "off"))] = None
+    driver_host_tso6: Annotated[bool | None, X("driver/host/@tso6", words=("on", "off"))] = None
+    driver_host_ecn: Annotated[bool | None, X("driver/host/@ecn", words=("on", "off"))] = None
+    driver_host_ufo: Annotated[bool | None, X("driver/host/@ufo", words=("on", "off"))] = None
+    driver_host_mrg_rxbuf: Annotated[bool | None, X("driver/host/@mrg_rxbuf", words=("on", "off"))] = None
+    driver_guest_csum: Annotated[bool | None, X("driver/guest/@csum", words=("on", "off"))] = None
+    driver_guest_tso4: Annotated[bool | None, X("driver/guest/@tso4", words=("on", "off"))] = None
+    driver_guest_tso6: Annotated[bool | None, X("driver/guest/@tso6", words=("on", "off"))] = None
+    driver_guest_ecn: Annotated[bool | None, X("driver/guest/@ecn", words=("on", "off"))] = None
+    driver_guest_ufo: Annotated[bool | None, X("driver/guest/@ufo", words=("on", "off"))] = None
     mtu: Annotated[int | None, X("mtu/@size")] = None
     link_state: Annotated[str | None, X("link/@state")] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
@@ -483,11 +672,6 @@ class Interface(XmlModel):
     rom_file: Annotated[str | None, X("rom/@file")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
-
-
-class Reconnect(XmlModel):
-    enabled: Annotated[bool | None, X("@enabled")] = None
-    timeout: Annotated[int | None, X("@timeout")] = None
 
 
 class ChardevSource(XmlModel):
@@ -499,6 +683,9 @@ class ChardevSource(XmlModel):
     append: Annotated[bool | None, X("@append", words=("on", "off"))] = None
     channel: Annotated[str | None, X("@channel")] = None
     reconnect: Annotated[Reconnect | None, X("reconnect", model=Reconnect)] = None
+    # type='qemu-vdagent': what QEMU's own SPICE agent offers the guest
+    clipboard_copypaste: Annotated[bool | None, X("clipboard/@copypaste")] = None
+    mouse_mode: Annotated[str | None, X("mouse/@mode")] = None
     seclabels: Annotated[list[DeviceSeclabel] | None, X("seclabel", model=DeviceSeclabel, many=True)] = None
 
 
@@ -569,11 +756,13 @@ class Graphics(XmlModel):
 
 class Video(XmlModel):
     TAG = "video"
-    driver_name: Annotated[str | None, X("driver/@name")] = None
+    # libvirt writes the virtio options first, then the driver's own attributes
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
     driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
+    driver_vgaconf: Annotated[str | None, X("driver/@vgaconf")] = None  # bhyve's VGA mode
+    driver_name: Annotated[str | None, X("driver/@name")] = None
     model_type: Annotated[str | None, X("model/@type")] = None
     model_ram: Annotated[int | None, X("model/@ram")] = None
     model_vram: Annotated[int | None, X("model/@vram")] = None
@@ -581,6 +770,11 @@ class Video(XmlModel):
     model_vgamem: Annotated[int | None, X("model/@vgamem")] = None
     model_heads: Annotated[int | None, X("model/@heads")] = None
     model_primary: Annotated[bool | None, X("model/@primary", only_yes=True)] = None
+    model_accel3d: Annotated[bool | None, X("model/acceleration/@accel3d")] = None  # virgl
+    model_accel2d: Annotated[bool | None, X("model/acceleration/@accel2d")] = None
+    model_rendernode: Annotated[str | None, X("model/acceleration/@rendernode")] = None
+    model_resolution_x: Annotated[int | None, X("model/resolution/@x")] = None
+    model_resolution_y: Annotated[int | None, X("model/resolution/@y")] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 
@@ -594,7 +788,11 @@ class Input(XmlModel):
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
     driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
     driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
-    source_evdev: Annotated[str | None, X("source/@evdev")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None  # type='evdev': the host's input device
+    source_evdev: Annotated[str | None, X("source/@evdev")] = None  # type='passthrough'
+    source_grab: Annotated[str | None, X("source/@grab")] = None
+    source_grab_toggle: Annotated[str | None, X("source/@grabToggle")] = None
+    source_repeat: Annotated[bool | None, X("source/@repeat", words=("on", "off"))] = None
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
 
@@ -616,10 +814,32 @@ class HostdevSource(XmlModel):
     startupPolicy: Annotated[str | None, X("@startupPolicy")] = None  # noqa: N815
     # a PCI device's config space writes filtered (Xen's pciback "permissive" off): libxl only
     writeFiltering: Annotated[bool | None, X("@writeFiltering")] = None  # noqa: N815
+    # SCSI: protocol='iscsi' with the target's IQN as name; scsi_host: protocol='vhost' and the target's WWPN
+    protocol: Annotated[str | None, X("@protocol")] = None
+    name: Annotated[str | None, X("@name")] = None
+    wwpn: Annotated[str | None, X("@wwpn")] = None
     vendor_id: Annotated[str | None, X("vendor/@id")] = None
     product_id: Annotated[str | None, X("product/@id")] = None
     adapter_name: Annotated[str | None, X("adapter/@name")] = None
+    hosts: Annotated[list[DiskHost] | None, X("host", model=DiskHost, many=True)] = None
+    auth: Annotated[StorageAuth | None, X("auth", model=StorageAuth)] = None
+    initiator_iqn: Annotated[str | None, X("initiator/iqn/@name")] = None
     address: Annotated[Address | None, X("address", model=Address)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        wwpn = values.get("wwpn")
+        if values.get("protocol") == "vhost":  # virDomainHostdevSubsysSCSIVHostDefParseXML
+            if wwpn is None:
+                raise XMLError(ErrorCode.XML_ERROR, "missing vhost-scsi hostdev source wwpn")
+            digits = wwpn[4:].removeprefix("0x")
+            if (
+                not wwpn.startswith("naa.")
+                or len(digits) != 16
+                or any(c not in "0123456789abcdefABCDEF" for c in digits)
+            ):
+                raise XMLError(ErrorCode.XML_ERROR, "malformed 'wwpn' value")
+
     block: Annotated[str | None, X("block")] = None
     char: Annotated[str | None, X("char")] = None
     interface: Annotated[str | None, X("interface")] = None
@@ -632,6 +852,10 @@ class Hostdev(XmlModel):
     managed: Annotated[bool | None, X("@managed")] = None
     sgio: Annotated[str | None, X("@sgio")] = None
     rawio: Annotated[bool | None, X("@rawio")] = None
+    # a mediated device (type='mdev'): its API (vfio-pci, vfio-ccw, vfio-ap), and for vfio-pci its display
+    model: Annotated[str | None, X("@model")] = None
+    display: Annotated[bool | None, X("@display", words=("on", "off"))] = None
+    ramfb: Annotated[bool | None, X("@ramfb", words=("on", "off"))] = None
     # PCI passthrough backend (default, kvm, vfio, xen); QEMU and LXC refuse every <hostdev> they would not run
     driver_name: Annotated[str | None, X("driver/@name")] = None
     source: Annotated[HostdevSource | None, X("source", model=HostdevSource)] = None
@@ -691,6 +915,14 @@ class Rng(XmlModel):
 
 class Tpm(XmlModel):
     TAG = "tpm"
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        source = elem.find("backend/source")
+        kind = source.get("type") if source is not None else None
+        if values.get("backend_type") == "external" and kind is not None and kind not in _CHR_SOURCE_TYPES:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown backend type '{kind}' for external TPM")
+
     model: Annotated[str | None, X("@model")] = None
     backend_type: Annotated[str | None, X("backend/@type")] = None
     backend_version: Annotated[str | None, X("backend/@version")] = None
@@ -814,11 +1046,56 @@ class GenericDevice(XmlModel):
     content: Annotated[str | None, X(".", raw=True)] = None
 
 
+class Certificate(XmlModel):
+    """One ``<certificate>`` of a host-certificates smartcard: an NSS certificate name."""
+
+    name: Annotated[str | None, X(".")] = None
+
+
+class Iommu(XmlModel):
+    """``<iommu>``: an emulated IOMMU (intel, smmuv3, or virtio-iommu, which is a PCI device of its own)."""
+
+    TAG = "iommu"
+    model: Annotated[str | None, X("@model")] = None
+    driver_intremap: Annotated[str | None, X("driver/@intremap")] = None
+    driver_caching_mode: Annotated[str | None, X("driver/@caching_mode")] = None
+    driver_eim: Annotated[str | None, X("driver/@eim")] = None
+    driver_iotlb: Annotated[str | None, X("driver/@iotlb")] = None
+    driver_aw_bits: Annotated[int | None, X("driver/@aw_bits")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+
+    @property
+    def content(self) -> str:
+        """The ``<driver>`` element alone, as the command line reads the options."""
+        names = ("intremap", "caching_mode", "eim", "iotlb", "aw_bits")
+        attrs = " ".join(
+            f"{n}='{getattr(self, 'driver_' + n)}'" for n in names if getattr(self, "driver_" + n) is not None
+        )
+        return f"<driver {attrs}/>" if attrs else ""
+
+
+class Vsock(XmlModel):
+    """``<vsock>``: a virtio socket to the host, its context id chosen by the host (auto) or given."""
+
+    TAG = "vsock"
+    model: Annotated[str | None, X("@model")] = None
+    cid_auto: Annotated[bool | None, X("cid/@auto")] = None
+    cid_address: Annotated[int | None, X("cid/@address")] = None
+    alias: Annotated[Alias | None, X("alias", model=Alias)] = None
+    address: Annotated[Address | None, X("address", model=Address)] = None
+    driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
+    driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
+    driver_packed: Annotated[bool | None, X("driver/@packed", words=("on", "off"))] = None
+    driver_page_per_vq: Annotated[bool | None, X("driver/@page_per_vq", words=("on", "off"))] = None
+
+
 class Smartcard(XmlModel):
     TAG = "smartcard"
     mode: Annotated[str | None, X("@mode")] = None
     type: Annotated[str | None, X("@type")] = None
-    certificates: Annotated[str | None, X("certificate", raw=True)] = None
+    # mode='host-certificates': the three NSS certificate names, each its own element
+    certificates: Annotated[list[Certificate] | None, X("certificate", model=Certificate, many=True)] = None
     database: Annotated[str | None, X("database")] = None
     sources: Annotated[list[ChardevSource] | None, X("source", model=ChardevSource, many=True)] = None
     protocol: Annotated[str | None, X("protocol/@type")] = None
@@ -877,5 +1154,5 @@ class Devices(XmlModel):
     panics: Annotated[list[GenericDevice], X("panic", model=GenericDevice, many=True)] = NONE_YET
     shmems: Annotated[list[GenericDevice], X("shmem", model=GenericDevice, many=True)] = NONE_YET
     memories: Annotated[list[MemoryDevice], X("memory", model=MemoryDevice, many=True)] = NONE_YET
-    iommu: Annotated[GenericDevice | None, X("iommu", model=GenericDevice)] = None
-    vsock: Annotated[GenericDevice | None, X("vsock", model=GenericDevice)] = None
+    iommu: Annotated[Iommu | None, X("iommu", model=Iommu)] = None
+    vsock: Annotated[Vsock | None, X("vsock", model=Vsock)] = None

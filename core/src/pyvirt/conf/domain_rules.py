@@ -13,10 +13,12 @@ from pyvirt.conf.domain_devices import (
     ChardevSource,
     Controller,
     Devices,
+    DiskHost,
     Graphics,
     GraphicsListen,
     Interface,
     Rng,
+    Video,
 )
 from pyvirt.conf.units import parse_scaled
 from pyvirt.errors import ErrorCode, InternalError, XMLError
@@ -155,7 +157,7 @@ def _reconnect(src: ChardevSource) -> None:
 
 
 def _number_ports(group: list[Chardev]) -> None:
-    """virDomainChrDefPostParse: a serial port, parallel port or console without a target port takes the one
+    """virDomainChrDefPostParse: a serial or parallel port without a target port takes the one
     after the highest of its kind."""
     for dev in group:
         if dev.target_port is None:
@@ -212,13 +214,58 @@ def _controllers(devices: Devices) -> None:
             c.index = companion if companion is not None else next(i for i in range(len(taken) + 1) if i not in taken)
             taken.add(c.index)
     if devices.smartcards and not any(c.type == "ccid" for c in devices.controllers):
-        devices.controllers = [*devices.controllers, Controller(type="ccid", index=0)]
+        devices.controllers = [*devices.controllers, Controller(type="ccid", index=0, implicit=True)]
     for slot, card in enumerate(devices.smartcards):
         if card.address is None:
             card.address = Address(attrs={"type": "ccid", "controller": "0", "slot": str(slot)})
 
 
+# virStorageSourceNetworkDefaultPort (none for RBD and NFS)
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 990, "tftp": 69, "sheepdog": 7000, "nbd": 10809,
+                  "ssh": 22, "iscsi": 3260, "gluster": 24007, "vxhs": 9999}  # fmt: skip
+
+
+def default_ports(protocol: str | None, hosts: list[DiskHost] | None) -> None:
+    """virStorageSourceNetworkAssignDefaultPorts: a TCP host without a port gets its protocol's own."""
+    port = _DEFAULT_PORTS.get(protocol or "")
+    for host in hosts or []:
+        if port is not None and host.transport in (None, "tcp") and not host.port:
+            host.port = str(port)
+
+
+def _iscsi_lun(iqn: str) -> str:
+    """virDomainPostParseCheckISCSIPath: an iSCSI target named without its LUN means LUN 0."""
+    return iqn if "/" in iqn else f"{iqn}/0"
+
+
 def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
+    for disk in devices.disks:
+        # virDomainDiskDefParseXML: a file disk unless it says otherwise, a plain disk unless it is a cdrom,
+        # floppy or LUN; both always written
+        disk.type = disk.type or "file"
+        disk.device = disk.device or "disk"
+        if disk.type == "vhostuser" and disk.snapshot is None:
+            disk.snapshot = "no"  # virDomainDiskDefPostParse: vhost-user cannot be snapshotted
+        if disk.type == "nvme" and disk.source_managed is None:
+            disk.source_managed = True
+        if not live:  # image indexes are runtime state, read from live XML only
+            disk.source_index = None
+            layer = disk.backing
+            while layer is not None:
+                layer.index, layer = None, layer.backing
+        if disk.type == "network" and disk.source_protocol == "iscsi" and disk.source_name:
+            disk.source_name = _iscsi_lun(disk.source_name)
+        if disk.type == "network":
+            default_ports(disk.source_protocol, disk.source_hosts)
+        layer = disk.backing
+        while layer is not None:
+            if layer.type == "network":
+                default_ports(layer.source_protocol, layer.source_hosts)
+            layer = layer.backing
+    for hostdev in devices.hostdevs:
+        src = hostdev.source
+        if hostdev.type == "scsi" and src is not None and src.protocol == "iscsi" and src.name:
+            src.name = _iscsi_lun(src.name)
     for iface in devices.interfaces:
         _interface(iface, live)
     for g in devices.graphics:
@@ -226,8 +273,13 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
     for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
         for dev in group:
             _chardev_sources(dev, "chardev")
-    for group in (devices.serials, devices.parallels, devices.consoles):
+    if not live:
+        for channel in devices.channels:
+            channel.target_state = None  # the guest agent's connection: live XML only, as libvirt parses it
+    for group in (devices.serials, devices.parallels):
         _number_ports(group)
+    for i, console in enumerate(devices.consoles):
+        console.target_port = str(i)  # virDomainDefParseXML: a console's port is its position, whatever it says
     for rng in devices.rngs:
         _rng(rng)
     for card in devices.smartcards:
@@ -240,6 +292,7 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
         _chardev_sources(fake, "redirdev")
         redir.sources, redir.protocol = fake.sources, redir.protocol or fake.protocol
     for fs in devices.filesystems:
+        fs.accessmode = fs.accessmode or None  # '' is the enum's default entry: none given
         if fs.accessmode is None and not fs.source_socket:  # virDomainFSDefPostParse
             fs.accessmode = "passthrough"
         if fs.type == "ram" and fs.source_usage is not None:
@@ -247,5 +300,11 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
             kib = parse_scaled(str(fs.source_usage), fs.source_units, "source", default_unit="KiB") // 1024
             fs.source_usage, fs.source_units = kib, "KiB"
     _controllers(devices)
+    if any(v.model_primary for v in devices.videos[1:]):
+        # virDomainDefParseXML inserts a video marked primary at the front, as it reads it
+        ordered: list[Video] = []
+        for video in devices.videos:
+            ordered.insert(0 if video.model_primary else len(ordered), video)
+        devices.videos = ordered
     if devices.videos and devices.videos[0].model_primary is None and devices.videos[0].model_type != "none":
         devices.videos[0].model_primary = True

@@ -13,7 +13,7 @@ from lxml import etree
 from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.units import INT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.value_checks import bitmap, enum, uint, ull, unit_suffix
-from pyvirt.errors import ErrorCode, XMLError, make_error
+from pyvirt.errors import ErrorCode, NotSupportedError, XMLError, make_error
 
 __all__ = ["check_structure"]
 
@@ -44,11 +44,52 @@ def check_structure(root: etree._Element, elem: etree._Element, ptag: str, tag: 
         _check_numa_cpus(root, elem)
     elif ptag == "domain" and tag == "cpu":
         _check_cpu(elem)
+    elif tag == "backingStore" and ptag in ("disk", "backingStore"):
+        _check_backing_store(elem)
+    elif tag == "cookies" and ptag == "source":
+        names = [c.get("name") for c in elem.iterchildren("cookie")]
+        for i, name in enumerate(names):  # virStorageSourceNetCookiesValidate
+            if name in names[:i]:
+                raise XMLError(ErrorCode.XML_ERROR, f"duplicate cookie '{name}'")
+    elif tag == "source" and ptag == "disk" and (disk := elem.getparent()) is not None and disk.get("type") == "nvme":
+        _check_nvme_source(elem)
     elif ptag == "domain" and tag == "perf":
         names = [e.get("name") for e in elem.iterchildren("event")]
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise XMLError(ErrorCode.XML_ERROR, f"perf event '{name}' was already specified")
+
+
+# virStorageFileFormat's words; index 0 ("none") is refused where a backing store names its format
+_BACKING_FORMATS = frozenset(("raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd", "ploop", "cow",
+                              "qcow", "qcow2", "qed", "vmdk"))  # fmt: skip
+
+
+def _check_backing_store(backing: etree._Element) -> None:
+    """virDomainDiskBackingStoreParse: a typed backing store (not the empty terminator) names a known format
+    and has a source."""
+    if backing.get("type") is None:
+        return
+    fmt = backing.find("format")
+    name = fmt.get("type") if fmt is not None else None
+    if not name:
+        raise XMLError(ErrorCode.XML_ERROR, "missing disk backing store format")
+    if backing.find("source") is None:
+        raise XMLError(ErrorCode.XML_ERROR, "missing disk backing store source")
+    if name not in _BACKING_FORMATS:
+        raise XMLError(ErrorCode.XML_ERROR, f"unknown storage source format '{name}'")
+
+
+def _check_nvme_source(source: etree._Element) -> None:
+    """virDomainDiskSourceNVMeParse's namespace, then virDomainDiskDefValidate's "namespaces start from 1"."""
+    namespace = source.get("namespace")
+    if namespace is None:
+        raise XMLError(ErrorCode.XML_ERROR, "missing 'namespace' attribute to disk source")
+    parsed = strtoul(namespace, 10)
+    if parsed is None or parsed[1] >= 2**64:
+        raise XMLError(ErrorCode.XML_ERROR, f"malformed namespace '{namespace}'")
+    if parsed[1] == 0:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "NVMe namespace can't be zero")
 
 
 _SINGLE_DEVICES = {

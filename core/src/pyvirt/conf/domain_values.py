@@ -28,6 +28,7 @@ from pyvirt.conf.value_checks import (
     ullprop,
     unit_suffix,
     usb_port,
+    uuid_text,
 )
 from pyvirt.errors import Error, ErrorCode, make_error
 
@@ -188,7 +189,7 @@ _DEVICE_CHECKS: dict[str, dict[str, Check]] = {
     "rng": {"model": legacy(VIRTIO_MODELS, "unknown RNG model '{v}'")},
     "filesystem": {
         "type": enum("mount", "block", "file", "template", "ram", "bind", "volume"),
-        "accessmode": enum("passthrough", "mapped", "squash"),
+        "accessmode": enum("", "passthrough", "mapped", "squash"),  # '' is libvirt's default entry
         "multidevs": enum("default", "remap", "forbid", "warn"),
         "model": enum(*DEFAULT_VIRTIO_MODELS),
     },
@@ -207,6 +208,9 @@ _DEVICE_CHECKS: dict[str, dict[str, Check]] = {
     "hostdev": {
         "mode": enum("subsystem", "capabilities"),
         "managed": TRISTATE_BOOL,
+        # scsi_host's vhost models and mdev's models (libvirt reads the one table the source type names;
+        # a word from the other is refused later, by the model's own checks)
+        "model": enum("virtio", "virtio-transitional", "virtio-non-transitional", "vfio-pci", "vfio-ccw", "vfio-ap"),
     },
     "panic": {"model": enum("default", "isa", "pseries", "hyperv", "s390")},
     "shmem": {"model": enum("ivshmem", "ivshmem-plain", "ivshmem-doorbell")},
@@ -338,7 +342,13 @@ _CHECKS: dict[tuple[str, str], dict[str, Check]] = {
     ("vcpupin", "vcpupin"): {},
     ("cputune", "vcpupin"): {"vcpu": uint(), "cpuset": bitmap()},
     ("cputune", "iothreadpin"): {"iothread": uint(), "cpuset": bitmap()},
-    ("hugepages", "page"): {"unit": unit_suffix()},
+    ("hugepages", "page"): {"unit": unit_suffix(), "nodeset": bitmap()},
+    # an evdev input's grab settings (virXMLPropEnum with VIR_XML_PROP_NONZERO: 'default' is refused too)
+    ("input", "source"): {
+        "grab": enum("all"),
+        "grabToggle": enum("ctrl-ctrl", "alt-alt", "shift-shift", "meta-meta", "scrolllock", "ctrl-scrolllock"),
+        "repeat": TRISTATE_SWITCH,
+    },
     ("tcg", "tb-cache"): {"unit": unit_suffix()},
     ("interface", "model"): {"type": _net_model()},
     ("vlan", "tag"): {"id": uint(), "nativeMode": enum("tagged", "untagged")},
@@ -398,6 +408,13 @@ _CHECKS: dict[tuple[str, str], dict[str, Check]] = {
     ("features", "vmport"): {"state": TRISTATE_SWITCH},
     ("features", "pvspinlock"): {"state": TRISTATE_SWITCH},
     ("features", "vmcoreinfo"): {"state": TRISTATE_SWITCH},
+    ("features", "hpt"): {"resizing": enum("enabled", "disabled", "required")},
+    ("features", "htm"): {"state": TRISTATE_SWITCH},
+    ("features", "nested-hv"): {"state": TRISTATE_SWITCH},
+    ("features", "ccf-assist"): {"state": TRISTATE_SWITCH},
+    ("features", "cfpc"): {"value": enum("broken", "workaround", "fixed")},
+    ("features", "sbbc"): {"value": enum("broken", "workaround", "fixed")},
+    ("features", "ibs"): {"value": enum("broken", "workaround", "fixed-ibs", "fixed-ccd", "fixed-na")},
     ("features", "ioapic"): {"driver": enum("qemu", "kvm")},
     ("perf", "event"): {"enabled": TRISTATE_BOOL, "name": enum(*PERF_EVENTS)},
     ("domain", "launchSecurity"): {"type": enum("sev", "s390-pv")},
@@ -424,7 +441,25 @@ _CHECKS: dict[tuple[str, str], dict[str, Check]] = {
         "format": legacy(("default", "qcow", "luks", "luks2", "luks-any"), "unknown volume encryption format type {v}"),
         "engine": enum("qemu", "librbd"),
     },
-    ("encryption", "secret"): {"type": legacy(("passphrase",), "unknown volume encryption secret type {v}")},
+    ("source", "encryption"): {  # the same element, given inside <source>
+        "format": legacy(("default", "qcow", "luks", "luks2", "luks-any"), "unknown volume encryption format type {v}"),
+        "engine": enum("qemu", "librbd"),
+    },
+    ("nvram", "source"): {
+        "protocol": enum(
+            "nbd", "rbd", "sheepdog", "gluster", "iscsi", "http", "https", "ftp", "ftps", "tftp", "ssh", "vxhs", "nfs"
+        ),
+    },
+    ("vsock", "cid"): {"auto": TRISTATE_BOOL, "address": uint()},
+    ("filesystem", "binary"): {"xattr": TRISTATE_SWITCH},
+    ("binary", "cache"): {"mode": enum("none", "always")},
+    ("binary", "sandbox"): {"mode": enum("namespace", "chroot")},
+    ("binary", "lock"): {"posix": TRISTATE_SWITCH, "flock": TRISTATE_SWITCH},
+    ("binary", "thread_pool"): {"size": sint()},
+    ("encryption", "secret"): {
+        "type": legacy(("passphrase",), "unknown volume encryption secret type {v}"),
+        "uuid": uuid_text("invalid secret uuid '{v}'"),
+    },
     ("firmware", "feature"): {"enabled": TRISTATE_BOOL, "name": enum("enrolled-keys", "secure-boot")},
     ("iommu", "driver"): {
         "intremap": TRISTATE_SWITCH,

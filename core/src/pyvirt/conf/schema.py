@@ -48,9 +48,7 @@ def validate(xml: str | bytes, kind: str) -> None:
     doc = parse_xml(xml, root_tag, f"{kind}_definition")
     schema = _schema(kind)
     if not schema.validate(doc):
-        err = schema.error_log.last_error
         path = os.path.join(SCHEMA_DIR, SCHEMA_FILES[kind])
-        detail = f"Unable to validate doc against {path}"
-        if err is not None:
-            detail += f"\n{err.message}"
+        # libvirt appends every message libxml2 gave, each ending with its newline (virXMLValidateAgainstSchema)
+        detail = f"Unable to validate doc against {path}\n" + "".join(f"{e.message}\n" for e in schema.error_log)
         raise XMLError(ErrorCode.XML_INVALID_SCHEMA, detail)

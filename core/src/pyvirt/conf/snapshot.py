@@ -44,7 +44,7 @@ class Snapshot(XmlModel):
 
 
 def parse_snapshot(xml: str | bytes) -> Snapshot:
-    snap = parse_document(Snapshot, xml, "domainsnapshot")
+    snap = parse_document(Snapshot, xml, "domain_snapshot")  # libvirt's name for the document
     snap.domain_copy = None
     return snap
 

@@ -477,7 +477,7 @@ def _check_source(pool: Pool, src: PoolSource) -> None:
 
 def parse_pool(xml: str | bytes) -> Pool:
     """virStoragePoolDefParseXML: the definition with libvirt's per-type defaults; sizes are not read."""
-    root = parse_xml(xml, Pool.TAG, "pool_definition")
+    root = parse_xml(xml, Pool.TAG, "storage_pool_definition")  # libvirt's name for the document
     pool = parse_model(Pool, root)
     if not pool.type:
         raise XMLError(ErrorCode.XML_ERROR, "storage pool missing type attribute")
@@ -636,7 +636,7 @@ def parse_volume(xml: str | bytes, pool_type: str | None = None, flags: int = 0)
     Without ``pool_type`` no format is defaulted or checked. ``flags``: VOL_PARSE_NO_CAPACITY (a volume
     built from another one) and VOL_PARSE_OPT_CAPACITY (the capacity may come from the backing store).
     """
-    root = parse_xml(xml, Volume.TAG, "volume_definition")
+    root = parse_xml(xml, Volume.TAG, "storage_volume_definition")  # libvirt's name for the document
     _check_permissions(root, "target/permissions")
     _check_permissions(root, "backingStore/permissions")
     vol = parse_model(Volume, root)

@@ -14,6 +14,7 @@ INT_MIN = -(2**31)
 
 _INT_TEXT = {
     0: re.compile(r"^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z"),
+    8: re.compile(r"^[ \t\n\v\f\r]*([+-]?)([0-7]+)\Z"),
     10: re.compile(r"^[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z"),
     16: re.compile(r"^[ \t\n\v\f\r]*([+-]?)(?:0[xX])?([0-9a-fA-F]+)\Z"),
 }

@@ -234,3 +234,16 @@ def usb_port() -> Check:
         return None
 
     return check
+
+
+def uuid_text(message: str) -> Check:
+    """``virUUIDParse``: 16 bytes as 32 hex digits, dashes allowed between them and blanks around; else
+    libvirt's ``message`` (``{v}`` is the value)."""
+
+    def check(value: str, tag: str, attr: str) -> Error | None:
+        digits = value.strip().replace("-", "")
+        if len(digits) == 32 and all(c in "0123456789abcdefABCDEF" for c in digits):
+            return None
+        return XMLError(ErrorCode.XML_ERROR, message.format(v=value))
+
+    return check

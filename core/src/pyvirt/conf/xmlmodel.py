@@ -437,5 +437,5 @@ def iter_models(model: XmlModel) -> Iterator[XmlModel]:
         if marker.model is None:
             continue
         value = getattr(model, name)
-        for item in value if isinstance(value, list) else [value] if value is not None else []:
+        for item in value if isinstance(value, (list, tuple)) else [value] if value is not None else []:
             yield from iter_models(item)

@@ -81,7 +81,11 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes, url: str) -> XMLError:
     column = int((entry.column if entry else 0) or 0)
     message = (entry.message if entry else str(exc)).strip()
     if not raw.strip():
-        return XMLError(ErrorCode.XML_DETAIL, f"({url}):1: Document is empty")
+        # libxml2 has no line to show past the end of the input: libvirt prints "(null)" as the context
+        if not raw:
+            return XMLError(ErrorCode.XML_DETAIL, f"({url}):1: Document is empty\n(null)\n^")
+        end = raw.count(b"\n") + 1
+        return XMLError(ErrorCode.XML_DETAIL, f"({url}):{end}: Start tag expected, '<' not found\n(null)\n^")
     if entry is not None and entry.type_name == "ERR_INVALID_ENCODING":
         bad = _first_bad_utf8(raw)
         if bad is not None:
@@ -92,7 +96,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, raw: bytes, url: str) -> XMLError:
             shown = " ".join(f"0x{b:02X}" for b in raw[bad : bad + 4])
             message = f"Input is not proper UTF-8, indicate encoding !\nBytes: {shown}"
     lines = raw.decode(errors="replace").splitlines()
-    context = lines[line - 1] if 0 < line <= len(lines) else ""
+    context = lines[line - 1] if 0 < line <= len(lines) else "(null)"  # past the end: libvirt prints a NULL
     pointer = "-" * max(column - 1, 0) + "^"
     return XMLError(ErrorCode.XML_DETAIL, f"({url}):{line}: {message}\n{context}\n{pointer}")
 

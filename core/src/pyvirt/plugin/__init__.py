@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.10"
+CONTRACT_VERSION = "1.11"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
@@ -36,7 +36,7 @@ optional ``security_process_exec_attr``, ``domain_get_stats`` and
 1.8 ``domain_abort_job`` (optional: virDomainAbortJob, cancelling a running save
 or snapshot); 1.9 ``volume_upload`` and ``volume_download`` (optional:
 virStorageVolUpload/virStorageVolDownload as descriptors the caller owns);
-1.10 the hooks listed under 1.10 in core/NEWS (``since="1.10"`` in ``pyvirt.plugin.api``)."""
+1.10 and 1.11 the hooks listed under them in core/NEWS (``since`` in ``pyvirt.plugin.api``)."""
 
 
 def parse_contract(declared: object) -> tuple[int, int] | None:

@@ -47,6 +47,8 @@ class Access(enum.Enum):
     """Refused with the XML getters' SECURE flag (1) only: "<api> with secure flag"."""
     AGENT_SOURCE = "agent-source"
     """Refused when the guest agent (source 1) is asked: it runs a command inside the guest."""
+    GUEST_FLAG = "guest-flag"
+    """Refused with VIR_DOMAIN_VCPU_GUEST (8) only: the count then comes from the guest agent."""
 
 
 class HookApi(NamedTuple):
@@ -94,6 +96,7 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("connect_domain_xml_from_native", "virConnectDomainXMLFromNative", W, "1.2"),
     HookApi("node_get_info", "virNodeGetInfo", R, "1.0"),
     HookApi("node_get_security_model", "virNodeGetSecurityModel", R, "1.0"),
+    HookApi("node_get_cpu_map", "virNodeGetCPUMap", R, "1.11"),
     # client-side: the keepalive of a remote connection (libvirt checks no read-only flag)
     HookApi("connect_set_keep_alive", "virConnectSetKeepAlive", R, "1.10"),
     # ------------------------------------------------------------ domains
@@ -145,6 +148,26 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_migrate_finish", "virDomainMigrateFinish3Params", W, "1.10"),
     HookApi("domain_migrate_confirm", "virDomainMigrateConfirm3Params", W, "1.10"),
     HookApi("domain_get_job_stats", "virDomainGetJobStats", R, "1.10"),
+    # guest description and metadata, guest controls, vCPU and memory queries, device statistics (contract 1.11)
+    HookApi("domain_get_metadata", "virDomainGetMetadata", R, "1.11"),
+    HookApi("domain_set_metadata", "virDomainSetMetadata", W, "1.11"),
+    HookApi("domain_rename", "virDomainRename", W, "1.11"),
+    HookApi("domain_reset", "virDomainReset", W, "1.11"),
+    HookApi("domain_inject_nmi", "virDomainInjectNMI", W, "1.11"),
+    HookApi("domain_send_key", "virDomainSendKey", W, "1.11"),
+    HookApi("domain_get_time", "virDomainGetTime", W, "1.11"),  # it may ask the guest agent
+    HookApi("domain_set_time", "virDomainSetTime", W, "1.11"),
+    HookApi("domain_get_hostname", "virDomainGetHostname", W, "1.11"),
+    HookApi("domain_memory_stats", "virDomainMemoryStats", R, "1.11"),
+    HookApi("domain_set_memory_stats_period", "virDomainSetMemoryStatsPeriod", W, "1.11"),
+    # the guest agent's count (VIR_DOMAIN_VCPU_GUEST) is refused read-only, the others are reads
+    HookApi("domain_get_vcpus_flags", "virDomainGetVcpusFlags", Access.GUEST_FLAG, "1.11"),
+    HookApi("domain_get_vcpus", "virDomainGetVcpus", R, "1.11"),
+    HookApi("domain_get_vcpu_pin_info", "virDomainGetVcpuPinInfo", R, "1.11"),
+    HookApi("domain_pin_vcpu", "virDomainPinVcpuFlags", W, "1.11", "virDomainPinVcpu"),
+    HookApi("domain_block_stats", "virDomainBlockStats", R, "1.11"),
+    HookApi("domain_interface_stats", "virDomainInterfaceStats", R, "1.11"),
+    HookApi("domain_get_block_info", "virDomainGetBlockInfo", R, "1.11"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),
@@ -204,6 +227,9 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("volume_get_path", "virStorageVolGetPath", R, "1.0"),
     HookApi("volume_upload", "virStorageVolUpload", W, "1.9"),
     HookApi("volume_download", "virStorageVolDownload", W, "1.9"),  # libvirt refuses it read-only too
+    HookApi("volume_create_xml_from", "virStorageVolCreateXMLFrom", W, "1.11"),
+    # no algorithm: virStorageVolWipe (libvirt's zero fill), the call drivers without patterns implement
+    HookApi("volume_wipe", "virStorageVolWipePattern", W, "1.11", "virStorageVolWipe", ("algorithm",)),
     # ------------------------------------------------------------ secrets
     HookApi("secret_list_all", "virConnectListAllSecrets", R, "1.0"),
     HookApi("secret_lookup_by_uuid", "virSecretLookupByUUID", R, "1.0"),
@@ -230,6 +256,7 @@ API: Mapping[str, HookApi] = {row.hook: row for row in _ROWS}
 
 _SECURE = 1  # VIR_DOMAIN_XML_SECURE, VIR_DOMAIN_SNAPSHOT_XML_SECURE, VIR_DOMAIN_CHECKPOINT_XML_SECURE
 _SOURCE_AGENT = 1  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
+_VCPU_GUEST = 8  # VIR_DOMAIN_VCPU_GUEST
 
 
 def api_name(row: HookApi, args: Mapping[str, Any]) -> str:
@@ -248,6 +275,8 @@ def read_only_denial(row: HookApi, args: Mapping[str, Any]) -> OperationDeniedEr
             return None
         return OperationDeniedError(ErrorCode.OPERATION_DENIED, f"{row.api} with secure flag", domain=row.error_domain)
     if row.access is Access.AGENT_SOURCE and args.get("source") != _SOURCE_AGENT:
+        return None
+    if row.access is Access.GUEST_FLAG and not args.get("flags", 0) & _VCPU_GUEST:
         return None
     return OperationDeniedError(
         ErrorCode.OPERATION_DENIED, f"read only access prevents {api_name(row, args)}", domain=row.error_domain

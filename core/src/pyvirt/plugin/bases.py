@@ -25,7 +25,8 @@ Kinds and their contracts:
   left out. Contract: ``CONTRACT_VERSION``.
 - ``storage_backend``: one pool type for the storage driver; ``refresh``,
   ``volume_names`` and ``volume`` are required, ``check``, ``build``,
-  ``delete`` (1.1), ``create_volume`` and ``delete_volume`` optional (libvirt's
+  ``delete`` (1.1), ``create_volume_from`` and ``wipe_volume`` (1.2),
+  ``create_volume`` and ``delete_volume`` optional (libvirt's
   ``virStorageBackend`` leaves them NULL the same way). Contract:
   :data:`STORAGE_BACKEND_CONTRACT_VERSION`, versioned on its own because
   its methods are plain calls, not pluggy hooks.
@@ -65,7 +66,8 @@ __all__ = [
     "driver_problem",
 ]
 
-STORAGE_BACKEND_CONTRACT_VERSION = "1.1"  # 1.1: the optional ``delete`` (virStoragePoolDelete)
+# 1.1: the optional ``delete`` (virStoragePoolDelete); 1.2: the optional ``create_volume_from`` and ``wipe_volume``
+STORAGE_BACKEND_CONTRACT_VERSION = "1.2"
 """Version of the storage-backend contract (:class:`StorageBackend`); same rules as ``CONTRACT_VERSION``."""
 
 
@@ -136,6 +138,8 @@ _STORAGE_BACKEND = Contract(
         Hook("create_volume", "1.0", False),
         Hook("delete_volume", "1.0", False),
         Hook("delete", "1.1", False),
+        Hook("create_volume_from", "1.2", False),
+        Hook("wipe_volume", "1.2", False),
     ),
     marked=False,
 )
@@ -344,7 +348,13 @@ class StorageBackend(ABC):
     not support pool deletion"),
     ``create_volume(pool, vol, flags) -> Volume`` and
     ``delete_volume(pool, name)`` (without them: NO_SUPPORT, "storage pool
-    does not support volume creation" / "vol deletion").
+    does not support volume creation" / "vol deletion"); contract 1.2:
+    ``create_volume_from(pool, vol, source, flags) -> Volume`` (vol-clone,
+    vol-create-from: ``vol`` is the new volume with its capacity and
+    allocation already settled, ``source`` the copied volume as ``volume``
+    describes it, perhaps of another pool) and ``wipe_volume(pool, name,
+    algorithm, flags)`` (vol-wipe; ``algorithm`` is libvirt's
+    virStorageVolWipeAlgorithm, already checked to be one it defines).
     Declare ``pyvirt_contract`` with the storage-backend contract version
     (:data:`STORAGE_BACKEND_CONTRACT_VERSION`).
     """

@@ -21,12 +21,15 @@ from collections.abc import Callable
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.api import API, Access, api_name, read_only_denial
 from pyvirt.plugin.records import (
+    BlockInfo,
+    BlockStats,
     CheckpointRef,
     DhcpLease,
     DomainInfo,
     DomainRef,
     InterfaceAddresses,
     InterfaceRef,
+    InterfaceStats,
     NetworkRef,
     NodeDeviceRef,
     NodeInfo,
@@ -36,6 +39,7 @@ from pyvirt.plugin.records import (
     SecurityLabel,
     SecurityModel,
     SnapshotRef,
+    VcpuInfo,
     VolumeInfo,
     VolumeRef,
 )
@@ -179,6 +183,9 @@ class DriverCalls:
     def node_get_security_model(self) -> SecurityModel:
         return cast("SecurityModel", self._call("node_get_security_model"))
 
+    def node_get_cpu_map(self, flags: int) -> tuple[int, bytes, int]:
+        return cast("tuple[int, bytes, int]", self._call("node_get_cpu_map", flags=flags))
+
     def domain_list_all(self) -> list[DomainRef]:
         return cast("list[DomainRef]", self._call("domain_list_all"))
 
@@ -253,6 +260,12 @@ class DriverCalls:
 
     def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
         self._call("domain_set_vcpus", dom=dom, count=count, flags=flags)
+
+    def domain_set_memory_stats_period(self, dom: DomainRef, period: int, flags: int) -> None:
+        self._call("domain_set_memory_stats_period", dom=dom, period=period, flags=flags)
+
+    def domain_pin_vcpu(self, dom: DomainRef, vcpu: int, cpumap: bytes, flags: int) -> None:
+        self._call("domain_pin_vcpu", dom=dom, vcpu=vcpu, cpumap=cpumap, flags=flags)
 
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._call("domain_attach_device", dom=dom, xml=xml, flags=flags)
@@ -341,6 +354,62 @@ class DriverCalls:
 
     def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
         return cast("tuple[int, list[TypedParam]]", self._call("domain_get_job_stats", dom=dom, flags=flags))
+
+    # metadata, guest controls, statistics (contract 1.11)
+    def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
+        return cast("str", self._call("domain_get_metadata", dom=dom, type=type, uri=uri, flags=flags))
+
+    def domain_set_metadata(
+        self, dom: DomainRef, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int
+    ) -> None:
+        self._call("domain_set_metadata", dom=dom, type=type, metadata=metadata, key=key, uri=uri, flags=flags)
+
+    def domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:
+        self._call("domain_rename", dom=dom, new_name=new_name, flags=flags)
+
+    def domain_reset(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_reset", dom=dom, flags=flags)
+
+    def domain_inject_nmi(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_inject_nmi", dom=dom, flags=flags)
+
+    def domain_send_key(self, dom: DomainRef, codeset: int, holdtime: int, keycodes: list[int], flags: int) -> None:
+        self._call("domain_send_key", dom=dom, codeset=codeset, holdtime=holdtime, keycodes=keycodes, flags=flags)
+
+    def domain_get_time(self, dom: DomainRef, flags: int) -> tuple[int, int]:
+        return cast("tuple[int, int]", self._call("domain_get_time", dom=dom, flags=flags))
+
+    def domain_set_time(self, dom: DomainRef, seconds: int, nseconds: int, flags: int) -> None:
+        self._call("domain_set_time", dom=dom, seconds=seconds, nseconds=nseconds, flags=flags)
+
+    def domain_get_hostname(self, dom: DomainRef, flags: int) -> str:
+        return cast("str", self._call("domain_get_hostname", dom=dom, flags=flags))
+
+    def domain_memory_stats(self, dom: DomainRef, max_stats: int, flags: int) -> list[tuple[int, int]]:
+        return cast(
+            "list[tuple[int, int]]", self._call("domain_memory_stats", dom=dom, max_stats=max_stats, flags=flags)
+        )
+
+    def domain_get_vcpus_flags(self, dom: DomainRef, flags: int) -> int:
+        return cast("int", self._call("domain_get_vcpus_flags", dom=dom, flags=flags))
+
+    def domain_get_vcpus(self, dom: DomainRef, maxinfo: int, maplen: int) -> list[VcpuInfo]:
+        return cast("list[VcpuInfo]", self._call("domain_get_vcpus", dom=dom, maxinfo=maxinfo, maplen=maplen))
+
+    def domain_get_vcpu_pin_info(self, dom: DomainRef, ncpumaps: int, maplen: int, flags: int) -> list[bytes]:
+        return cast(
+            "list[bytes]",
+            self._call("domain_get_vcpu_pin_info", dom=dom, ncpumaps=ncpumaps, maplen=maplen, flags=flags),
+        )
+
+    def domain_block_stats(self, dom: DomainRef, path: str) -> BlockStats:
+        return cast("BlockStats", self._call("domain_block_stats", dom=dom, path=path))
+
+    def domain_interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats:
+        return cast("InterfaceStats", self._call("domain_interface_stats", dom=dom, device=device))
+
+    def domain_get_block_info(self, dom: DomainRef, path: str, flags: int) -> BlockInfo:
+        return cast("BlockInfo", self._call("domain_get_block_info", dom=dom, path=path, flags=flags))
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
@@ -503,6 +572,12 @@ class DriverCalls:
 
     def volume_download(self, vol: VolumeRef, offset: int, length: int, flags: int) -> int:
         return cast("int", self._call("volume_download", vol=vol, offset=offset, length=length, flags=flags))
+
+    def volume_create_xml_from(self, pool: PoolRef, xml: str, source: VolumeRef, flags: int) -> VolumeRef:
+        return cast("VolumeRef", self._call("volume_create_xml_from", pool=pool, xml=xml, source=source, flags=flags))
+
+    def volume_wipe(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
+        self._call("volume_wipe", vol=vol, algorithm=algorithm, flags=flags)
 
     def secret_list_all(self) -> list[SecretRef]:
         return cast("list[SecretRef]", self._call("secret_list_all"))

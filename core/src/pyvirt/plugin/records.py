@@ -20,12 +20,15 @@ else:
     from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = [
+    "BlockInfo",
+    "BlockStats",
     "CheckpointRef",
     "DhcpLease",
     "DomainInfo",
     "DomainRef",
     "InterfaceAddresses",
     "InterfaceRef",
+    "InterfaceStats",
     "NetworkRef",
     "NodeDeviceRef",
     "NodeInfo",
@@ -35,6 +38,7 @@ __all__ = [
     "SecurityLabel",
     "SecurityModel",
     "SnapshotRef",
+    "VcpuInfo",
     "VolumeInfo",
     "VolumeRef",
 ]
@@ -161,3 +165,49 @@ class NodeDeviceRef(NamedTuple):
 class InterfaceRef(NamedTuple):
     name: str
     mac: str
+
+
+class VcpuInfo(NamedTuple):
+    """virVcpuInfo of one vCPU, with its row of the cpumaps virDomainGetVcpus fills.
+
+    ``cpumap`` is libvirt's byte map of the host CPUs the vCPU may run on (host
+    CPU ``n`` is bit ``n % 8`` of byte ``n // 8``), ``maplen`` bytes long, as it
+    travels on the wire.
+    """
+
+    number: int
+    state: int  # virVcpuState: 0 offline, 1 running, 2 blocked
+    cpu_time_ns: int
+    cpu: int  # the host CPU it last ran on, -1 when offline
+    cpumap: bytes
+
+
+class BlockStats(NamedTuple):
+    """virDomainBlockStatsStruct: requests and bytes read and written, errors; -1 where the driver does not know."""
+
+    rd_req: int
+    rd_bytes: int
+    wr_req: int
+    wr_bytes: int
+    errs: int
+
+
+class InterfaceStats(NamedTuple):
+    """virDomainInterfaceStatsStruct, as seen from the guest's side; -1 where the driver does not know."""
+
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
+class BlockInfo(NamedTuple):
+    """virDomainBlockInfo: what the guest sees, what the image uses on the host, and the host file or device size."""
+
+    capacity: int
+    allocation: int
+    physical: int

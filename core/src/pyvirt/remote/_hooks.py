@@ -11,12 +11,15 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyvirt.plugin.records import (
+        BlockInfo,
+        BlockStats,
         CheckpointRef,
         DhcpLease,
         DomainInfo,
         DomainRef,
         InterfaceAddresses,
         InterfaceRef,
+        InterfaceStats,
         NetworkRef,
         NodeDeviceRef,
         NodeInfo,
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
         SecurityLabel,
         SecurityModel,
         SnapshotRef,
+        VcpuInfo,
         VolumeInfo,
         VolumeRef,
     )
@@ -73,6 +77,10 @@ class RemoteHooks:
 
     def node_get_info(self) -> NodeInfo:
         result: NodeInfo = self._invoke("node_get_info")
+        return result
+
+    def node_get_cpu_map(self, flags: int) -> tuple[int, bytes, int]:
+        result: tuple[int, bytes, int] = self._invoke("node_get_cpu_map", flags)
         return result
 
     def node_get_security_model(self) -> SecurityModel:
@@ -165,6 +173,66 @@ class RemoteHooks:
         result: tuple[int, list[TypedParam]] = self._invoke("domain_get_job_stats", dom, flags)
         return result
 
+    def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
+        result: str = self._invoke("domain_get_metadata", dom, type, uri, flags)
+        return result
+
+    def domain_set_metadata(
+        self, dom: DomainRef, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int
+    ) -> None:
+        self._invoke("domain_set_metadata", dom, type, metadata, key, uri, flags)
+
+    def domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:
+        self._invoke("domain_rename", dom, new_name, flags)
+
+    def domain_reset(self, dom: DomainRef, flags: int) -> None:
+        self._invoke("domain_reset", dom, flags)
+
+    def domain_inject_nmi(self, dom: DomainRef, flags: int) -> None:
+        self._invoke("domain_inject_nmi", dom, flags)
+
+    def domain_send_key(self, dom: DomainRef, codeset: int, holdtime: int, keycodes: list[int], flags: int) -> None:
+        self._invoke("domain_send_key", dom, codeset, holdtime, keycodes, flags)
+
+    def domain_get_time(self, dom: DomainRef, flags: int) -> tuple[int, int]:
+        result: tuple[int, int] = self._invoke("domain_get_time", dom, flags)
+        return result
+
+    def domain_set_time(self, dom: DomainRef, seconds: int, nseconds: int, flags: int) -> None:
+        self._invoke("domain_set_time", dom, seconds, nseconds, flags)
+
+    def domain_get_hostname(self, dom: DomainRef, flags: int) -> str:
+        result: str = self._invoke("domain_get_hostname", dom, flags)
+        return result
+
+    def domain_memory_stats(self, dom: DomainRef, max_stats: int, flags: int) -> list[tuple[int, int]]:
+        result: list[tuple[int, int]] = self._invoke("domain_memory_stats", dom, max_stats, flags)
+        return result
+
+    def domain_get_vcpus_flags(self, dom: DomainRef, flags: int) -> int:
+        result: int = self._invoke("domain_get_vcpus_flags", dom, flags)
+        return result
+
+    def domain_get_vcpus(self, dom: DomainRef, maxinfo: int, maplen: int) -> list[VcpuInfo]:
+        result: list[VcpuInfo] = self._invoke("domain_get_vcpus", dom, maxinfo, maplen)
+        return result
+
+    def domain_get_vcpu_pin_info(self, dom: DomainRef, ncpumaps: int, maplen: int, flags: int) -> list[bytes]:
+        result: list[bytes] = self._invoke("domain_get_vcpu_pin_info", dom, ncpumaps, maplen, flags)
+        return result
+
+    def domain_block_stats(self, dom: DomainRef, path: str) -> BlockStats:
+        result: BlockStats = self._invoke("domain_block_stats", dom, path)
+        return result
+
+    def domain_interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats:
+        result: InterfaceStats = self._invoke("domain_interface_stats", dom, device)
+        return result
+
+    def domain_get_block_info(self, dom: DomainRef, path: str, flags: int) -> BlockInfo:
+        result: BlockInfo = self._invoke("domain_get_block_info", dom, path, flags)
+        return result
+
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)
         return result
@@ -193,6 +261,12 @@ class RemoteHooks:
 
     def domain_set_vcpus(self, dom: DomainRef, count: int, flags: int) -> None:
         self._invoke("domain_set_vcpus", dom, count, flags)
+
+    def domain_set_memory_stats_period(self, dom: DomainRef, period: int, flags: int) -> None:
+        self._invoke("domain_set_memory_stats_period", dom, period, flags)
+
+    def domain_pin_vcpu(self, dom: DomainRef, vcpu: int, cpumap: bytes, flags: int) -> None:
+        self._invoke("domain_pin_vcpu", dom, vcpu, cpumap, flags)
 
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         self._invoke("domain_attach_device", dom, xml, flags)
@@ -423,6 +497,13 @@ class RemoteHooks:
     def volume_get_path(self, vol: VolumeRef) -> str:
         result: str = self._invoke("volume_get_path", vol)
         return result
+
+    def volume_create_xml_from(self, pool: PoolRef, xml: str, source: VolumeRef, flags: int) -> VolumeRef:
+        result: VolumeRef = self._invoke("volume_create_xml_from", pool, xml, source, flags)
+        return result
+
+    def volume_wipe(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
+        self._invoke("volume_wipe", vol, algorithm, flags)
 
     def secret_list_all(self) -> list[SecretRef]:
         result: list[SecretRef] = self._invoke("secret_list_all")

@@ -11,8 +11,8 @@ the mapping and its reasons are in ``pyvirt.remote.xdrgen``.
 # fmt: off
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from importlib import import_module
 
 TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
 if TYPE_CHECKING:
@@ -1242,12 +1242,19 @@ _WHERE = {
 
 
 def _module_of(type_name: str) -> Any:
-    return import_module(f"pyvirt.remote._{_WHERE[type_name]}")
+    return _import_module(f"pyvirt.remote._{_WHERE[type_name]}")
+
+
+def _import_module(name: str) -> Any:
+    # not importlib.import_module: the importlib package and the warnings module it loads cost a
+    # client run 1.5 million instructions
+    __import__(name)
+    return sys.modules[name]
 
 
 def __getattr__(name: str) -> Any:
     if name == "FIELDS":  # for the daemon and for debugging; a client never needs it
-        return import_module(f"{__name__}_fields").FIELDS
+        return _import_module(f"{__name__}_fields").FIELDS
     kind, _, type_name = name.partition("_")
     if kind in ("pack", "unpack") and type_name in _WHERE:
         return getattr(_module_of(type_name), name)

@@ -23,12 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from pyvirt.plugin.records import (
+    BlockInfo,
+    BlockStats,
     CheckpointRef,
     DhcpLease,
     DomainInfo,
     DomainRef,
     InterfaceAddresses,
     InterfaceRef,
+    InterfaceStats,
     NetworkRef,
     NodeDeviceRef,
     NodeInfo,
@@ -38,6 +41,7 @@ from pyvirt.plugin.records import (
     SecurityLabel,
     SecurityModel,
     SnapshotRef,
+    VcpuInfo,
     VolumeInfo,
     VolumeRef,
 )
@@ -68,10 +72,12 @@ class RemoteCall(NamedTuple):
     hook: str
     procedures: tuple[str, ...]  # REMOTE_PROC_ names without the prefix
     args: Callable[..., Any]
-    ret: Callable[[Any], Any]
+    ret: Callable[..., Any]  # the reply (and the wire arguments when ``ret_takes_args``) -> the hook's value
     # The older procedure libvirt's client uses when the call has no flags (the API table's ``plain_api``:
     # virDomainDestroy beside virDomainDestroyFlags), and its arguments, or None when the call has flags.
     plain: tuple[str, Callable[..., Any]] | None = None
+    # ``ret`` also takes the wire arguments: a reply whose layout the request chose (cpumaps of ``maplen`` bytes)
+    ret_takes_args: bool = False
 
 
 # ---------------------------------------------------------------- value conversions
@@ -233,6 +239,19 @@ def _security_labels(replies: list[Any]) -> list[SecurityLabel]:
     return [SecurityLabel(_c_string(label), bool(enforcing))] if _c_string(label) else []
 
 
+def _cpumaps(raw: bytes, maplen: int) -> list[bytes]:
+    """libvirt's cpumaps: maps of ``maplen`` bytes laid end to end in one opaque."""
+    if maplen <= 0:
+        return []
+    return [raw[i : i + maplen] for i in range(0, len(raw), maplen)]
+
+
+def _vcpu_infos(infos: Any, raw: bytes, maplen: int) -> list[VcpuInfo]:
+    maps = _cpumaps(raw, maplen)
+    return [VcpuInfo(n, state, cpu_time, cpu, maps[i] if i < len(maps) else b"")
+            for i, (n, state, cpu_time, cpu) in enumerate(infos)]  # fmt: skip
+
+
 _ALL = 1  # need_results: ask for the objects, not just their number
 _DOMAIN_FLAGS = ("persistent", "active", "autostart", "managed_save", "has_snapshot", "updated")
 _OBJECT_FLAGS = ("active", "persistent", "autostart")
@@ -265,6 +284,7 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("connect_domain_xml_from_native", "CONNECT_DOMAIN_XML_FROM_NATIVE",
          lambda native_format, native_config: (native_format, native_config, 0), _first),
     _one("node_get_info", "NODE_GET_INFO", lambda: None, lambda w: NodeInfo(_c_string(w[0]), *w[1:])),
+    _one("node_get_cpu_map", "NODE_GET_CPU_MAP", lambda flags: (1, 1, flags), lambda w: (w[2], w[0] or b"", w[1])),
     _one("node_get_security_model", "NODE_GET_SECURITY_MODEL", lambda: None,
          lambda w: SecurityModel(_c_string(w[0]), _c_string(w[1]))),
     # ------------------------------------------------------------ domains
@@ -308,6 +328,34 @@ _ROWS: tuple[RemoteCall, ...] = (
                                                         int(cancelled))),
     _one("domain_get_job_stats", "DOMAIN_GET_JOB_STATS", lambda dom, flags: (_wd(dom), flags),
          lambda w: (w[0], [typed_param_from_wire(p) for p in w[1]])),
+    # metadata, guest controls, statistics (contract 1.11)
+    _one("domain_get_metadata", "DOMAIN_GET_METADATA", lambda dom, type, uri, flags: (_wd(dom), type, uri, flags),
+         _first),
+    _one("domain_set_metadata", "DOMAIN_SET_METADATA",
+         lambda dom, type, metadata, key, uri, flags: (_wd(dom), type, metadata, key, uri, flags)),
+    _one("domain_rename", "DOMAIN_RENAME", lambda dom, new_name, flags: (_wd(dom), new_name, flags)),
+    _one("domain_reset", "DOMAIN_RESET", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_inject_nmi", "DOMAIN_INJECT_NMI", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_send_key", "DOMAIN_SEND_KEY",
+         lambda dom, codeset, holdtime, keycodes, flags: (_wd(dom), codeset, holdtime, list(keycodes), flags)),
+    _one("domain_get_time", "DOMAIN_GET_TIME", lambda dom, flags: (_wd(dom), flags), lambda w: (w[0], w[1])),
+    _one("domain_set_time", "DOMAIN_SET_TIME",
+         lambda dom, seconds, nseconds, flags: (_wd(dom), seconds, nseconds, flags)),
+    _one("domain_get_hostname", "DOMAIN_GET_HOSTNAME", lambda dom, flags: (_wd(dom), flags), _first),
+    _one("domain_memory_stats", "DOMAIN_MEMORY_STATS", lambda dom, max_stats, flags: (_wd(dom), max_stats, flags),
+         lambda w: [(tag, val) for tag, val in w[0]]),
+    _one("domain_get_vcpus_flags", "DOMAIN_GET_VCPUS_FLAGS", lambda dom, flags: (_wd(dom), flags), _first),
+    RemoteCall("domain_get_vcpus", ("DOMAIN_GET_VCPUS",), lambda dom, maxinfo, maplen: (_wd(dom), maxinfo, maplen),
+               lambda w, a: _vcpu_infos(w[0], w[1], int(a[2])), ret_takes_args=True),
+    RemoteCall("domain_get_vcpu_pin_info", ("DOMAIN_GET_VCPU_PIN_INFO",),
+               lambda dom, ncpumaps, maplen, flags: (_wd(dom), ncpumaps, maplen, flags),
+               lambda w, a: _cpumaps(w[0], a[2])[: w[1]], ret_takes_args=True),
+    _one("domain_block_stats", "DOMAIN_BLOCK_STATS", lambda dom, path: (_wd(dom), path), lambda w: BlockStats(*w)),
+    _one("domain_interface_stats", "DOMAIN_INTERFACE_STATS", lambda dom, device: (_wd(dom), device),
+         lambda w: InterfaceStats(*w)),
+    # the wire's order is allocation, capacity, physical; virDomainBlockInfo's is capacity first
+    _one("domain_get_block_info", "DOMAIN_GET_BLOCK_INFO", lambda dom, path, flags: (_wd(dom), path, flags),
+         lambda w: BlockInfo(w[1], w[0], w[2])),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),
@@ -322,6 +370,11 @@ _ROWS: tuple[RemoteCall, ...] = (
          plain=("DOMAIN_SET_MEMORY", lambda dom, memory_kib, flags: None if flags else (_wd(dom), memory_kib))),
     _one("domain_set_vcpus", "DOMAIN_SET_VCPUS_FLAGS", lambda dom, count, flags: (_wd(dom), count, flags),
          plain=("DOMAIN_SET_VCPUS", lambda dom, count, flags: None if flags else (_wd(dom), count))),
+    _one("domain_set_memory_stats_period", "DOMAIN_SET_MEMORY_STATS_PERIOD",
+         lambda dom, period, flags: (_wd(dom), period, flags)),
+    _one("domain_pin_vcpu", "DOMAIN_PIN_VCPU_FLAGS",
+         lambda dom, vcpu, cpumap, flags: (_wd(dom), vcpu, bytes(cpumap), flags),
+         plain=("DOMAIN_PIN_VCPU", lambda dom, vcpu, cpumap, flags: None if flags else (_wd(dom), vcpu, bytes(cpumap)))),
     _one("domain_attach_device", "DOMAIN_ATTACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
          plain=("DOMAIN_ATTACH_DEVICE", lambda dom, xml, flags: None if flags else (_wd(dom), xml))),
     _one("domain_detach_device", "DOMAIN_DETACH_DEVICE_FLAGS", lambda dom, xml, flags: (_wd(dom), xml, flags),
@@ -429,6 +482,13 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("volume_get_info", "STORAGE_VOL_GET_INFO", lambda vol: (_wire_volume(vol),), lambda w: VolumeInfo(*w)),
     _one("volume_get_xml_desc", "STORAGE_VOL_GET_XML_DESC", lambda vol, flags: (_wire_volume(vol), flags), _first),
     _one("volume_get_path", "STORAGE_VOL_GET_PATH", lambda vol: (_wire_volume(vol),), _first),
+    _one("volume_create_xml_from", "STORAGE_VOL_CREATE_XML_FROM",
+         lambda pool, xml, source, flags: (_wire_pool(pool), xml, _wire_volume(source), flags),
+         lambda w: _volume_ref(w[0])),
+    # libvirt's client sends virStorageVolWipe as its own procedure: a daemon whose driver has no patterns
+    # (ESX) answers it
+    _one("volume_wipe", "STORAGE_VOL_WIPE_PATTERN", lambda vol, algorithm, flags: (_wire_volume(vol), algorithm, flags),
+         plain=("STORAGE_VOL_WIPE", lambda vol, algorithm, flags: None if algorithm else (_wire_volume(vol), flags))),
     # ------------------------------------------------------------ secrets
     _one("secret_list_all", "CONNECT_LIST_ALL_SECRETS", lambda: (_ALL, 0), lambda w: [_secret_ref(s) for s in w[0]]),
     _one("secret_lookup_by_uuid", "SECRET_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),

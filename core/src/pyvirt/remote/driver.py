@@ -198,7 +198,8 @@ class RemoteConnection(RemoteHooks):
         wire_args = row.args(*args)
         if len(plan) == 1:
             number, pack, unpack = plan[0]
-            return row.ret(self._client.call(number, pack, wire_args, unpack))
+            reply = self._client.call(number, pack, wire_args, unpack)
+            return row.ret(reply, wire_args) if row.ret_takes_args else row.ret(reply)
         batch = [(n, p, a, u) for (n, p, u), a in zip(plan, wire_args, strict=True)]
         return row.ret(self._client.call_many(batch))
 

@@ -19,15 +19,21 @@ As in libvirt, ssh's end is one side of a socket pair, and what ssh (or the
 far shell) writes to stderr is kept: when the connection ends before the
 daemon answered, that text is the error ("End of file while reading data:
 Permission denied (publickey).: Input/output error").
+
+Every ``pyvirsh -c qemu+ssh://...`` pays this module's imports, so it uses
+the interpreter's own layers: ``os.posix_spawnp`` and a pidfd instead of
+subprocess (which brings locale, re, threading and selectors), ``_socket``
+instead of socket.py, ``_thread`` for the stderr reader, and its own shell
+quoting instead of shlex's (a regular expression).
 """
 
 from __future__ import annotations
 
-import contextlib
-import shlex
-import socket
-import subprocess
-import threading
+import _socket
+import _thread
+import os
+import select
+import signal
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.uri import URI
@@ -36,6 +42,14 @@ __all__ = ["CommandSocket", "connect_ssh", "helper_command", "ssh_argv"]
 
 _ERR_KEEP = 1 << 16
 _REAP_WAIT = 5.0
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def _quote(text: str) -> str:
+    """``shlex.quote``: a word of safe characters as it is, anything else single-quoted for ``sh``."""
+    if text and _SHELL_SAFE.issuperset(text):
+        return text
+    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def _truthy(value: str | None) -> bool:
@@ -44,13 +58,13 @@ def _truthy(value: str | None) -> bool:
 
 def helper_command(name: str, read_only: bool, proxy: str, netcat: str | None, socket_path: str) -> str:
     """The command the far host's shell runs: a helper that joins stdin/stdout to the daemon's socket."""
-    uri = shlex.quote(name)
+    uri = _quote(name)
     ro = " -r" if read_only else ""
-    nc = shlex.quote(netcat or "nc")
+    nc = _quote(netcat or "nc")
     # libvirt's probe for OpenBSD nc, which needs -q0 to exit at the end of stdin
     nccmd = (
         f'if {nc} -q 2>&1 | grep "requires an argument" >/dev/null 2>&1; then ARG=-q0; else ARG=; fi; '
-        f"exec {nc} $ARG -U {shlex.quote(socket_path)}"
+        f"exec {nc} $ARG -U {_quote(socket_path)}"
     )
     helpers = (
         f"if command -v pyvirt-ssh-helper >/dev/null 2>&1; then exec pyvirt-ssh-helper{ro} {uri}; "
@@ -62,7 +76,7 @@ def helper_command(name: str, read_only: bool, proxy: str, netcat: str | None, s
         script = helpers + "else echo 'no pyvirt-ssh-helper or virt-ssh-helper on this host' >&2; exit 127; fi"
     else:
         script = helpers + f"else {nccmd}; fi"
-    return "sh -c " + shlex.quote(script)
+    return "sh -c " + _quote(script)
 
 
 def ssh_argv(uri: URI, command: str) -> list[str]:
@@ -87,43 +101,71 @@ def ssh_argv(uri: URI, command: str) -> list[str]:
     return argv
 
 
-class CommandSocket(socket.socket):
+class CommandSocket(_socket.socket):
     """Our end of the socket pair whose other end is a command's stdin/stdout; closing it reaps the command."""
 
-    def attach(self, proc: subprocess.Popen[bytes]) -> None:
-        self._proc = proc
-        self._errout = bytearray()
-        assert proc.stderr is not None
-        self._err_thread = threading.Thread(target=self._collect, args=(proc.stderr,), daemon=True)
-        self._err_thread.start()
+    _pid: int | None = None
 
-    def _collect(self, stream: object) -> None:
-        read = stream.read1  # type: ignore[attr-defined]
-        while chunk := read(4096):
-            self._errout += chunk
-            del self._errout[:-_ERR_KEEP]
+    def attach(self, pid: int, stderr_fd: int) -> None:
+        """Watch command ``pid``: a thread keeps what it writes on ``stderr_fd`` (ours to close)."""
+        self._pid = pid
+        self._errout = bytearray()
+        self._err_done = _thread.allocate_lock()
+        self._err_done.acquire()
+        _thread.start_new_thread(self._collect, (stderr_fd,))
+
+    def _collect(self, fd: int) -> None:
+        try:
+            while chunk := os.read(fd, 4096):
+                self._errout += chunk
+                del self._errout[:-_ERR_KEEP]
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+            self._err_done.release()
 
     def error_output(self) -> str:
         """What the command wrote on stderr (waiting briefly for it to finish writing)."""
-        self._err_thread.join(2.0)
+        if self._err_done.acquire(timeout=2.0):
+            self._err_done.release()
         return bytes(self._errout).decode(errors="replace").strip()
 
     def close(self) -> None:
         super().close()
-        proc = getattr(self, "_proc", None)
-        if proc is None or proc.returncode is not None:
-            return
+        pid, self._pid = self._pid, None
+        if pid is not None:
+            _reap(pid, _REAP_WAIT)  # ssh ends once its stdin is closed
+
+
+def _reap(pid: int, timeout: float) -> None:
+    """Wait for ``pid`` at most ``timeout`` seconds (a pidfd says when it ended), then kill it, and reap it."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # already reaped by someone else, or a kernel without pidfds: waitpid decides
+        pidfd = -1
+    if pidfd >= 0:
         try:
-            proc.wait(_REAP_WAIT)  # ssh ends once its stdin is closed
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            with contextlib.suppress(OSError):
-                proc.stderr.close()
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(int(timeout * 1000)):
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
+    try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
-def connect_ssh(uri: URI, read_only: bool, name: str, socket_path: str) -> socket.socket:
+def _spawn(argv: list[str], stdio: int, stderr: int) -> int:
+    """``argv`` found in PATH and started with ``stdio`` as its stdin and stdout, ``stderr`` as its stderr,
+    SIGPIPE and SIGXFSZ back to their defaults (Python ignores them; subprocess restores them too)."""
+    actions = [(os.POSIX_SPAWN_DUP2, stdio, 0), (os.POSIX_SPAWN_DUP2, stdio, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
+    return os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+
+
+def connect_ssh(uri: URI, read_only: bool, name: str, socket_path: str) -> _socket.socket:
     """Start ssh with the helper command; the returned socket speaks to the far daemon."""
     proxy = uri.param("proxy") or "auto"
     if proxy not in ("auto", "netcat", "native"):
@@ -135,11 +177,13 @@ def connect_ssh(uri: URI, read_only: bool, name: str, socket_path: str) -> socke
         )
     command = helper_command(name, read_only, proxy, netcat, uri.param("socket") or socket_path)
     argv = ssh_argv(uri, command)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)  # both close-on-exec
+    err_r, err_w = os.pipe()
     try:
-        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.PIPE)
+        pid = _spawn(argv, theirs.fileno(), err_w)
     except FileNotFoundError:
         ours.close()
+        os.close(err_r)
         raise Error(
             ErrorCode.SYSTEM_ERROR,
             f"Cannot find '{argv[0]}' in path: No such file or directory (install the Debian package 'openssh-client')",
@@ -147,6 +191,7 @@ def connect_ssh(uri: URI, read_only: bool, name: str, socket_path: str) -> socke
         ) from None
     finally:
         theirs.close()
-    sock = CommandSocket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=ours.detach())
-    sock.attach(proc)
+        os.close(err_w)
+    sock = CommandSocket(_socket.AF_UNIX, _socket.SOCK_STREAM, fileno=ours.detach())
+    sock.attach(pid, err_r)
     return sock

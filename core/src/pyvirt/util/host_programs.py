@@ -42,6 +42,10 @@ class HostProgram(NamedTuple):
 _TABLE = (
     # ---------------------------------------------------------------- run by core (the plugins declare theirs)
     HostProgram("setfiles", "policycoreutils", "host-validate: looks for SELinux's relabelling tool"),
+    HostProgram(
+        "sensible-editor", "sensible-utils", "pyvirsh's edit commands: the editor when $VISUAL/$EDITOR are unset"
+    ),
+    HostProgram("sh", "dash", "pyvirsh's edit commands: an $EDITOR with arguments (virsh runs it so); tests"),
     HostProgram("python3", "python3-minimal", "tests and benchmarks (pyvirt-lxc declares it for its controller)"),
     # ---------------------------------------------------------------- run by tests, benchmarks and the demo
     HostProgram("virsh", "libvirt-clients", "tests and benchmarks: real libvirt 9.0 as the reference"),
@@ -50,6 +54,7 @@ _TABLE = (
     HostProgram("man", "man-db", "pyvirsh tests: the generated man page renders without a warning"),
     HostProgram("file", "file", "test driver tests: libmagic's reading of the screenshot's PNG header"),
     HostProgram("virtlogd", "libvirt-daemon", "benchmarks: the private libvirtd's log daemon"),
+    HostProgram("virt-ssh-helper", "libvirt-daemon", "ssh tests: libvirt's helper, the reference for pyvirt's"),
     HostProgram("qemu-io", "qemu-utils", "pyvirt-qemu tests: read and write guest disk images"),
     HostProgram("qemu-nbd", "qemu-utils", "pyvirt-qemu tests: an NBD server for network disks"),
     HostProgram("auditctl", "auditd", "audit tests: switch kernel auditing on"),
@@ -77,7 +82,6 @@ _TABLE = (
     HostProgram("go", "golang-go", "ESX tests and bootstrap: build govmomi's vSphere simulator (vcsim)"),
     HostProgram("apt-get", "apt", "ESX tests and bootstrap: fetch vcsim's main package (govmomi's source)"),
     HostProgram("bash", "bash", "tests: shell pipelines"),
-    HostProgram("sh", "dash", "tests: small shell children"),
     HostProgram("cat", "coreutils", "command tests"),
     HostProgram("chmod", "coreutils", "command tests"),
     HostProgram("echo", "coreutils", "command tests"),

@@ -474,7 +474,7 @@ class EsxConnection(HostObjectHooks):
 class EsxDriver(HypervisorDriver):
     """The object behind the ``esx``, ``vpx`` and ``gsx`` entry points (one driver, as in libvirt)."""
 
-    pyvirt_contract = "1.10"
+    pyvirt_contract = "1.11"  # 1.11: volume_create_xml_from, volume_wipe
     name = "esx"
 
     @hookimpl

@@ -113,6 +113,14 @@ class HostObjectHooks:
         self.pools.delete_volume(vol, flags)
 
     @hookimpl
+    def volume_create_xml_from(self, pool: PoolRef, xml: str, source: VolumeRef, flags: int) -> VolumeRef:
+        return self.pools.create_volume_from(pool, xml, source, flags)
+
+    @hookimpl
+    def volume_wipe(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
+        self.pools.wipe_volume(vol, algorithm, flags)
+
+    @hookimpl
     def volume_get_info(self, vol: VolumeRef) -> VolumeInfo:
         return self.pools.volume_info(vol)
 

@@ -28,7 +28,13 @@ import hmac
 import json
 import os
 import stat
-from dataclasses import dataclass
+
+# mypy treats any constant named TYPE_CHECKING as true: it sees typing.NamedTuple, the run pyvirt's cheaper one
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["CachedSession", "SessionCache", "cache_directory"]
 
@@ -46,8 +52,7 @@ def _verifier(password: str, salt: bytes) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _ROUNDS).hex()
 
 
-@dataclass(frozen=True)
-class CachedSession:
+class CachedSession(NamedTuple):  # pyvirt's NamedTuple, not a dataclass: cheaper for every short run
     version: str  # pyVmomi's name of the negotiated API version ("vim.version.version11")
     cookie: str  # the session cookie, as the host set it
     content: str  # the host's ServiceContent, serialized by pyVmomi

@@ -34,7 +34,7 @@ from xml.parsers.expat import ExpatError
 from pyvirt.conf import storage as conf
 from pyvirt.conf.xmlmodel import parse_model
 from pyvirt.conf.xmlparse import parse_xml
-from pyvirt.errors import Error, ErrorCode, XMLError
+from pyvirt.errors import Error, ErrorCode, NotSupportedError, XMLError
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 from pyvirt_esx.vmomi import vim as _vim
@@ -346,8 +346,14 @@ class DatastorePools:
         self.session.wait(task, "Could not copy volume", ErrorCode.INTERNAL_ERROR)
         return self.lookup_volume(pool.name, vol.name)
 
-    def wipe_volume(self, vol: VolumeRef, flags: int) -> None:
-        """esxStorageVolWipe: the host writes zeros over the disk (ZeroFillVirtualDisk_Task)."""
+    def wipe_volume(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
+        """esxStorageVolWipe: the host writes zeros over the disk (ZeroFillVirtualDisk_Task).
+
+        Zeros only: libvirt's ESX driver has no virStorageVolWipePattern, so
+        any other algorithm is refused as libvirt refuses it, never zeroed instead.
+        """
+        if algorithm:
+            raise NotSupportedError(ErrorCode.NO_SUPPORT, "virStorageVolWipePattern")  # the facade's own words
         check_flags(flags, 0, "esxStorageVolWipe")
         manager = self.session.content.virtualDiskManager
         try:

@@ -18,7 +18,6 @@ import socket
 import ssl
 import time
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, make_error
@@ -27,6 +26,13 @@ from pyvirt.util.auth_prompt import ask
 from pyvirt_esx.credentials import lookup_credential
 from pyvirt_esx.session_cache import CachedSession, SessionCache
 from pyvirt_esx.vmomi import SoapAdapter, SoapStubAdapter, VmomiSupport, vim, vmodl
+
+# mypy treats any constant named TYPE_CHECKING as true: it sees typing.NamedTuple, the run pyvirt's cheaper one
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["Datastore", "Session", "UriOptions", "esx_error", "fault_text", "parse_uri_options"]
 
@@ -47,8 +53,7 @@ def fault_text(fault: Any) -> str:
     return str(getattr(fault, "msg", None) or type(fault).__name__)
 
 
-@dataclass(frozen=True)
-class UriOptions:
+class UriOptions(NamedTuple):  # records are pyvirt's NamedTuples, not dataclasses: cheaper to define
     transport: str
     no_verify: bool
     auto_answer: bool
@@ -100,8 +105,7 @@ def parse_uri_options(uri: URI) -> UriOptions:
     return UriOptions(transport, no_verify, auto_answer, proxy)
 
 
-@dataclass
-class Datastore:
+class Datastore(NamedTuple):
     name: str
     mount_path: str  # what the host shows in absolute file names (/vmfs/volumes/<uuid>, or a directory)
     obj: Any

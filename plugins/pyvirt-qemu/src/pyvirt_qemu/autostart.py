@@ -23,7 +23,7 @@ from pyvirt.local_driver.state_driver import (
     wait_for_jobs,
 )
 from pyvirt.plugin import hookimpl
-from pyvirt_qemu.migration import recover as recover_migrations
+from pyvirt_qemu.migration_recovery import recover as recover_migrations
 
 __all__ = ["QemuStateHooks"]
 

@@ -120,6 +120,13 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
                 layer.driver_type  # fmt: skip
         else:
             node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
+            settings = {"encryption": layer.source_encryption_format, "slices": layer.source_slice_type,
+                        "fdgroup": layer.source_fdgroup,
+                        "metadata_cache": layer.format_metadata_cache_max_size}  # fmt: skip
+            named = [name for name, value in settings.items() if value is not None]
+            if named:
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"backing image settings ({', '.join(named)}) "
+                                        "are not supported by the QEMU driver yet")  # fmt: skip
         if kind == "volume":  # resolved by the storage driver at start
             kind = "block" if layer.source_dev else "file"
         network = kind == "network"

@@ -12,32 +12,48 @@ silently left out of the guest.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
-from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import ChardevSource
-from pyvirt.errors import ErrorCode, InternalError, NotSupportedError
+from pyvirt.conf.domain import Clock, Domain
+from pyvirt.conf.domain_devices import ChardevSource, Disk, Interface
+from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.block_nodes import assign_node_ids
+from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
-from pyvirt_qemu.domain_validation import check_for_start
+from pyvirt_qemu.domain_validation import check_for_start, check_tpm_versions, pseries_machine_options
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_path
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args, sdl_environment
+from pyvirt_qemu.host_devices import check_host_devices
 from pyvirt_qemu.iothreads import iothread_args
-from pyvirt_qemu.memory_backends import HugetlbfsMount, hugetlbfs_mounts, memory_layout
+from pyvirt_qemu.memory_backends import (
+    HugetlbfsMount,
+    aligned_memory_kib,
+    hugetlbfs_mounts,
+    initial_memory_kib,
+    memory_layout,
+    numa_cells,
+)
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
+from pyvirt_qemu.shared_memory import check_shmems
+from pyvirt_qemu.smartcards import ccid_controller_args, check_smartcards, smartcard_args
 from pyvirt_qemu.sysinfo_args import genid_args, smbios_args, sysinfo_fwcfg_args
+from pyvirt_qemu.usb_addresses import UsbHub
+from pyvirt_qemu.virtio_transports import check_ccw_addresses, retarget_virtio_devices
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
 
-_UNTRANSLATED = ("smartcards", "shmems", "hubs")
+_UNTRANSLATED = ("shmems",)
 
 
 def _unsupported(what: str) -> NotSupportedError:
@@ -121,9 +137,11 @@ def _escape_commas(value: str) -> str:
 
 
 def memory_mib(dom: Domain) -> int:
-    """Guest RAM rounded up to whole MiB, as libvirt aligns it for QEMU."""
+    """Guest RAM in MiB, rounded up as libvirt aligns it for QEMU (whole MiB; 256 MiB steps on pSeries)."""
+    if numa_cells(dom):
+        initial_memory_kib(dom)  # the cells' checks come first, as libvirt makes them
     assert dom.memory is not None
-    return (dom.memory.kib + 1023) // 1024
+    return aligned_memory_kib(dom, dom.memory.kib, "initial memory size") // 1024
 
 
 @dataclass
@@ -145,8 +163,6 @@ def _check_translatable(dom: Domain) -> None:
     for kind in _UNTRANSLATED:
         if getattr(devices, kind):
             raise _unsupported(f"<{kind[:-1]}>")
-    if devices.vsock is not None:
-        raise _unsupported("<vsock>")
     if devices.iommu is not None and devices.iommu.model != "intel":
         raise _unsupported(f"IOMMU model '{devices.iommu.model}'")
     if dom.type not in ("kvm", "qemu"):
@@ -177,14 +193,62 @@ def _check_translatable(dom: Domain) -> None:
             raise _unsupported("one of the requested <features>")
 
 
+def _loadparm(dom: Domain) -> str | None:
+    """qemuAppendLoadparmMachineParm: the s390 IPL load parameter of the first boot device (a disk, else a NIC)."""
+    devices = dom.devices
+    assert devices is not None
+    bootable: list[Disk | Interface] = [*devices.disks, *devices.interfaces]
+    for dev in bootable:
+        if dev.boot is not None and dev.boot.order == 1 and dev.boot.loadparm:
+            return str(dev.boot.loadparm).upper()
+    return None
+
+
+def _key_wrap(dom: Domain, has_option: Callable[[str], bool]) -> list[str]:
+    """``aes-key-wrap=``/``dea-key-wrap=`` of ``<keywrap>`` (s390 CPACF key wrapping), AES first as libvirt's
+    qemuAppendKeyWrapMachineParms writes them; ``has_option``: the emulator's machine takes the property
+    (QEMU_CAPS_AES_KEY_WRAP / QEMU_CAPS_DEA_KEY_WRAP)."""
+    states: dict[str, str] = {}
+    for cipher in dom.keywrap or []:
+        name = cipher.name or ""
+        if name not in ("aes", "dea"):
+            raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'name' in element 'cipher': '{name}'.")
+        if name in states:  # virDomainKeyWrapCipherDefParseXML
+            raise InternalError(ErrorCode.INTERNAL_ERROR,
+                                f"A domain definition can have no more than one cipher node with name {name}")  # fmt: skip
+        if cipher.state not in ("on", "off"):
+            raise XMLError(ErrorCode.XML_ERROR,
+                           f"Invalid value for attribute 'state' in element 'cipher': '{cipher.state or ''}'.")  # fmt: skip
+        states[name] = cipher.state
+    parts = []
+    for name in ("aes", "dea"):
+        if name in states:
+            if not has_option(f"{name}-key-wrap"):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                        f"{name}-key-wrap is not available with this QEMU binary")  # fmt: skip
+            parts.append(f"{name}-key-wrap={states[name]}")
+    return parts
+
+
+def _vmcoreinfo(dom: Domain, available: bool) -> list[str]:
+    """``<features><vmcoreinfo state='on'/>``: the device through which a crashed guest's kernel tells QEMU
+    where its dump notes are (qemuBuildVMCoreInfoCommandLine; QEMU_CAPS_DEVICE_VMCOREINFO)."""
+    if dom.features is None or dom.features.vmcoreinfo_state != "on":
+        return []
+    if not available:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "vmcoreinfo is not available with this QEMU binary")
+    return ["-device", "vmcoreinfo"]
+
+
 def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm: bool = False,
-             hpet_option: bool = True, gic_option: bool = True) -> str:  # fmt: skip
+             hpet_option: bool = True, gic_option: bool = True, loadparm: str | None = None,
+             key_wrap: list[str] | None = None, pseries: list[str] | None = None) -> str:  # fmt: skip
     """``-machine``; ``hpet_option``: the machine takes ``hpet=`` (libvirt's QEMU_CAPS_MACHINE_HPET, QEMU 5.2
     on; before, ``-no-hpet`` said the same); ``gic_option``: the ARM board takes ``gic-version=``
     (QEMU_CAPS_MACH_VIRT_GIC_VERSION): without it a GICv2, what such a QEMU always gave, needs no option and
     any other version cannot be had."""
     assert dom.os is not None and dom.os.type is not None
-    parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off"]
+    parts = [_escape_commas(dom.os.type.machine or "pc"), "usb=off", *(key_wrap or [])]
     f = dom.features
     if f is not None and f.vmport_state:
         parts.append(f"vmport={f.vmport_state}")
@@ -196,6 +260,7 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm:
         parts.append(f"gic-version={f.gic_version}")
     if f is not None and f.ioapic_driver:
         parts.append(f"kernel_irqchip={'split' if f.ioapic_driver == 'qemu' else 'on'}")
+    parts += pseries or []
     # <memory dumpCore>; libvirt's default is qemu.conf's dump_guest_core, off
     dump_core = dom.memory.dump_core if dom.memory is not None else None
     parts.append(f"dump-guest-core={dump_core or 'off'}")
@@ -203,6 +268,8 @@ def _machine(dom: Domain, pflash_nodes: int, memory_backend: str | None, nvdimm:
         parts.append(f"memory-backend={memory_backend}")
     if nvdimm:
         parts.append("nvdimm=on")
+    if loadparm:
+        parts.append(f"loadparm={_escape_commas(loadparm)}")
     parts += [f"pflash{i}=libvirt-pflash{i}-format" for i in range(pflash_nodes)]
     if dom.os.bios_useserial:
         parts.append("graphics=off")
@@ -226,18 +293,47 @@ def _smp(dom: Domain, dies_option: bool = True) -> str:
     return text + f",sockets={maxcpus},cores=1,threads=1"
 
 
+def wall_clock() -> float:
+    """Now, in seconds since the epoch: what a ``variable`` guest clock is offset from (a test may pretend)."""
+    return time.time()
+
+
+def _rtc_base(clock: Clock) -> str:
+    """``-rtc base=`` of a ``variable`` or ``absolute`` clock (qemuBuildClockArgStr): the guest's date as UTC.
+    A ``localtime`` basis becomes the same adjustment from UTC, fixed now, as libvirt rewrites the live
+    definition (so a later change of the host's zone or DST does not move the guest's clock)."""
+    if clock.offset == "absolute":
+        then = datetime.datetime.fromtimestamp(clock.start or 0, datetime.UTC)
+    else:
+        now = wall_clock()
+        try:
+            adjustment = int(clock.adjustment or 0)
+        except ValueError:
+            raise XMLError(ErrorCode.XML_ERROR, f"invalid clock adjustment '{clock.adjustment}'") from None
+        if clock.basis == "localtime":
+            adjustment += time.localtime(now).tm_gmtoff  # virTimeLocalOffsetFromUTC
+            clock.adjustment, clock.basis = str(adjustment), "utc"
+        then = datetime.datetime.fromtimestamp(int(now) + adjustment, datetime.UTC)
+    return f"base={then.strftime('%Y-%m-%dT%H:%M:%S')}"
+
+
 def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     clock = dom.clock
     offset = clock.offset if clock is not None and clock.offset else "utc"
-    if offset not in ("utc", "localtime"):
+    if offset not in ("utc", "localtime", "variable", "absolute"):
         raise _unsupported(f"clock offset '{offset}'")
-    rtc = f"base={offset}"
+    rtc = _rtc_base(clock) if clock is not None and offset in ("variable", "absolute") else f"base={offset}"
     out: list[str] = []
     for timer in (clock.timers or []) if clock is not None else []:
         if timer.name == "rtc" and timer.tickpolicy == "catchup":
             rtc += ",driftfix=slew"
-        elif timer.name == "pit" and timer.tickpolicy == "delay":
-            out += ["-global", "kvm-pit.lost_tick_policy=delay"]
+        elif timer.name == "pit" and timer.tickpolicy in (None, "delay", "discard", "catchup") and timer.track is None:
+            # the in-kernel PIT's policy for lost ticks (catchup needs nothing); a QEMU without the property
+            # (libvirt's QEMU_CAPS_KVM_PIT_TICK_POLICY) has the default, delay, and no way to ask for another
+            if timer.tickpolicy != "catchup" and (
+                caps is None or caps.probed or caps.has_flag("kvm-pit-lost-tick-policy")
+            ):
+                out += ["-global", f"kvm-pit.lost_tick_policy={timer.tickpolicy or 'delay'}"]
         elif timer.name == "hpet" and timer.track is None and timer.tickpolicy is None:
             # a -machine property; a QEMU before that took -no-hpet (qemuBuildClockCommandLine)
             if caps is not None and not caps.has_flag("machine-hpet") and caps.has_flag("no-hpet"):
@@ -249,17 +345,27 @@ def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     return ["-rtc", rtc, *out]
 
 
-def _pm(dom: Domain, q35: bool, acpi_option: bool = True) -> list[str]:
+def _reboot_allowed(dom: Domain) -> bool:
+    """qemuProcessRebootAllowed: unless every lifecycle action destroys the guest, a reboot is a reboot."""
+    return (dom.on_reboot or "restart") != "destroy" or (dom.on_poweroff or "destroy") != "destroy" or \
+        (dom.on_crash or "destroy") not in ("destroy", "coredump-destroy")  # fmt: skip
+
+
+def _pm(dom: Domain, q35: bool, acpi_option: bool = True, caps: EmulatorCaps | None = None) -> list[str]:
     """``-no-shutdown``, ``-no-acpi`` and the S3/S4 switches; ``acpi_option``: QEMU has ``-no-acpi``
-    (QEMU_CAPS_NO_ACPI: x86 and aarch64 only, the boards of other architectures have no ACPI to turn off)."""
-    out = ["-no-shutdown"]
+    (QEMU_CAPS_NO_ACPI: x86 and aarch64 only, the boards of other architectures have no ACPI to turn off).
+    ``caps``: a QEMU without the ``set-action`` command (before 6.0) is told ``-no-reboot`` instead when the
+    guest may not reboot, and an old q35 without ICH9's S3/S4 switches takes PIIX4's, as libvirt falls back."""
+    known = caps is None or caps.probed
+    set_action = known or caps is None or caps.has_flag("set-action")
+    out = ["-no-shutdown" if set_action or _reboot_allowed(dom) else "-no-reboot"]
     if acpi_option and (dom.features is None or not dom.features.acpi):
         out.append("-no-acpi")
-    pm_object = "ICH9-LPC" if q35 else "PIIX4_PM"
-    if dom.pm_suspend_to_mem is not None:
-        out += ["-global", f"{pm_object}.disable_s3={0 if dom.pm_suspend_to_mem else 1}"]
-    if dom.pm_suspend_to_disk is not None:
-        out += ["-global", f"{pm_object}.disable_s4={0 if dom.pm_suspend_to_disk else 1}"]
+    for state, name in ((dom.pm_suspend_to_mem, "s3"), (dom.pm_suspend_to_disk, "s4")):
+        if state is None:
+            continue
+        ich9 = q35 and (known or caps is None or caps.has_flag(f"ich9-disable-{name}"))
+        out += ["-global", f"{'ICH9-LPC' if ich9 else 'PIIX4_PM'}.disable_{name}={0 if state else 1}"]
     return out
 
 
@@ -320,6 +426,20 @@ def _boot(dom: Domain) -> list[str]:
     return out
 
 
+def _hubs(dom: Domain, devices: DeviceArgs, caps: EmulatorCaps | None) -> list[str]:
+    """``usb-hub`` devices (qemuBuildHubCommandLine), each on the port ``usb_addresses`` gave it."""
+    out: list[str] = []
+    for i, hub in enumerate(dom.devices.hubs if dom.devices is not None else []):
+        if hub.type != "usb":
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"hub type {hub.type} not supported")
+        if caps is not None and not caps.has_flag("usb-hub"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "usb-hub not supported by QEMU binary")
+        info = UsbHub(hub)
+        props = {"driver": "usb-hub", "id": info.user_alias or f"hub{i}"}
+        out += ["-device", json_arg(props | devices.address_props(info.address))]
+    return out
+
+
 def _channel_paths(dom: Domain, lib_dir: str) -> None:
     """A listening channel without a path (the guest agent's, typically) gets one in the guest's private dir."""
     for ch in dom.devices.channels if dom.devices is not None else []:
@@ -338,7 +458,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                        hugepage_mounts: list[HugetlbfsMount] | None = None,
                        host_nodes: set[int] | None = None,
                        memory_backing_dir: str = "/var/lib/libvirt/qemu/ram",
-                       caps: EmulatorCaps | None = None, tpm_socket: str | None = None) -> QemuCommand:  # fmt: skip
+                       caps: EmulatorCaps | None = None, tpm_socket: str | None = None,
+                       chardev_tls: ChardevTls | None = None, incoming: str | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
@@ -350,11 +471,18 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     default to what this host has; shared RAM without huge pages is a file under
     ``memory_backing_dir``. ``caps``: the emulator's capabilities (e.g. from libvirt's test data): the
     syntax and options follow them; without them a current QEMU is assumed. ``tpm_socket``: where swtpm
-    listens, when the caller started it elsewhere than the guest's private directory.
+    listens, when the caller started it elsewhere than the guest's private directory. ``chardev_tls``:
+    qemu.conf's TLS settings for TCP character devices (off without them). ``incoming``: the migration
+    source QEMU waits for (``defer``, ``fd:N``, ``tcp:HOST:PORT``, ``exec:CMD``), placed where libvirt puts it.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
+    check_shmems(dom, caps)  # libvirt's own words about a <shmem> before the refusal of the device itself
     _check_translatable(dom)
+    check_tpm_versions(dom)
+    check_smartcards(dom, caps)
+    check_ccw_addresses(dom)
+    check_host_devices(dom, caps, on_host=not standalone)  # (a command line to read needs no host device ready)
     if caps is not None:
         check_for_start(dom, caps)
     q35 = is_q35(dom)
@@ -363,6 +491,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     _channel_paths(dom, lib_dir)
     devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir, caps)
     devices.tpm_socket = tpm_socket
+    devices.chardev_tls = chardev_tls
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={_escape_commas(dom.name or '')},debug-threads=on", "-S"]
@@ -382,7 +511,11 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                            host_nodes, memory_backing_dir, numa_mem)  # fmt: skip
     a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm,
                                caps is None or caps.has_flag("machine-hpet"),
-                               caps is None or caps.probed or caps.has_flag("gic-version"))]  # fmt: skip
+                               caps is None or caps.probed or caps.has_flag("gic-version"),
+                               _loadparm(dom) if caps is not None and caps.has_flag("loadparm") else None,
+                               _key_wrap(dom, lambda flag: caps is None or caps.probed or caps.has_flag(flag)),
+                               pseries_machine_options(dom, lambda cap: caps is None or caps.probed
+                                                       or caps.has_flag(f"machine.pseries.{cap}")))]  # fmt: skip
     a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
     cpu_arg = cpu_argument(
         dom, caps is None or caps.has_flag("cpu.migratable"), caps is None or caps.has_flag("cpu-cache")
@@ -403,9 +536,9 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-smp", _smp(dom, caps is None or caps.has_flag("smp-dies"))]
     a += iothread_args(dom)
     a += memory.numa_args
+    a += ["-uuid", dom.uuid or ""]  # before the SMBIOS tables, as libvirt writes them
     a += smbios_args(dom)
     a += sysinfo_fwcfg_args(dom)
-    a += ["-uuid", dom.uuid or ""]
     a += genid_args(dom)
     if not dom.devices.graphics:
         a += ["-display", "none"]
@@ -416,7 +549,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += ["-mon", "chardev=charmonitor,id=monitor,mode=control"]
     a += _clock(dom, caps)
     acpi_arch = dom.os.type.arch in ("x86_64", "i686", "aarch64")
-    a += _pm(dom, q35, caps is None or (caps.probed and acpi_arch) or caps.has_flag("no-acpi"))
+    a += _pm(dom, q35, caps is None or (caps.probed and acpi_arch) or caps.has_flag("no-acpi"), caps)
     a += _boot(dom)
     a += _iommu(dom)
     a += _root_hotplug(dom, q35)
@@ -424,9 +557,12 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     for mem in memory.devices:
         a += mem.objects
         a += ["-device", json_arg(mem.props | devices.address_props(mem.device.address))]
+    a += _hubs(dom, devices, caps)
+    a += ccid_controller_args(dom, devices.address_props)
     a += devices.disks()
     a += devices.filesystems()
     a += devices.nets()
+    a += smartcard_args(dom, devices.chardev)
     a += devices.serials()
     a += devices.parallels()
     a += devices.channels_and_consoles()
@@ -434,7 +570,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.inputs()
     a += devices.audio()
     gcfg = graphics_cfg or GraphicsConfig()
-    a += graphics_args(dom, gcfg, lib_dir, vnc_port)
+    a += graphics_args(dom, gcfg, lib_dir, vnc_port,
+                       caps is None or caps.probed or caps.has_flag("egl-headless.rendernode"))  # fmt: skip
     sasl_dir = gcfg.vnc_sasl_dir if gcfg.vnc_sasl and any(g.type == "vnc" for g in dom.devices.graphics) else None
     if sasl_dir:
         cmd.env["SASL_CONF_PATH"] = sasl_dir
@@ -444,13 +581,22 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.watchdog()
     a += devices.redirdevs()
     a += devices.hostdevs()
+    if incoming is not None:
+        a += ["-incoming", incoming]
     a += devices.memballoon()
     a += devices.rngs()
+    a += _vmcoreinfo(dom, caps is None or caps.has_flag("vmcoreinfo"))
+    # <qemu:commandline>: the user's own arguments, verbatim, where libvirt adds them (before -sandbox), and
+    # their environment (a variable without a value is set empty, as virCommandAddEnvPair does)
+    a += dom.qemu_args
+    cmd.env.update({name: value or "" for name, value in dom.qemu_env})
     a += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
     a += devices.panics()
+    a += devices.vsock()
     a += ["-msg", "timestamp=on"]
     if not os.path.isabs(cmd.emulator):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"emulator '{cmd.emulator}' is not an absolute path")
+    retarget_virtio_devices(dom, cmd.args)
     if caps is not None:
         cmd.args[:] = _for_caps(cmd.args, caps)
     return cmd

@@ -13,15 +13,20 @@ from typing import Any
 from lxml import etree
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface
+from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface, Redirdev, Smartcard
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.audio_backends import audiodev_props
 from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
+from pyvirt_qemu.chardev_tls import ChardevTls, tls_object
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
+from pyvirt_qemu.disk_source_checks import check_disk_source
 from pyvirt_qemu.emulator_caps import EmulatorCaps
+from pyvirt_qemu.host_devices import hostdev_args
 from pyvirt_qemu.iothreads import iothread_prop
 from pyvirt_qemu.pci_addresses import pci_address
+from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
+from pyvirt_qemu.virtio_transports import ccw_devno
 
 __all__ = [
     "DISK_BUS_DEVICE",
@@ -44,10 +49,12 @@ _USB_CONTROLLERS = {"pci-ohci": "pci-ohci", "qemu-xhci": "qemu-xhci", "nec-xhci"
                     "ich9-uhci2": "ich9-usb-uhci2", "ich9-uhci3": "ich9-usb-uhci3", "vt82c686b-uhci": "vt82c686b-usb-uhci"}  # fmt: skip
 # serial target models this builder writes, with the target type each belongs to (virDomainChrSerialTargetModel)
 _SERIAL_DEVICES = {"isa-serial": "isa-serial", "spapr-vty": "spapr-vio-serial", "sclpconsole": "sclp-serial",
-                   "sclplmconsole": "sclp-serial", "pl011": "system-serial", "16550a": "system-serial"}  # fmt: skip
+                   "sclplmconsole": "sclp-serial", "pl011": "system-serial", "16550a": "system-serial",
+                   "pci-serial": "pci-serial", "usb-serial": "usb-serial", "isa-debugcon": "isa-debug"}  # fmt: skip
 # qemuChrSerialTargetModelToCaps: the capability each needs
-_SERIAL_FLAGS = {"spapr-vty": "spapr-vty", "sclpconsole": "sclpconsole", "sclplmconsole": "sclplmconsole",
-                 "pl011": "pl011"}  # fmt: skip
+# (the cache spells QEMU_CAPS_DEVICE_SCLPCONSOLE "s390-sclp"; a probed QEMU is not asked)
+_SERIAL_FLAGS = {"spapr-vty": "spapr-vty", "sclpconsole": "s390-sclp", "sclplmconsole": "sclplmconsole",
+                 "pl011": "pl011", "pci-serial": "pci-serial", "usb-serial": "usb-serial"}  # fmt: skip
 VIDEO_MODELS = {
     "vga": "VGA",
     "cirrus": "cirrus-vga",
@@ -62,7 +69,7 @@ _SOUND_MODELS = {"ac97": "AC97", "es1370": "ES1370", "sb16": "sb16", "ich6": "in
                   "ich9": "ich9-intel-hda", "usb": "usb-audio"}  # fmt: skip
 _WATCHDOGS = {"i6300esb": "i6300esb", "ib700": "ib700"}
 _WATCHDOG_ACTIONS = ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi", "dump")
-_SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
+_SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "ibmvscsi": "spapr-vscsi", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
                      "am53c974": "am53c974", "dc390": "dc390"}  # fmt: skip
 _PCI_CONTROLLERS = {"pci-bridge": "pci-bridge"}
 
@@ -114,6 +121,7 @@ class DeviceArgs:
         self.lib_dir = lib_dir
         self.caps = caps
         self.tpm_socket: str | None = None  # swtpm's control socket, when not the guest's own (see build_command_line)
+        self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls settings
         self.next_fdset = 0
         assert dom.devices is not None and dom.os is not None
         self.dom, self.d, self.fds, self.vnc_port, self.standalone, self.q35 = dom, dom.devices, fds, vnc_port, \
@@ -130,9 +138,9 @@ class DeviceArgs:
             if c.type == "pci" and (c.index or 0) == bus:
                 if c.model == "pcie-root":
                     return "pcie.0"
-                if c.model == "pci-root":
+                if c.model == "pci-root" and bus == 0:
                     return "pci.0"
-                return _alias(c)
+                return _alias(c)  # (a pSeries guest's further PHBs too)
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"Could not find PCI controller with index '{bus}'")
 
     def address_props(self, address: Address | None) -> dict[str, Any]:
@@ -144,8 +152,12 @@ class DeviceArgs:
             out["addr"] = f"0x{pci.slot:x}" + (f".0x{pci.function:x}" if pci.function else "")
             return out
         if address is not None and address.attrs.get("type") == "ccw":
-            # the s390 virtio-*-ccw devices are not written yet; a -pci one in its place would be wrong
-            raise _unsupported("a device on the s390 channel subsystem (ccw address)")
+            # the device itself becomes virtio-*-ccw (virtio_transports.retarget_virtio_devices)
+            return {"devno": ccw_devno(address)}
+        if address is not None and address.attrs.get("type") == "spapr-vio" and "reg" in address.attrs:
+            return {"reg": int(address.attrs["reg"], 16)}  # pSeries VIO devices (spapr-vscsi): their bus address
+        if address is not None and address.attrs.get("type") == "virtio-mmio":
+            return {}  # the board places virtio-mmio devices itself; the device is virtio-*-device
         if address is not None and address.attrs.get("type") == "usb":
             bus = int(address.attrs.get("bus", "0"), 0)
             usb = next((c for c in self.d.controllers if c.type == "usb" and (c.index or 0) == bus), None)
@@ -227,7 +239,7 @@ class DeviceArgs:
         images = [(loader.path, bool(loader.readonly))]
         if os_.nvram is not None and os_.nvram.path:
             images.append((os_.nvram.path, False))
-        elif loader.readonly:
+        elif loader.readonly and not loader.stateless:  # a stateless firmware keeps no variables
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a read-only pflash loader needs an <nvram> store")
         out: list[str] = []
         for i, (path, readonly) in enumerate(images):
@@ -242,6 +254,9 @@ class DeviceArgs:
     def _controller_props(self, c: Controller) -> dict[str, Any] | None:
         index = c.index or 0
         if c.type == "pci":
+            if c.model == "pci-root" and index > 0 and c.model_name == "spapr-pci-host-bridge":
+                # another pSeries PHB (qemuBuildControllerPCIDevProps): a device of its own, by target index
+                return {"driver": "spapr-pci-host-bridge", "index": c.target_index or 0, "id": _alias(c)}
             if c.model in ("pci-root", "pcie-root"):
                 return None
             if c.model == "pcie-root-port":
@@ -311,8 +326,8 @@ class DeviceArgs:
                 props = self._controller_props(c)
                 if props is not None:
                     out += ["-device", _j(props)]
-        for c in self.d.controllers:
-            if c.type not in ("pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc"):
+        for c in self.d.controllers:  # (the CCID readers come after the USB hubs, see smartcards)
+            if c.type not in ("pci", "usb", "scsi", "ide", "sata", "virtio-serial", "fdc", "ccid"):
                 raise _unsupported(f"controller type '{c.type}'")
         return out + self._legacy_usb()
 
@@ -349,8 +364,13 @@ class DeviceArgs:
             # qemuBuildVirtioDevProps, then the virtio-blk properties in libvirt's order
             props = {"driver": _virtio_driver("virtio-blk-pci", disk.model), **virtio_options(disk),
                      **iothread_prop(self.dom, disk.driver_iothread, "Disk")}  # fmt: skip
+            # a QEMU whose virtio-blk still has SCSI passthrough (gone in 5.0) gets it turned off, as libvirt does
+            caps = self.caps
+            old_scsi = caps is not None and not caps.probed and caps.has_flag("virtio-blk-pci.scsi") \
+                and not caps.has_flag("virtio-blk-pci.scsi.default.disabled")  # fmt: skip
             for prop, value in (("ioeventfd", disk.driver_ioeventfd), ("event_idx", disk.driver_event_idx),
-                                ("num-queues", disk.driver_queues), ("queue-size", disk.driver_queue_size)):  # fmt: skip
+                                ("scsi", False if old_scsi else None), ("num-queues", disk.driver_queues),
+                                ("queue-size", disk.driver_queue_size)):  # fmt: skip
                 if value is not None:
                     props[prop] = value
         elif disk.driver_iothread is not None:
@@ -412,6 +432,8 @@ class DeviceArgs:
     def disks(self) -> list[str]:
         out: list[str] = []
         out += self._floppy_controller()
+        for disk in self.d.disks:  # libvirt's own refusals first, for every disk (it validates them all)
+            check_disk_source(disk, self.caps)
         for disk in self.d.disks:
             if disk.type not in (None, "file", "block", "volume", "network"):
                 raise _unsupported(f"disk type '{disk.type}'")
@@ -420,6 +442,14 @@ class DeviceArgs:
             if disk.encryption_format or disk.transient or disk.source_startup_policy:
                 raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, transient or "
                                    "startupPolicy)")  # fmt: skip
+            source_settings = {"encryption": disk.source_encryption_format, "tls": disk.source_tls,
+                               "tlsHostname": disk.source_tls_hostname, "slices": disk.source_slice_type,
+                               "reservations": disk.source_reservations_managed, "fdgroup": disk.source_fdgroup,
+                               "snapshot": disk.source_snapshot, "config": disk.source_config,
+                               "metadata_cache": disk.driver_metadata_cache_max_size}  # fmt: skip
+            named = [name for name, value in source_settings.items() if value is not None]
+            if named:
+                raise _unsupported(f"disk '{disk.target_dev}' source settings ({', '.join(named)})")
             check_iotune(disk)  # applied over QMP at start, like libvirt
             if disk.driver_io not in (None, "native", "threads", "io_uring"):
                 raise _unsupported(f"disk io mode '{disk.driver_io}'")
@@ -468,6 +498,8 @@ class DeviceArgs:
                 opts = f"local,security_model={mode}"
                 if fs.multidevs and fs.multidevs != "default":
                     opts += f",multidevs={fs.multidevs}"
+                opts += f",fmode={fs.fmode}" if fs.fmode else ""  # the modes of files and directories created
+                opts += f",dmode={fs.dmode}" if fs.dmode else ""
             if fs.driver_wrpolicy:
                 opts += f",writeout={fs.driver_wrpolicy}"
             opts += f",id=fsdev-{alias},path={fs.source_dir.replace(',', ',,')}"
@@ -482,15 +514,15 @@ class DeviceArgs:
     def nets(self) -> list[str]:
         out: list[str] = []
         for i, nic in enumerate(self.d.interfaces):
+            if nic.port_isolated or nic.downscript_path:
+                raise _unsupported("an isolated port or a downscript on an interface")
             out += ["-netdev", _j(nic_netdev_props(i, nic, self.fds, self.standalone))]
-            out += [
-                "-device",
-                _j(nic_device_props(i, nic, self.boot_index.get(id(nic)), self.address_props(nic.address))),
-            ]
+            props = nic_device_props(i, nic, self.boot_index.get(id(nic)), self.address_props(nic.address))
+            out += ["-device", _j({**props, **rom_props(nic)})]
         return out
 
     # ------------------------------------------------------------------ character devices
-    def _chardev(self, chr_: Chardev, alias: str) -> list[str]:
+    def chardev(self, chr_: Chardev, alias: str) -> list[str]:
         """``-chardev`` for a serial port, channel or console; files and listening sockets come as fds.
 
         Like libvirt, the driver opens a file (``-add-fd``, QEMU writes to
@@ -509,10 +541,9 @@ class DeviceArgs:
             case "pty" | "null" | "vc" | "stdio":
                 return ["-chardev", f"{kind},id={chr_id}"]
             case "spicevmc":  # the SPICE client's end: the agent on a channel, USB redirection on a redirdev
-                return [
-                    "-chardev",
-                    f"spicevmc,id={chr_id},name={'usbredir' if alias.startswith('redir') else 'vdagent'}",
-                ]
+                channel = "usbredir" if alias.startswith("redir") else "vdagent"
+                channel = "smartcard" if alias.startswith("smartcard") else channel
+                return ["-chardev", f"spicevmc,id={chr_id},name={channel}"]
             case "spiceport":
                 if src is None or not src.channel:
                     raise XMLError(ErrorCode.XML_ERROR, "Missing source channel attribute for char device")
@@ -550,12 +581,25 @@ class DeviceArgs:
                 text = f"socket,id={chr_id},host={src.host},port={src.service}"
                 if chr_.protocol == "telnet":
                     text += ",telnet=on"
-                return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "")]
+                tls = tls_object(self.chardev_tls, src, chr_id)
+                if tls is not None:
+                    text += f",tls-creds={tls[1]}"
+                return [
+                    *(tls[0] if tls else []),
+                    "-chardev",
+                    text + (",server=on,wait=off" if src.mode == "bind" else ""),
+                ]
         raise _unsupported(f"character device type '{kind}'")
 
     def serials(self) -> list[str]:
         out: list[str] = []
         for i, serial in enumerate(self.d.serials):
+            if serial.target_type is None and serial.target_model is None:
+                # no target the post-parse could name (e.g. a ppce500 or vexpress board): the board's own UART,
+                # a platform device, as qemuChrIsPlatformDevice says of a serial still without a target type
+                out += self.chardev(serial, _alias(serial))
+                out += ["-serial", f"chardev:char{_alias(serial)}"]
+                continue
             model = serial.target_model or "isa-serial"
             if model not in _SERIAL_DEVICES or serial.target_type not in (None, _SERIAL_DEVICES[model]):
                 raise _unsupported(f"serial target '{serial.target_type}'")
@@ -565,13 +609,15 @@ class DeviceArgs:
                                         f"'{model}' is not supported in this QEMU binary")  # fmt: skip
             alias = _alias(serial)
             port = int(serial.target_port) if serial.target_port is not None else i
-            out += self._chardev(serial, alias)
+            out += self.chardev(serial, alias)
             if _SERIAL_DEVICES[model] == "system-serial":
                 out += ["-serial", f"chardev:char{alias}"]  # the board's own UART, a platform device
                 continue
             props: dict[str, Any] = {"driver": model, "chardev": f"char{alias}", "id": alias}
             if model == "isa-serial":
                 props["index"] = port
+            elif model in ("pci-serial", "usb-serial"):  # on the PCI or USB address it was given
+                props |= self.address_props(serial.address)
             elif model == "spapr-vty" and serial.address is not None and "reg" in serial.address.attrs:
                 props["reg"] = int(serial.address.attrs["reg"], 16)
             if serial.address is not None and serial.address.attrs.get("type") == "isa":
@@ -585,7 +631,7 @@ class DeviceArgs:
         out: list[str] = []
         for par in self.d.parallels:
             alias = _alias(par)
-            out += self._chardev(par, alias)
+            out += self.chardev(par, alias)
             out += ["-device", _j({"driver": "isa-parallel", "chardev": f"char{alias}", "id": alias})]
         return out
 
@@ -611,7 +657,7 @@ class DeviceArgs:
             if ch.target_type != "virtio":
                 raise _unsupported(f"channel target type '{ch.target_type}'")
             alias = _alias(ch)
-            out += self._chardev(ch, alias)
+            out += self.chardev(ch, alias)
             props: dict[str, Any] = {"driver": "virtserialport", **self.address_props(ch.address),
                                      "chardev": f"char{alias}", "id": alias}  # fmt: skip
             if ch.target_name:
@@ -620,11 +666,20 @@ class DeviceArgs:
         for i, console in enumerate(self.d.consoles):
             if console.target_type in (None, "serial") and i == 0 and self.d.serials:
                 continue  # the serial port's own chardev
-            if console.target_type != "virtio":
+            # s390's SCLP consoles (qemuBuildSclpDevProps) or a virtio one; a serial console is its port's own
+            driver = {"virtio": "virtconsole", "sclp": "sclpconsole", "sclplm": "sclplmconsole"}.get(
+                console.target_type or ""
+            )
+            if driver is None:
                 raise _unsupported(f"console target type '{console.target_type}'")
+            flag = _SERIAL_FLAGS.get(driver)
+            if flag is not None and self.caps is not None and not self.caps.probed and not self.caps.has_flag(flag):
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED, f"'{driver}' is not supported in this QEMU binary"
+                )
             alias = _alias(console)
-            out += self._chardev(console, alias)
-            out += ["-device", _j({"driver": "virtconsole", "chardev": f"char{alias}", "id": alias})]
+            out += self.chardev(console, alias)
+            out += ["-device", _j({"driver": driver, "chardev": f"char{alias}", "id": alias})]
         return out
 
     # ------------------------------------------------------------------ input, audio, display
@@ -651,6 +706,12 @@ class DeviceArgs:
         for i, v in enumerate(self.d.videos):
             model = v.model_type or "cirrus"
             primary = i == 0
+            if v.driver_name == "vhostuser":  # the vhost-user-gpu helper the driver would have to run
+                raise _unsupported("video driver 'vhostuser'")
+            if v.model_rendernode:  # virDomainVideoDefValidate: the render node is the vhost-user helper's
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                        "unsupported rendernode accel attribute without 'vhostuser'")  # fmt: skip
+            gl = self._check_accel3d(v, model)
             props: dict[str, Any]
             if model == "none":
                 continue
@@ -661,8 +722,22 @@ class DeviceArgs:
                 if self.has("VGA.vgamem_mb"):
                     props["vgamem_mb"] = (v.model_vgamem or 16384) // 1024
             elif model == "virtio":
-                props = {**_virtio_props("virtio-vga" if primary else "virtio-gpu-pci", v), "id": _alias(v),
-                         "max_outputs": v.model_heads or 1}  # fmt: skip
+                # qemuDomainSupportsVideoVga: the primary card is virtio-vga where QEMU has it (not on ARM)
+                vga = primary and self.has("virtio-vga")
+                # virgl: the GL variants where QEMU splits them out (6.1 on), else the 'virgl' property
+                if vga:
+                    driver = "virtio-vga-gl" if gl and self.has("virtio-vga-gl") else "virtio-vga"
+                else:
+                    driver = "virtio-gpu-gl-pci" if gl and self.has("virtio-gpu-gl-pci") else "virtio-gpu-pci"
+                props = {**_virtio_props(driver, v), "id": _alias(v)}
+                # (no QEMU has both: without capabilities, the -gl device of a current one)
+                if (
+                    v.model_accel3d is not None
+                    and self.has("virtio-gpu.virgl")
+                    and not driver.endswith(("-gl", "-gl-pci"))
+                ):
+                    props["virgl"] = v.model_accel3d
+                props["max_outputs"] = v.model_heads or 1
             elif model == "bochs":
                 props = {"driver": "bochs-display", "id": _alias(v), "vgamem": (v.model_vram or 16384) * 1024}
             elif model == "qxl":
@@ -674,24 +749,76 @@ class DeviceArgs:
                     props["vgamem_mb"] = (v.model_vgamem or 16384) // 1024
             else:
                 raise _unsupported(f"video model '{model}'")
+            if v.model_resolution_x is not None or v.model_resolution_y is not None:
+                props |= {"xres": v.model_resolution_x, "yres": v.model_resolution_y}  # the initial mode
             out += ["-device", _j({**props, **self.address_props(v.address)})]
         return out
 
+    def _check_accel3d(self, v: Any, model: str) -> bool:
+        """``<acceleration accel3d='yes'>`` (virgl) is virtio's alone and needs QEMU's GL support
+        (qemuValidateDomainDeviceDefVideo); True when asked for."""
+        if not v.model_accel3d:
+            return False
+        if model != "virtio":
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "3d acceleration is supported only with 'virtio' video device")  # fmt: skip
+        if not any(self.has(flag) for flag in ("virtio-gpu.virgl", "virtio-gpu-gl-pci", "virtio-vga-gl")):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "3d acceleration is not supported by this QEMU binary")  # fmt: skip
+        return True
+
     # ------------------------------------------------------------------ the rest
     def tpms(self) -> list[str]:
-        """An emulated TPM: swtpm's control channel as a chardev (an fd from the driver), the tpmdev, the device."""
+        """An emulated TPM: swtpm's control channel as a chardev (an fd from the driver), the tpmdev, the device;
+        a pSeries TPM proxy (the host's TPM, through the hypervisor) is a device alone."""
         out: list[str] = []
-        for i, tpm in enumerate(self.d.tpms):
-            if tpm.backend_type != "emulator" or i:
+        proxies = [t for t in self.d.tpms if t.model == "spapr-tpm-proxy"]
+        if len(proxies) > 1:  # qemuValidateDomainDefTPMs
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "only a single TPM Proxy device is supported")
+        if len(self.d.tpms) - len(proxies) > 1:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "only a single TPM non-proxy device is supported")
+        for index, tpm in enumerate(self.d.tpms):
+            alias = _alias(tpm)
+            if tpm.model == "spapr-tpm-proxy":
+                path = etree.fromstring(f"<backend>{tpm.backend_content or ''}</backend>").find("device")
+                if tpm.backend_type != "passthrough" or path is None or not path.get("path"):
+                    raise _unsupported(f"TPM proxy backend '{tpm.backend_type}'")
+                out += ["-device", _j({"driver": "spapr-tpm-proxy", "id": alias, "host-path": path.get("path")})]
+                continue
+            if tpm.backend_type not in ("emulator", "passthrough"):
                 raise _unsupported(f"TPM backend '{tpm.backend_type}'")
             model = tpm.model or "tpm-tis"
-            if model not in ("tpm-tis", "tpm-crb"):
+            if model not in ("tpm-tis", "tpm-crb", "tpm-spapr"):
                 raise _unsupported(f"TPM model '{model}'")
+            if tpm.backend_type == "passthrough":
+                out += self._tpm_passthrough(tpm, index, alias, model)
+                continue
+            arch = self.dom.os.type.arch if self.dom.os is not None and self.dom.os.type is not None else None
+            driver = "tpm-tis-device" if model == "tpm-tis" and arch == "aarch64" else model  # a sysbus TIS on ARM
             fd = self.fds.get("tpm0")
             chardev = f"fd={fd}" if fd is not None else f"path={self.tpm_socket or f'{self.lib_dir}/swtpm.sock'}"
-            out += ["-chardev", f"socket,id=chrtpm,{chardev}", "-tpmdev", "emulator,id=tpm-tpm0,chardev=chrtpm",
-                    "-device", _j({"driver": model, "tpmdev": "tpm-tpm0", "id": _alias(tpm)})]  # fmt: skip
+            props: dict[str, Any] = {"driver": driver, "tpmdev": f"tpm-{alias}", "id": alias}
+            if model == "tpm-spapr":
+                props |= self.address_props(tpm.address)  # its VIO address (reg)
+            out += ["-chardev", f"socket,id=chrtpm,{chardev}", "-tpmdev", f"emulator,id=tpm-{alias},chardev=chrtpm",
+                    "-device", _j(props)]  # fmt: skip
         return out
+
+    def _tpm_passthrough(self, tpm: Any, index: int, alias: str, model: str) -> list[str]:
+        """The host's TPM and its cancel file, opened by the driver (``tpm_passthrough_fds``) and given to QEMU
+        as fd sets, as qemuBuildTPMBackendStr writes them."""
+        fd, cancel = self.fds.get(tpm_fd_key(index)), self.fds.get(tpm_cancel_fd_key(index))
+        if fd is None or cancel is None:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"TPM '{alias}' was not opened for passthrough")
+        device_set, cancel_set = self.next_fdset, self.next_fdset + 1
+        self.next_fdset += 2
+        props: dict[str, Any] = {"driver": model, "tpmdev": f"tpm-{alias}", "id": alias}
+        if model == "tpm-spapr":
+            props |= self.address_props(tpm.address)
+        return ["-add-fd", f"set={device_set},fd={fd},opaque={alias}-tpm",
+                "-add-fd", f"set={cancel_set},fd={cancel},opaque={alias}-cancel",
+                "-tpmdev", f"passthrough,id=tpm-{alias},path=/dev/fdset/{device_set},cancel-path=/dev/fdset/{cancel_set}",
+                "-device", _j(props)]  # fmt: skip
 
     def sounds(self) -> list[str]:
         """Sound cards; an HDA controller carries codecs (hda-duplex unless the XML names others) that play."""
@@ -738,7 +865,7 @@ class DeviceArgs:
             if redir.bus not in (None, "usb"):
                 raise _unsupported(f"redirdev bus '{redir.bus}'")
             alias = _alias(redir)
-            out += self._chardev(Chardev(type=redir.type, sources=redir.sources, protocol=redir.protocol), alias)
+            out += self.chardev(Chardev(type=redir.type, sources=redir.sources, protocol=redir.protocol), alias)
             props: dict[str, Any] = {"driver": "usb-redir", "chardev": f"char{alias}", "id": alias}
             if id(redir) in self.boot_index:
                 props["bootindex"] = self.boot_index[id(redir)]
@@ -746,9 +873,7 @@ class DeviceArgs:
         return out
 
     def hostdevs(self) -> list[str]:
-        if self.d.hostdevs:
-            raise _unsupported("<hostdev>")
-        return []
+        return hostdev_args(self.dom, self.address_props, self.boot_index, self.has("usb-host.hostdevice"))
 
     def memballoon(self) -> list[str]:
         b = self.d.memballoon
@@ -763,15 +888,38 @@ class DeviceArgs:
             props["free-page-reporting"] = b.freePageReporting
         return ["-device", _j({**props, **self.address_props(b.address)})]
 
+    def vsock(self) -> list[str]:
+        """``vhost-vsock-pci``/``-ccw`` on the fd the driver opened and gave its CID (``vsock.open_vhost_vsock``),
+        as qemuBuildVsockDevProps writes it: the fd as a string property."""
+        v = self.d.vsock
+        if v is None:
+            return []
+        if v.model not in _VIRTIO_MODELS:
+            raise _unsupported(f"vsock model '{v.model}'")
+        fd = self.fds.get("vsock")
+        if fd is None or v.cid_address is None:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "vhost-vsock device has no fd or guest CID at start")
+        transport = v.address.attrs.get("type") if v.address is not None else None
+        # the transport names the device (qemuBuildVirtioDevGetConfig): channel I/O on s390, else PCI
+        driver = "vhost-vsock-ccw" if transport == "ccw" else _virtio_driver("vhost-vsock-pci", v.model)
+        props: dict[str, Any] = {**_virtio_props(driver, v), "id": _alias(v), "guest-cid": v.cid_address,
+                                 "vhostfd": str(fd)}  # fmt: skip
+        return ["-device", _j({**props, **self.address_props(v.address)})]
+
     def rngs(self) -> list[str]:
         out: list[str] = []
         for rng in self.d.rngs:
             backend = rng.backend
             alias = _alias(rng)
-            if rng.model not in _VIRTIO_MODELS or backend is None or backend.model not in ("random", "builtin"):
-                raise _unsupported("an RNG other than virtio with a random or builtin backend")
-            if backend.model == "random":
-                obj: dict[str, Any] = {"qom-type": "rng-random", "id": f"obj{alias}",
+            if rng.model not in _VIRTIO_MODELS or backend is None or backend.model not in ("random", "builtin", "egd"):
+                raise _unsupported("an RNG other than virtio with a random, builtin or egd backend")
+            if backend.model == "egd":  # an entropy daemon's socket, as a character device
+                out += self.chardev(
+                    Chardev(type=backend.type, sources=backend.sources, protocol=backend.protocol), alias
+                )
+                obj: dict[str, Any] = {"qom-type": "rng-egd", "id": f"obj{alias}", "chardev": f"char{alias}"}
+            elif backend.model == "random":
+                obj = {"qom-type": "rng-random", "id": f"obj{alias}",
                                        "filename": backend.path or "/dev/urandom"}  # fmt: skip
             else:
                 obj = {"qom-type": "rng-builtin", "id": f"obj{alias}"}
@@ -785,17 +933,36 @@ class DeviceArgs:
         return out
 
 
+def rom_props(dev: Any) -> dict[str, Any]:
+    """A PCI device's option ROM (``<rom bar file>``), after its address as qemuBuildRomProps adds them:
+    ``rombar`` 0/1, and ``romfile`` (empty: no ROM at all)."""
+    if dev.rom_bar is None and dev.rom_file is None:
+        return {}
+    if dev.address is None or dev.address.attrs.get("type") != "pci":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "ROM tuning is only supported for PCI devices")
+    props: dict[str, Any] = {}
+    if dev.rom_bar in ("on", "off"):
+        props["rombar"] = 1 if dev.rom_bar == "on" else 0
+    if dev.rom_file is not None:
+        props["romfile"] = dev.rom_file
+    return props
+
+
 def chardev_fd_key(alias: str) -> str:
     return f"chardev-{alias}"
 
 
-def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev]]:
-    """(fd key, 'file' or 'listen', device) for every character device whose file or socket the driver opens."""
+def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev | Redirdev | Smartcard]]:
+    """(fd key, 'file' or 'listen', device) for every character device whose file or socket the driver opens
+    (a smartcard's or USB redirection's socket too: libvirt passes those as fds the same way)."""
     d = dom.devices
     if d is None:
         return []
-    out = []
-    for dev in [*d.serials, *d.parallels, *d.channels, *(c for c in d.consoles if c.target_type == "virtio")]:
+    out: list[tuple[str, str, Chardev | Redirdev | Smartcard]] = []
+    chardevs: list[Chardev | Redirdev | Smartcard] = [*d.serials, *d.parallels, *d.channels,
+                                                      *(c for c in d.consoles if c.target_type == "virtio")]  # fmt: skip
+    chardevs += [*(s for s in d.smartcards if s.mode == "passthrough"), *d.redirdevs]
+    for dev in chardevs:
         src = dev.sources[0] if dev.sources else None
         if dev.alias is None or not dev.alias.name or src is None or not src.path:
             continue
@@ -838,9 +1005,15 @@ def nic_device_props(index: int, nic: Interface, bootindex: int | None, address:
         raise _unsupported(f"NIC model '{nic.model_type}'")
     netdev_id = f"host{_alias(nic)}" if nic.alias is not None and nic.alias.name else f"hostnet{index}"
     virtio = model.startswith("virtio")
+    offloads = {"csum": nic.driver_host_csum, "gso": nic.driver_host_gso, "host_tso4": nic.driver_host_tso4,
+                "host_tso6": nic.driver_host_tso6, "host_ecn": nic.driver_host_ecn, "host_ufo": nic.driver_host_ufo,
+                "mrg_rxbuf": nic.driver_host_mrg_rxbuf, "guest_csum": nic.driver_guest_csum,
+                "guest_tso4": nic.driver_guest_tso4, "guest_tso6": nic.driver_guest_tso6,
+                "guest_ecn": nic.driver_guest_ecn, "guest_ufo": nic.driver_guest_ufo}  # fmt: skip
     tuning = {"tx": {"iothread": "bh", "timer": "timer"}.get(nic.driver_txmode or ""),
-              "ioeventfd": nic.driver_ioeventfd, "event_idx": nic.driver_event_idx,
-              "rx_queue_size": nic.driver_rx_queue_size, "tx_queue_size": nic.driver_tx_queue_size}  # fmt: skip
+              "ioeventfd": nic.driver_ioeventfd, "event_idx": nic.driver_event_idx, **offloads,
+              "rx_queue_size": nic.driver_rx_queue_size, "tx_queue_size": nic.driver_tx_queue_size,
+              "rss": nic.driver_rss, "hash": nic.driver_rss_hash_report}  # fmt: skip
     if not virtio and any(v is not None for v in tuning.values()):
         raise _unsupported(f"<driver> tuning of a '{nic.model_type}' NIC")
     # qemuBuildNicDevProps: the virtio options, then the virtio-net tuning in libvirt's order

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from pyvirt.conf.domain import Domain
 from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt_qemu import domain_validation
 
 __all__ = ["cpu_argument"]
 
 _QEMU_NAMES = {"pclmuldq": "pclmulqdq", "ds_cpl": "ds-cpl", "lahf_lm": "lahf-lm"}
+# x86 features QEMU never had or dropped as useless: never passed on (virQEMUCapsCPUFilterFeatures)
+_NEVER_PASSED_X86 = frozenset({"cmt", "mbm_total", "mbm_local", "osxsave", "ospke"})
 _ON_OFF = {"require": "on", "force": "on", "disable": "off", "forbid": "off"}
 _HYPERV = ("relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "stimer", "reset", "vendor_id",
            "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", "avic")  # fmt: skip
@@ -32,6 +35,9 @@ def _model(dom: Domain, migratable_option: bool = True) -> str:
                                     "supported by hypervisor")  # fmt: skip
         # QEMU's own default is migratable=on (no invariant TSC, ...); 'off' hands the guest everything the host has
         name = "host" if cpu.mode == "host-passthrough" else "max"
+        arch = dom.os.type.arch if dom.os is not None and dom.os.type is not None else None
+        if cpu.mode == "host-passthrough" and arch == "armv7l" and domain_validation.host_arch() == "aarch64":
+            name += ",aarch64=off"  # a 32-bit guest on a 64-bit ARM host's own CPU
         if cpu.migratable is None or not migratable_option:  # a QEMU before 2.12 has no such property
             return name
         return f"{name},migratable={'on' if cpu.migratable else 'off'}"
@@ -88,7 +94,10 @@ def cpu_argument(dom: Domain, migratable_option: bool = True, cache_option: bool
     QEMU_CAPS_CPU_MIGRATABLE), ``cache_option``: it takes ``host-cache-info``/``l3-cache`` (QEMU_CAPS_CPU_CACHE)."""
     parts = [_model(dom, migratable_option)]
     cpu = dom.cpu
+    x86 = dom.os is not None and dom.os.type is not None and dom.os.type.arch in ("x86_64", "i686")
     for feature in (cpu.features or []) if cpu is not None else []:
+        if x86 and feature.name in _NEVER_PASSED_X86:
+            continue
         switch = _ON_OFF.get(feature.policy or "require")
         if switch is None or not feature.name:
             raise _unsupported(f"CPU feature policy '{feature.policy}'")

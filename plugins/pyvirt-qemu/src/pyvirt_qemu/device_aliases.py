@@ -85,3 +85,5 @@ def assign_aliases(dom: Domain, q35: bool) -> None:
             _name(console, f"console{i}")
     if d.memballoon is not None and d.memballoon.model not in (None, "none"):
         _name(d.memballoon, "balloon0")
+    if d.vsock is not None:  # qemuAssignDeviceVsockAlias: there is only one
+        _name(d.vsock, "vsock0")

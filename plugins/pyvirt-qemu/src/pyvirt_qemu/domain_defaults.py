@@ -27,7 +27,9 @@ from pyvirt.conf.domain_devices import (
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.domain_validation import is_pseries, validate_controllers, validate_domain, validate_for_emulator
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps, emulator_path
-from pyvirt_qemu.pci_addresses import assign_pci_addresses, insert_controller, is_i440fx, is_q35
+from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
+from pyvirt_qemu.usb_addresses import assign_usb_addresses, usb_devices
+from pyvirt_qemu.virtio_transports import assign_virtio_mmio_addresses
 
 __all__ = ["apply_defaults", "disk_name_index"]
 
@@ -85,8 +87,8 @@ def _has_controller(dom: Domain, kind: str, index: int) -> bool:
 def _add_controller(dom: Domain, kind: str, index: int, model: str | None = None) -> None:
     assert dom.devices is not None
     if not _has_controller(dom, kind, index):
-        dom.devices.controllers = insert_controller(dom.devices.controllers,
-                                                    Controller(type=kind, index=index, model=model))  # fmt: skip
+        # virDomainDefAddController appends: implicit controllers come after the parsed ones, in the order added
+        dom.devices.controllers = [*dom.devices.controllers, Controller(type=kind, index=index, model=model)]
 
 
 def _sorted_disks(disks: list[Disk]) -> list[Disk]:
@@ -108,9 +110,26 @@ def _sorted_disks(disks: list[Disk]) -> list[Disk]:
 def _disk_defaults(dom: Domain) -> None:
     assert dom.devices is not None
     for disk in dom.devices.disks:
+        sources = (disk.source_file, disk.source_dev, disk.source_dir, disk.source_protocol, disk.source_name,
+                   disk.source_pool, disk.source_volume, disk.source_type, disk.source_unix_path,
+                   disk.source_hosts)  # fmt: skip
+        if all(value is None for value in sources):
+            # virDomainDiskDefParseXML: a disk given no <source> (an empty CD-ROM) is a file disk. (Here, not in
+            # the generic parser: the Xen converters build such disks without XML and keep their type.)
+            disk.type = "file"
         # libvirt's qemuDomainDeviceDiskDefPostParse: QEMU's own block layer, raw unless the XML names a format
         # (a pool volume gets its format from the pool when it is started)
         disk.driver_name = disk.driver_name or "qemu"
+        # ... and QEMU's own encryption engine for an encrypted image that names none
+        if disk.encryption_format and disk.encryption_engine is None:
+            disk.encryption_engine = "qemu"
+        if disk.source_encryption_format and disk.source_encryption_engine is None:
+            disk.source_encryption_engine = "qemu"
+        layer = disk.backing
+        while layer is not None:  # every image of the chain
+            if layer.source_encryption_format and layer.source_encryption_engine is None:
+                layer.source_encryption_engine = "qemu"
+            layer = layer.backing
         if disk.driver_type is None and disk.type != "volume":
             disk.driver_type = "raw"
         if not disk.target_dev:
@@ -149,7 +168,7 @@ def _add_default_usb(dom: Domain, caps: EmulatorCaps | None) -> None:
         _add_controller(dom, "usb", 0, "ich9-ehci1")
         for i in range(3):
             companion = Controller(type="usb", index=0, model=f"ich9-uhci{i + 1}", master_startport=2 * i)
-            dom.devices.controllers = insert_controller(dom.devices.controllers, companion)
+            dom.devices.controllers = [*dom.devices.controllers, companion]
 
 
 def _pseries_defaults(dom: Domain) -> None:
@@ -162,6 +181,16 @@ def _pseries_defaults(dom: Domain) -> None:
         if c.type == "pci" and c.model in (None, "pci-root") and (c.index or 0) == 0:
             c.model, c.model_name = "pci-root", c.model_name or "spapr-pci-host-bridge"
             c.target_index = 0 if c.target_index is None else c.target_index
+    for c in d.controllers:
+        if c.type == "pci" and c.model == "pci-root" and (c.index or 0) > 0:
+            # another PHB: qemuDomainAssignPCIAddresses gives it the lowest target index no PHB has
+            c.model_name = c.model_name or "spapr-pci-host-bridge"
+            if c.target_index is None:
+                taken = {x.target_index for x in d.controllers if x.type == "pci" and x.model == "pci-root"}
+                free = next((i for i in range(1, 32) if i not in taken), None)
+                if free is None:
+                    raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"No usable target index found for {c.index}")
+                c.target_index = free
     if d.graphics:
         for kind in ("keyboard", "mouse"):
             if not any(i.type == kind and i.bus == "usb" for i in d.inputs):
@@ -179,6 +208,19 @@ def _panic_defaults(dom: Domain, firmware_panic: bool) -> None:
         d.panics = [*d.panics, GenericDevice(model=board)]
     for panic in d.panics:
         panic.model = panic.model or board
+
+
+def _tpm_defaults(dom: Domain) -> None:
+    """qemuDomainTPMDefPostParse: the board's TPM interface (the VIO one on ppc64, TIS elsewhere), and an
+    emulated TPM's version fixed once, since 1.2 and 2.0 state are not compatible: 2.0 where the interface
+    or the board takes nothing older (VIO, CRB, the ARM 'virt' board), else 1.2."""
+    assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    for tpm in dom.devices.tpms:
+        if tpm.model in (None, "default"):
+            tpm.model = "tpm-spapr" if (dom.os.type.arch or "").startswith("ppc64") else "tpm-tis"
+        if tpm.backend_type == "emulator" and tpm.backend_version in (None, "default"):
+            modern = tpm.model in ("tpm-spapr", "tpm-crb") or is_arm_virt(dom)
+            tpm.backend_version = "2.0" if modern else "1.2"
 
 
 def _has(caps: EmulatorCaps | None, flag: str) -> bool:
@@ -245,6 +287,14 @@ def _in_libvirt_order(controllers: list[Controller]) -> list[Controller]:
                 at = i + 1
         out.insert(len(out) if at == -1 else at, new)
     return out
+
+
+def _virt_board(dom: Domain) -> bool:
+    """The ARM or RISC-V 'virt' board (libvirt's qemuDomainIsARMVirt or qemuDomainIsRISCVVirt)."""
+    assert dom.os is not None and dom.os.type is not None
+    machine = dom.os.type.machine or ""
+    riscv = (dom.os.type.arch or "").startswith("riscv") and (machine == "virt" or machine.startswith("virt-"))
+    return riscv or is_arm_virt(dom)
 
 
 def is_arm_virt(dom: Domain) -> bool:
@@ -358,6 +408,7 @@ def apply_defaults(
     new_domain: bool = True,
     abi_update: bool | None = None,
     vnc_host_audio: bool = False,
+    nographics_host_audio: bool = False,
 ) -> Domain:
     """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse.
 
@@ -369,7 +420,7 @@ def apply_defaults(
     unless every USB device has its address already. ``abi_update``: the parse itself had ABI_UPDATE (the
     default: as ``new_domain``), which lets a new ppc64 guest get an XHCI rather than the OHCI it once had;
     libvirt's argv tests parse without it and still start the guest as a new one. ``vnc_host_audio``:
-    qemu.conf's vnc_allow_host_audio.
+    qemu.conf's vnc_allow_host_audio; ``nographics_host_audio``: its nographics_allow_host_audio.
     """
     assert dom.os is not None and dom.os.type is not None
     if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
@@ -383,6 +434,8 @@ def apply_defaults(
     if caps is not None:
         _canonical_machine(dom, caps)
     dom.os.type.machine = dom.os.type.machine or "pc"
+    if dom.devices is not None and not dom.devices.emulator:
+        dom.devices.emulator = emulator_path(dom)  # qemuDomainDefPostParseBasic: the arch's default emulator
     _cpu_defaults(dom, caps)
     _gic_default(dom, caps)
     d = dom.devices
@@ -401,10 +454,15 @@ def apply_defaults(
         first.target_type, first.target_port = "serial", "0"
     if d.serials and d.consoles and d.consoles[0].target_type is None:
         d.consoles[0].target_type = "serial"  # virDomainDefAddConsoleCompat: the first console is the serial port
-    if d.serials and not d.consoles:
-        # libvirt's compat console: the first serial port doubles as the domain console
-        first = d.serials[0]
-        d.consoles = [Chardev(type=first.type or "pty", target_type="serial", target_port="0")]
+    first_serial = d.serials[0] if d.serials else None
+    if (
+        first_serial is not None
+        and (not d.consoles or d.consoles[0].target_type not in (None, "serial"))
+        and first_serial.target_type in (None, "isa-serial", "spapr-vio-serial", "system-serial", "sclp-serial")
+    ):
+        # virDomainDefAddConsoleCompat: a board's own first serial port doubles as the domain console, ahead of
+        # any other console (a PCI, USB or debug port does not)
+        d.consoles = [Chardev(type=first_serial.type or "pty", target_type="serial", target_port="0"), *d.consoles]
     for serial in d.serials:
         # libvirt's qemuDomainChrDefPostParse: an x86 serial port is an ISA one unless it says otherwise, and
         # each target type has its one device model
@@ -419,7 +477,10 @@ def apply_defaults(
         for kind in ("mouse", "keyboard"):
             if not any(i.type == kind and i.bus == "ps2" for i in d.inputs):
                 d.inputs = [*d.inputs, Input(type=kind, bus="ps2")]
-    d.controllers = _in_libvirt_order(d.controllers)
+    # the generic post-parse's implicit controllers (a smartcard's ccid) come after the machine's, as libvirt
+    # runs it after the driver's
+    generic = [c for c in d.controllers if c.implicit]
+    d.controllers = _in_libvirt_order([c for c in d.controllers if not c.implicit])
     # the machine's own controllers come before those the disks imply, as libvirt adds them (its driver's
     # post-parse runs before the generic one): an i440fx guest lists usb, pci-root, then ide
     pseries = is_pseries(dom)
@@ -430,6 +491,10 @@ def apply_defaults(
         _add_controller(dom, "sata", 0)
     if machine_known and not _has_controller(dom, "pci", 0):
         _add_controller(dom, "pci", 0)
+    if _virt_board(dom) and _has(caps, "gpex-pcihost") and not _has_controller(dom, "pci", 0):
+        _add_controller(dom, "pci", 0, "pcie-root")  # the ARM and RISC-V 'virt' boards' generic PCIe host
+    for c in generic:
+        d.controllers = [*d.controllers, c]
     if pseries:
         _pseries_defaults(dom)
     s390 = (dom.os.type.arch or "").startswith("s390")
@@ -440,6 +505,9 @@ def apply_defaults(
         if hostdev.mode in (None, "subsystem") and hostdev.managed is None:
             hostdev.managed = False  # libvirt's formatter always states it for a subsystem device, 'no' unless asked
     _disk_defaults(dom)
+    _tpm_defaults(dom)
+    if d.vsock is not None and d.vsock.model is None:
+        d.vsock.model = "virtio"  # qemuDomainVsockDefPostParse
     for ch in [*d.channels, *d.consoles]:
         if ch.target_type == "virtio":
             # the controller a port names (0 when it names none), as libvirt adds implicit ones
@@ -449,8 +517,9 @@ def apply_defaults(
         if ch.type == "spicevmc" and ch.target_type == "virtio" and not ch.target_name:
             ch.target_name = "com.redhat.spice.0"
     _controller_models(dom, caps, new_domain if abi_update is None else abi_update)
-    if d.memballoon is None:
-        d.memballoon = Memballoon(model="virtio")
+    no_balloon = (dom.os.type.arch or "").startswith(("arm", "aarch64")) or dom.os.type.arch == "sparc"
+    if d.memballoon is None and not no_balloon:
+        d.memballoon = Memballoon(model="virtio")  # qemuDomainDefAddDefaultDevices: not on ARM and 32-bit SPARC
     if d.graphics and not d.videos:
         d.videos = [Video(model_heads=1, model_primary=True)]  # virDomainDefAddImplicitVideo; its type follows
     for video in d.videos:
@@ -464,28 +533,53 @@ def apply_defaults(
         if video.model_type != "none" and video.model_heads is None:
             video.model_heads = 1  # libvirt's virDomainVideoDefNew: one head unless the XML says more
     if not d.audios:
-        backend = _default_audio(dom, vnc_host_audio)
+        backend = _default_audio(dom, vnc_host_audio, nographics_host_audio)
         if backend is not None:
-            d.audios = [Audio(id=1, type=backend)]
+            # the SDL backend's own driver comes from SDL_AUDIODRIVER, as QEMU's -audio-help says it did
+            sdl_driver = os.environ.get("SDL_AUDIODRIVER") if backend == "sdl" else None
+            if sdl_driver is not None and sdl_driver not in ("esd", "alsa", "arts", "pulseaudio"):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown SDL_AUDIODRIVER setting {sdl_driver}")
+            d.audios = [Audio(id=1, type=backend, driver=sdl_driver)]
     for nic in d.interfaces:
         if nic.model_type is None and nic.type != "hostdev":
-            nic.model_type = _default_nic(dom, caps)
+            # qemuDomainDeviceNetDefPostParse: a vDPA device is virtio whatever the board
+            nic.model_type = "virtio" if nic.type == "vdpa" else _default_nic(dom, caps)
     validate_domain(dom, caps)
     validate_controllers(dom)
     if caps is not None:
         validate_for_emulator(dom, caps)
     if new_domain or all(
-        dev.address is not None and dev.address.attrs.get("type") == "usb" for dev in _usb_devices(dom)
+        dev.address is not None and dev.address.attrs.get("type") == "usb" and dev.address.attrs.get("port")
+        for dev in usb_devices(dom)
     ):
         _usb_ports(dom)
     _virtio_serial_ports(dom)
+    _dimm_slots(dom)
     _spapr_vio_addresses(dom)
     _ccw_addresses(dom)
+    assign_virtio_mmio_addresses(dom, caps)
     assign_pci_addresses(dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420")
     return dom
 
 
 _VIRTIO_NICS = ("virtio", "virtio-transitional", "virtio-non-transitional")
+
+
+def _dimm_slots(dom: Domain) -> None:
+    """qemuDomainAssignMemorySlots: with memory hotplug configured, each DIMM or NVDIMM without an address takes
+    the lowest free slot."""
+    assert dom.devices is not None
+    if not (dom.max_memory is not None and (dom.max_memory.kib or dom.max_memory.slots)):
+        return
+    dimms = [m for m in dom.devices.memories if m.model in ("dimm", "nvdimm")]
+    taken = {int(m.address.attrs.get("slot", "0"), 0) for m in dom.devices.memories
+             if m.address is not None and m.address.attrs.get("type") == "dimm"}  # fmt: skip
+    for mem in dimms:
+        if mem.address is not None and mem.address.attrs.get("type") == "dimm":
+            continue
+        slot = next(i for i in range(len(taken) + 1) if i not in taken)
+        taken.add(slot)
+        mem.address = Address(attrs={"type": "dimm", "slot": str(slot)})
 
 
 def _ccw_addresses(dom: Domain) -> None:
@@ -504,10 +598,13 @@ def _ccw_addresses(dom: Domain) -> None:
         *[x for x in d.inputs if x.bus == "virtio"],
         *[x for x in d.controllers if x.type in ("virtio-serial", "scsi")],
         *[x for x in d.hostdevs if x.mode in (None, "subsystem") and x.type == "scsi_host"],
+        # qemuDomainPrimeVfioDeviceAddresses: a vfio-ccw mediated device is a channel device too
+        *[x for x in d.hostdevs if x.type == "mdev" and x.model == "vfio-ccw"],
         *balloon,
         *d.rngs,
         *[x for x in d.memories if x.model in ("virtio-pmem", "virtio-mem")],
         *d.filesystems,
+        *([d.vsock] if d.vsock is not None else []),
     ]
     for dev in primed:
         if dev.address is None:
@@ -515,7 +612,8 @@ def _ccw_addresses(dom: Domain) -> None:
     # virDomainDeviceInfoIterate's order
     ordered: list[Any] = [*d.disks, *d.interfaces, *d.sounds, *d.hostdevs, *d.videos, *d.controllers,
                           *d.smartcards, *d.serials, *d.parallels, *d.channels, *d.consoles, *d.inputs,
-                          *d.filesystems, *d.watchdogs, *balloon, *d.rngs, *d.tpms, *d.memories]  # fmt: skip
+                          *d.filesystems, *d.watchdogs, *balloon, *d.rngs, *d.tpms, *d.memories,
+                          *([d.vsock] if d.vsock is not None else [])]  # fmt: skip
     ccw = [
         dev for dev in ordered if getattr(dev, "address", None) is not None and dev.address.attrs.get("type") == "ccw"
     ]
@@ -616,14 +714,15 @@ def _default_nic(dom: Domain, caps: EmulatorCaps | None) -> str:
     return "rtl8139"
 
 
-def _default_audio(dom: Domain, vnc_host_audio: bool = False) -> str | None:
+def _default_audio(dom: Domain, vnc_host_audio: bool = False, nographics_host_audio: bool = False) -> str | None:
     """libvirt's qemuDomainDefSuggestDefaultAudioBackend, with qemu.conf's defaults (no host audio for VNC or
     headless guests): 'none' keeps QEMU from opening any host audio, SPICE carries the sound to its client
     (the last such display decides); SDL plays on the host through QEMU_AUDIO_DRV, and without that variable
     (or with only other displays) no backend is written at all. ``vnc_host_audio``: qemu.conf's
-    vnc_allow_host_audio, which lets a VNC guest play on the host as SDL does."""
+    vnc_allow_host_audio, which lets a VNC guest play on the host as SDL does; ``nographics_host_audio``:
+    nographics_allow_host_audio, the same for a guest without a display."""
     assert dom.devices is not None
-    add, passthrough, backend = not dom.devices.graphics, False, "none"
+    add, passthrough, backend = not dom.devices.graphics, nographics_host_audio and not dom.devices.graphics, "none"
     for g in dom.devices.graphics:
         if g.type == "vnc" and vnc_host_audio:
             add, passthrough = True, True
@@ -639,56 +738,21 @@ def _default_audio(dom: Domain, vnc_host_audio: bool = False) -> str | None:
     return backend if add else None
 
 
-def _usb_devices(dom: Domain) -> list[Any]:
-    """The devices that sit on a USB port."""
-    assert dom.devices is not None
-    usb: list[Any] = [i for i in dom.devices.inputs if i.bus == "usb"]
-    usb += [x for x in dom.devices.disks if x.target_bus == "usb"]
-    usb += [s for s in dom.devices.sounds if s.model == "usb"]
-    usb += [r for r in dom.devices.redirdevs if r.bus in (None, "usb")]
-    return usb
-
-
 def _usb_ports(dom: Domain) -> None:
-    """USB devices take the root hub's ports in order (libvirt adds hubs past that; this driver refuses)."""
+    """USB devices take ports as libvirt hands them out (``usb_addresses``), hubs added where needed."""
     assert dom.devices is not None
-    usb = _usb_devices(dom)
-    if not usb:
-        return
     root = next((c for c in dom.devices.controllers if c.type == "usb" and (c.index or 0) == 0), None)
-    if (
-        root is not None
-        and root.model == "none"
-        and any(
-            getattr(dev, "type", None) in ("mouse", "tablet", "keyboard") and getattr(dev, "bus", None) == "usb"
-            for dev in usb
-        )
-    ):
+    if root is not None and root.model == "none" and any(i.bus == "usb" for i in dom.devices.inputs):
         # virDomainDefParseXML's own check for input devices, before the generic one
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Can't add USB input device. USB bus is disabled")
-    if root is None or root.model == "none":
-        raise NotSupportedError(
-            ErrorCode.CONFIG_UNSUPPORTED,
-            "USB is disabled for this domain, but USB devices are present in the domain XML",
-        )
-    ports = root.ports or {"qemu-xhci": 4, "nec-xhci": 4, "ich9-ehci1": 6}.get(root.model or "", 2)
-    taken = {int(dev.address.attrs.get("port", "0").split(".")[0], 0) for dev in usb
-             if dev.address is not None and dev.address.attrs.get("type") == "usb"}  # fmt: skip
-    free = (p for p in range(1, ports + 1) if p not in taken)
-    for dev in usb:
-        if dev.address is None:
-            port = next(free, None)
-            if port is None:
-                raise NotSupportedError(
-                    ErrorCode.CONFIG_UNSUPPORTED, "no free USB port; USB hubs are not supported by the QEMU driver yet"
-                )
-            dev.address = Address(attrs={"type": "usb", "bus": "0", "port": str(port)})
+    assign_usb_addresses(dom)
 
 
 def _virtio_serial_ports(dom: Domain) -> None:
     """libvirt's virtio-serial address assignment: the ports the XML names are reserved first; then each virtio
     console and channel without a port takes the lowest free one of its controller (or of the first controller
-    with room), from 1 (port 0 is a console's only), within the controller's ``ports`` (31 by default)."""
+    with room), from 1 (port 0 is a console's only), within the controller's ``ports`` (31 by default). A
+    console's port is reserved but not written into its definition, as libvirt does."""
     assert dom.devices is not None
     consoles = [c for c in dom.devices.consoles if c.target_type == "virtio"]
     devs = consoles + [c for c in dom.devices.channels if c.target_type == "virtio"]
@@ -714,6 +778,10 @@ def _virtio_serial_ports(dom: Domain) -> None:
             free = [p for p in range(start, capacity.get(ctrl, 31)) if p not in taken.setdefault(ctrl, set())]
             if free:
                 taken[ctrl].add(free[0])
+                if start == 0:
+                    # virDomainVirtioSerialAddrAssign with allowZero: a console's port is only reserved, its
+                    # definition keeps the address it had (none), as libvirt's outputs show
+                    break
                 dev.address = Address(attrs={"type": "virtio-serial", "controller": str(ctrl), "bus": "0",
                                              "port": str(free[0])})  # fmt: skip
                 break

@@ -8,9 +8,14 @@ formats QEMU cannot open, settings a bus does not have.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
+from collections.abc import Callable
 from typing import Any
+
+from lxml import etree
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk, Interface
@@ -20,11 +25,14 @@ from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import requested_features
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
+from pyvirt_qemu.swtpm import tpm_versions
 
 __all__ = [
     "check_for_start",
+    "check_tpm_versions",
     "check_usb_models",
     "is_pseries",
+    "swtpm_versions",
     "validate_controllers",
     "validate_domain",
     "validate_for_emulator",
@@ -111,6 +119,23 @@ def _is_arm_virt(dom: Domain) -> bool:
     return dom.os.type.arch in ("aarch64", "armv7l") and (machine == "virt" or machine.startswith("virt-"))
 
 
+def _check_serial_targets(dom: Domain, arch: str) -> None:
+    """qemuValidateDomainChrDef: a serial port only of a kind the board has (a PL011 on ARM 'virt', a 16550A on
+    RISC-V 'virt', the VIO TTY on pSeries, the SCLP consoles on s390)."""
+    machine = dom.os.type.machine or "" if dom.os is not None and dom.os.type is not None else ""
+    riscv_virt = arch.startswith("riscv") and (machine == "virt" or machine.startswith("virt-"))
+    for serial in dom.devices.serials if dom.devices is not None else []:
+        kind, model = serial.target_type, serial.target_model
+        fits = not (kind == "system-serial" and model == "pl011" and not _is_arm_virt(dom))
+        fits = fits and not (kind == "system-serial" and model == "16550a" and not riscv_virt)
+        fits = fits and (is_pseries(dom) or (kind != "spapr-vio-serial" and model != "spapr-vty"))
+        fits = fits and (arch.startswith("s390") or (kind != "sclp-serial" and model not in ("sclpconsole",
+                                                                                          "sclplmconsole")))  # fmt: skip
+        if not fits:
+            raise _refuse(f"Serial device with target type '{kind}' and target model '{model}' not compatible with "
+                          "guest architecture or machine type")  # fmt: skip
+
+
 def _check_arch_rules(dom: Domain, arch: str) -> None:
     """The refusals of libvirt's qemu_validate.c that hang on the architecture or board, with its messages."""
     assert dom.os is not None and dom.os.type is not None
@@ -168,6 +193,30 @@ def _check_arch_rules(dom: Domain, arch: str) -> None:
             raise _refuse("TPM 1.2 is not supported on ARM")
 
 
+def _check_loader_state(dom: Domain) -> None:
+    """virDomainDefOSValidate: a stateless loader has no variable store; one that says it keeps state must be a
+    pflash one (or firmware='efi' picks it)."""
+    assert dom.os is not None
+    loader, nvram = dom.os.loader, dom.os.nvram
+    if dom.os.firmware is not None and loader is not None and loader.secure is False:
+        # (libvirt's other checks of a loader under autoselection would refuse the loader the driver itself
+        # fills into the live definition; this one cannot)
+        raise XMLError(ErrorCode.XML_DETAIL,
+                       "loader attribute 'secure' cannot be specified when firmware autoselection is enabled")  # fmt: skip
+    if loader is None or loader.stateless is None:
+        return
+    if loader.stateless:
+        if nvram is not None and nvram.template:
+            raise XMLError(ErrorCode.XML_DETAIL, "NVRAM template is not permitted when loader is stateless")
+        if nvram is not None:
+            raise XMLError(ErrorCode.XML_DETAIL, "NVRAM is not permitted when loader is stateless")
+    elif dom.os.firmware is None:
+        if loader.type != "pflash":
+            raise XMLError(ErrorCode.XML_DETAIL, "Only pflash loader type permits NVRAM")
+    elif dom.os.firmware != "efi":
+        raise XMLError(ErrorCode.XML_DETAIL, "Only EFI firmware permits NVRAM")
+
+
 def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
     """Raise CONFIG_UNSUPPORTED with libvirt's words for a definition its QEMU driver refuses.
 
@@ -186,6 +235,7 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
         raise _refuse(f"Emulator '{emulator}' does not support arch '{arch}'")
     _check_cpu_cache_and_addresses(dom, arch)
     _check_arch_rules(dom, arch)
+    _check_serial_targets(dom, arch)
     features = requested_features(dom)
     if features and dom.os.firmware is None:
         raise XMLError(ErrorCode.XML_DETAIL,
@@ -197,6 +247,7 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
         raise _refuse("<acpi> in <domain/os> is not supported by pyvirt yet")
     if dom.os.nvram is not None and dom.os.firmware not in (None, "efi"):
         raise XMLError(ErrorCode.XML_DETAIL, f"firmware type '{dom.os.firmware}' does not support nvram")
+    _check_loader_state(dom)
     if dom.devices is None:
         return
     d = dom.devices
@@ -207,7 +258,7 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
         raise _refuse("SMM TSEG is only supported with q35 machine type")
     if d.iommu is not None and d.iommu.model == "intel" and not is_q35(dom):
         raise _refuse("IOMMU device: 'intel' is only supported with Q35 machines")
-    if d.iommu is not None and d.iommu.model == "virtio" and not is_q35(dom):
+    if d.iommu is not None and d.iommu.model == "virtio" and not (is_q35(dom) or _is_arm_virt(dom)):
         raise _refuse("IOMMU device: 'virtio' is only supported with Q35 and ARM Virt machines")
     for inp in d.inputs:
         if inp.model in ("virtio-transitional", "virtio-non-transitional") and inp.type != "passthrough":
@@ -282,7 +333,7 @@ def validate_controllers(dom: Domain) -> None:
             raise _refuse(f"'{c.model}' controller only supports up to '{_XHCI_MAX_PORTS}' ports")
         if c.type != "pci" or c.model not in ("pci-root", "pcie-root"):
             continue
-        if (c.index or 0) != 0:
+        if (c.index or 0) != 0 and not is_pseries(dom):  # each pSeries PHB is a pci-root
             raise XMLError(ErrorCode.XML_ERROR, "pci-root and pcie-root controllers should have index 0")
         if c.address is not None:
             raise _refuse("pci-root and pcie-root controllers should not have an address")
@@ -330,6 +381,35 @@ def check_for_start(dom: Domain, caps: EmulatorCaps) -> None:
     check_usb_models(dom, caps)
 
 
+def swtpm_versions() -> list[str]:
+    """The TPM versions swtpm emulates here, asked once per swtpm binary (libvirt's virTPMEmulatorInit also
+    asks again only when the binary changes); libvirt's test suite answers for its mocked swtpm instead."""
+    binary = shutil.which("swtpm")
+    if binary is None:
+        return []
+    st = os.stat(binary)
+    return list(_swtpm_versions(binary, st.st_mtime_ns, st.st_ino))
+
+
+@functools.cache
+def _swtpm_versions(binary: str, mtime_ns: int, inode: int) -> tuple[str, ...]:
+    return tuple(tpm_versions())
+
+
+def check_tpm_versions(dom: Domain) -> None:
+    """qemuValidateDomainDeviceDefTPM: an emulated TPM of a version swtpm cannot emulate (or without swtpm at
+    all) is refused before anything starts, instead of swtpm failing half-way through the start."""
+    assert dom.devices is not None
+    emulated = [tpm for tpm in dom.devices.tpms if tpm.backend_type == "emulator"]
+    if not emulated:
+        return
+    available = swtpm_versions()
+    for tpm in emulated:
+        version = tpm.backend_version or "2.0"
+        if version not in available:
+            raise _refuse(f"TPM version '{version}' is not supported")
+
+
 def check_usb_models(dom: Domain, caps: EmulatorCaps) -> None:
     """libvirt refuses a USB controller QEMU lacks when it builds the command line (qemuBuildControllerDevProps),
     not at define: a definition stays valid for the next QEMU."""
@@ -340,15 +420,75 @@ def check_usb_models(dom: Domain, caps: EmulatorCaps) -> None:
             raise _refuse(f"USB controller model '{c.model}' not supported in this QEMU binary")
 
 
+def _check_iommu_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
+    """qemuValidateDomainDeviceDefIOMMU, past the machine checks ``validate_domain`` makes: the QEMU device,
+    ACPI for virtio-iommu (its topology is an ACPI table), and a PCI place for it."""
+    assert dom.devices is not None
+    iommu = dom.devices.iommu
+    if iommu is None or iommu.model not in ("intel", "virtio"):
+        return
+    needs = ("intel-iommu",) if iommu.model == "intel" else ("virtio-iommu-pci", "virtio-iommu.boot-bypass")
+    if not caps.probed and not all(caps.has_flag(flag) for flag in needs):
+        raise _refuse(f"IOMMU device: '{iommu.model}' is not supported with this QEMU binary")
+    if iommu.model == "virtio":
+        if dom.features is None or not dom.features.acpi:
+            raise _refuse("IOMMU device: 'virtio' requires ACPI")
+        address = etree.fromstring(f"<iommu>{iommu.content or ''}</iommu>").find("address")
+        if address is not None and address.get("type") not in (None, "pci"):
+            raise _refuse("IOMMU device: 'virtio' needs a PCI address")
+
+
+def pseries_machine_options(dom: Domain, has_option: Callable[[str], bool]) -> list[str]:
+    """The pSeries machine's ``resize-hpt``/``cap-*`` properties from ``<features>``, with libvirt's checks
+    (qemuValidateDomainDefPSeriesFeature, then qemuAppendDomainFeaturesMachineParam); ``has_option``: the
+    machine takes ``cap-NAME`` (its ``machine.pseries.cap-NAME`` capability)."""
+    f = dom.features
+    if f is None:
+        return []
+    assert dom.os is not None and dom.os.type is not None
+    arch, machine = dom.os.type.arch or "", dom.os.type.machine or ""
+    pseries = arch in ("ppc64", "ppc64le") and machine.startswith("pseries")
+    switches = (("hpt", f.hpt or None, "", ""), ("htm", f.htm_state, "cap-htm", "HTM"),
+                ("nested-hv", f.nested_hv_state, "cap-nested-hv", "Nested HV"),
+                ("ccf-assist", f.ccf_assist_state, "cap-ccf-assist", "ccf-assist"),
+                ("cfpc", f.cfpc_value, "cap-cfpc", "cfpc"), ("sbbc", f.sbbc_value, "cap-sbbc", "sbbc"),
+                ("ibs", f.ibs_value, "cap-ibs", "ibs"))  # fmt: skip
+    parts: list[str] = []
+    for name, value, option, words in switches:
+        if value is None:
+            continue
+        if not pseries:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"The '{name}' feature is not supported for "
+                                    f"architecture '{arch}' or machine type '{machine}'")  # fmt: skip
+        if name == "hpt":
+            if f.hpt_resizing:
+                parts.append(f"resize-hpt={f.hpt_resizing}")
+            if f.hpt_maxpagesize:
+                if not has_option("cap-hpt-max-page-size"):
+                    raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Configuring the page size for HPT "
+                                            "guests is not supported by this QEMU binary")  # fmt: skip
+                size = parse_memory_kib(str(f.hpt_maxpagesize), f.hpt_maxpagesize_unit, "maxpagesize")
+                parts.append(f"cap-hpt-max-page-size={size}k")
+            continue
+        if not has_option(option):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    f"{words} configuration is not supported by this QEMU binary")  # fmt: skip
+        parts.append(f"{option}={value}")
+    return parts
+
+
 def validate_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
     """What libvirt's qemuValidateDomainDef refuses for the emulator at hand, with its messages."""
     assert dom.devices is not None and dom.os is not None
+    _check_iommu_for_emulator(dom, caps)
     q35 = is_q35(dom)
     arch = dom.os.type.arch if dom.os.type is not None else None
     host_cpu = dom.cpu is not None and dom.cpu.mode == "host-passthrough"
     if host_cpu and arch == "armv7l" and host_arch() == "aarch64" and not (caps.probed or caps.has_flag("aarch64-off")):
         # a 32-bit guest under KVM on a 64-bit ARM host needs '-cpu host,aarch64=off' (qemuValidateDomainDefCpu)
         raise _refuse("QEMU binary does not support CPU host-passthrough for armv7l on aarch64 host")
+    # qemuValidateDomainDefFeatures comes before the devices
+    pseries_machine_options(dom, lambda cap: caps.probed or caps.has_flag(f"machine.pseries.{cap}"))
     if is_pseries(dom) and not caps.probed and not caps.has_flag("spapr-pci-host-bridge"):
         # the PCI root every pSeries guest has (qemuDomainDefAddDefaultDevices) is this device
         raise _refuse("The 'spapr-pci-host-bridge' device is not supported by this QEMU binary")

@@ -14,6 +14,7 @@ from typing import ClassVar
 from pydantic import Field, StrictStr
 
 from pyvirt.local_driver.driver_config import ConfBool, ConfStrList, SecuritySettings, load_driver_config
+from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
 
 __all__ = ["QemuSettings", "load_qemu_settings"]
@@ -50,8 +51,6 @@ class QemuSettings(SecuritySettings):
             "gluster_debug_level",
             "group",
             "hugetlbfs_mount",
-            "keepalive_count",
-            "keepalive_interval",
             "lock_manager",
             "log_timestamp",
             "mac_filter",
@@ -140,10 +139,18 @@ class QemuSettings(SecuritySettings):
     spice_tls_x509_cert_dir: StrictStr | None = None
     spice_password: StrictStr | None = None
     spice_sasl: ConfBool = False
+    chardev_tls: ConfBool = False
+    chardev_tls_x509_cert_dir: StrictStr | None = None
+    chardev_tls_x509_verify: ConfBool | None = None
+    chardev_tls_x509_secret_uuid: StrictStr | None = None
     remote_display_port_min: int = Field(5900, ge=5900, le=65535, strict=True)
     remote_display_port_max: int = Field(65535, ge=5900, le=65535, strict=True)
     remote_websocket_port_min: int = Field(5700, ge=5700, le=65535, strict=True)
     remote_websocket_port_max: int = Field(65535, ge=5700, le=65535, strict=True)
+    # the source's keepalive on its connection to a peer-to-peer migration's destination (libvirt's
+    # virConnectSetKeepAlive there): -1 sends no pings, a count of 0 closes after one silent interval
+    keepalive_interval: int = Field(5, ge=-(2**31), le=2**31 - 1, strict=True)
+    keepalive_count: int = Field(5, ge=0, le=2**32 - 1, strict=True)
 
     def _cert_dir(self, configured: str | None, service: str) -> str:
         """libvirt's choice: the service's own setting, else ``/etc/pki/libvirt-SERVICE`` if it exists, else the default."""
@@ -173,6 +180,16 @@ class QemuSettings(SecuritySettings):
             port_max=self.remote_display_port_max,
             websocket_min=self.remote_websocket_port_min,
             websocket_max=self.remote_websocket_port_max,
+        )
+
+    def chardev_tls_config(self) -> ChardevTls:
+        """TLS for TCP character devices, with libvirt's fallbacks: ``/etc/pki/libvirt-chardev`` or the default
+        directory, and peer verification on unless a key says otherwise (SET_TLS_VERIFY_DEFAULT(chardev, true))."""
+        return ChardevTls(
+            enabled=self.chardev_tls,
+            cert_dir=self._cert_dir(self.chardev_tls_x509_cert_dir, "chardev"),
+            verify=_first_set(self.chardev_tls_x509_verify, self.default_tls_x509_verify, True),
+            secret_uuid=self.chardev_tls_x509_secret_uuid,
         )
 
 

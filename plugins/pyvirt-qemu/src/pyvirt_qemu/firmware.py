@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from pyvirt.conf.domain import Domain, Features, Loader, Nvram
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
 
-__all__ = ["UNHANDLED_FEATURES", "FirmwareBuild", "firmware_builds", "prepare_nvram", "resolve_firmware"]
+__all__ = ["UNHANDLED_FEATURES", "FirmwareBuild", "firmware_builds", "installed", "prepare_nvram", "resolve_firmware"]
 
 SEARCH_DIRS = ("/usr/share/qemu/firmware", "/etc/qemu/firmware")
 UNHANDLED_FEATURES = frozenset({"secure-boot", "requires-smm", "enrolled-keys", "amd-sev-es"})
@@ -44,10 +44,16 @@ class FirmwareBuild:
         return arch in self.architectures and any(fnmatch.fnmatchcase(machine, m) for m in self.machines)
 
 
-def firmware_builds(dirs: tuple[str, ...] = SEARCH_DIRS) -> list[FirmwareBuild]:
-    """Flash-mapped UEFI builds, in QEMU's precedence order (file name, /etc overriding /usr)."""
+def installed(path: str) -> bool:
+    """A descriptor's firmware file is on this host (one naming a file that is not offers nothing)."""
+    return os.path.exists(path)
+
+
+def firmware_builds(dirs: tuple[str, ...] | None = None) -> list[FirmwareBuild]:
+    """Flash-mapped UEFI builds, in QEMU's precedence order (file name, /etc overriding /usr); ``dirs``: where
+    the descriptors are (``SEARCH_DIRS``, read when called)."""
     files: dict[str, str] = {}
-    for d in dirs:
+    for d in dirs if dirs is not None else SEARCH_DIRS:
         with contextlib.suppress(OSError):
             for name in os.listdir(d):
                 if name.endswith(".json"):
@@ -64,7 +70,7 @@ def firmware_builds(dirs: tuple[str, ...] = SEARCH_DIRS) -> list[FirmwareBuild]:
         if "uefi" not in desc.get("interface-types", []) or mapping.get("device") != "flash":
             continue
         executable = mapping.get("executable", {}).get("filename")
-        if not executable or not os.path.exists(executable):
+        if not executable or not installed(executable):
             continue
         targets = desc.get("targets", [])
         builds.append(FirmwareBuild(
@@ -101,6 +107,9 @@ def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str) -> Non
     """Fill ``<loader>``/``<nvram>`` for ``firmware='efi'`` (live XML), or refuse with libvirt's error."""
     assert dom.os is not None and dom.os.type is not None
     arch = dom.os.type.arch or "x86_64"
+    if dom.os.nvram is not None and dom.os.nvram.type == "network":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a network NVRAM store is not supported by the QEMU "
+                                "driver yet")  # fmt: skip
     if dom.os.firmware == "efi" and (dom.os.loader is None or not dom.os.loader.path):
         wanted = requested_features(dom)
         build = next((b for b in firmware_builds() if b.serves(arch, canonical_machine) and _fits(b, wanted)), None)
@@ -116,9 +125,10 @@ def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str) -> Non
             dom.features = dom.features or Features()
             dom.features.smm_state = "on"
         template = build.nvram_template
-        dom.os.nvram = Nvram(template=template, path=(dom.os.nvram.path if dom.os.nvram else None))
+        dom.os.nvram = Nvram(template=template, path=(dom.os.nvram.path if dom.os.nvram else None),
+                             type=dom.os.nvram.type if dom.os.nvram else None)  # fmt: skip
     loader = dom.os.loader
-    if loader is not None and loader.type == "pflash" and loader.readonly:
+    if loader is not None and loader.type == "pflash" and loader.readonly and not loader.stateless:
         nvram = dom.os.nvram or Nvram()
         nvram.path = nvram.path or os.path.join(nvram_dir, f"{dom.name}_VARS.fd")
         if nvram.template is None:

@@ -278,7 +278,8 @@ def _spice(g: Graphics, cfg: GraphicsConfig, lib_dir: str) -> list[str]:
     return out
 
 
-def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int | None) -> list[str]:
+def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int | None,
+                  rendernode_option: bool = True) -> list[str]:  # fmt: skip
     """``-vnc``/``-spice``/``-display sdl`` for every display (``vnc_port``: the port of an autoport VNC not
     prepared yet)."""
     out: list[str] = []
@@ -291,7 +292,8 @@ def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int 
             out += _spice(g, cfg, lib_dir)
         elif g.type == "egl-headless":
             # qemuBuildGraphicsEGLHeadlessCommandLine: OpenGL rendered off-screen, shown by another display
-            node = f",rendernode={_escape_commas(g.gl_rendernode)}" if g.gl_rendernode else ""
+            # (a QEMU before 3.1's egl-headless rendernode= picks its node itself: QEMU_CAPS_EGL_HEADLESS_RENDERNODE)
+            node = f",rendernode={_escape_commas(g.gl_rendernode)}" if g.gl_rendernode and rendernode_option else ""
             out += ["-display", f"egl-headless{node}"]
         elif g.type == "sdl":
             # qemuBuildGraphicsSDLCommandLine (its DISPLAY and XAUTHORITY: ``sdl_environment``)

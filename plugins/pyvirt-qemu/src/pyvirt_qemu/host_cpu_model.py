@@ -24,7 +24,14 @@ from typing import Any, Protocol
 
 from pyvirt.conf.domain import Cpu, CpuFeature, CpuModel
 
-__all__ = ["HostCpuModel", "choose_host_model", "cpuid_features", "guest_cpu_for_host_model", "probe_host_model"]
+__all__ = [
+    "HostCpuModel",
+    "choose_host_model",
+    "cpuid_features",
+    "guest_cpu_for_host_model",
+    "probe_host_model",
+    "update_guest_cpu",
+]
 
 # QEMU's spelling -> libvirt's, for the few x86 features whose names differ
 # (libvirt's translation table); every other name is the same on both sides.
@@ -136,4 +143,21 @@ def guest_cpu_for_host_model(cpu: Cpu, host: HostCpuModel) -> Cpu:
     live.mode, live.match, live.vendor = "custom", "exact", host.vendor
     live.model = CpuModel(fallback="forbid", name=host.model)
     live.features = [CpuFeature(policy=policies[name], name=name) for name in order] or None
+    return live
+
+
+def update_guest_cpu(cpu: Cpu, host: HostCpuModel, host_features: frozenset[str]) -> Cpu:
+    """A custom ``<cpu>`` measured against the host at start (libvirt's virCPUx86Update, relative case).
+
+    Each ``optional`` feature becomes ``require`` when the host has it and ``disable`` when not, in place;
+    then ``match='minimum'`` asks for at least the host's CPU: the guest becomes the host's model and
+    features with its own policies on top, as for ``host-model``. ``host_features``: every feature the
+    host's CPU has (its model's and its extra ones, libvirt's names).
+    """
+    live = cpu.model_copy(deep=True)
+    for feature in live.features or []:
+        if feature.policy == "optional":
+            feature.policy = "require" if feature.name in host_features else "disable"
+    if live.match == "minimum":
+        live = guest_cpu_for_host_model(live, host)
     return live

@@ -53,13 +53,17 @@ from pyvirt.errors import (
 )
 
 __all__ = [
+    "MAX_MEMORY_KIB",
     "HugetlbfsMount",
     "MemoryDeviceArgs",
     "MemoryLayout",
     "NumaCell",
+    "aligned_memory_kib",
     "assign_memory_devices",
     "host_numa_nodes",
     "hugetlbfs_mounts",
+    "initial_memory_kib",
+    "memory_alignment_kib",
     "memory_layout",
     "numa_cells",
     "prepare_hugepage_dirs",
@@ -161,6 +165,45 @@ def numa_cells(dom: Domain) -> list[NumaCell]:
         cells.append(NumaCell(int(el.get("id", str(len(cells)))), el.get("cpus", ""), memory,
                               None if discard is None else discard == "yes", el.get("memAccess")))  # fmt: skip
     return sorted(cells, key=lambda c: c.id)
+
+
+# virMemoryMaxValue on a 64-bit host: sizes are off_t, so 2^63 bytes, in KiB
+MAX_MEMORY_KIB = (2**63 - 1) >> 10
+
+
+def memory_alignment_kib(dom: Domain) -> int:
+    """libvirt's qemuDomainGetMemorySizeAlignment: pSeries takes RAM in 256 MiB steps, everything else in MiB
+    (QEMU wants 4 KiB; libvirt has always rounded to the MiB, and its command lines say so)."""
+    arch = dom.os.type.arch if dom.os is not None and dom.os.type is not None else None
+    return 256 * 1024 if arch in ("ppc64", "ppc64le") else 1024
+
+
+def aligned_memory_kib(dom: Domain, kib: int, what: str) -> int:
+    """``kib`` rounded up to the guest's alignment; refused, with libvirt's words, when it no longer fits."""
+    step = memory_alignment_kib(dom)
+    aligned = _align(kib, step)
+    if aligned > MAX_MEMORY_KIB:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"{what} overflowed after alignment")
+    return aligned
+
+
+def _cell_sizes(dom: Domain, cells: list[NumaCell]) -> list[int]:
+    """The NUMA cells' aligned sizes, each checked as qemuDomainAlignMemorySizes checks them."""
+    sizes = [
+        aligned_memory_kib(dom, cell.memory_kib, f"memory size of NUMA node '{i}'") for i, cell in enumerate(cells)
+    ]
+    if sum(sizes) > MAX_MEMORY_KIB:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "initial memory size overflowed after alignment")
+    return sizes
+
+
+def initial_memory_kib(dom: Domain) -> int:
+    """The guest's initial RAM as QEMU gets it: the NUMA cells' aligned sum, or ``<memory>`` aligned."""
+    cells = numa_cells(dom)
+    if cells:
+        return sum(_cell_sizes(dom, cells))
+    assert dom.memory is not None
+    return aligned_memory_kib(dom, dom.memory.kib, "initial memory size")
 
 
 def _align_mib(kib: int) -> int:
@@ -411,12 +454,13 @@ def memory_layout(dom: Domain, memory_kib: int, machine_backend: str | None, mou
         return MemoryLayout(str(memory_kib // 1024), machine_backend, objects, lock, [], [], backends.dirs, False)
     numa: list[str] = []
     total = 0
-    per_cell = [backends.backend(f"ram-node{cell.id}", cell.id, _align_mib(cell.memory_kib), False)[0]
-                for cell in cells]  # fmt: skip
+    # qemuDomainAlignMemorySizes: each cell on its own, and the cells' sum is the initial memory
+    sizes = _cell_sizes(dom, cells)
+    per_cell = [backends.backend(f"ram-node{cell.id}", cell.id, size, False)[0]
+                for cell, size in zip(cells, sizes, strict=True)]  # fmt: skip
     # libvirt's qemuBuildNumaCommandLine: backends for every cell as soon as one needs more than plain RAM
     legacy = numa_mem and all(_plain_ram(objects) for objects in per_cell)
-    for cell, objects in zip(cells, per_cell, strict=True):
-        size = _align_mib(cell.memory_kib)
+    for cell, objects, size in zip(cells, per_cell, sizes, strict=True):
         total += size
         memory = f"mem={size // 1024}" if legacy else f"memdev=ram-node{cell.id}"
         numa += [] if legacy else objects

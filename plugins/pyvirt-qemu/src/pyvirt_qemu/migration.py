@@ -38,20 +38,13 @@ that kills that QEMU as an abandoned start. The source records the phase its
 outgoing job has reached in the guest's status file, with libvirt's names
 (``<job async='migration out' phase='perform3_done' .../>``), and a daemon
 that starts and finds one resolves it as libvirt's
-``qemuProcessRecoverMigrationOut`` does (:func:`recover`): before Perform
-ended, the migration is cancelled and the guest resumed; once Confirm was
-told the destination runs the guest ("confirm3"), the guest here is killed
-(and with UNDEFINE_SOURCE undefined), told it does not ("confirm3_cancelled"),
-resumed. Between Perform and Confirm ("perform3_done") libvirt leaves the
-paused guest to a third party; here, when the migration was peer to peer, the
-daemon is that party: it asks the destination it recorded whether the guest
-runs there, and kills or resumes its own accordingly.
+``qemuProcessRecoverMigrationOut`` does (:mod:`pyvirt_qemu.migration_recovery`).
 
 Peer to peer, the source's daemon holds a connection to the destination
-(with keepalive, 5 s x 5 as libvirt's qemu.conf defaults) and watches it
-while QEMU sends: when it dies (a cut network, a dead host) the migration is
-cancelled with libvirt's "Lost connection to destination host" and the guest
-runs on here.
+(with qemu.conf's keepalive, ``keepalive_interval`` x ``keepalive_count``,
+libvirt's 5 s x 5 by default) and watches it while QEMU sends: when it dies
+(a cut network, a dead host) the migration is cancelled with libvirt's "Lost
+connection to destination host" and the guest runs on here.
 
 For tests, ``PYVIRT_TEST_MIGRATION_CRASH=PHASE`` in the daemon's environment
 makes it kill itself (SIGKILL) right after recording PHASE: the crash the
@@ -90,7 +83,7 @@ from pyvirt.events import Defined, DomainEvent, Resumed, Started, Suspended
 from pyvirt.flags import DomainGetJobStatsFlags
 from pyvirt.local_driver.domain_jobs import DEFAULT_MASK, AsyncJob, Job
 from pyvirt.local_driver.network_nics import resolve_network_nics
-from pyvirt.local_driver.status_file import read_status, remove_status
+from pyvirt.local_driver.status_file import remove_status
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
@@ -109,7 +102,7 @@ if TYPE_CHECKING:
     from pyvirt import Connection
     from pyvirt_qemu.driver import QemuConnection
 
-__all__ = ["begin", "confirm", "finish", "job_stats", "perform", "prepare", "recover"]
+__all__ = ["begin", "confirm", "finish", "job_stats", "perform", "prepare"]
 
 log = logging.getLogger("pyvirt.qemu.migration")
 
@@ -180,7 +173,8 @@ class _Jobs:
 class _Peer:
     """A peer-to-peer migration's destination: its URI (recorded for recovery) and whether its connection
     still lives. A thread calls the destination once a second; a call on a connection that keepalive
-    gave up fails at once, and one waiting for an answer is released when keepalive gives up."""
+    gave up fails at once, and one waiting for an answer is released when keepalive gives up (after
+    qemu.conf's keepalive_interval x (keepalive_count + 1) seconds of silence at most)."""
 
     def __init__(self, dconnuri: str, dest: Connection) -> None:
         self.dconnuri = dconnuri
@@ -473,6 +467,7 @@ def _launch_incoming(
             live, st.paths, st.security,
             on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
             qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, graphics_cfg=st.graphics_cfg, domain_id=domain_id,
+            chardev_tls=st.chardev_tls,
             hugepage_mounts=st.hugepage_mounts, incoming="defer",
             on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
         )  # fmt: skip
@@ -834,112 +829,12 @@ def _complete(st: QemuState, obj: DomainObj, flags: int, cancelled: bool, out: _
                 st.remove(obj)
 
 
-# ---------------------------------------------------------------------- recovery after a daemon's death
-def recover(conn: QemuConnection) -> None:
-    """libvirt's qemuProcessRecoverMigrationOut, for each guest whose status file names an outgoing job: run
-    by the daemon's state initialization, once the guests are reconnected. Guests whose resolution needs the
-    destination (peer to peer, "perform3_done") are resolved on a thread of their own, holding the domain's
-    outgoing job meanwhile, so that the daemon does not wait for another host to answer before it serves."""
-    st = conn.state
-    for obj in list(st.domains.values()):
-        proc = obj.process
-        if proc is None or not proc.alive():
-            continue
-        try:
-            job = read_status(st.paths.status_xml(obj.name)).runtime.get("job", {})
-        except (Error, OSError, ValueError):
-            continue
-        if job.get("async") != "migration out":
-            continue
-        phase, flags, dconnuri = job.get("phase", ""), int(job.get("flags", "0"), 16), job.get("dconnuri")
-        log.warning("domain %s: recovering an outgoing migration found in phase %s", obj.name, phase)
-        try:
-            if phase == "perform3_done" and dconnuri:
-                obj.job.begin_async(AsyncJob.MIGRATION_OUT, mask=_OUT_MASK)
-                threading.Thread(target=_recover_with_peer, args=(st, obj, proc, flags, dconnuri),
-                                 name=f"migration-recover-{obj.name}", daemon=True).start()  # fmt: skip
-            else:
-                _recover_phase(st, obj, proc, phase, flags)
-        except Error:  # one guest's trouble must not keep the daemon from serving the others
-            log.exception("domain %s: recovering its outgoing migration failed", obj.name)
-
-
-def _recover_phase(st: QemuState, obj: DomainObj, proc: QemuProcess, phase: str, flags: int) -> None:
-    """What each phase leaves to do (libvirt's switch): Begin had changed nothing; Perform under way is
-    cancelled and the guest resumed; Confirm told success kills the guest here, told failure resumes it;
-    "perform3_done" without a known destination stays paused for whoever manages the hosts (libvirt)."""
-    obj.migration_job = None
-    if phase == "perform3":
-        with contextlib.suppress(Error):
-            proc.monitor.execute("migrate_cancel")
-    if phase in ("perform3", "confirm3_cancelled"):
-        # only a guest the migration paused: QEMU's pause for the last pass (the status said "running" then,
-        # so the reconnect found the reason unknown) or the recorded "paused (migration)"
-        if obj.state == DomainState.PAUSED and obj.reason in (0, PausedReason.MIGRATION):
-            out = _Outgoing(True, (obj.state, obj.reason), time.monotonic(), False)
-            _restore_source(st, obj, proc, out)
-            return
-    elif phase == "confirm3":
-        _complete(st, obj, flags, False, _Outgoing(False, (obj.state, obj.reason), time.monotonic(), False))
-        return
-    st.save_status(obj)
-
-
-def _recover_with_peer(st: QemuState, obj: DomainObj, proc: QemuProcess, flags: int, dconnuri: str) -> None:
-    """ "perform3_done" of a peer-to-peer migration: this daemon drove it, so it is the party that decides.
-    The destination says whether Finish ran the guest there (it runs, or is paused but no longer starting
-    up): then it is confirmed here, else cancelled. An unreachable destination decides nothing: the guest
-    stays paused, as libvirt leaves it."""
-    try:
-        phase = _ask_destination(obj, dconnuri)
-        if phase is None:
-            log.warning("domain %s: the destination %s cannot say whether the migration finished; the guest "
-                        "stays paused", obj.name, dconnuri)  # fmt: skip
-            obj.migration_job = None
-            st.save_status(obj)
-        else:
-            _recover_phase(st, obj, proc, phase, flags)
-    except Exception:
-        log.exception("domain %s: recovering its outgoing migration failed", obj.name)
-    finally:
-        obj.job.end_async()
-
-
-def _ask_destination(obj: DomainObj, dconnuri: str, timeout: float = 60.0) -> str | None:
-    """ "confirm3" when the guest runs on the destination, "confirm3_cancelled" when it is not there (its
-    Finish failed, or cleaned up after us), None when the destination cannot be asked."""
-    import pyvirt
-
-    deadline = time.monotonic() + timeout
-    try:
-        dest = pyvirt.open(dconnuri)
-    except Error:
-        return None
-    try:
-        while time.monotonic() < deadline:
-            try:
-                state, reason = dest.lookup_domain_by_uuid(obj.uuid).state()
-            except Error as exc:
-                if exc.code == ErrorCode.NO_DOMAIN:
-                    return "confirm3_cancelled"
-                return None
-            if state == DomainState.SHUTOFF:
-                return "confirm3_cancelled"
-            if not (state == DomainState.PAUSED and reason == PausedReason.STARTING_UP):
-                return "confirm3"
-            time.sleep(0.5)  # still arriving, or its daemon is cleaning it up: wait for either end
-        return None
-    finally:
-        with contextlib.suppress(Error):
-            dest.close()
-
-
 # ---------------------------------------------------------------------- peer to peer
-def _peer_to_peer(conn: QemuConnection, dom: DomainRef, dconnuri: str, params: list[TypedParam], flags: int) -> None:
-    """libvirt's qemuMigrationSrcPerformPeer2Peer3: this driver opens the destination and runs the phases."""
+def _open_destination(st: QemuState, dconnuri: str) -> Connection:
+    """The source's connection to the destination, with qemu.conf's ``keepalive_interval`` and
+    ``keepalive_count`` set on it as libvirt sets them (virConnectSetKeepAlive right after the open, a
+    failure to set them failing the migration): they decide how soon :class:`_Peer` notices a dead peer."""
     import pyvirt
-    from pyvirt.migration import migrate_v3
-    from pyvirt.plugin.facade import direct_calls
 
     try:
         dest = pyvirt.open(dconnuri)
@@ -948,6 +843,22 @@ def _peer_to_peer(conn: QemuConnection, dom: DomainRef, dconnuri: str, params: l
             ErrorCode.OPERATION_FAILED, f"Failed to connect to remote libvirt URI {dconnuri}: {exc.message}",
             domain=ErrorDomain.QEMU,
         ) from exc  # fmt: skip
+    interval, count = st.migration_keepalive
+    try:
+        dest.set_keep_alive(interval, count)
+    except Error:
+        with contextlib.suppress(Error):
+            dest.close()
+        raise
+    return dest
+
+
+def _peer_to_peer(conn: QemuConnection, dom: DomainRef, dconnuri: str, params: list[TypedParam], flags: int) -> None:
+    """libvirt's qemuMigrationSrcPerformPeer2Peer3: this driver opens the destination and runs the phases."""
+    from pyvirt.migration import migrate_v3
+    from pyvirt.plugin.facade import direct_calls
+
+    dest = _open_destination(conn.state, dconnuri)
     jobs = _jobs(conn.state)
     peer = _Peer(dconnuri, dest)
     try:

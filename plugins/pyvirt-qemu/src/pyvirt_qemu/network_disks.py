@@ -52,6 +52,8 @@ def network_storage_props(layer: Disk | BackingStore) -> dict[str, Any]:
         raise _unsupported(f"network disk protocol '{protocol}'")
     if layer.source_cookies:
         raise _unsupported("HTTP cookies (they need the secret driver)")
+    if layer.auth is not None or layer.source_auth is not None:
+        raise _unsupported("network disk <auth> (it needs the secret driver)")
     if protocol in ("iscsi", "http", "https", "ftp", "ftps", "nbd") and len(hosts) != 1:
         raise XMLError(ErrorCode.XML_ERROR, f"protocol '{protocol}' accepts only one host")
     props: dict[str, Any]

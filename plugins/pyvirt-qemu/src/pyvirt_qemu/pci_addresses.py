@@ -28,11 +28,14 @@ from pyvirt.conf.domain_devices import (
     Controller,
     Disk,
     Filesystem,
+    Hostdev,
     Input,
     Interface,
+    Iommu,
     Memballoon,
     Rng,
     Video,
+    Vsock,
 )
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 
@@ -63,6 +66,15 @@ def _is_pseries(dom: Domain) -> bool:
     """libvirt's qemuDomainIsPSeries."""
     t = dom.os.type if dom.os is not None else None
     return t is not None and (t.arch or "").startswith("ppc64") and (t.machine or "").startswith("pseries")
+
+
+def _is_virt_board(dom: Domain) -> bool:
+    """libvirt's qemuDomainIsARMVirt or qemuDomainIsRISCVVirt."""
+    t = dom.os.type if dom.os is not None else None
+    if t is None:
+        return False
+    virt = (t.machine or "") == "virt" or (t.machine or "").startswith("virt-")
+    return virt and ((t.arch or "") in ("aarch64", "armv7l") or (t.arch or "").startswith("riscv"))
 
 
 def is_i440fx(dom: Domain) -> bool:
@@ -163,6 +175,10 @@ def _all_addressed(dom: Domain) -> Iterator[Any]:
     yield from d.redirdevs
     yield from d.tpms
     yield from d.memories
+    if d.iommu is not None:
+        yield d.iommu
+    if d.vsock is not None:
+        yield d.vsock
 
 
 def _slots_in_use(dom: Domain) -> _Slots:
@@ -249,8 +265,10 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
     if d is None:
         return
     q35, i440fx = is_q35(dom), is_i440fx(dom)
+    # the ARM and RISC-V 'virt' boards' PCIe root (gpex) is laid out as q35's, without the ICH9's functions
+    pcie = q35 or (_is_virt_board(dom) and any(c.type == "pci" and c.model == "pcie-root" for c in d.controllers))
     # a pSeries guest's PCI root (its PHB) hands out slots as i440fx's does, without the PIIX3's reservations
-    if not (q35 or i440fx or _is_pseries(dom)):
+    if not (pcie or i440fx or _is_pseries(dom)):
         return
     slots = _slots_in_use(dom)
     if i440fx:
@@ -262,8 +280,8 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
     wanted += [s for s in d.sounds if s.model not in ("sb16", "pcspk", "usb") and _wants_pci(s.address)]
     wanted += [c for c in d.controllers if _controller_takes_slot(c) and _wants_pci(c.address)]
     wanted += [v for v in d.disks if (v.target_bus == "virtio") and _wants_pci(v.address)]
-    wanted += [h for h in d.hostdevs if h.mode in (None, "subsystem") and h.type in ("pci", "scsi_host")
-               and _wants_pci(h.address)]  # fmt: skip
+    wanted += [h for h in d.hostdevs if h.mode in (None, "subsystem") and (h.type in ("pci", "scsi_host")
+               or (h.type == "mdev" and h.model == "vfio-pci")) and _wants_pci(h.address)]  # fmt: skip
     if d.memballoon is not None and d.memballoon.model in _VIRTIO and _wants_pci(d.memballoon.address):
         wanted.append(d.memballoon)
     wanted += [r for r in d.rngs if _wants_pci(r.address)]
@@ -271,9 +289,13 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
     wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and _wants_pci(v.address)]
     wanted += [i for i in d.inputs if i.bus == "virtio" and _wants_pci(i.address)]
     wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
+    if d.iommu is not None and d.iommu.model == "virtio" and _wants_pci(d.iommu.address):
+        wanted.append(d.iommu)
+    if d.vsock is not None and _wants_pci(d.vsock.address):
+        wanted.append(d.vsock)
     wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and _wants_pci(m.address)]
-    if q35:
-        _assign_q35(dom, slots, wanted, root_port_model)
+    if pcie:
+        _assign_q35(dom, slots, wanted, root_port_model, ich9=q35)
     else:
         for dev in wanted:
             if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
@@ -317,6 +339,12 @@ def _is_pcie_endpoint(dev: Any) -> bool:
         return dev.bus == "virtio"
     if isinstance(dev, Video):
         return dev.model_type == "virtio"
+    if isinstance(dev, Vsock):
+        return True  # vhost-vsock-pci follows virtio
+    if isinstance(dev, Hostdev):
+        # qemuDomainDeviceCalculatePCIConnectFlags: mediated devices are PCIe, vhost-scsi follows virtio, and an
+        # assigned host device is taken to be PCIe (as libvirt does when it cannot read its config space)
+        return dev.type in ("mdev", "scsi_host", "pci")
     return isinstance(dev, Filesystem)  # virtio-9p-pci
 
 
@@ -355,17 +383,24 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
         hda.address = PciAddress(0, 0x1B).to_address()
 
 
-def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port") -> None:
+def _assign_q35(
+    dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port", ich9: bool = True
+) -> None:
     """libvirt's q35 layout: every PCIe endpoint on its own pcie-root-port, the ports packed eight to a slot.
 
     Ports are added as needed, plus one spare for hotplug when the guest
     has no PCI controllers of its own, as libvirt does for new guests.
+    ``ich9``: the chipset's own functions come first (q35; not the ARM and RISC-V 'virt' boards).
     """
     d = dom.devices
     assert d is not None
-    _fixed_q35(dom, slots)
+    if ich9:
+        _fixed_q35(dom, slots)
     ports = [c for c in d.controllers if c.type == "pci" and c.model == "pcie-root-port"]
     wanted = [w for w in wanted if _wants_pci(w.address)]  # the chipset's own devices have theirs now
+    # virtio-iommu is an integrated endpoint: on pcie-root itself, after the root ports have their slots
+    integrated = [w for w in wanted if isinstance(w, Iommu)]
+    wanted = [w for w in wanted if not isinstance(w, Iommu)]
     endpoints = [w for w in wanted if not (isinstance(w, Controller) and w.type == "pci")]
     legacy = [w for w in endpoints if not _is_pcie_endpoint(w)]
     if legacy:
@@ -411,6 +446,10 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
         bus = next(p.index or 0 for p in d.controllers
                    if p.type == "pci" and p.model == "pcie-root-port" and not slots.in_use(p.index or 0, 0))  # fmt: skip
         addr = PciAddress(bus, 0)
+        slots.reserve(addr)
+        dev.address = addr.to_address()
+    for dev in integrated:
+        addr = slots.next_free_on(0)
         slots.reserve(addr)
         dev.address = addr.to_address()
 

@@ -33,6 +33,7 @@ from pyvirt.util.caps import parse_capability, read_process_caps
 from pyvirt.util.command import Command
 from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
+from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.cpu_affinity import emulator_cpus, pin_vcpus
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
@@ -41,6 +42,8 @@ from pyvirt_qemu.memory_backends import HugetlbfsMount, prepare_hugepage_dirs, r
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
+from pyvirt_qemu.tpm_passthrough import open_tpm_passthrough
+from pyvirt_qemu.vsock import open_vhost_vsock
 
 __all__ = ["QemuProcess", "owned_alone", "pidfd_exited", "set_owned_alone", "shared_monitor_path", "start_process"]
 
@@ -192,6 +195,7 @@ def start_process(
     hugepage_mounts: list[HugetlbfsMount] | None = None,
     on_starting: Callable[[int, bool, list[str]], None] | None = None,
     incoming: str | None = None,
+    chardev_tls: ChardevTls | None = None,
 ) -> QemuProcess:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd,
     ``incoming`` (``defer``) makes it wait for one (``migrate-incoming``).
@@ -216,7 +220,8 @@ def start_process(
     prepare_graphics(dom, graphics_cfg, private_dir)  # listen addresses and ports, into the live XML
     # refuse bad XML before any side effect (tap, label, key, process)
     memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts,
-                              "memory_backing_dir": os.path.join(paths.lib, "ram")}  # fmt: skip
+                              "memory_backing_dir": os.path.join(paths.lib, "ram"),
+                              "chardev_tls": chardev_tls}  # qemu.conf's TLS for TCP character devices  # fmt: skip
     first = build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir,
                                graphics_cfg=graphics_cfg, **memory)  # fmt: skip
     if first.mem_lock:
@@ -237,6 +242,9 @@ def start_process(
         tpm = start_swtpm(dom, paths, qemu_uid, qemu_gid)
         if tpm is not None:
             chardevs["tpm0"] = tpm
+        chardevs |= open_tpm_passthrough(dom)  # the host's TPM and its cancel file, as fd sets
+        if dom.devices is not None and dom.devices.vsock is not None:  # QEMU gets the fd, its CID already set
+            chardevs["vsock"] = open_vhost_vsock(dom.devices.vsock)
     except BaseException:
         close_taps(taps)
         close_chardev_fds(chardevs)
@@ -248,15 +256,15 @@ def start_process(
     fds |= chardevs
     opened = [(t.mac, TUN_PATH) for t in taps.values()] + [(t.mac, VHOST_PATH) for t in taps.values() if t.vhost_fd]
     try:
-        qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg, **memory)
+        # an incoming migration: "defer" waits for migrate-incoming (libvirt's way); a saved image comes on a fd
+        source = f"fd:{incoming_fd}" if incoming_fd is not None else incoming
+        qcmd = build_command_line(dom, monitor_path, fds=fds, lib_dir=private_dir, graphics_cfg=graphics_cfg,
+                                  incoming=source, **memory)  # fmt: skip
         if shared_monitor:  # a second QMP monitor for our other processes (see shared_monitor); not libvirt's
             qcmd.args += ["-chardev", f"socket,id=charmonitor-shared,fd={fds['monitor-shared']},server=on,wait=off",
                           "-mon", "chardev=charmonitor-shared,id=monitor-shared,mode=control"]  # fmt: skip
         if incoming_fd is not None:
-            qcmd.args += ["-incoming", f"fd:{incoming_fd}"]
             fds["incoming"] = incoming_fd
-        elif incoming is not None:  # an incoming migration: "defer" waits for migrate-incoming (libvirt's way)
-            qcmd.args += ["-incoming", incoming]
         security.gen_label(dom)
     except BaseException:
         close_taps(taps)

@@ -58,6 +58,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
@@ -85,7 +86,7 @@ class DomainObj(BaseDomainObj):
     starting_pid: int = 0
     start_destroyed: bool = False
     # An outgoing migration's ``<job>`` in the status file (async job and phase, libvirt's names), so that a
-    # daemon that dies mid-migration is followed by one that finishes it (pyvirt_qemu.migration.recover).
+    # daemon that dies mid-migration is followed by one that finishes it (pyvirt_qemu.migration_recovery.recover).
     migration_job: dict[str, str] | None = None
 
     def expect(self, event: str) -> None:
@@ -99,7 +100,9 @@ class QemuState(DomainTable[DomainObj]):
         self.security = security
         self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
+        self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls* settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
+        self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._owner_fd, self.owned_alone = _own_paths(paths)
         set_owned_alone(paths, self.owned_alone)

@@ -118,6 +118,13 @@ def _node_info(ctx: ClientContext, a: Any) -> Any:
     return (_char_array(i.model, 32), i.memory_kib, i.cpus, i.mhz, i.nodes, i.sockets, i.cores, i.threads)
 
 
+@handles("NODE_GET_CPU_MAP")
+def _node_cpu_map(ctx: ClientContext, a: Any) -> Any:
+    count, cpumap, online = ctx.calls.node_get_cpu_map(flags=a[2])
+    # what the caller did not ask for stays empty, as libvirt's daemon leaves it
+    return (cpumap if a[0] else b"", online if a[1] else 0, count)
+
+
 @handles("NODE_GET_SECURITY_MODEL")
 def _security_model(ctx: ClientContext, a: Any) -> Any:
     m = ctx.calls.node_get_security_model()

@@ -233,6 +233,134 @@ def _set_vcpus(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_set_vcpus(dom=domain_ref(a[0]), count=a[1], flags=0)
 
 
+@handles("DOMAIN_SET_MEMORY_STATS_PERIOD")
+def _set_memory_stats_period(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_memory_stats_period(dom=domain_ref(a[0]), period=a[1], flags=a[2])
+
+
+@handles("DOMAIN_PIN_VCPU_FLAGS")
+def _pin_vcpu_flags(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_pin_vcpu(dom=domain_ref(a[0]), vcpu=a[1], cpumap=bytes(a[2]), flags=a[3])
+
+
+@handles("DOMAIN_PIN_VCPU")
+def _pin_vcpu(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_pin_vcpu(dom=domain_ref(a[0]), vcpu=a[1], cpumap=bytes(a[2]), flags=0)
+
+
+# ---------------------------------------------------------------- metadata, guest controls, statistics
+_VCPUINFO_MAX = 16384  # REMOTE_VCPUINFO_MAX
+_CPUMAPS_MAX = 8388608  # REMOTE_CPUMAPS_MAX
+_MEMORY_STATS_MAX = 1024  # REMOTE_DOMAIN_MEMORY_STATS_MAX
+_SEND_KEY_MAX = 16  # VIR_DOMAIN_SEND_KEY_MAX_KEYS
+
+
+@handles("DOMAIN_GET_METADATA")
+def _get_metadata(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_get_metadata(dom=domain_ref(a[0]), type=a[1], uri=a[2], flags=a[3]),)
+
+
+@handles("DOMAIN_SET_METADATA")
+def _set_metadata(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_metadata(dom=domain_ref(a[0]), type=a[1], metadata=a[2], key=a[3], uri=a[4], flags=a[5])
+
+
+@handles("DOMAIN_RENAME")
+def _rename(ctx: ClientContext, a: Any) -> Any:
+    if a[1] is None:  # virDomainRename's virCheckNonNullArgGoto(new_name)
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Invalid argument in virDomainRename: new_name is NULL")
+    ctx.calls.domain_rename(dom=domain_ref(a[0]), new_name=a[1], flags=a[2])
+    return (0,)
+
+
+@handles("DOMAIN_RESET")
+def _reset(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_reset(dom=domain_ref(a[0]), flags=a[1])
+
+
+@handles("DOMAIN_INJECT_NMI")
+def _inject_nmi(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_inject_nmi(dom=domain_ref(a[0]), flags=a[1])
+
+
+@handles("DOMAIN_SEND_KEY")
+def _send_key(ctx: ClientContext, a: Any) -> Any:
+    keycodes = list(a[3])
+    if not 0 < len(keycodes) <= _SEND_KEY_MAX:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"nkeycodes must be in range [1, {_SEND_KEY_MAX}]")
+    ctx.calls.domain_send_key(dom=domain_ref(a[0]), codeset=a[1], holdtime=a[2], keycodes=keycodes, flags=a[4])
+
+
+@handles("DOMAIN_GET_TIME")
+def _get_time(ctx: ClientContext, a: Any) -> Any:
+    seconds, nseconds = ctx.calls.domain_get_time(dom=domain_ref(a[0]), flags=a[1])
+    return (seconds, nseconds)
+
+
+@handles("DOMAIN_SET_TIME")
+def _set_time(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_time(dom=domain_ref(a[0]), seconds=a[1], nseconds=a[2], flags=a[3])
+
+
+@handles("DOMAIN_GET_HOSTNAME")
+def _get_hostname(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_get_hostname(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_MEMORY_STATS")
+def _memory_stats(ctx: ClientContext, a: Any) -> Any:
+    if a[1] > _MEMORY_STATS_MAX:
+        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX")
+    stats = ctx.calls.domain_memory_stats(dom=domain_ref(a[0]), max_stats=a[1], flags=a[2])
+    return ([(tag, val) for tag, val in stats[: a[1]]],)
+
+
+@handles("DOMAIN_GET_VCPUS_FLAGS")
+def _get_vcpus_flags(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_get_vcpus_flags(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_GET_VCPUS")
+def _get_vcpus(ctx: ClientContext, a: Any) -> Any:
+    maxinfo, maplen = a[1], a[2]
+    if maxinfo > _VCPUINFO_MAX:
+        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo > REMOTE_VCPUINFO_MAX")
+    if maxinfo * maplen > _CPUMAPS_MAX:
+        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
+    infos = ctx.calls.domain_get_vcpus(dom=domain_ref(a[0]), maxinfo=maxinfo, maplen=maplen)[:maxinfo]
+    # libvirt's daemon sends the whole buffer it allocated: maxinfo maps, those of absent vCPUs zero
+    cpumaps = b"".join(i.cpumap[:maplen].ljust(maplen, b"\0") for i in infos)
+    return ([(i.number, i.state, i.cpu_time_ns, i.cpu) for i in infos], cpumaps.ljust(maxinfo * maplen, b"\0"))
+
+
+@handles("DOMAIN_GET_VCPU_PIN_INFO")
+def _get_vcpu_pin_info(ctx: ClientContext, a: Any) -> Any:
+    ncpumaps, maplen = a[1], a[2]
+    if ncpumaps > _VCPUINFO_MAX:
+        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "ncpumaps > REMOTE_VCPUINFO_MAX")
+    if ncpumaps * maplen > _CPUMAPS_MAX:
+        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
+    maps = ctx.calls.domain_get_vcpu_pin_info(dom=domain_ref(a[0]), ncpumaps=ncpumaps, maplen=maplen, flags=a[3])
+    maps = maps[:ncpumaps]
+    return (b"".join(m[:maplen].ljust(maplen, b"\0") for m in maps), len(maps))
+
+
+@handles("DOMAIN_BLOCK_STATS")
+def _block_stats(ctx: ClientContext, a: Any) -> Any:
+    return tuple(ctx.calls.domain_block_stats(dom=domain_ref(a[0]), path=a[1]))
+
+
+@handles("DOMAIN_INTERFACE_STATS")
+def _interface_stats(ctx: ClientContext, a: Any) -> Any:
+    return tuple(ctx.calls.domain_interface_stats(dom=domain_ref(a[0]), device=a[1]))
+
+
+@handles("DOMAIN_GET_BLOCK_INFO")
+def _get_block_info(ctx: ClientContext, a: Any) -> Any:
+    info = ctx.calls.domain_get_block_info(dom=domain_ref(a[0]), path=a[1], flags=a[2])
+    return (info.allocation, info.capacity, info.physical)  # the wire's order
+
+
 @handles("DOMAIN_SAVE")
 def _save(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_save(dom=domain_ref(a[0]), path=a[1], xml=None, flags=0)

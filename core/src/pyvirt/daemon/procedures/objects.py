@@ -151,6 +151,13 @@ HANDLERS.update(
             ctx.calls.volume_get_xml_desc(vol=_vol(a[0]), flags=a[1]),
         ),
         "REMOTE_PROC_STORAGE_VOL_GET_PATH": lambda ctx, a: (ctx.calls.volume_get_path(vol=_vol(a[0])),),
+        "REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM": lambda ctx, a: (
+            _wvol(ctx.calls.volume_create_xml_from(pool=_pool(a[0]), xml=a[1], source=_vol(a[2]), flags=a[3])),
+        ),
+        "REMOTE_PROC_STORAGE_VOL_WIPE": lambda ctx, a: ctx.calls.volume_wipe(vol=_vol(a[0]), algorithm=0, flags=a[1]),
+        "REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN": lambda ctx, a: ctx.calls.volume_wipe(
+            vol=_vol(a[0]), algorithm=a[1], flags=a[2]
+        ),
         # secrets
         "REMOTE_PROC_CONNECT_LIST_ALL_SECRETS": lambda ctx, a: _listed(ctx.calls.secret_list_all(), a[0], _wsecret),
         "REMOTE_PROC_CONNECT_NUM_OF_SECRETS": lambda ctx, a: (len(ctx.calls.secret_list_all()),),

@@ -16,6 +16,7 @@ from pyvirt.domain_state import DomainState
 from pyvirt.drivers.test.checkpoints import CheckpointHooks
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
 from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, domain_identity, load_fixture
+from pyvirt.drivers.test.guest import GuestHooks
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
@@ -23,6 +24,7 @@ from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestS
 from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
 from pyvirt.util.lazy_import import lazy_module
@@ -171,7 +173,7 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabil
     return conf_caps.Capabilities(host=host, guests=guests)
 
 
-class TestConnection(DomainHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks):
+class TestConnection(DomainHooks, GuestHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks):
     """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
 
     def __init__(self, uri: URI, state: TestState, events: EventSink, shared: bool) -> None:
@@ -207,6 +209,12 @@ class TestConnection(DomainHooks, SchedulerHooks, ScreenshotHooks, CheckpointHoo
     @hookimpl
     def node_get_info(self) -> NodeInfo:
         return self.state.node_info
+
+    @hookimpl
+    def node_get_cpu_map(self, flags: int) -> tuple[int, bytes, int]:
+        """testNodeGetCPUMap's fixed answer: 8 CPUs, of which 0, 2 and 4 online (map 0x15), whatever the node file says."""
+        check_flags(flags, 0, "testNodeGetCPUMap")
+        return (8, b"\x15", 3)
 
     @hookimpl
     def node_get_security_model(self) -> SecurityModel:

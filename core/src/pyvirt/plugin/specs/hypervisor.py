@@ -14,14 +14,18 @@ from pyvirt.plugin import hookspec
 if TYPE_CHECKING:
     from pyvirt.events import EventSink
     from pyvirt.plugin.records import (
+        BlockInfo,
+        BlockStats,
         CheckpointRef,
         DomainInfo,
         DomainRef,
         InterfaceAddresses,
+        InterfaceStats,
         NodeInfo,
         SecurityLabel,
         SecurityModel,
         SnapshotRef,
+        VcpuInfo,
     )
     from pyvirt.plugin.typed_params import TypedParam
     from pyvirt.uri import URI
@@ -167,6 +171,22 @@ def node_get_info() -> NodeInfo:
     Stops at first non-None result.
 
     Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_cpu_map(flags: int) -> tuple[int, bytes, int]:
+    """The host CPUs there are and which of them are online (virNodeGetCPUMap). Optional.
+
+    virsh sizes its CPU affinity maps (``vcpuinfo``, ``vcpupin``) by the count this returns.
+
+    :param flags: libvirt defines no flags for virNodeGetCPUMap; 0.
+    :returns: ``(count, cpumap, online)``: the number of host CPUs, a byte map of
+        the online ones (CPU ``n`` is bit ``n % 8`` of byte ``n // 8``), and how many are online.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
     """
 
 
@@ -804,6 +824,302 @@ def domain_abort_job(dom: DomainRef, flags: int) -> None:
     Stops at first non-None result.
 
     Added in contract 1.8.
+    """
+
+
+# ---------------------------------------------------------------- domains: metadata, guest controls, statistics
+# (contract 1.11, all optional: a driver without them answers NO_SUPPORT, and virsh's commands say so)
+
+
+@hookspec(firstresult=True)
+def domain_get_metadata(dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
+    """The domain's title, description, or one namespace's element of ``<metadata>``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param type: virDomainMetadataType: 0 description, 1 title, 2 the element of namespace ``uri``.
+    :param uri: the namespace URI of the element (type 2 only; None otherwise).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG picks the
+        definition read (0: the running one when the domain runs).
+    :returns: the text, or the element serialised with its namespace declared on it.
+    :raises Error: NO_DOMAIN_METADATA ("Requested metadata element is not present") when
+        there is none, which virsh reports as an empty description.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_metadata(
+    dom: DomainRef, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int
+) -> None:
+    """Set or remove the domain's title, description, or one namespace's element of ``<metadata>``.
+
+    An empty or None ``metadata`` removes it. A driver emits the METADATA_CHANGE
+    event, as libvirt's drivers do.
+
+    :param dom: the domain, as a lookup returned it.
+    :param type: virDomainMetadataType: 0 description, 1 title, 2 element.
+    :param metadata: the new text, or for type 2 one XML element (its namespace is
+        replaced by ``uri`` with prefix ``key``).
+    :param key: the namespace prefix of the element (type 2 only).
+    :param uri: the namespace URI of the element (type 2 only).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the
+        domain's current state).
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """  # fmt: skip
+
+
+@hookspec(firstresult=True)
+def domain_rename(dom: DomainRef, new_name: str, flags: int) -> None:
+    """Give an inactive persistent domain another name (its UUID stays).
+
+    :param dom: the domain, as a lookup returned it; callers look it up again by ``new_name``.
+    :param new_name: the new name, unused by any other domain.
+    :param flags: libvirt defines no flags for virDomainRename; 0.
+    :raises Error: OPERATION_INVALID for a running or transient domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_reset(dom: DomainRef, flags: int) -> None:
+    """Reset the running guest at once, as its reset button would (no guest cooperation).
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags for virDomainReset; 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_inject_nmi(dom: DomainRef, flags: int) -> None:
+    """Send a non-maskable interrupt to the running guest (a kernel then typically dumps or panics).
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags for virDomainInjectNMI; 0.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_send_key(dom: DomainRef, codeset: int, holdtime: int, keycodes: list[int], flags: int) -> None:
+    """Press and release keys on the guest's keyboard, all at once.
+
+    :param dom: the domain, as a lookup returned it.
+    :param codeset: virKeycodeSet of ``keycodes`` (0 linux, 1 xt, ..., 6 usb, 7 win32, 8 qnum).
+    :param holdtime: how long the keys stay pressed, in milliseconds (0: the hypervisor's default).
+    :param keycodes: at most 16 key codes of ``codeset``.
+    :param flags: libvirt defines no flags for virDomainSendKey; 0.
+    :raises Error: INTERNAL_ERROR "invalid keycode N of CODESET codeset" for a code the codeset lacks.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_time(dom: DomainRef, flags: int) -> tuple[int, int]:
+    """The guest's clock, as seconds and nanoseconds since the epoch (asked of the guest agent).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param flags: libvirt defines no flags for virDomainGetTime; 0.
+    :returns: ``(seconds, nanoseconds)``.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_time(dom: DomainRef, seconds: int, nseconds: int, flags: int) -> None:
+    """Set the guest's clock (through the guest agent), or with SYNC resynchronise it from its RTC.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param seconds: seconds since the epoch (ignored with SYNC).
+    :param nseconds: nanoseconds within that second.
+    :param flags: :class:`~pyvirt.flags.DomainSetTimeFlags`: SYNC reads the time from the
+        guest's RTC instead.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_hostname(dom: DomainRef, flags: int) -> str:
+    """The guest's host name, from the guest agent or the DHCP leases of its networks.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param flags: :class:`~pyvirt.flags.DomainGetHostnameFlags`: AGENT or LEASE picks the
+        source (0: the driver's default).
+    :returns: the host name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_memory_stats(dom: DomainRef, max_stats: int, flags: int) -> list[tuple[int, int]]:
+    """The guest's memory statistics from its balloon driver (virsh's ``dommemstat``).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param max_stats: the most statistics the caller takes; the first ones are returned.
+    :param flags: libvirt defines no flags for virDomainMemoryStats; 0.
+    :returns: ``(tag, value)`` pairs, tags of virDomainMemoryStatTags in libvirt's order
+        (0 swap_in ... 6 actual, 7 rss, 8 usable, 9 last_update, 10 disk_caches,
+        11 hugetlb_pgalloc, 12 hugetlb_pgfail), sizes in KiB; empty without a balloon.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_vcpus_flags(dom: DomainRef, flags: int) -> int:
+    """The number of vCPUs of the running or persistent definition, or its maximum.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainVcpuFlags`: LIVE or CONFIG picks the definition
+        (0: the current one), MAXIMUM the maximum instead, GUEST the count the guest agent sees.
+    :returns: the count.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_vcpus(dom: DomainRef, maxinfo: int, maplen: int) -> list[VcpuInfo]:
+    """What each vCPU of the running domain does now, and where it may run (virsh's ``vcpuinfo``).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param maxinfo: the most vCPUs to describe (the first ones).
+    :param maplen: the bytes of each ``cpumap`` (one bit per host CPU).
+    :returns: one record per vCPU, in vCPU order.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_vcpu_pin_info(dom: DomainRef, ncpumaps: int, maplen: int, flags: int) -> list[bytes]:
+    """The host CPUs each vCPU is pinned to in the running or persistent definition.
+
+    :param dom: the domain, as a lookup returned it.
+    :param ncpumaps: the most vCPUs to describe (the first ones).
+    :param maplen: the bytes of each map (one bit per host CPU).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG picks the
+        definition (0: the current one).
+    :returns: one byte map per vCPU, ``maplen`` bytes each (every host CPU when not pinned).
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_memory_stats_period(dom: DomainRef, period: int, flags: int) -> None:
+    """How often the guest's balloon driver reports its memory statistics (``<memballoon><stats period>``).
+
+    :param dom: the domain, as a lookup returned it.
+    :param period: seconds between reports; 0 stops them.
+    :param flags: :class:`~pyvirt.flags.DomainMemoryModFlags`: LIVE and/or CONFIG (0: the
+        current state).
+    :raises Error: INTERNAL_ERROR "No memory balloon device configured, can not set the collection
+        period" for a definition without a balloon.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_pin_vcpu(dom: DomainRef, vcpu: int, cpumap: bytes, flags: int) -> None:
+    """Restrict one vCPU to some host CPUs, now and/or from the next start (``<cputune><vcpupin>``).
+
+    virDomainPinVcpu is this call with ``flags`` 0.
+
+    :param dom: the domain, as a lookup returned it.
+    :param vcpu: the vCPU's number.
+    :param cpumap: the host CPUs it may use (CPU ``n`` is bit ``n % 8`` of byte ``n // 8``).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the
+        current state).
+    :raises Error: INVALID_ARG "Empty cpu list for pinning" for a map with no CPU.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_stats(dom: DomainRef, path: str) -> BlockStats:
+    """I/O counters of one disk of the running domain.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :returns: the counters, -1 for those the driver does not know.
+    :raises Error: INVALID_ARG "invalid path: PATH" for a disk the domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_interface_stats(dom: DomainRef, device: str) -> InterfaceStats:
+    """Traffic counters of one NIC of the running domain.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param device: the NIC's host-side device name (``vnet0``) or its MAC address.
+    :returns: the counters, -1 for those the driver does not know.
+    :raises Error: INVALID_ARG "'DEVICE' is not a known interface" for a NIC the domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_block_info(dom: DomainRef, path: str, flags: int) -> BlockInfo:
+    """The sizes of one disk: as the guest sees it, as its image uses the host, and the host file's size.
+
+    :param dom: the domain, as a lookup returned it.
+    :param path: the disk's target (``vda``) or source path.
+    :param flags: libvirt defines no flags for virDomainGetBlockInfo; 0.
+    :returns: capacity, allocation and physical size in bytes.
+    :raises Error: INVALID_ARG "invalid path PATH not assigned to domain" for a disk the domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
     """
 
 

@@ -613,6 +613,45 @@ def volume_download(vol: VolumeRef, offset: int, length: int, flags: int) -> int
     """
 
 
+@hookspec(firstresult=True)
+def volume_create_xml_from(pool: PoolRef, xml: str, source: VolumeRef, flags: int) -> VolumeRef:
+    """Create a volume in a running pool as a copy of an existing volume (virStorageVolCreateXMLFrom). Optional.
+
+    The source may live in another pool of the same connection. As in
+    libvirt, the ``<volume>`` document names the new volume and may choose
+    its format (a raw source copied to qcow2 is converted); a capacity
+    smaller than the source's is the source's.
+
+    :param pool: the pool the new volume goes to, as a lookup returned it.
+    :param xml: the new volume's ``<volume>`` document.
+    :param source: the volume to copy, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.StorageVolCreateFlags`: PREALLOC_METADATA, REFLINK, VALIDATE.
+    :returns: the new volume.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def volume_wipe(vol: VolumeRef, algorithm: int, flags: int) -> None:
+    """Overwrite a volume's data (virStorageVolWipePattern; virStorageVolWipe is algorithm 0). Optional.
+
+    The volume keeps its size and format; only the data is gone.
+
+    :param vol: the volume, as a lookup returned it.
+    :param algorithm: libvirt's ``virStorageVolWipeAlgorithm``: 0 zero (write zeros), 1 nnsa,
+        2 dod, 3 bsi, 4 gutmann, 5 schneier, 6 pfitzner7, 7 pfitzner33, 8 random, 9 trim
+        (discard). A driver refuses an algorithm it does not carry out, never quietly zeroes instead.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+
+    Stops at first non-None result.
+
+    Added in contract 1.11.
+    """
+
+
 # ---------------------------------------------------------------- secrets
 
 
