@@ -6,7 +6,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, BinaryIO
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
@@ -125,7 +125,7 @@ class StoragePool:
         the driver's, on its host).
         """
         if source._conn is not self._conn:
-            raise Error(ErrorCode.INVALID_ARG, "the source volume belongs to another connection",
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "the source volume belongs to another connection",
                         domain=ErrorDomain.STORAGE)  # fmt: skip
         ref = self._conn.calls.volume_create_xml_from(pool=self._ref, xml=xml, source=source._ref, flags=flags)
         return StorageVolume(self._conn, ref)

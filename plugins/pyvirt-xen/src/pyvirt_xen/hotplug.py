@@ -35,6 +35,7 @@ from pyvirt.errors import (
     ErrorCode,
     InternalError,
     InvalidArgumentError,
+    NotFoundError,
     NotSupportedError,
     OperationFailedError,
 )
@@ -112,7 +113,7 @@ def _nic_index(nics: list[Interface], nic: Interface, given_mac: bool) -> int:
             f"multiple devices matching MAC address {mac} found" if mac else "multiple matching devices found",
         )
     if not found:
-        raise OperationFailedError(
+        raise NotFoundError(
             ErrorCode.DEVICE_MISSING,
             f"no device found at address '(<null>)' matching MAC address '{mac or '(<null>)'}' and alias '(<null>)'",
         )

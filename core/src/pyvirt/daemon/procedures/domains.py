@@ -310,7 +310,7 @@ def _get_hostname(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_MEMORY_STATS")
 def _memory_stats(ctx: ClientContext, a: Any) -> Any:
     if a[1] > _MEMORY_STATS_MAX:
-        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX")
     stats = ctx.calls.domain_memory_stats(dom=domain_ref(a[0]), max_stats=a[1], flags=a[2])
     return ([(tag, val) for tag, val in stats[: a[1]]],)
 
@@ -324,9 +324,9 @@ def _get_vcpus_flags(ctx: ClientContext, a: Any) -> Any:
 def _get_vcpus(ctx: ClientContext, a: Any) -> Any:
     maxinfo, maplen = a[1], a[2]
     if maxinfo > _VCPUINFO_MAX:
-        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo > REMOTE_VCPUINFO_MAX")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "maxinfo > REMOTE_VCPUINFO_MAX")
     if maxinfo * maplen > _CPUMAPS_MAX:
-        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
     infos = ctx.calls.domain_get_vcpus(dom=domain_ref(a[0]), maxinfo=maxinfo, maplen=maplen)[:maxinfo]
     # libvirt's daemon sends the whole buffer it allocated: maxinfo maps, those of absent vCPUs zero
     cpumaps = b"".join(i.cpumap[:maplen].ljust(maplen, b"\0") for i in infos)
@@ -337,9 +337,9 @@ def _get_vcpus(ctx: ClientContext, a: Any) -> Any:
 def _get_vcpu_pin_info(ctx: ClientContext, a: Any) -> Any:
     ncpumaps, maplen = a[1], a[2]
     if ncpumaps > _VCPUINFO_MAX:
-        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "ncpumaps > REMOTE_VCPUINFO_MAX")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "ncpumaps > REMOTE_VCPUINFO_MAX")
     if ncpumaps * maplen > _CPUMAPS_MAX:
-        raise InvalidArgumentError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "maxinfo * maplen > REMOTE_CPUMAPS_MAX")
     maps = ctx.calls.domain_get_vcpu_pin_info(dom=domain_ref(a[0]), ncpumaps=ncpumaps, maplen=maplen, flags=a[3])
     maps = maps[:ncpumaps]
     return (b"".join(m[:maplen].ljust(maplen, b"\0") for m in maps), len(maps))
