@@ -52,6 +52,8 @@ class Opt(NamedTuple):
     # string; number; scaled (a number with a unit suffix, written as a number in help);
     # list (virsh's argv: every remaining word); optstring (virsh's VSH_OT_STRING that may
     # also come by position, written "[--name <string>]" in help, as help's --command and cd's --dir)
+    # intstring: virsh's VSH_OT_INT (``<number>`` in help) handed over as written, for a handler that parses
+    # it where virsh does, after checks that come first (update-memory-device's --node and --requested-size)
     kind: str = "string"
     default: Any = None
     aliases: tuple[str, ...] = ()
@@ -101,7 +103,7 @@ class CommandDef(NamedTuple):
                 else:
                     syn += f" <{o.name}>..." if o.required else f" [<{o.name}>]..."
                 rows.append((f"[--{o.name}] <string>" if shortopt else f"<{o.name}>", text))
-            elif o.kind in ("number", "scaled"):
+            elif o.kind in ("number", "scaled", "intstring"):
                 syn += f" <{o.name}>" if o.required else f" [--{o.name} <number>]"
                 shortopt = shortopt or o.positional
                 rows.append((f"[--{o.name}] <number>" if o.required else f"--{o.name} <number>", text))
@@ -177,7 +179,7 @@ class CommandDef(NamedTuple):
                     continue
                 if not eq:
                     if i >= len(argv):
-                        kind = "number" if opt.kind in ("number", "scaled") else "string"
+                        kind = "number" if opt.kind in ("number", "scaled", "intstring") else "string"
                         raise CommandError(f"expected syntax: --{opt.name} <{kind}>")
                     val = argv[i]
                     i += 1

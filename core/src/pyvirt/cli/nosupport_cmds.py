@@ -77,6 +77,19 @@ def _check_values(name: str, o: dict[str, Any]) -> None:
             raise CommandError(f"Invalid lifecycle type '{o['type']}'.")
         if o["action"] not in _LIFECYCLE_ACTIONS:
             raise CommandError(f"Invalid lifecycle action '{o['action']}'.")
+    if name == "freepages" and not o["all"]:  # cmdFreepages' checks for one cell, in its order
+        if o["cellno"] is None:
+            raise CommandError("missing cellno argument")
+        if o["cellno"] < -1:
+            raise CommandError("cell number must be non-negative integer or -1")
+        if o["pagesize"] is None:
+            raise CommandError("missing pagesize argument")
+    if name == "dom-fd-associate":  # virshFetchPassFdsList: each comma-separated item a C int
+        for item in o["pass-fds"].split(","):
+            digits = item.lstrip(" \t\n\v\f\r")
+            body = digits[1:] if digits[:1] in ("+", "-") else digits
+            if not body.isdigit() or not body.isascii() or not -(2**31) <= int(digits) < 2**31:
+                raise CommandError(f"Unable to parse FD number '{item}'")
     if name in _READS:
         from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
 

@@ -102,6 +102,8 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "nwfilter-define": ("conn", "virNWFilterDefineXML", "Failed to define network filter from {file}"),
     "nwfilter-binding-create": ("conn", "virNWFilterBindingCreateXML", "Failed to create network filter from {file}"),
     "net-port-create": ("network", "virNetworkPortCreateXML", "Failed to create network from {file}"),
+    "net-port-dumpxml": ("network", "virNetworkPortLookupByUUIDString", "failed to get network port '{port}'"),
+    "net-port-delete": ("network", "virNetworkPortLookupByUUIDString", "failed to get network port '{port}'"),
     # ------------------------------------------------------------ host interfaces (no driver here defines them)
     "iface-define": ("conn", "virInterfaceDefineXML", "Failed to define interface from {file}"),
     "iface-undefine": ("iface", "virInterfaceUndefine", "Failed to undefine interface {name}"),
@@ -126,5 +128,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "cpu-compare": ("conn", "virConnectCompareCPU", None),
     "hypervisor-cpu-baseline": ("conn", "virConnectBaselineHypervisorCPU", None),
     "hypervisor-cpu-compare": ("conn", "virConnectCompareHypervisorCPU", None),
+    "freepages": ("conn", "virNodeGetFreePages", None),
+    "dom-fd-associate": ("domain", "virDomainFDAssociate", None),
     "nodesuspend": ("conn", "virNodeSuspendForDuration", "The host was not suspended"),
 }  # fmt: skip
