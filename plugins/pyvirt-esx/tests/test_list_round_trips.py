@@ -58,5 +58,8 @@ def test_a_listing_with_a_kept_login_is_two_calls_then_one_per_state(esx_sim: Si
         states = [d.state()[0] for d in domains]
     assert len(domains) >= 2 and all(s == 1 for s in states)
     # the session check (PropertyCollector Fetch of currentSession) and the listing, on one connection
-    assert listing == ["TLS", "Fetch", "RetrieveProperties"], listing
+    # (pyVmomi 8.0.0.1, the declared floor, counts the request before its socket's handshake; later
+    # releases after it: one handshake either way)
+    assert listing.count("TLS") == 1, listing
+    assert [call for call in listing if call != "TLS"] == ["Fetch", "RetrieveProperties"], listing
     assert wire[len(listing) :] == ["RetrieveProperties"] * len(domains)  # and nothing at close: no logout

@@ -286,8 +286,13 @@ def test_guest_agent_modes_without_an_agent(conn: pyvirt.Connection, virt_type: 
     with pytest.raises(pyvirt.Error) as e:
         quiet.shutdown(4)  # initctl: not a QEMU mode
     assert e.value.code == ErrorCode.INVALID_ARG
-    quiet.shutdown()  # no agent listening: the ACPI power button, which this firmware-only guest ignores
-    assert quiet.state()[0] == DomainState.RUNNING
-    quiet.destroy()
+    quiet.shutdown()  # no agent listening: the ACPI power button instead, not an error
+    # The firmware-only guest normally ignores the button; twice in CI (under load) it powered off a moment
+    # later, which ends a transient guest: both are the button's outcome, and either leaves no QEMU behind.
+    try:
+        assert quiet.state()[0] in (DomainState.RUNNING, DomainState.SHUTDOWN)
+        quiet.destroy()
+    except pyvirt.Error as gone:
+        assert gone.code == ErrorCode.NO_DOMAIN, gone
     plain.destroy()
     assert not os.path.exists(path)
