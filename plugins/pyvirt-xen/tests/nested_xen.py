@@ -21,7 +21,9 @@ more: everything in dom0 runs under TCG, each system call through Xen.
 from __future__ import annotations
 
 import gzip
+import shlex
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -58,6 +60,8 @@ mount -t overlay overlay -o lowerdir=/xenroot:/host,upperdir=/up/upper,workdir=/
 for d in proc sys dev run tmp xen-results; do mkdir -p /new/$d; done
 mount -t proc proc /new/proc; mount -t sysfs sys /new/sys; mount -t devtmpfs dev /new/dev
 mkdir -p /new/dev/pts; mount -t devpts devpts /new/dev/pts
+# dom0 gets a /tmp of its own; the host's stays reachable at /.host-tmp for a checkout that lives there
+mkdir -p /new/.host-tmp; mount --bind /new/tmp /new/.host-tmp
 mount -t tmpfs tmpfs /new/run; mount -t tmpfs tmpfs /new/tmp
 mount -t xenfs xenfs /new/proc/xen
 mount --bind /res /new/xen-results
@@ -143,13 +147,23 @@ PHASE_MARKERS = {
 }
 
 
+def _host_tmp_links() -> str:
+    """Shell lines that make a checkout or virtualenv under the host's /tmp (a CI clone, say) reachable at the
+    same path in dom0, whose /tmp is a fresh tmpfs: a symbolic link into /.host-tmp per top directory."""
+    tops = set()
+    for path in (Path(__file__).resolve().parents[3], Path(sys.prefix).resolve()):
+        if path.is_relative_to("/tmp") and path != Path("/tmp"):
+            tops.add(path.relative_to("/tmp").parts[0])
+    return "".join(f"ln -s {shlex.quote('/.host-tmp/' + top)} {shlex.quote('/tmp/' + top)}\n" for top in sorted(tops))
+
+
 def run_in_dom0(cache: Path, workdir: Path, command: str, timeout: float = 1800.0) -> Dom0Run:
     """Boot Xen + dom0 under QEMU/TCG, run the shell ``command`` in dom0 (cwd: ``workdir``, seen as
     ``/xen-results``), power off, and return the console and the command's exit status (None: it never ended).
 
     Each console line is written to ``workdir/console.log`` with the seconds since QEMU started, as it comes.
     """
-    (workdir / "dom0-run").write_text(DOM0_RUN % command)
+    (workdir / "dom0-run").write_text(DOM0_RUN % (_host_tmp_links() + command))
     initrd = workdir / "dom0.cpio.gz"
     initrd.write_bytes(dom0_initramfs(cache))
     argv = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "qemu64,+rdrand", "-m", "1536",
