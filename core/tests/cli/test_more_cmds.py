@@ -55,7 +55,6 @@ def _run(argv: list[str], line: str) -> tuple[str, str, int]:
         "pool-define-as p dir --secret-usage a --secret-uuid b",
         "pool-define-as p dir --target ''",
         "pool-define-as '' dir",
-        "checkpoint-create test; checkpoint-list test",
         "checkpoint-create test --redefine-validate",
         "checkpoint-create nosuch",
         "checkpoint-create test /nonexistent",

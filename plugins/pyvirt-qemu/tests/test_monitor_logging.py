@@ -46,3 +46,20 @@ def test_a_monitor_hung_up_on_logs_no_error(tmp_path: Path, caplog: pytest.LogCa
     qmp = [r for r in caplog.records if r.name.startswith("qemu.qmp")]
     assert qmp, "qemu.qmp logged nothing: the connection attempts did not happen"
     assert all(r.levelno == logging.DEBUG for r in qmp), [(r.levelname, r.getMessage()) for r in qmp]
+
+
+def test_an_eof_nobody_retrieved_in_the_monitor_loop_is_debug_detail(caplog: pytest.LogCaptureFixture) -> None:
+    """qemu.qmp gathers its reader and writer; when QEMU exits mid-session the gathered EOF is never retrieved
+    and asyncio logs it with a traceback at error level (CI's 64-client load test found one in pyvirtd's log).
+    Other unretrieved exceptions still reach asyncio's default handler."""
+    monitor = Monitor("gone")
+    caplog.set_level(logging.DEBUG)
+    try:
+        loop = monitor._loop
+        for exc in (EOFError(), ConnectionResetError(104, "Connection reset by peer")):
+            loop.call_exception_handler({"message": "_GatheringFuture exception was never retrieved", "exception": exc})
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        loop.call_exception_handler({"message": "Task exception was never retrieved", "exception": ValueError("bug")})
+        assert [r.name for r in caplog.records if r.levelno >= logging.ERROR] == ["asyncio"]
+    finally:
+        monitor.close()

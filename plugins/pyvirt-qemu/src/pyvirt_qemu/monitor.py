@@ -47,6 +47,18 @@ class _ReportedByCaller(logging.Filter):
 
 
 _REPORTED_BY_CALLER = _ReportedByCaller()
+log = logging.getLogger("pyvirt_qemu.monitor")
+
+
+def _quiet_when_qemu_is_gone(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The monitor loop's exception handler: a QEMU that exits mid-session leaves qemu.qmp's internal
+    reader/writer gathering an EOF nobody retrieves, which asyncio would log at error level with its
+    traceback. The monitor already reports that QEMU is gone (``on_eof``, the caller's error); anything
+    else still reaches asyncio's default handler."""
+    if isinstance(context.get("exception"), (EOFError, ConnectionError)):
+        log.debug("QMP loop: %s", context.get("message"), exc_info=context.get("exception"))
+        return
+    loop.default_exception_handler(context)
 
 
 class Monitor:
@@ -57,6 +69,7 @@ class Monitor:
         self._on_event = on_event
         self._on_eof = on_eof
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_when_qemu_is_gone)
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"qmp-{name}", daemon=True)
         self._thread.start()
         self._client: QMPClient | None = None
