@@ -146,6 +146,9 @@ DYNAMIC = {
     ("bench/bench_xen.py", "[str(DOM0_CACHE_FETCH)]"): (
         "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
     ),
+    ("bench/bench_xen_convert.py", "[str(DOM0_CACHE_FETCH)]"): (
+        "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
+    ),
 }
 
 

@@ -10,15 +10,16 @@ whichever way they come, so no public method checks on its own.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode
+from pyvirt.util.int_enum import int_flag
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import enum
     from typing import Any
 
     from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
@@ -44,11 +45,16 @@ if TYPE_CHECKING:
     from pyvirt.storage import StoragePool, StorageVolume
     from pyvirt.uri import URI
 
+    _IntFlagBody = enum.IntFlag
+else:
+    _IntFlagBody = object
+
 __all__ = ["Connection", "ListDomainsFlags"]
 
 
-class ListDomainsFlags(enum.IntFlag):
-    """virConnectListAllDomainsFlags."""
+class ListDomainsFlags(_IntFlagBody):
+    """virConnectListAllDomainsFlags (an IntFlag, built without the ``enum`` module that every client run
+    would load for it: ``pyvirt.util.int_enum``)."""
 
     ACTIVE = 1
     INACTIVE = 2
@@ -64,6 +70,10 @@ class ListDomainsFlags(enum.IntFlag):
     NO_AUTOSTART = 2048
     HAS_SNAPSHOT = 4096
     NO_SNAPSHOT = 8192
+
+
+if not TYPE_CHECKING:
+    ListDomainsFlags = int_flag(ListDomainsFlags)
 
 
 def normalize_uuid(uuid: str) -> str:

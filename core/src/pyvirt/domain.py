@@ -304,6 +304,19 @@ class Domain:
         """I/O counters of the disk with target or source ``path`` (virDomainBlockStats)."""
         return self._conn.calls.domain_block_stats(dom=self._ref, path=path)
 
+    def block_stats_flags(self, path: str, flags: int = 0) -> list[TypedParam]:
+        """Every I/O counter the driver keeps for disk ``path`` ("" sums all), named as libvirt's
+        VIR_DOMAIN_BLOCK_STATS_* (virDomainBlockStatsFlags)."""
+        return self._conn.calls.domain_block_stats_flags(dom=self._ref, path=path, flags=flags)
+
+    def pin_emulator(self, cpumap: bytes, flags: DomainModificationImpact | int = 0) -> None:
+        """Let the emulator's threads (all but the vCPUs) run only on the host CPUs of ``cpumap`` (virDomainPinEmulator)."""
+        self._conn.calls.domain_pin_emulator(dom=self._ref, cpumap=cpumap, flags=flags)
+
+    def emulator_pin_info(self, maplen: int, flags: DomainModificationImpact | int = 0) -> bytes:
+        """The emulator's pinning as a byte map of ``maplen`` bytes of host CPUs (virDomainGetEmulatorPinInfo)."""
+        return self._conn.calls.domain_get_emulator_pin_info(dom=self._ref, maplen=maplen, flags=flags)
+
     def interface_stats(self, device: str) -> InterfaceStats:
         """Traffic counters of the NIC with host device name or MAC ``device`` (virDomainInterfaceStats)."""
         return self._conn.calls.domain_interface_stats(dom=self._ref, device=device)
@@ -476,6 +489,10 @@ class Domain:
     def job_stats(self, flags: DomainGetJobStatsFlags | int = 0) -> tuple[int, list[TypedParam]]:
         """virDomainGetJobStats: (virDomainJobType, VIR_DOMAIN_JOB_* fields) of the running long job."""
         return self._conn.calls.domain_get_job_stats(dom=self._ref, flags=flags)
+
+    def migrate_start_post_copy(self, flags: int = 0) -> None:
+        """virDomainMigrateStartPostCopy: the running migration (started with POSTCOPY) goes on in post-copy."""
+        self._conn.calls.domain_migrate_start_post_copy(dom=self._ref, flags=flags)
 
 
 class Snapshot:

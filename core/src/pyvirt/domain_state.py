@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-
 from pyvirt.errors import _int_enum
 
 # mypy treats any constant named TYPE_CHECKING as true: it sees IntEnum classes below. At run time they are
@@ -11,6 +9,8 @@ from pyvirt.errors import _int_enum
 # every pyvirsh run about 2.5 million instructions for these 44 members.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import enum
+
     _IntEnumBody = enum.IntEnum
 else:
     _IntEnumBody = object
@@ -53,6 +53,7 @@ class RunningReason(_IntEnumBody):
     WAKEUP = 8
     CRASHED = 9
     POSTCOPY = 10
+    POSTCOPY_FAILED = 11
 
 
 class PausedReason(_IntEnumBody):
@@ -108,7 +109,7 @@ _STATE_TEXT = ("no state", "running", "idle", "paused", "in shutdown", "shut off
 _REASON_TEXT: dict[int, tuple[str, ...]] = {
     DomainState.RUNNING: (
         "unknown", "booted", "migrated", "restored", "from snapshot", "unpaused",
-        "migration canceled", "save canceled", "event wakeup", "crashed", "post-copy",
+        "migration canceled", "save canceled", "event wakeup", "crashed", "post-copy", "post-copy failed",
     ),
     DomainState.PAUSED: (
         "unknown", "user", "migrating", "saving", "dumping", "I/O error", "watchdog", "from snapshot",

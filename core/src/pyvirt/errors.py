@@ -23,11 +23,14 @@ Exception tree::
 
 from __future__ import annotations
 
-import enum
 import os
+
+from pyvirt.util.int_enum import int_enum
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): not importing typing here.
 TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import enum
 
 __all__ = [
     "AlreadyExistsError",
@@ -55,24 +58,13 @@ else:
 
 
 def _int_enum(body: type) -> type[enum.IntEnum]:
-    """The IntEnum of ``body``'s members, built the way the standard library builds its large ones.
+    """The IntEnum of ``body``'s members, without the ``enum`` module (``pyvirt.util.int_enum`` says why).
 
-    Why: the metaclass checks every member of a class statement one at a time;
-    for the 184 codes and domains below that was about 7 million instructions
-    (2 ms) of every process importing this module, every ``pyvirsh`` run
-    among them. ``enum._simple_enum`` (which makes ``http.HTTPStatus`` and
-    ``re.RegexFlag``) builds the same IntEnum without those checks, in half
-    the time; mypy sees the class statements as IntEnums (``_IntEnumBody``).
-    Where a Python lacks the helper, the functional API builds it instead.
+    mypy sees the class statements as IntEnums (``_IntEnumBody``); at run time
+    they are tables of numbers that every process, every ``pyvirsh`` run among
+    them, loads.
     """
-    simple = getattr(enum, "_simple_enum", None)
-    if simple is not None:
-        fast: type[enum.IntEnum] = simple(enum.IntEnum)(body)
-        return fast
-    members = {name: value for name, value in vars(body).items() if not name.startswith("_")}
-    built = enum.IntEnum(body.__name__, members, module=body.__module__, qualname=body.__qualname__)  # type: ignore[misc]
-    built.__doc__ = body.__doc__
-    return built
+    return int_enum(body)
 
 
 class ErrorCode(_IntEnumBody):

@@ -13,6 +13,11 @@ and nothing on the destination: Prepare's failure goes to Confirm with
 ``cancelled``, Perform's to Finish with ``cancelled`` (the destination
 discards its QEMU), Finish's to Confirm with ``cancelled``.
 
+While Perform runs, the destination's connection is watched: a
+destination lost then (keepalive gave it up) aborts the source's job, so
+that the guest runs on there, instead of waiting for TCP to give up on
+QEMU's stream as libvirt's client does.
+
 With :attr:`MigrateFlag.PEER2PEER` the source driver runs the whole
 sequence itself against the destination URI (``migrate_to_uri3``).
 """
@@ -21,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import threading
 from collections.abc import Sequence
 
+from pyvirt.domain_state import DomainState
 from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError, NotSupportedError, OperationFailedError
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import DomainRef
@@ -154,12 +161,55 @@ def check_migrate_flags(flags: int, api: str) -> None:
         )
 
 
-def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[TypedParam], flags: int) -> DomainRef:
+_PROBE_EVERY = 1.0  # seconds between two looks at the destination's connection while Perform runs
+
+
+class _DestinationWatch:
+    """The destination's connection, watched while the source performs (the client holds both).
+
+    libvirt's client does not watch it: when the network to the destination
+    goes down, QEMU's stream stalls and Perform waits for TCP to give up.
+    Here a thread calls the destination once a second; a call on a
+    connection that keepalive gave up fails at once, and one waiting for an
+    answer is released when keepalive gives up. Then the source's job is
+    aborted (virDomainAbortJob), so that Perform ends and the guest runs on
+    there, and the migration reports libvirt's peer-to-peer wording for the
+    same loss, "Lost connection to destination host".
+    """
+
+    def __init__(self, src: DriverCalls, dom: DomainRef, dst: DriverCalls) -> None:
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._probe, args=(src, dom, dst), name="migration-dest", daemon=True)
+        self._thread.start()
+
+    def _probe(self, src: DriverCalls, dom: DomainRef, dst: DriverCalls) -> None:
+        while not self._done.wait(_PROBE_EVERY):
+            try:
+                dst.connect_get_version()
+            except Error:
+                if self._done.is_set():
+                    return
+                self.lost = True
+                with contextlib.suppress(Error):  # (Perform may have ended meanwhile: nothing to abort then)
+                    src.domain_abort_job(dom=dom, flags=0)
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def migrate_v3(
+    src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[TypedParam], flags: int, *, watch: bool = True
+) -> DomainRef:
     """libvirt's virDomainMigrateVersion3Full with parameters: the five phases, driven from here.
 
     The source's Begin starts its outgoing job (CHANGE_PROTECTION: no other
     change may slip in before Confirm), so every path after a successful
-    Begin ends in Confirm, which ends that job.
+    Begin ends in Confirm, which ends that job. With ``watch`` (a client
+    holding both connections) a destination lost during Perform aborts the
+    source's job (:class:`_DestinationWatch`); a source driver driving the
+    phases itself (peer to peer) watches its own connection instead.
 
     :returns: the domain on the destination.
     :raises Error: the first phase's error; the guest then still runs on the source.
@@ -167,7 +217,7 @@ def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[
     flags |= MigrateFlag.CHANGE_PROTECTION
     xml, cookie = src.domain_migrate_begin(dom=dom, params=params, flags=flags)
     state = src.domain_get_state(dom=dom)[0]
-    if state == 3 and not flags & MigrateFlag.POSTCOPY_RESUME:  # VIR_DOMAIN_PAUSED: arrive paused too
+    if state == DomainState.PAUSED and not flags & MigrateFlag.POSTCOPY_RESUME:  # arrive paused too
         flags |= MigrateFlag.PAUSED
     dest_flags = flags & ~(MigrateFlag.ABORT_ON_ERROR | MigrateFlag.AUTO_CONVERGE)
     params = replace_param(params, MigrateParam.DEST_XML, TypedParamType.STRING, xml)
@@ -183,13 +233,21 @@ def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[
     if uri is not None:
         params = replace_param(params, MigrateParam.URI, TypedParamType.STRING, uri)
     notify_source = True
+    watcher: _DestinationWatch | None = None
     try:
         if get_param(params, MigrateParam.URI) is None:
             raise InternalError(ErrorCode.INTERNAL_ERROR, "domainMigratePrepare3 did not set uri")
-        cookie = src.domain_migrate_perform(dom=dom, dconnuri=None, params=params, cookie=cookie, flags=flags)
+        watcher = _DestinationWatch(src, dom, dst) if watch else None
+        try:
+            cookie = src.domain_migrate_perform(dom=dom, dconnuri=None, params=params, cookie=cookie, flags=flags)
+        finally:
+            if watcher is not None:
+                watcher.stop()
         cancelled = False
     except Error as exc:
         first = exc
+        if watcher is not None and watcher.lost:
+            first = OperationFailedError(ErrorCode.OPERATION_FAILED, "Lost connection to destination host")
         # Perform failed: the source has already resumed its guest, Confirm has nothing to tell it
         notify_source = False
         cookie = b""
@@ -201,7 +259,11 @@ def migrate_v3(src: DriverCalls, dom: DomainRef, dst: DriverCalls, params: list[
         ddom, cookie = None, b""
         if first is None:
             first = exc
-        elif first.code == ErrorCode.OPERATION_FAILED and exc.code != ErrorCode.MIGRATE_FINISH_OK:
+        elif (
+            first.code == ErrorCode.OPERATION_FAILED
+            and exc.code != ErrorCode.MIGRATE_FINISH_OK
+            and not (watcher is not None and watcher.lost)  # (then the destination's words are the dead link's)
+        ):
             first = exc  # the destination's own words are the useful ones (the guest died there)
     cancelled = ddom is None
     if notify_source:

@@ -121,15 +121,19 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
 
     if resolved.is_embed:
         resolved.embed_root()
+    from pyvirt.errors import ConnectionError
     from pyvirt.plugin.entry_point_index import entry_point_value
 
     if entry_point_value("pyvirt.hypervisor", resolved.driver) is None:
-        from pyvirt.errors import ConnectionError
         from pyvirt.plugin.registry import install_hint
 
         # libvirt's words: "no connection driver available for URI"
         raise ConnectionError(ErrorCode.NO_CONNECT, resolved.text + install_hint(resolved.driver))
-    driver = load_driver("hypervisor", resolved.driver)
+    try:
+        driver = load_driver("hypervisor", resolved.driver)
+    except ConnectionError as err:
+        # libvirt's "no connection driver available for URI", then why: the driver failed to load or was refused
+        raise ConnectionError(ErrorCode.NO_CONNECT, f"{resolved.text}: {err.detail}") from err
     events = EventSink()
     conn_obj, pm = open_with_manager(driver, resolved.driver, uri=resolved, read_only=read_only, events=events)
     if conn_obj is None:

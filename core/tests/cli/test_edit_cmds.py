@@ -10,18 +10,12 @@ is masked. On a terminal (a pty), a definition that fails asks virsh's
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
-import shutil
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from virsh_compare import PYVIRSH, VIRSH, on_pty
 
-VIRSH = shutil.which("virsh")
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 pytestmark = pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is needed as the reference")
 TMPFILE = re.compile(r"/\S*?(?:py)?virsh\w+\.xml")
 # virsh's own library asks polkit on a terminal (it is not running here); pyvirt has no such step
@@ -122,30 +116,14 @@ def test_a_failed_definition_without_a_terminal_fails_the_command(tmp_path: Path
 
 def on_terminal(tool: list[str], line: str, editor: str, keys: str, tmp: Path) -> tuple[str, int]:
     """Run on a pty; type one key each time the question is asked. Returns what the terminal showed."""
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe(tool[0], [*tool, "-c", "test:///default", line], _env(editor, tmp))
-    shown = b""
     pending = list(keys)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if pending and shown.count(b"Try again?") > len(keys) - len(pending):
-                os.write(fd, pending.pop(0).encode())
-    finally:
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-    return TMPFILE.sub("TMP", shown.decode().replace(POLKIT, "")), os.waitstatus_to_exitcode(status)
+
+    def answer(fd: int, shown: bytes) -> None:
+        if pending and shown.count(b"Try again?") > len(keys) - len(pending):
+            os.write(fd, pending.pop(0).encode())
+
+    shown, rc = on_pty([*tool, "-c", "test:///default", line], _env(editor, tmp), answer)
+    return TMPFILE.sub("TMP", shown.decode().replace(POLKIT, "")), rc
 
 
 @pytest.mark.parametrize(

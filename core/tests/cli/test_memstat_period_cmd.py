@@ -6,21 +6,9 @@ libvirt's test driver sets the period in the one definition the flags name
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
-
-VIRSH = shutil.which("virsh")
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
-
-
-def _run(argv: list[str], line: str) -> tuple[str, str, int]:
-    done = subprocess.run([*argv, "-c", "test:///default", line], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
+from virsh_compare import PYVIRSH, VIRSH
+from virsh_compare import run_line as _run
 
 
 @pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is the reference")

@@ -55,6 +55,16 @@ def _run(argv: list[str], line: str) -> tuple[str, str, int]:
         "pool-define-as p dir --secret-usage a --secret-uuid b",
         "pool-define-as p dir --target ''",
         "pool-define-as '' dir",
+        # libvirt's test driver: no build at creation or start, its words for duplicates and pool types
+        "pool-create-as p dir --target /tmp/p --build",
+        "pool-create-as p dir --target /tmp/p --build --overwrite",
+        "pool-create-as p dir --target /tmp/p --no-overwrite",
+        "pool-define-as p dir --target /tmp/p; pool-start p --build; pool-start p; pool-dumpxml p --inactive",
+        "pool-create-as default-pool dir --target /tmp/p; pool-define-as default-pool dir --target /tmp/p",
+        "pool-create-as p bogus --target /tmp/p; pool-define-as p bogus",
+        # virsh calls the Flags variant as soon as --current is given, the plain one without any option
+        "attach-device test /dev/stdin --current; attach-device test /dev/stdin",
+        "detach-device test /dev/stdin --current; update-device test /dev/stdin --current",
         "checkpoint-create test --redefine-validate",
         "checkpoint-create nosuch",
         "checkpoint-create test /nonexistent",

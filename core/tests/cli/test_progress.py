@@ -10,46 +10,20 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import select
-import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from virsh_compare import PYVIRSH, VIRSH, on_pty
 
 from pyvirt.cli.framework import Session
 from pyvirt.cli.progress import Progress
 
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
-VIRSH = shutil.which("virsh")
-
 
 def on_terminal(*args: str) -> tuple[str, int]:
     """pyvirsh with stdin, stdout and stderr on one pty: everything the person sees, in order."""
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe(PYVIRSH[0], [*PYVIRSH, *args], dict(os.environ, LC_ALL="C"))
-    shown = b""
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-    return shown.decode(), os.waitstatus_to_exitcode(status)
+    shown, rc = on_pty([*PYVIRSH, *args], dict(os.environ, LC_ALL="C"), timeout=120)
+    return shown.decode(), rc
 
 
 def on_pipes(tool: list[str], *args: str, timeout: float = 60) -> tuple[str, str, int]:

@@ -7,15 +7,12 @@ alone; the wording is virsh's (virsh-secret.c).
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
-import sys
 import termios
-import time
 from pathlib import Path
 
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
+from virsh_compare import PYVIRSH, on_pty
+
 UUID = "11111111-2222-3333-4444-555555555555"
 SECRET = f"<secret ephemeral='no' private='no'><uuid>{UUID}</uuid><usage type='ceph'><name>c</name></usage></secret>"
 
@@ -66,29 +63,16 @@ def test_sources_exclude_each_other_and_one_is_needed(tmp_path: Path) -> None:
 def test_interactive_reads_the_terminal_without_echo(tmp_path: Path) -> None:
     (tmp_path / "secret.xml").write_text(SECRET)
     line = f"secret-define {tmp_path / 'secret.xml'}; secret-set-value {UUID} --interactive; secret-get-value {UUID}"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe(PYVIRSH[0], [*PYVIRSH, "-c", "test:///default", line], dict(os.environ, LC_ALL="C"))
-    shown = b""
-    typed = False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    typed: list[bool] = []
+
+    def type_once_echo_is_off(fd: int, shown: bytes) -> None:
         # type only once echo is off: getpass flushes what was typed before it set the terminal up
         if not typed and b"Enter new value for secret:" in shown and not termios.tcgetattr(fd)[3] & termios.ECHO:
             os.write(fd, b"typed-secret\n")
-            typed = True
-        ready, _, _ = select.select([fd], [], [], 0.05)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+            typed.append(True)
+
+    shown, rc = on_pty([*PYVIRSH, "-c", "test:///default", line], dict(os.environ, LC_ALL="C"),
+                       type_once_echo_is_off, poll=0.05)  # fmt: skip
+    assert rc == 0
     assert b"typed-secret" not in shown  # not echoed
     assert b"dHlwZWQtc2VjcmV0" in shown  # base64 of what was typed, read back

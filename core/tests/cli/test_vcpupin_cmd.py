@@ -8,24 +8,13 @@ pyvirtd, virsh pins and sets the balloon period exactly as on libvirt's own driv
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from virsh_compare import PYVIRSH, VIRSH
+from virsh_compare import run_line as _run
 
 from pyvirt.daemon.instance import PrivateDaemon
-
-VIRSH = shutil.which("virsh")
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
-
-
-def _run(argv: list[str], line: str) -> tuple[str, str, int]:
-    done = subprocess.run([*argv, "-c", "test:///default", line], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
 
 
 @pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is the reference")
@@ -67,6 +56,4 @@ def test_virsh_through_pyvirtd_pins_and_sets_the_period(tmp_path: Path) -> None:
     expected = _run([VIRSH], line)
     assert "<stats period='4'/>" in expected[0]
     with PrivateDaemon(tmp_path) as daemon:
-        done = subprocess.run([VIRSH, "-c", daemon.uri(), line], capture_output=True, text=True, timeout=60,
-                              env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    assert (done.stdout, done.stderr, done.returncode) == expected
+        assert _run([VIRSH], line, uri=daemon.uri()) == expected

@@ -10,21 +10,12 @@ error (named virStorageVolWipe for zeros, virStorageVolWipePattern otherwise).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 
 import pytest
+from virsh_compare import PYVIRSH, VIRSH
+from virsh_compare import run_line as _run
 
-VIRSH = shutil.which("virsh")
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 MADE = "vol-create-as default-pool a.img 1M; "
-
-
-def _run(argv: list[str], line: str) -> tuple[str, str, int]:
-    done = subprocess.run([*argv, "-c", "test:///default", line], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
 
 
 @pytest.mark.skipif(VIRSH is None, reason="Debian's virsh (libvirt-clients) is the reference")

@@ -226,7 +226,20 @@ def _header(prog: int, vers: int, proc: int, mtype: int, serial: int, status: in
 
 
 def survivable(rng: random.Random, seeds: list[Frame]) -> bytes:
-    """A malformed message the daemon must answer (or ignore) while keeping the client."""
+    """A malformed message the daemon must answer (or ignore) while keeping the client.
+
+    Never a CONNECT_CLOSE call, whatever its payload: libvirtd hangs up after its reply
+    (``virNetServerClientDelayedClose``), and so does pyvirtd.
+    """
+    while True:
+        msg = _survivable(rng, seeds)
+        prog, _vers, proc, mtype = struct.unpack_from(">IIii", msg, LEN_SIZE)
+        calls = (MessageType.CALL, MessageType.CALL_WITH_FDS)
+        if not (prog == REMOTE_PROGRAM and proc == _remote.REMOTE_PROC_CONNECT_CLOSE and mtype in calls):
+            return msg
+
+
+def _survivable(rng: random.Random, seeds: list[Frame]) -> bytes:
     kind = rng.randrange(10)
     serial = rng.getrandbits(31) % _SENTINEL
     if kind <= 4:

@@ -220,3 +220,92 @@ def test_wheel_and_sdist_carry_the_licence_and_the_notes(dist: Path, hatchling_p
         assert email.parser.Parser().parsestr(pkg_info.read().decode()).get_all("License-File") == ["COPYING"]
         shipped = tar.extractfile(f"{root}/COPYING")
         assert shipped is not None and shipped.read() == copying
+
+
+@pytest.mark.parametrize("dist", DISTRIBUTIONS, ids=_ids(DISTRIBUTIONS))
+def test_tests_that_build_a_probe_distribution_declare_its_build_tools(dist: Path) -> None:
+    """``pip install DIST[test]`` in a plain virtualenv, then its tests from the unpacked sdist: a test that
+    builds a probe plugin with ``pip --no-build-isolation`` needs setuptools and wheel there, so the test
+    extra names them (a plain venv has no wheel, and setuptools before 70.1 cannot build a wheel without it)."""
+    builds = [p.name for p in sorted((dist / "tests").rglob("*.py")) if "--no-build-isolation" in p.read_text()]
+    if not builds:
+        return
+    test_extra = _project(dist)["project"]["optional-dependencies"]["test"]
+    names = {re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0].lower() for r in test_extra}
+    assert {"setuptools", "wheel"} <= names, f"{dist.name}: {builds} build with setuptools; test extra {test_extra}"
+
+
+@no_plugins
+def test_tox_has_an_environment_per_distribution_and_gates_over_every_source() -> None:
+    """``tox -e <distribution>`` installs that distribution and the core only (qemu also takes storage and
+    network, whose URIs its guests reach), and tox's lint/typecheck/imports cover every distribution's
+    sources, as nox's sessions do: a distribution added without them would go unchecked by tox."""
+    import configparser
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPOSITORY / "tox.ini")
+    envlist = {e.strip() for e in tox["tox"]["envlist"].split(",")}
+    gates = tox["gates"]
+    for dist in DISTRIBUTIONS:
+        env = dist.name.removeprefix("pyvirt-") if dist != CORE else "core"
+        assert env in envlist and f"testenv:{env}" in tox, f"tox.ini has no environment for {dist.name}"
+        deps = {line.strip() for line in tox[f"testenv:{env}"]["deps"].split("\n") if line.strip()}
+        installed = {re.sub(r"^-e\s+|\[.*$", "", d) for d in deps}
+        own = "core" if dist == CORE else f"plugins/{dist.name}"
+        allowed = {"core", own} | ({"plugins/pyvirt-storage", "plugins/pyvirt-network"} if env == "qemu" else set())
+        assert own in installed and installed <= allowed, f"testenv:{env} installs {sorted(installed)}"
+        rel = str(dist.relative_to(REPOSITORY))
+        assert f"{rel}/src" in gates["sources"].split() and f"{rel}/tests" in gates["tests"].split(), rel
+        assert f"-e {rel}" in gates["distributions"] or f"-e {rel}[dev]" in gates["distributions"], rel
+
+
+@pytest.mark.parametrize("dist", DISTRIBUTIONS, ids=_ids(DISTRIBUTIONS))
+def test_every_third_party_module_a_distribution_imports_is_a_declared_dependency(dist: Path) -> None:
+    """Installed alone, a distribution must bring what its code imports: a module that only arrives because
+    another distribution (the core, say) happens to depend on it breaks when that one drops it."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    project = _project(dist)["project"]
+    declared = {norm(Requirement(r).name) for r in project.get("dependencies", [])}
+    declared |= {
+        norm(Requirement(r).name) for extra in project.get("optional-dependencies", {}).values() for r in extra
+    }
+    own = {p.name for p in (dist / "src").iterdir() if p.is_dir()}
+    imported: dict[str, str] = {}
+    for path in sorted((dist / "src").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                imported.setdefault(name.split(".")[0], str(path.relative_to(dist)))
+    providers = importlib.metadata.packages_distributions()
+    undeclared = {
+        module: where
+        for module, where in imported.items()
+        if module not in sys.stdlib_module_names and module not in own and module != "__future__"
+        and not {norm(d) for d in providers.get(module, [module])} & (declared | {"pyvirt"})
+    }  # fmt: skip
+    assert not undeclared, f"{dist.name} imports {undeclared} without declaring the distributions that provide them"
+
+
+@no_plugins
+def test_a_missing_scheme_names_the_distribution_that_serves_it_and_only_ours() -> None:
+    """``qemu:///system`` without pyvirt-qemu says "(install pyvirt-qemu)": every hypervisor entry point of a
+    distribution in this repository is suggested with that distribution, and nothing else is ever suggested
+    (a guessed name is one somebody else can register)."""
+    from pyvirt.plugin.registry import _SUGGEST, install_hint
+
+    served = {}
+    for dist in DISTRIBUTIONS:
+        project = _project(dist)["project"]
+        for scheme in project.get("entry-points", {}).get("pyvirt.hypervisor", {}):
+            served[scheme] = project["name"]
+    for scheme, name in served.items():
+        assert install_hint(scheme) == f" (install {name})", scheme
+    assert set(_SUGGEST.values()) <= set(served.values())

@@ -264,6 +264,12 @@ class Exploding(Good):
         raise RuntimeError("cannot read /etc/probe.conf")
 
 
+class Declining(Good):
+    @hookimpl
+    def connect_open(self, uri, read_only, events):
+        return None  # not this driver's URI, as libvirt's VIR_DRV_OPEN_DECLINED
+
+
 class HalfSecurity:
     pyvirt_contract = "1.0"
 
@@ -303,6 +309,7 @@ probeolder = "pyvirt_probe.driver:Older"
 probefloaty = "pyvirt_probe.driver:Floaty"
 probenoopen = "pyvirt_probe.driver:NoOpen"
 probeexploding = "pyvirt_probe.driver:Exploding"
+probedeclining = "pyvirt_probe.driver:Declining"
 probenoattr = "pyvirt_probe.driver:Nope"
 
 [project.entry-points."pyvirt.security"]
@@ -418,6 +425,25 @@ def test_a_driver_whose_constructor_fails_is_a_load_failure_naming_it(probe_site
         "driver 'probeexploding' from pyvirt-probe 0.2.0 failed to load: RuntimeError: cannot read /etc/probe.conf"
         in proc.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("uri", "line"),
+    [
+        ("probenoattr:///", "probenoattr:///: driver 'probenoattr' from pyvirt-probe 0.2.0 failed to load: "
+         "AttributeError: module 'pyvirt_probe.driver' has no attribute 'Nope'"),
+        ("probenewer:///", f"probenewer:///: driver 'probenewer' from pyvirt-probe 0.2.0 {EXPECTED_REFUSALS['probenewer']}"),
+        ("probeexploding:///", "probeexploding:///: driver 'probeexploding' from pyvirt-probe 0.2.0 failed to load: "
+         "RuntimeError: cannot read /etc/probe.conf"),
+        ("probedeclining:///", "probedeclining:///"),
+    ],
+)  # fmt: skip
+def test_a_refused_open_reads_as_one_sentence_after_libvirts_words(probe_site: Path, uri: str, line: str) -> None:
+    """libvirt's "no connection driver available for URI", then why, once: not "available for driver 'x' ...",
+    and a driver that declines the URI is libvirt's plain NO_CONNECT, not a traceback."""
+    proc = _pyvirsh(probe_site, "-c", uri, "list")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == f"error: no connection driver available for {line}", proc.stderr
 
 
 def test_the_good_driver_beside_them_serves(probe_site: Path) -> None:

@@ -320,6 +320,7 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         ],
         "domain_set_vcpus": [lambda: dom.set_vcpus(1), lambda: dom.set_vcpus(1, 2)],
         "domain_pin_vcpu": [lambda: dom.pin_vcpu(0, b"\x01"), lambda: dom.pin_vcpu(0, b"\x01", 1)],
+        "domain_pin_emulator": [lambda: dom.pin_emulator(b"\x01"), lambda: dom.pin_emulator(b"\x01", 1)],
         "domain_set_memory_stats_period": [lambda: dom.set_memory_stats_period(5)],
         "domain_set_metadata": [lambda: dom.set_metadata(1, "title"), lambda: dom.set_metadata(0, None, flags=2)],
         "domain_rename": [lambda: dom.rename("t2")],
@@ -343,6 +344,7 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_abort_job": [dom.abort_job, lambda: dom.abort_job(1)],
         "domain_migrate_begin": [lambda: dom.migrate3(conn, [], 1)],  # the source's first phase
         "domain_migrate_perform": [lambda: dom.migrate_to_uri3(URI, [], 2)],  # peer to peer: Perform alone
+        "domain_migrate_start_post_copy": [dom.migrate_start_post_copy],
         "checkpoint_create_xml": [lambda: chk.domain.checkpoint_create(CHECKPOINT_XML.replace("c1", "c2"))],
         "checkpoint_get_xml_desc": [lambda: chk.xml_desc(1)],
         "checkpoint_delete": [chk.delete],
@@ -447,6 +449,7 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_set_memory": "setmem test 1G",
         "domain_set_vcpus": "setvcpus test 1",
         "domain_pin_vcpu": "vcpupin test 0 0",
+        "domain_pin_emulator": "emulatorpin test 0",
         "domain_set_memory_stats_period": "dommemstat test --period 5",
         "domain_set_metadata": "desc test --title new",
         "domain_rename": "domrename test t2",
@@ -467,6 +470,7 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_abort_job": "domjobabort test",
         "domain_migrate_begin": f"migrate test {URI}",
         "domain_migrate_perform": f"migrate --p2p test {URI}",
+        "domain_migrate_start_post_copy": "migrate-postcopy test",
         "checkpoint_create_xml": "checkpoint-create-as test c2",
         "checkpoint_get_xml_desc": "checkpoint-dumpxml ro-chk c1 --security-info",
         "checkpoint_delete": "checkpoint-delete ro-chk c1",

@@ -57,5 +57,12 @@ def test_define_and_inspect_a_guest_on_libvirtds_qemu_driver(
             conn.lookup_domain_by_name("nope")
         assert (exc.value.code, exc.value.domain) == (ErrorCode.NO_DOMAIN, ErrorDomain.QEMU)
         assert str(exc.value) == "Domain not found: no domain with matching name 'nope'"
+        # contract 1.12's calls on libvirt's own driver: pinning kept in the definition, counters only while running
+        dom.pin_emulator(b"\x01", 2)  # VIR_DOMAIN_AFFECT_CONFIG
+        assert dom.emulator_pin_info(1, 2) == b"\x01"
+        assert "<emulatorpin cpuset='0'/>" in dom.xml_desc()
+        with pytest.raises(pyvirt.Error) as err:
+            dom.block_stats_flags("vda")
+        assert err.value.code == ErrorCode.OPERATION_INVALID and err.value.message.endswith("domain is not running")
         dom.undefine()
         assert conn.list_all_domains() == []

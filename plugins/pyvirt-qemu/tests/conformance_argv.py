@@ -30,6 +30,7 @@ import pyvirt_qemu.domain_validation
 import pyvirt_qemu.firmware
 import pyvirt_qemu.graphics
 import pyvirt_qemu.host_devices
+import pyvirt_qemu.qemu_secrets
 from lxml import etree
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line import build_command_line
@@ -38,8 +39,9 @@ from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import resolve_firmware
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
-from pyvirt_qemu.host_cpu_model import HostCpuModel, update_guest_cpu
+from pyvirt_qemu.host_cpu_model import HostCpuModel, guest_cpu_for_host_model, update_guest_cpu
 from pyvirt_qemu.memory_backends import HugetlbfsMount
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,7 +50,7 @@ from libvirt_qemu_cases import argv_cases, argv_paths, caps_for, case_environmen
 
 import pyvirt.conf.domain
 from pyvirt.conf.domain import parse_domain
-from pyvirt.errors import Error
+from pyvirt.errors import Error, ErrorCode, InternalError
 from pyvirt.testing.sources import libvirt_source
 
 
@@ -83,8 +85,9 @@ def argv_for(
     """
     _CURRENT["arch"] = caps.arch if caps is not None else "x86_64"
     # parsed as the case says (ABI_UPDATE or not), then started as a new domain (VIR_QEMU_PROCESS_START_NEW)
+    # (qemuxml2argvtest.c's driver config puts generated channel sockets under /tmp/channel)
     dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps, abi_update=abi_update,
-                         vnc_host_audio=vnc_host_audio)  # fmt: skip
+                         vnc_host_audio=vnc_host_audio, channel_dir="/tmp/channel")  # fmt: skip
     _update_guest_cpu(dom, caps)
     # qemuProcessPrepareDomain's qemuFirmwareFillDomain, as the driver's start does (libvirt's nvram directory)
     resolve_firmware(dom, dom.os.type.machine if dom.os is not None and dom.os.type is not None else "",
@@ -107,11 +110,29 @@ def argv_for(
     memory["tpm_socket"] = "/dev/test"  # qemuxml2argvtest.c points every emulated TPM at this socket
     memory["chardev_tls"] = chardev_tls or _CHARDEV_TLS.get(xml.name.removesuffix(".xml"))
     memory["incoming"] = incoming
+    memory["secrets"] = GuestSecrets(lookup=fake_secret_lookup)  # the master key of libvirt's random-bytes mock
     build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
     fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
     fds |= taps
     return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir,
                               graphics_cfg=cfg, **memory).argv  # fmt: skip
+
+
+# qemuxml2argvtest.c's fakeSecretGetValue: every secret holds this value
+FAKE_SECRET_VALUE = b"AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A"
+
+
+def fake_secret_lookup(usage_type: str, uuid: str | None, usage_id: str | None) -> tuple[str, bytes]:
+    """qemuxml2argvtest.c's fake secret driver: any UUID names a secret of usage 'none'; a usage must be a
+    volume under /storage/guest_disks/ or one of the two Ceph/iSCSI names its cases use."""
+    if uuid is not None:
+        return "none", FAKE_SECRET_VALUE
+    if usage_type == "volume":
+        if not (usage_id or "").startswith("/storage/guest_disks/"):
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"test provided invalid volume storage prefix '{usage_id}'")
+    elif usage_id not in ("mycluster_myname", "client.admin secret"):
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"test provided incorrect usage '{usage_id}'")
+    return usage_type, FAKE_SECRET_VALUE
 
 
 # testutilshostcpus.h's cpuDefaultData: the x86_64 host CPU of the fake capabilities (a core2duo and these)
@@ -132,7 +153,18 @@ def _update_guest_cpu(dom: Any, caps: EmulatorCaps | None) -> None:
     """qemuProcessUpdateGuestCPU's virCPUUpdate against the test's host CPU, for the fake x86_64 capabilities
     (a caps file describes its host CPU in its own terms, not modelled here)."""
     cpu = dom.cpu
+    host_model = caps.cpu_host_model() if caps is not None else None
+    if cpu is not None and cpu.mode == "host-model" and host_model is not None:  # a caps file's <hostCPU>
+        dom.cpu = guest_cpu_for_host_model(cpu, host_model)  # as the driver's start does
+        return
     if caps is None or caps.identity != "libvirt-test-fake" or caps.arch not in ("x86_64", "i686") or cpu is None:
+        return
+    if cpu.mode == "host-model":
+        # the fake capabilities' host-model CPU is the test's host CPU when they offer its model (without it
+        # libvirt translates it to another model of its CPU map: not modelled here, left refused); then as the
+        # driver's start does (QemuDriver._host_model_cpu)
+        if FAKE_HOST_CPU.model in caps.cpu_models:
+            dom.cpu = guest_cpu_for_host_model(cpu, FAKE_HOST_CPU)
         return
     if cpu.mode not in (None, "custom") or not (cpu.match == "minimum" or any(
             f.policy == "optional" for f in cpu.features or [])):  # fmt: skip
@@ -158,12 +190,16 @@ _CHARDEV_TLS = {
 def _graphics_config(case: str) -> GraphicsConfig:
     """The qemu.conf display settings libvirt's qemuxml2argv test runs with (tests/testutilsqemu.c and the
     per-case switches of qemuxml2argvtest.c): SPICE TLS on with its password set, SASL for one case."""
-    vnc_tls = case == "graphics-vnc-tls"
+    vnc_tls = case in ("graphics-vnc-tls", "graphics-vnc-tls-secret")
+    # and names a secret for the key around graphics-vnc-tls-secret (driver.config->vncTLSx509secretUUID)
+    vnc_secret = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea" if case == "graphics-vnc-tls-secret" else None
     return GraphicsConfig(spice_tls=True, spice_password="123456", spice_sasl=case == "graphics-spice-sasl",
                           spice_auto_unix_socket=case == "graphics-spice-auto-socket-cfg",
                           vnc_auto_unix_socket=case == "graphics-vnc-auto-socket-cfg",
-                          vnc_sasl=case in ("graphics-vnc-sasl", "graphics-vnc-tls"), vnc_sasl_dir="/root/.sasl2",
-                          vnc_tls=vnc_tls, vnc_tls_x509_verify=vnc_tls, vnc_tls_x509_cert_dir="/etc/pki/libvirt-vnc")  # fmt: skip
+                          vnc_sasl=case in ("graphics-vnc-sasl", "graphics-vnc-tls", "graphics-vnc-tls-secret"),
+                          vnc_sasl_dir="/root/.sasl2",
+                          vnc_tls=vnc_tls, vnc_tls_x509_verify=vnc_tls, vnc_tls_x509_cert_dir="/etc/pki/libvirt-vnc",
+                          vnc_tls_x509_secret_uuid=vnc_secret)  # fmt: skip
 
 
 def pretend_host_arch() -> str:
@@ -200,13 +236,15 @@ def libvirt_test_host() -> Iterator[None]:
              pyvirt_qemu.graphics.drm_render_node, pyvirt_qemu.domain_validation.swtpm_versions,
              pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
              pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
-             pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, os.environ.get("TZ"))  # fmt: skip
+             pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, pyvirt_qemu.qemu_secrets.random_bytes,
+             os.environ.get("TZ"))  # fmt: skip
     # qemuxml2argvmock.c's time(): 1234567890; and qemuxml2argvtest.c's TZ, half an hour west of UTC
     pyvirt_qemu.command_line.wall_clock = lambda: 1234567890.0
     os.environ["TZ"] = "VIR00:30"
     time.tzset()
     # virrandommock.c's virRandomBytes gives bytes 0, 1, 2, ...: virUUIDGenerate's v4 UUID of them
     pyvirt.conf.domain.new_uuid = lambda: "00010203-0405-4607-8809-0a0b0c0d0e0f"
+    pyvirt_qemu.qemu_secrets.random_bytes = lambda count: bytes(range(count))  # (the master key and every IV)
     # /dev/cdrom is its only CD-ROM drive
     pyvirt_qemu.block_nodes.is_cdrom = lambda path: path == "/dev/cdrom"
     # its ARM cases run on a pretend aarch64 host (qemuTestSetHostArch around that block)
@@ -230,7 +268,8 @@ def libvirt_test_host() -> Iterator[None]:
          pyvirt_qemu.graphics.drm_render_node, pyvirt_qemu.domain_validation.swtpm_versions,
          pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
          pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
-         pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, tz) = saved  # fmt: skip
+         pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, pyvirt_qemu.qemu_secrets.random_bytes,
+         tz) = saved  # fmt: skip
         if tz is None:
             os.environ.pop("TZ", None)
         else:

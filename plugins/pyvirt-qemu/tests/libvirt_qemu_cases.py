@@ -83,6 +83,7 @@ class QemuCase:
     expect_failure: bool = False
     parse_flags: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    skip_legacy_cpus: bool = False  # FLAG_SKIP_LEGACY_CPUS: the fake caps offer only the newer x86 CPU models
 
     @property
     def label(self) -> str:
@@ -144,6 +145,7 @@ class _Args:
     failure: bool = False
     parse_flags: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
+    skip_legacy_cpus: bool = False
 
 
 def _args(tokens: list[str]) -> _Args:
@@ -168,6 +170,7 @@ def _args(tokens: list[str]) -> _Args:
             flags = tokens[i + 1]
             a.parse_error |= "FLAG_EXPECT_PARSE_ERROR" in flags
             a.failure |= "FLAG_EXPECT_FAILURE" in flags
+            a.skip_legacy_cpus |= "FLAG_SKIP_LEGACY_CPUS" in flags
             i += 2
         elif tok == "ARG_PARSEFLAGS":
             a.parse_flags += [f.strip() for f in tokens[i + 1].split("|")]
@@ -239,7 +242,7 @@ def _cases(test_file: Path, xml2xml: bool) -> list[QemuCase]:
         whens = [False, True] if when == "WHEN_BOTH" else [when == "WHEN_ACTIVE"]
         for active in whens if xml2xml else [False]:
             cases.append(QemuCase(name, suffix, a.arch, a.ver, flags, active, a.parse_error, a.failure,
-                                  tuple(a.parse_flags), a.extra))  # fmt: skip
+                                  tuple(a.parse_flags), a.extra, a.skip_legacy_cpus))  # fmt: skip
     return cases
 
 
@@ -272,7 +275,8 @@ def argv_paths(src: Path, case: QemuCase) -> tuple[Path, Path, Path]:
 
 @cache
 def _caps_file(path: Path) -> EmulatorCaps:
-    return from_libvirt_cache(path.read_bytes())
+    # with the source tree's CPU map (src/cpu_map), which turns the file's <hostCPU> into libvirt's host-model CPU
+    return from_libvirt_cache(path.read_bytes(), cpu_map_dir=str(path.parents[2] / "src" / "cpu_map"))
 
 
 def _latest(src: Path, arch: str) -> Path:
@@ -296,11 +300,30 @@ def caps_for(src: Path, case: QemuCase) -> EmulatorCaps:
     names = FAKE_MACHINES[arch]
     # testQemuCapsSetGIC: ARG_GIC names the versions offered, each both in the kernel and emulated
     gic = {"GIC_V2": ["2"], "GIC_V3": ["3"], "GIC_BOTH": ["3", "2"]}.get(case.extra.get("ARG_GIC", ""), [])
+    models = [*FAKE_CPU_MODELS.get(arch, ()), *(() if case.skip_legacy_cpus else FAKE_LEGACY_CPU_MODELS.get(arch, ()))]
     return EmulatorCaps(path="", identity="libvirt-test-fake", version=0, version_text="0.0.0", kvm=True, arch=arch,
                         machines=[Machine(n, None, 255, i == 0, numa_mem_supported=True) for i, n in enumerate(names)],
+                        cpu_models=models,
                         flags=[_flags(src).get(f, f) for f in case.fake_flags] + BASIC_ARCH_FLAGS.get(arch, []),
                         probed=False,
                         gic_kvm=gic, gic_tcg=gic)  # fmt: skip
+
+
+# qemuxml2argvtest.c's testAddCPUModels: the CPU models its fake capabilities offer per architecture (the x86
+# legacy ones unless the case says FLAG_SKIP_LEGACY_CPUS)
+FAKE_CPU_MODELS = {
+    "x86_64": ("Opteron_G3", "Opteron_G2", "Opteron_G1", "Nehalem", "Penryn", "Conroe", "Haswell-noTSX", "Haswell"),
+    "aarch64": ("cortex-a9", "cortex-a8", "cortex-a57", "cortex-a53"),
+    "ppc64": ("POWER8", "POWER7"),
+    "s390x": ("z990", "zEC12", "z13"),
+}
+FAKE_CPU_MODELS["i686"] = FAKE_CPU_MODELS["x86_64"]
+FAKE_CPU_MODELS["armv7l"] = FAKE_CPU_MODELS["aarch64"]
+FAKE_LEGACY_CPU_MODELS = {
+    arch: ("n270", "athlon", "pentium3", "pentium2", "pentium", "486", "coreduo", "kvm32", "qemu32", "kvm64",
+           "core2duo", "phenom", "qemu64")
+    for arch in ("x86_64", "i686")
+}  # fmt: skip
 
 
 @cache

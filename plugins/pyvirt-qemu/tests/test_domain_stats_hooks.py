@@ -255,7 +255,8 @@ def test_pyvirsh_prints_them_as_virsh(running: pyvirt.Domain, qemu_root: Path) -
     assert rc == 0 and out.startswith("actual 65536\n") and "\nrss " in out
     out, _err, rc = _pyvirsh(qemu_root, "domblkstat statq vda")
     assert rc == 0 and [line.split()[:2] for line in out.splitlines() if line] == [
-        ["vda", "rd_req"], ["vda", "rd_bytes"], ["vda", "wr_req"], ["vda", "wr_bytes"]
+        ["vda", "rd_req"], ["vda", "rd_bytes"], ["vda", "wr_req"], ["vda", "wr_bytes"], ["vda", "flush_operations"],
+        ["vda", "rd_total_times"], ["vda", "wr_total_times"], ["vda", "flush_total_times"]
     ]  # fmt: skip
     out, _err, rc = _pyvirsh(qemu_root, f"domifstat statq {NIC}")
     assert rc == 0 and out.splitlines()[0].startswith(f"{NIC} rx_bytes ")
@@ -268,11 +269,15 @@ def test_pyvirsh_prints_them_as_virsh(running: pyvirt.Domain, qemu_root: Path) -
 
 
 # The same command line on Debian's libvirt 9.0 (a private libvirtd, as test_libvirt_interop runs it) and on
-# pyvirsh; numbers are the guests' own, so they are compared as "N". domblkstat is left out: virsh asks
-# virDomainBlockStatsFlags first, which pyvirt does not have yet, so it prints QEMU's extra counters.
+# pyvirsh; numbers are the guests' own, so they are compared as "N". domblkstat shows virDomainBlockStatsFlags'
+# counters (flush_operations, the total times) in virsh's order, one disk or all of them summed.
 _SAME_LINE = ("define {xml}; start statq; vcpucount statq; vcpuinfo statq; dommemstat statq; domblkinfo statq vda; "
               "domblkinfo statq vdb; domblkinfo statq vdz; domtime statq; domhostname statq; send-key statq KEY_A; "
-              "vcpucount statq --guest; vcpucount statq --guest --config; domifstat statq nope0; destroy statq; "
+              "vcpucount statq --guest; vcpucount statq --guest --config; domifstat statq nope0; "
+              "domblkstat statq vda; domblkstat statq vdb --human; domblkstat statq; domblkstat statq vdz; "
+              "emulatorpin statq; emulatorpin statq 0; emulatorpin statq --live; emulatorpin statq 0 --config; "
+              "emulatorpin statq --config; emulatorpin statq --live --config; destroy statq; emulatorpin statq; "
+              "emulatorpin statq 0; domblkstat statq vda; "
               "domblkinfo statq vda; dommemstat statq; vcpuinfo statq; domrename statq other; domrename other other; "
               "domtime other; undefine other")  # fmt: skip
 
@@ -391,3 +396,84 @@ def test_balloon_collection_period(running: pyvirt.Domain, conn: pyvirt.Connecti
     assert info.value.code == ErrorCode.INTERNAL_ERROR
     assert info.value.message.endswith("No memory balloon device configured, can not set the collection period")
     bare.undefine()
+
+
+def _emulator_threads(pid: int) -> list[int]:
+    """QEMU's threads that are not vCPUs (the main loop, I/O workers, RCU...), by the kernel's thread names."""
+    return [t for t in _threads(pid) if not Path(f"/proc/{pid}/task/{t}/comm").read_text().startswith("CPU ")]
+
+
+def test_emulatorpin_live_and_config(running: pyvirt.Domain, qemu_root: Path, conn: pyvirt.Connection) -> None:
+    host = sorted(os.sched_getaffinity(0))
+    target = host[-1]
+    count = conn.get_cpu_map()[0]
+    maplen = (count + 7) // 8
+    cpumap = bytearray(maplen)
+    cpumap[target // 8] |= 1 << (target % 8)
+    # no <emulatorpin>: the <vcpu cpuset='0'> QEMU was started with
+    assert running.emulator_pin_info(maplen) == bytes([1]) + bytes(maplen - 1)
+    pid = _qemu_pid(running)
+    running.pin_emulator(bytes(cpumap))  # the running guest: every thread but the vCPUs', and the live definition
+    emulator = _emulator_threads(pid)
+    assert len(emulator) >= 2 and all(os.sched_getaffinity(t) == {target} for t in emulator), "main loop and workers"
+    assert os.sched_getaffinity(_vcpu_thread(pid, 0)) == {0} and os.sched_getaffinity(_vcpu_thread(pid, 1)) == {0}
+    assert running.emulator_pin_info(maplen) == bytes(cpumap)
+    assert running.emulator_pin_info(maplen, 2)[0] == 1, "the persistent definition still says <vcpu cpuset='0'>"
+    status = (qemu_root / "run" / "qemu" / "statq.xml").read_text().replace("'", '"')
+    assert f'<emulatorpin cpuset="{target}"/>' in status
+    running.pin_emulator(bytes([1]), 2)  # --config: the next start; the running threads stay where they are
+    assert os.sched_getaffinity(pid) == {target}
+    assert "<emulatorpin cpuset='0'/>" in (qemu_root / "etc" / "qemu" / "statq.xml").read_text().replace('"', "'")
+    with pytest.raises(pyvirt.Error) as info:
+        running.pin_emulator(bytes(maplen))
+    assert info.value.code == ErrorCode.INVALID_ARG and info.value.message.endswith("Empty cpu list for pinning")
+    with pytest.raises(pyvirt.Error) as info:
+        running.emulator_pin_info(maplen, 3)
+    assert info.value.code == ErrorCode.INVALID_ARG and "mutually exclusive" in info.value.message
+    out, err, rc = _pyvirsh(qemu_root, "emulatorpin statq")
+    assert (out, err, rc) == (f"emulator: CPU Affinity\n{'-' * 34}\n       *: {target}\n\n", "", 0)
+    running.destroy()
+    with pytest.raises(pyvirt.Error) as info:
+        running.pin_emulator(bytes(cpumap), 1)
+    assert info.value.code == ErrorCode.OPERATION_INVALID and info.value.message.endswith("domain is not running")
+    running.create()  # the persistent pinning now applies to QEMU from its first instruction
+    assert os.sched_getaffinity(_qemu_pid(running)) == {0}
+
+
+def test_unpinned_vcpus_beside_emulatorpin_get_the_whole_host(conn: pyvirt.Connection, virt_type: str,
+                                                               images: Path) -> None:  # fmt: skip
+    """qemuProcessSetupVcpu: a vCPU with no <vcpupin> nor <vcpu cpuset> runs anywhere, not on the emulator's set."""
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two host CPUs to tell the emulator's set from the whole host")
+    xml = guest(virt_type, images, "emupin", agent=False, devices=False).replace(
+        "<vcpu placement='static' cpuset='0'>2</vcpu><cputune><vcpupin vcpu='1' cpuset='0'/></cputune>",
+        "<vcpu placement='static'>2</vcpu><cputune><emulatorpin cpuset='0'/></cputune>",
+    )
+    dom = conn.define_domain(xml)
+    dom.create()
+    try:
+        pid = _qemu_pid(dom)
+        assert os.sched_getaffinity(pid) == {0}
+        assert os.sched_getaffinity(_vcpu_thread(pid, 0)) >= allowed
+        assert os.sched_getaffinity(_vcpu_thread(pid, 1)) >= allowed
+    finally:
+        dom.destroy()
+        dom.undefine()
+
+
+def test_every_block_counter_by_libvirts_names(running: pyvirt.Domain) -> None:
+    """virDomainBlockStatsFlags: QEMU's eight counters in qemuDomainBlockStatsFlags' order; "" sums the disks."""
+    vda = running.block_stats_flags("vda")
+    assert [p.field for p in vda] == ["wr_bytes", "wr_operations", "rd_bytes", "rd_operations", "flush_operations",
+                                      "wr_total_times", "rd_total_times", "flush_total_times"]  # fmt: skip
+    assert all(p.type == 3 and p.value >= 0 for p in vda)  # VIR_TYPED_PARAM_LLONG
+    values = {p.field: p.value for p in vda}
+    legacy = running.block_stats("vda")  # counters only grow: what was read first is never more
+    assert values["rd_operations"] <= legacy.rd_req and values["wr_bytes"] <= legacy.wr_bytes
+    vdb = {p.field: p.value for p in running.block_stats_flags("vdb")}
+    total = {p.field: p.value for p in running.block_stats_flags("")}
+    assert list(total) == list(values) and all(total[f] >= values[f] + vdb[f] for f in total)
+    with pytest.raises(pyvirt.Error) as info:
+        running.block_stats_flags("vdz")
+    assert info.value.code == ErrorCode.INVALID_ARG and info.value.message.endswith("invalid path: vdz")

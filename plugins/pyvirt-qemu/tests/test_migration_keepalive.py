@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from pyvirt_qemu import driver as qemu_driver
-from pyvirt_qemu.migration import _open_destination, _Peer
+from pyvirt_qemu.migration_jobs import Peer as _Peer
+from pyvirt_qemu.migration_peer import open_destination as _open_destination
 
 import pyvirt
 from pyvirt.daemon.instance import PrivateDaemon

@@ -11,6 +11,13 @@ libvirt's: A's daemon notices the dead connection to B by keepalive (5 s x
 A; B, whose own keepalive (1 s x 2 here) drops A's connection, discards the
 half-arrived guest: no domain, no QEMU, no status file. Once the link is
 back, the same migration succeeds and the guest counts on, on B.
+
+The same cut under a client-driven migration (no ``--p2p``): A's daemon has
+no connection to B, pyvirsh has; its keepalive gives B up, it aborts A's
+job (``domjobabort``'s virDomainAbortJob) and reports the same "Lost
+connection to destination host", the guest running on at A and nothing
+left on B. libvirt 9.0's client has no such watch and waits there until
+TCP gives QEMU's stream up.
 """
 
 from __future__ import annotations
@@ -151,3 +158,50 @@ def test_network_cut_mid_migration_fails_in_bounded_time_and_the_guest_counts_on
     with pyvirt.open(_uri(b)) as conn:
         assert conn.lookup_domain_by_name("counter").state()[0] == DomainState.RUNNING
     assert _pyvirsh(b, "destroy", "counter").returncode == 0
+
+
+def test_client_driven_migration_on_a_cut_link_aborts_the_source_and_fails_in_bounded_time(
+    hosts: object, guest_linux: Path, tmp_path: Path
+) -> None:
+    """Without --p2p pyvirsh drives the phases and holds the connection to B: when its keepalive gives B up
+    during Perform, it aborts A's job (libvirt's own client waits there until TCP gives up, minutes later)."""
+    a, b = hosts.hosts["a"], hosts.hosts["b"]  # type: ignore[attr-defined]
+    console = tmp_path / "console.log"
+    (tmp_path / "counter.xml").write_text(counter_guest(guest_linux, tmp_path, console))
+    assert _pyvirsh(a, "define", str(tmp_path / "counter.xml")).returncode == 0
+    assert _pyvirsh(a, "start", "counter").returncode == 0
+    wait_for(lambda: len(ticks(console)) >= 10, 180, "the guest counting on its console")
+    [source_pid] = qemu_pids(a.root)
+    keepalive = (1, 3)  # pyvirsh -k 1 -K 3: B is given up 4 s after it went silent at most
+    migrate = [*PYVIRSH, "-k", str(keepalive[0]), "-K", str(keepalive[1]), "-c", _uri(a), "migrate", "--live",
+               "--persistent", "--undefinesource", "--listen-address", b.address, "--bandwidth", "1", "counter",
+               f"qemu+tcp://{b.address}/system"]  # fmt: skip
+    slow = subprocess.Popen(migrate, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, LC_ALL="C"))  # fmt: skip
+    try:
+        with pyvirt.open(_uri(a)) as conn:
+            dom = conn.lookup_domain_by_name("counter")
+            wait_for(lambda: _migrating(dom), 60, "the migration under way")
+        assert len(qemu_pids(b.root)) == 1  # the guest is arriving on B
+        b.link(False)
+        cut = time.monotonic()
+        _out, err = slow.communicate(timeout=keepalive[0] * (keepalive[1] + 1) + _SLACK + 60)
+        took = time.monotonic() - cut
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+    assert slow.returncode == 1
+    assert err == "error: operation failed: Lost connection to destination host\n", err + a.daemon_log()
+    assert took <= keepalive[0] * (keepalive[1] + 1) + _SLACK, f"the migration failed {took:.0f} s after the cut"
+    # A: the same QEMU runs the guest, which never stopped counting; its job is over
+    assert qemu_pids(a.root) == [source_pid]
+    assert _pyvirsh(a, "domstate", "counter").stdout.strip() == "running"
+    assert "Job type:         None" in _pyvirsh(a, "domjobinfo", "counter").stdout
+    counted = ticks(console)[-1][0]
+    wait_for(lambda: ticks(console)[-1][0] >= counted + 10, 60, "the guest counting on A after the failure")
+    # B (its daemon still reachable through its socket) dropped the client by its own keepalive: nothing left
+    wait_for(lambda: qemu_pids(b.root) == [], 30, "B's incoming QEMU gone")
+    assert _pyvirsh(b, "list", "--all", "--name").stdout.strip() == ""
+    assert not list((b.root / "run" / "qemu").glob("*.xml")), "a status file was left on B"
+    assert _pyvirsh(a, "destroy", "counter").returncode == 0

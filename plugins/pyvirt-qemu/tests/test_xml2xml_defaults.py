@@ -396,7 +396,7 @@ def test_audio_for_a_guest_without_display(monkeypatch: pytest.MonkeyPatch) -> N
     assert "<audio id='1' type='none'/>" in defined(guest())
 
 
-def test_backing_image_metadata_cache_kept_and_refused_at_start() -> None:
+def test_backing_image_metadata_cache_kept_and_given_to_qemu() -> None:
     from pyvirt_qemu.block_nodes import disk_blockdevs
 
     chain = ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/a.qcow2'/>"
@@ -407,5 +407,5 @@ def test_backing_image_metadata_cache_kept_and_refused_at_start() -> None:
     dom = parse_domain(guest(chain), live=True)
     assert dom.devices is not None and dom.devices.disks[0].backing is not None
     dom.devices.disks[0].source_index, dom.devices.disks[0].backing.index = 2, 1
-    with pytest.raises(Error, match=r"backing image settings \(metadata_cache\)"):
-        disk_blockdevs(dom.devices.disks[0])
+    backing_format = disk_blockdevs(dom.devices.disks[0])[1]
+    assert backing_format["node-name"] == "libvirt-1-format" and backing_format["cache-size"] == 1024

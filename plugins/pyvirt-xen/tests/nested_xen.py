@@ -28,13 +28,21 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["DOM0_CACHE_FETCH", "Dom0Run", "newc_archive", "run_in_dom0"]
+__all__ = ["DOM0_CACHE_FETCH", "DOM0_CPU", "LIBVIRT_DOM0_CPU", "Dom0Run", "newc_archive", "run_in_dom0"]
 
 DOM0_CACHE_FETCH = Path(__file__).resolve().parents[1] / "tools" / "fetch-xen-dom0"
 XL_BIN = "/usr/lib/xen-4.17/bin"
 # bootscrub=0: Xen scrubs free memory in the idle loop while dom0 boots, which under TCG takes the
 # host CPU the booting dom0 needs (the memory was never used: QEMU hands it over zeroed)
 XEN_CMDLINE = "console=com1 dom0_mem=768M,max:768M noreboot bootscrub=0"
+# QEMU's CPU for Xen, as issue 16 measured it (``-cpu max`` crashes dom0 under TCG)
+DOM0_CPU = "qemu64,+rdrand"
+# libvirt's libxl driver names the host CPU from Xen's feature words (xl info's hw_caps) with its CPU map, and
+# stops at start when no model fits ("Cannot find suitable CPU model for given data"). Every model there
+# needs sep, which Xen clears on an AMD CPU (qemu64's vendor; sysenter does not work in long mode there),
+# and most need vme, which QEMU 7.2's TCG does not emulate: as an Intel CPU, qemu64 keeps sep and fits
+# libvirt's Opteron_G1 (a host CPU's vendor is not compared: Xen's words carry none)
+LIBVIRT_DOM0_CPU = DOM0_CPU + ",vendor=GenuineIntel"
 
 DOM0_INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -157,16 +165,17 @@ def _host_tmp_links() -> str:
     return "".join(f"ln -s {shlex.quote('/.host-tmp/' + top)} {shlex.quote('/tmp/' + top)}\n" for top in sorted(tops))
 
 
-def run_in_dom0(cache: Path, workdir: Path, command: str, timeout: float = 1800.0) -> Dom0Run:
+def run_in_dom0(cache: Path, workdir: Path, command: str, timeout: float = 1800.0, cpu: str = DOM0_CPU) -> Dom0Run:
     """Boot Xen + dom0 under QEMU/TCG, run the shell ``command`` in dom0 (cwd: ``workdir``, seen as
     ``/xen-results``), power off, and return the console and the command's exit status (None: it never ended).
+    ``cpu`` is QEMU's ``-cpu`` (:data:`LIBVIRT_DOM0_CPU` where libvirt's own Xen driver must start).
 
     Each console line is written to ``workdir/console.log`` with the seconds since QEMU started, as it comes.
     """
     (workdir / "dom0-run").write_text(DOM0_RUN % (_host_tmp_links() + command))
     initrd = workdir / "dom0.cpio.gz"
     initrd.write_bytes(dom0_initramfs(cache))
-    argv = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "qemu64,+rdrand", "-m", "1536",
+    argv = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", cpu, "-m", "1536",
             "-smp", "2", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-kernel", str(cache / "xen"), "-append", XEN_CMDLINE,
             "-initrd", f"{cache / 'vmlinuz'} console=hvc0 quiet,{initrd}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pyvirt_xen.capabilities import capabilities_xml, parse_xen_caps
+from pyvirt_xen.capabilities import capabilities_xml, nested_virt_feature, parse_xen_caps
 
 from pyvirt.errors import Error
 
@@ -110,3 +110,19 @@ def test_output_without_the_numa_tables_is_refused() -> None:
     with pytest.raises(Error) as err:
         capabilities_xml(XL_INFO_N.split("cpu_topology", maxsplit=1)[0] + "xen_major : 4\nxen_minor : 17\n")
     assert "cannot parse the output of 'xl info -n'" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("hw_caps", "feature"),
+    [
+        # the nested dom0 under QEMU's qemu64 (AMD's svm, no vmx): libvirt 9.0's driver there disables svm
+        ("178bf3fd:c0002001:20100800:00000007:00000000:00000000:00000000:00000000", "svm"),
+        # an Intel host (VMX, CPUID 1 ECX bit 5)
+        ("bfebfbff:7ffafbbf:2c100800:00000121:0000000f:009c6fbf:00000000:00000100", "vmx"),
+        # neither (XL_INFO_N's host), and no words at all: libvirt's default
+        ("078bfbfd:f6b82203:2191cbf5:00000123:0000000f:009c07ab:00000000:00000100", "vmx"),
+        ("", "vmx"),
+    ],
+)
+def test_nestedhvm_disables_the_hosts_own_virtualisation_feature(hw_caps: str, feature: str) -> None:
+    assert nested_virt_feature(hw_caps) == feature

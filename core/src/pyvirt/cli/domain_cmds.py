@@ -8,7 +8,7 @@ from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.domain_state import reason_text, state_text
-from pyvirt.errors import Error
+from pyvirt.errors import Error, ErrorCode, NotSupportedError
 from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -460,6 +460,12 @@ def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
     try:
         {"attach": dom.attach_device, "detach": dom.detach_device, "update": dom.update_device}[verb](xml, flags)
     except Error as exc:
+        if exc.code == ErrorCode.NO_SUPPORT and o["current"] and not flags:
+            # virsh calls the Flags variant once any of the options is given ("flags || current"), so a driver
+            # without the call is reported under that API's name, not the plain one a flag-less call stands for
+            from pyvirt.plugin.api import API
+
+            exc = NotSupportedError(ErrorCode.NO_SUPPORT, API[f"domain_{verb}_device"].api)
         raise _fail(f"Failed to {verb} device from {o['file']}", exc) from None
     s.out(f"Device {verb.removesuffix('e')}ed successfully")
 

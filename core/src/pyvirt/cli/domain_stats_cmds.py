@@ -255,6 +255,14 @@ def cmd_dommemstat(s: Session, o: dict[str, Any]) -> None:
 _BLOCK_FIELDS = (("rd_req", "number of read operations:"), ("rd_bytes", "number of bytes read:"),
                  ("wr_req", "number of write operations:"), ("wr_bytes", "number of bytes written:"),
                  ("errs", "error count:"))  # fmt: skip
+# domblkstat_output: virDomainBlockStatsFlags' field, the legacy name virsh prints (None: the field's), --human's text
+_BLOCK_PARAMS = (("rd_operations", "rd_req", "number of read operations:"), ("rd_bytes", "rd_bytes", "number of bytes read:"),
+                 ("wr_operations", "wr_req", "number of write operations:"),
+                 ("wr_bytes", "wr_bytes", "number of bytes written:"), ("errs", "errs", "error count:"),
+                 ("flush_operations", None, "number of flush operations:"),
+                 ("rd_total_times", None, "total duration of reads (ns):"),
+                 ("wr_total_times", None, "total duration of writes (ns):"),
+                 ("flush_total_times", None, "total duration of flushes (ns):"))  # fmt: skip
 
 
 @command(
@@ -264,20 +272,48 @@ _BLOCK_FIELDS = (("rd_req", "number of read operations:"), ("rd_bytes", "number 
     Opt("human", "print a more human readable output", flag=True),
 )  # fmt: skip
 def cmd_domblkstat(s: Session, o: dict[str, Any]) -> None:
+    """cmdDomblkstat: virDomainBlockStatsFlags' counters in virsh's order, else (NO_SUPPORT) virDomainBlockStats'."""
+    from pyvirt.plugin.typed_params import format_typed_value
+
     dom = get_domain(s, o["domain"])
     device = o["device"] or ""
-    # virDomainBlockStatsFlags first; no driver hook carries it, so virsh's fallback to virDomainBlockStats
+    human = o["human"]
+    try:
+        params = dom.block_stats_flags(device)
+    except Error as exc:
+        if exc.code != ErrorCode.NO_SUPPORT:
+            raise CommandError(exc.message) from None
+        _legacy_block_stats(s, dom, o["domain"], device, human)
+        return
+    prefix = device
+    if human:
+        s.out(f"Device: {device}")
+        prefix = ""
+    by_name = {p.field: p for p in params}
+    for field, legacy, text in _BLOCK_PARAMS:
+        param = by_name.pop(field, None)
+        if param is not None:
+            name = text if human else legacy or field
+            s.out(f"{prefix} {name:<31} {format_typed_value(param)}" if human
+                  else f"{prefix} {name} {format_typed_value(param)}")  # fmt: skip
+    for param in params:  # the fields virsh has no name for, in the driver's order
+        if param.field in by_name:
+            s.out(f"{prefix} {param.field} {format_typed_value(param)}")
+
+
+def _legacy_block_stats(s: Session, dom: Domain, name: str, device: str, human: bool) -> None:
+    """virsh's fallback to virDomainBlockStats: the five counters, those the driver knows (not -1)."""
     try:
         stats = dom.block_stats(device)
     except Error as exc:
-        raise CommandError(f"Failed to get block stats {o['domain']} {device}", exc.message) from None
+        raise CommandError(f"Failed to get block stats {name} {device}", exc.message) from None
     prefix = device
-    if o["human"]:
+    if human:
         s.out(f"Device: {device}")
         prefix = ""
-    for (legacy, human), value in zip(_BLOCK_FIELDS, stats, strict=True):
+    for (legacy, text), value in zip(_BLOCK_FIELDS, stats, strict=True):
         if value >= 0:
-            s.out(f"{prefix} {human:<31} {value}" if o["human"] else f"{prefix} {legacy} {value}")
+            s.out(f"{prefix} {text:<31} {value}" if human else f"{prefix} {legacy} {value}")
 
 
 @command(
@@ -360,21 +396,40 @@ def cmd_domblkinfo(s: Session, o: dict[str, Any]) -> None:
     print_table(s, ["Target", "Capacity", "Allocation", "Physical"], rows)
 
 
-# ---------------------------------------------------------------- vcpupin
-@command(
-    "vcpupin", "control or query domain vcpu affinity",
-    DOMAIN,
-    Opt("vcpu", "vcpu number", positional=True, kind="number"),
+# ---------------------------------------------------------------- vcpupin (and emulatorpin's shared parts)
+# the options vcpupin and emulatorpin end with, as virsh lists them
+PIN_OPTS = (
     Opt("cpulist", "host cpu number(s) to set, or omit option to query", positional=True, kind="optstring"),
     Opt("config", "affect next boot", flag=True),
     Opt("live", "affect running domain", flag=True),
     Opt("current", "affect current domain", flag=True),
+)
+
+
+def pin_flags(o: dict[str, Any]) -> int:
+    """virsh's checks of --current beside --live/--config, and the LIVE/CONFIG flags they name (0: --current)."""
+    _exclusive(o, ("current", "live"), ("current", "config"))
+    return (CONFIG if o["config"] else 0) | (LIVE if o["live"] else 0)
+
+
+def cpumap_of(cpus: set[int], maplen: int) -> bytes:
+    """A libvirt CPU map of ``maplen`` bytes: CPU ``n`` is bit ``n % 8`` of byte ``n // 8``."""
+    cpumap = bytearray(maplen)
+    for cpu in cpus:
+        cpumap[cpu // 8] |= 1 << (cpu % 8)
+    return bytes(cpumap)
+
+
+@command(
+    "vcpupin", "control or query domain vcpu affinity",
+    DOMAIN,
+    Opt("vcpu", "vcpu number", positional=True, kind="number"),
+    *PIN_OPTS,
     description="Pin domain VCPUs to host physical CPUs.",
 )  # fmt: skip
 def cmd_vcpupin(s: Session, o: dict[str, Any]) -> None:
     """cmdVcpuPin: without a cpulist, each vCPU's affinity as a table; with one, pin a vCPU to those CPUs."""
-    _exclusive(o, ("current", "live"), ("current", "config"))
-    flags = (CONFIG if o["config"] else 0) | (LIVE if o["live"] else 0)
+    flags = pin_flags(o)
     cpulist, vcpu = o["cpulist"], o["vcpu"]
     if cpulist is None:
         _exclusive(o, ("live", "config"))
@@ -390,17 +445,14 @@ def cmd_vcpupin(s: Session, o: dict[str, Any]) -> None:
     if cpulist is None:
         _vcpupin_query(s, dom, vcpu, maxcpu, flags)
         return
-    cpus = _parse_cpulist(cpulist, maxcpu)
-    cpumap = bytearray((max(cpus) + 8) // 8)
-    for cpu in cpus:
-        cpumap[cpu // 8] |= 1 << (cpu % 8)
+    cpus = parse_cpulist(cpulist, maxcpu)
     try:
-        dom.pin_vcpu(vcpu, bytes(cpumap), flags)
+        dom.pin_vcpu(vcpu, cpumap_of(cpus, (max(cpus) + 8) // 8), flags)
     except Error as exc:
         raise CommandError(exc.message) from None
 
 
-def _parse_cpulist(cpulist: str, maxcpu: int) -> set[int]:
+def parse_cpulist(cpulist: str, maxcpu: int) -> set[int]:
     """virshParseCPUList: ``r`` for every host CPU, else a CPU list naming some CPU below the host's count."""
     from pyvirt.conf.bitmap import parse_bitmap
 

@@ -189,10 +189,22 @@ def cmd_edit(s: Session, o: dict[str, Any]) -> None:
         return s.conn.define_domain(xml, 1 if validate else 0).name  # VIR_DOMAIN_DEFINE_VALIDATE
 
     name = edit_xml(s, lambda: dom.xml_desc(1 | 2), define, relax=True, validate=not o["skip-validate"])
-    if name is None:
-        s.extra(f"Domain '{dom.name}' XML configuration not changed.")
+    _closing_line(s, "Domain", f"'{dom.name}'", None if name is None else f"'{name}'")
+
+
+def _closing_line(s: Session, noun: str, before: str, after: str | None) -> None:
+    """The line each edit command ends with: virsh-edit.c's "not changed" one, else the command's "edited"."""
+    if after is None:
+        s.extra(f"{noun} {before} XML configuration not changed.")
     else:
-        s.extra(f"Domain '{name}' XML configuration edited.")
+        s.extra(f"{noun} {after} XML configuration edited.")
+
+
+def _edit_persistent(s: Session, noun: str, name: str, xml_desc: Callable[[int], str],
+                     define: Callable[[str], str]) -> None:  # fmt: skip
+    """net-edit and pool-edit: the persistent definition (``_inactive_xml``), defined again by name."""
+    edited = edit_xml(s, lambda: _inactive_xml(xml_desc), lambda xml, _: define(xml))
+    _closing_line(s, noun, name, edited)
 
 
 def _inactive_xml(xml_desc: Callable[[int], str]) -> str:
@@ -213,22 +225,14 @@ def _inactive_xml(xml_desc: Callable[[int], str]) -> str:
          Opt("network", "network name or uuid", required=True, positional=True))  # fmt: skip
 def cmd_net_edit(s: Session, o: dict[str, Any]) -> None:
     net = get_network(s, o["network"])
-    name = edit_xml(s, lambda: _inactive_xml(net.xml_desc), lambda xml, _: s.conn.define_network(xml).name)
-    if name is None:
-        s.extra(f"Network {net.name} XML configuration not changed.")
-    else:
-        s.extra(f"Network {name} XML configuration edited.")
+    _edit_persistent(s, "Network", net.name, net.xml_desc, lambda xml: s.conn.define_network(xml).name)
 
 
 @command("pool-edit", "edit XML configuration for a storage pool",
          Opt("pool", "pool name or uuid", required=True, positional=True))  # fmt: skip
 def cmd_pool_edit(s: Session, o: dict[str, Any]) -> None:
     pool = get_pool(s, o["pool"])
-    name = edit_xml(s, lambda: _inactive_xml(pool.xml_desc), lambda xml, _: s.conn.define_storage_pool(xml).name)
-    if name is None:
-        s.extra(f"Pool {pool.name} XML configuration not changed.")
-    else:
-        s.extra(f"Pool {name} XML configuration edited.")
+    _edit_persistent(s, "Pool", pool.name, pool.xml_desc, lambda xml: s.conn.define_storage_pool(xml).name)
 
 
 @command("iface-edit", "edit XML configuration for a physical host interface",
@@ -247,7 +251,7 @@ def cmd_iface_edit(s: Session, o: dict[str, Any]) -> None:
 
     name = edit_xml(s, lambda: iface.xml_desc(1), define)  # VIR_INTERFACE_XML_INACTIVE
     if name is None:
-        s.extra(f"Interface {iface.name} XML configuration not changed.")
+        _closing_line(s, "Interface", iface.name, None)
 
 
 @command("snapshot-edit", "edit XML for a snapshot",

@@ -4,10 +4,13 @@
 the job (virshWatchJob): every half second it asks for the job's progress
 (virDomainGetJobInfo) and with ``--verbose`` prints virsh's
 ``\\rMigration: [ 42 %]`` on stderr; after ``--timeout`` seconds it suspends
-the guest, so the last pass can complete. Without ``--p2p`` pyvirsh opens
-the destination itself and drives libvirt's five phases
-(``Domain.migrate3``); with ``--p2p`` the source's daemon does
-(``Domain.migrate_to_uri3``).
+the guest, so the last pass can complete (with ``--timeout-postcopy`` it
+switches to post-copy instead, as ``--postcopy-after-precopy`` does once the
+first pass ended). Without ``--p2p`` pyvirsh opens the destination itself,
+with the same keepalive as the source's connection, and drives libvirt's
+five phases (``Domain.migrate3``); with ``--p2p`` the source's daemon does
+(``Domain.migrate_to_uri3``). ``migrate-postcopy`` switches a running
+migration to post-copy (virDomainMigrateStartPostCopy).
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
     if not (o["p2p"] or o["direct"]):
         import pyvirt
 
-        dest = pyvirt.open(o["desturi"])  # as virsh: the client connects to the destination itself
+        # as virsh: the client connects to the destination itself, with the same keepalive (-k/-K) as the
+        # source's connection, which is what notices a destination lost while the source performs
+        dest = s._keep_alive(pyvirt.open(o["desturi"]))
     failure: list[Error] = []
     done = threading.Event()
 
@@ -123,7 +128,8 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
     worker = threading.Thread(target=work, name="pyvirsh-migrate", daemon=True)
     worker.start()
     try:
-        _watch(s, dom, done, progress, timeout=timeout)
+        _watch(s, dom, done, progress, timeout=timeout, to_postcopy=bool(o["timeout-postcopy"]),
+               after_precopy=bool(o["postcopy-after-precopy"]))  # fmt: skip
         worker.join()
     finally:
         if dest is not None:
@@ -135,6 +141,15 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
     progress.finish(newline=progress.mode == "bar")  # virsh's line is ended by the command's trailer
 
 
+@command(
+    "migrate-postcopy", "Switch running migration from pre-copy to post-copy", *options_of("migrate-postcopy"),
+    description="Switch running migration from pre-copy to post-copy. The migration must have been started "
+    "with --postcopy option.",
+)  # fmt: skip
+def cmd_migrate_postcopy(s: Session, o: dict[str, Any]) -> None:
+    get_domain(s, o["domain"]).migrate_start_post_copy(0)
+
+
 def _read_file(path: str) -> str:
     """An XML file named on the command line, capped as virsh reads it (``virFileReadAll``)."""
     try:
@@ -143,26 +158,59 @@ def _read_file(path: str) -> str:
         raise CommandError(exc.message) from None
 
 
-def _watch(s: Session, dom: Any, done: threading.Event, progress: Progress, *, timeout: int) -> None:
-    """virshWatchJob: progress every half second, the timeout's suspend once."""
+def _watch(
+    s: Session,
+    dom: Any,
+    done: threading.Event,
+    progress: Progress,
+    *,
+    timeout: int,
+    to_postcopy: bool = False,
+    after_precopy: bool = False,
+) -> None:
+    """virshWatchJob: progress every half second, the timeout's action once (virshMigrateTimeout: suspend,
+    or with ``--timeout-postcopy`` the switch to post-copy).
+
+    ``--postcopy-after-precopy``: virsh switches when libvirt's MIGRATION_ITERATION event says the first
+    pass ended (iteration 2); pyvirsh reads the same count (``memory_iteration``) from the job's progress.
+    """
     deadline = time.monotonic() + timeout if timeout else None
+    switched = False
     while not done.wait(_PROGRESS_PERIOD):
         if deadline is not None and time.monotonic() >= deadline:
             deadline = None
-            s.debug(0, "migration timed out; suspending domain\n")
-            try:
-                dom.suspend()
-            except Error:
-                s.debug(1, "suspending domain failed\n")
-        if not progress.enabled:
+            if to_postcopy:
+                s.debug(0, "migration timed out; switching to post-copy\n")
+                switched = _start_post_copy(s, dom)
+            else:
+                s.debug(0, "migration timed out; suspending domain\n")
+                try:
+                    dom.suspend()
+                except Error:
+                    s.debug(1, "suspending domain failed\n")
+        if not progress.enabled and not (after_precopy and not switched):
             continue
         try:
             values = {p.field: p.value for p in dom.job_stats(0)[1]}
         except Error:
             continue
+        if after_precopy and not switched and int(values.get("memory_iteration", 0)) >= 2:
+            s.debug(0, "iteration 1 finished; switching to post-copy\n")
+            switched = _start_post_copy(s, dom)
+        if not progress.enabled:
+            continue
         total = int(values.get("data_total", 0))
         if total > 0 and not done.is_set():
             progress.update(total - int(values.get("data_remaining", 0)), total)
+
+
+def _start_post_copy(s: Session, dom: Any) -> bool:
+    """virDomainMigrateStartPostCopy as virsh calls it from its watch: a failure is only a debug line."""
+    try:
+        dom.migrate_start_post_copy(0)
+    except Error:
+        s.debug(1, "switching to post-copy failed\n")
+    return True
 
 
 _JOB_TYPES = ("None", "Bounded", "Unbounded", "Completed", "Failed", "Cancelled")

@@ -8,6 +8,7 @@ API names virStorageVolWipe: drivers without wipe patterns (ESX) serve it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -16,6 +17,7 @@ from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.errors import Error
+from pyvirt.storage import StoragePool, StorageVolume
 
 # virsh's virshStorageVolWipeAlgorithm: the index is libvirt's virStorageVolWipeAlgorithm
 WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
@@ -23,9 +25,26 @@ WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzne
 _PREALLOC_METADATA, _REFLINK, _VALIDATE = 1, 2, 4
 
 
-def _create_flags(o: dict[str, Any]) -> int:
-    return ((_PREALLOC_METADATA if o["prealloc-metadata"] else 0) | (_REFLINK if o["reflink"] else 0)
-            | (_VALIDATE if o.get("validate") else 0))  # fmt: skip
+# the options both copying commands take, as virsh lists them
+_COPY_OPTS = (
+    Opt("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)", flag=True),
+    Opt("reflink", "use btrfs COW lightweight copy", flag=True),
+)
+
+
+def _create_from(s: Session, pool: StoragePool, xml: str, source: StorageVolume, o: dict[str, Any],
+                 failed: str, done: Callable[[str], str]) -> None:  # fmt: skip
+    """Both commands' last step: virStorageVolCreateXMLFrom with the flags their options name, then virsh's line.
+
+    ``done`` makes that line from the new volume's name.
+    """
+    flags = ((_PREALLOC_METADATA if o["prealloc-metadata"] else 0) | (_REFLINK if o["reflink"] else 0)
+             | (_VALIDATE if o.get("validate") else 0))  # fmt: skip
+    try:
+        new = pool.create_volume_from(xml, source, flags)
+    except Error as exc:
+        raise CommandError(failed, exc.message) from None
+    s.extra(done(new.name))
 
 
 def clone_xml(xml: str, new_name: str) -> str:
@@ -48,8 +67,7 @@ def clone_xml(xml: str, new_name: str) -> str:
     Opt("vol", "vol name, key or path", required=True, positional=True),
     Opt("newname", "clone name", required=True, positional=True),
     Opt("pool", "pool name or uuid"),
-    Opt("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)", flag=True),
-    Opt("reflink", "use btrfs COW lightweight copy", flag=True),
+    *_COPY_OPTS,
     Opt("print-xml", "print XML document rather than clone the volume", flag=True),
     description="Clone an existing volume within the parent pool.",
 )  # fmt: skip
@@ -67,11 +85,8 @@ def cmd_vol_clone(s: Session, o: dict[str, Any]) -> None:
     if o["print-xml"]:
         s.out_raw(xml)  # no newline of its own (virXMLNodeToString): the command's trailer ends the line
         return
-    try:
-        new = pool.create_volume_from(xml, source, _create_flags(o))
-    except Error as exc:
-        raise CommandError(f"Failed to clone vol from {source.name}", exc.message) from None
-    s.extra(f"Vol {new.name} cloned from {source.name}")
+    _create_from(s, pool, xml, source, o, f"Failed to clone vol from {source.name}",
+                 lambda new: f"Vol {new} cloned from {source.name}")  # fmt: skip
 
 
 @command(
@@ -80,8 +95,7 @@ def cmd_vol_clone(s: Session, o: dict[str, Any]) -> None:
     Opt("file", "file containing an XML vol description", required=True, positional=True),
     Opt("vol", "vol name, key or path", required=True, positional=True),
     Opt("inputpool", "pool name or uuid of the input volume's pool"),
-    Opt("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)", flag=True),
-    Opt("reflink", "use btrfs COW lightweight copy", flag=True),
+    *_COPY_OPTS,
     Opt("validate", "validate the XML against the schema", flag=True),
     description="Create a vol from an existing volume.",
 )  # fmt: skip
@@ -97,11 +111,8 @@ def cmd_vol_create_from(s: Session, o: dict[str, Any]) -> None:
             f"failed to get vol '{o['vol']}', specifying --inputpool might help", *exc.lines[1:]
         ) from None
     xml = _read_file(o["file"])
-    try:
-        new = pool.create_volume_from(xml, source, _create_flags(o))
-    except Error as exc:
-        raise CommandError(f"Failed to create vol from {o['file']}", exc.message) from None
-    s.extra(f"Vol {new.name} created from input vol {source.name}")
+    _create_from(s, pool, xml, source, o, f"Failed to create vol from {o['file']}",
+                 lambda new: f"Vol {new} created from input vol {source.name}")  # fmt: skip
 
 
 @command(

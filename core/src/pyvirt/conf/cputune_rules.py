@@ -36,10 +36,27 @@ def _split_scheds(scheds: list, attr: str) -> list:  # type: ignore[type-arg]
     return out
 
 
-def apply_cputune_rules(tune: object, vcpu_count: int | None) -> None:
+def _iothread_pins(pins: list, iothread_ids: list[int]) -> list:  # type: ignore[type-arg]
+    """virDomainIOThreadPinDefParseXML, then the formatter: one pin per I/O thread, written in the order of the
+    ``<iothreadids>`` (ids ``<iothreads>`` adds without naming them come after, lowest first), CPU sets in
+    libvirt's shortest form. (A pin of a thread that does not exist is refused by ``domain_structure``.)"""
+    seen: set[int | None] = set()
+    for pin in pins:
+        if pin.iothread in seen:
+            raise XMLError(ErrorCode.XML_ERROR, f"Duplicate iothreadpin for same iothread '{pin.iothread}'")
+        seen.add(pin.iothread)
+        pin.cpuset = format_bitmap(parse_bitmap(pin.cpuset or "", "cpuset"))
+    rank = {tid: i for i, tid in enumerate(iothread_ids)}
+    return sorted(pins, key=lambda p: (rank.get(p.iothread, len(rank)), p.iothread or 0))
+
+
+def apply_cputune_rules(tune: object, vcpu_count: int | None, iothread_ids: list[int] | None = None) -> None:
+    """``iothread_ids``: the ``<iothreadids>`` ids in their order, as given."""
     from pyvirt.conf.domain import CpuTune
 
     assert isinstance(tune, CpuTune)
+    if tune.iothreadpins:
+        tune.iothreadpins = _iothread_pins(tune.iothreadpins, iothread_ids or [])
     if tune.vcpuscheds:
         tune.vcpuscheds = _split_scheds(tune.vcpuscheds, "vcpus")
     if tune.iothreadscheds:

@@ -51,6 +51,13 @@ class VcpuPin(XmlModel):
     cpuset: Annotated[str | None, X("@cpuset")] = None
 
 
+class IothreadPin(XmlModel):
+    """``<iothreadpin>``: the host CPUs an I/O thread runs on (libvirt keeps it on the thread's id)."""
+
+    iothread: Annotated[int | None, X("@iothread")] = None
+    cpuset: Annotated[str | None, X("@cpuset")] = None
+
+
 class Sched(XmlModel):
     """vcpusched / iothreadsched / emulatorsched: libvirt writes one element per vCPU or thread."""
 
@@ -104,7 +111,7 @@ class CpuTune(XmlModel):
     iothread_quota: Annotated[int | None, X("iothread_quota")] = None
     vcpupins: Annotated[list[VcpuPin] | None, X("vcpupin", model=VcpuPin, many=True)] = None
     emulatorpin: Annotated[str | None, X("emulatorpin/@cpuset")] = None
-    iothreadpins: Annotated[str | None, X("iothreadpin", raw=True)] = None
+    iothreadpins: Annotated[list[IothreadPin] | None, X("iothreadpin", model=IothreadPin, many=True)] = None
     emulatorsched: Annotated[Sched | None, X("emulatorsched", model=Sched)] = None
     vcpuscheds: Annotated[list[Sched] | None, X("vcpusched", model=Sched, many=True)] = None
     iothreadscheds: Annotated[list[Sched] | None, X("iothreadsched", model=Sched, many=True)] = None
@@ -791,7 +798,7 @@ def parse_domain(
     if dom.memory_backing is not None:
         _check_hugepages(dom)
     if dom.cputune is not None:
-        apply_cputune_rules(dom.cputune, dom.vcpu.count)
+        apply_cputune_rules(dom.cputune, dom.vcpu.count, [t.id for t in dom.iothreadids or [] if t.id is not None])
     nodeset = dom.numatune.memory_nodeset if dom.numatune is not None else None
     if nodeset and not parse_bitmap(nodeset, "nodeset"):
         # virDomainNumatuneParseXML: a set that names no node ('0,^0') is no binding at all

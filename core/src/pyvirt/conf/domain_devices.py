@@ -1,6 +1,5 @@
 """Domain devices (``<devices>`` children) as typed models, in libvirt's field order."""
 
-import uuid
 from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
@@ -55,6 +54,9 @@ class Address(XmlModel):
     XML_OPEN = True
 
     attrs: dict[str, str] = field(default_factory=dict)
+    # a PCI address's zPCI extension (s390): ``<zpci uid fid>``, each None until given or assigned
+    zpci_uid: int | None = None
+    zpci_fid: int | None = None
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -89,12 +91,18 @@ class Address(XmlModel):
                                f"'{attrs['reg']}'. Expected non-negative integer value")  # fmt: skip
             attrs["reg"] = f"0x{reg[1]:08x}"
         values["attrs"] = attrs
+        zpci = elem.find("zpci") if attrs.get("type") == "pci" else None
+        if zpci is not None:  # virZPCIDeviceAddressParseXML: each optional
+            values["zpci_uid"] = prop_uint(zpci, "uid", 0)
+            values["zpci_fid"] = prop_uint(zpci, "fid", 0)
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         order = ("type", *_ADDRESS_ORDER.get(self.attrs.get("type", ""), ()))
         rank = {k: i for i, k in enumerate(order)}
         for key in sorted(self.attrs, key=lambda k: rank.get(k, len(rank))):
             elem.set(key, self.attrs[key])
+        if self.zpci_uid is not None or self.zpci_fid is not None:  # both written once either is there
+            etree.SubElement(elem, "zpci", uid=f"0x{self.zpci_uid or 0:04x}", fid=f"0x{self.zpci_fid or 0:08x}")
 
 
 class DeviceSeclabel(XmlModel):
@@ -370,6 +378,7 @@ class Controller(XmlModel):
     target_busNr: Annotated[int | None, X("target/@busNr")] = None  # noqa: N815
     target_index: Annotated[int | None, X("target/@index")] = None
     target_hotplug: Annotated[bool | None, X("target/@hotplug", words=("on", "off"))] = None
+    target_node: Annotated[int | None, X("target/node")] = None  # the guest NUMA cell of a PCI root or expander
     alias: Annotated[Alias | None, X("alias", model=Alias)] = None
     master_startport: Annotated[int | None, X("master/@startport")] = None  # libvirt: alias, master, address
     address: Annotated[Address | None, X("address", model=Address)] = None
@@ -390,18 +399,25 @@ class FsBinary(XmlModel):
     thread_pool_size: Annotated[int | None, X("thread_pool/@size")] = None
 
 
-def _file_mode(values: dict[str, Any], elem: etree._Element, attr: str) -> None:
-    """fmode/dmode: read as octal (virXMLPropUInt base 8), at most 0777, written '%04o'."""
+def prop_uint(elem: etree._Element, attr: str, base: int) -> int | None:
+    """virXMLPropUInt: an optional attribute holding a C unsigned int, read as strtoul reads it in ``base``
+    (0: C's prefixes, so '0x19' and '031' are 25); None when absent."""
     raw = elem.get(attr)
     if raw is None:
-        return
-    parsed = strtoul(raw, 8)
+        return None
+    parsed = strtoul(raw, base)
     if parsed is None or parsed[0] == "-" or parsed[1] > UINT_MAX:
-        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute '{attr}' in element 'filesystem': "
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute '{attr}' in element '{elem.tag}': "
                        f"'{raw}'. Expected non-negative integer value")  # fmt: skip
-    if parsed[1] > 0o777:
-        raise XMLError(ErrorCode.XML_ERROR, f"invalid {attr}: '0{parsed[1]:o}'")
-    values[attr] = f"{parsed[1]:04o}" if parsed[1] else None
+    return parsed[1]
+
+
+def _file_mode(values: dict[str, Any], elem: etree._Element, attr: str) -> None:
+    """fmode/dmode: read as octal (virXMLPropUInt base 8), at most 0777, written '%04o'."""
+    mode = prop_uint(elem, attr, 8)
+    if mode is not None and mode > 0o777:
+        raise XMLError(ErrorCode.XML_ERROR, f"invalid {attr}: '0{mode:o}'")
+    values[attr] = f"{mode:04o}" if mode else None
 
 
 class Filesystem(XmlModel):
@@ -565,6 +581,8 @@ class VirtualPort(XmlModel):
             if number > top:
                 raise XMLError(ErrorCode.XML_ERROR, out_of_range)
             values[name] = str(number)
+        import uuid  # here, not at the top: importing it loads platform, paid by every pyvirsh start
+
         for name in ("instanceid", "interfaceid"):
             if values.get(name) is not None:
                 try:

@@ -136,7 +136,9 @@ def _chardev_sources(dev: Chardev, what: str) -> None:
         connect[0].mode = "connect"
         dev.sources = bind + connect
     elif kind == "unix":
-        if what in ("rng", "smartcard", "redirdev") and not any(s.path for s in sources):
+        # virDomainChrSourceDefValidate: only a virtio or Xen channel may leave its path to the driver
+        generated = what == "channel" and dev.target_type in ("virtio", "xen")
+        if not generated and not any(s.path for s in sources):
             raise _validate_error("Missing source path attribute for char device")
         # A unix chardev without a path gets one generated at start; the inactive XML has no source.
         sources = [s for s in sources if s.path]
@@ -198,6 +200,8 @@ def _usb2_group_index(controllers: list[Controller], pos: int) -> int | None:
 def _controllers(devices: Devices) -> None:
     """A controller without an index gets the lowest free one of its type; smartcards need a ccid."""
     for c in devices.controllers:
+        if c.target_node is not None and c.target_node < 0:  # virDomainControllerDefParseXML
+            raise _xml_error("invalid NUMA node in target")
         if c.type == "usb" and c.master_startport is None and c.model in _UHCI_STARTPORT:
             c.master_startport = _UHCI_STARTPORT[c.model]  # libvirt's parser: a UHCI companion is never masterless
     used: dict[str | None, set[int]] = {}
@@ -270,9 +274,11 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
         _interface(iface, live)
     for g in devices.graphics:
         _graphics(g, live)
-    for group in (devices.serials, devices.parallels, devices.consoles, devices.channels):
+    for group in (devices.serials, devices.parallels, devices.consoles):
         for dev in group:
             _chardev_sources(dev, "chardev")
+    for dev in devices.channels:
+        _chardev_sources(dev, "channel")
     if not live:
         for channel in devices.channels:
             channel.target_state = None  # the guest agent's connection: live XML only, as libvirt parses it

@@ -11,9 +11,10 @@ from __future__ import annotations
 from lxml import etree
 
 from pyvirt.conf.bitmap import parse_bitmap
+from pyvirt.conf.disk_names import insertion_order
 from pyvirt.conf.units import INT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.value_checks import bitmap, enum, uint, ull, unit_suffix
-from pyvirt.errors import ErrorCode, NotSupportedError, XMLError, make_error
+from pyvirt.errors import Error, ErrorCode, NotSupportedError, XMLError, make_error
 
 __all__ = ["check_structure"]
 
@@ -26,11 +27,13 @@ def check_structure(root: etree._Element, elem: etree._Element, ptag: str, tag: 
         _check_devices(elem)
     elif ptag == "domain" and tag == "cputune":
         _check_cputune(elem)
+        _check_thread_scheds(root, elem)
     elif ptag == "cputune" and tag == "cachetune":
         _check_cachetune(root, elem)
     elif ptag == "domain" and tag == "vcpus":
         _check_vcpu_ids(root, elem)
     elif ptag == "domain" and tag == "numatune":
+        _check_numatune(root, elem)
         _check_memnodes(root, elem)
     elif ptag == "disk" and tag == "iotune":
         _check_iotune(elem)
@@ -174,7 +177,7 @@ def _disk_source(disk: etree._Element) -> str | None:
 
 def _check_disks(devices: etree._Element) -> None:
     """libvirt's virDomainDiskDefValidate (a target, then its name) and unique targets."""
-    ordered: list[tuple[str, str, str | None]] = []  # (bus, target, source) in libvirt's array order
+    found: list[tuple[str, str, str | None]] = []  # (bus, target, source)
     for disk in devices.iterchildren("disk"):
         dev = disk.get("device") or "disk"
         target = disk.find("target")
@@ -189,7 +192,8 @@ def _check_disks(devices: etree._Element) -> None:
         # A disk without a medium is left to the drivers: a device given to detach-device names its target
         # only, and libvirt skips validation there (VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE).
         bus = (target.get("bus") if target is not None else None) or _default_bus(name)
-        _insert_disk(ordered, (bus, name, path))
+        found.append((bus, name, path))
+    ordered = insertion_order(found, lambda d: (d[0], d[1]))  # libvirt's array order
     for i, (_bus, name, path) in enumerate(ordered):
         for _other_bus, other_name, other_path in ordered[i + 1 :]:
             if other_name == name:
@@ -204,30 +208,6 @@ _BUS_BY_PREFIX = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen"
 
 def _default_bus(name: str) -> str:
     return next((bus for prefix, bus in _BUS_BY_PREFIX if name.startswith(prefix)), "")
-
-
-def _disk_index(name: str) -> int:
-    """libvirt's virDiskNameToIndex: 'vda' is 0, 'vdz' 25, 'vdaa' 26 (letters after the prefix)."""
-    prefix = next((p for p, _bus in _BUS_BY_PREFIX if name.startswith(p)), "")
-    idx = 0
-    for i, ch in enumerate(name[len(prefix) :]):
-        if not "a" <= ch <= "z":
-            break
-        idx = (idx + (0 if i == 0 else 1)) * 26 + ord(ch) - ord("a")
-    return idx
-
-
-def _insert_disk(ordered: list[tuple[str, str, str | None]], disk: tuple[str, str, str | None]) -> None:
-    """virDomainDiskInsert: a disk joins the others on its bus, before the first with a later name."""
-    at = -1
-    for i in range(len(ordered) - 1, -1, -1):
-        if ordered[i][0] != disk[0]:
-            continue
-        if _disk_index(ordered[i][1]) > _disk_index(disk[1]):
-            at = i
-        elif at == -1:
-            at = i + 1
-    ordered.insert(len(ordered) if at == -1 else at, disk)
 
 
 def _check_numa(numa: etree._Element) -> None:
@@ -443,11 +423,77 @@ def _check_cputune(cputune: etree._Element) -> None:
         pinned.add(parsed[1])
 
 
+def _iothread_ids(root: etree._Element) -> set[int]:
+    """virDomainDefParseIOThreads: the ids ``<iothreadids>`` gives, then the lowest free ones up to the
+    ``<iothreads>`` count (virDomainIOThreadIDDefArrayInit), as the parser has them when it reads ``<cputune>``."""
+    ids = {p[1] for t in root.iterfind("iothreadids/iothread") if (p := strtoul(t.get("id") or "", 10)) is not None}
+    count = strtoul((root.findtext("iothreads") or "").strip(), 10)
+    wanted = count[1] if count is not None else 0
+    free = 1
+    while len(ids) < wanted:
+        while free in ids:
+            free += 1
+        ids.add(free)
+    return ids
+
+
+def _check_thread_scheds(root: etree._Element, cputune: etree._Element) -> None:
+    """virDomainDefTunablesParse: an I/O thread pinned or scheduled must exist, and so must a scheduled vCPU;
+    no vCPU or I/O thread gets two schedulers (virDomainThreadSchedParseHelper)."""
+    threads = _iothread_ids(root)
+    for pin in cputune.iterchildren("iothreadpin"):
+        parsed = strtoul(pin.get("iothread") or "", 10)
+        if parsed is not None and parsed[1] and parsed[1] not in threads:
+            raise make_error(ErrorCode.CONFIG_UNSUPPORTED, f"Cannot find 'iothread' : {parsed[1]}")
+    vcpus = _vcpu_count(root)
+    for element, attr in (("vcpusched", "vcpus"), ("iothreadsched", "iothreads")):
+        scheduled: set[int] = set()
+        for sched in cputune.iterchildren(element):
+            try:
+                ids = parse_bitmap(sched.get(attr) or "", attr)
+            except Error:
+                continue  # refused with libvirt's words where the values are read
+            for i in sorted(ids):
+                if element == "vcpusched" and vcpus is not None and i >= vcpus:
+                    raise make_error(ErrorCode.CONFIG_UNSUPPORTED, f"vCPU '{i}' is not present in domain definition")
+                if element == "iothreadsched" and i not in threads:
+                    raise make_error(ErrorCode.CONFIG_UNSUPPORTED, f"Cannot find 'iothread' : {i}")
+                if i in scheduled:
+                    raise XMLError(ErrorCode.XML_DETAIL, f"'{element}' attributes '{attr}' must not overlap")
+                scheduled.add(i)
+
+
+def _check_numatune(root: etree._Element, numatune: etree._Element) -> None:
+    """virDomainNumatuneParseXML and virDomainNumatuneSet: a static placement needs a nodeset (a vCPU placement
+    other than 'auto' makes an unplaced memory binding static); per-node bindings contradict automatic placement,
+    (the nodes themselves: ``_check_memnodes``)."""
+    memory = numatune.find("memory")
+    vcpu = root.find("vcpu")
+    placement_static = (vcpu.get("placement") if vcpu is not None else None) != "auto"
+    placement = None if memory is None else memory.get("placement")
+    mode = None if memory is None else memory.get("mode")
+    nodeset = None if memory is None else memory.get("nodeset")
+    specified = memory is not None and (mode is not None or placement is not None or nodeset is not None)
+    if memory is None and not placement_static:
+        placement, specified = "auto", True
+    if specified and placement is None:
+        placement = "static" if nodeset is not None or placement_static else "auto"
+    if placement == "static" and nodeset is None:
+        raise make_error(ErrorCode.CONFIG_UNSUPPORTED,
+                         "nodeset for NUMA memory tuning must be set if 'placement' is 'static'")  # fmt: skip
+    memnodes = numatune.findall("memnode")
+    if memnodes and specified and placement == "auto":
+        raise make_error(ErrorCode.CONFIG_UNSUPPORTED,
+                         "Per-node binding is not compatible with automatic NUMA placement.")  # fmt: skip
+
+
 def _check_memnodes(root: etree._Element, numatune: etree._Element) -> None:
-    """virDomainNumatuneNodeParseXML: each memnode names an existing guest cell, once, with a valid nodeset."""
+    """virDomainNumatuneNodeParseXML: each memnode names an existing guest cell, once, with a valid nodeset, and
+    is 'restrictive' when the memory binding is."""
     memnodes = numatune.findall("memnode")
     if not memnodes:
         return
+    restrictive = numatune.find("memory[@mode='restrictive']") is not None
     cells = len(root.findall("cpu/numa/cell"))
     if not cells:
         raise XMLError(ErrorCode.XML_ERROR, "Element 'memnode' is invalid without any guest NUMA cells")
@@ -464,6 +510,9 @@ def _check_memnodes(root: etree._Element, numatune: etree._Element) -> None:
         if parsed[1] in seen:
             raise XMLError(ErrorCode.XML_ERROR, f"Multiple memnode elements with cellid {parsed[1]}")
         seen.add(parsed[1])
+        if restrictive and (node.get("mode") or "strict") != "restrictive":
+            raise XMLError(ErrorCode.XML_ERROR, "'restrictive' mode is required in memnode element when mode is "
+                           "'restrictive' in memory element")  # fmt: skip
         nodeset = node.get("nodeset")
         if nodeset is not None:
             err = bitmap()(nodeset, "memnode", "nodeset")

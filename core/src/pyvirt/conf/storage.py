@@ -479,10 +479,11 @@ def parse_pool(xml: str | bytes) -> Pool:
     """virStoragePoolDefParseXML: the definition with libvirt's per-type defaults; sizes are not read."""
     root = parse_xml(xml, Pool.TAG, "storage_pool_definition")  # libvirt's name for the document
     pool = parse_model(Pool, root)
-    if not pool.type:
-        raise XMLError(ErrorCode.XML_ERROR, "storage pool missing type attribute")
+    # virXMLPropEnum(..., VIR_XML_PROP_REQUIRED)'s words
+    if pool.type is None:
+        raise XMLError(ErrorCode.XML_ERROR, "Missing required attribute 'type' in element 'pool'")
     if pool.type not in POOL_TYPES:
-        raise XMLError(ErrorCode.XML_ERROR, f"unknown storage pool type {pool.type}")
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'type' in element 'pool': '{pool.type}'.")
     flags = _SOURCE_FLAGS[pool.type]
     src = pool.source = pool.source or PoolSource()  # libvirt always writes <source>
     _check_source(pool, src)

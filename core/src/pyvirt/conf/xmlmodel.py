@@ -72,6 +72,17 @@ class _SelfModel:
 SELF: Any = _SelfModel
 
 
+def _is_class_var(ann: Any) -> bool:
+    """``ClassVar[...]``, written as a string (postponed annotations) or as the object, without ``str()`` of it.
+
+    Formatting an ``Annotated[...]`` object costs tens of microseconds, and
+    every field of every model class pays it on every pyvirsh start.
+    """
+    if isinstance(ann, str):
+        return "ClassVar" in ann
+    return ann is ClassVar or getattr(ann, "__origin__", None) is ClassVar
+
+
 @dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field,))
 class XmlModel:
     """Base of every XML-mapped model: typed, keyword-only records (dataclass semantics).
@@ -95,7 +106,7 @@ class XmlModel:
         factories: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
             for name, ann in inspect.get_annotations(klass).items():
-                if "ClassVar" in str(ann) or name in names:
+                if name in names or _is_class_var(ann):
                     continue
                 names.append(name)
         for name in names:

@@ -213,6 +213,7 @@ class RemoteProgram:
         self._handlers = HANDLERS
         self._no_conn = NO_CONNECTION_NEEDED
         self._rules: dict[int, ReadOnlyRule] = {}
+        self._connect_close = _remote.REMOTE_PROC_CONNECT_CLOSE
 
     def context(self, client: Client) -> ClientContext:
         ctx = client.state.get("remote")
@@ -298,7 +299,10 @@ class RemoteProgram:
                 # Queued before the reply (the loop runs its callbacks in order): a write stream's client
                 # sends data as soon as it has the reply, and data for a stream not yet registered is dropped.
                 client.server.loop.call_soon_threadsafe(self._start_stream, ctx, header, opened.fd, opened.upload)
-            client.send(reply)
+            if header.proc == self._connect_close:
+                client.send_last(reply)  # libvirt's delayed close: the connection ends with this reply
+            else:
+                client.send(reply)
 
     def _start_stream(self, ctx: ClientContext, header: Header, fd: int, upload: bool = False) -> None:
         if ctx.client.closed:

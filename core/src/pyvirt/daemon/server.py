@@ -216,6 +216,24 @@ class Client(asyncio.Protocol):
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
+    def send_last(self, data: bytes | bytearray) -> None:
+        """Queue the client's last message and close the connection behind it (safe from any thread).
+
+        libvirt's ``virNetServerClientDelayedClose``, which CONNECT_CLOSE asks
+        for: the daemon stops reading the client and hangs up once the reply is
+        written, instead of keeping the socket until the client's own hang-up
+        reaches the loop. Someone who counts the daemon's descriptors after
+        virsh exits then finds its connection gone, not still closing.
+        """
+        if threading.get_ident() == self.server.loop_thread:
+            self._write_last(data)
+        else:
+            self.server.loop.call_soon_threadsafe(self._write_last, data)
+
+    def _write_last(self, data: bytes | bytearray) -> None:
+        self._write(data)
+        self.close()  # (the transport writes what it still holds before it closes the socket)
+
     def send_error(self, header: Header, err: BaseException) -> None:
         """The reply to ``header`` carrying ``err`` (libvirt's code, domain and message)."""
         reply_type = MessageType.STREAM if header.type == MessageType.STREAM else MessageType.REPLY

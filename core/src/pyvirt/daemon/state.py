@@ -169,13 +169,9 @@ class DaemonState:
         except Error as e:
             raise ConnectionError(ErrorCode.NO_CONNECT, e.message, domain=ErrorDomain.REMOTE) from None
         if uri.is_remote:
-            raise ConnectionError(
-                ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
-            )
+            raise ConnectionError(ErrorCode.NO_CONNECT, requested, domain=ErrorDomain.REMOTE)
         if not self._has_driver(uri.driver):
-            raise ConnectionError(
-                ErrorCode.NO_CONNECT, f"no connection driver available for {requested}", domain=ErrorDomain.REMOTE
-            )
+            raise ConnectionError(ErrorCode.NO_CONNECT, requested, domain=ErrorDomain.REMOTE)
         if uri.driver == "test":
             return requested, requested
         if uri.path not in ("/system", "/session") or uri.param("root") is not None:

@@ -21,23 +21,29 @@ dispatch can grow from the same rows (RPC procedure numbers, argument types).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationDeniedError
+from pyvirt.util.int_enum import plain_enum
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import enum
     from typing import Any, NamedTuple
+
+    _EnumBody = enum.Enum
 else:
     from pyvirt.util.named_tuple import NamedTuple
+
+    _EnumBody = object
 
 __all__ = ["API", "Access", "HookApi", "api_name", "read_only_denial"]
 
 
-class Access(enum.Enum):
-    """What a read-only connection may do with a hook."""
+class Access(_EnumBody):
+    """What a read-only connection may do with a hook (an Enum to mypy; at run time built without the
+    ``enum`` module, which every client run would load for it: ``pyvirt.util.int_enum``)."""
 
     READ = "read"
     """Allowed: it neither changes state nor reveals secrets."""
@@ -49,6 +55,10 @@ class Access(enum.Enum):
     """Refused when the guest agent (source 1) is asked: it runs a command inside the guest."""
     GUEST_FLAG = "guest-flag"
     """Refused with VIR_DOMAIN_VCPU_GUEST (8) only: the count then comes from the guest agent."""
+
+
+if not TYPE_CHECKING:
+    Access = plain_enum(Access)
 
 
 class HookApi(NamedTuple):
@@ -148,6 +158,7 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_migrate_finish", "virDomainMigrateFinish3Params", W, "1.10"),
     HookApi("domain_migrate_confirm", "virDomainMigrateConfirm3Params", W, "1.10"),
     HookApi("domain_get_job_stats", "virDomainGetJobStats", R, "1.10"),
+    HookApi("domain_migrate_start_post_copy", "virDomainMigrateStartPostCopy", W, "1.12"),
     # guest description and metadata, guest controls, vCPU and memory queries, device statistics (contract 1.11)
     HookApi("domain_get_metadata", "virDomainGetMetadata", R, "1.11"),
     HookApi("domain_set_metadata", "virDomainSetMetadata", W, "1.11"),
@@ -168,6 +179,10 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_block_stats", "virDomainBlockStats", R, "1.11"),
     HookApi("domain_interface_stats", "virDomainInterfaceStats", R, "1.11"),
     HookApi("domain_get_block_info", "virDomainGetBlockInfo", R, "1.11"),
+    # emulator thread pinning, every block counter a driver has (contract 1.12)
+    HookApi("domain_get_emulator_pin_info", "virDomainGetEmulatorPinInfo", R, "1.12"),
+    HookApi("domain_pin_emulator", "virDomainPinEmulator", W, "1.12"),
+    HookApi("domain_block_stats_flags", "virDomainBlockStatsFlags", R, "1.12"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

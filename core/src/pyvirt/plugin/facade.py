@@ -355,6 +355,9 @@ class DriverCalls:
     def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
         return cast("tuple[int, list[TypedParam]]", self._call("domain_get_job_stats", dom=dom, flags=flags))
 
+    def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_migrate_start_post_copy", dom=dom, flags=flags)
+
     # metadata, guest controls, statistics (contract 1.11)
     def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
         return cast("str", self._call("domain_get_metadata", dom=dom, type=type, uri=uri, flags=flags))
@@ -410,6 +413,15 @@ class DriverCalls:
 
     def domain_get_block_info(self, dom: DomainRef, path: str, flags: int) -> BlockInfo:
         return cast("BlockInfo", self._call("domain_get_block_info", dom=dom, path=path, flags=flags))
+
+    def domain_get_emulator_pin_info(self, dom: DomainRef, maplen: int, flags: int) -> bytes:
+        return cast("bytes", self._call("domain_get_emulator_pin_info", dom=dom, maplen=maplen, flags=flags))
+
+    def domain_pin_emulator(self, dom: DomainRef, cpumap: bytes, flags: int) -> None:
+        self._call("domain_pin_emulator", dom=dom, cpumap=cpumap, flags=flags)
+
+    def domain_block_stats_flags(self, dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_block_stats_flags", dom=dom, path=path, flags=flags))
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))

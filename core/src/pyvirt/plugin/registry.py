@@ -56,7 +56,8 @@ GROUPS = {
 
 # Which distribution to suggest when a scheme has no driver.
 _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc": "pyvirt-lxc",
-            "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx"}  # fmt: skip
+            "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx",
+            "storage": "pyvirt-storage", "network": "pyvirt-network"}  # fmt: skip
 
 
 def install_hint(name: str) -> str:
@@ -262,7 +263,8 @@ def open_with_manager(driver: Any, name: str, **kwargs: Any) -> tuple[Any, plugg
             if callable(close):
                 close()
             dist, version = _distribution_of(GROUPS["hypervisor"], name)
-            raise ConnectionError(ErrorCode.NO_CONNECT, f"driver '{name}' from {dist} {version} {problem}")
+            where = f"{kwargs['uri']}: " if kwargs.get("uri") is not None else ""
+            raise ConnectionError(ErrorCode.NO_CONNECT, f"{where}driver '{name}' from {dist} {version} {problem}")
     return conn, pm
 
 

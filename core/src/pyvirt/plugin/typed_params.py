@@ -10,17 +10,21 @@ same request as "weight" as an LLONG.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.errors import ErrorCode, InvalidArgumentError, _int_enum
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import enum
     from typing import NamedTuple
+
+    _IntEnumBody = enum.IntEnum
 else:
     from pyvirt.util.named_tuple import NamedTuple
+
+    _IntEnumBody = object
 
 __all__ = [
     "FIELD_LENGTH",
@@ -53,8 +57,9 @@ def check_live_or_config(flags: int) -> None:
         )
 
 
-class TypedParamType(enum.IntEnum):
-    """virTypedParameterType, with libvirt's numbers (the wire's discriminant)."""
+class TypedParamType(_IntEnumBody):
+    """virTypedParameterType, with libvirt's numbers (the wire's discriminant); an IntEnum to mypy, built
+    without the ``enum`` module at run time (every client run loads it: ``pyvirt.util.int_enum``)."""
 
     INT = 1
     UINT = 2
@@ -69,6 +74,9 @@ class TypedParamType(enum.IntEnum):
         """The name libvirt's messages use (virTypedParameterTypeToString): ``uint``, ``string``..."""
         return self.name.lower()
 
+
+if not TYPE_CHECKING:
+    TypedParamType = _int_enum(TypedParamType)
 
 _RANGES = {
     TypedParamType.INT: (-(2**31), 2**31 - 1),

@@ -173,6 +173,9 @@ class RemoteHooks:
         result: tuple[int, list[TypedParam]] = self._invoke("domain_get_job_stats", dom, flags)
         return result
 
+    def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
+        self._invoke("domain_migrate_start_post_copy", dom, flags)
+
     def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
         result: str = self._invoke("domain_get_metadata", dom, type, uri, flags)
         return result
@@ -231,6 +234,17 @@ class RemoteHooks:
 
     def domain_get_block_info(self, dom: DomainRef, path: str, flags: int) -> BlockInfo:
         result: BlockInfo = self._invoke("domain_get_block_info", dom, path, flags)
+        return result
+
+    def domain_get_emulator_pin_info(self, dom: DomainRef, maplen: int, flags: int) -> bytes:
+        result: bytes = self._invoke("domain_get_emulator_pin_info", dom, maplen, flags)
+        return result
+
+    def domain_pin_emulator(self, dom: DomainRef, cpumap: bytes, flags: int) -> None:
+        self._invoke("domain_pin_emulator", dom, cpumap, flags)
+
+    def domain_block_stats_flags(self, dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_block_stats_flags", dom, path, flags)
         return result
 
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:

@@ -257,6 +257,7 @@ _DOMAIN_FLAGS = ("persistent", "active", "autostart", "managed_save", "has_snaps
 _OBJECT_FLAGS = ("active", "persistent", "autostart")
 _NODE_DEVICE_LIST_MAX = 65536  # REMOTE_NODE_DEVICE_LIST_MAX
 _SCHEDULER_PARAMETERS_MAX = 16  # REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX
+_BLOCK_STATS_PARAMETERS_MAX = 16  # REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX
 
 
 def _one(
@@ -328,6 +329,7 @@ _ROWS: tuple[RemoteCall, ...] = (
                                                         int(cancelled))),
     _one("domain_get_job_stats", "DOMAIN_GET_JOB_STATS", lambda dom, flags: (_wd(dom), flags),
          lambda w: (w[0], [typed_param_from_wire(p) for p in w[1]])),
+    _one("domain_migrate_start_post_copy", "DOMAIN_MIGRATE_START_POST_COPY", lambda dom, flags: (_wd(dom), flags)),
     # metadata, guest controls, statistics (contract 1.11)
     _one("domain_get_metadata", "DOMAIN_GET_METADATA", lambda dom, type, uri, flags: (_wd(dom), type, uri, flags),
          _first),
@@ -356,6 +358,13 @@ _ROWS: tuple[RemoteCall, ...] = (
     # the wire's order is allocation, capacity, physical; virDomainBlockInfo's is capacity first
     _one("domain_get_block_info", "DOMAIN_GET_BLOCK_INFO", lambda dom, path, flags: (_wd(dom), path, flags),
          lambda w: BlockInfo(w[1], w[0], w[2])),
+    # emulator pinning and every block counter (contract 1.12); the reply's map is as long as the request's
+    _one("domain_get_emulator_pin_info", "DOMAIN_GET_EMULATOR_PIN_INFO",
+         lambda dom, maplen, flags: (_wd(dom), maplen, flags), _first),
+    _one("domain_pin_emulator", "DOMAIN_PIN_EMULATOR", lambda dom, cpumap, flags: (_wd(dom), bytes(cpumap), flags)),
+    # one round trip asking for as many counters as the wire carries, not virsh's count-then-fetch pair
+    _one("domain_block_stats_flags", "DOMAIN_BLOCK_STATS_FLAGS",
+         lambda dom, path, flags: (_wd(dom), path, _BLOCK_STATS_PARAMETERS_MAX, flags), _typed_params),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),

@@ -17,7 +17,6 @@ from __future__ import annotations
 # _socket, not socket: what is used here is _socket.socket's own (socket.socket derives from it), and
 # socket.py costs a short pyvirsh run about 2 ms (selectors, enums built from every AF_/SOCK_/MSG_ name).
 import _socket
-import enum
 import os
 import struct
 
@@ -27,6 +26,7 @@ from pyvirt.remote.xdr import Buffer, ProtocolError, encode
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import enum
     from typing import Any, NamedTuple
 
     from pyvirt.remote.xdr import Pack, Unpack

@@ -13,6 +13,10 @@ collects the tests (pytest is the only requirement; install ``pyvirt[test]``):
 
 :mod:`pyvirt.testing.corpus` scores a driver against libvirt's own test
 corpora (input to expected output, as libvirt's test programs run them).
+:mod:`pyvirt.testing.doubles` holds test doubles that are real
+implementations of the contract (an event recorder, a security driver that
+records its calls and fails on request), and :mod:`pyvirt.testing.sources`
+fetches the test data (libvirt's source tree, a tiny Linux guest) or says why not.
 
 Core runs both against its own drivers (``test:///`` and ``none``/``dac``),
 so a suite that fails on a third-party driver points at the driver, not at
@@ -22,4 +26,4 @@ that it behaves as pyvirt's callers (pyvirsh, pyvirtd, libvirt clients) expect.
 
 from __future__ import annotations
 
-__all__ = ["corpus", "hypervisor", "security"]
+__all__ = ["corpus", "doubles", "hypervisor", "security", "sources"]

@@ -15,13 +15,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from pyvirt.errors import ErrorCode
+from pyvirt.flags import InterfaceXMLFlags
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import InterfaceRef
 from pyvirt_esx.vsphere import Session, esx_error
 
 __all__ = ["PhysicalNics", "interface_xml"]
 
-XML_INACTIVE = 1  # VIR_INTERFACE_XML_INACTIVE
+XML_INACTIVE = InterfaceXMLFlags.INACTIVE
 
 
 class PhysicalNics:

@@ -26,6 +26,7 @@ from lxml import etree
 
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, XMLError, make_error
+from pyvirt.flags import NetworkDefineFlags
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import NetworkRef
 from pyvirt_esx.vmomi import vim as _vim
@@ -36,7 +37,7 @@ __all__ = ["Bandwidth", "VirtualSwitches"]
 
 vim: Any = _vim  # pyVmomi builds its types at run time: untyped for mypy
 
-DEFINE_VALIDATE = 1  # VIR_NETWORK_DEFINE_VALIDATE
+DEFINE_VALIDATE = NetworkDefineFlags.VALIDATE
 _FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")
 
 

@@ -15,15 +15,21 @@ from typing import Any
 
 from pyvirt.conf.snapshot import Snapshot, check_snapshot_name, format_snapshot, parse_snapshot
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
+from pyvirt.flags import DomainSnapshotCreateFlags, DomainSnapshotDeleteFlags, DomainSnapshotListFlags
 from pyvirt.plugin.flags import check_flags
 from pyvirt_esx.vsphere import Session
 
 __all__ = ["SnapshotTree"]
 
 # virDomainSnapshotCreateFlags / ListFlags / DeleteFlags bits libvirt's ESX driver takes
-CREATE_NO_METADATA, CREATE_DISK_ONLY, CREATE_QUIESCE, CREATE_VALIDATE = 1 << 2, 1 << 4, 1 << 6, 1 << 9
-LIST_ROOTS, LIST_METADATA, LIST_LEAVES = 1 << 0, 1 << 1, 1 << 2
-DELETE_CHILDREN, DELETE_METADATA_ONLY = 1 << 0, 1 << 1
+CREATE_NO_METADATA, CREATE_DISK_ONLY = DomainSnapshotCreateFlags.NO_METADATA, DomainSnapshotCreateFlags.DISK_ONLY
+CREATE_QUIESCE, CREATE_VALIDATE = DomainSnapshotCreateFlags.QUIESCE, DomainSnapshotCreateFlags.VALIDATE
+LIST_ROOTS, LIST_METADATA, LIST_LEAVES = (
+    DomainSnapshotListFlags.ROOTS,
+    DomainSnapshotListFlags.METADATA,
+    DomainSnapshotListFlags.LEAVES,
+)
+DELETE_CHILDREN, DELETE_METADATA_ONLY = DomainSnapshotDeleteFlags.CHILDREN, DomainSnapshotDeleteFlags.METADATA_ONLY
 _STATES = {"poweredOn": "running", "poweredOff": "shutoff", "suspended": "paused"}
 
 

@@ -377,7 +377,7 @@ class LxcConnection:
             "lxcDomainGetXMLDesc",
         )
         obj = self.state.find(dom)
-        defn = obj.persistent_def() if flags & 2 else obj.live
+        defn = obj.persistent_def() if flags & DomainXMLFlags.INACTIVE else obj.live
         return format_domain(defn, flags, domain_id=obj.id)
 
     @hookimpl

@@ -316,7 +316,7 @@ class NetworkConnection:
         check_flags(flags, NetworkUpdateFlags.LIVE | NetworkUpdateFlags.CONFIG, "networkUpdate")
         with self.store.locked():
             entry = self.store.get(net.name)
-            live, config = bool(flags & 1), bool(flags & 2)
+            live, config = bool(flags & NetworkUpdateFlags.LIVE), bool(flags & NetworkUpdateFlags.CONFIG)
             if not live and not config:
                 live, config = entry.active, not entry.active
             if live and not entry.active:
@@ -354,7 +354,7 @@ class NetworkConnection:
     def network_get_xml_desc(self, net: NetworkRef, flags: int) -> str:
         check_flags(flags, NetworkXMLFlags.INACTIVE, "networkGetXMLDesc")  # VIR_NETWORK_XML_INACTIVE
         entry: ObjectEntry[Network] = self.store.get(net.name)
-        if flags & 1 and entry.persistent:
+        if flags & NetworkXMLFlags.INACTIVE and entry.persistent:
             inactive = self.store.persistent_definition(net.name)
             if inactive is not None:
                 return format_network(inactive)

@@ -11,15 +11,20 @@ one that reconnects later.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from typing import Any
+
+from lxml import etree
 
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import BackingStore, Disk
 from pyvirt.errors import ErrorCode, NotSupportedError
-from pyvirt_qemu.network_disks import network_storage_props
+from pyvirt_qemu.network_disks import network_secret_objects, network_storage_props
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 
-__all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "format_node", "is_cdrom", "next_node_id", "node_id"]
+__all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "disk_source_args", "format_node", "is_cdrom",
+           "next_node_id", "node_id"]  # fmt: skip
 
 _CDROM_GET_CAPABILITY = 0x5331  # linux/cdrom.h
 
@@ -107,12 +112,48 @@ def _cache(disk: Disk) -> dict[str, Any]:
     return {"cache": {"direct": direct, "no-flush": no_flush}}
 
 
-def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
+def _encryption(layer: Disk | BackingStore) -> tuple[str | None, str, str | None, str | None]:
+    """(format, engine, secret uuid, secret usage) of an image's ``<encryption>`` (under ``<source>`` or, the
+    old place, the disk's own)."""
+    if isinstance(layer, Disk):
+        fmt = layer.source_encryption_format or layer.encryption_format
+        engine = layer.source_encryption_engine or layer.encryption_engine
+        content = layer.source_encryption_content or layer.encryption_content
+    else:
+        fmt, engine, content = layer.source_encryption_format, layer.source_encryption_engine, \
+            layer.source_encryption_content  # fmt: skip
+    if fmt is None:
+        return None, "qemu", None, None
+    # (the model keeps the element's inner XML: wrapped to read its <secret>)
+    secret = etree.fromstring(f"<encryption>{content}</encryption>").find("secret") if content else None
+    uuid = secret.get("uuid") if secret is not None else None
+    usage = secret.get("usage") if secret is not None else None
+    return fmt, engine or "qemu", uuid, usage
+
+
+def disk_source_args(disk: Disk, secrets: GuestSecrets | None) -> list[str]:
+    """``-object secret`` and ``-blockdev`` arguments of a disk, layer by layer from the bottom image, each
+    layer's secrets before its nodes (qemuBuildDiskSourceCommandLine's order)."""
+    out: list[str] = []
+    for objects, nodes in _layer_nodes(disk, secrets):
+        for obj in objects:
+            out += ["-object", json.dumps(obj, separators=(",", ":"))]
+        for node in nodes:
+            out += ["-blockdev", json.dumps(node, separators=(",", ":"))]
+    return out
+
+
+def disk_blockdevs(disk: Disk, secrets: GuestSecrets | None = None) -> list[dict[str, Any]]:
     """The nodes of a disk, bottom image first (QEMU needs a backing node before its user)."""
+    return [node for _objects, nodes in _layer_nodes(disk, secrets) for node in nodes]
+
+
+def _layer_nodes(disk: Disk, secrets: GuestSecrets | None) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Per image, bottom first: (its secret objects, [storage node, format node])."""
     if not has_media(disk):
         return []
     layers = _layers(disk)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
     for depth in range(len(layers) - 1, -1, -1):
         layer = layers[depth]
         if isinstance(layer, Disk):
@@ -120,9 +161,7 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
                 layer.driver_type  # fmt: skip
         else:
             node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
-            settings = {"encryption": layer.source_encryption_format, "slices": layer.source_slice_type,
-                        "fdgroup": layer.source_fdgroup,
-                        "metadata_cache": layer.format_metadata_cache_max_size}  # fmt: skip
+            settings = {"slices": layer.source_slice_type, "fdgroup": layer.source_fdgroup}
             named = [name for name, value in settings.items() if value is not None]
             if named:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"backing image settings ({', '.join(named)}) "
@@ -140,9 +179,20 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
             proto = "host_cdrom" if disk.device == "cdrom" and path and is_cdrom(path) else "host_device"
         cache = _cache(disk)
         aio = {"aio": disk.driver_io} if disk.driver_io else {}
-        where = network_storage_props(layer) if network else {"driver": proto, "filename": path}
-        out.append({**where, **aio, "node-name": f"{node}-storage", **cache,
-                    "auto-read-only": True, "discard": "unmap"})  # fmt: skip
+        objects = network_secret_objects(layer, node, secrets) if network else []
+        enc_format, engine, enc_uuid, enc_usage = _encryption(layer)
+        encrypt: dict[str, Any] | None = None
+        if enc_format is not None:
+            if secrets is None:  # (a disk plugged into a running guest)
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "an encrypted image without the guest's "
+                                        "master key is not supported by the QEMU driver yet")  # fmt: skip
+            value = secrets.value("volume", enc_uuid, enc_usage, f"encryption of disk '{disk.target_dev}'")
+            objects.append(secrets.secret_object(f"{node}-format-encryption-secret0", value))
+            encrypt = {"format": enc_format, "key-secret": f"{node}-format-encryption-secret0"}
+        librbd = encrypt if engine == "librbd" else None
+        where = network_storage_props(layer, node, librbd) if network else {"driver": proto, "filename": path}
+        nodes: list[dict[str, Any]] = [{**where, **aio, "node-name": f"{node}-storage", **cache,
+                                        "auto-read-only": True, "discard": "unmap"}]  # fmt: skip
         readonly = depth > 0 or bool(disk.readonly) or disk.device == "cdrom"
         fmt_node: dict[str, Any] = {"node-name": f"{node}-format", "read-only": readonly}
         if depth == 0 and disk.driver_discard:
@@ -152,7 +202,17 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
             zeroes = disk.driver_detect_zeroes
             fmt_node["detect-zeroes"] = "on" if zeroes == "unmap" and disk.driver_discard != "unmap" else zeroes
         fmt_node.update(cache)
-        fmt_node.update(driver=fmt or "raw", file=f"{node}-storage")
+        if encrypt is not None and librbd is None and (fmt or "raw") == "raw":
+            fmt_node.update({"driver": "luks", "key-secret": encrypt["key-secret"]})  # QEMU's LUKS driver decrypts
+        elif encrypt is not None and librbd is None:
+            fmt_node.update({"driver": fmt, "encrypt": encrypt})  # the qcow2 driver decrypts
+        else:
+            fmt_node["driver"] = fmt or "raw"
+        cache_size = layer.driver_metadata_cache_max_size if isinstance(layer, Disk) else \
+            layer.format_metadata_cache_max_size  # fmt: skip
+        if cache_size and (fmt or "raw") == "qcow2":  # the qcow2 metadata cache, in bytes (<metadata_cache>)
+            fmt_node["cache-size"] = cache_size
+        fmt_node["file"] = f"{node}-storage"
         below = layers[depth + 1] if depth + 1 < len(layers) else None
         if below is not None:
             fmt_node["backing"] = (
@@ -162,7 +222,8 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
             fmt or "raw"
         ) != "raw":
             fmt_node["backing"] = None  # the chain is declared to end here
-        out.append(fmt_node)
+        nodes.append(fmt_node)
+        out.append((objects, nodes))
     return out
 
 

@@ -31,7 +31,12 @@ from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import check_cpu_tuning
 from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
-from pyvirt_qemu.domain_validation import check_for_start, check_tpm_versions, pseries_machine_options
+from pyvirt_qemu.domain_validation import (
+    check_for_start,
+    check_start_validate,
+    check_tpm_versions,
+    pseries_machine_options,
+)
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_path
 from pyvirt_qemu.graphics import GraphicsConfig, graphics_args, sdl_environment
 from pyvirt_qemu.host_devices import check_host_devices
@@ -45,6 +50,7 @@ from pyvirt_qemu.memory_backends import (
     numa_cells,
 )
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.shared_memory import check_shmems
 from pyvirt_qemu.smartcards import ccid_controller_args, check_smartcards, smartcard_args
 from pyvirt_qemu.sysinfo_args import genid_args, smbios_args, sysinfo_fwcfg_args
@@ -320,13 +326,22 @@ def _rtc_base(clock: Clock) -> str:
 def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     clock = dom.clock
     offset = clock.offset if clock is not None and clock.offset else "utc"
-    if offset not in ("utc", "localtime", "variable", "absolute"):
+    if offset not in ("utc", "localtime", "variable", "absolute", "timezone"):
         raise _unsupported(f"clock offset '{offset}'")
-    rtc = _rtc_base(clock) if clock is not None and offset in ("variable", "absolute") else f"base={offset}"
+    # (a named timezone is the guest's local time: QEMU runs with TZ set to it, see build_command_line)
+    base = "localtime" if offset == "timezone" else offset
+    rtc = _rtc_base(clock) if clock is not None and offset in ("variable", "absolute") else f"base={base}"
     out: list[str] = []
     for timer in (clock.timers or []) if clock is not None else []:
-        if timer.name == "rtc" and timer.tickpolicy == "catchup":
-            rtc += ",driftfix=slew"
+        if timer.name == "rtc":
+            # which clock the guest's RTC follows, and catching up on lost ticks (qemuBuildClockArgStr)
+            if timer.track not in (None, "guest", "wall", "realtime"):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported rtc timer track '{timer.track}'")
+            if timer.tickpolicy not in (None, "delay", "catchup"):
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                        f"unsupported rtc timer tickpolicy '{timer.tickpolicy}'")  # fmt: skip
+            rtc += {"guest": ",clock=vm", "wall": ",clock=host", "realtime": ",clock=rt"}.get(timer.track or "", "")
+            rtc += ",driftfix=slew" if timer.tickpolicy == "catchup" else ""
         elif timer.name == "pit" and timer.tickpolicy in (None, "delay", "discard", "catchup") and timer.track is None:
             # the in-kernel PIT's policy for lost ticks (catchup needs nothing); a QEMU without the property
             # (libvirt's QEMU_CAPS_KVM_PIT_TICK_POLICY) has the default, delay, and no way to ask for another
@@ -343,6 +358,17 @@ def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
         else:
             raise _unsupported(f"timer '{timer.name}'")
     return ["-rtc", rtc, *out]
+
+
+def _accel(dom: Domain) -> str:
+    """``-accel``: KVM with its dirty-page ring when ``<kvm><dirty-ring state='on' size=N/>`` asks for one (pages
+    dirtied by the guest are then reported through a per-vCPU ring instead of a bitmap), else TCG."""
+    if dom.type != "kvm":
+        return "tcg"
+    kvm = dom.features.kvm if dom.features is not None else None
+    if kvm is None or kvm.dirty_ring != "on":
+        return "kvm"
+    return f"kvm,dirty-ring-size={kvm.dirty_ring_size}" if kvm.dirty_ring_size else "kvm"
 
 
 def _reboot_allowed(dom: Domain) -> bool:
@@ -459,7 +485,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                        host_nodes: set[int] | None = None,
                        memory_backing_dir: str = "/var/lib/libvirt/qemu/ram",
                        caps: EmulatorCaps | None = None, tpm_socket: str | None = None,
-                       chardev_tls: ChardevTls | None = None, incoming: str | None = None) -> QemuCommand:  # fmt: skip
+                       chardev_tls: ChardevTls | None = None, incoming: str | None = None,
+                       secrets: GuestSecrets | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
@@ -474,9 +501,13 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     listens, when the caller started it elsewhere than the guest's private directory. ``chardev_tls``:
     qemu.conf's TLS settings for TCP character devices (off without them). ``incoming``: the migration
     source QEMU waits for (``defer``, ``fd:N``, ``tcp:HOST:PORT``, ``exec:CMD``), placed where libvirt puts it.
+    ``secrets``: the master key written to ``lib_dir`` for this start and the secret driver's values; devices
+    that need a secret are refused without it.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
+    if caps is not None:
+        check_start_validate(dom, caps)  # libvirt's first checks of a start
     check_shmems(dom, caps)  # libvirt's own words about a <shmem> before the refusal of the device itself
     _check_translatable(dom)
     check_tpm_versions(dom)
@@ -492,6 +523,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     devices = DeviceArgs(dom, fds or {}, vnc_port, standalone, q35, lib_dir, caps)
     devices.tpm_socket = tpm_socket
     devices.chardev_tls = chardev_tls
+    devices.secrets = secrets
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={_escape_commas(dom.name or '')},debug-threads=on", "-S"]
@@ -516,7 +548,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                                _key_wrap(dom, lambda flag: caps is None or caps.probed or caps.has_flag(flag)),
                                pseries_machine_options(dom, lambda cap: caps is None or caps.probed
                                                        or caps.has_flag(f"machine.pseries.{cap}")))]  # fmt: skip
-    a += ["-accel", "kvm" if dom.type == "kvm" else "tcg"]
+    a += ["-accel", _accel(dom)]
     cpu_arg = cpu_argument(
         dom, caps is None or caps.has_flag("cpu.migratable"), caps is None or caps.has_flag("cpu-cache")
     )
@@ -571,11 +603,13 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     a += devices.audio()
     gcfg = graphics_cfg or GraphicsConfig()
     a += graphics_args(dom, gcfg, lib_dir, vnc_port,
-                       caps is None or caps.probed or caps.has_flag("egl-headless.rendernode"))  # fmt: skip
+                       caps is None or caps.probed or caps.has_flag("egl-headless.rendernode"), secrets)  # fmt: skip
     sasl_dir = gcfg.vnc_sasl_dir if gcfg.vnc_sasl and any(g.type == "vnc" for g in dom.devices.graphics) else None
     if sasl_dir:
         cmd.env["SASL_CONF_PATH"] = sasl_dir
     cmd.env.update(sdl_environment(dom))
+    if dom.clock is not None and dom.clock.offset == "timezone" and dom.clock.timezone:
+        cmd.env["TZ"] = dom.clock.timezone  # QEMU's localtime is the guest's timezone
     a += devices.videos()
     a += devices.sounds()
     a += devices.watchdog()

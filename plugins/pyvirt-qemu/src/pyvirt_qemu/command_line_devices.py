@@ -13,10 +13,10 @@ from typing import Any
 from lxml import etree
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface, Redirdev, Smartcard
+from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface, Redirdev, RngBackend, Smartcard
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.audio_backends import audiodev_props
-from pyvirt_qemu.block_nodes import CACHE_MODES, disk_blockdevs, format_node
+from pyvirt_qemu.block_nodes import CACHE_MODES, disk_source_args, format_node
 from pyvirt_qemu.chardev_tls import ChardevTls, tls_object
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
@@ -25,6 +25,7 @@ from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.host_devices import hostdev_args
 from pyvirt_qemu.iothreads import iothread_prop
 from pyvirt_qemu.pci_addresses import pci_address
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
 from pyvirt_qemu.virtio_transports import ccw_devno
 
@@ -113,6 +114,38 @@ def _alias(dev: Any) -> str:
     return str(dev.alias.name)
 
 
+def _reconnect(src: Any) -> str:
+    """A connecting socket's ``<reconnect>``: retry every N seconds, or (``enabled='no'``) never
+    (qemuBuildChrChardevReconnectStr)."""
+    reconnect = src.reconnect
+    if reconnect is None or reconnect.enabled is None:
+        return ""
+    return f",reconnect={reconnect.timeout or 0}" if reconnect.enabled else ",reconnect=0"
+
+
+def _check_lun(disk: Disk, bus: str, virtio_scsi: bool, scsi_block: bool) -> None:
+    """libvirt's checks of a ``device='lun'`` (qemuValidateDomainDeviceDefDiskFrontend), in its words."""
+    if bus not in ("virtio", "scsi"):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk device='lun' is not supported for bus='{bus}'")
+    if (bus == "scsi" and not scsi_block) or (bus == "virtio" and not virtio_scsi):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "This QEMU doesn't support scsi-block for lun passthrough" if bus == "scsi" else
+                                "disk device='lun' is not supported by this QEMU")  # fmt: skip
+    if disk.driver_copy_on_read:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"copy_on_read is not compatible with 'lun' disk '{disk.target_dev}'")  # fmt: skip
+    if disk.wwn:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "Setting wwn is not supported for lun device")
+    if disk.vendor or disk.product:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "Setting vendor or product is not supported for lun device")  # fmt: skip
+    if disk.serial and bus == "scsi":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                "scsi-block 'lun' devices do not support the serial property")  # fmt: skip
+    if disk.sgio not in (None, "filtered"):
+        raise _unsupported("sgio='unfiltered' on a 'lun' disk (it needs the host device's unprivileged SG_IO)")
+
+
 class DeviceArgs:
     """Builds each kind's arguments for one domain; ``dom`` already has defaults, aliases and node numbers."""
 
@@ -122,6 +155,7 @@ class DeviceArgs:
         self.caps = caps
         self.tpm_socket: str | None = None  # swtpm's control socket, when not the guest's own (see build_command_line)
         self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls settings
+        self.secrets: GuestSecrets | None = None  # the master key and the secret driver (see build_command_line)
         self.next_fdset = 0
         assert dom.devices is not None and dom.os is not None
         self.dom, self.d, self.fds, self.vnc_port, self.standalone, self.q35 = dom, dom.devices, fds, vnc_port, \
@@ -322,7 +356,9 @@ class DeviceArgs:
     def controllers(self) -> list[str]:
         out: list[str] = []
         for kind in ("pci", "usb", "scsi", "ide", "sata", "virtio-serial"):
-            for c in sorted((c for c in self.d.controllers if c.type == kind), key=lambda c: c.index or 0):
+            # in the definition's order, as libvirt: the parser keeps each type's controllers by index, and the
+            # ones added later (pci-bridges, root ports, virtio-serial for a channel) come after them
+            for c in (c for c in self.d.controllers if c.type == kind):
                 props = self._controller_props(c)
                 if props is not None:
                     out += ["-device", _j(props)]
@@ -351,10 +387,12 @@ class DeviceArgs:
     def disk_device_props(self, disk: Disk) -> dict[str, Any]:
         bus = disk.target_bus or "ide"
         device = disk.device or "disk"
-        if device not in ("disk", "cdrom", "floppy"):
+        if device not in ("disk", "cdrom", "floppy", "lun"):
             raise _unsupported(f"disk device '{device}'")
         if bus not in DISK_BUS_DEVICE:
             raise _unsupported(f"disk bus '{bus}'")
+        if device == "lun":
+            _check_lun(disk, bus, self.has("virtio-blk-pci.scsi"), self.has("scsi-block"))
         props: dict[str, Any]
         if bus == "virtio":
             if device == "cdrom":
@@ -368,8 +406,10 @@ class DeviceArgs:
             caps = self.caps
             old_scsi = caps is not None and not caps.probed and caps.has_flag("virtio-blk-pci.scsi") \
                 and not caps.has_flag("virtio-blk-pci.scsi.default.disabled")  # fmt: skip
+            # a 'lun' passes the guest's SCSI commands through (SG_IO) to the host's device
+            scsi = True if device == "lun" else (False if old_scsi else None)
             for prop, value in (("ioeventfd", disk.driver_ioeventfd), ("event_idx", disk.driver_event_idx),
-                                ("scsi", False if old_scsi else None), ("num-queues", disk.driver_queues),
+                                ("scsi", scsi), ("num-queues", disk.driver_queues),
                                 ("queue-size", disk.driver_queue_size)):  # fmt: skip
                 if value is not None:
                     props[prop] = value
@@ -379,13 +419,13 @@ class DeviceArgs:
         elif bus in ("ide", "sata"):
             props = {"driver": "ide-cd" if device == "cdrom" else "ide-hd"}
         elif bus == "scsi":
-            props = {"driver": "scsi-cd" if device == "cdrom" else "scsi-hd"}
+            props = {"driver": {"cdrom": "scsi-cd", "lun": "scsi-block"}.get(device, "scsi-hd")}
         elif bus == "usb":
             props = {"driver": "usb-storage"}
         else:
             props = {"driver": "floppy"}
         props.update(self.address_props(disk.address) if bus in ("virtio", "usb") else self._drive_props(disk))
-        if bus == "scsi":
+        if bus == "scsi" and device != "lun":  # (the VPD device id of QEMU's -drive days; scsi-block has the host's)
             props["device_id"] = disk.serial or f"drive-{_alias(disk)}"
         if disk.shareable:
             props["share-rw"] = True
@@ -410,7 +450,7 @@ class DeviceArgs:
             props["product"] = disk.product
         if bus == "usb":
             props["removable"] = bool(disk.target_removable)
-        if disk.driver_cache not in (None, "default"):
+        if disk.driver_cache not in (None, "default") and device != "lun":  # (no cache on a passed-through LUN)
             props["write-cache"] = "on" if CACHE_MODES[disk.driver_cache][0] else "off"
         for key, value in (("cyls", disk.geometry_cyls), ("heads", disk.geometry_heads), ("secs", disk.geometry_secs)):
             if value:
@@ -439,14 +479,13 @@ class DeviceArgs:
                 raise _unsupported(f"disk type '{disk.type}'")
             if disk.type == "volume" and not (disk.source_file or disk.source_dev):
                 raise _unsupported(f"disk '{disk.target_dev}' of type 'volume' before the storage driver resolved it")
-            if disk.encryption_format or disk.transient or disk.source_startup_policy:
-                raise _unsupported(f"disk '{disk.target_dev}' settings (encryption, transient or "
-                                   "startupPolicy)")  # fmt: skip
-            source_settings = {"encryption": disk.source_encryption_format, "tls": disk.source_tls,
+            if disk.transient or disk.source_startup_policy:
+                raise _unsupported(f"disk '{disk.target_dev}' settings (transient or startupPolicy)")
+            source_settings = {"tls": disk.source_tls,
                                "tlsHostname": disk.source_tls_hostname, "slices": disk.source_slice_type,
                                "reservations": disk.source_reservations_managed, "fdgroup": disk.source_fdgroup,
-                               "snapshot": disk.source_snapshot, "config": disk.source_config,
-                               "metadata_cache": disk.driver_metadata_cache_max_size}  # fmt: skip
+                               "snapshot": disk.source_snapshot if disk.source_protocol != "rbd" else None,
+                               "config": disk.source_config if disk.source_protocol != "rbd" else None}  # fmt: skip
             named = [name for name, value in source_settings.items() if value is not None]
             if named:
                 raise _unsupported(f"disk '{disk.target_dev}' source settings ({', '.join(named)})")
@@ -460,8 +499,7 @@ class DeviceArgs:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                         "disk driver ioeventfd, event_idx, queues or queue_size are only supported "
                                         "for virtio disks")  # fmt: skip
-            for node in disk_blockdevs(disk):
-                out += ["-blockdev", _j(node)]
+            out += disk_source_args(disk, self.secrets)
             out += ["-device", _j(self.disk_device_props(disk))]
         return out
 
@@ -568,7 +606,7 @@ class DeviceArgs:
                 if src.mode == "bind" and passed is not None:
                     return ["-chardev", f"socket,id={chr_id},fd={passed},server=on,wait=off"]
                 text = f"socket,id={chr_id},path={src.path.replace(',', ',,')}"
-                return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "")]
+                return ["-chardev", text + (",server=on,wait=off" if src.mode == "bind" else "") + _reconnect(src)]
             case "udp":
                 connect = next((x for x in chr_.sources or [] if x.mode in (None, "connect")), None)
                 bind = next((x for x in chr_.sources or [] if x.mode == "bind"), None)
@@ -581,14 +619,12 @@ class DeviceArgs:
                 text = f"socket,id={chr_id},host={src.host},port={src.service}"
                 if chr_.protocol == "telnet":
                     text += ",telnet=on"
-                tls = tls_object(self.chardev_tls, src, chr_id)
+                # libvirt's order: listening, reconnecting, then the TLS credentials
+                text += (",server=on,wait=off" if src.mode == "bind" else "") + _reconnect(src)
+                tls = tls_object(self.chardev_tls, src, chr_id, self.secrets)
                 if tls is not None:
                     text += f",tls-creds={tls[1]}"
-                return [
-                    *(tls[0] if tls else []),
-                    "-chardev",
-                    text + (",server=on,wait=off" if src.mode == "bind" else ""),
-                ]
+                return [*(tls[0] if tls else []), "-chardev", text]
         raise _unsupported(f"character device type '{kind}'")
 
     def serials(self) -> list[str]:
@@ -952,24 +988,27 @@ def chardev_fd_key(alias: str) -> str:
     return f"chardev-{alias}"
 
 
-def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev | Redirdev | Smartcard]]:
+def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev | Redirdev | Smartcard | RngBackend]]:
     """(fd key, 'file' or 'listen', device) for every character device whose file or socket the driver opens
-    (a smartcard's or USB redirection's socket too: libvirt passes those as fds the same way)."""
+    (a smartcard's, USB redirection's or an EGD entropy source's socket too: libvirt passes those as fds the
+    same way)."""
     d = dom.devices
     if d is None:
         return []
-    out: list[tuple[str, str, Chardev | Redirdev | Smartcard]] = []
-    chardevs: list[Chardev | Redirdev | Smartcard] = [*d.serials, *d.parallels, *d.channels,
-                                                      *(c for c in d.consoles if c.target_type == "virtio")]  # fmt: skip
-    chardevs += [*(s for s in d.smartcards if s.mode == "passthrough"), *d.redirdevs]
-    for dev in chardevs:
+    out: list[tuple[str, str, Chardev | Redirdev | Smartcard | RngBackend]] = []
+    devices: list[Chardev | Redirdev | Smartcard] = [*d.serials, *d.parallels, *d.channels,
+                                                     *(c for c in d.consoles if c.target_type == "virtio")]  # fmt: skip
+    devices += [*(s for s in d.smartcards if s.mode == "passthrough"), *d.redirdevs]
+    chardevs: list[tuple[Any, Chardev | Redirdev | Smartcard | RngBackend]] = [(dev.alias, dev) for dev in devices]
+    chardevs += [(rng.alias, rng.backend) for rng in d.rngs if rng.backend is not None and rng.backend.model == "egd"]
+    for alias, dev in chardevs:
         src = dev.sources[0] if dev.sources else None
-        if dev.alias is None or not dev.alias.name or src is None or not src.path:
+        if alias is None or not alias.name or src is None or not src.path:
             continue
         if dev.type == "file":
-            out.append((chardev_fd_key(dev.alias.name), "file", dev))
+            out.append((chardev_fd_key(alias.name), "file", dev))
         elif dev.type == "unix" and src.mode == "bind":
-            out.append((chardev_fd_key(dev.alias.name), "listen", dev))
+            out.append((chardev_fd_key(alias.name), "listen", dev))
     return out
 
 

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.domain import Domain
-from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError
+from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, SystemCallError
 
-__all__ = ["check_cpu_tuning", "emulator_cpus", "pin_vcpus"]
+__all__ = ["check_cpu_tuning", "emulator_cpus", "pin_emulator_threads", "pin_vcpus"]
 
 _CGROUP_ONLY = ("shares", "period", "quota", "global_period", "global_quota", "emulator_period", "emulator_quota",
                 "iothread_period", "iothread_quota", "iothreadpins", "emulatorsched", "vcpuscheds", "iothreadscheds",
@@ -70,18 +70,51 @@ def emulator_cpus(dom: Domain) -> set[int] | None:
 
 
 def pin_vcpus(dom: Domain, monitor: _Executes) -> None:
-    """Give each vCPU thread its ``<vcpupin>`` set, else the ``<vcpu cpuset>`` (QEMU's emulatorpin set may differ)."""
+    """Give each vCPU thread its ``<vcpupin>`` set, else the ``<vcpu cpuset>``, else every host CPU.
+
+    qemuProcessSetupPid's order. The last case matters only beside
+    ``<emulatorpin>``: the vCPU threads inherited the emulator's set from QEMU's
+    main thread, and libvirt gives an unpinned vCPU the whole host instead.
+    """
     pins = {p.vcpu: p.cpuset for p in (dom.cputune.vcpupins or []) if p.cpuset} if dom.cputune is not None else {}
     default = dom.vcpu.cpuset if dom.vcpu is not None else None
-    if not pins and not (default and dom.cputune is not None and dom.cputune.emulatorpin):
+    emulatorpin = dom.cputune is not None and bool(dom.cputune.emulatorpin)
+    if not pins and not emulatorpin:
         return  # every vCPU thread already runs with the set QEMU started with
+    host = os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))  # qemuProcessGetAllCpuAffinity
     for cpu in monitor.execute("query-cpus-fast"):
         wanted = pins.get(cpu["cpu-index"], default)
-        if wanted:
-            try:
-                os.sched_setaffinity(int(cpu["thread-id"]), parse_bitmap(wanted, "vcpupin cpuset"))
-            except OSError as exc:
-                raise OperationFailedError(
-                    ErrorCode.OPERATION_FAILED,
-                    f"cannot set CPU affinity on vCPU {cpu['cpu-index']}: {exc.strerror}",
-                ) from exc
+        if not wanted and not emulatorpin:
+            continue
+        try:
+            os.sched_setaffinity(int(cpu["thread-id"]), parse_bitmap(wanted, "vcpupin cpuset") if wanted else host)
+        except OSError as exc:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED,
+                f"cannot set CPU affinity on vCPU {cpu['cpu-index']}: {exc.strerror}",
+            ) from exc
+
+
+def pin_emulator_threads(pid: int, monitor: _Executes, cpus: set[int]) -> None:
+    """qemuDomainPinEmulator's live half: every QEMU thread but the vCPUs' runs on ``cpus`` from now on.
+
+    libvirt moves the emulator cgroup's threads (all but vCPUs and I/O
+    threads) with cpuset.cpus, then sets the main thread's affinity. This
+    driver puts QEMU in no cgroup, so affinity does both: each thread of
+    ``/proc/PID/task`` that QEMU does not report as a vCPU (``<iothreadpin>``
+    is refused at start, so I/O threads belong to the emulator here).
+    """
+    vcpus = {int(c["thread-id"]) for c in monitor.execute("query-cpus-fast")}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError as exc:
+        raise SystemCallError(exc.errno or 0, f"cannot set CPU affinity on process {pid}") from exc
+    for tid in tids:
+        if tid in vcpus:
+            continue
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except ProcessLookupError:
+            continue  # a worker thread that ended meanwhile
+        except OSError as exc:
+            raise SystemCallError(exc.errno or 0, f"cannot set CPU affinity on process {tid}") from exc

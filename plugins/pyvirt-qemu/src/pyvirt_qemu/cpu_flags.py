@@ -75,9 +75,7 @@ def _kvm(dom: Domain) -> list[str]:
     kvm = dom.features.kvm if dom.features is not None else None
     if kvm is None:
         return []
-    if kvm.dirty_ring is not None:
-        raise _unsupported("<kvm><dirty-ring>")
-    out = []
+    out = []  # (<dirty-ring> is an accelerator property: see command_line's -accel)
     if kvm.hidden == "on":
         out.append("kvm=off")
     if kvm.hint_dedicated == "on":
@@ -94,6 +92,8 @@ def cpu_argument(dom: Domain, migratable_option: bool = True, cache_option: bool
     QEMU_CAPS_CPU_MIGRATABLE), ``cache_option``: it takes ``host-cache-info``/``l3-cache`` (QEMU_CAPS_CPU_CACHE)."""
     parts = [_model(dom, migratable_option)]
     cpu = dom.cpu
+    if cpu is not None and cpu.model is not None and cpu.model.vendor_id:  # what CPUID reports as the vendor
+        parts.append(f"vendor={cpu.model.vendor_id}")
     x86 = dom.os is not None and dom.os.type is not None and dom.os.type.arch in ("x86_64", "i686")
     for feature in (cpu.features or []) if cpu is not None else []:
         if x86 and feature.name in _NEVER_PASSED_X86:

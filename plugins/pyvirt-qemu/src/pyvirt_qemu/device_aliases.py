@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyvirt.conf.disk_names import disk_index
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Alias, Controller, Disk
-from pyvirt_qemu.domain_defaults import disk_name_index
 
 __all__ = ["NARROW_SCSI", "assign_aliases", "controller_alias", "disk_alias"]
 
@@ -36,8 +36,8 @@ def disk_alias(disk: Disk, scsi_model: str | None = None) -> str:
         case "scsi":
             return f"scsi{controller}-{bus}-{target}-{unit}"
         case "usb":
-            return f"usb-disk{disk_name_index(disk.target_dev or '')}"
-    return f"virtio-disk{disk_name_index(disk.target_dev or '')}"
+            return f"usb-disk{disk_index(disk.target_dev or '')}"
+    return f"virtio-disk{disk_index(disk.target_dev or '')}"
 
 
 def controller_alias(c: Controller, q35: bool) -> str:

@@ -10,14 +10,17 @@ PCI addresses (``pci_addresses``), MAC addresses and the serial console.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
+from pyvirt.conf.disk_names import disk_index, insertion_order
 from pyvirt.conf.domain import Cpu, CpuModel, Domain, Features
 from pyvirt.conf.domain_devices import (
     Address,
     Audio,
     Chardev,
     Controller,
+    Devices,
     Disk,
     GenericDevice,
     Input,
@@ -25,13 +28,21 @@ from pyvirt.conf.domain_devices import (
     Video,
 )
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
-from pyvirt_qemu.domain_validation import is_pseries, validate_controllers, validate_domain, validate_for_emulator
+from pyvirt_qemu.device_checks import scsi_hostdev_drives
+from pyvirt_qemu.domain_validation import (
+    is_pseries,
+    validate_controllers,
+    validate_devices,
+    validate_domain,
+    validate_for_emulator,
+)
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps, emulator_path
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
 from pyvirt_qemu.usb_addresses import assign_usb_addresses, usb_devices
 from pyvirt_qemu.virtio_transports import assign_virtio_mmio_addresses
+from pyvirt_qemu.zpci_addresses import assign_zpci_ids, reserve_zpci_ids
 
-__all__ = ["apply_defaults", "disk_name_index"]
+__all__ = ["apply_defaults"]
 
 LIBVIRT_VIRT_TYPES = frozenset({"qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
                                 "vbox", "phyp", "parallels", "bhyve", "vz", "hvf"})  # fmt: skip
@@ -40,38 +51,27 @@ _SERIAL_MODELS = {"isa-serial": "isa-serial", "isa-debug": "isa-debugcon", "usb-
 _PREFIX_BUS = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("fd", "fdc"), ("xvd", "xen"), ("ubd", "uml"))
 
 
-def disk_name_index(name: str) -> int:
-    """libvirt's virDiskNameToIndex: 'vda' -> 0, 'hdc' -> 2, 'sdaa' -> 26."""
-    for prefix in ("fd", "hd", "vd", "sd", "xvd", "ubd"):
-        if name.startswith(prefix):
-            letters = name[len(prefix) :]
-            break
-    else:
-        return -1
-    index, count = 0, 0
-    for ch in letters:
-        if not ("a" <= ch <= "z"):
-            break
-        index = (index + (1 if count else 0)) * 26 + (ord(ch) - ord("a"))
-        count += 1
-    rest = letters[count:]
-    return index if count and (not rest or rest.isdigit()) else -1
-
-
 def _drive(controller: int, bus: int, unit: int) -> Address:
     return Address(attrs={"type": "drive", "controller": str(controller), "bus": str(bus), "target": "0",
                           "unit": str(unit)})  # fmt: skip
 
 
-def _drive_address(disk: Disk) -> Address | None:
-    idx = disk_name_index(disk.target_dev or "")
+def _drive_address(disk: Disk, dom: Domain) -> Address | None:
+    """virDomainDiskDefAssignAddress: the drive address a disk's target name implies."""
+    idx = disk_index(disk.target_dev or "")
     if idx < 0:
         raise XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{disk.target_dev}' and no address specified")
     match disk.target_bus:
         case "ide":
             return _drive(idx // 4, (idx % 4) // 2, idx % 2)
         case "scsi":
-            return _drive(idx // 7, 0, idx % 7)
+            controller, unit = idx // 7, idx % 7
+            if (controller, 0, 0, unit) in scsi_hostdev_drives(dom):
+                # (libvirt's message lacks the closing quote)
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"using disk target name '{disk.target_dev}' "
+                                        f"conflicts with SCSI host device address controller='{controller}' bus='0' "
+                                        f"target='0' unit='{unit}")  # fmt: skip
+            return _drive(controller, 0, unit)
         case "sata":
             return _drive(idx // 6, 0, idx % 6)
         case "fdc":
@@ -93,18 +93,7 @@ def _add_controller(dom: Domain, kind: str, index: int, model: str | None = None
 
 def _sorted_disks(disks: list[Disk]) -> list[Disk]:
     """libvirt's disk insertion: disks of a bus stay together, in target order; a new bus goes last."""
-    out: list[Disk] = []
-    for disk in disks:
-        at = -1
-        for i in range(len(out) - 1, -1, -1):
-            if out[i].target_bus != disk.target_bus:
-                continue
-            if disk_name_index(out[i].target_dev or "") > disk_name_index(disk.target_dev or ""):
-                at = i
-            elif at == -1:
-                at = i + 1
-        out.insert(len(out) if at == -1 else at, disk)
-    return out
+    return insertion_order(disks, lambda d: (d.target_bus, d.target_dev or ""))
 
 
 def _disk_defaults(dom: Domain) -> None:
@@ -144,7 +133,7 @@ def _disk_defaults(dom: Domain) -> None:
             if disk.target_bus is None:
                 raise XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{dev}' and no address specified")
         if disk.address is None:
-            disk.address = _drive_address(disk)
+            disk.address = _drive_address(disk, dom)
         if disk.address is not None and disk.address.attrs.get("type") == "drive":
             # the controller a drive address names exists, implicitly
             kind = {"ide": "ide", "scsi": "scsi", "sata": "sata", "fdc": "fdc"}.get(disk.target_bus or "")
@@ -409,6 +398,7 @@ def apply_defaults(
     abi_update: bool | None = None,
     vnc_host_audio: bool = False,
     nographics_host_audio: bool = False,
+    channel_dir: str | None = None,
 ) -> Domain:
     """Fill in the defaults libvirt's QEMU driver adds after parsing; refuse what it would refuse.
 
@@ -421,6 +411,8 @@ def apply_defaults(
     default: as ``new_domain``), which lets a new ppc64 guest get an XHCI rather than the OHCI it once had;
     libvirt's argv tests parse without it and still start the guest as a new one. ``vnc_host_audio``:
     qemu.conf's vnc_allow_host_audio; ``nographics_host_audio``: its nographics_allow_host_audio.
+    ``channel_dir``: where the driver puts the sockets it generates for virtio channels (its guests' private
+    directories are ``domain-*`` in it); a path it once generated is dropped so that the next start makes it anew.
     """
     assert dom.os is not None and dom.os.type is not None
     if dom.type in LIBVIRT_VIRT_TYPES and dom.type not in ("kvm", "qemu"):
@@ -463,6 +455,8 @@ def apply_defaults(
         # virDomainDefAddConsoleCompat: a board's own first serial port doubles as the domain console, ahead of
         # any other console (a PCI, USB or debug port does not)
         d.consoles = [Chardev(type=first_serial.type or "pty", target_type="serial", target_port="0"), *d.consoles]
+    if channel_dir:
+        _drop_generated_channel_paths(d, channel_dir)
     for serial in d.serials:
         # libvirt's qemuDomainChrDefPostParse: an x86 serial port is an ISA one unless it says otherwise, and
         # each target type has its one device model
@@ -544,10 +538,12 @@ def apply_defaults(
         if nic.model_type is None and nic.type != "hostdev":
             # qemuDomainDeviceNetDefPostParse: a vDPA device is virtio whatever the board
             nic.model_type = "virtio" if nic.type == "vdpa" else _default_nic(dom, caps)
+    zpci_ids = reserve_zpci_ids(dom, caps)  # libvirt reserves them while it places addresses, before validating
     validate_domain(dom, caps)
     validate_controllers(dom)
     if caps is not None:
         validate_for_emulator(dom, caps)
+    validate_devices(dom)
     if new_domain or all(
         dev.address is not None and dev.address.attrs.get("type") == "usb" and dev.address.attrs.get("port")
         for dev in usb_devices(dom)
@@ -559,10 +555,28 @@ def apply_defaults(
     _ccw_addresses(dom)
     assign_virtio_mmio_addresses(dom, caps)
     assign_pci_addresses(dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420")
+    assign_zpci_ids(dom, zpci_ids)
     return dom
 
 
 _VIRTIO_NICS = ("virtio", "virtio-transitional", "virtio-non-transitional")
+
+
+def _drop_generated_channel_paths(devices: Devices, channel_dir: str) -> None:
+    """qemuDomainChrDefDropDefaultPath: a virtio channel's socket path that the driver generated (in a guest's
+    directory under ``channel_dir``, or the older ``channel_dir/NAME.TARGET``) is forgotten, as if none were given;
+    the driver then listens on a new one, so a reconnecting client there (virDomainChrSourceDefValidate) cannot
+    be."""
+    for ch in devices.channels:
+        if ch.type != "unix" or ch.target_type != "virtio" or not ch.target_name or not ch.sources:
+            continue
+        src = ch.sources[0]
+        generated = rf"^{re.escape(channel_dir.rstrip('/'))}/([^/]+\.|domain-[^/]+/){re.escape(ch.target_name)}$"
+        if not src.path or not re.search(generated, src.path):
+            continue
+        if src.reconnect is not None and src.reconnect.enabled:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "chardev reconnect is possible only for connect mode")
+        ch.sources = None
 
 
 def _dimm_slots(dom: Domain) -> None:

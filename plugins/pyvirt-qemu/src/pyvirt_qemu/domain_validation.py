@@ -21,19 +21,29 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk, Interface
 from pyvirt.conf.units import parse_memory_kib
 from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, NotSupportedError, XMLError
+from pyvirt_qemu.device_checks import (
+    check_hostdevs,
+    check_pci_controller_nodes,
+    check_scsi_hostdev_drives,
+    check_virtiofs,
+)
 from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.emulator_caps import EmulatorCaps
 from pyvirt_qemu.firmware import requested_features
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 from pyvirt_qemu.swtpm import tpm_versions
+from pyvirt_qemu.zpci_addresses import check_zpci_addresses
 
 __all__ = [
+    "check_cpu_model",
     "check_for_start",
+    "check_start_validate",
     "check_tpm_versions",
     "check_usb_models",
     "is_pseries",
     "swtpm_versions",
     "validate_controllers",
+    "validate_devices",
     "validate_domain",
     "validate_for_emulator",
 ]
@@ -161,10 +171,10 @@ def _check_arch_rules(dom: Domain, arch: str) -> None:
             # qemuValidateDomainDeviceDefControllerPCI: a pSeries PCI root is a PHB, its target index its number
             if c.type != "pci" or c.model not in ("pci-root", None) or c.target_index is None:
                 continue
+            if not 0 <= c.target_index <= 30:  # (virDomainControllerDefValidate checks the range first)
+                raise _refuse(f"PCI controller target index '{c.target_index}' out of range - must be 0-30")
             if (c.index == 0) != (c.target_index == 0):
                 raise _refuse("Only the PCI controller with index 0 can have target index 0, and vice versa")
-            if not 0 <= c.target_index <= 30:
-                raise _refuse(f"PCI controller target index '{c.target_index}' out of range - must be 0-30")
     for panic in dom.devices.panics:
         # qemuValidateDomainDefPanic: the board-provided notifiers exist only on their board, at no address
         board = {"s390": (arch.startswith("s390"), "only S390 guests support panic device of model 's390'"),
@@ -186,8 +196,6 @@ def _check_arch_rules(dom: Domain, arch: str) -> None:
                               "types")  # fmt: skip
             if g.type == "spice" and g.gl_enable:
                 raise _refuse("multiple OpenGL displays are not supported by QEMU")
-    if dom.devices.parallels and (arch.startswith("s390") or is_pseries(dom)):
-        raise _refuse("parallel ports are not supported")
     for tpm in dom.devices.tpms:
         if tpm.backend_version == "1.2" and _is_arm_virt(dom):
             raise _refuse("TPM 1.2 is not supported on ARM")
@@ -310,6 +318,7 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
                 raise _refuse(f"Found duplicate drive address for disk with target name '{seen[key]}' "
                               f"controller='{c}' bus='{b}' target='{t}' unit='{u}'")  # fmt: skip
             seen[key] = disk.target_dev or ""
+    check_scsi_hostdev_drives(dom)
 
 
 # the capability (a QEMU device type) each USB controller model needs (libvirt's qemuValidateDomainDeviceDefControllerUSB)
@@ -341,15 +350,44 @@ def validate_controllers(dom: Domain) -> None:
         if want is not None and c.model != want:
             raise XMLError(ErrorCode.XML_ERROR, f"The PCI controller with index='0' must be model='{want}' for this "
                            f"machine type, but model='{c.model}' was found instead")  # fmt: skip
+    numa = dom.cpu.numa if dom.cpu is not None else None  # (the model keeps the cells verbatim)
+    cells = len(etree.fromstring(f"<numa>{numa}</numa>").findall("cell")) if numa else 0
+    for c in dom.devices.controllers:  # qemuDomainControllerDefPostParse, one controller after the other
+        if c.type == "pci" and c.model == "pci-expander-bus" and not i440fx:
+            raise _refuse("pci-expander-bus controllers are only supported on 440fx-based machinetypes")
+        if c.type == "pci" and c.model == "pcie-expander-bus" and not (q35 or _is_arm_virt(dom)):
+            raise _refuse("pcie-expander-bus controllers are not supported with this machine type")
+        if c.type == "pci" and c.target_node is not None and c.target_node >= cells:
+            raise XMLError(ErrorCode.XML_ERROR, f"{c.model} with index {c.index} is configured for a NUMA node "
+                           f"({c.target_node}) not present in the domain's <cpu><numa> array ({cells})")  # fmt: skip
     videos = dom.devices.videos
     if len(videos) > 1 and any(v.model_type == "none" for v in videos):
         raise _refuse("a 'none' video type must be the only video device defined for the domain")
+
+
+def check_start_validate(dom: Domain, caps: EmulatorCaps) -> None:
+    """qemuProcessStartValidate's checks against the emulator, the first a start makes: I/O threads need QEMU's
+    iothread object (every QEMU this driver probes has it; libvirt's test data may lack it)."""
+    if (dom.iothreads or dom.iothreadids) and not (caps.probed or caps.has_flag("iothread")):
+        raise _refuse("IOThreads not supported for this QEMU")
+
+
+def check_cpu_model(dom: Domain, caps: EmulatorCaps) -> None:
+    """qemuProcessUpdateGuestCPU's virCPUTranslate: a named CPU model the emulator does not offer is refused when
+    the guest forbids a fallback (``<model fallback='forbid'>``); an allowed fallback is QEMU's to resolve. An
+    emulator whose model list is unknown (empty) is not second-guessed."""
+    cpu = dom.cpu
+    if cpu is None or cpu.mode not in (None, "custom") or cpu.model is None or not cpu.model.name:
+        return
+    if caps.cpu_models and cpu.model.name not in caps.cpu_models and cpu.model.fallback not in (None, "allow"):
+        raise _refuse(f"CPU model {cpu.model.name} is not supported by hypervisor")
 
 
 def check_for_start(dom: Domain, caps: EmulatorCaps) -> None:
     """What libvirt refuses only when it prepares a start (qemuProcessPrepareDomain, qemuBuildCpuCommandLine),
     not at define: a definition stays valid for another emulator or host."""
     assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    check_cpu_model(dom, caps)
     if is_pseries(dom) and any(d.device == "floppy" for d in dom.devices.disks):
         raise _refuse("PowerPC pseries machines do not support floppy device")
     arch = dom.os.type.arch or ""
@@ -427,14 +465,21 @@ def _check_iommu_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
     iommu = dom.devices.iommu
     if iommu is None or iommu.model not in ("intel", "virtio"):
         return
+    a = iommu.address.attrs if iommu.address is not None else {}
+    if iommu.model == "virtio" and a.get("type") == "pci" and int(a.get("bus", "0"), 0):
+        # virDomainPCIAddressFlagsCompatible, as libvirt reserves the address (before it validates anything):
+        # virtio-iommu is an integrated device of the root bus
+        where = ":".join(f"{int(a.get(k, '0'), 0):0{w}x}" for k, w in (("domain", 4), ("bus", 2), ("slot", 2)))
+        raise XMLError(ErrorCode.XML_ERROR, f"The device at PCI address {where}.{int(a.get('function', '0'), 0):x} "
+                       "needs to be an integrated device (bus=0)")  # fmt: skip
     needs = ("intel-iommu",) if iommu.model == "intel" else ("virtio-iommu-pci", "virtio-iommu.boot-bypass")
     if not caps.probed and not all(caps.has_flag(flag) for flag in needs):
         raise _refuse(f"IOMMU device: '{iommu.model}' is not supported with this QEMU binary")
     if iommu.model == "virtio":
         if dom.features is None or not dom.features.acpi:
             raise _refuse("IOMMU device: 'virtio' requires ACPI")
-        address = etree.fromstring(f"<iommu>{iommu.content or ''}</iommu>").find("address")
-        if address is not None and address.get("type") not in (None, "pci"):
+        kind = iommu.address.attrs.get("type") if iommu.address is not None else None
+        if kind not in (None, "pci"):
             raise _refuse("IOMMU device: 'virtio' needs a PCI address")
 
 
@@ -477,25 +522,89 @@ def pseries_machine_options(dom: Domain, has_option: Callable[[str], bool]) -> l
     return parts
 
 
+def _check_clock_timers(dom: Domain, caps: EmulatorCaps) -> None:
+    """qemuValidateDomainDefClockTimers: the timers QEMU has no way to configure for this guest. (libvirt's
+    HPET check is left out: with QEMU's newer machine property it would refuse an HPET QEMU does have.)"""
+    assert dom.os is not None and dom.os.type is not None
+    x86 = dom.os.type.arch in ("x86_64", "i686")
+    for timer in (dom.clock.timers or []) if dom.clock is not None else []:
+        name, policy = timer.name, timer.tickpolicy
+        arm_virt = dom.type == "kvm" and _is_arm_virt(dom)
+        if name == "platform":
+            raise _refuse(f"unsupported timer type (name) '{name}'")
+        if (name in ("tsc", "kvmclock", "hypervclock") and not x86 and timer.present) or (
+            name == "armvtimer" and not arm_virt
+        ):
+            raise _refuse(f"Configuring the '{name}' timer is not supported for virtType={dom.type} "
+                          f"arch={dom.os.type.arch} machine={dom.os.type.machine} guests")  # fmt: skip
+        if name == "rtc" and timer.track == "boot":
+            raise _refuse(f"unsupported rtc timer track '{timer.track}'")
+        if name == "rtc" and policy in ("merge", "discard"):
+            raise _refuse(f"unsupported rtc timer tickpolicy '{policy}'")
+        pit_catchup = policy == "catchup" and not (caps.probed or caps.has_flag("kvm-pit-lost-tick-policy"))
+        if name == "pit" and (policy == "merge" or pit_catchup):
+            raise _refuse(f"unsupported pit tickpolicy '{policy}'")
+
+
+def _check_vcpu_topology(dom: Domain, caps: EmulatorCaps) -> None:
+    """qemuValidateDomainVCpuTopology: no more vCPUs than the machine takes; with a QEMU that hotplugs vCPUs
+    (2.7 on) the topology must add up to the maximum, and the vCPUs a guest starts with must be whole hotplug
+    units (a pSeries core: its threads)."""
+    assert dom.vcpu is not None and dom.os is not None and dom.os.type is not None
+    maximum = dom.vcpu.count or 1
+    current = dom.vcpu.current if dom.vcpu.current is not None else maximum
+    if current == 0:
+        raise _refuse("Domain requires at least 1 vCPU")
+    machine = next((m for m in caps.machines if dom.os.type.machine in (m.name, m.alias)), None)
+    if machine is not None and machine.max_cpus > 0 and maximum > machine.max_cpus:
+        raise _refuse(f"Maximum CPUs greater than specified machine type limit {machine.max_cpus}")
+    if not (caps.has_flag("query-hotpluggable-cpus") or "query-hotpluggable-cpus" in caps.commands):
+        return
+    cpu = dom.cpu
+    if cpu is None or not cpu.topology_sockets:
+        return
+    threads = cpu.topology_threads or 1
+    if cpu.topology_sockets * (cpu.topology_dies or 1) * (cpu.topology_cores or 1) * threads != maximum:
+        raise _refuse("CPU topology doesn't match maximum vcpu count")
+    granularity = threads if is_pseries(dom) else 1
+    if current % granularity:
+        raise _refuse(f"vCPUs count must be a multiple of the vCPU hotplug granularity ({granularity})")
+
+
+def validate_devices(dom: Domain) -> None:
+    """The per-device checks of qemuValidateDomainDeviceDef that follow the controllers' (libvirt validates the
+    devices in virDomainDeviceInfoIterate's order, after the domain-wide checks)."""
+    assert dom.devices is not None and dom.os is not None and dom.os.type is not None
+    check_hostdevs(dom)
+    if dom.devices.parallels and ((dom.os.type.arch or "").startswith("s390") or is_pseries(dom)):
+        raise _refuse("parallel ports are not supported")  # qemuValidateDomainChrDef
+    check_pci_controller_nodes(dom)
+    for fs in dom.devices.filesystems:
+        check_virtiofs(fs)
+
+
 def validate_for_emulator(dom: Domain, caps: EmulatorCaps) -> None:
     """What libvirt's qemuValidateDomainDef refuses for the emulator at hand, with its messages."""
     assert dom.devices is not None and dom.os is not None
-    _check_iommu_for_emulator(dom, caps)
     q35 = is_q35(dom)
     arch = dom.os.type.arch if dom.os.type is not None else None
     host_cpu = dom.cpu is not None and dom.cpu.mode == "host-passthrough"
     if host_cpu and arch == "armv7l" and host_arch() == "aarch64" and not (caps.probed or caps.has_flag("aarch64-off")):
         # a 32-bit guest under KVM on a 64-bit ARM host needs '-cpu host,aarch64=off' (qemuValidateDomainDefCpu)
         raise _refuse("QEMU binary does not support CPU host-passthrough for armv7l on aarch64 host")
+    _check_clock_timers(dom, caps)
+    for flag, enabled, what in (("disable-s3", dom.pm_suspend_to_mem, "S3"),
+                                ("disable-s4", dom.pm_suspend_to_disk, "S4")):  # fmt: skip
+        if enabled is not None and not (caps.has_flag(flag) or (q35 and caps.has_flag(f"ich9-{flag}"))):
+            raise _refuse(f"setting ACPI {what} not supported")
+    _check_vcpu_topology(dom, caps)
     # qemuValidateDomainDefFeatures comes before the devices
     pseries_machine_options(dom, lambda cap: caps.probed or caps.has_flag(f"machine.pseries.{cap}"))
     if is_pseries(dom) and not caps.probed and not caps.has_flag("spapr-pci-host-bridge"):
         # the PCI root every pSeries guest has (qemuDomainDefAddDefaultDevices) is this device
         raise _refuse("The 'spapr-pci-host-bridge' device is not supported by this QEMU binary")
-    for flag, enabled, what in (("disable-s3", dom.pm_suspend_to_mem, "S3"),
-                                ("disable-s4", dom.pm_suspend_to_disk, "S4")):  # fmt: skip
-        if enabled is not None and not (caps.has_flag(flag) or (q35 and caps.has_flag(f"ich9-{flag}"))):
-            raise _refuse(f"setting ACPI {what} not supported")
+    _check_iommu_for_emulator(dom, caps)
+    check_zpci_addresses(dom, caps)
     for c in dom.devices.controllers:
         if (
             c.type == "pci"

@@ -32,6 +32,7 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
 from pyvirt.flags import (
+    DomainAbortJobFlags,
     DomainConsoleFlags,
     DomainCreateFlags,
     DomainDefineFlags,
@@ -43,10 +44,13 @@ from pyvirt.flags import (
     DomainSaveRestoreFlags,
     DomainSetTimeFlags,
     DomainShutdownFlags,
+    DomainSnapshotCreateFlags,
+    DomainSnapshotDeleteFlags,
     DomainSnapshotXMLFlags,
     DomainUndefineFlags,
     DomainVcpuFlags,
     DomainXMLFlags,
+    TypedParameterFlags,
 )
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, Job
 from pyvirt.local_driver.interface_addresses import interface_addresses
@@ -80,10 +84,12 @@ from pyvirt_qemu import guest_stats, migration
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
+from pyvirt_qemu.cpu_affinity import pin_emulator_threads
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
 from pyvirt_qemu.domain_rename import rename_domain
+from pyvirt_qemu.domain_validation import check_cpu_model
 from pyvirt_qemu.driver_config import load_qemu_settings
 from pyvirt_qemu.emulator_caps import emulator_caps
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
@@ -107,10 +113,10 @@ from pyvirt_qemu.volume_disks import resolve_volume_disk, resolve_volume_disks, 
 
 __all__ = ["QemuConnection", "QemuDriver"]
 
-SNAPSHOT_CREATE_HALT = 0x8  # VIR_DOMAIN_SNAPSHOT_CREATE_HALT
-SNAPSHOT_CREATE_DISK_ONLY = 0x10  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
-SNAPSHOT_DELETE_METADATA_ONLY = 0x2  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
-ABORT_JOB_POSTCOPY = 0x1  # VIR_DOMAIN_ABORT_JOB_POSTCOPY
+SNAPSHOT_CREATE_HALT = DomainSnapshotCreateFlags.HALT
+SNAPSHOT_CREATE_DISK_ONLY = DomainSnapshotCreateFlags.DISK_ONLY
+SNAPSHOT_DELETE_METADATA_ONLY = DomainSnapshotDeleteFlags.METADATA_ONLY
+ABORT_JOB_POSTCOPY = DomainAbortJobFlags.POSTCOPY
 _VCPU_FLAGS = DomainVcpuFlags.LIVE | DomainVcpuFlags.CONFIG | DomainVcpuFlags.MAXIMUM | DomainVcpuFlags.GUEST
 
 _states: dict[str, QemuState] = {}
@@ -130,7 +136,7 @@ def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) 
             raise jobs.aborted_error()
         if status in ("failed", "cancelled"):
             raise OperationFailedError(
-                ErrorCode.OPERATION_FAILED, f"operation failed: job 'domain save' failed: {info.get('error-desc', status)}",
+                ErrorCode.OPERATION_FAILED, f"job 'domain save' failed: {info.get('error-desc', status)}",
                 domain=ErrorDomain.QEMU,
             )  # fmt: skip
         time.sleep(0.02)
@@ -213,7 +219,7 @@ class QemuConnection:
     def connect_domain_xml_to_native(self, native_format: str, xml: str) -> str:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported config type {native_format}")
-        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache, channel_dir=self.state.paths.lib)
         self._firmware(dom)
         self._host_model_cpu(dom)
         resolve_volume_disks(dom, self.uri)
@@ -266,7 +272,7 @@ class QemuConnection:
     @hookimpl
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, DomainDefineFlags.VALIDATE, "qemuDomainDefineXMLFlags")
-        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache, channel_dir=self.state.paths.lib)
         with self.state.lock:
             # no job, as in libvirt (a define never waits for a save or a start); the data lock orders it
             # with a start or a stop swapping the running and persistent definitions
@@ -315,7 +321,7 @@ class QemuConnection:
                 raise OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, f"cannot delete inactive domain with {count} snapshots"
                 )
-            if count and flags & 2:
+            if count and flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
                 snapshots.remove_all()
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed):
@@ -362,11 +368,15 @@ class QemuConnection:
         resolve_firmware(live, machine, self.state.paths.nvram_dir)
 
     def _host_model_cpu(self, live: Domain) -> None:
-        """Turn ``<cpu mode='host-model'>`` into the named model and features this host offers."""
+        """Turn ``<cpu mode='host-model'>`` into the named model and features this host offers; refuse a named
+        model the emulator lacks when the guest forbids a fallback (qemuProcessUpdateGuestCPU)."""
         cpu = live.cpu
-        if cpu is None or cpu.mode != "host-model":
+        if cpu is None or cpu.mode not in (None, "custom", "host-model"):
             return
         caps = emulator_caps(emulator_for(live), self.state.paths.cache, tcg=live.type != "kvm")
+        if cpu.mode != "host-model":
+            check_cpu_model(live, caps)
+            return
         host = caps.cpu_host_model()
         if host is None:
             raise NotSupportedError(
@@ -453,9 +463,9 @@ class QemuConnection:
         """
         proc = self._still_running(obj)
         was_running = obj.state == DomainState.RUNNING
-        if flags & 2:
+        if flags & DomainSaveRestoreFlags.RUNNING:
             was_running = True
-        elif flags & 4:
+        elif flags & DomainSaveRestoreFlags.PAUSED:
             was_running = False
         xml = format_domain(obj.live)
         fd = start_image(path, xml, was_running)
@@ -525,7 +535,9 @@ class QemuConnection:
         dom = apply_defaults(parse_domain(header.xml))
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
-        run = True if flags & 2 else False if flags & 4 else None
+        run = (
+            True if flags & DomainSaveRestoreFlags.RUNNING else False if flags & DomainSaveRestoreFlags.PAUSED else None
+        )
         try:
             with self.state.start_job(obj):
                 self._start(obj, paused=False, image=path, run=run)
@@ -554,17 +566,15 @@ class QemuConnection:
         """libvirt's qemuDomainAbortJobFlags: a save (managed or not) is cancelled through ``migrate_cancel``;
         its caller then fails with OPERATION_ABORTED and the guest runs again ("running (save canceled)").
 
-        There is no outgoing migration here, so ``--postcopy`` never finds one to interrupt.
+        ``--postcopy`` interrupts an outgoing migration in post-copy instead (QEMU's ``migrate-pause``).
         """
         check_flags(flags, ABORT_JOB_POSTCOPY, "qemuDomainAbortJobFlags")
         obj = self.state.find(dom)
         if not obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-        if flags & ABORT_JOB_POSTCOPY:
-            raise OperationInvalidError(
-                ErrorCode.OPERATION_INVALID, "current job is not outgoing migration in post-copy mode",
-                domain=ErrorDomain.QEMU,
-            )  # fmt: skip
+        if flags & ABORT_JOB_POSTCOPY:  # break the stream of a migration in post-copy
+            migration.pause_post_copy(self, obj)
+            return
         obj.job.abort()
 
     # ------------------------------------------------------------------ migration (see pyvirt_qemu.migration)
@@ -603,6 +613,10 @@ class QemuConnection:
         return migration.job_stats(self, dom, flags)
 
     @hookimpl
+    def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
+        migration.start_post_copy(self, dom, flags)
+
+    @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0, "qemuDomainManagedSaveRemove")
         obj = self.state.find(dom)
@@ -620,12 +634,12 @@ class QemuConnection:
             DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
             "qemuDomainCreateXML",
         )
-        dom = apply_defaults(parse_domain(xml), self.state.paths.cache)
+        dom = apply_defaults(parse_domain(xml), self.state.paths.cache, channel_dir=self.state.paths.lib)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         try:
             with self.state.start_job(obj):
-                self._start(obj, paused=bool(flags & 1))
+                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED))
         except Exception:
             if added and not obj.active:  # (active: another process runs it, and we adopted it)
                 with self.state.lock:
@@ -647,10 +661,12 @@ class QemuConnection:
         with self.state.start_job(obj):
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed) and not flags & DomainCreateFlags.START_FORCE_BOOT:  # boot afresh instead
-                self._start(obj, paused=False, image=managed, run=False if flags & 1 else None)
+                self._start(
+                    obj, paused=False, image=managed, run=False if flags & DomainCreateFlags.START_PAUSED else None
+                )
                 os.unlink(managed)  # the guest runs from it now; a second start must boot fresh
             else:
-                self._start(obj, paused=bool(flags & 1))
+                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED))
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(managed)
 
@@ -677,7 +693,7 @@ class QemuConnection:
         # detach waiting for the guest) fails at once and lets go; then the destroy job, which may begin
         # beside any async job
         obj.deleted.interrupt()
-        proc.kill(grace=10.0 if flags & 1 else 3.0)
+        proc.kill(grace=10.0 if flags & DomainDestroyFlags.GRACEFUL else 3.0)
         with obj.job.holding(Job.DESTROY):
             proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
 
@@ -845,6 +861,36 @@ class QemuConnection:
                 self.state.save_config(persistent)
 
     @hookimpl
+    def domain_get_emulator_pin_info(self, dom: DomainRef, maplen: int, flags: int) -> bytes:
+        """qemuDomainGetEmulatorPinInfo: the pinning the running or persistent definition asks for."""
+        check_flags(flags, DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG,
+                    "qemuDomainGetEmulatorPinInfo")  # fmt: skip
+        obj = self.state.find(dom)
+        with obj.lock:
+            return guest_stats.emulator_pin_map(self._one_def(obj, flags), maplen)
+
+    @hookimpl
+    def domain_pin_emulator(self, dom: DomainRef, cpumap: bytes, flags: int) -> None:
+        """qemuDomainPinEmulator: the emulator threads' affinity and the running definition, and/or the persistent one."""
+        check_flags(flags, DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG, "qemuDomainPinEmulator")
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            live, config = self._affect(obj, flags, "transient domains do not have any persistent config")
+            cpus = guest_stats.cpus_of_map(cpumap)
+            if not cpus:
+                raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Empty cpu list for pinning")
+            if live:
+                proc = self._still_running(obj)
+                pin_emulator_threads(proc.pid, proc.monitor, cpus)
+                with obj.lock:
+                    guest_stats.set_emulatorpin(obj.live, cpus)
+                self.state.save_status(obj)
+            if config:
+                persistent = obj.persistent_def()
+                guest_stats.set_emulatorpin(persistent, cpus)
+                self.state.save_config(persistent)
+
+    @hookimpl
     def node_get_cpu_map(self, flags: int) -> tuple[int, bytes, int]:
         """virHostCPUGetMap: the host's present CPUs and which of them are online."""
         check_flags(flags, 0, "virHostCPUGetMap")
@@ -885,6 +931,15 @@ class QemuConnection:
         with obj.job.holding(Job.QUERY):
             proc = self._still_running(obj)
             return guest_stats.block_stats(obj.live, proc.monitor, path)
+
+    @hookimpl
+    def domain_block_stats_flags(self, dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
+        """qemuDomainBlockStatsFlags: query-blockstats' eight counters (no string values, so STRING_OKAY is moot)."""
+        check_flags(flags, TypedParameterFlags.OKAY, "qemuDomainBlockStatsFlags")
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.QUERY):
+            proc = self._still_running(obj)
+            return guest_stats.block_stats_counters(obj.live, proc.monitor, path)
 
     @hookimpl
     def domain_interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats:
@@ -986,14 +1041,19 @@ class QemuConnection:
 
     @staticmethod
     def _by_agent(obj: DomainObj, flags: int, mode: str) -> bool:
-        """Ask the guest agent when the flags require it, or allow it and it is there; False: use ACPI."""
-        wanted = bool(flags & 2) or (flags == 0 and obj.agent_open and agent_channel(obj.live) is not None)
+        """Ask the guest agent when the flags require it, or allow it and it is there; False: use ACPI.
+
+        ``flags``: shutdown's or reboot's, whose ACPI_POWER_BTN and GUEST_AGENT bits are the same.
+        """
+        wanted = bool(flags & DomainShutdownFlags.GUEST_AGENT) or (
+            flags == 0 and obj.agent_open and agent_channel(obj.live) is not None
+        )
         if not wanted:
             return False
         try:
             GuestAgent(obj.live, obj.agent_open).shutdown(mode)
         except Error:
-            if flags & 1 or flags == 0:
+            if flags & DomainShutdownFlags.ACPI_POWER_BTN or flags == 0:
                 return False  # ACPI allowed as the fallback
             raise
         return True
@@ -1233,7 +1293,7 @@ class QemuConnection:
         obj = self.state.find(dom)
         what = f"target {new.target_dev}" if isinstance(new, Disk) else f"MAC {new.mac}"
         with obj.job.holding(Job.MODIFY):
-            live, config = self._affect(obj, flags & 0x3)
+            live, config = self._affect(obj, flags & (DomainDeviceModifyFlags.LIVE | DomainDeviceModifyFlags.CONFIG))
             persistent = obj.persistent_def()
             positions = {
                 name: find_device(target, new) for name, target in (("live", obj.live), ("config", persistent))
@@ -1334,7 +1394,10 @@ class QemuConnection:
         check_flags(flags, DomainSnapshotXMLFlags.SECURE, "qemuDomainSnapshotGetXMLDesc")
         store = self._store(snap.domain)[1]
         doc = store.load(snap.name)
-        doc.domain_xml = format_domain(store.domain_of(doc), 2 | (flags & 1))
+        doc.domain_xml = format_domain(
+            store.domain_of(doc),
+            DomainXMLFlags.INACTIVE | (DomainXMLFlags.SECURE if flags & DomainSnapshotXMLFlags.SECURE else 0),
+        )
         doc.active = None
         return format_snapshot(doc)
 
@@ -1475,7 +1538,7 @@ class QemuConnection:
             "qemuDomainGetXMLDesc",
         )
         obj = self.state.find(dom)
-        defn = obj.persistent_def() if flags & 2 else obj.live
+        defn = obj.persistent_def() if flags & DomainXMLFlags.INACTIVE else obj.live
         return format_domain(defn, flags, domain_id=obj.id)
 
     @hookimpl
@@ -1499,7 +1562,9 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    pyvirt_contract = "1.11"  # 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics
+    # 1.12: emulator pinning, every block counter; 1.11: reset, NMI and metadata;
+    # 1.10: live migration (the five phases) and job statistics
+    pyvirt_contract = "1.12"
     name = "qemu"
 
     @hookimpl

@@ -125,12 +125,14 @@ class QemuSettings(SecuritySettings):
 
     default_tls_x509_cert_dir: StrictStr = "/etc/pki/qemu"
     default_tls_x509_verify: ConfBool | None = None
+    default_tls_x509_secret_uuid: StrictStr | None = None
     vnc_listen: StrictStr = "127.0.0.1"
     vnc_auto_unix_socket: ConfBool = False
     vnc_password: StrictStr | None = None
     vnc_tls: ConfBool = False
     vnc_tls_x509_cert_dir: StrictStr | None = None
     vnc_tls_x509_verify: ConfBool | None = None
+    vnc_tls_x509_secret_uuid: StrictStr | None = None
     vnc_sasl: ConfBool = False
     vnc_sasl_dir: StrictStr | None = None
     spice_listen: StrictStr = "127.0.0.1"
@@ -159,6 +161,11 @@ class QemuSettings(SecuritySettings):
         own = f"/etc/pki/libvirt-{service}"
         return own if os.path.exists(own) else self.default_tls_x509_cert_dir
 
+    def _secret_uuid(self, own: str | None, own_dir: str | None) -> str | None:
+        """libvirt's SET_TLS_SECRET_UUID_DEFAULT: a service with neither its own directory nor its own secret
+        takes ``default_tls_x509_secret_uuid``."""
+        return own if own or own_dir else self.default_tls_x509_secret_uuid
+
     def graphics(self) -> GraphicsConfig:
         """The display settings, with libvirt's fallbacks to the ``default_tls_x509_*`` keys."""
         return GraphicsConfig(
@@ -168,6 +175,7 @@ class QemuSettings(SecuritySettings):
             vnc_tls=self.vnc_tls,
             vnc_tls_x509_cert_dir=self._cert_dir(self.vnc_tls_x509_cert_dir, "vnc"),
             vnc_tls_x509_verify=_first_set(self.vnc_tls_x509_verify, self.default_tls_x509_verify, False),
+            vnc_tls_x509_secret_uuid=self._secret_uuid(self.vnc_tls_x509_secret_uuid, self.vnc_tls_x509_cert_dir),
             vnc_sasl=self.vnc_sasl,
             vnc_sasl_dir=self.vnc_sasl_dir,
             spice_listen=self.spice_listen,
@@ -189,7 +197,7 @@ class QemuSettings(SecuritySettings):
             enabled=self.chardev_tls,
             cert_dir=self._cert_dir(self.chardev_tls_x509_cert_dir, "chardev"),
             verify=_first_set(self.chardev_tls_x509_verify, self.default_tls_x509_verify, True),
-            secret_uuid=self.chardev_tls_x509_secret_uuid,
+            secret_uuid=self._secret_uuid(self.chardev_tls_x509_secret_uuid, self.chardev_tls_x509_cert_dir),
         )
 
 

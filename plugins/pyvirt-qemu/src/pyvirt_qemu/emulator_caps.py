@@ -28,6 +28,7 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
+from pyvirt_qemu.cpu_map import HostCpuProperty, decode_host_model, load_cpu_map
 from pyvirt_qemu.host_cpu_model import HostCpuModel, probe_host_model
 from pyvirt_qemu.monitor import Monitor
 
@@ -123,12 +124,13 @@ class EmulatorCaps:
         return cls(**data)
 
 
-def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
+def from_libvirt_cache(text: str | bytes, kvm: bool = True, cpu_map_dir: str | None = None) -> EmulatorCaps:
     """A capability set from libvirt's own cache format (``<qemuCaps>``, as in its ``tests/qemucapabilitiesdata``).
 
     This lets the driver's defaults and command line run with the capabilities of any QEMU version and
     architecture libvirt's test data describes, on a host that has none of those binaries. ``kvm`` picks the
-    accelerator's half of the file (libvirt's tests use the KVM half, as a KVM host would).
+    accelerator's half of the file (libvirt's tests use the KVM half, as a KVM host would). ``cpu_map_dir``:
+    libvirt's CPU map, to turn an x86 ``<hostCPU>`` into the host-model CPU as libvirt does (``cpu_map``).
     """
     root = parse_xml(text, "qemuCaps", url="qemuCaps")
     accel = "kvm" if kvm else "tcg"
@@ -169,9 +171,23 @@ def from_libvirt_cache(text: str | bytes, kvm: bool = True) -> EmulatorCaps:
         flags=sorted(str(f.get("name")) for f in root.iterfind("flag")),
         probed=False,
         host_cpu_described=any(h.get("type") == accel for h in root.iterfind("hostCPU")),
+        host_model=_host_model_from_cache(root, accel, cpus, cpu_map_dir),
         gic_kvm=[str(g.get("version")) for g in root.iterfind("gic") if g.get("kernel") == "yes"],
         gic_tcg=[str(g.get("version")) for g in root.iterfind("gic") if g.get("emulated") == "yes"],
     )
+
+
+def _host_model_from_cache(root: Any, accel: str, cpus: list[Any], cpu_map_dir: str | None) -> dict[str, Any] | None:
+    """The x86 host-model CPU of a ``<hostCPU>`` (its migratable half, the one guests get), by libvirt's CPU map."""
+    host = next((h for h in root.iterfind("hostCPU") if h.get("type") == accel), None)
+    arch = root.findtext("arch") or ""
+    if cpu_map_dir is None or host is None or arch not in ("x86_64", "i686") or host.get("migratability") != "yes":
+        return None
+    props = [HostCpuProperty(str(p.get("name")), str(p.get("type")), str(p.get("value")),
+                             {"yes": True, "no": False}.get(p.get("migratable", ""))) for p in host.iterfind("property")]  # fmt: skip
+    offered = {str(c.get("name")): [str(b.get("name")) for b in c.iterfind("blocker")] for c in cpus}
+    found = decode_host_model(load_cpu_map(cpu_map_dir), props, offered)
+    return found.to_json() if found is not None else None
 
 
 def strip_machine_aliases(caps: EmulatorCaps) -> EmulatorCaps:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Graphics, GraphicsListen
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, OperationFailedError
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 
 __all__ = ["GraphicsConfig", "graphics_args", "prepare_graphics", "sdl_environment", "set_passwords"]
 
@@ -48,6 +49,7 @@ class GraphicsConfig:
     vnc_tls: bool = False
     vnc_tls_x509_cert_dir: str = "/etc/pki/qemu"
     vnc_tls_x509_verify: bool = False
+    vnc_tls_x509_secret_uuid: str | None = None  # the secret (usage 'tls') unlocking the server's private key
     vnc_sasl: bool = False
     vnc_sasl_dir: str | None = None
     spice_listen: str = "127.0.0.1"
@@ -168,7 +170,8 @@ def _escape(text: str) -> str:
     return text.replace(",", ",,")
 
 
-def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | None, audio_id: int | None) -> list[str]:
+def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | None, audio_id: int | None,
+         secrets: GuestSecrets | None) -> list[str]:  # fmt: skip
     out: list[str] = []
     kind = g.listens[0].type if g.listens else ("socket" if g.socket else "address")
     if kind == "none":
@@ -192,10 +195,18 @@ def _vnc(g: Graphics, cfg: GraphicsConfig, lib_dir: str, fallback_port: int | No
     if g.passwd is not None or cfg.vnc_password is not None:
         text += ",password=on"
     if cfg.vnc_tls:
-        # QEMU's TLS credentials object: certificates from the configured directory, peers verified if asked
-        out += ["-object", json.dumps({"qom-type": "tls-creds-x509", "id": "vnc-tls-creds0",
-                                       "dir": cfg.vnc_tls_x509_cert_dir, "endpoint": "server",
-                                       "verify-peer": cfg.vnc_tls_x509_verify}, separators=(",", ":"))]  # fmt: skip
+        # QEMU's TLS credentials object: certificates from the configured directory, peers verified if asked,
+        # the private key unlocked by a secret encrypted with the master key (qemuDomainSecretGraphicsPrepare)
+        creds: dict[str, Any] = {"qom-type": "tls-creds-x509", "id": "vnc-tls-creds0", "dir": cfg.vnc_tls_x509_cert_dir,
+                                 "endpoint": "server", "verify-peer": cfg.vnc_tls_x509_verify}  # fmt: skip
+        if cfg.vnc_tls_x509_secret_uuid:
+            if secrets is None:
+                raise _unsupported("vnc_tls_x509_secret_uuid without the guest's master key")
+            value = secrets.value("tls", cfg.vnc_tls_x509_secret_uuid, None, "vnc_tls_x509_secret_uuid")
+            out += ["-object", json.dumps(secrets.secret_object("vnc-tls-creds0-secret0", value),
+                                          separators=(",", ":"))]  # fmt: skip
+            creds["passwordid"] = "vnc-tls-creds0-secret0"
+        out += ["-object", json.dumps(creds, separators=(",", ":"))]
         text += ",tls-creds=vnc-tls-creds0"
     if cfg.vnc_sasl:
         text += ",sasl=on"
@@ -279,15 +290,15 @@ def _spice(g: Graphics, cfg: GraphicsConfig, lib_dir: str) -> list[str]:
 
 
 def graphics_args(dom: Domain, cfg: GraphicsConfig, lib_dir: str, vnc_port: int | None,
-                  rendernode_option: bool = True) -> list[str]:  # fmt: skip
+                  rendernode_option: bool = True, secrets: GuestSecrets | None = None) -> list[str]:  # fmt: skip
     """``-vnc``/``-spice``/``-display sdl`` for every display (``vnc_port``: the port of an autoport VNC not
-    prepared yet)."""
+    prepared yet; ``secrets``: the master key and secret driver, for a TLS key's passphrase)."""
     out: list[str] = []
     devices = dom.devices
     audio_id = (devices.audios[0].id or 1) if devices is not None and devices.audios else None
     for g in devices.graphics if devices is not None else []:
         if g.type == "vnc":
-            out += _vnc(g, cfg, lib_dir, vnc_port, audio_id)
+            out += _vnc(g, cfg, lib_dir, vnc_port, audio_id, secrets)
         elif g.type == "spice":
             out += _spice(g, cfg, lib_dir)
         elif g.type == "egl-headless":

@@ -22,6 +22,7 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Disk, Interface
 from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError, OperationInvalidError, SystemCallError
 from pyvirt.plugin.records import BlockInfo, BlockStats, InterfaceStats, VcpuInfo
+from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 from pyvirt_qemu.block_nodes import node_id
 from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.hotplug import top_nodes
@@ -29,7 +30,9 @@ from pyvirt_qemu.hotplug import top_nodes
 __all__ = [
     "block_info",
     "block_stats",
+    "block_stats_counters",
     "cpus_of_map",
+    "emulator_pin_map",
     "find_disk",
     "host_cpu_map",
     "interface_stats",
@@ -37,6 +40,7 @@ __all__ = [
     "online_host_cpus",
     "pin_vcpu_thread",
     "send_key_arguments",
+    "set_emulatorpin",
     "set_stats_period",
     "set_vcpupin",
     "vcpu_info",
@@ -212,6 +216,30 @@ def block_stats(dom: Domain, monitor: _Executes, path: str) -> BlockStats:
                       int(st.get("wr_bytes", 0)), -1)  # fmt: skip
 
 
+# qemuDomainBlockStatsFlags' order: libvirt's field name <- query-blockstats' member
+_BLOCK_COUNTERS = (("wr_bytes", "wr_bytes"), ("wr_operations", "wr_operations"), ("rd_bytes", "rd_bytes"),
+                   ("rd_operations", "rd_operations"), ("flush_operations", "flush_operations"),
+                   ("wr_total_times", "wr_total_time_ns"), ("rd_total_times", "rd_total_time_ns"),
+                   ("flush_total_times", "flush_total_time_ns"))  # fmt: skip
+
+
+def block_stats_counters(dom: Domain, monitor: _Executes, path: str) -> list[TypedParam]:
+    """qemuDomainBlockStatsFlags: QEMU's eight counters of one disk, or summed over every disk for ``""``."""
+    if path:
+        found = find_disk(dom, path)
+        if found is None:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"invalid path: {path}")
+        disks = [found]
+    else:
+        disks = list(enumerate(dom.devices.disks if dom.devices is not None else []))
+    totals = dict.fromkeys((name for name, _ in _BLOCK_COUNTERS), 0)
+    for position, disk in disks:
+        st = _disk_stats(monitor, position, disk).get("stats", {})
+        for name, member in _BLOCK_COUNTERS:
+            totals[name] += int(st.get(member, 0))
+    return [TypedParam(name, TypedParamType.LLONG, value) for name, value in totals.items()]
+
+
 def find_interface(dom: Domain, device: str) -> Interface:
     """virDomainNetFind: by MAC address when ``device`` reads as one, else by host-side device name."""
     nics = dom.devices.interfaces if dom.devices is not None else []
@@ -330,6 +358,23 @@ def host_cpu_map() -> tuple[int, bytes, int]:
 def cpus_of_map(cpumap: bytes) -> set[int]:
     """The host CPUs a libvirt byte map names (CPU ``n`` is bit ``n % 8`` of byte ``n // 8``)."""
     return {i for i in range(len(cpumap) * 8) if cpumap[i // 8] & (1 << (i % 8))}
+
+
+def emulator_pin_map(dom: Domain, maplen: int) -> bytes:
+    """qemuDomainGetEmulatorPinInfo: ``<emulatorpin>``, else ``<vcpu cpuset>``, else the online host CPUs."""
+    tune = dom.cputune.emulatorpin if dom.cputune is not None else None
+    text = tune or (dom.vcpu.cpuset if dom.vcpu is not None else None)
+    return _cpumap(parse_bitmap(text, "emulatorpin cpuset") if text else online_host_cpus(), maplen)
+
+
+def set_emulatorpin(dom: Domain, cpus: set[int]) -> None:
+    """Record the emulator's pinning as ``<cputune><emulatorpin>``."""
+    from pyvirt.conf.bitmap import format_bitmap
+    from pyvirt.conf.domain import CpuTune
+
+    if dom.cputune is None:
+        dom.cputune = CpuTune()
+    dom.cputune.emulatorpin = format_bitmap(cpus)
 
 
 def set_vcpupin(dom: Domain, vcpu: int, cpus: set[int]) -> None:

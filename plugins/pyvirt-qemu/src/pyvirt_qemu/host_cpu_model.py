@@ -141,7 +141,8 @@ def guest_cpu_for_host_model(cpu: Cpu, host: HostCpuModel) -> Cpu:
         policies[feature.name] = feature.policy or "require"
     live = cpu.model_copy(deep=True)
     live.mode, live.match, live.vendor = "custom", "exact", host.vendor
-    live.model = CpuModel(fallback="forbid", name=host.model)
+    # the guest's own vendor_id (what CPUID tells the guest) stays, as libvirt keeps it over the host's model
+    live.model = CpuModel(fallback="forbid", vendor_id=cpu.model.vendor_id if cpu.model else None, name=host.model)
     live.features = [CpuFeature(policy=policies[name], name=name) for name in order] or None
     return live
 

@@ -22,8 +22,12 @@ def guest_private_dir(lib_dir: str, name: str) -> str:
     return os.path.join(lib_dir, f"domain-{name}")
 
 
-def write_master_key(private_dir: str, uid: int, gid: int) -> str:
-    """A fresh key for this run of the guest; replaced, never reused, on the next start."""
+def write_master_key(private_dir: str, uid: int, gid: int, key: bytes | None = None) -> str:
+    """A fresh key for this run of the guest; replaced, never reused, on the next start.
+
+    ``key``: the key the command line's secrets were encrypted with (``qemu_secrets.GuestSecrets``); random
+    when the caller encrypted none.
+    """
     os.makedirs(private_dir, mode=0o750, exist_ok=True)
     os.chown(private_dir, uid, gid)
     path = os.path.join(private_dir, KEY_FILE)
@@ -31,7 +35,7 @@ def write_master_key(private_dir: str, uid: int, gid: int) -> str:
         os.unlink(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, os.urandom(32))
+        os.write(fd, key if key is not None else os.urandom(32))
         os.fchown(fd, uid, gid)
     finally:
         os.close(fd)

@@ -1,7 +1,7 @@
 """Recovery of an outgoing migration after the source's daemon died (libvirt's qemuProcessRecoverMigrationOut).
 
 The source records the phase its outgoing job has reached in the guest's
-status file (:func:`pyvirt_qemu.migration._phase`, with libvirt's names:
+status file (:func:`pyvirt_qemu.migration_jobs.record_phase`, with libvirt's names:
 ``<job async='migration out' phase='perform3_done' .../>``). A daemon that
 starts and finds one resolves it, once the guests are reconnected
 (:mod:`pyvirt_qemu.autostart` calls :func:`recover`): before Perform ended,
@@ -15,8 +15,8 @@ runs there, and kills or resumes its own accordingly.
 
 Kept apart from :mod:`pyvirt_qemu.migration` because it runs at a different
 time (a daemon's start, not a migration) and only reads the migration's
-record; it uses the same ending steps (:func:`~pyvirt_qemu.migration._complete`,
-:func:`~pyvirt_qemu.migration._restore_source`) so that a recovered migration
+record; it uses the same ending steps (:func:`~pyvirt_qemu.migration_source.complete_source`,
+:func:`~pyvirt_qemu.migration_source.restore_source`) so that a recovered migration
 ends exactly as an uninterrupted one does.
 """
 
@@ -32,7 +32,8 @@ from pyvirt.domain_state import DomainState, PausedReason
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.local_driver.domain_jobs import AsyncJob
 from pyvirt.local_driver.status_file import read_status
-from pyvirt_qemu.migration import _OUT_MASK, _complete, _Outgoing, _restore_source
+from pyvirt_qemu.migration_jobs import OUT_MASK, Outgoing
+from pyvirt_qemu.migration_source import complete_source, restore_source
 from pyvirt_qemu.process import QemuProcess
 from pyvirt_qemu.state import DomainObj, QemuState
 
@@ -64,7 +65,7 @@ def recover(conn: QemuConnection) -> None:
         log.warning("domain %s: recovering an outgoing migration found in phase %s", obj.name, phase)
         try:
             if phase == "perform3_done" and dconnuri:
-                obj.job.begin_async(AsyncJob.MIGRATION_OUT, mask=_OUT_MASK)
+                obj.job.begin_async(AsyncJob.MIGRATION_OUT, mask=OUT_MASK)
                 threading.Thread(target=_recover_with_peer, args=(st, obj, proc, flags, dconnuri),
                                  name=f"migration-recover-{obj.name}", daemon=True).start()  # fmt: skip
             else:
@@ -85,11 +86,11 @@ def _recover_phase(st: QemuState, obj: DomainObj, proc: QemuProcess, phase: str,
         # only a guest the migration paused: QEMU's pause for the last pass (the status said "running" then,
         # so the reconnect found the reason unknown) or the recorded "paused (migration)"
         if obj.state == DomainState.PAUSED and obj.reason in (0, PausedReason.MIGRATION):
-            out = _Outgoing(True, (obj.state, obj.reason), time.monotonic(), False)
-            _restore_source(st, obj, proc, out)
+            out = Outgoing(True, (obj.state, obj.reason), time.monotonic(), False)
+            restore_source(st, obj, proc, out)
             return
     elif phase == "confirm3":
-        _complete(st, obj, flags, False, _Outgoing(False, (obj.state, obj.reason), time.monotonic(), False))
+        complete_source(st, obj, flags, False, Outgoing(False, (obj.state, obj.reason), time.monotonic(), False))
         return
     st.save_status(obj)
 

@@ -13,7 +13,9 @@ in libvirt's device-kind order.
 q35 guests get libvirt's PCI Express layout: each endpoint on a
 pcie-root-port of its own, the ports added as needed and packed as functions
 of pcie-root slots. Conventional PCI devices on q35 (which libvirt puts
-behind a pcie-to-pci-bridge) must come with their addresses.
+behind a pcie-to-pci-bridge) must come with their addresses. On i440fx,
+devices that bus 0 cannot hold, and buses an address names that the guest
+lacks, get pci-bridges added, as libvirt adds them.
 """
 
 from __future__ import annotations
@@ -294,6 +296,11 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
     if d.vsock is not None and _wants_pci(d.vsock.address):
         wanted.append(d.vsock)
     wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and _wants_pci(m.address)]
+    if i440fx:
+        added = _add_pci_bridges(dom, slots, wanted)
+        first_other = next((i for i, w in enumerate(wanted) if not (isinstance(w, Controller) and w.type == "pci")),
+                           len(wanted))  # fmt: skip
+        wanted[first_other:first_other] = added  # placed right after the guest's own PCI controllers
     if pcie:
         _assign_q35(dom, slots, wanted, root_port_model, ich9=q35)
     else:
@@ -303,6 +310,44 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
             else:
                 _place(slots, dev)
     _set_all_multi(dom)
+
+
+def _add_pci_bridges(dom: Domain, slots: _Slots, wanted: list[Any]) -> list[Controller]:
+    """qemuDomainAssignPCIAddresses' dry run on i440fx: a pci-bridge for every bus an address names that the
+    guest lacks, and for the devices the buses it has cannot hold, appended to the controllers as libvirt adds
+    them; returns the bridges added (they still need their own slots)."""
+    d = dom.devices
+    assert d is not None
+    dry = _Slots(max([slots.buses, *(bus + 1 for bus, _slot in slots.used)]))
+    dry.used = {key: set(functions) for key, functions in slots.used.items()}
+
+    def reserve_next() -> None:
+        try:
+            dry.reserve(dry.next_free())
+        except InternalError:  # every bus full: the dry run grows one more bridge's bus
+            dry.buses += 1
+            dry.reserve(dry.next_free())
+
+    if any(not all(dry.in_use(bus, slot) for slot in range(1, 32)) for bus in range(dry.buses)):
+        reserve_next()  # room kept for a bridge, as libvirt keeps it while buses are not fully reserved
+    companions: set[int] = set()
+    for dev in wanted:
+        if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
+            if (dev.index or 0) in companions:
+                continue  # (the companions of one USB2 set share a slot)
+            companions.add(dev.index or 0)
+        reserve_next()
+    present = {c.index or 0 for c in d.controllers if c.type == "pci"}
+    added: list[Controller] = []
+    index = 1
+    while index < dry.buses:  # (reserving a new bridge's slot may grow one more bus)
+        if index not in present:
+            added.append(Controller(type="pci", index=index, model="pci-bridge"))
+            reserve_next()
+        index += 1
+    d.controllers = [*d.controllers, *added]
+    slots.buses = max(slots.buses, dry.buses)
+    return added
 
 
 def insert_controller(controllers: list[Controller], new: Controller) -> list[Controller]:
@@ -332,7 +377,9 @@ def _is_pcie_endpoint(dev: Any) -> bool:
         return dev.model_type in ("virtio", "virtio-non-transitional", "e1000e")
     if isinstance(dev, Controller):
         return (dev.type, dev.model) in {("usb", "qemu-xhci"), ("usb", "nec-xhci"), ("scsi", "virtio-scsi"),
-                                         ("virtio-serial", None), ("sata", None), ("sata", "ahci")}  # fmt: skip
+                                         ("scsi", "virtio-non-transitional"), ("virtio-serial", None),
+                                         ("virtio-serial", "virtio"), ("virtio-serial", "virtio-non-transitional"),
+                                         ("sata", None), ("sata", "ahci")}  # fmt: skip
     if isinstance(dev, (Memballoon, Rng)):
         return dev.model in _VIRTIO
     if isinstance(dev, Input):

@@ -40,6 +40,7 @@ from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 from pyvirt_qemu.tpm_passthrough import open_tpm_passthrough
@@ -221,7 +222,9 @@ def start_process(
     # refuse bad XML before any side effect (tap, label, key, process)
     memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts,
                               "memory_backing_dir": os.path.join(paths.lib, "ram"),
-                              "chardev_tls": chardev_tls}  # qemu.conf's TLS for TCP character devices  # fmt: skip
+                              "chardev_tls": chardev_tls,  # qemu.conf's TLS for TCP character devices
+                              # this start's master key (no secret driver reachable yet: secrets are refused)
+                              "secrets": GuestSecrets()}  # fmt: skip
     first = build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir,
                                graphics_cfg=graphics_cfg, **memory)  # fmt: skip
     if first.mem_lock:
@@ -234,7 +237,8 @@ def start_process(
     chardevs: dict[str, int] = {}
     try:
         prepare_hugepage_dirs(first.hugepage_dirs, qemu_uid, qemu_gid)
-        write_master_key(private_dir, qemu_uid, qemu_gid)  # the private dir also holds channel sockets
+        # the private dir also holds channel sockets
+        write_master_key(private_dir, qemu_uid, qemu_gid, memory["secrets"].master_key)
         chardevs |= open_chardev_fds(dom, qemu_uid, qemu_gid)
         chardevs["monitor"] = listen_unix(monitor_path, 0, 0)  # ours alone: QEMU gets the listening fd
         if shared_monitor:

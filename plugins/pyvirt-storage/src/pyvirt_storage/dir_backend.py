@@ -34,6 +34,7 @@ from pyvirt.errors import (
     SystemCallError,
     XMLError,
 )
+from pyvirt.flags import StoragePoolBuildFlags
 from pyvirt.plugin.bases import StorageBackend
 from pyvirt.plugin.flags import check_flags
 from pyvirt.util.command import Command
@@ -46,7 +47,7 @@ _QEMU_IMG_FORMATS = ("qcow2", "qed", "vmdk", "vdi", "qcow")
 _COPY_CHUNK = 1 << 20
 # libvirt's virStorageVolWipeAlgorithm, as scrub names its patterns
 _WIPE_PATTERNS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
-_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = 4, 8  # virStoragePoolBuildFlags
+_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = StoragePoolBuildFlags.NO_OVERWRITE, StoragePoolBuildFlags.OVERWRITE
 
 
 def _system_error(exc: OSError, what: str) -> SystemCallError:

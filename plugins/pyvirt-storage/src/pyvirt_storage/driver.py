@@ -47,7 +47,13 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.events import EventSink, PoolEvent
-from pyvirt.flags import StoragePoolCreateFlags, StoragePoolDefineFlags, StorageVolCreateFlags, StorageXMLFlags
+from pyvirt.flags import (
+    StoragePoolBuildFlags,
+    StoragePoolCreateFlags,
+    StoragePoolDefineFlags,
+    StorageVolCreateFlags,
+    StorageXMLFlags,
+)
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
@@ -63,8 +69,10 @@ __all__ = ["StorageConnection", "StorageDriver"]
 
 POOL_INACTIVE, POOL_RUNNING = 0, 2
 _VOLUME_TYPES = {"file": 0, "block": 1, "dir": 2, "network": 3, "netdir": 4, "ploop": 5}
-_CREATE_WITH_BUILD, _CREATE_OVERWRITE, _CREATE_NO_OVERWRITE = 1, 2, 4
-_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = 4, 8  # virStoragePoolBuildFlags
+_CREATE_WITH_BUILD = StoragePoolCreateFlags.WITH_BUILD
+_CREATE_OVERWRITE = StoragePoolCreateFlags.WITH_BUILD_OVERWRITE
+_CREATE_NO_OVERWRITE = StoragePoolCreateFlags.WITH_BUILD_NO_OVERWRITE
+_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = StoragePoolBuildFlags.NO_OVERWRITE, StoragePoolBuildFlags.OVERWRITE
 _WIPE_ALGORITHMS = 10  # VIR_STORAGE_VOL_WIPE_ALG_LAST
 
 log = logging.getLogger("pyvirt.storage")

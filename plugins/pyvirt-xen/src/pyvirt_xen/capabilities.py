@@ -39,7 +39,7 @@ from pyvirt.conf.capabilities import (
 )
 from pyvirt_xen.xl import XlError, parse_xl_info
 
-__all__ = ["XenGuestArch", "capabilities_xml", "parse_xen_caps"]
+__all__ = ["XenGuestArch", "capabilities_xml", "nested_virt_feature", "parse_xen_caps"]
 
 # libxl_capabilities.h's XEN_CAP_REGEX
 _XEN_CAP = re.compile(r"^(xen|hvm)-\d+\.\d+-(aarch64|armv7l|x86_32|x86_64|ia64|powerpc64)(p|be)?$")
@@ -48,6 +48,19 @@ _ARCHES = {"x86_32": "i686", "x86_64": "x86_64", "ia64": "ia64", "powerpc64": "p
 _WORDSIZE = {"i686": 32, "armv7l": 32}
 PAE_MASK = 1 << 6  # CPUID 1 EDX, hw_caps word 0
 LM_MASK = 1 << 29  # CPUID 0x80000001 EDX, hw_caps word 2
+VMX_MASK = 1 << 5  # CPUID 1 ECX, hw_caps word 1
+SVM_MASK = 1 << 2  # CPUID 0x80000001 ECX, hw_caps word 3
+
+
+def nested_virt_feature(hw_caps: str) -> str:
+    """The CPU feature ``nestedhvm = 0`` disables, from ``xl info``'s ``hw_caps``: libvirt's xenParseXLOS asks
+    its host CPU for vmx, then svm, and says vmx when it has neither (or no host CPU at all)."""
+    words = [int(w, 16) for w in hw_caps.split(":") if w]
+    if len(words) > 1 and words[1] & VMX_MASK:
+        return "vmx"
+    if len(words) > 3 and words[3] & SVM_MASK:
+        return "svm"
+    return "vmx"
 
 
 @dataclass

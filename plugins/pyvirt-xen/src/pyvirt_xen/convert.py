@@ -10,6 +10,7 @@ an error goes to stderr with libvirt's message and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 
@@ -20,10 +21,12 @@ from pyvirt_xen.to_native import domain_xml_to_xl, domain_xml_to_xm
 
 __all__ = ["CONVERSIONS", "main"]
 
+# from native: the whole file's content, graphics passwords included, as libvirt's xlconfigtest formats it (the
+# file read already holds them; libvirt's driver, and so `virsh domxml-from-native`, leaves them out)
 CONVERSIONS: dict[str, Callable[[str], str]] = {
-    "from-xl": xl_to_domain_xml,
+    "from-xl": functools.partial(xl_to_domain_xml, secure=True),
     "to-xl": domain_xml_to_xl,
-    "from-xm": xm_to_domain_xml,
+    "from-xm": functools.partial(xm_to_domain_xml, secure=True),
     "to-xm": domain_xml_to_xm,
     "to-libxl-json": domain_xml_to_libxl_json,
 }

@@ -13,6 +13,7 @@ words; settings this converter does not know are refused by name
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -322,7 +323,9 @@ def _cmdline(r: _Reader, key: str = "cmdline") -> str | None:
     return extra
 
 
-def _parse_xl_os(r: _Reader, root: etree._Element, os_elem: etree._Element, os_type: str) -> None:
+def _parse_xl_os(
+    r: _Reader, root: etree._Element, os_elem: etree._Element, os_type: str, host_virt: Callable[[], str] | None
+) -> None:
     if os_type == "hvm":
         if r.string("bios") == "ovmf":
             _sub(os_elem, "loader", f"{LIBXL_FIRMWARE_DIR}/ovmf.bin", readonly="yes", type="pflash")
@@ -339,7 +342,7 @@ def _parse_xl_os(r: _Reader, root: etree._Element, os_elem: etree._Element, os_t
         if "nestedhvm" in r.conf:
             cpu = _cpu(root)
             if not r.boolean("nestedhvm", 0):
-                _sub(cpu, "feature", policy="disable", name="vmx")
+                _sub(cpu, "feature", policy="disable", name=host_virt() if host_virt is not None else "vmx")
     else:
         for key, tag in (("bootloader", "bootloader"), ("bootargs", "bootloader_args")):
             if value := r.copy_string(key):
@@ -530,7 +533,7 @@ def _parse_spice(r: _Reader, devices: etree._Element) -> None:
     _sub(spice, "clipboard", copypaste="yes" if r.boolean("spice_clipboard_sharing", 0) else "no")
 
 
-def _finish(root: etree._Element) -> str:
+def _finish(root: etree._Element, secure: bool) -> str:
     features = root.find("features")
     if features is not None and len(features) == 0:
         root.remove(features)
@@ -541,7 +544,7 @@ def _finish(root: etree._Element) -> str:
     for nic in dom.devices.interfaces if dom.devices is not None else []:
         if nic.virtualport is not None:
             nic.virtualport.interfaceid = None
-    return format_domain(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE)
+    return format_domain(dom, VIR_DOMAIN_XML_INACTIVE | (VIR_DOMAIN_XML_SECURE if secure else 0))
 
 
 def _move_cpu(root: etree._Element) -> None:
@@ -551,23 +554,30 @@ def _move_cpu(root: etree._Element) -> None:
         features.addnext(cpu)
 
 
-def xl_to_domain_xml(text: str) -> str:
-    """An xl.cfg(5) file to libvirt's domain XML (libvirt's xenParseXL + the libxl driver's post-parse)."""
+def xl_to_domain_xml(text: str, *, secure: bool = False, host_virt: Callable[[], str] | None = None) -> str:
+    """An xl.cfg(5) file to libvirt's domain XML (libvirt's xenParseXL + the libxl driver's post-parse).
+
+    ``secure`` keeps the graphics passwords (``vncpasswd``, ``spicepasswd``) in the XML, as libvirt's
+    xlconfigtest formats it; libvirt's driver (``virsh domxml-from-native``) leaves them out. ``host_virt``
+    names the host's virtualisation feature (vmx or svm) that ``nestedhvm = 0`` disables, asked only for
+    such a file (the driver asks ``xl info``); without it, vmx, as libvirt's tests' host has.
+    """
     conf = parse_conf(text)
     _check_keys(conf, KNOWN_XL_KEYS, "xen-xl")
     r = _Reader(conf)
     root = etree.Element("domain", type="xen")
     os_elem, devices, os_type = _parse_common(r, root, "xen-xl")
     _parse_devices_common(r, devices, os_type, "xen-xl")
-    _parse_xl_os(r, root, os_elem, os_type)
+    _parse_xl_os(r, root, os_elem, os_type, host_virt)
     _parse_vnuma(r, root)
     _parse_xl_devices(r, root, devices, os_type)
     _move_cpu(root)
-    return _finish(root)
+    return _finish(root, secure)
 
 
-def xm_to_domain_xml(text: str) -> str:
-    """A legacy xm file to libvirt's domain XML (libvirt's xenParseXM + the libxl driver's post-parse)."""
+def xm_to_domain_xml(text: str, *, secure: bool = False) -> str:
+    """A legacy xm file to libvirt's domain XML (libvirt's xenParseXM + the libxl driver's post-parse);
+    ``secure`` as for :func:`xl_to_domain_xml`."""
     conf = parse_conf(text)
     _check_keys(conf, KNOWN_XM_KEYS, "xen-xm")
     r = _Reader(conf)
@@ -599,4 +609,4 @@ def xm_to_domain_xml(text: str) -> str:
             (first.addprevious(disk) if first is not None else devices.append(disk))
     if hvm and (usb := r.string("usbdevice")) in ("tablet", "mouse", "keyboard"):
         _sub(devices, "input", type=str(usb), bus="usb")
-    return _finish(root)
+    return _finish(root, secure)

@@ -68,7 +68,7 @@ def _parse_device(obj: DomainObj, xml: str) -> tuple[Disk | Interface, etree._El
         if tag in _NOT_YET:
             raise NotSupportedError(
                 ErrorCode.NO_SUPPORT,
-                f"this function is not supported by the connection driver: {_NOT_YET[tag]} hotplug",
+                f"{_NOT_YET[tag]} hotplug",
             )
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"device type '{tag}' cannot be attached")
     root = etree.fromstring(format_domain(obj.persistent_def(), 2).encode())
@@ -154,9 +154,7 @@ def _attach_live(state: XenState, obj: DomainObj, disk: Disk, elem: etree._Eleme
     if disk.device not in (None, "disk"):
         what = "a CD-ROM's medium change" if disk.device == "cdrom" else f"disk device type '{disk.device}'"
         if disk.device == "cdrom":
-            raise NotSupportedError(
-                ErrorCode.NO_SUPPORT, f"this function is not supported by the connection driver: {what}"
-            )
+            raise NotSupportedError(ErrorCode.NO_SUPPORT, what)
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk device type '{disk.device}' cannot be hotplugged")
     if disk.target_bus != "xen":
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk bus '{disk.target_bus}' cannot be hotplugged.")

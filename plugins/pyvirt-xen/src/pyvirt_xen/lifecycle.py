@@ -26,6 +26,7 @@ from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.errors import ErrorCode, OperationInvalidError
 from pyvirt.events import DomainEvent, Resumed, Started, Stopped, Suspended
+from pyvirt.flags import DomainCreateFlags, DomainRebootFlags, DomainShutdownFlags
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.status_file import Status, atomic_write, read_status, write_status
 from pyvirt.plugin.flags import check_flags
@@ -51,10 +52,10 @@ __all__ = [
     "write_status_file",
 ]
 
-START_PAUSED = 1
-SHUTDOWN_ACPI_POWER_BTN = 1
-SHUTDOWN_PARAVIRT = 16
-REBOOT_PARAVIRT = 16
+START_PAUSED = DomainCreateFlags.START_PAUSED
+SHUTDOWN_ACPI_POWER_BTN = DomainShutdownFlags.ACPI_POWER_BTN
+SHUTDOWN_PARAVIRT = DomainShutdownFlags.PARAVIRT
+REBOOT_PARAVIRT = DomainRebootFlags.PARAVIRT
 # how long a guest whose xl monitor still runs may be missing from xl's list before it counts as stopped
 REBOOT_GRACE = 60.0
 

@@ -33,6 +33,7 @@ from pyvirt.errors import (
     SystemCallError,
 )
 from pyvirt.events import DomainEvent, Started, Stopped, Suspended
+from pyvirt.flags import DomainCreateFlags, DomainSaveRestoreFlags
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.plugin.flags import check_flags
@@ -53,8 +54,8 @@ XL_MAGIC = b"Xen saved domain, xl format\n \0 \r"
 XL_HEADER = struct.Struct("=32sIIII")
 XL_BYTEORDER = 0x01020304
 XL_MANDATORY_FLAG_STREAMV2 = 1 << 1
-SAVE_PAUSED = 4
-SAVE_PAUSED_START = 1  # VIR_DOMAIN_START_PAUSED
+SAVE_PAUSED = DomainSaveRestoreFlags.PAUSED
+SAVE_PAUSED_START = DomainCreateFlags.START_PAUSED
 
 
 def _no_xml(xml: str | None) -> None:

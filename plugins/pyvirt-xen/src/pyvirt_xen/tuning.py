@@ -21,6 +21,7 @@ import contextlib
 from pyvirt.conf.domain import Domain, Vcpu
 from pyvirt.conf.domain_devices import Memory
 from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError, OperationInvalidError
+from pyvirt.flags import DomainMemoryModFlags, DomainModificationImpact
 from pyvirt.local_driver.domain_table import DomainObj
 from pyvirt.plugin.flags import check_flags
 from pyvirt_xen.lifecycle import refresh, write_status_file
@@ -29,9 +30,11 @@ from pyvirt_xen.xl import run_xl, xl_info
 
 __all__ = ["impact", "set_memory", "set_vcpus"]
 
-LIVE = 1
-CONFIG = 2
-MAXIMUM = 4
+# the same bits in virDomainModificationImpact, virDomainMemoryModFlags, virDomainVcpuFlags and
+# virDomainDeviceModifyFlags, which set_memory, set_vcpus and hotplug take
+LIVE = DomainModificationImpact.LIVE
+CONFIG = DomainModificationImpact.CONFIG
+MAXIMUM = DomainMemoryModFlags.MAXIMUM
 
 
 def impact(obj: DomainObj, flags: int) -> int:

@@ -24,7 +24,7 @@ from pyvirt.plugin.records import (
     DomainRef,
 )
 from pyvirt.plugin.typed_params import FIELD_LENGTH, TypedParam, TypedParamType, typed_param
-from pyvirt.remote.calls import domain_ref, uuid_text, wire_domain
+from pyvirt.remote.calls import domain_ref, typed_param_to_wire, uuid_text, wire_domain
 
 
 # ---------------------------------------------------------------- domains
@@ -251,6 +251,7 @@ def _pin_vcpu(ctx: ClientContext, a: Any) -> Any:
 # ---------------------------------------------------------------- metadata, guest controls, statistics
 _VCPUINFO_MAX = 16384  # REMOTE_VCPUINFO_MAX
 _CPUMAPS_MAX = 8388608  # REMOTE_CPUMAPS_MAX
+_BLOCK_STATS_PARAMETERS_MAX = 16  # REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX
 _MEMORY_STATS_MAX = 1024  # REMOTE_DOMAIN_MEMORY_STATS_MAX
 _SEND_KEY_MAX = 16  # VIR_DOMAIN_SEND_KEY_MAX_KEYS
 
@@ -268,7 +269,9 @@ def _set_metadata(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_RENAME")
 def _rename(ctx: ClientContext, a: Any) -> Any:
     if a[1] is None:  # virDomainRename's virCheckNonNullArgGoto(new_name)
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Invalid argument in virDomainRename: new_name is NULL")
+        raise InvalidArgumentError(  # virReportInvalidNonNullArg: its own words, no "invalid argument: " before them
+            ErrorCode.INVALID_ARG, "new_name in virDomainRename must not be NULL", verbatim=True
+        )
     ctx.calls.domain_rename(dom=domain_ref(a[0]), new_name=a[1], flags=a[2])
     return (0,)
 
@@ -348,6 +351,35 @@ def _get_vcpu_pin_info(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_BLOCK_STATS")
 def _block_stats(ctx: ClientContext, a: Any) -> Any:
     return tuple(ctx.calls.domain_block_stats(dom=domain_ref(a[0]), path=a[1]))
+
+
+@handles("DOMAIN_BLOCK_STATS_FLAGS")
+def _block_stats_flags(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchDomainBlockStatsFlags: with ``nparams`` 0 only the count (virsh's first call), else the values."""
+    nparams = a[2]
+    if nparams < 0:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams must be non-negative")
+    if nparams > _BLOCK_STATS_PARAMETERS_MAX:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams too large")
+    params = ctx.calls.domain_block_stats_flags(dom=domain_ref(a[0]), path=a[1], flags=a[3])
+    if nparams == 0:
+        return ([], len(params))
+    return ([typed_param_to_wire(p) for p in params[:nparams]], 0)
+
+
+@handles("DOMAIN_GET_EMULATOR_PIN_INFO")
+def _get_emulator_pin_info(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchDomainGetEmulatorPinInfo: a map of exactly the ``maplen`` bytes asked for, and 1."""
+    maplen = a[1]
+    if maplen < 0:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "maplen must be non-negative")
+    cpumap = ctx.calls.domain_get_emulator_pin_info(dom=domain_ref(a[0]), maplen=maplen, flags=a[2])
+    return (cpumap[:maplen].ljust(maplen, b"\0"), 1)
+
+
+@handles("DOMAIN_PIN_EMULATOR")
+def _pin_emulator(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_pin_emulator(dom=domain_ref(a[0]), cpumap=bytes(a[1]), flags=a[2])
 
 
 @handles("DOMAIN_INTERFACE_STATS")

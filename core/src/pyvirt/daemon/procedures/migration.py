@@ -170,3 +170,8 @@ def _job_info(ctx: ClientContext, a: Any) -> Any:
     kind, params = ctx.calls.domain_get_job_stats(dom=domain_ref(a[0]), flags=0)
     values = {p.field: p.value for p in params}
     return (kind, *(int(values.get(f, 0)) for f in _JOB_INFO_FIELDS))
+
+
+@handles("DOMAIN_MIGRATE_START_POST_COPY")
+def _start_post_copy(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_migrate_start_post_copy(dom=domain_ref(a[0]), flags=a[1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pyvirt.conf.disk_names import disk_index, insertion_order
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
 if TYPE_CHECKING:
@@ -30,24 +31,6 @@ _INT_MAX = 2**31 - 1
 # libvirt adds every controller up to the highest one a disk names; for a number in the millions it allocates
 # until it dies. pyvirt refuses instead, far above any count of disk controllers a guest can have.
 _MAX_IMPLICIT_CONTROLLERS = 4096
-
-
-def disk_index(name: str) -> int:
-    """virDiskNameToIndex: 'vda' is 0, 'hdc' 2, 'sdaa' 26; -1 for a name of no known form."""
-    for prefix in ("fd", "hd", "vd", "sd", "xvd", "ubd"):
-        if name.startswith(prefix):
-            letters = name[len(prefix) :]
-            break
-    else:
-        return -1
-    index, count = 0, 0
-    for ch in letters:
-        if not "a" <= ch <= "z":
-            break
-        index = (index + (1 if count else 0)) * 26 + ord(ch) - ord("a")
-        count += 1
-    rest = letters[count:]
-    return index if count and (not rest or rest.isdigit()) else -1
 
 
 def _drive_address(disk: Disk) -> Address | None:
@@ -74,17 +57,7 @@ def apply_disk_defaults(dom: Domain) -> None:
         return
     # virDomainDiskInsert runs at parse time, before the post-parse gives a bus: disks written without
     # one are ordered as one group, by index across prefixes
-    ordered: list[Disk] = []
-    for disk in devices.disks:
-        at = -1
-        for i in range(len(ordered) - 1, -1, -1):
-            if ordered[i].target_bus != disk.target_bus:
-                continue
-            if disk_index(ordered[i].target_dev or "") > disk_index(disk.target_dev or ""):
-                at = i
-            elif at == -1:
-                at = i + 1
-        ordered.insert(len(ordered) if at == -1 else at, disk)
+    ordered = insertion_order(devices.disks, lambda d: (d.target_bus, d.target_dev or ""))
     devices.disks = ordered
     for disk in ordered:  # virDomainDiskDefPostParse
         if disk.device == "cdrom":

@@ -104,6 +104,12 @@ class GuestHooks:
         live, _config = self._impact(obj, flags)
         return (obj.live, True) if live else (obj.persistent_def(), False)
 
+    def _one_def_to_change(self, obj: DomainObj, flags: int) -> Domain:
+        """The one definition ``flags`` names, ready to change alone (its checks first, then the two kept apart)."""
+        self._one_def(obj, flags)
+        self._split(obj)
+        return self._one_def(obj, flags)[0]
+
     @staticmethod
     def _split(obj: DomainObj) -> None:
         """Before the live definition of a running persistent domain changes alone: keep the persistent one."""
@@ -308,14 +314,43 @@ class GuestHooks:
             d.cputune.vcpupins = sorted(pins, key=lambda p: p.vcpu or 0)
 
     @hookimpl
+    def domain_get_emulator_pin_info(self, dom: DomainRef, maplen: int, flags: int) -> bytes:
+        """testDomainGetEmulatorPinInfo: ``<emulatorpin>``, else ``<vcpu cpuset>``, else every host CPU."""
+        from pyvirt.conf.bitmap import parse_bitmap
+
+        check_flags(flags, LIVE | CONFIG, "testDomainGetEmulatorPinInfo")
+        with self.state.lock:
+            d, _live = self._one_def(self.state.find(dom), flags)
+            if d.cputune is not None and d.cputune.emulatorpin:
+                cpus = parse_bitmap(d.cputune.emulatorpin)
+            elif d.vcpu is not None and d.vcpu.cpuset:
+                cpus = parse_bitmap(d.vcpu.cpuset)
+            else:
+                cpus = self._host_cpus()
+            return _cpumap(cpus, maplen)
+
+    @hookimpl
+    def domain_pin_emulator(self, dom: DomainRef, cpumap: bytes, flags: int) -> None:
+        """testDomainPinEmulator: ``<cputune><emulatorpin>`` of the one definition ``flags`` names, nothing else."""
+        from pyvirt.conf.bitmap import format_bitmap
+        from pyvirt.conf.domain import CpuTune
+
+        check_flags(flags, LIVE | CONFIG, "testDomainPinEmulator")
+        with self.state.lock:
+            d = self._one_def_to_change(self.state.find(dom), flags)
+            cpus = {i for i in range(len(cpumap) * 8) if cpumap[i // 8] & (1 << (i % 8))}
+            if not cpus:
+                raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Empty cpu list for pinning")
+            if d.cputune is None:
+                d.cputune = CpuTune()
+            d.cputune.emulatorpin = format_bitmap(cpus)
+
+    @hookimpl
     def domain_set_memory_stats_period(self, dom: DomainRef, period: int, flags: int) -> None:
         """testDomainSetMemoryStatsPeriod: the balloon's ``<stats period>`` of the one definition flags name."""
         check_flags(flags, LIVE | CONFIG, "testDomainSetMemoryStatsPeriod")
         with self.state.lock:
-            obj = self.state.find(dom)
-            self._one_def(obj, flags)  # its checks first, then the definitions kept apart
-            self._split(obj)
-            d, _live = self._one_def(obj, flags)
+            d = self._one_def_to_change(self.state.find(dom), flags)
             balloon = d.devices.memballoon if d.devices is not None else None
             if balloon is None or balloon.model == "none":
                 raise InternalError(ErrorCode.INTERNAL_ERROR,

@@ -1123,6 +1123,62 @@ def domain_get_block_info(dom: DomainRef, path: str, flags: int) -> BlockInfo:
     """
 
 
+# ---------------------------------------------------------------- emulator pinning, block counters (contract 1.12)
+
+
+@hookspec(firstresult=True)
+def domain_get_emulator_pin_info(dom: DomainRef, maplen: int, flags: int) -> bytes:
+    """The host CPUs the emulator's own threads (everything but the vCPUs) may run on (virsh's ``emulatorpin``).
+
+    :param dom: the domain, as a lookup returned it.
+    :param maplen: the bytes of the map (one bit per host CPU).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG picks the
+        definition (0: the current one).
+    :returns: ``maplen`` bytes: ``<cputune><emulatorpin>``, else ``<vcpu cpuset>``, else every host CPU.
+
+    Stops at first non-None result.
+
+    Added in contract 1.12.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_pin_emulator(dom: DomainRef, cpumap: bytes, flags: int) -> None:
+    """Restrict the emulator's threads to some host CPUs, now and/or from the next start (``<emulatorpin>``).
+
+    :param dom: the domain, as a lookup returned it.
+    :param cpumap: the host CPUs they may use (CPU ``n`` is bit ``n % 8`` of byte ``n // 8``).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the
+        current state).
+    :raises Error: INVALID_ARG "Empty cpu list for pinning" for a map with no CPU.
+
+    Stops at first non-None result.
+
+    Added in contract 1.12.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_stats_flags(dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
+    """Every I/O counter the driver keeps for one disk (or all disks), by libvirt's field names.
+
+    Beside :func:`domain_block_stats`' five fixed counters this carries the ones
+    only some drivers have (``flush_operations``, ``rd_total_times``, ...); virsh's
+    ``domblkstat`` prints these when the driver has the call.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path; ``""`` sums every disk.
+    :param flags: :class:`~pyvirt.flags.TypedParameterFlags` STRING_OKAY or 0.
+    :returns: the counters, as LLONG typed parameters named as libvirt's
+        ``VIR_DOMAIN_BLOCK_STATS_*`` (``rd_bytes``, ``rd_operations``, ...).
+    :raises Error: INVALID_ARG "invalid path: PATH" for a disk the domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.12.
+    """
+
+
 # ---------------------------------------------------------------- migration (contract 1.10)
 # libvirt's migration protocol version 3 with parameters (virDomainMigrate*3Params): the source runs Begin,
 # Perform and Confirm, the destination Prepare and Finish. Whoever drives the phases (the client library, or
@@ -1259,6 +1315,25 @@ def domain_get_job_stats(dom: DomainRef, flags: int) -> tuple[int, list[TypedPar
     Stops at first non-None result.
 
     Added in contract 1.10.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_start_post_copy(dom: DomainRef, flags: int) -> None:
+    """Switch the domain's outgoing migration from pre-copy to post-copy (virDomainMigrateStartPostCopy). Optional.
+
+    The guest then runs on the destination, which fetches the pages it has
+    not received yet from the source on demand; the source's domain is paused
+    ("paused (post-copy)") until the migration ends.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :raises Error: OPERATION_INVALID when no outgoing migration runs, or when it was started without
+        :attr:`~pyvirt.flags.DomainMigrateFlags.POSTCOPY`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.12.
     """
 
 

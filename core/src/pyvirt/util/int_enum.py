@@ -1,0 +1,247 @@
+"""IntEnums for the numbering tables every process loads (error codes, domain states, RPC message kinds).
+
+Why not ``enum.IntEnum``: a ``pyvirsh`` run through pyvirtd is mostly start-up,
+and the ``enum`` module with the IntEnums it builds was about a sixth of it:
+importing ``enum`` (with the ``functools`` it pulls in) costs some 8 million
+instructions, and building the 230-odd members of these tables another 8
+million even the cheap way (``enum._simple_enum``), where the members here are
+a few hundred thousand. Callers use what IntEnum gives them and nothing more
+exotic (``int_flag`` and ``plain_enum`` do the same for the IntFlag and the Enum
+that every run loads too): members are ``int`` subclasses (``code == 42``, dict keys, XDR
+encoding, ``str()``/``format()`` as the number, as IntEnum does since Python
+3.11) with ``name``, ``value`` and IntEnum's ``repr``; the class looks a value
+up (``ErrorCode(42)``, ``ValueError`` for an unknown one), a name up
+(``ErrorCode["NO_DOMAIN"]``), iterates its members in definition order and has
+``len()`` and ``__members__``; members pickle and copy as themselves. A test
+compares all of that with ``enum.IntEnum`` built from the same table.
+
+mypy sees the tables as IntEnum classes (the modules declare them with
+``_IntEnumBody`` = ``enum.IntEnum`` under ``TYPE_CHECKING``), so type checking
+is IntEnum's.
+"""
+
+from __future__ import annotations
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): not importing typing here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import enum
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+__all__ = ["int_enum", "int_flag", "plain_enum"]
+
+# Class attributes of a table's body that are not members and are not carried over.
+_SKIPPED = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
+
+
+class _IntEnumType(type):
+    """The light IntEnums' class: what ``enum.EnumType`` offers on the class itself."""
+
+    _member_map_: dict[str, Any]
+    _member_names_: list[str]
+    _value2member_map_: dict[int, Any]
+
+    def __iter__(cls) -> Iterator[Any]:
+        return (cls._member_map_[name] for name in cls._member_names_)
+
+    def __len__(cls) -> int:
+        return len(cls._member_names_)
+
+    def __getitem__(cls, name: str) -> Any:
+        return cls._member_map_[name]
+
+    def __contains__(cls, value: object) -> bool:
+        return isinstance(value, cls) or value in cls._value2member_map_
+
+    def __reversed__(cls) -> Iterator[Any]:
+        return (cls._member_map_[name] for name in reversed(cls._member_names_))
+
+    @property
+    def __members__(cls) -> Mapping[str, Any]:
+        import types  # only the rare caller pays
+
+        return types.MappingProxyType(cls._member_map_)
+
+    def __repr__(cls) -> str:
+        return f"<enum {cls.__name__!r}>"
+
+
+class _IntEnum(int, metaclass=_IntEnumType):
+    """A member: the number itself, with IntEnum's name, value, repr and lookup by value."""
+
+    _name_: str
+
+    def __new__(cls, value: object) -> _IntEnum:
+        try:
+            member: _IntEnum = cls._value2member_map_[value]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+        return member
+
+    @property
+    def name(self) -> str:
+        return self._name_
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    @property
+    def _value_(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self._name_}: {int(self)}>"
+
+    __str__ = int.__repr__
+    __format__ = int.__format__
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[type, tuple[int]]:
+        return type(self), (int(self),)
+
+    def __copy__(self) -> _IntEnum:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _IntEnum:
+        return self
+
+
+def int_enum(body: type) -> type[enum.IntEnum]:
+    """The IntEnum-like class of ``body``'s members: its public int attributes, in order.
+
+    A second name for a value already taken is an alias of the first member, as
+    in an IntEnum; methods and other attributes of ``body`` are kept.
+    """
+    return _build(body, _IntEnum, lambda v: type(v) is int, int.__new__)  # type: ignore[no-any-return]
+
+
+class _IntFlag(_IntEnum):
+    """A flag member or combination: IntFlag's ``|``, ``&``, ``^`` and ``~`` give the flag class back."""
+
+    def __new__(cls, value: object) -> _IntFlag:
+        member: _IntFlag | None = cls._value2member_map_.get(value)  # type: ignore[call-overload]
+        if member is not None:
+            return member
+        if type(value) is not int and not isinstance(value, int):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+        # a combination (or bits this table does not name): IntFlag keeps any integer, named by its known bits
+        # and the rest as a number ("A|16"), unnamed when no known bit is set
+        combo: _IntFlag = int.__new__(cls, value)
+        known = [m._name_ for m in cls if int(m) and int(m) & value == int(m)]
+        rest = value
+        for m in cls:
+            rest &= ~int(m)
+        combo._name_ = "|".join(known + ([str(rest)] if rest else [])) if known else None  # type: ignore[assignment]
+        return combo
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__}.{self._name_}: {int(self)}>"
+            if self._name_
+            else f"<{type(self).__name__}: {int(self)}>"
+        )
+
+    def __contains__(self, other: int) -> bool:
+        return int(other) & int(self) == int(other)
+
+    def __or__(self, other: int) -> _IntFlag:
+        return type(self)(int(self) | int(other))
+
+    def __and__(self, other: int) -> _IntFlag:
+        return type(self)(int(self) & int(other))
+
+    def __xor__(self, other: int) -> _IntFlag:
+        return type(self)(int(self) ^ int(other))
+
+    __ror__, __rand__, __rxor__ = __or__, __and__, __xor__
+
+    def __invert__(self) -> _IntFlag:
+        mask = 0
+        for member in type(self):
+            mask |= int(member)
+        return type(self)(((1 << mask.bit_length()) - 1) ^ int(self))  # IntFlag's: every bit up to the highest
+
+
+class _Enum(metaclass=_IntEnumType):
+    """A member of a plain Enum: a name and a value that it is not equal to (``Access.READ != "read"``)."""
+
+    _name_: str
+    _value_: object
+
+    def __new__(cls, value: object) -> _Enum:
+        try:
+            member: _Enum = cls._value2member_map_[value]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+        return member
+
+    @property
+    def name(self) -> str:
+        return self._name_
+
+    @property
+    def value(self) -> object:
+        return self._value_
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self._name_}: {self._value_!r}>"
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self._name_}"
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[type, tuple[object]]:
+        return type(self), (self._value_,)
+
+    def __copy__(self) -> _Enum:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _Enum:
+        return self
+
+
+def _build(body: type, base: type, is_member: Any, make: Any) -> Any:
+    namespace: dict[str, Any] = {"__module__": body.__module__, "__qualname__": body.__qualname__,
+                                 "__doc__": body.__doc__}  # fmt: skip
+    members: dict[str, Any] = {}
+    for name, value in vars(body).items():
+        if name in _SKIPPED:
+            continue
+        if not name.startswith("_") and is_member(value):
+            members[name] = value
+        else:
+            namespace[name] = value
+    cls: Any = _IntEnumType(body.__name__, (base,), namespace)
+    member_map: dict[str, Any] = {}
+    by_value: dict[Any, Any] = {}
+    names: list[str] = []
+    for name, value in members.items():
+        member = by_value.get(value)
+        if member is None:
+            member = make(cls, value)
+            member._name_ = name
+            by_value[value] = member
+            names.append(name)
+        member_map[name] = member
+        setattr(cls, name, member)
+    cls._member_map_ = member_map
+    cls._member_names_ = names
+    cls._value2member_map_ = by_value
+    return cls
+
+
+def int_flag(body: type) -> type[enum.IntFlag]:
+    """The IntFlag-like class of ``body``'s members (single bits): combinations stay of the class."""
+    return _build(body, _IntFlag, lambda v: type(v) is int, int.__new__)  # type: ignore[no-any-return]
+
+
+def plain_enum(body: type) -> type[enum.Enum]:
+    """The Enum-like class of ``body``'s members (its public non-callable attributes)."""
+
+    def make(cls: Any, value: object) -> Any:
+        member = object.__new__(cls)
+        member._value_ = value
+        return member
+
+    is_member = lambda v: not callable(v) and not isinstance(v, (property, classmethod, staticmethod))  # noqa: E731
+    return _build(body, _Enum, is_member, make)  # type: ignore[no-any-return]

@@ -1,0 +1,6 @@
+"""The CLI stories import their shared helpers (``virsh_compare``) from this directory."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

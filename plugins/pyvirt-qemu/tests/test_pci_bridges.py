@@ -1,0 +1,72 @@
+"""pci-bridges libvirt adds to an i440fx guest: for devices bus 0 cannot hold, and for a bus an address names.
+
+A user gives a guest more PCI devices than the 31 slots of bus 0 (here 33 virtio RNGs), or pins one to a bus
+the guest has no controller for; libvirt adds the pci-bridges (qemuDomainAssignPCIAddresses) and so does
+pyvirt, writing them into the definition, and QEMU then shows the devices behind them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyvirt
+
+RNG = "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
+PINNED = ("<rng model='virtio'><backend model='random'>/dev/urandom</backend>"
+          "<address type='pci' domain='0x0000' bus='0x02' slot='0x05' function='0x0'/></rng>")  # fmt: skip
+
+GUEST = """<domain type='{virt}'><name>bridges</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{devices}<memballoon model='none'/></devices></domain>"""
+
+
+def _monitor(dom: pyvirt.Domain) -> Any:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError(f"{dom.name} is not running")
+
+
+def _bridged(mon: Any) -> dict[str, list[str]]:
+    """Ids of the devices on each bus, from QEMU's device tree (a paused guest's bridges have no bus numbers yet,
+    so ``query-pci`` cannot list what is behind them)."""
+    out: dict[str, list[str]] = {}
+    buses: list[tuple[int, str]] = []  # (indent, name) of the buses enclosing the current line
+    for line in mon.execute("human-monitor-command", {"command-line": "info qtree"}).splitlines():
+        indent = len(line) - len(line.lstrip())
+        while buses and buses[-1][0] >= indent:
+            buses.pop()
+        if bus := re.match(r"\s*bus: (\S+)", line):
+            buses.append((indent, bus.group(1)))
+        elif (dev := re.match(r'\s*dev: \S+, id "([^"]+)"', line)) and buses:
+            out.setdefault(buses[-1][1], []).append(dev.group(1))
+    return out
+
+
+def test_devices_beyond_bus_0_go_behind_an_added_bridge(conn: pyvirt.Connection, virt_type: str) -> None:
+    dom = conn.define_domain(GUEST.format(virt=virt_type, devices=RNG * 33))
+    defined = dom.xml_desc().replace('"', "'")
+    assert "<controller type='pci' index='1' model='pci-bridge'>" in defined
+    assert (
+        defined.count("bus='0x01'") == 4
+    )  # slots 1.. of the bridge: 32 devices, 31 slots minus PIIX3's and the bridge's
+    dom.create()
+    try:
+        assert len(_bridged(_monitor(dom))["pci.1"]) == 4
+    finally:
+        dom.destroy()
+
+
+def test_a_bus_an_address_names_gets_its_bridges(conn: pyvirt.Connection, virt_type: str) -> None:
+    dom = conn.define_domain(GUEST.format(virt=virt_type, devices=PINNED))
+    defined = dom.xml_desc().replace('"', "'")
+    assert "<controller type='pci' index='1' model='pci-bridge'>" in defined
+    assert "<controller type='pci' index='2' model='pci-bridge'>" in defined
+    dom.create()
+    try:
+        assert _bridged(_monitor(dom))["pci.2"] == ["rng0"]
+    finally:
+        dom.destroy()
