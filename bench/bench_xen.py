@@ -127,7 +127,8 @@ def as_commands(runs: int) -> None:
     if not os.path.exists(LIBXL_DRIVER):
         print(
             f"libvirt 9.0 cannot convert here, so no comparison: its libxl driver ({LIBXL_DRIVER}, Debian package "
-            "libvirt-daemon-driver-xen) is not installed, and it would not initialise without a running Xen"
+            "libvirt-daemon-driver-xen) is not installed, and it would not initialise without a running Xen "
+            "(bench_xen_convert.py compares the two in the nested dom0)"
         )
         return
     out = subprocess.run([virsh, "-c", "xen:///system", "domxml-from-native", "xen-xl", str(cfgs[0])],

@@ -20,7 +20,7 @@ Medians per file and per round; a corpus row sums the per-file medians.
 Everything in dom0 runs under TCG with each system call through Xen, so the
 absolute times are TCG's; the ratios carry over. The load average is
 printed before and after (this machine is shared). One command, from the
-checkout: ``.venv/bin/python bench/bench_xen_convert.py`` (about 10 minutes
+checkout: ``.venv/bin/python bench/bench_xen_convert.py`` (15 minutes or more
 on an idle machine; ``--command-files 10`` for a shorter run).
 """
 
@@ -131,7 +131,7 @@ def print_report(r: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--process-rounds", type=int, default=5)
+    parser.add_argument("--process-rounds", type=int, default=3)
     parser.add_argument("--command-rounds", type=int, default=1)
     parser.add_argument("--command-kinds", nargs="*", default=["from-xl"], choices=list(KINDS))
     parser.add_argument("--command-files", type=int, default=10_000, help="the first N files of each kind")

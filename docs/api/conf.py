@@ -53,6 +53,7 @@ nitpicky = True
 # inventories cannot be fetched (no intersphinx offline). Only module prefixes
 # that are not pyvirt's, so a broken pyvirt reference still fails the build.
 _FOREIGN_MODULES = (
+    "_collections_abc",
     "abc",
     "collections",
     "collections.abc",
@@ -160,9 +161,41 @@ def _resolve_callable_in_annotation(
     return domain.resolve_xref(env, node["refdoc"], app.builder, "func", target, node, contnode)
 
 
+# pyvirt.util.int_enum's private bases stand in for these (start-up cost); mypy and callers see the public ones
+_LIGHT_ENUM_BASES = {"_IntEnum": "IntEnum", "_IntFlag": "IntFlag", "_Enum": "Enum"}
+
+
+def _public_enum_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """Show ``enum.IntEnum`` (IntFlag, Enum) as the base of a table built by :mod:`pyvirt.util.int_enum`.
+
+    Its classes are light stand-ins that behave as the standard library's for
+    everything callers use, and are typed as them; their private base is not
+    API, so the reference names the class a reader can rely on.
+    """
+    import enum
+
+    for i, base in enumerate(bases):
+        public = _LIGHT_ENUM_BASES.get(getattr(base, "__name__", ""))
+        if public is not None and getattr(base, "__module__", "") == "pyvirt.util.int_enum":
+            bases[i] = getattr(enum, public)
+
+
+def _public_enum_reference(
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.TextElement
+) -> nodes.Node | None:
+    """``_IntFlag`` in a light table's signature (its constructor's return type) read as ``enum.IntFlag``."""
+    target = node["reftarget"]
+    public = _LIGHT_ENUM_BASES.get(target.removeprefix("pyvirt.util.int_enum."))
+    if node.get("refdomain") != "py" or public is None:
+        return None
+    return nodes.literal(text=f"enum.{public}")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the qualification of bare names and the fallbacks for re-exports and validators."""
+    """Register the qualification of bare names, the fallbacks for re-exports and validators, and the enum bases."""
+    app.connect("autodoc-process-bases", _public_enum_bases)
     app.connect("doctree-read", _qualify_bare_names)
     app.connect("missing-reference", _resolve_reexported)
     app.connect("missing-reference", _resolve_callable_in_annotation)
+    app.connect("missing-reference", _public_enum_reference)
     return {"parallel_read_safe": True}

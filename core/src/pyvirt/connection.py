@@ -10,7 +10,7 @@ whichever way they come, so no public method checks on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable
 
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode

@@ -10,7 +10,7 @@ read-only connections.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from _collections_abc import Iterable
 
 from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
@@ -308,6 +308,11 @@ class Domain:
         """Every I/O counter the driver keeps for disk ``path`` ("" sums all), named as libvirt's
         VIR_DOMAIN_BLOCK_STATS_* (virDomainBlockStatsFlags)."""
         return self._conn.calls.domain_block_stats_flags(dom=self._ref, path=path, flags=flags)
+
+    def block_job_info(self, path: str, flags: int = 0) -> tuple[int, int, int, int]:
+        """The block job on disk ``path``: (virDomainBlockJobType, bandwidth, cur, end), all 0 without one
+        (virDomainGetBlockJobInfo; flags 1, BANDWIDTH_BYTES: the bandwidth in bytes/s, else MiB/s)."""
+        return self._conn.calls.domain_get_block_job_info(dom=self._ref, path=path, flags=flags)
 
     def pin_emulator(self, cpumap: bytes, flags: DomainModificationImpact | int = 0) -> None:
         """Let the emulator's threads (all but the vCPUs) run only on the host CPUs of ``cpumap`` (virDomainPinEmulator)."""

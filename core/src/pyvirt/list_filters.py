@@ -7,7 +7,7 @@ with AND; the two bits of one group combine with OR, as in libvirt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping
 
 __all__ = ["ACTIVE_PERSISTENT_AUTOSTART", "matches_flag_groups"]
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from pyvirt.domain_state import DomainState
 from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError, NotSupportedError, OperationFailedError
+from pyvirt.flags import DomainMigrateFlags
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
@@ -45,30 +46,8 @@ __all__ = [
 ]
 
 
-class MigrateFlag(enum.IntFlag):
-    """virDomainMigrateFlags (VIR_MIGRATE_*), with libvirt's values."""
-
-    LIVE = 1 << 0
-    PEER2PEER = 1 << 1
-    TUNNELLED = 1 << 2
-    PERSIST_DEST = 1 << 3
-    UNDEFINE_SOURCE = 1 << 4
-    PAUSED = 1 << 5
-    NON_SHARED_DISK = 1 << 6
-    NON_SHARED_INC = 1 << 7
-    CHANGE_PROTECTION = 1 << 8
-    UNSAFE = 1 << 9
-    OFFLINE = 1 << 10
-    COMPRESSED = 1 << 11
-    ABORT_ON_ERROR = 1 << 12
-    AUTO_CONVERGE = 1 << 13
-    RDMA_PIN_ALL = 1 << 14
-    POSTCOPY = 1 << 15
-    TLS = 1 << 16
-    PARALLEL = 1 << 17
-    NON_SHARED_SYNCHRONOUS_WRITES = 1 << 18
-    POSTCOPY_RESUME = 1 << 19
-    ZEROCOPY = 1 << 20
+MigrateFlag = DomainMigrateFlags
+"""virDomainMigrateFlags (VIR_MIGRATE_*), with libvirt's values: :class:`pyvirt.flags.DomainMigrateFlags`."""
 
 
 class MigrateParam(enum.StrEnum):
@@ -187,9 +166,9 @@ class _DestinationWatch:
         while not self._done.wait(_PROBE_EVERY):
             try:
                 dst.connect_get_version()
-            except Error:
-                if self._done.is_set():
-                    return
+            except Error as exc:
+                if self._done.is_set() or exc.code == ErrorCode.NO_SUPPORT:
+                    return  # (a driver without the call cannot be watched this way; it was not lost)
                 self.lost = True
                 with contextlib.suppress(Error):  # (Perform may have ended meanwhile: nothing to abort then)
                     src.domain_abort_job(dom=dom, flags=0)

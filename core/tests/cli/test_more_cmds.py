@@ -62,6 +62,10 @@ def _run(argv: list[str], line: str) -> tuple[str, str, int]:
         "pool-define-as p dir --target /tmp/p; pool-start p --build; pool-start p; pool-dumpxml p --inactive",
         "pool-create-as default-pool dir --target /tmp/p; pool-define-as default-pool dir --target /tmp/p",
         "pool-create-as p bogus --target /tmp/p; pool-define-as p bogus",
+        # virBufferEscapeString: quotes as entities too; the domain is looked up before --print-xml
+        'snapshot-create-as test "a\'b<&>\\"" --description "x\'y" --print-xml',
+        "snapshot-create-as nosuch s --print-xml; snapshot-create-as test --print-xml",
+        "checkpoint-create-as test \"q'\" --description 'd\"' --print-xml",
         # virsh calls the Flags variant as soon as --current is given, the plain one without any option
         "attach-device test /dev/stdin --current; attach-device test /dev/stdin",
         "detach-device test /dev/stdin --current; update-device test /dev/stdin --current",

@@ -9,6 +9,7 @@ descriptors once virsh has exited (a leak test, an operator with ``ls
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import struct
 
@@ -48,6 +49,7 @@ def _replies_then_hangs_up(path: str, uri: str | None) -> None:
 
 def test_connect_close_reply_is_followed_by_the_daemons_hang_up(pyvirtd: PrivateDaemon) -> None:
     _replies_then_hangs_up(pyvirtd.socket, "test:///default")  # answered on the daemon's loop
-    _replies_then_hangs_up(pyvirtd.ro_socket, "qemu:///system")  # answered on a worker thread
+    if importlib.util.find_spec("pyvirt_qemu") is not None:  # (the core tested alone has no qemu driver)
+        _replies_then_hangs_up(pyvirtd.ro_socket, "qemu:///system")  # answered on a worker thread
     _replies_then_hangs_up(pyvirtd.socket, None)  # closing what was never opened: libvirt hangs up all the same
     assert not pyvirtd.tracebacks(), "\n\n".join(pyvirtd.tracebacks())

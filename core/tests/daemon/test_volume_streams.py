@@ -8,6 +8,7 @@ volume file itself is the oracle.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -19,7 +20,11 @@ import pytest
 
 from pyvirt.daemon.instance import PrivateDaemon
 
-pytestmark = pytest.mark.skipif(shutil.which("virsh") is None, reason="Debian's virsh (libvirt-clients) is needed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("virsh") is None, reason="Debian's virsh (libvirt-clients) is needed"),
+    # the daemon serves the volumes through the storage driver, not installed when the core is tested alone
+    pytest.mark.skipif(importlib.util.find_spec("pyvirt_storage") is None, reason="needs pyvirt-storage installed"),
+]
 
 MIB = 1 << 20
 URI = "qemu:///system"

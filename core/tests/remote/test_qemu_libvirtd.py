@@ -61,8 +61,9 @@ def test_define_and_inspect_a_guest_on_libvirtds_qemu_driver(
         dom.pin_emulator(b"\x01", 2)  # VIR_DOMAIN_AFFECT_CONFIG
         assert dom.emulator_pin_info(1, 2) == b"\x01"
         assert "<emulatorpin cpuset='0'/>" in dom.xml_desc()
-        with pytest.raises(pyvirt.Error) as err:
-            dom.block_stats_flags("vda")
-        assert err.value.code == ErrorCode.OPERATION_INVALID and err.value.message.endswith("domain is not running")
+        for call in (lambda: dom.block_stats_flags("vda"), lambda: dom.block_job_info("vda")):
+            with pytest.raises(pyvirt.Error) as err:
+                call()
+            assert err.value.code == ErrorCode.OPERATION_INVALID and err.value.message.endswith("domain is not running")
         dom.undefine()
         assert conn.list_all_domains() == []

@@ -112,7 +112,10 @@ def argv_for(
     memory["incoming"] = incoming
     memory["secrets"] = GuestSecrets(lookup=fake_secret_lookup)  # the master key of libvirt's random-bytes mock
     build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
-    fds = {key: 1750 if kind == "file" else 1729 for key, kind, _ in chardev_fds_wanted(dom)} | {"monitor": 1729}
+    # (testutilsqemu.c hands every file 1750, every log file 1751, every listening socket 1729)
+    fds = {key: {"file": 1750, "log": 1751}.get(kind, 1729) for key, kind, _ in chardev_fds_wanted(dom)} | {
+        "monitor": 1729
+    }
     fds |= taps
     return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir,
                               graphics_cfg=cfg, **memory).argv  # fmt: skip

@@ -275,9 +275,10 @@ _SAME_LINE = ("define {xml}; start statq; vcpucount statq; vcpuinfo statq; domme
               "domblkinfo statq vdb; domblkinfo statq vdz; domtime statq; domhostname statq; send-key statq KEY_A; "
               "vcpucount statq --guest; vcpucount statq --guest --config; domifstat statq nope0; "
               "domblkstat statq vda; domblkstat statq vdb --human; domblkstat statq; domblkstat statq vdz; "
+              "blockjob statq vda; blockjob statq vda --raw; blockjob statq vdb --bytes; blockjob statq vdz; "
               "emulatorpin statq; emulatorpin statq 0; emulatorpin statq --live; emulatorpin statq 0 --config; "
               "emulatorpin statq --config; emulatorpin statq --live --config; destroy statq; emulatorpin statq; "
-              "emulatorpin statq 0; domblkstat statq vda; "
+              "emulatorpin statq 0; domblkstat statq vda; blockjob statq vda; "
               "domblkinfo statq vda; dommemstat statq; vcpuinfo statq; domrename statq other; domrename other other; "
               "domtime other; undefine other")  # fmt: skip
 
@@ -477,3 +478,47 @@ def test_every_block_counter_by_libvirts_names(running: pyvirt.Domain) -> None:
     with pytest.raises(pyvirt.Error) as info:
         running.block_stats_flags("vdz")
     assert info.value.code == ErrorCode.INVALID_ARG and info.value.message.endswith("invalid path: vdz")
+
+
+def test_block_job_info_follows_a_running_mirror(running: pyvirt.Domain, qemu_root: Path) -> None:
+    """virDomainGetBlockJobInfo on a real QEMU mirror, named as a storage migration names it (drive-<alias>).
+
+    The disk is filled first (a sparse image would be copied at once) and the
+    mirror runs at one byte a second into a null target, so it is still
+    copying while it is asked about; virsh's line reads "Block Copy".
+    """
+    import re
+
+    from pyvirt_qemu import driver as qemu_driver
+    from pyvirt_qemu.block_nodes import format_node
+    from pyvirt_qemu.migration_storage import export_name
+
+    assert running.block_job_info("vda") == (0, 0, 0, 0)
+    out, err, rc = _pyvirsh(qemu_root, "blockjob statq vda")
+    assert (out, err, rc) == ("No current block job for vda\n", "", 0)
+    obj = next(s.by_name["statq"] for s in qemu_driver._states.values() if "statq" in s.by_name)
+    disk = next(d for d in obj.live.devices.disks if d.target_dev == "vda")
+    monitor, job = obj.process.monitor, export_name(disk)
+    with open(disk.source_file, "r+b") as f:
+        f.write(os.urandom(16 << 20))
+    monitor.execute("blockdev-add", {"driver": "null-co", "node-name": "pyvirt-test-target", "size": 16 << 20})
+    monitor.execute("blockdev-mirror", {"job-id": job, "device": format_node(disk), "target": "pyvirt-test-target",
+                                        "sync": "full", "speed": 1})  # fmt: skip
+    try:
+        kind, bandwidth, cur, end = running.block_job_info("vda", 1)  # BANDWIDTH_BYTES
+        assert (kind, bandwidth, end) == (2, 1, 16 << 20) and 0 <= cur < end
+        assert running.block_job_info("vda")[1] == 1, "1 byte/s is 1 MiB/s rounded up"
+        assert running.block_job_info("vdb") == (0, 0, 0, 0)
+        out, err, rc = _pyvirsh(qemu_root, "blockjob statq vda --info")
+        assert (out, rc) == ("    Bandwidth limit: 1 bytes/s (1.000 B/s)\n\n", 0)
+        shown = re.fullmatch(r"\rBlock Copy: \[ *(\d+) %\]", err)
+        assert shown is not None and int(shown[1]) < 100, err
+        out, err, rc = _pyvirsh(qemu_root, "blockjob statq vda --raw")
+        assert (
+            rc == 0 and out.startswith(" type=Block Copy\n bandwidth=1\n cur=") and out.endswith(f" end={16 << 20}\n\n")
+        )
+    finally:
+        monitor.execute("block-job-cancel", {"device": job, "force": True})
+    with pytest.raises(pyvirt.Error) as info:
+        running.block_job_info("vdz")
+    assert info.value.code == ErrorCode.INVALID_ARG and info.value.message.endswith("disk 'vdz' not found in domain")

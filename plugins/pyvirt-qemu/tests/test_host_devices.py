@@ -130,3 +130,13 @@ def test_mediated_device_rules(hostdevs: str, message: str, monkeypatch: pytest.
     with pytest.raises(pyvirt.Error) as info:
         build_command_line(dom, "/tmp/m.sock", lib_dir="/tmp/lib", hugepage_mounts=[], host_nodes={0})
     assert str(info.value) == message
+
+
+def test_an_unassigned_function_is_prepared_but_not_given_to_the_guest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``<address type='unassigned'/>``: libvirt keeps the function from the host, and QEMU never sees it."""
+    monkeypatch.setattr(pyvirt_qemu.host_devices, "host_pci_driver", lambda address: "vfio-pci")
+    unassigned = _pci("0021:de:1f.2", "yes").replace("</hostdev>", "<address type='unassigned'/></hostdev>")
+    dom = apply_defaults(parse_domain(_guest("qemu", _pci("0021:de:1f.1", "yes") + unassigned)))
+    argv = build_command_line(dom, "/tmp/m.sock", lib_dir="/tmp/lib", hugepage_mounts=[], host_nodes={0}).argv
+    hosts = [json.loads(a)["host"] for a in argv if a.startswith('{"driver":"vfio-pci"')]
+    assert hosts == ["0021:de:1f.1"]

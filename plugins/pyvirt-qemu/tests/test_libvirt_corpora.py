@@ -683,8 +683,8 @@ def test_keyval_arguments_as_libvirt_writes_them() -> None:
 FLOOR = {
     "qemuxml2xml x86_64-latest": 260,
     "qemuxml2xml every caps": 1013,
-    "qemuxml2argv x86_64-latest": 294,
-    "qemuxml2argv other caps": 398,
+    "qemuxml2argv x86_64-latest": 306,
+    "qemuxml2argv other caps": 408,
     "qemuxml2argv must-fail refused": 201,
     "qemuxml2argv must-fail first line": 186,
 }

@@ -54,10 +54,12 @@ TwoHosts, qemu_pids, wait_for = _hosts.TwoHosts, _hosts.qemu_pids, _hosts.wait_f
 two_hosts = _hosts.two_hosts  # the fixture
 guest_linux = _migration.guest_linux  # the fixture: Debian's kernel and busybox, fetched once
 counter_guest, ticks, newc = _migration.counter_guest, _migration.ticks, _migration.newc
-# the counter, plus a writer that keeps dirtying memory faster than the migration's bandwidth: the pre-copy
-# never converges, so its first pass ending is what switches it to post-copy
+# the counter, plus a writer that keeps rewriting 16 MiB of files in its RAM-backed root: far more than the
+# 1.2 MiB QEMU would send in its last pause (4 MiB/s x 300 ms), so the pre-copy cannot converge, and its first
+# pass ending is what switches it to post-copy
 DIRTYING_INIT = _migration.COUNTER_INIT.replace(
-    b"n=0\n", b"(while :; do cat /bin/busybox /bin/busybox /bin/busybox /bin/busybox > /dirty; done) &\nn=0\n"
+    b"n=0\n",
+    b"(while :; do for i in 1 2 3 4 5 6 7 8; do cat /bin/busybox > /dirty$i; done; done) &\nn=0\n",
 )
 
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
@@ -128,16 +130,19 @@ def _migrating(uri: str) -> bool:
     return kind == 1 and any(p.field == "data_processed" and int(p.value) > 0 for p in params)
 
 
+@pytest.mark.parametrize("driver", ["client", "p2p"])
 def test_timeout_postcopy_moves_the_guest_and_it_keeps_counting(
-    two_hosts: TwoHosts, guest_linux: Path, tmp_path: Path
+    two_hosts: TwoHosts, guest_linux: Path, tmp_path: Path, driver: str
 ) -> None:
+    """The switch after ``--timeout``, with pyvirsh driving the phases or (``--p2p``) A's daemon."""
     a, b = two_hosts.a, two_hosts.b
     console = _start_counter(two_hosts, guest_linux, tmp_path)
     before = ticks(console)[-1]
     on_a, on_b = _Events(a.uri), _Events(b.uri)
     try:
         # 2 MiB/s: the pre-copy takes a minute, so it is still under way when --timeout switches to post-copy
-        run = _migrate(two_hosts, "--timeout", "4", "--timeout-postcopy", "--bandwidth", "2")
+        p2p = ["--p2p"] if driver == "p2p" else []
+        run = _migrate(two_hosts, *p2p, "--timeout", "4", "--timeout-postcopy", "--bandwidth", "2")
         _out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err + a.daemon.log() + b.daemon.log()
         assert b.pyvirsh("domstate", "--reason", "counter").stdout.strip() == "running (migrated)"
@@ -219,7 +224,7 @@ def test_postcopy_after_precopy_switches_once_the_first_pass_ended(
     before = ticks(console)[-1]
     on_a = _Events(a.uri)
     try:
-        run = _migrate(two_hosts, "--postcopy-after-precopy", "--bandwidth", "8")
+        run = _migrate(two_hosts, "--postcopy-after-precopy", "--bandwidth", "4")
         _out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err + a.daemon.log() + b.daemon.log()
         assert on_a.has((DomainEvent.SUSPENDED, Suspended.POSTCOPY)), on_a.seen  # it did switch

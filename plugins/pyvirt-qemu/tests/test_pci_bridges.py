@@ -1,8 +1,9 @@
-"""pci-bridges libvirt adds to an i440fx guest: for devices bus 0 cannot hold, and for a bus an address names.
+"""PCI bridges libvirt adds (qemuDomainAssignPCIAddresses), and so does pyvirt, writing them into the definition.
 
-A user gives a guest more PCI devices than the 31 slots of bus 0 (here 33 virtio RNGs), or pins one to a bus
-the guest has no controller for; libvirt adds the pci-bridges (qemuDomainAssignPCIAddresses) and so does
-pyvirt, writing them into the definition, and QEMU then shows the devices behind them.
+On i440fx: a guest with more PCI devices than the 31 slots of bus 0 (here 33 virtio RNGs), or one pinned to
+a bus the guest has no controller for, gets pci-bridges. On q35: a conventional PCI device (a
+virtio-transitional one) goes behind a pcie-to-pci-bridge on a root port of its own, and one more root port
+stays free for hotplug. QEMU then shows the devices behind the bridges.
 """
 
 from __future__ import annotations
@@ -68,5 +69,26 @@ def test_a_bus_an_address_names_gets_its_bridges(conn: pyvirt.Connection, virt_t
     dom.create()
     try:
         assert _bridged(_monitor(dom))["pci.2"] == ["rng0"]
+    finally:
+        dom.destroy()
+
+
+Q35 = """<domain type='{virt}'><name>q35bridge</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>
+<rng model='virtio-transitional'><backend model='random'>/dev/urandom</backend></rng>
+<memballoon model='none'/></devices></domain>"""
+
+
+def test_a_conventional_device_on_q35_goes_behind_a_pcie_to_pci_bridge(conn: pyvirt.Connection,
+                                                                       virt_type: str) -> None:  # fmt: skip
+    dom = conn.define_domain(Q35.format(virt=virt_type))
+    defined = dom.xml_desc().replace('"', "'")
+    # the USB controller (PCIe) takes root port 1, the bridge port 2 (a port of its own), port 4 stays free
+    assert "<controller type='pci' index='3' model='pcie-to-pci-bridge'>" in defined
+    assert "<controller type='pci' index='4' model='pcie-root-port'>" in defined
+    dom.create()
+    try:
+        buses = _bridged(_monitor(dom))
+        assert buses["pci.2"] == ["pci.3"] and buses["pci.3"] == ["rng0"] and "pci.4" not in buses
     finally:
         dom.destroy()

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import pyvirt_selinux
 from pyvirt_selinux.context import parse_context
 from pyvirt_selinux.driver import XATTR, SelinuxDriver, get_file_context
 
@@ -24,7 +25,6 @@ from pyvirt.security.stack import SecurityConfig, SecurityStack
 from pyvirt.util.command import Command
 
 pytestmark = pytest.mark.usefixtures("root_only")
-REPO = Path(__file__).resolve().parents[3]
 CONTEXTS = "/etc/selinux/default/contexts"
 POLICY = "/etc/selinux/default/policy/policy.33"
 
@@ -57,10 +57,7 @@ def rooted(xml: str, root: Path) -> str:
 
 
 def libvirt_cases() -> list[str]:
-    import sys
-
-    sys.path.insert(0, str(REPO / "core" / "tests" / "conf"))
-    from libvirt_testdata import libvirt_source  # type: ignore[import-not-found]
+    from pyvirt.testing.sources import libvirt_source
 
     src = libvirt_source()
     if src is None:
@@ -70,10 +67,7 @@ def libvirt_cases() -> list[str]:
 
 @pytest.mark.parametrize("case", libvirt_cases() or ["unavailable"])
 def test_libvirt_securityselinuxlabeldata(case: str, driver: SelinuxDriver, tmp_path: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(REPO / "core" / "tests" / "conf"))
-    from libvirt_testdata import libvirt_source
+    from pyvirt.testing.sources import libvirt_source
 
     src = libvirt_source()
     if src is None or case == "unavailable":
@@ -233,7 +227,8 @@ def test_probe_reports_why_it_is_disabled_here() -> None:
 
 
 def _policy_check(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "plugins" / "pyvirt-selinux" / "src"))
+    # Debian's interpreter (it has python3-setools) runs the installed pyvirt_selinux, wherever it is installed
+    env = dict(os.environ, PYTHONPATH=str(Path(pyvirt_selinux.__file__).resolve().parents[1]))
     return subprocess.run(["/usr/bin/python3", "-m", "pyvirt_selinux.policy_check", POLICY, *args],
                           capture_output=True, text=True, env=env, check=False)  # fmt: skip
 

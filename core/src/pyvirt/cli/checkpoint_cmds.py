@@ -8,6 +8,7 @@ from typing import Any
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xml_text import escape_xml
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.domain import Checkpoint, Domain
 from pyvirt.errors import Error, ErrorCode
@@ -22,13 +23,6 @@ _LIST_TOPOLOGICAL, _LIST_LEAVES, _LIST_NO_LEAVES = 2, 4, 8
 _DELETE_CHILDREN, _DELETE_METADATA_ONLY, _DELETE_CHILDREN_ONLY = 1, 2, 4
 _XML_SECURE, _XML_NO_DOMAIN, _XML_SIZE = 1, 2, 4
 _CREATE_QUIESCE = 2
-
-
-def _escape(text: str) -> str:
-    """virBufferEscapeString's XML escaping (quotes included)."""
-    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("'", "&apos;"), ('"', "&quot;")):
-        text = text.replace(raw, entity)
-    return text
 
 
 def _split_commas(text: str) -> list[str]:
@@ -61,7 +55,7 @@ def _diskspec(spec: str) -> str:
             bitmap = part.removeprefix("bitmap=")
         else:
             raise CommandError(f"unable to parse diskspec: {spec}")
-    line = f"<disk name='{_escape(parts[0])}'"
+    line = f"<disk name='{escape_xml(parts[0])}'"
     line += f" checkpoint='{checkpoint}'" if checkpoint is not None else ""
     line += f" bitmap='{bitmap}'" if bitmap is not None else ""
     return line + "/>\n"
@@ -80,9 +74,9 @@ def cmd_checkpoint_create_as(s: Session, o: dict[str, Any]) -> None:
     dom = get_domain(s, o["domain"])  # virsh looks the domain up even to print the XML
     xml = "<domaincheckpoint>\n"
     if o["name"] is not None:
-        xml += f"  <name>{_escape(o['name'])}</name>\n"
+        xml += f"  <name>{escape_xml(o['name'])}</name>\n"
     if o["description"] is not None:
-        xml += f"  <description>{_escape(o['description'])}</description>\n"
+        xml += f"  <description>{escape_xml(o['description'])}</description>\n"
     specs = o["diskspec"]
     if specs:
         xml += "  <disks>\n"

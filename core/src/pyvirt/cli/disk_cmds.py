@@ -18,6 +18,7 @@ from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
+from pyvirt.cli.xml_text import escape_xml
 from pyvirt.errors import Error, ErrorCode, InternalError
 from pyvirt.flags import DomainDeviceModifyFlags
 
@@ -30,14 +31,8 @@ _ADDRESS_TYPES = ("pci", "sata", "ide", "scsi", "ccw", "usb")  # virshAddressTyp
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 
 
-def _escape(value: str) -> str:
-    """virBufferEscapeString's XML escaping of an attribute value."""
-    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&apos;")
-            .replace('"', "&quot;"))  # fmt: skip
-
-
 def _attrs(*pairs: tuple[str, str | None]) -> str:
-    return "".join(f" {name}='{_escape(value)}'" for name, value in pairs if value is not None)
+    return "".join(f" {name}='{escape_xml(value)}'" for name, value in pairs if value is not None)
 
 
 def _element(indent: str, name: str, attrs: str, children: list[str]) -> list[str]:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence
 
 from pyvirt.errors import Error
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable
 
 from pyvirt.cli.framework import CommandError, Session
 from pyvirt.errors import Error

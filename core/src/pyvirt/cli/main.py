@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from _collections_abc import Sequence
 
 from pyvirt.cli.framework import REGISTRY, CommandDef, CommandError, Session
 from pyvirt.cli.nosupport_table import COMMANDS as NOSUPPORT_COMMANDS
@@ -73,6 +73,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["attach-interface", "detach-interface"], "iface_device_cmds"),
     "change-media": "change_media_cmd",
     "emulatorpin": "emulatorpin_cmd",
+    "blockjob": "blockjob_cmd",
     "update-memory-device": "memory_device_cmd",
     **dict.fromkeys(["iface-bridge", "iface-unbridge"], "iface_bridge_cmds"),
     "domjobabort": "domjobabort_cmd",

@@ -23,6 +23,7 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.nosupport_cmds import options_of
 from pyvirt.errors import Error
+from pyvirt.flags import DomainGetJobStatsFlags as JobStats
 from pyvirt.migration import PARAM_TYPES, JobType, MigrateFlag, MigrateParam
 from pyvirt.plugin.typed_params import TypedParam
 from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
@@ -238,7 +239,7 @@ def _pretty(value: int) -> tuple[float, str]:
 def cmd_domjobinfo(s: Session, o: dict[str, Any]) -> None:
     if o["keep-completed"] and not o["completed"]:
         raise CommandError("Option --keep-completed is required by option --completed")
-    flags = (1 if o["completed"] else 0) | (2 if o["keep-completed"] else 0)
+    flags = (JobStats.COMPLETED if o["completed"] else 0) | (JobStats.KEEP_COMPLETED if o["keep-completed"] else 0)
     kind, params = get_domain(s, o["domain"]).job_stats(flags)
     if o["rawstats"]:
         s.out(f"Job type: {kind}\n")
@@ -262,7 +263,7 @@ def cmd_domjobinfo(s: Session, o: dict[str, Any]) -> None:
     if (
         not o["anystats"]
         and kind not in (JobType.BOUNDED, JobType.UNBOUNDED)
-        and not (flags & 1 and kind == JobType.COMPLETED)
+        and not (flags & JobStats.COMPLETED and kind == JobType.COMPLETED)
     ):
         return
     row("Time elapsed:", f"{int(values.get('time_elapsed', 0)):<12} ms")

@@ -17,7 +17,6 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "blkiotune": ("domain", "virDomainGetBlkioParameters", "Unable to get number of blkio parameters"),
     "blockcommit": ("domain", "virDomainBlockCommit", None),
     "blockcopy": ("domain", "virDomainBlockCopy", None),
-    "blockjob": ("domain", "virDomainGetBlockJobInfo", None),
     "blockpull": ("domain", "virDomainBlockPull", None),
     "blockresize": ("domain", "virDomainBlockResize", "Failed to resize block device '{path}'"),
     "cpu-stats": ("domain", "virDomainGetCPUStats", None),

@@ -11,7 +11,7 @@ and the option rules live in :meth:`CommandDef.parse_words`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from _collections_abc import Callable, Iterator, Sequence
 
 from pyvirt.cli.framework import CommandDef, CommandError
 

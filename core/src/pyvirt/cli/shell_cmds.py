@@ -13,6 +13,7 @@ from typing import Any
 
 from pyvirt.cli.framework import CommandDef, CommandError, Opt, Session, command
 from pyvirt.cli.groups import EXTRA_GROUP, GROUPS
+from pyvirt.cli.xml_text import escape_xml
 
 __all__ = ["grouped_commands", "usage_text"]
 
@@ -124,12 +125,6 @@ def cmd_pwd(s: Session, o: dict[str, Any]) -> None:
     s.out(os.getcwd())
 
 
-def _escape_xml(text: str) -> str:
-    """virBufferEscapeString: the five XML specials as entities, other control characters dropped."""
-    table = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;"}
-    return "".join(table.get(ch, ch) for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
-
-
 def _escape_shell(text: str) -> str:
     """virBufferEscapeShell: as it is when safe, else single-quoted with ``'\\''`` for each quote."""
     if not text:
@@ -179,7 +174,7 @@ def cmd_echo(s: Session, o: dict[str, Any]) -> None:
     pieces = []
     for word in words:
         if o["xml"]:
-            pieces.append(_escape_xml(word))
+            pieces.append(escape_xml(word))
         elif o["shell"]:
             pieces.append(_escape_shell(word))
         elif o["split"]:

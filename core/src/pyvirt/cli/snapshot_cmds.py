@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from xml.sax.saxutils import escape
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xml_text import escape_xml
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.conf.snapshot import parse_snapshot
 from pyvirt.domain import Domain, Snapshot
@@ -41,16 +41,17 @@ def _snapshot(s: Session, d: Domain, name: str | None, current: bool) -> Snapsho
     Opt("live", "take a live snapshot", flag=True),
 )  # fmt: skip
 def cmd_snapshot_create_as(s: Session, o: dict[str, Any]) -> None:
+    """cmdSnapshotCreateAs: the domain first (a wrong name fails even with --print-xml), then the document."""
+    d = get_domain(s, o["domain"])
     xml = "<domainsnapshot>\n"
     if o["name"]:
-        xml += f"  <name>{escape(o['name'])}</name>\n"
+        xml += f"  <name>{escape_xml(o['name'])}</name>\n"
     if o["description"]:
-        xml += f"  <description>{escape(o['description'])}</description>\n"
+        xml += f"  <description>{escape_xml(o['description'])}</description>\n"
     xml += "</domainsnapshot>\n"
     if o["print-xml"]:
-        s.out(xml.rstrip("\n"))
+        s.out(xml)  # vshPrint("%s\n"): the document's own newline, then one more
         return
-    d = get_domain(s, o["domain"])
     # VIR_DOMAIN_SNAPSHOT_CREATE_HALT 8, DISK_ONLY 16, ATOMIC 128, LIVE 256
     flags = (8 if o["halt"] else 0) | (16 if o["disk-only"] else 0) | (128 if o["atomic"] else 0)
     flags |= 256 if o["live"] else 0

@@ -7,7 +7,7 @@ three spaces, every line indented by one space, the last column unpadded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from _collections_abc import Sequence
 
 from pyvirt.cli.framework import Session
 

@@ -212,7 +212,35 @@ class DaemonState:
                 log.error("%s driver not available: %s", driver, e.message)
             else:
                 log.info("%s driver initialised", driver)
+        self._initialize_third_party_states()
         self.prepare_spare()
+
+    def _initialize_third_party_states(self) -> None:
+        """The state hooks of installed hypervisor drivers pyvirt does not ship, after pyvirt's own, by name.
+
+        pyvirt's own drivers without state (test, esx, xen) are never loaded for
+        this. A third party's driver that fails to load or to initialize, however
+        it fails, is logged and the daemon goes on without its state: it must
+        not take the other drivers down.
+        """
+        from pyvirt.plugin.entry_point_index import entry_point_names
+        from pyvirt.plugin.registry import OWN_HYPERVISOR_DRIVERS
+
+        for driver in entry_point_names("pyvirt.hypervisor"):
+            if driver in OWN_HYPERVISOR_DRIVERS:
+                continue
+            try:
+                held = self._initialize_state(driver)
+                if not held:  # no state hooks, or nothing to hold for this kind of instance
+                    continue
+                _shown, local = self.local_uri(f"{driver}://{self.mode_path}")
+                self.acquire(local)
+            except Error as e:
+                log.error("%s driver not available: %s", driver, e.message)
+            except Exception:
+                log.exception("%s driver not available", driver)
+            else:
+                log.info("%s driver initialised", driver)
 
     def _initialize_state(self, driver: str) -> bool | None:
         """``state_initialize`` of one driver: True (held), False (skipped) or None (no state hooks)."""

@@ -21,7 +21,7 @@ dispatch can grow from the same rows (RPC procedure numbers, argument types).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from _collections_abc import Mapping
 
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationDeniedError
 from pyvirt.util.int_enum import plain_enum
@@ -183,6 +183,7 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_get_emulator_pin_info", "virDomainGetEmulatorPinInfo", R, "1.12"),
     HookApi("domain_pin_emulator", "virDomainPinEmulator", W, "1.12"),
     HookApi("domain_block_stats_flags", "virDomainBlockStatsFlags", R, "1.12"),
+    HookApi("domain_get_block_job_info", "virDomainGetBlockJobInfo", R, "1.12"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

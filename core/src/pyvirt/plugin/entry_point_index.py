@@ -22,7 +22,7 @@ import json
 import os
 import sys
 
-__all__ = ["GROUP_PREFIX", "entry_point_value", "scan_installed"]
+__all__ = ["GROUP_PREFIX", "entry_point_names", "entry_point_value", "scan_installed"]
 
 GROUP_PREFIX = "pyvirt."
 _FORMAT = 1
@@ -94,6 +94,11 @@ def _load_index() -> dict[str, dict[str, str]]:
     found = scan_installed()
     _write(path, {"format": _FORMAT, "python": sys.executable, "stamp": stamp, "entry_points": found})
     return found
+
+
+def entry_point_names(group: str) -> list[str]:
+    """The names of a ``pyvirt.*`` group's installed entry points, sorted (nothing is imported)."""
+    return sorted(_load_index().get(group, {}))
 
 
 def entry_point_value(group: str, name: str) -> str | None:

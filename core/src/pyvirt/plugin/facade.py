@@ -16,7 +16,7 @@ enforced here, for every call however it was reached (public objects,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable
 
 from pyvirt.errors import ErrorCode, NotSupportedError
 from pyvirt.plugin.api import API, Access, api_name, read_only_denial
@@ -422,6 +422,11 @@ class DriverCalls:
 
     def domain_block_stats_flags(self, dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
         return cast("list[TypedParam]", self._call("domain_block_stats_flags", dom=dom, path=path, flags=flags))
+
+    def domain_get_block_job_info(self, dom: DomainRef, path: str, flags: int) -> tuple[int, int, int, int]:
+        return cast(
+            "tuple[int, int, int, int]", self._call("domain_get_block_job_info", dom=dom, path=path, flags=flags)
+        )
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))

@@ -60,6 +60,10 @@ _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc"
             "storage": "pyvirt-storage", "network": "pyvirt-network"}  # fmt: skip
 
 
+OWN_HYPERVISOR_DRIVERS = frozenset(_SUGGEST)
+"""The hypervisor entry points pyvirt's own distributions provide; any other is a third party's."""
+
+
 def install_hint(name: str) -> str:
     """`` (install pyvirt-qemu)`` for a driver one of pyvirt's own distributions provides, else nothing.
 

@@ -10,7 +10,7 @@ same request as "weight" as an LLONG.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from _collections_abc import Mapping, Sequence
 
 from pyvirt.errors import ErrorCode, InvalidArgumentError, _int_enum
 

@@ -247,6 +247,10 @@ class RemoteHooks:
         result: list[TypedParam] = self._invoke("domain_block_stats_flags", dom, path, flags)
         return result
 
+    def domain_get_block_job_info(self, dom: DomainRef, path: str, flags: int) -> tuple[int, int, int, int]:
+        result: tuple[int, int, int, int] = self._invoke("domain_get_block_job_info", dom, path, flags)
+        return result
+
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)
         return result

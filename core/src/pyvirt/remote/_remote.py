@@ -12,10 +12,11 @@ the mapping and its reasons are in ``pyvirt.remote.xdrgen``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 
-TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
+# mypy takes it as true; a short client run need not import typing, nor the collections package
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 from pyvirt.remote.xdr import LazyProcedures, Procedure

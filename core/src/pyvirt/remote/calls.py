@@ -20,7 +20,7 @@ there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from _collections_abc import Callable, Mapping
 
 from pyvirt.plugin.records import (
     BlockInfo,
@@ -365,6 +365,9 @@ _ROWS: tuple[RemoteCall, ...] = (
     # one round trip asking for as many counters as the wire carries, not virsh's count-then-fetch pair
     _one("domain_block_stats_flags", "DOMAIN_BLOCK_STATS_FLAGS",
          lambda dom, path, flags: (_wd(dom), path, _BLOCK_STATS_PARAMETERS_MAX, flags), _typed_params),
+    # the wire's "found" first: 0 is libvirt's "no job", the hook's (0, 0, 0, 0)
+    _one("domain_get_block_job_info", "DOMAIN_GET_BLOCK_JOB_INFO", lambda dom, path, flags: (_wd(dom), path, flags),
+         lambda w: (w[1], w[2], w[3], w[4]) if w[0] else (0, 0, 0, 0)),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import _socket
 import _thread
-import collections
 import errno as _errno
 import os
 import select
 import struct
 import time
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, SystemCallError
 from pyvirt.remote.message import (
@@ -54,9 +53,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import queue
     import threading
+    from collections import deque
     from typing import Any
 
     from pyvirt.remote.xdr import Pack, Unpack
+else:
+    from _collections import deque  # the C type itself: the collections package costs a short run 5M instructions
 
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "EventHandler", "RemoteClient", "RemoteStream", "connect_unix"]
 
@@ -122,7 +124,7 @@ class RemoteStream:
         self.serial = serial
         import threading
 
-        self._chunks: collections.deque[bytes | Error] = collections.deque()
+        self._chunks: deque[bytes | Error] = deque()
         self._ready = threading.Condition()
         self._eof = False
         self._closed = False

@@ -8,7 +8,7 @@ decoding failure of any kind becomes libvirt's RPC error, lives here.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from _collections_abc import Callable, Iterator, Mapping
 
 from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 

@@ -13,7 +13,7 @@ program that never registers one gets libvirt's error, never a prompt.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from _collections_abc import Callable
 
 from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain, InvalidArgumentError
 

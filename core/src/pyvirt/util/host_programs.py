@@ -63,6 +63,7 @@ _TABLE = (
     HostProgram("ip", "iproute2", "network and LXC tests: namespaces, veth pairs, bridges"),
     HostProgram("mount", "mount", "LXC and QEMU tests: bind mounts, hugetlbfs"),
     HostProgram("umount", "mount", "LXC and QEMU tests: undo their mounts"),
+    HostProgram("losetup", "mount", "QEMU tests: a host block device for a <disk device='lun'>"),
     HostProgram("unshare", "util-linux", "benchmarks: the private libvirtd's mount namespace"),
     HostProgram("nsenter", "util-linux", "LXC tests: look at a container from inside its namespaces"),
     HostProgram("runuser", "util-linux", "storage tests: a session libvirtd as nobody, the reference for pool-build"),

@@ -33,9 +33,16 @@ Records with more fields than the templates cover go to ``namedtuple``.
 
 from __future__ import annotations
 
-import collections
 import sys
 import types
+
+# namedtuple's field accessor comes from the C module behind ``collections``: the package itself (its
+# OrderedDict, Counter, ChainMap... and their imports) cost every pyvirsh run over 5 million instructions.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import collections as _collections
+else:
+    import _collections
 
 __all__ = ["NamedTuple"]
 
@@ -79,7 +86,7 @@ class NamedTuple(metaclass=_NamedTupleMeta):
 
 
 _tuple_new = tuple.__new__
-_tuplegetter = collections._tuplegetter  # type: ignore[attr-defined]  # namedtuple's field accessor
+_tuplegetter = _collections._tuplegetter  # type: ignore[attr-defined]  # namedtuple's field accessor
 
 
 # ``__new__`` for 1..12 fields, compiled with this module: namedtuple's ``lambda _cls, a, b: _tuple_new(_cls, (a, b))``.
@@ -161,6 +168,8 @@ def _named_tuple_class(typename: str, fields: list[str], defaults: list[object],
         or any(name.startswith("_") for name in fields)
         or len(set(fields)) != count
     ):
+        import collections
+
         make = collections.namedtuple  # called with names known only here: mypy checks literal calls only
         return make(typename, fields, defaults=defaults, module=module)
     typename = sys.intern(typename)

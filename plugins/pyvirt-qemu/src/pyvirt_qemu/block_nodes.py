@@ -143,12 +143,14 @@ def disk_source_args(disk: Disk, secrets: GuestSecrets | None) -> list[str]:
     return out
 
 
-def disk_blockdevs(disk: Disk, secrets: GuestSecrets | None = None) -> list[dict[str, Any]]:
-    """The nodes of a disk, bottom image first (QEMU needs a backing node before its user)."""
-    return [node for _objects, nodes in _layer_nodes(disk, secrets) for node in nodes]
+def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
+    """The nodes of a disk, bottom image first (QEMU needs a backing node before its user). They name their
+    secrets (``libvirt-N-...-secret0``) without making them: only a start gives QEMU those objects."""
+    return [node for _objects, nodes in _layer_nodes(disk, None, with_secrets=False) for node in nodes]
 
 
-def _layer_nodes(disk: Disk, secrets: GuestSecrets | None) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = True,
+                 ) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:  # fmt: skip
     """Per image, bottom first: (its secret objects, [storage node, format node])."""
     if not has_media(disk):
         return []
@@ -179,15 +181,16 @@ def _layer_nodes(disk: Disk, secrets: GuestSecrets | None) -> list[tuple[list[di
             proto = "host_cdrom" if disk.device == "cdrom" and path and is_cdrom(path) else "host_device"
         cache = _cache(disk)
         aio = {"aio": disk.driver_io} if disk.driver_io else {}
-        objects = network_secret_objects(layer, node, secrets) if network else []
+        objects = network_secret_objects(layer, node, secrets) if network and with_secrets else []
         enc_format, engine, enc_uuid, enc_usage = _encryption(layer)
         encrypt: dict[str, Any] | None = None
-        if enc_format is not None:
+        if enc_format is not None and with_secrets:
             if secrets is None:  # (a disk plugged into a running guest)
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "an encrypted image without the guest's "
                                         "master key is not supported by the QEMU driver yet")  # fmt: skip
             value = secrets.value("volume", enc_uuid, enc_usage, f"encryption of disk '{disk.target_dev}'")
             objects.append(secrets.secret_object(f"{node}-format-encryption-secret0", value))
+        if enc_format is not None:
             encrypt = {"format": enc_format, "key-secret": f"{node}-format-encryption-secret0"}
         librbd = encrypt if engine == "librbd" else None
         where = network_storage_props(layer, node, librbd) if network else {"driver": proto, "filename": path}

@@ -43,16 +43,19 @@ def open_chardev_fds(dom: Domain, uid: int, gid: int) -> dict[str, int]:
     try:
         for key, kind, dev in chardev_fds_wanted(dom):
             src = dev.sources[0] if dev.sources else None
-            assert src is not None and src.path is not None
+            # a log file (<log file= append=>) is opened like a file source: appended to, or emptied first
+            path = getattr(dev, "log_file", None) if kind == "log" else (src.path if src is not None else None)
+            append = getattr(dev, "log_append", None) if kind == "log" else (src.append if src is not None else None)
+            assert path is not None
             try:
                 if kind == "listen":
-                    opened[key] = listen_unix(src.path, uid, gid)
+                    opened[key] = listen_unix(path, uid, gid)
                 else:
-                    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if src.append else os.O_TRUNC)
-                    opened[key] = os.open(src.path, flags, 0o600)
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
+                    opened[key] = os.open(path, flags, 0o600)
             except OSError as exc:
                 raise OperationFailedError(
-                    ErrorCode.SYSTEM_ERROR, f"Unable to open '{src.path}' for a character device: {exc.strerror}",
+                    ErrorCode.SYSTEM_ERROR, f"Unable to open '{path}' for a character device: {exc.strerror}",
                     verbatim=False,
                 ) from exc  # fmt: skip
     except BaseException:

@@ -25,6 +25,7 @@ from lxml import etree
 from pyvirt.conf.domain import Clock, Domain
 from pyvirt.conf.domain_devices import ChardevSource, Disk, Interface
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
+from pyvirt_qemu.accel_args import accel_arg, tseg_args
 from pyvirt_qemu.block_nodes import assign_node_ids
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line_devices import DeviceArgs
@@ -88,6 +89,9 @@ def _keyval_items(key: str, value: Any, out: list[str], bitmap: bool, nested: bo
     elif isinstance(value, list) and not nested:
         if bitmap and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             out += _bitmap_items(key, value)
+        elif not bitmap and all(isinstance(v, dict) and list(v) == ["str"] for v in value):
+            # virQEMUBuildCommandLineJSONArrayObjectsStr (-netdev): [{"str": A}, {"str": B}] -> key=A,key=B
+            out += [f"{key}={_escape_commas(str(v['str']))}" for v in value]
         else:
             for v in value:
                 _keyval_items(key, v, out, bitmap, True)
@@ -169,7 +173,7 @@ def _check_translatable(dom: Domain) -> None:
     for kind in _UNTRANSLATED:
         if getattr(devices, kind):
             raise _unsupported(f"<{kind[:-1]}>")
-    if devices.iommu is not None and devices.iommu.model != "intel":
+    if devices.iommu is not None and devices.iommu.model not in ("intel", "virtio"):
         raise _unsupported(f"IOMMU model '{devices.iommu.model}'")
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
@@ -194,8 +198,7 @@ def _check_translatable(dom: Domain) -> None:
         raise _unsupported("<launchSecurity> or <perf>")
     if dom.features is not None:
         f = dom.features
-        if f.hap or f.viridian or f.smm_tseg or f.ioapic_driver not in (None, "qemu", "kvm") or f.tcg \
-                or f.capabilities is not None:  # fmt: skip
+        if f.hap or f.viridian or f.ioapic_driver not in (None, "qemu", "kvm") or f.capabilities is not None:
             raise _unsupported("one of the requested <features>")
 
 
@@ -360,17 +363,6 @@ def _clock(dom: Domain, caps: EmulatorCaps | None = None) -> list[str]:
     return ["-rtc", rtc, *out]
 
 
-def _accel(dom: Domain) -> str:
-    """``-accel``: KVM with its dirty-page ring when ``<kvm><dirty-ring state='on' size=N/>`` asks for one (pages
-    dirtied by the guest are then reported through a per-vCPU ring instead of a bitmap), else TCG."""
-    if dom.type != "kvm":
-        return "tcg"
-    kvm = dom.features.kvm if dom.features is not None else None
-    if kvm is None or kvm.dirty_ring != "on":
-        return "kvm"
-    return f"kvm,dirty-ring-size={kvm.dirty_ring_size}" if kvm.dirty_ring_size else "kvm"
-
-
 def _reboot_allowed(dom: Domain) -> bool:
     """qemuProcessRebootAllowed: unless every lifecycle action destroys the guest, a reboot is a reboot."""
     return (dom.on_reboot or "restart") != "destroy" or (dom.on_poweroff or "destroy") != "destroy" or \
@@ -406,13 +398,18 @@ def _root_hotplug(dom: Domain, q35: bool) -> list[str]:
     return ["-global", f"PIIX4_PM.acpi-root-pci-hotplug={'on' if root.target_hotplug else 'off'}"]
 
 
-def _iommu(dom: Domain) -> list[str]:
-    """An emulated Intel IOMMU (VT-d) with libvirt's driver options; interrupt remapping needs the split I/O APIC."""
+def _iommu(dom: Domain, address_props: Callable[[Any], dict[str, Any]]) -> list[str]:
+    """An emulated Intel IOMMU (VT-d) with libvirt's driver options (interrupt remapping needs the split I/O
+    APIC), or a paravirtual virtio-iommu, a PCI device on the root bus."""
     iommu = dom.devices.iommu if dom.devices is not None else None
     if iommu is None:
         return []
     driver = etree.fromstring(f"<iommu>{iommu.content or ''}</iommu>").find("driver")
     opts: dict[str, str] = {str(k): str(v) for k, v in driver.attrib.items()} if driver is not None else {}
+    if iommu.model == "virtio":
+        if opts:
+            raise _unsupported(f"IOMMU driver option '{sorted(opts)[0]}' on a virtio IOMMU")
+        return ["-device", json_arg({"driver": "virtio-iommu", "id": "iommu0", **address_props(iommu.address)})]
     props: dict[str, Any] = {"driver": "intel-iommu", "id": "iommu0"}
     if "intremap" in opts:
         ioapic = dom.features.ioapic_driver if dom.features is not None else None
@@ -548,7 +545,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                                _key_wrap(dom, lambda flag: caps is None or caps.probed or caps.has_flag(flag)),
                                pseries_machine_options(dom, lambda cap: caps is None or caps.probed
                                                        or caps.has_flag(f"machine.pseries.{cap}")))]  # fmt: skip
-    a += ["-accel", _accel(dom)]
+    a += ["-accel", accel_arg(dom)]
+    a += tseg_args(dom, q35, caps)
     cpu_arg = cpu_argument(
         dom, caps is None or caps.has_flag("cpu.migratable"), caps is None or caps.has_flag("cpu-cache")
     )
@@ -583,7 +581,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     acpi_arch = dom.os.type.arch in ("x86_64", "i686", "aarch64")
     a += _pm(dom, q35, caps is None or (caps.probed and acpi_arch) or caps.has_flag("no-acpi"), caps)
     a += _boot(dom)
-    a += _iommu(dom)
+    a += _iommu(dom, devices.address_props)
     a += _root_hotplug(dom, q35)
     a += devices.controllers()
     for mem in memory.devices:

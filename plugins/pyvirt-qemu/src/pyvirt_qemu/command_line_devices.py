@@ -36,6 +36,7 @@ __all__ = [
     "DeviceArgs",
     "chardev_fd_key",
     "chardev_fds_wanted",
+    "chardev_log_fd_key",
     "nic_device_props",
     "nic_netdev_props",
 ]
@@ -298,6 +299,9 @@ class DeviceArgs:
                 return {"driver": c.model_name or "pcie-root-port", "port": int(c.target_port or "0", 0),
                         "chassis": c.target_chassis or index, "id": _alias(c), **hotplug,
                         **self.address_props(c.address)}  # fmt: skip
+            if c.model in ("dmi-to-pci-bridge", "pcie-to-pci-bridge"):  # bridges without a chassis of their own
+                default = "i82801b11-bridge" if c.model == "dmi-to-pci-bridge" else "pcie-pci-bridge"
+                return {"driver": c.model_name or default, "id": _alias(c), **self.address_props(c.address)}
             driver = _PCI_CONTROLLERS.get(c.model or "")
             if driver is None:
                 raise _unsupported(f"PCI controller model '{c.model}'")
@@ -569,12 +573,29 @@ class DeviceArgs:
         the guest starts. Without those fds (validation, domxml-to-native)
         QEMU is given the paths.
         """
+        out = self._chardev(chr_, alias)
+        if not chr_.log_file:
+            return out
+        # the device's output also goes to a log file: opened by the driver (appending, or emptied when
+        # append='off'), passed as an fd set QEMU appends to (libvirt's qemuBuildChrChardevStr)
+        at = out.index("-chardev")
+        logfd = self.fds.get(chardev_log_fd_key(alias))
+        if logfd is not None:
+            fdset = self.next_fdset
+            self.next_fdset += 1
+            out[at:at] = ["-add-fd", f"set={fdset},fd={logfd},opaque={alias}-log"]
+            out[at + 3] += f",logfile=/dev/fdset/{fdset},logappend=on"
+        else:
+            out[at + 1] += f",logfile={chr_.log_file.replace(',', ',,')}"
+            if chr_.log_append is not None:
+                out[at + 1] += f",logappend={'on' if chr_.log_append else 'off'}"
+        return out
+
+    def _chardev(self, chr_: Chardev, alias: str) -> list[str]:
         chr_id = f"char{alias}"
         src = chr_.sources[0] if chr_.sources else None
         kind = chr_.type or "pty"
         passed = self.fds.get(chardev_fd_key(alias))
-        if chr_.log_file:
-            raise _unsupported("character device logs")
         match kind:
             case "pty" | "null" | "vc" | "stdio":
                 return ["-chardev", f"{kind},id={chr_id}"]
@@ -582,6 +603,15 @@ class DeviceArgs:
                 channel = "usbredir" if alias.startswith("redir") else "vdagent"
                 channel = "smartcard" if alias.startswith("smartcard") else channel
                 return ["-chardev", f"spicevmc,id={chr_id},name={channel}"]
+            case "qemu-vdagent":  # QEMU's own SPICE agent: clipboard sharing and client-side mouse, no SPICE
+                if self.caps is not None and not self.caps.probed and not self.caps.has_flag("chardev.qemu-vdagent"):
+                    raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                            "chardev 'qemu-vdagent' not supported in this QEMU binary")  # fmt: skip
+                text = f"qemu-vdagent,id={chr_id},name=vdagent"
+                if src is not None and src.clipboard_copypaste is not None:
+                    text += f",clipboard={'on' if src.clipboard_copypaste else 'off'}"
+                mouse = {"client": ",mouse=on", "server": ",mouse=off"}
+                return ["-chardev", text + (mouse.get(src.mouse_mode or "", "") if src is not None else "")]
             case "spiceport":
                 if src is None or not src.channel:
                     raise XMLError(ErrorCode.XML_ERROR, "Missing source channel attribute for char device")
@@ -690,9 +720,18 @@ class DeviceArgs:
     def channels_and_consoles(self) -> list[str]:
         out: list[str] = []
         for ch in self.d.channels:
+            alias = _alias(ch)
+            if ch.target_type == "guestfwd":
+                # a TCP address of the guest's user network forwarded to the chardev (slirp's guestfwd)
+                if not ch.target_address or not ch.target_port:
+                    raise XMLError(ErrorCode.XML_ERROR, "guestfwd channel does not define a target address "
+                                   "and port")  # fmt: skip
+                out += self.chardev(ch, alias)
+                forward = f"tcp:{ch.target_address}:{ch.target_port}-chardev:char{alias}"
+                out += ["-netdev", _j({"type": "user", "guestfwd": [{"str": forward}], "id": alias})]
+                continue
             if ch.target_type != "virtio":
                 raise _unsupported(f"channel target type '{ch.target_type}'")
-            alias = _alias(ch)
             out += self.chardev(ch, alias)
             props: dict[str, Any] = {"driver": "virtserialport", **self.address_props(ch.address),
                                      "chardev": f"char{alias}", "id": alias}  # fmt: skip
@@ -730,6 +769,20 @@ class DeviceArgs:
             elif inp.bus == "virtio" and inp.type in _VIRTIO_INPUTS:
                 out += ["-device", _j({**_virtio_props(_VIRTIO_INPUTS[inp.type or ""], inp), "id": _alias(inp),
                                        **self.address_props(inp.address)})]  # fmt: skip
+            elif inp.type == "evdev" and inp.source_dev:
+                # the host's keyboard or mouse shared with the guest (QEMU's input-linux object, qemuBuildInputEvdevProps)
+                obj: dict[str, Any] = {"qom-type": "input-linux", "id": _alias(inp), "evdev": inp.source_dev}
+                if inp.source_repeat is not None:
+                    obj["repeat"] = inp.source_repeat
+                if inp.source_grab == "all":
+                    obj["grab_all"] = True
+                if inp.source_grab_toggle:
+                    obj["grab-toggle"] = inp.source_grab_toggle
+                out += ["-object", _j(obj)]
+            elif inp.bus == "virtio" and inp.type == "passthrough" and inp.source_evdev:
+                # the host's own input device, its events handed to the guest (QEMU opens the evdev node)
+                out += ["-device", _j({**_virtio_props("virtio-input-host-pci", inp), "id": _alias(inp),
+                                       "evdev": inp.source_evdev, **self.address_props(inp.address)})]  # fmt: skip
             else:
                 raise _unsupported(f"input '{inp.type}' on bus '{inp.bus}'")
         return out
@@ -783,6 +836,8 @@ class DeviceArgs:
                     props["vram64_size_mb"] = (v.model_vram64 or 0) // 1024
                 if self.has("qxl.vgamem_mb"):
                     props["vgamem_mb"] = (v.model_vgamem or 16384) // 1024
+            elif model == "ramfb":  # a plain framebuffer in guest RAM (set up through fw_cfg), no PCI device
+                props = {"driver": "ramfb", "id": _alias(v)}
             else:
                 raise _unsupported(f"video model '{model}'")
             if v.model_resolution_x is not None or v.model_resolution_y is not None:
@@ -821,7 +876,7 @@ class DeviceArgs:
                     raise _unsupported(f"TPM proxy backend '{tpm.backend_type}'")
                 out += ["-device", _j({"driver": "spapr-tpm-proxy", "id": alias, "host-path": path.get("path")})]
                 continue
-            if tpm.backend_type not in ("emulator", "passthrough"):
+            if tpm.backend_type not in ("emulator", "passthrough", "external"):
                 raise _unsupported(f"TPM backend '{tpm.backend_type}'")
             model = tpm.model or "tpm-tis"
             if model not in ("tpm-tis", "tpm-crb", "tpm-spapr"):
@@ -833,6 +888,11 @@ class DeviceArgs:
             driver = "tpm-tis-device" if model == "tpm-tis" and arch == "aarch64" else model  # a sysbus TIS on ARM
             fd = self.fds.get("tpm0")
             chardev = f"fd={fd}" if fd is not None else f"path={self.tpm_socket or f'{self.lib_dir}/swtpm.sock'}"
+            if tpm.backend_type == "external":  # a swtpm someone else runs: QEMU connects to its socket
+                source = etree.fromstring(f"<backend>{tpm.backend_content or ''}</backend>").find("source")
+                if source is None or source.get("type") != "unix" or not source.get("path"):
+                    raise _unsupported("an external TPM backend other than a UNIX socket")
+                chardev = f"path={str(source.get('path')).replace(',', ',,')}"
             props: dict[str, Any] = {"driver": driver, "tpmdev": f"tpm-{alias}", "id": alias}
             if model == "tpm-spapr":
                 props |= self.address_props(tpm.address)  # its VIO address (reg)
@@ -988,10 +1048,14 @@ def chardev_fd_key(alias: str) -> str:
     return f"chardev-{alias}"
 
 
+def chardev_log_fd_key(alias: str) -> str:
+    return f"chardev-{alias}-log"
+
+
 def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev | Redirdev | Smartcard | RngBackend]]:
-    """(fd key, 'file' or 'listen', device) for every character device whose file or socket the driver opens
-    (a smartcard's, USB redirection's or an EGD entropy source's socket too: libvirt passes those as fds the
-    same way)."""
+    """(fd key, 'file', 'listen' or 'log', device) for every character device whose file, socket or log file
+    the driver opens (a smartcard's, USB redirection's or an EGD entropy source's socket too: libvirt passes
+    those as fds the same way)."""
     d = dom.devices
     if d is None:
         return []
@@ -1003,6 +1067,8 @@ def chardev_fds_wanted(dom: Domain) -> list[tuple[str, str, Chardev | Redirdev |
     chardevs += [(rng.alias, rng.backend) for rng in d.rngs if rng.backend is not None and rng.backend.model == "egd"]
     for alias, dev in chardevs:
         src = dev.sources[0] if dev.sources else None
+        if alias is not None and alias.name and isinstance(dev, Chardev) and dev.log_file:
+            out.append((chardev_log_fd_key(alias.name), "log", dev))
         if alias is None or not alias.name or src is None or not src.path:
             continue
         if dev.type == "file":

@@ -554,7 +554,9 @@ def apply_defaults(
     _spapr_vio_addresses(dom)
     _ccw_addresses(dom)
     assign_virtio_mmio_addresses(dom, caps)
-    assign_pci_addresses(dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420")
+    assign_pci_addresses(
+        dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420", _has(caps, "pcie-pci-bridge")
+    )
     assign_zpci_ids(dom, zpci_ids)
     return dom
 

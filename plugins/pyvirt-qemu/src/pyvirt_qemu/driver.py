@@ -33,6 +33,7 @@ from pyvirt.errors import (
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
 from pyvirt.flags import (
     DomainAbortJobFlags,
+    DomainBlockJobInfoFlags,
     DomainConsoleFlags,
     DomainCreateFlags,
     DomainDefineFlags,
@@ -940,6 +941,15 @@ class QemuConnection:
         with obj.job.holding(Job.QUERY):
             proc = self._still_running(obj)
             return guest_stats.block_stats_counters(obj.live, proc.monitor, path)
+
+    @hookimpl
+    def domain_get_block_job_info(self, dom: DomainRef, path: str, flags: int) -> tuple[int, int, int, int]:
+        """qemuDomainGetBlockJobInfo: the disk's job from query-block-jobs (a storage migration's mirror)."""
+        check_flags(flags, DomainBlockJobInfoFlags.BYTES, "qemuDomainGetBlockJobInfo")
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.QUERY):
+            proc = self._still_running(obj)
+            return guest_stats.block_job_info(obj.live, proc.monitor, path, bool(flags & DomainBlockJobInfoFlags.BYTES))
 
     @hookimpl
     def domain_interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats:

@@ -29,6 +29,7 @@ from pyvirt_qemu.hotplug import top_nodes
 
 __all__ = [
     "block_info",
+    "block_job_info",
     "block_stats",
     "block_stats_counters",
     "cpus_of_map",
@@ -238,6 +239,36 @@ def block_stats_counters(dom: Domain, monitor: _Executes, path: str) -> list[Typ
         for name, member in _BLOCK_COUNTERS:
             totals[name] += int(st.get(member, 0))
     return [TypedParam(name, TypedParamType.LLONG, value) for name, value in totals.items()]
+
+
+# QEMU's block job types -> virDomainBlockJobType
+_JOB_TYPES = {"stream": 1, "mirror": 2, "commit": 3, "backup": 5}
+
+
+def block_job_info(dom: Domain, monitor: _Executes, path: str, in_bytes: bool) -> tuple[int, int, int, int]:
+    """qemuDomainGetBlockJobInfo: the disk's job (libvirt's ``drive-<alias>`` name), as qemuBlockJobInfoTranslate.
+
+    The only block job this driver starts on a disk is a storage migration's
+    mirror, named as libvirt names it; ``(0, 0, 0, 0)`` when the disk has none.
+    """
+    from pyvirt_qemu.migration_storage import export_name
+
+    found = find_disk(dom, path)
+    if found is None:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"disk '{path}' not found in domain")
+    name = export_name(found[1])
+    job = next((j for j in monitor.execute("query-block-jobs") if j.get("device") == name), None)
+    if job is None or job.get("type") not in _JOB_TYPES:
+        return (0, 0, 0, 0)
+    cur, end, ready = int(job.get("offset", 0)), int(job.get("len", 0)), job.get("ready")
+    if cur == end == 0 and ready is not None:  # not started yet: never "complete" before QEMU says ready
+        end, cur = 1, int(bool(ready))
+    if ready is False and cur == end > 0:  # all copied but not ready: pollers must not read it as done
+        cur -= 1
+    bandwidth = int(job.get("speed", 0))
+    if bandwidth and not in_bytes:
+        bandwidth = -(-bandwidth // (1 << 20))  # VIR_DIV_UP to MiB/s
+    return (_JOB_TYPES[job["type"]], bandwidth, cur, end)
 
 
 def find_interface(dom: Domain, device: str) -> Interface:

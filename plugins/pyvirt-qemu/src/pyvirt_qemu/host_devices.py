@@ -159,6 +159,8 @@ def hostdev_args(dom: Domain, address_props: Callable[[Address | None], dict[str
     out: list[str] = []
     for h in _subsystem(dom):
         assert h.source is not None and h.alias is not None and h.alias.name
+        if h.address is not None and h.address.attrs.get("type") == "unassigned":
+            continue  # prepared for the guest (detached from its host driver) but not given to it
         props: dict[str, Any]
         if h.type == "mdev":  # qemuBuildHostdevMediatedDevProps
             driver = "vfio-pci-nohotplug" if h.model == "vfio-pci" and h.ramfb else str(h.model)

@@ -253,11 +253,12 @@ def _place_usb2_companion(dom: Domain, slots: _Slots, c: Controller) -> None:
     _place(slots, c, function, multi)
 
 
-def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -> None:
+def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port", pcie_pci_bridge: bool = True) -> None:
     """Give every PCI device of an i440fx or q35 guest an address; keep the ones it has.
 
     ``root_port_model``: the device a PCIe root port without a ``<model name>`` is (libvirt's
     qemuDomainPCIControllerSetDefaultModelName: ``ioh3420`` when QEMU lacks the generic one).
+    ``pcie_pci_bridge``: QEMU has pcie-to-pci-bridge (conventional PCI devices on q35 go behind one).
 
     Devices are visited in libvirt's order: PCI controllers, filesystems, NICs,
     sound cards, other controllers, virtio disks, host devices, the balloon,
@@ -302,7 +303,7 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port") -
                            len(wanted))  # fmt: skip
         wanted[first_other:first_other] = added  # placed right after the guest's own PCI controllers
     if pcie:
-        _assign_q35(dom, slots, wanted, root_port_model, ich9=q35)
+        _assign_q35(dom, slots, wanted, root_port_model, ich9=q35, pcie_pci_bridge=pcie_pci_bridge)
     else:
         for dev in wanted:
             if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
@@ -410,15 +411,23 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
     for function in (0, 3):
         if function not in slots.used.get((0, 0x1F), set()):
             slots.reserve(PciAddress(0, 0x1F, function))
-    # the ICH9's own USB2 functions (00:1d.x) for the first EHCI set (libvirt's
-    # qemuDomainValidateDevicePCISlotsQ35), when the slot is still free
-    usb2 = [c for c in d.controllers if c.type == "usb" and (c.index or 0) == 0 and c.model in _USB2_COMPANIONS]
-    if usb2 and all(_wants_pci(c.address) for c in usb2) and not slots.in_use(0, 0x1D):
+    # the ICH9's own USB2 functions (00:1d.x, then 00:1a.x) for the first EHCI sets, and the DMI-to-PCI
+    # bridge's own slot (00:1e.0), when still free (libvirt's qemuDomainValidateDevicePCISlotsQ35)
+    for first in [c for c in d.controllers if c.type == "usb" and c.model == "ich9-uhci1" and _wants_pci(c.address)]:
+        usb2 = [c for c in d.controllers if c.type == "usb" and c.index == first.index and c.model in _USB2_COMPANIONS]
+        slot = next((s for s in (0x1D, 0x1A) if not slots.in_use(0, s)), None)
+        if slot is None or not all(_wants_pci(c.address) for c in usb2):
+            continue
         for c in usb2:
             function, multi = _USB2_COMPANIONS[c.model or ""]
-            addr = PciAddress(0, 0x1D, function, multi)
+            addr = PciAddress(0, slot, function, multi)
             slots.reserve(addr)
             c.address = addr.to_address()
+    dmi = next((c for c in d.controllers if c.type == "pci" and c.model == "dmi-to-pci-bridge"
+                and c.address is None), None)  # fmt: skip
+    if dmi is not None and not slots.in_use(0, 0x1E):
+        slots.reserve(PciAddress(0, 0x1E))
+        dmi.address = PciAddress(0, 0x1E).to_address()
     hda = next((s for s in d.sounds if s.model == "ich9" and _wants_pci(s.address)), None)
     videos = [v for v in d.videos if v.model_type not in ("none", "ramfb")]
     if videos and d.videos[0] is videos[0] and _wants_pci(videos[0].address):
@@ -430,14 +439,14 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
         hda.address = PciAddress(0, 0x1B).to_address()
 
 
-def _assign_q35(
-    dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port", ich9: bool = True
-) -> None:
+def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port",
+                ich9: bool = True, pcie_pci_bridge: bool = True) -> None:  # fmt: skip
     """libvirt's q35 layout: every PCIe endpoint on its own pcie-root-port, the ports packed eight to a slot.
 
     Ports are added as needed, plus one spare for hotplug when the guest
     has no PCI controllers of its own, as libvirt does for new guests.
     ``ich9``: the chipset's own functions come first (q35; not the ARM and RISC-V 'virt' boards).
+    ``pcie_pci_bridge``: QEMU has the pcie-to-pci-bridge that conventional PCI devices are put behind.
     """
     d = dom.devices
     assert d is not None
@@ -449,31 +458,49 @@ def _assign_q35(
     integrated = [w for w in wanted if isinstance(w, Iommu)]
     wanted = [w for w in wanted if not isinstance(w, Iommu)]
     endpoints = [w for w in wanted if not (isinstance(w, Controller) and w.type == "pci")]
-    legacy = [w for w in endpoints if not _is_pcie_endpoint(w)]
-    if legacy:
-        raise NotSupportedError(
-            ErrorCode.CONFIG_UNSUPPORTED,
-            f"automatic placement of conventional PCI devices on q35 ({type(legacy[0]).__name__.lower()}) "
-            "is not supported by the QEMU driver yet; give it an <address>",
-        )
-    others = [w for w in wanted if isinstance(w, Controller) and w.type == "pci" and w.model != "pcie-root-port"]
-    if others:
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
-                                f"automatic placement of a '{others[0].model}' controller on q35 is not supported "
-                                "by the QEMU driver yet; give it an <address>")  # fmt: skip
-    free_ports = [p for p in ports if not slots.in_use(p.index or 0, 0)]
+    _place_pci_bridges(dom, slots, [w for w in wanted if isinstance(w, Controller) and w.type == "pci"
+                                    and w.model != "pcie-root-port"])  # fmt: skip
+    free_ports = [p.index or 0 for p in ports if not slots.in_use(p.index or 0, 0)]
     max_idx = max((c.index or 0 for c in d.controllers if c.type == "pci"), default=0)
-    missing = max(0, len(endpoints) - len(free_ports))
-    if missing and max_idx <= 0:
-        missing += 1  # one empty port left for hotplug
-    controllers = d.controllers
-    for i in range(missing):
-        index = max_idx + 1 + i
-        # appended, as libvirt's address assignment adds them (virDomainDefAddController), after every
-        # controller the parser and the post-parse put in place
-        controllers = [*controllers, Controller(type="pci", index=index, model="pcie-root-port")]
-    d.controllers = controllers
-    slots.buses = max(slots.buses, max_idx + 1 + missing)
+    # libvirt's dry run, in device order: a PCIe endpoint takes a free root port or a new one; a conventional
+    # PCI device a free slot of a PCI bus (a pci-bridge's or pcie-to-pci-bridge's), else a new
+    # pcie-to-pci-bridge behind a root port of its own
+    pci_buses = [c.index or 0 for c in d.controllers if c.type == "pci"
+                 and c.model in ("pci-bridge", "pcie-to-pci-bridge")]  # fmt: skip
+    added: list[Controller] = []
+    place: dict[int, PciAddress] = {}
+    for dev in endpoints:
+        if _is_pcie_endpoint(dev):
+            bus = free_ports.pop(0) if free_ports else max_idx + 1 + len(added)
+            if bus > max_idx:
+                added.append(Controller(type="pci", index=bus, model="pcie-root-port"))
+            place[id(dev)] = PciAddress(bus, 0)
+            continue
+        addr = next((PciAddress(b, slot) for b in pci_buses for slot in range(1, 32)
+                     if not slots.in_use(b, slot) and all(a != PciAddress(b, slot) for a in place.values())), None)  # fmt: skip
+        if addr is None:
+            if not pcie_pci_bridge:
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED,
+                    f"automatic placement of conventional PCI devices on q35 ({type(dev).__name__.lower()}) "
+                    "without a pcie-to-pci-bridge is not supported by the QEMU driver yet; give it an <address>",
+                )
+            port_index = max_idx + 1 + len(added)
+            added += [Controller(type="pci", index=port_index, model="pcie-root-port"),
+                      Controller(type="pci", index=port_index + 1, model="pcie-to-pci-bridge",
+                                 model_name="pcie-pci-bridge", address=PciAddress(port_index, 0).to_address())]  # fmt: skip
+            pci_buses.append(port_index + 1)
+            addr = PciAddress(port_index + 1, 1)
+        place[id(dev)] = addr
+    if added and max_idx <= 0 and not free_ports:  # one empty port left for hotplug
+        added.append(Controller(type="pci", index=max_idx + 1 + len(added), model="pcie-root-port"))
+    # appended, as libvirt's address assignment adds them (virDomainDefAddController), after every controller
+    # the parser and the post-parse put in place
+    d.controllers = [*d.controllers, *added]
+    slots.buses = max(slots.buses, max_idx + 1 + len(added))
+    for c in added:
+        if c.model == "pcie-to-pci-bridge":
+            slots.reserve(PciAddress((c.index or 0) - 1, 0))  # on the root port added for it
     # slots already holding only root ports take more of them, one per function
     aggregate = {slot for slot in range(1, 32) if slots.used.get((0, slot)) and all(
         (a := pci_address(c.address)) is None or (a.bus, a.slot) != (0, slot) or c.model == "pcie-root-port"
@@ -490,15 +517,46 @@ def _assign_q35(
         if port.target_port is None:
             port.target_port = f"0x{(addr_now.slot << 3) + addr_now.function:x}"
     for dev in endpoints:
-        bus = next(p.index or 0 for p in d.controllers
-                   if p.type == "pci" and p.model == "pcie-root-port" and not slots.in_use(p.index or 0, 0))  # fmt: skip
-        addr = PciAddress(bus, 0)
+        addr = place[id(dev)]
         slots.reserve(addr)
         dev.address = addr.to_address()
     for dev in integrated:
         addr = slots.next_free_on(0)
         slots.reserve(addr)
         dev.address = addr.to_address()
+
+
+def _place_pci_bridges(dom: Domain, slots: _Slots, controllers: list[Controller]) -> None:
+    """PCI controllers other than root ports that came without an address: a dmi-to-pci-bridge (when 00:1e was
+    taken) on the next free slot of pcie-root, a pci-bridge on the first free slot of a bus that takes one (a
+    dmi-to-pci-bridge's from slot 0, a pci-bridge's or pcie-to-pci-bridge's from slot 1)."""
+    d = dom.devices
+    assert d is not None
+    for c in controllers:
+        bus_asked = int(c.address.attrs.get("bus", "0"), 0) if c.address is not None else 0
+        if c.model == "dmi-to-pci-bridge" and bus_asked:  # it plugs into pcie-root only
+            raise XMLError(ErrorCode.XML_ERROR, f"The device at PCI address 0000:{bus_asked:02x}:00.0 cannot be "
+                           f"plugged into the PCI controller with index='{bus_asked}'. It requires a controller "
+                           "that accepts a dmi-to-pci-bridge.")  # fmt: skip
+        if c.model == "dmi-to-pci-bridge":
+            addr = slots.next_free_on(0)
+        elif c.model == "pci-bridge":
+            buses = sorted((b.index or 0, b.model) for b in d.controllers if b.type == "pci" and b is not c
+                           and b.model in ("dmi-to-pci-bridge", "pci-bridge", "pcie-to-pci-bridge"))  # fmt: skip
+            found = next((PciAddress(bus, slot) for bus, model in buses
+                          for slot in range(0 if model == "dmi-to-pci-bridge" else 1, 32)
+                          if not slots.in_use(bus, slot)), None)  # fmt: skip
+            if found is None:
+                raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "automatic placement of a 'pci-bridge' "
+                                        "controller on q35 without a bus to plug it into is not supported by the "
+                                        "QEMU driver yet; give it an <address>")  # fmt: skip
+            addr = found
+        else:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    f"automatic placement of a '{c.model}' controller on q35 is not supported "
+                                    "by the QEMU driver yet; give it an <address>")  # fmt: skip
+        slots.reserve(addr)
+        c.address = addr.to_address()
 
 
 def _other_device_on(dom: Domain, slot: int) -> bool:

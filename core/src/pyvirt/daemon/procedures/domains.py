@@ -367,6 +367,12 @@ def _block_stats_flags(ctx: ClientContext, a: Any) -> Any:
     return ([typed_param_to_wire(p) for p in params[:nparams]], 0)
 
 
+@handles("DOMAIN_GET_BLOCK_JOB_INFO")
+def _get_block_job_info(ctx: ClientContext, a: Any) -> Any:
+    kind, bandwidth, cur, end = ctx.calls.domain_get_block_job_info(dom=domain_ref(a[0]), path=a[1], flags=a[2])
+    return (1 if kind else 0, kind, bandwidth, cur, end)
+
+
 @handles("DOMAIN_GET_EMULATOR_PIN_INFO")
 def _get_emulator_pin_info(ctx: ClientContext, a: Any) -> Any:
     """remoteDispatchDomainGetEmulatorPinInfo: a map of exactly the ``maplen`` bytes asked for, and 1."""

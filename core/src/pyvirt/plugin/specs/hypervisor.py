@@ -1168,10 +1168,32 @@ def domain_block_stats_flags(dom: DomainRef, path: str, flags: int) -> list[Type
 
     :param dom: the domain, as a lookup returned it; it must be running.
     :param path: the disk's target (``vda``) or source path; ``""`` sums every disk.
-    :param flags: :class:`~pyvirt.flags.TypedParameterFlags` STRING_OKAY or 0.
+    :param flags: :class:`~pyvirt.flags.TypedParameterFlags` OKAY (string values accepted) or 0.
     :returns: the counters, as LLONG typed parameters named as libvirt's
         ``VIR_DOMAIN_BLOCK_STATS_*`` (``rd_bytes``, ``rd_operations``, ...).
     :raises Error: INVALID_ARG "invalid path: PATH" for a disk the domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.12.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_block_job_info(dom: DomainRef, path: str, flags: int) -> tuple[int, int, int, int]:
+    """The block job running on one disk of the running domain, and how far it got (virsh's ``blockjob``).
+
+    Tools that wait for a copy (virsh's ``blockcopy --wait``, a storage
+    migration's watcher) poll this for their progress line.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param flags: :class:`~pyvirt.flags.DomainBlockJobInfoFlags` BYTES for the bandwidth in bytes/s
+        (0: MiB/s, rounded up).
+    :returns: ``(type, bandwidth, cur, end)``: the job's virDomainBlockJobType (``COPY`` 2 for a
+        mirror), its bandwidth limit (0: none), and the progress as ``cur`` of ``end``; ``(0, 0, 0, 0)``
+        when the disk has no job (libvirt's return value 0).
+    :raises Error: INVALID_ARG "disk 'PATH' not found in domain" for a disk the domain does not have.
 
     Stops at first non-None result.
 

@@ -1,0 +1,44 @@
+"""``<channel><target type='guestfwd' address='10.0.2.1' port='4600'/>``: a guest TCP address forwarded to a socket.
+
+It was refused by name. libvirt gives QEMU the channel's chardev and a user-network netdev whose ``guestfwd``
+sends connections the guest makes to 10.0.2.1:4600 to that chardev. A started guest has both, on the socket
+the driver created.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyvirt
+
+GUEST = """<domain type='{virt}'><name>guestfwd</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<channel type='unix'><source mode='bind' path='{sock}'/><target type='guestfwd' address='10.0.2.1' port='4600'/>
+</channel><memballoon model='none'/></devices></domain>"""
+
+
+def _monitor(dom: pyvirt.Domain) -> Any:
+    from pyvirt_qemu import driver as qemu_driver
+
+    for state in qemu_driver._states.values():
+        obj = state.by_name.get(dom.name)
+        if obj is not None and obj.process is not None:
+            return obj.process.monitor
+    raise AssertionError(f"{dom.name} is not running")
+
+
+def test_the_guests_address_is_forwarded_to_the_channel(conn: pyvirt.Connection, virt_type: str,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    sock = tmp_path / "fwd.sock"
+    dom = conn.define_domain(GUEST.format(virt=virt_type, sock=sock))
+    dom.create()
+    try:
+        mon = _monitor(dom)
+        assert sock.is_socket()
+        chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
+        assert f"unix:{sock},server=on" in chardevs["charchannel0"]  # listening on the driver's socket
+        network = mon.execute("human-monitor-command", {"command-line": "info network"})
+        assert "channel0" in network and "user" in network
+    finally:
+        dom.destroy()
