@@ -100,9 +100,16 @@ DYNAMIC = {
     ("core/src/pyvirt/util/system_deps.py", "dep.name"): "each program a plugin declares (in the table)",
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/cli/edit_cmds.py", "argv"): "the user's $VISUAL/$EDITOR, else sensible-editor (in the table)",
-    ("core/tests/cli/test_edit_cmds.py", "tool[0]"): "virsh or pyvirsh (both in the table) in a pty child",
-    ("core/tests/cli/test_progress.py", "PYVIRSH[0]"): "pyvirsh (sys.executable -m pyvirt.cli.main) in a pty child",
-    ("core/tests/cli/test_secret_cmds.py", "PYVIRSH[0]"): "pyvirsh (sys.executable -m pyvirt.cli.main) in a pty child",
+    ("bench/bench_scripts.py", "args"): "Debian's virsh or pyvirsh (both in the table), the tool being timed",
+    ("core/tests/cli/test_edit_cmds.py", "[*tool, '-c', 'test:///default', line]"): (
+        "virsh or pyvirsh (both in the table) with one script line"
+    ),
+    ("core/tests/cli/test_progress.py", "[*tool, *args]"): "virsh or pyvirsh (both in the table)",
+    ("core/tests/cli/test_secret_cmds.py", "[*PYVIRSH, '-c', 'test:///default', line]"): (
+        "pyvirsh (sys.executable -m pyvirt.cli.main) with one script line"
+    ),
+    ("core/tests/cli/virsh_compare.py", "[*argv, '-c', uri, line]"): "virsh or pyvirsh (both in the table)",
+    ("core/tests/cli/virsh_compare.py", "argv[0]"): "virsh or pyvirsh (both in the table) in a pty child",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "prog"): "Command's PATH lookup: its callers' argv are scanned",
     ("core/tests/util/test_command.py", "[str(f)]"): "a script the test writes into tmp_path",

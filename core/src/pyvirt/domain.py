@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pyvirt.flags import (
         ConnectGetAllDomainStatsFlags,
         DomainAbortJobFlags,
+        DomainBlockJobInfoFlags,
         DomainCheckpointCreateFlags,
         DomainCheckpointDeleteFlags,
         DomainCheckpointListFlags,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         DomainUndefineFlags,
         DomainVcpuFlags,
         DomainXMLFlags,
+        TypedParameterFlags,
     )
 
 __all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
@@ -304,12 +306,12 @@ class Domain:
         """I/O counters of the disk with target or source ``path`` (virDomainBlockStats)."""
         return self._conn.calls.domain_block_stats(dom=self._ref, path=path)
 
-    def block_stats_flags(self, path: str, flags: int = 0) -> list[TypedParam]:
+    def block_stats_flags(self, path: str, flags: TypedParameterFlags | int = 0) -> list[TypedParam]:
         """Every I/O counter the driver keeps for disk ``path`` ("" sums all), named as libvirt's
         VIR_DOMAIN_BLOCK_STATS_* (virDomainBlockStatsFlags)."""
         return self._conn.calls.domain_block_stats_flags(dom=self._ref, path=path, flags=flags)
 
-    def block_job_info(self, path: str, flags: int = 0) -> tuple[int, int, int, int]:
+    def block_job_info(self, path: str, flags: DomainBlockJobInfoFlags | int = 0) -> tuple[int, int, int, int]:
         """The block job on disk ``path``: (virDomainBlockJobType, bandwidth, cur, end), all 0 without one
         (virDomainGetBlockJobInfo; flags 1, BANDWIDTH_BYTES: the bandwidth in bytes/s, else MiB/s)."""
         return self._conn.calls.domain_get_block_job_info(dom=self._ref, path=path, flags=flags)

@@ -63,7 +63,7 @@ def run(tool: list[str], line: str, editor: str, tmp: Path) -> tuple[str, str, i
     import subprocess
 
     p = subprocess.run([*tool, "-c", "test:///default", line], capture_output=True, text=True,
-                       env=_env(editor, tmp), timeout=60, check=False)  # fmt: skip
+                       env=_env(editor, tmp), cwd=tmp, timeout=60, check=False)  # fmt: skip
     return TMPFILE.sub("TMP", p.stdout), TMPFILE.sub("TMP", p.stderr), p.returncode
 
 
@@ -122,7 +122,7 @@ def on_terminal(tool: list[str], line: str, editor: str, keys: str, tmp: Path) -
         if pending and shown.count(b"Try again?") > len(keys) - len(pending):
             os.write(fd, pending.pop(0).encode())
 
-    shown, rc = on_pty([*tool, "-c", "test:///default", line], _env(editor, tmp), answer)
+    shown, rc = on_pty([*tool, "-c", "test:///default", line], _env(editor, tmp), answer, cwd=str(tmp))
     return TMPFILE.sub("TMP", shown.decode().replace(POLKIT, "")), rc
 
 

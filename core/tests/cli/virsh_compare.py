@@ -36,13 +36,19 @@ def on_pty(
     typing: Callable[[int, bytes], None] | None = None,
     timeout: float = 60,
     poll: float = 1.0,
+    cwd: str | None = None,
 ) -> tuple[bytes, int]:
     """Run ``argv`` on a pty until it closes it; ``typing(fd, shown)`` may write keys before each wait.
+
+    ``cwd``: where the child runs, so files an editor's shell line creates (``sed s/>d</``'s ``>d`` is a
+    redirection) land in the test's directory, never in the checkout.
 
     Returns everything the terminal showed and the exit status.
     """
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
+        if cwd is not None:
+            os.chdir(cwd)
         os.execvpe(argv[0], argv, dict(env))
     shown = b""
     deadline = time.monotonic() + timeout

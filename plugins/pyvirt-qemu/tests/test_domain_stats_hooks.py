@@ -294,9 +294,10 @@ def _normalized(text: str, work: Path) -> str:
 def test_pyvirsh_and_libvirt_print_the_same(qemu_root: Path, tmp_path: Path, virt_type: str) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "private_libvirtd", Path(__file__).parents[3] / "bench" / "private_libvirtd.py"
-    )
+    harness = Path(__file__).parents[3] / "bench" / "private_libvirtd.py"
+    if not harness.exists():  # an unpacked sdist of pyvirt-qemu has no bench/ beside it
+        pytest.skip("needs the repository's bench/private_libvirtd.py (a private libvirtd 9.0 to compare with)")
+    spec = importlib.util.spec_from_file_location("private_libvirtd", harness)
     assert spec is not None and spec.loader is not None
     plv = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plv)
