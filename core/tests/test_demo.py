@@ -125,6 +125,10 @@ needs_virsh = pytest.mark.skipif(
 needs_qemu = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 (qemu-system-x86) is not installed"
 )
+needs_qemu_driver = pytest.mark.skipif(
+    importlib.util.find_spec("pyvirt_qemu") is None,
+    reason="the core tested alone (tox -e core) has no QEMU driver: needs pyvirt-qemu installed",
+)
 
 
 @needs_virsh
@@ -200,6 +204,7 @@ def _leftovers(root: Path) -> list[str]:
 
 @needs_virsh
 @needs_qemu
+@needs_qemu_driver
 def test_the_pyvirtd_part_runs_and_leaves_nothing_behind(demo: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     """The demo's pyvirtd part end to end: real daemon, real QEMU, Debian's virsh beside pyvirsh."""
     with tempfile.TemporaryDirectory(prefix="pyvirt-demo-", dir="/var/tmp") as tmp:
@@ -214,6 +219,7 @@ def test_the_pyvirtd_part_runs_and_leaves_nothing_behind(demo: ModuleType, capsy
 
 @needs_virsh
 @needs_qemu
+@needs_qemu_driver
 def test_a_failure_with_the_guest_running_still_stops_the_daemon_and_its_qemu(
     demo: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

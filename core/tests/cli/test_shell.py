@@ -496,7 +496,7 @@ def test_long_lines_echo_as_readline_wraps_them(columns: str, monkeypatch: pytes
 
     assert VIRSH is not None
     lines = ["echo " + "abcdefghij" * 25, "echo " + "word " * 40, "echo " + "y" * 70]
-    env = _env(COLUMNS=columns)
+    env = _env(COLUMNS=columns, TERM="xterm")  # readline wraps by its terminal type (tox passes no TERM)
     raw = subprocess.run([VIRSH, "-q"], input="\n".join(lines).encode() + b"\n", capture_output=True, env=env,
                          timeout=60, check=False).stdout.decode()  # fmt: skip
     monkeypatch.setenv("COLUMNS", columns)

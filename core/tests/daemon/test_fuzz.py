@@ -23,6 +23,7 @@ printed (``pytest -s``) so a slowdown shows.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import random
 import select
@@ -487,6 +488,13 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDaemon]:
                 pass
 
 
+needs_qemu_driver = pytest.mark.skipif(
+    importlib.util.find_spec("pyvirt_qemu") is None,
+    reason="the core tested alone (tox -e core) has no QEMU driver: needs pyvirt-qemu installed",
+)
+
+
+@needs_qemu_driver
 def test_fuzz_never_crashes_hangs_or_leaks(daemon: PrivateDaemon, tmp_path: Path) -> None:
     seeds = codec_calls()
     if shutil.which("virsh"):
@@ -609,6 +617,7 @@ def test_a_name_with_a_nul_is_the_c_string_libvirtd_would_see(daemon: PrivateDae
 
 
 @pytest.mark.skipif(not shutil.which("virsh"), reason="Debian's virsh (libvirt-clients) is not installed")
+@needs_qemu_driver
 def test_a_read_only_client_cannot_make_the_daemon_read_files_outside_its_state(
     daemon: PrivateDaemon, tmp_path: Path
 ) -> None:
