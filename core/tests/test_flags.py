@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,25 @@ def test_check_flags_refuses_bits_outside_an_enum_mask() -> None:
         ErrorCode.INVALID_ARG,
         "unsupported flags (0x4) in function networkUpdate",
     )
+
+
+def test_classes_are_built_when_first_read_and_once() -> None:
+    """A short pyvirsh run reads a dozen of the classes: importing the module builds none, reading one builds it
+    (once, whichever thread reads it first), and the tables build the rest."""
+    probe = (
+        "import sys, threading, pyvirt.flags as f\n"
+        "lazy = sorted(f._BODIES)\n"
+        "got = []\n"
+        "ts = [threading.Thread(target=lambda: got.append(f.DomainXMLFlags)) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "assert len({id(c) for c in got}) == 1 and got[0].SECURE == 1, got\n"
+        "from pyvirt.flags import DomainUndefineFlags\n"
+        "left = len(f._BODIES)\n"
+        "assert f.BY_LIBVIRT_NAME['VIR_DOMAIN_UNDEFINE_NVRAM'] is DomainUndefineFlags.NVRAM\n"
+        "print(len(lazy), left, len(f._BODIES), 'DomainXMLFlags' in dir(f))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    total = len(flags.__all__) - 2
+    assert out.stdout.split() == [str(total), str(total - 2), "0", "True"]
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchFlags'"):
+        flags.NoSuchFlags  # noqa: B018

@@ -36,7 +36,11 @@ if TYPE_CHECKING:
     from pyvirt.flags import (
         ConnectGetAllDomainStatsFlags,
         DomainAbortJobFlags,
+        DomainBlockCopyFlags,
+        DomainBlockJobAbortFlags,
         DomainBlockJobInfoFlags,
+        DomainBlockJobSetSpeedFlags,
+        DomainBlockRebaseFlags,
         DomainCheckpointCreateFlags,
         DomainCheckpointDeleteFlags,
         DomainCheckpointListFlags,
@@ -66,10 +70,31 @@ if TYPE_CHECKING:
 
 __all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
 
-# virConnectListAllDomains flag groups besides active/inactive and the run states.
+# virConnectListAllDomains' filter bits. pyvirt.flags.ConnectListAllDomainsFlags names them, but this module
+# is on every client run and pyvirt.flags is not: test_flag_literals checks each value against that class.
+_ACTIVE = 1 << 0  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
+_INACTIVE = 1 << 1  # VIR_CONNECT_LIST_DOMAINS_INACTIVE
+_PERSISTENT = 1 << 2  # VIR_CONNECT_LIST_DOMAINS_PERSISTENT
+_TRANSIENT = 1 << 3  # VIR_CONNECT_LIST_DOMAINS_TRANSIENT
+_RUNNING = 1 << 4  # VIR_CONNECT_LIST_DOMAINS_RUNNING
+_PAUSED = 1 << 5  # VIR_CONNECT_LIST_DOMAINS_PAUSED
+_SHUTOFF = 1 << 6  # VIR_CONNECT_LIST_DOMAINS_SHUTOFF
+_OTHER = 1 << 7  # VIR_CONNECT_LIST_DOMAINS_OTHER
+_MANAGEDSAVE = 1 << 8  # VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE
+_NO_MANAGEDSAVE = 1 << 9  # VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE
+_AUTOSTART = 1 << 10  # VIR_CONNECT_LIST_DOMAINS_AUTOSTART
+_NO_AUTOSTART = 1 << 11  # VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART
+_HAS_SNAPSHOT = 1 << 12  # VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT
+_NO_SNAPSHOT = 1 << 13  # VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT
+_MEM_MAXIMUM = 1 << 2  # VIR_DOMAIN_MEM_MAXIMUM
+
+# The groups besides active/inactive and the run states, answered by the driver's domain_get_flags.
 _DOMAIN_GROUPS = (
-    (4, 8, "persistent"), (256, 512, "managed_save"), (1024, 2048, "autostart"), (4096, 8192, "has_snapshot"),
+    (_PERSISTENT, _TRANSIENT, "persistent"), (_MANAGEDSAVE, _NO_MANAGEDSAVE, "managed_save"),
+    (_AUTOSTART, _NO_AUTOSTART, "autostart"), (_HAS_SNAPSHOT, _NO_SNAPSHOT, "has_snapshot"),
 )  # fmt: skip
+_GROUP_BITS = sum(yes | no for yes, no, _ in _DOMAIN_GROUPS)
+_STATE_BITS = _RUNNING | _PAUSED | _SHUTOFF | _OTHER
 
 
 def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
@@ -77,17 +102,16 @@ def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
     if not flags:
         return True
     active = ref.id != -1
-    if flags & 3 and not ((flags & 1 and active) or (flags & 2 and not active)):
+    if flags & (_ACTIVE | _INACTIVE) and not ((flags & _ACTIVE and active) or (flags & _INACTIVE and not active)):
         return False
-    need_flags = flags & (4 | 8 | 256 | 512 | 1024 | 2048 | 4096 | 8192)
-    info = calls.domain_get_flags(dom=ref) if need_flags else {}
-    if flags & (16 | 32 | 64 | 128):
+    info = calls.domain_get_flags(dom=ref) if flags & _GROUP_BITS else {}
+    if flags & _STATE_BITS:
         state = calls.domain_get_state(dom=ref)[0]
         ok = (
-            (flags & 16 and state == DomainState.RUNNING)
-            or (flags & 32 and state == DomainState.PAUSED)
-            or (flags & 64 and state == DomainState.SHUTOFF)
-            or (flags & 128 and state not in (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF))
+            (flags & _RUNNING and state == DomainState.RUNNING)
+            or (flags & _PAUSED and state == DomainState.PAUSED)
+            or (flags & _SHUTOFF and state == DomainState.SHUTOFF)
+            or (flags & _OTHER and state not in (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF))
         )
         if not ok:
             return False
@@ -267,8 +291,8 @@ class Domain:
         self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags)
 
     def set_max_memory(self, memory_kib: int, flags: DomainMemoryModFlags | int = 0) -> None:
-        """The most memory the domain may be given, in KiB: set_memory with VIR_DOMAIN_MEM_MAXIMUM (4)."""
-        self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags | 4)
+        """The most memory the domain may be given, in KiB: set_memory with VIR_DOMAIN_MEM_MAXIMUM."""
+        self._conn.calls.domain_set_memory(dom=self._ref, memory_kib=memory_kib, flags=flags | _MEM_MAXIMUM)
 
     def set_vcpus(self, count: int, flags: DomainVcpuFlags | int = 0) -> None:
         """The number of virtual CPUs (virDomainSetVcpusFlags; virDomainSetVcpus without flags)."""
@@ -315,6 +339,34 @@ class Domain:
         """The block job on disk ``path``: (virDomainBlockJobType, bandwidth, cur, end), all 0 without one
         (virDomainGetBlockJobInfo; flags 1, BANDWIDTH_BYTES: the bandwidth in bytes/s, else MiB/s)."""
         return self._conn.calls.domain_get_block_job_info(dom=self._ref, path=path, flags=flags)
+
+    def block_copy(
+        self, path: str, destxml: str, params: Iterable[TypedParam] = (), flags: DomainBlockCopyFlags | int = 0
+    ) -> None:
+        """Start copying disk ``path`` to the image ``destxml`` describes (a ``<disk>``); virDomainBlockCopy.
+
+        The parameters (``bandwidth``, ``granularity``, ``buf-size``) are
+        checked as libvirt's public API checks typed parameters, unless the
+        connection is read-only (refused first, as in libvirt).
+        """
+        items = list(params)
+        if not self._conn.calls.read_only:
+            items = [typed_param(p.field, p.type, p.value) for p in items]
+        self._conn.calls.domain_block_copy(dom=self._ref, path=path, destxml=destxml, params=items, flags=flags)
+
+    def block_rebase(
+        self, path: str, base: str | None, bandwidth: int = 0, flags: DomainBlockRebaseFlags | int = 0
+    ) -> None:
+        """virDomainBlockRebase: with flag COPY, copy disk ``path`` to the file ``base`` (virsh's older blockcopy)."""
+        self._conn.calls.domain_block_rebase(dom=self._ref, path=path, base=base, bandwidth=bandwidth, flags=flags)
+
+    def block_job_abort(self, path: str, flags: DomainBlockJobAbortFlags | int = 0) -> None:
+        """End disk ``path``'s block job; flag PIVOT switches the disk to a ready copy (virDomainBlockJobAbort)."""
+        self._conn.calls.domain_block_job_abort(dom=self._ref, path=path, flags=flags)
+
+    def block_job_set_speed(self, path: str, bandwidth: int, flags: DomainBlockJobSetSpeedFlags | int = 0) -> None:
+        """Limit disk ``path``'s block job to ``bandwidth`` MiB/s (flag BYTES: bytes/s); virDomainBlockJobSetSpeed."""
+        self._conn.calls.domain_block_job_set_speed(dom=self._ref, path=path, bandwidth=bandwidth, flags=flags)
 
     def pin_emulator(self, cpumap: bytes, flags: DomainModificationImpact | int = 0) -> None:
         """Let the emulator's threads (all but the vCPUs) run only on the host CPUs of ``cpumap`` (virDomainPinEmulator)."""
@@ -500,6 +552,14 @@ class Domain:
     def migrate_start_post_copy(self, flags: int = 0) -> None:
         """virDomainMigrateStartPostCopy: the running migration (started with POSTCOPY) goes on in post-copy."""
         self._conn.calls.domain_migrate_start_post_copy(dom=self._ref, flags=flags)
+
+    def migrate_set_max_downtime(self, downtime: int, flags: int = 0) -> None:
+        """virDomainMigrateSetMaxDowntime: the longest pause (ms) a live migration may take for its last pass."""
+        self._conn.calls.domain_migrate_set_max_downtime(dom=self._ref, downtime=downtime, flags=flags)
+
+    def migrate_get_max_downtime(self, flags: int = 0) -> int:
+        """virDomainMigrateGetMaxDowntime: that limit, in milliseconds."""
+        return self._conn.calls.domain_migrate_get_max_downtime(dom=self._ref, flags=flags)
 
 
 class Snapshot:

@@ -330,6 +330,7 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     _C.MIGRATE_UNSAFE: ("Unsafe migration", "Unsafe migration: %s"),
     _C.NO_DOMAIN_METADATA: ("metadata not found", "metadata not found: %s"),
     _C.OVERFLOW: ("numerical overflow", "numerical overflow: %s"),
+    _C.BLOCK_COPY_ACTIVE: ("block copy still active", "block copy still active: %s"),
     _C.OPERATION_UNSUPPORTED: ("Operation not supported", "Operation not supported: %s"),
     _C.RESOURCE_BUSY: ("resource busy", "resource busy: %s"),
     _C.ACCESS_DENIED: ("access denied", "access denied: %s"),

@@ -8,16 +8,33 @@ the driver's event thread.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 from pyvirt.plugin.records import DomainRef, NetworkRef, PoolRef
+from pyvirt.plugin.typed_params import TypedParam
+from pyvirt.util.int_enum import int_enum
+
+# Every in-process connection loads this module (the sink), so it is built without ``typing`` and ``enum``:
+# the numbering tables by pyvirt.util.int_enum, the records by pyvirt.util.named_tuple (each says why).
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import enum
+    from typing import Any, NamedTuple
+
+    _IntEnumBody = enum.IntEnum
+else:
+    from pyvirt.util.named_tuple import NamedTuple
+
+    _IntEnumBody = object
+    Any = object  # only in the run-time values of the callback aliases below; mypy reads typing's
 
 __all__ = [
     "AgentLifecycleEvent",
+    "BlockJob2Event",
+    "BlockJobEvent",
     "DeviceRemovedEvent",
     "DomainEvent",
     "EventSink",
@@ -28,6 +45,7 @@ __all__ = [
     "PoolLifecycleEvent",
     "PoolRefreshEvent",
     "RebootEvent",
+    "TunableEvent",
     "TypedEvent",
     "detail_text",
     "event_text",
@@ -36,7 +54,7 @@ __all__ = [
 ]
 
 
-class DomainEvent(enum.IntEnum):
+class DomainEvent(_IntEnumBody):
     DEFINED = 0
     UNDEFINED = 1
     STARTED = 2
@@ -48,19 +66,19 @@ class DomainEvent(enum.IntEnum):
     CRASHED = 8
 
 
-class Defined(enum.IntEnum):
+class Defined(_IntEnumBody):
     ADDED = 0
     UPDATED = 1
     RENAMED = 2
     FROM_SNAPSHOT = 3
 
 
-class Undefined(enum.IntEnum):
+class Undefined(_IntEnumBody):
     REMOVED = 0
     RENAMED = 1
 
 
-class Started(enum.IntEnum):
+class Started(_IntEnumBody):
     BOOTED = 0
     MIGRATED = 1
     RESTORED = 2
@@ -68,7 +86,7 @@ class Started(enum.IntEnum):
     WAKEUP = 4
 
 
-class Suspended(enum.IntEnum):
+class Suspended(_IntEnumBody):
     PAUSED = 0
     MIGRATED = 1
     IOERROR = 2
@@ -80,7 +98,7 @@ class Suspended(enum.IntEnum):
     POSTCOPY_FAILED = 8
 
 
-class Resumed(enum.IntEnum):
+class Resumed(_IntEnumBody):
     UNPAUSED = 0
     MIGRATED = 1
     FROM_SNAPSHOT = 2
@@ -88,7 +106,7 @@ class Resumed(enum.IntEnum):
     POSTCOPY_FAILED = 4
 
 
-class Stopped(enum.IntEnum):
+class Stopped(_IntEnumBody):
     SHUTDOWN = 0
     DESTROYED = 1
     CRASHED = 2
@@ -98,10 +116,21 @@ class Stopped(enum.IntEnum):
     FROM_SNAPSHOT = 6
 
 
-class Shutdown(enum.IntEnum):
+class Shutdown(_IntEnumBody):
     FINISHED = 0
     GUEST = 1
     HOST = 2
+
+
+if not TYPE_CHECKING:
+    DomainEvent = int_enum(DomainEvent)
+    Defined = int_enum(Defined)
+    Undefined = int_enum(Undefined)
+    Started = int_enum(Started)
+    Suspended = int_enum(Suspended)
+    Resumed = int_enum(Resumed)
+    Stopped = int_enum(Stopped)
+    Shutdown = int_enum(Shutdown)
 
 
 _EVENT_TEXT = (
@@ -140,13 +169,17 @@ def detail_text(event: int, detail: int) -> str:
     return words[detail] if 0 <= detail < len(words) else "unknown"
 
 
-class NetworkEvent(enum.IntEnum):
+class NetworkEvent(_IntEnumBody):
     """virNetworkEventLifecycleType (their detail is always 0)."""
 
     DEFINED = 0
     UNDEFINED = 1
     STARTED = 2
     STOPPED = 3
+
+
+if not TYPE_CHECKING:
+    NetworkEvent = int_enum(NetworkEvent)
 
 
 _NETWORK_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped")
@@ -190,7 +223,36 @@ class AgentLifecycleEvent(NamedTuple):
     reason: int
 
 
-class PoolEvent(enum.IntEnum):
+class BlockJobEvent(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_BLOCK_JOB: a block job of ``type`` (virDomainBlockJobType: 2 copy) on the disk
+    whose image is ``disk`` (a path) reached ``status`` (virConnectDomainEventBlockJobStatus: 0 completed,
+    1 failed, 2 canceled, 3 ready)."""
+
+    domain: DomainRef
+    disk: str
+    type: int
+    status: int
+
+
+class BlockJob2Event(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: as :class:`BlockJobEvent`, with ``disk`` the disk's target (``vda``),
+    which stays meaningful for network disks and after a pivot changed the path."""
+
+    domain: DomainRef
+    disk: str
+    type: int
+    status: int
+
+
+class TunableEvent(NamedTuple):
+    """VIR_DOMAIN_EVENT_ID_TUNABLE: tunables of the running domain changed (``cputune.emulatorpin``, ...),
+    with their new values."""
+
+    domain: DomainRef
+    params: list[TypedParam]
+
+
+class PoolEvent(_IntEnumBody):
     """virStoragePoolEventLifecycleType (their detail is always 0)."""
 
     DEFINED = 0
@@ -199,6 +261,10 @@ class PoolEvent(enum.IntEnum):
     STOPPED = 3
     CREATED = 4
     DELETED = 5
+
+
+if not TYPE_CHECKING:
+    PoolEvent = int_enum(PoolEvent)
 
 
 _POOL_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped", "Created", "Deleted")
@@ -220,13 +286,25 @@ class PoolRefreshEvent(NamedTuple):
     pool: PoolRef
 
 
-TypedEvent = PoolRefreshEvent | RebootEvent | DeviceRemovedEvent | AgentLifecycleEvent | PoolLifecycleEvent
+TypedEvent = (
+    PoolRefreshEvent
+    | RebootEvent
+    | DeviceRemovedEvent
+    | AgentLifecycleEvent
+    | PoolLifecycleEvent
+    | BlockJobEvent
+    | BlockJob2Event
+    | TunableEvent
+)
 # The kinds of the generic path, by the record they deliver; the object a callback may filter on is
 # the record's first field (a domain or a pool, matched by UUID).
 EVENT_KINDS: dict[str, type[Any]] = {
     "reboot": RebootEvent,
     "device-removed": DeviceRemovedEvent,
     "agent-lifecycle": AgentLifecycleEvent,
+    "block-job": BlockJobEvent,
+    "block-job-2": BlockJob2Event,
+    "tunable": TunableEvent,
     "pool-lifecycle": PoolLifecycleEvent,
     "pool-refresh": PoolRefreshEvent,
 }
@@ -308,6 +386,14 @@ class EventSink:
 
     def agent_lifecycle(self, domain: DomainRef, state: int, reason: int) -> None:
         self.emit("agent-lifecycle", AgentLifecycleEvent(domain, int(state), int(reason)))
+
+    def block_job(self, domain: DomainRef, path: str, target: str, job_type: int, status: int) -> None:
+        """A block job's end or readiness, as both of libvirt's events: by image path and by target name."""
+        self.emit("block-job", BlockJobEvent(domain, path, int(job_type), int(status)))
+        self.emit("block-job-2", BlockJob2Event(domain, target, int(job_type), int(status)))
+
+    def tunable(self, domain: DomainRef, params: list[TypedParam]) -> None:
+        self.emit("tunable", TunableEvent(domain, list(params)))
 
     def pool_lifecycle(self, pool: PoolRef, event: int, detail: int = 0) -> None:
         self.emit("pool-lifecycle", PoolLifecycleEvent(pool, int(event), int(detail)))

@@ -111,24 +111,30 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     # Imported here, not at the top: a connection through pyvirtd needs neither pluggy nor the
     # registry (``open_remote`` binds the generated remote hooks directly), and every short
     # ``pyvirsh`` run against the daemon would pay for them.
-    from functools import partial
-
     from pyvirt.connection import Connection
     from pyvirt.errors import ErrorCode
     from pyvirt.events import EventSink
-    from pyvirt.plugin.facade import DriverCalls
-    from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
 
     if resolved.is_embed:
         resolved.embed_root()
     from pyvirt.errors import ConnectionError
     from pyvirt.plugin.entry_point_index import entry_point_value
 
-    if entry_point_value("pyvirt.hypervisor", resolved.driver) is None:
+    entry_point = entry_point_value("pyvirt.hypervisor", resolved.driver)
+    if entry_point is None:
         from pyvirt.plugin.registry import install_hint
 
         # libvirt's words: "no connection driver available for URI"
         raise ConnectionError(ErrorCode.NO_CONNECT, resolved.text + install_hint(resolved.driver))
+    if entry_point == _CORE_TEST_DRIVER:
+        events = EventSink()
+        calls = _open_core_test_driver(resolved, read_only, events)
+        return Connection(resolved, calls, resolved.driver, read_only, events)
+    from functools import partial
+
+    from pyvirt.plugin.facade import DriverCalls
+    from pyvirt.plugin.registry import bind_connection, load_driver, open_with_manager
+
     try:
         driver = load_driver("hypervisor", resolved.driver)
     except ConnectionError as err:
@@ -142,6 +148,32 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     own = resolved.driver in ("test", "storage", "network") or resolved.driver in _OWN_TRANSPORT
     secondary = None if own else partial(_secondary_calls, resolved, read_only, events)
     return Connection(resolved, DriverCalls(pm, secondary, read_only=read_only), resolved.driver, read_only, events)
+
+
+# The entry point core declares for its own test driver (core/pyproject.toml).
+_CORE_TEST_DRIVER = "pyvirt.drivers.test.driver:TestDriver"
+
+
+def _open_core_test_driver(resolved: URI, read_only: bool, events: EventSink) -> DriverCalls:
+    """core's own test driver, its hooks bound directly: no plugin manager, no pluggy import.
+
+    Why: every short ``pyvirsh`` run on ``test:///`` opens it, and building a
+    plugin manager to register and validate the driver and its connection cost
+    such a run about a fifth of its instructions, importing pluggy with
+    ``inspect`` another fifth. Registration only re-checked at every open what
+    ``core/tests/drivers/test_test_driver_binding.py`` proves with pluggy: that
+    every hook of this driver matches its spec, and that these direct calls are
+    exactly the hooks pluggy binds. A third-party driver, or another package's
+    entry point under the ``test`` name, goes through pluggy as always.
+    """
+    from pyvirt.drivers.test.driver import TestDriver
+    from pyvirt.errors import ConnectionError, ErrorCode
+    from pyvirt.plugin.facade import direct_calls
+
+    conn_obj = TestDriver().connect_open(uri=resolved, read_only=read_only, events=events)
+    if conn_obj is None:
+        raise ConnectionError(ErrorCode.NO_CONNECT, str(resolved))
+    return direct_calls(conn_obj, read_only=read_only)
 
 
 def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: str) -> DriverCalls | None:

@@ -7,7 +7,7 @@ import socket
 from typing import TYPE_CHECKING, BinaryIO
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
-from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
+from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, ACTIVE_PERSISTENT_AUTOSTART_BITS, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 
@@ -30,8 +30,8 @@ _CHUNK = 1 << 20
 
 
 def pool_matches(calls: DriverCalls, ref: PoolRef, flags: int) -> bool:
-    """virConnectListAllStoragePools flags: INACTIVE 1, ACTIVE 2, PERSISTENT 4, TRANSIENT 8, AUTOSTART 16, NO_AUTOSTART 32."""
-    if not flags & 63:
+    """virConnectListAllStoragePools' active, persistent and autostart groups (the type bits are the driver's)."""
+    if not flags & ACTIVE_PERSISTENT_AUTOSTART_BITS:
         return True
     return matches_flag_groups(flags, calls.pool_get_flags(pool=ref), ACTIVE_PERSISTENT_AUTOSTART)
 

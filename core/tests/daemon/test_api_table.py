@@ -65,6 +65,8 @@ def test_read_only_rules_agree_with_libvirts_acl(hook: str) -> None:
     access = API[hook].access
     if access is Access.WRITE:
         assert rule.always_write
+    elif access is Access.READ and hook == "domain_migrate_get_max_downtime":
+        assert rule.always_write  # libvirt's library lets read-only connections ask, its daemon's ACL does not
     elif access is Access.READ:
         assert not rule.always_write and not rule.conditions
     elif access is Access.SECURE_FLAG:

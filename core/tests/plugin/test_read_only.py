@@ -193,6 +193,9 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "type": 1, "uri": None, "metadata": "t", "new_name": "test", "codeset": 0, "holdtime": 0, "keycodes": [30],
         "seconds": 5, "nseconds": 0, "max_stats": 13, "maxinfo": 2, "maplen": 1, "ncpumaps": 2, "device": "testnet0",
         "algorithm": 0, "vcpu": 0, "cpumap": b"\x01", "period": 5,
+        "downtime": 300,
+        "destxml": "<disk type='file'><source file='/nonexistent/copy.img'/></disk>", "base": "/nonexistent/copy.img",
+        "bandwidth": 1,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -327,6 +330,12 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_reset": [dom.reset],
         "domain_inject_nmi": [dom.inject_nmi],
         "domain_send_key": [lambda: dom.send_key(0, 0, [30])],
+        "domain_block_copy": [
+            lambda: dom.block_copy("vda", "<disk type='file'><source file='/nonexistent/c'/></disk>")
+        ],
+        "domain_block_rebase": [lambda: dom.block_rebase("vda", "/nonexistent/c", 0, 8)],
+        "domain_block_job_abort": [lambda: dom.block_job_abort("vda"), lambda: dom.block_job_abort("vda", 2)],
+        "domain_block_job_set_speed": [lambda: dom.block_job_set_speed("vda", 1)],
         "domain_get_time": [dom.get_time],
         "domain_set_time": [lambda: dom.set_time(5)],
         "domain_get_hostname": [dom.hostname],
@@ -345,6 +354,7 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_migrate_begin": [lambda: dom.migrate3(conn, [], 1)],  # the source's first phase
         "domain_migrate_perform": [lambda: dom.migrate_to_uri3(URI, [], 2)],  # peer to peer: Perform alone
         "domain_migrate_start_post_copy": [dom.migrate_start_post_copy],
+        "domain_migrate_set_max_downtime": [lambda: dom.migrate_set_max_downtime(300)],
         "checkpoint_create_xml": [lambda: chk.domain.checkpoint_create(CHECKPOINT_XML.replace("c1", "c2"))],
         "checkpoint_get_xml_desc": [lambda: chk.xml_desc(1)],
         "checkpoint_delete": [chk.delete],
@@ -456,6 +466,10 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_reset": "reset test",
         "domain_inject_nmi": "inject-nmi test",
         "domain_send_key": "send-key test KEY_A",
+        "domain_block_copy": "blockcopy test vda --dest /nonexistent/c.img --format qcow2",
+        "domain_block_rebase": "blockcopy test vda --dest /nonexistent/c.img",
+        "domain_block_job_abort": "blockjob test vda --pivot",
+        "domain_block_job_set_speed": "blockjob test vda --bandwidth 1",
         "domain_get_time": "domtime test",
         "domain_set_time": "domtime test --time 5",
         "domain_get_hostname": "domhostname test",
@@ -471,6 +485,7 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_migrate_begin": f"migrate test {URI}",
         "domain_migrate_perform": f"migrate --p2p test {URI}",
         "domain_migrate_start_post_copy": "migrate-postcopy test",
+        "domain_migrate_set_max_downtime": "migrate-setmaxdowntime test 300",
         "checkpoint_create_xml": "checkpoint-create-as test c2",
         "checkpoint_get_xml_desc": "checkpoint-dumpxml ro-chk c1 --security-info",
         "checkpoint_delete": "checkpoint-delete ro-chk c1",

@@ -13,7 +13,6 @@ hook's libvirt API. A new spec without them fails here.
 
 from __future__ import annotations
 
-import enum
 import importlib
 import inspect
 import pkgutil
@@ -31,7 +30,8 @@ from pyvirt.plugin.bases import contract_for
 
 FIRSTRESULT = "Stops at first non-None result."
 NO_FLAGS = "libvirt defines no flags"
-_FLAG_ENUMS = {name for name, obj in vars(pyvirt.flags).items() if isinstance(obj, type) and issubclass(obj, enum.Flag)}
+# the module's classes (all its public names but the two tables): IntFlags to mypy, built on first read at run time
+_FLAG_ENUMS = set(pyvirt.flags.__all__) - {"API_FLAGS", "BY_LIBVIRT_NAME"}
 
 
 def _specs() -> Iterator[tuple[str, Callable[..., Any]]]:

@@ -48,6 +48,10 @@ def test_pluggy_accepts_every_remote_hook_against_the_specs() -> None:
     assert registered == hooks
     # what the client binds without pluggy is exactly what pluggy found and validated
     assert direct_calls(RemoteConnection.__new__(RemoteConnection))._implemented == hooks
+    # and the list the client binds them from (without loading the API table) names the same hooks
+    assert hooks == RemoteConnection.HOOKS
+    bound = direct_calls(RemoteConnection.__new__(RemoteConnection), hooks=RemoteConnection.HOOKS)
+    assert bound._implemented == hooks and set(bound._direct) == hooks
 
 
 def test_a_misspelled_remote_hook_parameter_would_be_caught() -> None:
@@ -127,9 +131,57 @@ def test_pyvirsh_list_through_pyvirtd_imports_none_of_the_costly_standard_module
     imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "_socket" in imported
     costly = {"socket", "selectors", "typing", "re", "threading", "contextlib", "importlib", "warnings", "enum",
-              "functools", "collections"}  # fmt: skip
+              "functools", "collections", "types"}  # fmt: skip
     assert not costly & imported
     assert "pyvirt.cli.domain_cmds" in imported  # __import__ shows in -X importtime; import_module did not
+
+
+def _imported_by(*argv: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    out = subprocess.run([sys.executable, "-X", "importtime", str(PYVIRSH), *argv],
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    return out, imported
+
+
+def test_pyvirsh_through_pyvirtd_reads_neither_the_protocol_table_nor_the_api_table(pyvirtd: PrivateDaemon) -> None:
+    """``_remote`` (518 constants, ``_WHERE``, the 443-row table with libvirt's ACL annotations: 100 KB of
+    bytecode) cost every short run 4 million instructions to find five procedures; the client now reads
+    their lines from ``_remote_index``'s one string. An error reply decodes without the table too. The API
+    table (2 million) is read only by a read-only connection, which checks each call against it, and the
+    transports module only for tcp, tls and ssh."""
+    out, imported = _imported_by("-c", pyvirtd.uri(), "list", "--all")
+    assert out.returncode == 0 and " test " in out.stdout
+    assert "pyvirt.remote._remote_index" in imported and "pyvirt.remote._remote" not in imported
+    assert "pyvirt.plugin.api" not in imported  # a read-write connection binds RemoteConnection.HOOKS
+    assert "pyvirt.remote.transport" not in imported  # the local socket needs none of tcp, tls and ssh
+    out, imported = _imported_by("-c", pyvirtd.uri(), "domstate", "nosuch")
+    assert out.returncode == 1
+    assert "failed to get domain 'nosuch'" in out.stderr
+    assert "pyvirt.remote._remote" not in imported
+
+
+def test_a_short_run_through_pyvirtd_imports_at_most_the_pyvirt_modules_it_does_today(pyvirtd: PrivateDaemon) -> None:
+    """Each module costs a run about 300,000 instructions and eight system calls before its own code runs
+    (finding, reading, checking and unmarshalling its bytecode): a new import on this path should be a choice.
+    Counted for pyvirt's modules only (the interpreter's own start-up varies with the environment)."""
+    out, imported = _imported_by("-c", pyvirtd.uri(), "list", "--all")
+    assert out.returncode == 0
+    ours = sorted(name for name in imported if name.split(".")[0] == "pyvirt")
+    assert len(ours) <= 40, ours
+
+
+def test_the_procedure_index_names_the_tables_numbers_and_codecs_for_every_procedure() -> None:
+    from pyvirt.remote import _remote
+    from pyvirt.remote.driver import _procedure
+    from pyvirt.remote.message import _error_codec
+
+    prefix = "REMOTE_PROC_"
+    for number, proc in _remote.PROCEDURES.items():
+        assert proc.name.startswith(prefix)
+        assert _procedure(proc.name.removeprefix(prefix)) == (number, proc.pack_args, proc.unpack_ret), proc.name
+    assert _error_codec() == (_remote.pack_remote_error, _remote.unpack_remote_error)
+    with pytest.raises(KeyError, match="REMOTE_PROC_DOMAIN_GET"):
+        _procedure("DOMAIN_GET")  # a prefix of several names is no name
 
 
 def test_the_enums_every_short_run_builds_skip_the_class_statement_checks() -> None:

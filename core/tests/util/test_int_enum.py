@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import enum
 import pickle
+from typing import Any
 
 import pytest
 
@@ -78,17 +79,61 @@ def test_members_pickle_and_copy_as_themselves() -> None:
     assert ErrorCode(42) is ErrorCode.NO_DOMAIN and ErrorCode["NO_DOMAIN"] is ErrorCode.NO_DOMAIN
 
 
+def _flag_facts(cls: type[enum.IntFlag], value: int) -> tuple[object, ...]:
+    """Everything a caller reads off one flag value: its text forms, truth, number, name, class and members."""
+    f = cls(value)
+    percent = "%d" % f  # noqa: UP031  # old-style formatting goes through int's own code
+    return (repr(f), str(f), f"{f}", f"{f:x}", f"{f:>4}", percent, bool(f), int(f), f.value, f.name,
+            type(f) is cls, [repr(m) for m in f], len(f), f in cls, hash(f) == hash(value))  # fmt: skip
+
+
 def test_int_flag_behaves_as_intflag() -> None:
     light, std = int_flag(Bits), _stdlib(enum.IntFlag, Bits)
-    for value in (1, 3, 11, 0, 16, 17):
-        a, b = light(value), std(value)
-        assert (repr(a), str(a), int(a), type(a) is light) == (repr(b), str(b), int(b), True), value
-    both = light.A | light.B  # type: ignore[attr-defined]
-    assert type(both) is light and repr(both) == repr(std.A | std.B)  # type: ignore[attr-defined]
-    assert repr(both & light.B) == repr(std(3) & std.B) and repr(light.A ^ 3) == repr(std.A ^ 3)  # type: ignore[attr-defined, operator]
-    assert repr(~light.A) == repr(~std.A)  # type: ignore[attr-defined]
-    assert light.A in both and light.C not in both  # type: ignore[attr-defined]
-    assert [m.name for m in light] == [m.name for m in std] == ["A", "B", "C"]  # type: ignore[attr-defined]
+    for value in (1, 3, 11, 0, 16, 17, 255, -1, -2):
+        assert _flag_facts(light, value) == _flag_facts(std, value), value
+    a, b, c = light.A, light.B, light.C  # type: ignore[attr-defined]
+    sa, sb, sc = std.A, std.B, std.C  # type: ignore[attr-defined]
+    both = a | b
+    assert type(both) is light and repr(both) == repr(sa | sb)
+    pairs = [(both & b, (sa | sb) & sb), (a ^ 3, sa ^ 3), (3 & a, 3 & sa), (3 | c, 3 | sc), (2 ^ a, 2 ^ sa),
+             (~a, ~sa), (~both, ~(sa | sb)), (~(a | b | c), ~(sa | sb | sc)), (~light(0), ~std(0)),
+             (both & ~a, (sa | sb) & ~sa), (a | 16, sa | 16)]  # fmt: skip
+    for got, want in pairs:
+        assert (repr(got), type(got) is light) == (repr(want), True)
+    assert a in both and c not in both and (a | c) in (a | b | c) and (a | c) not in both
+    assert [m.name for m in light] == [m.name for m in std] == ["A", "B", "C"]
+    assert [m.name for m in reversed(light)] == ["C", "B", "A"] and len(light) == 3
+    assert light(3) == 3 and light(3) == both and {3: "x"}[both] == "x"
+    with pytest.raises(ValueError, match="'x' is not a valid Bits"):
+        light("x")
+
+
+def test_generated_flags_behave_as_intflag() -> None:
+    """Every class of pyvirt.flags (built with int_flag), rebuilt with enum, answers the same.
+
+    The tables hold what a toy one lacks: members of no bit (``..._CURRENT = 0``),
+    of several bits (``WITH_BUILD_OVERWRITE``) and aliases; values are every
+    member's, all of them together, none, -1 and a bit no member names.
+    """
+    from pyvirt import flags
+
+    classes: list[Any] = [getattr(flags, n) for n in flags.__all__ if n not in ("API_FLAGS", "BY_LIBVIRT_NAME")]
+    assert len(classes) == len(flags.__all__) - 2 and all(c.__module__ == flags.__name__ for c in classes)
+    for light in classes:
+        assert not isinstance(next(iter(light)), enum.Enum)  # built by int_flag, not by the enum module
+        std = enum.IntFlag(light.__name__, {name: int(m) for name, m in light.__members__.items()})  # type: ignore[misc]
+        assert [m.name for m in light] == [m.name for m in std], light
+        every = 0
+        for m in light.__members__.values():
+            every |= int(m)
+        for value in [*sorted({int(m) for m in light.__members__.values()}), every, 0, -1, every | 1 << 40]:
+            assert _flag_facts(light, value) == _flag_facts(std, value), (light, value)
+            assert repr(~light(value)) == repr(~std(value)), (light, value)
+    light = flags.DomainUndefineFlags
+    assert flags.BY_LIBVIRT_NAME["VIR_DOMAIN_UNDEFINE_NVRAM"] is light.NVRAM
+    combo = light.NVRAM | light.MANAGED_SAVE
+    assert pickle.loads(pickle.dumps(light.NVRAM)) is light.NVRAM and copy.deepcopy(light.NVRAM) is light.NVRAM
+    assert (pickle.loads(pickle.dumps(combo)), type(pickle.loads(pickle.dumps(combo)))) == (combo, light)
 
 
 def test_plain_enum_behaves_as_enum() -> None:

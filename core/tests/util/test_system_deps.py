@@ -25,14 +25,16 @@ DECLARATIONS = sorted(ROOT.glob("plugins/*/src/*/system-deps.toml"))
 # tests have nothing to read
 with_plugins = pytest.mark.skipif(
     not DECLARATIONS or any(importlib.util.find_spec(p) is None for p in ("pyvirt_qemu", "pyvirt_lxc",
-                                                                         "pyvirt_network", "pyvirt_storage")),
+                                                                         "pyvirt_network", "pyvirt_storage",
+                                                                         "pyvirt_xen")),
     reason="needs the plugins installed beside the core (tox -e core and a core sdist have the core alone)",
 )  # fmt: skip
 
 
 @with_plugins
 def test_every_declaration_parses_and_ships_inside_its_package() -> None:
-    assert {p.parent.name for p in DECLARATIONS} >= {"pyvirt_qemu", "pyvirt_lxc", "pyvirt_network", "pyvirt_storage"}
+    assert {p.parent.name for p in DECLARATIONS} >= {"pyvirt_qemu", "pyvirt_lxc", "pyvirt_network", "pyvirt_storage",
+                                                     "pyvirt_xen"}  # fmt: skip
     for path in DECLARATIONS:
         deps = parse_system_deps(path.read_text(), str(path))
         assert deps and load_system_deps(path.parent.name) == deps  # what the installed package reads
@@ -45,14 +47,33 @@ def test_bad_declarations_are_refused_naming_the_file() -> None:
         parse_system_deps('[[package]]\nname = "a"\nwhy = "b"\nrequired = "yes"\n', "x.toml")
     with pytest.raises(ValueError, match="unknown tables"):
         parse_system_deps('[[programs]]\nname = "a"\n', "x.toml")
+    entry = '[[program]]\nname = "a"\npackage = "p"\nwhy = "b"\n'
+    with pytest.raises(ValueError, match=re.escape("x.toml: [[program]] 'a': unknown keys ['instal']")):
+        parse_system_deps(entry + "instal = false\n", "x.toml")  # else bootstrap would install it after all
+    with pytest.raises(ValueError, match="'install = false' goes with a 'why_not_installed' string"):
+        parse_system_deps(entry + "install = false\n", "x.toml")
+    with pytest.raises(ValueError, match="'install = false' goes with a 'why_not_installed' string"):
+        parse_system_deps(entry + 'why_not_installed = "c"\n', "x.toml")
+    with pytest.raises(ValueError, match="'install' must be true or false"):
+        parse_system_deps(entry + 'install = "no"\nwhy_not_installed = "c"\n', "x.toml")
+
+
+def test_a_runtime_only_need_keeps_its_reason() -> None:
+    text = '[[program]]\nname = "a"\npackage = "p"\nwhy = "b"\ninstall = false\nwhy_not_installed = "dom0 only"\n'
+    (dep,) = parse_system_deps(text, "x.toml")
+    assert (dep.install, dep.why_not_installed, dep.required) == (False, "dom0 only", True)
 
 
 @with_plugins
-def test_bootstrap_installs_every_declared_package() -> None:
+def test_bootstrap_installs_every_declared_package_but_the_runtime_only_ones() -> None:
     listed = subprocess.run([str(ROOT / "bootstrap"), "packages"], capture_output=True, text=True, check=True)
     packages = set(listed.stdout.split())
-    declared = {d.package for p in DECLARATIONS for d in parse_system_deps(p.read_text(), str(p))}
+    deps = [d for p in DECLARATIONS for d in parse_system_deps(p.read_text(), str(p))]
+    declared = {d.package for d in deps if d.install}
     assert declared <= packages, f"./bootstrap does not install {sorted(declared - packages)}"
+    runtime_only = {d.package for d in deps if not d.install} - declared
+    assert runtime_only >= {"xen-utils-4.17", "xenstore-utils"}  # pyvirt-xen's: they work only in a Xen dom0
+    assert not runtime_only & packages, f"./bootstrap installs runtime-only {sorted(runtime_only & packages)}"
 
 
 @with_plugins
@@ -63,6 +84,13 @@ def test_packagers_get_debian_relations() -> None:
     out = subprocess.run([sys.executable, "-m", "pyvirt.util.system_deps", "depends", "pyvirt_network"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout == "Depends: dnsmasq-base, nftables\n"
+    # runtime-only needs are a packager's all the same: the Xen driver's toolstack is its one Depends
+    assert debian_relations("pyvirt_xen") == (["xen-utils-4.17"], ["qemu-system-xen", "xenstore-utils"])
+    out = subprocess.run([sys.executable, "-m", "pyvirt.util.system_deps", "list", "pyvirt_xen", "pyvirt_network"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    assert ["pyvirt_xen", "program", "xl", "xen-utils-4.17", "required", "runtime-only"] in rows
+    assert ["pyvirt_network", "program", "dnsmasq", "dnsmasq-base", "required", "bootstrap"] in rows
 
 
 @with_plugins

@@ -76,6 +76,8 @@ def test_libvirt_refusals_keep_libvirts_words() -> None:
             "No yet handled value 'hostonly' for VMX entry 'ethernet0.connectionType'",
         ),
         ('ethernetX.present = "true"\n', "failed to parse the index of the VMX key 'ethernetX.present'"),
+        # libvirt 9.0's VIR_DOMAIN_CPUMASK_LEN is 16384: CPU 16384 is past the bitmap
+        ('sched.cpu.affinity = "16384"\n', "VMX entry 'sched.cpu.affinity' contains a 16384, this value is too large"),
     ],
 )
 def test_vmx_values_libvirt_refuses(body: str, message: str) -> None:

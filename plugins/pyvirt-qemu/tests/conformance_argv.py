@@ -41,8 +41,12 @@ from pyvirt_qemu.firmware import resolve_firmware
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics
 from pyvirt_qemu.host_cpu_model import HostCpuModel, guest_cpu_for_host_model, update_guest_cpu
 from pyvirt_qemu.memory_backends import HugetlbfsMount
+from pyvirt_qemu.network_disks import NbdTls
 from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
+from pyvirt_qemu.vdpa import vdpa_fd_key
+from pyvirt_qemu.vhost_user import vhost_user_video_fd_key
+from pyvirt_qemu.volume_disks import translate_volume_disks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -51,6 +55,7 @@ from libvirt_qemu_cases import argv_cases, argv_paths, caps_for, case_environmen
 import pyvirt.conf.domain
 from pyvirt.conf.domain import parse_domain
 from pyvirt.errors import Error, ErrorCode, InternalError
+from pyvirt.plugin.records import VolumeInfo
 from pyvirt.testing.sources import libvirt_source
 
 
@@ -89,6 +94,8 @@ def argv_for(
     dom = apply_defaults(parse_domain(xml.read_bytes(), url=xml.name), caps=caps, abi_update=abi_update,
                          vnc_host_audio=vnc_host_audio, channel_dir="/tmp/channel")  # fmt: skip
     _update_guest_cpu(dom, caps)
+    # qemuProcessPrepareDomainStorage's translation of volume disks, through the test's fake storage driver
+    translate_volume_disks(dom, FakeStorage())
     # qemuProcessPrepareDomain's qemuFirmwareFillDomain, as the driver's start does (libvirt's nvram directory)
     resolve_firmware(dom, dom.os.type.machine if dom.os is not None and dom.os.type is not None else "",
                      "/var/lib/libvirt/qemu/nvram")  # fmt: skip
@@ -105,12 +112,23 @@ def argv_for(
     if vsock is not None:  # qemuxml2argvtest.c's testUpdateQEMUCaps stand-in for opening /dev/vhost-vsock
         vsock.cid_address = 42 if vsock.cid_auto else vsock.cid_address
         taps["vsock"] = 6789
+    for i, video in enumerate(dom.devices.videos if dom.devices is not None else []):  # (videoN, as libvirt names)
+        if video.driver_name == "vhostuser":  # qemuxml2argvtest.c's vhost-user-gpu helper socket, for each
+            taps[vhost_user_video_fd_key(f"video{i}")] = 1729
+    for i, nic in enumerate(nics):  # qemuxml2argvmock.c's qemuInterfaceVDPAConnect
+        if nic.type == "vdpa":
+            taps[vdpa_fd_key(i)] = 1732
+    for i, h in enumerate(dom.devices.hostdevs if dom.devices is not None else []):
+        if h.type == "scsi_host":  # qemuxml2argvmock.c's virSCSIVHostOpenVhostSCSI: STDERR_FILENO + 1
+            taps[pyvirt_qemu.host_devices.vhost_scsi_fd_key(i)] = 3
     memory: dict[str, Any] = {"hugepage_mounts": TEST_HUGEPAGES, "host_nodes": set(range(8))}
     memory["caps"] = caps
     memory["tpm_socket"] = "/dev/test"  # qemuxml2argvtest.c points every emulated TPM at this socket
     memory["chardev_tls"] = chardev_tls or _CHARDEV_TLS.get(xml.name.removesuffix(".xml"))
     memory["incoming"] = incoming
+    memory["virtiofsd_started"] = True  # (libvirt's socket path for the virtiofsd it would start; none runs)
     memory["secrets"] = GuestSecrets(lookup=fake_secret_lookup)  # the master key of libvirt's random-bytes mock
+    memory["nbd_tls"] = TEST_NBD_TLS
     build_command_line(dom, "/tmp/monitor.sock", fds=taps, vnc_port=5900, lib_dir=lib_dir, graphics_cfg=cfg, **memory)
     # (testutilsqemu.c hands every file 1750, every log file 1751, every listening socket 1729)
     fds = {key: {"file": 1750, "log": 1751}.get(kind, 1729) for key, kind, _ in chardev_fds_wanted(dom)} | {
@@ -119,6 +137,59 @@ def argv_for(
     fds |= taps
     return build_command_line(dom, "/tmp/monitor.sock", fds=fds, vnc_port=5900, lib_dir=lib_dir,
                               graphics_cfg=cfg, **memory).argv  # fmt: skip
+
+
+# qemuxml2argvtest.c's nbdTLSx509certdir, and the key's secret it names before its first NBD TLS case (kept
+# for every case after it; none before it has an NBD disk over TLS)
+TEST_NBD_TLS = NbdTls(cert_dir="/etc/pki/libvirt-nbd/dummy,path", secret_uuid="6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea")
+
+
+class FakeStorage:
+    """qemuxml2argvtest.c's fake storage driver: a pool is libvirt's ``storagepoolxml2xmlout/NAME.xml`` (``inactive``
+    an inactive one), a volume ``TYPE+NAME`` (``block`` when no ``+``) of path ``/some/TYPE/device/NAME``, and
+    ``nonexistent`` no volume at all."""
+
+    class Volume:
+        def __init__(self, kind: str, name: str) -> None:
+            self.kind, self.name = kind, name
+
+        def info(self) -> VolumeInfo:
+            names = ("file", "block", "dir", "network", "netdir", "ploop")
+            if self.kind not in names:
+                raise InternalError(ErrorCode.INTERNAL_ERROR, f"Invalid volume type '{self.kind}'")
+            return VolumeInfo(names.index(self.kind), 0, 0)
+
+        def path(self) -> str:
+            return f"/some/{self.kind}/device/{self.name}"
+
+    class Pool:
+        def __init__(self, name: str, xml: Path | None) -> None:
+            self.name, self.xml = name, xml
+
+        def is_active(self) -> bool:
+            return self.name != "inactive"
+
+        def xml_desc(self) -> str:
+            if self.xml is None:
+                raise Error(ErrorCode.NO_STORAGE_POOL, "Storage pool not found")
+            return self.xml.read_text()
+
+        def lookup_volume_by_name(self, name: str) -> FakeStorage.Volume:
+            if self.name == "inactive":
+                raise Error(ErrorCode.OPERATION_INVALID, f"storage pool '{self.name}' is not active")
+            if name == "nonexistent":
+                raise Error(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{name}'")
+            kind, plus, rest = name.partition("+")
+            return FakeStorage.Volume(kind, rest) if plus else FakeStorage.Volume("block", name)
+
+    def lookup_storage_pool_by_name(self, name: str) -> FakeStorage.Pool:
+        tree = source_tree()
+        if name == "inactive" or tree is None:
+            return FakeStorage.Pool(name, None)
+        xml = tree / "tests" / "storagepoolxml2xmlout" / f"{name}.xml"
+        if not xml.exists():
+            raise Error(ErrorCode.NO_STORAGE_POOL, f"File '{xml}' not found")
+        return FakeStorage.Pool(name, xml)
 
 
 # qemuxml2argvtest.c's fakeSecretGetValue: every secret holds this value
@@ -240,6 +311,7 @@ def libvirt_test_host() -> Iterator[None]:
              pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
              pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
              pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, pyvirt_qemu.qemu_secrets.random_bytes,
+             pyvirt_qemu.host_devices.scsi_generic_path, pyvirt_qemu.host_devices.vhost_scsi_available,
              os.environ.get("TZ"))  # fmt: skip
     # qemuxml2argvmock.c's time(): 1234567890; and qemuxml2argvtest.c's TZ, half an hour west of UTC
     pyvirt_qemu.command_line.wall_clock = lambda: 1234567890.0
@@ -258,20 +330,27 @@ def libvirt_test_host() -> Iterator[None]:
     # its virpcimock's sysfs: the PCI functions its cases assign exist, and a managed one gets detached
     pyvirt_qemu.host_devices.host_pci_driver = lambda address: "vfio-pci"
     pyvirt_qemu.host_devices.mdev_exists = lambda path: True  # and its mediated devices
+    # testCompareXMLToArgvCreateArgs gives every host SCSI device /dev/sg0; its mock opens vhost-scsi
+    pyvirt_qemu.host_devices.scsi_generic_path = lambda adapter, bus, target, unit: "/dev/sg0"
+    pyvirt_qemu.host_devices.vhost_scsi_available = lambda: True
     # its firmware descriptors (tests/qemufirmwaredata, virFileWrapperAddPrefix), whose files nothing checks
     tree = source_tree()
     if tree is not None:
         data = tree / "tests" / "qemufirmwaredata"
         pyvirt_qemu.firmware.SEARCH_DIRS = (str(data / "usr/share/qemu/firmware"), str(data / "etc/qemu/firmware"))
     pyvirt_qemu.firmware.installed = lambda path: True
+    # and its KVM is a capabilities file: whether the host's KVM has SMM is never asked
+    saved_smm, pyvirt_qemu.firmware.kvm_smm = pyvirt_qemu.firmware.kvm_smm, lambda: True
     try:
         yield
     finally:
+        pyvirt_qemu.firmware.kvm_smm = saved_smm
         (pyvirt_qemu.block_nodes.is_cdrom, pyvirt_qemu.domain_validation.host_arch,
          pyvirt_qemu.graphics.drm_render_node, pyvirt_qemu.domain_validation.swtpm_versions,
          pyvirt_qemu.host_devices.host_pci_driver, pyvirt_qemu.firmware.SEARCH_DIRS,
          pyvirt_qemu.firmware.installed, pyvirt_qemu.host_devices.mdev_exists,
          pyvirt.conf.domain.new_uuid, pyvirt_qemu.command_line.wall_clock, pyvirt_qemu.qemu_secrets.random_bytes,
+         pyvirt_qemu.host_devices.scsi_generic_path, pyvirt_qemu.host_devices.vhost_scsi_available,
          tz) = saved  # fmt: skip
         if tz is None:
             os.environ.pop("TZ", None)

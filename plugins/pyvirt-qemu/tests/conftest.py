@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +40,24 @@ def virt_type() -> str:
 def conn(qemu_root: Path) -> Iterator[pyvirt.Connection]:
     with pyvirt.open(f"qemu:///embed?root={qemu_root}") as c:
         yield c
+
+
+@pytest.fixture
+def guest_monitor() -> Callable[[pyvirt.Domain], Any]:
+    """``guest_monitor(dom)``: the driver's own QMP connection to a running guest, to ask QEMU what it really built.
+
+    White-box: QEMU takes one QMP client, the driver's, so a test that checks
+    QEMU's side (query-pci, qom-list, query-tpm, ...) borrows it. A guest
+    that is not running fails the test with its name.
+    """
+
+    def monitor(dom: pyvirt.Domain) -> Any:
+        from pyvirt_qemu import driver as qemu_driver
+
+        for state in qemu_driver._states.values():
+            obj = state.by_name.get(dom.name)
+            if obj is not None and obj.process is not None:
+                return obj.process.monitor
+        raise AssertionError(f"{dom.name} is not running")
+
+    return monitor

@@ -1,5 +1,11 @@
 """Two "hosts" on one machine without namespaces: two ``pyvirtd --root DIR`` instances, for migration tests.
 
+Also what the migration tests share beside the hosts: the TCG Linux guest
+that counts on its serial console (its initramfs, its ticks), the firmware
+guest, the lifecycle events of one daemon, and the host setting post-copy
+needs; each test file loads this module by path (the suite imports test
+files by path, not from sys.path) instead of loading one another.
+
 Each daemon keeps everything under its own root (sockets in ``DIR/run/pyvirt``,
 guests' state in ``DIR/run/qemu``, definitions in ``DIR/etc/qemu``), so to
 each other they are two hosts; clients reach them as libvirt's clients reach
@@ -14,22 +20,128 @@ is killed afterwards, so a failing test leaks nothing into the next one.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import pyvirt
 from pyvirt.daemon.instance import PrivateDaemon
 
-__all__ = ["Host", "TwoHosts", "qemu_pids", "slow_guest_xml", "two_hosts", "wait_for"]
+__all__ = [
+    "COUNTER_INIT", "FIRMWARE_GUEST", "PYVIRSH", "DomainEvents", "Host", "TwoHosts", "counter_guest", "guest_linux",
+    "migrating", "newc", "qemu_pids", "slow_guest_xml", "ticks", "two_hosts", "unprivileged_userfaultfd", "wait_for",
+]  # fmt: skip
 
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
+
+
+def _load_linux_guest() -> object:
+    spec = importlib.util.spec_from_file_location("pyvirt_qemu_tests_test_linux_guest",
+                                                  Path(__file__).parent / "test_linux_guest.py")  # fmt: skip
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_linux = _load_linux_guest()
+guest_linux = _linux.guest_linux  # type: ignore[attr-defined]  # the fixture: Debian's kernel and busybox
+newc = _linux.newc  # type: ignore[attr-defined]
+
+# the guest every live-migration story watches: it counts on its console, with its uptime, ten times a second
+COUNTER_INIT = b"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t devtmpfs dev /dev
+echo PYVIRT-BOOT > /dev/ttyS0
+n=0
+while :; do
+  echo "TICK $n $(cut -d' ' -f1 /proc/uptime)" > /dev/ttyS0
+  n=$((n+1))
+  usleep 100000
+done
+"""
+
+FIRMWARE_GUEST = """<domain type='{virt}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><serial type='pty'/></devices></domain>"""
+
+
+def ticks(log: Path) -> list[tuple[int, float]]:
+    """The counter's (number, uptime) lines so far."""
+    return [(int(n), float(up)) for n, up in re.findall(r"TICK (\d+) ([\d.]+)", log.read_text(errors="replace"))]
+
+
+def counter_guest(guest_linux: Path, tmp_path: Path, console: Path, init: bytes = COUNTER_INIT,
+                  devices: str = "") -> str:  # fmt: skip
+    """The counting guest's XML (named "counter"); its initramfs is written beside it. ``init`` replaces the
+    counter's init script, ``devices`` adds device elements."""
+    exe, folder = stat.S_IFREG | 0o755, stat.S_IFDIR | 0o755
+    initrd = tmp_path / "counter.cpio"
+    dirs = [(d, folder, b"") for d in ("bin", "proc", "dev")]
+    initrd.write_bytes(newc([*dirs, ("bin/busybox", exe, (guest_linux / "busybox").read_bytes()),
+                             ("init", exe, init)]))  # fmt: skip
+    return f"""<domain type='qemu'><name>counter</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
+<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices>{devices}
+<serial type='file'><source path='{console}' append='on'/></serial></devices></domain>"""
+
+
+def migrating(dom: pyvirt.Domain) -> bool:
+    """Whether the domain's outgoing migration has begun sending (a bounded job with data processed)."""
+    kind, params = dom.job_stats()
+    return kind == 1 and any(p.field == "data_processed" and int(p.value) > 0 for p in params)
+
+
+class DomainEvents:
+    """The lifecycle events of one host's daemon, as (event, detail), in order."""
+
+    def __init__(self, uri: str) -> None:
+        self.conn = pyvirt.open(uri)
+        self.seen: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+        self.conn.register_domain_event(self._add)
+
+    def _add(self, ev: object) -> None:
+        with self._lock:
+            self.seen.append((ev.event, ev.detail))  # type: ignore[attr-defined]
+
+    def has(self, *expected: tuple[int, int]) -> bool:
+        """Whether ``expected`` came, in this order (other events may come between)."""
+        with self._lock:
+            it = iter(self.seen)
+            return all(any(got == want for got in it) for want in expected)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_UFFD = Path("/proc/sys/vm/unprivileged_userfaultfd")
+
+
+@pytest.fixture
+def unprivileged_userfaultfd() -> Iterator[None]:
+    """libvirt's postcopy-migration.sysctl for the test's duration: the destination's QEMU (no capabilities)
+    may then use userfaultfd, without which QEMU refuses ``postcopy-ram`` ("Postcopy is not supported")."""
+    try:
+        old = _UFFD.read_text()
+        _UFFD.write_text("1\n")
+    except OSError as exc:
+        pytest.skip(f"cannot allow unprivileged userfaultfd ({exc}); post-copy needs vm.unprivileged_userfaultfd=1")
+    try:
+        yield
+    finally:
+        _UFFD.write_text(old)
 
 
 class Host:
@@ -64,6 +176,12 @@ class Host:
     def status_files(self) -> list[str]:
         return sorted(p.name for p in self.run_dir.glob("*.xml")) if self.run_dir.exists() else []
 
+    def close(self) -> None:
+        """Stop the daemon and kill whatever QEMU is left under the root, so a failed test leaks nothing."""
+        self.daemon.stop()
+        for pid in qemu_pids(self.root):
+            _kill(pid)
+
 
 class TwoHosts:
     def __init__(self, base: Path) -> None:
@@ -71,10 +189,8 @@ class TwoHosts:
         self.b = Host(base / "B")
 
     def close(self) -> None:
-        for host in (self.a, self.b):
-            host.daemon.stop()
-            for pid in qemu_pids(host.root):
-                _kill(pid)
+        self.a.close()
+        self.b.close()
 
 
 def qemu_pids(root: Path) -> list[int]:

@@ -7,6 +7,7 @@ the driver created.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,14 @@ GUEST = """<domain type='{virt}'><name>guestfwd</name><memory unit='MiB'>64</mem
 </channel><memballoon model='none'/></devices></domain>"""
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_the_guests_address_is_forwarded_to_the_channel(conn: pyvirt.Connection, virt_type: str,
-                                                        tmp_path: Path) -> None:  # fmt: skip
+def test_the_guests_address_is_forwarded_to_the_channel(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     sock = tmp_path / "fwd.sock"
     dom = conn.define_domain(GUEST.format(virt=virt_type, sock=sock))
     dom.create()
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         assert sock.is_socket()
         chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
         assert f"unix:{sock},server=on" in chardevs["charchannel0"]  # listening on the driver's socket

@@ -7,6 +7,7 @@ the path. A started guest shows the fd set and the log file the driver made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,15 @@ GUEST = """<domain type='{virt}'><name>chrlog</name><memory unit='MiB'>64</memor
 <memballoon model='none'/></devices></domain>"""
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_the_serial_log_is_a_file_the_driver_opened(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_the_serial_log_is_a_file_the_driver_opened(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     log = tmp_path / "serial.log"
     log.write_text("from the last boot\n")
     dom = conn.define_domain(GUEST.format(virt=virt_type, log=log, append="off"))
     dom.create()
     try:
-        opaque = [fd["opaque"] for s in _monitor(dom).execute("query-fdsets") for fd in s["fds"] if "opaque" in fd]
+        opaque = [fd["opaque"] for s in guest_monitor(dom).execute("query-fdsets") for fd in s["fds"] if "opaque" in fd]
         assert "serial0-log" in opaque
         assert log.read_text() == ""  # append='off': emptied for this boot
     finally:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,9 @@ def _qemu_pid(dom: pyvirt.Domain) -> int:
     raise AssertionError(f"{dom.name} is not running")
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    """The driver's own QMP connection (QEMU takes one client): white-box, to ask QEMU itself."""
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_libvirt_layout_reaches_qemu(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     img, img2, floppy, qcow = (tmp_path / n for n in ("a.img", "b.img", "f.img", "c.qcow2"))
     for path, size in ((img, 1 << 20), (img2, 2 << 20), (floppy, 1474560)):
         path.write_bytes(b"\0" * size)
@@ -78,7 +70,7 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     dom.create()
     root = Path(conn.uri.split("root=")[1])
     assert len(list(root.rglob("master-key.aes"))) == 1
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     slots = {d["qdev_id"]: d["slot"] for bus in mon.execute("query-pci") for d in bus["devices"] if d.get("qdev_id")}
     assert slots["video0"] == 2 and slots["usb"] == 1
     assert slots["net0"] == 3 and slots["sound0"] == 4 and slots["sound1"] == 5
@@ -114,7 +106,9 @@ def test_libvirt_layout_reaches_qemu(conn: pyvirt.Connection, virt_type: str, tm
     assert not list(root.rglob("master-key.aes")), "the master key goes with the guest"
 
 
-def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_q35_endpoints_sit_on_their_own_root_ports(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     disk = tmp_path / "q.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "4M"], check=True)
     dom = conn.define_domain(f"""<domain type='{virt_type}'><name>q35</name><memory unit='MiB'>64</memory>
@@ -131,7 +125,7 @@ def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt
     assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>" in defined  # ICH9 SATA
     assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x1b' function='0x0'/>" in defined  # ICH9 HDA
     dom.create()
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     buses = mon.execute("query-pci")
     ports = {d["qdev_id"]: d for bus in buses for d in bus["devices"] if d.get("qdev_id", "").startswith("pci.")}
     assert len(ports) == 5 and all(p["slot"] == 1 for p in ports.values())
@@ -148,14 +142,16 @@ def test_q35_endpoints_sit_on_their_own_root_ports(conn: pyvirt.Connection, virt
     dom.destroy()
 
 
-def test_emulated_tpm_runs_its_own_swtpm(conn: pyvirt.Connection, virt_type: str, qemu_root: Path) -> None:
+def test_emulated_tpm_runs_its_own_swtpm(
+    conn: pyvirt.Connection, virt_type: str, qemu_root: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     if not shutil.which("swtpm"):
         pytest.skip("swtpm (Debian's swtpm) is not installed")
     dom = conn.define_domain(f"""<domain type='{virt_type}'><name>tpm</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features><devices>
 <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm></devices></domain>""")
     dom.create()
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
     assert peripherals["tpm0"] == "child<tpm-crb>"
     tpms = mon.execute("query-tpm")
@@ -174,7 +170,9 @@ def test_emulated_tpm_runs_its_own_swtpm(conn: pyvirt.Connection, virt_type: str
     assert not state.parent.exists(), "and goes with the definition"
 
 
-def test_disk_throttling_and_usb_disks(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_disk_throttling_and_usb_disks(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """<iotune> reaches QEMU over QMP before the guest runs; a USB disk sits on the root hub's first port."""
     first, second = tmp_path / "t.img", tmp_path / "u.img"
     for path in (first, second):
@@ -187,7 +185,7 @@ def test_disk_throttling_and_usb_disks(conn: pyvirt.Connection, virt_type: str, 
 <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{second}'/><target dev='sda' bus='usb'/>
   </disk>
 </devices></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     blocks = {device_of_qdev(b["qdev"]): b.get("inserted", {}) for b in mon.execute("query-block")}
     vda = blocks["virtio-disk0"]
     assert (vda["bps_rd"], vda["iops_wr"], vda["iops_wr_max"], vda["group"], vda["bps"]) == (
@@ -209,7 +207,9 @@ def test_disk_throttling_and_usb_disks(conn: pyvirt.Connection, virt_type: str, 
     assert str(exc.value) == "unsupported configuration: total and read/write bytes_sec cannot be set at the same time"
 
 
-def test_cpu_switches_reach_the_vcpu(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_cpu_switches_reach_the_vcpu(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """PV EOI, Hyper-V enlightenments, hidden KVM and CPU feature policies end up as properties of the vCPU."""
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>cpuflags</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os>
@@ -217,7 +217,7 @@ def test_cpu_switches_reach_the_vcpu(conn: pyvirt.Connection, virt_type: str) ->
 <vendor_id state='on' value='pyvirt'/></hyperv><kvm><hidden state='on'/></kvm></features>
 <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model><feature policy='disable' name='lahf_lm'/>
 </cpu><devices/></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     vcpu = mon.execute("query-cpus-fast")[0]["qom-path"]
 
     def prop(name: str) -> Any:
@@ -247,7 +247,9 @@ def _qemu_feature(name: str) -> str:
             "pclmuldq": "pclmulqdq", "perfctr_core": "perfctr-core"}.get(name, name)  # fmt: skip
 
 
-def test_host_model_cpu_is_the_closest_named_model(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_host_model_cpu_is_the_closest_named_model(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """domcapabilities names the host-model; a guest gets that model with the host's differences, as QEMU sees.
 
     The guest runs under TCG (``max``'s host-model): on this kvm-pvm host even ``-cpu host`` aborts in QEMU
@@ -278,7 +280,7 @@ def test_host_model_cpu_is_the_closest_named_model(conn: pyvirt.Connection, virt
     if overridden:
         wanted[overridden] = "disable"
     assert {f.get("name"): f.get("policy") for f in cpu.findall("feature")} == wanted
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     vcpu = mon.execute("query-cpus-fast")[0]["qom-path"]
     for name, policy in wanted.items():
         assert mon.execute("qom-get", {"path": vcpu, "property": _qemu_feature(name)}) is (policy == "require"), name
@@ -290,14 +292,16 @@ def test_host_model_cpu_is_the_closest_named_model(conn: pyvirt.Connection, virt
     dom.undefine()
 
 
-def test_host_directory_shared_over_9p(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_host_directory_shared_over_9p(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     export = tmp_path / "export"
     export.mkdir()
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>ninep</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
 <filesystem type='mount' accessmode='mapped'><source dir='{export}'/><target dir='hostshare'/><readonly/></filesystem>
 </devices></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
     assert peripherals["fs0"] == "child<virtio-9p-pci>"
     argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
@@ -307,7 +311,9 @@ def test_host_directory_shared_over_9p(conn: pyvirt.Connection, virt_type: str, 
     dom.destroy()
 
 
-def test_virtio_options_reach_the_devices(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_virtio_options_reach_the_devices(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """``<driver packed ats page_per_vq>`` end up as the virtio devices' properties."""
     img = tmp_path / "d.img"
     img.write_bytes(b"\0" * (1 << 20))
@@ -318,7 +324,7 @@ def test_virtio_options_reach_the_devices(conn: pyvirt.Connection, virt_type: st
 <interface type='user'><model type='virtio'/><driver packed='on' page_per_vq='on'/></interface>
 <memballoon model='virtio'><driver packed='off'/></memballoon>
 </devices></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
 
     def prop(dev: str, name: str) -> Any:
         return mon.execute("qom-get", {"path": f"/machine/peripheral/{dev}", "property": name})
@@ -329,11 +335,13 @@ def test_virtio_options_reach_the_devices(conn: pyvirt.Connection, virt_type: st
     dom.destroy()
 
 
-def test_intel_iommu_with_interrupt_remapping(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_intel_iommu_with_interrupt_remapping(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>vtd</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/><ioapic driver='qemu'/></features><devices>
 <iommu model='intel'><driver intremap='on' caching_mode='on' aw_bits='48'/></iommu></devices></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
 
     def prop(path: str, name: str) -> Any:
         return mon.execute("qom-get", {"path": path, "property": name})
@@ -352,7 +360,9 @@ def test_intel_iommu_with_interrupt_remapping(conn: pyvirt.Connection, virt_type
     assert "requires split I/O APIC" in err.value.message
 
 
-def test_network_disks_over_nbd(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_network_disks_over_nbd(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """A qemu-nbd export on a UNIX socket and on TCP: QEMU connects to both and negotiates the export."""
     if not shutil.which("qemu-nbd"):
         pytest.skip("qemu-nbd (Debian's qemu-utils) is not installed")
@@ -377,7 +387,7 @@ def test_network_disks_over_nbd(conn: pyvirt.Connection, virt_type: str, tmp_pat
 <disk type='network' device='disk'><driver name='qemu' type='raw'/><readonly/>
   <source protocol='nbd' name='disk'><host name='127.0.0.1' port='{port}'/></source><target dev='vdb' bus='virtio'/></disk>
 </devices></domain>""")
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         files = {b["qdev"]: b["inserted"]["image"]["filename"] for b in mon.execute("query-block") if b.get("inserted")}
         assert files["/machine/peripheral/virtio-disk0/virtio-backend"] == f"nbd+unix:///disk?socket={sock}"
         assert files["/machine/peripheral/virtio-disk1/virtio-backend"] == f"nbd://127.0.0.1:{port}/disk"
@@ -396,7 +406,9 @@ def _allowed_cpus(pid: int, tid: int | None = None) -> str:
     return status.split("Cpus_allowed_list:")[1].split()[0]
 
 
-def test_cpu_pinning_as_thread_affinity(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_cpu_pinning_as_thread_affinity(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """emulatorpin is where QEMU starts; each vcpupin moves its vCPU thread; cgroup-only tunables are refused."""
     last = max(os.sched_getaffinity(0))
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>pinned</name><memory unit='MiB'>64</memory>
@@ -404,7 +416,7 @@ def test_cpu_pinning_as_thread_affinity(conn: pyvirt.Connection, virt_type: str)
 <emulatorpin cpuset='0'/></cputune><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
     pid = _qemu_pid(dom)
     assert _allowed_cpus(pid) == "0"
-    threads = {c["cpu-index"]: c["thread-id"] for c in _monitor(dom).execute("query-cpus-fast")}
+    threads = {c["cpu-index"]: c["thread-id"] for c in guest_monitor(dom).execute("query-cpus-fast")}
     assert _allowed_cpus(pid, threads[0]) == str(last) and _allowed_cpus(pid, threads[1]) == "0"
     dom.destroy()
     with pytest.raises(pyvirt.Error) as err:
@@ -413,7 +425,9 @@ def test_cpu_pinning_as_thread_affinity(conn: pyvirt.Connection, virt_type: str)
     assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and "shares (it needs cgroups)" in err.value.message
 
 
-def test_smbios_fw_cfg_and_generation_id(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_smbios_fw_cfg_and_generation_id(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """<sysinfo> tables and fw_cfg entries QEMU accepts at start, and the vmgenid device with the domain's GUID."""
     ignition = tmp_path / "config.ign"
     ignition.write_text('{"ignition": {"version": "3.0.0"}}')
@@ -429,7 +443,7 @@ def test_smbios_fw_cfg_and_generation_id(conn: pyvirt.Connection, virt_type: str
     genid = etree.fromstring(dom.xml_desc().encode()).findtext("genid")
     assert genid and len(genid) == 36  # generated at define, kept from then on
     dom.create()
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     assert mon.execute("qom-get", {"path": "/machine/peripheral/vmgenid0", "property": "guid"}) == genid
     argv = Path(f"/proc/{_qemu_pid(dom)}/cmdline").read_bytes().split(b"\0")
     assert b"type=0,vendor=pyvirt,, the test" in argv and b"type=11,value=hello" in argv
@@ -446,7 +460,9 @@ def test_smbios_fw_cfg_and_generation_id(conn: pyvirt.Connection, virt_type: str
     assert not any(d.name == "smbios" for d in conn.list_all_domains())
 
 
-def test_iothreads_serve_virtio_disks_and_scsi(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_iothreads_serve_virtio_disks_and_scsi(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     img = tmp_path / "io.img"
     img.write_bytes(b"\0" * (1 << 20))
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>iothreads</name><memory unit='MiB'>64</memory>
@@ -455,7 +471,7 @@ def test_iothreads_serve_virtio_disks_and_scsi(conn: pyvirt.Connection, virt_typ
 <disk type='file' device='disk'><driver name='qemu' type='raw' iothread='7'/><source file='{img}'/>
   <target dev='vda' bus='virtio'/></disk>
 <controller type='scsi' index='0' model='virtio-scsi'><driver iothread='1'/></controller></devices></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     assert sorted(t["id"] for t in mon.execute("query-iothreads")) == ["iothread1", "iothread7"]  # 7, then 1 filled in
     assert mon.execute("qom-get", {"path": "/machine/peripheral/virtio-disk0", "property": "iothread"}).endswith(
         "iothread7"

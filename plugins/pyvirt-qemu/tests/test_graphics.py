@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,6 @@ GUEST = """<domain type='{virt}'><name>{name}</name><memory unit='MiB'>64</memor
 </devices></domain>"""
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
 def _pyvirsh(root: Path, *args: str) -> str:
     return subprocess.run([sys.executable, "-m", "pyvirt.cli.main", "-c", f"qemu:///embed?root={root}", *args],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
@@ -46,7 +37,9 @@ def _rfb_security_types(port: int) -> list[int]:
         return list(s.recv(count))
 
 
-def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, virt_type: str, qemu_root: Path) -> None:
+def test_vnc_and_spice_listen_where_the_live_xml_says(
+    conn: pyvirt.Connection, virt_type: str, qemu_root: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.create_domain(GUEST.format(virt=virt_type, name="displays", spice_passwd="passwd='spice-secret'"))
     other = conn.create_domain(GUEST.format(virt=virt_type, name="displays2", spice_passwd=""))
     live = etree.fromstring(dom.xml_desc().encode())
@@ -63,7 +56,7 @@ def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, v
     }
     assert not other_ports & {vnc_port, spice_port}
 
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     info = mon.execute("query-vnc")
     assert (info["host"], info["service"], info["auth"]) == ("127.0.0.1", str(vnc_port), "vnc")
     assert _rfb_security_types(vnc_port) == [2]  # VNC authentication: the password is required
@@ -76,7 +69,7 @@ def test_vnc_and_spice_listen_where_the_live_xml_says(conn: pyvirt.Connection, v
         f"port={spice_port},addr=127.0.0.1,agent-mouse=on,image-compression=off,seamless-migration=on".encode()
     )
     # without a password SPICE runs without tickets
-    assert _monitor(other).execute("query-spice")["auth"] == "none"
+    assert guest_monitor(other).execute("query-spice")["auth"] == "none"
     chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
     assert chardevs["charchannel0"] == "spicevmc" and chardevs["charredir0"] == "spicevmc"
     assert mon.execute("qom-get", {"path": "/machine/peripheral/redir0", "property": "chardev"}) == "charredir0"
@@ -108,7 +101,9 @@ def _self_signed(directory: Path) -> None:
             "-days", "2", "-out", "server-cert.pem")  # fmt: skip
 
 
-def test_vnc_over_tls_with_a_websocket(qemu_root: Path, virt_type: str, tmp_path: Path) -> None:
+def test_vnc_over_tls_with_a_websocket(
+    qemu_root: Path, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """qemu.conf's vnc_tls: QEMU gets a tls-creds-x509 object and offers only VeNCrypt; the websocket port listens."""
     certs = tmp_path / "pki"
     _self_signed(certs)
@@ -123,7 +118,7 @@ def test_vnc_over_tls_with_a_websocket(qemu_root: Path, virt_type: str, tmp_path
         port, websocket = int(vnc.get("port", "0")), int(vnc.get("websocket", "0"))
         assert port >= 5900 and websocket >= 5700
         assert _rfb_security_types(port) == [19]  # VeNCrypt: TLS before anything else
-        info = _monitor(dom).execute("query-vnc-servers")[0]
+        info = guest_monitor(dom).execute("query-vnc-servers")[0]
         assert info["auth"] == "vencrypt" and info["vencrypt"] == "x509-none"
         assert any(s["websocket"] and s["service"] == str(websocket) for s in info["server"])
         with socket.create_connection(("127.0.0.1", websocket), timeout=5):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,9 @@ def test_config_attach_and_detach_and_refusals(running: pyvirt.Domain, tmp_path:
     running.undefine()
 
 
-def _monitor(dom: pyvirt.Domain) -> object:
-    """The driver's own QMP connection to the guest (QEMU takes one client): white-box, to ask QEMU itself."""
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError("no running guest")
-
-
-def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.Connection, virt_type: str,
-                                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_update_device_changes_the_cdrom_medium_and_the_link_state(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     first, second = tmp_path / "first.iso", tmp_path / "second.iso"
     first.write_bytes(b"\\1" * 65536)
     second.write_bytes(b"\\2" * 65536)
@@ -93,7 +84,7 @@ def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>{cdrom.format(f"<source file='{first}'/>")}
 {nic.format("")}</devices></domain>""")
     dom.create()
-    mon: Any = _monitor(dom)
+    mon: Any = guest_monitor(dom)
 
     def medium() -> str | None:
         block = next(b for b in mon.execute("query-block") if b.get("qdev", "").endswith("ide0-1-0"))
@@ -118,13 +109,15 @@ def test_update_device_changes_the_cdrom_medium_and_the_link_state(conn: pyvirt.
     dom.undefine()
 
 
-def test_rng_watchdog_and_usb_devices_reach_qemu(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_rng_watchdog_and_usb_devices_reach_qemu(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     devices = """<controller type='usb' model='qemu-xhci'/><input type='tablet' bus='usb'/>
 <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
 <watchdog model='i6300esb' action='poweroff'/>"""
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>gadgets</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>{devices}</devices></domain>""")
-    mon: Any = _monitor(dom)
+    mon: Any = guest_monitor(dom)
     peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
     assert peripherals["usb"] == "child<qemu-xhci>" and peripherals["input0"] == "child<usb-tablet>"
     assert peripherals["rng0"] == "child<virtio-rng-pci>" and peripherals["watchdog0"] == "child<i6300esb>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +17,6 @@ from pyvirt import ErrorCode
 from pyvirt.util.caps import parse_capability, read_process_caps
 
 NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
-
-
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
 
 
 def _free_hugepages() -> int:
@@ -57,12 +47,14 @@ def hugetlbfs(tmp_path: Path, qemu_root: Path) -> Iterator[Path]:
         NR_HUGEPAGES.write_text(str(before))
 
 
-def test_guest_numa_nodes_get_their_own_backends(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_guest_numa_nodes_get_their_own_backends(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>numa</name><memory unit='MiB'>64</memory>
 <vcpu>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
 <cpu><numa><cell id='0' cpus='0' memory='24' unit='MiB'/><cell id='1' cpus='1' memory='40' unit='MiB'/></numa></cpu>
 <numatune><memory mode='strict' nodeset='0'/></numatune><devices/></domain>""")
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     memdevs = {m["id"]: m for m in mon.execute("query-memdev")}
     assert {k: v["size"] for k, v in memdevs.items()} == {"ram-node0": 24 << 20, "ram-node1": 40 << 20}
     assert memdevs["ram-node0"]["policy"] == "bind" and memdevs["ram-node0"]["host-nodes"] == [0]
@@ -72,7 +64,9 @@ def test_guest_numa_nodes_get_their_own_backends(conn: pyvirt.Connection, virt_t
     dom.destroy()
 
 
-def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, virt_type: str) -> None:
+def test_locked_memory_and_huge_pages(
+    hugetlbfs: Path, conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     # (hugetlbfs first: qemu.conf must exist before the connection reads it)
     free = _free_hugepages()
     # locking needs QEMU's RLIMIT_MEMLOCK raised, which needs CAP_SYS_RESOURCE (this sandboxed host's root lacks it)
@@ -99,7 +93,7 @@ def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, 
     guest_dir = hugetlbfs / "libvirt" / "qemu" / f"{dom.id}-huge"
     assert guest_dir.is_dir()
     assert _free_hugepages() == free - 16  # all 32 MiB preallocated from the pool
-    memdev = next(m for m in _monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
+    memdev = next(m for m in guest_monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
     assert memdev["prealloc"] is True and memdev["size"] == 32 << 20
     dom.destroy()
     assert not guest_dir.exists() and _free_hugepages() == free
@@ -115,7 +109,9 @@ def test_locked_memory_and_huge_pages(hugetlbfs: Path, conn: pyvirt.Connection, 
     dom.undefine()
 
 
-def test_memory_devices_dimm_nvdimm_and_virtio_mem(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_memory_devices_dimm_nvdimm_and_virtio_mem(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """maxMemory slots, a DIMM with an automatic slot, a file-backed NVDIMM and virtio-mem, as QEMU reports them."""
     nvdimm = tmp_path / "nvdimm.img"
     nvdimm.write_bytes(b"\0" * (8 << 20))
@@ -132,7 +128,7 @@ def test_memory_devices_dimm_nvdimm_and_virtio_mem(conn: pyvirt.Connection, virt
     defined = dom.xml_desc(2).replace('"', "'")
     assert "<address type='pci'" in defined.split("<memory model='virtio-mem'>")[1]  # placed on the PCI bus at define
     dom.create()
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     found = {d["data"]["id"]: (d["type"], d["data"]) for d in mon.execute("query-memory-devices")}
     assert found["dimm0"][0] == "dimm" and found["dimm0"][1]["size"] == 16 << 20 and found["dimm0"][1]["slot"] == 0
     assert found["nvdimm1"][0] == "nvdimm" and found["nvdimm1"][1]["size"] == (8 << 20) - (128 << 10)
@@ -163,20 +159,22 @@ def _qemu_pid(dom: pyvirt.Domain) -> int:
 
 
 def test_shared_memory_without_huge_pages_lives_in_the_backing_directory(
-    conn: pyvirt.Connection, virt_type: str, qemu_root: Path
+    conn: pyvirt.Connection, virt_type: str, qemu_root: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
 ) -> None:
     dom = conn.create_domain(f"""<domain type='{virt_type}'><name>shared</name><memory unit='MiB'>64</memory>
 <memoryBacking><access mode='shared'/></memoryBacking>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>""")
     directory = qemu_root / "lib" / "qemu" / "ram" / f"{dom.id}-shared"
     assert (directory / "pc.ram").exists()  # the file QEMU maps, shared with anyone who opens it
-    memdev = next(m for m in _monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
+    memdev = next(m for m in guest_monitor(dom).execute("query-memdev") if m["id"] == "pc.ram")
     assert memdev["share"] is True
     dom.destroy()
     assert not directory.exists()
 
 
-def test_memory_hotplug_of_a_dimm(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_memory_hotplug_of_a_dimm(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """attach-device of a <memory model='dimm'> into a running guest: QEMU gets the DIMM, <memory> grows."""
     dom = conn.define_domain(f"""<domain type='{virt_type}'><name>memhot</name>
 <maxMemory slots='2' unit='MiB'>256</maxMemory><memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -185,7 +183,7 @@ def test_memory_hotplug_of_a_dimm(conn: pyvirt.Connection, virt_type: str) -> No
     dom.create()
     dimm = "<memory model='dimm'><target><size unit='MiB'>32</size><node>0</node></target></memory>"
     dom.attach_device(dimm, 3)  # live and config
-    mon = _monitor(dom)
+    mon = guest_monitor(dom)
     found = {d["data"]["id"]: d["data"] for d in mon.execute("query-memory-devices")}
     assert found["dimm0"]["size"] == 32 << 20 and found["dimm0"]["hotplugged"] is True
     assert mon.execute("query-memory-size-summary")["plugged-memory"] == 32 << 20

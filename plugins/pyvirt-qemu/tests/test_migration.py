@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -39,61 +38,31 @@ from pyvirt.errors import ErrorCode
 from pyvirt.migration import MigrateFlag, MigrateParam
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 
-COUNTER_INIT = b"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t devtmpfs dev /dev
-echo PYVIRT-BOOT > /dev/ttyS0
-n=0
-while :; do
-  echo "TICK $n $(cut -d' ' -f1 /proc/uptime)" > /dev/ttyS0
-  n=$((n+1))
-  usleep 100000
-done
-"""
 
-FIRMWARE_GUEST = """<domain type='{virt}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><serial type='pty'/></devices></domain>"""
-
-
-def _sibling(name: str) -> ModuleType:
-    """A helper module beside this file (the suite imports test files by path, not from sys.path)."""
-    spec = importlib.util.spec_from_file_location(f"pyvirt_qemu_tests_{name}", Path(__file__).parent / f"{name}.py")
+def _load_hosts() -> ModuleType:
+    """migration_hosts beside this file (the suite imports test files by path, not from sys.path)."""
+    spec = importlib.util.spec_from_file_location("pyvirt_qemu_tests_migration_hosts",
+                                                  Path(__file__).parent / "migration_hosts.py")  # fmt: skip
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_hosts = _sibling("migration_hosts")
-_linux = _sibling("test_linux_guest")
+_hosts = _load_hosts()
 TwoHosts, qemu_pids, slow_guest_xml, wait_for = (
     _hosts.TwoHosts,
     _hosts.qemu_pids,
     _hosts.slow_guest_xml,
     _hosts.wait_for,
 )
+FIRMWARE_GUEST, counter_guest, ticks, _migrating = (
+    _hosts.FIRMWARE_GUEST, _hosts.counter_guest, _hosts.ticks, _hosts.migrating,
+)  # fmt: skip
 two_hosts = _hosts.two_hosts  # the fixture
-guest_linux = _linux.guest_linux  # the fixture: Debian's kernel and busybox, fetched once
-newc = _linux.newc
+guest_linux = _hosts.guest_linux  # the fixture: Debian's kernel and busybox, fetched once
 
 LOOPBACK = [TypedParam(MigrateParam.LISTEN_ADDRESS, TypedParamType.STRING, "127.0.0.1")]
-
-
-def ticks(log: Path) -> list[tuple[int, float]]:
-    return [(int(n), float(up)) for n, up in re.findall(r"TICK (\d+) ([\d.]+)", log.read_text(errors="replace"))]
-
-
-def counter_guest(guest_linux: Path, tmp_path: Path, console: Path) -> str:
-    exe, folder = stat.S_IFREG | 0o755, stat.S_IFDIR | 0o755
-    initrd = tmp_path / "counter.cpio"
-    dirs = [(d, folder, b"") for d in ("bin", "proc", "dev")]
-    initrd.write_bytes(newc([*dirs, ("bin/busybox", exe, (guest_linux / "busybox").read_bytes()),
-                             ("init", exe, COUNTER_INIT)]))  # fmt: skip
-    return f"""<domain type='qemu'><name>counter</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type><kernel>{guest_linux / "vmlinuz"}</kernel><initrd>{initrd}</initrd>
-<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features><devices>
-<serial type='file'><source path='{console}' append='on'/></serial></devices></domain>"""
 
 
 def test_linux_guest_migrates_live_and_keeps_counting(
@@ -180,11 +149,6 @@ def _migrate_in_background(
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome
-
-
-def _migrating(dom: pyvirt.Domain) -> bool:
-    kind, params = dom.job_stats()
-    return kind == 1 and any(p.field == "data_processed" and int(p.value) > 0 for p in params)
 
 
 def _destination_clean(two_hosts: TwoHosts) -> None:

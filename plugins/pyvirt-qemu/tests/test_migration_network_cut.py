@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,12 +54,9 @@ if not (_HOSTS_DIR / "hosts_harness.py").exists():  # an unpacked sdist of pyvir
     pytest.skip("needs the repository's core/tests/hosts/hosts_harness.py (namespaced hosts)", allow_module_level=True)
 _harness = _load("pyvirt_hosts_harness", _HOSTS_DIR / "hosts_harness.py")
 _hosts = _load("pyvirt_qemu_tests_migration_hosts", _HERE / "migration_hosts.py")
-_migration = _load("pyvirt_qemu_tests_test_migration", _HERE / "test_migration.py")
-guest_linux = _migration.guest_linux  # the fixture: Debian's kernel and busybox, fetched once
-counter_guest, ticks = _migration.counter_guest, _migration.ticks
-qemu_pids, wait_for = _hosts.qemu_pids, _hosts.wait_for
-
-PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
+guest_linux = _hosts.guest_linux  # the fixture: Debian's kernel and busybox, fetched once
+counter_guest, ticks, _migrating = _hosts.counter_guest, _hosts.ticks, _hosts.migrating
+qemu_pids, wait_for, PYVIRSH = _hosts.qemu_pids, _hosts.wait_for, _hosts.PYVIRSH
 _KEEPALIVE = 5 * (5 + 1)  # the source's keepalive to B (libvirt's defaults): interval x (count + 1) at most
 _SLACK = 20  # scheduling on a shared 2-vCPU machine, QEMU's cancel, the client's own round trips
 
@@ -96,11 +92,6 @@ def _pyvirsh(host: object, *argv: str, timeout: float = 120) -> subprocess.Compl
     env = dict(os.environ, LC_ALL="C")
     return subprocess.run([*PYVIRSH, "-c", _uri(host), *argv], capture_output=True, text=True, env=env,
                           timeout=timeout, check=False)  # fmt: skip
-
-
-def _migrating(dom: pyvirt.Domain) -> bool:
-    kind, params = dom.job_stats()
-    return kind == 1 and any(p.field == "data_processed" and int(p.value) > 0 for p in params)
 
 
 def test_network_cut_mid_migration_fails_in_bounded_time_and_the_guest_counts_on(

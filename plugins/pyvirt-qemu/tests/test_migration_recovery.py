@@ -34,20 +34,24 @@ import pyvirt
 from pyvirt import DomainState
 from pyvirt.domain_state import RunningReason
 
-FIRMWARE_GUEST = """<domain type='{virt}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><serial type='pty'/></devices></domain>"""
 
-
-def _sibling(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"pyvirt_qemu_tests_{name}", Path(__file__).parent / f"{name}.py")
+def _load_hosts() -> ModuleType:
+    """migration_hosts beside this file (the suite imports test files by path, not from sys.path)."""
+    spec = importlib.util.spec_from_file_location("pyvirt_qemu_tests_migration_hosts",
+                                                  Path(__file__).parent / "migration_hosts.py")  # fmt: skip
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_hosts = _sibling("migration_hosts")
-TwoHosts, qemu_pids, wait_for = _hosts.TwoHosts, _hosts.qemu_pids, _hosts.wait_for
+_hosts = _load_hosts()
+TwoHosts, qemu_pids, wait_for, FIRMWARE_GUEST = (
+    _hosts.TwoHosts,
+    _hosts.qemu_pids,
+    _hosts.wait_for,
+    _hosts.FIRMWARE_GUEST,
+)
 two_hosts = _hosts.two_hosts  # the fixture
 
 RUNNING_MIGRATION_CANCELED = (DomainState.RUNNING, RunningReason.MIGRATION_CANCELED)

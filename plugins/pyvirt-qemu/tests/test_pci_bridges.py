@@ -9,6 +9,7 @@ stays free for hotplug. QEMU then shows the devices behind the bridges.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pyvirt
@@ -19,16 +20,6 @@ PINNED = ("<rng model='virtio'><backend model='random'>/dev/urandom</backend>"
 
 GUEST = """<domain type='{virt}'><name>bridges</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{devices}<memballoon model='none'/></devices></domain>"""
-
-
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
 
 
 def _bridged(mon: Any) -> dict[str, list[str]]:
@@ -47,7 +38,9 @@ def _bridged(mon: Any) -> dict[str, list[str]]:
     return out
 
 
-def test_devices_beyond_bus_0_go_behind_an_added_bridge(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_devices_beyond_bus_0_go_behind_an_added_bridge(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(GUEST.format(virt=virt_type, devices=RNG * 33))
     defined = dom.xml_desc().replace('"', "'")
     assert "<controller type='pci' index='1' model='pci-bridge'>" in defined
@@ -56,19 +49,21 @@ def test_devices_beyond_bus_0_go_behind_an_added_bridge(conn: pyvirt.Connection,
     )  # slots 1.. of the bridge: 32 devices, 31 slots minus PIIX3's and the bridge's
     dom.create()
     try:
-        assert len(_bridged(_monitor(dom))["pci.1"]) == 4
+        assert len(_bridged(guest_monitor(dom))["pci.1"]) == 4
     finally:
         dom.destroy()
 
 
-def test_a_bus_an_address_names_gets_its_bridges(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_a_bus_an_address_names_gets_its_bridges(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(GUEST.format(virt=virt_type, devices=PINNED))
     defined = dom.xml_desc().replace('"', "'")
     assert "<controller type='pci' index='1' model='pci-bridge'>" in defined
     assert "<controller type='pci' index='2' model='pci-bridge'>" in defined
     dom.create()
     try:
-        assert _bridged(_monitor(dom))["pci.2"] == ["rng0"]
+        assert _bridged(guest_monitor(dom))["pci.2"] == ["rng0"]
     finally:
         dom.destroy()
 
@@ -79,8 +74,9 @@ Q35 = """<domain type='{virt}'><name>q35bridge</name><memory unit='MiB'>64</memo
 <memballoon model='none'/></devices></domain>"""
 
 
-def test_a_conventional_device_on_q35_goes_behind_a_pcie_to_pci_bridge(conn: pyvirt.Connection,
-                                                                       virt_type: str) -> None:  # fmt: skip
+def test_a_conventional_device_on_q35_goes_behind_a_pcie_to_pci_bridge(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(Q35.format(virt=virt_type))
     defined = dom.xml_desc().replace('"', "'")
     # the USB controller (PCIe) takes root port 1, the bridge port 2 (a port of its own), port 4 stays free
@@ -88,7 +84,7 @@ def test_a_conventional_device_on_q35_goes_behind_a_pcie_to_pci_bridge(conn: pyv
     assert "<controller type='pci' index='4' model='pcie-root-port'>" in defined
     dom.create()
     try:
-        buses = _bridged(_monitor(dom))
+        buses = _bridged(guest_monitor(dom))
         assert buses["pci.2"] == ["pci.3"] and buses["pci.3"] == ["rng0"] and "pci.4" not in buses
     finally:
         dom.destroy()

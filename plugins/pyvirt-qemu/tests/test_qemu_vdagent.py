@@ -6,6 +6,7 @@ has the chardev behind its virtio-serial port.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyvirt
@@ -18,21 +19,13 @@ GUEST = """<domain type='{virt}'><name>vdagent</name><memory unit='MiB'>64</memo
 <memballoon model='none'/></devices></domain>"""
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_the_guest_gets_qemus_own_agent_channel(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_the_guest_gets_qemus_own_agent_channel(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(GUEST.format(virt=virt_type))
     dom.create()
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         chardevs = {c["label"]: c["filename"] for c in mon.execute("query-chardev")}
         assert chardevs["charchannel0"] == "qemu-vdagent"
         port = mon.execute("qom-get", {"path": "/machine/peripheral/channel0", "property": "chardev"})

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pyvirt
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    """The driver's own QMP connection (QEMU takes one client): white-box, to ask QEMU itself."""
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_egd_backend_connects_to_the_daemon(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_egd_backend_connects_to_the_daemon(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     with socket.socket() as daemon:
         daemon.bind(("127.0.0.1", 0))
         daemon.listen(1)
@@ -32,7 +24,7 @@ def test_egd_backend_connects_to_the_daemon(conn: pyvirt.Connection, virt_type: 
         try:
             peer, _ = daemon.accept()  # QEMU, as the guest's entropy source
             peer.close()
-            mon = _monitor(dom)
+            mon = guest_monitor(dom)
             peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
             assert peripherals["rng0"] == "child<virtio-rng-pci>"
             objects = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/objects"})}

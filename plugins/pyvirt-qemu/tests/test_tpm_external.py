@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +41,13 @@ def users_swtpm(tmp_path: Path) -> Iterator[Path]:
         proc.wait(30)
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_qemu_uses_the_users_swtpm(conn: pyvirt.Connection, virt_type: str, users_swtpm: Path) -> None:
+def test_qemu_uses_the_users_swtpm(
+    conn: pyvirt.Connection, virt_type: str, users_swtpm: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(GUEST.format(virt=virt_type, sock=users_swtpm))
     dom.create()
     try:
-        tpms = _monitor(dom).execute("query-tpm")
+        tpms = guest_monitor(dom).execute("query-tpm")
         assert [(t["id"], t["model"], t["options"]["type"]) for t in tpms] == [("tpm-tpm0", "tpm-tis", "emulator")]
     finally:
         dom.destroy()

@@ -136,3 +136,39 @@ def test_secure_boot_picks_the_enrolled_build_and_turns_on_smm(conn: pyvirt.Conn
         dom.create()
     assert "Unable to find any firmware to satisfy 'efi'" in str(exc.value)
     dom.undefine()
+
+
+def test_a_variable_store_on_an_nbd_server(conn: pyvirt.Connection, qemu_root: Path, ovmf: str, tmp_path: Path) -> None:
+    """<nvram type='network'>: QEMU opens the variable store on the server itself; nothing is created locally."""
+    import subprocess
+
+    template = next(b.nvram_template for b in firmware_builds() if b.executable == ovmf)
+    assert template is not None
+    store, sock = tmp_path / "vars.fd", tmp_path / "nbd.sock"
+    store.write_bytes(Path(template).read_bytes())
+    server = subprocess.Popen(["qemu-nbd", "-k", str(sock), "-x", "vars", "-f", "raw", "-t", str(store)])
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.05)
+        assert sock.exists(), "qemu-nbd did not listen"
+        nvram = (f"<loader readonly='yes' type='pflash'>{ovmf}</loader><nvram type='network'><source protocol='nbd' "
+                 f"name='vars'><host transport='unix' socket='{sock}'/></source></nvram>")  # fmt: skip
+        xml = EFI.replace("<name>efi</name>", "<name>netvars</name>").replace(" firmware='efi'", "")
+        dom = conn.define_domain(xml.replace("<type>hvm</type>", f"<type>hvm</type>{nvram}"))
+        dom.create()
+        try:
+            pid = int((qemu_root / "run" / "qemu" / "netvars.pid").read_text())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            blockdevs = [json.loads(argv[i + 1]) for i, a in enumerate(argv) if a == b"-blockdev"]
+            assert {"driver": "nbd", "server": {"type": "unix", "path": str(sock)}, "export": "vars",
+                    "node-name": "libvirt-pflash1-storage", "auto-read-only": True, "discard": "unmap"} in blockdevs  # fmt: skip
+            time.sleep(1)
+            assert dom.state()[0] == DomainState.RUNNING  # OVMF runs on the served variables
+        finally:
+            dom.destroy()
+        assert not (qemu_root / "lib" / "qemu" / "nvram" / "netvars_VARS.fd").exists()
+        dom.undefine()
+    finally:
+        server.terminate()
+        server.wait(10)

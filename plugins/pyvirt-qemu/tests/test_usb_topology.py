@@ -4,6 +4,7 @@ definitions naming ports that do not exist refused in libvirt's words."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +16,15 @@ from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.errors import Error, ErrorCode
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    """The driver's own QMP connection (QEMU takes one client): white-box, to ask QEMU itself."""
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
 def _guest(virt: str, devices: str) -> str:
     return f"""<domain type='{virt}'><name>usb</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>
 <controller type='usb' index='0' model='piix3-uhci'/>{devices}<memballoon model='none'/></devices></domain>"""
 
 
-def test_a_hub_is_added_when_the_root_ports_run_out(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_a_hub_is_added_when_the_root_ports_run_out(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """Four pointing devices on a two-port UHCI: libvirt plugs a hub into port 1 and the rest below it."""
     inputs = "<input type='mouse' bus='usb'/>" * 3 + "<input type='tablet' bus='usb'/>"
     dom = conn.define_domain(_guest(virt_type, inputs))
@@ -41,7 +33,7 @@ def test_a_hub_is_added_when_the_root_ports_run_out(conn: pyvirt.Connection, vir
     assert "port='1.3'" in xml  # the tablet, the fourth device
     dom.create()
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         ports = {
             dev: mon.execute("qom-get", {"path": f"/machine/peripheral/{dev}", "property": "port"})
             for dev in ("hub0", "input0", "input1", "input2", "input3")
@@ -92,13 +84,15 @@ def test_a_hub_on_a_named_port_carries_devices_below_it() -> None:
     assert "<address type='usb' bus='0' port='2'/>" in xml
 
 
-def test_passthrough_smartcard_sits_in_a_usb_reader(conn: pyvirt.Connection, virt_type: str, tmp_path: Path) -> None:
+def test_passthrough_smartcard_sits_in_a_usb_reader(
+    conn: pyvirt.Connection, virt_type: str, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """A passthrough card: the driver listens on the card's socket for QEMU, the reader takes a USB port."""
     sock = tmp_path / "card.sock"
     card = f"<smartcard mode='passthrough' type='unix'><source mode='bind' path='{sock}'/></smartcard>"
     dom = conn.create_domain(_guest(virt_type, card))
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
         assert peripherals["ccid0"] == "child<usb-ccid>" and peripherals["smartcard0"] == "child<ccid-card-passthru>"
         assert mon.execute("qom-get", {"path": "/machine/peripheral/ccid0", "property": "port"}) == "1"
@@ -110,14 +104,16 @@ def test_passthrough_smartcard_sits_in_a_usb_reader(conn: pyvirt.Connection, vir
         dom.destroy()
 
 
-def test_serial_ports_on_pci_usb_and_the_debug_port(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_serial_ports_on_pci_usb_and_the_debug_port(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     """A PCI UART, a USB one on the next USB port, and QEMU's ISA debug console at the I/O port named."""
     serials = ("<serial type='pty'><target type='pci-serial'/></serial>"
                "<serial type='pty'><target type='usb-serial'/></serial>"
                "<serial type='pty'><target type='isa-debug'/><address type='isa' iobase='0x402'/></serial>")  # fmt: skip
     dom = conn.create_domain(_guest(virt_type, serials))
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
         assert peripherals["serial0"] == "child<pci-serial>" and peripherals["serial1"] == "child<usb-serial>"
         assert peripherals["serial2"] == "child<isa-debugcon>"

@@ -6,6 +6,7 @@ it. A started q35 guest has it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyvirt
@@ -15,22 +16,14 @@ GUEST = """<domain type='{virt}'><name>viommu</name><memory unit='MiB'>64</memor
 <controller type='usb' model='none'/><memballoon model='none'/><iommu model='virtio'/></devices></domain>"""
 
 
-def _monitor(dom: pyvirt.Domain) -> Any:
-    from pyvirt_qemu import driver as qemu_driver
-
-    for state in qemu_driver._states.values():
-        obj = state.by_name.get(dom.name)
-        if obj is not None and obj.process is not None:
-            return obj.process.monitor
-    raise AssertionError(f"{dom.name} is not running")
-
-
-def test_a_q35_guest_gets_a_virtio_iommu_on_its_root_bus(conn: pyvirt.Connection, virt_type: str) -> None:
+def test_a_q35_guest_gets_a_virtio_iommu_on_its_root_bus(
+    conn: pyvirt.Connection, virt_type: str, guest_monitor: Callable[[pyvirt.Domain], Any]
+) -> None:
     dom = conn.define_domain(GUEST.format(virt=virt_type))
     assert "<address type='pci' domain='0x0000' bus='0x00' slot='0x01'" in dom.xml_desc().replace('"', "'")
     dom.create()
     try:
-        mon = _monitor(dom)
+        mon = guest_monitor(dom)
         peripherals = {p["name"]: p["type"] for p in mon.execute("qom-list", {"path": "/machine/peripheral"})}
         assert peripherals["iommu0"] == "child<virtio-iommu-pci>"
         slots = {

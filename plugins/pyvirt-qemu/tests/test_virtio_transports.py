@@ -177,7 +177,8 @@ def test_further_pseries_phbs_are_devices() -> None:
 
 
 def test_video_resolution_and_the_vhost_user_backend() -> None:
-    """<resolution> is the card's initial mode (xres/yres); a vhost-user GPU is refused rather than replaced."""
+    """<resolution> is the card's initial mode (xres/yres); a vhost-user GPU needs QEMU's device and the helper's
+    socket (refused rather than replaced without them)."""
     xml = ("<domain type='qemu'><name>v</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
            "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices><graphics type='vnc' port='5900'/>"
            "<video>{driver}<model type='virtio'>{res}</model></video><memballoon model='none'/></devices></domain>")  # fmt: skip
@@ -186,7 +187,10 @@ def test_video_resolution_and_the_vhost_user_backend() -> None:
     assert (_devices(argv)["video0"]["xres"], _devices(argv)["video0"]["yres"]) == (1280, 720)
     with pytest.raises(Error) as info:
         _build(xml.format(driver="<driver name='vhostuser'/>", res=""), caps)
-    assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED and "vhostuser" in str(info.value)
+    assert str(info.value) == "unsupported configuration: this QEMU does not support 'vhost-user' video device"
+    with pytest.raises(Error) as info:
+        _build(xml.format(driver="<driver name='vhostuser'/>", res=""), _caps("x86_64", "pc", "vhost-user-gpu"))
+    assert info.value.code == ErrorCode.CONFIG_UNSUPPORTED and "vhost-user-gpu helper" in str(info.value)
 
 
 def test_two_devices_on_one_channel_subsystem_number_are_refused() -> None:

@@ -48,7 +48,7 @@ def test_volume_disks_start_hotplug_and_refuse_what_is_missing(
                                           disks=VOLUME_DISK.format(volume="root.qcow2", dev="vda")))  # fmt: skip
     with pytest.raises(pyvirt.Error) as err:
         dom.create()
-    assert err.value.code == ErrorCode.OPERATION_INVALID
+    assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED  # (libvirt's virDomainStorageSourceTranslateSourcePool)
     assert "storage pool 'images' containing volume 'root.qcow2' is not active" in err.value.message
     pool.create(1)
     with pytest.raises(pyvirt.Error) as err:
@@ -76,3 +76,44 @@ def test_volume_disks_start_hotplug_and_refuse_what_is_missing(
     dom.destroy()
     assert not any(a.startswith("trusted.libvirt.security") for a in os.listxattr(images / "root.qcow2"))
     dom.undefine()
+
+
+def test_a_directory_volume_is_a_read_only_fat_drive(
+    conn: pyvirt.Connection, virt_type: str, qemu_root: Path, tmp_path: Path
+) -> None:
+    """A directory in a dir pool is a volume of type 'dir': the guest gets it as QEMU's virtual FAT drive
+    (vvfat, read-only, the format 'fat' filled in as libvirt does), and the live XML still names the volume."""
+    images = tmp_path / "images"
+    (images / "share").mkdir(parents=True)
+    (images / "share" / "README").write_text("hello from the host\n")
+    pool = conn.define_storage_pool(
+        f"<pool type='dir'><name>images</name><target><path>{images}</path></target></pool>"
+    )
+    pool.create(0)
+    disk = ("<disk type='volume' device='disk'><source pool='images' volume='share'/><target dev='vda' bus='virtio'/>"
+            "READONLY</disk>")  # fmt: skip
+    rw = conn.define_domain(GUEST.format(virt=virt_type, name="fatrw", disks=disk.replace("READONLY", "")))
+    with pytest.raises(pyvirt.Error) as err:
+        rw.create()
+    assert (err.value.code, err.value.message) == (ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: "
+                                                   "virtual FAT storage can't be accessed in read-write mode")  # fmt: skip
+    rw.undefine()
+    dom = conn.define_domain(GUEST.format(virt=virt_type, name="fatguest",
+                                          disks=disk.replace("READONLY", "<readonly/>")))  # fmt: skip
+    dom.create()
+    try:
+        from pyvirt_qemu import driver as qemu_driver
+
+        state = next(s for s in qemu_driver._states.values() if s.by_name.get("fatguest") is not None)
+        proc = state.by_name["fatguest"].process
+        assert proc is not None
+        nodes = {n["node-name"]: n for n in proc.monitor.execute("query-named-block-nodes")}
+        assert nodes["libvirt-1-storage"]["drv"] == "vvfat" and nodes["libvirt-1-format"]["drv"] == "raw"
+        assert nodes["libvirt-1-format"]["ro"]
+        live = dom.xml_desc().replace('"', "'")
+        validate(dom.xml_desc(), "domain")
+        assert "<driver name='qemu' type='fat'/>" in live
+        assert "<source pool='images' volume='share' index='1'/>" in live  # (no dir= in the XML)
+    finally:
+        dom.destroy()
+        dom.undefine()

@@ -1,13 +1,12 @@
-"""blockjob: virsh 9.0's cmdBlockjob, its query mode on virDomainGetBlockJobInfo.
+"""blockjob: virsh 9.0's cmdBlockjob: query, abort or pivot, or change the speed of a disk's block job.
 
 The query prints what virsh prints: "No current block job for PATH", or the
 job's progress line on standard error (virshPrintJobProgress, the line
 ``blockcopy --verbose`` redraws) with the bandwidth limit on standard output;
 ``--raw`` prints the four numbers. virsh asks for the bandwidth in bytes/s
 first and falls back to MiB/s on a driver that refuses the flag, as here.
-Aborting, pivoting and setting the speed need virDomainBlockJobAbort and
-virDomainBlockJobSetSpeed, which no driver here has: those modes report
-libvirt's not-supported error for them after virsh's own checks.
+``--abort``/``--pivot``/``--async`` call virDomainBlockJobAbort and
+``--bandwidth`` virDomainBlockJobSetSpeed, after virsh's own checks.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from typing import Any
 from pyvirt.cli.domain_stats_cmds import DOMAIN, _exclusive, _pretty_capacity
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
-from pyvirt.cli.nosupport import not_supported
 from pyvirt.domain import Domain
 from pyvirt.errors import Error, ErrorCode
 
-__all__: list[str] = []
+__all__ = ["parse_bandwidth"]
 
 _BANDWIDTH_BYTES = 1  # VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES
 # virshDomainBlockJob: virDomainBlockJobType -> virsh's label
@@ -50,16 +48,33 @@ def cmd_blockjob(s: Session, o: dict[str, Any]) -> None:
     _exclusive(o, ("bytes", "abort"), ("bytes", "pivot"), ("bytes", "async"))
     dom = get_domain(s, o["domain"])
     path = o["path"]
-    if o["bandwidth"] is not None:
-        _check_bandwidth(o["bandwidth"])
-        raise CommandError(not_supported("virDomainBlockJobSetSpeed").message)
-    if o["abort"] or o["pivot"] or o["async"]:
-        raise CommandError(not_supported("virDomainBlockJobAbort").message)
+    try:
+        if o["bandwidth"] is not None:  # virshBlockJobSetSpeed
+            bandwidth = parse_bandwidth(o["bandwidth"], o["bytes"])
+            dom.block_job_set_speed(path, bandwidth, _SPEED_BYTES if o["bytes"] else 0)
+            return
+        if o["abort"] or o["pivot"] or o["async"]:  # virshBlockJobAbort
+            dom.block_job_abort(path, (_ABORT_ASYNC if o["async"] else 0) | (_ABORT_PIVOT if o["pivot"] else 0))
+            return
+    except Error as exc:
+        raise CommandError(exc.message) from None
     _show(s, dom, path, o["raw"], o["bytes"])
 
 
-def _check_bandwidth(raw: str) -> None:
-    """vshBlockJobOptionBandwidth's parse: a C unsigned long (negatives wrap), else digits and a unit."""
+_SPEED_BYTES = 1  # VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES
+_ABORT_ASYNC = 1  # VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
+_ABORT_PIVOT = 2  # VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT
+
+
+def _progress_percent(cur: int, end: int) -> int:
+    """virshPrintJobProgress's number: 100 only when nothing remains, so rounding never claims it early."""
+    remaining = end - cur
+    return 100 if remaining == 0 else min(int(100.0 - remaining * 100.0 / end), 99)
+
+
+def parse_bandwidth(raw: str, in_bytes: bool) -> int:
+    """vshBlockJobOptionBandwidth: a C unsigned long as written (negatives wrap), else digits and a unit
+    giving bytes, turned into MiB/s unless ``in_bytes``."""
     import re
 
     from pyvirt.conf.units import strtoul, unit_factor
@@ -67,7 +82,8 @@ def _check_bandwidth(raw: str) -> None:
     ulong_max = (1 << 64) - 1
     parsed = strtoul(raw)
     if parsed is not None and parsed[1] <= ulong_max:
-        return
+        sign, magnitude = parsed
+        return (-magnitude) & ulong_max if sign == "-" else magnitude
     first = f"Scaled numeric value '{raw}' for <--bandwidth> option is malformed or out of range"
     match = re.fullmatch(r"(\d+)(.*)", raw)
     if match is None:
@@ -78,6 +94,8 @@ def _check_bandwidth(raw: str) -> None:
         raise CommandError(first, f"invalid argument: unknown suffix '{match[2]}'") from None
     if int(match[1]) * factor > ulong_max:  # digits alone too large fail in strtoull, before any scaling
         raise CommandError(first, *([f"numerical overflow: value too large: {raw}"] if match[2] else []))
+    scaled = int(match[1]) * factor
+    return scaled if in_bytes else scaled >> 20
 
 
 def _show(s: Session, dom: Domain, path: str, raw: bool, in_bytes: bool) -> None:
@@ -106,9 +124,6 @@ def _show(s: Session, dom: Domain, path: str, raw: bool, in_bytes: bool) -> None
     if raw:
         s.out(f" type={label}\n bandwidth={bandwidth}\n cur={cur}\n end={end}")
         return
-    # virshPrintJobProgress: 100 % only when nothing remains
-    remaining = end - cur
-    percent = 100 if remaining == 0 else min(int(100.0 - remaining * 100.0 / end), 99)
-    s.error_raw(f"\r{label}: [{percent:3d} %]")  # stdout first, as virsh flushes it
+    s.error_raw(f"\r{label}: [{_progress_percent(cur, end):3d} %]")  # stdout first, as virsh flushes it
     line = f"    Bandwidth limit: {speed} bytes/s ({_pretty_capacity(speed)}/s)" if speed else ""
     s.out(line)

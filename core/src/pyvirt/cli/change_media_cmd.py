@@ -21,8 +21,11 @@ from pyvirt.errors import Error
 
 __all__: list[str] = []
 
-# VIR_DOMAIN_AFFECT_LIVE, _CONFIG, VIR_DOMAIN_DEVICE_MODIFY_FORCE
-_LIVE, _CONFIG, _FORCE = 1, 2, 4
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
+_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
+_FORCE = 1 << 2  # VIR_DOMAIN_DEVICE_MODIFY_FORCE
 _ACTIONS = {"eject": "Successfully ejected media.", "insert": "Successfully inserted media.",
             "update": "Successfully updated media."}  # fmt: skip
 
@@ -139,7 +142,7 @@ def cmd_change_media(s: Session, o: dict[str, Any]) -> None:
     dom = get_domain(s, o["domain"])
     if o["path"] == "":
         raise CommandError("Failed to get option 'path': Option argument is empty")
-    disk = _find_changeable(dom.xml_desc(2 if flags & _CONFIG else 0), o["path"])
+    disk = _find_changeable(dom.xml_desc(_XML_INACTIVE if flags & _CONFIG else 0), o["path"])
     xml = _updated(disk, source, o["block"], o["path"], action)
     if o["print-xml"]:
         s.out_raw(xml)

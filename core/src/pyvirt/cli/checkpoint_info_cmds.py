@@ -16,9 +16,10 @@ from pyvirt.errors import Error, ErrorCode
 
 __all__: list[str] = []
 
-# virDomainCheckpointCreateFlags: REDEFINE, QUIESCE, REDEFINE_VALIDATE; ListFlags: DESCENDANTS
-_CREATE_REDEFINE, _CREATE_QUIESCE, _CREATE_REDEFINE_VALIDATE = 1, 2, 4
-_LIST_DESCENDANTS = 1
+_CREATE_REDEFINE = 1 << 0  # VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE
+_CREATE_QUIESCE = 1 << 1  # VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE
+_CREATE_REDEFINE_VALIDATE = 1 << 2  # VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE
+_LIST_DESCENDANTS = 1 << 0  # VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS
 # VSH_OT_STRING: may come by position, but help writes it "[--checkpointname <string>]"
 _NAME = Opt("checkpointname", "checkpoint name", positional=True, kind="optstring")
 

@@ -20,6 +20,8 @@ from pyvirt.errors import Error
 
 __all__ = ["ESCAPE", "escape_byte"]
 
+_CONSOLE_FORCE = 1 << 0  # VIR_DOMAIN_CONSOLE_FORCE
+
 ESCAPE = b"\x1d"  # Ctrl+], virsh's default (-e '^]')
 
 
@@ -64,7 +66,7 @@ def cmd_console(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("Cannot run interactive console without a controlling TTY")
     dom = get_domain(s, o["domain"])
     try:
-        fd = dom.open_console(o["devname"], 1 if o["force"] else 0)
+        fd = dom.open_console(o["devname"], _CONSOLE_FORCE if o["force"] else 0)
     except Error as exc:
         raise CommandError(exc.message) from None
     ctrl = f" (Ctrl + {s.escape[1]})" if s.escape.startswith("^") else ""

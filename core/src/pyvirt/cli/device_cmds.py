@@ -9,6 +9,8 @@ from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.errors import Error
 
+_IFACE_XML_INACTIVE = 1 << 0  # VIR_INTERFACE_XML_INACTIVE
+
 # virNodeDevCap's names in libvirt 9.0: what ``--cap`` accepts
 _CAPS = frozenset(
     [
@@ -134,4 +136,4 @@ def cmd_iface_dumpxml(s: Session, o: dict[str, Any]) -> None:
         iface = s.conn.lookup_interface_by_name(o["interface"])
     except Error as exc:
         raise CommandError(f"failed to get interface '{o['interface']}'", exc.message) from None
-    print_xml(s, iface.xml_desc(1 if o["inactive"] else 0), o)
+    print_xml(s, iface.xml_desc(_IFACE_XML_INACTIVE if o["inactive"] else 0), o)

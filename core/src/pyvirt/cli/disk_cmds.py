@@ -24,6 +24,8 @@ from pyvirt.flags import DomainDeviceModifyFlags
 
 __all__: list[str] = []
 
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
 LIVE, CONFIG = DomainDeviceModifyFlags.LIVE, DomainDeviceModifyFlags.CONFIG
 _SOURCE_TYPES = ("", "file", "block", "network")  # virshAttachDiskSource
 _ADDRESS_TYPES = ("pci", "sata", "ide", "scsi", "ccw", "usb")  # virshAddressType
@@ -245,7 +247,7 @@ def cmd_detach_disk(s: Session, o: dict[str, Any]) -> None:
     flags = _flags(o)
     dom = get_domain(s, o["domain"])
     try:
-        doc = dom.xml_desc(2 if flags == CONFIG else 0)  # VIR_DOMAIN_XML_INACTIVE for --config alone
+        doc = dom.xml_desc(_XML_INACTIVE if flags == CONFIG else 0)  # the persistent definition for --config alone
         if o["persistent"] and dom.is_active():
             flags |= LIVE
     except Error as exc:

@@ -19,6 +19,8 @@ from pyvirt.cli.lookup import get_domain
 
 __all__: list[str] = []
 
+_XML_SECURE = 1 << 0  # VIR_DOMAIN_XML_SECURE
+
 _DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 _ANY_ADDRESS = ("0.0.0.0", "::")
 
@@ -27,7 +29,7 @@ def _live_graphics(s: Session, ident: str, secure: bool) -> list[etree._Element]
     dom = get_domain(s, ident)
     if not dom.is_active():
         raise CommandError("Domain is not running")
-    doc = etree.fromstring(dom.xml_desc(1 if secure else 0).encode())
+    doc = etree.fromstring(dom.xml_desc(_XML_SECURE if secure else 0).encode())
     return list(doc.iterfind("devices/graphics"))
 
 

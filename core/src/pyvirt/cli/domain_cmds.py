@@ -9,6 +9,7 @@ from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.domain_state import reason_text, state_text
 from pyvirt.errors import Error, ErrorCode, NotSupportedError
+from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
 from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -17,6 +18,34 @@ if TYPE_CHECKING:
     from typing import Any
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
+
+# libvirt's flag bits for the calls below. pyvirt.flags names them all, but these commands run on every short
+# client run and pyvirt.flags is not loaded there: test_flag_literals checks each value against it.
+_XML_SECURE = 1 << 0  # VIR_DOMAIN_XML_SECURE
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+_XML_UPDATE_CPU = 1 << 2  # VIR_DOMAIN_XML_UPDATE_CPU
+_XML_MIGRATABLE = 1 << 3  # VIR_DOMAIN_XML_MIGRATABLE
+_DEFINE_VALIDATE = 1 << 0  # VIR_DOMAIN_DEFINE_VALIDATE
+_UNDEFINE_MANAGED_SAVE = 1 << 0  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+_UNDEFINE_SNAPSHOTS_METADATA = 1 << 1  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+_UNDEFINE_NVRAM = 1 << 2  # VIR_DOMAIN_UNDEFINE_NVRAM
+_UNDEFINE_KEEP_NVRAM = 1 << 3  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+_START_PAUSED = 1 << 0  # VIR_DOMAIN_START_PAUSED
+_START_AUTODESTROY = 1 << 1  # VIR_DOMAIN_START_AUTODESTROY
+_START_VALIDATE = 1 << 4  # VIR_DOMAIN_START_VALIDATE
+_SAVE_BYPASS_CACHE = 1 << 0  # VIR_DOMAIN_SAVE_BYPASS_CACHE
+_SAVE_RUNNING = 1 << 1  # VIR_DOMAIN_SAVE_RUNNING
+_SAVE_PAUSED = 1 << 2  # VIR_DOMAIN_SAVE_PAUSED
+_DEVICE_MODIFY_FORCE = 1 << 2  # VIR_DOMAIN_DEVICE_MODIFY_FORCE
+
+
+def _save_flags(o: dict[str, Any]) -> int:
+    """virsh's save, restore and managedsave options as virDomainSaveRestoreFlags."""
+    return (
+        (_SAVE_BYPASS_CACHE if o["bypass-cache"] else 0)
+        | (_SAVE_RUNNING if o["running"] else 0)
+        | (_SAVE_PAUSED if o["paused"] else 0)
+    )
 
 
 def _read_file(path: str) -> str:
@@ -173,8 +202,8 @@ def cmd_domuuid(s: Session, o: dict[str, Any]) -> None:
     *XPATH_OPTS,
 )  # fmt: skip
 def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    flags = (1 if o["security-info"] else 0) | (2 if o["inactive"] else 0) | (4 if o["update-cpu"] else 0)
-    flags |= 8 if o["migratable"] else 0
+    flags = (_XML_SECURE if o["security-info"] else 0) | (_XML_INACTIVE if o["inactive"] else 0)
+    flags |= (_XML_UPDATE_CPU if o["update-cpu"] else 0) | (_XML_MIGRATABLE if o["migratable"] else 0)
     d = get_domain(s, o["domain"])
     print_xml(s, d.xml_desc(flags), o)
 
@@ -194,7 +223,7 @@ def cmd_define(s: Session, o: dict[str, Any]) -> None:
         except Error as exc:
             raise _fail(f"Failed to define domain from {o['file']}", exc) from None
     try:
-        d = s.conn.define_domain(xml, 1 if o["validate"] else 0)
+        d = s.conn.define_domain(xml, _DEFINE_VALIDATE if o["validate"] else 0)
     except Error as exc:
         raise _fail(f"Failed to define domain from {o['file']}", exc) from None
     s.extra(f"Domain '{d.name}' defined from {o['file']}")
@@ -208,8 +237,9 @@ def cmd_define(s: Session, o: dict[str, Any]) -> None:
 )  # fmt: skip
 def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
-    flags = (1 if o["managed-save"] else 0) | (2 if o["snapshots-metadata"] else 0)
-    flags |= (4 if o["nvram"] else 0) | (8 if o["keep-nvram"] else 0)
+    flags = _UNDEFINE_MANAGED_SAVE if o["managed-save"] else 0
+    flags |= _UNDEFINE_SNAPSHOTS_METADATA if o["snapshots-metadata"] else 0
+    flags |= (_UNDEFINE_NVRAM if o["nvram"] else 0) | (_UNDEFINE_KEEP_NVRAM if o["keep-nvram"] else 0)
     try:
         d.undefine(flags)
     except Error as exc:
@@ -226,7 +256,8 @@ def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
 )  # fmt: skip
 def cmd_create(s: Session, o: dict[str, Any]) -> None:
     xml = _read_file(o["file"])
-    flags = (1 if o["paused"] else 0) | (2 if o["autodestroy"] else 0) | (4 if o["validate"] else 0)
+    flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
+    flags |= _START_VALIDATE if o["validate"] else 0
     try:
         d = s.conn.create_domain(xml, flags)
     except Error as exc:
@@ -244,7 +275,7 @@ def cmd_start(s: Session, o: dict[str, Any]) -> None:
     if d.id != -1:
         raise CommandError("Domain is already active")
     try:
-        d.create((1 if o["paused"] else 0) | (2 if o["autodestroy"] else 0))
+        d.create((_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0))
     except Error as exc:
         raise _fail(f"Failed to start domain '{d.name}'", exc) from None
     s.extra(f"Domain '{d.name}' started")
@@ -286,7 +317,7 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
 
     d = get_domain(s, o["domain"])
     xml = _read_file(o["xml"]) if o["xml"] else None
-    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    flags = _save_flags(o)
     progress = Progress(s, "Save", verbose=o["verbose"])
     try:
         watch_job(s, d, lambda: d.save(o["file"], xml, flags), progress)
@@ -308,7 +339,7 @@ def cmd_restore(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.progress import Progress
 
     xml = _read_file(o["xml"]) if o["xml"] else None
-    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    flags = _save_flags(o)
     progress = Progress(s, "Restore")  # a bar on a terminal; there is no domain yet whose job could be asked
     progress.update(0, 1, force=True)
     try:
@@ -332,7 +363,7 @@ def cmd_managedsave(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.progress import Progress, watch_job
 
     d = get_domain(s, o["domain"])
-    flags = (1 if o["bypass-cache"] else 0) | (2 if o["running"] else 0) | (4 if o["paused"] else 0)
+    flags = _save_flags(o)
     progress = Progress(s, "Managedsave", verbose=o["verbose"])
     try:
         watch_job(s, d, lambda: d.managed_save(flags), progress)
@@ -379,7 +410,7 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     if o["xml"]:
         xml = _read_file(o["xml"])
     elif o["domain"]:
-        xml = get_domain(s, o["domain"]).xml_desc(2)
+        xml = get_domain(s, o["domain"]).xml_desc(_XML_INACTIVE)
     else:
         raise CommandError("either <domain> or <xml> must be specified")
     try:
@@ -401,14 +432,33 @@ def cmd_domxml_from_native(s: Session, o: dict[str, Any]) -> None:
         raise CommandError(exc.message) from None
 
 
-_STATS_GROUPS = (("state", 1), ("cpu-total", 2), ("balloon", 4), ("vcpu", 8), ("interface", 16), ("block", 32),
-                 ("perf", 64), ("iothread", 128), ("memory", 256), ("dirtyrate", 512), ("vm", 1024))  # fmt: skip
+# virDomainStatsTypes: not a flag enum in libvirt's naming, so not in pyvirt.flags; checked against libvirt-python
+_STATS_STATE = 1 << 0  # VIR_DOMAIN_STATS_STATE
+_STATS_CPU_TOTAL = 1 << 1  # VIR_DOMAIN_STATS_CPU_TOTAL
+_STATS_BALLOON = 1 << 2  # VIR_DOMAIN_STATS_BALLOON
+_STATS_VCPU = 1 << 3  # VIR_DOMAIN_STATS_VCPU
+_STATS_INTERFACE = 1 << 4  # VIR_DOMAIN_STATS_INTERFACE
+_STATS_BLOCK = 1 << 5  # VIR_DOMAIN_STATS_BLOCK
+_STATS_PERF = 1 << 6  # VIR_DOMAIN_STATS_PERF
+_STATS_IOTHREAD = 1 << 7  # VIR_DOMAIN_STATS_IOTHREAD
+_STATS_MEMORY = 1 << 8  # VIR_DOMAIN_STATS_MEMORY
+_STATS_DIRTYRATE = 1 << 9  # VIR_DOMAIN_STATS_DIRTYRATE
+_STATS_VM = 1 << 10  # VIR_DOMAIN_STATS_VM
+_STATS_NOWAIT = 1 << 29  # VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+_STATS_BACKING = 1 << 30  # VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
+_STATS_ENFORCE = 1 << 31  # VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
+
+_STATS_GROUPS = (("state", _STATS_STATE), ("cpu-total", _STATS_CPU_TOTAL), ("balloon", _STATS_BALLOON),
+                 ("vcpu", _STATS_VCPU), ("interface", _STATS_INTERFACE), ("block", _STATS_BLOCK),
+                 ("perf", _STATS_PERF), ("iothread", _STATS_IOTHREAD), ("memory", _STATS_MEMORY),
+                 ("dirtyrate", _STATS_DIRTYRATE), ("vm", _STATS_VM))  # fmt: skip
 
 
-_STATS_LISTS = (("list-active", 1), ("list-inactive", 2), ("list-persistent", 4), ("list-transient", 8),
-                ("list-running", 16), ("list-paused", 32), ("list-shutoff", 64), ("list-other", 128))  # fmt: skip
-# VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS, _BACKING, _NOWAIT
-_STATS_MODES = (("raw", 0), ("enforce", 1 << 31), ("backing", 1 << 30), ("nowait", 1 << 29))
+_STATS_LISTS = (("list-active", F.ACTIVE), ("list-inactive", F.INACTIVE), ("list-persistent", F.PERSISTENT),
+                ("list-transient", F.TRANSIENT), ("list-running", F.RUNNING), ("list-paused", F.PAUSED),
+                ("list-shutoff", F.SHUTOFF), ("list-other", F.OTHER))  # fmt: skip
+_STATS_LIST_BITS = sum(bit for _, bit in _STATS_LISTS)
+_STATS_MODES = (("raw", 0), ("enforce", _STATS_ENFORCE), ("backing", _STATS_BACKING), ("nowait", _STATS_NOWAIT))
 
 
 @command(
@@ -427,7 +477,7 @@ def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
     """
     mask = sum(bit for name, bit in _STATS_GROUPS if o[name])
     flags = sum(bit for name, bit in (*_STATS_LISTS, *_STATS_MODES) if o[name])
-    filters = flags & 0xFF
+    filters = flags & _STATS_LIST_BITS
     if o["domain"]:
         from pyvirt.domain import domain_matches
 
@@ -452,9 +502,10 @@ def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
 def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
     if o["current"] and (o["live"] or o["config"]):
         raise CommandError("Options --current and --live are mutually exclusive")
-    flags = (1 if o["live"] else 0) | (2 if o["config"] or o["persistent"] else 0) | (4 if o.get("force") else 0)
+    flags = (AFFECT_LIVE if o["live"] else 0) | (AFFECT_CONFIG if o["config"] or o["persistent"] else 0)
+    flags |= _DEVICE_MODIFY_FORCE if o.get("force") else 0
     if o["persistent"]:
-        flags |= 1 if get_domain(s, o["domain"]).is_active() else 0
+        flags |= AFFECT_LIVE if get_domain(s, o["domain"]).is_active() else 0
     dom = get_domain(s, o["domain"])
     xml = _read_file(o["file"])
     try:

@@ -18,13 +18,15 @@ from pyvirt.errors import Error
 
 __all__: list[str] = []
 
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
 _DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 _INACTIVE = Opt("inactive", "get inactive rather than running configuration", flag=True)
 
 
 def _devices(s: Session, o: dict[str, Any], tag: str) -> list[etree._Element]:
     dom = get_domain(s, o["domain"])
-    doc = etree.fromstring(dom.xml_desc(2 if o["inactive"] else 0).encode())
+    doc = etree.fromstring(dom.xml_desc(_XML_INACTIVE if o["inactive"] else 0).encode())
     return list(doc.iterfind(f"devices/{tag}"))
 
 

@@ -19,6 +19,8 @@ from pyvirt.flags import DomainModificationImpact, DomainVcpuFlags
 
 __all__: list[str] = []
 
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
 LIVE, CONFIG = DomainModificationImpact.LIVE, DomainModificationImpact.CONFIG
 MAXIMUM, GUEST = DomainVcpuFlags.MAXIMUM, DomainVcpuFlags.GUEST
 MEMORY_STAT_NR = 13  # VIR_DOMAIN_MEMORY_STAT_NR of libvirt 9.0: what virsh asks for
@@ -58,7 +60,7 @@ def _count(dom: Domain, flags: int, check_state: bool) -> int | None:
             if flags & MAXIMUM:
                 return _xml_vcpus(dom, 0, True)
             return dom.info().vcpus
-        return _xml_vcpus(dom, 2, bool(flags & MAXIMUM))  # VIR_DOMAIN_XML_INACTIVE
+        return _xml_vcpus(dom, _XML_INACTIVE, bool(flags & MAXIMUM))
     except Error as exc:
         raise CommandError(exc.message) from None
 
@@ -138,7 +140,7 @@ def _online_vcpus(dom: Domain) -> list[int]:
     """virshDomainGetVcpuBitmap of the persistent definition: which vCPUs are enabled."""
     import re
 
-    text = dom.xml_desc(2)
+    text = dom.xml_desc(_XML_INACTIVE)
     found = re.search(r"<vcpu\b([^>]*)>\s*(\d+)\s*</vcpu>", text)
     if found is None:
         raise CommandError("Failed to retrieve maximum vcpu count")

@@ -17,8 +17,11 @@ from lxml import etree
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
 
 __all__: list[str] = []
+
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
 
 _DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 _INTERFACE = Opt("interface", "interface device (MAC Address)", required=True, positional=True)
@@ -48,7 +51,7 @@ def cmd_ttyconsole(s: Session, o: dict[str, Any]) -> None:
 def cmd_domif_getlink(s: Session, o: dict[str, Any]) -> None:
     """The one interface whose MAC (normalized) or target dev is the argument; ``up`` when it has no ``<link>``."""
     iface = o["interface"]
-    doc = etree.fromstring(get_domain(s, o["domain"]).xml_desc(2 if o["config"] else 0).encode())
+    doc = etree.fromstring(get_domain(s, o["domain"]).xml_desc(_XML_INACTIVE if o["config"] else 0).encode())
     mac = _normal_mac(iface)
     found = [n for n in doc.iterfind("devices/interface")
              if any(m.get("address") == mac for m in n.iterfind("mac"))
@@ -75,10 +78,10 @@ def cmd_domif_setlink(s: Session, o: dict[str, Any]) -> None:
     iface, state = o["interface"], o["state"]
     if state not in ("up", "down"):
         raise CommandError(f"invalid link state '{state}'")
-    flags = 2 if o["config"] else 1  # VIR_DOMAIN_AFFECT_CONFIG / _LIVE
+    flags = AFFECT_CONFIG if o["config"] else AFFECT_LIVE
     if not dom.is_active():
-        flags = 2
-    doc = etree.fromstring(dom.xml_desc(2 if o["config"] else 0).encode())
+        flags = AFFECT_CONFIG
+    doc = etree.fromstring(dom.xml_desc(_XML_INACTIVE if o["config"] else 0).encode())
     nodes = list(doc.iterfind("devices/interface"))
     if not nodes:
         raise CommandError("Failed to extract interface information or no interfaces found")

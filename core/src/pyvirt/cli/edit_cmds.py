@@ -37,6 +37,20 @@ from pyvirt.errors import Error, ErrorCode, InternalError
 
 __all__ = ["edit_xml"]
 
+# libvirt's flag bits for the calls below (pyvirt.flags names them; a short run does not load it)
+_DOMAIN_XML_SECURE = 1 << 0  # VIR_DOMAIN_XML_SECURE
+_DOMAIN_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+_DEFINE_VALIDATE = 1 << 0  # VIR_DOMAIN_DEFINE_VALIDATE
+_XML_INACTIVE = 1 << 0  # VIR_NETWORK_XML_INACTIVE, VIR_STORAGE_XML_INACTIVE, VIR_INTERFACE_XML_INACTIVE
+_SNAPSHOT_REDEFINE = 1 << 0  # VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+_SNAPSHOT_CURRENT = 1 << 1  # VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+_SNAPSHOT_DISK_ONLY = 1 << 4  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+_SNAPSHOT_XML_SECURE = 1 << 0  # VIR_DOMAIN_SNAPSHOT_XML_SECURE
+_SNAPSHOT_DELETE_METADATA_ONLY = 1 << 1  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+_CHECKPOINT_XML_SECURE = 1 << 0  # VIR_DOMAIN_CHECKPOINT_XML_SECURE
+_CHECKPOINT_REDEFINE = 1 << 0  # VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE
+_CHECKPOINT_DELETE_METADATA_ONLY = 1 << 1  # VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY
+
 T = TypeVar("T")
 
 # vshEditFile: an editor made only of these runs directly; anything else is shell syntax for ``sh -c``.
@@ -186,9 +200,15 @@ def cmd_edit(s: Session, o: dict[str, Any]) -> None:
             from pyvirt.conf.schema import validate as schema_validate
 
             schema_validate(xml, "domain")
-        return s.conn.define_domain(xml, 1 if validate else 0).name  # VIR_DOMAIN_DEFINE_VALIDATE
+        return s.conn.define_domain(xml, _DEFINE_VALIDATE if validate else 0).name
 
-    name = edit_xml(s, lambda: dom.xml_desc(1 | 2), define, relax=True, validate=not o["skip-validate"])
+    name = edit_xml(
+        s,
+        lambda: dom.xml_desc(_DOMAIN_XML_SECURE | _DOMAIN_XML_INACTIVE),
+        define,
+        relax=True,
+        validate=not o["skip-validate"],
+    )
     _closing_line(s, "Domain", f"'{dom.name}'", None if name is None else f"'{name}'")
 
 
@@ -208,13 +228,13 @@ def _edit_persistent(s: Session, noun: str, name: str, xml_desc: Callable[[int],
 
 
 def _inactive_xml(xml_desc: Callable[[int], str]) -> str:
-    """The persistent definition (flag 1, INACTIVE), or the only one when the driver refuses the flag.
+    """The persistent definition (the INACTIVE flag), or the only one when the driver refuses the flag.
 
     virsh's net-edit and pool-edit retry without the flag on an invalid-argument
     error: libvirt's test driver, and older daemons, do not take it.
     """
     try:
-        return xml_desc(1)
+        return xml_desc(_XML_INACTIVE)
     except Error as exc:
         if exc.code != ErrorCode.INVALID_ARG:
             raise
@@ -249,7 +269,7 @@ def cmd_iface_edit(s: Session, o: dict[str, Any]) -> None:
         # pyvirt's API table has no virInterfaceDefineXML yet: libvirt's answer for a driver without it
         raise not_supported("virInterfaceDefineXML")
 
-    name = edit_xml(s, lambda: iface.xml_desc(1), define)  # VIR_INTERFACE_XML_INACTIVE
+    name = edit_xml(s, lambda: iface.xml_desc(_XML_INACTIVE), define)
     if name is None:
         _closing_line(s, "Interface", iface.name, None)
 
@@ -265,22 +285,24 @@ def cmd_snapshot_edit(s: Session, o: dict[str, Any]) -> None:
 
     if o["rename"] and o["clone"]:
         raise CommandError("Options --rename and --clone are mutually exclusive")
-    flags = 1  # VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+    flags = _SNAPSHOT_REDEFINE
     if o["current"] and o["snapshotname"]:
-        flags |= 2  # VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+        flags |= _SNAPSHOT_CURRENT
     dom = get_domain(s, o["domain"])
     snap = _snapshot(s, dom, o["snapshotname"], o["current"])
     name = snap.name
     try:
-        original = snap.xml_desc(1)  # VIR_DOMAIN_SNAPSHOT_XML_SECURE
+        original = snap.xml_desc(_SNAPSHOT_XML_SECURE)
 
         def define(xml: str, _: bool) -> Any:
-            disk_only = 16 if "<state>disk-snapshot</state>" in original else 0  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+            disk_only = _SNAPSHOT_DISK_ONLY if "<state>disk-snapshot</state>" in original else 0
             return dom.snapshot_create(xml, flags | disk_only)
 
         # with --current, an unchanged file is still defined: that makes the snapshot current
         # with --current an unchanged file is defined too: that is what makes the snapshot current
-        edited = edit_xml(s, lambda: snap.xml_desc(1), define, define_unchanged=bool(flags & 2))
+        edited = edit_xml(
+            s, lambda: snap.xml_desc(_SNAPSHOT_XML_SECURE), define, define_unchanged=bool(flags & _SNAPSHOT_CURRENT)
+        )
         if edited is None:
             s.extra(f"Snapshot {name} XML configuration not changed.")
             return
@@ -291,7 +313,7 @@ def cmd_snapshot_edit(s: Session, o: dict[str, Any]) -> None:
         else:
             victim = snap if o["rename"] else edited
             try:
-                victim.delete(2)  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+                victim.delete(_SNAPSHOT_DELETE_METADATA_ONLY)
             except Error as exc:
                 raise CommandError(exc.message, f"Failed to clean up {victim.name}") from None
             if not o["rename"]:
@@ -312,7 +334,11 @@ def cmd_checkpoint_edit(s: Session, o: dict[str, Any]) -> None:
     chk = _lookup(dom, o["checkpointname"], "checkpointname")
     name = chk.name
     try:
-        edited = edit_xml(s, lambda: chk.xml_desc(1), lambda xml, _: dom.checkpoint_create(xml, 1))
+        edited = edit_xml(
+            s,
+            lambda: chk.xml_desc(_CHECKPOINT_XML_SECURE),
+            lambda xml, _: dom.checkpoint_create(xml, _CHECKPOINT_REDEFINE),
+        )
         if edited is None:
             s.extra(f"Checkpoint {name} XML configuration not changed.")
             return
@@ -320,7 +346,7 @@ def cmd_checkpoint_edit(s: Session, o: dict[str, Any]) -> None:
             s.extra(f"Checkpoint {name} edited.")
             return
         try:
-            edited.delete(2)  # VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY
+            edited.delete(_CHECKPOINT_DELETE_METADATA_ONLY)
         except Error as exc:
             raise CommandError(exc.message, f"Failed to clean up {edited.name}") from None
         raise CommandError(f"Cannot rename checkpoint {name} to {edited.name}")

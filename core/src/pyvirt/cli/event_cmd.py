@@ -11,12 +11,15 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool
 from pyvirt.events import (
     AgentLifecycleEvent,
+    BlockJob2Event,
+    BlockJobEvent,
     DeviceRemovedEvent,
     LifecycleEvent,
     NetworkLifecycleEvent,
     PoolLifecycleEvent,
     PoolRefreshEvent,
     RebootEvent,
+    TunableEvent,
     detail_text,
     event_text,
     network_event_text,
@@ -25,10 +28,13 @@ from pyvirt.events import (
 
 EVENT_NAMES = ("lifecycle",)
 # virsh's names of the domain events pyvirt delivers, in libvirt's event id order
-DOMAIN_EVENT_NAMES = ("lifecycle", "reboot", "device-removed", "agent-lifecycle")
+DOMAIN_EVENT_NAMES = ("lifecycle", "reboot", "block-job", "device-removed", "block-job-2", "tunable", "agent-lifecycle")
 POOL_EVENT_NAMES = ("lifecycle", "refresh")
 _AGENT_STATE = ("unknown", "connected", "disconnected")
 _AGENT_REASON = ("unknown", "domain started", "channel event")
+# virshDomainBlockJob and virshDomainBlockJobStatus
+_BLOCK_JOB_TYPE = ("Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup")
+_BLOCK_JOB_STATUS = ("completed", "failed", "canceled", "ready")
 
 
 def _word(words: tuple[str, ...], n: int) -> str:
@@ -41,6 +47,15 @@ def _domain_line(ev: Any) -> str:
         return f"event 'lifecycle' for domain '{ev.domain.name}': {event_text(ev.event)} {detail_text(ev.event, ev.detail)}"
     if isinstance(ev, RebootEvent):
         return f"event 'reboot' for domain '{ev.domain.name}'"
+    if isinstance(ev, (BlockJobEvent, BlockJob2Event)):
+        kind = "block-job" if isinstance(ev, BlockJobEvent) else "block-job-2"
+        return (
+            f"event '{kind}' for domain '{ev.domain.name}': {_word(_BLOCK_JOB_TYPE, ev.type)} for {ev.disk} "
+            f"{_word(_BLOCK_JOB_STATUS, ev.status)}"
+        )
+    if isinstance(ev, TunableEvent):
+        values = "".join(f"\n\t{p.field}: {_param_text(p.value)}" for p in ev.params)
+        return f"event 'tunable' for domain '{ev.domain.name}':{values}"
     if isinstance(ev, DeviceRemovedEvent):
         return f"event 'device-removed' for domain '{ev.domain.name}': {ev.alias}"
     assert isinstance(ev, AgentLifecycleEvent)
@@ -48,6 +63,15 @@ def _domain_line(ev: Any) -> str:
         f"event 'agent-lifecycle' for domain '{ev.domain.name}': state: '{_word(_AGENT_STATE, ev.state)}' "
         f"reason: '{_word(_AGENT_REASON, ev.reason)}'"
     )
+
+
+def _param_text(value: object) -> str:
+    """virTypedParameterToString: numbers as C's %d/%llu/%g print them, booleans as 1/0, strings as they are."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @command(

@@ -22,7 +22,7 @@ from pyvirt.interface import Interface
 
 __all__: list[str] = []
 
-_XML_INACTIVE = 1
+_XML_INACTIVE = 1 << 0  # VIR_INTERFACE_XML_INACTIVE
 
 
 def _lookup(s: Session, name: str) -> Interface:

@@ -21,12 +21,15 @@ from pyvirt.errors import Error
 
 __all__: list[str] = []
 
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
 _DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 # virDomainNetType's names in libvirt 9.0: the ones virsh knows; only some it can build
 _NET_TYPES = ("user", "ethernet", "vhostuser", "server", "client", "mcast", "network", "bridge", "internal",
               "direct", "hostdev", "udp", "vdpa", "null", "vds")  # fmt: skip
 _SOURCE_MODES = ("server", "client")
-_AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
+_AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+_AFFECT_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
 _RATE_FIELDS = ("average", "peak", "burst", "floor")
 
 
@@ -237,7 +240,7 @@ def cmd_detach_interface(s: Session, o: dict[str, Any]) -> None:
             raise CommandError(f"Failed to get option '{name}': Option argument is empty", "Failed to detach interface")
     affect_config = o["config"] or o["persistent"]
     if affect_config:
-        errors = _detach_one(s, dom, dom.xml_desc(2), _AFFECT_CONFIG, o)
+        errors = _detach_one(s, dom, dom.xml_desc(_XML_INACTIVE), _AFFECT_CONFIG, o)
         if errors:
             if errors[0] == "Failed to detach interface":
                 raise CommandError(*errors)

@@ -16,13 +16,15 @@ from typing import Any
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
 
 __all__ = ["cmd_setmaxmem", "cmd_setmem", "cmd_setvcpus"]
 
-# virDomainModificationImpact, virDomainMemoryModFlags and virDomainVcpuFlags
-AFFECT_LIVE, AFFECT_CONFIG = 1, 2
-MEM_MAXIMUM = 4
-VCPU_MAXIMUM, VCPU_GUEST, VCPU_HOTPLUGGABLE = 4, 8, 16
+# virDomainMemoryModFlags and virDomainVcpuFlags (pyvirt.flags has them; not loaded by a short run)
+MEM_MAXIMUM = 1 << 2  # VIR_DOMAIN_MEM_MAXIMUM
+VCPU_MAXIMUM = 1 << 2  # VIR_DOMAIN_VCPU_MAXIMUM
+VCPU_GUEST = 1 << 3  # VIR_DOMAIN_VCPU_GUEST
+VCPU_HOTPLUGGABLE = 1 << 4  # VIR_DOMAIN_VCPU_HOTPLUGGABLE
 # vshCommandOptScaledInt's limit for an unsigned long of KiB on a 64-bit host
 _MAX_BYTES = 2**64 - 1
 

@@ -19,7 +19,10 @@ from pyvirt.errors import Error
 
 __all__: list[str] = []
 
-_LIVE, _CONFIG = 1, 2
+_XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
+
+_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
 
 
 def _kibibytes(raw: str) -> int:
@@ -56,7 +59,7 @@ def cmd_update_memory_device(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("Options --node and --alias are mutually exclusive")
     flags = (_CONFIG if o["config"] else 0) | (_LIVE if o["live"] else 0)
     dom = get_domain(s, o["domain"])
-    doc = etree.fromstring(dom.xml_desc(2 if flags & _CONFIG else 0).encode())
+    doc = etree.fromstring(dom.xml_desc(_XML_INACTIVE if flags & _CONFIG else 0).encode())
     if o["alias"] == "":
         raise CommandError("Failed to get option 'alias': Option argument is empty")
     node = o["node"]

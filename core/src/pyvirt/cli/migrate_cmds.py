@@ -10,7 +10,10 @@ first pass ended). Without ``--p2p`` pyvirsh opens the destination itself,
 with the same keepalive as the source's connection, and drives libvirt's
 five phases (``Domain.migrate3``); with ``--p2p`` the source's daemon does
 (``Domain.migrate_to_uri3``). ``migrate-postcopy`` switches a running
-migration to post-copy (virDomainMigrateStartPostCopy).
+migration to post-copy (virDomainMigrateStartPostCopy);
+``migrate-setmaxdowntime`` / ``migrate-getmaxdowntime`` set and read the
+longest pause a live migration may take for its last pass
+(virDomainMigrateSetMaxDowntime / GetMaxDowntime).
 """
 
 from __future__ import annotations
@@ -149,6 +152,34 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
 )  # fmt: skip
 def cmd_migrate_postcopy(s: Session, o: dict[str, Any]) -> None:
     get_domain(s, o["domain"]).migrate_start_post_copy(0)
+
+
+@command(
+    "migrate-setmaxdowntime", "set maximum tolerable downtime",
+    Opt("domain", "domain name, id or uuid", required=True, positional=True),
+    Opt("downtime", "maximum tolerable downtime (in milliseconds) for migration", required=True, positional=True,
+        kind="intstring"),
+    description="Set maximum tolerable downtime of a domain which is being live-migrated to another host.",
+)  # fmt: skip
+def cmd_migrate_setmaxdowntime(s: Session, o: dict[str, Any]) -> None:
+    """virsh's cmdMigrateSetMaxDowntime: the domain is looked up first, then the number is read
+    (vshCommandOptULongLong: decimal digits only, no sign) and 0 refused before the API is called."""
+    dom = get_domain(s, o["domain"])
+    raw = o["downtime"]
+    if not raw.isascii() or not raw.isdigit() or int(raw) >= 1 << 64:
+        raise CommandError(f"Numeric value '{raw}' for <downtime> option is malformed or out of range")
+    if int(raw) < 1:
+        raise CommandError("migrate: Invalid downtime")
+    dom.migrate_set_max_downtime(int(raw), 0)
+
+
+@command(
+    "migrate-getmaxdowntime", "get maximum tolerable downtime",
+    Opt("domain", "domain name, id or uuid", required=True, positional=True),
+    description="Get maximum tolerable downtime of a domain which is being live-migrated to another host.",
+)  # fmt: skip
+def cmd_migrate_getmaxdowntime(s: Session, o: dict[str, Any]) -> None:
+    s.out(str(get_domain(s, o["domain"]).migrate_get_max_downtime(0)))
 
 
 def _read_file(path: str) -> str:

@@ -12,8 +12,21 @@ from pyvirt.cli.lookup import get_network
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.errors import Error
+from pyvirt.list_filters import (
+    LIST_ACTIVE,
+    LIST_AUTOSTART,
+    LIST_INACTIVE,
+    LIST_NO_AUTOSTART,
+    LIST_PERSISTENT,
+    LIST_TRANSIENT,
+)
 
 NETWORK = Opt("network", "network name or uuid", required=True, positional=True)
+# pyvirt.flags names these; a short run does not load it (test_flag_literals checks each value)
+_XML_INACTIVE = 1 << 0  # VIR_NETWORK_XML_INACTIVE
+_VALIDATE = 1 << 0  # VIR_NETWORK_DEFINE_VALIDATE, VIR_NETWORK_CREATE_VALIDATE
+_UPDATE_LIVE = 1 << 0  # VIR_NETWORK_UPDATE_AFFECT_LIVE
+_UPDATE_CONFIG = 1 << 1  # VIR_NETWORK_UPDATE_AFFECT_CONFIG
 
 
 def _yn(v: bool) -> str:
@@ -30,9 +43,9 @@ def _yn(v: bool) -> str:
     Opt("table", "list table (default)", flag=True),
 )  # fmt: skip
 def cmd_net_list(s: Session, o: dict[str, Any]) -> None:
-    flags = 0 if o["all"] else (1 if o["inactive"] else 2)
-    flags |= (4 if o["persistent"] else 0) | (8 if o["transient"] else 0)
-    flags |= (16 if o["autostart"] else 0) | (32 if o["no-autostart"] else 0)
+    flags = 0 if o["all"] else (LIST_INACTIVE if o["inactive"] else LIST_ACTIVE)
+    flags |= (LIST_PERSISTENT if o["persistent"] else 0) | (LIST_TRANSIENT if o["transient"] else 0)
+    flags |= (LIST_AUTOSTART if o["autostart"] else 0) | (LIST_NO_AUTOSTART if o["no-autostart"] else 0)
     nets = s.conn.list_all_networks(flags)
     if o["uuid"] or o["name"]:
         for n in nets:
@@ -57,7 +70,7 @@ def cmd_net_info(s: Session, o: dict[str, Any]) -> None:
 @command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True),
          *XPATH_OPTS)  # fmt: skip
 def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    print_xml(s, get_network(s, o["network"]).xml_desc(1 if o["inactive"] else 0), o)
+    print_xml(s, get_network(s, o["network"]).xml_desc(_XML_INACTIVE if o["inactive"] else 0), o)
 
 
 @command("net-define", "define an inactive persistent virtual network or modify an existing persistent one from an XML file",
@@ -66,7 +79,7 @@ def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
 def cmd_net_define(s: Session, o: dict[str, Any]) -> None:
     xml = _read_file(o["file"])
     try:
-        n = s.conn.define_network(xml, 1 if o["validate"] else 0)
+        n = s.conn.define_network(xml, _VALIDATE if o["validate"] else 0)
     except Error as exc:
         raise CommandError(f"Failed to define network from {o['file']}", exc.message) from None
     s.extra(f"Network {n.name} defined from {o['file']}")
@@ -78,7 +91,7 @@ def cmd_net_define(s: Session, o: dict[str, Any]) -> None:
 def cmd_net_create(s: Session, o: dict[str, Any]) -> None:
     xml = _read_file(o["file"])
     try:
-        n = s.conn.create_network(xml, 1 if o["validate"] else 0)
+        n = s.conn.create_network(xml, _VALIDATE if o["validate"] else 0)
     except Error as exc:
         raise CommandError(f"Failed to create network from {o['file']}", exc.message) from None
     s.extra(f"Network {n.name} created from {o['file']}")
@@ -170,7 +183,7 @@ def cmd_net_update(s: Session, o: dict[str, Any]) -> None:
     if section is None:
         raise CommandError(f"unrecognized section name '{o['section']}'")
     xml = o["xml"] if o["xml"].startswith("<") else _read_file(o["xml"])
-    flags = (1 if o["live"] else 0) | (2 if o["config"] else 0)
+    flags = (_UPDATE_LIVE if o["live"] else 0) | (_UPDATE_CONFIG if o["config"] else 0)
     parent = int(o["parent-index"]) if o["parent-index"] is not None else -1
     try:
         net.update(command_no, section, xml, parent, flags)

@@ -15,6 +15,10 @@ from pyvirt.errors import Error
 
 __all__: list[str] = []
 
+_CREATE_WITH_BUILD = 1 << 0  # VIR_STORAGE_POOL_CREATE_WITH_BUILD
+_CREATE_WITH_BUILD_OVERWRITE = 1 << 1  # VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE
+_CREATE_WITH_BUILD_NO_OVERWRITE = 1 << 2  # VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE
+
 # VIRSH_COMMON_OPT_POOL_X_AS, in virsh's order (the order its checks and help follow)
 _X_AS = (
     Opt("name", "name of the pool", required=True, positional=True),
@@ -104,8 +108,8 @@ def cmd_pool_create_as(s: Session, o: dict[str, Any]) -> None:
     """cmdPoolCreateAs: the build flags checked first, then the document, then create (or print)."""
     if o["overwrite"] and o["no-overwrite"]:
         raise CommandError("Options --overwrite and --no-overwrite are mutually exclusive")
-    # VIR_STORAGE_POOL_CREATE_WITH_BUILD (1), _OVERWRITE (2), _NO_OVERWRITE (4)
-    flags = (1 if o["build"] else 0) | (2 if o["overwrite"] else 0) | (4 if o["no-overwrite"] else 0)
+    flags = (_CREATE_WITH_BUILD if o["build"] else 0) | (_CREATE_WITH_BUILD_OVERWRITE if o["overwrite"] else 0)
+    flags |= _CREATE_WITH_BUILD_NO_OVERWRITE if o["no-overwrite"] else 0
     xml = _pool_xml(o)
     if o["print-xml"]:
         s.out_raw(xml)

@@ -20,7 +20,8 @@ from pyvirt.plugin.typed_params import TypedParam, format_typed_value, typed_par
 
 __all__: list[str] = []
 
-_AFFECT_LIVE, _AFFECT_CONFIG = 1, 2
+_AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+_AFFECT_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
 
 
 def _line(s: Session, label: str, value: str) -> None:

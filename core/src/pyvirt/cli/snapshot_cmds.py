@@ -17,6 +17,30 @@ from pyvirt.errors import Error, ErrorCode
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 SNAPNAME = Opt("snapshotname", "snapshot name", positional=True)
 # virsh's VSH_OT_STRING name, shown as "[--snapshotname <string>]" though it may come by position
+# virDomainSnapshotCreateFlags, RevertFlags, DeleteFlags and XMLFlags (pyvirt.flags names them; a short run
+# does not load it: test_flag_literals checks each value)
+_CREATE_REDEFINE = 1 << 0  # VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+_CREATE_CURRENT = 1 << 1  # VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+_CREATE_NO_METADATA = 1 << 2  # VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA
+_CREATE_HALT = 1 << 3  # VIR_DOMAIN_SNAPSHOT_CREATE_HALT
+_CREATE_DISK_ONLY = 1 << 4  # VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+_CREATE_REUSE_EXT = 1 << 5  # VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT
+_CREATE_QUIESCE = 1 << 6  # VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
+_CREATE_ATOMIC = 1 << 7  # VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
+_CREATE_LIVE = 1 << 8  # VIR_DOMAIN_SNAPSHOT_CREATE_LIVE
+_CREATE_VALIDATE = 1 << 9  # VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE
+_REVERT_RUNNING = 1 << 0  # VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING
+_REVERT_PAUSED = 1 << 1  # VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED
+_REVERT_FORCE = 1 << 2  # VIR_DOMAIN_SNAPSHOT_REVERT_FORCE
+_DELETE_CHILDREN = 1 << 0  # VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN
+_DELETE_METADATA_ONLY = 1 << 1  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+_DELETE_CHILDREN_ONLY = 1 << 2  # VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY
+_XML_SECURE = 1 << 0  # VIR_DOMAIN_SNAPSHOT_XML_SECURE
+# snapshot-create's options and the flag each sets
+_CREATE_OPTIONS = (("redefine", _CREATE_REDEFINE), ("current", _CREATE_CURRENT), ("no-metadata", _CREATE_NO_METADATA),
+                   ("halt", _CREATE_HALT), ("disk-only", _CREATE_DISK_ONLY), ("reuse-external", _CREATE_REUSE_EXT),
+                   ("quiesce", _CREATE_QUIESCE), ("atomic", _CREATE_ATOMIC), ("live", _CREATE_LIVE),
+                   ("validate", _CREATE_VALIDATE))  # fmt: skip
 SNAPNAME_OPT = Opt("snapshotname", "snapshot name", positional=True, kind="optstring")
 
 
@@ -52,9 +76,8 @@ def cmd_snapshot_create_as(s: Session, o: dict[str, Any]) -> None:
     if o["print-xml"]:
         s.out(xml)  # vshPrint("%s\n"): the document's own newline, then one more
         return
-    # VIR_DOMAIN_SNAPSHOT_CREATE_HALT 8, DISK_ONLY 16, ATOMIC 128, LIVE 256
-    flags = (8 if o["halt"] else 0) | (16 if o["disk-only"] else 0) | (128 if o["atomic"] else 0)
-    flags |= 256 if o["live"] else 0
+    flags = (_CREATE_HALT if o["halt"] else 0) | (_CREATE_DISK_ONLY if o["disk-only"] else 0)
+    flags |= (_CREATE_ATOMIC if o["atomic"] else 0) | (_CREATE_LIVE if o["live"] else 0)
     snap = _create(s, d, xml, flags)
     s.extra_raw(f"Domain snapshot {snap.name} created")
 
@@ -63,7 +86,7 @@ def _create(s: Session, d: Domain, xml: str, flags: int) -> Snapshot:
     """virDomainSnapshotCreateXML; a snapshot of a running guest's memory draws a bar on a terminal."""
     from pyvirt.cli.progress import Progress, watch_job
 
-    memory = not flags & (1 | 16) and d.is_active()  # not REDEFINE, not DISK_ONLY: the memory is saved
+    memory = not flags & (_CREATE_REDEFINE | _CREATE_DISK_ONLY) and d.is_active()  # the memory is saved
     progress = Progress(s, "Snapshot") if memory else None
     try:
         if progress is None:
@@ -92,9 +115,7 @@ def _create(s: Session, d: Domain, xml: str, flags: int) -> Snapshot:
 def cmd_snapshot_create(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.domain_cmds import _read_file
 
-    names = ("redefine", "current", "no-metadata", "halt", "disk-only", "reuse-external", "quiesce", "atomic",
-             "live", "validate")  # fmt: skip
-    flags = sum(1 << bit for bit, name in enumerate(names) if o[name])  # virDomainSnapshotCreateFlags, in order
+    flags = sum(bit for name, bit in _CREATE_OPTIONS if o[name])
     d = get_domain(s, o["domain"])
     xml = _read_file(o["xmlfile"]) if o["xmlfile"] is not None else "<domainsnapshot/>"
     snap = _create(s, d, xml, flags)
@@ -155,14 +176,14 @@ def cmd_snapshot_current(s: Session, o: dict[str, Any]) -> None:
         snap = d.snapshot_current()
     except Error as exc:
         raise CommandError(exc.message) from None
-    s.out_raw(snap.name if o["name"] else snap.xml_desc(1 if o["security-info"] else 0))
+    s.out_raw(snap.name if o["name"] else snap.xml_desc(_XML_SECURE if o["security-info"] else 0))
 
 
 @command("snapshot-dumpxml", "Dump XML for a domain snapshot", DOMAIN, Opt("snapshotname", "snapshot name", required=True, positional=True),
          Opt("security-info", "include security sensitive information in XML dump", flag=True), *XPATH_OPTS)  # fmt: skip
 def cmd_snapshot_dumpxml(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
-    print_xml(s, _snapshot(s, d, o["snapshotname"], False).xml_desc(1 if o["security-info"] else 0), o)
+    print_xml(s, _snapshot(s, d, o["snapshotname"], False).xml_desc(_XML_SECURE if o["security-info"] else 0), o)
 
 
 @command(
@@ -176,7 +197,8 @@ def cmd_snapshot_revert(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
     snap = _snapshot(s, d, o["snapshotname"], o["current"])
     try:
-        snap.revert((1 if o["running"] else 0) | (2 if o["paused"] else 0) | (4 if o["force"] else 0))
+        flags = (_REVERT_RUNNING if o["running"] else 0) | (_REVERT_PAUSED if o["paused"] else 0)
+        snap.revert(flags | (_REVERT_FORCE if o["force"] else 0))
     except Error as exc:
         raise CommandError(exc.message) from None
     s.extra(f"Domain snapshot {snap.name} reverted")
@@ -192,7 +214,8 @@ def cmd_snapshot_revert(s: Session, o: dict[str, Any]) -> None:
 def cmd_snapshot_delete(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
     snap = _snapshot(s, d, o["snapshotname"], o["current"])
-    flags = (1 if o["children"] else 0) | (2 if o["metadata"] else 0) | (4 if o["children-only"] else 0)
+    flags = (_DELETE_CHILDREN if o["children"] else 0) | (_DELETE_METADATA_ONLY if o["metadata"] else 0)
+    flags |= _DELETE_CHILDREN_ONLY if o["children-only"] else 0
     try:
         snap.delete(flags)
     except Error as exc:

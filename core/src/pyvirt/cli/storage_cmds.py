@@ -14,6 +14,14 @@ from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.conf.units import format_bytes_virsh, unit_factor
 from pyvirt.errors import Error
+from pyvirt.list_filters import (
+    LIST_ACTIVE,
+    LIST_AUTOSTART,
+    LIST_INACTIVE,
+    LIST_NO_AUTOSTART,
+    LIST_PERSISTENT,
+    LIST_TRANSIENT,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +32,11 @@ if TYPE_CHECKING:
 POOL = Opt("pool", "pool name or uuid", required=True, positional=True)
 VOL = Opt("vol", "vol name, key or path", required=True, positional=True)
 VOL_POOL = Opt("pool", "pool name or uuid")
+# pyvirt.flags names these; a short run does not load it (test_flag_literals checks each value)
+_XML_INACTIVE = 1 << 0  # VIR_STORAGE_XML_INACTIVE
+_PREALLOC_METADATA = 1 << 0  # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+_DELETE_WITH_SNAPSHOTS = 1 << 1  # VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS
+_SPARSE_STREAM = 1 << 0  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
 POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
 VOL_TYPES = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "ploop"}
 
@@ -43,9 +56,9 @@ def _yn(v: bool) -> str:
     Opt("uuid", "list UUID of active pools only", flag=True), Opt("name", "list name of active pools only", flag=True),
 )  # fmt: skip
 def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
-    flags = 0 if o["all"] else (1 if o["inactive"] else 2)
-    flags |= (4 if o["persistent"] else 0) | (8 if o["transient"] else 0)
-    flags |= (16 if o["autostart"] else 0) | (32 if o["no-autostart"] else 0)
+    flags = 0 if o["all"] else (LIST_INACTIVE if o["inactive"] else LIST_ACTIVE)
+    flags |= (LIST_PERSISTENT if o["persistent"] else 0) | (LIST_TRANSIENT if o["transient"] else 0)
+    flags |= (LIST_AUTOSTART if o["autostart"] else 0) | (LIST_NO_AUTOSTART if o["no-autostart"] else 0)
     pools = s.conn.list_all_storage_pools(flags)
     if o["name"] or o["uuid"]:
         for p in pools:
@@ -91,7 +104,7 @@ def cmd_pool_info(s: Session, o: dict[str, Any]) -> None:
 @command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True),
          *XPATH_OPTS)  # fmt: skip
 def cmd_pool_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    print_xml(s, get_pool(s, o["pool"]).xml_desc(1 if o["inactive"] else 0), o)
+    print_xml(s, get_pool(s, o["pool"]).xml_desc(_XML_INACTIVE if o["inactive"] else 0), o)
 
 
 @command("pool-define", "define an inactive persistent storage pool or modify an existing persistent one from an XML file",
@@ -262,7 +275,7 @@ def cmd_vol_create_as(s: Session, o: dict[str, Any]) -> None:
         return
     assert p is not None
     try:
-        p.create_volume(xml, 1 if o["prealloc-metadata"] else 0)
+        p.create_volume(xml, _PREALLOC_METADATA if o["prealloc-metadata"] else 0)
     except Error as exc:
         raise CommandError(f"Failed to create vol {o['name']}", exc.message) from None
     s.extra(f"Vol {o['name']} created")
@@ -309,7 +322,7 @@ def cmd_vol_delete(s: Session, o: dict[str, Any]) -> None:
     """virsh names the volume as it was given (a path stays a path), in both outcomes."""
     v = get_volume(s, o["vol"], o["pool"])
     try:
-        v.delete(2 if o["delete-snapshots"] else 0)  # VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS
+        v.delete(_DELETE_WITH_SNAPSHOTS if o["delete-snapshots"] else 0)
     except Error as exc:
         raise CommandError(f"Failed to delete vol {o['vol']}", exc.message) from None
     s.extra(f"Vol {o['vol']} deleted")
@@ -354,7 +367,7 @@ def cmd_vol_upload(s: Session, o: dict[str, Any]) -> None:
         size = os.fstat(source.fileno()).st_size
         reader = CountingReader(source, progress, min(size, length) if length else size)
         try:
-            v.upload(cast("BinaryIO", reader), offset, length, 1 if o["sparse"] else 0)  # 1: SPARSE_STREAM
+            v.upload(cast("BinaryIO", reader), offset, length, _SPARSE_STREAM if o["sparse"] else 0)
         except Error as exc:
             # virsh names the step that failed: opening the stream (nothing read yet), or its finish
             step = "close volume" if source.tell() else "upload to volume"
@@ -392,7 +405,7 @@ def cmd_vol_download(s: Session, o: dict[str, Any]) -> None:
             total = length or max(v.info().capacity - offset, 0)
         with os.fdopen(fd, "wb") as dest:
             writer = CountingWriter(dest, progress, total)
-            v.download(cast("BinaryIO", writer), offset, length, 1 if o["sparse"] else 0)  # 1: SPARSE_STREAM
+            v.download(cast("BinaryIO", writer), offset, length, _SPARSE_STREAM if o["sparse"] else 0)
     except (Error, OSError) as exc:
         if created:  # virsh removes the file it created for a download that failed
             with contextlib.suppress(OSError):

@@ -21,8 +21,9 @@ from pyvirt.storage import StoragePool, StorageVolume
 
 # virsh's virshStorageVolWipeAlgorithm: the index is libvirt's virStorageVolWipeAlgorithm
 WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")
-# virStorageVolCreateFlags
-_PREALLOC_METADATA, _REFLINK, _VALIDATE = 1, 2, 4
+_PREALLOC_METADATA = 1 << 0  # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+_REFLINK = 1 << 1  # VIR_STORAGE_VOL_CREATE_REFLINK
+_VALIDATE = 1 << 2  # VIR_STORAGE_VOL_CREATE_VALIDATE
 
 
 # the options both copying commands take, as virsh lists them

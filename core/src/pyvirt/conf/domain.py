@@ -1089,6 +1089,8 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
                 g.port = -1
     if flags & VIR_DOMAIN_XML_INACTIVE:
         _drop_default_device_labels(copy)
+        for disk in copy.devices.disks if copy.devices else []:
+            disk.mirror = None  # a block copy is not configuration (virDomainDiskDefFormatMirror)
     prefix, uri = ("xen", XEN_NS) if copy.xen_commandline else ("qemu", QEMU_NS)
     declared = bool(copy.xen_commandline or copy.qemu_args or copy.qemu_env)
     root = etree.Element("domain", nsmap={prefix: uri} if declared else None)

@@ -16,6 +16,7 @@ __all__ = [
     "Controller",
     "Devices",
     "Disk",
+    "DiskMirror",
     "Filesystem",
     "Graphics",
     "Hostdev",
@@ -214,6 +215,48 @@ class BackingStore(XmlModel):
             values["format_metadata_cache_unit"] = "bytes"
 
 
+class DiskMirror(XmlModel):
+    """``<mirror>`` of a disk with a block copy running (virDomainDiskDefFormatMirror): live XML only.
+
+    The old-style ``file``/``format`` attributes are written beside the new
+    ``<format>``/``<source>`` children for copies to a file, as libvirt does for
+    tools that read the old form.
+    """
+
+    type: Annotated[str | None, X("@type")] = None
+    file: Annotated[str | None, X("@file")] = None
+    format: Annotated[str | None, X("@format")] = None
+    job: Annotated[str | None, X("@job")] = None
+    ready: Annotated[str | None, X("@ready")] = None  # yes, abort, pivot (virDomainDiskMirrorState)
+    format_type: Annotated[str | None, X("format/@type")] = None
+    format_metadata_cache_unit: Annotated[str | None, X("format/metadata_cache/max_size/@unit")] = None
+    format_metadata_cache_max_size: Annotated[int | None, X("format/metadata_cache/max_size")] = None
+    source_file: Annotated[str | None, X("source/@file")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+    source_index: Annotated[int | None, X("source/@index")] = None
+    backing: Annotated[BackingStore | None, X("backingStore", model=BackingStore)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        """virDomainDiskDefMirrorParse: the old form (``file``/``format`` attributes, no ``type``) read as the
+        new one, ``job`` copy unless named, and a file copy's old attributes always written beside the new."""
+        if values.get("type") is None:
+            if values.get("file") is None:
+                raise XMLError(ErrorCode.XML_ERROR, "mirror requires file name")
+            if values.get("job") not in (None, "copy"):
+                raise XMLError(ErrorCode.XML_ERROR, "mirror without type only supported by copy job")
+            values.update(type="file", source_file=values["file"], format_type=values.get("format"))
+        values["job"] = values.get("job") or "copy"
+        if values["type"] == "file" and values["job"] == "copy":
+            values["file"], values["format"] = values.get("source_file"), values.get("format_type")
+        else:
+            values["file"] = values["format"] = None
+        size = elem.find("format/metadata_cache/max_size")
+        if size is not None:  # as <backingStore>'s: kept in bytes
+            values["format_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
+            values["format_metadata_cache_unit"] = "bytes"
+
+
 class Reconnect(XmlModel):
     enabled: Annotated[bool | None, X("@enabled")] = None
     timeout: Annotated[int | None, X("@timeout")] = None
@@ -221,7 +264,6 @@ class Reconnect(XmlModel):
 
 class Disk(XmlModel):
     TAG = "disk"
-    UNSUPPORTED = frozenset({"mirror"})
 
     type: Annotated[str | None, X("@type")] = None
     device: Annotated[str | None, X("@device")] = None
@@ -303,6 +345,7 @@ class Disk(XmlModel):
     geometry_trans: Annotated[str | None, X("geometry/@trans")] = None
     blockio_logical: Annotated[int | None, X("blockio/@logical_block_size")] = None
     blockio_physical: Annotated[int | None, X("blockio/@physical_block_size")] = None
+    mirror: Annotated[DiskMirror | None, X("mirror", model=DiskMirror)] = None  # a block copy's target (live only)
     target_dev: Annotated[str | None, X("target/@dev")] = None
     target_bus: Annotated[str | None, X("target/@bus")] = None
     target_tray: Annotated[str | None, X("target/@tray")] = None
@@ -351,9 +394,11 @@ class Disk(XmlModel):
         if self.type == "volume":
             source = elem.find("source")
             if source is not None:
-                for attr in ("file", "dev", "dir"):
+                for attr in ("file", "dev", "dir", "protocol", "name"):
                     if attr in source.attrib:
                         del source.attrib[attr]
+                for child in [*source.findall("host"), *source.findall("initiator")]:  # (an iSCSI LUN's)
+                    source.remove(child)
 
 
 class Controller(XmlModel):
@@ -366,6 +411,10 @@ class Controller(XmlModel):
     maxGrantFrames: Annotated[int | None, X("@maxGrantFrames")] = None  # noqa: N815 - libvirt's name
     maxEventChannels: Annotated[int | None, X("@maxEventChannels")] = None  # noqa: N815 - libvirt's name (xenbus)
     driver_queues: Annotated[int | None, X("driver/@queues")] = None
+    # a virtio-scsi controller's queue depth per LUN, largest request, and ioeventfd
+    driver_cmd_per_lun: Annotated[int | None, X("driver/@cmd_per_lun")] = None
+    driver_max_sectors: Annotated[int | None, X("driver/@max_sectors")] = None
+    driver_ioeventfd: Annotated[bool | None, X("driver/@ioeventfd", words=("on", "off"))] = None
     driver_iothread: Annotated[int | None, X("driver/@iothread")] = None
     driver_iommu: Annotated[bool | None, X("driver/@iommu", words=("on", "off"))] = None
     driver_ats: Annotated[bool | None, X("driver/@ats", words=("on", "off"))] = None
@@ -830,6 +879,8 @@ class Sound(XmlModel):
 
 class HostdevSource(XmlModel):
     startupPolicy: Annotated[str | None, X("@startupPolicy")] = None  # noqa: N815
+    # a USB device's resets by the guest: off, uninitialized (only while unconfigured) or on (QEMU's guest-reset*)
+    guestReset: Annotated[str | None, X("@guestReset")] = None  # noqa: N815
     # a PCI device's config space writes filtered (Xen's pciback "permissive" off): libxl only
     writeFiltering: Annotated[bool | None, X("@writeFiltering")] = None  # noqa: N815
     # SCSI: protocol='iscsi' with the target's IQN as name; scsi_host: protocol='vhost' and the target's WWPN
@@ -867,7 +918,8 @@ class Hostdev(XmlModel):
     TAG = "hostdev"
     mode: Annotated[str | None, X("@mode")] = None
     type: Annotated[str | None, X("@type")] = None
-    managed: Annotated[bool | None, X("@managed")] = None
+    # libvirt ignores a word other than yes/no here (and the guest's device is then not managed)
+    managed: Annotated[bool | None, X("@managed", unknown_absent=True)] = None
     sgio: Annotated[str | None, X("@sgio")] = None
     rawio: Annotated[bool | None, X("@rawio")] = None
     # a mediated device (type='mdev'): its API (vfio-pci, vfio-ccw, vfio-ap), and for vfio-pci its display

@@ -252,8 +252,9 @@ def apply_device_rules(devices: Devices, *, live: bool = False) -> None:
             disk.snapshot = "no"  # virDomainDiskDefPostParse: vhost-user cannot be snapshotted
         if disk.type == "nvme" and disk.source_managed is None:
             disk.source_managed = True
-        if not live:  # image indexes are runtime state, read from live XML only
+        if not live:  # image indexes and a block copy's <mirror> are runtime state, read from live XML only
             disk.source_index = None
+            disk.mirror = None
             layer = disk.backing
             while layer is not None:
                 layer.index, layer = None, layer.backing

@@ -35,8 +35,15 @@ POOL_TYPES = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", 
               "sheepdog", "gluster", "zfs", "vstorage")  # fmt: skip
 VOLUME_TYPES = ("file", "block", "dir", "network", "netdir", "ploop")
 
-# virStoragePoolOptions.flags: which parts of <source> a pool type reads and writes
-_HOST, _DEVICE, _DIR, _ADAPTER, _NAME, _IQN, _NETWORK = 1, 2, 4, 8, 16, 32, 64
+# virStoragePoolOptions.flags: which parts of <source> a pool type reads and writes (libvirt's own
+# storage_conf.c enum, not part of its API, so pyvirt.flags has no class for it)
+_HOST = 1 << 0  # VIR_STORAGE_POOL_SOURCE_HOST
+_DEVICE = 1 << 1  # VIR_STORAGE_POOL_SOURCE_DEVICE
+_DIR = 1 << 2  # VIR_STORAGE_POOL_SOURCE_DIR
+_ADAPTER = 1 << 3  # VIR_STORAGE_POOL_SOURCE_ADAPTER
+_NAME = 1 << 4  # VIR_STORAGE_POOL_SOURCE_NAME
+_IQN = 1 << 5  # VIR_STORAGE_POOL_SOURCE_INITIATOR_IQN
+_NETWORK = 1 << 6  # VIR_STORAGE_POOL_SOURCE_NETWORK
 _SOURCE_FLAGS = {
     "logical": _NAME | _DEVICE, "dir": 0, "fs": _DEVICE, "netfs": _HOST | _DIR, "iscsi": _HOST | _DEVICE | _IQN,
     "iscsi-direct": _HOST | _DEVICE | _NETWORK | _IQN, "scsi": _ADAPTER, "rbd": _HOST | _NETWORK | _NAME,
@@ -626,9 +633,9 @@ def _volume_format(given: str | None, pool_type: str | None) -> str | None:
     return given
 
 
-# virStorageVolDefParse flags
-VOL_PARSE_NO_CAPACITY = 1
-VOL_PARSE_OPT_CAPACITY = 2
+# virStorageVolDefParse flags (libvirt's storage_conf.h, internal)
+VOL_PARSE_NO_CAPACITY = 1 << 0  # VIR_VOL_XML_PARSE_NO_CAPACITY
+VOL_PARSE_OPT_CAPACITY = 1 << 1  # VIR_VOL_XML_PARSE_OPT_CAPACITY
 
 
 def parse_volume(xml: str | bytes, pool_type: str | None = None, flags: int = 0) -> Volume:

@@ -59,6 +59,8 @@ class X:
     raw: bool = False  # keep the element's children as serialised XML text (e.g. <metadata>)
     # bool read as libvirt's STREQ(value, "yes"): the first word is True, any other word is no value at all
     only_yes: bool = False
+    # bool read as libvirt's ignore_value(virXMLPropTristateBool(...)): a word that is neither is no value at all
+    unknown_absent: bool = False
     verbatim: bool = False  # text kept with its surrounding whitespace, as libvirt keeps <description>
 
 
@@ -253,6 +255,8 @@ def _convert_in(raw: str, marker: X, typ: Any, where: str) -> Any:
             return True
         if raw == no:
             return False
+        if marker.unknown_absent:
+            return None
         raise XMLError(ErrorCode.XML_ERROR, f"invalid value '{raw}' for {where} (expected '{yes}' or '{no}')")
     if typ is int:
         # C's strtol rules, not Python's int(): no "1_000", no non-ASCII digits, nothing past 64 bits

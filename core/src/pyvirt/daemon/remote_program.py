@@ -36,6 +36,7 @@ from pyvirt.errors import (
     NotSupportedError,
     OperationDeniedError,
 )
+from pyvirt.flags import BY_LIBVIRT_NAME
 from pyvirt.local_driver.domain_jobs import calling_api
 from pyvirt.remote.message import REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Header, MessageType, Status, encode_message
 from pyvirt.remote.xdr import Procedure, ProtocolError, decode
@@ -52,16 +53,22 @@ _ACRONYMS = frozenset({"XML", "UUID", "ID", "OS", "CPU", "URI", "DHCP", "FS", "P
 
 # Permissions a read-only client holds (libvirt's read-only connections may read, look up and search).
 _READ_PERMS = frozenset({"read", "getattr", "none"})
+_SRC_AGENT = 1  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT: a source, not a flag, so not in pyvirt.flags
 # The flag and parameter values named by the conditional @acl annotations of otherwise read-level
 # procedures (from libvirt's public headers; a test checks that every such name is known here).
 ACL_CONDITION_VALUES = {
-    "VIR_DOMAIN_XML_SECURE": 1,
-    "VIR_DOMAIN_XML_MIGRATABLE": 8,
-    "VIR_DOMAIN_SNAPSHOT_XML_SECURE": 1,
-    "VIR_DOMAIN_VCPU_GUEST": 8,
-    "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT": 1,
-    "VIR_DOMAIN_SAVE_IMAGE_XML_SECURE": 1,
-    "VIR_DOMAIN_CHECKPOINT_XML_SECURE": 1,
+    **{
+        name: int(BY_LIBVIRT_NAME[name])
+        for name in (
+            "VIR_DOMAIN_XML_SECURE",
+            "VIR_DOMAIN_XML_MIGRATABLE",
+            "VIR_DOMAIN_SNAPSHOT_XML_SECURE",
+            "VIR_DOMAIN_VCPU_GUEST",
+            "VIR_DOMAIN_SAVE_IMAGE_XML_SECURE",
+            "VIR_DOMAIN_CHECKPOINT_XML_SECURE",
+        )
+    },
+    "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT": _SRC_AGENT,
 }
 # libvirt's read-only connections refuse only the *secure* flags of the XML getters
 # (virDomainGetXMLDesc: "with secure flag"); MIGRATABLE is read_secure in the ACL but allowed read-only.

@@ -159,6 +159,9 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_migrate_confirm", "virDomainMigrateConfirm3Params", W, "1.10"),
     HookApi("domain_get_job_stats", "virDomainGetJobStats", R, "1.10"),
     HookApi("domain_migrate_start_post_copy", "virDomainMigrateStartPostCopy", W, "1.12"),
+    HookApi("domain_migrate_set_max_downtime", "virDomainMigrateSetMaxDowntime", W, "1.13"),
+    # (the library lets read-only connections ask; libvirtd's ACL, domain:migrate, refuses them: so does pyvirtd)
+    HookApi("domain_migrate_get_max_downtime", "virDomainMigrateGetMaxDowntime", R, "1.13"),
     # guest description and metadata, guest controls, vCPU and memory queries, device statistics (contract 1.11)
     HookApi("domain_get_metadata", "virDomainGetMetadata", R, "1.11"),
     HookApi("domain_set_metadata", "virDomainSetMetadata", W, "1.11"),
@@ -184,6 +187,11 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_pin_emulator", "virDomainPinEmulator", W, "1.12"),
     HookApi("domain_block_stats_flags", "virDomainBlockStatsFlags", R, "1.12"),
     HookApi("domain_get_block_job_info", "virDomainGetBlockJobInfo", R, "1.12"),
+    # block copy and control of a disk's block job (contract 1.13)
+    HookApi("domain_block_copy", "virDomainBlockCopy", W, "1.13"),
+    HookApi("domain_block_rebase", "virDomainBlockRebase", W, "1.13"),
+    HookApi("domain_block_job_abort", "virDomainBlockJobAbort", W, "1.13"),
+    HookApi("domain_block_job_set_speed", "virDomainBlockJobSetSpeed", W, "1.13"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

@@ -16,10 +16,9 @@ enforced here, for every call however it was reached (public objects,
 
 from __future__ import annotations
 
-from _collections_abc import Callable
+from _collections_abc import Callable, Iterable
 
 from pyvirt.errors import ErrorCode, NotSupportedError
-from pyvirt.plugin.api import API, Access, api_name, read_only_denial
 from pyvirt.plugin.records import (
     BlockInfo,
     BlockStats,
@@ -97,9 +96,12 @@ class DriverCalls:
         self._single = single
         # The fast path skips every check, so on a read-only connection it holds only the calls the
         # table says a read-only connection may always make; the others go through ``_dispatch``.
-        self._direct = (
-            {h: f for h, f in single.items() if h in API and API[h].access is Access.READ} if read_only else single
-        )
+        if read_only:
+            from pyvirt.plugin.api import API, Access  # the table is read here and in _dispatch only (see direct_calls)
+
+            self._direct = {h: f for h, f in single.items() if h in API and API[h].access is Access.READ}
+        else:
+            self._direct = single
 
     def implements(self, hook: str) -> bool:
         return hook in self._implemented
@@ -112,6 +114,8 @@ class DriverCalls:
 
     def _dispatch(self, hook: str, kwargs: dict[str, Any]) -> Any:
         """Read-only check, then the driver, the storage or network driver of the same mode, or NO_SUPPORT."""
+        from pyvirt.plugin.api import API, api_name, read_only_denial
+
         row = API[hook]
         if self.read_only:
             denial = read_only_denial(row, kwargs)
@@ -358,6 +362,12 @@ class DriverCalls:
     def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_migrate_start_post_copy", dom=dom, flags=flags)
 
+    def domain_migrate_set_max_downtime(self, dom: DomainRef, downtime: int, flags: int) -> None:
+        self._call("domain_migrate_set_max_downtime", dom=dom, downtime=downtime, flags=flags)
+
+    def domain_migrate_get_max_downtime(self, dom: DomainRef, flags: int) -> int:
+        return cast("int", self._call("domain_migrate_get_max_downtime", dom=dom, flags=flags))
+
     # metadata, guest controls, statistics (contract 1.11)
     def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
         return cast("str", self._call("domain_get_metadata", dom=dom, type=type, uri=uri, flags=flags))
@@ -427,6 +437,18 @@ class DriverCalls:
         return cast(
             "tuple[int, int, int, int]", self._call("domain_get_block_job_info", dom=dom, path=path, flags=flags)
         )
+
+    def domain_block_copy(self, dom: DomainRef, path: str, destxml: str, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_block_copy", dom=dom, path=path, destxml=destxml, params=params, flags=flags)
+
+    def domain_block_rebase(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+        self._call("domain_block_rebase", dom=dom, path=path, base=base, bandwidth=bandwidth, flags=flags)
+
+    def domain_block_job_abort(self, dom: DomainRef, path: str, flags: int) -> None:
+        self._call("domain_block_job_abort", dom=dom, path=path, flags=flags)
+
+    def domain_block_job_set_speed(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        self._call("domain_block_job_set_speed", dom=dom, path=path, bandwidth=bandwidth, flags=flags)
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
@@ -648,7 +670,7 @@ class DriverCalls:
         return cast("bool", self._call("interface_is_active", iface=iface))
 
 
-def direct_calls(driver: object, *, read_only: bool = False) -> DriverCalls:
+def direct_calls(driver: object, *, read_only: bool = False, hooks: Iterable[str] | None = None) -> DriverCalls:
     """Calls bound straight to ``driver``'s methods named after hooks of the API table, no plugin manager.
 
     Why: only for drivers whose hooks are generated from the specs and
@@ -658,12 +680,21 @@ def direct_calls(driver: object, *, read_only: bool = False) -> DriverCalls:
     ``pyvirsh`` run through pyvirtd more than its RPC calls. There are no
     wrappers and no secondary drivers on this path: the daemon behind a
     remote connection runs those.
+
+    ``hooks``: the hook names ``driver`` implements, when it knows them (the
+    remote driver's ``HOOKS``, checked against the table by a test); then a
+    read-write connection never loads the API table, 2 million instructions
+    of a short ``pyvirsh`` run. Without it, every hook of the table is looked for.
     """
     calls = DriverCalls.__new__(DriverCalls)
     calls._hook = None
     calls._secondary_opener = None
     calls._secondary = {}
-    single = {name: fn for name in API if callable(fn := getattr(driver, name, None))}
+    if hooks is None:
+        from pyvirt.plugin.api import API
+
+        hooks = API
+    single = {name: fn for name in hooks if callable(fn := getattr(driver, name, None))}
     calls._implemented = set(single)
     calls._bind(single, read_only)
     return calls

@@ -44,7 +44,8 @@ FIELD_LENGTH = 80
 STRING_OKAY = 1 << 2
 """VIR_TYPED_PARAM_STRING_OKAY: the flag libvirt's getters add when the caller accepts STRING values."""
 
-AFFECT_LIVE, AFFECT_CONFIG = 1, 2  # VIR_DOMAIN_AFFECT_*
+AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+AFFECT_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
 
 
 def check_live_or_config(flags: int) -> None:

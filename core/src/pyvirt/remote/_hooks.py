@@ -176,6 +176,13 @@ class RemoteHooks:
     def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_migrate_start_post_copy", dom, flags)
 
+    def domain_migrate_set_max_downtime(self, dom: DomainRef, downtime: int, flags: int) -> None:
+        self._invoke("domain_migrate_set_max_downtime", dom, downtime, flags)
+
+    def domain_migrate_get_max_downtime(self, dom: DomainRef, flags: int) -> int:
+        result: int = self._invoke("domain_migrate_get_max_downtime", dom, flags)
+        return result
+
     def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
         result: str = self._invoke("domain_get_metadata", dom, type, uri, flags)
         return result
@@ -250,6 +257,18 @@ class RemoteHooks:
     def domain_get_block_job_info(self, dom: DomainRef, path: str, flags: int) -> tuple[int, int, int, int]:
         result: tuple[int, int, int, int] = self._invoke("domain_get_block_job_info", dom, path, flags)
         return result
+
+    def domain_block_copy(self, dom: DomainRef, path: str, destxml: str, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_block_copy", dom, path, destxml, params, flags)
+
+    def domain_block_rebase(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+        self._invoke("domain_block_rebase", dom, path, base, bandwidth, flags)
+
+    def domain_block_job_abort(self, dom: DomainRef, path: str, flags: int) -> None:
+        self._invoke("domain_block_job_abort", dom, path, flags)
+
+    def domain_block_job_set_speed(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        self._invoke("domain_block_job_set_speed", dom, path, bandwidth, flags)
 
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)

@@ -330,6 +330,10 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("domain_get_job_stats", "DOMAIN_GET_JOB_STATS", lambda dom, flags: (_wd(dom), flags),
          lambda w: (w[0], [typed_param_from_wire(p) for p in w[1]])),
     _one("domain_migrate_start_post_copy", "DOMAIN_MIGRATE_START_POST_COPY", lambda dom, flags: (_wd(dom), flags)),
+    _one("domain_migrate_set_max_downtime", "DOMAIN_MIGRATE_SET_MAX_DOWNTIME",
+         lambda dom, downtime, flags: (_wd(dom), downtime, flags)),
+    _one("domain_migrate_get_max_downtime", "DOMAIN_MIGRATE_GET_MAX_DOWNTIME", lambda dom, flags: (_wd(dom), flags),
+         _first),
     # metadata, guest controls, statistics (contract 1.11)
     _one("domain_get_metadata", "DOMAIN_GET_METADATA", lambda dom, type, uri, flags: (_wd(dom), type, uri, flags),
          _first),
@@ -368,6 +372,14 @@ _ROWS: tuple[RemoteCall, ...] = (
     # the wire's "found" first: 0 is libvirt's "no job", the hook's (0, 0, 0, 0)
     _one("domain_get_block_job_info", "DOMAIN_GET_BLOCK_JOB_INFO", lambda dom, path, flags: (_wd(dom), path, flags),
          lambda w: (w[1], w[2], w[3], w[4]) if w[0] else (0, 0, 0, 0)),
+    # block copy and block job control (contract 1.13)
+    _one("domain_block_copy", "DOMAIN_BLOCK_COPY",
+         lambda dom, path, destxml, params, flags: (_wd(dom), path, destxml, _wire_params(params), flags)),
+    _one("domain_block_rebase", "DOMAIN_BLOCK_REBASE",
+         lambda dom, path, base, bandwidth, flags: (_wd(dom), path, base, bandwidth, flags)),
+    _one("domain_block_job_abort", "DOMAIN_BLOCK_JOB_ABORT", lambda dom, path, flags: (_wd(dom), path, flags)),
+    _one("domain_block_job_set_speed", "DOMAIN_BLOCK_JOB_SET_SPEED",
+         lambda dom, path, bandwidth, flags: (_wd(dom), path, bandwidth, flags)),
     _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),

@@ -14,11 +14,12 @@ connection's ``EventSink`` from the client's event thread.
 from __future__ import annotations
 
 import _thread
+import sys
 
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, XMLError
 from pyvirt.remote._hooks import RemoteHooks
 from pyvirt.remote.calls import CALLS, domain_ref, typed_param_to_wire, wire_domain, wire_volume
-from pyvirt.remote.client import RemoteClient, default_socket
+from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
 from pyvirt.uri import URI
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -69,8 +70,40 @@ def _procedures() -> Any:
     return _remote
 
 
+def _procedure(name: str) -> tuple[int, Pack | None, Unpack | None]:
+    """Procedure ``name`` (``DOMAIN_GET_STATE``): its number and the codec functions of its args and reply.
+
+    Read from the generated one-string index (``_remote_index``), not from
+    ``_remote``'s table: loading that module cost a short ``pyvirsh`` run 4
+    million instructions (see ``pyvirt.remote.xdrgen._client_index``).
+    """
+    from pyvirt.remote._remote_index import INDEX
+
+    start = INDEX.find(f"\n{name} ") + 1
+    if not start:
+        raise KeyError(f"REMOTE_PROC_{name}")
+    _, number, args_type, args_module, ret_type, ret_module = INDEX[start : INDEX.index("\n", start)].split(" ")
+    pack = _codec(args_module, f"pack_{args_type}") if args_type != "-" else None
+    unpack = _codec(ret_module, f"unpack_{ret_type}") if ret_type != "-" else None
+    return int(number), pack, unpack
+
+
+def _codec(module: str, function: str) -> Any:
+    name = f"pyvirt.remote._{module}"
+    __import__(name)  # not importlib: its package cost a short run 1.5 million instructions
+    return getattr(sys.modules[name], function)
+
+
 class RemoteConnection(RemoteHooks):
     """One open remote connection: the hook implementations (generated) over one :class:`RemoteClient`."""
+
+    # Every hook this driver answers: one per row of the call table, and those written out below (streams,
+    # keepalive, close, restore's two forms). Given to ``direct_calls``, it spares a read-write connection
+    # the API table; a test checks it is exactly the API table's hooks this class has methods for.
+    HOOKS = frozenset(CALLS).union((
+        "connect_close", "connect_set_keep_alive", "domain_restore", "domain_open_console", "domain_screenshot",
+        "volume_download", "volume_upload", "domain_migrate_prepare_tunnel",
+    ))  # fmt: skip
 
     def __init__(self, client: RemoteClient, events: EventSink | None = None) -> None:
         self._client = client
@@ -109,10 +142,17 @@ class RemoteConnection(RemoteHooks):
     # ------------------------------------------------------------------ open
     @classmethod
     def open(cls, uri: URI, read_only: bool, events: EventSink | None = None) -> RemoteConnection:
-        from pyvirt.remote.transport import open_socket  # unix, tcp, tls or ssh, as the URI says
-
         name = wire_uri(uri)
-        client = RemoteClient(open_socket(uri, read_only, name, default_socket(read_only, uri.path == "/session")))
+        unix = default_socket(read_only, uri.path == "/session")
+        if uri.transport == "unix" or (uri.transport is None and not uri.server):
+            # the local socket, as transport_of picks it, without loading the transports module for the
+            # others (tcp, tls, ssh): over half a million instructions of a short pyvirsh run
+            sock = connect_unix(uri.param("socket") or unix)
+        else:
+            from pyvirt.remote.transport import open_socket  # tcp, tls or ssh, as the URI says
+
+            sock = open_socket(uri, read_only, name, unix)
+        client = RemoteClient(sock)
         try:
             conn = cls(client, events)
             conn._handshake(name, read_only)
@@ -169,9 +209,8 @@ class RemoteConnection(RemoteHooks):
         return 0
 
     def _wire(self, procedure: str, args: Any) -> tuple[int, Pack | None, Any, Unpack | None]:
-        mod = _procedures()
-        proc = mod.PROCEDURES[getattr(mod, "REMOTE_PROC_" + procedure)]
-        return (proc.number, proc.pack_args, args, proc.unpack_ret)
+        number, pack, unpack = _procedure(procedure)
+        return (number, pack, args, unpack)
 
     # ------------------------------------------------------------------ calls
     def call(self, procedure: str, args: Any) -> Any:
@@ -182,9 +221,7 @@ class RemoteConnection(RemoteHooks):
     def _plan(self, key: str, procedures: tuple[str, ...]) -> list[tuple[int, Pack | None, Unpack | None]]:
         plan = self._plans.get(key)
         if plan is None:
-            mod = _procedures()
-            procs = [mod.PROCEDURES[getattr(mod, "REMOTE_PROC_" + name)] for name in procedures]
-            plan = self._plans[key] = [(p.number, p.pack_args, p.unpack_ret) for p in procs]
+            plan = self._plans[key] = [_procedure(name) for name in procedures]
         return plan
 
     def _invoke(self, hook: str, *args: Any) -> Any:
@@ -439,7 +476,6 @@ def ensure_session_daemon(path: str) -> None:
     import errno as _errno
     import socket as _socket
     import subprocess
-    import sys
     import time
 
     def listening() -> bool:
@@ -487,4 +523,5 @@ def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Co
     if spawn_session and uri.param("socket") is None:
         ensure_session_daemon(default_socket(read_only, True))
     conn_obj = RemoteConnection.open(uri, read_only)
-    return Connection(uri, direct_calls(conn_obj, read_only=read_only), uri.driver, read_only, conn_obj.event_sink)
+    calls = direct_calls(conn_obj, read_only=read_only, hooks=RemoteConnection.HOOKS)
+    return Connection(uri, calls, uri.driver, read_only, conn_obj.event_sink)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pyvirt.errors import Error
 from pyvirt.events import (
     AgentLifecycleEvent,
+    BlockJob2Event,
+    BlockJobEvent,
     DeviceRemovedEvent,
     EventSink,
     LifecycleEvent,
@@ -22,10 +24,11 @@ from pyvirt.events import (
     PoolLifecycleEvent,
     PoolRefreshEvent,
     RebootEvent,
+    TunableEvent,
     TypedEvent,
 )
 from pyvirt.plugin.records import PoolRef
-from pyvirt.remote.calls import domain_ref, network_ref, uuid_text
+from pyvirt.remote.calls import domain_ref, network_ref, typed_param_from_wire, uuid_text
 
 if TYPE_CHECKING:
     from pyvirt.remote.driver import RemoteConnection
@@ -39,7 +42,14 @@ _POOL_REGISTER = ("CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", "CONNECT_STORAGE_PO
 # carries each (remote_protocol.x) and the record it becomes.
 TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
     "reboot": (*_DOMAIN_REGISTER, 1, lambda v: RebootEvent(domain_ref(v[1][0]))),
+    "block-job": (*_DOMAIN_REGISTER, 8, lambda v: BlockJobEvent(domain_ref(v[1][0]), v[1][1], v[1][2], v[1][3])),
     "device-removed": (*_DOMAIN_REGISTER, 15, lambda v: DeviceRemovedEvent(domain_ref(v[1][0]), v[1][1])),
+    "block-job-2": (*_DOMAIN_REGISTER, 16, lambda v: BlockJob2Event(domain_ref(v[1]), v[2], v[3], v[4])),
+    "tunable": (
+        *_DOMAIN_REGISTER,
+        17,
+        lambda v: TunableEvent(domain_ref(v[1]), [typed_param_from_wire(p) for p in v[2]]),
+    ),
     "agent-lifecycle": (*_DOMAIN_REGISTER, 18, lambda v: AgentLifecycleEvent(domain_ref(v[1]), v[2], v[3])),
     "pool-lifecycle": (
         *_POOL_REGISTER,
@@ -50,7 +60,10 @@ TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
 }
 TYPED_BY_PROC = {
     "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT": "reboot",
+    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB": "block-job",
     "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED": "device-removed",
+    "REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2": "block-job-2",
+    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE": "tunable",
     "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE": "agent-lifecycle",
     "REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE": "pool-lifecycle",
     "REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH": "pool-refresh",

@@ -261,9 +261,11 @@ def error_to_wire(err: BaseException) -> tuple[Any, ...]:
 
 
 def _error_codec() -> tuple[Pack, Unpack]:
-    from pyvirt.remote import _remote
+    # from the types module itself, not through ``_remote``: a client that gets an error reply (an unknown
+    # domain) need not load the program's whole table (a test checks it is the same function)
+    from pyvirt.remote._remote_types import pack_remote_error, unpack_remote_error
 
-    return _remote.pack_remote_error, _remote.unpack_remote_error
+    return pack_remote_error, unpack_remote_error
 
 
 def decode_error(data: Buffer, offset: int = LEN_SIZE + HEADER_SIZE) -> Error:

@@ -21,6 +21,9 @@ plugin declares its own programs in its ``system-deps.toml``
 (:mod:`pyvirt.util.system_deps`), which ``./bootstrap`` reads and which are
 added here for every installed plugin. ``runs_it`` says who starts the
 program and why, for the reader deciding whether an entry is still needed.
+A plugin's ``install = false`` entries (pyvirt-xen's toolstack, which works
+only in a Xen dom0) are here too, so a missing one is still named with its
+package, with ``bootstrap`` False: ``./bootstrap`` does not install them.
 """
 
 from __future__ import annotations
@@ -32,11 +35,16 @@ __all__ = ["PROGRAMS", "HostProgram", "missing_program_hint", "package_of"]
 
 
 class HostProgram(NamedTuple):
-    """One program: the name it is run by (argv[0]'s last component) and the Debian package shipping it."""
+    """One program: the name it is run by (argv[0]'s last component) and the Debian package shipping it.
+
+    ``bootstrap`` is False for a run-time need that ``./bootstrap`` leaves off
+    the development host (``install = false`` in a plugin's system-deps).
+    """
 
     name: str
     package: str
     runs_it: str
+    bootstrap: bool = True
 
 
 _TABLE = (
@@ -57,6 +65,7 @@ _TABLE = (
     HostProgram("virt-ssh-helper", "libvirt-daemon", "ssh tests: libvirt's helper, the reference for pyvirt's"),
     HostProgram("qemu-io", "qemu-utils", "pyvirt-qemu tests: read and write guest disk images"),
     HostProgram("qemu-nbd", "qemu-utils", "pyvirt-qemu tests: an NBD server for network disks"),
+    HostProgram("qemu-storage-daemon", "qemu-system-common", "pyvirt-qemu tests: a vhost-user-blk disk's server"),
     HostProgram("auditctl", "auditd", "audit tests: switch kernel auditing on"),
     HostProgram("setcap", "libcap2-bin", "capability tests: file capabilities of test binaries"),
     HostProgram("capsh", "libcap2-bin", "capability tests: a child that prints its capability sets"),
@@ -99,7 +108,7 @@ def _declared_by_plugins() -> list[HostProgram]:
     from pyvirt.util.system_deps import installed_plugin_packages, load_system_deps
 
     return [
-        HostProgram(dep.name, dep.package, f"{package}: {dep.why}")
+        HostProgram(dep.name, dep.package, f"{package}: {dep.why}", dep.install)
         for package in installed_plugin_packages()
         for dep in load_system_deps(package)
         if dep.kind == "program"

@@ -6,14 +6,15 @@ importing ``enum`` (with the ``functools`` it pulls in) costs some 8 million
 instructions, and building the 230-odd members of these tables another 8
 million even the cheap way (``enum._simple_enum``), where the members here are
 a few hundred thousand. Callers use what IntEnum gives them and nothing more
-exotic (``int_flag`` and ``plain_enum`` do the same for the IntFlag and the Enum
-that every run loads too): members are ``int`` subclasses (``code == 42``, dict keys, XDR
-encoding, ``str()``/``format()`` as the number, as IntEnum does since Python
-3.11) with ``name``, ``value`` and IntEnum's ``repr``; the class looks a value
-up (``ErrorCode(42)``, ``ValueError`` for an unknown one), a name up
-(``ErrorCode["NO_DOMAIN"]``), iterates its members in definition order and has
-``len()`` and ``__members__``; members pickle and copy as themselves. A test
-compares all of that with ``enum.IntEnum`` built from the same table.
+exotic (``int_flag`` and ``plain_enum`` do the same for the IntFlags of
+:mod:`pyvirt.flags` and the Enum that every run loads too): members are ``int``
+subclasses (``code == 42``, dict keys, XDR encoding, ``str()``/``format()`` as
+the number, as IntEnum does since Python 3.11) with ``name``, ``value`` and
+IntEnum's ``repr``; the class looks a value up (``ErrorCode(42)``,
+``ValueError`` for an unknown one), a name up (``ErrorCode["NO_DOMAIN"]``),
+iterates its members in definition order and has ``len()`` and
+``__members__``; members pickle and copy as themselves. A test compares all of
+that with ``enum.IntEnum``/``IntFlag``/``Enum`` built from the same table.
 
 mypy sees the tables as IntEnum classes (the modules declare them with
 ``_IntEnumBody`` = ``enum.IntEnum`` under ``TYPE_CHECKING``), so type checking
@@ -36,11 +37,11 @@ _SKIPPED = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "
 
 
 class _IntEnumType(type):
-    """The light IntEnums' class: what ``enum.EnumType`` offers on the class itself."""
+    """The light enums' class: what ``enum.EnumType`` offers on the class itself."""
 
     _member_map_: dict[str, Any]
     _member_names_: list[str]
-    _value2member_map_: dict[int, Any]
+    _value2member_map_: dict[Any, Any]
 
     def __iter__(cls) -> Iterator[Any]:
         return (cls._member_map_[name] for name in cls._member_names_)
@@ -52,7 +53,10 @@ class _IntEnumType(type):
         return cls._member_map_[name]
 
     def __contains__(cls, value: object) -> bool:
-        return isinstance(value, cls) or value in cls._value2member_map_
+        # A member is in its class; a flag combination is not (enum's rule); a plain value is when a member has it.
+        if issubclass(type(value), cls):
+            return getattr(value, "_name_", None) in cls._member_map_
+        return value in cls._value2member_map_
 
     def __reversed__(cls) -> Iterator[Any]:
         return (cls._member_map_[name] for name in reversed(cls._member_names_))
@@ -67,64 +71,69 @@ class _IntEnumType(type):
         return f"<enum {cls.__name__!r}>"
 
 
-class _IntEnum(int, metaclass=_IntEnumType):
-    """A member: the number itself, with IntEnum's name, value, repr and lookup by value."""
+class _Enum(metaclass=_IntEnumType):
+    """What every light member has: lookup by value, ``name``/``value``, Enum's ``str``, pickling and copying as itself.
+
+    A plain Enum's member is one of these; an IntEnum's is also an ``int``
+    (``_IntEnum``), which supplies ``_value_`` as the number itself.
+    """
 
     _name_: str
+    _value_: object
 
-    def __new__(cls, value: object) -> _IntEnum:
+    def __new__(cls, value: object) -> Any:
         try:
-            member: _IntEnum = cls._value2member_map_[value]  # type: ignore[index]
+            return cls._value2member_map_[value]
         except (KeyError, TypeError):
             raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
-        return member
 
     @property
     def name(self) -> str:
         return self._name_
 
     @property
-    def value(self) -> int:
-        return int(self)
-
-    @property
-    def _value_(self) -> int:
-        return int(self)
+    def value(self) -> Any:
+        return self._value_
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}.{self._name_}: {int(self)}>"
+        return f"<{type(self).__name__}.{self._name_}: {self._value_!r}>"
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self._name_}"
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[type, tuple[object]]:
+        return type(self), (self._value_,)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
+class _IntEnum(_Enum, int):  # _Enum's methods win over int's, as enum's over its mixin
+    """A member: the number itself, with IntEnum's name, value, repr and lookup by value."""
+
+    @property
+    def _value_(self) -> int:  # type: ignore[override]
+        return int(self)
 
     __str__ = int.__repr__
     __format__ = int.__format__
-
-    def __reduce_ex__(self, protocol: Any) -> tuple[type, tuple[int]]:
-        return type(self), (int(self),)
-
-    def __copy__(self) -> _IntEnum:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> _IntEnum:
-        return self
-
-
-def int_enum(body: type) -> type[enum.IntEnum]:
-    """The IntEnum-like class of ``body``'s members: its public int attributes, in order.
-
-    A second name for a value already taken is an alias of the first member, as
-    in an IntEnum; methods and other attributes of ``body`` are kept.
-    """
-    return _build(body, _IntEnum, lambda v: type(v) is int, int.__new__)  # type: ignore[no-any-return]
 
 
 class _IntFlag(_IntEnum):
     """A flag member or combination: IntFlag's ``|``, ``&``, ``^`` and ``~`` give the flag class back."""
 
     def __new__(cls, value: object) -> _IntFlag:
-        member: _IntFlag | None = cls._value2member_map_.get(value)  # type: ignore[call-overload]
+        member: _IntFlag | None = cls._value2member_map_.get(value)
         if member is not None:
             return member
-        if type(value) is not int and not isinstance(value, int):
+        if not isinstance(value, int):
             raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+        if value < 0:  # IntFlag's (boundary KEEP): the two's complement over every bit up to the highest member's
+            all_bits = cls._all_bits()
+            return cls(value + (all_bits + 1 if value >= ~all_bits else 1 << value.bit_length()))
         # a combination (or bits this table does not name): IntFlag keeps any integer, named by its known bits
         # and the rest as a number ("A|16"), unnamed when no known bit is set
         combo: _IntFlag = int.__new__(cls, value)
@@ -135,6 +144,13 @@ class _IntFlag(_IntEnum):
         combo._name_ = "|".join(known + ([str(rest)] if rest else [])) if known else None  # type: ignore[assignment]
         return combo
 
+    @classmethod
+    def _all_bits(cls) -> int:
+        mask = 0
+        for value in cls._value2member_map_:
+            mask |= value
+        return (1 << mask.bit_length()) - 1
+
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__}.{self._name_}: {int(self)}>"
@@ -144,6 +160,13 @@ class _IntFlag(_IntEnum):
 
     def __contains__(self, other: int) -> bool:
         return int(other) & int(self) == int(other)
+
+    def __iter__(self) -> Iterator[_IntFlag]:
+        """The members whose bits are set, in definition order (a Flag's iteration)."""
+        return (m for m in type(self) if int(m) and int(m) & int(self) == int(m))
+
+    def __len__(self) -> int:
+        return int(self).bit_count()  # Flag's: every set bit, named or not
 
     def __or__(self, other: int) -> _IntFlag:
         return type(self)(int(self) | int(other))
@@ -157,50 +180,15 @@ class _IntFlag(_IntEnum):
     __ror__, __rand__, __rxor__ = __or__, __and__, __xor__
 
     def __invert__(self) -> _IntFlag:
-        mask = 0
-        for member in type(self):
-            mask |= int(member)
-        return type(self)(((1 << mask.bit_length()) - 1) ^ int(self))  # IntFlag's: every bit up to the highest
-
-
-class _Enum(metaclass=_IntEnumType):
-    """A member of a plain Enum: a name and a value that it is not equal to (``Access.READ != "read"``)."""
-
-    _name_: str
-    _value_: object
-
-    def __new__(cls, value: object) -> _Enum:
-        try:
-            member: _Enum = cls._value2member_map_[value]  # type: ignore[index]
-        except (KeyError, TypeError):
-            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
-        return member
-
-    @property
-    def name(self) -> str:
-        return self._name_
-
-    @property
-    def value(self) -> object:
-        return self._value_
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}.{self._name_}: {self._value_!r}>"
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__}.{self._name_}"
-
-    def __reduce_ex__(self, protocol: Any) -> tuple[type, tuple[object]]:
-        return type(self), (self._value_,)
-
-    def __copy__(self) -> _Enum:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> _Enum:
-        return self
+        return type(self)(~int(self))  # the negative number becomes IntFlag's positive one in __new__
 
 
 def _build(body: type, base: type, is_member: Any, make: Any) -> Any:
+    """The ``base``-kind class of ``body``: its public attributes that ``is_member`` accepts become members.
+
+    A second name for a value already taken is an alias of the first member, as
+    in an Enum; methods and other attributes of ``body`` are kept.
+    """
     namespace: dict[str, Any] = {"__module__": body.__module__, "__qualname__": body.__qualname__,
                                  "__doc__": body.__doc__}  # fmt: skip
     members: dict[str, Any] = {}
@@ -230,18 +218,37 @@ def _build(body: type, base: type, is_member: Any, make: Any) -> Any:
     return cls
 
 
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def int_enum(body: type) -> type[enum.IntEnum]:
+    """The IntEnum-like class of ``body``'s members: its public int attributes, in order."""
+    return _build(body, _IntEnum, _is_int, int.__new__)  # type: ignore[no-any-return]
+
+
 def int_flag(body: type) -> type[enum.IntFlag]:
-    """The IntFlag-like class of ``body``'s members (single bits): combinations stay of the class."""
-    return _build(body, _IntFlag, lambda v: type(v) is int, int.__new__)  # type: ignore[no-any-return]
+    """The IntFlag-like class of ``body``'s members: combinations stay of the class.
+
+    As in an IntFlag, a member of no bit or of several (libvirt's ``..._CURRENT = 0``,
+    ``WITH_BUILD_OVERWRITE``) can be named and looked up but is not iterated:
+    iteration, and the names of combinations, are of the single bits.
+    """
+    cls = _build(body, _IntFlag, _is_int, int.__new__)
+    cls._member_names_ = [n for n in cls._member_names_ if cls._member_map_[n].bit_count() == 1]
+    return cls  # type: ignore[no-any-return]
+
+
+def _make_plain(cls: Any, value: object) -> Any:
+    member = object.__new__(cls)
+    member._value_ = value
+    return member
+
+
+def _is_plain_member(value: object) -> bool:
+    return not callable(value) and not isinstance(value, (property, classmethod, staticmethod))
 
 
 def plain_enum(body: type) -> type[enum.Enum]:
     """The Enum-like class of ``body``'s members (its public non-callable attributes)."""
-
-    def make(cls: Any, value: object) -> Any:
-        member = object.__new__(cls)
-        member._value_ = value
-        return member
-
-    is_member = lambda v: not callable(v) and not isinstance(v, (property, classmethod, staticmethod))  # noqa: E731
-    return _build(body, _Enum, is_member, make)  # type: ignore[no-any-return]
+    return _build(body, _Enum, _is_plain_member, _make_plain)  # type: ignore[no-any-return]

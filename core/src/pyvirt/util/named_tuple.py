@@ -34,7 +34,6 @@ Records with more fields than the templates cover go to ``namedtuple``.
 from __future__ import annotations
 
 import sys
-import types
 
 # namedtuple's field accessor comes from the C module behind ``collections``: the package itself (its
 # OrderedDict, Counter, ChainMap... and their imports) cost every pyvirsh run over 5 million instructions.
@@ -138,6 +137,12 @@ def _new12(_cls, a, b, c, d, e, f, g, h, i, j, k, l):  # type: ignore[no-untyped
     return _tuple_new(_cls, (a, b, c, d, e, f, g, h, i, j, k, l))
 
 
+# ``types.FunctionType`` without the types module, which cost every pyvirsh run about a million instructions
+if TYPE_CHECKING:
+    from types import FunctionType as _FunctionType
+else:
+    _FunctionType = type(_new1)
+
 _NEW_BY_ARITY: tuple[object, ...] = (
     None,
     _new1,
@@ -164,7 +169,7 @@ def _named_tuple_class(typename: str, fields: list[str], defaults: list[object],
     count = len(fields)
     template = _NEW_BY_ARITY[count] if count < len(_NEW_BY_ARITY) else None
     if (
-        not isinstance(template, types.FunctionType)
+        not isinstance(template, _FunctionType)
         or any(name.startswith("_") for name in fields)
         or len(set(fields)) != count
     ):
@@ -181,7 +186,7 @@ def _named_tuple_class(typename: str, fields: list[str], defaults: list[object],
         co_varnames=("_cls", *field_names), co_name="<lambda>", co_qualname="<lambda>", co_filename="<string>"
     )
     namespace = {"_tuple_new": _tuple_new, "__builtins__": {}, "__name__": f"namedtuple_{typename}"}
-    new = types.FunctionType(code, namespace, "__new__", tuple(defaults))
+    new = _FunctionType(code, namespace, "__new__", tuple(defaults))
     new.__doc__ = f"Create new instance of {typename}({arg_list})"
     _dict, _tuple, _len, _map, _zip = dict, tuple, len, map, zip
 

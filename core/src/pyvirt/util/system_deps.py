@@ -15,6 +15,13 @@ without running a program (firmware, policy files)::
     why = "UEFI firmware for <os firmware='efi'>"
     required = false
 
+    [[program]]
+    name = "xl"
+    package = "xen-utils-4.17"
+    why = "the Xen toolstack"
+    install = false              # a run-time need ./bootstrap leaves off the development host
+    why_not_installed = "runs in Xen's dom0 only: the tests boot a nested dom0"
+
 One file, three readers: ``./bootstrap`` installs the packages of every
 plugin in the checkout; ``pyvirsh host-validate`` checks the programs of every
 installed plugin (through its ``host_validate`` hook, with
@@ -22,6 +29,16 @@ installed plugin (through its ``host_validate`` hook, with
 ``python -m pyvirt.util.system_deps depends pyvirt_qemu`` (required → Depends,
 the rest → Recommends). :mod:`pyvirt.util.host_programs` adds the programs of
 every installed plugin to its table, so a missing one is named with its package.
+
+``install = false`` exists for the Xen driver: its programs only work in a
+Xen dom0, and installing Xen's toolstack on the machine that develops and
+tests pyvirt would only add daemons and init scripts that cannot run without
+the hypervisor (the tests boot a nested dom0 instead), so ``./bootstrap``
+skips such entries (the reason is mandatory, for the reader who wonders why a
+declared need is not on the host). Every other reader treats them like any
+entry: a packager's ``Depends:`` still has them, ``host-validate`` still
+checks them, a missing one is still named with its package, and ``list``
+prints ``runtime-only`` in its last column.
 """
 
 from __future__ import annotations
@@ -50,17 +67,30 @@ FILE_NAME = "system-deps.toml"
 
 
 class SystemDep(NamedTuple):
-    """One declared need: a program (``kind == "program"``) or a package needed for its files."""
+    """One declared need: a program (``kind == "program"``) or a package needed for its files.
+
+    ``install`` is False for a run-time need ``./bootstrap`` does not put on
+    the development host, ``why_not_installed`` saying why.
+    """
 
     kind: str
     name: str
     package: str
     why: str
     required: bool
+    install: bool = True
+    why_not_installed: str = ""
+
+
+_KEYS = frozenset({"name", "package", "why", "required", "install", "why_not_installed"})
 
 
 def parse_system_deps(text: str, source: str) -> list[SystemDep]:
-    """The entries of one ``system-deps.toml``; a malformed entry is a ``ValueError`` naming ``source``."""
+    """The entries of one ``system-deps.toml``; a malformed entry is a ``ValueError`` naming ``source``.
+
+    Unknown keys are refused: a misspelled ``instal = false`` would otherwise
+    have bootstrap install what the author meant to leave out.
+    """
     doc = tomllib.loads(text)
     out: list[SystemDep] = []
     for kind in ("program", "package"):
@@ -68,11 +98,22 @@ def parse_system_deps(text: str, source: str) -> list[SystemDep]:
             name, why = entry.get("name"), entry.get("why")
             package = entry.get("package", name if kind == "package" else None)
             required = entry.get("required", True)
+            install = entry.get("install", True)
+            why_not = entry.get("why_not_installed", "")
             if not (isinstance(name, str) and isinstance(package, str) and isinstance(why, str)):
                 raise ValueError(f"{source}: [[{kind}]] #{i + 1} needs string 'name', 'why' (and 'package')")
-            if not isinstance(required, bool):
-                raise ValueError(f"{source}: [[{kind}]] '{name}': 'required' must be true or false")
-            out.append(SystemDep(kind, name, package, why, required))
+            unknown_keys = set(entry) - _KEYS
+            if unknown_keys:
+                raise ValueError(f"{source}: [[{kind}]] '{name}': unknown keys {sorted(unknown_keys)}")
+            for key, value in (("required", required), ("install", install)):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{source}: [[{kind}]] '{name}': '{key}' must be true or false")
+            if not isinstance(why_not, str) or (install is False) != bool(why_not.strip()):
+                raise ValueError(
+                    f"{source}: [[{kind}]] '{name}': 'install = false' goes with a 'why_not_installed' string, "
+                    "and only with it"
+                )
+            out.append(SystemDep(kind, name, package, why, required, install, why_not))
     unknown = set(doc) - {"program", "package"}
     if unknown:
         raise ValueError(f"{source}: unknown tables {sorted(unknown)} (only [[program]] and [[package]])")
@@ -131,7 +172,12 @@ def check_declared_programs(group: str, package: str) -> Iterator[CheckResult]:
 
 
 def main(argv: list[str]) -> int:
-    """``depends PKG``: Debian relations; ``list [PKG...]``: every declared need, one a line."""
+    """``depends PKG``: Debian relations; ``list [PKG...]``: every declared need, one a line.
+
+    ``list``'s last column says whether ``./bootstrap`` installs the package
+    (``bootstrap``) or leaves it to the hosts that run the driver
+    (``runtime-only``).
+    """
     if len(argv) >= 2 and argv[0] == "depends":
         depends, recommends = debian_relations(argv[1])
         print("Depends: " + ", ".join(depends))
@@ -141,7 +187,9 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "list":
         for package in argv[1:] or installed_plugin_packages():
             for dep in load_system_deps(package):
-                print(f"{package}\t{dep.kind}\t{dep.name}\t{dep.package}\t{'required' if dep.required else 'optional'}")
+                need = "required" if dep.required else "optional"
+                where = "bootstrap" if dep.install else "runtime-only"
+                print(f"{package}\t{dep.kind}\t{dep.name}\t{dep.package}\t{need}\t{where}")
         return 0
     print("usage: python -m pyvirt.util.system_deps depends PACKAGE | list [PACKAGE...]", file=sys.stderr)
     return 2

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyvirt.errors import ErrorCode
+from pyvirt.flags import DomainMemoryModFlags, DomainModificationImpact
 from pyvirt.plugin.flags import check_flags
 from pyvirt_esx.vmomi import vim as _vim
 from pyvirt_esx.vmomi import vmodl
@@ -32,8 +33,8 @@ __all__ = ["current_memory_kib", "set_memory", "set_vcpus"]
 
 vim: Any = _vim  # pyVmomi builds its types at run time: untyped for mypy
 
-AFFECT_LIVE, AFFECT_CONFIG = 1, 2
-MEM_MAXIMUM = 4
+AFFECT_LIVE, AFFECT_CONFIG = DomainModificationImpact.LIVE, DomainModificationImpact.CONFIG
+MEM_MAXIMUM = DomainMemoryModFlags.MAXIMUM
 
 
 def current_memory_kib(max_kib: int, limit_mib: int | None) -> int:

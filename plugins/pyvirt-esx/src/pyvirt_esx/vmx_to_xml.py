@@ -25,7 +25,7 @@ __all__ = ["VMWARE_NS", "vmx_to_domain", "vmx_to_xml", "with_vmware_metadata"]
 
 VMWARE_NS = "http://libvirt.org/schemas/domain/vmware/1.0"
 NET_MODELS = {"vlance": "vlance", "vmxnet": "vmxnet", "vmxnet3": "vmxnet3", "e1000": "e1000", "e1000e": "e1000e"}
-CPUMASK_LEN = 65536  # VIR_DOMAIN_CPUMASK_LEN
+CPUMASK_LEN = 16384  # VIR_DOMAIN_CPUMASK_LEN
 
 
 class _Converter:

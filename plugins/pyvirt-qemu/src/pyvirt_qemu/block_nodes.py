@@ -20,7 +20,7 @@ from lxml import etree
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import BackingStore, Disk
 from pyvirt.errors import ErrorCode, NotSupportedError
-from pyvirt_qemu.network_disks import network_secret_objects, network_storage_props
+from pyvirt_qemu.network_disks import NbdTls, nbd_tls_objects, network_secret_objects, network_storage_props
 from pyvirt_qemu.qemu_secrets import GuestSecrets
 
 __all__ = ["CACHE_MODES", "assign_node_ids", "disk_blockdevs", "disk_source_args", "format_node", "is_cdrom",
@@ -92,7 +92,12 @@ def next_node_id(dom: Domain) -> int:
 
 def has_media(disk: Disk) -> bool:
     """Whether the drive holds an image: a local file or device, or a network source."""
-    return bool(disk.source_file or disk.source_dev or (disk.type == "network" and disk.source_protocol))
+    return bool(
+        disk.source_file
+        or disk.source_dev
+        or disk.source_dir
+        or (disk.type in ("network", "volume") and disk.source_protocol)
+    )  # (a volume: as translated)
 
 
 def format_node(disk: Disk) -> str | None:
@@ -131,11 +136,12 @@ def _encryption(layer: Disk | BackingStore) -> tuple[str | None, str, str | None
     return fmt, engine or "qemu", uuid, usage
 
 
-def disk_source_args(disk: Disk, secrets: GuestSecrets | None) -> list[str]:
+def disk_source_args(disk: Disk, secrets: GuestSecrets | None, nbd_tls: NbdTls | None = None) -> list[str]:
     """``-object secret`` and ``-blockdev`` arguments of a disk, layer by layer from the bottom image, each
-    layer's secrets before its nodes (qemuBuildDiskSourceCommandLine's order)."""
+    layer's secrets (and NBD TLS credentials, ``nbd_tls`` being qemu.conf's) before its nodes
+    (qemuBuildDiskSourceCommandLine's order)."""
     out: list[str] = []
-    for objects, nodes in _layer_nodes(disk, secrets):
+    for objects, nodes in _layer_nodes(disk, secrets, nbd_tls=nbd_tls):
         for obj in objects:
             out += ["-object", json.dumps(obj, separators=(",", ":"))]
         for node in nodes:
@@ -149,7 +155,7 @@ def disk_blockdevs(disk: Disk) -> list[dict[str, Any]]:
     return [node for _objects, nodes in _layer_nodes(disk, None, with_secrets=False) for node in nodes]
 
 
-def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = True,
+def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = True, nbd_tls: NbdTls | None = None,
                  ) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:  # fmt: skip
     """Per image, bottom first: (its secret objects, [storage node, format node])."""
     if not has_media(disk):
@@ -159,8 +165,8 @@ def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = 
     for depth in range(len(layers) - 1, -1, -1):
         layer = layers[depth]
         if isinstance(layer, Disk):
-            node_id, path, kind, fmt = layer.source_index, layer.source_file or layer.source_dev, layer.type, \
-                layer.driver_type  # fmt: skip
+            node_id, path, kind, fmt = layer.source_index, layer.source_file or layer.source_dev or layer.source_dir, \
+                layer.type, layer.driver_type  # fmt: skip
         else:
             node_id, path, kind, fmt = layer.index, layer.source_file or layer.source_dev, layer.type, layer.format
             settings = {"slices": layer.source_slice_type, "fdgroup": layer.source_fdgroup}
@@ -168,12 +174,13 @@ def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = 
             if named:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"backing image settings ({', '.join(named)}) "
                                         "are not supported by the QEMU driver yet")  # fmt: skip
-        if kind == "volume":  # resolved by the storage driver at start
-            kind = "block" if layer.source_dev else "file"
+        if kind == "volume":  # translated through the storage driver at start (volume_disks)
+            kind = "network" if layer.source_protocol else "block" if layer.source_dev else \
+                "dir" if isinstance(layer, Disk) and layer.source_dir else "file"  # fmt: skip
         network = kind == "network"
         if node_id is None or (not path and not network):
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk image without a local path")
-        if kind not in (None, "file", "block", "network"):
+        if kind not in (None, "file", "block", "network", "dir"):
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk type '{kind}' is not supported yet")
         node = f"libvirt-{node_id}"
         proto = "file"
@@ -193,7 +200,11 @@ def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = 
         if enc_format is not None:
             encrypt = {"format": enc_format, "key-secret": f"{node}-format-encryption-secret0"}
         librbd = encrypt if engine == "librbd" else None
-        where = network_storage_props(layer, node, librbd) if network else {"driver": proto, "filename": path}
+        if network and with_secrets:
+            objects += nbd_tls_objects(layer, node, nbd_tls, secrets)
+        where = network_storage_props(layer, node, librbd, nbd_tls) if network else {"driver": proto, "filename": path}
+        if kind == "dir":  # a host directory QEMU shows as a FAT drive (qemuBlockStorageSourceGetVvfatProps)
+            where = {"driver": "vvfat", "dir": path, "floppy": disk.device == "floppy", "rw": not disk.readonly}
         nodes: list[dict[str, Any]] = [{**where, **aio, "node-name": f"{node}-storage", **cache,
                                         "auto-read-only": True, "discard": "unmap"}]  # fmt: skip
         readonly = depth > 0 or bool(disk.readonly) or disk.device == "cdrom"
@@ -210,7 +221,8 @@ def _layer_nodes(disk: Disk, secrets: GuestSecrets | None, with_secrets: bool = 
         elif encrypt is not None and librbd is None:
             fmt_node.update({"driver": fmt, "encrypt": encrypt})  # the qcow2 driver decrypts
         else:
-            fmt_node["driver"] = fmt or "raw"
+            # a FAT image is emulated by the storage node (vvfat): a raw layer on top of it
+            fmt_node["driver"] = "raw" if fmt in (None, "fat") else fmt
         cache_size = layer.driver_metadata_cache_max_size if isinstance(layer, Disk) else \
             layer.format_metadata_cache_max_size  # fmt: skip
         if cache_size and (fmt or "raw") == "qcow2":  # the qcow2 metadata cache, in bytes (<metadata_cache>)

@@ -50,6 +50,7 @@ from pyvirt_qemu.memory_backends import (
     memory_layout,
     numa_cells,
 )
+from pyvirt_qemu.network_disks import NbdTls
 from pyvirt_qemu.pci_addresses import is_i440fx, is_q35
 from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.shared_memory import check_shmems
@@ -483,7 +484,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
                        memory_backing_dir: str = "/var/lib/libvirt/qemu/ram",
                        caps: EmulatorCaps | None = None, tpm_socket: str | None = None,
                        chardev_tls: ChardevTls | None = None, incoming: str | None = None,
-                       secrets: GuestSecrets | None = None) -> QemuCommand:  # fmt: skip
+                       secrets: GuestSecrets | None = None, virtiofsd_started: bool = False,
+                       nbd_tls: NbdTls | None = None) -> QemuCommand:  # fmt: skip
     """The full argv for a defined domain (see ``domain_defaults``); sets aliases and node numbers on ``dom``.
 
     ``fds`` are pre-opened tap and vhost-net fds (``tapN``, ``vhostN``) handed
@@ -499,7 +501,9 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     qemu.conf's TLS settings for TCP character devices (off without them). ``incoming``: the migration
     source QEMU waits for (``defer``, ``fd:N``, ``tcp:HOST:PORT``, ``exec:CMD``), placed where libvirt puts it.
     ``secrets``: the master key written to ``lib_dir`` for this start and the secret driver's values; devices
-    that need a secret are refused without it.
+    that need a secret are refused without it. ``nbd_tls``: qemu.conf's TLS settings for NBD disks. ``virtiofsd_started``: the caller started virtiofsd for every
+    virtiofs filesystem that names no socket of its own, listening where ``vhost_user.vhost_user_fs_socket``
+    says; without it such a filesystem is refused.
     """
     assert dom.os is not None and dom.os.type is not None and dom.memory is not None and dom.vcpu is not None
     assert dom.devices is not None
@@ -521,6 +525,8 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     devices.tpm_socket = tpm_socket
     devices.chardev_tls = chardev_tls
     devices.secrets = secrets
+    devices.nbd_tls = nbd_tls  # qemu.conf's TLS for NBD disks
+    devices.virtiofsd_started = virtiofsd_started
     cmd = QemuCommand(emulator_for(dom))
     a = cmd.args
     a += ["-name", f"guest={_escape_commas(dom.name or '')},debug-threads=on", "-S"]
@@ -538,7 +544,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     memory = memory_layout(dom, memory_mib(dom) * 1024, ram_id,
                            hugepage_mounts if hugepage_mounts is not None else hugetlbfs_mounts(), domain_id,
                            host_nodes, memory_backing_dir, numa_mem)  # fmt: skip
-    a += ["-machine", _machine(dom, len(pflash) // 4, memory.machine_backend, memory.nvdimm,
+    a += ["-machine", _machine(dom, pflash.count("-blockdev") // 2, memory.machine_backend, memory.nvdimm,
                                caps is None or caps.has_flag("machine-hpet"),
                                caps is None or caps.probed or caps.has_flag("gic-version"),
                                _loadparm(dom) if caps is not None and caps.has_flag("loadparm") else None,

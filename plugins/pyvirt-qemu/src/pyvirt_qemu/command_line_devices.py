@@ -16,17 +16,29 @@ from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Address, Chardev, Controller, Disk, Interface, Redirdev, RngBackend, Smartcard
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 from pyvirt_qemu.audio_backends import audiodev_props
-from pyvirt_qemu.block_nodes import CACHE_MODES, disk_source_args, format_node
+from pyvirt_qemu.block_nodes import CACHE_MODES, disk_source_args, format_node, next_node_id
 from pyvirt_qemu.chardev_tls import ChardevTls, tls_object
 from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.disk_source_checks import check_disk_source
 from pyvirt_qemu.emulator_caps import EmulatorCaps
+from pyvirt_qemu.firmware import nvram_network_disk
 from pyvirt_qemu.host_devices import hostdev_args
 from pyvirt_qemu.iothreads import iothread_prop
+from pyvirt_qemu.network_disks import NbdTls, network_secret_objects, network_storage_props
 from pyvirt_qemu.pci_addresses import pci_address
 from pyvirt_qemu.qemu_secrets import GuestSecrets
 from pyvirt_qemu.tpm_passthrough import tpm_cancel_fd_key, tpm_fd_key
+from pyvirt_qemu.transient_disks import check_transient_disk
+from pyvirt_qemu.vdpa import vdpa_fd_key
+from pyvirt_qemu.vhost_user import (
+    check_vhost_user_disk,
+    require_shared_memory,
+    vhost_user_chardev_alias,
+    vhost_user_disk_chardev,
+    vhost_user_fs_socket,
+    vhost_user_video_fd_key,
+)
 from pyvirt_qemu.virtio_transports import ccw_devno
 
 __all__ = [
@@ -72,7 +84,11 @@ _SOUND_MODELS = {"ac97": "AC97", "es1370": "ES1370", "sb16": "sb16", "ich6": "in
 _WATCHDOGS = {"i6300esb": "i6300esb", "ib700": "ib700"}
 _WATCHDOG_ACTIONS = ("reset", "shutdown", "poweroff", "pause", "none", "inject-nmi", "dump")
 _SCSI_CONTROLLERS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci", "ibmvscsi": "spapr-vscsi", "lsisas1078": "megasas", "lsisas1068": "mptsas1068", "vmpvscsi": "pvscsi",
-                     "am53c974": "am53c974", "dc390": "dc390"}  # fmt: skip
+                     "am53c974": "am53c974", "dc390": "dc390",
+                     # virtio 1.0 only, or both (the guest's legacy drivers too): qemuBuildVirtioDevGetConfig
+                     "virtio-transitional": "virtio-scsi-pci-transitional",
+                     "virtio-non-transitional": "virtio-scsi-pci-non-transitional"}  # fmt: skip
+_VIRTIO_SCSI = ("virtio-scsi", "virtio-transitional", "virtio-non-transitional")
 _PCI_CONTROLLERS = {"pci-bridge": "pci-bridge"}
 
 
@@ -147,6 +163,22 @@ def _check_lun(disk: Disk, bus: str, virtio_scsi: bool, scsi_block: bool) -> Non
         raise _unsupported("sgio='unfiltered' on a 'lun' disk (it needs the host device's unprivileged SG_IO)")
 
 
+def _check_fat(disk: Disk) -> None:
+    """qemuDomainValidateStorageSource's rules for a host directory shown as a FAT drive (QEMU's vvfat): the
+    format is 'fat' or unset, and the drive read-only (vvfat's writes would not reach the directory safely)."""
+    actual = "dir" if disk.type == "dir" or (disk.type == "volume" and disk.source_dir) else disk.type
+    if disk.driver_type == "fat" and actual not in ("dir", "volume"):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "storage format 'fat' is supported only with 'dir' "
+                                "storage type")  # fmt: skip
+    if actual == "dir":
+        if disk.driver_type not in (None, "fat"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "storage type 'dir' requires use of storage format 'fat'")  # fmt: skip
+        if not disk.readonly:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "virtual FAT storage can't be accessed in read-write mode")  # fmt: skip
+
+
 class DeviceArgs:
     """Builds each kind's arguments for one domain; ``dom`` already has defaults, aliases and node numbers."""
 
@@ -157,6 +189,8 @@ class DeviceArgs:
         self.tpm_socket: str | None = None  # swtpm's control socket, when not the guest's own (see build_command_line)
         self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls settings
         self.secrets: GuestSecrets | None = None  # the master key and the secret driver (see build_command_line)
+        self.nbd_tls: NbdTls | None = None  # qemu.conf's nbd_tls settings
+        self.virtiofsd_started = False  # the caller runs virtiofsd for each virtiofs without its own socket
         self.next_fdset = 0
         assert dom.devices is not None and dom.os is not None
         self.dom, self.d, self.fds, self.vnc_port, self.standalone, self.q35 = dom, dom.devices, fds, vnc_port, \
@@ -212,7 +246,7 @@ class DeviceArgs:
 
     def _drive_props(self, disk: Disk) -> dict[str, Any]:
         a = disk.address.attrs if disk.address is not None else {}
-        controller, bus, target, unit = (int(a.get(k, "0"), 0) for k in ("controller", "bus", "target", "unit"))
+        controller, bus, _target, unit = (int(a.get(k, "0"), 0) for k in ("controller", "bus", "target", "unit"))
         match disk.target_bus:
             case "ide":
                 if controller != 0:
@@ -228,14 +262,20 @@ class DeviceArgs:
             case "fdc":
                 return {"unit": unit}
             case "scsi":
-                ctl = next((c for c in self.d.controllers if c.type == "scsi" and (c.index or 0) == controller), None)
-                if ctl is None:
-                    raise InternalError(ErrorCode.INTERNAL_ERROR,
-                                            f"unable to find a SCSI controller for idx={controller}")  # fmt: skip
-                if ctl.model in NARROW_SCSI:
-                    return {"bus": f"{_alias(ctl)}.{bus}", "scsi-id": unit}
-                return {"bus": f"{_alias(ctl)}.0", "channel": bus, "scsi-id": target, "lun": unit}
+                return self.scsi_drive_props(disk.address)
         return {}
+
+    def scsi_drive_props(self, address: Address | None) -> dict[str, Any]:
+        """A drive address on a SCSI controller as the device's bus properties (a disk's or a host device's):
+        bus and SCSI id on the narrow controllers, channel, id and LUN on the others."""
+        a = address.attrs if address is not None else {}
+        controller, bus, target, unit = (int(a.get(k, "0"), 0) for k in ("controller", "bus", "target", "unit"))
+        ctl = next((c for c in self.d.controllers if c.type == "scsi" and (c.index or 0) == controller), None)
+        if ctl is None:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"unable to find a SCSI controller for idx={controller}")
+        if ctl.model in NARROW_SCSI:
+            return {"bus": f"{_alias(ctl)}.{bus}", "scsi-id": unit}
+        return {"bus": f"{_alias(ctl)}.0", "channel": bus, "scsi-id": target, "lun": unit}
 
     def _boot_indexes(self) -> dict[int, int]:
         """libvirt turns ``<os><boot dev=...>`` into a bootindex on the first device of each kind."""
@@ -271,16 +311,24 @@ class DeviceArgs:
             if os_.firmware == "efi":
                 raise _unsupported("firmware='efi' without a resolved loader")
             return []
-        images = [(loader.path, bool(loader.readonly))]
-        if os_.nvram is not None and os_.nvram.path:
-            images.append((os_.nvram.path, False))
+        # (storage properties before node-name, read-only, secrets the storage names) of pflash0 and pflash1
+        images: list[tuple[dict[str, Any], bool, list[dict[str, Any]]]] = [
+            ({"driver": "file", "filename": loader.path}, bool(loader.readonly), [])
+        ]
+        if os_.nvram is not None and os_.nvram.type == "network":  # a variable store on an NBD/iSCSI/... server
+            store = nvram_network_disk(os_.nvram)
+            images.append((network_storage_props(store, "libvirt-pflash1"), False,
+                           network_secret_objects(store, "libvirt-pflash1", self.secrets)))  # fmt: skip
+        elif os_.nvram is not None and os_.nvram.path:
+            images.append(({"driver": "file", "filename": os_.nvram.path}, False, []))
         elif loader.readonly and not loader.stateless:  # a stateless firmware keeps no variables
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a read-only pflash loader needs an <nvram> store")
         out: list[str] = []
-        for i, (path, readonly) in enumerate(images):
+        for i, (storage, readonly, objects) in enumerate(images):
             node = f"libvirt-pflash{i}"
-            out += ["-blockdev", _j({"driver": "file", "filename": path, "node-name": f"{node}-storage",
-                                     "auto-read-only": True, "discard": "unmap"})]  # fmt: skip
+            out += [x for obj in objects for x in ("-object", _j(obj))]
+            out += ["-blockdev", _j({**storage, "node-name": f"{node}-storage", "auto-read-only": True,
+                                     "discard": "unmap"})]  # fmt: skip
             out += ["-blockdev", _j({"node-name": f"{node}-format", "read-only": readonly, "driver": "raw",
                                      "file": f"{node}-storage"})]  # fmt: skip
         return out
@@ -331,12 +379,18 @@ class DeviceArgs:
             if driver is None:
                 raise _unsupported(f"SCSI controller model '{c.model}'")
             props = {"driver": driver}
-            if c.model == "virtio-scsi":
+            virtio = c.model in _VIRTIO_SCSI
+            if virtio:
                 props.update(iothread_prop(self.dom, c.driver_iothread, "Controller"))
                 props.update(virtio_options(c))
             props["id"] = _alias(c)
-            if c.model == "virtio-scsi" and c.driver_queues:
-                props["num_queues"] = c.driver_queues
+            if virtio:  # qemuBuildControllerSCSIDevProps' order; a zero is no setting, ioeventfd either way
+                for prop, number in (("num_queues", c.driver_queues), ("cmd_per_lun", c.driver_cmd_per_lun),
+                                     ("max_sectors", c.driver_max_sectors)):  # fmt: skip
+                    if number:
+                        props[prop] = number
+                if c.driver_ioeventfd is not None:
+                    props["ioeventfd"] = c.driver_ioeventfd
             return {**props, **self.address_props(c.address)}
         if c.type == "ide":
             if index == 0 and not self.q35:
@@ -347,7 +401,7 @@ class DeviceArgs:
                 return None
             return {"driver": "ahci", "id": _alias(c), **self.address_props(c.address)}
         if c.type == "virtio-serial":
-            props = {**_virtio_props("virtio-serial-pci", c), "id": _alias(c)}
+            props = {**_virtio_props(_virtio_driver("virtio-serial-pci", c.model), c), "id": _alias(c)}
             if c.ports is not None:
                 props["max_ports"] = c.ports
             if c.vectors is not None:
@@ -404,14 +458,16 @@ class DeviceArgs:
                     ErrorCode.CONFIG_UNSUPPORTED, "disk type of 'vda' does not support ejectable media"
                 )
             # qemuBuildVirtioDevProps, then the virtio-blk properties in libvirt's order
-            props = {"driver": _virtio_driver("virtio-blk-pci", disk.model), **virtio_options(disk),
+            vhost_user = disk.type == "vhostuser"  # the same device, its backend another process
+            props = {"driver": _virtio_driver("vhost-user-blk-pci" if vhost_user else "virtio-blk-pci", disk.model),
+                     **virtio_options(disk),
                      **iothread_prop(self.dom, disk.driver_iothread, "Disk")}  # fmt: skip
             # a QEMU whose virtio-blk still has SCSI passthrough (gone in 5.0) gets it turned off, as libvirt does
             caps = self.caps
             old_scsi = caps is not None and not caps.probed and caps.has_flag("virtio-blk-pci.scsi") \
                 and not caps.has_flag("virtio-blk-pci.scsi.default.disabled")  # fmt: skip
             # a 'lun' passes the guest's SCSI commands through (SG_IO) to the host's device
-            scsi = True if device == "lun" else (False if old_scsi else None)
+            scsi = True if device == "lun" else (False if old_scsi and not vhost_user else None)
             for prop, value in (("ioeventfd", disk.driver_ioeventfd), ("event_idx", disk.driver_event_idx),
                                 ("scsi", scsi), ("num-queues", disk.driver_queues),
                                 ("queue-size", disk.driver_queue_size)):  # fmt: skip
@@ -436,6 +492,8 @@ class DeviceArgs:
         drive = format_node(disk)
         if drive is not None:
             props["drive"] = drive
+        if disk.type == "vhostuser":
+            props["chardev"] = vhost_user_chardev_alias(_alias(disk))
         props["id"] = _alias(disk)
         boot = self.boot_index.get(id(disk))
         if boot and device != "floppy":
@@ -479,14 +537,27 @@ class DeviceArgs:
         for disk in self.d.disks:  # libvirt's own refusals first, for every disk (it validates them all)
             check_disk_source(disk, self.caps)
         for disk in self.d.disks:
-            if disk.type not in (None, "file", "block", "volume", "network"):
+            if disk.type == "vhostuser":
+                out += self._vhost_user_disk(disk)
+                continue
+            if disk.type not in (None, "file", "block", "volume", "network", "dir"):
                 raise _unsupported(f"disk type '{disk.type}'")
-            if disk.type == "volume" and not (disk.source_file or disk.source_dev):
+            _check_fat(disk)
+            if disk.type == "volume" and (disk.source_pool or disk.source_volume) and not (
+                    disk.source_file or disk.source_dev or disk.source_dir or disk.source_protocol):  # fmt: skip
                 raise _unsupported(f"disk '{disk.target_dev}' of type 'volume' before the storage driver resolved it")
-            if disk.transient or disk.source_startup_policy:
-                raise _unsupported(f"disk '{disk.target_dev}' settings (transient or startupPolicy)")
-            source_settings = {"tls": disk.source_tls,
-                               "tlsHostname": disk.source_tls_hostname, "slices": disk.source_slice_type,
+            check_transient_disk(disk)  # (a startupPolicy was applied before: startup_policy.drop_missing_disks)
+            if disk.transient and disk.transient_share_backing:
+                continue  # hot-plugged once QEMU runs, as libvirt does (transient_disks)
+            nbd = disk.type == "network" and disk.source_protocol == "nbd"  # (TLS: network_disks.nbd_tls_objects)
+            if nbd and (disk.source_tls or (disk.source_tls is None and self.nbd_tls is not None
+                                            and self.nbd_tls.enabled)) and not self.has("nbd-tls"):  # fmt: skip
+                raise NotSupportedError(
+                    ErrorCode.CONFIG_UNSUPPORTED, "this qemu does not support TLS transport for NBD"
+                )
+            source_settings = {"tls": disk.source_tls if not nbd else None,
+                               "tlsHostname": disk.source_tls_hostname if not nbd else None,
+                               "slices": disk.source_slice_type,
                                "reservations": disk.source_reservations_managed, "fdgroup": disk.source_fdgroup,
                                "snapshot": disk.source_snapshot if disk.source_protocol != "rbd" else None,
                                "config": disk.source_config if disk.source_protocol != "rbd" else None}  # fmt: skip
@@ -503,9 +574,29 @@ class DeviceArgs:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                         "disk driver ioeventfd, event_idx, queues or queue_size are only supported "
                                         "for virtio disks")  # fmt: skip
-            out += disk_source_args(disk, self.secrets)
+            out += disk_source_args(disk, self.secrets, self.nbd_tls)
             out += ["-device", _j(self.disk_device_props(disk))]
         return out
+
+    def _vhost_user_disk(self, disk: Disk) -> list[str]:
+        """A vhost-user-blk disk: the socket of the process serving it, then the device (no block nodes)."""
+        check_vhost_user_disk(disk)
+        if not self.has("vhost-user-blk"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "vhostuser disk is not supported with this QEMU "
+                                    "binary")  # fmt: skip
+        self._require_shared_memory("vhostuser")
+        return [*vhost_user_disk_chardev(disk, _alias(disk)), "-device", _j(self.disk_device_props(disk))]
+
+    def _require_shared_memory(self, name: str) -> None:
+        """qemuValidateDomainDefVhostUserRequireSharedMemory, with the machine's own RAM backend id (a current
+        QEMU's machines all have one, as ``build_command_line`` assumes without capabilities)."""
+        os_type = self.dom.os.type if self.dom.os is not None else None
+        machine = os_type.machine if os_type is not None else None
+        ram_id: str | None = "ram"
+        if self.caps is not None:
+            known = next((m for m in self.caps.machines if machine in (m.name, m.alias)), None)
+            ram_id = known.default_ram_id if known is not None else None
+        require_shared_memory(self.dom, name, ram_id)
 
     def _floppy_controller(self) -> list[str]:
         """Boot order of the floppy drives: a property of the (implicit on i440fx, explicit on q35) ISA FDC."""
@@ -526,6 +617,9 @@ class DeviceArgs:
         """Host directories shared over virtio-9p: an ``-fsdev`` for the export, a device with the mount tag."""
         out: list[str] = []
         for fs in self.d.filesystems:
+            if fs.type in (None, "mount") and fs.driver_type == "virtiofs":
+                out += self._virtiofs(fs)
+                continue
             if fs.type not in (None, "mount") or fs.driver_type not in (None, "path", "handle") or not fs.source_dir:
                 raise _unsupported(f"filesystem type '{fs.type}' with driver '{fs.driver_type}'")
             alias = _alias(fs)
@@ -548,9 +642,36 @@ class DeviceArgs:
             if fs.readonly:
                 opts += ",readonly"
             out += ["-fsdev", opts]
-            out += ["-device", _j({**_virtio_props("virtio-9p-pci", fs), "id": alias, "fsdev": f"fsdev-{alias}",
+            out += ["-device", _j({**_virtio_props(_virtio_driver("virtio-9p-pci", fs.model), fs), "id": alias, "fsdev": f"fsdev-{alias}",
                                    "mount_tag": fs.target_dir or "", **self.address_props(fs.address)})]  # fmt: skip
         return out
+
+    def _virtiofs(self, fs: Any) -> list[str]:
+        """vhost-user-fs: virtiofsd's socket, then the device with the mount tag (qemuBuildVHostUserFsCommandLine).
+
+        The daemon is either the XML's own (``<source socket>``, started outside the driver) or the one the
+        caller started for this guest (``virtiofsd_started``) on ``vhost_user_fs_socket``'s path."""
+        if not self.has("vhost-user-fs"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "virtiofs is not supported with this QEMU binary")
+        self._require_shared_memory("virtiofs")
+        boot = fs.boot.order if fs.boot is not None else None
+        if boot and not self.has("vhost-user-fs.bootindex"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "setting virtiofs boot order is not supported with this QEMU binary")  # fmt: skip
+        if not fs.source_socket and not (self.virtiofsd_started or self.standalone):
+            raise _unsupported("a virtiofs filesystem without <source socket> (it needs virtiofsd started by the "
+                               "driver)")  # fmt: skip
+        alias = _alias(fs)
+        chardev = vhost_user_chardev_alias(alias)
+        props: dict[str, Any] = {**_virtio_props("vhost-user-fs-pci", fs), "id": alias, "chardev": chardev}
+        if fs.driver_queue:
+            props["queue-size"] = fs.driver_queue
+        props["tag"] = fs.target_dir or ""
+        if boot:
+            props["bootindex"] = boot
+        socket = vhost_user_fs_socket(fs, self.lib_dir, alias)
+        return ["-chardev", f"socket,id={chardev},path={socket}", "-device", _j({**props,
+                **self.address_props(fs.address)})]  # fmt: skip
 
     # ------------------------------------------------------------------ network
     def nets(self) -> list[str]:
@@ -558,10 +679,27 @@ class DeviceArgs:
         for i, nic in enumerate(self.d.interfaces):
             if nic.port_isolated or nic.downscript_path:
                 raise _unsupported("an isolated port or a downscript on an interface")
-            out += ["-netdev", _j(nic_netdev_props(i, nic, self.fds, self.standalone))]
+            if nic.type == "vdpa":
+                out += self._vdpa_netdev(i, nic)
+            else:
+                out += ["-netdev", _j(nic_netdev_props(i, nic, self.fds, self.standalone))]
             props = nic_device_props(i, nic, self.boot_index.get(id(nic)), self.address_props(nic.address))
             out += ["-device", _j({**props, **rom_props(nic)})]
         return out
+
+    def _vdpa_netdev(self, index: int, nic: Interface) -> list[str]:
+        """A vDPA NIC's fd set and ``vhost-vdpa`` netdev (qemuBuildHostNetProps; ``vdpa.open_vdpa_fds``)."""
+        fd = self.fds.get(vdpa_fd_key(index))
+        if fd is None:  # (domxml-to-native: no driver to open the device)
+            raise _unsupported("a vdpa interface without the driver opening its device")
+        fdset = self.next_fdset
+        self.next_fdset += 1
+        alias = _alias(nic) if nic.alias is not None else f"net{index}"
+        props: dict[str, Any] = {"type": "vhost-vdpa", "vhostdev": f"/dev/fdset/{fdset}"}
+        if nic.driver_queues and nic.driver_queues > 1:
+            props["queues"] = nic.driver_queues
+        props["id"] = f"host{alias}"
+        return ["-add-fd", f"set={fdset},fd={fd},opaque={alias}-vdpa", "-netdev", _j(props)]
 
     # ------------------------------------------------------------------ character devices
     def chardev(self, chr_: Chardev, alias: str) -> list[str]:
@@ -795,8 +933,9 @@ class DeviceArgs:
         for i, v in enumerate(self.d.videos):
             model = v.model_type or "cirrus"
             primary = i == 0
-            if v.driver_name == "vhostuser":  # the vhost-user-gpu helper the driver would have to run
-                raise _unsupported("video driver 'vhostuser'")
+            if v.driver_name == "vhostuser":  # rendered by the vhost-user-gpu helper the driver started
+                out += self._vhost_user_video(v, model, primary)
+                continue
             if v.model_rendernode:  # virDomainVideoDefValidate: the render node is the vhost-user helper's
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                         "unsupported rendernode accel attribute without 'vhostuser'")  # fmt: skip
@@ -844,6 +983,28 @@ class DeviceArgs:
                 props |= {"xres": v.model_resolution_x, "yres": v.model_resolution_y}  # the initial mode
             out += ["-device", _j({**props, **self.address_props(v.address)})]
         return out
+
+    def _vhost_user_video(self, v: Any, model: str, primary: bool) -> list[str]:
+        """vhost-user-vga for the primary card (where QEMU has it), else vhost-user-gpu-pci, talking to the
+        helper over the socket whose other end the driver gave it (qemuBuildVideoCommandLine)."""
+        if model != "virtio":
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "'vhostuser' driver is only supported with 'virtio' device")  # fmt: skip
+        if not self.has("vhost-user-gpu"):
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                    "this QEMU does not support 'vhost-user' video device")  # fmt: skip
+        alias = _alias(v)
+        fd = self.fds.get(vhost_user_video_fd_key(alias))
+        if fd is None:
+            raise _unsupported("video driver 'vhostuser' (it needs the vhost-user-gpu helper running)")
+        # the VGA-compatible model is no virtio device to libvirt: it gets none of the virtio options
+        props = {"driver": "vhost-user-vga"} if primary and self.has("vhost-user-vga") else \
+            _virtio_props("vhost-user-gpu-pci", v)  # fmt: skip
+        props |= {"id": alias, "max_outputs": v.model_heads or 1, "chardev": vhost_user_chardev_alias(alias)}
+        if v.model_resolution_x is not None or v.model_resolution_y is not None:
+            props |= {"xres": v.model_resolution_x, "yres": v.model_resolution_y}
+        chardev = f"socket,id={vhost_user_chardev_alias(alias)},fd={fd}"
+        return ["-chardev", chardev, "-device", _j({**props, **self.address_props(v.address)})]
 
     def _check_accel3d(self, v: Any, model: str) -> bool:
         """``<acceleration accel3d='yes'>`` (virgl) is virtio's alone and needs QEMU's GL support
@@ -969,7 +1130,10 @@ class DeviceArgs:
         return out
 
     def hostdevs(self) -> list[str]:
-        return hostdev_args(self.dom, self.address_props, self.boot_index, self.has("usb-host.hostdevice"))
+        return hostdev_args(self.dom, self.address_props, self.boot_index, self.has("usb-host.hostdevice"),
+                            first_node=next_node_id(self.dom), drive_props=self.scsi_drive_props,
+                            secrets=self.secrets, fds=self.fds,
+                            virtio_driver=lambda base, h: _virtio_props(_virtio_driver(base, h.model), h))  # fmt: skip
 
     def memballoon(self) -> list[str]:
         b = self.d.memballoon
@@ -1117,6 +1281,9 @@ def nic_device_props(index: int, nic: Interface, bootindex: int | None, address:
                 "guest_ecn": nic.driver_guest_ecn, "guest_ufo": nic.driver_guest_ufo}  # fmt: skip
     tuning = {"tx": {"iothread": "bh", "timer": "timer"}.get(nic.driver_txmode or ""),
               "ioeventfd": nic.driver_ioeventfd, "event_idx": nic.driver_event_idx, **offloads,
+              # a vDPA device's queue pairs (taps get one queue: their multiqueue is not opened yet)
+              **({"mq": True, "vectors": 2 * nic.driver_queues + 2}
+                 if nic.type == "vdpa" and nic.driver_queues and nic.driver_queues > 1 else {}),
               "rx_queue_size": nic.driver_rx_queue_size, "tx_queue_size": nic.driver_tx_queue_size,
               "rss": nic.driver_rss, "hash": nic.driver_rss_hash_report}  # fmt: skip
     if not virtio and any(v is not None for v in tuning.values()):

@@ -72,11 +72,17 @@ def assign_aliases(dom: Domain, q35: bool) -> None:
     for i, nic in enumerate(d.interfaces):
         _name(nic, f"net{i}")
     for kind, prefix in (("serials", "serial"), ("parallels", "parallel"), ("channels", "channel"),
-                         ("inputs", "input"), ("videos", "video"), ("sounds", "sound"), ("hostdevs", "hostdev"),
+                         ("inputs", "input"), ("videos", "video"), ("sounds", "sound"),
                          ("rngs", "rng"), ("tpms", "tpm"), ("smartcards", "smartcard"), ("redirdevs", "redir"),
                          ("filesystems", "fs"), ("watchdogs", "watchdog")):  # fmt: skip
         for i, dev in enumerate(getattr(d, kind)):
             _name(dev, f"{prefix}{i}")
+    # qemuAssignDeviceHostdevAlias: one above the highest hostdevN so far, so a user's alias takes no number
+    numbered = 0
+    for hostdev in d.hostdevs:
+        if hostdev.alias is None or not (hostdev.alias.name or "").startswith("ua-"):
+            _name(hostdev, f"hostdev{numbered}")
+            numbered += 1
     for i, console in enumerate(d.consoles):
         if i == 0 and console.target_type in (None, "serial") and d.serials:
             first = d.serials[0].alias

@@ -121,6 +121,10 @@ def _disk_defaults(dom: Domain) -> None:
             layer = layer.backing
         if disk.driver_type is None and disk.type != "volume":
             disk.driver_type = "raw"
+        mirror = disk.mirror
+        if mirror is not None and mirror.format_type is None:  # a block copy's target, raw unless said
+            mirror.format_type = "raw"
+            mirror.format = "raw" if mirror.type == "file" and mirror.job == "copy" else None
         if not disk.target_dev:
             raise XMLError(ErrorCode.NO_TARGET, f"device {disk.source_path}" if disk.source_path else "")
         if disk.shareable and disk.driver_cache in (None, "default"):
@@ -422,6 +426,10 @@ def apply_defaults(
     if dom.type not in ("kvm", "qemu"):
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     dom.os.type.arch = dom.os.type.arch or "x86_64"
+    if dom.os.firmware is None and dom.os.firmware_features and not (new_domain if abi_update is None else abi_update):
+        # virDomainDefParseBootFirmwareOptions: libvirt 8.6-9.1 wrote firmware features without firmware='...'
+        # into migratable XML; read back (not a new definition) they are ignored, as libvirt ignores them
+        dom.os.firmware_features = None
     caps = caps if caps is not None else _emulator_caps(dom, cache_dir)
     if caps is not None:
         _canonical_machine(dom, caps)

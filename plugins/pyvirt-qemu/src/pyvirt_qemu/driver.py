@@ -33,7 +33,11 @@ from pyvirt.errors import (
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
 from pyvirt.flags import (
     DomainAbortJobFlags,
+    DomainBlockCopyFlags,
+    DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
+    DomainBlockJobSetSpeedFlags,
+    DomainBlockRebaseFlags,
     DomainConsoleFlags,
     DomainCreateFlags,
     DomainDefineFlags,
@@ -74,14 +78,14 @@ from pyvirt.plugin.records import (
     SnapshotRef,
     VcpuInfo,
 )
-from pyvirt.plugin.typed_params import TypedParam
+from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 from pyvirt.security.dac import parse_dac_label
 from pyvirt.security.stack import load_security_stack
 from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu import guest_stats, migration
+from pyvirt_qemu import block_jobs, guest_stats, migration, migration_tuning
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
@@ -401,7 +405,7 @@ class QemuConnection:
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
                 qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
-                chardev_tls=st.chardev_tls,
+                chardev_tls=st.chardev_tls, nbd_tls=st.nbd_tls,
                 domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
                 on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
             )  # fmt: skip
@@ -616,6 +620,14 @@ class QemuConnection:
     @hookimpl
     def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
         migration.start_post_copy(self, dom, flags)
+
+    @hookimpl
+    def domain_migrate_set_max_downtime(self, dom: DomainRef, downtime: int, flags: int) -> None:
+        migration_tuning.set_max_downtime(self, dom, downtime, flags)
+
+    @hookimpl
+    def domain_migrate_get_max_downtime(self, dom: DomainRef, flags: int) -> int:
+        return migration_tuning.get_max_downtime(self, dom, flags)
 
     @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
@@ -885,7 +897,12 @@ class QemuConnection:
                 pin_emulator_threads(proc.pid, proc.monitor, cpus)
                 with obj.lock:
                     guest_stats.set_emulatorpin(obj.live, cpus)
+                    pinned = obj.live.cputune.emulatorpin if obj.live.cputune is not None else None
                 self.state.save_status(obj)
+                # libvirt's tunable event, with the new pinning as virBitmapFormat writes it
+                ref = obj.ref()
+                for sink in list(self.state.sinks):
+                    sink.tunable(ref, [TypedParam("cputune.emulatorpin", TypedParamType.STRING, pinned or "")])
             if config:
                 persistent = obj.persistent_def()
                 guest_stats.set_emulatorpin(persistent, cpus)
@@ -949,7 +966,65 @@ class QemuConnection:
         obj = self.state.find(dom)
         with obj.job.holding(Job.QUERY):
             proc = self._still_running(obj)
-            return guest_stats.block_job_info(obj.live, proc.monitor, path, bool(flags & DomainBlockJobInfoFlags.BYTES))
+            copies = {target: job.name for target, job in obj.block_jobs.items()}
+            in_bytes = bool(flags & DomainBlockJobInfoFlags.BYTES)
+            return guest_stats.block_job_info(obj.live, proc.monitor, path, in_bytes, copies)
+
+    @hookimpl
+    def domain_block_copy(self, dom: DomainRef, path: str, destxml: str, params: list[TypedParam], flags: int) -> None:
+        """qemuDomainBlockCopy: ``blockdev-mirror`` of the disk to the image ``destxml`` describes."""
+        check_flags(flags, DomainBlockCopyFlags.SHALLOW | DomainBlockCopyFlags.REUSE_EXT
+                    | DomainBlockCopyFlags.TRANSIENT_JOB | DomainBlockCopyFlags.SYNCHRONOUS_WRITES,
+                    "qemuDomainBlockCopy")  # fmt: skip
+        request = block_jobs.request_from_xml(destxml, params, flags)
+        self._block_copy(dom, path, request, bool(flags & DomainBlockCopyFlags.TRANSIENT_JOB))
+
+    @hookimpl
+    def domain_block_rebase(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+        """qemuDomainBlockRebase: with COPY, a block copy to the file ``base``; a pull is not done here yet."""
+        check_flags(flags, DomainBlockRebaseFlags.SHALLOW | DomainBlockRebaseFlags.REUSE_EXT
+                    | DomainBlockRebaseFlags.COPY | DomainBlockRebaseFlags.COPY_RAW | DomainBlockRebaseFlags.RELATIVE
+                    | DomainBlockRebaseFlags.COPY_DEV | DomainBlockRebaseFlags.BANDWIDTH_BYTES,
+                    "qemuDomainBlockRebase")  # fmt: skip
+        if not flags & DomainBlockRebaseFlags.COPY:
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "block pull is not supported by the QEMU driver "
+                                    "yet")  # fmt: skip
+        self._block_copy(dom, path, block_jobs.request_from_rebase(base, bandwidth, flags), False)
+
+    def _block_copy(self, dom: DomainRef, path: str, request: block_jobs.CopyRequest, transient_job: bool) -> None:
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            disk = self._job_disk(obj, path)
+            block_jobs.start_copy(self.state, obj, proc.monitor, disk, request, transient_job)
+
+    @staticmethod
+    def _job_disk(obj: DomainObj, path: str) -> Disk:
+        found = guest_stats.find_disk(obj.live, path)
+        if found is None:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"disk '{path}' not found in domain")
+        return found[1]
+
+    @hookimpl
+    def domain_block_job_abort(self, dom: DomainRef, path: str, flags: int) -> None:
+        """qemuDomainBlockJobAbort: cancel or (PIVOT) complete the disk's copy; ASYNC returns once asked."""
+        check_flags(flags, DomainBlockJobAbortFlags.ASYNC | DomainBlockJobAbortFlags.PIVOT, "qemuDomainBlockJobAbort")
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            disk = self._job_disk(obj, path)
+            block_jobs.abort(self.state, obj, proc.monitor, disk, bool(flags & DomainBlockJobAbortFlags.PIVOT),
+                             not flags & DomainBlockJobAbortFlags.ASYNC)  # fmt: skip
+
+    @hookimpl
+    def domain_block_job_set_speed(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        """qemuDomainBlockJobSetSpeed: the job's limit, given in MiB/s unless BYTES."""
+        check_flags(flags, DomainBlockJobSetSpeedFlags.BYTES, "qemuDomainBlockJobSetSpeed")
+        bandwidth = block_jobs.speed_bytes(bandwidth, bool(flags & DomainBlockJobSetSpeedFlags.BYTES))
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            block_jobs.set_speed(obj, proc.monitor, self._job_disk(obj, path), bandwidth)
 
     @hookimpl
     def domain_interface_stats(self, dom: DomainRef, device: str) -> InterfaceStats:
@@ -1572,9 +1647,9 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    # 1.12: emulator pinning, every block counter; 1.11: reset, NMI and metadata;
-    # 1.10: live migration (the five phases) and job statistics
-    pyvirt_contract = "1.12"
+    # 1.13: block copy, block job abort/pivot/speed; 1.12: emulator pinning, every block
+    # counter; 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics
+    pyvirt_contract = "1.13"
     name = "qemu"
 
     @hookimpl
@@ -1594,6 +1669,7 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
                 state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
                 state.graphics_cfg = conf.graphics()
                 state.chardev_tls = conf.chardev_tls_config()
+                state.nbd_tls = conf.nbd_tls_config()
                 state.migration_keepalive = (conf.keepalive_interval, conf.keepalive_count)
                 if conf.hugetlbfs_mount:
                     state.hugepage_mounts = hugetlbfs_mounts(conf.hugetlbfs_mount)

@@ -16,6 +16,7 @@ from pydantic import Field, StrictStr
 from pyvirt.local_driver.driver_config import ConfBool, ConfStrList, SecuritySettings, load_driver_config
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
+from pyvirt_qemu.network_disks import NbdTls
 
 __all__ = ["QemuSettings", "load_qemu_settings"]
 
@@ -145,6 +146,9 @@ class QemuSettings(SecuritySettings):
     chardev_tls_x509_cert_dir: StrictStr | None = None
     chardev_tls_x509_verify: ConfBool | None = None
     chardev_tls_x509_secret_uuid: StrictStr | None = None
+    nbd_tls: ConfBool = False
+    nbd_tls_x509_cert_dir: StrictStr | None = None
+    nbd_tls_x509_secret_uuid: StrictStr | None = None
     remote_display_port_min: int = Field(5900, ge=5900, le=65535, strict=True)
     remote_display_port_max: int = Field(65535, ge=5900, le=65535, strict=True)
     remote_websocket_port_min: int = Field(5700, ge=5700, le=65535, strict=True)
@@ -198,6 +202,15 @@ class QemuSettings(SecuritySettings):
             cert_dir=self._cert_dir(self.chardev_tls_x509_cert_dir, "chardev"),
             verify=_first_set(self.chardev_tls_x509_verify, self.default_tls_x509_verify, True),
             secret_uuid=self._secret_uuid(self.chardev_tls_x509_secret_uuid, self.chardev_tls_x509_cert_dir),
+        )
+
+    def nbd_tls_config(self) -> NbdTls:
+        """TLS for NBD disks, with libvirt's fallbacks: ``/etc/pki/libvirt-nbd`` or the default directory, and
+        the default secret when neither the directory nor the secret is NBD's own (a client always verifies)."""
+        return NbdTls(
+            enabled=self.nbd_tls,
+            cert_dir=self._cert_dir(self.nbd_tls_x509_cert_dir, "nbd"),
+            secret_uuid=self._secret_uuid(self.nbd_tls_x509_secret_uuid, self.nbd_tls_x509_cert_dir),
         )
 
 

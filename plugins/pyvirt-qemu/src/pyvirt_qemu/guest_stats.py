@@ -245,19 +245,27 @@ def block_stats_counters(dom: Domain, monitor: _Executes, path: str) -> list[Typ
 _JOB_TYPES = {"stream": 1, "mirror": 2, "commit": 3, "backup": 5}
 
 
-def block_job_info(dom: Domain, monitor: _Executes, path: str, in_bytes: bool) -> tuple[int, int, int, int]:
-    """qemuDomainGetBlockJobInfo: the disk's job (libvirt's ``drive-<alias>`` name), as qemuBlockJobInfoTranslate.
+def block_job_info(
+    dom: Domain, monitor: _Executes, path: str, in_bytes: bool, copies: dict[str, str] | None = None
+) -> tuple[int, int, int, int]:
+    """qemuDomainGetBlockJobInfo: the disk's job, as qemuBlockJobInfoTranslate.
 
-    The only block job this driver starts on a disk is a storage migration's
-    mirror, named as libvirt names it; ``(0, 0, 0, 0)`` when the disk has none.
+    A disk's job is a block copy (``copies``: job name by disk target, see
+    :mod:`pyvirt_qemu.block_jobs`) or a storage migration's mirror (libvirt's
+    ``drive-<alias>`` name); ``(0, 0, 0, 0)`` when the disk has none. A copy
+    QEMU has ended but whose end is not processed yet reads as just begun
+    (0 of 1), as libvirt fakes it, so that pollers do not take it as done.
     """
     from pyvirt_qemu.migration_storage import export_name
 
     found = find_disk(dom, path)
     if found is None:
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"disk '{path}' not found in domain")
-    name = export_name(found[1])
+    copy = (copies or {}).get(found[1].target_dev or "")
+    name = copy or export_name(found[1])
     job = next((j for j in monitor.execute("query-block-jobs") if j.get("device") == name), None)
+    if job is None and copy is not None:
+        return (_JOB_TYPES["mirror"], 0, 0, 1)
     if job is None or job.get("type") not in _JOB_TYPES:
         return (0, 0, 0, 0)
     cur, end, ready = int(job.get("offset", 0)), int(job.get("len", 0)), job.get("ready")

@@ -66,9 +66,10 @@ source's guest then "paused (post-copy)"; Finish runs the guest at once
 (migrated)"). When the stream breaks after the switch (``domjobabort
 --postcopy`` breaks it on purpose) neither side has the whole guest: the
 source's stays "paused (post-copy failed)", the destination's "running
-(post-copy failed)", as libvirt leaves them. What is not handled: resuming
-such a migration (VIR_MIGRATE_POSTCOPY_RESUME), offline and
-incremental-storage migration (refused by name), and the migration
+(post-copy failed)", as libvirt leaves them, until a migration with
+VIR_MIGRATE_POSTCOPY_RESUME takes the stream up again through the same five
+phases (:mod:`pyvirt_qemu.migration_resume`). What is not handled: offline
+and incremental-storage migration (refused by name), and the migration
 parameters beyond ``PARAMS`` (refused by name).
 """
 

@@ -31,6 +31,10 @@ def check_allowed(paths: DriverPaths, obj: DomainObj) -> None:
             raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED,
                                     f"cannot migrate a domain with <hostdev mode='subsystem' type='{hostdev.type}'>",
                                     domain=ErrorDomain.QEMU)  # fmt: skip
+    for disk in dom.devices.disks if dom.devices is not None else []:
+        if disk.transient:  # (its overlay is this host's and goes when the guest stops here)
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "migration with transient disk is not supported",
+                                        domain=ErrorDomain.QEMU)  # fmt: skip
     count = len(SnapshotStore(paths, obj.name).names())
     if count:
         raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"cannot migrate domain with {count} snapshots",

@@ -44,6 +44,7 @@ from pyvirt_qemu.migration_jobs import (
     running,
     split_tcp,
 )
+from pyvirt_qemu.migration_resume import finish_resume, prepare_resume
 from pyvirt_qemu.migration_storage import start_nbd_server, stop_nbd_server
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.state import DomainObj, QemuState
@@ -61,7 +62,7 @@ _POSTCOPY_WAIT = 3600.0  # how long the rest of a guest running here in post-cop
 
 
 # ---------------------------------------------------------------------- Prepare
-def _free_port(host: str, taken: set[int]) -> int:
+def free_port(host: str, taken: set[int]) -> int:
     """A port of libvirt's migration range nobody listens on (virPortAllocatorAcquire)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for port in range(PORT_MIN, PORT_MAX + 1):
@@ -78,7 +79,7 @@ def _free_port(host: str, taken: set[int]) -> int:
     )
 
 
-def _listen_host(values: dict[str, Any]) -> tuple[str, str | None]:
+def listen_host(values: dict[str, Any]) -> tuple[str, str | None]:
     """(address QEMU listens on, host named in the URI): the URI's host, else listen_address, else all."""
     uri = str(values.get("migrate_uri") or "")
     if uri:
@@ -91,6 +92,8 @@ def _listen_host(values: dict[str, Any]) -> tuple[str, str | None]:
 
 def prepare(conn: QemuConnection, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, str | None]:
     """libvirt's qemuMigrationDstPrepareDirect: a QEMU waiting on a TCP port; the URI goes back."""
+    if flags & Flag.POSTCOPY_RESUME:  # (no new QEMU: the one running the guest listens again)
+        return prepare_resume(conn, params, cookie, flags)
     if flags & Flag.TUNNELLED:
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, "tunnelled migration requires Prepare of the tunnel",
                                    domain=ErrorDomain.QEMU)  # fmt: skip
@@ -144,19 +147,19 @@ def _prepare(
         st.refresh(obj)
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain '{obj.name}' is already active")
-        address, named = _listen_host(values)
+        address, named = listen_host(values)
         with jobs.lock:
             if tunnel:
                 port = 0  # (no port: the stream arrives through the daemon)
             elif named:
                 port = split_tcp(f"tcp:{address}:{named}")[1]
             else:
-                port = _free_port(address, jobs.ports)
+                port = free_port(address, jobs.ports)
             jobs.ports.add(port)
         nbd_port = None
         if flags & Flag.NON_SHARED_DISK:
             with jobs.lock:
-                nbd_port = _free_port(address, jobs.ports)
+                nbd_port = free_port(address, jobs.ports)
                 jobs.ports.add(nbd_port)
         events = MigrationEvents()
         tunnel_ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) if tunnel else None
@@ -222,7 +225,7 @@ def _launch_incoming(
             live, st.paths, st.security,
             on_event=lambda ev, data: _on_event(st, obj, events, ev, data), on_eof=lambda: None,
             qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, graphics_cfg=st.graphics_cfg, domain_id=domain_id,
-            chardev_tls=st.chardev_tls,
+            chardev_tls=st.chardev_tls, nbd_tls=st.nbd_tls,
             hugepage_mounts=st.hugepage_mounts, incoming="defer",
             on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
         )  # fmt: skip
@@ -281,6 +284,8 @@ def finish(
     if obj is None or inc is None:
         raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain '{name}' is not processing incoming migration",
                                     domain=ErrorDomain.QEMU)  # fmt: skip
+    if flags & Flag.POSTCOPY_RESUME:
+        return finish_resume(conn, obj, inc, flags, cancelled)
     switched = False
     try:
         if cancelled:
@@ -317,14 +322,16 @@ def finish(
     except BaseException:
         proc_now = obj.process
         if switched:
-            _postcopy_failed(st, obj)  # the guest runs here already: it is not killed (libvirt's doKill false)
+            postcopy_failed_here(st, obj)  # the guest runs here already: it is not killed (libvirt's doKill false)
+            with jobs.lock:  # its QEMU's migration events, for a resume (POSTCOPY_RESUME) to follow
+                jobs.failed_postcopy[obj.uuid] = inc.events
         elif proc_now is not None:
             _kill(st, obj, proc_now, watched=True)
-        _end_incoming(st, obj)
+        end_incoming(st, obj)
         if not switched:
             _forget(st, obj, inc.added)
         raise
-    _end_incoming(st, obj)
+    end_incoming(st, obj)
     if in_postcopy:  # (started and resumed in post-copy already)
         st.emit(obj, DomainEvent.RESUMED, Resumed.MIGRATED)
         return obj.ref(), Cookie(obj.name, obj.uuid, socket.gethostname(), host_identity(st.paths)).encode()
@@ -336,7 +343,7 @@ def finish(
     return obj.ref(), Cookie(obj.name, obj.uuid, socket.gethostname(), host_identity(st.paths)).encode()
 
 
-def _end_incoming(st: QemuState, obj: DomainObj) -> None:
+def end_incoming(st: QemuState, obj: DomainObj) -> None:
     jobs = jobs_of(st)
     with jobs.lock:
         inc = jobs.incoming.pop(obj.uuid, None)
@@ -372,7 +379,7 @@ def _run_postcopy(st: QemuState, obj: DomainObj, proc: QemuProcess, events: Migr
         obj.state, obj.reason = DomainState.RUNNING, RunningReason.MIGRATED
 
 
-def _postcopy_failed(st: QemuState, obj: DomainObj) -> None:
+def postcopy_failed_here(st: QemuState, obj: DomainObj) -> None:
     """libvirt's qemuMigrationDstPostcopyFailed: the guest stays, "running (post-copy failed)"."""
     with obj.lock:
         if obj.state != DomainState.RUNNING or obj.reason == RunningReason.POSTCOPY_FAILED:

@@ -46,11 +46,10 @@ __all__ = [
 SUPPORTED_FLAGS = (
     Flag.LIVE | Flag.PEER2PEER | Flag.TUNNELLED | Flag.PERSIST_DEST | Flag.UNDEFINE_SOURCE | Flag.PAUSED
     | Flag.CHANGE_PROTECTION | Flag.UNSAFE | Flag.ABORT_ON_ERROR | Flag.AUTO_CONVERGE | Flag.NON_SHARED_DISK
-    | Flag.POSTCOPY
+    | Flag.POSTCOPY | Flag.POSTCOPY_RESUME
 )  # fmt: skip
 _UNSUPPORTED_FLAG_NAMES = {
     Flag.NON_SHARED_INC: "migration of non-shared storage", Flag.OFFLINE: "offline migration",
-    Flag.POSTCOPY_RESUME: "resuming failed post-copy migration",
 }  # fmt: skip
 
 PARAMS: dict[str, TypedParamType] = {
@@ -128,6 +127,8 @@ class Jobs:
     completed: dict[str, list[TypedParam]] = field(default_factory=dict)
     ports: set[int] = field(default_factory=set)
     peers: dict[str, Peer] = field(default_factory=dict)  # peer to peer: the destination each guest goes to
+    # a guest whose incoming post-copy failed here: its QEMU's migration events, which a resume follows
+    failed_postcopy: dict[str, MigrationEvents] = field(default_factory=dict)
 
 
 class Peer:

@@ -45,6 +45,7 @@ from pyvirt_qemu.migration_jobs import (
     running,
     split_tcp,
 )
+from pyvirt_qemu.migration_resume import begin_resume, perform_resume
 from pyvirt_qemu.migration_stats import OPERATIONS, migration_stats
 from pyvirt_qemu.migration_storage import Mirrors
 from pyvirt_qemu.process import QemuProcess
@@ -67,6 +68,8 @@ _WAIT = 3600.0  # how long a migration may run before it is given up (bounded, a
 # ---------------------------------------------------------------------- Begin
 def begin(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], flags: int) -> tuple[str, bytes]:
     """libvirt's qemuMigrationSrcBeginPhase: checks, the outgoing job, the XML and the cookie."""
+    if flags & Flag.POSTCOPY_RESUME:  # (libvirt's qemuMigrationSrcBegin branches the same way)
+        return begin_resume(conn, dom, params, flags)
     values = check_flags_and_params(params, flags, "qemuDomainMigrateBegin3Params")
     obj = conn.state.find(dom)
     running(obj)
@@ -131,6 +134,8 @@ def _qemu_uri(uri: str) -> str:
 
 def perform(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], cookie: bytes, flags: int) -> bytes:
     """libvirt's qemuMigrationSrcPerformPhase: QEMU sends the guest to the URI Prepare gave."""
+    if flags & Flag.POSTCOPY_RESUME:
+        return perform_resume(conn, dom, params, flags)
     values = check_flags_and_params(params, flags, "qemuDomainMigratePerform3Params")
     obj = conn.state.find(dom)
     jobs = jobs_of(conn.state)
@@ -355,7 +360,8 @@ def complete_source(st: QemuState, obj: DomainObj, flags: int, cancelled: bool, 
 
     After the switch to post-copy neither is possible when the destination failed: the guest's memory is
     split between the hosts, so it stays paused here ("paused (post-copy failed)"), as libvirt's
-    qemuMigrationSrcPostcopyFailed leaves it (resuming it, VIR_MIGRATE_POSTCOPY_RESUME, is not offered)."""
+    qemuMigrationSrcPostcopyFailed leaves it, until a resume (VIR_MIGRATE_POSTCOPY_RESUME,
+    :mod:`pyvirt_qemu.migration_resume`) takes the stream up again."""
     proc = obj.process
     if cancelled:
         if proc is not None and out.postcopy:

@@ -219,7 +219,12 @@ class Monitor:
         finally:
             self._queue.put(None)
 
-    def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+    def execute(
+        self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0, *, oob: bool = False
+    ) -> Any:
+        """Run a QMP command. ``oob``: out of band (QEMU's ``exec-oob``, negotiated at connect), answered by the
+        monitor's own thread even while QEMU's main loop is blocked, e.g. ``migrate-recover`` on a destination
+        whose vCPU holds the main lock while it waits for a post-copy page that cannot come."""
         if self._client is None and self.held_elsewhere and self.shared is not None:
             path, lock = self.shared
             return shared_execute(self.name, path, lock, command, arguments, timeout)
@@ -232,7 +237,7 @@ class Monitor:
         if self._client is None:
             raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"QEMU monitor of '{self.name}' is not connected")
         try:
-            return self._run(self._client.execute(command, arguments), timeout)
+            return self._run(self._client.execute(command, arguments, oob=oob), timeout)
         except Error:
             raise
         except Exception as exc:  # QMPError, or the connection torn down under us: QEMU went away mid-command

@@ -35,15 +35,22 @@ from pyvirt.util.filecaps import require_capabilities_after_exec
 from pyvirt_qemu.chardev_files import close_chardev_fds, listen_unix, open_chardev_fds
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line import build_command_line, emulator_for
+from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import emulator_cpus, pin_vcpus
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
+from pyvirt_qemu.host_devices import vhost_scsi_fd_key, vhost_scsi_fds
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.network_disks import NbdTls
+from pyvirt_qemu.pci_addresses import is_q35
 from pyvirt_qemu.qemu_secrets import GuestSecrets
+from pyvirt_qemu.startup_policy import check_startup_policies, drop_missing_disks
 from pyvirt_qemu.swtpm import start_swtpm, stop_swtpm
 from pyvirt_qemu.tap import TUN_PATH, VHOST_PATH, close_taps, open_taps
 from pyvirt_qemu.tpm_passthrough import open_tpm_passthrough
+from pyvirt_qemu.transient_disks import check_transient_start, create_transient_overlays, remove_transient_overlays
+from pyvirt_qemu.vdpa import open_vdpa_fds, vdpa_fd_key
 from pyvirt_qemu.vsock import open_vhost_vsock
 
 __all__ = ["QemuProcess", "owned_alone", "pidfd_exited", "set_owned_alone", "shared_monitor_path", "start_process"]
@@ -197,6 +204,7 @@ def start_process(
     on_starting: Callable[[int, bool, list[str]], None] | None = None,
     incoming: str | None = None,
     chardev_tls: ChardevTls | None = None,
+    nbd_tls: NbdTls | None = None,
 ) -> QemuProcess:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd,
     ``incoming`` (``defer``) makes it wait for one (``migrate-incoming``).
@@ -219,10 +227,15 @@ def start_process(
     private_dir = guest_private_dir(paths.lib, name)
     graphics_cfg = graphics_cfg or GraphicsConfig()
     prepare_graphics(dom, graphics_cfg, private_dir)  # listen addresses and ports, into the live XML
+    # a missing image its startupPolicy lets go: out of the live definition before anything is built from it
+    check_startup_policies(dom)
+    drop_missing_disks(dom, cold_boot=incoming_fd is None and incoming is None)
+    check_transient_start(dom)
     # refuse bad XML before any side effect (tap, label, key, process)
     memory: dict[str, Any] = {"domain_id": domain_id, "hugepage_mounts": hugepage_mounts,
                               "memory_backing_dir": os.path.join(paths.lib, "ram"),
                               "chardev_tls": chardev_tls,  # qemu.conf's TLS for TCP character devices
+                              "nbd_tls": nbd_tls,  # and for NBD disks
                               # this start's master key (no secret driver reachable yet: secrets are refused)
                               "secrets": GuestSecrets()}  # fmt: skip
     first = build_command_line(dom, monitor_path, fds=_placeholder_fds(dom), lib_dir=private_dir,
@@ -249,12 +262,15 @@ def start_process(
         chardevs |= open_tpm_passthrough(dom)  # the host's TPM and its cancel file, as fd sets
         if dom.devices is not None and dom.devices.vsock is not None:  # QEMU gets the fd, its CID already set
             chardevs["vsock"] = open_vhost_vsock(dom.devices.vsock)
+        chardevs |= vhost_scsi_fds(dom)  # a vhost-scsi host device's fd of /dev/vhost-scsi
+        chardevs |= open_vdpa_fds(dom)  # a vDPA NIC's device
     except BaseException:
         close_taps(taps)
         close_chardev_fds(chardevs)
         stop_swtpm(paths, name)
         remove_master_key(private_dir)
         remove_hugepage_dirs(first.hugepage_dirs)
+        _remove_monitor_sockets(paths, name)
         raise
     fds = {f"tap{i}": t.fd for i, t in taps.items()} | {f"vhost{i}": t.vhost_fd for i, t in taps.items() if t.vhost_fd}
     fds |= chardevs
@@ -276,6 +292,7 @@ def start_process(
         stop_swtpm(paths, name)
         remove_master_key(private_dir)
         remove_hugepage_dirs(first.hugepage_dirs)
+        _remove_monitor_sockets(paths, name)
         raise
     labelled = False
     log_offset = 0
@@ -327,6 +344,10 @@ def start_process(
             actions["reboot"] = "shutdown"
         monitor.execute("set-action", actions)
         pin_vcpus(dom, monitor)
+        # (the guest has not run an instruction yet; a disk sharing its image is plugged in now)
+        create_transient_overlays(
+            dom, monitor, lambda disk: DeviceArgs(dom, {}, None, False, is_q35(dom)).disk_device_props(disk)
+        )
         return proc
     except Exception as exc:
         close_taps(taps)
@@ -349,6 +370,7 @@ def start_process(
         remove_master_key(private_dir)
         stop_swtpm(paths, name)
         remove_hugepage_dirs(first.hugepage_dirs)
+        remove_transient_overlays(dom)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(shared_monitor_path(paths, name))
         tail = log_tail(paths.logfile(name), log_offset) if log_offset else ""
@@ -377,10 +399,22 @@ def shared_monitor_path(paths: DriverPaths, name: str) -> str:
     return os.path.join(paths.run, f"{name}.shared.monitor")
 
 
+def _remove_monitor_sockets(paths: DriverPaths, name: str) -> None:
+    """The monitor sockets' files of a start that failed before QEMU ran (their fds are closed already)."""
+    for stale in (paths.monitor(name), shared_monitor_path(paths, name)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stale)
+
+
 def _placeholder_fds(dom: Domain) -> dict[str, int]:
     """Stand-in fd numbers so the command line can be validated before any tap exists."""
     nics = dom.devices.interfaces if dom.devices else []
-    return {f"tap{i}": -1 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
+    hostdevs = dom.devices.hostdevs if dom.devices else []
+    return (
+        {f"tap{i}": -1 for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")}
+        | {vhost_scsi_fd_key(i): -1 for i, h in enumerate(hostdevs) if h.type == "scsi_host"}
+        | {vdpa_fd_key(i): -1 for i, nic in enumerate(nics) if nic.type == "vdpa"}
+    )
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:

@@ -65,8 +65,10 @@ from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
 from pyvirt_qemu.memory_backends import HugetlbfsMount, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
+from pyvirt_qemu.network_disks import NbdTls
 from pyvirt_qemu.process import QemuProcess, pidfd_exited, set_owned_alone, shared_monitor_path
 from pyvirt_qemu.swtpm import stop_swtpm
+from pyvirt_qemu.transient_disks import remove_transient_overlays
 from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
 
 __all__ = ["DomainObj", "QemuState"]
@@ -88,6 +90,8 @@ class DomainObj(BaseDomainObj):
     # An outgoing migration's ``<job>`` in the status file (async job and phase, libvirt's names), so that a
     # daemon that dies mid-migration is followed by one that finishes it (pyvirt_qemu.migration_recovery.recover).
     migration_job: dict[str, str] | None = None
+    # block copies running, by disk target (pyvirt_qemu.block_jobs): QEMU's events end them
+    block_jobs: dict[str, Any] = field(default_factory=dict)
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -101,6 +105,7 @@ class QemuState(DomainTable[DomainObj]):
         self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls* settings (set by the driver)
+        self.nbd_tls: NbdTls | None = None  # qemu.conf's nbd_tls* settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
@@ -356,6 +361,7 @@ class QemuState(DomainTable[DomainObj]):
             with contextlib.suppress(Error):
                 self.security.release_label(live)
             self.remove_runtime_files(obj.name, hugepage_dirs)
+            remove_transient_overlays(live)
             if existing is not None:
                 obj.live, obj.config = existing.config or existing.live, None
                 obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.CRASHED
@@ -393,6 +399,10 @@ class QemuState(DomainTable[DomainObj]):
         obj.process = proc
         obj.id = st.id
         obj.state, obj.reason = state, reason
+        if not monitor.held_elsewhere and live.devices is not None and any(d.mirror for d in live.devices.disks):
+            from pyvirt_qemu.block_jobs import recover
+
+            recover(self, obj, monitor)  # block copies its status file shows
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
         self.add(obj)
         proc.watch(lambda p: self.on_exit(obj, p))
@@ -412,6 +422,7 @@ class QemuState(DomainTable[DomainObj]):
         with contextlib.suppress(Error):
             self.security.release_label(live)
         self.remove_runtime_files(name, hugepage_dirs)
+        remove_transient_overlays(live)
         return killed
 
     def remove_runtime_files(self, name: str, hugepage_dirs: list[str]) -> None:
@@ -449,6 +460,11 @@ class QemuState(DomainTable[DomainObj]):
                     for sink in list(self.sinks):
                         sink.agent_lifecycle(ref, 1 if opened else 2, 2)
             return
+        if event.startswith("BLOCK_JOB_") and obj.block_jobs:
+            from pyvirt_qemu.block_jobs import on_event
+
+            if on_event(self, obj, event, data):
+                return
         if event == "DEVICE_DELETED" and data.get("device"):
             alias = str(data["device"])
             obj.deleted.notify(alias)  # without the lock: a detach waits for this while holding it
@@ -531,12 +547,17 @@ class QemuState(DomainTable[DomainObj]):
             # only the one process that finds the status still naming this QEMU gives its labels back
             # and removes its files: another watcher may have done so, or started the guest again
             if ours:
+                if obj.block_jobs:  # copies end with QEMU: their images get their labels back
+                    from pyvirt_qemu.block_jobs import forget_all
+
+                    forget_all(self, obj)
                 with contextlib.suppress(Error):
                     self.security.restore_all_label(obj.live)
             with contextlib.suppress(Error):
                 self.security.release_label(obj.live)
             if ours:
                 self.remove_runtime_files(obj.name, proc.hugepage_dirs)
+                remove_transient_overlays(obj.live)  # the guest's writes to its transient disks go
         with obj.lock:
             ref = obj.ref()
             self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")

@@ -26,8 +26,7 @@ from pyvirt.errors import Error, ErrorCode, InternalError, InvalidArgumentError,
 
 __all__ = ["PREALLOC_METADATA", "ConvertStep", "create_command"]
 
-# VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
-PREALLOC_METADATA = 1
+PREALLOC_METADATA = 1  # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
 # virStorageEncryptionFormat, whose number libvirt prints in one error
 _ENCRYPTION_FORMATS = ("default", "qcow", "luks", "luks2")
 

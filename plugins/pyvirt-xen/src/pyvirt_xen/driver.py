@@ -40,6 +40,7 @@ from pyvirt.uri import URI
 from pyvirt_xen import hotplug, lifecycle, saves, tuning
 from pyvirt_xen.capabilities import capabilities_xml
 from pyvirt_xen.console import open_console
+from pyvirt_xen.host_validate import XenHostChecks
 from pyvirt_xen.state import XenState, parse_xen_domain, release_state, shared_state
 from pyvirt_xen.xl import xl_info, xl_info_numa
 
@@ -305,10 +306,10 @@ class XenConnection:
                 "managed_save": saves.has_managed_save(self.state, obj), "has_snapshot": False, "updated": False}  # fmt: skip
 
 
-class XenDriver(HypervisorDriver):
+class XenDriver(XenHostChecks, HypervisorDriver):
     """The object behind the ``xen`` entry point."""
 
-    pyvirt_contract = "1.10"
+    pyvirt_contract = "1.10"  # 1.10: host_validate
     name = "xen"
 
     @hookimpl

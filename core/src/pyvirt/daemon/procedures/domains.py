@@ -19,6 +19,7 @@ from pyvirt.daemon.procedures.table import (
 from pyvirt.daemon.remote_program import ClientContext, StreamOpen
 from pyvirt.domain import domain_matches
 from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, OperationDeniedError
+from pyvirt.flags import ConnectGetAllDomainStatsFlags, DomainMemoryModFlags
 from pyvirt.plugin.records import (
     CheckpointRef,
     DomainRef,
@@ -220,7 +221,7 @@ def _set_memory(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_SET_MAX_MEMORY")
 def _set_max_memory(ctx: ClientContext, a: Any) -> Any:
     # virDomainSetMaxMemory is SetMemoryFlags with VIR_DOMAIN_MEM_MAXIMUM in libvirt's drivers too
-    ctx.calls.domain_set_memory(dom=domain_ref(a[0]), memory_kib=a[1], flags=4)
+    ctx.calls.domain_set_memory(dom=domain_ref(a[0]), memory_kib=a[1], flags=DomainMemoryModFlags.MAXIMUM)
 
 
 @handles("DOMAIN_SET_VCPUS_FLAGS")
@@ -373,6 +374,27 @@ def _get_block_job_info(ctx: ClientContext, a: Any) -> Any:
     return (1 if kind else 0, kind, bandwidth, cur, end)
 
 
+@handles("DOMAIN_BLOCK_COPY")
+def _block_copy(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_copy(dom=domain_ref(a[0]), path=a[1], destxml=a[2], params=_params_from_wire(a[3]),
+                                flags=a[4])  # fmt: skip
+
+
+@handles("DOMAIN_BLOCK_REBASE")
+def _block_rebase(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_rebase(dom=domain_ref(a[0]), path=a[1], base=a[2], bandwidth=a[3], flags=a[4])
+
+
+@handles("DOMAIN_BLOCK_JOB_ABORT")
+def _block_job_abort(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_job_abort(dom=domain_ref(a[0]), path=a[1], flags=a[2])
+
+
+@handles("DOMAIN_BLOCK_JOB_SET_SPEED")
+def _block_job_set_speed(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_job_set_speed(dom=domain_ref(a[0]), path=a[1], bandwidth=a[2], flags=a[3])
+
+
 @handles("DOMAIN_GET_EMULATOR_PIN_INFO")
 def _get_emulator_pin_info(ctx: ClientContext, a: Any) -> Any:
     """remoteDispatchDomainGetEmulatorPinInfo: a map of exactly the ``maplen`` bytes asked for, and 1."""
@@ -481,11 +503,25 @@ def _typed(field: str, value: int | str) -> tuple[int, int | str]:
     return (3, value) if value < 0 else (4, value)
 
 
+# The domain filters of virConnectGetAllDomainStats (VIR_CONNECT_LIST_DOMAINS_FILTERS_ACTIVE, _PERSISTENT, _STATE):
+# the same bits as virConnectListAllDomains', without NOWAIT, BACKING and ENFORCE_STATS.
+_STATS_LIST_FILTERS = (
+    ConnectGetAllDomainStatsFlags.ACTIVE
+    | ConnectGetAllDomainStatsFlags.INACTIVE
+    | ConnectGetAllDomainStatsFlags.PERSISTENT
+    | ConnectGetAllDomainStatsFlags.TRANSIENT
+    | ConnectGetAllDomainStatsFlags.RUNNING
+    | ConnectGetAllDomainStatsFlags.PAUSED
+    | ConnectGetAllDomainStatsFlags.SHUTOFF
+    | ConnectGetAllDomainStatsFlags.OTHER
+)
+
+
 @handles("CONNECT_GET_ALL_DOMAIN_STATS")
 def _all_domain_stats(ctx: ClientContext, a: Any) -> Any:
     wanted, stats, flags = a
     calls = ctx.calls
-    doms = [_domain(ctx, d) for d in wanted] if wanted else _all_domains(ctx, flags & 0xFFFF)
+    doms = [_domain(ctx, d) for d in wanted] if wanted else _all_domains(ctx, flags & _STATS_LIST_FILTERS)
     records = []
     for dom in doms:
         fields = calls.domain_get_stats(dom=dom, stats=stats, flags=flags)

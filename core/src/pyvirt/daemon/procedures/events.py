@@ -18,22 +18,40 @@ from pyvirt.daemon.procedures.table import (
 from pyvirt.daemon.remote_program import ClientContext
 from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt.remote._remote import (
+    REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2,
     REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB,
     REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
     REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE,
     REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
     REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH,
 )
-from pyvirt.remote.calls import uuid_text, wire_domain
+from pyvirt.remote.calls import typed_param_to_wire, uuid_text, wire_domain
 
 # libvirt's domain event ids delivered through the generic event path, with the kind pyvirt's
 # drivers report them as and the message each becomes (remote_protocol.x's structs)
 _DOMAIN_TYPED: dict[int, tuple[str, int, Callable[[int, Any], Any]]] = {
     1: ("reboot", REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, lambda cid, ev: (cid, (wire_domain(ev.domain),))),
+    8: (
+        "block-job",
+        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB,
+        lambda cid, ev: (cid, (wire_domain(ev.domain), ev.disk, ev.type, ev.status)),
+    ),
     15: (
         "device-removed",
         REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
         lambda cid, ev: (cid, (wire_domain(ev.domain), ev.alias)),
+    ),
+    16: (
+        "block-job-2",
+        REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2,
+        lambda cid, ev: (cid, wire_domain(ev.domain), ev.disk, ev.type, ev.status),
+    ),
+    17: (
+        "tunable",
+        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE,
+        lambda cid, ev: (cid, wire_domain(ev.domain), [typed_param_to_wire(p) for p in ev.params]),
     ),
     18: (
         "agent-lifecycle",

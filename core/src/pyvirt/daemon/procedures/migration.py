@@ -175,3 +175,14 @@ def _job_info(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_MIGRATE_START_POST_COPY")
 def _start_post_copy(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_migrate_start_post_copy(dom=domain_ref(a[0]), flags=a[1])
+
+
+@handles("DOMAIN_MIGRATE_SET_MAX_DOWNTIME")
+def _set_max_downtime(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_migrate_set_max_downtime(dom=domain_ref(a[0]), downtime=a[1], flags=a[2])
+    return None
+
+
+@handles("DOMAIN_MIGRATE_GET_MAX_DOWNTIME")
+def _get_max_downtime(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_migrate_get_max_downtime(dom=domain_ref(a[0]), flags=a[1]),)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import CheckpointObj, DomainObj, TestState
 from pyvirt.errors import (
     ErrorCode,
@@ -23,7 +24,13 @@ from pyvirt.errors import (
     OperationFailedError,
     OperationInvalidError,
 )
-from pyvirt.plugin import hookimpl
+from pyvirt.flags import (
+    DomainCheckpointCreateFlags,
+    DomainCheckpointDeleteFlags,
+    DomainCheckpointListFlags,
+    DomainCheckpointXMLFlags,
+    DomainXMLFlags,
+)
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import CheckpointRef, DomainRef
 from pyvirt.util.lazy_import import lazy_module
@@ -40,12 +47,16 @@ else:
 
 __all__ = ["CheckpointHooks"]
 
-CREATE_REDEFINE, CREATE_QUIESCE = 1, 2
-XML_SECURE, XML_NO_DOMAIN, XML_SIZE = 1, 2, 4
-LIST_ROOTS = LIST_DESCENDANTS = 1
-LIST_TOPOLOGICAL, LIST_LEAVES, LIST_NO_LEAVES = 2, 4, 8
-DELETE_CHILDREN, DELETE_METADATA_ONLY, DELETE_CHILDREN_ONLY = 1, 2, 4
-_DOMAIN_XML_INACTIVE = 2
+CREATE_REDEFINE, CREATE_QUIESCE = DomainCheckpointCreateFlags.REDEFINE, DomainCheckpointCreateFlags.QUIESCE
+XML_SECURE, XML_NO_DOMAIN = DomainCheckpointXMLFlags.SECURE, DomainCheckpointXMLFlags.NO_DOMAIN
+XML_SIZE = DomainCheckpointXMLFlags.SIZE
+# ROOTS on a domain's list is DESCENDANTS on a checkpoint's (VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS, the same bit)
+LIST_ROOTS = LIST_DESCENDANTS = DomainCheckpointListFlags.ROOTS
+LIST_TOPOLOGICAL, LIST_LEAVES = DomainCheckpointListFlags.TOPOLOGICAL, DomainCheckpointListFlags.LEAVES
+LIST_NO_LEAVES = DomainCheckpointListFlags.NO_LEAVES
+DELETE_CHILDREN, DELETE_METADATA_ONLY = DomainCheckpointDeleteFlags.CHILDREN, DomainCheckpointDeleteFlags.METADATA_ONLY
+DELETE_CHILDREN_ONLY = DomainCheckpointDeleteFlags.CHILDREN_ONLY
+_DOMAIN_XML_INACTIVE = DomainXMLFlags.INACTIVE
 
 
 def _empty_or_readonly(disk: Disk) -> bool:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
 from pyvirt.errors import (
     ErrorCode,
@@ -21,13 +22,19 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
 from pyvirt.flags import (
+    ConnectGetAllDomainStatsFlags,
+    DomainCreateFlags,
+    DomainDefineFlags,
     DomainDestroyFlags,
+    DomainRebootFlags,
     DomainSaveRestoreFlags,
     DomainShutdownFlags,
+    DomainSnapshotCreateFlags,
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
+    DomainUndefineFlags,
+    DomainXMLFlags,
 )
-from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
 from pyvirt.util.fileio import MAX_XML_FILE, read_limited
@@ -47,14 +54,41 @@ else:  # the XML models load when a definition is first parsed or formatted (pyv
 __all__ = ["DomainHooks"]
 
 SAVE_MAGIC = b"PyvirtTestGuestSave\n"
-UNDEFINE_MANAGED_SAVE = 1
-UNDEFINE_SNAPSHOTS_METADATA = 2
-UNDEFINE_NVRAM = 4
-UNDEFINE_KEEP_NVRAM = 8
-XML_SECURE, XML_INACTIVE, XML_UPDATE_CPU, XML_MIGRATABLE = 1, 2, 4, 8
-DEFINE_VALIDATE = 1
-CREATE_PAUSED, CREATE_AUTODESTROY, CREATE_VALIDATE = 1, 2, 4
-SNAPSHOT_REDEFINE, SNAPSHOT_CURRENT, SNAPSHOT_NO_METADATA, SNAPSHOT_HALT = 1, 2, 4, 8
+UNDEFINE_MANAGED_SAVE = DomainUndefineFlags.MANAGED_SAVE
+UNDEFINE_SNAPSHOTS_METADATA = DomainUndefineFlags.SNAPSHOTS_METADATA
+UNDEFINE_NVRAM = DomainUndefineFlags.NVRAM
+UNDEFINE_KEEP_NVRAM = DomainUndefineFlags.KEEP_NVRAM
+XML_SECURE, XML_INACTIVE = DomainXMLFlags.SECURE, DomainXMLFlags.INACTIVE
+XML_UPDATE_CPU, XML_MIGRATABLE = DomainXMLFlags.UPDATE_CPU, DomainXMLFlags.MIGRATABLE
+DEFINE_VALIDATE = DomainDefineFlags.VALIDATE
+CREATE_PAUSED, CREATE_AUTODESTROY = DomainCreateFlags.START_PAUSED, DomainCreateFlags.START_AUTODESTROY
+CREATE_VALIDATE = DomainCreateFlags.START_VALIDATE
+SNAPSHOT_REDEFINE, SNAPSHOT_CURRENT = DomainSnapshotCreateFlags.REDEFINE, DomainSnapshotCreateFlags.CURRENT
+SNAPSHOT_NO_METADATA, SNAPSHOT_HALT = DomainSnapshotCreateFlags.NO_METADATA, DomainSnapshotCreateFlags.HALT
+# testDomainReboot's mask: every way libvirt 9.0 knows to ask for a reboot
+_REBOOT_FLAGS = (
+    DomainRebootFlags.ACPI_POWER_BTN
+    | DomainRebootFlags.GUEST_AGENT
+    | DomainRebootFlags.INITCTL
+    | DomainRebootFlags.SIGNAL
+    | DomainRebootFlags.PARAVIRT
+)
+# testConnectGetAllDomainStats' mask: the filter groups (VIR_CONNECT_LIST_DOMAINS_FILTERS_*) and the modifiers
+_STATS_FILTERS = (
+    ConnectGetAllDomainStatsFlags.ACTIVE
+    | ConnectGetAllDomainStatsFlags.INACTIVE
+    | ConnectGetAllDomainStatsFlags.PERSISTENT
+    | ConnectGetAllDomainStatsFlags.TRANSIENT
+    | ConnectGetAllDomainStatsFlags.RUNNING
+    | ConnectGetAllDomainStatsFlags.PAUSED
+    | ConnectGetAllDomainStatsFlags.SHUTOFF
+    | ConnectGetAllDomainStatsFlags.OTHER
+    | ConnectGetAllDomainStatsFlags.NOWAIT
+    | ConnectGetAllDomainStatsFlags.BACKING
+    | ConnectGetAllDomainStatsFlags.ENFORCE_STATS
+)
+_STATS_STATE = 1 << 0  # VIR_DOMAIN_STATS_STATE
+_STATS_IOTHREAD = 1 << 7  # VIR_DOMAIN_STATS_IOTHREAD
 
 
 def _test_defaults(dom: Domain) -> Domain:
@@ -273,7 +307,7 @@ class DomainHooks:
 
     @hookimpl
     def domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, 0x3F, "testDomainReboot")
+        check_flags(flags, _REBOOT_FLAGS, "testDomainReboot")
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
@@ -413,15 +447,15 @@ class DomainHooks:
     @hookimpl
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:
         """Like libvirt's test driver: the state group only; ENFORCE refuses any other group asked for."""
-        check_flags(flags, 0xFF | 0xE0000000, "testConnectGetAllDomainStats")
-        supported = 1 | 128  # VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_IOTHREAD
-        if flags & (1 << 31) and stats & ~supported:
+        check_flags(flags, _STATS_FILTERS, "testConnectGetAllDomainStats")
+        supported = _STATS_STATE | _STATS_IOTHREAD
+        if flags & ConnectGetAllDomainStatsFlags.ENFORCE_STATS and stats & ~supported:
             raise InvalidArgumentError(
                 ErrorCode.ARGUMENT_UNSUPPORTED,
                 f"Stats types bits 0x{stats & ~supported:x} are not supported by this daemon",
             )
         obj = self.state.find(dom)
-        if stats and not stats & 1:
+        if stats and not stats & _STATS_STATE:
             return []
         return [("state.state", int(obj.state)), ("state.reason", int(obj.reason))]
 
@@ -503,9 +537,10 @@ class DomainHooks:
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         # testDomainSnapshotCreateXML's flags: QUIESCE, ATOMIC and LIVE have nothing to do here; no DISK_ONLY,
         # REUSE_EXT or NO_METADATA
-        check_flags(flags, SNAPSHOT_REDEFINE | SNAPSHOT_CURRENT | SNAPSHOT_HALT | 0x40 | 0x80 | 0x100 | 0x200,
-                    "testDomainSnapshotCreateXML")  # fmt: skip
-        if flags & 0x200:  # VALIDATE: against libvirt's schema first
+        check_flags(flags, SNAPSHOT_REDEFINE | SNAPSHOT_CURRENT | SNAPSHOT_HALT | DomainSnapshotCreateFlags.QUIESCE
+                    | DomainSnapshotCreateFlags.ATOMIC | DomainSnapshotCreateFlags.LIVE
+                    | DomainSnapshotCreateFlags.VALIDATE, "testDomainSnapshotCreateXML")  # fmt: skip
+        if flags & DomainSnapshotCreateFlags.VALIDATE:  # against libvirt's schema first
             from pyvirt.conf.schema import validate
 
             validate(xml, "domainsnapshot")

@@ -17,13 +17,14 @@ from pyvirt.drivers.test.checkpoints import CheckpointHooks
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
 from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, domain_identity, load_fixture
 from pyvirt.drivers.test.guest import GuestHooks
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
 from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
 from pyvirt.errors import ErrorCode, InvalidArgumentError
 from pyvirt.events import EventSink
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
@@ -74,9 +75,14 @@ def _build_state(fx: NodeFixture, *, lazy: bool) -> TestState:
             obj.state, obj.reason = runstate, 0
         else:
             obj.reason = 0
-    st.resource_loader = lambda state: _load_resources(state, fx)
+    st.resource_loaders = {
+        "networks": lambda state: _load_networks(state, fx),
+        "interfaces": lambda state: _load_interfaces(state, fx),
+        "devices": lambda state: _load_devices(state, fx),
+        "pools": lambda state: _load_pools(state, fx),
+    }
     if not lazy:
-        st.networks  # noqa: B018 - a property: parses the node file's other objects now
+        st.load_resources()  # a node file's other objects are parsed now, its errors reported at open
     return st
 
 
@@ -96,17 +102,22 @@ def _domain_loader(st: TestState, xml: str) -> Callable[[DomainObj], Domain]:
     return load
 
 
-def _load_resources(st: TestState, fx: NodeFixture) -> None:
+def _load_networks(st: TestState, fx: NodeFixture) -> None:
     for item in fx.networks:
         net = conf_network.parse_network(item.xml)
         st.networks[net.name or ""] = NetworkObj(net, active=True)
+
+
+def _load_interfaces(st: TestState, fx: NodeFixture) -> None:
     for item in fx.interfaces:
         iface = conf_interface.parse_interface(item.xml)
         st.interfaces[iface.name or ""] = InterfaceObj(iface)
+
+
+def _load_devices(st: TestState, fx: NodeFixture) -> None:
     for item in fx.devices:
         dev = conf_nodedev.parse_nodedev(item.xml)
         st.devices[dev.name or ""] = dev
-    _load_pools(st, fx)
 
 
 def _load_pools(state: TestState, fx: NodeFixture) -> None:

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pyvirt.conf.metadata import METADATA_ELEMENT, get_metadata, parse_element, set_metadata
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import DomainObj, TestState
 from pyvirt.errors import (
     ErrorCode,
@@ -31,7 +32,6 @@ from pyvirt.errors import (
 from pyvirt.events import Defined as DefinedDetail
 from pyvirt.events import DomainEvent, EventSink, Undefined
 from pyvirt.flags import DomainMemoryModFlags, DomainModificationImpact, DomainSetTimeFlags, DomainVcpuFlags
-from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import BlockInfo, BlockStats, DomainRef, InterfaceStats, VcpuInfo
 

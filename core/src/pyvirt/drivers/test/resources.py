@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import (
     ErrorCode,
@@ -24,7 +25,6 @@ from pyvirt.flags import (
     StorageVolCreateFlags,
     StorageVolDeleteFlags,
 )
-from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
     InterfaceRef,
@@ -183,7 +183,7 @@ class ResourceHooks:
         check_flags(flags, NetworkUpdateFlags.LIVE | NetworkUpdateFlags.CONFIG, "testNetworkUpdate")
         with self.state.lock:
             obj = self._net(net)
-            live, config = bool(flags & 1), bool(flags & 2)
+            live, config = bool(flags & NetworkUpdateFlags.LIVE), bool(flags & NetworkUpdateFlags.CONFIG)
             if not live and not config:
                 live, config = obj.active, not obj.active
             if live and not obj.active:

@@ -13,8 +13,8 @@ test driver run unchanged here.
 
 from __future__ import annotations
 
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import TestState
-from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params

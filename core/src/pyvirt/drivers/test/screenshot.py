@@ -21,8 +21,8 @@ import struct
 import threading
 import zlib
 
+from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import TestState
-from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 

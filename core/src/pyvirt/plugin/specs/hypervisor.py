@@ -1201,6 +1201,95 @@ def domain_get_block_job_info(dom: DomainRef, path: str, flags: int) -> tuple[in
     """
 
 
+# ---------------------------------------------------------------- block copy and block job control (contract 1.13)
+
+
+@hookspec(firstresult=True)
+def domain_block_copy(dom: DomainRef, path: str, destxml: str, params: list[TypedParam], flags: int) -> None:
+    """Start copying one disk of the running domain to a new image (virsh's ``blockcopy``; virDomainBlockCopy).
+
+    The copy runs as the disk's block job: the guest keeps writing to the old
+    image while every write also goes to the new one. Once the new image caught
+    up the job is *ready* (a BLOCK_JOB / BLOCK_JOB_2 READY event) and stays in
+    that mirroring phase until :func:`domain_block_job_abort` ends it, with
+    PIVOT to switch the disk over to the copy. While the job runs the disk's
+    live XML shows ``<mirror>``.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param destxml: the destination as a ``<disk>`` element (``type`` file or block, ``<source>``,
+        ``<driver type>``).
+    :param params: ``bandwidth`` (ULLONG, bytes/s), ``granularity`` (UINT, a power of two),
+        ``buf-size`` (ULLONG), as libvirt's ``VIR_DOMAIN_BLOCK_COPY_*`` names.
+    :param flags: :class:`~pyvirt.flags.DomainBlockCopyFlags` (SHALLOW, REUSE_EXT, TRANSIENT_JOB,
+        SYNCHRONOUS_WRITES).
+    :raises Error: BLOCK_COPY_ACTIVE when the disk has a block job already; OPERATION_INVALID
+        "domain is not running".
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_rebase(dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+    """The older call behind virsh's ``blockpull --base`` and ``blockcopy`` without new options (virDomainBlockRebase).
+
+    With :class:`~pyvirt.flags.DomainBlockRebaseFlags` COPY, ``base`` is the
+    destination file (COPY_DEV: a block device; COPY_RAW: a raw image) and the
+    call starts the same job as :func:`domain_block_copy`.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param base: the copy's destination (COPY), else the backing image a pull stops at (None: all).
+    :param bandwidth: the job's speed limit, MiB/s (BANDWIDTH_BYTES: bytes/s); 0 for none.
+    :param flags: :class:`~pyvirt.flags.DomainBlockRebaseFlags`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_job_abort(dom: DomainRef, path: str, flags: int) -> None:
+    """End the block job of one disk (virsh's ``blockjob --abort/--pivot``; virDomainBlockJobAbort).
+
+    Without PIVOT the disk stays on its old image and the copy is left as it
+    is (a CANCELED event); with PIVOT a ready copy becomes the disk's image (a
+    COMPLETED event). ASYNC returns once the request is made; otherwise the call
+    returns when the job is gone.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param flags: :class:`~pyvirt.flags.DomainBlockJobAbortFlags` ASYNC, PIVOT.
+    :raises Error: OPERATION_INVALID "disk 'vda' does not have an active block job"; BLOCK_COPY_ACTIVE
+        "disk 'vda' not ready for pivot yet" for a PIVOT before the job is ready.
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_job_set_speed(dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+    """Change the speed limit of one disk's block job (virsh's ``blockjob --bandwidth``).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param bandwidth: MiB/s (:class:`~pyvirt.flags.DomainBlockJobSetSpeedFlags` BYTES: bytes/s); 0 lifts
+        the limit.
+    :param flags: :class:`~pyvirt.flags.DomainBlockJobSetSpeedFlags`.
+    :raises Error: OPERATION_INVALID "disk 'vda' does not have an active block job".
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
 # ---------------------------------------------------------------- migration (contract 1.10)
 # libvirt's migration protocol version 3 with parameters (virDomainMigrate*3Params): the source runs Begin,
 # Perform and Confirm, the destination Prepare and Finish. Whoever drives the phases (the client library, or
@@ -1356,6 +1445,42 @@ def domain_migrate_start_post_copy(dom: DomainRef, flags: int) -> None:
     Stops at first non-None result.
 
     Added in contract 1.12.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_set_max_downtime(dom: DomainRef, downtime: int, flags: int) -> None:
+    """Set how long the guest may stay paused for the last pass of a live migration (virDomainMigrateSetMaxDowntime).
+
+    The hypervisor ends pre-copy only once what is left to send fits in that
+    pause at the measured speed; a smaller value makes convergence harder.
+    It may be set before a migration or while one runs (beside its job).
+    Optional.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param downtime: the longest pause, in milliseconds.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :raises Error: OPERATION_INVALID when the domain is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_get_max_downtime(dom: DomainRef, flags: int) -> int:
+    """The longest pause a live migration of the domain may take for its last pass, in milliseconds
+    (virDomainMigrateGetMaxDowntime). Optional.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :returns: the hypervisor's current limit (QEMU's default is 300 ms).
+    :raises Error: OPERATION_INVALID when the domain is not running, or the hypervisor cannot tell.
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
     """
 
 

@@ -1,0 +1,52 @@
+"""What a short run on test:///default loads: each kind of the fixture's objects only when it is first used.
+
+A ``pyvirsh net-list`` used to parse every network, interface, node device,
+pool and volume of the default fixture, importing all their XML models, to
+print one network.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+MODELS = ("pyvirt.conf.network", "pyvirt.conf.storage", "pyvirt.conf.interface", "pyvirt.conf.nodedev")
+
+
+def _loaded_after(calls: str) -> dict[str, object]:
+    probe = (
+        "import json, sys, pyvirt\n"
+        "conn = pyvirt.open('test:///default')\n"
+        f"out = {calls}\n"
+        f"print(json.dumps({{'out': out, 'models': [m for m in {MODELS!r} if m in sys.modules]}}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(run.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("calls", "out", "models"),
+    [
+        ("[n.name for n in conn.list_all_networks()]", ["default"], ["pyvirt.conf.network"]),
+        ("[p.name for p in conn.list_all_storage_pools()]", ["default-pool"], ["pyvirt.conf.storage"]),
+        ("conn.lookup_domain_by_name('test').name", "test", []),
+    ],
+)
+def test_each_kind_is_parsed_when_first_used(calls: str, out: object, models: list[str]) -> None:
+    assert _loaded_after(calls) == {"out": out, "models": models}
+
+
+def test_a_node_file_is_parsed_whole_at_open(tmp_path: object) -> None:
+    """A custom node file's objects are all parsed when the connection opens, so its errors surface there."""
+    from pathlib import Path
+
+    import pyvirt
+    from pyvirt.errors import Error
+
+    node = Path(str(tmp_path)) / "node.xml"
+    node.write_text("<node><pool type='nosuchtype'><name>p</name><target><path>/x</path></target></pool></node>")
+    with pytest.raises(Error, match="Invalid value for attribute 'type' in element 'pool': 'nosuchtype'"):
+        pyvirt.open(f"test://{node}")  # libvirt's test driver refuses it at open too

@@ -1,0 +1,503 @@
+"""Block copy: ``blockdev-mirror`` of a disk to a new image, and the end of the job (abort or pivot).
+
+As libvirt's QEMU driver does with ``-blockdev``: the destination gets its own
+storage and format nodes (``libvirt-N-…``, N one above every number in use),
+the job is named ``copy-<target>-<format node>``, and the disk's live XML
+shows ``<mirror>`` while the job runs (``ready='yes'`` once QEMU reports
+BLOCK_JOB_READY, ``abort``/``pivot`` while it is being ended).
+
+QEMU's events drive the rest, on the monitor's event thread:
+
+- BLOCK_JOB_READY: the copy caught up; BLOCK_JOB(_2) READY events.
+- BLOCK_JOB_COMPLETED after ``block-job-complete`` (a pivot): the disk now
+  runs on the copy; its old nodes go, the old image gets its label back, and
+  the persistent definition follows when it named the same image
+  (qemuBlockJobRewriteConfigDiskSource). Event COMPLETED.
+- BLOCK_JOB_CANCELLED, or COMPLETED after ``block-job-cancel`` of a ready
+  copy (libvirt reports both as CANCELED): the copy's nodes go and its label is
+  restored; the disk stays as it was.
+- an error ends the job as FAILED, cleaned up like an abort.
+
+A copy that fails to start leaves nothing behind: nodes added are deleted,
+a label set is restored and an image this call created is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain_devices import BackingStore, Disk, DiskMirror
+from pyvirt.errors import (
+    Error,
+    ErrorCode,
+    ErrorDomain,
+    InternalError,
+    InvalidArgumentError,
+    NotSupportedError,
+    OperationFailedError,
+    OperationInvalidError,
+    SystemCallError,
+)
+from pyvirt.flags import DomainBlockCopyFlags, DomainBlockRebaseFlags
+from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params
+from pyvirt.util.command import Command
+from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
+
+if TYPE_CHECKING:
+    from pyvirt_qemu.monitor import Monitor
+    from pyvirt_qemu.state import DomainObj, QemuState
+
+__all__ = [
+    "CopyJob",
+    "CopyRequest",
+    "abort",
+    "forget_all",
+    "job_of",
+    "on_event",
+    "recover",
+    "request_from_rebase",
+    "request_from_xml",
+    "set_speed",
+    "speed_bytes",
+    "start_copy",
+]  # fmt: skip
+
+JOB_TYPE_COPY = 2  # virDomainBlockJobType
+COMPLETED, FAILED, CANCELED, READY = 0, 1, 2, 3  # virConnectDomainEventBlockJobStatus
+_LLONG_MAX = (1 << 63) - 1
+_QCOW2_MAGIC = b"QFI\xfb"
+
+
+@dataclass
+class CopyRequest:
+    """What virDomainBlockCopy / virDomainBlockRebase(COPY) asked for, already parsed."""
+
+    kind: str  # file or block
+    path: str
+    fmt: str | None
+    bandwidth: int = 0  # bytes/s
+    granularity: int = 0
+    buf_size: int = 0
+    shallow: bool = False
+    reuse: bool = False
+    sync_writes: bool = False
+
+
+@dataclass
+class CopyJob:
+    """One running copy: QEMU's job, the destination's nodes, and how the job ended (once it has)."""
+
+    name: str
+    target: str  # the disk's target (vda): BLOCK_JOB_2's name for it
+    path: str  # the disk's image when the job started: BLOCK_JOB's name for it
+    mirror: Disk  # the destination as a disk (source, format, node number)
+    nodes: list[str]  # the destination's nodes, users first (blockdev-del's order)
+    state: str = "running"  # running, ready, aborting, pivoting
+    status: int | None = None  # the virConnectDomainEventBlockJobStatus it ended with
+    error: str | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+def request_from_xml(destxml: str, params: list[TypedParam], flags: int) -> CopyRequest:
+    """qemuDomainBlockCopy: the typed parameters checked, the destination read from its ``<disk>``."""
+    from pyvirt.conf.xmlparse import parse_xml
+
+    check_typed_params(params, {"bandwidth": TypedParamType.ULLONG, "granularity": TypedParamType.UINT,
+                                "buf-size": TypedParamType.ULLONG})  # fmt: skip
+    values = {p.field: int(p.value) for p in params}
+    granularity = values.get("granularity", 0)
+    if granularity & (granularity - 1):
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "granularity must be power of 2")
+    elem = parse_xml(destxml, "disk", "disk.xml")
+    kind = elem.get("type") or "file"
+    source = elem.find("source")
+    path = None
+    if source is not None:
+        path = source.get("dev") if kind == "block" else source.get("file")
+    if kind not in ("file", "block") or not path:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"block copy to a '{kind}' disk without a local path "
+                                "is not supported by the QEMU driver yet")  # fmt: skip
+    driver = elem.find("driver")
+    fmt = driver.get("type") if driver is not None else None
+    return CopyRequest(kind, path, fmt, values.get("bandwidth", 0), granularity, values.get("buf-size", 0),
+                       shallow=bool(flags & DomainBlockCopyFlags.SHALLOW),
+                       reuse=bool(flags & DomainBlockCopyFlags.REUSE_EXT),
+                       sync_writes=bool(flags & DomainBlockCopyFlags.SYNCHRONOUS_WRITES))  # fmt: skip
+
+
+def speed_bytes(bandwidth: int, in_bytes: bool) -> int:
+    """A job's speed in bytes/s from the API's MiB/s (or bytes/s), refused as libvirt refuses an overflow."""
+    if in_bytes:
+        return bandwidth
+    if bandwidth > _LLONG_MAX >> 20:
+        raise OperationFailedError(ErrorCode.OVERFLOW, f"bandwidth must be less than {_LLONG_MAX >> 20}")
+    return bandwidth << 20
+
+
+def request_from_rebase(base: str | None, bandwidth: int, flags: int) -> CopyRequest:
+    """qemuDomainBlockRebase with COPY: the destination from ``base`` and the flags, the speed in bytes/s."""
+    bandwidth = speed_bytes(bandwidth, bool(flags & DomainBlockRebaseFlags.BANDWIDTH_BYTES))
+    if flags & DomainBlockRebaseFlags.RELATIVE:
+        raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "Relative backing during copy not supported yet")
+    kind = "block" if flags & DomainBlockRebaseFlags.COPY_DEV else "file"
+    return CopyRequest(kind, base or "", "raw" if flags & DomainBlockRebaseFlags.COPY_RAW else None, bandwidth,
+                       shallow=bool(flags & DomainBlockRebaseFlags.SHALLOW),
+                       reuse=bool(flags & DomainBlockRebaseFlags.REUSE_EXT))  # fmt: skip
+
+
+def job_of(obj: DomainObj, disk: Disk) -> CopyJob | None:
+    return obj.block_jobs.get(disk.target_dev or "")
+
+
+def _probe_format(path: str) -> str:
+    """virStorageFileProbeFormat for the two formats a copy is made in here: qcow2 by its magic, else raw."""
+    with open(path, "rb") as f:
+        return "qcow2" if f.read(4) == _QCOW2_MAGIC else "raw"
+
+
+def _check_destination(disk: Disk, req: CopyRequest) -> bool:
+    """qemuDomainBlockCopyValidateMirror: whether the destination exists already (then it is reused)."""
+    dst = disk.target_dev or ""
+    if not os.path.isabs(req.path):
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
+    try:
+        st = os.stat(req.path)
+    except OSError as exc:
+        if req.reuse or req.kind == "block":
+            raise SystemCallError(exc.errno or 0, f"missing destination file for disk {dst}: {req.path}") from None
+        return False
+    if stat.S_ISBLK(st.st_mode):
+        return True
+    if req.kind == "block":
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"blockdev flag requested for disk {dst}, but file "
+                                   f"'{req.path}' is not a block device")  # fmt: skip
+    if st.st_size and not req.reuse:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"external destination file for disk {dst} already "
+                                f"exists and is not a block device: {req.path}")  # fmt: skip
+    return req.reuse
+
+
+def _virtual_size(monitor: Monitor, node: str) -> int:
+    for entry in monitor.execute("query-named-block-nodes", {"flat": True}):
+        if entry.get("node-name") == node:
+            return int(entry["image"]["virtual-size"])
+    raise InternalError(ErrorCode.INTERNAL_ERROR, f"failed to find data for block node '{node}'")
+
+
+def _backing_node(disk: Disk) -> str | None:
+    layer = disk.backing
+    if layer is None or layer.index is None or not (layer.source_file or layer.source_dev):
+        return None
+    return f"libvirt-{layer.index}-format"
+
+
+def start_copy(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, req: CopyRequest,
+               transient_job: bool) -> None:  # fmt: skip
+    """qemuDomainBlockCopyCommon, for a running guest whose MODIFY job the caller holds."""
+    dst = disk.target_dev or ""
+    if req.bandwidth > _LLONG_MAX:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"bandwidth must be less than '{_LLONG_MAX}' bytes/s "
+                                   f"({_LLONG_MAX >> 20} MiB/s)")  # fmt: skip
+    if job_of(obj, disk) is not None or disk.mirror is not None:
+        raise OperationInvalidError(ErrorCode.BLOCK_COPY_ACTIVE, f"disk '{dst}' already in active block job")
+    if format_node(disk) is None or disk.type not in (None, "file", "block"):
+        raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"block copy of disk '{dst}' is not supported")
+    if not transient_job and obj.persistent:
+        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not transient")
+    backing = _backing_node(disk)
+    shallow = req.shallow and backing is not None  # one layer only: nothing to share
+    existing = _check_destination(disk, req)
+    fmt = req.fmt
+    if fmt is None:
+        fmt = _probe_format(req.path) if req.reuse and existing else disk.driver_type or "raw"
+    if shallow and not existing and fmt == "raw":
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
+                                f"shallow copy of disk '{dst}' into a raw file is not possible")  # fmt: skip
+    mirror = Disk(type=req.kind, device=disk.device, driver_type=fmt, target_dev=dst,
+                  source_file=req.path if req.kind == "file" else None,
+                  source_dev=req.path if req.kind == "block" else None,
+                  backing=None if shallow else BackingStore())  # fmt: skip
+    created = False
+    labelled = False
+    added: list[str] = []
+    g = state.audit_guest(obj, obj.process.pid if obj.process is not None else 0)
+    try:
+        if not existing:
+            size = _virtual_size(monitor, format_node(disk) or "")
+            argv = ["qemu-img", "create", "-q", "-f", fmt]
+            if shallow and disk.backing is not None:
+                base = disk.backing.source_file or disk.backing.source_dev or ""
+                argv += ["-b", base, "-F", disk.backing.format or "raw"]
+            Command([*argv, req.path, str(size)]).pass_env("PATH").run(timeout=120)
+            created = True
+        state.security.set_path_label(obj.live, req.path)
+        labelled = True
+        with obj.lock:
+            mirror.source_index = next_node_id(obj.live)
+        nodes = disk_blockdevs(mirror)
+        if shallow:
+            nodes[-1]["backing"] = backing
+        for node in nodes:
+            monitor.execute("blockdev-add", node)
+            added.append(str(node["node-name"]))
+        name = f"copy-{dst}-{format_node(disk)}"
+        args: dict[str, Any] = {"job-id": name, "device": format_node(disk), "target": format_node(mirror),
+                                "sync": "top" if shallow else "full", "auto-dismiss": True}  # fmt: skip
+        if req.bandwidth:
+            args["speed"] = req.bandwidth
+        if req.granularity:
+            args["granularity"] = req.granularity
+        if req.buf_size:
+            args["buf-size"] = req.buf_size
+        if req.sync_writes:
+            args["copy-mode"] = "write-blocking"
+        job = CopyJob(name, dst, disk.source_file or disk.source_dev or "", mirror, list(reversed(added)))
+        with obj.lock:
+            obj.block_jobs[dst] = job
+            disk.mirror = _mirror_xml(mirror)
+        try:
+            monitor.execute("blockdev-mirror", args)
+        except Error:
+            with obj.lock:
+                obj.block_jobs.pop(dst, None)
+                disk.mirror = None
+            raise
+    except Error:
+        for name in reversed(added):
+            with contextlib.suppress(Error):
+                monitor.execute("blockdev-del", {"node-name": name})
+        if labelled:
+            with contextlib.suppress(Error):
+                state.security.restore_path_label(obj.live, req.path)
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(req.path)
+        state.auditor.disk(g, None, req.path, "mirror", False)
+        raise
+    state.auditor.disk(g, None, req.path, "mirror", True)
+    state.save_status(obj)
+
+
+def _mirror_xml(mirror: Disk, ready: str | None = None) -> DiskMirror:
+    """virDomainDiskDefFormatMirror's content for a copy: old-style attributes for a file, the new children."""
+    is_file = mirror.type == "file"
+    return DiskMirror(type=mirror.type, file=mirror.source_file if is_file else None,
+                      format=mirror.driver_type if is_file else None, job="copy", ready=ready,
+                      format_type=mirror.driver_type, source_file=mirror.source_file, source_dev=mirror.source_dev,
+                      source_index=mirror.source_index, backing=mirror.backing)  # fmt: skip
+
+
+def _disk(obj: DomainObj, target: str) -> Disk | None:
+    return next((d for d in (obj.live.devices.disks if obj.live.devices else []) if d.target_dev == target), None)
+
+
+def abort(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, pivot: bool, wait: bool) -> None:
+    """qemuDomainBlockJobAbort: cancel the copy, or (pivot) complete it; unless ``wait``, return once asked."""
+    dst = disk.target_dev or ""
+    job = job_of(obj, disk)
+    if job is None:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"disk {dst} does not have an active block job")
+    if job.state in ("aborting", "pivoting"):
+        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"block job on disk '{dst}' is still being ended")
+    if pivot and job.state != "ready":
+        raise OperationInvalidError(ErrorCode.BLOCK_COPY_ACTIVE, f"block job '{job.name}' not ready for pivot yet")
+    # the new state before the command: QEMU's event may reach the event thread before the reply reaches us
+    previous, job.state = job.state, "pivoting" if pivot else "aborting"
+    try:
+        monitor.execute("block-job-complete" if pivot else "block-job-cancel", {"device": job.name})
+    except Error:
+        job.state = previous
+        raise
+    with obj.lock:
+        if disk.mirror is not None:
+            disk.mirror.ready = "pivot" if pivot else "abort"
+    state.save_status(obj)
+    if not wait:
+        return
+    while not job.ended.wait(1.0):
+        if obj.process is None or not obj.process.alive():
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+    if pivot and job.status == FAILED:
+        detail = f": {job.error}" if job.error else ""
+        raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"block job '{job.name}' failed while pivoting{detail}")
+
+
+def set_speed(obj: DomainObj, monitor: Monitor, disk: Disk, bandwidth: int) -> None:
+    """qemuDomainBlockJobSetSpeed, ``bandwidth`` in bytes/s."""
+    job = job_of(obj, disk)
+    if job is None:
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"disk {disk.target_dev} does not have an active block job")
+    monitor.execute("block-job-set-speed", {"device": job.name, "speed": bandwidth})
+
+
+def on_event(state: QemuState, obj: DomainObj, event: str, data: dict[str, Any]) -> bool:
+    """A BLOCK_JOB_* event of one of our copies (True), handled; anything else is not ours (False)."""
+    name = data.get("device")
+    job = next((j for j in list(obj.block_jobs.values()) if j.name == name), None)
+    if job is None:
+        return False
+    if event == "BLOCK_JOB_READY":
+        if job.state == "running":
+            job.state = "ready"
+            with obj.lock:
+                disk = _disk(obj, job.target)
+                if disk is not None and disk.mirror is not None:
+                    disk.mirror.ready = "yes"
+            _save(state, obj)
+            _emit(state, obj, job, READY)
+        return True
+    if event == "BLOCK_JOB_ERROR":
+        return True  # the job goes on or ends as QEMU's error policy says; its end comes as its own event
+    if event not in ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"):
+        return True
+    error = data.get("error")
+    if event == "BLOCK_JOB_COMPLETED" and error is None and job.state == "pivoting":
+        _conclude_pivot(state, obj, job)
+        status = COMPLETED
+    else:
+        # libvirt: a copy cancelled once ready completes in QEMU, an abort's end is CANCELED either way
+        status = FAILED if error is not None and job.state != "aborting" else CANCELED
+        if event == "BLOCK_JOB_COMPLETED" and error is None and job.state == "running":
+            status = COMPLETED  # (never for a mirror, which waits in the ready state; kept for completeness)
+        _conclude_abort(state, obj, job)
+    job.status, job.error = status, str(error) if error is not None else None
+    with obj.lock:
+        obj.block_jobs.pop(job.target, None)
+    _save(state, obj)
+    _emit(state, obj, job, status)
+    job.ended.set()
+    return True
+
+
+def _save(state: QemuState, obj: DomainObj) -> None:
+    if obj.process is not None and obj.process.alive():
+        with contextlib.suppress(Error):
+            state.save_status(obj)
+
+
+def _emit(state: QemuState, obj: DomainObj, job: CopyJob, status: int) -> None:
+    """BLOCK_JOB names the disk by its image now: after a pivot, the copy (as libvirt reports it)."""
+    with obj.lock:
+        disk = _disk(obj, job.target)
+        path = (disk.source_file or disk.source_dev) if disk is not None else None
+    ref = obj.ref()
+    for sink in list(state.sinks):
+        sink.block_job(ref, path or job.path, job.target, JOB_TYPE_COPY, status)
+
+
+def _delete_nodes(obj: DomainObj, names: list[str]) -> None:
+    proc = obj.process
+    if proc is None:
+        return
+    for name in names:
+        with contextlib.suppress(Error):
+            proc.monitor.execute("blockdev-del", {"node-name": name})
+
+
+def _conclude_abort(state: QemuState, obj: DomainObj, job: CopyJob) -> None:
+    """qemuBlockJobProcessEventConcludedCopyAbort: the copy's nodes and label go; the disk is as it was."""
+    with obj.lock:
+        disk = _disk(obj, job.target)
+        if disk is not None:
+            disk.mirror = None
+    _delete_nodes(obj, job.nodes)
+    path = job.mirror.source_file or job.mirror.source_dev
+    if path:
+        with contextlib.suppress(Error):
+            state.security.restore_path_label(obj.live, path)
+
+
+def _conclude_pivot(state: QemuState, obj: DomainObj, job: CopyJob) -> None:
+    """qemuBlockJobProcessEventConcludedCopyPivot: the disk runs on the copy; its old chain is let go."""
+    with obj.lock:
+        disk = _disk(obj, job.target)
+        if disk is None:
+            return
+        old = disk.model_copy(deep=True)
+        mirror = job.mirror
+        disk.type, disk.driver_type = mirror.type, mirror.driver_type
+        disk.source_file, disk.source_dev = mirror.source_file, mirror.source_dev
+        disk.source_index = mirror.source_index
+        if mirror.backing is not None:  # a full copy: one image, its chain ends there
+            disk.backing = mirror.backing
+        disk.mirror = None
+        persistent = obj.config if obj.config is not None else None
+    shared_backing = mirror.backing is None  # a shallow copy keeps using the old backing chain
+    old_nodes = [n["node-name"] for n in reversed(disk_blockdevs(old))]
+    if shared_backing:
+        old_nodes = [n for n in old_nodes if n.startswith(f"libvirt-{old.source_index}-")]
+    _delete_nodes(obj, [str(n) for n in old_nodes])
+    if old.source_path:
+        with contextlib.suppress(Error):
+            state.security.restore_path_label(obj.live, old.source_path)
+    if persistent is not None:
+        _rewrite_config(state, persistent, old, disk)
+
+
+def _rewrite_config(state: QemuState, persistent: Domain, old: Disk, new: Disk) -> None:
+    """qemuBlockJobRewriteConfigDiskSource: the definition follows the pivot when it named the same image."""
+    for disk in persistent.devices.disks if persistent.devices else []:
+        if disk.target_dev == old.target_dev and disk.source_path == old.source_path:
+            disk.type, disk.driver_type = new.type, new.driver_type
+            disk.source_file, disk.source_dev = new.source_file, new.source_dev
+            if new.backing is not None and not (new.backing.source_file or new.backing.source_dev):
+                disk.backing = None
+            with contextlib.suppress(Error):
+                state.save_config(persistent)
+            return
+
+
+def forget_all(state: QemuState, obj: DomainObj) -> None:
+    """The guest's QEMU is gone: its copies ended with it; their images get their labels back."""
+    with obj.lock:
+        jobs = list(obj.block_jobs.values())
+        obj.block_jobs.clear()
+    for job in jobs:
+        path = job.mirror.source_file or job.mirror.source_dev
+        if path:
+            with contextlib.suppress(Error):
+                state.security.restore_path_label(obj.live, path)
+        job.status = FAILED
+        job.ended.set()
+
+
+def recover(state: QemuState, obj: DomainObj, monitor: Monitor) -> None:
+    """A daemon that starts again takes over the copies its status file shows (``<mirror>``), as libvirt's
+    reconnect does: a job QEMU still runs is followed again; one that ended meanwhile is concluded by what
+    QEMU's device now reads, the copy (it was pivoted) or the old image (it was cancelled or failed)."""
+    from pyvirt_qemu.hotplug import top_nodes
+
+    disks = [d for d in (obj.live.devices.disks if obj.live.devices else []) if d.mirror is not None]
+    if not disks:
+        return
+    running = {str(j.get("device")): j for j in monitor.execute("query-block-jobs")}
+    tops: dict[str, str] | None = None
+    for disk in disks:
+        m = disk.mirror
+        assert m is not None
+        dst = disk.target_dev or ""
+        mirror = Disk(type=m.type, device=disk.device, driver_type=m.format_type, target_dev=dst,
+                      source_file=m.source_file, source_dev=m.source_dev, source_index=m.source_index,
+                      backing=m.backing)  # fmt: skip
+        name = f"copy-{dst}-{format_node(disk)}"
+        job_state = {"yes": "ready", "abort": "aborting", "pivot": "pivoting"}.get(m.ready or "", "running")
+        qemu_job = running.get(name)
+        if qemu_job is not None and qemu_job.get("ready") and job_state == "running":
+            job_state, m.ready = "ready", "yes"  # it became ready while nobody listened
+        nodes = [str(n["node-name"]) for n in reversed(disk_blockdevs(mirror))]
+        job = CopyJob(name, dst, disk.source_file or disk.source_dev or "", mirror, nodes, job_state)
+        obj.block_jobs[dst] = job
+        if qemu_job is not None:
+            continue
+        if tops is None:
+            tops = top_nodes(monitor)
+        alias = disk.alias.name if disk.alias is not None else None
+        pivoted = alias is not None and tops.get(alias) == format_node(mirror)
+        job.state = "pivoting" if pivoted else "aborting"
+        on_event(state, obj, "BLOCK_JOB_COMPLETED" if pivoted else "BLOCK_JOB_CANCELLED", {"device": name})
