@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     from pyvirt.flags import (
         ConnectGetAllDomainStatsFlags,
         DomainAbortJobFlags,
+        DomainBlockCommitFlags,
         DomainBlockCopyFlags,
         DomainBlockJobAbortFlags,
         DomainBlockJobInfoFlags,
         DomainBlockJobSetSpeedFlags,
+        DomainBlockPullFlags,
         DomainBlockRebaseFlags,
         DomainCheckpointCreateFlags,
         DomainCheckpointDeleteFlags,
@@ -367,6 +369,24 @@ class Domain:
     def block_job_set_speed(self, path: str, bandwidth: int, flags: DomainBlockJobSetSpeedFlags | int = 0) -> None:
         """Limit disk ``path``'s block job to ``bandwidth`` MiB/s (flag BYTES: bytes/s); virDomainBlockJobSetSpeed."""
         self._conn.calls.domain_block_job_set_speed(dom=self._ref, path=path, bandwidth=bandwidth, flags=flags)
+
+    def block_pull(self, path: str, bandwidth: int = 0, flags: DomainBlockPullFlags | int = 0) -> None:
+        """virDomainBlockPull: fill disk ``path``'s top image from its whole backing chain (a block job)."""
+        self._conn.calls.domain_block_pull(dom=self._ref, path=path, bandwidth=bandwidth, flags=flags)
+
+    def block_commit(
+        self,
+        path: str,
+        base: str | None = None,
+        top: str | None = None,
+        bandwidth: int = 0,
+        flags: DomainBlockCommitFlags | int = 0,
+    ) -> None:
+        """virDomainBlockCommit: merge the images from ``top`` down into ``base`` (a block job; ACTIVE for the
+        disk's running image, which then waits for virDomainBlockJobAbort to pivot or keep the overlay)."""
+        self._conn.calls.domain_block_commit(
+            dom=self._ref, path=path, base=base, top=top, bandwidth=bandwidth, flags=flags
+        )
 
     def pin_emulator(self, cpumap: bytes, flags: DomainModificationImpact | int = 0) -> None:
         """Let the emulator's threads (all but the vCPUs) run only on the host CPUs of ``cpumap`` (virDomainPinEmulator)."""

@@ -84,3 +84,25 @@ def test_another_test_entry_point_still_goes_through_pluggy(monkeypatch: pytest.
     with pyvirt.open("test:///default") as conn:
         assert conn.lookup_domain_by_name("test").name == "test"
     assert seen == ["test"]
+
+
+def test_the_test_security_model_matches_the_security_specs() -> None:
+    """Its stack is built ``checked=True`` (not registered at every start-up): pluggy checks it here."""
+    from pyvirt.drivers.test.security import TestSecurityDriver
+    from pyvirt.security.stack import _validated
+
+    driver = TestSecurityDriver()
+    assert _validated("testSecurity", driver) is driver  # raises naming the hook on a mismatch
+
+
+def test_reading_a_label_of_test_default_imports_no_pluggy() -> None:
+    probe = (
+        "import sys, pyvirt\n"
+        "conn = pyvirt.open('test:///default')\n"
+        "dom = conn.lookup_domain_by_name('test')\n"
+        "dom.destroy(); dom.create()\n"
+        "assert [tuple(label) for label in dom.security_labels()] == [('libvirt-test', True)]\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pluggy'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -50,3 +50,30 @@ def test_a_node_file_is_parsed_whole_at_open(tmp_path: object) -> None:
     node.write_text("<node><pool type='nosuchtype'><name>p</name><target><path>/x</path></target></pool></node>")
     with pytest.raises(Error, match="Invalid value for attribute 'type' in element 'pool': 'nosuchtype'"):
         pyvirt.open(f"test://{node}")  # libvirt's test driver refuses it at open too
+
+
+_LIFECYCLE = (
+    "dom = conn.lookup_domain_by_name('test')\n"
+    "{first}"
+    "dom.destroy(); dom.create(); dom.destroy(); dom.create()\n"
+    "before = 'pyvirt.conf.domain' in sys.modules\n"
+    "labels = [tuple(label) for label in dom.security_labels()]\n"
+    "dom.destroy()\n"
+    "print(json.dumps([before, labels, [tuple(label) for label in dom.security_labels()], dom.xml_desc()]))\n"
+)
+
+
+def _lifecycle(first: str) -> list[object]:
+    probe = "import json, sys, pyvirt\nconn = pyvirt.open('test:///default')\n" + _LIFECYCLE.format(first=first)
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(run.stdout)  # type: ignore[no-any-return]
+
+
+def test_start_and_destroy_parse_no_definition_and_label_as_when_parsed() -> None:
+    """Stopping and starting a built-in domain reads no XML; its labels, once read, are those of a domain
+    whose definition was parsed (and labelled at each start and stop) all along."""
+    lazy = _lifecycle("")
+    parsed_first = _lifecycle("dom.xml_desc()\n")
+    assert lazy[0] is False and parsed_first[0] is True
+    assert lazy[1:] == parsed_first[1:]
+    assert lazy[1] and lazy[1] != lazy[2]  # running: the test model's label; stopped: none of it

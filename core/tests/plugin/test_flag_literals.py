@@ -201,19 +201,25 @@ def raw_flag_uses(
     source: str = "",
     methods: dict[str, set[int]] | None = None,
     not_libvirt: frozenset[str] = frozenset(),
+    imported: dict[str, NamedConstant] | None = None,
 ) -> list[tuple[int, str]]:
-    """(line, source) of every flag position holding digits, or a module constant that names no libvirt flag
-    (``not_libvirt``: the constants of this module that are some other program's flags)."""
+    """(line, source) of every flag position holding digits, or a module constant (its own or ``imported``
+    from another scanned module) that names no libvirt flag (``not_libvirt``: the constants of this module
+    that are some other program's flags)."""
     constants = {n: c for n, c in module_constants(tree, source).items() if n not in not_libvirt} if source else {}
+    outside = {n: c for n, c in (imported or {}).items() if n not in constants}
     found = []
     for expr in _flag_positions(tree, methods if methods is not None else {}):
-        if _is_literal(expr) or (isinstance(expr, ast.Tuple) and any(map(_is_literal, ast.walk(expr)))):
+        if _is_literal(expr) or (
+            isinstance(expr, ast.Tuple) and any(_is_literal(n) for n in ast.walk(expr) if isinstance(n, ast.expr))
+        ):
             found.append((expr.lineno, ast.unparse(expr)))
             continue
         for name in _names_in(expr):
-            const = constants.get(name)
-            if const is not None and not const.libvirt:
+            if (const := constants.get(name)) is not None and not const.libvirt:
                 found.append((const.line, f"{name} = {const.value} (a flag without libvirt's name)"))
+            elif (const := outside.get(name)) is not None and not const.libvirt:
+                found.append((expr.lineno, f"{name}, imported = {const.value} (a flag without libvirt's name)"))
     return sorted(set(found))
 
 
@@ -290,6 +296,15 @@ _CHUNK = 1 << 20
     }
 
 
+def test_a_constant_imported_from_another_module_is_followed() -> None:
+    lib = "_MAXIMUM = 4\n_NAMED = 4  # VIR_DOMAIN_MEM_MAXIMUM\n"
+    use = "from pyvirt.lib import _MAXIMUM, _NAMED as N\ndom.set_memory(1, _MAXIMUM)\nflags |= N\n"
+    modules = {"pyvirt.lib": module_constants(ast.parse(lib), lib)}
+    tree = ast.parse(use)
+    found = raw_flag_uses(tree, use, {"set_memory": {1}}, imported=imported_constants(tree, modules))
+    assert found == [(2, "_MAXIMUM, imported = 4 (a flag without libvirt's name)")]
+
+
 def test_the_scan_reads_the_public_methods_flag_positions() -> None:
     positions = public_flag_positions()
     assert positions["xml_desc"] == {0}
@@ -297,12 +312,32 @@ def test_the_scan_reads_the_public_methods_flag_positions() -> None:
     assert "lookup_domain_by_name" not in positions
 
 
+def _module_name(path: str) -> str:
+    """``core/src/pyvirt/cli/main.py`` -> ``pyvirt.cli.main``; ``plugins/pyvirt-esx/src/pyvirt_esx/x.py`` ->
+    ``pyvirt_esx.x``."""
+    return path.split("/src/", 1)[1].removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def imported_constants(tree: ast.Module, modules: dict[str, dict[str, NamedConstant]]) -> dict[str, NamedConstant]:
+    """The digit constants this module imports by name from the other scanned modules (``from m import X``)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in modules:
+            for alias in node.names:
+                if (const := modules[node.module].get(alias.name)) is not None:
+                    found[alias.asname or alias.name] = const
+    return found
+
+
 def test_nothing_in_core_or_the_plugins_writes_a_flag_as_a_number() -> None:
     methods = public_flag_positions()
+    modules = {_module_name(path): module_constants(tree, source) for path, source, tree in _sources()}
     offenders = [
         f"{path}:{line}: {text}"
         for path, source, tree in _sources()
-        for line, text in raw_flag_uses(tree, source, methods, frozenset(NOT_LIBVIRT.get(path, ())))
+        for line, text in raw_flag_uses(
+            tree, source, methods, frozenset(NOT_LIBVIRT.get(path, ())), imported_constants(tree, modules)
+        )
     ]
     assert not offenders, "write these with pyvirt.flags (or a constant named after libvirt's):\n" + "\n".join(
         offenders

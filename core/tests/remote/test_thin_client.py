@@ -167,7 +167,7 @@ def test_a_short_run_through_pyvirtd_imports_at_most_the_pyvirt_modules_it_does_
     out, imported = _imported_by("-c", pyvirtd.uri(), "list", "--all")
     assert out.returncode == 0
     ours = sorted(name for name in imported if name.split(".")[0] == "pyvirt")
-    assert len(ours) <= 40, ours
+    assert len(ours) <= 38, ours  # 40 before the procedure index, the unix fast path and the lazy API table
 
 
 def test_the_procedure_index_names_the_tables_numbers_and_codecs_for_every_procedure() -> None:

@@ -28,7 +28,7 @@ from pyvirt.cli.progress import Progress
 from pyvirt.domain import Domain
 from pyvirt.errors import Error
 
-__all__: list[str] = []
+__all__ = ["JobWaiter", "call", "timeout_ms"]
 
 # virDomainBlockRebaseFlags and virDomainBlockCopyFlags (SHALLOW and REUSE_EXT have the same values in both)
 _SHALLOW = 1  # VIR_DOMAIN_BLOCK_REBASE_SHALLOW
@@ -59,7 +59,7 @@ def _uint(o: dict[str, Any], name: str, limit: int = _UINT_MAX) -> int:
     return int(text)
 
 
-def _timeout_ms(o: dict[str, Any]) -> int:
+def timeout_ms(o: dict[str, Any]) -> int:
     """vshCommandOptTimeoutToMs: seconds as a C unsigned int, not 0, that fit in an int once in ms."""
     if o["timeout"] is None:
         return 0
@@ -118,7 +118,7 @@ def cmd_blockcopy(s: Session, o: dict[str, Any]) -> None:
     buf_size = _uint(o, "buf-size", _ULLONG_MAX)
     flags = (_SHALLOW if o["shallow"] else 0) | (_REUSE_EXT if o["reuse-external"] else 0)
     flags |= (_TRANSIENT_JOB if o["transient-job"] else 0) | (_SYNCHRONOUS_WRITES if o["synchronous-writes"] else 0)
-    timeout = _timeout_ms(o)
+    timeout = timeout_ms(o)
     blocking = blocking or bool(timeout)
     abort_flags = _ABORT_ASYNC if o["async"] else 0
     for a, b in (("dest", "xml"), ("format", "xml"), ("blockdev", "xml"), ("pivot", "finish")):
@@ -131,7 +131,7 @@ def cmd_blockcopy(s: Session, o: dict[str, Any]) -> None:
             if o[name]:
                 raise CommandError(f"--{name} requires at least one of --timeout, --wait, --pivot, or --finish")
     dom = get_domain(s, o["domain"])
-    waiter = _JobWaiter(s, dom, path) if blocking else None
+    waiter = JobWaiter(s, dom, path) if blocking else None
     try:
         xmlstr = _read_file(xml) if xml else None
         if granularity or buf_size or (fmt and fmt != "raw") or xml or o["transient-job"] or \
@@ -142,11 +142,11 @@ def cmd_blockcopy(s: Session, o: dict[str, Any]) -> None:
             if o["print-xml"]:
                 s.out_raw(xmlstr)
                 return
-            _call(lambda: dom.block_copy(path, xmlstr, params, flags))
+            call(lambda: dom.block_copy(path, xmlstr, params, flags))
         else:
             flags |= _COPY | (_COPY_DEV if o["blockdev"] else 0) | (_COPY_RAW if fmt == "raw" else 0)
             flags |= _REBASE_BYTES if o["bytes"] else 0
-            _call(lambda: dom.block_rebase(path, dest, bandwidth, flags))
+            call(lambda: dom.block_rebase(path, dest, bandwidth, flags))
         if waiter is None:
             s.extra_raw("Block Copy started")
             return
@@ -176,7 +176,7 @@ def cmd_blockcopy(s: Session, o: dict[str, Any]) -> None:
         s.extra_raw("\nNow in mirroring phase")
 
 
-def _call(start: Any) -> None:
+def call(start: Any) -> None:
     try:
         start()
     except Error as exc:
@@ -202,11 +202,11 @@ def _copy_params(bandwidth: int, in_bytes: bool, granularity: int, buf_size: int
     return params
 
 
-class _JobWaiter:
+class JobWaiter:
     """virshBlockJobWaitInit/virshBlockJobWait: the disk's block job events, and the polling beside them."""
 
-    def __init__(self, s: Session, dom: Domain, path: str) -> None:
-        self.s, self.dom, self.path = s, dom, path
+    def __init__(self, s: Session, dom: Domain, path: str, label: str = "Block Copy") -> None:
+        self.s, self.dom, self.path, self.label = s, dom, path, label
         self.status = -1
         self._changed = threading.Event()
         self._ids: list[int] = []
@@ -229,7 +229,7 @@ class _JobWaiter:
 
     def wait(self, timeout_ms: int, abort_flags: int, verbose: bool) -> int:
         """The job's end or readiness as a virConnectDomainEventBlockJobStatus (CANCELED after our abort)."""
-        progress = Progress(self.s, "Block Copy", verbose=verbose)
+        progress = Progress(self.s, self.label, verbose=verbose)
         retries = 5
         start = time.monotonic()
         last = (0, 0)

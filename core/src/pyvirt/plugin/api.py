@@ -192,6 +192,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_block_rebase", "virDomainBlockRebase", W, "1.13"),
     HookApi("domain_block_job_abort", "virDomainBlockJobAbort", W, "1.13"),
     HookApi("domain_block_job_set_speed", "virDomainBlockJobSetSpeed", W, "1.13"),
+    HookApi("domain_block_pull", "virDomainBlockPull", W, "1.13"),
+    HookApi("domain_block_commit", "virDomainBlockCommit", W, "1.13"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

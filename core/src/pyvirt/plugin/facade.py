@@ -450,6 +450,14 @@ class DriverCalls:
     def domain_block_job_set_speed(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
         self._call("domain_block_job_set_speed", dom=dom, path=path, bandwidth=bandwidth, flags=flags)
 
+    def domain_block_pull(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        self._call("domain_block_pull", dom=dom, path=path, bandwidth=bandwidth, flags=flags)
+
+    def domain_block_commit(
+        self, dom: DomainRef, path: str, base: str | None, top: str | None, bandwidth: int, flags: int
+    ) -> None:
+        self._call("domain_block_commit", dom=dom, path=path, base=base, top=top, bandwidth=bandwidth, flags=flags)
+
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
 
@@ -673,13 +681,14 @@ class DriverCalls:
 def direct_calls(driver: object, *, read_only: bool = False, hooks: Iterable[str] | None = None) -> DriverCalls:
     """Calls bound straight to ``driver``'s methods named after hooks of the API table, no plugin manager.
 
-    Why: only for drivers whose hooks are generated from the specs and
-    checked against them by pluggy in a test (the remote driver's, see
-    ``pyvirt.remote.stubgen``), where pluggy's registration would only
-    re-check, at every open, what the test already proved; it cost a short
-    ``pyvirsh`` run through pyvirtd more than its RPC calls. There are no
-    wrappers and no secondary drivers on this path: the daemon behind a
-    remote connection runs those.
+    Why: only for drivers whose hooks are checked against the specs by
+    pluggy in a test (the remote driver's generated ones, see
+    ``pyvirt.remote.stubgen``; core's test driver, see
+    ``pyvirt.opening._open_core_test_driver``), where pluggy's registration
+    would only re-check, at every open, what the test already proved; it cost
+    a short ``pyvirsh`` run more than its commands. There are no wrappers and
+    no secondary drivers on this path: the daemon behind a remote connection
+    runs those, and the test driver has none.
 
     ``hooks``: the hook names ``driver`` implements, when it knows them (the
     remote driver's ``HOOKS``, checked against the table by a test); then a

@@ -41,7 +41,7 @@ __all__ = [
 FIELD_LENGTH = 80
 """VIR_TYPED_PARAM_FIELD_LENGTH: a field name is at most 79 bytes (C's ``char field[80]``)."""
 
-STRING_OKAY = 1 << 2
+STRING_OKAY = 1 << 2  # VIR_TYPED_PARAM_STRING_OKAY
 """VIR_TYPED_PARAM_STRING_OKAY: the flag libvirt's getters add when the caller accepts STRING values."""
 
 AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE

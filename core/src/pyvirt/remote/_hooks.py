@@ -270,6 +270,14 @@ class RemoteHooks:
     def domain_block_job_set_speed(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
         self._invoke("domain_block_job_set_speed", dom, path, bandwidth, flags)
 
+    def domain_block_pull(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        self._invoke("domain_block_pull", dom, path, bandwidth, flags)
+
+    def domain_block_commit(
+        self, dom: DomainRef, path: str, base: str | None, top: str | None, bandwidth: int, flags: int
+    ) -> None:
+        self._invoke("domain_block_commit", dom, path, base, top, bandwidth, flags)
+
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         result: DomainInfo = self._invoke("domain_get_info", dom)
         return result

@@ -47,6 +47,7 @@ from pyvirt.errors import (
 from pyvirt.flags import DomainBlockCopyFlags, DomainBlockRebaseFlags
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params
 from pyvirt.util.command import Command
+from pyvirt_qemu.block_chain import ChainJob, conclude, forget
 from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ def request_from_rebase(base: str | None, bandwidth: int, flags: int) -> CopyReq
                        reuse=bool(flags & DomainBlockRebaseFlags.REUSE_EXT))  # fmt: skip
 
 
-def job_of(obj: DomainObj, disk: Disk) -> CopyJob | None:
+def job_of(obj: DomainObj, disk: Disk) -> CopyJob | ChainJob | None:
     return obj.block_jobs.get(disk.target_dev or "")
 
 
@@ -342,6 +343,9 @@ def on_event(state: QemuState, obj: DomainObj, event: str, data: dict[str, Any])
     job = next((j for j in list(obj.block_jobs.values()) if j.name == name), None)
     if job is None:
         return False
+    if isinstance(job, ChainJob):
+        _on_chain_event(state, obj, job, event, data)
+        return True
     if event == "BLOCK_JOB_READY":
         if job.state == "running":
             job.state = "ready"
@@ -375,20 +379,37 @@ def on_event(state: QemuState, obj: DomainObj, event: str, data: dict[str, Any])
     return True
 
 
+def _on_chain_event(state: QemuState, obj: DomainObj, job: ChainJob, event: str, data: dict[str, Any]) -> None:
+    """A pull's or commit's event: the chain updated (:mod:`pyvirt_qemu.block_chain`), then the same events."""
+    status = conclude(state, obj, job, event, data)
+    if status is None:
+        return
+    if status != READY:
+        job.status = status
+        with obj.lock:
+            obj.block_jobs.pop(job.target, None)
+    _save(state, obj)
+    _emit(state, obj, job, status, job.job_type)
+    if status != READY:
+        job.ended.set()
+
+
 def _save(state: QemuState, obj: DomainObj) -> None:
     if obj.process is not None and obj.process.alive():
         with contextlib.suppress(Error):
             state.save_status(obj)
 
 
-def _emit(state: QemuState, obj: DomainObj, job: CopyJob, status: int) -> None:
-    """BLOCK_JOB names the disk by its image now: after a pivot, the copy (as libvirt reports it)."""
+def _emit(
+    state: QemuState, obj: DomainObj, job: CopyJob | ChainJob, status: int, job_type: int = JOB_TYPE_COPY
+) -> None:
+    """BLOCK_JOB names the disk by its image now: after a pivot, the copy or commit's base (as libvirt does)."""
     with obj.lock:
         disk = _disk(obj, job.target)
         path = (disk.source_file or disk.source_dev) if disk is not None else None
     ref = obj.ref()
     for sink in list(state.sinks):
-        sink.block_job(ref, path or job.path, job.target, JOB_TYPE_COPY, status)
+        sink.block_job(ref, path or job.path, job.target, job_type, status)
 
 
 def _delete_nodes(obj: DomainObj, names: list[str]) -> None:
@@ -459,6 +480,9 @@ def forget_all(state: QemuState, obj: DomainObj) -> None:
         jobs = list(obj.block_jobs.values())
         obj.block_jobs.clear()
     for job in jobs:
+        if isinstance(job, ChainJob):
+            forget(state, obj, job)
+            continue
         path = job.mirror.source_file or job.mirror.source_dev
         if path:
             with contextlib.suppress(Error):
@@ -473,7 +497,8 @@ def recover(state: QemuState, obj: DomainObj, monitor: Monitor) -> None:
     QEMU's device now reads, the copy (it was pivoted) or the old image (it was cancelled or failed)."""
     from pyvirt_qemu.hotplug import top_nodes
 
-    disks = [d for d in (obj.live.devices.disks if obj.live.devices else []) if d.mirror is not None]
+    disks = [d for d in (obj.live.devices.disks if obj.live.devices else [])
+             if d.mirror is not None and d.mirror.job in (None, "copy")]  # fmt: skip
     if not disks:
         return
     running = {str(j.get("device")): j for j in monitor.execute("query-block-jobs")}

@@ -244,6 +244,15 @@ class DeviceArgs:
             }
         return {}
 
+    def zpci_device(self, dev: Any) -> list[str]:
+        """The ``zpci`` device in front of an s390 guest's PCI device (qemuCommandAddExtDevice), for one that
+        ``zpci_addresses`` gave zPCI ids."""
+        address = getattr(dev, "address", None)
+        if not isinstance(address, Address) or address.zpci_uid is None or address.zpci_fid is None:
+            return []
+        return ["-device", _j({"driver": "zpci", "uid": address.zpci_uid, "fid": address.zpci_fid,
+                               "target": _alias(dev), "id": f"zpci{address.zpci_uid}"})]  # fmt: skip
+
     def _drive_props(self, disk: Disk) -> dict[str, Any]:
         a = disk.address.attrs if disk.address is not None else {}
         controller, bus, _target, unit = (int(a.get(k, "0"), 0) for k in ("controller", "bus", "target", "unit"))
@@ -575,6 +584,7 @@ class DeviceArgs:
                                         "disk driver ioeventfd, event_idx, queues or queue_size are only supported "
                                         "for virtio disks")  # fmt: skip
             out += disk_source_args(disk, self.secrets, self.nbd_tls)
+            out += self.zpci_device(disk)
             out += ["-device", _j(self.disk_device_props(disk))]
         return out
 
@@ -1132,7 +1142,7 @@ class DeviceArgs:
     def hostdevs(self) -> list[str]:
         return hostdev_args(self.dom, self.address_props, self.boot_index, self.has("usb-host.hostdevice"),
                             first_node=next_node_id(self.dom), drive_props=self.scsi_drive_props,
-                            secrets=self.secrets, fds=self.fds,
+                            secrets=self.secrets, fds=self.fds, ext_device=self.zpci_device,
                             virtio_driver=lambda base, h: _virtio_props(_virtio_driver(base, h.model), h))  # fmt: skip
 
     def memballoon(self) -> list[str]:

@@ -33,10 +33,12 @@ from pyvirt.errors import (
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Suspended, Undefined
 from pyvirt.flags import (
     DomainAbortJobFlags,
+    DomainBlockCommitFlags,
     DomainBlockCopyFlags,
     DomainBlockJobAbortFlags,
     DomainBlockJobInfoFlags,
     DomainBlockJobSetSpeedFlags,
+    DomainBlockPullFlags,
     DomainBlockRebaseFlags,
     DomainConsoleFlags,
     DomainCreateFlags,
@@ -85,7 +87,7 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu import block_jobs, guest_stats, migration, migration_tuning
+from pyvirt_qemu import block_chain, block_jobs, guest_stats, migration, migration_tuning
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
@@ -968,7 +970,11 @@ class QemuConnection:
             proc = self._still_running(obj)
             copies = {target: job.name for target, job in obj.block_jobs.items()}
             in_bytes = bool(flags & DomainBlockJobInfoFlags.BYTES)
-            return guest_stats.block_job_info(obj.live, proc.monitor, path, in_bytes, copies)
+            info = guest_stats.block_job_info(obj.live, proc.monitor, path, in_bytes, copies)
+            job = obj.block_jobs.get(self._job_disk(obj, path).target_dev or "")
+            if info[0] and isinstance(job, block_chain.ChainJob):  # libvirt's own type: QEMU says commit for both
+                return (job.job_type, *info[1:])
+            return info
 
     @hookimpl
     def domain_block_copy(self, dom: DomainRef, path: str, destxml: str, params: list[TypedParam], flags: int) -> None:
@@ -981,15 +987,50 @@ class QemuConnection:
 
     @hookimpl
     def domain_block_rebase(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
-        """qemuDomainBlockRebase: with COPY, a block copy to the file ``base``; a pull is not done here yet."""
+        """qemuDomainBlockRebase: with COPY, a block copy to the file ``base``; without, a pull down to ``base``."""
         check_flags(flags, DomainBlockRebaseFlags.SHALLOW | DomainBlockRebaseFlags.REUSE_EXT
                     | DomainBlockRebaseFlags.COPY | DomainBlockRebaseFlags.COPY_RAW | DomainBlockRebaseFlags.RELATIVE
                     | DomainBlockRebaseFlags.COPY_DEV | DomainBlockRebaseFlags.BANDWIDTH_BYTES,
                     "qemuDomainBlockRebase")  # fmt: skip
         if not flags & DomainBlockRebaseFlags.COPY:
-            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "block pull is not supported by the QEMU driver "
-                                    "yet")  # fmt: skip
+            # qemuDomainBlockRebase: a pull knows only RELATIVE and the bytes flag (the same value as BlockPull's)
+            check_flags(flags, DomainBlockRebaseFlags.RELATIVE | DomainBlockRebaseFlags.BANDWIDTH_BYTES,
+                        "qemuDomainBlockRebase")  # fmt: skip
+            self._block_pull(dom, path, base, bandwidth, flags)
+            return
         self._block_copy(dom, path, block_jobs.request_from_rebase(base, bandwidth, flags), False)
+
+    @hookimpl
+    def domain_block_pull(self, dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+        """qemuDomainBlockPull: ``block-stream`` of the whole chain into the disk's top image."""
+        check_flags(flags, DomainBlockPullFlags.BYTES, "qemuDomainBlockPull")
+        self._block_pull(dom, path, None, bandwidth, flags)
+
+    def _block_pull(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
+        speed = block_jobs.speed_bytes(bandwidth, bool(flags & DomainBlockPullFlags.BYTES))
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            disk = self._job_disk(obj, path)
+            block_chain.start_pull(self.state, obj, proc.monitor, disk, base, speed,
+                                   bool(flags & DomainBlockRebaseFlags.RELATIVE))  # fmt: skip
+
+    @hookimpl
+    def domain_block_commit(self, dom: DomainRef, path: str, base: str | None, top: str | None, bandwidth: int,
+                            flags: int) -> None:  # fmt: skip
+        """qemuDomainBlockCommit: ``block-commit`` from ``top`` into ``base`` (ACTIVE: of the running image)."""
+        check_flags(flags, DomainBlockCommitFlags.SHALLOW | DomainBlockCommitFlags.ACTIVE
+                    | DomainBlockCommitFlags.RELATIVE | DomainBlockCommitFlags.BANDWIDTH_BYTES,
+                    "qemuDomainBlockCommit")  # fmt: skip
+        speed = block_jobs.speed_bytes(bandwidth, bool(flags & DomainBlockCommitFlags.BANDWIDTH_BYTES))
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            disk = self._job_disk(obj, path)
+            block_chain.start_commit(self.state, obj, proc.monitor, disk, base, top, speed,
+                                     shallow=bool(flags & DomainBlockCommitFlags.SHALLOW),
+                                     active=bool(flags & DomainBlockCommitFlags.ACTIVE),
+                                     relative=bool(flags & DomainBlockCommitFlags.RELATIVE))  # fmt: skip
 
     def _block_copy(self, dom: DomainRef, path: str, request: block_jobs.CopyRequest, transient_job: bool) -> None:
         obj = self.state.find(dom)

@@ -217,7 +217,8 @@ def check_host_devices(dom: Domain, caps: EmulatorCaps | None = None, on_host: b
             # an s390 guest sees PCI functions through zPCI: a 'zpci' device (uid, fid) in front of each
             if caps is not None and not caps.has_flag("zpci"):
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "This QEMU binary doesn't support zPCI")
-            raise _unsupported("a PCI host device of an s390 guest (zPCI)")
+            if h.address is None or "slot" not in h.address.attrs:  # (pci_addresses places none on s390 yet)
+                raise _unsupported("automatic PCI address placement for a host device of an s390 guest")
         if h.type == "pci":
             if h.driver_name not in (None, "vfio"):
                 raise _unsupported(f"PCI host device assignment with driver '{h.driver_name}'")
@@ -272,14 +273,16 @@ def hostdev_args(dom: Domain, address_props: Callable[[Address | None], dict[str
                  drive_props: Callable[[Address | None], dict[str, Any]] | None = None,
                  secrets: GuestSecrets | None = None, fds: dict[str, int] | None = None,
                  virtio_driver: Callable[[str, Hostdev], dict[str, Any]] | None = None,
-                 sg_path: Callable[..., str] | None = None) -> list[str]:  # fmt: skip
+                 sg_path: Callable[..., str] | None = None,
+                 ext_device: Callable[[Hostdev], list[str]] | None = None) -> list[str]:  # fmt: skip
     """``vfio-pci``, ``usb-host``, ``scsi-generic`` and ``vhost-scsi-pci`` devices (qemuBuildHostdevCommandLine),
     in the definition's order; ``hostdevice_option``: usb-host takes the device node's path (else its bus and
     address numbers). ``first_node``: the backend number of the first SCSI device (one above the disks'),
     ``drive_props``: a drive address as a SCSI controller's bus properties, ``secrets``: the master key and the
     secret driver, ``fds``: the open ``/dev/vhost-scsi`` fds (``vhost_scsi_fd_key``), ``virtio_driver``: the
     leading virtio properties of a device (its model's driver name and virtio options), ``sg_path``: where the
-    host's SCSI generic node is found (``scsi_generic_path``)."""
+    host's SCSI generic node is found (``scsi_generic_path``), ``ext_device``: the arguments of the device an s390
+    guest needs in front of a PCI function (its ``zpci``)."""
     out: list[str] = []
     node = first_node
     for index, h in enumerate(_subsystem(dom)):
@@ -313,6 +316,7 @@ def hostdev_args(dom: Domain, address_props: Callable[[Address | None], dict[str
                 props["ramfb"] = True
         elif h.type == "pci":
             assert h.source.address is not None
+            out += ext_device(h) if ext_device is not None else []
             props = {"driver": "vfio-pci", "host": pci_host_address(h.source.address), "id": h.alias.name}
         else:
             assert h.source.address is not None

@@ -395,6 +395,16 @@ def _block_job_set_speed(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_block_job_set_speed(dom=domain_ref(a[0]), path=a[1], bandwidth=a[2], flags=a[3])
 
 
+@handles("DOMAIN_BLOCK_PULL")
+def _block_pull(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_pull(dom=domain_ref(a[0]), path=a[1], bandwidth=a[2], flags=a[3])
+
+
+@handles("DOMAIN_BLOCK_COMMIT")
+def _block_commit(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_commit(dom=domain_ref(a[0]), path=a[1], base=a[2], top=a[3], bandwidth=a[4], flags=a[5])
+
+
 @handles("DOMAIN_GET_EMULATOR_PIN_INFO")
 def _get_emulator_pin_info(ctx: ClientContext, a: Any) -> Any:
     """remoteDispatchDomainGetEmulatorPinInfo: a map of exactly the ``maplen`` bytes asked for, and 1."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyvirt.conf.domain import Domain
-from pyvirt.plugin import CONTRACT_VERSION, hookimpl
+from pyvirt.drivers.test.marker import hookimpl
+from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.security.stack import SecurityConfig, SecurityStack
 
@@ -77,7 +78,8 @@ class TestSecurityDriver:
 
 def test_security_stack() -> SecurityStack:
     # default_confined=False: libvirt's test driver adds no implicit <seclabel> to guests
-    return SecurityStack([("testSecurity", TestSecurityDriver())], SecurityConfig(default_confined=False))
+    # checked: core/tests/drivers/test_test_driver_binding.py validates the driver with pluggy
+    return SecurityStack([("testSecurity", TestSecurityDriver())], SecurityConfig(default_confined=False), checked=True)
 
 
 test_security_stack.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name

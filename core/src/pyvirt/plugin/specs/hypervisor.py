@@ -1290,6 +1290,55 @@ def domain_block_job_set_speed(dom: DomainRef, path: str, bandwidth: int, flags:
     """
 
 
+@hookspec(firstresult=True)
+def domain_block_pull(dom: DomainRef, path: str, bandwidth: int, flags: int) -> None:
+    """Fill one disk's top image from its whole backing chain (virsh's ``blockpull``; virDomainBlockPull).
+
+    The pull runs as the disk's block job (type PULL); when it completes the
+    top image no longer needs a backing file, the live XML's chain ends with
+    ``<backingStore/>``, the images that left the chain get their labels back,
+    and a BLOCK_JOB / BLOCK_JOB_2 COMPLETED event follows. A pull down to a
+    chosen base is :func:`domain_block_rebase` without COPY.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param bandwidth: the job's speed limit, MiB/s (:class:`~pyvirt.flags.DomainBlockPullFlags` BYTES: bytes/s).
+    :param flags: :class:`~pyvirt.flags.DomainBlockPullFlags`.
+    :raises Error: BLOCK_COPY_ACTIVE "disk 'vda' already in active block job".
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_block_commit(dom: DomainRef, path: str, base: str | None, top: str | None, bandwidth: int,
+                        flags: int) -> None:  # fmt: skip
+    """Merge images of a disk's chain down into a lower one (virsh's ``blockcommit``; virDomainBlockCommit).
+
+    The images from ``top`` down to just above ``base`` are written into
+    ``base`` as the disk's block job (type COMMIT); when it completes they leave
+    the chain. With ACTIVE the top is the disk's running image (type
+    ACTIVE_COMMIT): the job reaches READY and waits for
+    :func:`domain_block_job_abort`, PIVOT making ``base`` the disk's image.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param path: the disk's target (``vda``) or source path.
+    :param base: the image that receives the data (a path or ``vda[N]``); None: the chain's last image
+        (SHALLOW: the one just below ``top``).
+    :param top: the highest image merged; None: the disk's running image.
+    :param bandwidth: the job's speed limit, MiB/s (BANDWIDTH_BYTES: bytes/s).
+    :param flags: :class:`~pyvirt.flags.DomainBlockCommitFlags` SHALLOW, ACTIVE, RELATIVE, BANDWIDTH_BYTES.
+    :raises Error: INVALID_ARG "commit of 'vda' active layer requires active flag" and libvirt's other chain
+        errors.
+
+    Stops at first non-None result.
+
+    Added in contract 1.13.
+    """
+
+
 # ---------------------------------------------------------------- migration (contract 1.10)
 # libvirt's migration protocol version 3 with parameters (virDomainMigrate*3Params): the source runs Begin,
 # Perform and Confirm, the destination Prepare and Finish. Whoever drives the phases (the client library, or
