@@ -162,6 +162,21 @@ DYNAMIC = {
     ("bench/bench_xen_convert.py", "[str(DOM0_CACHE_FETCH)]"): (
         "the plugin's tools/fetch-xen-dom0 script (apt-get download, dpkg-deb, gunzip: in the table or required)"
     ),
+    ("plugins/pyvirt-qemu/tests/test_migration_network_cut.py", "[*PYVIRSH, '-c', _uri(host), *argv]"): (
+        "pyvirsh (migration_hosts.PYVIRSH: sys.executable -m pyvirt.cli.main) against a test host"
+    ),
+    ("plugins/pyvirt-qemu/tests/test_migration_network_cut.py", "migrate"): (
+        "pyvirsh migrate (migration_hosts.PYVIRSH: sys.executable -m pyvirt.cli.main)"
+    ),
+    ("plugins/pyvirt-qemu/tests/test_migration_network_cut.py", "[*migrate, '--bandwidth', '1', 'counter', dest]"): (
+        "pyvirsh migrate (migration_hosts.PYVIRSH: sys.executable -m pyvirt.cli.main)"
+    ),
+    ("plugins/pyvirt-qemu/tests/test_migration_network_cut.py", "[*migrate, 'counter', dest]"): (
+        "pyvirsh migrate (migration_hosts.PYVIRSH: sys.executable -m pyvirt.cli.main)"
+    ),
+    ("plugins/pyvirt-qemu/tests/test_migration_postcopy.py", "argv"): (
+        "pyvirsh migrate --postcopy (migration_hosts.PYVIRSH: sys.executable -m pyvirt.cli.main)"
+    ),
 }
 
 

@@ -14,19 +14,8 @@ from _collections_abc import Iterable
 
 from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
+from pyvirt.plugin import records  # its classes are built when first read: records.X at run time
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import (
-    BlockInfo,
-    BlockStats,
-    CheckpointRef,
-    DomainInfo,
-    DomainRef,
-    InterfaceAddresses,
-    InterfaceStats,
-    SecurityLabel,
-    SnapshotRef,
-    VcpuInfo,
-)
 from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_config, typed_param
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -68,6 +57,18 @@ if TYPE_CHECKING:
         DomainVcpuFlags,
         DomainXMLFlags,
         TypedParameterFlags,
+    )
+    from pyvirt.plugin.records import (
+        BlockInfo,
+        BlockStats,
+        CheckpointRef,
+        DomainInfo,
+        DomainRef,
+        InterfaceAddresses,
+        InterfaceStats,
+        SecurityLabel,
+        SnapshotRef,
+        VcpuInfo,
     )
 
 __all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
@@ -507,7 +508,7 @@ class Domain:
 
     def list_snapshots(self, flags: DomainSnapshotListFlags | int = 0) -> list[Snapshot]:
         names = self._conn.calls.snapshot_list_names(dom=self._ref, flags=flags)
-        return [Snapshot(self, SnapshotRef(self._ref, n)) for n in names]
+        return [Snapshot(self, records.SnapshotRef(self._ref, n)) for n in names]
 
     def snapshot_lookup_by_name(self, name: str) -> Snapshot:
         return Snapshot(self, self._conn.calls.snapshot_lookup_by_name(dom=self._ref, name=name))
@@ -523,7 +524,7 @@ class Domain:
     def list_checkpoints(self, flags: DomainCheckpointListFlags | int = 0) -> list[Checkpoint]:
         """The domain's checkpoints (flags: ROOTS 1, TOPOLOGICAL 2, LEAVES 4, NO_LEAVES 8)."""
         names = self._conn.calls.checkpoint_list_names(dom=self._ref, flags=flags)
-        return [Checkpoint(self, CheckpointRef(self._ref, n)) for n in names]
+        return [Checkpoint(self, records.CheckpointRef(self._ref, n)) for n in names]
 
     def checkpoint_lookup_by_name(self, name: str, flags: int = 0) -> Checkpoint:
         return Checkpoint(self, self._conn.calls.checkpoint_lookup_by_name(dom=self._ref, name=name, flags=flags))
@@ -652,7 +653,7 @@ class Checkpoint:
     def list_children(self, flags: DomainCheckpointListFlags | int = 0) -> list[Checkpoint]:
         """Checkpoints made after this one on its branch (flags: DESCENDANTS 1 for all of them)."""
         names = self._dom.connection.calls.checkpoint_list_children(chk=self._ref, flags=flags)
-        return [Checkpoint(self._dom, CheckpointRef(self._ref.domain, n)) for n in names]
+        return [Checkpoint(self._dom, records.CheckpointRef(self._ref.domain, n)) for n in names]
 
     def delete(self, flags: DomainCheckpointDeleteFlags | int = 0) -> None:
         """Stop tracking (flags: CHILDREN 1, METADATA_ONLY 2, CHILDREN_ONLY 4)."""

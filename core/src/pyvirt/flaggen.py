@@ -9,7 +9,7 @@ enum. ``tools/generate-flags`` runs it; ``core/tests/test_flags.py``
 regenerates and compares with the checked-in module, so the two cannot drift.
 
 The classes are IntFlags to mypy (``enum.IntFlag`` under ``TYPE_CHECKING``) and
-built by :func:`pyvirt.util.int_enum.int_flag` at run time: the ``enum`` module
+built by ``pyvirt.util.int_enum.int_flag`` at run time: the ``enum`` module
 and its class machinery cost about 8 ms of every short ``pyvirsh`` run that
 names a flag, several times what the rest of the module costs.
 
@@ -183,7 +183,7 @@ def generate_flags_module(libvirt_src: Path) -> str:
         "callers pass them.",
         "",
         "mypy sees ``enum.IntFlag`` classes. At run time each class is built by",
-        ":func:`pyvirt.util.int_enum.int_flag`, without the ``enum`` module, when it",
+        "``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, when it",
         "is first read (the module's ``__getattr__``): a short ``pyvirsh`` run names",
         "a dozen of these classes, and building all of them cost it more than the rest",
         "of this module.",

@@ -9,7 +9,7 @@ names to the members and :data:`API_FLAGS` names the enum each libvirt API's
 callers pass them.
 
 mypy sees ``enum.IntFlag`` classes. At run time each class is built by
-:func:`pyvirt.util.int_enum.int_flag`, without the ``enum`` module, when it
+``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, when it
 is first read (the module's ``__getattr__``): a short ``pyvirsh`` run names
 a dozen of these classes, and building all of them cost it more than the rest
 of this module.

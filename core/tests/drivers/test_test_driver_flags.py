@@ -58,3 +58,29 @@ def test_pyvirsh_create_validate_sends_libvirts_validate_flag(tmp_path: Path) ->
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"Domain 'v' created from {xml}")
+
+
+@pytest.mark.parametrize(
+    ("flag", "function"),
+    [
+        (DomainCreateFlags.START_PAUSED, "testDomainCreateXML"),
+        (DomainCreateFlags.START_AUTODESTROY, "testDomainCreateXML"),
+    ],
+)
+def test_create_xml_refuses_paused_and_autodestroy_as_libvirt_does(
+    conn: pyvirt.Connection, flag: DomainCreateFlags, function: str
+) -> None:
+    """libvirt 9.0's test driver takes only VALIDATE here (``virsh create --paused`` fails there the same way)."""
+    with pytest.raises(pyvirt.Error) as err:
+        conn.create_domain(GUEST, flag)
+    assert err.value.message == f"unsupported flags ({int(flag):#x}) in function {function}"
+    assert "v" not in [d.name for d in conn.list_all_domains()]
+
+
+def test_start_takes_no_flags_as_libvirt_does(conn: pyvirt.Connection) -> None:
+    dom = conn.lookup_domain_by_name("test")
+    dom.destroy()
+    with pytest.raises(pyvirt.Error) as err:
+        dom.create(DomainCreateFlags.START_PAUSED)
+    assert err.value.message == "unsupported flags (0x1) in function testDomainCreateWithFlags"
+    assert not dom.is_active()

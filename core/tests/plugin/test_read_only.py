@@ -195,7 +195,7 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "algorithm": 0, "vcpu": 0, "cpumap": b"\x01", "period": 5,
         "downtime": 300,
         "destxml": "<disk type='file'><source file='/nonexistent/copy.img'/></disk>", "base": "/nonexistent/copy.img",
-        "bandwidth": 1,
+        "bandwidth": 1, "top": None,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -335,6 +335,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         ],
         "domain_block_rebase": [lambda: dom.block_rebase("vda", "/nonexistent/c", 0, 8)],
         "domain_block_job_abort": [lambda: dom.block_job_abort("vda"), lambda: dom.block_job_abort("vda", 2)],
+        "domain_block_pull": [lambda: dom.block_pull("vda")],
+        "domain_block_commit": [lambda: dom.block_commit("vda", flags=4)],
         "domain_block_job_set_speed": [lambda: dom.block_job_set_speed("vda", 1)],
         "domain_get_time": [dom.get_time],
         "domain_set_time": [lambda: dom.set_time(5)],
@@ -469,6 +471,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_block_copy": "blockcopy test vda --dest /nonexistent/c.img --format qcow2",
         "domain_block_rebase": "blockcopy test vda --dest /nonexistent/c.img",
         "domain_block_job_abort": "blockjob test vda --pivot",
+        "domain_block_pull": "blockpull test vda",
+        "domain_block_commit": "blockcommit test vda --active",
         "domain_block_job_set_speed": "blockjob test vda --bandwidth 1",
         "domain_get_time": "domtime test",
         "domain_set_time": "domtime test --time 5",

@@ -1235,3 +1235,27 @@ def test_a_guest_with_a_transient_disk_does_not_migrate(tmp_path: Path) -> None:
     assert (exc.value.code, str(exc.value)) == (ErrorCode.OPERATION_INVALID,
                                                 "Requested operation is not valid: migration with transient disk is "
                                                 "not supported")  # fmt: skip
+
+
+def test_an_s390_guests_pci_functions_get_their_zpci_device() -> None:
+    """PCI host devices of s390 guests were refused: each PCI function now has its ``zpci`` device (uid, fid,
+    target) in front of it, as qemuCommandAddExtDevice writes it (a virtio disk's too: the corpus's
+    disk-virtio-s390-zpci)."""
+    caps = _caps("s390x", "s390-ccw-virtio", "zpci")
+    hostdev = ("<hostdev mode='subsystem' type='pci' managed='no'><driver name='vfio'/><source>"
+               "<address domain='0x0000' bus='0x00' slot='0x00' function='0x0'/></source>"
+               "<address type='pci' domain='0x0000' bus='0x00' slot='0x08' function='0x0'>"
+               "<zpci uid='0x0019' fid='0x0000001f'/></address></hostdev>")  # fmt: skip
+
+    def argv(devices: str) -> list[str]:
+        dom = apply_defaults(parse_domain(S390.replace("KEYWRAP", "").replace("<memballoon", devices + "<memballoon")),
+                             caps=caps)  # fmt: skip
+        return build_command_line(dom, "/tmp/m.sock", fds={"monitor": 3}, lib_dir="/tmp/lib", caps=caps,
+                                  hugepage_mounts=[], host_nodes={0}).argv  # fmt: skip
+
+    out = argv(hostdev)
+    at = out.index("zpci,uid=25,fid=31,target=hostdev0,id=zpci25")
+    assert out[at + 1 : at + 3] == ["-device", "vfio-pci,host=0000:00:00.0,id=hostdev0,bus=pci.0,addr=0x8"]
+    with pytest.raises(Error) as exc:  # (no PCI slot is placed on s390 yet)
+        argv(hostdev.replace(" domain='0x0000' bus='0x00' slot='0x08' function='0x0'", ""))
+    assert "automatic PCI address placement for a host device of an s390 guest" in str(exc.value)

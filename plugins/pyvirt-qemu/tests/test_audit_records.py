@@ -72,3 +72,32 @@ def test_start_and_destroy_are_audited(
     assert bodies[-1] == f"virt={t} op=stop reason=destroyed {vm} vm-pid={pid}"
     assert all(text.endswith("res=success'") for _, text in got)
     dom.undefine()
+
+
+def test_a_block_copy_destination_is_audited_as_mirror(
+    kernel_audit: None, conn: pyvirt.Connection, virt_type: str, tmp_path: Path
+) -> None:
+    """qemuDomainBlockCopyCommon's virDomainAuditDisk(vm, NULL, mirror, "mirror", ...): the copy's image."""
+    source, copy = tmp_path / "src.qcow2", tmp_path / "copy.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(source), "16M"], check=True)
+    dom = conn.define_domain(f"""<domain type='{virt_type}'><name>mirrored</name><uuid>{UUID}</uuid>
+<memory unit='MiB'>64</memory><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{source}'/>
+<target dev='vda' bus='virtio'/></disk></devices></domain>""")
+    dom.create()
+    try:
+        with AuditReader() as reader:
+            dom.block_copy("vda", f"<disk type='file'><source file='{copy}'/><driver type='qcow2'/></disk>",
+                           flags=4)  # VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB  # fmt: skip
+            # the start's records may still be on their way to the reader: only the copy's reason is looked at
+            got = [text for rtype, text in reader.records(2.0)
+                   if rtype == 2501 and f"uuid={UUID}" in text and "reason=mirror" in text]  # fmt: skip
+        dom.block_job_abort("vda")
+    finally:
+        dom.destroy()
+        dom.undefine()
+    bodies = [re.search(r"msg='(.*) exe=", text).group(1) for text in got]  # type: ignore[union-attr]
+    assert bodies == [
+        f'virt={virt_type} resrc=disk reason=mirror vm="mirrored" uuid={UUID} old-disk="?" new-disk="{copy}"'
+    ], got
+    assert got[0].endswith("res=success'")

@@ -21,7 +21,8 @@ from pyvirt.errors import Error, ErrorCode
 
 PULL, COMMIT, ACTIVE_COMMIT = 1, 3, 4
 COMPLETED, CANCELED, READY = 0, 2, 3
-COMMIT_SHALLOW, COMMIT_ACTIVE = 1, 4
+COMMIT_SHALLOW, COMMIT_DELETE, COMMIT_ACTIVE = 1, 2, 4
+REBASE_RELATIVE = 16
 ABORT_PIVOT = 2
 
 
@@ -86,6 +87,10 @@ def test_pull_to_a_base_then_of_the_whole_chain(
         assert exc.value.code == ErrorCode.INVALID_ARG
         assert str(exc.value) == f"invalid argument: could not find image '{tmp_path / 'elsewhere.qcow2'}' beneath " \
             f"'{top}' in chain for '{top}'"  # fmt: skip
+        with pytest.raises(Error) as exc:  # the images name their backing files by absolute paths
+            dom.block_rebase("vda", str(base), 0, REBASE_RELATIVE)
+        assert exc.value.code == ErrorCode.OPERATION_INVALID
+        assert str(exc.value) == "Requested operation is not valid: can't keep relative backing relationship"
         dom.block_rebase("vda", str(base), 0, 0)  # pull mid into top, down to base
         _wait_for(by_target, 1, "COMPLETED")
         assert [(e.disk, e.type, e.status) for e in by_target] == [("vda", PULL, COMPLETED)]
@@ -129,13 +134,15 @@ def test_commit_of_a_middle_image_and_its_refusals(
             dom.block_commit("vda", top=str(base))
         assert str(exc.value) == f"invalid argument: could not find base image in chain for '{top}'"
         assert not events and "<mirror" not in _live(dom), "a refused commit starts nothing"
-        dom.block_commit("vda", top=str(mid), flags=COMMIT_SHALLOW)  # mid into base
+        dom.block_commit("vda", top=str(mid), flags=COMMIT_SHALLOW | COMMIT_DELETE)  # mid into base, then gone
         _wait_for(events, 1, "COMPLETED")
         assert [(e.disk, e.type, e.status) for e in events] == [("vda", COMMIT, COMPLETED)]
         live = _live(dom)
         assert str(mid) not in live
         assert f"<source file='{top}' index='1'/>\n      <backingStore type='file' index='3'>" in live, live
         assert not {"libvirt-2-format", "libvirt-2-storage"} & _nodes(guest_monitor, dom)
+        assert not mid.exists(), "--delete removes what left the chain"
+        assert base.exists() and top.exists()
     finally:
         dom.destroy()
         dom.undefine()

@@ -194,7 +194,9 @@ def test_migrate_postcopy_switches_and_a_broken_postcopy_leaves_both_halves_fail
     assert len(qemu_pids(a.root)) == 1 and len(qemu_pids(b.root)) == 1  # neither half is thrown away
     # --postcopy-resume: the same two QEMUs take the stream up again and the migration ends as a whole
     no_postcopy = a.pyvirsh("migrate", "--live", "--postcopy-resume", "counter", b.uri)
-    assert no_postcopy.stderr == "error: Option --postcopy is required by option --postcopy-resume\n", no_postcopy.stderr
+    assert no_postcopy.stderr == "error: Option --postcopy is required by option --postcopy-resume\n", (
+        no_postcopy.stderr
+    )
     [dest_pid] = qemu_pids(b.root)
     resumed = a.pyvirsh("migrate", "--live", "--postcopy", "--postcopy-resume", "--persistent", "--undefinesource",
                         "--listen-address", "127.0.0.1", "counter", b.uri)  # fmt: skip

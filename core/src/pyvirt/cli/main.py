@@ -75,6 +75,7 @@ COMMAND_MODULES: dict[str, str] = {
     "emulatorpin": "emulatorpin_cmd",
     "blockjob": "blockjob_cmd",
     "blockcopy": "blockcopy_cmd",
+    **dict.fromkeys(["blockpull", "blockcommit"], "blockpull_cmds"),
     "update-memory-device": "memory_device_cmd",
     **dict.fromkeys(["iface-bridge", "iface-unbridge"], "iface_bridge_cmds"),
     "domjobabort": "domjobabort_cmd",

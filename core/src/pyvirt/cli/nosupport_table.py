@@ -15,8 +15,6 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     # ------------------------------------------------------------ domain management
     "blkdeviotune": ("domain", "virDomainGetBlockIoTune", "Unable to get block I/O throttle parameters"),
     "blkiotune": ("domain", "virDomainGetBlkioParameters", "Unable to get number of blkio parameters"),
-    "blockcommit": ("domain", "virDomainBlockCommit", None),
-    "blockpull": ("domain", "virDomainBlockPull", None),
     "blockresize": ("domain", "virDomainBlockResize", "Failed to resize block device '{path}'"),
     "cpu-stats": ("domain", "virDomainGetCPUStats", None),
     "detach-device-alias": ("domain", "virDomainDetachDeviceAlias", "Failed to detach device with alias {alias}"),

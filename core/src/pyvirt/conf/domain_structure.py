@@ -546,6 +546,7 @@ def _check_filesystem(fs: etree._Element) -> None:
     target = fs.find("target")
     if target is None or not target.get("dir"):
         raise make_error(ErrorCode.NO_TARGET, src)
-    ram = (fs.get("type") or "mount") == "ram" or (source is not None and source.get("usage") is not None)
-    if not src and not ram and fs.find("driver[@type='virtiofs']") is None:
+    # libvirt exempts RAM disks and pool volumes only; a virtiofs share needs its source too.
+    exempt = (fs.get("type") or "mount") in ("ram", "volume") or (source is not None and source.get("usage") is not None)
+    if not src and not exempt:
         raise make_error(ErrorCode.NO_SOURCE, target.get("dir"))

@@ -19,29 +19,6 @@ from __future__ import annotations
 from _collections_abc import Callable, Iterable
 
 from pyvirt.errors import ErrorCode, NotSupportedError
-from pyvirt.plugin.records import (
-    BlockInfo,
-    BlockStats,
-    CheckpointRef,
-    DhcpLease,
-    DomainInfo,
-    DomainRef,
-    InterfaceAddresses,
-    InterfaceRef,
-    InterfaceStats,
-    NetworkRef,
-    NodeDeviceRef,
-    NodeInfo,
-    PoolInfo,
-    PoolRef,
-    SecretRef,
-    SecurityLabel,
-    SecurityModel,
-    SnapshotRef,
-    VcpuInfo,
-    VolumeInfo,
-    VolumeRef,
-)
 from pyvirt.plugin.typed_params import TypedParam
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -50,6 +27,30 @@ if TYPE_CHECKING:
     from typing import Any, cast
 
     import pluggy
+
+    from pyvirt.plugin.records import (
+        BlockInfo,
+        BlockStats,
+        CheckpointRef,
+        DhcpLease,
+        DomainInfo,
+        DomainRef,
+        InterfaceAddresses,
+        InterfaceRef,
+        InterfaceStats,
+        NetworkRef,
+        NodeDeviceRef,
+        NodeInfo,
+        PoolInfo,
+        PoolRef,
+        SecretRef,
+        SecurityLabel,
+        SecurityModel,
+        SnapshotRef,
+        VcpuInfo,
+        VolumeInfo,
+        VolumeRef,
+    )
 else:
 
     def cast(_type: object, value: object) -> object:

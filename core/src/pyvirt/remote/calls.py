@@ -22,35 +22,27 @@ from __future__ import annotations
 
 from _collections_abc import Callable, Mapping
 
-from pyvirt.plugin.records import (
-    BlockInfo,
-    BlockStats,
-    CheckpointRef,
-    DhcpLease,
-    DomainInfo,
-    DomainRef,
-    InterfaceAddresses,
-    InterfaceRef,
-    InterfaceStats,
-    NetworkRef,
-    NodeDeviceRef,
-    NodeInfo,
-    PoolInfo,
-    PoolRef,
-    SecretRef,
-    SecurityLabel,
-    SecurityModel,
-    SnapshotRef,
-    VcpuInfo,
-    VolumeInfo,
-    VolumeRef,
-)
+from pyvirt.plugin import records as _records
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, NamedTuple
+
+    from pyvirt.plugin.records import (
+        CheckpointRef,
+        DhcpLease,
+        DomainRef,
+        InterfaceAddresses,
+        NetworkRef,
+        PoolRef,
+        SecretRef,
+        SecurityLabel,
+        SnapshotRef,
+        VcpuInfo,
+        VolumeRef,
+    )
 else:
     from pyvirt.util.named_tuple import NamedTuple
 
@@ -94,7 +86,7 @@ def uuid_bytes(text: str) -> bytes:
 
 
 def domain_ref(w: Any) -> DomainRef:
-    return DomainRef(w[0], uuid_text(w[1]), w[2])
+    return _records.DomainRef(w[0], uuid_text(w[1]), w[2])
 
 
 def wire_domain(d: DomainRef) -> tuple[str, bytes, int]:
@@ -102,7 +94,7 @@ def wire_domain(d: DomainRef) -> tuple[str, bytes, int]:
 
 
 def network_ref(w: Any) -> NetworkRef:
-    return NetworkRef(w[0], uuid_text(w[1]))
+    return _records.NetworkRef(w[0], uuid_text(w[1]))
 
 
 def _wire_network(n: NetworkRef) -> tuple[str, bytes]:
@@ -110,7 +102,7 @@ def _wire_network(n: NetworkRef) -> tuple[str, bytes]:
 
 
 def _pool_ref(w: Any) -> PoolRef:
-    return PoolRef(w[0], uuid_text(w[1]))
+    return _records.PoolRef(w[0], uuid_text(w[1]))
 
 
 def _wire_pool(p: PoolRef) -> tuple[str, bytes]:
@@ -118,7 +110,7 @@ def _wire_pool(p: PoolRef) -> tuple[str, bytes]:
 
 
 def _volume_ref(w: Any) -> VolumeRef:
-    return VolumeRef(w[0], w[1], w[2])
+    return _records.VolumeRef(w[0], w[1], w[2])
 
 
 def _wire_volume(v: VolumeRef) -> tuple[str, str, str]:
@@ -129,7 +121,7 @@ wire_volume = _wire_volume  # for the hand-written stream hooks of pyvirt.remote
 
 
 def _secret_ref(w: Any) -> SecretRef:
-    return SecretRef(uuid_text(w[0]), w[1], w[2])
+    return _records.SecretRef(uuid_text(w[0]), w[1], w[2])
 
 
 def _wire_secret(s: SecretRef) -> tuple[bytes, int, str]:
@@ -137,7 +129,7 @@ def _wire_secret(s: SecretRef) -> tuple[bytes, int, str]:
 
 
 def _snapshot_ref(w: Any) -> SnapshotRef:
-    return SnapshotRef(domain_ref(w[1]), w[0])
+    return _records.SnapshotRef(domain_ref(w[1]), w[0])
 
 
 def _wire_snapshot(s: SnapshotRef) -> tuple[str, tuple[str, bytes, int]]:
@@ -145,7 +137,7 @@ def _wire_snapshot(s: SnapshotRef) -> tuple[str, tuple[str, bytes, int]]:
 
 
 def _checkpoint_ref(w: Any) -> CheckpointRef:
-    return CheckpointRef(domain_ref(w[1]), w[0])
+    return _records.CheckpointRef(domain_ref(w[1]), w[0])
 
 
 def _wire_checkpoint(c: CheckpointRef) -> tuple[str, tuple[str, bytes, int]]:
@@ -203,7 +195,7 @@ def _typed_value(v: Any) -> int | str:
 
 def _addresses(w: Any) -> list[InterfaceAddresses]:
     return [
-        InterfaceAddresses(
+        _records.InterfaceAddresses(
             name, hwaddr or "", tuple(("ipv6" if t == 1 else "ipv4", addr, prefix) for t, addr, prefix in addrs)
         )
         for name, hwaddr, addrs in w[0]
@@ -212,7 +204,7 @@ def _addresses(w: Any) -> list[InterfaceAddresses]:
 
 def _leases(w: Any) -> list[DhcpLease]:
     return [
-        DhcpLease(
+        _records.DhcpLease(
             iface, expiry, "ipv6" if t == 1 else "ipv4", mac or "", iaid or "", ipaddr, prefix, hostname or "",
             clientid or "",
         )
@@ -235,8 +227,8 @@ def _security_labels(replies: list[Any]) -> list[SecurityLabel]:
     """
     (labels, count), (label, enforcing) = replies
     if count >= 0:
-        return [SecurityLabel(_c_string(text), bool(enf)) for text, enf in labels]
-    return [SecurityLabel(_c_string(label), bool(enforcing))] if _c_string(label) else []
+        return [_records.SecurityLabel(_c_string(text), bool(enf)) for text, enf in labels]
+    return [_records.SecurityLabel(_c_string(label), bool(enforcing))] if _c_string(label) else []
 
 
 def _cpumaps(raw: bytes, maplen: int) -> list[bytes]:
@@ -248,7 +240,7 @@ def _cpumaps(raw: bytes, maplen: int) -> list[bytes]:
 
 def _vcpu_infos(infos: Any, raw: bytes, maplen: int) -> list[VcpuInfo]:
     maps = _cpumaps(raw, maplen)
-    return [VcpuInfo(n, state, cpu_time, cpu, maps[i] if i < len(maps) else b"")
+    return [_records.VcpuInfo(n, state, cpu_time, cpu, maps[i] if i < len(maps) else b"")
             for i, (n, state, cpu_time, cpu) in enumerate(infos)]  # fmt: skip
 
 
@@ -284,10 +276,10 @@ _ROWS: tuple[RemoteCall, ...] = (
          lambda native_format, xml: (native_format, xml, 0), _first),
     _one("connect_domain_xml_from_native", "CONNECT_DOMAIN_XML_FROM_NATIVE",
          lambda native_format, native_config: (native_format, native_config, 0), _first),
-    _one("node_get_info", "NODE_GET_INFO", lambda: None, lambda w: NodeInfo(_c_string(w[0]), *w[1:])),
+    _one("node_get_info", "NODE_GET_INFO", lambda: None, lambda w: _records.NodeInfo(_c_string(w[0]), *w[1:])),
     _one("node_get_cpu_map", "NODE_GET_CPU_MAP", lambda flags: (1, 1, flags), lambda w: (w[2], w[0] or b"", w[1])),
     _one("node_get_security_model", "NODE_GET_SECURITY_MODEL", lambda: None,
-         lambda w: SecurityModel(_c_string(w[0]), _c_string(w[1]))),
+         lambda w: _records.SecurityModel(_c_string(w[0]), _c_string(w[1]))),
     # ------------------------------------------------------------ domains
     _one("domain_list_all", "CONNECT_LIST_ALL_DOMAINS", lambda: (_ALL, 0), _domains_in_spec_order),
     _one("domain_lookup_by_name", "DOMAIN_LOOKUP_BY_NAME", lambda name: (name,), lambda w: domain_ref(w[0])),
@@ -356,12 +348,12 @@ _ROWS: tuple[RemoteCall, ...] = (
     RemoteCall("domain_get_vcpu_pin_info", ("DOMAIN_GET_VCPU_PIN_INFO",),
                lambda dom, ncpumaps, maplen, flags: (_wd(dom), ncpumaps, maplen, flags),
                lambda w, a: _cpumaps(w[0], a[2])[: w[1]], ret_takes_args=True),
-    _one("domain_block_stats", "DOMAIN_BLOCK_STATS", lambda dom, path: (_wd(dom), path), lambda w: BlockStats(*w)),
+    _one("domain_block_stats", "DOMAIN_BLOCK_STATS", lambda dom, path: (_wd(dom), path), lambda w: _records.BlockStats(*w)),
     _one("domain_interface_stats", "DOMAIN_INTERFACE_STATS", lambda dom, device: (_wd(dom), device),
-         lambda w: InterfaceStats(*w)),
+         lambda w: _records.InterfaceStats(*w)),
     # the wire's order is allocation, capacity, physical; virDomainBlockInfo's is capacity first
     _one("domain_get_block_info", "DOMAIN_GET_BLOCK_INFO", lambda dom, path, flags: (_wd(dom), path, flags),
-         lambda w: BlockInfo(w[1], w[0], w[2])),
+         lambda w: _records.BlockInfo(w[1], w[0], w[2])),
     # emulator pinning and every block counter (contract 1.12); the reply's map is as long as the request's
     _one("domain_get_emulator_pin_info", "DOMAIN_GET_EMULATOR_PIN_INFO",
          lambda dom, maplen, flags: (_wd(dom), maplen, flags), _first),
@@ -383,7 +375,7 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("domain_block_pull", "DOMAIN_BLOCK_PULL", lambda dom, path, bandwidth, flags: (_wd(dom), path, bandwidth, flags)),
     _one("domain_block_commit", "DOMAIN_BLOCK_COMMIT",
          lambda dom, path, base, top, bandwidth, flags: (_wd(dom), path, base, top, bandwidth, flags)),
-    _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: DomainInfo(*w)),
+    _one("domain_get_info", "DOMAIN_GET_INFO", lambda dom: (_wd(dom),), lambda w: _records.DomainInfo(*w)),
     _one("domain_get_state", "DOMAIN_GET_STATE", lambda dom: (_wd(dom), 0), lambda w: (w[0], w[1])),
     _one("domain_get_xml_desc", "DOMAIN_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),
     _one("domain_get_os_type", "DOMAIN_GET_OS_TYPE", lambda dom: (_wd(dom),), _first),
@@ -489,7 +481,7 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("pool_refresh", "STORAGE_POOL_REFRESH", lambda pool, flags: (_wire_pool(pool), flags)),
     _one("pool_build", "STORAGE_POOL_BUILD", lambda pool, flags: (_wire_pool(pool), flags)),
     _one("pool_delete", "STORAGE_POOL_DELETE", lambda pool, flags: (_wire_pool(pool), flags)),
-    _one("pool_get_info", "STORAGE_POOL_GET_INFO", lambda pool: (_wire_pool(pool),), lambda w: PoolInfo(*w)),
+    _one("pool_get_info", "STORAGE_POOL_GET_INFO", lambda pool: (_wire_pool(pool),), lambda w: _records.PoolInfo(*w)),
     _one("pool_get_xml_desc", "STORAGE_POOL_GET_XML_DESC", lambda pool, flags: (_wire_pool(pool), flags), _first),
     RemoteCall("pool_get_flags",
                ("STORAGE_POOL_IS_ACTIVE", "STORAGE_POOL_IS_PERSISTENT", "STORAGE_POOL_GET_AUTOSTART"),
@@ -506,7 +498,7 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("volume_create_xml", "STORAGE_VOL_CREATE_XML", lambda pool, xml, flags: (_wire_pool(pool), xml, flags),
          lambda w: _volume_ref(w[0])),
     _one("volume_delete", "STORAGE_VOL_DELETE", lambda vol, flags: (_wire_volume(vol), flags)),
-    _one("volume_get_info", "STORAGE_VOL_GET_INFO", lambda vol: (_wire_volume(vol),), lambda w: VolumeInfo(*w)),
+    _one("volume_get_info", "STORAGE_VOL_GET_INFO", lambda vol: (_wire_volume(vol),), lambda w: _records.VolumeInfo(*w)),
     _one("volume_get_xml_desc", "STORAGE_VOL_GET_XML_DESC", lambda vol, flags: (_wire_volume(vol), flags), _first),
     _one("volume_get_path", "STORAGE_VOL_GET_PATH", lambda vol: (_wire_volume(vol),), _first),
     _one("volume_create_xml_from", "STORAGE_VOL_CREATE_XML_FROM",
@@ -529,15 +521,15 @@ _ROWS: tuple[RemoteCall, ...] = (
     _one("secret_get_value", "SECRET_GET_VALUE", lambda secret, flags: (_wire_secret(secret), flags), _first),
     # ------------------------------------------------------------ node devices and host interfaces
     _one("nodedev_list_all", "NODE_LIST_DEVICES", lambda cap: (cap, _NODE_DEVICE_LIST_MAX, 0),
-         lambda w: [NodeDeviceRef(n) for n in sorted(w[0])]),
+         lambda w: [_records.NodeDeviceRef(n) for n in sorted(w[0])]),
     _one("nodedev_lookup_by_name", "NODE_DEVICE_LOOKUP_BY_NAME", lambda name: (name,),
-         lambda w: NodeDeviceRef(w[0][0])),
+         lambda w: _records.NodeDeviceRef(w[0][0])),
     _one("nodedev_get_xml_desc", "NODE_DEVICE_GET_XML_DESC", lambda dev, flags: (dev.name, flags), _first),
     _one("nodedev_get_parent", "NODE_DEVICE_GET_PARENT", lambda dev: (dev.name,), lambda w: w[0] or ""),
     _one("interface_list_all", "CONNECT_LIST_ALL_INTERFACES", lambda: (_ALL, 0),
-         lambda w: [InterfaceRef(*i) for i in w[0]]),
+         lambda w: [_records.InterfaceRef(*i) for i in w[0]]),
     _one("interface_lookup_by_name", "INTERFACE_LOOKUP_BY_NAME", lambda name: (name,),
-         lambda w: InterfaceRef(*w[0])),
+         lambda w: _records.InterfaceRef(*w[0])),
     _one("interface_get_xml_desc", "INTERFACE_GET_XML_DESC", lambda iface, flags: (tuple(iface), flags), _first),
     _one("interface_is_active", "INTERFACE_IS_ACTIVE", lambda iface: (tuple(iface),), lambda w: bool(w[0])),
 )

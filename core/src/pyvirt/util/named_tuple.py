@@ -40,10 +40,12 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import collections as _collections
+    from collections.abc import Callable
+    from typing import Any
 else:
     import _collections
 
-__all__ = ["NamedTuple"]
+__all__ = ["DeferredNamedTuple", "NamedTuple", "build_on_first_use"]
 
 # As typing.NamedTupleMeta: attributes the body may not set, and those taken from the generated class.
 _PROHIBITED = frozenset(("__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
@@ -82,6 +84,80 @@ class _NamedTupleMeta(type):
 
 class NamedTuple(metaclass=_NamedTupleMeta):
     """Derive from this as from ``typing.NamedTuple`` (see the module's docstring)."""
+
+
+class _Deferred:
+    """A record's class statement, run (its body is a few dictionary stores) but not yet made a class."""
+
+    __slots__ = ("namespace", "typename")
+
+    def __init__(self, typename: str, namespace: dict[str, object]) -> None:
+        self.typename = typename
+        self.namespace = namespace
+
+    def build(self) -> type:
+        return _NamedTupleMeta.__new__(_NamedTupleMeta, self.typename, (NamedTuple,), self.namespace)
+
+
+class _DeferredMeta(type):
+    def __new__(mcls, typename: str, bases: tuple[type, ...], ns: dict[str, object]) -> Any:
+        if not bases:  # DeferredNamedTuple itself
+            return super().__new__(mcls, typename, bases, ns)
+        if bases != (DeferredNamedTuple,):
+            raise TypeError("a NamedTuple class can only derive from NamedTuple (no generics here: use typing's)")
+        return _Deferred(typename, ns)  # not a class: Python then binds it as it is, without __init__
+
+
+class DeferredNamedTuple(metaclass=_DeferredMeta):
+    """:class:`NamedTuple` for a module of many records of which a run uses few.
+
+    Why: making a class costs CPython some 60,000 instructions before the
+    named tuple's own members (about 190,000 in all per record), and a short
+    ``pyvirsh`` run through pyvirtd uses one of the 21 records of
+    :mod:`pyvirt.plugin.records`: building the other 20 was 4% of its
+    instructions. A class statement deriving from this one leaves a
+    placeholder that :func:`build_on_first_use` takes out of the module; the
+    module's ``__getattr__`` (PEP 562) makes the very class :class:`NamedTuple`
+    would have made when the name is first read (``from m import X``,
+    ``m.X``, pickle's lookup by module and name), and stores it in the module,
+    so every later read is an ordinary global. Type checkers see
+    ``typing.NamedTuple``, as for :class:`NamedTuple`.
+    """
+
+
+def build_on_first_use(namespace: dict[str, Any]) -> tuple[Callable[[str], type], Callable[[], list[str]]]:
+    """Take the deferred records out of a module's ``namespace``: its ``__getattr__`` and ``__dir__`` (PEP 562).
+
+    A record is built with the deferred records its annotations name, so that
+    ``typing.get_type_hints`` (which looks names up in the module's globals,
+    not through ``__getattr__``) resolves ``domain: DomainRef`` whichever
+    record is read first. Two threads reading one record first both build it;
+    ``setdefault`` keeps the first, so the class is one object everywhere.
+    """
+    deferred = {name: value for name, value in namespace.items() if isinstance(value, _Deferred)}
+    for name in deferred:
+        del namespace[name]
+    module = namespace["__name__"]
+
+    def build(name: str) -> type:
+        record = deferred[name]
+        cls: type = namespace.setdefault(name, record.build())
+        annotations = record.namespace.get("__annotations__", {})
+        assert isinstance(annotations, dict)
+        for other in deferred:
+            if other not in namespace and any(isinstance(a, str) and other in a for a in annotations.values()):
+                build(other)
+        return cls
+
+    def __getattr__(name: str) -> type:  # noqa: N807
+        if name not in deferred:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return build(name)
+
+    def __dir__() -> list[str]:  # noqa: N807
+        return sorted({*namespace, *deferred})
+
+    return __getattr__, __dir__
 
 
 _tuple_new = tuple.__new__

@@ -1020,8 +1020,8 @@ class QemuConnection:
                             flags: int) -> None:  # fmt: skip
         """qemuDomainBlockCommit: ``block-commit`` from ``top`` into ``base`` (ACTIVE: of the running image)."""
         check_flags(flags, DomainBlockCommitFlags.SHALLOW | DomainBlockCommitFlags.ACTIVE
-                    | DomainBlockCommitFlags.RELATIVE | DomainBlockCommitFlags.BANDWIDTH_BYTES,
-                    "qemuDomainBlockCommit")  # fmt: skip
+                    | DomainBlockCommitFlags.RELATIVE | DomainBlockCommitFlags.DELETE
+                    | DomainBlockCommitFlags.BANDWIDTH_BYTES, "qemuDomainBlockCommit")  # fmt: skip
         speed = block_jobs.speed_bytes(bandwidth, bool(flags & DomainBlockCommitFlags.BANDWIDTH_BYTES))
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY):
@@ -1030,7 +1030,8 @@ class QemuConnection:
             block_chain.start_commit(self.state, obj, proc.monitor, disk, base, top, speed,
                                      shallow=bool(flags & DomainBlockCommitFlags.SHALLOW),
                                      active=bool(flags & DomainBlockCommitFlags.ACTIVE),
-                                     relative=bool(flags & DomainBlockCommitFlags.RELATIVE))  # fmt: skip
+                                     relative=bool(flags & DomainBlockCommitFlags.RELATIVE),
+                                     delete=bool(flags & DomainBlockCommitFlags.DELETE))  # fmt: skip
 
     def _block_copy(self, dom: DomainRef, path: str, request: block_jobs.CopyRequest, transient_job: bool) -> None:
         obj = self.state.find(dom)

@@ -16,7 +16,7 @@ from pyvirt.daemon.procedures.table import (
     _wpool,
 )
 from pyvirt.daemon.remote_program import ClientContext
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.errors import ErrorCode, InternalError
 from pyvirt.remote._remote import (
     REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2,
     REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
@@ -87,7 +87,8 @@ def _listen_typed(
 def _register_domain_event(ctx: ClientContext, a: Any) -> Any:
     event_id, dom = a
     if not 0 <= event_id < _DOMAIN_EVENT_ID_LAST:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported event ID {event_id}")
+        # libvirtd reports an out-of-range id as an internal error (remote_daemon_dispatch.c), not invalid argument.
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"unsupported event ID {event_id}")
     shared = ctx.shared
     assert shared is not None
     with ctx.lock:
@@ -113,7 +114,7 @@ def _register_domain_event(ctx: ClientContext, a: Any) -> Any:
 def _register_network_event(ctx: ClientContext, a: Any) -> Any:
     event_id, net = a
     if not 0 <= event_id < _NETWORK_EVENT_ID_LAST:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported network event ID {event_id}")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"unsupported network event ID {event_id}")
     shared = ctx.shared
     assert shared is not None
     with ctx.lock:
@@ -132,7 +133,7 @@ def _register_network_event(ctx: ClientContext, a: Any) -> Any:
 def _register_pool_event(ctx: ClientContext, a: Any) -> Any:
     event_id, pool = a
     if not 0 <= event_id < _POOL_EVENT_ID_LAST:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unsupported storage pool event ID {event_id}")
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"unsupported storage pool event ID {event_id}")
     with ctx.lock:
         ctx.next_callback += 1
         callback_id = ctx.next_callback
@@ -142,17 +143,24 @@ def _register_pool_event(ctx: ClientContext, a: Any) -> Any:
     return (callback_id,)
 
 
-def _deregister_event(ctx: ClientContext, a: Any) -> Any:
-    with ctx.lock:
-        key = ctx.callbacks.pop(a[0], None)
-    if key is None:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"callback ID {a[0]} not registered")
-    if key and ctx.shared is not None:
-        ctx.shared.unlisten(key)
+def _deregister_event(kind: str) -> Callable[[ClientContext, Any], Any]:
+    """One deregistration handler per event kind: libvirtd names the kind in its error."""
+
+    def deregister(ctx: ClientContext, a: Any) -> Any:
+        with ctx.lock:
+            key = ctx.callbacks.pop(a[0], None)
+        if key is None:
+            # libvirtd's wording and code (remote_daemon_dispatch.c): an internal error naming the kind.
+            raise InternalError(ErrorCode.INTERNAL_ERROR, f"{kind} event callback {a[0]} not registered")
+        if key and ctx.shared is not None:
+            ctx.shared.unlisten(key)
+
+    return deregister
 
 
 HANDLERS["REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY"] = _register_domain_event
 HANDLERS["REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY"] = _register_network_event
 HANDLERS["REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY"] = _register_pool_event
-for _name in ("DOMAIN_EVENT_CALLBACK", "NETWORK_EVENT", "STORAGE_POOL_EVENT"):
-    HANDLERS[f"REMOTE_PROC_CONNECT_{_name}_DEREGISTER_ANY"] = _deregister_event
+for _name, _kind in (("DOMAIN_EVENT_CALLBACK", "domain"), ("NETWORK_EVENT", "network"),
+                     ("STORAGE_POOL_EVENT", "storage pool")):  # fmt: skip
+    HANDLERS[f"REMOTE_PROC_CONNECT_{_name}_DEREGISTER_ANY"] = _deregister_event(_kind)
