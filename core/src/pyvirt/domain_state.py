@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     import enum
 
     _IntEnumBody = enum.IntEnum
-else:
-    _IntEnumBody = object
+else:  # the class statements below make the tables themselves (no throw-away class)
+    from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody
 
 __all__ = [
     "DomainState",

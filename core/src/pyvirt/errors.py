@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from pyvirt.util.int_enum import int_enum
+from pyvirt.util.int_enum import int_enum, numbers
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): not importing typing here.
 TYPE_CHECKING = False
@@ -54,7 +54,7 @@ __all__ = [
 if TYPE_CHECKING:
     _IntEnumBody = enum.IntEnum
 else:
-    _IntEnumBody = object
+    from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody
 
 
 def _int_enum(body: type) -> type[enum.IntEnum]:
@@ -266,87 +266,98 @@ if not TYPE_CHECKING:
     ErrorDomain = _int_enum(ErrorDomain)
 
 
-# (message without detail, message with detail) as virErrorMsg words them.
-# A template containing "%s" takes the detail in place; codes absent here
-# fall back to "%s" / "An error occurred, but the cause is unknown".
-_C = ErrorCode
-_MESSAGES: dict[ErrorCode, tuple[str, str]] = {
-    _C.INTERNAL_ERROR: ("internal error", "internal error: %s"),
-    _C.NO_MEMORY: ("out of memory", "out of memory: %s"),
-    _C.NO_SUPPORT: (
-        "this function is not supported by the connection driver",
-        "this function is not supported by the connection driver: %s",
-    ),
-    _C.NO_CONNECT: ("no connection driver available", "no connection driver available for %s"),
-    _C.INVALID_CONN: ("invalid connection pointer in", "invalid connection pointer in %s"),
-    _C.INVALID_DOMAIN: ("invalid domain pointer in", "invalid domain pointer in %s"),
-    _C.INVALID_ARG: ("invalid argument", "invalid argument: %s"),
-    _C.OPERATION_FAILED: ("operation failed", "operation failed: %s"),
-    _C.OS_TYPE: ("unknown OS type", "unknown OS type %s"),
-    _C.NO_NAME: ("missing name information", "missing name information in %s"),
-    _C.NO_SOURCE: ("missing source information for device", "missing source information for device %s"),
-    _C.NO_TARGET: ("missing target information for device", "missing target information for device %s"),
-    _C.CALL_FAILED: ("library call failed", "library call failed: %s"),
-    _C.XML_ERROR: ("XML description is invalid or not well formed", "XML error: %s"),
-    _C.DOM_EXIST: ("this domain exists already", "domain %s exists already"),
-    _C.OPERATION_DENIED: ("operation forbidden for read only access", "operation forbidden: %s"),
-    _C.OPEN_FAILED: ("failed to open configuration file", "failed to open configuration file %s"),
-    _C.READ_FAILED: ("failed to read configuration file", "failed to read configuration file %s"),
-    _C.PARSE_FAILED: ("failed to parse configuration file", "failed to parse configuration file %s"),
-    _C.CONF_SYNTAX: ("configuration file syntax error", "configuration file syntax error: %s"),
-    _C.WRITE_FAILED: ("failed to write configuration file", "failed to write configuration file: %s"),
-    _C.XML_DETAIL: ("parser error", "%s"),
-    _C.INVALID_NETWORK: ("invalid network pointer in", "invalid network pointer in %s"),
-    _C.NETWORK_EXIST: ("this network exists already", "network %s exists already"),
-    _C.SYSTEM_ERROR: ("system call error", "%s"),
-    _C.RPC: ("RPC error", "%s"),
-    _C.NO_DOMAIN: ("Domain not found", "Domain not found: %s"),
-    _C.NO_NETWORK: ("Network not found", "Network not found: %s"),
-    _C.INVALID_MAC: ("invalid MAC address", "invalid MAC address: %s"),
-    _C.AUTH_FAILED: ("authentication failed", "authentication failed: %s"),
-    _C.INVALID_STORAGE_POOL: ("invalid storage pool pointer in", "invalid storage pool pointer in %s"),
-    _C.INVALID_STORAGE_VOL: ("invalid storage volume pointer in", "invalid storage volume pointer in %s"),
-    _C.NO_STORAGE_POOL: ("Storage pool not found", "Storage pool not found: %s"),
-    _C.NO_STORAGE_VOL: ("Storage volume not found", "Storage volume not found: %s"),
-    _C.INVALID_NODE_DEVICE: ("invalid node device pointer", "invalid node device pointer in %s"),
-    _C.NO_NODE_DEVICE: ("Node device not found", "Node device not found: %s"),
-    _C.NO_SECURITY_MODEL: ("Security model not found", "Security model not found: %s"),
-    _C.OPERATION_INVALID: ("Requested operation is not valid", "Requested operation is not valid: %s"),
-    _C.NO_INTERFACE: ("Interface not found", "Interface not found: %s"),
-    _C.INVALID_INTERFACE: ("invalid interface pointer in", "invalid interface pointer in %s"),
-    _C.MULTIPLE_INTERFACES: ("multiple matching interfaces found", "multiple matching interfaces found: %s"),
-    _C.INVALID_SECRET: ("Invalid secret", "Invalid secret: %s"),
-    _C.NO_SECRET: ("Secret not found", "Secret not found: %s"),
-    _C.CONFIG_UNSUPPORTED: ("unsupported configuration", "unsupported configuration: %s"),
-    _C.OPERATION_TIMEOUT: ("Timed out during operation", "Timed out during operation: %s"),
-    _C.HOOK_SCRIPT_FAILED: ("Hook script execution failed", "Hook script execution failed: %s"),
-    _C.INVALID_DOMAIN_SNAPSHOT: ("Invalid domain snapshot", "Invalid domain snapshot: %s"),
-    _C.NO_DOMAIN_SNAPSHOT: ("Domain snapshot not found", "Domain snapshot not found: %s"),
-    _C.NO_DOMAIN_CHECKPOINT: ("Domain checkpoint not found", "Domain checkpoint not found: %s"),
-    _C.INVALID_STREAM: ("invalid stream pointer", "invalid stream pointer in %s"),
-    _C.ARGUMENT_UNSUPPORTED: ("argument unsupported", "argument unsupported: %s"),
-    _C.AGENT_UNRESPONSIVE: ("Guest agent is not responding", "Guest agent is not responding: %s"),
-    _C.OPERATION_ABORTED: ("operation aborted", "operation aborted: %s"),
-    _C.MIGRATE_UNSAFE: ("Unsafe migration", "Unsafe migration: %s"),
-    _C.NO_DOMAIN_METADATA: ("metadata not found", "metadata not found: %s"),
-    _C.OVERFLOW: ("numerical overflow", "numerical overflow: %s"),
-    _C.BLOCK_COPY_ACTIVE: ("block copy still active", "block copy still active: %s"),
-    _C.OPERATION_UNSUPPORTED: ("Operation not supported", "Operation not supported: %s"),
-    _C.RESOURCE_BUSY: ("resource busy", "resource busy: %s"),
-    _C.ACCESS_DENIED: ("access denied", "access denied: %s"),
-    _C.STORAGE_VOL_EXIST: ("this storage volume exists already", "storage volume %s exists already"),
-    _C.XML_INVALID_SCHEMA: (
-        "XML document failed to validate against schema",
-        "XML document failed to validate against schema: %s",
-    ),
-    _C.DEVICE_MISSING: ("device not found", "device not found: %s"),
-    _C.MULTIPLE_DOMAINS: ("multiple matching domains found", "multiple matching domains found: %s"),
-}
-del _C
+def _messages() -> dict[int, tuple[str, str]]:
+    """(message without detail, message with detail) as virErrorMsg words them.
+
+    A template containing "%s" takes the detail in place; codes absent here
+    fall back to "%s" / "An error occurred, but the cause is unknown". Built
+    on the first error: a run that fails nowhere reads none of it, and its
+    keys are ErrorCode's numbers (a member hashes and compares as its number)
+    found by name, without making the members (made when first read).
+    """
+    number = numbers(ErrorCode)
+    by_name = {
+        "INTERNAL_ERROR": ("internal error", "internal error: %s"),
+        "NO_MEMORY": ("out of memory", "out of memory: %s"),
+        "NO_SUPPORT": (
+            "this function is not supported by the connection driver",
+            "this function is not supported by the connection driver: %s",
+        ),
+        "NO_CONNECT": ("no connection driver available", "no connection driver available for %s"),
+        "INVALID_CONN": ("invalid connection pointer in", "invalid connection pointer in %s"),
+        "INVALID_DOMAIN": ("invalid domain pointer in", "invalid domain pointer in %s"),
+        "INVALID_ARG": ("invalid argument", "invalid argument: %s"),
+        "OPERATION_FAILED": ("operation failed", "operation failed: %s"),
+        "OS_TYPE": ("unknown OS type", "unknown OS type %s"),
+        "NO_NAME": ("missing name information", "missing name information in %s"),
+        "NO_SOURCE": ("missing source information for device", "missing source information for device %s"),
+        "NO_TARGET": ("missing target information for device", "missing target information for device %s"),
+        "CALL_FAILED": ("library call failed", "library call failed: %s"),
+        "XML_ERROR": ("XML description is invalid or not well formed", "XML error: %s"),
+        "DOM_EXIST": ("this domain exists already", "domain %s exists already"),
+        "OPERATION_DENIED": ("operation forbidden for read only access", "operation forbidden: %s"),
+        "OPEN_FAILED": ("failed to open configuration file", "failed to open configuration file %s"),
+        "READ_FAILED": ("failed to read configuration file", "failed to read configuration file %s"),
+        "PARSE_FAILED": ("failed to parse configuration file", "failed to parse configuration file %s"),
+        "CONF_SYNTAX": ("configuration file syntax error", "configuration file syntax error: %s"),
+        "WRITE_FAILED": ("failed to write configuration file", "failed to write configuration file: %s"),
+        "XML_DETAIL": ("parser error", "%s"),
+        "INVALID_NETWORK": ("invalid network pointer in", "invalid network pointer in %s"),
+        "NETWORK_EXIST": ("this network exists already", "network %s exists already"),
+        "SYSTEM_ERROR": ("system call error", "%s"),
+        "RPC": ("RPC error", "%s"),
+        "NO_DOMAIN": ("Domain not found", "Domain not found: %s"),
+        "NO_NETWORK": ("Network not found", "Network not found: %s"),
+        "INVALID_MAC": ("invalid MAC address", "invalid MAC address: %s"),
+        "AUTH_FAILED": ("authentication failed", "authentication failed: %s"),
+        "INVALID_STORAGE_POOL": ("invalid storage pool pointer in", "invalid storage pool pointer in %s"),
+        "INVALID_STORAGE_VOL": ("invalid storage volume pointer in", "invalid storage volume pointer in %s"),
+        "NO_STORAGE_POOL": ("Storage pool not found", "Storage pool not found: %s"),
+        "NO_STORAGE_VOL": ("Storage volume not found", "Storage volume not found: %s"),
+        "INVALID_NODE_DEVICE": ("invalid node device pointer", "invalid node device pointer in %s"),
+        "NO_NODE_DEVICE": ("Node device not found", "Node device not found: %s"),
+        "NO_SECURITY_MODEL": ("Security model not found", "Security model not found: %s"),
+        "OPERATION_INVALID": ("Requested operation is not valid", "Requested operation is not valid: %s"),
+        "NO_INTERFACE": ("Interface not found", "Interface not found: %s"),
+        "INVALID_INTERFACE": ("invalid interface pointer in", "invalid interface pointer in %s"),
+        "MULTIPLE_INTERFACES": ("multiple matching interfaces found", "multiple matching interfaces found: %s"),
+        "INVALID_SECRET": ("Invalid secret", "Invalid secret: %s"),
+        "NO_SECRET": ("Secret not found", "Secret not found: %s"),
+        "CONFIG_UNSUPPORTED": ("unsupported configuration", "unsupported configuration: %s"),
+        "OPERATION_TIMEOUT": ("Timed out during operation", "Timed out during operation: %s"),
+        "HOOK_SCRIPT_FAILED": ("Hook script execution failed", "Hook script execution failed: %s"),
+        "INVALID_DOMAIN_SNAPSHOT": ("Invalid domain snapshot", "Invalid domain snapshot: %s"),
+        "NO_DOMAIN_SNAPSHOT": ("Domain snapshot not found", "Domain snapshot not found: %s"),
+        "NO_DOMAIN_CHECKPOINT": ("Domain checkpoint not found", "Domain checkpoint not found: %s"),
+        "INVALID_STREAM": ("invalid stream pointer", "invalid stream pointer in %s"),
+        "ARGUMENT_UNSUPPORTED": ("argument unsupported", "argument unsupported: %s"),
+        "AGENT_UNRESPONSIVE": ("Guest agent is not responding", "Guest agent is not responding: %s"),
+        "OPERATION_ABORTED": ("operation aborted", "operation aborted: %s"),
+        "MIGRATE_UNSAFE": ("Unsafe migration", "Unsafe migration: %s"),
+        "NO_DOMAIN_METADATA": ("metadata not found", "metadata not found: %s"),
+        "OVERFLOW": ("numerical overflow", "numerical overflow: %s"),
+        "BLOCK_COPY_ACTIVE": ("block copy still active", "block copy still active: %s"),
+        "OPERATION_UNSUPPORTED": ("Operation not supported", "Operation not supported: %s"),
+        "RESOURCE_BUSY": ("resource busy", "resource busy: %s"),
+        "ACCESS_DENIED": ("access denied", "access denied: %s"),
+        "STORAGE_VOL_EXIST": ("this storage volume exists already", "storage volume %s exists already"),
+        "XML_INVALID_SCHEMA": (
+            "XML document failed to validate against schema",
+            "XML document failed to validate against schema: %s",
+        ),
+        "DEVICE_MISSING": ("device not found", "device not found: %s"),
+        "MULTIPLE_DOMAINS": ("multiple matching domains found", "multiple matching domains found: %s"),
+    }
+    return {number[name]: texts for name, texts in by_name.items()}
+
+
+_MESSAGES: dict[int, tuple[str, str]] = {}  # filled by _messages() at the first error
 
 
 def format_message(code: ErrorCode, detail: str | None) -> str:
     """Word a message the way ``virErrorMsg`` + ``virReportError`` do."""
+    if not _MESSAGES:
+        _MESSAGES.update(_messages())
     plain, with_detail = _MESSAGES.get(code, ("An error occurred, but the cause is unknown", "%s"))
     if not detail:
         return plain
@@ -366,7 +377,12 @@ class Error(Exception):
     """
 
     def __new__(cls, code: ErrorCode = ErrorCode.INTERNAL_ERROR, *args: object, **kwargs: object) -> Error:
-        target = _CLASS_BY_CODE.get(code, Error) if cls in _BY_CODE_FAMILY else cls
+        if cls in _BY_CODE_FAMILY:
+            if not _CLASS_BY_CODE:
+                _CLASS_BY_CODE.update(_classes_by_code())
+            target = _CLASS_BY_CODE.get(code, Error)
+        else:
+            target = cls
         self = super().__new__(target)
         if not isinstance(self, cls):  # Python calls __init__ only on an instance of the class asked for
             self.__init__(code, *args, **kwargs)  # type: ignore[misc]
@@ -445,48 +461,57 @@ class ConnectionError(Error):
     """No driver, a bad URI, or a broken connection."""
 
 
-_CLASS_BY_CODE: dict[ErrorCode, type[Error]] = {
-    ErrorCode.INTERNAL_ERROR: InternalError,
-    ErrorCode.INVALID_ARG: InvalidArgumentError,
-    ErrorCode.ARGUMENT_UNSUPPORTED: InvalidArgumentError,
-    ErrorCode.INVALID_MAC: InvalidArgumentError,
-    ErrorCode.NO_SUPPORT: NotSupportedError,
-    ErrorCode.OPERATION_UNSUPPORTED: NotSupportedError,
-    ErrorCode.CONFIG_UNSUPPORTED: NotSupportedError,
-    ErrorCode.OPERATION_INVALID: OperationInvalidError,
-    ErrorCode.OPERATION_DENIED: OperationDeniedError,
-    ErrorCode.ACCESS_DENIED: OperationDeniedError,
-    ErrorCode.OPERATION_FAILED: OperationFailedError,
-    ErrorCode.OPERATION_TIMEOUT: OperationFailedError,
-    ErrorCode.OPERATION_ABORTED: OperationFailedError,
-    ErrorCode.HOOK_SCRIPT_FAILED: OperationFailedError,
-    ErrorCode.NO_DOMAIN: NotFoundError,
-    ErrorCode.NO_NETWORK: NotFoundError,
-    ErrorCode.NO_STORAGE_POOL: NotFoundError,
-    ErrorCode.NO_STORAGE_VOL: NotFoundError,
-    ErrorCode.NO_NODE_DEVICE: NotFoundError,
-    ErrorCode.NO_INTERFACE: NotFoundError,
-    ErrorCode.NO_SECRET: NotFoundError,
-    ErrorCode.NO_DOMAIN_SNAPSHOT: NotFoundError,
-    ErrorCode.NO_DOMAIN_CHECKPOINT: NotFoundError,
-    ErrorCode.NO_SECURITY_MODEL: NotFoundError,
-    ErrorCode.NO_DOMAIN_METADATA: NotFoundError,
-    ErrorCode.DEVICE_MISSING: NotFoundError,
-    ErrorCode.DOM_EXIST: AlreadyExistsError,
-    ErrorCode.NETWORK_EXIST: AlreadyExistsError,
-    ErrorCode.STORAGE_VOL_EXIST: AlreadyExistsError,
-    ErrorCode.XML_ERROR: XMLError,
-    ErrorCode.XML_DETAIL: XMLError,
-    ErrorCode.XML_INVALID_SCHEMA: XMLError,
-    ErrorCode.NO_CONNECT: ConnectionError,
-    ErrorCode.INVALID_CONN: ConnectionError,
-    ErrorCode.AUTH_FAILED: ConnectionError,
-    ErrorCode.RPC: ConnectionError,
-}
+def _classes_by_code() -> dict[int, type[Error]]:
+    """The class each code gives its errors (see Error.__new__); built on the first error, as _messages()."""
+    number = numbers(ErrorCode)
+    by_name: dict[str, type[Error]] = {
+        "INTERNAL_ERROR": InternalError,
+        "INVALID_ARG": InvalidArgumentError,
+        "ARGUMENT_UNSUPPORTED": InvalidArgumentError,
+        "INVALID_MAC": InvalidArgumentError,
+        "NO_SUPPORT": NotSupportedError,
+        "OPERATION_UNSUPPORTED": NotSupportedError,
+        "CONFIG_UNSUPPORTED": NotSupportedError,
+        "OPERATION_INVALID": OperationInvalidError,
+        "OPERATION_DENIED": OperationDeniedError,
+        "ACCESS_DENIED": OperationDeniedError,
+        "OPERATION_FAILED": OperationFailedError,
+        "OPERATION_TIMEOUT": OperationFailedError,
+        "OPERATION_ABORTED": OperationFailedError,
+        "HOOK_SCRIPT_FAILED": OperationFailedError,
+        "NO_DOMAIN": NotFoundError,
+        "NO_NETWORK": NotFoundError,
+        "NO_STORAGE_POOL": NotFoundError,
+        "NO_STORAGE_VOL": NotFoundError,
+        "NO_NODE_DEVICE": NotFoundError,
+        "NO_INTERFACE": NotFoundError,
+        "NO_SECRET": NotFoundError,
+        "NO_DOMAIN_SNAPSHOT": NotFoundError,
+        "NO_DOMAIN_CHECKPOINT": NotFoundError,
+        "NO_SECURITY_MODEL": NotFoundError,
+        "NO_DOMAIN_METADATA": NotFoundError,
+        "DEVICE_MISSING": NotFoundError,
+        "DOM_EXIST": AlreadyExistsError,
+        "NETWORK_EXIST": AlreadyExistsError,
+        "STORAGE_VOL_EXIST": AlreadyExistsError,
+        "XML_ERROR": XMLError,
+        "XML_DETAIL": XMLError,
+        "XML_INVALID_SCHEMA": XMLError,
+        "NO_CONNECT": ConnectionError,
+        "INVALID_CONN": ConnectionError,
+        "AUTH_FAILED": ConnectionError,
+        "RPC": ConnectionError,
+    }
+    return {number[name]: cls for name, cls in by_name.items()}
+
+
+_CLASS_BY_CODE: dict[int, type[Error]] = {}  # filled at the first error
 
 
 # The classes whose instances take their class from their code (see Error.__new__).
-_BY_CODE_FAMILY = frozenset({Error, *_CLASS_BY_CODE.values()})
+_BY_CODE_FAMILY = frozenset({Error, InternalError, InvalidArgumentError, NotSupportedError, OperationInvalidError,
+                             OperationDeniedError, OperationFailedError, NotFoundError, AlreadyExistsError, XMLError,
+                             ConnectionError})  # fmt: skip
 
 
 def make_error(code: ErrorCode, detail: str | None = None, *, domain: ErrorDomain = ErrorDomain.NONE) -> Error:

@@ -547,6 +547,8 @@ def _check_filesystem(fs: etree._Element) -> None:
     if target is None or not target.get("dir"):
         raise make_error(ErrorCode.NO_TARGET, src)
     # libvirt exempts RAM disks and pool volumes only; a virtiofs share needs its source too.
-    exempt = (fs.get("type") or "mount") in ("ram", "volume") or (source is not None and source.get("usage") is not None)
+    exempt = (fs.get("type") or "mount") in ("ram", "volume") or (
+        source is not None and source.get("usage") is not None
+    )
     if not src and not exempt:
         raise make_error(ErrorCode.NO_SOURCE, target.get("dir"))

@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 
     _IntEnumBody = enum.IntEnum
 else:
+    from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody
     from pyvirt.util.named_tuple import NamedTuple
-
-    _IntEnumBody = object
 
 __all__ = [
     "HEADER_SIZE",

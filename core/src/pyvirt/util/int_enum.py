@@ -15,6 +15,9 @@ IntEnum's ``repr``; the class looks a value up (``ErrorCode(42)``,
 iterates its members in definition order and has ``len()`` and
 ``__members__``; members pickle and copy as themselves. A test compares all of
 that with ``enum.IntEnum``/``IntFlag``/``Enum`` built from the same table.
+An IntEnum's members are made when first read, and a table declared with
+:class:`IntEnumBody` is made by its class statement, with no throw-away
+class (see :func:`int_enum`).
 
 mypy sees the tables as IntEnum classes (the modules declare them with
 ``_IntEnumBody`` = ``enum.IntEnum`` under ``TYPE_CHECKING``), so type checking
@@ -23,6 +26,9 @@ is IntEnum's.
 
 from __future__ import annotations
 
+import _thread
+import os as _os  # loaded by the interpreter's start-up already
+
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): not importing typing here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,10 +36,24 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import Any
 
-__all__ = ["int_enum", "int_flag", "plain_enum"]
+__all__ = ["IntEnumBody", "int_enum", "int_flag", "numbers", "plain_enum"]
 
 # Class attributes of a table's body that are not members and are not carried over.
 _SKIPPED = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
+# What a lazy table (int_enum's) builds all its members for when first read.
+_WHOLE_TABLE = frozenset({"_member_map_", "_member_names_", "_value2member_map_"})
+# Held while a lazy table makes a member, so that two threads reading one name first get one object.
+_MEMBER_LOCK = _thread.allocate_lock()
+
+
+def _free_lock_in_child() -> None:
+    """A child forked while another thread held the lock would wait for it forever at its first unmade member
+    (the thread that held it is not in the child; a plain lock may be released by any thread)."""
+    if _MEMBER_LOCK.locked():
+        _MEMBER_LOCK.release()
+
+
+_os.register_at_fork(after_in_child=_free_lock_in_child)
 
 
 class _IntEnumType(type):
@@ -69,6 +89,21 @@ class _IntEnumType(type):
 
     def __repr__(cls) -> str:
         return f"<enum {cls.__name__!r}>"
+
+    def __getattr__(cls, name: str) -> Any:
+        """A lazy table's member, made when first read (only then: Python asks here after the class's dict)."""
+        values = cls.__dict__.get("_values_")
+        if values is not None:
+            if name in _WHOLE_TABLE:
+                _complete(cls, values)
+                return type.__getattribute__(cls, name)
+            if name in values:
+                return _member(cls, values, name)
+        raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+    def __dir__(cls) -> list[str]:
+        cls._member_map_  # noqa: B018  # a lazy table lists every member, as an Enum's dir() does
+        return list(type.__dir__(cls))
 
 
 class _Enum(metaclass=_IntEnumType):
@@ -222,9 +257,97 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
+def _new_member(cls: Any, name: str, value: int) -> Any:
+    member = int.__new__(cls, value)
+    member._name_ = name
+    type.__setattr__(cls, name, member)
+    return member
+
+
+def _member(cls: Any, values: dict[str, int], name: str) -> Any:
+    """Member ``name`` of a lazy table; an alias is the member of the first name with its value."""
+    with _MEMBER_LOCK:
+        member = cls.__dict__.get(name)
+        if member is None:
+            value = values[name]
+            first = next(n for n, v in values.items() if v == value)
+            member = cls.__dict__.get(first)
+            if member is None:  # not ``or``: the member of 0 is false
+                member = _new_member(cls, first, value)
+            if first != name:
+                type.__setattr__(cls, name, member)
+        return member
+
+
+def _complete(cls: Any, values: dict[str, int]) -> None:
+    """Every member of a lazy table, and the maps lookups by value and by name read (as ``_build`` makes them)."""
+    with _MEMBER_LOCK:
+        if "_member_map_" in cls.__dict__:
+            return
+        member_map: dict[str, Any] = {}
+        by_value: dict[int, Any] = {}
+        names: list[str] = []
+        for name, value in values.items():
+            member = by_value.get(value)
+            if member is None:
+                member = cls.__dict__.get(name)
+                if member is None:
+                    member = _new_member(cls, name, value)
+                by_value[value] = member
+                names.append(name)
+            elif name not in cls.__dict__:
+                type.__setattr__(cls, name, member)
+            member_map[name] = member
+        cls._value2member_map_ = by_value
+        cls._member_names_ = names
+        cls._member_map_ = member_map  # last: its presence says the table is complete
+
+
 def int_enum(body: type) -> type[enum.IntEnum]:
-    """The IntEnum-like class of ``body``'s members: its public int attributes, in order."""
-    return _build(body, _IntEnum, _is_int, int.__new__)  # type: ignore[no-any-return]
+    """The IntEnum-like class of ``body``'s members: its public int attributes, in order.
+
+    Its members are made when first read (``ErrorCode.NO_DOMAIN``), all of
+    them when the table is first iterated, counted or looked up by value or
+    name: a short ``pyvirsh`` run reads a handful of the 183 numbers of
+    :mod:`pyvirt.errors`, and making every member cost it 1.8 million
+    instructions. A member is still one object whichever way it is reached.
+    A table made already (by :class:`IntEnumBody`) is returned as it is.
+    """
+    if isinstance(body, _IntEnumType) and "_values_" in body.__dict__:
+        return body  # type: ignore[return-value]
+    return _lazy_table(body.__name__, body.__qualname__, dict(vars(body)))  # type: ignore[no-any-return]
+
+
+def _lazy_table(name: str, qualname: str, body: dict[str, Any]) -> Any:
+    namespace: dict[str, Any] = {"__module__": body["__module__"], "__qualname__": qualname,
+                                 "__doc__": body.get("__doc__")}  # fmt: skip
+    values: dict[str, int] = {}
+    for key, value in body.items():
+        if key in _SKIPPED:
+            continue  # the statement's own __qualname__ among them
+        if not key.startswith("_") and type(value) is int:
+            values[key] = value
+        else:
+            namespace[key] = value
+    namespace["_values_"] = values
+    return _IntEnumType(name, (_IntEnum,), namespace)
+
+
+class _TableStatement(type):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> Any:
+        if not bases:  # IntEnumBody itself
+            return super().__new__(mcls, name, bases, ns)
+        return _lazy_table(name, ns["__qualname__"], ns)  # not of this metaclass: Python binds it as it is
+
+
+class IntEnumBody(metaclass=_TableStatement):
+    """Derive a table from this (``class ErrorCode(IntEnumBody): OK = 0 ...``) to get :func:`int_enum`'s class.
+
+    Why not ``int_enum(body)`` on a plain class: Python makes a class of the
+    statement first, about 60,000 instructions for a class thrown away; each
+    table every short run builds paid it. Modules declare the base as
+    ``enum.IntEnum`` under ``TYPE_CHECKING``, so type checkers see IntEnums.
+    """
 
 
 def int_flag(body: type) -> type[enum.IntFlag]:
@@ -252,3 +375,16 @@ def _is_plain_member(value: object) -> bool:
 def plain_enum(body: type) -> type[enum.Enum]:
     """The Enum-like class of ``body``'s members (its public non-callable attributes)."""
     return _build(body, _Enum, _is_plain_member, _make_plain)  # type: ignore[no-any-return]
+
+
+def numbers(table: type[enum.IntEnum]) -> dict[str, int]:
+    """Every name of an IntEnum (light or ``enum``'s, aliases too) with its number, making no member of a light one.
+
+    For tables keyed by a light enum's numbers built when first needed
+    (``pyvirt.errors``' messages): such a dict answers for a member as for
+    its number, since a member hashes and compares as the number.
+    """
+    values = table.__dict__.get("_values_")
+    if values is not None:
+        return dict(values)
+    return {name: int(member) for name, member in table.__members__.items()}

@@ -29,6 +29,11 @@ Here ``__new__`` comes from a template already compiled into this module's
 bytecode (one per number of fields), its parameters renamed with
 ``CodeType.replace``; every other member is what ``namedtuple`` makes.
 Records with more fields than the templates cover go to ``namedtuple``.
+
+A module of many records a short run mostly does not use derives them from
+:class:`DeferredNamedTuple` instead and ends with
+``__getattr__, __dir__ = build_on_first_use(globals())``: each record is
+then made when its name is first read (``pyvirt.plugin.records``).
 """
 
 from __future__ import annotations

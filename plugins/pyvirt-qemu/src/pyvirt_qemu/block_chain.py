@@ -8,10 +8,13 @@ images from ``top`` down to just above ``base`` into ``base``. Jobs are named
 top image's format node, as libvirt names them.
 
 The chain changes only when QEMU reports the job COMPLETED: the images that
-left it lose their block nodes and get their labels back, the live XML's
-``<backingStore>`` chain skips them (the persistent definition follows when it
-described the same chain), and BLOCK_JOB / BLOCK_JOB_2 events report it. A
-cancelled or failed job leaves chain, nodes and labels as they were.
+left it lose their block nodes, the live XML's ``<backingStore>`` chain skips
+them (the persistent definition follows when it described the same chain), and
+BLOCK_JOB / BLOCK_JOB_2 events report it. Labels are given back as libvirt does:
+the disk's own image when it leaves (an active commit's pivot) gets its
+remembered owner back; backing layers were read-only to the guest and are left
+as they are, since other guests may share them. A cancelled or failed job
+leaves chain, nodes and labels as they were.
 
 An *active* commit (the top is the disk's running image) is a mirror in QEMU:
 it reaches READY and waits, showing ``<mirror job='active-commit'>``, until
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     from pyvirt_qemu.monitor import Monitor
     from pyvirt_qemu.state import DomainObj, QemuState
 
-__all__ = ["ChainJob", "conclude", "forget", "start_commit", "start_pull"]
+__all__ = ["ChainJob", "conclude", "forget", "recover", "runtime", "start_commit", "start_pull"]
 
 PULL, COMMIT, ACTIVE_COMMIT = 1, 3, 4  # virDomainBlockJobType
 COMPLETED, FAILED, CANCELED, READY = 0, 1, 2, 3  # virConnectDomainEventBlockJobStatus
@@ -66,6 +69,7 @@ class ChainJob:
     job_type: int  # PULL, COMMIT or ACTIVE_COMMIT
     top: int  # index of the highest layer that leaves the chain (commit) or is written to (pull)
     base: int | None  # index of the layer that stays below them; None: the chain ends (a full pull)
+    delete: bool = False  # a commit's DELETE: the images that left the chain are removed
     state: str = "running"  # running, ready, aborting, pivoting
     status: int | None = None
     error: str | None = None
@@ -94,7 +98,7 @@ def _lookup(disk: Disk, chain: list[Layer], name: str | None, below: int | None)
     """virStorageSourceChainLookup: position of image ``name`` (a path or ``vda[N]``) in the chain, looked for
     beneath position ``below``; without a name, the chain's last image."""
     dst = disk.target_dev or ""
-    start = disk.source_path
+    start = dst  # libvirt names the chain by the disk's target here
     candidates = range((below + 1) if below is not None else 0, len(chain))
     index: int | None = None
     if name is not None and name.endswith("]") and "[" in name:
@@ -192,7 +196,8 @@ def start_pull(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, b
 
 
 def start_commit(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, base: str | None,
-                 top: str | None, speed: int, shallow: bool, active: bool, relative: bool) -> None:  # fmt: skip
+                 top: str | None, speed: int, shallow: bool, active: bool, relative: bool,
+                 delete: bool = False) -> None:  # fmt: skip
     """qemuDomainBlockCommit + qemuBlockCommit for a running guest whose MODIFY job the caller holds."""
     dst = disk.target_dev or ""
     if not disk.source_path:
@@ -212,32 +217,27 @@ def start_commit(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk,
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"top '{_path(top_layer)}' in chain for "
                                    f"'{disk.source_path}' has no backing file")  # fmt: skip
     if base_pos >= len(chain):
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"could not find base image in chain for "
-                                   f"'{disk.source_path}'")  # fmt: skip
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"could not find base image in chain for '{dst}'")
     base_layer = chain[base_pos]
+    assert isinstance(base_layer, BackingStore)  # below the top, so never the disk itself
     if shallow and base_pos != top_pos + 1:
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"base '{_path(base_layer)}' is not immediately below "
                                    f"'{_path(top_layer)}' in chain for '{disk.source_path}'")  # fmt: skip
     name = f"commit-{dst}-{format_node(disk)}"
     args: dict[str, Any] = {"job-id": name, "device": format_node(disk), "auto-dismiss": True,
                             "base-node": f"libvirt-{_index(base_layer)}-format"}  # fmt: skip
-    if top_pos > 0:
+    if top_pos > 0:  # the image above the top records base's name from now on (an active commit: none does)
         args["top-node"] = f"libvirt-{_index(top_layer)}-format"
-        if relative:  # the image above the top records base's name from now on
-            args["backing-file"] = _relative_backing(chain, top_pos - 1, base_pos)
-    elif relative:
-        _relative_backing(chain, 0, base_pos)  # refused as libvirt refuses it, though nothing records it
+        args["backing-file"] = _relative_backing(chain, top_pos - 1, base_pos) if relative else _path(base_layer)
     if speed:
         args["speed"] = speed
     mirror = None
-    if active:  # libvirt shows where the disk goes: <mirror> names the base
-        is_file = base_layer.type in (None, "file")
-        mirror = DiskMirror(type=base_layer.type or "file", file=_path(base_layer) if is_file else None,
-                            format=base_layer.format if is_file else None, job="active-commit",
-                            format_type=base_layer.format, source_file=base_layer.source_file,
-                            source_dev=base_layer.source_dev)  # fmt: skip
+    if active:  # libvirt shows where the disk goes: the base node, without the old copy-only attributes
+        mirror = DiskMirror(type=base_layer.type or "file", job="active-commit", format_type=base_layer.format,
+                            source_file=base_layer.source_file, source_dev=base_layer.source_dev,
+                            source_index=base_layer.index)  # fmt: skip
     job = ChainJob(name, dst, disk.source_path or "", ACTIVE_COMMIT if active else COMMIT, _index(top_layer) or 0,
-                   _index(base_layer))  # fmt: skip
+                   _index(base_layer), delete=delete)  # fmt: skip
     _register(state, obj, monitor, job, "block-commit", args, mirror, disk)
 
 
@@ -294,15 +294,23 @@ def _drop_layers(state: QemuState, obj: DomainObj, job: ChainJob, disk: Disk) ->
             old = disk.model_copy(deep=True)
         # named before the disk itself (one of them after an active commit) takes base's place
         gone_paths = [p for p in (_path(layer) for layer in gone) if p]
+        # libvirt gives back only the disk's own image: backing layers are read-only to it, never restored
+        # (virSecurityDACRestoreImageLabelSingle), since other guests may use them
+        given_back = [disk.source_path] if gone and gone[0] is disk and disk.source_path else []
+        gone_files = [layer.source_file for layer in gone if layer.type in (None, "file") and layer.source_file]
         gone_nodes = [f"libvirt-{_index(layer)}-{kind}" for layer in gone for kind in ("format", "storage")]
         if job.job_type == ACTIVE_COMMIT:
             assert base is not None
             _become(disk, chain[base])
         persistent = obj.config
     _delete_nodes(obj, gone_nodes)
-    for path in gone_paths:
+    for path in given_back:
         with contextlib.suppress(Error):
             state.security.restore_path_label(obj.live, path)
+    if job.delete:  # qemuBlockJobDeleteImages: local files only; a failure is no failure of the job
+        for path in gone_files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
     if persistent is not None and job.job_type == ACTIVE_COMMIT:
         _rewrite_source(state, persistent, old, disk)
     elif persistent is not None:
@@ -377,3 +385,61 @@ def forget(state: QemuState, obj: DomainObj, job: ChainJob) -> None:
     del state, obj
     job.status = FAILED
     job.ended.set()
+
+
+# ---------------------------------------------------------------- a daemon that starts again
+
+
+def runtime(obj: DomainObj) -> dict[str, str]:
+    """The running pulls and commits for the status file (libvirt keeps them in its ``<blockjobs>``): by disk
+    target, "type top base delete" with the layers' node numbers (base "-" for a full pull)."""
+    return {target: f"{job.job_type} {job.top} {job.base if job.base is not None else '-'} {int(job.delete)}"
+            for target, job in obj.block_jobs.items() if isinstance(job, ChainJob)}  # fmt: skip
+
+
+def _chain_files(monitor: Monitor, node: str) -> list[str]:
+    """The image files QEMU's chain under format node ``node`` reads now, top down."""
+    nodes = {str(n.get("node-name")): n for n in monitor.execute("query-named-block-nodes", {"flat": True})}
+    image = nodes.get(node, {}).get("image")
+    files: list[str] = []
+    while isinstance(image, dict):
+        files.append(str(image.get("filename", "")))
+        image = image.get("backing-image")
+    return files
+
+
+def recover(state: QemuState, obj: DomainObj, monitor: Monitor, saved: dict[str, str]) -> None:
+    """Take over the pulls and commits the status file lists: a job QEMU still runs is followed again; one
+    that ended while no daemon listened is concluded by the chain QEMU's device reads now (the image that
+    was to leave it is gone: completed; else cancelled or failed)."""
+    from pyvirt_qemu.block_jobs import on_event
+    from pyvirt_qemu.hotplug import top_nodes
+
+    running = {str(j.get("device")): j for j in monitor.execute("query-block-jobs")}
+    for target, text in saved.items():
+        disk = _find(obj, target)
+        fields = text.split()
+        if disk is None or len(fields) != 4:
+            continue
+        job_type, top, base, delete = int(fields[0]), int(fields[1]), fields[2], fields[3] == "1"
+        name = f"{'pull' if job_type == PULL else 'commit'}-{target}-{format_node(disk)}"
+        job = ChainJob(name, target, disk.source_path or "", job_type, top, None if base == "-" else int(base),
+                       delete=delete)  # fmt: skip
+        qemu_job = running.get(name)
+        if qemu_job is not None and qemu_job.get("ready"):
+            job.state = "ready"
+        if disk.mirror is not None and disk.mirror.ready in ("abort", "pivot"):
+            job.state = "aborting" if disk.mirror.ready == "abort" else "pivoting"
+        obj.block_jobs[target] = job
+        if qemu_job is not None:
+            continue
+        chain = _chain(disk)
+        positions = {_index(layer): pos for pos, layer in enumerate(chain)}
+        leaving = chain[positions.get(top, 0) + (1 if job_type == PULL else 0) :]
+        gone = _path(leaving[0]) if leaving else None
+        alias = disk.alias.name if disk.alias is not None else None
+        device_top = top_nodes(monitor).get(alias or "", format_node(disk) or "")
+        completed = gone is not None and gone not in _chain_files(monitor, device_top)
+        if completed and job_type == ACTIVE_COMMIT:
+            job.state = "pivoting"
+        on_event(state, obj, "BLOCK_JOB_COMPLETED" if completed else "BLOCK_JOB_CANCELLED", {"device": name})

@@ -993,9 +993,8 @@ class QemuConnection:
                     | DomainBlockRebaseFlags.COPY_DEV | DomainBlockRebaseFlags.BANDWIDTH_BYTES,
                     "qemuDomainBlockRebase")  # fmt: skip
         if not flags & DomainBlockRebaseFlags.COPY:
-            # qemuDomainBlockRebase: a pull knows only RELATIVE and the bytes flag (the same value as BlockPull's)
-            check_flags(flags, DomainBlockRebaseFlags.RELATIVE | DomainBlockRebaseFlags.BANDWIDTH_BYTES,
-                        "qemuDomainBlockRebase")  # fmt: skip
+            # qemuDomainBlockPullCommon reads only RELATIVE and the bytes flag (BlockPull's value too); the copy
+            # flags are ignored there, as in libvirt
             self._block_pull(dom, path, base, bandwidth, flags)
             return
         self._block_copy(dom, path, block_jobs.request_from_rebase(base, bandwidth, flags), False)

@@ -58,6 +58,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.block_chain import runtime as chain_runtime
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.guest_agent import agent_channel
@@ -180,6 +181,7 @@ class QemuState(DomainTable[DomainObj]):
                 format_domain(obj.live, 1, domain_id=obj.id),
                 {
                     "monitor": self._monitor_runtime(obj.name),
+                    **({"blockjobs": chain_jobs} if (chain_jobs := chain_runtime(obj)) else {}),
                     **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
                     **(
                         {"memory": {"hugepage-dirs": json.dumps(obj.process.hugepage_dirs)}}
@@ -403,6 +405,10 @@ class QemuState(DomainTable[DomainObj]):
             from pyvirt_qemu.block_jobs import recover
 
             recover(self, obj, monitor)  # block copies its status file shows
+        if not monitor.held_elsewhere and st.runtime.get("blockjobs"):
+            from pyvirt_qemu.block_chain import recover as recover_chain_jobs
+
+            recover_chain_jobs(self, obj, monitor, st.runtime["blockjobs"])  # its pulls and commits
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
         self.add(obj)
         proc.watch(lambda p: self.on_exit(obj, p))

@@ -1296,8 +1296,7 @@ def domain_block_pull(dom: DomainRef, path: str, bandwidth: int, flags: int) -> 
 
     The pull runs as the disk's block job (type PULL); when it completes the
     top image no longer needs a backing file, the live XML's chain ends with
-    ``<backingStore/>``, the images that left the chain get their labels back,
-    and a BLOCK_JOB / BLOCK_JOB_2 COMPLETED event follows. A pull down to a
+    ``<backingStore/>`` and a BLOCK_JOB / BLOCK_JOB_2 COMPLETED event follows. A pull down to a
     chosen base is :func:`domain_block_rebase` without COPY.
 
     :param dom: the domain, as a lookup returned it; it must be running.
