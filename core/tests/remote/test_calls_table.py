@@ -104,7 +104,10 @@ def test_read_only_access_in_the_api_table_matches_libvirts_acl_annotations() ->
         if access is Access.WRITE:
             assert write, (row.hook, acls)
         elif access is Access.READ and row.hook == "domain_migrate_get_max_downtime":
-            assert write, (row.hook, acls)  # libvirt's library lets read-only connections ask; its daemon's ACL does not
+            assert write, (
+                row.hook,
+                acls,
+            )  # libvirt's library lets read-only connections ask; its daemon's ACL does not
         elif access is Access.READ:
             assert not write and not conditional, (row.hook, acls)
         else:  # secure flag / agent source: read access, more only for those arguments

@@ -10,7 +10,7 @@ field's type at each start, which with ``typing`` itself was a noticeable
 part of a short ``pyvirsh`` run. Type checkers see ``typing.NamedTuple``.
 
 Each record becomes a class when its name is first read
-(:class:`pyvirt.util.named_tuple.DeferredNamedTuple`): a short run uses one
+(``DeferredNamedTuple`` of :mod:`pyvirt.util.named_tuple`): a short run uses one
 or two of them, and making the others cost it about 4 million instructions.
 Importing, pickling and ``typing.get_type_hints`` see the same classes as before.
 """

@@ -31,9 +31,9 @@ bytecode (one per number of fields), its parameters renamed with
 Records with more fields than the templates cover go to ``namedtuple``.
 
 A module of many records a short run mostly does not use derives them from
-:class:`DeferredNamedTuple` instead and ends with
+``DeferredNamedTuple`` instead and ends with
 ``__getattr__, __dir__ = build_on_first_use(globals())``: each record is
-then made when its name is first read (``pyvirt.plugin.records``).
+then made when its name is first read (:mod:`pyvirt.plugin.records`).
 """
 
 from __future__ import annotations
