@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from pyvirt.cli.blockjob_cmd import parse_bandwidth
 from pyvirt.cli.domain_cmds import _read_file
@@ -27,6 +26,10 @@ from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.progress import Progress
 from pyvirt.domain import Domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["JobWaiter", "call", "timeout_ms"]
 

@@ -11,13 +11,16 @@ first and falls back to MiB/s on a driver that refuses the flag, as here.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.domain_stats_cmds import DOMAIN, _exclusive, _pretty_capacity
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
 from pyvirt.errors import Error, ErrorCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["parse_bandwidth"]
 

@@ -11,7 +11,6 @@ the job.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.blockcopy_cmd import JobWaiter, call, timeout_ms
 from pyvirt.cli.blockjob_cmd import parse_bandwidth
@@ -19,6 +18,10 @@ from pyvirt.cli.domain_stats_cmds import DOMAIN
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -11,13 +11,16 @@ virsh's bytes.
 
 from __future__ import annotations
 
-from typing import Any
 
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

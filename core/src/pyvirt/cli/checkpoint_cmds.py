@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
@@ -12,6 +11,10 @@ from pyvirt.cli.xml_text import escape_xml
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.domain import Checkpoint, Domain
 from pyvirt.errors import Error, ErrorCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

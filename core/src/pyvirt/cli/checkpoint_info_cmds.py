@@ -7,12 +7,15 @@ virsh-checkpoint.c, with its wording and its order of checks.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.checkpoint_cmds import DOMAIN, _lookup, _parent_name
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error, ErrorCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
-from typing import Any
 
 from pyvirt.cli.framework import CommandDef, CommandError, Opt, Session
 from pyvirt.cli.parser import END, split_words
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["candidates", "complete_words", "install_readline"]
 

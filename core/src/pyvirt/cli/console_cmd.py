@@ -12,11 +12,14 @@ import selectors
 import sys
 import termios
 import tty
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ESCAPE", "escape_byte"]
 

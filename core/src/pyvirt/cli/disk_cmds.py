@@ -14,13 +14,16 @@ no option chose where, as virsh calls it.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.xml_text import escape_xml
 from pyvirt.errors import Error, ErrorCode, InternalError
 from pyvirt.flags import DomainDeviceModifyFlags
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

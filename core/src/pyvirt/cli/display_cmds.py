@@ -9,13 +9,16 @@ sockets), the password included only on request.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

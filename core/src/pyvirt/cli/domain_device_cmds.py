@@ -7,7 +7,6 @@ byte what virsh prints.
 
 from __future__ import annotations
 
-from typing import Any
 
 from lxml import etree
 
@@ -15,6 +14,10 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

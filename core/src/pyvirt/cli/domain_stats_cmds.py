@@ -9,13 +9,16 @@ node info, as virsh sizes them.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.flags import DomainModificationImpact, DomainVcpuFlags
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

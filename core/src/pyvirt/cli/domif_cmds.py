@@ -10,7 +10,6 @@ update-device gets the command.
 
 from __future__ import annotations
 
-from typing import Any
 
 from lxml import etree
 
@@ -18,6 +17,10 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
 from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

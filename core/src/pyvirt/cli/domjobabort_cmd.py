@@ -8,10 +8,13 @@ the driver's own error is printed as it is, with nothing before it.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import Opt, Session, command
 from pyvirt.cli.lookup import get_domain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -9,13 +9,16 @@ otherwise, as virsh's defaults differ between the two modes.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.domain_stats_cmds import DOMAIN, PIN_OPTS, cpumap_of, host_cpu_count, parse_cpulist, pin_flags
 from pyvirt.cli.framework import CommandError, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
 from pyvirt.flags import DomainModificationImpact
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool
@@ -25,6 +24,10 @@ from pyvirt.events import (
     network_event_text,
     pool_event_text,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT_NAMES = ("lifecycle",)
 # virsh's names of the domain events pyvirt delivers, in libvirt's event id order

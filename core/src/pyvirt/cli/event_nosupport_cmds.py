@@ -10,11 +10,14 @@ never come.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -9,13 +9,16 @@ metadata" as an empty text; ``send-key`` takes numbers (C's base 0, at most
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.flags import DomainGetHostnameFlags, DomainModificationImpact, DomainSetTimeFlags
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["domain_description"]
 

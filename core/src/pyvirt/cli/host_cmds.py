@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import pyvirt
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _version_text(v: int) -> str:

@@ -11,7 +11,6 @@ not-supported error naming it.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from lxml import etree
 
@@ -19,6 +18,10 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
 from pyvirt.interface import Interface
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

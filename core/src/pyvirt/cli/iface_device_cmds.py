@@ -10,7 +10,6 @@ gets both commands, with virsh's checks, wording and ``--print-xml``.
 from __future__ import annotations
 
 import string
-from typing import Any
 
 from lxml import etree
 
@@ -18,6 +17,10 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -11,12 +11,15 @@ by default, rounded up to whole KiB as virsh rounds them.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
 from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["cmd_setmaxmem", "cmd_setmem", "cmd_setvcpus"]
 

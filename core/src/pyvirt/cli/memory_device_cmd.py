@@ -9,13 +9,16 @@ does the same on the client, with virsh's checks and wording.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

@@ -8,11 +8,14 @@ fails the same way with the same words.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_volume
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 UUID_LENGTH = 36  # virshCommandOptPoolBy tries a UUID lookup only for a string this long
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
@@ -20,6 +19,10 @@ from pyvirt.list_filters import (
     LIST_PERSISTENT,
     LIST_TRANSIENT,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NETWORK = Opt("network", "network name or uuid", required=True, positional=True)
 # pyvirt.flags names these; a short run does not load it (test_flag_literals checks each value)

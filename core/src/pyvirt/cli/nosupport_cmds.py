@@ -14,7 +14,6 @@ command moves to a module of its own and calls it.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool, get_volume
@@ -22,6 +21,10 @@ from pyvirt.cli.nosupport import not_supported
 from pyvirt.cli.nosupport_table import COMMANDS
 from pyvirt.cli.virsh_options import VIRSH_OPTIONS
 from pyvirt.errors import Error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["options_of"]
 

@@ -9,12 +9,15 @@ given: libvirt's backend, not virsh, refuses the pair.
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool
 from pyvirt.errors import Error
 from pyvirt.flags import StoragePoolBuildFlags
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 POOL = Opt("pool", "pool name or uuid", required=True, positional=True)
 

@@ -11,12 +11,15 @@ two differently (libvirt's test driver refuses every Flags query).
 
 from __future__ import annotations
 
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
 from pyvirt.plugin.typed_params import TypedParam, format_typed_value, typed_param_from_string
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__: list[str] = []
 

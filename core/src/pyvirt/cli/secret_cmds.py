@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from pyvirt.cli.domain_cmds import _read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
 from pyvirt.errors import Error
 from pyvirt.secret import USAGE_NAMES, Secret
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SECRET = Opt("secret", "secret UUID", required=True, positional=True)
 

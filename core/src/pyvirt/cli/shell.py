@@ -21,10 +21,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from pyvirt.cli.framework import Session
 from pyvirt.cli.parser import ParsedCommand
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["PROMPT_RO", "PROMPT_RW", "run_shell"]
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 
 from pyvirt.cli.framework import CommandDef, CommandError, Opt, Session, command
 from pyvirt.cli.groups import EXTRA_GROUP, GROUPS
 from pyvirt.cli.xml_text import escape_xml
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["grouped_commands", "usage_text"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
@@ -13,6 +12,10 @@ from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.conf.snapshot import parse_snapshot
 from pyvirt.domain import Domain, Snapshot
 from pyvirt.errors import Error, ErrorCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 SNAPNAME = Opt("snapshotname", "snapshot name", positional=True)

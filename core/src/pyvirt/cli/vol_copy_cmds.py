@@ -9,7 +9,6 @@ API names virStorageVolWipe: drivers without wipe patterns (ESX) serve it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from lxml import etree
 
@@ -18,6 +17,10 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.errors import Error
 from pyvirt.storage import StoragePool, StorageVolume
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # virsh's virshStorageVolWipeAlgorithm: the index is libvirt's virStorageVolWipeAlgorithm
 WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random", "trim")

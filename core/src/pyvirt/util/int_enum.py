@@ -270,7 +270,8 @@ def _member(cls: Any, values: dict[str, int], name: str) -> Any:
         member = cls.__dict__.get(name)
         if member is None:
             value = values[name]
-            first = next(n for n, v in values.items() if v == value)
+            # a name is its member's own unless the table has aliases: then the first name with the value
+            first = next(n for n, v in values.items() if v == value) if cls._aliased_ else name
             member = cls.__dict__.get(first)
             if member is None:  # not ``or``: the member of 0 is false
                 member = _new_member(cls, first, value)
@@ -330,6 +331,7 @@ def _lazy_table(name: str, qualname: str, body: dict[str, Any]) -> Any:
         else:
             namespace[key] = value
     namespace["_values_"] = values
+    namespace["_aliased_"] = len(set(values.values())) != len(values)
     return _IntEnumType(name, (_IntEnum,), namespace)
 
 
