@@ -77,3 +77,27 @@ def test_start_and_destroy_parse_no_definition_and_label_as_when_parsed() -> Non
     assert lazy[0] is False and parsed_first[0] is True
     assert lazy[1:] == parsed_first[1:]
     assert lazy[1] and lazy[1] != lazy[2]  # running: the test model's label; stopped: none of it
+
+
+def _imported_by_pyvirsh(env: dict[str, str], *args: str) -> set[str]:
+    """Every module a ``pyvirsh -c test:///default ARGS`` run imports, read from ``-X importtime``."""
+    probe = (
+        "import sys\nfrom pyvirt.cli.console import console_main\nsys.argv[0] = 'pyvirsh'\nsys.exit(console_main())\n"
+    )
+    argv = [sys.executable, "-X", "importtime", "-c", probe, "-c", "test:///default", *args]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return {line.split("|")[2].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("args", [("uri",), ("list", "--all"), ("domstate", "test"), ("destroy", "test")])
+def test_short_commands_import_neither_typing_nor_json(tmp_path: object, args: tuple[str, ...]) -> None:
+    """``typing`` (with the re, enum and contextlib it pulls in) and ``json`` were about a third of a short
+    run's instructions; only annotations needed typing and the entry-point index needed json."""
+    import os
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    _imported_by_pyvirsh(env, "uri")  # the first run of a fresh cache scans the distributions (importlib.metadata)
+    modules = _imported_by_pyvirsh(env, *args)
+    assert "pyvirt.drivers.test.driver" in modules  # the probe saw a real run, not an early exit
+    assert {"typing", "json"} & modules == set()

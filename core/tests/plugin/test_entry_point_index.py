@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 from pathlib import Path
@@ -26,7 +26,7 @@ def private_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_index_is_written_and_matches_the_installed_entry_points(private_index: Path) -> None:
     assert entry_point_index.entry_point_value("pyvirt.hypervisor", "test") == "pyvirt.drivers.test.driver:TestDriver"
-    doc = json.loads(Path(entry_point_index._cache_file()).read_text())
+    doc = marshal.loads(Path(entry_point_index._cache_file()).read_bytes())
     assert doc["entry_points"] == entry_point_index.scan_installed()
     assert entry_point_index.entry_point_value("pyvirt.hypervisor", "nosuch") is None
 
@@ -34,9 +34,9 @@ def test_index_is_written_and_matches_the_installed_entry_points(private_index: 
 def test_a_valid_index_is_believed_without_scanning(private_index: Path) -> None:
     entry_point_index.entry_point_value("pyvirt.hypervisor", "test")
     path = Path(entry_point_index._cache_file())
-    doc = json.loads(path.read_text())
+    doc = marshal.loads(path.read_bytes())
     doc["entry_points"]["pyvirt.hypervisor"]["test"] = "pyvirt_no_such_module:Driver"
-    path.write_text(json.dumps(doc))
+    path.write_bytes(marshal.dumps(doc))
     with pytest.raises(Error) as exc:
         load_driver("hypervisor", "test")
     assert exc.value.code == ErrorCode.NO_CONNECT
@@ -46,9 +46,9 @@ def test_a_valid_index_is_believed_without_scanning(private_index: Path) -> None
 def test_a_changed_sys_path_directory_rebuilds_the_index(private_index: Path) -> None:
     entry_point_index.entry_point_value("pyvirt.hypervisor", "test")
     path = Path(entry_point_index._cache_file())
-    doc = json.loads(path.read_text())
+    doc = marshal.loads(path.read_bytes())
     doc["entry_points"]["pyvirt.hypervisor"]["test"] = "pyvirt_no_such_module:Driver"
-    path.write_text(json.dumps(doc))
+    path.write_bytes(marshal.dumps(doc))
     # Installing a distribution creates a *.dist-info directory: its parent's mtime moves.
     (private_index / "toy-1.0.dist-info").mkdir()
     st = os.stat(private_index)
@@ -59,8 +59,10 @@ def test_a_changed_sys_path_directory_rebuilds_the_index(private_index: Path) ->
 def test_a_corrupt_or_unwritable_index_falls_back_to_scanning(private_index: Path) -> None:
     path = Path(entry_point_index._cache_file())
     path.parent.mkdir(parents=True)
-    path.write_text("{not json")
-    assert entry_point_index.entry_point_value("pyvirt.hypervisor", "test") is not None
+    # Garbage, a torn write (marshal raises EOFError) and a valid marshal of the wrong shape.
+    for bad in (b"{not an index", marshal.dumps({"format": 2, "stamp": [["x", 1]]})[:9], marshal.dumps([1, 2])):
+        path.write_bytes(bad)
+        assert entry_point_index.entry_point_value("pyvirt.hypervisor", "test") is not None
     path.unlink()
     path.parent.chmod(0o500)
     try:

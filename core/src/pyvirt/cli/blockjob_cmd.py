@@ -11,7 +11,6 @@ first and falls back to MiB/s on a driver that refuses the flag, as here.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.domain_stats_cmds import DOMAIN, _exclusive, _pretty_capacity
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain

@@ -11,7 +11,6 @@ the job.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.blockcopy_cmd import JobWaiter, call, timeout_ms
 from pyvirt.cli.blockjob_cmd import parse_bandwidth
 from pyvirt.cli.domain_stats_cmds import DOMAIN

@@ -11,7 +11,6 @@ virsh's bytes.
 
 from __future__ import annotations
 
-
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command

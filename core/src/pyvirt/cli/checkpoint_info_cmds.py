@@ -7,7 +7,6 @@ virsh-checkpoint.c, with its wording and its order of checks.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.checkpoint_cmds import DOMAIN, _lookup, _parent_name
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain

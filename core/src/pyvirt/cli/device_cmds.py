@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml

@@ -7,7 +7,6 @@ byte what virsh prints.
 
 from __future__ import annotations
 
-
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command

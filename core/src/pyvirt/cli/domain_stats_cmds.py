@@ -9,7 +9,6 @@ node info, as virsh sizes them.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain

@@ -10,7 +10,6 @@ update-device gets the command.
 
 from __future__ import annotations
 
-
 from lxml import etree
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command

@@ -8,7 +8,6 @@ the driver's own error is printed as it is, with nothing before it.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 

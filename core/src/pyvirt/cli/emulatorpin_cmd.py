@@ -9,7 +9,6 @@ otherwise, as virsh's defaults differ between the two modes.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.domain_stats_cmds import DOMAIN, PIN_OPTS, cpumap_of, host_cpu_count, parse_cpulist, pin_flags
 from pyvirt.cli.framework import CommandError, Session, command
 from pyvirt.cli.lookup import get_domain

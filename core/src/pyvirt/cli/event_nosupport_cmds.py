@@ -10,7 +10,6 @@ never come.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error

@@ -9,7 +9,6 @@ metadata" as an empty text; ``send-key`` takes numbers (C's base 0, at most
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain

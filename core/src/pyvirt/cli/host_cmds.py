@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pyvirt
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table

@@ -11,7 +11,6 @@ by default, rounded up to whole KiB as virsh rounds them.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error

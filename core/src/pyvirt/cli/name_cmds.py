@@ -8,7 +8,6 @@ fails the same way with the same words.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_volume
 from pyvirt.errors import Error

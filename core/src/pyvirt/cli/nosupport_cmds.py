@@ -14,7 +14,6 @@ command moves to a module of its own and calls it.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool, get_volume
 from pyvirt.cli.nosupport import not_supported

@@ -8,7 +8,6 @@ very bytes virsh would have sent.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.errors import Error
 

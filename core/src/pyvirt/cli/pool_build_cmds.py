@@ -9,7 +9,6 @@ given: libvirt's backend, not virsh, refuses the pair.
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool
 from pyvirt.errors import Error

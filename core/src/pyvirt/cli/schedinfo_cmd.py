@@ -11,7 +11,6 @@ two differently (libvirt's test driver refuses every Flags query).
 
 from __future__ import annotations
 
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error

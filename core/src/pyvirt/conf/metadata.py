@@ -12,10 +12,9 @@ alike whichever hypervisor runs the guest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, NotFoundError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
 

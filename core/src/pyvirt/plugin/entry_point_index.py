@@ -8,7 +8,13 @@ it still imports ``importlib.metadata`` and it switches itself off for
 interpreters under ``/tmp``.
 
 The index holds only the ``pyvirt.*`` groups, as ``{group: {name: "module:attr"}}``,
-in a JSON file under the user's cache directory. It is keyed like stevedore's
+in a file under the user's cache directory, written with :mod:`marshal` rather
+than JSON: ``marshal`` is built into the interpreter (importlib already loaded
+it), while ``json`` drags in ``re`` and ``enum`` and cost a short run about as
+much as the rest of the lookup. marshal's format is tied to the Python
+version, which the key (the interpreter's path) already pins, and it is not
+meant for untrusted data; the file is the user's own, and whoever can write it
+could as well name any module as an entry point, so it grants nothing new. It is keyed like stevedore's
 cache: the interpreter and ``sys.path``, and valid while the modification
 time of every ``sys.path`` directory is unchanged (installing, upgrading or
 removing a distribution adds or removes a ``*.dist-info`` directory, which
@@ -18,14 +24,14 @@ index falls back to ``importlib.metadata``, so correctness never depends on it.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 
 __all__ = ["GROUP_PREFIX", "entry_point_names", "entry_point_value", "scan_installed"]
 
 GROUP_PREFIX = "pyvirt."
-_FORMAT = 1
+_FORMAT = 2  # 1 was JSON; 2 is marshal (another file name, so an old index is simply ignored)
 
 
 def _fnv1a(data: bytes) -> int:
@@ -41,7 +47,7 @@ def _cache_file() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     # A short name only; the stamp inside the file holds the full sys.path, so a crc collision just rescans.
     key = f"{_fnv1a(chr(0).join([sys.executable, *sys.path]).encode()):08x}"
-    return os.path.join(base, "pyvirt", f"entry-points-{key}.json")
+    return os.path.join(base, "pyvirt", f"entry-points-{key}.marshal")
 
 
 def _stamp() -> list[list[object]]:
@@ -74,8 +80,8 @@ def _write(path: str, doc: dict[str, object]) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".entry-points-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
+        with os.fdopen(fd, "wb") as f:
+            marshal.dump(doc, f)
         os.replace(tmp, path)
     except OSError:
         pass  # read-only home, full disk: the next run scans again
@@ -85,11 +91,11 @@ def _load_index() -> dict[str, dict[str, str]]:
     path = _cache_file()
     stamp = _stamp()
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            doc = marshal.load(f)
         if doc.get("format") == _FORMAT and doc.get("python") == sys.executable and doc.get("stamp") == stamp:
             return doc["entry_points"]  # type: ignore[no-any-return]
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, EOFError, TypeError, AttributeError):  # marshal's errors for a torn or foreign file
         pass
     found = scan_installed()
     _write(path, {"format": _FORMAT, "python": sys.executable, "stamp": stamp, "entry_points": found})

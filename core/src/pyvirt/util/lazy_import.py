@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: this module is on every short pyvirsh run, which typing would slow
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 __all__ = ["lazy_module"]
 

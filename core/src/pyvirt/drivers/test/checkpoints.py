@@ -11,7 +11,6 @@ per domain, deleting one re-parents its children or deletes them too.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import CheckpointObj, DomainObj, TestState
@@ -35,6 +34,7 @@ from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import CheckpointRef, DomainRef
 from pyvirt.util.lazy_import import lazy_module
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf import checkpoint as conf_checkpoint
     from pyvirt.conf import domain as conf_domain

@@ -13,11 +13,10 @@ The QEMU plugin applies QEMU's variant of the same rules itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.conf.disk_names import disk_index, insertion_order
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.domain_devices import Address, Disk

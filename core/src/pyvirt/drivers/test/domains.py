@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.marker import hookimpl
@@ -40,6 +39,7 @@ from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, Sec
 from pyvirt.util.fileio import MAX_XML_FILE, read_limited
 from pyvirt.util.lazy_import import lazy_module
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf import domain as conf_domain
     from pyvirt.conf import domain_devices as conf_devices

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt.domain_state import DomainState
 from pyvirt.drivers.test.checkpoints import CheckpointHooks
@@ -30,7 +29,12 @@ from pyvirt.plugin.records import NodeInfo, SecurityModel
 from pyvirt.uri import URI
 from pyvirt.util.lazy_import import lazy_module
 
+# Not ``from typing import ...``: typing costs every short pyvirsh run on test:/// several ms; mypy
+# treats any constant named TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.conf import capabilities as conf_caps
     from pyvirt.conf import domain as conf_domain
     from pyvirt.conf import interface as conf_interface

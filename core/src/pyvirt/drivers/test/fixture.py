@@ -11,7 +11,6 @@ the node file, ``<cpu>``/``<memory>`` node figures, and the test namespace
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from pyvirt.conf.identity import check_name, normalize_uuid
@@ -19,7 +18,10 @@ from pyvirt.errors import ErrorCode, OperationFailedError
 from pyvirt.plugin.records import NodeInfo
 from pyvirt.util.fileio import read_limited
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
+    from typing import Any
+
     from lxml import etree
 
 __all__ = ["DEFAULT_NODE_INFO", "FixtureObject", "NodeFixture", "default_fixture", "domain_identity", "load_fixture"]

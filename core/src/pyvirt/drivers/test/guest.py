@@ -15,7 +15,6 @@ first time only the live one changes.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from pyvirt.conf.metadata import METADATA_ELEMENT, get_metadata, parse_element, set_metadata
 from pyvirt.drivers.test.marker import hookimpl
@@ -35,6 +34,7 @@ from pyvirt.flags import DomainMemoryModFlags, DomainModificationImpact, DomainS
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import BlockInfo, BlockStats, DomainRef, InterfaceStats, VcpuInfo
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.domain_devices import Disk

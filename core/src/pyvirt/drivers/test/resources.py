@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
 from pyvirt.errors import (
@@ -38,6 +36,7 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.util.lazy_import import lazy_module
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf import interface as conf_interface
     from pyvirt.conf import network as conf_network

@@ -9,14 +9,13 @@ every test:/// guest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.conf.domain import Domain
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.records import SecurityLabel
 from pyvirt.security.stack import SecurityConfig, SecurityStack
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
 

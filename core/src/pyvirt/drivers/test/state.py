@@ -13,12 +13,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
 from pyvirt.plugin.records import DomainRef, NodeInfo
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
     from pyvirt.conf.checkpoint import Checkpoint
     from pyvirt.conf.domain import Domain
