@@ -102,6 +102,7 @@ DYNAMIC = {
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/cli/edit_cmds.py", "argv"): "the user's $VISUAL/$EDITOR, else sensible-editor (in the table)",
     ("bench/bench_scripts.py", "args"): "Debian's virsh or pyvirsh (both in the table), the tool being timed",
+    ("core/tests/cli/test_script_corpus.py", "args"): "Debian's virsh or pyvirsh (both in the table), through run_once",
     ("core/tests/cli/test_edit_cmds.py", "[*tool, '-c', 'test:///default', line]"): (
         "virsh or pyvirsh (both in the table) with one script line"
     ),
