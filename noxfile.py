@@ -48,7 +48,7 @@ def imports(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """pytest over every distribution (root needed for the process tests)."""
-    session.run(sys.executable, "-m", "pytest", "-q", *TESTS, *session.posargs)
+    session.run(sys.executable, "-m", "pytest", "-q", "--durations=25", *TESTS, *session.posargs)
 
 
 @nox.session
