@@ -241,7 +241,12 @@ def send(
         *migration_stats(info, out.started, completed=True),
     ]
     jobs_of(st).completed[obj.uuid] = done
-    out.postcopy = info.get("status") == "postcopy-active"
+    # QEMU can switch to post-copy and finish between two query-migrate polls (after the switch the rest goes
+    # at full speed): libvirt hears of the switch from QEMU's MIGRATION event, pyvirt from the completed
+    # statistics, whose ram.postcopy-bytes (QEMU >= 7.0) counts only what post-copy sent.
+    out.postcopy = info.get("status") == "postcopy-active" or (
+        info.get("status") == "completed" and int((info.get("ram") or {}).get("postcopy-bytes") or 0) > 0
+    )
     with obj.lock:
         obj.state, obj.reason = DomainState.PAUSED, PausedReason.MIGRATION
     if was_running:
