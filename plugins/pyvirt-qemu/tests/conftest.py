@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,3 +64,32 @@ def guest_monitor() -> Callable[[pyvirt.Domain], Any]:
         raise AssertionError(f"{dom.name} is not running")
 
     return monitor
+
+
+def _qmp_without_block_jobs(socket_path: Path, command: str, arguments: dict[str, Any]) -> None:
+    """One QMP command on a monitor socket nobody holds (the daemon is down); then waits until QEMU runs no
+    block job."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(socket_path))
+        reader = sock.makefile("r")
+        json.loads(reader.readline())  # greeting
+        for message in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
+            sock.sendall(json.dumps(message).encode() + b"\n")
+            while "return" not in (reply := json.loads(reader.readline())) and "error" not in reply:
+                pass  # an event: skipped
+            assert "error" not in reply, reply
+        deadline = time.monotonic() + 30
+        while True:
+            sock.sendall(b'{"execute": "query-block-jobs"}\n')
+            while "return" not in (reply := json.loads(reader.readline())):
+                pass  # an event: skipped
+            if not reply["return"]:
+                return
+            assert time.monotonic() < deadline, reply
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def qmp_without_block_jobs() -> Callable[[Path, str, dict[str, Any]], None]:
+    """For the daemon-restart tests of block jobs: act on QEMU while no pyvirtd holds its monitor."""
+    return _qmp_without_block_jobs

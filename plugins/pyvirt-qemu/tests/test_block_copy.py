@@ -417,7 +417,12 @@ def test_pyvirsh_draws_a_bar_on_a_terminal_and_nothing_on_a_pipe(
             subprocess.run([pyvirsh, "-c", uri, "destroy", "cp"], capture_output=True, check=False)
 
 
-def test_a_restarted_daemon_takes_the_copy_over(qemu_root: Path, tmp_path: Path, virt_type: str) -> None:
+def test_a_restarted_daemon_takes_the_copy_over(
+    qemu_root: Path,
+    tmp_path: Path,
+    virt_type: str,
+    qmp_without_block_jobs: Callable[[Path, str, dict[str, Any]], None],
+) -> None:
     """pyvirtd killed (SIGKILL) while a copy mirrors: the next one finds it in the status file and QEMU, and
     pivots it; a copy that QEMU cancelled while no daemon ran is concluded at the reconnect."""
     from pyvirt.daemon.instance import PrivateDaemon
@@ -452,7 +457,7 @@ def test_a_restarted_daemon_takes_the_copy_over(qemu_root: Path, tmp_path: Path,
         assert again.returncode == 0, again.stderr
         daemon.kill()
         monitor = next(qemu_root.rglob("cp.monitor"))
-        _qmp(monitor, "block-job-cancel", {"device": "copy-vda-libvirt-2-format"})
+        qmp_without_block_jobs(monitor, "block-job-cancel", {"device": "copy-vda-libvirt-2-format"})
         daemon = PrivateDaemon(qemu_root).start()
         live = run(uri, "dumpxml", "cp").stdout.replace('"', "'")
         assert f"<source file='{copy}' index='2'/>" in live and "<mirror" not in live, live
@@ -462,31 +467,6 @@ def test_a_restarted_daemon_takes_the_copy_over(qemu_root: Path, tmp_path: Path,
     finally:
         run(daemon.uri("qemu:///system"), "destroy", "cp")
         daemon.stop()
-
-
-def _qmp(socket_path: Path, command: str, arguments: dict[str, Any]) -> None:
-    """One QMP command on a monitor socket nobody holds; waits until the block job QEMU ends is gone."""
-    import json
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(str(socket_path))
-        reader = s.makefile("r")
-        json.loads(reader.readline())  # greeting
-        for message in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
-            s.sendall(json.dumps(message).encode() + b"\n")
-            while "return" not in (reply := json.loads(reader.readline())) and "error" not in reply:
-                pass  # events
-            assert "error" not in reply, reply
-        deadline = time.monotonic() + 30
-        while True:
-            s.sendall(b'{"execute": "query-block-jobs"}\n')
-            while "return" not in (reply := json.loads(reader.readline())):
-                pass
-            if not reply["return"]:
-                return
-            assert time.monotonic() < deadline, reply
-            time.sleep(0.1)
 
 
 def test_a_shallow_copy_shares_the_backing_chain(

@@ -238,32 +238,12 @@ def test_a_slow_pull_shows_its_progress_and_an_abort_leaves_the_chain(
     assert f'"backing-filename": "{mid}"' in info.stdout, "top still stands on mid"
 
 
-def _qmp(socket_path: Path, command: str, arguments: dict[str, Any]) -> None:
-    """One QMP command on a monitor socket nobody holds; then waits until QEMU runs no block job."""
-    import json
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(str(socket_path))
-        reader = sock.makefile("r")
-        json.loads(reader.readline())  # greeting
-        for message in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
-            sock.sendall(json.dumps(message).encode() + b"\n")
-            while "return" not in (reply := json.loads(reader.readline())) and "error" not in reply:
-                pass  # events
-            assert "error" not in reply, reply
-        deadline = time.monotonic() + 30
-        while True:
-            sock.sendall(b'{"execute": "query-block-jobs"}\n')
-            while "return" not in (reply := json.loads(reader.readline())):
-                pass
-            if not reply["return"]:
-                return
-            assert time.monotonic() < deadline, reply
-            time.sleep(0.1)
-
-
-def test_a_restarted_daemon_takes_pulls_and_commits_over(qemu_root: Path, tmp_path: Path, virt_type: str) -> None:
+def test_a_restarted_daemon_takes_pulls_and_commits_over(
+    qemu_root: Path,
+    tmp_path: Path,
+    virt_type: str,
+    qmp_without_block_jobs: Callable[[Path, str, dict[str, Any]], None],
+) -> None:
     """pyvirtd killed (SIGKILL) during jobs: a commit that completed while no daemon ran is concluded at the
     reconnect; a pull and an active commit still running are followed again by the next daemon to their end."""
     import sys
@@ -303,7 +283,7 @@ def test_a_restarted_daemon_takes_pulls_and_commits_over(qemu_root: Path, tmp_pa
         started = run(uri, "blockcommit", "cp", "vda", "--top", str(low), "--shallow", "--bandwidth", "1")
         assert started.returncode == 0, started.stderr
         daemon.kill()
-        _qmp(next(qemu_root.rglob("cp.monitor")), "block-job-set-speed", {"device": "commit-vda-libvirt-1-format",
+        qmp_without_block_jobs(next(qemu_root.rglob("cp.monitor")), "block-job-set-speed", {"device": "commit-vda-libvirt-1-format",
                                                                         "speed": 0})  # fmt: skip
         daemon = PrivateDaemon(qemu_root).start()  # the commit completed meanwhile
         assert run(uri, "blockjob", "cp", "vda").stdout == "No current block job for vda\n"
