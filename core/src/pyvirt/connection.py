@@ -347,8 +347,13 @@ class Connection:
         self._events.deregister_network(callback_id)
 
     def register_event(self, kind: str, callback: Callable[[Any], None], uuid: str | None = None) -> int:
-        """Call ``callback`` for every event of ``kind`` (``reboot``, ``device-removed``,
-        ``agent-lifecycle``, ``pool-lifecycle``, ``pool-refresh``; of one domain or pool by UUID, if given), in order."""
+        """Call ``callback`` for every event of ``kind`` (of one domain or pool by UUID, if given), in order.
+
+        ``kind``: one of :data:`pyvirt.events.EVENT_KINDS`: every domain event but lifecycle by virsh's name
+        (``reboot``, ``rtc-change``, ``tray-change``, ``metadata-change``, ... libvirt's event id is its index
+        in :data:`pyvirt.events.DOMAIN_EVENT_IDS`), ``pool-lifecycle`` and ``pool-refresh``. Each delivers
+        the record of its kind (``RtcChangeEvent``, ``TrayChangeEvent``, ...) with libvirt's callback arguments.
+        """
         self.calls  # noqa: B018 - raises on a closed connection
         return self._events.register_typed(kind, callback, uuid)
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import os
 from _collections_abc import Iterable
 
-from pyvirt.domain_state import DomainState
 from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin import records  # its classes are built when first read: records.X at run time
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.typed_params import STRING_OKAY, TypedParam, check_live_or_config, typed_param
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -70,6 +68,7 @@ if TYPE_CHECKING:
         SnapshotRef,
         VcpuInfo,
     )
+    from pyvirt.plugin.typed_params import TypedParam
 
 __all__ = ["Checkpoint", "Domain", "Snapshot", "domain_matches"]
 
@@ -98,6 +97,11 @@ _DOMAIN_GROUPS = (
 )  # fmt: skip
 _GROUP_BITS = sum(yes | no for yes, no, _ in _DOMAIN_GROUPS)
 _STATE_BITS = _RUNNING | _PAUSED | _SHUTOFF | _OTHER
+# virDomainState's numbers (pyvirt.domain_state.DomainState): importing its enums cost a short run that never
+# reads a state (destroy, start) 1.3 million instructions
+_STATE_RUNNING = 1  # VIR_DOMAIN_RUNNING
+_STATE_PAUSED = 3  # VIR_DOMAIN_PAUSED
+_STATE_SHUTOFF = 5  # VIR_DOMAIN_SHUTOFF
 
 
 def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
@@ -111,14 +115,30 @@ def domain_matches(calls: DriverCalls, ref: DomainRef, flags: int) -> bool:
     if flags & _STATE_BITS:
         state = calls.domain_get_state(dom=ref)[0]
         ok = (
-            (flags & _RUNNING and state == DomainState.RUNNING)
-            or (flags & _PAUSED and state == DomainState.PAUSED)
-            or (flags & _SHUTOFF and state == DomainState.SHUTOFF)
-            or (flags & _OTHER and state not in (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTOFF))
+            (flags & _RUNNING and state == _STATE_RUNNING)
+            or (flags & _PAUSED and state == _STATE_PAUSED)
+            or (flags & _SHUTOFF and state == _STATE_SHUTOFF)
+            or (flags & _OTHER and state not in (_STATE_RUNNING, _STATE_PAUSED, _STATE_SHUTOFF))
         )
         if not ok:
             return False
     return matches_flag_groups(flags, info, _DOMAIN_GROUPS)
+
+
+def _checked_params(params: Iterable[TypedParam], read_only: bool) -> list[TypedParam]:
+    """Typed parameters checked as libvirt's public API checks them, unless the connection is read-only
+    (refused first, as in libvirt).
+
+    ``pyvirt.plugin.typed_params`` is imported by the few calls that take or
+    check typed parameters only: a short command through pyvirtd paid it 1
+    million instructions without using it.
+    """
+    items = list(params)
+    if read_only:
+        return items
+    from pyvirt.plugin.typed_params import typed_param
+
+    return [typed_param(p.field, p.type, p.value) for p in items]
 
 
 class Domain:
@@ -247,6 +267,8 @@ class Domain:
         """
         if flags is None:
             return self._conn.calls.domain_get_scheduler_parameters(dom=self._ref, flags=0)
+        from pyvirt.plugin.typed_params import STRING_OKAY, check_live_or_config  # (see _checked_params)
+
         check_live_or_config(flags)
         return self._conn.calls.domain_get_scheduler_parameters(dom=self._ref, flags=flags | STRING_OKAY)
 
@@ -257,9 +279,7 @@ class Domain:
         field name C can hold, a value of its type); a read-only connection is
         refused before that, as in libvirt.
         """
-        items = list(params)
-        if not self._conn.calls.read_only:
-            items = [typed_param(p.field, p.type, p.value) for p in items]
+        items = _checked_params(params, self._conn.calls.read_only)
         self._conn.calls.domain_set_scheduler_parameters(dom=self._ref, params=items, flags=flags)
 
     def screenshot(self, screen: int = 0, flags: int = 0) -> tuple[str, bytes]:
@@ -352,9 +372,7 @@ class Domain:
         checked as libvirt's public API checks typed parameters, unless the
         connection is read-only (refused first, as in libvirt).
         """
-        items = list(params)
-        if not self._conn.calls.read_only:
-            items = [typed_param(p.field, p.type, p.value) for p in items]
+        items = _checked_params(params, self._conn.calls.read_only)
         self._conn.calls.domain_block_copy(dom=self._ref, path=path, destxml=destxml, params=items, flags=flags)
 
     def block_rebase(
@@ -535,6 +553,7 @@ class Domain:
     ) -> Domain:
         """virDomainMigrate: move the guest to ``dest``'s host; returns it there. ``flags``: ``MigrateFlag``."""
         from pyvirt.migration import PARAM_TYPES, MigrateParam
+        from pyvirt.plugin.typed_params import TypedParam
 
         params = [
             TypedParam(field, PARAM_TYPES[field], value)

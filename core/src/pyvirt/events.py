@@ -1,9 +1,15 @@
-"""Domain and network lifecycle events: libvirt's event/detail numbers, and delivery in order.
+"""Domain, network and pool events: libvirt's event/detail numbers, one record per kind, delivery in order.
 
 Drivers report events to the ``EventSink`` they got at open; the connection
 delivers them to every registered callback, in the order they happened, on
 the thread that caused them (the test driver and in-process drivers) or on
 the driver's event thread.
+
+Lifecycle events (domain and network) have their own registration; every
+other kind goes through one generic path (``register_typed``/``emit``),
+named as virsh names it (:data:`DOMAIN_EVENT_IDS`, :data:`EVENT_KINDS`), so
+that a new kind needs a record and an emitter only. Each record carries the
+arguments of libvirt's callback for that event id, in libvirt's order.
 """
 
 from __future__ import annotations
@@ -23,30 +29,55 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import enum
     from typing import Any, NamedTuple
+    from typing import NamedTuple as _DeferredRecord
 
     _IntEnumBody = enum.IntEnum
 else:
-    from pyvirt.util.named_tuple import NamedTuple
+    from pyvirt.util.named_tuple import DeferredNamedTuple as _DeferredRecord
+    from pyvirt.util.named_tuple import NamedTuple, build_on_first_use
 
     _IntEnumBody = object
     Any = object  # only in the run-time values of the callback aliases below; mypy reads typing's
 
 __all__ = [
+    "DOMAIN_EVENT_IDS",
+    "EVENT_KINDS",
     "AgentLifecycleEvent",
+    "BalloonChangeEvent",
     "BlockJob2Event",
     "BlockJobEvent",
+    "BlockThresholdEvent",
+    "ControlErrorEvent",
+    "DeviceAddedEvent",
+    "DeviceRemovalFailedEvent",
     "DeviceRemovedEvent",
+    "DiskChangeEvent",
     "DomainEvent",
     "EventSink",
+    "GraphicsAddress",
+    "GraphicsEvent",
+    "IOErrorEvent",
+    "IOErrorReasonEvent",
+    "JobCompletedEvent",
     "LifecycleEvent",
+    "MemoryDeviceSizeChangeEvent",
+    "MemoryFailureEvent",
+    "MetadataChangeEvent",
+    "MigrationIterationEvent",
     "NetworkEvent",
     "NetworkLifecycleEvent",
+    "PMSuspendDiskEvent",
+    "PMSuspendEvent",
+    "PMWakeupEvent",
     "PoolEvent",
     "PoolLifecycleEvent",
     "PoolRefreshEvent",
     "RebootEvent",
+    "RtcChangeEvent",
+    "TrayChangeEvent",
     "TunableEvent",
     "TypedEvent",
+    "WatchdogEvent",
     "detail_text",
     "event_text",
     "network_event_text",
@@ -286,28 +317,212 @@ class PoolRefreshEvent(NamedTuple):
     pool: PoolRef
 
 
-TypedEvent = (
-    PoolRefreshEvent
-    | RebootEvent
-    | DeviceRemovedEvent
-    | AgentLifecycleEvent
-    | PoolLifecycleEvent
-    | BlockJobEvent
-    | BlockJob2Event
-    | TunableEvent
-)
-# The kinds of the generic path, by the record they deliver; the object a callback may filter on is
-# the record's first field (a domain or a pool, matched by UUID).
-EVENT_KINDS: dict[str, type[Any]] = {
-    "reboot": RebootEvent,
-    "device-removed": DeviceRemovedEvent,
-    "agent-lifecycle": AgentLifecycleEvent,
-    "block-job": BlockJobEvent,
-    "block-job-2": BlockJob2Event,
-    "tunable": TunableEvent,
-    "pool-lifecycle": PoolLifecycleEvent,
-    "pool-refresh": PoolRefreshEvent,
-}
+# ---------------------------------------------------------------- the other domain events
+# Records a run rarely uses: made when first read (DeferredNamedTuple, see pyvirt.util.named_tuple), so
+# that the sink every in-process connection loads does not pay for twenty classes it never delivers.
+# Each carries the arguments of libvirt's callback of that event id, in libvirt's order.
+
+
+class RtcChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_RTC_CHANGE: the guest set its clock; ``offset`` is its new offset from the host's
+    UTC in seconds."""
+
+    domain: DomainRef
+    offset: int
+
+
+class WatchdogEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_WATCHDOG: the guest's watchdog fired; ``action`` is virDomainEventWatchdogAction
+    (0 none, 1 pause, 2 reset, 3 poweroff, 4 shutdown, 5 debug, 6 inject-nmi)."""
+
+    domain: DomainRef
+    action: int
+
+
+class IOErrorEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_IO_ERROR: a disk I/O error; ``action`` is virDomainEventIOErrorAction
+    (0 none, 1 pause, 2 report)."""
+
+    domain: DomainRef
+    src_path: str
+    dev_alias: str
+    action: int
+
+
+class IOErrorReasonEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON: as :class:`IOErrorEvent`, with the reason (``enospc``, ...)."""
+
+    domain: DomainRef
+    src_path: str
+    dev_alias: str
+    action: int
+    reason: str
+
+
+class GraphicsAddress(_DeferredRecord):
+    """virDomainEventGraphicsAddress: ``family`` 0 IPv4, 1 IPv6, 2 unix; ``node`` and ``service`` as text."""
+
+    family: int
+    node: str
+    service: str
+
+
+class GraphicsEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_GRAPHICS: a VNC/SPICE client's ``phase`` (0 connect, 1 initialize, 2 disconnect),
+    the two ends, the auth scheme and the client's identities as (type, name) pairs."""
+
+    domain: DomainRef
+    phase: int
+    local: GraphicsAddress
+    remote: GraphicsAddress
+    auth_scheme: str
+    subject: list[tuple[str, str]]
+
+
+class ControlErrorEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_CONTROL_ERROR: the driver lost control of the guest (its monitor broke)."""
+
+    domain: DomainRef
+
+
+class DiskChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_DISK_CHANGE: a disk's source changed (``reason`` 0 changed, 1 dropped because
+    missing at start); either path may be None (no medium)."""
+
+    domain: DomainRef
+    old_src: str | None
+    new_src: str | None
+    dev_alias: str
+    reason: int
+
+
+class TrayChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_TRAY_CHANGE: a removable disk's tray ``reason`` 0 opened, 1 closed."""
+
+    domain: DomainRef
+    dev_alias: str
+    reason: int
+
+
+class PMWakeupEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_PMWAKEUP: the guest woke from a power-management suspend (``reason`` always 0)."""
+
+    domain: DomainRef
+    reason: int = 0
+
+
+class PMSuspendEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_PMSUSPEND: the guest suspended itself to memory (``reason`` always 0)."""
+
+    domain: DomainRef
+    reason: int = 0
+
+
+class PMSuspendDiskEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK: the guest suspended itself to disk (``reason`` always 0)."""
+
+    domain: DomainRef
+    reason: int = 0
+
+
+class BalloonChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE: the balloon's ``actual`` size changed, in KiB."""
+
+    domain: DomainRef
+    actual: int
+
+
+class DeviceAddedEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: a device (``alias``) was hot-plugged."""
+
+    domain: DomainRef
+    alias: str
+
+
+class MigrationIterationEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION: a migration began pass ``iteration`` over guest memory."""
+
+    domain: DomainRef
+    iteration: int
+
+
+class JobCompletedEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_JOB_COMPLETED: an async job (migration, save, dump...) ended; its statistics as
+    virDomainGetJobStats' typed parameters."""
+
+    domain: DomainRef
+    params: list[TypedParam]
+
+
+class DeviceRemovalFailedEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED: the guest refused to let go of a device (``alias``)."""
+
+    domain: DomainRef
+    alias: str
+
+
+class MetadataChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_METADATA_CHANGE: ``type`` 0 description, 1 title, 2 element (``nsuri`` its
+    namespace, None for the other two)."""
+
+    domain: DomainRef
+    type: int
+    nsuri: str | None
+
+
+class BlockThresholdEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD: writes to disk ``dev`` (image ``path``) passed ``threshold``
+    bytes, by ``excess``."""
+
+    domain: DomainRef
+    dev: str
+    path: str | None
+    threshold: int
+    excess: int
+
+
+class MemoryFailureEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE: a hardware memory error; ``recipient`` 0 hypervisor, 1 guest;
+    ``action`` 0 ignore, 1 inject, 2 fatal, 3 reset; ``flags`` 1 action required, 2 recursive."""
+
+    domain: DomainRef
+    recipient: int
+    action: int
+    flags: int
+
+
+class MemoryDeviceSizeChangeEvent(_DeferredRecord):
+    """VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE: a virtio-mem device's plugged ``size`` (KiB) changed."""
+
+    domain: DomainRef
+    alias: str
+    size: int
+
+
+if TYPE_CHECKING:
+    TypedEvent = (
+        PoolRefreshEvent | RebootEvent | DeviceRemovedEvent | AgentLifecycleEvent | PoolLifecycleEvent
+        | BlockJobEvent | BlockJob2Event | TunableEvent | RtcChangeEvent | WatchdogEvent | IOErrorEvent
+        | IOErrorReasonEvent | GraphicsEvent | ControlErrorEvent | DiskChangeEvent | TrayChangeEvent
+        | PMWakeupEvent | PMSuspendEvent | PMSuspendDiskEvent | BalloonChangeEvent | DeviceAddedEvent
+        | MigrationIterationEvent | JobCompletedEvent | DeviceRemovalFailedEvent | MetadataChangeEvent
+        | BlockThresholdEvent | MemoryFailureEvent | MemoryDeviceSizeChangeEvent
+    )  # fmt: skip
+else:
+    TypedEvent = tuple  # every record is one; the union above is for type checkers
+
+# virsh's names of libvirt's domain event ids (VIR_DOMAIN_EVENT_ID_*, 0..26 in libvirt 9.0), in id order:
+# the kind names of the generic path and of ``pyvirsh event``.
+DOMAIN_EVENT_IDS = (
+    "lifecycle", "reboot", "rtc-change", "watchdog", "io-error", "graphics", "io-error-reason", "control-error",
+    "block-job", "disk-change", "tray-change", "pm-wakeup", "pm-suspend", "balloon-change", "pm-suspend-disk",
+    "device-removed", "block-job-2", "tunable", "agent-lifecycle", "device-added", "migration-iteration",
+    "job-completed", "device-removal-failed", "metadata-change", "block-threshold", "memory-failure",
+    "memory-device-size-change",
+)  # fmt: skip
+# The kinds of the generic path: every domain event but lifecycle (which has its own), and the pool events.
+# The object a callback may filter on is the record's first field (a domain or a pool, matched by UUID).
+EVENT_KINDS: tuple[str, ...] = (*DOMAIN_EVENT_IDS[1:], "pool-lifecycle", "pool-refresh")
 
 Callback = Callable[[LifecycleEvent], None]
 NetworkCallback = Callable[[NetworkLifecycleEvent], None]
@@ -437,3 +652,7 @@ class EventSink:
         for cb, uuid in targets:
             if uuid is None or uuid == domain.uuid:
                 cb(ev)
+
+
+if not TYPE_CHECKING:  # mypy reads the class statements above; a module __getattr__ would hide misspelled names
+    __getattr__, __dir__ = build_on_first_use(globals())

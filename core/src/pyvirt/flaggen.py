@@ -8,10 +8,13 @@ other constants, ``|`` combinations) and writes one IntFlag class per flag
 enum. ``tools/generate-flags`` runs it; ``core/tests/test_flags.py``
 regenerates and compares with the checked-in module, so the two cannot drift.
 
-The classes are IntFlags to mypy (``enum.IntFlag`` under ``TYPE_CHECKING``) and
-built by ``pyvirt.util.int_enum.int_flag`` at run time: the ``enum`` module
+The classes are IntFlags to mypy (``enum.IntFlag`` class statements under
+``TYPE_CHECKING``) and built by ``pyvirt.util.int_enum.int_flag`` at run time
+from a table of the same members, each when first read: the ``enum`` module
 and its class machinery cost about 8 ms of every short ``pyvirsh`` run that
-names a flag, several times what the rest of the module costs.
+names a flag, and even plain class statements for all 86 enums (a class
+object each, made whether used or not) cost every run on ``test:///`` 8
+million instructions, for the dozen classes it names.
 
 Which enums are flags: those whose type name contains ``Flag`` (libvirt's
 naming for values meant to be OR-ed into a ``flags`` argument) and
@@ -182,11 +185,12 @@ def generate_flags_module(libvirt_src: Path) -> str:
         "``flags`` takes. The API accepts these or plain ints, as libvirt-python",
         "callers pass them.",
         "",
-        "mypy sees ``enum.IntFlag`` classes. At run time each class is built by",
-        "``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, when it",
-        "is first read (the module's ``__getattr__``): a short ``pyvirsh`` run names",
-        "a dozen of these classes, and building all of them cost it more than the rest",
-        "of this module.",
+        "mypy sees ``enum.IntFlag`` classes (the class statements below). At run time",
+        "those statements are not run: each class is built by",
+        "``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, from the table",
+        "of the same members, when it is first read (the module's ``__getattr__``): a",
+        "short ``pyvirsh`` run names a dozen of these classes, and making all of them",
+        "(even as plain classes) cost it more than the rest of this module.",
         '"""',
         "",
         "from __future__ import annotations",
@@ -198,22 +202,36 @@ def generate_flags_module(libvirt_src: Path) -> str:
         "if TYPE_CHECKING:",
         "    import enum",
         "",
-        "    _IntFlagBody = enum.IntFlag",
-        "else:",
-        "    _IntFlagBody = object",
-        "",
         "__all__ = [",
         '    "API_FLAGS",',
         '    "BY_LIBVIRT_NAME",',
         *[f'    "{e.py_name}",' for e in sorted(enums, key=lambda e: e.py_name)],
         "]",
+        "",
+        "if TYPE_CHECKING:",
     ]
     mapping: list[str] = []
+    table: list[str] = []
     for e in enums:
-        lines += ["", "", f"class {e.py_name}(_IntFlagBody):", f'    """``{e.c_name}`` ({e.header})."""', ""]
-        for (c_name, value), py in zip(e.members, _member_names(e.members), strict=True):
-            lines.append(f"    {py} = {value}")
+        doc = f"``{e.c_name}`` ({e.header})."
+        lines += ["", f"    class {e.py_name}(enum.IntFlag):", f'        """{doc}"""', ""]
+        names = _member_names(e.members)
+        for (c_name, value), py in zip(e.members, names, strict=True):
+            lines.append(f"        {py} = {value}")
             mapping.append(f'        "{c_name}": {e.py_name}.{py},')
+        pairs = ", ".join(f'("{py}", {value})' for (_, value), py in zip(e.members, names, strict=True))
+        table.append(f'        "{e.py_name}": ("{doc}", ({pairs},)),')
+    lines += [
+        "",
+        "else:",
+        "    # The same classes as (docstring, members), made classes on first read by __getattr__ below:",
+        "    # constant tuples, which the compiled module holds ready, where class statements run at import.",
+        "    # fmt: off",
+        "    _BODIES = {",
+        *table,
+        "    }",
+        "    # fmt: on",
+    ]
     api = read_api_flags(libvirt_src, enums)
     lines += [
         "",
@@ -232,10 +250,12 @@ def generate_flags_module(libvirt_src: Path) -> str:
         "if not TYPE_CHECKING:",
         "    import _thread",
         "",
-        "    # The class statements' bodies, each made a class on first read. One lock for all: two threads",
-        "    # reading the same name first must get the same class.",
-        '    _BODIES = {name: globals().pop(name) for name in __all__ if name not in ("API_FLAGS", "BY_LIBVIRT_NAME")}',
+        "    # One lock for all: two threads reading the same name first must get the same class.",
         "    _LOCK = _thread.RLock()",
+        "",
+        "    def _body(name: str, doc: str, members: tuple[tuple[str, int], ...]) -> type:",
+        '        """The class statement\'s class, as int_flag reads one: the members, the docstring, this module."""',
+        '        return type(name, (), {"__module__": __name__, "__qualname__": name, "__doc__": doc, **dict(members)})',
         "",
         "    def __getattr__(name: str) -> object:",
         "        with _LOCK:",
@@ -244,7 +264,7 @@ def generate_flags_module(libvirt_src: Path) -> str:
         "                return namespace[name]",
         "            body = _BODIES.pop(name, None)",
         "            if body is not None:",
-        "                namespace[name] = int_flag(body)",
+        "                namespace[name] = int_flag(_body(name, *body))",
         "                return namespace[name]",
         '            if name in ("BY_LIBVIRT_NAME", "API_FLAGS"):',
         "                for other in list(_BODIES):",

@@ -8,11 +8,12 @@ names to the members and :data:`API_FLAGS` names the enum each libvirt API's
 ``flags`` takes. The API accepts these or plain ints, as libvirt-python
 callers pass them.
 
-mypy sees ``enum.IntFlag`` classes. At run time each class is built by
-``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, when it
-is first read (the module's ``__getattr__``): a short ``pyvirsh`` run names
-a dozen of these classes, and building all of them cost it more than the rest
-of this module.
+mypy sees ``enum.IntFlag`` classes (the class statements below). At run time
+those statements are not run: each class is built by
+``pyvirt.util.int_enum.int_flag``, without the ``enum`` module, from the table
+of the same members, when it is first read (the module's ``__getattr__``): a
+short ``pyvirsh`` run names a dozen of these classes, and making all of them
+(even as plain classes) cost it more than the rest of this module.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ from pyvirt.util.int_enum import int_flag
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import enum
-
-    _IntFlagBody = enum.IntFlag
-else:
-    _IntFlagBody = object
 
 __all__ = [
     "API_FLAGS",
@@ -119,746 +116,756 @@ __all__ = [
     "TypedParameterFlags",
 ]
 
+if TYPE_CHECKING:
+
+    class TypedParameterFlags(enum.IntFlag):
+        """``virTypedParameterFlags`` (libvirt-common.h.in)."""
+
+        OKAY = 4
+
+    class DomainCheckpointCreateFlags(enum.IntFlag):
+        """``virDomainCheckpointCreateFlags`` (libvirt-domain-checkpoint.h)."""
+
+        REDEFINE = 1
+        QUIESCE = 2
+        REDEFINE_VALIDATE = 4
+
+    class DomainCheckpointXMLFlags(enum.IntFlag):
+        """``virDomainCheckpointXMLFlags`` (libvirt-domain-checkpoint.h)."""
+
+        SECURE = 1
+        NO_DOMAIN = 2
+        SIZE = 4
+
+    class DomainCheckpointListFlags(enum.IntFlag):
+        """``virDomainCheckpointListFlags`` (libvirt-domain-checkpoint.h)."""
+
+        ROOTS = 1
+        DESCENDANTS = 1
+        TOPOLOGICAL = 2
+        LEAVES = 4
+        NO_LEAVES = 8
+
+    class DomainCheckpointDeleteFlags(enum.IntFlag):
+        """``virDomainCheckpointDeleteFlags`` (libvirt-domain-checkpoint.h)."""
+
+        CHILDREN = 1
+        METADATA_ONLY = 2
+        CHILDREN_ONLY = 4
+
+    class DomainSnapshotCreateFlags(enum.IntFlag):
+        """``virDomainSnapshotCreateFlags`` (libvirt-domain-snapshot.h)."""
+
+        REDEFINE = 1
+        CURRENT = 2
+        NO_METADATA = 4
+        HALT = 8
+        DISK_ONLY = 16
+        REUSE_EXT = 32
+        QUIESCE = 64
+        ATOMIC = 128
+        LIVE = 256
+        VALIDATE = 512
+
+    class DomainSnapshotXMLFlags(enum.IntFlag):
+        """``virDomainSnapshotXMLFlags`` (libvirt-domain-snapshot.h)."""
+
+        SECURE = 1
+
+    class DomainSnapshotListFlags(enum.IntFlag):
+        """``virDomainSnapshotListFlags`` (libvirt-domain-snapshot.h)."""
+
+        ROOTS = 1
+        DESCENDANTS = 1
+        LEAVES = 4
+        NO_LEAVES = 8
+        METADATA = 2
+        NO_METADATA = 16
+        INACTIVE = 32
+        ACTIVE = 64
+        DISK_ONLY = 128
+        INTERNAL = 256
+        EXTERNAL = 512
+        TOPOLOGICAL = 1024
+
+    class DomainSnapshotRevertFlags(enum.IntFlag):
+        """``virDomainSnapshotRevertFlags`` (libvirt-domain-snapshot.h)."""
+
+        RUNNING = 1
+        PAUSED = 2
+        FORCE = 4
+        RESET_NVRAM = 8
+
+    class DomainSnapshotDeleteFlags(enum.IntFlag):
+        """``virDomainSnapshotDeleteFlags`` (libvirt-domain-snapshot.h)."""
+
+        CHILDREN = 1
+        METADATA_ONLY = 2
+        CHILDREN_ONLY = 4
+
+    class DomainModificationImpact(enum.IntFlag):
+        """``virDomainModificationImpact`` (libvirt-domain.h)."""
+
+        CURRENT = 0
+        LIVE = 1
+        CONFIG = 2
+
+    class DomainCreateFlags(enum.IntFlag):
+        """``virDomainCreateFlags`` (libvirt-domain.h)."""
+
+        NONE = 0
+        START_PAUSED = 1
+        START_AUTODESTROY = 2
+        START_BYPASS_CACHE = 4
+        START_FORCE_BOOT = 8
+        START_VALIDATE = 16
+        START_RESET_NVRAM = 32
+
+    class DomainCoreDumpFlags(enum.IntFlag):
+        """``virDomainCoreDumpFlags`` (libvirt-domain.h)."""
+
+        CRASH = 1
+        LIVE = 2
+        BYPASS_CACHE = 4
+        RESET = 8
+        MEMORY_ONLY = 16
+
+    class DomainMigrateFlags(enum.IntFlag):
+        """``virDomainMigrateFlags`` (libvirt-domain.h)."""
+
+        LIVE = 1
+        PEER2PEER = 2
+        TUNNELLED = 4
+        PERSIST_DEST = 8
+        UNDEFINE_SOURCE = 16
+        PAUSED = 32
+        NON_SHARED_DISK = 64
+        NON_SHARED_INC = 128
+        CHANGE_PROTECTION = 256
+        UNSAFE = 512
+        OFFLINE = 1024
+        COMPRESSED = 2048
+        ABORT_ON_ERROR = 4096
+        AUTO_CONVERGE = 8192
+        RDMA_PIN_ALL = 16384
+        POSTCOPY = 32768
+        TLS = 65536
+        PARALLEL = 131072
+        NON_SHARED_SYNCHRONOUS_WRITES = 262144
+        POSTCOPY_RESUME = 524288
+        ZEROCOPY = 1048576
+
+    class DomainMigrateMaxSpeedFlags(enum.IntFlag):
+        """``virDomainMigrateMaxSpeedFlags`` (libvirt-domain.h)."""
+
+        POSTCOPY = 1
+
+    class DomainShutdownFlags(enum.IntFlag):
+        """``virDomainShutdownFlagValues`` (libvirt-domain.h)."""
+
+        DEFAULT = 0
+        ACPI_POWER_BTN = 1
+        GUEST_AGENT = 2
+        INITCTL = 4
+        SIGNAL = 8
+        PARAVIRT = 16
+
+    class DomainRebootFlags(enum.IntFlag):
+        """``virDomainRebootFlagValues`` (libvirt-domain.h)."""
+
+        DEFAULT = 0
+        ACPI_POWER_BTN = 1
+        GUEST_AGENT = 2
+        INITCTL = 4
+        SIGNAL = 8
+        PARAVIRT = 16
+
+    class DomainDestroyFlags(enum.IntFlag):
+        """``virDomainDestroyFlagsValues`` (libvirt-domain.h)."""
+
+        DEFAULT = 0
+        GRACEFUL = 1
+        REMOVE_LOGS = 2
+
+    class DomainSaveRestoreFlags(enum.IntFlag):
+        """``virDomainSaveRestoreFlags`` (libvirt-domain.h)."""
+
+        BYPASS_CACHE = 1
+        RUNNING = 2
+        PAUSED = 4
+        RESET_NVRAM = 8
+
+    class DomainMemoryModFlags(enum.IntFlag):
+        """``virDomainMemoryModFlags`` (libvirt-domain.h)."""
+
+        CURRENT = 0
+        LIVE = 1
+        CONFIG = 2
+        MAXIMUM = 4
+
+    class DomainGetHostnameFlags(enum.IntFlag):
+        """``virDomainGetHostnameFlags`` (libvirt-domain.h)."""
+
+        LEASE = 1
+        AGENT = 2
+
+    class DomainXMLFlags(enum.IntFlag):
+        """``virDomainXMLFlags`` (libvirt-domain.h)."""
+
+        SECURE = 1
+        INACTIVE = 2
+        UPDATE_CPU = 4
+        MIGRATABLE = 8
+
+    class DomainSaveImageXMLFlags(enum.IntFlag):
+        """``virDomainSaveImageXMLFlags`` (libvirt-domain.h)."""
+
+        SECURE = 1
+
+    class DomainBlockResizeFlags(enum.IntFlag):
+        """``virDomainBlockResizeFlags`` (libvirt-domain.h)."""
+
+        BYTES = 1
+
+    class DomainMemoryFlags(enum.IntFlag):
+        """``virDomainMemoryFlags`` (libvirt-domain.h)."""
+
+        VIRTUAL = 1
+        PHYSICAL = 2
+
+    class DomainDefineFlags(enum.IntFlag):
+        """``virDomainDefineFlags`` (libvirt-domain.h)."""
+
+        VALIDATE = 1
+
+    class DomainUndefineFlags(enum.IntFlag):
+        """``virDomainUndefineFlagsValues`` (libvirt-domain.h)."""
+
+        MANAGED_SAVE = 1
+        SNAPSHOTS_METADATA = 2
+        NVRAM = 4
+        KEEP_NVRAM = 8
+        CHECKPOINTS_METADATA = 16
+        TPM = 32
+        KEEP_TPM = 64
+
+    class ConnectListAllDomainsFlags(enum.IntFlag):
+        """``virConnectListAllDomainsFlags`` (libvirt-domain.h)."""
+
+        ACTIVE = 1
+        INACTIVE = 2
+        PERSISTENT = 4
+        TRANSIENT = 8
+        RUNNING = 16
+        PAUSED = 32
+        SHUTOFF = 64
+        OTHER = 128
+        MANAGEDSAVE = 256
+        NO_MANAGEDSAVE = 512
+        AUTOSTART = 1024
+        NO_AUTOSTART = 2048
+        HAS_SNAPSHOT = 4096
+        NO_SNAPSHOT = 8192
+        HAS_CHECKPOINT = 16384
+        NO_CHECKPOINT = 32768
+
+    class DomainVcpuFlags(enum.IntFlag):
+        """``virDomainVcpuFlags`` (libvirt-domain.h)."""
+
+        CURRENT = 0
+        LIVE = 1
+        CONFIG = 2
+        MAXIMUM = 4
+        GUEST = 8
+        HOTPLUGGABLE = 16
+
+    class DomainDeviceModifyFlags(enum.IntFlag):
+        """``virDomainDeviceModifyFlags`` (libvirt-domain.h)."""
+
+        CURRENT = 0
+        LIVE = 1
+        CONFIG = 2
+        FORCE = 4
+
+    class ConnectGetAllDomainStatsFlags(enum.IntFlag):
+        """``virConnectGetAllDomainStatsFlags`` (libvirt-domain.h)."""
+
+        ACTIVE = 1
+        INACTIVE = 2
+        PERSISTENT = 4
+        TRANSIENT = 8
+        RUNNING = 16
+        PAUSED = 32
+        SHUTOFF = 64
+        OTHER = 128
+        NOWAIT = 536870912
+        BACKING = 1073741824
+        ENFORCE_STATS = 2147483648
+
+    class DomainBlockJobAbortFlags(enum.IntFlag):
+        """``virDomainBlockJobAbortFlags`` (libvirt-domain.h)."""
 
-class TypedParameterFlags(_IntFlagBody):
-    """``virTypedParameterFlags`` (libvirt-common.h.in)."""
+        ASYNC = 1
+        PIVOT = 2
 
-    OKAY = 4
+    class DomainBlockJobInfoFlags(enum.IntFlag):
+        """``virDomainBlockJobInfoFlags`` (libvirt-domain.h)."""
 
+        BYTES = 1
 
-class DomainCheckpointCreateFlags(_IntFlagBody):
-    """``virDomainCheckpointCreateFlags`` (libvirt-domain-checkpoint.h)."""
+    class DomainBlockJobSetSpeedFlags(enum.IntFlag):
+        """``virDomainBlockJobSetSpeedFlags`` (libvirt-domain.h)."""
 
-    REDEFINE = 1
-    QUIESCE = 2
-    REDEFINE_VALIDATE = 4
+        BYTES = 1
 
+    class DomainBlockPullFlags(enum.IntFlag):
+        """``virDomainBlockPullFlags`` (libvirt-domain.h)."""
 
-class DomainCheckpointXMLFlags(_IntFlagBody):
-    """``virDomainCheckpointXMLFlags`` (libvirt-domain-checkpoint.h)."""
+        BYTES = 64
 
-    SECURE = 1
-    NO_DOMAIN = 2
-    SIZE = 4
+    class DomainBlockRebaseFlags(enum.IntFlag):
+        """``virDomainBlockRebaseFlags`` (libvirt-domain.h)."""
 
+        SHALLOW = 1
+        REUSE_EXT = 2
+        COPY_RAW = 4
+        COPY = 8
+        RELATIVE = 16
+        COPY_DEV = 32
+        BANDWIDTH_BYTES = 64
 
-class DomainCheckpointListFlags(_IntFlagBody):
-    """``virDomainCheckpointListFlags`` (libvirt-domain-checkpoint.h)."""
+    class DomainBlockCopyFlags(enum.IntFlag):
+        """``virDomainBlockCopyFlags`` (libvirt-domain.h)."""
 
-    ROOTS = 1
-    DESCENDANTS = 1
-    TOPOLOGICAL = 2
-    LEAVES = 4
-    NO_LEAVES = 8
+        SHALLOW = 1
+        REUSE_EXT = 2
+        TRANSIENT_JOB = 4
+        SYNCHRONOUS_WRITES = 8
 
+    class DomainBlockCommitFlags(enum.IntFlag):
+        """``virDomainBlockCommitFlags`` (libvirt-domain.h)."""
 
-class DomainCheckpointDeleteFlags(_IntFlagBody):
-    """``virDomainCheckpointDeleteFlags`` (libvirt-domain-checkpoint.h)."""
+        SHALLOW = 1
+        DELETE = 2
+        ACTIVE = 4
+        RELATIVE = 8
+        BANDWIDTH_BYTES = 16
 
-    CHILDREN = 1
-    METADATA_ONLY = 2
-    CHILDREN_ONLY = 4
+    class DomainMemoryFailureFlags(enum.IntFlag):
+        """``virDomainMemoryFailureFlags`` (libvirt-domain.h)."""
 
+        ACTION_REQUIRED = 1
+        RECURSIVE = 2
 
-class DomainSnapshotCreateFlags(_IntFlagBody):
-    """``virDomainSnapshotCreateFlags`` (libvirt-domain-snapshot.h)."""
+    class DomainGetJobStatsFlags(enum.IntFlag):
+        """``virDomainGetJobStatsFlags`` (libvirt-domain.h)."""
 
-    REDEFINE = 1
-    CURRENT = 2
-    NO_METADATA = 4
-    HALT = 8
-    DISK_ONLY = 16
-    REUSE_EXT = 32
-    QUIESCE = 64
-    ATOMIC = 128
-    LIVE = 256
-    VALIDATE = 512
+        COMPLETED = 1
+        KEEP_COMPLETED = 2
 
+    class DomainAbortJobFlags(enum.IntFlag):
+        """``virDomainAbortJobFlagsValues`` (libvirt-domain.h)."""
 
-class DomainSnapshotXMLFlags(_IntFlagBody):
-    """``virDomainSnapshotXMLFlags`` (libvirt-domain-snapshot.h)."""
+        POSTCOPY = 1
 
-    SECURE = 1
+    class DomainConsoleFlags(enum.IntFlag):
+        """``virDomainConsoleFlags`` (libvirt-domain.h)."""
 
+        FORCE = 1
+        SAFE = 2
 
-class DomainSnapshotListFlags(_IntFlagBody):
-    """``virDomainSnapshotListFlags`` (libvirt-domain-snapshot.h)."""
+    class DomainChannelFlags(enum.IntFlag):
+        """``virDomainChannelFlags`` (libvirt-domain.h)."""
 
-    ROOTS = 1
-    DESCENDANTS = 1
-    LEAVES = 4
-    NO_LEAVES = 8
-    METADATA = 2
-    NO_METADATA = 16
-    INACTIVE = 32
-    ACTIVE = 64
-    DISK_ONLY = 128
-    INTERNAL = 256
-    EXTERNAL = 512
-    TOPOLOGICAL = 1024
+        FORCE = 1
 
+    class DomainOpenGraphicsFlags(enum.IntFlag):
+        """``virDomainOpenGraphicsFlags`` (libvirt-domain.h)."""
 
-class DomainSnapshotRevertFlags(_IntFlagBody):
-    """``virDomainSnapshotRevertFlags`` (libvirt-domain-snapshot.h)."""
+        SKIPAUTH = 1
 
-    RUNNING = 1
-    PAUSED = 2
-    FORCE = 4
-    RESET_NVRAM = 8
+    class DomainSetTimeFlags(enum.IntFlag):
+        """``virDomainSetTimeFlags`` (libvirt-domain.h)."""
 
+        SYNC = 1
 
-class DomainSnapshotDeleteFlags(_IntFlagBody):
-    """``virDomainSnapshotDeleteFlags`` (libvirt-domain-snapshot.h)."""
+    class DomainSetUserPasswordFlags(enum.IntFlag):
+        """``virDomainSetUserPasswordFlags`` (libvirt-domain.h)."""
 
-    CHILDREN = 1
-    METADATA_ONLY = 2
-    CHILDREN_ONLY = 4
+        ENCRYPTED = 1
 
+    class DomainBackupBeginFlags(enum.IntFlag):
+        """``virDomainBackupBeginFlags`` (libvirt-domain.h)."""
 
-class DomainModificationImpact(_IntFlagBody):
-    """``virDomainModificationImpact`` (libvirt-domain.h)."""
+        EXTERNAL = 1
 
-    CURRENT = 0
-    LIVE = 1
-    CONFIG = 2
+    class DomainAuthorizedSSHKeysSetFlags(enum.IntFlag):
+        """``virDomainAuthorizedSSHKeysSetFlags`` (libvirt-domain.h)."""
 
+        APPEND = 1
+        REMOVE = 2
 
-class DomainCreateFlags(_IntFlagBody):
-    """``virDomainCreateFlags`` (libvirt-domain.h)."""
+    class DomainDirtyRateCalcFlags(enum.IntFlag):
+        """``virDomainDirtyRateCalcFlags`` (libvirt-domain.h)."""
 
-    NONE = 0
-    START_PAUSED = 1
-    START_AUTODESTROY = 2
-    START_BYPASS_CACHE = 4
-    START_FORCE_BOOT = 8
-    START_VALIDATE = 16
-    START_RESET_NVRAM = 32
+        PAGE_SAMPLING = 0
+        DIRTY_BITMAP = 1
+        DIRTY_RING = 2
 
+    class DomainFDAssociateFlags(enum.IntFlag):
+        """``virDomainFDAssociateFlags`` (libvirt-domain.h)."""
 
-class DomainCoreDumpFlags(_IntFlagBody):
-    """``virDomainCoreDumpFlags`` (libvirt-domain.h)."""
+        RESTORE = 1
+        WRITABLE = 2
 
-    CRASH = 1
-    LIVE = 2
-    BYPASS_CACHE = 4
-    RESET = 8
-    MEMORY_ONLY = 16
+    class ConnectFlags(enum.IntFlag):
+        """``virConnectFlags`` (libvirt-host.h)."""
 
+        RO = 1
+        NO_ALIASES = 2
 
-class DomainMigrateFlags(_IntFlagBody):
-    """``virDomainMigrateFlags`` (libvirt-domain.h)."""
+    class ConnectCompareCPUFlags(enum.IntFlag):
+        """``virConnectCompareCPUFlags`` (libvirt-host.h)."""
 
-    LIVE = 1
-    PEER2PEER = 2
-    TUNNELLED = 4
-    PERSIST_DEST = 8
-    UNDEFINE_SOURCE = 16
-    PAUSED = 32
-    NON_SHARED_DISK = 64
-    NON_SHARED_INC = 128
-    CHANGE_PROTECTION = 256
-    UNSAFE = 512
-    OFFLINE = 1024
-    COMPRESSED = 2048
-    ABORT_ON_ERROR = 4096
-    AUTO_CONVERGE = 8192
-    RDMA_PIN_ALL = 16384
-    POSTCOPY = 32768
-    TLS = 65536
-    PARALLEL = 131072
-    NON_SHARED_SYNCHRONOUS_WRITES = 262144
-    POSTCOPY_RESUME = 524288
-    ZEROCOPY = 1048576
+        FAIL_INCOMPATIBLE = 1
+        VALIDATE_XML = 2
 
+    class ConnectBaselineCPUFlags(enum.IntFlag):
+        """``virConnectBaselineCPUFlags`` (libvirt-host.h)."""
 
-class DomainMigrateMaxSpeedFlags(_IntFlagBody):
-    """``virDomainMigrateMaxSpeedFlags`` (libvirt-domain.h)."""
+        EXPAND_FEATURES = 1
+        MIGRATABLE = 2
 
-    POSTCOPY = 1
+    class NodeAllocPagesFlags(enum.IntFlag):
+        """``virNodeAllocPagesFlags`` (libvirt-host.h)."""
 
+        ADD = 0
+        SET = 1
 
-class DomainShutdownFlags(_IntFlagBody):
-    """``virDomainShutdownFlagValues`` (libvirt-domain.h)."""
+    class ConnectListAllInterfacesFlags(enum.IntFlag):
+        """``virConnectListAllInterfacesFlags`` (libvirt-interface.h)."""
 
-    DEFAULT = 0
-    ACPI_POWER_BTN = 1
-    GUEST_AGENT = 2
-    INITCTL = 4
-    SIGNAL = 8
-    PARAVIRT = 16
+        INACTIVE = 1
+        ACTIVE = 2
 
+    class InterfaceXMLFlags(enum.IntFlag):
+        """``virInterfaceXMLFlags`` (libvirt-interface.h)."""
 
-class DomainRebootFlags(_IntFlagBody):
-    """``virDomainRebootFlagValues`` (libvirt-domain.h)."""
+        INACTIVE = 1
 
-    DEFAULT = 0
-    ACPI_POWER_BTN = 1
-    GUEST_AGENT = 2
-    INITCTL = 4
-    SIGNAL = 8
-    PARAVIRT = 16
+    class InterfaceDefineFlags(enum.IntFlag):
+        """``virInterfaceDefineFlags`` (libvirt-interface.h)."""
 
+        VALIDATE = 1
 
-class DomainDestroyFlags(_IntFlagBody):
-    """``virDomainDestroyFlagsValues`` (libvirt-domain.h)."""
+    class NetworkXMLFlags(enum.IntFlag):
+        """``virNetworkXMLFlags`` (libvirt-network.h)."""
 
-    DEFAULT = 0
-    GRACEFUL = 1
-    REMOVE_LOGS = 2
+        INACTIVE = 1
 
+    class ConnectListAllNetworksFlags(enum.IntFlag):
+        """``virConnectListAllNetworksFlags`` (libvirt-network.h)."""
 
-class DomainSaveRestoreFlags(_IntFlagBody):
-    """``virDomainSaveRestoreFlags`` (libvirt-domain.h)."""
+        INACTIVE = 1
+        ACTIVE = 2
+        PERSISTENT = 4
+        TRANSIENT = 8
+        AUTOSTART = 16
+        NO_AUTOSTART = 32
 
-    BYPASS_CACHE = 1
-    RUNNING = 2
-    PAUSED = 4
-    RESET_NVRAM = 8
+    class NetworkCreateFlags(enum.IntFlag):
+        """``virNetworkCreateFlags`` (libvirt-network.h)."""
 
+        VALIDATE = 1
 
-class DomainMemoryModFlags(_IntFlagBody):
-    """``virDomainMemoryModFlags`` (libvirt-domain.h)."""
+    class NetworkDefineFlags(enum.IntFlag):
+        """``virNetworkDefineFlags`` (libvirt-network.h)."""
 
-    CURRENT = 0
-    LIVE = 1
-    CONFIG = 2
-    MAXIMUM = 4
+        VALIDATE = 1
 
+    class NetworkUpdateFlags(enum.IntFlag):
+        """``virNetworkUpdateFlags`` (libvirt-network.h)."""
 
-class DomainGetHostnameFlags(_IntFlagBody):
-    """``virDomainGetHostnameFlags`` (libvirt-domain.h)."""
+        CURRENT = 0
+        LIVE = 1
+        CONFIG = 2
 
-    LEASE = 1
-    AGENT = 2
+    class NetworkPortCreateFlags(enum.IntFlag):
+        """``virNetworkPortCreateFlags`` (libvirt-network.h)."""
 
+        RECLAIM = 1
+        VALIDATE = 2
 
-class DomainXMLFlags(_IntFlagBody):
-    """``virDomainXMLFlags`` (libvirt-domain.h)."""
+    class ConnectListAllNodeDeviceFlags(enum.IntFlag):
+        """``virConnectListAllNodeDeviceFlags`` (libvirt-nodedev.h)."""
 
-    SECURE = 1
-    INACTIVE = 2
-    UPDATE_CPU = 4
-    MIGRATABLE = 8
+        CAP_SYSTEM = 1
+        CAP_PCI_DEV = 2
+        CAP_USB_DEV = 4
+        CAP_USB_INTERFACE = 8
+        CAP_NET = 16
+        CAP_SCSI_HOST = 32
+        CAP_SCSI_TARGET = 64
+        CAP_SCSI = 128
+        CAP_STORAGE = 256
+        CAP_FC_HOST = 512
+        CAP_VPORTS = 1024
+        CAP_SCSI_GENERIC = 2048
+        CAP_DRM = 4096
+        CAP_MDEV_TYPES = 8192
+        CAP_MDEV = 16384
+        CAP_CCW_DEV = 32768
+        CAP_CSS_DEV = 65536
+        CAP_VDPA = 131072
+        CAP_AP_CARD = 262144
+        CAP_AP_QUEUE = 524288
+        CAP_AP_MATRIX = 1048576
+        CAP_VPD = 2097152
+        INACTIVE = 1073741824
+        ACTIVE = 2147483648
 
+    class NodeDeviceCreateXMLFlags(enum.IntFlag):
+        """``virNodeDeviceCreateXMLFlags`` (libvirt-nodedev.h)."""
 
-class DomainSaveImageXMLFlags(_IntFlagBody):
-    """``virDomainSaveImageXMLFlags`` (libvirt-domain.h)."""
+        VALIDATE = 1
 
-    SECURE = 1
+    class NodeDeviceDefineXMLFlags(enum.IntFlag):
+        """``virNodeDeviceDefineXMLFlags`` (libvirt-nodedev.h)."""
 
+        VALIDATE = 1
 
-class DomainBlockResizeFlags(_IntFlagBody):
-    """``virDomainBlockResizeFlags`` (libvirt-domain.h)."""
+    class NWFilterDefineFlags(enum.IntFlag):
+        """``virNWFilterDefineFlags`` (libvirt-nwfilter.h)."""
 
-    BYTES = 1
+        VALIDATE = 1
 
+    class NWFilterBindingCreateFlags(enum.IntFlag):
+        """``virNWFilterBindingCreateFlags`` (libvirt-nwfilter.h)."""
 
-class DomainMemoryFlags(_IntFlagBody):
-    """``virDomainMemoryFlags`` (libvirt-domain.h)."""
+        VALIDATE = 1
 
-    VIRTUAL = 1
-    PHYSICAL = 2
+    class DomainQemuMonitorCommandFlags(enum.IntFlag):
+        """``virDomainQemuMonitorCommandFlags`` (libvirt-qemu.h)."""
 
+        DEFAULT = 0
+        HMP = 1
 
-class DomainDefineFlags(_IntFlagBody):
-    """``virDomainDefineFlags`` (libvirt-domain.h)."""
+    class ConnectDomainQemuMonitorEventRegisterFlags(enum.IntFlag):
+        """``virConnectDomainQemuMonitorEventRegisterFlags`` (libvirt-qemu.h)."""
 
-    VALIDATE = 1
+        REGEX = 1
+        NOCASE = 2
 
+    class ConnectListAllSecretsFlags(enum.IntFlag):
+        """``virConnectListAllSecretsFlags`` (libvirt-secret.h)."""
 
-class DomainUndefineFlags(_IntFlagBody):
-    """``virDomainUndefineFlagsValues`` (libvirt-domain.h)."""
+        EPHEMERAL = 1
+        NO_EPHEMERAL = 2
+        PRIVATE = 4
+        NO_PRIVATE = 8
 
-    MANAGED_SAVE = 1
-    SNAPSHOTS_METADATA = 2
-    NVRAM = 4
-    KEEP_NVRAM = 8
-    CHECKPOINTS_METADATA = 16
-    TPM = 32
-    KEEP_TPM = 64
+    class SecretDefineFlags(enum.IntFlag):
+        """``virSecretDefineFlags`` (libvirt-secret.h)."""
 
+        VALIDATE = 1
 
-class ConnectListAllDomainsFlags(_IntFlagBody):
-    """``virConnectListAllDomainsFlags`` (libvirt-domain.h)."""
+    class StoragePoolBuildFlags(enum.IntFlag):
+        """``virStoragePoolBuildFlags`` (libvirt-storage.h)."""
 
-    ACTIVE = 1
-    INACTIVE = 2
-    PERSISTENT = 4
-    TRANSIENT = 8
-    RUNNING = 16
-    PAUSED = 32
-    SHUTOFF = 64
-    OTHER = 128
-    MANAGEDSAVE = 256
-    NO_MANAGEDSAVE = 512
-    AUTOSTART = 1024
-    NO_AUTOSTART = 2048
-    HAS_SNAPSHOT = 4096
-    NO_SNAPSHOT = 8192
-    HAS_CHECKPOINT = 16384
-    NO_CHECKPOINT = 32768
+        NEW = 0
+        REPAIR = 1
+        RESIZE = 2
+        NO_OVERWRITE = 4
+        OVERWRITE = 8
 
+    class StoragePoolDeleteFlags(enum.IntFlag):
+        """``virStoragePoolDeleteFlags`` (libvirt-storage.h)."""
 
-class DomainVcpuFlags(_IntFlagBody):
-    """``virDomainVcpuFlags`` (libvirt-domain.h)."""
+        NORMAL = 0
+        ZEROED = 1
 
-    CURRENT = 0
-    LIVE = 1
-    CONFIG = 2
-    MAXIMUM = 4
-    GUEST = 8
-    HOTPLUGGABLE = 16
+    class StoragePoolCreateFlags(enum.IntFlag):
+        """``virStoragePoolCreateFlags`` (libvirt-storage.h)."""
 
+        NORMAL = 0
+        WITH_BUILD = 1
+        WITH_BUILD_OVERWRITE = 2
+        WITH_BUILD_NO_OVERWRITE = 4
 
-class DomainDeviceModifyFlags(_IntFlagBody):
-    """``virDomainDeviceModifyFlags`` (libvirt-domain.h)."""
+    class StorageVolDeleteFlags(enum.IntFlag):
+        """``virStorageVolDeleteFlags`` (libvirt-storage.h)."""
 
-    CURRENT = 0
-    LIVE = 1
-    CONFIG = 2
-    FORCE = 4
+        NORMAL = 0
+        ZEROED = 1
+        WITH_SNAPSHOTS = 2
 
+    class StorageVolInfoFlags(enum.IntFlag):
+        """``virStorageVolInfoFlags`` (libvirt-storage.h)."""
 
-class ConnectGetAllDomainStatsFlags(_IntFlagBody):
-    """``virConnectGetAllDomainStatsFlags`` (libvirt-domain.h)."""
+        USE_ALLOCATION = 0
+        GET_PHYSICAL = 1
 
-    ACTIVE = 1
-    INACTIVE = 2
-    PERSISTENT = 4
-    TRANSIENT = 8
-    RUNNING = 16
-    PAUSED = 32
-    SHUTOFF = 64
-    OTHER = 128
-    NOWAIT = 536870912
-    BACKING = 1073741824
-    ENFORCE_STATS = 2147483648
+    class StorageXMLFlags(enum.IntFlag):
+        """``virStorageXMLFlags`` (libvirt-storage.h)."""
 
+        INACTIVE = 1
 
-class DomainBlockJobAbortFlags(_IntFlagBody):
-    """``virDomainBlockJobAbortFlags`` (libvirt-domain.h)."""
+    class ConnectListAllStoragePoolsFlags(enum.IntFlag):
+        """``virConnectListAllStoragePoolsFlags`` (libvirt-storage.h)."""
 
-    ASYNC = 1
-    PIVOT = 2
-
-
-class DomainBlockJobInfoFlags(_IntFlagBody):
-    """``virDomainBlockJobInfoFlags`` (libvirt-domain.h)."""
-
-    BYTES = 1
-
-
-class DomainBlockJobSetSpeedFlags(_IntFlagBody):
-    """``virDomainBlockJobSetSpeedFlags`` (libvirt-domain.h)."""
-
-    BYTES = 1
-
-
-class DomainBlockPullFlags(_IntFlagBody):
-    """``virDomainBlockPullFlags`` (libvirt-domain.h)."""
-
-    BYTES = 64
-
-
-class DomainBlockRebaseFlags(_IntFlagBody):
-    """``virDomainBlockRebaseFlags`` (libvirt-domain.h)."""
-
-    SHALLOW = 1
-    REUSE_EXT = 2
-    COPY_RAW = 4
-    COPY = 8
-    RELATIVE = 16
-    COPY_DEV = 32
-    BANDWIDTH_BYTES = 64
-
-
-class DomainBlockCopyFlags(_IntFlagBody):
-    """``virDomainBlockCopyFlags`` (libvirt-domain.h)."""
-
-    SHALLOW = 1
-    REUSE_EXT = 2
-    TRANSIENT_JOB = 4
-    SYNCHRONOUS_WRITES = 8
-
-
-class DomainBlockCommitFlags(_IntFlagBody):
-    """``virDomainBlockCommitFlags`` (libvirt-domain.h)."""
-
-    SHALLOW = 1
-    DELETE = 2
-    ACTIVE = 4
-    RELATIVE = 8
-    BANDWIDTH_BYTES = 16
-
-
-class DomainMemoryFailureFlags(_IntFlagBody):
-    """``virDomainMemoryFailureFlags`` (libvirt-domain.h)."""
-
-    ACTION_REQUIRED = 1
-    RECURSIVE = 2
-
-
-class DomainGetJobStatsFlags(_IntFlagBody):
-    """``virDomainGetJobStatsFlags`` (libvirt-domain.h)."""
-
-    COMPLETED = 1
-    KEEP_COMPLETED = 2
-
-
-class DomainAbortJobFlags(_IntFlagBody):
-    """``virDomainAbortJobFlagsValues`` (libvirt-domain.h)."""
-
-    POSTCOPY = 1
-
-
-class DomainConsoleFlags(_IntFlagBody):
-    """``virDomainConsoleFlags`` (libvirt-domain.h)."""
-
-    FORCE = 1
-    SAFE = 2
-
-
-class DomainChannelFlags(_IntFlagBody):
-    """``virDomainChannelFlags`` (libvirt-domain.h)."""
-
-    FORCE = 1
-
-
-class DomainOpenGraphicsFlags(_IntFlagBody):
-    """``virDomainOpenGraphicsFlags`` (libvirt-domain.h)."""
-
-    SKIPAUTH = 1
-
-
-class DomainSetTimeFlags(_IntFlagBody):
-    """``virDomainSetTimeFlags`` (libvirt-domain.h)."""
-
-    SYNC = 1
-
-
-class DomainSetUserPasswordFlags(_IntFlagBody):
-    """``virDomainSetUserPasswordFlags`` (libvirt-domain.h)."""
-
-    ENCRYPTED = 1
-
-
-class DomainBackupBeginFlags(_IntFlagBody):
-    """``virDomainBackupBeginFlags`` (libvirt-domain.h)."""
-
-    EXTERNAL = 1
-
-
-class DomainAuthorizedSSHKeysSetFlags(_IntFlagBody):
-    """``virDomainAuthorizedSSHKeysSetFlags`` (libvirt-domain.h)."""
-
-    APPEND = 1
-    REMOVE = 2
-
-
-class DomainDirtyRateCalcFlags(_IntFlagBody):
-    """``virDomainDirtyRateCalcFlags`` (libvirt-domain.h)."""
-
-    PAGE_SAMPLING = 0
-    DIRTY_BITMAP = 1
-    DIRTY_RING = 2
-
-
-class DomainFDAssociateFlags(_IntFlagBody):
-    """``virDomainFDAssociateFlags`` (libvirt-domain.h)."""
-
-    RESTORE = 1
-    WRITABLE = 2
-
-
-class ConnectFlags(_IntFlagBody):
-    """``virConnectFlags`` (libvirt-host.h)."""
-
-    RO = 1
-    NO_ALIASES = 2
-
-
-class ConnectCompareCPUFlags(_IntFlagBody):
-    """``virConnectCompareCPUFlags`` (libvirt-host.h)."""
-
-    FAIL_INCOMPATIBLE = 1
-    VALIDATE_XML = 2
-
-
-class ConnectBaselineCPUFlags(_IntFlagBody):
-    """``virConnectBaselineCPUFlags`` (libvirt-host.h)."""
-
-    EXPAND_FEATURES = 1
-    MIGRATABLE = 2
-
-
-class NodeAllocPagesFlags(_IntFlagBody):
-    """``virNodeAllocPagesFlags`` (libvirt-host.h)."""
-
-    ADD = 0
-    SET = 1
-
-
-class ConnectListAllInterfacesFlags(_IntFlagBody):
-    """``virConnectListAllInterfacesFlags`` (libvirt-interface.h)."""
-
-    INACTIVE = 1
-    ACTIVE = 2
-
-
-class InterfaceXMLFlags(_IntFlagBody):
-    """``virInterfaceXMLFlags`` (libvirt-interface.h)."""
-
-    INACTIVE = 1
-
-
-class InterfaceDefineFlags(_IntFlagBody):
-    """``virInterfaceDefineFlags`` (libvirt-interface.h)."""
-
-    VALIDATE = 1
-
-
-class NetworkXMLFlags(_IntFlagBody):
-    """``virNetworkXMLFlags`` (libvirt-network.h)."""
-
-    INACTIVE = 1
-
-
-class ConnectListAllNetworksFlags(_IntFlagBody):
-    """``virConnectListAllNetworksFlags`` (libvirt-network.h)."""
-
-    INACTIVE = 1
-    ACTIVE = 2
-    PERSISTENT = 4
-    TRANSIENT = 8
-    AUTOSTART = 16
-    NO_AUTOSTART = 32
-
-
-class NetworkCreateFlags(_IntFlagBody):
-    """``virNetworkCreateFlags`` (libvirt-network.h)."""
-
-    VALIDATE = 1
-
-
-class NetworkDefineFlags(_IntFlagBody):
-    """``virNetworkDefineFlags`` (libvirt-network.h)."""
-
-    VALIDATE = 1
-
-
-class NetworkUpdateFlags(_IntFlagBody):
-    """``virNetworkUpdateFlags`` (libvirt-network.h)."""
-
-    CURRENT = 0
-    LIVE = 1
-    CONFIG = 2
-
-
-class NetworkPortCreateFlags(_IntFlagBody):
-    """``virNetworkPortCreateFlags`` (libvirt-network.h)."""
-
-    RECLAIM = 1
-    VALIDATE = 2
-
-
-class ConnectListAllNodeDeviceFlags(_IntFlagBody):
-    """``virConnectListAllNodeDeviceFlags`` (libvirt-nodedev.h)."""
-
-    CAP_SYSTEM = 1
-    CAP_PCI_DEV = 2
-    CAP_USB_DEV = 4
-    CAP_USB_INTERFACE = 8
-    CAP_NET = 16
-    CAP_SCSI_HOST = 32
-    CAP_SCSI_TARGET = 64
-    CAP_SCSI = 128
-    CAP_STORAGE = 256
-    CAP_FC_HOST = 512
-    CAP_VPORTS = 1024
-    CAP_SCSI_GENERIC = 2048
-    CAP_DRM = 4096
-    CAP_MDEV_TYPES = 8192
-    CAP_MDEV = 16384
-    CAP_CCW_DEV = 32768
-    CAP_CSS_DEV = 65536
-    CAP_VDPA = 131072
-    CAP_AP_CARD = 262144
-    CAP_AP_QUEUE = 524288
-    CAP_AP_MATRIX = 1048576
-    CAP_VPD = 2097152
-    INACTIVE = 1073741824
-    ACTIVE = 2147483648
-
-
-class NodeDeviceCreateXMLFlags(_IntFlagBody):
-    """``virNodeDeviceCreateXMLFlags`` (libvirt-nodedev.h)."""
-
-    VALIDATE = 1
-
-
-class NodeDeviceDefineXMLFlags(_IntFlagBody):
-    """``virNodeDeviceDefineXMLFlags`` (libvirt-nodedev.h)."""
-
-    VALIDATE = 1
-
-
-class NWFilterDefineFlags(_IntFlagBody):
-    """``virNWFilterDefineFlags`` (libvirt-nwfilter.h)."""
-
-    VALIDATE = 1
-
-
-class NWFilterBindingCreateFlags(_IntFlagBody):
-    """``virNWFilterBindingCreateFlags`` (libvirt-nwfilter.h)."""
-
-    VALIDATE = 1
-
-
-class DomainQemuMonitorCommandFlags(_IntFlagBody):
-    """``virDomainQemuMonitorCommandFlags`` (libvirt-qemu.h)."""
-
-    DEFAULT = 0
-    HMP = 1
-
-
-class ConnectDomainQemuMonitorEventRegisterFlags(_IntFlagBody):
-    """``virConnectDomainQemuMonitorEventRegisterFlags`` (libvirt-qemu.h)."""
-
-    REGEX = 1
-    NOCASE = 2
-
-
-class ConnectListAllSecretsFlags(_IntFlagBody):
-    """``virConnectListAllSecretsFlags`` (libvirt-secret.h)."""
-
-    EPHEMERAL = 1
-    NO_EPHEMERAL = 2
-    PRIVATE = 4
-    NO_PRIVATE = 8
-
-
-class SecretDefineFlags(_IntFlagBody):
-    """``virSecretDefineFlags`` (libvirt-secret.h)."""
-
-    VALIDATE = 1
-
-
-class StoragePoolBuildFlags(_IntFlagBody):
-    """``virStoragePoolBuildFlags`` (libvirt-storage.h)."""
-
-    NEW = 0
-    REPAIR = 1
-    RESIZE = 2
-    NO_OVERWRITE = 4
-    OVERWRITE = 8
-
-
-class StoragePoolDeleteFlags(_IntFlagBody):
-    """``virStoragePoolDeleteFlags`` (libvirt-storage.h)."""
-
-    NORMAL = 0
-    ZEROED = 1
-
-
-class StoragePoolCreateFlags(_IntFlagBody):
-    """``virStoragePoolCreateFlags`` (libvirt-storage.h)."""
-
-    NORMAL = 0
-    WITH_BUILD = 1
-    WITH_BUILD_OVERWRITE = 2
-    WITH_BUILD_NO_OVERWRITE = 4
-
-
-class StorageVolDeleteFlags(_IntFlagBody):
-    """``virStorageVolDeleteFlags`` (libvirt-storage.h)."""
-
-    NORMAL = 0
-    ZEROED = 1
-    WITH_SNAPSHOTS = 2
-
-
-class StorageVolInfoFlags(_IntFlagBody):
-    """``virStorageVolInfoFlags`` (libvirt-storage.h)."""
-
-    USE_ALLOCATION = 0
-    GET_PHYSICAL = 1
-
-
-class StorageXMLFlags(_IntFlagBody):
-    """``virStorageXMLFlags`` (libvirt-storage.h)."""
-
-    INACTIVE = 1
-
-
-class ConnectListAllStoragePoolsFlags(_IntFlagBody):
-    """``virConnectListAllStoragePoolsFlags`` (libvirt-storage.h)."""
-
-    INACTIVE = 1
-    ACTIVE = 2
-    PERSISTENT = 4
-    TRANSIENT = 8
-    AUTOSTART = 16
-    NO_AUTOSTART = 32
-    DIR = 64
-    FS = 128
-    NETFS = 256
-    LOGICAL = 512
-    DISK = 1024
-    ISCSI = 2048
-    SCSI = 4096
-    MPATH = 8192
-    RBD = 16384
-    SHEEPDOG = 32768
-    GLUSTER = 65536
-    ZFS = 131072
-    VSTORAGE = 262144
-    ISCSI_DIRECT = 524288
-
-
-class StoragePoolDefineFlags(_IntFlagBody):
-    """``virStoragePoolDefineFlags`` (libvirt-storage.h)."""
-
-    VALIDATE = 1
-
-
-class StorageVolCreateFlags(_IntFlagBody):
-    """``virStorageVolCreateFlags`` (libvirt-storage.h)."""
-
-    PREALLOC_METADATA = 1
-    REFLINK = 2
-    VALIDATE = 4
-
-
-class StorageVolDownloadFlags(_IntFlagBody):
-    """``virStorageVolDownloadFlags`` (libvirt-storage.h)."""
-
-    STREAM = 1
-
-
-class StorageVolUploadFlags(_IntFlagBody):
-    """``virStorageVolUploadFlags`` (libvirt-storage.h)."""
-
-    STREAM = 1
-
-
-class StorageVolResizeFlags(_IntFlagBody):
-    """``virStorageVolResizeFlags`` (libvirt-storage.h)."""
-
-    ALLOCATE = 1
-    DELTA = 2
-    SHRINK = 4
-
-
-class StreamFlags(_IntFlagBody):
-    """``virStreamFlags`` (libvirt-stream.h)."""
-
-    NONBLOCK = 1
-
-
-class StreamRecvFlags(_IntFlagBody):
-    """``virStreamRecvFlagsValues`` (libvirt-stream.h)."""
-
-    HOLE = 1
+        INACTIVE = 1
+        ACTIVE = 2
+        PERSISTENT = 4
+        TRANSIENT = 8
+        AUTOSTART = 16
+        NO_AUTOSTART = 32
+        DIR = 64
+        FS = 128
+        NETFS = 256
+        LOGICAL = 512
+        DISK = 1024
+        ISCSI = 2048
+        SCSI = 4096
+        MPATH = 8192
+        RBD = 16384
+        SHEEPDOG = 32768
+        GLUSTER = 65536
+        ZFS = 131072
+        VSTORAGE = 262144
+        ISCSI_DIRECT = 524288
+
+    class StoragePoolDefineFlags(enum.IntFlag):
+        """``virStoragePoolDefineFlags`` (libvirt-storage.h)."""
+
+        VALIDATE = 1
+
+    class StorageVolCreateFlags(enum.IntFlag):
+        """``virStorageVolCreateFlags`` (libvirt-storage.h)."""
+
+        PREALLOC_METADATA = 1
+        REFLINK = 2
+        VALIDATE = 4
+
+    class StorageVolDownloadFlags(enum.IntFlag):
+        """``virStorageVolDownloadFlags`` (libvirt-storage.h)."""
+
+        STREAM = 1
+
+    class StorageVolUploadFlags(enum.IntFlag):
+        """``virStorageVolUploadFlags`` (libvirt-storage.h)."""
+
+        STREAM = 1
+
+    class StorageVolResizeFlags(enum.IntFlag):
+        """``virStorageVolResizeFlags`` (libvirt-storage.h)."""
+
+        ALLOCATE = 1
+        DELTA = 2
+        SHRINK = 4
+
+    class StreamFlags(enum.IntFlag):
+        """``virStreamFlags`` (libvirt-stream.h)."""
+
+        NONBLOCK = 1
+
+    class StreamRecvFlags(enum.IntFlag):
+        """``virStreamRecvFlagsValues`` (libvirt-stream.h)."""
+
+        HOLE = 1
+
+else:
+    # The same classes as (docstring, members), made classes on first read by __getattr__ below:
+    # constant tuples, which the compiled module holds ready, where class statements run at import.
+    # fmt: off
+    _BODIES = {
+        "TypedParameterFlags": ("``virTypedParameterFlags`` (libvirt-common.h.in).", (("OKAY", 4),)),
+        "DomainCheckpointCreateFlags": ("``virDomainCheckpointCreateFlags`` (libvirt-domain-checkpoint.h).", (("REDEFINE", 1), ("QUIESCE", 2), ("REDEFINE_VALIDATE", 4),)),
+        "DomainCheckpointXMLFlags": ("``virDomainCheckpointXMLFlags`` (libvirt-domain-checkpoint.h).", (("SECURE", 1), ("NO_DOMAIN", 2), ("SIZE", 4),)),
+        "DomainCheckpointListFlags": ("``virDomainCheckpointListFlags`` (libvirt-domain-checkpoint.h).", (("ROOTS", 1), ("DESCENDANTS", 1), ("TOPOLOGICAL", 2), ("LEAVES", 4), ("NO_LEAVES", 8),)),
+        "DomainCheckpointDeleteFlags": ("``virDomainCheckpointDeleteFlags`` (libvirt-domain-checkpoint.h).", (("CHILDREN", 1), ("METADATA_ONLY", 2), ("CHILDREN_ONLY", 4),)),
+        "DomainSnapshotCreateFlags": ("``virDomainSnapshotCreateFlags`` (libvirt-domain-snapshot.h).", (("REDEFINE", 1), ("CURRENT", 2), ("NO_METADATA", 4), ("HALT", 8), ("DISK_ONLY", 16), ("REUSE_EXT", 32), ("QUIESCE", 64), ("ATOMIC", 128), ("LIVE", 256), ("VALIDATE", 512),)),
+        "DomainSnapshotXMLFlags": ("``virDomainSnapshotXMLFlags`` (libvirt-domain-snapshot.h).", (("SECURE", 1),)),
+        "DomainSnapshotListFlags": ("``virDomainSnapshotListFlags`` (libvirt-domain-snapshot.h).", (("ROOTS", 1), ("DESCENDANTS", 1), ("LEAVES", 4), ("NO_LEAVES", 8), ("METADATA", 2), ("NO_METADATA", 16), ("INACTIVE", 32), ("ACTIVE", 64), ("DISK_ONLY", 128), ("INTERNAL", 256), ("EXTERNAL", 512), ("TOPOLOGICAL", 1024),)),
+        "DomainSnapshotRevertFlags": ("``virDomainSnapshotRevertFlags`` (libvirt-domain-snapshot.h).", (("RUNNING", 1), ("PAUSED", 2), ("FORCE", 4), ("RESET_NVRAM", 8),)),
+        "DomainSnapshotDeleteFlags": ("``virDomainSnapshotDeleteFlags`` (libvirt-domain-snapshot.h).", (("CHILDREN", 1), ("METADATA_ONLY", 2), ("CHILDREN_ONLY", 4),)),
+        "DomainModificationImpact": ("``virDomainModificationImpact`` (libvirt-domain.h).", (("CURRENT", 0), ("LIVE", 1), ("CONFIG", 2),)),
+        "DomainCreateFlags": ("``virDomainCreateFlags`` (libvirt-domain.h).", (("NONE", 0), ("START_PAUSED", 1), ("START_AUTODESTROY", 2), ("START_BYPASS_CACHE", 4), ("START_FORCE_BOOT", 8), ("START_VALIDATE", 16), ("START_RESET_NVRAM", 32),)),
+        "DomainCoreDumpFlags": ("``virDomainCoreDumpFlags`` (libvirt-domain.h).", (("CRASH", 1), ("LIVE", 2), ("BYPASS_CACHE", 4), ("RESET", 8), ("MEMORY_ONLY", 16),)),
+        "DomainMigrateFlags": ("``virDomainMigrateFlags`` (libvirt-domain.h).", (("LIVE", 1), ("PEER2PEER", 2), ("TUNNELLED", 4), ("PERSIST_DEST", 8), ("UNDEFINE_SOURCE", 16), ("PAUSED", 32), ("NON_SHARED_DISK", 64), ("NON_SHARED_INC", 128), ("CHANGE_PROTECTION", 256), ("UNSAFE", 512), ("OFFLINE", 1024), ("COMPRESSED", 2048), ("ABORT_ON_ERROR", 4096), ("AUTO_CONVERGE", 8192), ("RDMA_PIN_ALL", 16384), ("POSTCOPY", 32768), ("TLS", 65536), ("PARALLEL", 131072), ("NON_SHARED_SYNCHRONOUS_WRITES", 262144), ("POSTCOPY_RESUME", 524288), ("ZEROCOPY", 1048576),)),
+        "DomainMigrateMaxSpeedFlags": ("``virDomainMigrateMaxSpeedFlags`` (libvirt-domain.h).", (("POSTCOPY", 1),)),
+        "DomainShutdownFlags": ("``virDomainShutdownFlagValues`` (libvirt-domain.h).", (("DEFAULT", 0), ("ACPI_POWER_BTN", 1), ("GUEST_AGENT", 2), ("INITCTL", 4), ("SIGNAL", 8), ("PARAVIRT", 16),)),
+        "DomainRebootFlags": ("``virDomainRebootFlagValues`` (libvirt-domain.h).", (("DEFAULT", 0), ("ACPI_POWER_BTN", 1), ("GUEST_AGENT", 2), ("INITCTL", 4), ("SIGNAL", 8), ("PARAVIRT", 16),)),
+        "DomainDestroyFlags": ("``virDomainDestroyFlagsValues`` (libvirt-domain.h).", (("DEFAULT", 0), ("GRACEFUL", 1), ("REMOVE_LOGS", 2),)),
+        "DomainSaveRestoreFlags": ("``virDomainSaveRestoreFlags`` (libvirt-domain.h).", (("BYPASS_CACHE", 1), ("RUNNING", 2), ("PAUSED", 4), ("RESET_NVRAM", 8),)),
+        "DomainMemoryModFlags": ("``virDomainMemoryModFlags`` (libvirt-domain.h).", (("CURRENT", 0), ("LIVE", 1), ("CONFIG", 2), ("MAXIMUM", 4),)),
+        "DomainGetHostnameFlags": ("``virDomainGetHostnameFlags`` (libvirt-domain.h).", (("LEASE", 1), ("AGENT", 2),)),
+        "DomainXMLFlags": ("``virDomainXMLFlags`` (libvirt-domain.h).", (("SECURE", 1), ("INACTIVE", 2), ("UPDATE_CPU", 4), ("MIGRATABLE", 8),)),
+        "DomainSaveImageXMLFlags": ("``virDomainSaveImageXMLFlags`` (libvirt-domain.h).", (("SECURE", 1),)),
+        "DomainBlockResizeFlags": ("``virDomainBlockResizeFlags`` (libvirt-domain.h).", (("BYTES", 1),)),
+        "DomainMemoryFlags": ("``virDomainMemoryFlags`` (libvirt-domain.h).", (("VIRTUAL", 1), ("PHYSICAL", 2),)),
+        "DomainDefineFlags": ("``virDomainDefineFlags`` (libvirt-domain.h).", (("VALIDATE", 1),)),
+        "DomainUndefineFlags": ("``virDomainUndefineFlagsValues`` (libvirt-domain.h).", (("MANAGED_SAVE", 1), ("SNAPSHOTS_METADATA", 2), ("NVRAM", 4), ("KEEP_NVRAM", 8), ("CHECKPOINTS_METADATA", 16), ("TPM", 32), ("KEEP_TPM", 64),)),
+        "ConnectListAllDomainsFlags": ("``virConnectListAllDomainsFlags`` (libvirt-domain.h).", (("ACTIVE", 1), ("INACTIVE", 2), ("PERSISTENT", 4), ("TRANSIENT", 8), ("RUNNING", 16), ("PAUSED", 32), ("SHUTOFF", 64), ("OTHER", 128), ("MANAGEDSAVE", 256), ("NO_MANAGEDSAVE", 512), ("AUTOSTART", 1024), ("NO_AUTOSTART", 2048), ("HAS_SNAPSHOT", 4096), ("NO_SNAPSHOT", 8192), ("HAS_CHECKPOINT", 16384), ("NO_CHECKPOINT", 32768),)),
+        "DomainVcpuFlags": ("``virDomainVcpuFlags`` (libvirt-domain.h).", (("CURRENT", 0), ("LIVE", 1), ("CONFIG", 2), ("MAXIMUM", 4), ("GUEST", 8), ("HOTPLUGGABLE", 16),)),
+        "DomainDeviceModifyFlags": ("``virDomainDeviceModifyFlags`` (libvirt-domain.h).", (("CURRENT", 0), ("LIVE", 1), ("CONFIG", 2), ("FORCE", 4),)),
+        "ConnectGetAllDomainStatsFlags": ("``virConnectGetAllDomainStatsFlags`` (libvirt-domain.h).", (("ACTIVE", 1), ("INACTIVE", 2), ("PERSISTENT", 4), ("TRANSIENT", 8), ("RUNNING", 16), ("PAUSED", 32), ("SHUTOFF", 64), ("OTHER", 128), ("NOWAIT", 536870912), ("BACKING", 1073741824), ("ENFORCE_STATS", 2147483648),)),
+        "DomainBlockJobAbortFlags": ("``virDomainBlockJobAbortFlags`` (libvirt-domain.h).", (("ASYNC", 1), ("PIVOT", 2),)),
+        "DomainBlockJobInfoFlags": ("``virDomainBlockJobInfoFlags`` (libvirt-domain.h).", (("BYTES", 1),)),
+        "DomainBlockJobSetSpeedFlags": ("``virDomainBlockJobSetSpeedFlags`` (libvirt-domain.h).", (("BYTES", 1),)),
+        "DomainBlockPullFlags": ("``virDomainBlockPullFlags`` (libvirt-domain.h).", (("BYTES", 64),)),
+        "DomainBlockRebaseFlags": ("``virDomainBlockRebaseFlags`` (libvirt-domain.h).", (("SHALLOW", 1), ("REUSE_EXT", 2), ("COPY_RAW", 4), ("COPY", 8), ("RELATIVE", 16), ("COPY_DEV", 32), ("BANDWIDTH_BYTES", 64),)),
+        "DomainBlockCopyFlags": ("``virDomainBlockCopyFlags`` (libvirt-domain.h).", (("SHALLOW", 1), ("REUSE_EXT", 2), ("TRANSIENT_JOB", 4), ("SYNCHRONOUS_WRITES", 8),)),
+        "DomainBlockCommitFlags": ("``virDomainBlockCommitFlags`` (libvirt-domain.h).", (("SHALLOW", 1), ("DELETE", 2), ("ACTIVE", 4), ("RELATIVE", 8), ("BANDWIDTH_BYTES", 16),)),
+        "DomainMemoryFailureFlags": ("``virDomainMemoryFailureFlags`` (libvirt-domain.h).", (("ACTION_REQUIRED", 1), ("RECURSIVE", 2),)),
+        "DomainGetJobStatsFlags": ("``virDomainGetJobStatsFlags`` (libvirt-domain.h).", (("COMPLETED", 1), ("KEEP_COMPLETED", 2),)),
+        "DomainAbortJobFlags": ("``virDomainAbortJobFlagsValues`` (libvirt-domain.h).", (("POSTCOPY", 1),)),
+        "DomainConsoleFlags": ("``virDomainConsoleFlags`` (libvirt-domain.h).", (("FORCE", 1), ("SAFE", 2),)),
+        "DomainChannelFlags": ("``virDomainChannelFlags`` (libvirt-domain.h).", (("FORCE", 1),)),
+        "DomainOpenGraphicsFlags": ("``virDomainOpenGraphicsFlags`` (libvirt-domain.h).", (("SKIPAUTH", 1),)),
+        "DomainSetTimeFlags": ("``virDomainSetTimeFlags`` (libvirt-domain.h).", (("SYNC", 1),)),
+        "DomainSetUserPasswordFlags": ("``virDomainSetUserPasswordFlags`` (libvirt-domain.h).", (("ENCRYPTED", 1),)),
+        "DomainBackupBeginFlags": ("``virDomainBackupBeginFlags`` (libvirt-domain.h).", (("EXTERNAL", 1),)),
+        "DomainAuthorizedSSHKeysSetFlags": ("``virDomainAuthorizedSSHKeysSetFlags`` (libvirt-domain.h).", (("APPEND", 1), ("REMOVE", 2),)),
+        "DomainDirtyRateCalcFlags": ("``virDomainDirtyRateCalcFlags`` (libvirt-domain.h).", (("PAGE_SAMPLING", 0), ("DIRTY_BITMAP", 1), ("DIRTY_RING", 2),)),
+        "DomainFDAssociateFlags": ("``virDomainFDAssociateFlags`` (libvirt-domain.h).", (("RESTORE", 1), ("WRITABLE", 2),)),
+        "ConnectFlags": ("``virConnectFlags`` (libvirt-host.h).", (("RO", 1), ("NO_ALIASES", 2),)),
+        "ConnectCompareCPUFlags": ("``virConnectCompareCPUFlags`` (libvirt-host.h).", (("FAIL_INCOMPATIBLE", 1), ("VALIDATE_XML", 2),)),
+        "ConnectBaselineCPUFlags": ("``virConnectBaselineCPUFlags`` (libvirt-host.h).", (("EXPAND_FEATURES", 1), ("MIGRATABLE", 2),)),
+        "NodeAllocPagesFlags": ("``virNodeAllocPagesFlags`` (libvirt-host.h).", (("ADD", 0), ("SET", 1),)),
+        "ConnectListAllInterfacesFlags": ("``virConnectListAllInterfacesFlags`` (libvirt-interface.h).", (("INACTIVE", 1), ("ACTIVE", 2),)),
+        "InterfaceXMLFlags": ("``virInterfaceXMLFlags`` (libvirt-interface.h).", (("INACTIVE", 1),)),
+        "InterfaceDefineFlags": ("``virInterfaceDefineFlags`` (libvirt-interface.h).", (("VALIDATE", 1),)),
+        "NetworkXMLFlags": ("``virNetworkXMLFlags`` (libvirt-network.h).", (("INACTIVE", 1),)),
+        "ConnectListAllNetworksFlags": ("``virConnectListAllNetworksFlags`` (libvirt-network.h).", (("INACTIVE", 1), ("ACTIVE", 2), ("PERSISTENT", 4), ("TRANSIENT", 8), ("AUTOSTART", 16), ("NO_AUTOSTART", 32),)),
+        "NetworkCreateFlags": ("``virNetworkCreateFlags`` (libvirt-network.h).", (("VALIDATE", 1),)),
+        "NetworkDefineFlags": ("``virNetworkDefineFlags`` (libvirt-network.h).", (("VALIDATE", 1),)),
+        "NetworkUpdateFlags": ("``virNetworkUpdateFlags`` (libvirt-network.h).", (("CURRENT", 0), ("LIVE", 1), ("CONFIG", 2),)),
+        "NetworkPortCreateFlags": ("``virNetworkPortCreateFlags`` (libvirt-network.h).", (("RECLAIM", 1), ("VALIDATE", 2),)),
+        "ConnectListAllNodeDeviceFlags": ("``virConnectListAllNodeDeviceFlags`` (libvirt-nodedev.h).", (("CAP_SYSTEM", 1), ("CAP_PCI_DEV", 2), ("CAP_USB_DEV", 4), ("CAP_USB_INTERFACE", 8), ("CAP_NET", 16), ("CAP_SCSI_HOST", 32), ("CAP_SCSI_TARGET", 64), ("CAP_SCSI", 128), ("CAP_STORAGE", 256), ("CAP_FC_HOST", 512), ("CAP_VPORTS", 1024), ("CAP_SCSI_GENERIC", 2048), ("CAP_DRM", 4096), ("CAP_MDEV_TYPES", 8192), ("CAP_MDEV", 16384), ("CAP_CCW_DEV", 32768), ("CAP_CSS_DEV", 65536), ("CAP_VDPA", 131072), ("CAP_AP_CARD", 262144), ("CAP_AP_QUEUE", 524288), ("CAP_AP_MATRIX", 1048576), ("CAP_VPD", 2097152), ("INACTIVE", 1073741824), ("ACTIVE", 2147483648),)),
+        "NodeDeviceCreateXMLFlags": ("``virNodeDeviceCreateXMLFlags`` (libvirt-nodedev.h).", (("VALIDATE", 1),)),
+        "NodeDeviceDefineXMLFlags": ("``virNodeDeviceDefineXMLFlags`` (libvirt-nodedev.h).", (("VALIDATE", 1),)),
+        "NWFilterDefineFlags": ("``virNWFilterDefineFlags`` (libvirt-nwfilter.h).", (("VALIDATE", 1),)),
+        "NWFilterBindingCreateFlags": ("``virNWFilterBindingCreateFlags`` (libvirt-nwfilter.h).", (("VALIDATE", 1),)),
+        "DomainQemuMonitorCommandFlags": ("``virDomainQemuMonitorCommandFlags`` (libvirt-qemu.h).", (("DEFAULT", 0), ("HMP", 1),)),
+        "ConnectDomainQemuMonitorEventRegisterFlags": ("``virConnectDomainQemuMonitorEventRegisterFlags`` (libvirt-qemu.h).", (("REGEX", 1), ("NOCASE", 2),)),
+        "ConnectListAllSecretsFlags": ("``virConnectListAllSecretsFlags`` (libvirt-secret.h).", (("EPHEMERAL", 1), ("NO_EPHEMERAL", 2), ("PRIVATE", 4), ("NO_PRIVATE", 8),)),
+        "SecretDefineFlags": ("``virSecretDefineFlags`` (libvirt-secret.h).", (("VALIDATE", 1),)),
+        "StoragePoolBuildFlags": ("``virStoragePoolBuildFlags`` (libvirt-storage.h).", (("NEW", 0), ("REPAIR", 1), ("RESIZE", 2), ("NO_OVERWRITE", 4), ("OVERWRITE", 8),)),
+        "StoragePoolDeleteFlags": ("``virStoragePoolDeleteFlags`` (libvirt-storage.h).", (("NORMAL", 0), ("ZEROED", 1),)),
+        "StoragePoolCreateFlags": ("``virStoragePoolCreateFlags`` (libvirt-storage.h).", (("NORMAL", 0), ("WITH_BUILD", 1), ("WITH_BUILD_OVERWRITE", 2), ("WITH_BUILD_NO_OVERWRITE", 4),)),
+        "StorageVolDeleteFlags": ("``virStorageVolDeleteFlags`` (libvirt-storage.h).", (("NORMAL", 0), ("ZEROED", 1), ("WITH_SNAPSHOTS", 2),)),
+        "StorageVolInfoFlags": ("``virStorageVolInfoFlags`` (libvirt-storage.h).", (("USE_ALLOCATION", 0), ("GET_PHYSICAL", 1),)),
+        "StorageXMLFlags": ("``virStorageXMLFlags`` (libvirt-storage.h).", (("INACTIVE", 1),)),
+        "ConnectListAllStoragePoolsFlags": ("``virConnectListAllStoragePoolsFlags`` (libvirt-storage.h).", (("INACTIVE", 1), ("ACTIVE", 2), ("PERSISTENT", 4), ("TRANSIENT", 8), ("AUTOSTART", 16), ("NO_AUTOSTART", 32), ("DIR", 64), ("FS", 128), ("NETFS", 256), ("LOGICAL", 512), ("DISK", 1024), ("ISCSI", 2048), ("SCSI", 4096), ("MPATH", 8192), ("RBD", 16384), ("SHEEPDOG", 32768), ("GLUSTER", 65536), ("ZFS", 131072), ("VSTORAGE", 262144), ("ISCSI_DIRECT", 524288),)),
+        "StoragePoolDefineFlags": ("``virStoragePoolDefineFlags`` (libvirt-storage.h).", (("VALIDATE", 1),)),
+        "StorageVolCreateFlags": ("``virStorageVolCreateFlags`` (libvirt-storage.h).", (("PREALLOC_METADATA", 1), ("REFLINK", 2), ("VALIDATE", 4),)),
+        "StorageVolDownloadFlags": ("``virStorageVolDownloadFlags`` (libvirt-storage.h).", (("STREAM", 1),)),
+        "StorageVolUploadFlags": ("``virStorageVolUploadFlags`` (libvirt-storage.h).", (("STREAM", 1),)),
+        "StorageVolResizeFlags": ("``virStorageVolResizeFlags`` (libvirt-storage.h).", (("ALLOCATE", 1), ("DELTA", 2), ("SHRINK", 4),)),
+        "StreamFlags": ("``virStreamFlags`` (libvirt-stream.h).", (("NONBLOCK", 1),)),
+        "StreamRecvFlags": ("``virStreamRecvFlagsValues`` (libvirt-stream.h).", (("HOLE", 1),)),
+    }
+    # fmt: on
 
 
 def _tables() -> tuple[dict[str, enum.IntFlag], dict[str, type[enum.IntFlag]]]:
@@ -1329,10 +1336,12 @@ def _tables() -> tuple[dict[str, enum.IntFlag], dict[str, type[enum.IntFlag]]]:
 if not TYPE_CHECKING:
     import _thread
 
-    # The class statements' bodies, each made a class on first read. One lock for all: two threads
-    # reading the same name first must get the same class.
-    _BODIES = {name: globals().pop(name) for name in __all__ if name not in ("API_FLAGS", "BY_LIBVIRT_NAME")}
+    # One lock for all: two threads reading the same name first must get the same class.
     _LOCK = _thread.RLock()
+
+    def _body(name: str, doc: str, members: tuple[tuple[str, int], ...]) -> type:
+        """The class statement's class, as int_flag reads one: the members, the docstring, this module."""
+        return type(name, (), {"__module__": __name__, "__qualname__": name, "__doc__": doc, **dict(members)})
 
     def __getattr__(name: str) -> object:
         with _LOCK:
@@ -1341,7 +1350,7 @@ if not TYPE_CHECKING:
                 return namespace[name]
             body = _BODIES.pop(name, None)
             if body is not None:
-                namespace[name] = int_flag(body)
+                namespace[name] = int_flag(_body(name, *body))
                 return namespace[name]
             if name in ("BY_LIBVIRT_NAME", "API_FLAGS"):
                 for other in list(_BODIES):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import DhcpLease, NetworkRef
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
     from pyvirt.flags import NetworkUpdateFlags, NetworkXMLFlags

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt.plugin.records import SecretRef
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
 

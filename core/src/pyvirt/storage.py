@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
-from typing import TYPE_CHECKING, BinaryIO
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
 from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, ACTIVE_PERSISTENT_AUTOSTART_BITS, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
 from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from pyvirt.connection import Connection
     from pyvirt.flags import (
         StoragePoolBuildFlags,
@@ -187,6 +189,8 @@ class StorageVolume:
         are stored (see ``specs.secondary.volume_upload``); a failure there is
         raised with the driver's message.
         """
+        import socket  # only an upload needs it: listing pools and volumes does not pay for its import
+
         fd = self._conn.calls.volume_upload(vol=self._ref, offset=offset, length=length, flags=flags)
         with socket.socket(fileno=fd) as sock:
             sent = 0

@@ -133,6 +133,12 @@ CASES = {
     ),
     "net-event": "net-event --list; net-event; net-event --event bogus; net-event --event lifecycle --timeout 1",
     "event-timeout": "event; event --all --timeout 1",
+    "event-kinds": (
+        "event --list; event --list --all; event --all --event reboot; event --list --event reboot; "
+        "event --event bogus; event test --event metadata-change --timeout 1; event --event memory-failure --timeout 1; "
+        "event --all --timeout 0; event nosuch --all --timeout -1; net-event --event lifecycle --timeout -1; "
+        "pool-event --event refresh --timeout 0"
+    ),
     "storage": (
         "pool-list --all; pool-list --all --details; pool-info default-pool; pool-dumpxml default-pool; "
         "vol-create-as default-pool v1.img 1G --allocation 10M --format raw; vol-create-as default-pool b.qcow2 100M; "

@@ -39,6 +39,19 @@ def test_new_form_of_a_block_copy_gets_no_old_attributes() -> None:
     assert "<source dev='/dev/sdz' index='3'/>" in disk
 
 
+def test_a_copy_to_a_network_image_keeps_its_protocol_export_and_server() -> None:
+    """A status file read again after a daemon restart still knows where an NBD copy goes."""
+    mirror = ("<mirror type='network' job='copy' ready='yes'><format type='qcow2'/>"
+              "<source protocol='nbd' name='exp' tls='no' index='2'><host name='127.0.0.1' port='10809'/></source>"
+              "<backingStore/></mirror>")  # fmt: skip
+    disk = _disk(format_domain(parse_domain(GUEST.format(mirror), live=True)))
+    assert (
+        "<mirror type='network' job='copy' ready='yes'>\n        <format type='qcow2'/>\n"
+        "        <source protocol='nbd' name='exp' tls='no' index='2'>\n          <host name='127.0.0.1' port='10809'/>\n"
+        "        </source>\n        <backingStore/>\n      </mirror>"
+    ) in disk
+
+
 def test_a_definition_and_inactive_output_have_no_mirror() -> None:
     text = GUEST.format("<mirror type='file' file='/c.img' job='copy'><source file='/c.img'/></mirror>")
     assert "<mirror" not in format_domain(parse_domain(text)), "a user's definition: ignored, as libvirt does"

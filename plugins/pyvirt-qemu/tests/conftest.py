@@ -93,3 +93,21 @@ def _qmp_without_block_jobs(socket_path: Path, command: str, arguments: dict[str
 def qmp_without_block_jobs() -> Callable[[Path, str, dict[str, Any]], None]:
     """For the daemon-restart tests of block jobs: act on QEMU while no pyvirtd holds its monitor."""
     return _qmp_without_block_jobs
+
+
+@pytest.fixture
+def libvirtd_harness() -> Any:
+    """The repository's ``bench/private_libvirtd.py`` (a private libvirtd 9.0 to compare with), loaded as a module;
+    the test is skipped where it, Debian's virsh or Debian's libvirtd is missing."""
+    import importlib.util
+
+    harness = Path(__file__).parents[3] / "bench" / "private_libvirtd.py"
+    if not harness.exists() or not shutil.which("virsh"):
+        pytest.skip("needs the repository's bench/private_libvirtd.py and Debian's virsh")
+    spec = importlib.util.spec_from_file_location("private_libvirtd", harness)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not os.path.exists(module.LIBVIRTD):
+        pytest.skip("needs Debian's libvirtd (libvirt-daemon-driver-qemu)")
+    return module

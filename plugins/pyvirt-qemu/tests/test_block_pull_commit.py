@@ -420,26 +420,17 @@ def _virsh_session(tool: str, uri: str, work: Path) -> list[tuple[str, int, str,
     return out
 
 
-def test_debian_virsh_sees_from_pyvirtd_what_libvirtd_shows(qemu_root: Path, tmp_path: Path, virt_type: str) -> None:
+def test_debian_virsh_sees_from_pyvirtd_what_libvirtd_shows(
+    qemu_root: Path, tmp_path: Path, virt_type: str, libvirtd_harness: Any
+) -> None:
     """Pull, commit and active commit with pivot on a four-image chain: outputs, errors, the live and persistent
     chains afterwards and the BLOCK_JOB_2 events, line for line with libvirtd 9.0 (virsh and pyvirsh clients)."""
-    import importlib.util
-    import os
     import re
-    import shutil
     import sys
 
     from pyvirt.daemon.instance import PrivateDaemon
 
-    harness = Path(__file__).parents[3] / "bench" / "private_libvirtd.py"
-    if not harness.exists() or not shutil.which("virsh"):
-        pytest.skip("needs the repository's bench/private_libvirtd.py and Debian's virsh")
-    spec = importlib.util.spec_from_file_location("private_libvirtd", harness)
-    assert spec is not None and spec.loader is not None
-    plv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plv)
-    if not os.path.exists(plv.LIBVIRTD):
-        pytest.skip("needs Debian's libvirtd (libvirt-daemon-driver-qemu)")
+    plv = libvirtd_harness
     pyvirsh = str(Path(sys.executable).with_name("pyvirsh"))
     results = {}
     for side in ("libvirt", "pyvirt", "pyvirsh"):

@@ -16,6 +16,7 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -68,6 +69,8 @@ agent &
 while read -r line < /dev/ttyS0; do
   case "$line" in
     poweroff) echo PYVIRT-BYE > /dev/ttyS0; poweroff -f ;;
+    rtc) hwclock -w -u; echo PYVIRT-RTC-SET > /dev/ttyS0 ;;
+    suspend) echo PYVIRT-SUSPENDING > /dev/ttyS0; echo mem > /sys/power/state; echo PYVIRT-RESUMED > /dev/ttyS0 ;;
     ready?)
       acpid -c /etc/acpi -l /dev/ttyS0
       n=0  # ready only once acpid holds the input devices, or a press could go unseen
@@ -149,7 +152,11 @@ def read_until(fd: int, token: bytes, timeout: float) -> bytes:
 
 
 def test_linux_boots_talks_on_serial_and_powers_off(
-    conn: pyvirt.Connection, qemu_root: Path, guest_linux: Path, tmp_path: Path
+    conn: pyvirt.Connection,
+    qemu_root: Path,
+    guest_linux: Path,
+    tmp_path: Path,
+    guest_monitor: Callable[[pyvirt.Domain], Any],
 ) -> None:
     exe, folder = stat.S_IFREG | 0o755, stat.S_IFDIR | 0o755
     initrd = tmp_path / "initrd.cpio"
@@ -170,6 +177,11 @@ def test_linux_boots_talks_on_serial_and_powers_off(
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>""")
     events: list[tuple[int, int]] = []
     conn.register_domain_event(lambda ev: events.append((ev.event, ev.detail)))
+    balloon: list[int] = []  # QEMU's BALLOON_CHANGE as libvirt's balloon-change event, in KiB
+    conn.register_event("balloon-change", lambda ev: balloon.append(ev.actual), dom.uuid)
+    guest_events: dict[str, list[Any]] = {kind: [] for kind in ("rtc-change", "pm-suspend", "pm-wakeup")}
+    for kind, got in guest_events.items():
+        conn.register_event(kind, got.append, dom.uuid)
     dom.create()
     pty = str(etree.fromstring(dom.xml_desc().encode()).xpath("string(devices/serial/source/@path)"))
     fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
@@ -184,6 +196,7 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         wait_for(lambda: agent_open(dom), 60)  # QEMU saw the guest open the agent port
         # the balloon was set to <currentMemory> at start; the guest's driver inflates it to there
         wait_for(lambda: dict(dom.get_stats(4)).get("balloon.current") == 192 << 10, 60)
+        wait_for(lambda: bool(balloon) and balloon[-1] == 192 << 10, 10)  # QEMU rate-limits it to one a second
         # a live detach the guest really performs (ACPI PCI hotplug in its kernel); under TCG it takes
         # longer than libvirt's 5 s wait, so like libvirt the call returns and the removal ends on QEMU's event
         disk = tmp_path / "hot.qcow2"
@@ -225,6 +238,20 @@ def test_linux_boots_talks_on_serial_and_powers_off(
         read_until(fd, b"PYVIRT-ACPI-POWEROFF", 30)
         read_until(fd, b"PYVIRT-READY", 120)  # booted again, in the same QEMU
         assert qemu_pid(qemu_root, "linux") == pid and dom.state()[0] == DomainState.RUNNING
+        # the guest sets the hardware clock (QEMU's RTC_CHANGE: rtc-change, the offset from the host's UTC),
+        # suspends itself to RAM (SUSPEND: pm-suspend, "pmsuspended") and is woken by the host (WAKEUP)
+        os.write(fd, b"rtc\n")
+        read_until(fd, b"PYVIRT-RTC-SET", 30)
+        wait_for(lambda: bool(guest_events["rtc-change"]), 10)
+        assert abs(guest_events["rtc-change"][-1].offset) <= 5
+        os.write(fd, b"suspend\n")
+        read_until(fd, b"PYVIRT-SUSPENDING", 30)
+        wait_for(lambda: dom.state()[0] == DomainState.PMSUSPENDED, 30)
+        assert len(guest_events["pm-suspend"]) == 1 and (pyvirt.DomainEvent.PMSUSPENDED, 0) in events
+        guest_monitor(dom).execute("system_wakeup")  # (what virDomainPMWakeup sends)
+        read_until(fd, b"PYVIRT-RESUMED", 60)
+        wait_for(lambda: dom.state() == (DomainState.RUNNING, 8), 10)  # running (event wakeup)
+        assert len(guest_events["pm-wakeup"]) == 1 and (pyvirt.DomainEvent.STARTED, 4) in events
         os.write(fd, b"poweroff\n")
         read_until(fd, b"PYVIRT-BYE", 30)
     finally:

@@ -27,8 +27,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -112,9 +114,25 @@ def test_virsh_drives_the_migration_and_peer_to_peer(two_hosts: TwoHosts, virt_t
     def virsh_run(uri: str, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([virsh, "-c", uri, *argv], capture_output=True, text=True, timeout=120, check=False)
 
+    # libvirt's migration events on the source: one migration-iteration per pass over the guest's memory (QEMU's
+    # MIGRATION_PASS), then job-completed with the statistics, after the guest stopped there
+    watcher = pyvirt.open(a.uri)
+    seen: dict[str, list[Any]] = {"migration-iteration": [], "job-completed": []}
+    for kind, got in seen.items():
+        watcher.register_event(kind, got.append)
     run = virsh_run(a.uri, "migrate", "--live", "--verbose", "--migrateuri", "tcp://127.0.0.1", "fw", b.uri)
     assert run.returncode == 0, run.stderr + b.daemon.log()
     assert "Migration: [100 %]" in run.stderr
+    deadline = time.monotonic() + 10
+    while not seen["job-completed"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.close()
+    iterations = [ev.iteration for ev in seen["migration-iteration"]]
+    assert iterations and iterations == list(range(1, len(iterations) + 1)), iterations
+    (done,) = seen["job-completed"]
+    stats = {p.field: p.value for p in done.params}
+    assert done.domain.name == "fw" and stats["operation"] == 5  # VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT
+    assert stats["memory_total"] > 0 and "time_elapsed" in stats, stats
     assert virsh_run(b.uri, "domstate", "--reason", "fw").stdout.strip() == "running (migrated)"
     assert virsh_run(a.uri, "domstate", "--reason", "fw").stdout.strip() == "shut off (migrated)"
     # peer to peer: B's daemon opens A itself and runs the phases; virsh only talks to B

@@ -22,8 +22,13 @@ def test_missing_images_and_their_startup_policy(
     """The guest starts without the optional disk and with an empty CD-ROM drive; its definition keeps both. A
     mandatory image that is missing fails the start with libvirt's words and leaves nothing behind."""
     dom = conn.define_domain(GUEST.format(virt=virt_type, name="optional", tmp=tmp_path, policy="optional"))
+    changes: list[tuple[str | None, str | None, str, int]] = []
+    conn.register_event("disk-change", lambda ev: changes.append(ev[1:]), dom.uuid)
     dom.create()
     try:
+        # libvirt's disk-change events, last disk first: the CD-ROM emptied (changed), the disk dropped
+        assert changes == [(f"{tmp_path}/missing.iso", None, "ide0-1-0", 0), (f"{tmp_path}/missing.img", None,
+                                                                             "virtio-disk0", 1)]  # fmt: skip
         live = dom.xml_desc().replace('"', "'")
         assert "<target dev='vda'" not in live and "missing.iso" not in live and "<target dev='hdc'" in live
         monitor = guest_monitor(dom)  # type: ignore[operator]

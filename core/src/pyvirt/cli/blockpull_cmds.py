@@ -11,12 +11,12 @@ the job.
 
 from __future__ import annotations
 
-from pyvirt.cli.blockcopy_cmd import JobWaiter, call, timeout_ms
-from pyvirt.cli.blockjob_cmd import parse_bandwidth
+from pyvirt.cli import blockjob_cmd as blockjob
 from pyvirt.cli.domain_stats_cmds import DOMAIN
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
-from pyvirt.errors import Error
+from pyvirt.flags import DomainBlockCommitFlags as Commit
+from pyvirt.flags import DomainBlockPullFlags, DomainBlockRebaseFlags
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,31 +24,21 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-_REBASE_RELATIVE = 16  # VIR_DOMAIN_BLOCK_REBASE_RELATIVE
-_REBASE_BYTES = 64  # VIR_DOMAIN_BLOCK_REBASE_BANDWIDTH_BYTES
-_PULL_BYTES = 64  # VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES
-_COMMIT_SHALLOW = 1  # VIR_DOMAIN_BLOCK_COMMIT_SHALLOW
-_COMMIT_DELETE = 2  # VIR_DOMAIN_BLOCK_COMMIT_DELETE
-_COMMIT_ACTIVE = 4  # VIR_DOMAIN_BLOCK_COMMIT_ACTIVE
-_COMMIT_RELATIVE = 8  # VIR_DOMAIN_BLOCK_COMMIT_RELATIVE
-_COMMIT_BYTES = 16  # VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES
-_ABORT_ASYNC = 1  # VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
-_ABORT_PIVOT = 2  # VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT
-_COMPLETED, _FAILED, _CANCELED, _READY = 0, 1, 2, 3  # virConnectDomainEventBlockJobStatus
+_PULL_WORDS = blockjob.JobWords("Block Pull", "Pull", "Block Pull started", "Pull complete")
 
 
 @command(
     "blockpull", "Populate a disk from its backing image.",
     DOMAIN,
     Opt("path", "fully-qualified path of disk", required=True, positional=True),
-    Opt("bandwidth", "bandwidth limit in MiB/s", kind="intstring"),
+    blockjob.JOB_OPTS["bandwidth"],
     Opt("base", "path of backing file in chain for a partial pull"),
     Opt("wait", "wait for job to finish", flag=True),
-    Opt("verbose", "with --wait, display the progress", flag=True),
+    blockjob.JOB_OPTS["verbose"],
     Opt("timeout", "with --wait, abort if pull exceeds timeout (in seconds)", kind="intstring"),
-    Opt("async", "with --wait, don't wait for cancel to finish", flag=True),
-    Opt("keep-relative", "keep the backing chain relatively referenced", flag=True),
-    Opt("bytes", "the bandwidth limit is in bytes/s rather than MiB/s", flag=True),
+    blockjob.JOB_OPTS["async"],
+    blockjob.JOB_OPTS["keep-relative"],
+    blockjob.JOB_OPTS["bytes"],
     description="Populate a disk from its backing image.",
 )  # fmt: skip
 def cmd_blockpull(s: Session, o: dict[str, Any]) -> None:
@@ -57,51 +47,42 @@ def cmd_blockpull(s: Session, o: dict[str, Any]) -> None:
         if o[name] and not o["wait"]:
             raise CommandError(f"Option --wait is required by option --{name}")
     path, base = o["path"], o["base"]
-    bandwidth = parse_bandwidth(o["bandwidth"], o["bytes"]) if o["bandwidth"] is not None else 0
-    timeout = timeout_ms(o)
-    flags = _REBASE_RELATIVE if o["keep-relative"] else 0
+    bandwidth = blockjob.bandwidth_of(o)
+    timeout = blockjob.timeout_ms(o)
+    flags = DomainBlockRebaseFlags.RELATIVE if o["keep-relative"] else 0
     dom = get_domain(s, o["domain"])
-    waiter = JobWaiter(s, dom, path, "Block Pull") if o["wait"] else None
-    try:
-        if base or flags:
-            flags |= _REBASE_BYTES if o["bytes"] else 0
-            call(lambda: dom.block_rebase(path, base, bandwidth, flags))
-        else:
-            call(lambda: dom.block_pull(path, bandwidth, _PULL_BYTES if o["bytes"] else 0))
-        if waiter is None:
-            s.extra_raw("Block Pull started")
-            return
-        status = waiter.wait(timeout, _ABORT_ASYNC if o["async"] else 0, o["verbose"])
-    finally:
-        if waiter is not None:
-            waiter.close()
-    if status == _CANCELED:
-        s.extra_raw("\nPull aborted")
-        raise CommandError()
-    if status == _FAILED:
-        s.extra_raw("\nPull failed")
-        raise CommandError()
-    s.extra_raw("\nPull complete")
+    if base or flags:
+        flags |= DomainBlockRebaseFlags.BANDWIDTH_BYTES if o["bytes"] else 0
+
+        def start() -> None:
+            dom.block_rebase(path, base, bandwidth, flags)
+    else:
+
+        def start() -> None:
+            dom.block_pull(path, bandwidth, DomainBlockPullFlags.BYTES if o["bytes"] else 0)
+
+    blockjob.run_job(s, dom, path, start, _PULL_WORDS, blocking=o["wait"], timeout=timeout,
+                     abort_flags=blockjob.ABORT_ASYNC if o["async"] else 0, verbose=o["verbose"])  # fmt: skip
 
 
 @command(
     "blockcommit", "Start a block commit operation.",
     DOMAIN,
     Opt("path", "fully-qualified path of disk", required=True, positional=True),
-    Opt("bandwidth", "bandwidth limit in MiB/s", kind="intstring"),
+    blockjob.JOB_OPTS["bandwidth"],
     Opt("base", "path of base file to commit into (default bottom of chain)"),
     Opt("shallow", "use backing file of top as base", flag=True),
     Opt("top", "path of top file to commit from (default top of chain)"),
     Opt("active", "trigger two-stage active commit of top file", flag=True),
     Opt("delete", "delete files that were successfully committed", flag=True),
     Opt("wait", "wait for job to complete (with --active, wait for job to sync)", flag=True),
-    Opt("verbose", "with --wait, display the progress", flag=True),
+    blockjob.JOB_OPTS["verbose"],
     Opt("timeout", "implies --wait, abort if copy exceeds timeout (in seconds)", kind="intstring"),
     Opt("pivot", "implies --active --wait, pivot when commit is synced", flag=True),
     Opt("keep-overlay", "implies --active --wait, quit when commit is synced", flag=True),
-    Opt("async", "with --wait, don't wait for cancel to finish", flag=True),
-    Opt("keep-relative", "keep the backing chain relatively referenced", flag=True),
-    Opt("bytes", "the bandwidth limit is in bytes/s rather than MiB/s", flag=True),
+    blockjob.JOB_OPTS["async"],
+    blockjob.JOB_OPTS["keep-relative"],
+    blockjob.JOB_OPTS["bytes"],
     description="Commit changes from a snapshot down to its backing image.",
 )  # fmt: skip
 def cmd_blockcommit(s: Session, o: dict[str, Any]) -> None:
@@ -113,47 +94,20 @@ def cmd_blockcommit(s: Session, o: dict[str, Any]) -> None:
     if pivot and finish:
         raise CommandError("Options --pivot and --keep-overlay are mutually exclusive")
     path = o["path"]
-    bandwidth = parse_bandwidth(o["bandwidth"], o["bytes"]) if o["bandwidth"] is not None else 0
-    flags = (_COMMIT_BYTES if o["bytes"] else 0) | (_COMMIT_SHALLOW if o["shallow"] else 0)
-    flags |= (_COMMIT_DELETE if o["delete"] else 0) | (_COMMIT_ACTIVE if active else 0)
-    flags |= _COMMIT_RELATIVE if o["keep-relative"] else 0
-    timeout = timeout_ms(o)
+    bandwidth = blockjob.bandwidth_of(o)
+    flags = (Commit.BANDWIDTH_BYTES if o["bytes"] else 0) | (Commit.SHALLOW if o["shallow"] else 0)
+    flags |= (Commit.DELETE if o["delete"] else 0) | (Commit.ACTIVE if active else 0)
+    flags |= Commit.RELATIVE if o["keep-relative"] else 0
+    timeout = blockjob.timeout_ms(o)
     blocking = blocking or bool(timeout)
-    if not blocking:
-        for name in ("verbose", "async"):
-            if o[name]:
-                raise CommandError(f"--{name} requires at least one of --timeout, --wait, --pivot, or --keep-overlay")
-    abort_flags = _ABORT_ASYNC if o["async"] else 0
+    blockjob.require_blocking(o, blocking, "keep-overlay")
     dom = get_domain(s, o["domain"])
-    waiter = JobWaiter(s, dom, path, "Block commit") if blocking else None
-    try:
-        call(lambda: dom.block_commit(path, o["base"], o["top"], bandwidth, flags))
-        if waiter is None:
-            s.extra_raw("Active Block Commit started" if active else "Block Commit started")
-            return
-        status = waiter.wait(timeout, abort_flags, o["verbose"])
-    finally:
-        if waiter is not None:
-            waiter.close()
-    if status == _CANCELED:
-        s.extra_raw("\nCommit aborted")
-        raise CommandError()
-    if status == _FAILED:
-        s.extra_raw("\nCommit failed")
-        raise CommandError()
-    if not active:
-        s.extra_raw("\nCommit complete")
-    elif pivot:
-        try:
-            dom.block_job_abort(path, abort_flags | _ABORT_PIVOT)
-        except Error as exc:
-            raise CommandError(f"failed to pivot job for disk {path}", exc.message) from None
-        s.extra_raw("\nSuccessfully pivoted")
-    elif finish:
-        try:
-            dom.block_job_abort(path, abort_flags)
-        except Error as exc:
-            raise CommandError(f"failed to finish job for disk {path}", exc.message) from None
-        s.extra_raw("\nCommit complete, overlay image kept")
+    if active:
+        words = blockjob.JobWords("Block commit", "Commit", "Active Block Commit started",
+                                  "Now in synchronized phase", "Commit complete, overlay image kept")  # fmt: skip
     else:
-        s.extra_raw("\nNow in synchronized phase")
+        words = blockjob.JobWords("Block commit", "Commit", "Block Commit started", "Commit complete")
+    end = "pivot" if pivot else "finish" if finish else None
+    blockjob.run_job(s, dom, path, lambda: dom.block_commit(path, o["base"], o["top"], bandwidth, flags), words,
+                     blocking=blocking, timeout=timeout, abort_flags=blockjob.ABORT_ASYNC if o["async"] else 0,
+                     verbose=o["verbose"], end=end)  # fmt: skip

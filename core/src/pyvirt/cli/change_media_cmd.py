@@ -11,8 +11,6 @@ virsh's bytes.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
@@ -20,6 +18,8 @@ from pyvirt.errors import Error
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from lxml import etree  # imported by the functions that parse, so parsing a line does not load lxml
 
 __all__: list[str] = []
 
@@ -34,6 +34,8 @@ _ACTIONS = {"eject": "Successfully ejected media.", "insert": "Successfully inse
 
 def _find_changeable(doc: str, path: str) -> etree._Element:
     """virshFindDisk(VIRSH_FIND_DISK_CHANGEABLE): a cdrom or floppy (or device-less) disk by target or source."""
+    from lxml import etree
+
     disks = etree.fromstring(doc.encode()).findall("devices/disk")
     if not disks:
         raise CommandError("Failed to get disk information")
@@ -65,6 +67,8 @@ def _unlink(parent: etree._Element, child: etree._Element) -> None:
 
 def _updated(disk: etree._Element, new_source: str | None, block: bool, target: str, action: str) -> str:
     """virshUpdateDiskXML on the found element; the element as virXMLNodeToString writes it."""
+    from lxml import etree
+
     if disk.get("device") not in ("cdrom", "floppy"):
         raise CommandError(f"The disk device '{target}' is not removable")
     # the last text node before <target> (its indentation) in libxml2's child order; lxml keeps text as

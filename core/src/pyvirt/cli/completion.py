@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable
+from _collections_abc import Callable
 
 from pyvirt.cli.framework import CommandDef, CommandError, Opt, Session
 from pyvirt.cli.parser import END, split_words

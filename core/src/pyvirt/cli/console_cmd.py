@@ -6,12 +6,8 @@ Ctrl+C included, reaches the guest) and restores it on the way out.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import selectors
 import sys
-import termios
-import tty
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
@@ -36,6 +32,8 @@ def escape_byte(spec: str) -> bytes:
 
 
 def _relay(console_fd: int, tty_in: int, tty_out: int, escape: bytes = ESCAPE) -> None:
+    import selectors
+
     sel = selectors.DefaultSelector()
     sel.register(console_fd, selectors.EVENT_READ, "guest")
     sel.register(tty_in, selectors.EVENT_READ, "user")
@@ -65,6 +63,11 @@ def _relay(console_fd: int, tty_in: int, tty_out: int, escape: bytes = ESCAPE) -
     Opt("safe", "only connect if safe console handling is supported", flag=True),
 )  # fmt: skip
 def cmd_console(s: Session, o: dict[str, Any]) -> None:
+    # the terminal modules load when a console is opened, not when a line that names ``console`` is parsed
+    import contextlib
+    import termios
+    import tty
+
     if not os.isatty(sys.stdin.fileno()):
         raise CommandError("Cannot run interactive console without a controlling TTY")
     dom = get_domain(s, o["domain"])

@@ -13,8 +13,6 @@ no option chose where, as virsh calls it.
 
 from __future__ import annotations
 
-import re
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.xml_text import escape_xml
@@ -51,6 +49,8 @@ def _element(indent: str, name: str, attrs: str, children: list[str]) -> list[st
 
 def _numbers(text: str, bases: tuple[int, ...]) -> list[int] | None:
     """virStrToLong_uip/ullp in sequence: each number follows one separator character; the rest is ignored."""
+    import re
+
     out = []
     pos = 0
     for base in bases:

@@ -9,16 +9,14 @@ sockets), the password included only on request.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from lxml import etree  # imported by the functions that parse, so parsing a line does not load lxml
 
 __all__: list[str] = []
 
@@ -29,6 +27,8 @@ _ANY_ADDRESS = ("0.0.0.0", "::")
 
 
 def _live_graphics(s: Session, ident: str, secure: bool) -> list[etree._Element]:
+    from lxml import etree
+
     dom = get_domain(s, ident)
     if not dom.is_active():
         raise CommandError("Domain is not running")
@@ -64,6 +64,8 @@ def cmd_vncdisplay(s: Session, o: dict[str, Any]) -> None:
     Opt("all", "show all possible graphical displays", flag=True),
 )  # fmt: skip
 def cmd_domdisplay(s: Session, o: dict[str, Any]) -> None:
+    from urllib.parse import quote
+
     shown = 0
     for g in _live_graphics(s, o["domain"], o["include-password"]):
         kind = g.get("type") or ""

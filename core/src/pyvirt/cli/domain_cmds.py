@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
@@ -10,7 +11,6 @@ from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.domain_state import reason_text, state_text
 from pyvirt.errors import Error, ErrorCode, NotSupportedError
 from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
-from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -46,19 +46,6 @@ def _save_flags(o: dict[str, Any]) -> int:
         | (_SAVE_RUNNING if o["running"] else 0)
         | (_SAVE_PAUSED if o["paused"] else 0)
     )
-
-
-def _read_file(path: str) -> str:
-    """A file named on the command line, at most 10 MiB as virsh reads it (``virFileReadAll``).
-
-    Bytes that are not UTF-8 reach the XML parser as they are and are refused
-    there with libxml2's error, as virsh's are: the command fails, the rest of
-    a ``;`` line still runs.
-    """
-    try:
-        return read_text_capped(path, MAX_XML_FILE)
-    except Error as exc:
-        raise CommandError(exc.message) from None
 
 
 def _fail(first: str, exc: Error) -> CommandError:
@@ -214,7 +201,7 @@ def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
     Opt("validate", "validate the XML against the schema", flag=True),
 )  # fmt: skip
 def cmd_define(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     if o["validate"]:
         from pyvirt.conf.schema import validate
 
@@ -255,7 +242,7 @@ def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
     Opt("validate", "validate the XML against the schema", flag=True),
 )  # fmt: skip
 def cmd_create(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
     flags |= _START_VALIDATE if o["validate"] else 0
     try:
@@ -316,7 +303,7 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.progress import Progress, watch_job
 
     d = get_domain(s, o["domain"])
-    xml = _read_file(o["xml"]) if o["xml"] else None
+    xml = read_file(o["xml"]) if o["xml"] else None
     flags = _save_flags(o)
     progress = Progress(s, "Save", verbose=o["verbose"])
     try:
@@ -338,7 +325,7 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
 def cmd_restore(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.progress import Progress
 
-    xml = _read_file(o["xml"]) if o["xml"] else None
+    xml = read_file(o["xml"]) if o["xml"] else None
     flags = _save_flags(o)
     progress = Progress(s, "Restore")  # a bar on a terminal; there is no domain yet whose job could be asked
     progress.update(0, 1, force=True)
@@ -408,7 +395,7 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     if o["xml"] and o["domain"]:
         raise CommandError("Options --domain and --xml are mutually exclusive")
     if o["xml"]:
-        xml = _read_file(o["xml"])
+        xml = read_file(o["xml"])
     elif o["domain"]:
         xml = get_domain(s, o["domain"]).xml_desc(_XML_INACTIVE)
     else:
@@ -425,7 +412,7 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     Opt("config", "config data file to import from", required=True, positional=True),
 )  # fmt: skip
 def cmd_domxml_from_native(s: Session, o: dict[str, Any]) -> None:
-    native = _read_file(o["config"])
+    native = read_file(o["config"])
     try:
         s.out(s.conn.domain_xml_from_native(o["format"], native).rstrip("\n"))
     except Error as exc:
@@ -507,7 +494,7 @@ def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
     if o["persistent"]:
         flags |= AFFECT_LIVE if get_domain(s, o["domain"]).is_active() else 0
     dom = get_domain(s, o["domain"])
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         {"attach": dom.attach_device, "detach": dom.detach_device, "update": dom.update_device}[verb](xml, flags)
     except Error as exc:

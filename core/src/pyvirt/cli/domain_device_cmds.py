@@ -7,8 +7,6 @@ byte what virsh prints.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
@@ -17,6 +15,8 @@ from pyvirt.errors import Error
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from lxml import etree  # imported by the functions that parse, so parsing a line does not load lxml
 
 __all__: list[str] = []
 
@@ -27,6 +27,8 @@ _INACTIVE = Opt("inactive", "get inactive rather than running configuration", fl
 
 
 def _devices(s: Session, o: dict[str, Any], tag: str) -> list[etree._Element]:
+    from lxml import etree
+
     dom = get_domain(s, o["domain"])
     doc = etree.fromstring(dom.xml_desc(_XML_INACTIVE if o["inactive"] else 0).encode())
     return list(doc.iterfind(f"devices/{tag}"))

@@ -10,8 +10,6 @@ update-device gets the command.
 
 from __future__ import annotations
 
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
@@ -20,6 +18,8 @@ from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from lxml import etree  # imported by the functions that parse, so parsing a line does not load lxml
 
 __all__: list[str] = []
 
@@ -40,6 +40,8 @@ def _normal_mac(text: str) -> str:
 @command("ttyconsole", "tty console", _DOMAIN)
 def cmd_ttyconsole(s: Session, o: dict[str, Any]) -> None:
     """The first console's ``tty``; virsh fails without a word when there is none."""
+    from lxml import etree
+
     doc = etree.fromstring(get_domain(s, o["domain"]).xml_desc(0).encode())
     tty = next((str(c.get("tty")) for c in doc.iterfind("devices/console") if c.get("tty")), "")
     if not tty:
@@ -52,6 +54,8 @@ def cmd_ttyconsole(s: Session, o: dict[str, Any]) -> None:
          description="Get link state of a domain's virtual interface.")  # fmt: skip
 def cmd_domif_getlink(s: Session, o: dict[str, Any]) -> None:
     """The one interface whose MAC (normalized) or target dev is the argument; ``up`` when it has no ``<link>``."""
+    from lxml import etree
+
     iface = o["interface"]
     doc = etree.fromstring(get_domain(s, o["domain"]).xml_desc(_XML_INACTIVE if o["config"] else 0).encode())
     mac = _normal_mac(iface)
@@ -76,6 +80,8 @@ def cmd_domif_getlink(s: Session, o: dict[str, Any]) -> None:
                      "command.")  # fmt: skip
 def cmd_domif_setlink(s: Session, o: dict[str, Any]) -> None:
     """virsh's order of checks, its case-blind match on MAC or target, then update-device with the element."""
+    from lxml import etree
+
     dom = get_domain(s, o["domain"])
     iface, state = o["interface"], o["state"]
     if state not in ("up", "down"):

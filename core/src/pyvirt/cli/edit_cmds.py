@@ -27,13 +27,19 @@ prints "Failed." and the library's error, and the command fails.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool
 from pyvirt.errors import Error, ErrorCode, InternalError
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time,
+# so a line that names an edit command (or ``desc --edit``, which borrows the editor rules) does not load it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 __all__ = ["edit_xml"]
 
@@ -50,8 +56,6 @@ _SNAPSHOT_DELETE_METADATA_ONLY = 1 << 1  # VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_O
 _CHECKPOINT_XML_SECURE = 1 << 0  # VIR_DOMAIN_CHECKPOINT_XML_SECURE
 _CHECKPOINT_REDEFINE = 1 << 0  # VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE
 _CHECKPOINT_DELETE_METADATA_ONLY = 1 << 1  # VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY
-
-T = TypeVar("T")
 
 # vshEditFile: an editor made only of these runs directly; anything else is shell syntax for ``sh -c``.
 _ACCEPTED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_.:@")
@@ -145,6 +149,8 @@ def edit_xml(
     ``define_unchanged`` defines an unchanged document too (snapshot-edit
     ``--current``).
     """
+    import tempfile
+
     doc = get_xml()
     fd, path = tempfile.mkstemp(prefix="pyvirsh", suffix=".xml", dir=os.environ.get("TMPDIR") or "/tmp")
     try:

@@ -8,17 +8,12 @@ from collections.abc import Callable
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool
+from pyvirt.errors import Error
 from pyvirt.events import (
-    AgentLifecycleEvent,
-    BlockJob2Event,
-    BlockJobEvent,
-    DeviceRemovedEvent,
-    LifecycleEvent,
+    DOMAIN_EVENT_IDS,
     NetworkLifecycleEvent,
     PoolLifecycleEvent,
     PoolRefreshEvent,
-    RebootEvent,
-    TunableEvent,
     detail_text,
     event_text,
     network_event_text,
@@ -30,42 +25,101 @@ if TYPE_CHECKING:
     from typing import Any
 
 EVENT_NAMES = ("lifecycle",)
-# virsh's names of the domain events pyvirt delivers, in libvirt's event id order
-DOMAIN_EVENT_NAMES = ("lifecycle", "reboot", "block-job", "device-removed", "block-job-2", "tunable", "agent-lifecycle")
+# virsh's names of libvirt's domain events, in event id order (virshDomainEventCallbacks)
+DOMAIN_EVENT_NAMES = DOMAIN_EVENT_IDS
 POOL_EVENT_NAMES = ("lifecycle", "refresh")
+# virsh's words for the numbers each callback gets (the VIR_ENUM_IMPLs of virsh-domain-event.c); a number
+# outside a table prints as "unknown", or as "unsupported value" where virsh uses UNKNOWNSTR
 _AGENT_STATE = ("unknown", "connected", "disconnected")
 _AGENT_REASON = ("unknown", "domain started", "channel event")
-# virshDomainBlockJob and virshDomainBlockJobStatus
 _BLOCK_JOB_TYPE = ("Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup")
 _BLOCK_JOB_STATUS = ("completed", "failed", "canceled", "ready")
+_WATCHDOG = ("none", "pause", "reset", "poweroff", "shutdown", "debug", "inject-nmi")
+_IO_ERROR = ("none", "pause", "report")
+_GRAPHICS_PHASE = ("connect", "initialize", "disconnect")
+_GRAPHICS_FAMILY = ("IPv4", "IPv6", "unix")
+_DISK_CHANGE = ("changed", "dropped")
+_TRAY_CHANGE = ("opened", "closed")
+_METADATA = ("description", "title", "element")
+_MEMORY_FAILURE_RECIPIENT = ("hypervisor", "guest")
+_MEMORY_FAILURE_ACTION = ("ignore", "inject", "fatal", "reset")
+_UNSUPPORTED = "unsupported value"
 
 
-def _word(words: tuple[str, ...], n: int) -> str:
-    return words[n] if 0 <= n < len(words) else "unknown"
+def _word(words: tuple[str, ...], n: int, unknown: str = "unknown") -> str:
+    return words[n] if 0 <= n < len(words) else unknown
 
 
-def _domain_line(ev: Any) -> str:
-    """One event as virsh prints it (virshEventLifecyclePrint and its siblings)."""
-    if isinstance(ev, LifecycleEvent):
-        return f"event 'lifecycle' for domain '{ev.domain.name}': {event_text(ev.event)} {detail_text(ev.event, ev.detail)}"
-    if isinstance(ev, RebootEvent):
-        return f"event 'reboot' for domain '{ev.domain.name}'"
-    if isinstance(ev, (BlockJobEvent, BlockJob2Event)):
-        kind = "block-job" if isinstance(ev, BlockJobEvent) else "block-job-2"
-        return (
-            f"event '{kind}' for domain '{ev.domain.name}': {_word(_BLOCK_JOB_TYPE, ev.type)} for {ev.disk} "
-            f"{_word(_BLOCK_JOB_STATUS, ev.status)}"
-        )
-    if isinstance(ev, TunableEvent):
-        values = "".join(f"\n\t{p.field}: {_param_text(p.value)}" for p in ev.params)
-        return f"event 'tunable' for domain '{ev.domain.name}':{values}"
-    if isinstance(ev, DeviceRemovedEvent):
-        return f"event 'device-removed' for domain '{ev.domain.name}': {ev.alias}"
-    assert isinstance(ev, AgentLifecycleEvent)
+def _nullstr(text: str | None) -> str:
+    return "<null>" if text is None else text  # libvirt's NULLSTR
+
+
+def _params(params: Any) -> str:
+    return "".join(f"\n\t{p.field}: {_param_text(p.value)}" for p in params)
+
+
+def _graphics(ev: Any) -> str:
+    loc, rem = ev.local, ev.remote
+    ids = "".join(f"\n\t{kind}={name}" for kind, name in ev.subject)
     return (
-        f"event 'agent-lifecycle' for domain '{ev.domain.name}': state: '{_word(_AGENT_STATE, ev.state)}' "
-        f"reason: '{_word(_AGENT_REASON, ev.reason)}'"
+        f"{_word(_GRAPHICS_PHASE, ev.phase)} local[{_word(_GRAPHICS_FAMILY, loc.family)} {loc.node} {loc.service}] "
+        f"remote[{_word(_GRAPHICS_FAMILY, rem.family)} {rem.node} {rem.service}] {ev.auth_scheme}{ids}"
     )
+
+
+def _memory_failure(ev: Any) -> str:
+    return (
+        f"\nrecipient: {_word(_MEMORY_FAILURE_RECIPIENT, ev.recipient, _UNSUPPORTED)}"
+        f"\naction: {_word(_MEMORY_FAILURE_ACTION, ev.action, _UNSUPPORTED)}"
+        f"\nflags:\n\taction required: {int(bool(ev.flags & 1))}\n\trecursive: {int(bool(ev.flags & 2))}"
+    )
+
+
+# What follows "event 'KIND' for domain 'NAME'" in virsh's line for each kind (its virshEvent*Print);
+# kinds absent here print nothing more (virshEventGenericPrint, and virshEventPMChangePrint that uses it).
+_DETAILS: dict[str, Callable[[Any], str]] = {
+    "lifecycle": lambda ev: f": {event_text(ev.event)} {detail_text(ev.event, ev.detail)}",
+    "rtc-change": lambda ev: f": {ev.offset}",
+    "watchdog": lambda ev: f": {_word(_WATCHDOG, ev.action)}",
+    "io-error": lambda ev: f": {ev.src_path} ({ev.dev_alias}) {_word(_IO_ERROR, ev.action)}",
+    "graphics": lambda ev: f": {_graphics(ev)}",
+    "io-error-reason": lambda ev: f": {ev.src_path} ({ev.dev_alias}) {_word(_IO_ERROR, ev.action)} due to {ev.reason}",
+    "block-job": lambda ev: f": {_word(_BLOCK_JOB_TYPE, ev.type)} for {ev.disk} {_word(_BLOCK_JOB_STATUS, ev.status)}",
+    "disk-change": lambda ev: (
+        f" disk {ev.dev_alias}: {_nullstr(ev.old_src)} -> {_nullstr(ev.new_src)}: {_word(_DISK_CHANGE, ev.reason)}"
+    ),
+    "tray-change": lambda ev: f" disk {ev.dev_alias}: {_word(_TRAY_CHANGE, ev.reason)}",
+    "balloon-change": lambda ev: f": {ev.actual}KiB",
+    "device-removed": lambda ev: f": {ev.alias}",
+    "tunable": lambda ev: f":{_params(ev.params)}",
+    "agent-lifecycle": lambda ev: (
+        f": state: '{_word(_AGENT_STATE, ev.state, _UNSUPPORTED)}' "
+        f"reason: '{_word(_AGENT_REASON, ev.reason, _UNSUPPORTED)}'"
+    ),
+    "device-added": lambda ev: f": {ev.alias}",
+    "migration-iteration": lambda ev: f": iteration: '{ev.iteration}'",
+    "job-completed": lambda ev: f":{_params(ev.params)}",
+    "device-removal-failed": lambda ev: f": {ev.alias}",
+    "metadata-change": lambda ev: f": type {_word(_METADATA, ev.type, _UNSUPPORTED)}, uri {_nullstr(ev.nsuri)}",
+    "block-threshold": lambda ev: f": dev: {ev.dev}({_nullstr(ev.path)}) {ev.threshold} {ev.excess}",
+    "memory-failure": lambda ev: f":{_memory_failure(ev)}",
+    "memory-device-size-change": lambda ev: f":\nalias: {ev.alias}\nsize: {ev.size}",
+}
+_DETAILS["block-job-2"] = _DETAILS["block-job"]
+
+
+def domain_event_line(kind: str, ev: Any) -> str:
+    """One domain event as virsh prints it (without the final newline; some kinds take several lines)."""
+    detail = _DETAILS.get(kind)
+    return f"event '{kind}' for domain '{ev.domain.name}'" + (detail(ev) if detail is not None else "")
+
+
+def check_timeout(o: dict[str, Any]) -> None:
+    """vshCommandOptTimeoutToMs: seconds above 0 that fit in an int of milliseconds; checked before the object
+    named is looked up, as virsh does."""
+    timeout = o["timeout"]
+    if timeout is not None and (timeout <= 0 or timeout > 2147483647 // 1000):
+        raise CommandError(f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
 
 
 def _param_text(value: object) -> str:
@@ -86,6 +140,9 @@ def _param_text(value: object) -> str:
     Opt("timestamp", "show timestamp for each printed event", flag=True),
 )  # fmt: skip
 def cmd_event(s: Session, o: dict[str, Any]) -> None:
+    for a, b in (("all", "event"), ("list", "all"), ("list", "event")):  # virsh's VSH_EXCLUSIVE_OPTIONS
+        if o[a] and o[b] is not None and o[b] is not False:
+            raise CommandError(f"Options --{a} and --{b} are mutually exclusive")
     if o["list"]:
         for name in DOMAIN_EVENT_NAMES:
             s.out(name)
@@ -94,6 +151,7 @@ def cmd_event(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("one of --list, --all, or --event <type> is required")
     if o["event"] is not None and o["event"] not in DOMAIN_EVENT_NAMES:
         raise CommandError(f"unknown event type {o['event']}")
+    check_timeout(o)
     dom = get_domain(s, o["domain"]) if o["domain"] else None
     names = DOMAIN_EVENT_NAMES if o["all"] else (o["event"],)
     conn = s.conn
@@ -102,10 +160,21 @@ def cmd_event(s: Session, o: dict[str, Any]) -> None:
         ids: list[int] = []
         try:
             for name in names:
-                if name == "lifecycle":
-                    ids.append(conn.register_domain_event(cb, dom))
-                else:
-                    ids.append(-conn.register_event(name, cb, dom.uuid if dom is not None else None))
+                # each kind's callback knows its kind: virsh's line names it (block-job and block-job-2
+                # share a record shape, the PM kinds and reboot print the kind alone)
+                def on(ev: Any, name: str = name) -> None:
+                    cb((name, ev))
+
+                try:
+                    if name == "lifecycle":
+                        ids.append(conn.register_domain_event(on, dom))
+                    else:
+                        ids.append(-conn.register_event(name, on, dom.uuid if dom is not None else None))
+                except Error:
+                    # as virsh: with --all, only the first registration must succeed (an older server
+                    # may not know the later event ids)
+                    if not ids:
+                        raise
         except BaseException:
             deregister(ids)
             raise
@@ -115,7 +184,7 @@ def cmd_event(s: Session, o: dict[str, Any]) -> None:
         for cid in ids:  # the generic path's ids are kept negated, to tell the two kinds apart
             conn.deregister_domain_event(cid) if cid > 0 else conn.deregister_event(-cid)
 
-    _wait(s, o, register, deregister, _domain_line)
+    _wait(s, o, register, deregister, lambda kind_ev: domain_event_line(*kind_ev))
 
 
 @command(
@@ -135,6 +204,7 @@ def cmd_net_event(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("either --list or --event <type> is required")
     if o["event"] not in EVENT_NAMES:
         raise CommandError(f"unknown event type {o['event']}")
+    check_timeout(o)
     net = get_network(s, o["network"]) if o["network"] else None
 
     def line(ev: NetworkLifecycleEvent) -> str:
@@ -163,6 +233,7 @@ def cmd_pool_event(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("either --list or --event <type> is required")
     if o["event"] not in POOL_EVENT_NAMES:
         raise CommandError(f"unknown event type {o['event']}")
+    check_timeout(o)
     uuid = get_pool(s, o["pool"]).uuid if o["pool"] else None
     kind = "pool-lifecycle" if o["event"] == "lifecycle" else "pool-refresh"
 
@@ -177,7 +248,10 @@ def cmd_pool_event(s: Session, o: dict[str, Any]) -> None:
 
 def _wait(s: Session, o: dict[str, Any], register: Callable[[Callable[[Any], None]], list[int]],
           deregister: Callable[[list[int]], None], line: Callable[[Any], str]) -> None:  # fmt: skip
-    """Print events as they come (one, or all with --loop) until --timeout; then the count, as virsh does."""
+    """Print events as they come (one, or all with --loop) until --timeout; then the count, as virsh does.
+
+    As virsh, the command succeeds when at least one event came, however the wait ended.
+    """
     count = 0
     done = threading.Event()
     lock = threading.Lock()
@@ -185,6 +259,8 @@ def _wait(s: Session, o: dict[str, Any], register: Callable[[Callable[[Any], Non
     def on_event(ev: Any) -> None:
         nonlocal count
         with lock:
+            if not o["loop"] and count:
+                return  # one-shot: virsh prints the first event only, whatever else arrives before it stops
             stamp = ""
             if o["timestamp"]:
                 now = time.time()
@@ -196,15 +272,13 @@ def _wait(s: Session, o: dict[str, Any], register: Callable[[Callable[[Any], Non
                 done.set()
 
     ids = register(on_event)
-    timed_out = False
     try:
         if not done.wait(o["timeout"] if o["timeout"] is not None else None):
             s.out("event loop timed out")
-            timed_out = True
     except KeyboardInterrupt:
-        pass
+        s.out("event loop interrupted")
     finally:
         deregister(ids)
     s.out(f"events received: {count}")
-    if timed_out:
-        raise CommandError()  # virsh's command fails (exit status 1) when the wait times out, without a message
+    if not count:
+        raise CommandError()  # virsh's command fails (exit status 1) when no event came, without a message

@@ -10,6 +10,7 @@ never come.
 
 from __future__ import annotations
 
+from pyvirt.cli.event_cmd import check_timeout
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
@@ -39,9 +40,7 @@ def _checks(s: Session, o: dict[str, Any], names: tuple[str, ...]) -> bool:
         raise CommandError("either --list or --event <type> is required")
     if o["event"] not in names:
         raise CommandError(f"unknown event type {o['event']}")
-    timeout = o["timeout"]
-    if timeout is not None and (timeout <= 0 or timeout > 2147483647 // 1000):  # vshCommandOptTimeoutToMs
-        raise CommandError(f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
+    check_timeout(o)
     return False
 
 

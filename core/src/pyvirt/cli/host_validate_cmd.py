@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
-from pyvirt.util.host_validate import Status, check_groups, run_checks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_COLOURS = {Status.PASS: "\033[32m", Status.WARN: "\033[33m", Status.FAIL: "\033[31m"}
+# by status value: the checks (pyvirt.util.host_validate, with dataclasses and enum) load when they run
+_COLOURS = {"PASS": "\033[32m", "WARN": "\033[33m", "FAIL": "\033[31m"}
 
 
 @command(
@@ -26,6 +25,8 @@ _COLOURS = {Status.PASS: "\033[32m", Status.WARN: "\033[33m", Status.FAIL: "\033
     "warning and failure",
 )  # fmt: skip
 def cmd_host_validate(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.util.host_validate import Status, check_groups, run_checks
+
     group = o["group"]
     known = check_groups()
     if group is not None and group not in known:
@@ -34,6 +35,8 @@ def cmd_host_validate(s: Session, o: dict[str, Any]) -> None:
     if o["json"]:
         rows = [{"group": r.group, "check": r.description, "status": r.status.value, "detail": r.detail,
                  "fix": r.fix} for r in results]  # fmt: skip
+        import json
+
         s.out(json.dumps(rows, indent=2))
     else:
         colour = s.stdout is sys.stdout and sys.stdout.isatty()
@@ -42,7 +45,7 @@ def cmd_host_validate(s: Session, o: dict[str, Any]) -> None:
             if (o["failures"] or s.quiet) and r.status is Status.PASS:
                 continue
             label = f"{r.group:>8}: Checking {r.description}"
-            status = f"{_COLOURS[r.status]}{r.status.value}\033[0m" if colour else r.status.value
+            status = f"{_COLOURS[r.status.value]}{r.status.value}\033[0m" if colour else r.status.value
             s.out(f"{label:<{width}}: {status}")
             if r.detail:
                 s.out(f"{'':>10}why: {r.detail}")

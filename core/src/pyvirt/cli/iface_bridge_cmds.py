@@ -10,10 +10,6 @@ not-supported error naming it.
 
 from __future__ import annotations
 
-import re
-
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
@@ -22,6 +18,8 @@ from pyvirt.interface import Interface
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from lxml import etree  # imported by the functions that parse, so parsing a line does not load lxml
 
 __all__: list[str] = []
 
@@ -37,6 +35,8 @@ def _lookup(s: Session, name: str) -> Interface:
 
 def _top(iface: Interface, name: str) -> etree._Element:
     """The interface's inactive definition, parsed; virsh's line when it does not parse."""
+    from lxml import etree
+
     try:
         text = iface.xml_desc(_XML_INACTIVE)
     except Error as exc:
@@ -62,6 +62,8 @@ def _name_matches(top: etree._Element, name: str) -> None:
          Opt("no-start", "don't start the bridge immediately", flag=True),
          description="bridge an existing network device")  # fmt: skip
 def cmd_iface_bridge(s: Session, o: dict[str, Any]) -> None:
+    import re
+
     name, bridge = o["interface"], o["bridge"]
     iface = _lookup(s, name)
     try:

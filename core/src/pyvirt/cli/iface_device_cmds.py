@@ -9,10 +9,6 @@ gets both commands, with virsh's checks, wording and ``--print-xml``.
 
 from __future__ import annotations
 
-import string
-
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
@@ -61,6 +57,8 @@ def _rate(text: str) -> list[int]:
 
 def _hex_field(text: str, pos: int) -> tuple[int, int]:
     """virStrToLong_uip(base 16) with an end pointer: the hex prefix at ``pos`` and where it stops."""
+    import string
+
     i = pos
     while i < len(text) and text[i] in " \t\n\v\f\r":
         i += 1
@@ -183,6 +181,8 @@ def cmd_attach_interface(s: Session, o: dict[str, Any]) -> None:
 
 def _mac_compare(p: str, q: str) -> bool:
     """virMacAddrCompare() == 0: case-blind, leading zeros of each group ignored."""
+    import string
+
     i = j = 0
     while True:
         while p[i : i + 1] == "0" and p[i + 1 : i + 2] in tuple(string.hexdigits):
@@ -199,6 +199,8 @@ def _mac_compare(p: str, q: str) -> bool:
 
 def _detach_one(s: Session, dom: Domain, doc: str, flags: int, o: dict[str, Any]) -> list[str]:
     """virshDomainDetachInterface: the one interface of the type (and MAC); errors as lines, [] when done."""
+    from lxml import etree
+
     kind, mac = o["type"], o["mac"]
     nodes = [n for n in etree.fromstring(doc.encode()).iterfind("devices/interface") if n.get("type") == kind]
     if not nodes:

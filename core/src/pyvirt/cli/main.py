@@ -131,7 +131,13 @@ def _lookup(name: str) -> CommandDef | None:
     # __import__, not importlib.import_module: the importlib package (and the warnings module it loads)
     # cost every run 1.5 million instructions for this one call; the import statement's hook is the same
     __import__(f"pyvirt.cli.{module}")
-    return REGISTRY.get(name)
+    found = REGISTRY.get(name)
+    if found is None and module == "nosupport_cmds":  # declared one by one, when named (it says why)
+        from pyvirt.cli.nosupport_cmds import declare
+
+        declare(name)
+        found = REGISTRY.get(name)
+    return found
 
 
 def _c_int(text: str, base: int) -> int | None:

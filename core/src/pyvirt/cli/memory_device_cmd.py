@@ -8,10 +8,6 @@ does the same on the client, with virsh's checks and wording.
 
 from __future__ import annotations
 
-import re
-
-from lxml import etree
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.errors import Error
@@ -30,6 +26,8 @@ _CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
 
 def _kibibytes(raw: str) -> int:
     """vshCommandOptScaledInt(scale 1024) then VIR_DIV_UP(bytes, 1024): a bare number is KiB."""
+    import re
+
     from pyvirt.conf.units import unit_factor
 
     first = f"Scaled numeric value '{raw}' for <requested-size> option is malformed or out of range"
@@ -55,6 +53,10 @@ def _kibibytes(raw: str) -> int:
          description="Update values of a memory device of domain")  # fmt: skip
 def cmd_update_memory_device(s: Session, o: dict[str, Any]) -> None:
     """cmdUpdateMemoryDevice: checks, the one memory device, its new ``<requested>``, then update-device."""
+    import re
+
+    from lxml import etree
+
     for other in ("live", "config"):
         if o["current"] and o[other]:
             raise CommandError(f"Options --current and --{other} are mutually exclusive")

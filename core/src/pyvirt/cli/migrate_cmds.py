@@ -22,6 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.nosupport_cmds import options_of
@@ -29,7 +30,6 @@ from pyvirt.errors import Error
 from pyvirt.flags import DomainGetJobStatsFlags as JobStats
 from pyvirt.migration import PARAM_TYPES, JobType, MigrateFlag, MigrateParam
 from pyvirt.plugin.typed_params import TypedParam
-from pyvirt.util.fileio import MAX_XML_FILE, read_text_capped
 
 if TYPE_CHECKING:
     from pyvirt.cli.progress import Progress
@@ -100,7 +100,7 @@ def cmd_migrate(s: Session, o: dict[str, Any]) -> None:
         params += [TypedParam(field, PARAM_TYPES[field], item) for item in (o[opt] or "").split(",") if item]
     for opt, field in (("xml", MigrateParam.DEST_XML), ("persistent-xml", MigrateParam.PERSIST_XML)):
         if o[opt]:
-            params.append(TypedParam(field, PARAM_TYPES[field], _read_file(o[opt])))
+            params.append(TypedParam(field, PARAM_TYPES[field], read_file(o[opt])))
     for opt, field in _NUMBER_PARAMS:
         if o[opt] is not None:
             params.append(TypedParam(field, PARAM_TYPES[field], int(o[opt])))
@@ -180,14 +180,6 @@ def cmd_migrate_setmaxdowntime(s: Session, o: dict[str, Any]) -> None:
 )  # fmt: skip
 def cmd_migrate_getmaxdowntime(s: Session, o: dict[str, Any]) -> None:
     s.out(str(get_domain(s, o["domain"]).migrate_get_max_downtime(0)))
-
-
-def _read_file(path: str) -> str:
-    """An XML file named on the command line, capped as virsh reads it (``virFileReadAll``)."""
-    try:
-        return read_text_capped(path, MAX_XML_FILE)
-    except Error as exc:
-        raise CommandError(exc.message) from None
 
 
 def _watch(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
-from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_network
 from pyvirt.cli.table import print_table
@@ -66,8 +65,10 @@ def cmd_net_info(s: Session, o: dict[str, Any]) -> None:
     s.out(f"{'Active:':<15} {_yn(n.is_active())}")
     s.out(f"{'Persistent:':<15} {_yn(n.is_persistent())}")
     s.out(f"{'Autostart:':<15} {_yn(n.autostart)}")
-    with contextlib.suppress(Error):
+    try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
         s.out(f"{'Bridge:':<15} {n.bridge_name()}")
+    except Error:
+        pass  # a network without a bridge (virsh skips the line too)
 
 
 @command("net-dumpxml", "network information in XML", NETWORK, Opt("inactive", "show inactive defined XML", flag=True),
@@ -80,7 +81,7 @@ def cmd_net_dumpxml(s: Session, o: dict[str, Any]) -> None:
          Opt("file", "file containing an XML network description", required=True, positional=True),
          Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
 def cmd_net_define(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         n = s.conn.define_network(xml, _VALIDATE if o["validate"] else 0)
     except Error as exc:
@@ -92,7 +93,7 @@ def cmd_net_define(s: Session, o: dict[str, Any]) -> None:
          Opt("file", "file containing an XML network description", required=True, positional=True),
          Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
 def cmd_net_create(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         n = s.conn.create_network(xml, _VALIDATE if o["validate"] else 0)
     except Error as exc:
@@ -185,7 +186,7 @@ def cmd_net_update(s: Session, o: dict[str, Any]) -> None:
     section = SECTIONS.get(o["section"])
     if section is None:
         raise CommandError(f"unrecognized section name '{o['section']}'")
-    xml = o["xml"] if o["xml"].startswith("<") else _read_file(o["xml"])
+    xml = o["xml"] if o["xml"].startswith("<") else read_file(o["xml"])
     flags = (_UPDATE_LIVE if o["live"] else 0) | (_UPDATE_CONFIG if o["config"] else 0)
     parent = int(o["parent-index"]) if o["parent-index"] is not None else -1
     try:

@@ -9,8 +9,6 @@ active ones the host has, so those are the lines printed here.
 
 from __future__ import annotations
 
-import string
-
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
@@ -24,6 +22,8 @@ __all__: list[str] = []
 
 def _valid_wwn(text: str) -> bool:
     """virValidateWWN: 16 hex digits, after an optional ``0x``."""
+    import string
+
     digits = text[2:] if text[:2].lower() == "0x" else text
     return len(digits) == 16 and all(c in string.hexdigits for c in digits)
 

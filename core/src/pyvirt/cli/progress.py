@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from _collections_abc import Callable
 from typing import Any, TypeVar
 
 from pyvirt.cli.framework import Session

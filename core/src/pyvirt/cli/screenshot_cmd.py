@@ -8,7 +8,6 @@ removed again when the image cannot be written.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -47,6 +46,8 @@ def _open_target(path: str) -> tuple[int, bool]:
     description="screenshot of a current domain console",
 )  # fmt: skip
 def cmd_screenshot(s: Session, o: dict[str, Any]) -> None:
+    import contextlib
+
     screen = o["screen"] or 0
     if not 0 <= screen < 2**32:
         raise CommandError(f"Numeric value '{screen}' for <screen> option is malformed or out of range")

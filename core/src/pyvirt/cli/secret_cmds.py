@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
-from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.table import print_table
 from pyvirt.errors import Error
@@ -36,7 +34,7 @@ def cmd_secret_list(s: Session, o: dict[str, Any]) -> None:
 @command("secret-define", "define or modify a secret from an XML file",
          Opt("file", "file containing secret attributes in XML", required=True, positional=True))  # fmt: skip
 def cmd_secret_define(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         sec = s.conn.define_secret(xml)
     except Error as exc:
@@ -103,6 +101,7 @@ def _read_secret_file(path: str) -> bytes:
 
 def _glib_base64_decode(text: bytes) -> bytes:
     """g_base64_decode as virsh calls it: characters outside the alphabet are skipped, never an error."""
+    import base64
     import re
 
     clean = re.sub(rb"[^A-Za-z0-9+/]", b"", text)
@@ -112,6 +111,8 @@ def _glib_base64_decode(text: bytes) -> bytes:
 
 @command("secret-get-value", "Output a secret value", SECRET)
 def cmd_secret_get_value(s: Session, o: dict[str, Any]) -> None:
+    import base64  # the value commands' own import: secret-list and secret-define do not load it
+
     sec = _get(s, o["secret"])
     try:
         s.out(base64.b64encode(sec.get_value()).decode())

@@ -17,26 +17,27 @@ imported only for a terminal, so scripts do not pay for it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable
 
 from pyvirt.cli.framework import Session
-from pyvirt.cli.parser import ParsedCommand
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from pyvirt.cli.parser import ParsedCommand
+
+    Parse = Callable[[str], list[ParsedCommand] | None]
+    Run = Callable[[Session, list[ParsedCommand]], bool]
 
 __all__ = ["PROMPT_RO", "PROMPT_RW", "run_shell"]
 
 PROMPT_RW = "pyvirsh # "
 PROMPT_RO = "pyvirsh > "
 HISTSIZE_MAX = 500000
-
-Parse = Callable[[str], "list[ParsedCommand] | None"]
-Run = Callable[[Session, "list[ParsedCommand]"], bool]
 
 
 def _banner(s: Session) -> None:
@@ -136,6 +137,8 @@ def run_shell(s: Session, parse: Parse, run: Run) -> int:
 
         readline = install_readline(s)
         readline.set_history_length(size)
+        import contextlib  # a terminal's own cost: scripts on a pipe do not load it
+
         with contextlib.suppress(OSError):  # no history yet
             readline.read_history_file(_history_path())
     _banner(s)
@@ -162,6 +165,8 @@ def run_shell(s: Session, parse: Parse, run: Run) -> int:
 
 
 def _save_history(s: Session, readline: Any) -> None:
+    import contextlib
+
     path = _history_path()
     try:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)

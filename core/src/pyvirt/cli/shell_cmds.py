@@ -7,7 +7,6 @@ command module, which only ``help`` and the completer ever pay for.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from pyvirt.cli.framework import CommandDef, CommandError, Opt, Session, command
@@ -230,8 +229,10 @@ def cmd_complete(s: Session, o: dict[str, Any]) -> None:
     if not words:
         raise CommandError()  # virsh fails without a word of explanation
     if not s.interactive:  # as virsh: nothing may wait for input (an auth prompt) while bash waits for us
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - not contextlib.suppress: help and echo need not import contextlib
             os.close(0)
+        except OSError:
+            pass  # already closed
     matches = complete_words(s, words)
     if not matches:
         raise CommandError()  # as virsh's readline: no match is a silent failure

@@ -7,15 +7,19 @@ import time
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
+from pyvirt.cli.xml_fields import read_fields
 from pyvirt.cli.xml_text import escape_xml
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
-from pyvirt.conf.snapshot import parse_snapshot
-from pyvirt.domain import Domain, Snapshot
 from pyvirt.errors import Error, ErrorCode
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NamedTuple
+
+    from pyvirt.domain import Domain, Snapshot
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
 SNAPNAME = Opt("snapshotname", "snapshot name", positional=True)
@@ -45,6 +49,36 @@ _CREATE_OPTIONS = (("redefine", _CREATE_REDEFINE), ("current", _CREATE_CURRENT),
                    ("quiesce", _CREATE_QUIESCE), ("atomic", _CREATE_ATOMIC), ("live", _CREATE_LIVE),
                    ("validate", _CREATE_VALIDATE))  # fmt: skip
 SNAPNAME_OPT = Opt("snapshotname", "snapshot name", positional=True, kind="optstring")
+
+
+class _Summary(NamedTuple):
+    """What the listing commands read of a snapshot's XML, the fields virsh reads with XPath."""
+
+    creation_time: int
+    state: str
+    parent: str | None
+    memory_snapshot: str | None
+    external_disk: bool  # a ``<disk snapshot='external'>`` among the snapshot's disks
+
+
+def _summary(snap: Snapshot) -> _Summary:
+    """The fields of one snapshot's XML that snapshot-list and snapshot-info print.
+
+    Read with :func:`~pyvirt.cli.xml_fields.read_fields`, not the snapshot
+    model: listing must not load lxml and the model classes (the listing of a
+    domain without snapshots did, for nothing).
+    """
+    fields = read_fields(
+        snap.xml_desc(), ("creationTime", "state", "parent/name", "memory@snapshot", "disks/disk@snapshot")
+    )
+    created = fields["creationTime"][0].strip() if fields["creationTime"] else ""
+    return _Summary(
+        creation_time=int(created) if created.isdigit() else 0,  # no time (or none readable): the epoch, as before
+        state=fields["state"][0] if fields["state"] else "",
+        parent=fields["parent/name"][0] if fields["parent/name"] else None,
+        memory_snapshot=fields["memory@snapshot"][0] if fields["memory@snapshot"] else None,
+        external_disk="external" in fields["disks/disk@snapshot"],
+    )
 
 
 def _snapshot(s: Session, d: Domain, name: str | None, current: bool) -> Snapshot:
@@ -116,11 +150,11 @@ def _create(s: Session, d: Domain, xml: str, flags: int) -> Snapshot:
     Opt("validate", "validate the XML against the schema", flag=True),
 )  # fmt: skip
 def cmd_snapshot_create(s: Session, o: dict[str, Any]) -> None:
-    from pyvirt.cli.domain_cmds import _read_file
+    from pyvirt.cli.files import read_file
 
     flags = sum(bit for name, bit in _CREATE_OPTIONS if o[name])
     d = get_domain(s, o["domain"])
-    xml = _read_file(o["xmlfile"]) if o["xmlfile"] is not None else "<domainsnapshot/>"
+    xml = read_file(o["xmlfile"]) if o["xmlfile"] is not None else "<domainsnapshot/>"
     snap = _create(s, d, xml, flags)
     if o["xmlfile"] is not None:
         s.extra_raw(f"Domain snapshot {snap.name} created from '{o['xmlfile']}'")
@@ -139,7 +173,7 @@ def cmd_snapshot_create(s: Session, o: dict[str, Any]) -> None:
 def cmd_snapshot_list(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
     snaps = d.list_snapshots()
-    docs = {sn.name: parse_snapshot(sn.xml_desc()) for sn in snaps}
+    docs = {sn.name: _summary(sn) for sn in snaps}
     names = list(docs)
     if o["roots"]:
         names = [n for n in names if not docs[n].parent]
@@ -160,8 +194,8 @@ def cmd_snapshot_list(s: Session, o: dict[str, Any]) -> None:
     rows = []
     for n in names:
         doc = docs[n]
-        when = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(doc.creation_time or 0))
-        row = [n, when, doc.state or ""]
+        when = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(doc.creation_time))
+        row = [n, when, doc.state]
         if o["parent"]:
             row.append(doc.parent or "")
         rows.append(row)
@@ -256,16 +290,15 @@ def cmd_snapshot_info(s: Session, o: dict[str, Any]) -> None:
     except Error:
         current = False  # no current snapshot: virsh's fallback also says "no"
     s.out(f"{'Current:':<15} {'yes' if current else 'no'}")
-    doc = parse_snapshot(snap.xml_desc())
-    state = doc.state or ""
-    s.out(f"{'State:':<15} {state}")
+    doc = _summary(snap)
+    s.out(f"{'State:':<15} {doc.state}")
     if doc.memory_snapshot is not None:
-        external = doc.memory_snapshot == "external" or any(k.snapshot == "external" for k in doc.disks or [])
+        external = doc.memory_snapshot == "external" or doc.external_disk
     else:
-        external = state == "disk-snapshot"
+        external = doc.state == "disk-snapshot"
     s.out(f"{'Location:':<15} {'external' if external else 'internal'}")
     s.out(f"{'Parent:':<15} {doc.parent or '-'}")
-    parents = {sn.name: parse_snapshot(sn.xml_desc()).parent for sn in d.list_snapshots()}
+    parents = {sn.name: _summary(sn).parent for sn in d.list_snapshots()}
     children = [n for n, p in parents.items() if p == snap.name]
     descendants, todo = set(children), list(children)
     while todo:

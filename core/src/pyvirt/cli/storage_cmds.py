@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any, cast
-
-from lxml import etree
-
-from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
-from pyvirt.conf.units import format_bytes_virsh, unit_factor
 from pyvirt.errors import Error
 from pyvirt.list_filters import (
     LIST_ACTIVE,
@@ -23,9 +17,11 @@ from pyvirt.list_filters import (
     LIST_TRANSIENT,
 )
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
     from pyvirt.storage import StoragePool, StorageVolume
 
@@ -43,6 +39,13 @@ VOL_TYPES = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "plo
 
 def _yn(v: bool) -> str:
     return "yes" if v else "no"
+
+
+def _bytes_text(value: int) -> str:
+    """A size as virsh prints it (``1.50 GiB``); pyvirt.conf.units loads ``re``, so only a size printed pays."""
+    from pyvirt.conf.units import format_bytes_virsh
+
+    return format_bytes_virsh(value)
 
 
 @command(
@@ -80,7 +83,7 @@ def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
         if o["details"]:
             active = info.state == 2
             row += [_yn(p.is_persistent())] + [
-                format_bytes_virsh(v) if active else "-" for v in (info.capacity, info.allocation, info.available)
+                _bytes_text(v) if active else "-" for v in (info.capacity, info.allocation, info.available)
             ]
         rows.append(row)
     print_table(s, headers, rows)
@@ -98,7 +101,7 @@ def cmd_pool_info(s: Session, o: dict[str, Any]) -> None:
     if info.state in (2, 3):
         for label, value in (("Capacity:", info.capacity), ("Allocation:", info.allocation),
                              ("Available:", info.available)):  # fmt: skip
-            s.out(f"{label:<15} {value if o['bytes'] else format_bytes_virsh(value)}")
+            s.out(f"{label:<15} {value if o['bytes'] else _bytes_text(value)}")
 
 
 @command("pool-dumpxml", "pool information in XML", POOL, Opt("inactive", "show inactive defined XML", flag=True),
@@ -111,7 +114,7 @@ def cmd_pool_dumpxml(s: Session, o: dict[str, Any]) -> None:
          Opt("file", "file containing an XML pool description", required=True, positional=True),
          Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
 def cmd_pool_define(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         p = s.conn.define_storage_pool(xml)
     except Error as exc:
@@ -137,7 +140,7 @@ def _build_flags(o: dict[str, Any]) -> int:
          Opt("file", "file containing an XML pool description", required=True, positional=True),
          *_BUILD_OPTS)  # fmt: skip
 def cmd_pool_create(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     try:
         p = s.conn.create_storage_pool(xml, _build_flags(o))
     except Error as exc:
@@ -189,8 +192,8 @@ def cmd_vol_list(s: Session, o: dict[str, Any]) -> None:
             info = v.info()
             row += [
                 VOL_TYPES.get(info.type, "unknown"),
-                format_bytes_virsh(info.capacity),
-                format_bytes_virsh(info.allocation),
+                _bytes_text(info.capacity),
+                _bytes_text(info.allocation),
             ]
         rows.append(row)
     headers = ["Name", "Path"] + (["Type", "Capacity", "Allocation"] if o["details"] else [])
@@ -216,7 +219,7 @@ def cmd_vol_info(s: Session, o: dict[str, Any]) -> None:
     info = v.info()
     s.out(f"{'Type:':<15} {VOL_TYPES.get(info.type, 'unknown')}")
     for label, value in (("Capacity:", info.capacity), ("Allocation:", info.allocation)):
-        s.out(f"{label:<15} {f'{value} bytes' if o['bytes'] else format_bytes_virsh(value)}")
+        s.out(f"{label:<15} {f'{value} bytes' if o['bytes'] else _bytes_text(value)}")
 
 
 @command("vol-dumpxml", "vol information in XML", VOL, VOL_POOL, *XPATH_OPTS)
@@ -236,6 +239,8 @@ def _size(text: str, what: str) -> int:
     "unknown suffix" line, as virsh shows the error virScaleInteger left.
     """
     import re
+
+    from pyvirt.conf.units import unit_factor
 
     match = re.match(r"[ \t\n\v\f\r]*\+?(\d+)", text)
     if match is None:
@@ -297,6 +302,8 @@ def _backing_store(s: Session, pool: StoragePool, name: str, fmt: str | None) ->
     else:
         raise CommandError(f"failed to get vol '{name}'")
     if fmt is None:
+        from lxml import etree  # only a backing volume without --backing-vol-format reads its XML
+
         found = etree.fromstring(vol.xml_desc().encode()).find("target/format")
         fmt = found.get("type") if found is not None else None
     return (f"  <backingStore>\n    <path>{vol.path()}</path>\n"
@@ -306,7 +313,7 @@ def _backing_store(s: Session, pool: StoragePool, name: str, fmt: str | None) ->
 @command("vol-create", "create a vol from an XML file", POOL,
          Opt("file", "file containing an XML vol description", required=True, positional=True))  # fmt: skip
 def cmd_vol_create(s: Session, o: dict[str, Any]) -> None:
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     p = get_pool(s, o["pool"])
     try:
         v = p.create_volume(xml)
@@ -367,6 +374,8 @@ def cmd_vol_upload(s: Session, o: dict[str, Any]) -> None:
         size = os.fstat(source.fileno()).st_size
         reader = CountingReader(source, progress, min(size, length) if length else size)
         try:
+            from typing import cast  # the upload's own cost, not every storage command's
+
             v.upload(cast("BinaryIO", reader), offset, length, _SPARSE_STREAM if o["sparse"] else 0)
         except Error as exc:
             # virsh names the step that failed: opening the stream (nothing read yet), or its finish
@@ -405,9 +414,13 @@ def cmd_vol_download(s: Session, o: dict[str, Any]) -> None:
             total = length or max(v.info().capacity - offset, 0)
         with os.fdopen(fd, "wb") as dest:
             writer = CountingWriter(dest, progress, total)
+            from typing import cast  # the download's own cost, not every storage command's
+
             v.download(cast("BinaryIO", writer), offset, length, _SPARSE_STREAM if o["sparse"] else 0)
     except (Error, OSError) as exc:
         if created:  # virsh removes the file it created for a download that failed
+            import contextlib
+
             with contextlib.suppress(OSError):
                 os.unlink(path)
         if progress.mode == "bar" and writer is not None and writer.count:

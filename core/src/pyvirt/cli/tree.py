@@ -9,7 +9,7 @@ own (already sorted) array.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from _collections_abc import Sequence
 
 from pyvirt.cli.framework import Session
 

@@ -8,11 +8,9 @@ API names virStorageVolWipe: drivers without wipe patterns (ESX) serve it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable
 
-from lxml import etree
-
-from pyvirt.cli.domain_cmds import _read_file
+from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_pool, get_volume
 from pyvirt.errors import Error
@@ -53,6 +51,8 @@ def _create_from(s: Session, pool: StoragePool, xml: str, source: StorageVolume,
 
 def clone_xml(xml: str, new_name: str) -> str:
     """virshMakeCloneXML: the source's own document with only ``<name>`` changed (key and path stay: the driver sets them)."""
+    from lxml import etree
+
     # the driver's own document, its indentation kept as libxml keeps it for virsh
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
@@ -114,7 +114,7 @@ def cmd_vol_create_from(s: Session, o: dict[str, Any]) -> None:
         raise CommandError(
             f"failed to get vol '{o['vol']}', specifying --inputpool might help", *exc.lines[1:]
         ) from None
-    xml = _read_file(o["file"])
+    xml = read_file(o["file"])
     _create_from(s, pool, xml, source, o, f"Failed to create vol from {o['file']}",
                  lambda new: f"Vol {new} created from input vol {source.name}")  # fmt: skip
 

@@ -1,5 +1,7 @@
 """Capabilities XML (``<capabilities>``): host CPU, NUMA topology, security models, guests."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
 from lxml import etree

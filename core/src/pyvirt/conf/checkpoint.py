@@ -15,6 +15,8 @@ sizes) are checked here with the same error code. Elements libvirt knows but
 this model does not map are refused by name, as everywhere in :mod:`pyvirt.conf`.
 """
 
+from __future__ import annotations
+
 import functools
 import os
 import re

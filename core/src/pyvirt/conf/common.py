@@ -1,5 +1,7 @@
 """Small pieces shared by several document types (parse and format helpers; names and UUIDs re-exported)."""
 
+from __future__ import annotations
+
 from typing import TypeVar
 
 from lxml import etree

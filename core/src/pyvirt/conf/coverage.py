@@ -11,9 +11,7 @@ name is treated as known (refused), the safe side.
 from __future__ import annotations
 
 import functools
-import glob
 import os
-from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -24,14 +22,24 @@ __all__ = ["ExpectedTree", "check_unmapped"]
 _RNG = "{http://relaxng.org/ns/structure/1.0}"
 
 
-@dataclass
 class ExpectedTree:
-    """Attributes and children a model maps at one element; ``None`` child = handled elsewhere."""
+    """Attributes and children a model maps at one element; ``None`` child = handled elsewhere.
 
-    attrs: set[str] = field(default_factory=set)
-    children: dict[str, ExpectedTree | None] = field(default_factory=dict)
-    open: bool = False  # anything goes (custom parsers)
-    open_children: bool = False  # children kept verbatim (raw content); attributes still checked
+    A plain class rather than a dataclass: this module is on the path of
+    every command that reads XML, and :mod:`dataclasses` would be imported for
+    this class alone.
+    """
+
+    __slots__ = ("attrs", "children", "open", "open_children")
+
+    def __init__(self, *, open: bool = False, open_children: bool = False) -> None:
+        self.attrs: set[str] = set()
+        self.children: dict[str, ExpectedTree | None] = {}
+        self.open = open  # anything goes (custom parsers)
+        self.open_children = open_children  # children kept verbatim (raw content); attributes still checked
+
+    def __repr__(self) -> str:
+        return f"ExpectedTree(attrs={self.attrs!r}, children={self.children!r}, open={self.open!r})"
 
     def child(self, tag: str) -> ExpectedTree:
         node = self.children.get(tag)
@@ -43,6 +51,8 @@ class ExpectedTree:
 
 @functools.cache
 def _libvirt_names() -> tuple[frozenset[str], frozenset[str]] | None:
+    import glob  # only when an unmapped name is met
+
     from pyvirt.conf.schema import SCHEMA_DIR
 
     files = glob.glob(os.path.join(SCHEMA_DIR, "*.rng"))

@@ -7,8 +7,9 @@ driver-specific defaults (arch, machine, boot device) are the driver's
 post-parse step.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator
-from dataclasses import field
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
@@ -21,7 +22,7 @@ from pyvirt.conf.domain_devices import Devices, DeviceSeclabel, DiskHost, Memory
 from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.domain_values import check_domain_values
 from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib, parse_scaled
-from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
+from pyvirt.conf.xmlmodel import X, XmlModel, field, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError

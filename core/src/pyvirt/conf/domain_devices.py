@@ -1,13 +1,14 @@
 """Domain devices (``<devices>`` children) as typed models, in libvirt's field order."""
 
-from dataclasses import field
+from __future__ import annotations
+
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
 from pyvirt.conf.domain_values import CHR_TYPES as _CHR_SOURCE_TYPES
 from pyvirt.conf.units import UINT_MAX, parse_memory_kib, parse_scaled, strtoul
-from pyvirt.conf.xmlmodel import SELF, X, XmlModel
+from pyvirt.conf.xmlmodel import SELF, X, XmlModel, field
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
 __all__ = [
@@ -205,7 +206,7 @@ class BackingStore(XmlModel):
     source_encryption_format: Annotated[str | None, X("source/encryption/@format")] = None
     source_encryption_engine: Annotated[str | None, X("source/encryption/@engine")] = None
     source_encryption_content: Annotated[str | None, X("source/encryption", raw=True)] = None
-    backing: Annotated["BackingStore | None", X("backingStore", model=SELF)] = None
+    backing: Annotated[BackingStore | None, X("backingStore", model=SELF)] = None
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -233,7 +234,12 @@ class DiskMirror(XmlModel):
     format_metadata_cache_max_size: Annotated[int | None, X("format/metadata_cache/max_size")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
     source_dev: Annotated[str | None, X("source/@dev")] = None
+    # a copy to a network image (blockcopy --xml with <disk type='network'>): its protocol, export and server
+    source_protocol: Annotated[str | None, X("source/@protocol")] = None
+    source_name: Annotated[str | None, X("source/@name")] = None
+    source_tls: Annotated[bool | None, X("source/@tls")] = None
     source_index: Annotated[int | None, X("source/@index")] = None
+    source_hosts: Annotated[list[DiskHost] | None, X("source/host", model=DiskHost, many=True)] = None
     backing: Annotated[BackingStore | None, X("backingStore", model=BackingStore)] = None
 
     @classmethod

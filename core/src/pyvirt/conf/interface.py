@@ -1,5 +1,7 @@
 """Host network interface XML (``<interface>`` of the interface driver, not a guest NIC)."""
 
+from __future__ import annotations
+
 from typing import Annotated, ClassVar
 
 from pyvirt.conf.common import check_name, document_to_string, parse_document

@@ -11,8 +11,11 @@ characters in those fields with the words of libvirt's own illegal-character
 check (virXMLCheckIllegalChars).
 """
 
-import ipaddress
-import socket
+from __future__ import annotations
+
+# The C module, not ``socket``: the wrapper turns every constant into an IntEnum at import, about 10 million
+# instructions of each short pyvirsh run that reads a network; the numeric calls here need none of it.
+import _socket
 from typing import Annotated, Any, ClassVar
 
 from lxml import etree
@@ -200,7 +203,7 @@ def ip_prefix(ip: Ip) -> int:
     if ":" in (ip.address or ""):
         return 64
     if ip.netmask:
-        bits = f"{int.from_bytes(socket.inet_aton(ip.netmask), 'big'):032b}"
+        bits = f"{int.from_bytes(_socket.inet_aton(ip.netmask), 'big'):032b}"
         if "01" in bits:  # defined as libvirt lets it be, unusable as libvirt finds at start
             raise InternalError(ErrorCode.INTERNAL_ERROR, f"netmask '{ip.netmask}' of '{ip.address}' is not a prefix")
         return bits.count("1")
@@ -224,11 +227,13 @@ def _no_control(value: str | None, what: str) -> None:
 
 def _parse_address(text: str) -> tuple[int, str] | None:
     """virSocketAddrParse: a numeric address of either family (inet_aton's short forms too); canonical text."""
-    if "\0" in text:
-        return None
+    if "\0" in text or not text.isascii():
+        return None  # no numeric address; as bytes, the host is not IDNA-encoded (a codec import) to learn that
     try:
-        info = socket.getaddrinfo(text, None, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    except (socket.gaierror, UnicodeError, ValueError):
+        info = _socket.getaddrinfo(
+            text.encode(), None, _socket.AF_UNSPEC, _socket.SOCK_STREAM, 0, _socket.AI_NUMERICHOST
+        )
+    except (_socket.gaierror, UnicodeError, ValueError):
         return None
     family, _type, _proto, _canon, sockaddr = info[0]
     return family, str(sockaddr[0])
@@ -286,7 +291,7 @@ def _check_ip(ip: Ip, name: str) -> None:
             raise XMLError(ErrorCode.XML_ERROR, f"Invalid netmask '{ip.netmask}' in network '{name}'")
     if ip.family not in (None, "ipv4", "ipv6"):
         raise XMLError(ErrorCode.XML_ERROR, f"Unrecognized family '{ip.family}' in network '{name}'")
-    v4 = address[0] == socket.AF_INET
+    v4 = address[0] == _socket.AF_INET
     if ip.family == "ipv6" and v4:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: Family 'ipv6' specified "
                                 f"for non-IPv6 address '{ip.address}' in network '{name}'", verbatim=True)  # fmt: skip
@@ -295,7 +300,7 @@ def _check_ip(ip: Ip, name: str) -> None:
                                 f"{ip.family or 'no'} family specified for non-IPv4 address '{ip.address}' "
                                 f"in network '{name}'", verbatim=True)  # fmt: skip
     if v4 and netmask is not None:
-        if netmask[0] != socket.AF_INET:
+        if netmask[0] != _socket.AF_INET:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unsupported configuration: Invalid netmask "
                                     f"'{ip.netmask}' for address '{ip.address}' in network '{name}' (both must be "
                                     "IPv4)", verbatim=True)  # fmt: skip
@@ -369,18 +374,23 @@ def _check_range(rng: DhcpRange, ip: Ip) -> None:
     except InternalError:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"bad prefix -1 for network {ip.address} when  checking "
                             f"range {where}") from None  # fmt: skip
-    network = ipaddress.IPv4Network(f"{ip.address}/{prefix}", strict=False)
-    first, last = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
-    if first not in network or last not in network:
+    # 32-bit arithmetic rather than the ipaddress module (its import alone outweighs the check); the texts
+    # are canonical dotted quads already (_socket_address)
+    mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+    network = int.from_bytes(_socket.inet_aton(ip.address or ""), "big") & mask
+    broadcast = network | (~mask & 0xFFFFFFFF)
+    first = int.from_bytes(_socket.inet_aton(start), "big")
+    last = int.from_bytes(_socket.inet_aton(end), "big")
+    if not network <= first <= broadcast or not network <= last <= broadcast:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"range {where} is not entirely within network "
                             f"{ip.address}/{prefix}")  # fmt: skip
-    if first == network.network_address:
+    if first == network:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"start of range {where} in network {ip.address}/{prefix} "
                             "is the network address")  # fmt: skip
-    if last == network.broadcast_address:
+    if last == broadcast:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"end of range {where} in network {ip.address}/{prefix} "
                             "is the broadcast address")  # fmt: skip
-    if first.packed[:2] != last.packed[:2]:
+    if first >> 16 != last >> 16:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"range {where} is too large (> 65535)")
     if last < first:
         raise InternalError(ErrorCode.INTERNAL_ERROR, f"range {where} is reversed ")

@@ -5,11 +5,12 @@ as its ``type`` plus its content verbatim (formatted back as given), so no
 device detail is lost while the typed models per capability are written.
 """
 
-from dataclasses import field
+from __future__ import annotations
+
 from typing import Annotated
 
 from pyvirt.conf.common import check_name, document_to_string, parse_document
-from pyvirt.conf.xmlmodel import X, XmlModel
+from pyvirt.conf.xmlmodel import X, XmlModel, field
 
 __all__ = ["NodeDevice", "format_nodedev", "parse_nodedev"]
 

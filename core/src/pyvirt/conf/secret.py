@@ -1,5 +1,7 @@
 """Secret XML (``<secret>``)."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
 from pyvirt.conf.common import document_to_string, new_uuid, normalize_uuid, parse_document

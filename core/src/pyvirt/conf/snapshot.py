@@ -1,5 +1,7 @@
 """Domain snapshot XML (``<domainsnapshot>``)."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
 from pyvirt.conf.common import document_to_string, parse_document

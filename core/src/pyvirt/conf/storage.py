@@ -15,6 +15,8 @@ before the model is built (it reads the raw text): a ``<mode>`` outside 0 to
 setgid or sticky file or directory, nor pass -1 or 7777 through to chmod.
 """
 
+from __future__ import annotations
+
 import copy
 import re
 from typing import Annotated, Any

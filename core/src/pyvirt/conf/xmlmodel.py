@@ -1,6 +1,6 @@
-"""Declarative XML <-> pydantic mapping, in the spirit of virtinst's xmlbuilder.
+"""Declarative XML <-> typed-model mapping, in the spirit of virtinst's xmlbuilder.
 
-A model is a dataclass whose fields carry one ``X`` marker each
+A model is a class of keyword-only fields, each carrying one ``X`` marker
 (``Annotated[int | None, X("target/@dev")]``). Field order *is* libvirt's
 canonical element order: formatting walks the fields and creates each path's
 elements the first time a field needs them, so ``<target dev='vda' bus='virtio'/>``
@@ -16,6 +16,12 @@ Path forms:
 - ``X(tag, model=M)``  one child element parsed as model M
 - ``X(tag, model=M, many=True)``: every child element with that tag
 
+Model modules use ``from __future__ import annotations``: a class statement
+then stores its annotations as strings, and a class's markers are evaluated
+the first time that class parses or formats XML (see :func:`_own_fields`),
+so a short ``pyvirsh`` run pays only for the handful of classes its document
+uses, not for all hundred and sixty model classes.
+
 Value conversion follows the field's type (``int``, ``str``, ``bool`` with
 ``yes``/``no`` or ``on``/``off`` words, ``Enum``). Anything the model does
 not map is reported by the parser so callers can decide (libvirt ignores
@@ -25,14 +31,12 @@ refused with CONFIG_UNSUPPORTED rather than silently dropped).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import inspect
+import builtins
+import re
+import sys
 import types
-import typing
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, TypeVar, dataclass_transform, get_args, get_origin
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from lxml import etree
 
@@ -40,28 +44,109 @@ from pyvirt.conf.coverage import ExpectedTree, check_unmapped
 from pyvirt.conf.units import strtoul
 from pyvirt.errors import ErrorCode, XMLError
 
-__all__ = ["X", "XmlModel", "format_model", "parse_model"]
+__all__ = ["X", "XmlModel", "field", "format_model", "parse_model"]
 
 M = TypeVar("M", bound="XmlModel")
+_T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
 class X:
-    """Where a field lives in the XML, and how its value is spelled."""
+    """Where a field lives in the XML, and how its value is spelled.
 
-    path: str
-    model: type[XmlModel] | None = None
-    many: bool = False
-    flag: bool = False
-    words: tuple[str, str] = ("yes", "no")
-    hex: bool = False  # format ints as 0x%04x-style (addresses)
-    hex_width: int = 0
-    raw: bool = False  # keep the element's children as serialised XML text (e.g. <metadata>)
-    # bool read as libvirt's STREQ(value, "yes"): the first word is True, any other word is no value at all
-    only_yes: bool = False
-    # bool read as libvirt's ignore_value(virXMLPropTristateBool(...)): a word that is neither is no value at all
-    unknown_absent: bool = False
-    verbatim: bool = False  # text kept with its surrounding whitespace, as libvirt keeps <description>
+    A plain class with slots, not a frozen dataclass: markers are made
+    whenever a model class's fields are first read, and the dataclass module
+    plus its generated ``__init__`` (one ``object.__setattr__`` per option)
+    cost a short ``pyvirsh`` run more than the parse they serve.
+    """
+
+    __slots__ = (
+        "flag",
+        "hex",
+        "hex_width",
+        "many",
+        "model",
+        "only_yes",
+        "path",
+        "raw",
+        "unknown_absent",
+        "verbatim",
+        "words",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        model: type[XmlModel] | None = None,
+        many: bool = False,
+        flag: bool = False,
+        words: tuple[str, str] = ("yes", "no"),
+        hex: bool = False,  # format ints as 0x%04x-style (addresses)
+        hex_width: int = 0,
+        raw: bool = False,  # keep the element's children as serialised XML text (e.g. <metadata>)
+        # bool read as libvirt's STREQ(value, "yes"): the first word is True, any other word is no value at all
+        only_yes: bool = False,
+        # bool read as libvirt's ignore_value(virXMLPropTristateBool(...)): a word that is neither is no value
+        unknown_absent: bool = False,
+        verbatim: bool = False,  # text kept with its surrounding whitespace, as libvirt keeps <description>
+    ) -> None:
+        self.path = path
+        self.model = model
+        self.many = many
+        self.flag = flag
+        self.words = words
+        self.hex = hex
+        self.hex_width = hex_width
+        self.raw = raw
+        self.only_yes = only_yes
+        self.unknown_absent = unknown_absent
+        self.verbatim = verbatim
+
+    def _options(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, X):
+            return NotImplemented
+        return self._options() == other._options()
+
+    def __hash__(self) -> int:
+        return hash(self._options())
+
+    def __repr__(self) -> str:
+        defaults = X("")
+        shown = [
+            f"{n}={getattr(self, n)!r}"
+            for n in self.__slots__
+            if n != "path" and getattr(self, n) != getattr(defaults, n)
+        ]
+        return f"X({', '.join([repr(self.path), *shown])})"
+
+    def with_model(self, model: type[XmlModel]) -> X:
+        """This marker with its sub-model set (``SELF`` resolved to the class that declares the field)."""
+        out = X(self.path)
+        for name in self.__slots__:
+            setattr(out, name, getattr(self, name))
+        out.model = model
+        return out
+
+
+class _Factory:
+    """What :func:`field` leaves on the class until ``XmlModel.__init_subclass__`` collects it."""
+
+    __slots__ = ("default_factory",)
+
+    def __init__(self, default_factory: Callable[[], Any]) -> None:
+        self.default_factory = default_factory
+
+
+def field(*, default_factory: Callable[[], _T]) -> _T:
+    """A field whose default is made fresh for each instance: ``tags: list[str] = field(default_factory=list)``.
+
+    The models' own field specifier (declared to type checkers through
+    ``dataclass_transform``), so that model modules need not import
+    :mod:`dataclasses` for ``dataclasses.field``.
+    """
+    return _Factory(default_factory)  # type: ignore[return-value]
 
 
 _MISSING = object()
@@ -78,14 +163,14 @@ def _is_class_var(ann: Any) -> bool:
     """``ClassVar[...]``, written as a string (postponed annotations) or as the object, without ``str()`` of it.
 
     Formatting an ``Annotated[...]`` object costs tens of microseconds, and
-    every field of every model class pays it on every pyvirsh start.
+    every field of every model class would pay it on every pyvirsh start.
     """
     if isinstance(ann, str):
         return "ClassVar" in ann
     return ann is ClassVar or getattr(ann, "__origin__", None) is ClassVar
 
 
-@dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
 class XmlModel:
     """Base of every XML-mapped model: typed, keyword-only records (dataclass semantics).
 
@@ -95,7 +180,9 @@ class XmlModel:
     millisecond per model class (110 ms for the hundred classes, seven times
     virsh's whole run); ``@dataclass`` code generation still cost 20 ms. The
     fields are read once per class from its annotations and one generic
-    ``__init__`` serves every model.
+    ``__init__`` serves every model. Class creation reads only the field
+    names (the annotations are still strings); the markers are evaluated by
+    :meth:`xml_fields` when the class is first used.
     """
 
     _field_names: ClassVar[tuple[str, ...]] = ()
@@ -104,16 +191,17 @@ class XmlModel:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        names: list[str] = []
+        names: dict[str, None] = {}  # insertion-ordered, and membership in O(1): Disk has over a hundred fields
         factories: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
-            for name, ann in inspect.get_annotations(klass).items():
-                if name in names or _is_class_var(ann):
-                    continue
-                names.append(name)
+            # The class's own dictionary, not inspect.get_annotations: this runs for every model class at
+            # import, and a class statement (3.11) always leaves its annotations there.
+            for name, ann in klass.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
+                if name not in names and not _is_class_var(ann):
+                    names[name] = None
         for name in names:
             value = getattr(cls, name, _MISSING)
-            if isinstance(value, dataclasses.Field):
+            if isinstance(value, _Factory):
                 factories.append((name, value.default_factory))
                 type.__setattr__(cls, name, None)
             elif value is _MISSING:
@@ -146,6 +234,8 @@ class XmlModel:
         return f"{type(self).__name__}({shown})"
 
     def model_copy(self: M, *, deep: bool = False) -> M:
+        import copy  # only callers that copy pay for the module (and weakref) at start-up
+
         return copy.deepcopy(self) if deep else copy.copy(self)
 
     TAG: ClassVar[str] = ""
@@ -188,51 +278,172 @@ class XmlModel:
 
     @classmethod
     def xml_fields(cls) -> list[tuple[str, X, Any]]:
-        """(field, marker, type) in declaration order; resolved on first use, then cached."""
+        """(field, marker, value type) in declaration order; resolved on first use, then cached.
+
+        The value type is what one XML value converts to: ``int`` for an
+        ``int | None`` field, ``Disk`` for a ``list[Disk]`` one.
+        """
         cached = cls.__dict__.get("_xml_fields_cache")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        hints = _annotations(cls)
+        hints: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+        for klass in reversed(cls.__mro__):
+            if klass is not object:
+                hints.update(_own_fields(klass))
         out: list[tuple[str, X, Any]] = []
         for name in cls._field_names:
-            hint = hints[name]
-            if get_origin(hint) is not Annotated:
+            found = hints.get(name)
+            if found is None:
                 continue
-            base, *meta = get_args(hint)
+            base, meta = found
             marker = next((m for m in meta if isinstance(m, X)), None)
             if marker is not None:
                 if marker.model is SELF:
-                    marker = dataclasses.replace(marker, model=cls)
+                    marker = marker.with_model(cls)
                 out.append((name, marker, base))
         type.__setattr__(cls, "_xml_fields_cache", out)
         return out
 
 
-def _annotations(cls: type) -> dict[str, Any]:
-    """The class's field annotations, base classes first.
+class _AnnotatedReader:
+    """Stands in for ``typing.Annotated`` while a model's annotation strings are evaluated.
 
-    Model modules do not use ``from __future__ import annotations``: their
-    annotations are objects already, and reading them is free, where
-    ``typing.get_type_hints`` would compile and evaluate hundreds of strings
-    on every ``pyvirsh`` start. A module that does use string annotations
-    still works, through ``get_type_hints``.
+    ``Annotated[base, *meta]`` gives ``(base, meta)``: the marker and the type
+    without building typing's alias objects, whose construction (checks,
+    parameter collection, caching) was most of the cost of creating the
+    model classes.
     """
-    hints: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        hints.update(inspect.get_annotations(klass))
-    if any(isinstance(h, str) for h in hints.values()):
-        return typing.get_type_hints(cls, include_extras=True)
-    return hints
+
+    __slots__ = ()
+
+    def __getitem__(self, params: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        return params[0], params[1:]
+
+
+_READER_NAMESPACE = {"Annotated": _AnnotatedReader()}
+_CONSTANTS = {"True": True, "False": False, "None": None}
+# One argument of a marker as Python prints it back: 'path', model=Disk, words=('on', 'off'), hex_width=4
+_ARG_RE = re.compile(r"(?:(\w+)=)?('[^'\\]*'|\('[^'\\]*'(?:, '[^'\\]*')*\)|\w+)(?:, |$)")
+
+
+def _lookup(name: str, namespace: dict[str, Any]) -> Any:
+    """A name as evaluation would resolve it: the module's globals, then builtins; ``_MISSING`` if neither."""
+    value = namespace.get(name, _MISSING)
+    if value is _MISSING:
+        value = getattr(builtins, name, _MISSING)
+    return value
+
+
+def _read_annotation(source: str, namespace: dict[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+    """``(value type, (marker,))`` read from an annotation string without compiling it, or None.
+
+    Python stores a postponed annotation as its source printed back in one
+    normal form (``Annotated[int | None, X('target/@dev', hex=True)]``).
+    The model modules write a few shapes only: ``T``, ``T | None``,
+    ``list[T]``, ``list[T] | None`` around one ``X(...)`` whose arguments are
+    strings, names, numbers or tuples of strings. Those are read here by
+    hand, since compiling the strings with ``eval`` cost more than all the
+    rest of a first parse. Anything else returns None and is evaluated.
+    """
+    if not source.endswith(")]"):
+        return None
+    cut = source.find(", X(")
+    if cut < 0:
+        return None
+    type_source = source[10:cut]
+    if type_source.endswith(" | None"):
+        type_source = type_source[:-7]
+    if type_source.startswith("list[") and type_source.endswith("]"):
+        type_source = type_source[5:-1]
+    if not type_source.isidentifier():
+        return None
+    base = _lookup(type_source, namespace)
+    if base is _MISSING:
+        return None
+    args = source[cut + 4 : -2]
+    if args.count("'") == 2 and args[0] == "'" and args[-1] == "'":  # half the fields: X('path') alone
+        return base, (X(args[1:-1]),)
+    positional: list[Any] = []
+    options: dict[str, Any] = {}
+    pattern = _ARG_RE
+    pos = 0
+    while pos < len(args):
+        m = pattern.match(args, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        keyword, text = m.group(1), m.group(2)
+        value: Any
+        if text[0] == "'":
+            value = text[1:-1]
+        elif text[0] == "(":
+            value = tuple(part[1:-1] for part in text[1:-1].split(", "))
+        elif text.isdigit():
+            value = int(text)
+        elif text in _CONSTANTS:
+            value = _CONSTANTS[text]
+        else:
+            value = _lookup(text, namespace)
+            if value is _MISSING:
+                return None
+        if keyword is None:
+            if options:
+                return None
+            positional.append(value)
+        else:
+            options[keyword] = value
+    return base, (X(*positional, **options),)
+
+
+def _own_fields(klass: type) -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """The ``Annotated`` fields one class declares itself: name -> (value type, metadata); cached per class.
+
+    Annotation strings are resolved in the namespace of the module that
+    defines the class (as ``typing.get_type_hints`` resolves them), so names
+    defined further down the module (sub-models, the class itself) resolve.
+    The usual shapes are read by :func:`_read_annotation`; the others of a
+    class are evaluated together, as one tuple expression compiled once.
+    Fields that are not ``Annotated`` carry no marker and are not read at
+    all. A class whose annotations are objects (a module without postponed
+    annotations) is read from its ``Annotated`` objects' metadata.
+    """
+    cached = klass.__dict__.get("_own_fields_cache")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    own: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+    namespace: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    annotations = klass.__dict__.get("__annotations__", {})  # noqa: RUF063 (as in __init_subclass__)
+    for name, ann in annotations.items():
+        if isinstance(ann, str):
+            if ann.startswith("Annotated["):
+                namespace = namespace or vars(sys.modules[klass.__module__])
+                read = _read_annotation(ann, namespace)
+                if read is None:
+                    sources[name] = ann
+                else:
+                    own[name] = read
+        elif hasattr(ann, "__metadata__"):  # typing.Annotated[...] evaluated at class creation
+            own[name] = (_base_type(ann.__origin__), tuple(ann.__metadata__))
+    if sources:
+        values = eval(f"({','.join(sources.values())},)", namespace, _READER_NAMESPACE)
+        for name, (annotation, meta) in zip(sources, values, strict=True):
+            own[name] = (_base_type(annotation), meta)
+        own = {name: own[name] for name in annotations if name in own}  # declaration order again
+    type.__setattr__(klass, "_own_fields_cache", own)
+    return own
 
 
 def _base_type(annotation: Any) -> Any:
-    """``int | None`` -> int; ``list[Foo]`` -> Foo."""
-    origin = get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
+    """``int | None`` -> int; ``list[Foo]`` -> Foo (checked by shape, so typing's aliases need no typing)."""
+    if isinstance(annotation, types.UnionType) or getattr(getattr(annotation, "__origin__", None), "_name", "") in (
+        "Union",
+        "Optional",
+    ):
+        args = [a for a in annotation.__args__ if a is not type(None)]
         return _base_type(args[0]) if len(args) == 1 else annotation
-    if origin is list:
-        return _base_type(get_args(annotation)[0])
+    if getattr(annotation, "__origin__", None) is list:
+        return _base_type(annotation.__args__[0])
     return annotation
 
 
@@ -314,7 +525,7 @@ def _plan(cls: type[XmlModel]) -> list[_PlanItem]:
             kind = "raw"
         else:
             kind = "value"
-        plan.append((name, marker, _base_type(annotation), tuple(elems), attr, kind, elems[0] if elems else ""))
+        plan.append((name, marker, annotation, tuple(elems), attr, kind, elems[0] if elems else ""))
     type.__setattr__(cls, "_parse_plan_cache", plan)
     return plan
 

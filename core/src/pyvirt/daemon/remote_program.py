@@ -39,7 +39,8 @@ from pyvirt.errors import (
 from pyvirt.flags import BY_LIBVIRT_NAME
 from pyvirt.local_driver.domain_jobs import calling_api
 from pyvirt.remote.message import REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, Header, MessageType, Status, encode_message
-from pyvirt.remote.xdr import Procedure, ProtocolError, decode
+from pyvirt.remote.procedure_table import Procedure
+from pyvirt.remote.xdr import ProtocolError, decode
 
 if TYPE_CHECKING:
     from pyvirt.connection import Connection

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-from pyvirt.remote.xdr import LazyProcedures, Procedure
+from pyvirt.remote.procedure_table import LazyProcedures, Procedure
 
 
 # ---------------------------------------------------------------- constants

@@ -8,16 +8,16 @@ the mapping and its reasons are in ``pyvirt.remote.xdrgen``.
 # fmt: off
 from __future__ import annotations
 
-from struct import Struct
-from struct import pack as _pack
-from struct import unpack_from as _unpack_from
+from _struct import Struct
+from _struct import pack as _pack
+from _struct import unpack_from as _unpack_from
 
 TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing
 if TYPE_CHECKING:
     from typing import Any
 
 from pyvirt.remote.xdr import (
-    _FALSE, _PAD, _TRUE, _U32, Buffer, Procedure, ProtocolError, _pack_chars, _pack_opaque, _pack_opt_string,
+    _FALSE, _PAD, _TRUE, _U32, Buffer, ProtocolError, _pack_chars, _pack_opaque, _pack_opt_string,
     _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,
 )
 from pyvirt.remote._remote_types import (

@@ -17,22 +17,29 @@ import _thread
 import sys
 
 from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, XMLError
-from pyvirt.remote._hooks import RemoteHooks
-from pyvirt.remote.calls import CALLS, domain_ref, typed_param_to_wire, wire_domain, wire_volume
+from pyvirt.remote.calls import HOOK_NAMES, call_row, domain_ref, typed_param_to_wire, wire_domain, wire_volume
 from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
 from pyvirt.uri import URI
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.connection import Connection
     from pyvirt.events import EventSink
     from pyvirt.plugin.records import DomainRef, VolumeRef
     from pyvirt.plugin.typed_params import TypedParam
+    from pyvirt.remote._hooks import RemoteHooks as _TypedHooks
     from pyvirt.remote.message import Header
     from pyvirt.remote.xdr import Pack, Unpack
+else:
+    # The generated methods (``pyvirt.remote._hooks``) are what mypy and pluggy check: one per row of the
+    # call table, with the spec's signature. At run time each hook is bound from its row when first called
+    # (``bind_hook``): a short run calls three or four of the 150, and importing them all (45 KB of
+    # bytecode, a class of 150 methods) cost it 1.7 million instructions.
+    _TypedHooks = object
 
 __all__ = ["RemoteConnection", "open_remote", "wire_uri"]
 
@@ -94,13 +101,13 @@ def _codec(module: str, function: str) -> Any:
     return getattr(sys.modules[name], function)
 
 
-class RemoteConnection(RemoteHooks):
-    """One open remote connection: the hook implementations (generated) over one :class:`RemoteClient`."""
+class RemoteConnection(_TypedHooks):
+    """One open remote connection: the hook implementations (the call table's rows) over one :class:`RemoteClient`."""
 
     # Every hook this driver answers: one per row of the call table, and those written out below (streams,
     # keepalive, close, restore's two forms). Given to ``direct_calls``, it spares a read-write connection
     # the API table; a test checks it is exactly the API table's hooks this class has methods for.
-    HOOKS = frozenset(CALLS).union((
+    HOOKS = HOOK_NAMES.union((
         "connect_close", "connect_set_keep_alive", "domain_restore", "domain_open_console", "domain_screenshot",
         "volume_download", "volume_upload", "domain_migrate_prepare_tunnel",
     ))  # fmt: skip
@@ -224,21 +231,50 @@ class RemoteConnection(RemoteHooks):
             plan = self._plans[key] = [_procedure(name) for name in procedures]
         return plan
 
-    def _invoke(self, hook: str, *args: Any) -> Any:
-        row = CALLS[hook]
+    def _invoke(self, hook: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call table hook ``hook`` with the spec's arguments (its row's ``args`` takes the spec's names)."""
+        row = call_row(hook)
         if row.plain is not None:
-            plain_args = row.plain[1](*args)
+            plain_args = row.plain[1](*args, **kwargs)
             if plain_args is not None:  # no flags: the older procedure, as libvirt's client sends it
                 number, pack, unpack = self._plan(row.plain[0], (row.plain[0],))[0]
                 return row.ret(self._client.call(number, pack, plain_args, unpack))
         plan = self._plan(hook, row.procedures)
-        wire_args = row.args(*args)
+        wire_args = row.args(*args, **kwargs)
         if len(plan) == 1:
             number, pack, unpack = plan[0]
             reply = self._client.call(number, pack, wire_args, unpack)
             return row.ret(reply, wire_args) if row.ret_takes_args else row.ret(reply)
         batch = [(n, p, a, u) for (n, p, u), a in zip(plan, wire_args, strict=True)]
         return row.ret(self._client.call_many(batch))
+
+    def bind_hook(self, hook: str) -> Callable[..., Any]:
+        """The call of ``hook`` on this connection: a method written out here, else its call table row's.
+
+        The facade binds each hook this way on its first call
+        (:func:`pyvirt.plugin.facade.direct_calls`); the call takes the hook
+        spec's arguments, by position or name, as the generated method does.
+        """
+        if hook in vars(RemoteConnection):  # streams, close, keepalive, restore: written out below
+            method: Callable[..., Any] = getattr(self, hook)
+            return method
+        if hook not in HOOK_NAMES:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {hook!r}")
+        invoke = self._invoke
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return invoke(hook, *args, **kwargs)
+
+        call.__name__ = call.__qualname__ = hook
+        return call
+
+    if not TYPE_CHECKING:  # for mypy the generated methods are there
+
+        def __getattr__(self, name: str) -> Any:
+            """A call table hook read as an attribute (``conn.domain_destroy``), as if it were a method."""
+            if name.startswith("_"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            return self.bind_hook(name)
 
     def connect_close(self) -> None:
         """CONNECT_CLOSE, then the socket. A daemon already gone is no error: the connection is closed either way."""
@@ -513,9 +549,10 @@ def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Co
     """``pyvirt.open`` for a URI with a transport: a Connection whose driver is the daemon behind the socket.
 
     The connection's hooks are bound without a plugin manager
-    (:func:`pyvirt.plugin.facade.direct_calls`): they are generated from the hook specs and
-    checked against them by pluggy in the tests, and registering them anew at
-    every open cost a short ``pyvirsh`` run more than its RPC calls.
+    (:func:`pyvirt.plugin.facade.direct_calls`), each on its first call: the
+    methods generated from the hook specs are checked against them by pluggy
+    in the tests, and registering them anew at every open cost a short
+    ``pyvirsh`` run more than its RPC calls.
     """
     from pyvirt.connection import Connection
     from pyvirt.plugin.facade import direct_calls
@@ -523,5 +560,5 @@ def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Co
     if spawn_session and uri.param("socket") is None:
         ensure_session_daemon(default_socket(read_only, True))
     conn_obj = RemoteConnection.open(uri, read_only)
-    calls = direct_calls(conn_obj, read_only=read_only, hooks=RemoteConnection.HOOKS)
+    calls = direct_calls(conn_obj, read_only=read_only, hooks=RemoteConnection.HOOKS, bind=conn_obj.bind_hook)
     return Connection(uri, calls, uri.driver, read_only, conn_obj.event_sink)

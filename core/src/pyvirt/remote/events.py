@@ -12,45 +12,138 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pyvirt import events
 from pyvirt.errors import Error
 from pyvirt.events import (
-    AgentLifecycleEvent,
-    BlockJob2Event,
-    BlockJobEvent,
-    DeviceRemovedEvent,
+    DOMAIN_EVENT_IDS,
     EventSink,
     LifecycleEvent,
     NetworkLifecycleEvent,
     PoolLifecycleEvent,
     PoolRefreshEvent,
-    RebootEvent,
-    TunableEvent,
     TypedEvent,
 )
 from pyvirt.plugin.records import PoolRef
-from pyvirt.remote.calls import domain_ref, network_ref, typed_param_from_wire, uuid_text
+from pyvirt.remote.calls import (
+    domain_ref,
+    network_ref,
+    typed_param_from_wire,
+    typed_param_to_wire,
+    uuid_text,
+    wire_domain,
+)
 
 if TYPE_CHECKING:
     from pyvirt.remote.driver import RemoteConnection
 
-__all__ = ["EVENT_ID_LIFECYCLE", "TYPED", "TYPED_BY_PROC", "RemoteEventSink", "deliver"]
+__all__ = [
+    "DOMAIN_WIRE",
+    "EVENT_ID_LIFECYCLE",
+    "TYPED",
+    "TYPED_BY_PROC",
+    "RemoteEventSink",
+    "deliver",
+    "domain_event_from_wire",
+    "domain_event_to_wire",
+]
 
 EVENT_ID_LIFECYCLE = 0  # VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_NETWORK_EVENT_ID_LIFECYCLE
 _DOMAIN_REGISTER = ("CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY")
 _POOL_REGISTER = ("CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY")
-# The generic path's kinds: how the server is asked for them (libvirt's event ids), the message that
-# carries each (remote_protocol.x) and the record it becomes.
-TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
-    "reboot": (*_DOMAIN_REGISTER, 1, lambda v: RebootEvent(domain_ref(v[1][0]))),
-    "block-job": (*_DOMAIN_REGISTER, 8, lambda v: BlockJobEvent(domain_ref(v[1][0]), v[1][1], v[1][2], v[1][3])),
-    "device-removed": (*_DOMAIN_REGISTER, 15, lambda v: DeviceRemovedEvent(domain_ref(v[1][0]), v[1][1])),
-    "block-job-2": (*_DOMAIN_REGISTER, 16, lambda v: BlockJob2Event(domain_ref(v[1]), v[2], v[3], v[4])),
-    "tunable": (
-        *_DOMAIN_REGISTER,
-        17,
-        lambda v: TunableEvent(domain_ref(v[1]), [typed_param_from_wire(p) for p in v[2]]),
+
+# How each domain event travels on libvirt's wire when registered with CALLBACK_REGISTER_ANY (the
+# messages libvirtd sends for each event id, remote_protocol.x): the message's procedure, the record it
+# is, and its shape. Three shapes, as the .x file grew: ``nested`` (callbackID, (dom, fields...)),
+# ``pm`` (callbackID, reason, (dom,)) for the power-management ones, and ``flat`` (callbackID, dom,
+# fields...) for the events added after the callback messages were introduced.
+DOMAIN_WIRE: dict[str, tuple[str, str, str]] = {
+    "reboot": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT", "RebootEvent", "nested"),
+    "rtc-change": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_RTC_CHANGE", "RtcChangeEvent", "nested"),
+    "watchdog": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_WATCHDOG", "WatchdogEvent", "nested"),
+    "io-error": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR", "IOErrorEvent", "nested"),
+    "graphics": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_GRAPHICS", "GraphicsEvent", "nested"),
+    "io-error-reason": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", "IOErrorReasonEvent", "nested"),
+    "control-error": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_CONTROL_ERROR", "ControlErrorEvent", "nested"),
+    "block-job": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB", "BlockJobEvent", "nested"),
+    "disk-change": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DISK_CHANGE", "DiskChangeEvent", "nested"),
+    "tray-change": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TRAY_CHANGE", "TrayChangeEvent", "nested"),
+    "pm-wakeup": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP", "PMWakeupEvent", "pm"),
+    "pm-suspend": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND", "PMSuspendEvent", "pm"),
+    "balloon-change": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE", "BalloonChangeEvent", "nested"),
+    "pm-suspend-disk": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK", "PMSuspendDiskEvent", "pm"),
+    "device-removed": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED", "DeviceRemovedEvent", "nested"),
+    "block-job-2": ("REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2", "BlockJob2Event", "flat"),
+    "tunable": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE", "TunableEvent", "flat"),
+    "agent-lifecycle": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE", "AgentLifecycleEvent", "flat"),
+    "device-added": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED", "DeviceAddedEvent", "flat"),
+    "migration-iteration": (
+        "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION", "MigrationIterationEvent", "flat",
     ),
-    "agent-lifecycle": (*_DOMAIN_REGISTER, 18, lambda v: AgentLifecycleEvent(domain_ref(v[1]), v[2], v[3])),
+    "job-completed": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED", "JobCompletedEvent", "flat"),
+    "device-removal-failed": (
+        "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED", "DeviceRemovalFailedEvent", "flat",
+    ),
+    "metadata-change": ("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE", "MetadataChangeEvent", "flat"),
+    "block-threshold": ("REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD", "BlockThresholdEvent", "flat"),
+    "memory-failure": ("REMOTE_PROC_DOMAIN_EVENT_MEMORY_FAILURE", "MemoryFailureEvent", "flat"),
+    "memory-device-size-change": (
+        "REMOTE_PROC_DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE", "MemoryDeviceSizeChangeEvent", "flat",
+    ),
+}  # fmt: skip
+# The two fields whose wire form is not the record's: typed parameter lists, and graphics' addresses.
+_PARAMS_KINDS = frozenset(("tunable", "job-completed"))
+
+
+def _fields_from_wire(kind: str, fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    if kind in _PARAMS_KINDS:
+        return ([typed_param_from_wire(p) for p in fields[0]],)
+    if kind == "graphics":
+        phase, local, remote, auth, subject = fields
+        address = events.GraphicsAddress
+        return (phase, address(*local), address(*remote), auth, [tuple(i) for i in subject])
+    return fields
+
+
+def _fields_to_wire(kind: str, fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    if kind in _PARAMS_KINDS:
+        return ([typed_param_to_wire(p) for p in fields[0]],)
+    if kind == "graphics":
+        phase, local, remote, auth, subject = fields
+        return (phase, tuple(local), tuple(remote), auth, [tuple(i) for i in subject])
+    return fields
+
+
+def domain_event_from_wire(kind: str, value: Any) -> TypedEvent:
+    """A decoded CALLBACK_REGISTER_ANY message of ``kind`` as its record (its callback id dropped)."""
+    _, record_name, shape = DOMAIN_WIRE[kind]
+    record = getattr(events, record_name)
+    if shape == "nested":
+        dom, *rest = value[1]
+        return record(domain_ref(dom), *_fields_from_wire(kind, tuple(rest)))  # type: ignore[no-any-return]
+    if shape == "pm":
+        return record(domain_ref(value[2][0]), value[1])  # type: ignore[no-any-return]
+    return record(domain_ref(value[1]), *_fields_from_wire(kind, tuple(value[2:])))  # type: ignore[no-any-return]
+
+
+def domain_event_to_wire(kind: str, callback_id: int, ev: Any) -> tuple[Any, ...]:
+    """A domain event's record as the message libvirtd sends a CALLBACK_REGISTER_ANY client."""
+    shape = DOMAIN_WIRE[kind][2]
+    dom = wire_domain(ev[0])
+    if shape == "nested":
+        return (callback_id, (dom, *_fields_to_wire(kind, tuple(ev[1:]))))
+    if shape == "pm":
+        return (callback_id, ev[1], (dom,))
+    return (callback_id, dom, *_fields_to_wire(kind, tuple(ev[1:])))
+
+
+def _domain_typed(kind: str) -> tuple[str, str, int, Callable[[Any], TypedEvent]]:
+    return (*_DOMAIN_REGISTER, DOMAIN_EVENT_IDS.index(kind), lambda v: domain_event_from_wire(kind, v))
+
+
+# The generic path's kinds: how the server is asked for them (libvirt's event ids), and the record
+# each message becomes.
+TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
+    **{kind: _domain_typed(kind) for kind in DOMAIN_WIRE},
     "pool-lifecycle": (
         *_POOL_REGISTER,
         0,
@@ -59,12 +152,7 @@ TYPED: dict[str, tuple[str, str, int, Callable[[Any], TypedEvent]]] = {
     "pool-refresh": (*_POOL_REGISTER, 1, lambda v: PoolRefreshEvent(PoolRef(v[1][0], uuid_text(v[1][1])))),
 }
 TYPED_BY_PROC = {
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT": "reboot",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB": "block-job",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED": "device-removed",
-    "REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2": "block-job-2",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE": "tunable",
-    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE": "agent-lifecycle",
+    **{proc: kind for kind, (proc, _, _) in DOMAIN_WIRE.items()},
     "REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE": "pool-lifecycle",
     "REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH": "pool-refresh",
 }

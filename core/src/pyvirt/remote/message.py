@@ -17,8 +17,8 @@ from __future__ import annotations
 # _socket, not socket: what is used here is _socket.socket's own (socket.socket derives from it), and
 # socket.py costs a short pyvirsh run about 2 ms (selectors, enums built from every AF_/SOCK_/MSG_ name).
 import _socket
+import _struct as struct  # (not struct.py: see pyvirt.remote.xdr)
 import os
-import struct
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, _int_enum, format_message, make_error
 from pyvirt.remote.xdr import Buffer, ProtocolError, encode
@@ -27,12 +27,15 @@ from pyvirt.remote.xdr import Buffer, ProtocolError, encode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import enum
+    from struct import error as struct_error  # typeshed has it in struct.pyi only
     from typing import Any, NamedTuple
 
     from pyvirt.remote.xdr import Pack, Unpack
 
     _IntEnumBody = enum.IntEnum
 else:
+    from _struct import error as struct_error
+
     from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody
     from pyvirt.util.named_tuple import NamedTuple
 
@@ -165,7 +168,7 @@ def decode_header(data: Buffer, offset: int = LEN_SIZE) -> Header:
     """The header of a message (``data`` normally the whole message, length word first)."""
     try:
         return Header._make(_HEADER.unpack_from(data, offset))
-    except struct.error:
+    except struct_error:
         raise ProtocolError("short header", "Unable to decode message header") from None
 
 
@@ -173,7 +176,7 @@ def decode_num_fds(data: Buffer, offset: int = LEN_SIZE + HEADER_SIZE) -> int:
     """The descriptor count of a ``*_WITH_FDS`` message (the payload starts 4 bytes later)."""
     try:
         count: int = _LEN.unpack_from(data, offset)[0]
-    except struct.error:
+    except struct_error:
         raise ProtocolError("short message", "Unable to decode number of FDs") from None
     if count > NUM_FDS_MAX:
         raise ProtocolError(f"{count} descriptors", f"Received too many FDs {count}, expected {NUM_FDS_MAX} maximum")

@@ -1,4 +1,4 @@
-"""Runtime support of the generated XDR codecs: the protocol error, the procedure record, safe decoding.
+"""Runtime support of the generated XDR codecs: the protocol error, shared field codecs, safe decoding.
 
 The generated modules (``_remote``, ``_virnet``, ...) hold only straight-line
 pack/unpack functions; everything they share, and the one place where a
@@ -7,19 +7,21 @@ decoding failure of any kind becomes libvirt's RPC error, lives here.
 
 from __future__ import annotations
 
-import struct
-from _collections_abc import Callable, Iterator, Mapping
+import _struct as struct  # the C module struct.py re-exports: struct.py itself cost a client run 0.4M instructions
+from _collections_abc import Callable
 
 from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from struct import error as struct_error  # typeshed has it in struct.pyi only
+    from typing import Any
 else:
-    from pyvirt.util.named_tuple import NamedTuple
+    from _struct import error as struct_error
 
-__all__ = ["Buffer", "LazyProcedures", "Procedure", "ProtocolError", "decode", "encode"]
+
+__all__ = ["Buffer", "ProtocolError", "decode", "encode"]
 
 Buffer = bytes | bytearray | memoryview
 if TYPE_CHECKING:  # for annotations only (import them under TYPE_CHECKING too)
@@ -42,35 +44,6 @@ class ProtocolError(ConnectionError):
     def __init__(self, reason: str, message: str | None = None) -> None:
         super().__init__(ErrorCode.RPC, message or reason, domain=ErrorDomain.RPC)
         self.reason = reason
-
-
-class Procedure(NamedTuple):
-    """One entry of a program's procedure table, with libvirt's annotations from the ``.x`` comments.
-
-    For an event (``is_message``) ``pack_args``/``unpack_args`` encode the
-    ``_msg`` struct the server sends; there is no reply.
-    """
-
-    number: int
-    name: str
-    pack_args: Pack | None
-    unpack_args: Unpack | None
-    pack_ret: Pack | None
-    unpack_ret: Unpack | None
-    is_message: bool
-    annotations: tuple[tuple[str, str], ...]
-    args_type: str | None = None  # the ``.x`` type names (``remote_domain_lookup_by_name_args``), for FIELDS
-    ret_type: str | None = None
-
-    def annotation(self, key: str) -> list[str]:
-        """Every value of one annotation (``acl`` may repeat; ``generate``/``priority`` appear once)."""
-        return [value for k, value in self.annotations if k == key]
-
-    @property
-    def priority(self) -> str:
-        """``high`` or ``low`` (libvirt's default when the annotation is absent)."""
-        found = self.annotation("priority")
-        return found[0] if found else "low"
 
 
 # Strings and variable opaques are the commonest fields: one shared function each keeps the generated
@@ -130,49 +103,6 @@ def _unpack_opt_string(b: Buffer, o: int, limit: int, bound: str) -> tuple[str |
     return None, o + 4
 
 
-class LazyProcedures(Mapping[int, Procedure]):
-    """A program's procedure table whose codec functions are imported when a procedure is first used.
-
-    ``table`` maps a number to (name, args type, ret type, is an event,
-    annotations); ``module_of(type)`` imports the generated module holding
-    that type's pack/unpack functions. A client that makes five calls
-    imports the code of five procedures, not of all 443.
-    """
-
-    def __init__(
-        self,
-        module_of: Callable[[str], Any],
-        table: dict[int, tuple[str, str | None, str | None, bool, tuple[tuple[str, str], ...]]],
-    ) -> None:
-        self._module_of = module_of
-        self._table = table
-        self._cache: dict[int, Procedure] = {}
-
-    def _codec(self, type_name: str | None) -> tuple[Pack | None, Unpack | None]:
-        if type_name is None:
-            return None, None
-        mod = self._module_of(type_name)
-        return getattr(mod, f"pack_{type_name}"), getattr(mod, f"unpack_{type_name}")
-
-    def __getitem__(self, number: int) -> Procedure:
-        proc = self._cache.get(number)
-        if proc is None:
-            name, args, ret, is_message, annotations = self._table[number]
-            proc = self._cache[number] = Procedure(
-                number, name, *self._codec(args), *self._codec(ret), is_message, annotations, args, ret
-            )
-        return proc
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._table)
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-    def __contains__(self, number: object) -> bool:
-        return number in self._table
-
-
 def _pack_chars(data: bytes) -> bytes:
     """An array of XDR ``char``: rpcgen's xdr_char sends each as a sign-extended 4-byte int."""
     return struct.pack(f">{len(data)}i", *(x - 256 if x > 127 else x for x in data))
@@ -193,7 +123,7 @@ def decode(unpack: Unpack | None, data: Buffer, offset: int = 0, *, what: str = 
         return unpack(data, offset)[0]
     except ProtocolError as exc:
         raise ProtocolError(exc.reason, f"Unable to decode message {what}") from None
-    except (struct.error, IndexError, ValueError, OverflowError, TypeError, RecursionError, MemoryError) as exc:
+    except (struct_error, IndexError, ValueError, OverflowError, TypeError, RecursionError, MemoryError) as exc:
         raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to decode message {what}") from None
 
 
@@ -206,6 +136,6 @@ def encode(pack: Pack | None, value: Any, out: bytearray | None = None, *, what:
         pack(a, value)
     except ProtocolError as exc:
         raise ProtocolError(exc.reason, f"Unable to encode message {what}: {exc.reason}") from None
-    except (struct.error, IndexError, ValueError, OverflowError, TypeError, AttributeError) as exc:
+    except (struct_error, IndexError, ValueError, OverflowError, TypeError, AttributeError) as exc:
         raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to encode message {what}: {exc}") from None
     return a

@@ -468,20 +468,23 @@ def _functions(
     return body, gen
 
 
-def _codec_imports(gen: _Gen, extra: set[tuple[str, str]] | None = None) -> list[str]:
+def _codec_imports(gen: _Gen, extra: set[tuple[str, str]] | None = None, *, table: bool = False) -> list[str]:
     head = [
-        "from struct import Struct",
-        "from struct import pack as _pack",
-        "from struct import unpack_from as _unpack_from",
+        # _struct, the C module struct.py only re-exports: loading struct.py too cost every client run
+        # 0.4 million instructions
+        "from _struct import Struct",
+        "from _struct import pack as _pack",
+        "from _struct import unpack_from as _unpack_from",
         "",
         "TYPE_CHECKING = False  # mypy takes it as true; a short client run need not import typing",
         "if TYPE_CHECKING:",
         "    from typing import Any",
         "",
         "from pyvirt.remote.xdr import (",
-        "    _FALSE, _PAD, _TRUE, _U32, Buffer, Procedure, ProtocolError, _pack_chars, _pack_opaque, _pack_opt_string,",
+        "    _FALSE, _PAD, _TRUE, _U32, Buffer, ProtocolError, _pack_chars, _pack_opaque, _pack_opt_string,",
         "    _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,",
         ")",
+        *(["from pyvirt.remote.procedure_table import Procedure"] if table else []),
     ]
     imports = gen.imports | (extra or set())
     for mod in sorted({m for m, _ in imports}):
@@ -606,7 +609,7 @@ def generate(
             "    from collections.abc import Mapping",
             "    from typing import Any",
             "",
-            "from pyvirt.remote.xdr import LazyProcedures, Procedure",
+            "from pyvirt.remote.procedure_table import LazyProcedures, Procedure",
             "",
         ]
         lines = [*head, *consts, *where, *procs]
@@ -627,7 +630,7 @@ def generate(
     lines = [
         *_docstring(source),
         *_HEAD,
-        *_codec_imports(gen, proc_imports),
+        *_codec_imports(gen, proc_imports, table=True),
         *consts,
         "",
         *structs,

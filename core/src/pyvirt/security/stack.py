@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.conf.domain import Domain, Seclabel
@@ -27,15 +26,19 @@ from pyvirt.plugin import PROJECT
 from pyvirt.plugin.records import SecurityLabel
 
 if TYPE_CHECKING:
+    from typing import NamedTuple
+
     from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
+else:
+    # a record without dataclasses: the test driver builds this stack in short pyvirsh runs
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = ["SecurityConfig", "SecurityStack", "load_security_stack"]
 
 PROBE_ORDER = ("selinux", "apparmor", "none")
 
 
-@dataclass(frozen=True)
-class SecurityConfig:
+class SecurityConfig(NamedTuple):
     """``security_driver`` list (empty: probe), confinement policy, DAC identity."""
 
     drivers: tuple[str, ...] = ()
@@ -46,12 +49,14 @@ class SecurityConfig:
     dynamic_ownership: bool = True
 
 
-@dataclass
 class _Entry:
-    name: str
-    driver: Any
-    default_confined: bool
-    require_confined: bool
+    __slots__ = ("default_confined", "driver", "name", "require_confined")
+
+    def __init__(self, name: str, driver: Any, default_confined: bool, require_confined: bool) -> None:
+        self.name = name
+        self.driver = driver
+        self.default_confined = default_confined
+        self.require_confined = require_confined
 
 
 def _validated(name: str, driver: Any) -> Any:

@@ -22,7 +22,6 @@ dictionary lookup each). Type checkers see an ordinary import::
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 TYPE_CHECKING = False  # not typing's: this module is on every short pyvirsh run, which typing would slow
@@ -43,7 +42,10 @@ class _LazyModule:
     def __getattr__(self, attr: str) -> Any:
         module = self._module
         if module is None:
-            module = self._module = importlib.import_module(self._name)
+            # __import__ and sys.modules, not importlib.import_module: the importlib package (and the warnings
+            # module it loads) cost every run that binds a lazy module 1.5 million instructions up front
+            __import__(self._name)
+            module = self._module = sys.modules[self._name]
         return getattr(module, attr)
 
     def __repr__(self) -> str:

@@ -10,8 +10,6 @@ parser fills in by itself (``on_poweroff`` destroy, a UTC clock) pass.
 
 from __future__ import annotations
 
-import inspect
-import typing
 from typing import Any
 
 from pyvirt.conf.domain import Domain
@@ -98,14 +96,9 @@ _DEFAULTS: dict[tuple[str, str], tuple[Any, ...]] = {
 }
 
 
-def _markers(cls: type) -> dict[str, X]:
-    found: dict[str, X] = {}
-    for klass in reversed(cls.__mro__):
-        for name, ann in inspect.get_annotations(klass).items():
-            for arg in typing.get_args(ann)[1:]:
-                if isinstance(arg, X):
-                    found[name] = arg
-    return found
+def _markers(cls: type[XmlModel]) -> dict[str, X]:
+    # the model's own reading of its fields: its annotations are strings (postponed), not Annotated objects
+    return {name: marker for name, marker, _type in cls.xml_fields()}
 
 
 def refuse_unmapped(model: XmlModel, where: str = "domain") -> None:

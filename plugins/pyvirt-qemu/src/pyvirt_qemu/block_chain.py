@@ -40,6 +40,7 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.util.command import Command
+from pyvirt_qemu.block_jobs_common import delete_nodes, give_back_labels, live_disk, mark_ready, start_job
 from pyvirt_qemu.block_nodes import format_node
 
 if TYPE_CHECKING:
@@ -158,17 +159,7 @@ def _check_idle(obj: DomainObj, disk: Disk) -> None:
 
 def _register(state: QemuState, obj: DomainObj, monitor: Monitor, job: ChainJob, command: str,
               args: dict[str, Any], mirror: DiskMirror | None, disk: Disk) -> None:  # fmt: skip
-    """Record the job before QEMU starts it (its events may come before the reply), forget it if QEMU refuses."""
-    with obj.lock:
-        obj.block_jobs[job.target] = job
-        disk.mirror = mirror
-    try:
-        monitor.execute(command, args)
-    except Error:
-        with obj.lock:
-            obj.block_jobs.pop(job.target, None)
-            disk.mirror = None
-        raise
+    start_job(obj, monitor, job, disk, mirror, command, args)
     state.save_status(obj)
 
 
@@ -241,27 +232,16 @@ def start_commit(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk,
     _register(state, obj, monitor, job, "block-commit", args, mirror, disk)
 
 
-def _find(obj: DomainObj, target: str) -> Disk | None:
-    return next((d for d in (obj.live.devices.disks if obj.live.devices else []) if d.target_dev == target), None)
-
-
 def conclude(state: QemuState, obj: DomainObj, job: ChainJob, event: str, data: dict[str, Any]) -> int | None:
     """A BLOCK_JOB_* event of this job; the status it ended with, or None while it goes on."""
     if event == "BLOCK_JOB_READY":
-        if job.state == "running":
-            job.state = "ready"
-            with obj.lock:
-                disk = _find(obj, job.target)
-                if disk is not None and disk.mirror is not None:
-                    disk.mirror.ready = "yes"
-            return READY
-        return None
+        return READY if mark_ready(obj, job) else None
     if event not in ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"):
         return None
     error = data.get("error")
     job.error = str(error) if error is not None else None
     with obj.lock:
-        disk = _find(obj, job.target)
+        disk = live_disk(obj, job.target)
         if disk is not None:
             disk.mirror = None
     if error is not None:
@@ -303,10 +283,8 @@ def _drop_layers(state: QemuState, obj: DomainObj, job: ChainJob, disk: Disk) ->
             assert base is not None
             _become(disk, chain[base])
         persistent = obj.config
-    _delete_nodes(obj, gone_nodes)
-    for path in given_back:
-        with contextlib.suppress(Error):
-            state.security.restore_path_label(obj.live, path)
+    delete_nodes(obj, gone_nodes)
+    give_back_labels(state, obj, given_back)
     if job.delete:  # qemuBlockJobDeleteImages: local files only; a failure is no failure of the job
         for path in gone_files:
             with contextlib.suppress(OSError):
@@ -315,16 +293,6 @@ def _drop_layers(state: QemuState, obj: DomainObj, job: ChainJob, disk: Disk) ->
         _rewrite_source(state, persistent, old, disk)
     elif persistent is not None:
         _rewrite_chain(state, persistent, disk, gone_paths)
-
-
-def _delete_nodes(obj: DomainObj, names: list[str]) -> None:
-    """blockdev-del of the images that left the chain, users before what they use (format, then storage)."""
-    proc = obj.process
-    if proc is None:
-        return
-    for name in names:
-        with contextlib.suppress(Error):
-            proc.monitor.execute("blockdev-del", {"node-name": name})
 
 
 def _as_backing(layer: Layer) -> BackingStore:
@@ -417,7 +385,7 @@ def recover(state: QemuState, obj: DomainObj, monitor: Monitor, saved: dict[str,
 
     running = {str(j.get("device")): j for j in monitor.execute("query-block-jobs")}
     for target, text in saved.items():
-        disk = _find(obj, target)
+        disk = live_disk(obj, target)
         fields = text.split()
         if disk is None or len(fields) != 4:
             continue

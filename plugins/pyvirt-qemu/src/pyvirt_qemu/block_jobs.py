@@ -1,5 +1,12 @@
 """Block copy: ``blockdev-mirror`` of a disk to a new image, and the end of the job (abort or pivot).
 
+The destination is a local file or block device, a network image (NBD; its
+``<disk type='network'>`` as virDomainBlockCopy's XML gives it) or a storage
+volume, translated through the storage driver into one of those first. A new
+image is made by the guest's QEMU as libvirt makes it
+(:mod:`pyvirt_qemu.block_copy_create`); a reused one is opened as it is, its
+format probed only when it is local.
+
 As libvirt's QEMU driver does with ``-blockdev``: the destination gets its own
 storage and format nodes (``libvirt-N-…``, N one above every number in use),
 the job is named ``copy-<target>-<format node>``, and the disk's live XML
@@ -32,23 +39,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.conf.domain import Domain
-from pyvirt.conf.domain_devices import BackingStore, Disk, DiskMirror
+from pyvirt.conf.domain_devices import BackingStore, Disk, DiskHost, DiskMirror
 from pyvirt.errors import (
     Error,
     ErrorCode,
     ErrorDomain,
-    InternalError,
     InvalidArgumentError,
     NotSupportedError,
     OperationFailedError,
     OperationInvalidError,
     SystemCallError,
+    XMLError,
 )
 from pyvirt.flags import DomainBlockCopyFlags, DomainBlockRebaseFlags
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params
-from pyvirt.util.command import Command
 from pyvirt_qemu.block_chain import ChainJob, conclude, forget
+from pyvirt_qemu.block_copy_create import create_file, format_props, image_facts, run_create, storage_props
+from pyvirt_qemu.block_jobs_common import delete_nodes, give_back_labels, live_disk, mark_ready, start_job
 from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
+from pyvirt_qemu.volume_disks import StorageLookup, resolve_volume_disk
 
 if TYPE_CHECKING:
     from pyvirt_qemu.monitor import Monitor
@@ -67,6 +76,7 @@ __all__ = [
     "set_speed",
     "speed_bytes",
     "start_copy",
+    "translate_volume",
 ]  # fmt: skip
 
 JOB_TYPE_COPY = 2  # virDomainBlockJobType
@@ -79,8 +89,8 @@ _QCOW2_MAGIC = b"QFI\xfb"
 class CopyRequest:
     """What virDomainBlockCopy / virDomainBlockRebase(COPY) asked for, already parsed."""
 
-    kind: str  # file or block
-    path: str
+    kind: str  # file, block, network (a volume is translated to one of them before the copy starts)
+    path: str  # a local destination's path ("" for a network one)
     fmt: str | None
     bandwidth: int = 0  # bytes/s
     granularity: int = 0
@@ -88,6 +98,13 @@ class CopyRequest:
     shallow: bool = False
     reuse: bool = False
     sync_writes: bool = False
+    protocol: str | None = None  # a network destination: protocol, export and its one server
+    name: str | None = None
+    hosts: list[DiskHost] | None = None
+    tls: bool | None = None  # the source's tls='no' (tls='yes' is refused)
+    pool: str | None = None  # a volume destination, until it is translated
+    volume: str | None = None
+    fdgroup: str | None = None  # a file passed as a descriptor: refused, as libvirt 9.0 refuses it
 
 
 @dataclass
@@ -107,6 +124,7 @@ class CopyJob:
 
 def request_from_xml(destxml: str, params: list[TypedParam], flags: int) -> CopyRequest:
     """qemuDomainBlockCopy: the typed parameters checked, the destination read from its ``<disk>``."""
+    from pyvirt.conf.xmlmodel import parse_model
     from pyvirt.conf.xmlparse import parse_xml
 
     check_typed_params(params, {"bandwidth": TypedParamType.ULLONG, "granularity": TypedParamType.UINT,
@@ -118,18 +136,62 @@ def request_from_xml(destxml: str, params: list[TypedParam], flags: int) -> Copy
     elem = parse_xml(destxml, "disk", "disk.xml")
     kind = elem.get("type") or "file"
     source = elem.find("source")
-    path = None
-    if source is not None:
-        path = source.get("dev") if kind == "block" else source.get("file")
-    if kind not in ("file", "block") or not path:
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"block copy to a '{kind}' disk without a local path "
-                                "is not supported by the QEMU driver yet")  # fmt: skip
+    src: dict[str, str] = {str(k): str(v) for k, v in source.attrib.items()} if source is not None else {}
+    path = src.get("dev") if kind == "block" else src.get("file") if kind == "file" else ""
+    if kind not in ("file", "block", "network", "volume"):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"block copy to a '{kind}' disk is not supported "
+                                "by the QEMU driver yet")  # fmt: skip
+    _refuse_unsupported(elem)
+    hosts = [parse_model(DiskHost, h, "disk/source/host") for h in source.iterchildren("host")] if source is not None \
+        else []  # fmt: skip
     driver = elem.find("driver")
     fmt = driver.get("type") if driver is not None else None
-    return CopyRequest(kind, path, fmt, values.get("bandwidth", 0), granularity, values.get("buf-size", 0),
+    return CopyRequest(kind, path or "", fmt, values.get("bandwidth", 0), granularity, values.get("buf-size", 0),
                        shallow=bool(flags & DomainBlockCopyFlags.SHALLOW),
                        reuse=bool(flags & DomainBlockCopyFlags.REUSE_EXT),
-                       sync_writes=bool(flags & DomainBlockCopyFlags.SYNCHRONOUS_WRITES))  # fmt: skip
+                       sync_writes=bool(flags & DomainBlockCopyFlags.SYNCHRONOUS_WRITES),
+                       protocol=src.get("protocol"), name=src.get("name"), hosts=hosts or None,
+                       tls=False if src.get("tls") == "no" else None,
+                       pool=src.get("pool"), volume=src.get("volume"), fdgroup=src.get("fdgroup"))  # fmt: skip
+
+
+def _refuse_unsupported(elem: Any) -> None:
+    """What a destination ``<disk>`` may say that this driver does not build yet is refused by name rather than
+    ignored: a copy made without the encryption, credentials or backing chain asked for is not the copy asked for."""
+    source = elem.find("source")
+    places = [elem] if source is None else [elem, source]
+    wanted = {
+        "encryption": any(e.find("encryption") is not None for e in places),
+        "a backing chain of its own": any(b.get("type") or len(b) for b in elem.iterchildren("backingStore")),
+        "authentication": any(e.find("auth") is not None for e in places),
+        "TLS": source is not None and source.get("tls") == "yes",
+        "slices": source is not None and source.find("slices") is not None,
+    }
+    named = [what for what, asked in wanted.items() if asked]
+    if named:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"a block copy destination with {', '.join(named)} "
+                                "is not supported by the QEMU driver yet")  # fmt: skip
+
+
+def translate_volume(req: CopyRequest, storage: StorageLookup) -> None:
+    """A volume destination becomes what the storage driver says the volume is (a file, a block device or an
+    iSCSI LUN), as a volume disk does at start; libvirt 9.0's copy skips this step and fails on the untranslated
+    volume ("storage source pool '...' volume '...' is not translated")."""
+    if req.kind != "volume":
+        return
+    if not req.pool or not req.volume:
+        raise XMLError(ErrorCode.XML_ERROR, "missing pool or volume name for a disk of type 'volume'")
+    disk = Disk(type="volume", source_pool=req.pool, source_volume=req.volume, driver_type=req.fmt)
+    resolve_volume_disk(storage, disk)
+    if disk.source_dir:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"volume '{req.volume}' of pool '{req.pool}' is a "
+                                "directory, which cannot be a block copy destination")  # fmt: skip
+    if disk.source_protocol:
+        req.kind, req.protocol, req.name, req.hosts = "network", disk.source_protocol, disk.source_name, \
+            disk.source_hosts  # fmt: skip
+    else:
+        req.kind = "file" if disk.source_file else "block"
+        req.path = disk.source_file or disk.source_dev or ""
 
 
 def speed_bytes(bandwidth: int, in_bytes: bool) -> int:
@@ -165,8 +227,6 @@ def _probe_format(path: str) -> str:
 def _check_destination(disk: Disk, req: CopyRequest) -> bool:
     """qemuDomainBlockCopyValidateMirror: whether the destination exists already (then it is reused)."""
     dst = disk.target_dev or ""
-    if not os.path.isabs(req.path):
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
     try:
         st = os.stat(req.path)
     except OSError as exc:
@@ -184,13 +244,6 @@ def _check_destination(disk: Disk, req: CopyRequest) -> bool:
     return req.reuse
 
 
-def _virtual_size(monitor: Monitor, node: str) -> int:
-    for entry in monitor.execute("query-named-block-nodes", {"flat": True}):
-        if entry.get("node-name") == node:
-            return int(entry["image"]["virtual-size"])
-    raise InternalError(ErrorCode.INTERNAL_ERROR, f"failed to find data for block node '{node}'")
-
-
 def _backing_node(disk: Disk) -> str | None:
     layer = disk.backing
     if layer is None or layer.index is None or not (layer.source_file or layer.source_dev):
@@ -200,8 +253,12 @@ def _backing_node(disk: Disk) -> str | None:
 
 def start_copy(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, req: CopyRequest,
                transient_job: bool) -> None:  # fmt: skip
-    """qemuDomainBlockCopyCommon, for a running guest whose MODIFY job the caller holds."""
+    """qemuDomainBlockCopyCommon, for a running guest whose MODIFY job the caller holds (a volume destination
+    translated already, :func:`translate_volume`)."""
     dst = disk.target_dev or ""
+    local = req.kind in ("file", "block")
+    if local and not os.path.isabs(req.path):
+        raise InvalidArgumentError(ErrorCode.INVALID_ARG, "absolute path must be used as block copy target")
     if req.bandwidth > _LLONG_MAX:
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"bandwidth must be less than '{_LLONG_MAX}' bytes/s "
                                    f"({_LLONG_MAX >> 20} MiB/s)")  # fmt: skip
@@ -209,44 +266,65 @@ def start_copy(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, r
         raise OperationInvalidError(ErrorCode.BLOCK_COPY_ACTIVE, f"disk '{dst}' already in active block job")
     if format_node(disk) is None or disk.type not in (None, "file", "block"):
         raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"block copy of disk '{dst}' is not supported")
+    if req.fdgroup is not None:
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "copy to a FD passed disk source is not yet supported")
     if not transient_job and obj.persistent:
         raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not transient")
+    if req.protocol == "nbd" and req.tls is None and state.nbd_tls is not None and state.nbd_tls.enabled:
+        # qemu.conf's nbd_tls would have libvirt reach the export over TLS, which the copy cannot set up yet
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a block copy destination with TLS is not supported "
+                                "by the QEMU driver yet")  # fmt: skip
     backing = _backing_node(disk)
     shallow = req.shallow and backing is not None  # one layer only: nothing to share
-    existing = _check_destination(disk, req)
+    existing = _check_destination(disk, req) if local else req.reuse
     fmt = req.fmt
-    if fmt is None:
-        fmt = _probe_format(req.path) if req.reuse and existing else disk.driver_type or "raw"
+    if fmt is None and not req.reuse:
+        fmt = disk.driver_type or "raw"
+    elif fmt is None:  # only a local image can be probed
+        if not local:
+            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "reused mirror destination format must be specified")
+        fmt = _probe_format(req.path)
     if shallow and not existing and fmt == "raw":
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                 f"shallow copy of disk '{dst}' into a raw file is not possible")  # fmt: skip
     mirror = Disk(type=req.kind, device=disk.device, driver_type=fmt, target_dev=dst,
                   source_file=req.path if req.kind == "file" else None,
                   source_dev=req.path if req.kind == "block" else None,
+                  source_protocol=req.protocol, source_name=req.name, source_hosts=req.hosts,
+                  # qemuDomainPrepareStorageSourceTLS: an NBD source in clear says so in the live XML
+                  source_tls=False if req.protocol == "nbd" else req.tls,
                   backing=None if shallow else BackingStore())  # fmt: skip
     created = False
     labelled = False
     added: list[str] = []
     g = state.audit_guest(obj, obj.process.pid if obj.process is not None else 0)
     try:
-        if not existing:
-            size = _virtual_size(monitor, format_node(disk) or "")
-            argv = ["qemu-img", "create", "-q", "-f", fmt]
-            if shallow and disk.backing is not None:
-                base = disk.backing.source_file or disk.backing.source_dev or ""
-                argv += ["-b", base, "-F", disk.backing.format or "raw"]
-            Command([*argv, req.path, str(size)]).pass_env("PATH").run(timeout=120)
+        if not existing and req.kind == "file":  # (a missing block device was refused above)
+            create_file(req.path)
             created = True
-        state.security.set_path_label(obj.live, req.path)
-        labelled = True
+        if local:
+            state.security.set_path_label(obj.live, req.path)
+            labelled = True
         with obj.lock:
             mirror.source_index = next_node_id(obj.live)
         nodes = disk_blockdevs(mirror)
         if shallow:
             nodes[-1]["backing"] = backing
-        for node in nodes:
-            monitor.execute("blockdev-add", node)
-            added.append(str(node["node-name"]))
+        storage_node, format_node_props = nodes
+        facts = image_facts(monitor, format_node(disk) or "") if not existing else {}
+        sized = storage_props(mirror, storage_node, int(facts.get("virtual-size", 0))) if not existing else None
+        if sized is not None:
+            run_create(monitor, f"create-{storage_node['node-name']}", sized)
+        monitor.execute("blockdev-add", storage_node)
+        added.append(str(storage_node["node-name"]))
+        formatted = None
+        if not existing:
+            formatted = format_props(mirror, str(storage_node["node-name"]), disk, facts,
+                                     disk.backing if shallow else None)  # fmt: skip
+        if formatted is not None:
+            run_create(monitor, f"create-{format_node_props['node-name']}", formatted)
+        monitor.execute("blockdev-add", format_node_props)
+        added.append(str(format_node_props["node-name"]))
         name = f"copy-{dst}-{format_node(disk)}"
         args: dict[str, Any] = {"job-id": name, "device": format_node(disk), "target": format_node(mirror),
                                 "sync": "top" if shallow else "full", "auto-dismiss": True}  # fmt: skip
@@ -259,16 +337,7 @@ def start_copy(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, r
         if req.sync_writes:
             args["copy-mode"] = "write-blocking"
         job = CopyJob(name, dst, disk.source_file or disk.source_dev or "", mirror, list(reversed(added)))
-        with obj.lock:
-            obj.block_jobs[dst] = job
-            disk.mirror = _mirror_xml(mirror)
-        try:
-            monitor.execute("blockdev-mirror", args)
-        except Error:
-            with obj.lock:
-                obj.block_jobs.pop(dst, None)
-                disk.mirror = None
-            raise
+        start_job(obj, monitor, job, disk, _mirror_xml(mirror), "blockdev-mirror", args)
     except Error:
         for name in reversed(added):
             with contextlib.suppress(Error):
@@ -279,9 +348,9 @@ def start_copy(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, r
         if created:
             with contextlib.suppress(OSError):
                 os.unlink(req.path)
-        state.auditor.disk(g, None, req.path, "mirror", False)
+        state.auditor.disk(g, None, mirror.source_path, "mirror", False)  # (a network image: no path)
         raise
-    state.auditor.disk(g, None, req.path, "mirror", True)
+    state.auditor.disk(g, None, mirror.source_path, "mirror", True)
     state.save_status(obj)
 
 
@@ -291,11 +360,9 @@ def _mirror_xml(mirror: Disk, ready: str | None = None) -> DiskMirror:
     return DiskMirror(type=mirror.type, file=mirror.source_file if is_file else None,
                       format=mirror.driver_type if is_file else None, job="copy", ready=ready,
                       format_type=mirror.driver_type, source_file=mirror.source_file, source_dev=mirror.source_dev,
-                      source_index=mirror.source_index, backing=mirror.backing)  # fmt: skip
-
-
-def _disk(obj: DomainObj, target: str) -> Disk | None:
-    return next((d for d in (obj.live.devices.disks if obj.live.devices else []) if d.target_dev == target), None)
+                      source_protocol=mirror.source_protocol, source_name=mirror.source_name,
+                      source_tls=mirror.source_tls, source_index=mirror.source_index, source_hosts=mirror.source_hosts,
+                      backing=mirror.backing)  # fmt: skip
 
 
 def abort(state: QemuState, obj: DomainObj, monitor: Monitor, disk: Disk, pivot: bool, wait: bool) -> None:
@@ -347,12 +414,7 @@ def on_event(state: QemuState, obj: DomainObj, event: str, data: dict[str, Any])
         _on_chain_event(state, obj, job, event, data)
         return True
     if event == "BLOCK_JOB_READY":
-        if job.state == "running":
-            job.state = "ready"
-            with obj.lock:
-                disk = _disk(obj, job.target)
-                if disk is not None and disk.mirror is not None:
-                    disk.mirror.ready = "yes"
+        if mark_ready(obj, job):
             _save(state, obj)
             _emit(state, obj, job, READY)
         return True
@@ -405,46 +467,33 @@ def _emit(
 ) -> None:
     """BLOCK_JOB names the disk by its image now: after a pivot, the copy or commit's base (as libvirt does)."""
     with obj.lock:
-        disk = _disk(obj, job.target)
+        disk = live_disk(obj, job.target)
         path = (disk.source_file or disk.source_dev) if disk is not None else None
     ref = obj.ref()
     for sink in list(state.sinks):
         sink.block_job(ref, path or job.path, job.target, job_type, status)
 
 
-def _delete_nodes(obj: DomainObj, names: list[str]) -> None:
-    proc = obj.process
-    if proc is None:
-        return
-    for name in names:
-        with contextlib.suppress(Error):
-            proc.monitor.execute("blockdev-del", {"node-name": name})
-
-
 def _conclude_abort(state: QemuState, obj: DomainObj, job: CopyJob) -> None:
     """qemuBlockJobProcessEventConcludedCopyAbort: the copy's nodes and label go; the disk is as it was."""
     with obj.lock:
-        disk = _disk(obj, job.target)
+        disk = live_disk(obj, job.target)
         if disk is not None:
             disk.mirror = None
-    _delete_nodes(obj, job.nodes)
-    path = job.mirror.source_file or job.mirror.source_dev
-    if path:
-        with contextlib.suppress(Error):
-            state.security.restore_path_label(obj.live, path)
+    delete_nodes(obj, job.nodes)
+    give_back_labels(state, obj, [job.mirror.source_path])
 
 
 def _conclude_pivot(state: QemuState, obj: DomainObj, job: CopyJob) -> None:
     """qemuBlockJobProcessEventConcludedCopyPivot: the disk runs on the copy; its old chain is let go."""
     with obj.lock:
-        disk = _disk(obj, job.target)
+        disk = live_disk(obj, job.target)
         if disk is None:
             return
         old = disk.model_copy(deep=True)
         mirror = job.mirror
-        disk.type, disk.driver_type = mirror.type, mirror.driver_type
-        disk.source_file, disk.source_dev = mirror.source_file, mirror.source_dev
-        disk.source_index = mirror.source_index
+        _take_source(disk, mirror)
+        disk.source_tls, disk.source_index = mirror.source_tls, mirror.source_index  # (live facts, not config)
         if mirror.backing is not None:  # a full copy: one image, its chain ends there
             disk.backing = mirror.backing
         disk.mirror = None
@@ -453,10 +502,8 @@ def _conclude_pivot(state: QemuState, obj: DomainObj, job: CopyJob) -> None:
     old_nodes = [n["node-name"] for n in reversed(disk_blockdevs(old))]
     if shared_backing:
         old_nodes = [n for n in old_nodes if n.startswith(f"libvirt-{old.source_index}-")]
-    _delete_nodes(obj, [str(n) for n in old_nodes])
-    if old.source_path:
-        with contextlib.suppress(Error):
-            state.security.restore_path_label(obj.live, old.source_path)
+    delete_nodes(obj, [str(n) for n in old_nodes])
+    give_back_labels(state, obj, [old.source_path])
     if persistent is not None:
         _rewrite_config(state, persistent, old, disk)
 
@@ -465,13 +512,19 @@ def _rewrite_config(state: QemuState, persistent: Domain, old: Disk, new: Disk) 
     """qemuBlockJobRewriteConfigDiskSource: the definition follows the pivot when it named the same image."""
     for disk in persistent.devices.disks if persistent.devices else []:
         if disk.target_dev == old.target_dev and disk.source_path == old.source_path:
-            disk.type, disk.driver_type = new.type, new.driver_type
-            disk.source_file, disk.source_dev = new.source_file, new.source_dev
+            _take_source(disk, new)
             if new.backing is not None and not (new.backing.source_file or new.backing.source_dev):
                 disk.backing = None
             with contextlib.suppress(Error):
                 state.save_config(persistent)
             return
+
+
+def _take_source(disk: Disk, new: Disk) -> None:
+    """The disk now reads the image ``new`` describes: local or network, and in its format."""
+    disk.type, disk.driver_type = new.type, new.driver_type
+    disk.source_file, disk.source_dev = new.source_file, new.source_dev
+    disk.source_protocol, disk.source_name, disk.source_hosts = new.source_protocol, new.source_name, new.source_hosts
 
 
 def forget_all(state: QemuState, obj: DomainObj) -> None:
@@ -483,10 +536,7 @@ def forget_all(state: QemuState, obj: DomainObj) -> None:
         if isinstance(job, ChainJob):
             forget(state, obj, job)
             continue
-        path = job.mirror.source_file or job.mirror.source_dev
-        if path:
-            with contextlib.suppress(Error):
-                state.security.restore_path_label(obj.live, path)
+        give_back_labels(state, obj, [job.mirror.source_path])
         job.status = FAILED
         job.ended.set()
 
@@ -508,7 +558,9 @@ def recover(state: QemuState, obj: DomainObj, monitor: Monitor) -> None:
         assert m is not None
         dst = disk.target_dev or ""
         mirror = Disk(type=m.type, device=disk.device, driver_type=m.format_type, target_dev=dst,
-                      source_file=m.source_file, source_dev=m.source_dev, source_index=m.source_index,
+                      source_file=m.source_file, source_dev=m.source_dev, source_protocol=m.source_protocol,
+                      source_name=m.source_name, source_tls=m.source_tls, source_hosts=m.source_hosts,
+                      source_index=m.source_index,
                       backing=m.backing)  # fmt: skip
         name = f"copy-{dst}-{format_node(disk)}"
         job_state = {"yes": "ready", "abort": "aborting", "pivot": "pivoting"}.get(m.ready or "", "running")

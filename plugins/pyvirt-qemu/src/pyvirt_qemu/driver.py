@@ -402,6 +402,7 @@ class QemuConnection:
             header = read_image(image)
             incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
             os.lseek(incoming, header.data_offset, os.SEEK_SET)
+        sources = _local_sources(live)  # what the disks' startupPolicy may let go (disk-change events)
         try:
             proc = start_process(
                 live, st.paths, st.security,
@@ -458,6 +459,7 @@ class QemuConnection:
             raise
         proc.watch(lambda p: st.on_exit(obj, p))
         st.audit_start(obj, proc.pid, True)
+        _missing_on_start(st, obj, sources)
         st.emit(obj, DomainEvent.STARTED, Started.RESTORED if restored else Started.BOOTED)
         if paused:
             st.emit(obj, DomainEvent.SUSPENDED, Suspended.RESTORED if restored else Suspended.PAUSED)
@@ -769,6 +771,12 @@ class QemuConnection:
                 persistent = obj.persistent_def()
                 set_metadata(persistent, type, metadata, uri, element)
                 self.state.save_config(persistent)
+        # qemuDomainSetMetadata's metadata-change event, with the namespace as the caller gave it
+        from pyvirt.events import MetadataChangeEvent
+
+        ev = MetadataChangeEvent(obj.ref(), type, uri)
+        for sink in list(self.state.sinks):
+            sink.emit("metadata-change", ev)
 
     @hookimpl
     def domain_reset(self, dom: DomainRef, flags: int) -> None:
@@ -1037,6 +1045,9 @@ class QemuConnection:
         with obj.job.holding(Job.MODIFY):
             proc = self._still_running(obj)
             disk = self._job_disk(obj, path)
+            if request.kind == "volume":  # through the storage driver, as a volume disk at start
+                with pyvirt.open(storage_uri(self.uri)) as storage:
+                    block_jobs.translate_volume(request, storage)
             block_jobs.start_copy(self.state, obj, proc.monitor, disk, request, transient_job)
 
     @staticmethod
@@ -1290,6 +1301,7 @@ class QemuConnection:
                     raise
                 self._audit_attach(g, dev, opened, True)
                 self.state.save_status(obj)
+                self._device_added(obj, live_dev.alias.name if live_dev.alias is not None else None)
             if config:
                 assert persistent.devices is not None
                 if isinstance(dev, Disk):
@@ -1297,6 +1309,16 @@ class QemuConnection:
                 else:
                     persistent.devices.interfaces = [*persistent.devices.interfaces, dev.model_copy(deep=True)]
                 self.state.save_config(persistent)
+
+    def _device_added(self, obj: DomainObj, alias: str | None) -> None:
+        """qemuDomainAttachDeviceLive's device-added event, naming the plugged device by its alias."""
+        if not alias:
+            return
+        from pyvirt.events import DeviceAddedEvent
+
+        ev = DeviceAddedEvent(obj.ref(), alias)
+        for sink in list(self.state.sinks):
+            sink.emit("device-added", ev)
 
     def _attach_memory(self, dom: DomainRef, dev: MemoryDevice, flags: int) -> None:
         """Plug a DIMM/NVDIMM/virtio-mem/virtio-pmem into a running guest (object-add, device_add), and/or
@@ -1337,6 +1359,8 @@ class QemuConnection:
                 target.memory.kib = old + size
                 self.state.auditor.memory(g, old, old + size, "update", True)
                 self.state.save_status(obj)
+                # libvirt names a plugged memory device by its backend object's id ("mem" + its alias)
+                self._device_added(obj, f"mem{live_dev.alias.name}" if live_dev.alias and live_dev.alias.name else None)
             if config:
                 assert persistent.devices is not None and persistent.memory is not None
                 persistent.devices.memories = [*persistent.devices.memories, dev.model_copy(deep=True)]
@@ -1717,3 +1741,27 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
                 _states[key] = state
             state.refs += 1
         return QemuConnection(uri, state, events, key)
+
+
+def _local_sources(live: Domain) -> dict[str, tuple[str, Disk]]:
+    """Each disk's local image by target, before a start applies the startupPolicy (startup_policy)."""
+    disks = live.devices.disks if live.devices is not None else []
+    return {d.target_dev or "": (path, d) for d in disks if (path := d.source_file or d.source_dev or d.source_dir)}
+
+
+def _missing_on_start(st: QemuState, obj: DomainObj, before: dict[str, tuple[str, Disk]]) -> None:
+    """qemuDomainCheckRemoveOptionalDisk's disk-change events: a CD-ROM or floppy emptied because its image was
+    missing ("changed", MISSING_ON_START), any other disk dropped ("dropped", DROP_MISSING_ON_START)."""
+    from pyvirt.events import DiskChangeEvent
+    from pyvirt_qemu.device_aliases import disk_alias
+
+    now = {d.target_dev or "": d for d in (obj.live.devices.disks if obj.live.devices is not None else [])}
+    for target, (path, old) in reversed(before.items()):  # libvirt looks at the last disk first
+        disk = now.get(target)
+        if disk is not None and (disk.source_file or disk.source_dev or disk.source_dir):
+            continue
+        gone = disk if disk is not None else old
+        alias = gone.alias.name if gone.alias is not None and gone.alias.name else disk_alias(gone)
+        ev = DiskChangeEvent(obj.ref(), path, None, alias, 0 if disk is not None else 1)
+        for sink in list(st.sinks):
+            sink.emit("disk-change", ev)

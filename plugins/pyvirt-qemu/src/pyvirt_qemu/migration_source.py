@@ -26,7 +26,7 @@ from pyvirt.errors import (
     OperationFailedError,
     OperationInvalidError,
 )
-from pyvirt.events import DomainEvent, Resumed, Suspended
+from pyvirt.events import DomainEvent, JobCompletedEvent, Resumed, Suspended
 from pyvirt.flags import DomainMigrateFlags as Flag
 from pyvirt.flags import DomainXMLFlags as Xml
 from pyvirt.local_driver.domain_jobs import AsyncJob, Job
@@ -190,8 +190,10 @@ def send(
         monitor.execute(
             "migrate-set-parameters", {"max-postcopy-bandwidth": int(values.get("bandwidth.postcopy") or 0) << 20}
         )
+    # "events": QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
     caps = [{"capability": "auto-converge", "state": bool(flags & Flag.AUTO_CONVERGE)},
-            {"capability": "postcopy-ram", "state": bool(flags & Flag.POSTCOPY)}]  # fmt: skip
+            {"capability": "postcopy-ram", "state": bool(flags & Flag.POSTCOPY)},
+            {"capability": "events", "state": True}]  # fmt: skip
     monitor.execute("migrate-set-capabilities", {"capabilities": caps})
     if flags & Flag.AUTO_CONVERGE and ("auto_converge.initial" in values or "auto_converge.increment" in values):
         tuning = {"cpu-throttle-initial": values.get("auto_converge.initial"),
@@ -380,6 +382,13 @@ def complete_source(st: QemuState, obj: DomainObj, flags: int, cancelled: bool, 
         proc.stop_reason = "migrated"
         proc.kill(grace=3.0)
         proc.cleaned.wait(30)
+    # qemuMigrationSrcComplete: after the guest's stopped (migrated) event, job-completed with the statistics
+    # ``domjobinfo --completed`` shows
+    completed = jobs_of(st).completed.get(obj.uuid)
+    if completed is not None:
+        ev = JobCompletedEvent(obj.ref(), list(completed))
+        for sink in list(st.sinks):
+            sink.emit("job-completed", ev)
     if flags & Flag.UNDEFINE_SOURCE and obj.persistent:
         with st.lock:
             st.forget_definition(obj)

@@ -5,7 +5,8 @@ a missing image fails the start unless the disk's policy lets it go (qemuDomainC
 ``optional`` lets it go on every start; ``requisite`` (CD-ROMs and floppies only) only when the guest comes back
 from a saved image or a migration, never on a cold boot; ``mandatory`` (and no policy) never. A CD-ROM or floppy
 let go keeps its drive, empty, and loses the policy; any other disk is removed from the running guest. The
-definition itself is untouched. (libvirt also emits a disk-change event then; pyvirt has no such event yet.)
+definition itself is untouched. Each disk let go is reported as libvirt's disk-change event once the guest
+has started (the driver's ``_missing_on_start``).
 """
 
 from __future__ import annotations

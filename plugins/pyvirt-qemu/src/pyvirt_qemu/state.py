@@ -68,6 +68,7 @@ from pyvirt_qemu.memory_backends import HugetlbfsMount, remove_hugepage_dirs
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.network_disks import NbdTls
 from pyvirt_qemu.process import QemuProcess, pidfd_exited, set_owned_alone, shared_monitor_path
+from pyvirt_qemu.qmp_events import on_guest_event
 from pyvirt_qemu.swtpm import stop_swtpm
 from pyvirt_qemu.transient_disks import remove_transient_overlays
 from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
@@ -93,6 +94,9 @@ class DomainObj(BaseDomainObj):
     migration_job: dict[str, str] | None = None
     # block copies running, by disk target (pyvirt_qemu.block_jobs): QEMU's events end them
     block_jobs: dict[str, Any] = field(default_factory=dict)
+    # <clock offset='variable'>'s adjustment when this QEMU (the pid) started: libvirt's adjustment0, what
+    # QEMU's RTC_CHANGE offsets add to (pyvirt_qemu.qmp_events)
+    rtc_adjustment0: tuple[int, int] | None = None
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -183,6 +187,11 @@ class QemuState(DomainTable[DomainObj]):
                     "monitor": self._monitor_runtime(obj.name),
                     **({"blockjobs": chain_jobs} if (chain_jobs := chain_runtime(obj)) else {}),
                     **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
+                    **(
+                        {"clock": {"adjustment0": str(obj.rtc_adjustment0[1])}}
+                        if obj.rtc_adjustment0 is not None and obj.rtc_adjustment0[0] == obj.process.pid
+                        else {}
+                    ),
                     **(
                         {"memory": {"hugepage-dirs": json.dumps(obj.process.hugepage_dirs)}}
                         if obj.process.hugepage_dirs
@@ -401,6 +410,8 @@ class QemuState(DomainTable[DomainObj]):
         obj.process = proc
         obj.id = st.id
         obj.state, obj.reason = state, reason
+        if (adjustment0 := st.runtime.get("clock", {}).get("adjustment0")) is not None:
+            obj.rtc_adjustment0 = (proc.pid, int(adjustment0))
         if not monitor.held_elsewhere and live.devices is not None and any(d.mirror for d in live.devices.disks):
             from pyvirt_qemu.block_jobs import recover
 
@@ -492,7 +503,9 @@ class QemuState(DomainTable[DomainObj]):
                 ref = obj.ref()
                 for sink in list(self.sinks):
                     sink.reboot(ref)
-            if event == "GUEST_PANICKED":
+            if on_guest_event(self, obj, event, data):
+                pass  # RTC_CHANGE, WATCHDOG, BLOCK_IO_ERROR, tray, power management, balloon, ... (qmp_events)
+            elif event == "GUEST_PANICKED":
                 obj.state, obj.reason = DomainState.CRASHED, 1  # VIR_DOMAIN_CRASHED_PANICKED
                 self.emit(obj, DomainEvent.CRASHED, 0)  # VIR_DOMAIN_EVENT_CRASHED_PANICKED
                 # QEMU was told to pause on a panic (set-action): <on_crash> decides what follows

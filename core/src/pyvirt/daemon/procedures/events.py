@@ -17,47 +17,21 @@ from pyvirt.daemon.procedures.table import (
 )
 from pyvirt.daemon.remote_program import ClientContext
 from pyvirt.errors import ErrorCode, InternalError
-from pyvirt.remote._remote import (
-    REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE,
-    REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
-    REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH,
-)
-from pyvirt.remote.calls import typed_param_to_wire, uuid_text, wire_domain
+from pyvirt.events import DOMAIN_EVENT_IDS
+from pyvirt.remote import _remote
+from pyvirt.remote._remote import REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE, REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH
+from pyvirt.remote.calls import uuid_text, wire_domain
+from pyvirt.remote.events import DOMAIN_WIRE, domain_event_to_wire
+
 
 # libvirt's domain event ids delivered through the generic event path, with the kind pyvirt's
-# drivers report them as and the message each becomes (remote_protocol.x's structs)
+# drivers report them as and the message each becomes (remote_protocol.x's structs, see DOMAIN_WIRE)
+def _domain_spec(kind: str) -> tuple[str, int, Callable[[int, Any], Any]]:
+    return kind, getattr(_remote, DOMAIN_WIRE[kind][0]), lambda cid, ev: domain_event_to_wire(kind, cid, ev)
+
+
 _DOMAIN_TYPED: dict[int, tuple[str, int, Callable[[int, Any], Any]]] = {
-    1: ("reboot", REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT, lambda cid, ev: (cid, (wire_domain(ev.domain),))),
-    8: (
-        "block-job",
-        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB,
-        lambda cid, ev: (cid, (wire_domain(ev.domain), ev.disk, ev.type, ev.status)),
-    ),
-    15: (
-        "device-removed",
-        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
-        lambda cid, ev: (cid, (wire_domain(ev.domain), ev.alias)),
-    ),
-    16: (
-        "block-job-2",
-        REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2,
-        lambda cid, ev: (cid, wire_domain(ev.domain), ev.disk, ev.type, ev.status),
-    ),
-    17: (
-        "tunable",
-        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE,
-        lambda cid, ev: (cid, wire_domain(ev.domain), [typed_param_to_wire(p) for p in ev.params]),
-    ),
-    18: (
-        "agent-lifecycle",
-        REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE,
-        lambda cid, ev: (cid, wire_domain(ev.domain), ev.state, ev.reason),
-    ),
+    DOMAIN_EVENT_IDS.index(kind): _domain_spec(kind) for kind in DOMAIN_WIRE
 }
 _POOL_TYPED: dict[int, tuple[str, int, Callable[[int, Any], Any]]] = {
     0: (
@@ -104,8 +78,8 @@ def _register_domain_event(ctx: ClientContext, a: Any) -> Any:
         key = shared.listen_domain(deliver, uuid)
     elif event_id in _DOMAIN_TYPED:
         key = _listen_typed(ctx, callback_id, _DOMAIN_TYPED[event_id], uuid)
-    else:
-        key = 0  # an event no pyvirt driver raises yet: registered, never delivered (as libvirt for such drivers)
+    else:  # every id below _DOMAIN_EVENT_ID_LAST is lifecycle or in _DOMAIN_TYPED
+        raise InternalError(ErrorCode.INTERNAL_ERROR, f"unsupported event ID {event_id}")
     with ctx.lock:
         ctx.callbacks[callback_id] = key
     return (callback_id,)

@@ -163,6 +163,11 @@ class GuestHooks:
             for d in self._defs(obj, flags):
                 if d is not None:
                     set_metadata(d, type, metadata, uri, element)
+            ref = obj.ref()
+        # testDomainSetMetadata's metadata-change event, with the namespace as the caller gave it
+        from pyvirt.events import MetadataChangeEvent
+
+        self.events.emit("metadata-change", MetadataChangeEvent(ref, type, uri))
 
     @hookimpl
     def domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:

@@ -1,0 +1,73 @@
+"""The call table's rows for the connection and the host.
+
+Versions, capabilities, node information, secrets, node devices and host interfaces. Part of
+:data:`pyvirt.remote.calls.CALLS` (see there), loaded when one of its hooks is first called.
+"""
+
+from __future__ import annotations
+
+from pyvirt.plugin import records as _records
+from pyvirt.remote.calls import _ALL, _c_string, _first, _one, uuid_bytes, uuid_text
+
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyvirt.plugin.records import SecretRef
+    from pyvirt.remote.calls import RemoteCall
+
+__all__ = ["ROWS"]
+
+
+_NODE_DEVICE_LIST_MAX = 65536  # REMOTE_NODE_DEVICE_LIST_MAX
+
+
+def _secret_ref(w: Any) -> SecretRef:
+    return _records.SecretRef(uuid_text(w[0]), w[1], w[2])
+
+
+def _wire_secret(s: SecretRef) -> tuple[bytes, int, str]:
+    return (uuid_bytes(s.uuid), s.usage_type, s.usage_id)
+
+
+# fmt: off
+ROWS: tuple[RemoteCall, ...] = (
+    _one("connect_get_type", "CONNECT_GET_TYPE", lambda: None, _first),
+    _one("connect_get_version", "CONNECT_GET_VERSION", lambda: None, _first),
+    _one("connect_get_hostname", "CONNECT_GET_HOSTNAME", lambda: None, _first),
+    _one("connect_get_capabilities", "CONNECT_GET_CAPABILITIES", lambda: None, _first),
+    _one("connect_get_domain_capabilities", "CONNECT_GET_DOMAIN_CAPABILITIES",
+         lambda emulator, arch, machine, virttype, flags: (emulator, arch, machine, virttype, flags), _first),
+    _one("connect_domain_xml_to_native", "CONNECT_DOMAIN_XML_TO_NATIVE",
+         lambda native_format, xml: (native_format, xml, 0), _first),
+    _one("connect_domain_xml_from_native", "CONNECT_DOMAIN_XML_FROM_NATIVE",
+         lambda native_format, native_config: (native_format, native_config, 0), _first),
+    _one("node_get_info", "NODE_GET_INFO", lambda: None, lambda w: _records.NodeInfo(_c_string(w[0]), *w[1:])),
+    _one("node_get_cpu_map", "NODE_GET_CPU_MAP", lambda flags: (1, 1, flags), lambda w: (w[2], w[0] or b"", w[1])),
+    _one("node_get_security_model", "NODE_GET_SECURITY_MODEL", lambda: None,
+         lambda w: _records.SecurityModel(_c_string(w[0]), _c_string(w[1]))),
+    _one("secret_list_all", "CONNECT_LIST_ALL_SECRETS", lambda: (_ALL, 0), lambda w: [_secret_ref(s) for s in w[0]]),
+    _one("secret_lookup_by_uuid", "SECRET_LOOKUP_BY_UUID", lambda uuid: (uuid_bytes(uuid),),
+         lambda w: _secret_ref(w[0])),
+    _one("secret_lookup_by_usage", "SECRET_LOOKUP_BY_USAGE", lambda usage_type, usage_id: (usage_type, usage_id),
+         lambda w: _secret_ref(w[0])),
+    _one("secret_define_xml", "SECRET_DEFINE_XML", lambda xml, flags: (xml, flags), lambda w: _secret_ref(w[0])),
+    _one("secret_undefine", "SECRET_UNDEFINE", lambda secret: (_wire_secret(secret),)),
+    _one("secret_get_xml_desc", "SECRET_GET_XML_DESC", lambda secret, flags: (_wire_secret(secret), flags), _first),
+    _one("secret_set_value", "SECRET_SET_VALUE", lambda secret, value, flags: (_wire_secret(secret), value, flags)),
+    _one("secret_get_value", "SECRET_GET_VALUE", lambda secret, flags: (_wire_secret(secret), flags), _first),
+    _one("nodedev_list_all", "NODE_LIST_DEVICES", lambda cap: (cap, _NODE_DEVICE_LIST_MAX, 0),
+         lambda w: [_records.NodeDeviceRef(n) for n in sorted(w[0])]),
+    _one("nodedev_lookup_by_name", "NODE_DEVICE_LOOKUP_BY_NAME", lambda name: (name,),
+         lambda w: _records.NodeDeviceRef(w[0][0])),
+    _one("nodedev_get_xml_desc", "NODE_DEVICE_GET_XML_DESC", lambda dev, flags: (dev.name, flags), _first),
+    _one("nodedev_get_parent", "NODE_DEVICE_GET_PARENT", lambda dev: (dev.name,), lambda w: w[0] or ""),
+    _one("interface_list_all", "CONNECT_LIST_ALL_INTERFACES", lambda: (_ALL, 0),
+         lambda w: [_records.InterfaceRef(*i) for i in w[0]]),
+    _one("interface_lookup_by_name", "INTERFACE_LOOKUP_BY_NAME", lambda name: (name,),
+         lambda w: _records.InterfaceRef(*w[0])),
+    _one("interface_get_xml_desc", "INTERFACE_GET_XML_DESC", lambda iface, flags: (tuple(iface), flags), _first),
+    _one("interface_is_active", "INTERFACE_IS_ACTIVE", lambda iface: (tuple(iface),), lambda w: bool(w[0])),
+)
+# fmt: on

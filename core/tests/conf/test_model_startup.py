@@ -1,0 +1,167 @@
+"""What reading XML costs a short ``pyvirsh`` run, checked by what it loads and evaluates rather than by timing.
+
+A ``pyvirsh`` command on ``test:///`` that shows a domain or a network pays
+for importing the model modules and for reading the fields of the model
+classes its document uses. These tests keep that cost where it was brought
+down to: annotations stay strings until a class is used, the usual marker
+shapes are read without compiling anything, and modules that only such runs
+avoided (``dataclasses``, ``socket``, ``ipaddress``, the IDNA codec) stay out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+import subprocess
+import sys
+from typing import Annotated
+
+from lxml import etree
+
+import pyvirt.conf
+from pyvirt.conf import xmlmodel
+from pyvirt.conf.xmlmodel import X, XmlModel, field, format_model, parse_model
+
+
+def _model_classes() -> list[type[XmlModel]]:
+    for info in pkgutil.iter_modules(pyvirt.conf.__path__):
+        importlib.import_module(f"pyvirt.conf.{info.name}")
+    found: list[type[XmlModel]] = []
+    todo = [XmlModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub.__module__.startswith("pyvirt.conf.") and sub not in found:
+                found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def test_every_model_module_postpones_its_annotations() -> None:
+    """A class statement that evaluated ``Annotated[...]`` cost typing's alias machinery for each of some 1,200 fields."""
+    evaluated = [
+        f"{cls.__module__}.{cls.__name__}.{name}"
+        for cls in _model_classes()
+        for name, ann in inspect.get_annotations(cls).items()
+        if not isinstance(ann, str)
+    ]
+    assert len(_model_classes()) > 150
+    assert evaluated == [], "model modules need 'from __future__ import annotations'"
+
+
+def test_every_marker_is_read_without_compiling_and_as_evaluation_reads_it() -> None:
+    fields = 0
+    for cls in _model_classes():
+        namespace = vars(sys.modules[cls.__module__])
+        for name, ann in inspect.get_annotations(cls).items():
+            if not ann.startswith("Annotated["):
+                continue
+            fields += 1
+            annotation, meta = eval(ann, namespace, xmlmodel._READER_NAMESPACE)
+            read = xmlmodel._read_annotation(ann, namespace)
+            where = f"{cls.__name__}.{name}: {ann}"
+            assert read is not None, f"{where} needs compiling; write it in one of the shapes _read_annotation reads"
+            assert read == (xmlmodel._base_type(annotation), meta), where
+    assert fields > 1000
+
+
+class _Inner(XmlModel):
+    value: Annotated[int | None, X("@value")] = None
+
+
+class _Odd(XmlModel):
+    """Shapes the hand reader leaves to evaluation, and the defaults machinery."""
+
+    number: Annotated[int | str | None, X("@number")] = None
+    pairs: Annotated[dict[str, int] | None, X("pairs/@x")] = None
+    inner: Annotated[list[_Inner], X("inner", model=_Inner, many=True)] = field(default_factory=list)
+    plain: list[str] = field(default_factory=list)
+    hexed: Annotated[int | None, X("addr/@slot", hex=True, hex_width=2)] = None
+
+
+def test_a_shape_the_reader_does_not_know_is_evaluated_in_the_classs_module() -> None:
+    ns = vars(sys.modules[__name__])
+    assert xmlmodel._read_annotation(_Odd.__annotations__["number"], ns) is None
+    assert xmlmodel._read_annotation(_Odd.__annotations__["pairs"], ns) is None
+    fields = {name: (marker, typ) for name, marker, typ in _Odd.xml_fields()}
+    assert list(fields) == ["number", "pairs", "inner", "hexed"]  # declaration order, however each was read
+    assert fields["number"] == (X("@number"), int | str | None)  # no single value type: kept whole
+    assert fields["pairs"] == (X("pairs/@x"), dict[str, int])
+    assert fields["inner"] == (X("inner", model=_Inner, many=True), _Inner)
+    assert fields["hexed"][0].hex and fields["hexed"][0].hex_width == 2
+
+
+def test_a_model_written_without_postponed_annotations_reads_its_annotated_objects() -> None:
+    namespace: dict[str, object] = {"__name__": "not_a_module"}
+    source = "from typing import Annotated\nfrom pyvirt.conf.xmlmodel import X, XmlModel\n" \
+             "class Eager(XmlModel):\n    count: Annotated[int | None, X('@count')] = None\n"  # fmt: skip
+    # a third party's module without the __future__ import (not inherited from this one): typing's objects
+    exec(compile(source, "<eager>", "exec", dont_inherit=True), namespace)
+    eager = namespace["Eager"]
+    assert isinstance(eager, type) and issubclass(eager, XmlModel)
+    assert eager.xml_fields() == [("count", X("@count"), int)]
+    assert parse_model(eager, etree.fromstring("<e count='3'/>")) == eager(count=3)
+
+
+def test_field_factories_give_each_instance_its_own_value() -> None:
+    a, b = _Odd(), _Odd()
+    a.plain.append("x")
+    assert b.plain == [] and a.inner is not b.inner
+    doc = parse_model(_Odd, etree.fromstring("<odd number='7'><inner value='1'/><inner value='2'/></odd>"))
+    assert doc.number == "7" and [i.value for i in doc.inner] == [1, 2]
+    doc.hexed = 10
+    out = etree.tostring(format_model(doc, etree.Element("odd")), encoding="unicode")
+    assert out == '<odd number="7"><inner value="1"/><inner value="2"/><addr slot="0x0a"/></odd>'
+
+
+def test_markers_compare_and_print_by_their_options() -> None:
+    assert X("a", model=_Inner) == X("a", model=_Inner) != X("a")
+    assert len({X("a"), X("a"), X("b")}) == 2
+    assert repr(X("@dev", words=("on", "off"))) == "X('@dev', words=('on', 'off'))"
+
+
+_PROBE = """
+import contextlib, io, json, sys
+from pyvirt.cli.main import main
+from pyvirt.conf.xmlmodel import XmlModel
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    rc = main(["-c", "test:///default", sys.argv[1]])
+classes, todo = [], [XmlModel]
+while todo:
+    for sub in todo.pop().__subclasses__():
+        classes.append(sub)
+        todo.append(sub)
+print(json.dumps({"rc": rc, "out": out.getvalue(), "modules": sorted(sys.modules),
+                  "read": sorted({c.__name__ for c in classes if "_own_fields_cache" in c.__dict__}),
+                  "classes": len(classes)}))
+"""
+
+
+def _probe(command: str) -> dict[str, object]:
+    run = subprocess.run([sys.executable, "-c", _PROBE, command], capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(run.stdout)
+    assert result["rc"] == 0, run.stderr
+    return result
+
+
+def test_dominfo_reads_only_the_classes_of_its_domain_and_imports_no_dataclasses() -> None:
+    result = _probe("dominfo test")
+    assert "Used memory:    2097152 KiB" in str(result["out"])
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    assert "dataclasses" not in modules
+    read = result["read"]
+    assert isinstance(read, list) and isinstance(result["classes"], int)
+    # the default domain: domain, os, vcpu, memory, devices, disk, interface, memballoon, address, clock ...
+    assert {"Domain", "Disk", "Interface", "Address"} <= set(read)
+    assert result["classes"] > 80  # the domain modules' classes are all created ...
+    assert len(read) <= 15, read  # ... and the fields of ten of them read (Domain, Os, OsType, Vcpu, Memory ...)
+
+
+def test_a_network_document_needs_neither_socket_nor_ipaddress() -> None:
+    result = _probe("net-dumpxml default")
+    assert "<range start='192.168.122.2' end='192.168.122.254'/>" in str(result["out"])
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    assert not {"socket", "ipaddress", "encodings.idna", "dataclasses"} & set(modules)
