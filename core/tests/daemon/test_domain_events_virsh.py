@@ -16,6 +16,7 @@ virsh's tables (``unknown`` / ``unsupported value``), multi-line events
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,6 +146,10 @@ def test_every_kind_prints_as_virsh_prints_it(daemon: HarnessDaemon) -> None:
         "pyvirsh": _listen([PYVIRSH], uri, "--all", "--loop", "--timeout", "8"),
         "virsh --domain --event": _listen(["virsh"], uri, "test", "--event", "memory-failure", "--timeout", "8"),
         "pyvirsh --domain --event": _listen([PYVIRSH], uri, "test", "--event", "memory-failure", "--timeout", "8"),
+        "virsh --timestamp": _listen(["virsh"], uri, "--event", "graphics", "--loop", "--timestamp", "--timeout", "8"),
+        "pyvirsh --timestamp": _listen(
+            [PYVIRSH], uri, "--event", "graphics", "--loop", "--timestamp", "--timeout", "8"
+        ),
     }
     time.sleep(3)  # every listener connected and registered (virsh's start-up under a loaded CI machine)
     daemon.trigger.touch()
@@ -156,6 +161,11 @@ def test_every_kind_prints_as_virsh_prints_it(daemon: HarnessDaemon) -> None:
     # one-shot: the first memory-failure only, then the count; both tools alike
     assert out["pyvirsh --domain --event"] == out["virsh --domain --event"]
     assert out["virsh --domain --event"][0].startswith("event 'memory-failure' for domain 'test':\nrecipient: guest\n")
+    # --timestamp: virTimeStringNowRaw's UTC time before the first line of each event (the times differ)
+    stamped = {name: re.sub(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+0000: ", "T: ", out[name][0])
+               for name in ("virsh --timestamp", "pyvirsh --timestamp")}  # fmt: skip
+    assert stamped["pyvirsh --timestamp"] == stamped["virsh --timestamp"]
+    assert stamped["virsh --timestamp"].count("T: event 'graphics'") == 2
     assert daemon.tracebacks() == []
 
 

@@ -17,9 +17,7 @@ ends it with virsh's words for that job (:class:`JobWords`).
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import NamedTuple
 
 from pyvirt.cli.domain_stats_cmds import DOMAIN, _exclusive, _pretty_capacity
 from pyvirt.cli.framework import CommandError, Opt, Session, command
@@ -27,10 +25,13 @@ from pyvirt.cli.lookup import get_domain
 from pyvirt.domain import Domain
 from pyvirt.errors import Error, ErrorCode
 
+# mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, NamedTuple
+else:
+    from pyvirt.util.named_tuple import NamedTuple
 
 __all__ = [
     "ABORT_ASYNC", "ABORT_PIVOT", "CANCELED", "COMPLETED", "FAILED", "JOB_OPTS", "READY", "JobWaiter",
@@ -247,6 +248,8 @@ class JobWaiter:
     """virshBlockJobWaitInit/virshBlockJobWait: the disk's block job events, and the polling beside them."""
 
     def __init__(self, s: Session, dom: Domain, path: str, label: str) -> None:
+        import threading  # only a command that waits on its job needs it (the other block commands do not)
+
         self.s, self.dom, self.path, self.label = s, dom, path, label
         self.status = -1
         self._changed = threading.Event()
