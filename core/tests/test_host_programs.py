@@ -92,6 +92,10 @@ NOT_RUN_ON_HOST = {
 # Keyed by (file, the program expression as written): an edited line must be looked at again.
 DYNAMIC = {
     (
+        "plugins/pyvirt-qemu/tests/test_domain_events_qemu.py",
+        "[tool, '-c', uri, 'event', 'evguest', '--all', '--loop', '--timeout', '12']",
+    ): ("Debian's virsh (in the table) or the venv's pyvirsh, each listening for the guest's events"),
+    (
         "plugins/pyvirt-lxc/tests/test_daemon_virsh_console.py",
         "argv[0]",
     ): "Debian's virsh (in the table) in a pty child",

@@ -32,9 +32,8 @@ COSTLY = ("lxml", "typing", "re", "threading", "contextlib", "importlib", "warni
 LOADS_AT_IMPORT = {
     "migrate_cmds": "its option tables name pyvirt.migration's flags, and pyvirt.migration loads threading",
 }
-# Other helpers' files at the time this guard was written (event commands need pyvirt.events; the block job
-# commands wait on threads): not checked here, see /work/notes/h6/requests.md.
-NOT_CHECKED_HERE = ("event_cmd", "blockcopy_cmd", "blockjob_cmd", "blockpull_cmds")
+# Event commands are the ones that need pyvirt.events (threading with it): another helper's file, not checked here.
+NOT_CHECKED_HERE = ("event_cmd",)
 
 
 def _costly(modules: set[str]) -> set[str]:
