@@ -102,3 +102,43 @@ def test_a_client_imports_only_the_code_of_the_procedures_it_calls() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["pyvirt.remote._remote", "pyvirt.remote._remote_p0", "pyvirt.remote._remote_types"]
     assert len(_remote.PROCEDURES) == 443 and _remote.REMOTE_PROC_DOMAIN_FD_ASSOCIATE in _remote.PROCEDURES
+
+
+def test_the_shared_type_module_holds_only_what_several_chunks_use() -> None:
+    """A short client run loads ``_remote_types`` whatever it calls: a type only one chunk's procedures use
+    (directly, or through another type) is generated into that chunk instead (it held all 700 shared types,
+    44 KB of bytecode, for the three or four a ``destroy`` uses). Read from the generated modules: which
+    chunks import each type's functions, and which shared types call them."""
+    import re
+
+    types_source = (REMOTE / "_remote_types.py").read_text()
+    defined = re.findall(r"^def pack_(\w+)\(", types_source, re.M)
+    bodies = {
+        m.group(1): m.group(0) for m in re.finditer(r"^def pack_(\w+)\(.*?(?=^def |\Z)", types_source, re.M | re.S)
+    }
+    users: dict[str, set[str]] = {name: set() for name in defined}
+    for chunk in [*sorted(REMOTE.glob("_remote_p*.py")), REMOTE / "_qemu.py", REMOTE / "_lxc.py"]:
+        imported = re.search(r"^from pyvirt\.remote\._remote_types import \((.*?)\)", chunk.read_text(), re.M | re.S)
+        for name in re.findall(r"\bpack_(\w+)", imported.group(1) if imported else ""):
+            users[name].add(chunk.stem)
+    from pyvirt.remote._remote_index import INDEX
+    from pyvirt.remote.xdrgen import CHUNK, OPENING_CALLS
+
+    for line in INDEX.strip().splitlines():  # and the procedures' own structs, found through the index
+        name, number, args_type, args_module, ret_type, ret_module = line.split(" ")
+        chunk = "_remote_p0" if f"REMOTE_PROC_{name}" in OPENING_CALLS else f"_remote_p{int(number) // CHUNK['remote']}"
+        for type_name, module in ((args_type, args_module), (ret_type, ret_module)):
+            if module == "remote_types":
+                users[type_name].add(chunk)
+    changed = True
+    while changed:  # a shared type's users are also those of the shared types that use it
+        changed = False
+        for name, body in bodies.items():
+            for used in re.findall(r"\bpack_(\w+)\(", body):
+                if used in users and used != name and not users[name] <= users[used]:
+                    users[used] |= users[name]
+                    changed = True
+    assert "remote_nonnull_domain" in users and len(users["remote_nonnull_domain"]) > 1
+    only_one = sorted(name for name, where in users.items() if len(where) == 1)
+    assert not only_one, f"shared types one chunk alone uses, generated into _remote_types: {only_one[:10]}"
+    assert "_remote_p" not in types_source  # and it imports nothing from the chunks (no import cycle)

@@ -165,7 +165,8 @@ def test_pyvirsh_list_through_pyvirtd_imports_none_of_the_costly_standard_module
     ``pyvirt.util.int_enum``: 15 million instructions), and the collections package (5.6 million: the
     ABCs come from ``_collections_abc``, which ``collections.abc`` re-exports and the interpreter has
     loaded already, and ``deque`` and namedtuple's field accessor from ``_collections``), and struct.py (0.4
-    million: the codecs use ``_struct``, the C module it re-exports)."""
+    million: the codecs use ``_struct``, the C module it re-exports), and select (0.5 million, a shared
+    library: the reader of a plain socket waits with the kernel's receive timeout, SO_RCVTIMEO)."""
     out = subprocess.run(
         [sys.executable, "-X", "importtime", str(PYVIRSH), "-c", pyvirtd.uri(), "list", "--all"],
         capture_output=True, text=True, timeout=60, check=True,
@@ -174,7 +175,7 @@ def test_pyvirsh_list_through_pyvirtd_imports_none_of_the_costly_standard_module
     imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "_socket" in imported
     costly = {"socket", "selectors", "typing", "re", "threading", "contextlib", "importlib", "warnings", "enum",
-              "functools", "collections", "types", "struct"}  # fmt: skip
+              "functools", "collections", "types", "struct", "select"}  # fmt: skip
     assert not costly & imported
     assert "pyvirt.cli.domain_cmds" in imported  # __import__ shows in -X importtime; import_module did not
 
@@ -406,3 +407,31 @@ def test_a_client_we_closed_makes_no_error_at_the_end_of_file_yet_says_it_is_clo
     with pytest.raises(InternalError, match="client socket is closed"):
         client.call(number, pack, None, unpack)
     assert isinstance(client.death, InternalError) and "client socket is closed" in str(client.death)
+
+
+def test_the_reader_of_a_plain_socket_still_wakes_to_ping_an_idle_server(
+    pyvirtd: PrivateDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``select``, the reader of the local socket waits with the kernel's receive timeout: it must
+    still wake while nothing arrives, and ping the server once ``interval`` has passed in silence."""
+    import time
+
+    import pyvirt
+    from pyvirt.remote.client import RemoteClient
+
+    pings: list[float] = []
+    original = RemoteClient.send_ping
+
+    def send_ping(self: RemoteClient) -> None:
+        pings.append(time.monotonic())
+        original(self)
+
+    monkeypatch.setattr(RemoteClient, "send_ping", send_ping)
+    with pyvirt.open(pyvirtd.uri()) as conn:
+        client = conn.calls._single["connect_close"].__self__.client
+        assert client._poll is None  # the plain socket's path
+        client.start_keepalive(0.3, 3)
+        # the wait under way keeps its 1 s timeout: a ping at about 1 s, the next 0.6 s after its pong at most
+        time.sleep(2.5)
+        assert len(pings) >= 2, pings  # woken by the timeout, without any data arriving
+        assert client.is_alive and conn.lookup_domain_by_name("test").info().state  # and answered (pongs)

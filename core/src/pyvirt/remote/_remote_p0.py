@@ -23,47 +23,56 @@ from pyvirt.remote.xdr import (
 from pyvirt.remote._remote_types import (
     pack_remote_nonnull_domain,
     unpack_remote_nonnull_domain,
-    pack_remote_vcpu_info,
-    unpack_remote_vcpu_info,
 )
 
-_S0 = Struct(">I")
-_S1 = Struct(">i")
-_S2 = Struct(">Q")
-_S3 = Struct(">Qiiiiii")
-_S4 = Struct(">IQQIQ")
-_S5 = Struct(">ii")
-_S6 = Struct(">iI")
+_S0 = Struct(">IiQi")
+_S1 = Struct(">I")
+_S2 = Struct(">i")
+_S3 = Struct(">Q")
+_S4 = Struct(">Qiiiiii")
+_S5 = Struct(">IQQIQ")
+_S6 = Struct(">ii")
+_S7 = Struct(">iI")
+
+
+def pack_remote_vcpu_info(a: bytearray, v: Any) -> None:
+    a += _S0.pack(v[0], v[1], v[2], v[3])
+
+
+def unpack_remote_vcpu_info(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, f1, f2, f3 = _S0.unpack_from(b, o)
+    o += 20
+    return (f0, f1, f2, f3), o
 
 
 def pack_remote_connect_open_args(a: bytearray, v: Any) -> None:
     _pack_opt_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_open_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_supports_feature_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_supports_feature_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_connect_supports_feature_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_supports_feature_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -78,11 +87,11 @@ def unpack_remote_connect_get_type_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_connect_get_version_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_get_version_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 8
     return (f0,), o
 
@@ -97,11 +106,11 @@ def unpack_remote_connect_get_max_vcpus_args(b: Buffer, o: int) -> tuple[Any, in
 
 
 def pack_remote_connect_get_max_vcpus_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_get_max_vcpus_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -110,14 +119,14 @@ def pack_remote_node_get_info_ret(a: bytearray, v: Any) -> None:
     if len(v[0]) != 32:
         raise ProtocolError("array of the wrong length")
     a += _pack_chars(v[0])
-    a += _S3.pack(v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+    a += _S4.pack(v[1], v[2], v[3], v[4], v[5], v[6], v[7])
 
 
 def unpack_remote_node_get_info_ret(b: Buffer, o: int) -> tuple[Any, int]:
     t1 = 32
     f0 = bytes(x & 0xFF for x in _unpack_from(f">{t1}i", b, o))
     o += 4 * t1
-    f1, f2, f3, f4, f5, f6, f7 = _S3.unpack_from(b, o)
+    f1, f2, f3, f4, f5, f6, f7 = _S4.unpack_from(b, o)
     o += 32
     return (f0, f1, f2, f3, f4, f5, f6, f7), o
 
@@ -133,12 +142,12 @@ def unpack_remote_connect_get_capabilities_ret(b: Buffer, o: int) -> tuple[Any, 
 
 def pack_remote_domain_create_xml_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_create_xml_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -153,11 +162,11 @@ def unpack_remote_domain_create_xml_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_domain_lookup_by_id_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_domain_lookup_by_id_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -225,12 +234,12 @@ def unpack_remote_domain_resume_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_reboot_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_reboot_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -272,35 +281,35 @@ def unpack_remote_domain_get_max_memory_args(b: Buffer, o: int) -> tuple[Any, in
 
 
 def pack_remote_domain_get_max_memory_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_domain_get_max_memory_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 8
     return (f0,), o
 
 
 def pack_remote_domain_set_max_memory_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S2.pack(v[1])
+    a += _S3.pack(v[1])
 
 
 def unpack_remote_domain_set_max_memory_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S3.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
 
 def pack_remote_domain_set_memory_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S2.pack(v[1])
+    a += _S3.pack(v[1])
 
 
 def unpack_remote_domain_set_memory_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S3.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -315,23 +324,23 @@ def unpack_remote_domain_get_info_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_domain_get_info_ret(a: bytearray, v: Any) -> None:
-    a += _S4.pack(v[0], v[1], v[2], v[3], v[4])
+    a += _S5.pack(v[0], v[1], v[2], v[3], v[4])
 
 
 def unpack_remote_domain_get_info_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1, f2, f3, f4 = _S4.unpack_from(b, o)
+    f0, f1, f2, f3, f4 = _S5.unpack_from(b, o)
     o += 32
     return (f0, f1, f2, f3, f4), o
 
 
 def pack_remote_domain_get_xml_desc_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_get_xml_desc_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -346,11 +355,11 @@ def unpack_remote_domain_get_xml_desc_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_connect_list_defined_domains_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_list_defined_domains_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -379,11 +388,11 @@ def unpack_remote_connect_list_defined_domains_ret(b: Buffer, o: int) -> tuple[A
 
 
 def pack_remote_connect_num_of_defined_domains_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_connect_num_of_defined_domains_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -417,13 +426,13 @@ def unpack_remote_domain_define_xml_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_pin_vcpu_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
     _pack_opaque(a, v[2], 2048, "REMOTE_CPUMAP_MAX")
 
 
 def unpack_remote_domain_pin_vcpu_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     f2, o = _unpack_opaque(b, o, 2048, "REMOTE_CPUMAP_MAX")
     return (f0, f1, f2), o
@@ -431,12 +440,12 @@ def unpack_remote_domain_pin_vcpu_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_get_vcpus_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S5.pack(v[1], v[2])
+    a += _S6.pack(v[1], v[2])
 
 
 def unpack_remote_domain_get_vcpus_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S5.unpack_from(b, o)
+    f1, f2 = _S6.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -476,11 +485,11 @@ def unpack_remote_domain_get_max_vcpus_args(b: Buffer, o: int) -> tuple[Any, int
 
 
 def pack_remote_domain_get_max_vcpus_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_domain_get_max_vcpus_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -517,23 +526,23 @@ def unpack_remote_domain_get_autostart_args(b: Buffer, o: int) -> tuple[Any, int
 
 
 def pack_remote_domain_get_autostart_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_domain_get_autostart_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_domain_set_autostart_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_set_autostart_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -557,32 +566,32 @@ def unpack_remote_auth_list_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_get_state_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_get_state_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_get_state_ret(a: bytearray, v: Any) -> None:
-    a += _S5.pack(v[0], v[1])
+    a += _S6.pack(v[0], v[1])
 
 
 def unpack_remote_domain_get_state_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S5.unpack_from(b, o)
+    f0, f1 = _S6.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_domains_args(a: bytearray, v: Any) -> None:
-    a += _S6.pack(v[0], v[1])
+    a += _S7.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_domains_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S6.unpack_from(b, o)
+    f0, f1 = _S7.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -593,7 +602,7 @@ def pack_remote_connect_list_all_domains_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_domain(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_domains_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -608,6 +617,6 @@ def unpack_remote_connect_list_all_domains_ret(b: Buffer, o: int) -> tuple[Any, 
         t3, o = unpack_remote_nonnull_domain(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o

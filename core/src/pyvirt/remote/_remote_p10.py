@@ -49,14 +49,6 @@ from pyvirt.remote._remote_types import (
     unpack_remote_domain_event_tray_change_msg,
     pack_remote_domain_event_watchdog_msg,
     unpack_remote_domain_event_watchdog_msg,
-    pack_remote_domain_fsinfo,
-    unpack_remote_domain_fsinfo,
-    pack_remote_domain_iothread_info,
-    unpack_remote_domain_iothread_info,
-    pack_remote_domain_stats_record,
-    unpack_remote_domain_stats_record,
-    pack_remote_network_dhcp_lease,
-    unpack_remote_network_dhcp_lease,
     pack_remote_nonnull_domain,
     unpack_remote_nonnull_domain,
     pack_remote_nonnull_network,
@@ -72,7 +64,8 @@ _S3 = Struct(">ii")
 _S4 = Struct(">qI")
 _S5 = Struct(">qII")
 _S6 = Struct(">iII")
-_S7 = Struct(">iI")
+_S7 = Struct(">qi")
+_S8 = Struct(">iI")
 
 
 def pack_remote_connect_get_domain_capabilities_args(a: bytearray, v: Any) -> None:
@@ -135,6 +128,18 @@ def pack_remote_domain_define_xml_flags_ret(a: bytearray, v: Any) -> None:
 def unpack_remote_domain_define_xml_flags_ret(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     return (f0,), o
+
+
+def pack_remote_domain_iothread_info(a: bytearray, v: Any) -> None:
+    a += _S0.pack(v[0])
+    _pack_opaque(a, v[1], 2048, "REMOTE_CPUMAP_MAX")
+
+
+def unpack_remote_domain_iothread_info(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, = _S0.unpack_from(b, o)
+    o += 4
+    f1, o = _unpack_opaque(b, o, 2048, "REMOTE_CPUMAP_MAX")
+    return (f0, f1), o
 
 
 def pack_remote_domain_get_iothread_info_args(a: bytearray, v: Any) -> None:
@@ -619,16 +624,41 @@ def unpack_remote_node_alloc_pages_ret(b: Buffer, o: int) -> tuple[Any, int]:
     return (f0,), o
 
 
+def pack_remote_network_dhcp_lease(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    a += _S7.pack(v[1], v[2])
+    _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
+    _pack_opt_string(a, v[4], 4194304, "REMOTE_STRING_MAX")
+    _pack_string(a, v[5], 4194304, "REMOTE_STRING_MAX")
+    a += _S0.pack(v[6])
+    _pack_opt_string(a, v[7], 4194304, "REMOTE_STRING_MAX")
+    _pack_opt_string(a, v[8], 4194304, "REMOTE_STRING_MAX")
+
+
+def unpack_remote_network_dhcp_lease(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, f2 = _S7.unpack_from(b, o)
+    o += 12
+    f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f4, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f5, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f6, = _S0.unpack_from(b, o)
+    o += 4
+    f7, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f8, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    return (f0, f1, f2, f3, f4, f5, f6, f7, f8), o
+
+
 def pack_remote_network_get_dhcp_leases_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_network(a, v[0])
     _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S7.pack(v[2], v[3])
+    a += _S8.pack(v[2], v[3])
 
 
 def unpack_remote_network_get_dhcp_leases_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_network(b, o)
     f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S7.unpack_from(b, o)
+    f2, f3 = _S8.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3), o
 
@@ -656,6 +686,31 @@ def unpack_remote_network_get_dhcp_leases_ret(b: Buffer, o: int) -> tuple[Any, i
     f0 = t2
     f1, = _S0.unpack_from(b, o)
     o += 4
+    return (f0, f1), o
+
+
+def pack_remote_domain_stats_record(a: bytearray, v: Any) -> None:
+    pack_remote_nonnull_domain(a, v[0])
+    if len(v[1]) > 262144:
+        raise ProtocolError("array longer than REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX")
+    a += _U32.pack(len(v[1]))
+    for t1 in v[1]:
+        pack_remote_typed_param(a, t1)
+
+
+def unpack_remote_domain_stats_record(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = unpack_remote_nonnull_domain(b, o)
+    t1 = _U32.unpack_from(b, o)[0]
+    if t1 > 262144:
+        raise ProtocolError("array longer than REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX")
+    o += 4
+    if o + 4 * t1 > len(b):
+        raise ProtocolError("array runs past the end of the message")
+    t2 = []
+    for _ in range(t1):
+        t3, o = unpack_remote_typed_param(b, o)
+        t2.append(t3)
+    f1 = t2
     return (f0, f1), o
 
 
@@ -721,6 +776,35 @@ def unpack_remote_connect_get_all_domain_stats_ret(b: Buffer, o: int) -> tuple[A
         t2.append(t3)
     f0 = t2
     return (f0,), o
+
+
+def pack_remote_domain_fsinfo(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
+    _pack_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
+    if len(v[3]) > 256:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_FSINFO_DISKS_MAX")
+    a += _U32.pack(len(v[3]))
+    for t1 in v[3]:
+        _pack_string(a, t1, 4194304, "REMOTE_STRING_MAX")
+
+
+def unpack_remote_domain_fsinfo(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f2, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    t1 = _U32.unpack_from(b, o)[0]
+    if t1 > 256:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_FSINFO_DISKS_MAX")
+    o += 4
+    if o + 4 * t1 > len(b):
+        raise ProtocolError("array runs past the end of the message")
+    t2 = []
+    for _ in range(t1):
+        t3, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+        t2.append(t3)
+    f3 = t2
+    return (f0, f1, f2, f3), o
 
 
 def pack_remote_domain_get_fsinfo_args(a: bytearray, v: Any) -> None:

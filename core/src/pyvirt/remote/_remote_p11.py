@@ -21,8 +21,6 @@ from pyvirt.remote.xdr import (
     _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,
 )
 from pyvirt.remote._remote_types import (
-    pack_remote_domain_interface,
-    unpack_remote_domain_interface,
     pack_remote_nonnull_domain,
     unpack_remote_nonnull_domain,
     pack_remote_nonnull_node_device,
@@ -329,6 +327,48 @@ def unpack_remote_node_device_event_update_msg(b: Buffer, o: int) -> tuple[Any, 
     o += 4
     f1, o = unpack_remote_nonnull_node_device(b, o)
     return (f0, f1), o
+
+
+def pack_remote_domain_ip_addr(a: bytearray, v: Any) -> None:
+    a += _S3.pack(v[0])
+    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
+    a += _S0.pack(v[2])
+
+
+def unpack_remote_domain_ip_addr(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, = _S3.unpack_from(b, o)
+    o += 4
+    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f2, = _S0.unpack_from(b, o)
+    o += 4
+    return (f0, f1, f2), o
+
+
+def pack_remote_domain_interface(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
+    if len(v[2]) > 2048:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_IP_ADDR_MAX")
+    a += _U32.pack(len(v[2]))
+    for t1 in v[2]:
+        pack_remote_domain_ip_addr(a, t1)
+
+
+def unpack_remote_domain_interface(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    t1 = _U32.unpack_from(b, o)[0]
+    if t1 > 2048:
+        raise ProtocolError("array longer than REMOTE_DOMAIN_IP_ADDR_MAX")
+    o += 4
+    if o + 4 * t1 > len(b):
+        raise ProtocolError("array runs past the end of the message")
+    t2 = []
+    for _ in range(t1):
+        t3, o = unpack_remote_domain_ip_addr(b, o)
+        t2.append(t3)
+    f2 = t2
+    return (f0, f1, f2), o
 
 
 def pack_remote_domain_interface_addresses_args(a: bytearray, v: Any) -> None:

@@ -27,10 +27,6 @@ from pyvirt.remote._remote_types import (
     unpack_remote_nonnull_domain_checkpoint,
     pack_remote_nonnull_network,
     unpack_remote_nonnull_network,
-    pack_remote_nonnull_network_port,
-    unpack_remote_nonnull_network_port,
-    pack_remote_nonnull_nwfilter_binding,
-    unpack_remote_nonnull_nwfilter_binding,
     pack_remote_nonnull_storage_pool,
     unpack_remote_nonnull_storage_pool,
     pack_remote_typed_param,
@@ -44,6 +40,35 @@ _S3 = Struct(">QQ")
 _S4 = Struct(">iI")
 _S5 = Struct(">QI")
 _S6 = Struct(">III")
+
+
+def pack_remote_nonnull_network_port(a: bytearray, v: Any) -> None:
+    pack_remote_nonnull_network(a, v[0])
+    if len(v[1]) != 16:
+        raise ProtocolError("opaque of the wrong length")
+    a += v[1]
+    a += _PAD[len(v[1]) & 3]
+
+
+def unpack_remote_nonnull_network_port(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = unpack_remote_nonnull_network(b, o)
+    t1 = 16
+    if o + t1 > len(b):
+        raise ProtocolError("opaque_fixed runs past the end of the message")
+    f1 = bytes(b[o : o + t1])
+    o += (t1 + 3) & ~3
+    return (f0, f1), o
+
+
+def pack_remote_nonnull_nwfilter_binding(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
+
+
+def unpack_remote_nonnull_nwfilter_binding(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    return (f0, f1), o
 
 
 def pack_remote_domain_set_iothread_params_args(a: bytearray, v: Any) -> None:

@@ -21,8 +21,6 @@ from pyvirt.remote.xdr import (
     _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,
 )
 from pyvirt.remote._remote_types import (
-    pack_remote_domain_memory_stat,
-    unpack_remote_domain_memory_stat,
     pack_remote_nonnull_domain,
     unpack_remote_nonnull_domain,
     pack_remote_nonnull_interface,
@@ -37,8 +35,9 @@ from pyvirt.remote._remote_types import (
 
 _S0 = Struct(">Q")
 _S1 = Struct(">II")
-_S2 = Struct(">i")
-_S3 = Struct(">I")
+_S2 = Struct(">iQ")
+_S3 = Struct(">i")
+_S4 = Struct(">I")
 
 
 def pack_remote_connect_get_lib_version_ret(a: bytearray, v: Any) -> None:
@@ -61,6 +60,16 @@ def unpack_remote_domain_memory_stats_args(b: Buffer, o: int) -> tuple[Any, int]
     f1, f2 = _S1.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
+
+
+def pack_remote_domain_memory_stat(a: bytearray, v: Any) -> None:
+    a += _S2.pack(v[0], v[1])
+
+
+def unpack_remote_domain_memory_stat(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, f1 = _S2.unpack_from(b, o)
+    o += 12
+    return (f0, f1), o
 
 
 def pack_remote_domain_memory_stats_ret(a: bytearray, v: Any) -> None:
@@ -87,21 +96,21 @@ def unpack_remote_domain_memory_stats_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_connect_num_of_defined_interfaces_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_num_of_defined_interfaces_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_connect_list_defined_interfaces_args(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_list_defined_interfaces_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -167,12 +176,12 @@ def unpack_remote_interface_lookup_by_mac_string_ret(b: Buffer, o: int) -> tuple
 
 def pack_remote_interface_get_xml_desc_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_interface(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_interface_get_xml_desc_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_interface(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -188,12 +197,12 @@ def unpack_remote_interface_get_xml_desc_ret(b: Buffer, o: int) -> tuple[Any, in
 
 def pack_remote_interface_define_xml_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_interface_define_xml_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -218,24 +227,24 @@ def unpack_remote_interface_undefine_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_interface_create_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_interface(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_interface_create_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_interface(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_interface_destroy_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_interface(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_interface_destroy_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_interface(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -243,13 +252,13 @@ def unpack_remote_interface_destroy_args(b: Buffer, o: int) -> tuple[Any, int]:
 def pack_remote_connect_domain_xml_from_native_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_connect_domain_xml_from_native_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
@@ -266,13 +275,13 @@ def unpack_remote_connect_domain_xml_from_native_ret(b: Buffer, o: int) -> tuple
 def pack_remote_connect_domain_xml_to_native_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_connect_domain_xml_to_native_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
@@ -287,21 +296,21 @@ def unpack_remote_connect_domain_xml_to_native_ret(b: Buffer, o: int) -> tuple[A
 
 
 def pack_remote_connect_num_of_secrets_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_num_of_secrets_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_connect_list_secrets_args(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_list_secrets_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -356,12 +365,12 @@ def unpack_remote_secret_lookup_by_uuid_ret(b: Buffer, o: int) -> tuple[Any, int
 
 def pack_remote_secret_define_xml_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_secret_define_xml_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -377,12 +386,12 @@ def unpack_remote_secret_define_xml_ret(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_secret_get_xml_desc_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_secret(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_secret_get_xml_desc_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_secret(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -399,25 +408,25 @@ def unpack_remote_secret_get_xml_desc_ret(b: Buffer, o: int) -> tuple[Any, int]:
 def pack_remote_secret_set_value_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_secret(a, v[0])
     _pack_opaque(a, v[1], 65536, "REMOTE_SECRET_VALUE_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_secret_set_value_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_secret(b, o)
     f1, o = _unpack_opaque(b, o, 65536, "REMOTE_SECRET_VALUE_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_secret_get_value_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_secret(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_secret_get_value_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_secret(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -441,12 +450,12 @@ def unpack_remote_secret_undefine_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_secret_lookup_by_usage_args(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
 
 
 def unpack_remote_secret_lookup_by_usage_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     return (f0, f1), o
@@ -479,11 +488,11 @@ def unpack_remote_domain_migrate_prepare_tunnel_args(b: Buffer, o: int) -> tuple
 
 
 def pack_remote_connect_is_secure_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_is_secure_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -498,11 +507,11 @@ def unpack_remote_domain_is_active_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_domain_is_active_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_domain_is_active_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -517,11 +526,11 @@ def unpack_remote_domain_is_persistent_args(b: Buffer, o: int) -> tuple[Any, int
 
 
 def pack_remote_domain_is_persistent_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_domain_is_persistent_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -536,11 +545,11 @@ def unpack_remote_network_is_active_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 
 def pack_remote_network_is_active_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_network_is_active_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -555,11 +564,11 @@ def unpack_remote_network_is_persistent_args(b: Buffer, o: int) -> tuple[Any, in
 
 
 def pack_remote_network_is_persistent_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_network_is_persistent_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -574,11 +583,11 @@ def unpack_remote_storage_pool_is_active_args(b: Buffer, o: int) -> tuple[Any, i
 
 
 def pack_remote_storage_pool_is_active_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_storage_pool_is_active_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -593,11 +602,11 @@ def unpack_remote_storage_pool_is_persistent_args(b: Buffer, o: int) -> tuple[An
 
 
 def pack_remote_storage_pool_is_persistent_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_storage_pool_is_persistent_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
@@ -612,32 +621,32 @@ def unpack_remote_interface_is_active_args(b: Buffer, o: int) -> tuple[Any, int]
 
 
 def pack_remote_interface_is_active_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_interface_is_active_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_connect_compare_cpu_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_connect_compare_cpu_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_compare_cpu_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S3.pack(v[0])
 
 
 def unpack_remote_connect_compare_cpu_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S3.unpack_from(b, o)
     o += 4
     return (f0,), o

@@ -21,10 +21,6 @@ from pyvirt.remote.xdr import (
     _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,
 )
 from pyvirt.remote._remote_types import (
-    pack_remote_node_get_cpu_stats,
-    unpack_remote_node_get_cpu_stats,
-    pack_remote_node_get_memory_stats,
-    unpack_remote_node_get_memory_stats,
     pack_remote_nonnull_domain,
     unpack_remote_nonnull_domain,
     pack_remote_nonnull_domain_snapshot,
@@ -33,24 +29,48 @@ from pyvirt.remote._remote_types import (
     unpack_remote_typed_param,
 )
 
-_S0 = Struct(">iiI")
-_S1 = Struct(">i")
-_S2 = Struct(">QI")
-_S3 = Struct(">I")
-_S4 = Struct(">iI")
-_S5 = Struct(">II")
-_S6 = Struct(">iiQQQ")
-_S7 = Struct(">Q")
+_S0 = Struct(">Q")
+_S1 = Struct(">iiI")
+_S2 = Struct(">i")
+_S3 = Struct(">QI")
+_S4 = Struct(">I")
+_S5 = Struct(">iI")
+_S6 = Struct(">II")
+_S7 = Struct(">iiQQQ")
 _S8 = Struct(">IIQ")
 _S9 = Struct(">IQI")
 
 
+def pack_remote_node_get_cpu_stats(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    a += _S0.pack(v[1])
+
+
+def unpack_remote_node_get_cpu_stats(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, = _S0.unpack_from(b, o)
+    o += 8
+    return (f0, f1), o
+
+
+def pack_remote_node_get_memory_stats(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    a += _S0.pack(v[1])
+
+
+def unpack_remote_node_get_memory_stats(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, = _S0.unpack_from(b, o)
+    o += 8
+    return (f0, f1), o
+
+
 def pack_remote_node_get_cpu_stats_args(a: bytearray, v: Any) -> None:
-    a += _S0.pack(v[0], v[1], v[2])
+    a += _S1.pack(v[0], v[1], v[2])
 
 
 def unpack_remote_node_get_cpu_stats_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1, f2 = _S0.unpack_from(b, o)
+    f0, f1, f2 = _S1.unpack_from(b, o)
     o += 12
     return (f0, f1, f2), o
 
@@ -61,7 +81,7 @@ def pack_remote_node_get_cpu_stats_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_node_get_cpu_stats(a, t1)
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_node_get_cpu_stats_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -76,17 +96,17 @@ def unpack_remote_node_get_cpu_stats_ret(b: Buffer, o: int) -> tuple[Any, int]:
         t3, o = unpack_remote_node_get_cpu_stats(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_node_get_memory_stats_args(a: bytearray, v: Any) -> None:
-    a += _S0.pack(v[0], v[1], v[2])
+    a += _S1.pack(v[0], v[1], v[2])
 
 
 def unpack_remote_node_get_memory_stats_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1, f2 = _S0.unpack_from(b, o)
+    f0, f1, f2 = _S1.unpack_from(b, o)
     o += 12
     return (f0, f1, f2), o
 
@@ -97,7 +117,7 @@ def pack_remote_node_get_memory_stats_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_node_get_memory_stats(a, t1)
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_node_get_memory_stats_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -112,7 +132,7 @@ def unpack_remote_node_get_memory_stats_ret(b: Buffer, o: int) -> tuple[Any, int
         t3, o = unpack_remote_node_get_memory_stats(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -120,13 +140,13 @@ def unpack_remote_node_get_memory_stats_ret(b: Buffer, o: int) -> tuple[Any, int
 def pack_remote_domain_block_resize_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S2.pack(v[2], v[3])
+    a += _S3.pack(v[2], v[3])
 
 
 def unpack_remote_domain_block_resize_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S2.unpack_from(b, o)
+    f2, f3 = _S3.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3), o
 
@@ -138,7 +158,7 @@ def pack_remote_domain_set_numa_parameters_args(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[1]))
     for t1 in v[1]:
         pack_remote_typed_param(a, t1)
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_domain_set_numa_parameters_args(b: Buffer, o: int) -> tuple[Any, int]:
@@ -154,19 +174,19 @@ def unpack_remote_domain_set_numa_parameters_args(b: Buffer, o: int) -> tuple[An
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f1 = t2
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_get_numa_parameters_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S4.pack(v[1], v[2])
+    a += _S5.pack(v[1], v[2])
 
 
 def unpack_remote_domain_get_numa_parameters_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S4.unpack_from(b, o)
+    f1, f2 = _S5.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -177,7 +197,7 @@ def pack_remote_domain_get_numa_parameters_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_typed_param(a, t1)
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_get_numa_parameters_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -192,7 +212,7 @@ def unpack_remote_domain_get_numa_parameters_ret(b: Buffer, o: int) -> tuple[Any
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -200,13 +220,13 @@ def unpack_remote_domain_get_numa_parameters_ret(b: Buffer, o: int) -> tuple[Any
 def pack_remote_domain_block_stats_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S4.pack(v[2], v[3])
+    a += _S5.pack(v[2], v[3])
 
 
 def unpack_remote_domain_block_stats_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S4.unpack_from(b, o)
+    f2, f3 = _S5.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3), o
 
@@ -217,7 +237,7 @@ def pack_remote_domain_block_stats_flags_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_typed_param(a, t1)
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_block_stats_flags_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -232,31 +252,31 @@ def unpack_remote_domain_block_stats_flags_ret(b: Buffer, o: int) -> tuple[Any, 
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_reset_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_reset_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_destroy_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_destroy_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -265,14 +285,14 @@ def pack_remote_domain_save_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[3])
+    a += _S4.pack(v[3])
 
 
 def unpack_remote_domain_save_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f2, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f3, = _S3.unpack_from(b, o)
+    f3, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3), o
 
@@ -280,25 +300,25 @@ def unpack_remote_domain_save_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
 def pack_remote_domain_restore_flags_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_domain_restore_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_save_image_get_xml_desc_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_save_image_get_xml_desc_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -315,42 +335,42 @@ def unpack_remote_domain_save_image_get_xml_desc_ret(b: Buffer, o: int) -> tuple
 def pack_remote_domain_save_image_define_xml_args(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_domain_save_image_define_xml_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_undefine_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_undefine_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_send_key_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S5.pack(v[1], v[2])
+    a += _S6.pack(v[1], v[2])
     if len(v[3]) > 16:
         raise ProtocolError("array longer than REMOTE_DOMAIN_SEND_KEY_MAX")
     a += _U32.pack(len(v[3]))
     a += _pack(f">{len(v[3])}I", *v[3])
-    a += _S3.pack(v[4])
+    a += _S4.pack(v[4])
 
 
 def unpack_remote_domain_send_key_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S5.unpack_from(b, o)
+    f1, f2 = _S6.unpack_from(b, o)
     o += 8
     t1 = _U32.unpack_from(b, o)[0]
     if t1 > 16:
@@ -358,48 +378,48 @@ def unpack_remote_domain_send_key_args(b: Buffer, o: int) -> tuple[Any, int]:
     o += 4
     f3 = list(_unpack_from(f">{t1}I", b, o))
     o += 4 * t1
-    f4, = _S3.unpack_from(b, o)
+    f4, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3, f4), o
 
 
 def pack_remote_domain_pin_vcpu_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
     _pack_opaque(a, v[2], 2048, "REMOTE_CPUMAP_MAX")
-    a += _S3.pack(v[3])
+    a += _S4.pack(v[3])
 
 
 def unpack_remote_domain_pin_vcpu_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     f2, o = _unpack_opaque(b, o, 2048, "REMOTE_CPUMAP_MAX")
-    f3, = _S3.unpack_from(b, o)
+    f3, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3), o
 
 
 def pack_remote_domain_get_vcpu_pin_info_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1], v[2], v[3])
+    a += _S1.pack(v[1], v[2], v[3])
 
 
 def unpack_remote_domain_get_vcpu_pin_info_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2, f3 = _S0.unpack_from(b, o)
+    f1, f2, f3 = _S1.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3), o
 
 
 def pack_remote_domain_get_vcpu_pin_info_ret(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[0], 8388608, "REMOTE_CPUMAPS_MAX")
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_get_vcpu_pin_info_ret(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_opaque(b, o, 8388608, "REMOTE_CPUMAPS_MAX")
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -407,13 +427,13 @@ def unpack_remote_domain_get_vcpu_pin_info_ret(b: Buffer, o: int) -> tuple[Any, 
 def pack_remote_domain_block_job_abort_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_domain_block_job_abort_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
@@ -421,23 +441,23 @@ def unpack_remote_domain_block_job_abort_args(b: Buffer, o: int) -> tuple[Any, i
 def pack_remote_domain_get_block_job_info_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
+    a += _S4.pack(v[2])
 
 
 def unpack_remote_domain_get_block_job_info_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
+    f2, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_get_block_job_info_ret(a: bytearray, v: Any) -> None:
-    a += _S6.pack(v[0], v[1], v[2], v[3], v[4])
+    a += _S7.pack(v[0], v[1], v[2], v[3], v[4])
 
 
 def unpack_remote_domain_get_block_job_info_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1, f2, f3, f4 = _S6.unpack_from(b, o)
+    f0, f1, f2, f3, f4 = _S7.unpack_from(b, o)
     o += 32
     return (f0, f1, f2, f3, f4), o
 
@@ -445,13 +465,13 @@ def unpack_remote_domain_get_block_job_info_ret(b: Buffer, o: int) -> tuple[Any,
 def pack_remote_domain_block_job_set_speed_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S2.pack(v[2], v[3])
+    a += _S3.pack(v[2], v[3])
 
 
 def unpack_remote_domain_block_job_set_speed_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S2.unpack_from(b, o)
+    f2, f3 = _S3.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3), o
 
@@ -459,13 +479,13 @@ def unpack_remote_domain_block_job_set_speed_args(b: Buffer, o: int) -> tuple[An
 def pack_remote_domain_block_pull_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S2.pack(v[2], v[3])
+    a += _S3.pack(v[2], v[3])
 
 
 def unpack_remote_domain_block_pull_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S2.unpack_from(b, o)
+    f2, f3 = _S3.unpack_from(b, o)
     o += 12
     return (f0, f1, f2, f3), o
 
@@ -478,7 +498,7 @@ def pack_remote_domain_set_block_io_tune_args(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[2]))
     for t1 in v[2]:
         pack_remote_typed_param(a, t1)
-    a += _S3.pack(v[3])
+    a += _S4.pack(v[3])
 
 
 def unpack_remote_domain_set_block_io_tune_args(b: Buffer, o: int) -> tuple[Any, int]:
@@ -495,7 +515,7 @@ def unpack_remote_domain_set_block_io_tune_args(b: Buffer, o: int) -> tuple[Any,
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f2 = t2
-    f3, = _S3.unpack_from(b, o)
+    f3, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3), o
 
@@ -503,13 +523,13 @@ def unpack_remote_domain_set_block_io_tune_args(b: Buffer, o: int) -> tuple[Any,
 def pack_remote_domain_get_block_io_tune_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S4.pack(v[2], v[3])
+    a += _S5.pack(v[2], v[3])
 
 
 def unpack_remote_domain_get_block_io_tune_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S4.unpack_from(b, o)
+    f2, f3 = _S5.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3), o
 
@@ -520,7 +540,7 @@ def pack_remote_domain_get_block_io_tune_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_typed_param(a, t1)
-    a += _S1.pack(v[1])
+    a += _S2.pack(v[1])
 
 
 def unpack_remote_domain_get_block_io_tune_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -535,63 +555,63 @@ def unpack_remote_domain_get_block_io_tune_ret(b: Buffer, o: int) -> tuple[Any, 
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S1.unpack_from(b, o)
+    f1, = _S2.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_migrate_get_max_speed_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_migrate_get_max_speed_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_migrate_get_max_speed_ret(a: bytearray, v: Any) -> None:
-    a += _S7.pack(v[0])
+    a += _S0.pack(v[0])
 
 
 def unpack_remote_domain_migrate_get_max_speed_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S7.unpack_from(b, o)
+    f0, = _S0.unpack_from(b, o)
     o += 8
     return (f0,), o
 
 
 def pack_remote_domain_snapshot_num_children_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_snapshot_num_children_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_snapshot_num_children_ret(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0])
+    a += _S2.pack(v[0])
 
 
 def unpack_remote_domain_snapshot_num_children_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S1.unpack_from(b, o)
+    f0, = _S2.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_domain_snapshot_list_children_names_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S4.pack(v[1], v[2])
+    a += _S5.pack(v[1], v[2])
 
 
 def unpack_remote_domain_snapshot_list_children_names_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, f2 = _S4.unpack_from(b, o)
+    f1, f2 = _S5.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -621,12 +641,12 @@ def unpack_remote_domain_snapshot_list_children_names_ret(b: Buffer, o: int) -> 
 
 def pack_remote_domain_snapshot_get_parent_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_snapshot_get_parent_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -642,12 +662,12 @@ def unpack_remote_domain_snapshot_get_parent_ret(b: Buffer, o: int) -> tuple[Any
 
 def pack_remote_domain_get_control_info_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S3.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_get_control_info_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S3.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -664,12 +684,12 @@ def unpack_remote_domain_get_control_info_ret(b: Buffer, o: int) -> tuple[Any, i
 
 def pack_remote_domain_open_graphics_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S5.pack(v[1], v[2])
+    a += _S6.pack(v[1], v[2])
 
 
 def unpack_remote_domain_open_graphics_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S5.unpack_from(b, o)
+    f1, f2 = _S6.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 

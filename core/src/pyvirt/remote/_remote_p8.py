@@ -21,8 +21,6 @@ from pyvirt.remote.xdr import (
     _pack_string, _pack_uchars, _unpack_opaque, _unpack_opt_string, _unpack_string,
 )
 from pyvirt.remote._remote_types import (
-    pack_remote_domain_disk_error,
-    unpack_remote_domain_disk_error,
     pack_remote_domain_get_security_label_ret,
     unpack_remote_domain_get_security_label_ret,
     pack_remote_nonnull_domain,
@@ -47,13 +45,25 @@ from pyvirt.remote._remote_types import (
     unpack_remote_typed_param,
 )
 
-_S0 = Struct(">I")
-_S1 = Struct(">iI")
-_S2 = Struct(">i")
+_S0 = Struct(">i")
+_S1 = Struct(">I")
+_S2 = Struct(">iI")
 _S3 = Struct(">IQI")
 _S4 = Struct(">QI")
 _S5 = Struct(">IiII")
 _S6 = Struct(">II")
+
+
+def pack_remote_domain_disk_error(a: bytearray, v: Any) -> None:
+    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
+    a += _S0.pack(v[1])
+
+
+def unpack_remote_domain_disk_error(b: Buffer, o: int) -> tuple[Any, int]:
+    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
+    f1, = _S0.unpack_from(b, o)
+    o += 4
+    return (f0, f1), o
 
 
 def pack_remote_domain_set_interface_parameters_args(a: bytearray, v: Any) -> None:
@@ -64,7 +74,7 @@ def pack_remote_domain_set_interface_parameters_args(a: bytearray, v: Any) -> No
     a += _U32.pack(len(v[2]))
     for t1 in v[2]:
         pack_remote_typed_param(a, t1)
-    a += _S0.pack(v[3])
+    a += _S1.pack(v[3])
 
 
 def unpack_remote_domain_set_interface_parameters_args(b: Buffer, o: int) -> tuple[Any, int]:
@@ -81,7 +91,7 @@ def unpack_remote_domain_set_interface_parameters_args(b: Buffer, o: int) -> tup
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f2 = t2
-    f3, = _S0.unpack_from(b, o)
+    f3, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3), o
 
@@ -89,13 +99,13 @@ def unpack_remote_domain_set_interface_parameters_args(b: Buffer, o: int) -> tup
 def pack_remote_domain_get_interface_parameters_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S1.pack(v[2], v[3])
+    a += _S2.pack(v[2], v[3])
 
 
 def unpack_remote_domain_get_interface_parameters_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, f3 = _S1.unpack_from(b, o)
+    f2, f3 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1, f2, f3), o
 
@@ -106,7 +116,7 @@ def pack_remote_domain_get_interface_parameters_ret(a: bytearray, v: Any) -> Non
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_typed_param(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_get_interface_parameters_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -121,7 +131,7 @@ def unpack_remote_domain_get_interface_parameters_ret(b: Buffer, o: int) -> tupl
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -140,12 +150,12 @@ def unpack_remote_domain_pm_suspend_for_duration_args(b: Buffer, o: int) -> tupl
 
 def pack_remote_domain_pm_wakeup_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_pm_wakeup_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -153,37 +163,37 @@ def unpack_remote_domain_pm_wakeup_args(b: Buffer, o: int) -> tuple[Any, int]:
 def pack_remote_domain_pin_emulator_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
     _pack_opaque(a, v[1], 2048, "REMOTE_CPUMAP_MAX")
-    a += _S0.pack(v[2])
+    a += _S1.pack(v[2])
 
 
 def unpack_remote_domain_pin_emulator_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_opaque(b, o, 2048, "REMOTE_CPUMAP_MAX")
-    f2, = _S0.unpack_from(b, o)
+    f2, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_get_emulator_pin_info_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S1.pack(v[1], v[2])
+    a += _S2.pack(v[1], v[2])
 
 
 def unpack_remote_domain_get_emulator_pin_info_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S1.unpack_from(b, o)
+    f1, f2 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
 
 def pack_remote_domain_get_emulator_pin_info_ret(a: bytearray, v: Any) -> None:
     _pack_opaque(a, v[0], 8388608, "REMOTE_CPUMAPS_MAX")
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_get_emulator_pin_info_ret(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_opaque(b, o, 8388608, "REMOTE_CPUMAPS_MAX")
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -203,7 +213,7 @@ def pack_remote_domain_get_security_label_list_ret(a: bytearray, v: Any) -> None
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_domain_get_security_label_ret(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_get_security_label_list_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -218,45 +228,45 @@ def unpack_remote_domain_get_security_label_list_ret(b: Buffer, o: int) -> tuple
         t3, o = unpack_remote_domain_get_security_label_ret(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_set_metadata_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
     _pack_opt_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
     _pack_opt_string(a, v[4], 4194304, "REMOTE_STRING_MAX")
-    a += _S0.pack(v[5])
+    a += _S1.pack(v[5])
 
 
 def unpack_remote_domain_set_metadata_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     f2, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f4, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f5, = _S0.unpack_from(b, o)
+    f5, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3, f4, f5), o
 
 
 def pack_remote_domain_get_metadata_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
     _pack_opt_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
-    a += _S0.pack(v[3])
+    a += _S1.pack(v[3])
 
 
 def unpack_remote_domain_get_metadata_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     f2, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f3, = _S0.unpack_from(b, o)
+    f3, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1, f2, f3), o
 
@@ -304,7 +314,7 @@ def pack_remote_domain_get_cpu_stats_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_typed_param(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_get_cpu_stats_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -319,19 +329,19 @@ def unpack_remote_domain_get_cpu_stats_ret(b: Buffer, o: int) -> tuple[Any, int]
         t3, o = unpack_remote_typed_param(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_get_hostname_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_get_hostname_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -371,12 +381,12 @@ def unpack_remote_storage_vol_resize_args(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_list_all_snapshots_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S1.pack(v[1], v[2])
+    a += _S2.pack(v[1], v[2])
 
 
 def unpack_remote_domain_list_all_snapshots_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, f2 = _S1.unpack_from(b, o)
+    f1, f2 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -387,7 +397,7 @@ def pack_remote_domain_list_all_snapshots_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_domain_snapshot(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_list_all_snapshots_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -402,19 +412,19 @@ def unpack_remote_domain_list_all_snapshots_ret(b: Buffer, o: int) -> tuple[Any,
         t3, o = unpack_remote_nonnull_domain_snapshot(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_snapshot_list_all_children_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S1.pack(v[1], v[2])
+    a += _S2.pack(v[1], v[2])
 
 
 def unpack_remote_domain_snapshot_list_all_children_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, f2 = _S1.unpack_from(b, o)
+    f1, f2 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -425,7 +435,7 @@ def pack_remote_domain_snapshot_list_all_children_ret(a: bytearray, v: Any) -> N
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_domain_snapshot(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_snapshot_list_all_children_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -440,63 +450,63 @@ def unpack_remote_domain_snapshot_list_all_children_ret(b: Buffer, o: int) -> tu
         t3, o = unpack_remote_nonnull_domain_snapshot(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_snapshot_is_current_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_snapshot_is_current_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_snapshot_is_current_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S0.pack(v[0])
 
 
 def unpack_remote_domain_snapshot_is_current_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S0.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_domain_snapshot_has_metadata_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain_snapshot(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_snapshot_has_metadata_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain_snapshot(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_domain_snapshot_has_metadata_ret(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0])
+    a += _S0.pack(v[0])
 
 
 def unpack_remote_domain_snapshot_has_metadata_ret(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S2.unpack_from(b, o)
+    f0, = _S0.unpack_from(b, o)
     o += 4
     return (f0,), o
 
 
 def pack_remote_domain_shutdown_flags_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_domain_shutdown_flags_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
@@ -519,7 +529,7 @@ def pack_remote_domain_get_disk_errors_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_domain_disk_error(a, t1)
-    a += _S2.pack(v[1])
+    a += _S0.pack(v[1])
 
 
 def unpack_remote_domain_get_disk_errors_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -534,17 +544,17 @@ def unpack_remote_domain_get_disk_errors_ret(b: Buffer, o: int) -> tuple[Any, in
         t3, o = unpack_remote_domain_disk_error(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S2.unpack_from(b, o)
+    f1, = _S0.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_storage_pools_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_storage_pools_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -555,7 +565,7 @@ def pack_remote_connect_list_all_storage_pools_ret(a: bytearray, v: Any) -> None
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_storage_pool(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_storage_pools_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -570,19 +580,19 @@ def unpack_remote_connect_list_all_storage_pools_ret(b: Buffer, o: int) -> tuple
         t3, o = unpack_remote_nonnull_storage_pool(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_storage_pool_list_all_volumes_args(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_storage_pool(a, v[0])
-    a += _S1.pack(v[1], v[2])
+    a += _S2.pack(v[1], v[2])
 
 
 def unpack_remote_storage_pool_list_all_volumes_args(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_storage_pool(b, o)
-    f1, f2 = _S1.unpack_from(b, o)
+    f1, f2 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1, f2), o
 
@@ -593,7 +603,7 @@ def pack_remote_storage_pool_list_all_volumes_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_storage_vol(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_storage_pool_list_all_volumes_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -608,17 +618,17 @@ def unpack_remote_storage_pool_list_all_volumes_ret(b: Buffer, o: int) -> tuple[
         t3, o = unpack_remote_nonnull_storage_vol(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_networks_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_networks_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -629,7 +639,7 @@ def pack_remote_connect_list_all_networks_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_network(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_networks_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -644,17 +654,17 @@ def unpack_remote_connect_list_all_networks_ret(b: Buffer, o: int) -> tuple[Any,
         t3, o = unpack_remote_nonnull_network(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_interfaces_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_interfaces_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -665,7 +675,7 @@ def pack_remote_connect_list_all_interfaces_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_interface(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_interfaces_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -680,17 +690,17 @@ def unpack_remote_connect_list_all_interfaces_ret(b: Buffer, o: int) -> tuple[An
         t3, o = unpack_remote_nonnull_interface(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_node_devices_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_node_devices_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -701,7 +711,7 @@ def pack_remote_connect_list_all_node_devices_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_node_device(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_node_devices_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -716,17 +726,17 @@ def unpack_remote_connect_list_all_node_devices_ret(b: Buffer, o: int) -> tuple[
         t3, o = unpack_remote_nonnull_node_device(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_nwfilters_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_nwfilters_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -737,7 +747,7 @@ def pack_remote_connect_list_all_nwfilters_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_nwfilter(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_nwfilters_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -752,17 +762,17 @@ def unpack_remote_connect_list_all_nwfilters_ret(b: Buffer, o: int) -> tuple[Any
         t3, o = unpack_remote_nonnull_nwfilter(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o
 
 
 def pack_remote_connect_list_all_secrets_args(a: bytearray, v: Any) -> None:
-    a += _S1.pack(v[0], v[1])
+    a += _S2.pack(v[0], v[1])
 
 
 def unpack_remote_connect_list_all_secrets_args(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S1.unpack_from(b, o)
+    f0, f1 = _S2.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -773,7 +783,7 @@ def pack_remote_connect_list_all_secrets_ret(a: bytearray, v: Any) -> None:
     a += _U32.pack(len(v[0]))
     for t1 in v[0]:
         pack_remote_nonnull_secret(a, t1)
-    a += _S0.pack(v[1])
+    a += _S1.pack(v[1])
 
 
 def unpack_remote_connect_list_all_secrets_ret(b: Buffer, o: int) -> tuple[Any, int]:
@@ -788,6 +798,6 @@ def unpack_remote_connect_list_all_secrets_ret(b: Buffer, o: int) -> tuple[Any, 
         t3, o = unpack_remote_nonnull_secret(b, o)
         t2.append(t3)
     f0 = t2
-    f1, = _S0.unpack_from(b, o)
+    f1, = _S1.unpack_from(b, o)
     o += 4
     return (f0, f1), o

@@ -23,13 +23,10 @@ from pyvirt.remote.xdr import (
 
 _S0 = Struct(">i")
 _S1 = Struct(">ii")
-_S2 = Struct(">IiQi")
-_S3 = Struct(">I")
-_S4 = Struct(">q")
-_S5 = Struct(">Q")
-_S6 = Struct(">d")
-_S7 = Struct(">iQ")
-_S8 = Struct(">qi")
+_S2 = Struct(">I")
+_S3 = Struct(">q")
+_S4 = Struct(">Q")
+_S5 = Struct(">d")
 
 
 def pack_remote_nonnull_domain(a: bytearray, v: Any) -> None:
@@ -71,24 +68,6 @@ def unpack_remote_nonnull_network(b: Buffer, o: int) -> tuple[Any, int]:
     return (f0, f1), o
 
 
-def pack_remote_nonnull_network_port(a: bytearray, v: Any) -> None:
-    pack_remote_nonnull_network(a, v[0])
-    if len(v[1]) != 16:
-        raise ProtocolError("opaque of the wrong length")
-    a += v[1]
-    a += _PAD[len(v[1]) & 3]
-
-
-def unpack_remote_nonnull_network_port(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = unpack_remote_nonnull_network(b, o)
-    t1 = 16
-    if o + t1 > len(b):
-        raise ProtocolError("opaque_fixed runs past the end of the message")
-    f1 = bytes(b[o : o + t1])
-    o += (t1 + 3) & ~3
-    return (f0, f1), o
-
-
 def pack_remote_nonnull_nwfilter(a: bytearray, v: Any) -> None:
     _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
     if len(v[1]) != 16:
@@ -104,17 +83,6 @@ def unpack_remote_nonnull_nwfilter(b: Buffer, o: int) -> tuple[Any, int]:
         raise ProtocolError("opaque_fixed runs past the end of the message")
     f1 = bytes(b[o : o + t1])
     o += (t1 + 3) & ~3
-    return (f0, f1), o
-
-
-def pack_remote_nonnull_nwfilter_binding(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-
-
-def unpack_remote_nonnull_nwfilter_binding(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     return (f0, f1), o
 
 
@@ -258,29 +226,19 @@ def unpack_remote_error(b: Buffer, o: int) -> tuple[Any, int]:
     return (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10), o
 
 
-def pack_remote_vcpu_info(a: bytearray, v: Any) -> None:
-    a += _S2.pack(v[0], v[1], v[2], v[3])
-
-
-def unpack_remote_vcpu_info(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1, f2, f3 = _S2.unpack_from(b, o)
-    o += 20
-    return (f0, f1, f2, f3), o
-
-
 def pack_remote_typed_param_value(a: bytearray, v: Any) -> None:
     d = v[0]
     a += _S0.pack(d)
     if d == 1:
         a += _S0.pack(v[1])
     elif d == 2:
-        a += _S3.pack(v[1])
+        a += _S2.pack(v[1])
     elif d == 3:
-        a += _S4.pack(v[1])
+        a += _S3.pack(v[1])
     elif d == 4:
-        a += _S5.pack(v[1])
+        a += _S4.pack(v[1])
     elif d == 5:
-        a += _S6.pack(v[1])
+        a += _S5.pack(v[1])
     elif d == 6:
         a += _S0.pack(v[1])
     elif d == 7:
@@ -296,16 +254,16 @@ def unpack_remote_typed_param_value(b: Buffer, o: int) -> tuple[Any, int]:
         x = _S0.unpack_from(b, o)[0]
         o += 4
     elif d == 2:
-        x = _S3.unpack_from(b, o)[0]
+        x = _S2.unpack_from(b, o)[0]
         o += 4
     elif d == 3:
-        x = _S4.unpack_from(b, o)[0]
+        x = _S3.unpack_from(b, o)[0]
         o += 8
     elif d == 4:
-        x = _S5.unpack_from(b, o)[0]
+        x = _S4.unpack_from(b, o)[0]
         o += 8
     elif d == 5:
-        x = _S6.unpack_from(b, o)[0]
+        x = _S5.unpack_from(b, o)[0]
         o += 8
     elif d == 6:
         x = _S0.unpack_from(b, o)[0]
@@ -325,64 +283,6 @@ def pack_remote_typed_param(a: bytearray, v: Any) -> None:
 def unpack_remote_typed_param(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     f1, o = unpack_remote_typed_param_value(b, o)
-    return (f0, f1), o
-
-
-def pack_remote_node_get_cpu_stats(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S5.pack(v[1])
-
-
-def unpack_remote_node_get_cpu_stats(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S5.unpack_from(b, o)
-    o += 8
-    return (f0, f1), o
-
-
-def pack_remote_node_get_memory_stats(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S5.pack(v[1])
-
-
-def unpack_remote_node_get_memory_stats(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S5.unpack_from(b, o)
-    o += 8
-    return (f0, f1), o
-
-
-def pack_remote_domain_disk_error(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S0.pack(v[1])
-
-
-def unpack_remote_domain_disk_error(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, = _S0.unpack_from(b, o)
-    o += 4
-    return (f0, f1), o
-
-
-def pack_remote_domain_memory_stat(a: bytearray, v: Any) -> None:
-    a += _S7.pack(v[0], v[1])
-
-
-def unpack_remote_domain_memory_stat(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, f1 = _S7.unpack_from(b, o)
-    o += 12
-    return (f0, f1), o
-
-
-def pack_remote_domain_iothread_info(a: bytearray, v: Any) -> None:
-    a += _S3.pack(v[0])
-    _pack_opaque(a, v[1], 2048, "REMOTE_CPUMAP_MAX")
-
-
-def unpack_remote_domain_iothread_info(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S3.unpack_from(b, o)
-    o += 4
-    f1, o = _unpack_opaque(b, o, 2048, "REMOTE_CPUMAP_MAX")
     return (f0, f1), o
 
 
@@ -429,12 +329,12 @@ def unpack_remote_domain_event_reboot_msg(b: Buffer, o: int) -> tuple[Any, int]:
 
 def pack_remote_domain_event_rtc_change_msg(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S4.pack(v[1])
+    a += _S3.pack(v[1])
 
 
 def unpack_remote_domain_event_rtc_change_msg(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S4.unpack_from(b, o)
+    f1, = _S3.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -610,12 +510,12 @@ def unpack_remote_domain_event_pmsuspend_msg(b: Buffer, o: int) -> tuple[Any, in
 
 def pack_remote_domain_event_balloon_change_msg(a: bytearray, v: Any) -> None:
     pack_remote_nonnull_domain(a, v[0])
-    a += _S5.pack(v[1])
+    a += _S4.pack(v[1])
 
 
 def unpack_remote_domain_event_balloon_change_msg(b: Buffer, o: int) -> tuple[Any, int]:
     f0, o = unpack_remote_nonnull_domain(b, o)
-    f1, = _S5.unpack_from(b, o)
+    f1, = _S4.unpack_from(b, o)
     o += 8
     return (f0, f1), o
 
@@ -647,124 +547,3 @@ def unpack_remote_domain_event_device_removed_msg(b: Buffer, o: int) -> tuple[An
     f0, o = unpack_remote_nonnull_domain(b, o)
     f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
     return (f0, f1), o
-
-
-def pack_remote_network_dhcp_lease(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    a += _S8.pack(v[1], v[2])
-    _pack_opt_string(a, v[3], 4194304, "REMOTE_STRING_MAX")
-    _pack_opt_string(a, v[4], 4194304, "REMOTE_STRING_MAX")
-    _pack_string(a, v[5], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[6])
-    _pack_opt_string(a, v[7], 4194304, "REMOTE_STRING_MAX")
-    _pack_opt_string(a, v[8], 4194304, "REMOTE_STRING_MAX")
-
-
-def unpack_remote_network_dhcp_lease(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, f2 = _S8.unpack_from(b, o)
-    o += 12
-    f3, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f4, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f5, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f6, = _S3.unpack_from(b, o)
-    o += 4
-    f7, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f8, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    return (f0, f1, f2, f3, f4, f5, f6, f7, f8), o
-
-
-def pack_remote_domain_stats_record(a: bytearray, v: Any) -> None:
-    pack_remote_nonnull_domain(a, v[0])
-    if len(v[1]) > 262144:
-        raise ProtocolError("array longer than REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX")
-    a += _U32.pack(len(v[1]))
-    for t1 in v[1]:
-        pack_remote_typed_param(a, t1)
-
-
-def unpack_remote_domain_stats_record(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = unpack_remote_nonnull_domain(b, o)
-    t1 = _U32.unpack_from(b, o)[0]
-    if t1 > 262144:
-        raise ProtocolError("array longer than REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX")
-    o += 4
-    if o + 4 * t1 > len(b):
-        raise ProtocolError("array runs past the end of the message")
-    t2 = []
-    for _ in range(t1):
-        t3, o = unpack_remote_typed_param(b, o)
-        t2.append(t3)
-    f1 = t2
-    return (f0, f1), o
-
-
-def pack_remote_domain_fsinfo(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    _pack_string(a, v[2], 4194304, "REMOTE_STRING_MAX")
-    if len(v[3]) > 256:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_FSINFO_DISKS_MAX")
-    a += _U32.pack(len(v[3]))
-    for t1 in v[3]:
-        _pack_string(a, t1, 4194304, "REMOTE_STRING_MAX")
-
-
-def unpack_remote_domain_fsinfo(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    t1 = _U32.unpack_from(b, o)[0]
-    if t1 > 256:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_FSINFO_DISKS_MAX")
-    o += 4
-    if o + 4 * t1 > len(b):
-        raise ProtocolError("array runs past the end of the message")
-    t2 = []
-    for _ in range(t1):
-        t3, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-        t2.append(t3)
-    f3 = t2
-    return (f0, f1, f2, f3), o
-
-
-def pack_remote_domain_ip_addr(a: bytearray, v: Any) -> None:
-    a += _S0.pack(v[0])
-    _pack_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    a += _S3.pack(v[2])
-
-
-def unpack_remote_domain_ip_addr(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, = _S0.unpack_from(b, o)
-    o += 4
-    f1, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f2, = _S3.unpack_from(b, o)
-    o += 4
-    return (f0, f1, f2), o
-
-
-def pack_remote_domain_interface(a: bytearray, v: Any) -> None:
-    _pack_string(a, v[0], 4194304, "REMOTE_STRING_MAX")
-    _pack_opt_string(a, v[1], 4194304, "REMOTE_STRING_MAX")
-    if len(v[2]) > 2048:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_IP_ADDR_MAX")
-    a += _U32.pack(len(v[2]))
-    for t1 in v[2]:
-        pack_remote_domain_ip_addr(a, t1)
-
-
-def unpack_remote_domain_interface(b: Buffer, o: int) -> tuple[Any, int]:
-    f0, o = _unpack_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    f1, o = _unpack_opt_string(b, o, 4194304, "REMOTE_STRING_MAX")
-    t1 = _U32.unpack_from(b, o)[0]
-    if t1 > 2048:
-        raise ProtocolError("array longer than REMOTE_DOMAIN_IP_ADDR_MAX")
-    o += 4
-    if o + 4 * t1 > len(b):
-        raise ProtocolError("array runs past the end of the message")
-    t2 = []
-    for _ in range(t1):
-        t3, o = unpack_remote_domain_ip_addr(b, o)
-        t2.append(t3)
-    f2 = t2
-    return (f0, f1, f2), o

@@ -21,7 +21,6 @@ import _struct as struct  # (not struct.py: see pyvirt.remote.xdr)
 import _thread
 import errno as _errno
 import os
-import select
 import time
 from _collections_abc import Callable, Sequence
 
@@ -68,6 +67,7 @@ _TICK = 1.0
 _STREAM_CHUNK = 262120  # VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: what libvirt's peers send per message
 _STREAM_CONFIRM_TIMEOUT = 30.0
 _FRAME_LEN = struct.Struct(">I")
+_TIMEVAL = struct.Struct("@ll")  # struct timeval, for SO_RCVTIMEO
 
 EventHandler = Callable[[Header, bytes], None]
 
@@ -217,12 +217,18 @@ class RemoteClient:
         self._keepalive: tuple[float, int] | None = None
         self._last_rx = time.monotonic()
         self._unanswered = 0
-        # The reader polls with a timeout (waking at least every _TICK to see whether a keepalive
-        # ping is due) while the socket itself stays blocking, so a large send never times out.
+        # The reader waits with a timeout (waking at least every _TICK to see whether a keepalive
+        # ping is due) while the socket itself stays blocking, so a large send never times out. On a
+        # plain socket (the local one) the kernel's receive timeout (SO_RCVTIMEO) makes the tick, which
+        # affects receiving only; a transport's socket (tls, ssh) is polled.
         sock.settimeout(None)
-        self._poll = select.poll()
-        self._poll.register(sock, select.POLLIN)
-        self._tick_ms = int(_TICK * 1000)
+        self._poll: Any = None
+        if type(sock) is not _socket.socket:
+            import select  # (a plain socket's client need not load it: half a million instructions)
+
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        self._set_tick(_TICK)
         # The reader is a daemon thread (never waited for at exit); close() waits for this lock instead.
         self._reader_done = _thread.allocate_lock()
         self._reader_done.acquire()
@@ -418,12 +424,22 @@ class RemoteClient:
     def start_keepalive(self, interval: float = KEEPALIVE_INTERVAL, count: int = KEEPALIVE_COUNT) -> None:
         """Ping the server after ``interval`` seconds of silence; ``count`` unanswered pings kill the connection."""
         self._keepalive = (interval, count)
-        self._tick_ms = int(min(interval, _TICK) * 1000)
+        self._set_tick(min(interval, _TICK))
 
     def stop_keepalive(self) -> None:
         """No more pings (virNetClientKeepAliveStop): the server's own pings are still answered."""
         self._keepalive = None
-        self._tick_ms = int(_TICK * 1000)
+        self._set_tick(_TICK)
+
+    def _set_tick(self, seconds: float) -> None:
+        """How long the reader waits for data before it checks the keepalive (a receive takes the new
+        value from its next wait on)."""
+        self._tick_ms = int(seconds * 1000)
+        if self._poll is None:
+            whole = int(seconds)
+            self._sock.setsockopt(
+                _socket.SOL_SOCKET, _socket.SO_RCVTIMEO, _TIMEVAL.pack(whole, int((seconds - whole) * 1_000_000))
+            )
 
     def send_ping(self) -> None:
         self._send(
@@ -452,10 +468,14 @@ class RemoteClient:
         """Fill ``view``; False at a clean end of file before the first byte."""
         got = 0
         while got < len(view):
-            if not self._poll.poll(self._tick_ms):
+            if self._poll is not None and not self._poll.poll(self._tick_ms):
                 self._idle()
                 continue
-            n = self._sock.recv_into(view[got:])
+            try:
+                n = self._sock.recv_into(view[got:])
+            except BlockingIOError:  # the receive timeout (SO_RCVTIMEO) of a plain socket: a tick
+                self._idle()
+                continue
             if n == 0:
                 if got == 0:
                     return False
@@ -584,6 +604,14 @@ class RemoteClient:
             self._events.put(None)
 
     # ------------------------------------------------------------------ close
+    def expect_hang_up(self) -> None:
+        """The server will close the connection (CONNECT_CLOSE is on its way): its end of file is no error.
+
+        Said before the call, since the server's hang-up may reach the reader
+        before the caller has its reply and calls :meth:`close`.
+        """
+        self._closing = True
+
     def close(self) -> None:
         """Shut the socket; the reader thread ends on its own (it is a daemon thread, never joined on exit)."""
         self._closing = True

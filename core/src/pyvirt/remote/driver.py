@@ -280,6 +280,7 @@ class RemoteConnection(_TypedHooks):
         """CONNECT_CLOSE, then the socket. A daemon already gone is no error: the connection is closed either way."""
         try:
             if self._client.is_alive:
+                self._client.expect_hang_up()  # the server hangs up after its reply (libvirt's delayed close)
                 try:  # noqa: SIM105 - not contextlib.suppress: a short run need not import contextlib
                     self.call("CONNECT_CLOSE", None)
                 except Error:
