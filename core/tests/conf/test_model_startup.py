@@ -165,3 +165,13 @@ def test_a_network_document_needs_neither_socket_nor_ipaddress() -> None:
     modules = result["modules"]
     assert isinstance(modules, list)
     assert not {"socket", "ipaddress", "encodings.idna", "dataclasses"} & set(modules)
+
+
+def test_capabilities_name_the_security_model_without_the_domain_models() -> None:
+    """The security stack answers model and DOI; only labelling a guest needs the domain modules."""
+    result = _probe("capabilities")
+    assert "<model>testSecurity</model>" in str(result["out"])
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    assert "pyvirt.security.stack" in modules
+    assert not {"pyvirt.conf.domain", "pyvirt.conf.domain_devices"} & set(modules)

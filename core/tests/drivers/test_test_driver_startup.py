@@ -101,3 +101,18 @@ def test_short_commands_import_neither_typing_nor_json(tmp_path: object, args: t
     modules = _imported_by_pyvirsh(env, *args)
     assert "pyvirt.drivers.test.driver" in modules  # the probe saw a real run, not an early exit
     assert {"typing", "json"} & modules == set()
+
+
+def test_opening_builds_none_of_pyvirts_flag_enums() -> None:
+    """pyvirt.flags makes each enum class when it is first named (hundreds of thousands of instructions
+    each); the test driver's modules name libvirt's bits as plain constants, so a connection that is only
+    opened (``pyvirsh uri``, ``list``) builds none of them."""
+    probe = (
+        "import json, sys, pyvirt, pyvirt.flags\n"
+        "conn = pyvirt.open('test:///default')\n"
+        "names = [d.name for d in conn.list_all_domains()]\n"
+        "built = sorted(k for k, v in vars(pyvirt.flags).items() if isinstance(v, type) and k[0].isupper())\n"
+        "print(json.dumps({'names': names, 'built': built}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(run.stdout) == {"names": ["test"], "built": []}

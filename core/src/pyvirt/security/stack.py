@@ -17,17 +17,21 @@ call semantics are libvirt's, not pluggy's:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
-from pyvirt.conf.domain import Domain, Seclabel
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, NotSupportedError
 from pyvirt.plugin import PROJECT
 from pyvirt.plugin.records import SecurityLabel
 
+# Not typing's TYPE_CHECKING: the test driver builds this stack in short pyvirsh runs that import no typing
+# (mypy treats any constant of that name as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple
+    from collections.abc import Callable, Sequence
+    from typing import Any, NamedTuple
 
+    # annotations only: a stack is built to answer the model and DOI (capabilities, nodeinfo) too,
+    # which need no domain model and so not the domain modules and lxml
+    from pyvirt.conf.domain import Domain, Seclabel
     from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
 else:
     # a record without dataclasses: the test driver builds this stack in short pyvirsh runs
@@ -124,6 +128,8 @@ class SecurityStack:
 
     # ------------------------------------------------------------------ lifecycle
     def gen_label(self, domain: Domain) -> None:
+        from pyvirt.conf.domain import Seclabel
+
         added: list[Seclabel] = []
         try:
             for entry in self._entries:

@@ -23,13 +23,6 @@ from pyvirt.errors import (
     OperationFailedError,
     OperationInvalidError,
 )
-from pyvirt.flags import (
-    DomainCheckpointCreateFlags,
-    DomainCheckpointDeleteFlags,
-    DomainCheckpointListFlags,
-    DomainCheckpointXMLFlags,
-    DomainXMLFlags,
-)
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import CheckpointRef, DomainRef
 from pyvirt.util.lazy_import import lazy_module
@@ -45,18 +38,37 @@ else:
     conf_checkpoint = lazy_module("pyvirt.conf.checkpoint")
     conf_domain = lazy_module("pyvirt.conf.domain")
 
+# libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
+# this module is imported by every test:/// connection (test_flag_literals checks each value)
+_VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE = 2
+_VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE = 1
+_VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN = 1
+_VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY = 4
+_VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY = 2
+_VIR_DOMAIN_CHECKPOINT_LIST_LEAVES = 4
+_VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES = 8
+_VIR_DOMAIN_CHECKPOINT_LIST_ROOTS = 1
+_VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL = 2
+_VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN = 2
+_VIR_DOMAIN_CHECKPOINT_XML_SECURE = 1
+_VIR_DOMAIN_CHECKPOINT_XML_SIZE = 4
+_VIR_DOMAIN_XML_INACTIVE = 2
+
 __all__ = ["CheckpointHooks"]
 
-CREATE_REDEFINE, CREATE_QUIESCE = DomainCheckpointCreateFlags.REDEFINE, DomainCheckpointCreateFlags.QUIESCE
-XML_SECURE, XML_NO_DOMAIN = DomainCheckpointXMLFlags.SECURE, DomainCheckpointXMLFlags.NO_DOMAIN
-XML_SIZE = DomainCheckpointXMLFlags.SIZE
+CREATE_REDEFINE, CREATE_QUIESCE = _VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE, _VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE
+XML_SECURE, XML_NO_DOMAIN = _VIR_DOMAIN_CHECKPOINT_XML_SECURE, _VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN
+XML_SIZE = _VIR_DOMAIN_CHECKPOINT_XML_SIZE
 # ROOTS on a domain's list is DESCENDANTS on a checkpoint's (VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS, the same bit)
-LIST_ROOTS = LIST_DESCENDANTS = DomainCheckpointListFlags.ROOTS
-LIST_TOPOLOGICAL, LIST_LEAVES = DomainCheckpointListFlags.TOPOLOGICAL, DomainCheckpointListFlags.LEAVES
-LIST_NO_LEAVES = DomainCheckpointListFlags.NO_LEAVES
-DELETE_CHILDREN, DELETE_METADATA_ONLY = DomainCheckpointDeleteFlags.CHILDREN, DomainCheckpointDeleteFlags.METADATA_ONLY
-DELETE_CHILDREN_ONLY = DomainCheckpointDeleteFlags.CHILDREN_ONLY
-_DOMAIN_XML_INACTIVE = DomainXMLFlags.INACTIVE
+LIST_ROOTS = LIST_DESCENDANTS = _VIR_DOMAIN_CHECKPOINT_LIST_ROOTS
+LIST_TOPOLOGICAL, LIST_LEAVES = _VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL, _VIR_DOMAIN_CHECKPOINT_LIST_LEAVES
+LIST_NO_LEAVES = _VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES
+DELETE_CHILDREN, DELETE_METADATA_ONLY = (
+    _VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN,
+    _VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY,
+)
+DELETE_CHILDREN_ONLY = _VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY
+_DOMAIN_XML_INACTIVE = _VIR_DOMAIN_XML_INACTIVE
 
 
 def _empty_or_readonly(disk: Disk) -> bool:

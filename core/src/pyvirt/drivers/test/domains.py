@@ -20,20 +20,6 @@ from pyvirt.errors import (
     XMLError,
 )
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
-from pyvirt.flags import (
-    ConnectGetAllDomainStatsFlags,
-    DomainCreateFlags,
-    DomainDefineFlags,
-    DomainDestroyFlags,
-    DomainRebootFlags,
-    DomainSaveRestoreFlags,
-    DomainShutdownFlags,
-    DomainSnapshotCreateFlags,
-    DomainSnapshotDeleteFlags,
-    DomainSnapshotRevertFlags,
-    DomainUndefineFlags,
-    DomainXMLFlags,
-)
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
 from pyvirt.util.fileio import MAX_XML_FILE, read_limited
@@ -51,40 +37,91 @@ else:  # the XML models load when a definition is first parsed or formatted (pyv
     conf_devices = lazy_module("pyvirt.conf.domain_devices")
     conf_snapshot = lazy_module("pyvirt.conf.snapshot")
 
+# libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
+# this module is imported by every test:/// connection (test_flag_literals checks each value)
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE = 1
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING = 0x40000000
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS = 0x80000000
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_INACTIVE = 2
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT = 0x20000000
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_OTHER = 0x80
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_PAUSED = 0x20
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_PERSISTENT = 4
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING = 0x10
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_SHUTOFF = 0x40
+_VIR_CONNECT_GET_ALL_DOMAINS_STATS_TRANSIENT = 8
+_VIR_DOMAIN_DEFINE_VALIDATE = 1
+_VIR_DOMAIN_DESTROY_GRACEFUL = 1
+_VIR_DOMAIN_REBOOT_ACPI_POWER_BTN = 1
+_VIR_DOMAIN_REBOOT_GUEST_AGENT = 2
+_VIR_DOMAIN_REBOOT_INITCTL = 4
+_VIR_DOMAIN_REBOOT_PARAVIRT = 0x10
+_VIR_DOMAIN_REBOOT_SIGNAL = 8
+_VIR_DOMAIN_SAVE_BYPASS_CACHE = 1
+_VIR_DOMAIN_SAVE_PAUSED = 4
+_VIR_DOMAIN_SAVE_RUNNING = 2
+_VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN = 1
+_VIR_DOMAIN_SHUTDOWN_GUEST_AGENT = 2
+_VIR_DOMAIN_SHUTDOWN_INITCTL = 4
+_VIR_DOMAIN_SHUTDOWN_PARAVIRT = 0x10
+_VIR_DOMAIN_SHUTDOWN_SIGNAL = 8
+_VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC = 0x80
+_VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT = 2
+_VIR_DOMAIN_SNAPSHOT_CREATE_HALT = 8
+_VIR_DOMAIN_SNAPSHOT_CREATE_LIVE = 0x100
+_VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA = 4
+_VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE = 0x40
+_VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE = 1
+_VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE = 0x200
+_VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN = 1
+_VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY = 4
+_VIR_DOMAIN_SNAPSHOT_REVERT_FORCE = 4
+_VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED = 2
+_VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING = 1
+_VIR_DOMAIN_START_VALIDATE = 0x10
+_VIR_DOMAIN_UNDEFINE_KEEP_NVRAM = 8
+_VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1
+_VIR_DOMAIN_UNDEFINE_NVRAM = 4
+_VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA = 2
+_VIR_DOMAIN_XML_INACTIVE = 2
+_VIR_DOMAIN_XML_MIGRATABLE = 8
+_VIR_DOMAIN_XML_SECURE = 1
+_VIR_DOMAIN_XML_UPDATE_CPU = 4
+
 __all__ = ["DomainHooks"]
 
 SAVE_MAGIC = b"PyvirtTestGuestSave\n"
-UNDEFINE_MANAGED_SAVE = DomainUndefineFlags.MANAGED_SAVE
-UNDEFINE_SNAPSHOTS_METADATA = DomainUndefineFlags.SNAPSHOTS_METADATA
-UNDEFINE_NVRAM = DomainUndefineFlags.NVRAM
-UNDEFINE_KEEP_NVRAM = DomainUndefineFlags.KEEP_NVRAM
-XML_SECURE, XML_INACTIVE = DomainXMLFlags.SECURE, DomainXMLFlags.INACTIVE
-XML_UPDATE_CPU, XML_MIGRATABLE = DomainXMLFlags.UPDATE_CPU, DomainXMLFlags.MIGRATABLE
-DEFINE_VALIDATE = DomainDefineFlags.VALIDATE
-CREATE_VALIDATE = DomainCreateFlags.START_VALIDATE
-SNAPSHOT_REDEFINE, SNAPSHOT_CURRENT = DomainSnapshotCreateFlags.REDEFINE, DomainSnapshotCreateFlags.CURRENT
-SNAPSHOT_NO_METADATA, SNAPSHOT_HALT = DomainSnapshotCreateFlags.NO_METADATA, DomainSnapshotCreateFlags.HALT
+UNDEFINE_MANAGED_SAVE = _VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+UNDEFINE_SNAPSHOTS_METADATA = _VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+UNDEFINE_NVRAM = _VIR_DOMAIN_UNDEFINE_NVRAM
+UNDEFINE_KEEP_NVRAM = _VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+XML_SECURE, XML_INACTIVE = _VIR_DOMAIN_XML_SECURE, _VIR_DOMAIN_XML_INACTIVE
+XML_UPDATE_CPU, XML_MIGRATABLE = _VIR_DOMAIN_XML_UPDATE_CPU, _VIR_DOMAIN_XML_MIGRATABLE
+DEFINE_VALIDATE = _VIR_DOMAIN_DEFINE_VALIDATE
+CREATE_VALIDATE = _VIR_DOMAIN_START_VALIDATE
+SNAPSHOT_REDEFINE, SNAPSHOT_CURRENT = _VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE, _VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+SNAPSHOT_NO_METADATA, SNAPSHOT_HALT = _VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA, _VIR_DOMAIN_SNAPSHOT_CREATE_HALT
 # testDomainReboot's mask: every way libvirt 9.0 knows to ask for a reboot
 _REBOOT_FLAGS = (
-    DomainRebootFlags.ACPI_POWER_BTN
-    | DomainRebootFlags.GUEST_AGENT
-    | DomainRebootFlags.INITCTL
-    | DomainRebootFlags.SIGNAL
-    | DomainRebootFlags.PARAVIRT
+    _VIR_DOMAIN_REBOOT_ACPI_POWER_BTN
+    | _VIR_DOMAIN_REBOOT_GUEST_AGENT
+    | _VIR_DOMAIN_REBOOT_INITCTL
+    | _VIR_DOMAIN_REBOOT_SIGNAL
+    | _VIR_DOMAIN_REBOOT_PARAVIRT
 )
 # testConnectGetAllDomainStats' mask: the filter groups (VIR_CONNECT_LIST_DOMAINS_FILTERS_*) and the modifiers
 _STATS_FILTERS = (
-    ConnectGetAllDomainStatsFlags.ACTIVE
-    | ConnectGetAllDomainStatsFlags.INACTIVE
-    | ConnectGetAllDomainStatsFlags.PERSISTENT
-    | ConnectGetAllDomainStatsFlags.TRANSIENT
-    | ConnectGetAllDomainStatsFlags.RUNNING
-    | ConnectGetAllDomainStatsFlags.PAUSED
-    | ConnectGetAllDomainStatsFlags.SHUTOFF
-    | ConnectGetAllDomainStatsFlags.OTHER
-    | ConnectGetAllDomainStatsFlags.NOWAIT
-    | ConnectGetAllDomainStatsFlags.BACKING
-    | ConnectGetAllDomainStatsFlags.ENFORCE_STATS
+    _VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_INACTIVE
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_PERSISTENT
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_TRANSIENT
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_PAUSED
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_SHUTOFF
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_OTHER
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
+    | _VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
 )
 _STATS_STATE = 1 << 0  # VIR_DOMAIN_STATS_STATE
 _STATS_IOTHREAD = 1 << 7  # VIR_DOMAIN_STATS_IOTHREAD
@@ -271,7 +308,7 @@ class DomainHooks:
 
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, DomainDestroyFlags.GRACEFUL, "testDomainDestroyFlags")
+        check_flags(flags, _VIR_DOMAIN_DESTROY_GRACEFUL, "testDomainDestroyFlags")
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
@@ -283,11 +320,11 @@ class DomainHooks:
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
         check_flags(
             flags,
-            DomainShutdownFlags.ACPI_POWER_BTN
-            | DomainShutdownFlags.GUEST_AGENT
-            | DomainShutdownFlags.INITCTL
-            | DomainShutdownFlags.SIGNAL
-            | DomainShutdownFlags.PARAVIRT,
+            _VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
+            | _VIR_DOMAIN_SHUTDOWN_GUEST_AGENT
+            | _VIR_DOMAIN_SHUTDOWN_INITCTL
+            | _VIR_DOMAIN_SHUTDOWN_SIGNAL
+            | _VIR_DOMAIN_SHUTDOWN_PARAVIRT,
             "testDomainShutdownFlags",
         )
         with self.state.lock:
@@ -336,7 +373,7 @@ class DomainHooks:
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
         check_flags(
             flags,
-            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            _VIR_DOMAIN_SAVE_BYPASS_CACHE | _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED,
             "testDomainSaveFlags",
         )
         if xml:
@@ -368,7 +405,7 @@ class DomainHooks:
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
         check_flags(
             flags,
-            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            _VIR_DOMAIN_SAVE_BYPASS_CACHE | _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED,
             "testDomainRestoreFlags",
         )
         if xml:
@@ -399,7 +436,7 @@ class DomainHooks:
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
         check_flags(
             flags,
-            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            _VIR_DOMAIN_SAVE_BYPASS_CACHE | _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED,
             "testDomainManagedSave",
         )
         with self.state.lock:
@@ -442,7 +479,7 @@ class DomainHooks:
         """Like libvirt's test driver: the state group only; ENFORCE refuses any other group asked for."""
         check_flags(flags, _STATS_FILTERS, "testConnectGetAllDomainStats")
         supported = _STATS_STATE | _STATS_IOTHREAD
-        if flags & ConnectGetAllDomainStatsFlags.ENFORCE_STATS and stats & ~supported:
+        if flags & _VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS and stats & ~supported:
             raise InvalidArgumentError(
                 ErrorCode.ARGUMENT_UNSUPPORTED,
                 f"Stats types bits 0x{stats & ~supported:x} are not supported by this daemon",
@@ -530,10 +567,10 @@ class DomainHooks:
     def snapshot_create_xml(self, dom: DomainRef, xml: str, flags: int) -> SnapshotRef:
         # testDomainSnapshotCreateXML's flags: QUIESCE, ATOMIC and LIVE have nothing to do here; no DISK_ONLY,
         # REUSE_EXT or NO_METADATA
-        check_flags(flags, SNAPSHOT_REDEFINE | SNAPSHOT_CURRENT | SNAPSHOT_HALT | DomainSnapshotCreateFlags.QUIESCE
-                    | DomainSnapshotCreateFlags.ATOMIC | DomainSnapshotCreateFlags.LIVE
-                    | DomainSnapshotCreateFlags.VALIDATE, "testDomainSnapshotCreateXML")  # fmt: skip
-        if flags & DomainSnapshotCreateFlags.VALIDATE:  # against libvirt's schema first
+        check_flags(flags, SNAPSHOT_REDEFINE | SNAPSHOT_CURRENT | SNAPSHOT_HALT | _VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
+                    | _VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC | _VIR_DOMAIN_SNAPSHOT_CREATE_LIVE
+                    | _VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, "testDomainSnapshotCreateXML")  # fmt: skip
+        if flags & _VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE:  # against libvirt's schema first
             from pyvirt.conf.schema import validate
 
             validate(xml, "domainsnapshot")
@@ -662,7 +699,9 @@ class DomainHooks:
         """
         check_flags(
             flags,
-            DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED | DomainSnapshotRevertFlags.FORCE,
+            _VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING
+            | _VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED
+            | _VIR_DOMAIN_SNAPSHOT_REVERT_FORCE,
             "testDomainRevertToSnapshot",
         )
         revert_running, revert_paused = 1, 2
@@ -699,7 +738,7 @@ class DomainHooks:
         # libvirt's test driver refuses METADATA_ONLY (its snapshots are nothing but metadata)
         check_flags(
             flags,
-            DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY,
+            _VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN | _VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY,
             "testDomainSnapshotDelete",
         )
         with self.state.lock:

@@ -7,9 +7,8 @@ each ``test:///PATH.xml`` open gets its own state from that file.
 
 from __future__ import annotations
 
+import _thread  # not threading: see state.py
 import os
-import threading
-from collections.abc import Callable
 
 from pyvirt.domain_state import DomainState
 from pyvirt.drivers.test.checkpoints import CheckpointHooks
@@ -33,6 +32,7 @@ from pyvirt.util.lazy_import import lazy_module
 # treats any constant named TYPE_CHECKING as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.conf import capabilities as conf_caps
@@ -57,7 +57,7 @@ __all__ = ["TestConnection", "TestDriver"]
 class _Shared:
     """The one ``test:///default`` state of this process, and its lock."""
 
-    lock = threading.Lock()
+    lock = _thread.allocate_lock()
     state: TestState | None = None
 
 

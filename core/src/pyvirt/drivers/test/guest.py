@@ -30,7 +30,6 @@ from pyvirt.errors import (
 )
 from pyvirt.events import Defined as DefinedDetail
 from pyvirt.events import DomainEvent, EventSink, Undefined
-from pyvirt.flags import DomainMemoryModFlags, DomainModificationImpact, DomainSetTimeFlags, DomainVcpuFlags
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import BlockInfo, BlockStats, DomainRef, InterfaceStats, VcpuInfo
 
@@ -39,11 +38,19 @@ if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.domain_devices import Disk
 
+# libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
+# this module is imported by every test:/// connection (test_flag_literals checks each value)
+_VIR_DOMAIN_AFFECT_CONFIG = 2
+_VIR_DOMAIN_AFFECT_LIVE = 1
+_VIR_DOMAIN_MEM_MAXIMUM = 4
+_VIR_DOMAIN_TIME_SYNC = 1
+_VIR_DOMAIN_VCPU_MAXIMUM = 4
+
 __all__ = ["GuestHooks"]
 
-LIVE, CONFIG = DomainModificationImpact.LIVE, DomainModificationImpact.CONFIG
-VCPU_MAXIMUM = DomainVcpuFlags.MAXIMUM
-MEM_MAXIMUM = DomainMemoryModFlags.MAXIMUM
+LIVE, CONFIG = _VIR_DOMAIN_AFFECT_LIVE, _VIR_DOMAIN_AFFECT_CONFIG
+VCPU_MAXIMUM = _VIR_DOMAIN_VCPU_MAXIMUM
+MEM_MAXIMUM = _VIR_DOMAIN_MEM_MAXIMUM
 # virDomainMemoryStatTags, in the order testDomainMemoryStats reports them
 (STAT_SWAP_IN, STAT_SWAP_OUT, STAT_MAJOR_FAULT, STAT_MINOR_FAULT, STAT_UNUSED, STAT_AVAILABLE, STAT_ACTUAL_BALLOON,
  STAT_RSS, STAT_USABLE, STAT_LAST_UPDATE, STAT_DISK_CACHES, STAT_HUGETLB_PGALLOC, STAT_HUGETLB_PGFAIL) = range(13)  # fmt: skip
@@ -423,7 +430,7 @@ class GuestHooks:
     @hookimpl
     def domain_set_time(self, dom: DomainRef, seconds: int, nseconds: int, flags: int) -> None:
         """testDomainSetTime: the next domtime reads what was set (SYNC keeps the seconds given, 0 from virsh)."""
-        check_flags(flags, DomainSetTimeFlags.SYNC, "testDomainSetTime")
+        check_flags(flags, _VIR_DOMAIN_TIME_SYNC, "testDomainSetTime")
         with self.state.lock:
             self._active(dom).guest_time = (seconds, nseconds)
 

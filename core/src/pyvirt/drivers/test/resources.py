@@ -14,15 +14,6 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.events import EventSink, NetworkEvent, PoolEvent
-from pyvirt.flags import (
-    NetworkCreateFlags,
-    NetworkDefineFlags,
-    NetworkUpdateFlags,
-    SecretDefineFlags,
-    StoragePoolDefineFlags,
-    StorageVolCreateFlags,
-    StorageVolDeleteFlags,
-)
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
     InterfaceRef,
@@ -51,6 +42,20 @@ else:  # loaded when a document is first parsed or formatted
     conf_nodedev = lazy_module("pyvirt.conf.nodedev")
     conf_secret = lazy_module("pyvirt.conf.secret")
     conf_storage = lazy_module("pyvirt.conf.storage")
+
+# libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
+# this module is imported by every test:/// connection (test_flag_literals checks each value)
+_VIR_NETWORK_CREATE_VALIDATE = 1
+_VIR_NETWORK_DEFINE_VALIDATE = 1
+_VIR_NETWORK_UPDATE_AFFECT_CONFIG = 2
+_VIR_NETWORK_UPDATE_AFFECT_LIVE = 1
+_VIR_SECRET_DEFINE_VALIDATE = 1
+_VIR_STORAGE_POOL_DEFINE_VALIDATE = 1
+_VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA = 1
+_VIR_STORAGE_VOL_CREATE_REFLINK = 2
+_VIR_STORAGE_VOL_CREATE_VALIDATE = 4
+_VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS = 2
+_VIR_STORAGE_VOL_DELETE_ZEROED = 1
 
 __all__ = ["ResourceHooks"]
 
@@ -122,7 +127,7 @@ class ResourceHooks:
 
     @hookimpl
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, NetworkDefineFlags.VALIDATE, "testNetworkDefineXMLFlags")
+        check_flags(flags, _VIR_NETWORK_DEFINE_VALIDATE, "testNetworkDefineXMLFlags")
         obj = self._add_network(xml, active=False)
         obj.persistent = True
         self.events.network_lifecycle(self._nref(obj), NetworkEvent.DEFINED)
@@ -130,7 +135,7 @@ class ResourceHooks:
 
     @hookimpl
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
-        check_flags(flags, NetworkCreateFlags.VALIDATE, "testNetworkCreateXMLFlags")
+        check_flags(flags, _VIR_NETWORK_CREATE_VALIDATE, "testNetworkCreateXMLFlags")
         obj = self._add_network(xml, active=True)
         obj.active = True  # a defined, inactive network of that name starts with this definition (ADD_LIVE)
         ref = self._nref(obj)
@@ -179,10 +184,13 @@ class ResourceHooks:
         As in libvirt's test driver, a pending persistent definition does not replace the live one
         when the network stops; the next update of an inactive network's config does.
         """
-        check_flags(flags, NetworkUpdateFlags.LIVE | NetworkUpdateFlags.CONFIG, "testNetworkUpdate")
+        check_flags(flags, _VIR_NETWORK_UPDATE_AFFECT_LIVE | _VIR_NETWORK_UPDATE_AFFECT_CONFIG, "testNetworkUpdate")
         with self.state.lock:
             obj = self._net(net)
-            live, config = bool(flags & NetworkUpdateFlags.LIVE), bool(flags & NetworkUpdateFlags.CONFIG)
+            live, config = (
+                bool(flags & _VIR_NETWORK_UPDATE_AFFECT_LIVE),
+                bool(flags & _VIR_NETWORK_UPDATE_AFFECT_CONFIG),
+            )
             if not live and not config:
                 live, config = obj.active, not obj.active
             if live and not obj.active:
@@ -284,7 +292,7 @@ class ResourceHooks:
 
     @hookimpl
     def pool_define_xml(self, xml: str, flags: int) -> PoolRef:
-        check_flags(flags, StoragePoolDefineFlags.VALIDATE, "testStoragePoolDefineXML")
+        check_flags(flags, _VIR_STORAGE_POOL_DEFINE_VALIDATE, "testStoragePoolDefineXML")
         obj = self.add_pool(xml, active=False)
         obj.persistent = True
         return self._pref(obj)
@@ -425,7 +433,9 @@ class ResourceHooks:
     @hookimpl
     def volume_create_xml(self, pool: PoolRef, xml: str, flags: int) -> VolumeRef:
         check_flags(
-            flags, StorageVolCreateFlags.PREALLOC_METADATA | StorageVolCreateFlags.REFLINK, "testStorageVolCreateXML"
+            flags,
+            _VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA | _VIR_STORAGE_VOL_CREATE_REFLINK,
+            "testStorageVolCreateXML",
         )
         vol = conf_storage.parse_volume(xml)
         with self.state.lock:
@@ -458,8 +468,8 @@ class ResourceHooks:
         """testStorageVolCreateXMLFrom: the new volume is what its document says (virsh's ``vol-clone``
         sends the source's own, so it takes the source's capacity and allocation); the source is looked
         up by name in the target pool, as libvirt's test driver does, and no data is copied."""
-        check_flags(flags, StorageVolCreateFlags.VALIDATE, "testStorageVolCreateXMLFrom")
-        if flags & StorageVolCreateFlags.VALIDATE:
+        check_flags(flags, _VIR_STORAGE_VOL_CREATE_VALIDATE, "testStorageVolCreateXMLFrom")
+        if flags & _VIR_STORAGE_VOL_CREATE_VALIDATE:
             from pyvirt.conf.schema import validate  # lxml's RelaxNG only when asked for
 
             validate(xml, "volume")
@@ -502,7 +512,9 @@ class ResourceHooks:
 
     @hookimpl
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:
-        check_flags(flags, StorageVolDeleteFlags.ZEROED | StorageVolDeleteFlags.WITH_SNAPSHOTS, "testStorageVolDelete")
+        check_flags(
+            flags, _VIR_STORAGE_VOL_DELETE_ZEROED | _VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS, "testStorageVolDelete"
+        )
         with self.state.lock:
             obj = self._active_pool(PoolRef(vol.pool, ""))
             v = obj.volumes.pop(vol.name, None)
@@ -565,7 +577,7 @@ class ResourceHooks:
 
     @hookimpl
     def secret_define_xml(self, xml: str, flags: int) -> SecretRef:
-        check_flags(flags, SecretDefineFlags.VALIDATE, "testSecretDefineXML")
+        check_flags(flags, _VIR_SECRET_DEFINE_VALIDATE, "testSecretDefineXML")
         sec = conf_secret.parse_secret(xml)
         with self.state.lock:
             for other in self.state.secrets.values():

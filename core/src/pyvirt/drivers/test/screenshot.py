@@ -15,11 +15,7 @@ epoll, which refuses regular files.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
-import threading
-import zlib
 
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import TestState
@@ -35,7 +31,14 @@ _PIPE_CAPACITY = 65536  # Linux's default pipe buffer: smaller images are writte
 _F_SETPIPE_SZ = 1031
 
 
+# struct, zlib, fcntl and threading are imported where a screenshot needs them: this module is imported by every
+# test:/// connection (its hooks are mixed into the connection), a screenshot is rare.
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
@@ -43,6 +46,9 @@ def encode_png_gray(width: int, height: int, rows: list[bytes]) -> bytes:
     """An 8-bit greyscale PNG of ``rows`` (``height`` rows of ``width`` bytes, one byte per pixel)."""
     if len(rows) != height or any(len(row) != width for row in rows):
         raise ValueError(f"expected {height} rows of {width} pixels")
+    import struct
+    import zlib
+
     # IHDR: width, height, bit depth 8, colour type 0 (greyscale), deflate, adaptive filtering, no interlace
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 (None) before every scanline
@@ -64,6 +70,9 @@ def _readable_fd(data: bytes) -> int:
     """A pipe's read end that yields ``data`` then end-of-file."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     if len(data) > _PIPE_CAPACITY:
+        import fcntl
+        import threading
+
         try:
             fcntl.fcntl(write_end, _F_SETPIPE_SZ, len(data))
         except OSError:  # over /proc/sys/fs/pipe-max-size: a writer thread feeds it as it is read

@@ -9,7 +9,6 @@ every test:/// guest.
 
 from __future__ import annotations
 
-from pyvirt.conf.domain import Domain
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.records import SecurityLabel
@@ -17,6 +16,7 @@ from pyvirt.security.stack import SecurityConfig, SecurityStack
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
+    from pyvirt.conf.domain import Domain  # annotations only: the model and DOI need no domain modules
     from pyvirt.util.command import Command  # annotations only: importing it costs pyvirsh start-up
 
 __all__ = ["TestSecurityDriver", "test_security_stack"]

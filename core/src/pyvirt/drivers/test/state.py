@@ -10,9 +10,10 @@ does read a definition sees exactly what eager parsing would have produced.
 
 from __future__ import annotations
 
+# _thread's lock, not threading's module: threading (and the collections, functools... it imports) cost
+# every short pyvirsh run on test:/// several million instructions for the one lock the state needs
+import _thread
 import itertools
-import threading
-from collections.abc import Callable
 
 from pyvirt.domain_state import DomainState
 from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
@@ -20,6 +21,8 @@ from pyvirt.plugin.records import DomainRef, NodeInfo
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyvirt.conf.checkpoint import Checkpoint
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.interface import HostInterface
@@ -153,7 +156,7 @@ class TestState:
     """Every object of one test connection URI, and the lock that serialises changes."""
 
     def __init__(self, node_info: NodeInfo) -> None:
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.node_info = node_info
         self.domains: dict[str, DomainObj] = {}  # by uuid
         self.domains_by_name: dict[str, DomainObj] = {}
