@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyvirt
 from pyvirt.errors import ErrorCode, ErrorDomain, make_error
 
@@ -94,7 +96,7 @@ def test_no_raise_site_names_a_class_its_code_contradicts() -> None:
 
     from pyvirt import errors as E  # noqa: N812 - short: the lines below name its classes
 
-    family = {cls.__name__: cls for cls in E._BY_CODE_FAMILY}
+    family = {name: getattr(E, name) for name in E._BY_CODE_FAMILY}
     root = Path(__file__).resolve().parents[2]
     wrong: list[str] = []
     for path in [*root.glob("core/src/**/*.py"), *root.glob("plugins/*/src/**/*.py")]:
@@ -126,7 +128,7 @@ def test_no_raise_site_repeats_the_words_its_code_adds() -> None:
     from pyvirt import errors as E  # noqa: N812 - short: the lines below name its tables
 
     root = Path(__file__).resolve().parents[2]
-    callables = {cls.__name__ for cls in E._BY_CODE_FAMILY} | {"Error", "make_error"}
+    callables = set(E._BY_CODE_FAMILY) | {"make_error"}
     repeated: list[str] = []
     for path in [*root.glob("core/src/**/*.py"), *root.glob("plugins/*/src/**/*.py")]:
         if "/remote/_" in str(path):
@@ -153,3 +155,38 @@ def test_no_raise_site_repeats_the_words_its_code_adds() -> None:
                     f"{path.relative_to(root)}:{node.lineno}: {E.format_message(E.ErrorCode[code.attr], text)}"
                 )
     assert not repeated, "\n".join(repeated)
+
+
+_LAZY_PROBE = r"""
+import json
+import pyvirt.cli.main, pyvirt.uri, pyvirt.util.auth_prompt
+import pyvirt.errors as E
+def made():
+    return sorted(n for n, v in vars(E).items() if isinstance(v, type) and issubclass(v, BaseException))
+at_import = made()
+from pyvirt.errors import NotFoundError
+after_one = made()
+try:
+    pyvirt.uri.parse_uri("nodriver")
+except E.ConnectionError as exc:
+    caught = [type(exc).__name__, exc.code, exc.message]
+system = E.SystemCallError(2, "open")  # its __init__'s super() works on the class made later
+print(json.dumps([at_import, after_one, NotFoundError is E.NotFoundError, issubclass(NotFoundError, E.Error),
+                  NotFoundError.__module__, NotFoundError.__doc__, caught, str(system), made(), "XMLError" in dir(E)]))
+"""
+
+
+def test_an_exception_class_is_made_when_first_named() -> None:
+    """Every process loads pyvirt.errors and most raise nothing: its ten subclasses of Error (about a million
+    instructions) are made when first named, and then are the classes the statements describe."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _LAZY_PROBE], capture_output=True, text=True, check=True)
+    at_import, after_one, same, derived, module, doc, caught, system, made, listed = json.loads(out.stdout)
+    assert (at_import, after_one) == (["Error"], ["Error", "NotFoundError"])
+    assert (same, derived, module, doc, listed) == (True, True, "pyvirt.errors", "No object matches the lookup.", True)
+    assert caught == ["ConnectionError", 5, "no connection driver available for URI 'nodriver' does not include a "
+                      "driver name"]  # fmt: skip
+    assert system == "open: No such file or directory"
+    assert len(made) == 12  # the first error maps every code to its class

@@ -381,6 +381,11 @@ class Domain:
         """virDomainBlockRebase: with flag COPY, copy disk ``path`` to the file ``base`` (virsh's older blockcopy)."""
         self._conn.calls.domain_block_rebase(dom=self._ref, path=path, base=base, bandwidth=bandwidth, flags=flags)
 
+    def set_block_threshold(self, dev: str, threshold: int, flags: int = 0) -> None:
+        """One block-threshold event once the guest's writes to disk ``dev`` (or ``vda[N]``, one image of its
+        chain) reach ``threshold`` bytes; 0 clears it (virDomainSetBlockThreshold)."""
+        self._conn.calls.domain_set_block_threshold(dom=self._ref, dev=dev, threshold=threshold, flags=flags)
+
     def block_job_abort(self, path: str, flags: DomainBlockJobAbortFlags | int = 0) -> None:
         """End disk ``path``'s block job; flag PIVOT switches the disk to a ready copy (virDomainBlockJobAbort)."""
         self._conn.calls.domain_block_job_abort(dom=self._ref, path=path, flags=flags)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from pyvirt.errors import _int_enum
-
-# mypy treats any constant named TYPE_CHECKING as true: it sees IntEnum classes below. At run time they are
-# built as pyvirt.errors builds its codes (``_int_enum``): the class statement's checks of every member cost
-# every pyvirsh run about 2.5 million instructions for these 44 members.
+# mypy treats any constant named TYPE_CHECKING as true: it sees IntEnum classes below. At run time each is a
+# table of pyvirt.util.int_enum (the ``enum`` module's class statement checks cost every pyvirsh run about 2.5
+# million instructions for these 44 members), made when its name is first read (pyvirt.util.deferred): a
+# table is an ``int`` subclass, about 250,000 instructions each, and a run that only prints states (list,
+# dominfo through pyvirtd) reads none of them.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import enum
 
     _IntEnumBody = enum.IntEnum
-else:  # the class statements below make the tables themselves (no throw-away class)
-    from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody
+else:
+    from pyvirt.util.deferred import Deferred, build_on_first_use
+    from pyvirt.util.int_enum import IntEnumBody
+
+    _IntEnumBody = Deferred("_IntEnumBody", (), {})
 
 __all__ = [
     "DomainState",
@@ -96,34 +99,36 @@ class ShutoffReason(_IntEnumBody):
     DAEMON = 8
 
 
-if not TYPE_CHECKING:
-    DomainState = _int_enum(DomainState)
-    RunningReason = _int_enum(RunningReason)
-    PausedReason = _int_enum(PausedReason)
-    ShutdownReason = _int_enum(ShutdownReason)
-    ShutoffReason = _int_enum(ShutoffReason)
+if not TYPE_CHECKING:  # mypy reads the class statements; a module __getattr__ would hide misspelled names from it
+
+    def _table(name: str, body: dict[str, object]) -> type:
+        return type(IntEnumBody)(name, (IntEnumBody,), body)  # what the statement deriving from it makes
+
+    __getattr__, __dir__ = build_on_first_use(globals(), _table)
 
 
 _STATE_TEXT = ("no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended")
 
-_REASON_TEXT: dict[int, tuple[str, ...]] = {
-    DomainState.RUNNING: (
+# virsh's words for each state's reasons, by state number (DomainState's order; a table keyed by its members
+# would make the table)
+_REASON_TEXT: tuple[tuple[str, ...], ...] = (
+    ("unknown",),  # NOSTATE
+    (  # RUNNING
         "unknown", "booted", "migrated", "restored", "from snapshot", "unpaused",
         "migration canceled", "save canceled", "event wakeup", "crashed", "post-copy", "post-copy failed",
     ),
-    DomainState.PAUSED: (
+    ("unknown",),  # BLOCKED
+    (  # PAUSED
         "unknown", "user", "migrating", "saving", "dumping", "I/O error", "watchdog", "from snapshot",
         "shutting down", "creating snapshot", "crashed", "starting up", "post-copy", "post-copy failed",
     ),
-    DomainState.SHUTDOWN: ("unknown", "user"),
-    DomainState.SHUTOFF: (
+    ("unknown", "user"),  # SHUTDOWN
+    (  # SHUTOFF
         "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from snapshot", "daemon",
     ),
-    DomainState.CRASHED: ("unknown", "panicked"),
-    DomainState.PMSUSPENDED: ("unknown",),
-    DomainState.BLOCKED: ("unknown",),
-    DomainState.NOSTATE: ("unknown",),
-}  # fmt: skip
+    ("unknown", "panicked"),  # CRASHED
+    ("unknown",),  # PMSUSPENDED
+)  # fmt: skip
 
 
 def state_text(state: int) -> str:
@@ -133,5 +138,5 @@ def state_text(state: int) -> str:
 
 def reason_text(state: int, reason: int) -> str:
     """virsh's word for a state reason (``booted``, ``destroyed``, …)."""
-    words = _REASON_TEXT.get(state, ("unknown",))
+    words = _REASON_TEXT[state] if 0 <= state < len(_REASON_TEXT) else ("unknown",)
     return words[reason] if 0 <= reason < len(words) else "unknown"

@@ -24,7 +24,9 @@ Exception tree::
 from __future__ import annotations
 
 import os
+import sys
 
+from pyvirt.util.deferred import Deferred, build_on_first_use
 from pyvirt.util.int_enum import int_enum, numbers
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): not importing typing here.
@@ -377,7 +379,7 @@ class Error(Exception):
     """
 
     def __new__(cls, code: ErrorCode = ErrorCode.INTERNAL_ERROR, *args: object, **kwargs: object) -> Error:
-        if cls in _BY_CODE_FAMILY:
+        if cls.__module__ == __name__ and cls.__name__ in _BY_CODE_FAMILY:  # not a subclass made elsewhere
             if not _CLASS_BY_CODE:
                 _CLASS_BY_CODE.update(_classes_by_code())
             target = _CLASS_BY_CODE.get(code, Error)
@@ -407,11 +409,22 @@ class Error(Exception):
         return f"{type(self).__name__}(code={self.code.name}, domain={self.domain.name}, message={self.message!r})"
 
 
-class InternalError(Error):
+# The subclasses below are made when first named (pyvirt.util.deferred): making an exception class costs
+# CPython about 110,000 instructions, every process loads this module and most raise nothing, so the ten of
+# them were over a million instructions of each ``pyvirsh`` run. ``from pyvirt.errors import NotFoundError``,
+# ``except pyvirt.NotFoundError`` and pickle make the class the statement describes, once. Type checkers see
+# ``Error`` as their base.
+if TYPE_CHECKING:
+    _LazyError = Error
+else:
+    _LazyError = Deferred("_LazyError", (), {})
+
+
+class InternalError(_LazyError):
     """A bug or an unexpected state inside pyvirt or a driver."""
 
 
-class SystemCallError(Error):
+class SystemCallError(_LazyError):
     """A system call failed; ``errno`` is the OS error number (libvirt's virReportSystemError)."""
 
     def __init__(
@@ -425,93 +438,103 @@ class SystemCallError(Error):
         super().__init__(ErrorCode.SYSTEM_ERROR, f"{detail}: {os.strerror(errno)}", domain=domain)
 
 
-class InvalidArgumentError(Error):
+class InvalidArgumentError(_LazyError):
     """The caller passed a value the API cannot accept."""
 
 
-class NotSupportedError(Error):
+class NotSupportedError(_LazyError):
     """The driver, host or configuration does not support the request."""
 
 
-class OperationInvalidError(Error):
+class OperationInvalidError(_LazyError):
     """The object is in the wrong state for the request (e.g. domain not running)."""
 
 
-class OperationDeniedError(Error):
+class OperationDeniedError(_LazyError):
     """The connection may not do this (read-only, access control)."""
 
 
-class OperationFailedError(Error):
+class OperationFailedError(_LazyError):
     """The request was valid but could not be carried out."""
 
 
-class NotFoundError(Error):
+class NotFoundError(_LazyError):
     """No object matches the lookup."""
 
 
-class AlreadyExistsError(Error):
+class AlreadyExistsError(_LazyError):
     """An object with that name/UUID already exists."""
 
 
-class XMLError(Error):
+class XMLError(_LazyError):
     """The XML document is malformed, invalid or unsupported."""
 
 
-class ConnectionError(Error):
+class ConnectionError(_LazyError):
     """No driver, a bad URI, or a broken connection."""
+
+
+def _made(name: str, body: dict[str, object]) -> type:
+    return type(name, (Error,), body)
+
+
+if not TYPE_CHECKING:  # mypy reads the class statements; a module __getattr__ would hide misspelled names from it
+    __getattr__, __dir__ = build_on_first_use(globals(), _made)
 
 
 def _classes_by_code() -> dict[int, type[Error]]:
     """The class each code gives its errors (see Error.__new__); built on the first error, as _messages()."""
     number = numbers(ErrorCode)
-    by_name: dict[str, type[Error]] = {
-        "INTERNAL_ERROR": InternalError,
-        "INVALID_ARG": InvalidArgumentError,
-        "ARGUMENT_UNSUPPORTED": InvalidArgumentError,
-        "INVALID_MAC": InvalidArgumentError,
-        "NO_SUPPORT": NotSupportedError,
-        "OPERATION_UNSUPPORTED": NotSupportedError,
-        "CONFIG_UNSUPPORTED": NotSupportedError,
-        "OPERATION_INVALID": OperationInvalidError,
-        "OPERATION_DENIED": OperationDeniedError,
-        "ACCESS_DENIED": OperationDeniedError,
-        "OPERATION_FAILED": OperationFailedError,
-        "OPERATION_TIMEOUT": OperationFailedError,
-        "OPERATION_ABORTED": OperationFailedError,
-        "HOOK_SCRIPT_FAILED": OperationFailedError,
-        "NO_DOMAIN": NotFoundError,
-        "NO_NETWORK": NotFoundError,
-        "NO_STORAGE_POOL": NotFoundError,
-        "NO_STORAGE_VOL": NotFoundError,
-        "NO_NODE_DEVICE": NotFoundError,
-        "NO_INTERFACE": NotFoundError,
-        "NO_SECRET": NotFoundError,
-        "NO_DOMAIN_SNAPSHOT": NotFoundError,
-        "NO_DOMAIN_CHECKPOINT": NotFoundError,
-        "NO_SECURITY_MODEL": NotFoundError,
-        "NO_DOMAIN_METADATA": NotFoundError,
-        "DEVICE_MISSING": NotFoundError,
-        "DOM_EXIST": AlreadyExistsError,
-        "NETWORK_EXIST": AlreadyExistsError,
-        "STORAGE_VOL_EXIST": AlreadyExistsError,
-        "XML_ERROR": XMLError,
-        "XML_DETAIL": XMLError,
-        "XML_INVALID_SCHEMA": XMLError,
-        "NO_CONNECT": ConnectionError,
-        "INVALID_CONN": ConnectionError,
-        "AUTH_FAILED": ConnectionError,
-        "RPC": ConnectionError,
+    by_name = {  # code -> class, by name (the classes are made here)
+        "INTERNAL_ERROR": "InternalError",
+        "INVALID_ARG": "InvalidArgumentError",
+        "ARGUMENT_UNSUPPORTED": "InvalidArgumentError",
+        "INVALID_MAC": "InvalidArgumentError",
+        "NO_SUPPORT": "NotSupportedError",
+        "OPERATION_UNSUPPORTED": "NotSupportedError",
+        "CONFIG_UNSUPPORTED": "NotSupportedError",
+        "OPERATION_INVALID": "OperationInvalidError",
+        "OPERATION_DENIED": "OperationDeniedError",
+        "ACCESS_DENIED": "OperationDeniedError",
+        "OPERATION_FAILED": "OperationFailedError",
+        "OPERATION_TIMEOUT": "OperationFailedError",
+        "OPERATION_ABORTED": "OperationFailedError",
+        "HOOK_SCRIPT_FAILED": "OperationFailedError",
+        "NO_DOMAIN": "NotFoundError",
+        "NO_NETWORK": "NotFoundError",
+        "NO_STORAGE_POOL": "NotFoundError",
+        "NO_STORAGE_VOL": "NotFoundError",
+        "NO_NODE_DEVICE": "NotFoundError",
+        "NO_INTERFACE": "NotFoundError",
+        "NO_SECRET": "NotFoundError",
+        "NO_DOMAIN_SNAPSHOT": "NotFoundError",
+        "NO_DOMAIN_CHECKPOINT": "NotFoundError",
+        "NO_SECURITY_MODEL": "NotFoundError",
+        "NO_DOMAIN_METADATA": "NotFoundError",
+        "DEVICE_MISSING": "NotFoundError",
+        "DOM_EXIST": "AlreadyExistsError",
+        "NETWORK_EXIST": "AlreadyExistsError",
+        "STORAGE_VOL_EXIST": "AlreadyExistsError",
+        "XML_ERROR": "XMLError",
+        "XML_DETAIL": "XMLError",
+        "XML_INVALID_SCHEMA": "XMLError",
+        "NO_CONNECT": "ConnectionError",
+        "INVALID_CONN": "ConnectionError",
+        "AUTH_FAILED": "ConnectionError",
+        "RPC": "ConnectionError",
     }
-    return {number[name]: cls for name, cls in by_name.items()}
+    module = sys.modules[__name__]  # its __getattr__ makes the classes
+    return {number[code]: getattr(module, cls) for code, cls in by_name.items()}
 
 
 _CLASS_BY_CODE: dict[int, type[Error]] = {}  # filled at the first error
 
 
-# The classes whose instances take their class from their code (see Error.__new__).
-_BY_CODE_FAMILY = frozenset({Error, InternalError, InvalidArgumentError, NotSupportedError, OperationInvalidError,
-                             OperationDeniedError, OperationFailedError, NotFoundError, AlreadyExistsError, XMLError,
-                             ConnectionError})  # fmt: skip
+# The classes whose instances take their class from their code (see Error.__new__), by name: most of them
+# are made when first read, and a set of the classes would make them all at import.
+_BY_CODE_FAMILY = frozenset({"Error", "InternalError", "InvalidArgumentError", "NotSupportedError",
+                             "OperationInvalidError", "OperationDeniedError", "OperationFailedError", "NotFoundError",
+                             "AlreadyExistsError", "XMLError", "ConnectionError"})  # fmt: skip
 
 
 def make_error(code: ErrorCode, detail: str | None = None, *, domain: ErrorDomain = ErrorDomain.NONE) -> Error:

@@ -18,25 +18,28 @@ import _thread  # its locks are threading's, without threading's imports (functo
 import itertools
 from _collections_abc import Callable  # collections.abc imports all of collections
 
-from pyvirt.plugin.records import DomainRef, NetworkRef, PoolRef
-from pyvirt.plugin.typed_params import TypedParam
-from pyvirt.util.int_enum import int_enum
-
 # Every in-process connection loads this module (the sink), so it is built without ``typing`` and ``enum``:
 # the numbering tables by pyvirt.util.int_enum, the records by pyvirt.util.named_tuple (each says why).
+# Every record is made when first read (DeferredNamedTuple): a run that delivers no event (most pyvirsh
+# lines) made twelve of them at import, and the sink's methods read theirs with a from-import of this
+# module. The records' field types (DomainRef, TypedParam...) are annotations only: the modules behind
+# them are not imported here (pyvirt.plugin.typed_params alone is a million instructions).
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import enum
-    from typing import Any, NamedTuple
+    from typing import Any
     from typing import NamedTuple as _DeferredRecord
+
+    from pyvirt.plugin.records import DomainRef, NetworkRef, PoolRef
+    from pyvirt.plugin.typed_params import TypedParam
 
     _IntEnumBody = enum.IntEnum
 else:
+    from pyvirt.util.int_enum import IntEnumBody as _IntEnumBody  # the class statement makes the table
     from pyvirt.util.named_tuple import DeferredNamedTuple as _DeferredRecord
-    from pyvirt.util.named_tuple import NamedTuple, build_on_first_use
+    from pyvirt.util.named_tuple import build_on_first_use
 
-    _IntEnumBody = object
     Any = object  # only in the run-time values of the callback aliases below; mypy reads typing's
 
 __all__ = [
@@ -153,17 +156,6 @@ class Shutdown(_IntEnumBody):
     HOST = 2
 
 
-if not TYPE_CHECKING:
-    DomainEvent = int_enum(DomainEvent)
-    Defined = int_enum(Defined)
-    Undefined = int_enum(Undefined)
-    Started = int_enum(Started)
-    Suspended = int_enum(Suspended)
-    Resumed = int_enum(Resumed)
-    Stopped = int_enum(Stopped)
-    Shutdown = int_enum(Shutdown)
-
-
 _EVENT_TEXT = (
     "Defined",
     "Undefined",
@@ -175,20 +167,20 @@ _EVENT_TEXT = (
     "PMSuspended",
     "Crashed",
 )
-_DETAIL_TEXT: dict[int, tuple[str, ...]] = {
-    DomainEvent.DEFINED: ("Added", "Updated", "Renamed", "Snapshot"),
-    DomainEvent.UNDEFINED: ("Removed", "Renamed"),
-    DomainEvent.STARTED: ("Booted", "Migrated", "Restored", "Snapshot", "Event wakeup"),
-    DomainEvent.SUSPENDED: (
-        "Paused", "Migrated", "I/O Error", "Watchdog", "Restored", "Snapshot", "API error", "Post-copy",
-        "Post-copy Error",
-    ),
-    DomainEvent.RESUMED: ("Unpaused", "Migrated", "Snapshot", "Post-copy", "Post-copy Error"),
-    DomainEvent.STOPPED: ("Shutdown", "Destroyed", "Crashed", "Migrated", "Saved", "Failed", "Snapshot"),
-    DomainEvent.SHUTDOWN: ("Finished", "Finished after guest request", "Finished after host request"),
-    DomainEvent.PMSUSPENDED: ("Memory", "Disk"),
-    DomainEvent.CRASHED: ("Panicked", "Crashloaded"),
-}  # fmt: skip
+# virsh's words for each event's details, by event number (DomainEvent's order: its members are made when
+# first read, and a table keyed by them made nine at import)
+_DETAIL_TEXT: tuple[tuple[str, ...], ...] = (
+    ("Added", "Updated", "Renamed", "Snapshot"),
+    ("Removed", "Renamed"),
+    ("Booted", "Migrated", "Restored", "Snapshot", "Event wakeup"),
+    ("Paused", "Migrated", "I/O Error", "Watchdog", "Restored", "Snapshot", "API error", "Post-copy",
+     "Post-copy Error"),
+    ("Unpaused", "Migrated", "Snapshot", "Post-copy", "Post-copy Error"),
+    ("Shutdown", "Destroyed", "Crashed", "Migrated", "Saved", "Failed", "Snapshot"),
+    ("Finished", "Finished after guest request", "Finished after host request"),
+    ("Memory", "Disk"),
+    ("Panicked", "Crashloaded"),
+)  # fmt: skip
 
 
 def event_text(event: int) -> str:
@@ -196,7 +188,7 @@ def event_text(event: int) -> str:
 
 
 def detail_text(event: int, detail: int) -> str:
-    words = _DETAIL_TEXT.get(event, ())
+    words = _DETAIL_TEXT[event] if 0 <= event < len(_DETAIL_TEXT) else ()
     return words[detail] if 0 <= detail < len(words) else "unknown"
 
 
@@ -209,10 +201,6 @@ class NetworkEvent(_IntEnumBody):
     STOPPED = 3
 
 
-if not TYPE_CHECKING:
-    NetworkEvent = int_enum(NetworkEvent)
-
-
 _NETWORK_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped")
 
 
@@ -220,32 +208,32 @@ def network_event_text(event: int) -> str:
     return _NETWORK_EVENT_TEXT[event] if 0 <= event < len(_NETWORK_EVENT_TEXT) else "unknown"
 
 
-class NetworkLifecycleEvent(NamedTuple):
+class NetworkLifecycleEvent(_DeferredRecord):
     network: NetworkRef
     event: int
     detail: int
 
 
-class LifecycleEvent(NamedTuple):
+class LifecycleEvent(_DeferredRecord):
     domain: DomainRef
     event: int
     detail: int
 
 
-class RebootEvent(NamedTuple):
+class RebootEvent(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_REBOOT: the guest reset (a reboot inside it, or ``virDomainReboot``)."""
 
     domain: DomainRef
 
 
-class DeviceRemovedEvent(NamedTuple):
+class DeviceRemovedEvent(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: the hypervisor let go of a device (``alias``) after a detach."""
 
     domain: DomainRef
     alias: str
 
 
-class AgentLifecycleEvent(NamedTuple):
+class AgentLifecycleEvent(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE: state 1 connected / 2 disconnected; reason 0 unknown,
     1 domain started, 2 channel event."""
 
@@ -254,7 +242,7 @@ class AgentLifecycleEvent(NamedTuple):
     reason: int
 
 
-class BlockJobEvent(NamedTuple):
+class BlockJobEvent(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_BLOCK_JOB: a block job of ``type`` (virDomainBlockJobType: 2 copy) on the disk
     whose image is ``disk`` (a path) reached ``status`` (virConnectDomainEventBlockJobStatus: 0 completed,
     1 failed, 2 canceled, 3 ready)."""
@@ -265,7 +253,7 @@ class BlockJobEvent(NamedTuple):
     status: int
 
 
-class BlockJob2Event(NamedTuple):
+class BlockJob2Event(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: as :class:`BlockJobEvent`, with ``disk`` the disk's target (``vda``),
     which stays meaningful for network disks and after a pivot changed the path."""
 
@@ -275,7 +263,7 @@ class BlockJob2Event(NamedTuple):
     status: int
 
 
-class TunableEvent(NamedTuple):
+class TunableEvent(_DeferredRecord):
     """VIR_DOMAIN_EVENT_ID_TUNABLE: tunables of the running domain changed (``cputune.emulatorpin``, ...),
     with their new values."""
 
@@ -294,10 +282,6 @@ class PoolEvent(_IntEnumBody):
     DELETED = 5
 
 
-if not TYPE_CHECKING:
-    PoolEvent = int_enum(PoolEvent)
-
-
 _POOL_EVENT_TEXT = ("Defined", "Undefined", "Started", "Stopped", "Created", "Deleted")
 
 
@@ -305,21 +289,19 @@ def pool_event_text(event: int) -> str:
     return _POOL_EVENT_TEXT[event] if 0 <= event < len(_POOL_EVENT_TEXT) else "unknown"
 
 
-class PoolLifecycleEvent(NamedTuple):
+class PoolLifecycleEvent(_DeferredRecord):
     pool: PoolRef
     event: int
     detail: int
 
 
-class PoolRefreshEvent(NamedTuple):
+class PoolRefreshEvent(_DeferredRecord):
     """VIR_STORAGE_POOL_EVENT_ID_REFRESH: the pool was refreshed (``virStoragePoolRefresh``)."""
 
     pool: PoolRef
 
 
 # ---------------------------------------------------------------- the other domain events
-# Records a run rarely uses: made when first read (DeferredNamedTuple, see pyvirt.util.named_tuple), so
-# that the sink every in-process connection loads does not pay for twenty classes it never delivers.
 # Each carries the arguments of libvirt's callback of that event id, in libvirt's order.
 
 
@@ -524,9 +506,10 @@ DOMAIN_EVENT_IDS = (
 # The object a callback may filter on is the record's first field (a domain or a pool, matched by UUID).
 EVENT_KINDS: tuple[str, ...] = (*DOMAIN_EVENT_IDS[1:], "pool-lifecycle", "pool-refresh")
 
-Callback = Callable[[LifecycleEvent], None]
-NetworkCallback = Callable[[NetworkLifecycleEvent], None]
-TypedCallback = Callable[[Any], None]
+if TYPE_CHECKING:  # the records are not in the module's namespace until first read: aliases for mypy only
+    Callback = Callable[[LifecycleEvent], None]
+    NetworkCallback = Callable[[NetworkLifecycleEvent], None]
+    TypedCallback = Callable[[Any], None]
 
 
 class EventSink:
@@ -594,26 +577,40 @@ class EventSink:
                 cb(event)
 
     def reboot(self, domain: DomainRef) -> None:
+        from pyvirt.events import RebootEvent  # each record is made when first read (see the imports)
+
         self.emit("reboot", RebootEvent(domain))
 
     def device_removed(self, domain: DomainRef, alias: str) -> None:
+        from pyvirt.events import DeviceRemovedEvent
+
         self.emit("device-removed", DeviceRemovedEvent(domain, alias))
 
     def agent_lifecycle(self, domain: DomainRef, state: int, reason: int) -> None:
+        from pyvirt.events import AgentLifecycleEvent
+
         self.emit("agent-lifecycle", AgentLifecycleEvent(domain, int(state), int(reason)))
 
     def block_job(self, domain: DomainRef, path: str, target: str, job_type: int, status: int) -> None:
         """A block job's end or readiness, as both of libvirt's events: by image path and by target name."""
+        from pyvirt.events import BlockJob2Event, BlockJobEvent
+
         self.emit("block-job", BlockJobEvent(domain, path, int(job_type), int(status)))
         self.emit("block-job-2", BlockJob2Event(domain, target, int(job_type), int(status)))
 
     def tunable(self, domain: DomainRef, params: list[TypedParam]) -> None:
+        from pyvirt.events import TunableEvent
+
         self.emit("tunable", TunableEvent(domain, list(params)))
 
     def pool_lifecycle(self, pool: PoolRef, event: int, detail: int = 0) -> None:
+        from pyvirt.events import PoolLifecycleEvent
+
         self.emit("pool-lifecycle", PoolLifecycleEvent(pool, int(event), int(detail)))
 
     def pool_refresh(self, pool: PoolRef) -> None:
+        from pyvirt.events import PoolRefreshEvent
+
         self.emit("pool-refresh", PoolRefreshEvent(pool))
 
     def deregister(self, callback_id: int) -> None:
@@ -635,6 +632,8 @@ class EventSink:
         """Deliver a network lifecycle event to every matching callback, in registration order."""
         if not self._network_callbacks:
             return
+        from pyvirt.events import NetworkLifecycleEvent
+
         ev = NetworkLifecycleEvent(network, int(event), int(detail))
         with self._lock:
             targets = list(self._network_callbacks.values())
@@ -646,6 +645,8 @@ class EventSink:
         """Deliver a lifecycle event to every matching callback, in registration order."""
         if not self._callbacks:
             return
+        from pyvirt.events import LifecycleEvent
+
         ev = LifecycleEvent(domain, int(event), int(detail))
         with self._lock:
             targets = list(self._callbacks.values())

@@ -13,15 +13,9 @@ from __future__ import annotations
 import os
 
 from pyvirt.config import ClientConfig
-from pyvirt.errors import (
-    ConnectionError,
-    Error,
-    ErrorCode,
-    ErrorDomain,
-    InternalError,
-    InvalidArgumentError,
-    NotSupportedError,
-)
+
+# The exception classes are imported where raised: pyvirt.errors makes each when first named (it says why).
+from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -123,11 +117,17 @@ class URI(NamedTuple):
     def embed_root(self) -> str:
         """The ``root`` of an ``/embed`` URI, checked as libvirt checks it."""
         if not self.scheme or not all("a" <= c <= "z" for c in self.scheme):
+            from pyvirt.errors import ConnectionError
+
             raise ConnectionError(ErrorCode.NO_CONNECT, f"URI scheme '{self.scheme}' for embedded driver is not valid")
         root = self.param("root")
         if root is None:
+            from pyvirt.errors import InvalidArgumentError
+
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Missing URI parameter 'root'", domain=ErrorDomain.URI)
         if not os.path.isabs(root):
+            from pyvirt.errors import NotSupportedError
+
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "root path must be absolute")
         return root
 
@@ -137,7 +137,11 @@ def parse_uri(text: str) -> URI:
     parts = _split(text)
     if parts is None:
         if ":" not in text:
+            from pyvirt.errors import ConnectionError
+
             raise ConnectionError(ErrorCode.NO_CONNECT, f"URI '{text}' does not include a driver name")
+        from pyvirt.errors import InvalidArgumentError
+
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
     scheme, authority, path, query = parts
     driver, _, transport = scheme.partition("+")
@@ -155,6 +159,8 @@ def parse_uri(text: str) -> URI:
         server, port_text = authority.rsplit(":", 1)
         if port_text:
             if not port_text.isdigit():
+                from pyvirt.errors import InvalidArgumentError
+
                 raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unable to parse URI {text}", domain=ErrorDomain.URI)
             port = int(port_text)
     else:
@@ -208,6 +214,8 @@ def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = T
     if name is None:
         name = os.environ.get("LIBVIRT_DEFAULT_URI") or config.uri_default
         if not name:
+            from pyvirt.errors import ConnectionError
+
             raise ConnectionError(
                 ErrorCode.NO_CONNECT,
                 "no default URI: pass one, set LIBVIRT_DEFAULT_URI, or set uri_default in the pyvirt config",
@@ -218,6 +226,8 @@ def resolve_uri(name: str | None, config: ClientConfig, *, use_aliases: bool = T
             name = alias
     uri = parse_uri(name)
     if uri.driver in _PATH_MANDATORY and uri.server in ("system", "session"):
+        from pyvirt.errors import InternalError
+
         raise InternalError(
             ErrorCode.INTERNAL_ERROR, f"invalid URI {name} (maybe you want {uri.scheme}:///{uri.server})"
         )

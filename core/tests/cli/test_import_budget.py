@@ -159,3 +159,52 @@ def test_snapshot_list_and_info_read_the_fields_as_virsh_shows_them() -> None:
     assert VIRSH is not None
     mine, theirs = run_line([PYVIRSH], line), run_line([VIRSH], line)
     assert (_DATE.sub("DATE", mine[0]), mine[1], mine[2]) == (_DATE.sub("DATE", theirs[0]), theirs[1], theirs[2])
+
+
+# What a command module loads only in the commands that use it, and why it must not come at import.
+LOADED_BY_ITS_COMMANDS = {
+    # list/dominfo/domstate name the states (five tables, 1.3M instructions); destroy, start... do not;
+    # typed_params gave two numbers (libvirt's AFFECT bits, now named here); files reads define's XML
+    "domain_cmds": ("pyvirt.domain_state", "pyvirt.plugin.typed_params", "pyvirt.cli.files"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(LOADED_BY_ITS_COMMANDS))
+def test_a_command_module_leaves_to_its_commands_what_only_they_read(module: str) -> None:
+    probe = (
+        "import json, sys\n"
+        "import pyvirt.cli.main\n"
+        "before = set(sys.modules)\n"
+        f"import pyvirt.cli.{module}\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert sorted(set(LOADED_BY_ITS_COMMANDS[module]) & set(json.loads(run.stdout))) == []
+
+
+def test_the_event_sink_makes_a_record_only_when_it_delivers_one() -> None:
+    """Every in-process connection loads pyvirt.events for its sink; its thirty records (a class each, about
+    190,000 instructions) and the modules behind their field types are made when an event is delivered."""
+    probe = (
+        "import json, sys\n"
+        "import pyvirt.events as e\n"
+        "def records():\n"
+        "    return sorted(n for n, v in vars(e).items() if isinstance(v, type) and issubclass(v, tuple)"
+        " and v is not tuple)\n"
+        "at_import = [records(), sorted(m for m in ('pyvirt.plugin.records', 'pyvirt.plugin.typed_params')"
+        " if m in sys.modules)]\n"
+        "from pyvirt.plugin.records import DomainRef\n"
+        "sink, got = e.EventSink(), []\n"
+        "sink.register(got.append)\n"
+        "sink.register_typed('reboot', got.append)\n"
+        "dom = DomainRef('vm', '6695eb01-f6a4-8304-79aa-97f2502e193f', 1)\n"
+        "sink.lifecycle(dom, e.DomainEvent.STARTED, e.Started.BOOTED)\n"
+        "sink.reboot(dom)\n"
+        "print(json.dumps([at_import, records(), [type(g).__name__ for g in got], [type(g) is getattr(e, type(g)"
+        ".__name__) for g in got], list(got[0][1:])]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    at_import, made, kinds, same_class, numbers = json.loads(run.stdout)
+    assert at_import == [[], []]
+    assert made == ["LifecycleEvent", "RebootEvent"]
+    assert (kinds, same_class, numbers) == (["LifecycleEvent", "RebootEvent"], [True, True], [2, 0])

@@ -31,7 +31,7 @@ VIRSH_COMMANDS = [c for _, _, names in GROUPS for c in names]
 ALSO_MISSING_IN_LIBVIRTS_TEST_DRIVER = [
     "blockresize", "detach-device-alias", "get-user-sshkeys",
     "lxc-enter-namespace", "managedsave-dumpxml", "migrate-compcache", "migrate-setspeed", "migrate-getspeed", "qemu-monitor-command",
-    "qemu-agent-command", "guest-agent-timeout", "guestvcpus", "domblkthreshold", "guestinfo",
+    "qemu-agent-command", "guest-agent-timeout", "guestvcpus", "guestinfo",
     "domdirtyrate-calc", "allocpages", "node-memory-tune", "nodememstats", "nodesevinfo", "nwfilter-list",
     "nwfilter-dumpxml", "nwfilter-undefine", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
     "nwfilter-binding-list", "net-port-list", "backup-begin", "backup-dumpxml", "nodedev-detach", "nodedev-reattach",
@@ -108,7 +108,15 @@ def test_fails_as_virsh_on_a_driver_without_the_api(name: str) -> None:
 
 @needs_virsh
 @pytest.mark.parametrize(
-    "name", ["migrate-postcopy", "migrate-setmaxdowntime", "migrate-getmaxdowntime", "blockpull", "blockcommit"]
+    "name",
+    [
+        "migrate-postcopy",
+        "migrate-setmaxdowntime",
+        "migrate-getmaxdowntime",
+        "blockpull",
+        "blockcommit",
+        "domblkthreshold",
+    ],
 )
 def test_implemented_commands_fail_as_virsh_on_a_driver_without_the_api(name: str) -> None:
     """Commands pyvirsh implements whose API libvirt's test driver lacks as well (and so pyvirt's)."""

@@ -30,13 +30,87 @@ def _loaded_after(calls: str) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("calls", "out", "models"),
     [
-        ("[n.name for n in conn.list_all_networks()]", ["default"], ["pyvirt.conf.network"]),
-        ("[p.name for p in conn.list_all_storage_pools()]", ["default-pool"], ["pyvirt.conf.storage"]),
+        ("[n.name for n in conn.list_all_networks()]", ["default"], []),
+        ("[p.name for p in conn.list_all_storage_pools()]", ["default-pool"], []),
+        ("conn.lookup_network_by_name('default').xml_desc()[:9]", "<network>", ["pyvirt.conf.network"]),
+        (
+            "conn.lookup_storage_pool_by_name('default-pool').xml_desc()[:16]",
+            "<pool type='dir'",
+            ["pyvirt.conf.storage"],
+        ),
         ("conn.lookup_domain_by_name('test').name", "test", []),
     ],
 )
 def test_each_kind_is_parsed_when_first_used(calls: str, out: object, models: list[str]) -> None:
+    """Listing needs names and UUIDs only; a model is imported when a definition is first read."""
     assert _loaded_after(calls) == {"out": out, "models": models}
+
+
+_NO_MODELS = ("lxml.etree", "pyvirt.conf.network", "pyvirt.conf.storage", "pyvirt.conf.domain", "pyvirt.conf.interface")
+
+
+@pytest.mark.parametrize(
+    "line", ["net-list --all", "pool-list --all; vol-list default-pool", "list --all", "iface-list --all"]
+)
+def test_listing_the_default_fixture_loads_neither_lxml_nor_a_model(line: str) -> None:
+    """``pyvirsh net-list`` parsed the default network with pyvirt.conf.network, which loads lxml (twice the
+    instructions of ``pyvirsh uri``); a listing reads names, UUIDs and flags only, so it loads neither."""
+    probe = (
+        "import sys\nfrom pyvirt.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', [m for m in {_NO_MODELS!r} if m in sys.modules])\n"
+    )
+    argv = [sys.executable, "-c", probe, "-c", "test:///default", line]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    assert "Name" in run.stdout  # the probe saw a real listing, not an early exit
+    assert run.stdout.splitlines()[-1] == "LOADED []"
+
+
+def test_built_in_identities_are_what_the_models_parse() -> None:
+    """The names, UUIDs and MAC a built-in object is indexed by before its parse are those its model reads."""
+    from pyvirt.conf.domain import parse_domain
+    from pyvirt.conf.interface import parse_interface
+    from pyvirt.conf.network import parse_network
+    from pyvirt.conf.storage import parse_pool
+    from pyvirt.drivers.test import fixture
+
+    for xml, parse in (
+        (fixture.DEFAULT_DOMAIN_XML, parse_domain),
+        (fixture.DEFAULT_NETWORK_XML, parse_network),
+        (fixture.DEFAULT_POOL_XML, parse_pool),
+    ):
+        model = parse(xml)  # type: ignore[operator]
+        assert fixture.domain_identity(xml) == (model.name, model.uuid)
+    iface = parse_interface(fixture.DEFAULT_INTERFACE_XML)
+    assert fixture.interface_identity(fixture.DEFAULT_INTERFACE_XML) == (iface.name, iface.mac)
+
+
+def test_a_built_in_document_type_declaration_is_refused() -> None:
+    from pyvirt.drivers.test.fixture import domain_identity
+
+    with pytest.raises(ValueError, match="document type"):
+        domain_identity("<!DOCTYPE network [<!ENTITY x 'y'>]><network><name>&x;</name></network>")
+
+
+def test_a_built_in_object_is_parsed_once_and_keeps_its_changes() -> None:
+    """The first read parses; later reads see the same model, so a change made through it stays; a built-in
+    pool's figures before its parse are those after it."""
+    import pyvirt
+
+    with pyvirt.open("test:///default") as conn:
+        from pyvirt.drivers.test import driver
+
+        state = driver._Shared.state
+        assert state is not None
+        net, pool = state.networks["default"], state.pools["default-pool"]
+        assert not net.parsed and not pool.parsed
+        info_before = conn.lookup_storage_pool_by_name("default-pool").info()
+        assert net.defn is net.defn and pool.defn is pool.defn
+        assert conn.lookup_storage_pool_by_name("default-pool").info() == info_before
+        first = net.defn
+        first.bridge_name = "virbr9"  # a change made through the model is kept: nothing parses it again
+        assert "<bridge name='virbr9'" in conn.lookup_network_by_name("default").xml_desc()
+        assert net.defn is first
 
 
 def test_a_node_file_is_parsed_whole_at_open(tmp_path: object) -> None:

@@ -39,6 +39,9 @@ def console_main() -> None:
     """
     _, middle, old = gc.get_threshold()
     gc.set_threshold(_YOUNG_THRESHOLD, middle, old)
+    from pyvirt.util.lxml_import import install
+
+    install()  # lxml.etree without the inspect module it loads and pyvirsh never calls (the module says why)
     from pyvirt.cli.main import main
 
     try:

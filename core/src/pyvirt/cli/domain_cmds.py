@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.connection import ListDomainsFlags as F
-from pyvirt.domain_state import reason_text, state_text
 from pyvirt.errors import Error, ErrorCode, NotSupportedError
-from pyvirt.plugin.typed_params import AFFECT_CONFIG, AFFECT_LIVE
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -37,6 +34,10 @@ _SAVE_BYPASS_CACHE = 1 << 0  # VIR_DOMAIN_SAVE_BYPASS_CACHE
 _SAVE_RUNNING = 1 << 1  # VIR_DOMAIN_SAVE_RUNNING
 _SAVE_PAUSED = 1 << 2  # VIR_DOMAIN_SAVE_PAUSED
 _DEVICE_MODIFY_FORCE = 1 << 2  # VIR_DOMAIN_DEVICE_MODIFY_FORCE
+_AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
+_AFFECT_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
+# Imported by the commands that use them, not here: pyvirt.domain_state (its five tables, 1.3 million
+# instructions) and pyvirt.cli.files would be paid by destroy, start... which read neither.
 
 
 def _save_flags(o: dict[str, Any]) -> int:
@@ -71,6 +72,8 @@ def _fail(first: str, exc: Error) -> CommandError:
     Opt("title", "show domain title", flag=True),
 )  # fmt: skip
 def cmd_list(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.domain_state import state_text
+
     flags = F(0)
     if o["all"]:
         flags = F(0)
@@ -123,6 +126,8 @@ def _os_type(s: Session, d: Any) -> str:
 
 @command("dominfo", "domain information", DOMAIN)
 def cmd_dominfo(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.domain_state import state_text
+
     d = get_domain(s, o["domain"])
     info = d.info()
     flags = s.conn.calls.domain_get_flags(dom=d.ref)
@@ -157,6 +162,8 @@ def cmd_dominfo(s: Session, o: dict[str, Any]) -> None:
 
 @command("domstate", "domain state", DOMAIN, Opt("reason", "also print reason for the state", flag=True))
 def cmd_domstate(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.domain_state import reason_text, state_text
+
     state, reason = get_domain(s, o["domain"]).state()
     if o["reason"]:
         s.out(f"{state_text(state)} ({reason_text(state, reason)})")
@@ -201,6 +208,8 @@ def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
     Opt("validate", "validate the XML against the schema", flag=True),
 )  # fmt: skip
 def cmd_define(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
+
     xml = read_file(o["file"])
     if o["validate"]:
         from pyvirt.conf.schema import validate
@@ -242,6 +251,8 @@ def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
     Opt("validate", "validate the XML against the schema", flag=True),
 )  # fmt: skip
 def cmd_create(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
+
     xml = read_file(o["file"])
     flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
     flags |= _START_VALIDATE if o["validate"] else 0
@@ -300,6 +311,7 @@ _simple("resume", "resume a domain", "resume", "resumed", "resume")
     Opt("verbose", "display the progress of save", flag=True),
 )  # fmt: skip
 def cmd_save(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
     from pyvirt.cli.progress import Progress, watch_job
 
     d = get_domain(s, o["domain"])
@@ -323,6 +335,7 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
     Opt("paused", "restore domain into paused state", flag=True),
 )  # fmt: skip
 def cmd_restore(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
     from pyvirt.cli.progress import Progress
 
     xml = read_file(o["xml"]) if o["xml"] else None
@@ -392,6 +405,8 @@ def cmd_autostart(s: Session, o: dict[str, Any]) -> None:
     Opt("domain", "domain name, id or uuid"),
 )  # fmt: skip
 def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
+
     if o["xml"] and o["domain"]:
         raise CommandError("Options --domain and --xml are mutually exclusive")
     if o["xml"]:
@@ -412,6 +427,8 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     Opt("config", "config data file to import from", required=True, positional=True),
 )  # fmt: skip
 def cmd_domxml_from_native(s: Session, o: dict[str, Any]) -> None:
+    from pyvirt.cli.files import read_file
+
     native = read_file(o["config"])
     try:
         s.out(s.conn.domain_xml_from_native(o["format"], native).rstrip("\n"))
@@ -487,12 +504,14 @@ def cmd_domstats(s: Session, o: dict[str, Any]) -> None:
 
 
 def _device_command(s: Session, o: dict[str, Any], verb: str) -> None:
+    from pyvirt.cli.files import read_file
+
     if o["current"] and (o["live"] or o["config"]):
         raise CommandError("Options --current and --live are mutually exclusive")
-    flags = (AFFECT_LIVE if o["live"] else 0) | (AFFECT_CONFIG if o["config"] or o["persistent"] else 0)
+    flags = (_AFFECT_LIVE if o["live"] else 0) | (_AFFECT_CONFIG if o["config"] or o["persistent"] else 0)
     flags |= _DEVICE_MODIFY_FORCE if o.get("force") else 0
     if o["persistent"]:
-        flags |= AFFECT_LIVE if get_domain(s, o["domain"]).is_active() else 0
+        flags |= _AFFECT_LIVE if get_domain(s, o["domain"]).is_active() else 0
     dom = get_domain(s, o["domain"])
     xml = read_file(o["file"])
     try:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from pyvirt.cli.event_nosupport_cmds import check_timeout
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain, get_network, get_pool
 from pyvirt.errors import Error
@@ -67,11 +68,15 @@ def _graphics(ev: Any) -> str:
     )
 
 
+_ACTION_REQUIRED = 1  # VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED
+_RECURSIVE = 2  # VIR_DOMAIN_MEMORY_FAILURE_RECURSIVE
+
+
 def _memory_failure(ev: Any) -> str:
     return (
         f"\nrecipient: {_word(_MEMORY_FAILURE_RECIPIENT, ev.recipient, _UNSUPPORTED)}"
         f"\naction: {_word(_MEMORY_FAILURE_ACTION, ev.action, _UNSUPPORTED)}"
-        f"\nflags:\n\taction required: {int(bool(ev.flags & 1))}\n\trecursive: {int(bool(ev.flags & 2))}"
+        f"\nflags:\n\taction required: {int(bool(ev.flags & _ACTION_REQUIRED))}\n\trecursive: {int(bool(ev.flags & _RECURSIVE))}"
     )
 
 
@@ -112,14 +117,6 @@ def domain_event_line(kind: str, ev: Any) -> str:
     """One domain event as virsh prints it (without the final newline; some kinds take several lines)."""
     detail = _DETAILS.get(kind)
     return f"event '{kind}' for domain '{ev.domain.name}'" + (detail(ev) if detail is not None else "")
-
-
-def check_timeout(o: dict[str, Any]) -> None:
-    """vshCommandOptTimeoutToMs: seconds above 0 that fit in an int of milliseconds; checked before the object
-    named is looked up, as virsh does."""
-    timeout = o["timeout"]
-    if timeout is not None and (timeout <= 0 or timeout > 2147483647 // 1000):
-        raise CommandError(f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
 
 
 def _param_text(value: object) -> str:

@@ -10,7 +10,6 @@ never come.
 
 from __future__ import annotations
 
-from pyvirt.cli.event_cmd import check_timeout
 from pyvirt.cli.framework import CommandError, Opt, Session, command
 from pyvirt.cli.nosupport import not_supported
 from pyvirt.errors import Error
@@ -28,6 +27,17 @@ _COMMON = (
     Opt("list", "list valid event types", flag=True),
     Opt("timestamp", "show timestamp for each printed event", flag=True),
 )
+
+
+def check_timeout(o: dict[str, Any]) -> None:
+    """vshCommandOptTimeoutToMs: seconds above 0 that fit in an int of milliseconds; checked before the object
+    named is looked up, as virsh does.
+
+    event_cmd's commands use it too; it lives here so that these commands need
+    not import event_cmd (with threading and pyvirt.events)."""
+    timeout = o["timeout"]
+    if timeout is not None and (timeout <= 0 or timeout > 2147483647 // 1000):
+        raise CommandError(f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
 
 
 def _checks(s: Session, o: dict[str, Any], names: tuple[str, ...]) -> bool:

@@ -79,6 +79,7 @@ COMMAND_MODULES: dict[str, str] = {
     "update-memory-device": "memory_device_cmd",
     **dict.fromkeys(["iface-bridge", "iface-unbridge"], "iface_bridge_cmds"),
     "domjobabort": "domjobabort_cmd",
+    "domblkthreshold": "blkthreshold_cmd",
     **dict.fromkeys(["setmem", "setmaxmem", "setvcpus"], "memory_cmds"),
     **dict.fromkeys(["desc", "metadata", "domrename", "reset", "inject-nmi", "send-key", "domtime", "domhostname"],
                     "guest_cmds"),

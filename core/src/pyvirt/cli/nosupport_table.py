@@ -48,7 +48,6 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "qemu-agent-command": ("domain", "virDomainQemuAgentCommand", None),
     "guest-agent-timeout": ("domain", "virDomainAgentSetResponseTimeout", None),
     "guestvcpus": ("domain", "virDomainGetGuestVcpus", None),
-    "domblkthreshold": ("domain", "virDomainSetBlockThreshold", None),
     "guestinfo": ("domain", "virDomainGetGuestInfo", None),
     "domdirtyrate-calc": ("domain", "virDomainStartDirtyRateCalc", None),
     # ------------------------------------------------------------ domain monitoring

@@ -10,7 +10,11 @@ or the error with libvirt's code, domain and message.
 
 Where a call runs follows libvirt's worker model: a call of the test driver
 (in memory, never waits) runs on the event loop, which saves the thread
-hand-off; everything else runs on a worker, calls libvirt marks
+hand-off, and so does a call of a hook the connection's driver declares never
+blocks (``DriverCalls.never_blocks``: the QEMU driver's lookups, which read
+its in-memory table), and a CONNECT_CLOSE with nothing to undo (no migration
+phase of the client's left open: the rest is counting and dropping listeners);
+everything else runs on a worker, calls libvirt marks
 ``@priority: high`` on the priority pool, so a slow start never delays a
 lookup or a destroy.
 """
@@ -212,7 +216,7 @@ class RemoteProgram:
     version = REMOTE_PROTOCOL_VERSION
 
     def __init__(self, state: DaemonState) -> None:
-        from pyvirt.daemon.procedures import HANDLERS, NO_CONNECTION_NEEDED
+        from pyvirt.daemon.procedures import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK
         from pyvirt.remote import _remote
 
         self.state = state
@@ -220,6 +224,7 @@ class RemoteProgram:
         self._fields = _remote.FIELDS
         self._handlers = HANDLERS
         self._no_conn = NO_CONNECTION_NEEDED
+        self._one_hook = ONE_HOOK
         self._rules: dict[int, ReadOnlyRule] = {}
         self._connect_close = _remote.REMOTE_PROC_CONNECT_CLOSE
 
@@ -268,7 +273,7 @@ class RemoteProgram:
             )
             return
 
-        if ctx.shared is None or ctx.shared.uri.startswith("test:"):
+        if ctx.shared is None or ctx.shared.uri.startswith("test:") or self._never_blocks(ctx, proc):
             # Inline, unnamed: neither the test driver nor the connection-less procedures begin a
             # domain job, the only reader of the name ``calling_api`` sets (half a microsecond of
             # the dozen a lookup costs here).
@@ -277,6 +282,13 @@ class RemoteProgram:
             client.run_in_worker(
                 functools.partial(self._run, ctx, header, proc, handler, args, True), priority=proc.priority == "high"
             )
+
+    def _never_blocks(self, ctx: ClientContext, proc: Procedure) -> bool:
+        if proc.number == self._connect_close:
+            with ctx.lock:
+                return not ctx.on_close  # (an undo may talk to a guest or another host)
+        hook = self._one_hook.get(proc.name)
+        return hook is not None and ctx.calls.never_blocks(hook)
 
     def _run(self, ctx: ClientContext, header: Header, proc: Procedure, handler: Handler, args: Any,
              named: bool) -> None:  # fmt: skip

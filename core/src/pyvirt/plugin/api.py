@@ -194,6 +194,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_block_job_set_speed", "virDomainBlockJobSetSpeed", W, "1.13"),
     HookApi("domain_block_pull", "virDomainBlockPull", W, "1.13"),
     HookApi("domain_block_commit", "virDomainBlockCommit", W, "1.13"),
+    # a disk's write threshold (contract 1.14)
+    HookApi("domain_set_block_threshold", "virDomainSetBlockThreshold", W, "1.14"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

@@ -60,6 +60,34 @@ else:
 
 __all__ = ["DriverCalls", "direct_calls"]
 
+_METADATA_DESCRIPTION, _METADATA_TITLE, _METADATA_ELEMENT = 0, 1, 2  # virDomainMetadataType
+
+
+def _check_set_metadata_args(type: int, metadata: str | None, key: str | None, uri: str | None) -> None:
+    """virDomainSetMetadata's own argument checks, made here so every driver, pyvirtd and a client get them.
+
+    libvirt makes them in the public entry point, before any driver: without
+    them a driver met a NULL namespace as a raw XML error. The messages are
+    libvirt's virReportInvalid(Non)NullArg/virReportInvalidArg words, which
+    carry no "invalid argument: " before them.
+    """
+    from pyvirt.errors import ErrorDomain, InvalidArgumentError
+
+    def refuse(message: str) -> InvalidArgumentError:
+        return InvalidArgumentError(ErrorCode.INVALID_ARG, message, domain=ErrorDomain.DOMAIN, verbatim=True)
+
+    if type == _METADATA_TITLE and metadata is not None and "\n" in metadata:
+        raise refuse("metadata title can't contain newlines")
+    if type in (_METADATA_DESCRIPTION, _METADATA_TITLE):
+        for name, value in (("uri", uri), ("key", key)):
+            if value is not None:
+                raise refuse(f"{name} in virDomainSetMetadata must be NULL")
+    elif type == _METADATA_ELEMENT:
+        if uri is None:
+            raise refuse("uri in virDomainSetMetadata must not be NULL")
+        if metadata is not None and key is None:
+            raise refuse("key in virDomainSetMetadata must not be NULL")
+
 
 class DriverCalls:
     """Typed calls into the one driver bound to a connection.
@@ -67,6 +95,9 @@ class DriverCalls:
     ``read_only``: the connection was opened read-only; calls the API table
     marks as writes are refused (libvirt's OPERATION_DENIED, code 29).
     """
+
+    # Hooks the driver declares never wait (``pyvirt_never_blocks``, see ``never_blocks``)
+    _never_blocks: frozenset[str] = frozenset()
 
     def __init__(self, pm: pluggy.PluginManager,
                  secondary: Callable[[str], DriverCalls | None] | None = None, *,
@@ -82,6 +113,7 @@ class DriverCalls:
         # has already validated it at registration, and its per-call machinery (a third of a lookup's
         # cost) buys nothing there. Hooks with wrappers (audit, user hooks, metrics) go through pluggy.
         single: dict[str, Any] = {}
+        never_blocks: set[str] = set()
         for name in dir(pm.hook):
             if name.startswith("_"):
                 continue
@@ -91,6 +123,9 @@ class DriverCalls:
             self._implemented.add(name)
             if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
                 single[name] = impls[0].function
+                if name in getattr(impls[0].plugin, "pyvirt_never_blocks", ()):
+                    never_blocks.add(name)
+        self._never_blocks = frozenset(never_blocks)
         self._bind(single, read_only)
 
     def _bind(self, single: dict[str, Any], read_only: bool) -> None:
@@ -107,6 +142,17 @@ class DriverCalls:
 
     def implements(self, hook: str) -> bool:
         return hook in self._implemented
+
+    def never_blocks(self, hook: str) -> bool:
+        """Whether a call of ``hook`` returns without waiting for anything (a lock, a file, a guest, a job).
+
+        The driver declares it per hook in its ``pyvirt_never_blocks`` (names of
+        hooks that only read its in-memory tables); pyvirtd answers those on its
+        event loop instead of handing them to a worker, which costs a lookup
+        more than the lookup itself. Only a hook the driver answers alone
+        qualifies: a wrapper (audit, user hooks) may wait for anything.
+        """
+        return hook in self._never_blocks
 
     def _call(self, hook: str, **kwargs: Any) -> Any:
         fn = self._direct.get(hook)
@@ -383,6 +429,8 @@ class DriverCalls:
     def domain_set_metadata(
         self, dom: DomainRef, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int
     ) -> None:
+        if not self.read_only:  # libvirt refuses a read-only connection first; _call does that
+            _check_set_metadata_args(type, metadata, key, uri)
         self._call("domain_set_metadata", dom=dom, type=type, metadata=metadata, key=key, uri=uri, flags=flags)
 
     def domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:
@@ -451,6 +499,9 @@ class DriverCalls:
 
     def domain_block_rebase(self, dom: DomainRef, path: str, base: str | None, bandwidth: int, flags: int) -> None:
         self._call("domain_block_rebase", dom=dom, path=path, base=base, bandwidth=bandwidth, flags=flags)
+
+    def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
+        self._call("domain_set_block_threshold", dom=dom, dev=dev, threshold=threshold, flags=flags)
 
     def domain_block_job_abort(self, dom: DomainRef, path: str, flags: int) -> None:
         self._call("domain_block_job_abort", dom=dom, path=path, flags=flags)

@@ -308,6 +308,9 @@ class RemoteHooks:
     ) -> None:
         self._invoke("domain_block_commit", dom, path, base, top, bandwidth, flags)
 
+    def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
+        self._invoke("domain_set_block_threshold", dom, dev, threshold, flags)
+
     def domain_inject_nmi(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_inject_nmi", dom, flags)
 

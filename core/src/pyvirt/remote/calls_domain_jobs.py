@@ -55,5 +55,8 @@ ROWS: tuple[RemoteCall, ...] = (
     _one("domain_block_pull", "DOMAIN_BLOCK_PULL", lambda dom, path, bandwidth, flags: (_wd(dom), path, bandwidth, flags)),
     _one("domain_block_commit", "DOMAIN_BLOCK_COMMIT",
          lambda dom, path, base, top, bandwidth, flags: (_wd(dom), path, base, top, bandwidth, flags)),
+    # a disk's write threshold (contract 1.14)
+    _one("domain_set_block_threshold", "DOMAIN_SET_BLOCK_THRESHOLD",
+         lambda dom, dev, threshold, flags: (_wd(dom), dev, threshold, flags)),
 )
 # fmt: on

@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 from _collections_abc import Callable
 
-from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain, InvalidArgumentError
+# The exception classes are imported where raised: pyvirt.errors makes each when first named (it says why).
+from pyvirt.errors import ErrorCode, ErrorDomain
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -37,10 +38,14 @@ def set_prompt(prompt: Prompt | None) -> None:
 def ask(kind: Literal["authname", "passphrase"], prompt: str, default: str | None = None) -> str:
     """The answer of the registered prompt (virAuthGetUsername / virAuthGetPassword after the auth file)."""
     if not _prompt:
+        from pyvirt.errors import InvalidArgumentError
+
         raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Missing authentication credentials", domain=ErrorDomain.AUTH)
     answer = _prompt[0](kind, prompt, default)
     if answer is None:
         what = "Username" if kind == "authname" else "Password"
+        from pyvirt.errors import ConnectionError
+
         raise ConnectionError(ErrorCode.AUTH_FAILED, f"{what} request failed", domain=ErrorDomain.AUTH)
     return answer or (default or "")
 

@@ -11,7 +11,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pyvirt
 from pyvirt.conf.domain import Domain, format_domain, parse_domain
@@ -89,6 +89,7 @@ from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
 from pyvirt_qemu import block_chain, block_jobs, guest_stats, migration, migration_tuning
 from pyvirt_qemu.autostart import QemuStateHooks
+from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import pin_emulator_threads
@@ -108,6 +109,7 @@ from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
+from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
@@ -130,15 +132,16 @@ _states: dict[str, QemuState] = {}
 _states_lock = threading.Lock()
 
 
-def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) -> None:
+def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) -> dict[str, Any]:
     """Until QEMU's outgoing migration (our save) ends; QEMU only reports it through query-migrate or events.
-    A migration cancelled on a client's request (``domjobabort``) fails as libvirt's does."""
+    A migration cancelled on a client's request (``domjobabort``) fails as libvirt's does. Returns QEMU's
+    last answer, whose figures are the completed job's statistics."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = monitor.execute("query-migrate")
+        info: dict[str, Any] = monitor.execute("query-migrate")
         status = info.get("status")
         if status == "completed":
-            return
+            return info
         if status == "cancelled" and jobs.abort_requested:
             raise jobs.aborted_error()
         if status in ("failed", "cancelled"):
@@ -190,6 +193,13 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
 
 
 class QemuConnection:
+    # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
+    # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
+    # lock and job a domain has while calling them.
+    pyvirt_never_blocks: ClassVar[frozenset[str]] = frozenset(
+        {"domain_lookup_by_name", "domain_lookup_by_uuid", "domain_lookup_by_id"}
+    )
+
     def __init__(self, uri: URI, state: QemuState, events: EventSink, key: str) -> None:
         self.uri = uri
         self.state = state
@@ -487,14 +497,21 @@ class QemuConnection:
                 paused_here = True
             with obj.lock:  # what queries show meanwhile, as libvirt: "paused (saving)"
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.SAVE
+            if paused_here:  # libvirt's qemuProcessHandleStop reports the pause for the save as a plain pause
+                self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
             proc.monitor.pass_fd(fd, "pyvirt-save")
+            # QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
+            proc.monitor.execute(
+                "migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]}
+            )
             proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
             obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
             try:
-                _wait_migration(proc.monitor, obj.job)
+                info = _wait_migration(proc.monitor, obj.job)
             finally:
                 obj.job.on_abort(None)
             finish_image(fd)
+            file_job_completed(self.state, obj, AsyncJob.SAVE, info)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -506,8 +523,11 @@ class QemuConnection:
                     proc.monitor.execute("cont")
                     after = (DomainState.RUNNING, RunningReason.SAVE_CANCELED)  # libvirt's "running (save canceled)"
             with obj.lock:
-                if obj.process is proc and proc.alive():  # (not when a destroy has ended it meanwhile)
+                resumed = obj.process is proc and proc.alive()  # (not when a destroy has ended it meanwhile)
+                if resumed:
                     obj.state, obj.reason = after
+            if resumed and after[0] == DomainState.RUNNING:  # qemuProcessHandleResume: resumed (unpaused)
+                self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
             raise
         os.close(fd)
         proc.stop_reason = "saved"
@@ -805,6 +825,16 @@ class QemuConnection:
         with obj.job.holding(Job.MODIFY):
             proc = self._still_running(obj)
             self._monitor_call(obj, proc, "inject-nmi")
+
+    @hookimpl
+    def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
+        """qemuDomainSetBlockThreshold: QMP block-set-write-threshold on the image's storage node."""
+        check_flags(flags, 0, "qemuDomainSetBlockThreshold")
+        obj = self.state.find(dom)
+        with obj.job.holding(Job.MODIFY):
+            proc = self._still_running(obj)
+            node = threshold_node(obj, dev)
+            proc.monitor.execute("block-set-write-threshold", {"node-name": node, "write-threshold": threshold})
 
     # ------------------------------------------------------------------ guest queries (contract 1.11)
     def _one_def(self, obj: DomainObj, flags: int) -> Domain:
@@ -1712,9 +1742,9 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
-    # 1.13: block copy, block job abort/pivot/speed; 1.12: emulator pinning, every block
+    # 1.14: a disk's write threshold; 1.13: block copy, block job abort/pivot/speed; 1.12: emulator pinning, every block
     # counter; 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics
-    pyvirt_contract = "1.13"
+    pyvirt_contract = "1.14"
     name = "qemu"
 
     @hookimpl

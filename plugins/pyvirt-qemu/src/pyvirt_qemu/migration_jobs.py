@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError, OperationInvalidError
+from pyvirt.events import JobCompletedEvent
 from pyvirt.flags import DomainGetJobStatsFlags as JobStats
 from pyvirt.flags import DomainMigrateFlags as Flag
 from pyvirt.local_driver.domain_jobs import DEFAULT_MASK, AsyncJob, Job
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRASH_ENV", "OUT_MASK", "PARAMS", "SUPPORTED_FLAGS", "Incoming", "Jobs", "MigrationEvents", "Outgoing", "Peer",
-    "check_flags_and_params", "end_recorded_job", "job_stats", "jobs_of", "record_phase", "running", "split_tcp",
+    "check_flags_and_params", "end_recorded_job", "file_job_completed", "job_stats", "jobs_of", "record_phase",
+    "running", "split_tcp",
 ]  # fmt: skip
 # VIR_MIGRATE_* this driver honours (libvirt's QEMU_MIGRATION_FLAGS, without what needs TLS, RDMA,
 # compression or multiple connections); the ones below are refused by name instead of ignored
@@ -230,6 +232,21 @@ def running(obj: DomainObj) -> QemuProcess:
 
 
 # ---------------------------------------------------------------------- job statistics
+def file_job_completed(state: QemuState, obj: DomainObj, job: AsyncJob, info: dict[str, Any]) -> None:
+    """The end of QEMU's migration into a file (save, managedsave): libvirt's qemuMigrationSrcToFile keeps the
+    final figures for ``domjobinfo --completed`` and raises job-completed with them, before the guest stops.
+
+    ``info``: QEMU's last ``query-migrate`` answer, status "completed".
+    """
+    done = [typed_param("operation", TypedParamType.INT, OPERATIONS[job]), *migration_stats(info, 0.0, completed=True)]
+    jobs = jobs_of(state)
+    with jobs.lock:
+        jobs.completed[obj.uuid] = done
+    ev = JobCompletedEvent(obj.ref(), list(done))
+    for sink in list(state.sinks):
+        sink.emit("job-completed", ev)
+
+
 def job_stats(conn: QemuConnection, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
     """libvirt's qemuDomainGetJobStats: the running async job's progress (a migration's from QEMU), or with
     COMPLETED (1) the last migration's final figures."""

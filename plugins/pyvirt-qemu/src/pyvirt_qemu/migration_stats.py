@@ -12,7 +12,12 @@ __all__ = ["OPERATIONS", "migration_stats"]
 
 
 def migration_stats(info: dict[str, Any], started: float, *, completed: bool = False) -> list[TypedParam]:
-    """VIR_DOMAIN_JOB_* fields from QEMU's query-migrate (libvirt's qemuMonitorJSONGetMigrationStats)."""
+    """VIR_DOMAIN_JOB_* fields from QEMU's query-migrate (libvirt's qemuMonitorJSONGetMigrationStats).
+
+    In the order of libvirt's qemuDomainMigrationJobDataToParams, which is the
+    order a job-completed event lists them in (``virsh event`` prints them so).
+    As libvirt, data processed is what QEMU transferred, also once completed.
+    """
     ram = info.get("ram") or {}
     total, remaining = int(ram.get("total", 0)), int(ram.get("remaining", 0))
     transferred = int(ram.get("transferred", 0))
@@ -23,27 +28,27 @@ def migration_stats(info: dict[str, Any], started: float, *, completed: bool = F
     def ull(field: str, value: int) -> TypedParam:
         return typed_param(field, TypedParamType.ULLONG, max(value, 0))
 
-    out = [
-        ull("time_elapsed", elapsed),
-        ull("data_total", total),
-        ull("data_processed", total - remaining if completed else transferred),
-        ull("data_remaining", remaining),
-        ull("memory_total", total),
-        ull("memory_processed", transferred),
-        ull("memory_remaining", remaining),
-        ull("memory_constant", int(ram.get("duplicate", 0))),
-        ull("memory_normal", int(ram.get("normal", 0))),
-        ull("memory_normal_bytes", int(ram.get("normal-bytes", 0))),
-        ull("memory_bps", int(float(ram.get("mbps", 0)) * 1_000_000 / 8)),
-        ull("memory_dirty_rate", int(ram.get("dirty-pages-rate", 0))),
-        ull("memory_page_size", int(ram.get("page-size", 0))),
-        ull("memory_iteration", int(ram.get("dirty-sync-count", 0))),
-        ull("memory_postcopy_requests", int(ram.get("postcopy-requests", 0))),
-    ]
+    out = [ull("time_elapsed", elapsed)]
     if "downtime" in info:
         out.append(ull("downtime", int(info["downtime"])))
     if "setup-time" in info:
         out.append(ull("setup_time", int(info["setup-time"])))
+    out += [
+        ull("data_total", total),
+        ull("data_processed", transferred),
+        ull("data_remaining", remaining),
+        ull("memory_total", total),
+        ull("memory_processed", transferred),
+        ull("memory_remaining", remaining),
+        ull("memory_bps", int(float(ram.get("mbps", 0)) * 1_000_000 / 8)),
+        ull("memory_constant", int(ram.get("duplicate", 0))),
+        ull("memory_normal", int(ram.get("normal", 0))),
+        ull("memory_normal_bytes", int(ram.get("normal-bytes", 0))),
+        ull("memory_dirty_rate", int(ram.get("dirty-pages-rate", 0))),
+        ull("memory_iteration", int(ram.get("dirty-sync-count", 0))),
+        ull("memory_postcopy_requests", int(ram.get("postcopy-requests", 0))),
+        ull("memory_page_size", int(ram.get("page-size", 0))),
+    ]
     if "cpu-throttle-percentage" in info:
         out.append(typed_param("auto_converge_throttle", TypedParamType.INT, int(info["cpu-throttle-percentage"])))
     return out

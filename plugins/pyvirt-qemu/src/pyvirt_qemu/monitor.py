@@ -6,6 +6,13 @@ events are delivered, in order, from a dispatcher thread of their own: a
 callback that waits for a lock held by a caller waiting on a command reply
 must not stall the loop that would deliver that reply. A lost connection
 (QEMU exited) is reported once through ``on_eof``, after the last event.
+
+When QEMU hangs up (it exits: its monitor socket closes a few milliseconds
+before the kernel has torn the process down), the monitor winds itself down
+at once: it disconnects, hands the events still buffered to the dispatcher,
+and both threads end by themselves. The destroy or exit handler's ``close``
+then finds nothing left to wait for, instead of paying two thread hand-offs
+and two joins after QEMU is gone, while the client waits for the reply.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qemu.qmp import QMPClient
+from qemu.qmp import QMPClient, Runstate
 from qemu.qmp.error import QMPError
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError
@@ -86,6 +93,8 @@ class Monitor:
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
         self._dispatcher.start()
         self._closed = False
+        # QEMU hung up and the loop wound itself down (``_end_on_hang_up``): nothing more runs on it
+        self._ended = False
         self._busy = False  # an event handler is running (it may wait for a lock our closer holds)
         self._close_lock = threading.Lock()
         # commands waiting for QEMU's answer: close() cancels them, so that no caller waits out its timeout
@@ -115,7 +124,7 @@ class Monitor:
 
     def _run(self, coro: Any, timeout: float, *, closing: bool = False) -> Any:
         with self._close_lock:
-            if self._closed and not closing:
+            if (self._closed and not closing) or self._ended:
                 coro.close()
                 raise self._closed_error()
             fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -167,6 +176,7 @@ class Monitor:
                 continue
             self._client = client
             self._events_task = asyncio.run_coroutine_threadsafe(self._pump_events(client), self._loop)
+            asyncio.run_coroutine_threadsafe(self._end_on_hang_up(client), self._loop)
             if self.claim_owner:
                 self._claim_ownership(path)
             return
@@ -210,14 +220,34 @@ class Monitor:
         return client
 
     async def _pump_events(self, client: QMPClient) -> None:
-        try:
+        with contextlib.suppress(Exception):  # (cancelled by ``_shutdown``, which ends the dispatcher)
             async for event in client.events:
-                data = event.get("data", {})
-                self._queue.put((str(event["event"]), dict(data) if isinstance(data, dict) else {}))
-        except Exception:
-            pass
-        finally:
-            self._queue.put(None)
+                self._deliver(event)
+
+    def _deliver(self, event: Any) -> None:
+        data = event.get("data", {})
+        self._queue.put((str(event["event"]), dict(data) if isinstance(data, dict) else {}))
+
+    async def _end_on_hang_up(self, client: QMPClient) -> None:
+        """Wind the monitor down as soon as QEMU hangs up (qemu.qmp leaves a session that hit EOF in
+        DISCONNECTING until someone disconnects it): commands fail from now on as after ``close``, the
+        events still buffered reach the dispatcher, which then ends, and the loop stops, ending its thread.
+
+        This runs while the kernel is still tearing QEMU down, before its pidfd
+        says it is gone: the work ``close`` would otherwise do after the exit,
+        with the destroy's caller waiting, is done by then.
+        """
+        while client.runstate == Runstate.RUNNING:
+            await client.runstate_changed()
+        with self._close_lock:
+            if self._closed:  # close() is winding us down itself
+                return
+            self._ended = True
+            pending = list(self._pending)
+        await self._shutdown()
+        for fut in pending:  # submitted before the hang-up and perhaps not started: their callers fail now
+            fut.cancel()
+        asyncio.get_running_loop().stop()
 
     def execute(
         self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 30.0, *, oob: bool = False
@@ -276,6 +306,10 @@ class Monitor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:  # events QEMU sent before it hung up that the pump had not taken yet
+            for event in self._client.events.clear():
+                self._deliver(event)
+        self._queue.put(None)  # the dispatcher ends after the last event
 
     def close(self) -> None:
         """Disconnect, end both threads and close the event loop's descriptors (idempotent).
@@ -289,7 +323,8 @@ class Monitor:
                 return
             self._closed = True
             busy = self._busy
-        if self._thread.is_alive():
+            ended = self._ended
+        if self._thread.is_alive() and not ended:
             with contextlib.suppress(Exception):
                 self._run(self._shutdown(), 5.0, closing=True)
         with self._close_lock:
@@ -302,7 +337,9 @@ class Monitor:
             self._owner_fd = None
         self._queue.put(None)
         current = threading.current_thread()
-        if self._thread.is_alive():
+        if self._thread.is_alive() and not ended:
+            # (after a hang-up the loop stops itself once its wind-down is through: stopped now, that would
+            # be left half-done, its tasks pending)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if current is not self._thread:
             self._thread.join(5)

@@ -38,7 +38,9 @@ from pyvirt.events import (
     TrayChangeEvent,
     WatchdogEvent,
 )
+from pyvirt.flags import DomainMemoryFailureFlags
 from pyvirt_qemu.block_nodes import disk_blockdevs
+from pyvirt_qemu.block_threshold import on_write_threshold
 
 if TYPE_CHECKING:
     from pyvirt_qemu.state import DomainObj, QemuState
@@ -173,7 +175,9 @@ def _balloon_change(state: QemuState, obj: DomainObj, data: dict[str, Any]) -> N
 def _memory_failure(state: QemuState, obj: DomainObj, data: dict[str, Any]) -> None:
     recipient, action = str(data.get("recipient")), str(data.get("action"))
     flags_in = data.get("flags") or {}
-    flags = (1 if flags_in.get("action-required") else 0) | (2 if flags_in.get("recursive") else 0)
+    flags = (DomainMemoryFailureFlags.ACTION_REQUIRED if flags_in.get("action-required") else 0) | (
+        DomainMemoryFailureFlags.RECURSIVE if flags_in.get("recursive") else 0
+    )
     ev = MemoryFailureEvent(
         obj.ref(),
         _MEMORY_FAILURE_RECIPIENTS.index(recipient) if recipient in _MEMORY_FAILURE_RECIPIENTS else 0,
@@ -252,6 +256,7 @@ QMP_EVENTS: dict[str, Callable[[QemuState, DomainObj, dict[str, Any]], None]] = 
     "BALLOON_CHANGE": _balloon_change,
     "MEMORY_FAILURE": _memory_failure,
     "MIGRATION_PASS": _migration_pass,
+    "BLOCK_WRITE_THRESHOLD": on_write_threshold,
     "DEVICE_UNPLUG_GUEST_ERROR": _unplug_refused,
     "ACPI_DEVICE_OST": _acpi_ost,
     "MEMORY_DEVICE_SIZE_CHANGE": _memory_device_size,

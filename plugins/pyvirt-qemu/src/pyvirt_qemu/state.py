@@ -495,8 +495,10 @@ class QemuState(DomainTable[DomainObj]):
             if obj.expected.get(event, 0) > 0:
                 obj.expected[event] -= 1
                 return
-            if event == "SHUTDOWN" and obj.process.stop_reason == "destroyed":
-                return  # our own SIGTERM: destroy reports STOPPED DESTROYED only
+            if event == "SHUTDOWN" and obj.process.stop_reason in ("destroyed", "saved"):
+                # our own SIGTERM: destroy reports STOPPED DESTROYED only; a save STOPPED SAVED only (libvirt
+                # closes the monitor of a saved guest before it ends QEMU, so it never hears this one)
+                return
             if event == "RESET":
                 # a reboot inside the guest, virDomainReboot's system_reset, or the restart after an ACPI
                 # reboot: libvirt's qemuProcessHandleReset reports each as a reboot event

@@ -87,13 +87,16 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
     stats: dict[str, dict[str, Any]] = {}
     nodes: dict[str, dict[str, Any]] = {}
     tops: dict[str, str] = {}
+    thresholds: dict[str, int] = {}  # each node's write threshold (domblkthreshold), 0 when none is set
     if monitor is not None:
         with contextlib.suppress(Exception):
             tops = top_nodes(monitor)
         with contextlib.suppress(Exception):
             stats = {s.get("node-name", ""): s.get("stats", {}) for s in monitor.execute("query-blockstats")}
         with contextlib.suppress(Exception):
-            nodes = {n["node-name"]: n.get("image", {}) for n in monitor.execute("query-named-block-nodes")}
+            named = monitor.execute("query-named-block-nodes")
+            nodes = {n["node-name"]: n.get("image", {}) for n in named}
+            thresholds = {n["node-name"]: int(n.get("write_threshold") or 0) for n in named}
     out: list[Field] = [("block.count", len(disks))]
     for n, (i, disk) in enumerate(disks):
         path = disk.source_file or disk.source_dev
@@ -119,6 +122,10 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
             st_ = os.stat(path)
             out += [(f"block.{n}.allocation", st_.st_blocks * 512), (f"block.{n}.capacity", _capacity(path, st_.st_size)),
                     (f"block.{n}.physical", st_.st_blocks * 512)]  # fmt: skip
+        # qemuDomainGetStatsBlockExportBackendStorage: the image's storage node's threshold, when one is set
+        threshold = thresholds.get(top.removesuffix("-format") + "-storage", 0)
+        if threshold:
+            out.append((f"block.{n}.threshold", threshold))
     return out
 
 

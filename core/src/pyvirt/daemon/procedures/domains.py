@@ -61,17 +61,17 @@ def _list_defined_domains(ctx: ClientContext, a: Any) -> Any:
     return (_capped(names, a[0], "maxnames"),)
 
 
-@handles("DOMAIN_LOOKUP_BY_NAME")
+@handles("DOMAIN_LOOKUP_BY_NAME", hook="domain_lookup_by_name")
 def _lookup_name(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(ctx.calls.domain_lookup_by_name(name=a[0])),)
 
 
-@handles("DOMAIN_LOOKUP_BY_UUID")
+@handles("DOMAIN_LOOKUP_BY_UUID", hook="domain_lookup_by_uuid")
 def _lookup_uuid(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(ctx.calls.domain_lookup_by_uuid(uuid=uuid_text(a[0]))),)
 
 
-@handles("DOMAIN_LOOKUP_BY_ID")
+@handles("DOMAIN_LOOKUP_BY_ID", hook="domain_lookup_by_id")
 def _lookup_id(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(ctx.calls.domain_lookup_by_id(id=a[0])),)
 
@@ -383,6 +383,11 @@ def _block_copy(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_BLOCK_REBASE")
 def _block_rebase(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_block_rebase(dom=domain_ref(a[0]), path=a[1], base=a[2], bandwidth=a[3], flags=a[4])
+
+
+@handles("DOMAIN_SET_BLOCK_THRESHOLD")
+def _set_block_threshold(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_set_block_threshold(dom=domain_ref(a[0]), dev=a[1], threshold=a[2], flags=a[3])
 
 
 @handles("DOMAIN_BLOCK_JOB_ABORT")

@@ -21,10 +21,12 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.remote.calls import domain_ref, network_ref, uuid_bytes, uuid_text, wire_domain
 
-__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "handles"]
+__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK", "handles"]
 
 Handler = Callable[[ClientContext, Any], Any]
 HANDLERS: dict[str, Handler] = {}
+# procedure -> the one hook its handler calls (``handles(hook=...)``)
+ONE_HOOK: dict[str, str] = {}
 # Procedures a client may call before CONNECT_OPEN (libvirt's open sequence and its feature probes).
 NO_CONNECTION_NEEDED = frozenset(
     {"REMOTE_PROC_AUTH_LIST", "REMOTE_PROC_CONNECT_OPEN", "REMOTE_PROC_CONNECT_SUPPORTS_FEATURE",
@@ -49,10 +51,20 @@ _PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318
 _PROC_NETWORK_EVENT_LIFECYCLE = 315
 
 
-def handles(*names: str) -> Callable[[Handler], Handler]:
+def handles(*names: str, hook: str | None = None) -> Callable[[Handler], Handler]:
+    """Register the handler of procedures ``names``.
+
+    ``hook``: the handler calls this one hook and nothing else that may wait
+    (the rest is wire conversion); where the connection's driver declares the
+    hook never blocks (``DriverCalls.never_blocks``), the call is answered on
+    the event loop without a worker's hand-off.
+    """
+
     def register(fn: Handler) -> Handler:
         for name in names:
             HANDLERS["REMOTE_PROC_" + name] = fn
+            if hook is not None:
+                ONE_HOOK["REMOTE_PROC_" + name] = hook
         return fn
 
     return register

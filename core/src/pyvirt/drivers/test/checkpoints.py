@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import time
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import CheckpointObj, DomainObj, TestState
-from pyvirt.errors import (
-    ErrorCode,
-    ErrorDomain,
-    InvalidArgumentError,
-    NotFoundError,
-    NotSupportedError,
-    OperationFailedError,
-    OperationInvalidError,
-)
+from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import CheckpointRef, DomainRef
 from pyvirt.util.lazy_import import lazy_module
@@ -88,9 +83,9 @@ def _align_disks(chk: Checkpoint, dom: Domain) -> None:
     disks = list(dom.devices.disks) if dom.devices is not None else []
     asked = chk.disks or []
     if len(asked) > len(disks):
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "too many disk checkpoint requests for domain")
+        raise _errors.NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "too many disk checkpoint requests for domain")
     if not disks:
-        raise NotSupportedError(
+        raise _errors.NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED, "domain must have at least one disk to perform checkpoints"
         )
     default = "bitmap" if not asked else "no"
@@ -99,12 +94,12 @@ def _align_disks(chk: Checkpoint, dom: Domain) -> None:
         # a disk is named by its target or by its source path (virDomainDiskByName)
         match = next((d for d in disks if req.name in (d.target_dev, d.source_file, d.source_dev, d.source_dir)), None)
         if match is None or not match.target_dev:
-            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"no disk named '{req.name}'")
+            raise _errors.NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"no disk named '{req.name}'")
         if match.target_dev in by_target:
-            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk '{req.name}' specified twice")
+            raise _errors.NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk '{req.name}' specified twice")
         kind = req.checkpoint or "bitmap"  # a listed disk without checkpoint= gets a bitmap
         if _empty_or_readonly(match) and kind != "no":
-            raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk '{req.name}' is empty or readonly")
+            raise _errors.NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"disk '{req.name}' is empty or readonly")
         by_target[match.target_dev] = conf_checkpoint.CheckpointDisk(
             name=match.target_dev, checkpoint=kind, bitmap=req.bitmap, size=req.size
         )
@@ -135,7 +130,7 @@ class CheckpointHooks:
     def _checkpoint(self, obj: DomainObj, name: str) -> CheckpointObj:
         found = obj.checkpoints.get(name)
         if found is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_DOMAIN_CHECKPOINT, f"no domain checkpoint with matching name '{name}'",
                 domain=ErrorDomain.TEST,
             )  # fmt: skip
@@ -147,13 +142,15 @@ class CheckpointHooks:
         if not chk.parent:
             return
         if chk.parent == chk.name:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"cannot set moment {chk.name} as its own parent")
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, f"cannot set moment {chk.name} as its own parent")
         other = obj.checkpoints.get(chk.parent)
         if other is None:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"parent {chk.parent} for moment {chk.name} not found")
+            raise _errors.InvalidArgumentError(
+                ErrorCode.INVALID_ARG, f"parent {chk.parent} for moment {chk.name} not found"
+            )
         while other is not None and other.defn.parent:
             if other.defn.parent == chk.name:
-                raise InvalidArgumentError(
+                raise _errors.InvalidArgumentError(
                     ErrorCode.INVALID_ARG, f"parent {other.defn.name} would create cycle to {chk.name}"
                 )
             other = obj.checkpoints.get(other.defn.parent)
@@ -166,12 +163,12 @@ class CheckpointHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.snapshots:
-                raise NotSupportedError(
+                raise _errors.NotSupportedError(
                     ErrorCode.OPERATION_UNSUPPORTED, "cannot create checkpoint while snapshot exists",
                     domain=ErrorDomain.TEST,
                 )  # fmt: skip
             if not obj.active:
-                raise NotSupportedError(
+                raise _errors.NotSupportedError(
                     ErrorCode.OPERATION_UNSUPPORTED, "cannot create checkpoint for inactive domain",
                     domain=ErrorDomain.TEST,
                 )  # fmt: skip
@@ -185,7 +182,7 @@ class CheckpointHooks:
                 if chk.domain_xml:
                     domain_copy = conf_domain.parse_domain(chk.domain_xml)
                     if domain_copy.uuid != obj.uuid:
-                        raise InvalidArgumentError(
+                        raise _errors.InvalidArgumentError(
                             ErrorCode.INVALID_ARG, f"definition for checkpoint {chk.name} must use uuid {obj.uuid}"
                         )
                     _align_disks(chk, domain_copy)
@@ -202,7 +199,7 @@ class CheckpointHooks:
                 domain_copy = obj.live.model_copy(deep=True)
                 _align_disks(chk, domain_copy)
                 if chk.name in obj.checkpoints:
-                    raise OperationFailedError(
+                    raise _errors.OperationFailedError(
                         ErrorCode.OPERATION_FAILED,
                         f"domain moment {chk.name} already exists",
                         domain=ErrorDomain.DOMAIN,
@@ -284,7 +281,7 @@ class CheckpointHooks:
         with self.state.lock:
             found = self._checkpoint(self.state.find(chk.domain), chk.name)
             if not found.defn.parent:
-                raise NotFoundError(
+                raise _errors.NotFoundError(
                     ErrorCode.NO_DOMAIN_CHECKPOINT, f"checkpoint '{chk.name}' does not have a parent",
                     domain=ErrorDomain.TEST,
                 )  # fmt: skip
@@ -297,7 +294,7 @@ class CheckpointHooks:
             obj = self.state.find(chk.domain)
             found = self._checkpoint(obj, chk.name)
             if flags & XML_SIZE and not obj.active:
-                raise OperationInvalidError(
+                raise _errors.OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
                 )
             # SIZE asks for each bitmap's size; libvirt's test driver never marks one known, so none is shown

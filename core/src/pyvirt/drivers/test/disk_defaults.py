@@ -13,8 +13,11 @@ The QEMU plugin applies QEMU's variant of the same rules itself.
 
 from __future__ import annotations
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.conf.disk_names import disk_index, insertion_order
-from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+from pyvirt.errors import ErrorCode
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
@@ -38,7 +41,7 @@ def _drive_address(disk: Disk) -> Address | None:
 
     idx = disk_index(disk.target_dev or "")
     if idx < 0:
-        raise XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{disk.target_dev}' and no address specified")
+        raise _errors.XMLError(ErrorCode.XML_ERROR, f"Unknown disk name '{disk.target_dev}' and no address specified")
     controller, bus, unit = {
         "ide": (idx // 4, (idx % 4) // 2, idx % 2),
         "scsi": (idx // 7, 0, idx % 7),
@@ -72,7 +75,7 @@ def apply_disk_defaults(dom: Domain) -> None:
                 if d.target_bus == bus and d.address is not None and d.address.attrs.get("type") == "drive"]  # fmt: skip
         top = max((c for c in used if c <= _INT_MAX), default=-1)
         if top >= _MAX_IMPLICIT_CONTROLLERS:
-            raise NotSupportedError(
+            raise _errors.NotSupportedError(
                 ErrorCode.CONFIG_UNSUPPORTED,
                 f"{bus} disk controller {top} would need {top + 1} implicit controllers "
                 f"(at most {_MAX_IMPLICIT_CONTROLLERS} are supported)",

@@ -5,20 +5,13 @@ from __future__ import annotations
 import os
 import time
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import DomainObj, SnapshotObj, TestState
-from pyvirt.errors import (
-    ErrorCode,
-    ErrorDomain,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    NotSupportedError,
-    OperationFailedError,
-    OperationInvalidError,
-    XMLError,
-)
+from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
@@ -131,9 +124,9 @@ def _test_defaults(dom: Domain) -> Domain:
     """What libvirt's test driver adds after parsing: arch, boot device, interface names."""
     assert dom.os is not None and dom.os.type is not None and dom.devices is not None
     if dom.type != "test":
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
+        raise _errors.NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"Unknown virtualization type: {dom.type}")
     if dom.os.type.name not in ("hvm", "xen"):
-        raise NotSupportedError(
+        raise _errors.NotSupportedError(
             ErrorCode.CONFIG_UNSUPPORTED,
             f"No guest options available for arch '{dom.os.type.arch or 'i686'}'",
         )
@@ -177,7 +170,9 @@ class DomainHooks:
 
     def _require_active(self, obj: DomainObj) -> None:
         if not obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+            raise _errors.OperationInvalidError(
+                ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
+            )
 
     def _add_or_update(self, dom: Domain, *, live: bool) -> tuple[DomainObj, bool]:
         """libvirt's virDomainObjListAdd rules for name/UUID clashes."""
@@ -186,14 +181,14 @@ class DomainHooks:
         existing = st.domains.get(dom.uuid)
         if existing is not None:
             if existing.name != dom.name:
-                raise OperationFailedError(
+                raise _errors.OperationFailedError(
                     ErrorCode.OPERATION_FAILED,
                     f"domain '{existing.name}' is already defined with uuid {existing.uuid}",
                     domain=ErrorDomain.DOMAIN,
                 )
             if live:
                 if existing.active:
-                    raise OperationInvalidError(
+                    raise _errors.OperationInvalidError(
                         ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already active", domain=ErrorDomain.DOMAIN
                     )
                 existing.config = existing.live if existing.persistent else None
@@ -205,7 +200,7 @@ class DomainHooks:
             return existing, False
         clash = st.domains_by_name.get(dom.name)
         if clash is not None:
-            raise OperationFailedError(
+            raise _errors.OperationFailedError(
                 ErrorCode.OPERATION_FAILED,
                 f"domain '{dom.name}' already exists with uuid {clash.uuid}",
                 domain=ErrorDomain.DOMAIN,
@@ -227,21 +222,27 @@ class DomainHooks:
     def domain_lookup_by_name(self, name: str) -> DomainRef:
         obj = self.state.domains_by_name.get(name)
         if obj is None:
-            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching name '{name}'", domain=ErrorDomain.TEST)
+            raise _errors.NotFoundError(
+                ErrorCode.NO_DOMAIN, f"no domain with matching name '{name}'", domain=ErrorDomain.TEST
+            )
         return obj.ref()
 
     @hookimpl
     def domain_lookup_by_uuid(self, uuid: str) -> DomainRef:
         obj = self.state.domains.get(uuid)
         if obj is None:
-            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{uuid}'", domain=ErrorDomain.TEST)
+            raise _errors.NotFoundError(
+                ErrorCode.NO_DOMAIN, f"no domain with matching uuid '{uuid}'", domain=ErrorDomain.TEST
+            )
         return obj.ref()
 
     @hookimpl
     def domain_lookup_by_id(self, id: int) -> DomainRef:
         obj = self.state.domains_by_id.get(id)
         if obj is None:
-            raise NotFoundError(ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.TEST)
+            raise _errors.NotFoundError(
+                ErrorCode.NO_DOMAIN, f"no domain with matching id {id}", domain=ErrorDomain.TEST
+            )
         return obj.ref()
 
     # ------------------------------------------------------------------ lifecycle
@@ -267,13 +268,13 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot undefine transient domain")
             if obj.managed_save and not flags & UNDEFINE_MANAGED_SAVE:
-                raise OperationInvalidError(
+                raise _errors.OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, "Refusing to undefine while domain managed save image exists"
                 )
             if not obj.active and obj.snapshots and not flags & UNDEFINE_SNAPSHOTS_METADATA:
-                raise OperationInvalidError(
+                raise _errors.OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, f"cannot delete inactive domain with {len(obj.snapshots)} snapshots"
                 )
             obj.managed_save = False
@@ -302,7 +303,7 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.state != DomainState.SHUTOFF:
-                raise InternalError(ErrorCode.INTERNAL_ERROR, f"Domain '{obj.name}' is already running")
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"Domain '{obj.name}' is already running")
             self.state.set_running(obj, RunningReason.BOOTED)
         self._emit(obj, DomainEvent.STARTED, Started.BOOTED)
 
@@ -330,7 +331,7 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.state == DomainState.SHUTOFF:
-                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
             ref = obj.ref()
             self.state.set_shutoff(obj, ShutoffReason.SHUTDOWN)
         self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SHUTDOWN)
@@ -354,7 +355,7 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.state in (DomainState.SHUTOFF, DomainState.PAUSED):
-                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not running")
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.USER
         self._emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
 
@@ -364,7 +365,7 @@ class DomainHooks:
             obj = self.state.find(dom)
             self._require_active(obj)
             if obj.state != DomainState.PAUSED:
-                raise InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not paused")
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"domain '{obj.name}' not paused")
             obj.state, obj.reason = DomainState.RUNNING, RunningReason.UNPAUSED
         self._emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
 
@@ -377,7 +378,7 @@ class DomainHooks:
             "testDomainSaveFlags",
         )
         if xml:
-            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
+            raise _errors.InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
@@ -409,7 +410,7 @@ class DomainHooks:
             "testDomainRestoreFlags",
         )
         if xml:
-            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
+            raise _errors.InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         try:
             with open(path, "rb") as f:
                 data = read_limited(f, path, MAX_XML_FILE + len(SAVE_MAGIC) + 4)  # header, then at most an XML file
@@ -418,11 +419,11 @@ class DomainHooks:
 
             raise SystemCallError(exc.errno or 0, f"cannot read domain image '{path}'") from exc
         if not data.startswith(SAVE_MAGIC):
-            raise InternalError(ErrorCode.INTERNAL_ERROR, "mismatched header magic")
+            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "mismatched header magic")
         size = int.from_bytes(data[len(SAVE_MAGIC) : len(SAVE_MAGIC) + 4], "little")
         body = data[len(SAVE_MAGIC) + 4 :]
         if size != len(body):
-            raise InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
+            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
         dom = _test_defaults(conf_domain.parse_domain(body))
         with self.state.lock:
             obj, added = self._add_or_update(dom, live=True)
@@ -443,7 +444,9 @@ class DomainHooks:
             obj = self.state.find(dom)
             self._require_active(obj)
             if not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "cannot do managed save for transient domain"
+                )
             ref = obj.ref()
             self.state.set_shutoff(obj, ShutoffReason.SAVED)
             obj.managed_save = True
@@ -480,7 +483,7 @@ class DomainHooks:
         check_flags(flags, _STATS_FILTERS, "testConnectGetAllDomainStats")
         supported = _STATS_STATE | _STATS_IOTHREAD
         if flags & _VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS and stats & ~supported:
-            raise InvalidArgumentError(
+            raise _errors.InvalidArgumentError(
                 ErrorCode.ARGUMENT_UNSUPPORTED,
                 f"Stats types bits 0x{stats & ~supported:x} are not supported by this daemon",
             )
@@ -496,7 +499,9 @@ class DomainHooks:
 
         check_flags(flags, 0, "testDomainInterfaceAddresses")
         if not 0 <= source <= 2:
-            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}")
+            raise _errors.InvalidArgumentError(
+                ErrorCode.ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {source}"
+            )
         obj = self.state.find(dom)
         self._require_active(obj)
         out = []
@@ -506,7 +511,7 @@ class DomainHooks:
                 net = self.state.networks.get(nic.source_network or "")
                 ip = net.defn.ips[0] if net is not None and net.defn.ips else None
                 if net is None or ip is None or not ip.address:
-                    raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{nic.source_network}'",
+                    raise _errors.NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching name '{nic.source_network}'",
                                         domain=ErrorDomain.NETWORK)  # fmt: skip
                 iface = ipaddress.IPv4Interface(f"{ip.address}/{ip.prefix or ip.netmask or 24}")
                 start = ip.dhcp_ranges[0].start if ip.dhcp_ranges else ip.address
@@ -545,7 +550,9 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient domain")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "cannot set autostart for transient domain"
+                )
             obj.autostart = autostart
 
     @hookimpl
@@ -557,7 +564,7 @@ class DomainHooks:
     def _snap(self, obj: DomainObj, name: str) -> SnapshotObj:
         snap = obj.snapshots.get(name)
         if snap is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'",
                 domain=ErrorDomain.DOMAIN_SNAPSHOT,
             )  # fmt: skip
@@ -578,18 +585,20 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.checkpoints:  # libvirt's test driver keeps the two apart: one or the other per domain
-                raise NotSupportedError(
+                raise _errors.NotSupportedError(
                     ErrorCode.OPERATION_UNSUPPORTED, "cannot create snapshot while checkpoint exists",
                     domain=ErrorDomain.TEST,
                 )  # fmt: skip
             if flags & SNAPSHOT_HALT and not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot halt after transient domain snapshot")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, "cannot halt after transient domain snapshot"
+                )
             if flags & SNAPSHOT_REDEFINE:
                 return self._snapshot_redefine(obj, dom, snap, xml, bool(flags & SNAPSHOT_CURRENT))
             now = int(time.time())
             snap.name = snap.name or str(now)
             if snap.name in obj.snapshots:  # virDomainMomentAssignDef's words
-                raise OperationFailedError(
+                raise _errors.OperationFailedError(
                     ErrorCode.OPERATION_FAILED, f"domain moment {snap.name} already exists", domain=ErrorDomain.DOMAIN
                 )
             snap.creation_time = now
@@ -624,12 +633,16 @@ class DomainHooks:
                             (snap.creation_time, "missing creationTime from existing snapshot"),
                             (snap.state, "missing state from existing snapshot")):  # fmt: skip
             if value is None:
-                raise XMLError(ErrorCode.XML_ERROR, what)
+                raise _errors.XMLError(ErrorCode.XML_ERROR, what)
         assert snap.name is not None
         if snap.parent == snap.name:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"cannot set moment {snap.name} as its own parent")
+            raise _errors.InvalidArgumentError(
+                ErrorCode.INVALID_ARG, f"cannot set moment {snap.name} as its own parent"
+            )
         if snap.parent and snap.parent not in obj.snapshots:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"parent {snap.parent} for moment {snap.name} not found")
+            raise _errors.InvalidArgumentError(
+                ErrorCode.INVALID_ARG, f"parent {snap.parent} for moment {snap.name} not found"
+            )
         from lxml import etree
 
         copy = etree.fromstring(xml.encode()).find("domain")
@@ -637,7 +650,7 @@ class DomainHooks:
         if copy is not None:
             domain_def = conf_domain.parse_domain(etree.tostring(copy, encoding="unicode"))
             if domain_def.uuid != obj.uuid:
-                raise InvalidArgumentError(
+                raise _errors.InvalidArgumentError(
                     ErrorCode.INVALID_ARG, f"definition for snapshot {snap.name} must use uuid {obj.uuid}"
                 )
         else:
@@ -661,7 +674,7 @@ class DomainHooks:
     def snapshot_current(self, dom: DomainRef) -> SnapshotRef:
         obj = self.state.find(dom)
         if obj.current_snapshot is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_DOMAIN_SNAPSHOT, "the domain does not have a current snapshot",
                 domain=ErrorDomain.DOMAIN_SNAPSHOT,
             )  # fmt: skip
@@ -680,7 +693,7 @@ class DomainHooks:
     def snapshot_get_parent(self, snap: SnapshotRef) -> SnapshotRef:
         s = self._snap(self.state.find(snap.domain), snap.name)
         if not s.snap.parent:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_DOMAIN_SNAPSHOT, f"snapshot '{snap.name}' does not have a parent",
                 domain=ErrorDomain.DOMAIN_SNAPSHOT,
             )  # fmt: skip
@@ -711,7 +724,7 @@ class DomainHooks:
             s = self._snap(obj, snap.name)
             live_snapshot = s.snap.state in ("running", "paused")
             if not obj.persistent and not live_snapshot and not flags & (revert_running | revert_paused):
-                raise OperationInvalidError(
+                raise _errors.OperationInvalidError(
                     ErrorCode.OPERATION_INVALID,
                     "transient domain needs to request run or pause to revert to inactive snapshot",
                 )

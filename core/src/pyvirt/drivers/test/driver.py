@@ -10,17 +10,26 @@ from __future__ import annotations
 import _thread  # not threading: see state.py
 import os
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.domain_state import DomainState
 from pyvirt.drivers.test.checkpoints import CheckpointHooks
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
-from pyvirt.drivers.test.fixture import NodeFixture, default_fixture, domain_identity, load_fixture
+from pyvirt.drivers.test.fixture import (
+    NodeFixture,
+    default_fixture,
+    domain_identity,
+    interface_identity,
+    load_fixture,
+)
 from pyvirt.drivers.test.guest import GuestHooks
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
-from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, TestState
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
+from pyvirt.errors import ErrorCode
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.flags import check_flags
@@ -80,10 +89,10 @@ def _build_state(fx: NodeFixture, *, lazy: bool) -> TestState:
         else:
             obj.reason = 0
     st.resource_loaders = {
-        "networks": lambda state: _load_networks(state, fx),
-        "interfaces": lambda state: _load_interfaces(state, fx),
+        "networks": lambda state: _load_networks(state, fx, lazy=lazy),
+        "interfaces": lambda state: _load_interfaces(state, fx, lazy=lazy),
         "devices": lambda state: _load_devices(state, fx),
-        "pools": lambda state: _load_pools(state, fx),
+        "pools": lambda state: _load_pools(state, fx, lazy=lazy),
     }
     if not lazy:
         st.load_resources()  # a node file's other objects are parsed now, its errors reported at open
@@ -106,16 +115,47 @@ def _domain_loader(st: TestState, xml: str) -> Callable[[DomainObj], Domain]:
     return load
 
 
-def _load_networks(st: TestState, fx: NodeFixture) -> None:
+def _parsed_once(st: TestState, parse: Callable[[str], Any], xml: str) -> Callable[[], Any]:
+    """A built-in object's loader: ``parse(xml)`` under the state lock (so two threads never both parse it)."""
+
+    def load() -> Any:
+        with st.lock:
+            return parse(xml)
+
+    return load
+
+
+# Not ``conf_network.parse_network`` itself: reading that attribute would import the model now.
+def _parse_network(xml: str) -> conf_network.Network:
+    return conf_network.parse_network(xml)
+
+
+def _parse_interface(xml: str) -> conf_interface.HostInterface:
+    return conf_interface.parse_interface(xml)
+
+
+def _load_networks(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
     for item in fx.networks:
-        net = conf_network.parse_network(item.xml)
-        st.networks[net.name or ""] = NetworkObj(net, active=True)
+        if lazy:  # listed, looked up, started and stopped by name and UUID; the model is parsed on first read
+            xml = item.xml
+            name, uuid = domain_identity(xml)
+            load = _parsed_once(st, _parse_network, xml)
+            st.networks[name] = NetworkObj(active=True, loader=load, ident=(name, uuid))
+        else:
+            net = conf_network.parse_network(item.xml)
+            st.networks[net.name or ""] = NetworkObj(net, active=True)
 
 
-def _load_interfaces(st: TestState, fx: NodeFixture) -> None:
+def _load_interfaces(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
     for item in fx.interfaces:
-        iface = conf_interface.parse_interface(item.xml)
-        st.interfaces[iface.name or ""] = InterfaceObj(iface)
+        if lazy:
+            xml = item.xml
+            name, mac = interface_identity(xml)
+            load = _parsed_once(st, _parse_interface, xml)
+            st.interfaces[name] = InterfaceObj(loader=load, ident=(name, mac))
+        else:
+            iface = conf_interface.parse_interface(item.xml)
+            st.interfaces[iface.name or ""] = InterfaceObj(iface)
 
 
 def _load_devices(st: TestState, fx: NodeFixture) -> None:
@@ -124,10 +164,16 @@ def _load_devices(st: TestState, fx: NodeFixture) -> None:
         st.devices[dev.name or ""] = dev
 
 
-def _load_pools(state: TestState, fx: NodeFixture) -> None:
+def _load_pools(state: TestState, fx: NodeFixture, *, lazy: bool) -> None:
     hooks = ResourceHooks()
     hooks.state = state
     for item in fx.pools:
+        if lazy and not item.volumes:  # the default pool: empty, so its figures are the new pool's (pool_get_info)
+            xml = item.xml
+            name, uuid = domain_identity(xml)
+            load = _parsed_once(state, hooks.new_pool_definition, xml)
+            state.pools[name] = PoolObj(active=True, loader=load, ident=(name, uuid))
+            continue
         obj = hooks.add_pool(item.xml, active=True)
         obj.persistent = True
         for vol_xml in item.volumes:
@@ -249,7 +295,7 @@ class TestDriver:
         if uri.server:
             return None  # remote: not ours
         if uri.path in ("", "/"):
-            raise InvalidArgumentError(
+            raise _errors.InvalidArgumentError(
                 ErrorCode.INVALID_ARG, "testOpen: supply a path or use test:///default", verbatim=True
             )
         if uri.path == "/default":

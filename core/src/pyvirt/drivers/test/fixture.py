@@ -13,8 +13,11 @@ from __future__ import annotations
 import os
 from xml.parsers import expat
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.conf.identity import check_name, normalize_uuid
-from pyvirt.errors import ErrorCode, OperationFailedError
+from pyvirt.errors import ErrorCode
 from pyvirt.plugin.records import NodeInfo
 from pyvirt.util.fileio import read_limited
 
@@ -24,7 +27,15 @@ if TYPE_CHECKING:
 
     from lxml import etree
 
-__all__ = ["DEFAULT_NODE_INFO", "FixtureObject", "NodeFixture", "default_fixture", "domain_identity", "load_fixture"]
+__all__ = [
+    "DEFAULT_NODE_INFO",
+    "FixtureObject",
+    "NodeFixture",
+    "default_fixture",
+    "domain_identity",
+    "interface_identity",
+    "load_fixture",
+]
 
 TEST_NS = "http://libvirt.org/schemas/domain/test"
 
@@ -202,7 +213,7 @@ def _inline_or_file(elem: etree._Element, base: str, root: str) -> etree._Elemen
         with open(path, "rb") as f:
             return parse_xml(read_limited(f, path), root, path)
     except OSError as exc:
-        raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
+        raise _errors.OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
 
 
 def _text(elem: etree._Element) -> str:
@@ -285,31 +296,57 @@ def default_fixture() -> NodeFixture:
     )
 
 
-def domain_identity(xml: str) -> tuple[str, str]:
-    """(name, uuid) of a domain document, read with the standard library's expat.
+def _top_level(xml: str) -> dict[str, str]:
+    """The root's attributes (``@attr``), and each top-level child's text (``tag``) and attributes
+    (``tag@attr``), read with the standard library's expat (C, no lxml and no models).
 
-    The test driver indexes its built-in domains by these before (and without)
-    building their models; the full parse later reads the same two elements.
-    Only for documents pyvirt itself ships: it checks what the index needs
-    (a name, a well-formed UUID), not the rest of the document.
+    Only for documents pyvirt itself ships; a document type declaration, where
+    entities would be declared, is refused all the same, so nothing is expanded.
     """
     found: dict[str, str] = {}
     path: list[str] = []
 
-    def start(tag: str, _attrs: dict[str, str]) -> None:
+    def start(tag: str, attrs: dict[str, str]) -> None:
         path.append(tag)
+        if len(path) <= 2:
+            prefix = "" if len(path) == 1 else tag
+            for key, value in attrs.items():
+                found.setdefault(f"{prefix}@{key}", value)
 
     def end(_tag: str) -> None:
         path.pop()
 
     def text(data: str) -> None:
-        if len(path) == 2 and path[1] in ("name", "uuid"):
+        if len(path) == 2:
             found[path[1]] = found.get(path[1], "") + data
+
+    def refuse_doctype(*_args: object) -> None:
+        raise ValueError("a built-in fixture document must not declare a document type")
 
     parser = expat.ParserCreate()
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    parser.StartDoctypeDeclHandler = refuse_doctype
     parser.Parse(xml, True)
+    return found
+
+
+def domain_identity(xml: str) -> tuple[str, str]:
+    """(name, uuid) of a domain, network or pool document, read without the XML models.
+
+    The test driver indexes its built-in objects by these before (and without)
+    building their models; the full parse later reads the same two elements
+    (core/tests/drivers/test_test_driver_startup.py checks that for every
+    built-in document). It checks what the index needs (a name, a well-formed
+    UUID), not the rest of the document.
+    """
+    found = _top_level(xml)
     return check_name(found.get("name", "").strip()), normalize_uuid(found.get("uuid", "").strip())
+
+
+def interface_identity(xml: str) -> tuple[str, str]:
+    """(name, MAC address) of a host interface document (``<interface name=...><mac address=...>``)."""
+    found = _top_level(xml)
+    return found.get("@name", ""), found.get("mac@address", "")
 
 
 def load_fixture(path: str) -> NodeFixture:
@@ -317,5 +354,5 @@ def load_fixture(path: str) -> NodeFixture:
         with open(path, "rb") as f:
             data = read_limited(f, path)
     except OSError as exc:
-        raise OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
+        raise _errors.OperationFailedError(ErrorCode.OPEN_FAILED, path) from exc
     return _parse_node(data, path)

@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import time
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.conf.metadata import METADATA_ELEMENT, get_metadata, parse_element, set_metadata
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import DomainObj, TestState
-from pyvirt.errors import (
-    ErrorCode,
-    ErrorDomain,
-    InternalError,
-    InvalidArgumentError,
-    NotSupportedError,
-    OperationInvalidError,
-    XMLError,
-)
+from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.events import Defined as DefinedDetail
 from pyvirt.events import DomainEvent, EventSink, Undefined
 from pyvirt.plugin.flags import check_flags
@@ -59,8 +54,10 @@ _DISK_CAPACITY, _DISK_ALLOCATION = 1099506450432, 1099511627776  # testDomainGet
 _VCPU_RUNNING = 1  # VIR_VCPU_RUNNING
 
 
-def _not_running() -> OperationInvalidError:
-    return OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+def _not_running() -> _errors.OperationInvalidError:
+    return _errors.OperationInvalidError(
+        ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN
+    )
 
 
 def _max_vcpus(d: Domain) -> int:
@@ -103,7 +100,7 @@ class GuestHooks:
     def _one_def(self, obj: DomainObj, flags: int) -> tuple[Domain, bool]:
         """virDomainObjGetOneDefState: the one definition ``flags`` names, and whether it is the live one."""
         if flags & LIVE and flags & CONFIG:
-            raise InvalidArgumentError(
+            raise _errors.InvalidArgumentError(
                 ErrorCode.INVALID_ARG,
                 "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
                 verbatim=True,  # virReportInvalidArg: no "invalid argument: " before it
@@ -132,7 +129,7 @@ class GuestHooks:
         if live and not obj.active:
             raise _not_running()
         if config and not obj.persistent:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "transient domains do not have any persistent config",
+            raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "transient domains do not have any persistent config",
                                         domain=ErrorDomain.DOMAIN)  # fmt: skip
         return live, config
 
@@ -156,7 +153,7 @@ class GuestHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if not 0 <= type <= METADATA_ELEMENT:
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown metadata type '{type}'")
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown metadata type '{type}'")
             d, _live = self._one_def(obj, flags)
             return get_metadata(d, type, uri)
 
@@ -182,18 +179,18 @@ class GuestHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot rename active domain",
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot rename active domain",
                                             domain=ErrorDomain.DOMAIN)  # fmt: skip
             if not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot rename a transient domain",
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot rename a transient domain",
                                             domain=ErrorDomain.DOMAIN)  # fmt: skip
             clash = self.state.domains_by_name.get(new_name)
             if clash is not None:  # virDomainObjListRename
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID,
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID,
                                             f"domain with name '{new_name}' already exists",
                                             domain=ErrorDomain.DOMAIN)  # fmt: skip
             if "/" in new_name:
-                raise XMLError(ErrorCode.XML_ERROR, f"name {new_name} cannot contain '/'")
+                raise _errors.XMLError(ErrorCode.XML_ERROR, f"name {new_name} cannot contain '/'")
             old = obj.ref()
             self.state.remove_domain(obj)
             obj.live.name = new_name
@@ -215,20 +212,20 @@ class GuestHooks:
             d = obj.live if live else obj.persistent_def()
             if flags & MEM_MAXIMUM:
                 if live:
-                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID,
+                    raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID,
                                                 "cannot resize the maximum memory on an active domain")  # fmt: skip
                 if d.cpu is not None and d.cpu.numa:
-                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "initial memory size of a domain with "
+                    raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "initial memory size of a domain with "
                                                 "NUMA nodes cannot be modified with this API")  # fmt: skip
                 if d.max_memory is not None and d.max_memory.kib and d.max_memory.kib < memory_kib:
-                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set initial memory size greater "
+                    raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set initial memory size greater "
                                                 "than the maximum memory size")  # fmt: skip
                 d.memory = Memory(kib=memory_kib)
                 if d.current_memory is not None and d.current_memory.kib > memory_kib:
                     d.current_memory = Memory(kib=memory_kib)
                 return
             if memory_kib > (d.memory.kib if d.memory is not None else 0):
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG, "cannot set memory higher than max memory")
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, "cannot set memory higher than max memory")
             d.current_memory = Memory(kib=memory_kib)
 
     @hookimpl
@@ -239,16 +236,16 @@ class GuestHooks:
             flags = LIVE
         host_max = 32  # testConnectGetMaxVcpus
         if count > host_max:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "requested cpu amount exceeds maximum supported amount "
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, "requested cpu amount exceeds maximum supported amount "
                                        f"({count} > {host_max})")  # fmt: skip
         with self.state.lock:
             obj = self.state.find(dom)
             live, persistent = self._defs(obj, flags)
             if live is not None and _max_vcpus(live) < count:
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG,
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG,
                                            f"requested cpu amount exceeds maximum ({count} > {_max_vcpus(live)})")  # fmt: skip
             if persistent is not None and not flags & VCPU_MAXIMUM and _max_vcpus(persistent) < count:
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG,
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG,
                                            f"requested cpu amount exceeds maximum ({count} > {_max_vcpus(persistent)})")  # fmt: skip
             if live is not None:
                 _set_vcpus(live, count, maximum=False)
@@ -280,7 +277,7 @@ class GuestHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot list vcpus for an inactive domain",
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot list vcpus for an inactive domain",
                                             domain=ErrorDomain.DOMAIN)  # fmt: skip
             d = obj.live
             own, common = self._pins(d)
@@ -311,12 +308,12 @@ class GuestHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot pin vcpus on an inactive domain",
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot pin vcpus on an inactive domain",
                                             domain=ErrorDomain.DOMAIN)  # fmt: skip
             self._split(obj)  # libvirt's test driver pins the live definition alone
             d = obj.live
             if not 0 <= vcpu < _vcpus(d):
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG,
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG,
                                            f"requested vcpu '{vcpu}' is not present in the domain")  # fmt: skip
             cpus = {i for i in range(len(cpumap) * 8) if cpumap[i // 8] & (1 << (i % 8))}
             if d.cputune is None:
@@ -352,7 +349,7 @@ class GuestHooks:
             d = self._one_def_to_change(self.state.find(dom), flags)
             cpus = {i for i in range(len(cpumap) * 8) if cpumap[i // 8] & (1 << (i % 8))}
             if not cpus:
-                raise InvalidArgumentError(ErrorCode.INVALID_ARG, "Empty cpu list for pinning")
+                raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, "Empty cpu list for pinning")
             if d.cputune is None:
                 d.cputune = CpuTune()
             d.cputune.emulatorpin = format_bitmap(cpus)
@@ -365,7 +362,7 @@ class GuestHooks:
             d = self._one_def_to_change(self.state.find(dom), flags)
             balloon = d.devices.memballoon if d.devices is not None else None
             if balloon is None or balloon.model == "none":
-                raise InternalError(ErrorCode.INTERNAL_ERROR,
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR,
                                     "No memory balloon device configured, can not set the collection period")  # fmt: skip
             balloon.stats_period = period
 
@@ -411,11 +408,11 @@ class GuestHooks:
         check_flags(flags, 0, "testDomainSendKey")
         self._active(dom)
         if not 0 <= codeset < len(CODESET_NAMES):
-            raise InternalError(ErrorCode.INTERNAL_ERROR, f"invalid codeset {codeset}")
+            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"invalid codeset {codeset}")
         known = codes_of(codeset)
         for code in keycodes:
             if code not in known:
-                raise InternalError(
+                raise _errors.InternalError(
                     ErrorCode.INTERNAL_ERROR, f"invalid keycode {code} of {CODESET_NAMES[codeset]} codeset"
                 )
 
@@ -444,10 +441,10 @@ class GuestHooks:
     @hookimpl
     def domain_block_stats(self, dom: DomainRef, path: str) -> BlockStats:
         if not path:
-            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "summary statistics are not supported yet")
+            raise _errors.NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, "summary statistics are not supported yet")
         obj = self._active(dom)
         if _disk(obj.live, path) is None:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"invalid path: {path}")
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, f"invalid path: {path}")
         base = time.time_ns() // 1000  # g_get_real_time(): no significance, just enough to mix it up
         return BlockStats(base // 10, base // 20, base // 30, base // 40, base // 2_000_000)
 
@@ -457,7 +454,7 @@ class GuestHooks:
         nics = obj.live.devices.interfaces if obj.live.devices is not None else []
         mac = device.lower() if _is_mac(device) else None
         if not any((n.mac or "").lower() == mac if mac else n.target_dev == device for n in nics):
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"'{device}' is not a known interface")
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, f"'{device}' is not a known interface")
         base = time.time_ns() // 1000
         return InterfaceStats(base // 10, base // 100, base // 1_000_000, base // 2_000_000, base // 20, base // 110,
                               base // 3_000_000, base // 4_000_000)  # fmt: skip
@@ -468,9 +465,9 @@ class GuestHooks:
         with self.state.lock:
             disk = _disk(self.state.find(dom).live, path)
         if disk is None:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"invalid path {path} not assigned to domain")
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, f"invalid path {path} not assigned to domain")
         if not (disk.source_file or disk.source_dev or disk.source_dir or disk.source_name):
-            raise InvalidArgumentError(
+            raise _errors.InvalidArgumentError(
                 ErrorCode.INVALID_ARG, f"disk '{path}' does not currently have a source assigned"
             )
         return BlockInfo(_DISK_CAPACITY, _DISK_ALLOCATION, _DISK_ALLOCATION)

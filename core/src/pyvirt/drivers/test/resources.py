@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import NetworkObj, PoolObj, SecretObj, TestState
-from pyvirt.errors import (
-    ErrorCode,
-    ErrorDomain,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    OperationFailedError,
-    OperationInvalidError,
-)
+from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.events import EventSink, NetworkEvent, PoolEvent
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import (
@@ -72,33 +67,33 @@ class ResourceHooks:
         name = ref if isinstance(ref, str) else ref.name
         obj = self.state.networks.get(name)
         if obj is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_NETWORK, f"no network with matching name '{name}'", domain=ErrorDomain.TEST
             )
         return obj
 
     @staticmethod
     def _nref(obj: NetworkObj) -> NetworkRef:
-        return NetworkRef(obj.defn.name or "", obj.defn.uuid or "")
+        return NetworkRef(obj.name, obj.uuid)
 
     def _add_network(self, xml: str, *, active: bool) -> NetworkObj:
         net = conf_network.parse_network(xml)
         with self.state.lock:
             for other in self.state.networks.values():
-                if other.defn.uuid == net.uuid and other.defn.name != net.name:
-                    raise OperationFailedError(
+                if other.uuid == (net.uuid or "") and other.name != (net.name or ""):
+                    raise _errors.OperationFailedError(
                         ErrorCode.OPERATION_FAILED,
-                        f"network '{other.defn.name}' is already defined with uuid {net.uuid}",
+                        f"network '{other.name}' is already defined with uuid {net.uuid}",
                     )
             existing = self.state.networks.get(net.name or "")
             if existing is not None:
-                if existing.defn.uuid != net.uuid and net.uuid:
-                    raise OperationFailedError(
+                if existing.uuid != net.uuid and net.uuid:
+                    raise _errors.OperationFailedError(
                         ErrorCode.OPERATION_FAILED,
-                        f"network '{net.name}' already exists with uuid {existing.defn.uuid}",
+                        f"network '{net.name}' already exists with uuid {existing.uuid}",
                     )
                 if active and existing.active:
-                    raise OperationInvalidError(
+                    raise _errors.OperationInvalidError(
                         ErrorCode.OPERATION_INVALID, f"network is already active as '{net.name}'"
                     )
                 if existing.active and not active:
@@ -121,9 +116,11 @@ class ResourceHooks:
     @hookimpl
     def network_lookup_by_uuid(self, uuid: str) -> NetworkRef:
         for obj in self.state.networks.values():
-            if obj.defn.uuid == uuid:
+            if obj.uuid == uuid:
                 return self._nref(obj)
-        raise NotFoundError(ErrorCode.NO_NETWORK, f"no network with matching uuid '{uuid}'", domain=ErrorDomain.TEST)
+        raise _errors.NotFoundError(
+            ErrorCode.NO_NETWORK, f"no network with matching uuid '{uuid}'", domain=ErrorDomain.TEST
+        )
 
     @hookimpl
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
@@ -147,7 +144,9 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._net(net)
             if obj.active:  # testNetworkUndefine: unlike the network driver, the test driver refuses
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"Network '{net.name}' is still running")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"Network '{net.name}' is still running"
+                )
             del self.state.networks[net.name]
         self.events.network_lifecycle(net, NetworkEvent.UNDEFINED)
 
@@ -157,7 +156,9 @@ class ResourceHooks:
             obj = self._net(net)
             if obj.active:
                 # testNetworkCreate's own wording, not the bridge driver's
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"Network '{net.name}' is already running")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"Network '{net.name}' is already running"
+                )
             obj.active = True
         self.events.network_lifecycle(net, NetworkEvent.STARTED)
 
@@ -194,9 +195,9 @@ class ResourceHooks:
             if not live and not config:
                 live, config = obj.active, not obj.active
             if live and not obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "network is not running")
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "network is not running")
             if config and not obj.persistent:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot change persistent config of a "
+                raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot change persistent config of a "
                                             "transient network")  # fmt: skip
             new_live = obj.defn.model_copy(deep=True) if live else None
             new_config = obj.persistent_def().model_copy(deep=True) if config else None
@@ -222,7 +223,7 @@ class ResourceHooks:
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         obj = self._net(net)
         if not obj.defn.bridge_name:
-            raise InternalError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
+            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
         return obj.defn.bridge_name
 
     @hookimpl
@@ -235,14 +236,14 @@ class ResourceHooks:
         name = ref if isinstance(ref, str) else ref.name
         obj = self.state.pools.get(name)
         if obj is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching name '{name}'", domain=ErrorDomain.STORAGE
             )
         return obj
 
     @staticmethod
     def _pref(obj: PoolObj) -> PoolRef:
-        return PoolRef(obj.defn.name or "", obj.defn.uuid or "")
+        return PoolRef(obj.name, obj.uuid)
 
     def add_pool(self, xml: str, *, active: bool) -> PoolObj:
         """virStoragePoolObjListAdd: a new pool, or the same name and UUID defined again (while inactive).
@@ -252,26 +253,37 @@ class ResourceHooks:
         """
         pool = conf_storage.parse_pool(xml)
         with self.state.lock:
-            existing = next((o for o in self.state.pools.values() if o.defn.uuid == pool.uuid), None)
-            if existing is not None and existing.defn.name != pool.name:
-                raise OperationFailedError(
-                    ErrorCode.OPERATION_FAILED, f"pool '{existing.defn.name}' is already defined with uuid {pool.uuid}"
+            existing = next((o for o in self.state.pools.values() if o.uuid == (pool.uuid or "")), None)
+            if existing is not None and existing.name != (pool.name or ""):
+                raise _errors.OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"pool '{existing.name}' is already defined with uuid {pool.uuid}"
                 )
             if existing is None and (clash := self.state.pools.get(pool.name or "")) is not None:
-                raise OperationFailedError(
-                    ErrorCode.OPERATION_FAILED, f"pool '{pool.name}' already exists with uuid {clash.defn.uuid}"
+                raise _errors.OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, f"pool '{pool.name}' already exists with uuid {clash.uuid}"
                 )
             if existing is not None:
                 if existing.active:
-                    raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"pool is already active as '{pool.name}'")
+                    raise _errors.OperationInvalidError(
+                        ErrorCode.OPERATION_INVALID, f"pool is already active as '{pool.name}'"
+                    )
                 existing.defn = pool
                 return existing
-            pool.capacity = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
-            pool.allocation = conf_storage.Bytes(value=0)
-            pool.available = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
-            obj = PoolObj(pool, active=active, persistent=not active)
+            obj = PoolObj(self._with_new_pool_figures(pool), active=active, persistent=not active)
             self.state.pools[pool.name or ""] = obj
             return obj
+
+    @staticmethod
+    def _with_new_pool_figures(pool: conf_storage.Pool) -> conf_storage.Pool:
+        """A new pool's figures in libvirt's test driver: a fixed capacity, nothing allocated yet."""
+        pool.capacity = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
+        pool.allocation = conf_storage.Bytes(value=0)
+        pool.available = conf_storage.Bytes(value=DEFAULT_POOL_CAPACITY)
+        return pool
+
+    def new_pool_definition(self, xml: str) -> conf_storage.Pool:
+        """A built-in pool's definition as ``add_pool`` would have made it (parsed on first read)."""
+        return self._with_new_pool_figures(conf_storage.parse_pool(xml))
 
     @hookimpl
     def pool_list_all(self) -> list[PoolRef]:
@@ -284,9 +296,9 @@ class ResourceHooks:
     @hookimpl
     def pool_lookup_by_uuid(self, uuid: str) -> PoolRef:
         for obj in self.state.pools.values():
-            if obj.defn.uuid == uuid:
+            if obj.uuid == uuid:
                 return self._pref(obj)
-        raise NotFoundError(
+        raise _errors.NotFoundError(
             ErrorCode.NO_STORAGE_POOL, f"no storage pool with matching uuid '{uuid}'", domain=ErrorDomain.STORAGE
         )
 
@@ -308,7 +320,9 @@ class ResourceHooks:
             obj = self._pool(pool)
             if obj.active:
                 # testStoragePoolObjFindInactiveByName's wording
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active"
+                )
             del self.state.pools[pool.name]
 
     @hookimpl
@@ -317,7 +331,9 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._pool(pool)
             if obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active"
+                )
             obj.active = True
 
     @hookimpl
@@ -325,7 +341,9 @@ class ResourceHooks:
         with self.state.lock:
             obj = self._pool(pool)
             if not obj.active:
-                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+                raise _errors.OperationInvalidError(
+                    ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active"
+                )
             obj.active = False
             if not obj.persistent:
                 del self.state.pools[pool.name]
@@ -335,13 +353,15 @@ class ResourceHooks:
         check_flags(flags, 0, "testStoragePoolRefresh")
         obj = self._pool(pool)
         if not obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+            raise _errors.OperationInvalidError(
+                ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active"
+            )
 
     def _inactive_pool(self, pool: PoolRef) -> PoolObj:
         """testStoragePoolObjFindInactiveByName: the pool, refused while it runs."""
         obj = self._pool(pool)
         if obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
+            raise _errors.OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is active")
         return obj
 
     @hookimpl
@@ -363,6 +383,15 @@ class ResourceHooks:
     @hookimpl
     def pool_get_info(self, pool: PoolRef) -> PoolInfo:
         obj = self._pool(pool)
+        if (
+            not obj.parsed
+        ):  # a built-in pool not read yet holds no volume: a new pool's figures (_with_new_pool_figures)
+            return PoolInfo(
+                state=POOL_RUNNING if obj.active else POOL_INACTIVE,
+                capacity=DEFAULT_POOL_CAPACITY,
+                allocation=0,
+                available=DEFAULT_POOL_CAPACITY,
+            )
         d = obj.defn
         return PoolInfo(
             state=POOL_RUNNING if obj.active else POOL_INACTIVE,
@@ -385,14 +414,16 @@ class ResourceHooks:
     def pool_set_autostart(self, pool: PoolRef, autostart: bool) -> None:
         obj = self._pool(pool)
         if not obj.persistent:  # testStoragePoolSetAutostart: a transient pool has no config file to mark
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "pool has no config file")
+            raise _errors.InvalidArgumentError(ErrorCode.INVALID_ARG, "pool has no config file")
         obj.autostart = autostart
 
     # ================================================================ volumes
     def _active_pool(self, pool: PoolRef) -> PoolObj:
         obj = self._pool(pool)
         if not obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active")
+            raise _errors.OperationInvalidError(
+                ErrorCode.OPERATION_INVALID, f"storage pool '{pool.name}' is not active"
+            )
         return obj
 
     @hookimpl
@@ -405,7 +436,7 @@ class ResourceHooks:
         obj = self._active_pool(pool)
         vol = obj.volumes.get(name)
         if vol is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{name}'", domain=ErrorDomain.STORAGE
             )
         return VolumeRef(pool.name, name, vol.key or "")
@@ -418,7 +449,7 @@ class ResourceHooks:
                 got = vol.key if attr == "key" else (vol.target.path if vol.target else None)
                 if got == value:
                     return VolumeRef(pname, vname, vol.key or "")
-        raise NotFoundError(
+        raise _errors.NotFoundError(
             ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching {attr} '{value}'", domain=ErrorDomain.STORAGE
         )
 
@@ -442,11 +473,13 @@ class ResourceHooks:
             obj = self._active_pool(pool)
             assert vol.name is not None and vol.capacity is not None
             if vol.name in obj.volumes:
-                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "storage vol already exists")  # test driver
+                raise _errors.OperationFailedError(
+                    ErrorCode.OPERATION_FAILED, "storage vol already exists"
+                )  # test driver
             alloc = vol.allocation.value if vol.allocation else vol.capacity.value
             available = obj.defn.available.value if obj.defn.available else 0
             if alloc > available:
-                raise OperationFailedError(
+                raise _errors.OperationFailedError(
                     ErrorCode.OPERATION_FAILED, f"Not enough free space in pool for volume '{vol.name}'"
                 )
             base = obj.defn.target.path if obj.defn.target and obj.defn.target.path else ""
@@ -478,9 +511,9 @@ class ResourceHooks:
             obj = self._active_pool(pool)
             assert vol.name is not None and vol.capacity is not None
             if vol.name in obj.volumes:
-                raise OperationFailedError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
+                raise _errors.OperationFailedError(ErrorCode.OPERATION_FAILED, "storage vol already exists")
             if source.name not in obj.volumes:
-                raise NotFoundError(
+                raise _errors.NotFoundError(
                     ErrorCode.NO_STORAGE_VOL,
                     f"no storage vol with matching name '{source.name}'",
                     domain=ErrorDomain.STORAGE,
@@ -489,7 +522,9 @@ class ResourceHooks:
             d = obj.defn
             used = d.allocation.value if d.allocation else 0
             if used + alloc > (d.capacity.value if d.capacity else 0):
-                raise InternalError(ErrorCode.INTERNAL_ERROR, f"Not enough free space in pool for volume '{vol.name}'")
+                raise _errors.InternalError(
+                    ErrorCode.INTERNAL_ERROR, f"Not enough free space in pool for volume '{vol.name}'"
+                )
             path = f"{d.target.path if d.target and d.target.path else ''}/{vol.name}"
             vol.type = vol.type or "file"
             vol.key = path
@@ -519,14 +554,14 @@ class ResourceHooks:
             obj = self._active_pool(PoolRef(vol.pool, ""))
             v = obj.volumes.pop(vol.name, None)
             if v is None:
-                raise NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
+                raise _errors.NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
             self._account(obj, -(v.allocation.value if v.allocation else 0))
 
     def _vol(self, vol: VolumeRef):  # type: ignore[no-untyped-def]
         obj = self._active_pool(PoolRef(vol.pool, ""))
         v = obj.volumes.get(vol.name)
         if v is None:
-            raise NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
+            raise _errors.NotFoundError(ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{vol.name}'")
         return v
 
     @hookimpl
@@ -549,7 +584,7 @@ class ResourceHooks:
     def _secret(self, uuid: str) -> SecretObj:
         obj = self.state.secrets.get(uuid)
         if obj is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_SECRET, f"no secret with matching uuid '{uuid}'", domain=ErrorDomain.SECRET
             )
         return obj
@@ -571,7 +606,7 @@ class ResourceHooks:
         for obj in self.state.secrets.values():
             if obj.defn.usage_number == usage_type and obj.defn.usage_id == usage_id:
                 return self._sref(obj)
-        raise NotFoundError(
+        raise _errors.NotFoundError(
             ErrorCode.NO_SECRET, f"no secret with matching usage '{usage_id}'", domain=ErrorDomain.SECRET
         )
 
@@ -587,7 +622,7 @@ class ResourceHooks:
                     and other.defn.usage_id == sec.usage_id
                     and (other.defn.usage_number == sec.usage_number)
                 ):
-                    raise InternalError(
+                    raise _errors.InternalError(
                         ErrorCode.INTERNAL_ERROR,
                         f"a secret with UUID {other.defn.uuid} already defined for use with {sec.usage_id}",
                     )
@@ -620,9 +655,9 @@ class ResourceHooks:
         check_flags(flags, 0, "testSecretGetValue")
         obj = self._secret(secret.uuid)
         if obj.defn.private:
-            raise OperationInvalidError(ErrorCode.INVALID_SECRET, "secret is private")
+            raise _errors.OperationInvalidError(ErrorCode.INVALID_SECRET, "secret is private")
         if obj.value is None:
-            raise NotFoundError(ErrorCode.NO_SECRET, f"secret '{secret.uuid}' does not have a value")
+            raise _errors.NotFoundError(ErrorCode.NO_SECRET, f"secret '{secret.uuid}' does not have a value")
         return obj.value
 
     # ================================================================ node devices
@@ -637,7 +672,7 @@ class ResourceHooks:
     @hookimpl
     def nodedev_lookup_by_name(self, name: str) -> NodeDeviceRef:
         if name not in self.state.devices:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_NODE_DEVICE, f"no node device with matching name '{name}'", domain=ErrorDomain.NODEDEV
             )
         return NodeDeviceRef(name)
@@ -656,16 +691,16 @@ class ResourceHooks:
     # ================================================================ interfaces
     @hookimpl
     def interface_list_all(self) -> list[InterfaceRef]:
-        return [InterfaceRef(n, o.defn.mac or "") for n, o in sorted(self.state.interfaces.items())]
+        return [InterfaceRef(n, o.mac) for n, o in sorted(self.state.interfaces.items())]
 
     @hookimpl
     def interface_lookup_by_name(self, name: str) -> InterfaceRef:
         obj = self.state.interfaces.get(name)
         if obj is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_INTERFACE, f"no interface with matching name '{name}'", domain=ErrorDomain.INTERFACE
             )
-        return InterfaceRef(name, obj.defn.mac or "")
+        return InterfaceRef(name, obj.mac)
 
     @hookimpl
     def interface_get_xml_desc(self, iface: InterfaceRef, flags: int) -> str:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import _thread
 import itertools
 
+# the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
+# so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
+import pyvirt.errors as _errors
 from pyvirt.domain_state import DomainState
-from pyvirt.errors import ErrorCode, ErrorDomain, NotFoundError
+from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.plugin.records import DomainRef, NodeInfo
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
@@ -127,19 +130,99 @@ class DomainObj:
         return self.config or self.live
 
 
-class NetworkObj:
-    def __init__(self, defn: Network, active: bool = False, persistent: bool = True, autostart: bool = False) -> None:
-        self.defn, self.active, self.persistent, self.autostart = defn, active, persistent, autostart
+class _LazyDefinition:
+    """A definition given now, or parsed by ``loader()`` the first time it is read (the default fixture's).
+
+    Until then ``name`` and ``uuid`` come from ``ident``, read from the document
+    without the XML models: listing, looking up, starting and stopping such an
+    object (``pyvirsh net-list``, ``pool-list``) then imports neither lxml nor
+    the object's model, and the model, once needed, is parsed exactly once.
+    """
+
+    def _init_definition(
+        self, defn: object | None, loader: Callable[[], object] | None, ident: tuple[str, str]
+    ) -> None:
+        if (defn is None) == (loader is None):
+            raise ValueError(f"{type(self).__name__} needs a definition or a loader, not both")
+        self._defn, self._loader, self._ident = defn, loader, ident
+
+    def _definition(self) -> object:
+        if self._defn is None:
+            loader = self._loader
+            if loader is not None:  # None: another thread's loader has just finished
+                defn = loader()  # the loader holds the state lock and answers once per object
+                if self._defn is None:
+                    self._defn = defn
+                self._loader = None
+        assert self._defn is not None
+        return self._defn
+
+    def _set_definition(self, value: object) -> None:
+        self._defn, self._loader = value, None
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the definition has been read (a built-in object's is parsed on first use)."""
+        return self._defn is not None
+
+    @property
+    def name(self) -> str:
+        return self._ident[0] if self._defn is None else getattr(self._defn, "name", None) or ""
+
+    @property
+    def uuid(self) -> str:
+        return self._ident[1] if self._defn is None else getattr(self._defn, "uuid", None) or ""
+
+
+class NetworkObj(_LazyDefinition):
+    def __init__(
+        self,
+        defn: Network | None = None,
+        active: bool = False,
+        persistent: bool = True,
+        autostart: bool = False,
+        *,
+        loader: Callable[[], Network] | None = None,
+        ident: tuple[str, str] = ("", ""),
+    ) -> None:
+        self._init_definition(defn, loader, ident)
+        self.active, self.persistent, self.autostart = active, persistent, autostart
         self.config: Network | None = None  # persistent definition when it differs from the running one
+
+    @property
+    def defn(self) -> Network:
+        return self._definition()  # type: ignore[return-value]
+
+    @defn.setter
+    def defn(self, value: Network) -> None:
+        self._set_definition(value)
 
     def persistent_def(self) -> Network:
         return self.config or self.defn
 
 
-class PoolObj:
-    def __init__(self, defn: Pool, active: bool = False, persistent: bool = True, autostart: bool = False) -> None:
-        self.defn, self.active, self.persistent, self.autostart = defn, active, persistent, autostart
+class PoolObj(_LazyDefinition):
+    def __init__(
+        self,
+        defn: Pool | None = None,
+        active: bool = False,
+        persistent: bool = True,
+        autostart: bool = False,
+        *,
+        loader: Callable[[], Pool] | None = None,
+        ident: tuple[str, str] = ("", ""),
+    ) -> None:
+        self._init_definition(defn, loader, ident)
+        self.active, self.persistent, self.autostart = active, persistent, autostart
         self.volumes: dict[str, Volume] = {}
+
+    @property
+    def defn(self) -> Pool:
+        return self._definition()  # type: ignore[return-value]
+
+    @defn.setter
+    def defn(self, value: Pool) -> None:
+        self._set_definition(value)
 
 
 class SecretObj:
@@ -147,9 +230,30 @@ class SecretObj:
         self.defn, self.value = defn, value
 
 
-class InterfaceObj:
-    def __init__(self, defn: HostInterface, active: bool = True) -> None:
-        self.defn, self.active = defn, active
+class InterfaceObj(_LazyDefinition):
+    def __init__(
+        self,
+        defn: HostInterface | None = None,
+        active: bool = True,
+        *,
+        loader: Callable[[], HostInterface] | None = None,
+        ident: tuple[str, str] = ("", ""),
+    ) -> None:
+        self._init_definition(defn, loader, ident)
+        self.active = active
+
+    @property
+    def defn(self) -> HostInterface:
+        return self._definition()  # type: ignore[return-value]
+
+    @defn.setter
+    def defn(self, value: HostInterface) -> None:
+        self._set_definition(value)
+
+    @property
+    def mac(self) -> str:
+        """The MAC address (an interface's second identity field; read from ``ident`` until parsed)."""
+        return self._ident[1] if self._defn is None else self.defn.mac or ""
 
 
 class TestState:
@@ -271,7 +375,7 @@ class TestState:
     def find(self, ref: DomainRef) -> DomainObj:
         obj = self.domains.get(ref.uuid)
         if obj is None:
-            raise NotFoundError(
+            raise _errors.NotFoundError(
                 ErrorCode.NO_DOMAIN,
                 f"no domain with matching uuid '{ref.uuid}' ({ref.name})",
                 domain=ErrorDomain.TEST,

@@ -1532,6 +1532,32 @@ def domain_migrate_get_max_downtime(dom: DomainRef, flags: int) -> int:
     """
 
 
+# ---------------------------------------------------------------- a disk's write threshold (contract 1.14)
+
+
+@hookspec(firstresult=True)
+def domain_set_block_threshold(dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
+    """Ask for one block-threshold event when the guest's writes reach ``threshold`` bytes of an image
+    (virDomainSetBlockThreshold). Optional.
+
+    Why: thin-provisioned storage (a qcow2 on LVM, say) grows before it fills;
+    management software learns when to extend it without polling. The
+    threshold fires once and is then cleared; 0 clears it.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param dev: the disk's target (``vda``, whose events then name ``vda`` and ``vda[N]``) or one image of its
+        chain by index (``vda[2]``, whose events name only that).
+    :param threshold: the offset in bytes of the image's highest written sector that raises the event.
+    :param flags: libvirt defines no flags for it yet; callers pass 0 and a driver refuses anything else.
+    :raises Error: OPERATION_INVALID when the domain is not running; INVALID_ARG for a disk or index the
+        domain has not ("failed to find disk 'x'").
+
+    Stops at first non-None result.
+
+    Added in contract 1.14.
+    """
+
+
 # ---------------------------------------------------------------- checkpoints
 
 

@@ -1,0 +1,187 @@
+"""Import ``lxml.etree`` in a pyvirsh process without loading :mod:`inspect` and :mod:`gzip` for it.
+
+Why: lxml's compiled module, when it is initialised, runs
+``from inspect import getfullargspec`` (``parsertarget.pxi``: for parser
+targets whose ``start`` method it must introspect) and ``import gzip`` /
+``from gzip import GzipFile`` (``serializer.pxi``: for output written with
+``compression=N``). pyvirsh uses neither, yet every short command that reads
+or writes XML paid for both: :mod:`inspect` brings ``ast``, ``dis``,
+``tokenize`` and ``linecache`` (about 22 million instructions in a pyvirsh
+``dumpxml``, a tenth of the run; virsh's whole ``dominfo`` is 44 million),
+:mod:`gzip` brings ``zlib``, ``struct`` and ``_compression`` (about 4 million).
+
+How, exactly rather than hopefully: :func:`install` puts a finder at the
+front of ``sys.meta_path``. The only name it answers is ``lxml.etree``; it
+asks the other finders for the real spec and wraps its loader, so that while
+the extension module's init runs (``create_module`` and ``exec_module``:
+Cython modules use multi-phase init, older ones do all their work in the
+first), and only then, each of those modules that is not loaded yet is a
+stand-in in ``sys.modules``:
+
+- the one name lxml binds from it is a function that imports the real module
+  when called and returns the real function's (or class's) answer; lxml only
+  ever calls these names, never compares or subclasses them;
+- any other name is answered by the real module, imported on first use
+  (PEP 562 module ``__getattr__``), so even an import of the module by
+  another thread during that window gets the real objects.
+
+Right after, the stand-ins leave ``sys.modules`` (unless a real module
+replaced one meanwhile), the spec and the module get the real loader back,
+and the finder leaves ``sys.meta_path``: a later ``import inspect`` loads the
+real module, and ``lxml.etree`` looks as if imported without any of this.
+lxml keeps what it bound (two functions, and the ``gzip`` stand-in in a C
+global no Python code can reach).
+
+What it relies on: lxml using only those names of those modules (true of lxml
+4 to 6.2; a release that used other names would still work, answered by the
+real module, only without the saving), and the import system's documented
+loader protocol (PEP 451, PEP 489). ``re`` and ``typing`` cannot be spared
+this way: lxml's init compiles regular expressions and subclasses
+``typing.Generic``, and pyvirt's XML models load both before lxml anyway.
+
+Only pyvirsh's console entry point installs it: a library must not change
+what its caller's ``import`` statements do, so ``import pyvirt`` never does.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # not typing's: this module is on every pyvirsh run, which typing would slow
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
+__all__ = ["install"]
+
+_TARGET = "lxml.etree"
+_MARK = "_pyvirt_stand_in"
+
+
+def _real(name: str) -> ModuleType:
+    """The real module ``name``, imported now if need be (also while its stand-in is in ``sys.modules``)."""
+    current = sys.modules.get(name)
+    if current is not None and not getattr(current, _MARK, False):
+        return current
+    if current is not None:
+        del sys.modules[name]  # the real module takes the stand-in's place for good
+    __import__(name)
+    return sys.modules[name]
+
+
+def _getfullargspec(func: object) -> Any:
+    """What lxml binds as ``inspect.getfullargspec``: the real function, imported when first called."""
+    return _real("inspect").getfullargspec(func)
+
+
+def _gzip_file(*args: Any, **kwargs: Any) -> Any:
+    """What lxml binds as ``gzip.GzipFile`` (and reads from its ``gzip``): a real ``GzipFile``, made by the
+    real class, imported when lxml first writes compressed output."""
+    return _real("gzip").GzipFile(*args, **kwargs)
+
+
+# module -> the one name lxml.etree binds from it at init and only calls later (lxml 4 to 6), and what
+# the stand-in binds there: inspect.getfullargspec for parser targets (getargspec is its fallback on
+# Pythons without it); gzip.GzipFile (read from the gzip module too) for writing with compression=N
+_HIDDEN: dict[str, tuple[str, Callable[..., Any]]] = {
+    "inspect": ("getfullargspec", _getfullargspec),
+    "gzip": ("GzipFile", _gzip_file),
+}
+
+
+def _stand_in(name: str) -> ModuleType:
+    """A module that answers lxml's one name with a function importing the real module, and any other name
+    from the real module (PEP 562 ``__getattr__``), so that even an import of it by another thread during
+    lxml's init gets the real objects.
+
+    Except ``__path__``, which the import statement looks up on every module
+    it imports names from (is it a package?): neither real module has one,
+    and answering by importing it would undo the whole point.
+    """
+
+    def forward(attr: str) -> Any:
+        if attr == "__path__":
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        return getattr(_real(name), attr)
+
+    module = type(sys)(name, f"Stand-in for {name} while lxml.etree initialises (pyvirt.util.lxml_import).")
+    bound, function = _HIDDEN[name]
+    module.__dict__.update({bound: function, "__getattr__": forward, _MARK: True})
+    return module
+
+
+class _Loader:
+    """The real loader of ``lxml.etree``, with the stand-ins in ``sys.modules`` while it runs the module's init."""
+
+    def __init__(self, real: Any, spec: ModuleSpec) -> None:
+        self._real = real
+        self._spec = spec
+        self._stand_ins: dict[str, ModuleType] = {}
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        self._hide()
+        try:
+            create: Callable[[ModuleSpec], ModuleType | None] = self._real.create_module
+            return create(spec)
+        except BaseException:
+            self._restore(None)
+            raise
+
+    def exec_module(self, module: ModuleType) -> None:
+        try:
+            self._real.exec_module(module)
+        finally:
+            self._restore(module)
+
+    def _hide(self) -> None:
+        for name in _HIDDEN:
+            if name not in sys.modules:  # a module loaded already costs nothing more: lxml gets the real one
+                self._stand_ins[name] = sys.modules[name] = _stand_in(name)
+
+    def _restore(self, module: ModuleType | None) -> None:
+        for name, stand_in in self._stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+        self._stand_ins.clear()
+        self._spec.loader = self._real
+        if module is not None and getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._real
+
+
+class _Finder:
+    """A ``sys.meta_path`` finder that answers ``lxml.etree`` once, then leaves."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != _TARGET:
+            return None
+        self._leave()
+        if all(name in sys.modules for name in _HIDDEN):
+            return None  # loaded already: nothing to save, the normal import goes on
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = None if find is None else find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    # a loader by protocol: subclassing importlib.abc.Loader would import importlib.abc on every run
+                    spec.loader = _Loader(spec.loader, spec)  # type: ignore[assignment]
+                return spec
+        return None
+
+    def _leave(self) -> None:
+        if self in sys.meta_path:  # else removed by someone else: then nothing of ours is left to undo
+            sys.meta_path.remove(self)
+
+
+def install() -> None:
+    """From now on in this process, ``lxml.etree``'s first import loads neither :mod:`inspect` nor :mod:`gzip`.
+
+    Does nothing when ``lxml.etree`` is imported already, or when the finder
+    is installed already.
+    """
+    if _TARGET in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _Finder())

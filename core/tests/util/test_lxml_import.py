@@ -1,0 +1,199 @@
+"""pyvirsh imports lxml.etree without the inspect and gzip modules lxml loads at init; a library user's process
+is untouched.
+
+Each story runs in a fresh interpreter: what is checked is which modules a
+process ends up with, which an in-process test would have loaded already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
+
+
+def _probe(code: str) -> Any:
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(run.stdout)
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names from ``-X importtime`` lines (``import time: self | cumulative | name``)."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_pyvirsh_dumpxml_reads_and_writes_xml_without_loading_inspect_or_gzip() -> None:
+    """The console script, as a user runs it: the domain XML comes out, lxml did the work, and neither
+    inspect nor gzip (nor what they bring) was loaded."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", PYVIRSH, "-c", "test:///default", "dumpxml test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert run.stdout.startswith("<domain type='test' id='1'>\n  <name>test</name>\n")
+    imported = _imported(run.stderr)
+    assert "lxml.etree" in imported
+    assert "inspect" not in imported, "pyvirsh paid for inspect (ast, dis, tokenize) at lxml's init again"
+    assert not imported & {"gzip", "zlib", "_compression"}, "pyvirsh paid for gzip at lxml's init again"
+
+
+def test_through_the_hook_lxml_works_and_a_later_import_of_inspect_is_the_real_module() -> None:
+    out = _probe(
+        "import json, sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "after_import = ['inspect' in sys.modules, [type(f).__name__ for f in sys.meta_path]]\n"
+        "loaders = [type(etree.__loader__).__name__, type(etree.__spec__.loader).__name__]\n"
+        "text = etree.tostring(etree.fromstring('<a x=\"1\"><b/></a>')).decode()\n"
+        "still_out = 'inspect' in sys.modules\n"
+        "import inspect\n"
+        "real = [inspect.__file__.endswith('inspect.py'), inspect.getfullargspec is not lxml_import._getfullargspec,\n"
+        "        hasattr(inspect, '_pyvirt_stand_in'), sys.modules['inspect'] is inspect]\n"
+        "print(json.dumps([after_import, loaders, text, still_out, real]))\n"
+    )
+    after_import, loaders, text, still_out, real = out
+    assert after_import[0] is False
+    assert "_Finder" not in after_import[1]  # the finder left sys.meta_path after its one import
+    assert loaders == ["ExtensionFileLoader", "ExtensionFileLoader"]  # the real loader is back on module and spec
+    assert text == '<a x="1"><b/></a>'
+    assert still_out is False
+    assert real == [True, True, False, True]
+
+
+def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer() -> None:
+    """lxml calls what it bound as ``inspect.getfullargspec`` to decide whether a parser target's ``start``
+    takes ``nsmap``; given the stand-in's function, it must still see three arguments and pass a map (a wrong
+    answer calls ``start(tag, attrib)`` and the parse fails on the missing argument)."""
+    out = _probe(
+        "import json, sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "seen = []\n"
+        "class Target:\n"
+        "    def start(self, tag, attrib, nsmap):\n"
+        "        seen.append([tag, dict(attrib), type(nsmap).__name__])\n"
+        "    def close(self):\n"
+        "        return 'closed'\n"
+        "before = 'inspect' in sys.modules\n"
+        'result = etree.fromstring(\'<a xmlns="urn:x" k="v"/>\', etree.XMLParser(target=Target()))\n'
+        "def f(a, b=1, *rest, c, **kw): pass\n"
+        "via_stand_in = repr(lxml_import._getfullargspec(f))\n"
+        "import inspect\n"
+        "print(json.dumps([before, result, seen, via_stand_in == repr(inspect.getfullargspec(f))]))\n"
+    )
+    assert out == [False, "closed", [["{urn:x}a", {"k": "v"}, "_ImmutableMapping"]], True]
+
+
+def test_the_stand_in_answers_any_other_name_from_the_real_module() -> None:
+    """Another thread importing inspect while lxml initialises gets the stand-in: every name it reads is
+    the real one, and the real module then takes the stand-in's place. ``__path__`` (asked by every
+    ``from inspect import ...``) is absent, as on the real module, without importing it."""
+    out = _probe(
+        "import json, sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "stand_in = sys.modules['inspect'] = lxml_import._stand_in('inspect')\n"
+        "from inspect import getfullargspec\n"
+        "no_path = not hasattr(stand_in, '__path__') and sys.modules['inspect'] is stand_in\n"
+        "signature = stand_in.signature\n"
+        "real = sys.modules['inspect']\n"
+        "print(json.dumps([no_path, getfullargspec is lxml_import._getfullargspec, real is not stand_in,\n"
+        "                  signature is real.signature, real.__file__.endswith('inspect.py')]))\n"
+    )
+    assert out == [True, True, True, True, True]
+
+
+def test_compressed_output_through_the_stand_in_is_real_gzip() -> None:
+    """lxml writes ``compression=N`` output through what it bound as ``gzip.GzipFile``, in three places
+    (a file-like target, text output, the incremental ``xmlfile``): each must give what the real gzip
+    gives, and only then is gzip loaded."""
+    out = _probe(
+        "import io, json, sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "before = 'gzip' in sys.modules\n"
+        "root = etree.fromstring('<a><b>text</b></a>')\n"
+        "outputs = []\n"
+        "for method in ('xml', 'text'):\n"
+        "    buf = io.BytesIO()\n"
+        "    etree.ElementTree(root).write(buf, method=method, compression=9)\n"
+        "    outputs.append(buf.getvalue())\n"
+        "buf = io.BytesIO()\n"
+        "with etree.xmlfile(buf, compression=9) as xf:\n"
+        "    xf.write(root)\n"
+        "outputs.append(buf.getvalue())\n"
+        "import gzip\n"
+        "print(json.dumps([before, hasattr(gzip, '_pyvirt_stand_in'),\n"
+        "                  [gzip.decompress(o).decode() for o in outputs], [o[:2].hex() for o in outputs]]))\n"
+    )
+    assert out == [False, False, ["<a><b>text</b></a>", "text", "<a><b>text</b></a>"], ["1f8b"] * 3]
+
+
+def test_a_failing_module_init_leaves_neither_the_stand_in_nor_the_wrapped_loader() -> None:
+    out = _probe(
+        "import json, sys\n"
+        "from importlib.machinery import ModuleSpec\n"
+        "from pyvirt.util import lxml_import\n"
+        "class Broken:\n"
+        "    def create_module(self, spec):\n"
+        "        return None\n"
+        "    def exec_module(self, module):\n"
+        "        raise ImportError('init failed while inspect is ' + type(sys.modules.get('inspect')).__name__)\n"
+        "real = Broken()\n"
+        "spec = ModuleSpec('lxml.etree', real)\n"
+        "wrapped = spec.loader = lxml_import._Loader(real, spec)\n"
+        "wrapped.create_module(spec)\n"
+        "during = hasattr(sys.modules.get('inspect'), '_pyvirt_stand_in')\n"
+        "try:\n"
+        "    wrapped.exec_module(type(sys)('lxml.etree'))\n"
+        "except ImportError as exc:\n"
+        "    error = str(exc)\n"
+        "print(json.dumps([during, error, 'inspect' in sys.modules, spec.loader is real]))\n"
+    )
+    assert out == [True, "init failed while inspect is module", False, True]
+
+
+def test_modules_loaded_already_are_left_alone() -> None:
+    """A module the process has loaded already costs nothing more: lxml binds the real one; with both
+    loaded the finder only steps aside, and installing twice installs once."""
+    code = (
+        "import json, sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "lxml_import.install()\n"
+        "installed = sum(type(f).__name__ == '_Finder' for f in sys.meta_path)\n"
+        "{preload}"
+        "from lxml import etree\n"
+        "print(json.dumps([installed, [type(f).__name__ for f in sys.meta_path], type(etree.__loader__).__name__,\n"
+        "                  sys.modules.get('inspect') is inspect, 'gzip' in sys.modules]))\n"
+    )
+    only_inspect = _probe(code.format(preload="import inspect\n"))
+    both = _probe(code.format(preload="import inspect, gzip\n"))
+    assert only_inspect == [1, only_inspect[1], "ExtensionFileLoader", True, False]
+    assert both == [1, both[1], "ExtensionFileLoader", True, True]
+    assert "_Finder" not in only_inspect[1] + both[1]
+
+
+def test_pyvirt_as_a_library_leaves_imports_as_they_are() -> None:
+    """``import pyvirt``, and even pyvirsh's ``main()`` called as a function, change nothing in how the
+    caller's process imports: lxml loads inspect as it always does, and no finder is left behind."""
+    code = (
+        "import json, sys\n"
+        "import pyvirt\n"
+        "from pyvirt.cli.main import main\n"
+        "meta_path = list(sys.meta_path)\n"
+        "rc = main(['-c', 'test:///default', 'dumpxml test'])\n"
+        "import lxml.etree\n"
+        "print(json.dumps([rc, 'inspect' in sys.modules, sys.meta_path == meta_path]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.startswith("<domain type='test' id='1'>")
+    assert json.loads(run.stdout.splitlines()[-1]) == [0, True, True]
