@@ -731,8 +731,14 @@ class QemuConnection:
         # beside any async job
         obj.deleted.interrupt()
         proc.kill(grace=10.0 if flags & DomainDestroyFlags.GRACEFUL else 3.0)
-        with obj.job.holding(Job.DESTROY):
-            proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
+        try:
+            with obj.job.holding(Job.DESTROY):
+                proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
+        except NotFoundError:
+            # a transient guest whose cleanup after the exit (this destroy's outcome) removed it before this
+            # thread, woken late on a busy host, began its job: destroyed all the same, as libvirt reports it
+            if not proc.cleaned.wait(30):
+                raise
 
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
