@@ -29,7 +29,7 @@ SAME_AS_VIRSH = [
     "net-list", "net-name", "net-start", "net-undefine", "net-update", "net-uuid", "nodeinfo", "pool-autostart",
     "pool-define", "pool-destroy", "pool-info", "pool-list", "pool-name", "pool-refresh", "pool-undefine",
     "pool-uuid", "pwd", "quit", "vol-key", "vol-name", "vol-pool",
-    "reboot", "resume", "secret-undefine", "shutdown", "suspend", "update-device", "uri", "version", "vncdisplay",
+    "reboot", "resume", "secret-undefine", "setmaxmem", "setmem", "setvcpus", "shutdown", "suspend", "update-device", "uri", "version", "vncdisplay",
     "vol-create-as", "vol-list", "vol-path",
 ]  # fmt: skip
 

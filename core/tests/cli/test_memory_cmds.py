@@ -25,6 +25,10 @@ CASES = [
     "setmem test abc",
     "setvcpus test x",
     "setmem nosuch 1G",
+    # a required number is "--name" in virsh's refusal even where it may come by position (vshCommandCheckOpts)
+    "setmem test",
+    "setmaxmem test",
+    "setvcpus test",
 ]
 
 

@@ -205,9 +205,11 @@ class CommandDef(NamedTuple):
                     given[slot.name] = arg
         if wants_help:
             return given, True
+        # vshCommandCheckOpts: only DATA and ARGV options (positional strings, lists) are named "<name>"; a
+        # required number is "--name" even where it may come by position (setmem's size, setvcpus' count)
         missing = [
             f"command '{self.name}' requires <{o.name}> option"
-            if o.positional and o.kind != "optstring"
+            if o.positional and o.kind in ("string", "list")
             else f"command '{self.name}' requires --{o.name} option"
             for o in self.opts
             if o.required and o.name not in seen

@@ -46,7 +46,7 @@ def _exclusive(o: dict[str, Any], *pairs: tuple[str, str]) -> None:
 @command(
     "setmem", "change memory allocation",
     DOMAIN,
-    Opt("size", "new memory size, as scaled integer (default KiB)", required=True, positional=True, kind="string",
+    Opt("size", "new memory size, as scaled integer (default KiB)", required=True, positional=True, kind="intstring",
         aliases=("kilobytes",)),
     CONFIG, LIVE, CURRENT,
     description="Change the current memory allocation in the guest domain.",
@@ -68,7 +68,7 @@ def cmd_setmem(s: Session, o: dict[str, Any]) -> None:
     "setmaxmem", "change maximum memory limit",
     DOMAIN,
     Opt("size", "new maximum memory size, as scaled integer (default KiB)", required=True, positional=True,
-        kind="string", aliases=("kilobytes",)),
+        kind="intstring", aliases=("kilobytes",)),
     CONFIG, LIVE, CURRENT,
     description="Change the maximum memory allocation limit in the guest domain.",
 )  # fmt: skip
@@ -86,7 +86,7 @@ def cmd_setmaxmem(s: Session, o: dict[str, Any]) -> None:
 @command(
     "setvcpus", "change number of virtual CPUs",
     DOMAIN,
-    Opt("count", "number of virtual CPUs", required=True, positional=True),
+    Opt("count", "number of virtual CPUs", required=True, positional=True, kind="intstring"),
     Opt("maximum", "set maximum limit on next boot", flag=True),
     CONFIG, LIVE, CURRENT,
     Opt("guest", "modify cpu state in the guest", flag=True),
