@@ -19,16 +19,18 @@ from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
 from pyvirt.drivers.test.fixture import (
     NodeFixture,
     default_fixture,
+    device_identity,
     domain_identity,
     interface_identity,
     load_fixture,
+    network_bridge_name,
 )
 from pyvirt.drivers.test.guest import GuestHooks
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
-from pyvirt.drivers.test.state import DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
+from pyvirt.drivers.test.state import DeviceObj, DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
 from pyvirt.errors import ErrorCode
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION
@@ -91,7 +93,7 @@ def _build_state(fx: NodeFixture, *, lazy: bool) -> TestState:
     st.resource_loaders = {
         "networks": lambda state: _load_networks(state, fx, lazy=lazy),
         "interfaces": lambda state: _load_interfaces(state, fx, lazy=lazy),
-        "devices": lambda state: _load_devices(state, fx),
+        "devices": lambda state: _load_devices(state, fx, lazy=lazy),
         "pools": lambda state: _load_pools(state, fx, lazy=lazy),
     }
     if not lazy:
@@ -140,7 +142,8 @@ def _load_networks(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
             xml = item.xml
             name, uuid = domain_identity(xml)
             load = _parsed_once(st, _parse_network, xml)
-            st.networks[name] = NetworkObj(active=True, loader=load, ident=(name, uuid))
+            bridge = network_bridge_name(xml)
+            st.networks[name] = NetworkObj(active=True, loader=load, ident=(name, uuid), bridge_name=bridge)
         else:
             net = conf_network.parse_network(item.xml)
             st.networks[net.name or ""] = NetworkObj(net, active=True)
@@ -158,10 +161,20 @@ def _load_interfaces(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
             st.interfaces[iface.name or ""] = InterfaceObj(iface)
 
 
-def _load_devices(st: TestState, fx: NodeFixture) -> None:
+def _parse_nodedev(xml: str) -> conf_nodedev.NodeDevice:
+    return conf_nodedev.parse_nodedev(xml)
+
+
+def _load_devices(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
     for item in fx.devices:
-        dev = conf_nodedev.parse_nodedev(item.xml)
-        st.devices[dev.name or ""] = dev
+        if lazy:
+            xml = item.xml
+            name, parent, caps = device_identity(xml)
+            load = _parsed_once(st, _parse_nodedev, xml)
+            st.devices[name] = DeviceObj(loader=load, ident=(name, parent), capability_types=caps)
+        else:
+            dev = conf_nodedev.parse_nodedev(item.xml)
+            st.devices[dev.name or ""] = DeviceObj(dev)
 
 
 def _load_pools(state: TestState, fx: NodeFixture, *, lazy: bool) -> None:

@@ -23,6 +23,7 @@ from pyvirt.util.fileio import read_limited
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from lxml import etree
@@ -32,9 +33,11 @@ __all__ = [
     "FixtureObject",
     "NodeFixture",
     "default_fixture",
+    "device_identity",
     "domain_identity",
     "interface_identity",
     "load_fixture",
+    "network_bridge_name",
 ]
 
 TEST_NS = "http://libvirt.org/schemas/domain/test"
@@ -320,14 +323,21 @@ def _top_level(xml: str) -> dict[str, str]:
         if len(path) == 2:
             found[path[1]] = found.get(path[1], "") + data
 
-    def refuse_doctype(*_args: object) -> None:
-        raise ValueError("a built-in fixture document must not declare a document type")
+    _read(xml, start, end, text)
+    return found
 
+
+def _refuse_doctype(*_args: object) -> None:
+    raise ValueError("a built-in fixture document must not declare a document type")
+
+
+def _read(
+    xml: str, start: Callable[[str, dict[str, str]], None], end: Callable[[str], None], text: Callable[[str], None]
+) -> None:
     parser = expat.ParserCreate()
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
-    parser.StartDoctypeDeclHandler = refuse_doctype
+    parser.StartDoctypeDeclHandler = _refuse_doctype
     parser.Parse(xml, True)
-    return found
 
 
 def domain_identity(xml: str) -> tuple[str, str]:
@@ -343,10 +353,29 @@ def domain_identity(xml: str) -> tuple[str, str]:
     return check_name(found.get("name", "").strip()), normalize_uuid(found.get("uuid", "").strip())
 
 
+def network_bridge_name(xml: str) -> str:
+    """A network document's ``<bridge name=...>`` (``net-info``'s Bridge line), read without the model."""
+    return _top_level(xml).get("bridge@name", "")
+
+
 def interface_identity(xml: str) -> tuple[str, str]:
     """(name, MAC address) of a host interface document (``<interface name=...><mac address=...>``)."""
     found = _top_level(xml)
     return found.get("@name", ""), found.get("mac@address", "")
+
+
+def device_identity(xml: str) -> tuple[str, str, tuple[str, ...]]:
+    """(name, parent, capability types at any depth) of a node device document, as
+    ``NodeDevice.capability_types`` and ``parent`` read them, for listing without the model."""
+    found = _top_level(xml)
+    caps: list[str] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        if tag == "capability":
+            caps.append(attrs.get("type", ""))
+
+    _read(xml, start, lambda _tag: None, lambda _data: None)
+    return found.get("name", "").strip(), found.get("parent", "").strip(), tuple(caps)
 
 
 def load_fixture(path: str) -> NodeFixture:

@@ -19,7 +19,6 @@ import time
 # the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
 # so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
 import pyvirt.errors as _errors
-from pyvirt.conf.metadata import METADATA_ELEMENT, get_metadata, parse_element, set_metadata
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import DomainObj, TestState
 from pyvirt.errors import ErrorCode, ErrorDomain
@@ -150,6 +149,9 @@ class GuestHooks:
     @hookimpl
     def domain_get_metadata(self, dom: DomainRef, type: int, uri: str | None, flags: int) -> str:
         check_flags(flags, LIVE | CONFIG, "testDomainGetMetadata")
+        # imported here: pyvirt.conf.metadata makes three exception classes at import, on every test:/// open
+        from pyvirt.conf.metadata import METADATA_ELEMENT, get_metadata
+
         with self.state.lock:
             obj = self.state.find(dom)
             if not 0 <= type <= METADATA_ELEMENT:
@@ -161,6 +163,8 @@ class GuestHooks:
     def domain_set_metadata(self, dom: DomainRef, type: int, metadata: str | None, key: str | None, uri: str | None,
                             flags: int) -> None:  # fmt: skip
         check_flags(flags, LIVE | CONFIG, "testDomainSetMetadata")
+        from pyvirt.conf.metadata import parse_element, set_metadata
+
         with self.state.lock:
             obj = self.state.find(dom)
             element = parse_element(type, metadata, key, uri)

@@ -222,9 +222,9 @@ class ResourceHooks:
     @hookimpl
     def network_get_bridge_name(self, net: NetworkRef) -> str:
         obj = self._net(net)
-        if not obj.defn.bridge_name:
+        if not obj.bridge_name:
             raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"network '{net.name}' does not have a bridge name.")
-        return obj.defn.bridge_name
+        return obj.bridge_name
 
     @hookimpl
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
@@ -681,12 +681,12 @@ class ResourceHooks:
     def nodedev_get_xml_desc(self, dev: NodeDeviceRef, flags: int) -> str:
         check_flags(flags, 0, "testNodeDeviceGetXMLDesc")
         self.nodedev_lookup_by_name(dev.name)
-        return conf_nodedev.format_nodedev(self.state.devices[dev.name])
+        return conf_nodedev.format_nodedev(self.state.devices[dev.name].defn)
 
     @hookimpl
     def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
         self.nodedev_lookup_by_name(dev.name)
-        return self.state.devices[dev.name].parent or ""
+        return self.state.devices[dev.name].parent
 
     # ================================================================ interfaces
     @hookimpl

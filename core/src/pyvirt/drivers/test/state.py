@@ -1,11 +1,12 @@
 """In-memory state of a ``test:///`` connection (shared by every connection to the same URI).
 
-The built-in ``test:///default`` state is filled lazily: each domain is
-indexed by name, UUID and id at once, but its definition is parsed the first
-time something reads it, and the other fixture objects (networks, pools,
-interfaces, node devices) are parsed the first time any of them is asked
-for. ``pyvirsh list`` therefore never imports the XML models; anything that
-does read a definition sees exactly what eager parsing would have produced.
+The built-in ``test:///default`` state is filled lazily: each object is
+indexed by what listing and lookup need (name, UUID or MAC, a device's parent
+and capability types, read by fixture.py with expat), and its definition is
+parsed the first time something reads it, exactly once. ``pyvirsh list``,
+``net-list``, ``pool-list``, ``iface-list`` and ``nodedev-list`` therefore
+import neither lxml nor the XML models; anything that does read a definition
+sees exactly what eager parsing would have produced.
 """
 
 from __future__ import annotations
@@ -184,8 +185,10 @@ class NetworkObj(_LazyDefinition):
         *,
         loader: Callable[[], Network] | None = None,
         ident: tuple[str, str] = ("", ""),
+        bridge_name: str = "",
     ) -> None:
         self._init_definition(defn, loader, ident)
+        self._bridge_name = bridge_name  # for net-info before the parse
         self.active, self.persistent, self.autostart = active, persistent, autostart
         self.config: Network | None = None  # persistent definition when it differs from the running one
 
@@ -196,6 +199,10 @@ class NetworkObj(_LazyDefinition):
     @defn.setter
     def defn(self, value: Network) -> None:
         self._set_definition(value)
+
+    @property
+    def bridge_name(self) -> str:
+        return self._bridge_name if self._defn is None else self.defn.bridge_name or ""
 
     def persistent_def(self) -> Network:
         return self.config or self.defn
@@ -256,6 +263,33 @@ class InterfaceObj(_LazyDefinition):
         return self._ident[1] if self._defn is None else self.defn.mac or ""
 
 
+class DeviceObj(_LazyDefinition):
+    """A node device; a built-in one is listed (by capability) and walked (by parent) before its parse."""
+
+    def __init__(
+        self,
+        defn: NodeDevice | None = None,
+        *,
+        loader: Callable[[], NodeDevice] | None = None,
+        ident: tuple[str, str] = ("", ""),
+        capability_types: tuple[str, ...] = (),
+    ) -> None:
+        self._init_definition(defn, loader, ident)  # ident: (name, parent)
+        self._capability_types = capability_types
+
+    @property
+    def defn(self) -> NodeDevice:
+        return self._definition()  # type: ignore[return-value]
+
+    @property
+    def parent(self) -> str:
+        return self._ident[1] if self._defn is None else self.defn.parent or ""
+
+    def capability_types(self) -> list[str]:
+        """Top-level and nested capability types, as ``NodeDevice.capability_types`` lists them."""
+        return list(self._capability_types) if self._defn is None else self.defn.capability_types()
+
+
 class TestState:
     """Every object of one test connection URI, and the lock that serialises changes."""
 
@@ -269,7 +303,7 @@ class TestState:
         self._networks: dict[str, NetworkObj] = {}  # by name
         self._pools: dict[str, PoolObj] = {}  # by name
         self.secrets: dict[str, SecretObj] = {}  # by uuid
-        self._devices: dict[str, NodeDevice] = {}
+        self._devices: dict[str, DeviceObj] = {}
         self._interfaces: dict[str, InterfaceObj] = {}
         self.refs = 0
         self._security: SecurityStack | None = None
@@ -309,7 +343,7 @@ class TestState:
         return self._pools
 
     @property
-    def devices(self) -> dict[str, NodeDevice]:
+    def devices(self) -> dict[str, DeviceObj]:
         self._resources("devices")
         return self._devices
 
