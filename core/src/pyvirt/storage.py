@@ -32,10 +32,53 @@ _CHUNK = 1 << 20
 
 
 def pool_matches(calls: DriverCalls, ref: PoolRef, flags: int) -> bool:
-    """virConnectListAllStoragePools' active, persistent and autostart groups (the type bits are the driver's)."""
-    if not flags & ACTIVE_PERSISTENT_AUTOSTART_BITS:
+    """virConnectListAllStoragePools' filters: the active, persistent and autostart groups, then the pool types.
+
+    The type bits (VIR_CONNECT_LIST_STORAGE_POOLS_DIR and on) keep a pool
+    whose type is any of those named, as virStoragePoolObjMatch does; no type
+    bit keeps every type. Only a list that names types reads the pools' XML.
+    """
+    if flags & ACTIVE_PERSISTENT_AUTOSTART_BITS and not matches_flag_groups(
+        flags, calls.pool_get_flags(pool=ref), ACTIVE_PERSISTENT_AUTOSTART
+    ):
+        return False
+    if not flags & ~ACTIVE_PERSISTENT_AUTOSTART_BITS:
         return True
-    return matches_flag_groups(flags, calls.pool_get_flags(pool=ref), ACTIVE_PERSISTENT_AUTOSTART)
+    return bool(flags & _pool_type_bit(calls.pool_get_xml_desc(pool=ref, flags=0)))
+
+
+class _RootReadError(Exception):
+    """Ends an expat read at the root element."""
+
+
+def _pool_type_bit(xml: str) -> int:
+    """The list flag of the pool type a ``<pool type=...>`` document names (0 for a type libvirt has no flag for)."""
+    from contextlib import suppress
+    from xml.parsers import expat
+
+    from pyvirt.flags import ConnectListAllStoragePoolsFlags as F
+
+    seen: list[str] = []
+
+    def start(_tag: str, attrs: dict[str, str]) -> None:
+        seen.append(attrs.get("type", ""))
+        raise _RootReadError  # the root's attribute is all a type filter needs
+
+    def doctype(*_args: object) -> None:
+        raise _RootReadError  # the driver's own document never declares one: read nothing from it
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = doctype
+    with suppress(_RootReadError, expat.ExpatError):
+        parser.Parse(xml, True)
+    kind = seen[0] if seen else ""
+    bits = {
+        "dir": F.DIR, "fs": F.FS, "netfs": F.NETFS, "logical": F.LOGICAL, "disk": F.DISK, "iscsi": F.ISCSI,
+        "iscsi-direct": F.ISCSI_DIRECT, "scsi": F.SCSI, "mpath": F.MPATH, "rbd": F.RBD, "sheepdog": F.SHEEPDOG,
+        "gluster": F.GLUSTER, "zfs": F.ZFS, "vstorage": F.VSTORAGE,
+    }  # fmt: skip
+    return int(bits.get(kind, 0))
 
 
 class StoragePool:

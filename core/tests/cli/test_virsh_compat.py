@@ -150,6 +150,12 @@ CASES = {
         f"pool-define {DATA}/pool-p2.xml; pool-list --all; pool-start p2; pool-refresh p2; pool-autostart p2; "
         "pool-list --all --details; pool-dumpxml p2; pool-destroy p2; pool-undefine p2; pool-list --all"
     ),
+    # --type filters by pool type (it was read and ignored); its refusals and --details' exclusive pairs
+    "pool-types": (
+        "pool-list --type logical; pool-list --type dir; pool-list --all --type logical,dir --details; "
+        "pool-list --type iscsi-direct; pool-list --type bogus; pool-list --type dir,,x; pool-list --type ''; "
+        "pool-list --details --uuid; pool-list --details --name --type bogus"
+    ),
     "host": "nodeinfo; hostname; uri; capabilities; iface-list; iface-list --all; iface-dumpxml eth1",
     "snapshots": (
         "snapshot-create-as test s1 hello; snapshot-create-as test s2; snapshot-list test; snapshot-list test --name; "

@@ -31,6 +31,7 @@ VOL_POOL = Opt("pool", "pool name or uuid")
 # pyvirt.flags names these; a short run does not load it (test_flag_literals checks each value)
 _XML_INACTIVE = 1 << 0  # VIR_STORAGE_XML_INACTIVE
 _PREALLOC_METADATA = 1 << 0  # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+_VOL_CREATE_VALIDATE = 1 << 2  # VIR_STORAGE_VOL_CREATE_VALIDATE
 _DELETE_WITH_SNAPSHOTS = 1 << 1  # VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS
 _SPARSE_STREAM = 1 << 0  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
 POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
@@ -62,6 +63,13 @@ def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
     flags = 0 if o["all"] else (LIST_INACTIVE if o["inactive"] else LIST_ACTIVE)
     flags |= (LIST_PERSISTENT if o["persistent"] else 0) | (LIST_TRANSIENT if o["transient"] else 0)
     flags |= (LIST_AUTOSTART if o["autostart"] else 0) | (LIST_NO_AUTOSTART if o["no-autostart"] else 0)
+    for other in ("uuid", "name"):  # VSH_EXCLUSIVE_OPTIONS, before --type is read
+        if o["details"] and o[other]:
+            raise CommandError(f"Options --details and --{other} are mutually exclusive")
+    if o["type"] is not None:
+        if not o["type"]:  # vshCommandOptStringReq
+            raise CommandError("Failed to get option 'type': Option argument is empty")
+        flags |= _pool_type_flags(o["type"])
     pools = s.conn.list_all_storage_pools(flags)
     if o["name"] or o["uuid"]:
         for p in pools:
@@ -87,6 +95,26 @@ def cmd_pool_list(s: Session, o: dict[str, Any]) -> None:
             ]
         rows.append(row)
     print_table(s, headers, rows)
+
+
+# virStoragePoolType's names, in libvirt's order, each with its VIR_CONNECT_LIST_STORAGE_POOLS_<TYPE> flag's name
+_POOL_TYPES = (
+    "dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd", "sheepdog", "gluster",
+    "zfs", "vstorage",
+)  # fmt: skip
+
+
+def _pool_type_flags(text: str) -> int:
+    """pool-list --type: a comma list (",," for a comma in a name, as vshStringToArray reads it) of pool types."""
+    from pyvirt.flags import ConnectListAllStoragePoolsFlags
+
+    names = [part.replace("\0", ",") for part in text.replace(",,", "\0").split(",")]
+    flags = 0
+    for name in names:
+        if name not in _POOL_TYPES:
+            raise CommandError(f"Invalid pool type '{name}'")
+        flags |= ConnectListAllStoragePoolsFlags[name.upper().replace("-", "_")]
+    return flags
 
 
 @command("pool-info", "storage pool information", POOL, Opt("bytes", "Reture pool info in bytes", flag=True))
@@ -122,10 +150,10 @@ def cmd_pool_define(s: Session, o: dict[str, Any]) -> None:
     s.extra(f"Pool {p.name} defined from {o['file']}")
 
 
-_BUILD_OPTS = (
+_BUILD_OPTS = (  # virsh's order (VIRSH_COMMON_OPT_POOL_BUILD, _NO_OVERWRITE, _OVERWRITE): help lists them so
     Opt("build", "build the pool as normal", flag=True),
-    Opt("overwrite", "build the pool without overwriting the existing pool data", flag=True),
-    Opt("no-overwrite", "build the pool and overwrite the existing pool data", flag=True),
+    Opt("no-overwrite", "do not overwrite any existing data", flag=True),
+    Opt("overwrite", "overwrite any existing data", flag=True),
 )
 
 
@@ -140,9 +168,10 @@ def _build_flags(o: dict[str, Any]) -> int:
          Opt("file", "file containing an XML pool description", required=True, positional=True),
          *_BUILD_OPTS)  # fmt: skip
 def cmd_pool_create(s: Session, o: dict[str, Any]) -> None:
+    flags = _build_flags(o)  # virsh refuses --overwrite with --no-overwrite before it reads the file
     xml = read_file(o["file"])
     try:
-        p = s.conn.create_storage_pool(xml, _build_flags(o))
+        p = s.conn.create_storage_pool(xml, flags)
     except Error as exc:
         raise CommandError(f"Failed to create pool from {o['file']}", exc.message) from None
     s.extra(f"Pool {p.name} created from {o['file']}")
@@ -311,12 +340,16 @@ def _backing_store(s: Session, pool: StoragePool, name: str, fmt: str | None) ->
 
 
 @command("vol-create", "create a vol from an XML file", POOL,
-         Opt("file", "file containing an XML vol description", required=True, positional=True))  # fmt: skip
+         Opt("file", "file containing an XML vol description", required=True, positional=True),
+         Opt("prealloc-metadata", "preallocate metadata (for qcow2 instead of full allocation)", flag=True),
+         Opt("validate", "validate the XML against the schema", flag=True))  # fmt: skip
 def cmd_vol_create(s: Session, o: dict[str, Any]) -> None:
-    xml = read_file(o["file"])
+    """virsh looks the pool up before it reads the file, so a missing pool is reported first."""
+    flags = (_PREALLOC_METADATA if o["prealloc-metadata"] else 0) | (_VOL_CREATE_VALIDATE if o["validate"] else 0)
     p = get_pool(s, o["pool"])
+    xml = read_file(o["file"])
     try:
-        v = p.create_volume(xml)
+        v = p.create_volume(xml, flags)
     except Error as exc:
         raise CommandError(f"Failed to create vol from {o['file']}", exc.message) from None
     s.extra(f"Vol {v.name} created from {o['file']}")
