@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pyvirt.flags import (
         ConnectListAllDomainsFlags,
         ConnectListAllNetworksFlags,
+        ConnectListAllSecretsFlags,
         ConnectListAllStoragePoolsFlags,
         DomainCreateFlags,
         DomainDefineFlags,
@@ -286,10 +287,10 @@ class Connection:
         return StorageVolume(self, self.calls.volume_lookup_by_path(path=path))
 
     # ------------------------------------------------------------------ secrets
-    def list_all_secrets(self) -> list[Secret]:
-        from pyvirt.secret import Secret
+    def list_all_secrets(self, flags: ConnectListAllSecretsFlags | int = 0) -> list[Secret]:
+        from pyvirt.secret import Secret, list_secrets
 
-        return [Secret(self, r) for r in self.calls.secret_list_all()]
+        return [Secret(self, r) for r in list_secrets(self.calls, flags)]
 
     def lookup_secret_by_uuid(self, uuid: str) -> Secret:
         from pyvirt.secret import Secret
