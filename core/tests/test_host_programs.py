@@ -92,6 +92,14 @@ NOT_RUN_ON_HOST = {
 # Keyed by (file, the program expression as written): an edited line must be looked at again.
 DYNAMIC = {
     (
+        "core/tests/cli/test_dump_cmd.py",
+        "[*PYVIRSH, '-c', 'test:///default', f\"dump test {tmp_path / 'c2'} --crash; domstate test\"]",
+    ): "the venv's pyvirsh (sys.executable -m pyvirt.cli.main)",
+    (
+        "core/tests/cli/test_dump_cmd.py",
+        "[*argv, '-c', uri, line]",
+    ): "Debian's virsh (in the table) or the venv's pyvirsh",
+    (
         "plugins/pyvirt-qemu/tests/test_domain_events_qemu.py",
         "[tool, '-c', uri, 'event', 'evguest', '--all', '--loop', '--timeout', '12']",
     ): ("Debian's virsh (in the table) or the venv's pyvirsh, each listening for the guest's events"),

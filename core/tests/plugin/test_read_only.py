@@ -195,7 +195,7 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "algorithm": 0, "vcpu": 0, "cpumap": b"\x01", "period": 5,
         "downtime": 300,
         "destxml": "<disk type='file'><source file='/nonexistent/copy.img'/></disk>", "base": "/nonexistent/copy.img",
-        "bandwidth": 1, "top": None, "threshold": 1,
+        "bandwidth": 1, "top": None, "threshold": 1, "to": str(tmp / "core"), "dumpformat": 0,
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -338,6 +338,7 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_block_pull": [lambda: dom.block_pull("vda")],
         "domain_block_commit": [lambda: dom.block_commit("vda", flags=4)],
         "domain_set_block_threshold": [lambda: dom.set_block_threshold("vda", 1 << 20)],
+        "domain_core_dump": [lambda: dom.core_dump(str(tmp / "core")), lambda: dom.core_dump_with_format("c", 1, 16)],
         "domain_block_job_set_speed": [lambda: dom.block_job_set_speed("vda", 1)],
         "domain_get_time": [dom.get_time],
         "domain_set_time": [lambda: dom.set_time(5)],
@@ -475,6 +476,7 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_block_pull": "blockpull test vda",
         "domain_block_commit": "blockcommit test vda --active",
         "domain_set_block_threshold": "domblkthreshold test vda 1M",
+        "domain_core_dump": "dump test /nonexistent/core",
         "domain_block_job_set_speed": "blockjob test vda --bandwidth 1",
         "domain_get_time": "domtime test",
         "domain_set_time": "domtime test --time 5",

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 DOMAIN = Opt("domain", "domain name, id or uuid", required=True, positional=True)
-CHECKPOINT_NAME = Opt("checkpointname", "checkpoint name", positional=True)
+CHECKPOINT_NAME = Opt("checkpointname", "checkpoint name", positional=True, kind="optstring")
+# virsh's VSH_OT_STRING: "[--checkpointname <string>]" in help, yet it may come by position
 # virDomainCheckpointListFlags / DeleteFlags / XMLFlags / CreateFlags (pyvirt.flags has them; not loaded here)
 _LIST_ROOTS = _LIST_DESCENDANTS = 1 << 0  # VIR_DOMAIN_CHECKPOINT_LIST_ROOTS, VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS
 _LIST_TOPOLOGICAL = 1 << 1  # VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL
@@ -72,8 +73,8 @@ def _diskspec(spec: str) -> str:
 
 @command(
     "checkpoint-create-as", "Create a checkpoint from a set of args", DOMAIN,
-    Opt("name", "name of checkpoint", positional=True),
-    Opt("description", "description of checkpoint", positional=True),
+    Opt("name", "name of checkpoint", positional=True, kind="optstring"),
+    Opt("description", "description of checkpoint", positional=True, kind="optstring"),
     Opt("print-xml", "print XML document rather than create", flag=True),
     Opt("quiesce", "quiesce guest's file systems", flag=True),
     Opt("diskspec", "disk attributes: disk[,checkpoint=type][,bitmap=name]", positional=True, kind="list"),

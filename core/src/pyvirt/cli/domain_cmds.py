@@ -1,4 +1,4 @@
-"""Domain commands: list, dominfo, domstate, domid/name/uuid, dumpxml, lifecycle, save/restore."""
+"""Domain commands: list, dominfo, domstate, domid/name/uuid, dumpxml, lifecycle, save/restore (undefine: undefine_cmd)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,24 @@ _XML_INACTIVE = 1 << 1  # VIR_DOMAIN_XML_INACTIVE
 _XML_UPDATE_CPU = 1 << 2  # VIR_DOMAIN_XML_UPDATE_CPU
 _XML_MIGRATABLE = 1 << 3  # VIR_DOMAIN_XML_MIGRATABLE
 _DEFINE_VALIDATE = 1 << 0  # VIR_DOMAIN_DEFINE_VALIDATE
-_UNDEFINE_MANAGED_SAVE = 1 << 0  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-_UNDEFINE_SNAPSHOTS_METADATA = 1 << 1  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-_UNDEFINE_NVRAM = 1 << 2  # VIR_DOMAIN_UNDEFINE_NVRAM
-_UNDEFINE_KEEP_NVRAM = 1 << 3  # VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
 _START_PAUSED = 1 << 0  # VIR_DOMAIN_START_PAUSED
 _START_AUTODESTROY = 1 << 1  # VIR_DOMAIN_START_AUTODESTROY
+_START_BYPASS_CACHE = 1 << 2  # VIR_DOMAIN_START_BYPASS_CACHE
+_START_FORCE_BOOT = 1 << 3  # VIR_DOMAIN_START_FORCE_BOOT
 _START_VALIDATE = 1 << 4  # VIR_DOMAIN_START_VALIDATE
+_START_RESET_NVRAM = 1 << 5  # VIR_DOMAIN_START_RESET_NVRAM
+_DESTROY_GRACEFUL = 1 << 0  # VIR_DOMAIN_DESTROY_GRACEFUL
+_DESTROY_REMOVE_LOGS = 1 << 1  # VIR_DOMAIN_DESTROY_REMOVE_LOGS
 _SAVE_BYPASS_CACHE = 1 << 0  # VIR_DOMAIN_SAVE_BYPASS_CACHE
 _SAVE_RUNNING = 1 << 1  # VIR_DOMAIN_SAVE_RUNNING
 _SAVE_PAUSED = 1 << 2  # VIR_DOMAIN_SAVE_PAUSED
+_SAVE_RESET_NVRAM = 1 << 3  # VIR_DOMAIN_SAVE_RESET_NVRAM
 _DEVICE_MODIFY_FORCE = 1 << 2  # VIR_DOMAIN_DEVICE_MODIFY_FORCE
 _AFFECT_LIVE = 1 << 0  # VIR_DOMAIN_AFFECT_LIVE
 _AFFECT_CONFIG = 1 << 1  # VIR_DOMAIN_AFFECT_CONFIG
+_LIST_HAS_CHECKPOINT = 1 << 14  # VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT
+_LIST_NO_CHECKPOINT = 1 << 15  # VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT
+_STATE_SHUTOFF = 5  # VIR_DOMAIN_SHUTOFF
 # Imported by the commands that use them, not here: pyvirt.domain_state (its five tables, 1.3 million
 # instructions) and pyvirt.cli.files would be paid by destroy, start... which read neither.
 
@@ -53,12 +58,47 @@ def _fail(first: str, exc: Error) -> CommandError:
     return CommandError(first, exc.message)
 
 
+_PASS_FDS = Opt("pass-fds", "pass file descriptors N,M,... to the guest")
+_CONSOLE = Opt("console", "attach to console after creation", flag=True)
+_RESET_NVRAM = Opt("reset-nvram", "re-initialize NVRAM from its pristine template", flag=True)
+
+
+def _pass_fds(o: dict[str, Any]) -> list[int]:
+    """virsh's --pass-fds: comma-separated numbers, each read as virStrToLong_i reads it (base 10, whole word)."""
+    if not o["pass-fds"]:
+        return []
+    import re
+
+    fds = []
+    for word in o["pass-fds"].split(","):
+        # strtol: leading blanks and a sign, then digits to the end; an int's range
+        if not re.fullmatch(r"[ \t\n\v\f\r]*[+-]?[0-9]+", word) or not -(2**31) <= int(word) < 2**31:
+            raise CommandError(f"Unable to parse FD number '{word}'")
+        fds.append(int(word))
+    return fds
+
+
+def _with_files(api: str) -> Error:
+    """virDomainCreateWithFiles / virDomainCreateXMLWithFiles: no driver hook hands a guest open files yet,
+    so --pass-fds fails as libvirt fails a call its driver lacks rather than starting without them."""
+    return NotSupportedError(ErrorCode.NO_SUPPORT, api)
+
+
+def _attach_console(s: Session, d: Any) -> None:
+    """virsh's --console: the console command's own session on the new guest's first console."""
+    from pyvirt.cli.console_cmd import cmd_console
+
+    cmd_console(s, {"domain": d.uuid, "devname": None, "force": False, "safe": False})
+
+
 @command(
     "list", "list domains",
     Opt("inactive", "list inactive domains", flag=True), Opt("all", "list inactive & active domains", flag=True),
     Opt("transient", "list transient domains", flag=True), Opt("persistent", "list persistent domains", flag=True),
     Opt("with-snapshot", "list domains with existing snapshot", flag=True),
     Opt("without-snapshot", "list domains without a snapshot", flag=True),
+    Opt("with-checkpoint", "list domains with existing checkpoint", flag=True),
+    Opt("without-checkpoint", "list domains without a checkpoint", flag=True),
     Opt("state-running", "list domains in running state", flag=True),
     Opt("state-paused", "list domains in paused state", flag=True),
     Opt("state-shutoff", "list domains in shutoff state", flag=True),
@@ -69,6 +109,7 @@ def _fail(first: str, exc: Error) -> CommandError:
     Opt("without-managed-save", "list domains without managed save", flag=True),
     Opt("uuid", "list uuid's only", flag=True), Opt("name", "list domain names only", flag=True),
     Opt("id", "list domain IDs only", flag=True), Opt("table", "list table (default)", flag=True),
+    Opt("managed-save", "mark inactive domains with managed save state", flag=True),
     Opt("title", "show domain title", flag=True),
 )  # fmt: skip
 def cmd_list(s: Session, o: dict[str, Any]) -> None:
@@ -84,7 +125,8 @@ def cmd_list(s: Session, o: dict[str, Any]) -> None:
     if o["all"] and o["inactive"]:
         raise CommandError("Options --all and --inactive are mutually exclusive")
     for opt, bit in (("transient", F.TRANSIENT), ("persistent", F.PERSISTENT), ("with-snapshot", F.HAS_SNAPSHOT),
-                     ("without-snapshot", F.NO_SNAPSHOT), ("state-running", F.RUNNING), ("state-paused", F.PAUSED),
+                     ("without-snapshot", F.NO_SNAPSHOT), ("with-checkpoint", _LIST_HAS_CHECKPOINT),
+                     ("without-checkpoint", _LIST_NO_CHECKPOINT), ("state-running", F.RUNNING), ("state-paused", F.PAUSED),
                      ("state-shutoff", F.SHUTOFF), ("state-other", F.OTHER), ("autostart", F.AUTOSTART),
                      ("no-autostart", F.NO_AUTOSTART), ("with-managed-save", F.MANAGEDSAVE),
                      ("without-managed-save", F.NO_MANAGEDSAVE)):  # fmt: skip
@@ -110,7 +152,10 @@ def cmd_list(s: Session, o: dict[str, Any]) -> None:
     headers = ["Id", "Name", "State"] + (["Title"] if o["title"] else [])
     rows = []
     for d in doms:
-        row = ["-" if d.id == -1 else str(d.id), d.name, state_text(d.state()[0])]
+        state = d.state()[0]
+        # virsh's --managed-save: a shut-off domain with a managed save image reads "saved"
+        saved = o["managed-save"] and state == _STATE_SHUTOFF and d.has_managed_save()
+        row = ["-" if d.id == -1 else str(d.id), d.name, "saved" if saved else state_text(state)]
         if o["title"]:
             from pyvirt.cli.guest_cmds import domain_description
 
@@ -226,57 +271,85 @@ def cmd_define(s: Session, o: dict[str, Any]) -> None:
 
 
 @command(
-    "undefine", "undefine a domain", DOMAIN,
-    Opt("managed-save", "remove domain managed state file", flag=True),
-    Opt("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)", flag=True),
-    Opt("nvram", "remove nvram file", flag=True), Opt("keep-nvram", "keep nvram file", flag=True),
-)  # fmt: skip
-def cmd_undefine(s: Session, o: dict[str, Any]) -> None:
-    d = get_domain(s, o["domain"])
-    flags = _UNDEFINE_MANAGED_SAVE if o["managed-save"] else 0
-    flags |= _UNDEFINE_SNAPSHOTS_METADATA if o["snapshots-metadata"] else 0
-    flags |= (_UNDEFINE_NVRAM if o["nvram"] else 0) | (_UNDEFINE_KEEP_NVRAM if o["keep-nvram"] else 0)
-    try:
-        d.undefine(flags)
-    except Error as exc:
-        raise _fail(f"Failed to undefine domain '{d.name}'", exc) from None
-    s.extra(f"Domain '{d.name}' has been undefined")
-
-
-@command(
     "create", "create a domain from an XML file",
-    Opt("file", "file containing an XML domain description", required=True, positional=True),
+    Opt("file", "file containing an XML domain description", required=True, positional=True), _CONSOLE,
     Opt("paused", "leave the guest paused after creation", flag=True),
-    Opt("autodestroy", "automatically destroy the guest when virsh disconnects", flag=True),
-    Opt("validate", "validate the XML against the schema", flag=True),
+    Opt("autodestroy", "automatically destroy the guest when virsh disconnects", flag=True), _PASS_FDS,
+    Opt("validate", "validate the XML against the schema", flag=True), _RESET_NVRAM,
 )  # fmt: skip
 def cmd_create(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.files import read_file
 
     xml = read_file(o["file"])
+    fds = _pass_fds(o)
     flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
-    flags |= _START_VALIDATE if o["validate"] else 0
+    flags |= (_START_VALIDATE if o["validate"] else 0) | (_START_RESET_NVRAM if o["reset-nvram"] else 0)
     try:
+        if fds:
+            raise _with_files("virDomainCreateXMLWithFiles")
         d = s.conn.create_domain(xml, flags)
     except Error as exc:
         raise _fail(f"Failed to create domain from {o['file']}", exc) from None
     s.extra(f"Domain '{d.name}' created from {o['file']}")
+    if o["console"]:
+        try:  # virsh reports a console that cannot open, but the guest was created: the command succeeds
+            _attach_console(s, d)
+        except CommandError as exc:
+            for line in exc.lines:
+                s.error(line)
 
 
 @command(
-    "start", "start a (previously defined) inactive domain", DOMAIN,
+    "start", "start a (previously defined) inactive domain", DOMAIN, _CONSOLE,
     Opt("paused", "leave the guest paused after startup", flag=True),
     Opt("autodestroy", "automatically destroy the guest when virsh disconnects", flag=True),
+    Opt("bypass-cache", "avoid file system cache when loading", flag=True),
+    Opt("force-boot", "force fresh boot by discarding any managed save", flag=True), _PASS_FDS, _RESET_NVRAM,
 )  # fmt: skip
 def cmd_start(s: Session, o: dict[str, Any]) -> None:
     d = get_domain(s, o["domain"])
     if d.id != -1:
         raise CommandError("Domain is already active")
+    fds = _pass_fds(o)
+    flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
+    flags |= (_START_BYPASS_CACHE if o["bypass-cache"] else 0) | (_START_FORCE_BOOT if o["force-boot"] else 0)
+    flags |= _START_RESET_NVRAM if o["reset-nvram"] else 0
     try:
-        d.create((_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0))
+        if fds:
+            raise _with_files("virDomainCreateWithFiles")
+        if flags & _START_FORCE_BOOT:
+            flags = _start_force_boot(d, flags)
+        if flags != -1:
+            d.create(flags)
     except Error as exc:
         raise _fail(f"Failed to start domain '{d.name}'", exc) from None
     s.extra(f"Domain '{d.name}' started")
+    if o["console"]:
+        _attach_console(s, d)
+
+
+def _start_force_boot(d: Any, flags: int) -> int:
+    """virsh's --force-boot: the flag first; a server that refuses it (NO_SUPPORT, INVALID_ARG) gets the
+    managed save image removed and a start without it. Returns the flags still to start with, -1 if started.
+
+    virsh reports that first refusal itself, without "Failed to start domain".
+    """
+    try:
+        d.create(flags)
+        return -1
+    except Error as exc:
+        if exc.code not in (ErrorCode.NO_SUPPORT, ErrorCode.INVALID_ARG):
+            raise CommandError(exc.message) from None
+    try:
+        has_image = d.has_managed_save()
+    except Error:
+        has_image = False  # virsh: no image to remove
+    if has_image:
+        try:
+            d.managed_save_remove()
+        except Error as exc:
+            raise CommandError(exc.message) from None
+    return flags & ~_START_FORCE_BOOT
 
 
 def _simple(name: str, summary: str, verb: str, done: str, method: str, *extra: Opt) -> None:
@@ -291,8 +364,21 @@ def _simple(name: str, summary: str, verb: str, done: str, method: str, *extra: 
     command(name, summary, DOMAIN, *extra)(handler)
 
 
-_simple("destroy", "destroy (stop) a domain", "destroy", "destroyed", "destroy",
-        Opt("graceful", "terminate gracefully", flag=True))  # fmt: skip
+@command(
+    "destroy", "destroy (stop) a domain", DOMAIN, Opt("graceful", "terminate gracefully", flag=True),
+    Opt("remove-logs", "remove domain logs", flag=True),
+)  # fmt: skip
+def cmd_destroy(s: Session, o: dict[str, Any]) -> None:
+    """virsh calls virDomainDestroy unless an option asks for virDomainDestroyFlags' bits."""
+    d = get_domain(s, o["domain"])
+    flags = (_DESTROY_GRACEFUL if o["graceful"] else 0) | (_DESTROY_REMOVE_LOGS if o["remove-logs"] else 0)
+    try:
+        d.destroy(flags)
+    except Error as exc:
+        raise _fail(f"Failed to destroy domain '{d.name}'", exc) from None
+    s.extra(f"Domain '{d.name}' destroyed")
+
+
 _simple("shutdown", "gracefully shutdown a domain", "shutdown", "is being shutdown", "shutdown",
         Opt("mode", "shutdown mode: acpi|agent|initctl|signal|paravirt"))  # fmt: skip
 _simple("reboot", "reboot a domain", "reboot", "is being rebooted", "reboot",
@@ -332,14 +418,14 @@ def cmd_save(s: Session, o: dict[str, Any]) -> None:
     Opt("bypass-cache", "avoid file system cache when restoring", flag=True),
     Opt("xml", "filename containing updated XML for the target"),
     Opt("running", "restore domain into running state", flag=True),
-    Opt("paused", "restore domain into paused state", flag=True),
+    Opt("paused", "restore domain into paused state", flag=True), _RESET_NVRAM,
 )  # fmt: skip
 def cmd_restore(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.files import read_file
     from pyvirt.cli.progress import Progress
 
     xml = read_file(o["xml"]) if o["xml"] else None
-    flags = _save_flags(o)
+    flags = _save_flags(o) | (_SAVE_RESET_NVRAM if o["reset-nvram"] else 0)
     progress = Progress(s, "Restore")  # a bar on a terminal; there is no domain yet whose job could be asked
     progress.update(0, 1, force=True)
     try:
@@ -401,8 +487,8 @@ def cmd_autostart(s: Session, o: dict[str, Any]) -> None:
 @command(
     "domxml-to-native", "Convert domain XML to native guest configuration",
     Opt("format", "target config data type format", required=True, positional=True),
-    Opt("xml", "xml data file to export from", positional=True),
-    Opt("domain", "domain name, id or uuid"),
+    Opt("domain", "domain name, id or uuid"),  # virsh's VSH_OFLAG_REQ_OPT: only by name
+    Opt("xml", "xml data file to export from", positional=True, kind="optstring"),
 )  # fmt: skip
 def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     from pyvirt.cli.files import read_file
@@ -412,9 +498,9 @@ def cmd_domxml_to_native(s: Session, o: dict[str, Any]) -> None:
     if o["xml"]:
         xml = read_file(o["xml"])
     elif o["domain"]:
-        xml = get_domain(s, o["domain"]).xml_desc(_XML_INACTIVE)
+        xml = get_domain(s, o["domain"]).xml_desc(0)  # virsh asks for the current definition, no flags
     else:
-        raise CommandError("either <domain> or <xml> must be specified")
+        raise CommandError("need either domain or domain XML")
     try:
         s.out(s.conn.domain_xml_to_native(o["format"], xml))
     except Error as exc:

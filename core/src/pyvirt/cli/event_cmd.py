@@ -130,7 +130,7 @@ def _param_text(value: object) -> str:
 
 @command(
     "event", "Domain Events",
-    Opt("domain", "filter by domain name, id or uuid", positional=True),
+    Opt("domain", "filter by domain name, id or uuid", positional=True, kind="optstring"),
     Opt("event", "which event type to wait for"), Opt("all", "wait for all events instead of just one type", flag=True),
     Opt("loop", "loop until timeout or interrupt, rather than one-shot", flag=True),
     Opt("timeout", "timeout seconds", kind="number"), Opt("list", "list valid event types", flag=True),

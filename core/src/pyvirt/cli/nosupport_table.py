@@ -25,7 +25,6 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "domiftune": ("domain", "virDomainGetInterfaceParameters", "Unable to get interface parameters"),
     "domlaunchsecinfo": ("domain", "virDomainGetLaunchSecurityInfo", "Unable to get launch security parameters"),
     "dompmwakeup": ("domain", "virDomainPMWakeup", "Domain '{name}' could not be woken up"),
-    "dump": ("domain", "virDomainCoreDumpWithFormat", "Failed to core dump domain '{name}' to {file}"),
     "get-user-sshkeys": ("domain", "virDomainAuthorizedSSHKeysGet", None),
     "set-user-sshkeys": ("domain", "virDomainAuthorizedSSHKeysSet", None),
     "set-user-password": ("domain", "virDomainSetUserPassword", None),

@@ -52,8 +52,8 @@ def _updates(o: dict[str, Any], current: list[TypedParam]) -> list[TypedParam]:
 @command(
     "schedinfo", "show/set scheduler parameters",
     Opt("domain", "domain name, id or uuid", required=True, positional=True),
-    Opt("weight", "weight for XEN_CREDIT"),  # read as the parameter's type, as virsh reads it
-    Opt("cap", "cap for XEN_CREDIT"),
+    Opt("weight", "weight for XEN_CREDIT", kind="intstring"),  # read as the parameter's type, as virsh reads it
+    Opt("cap", "cap for XEN_CREDIT", kind="intstring"),
     Opt("current", "get/set current scheduler info", flag=True),
     Opt("config", "get/set value to be used on next boot", flag=True),
     Opt("live", "get/set value from running domain", flag=True),

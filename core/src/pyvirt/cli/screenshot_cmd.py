@@ -41,7 +41,7 @@ def _open_target(path: str) -> tuple[int, bool]:
 @command(
     "screenshot", "take a screenshot of a current domain console and store it into a file",
     Opt("domain", "domain name, id or uuid", required=True, positional=True),
-    Opt("file", "where to store the screenshot", positional=True),
+    Opt("file", "where to store the screenshot", positional=True, kind="optstring"),
     Opt("screen", "ID of a screen to take screenshot of", positional=True, kind="number"),
     description="screenshot of a current domain console",
 )  # fmt: skip

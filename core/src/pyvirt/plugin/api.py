@@ -196,6 +196,8 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_block_commit", "virDomainBlockCommit", W, "1.13"),
     # a disk's write threshold (contract 1.14)
     HookApi("domain_set_block_threshold", "virDomainSetBlockThreshold", W, "1.14"),
+    # core dump (contract 1.14): virDomainCoreDump is the call with the raw format (0)
+    HookApi("domain_core_dump", "virDomainCoreDumpWithFormat", W, "1.14", "virDomainCoreDump", ("dumpformat",)),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

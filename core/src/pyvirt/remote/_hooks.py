@@ -311,6 +311,9 @@ class RemoteHooks:
     def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
         self._invoke("domain_set_block_threshold", dom, dev, threshold, flags)
 
+    def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
+        self._invoke("domain_core_dump", dom, to, dumpformat, flags)
+
     def domain_inject_nmi(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_inject_nmi", dom, flags)
 

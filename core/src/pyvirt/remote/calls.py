@@ -193,7 +193,7 @@ _WHERE = {
         "domain_migrate_finish domain_migrate_confirm domain_get_job_stats domain_migrate_start_post_copy "
         "domain_migrate_set_max_downtime domain_migrate_get_max_downtime domain_get_block_job_info "
         "domain_block_copy domain_block_rebase domain_block_job_abort domain_block_job_set_speed "
-        "domain_block_pull domain_block_commit domain_set_block_threshold"
+        "domain_block_pull domain_block_commit domain_set_block_threshold domain_core_dump"
     ),
     "calls_domain_resources": (
         "domain_inject_nmi domain_send_key domain_get_time domain_set_time domain_get_hostname "

@@ -58,5 +58,9 @@ ROWS: tuple[RemoteCall, ...] = (
     # a disk's write threshold (contract 1.14)
     _one("domain_set_block_threshold", "DOMAIN_SET_BLOCK_THRESHOLD",
          lambda dom, dev, threshold, flags: (_wd(dom), dev, threshold, flags)),
+    # core dump (contract 1.14): virDomainCoreDump's older procedure for the raw format, as libvirt's client
+    _one("domain_core_dump", "DOMAIN_CORE_DUMP_WITH_FORMAT",
+         lambda dom, to, dumpformat, flags: (_wd(dom), to, dumpformat, flags),
+         plain=("DOMAIN_CORE_DUMP", lambda dom, to, dumpformat, flags: None if dumpformat else (_wd(dom), to, flags))),
 )
 # fmt: on

@@ -18,6 +18,7 @@ from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface, MemoryDevice
 from pyvirt.conf.metadata import get_metadata, parse_element, set_metadata
 from pyvirt.conf.snapshot import check_snapshot_name, format_snapshot, parse_snapshot
+from pyvirt.conf.snapshot_list import list_snapshot_names, snapshot_node
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -1559,8 +1560,10 @@ class QemuConnection:
 
     @hookimpl
     def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
-        check_flags(flags, 0, "qemuDomainListAllSnapshots")
-        return self._store(dom)[1].names()
+        """qemuDomainListAllSnapshots: the walk and filters libvirt's drivers share, over the stored documents."""
+        store = self._store(dom)[1]
+        nodes = [snapshot_node(store.load(name)) for name in store.names()]  # oldest first, as the walk wants
+        return list_snapshot_names(nodes, flags, "qemuDomainListAllSnapshots")
 
     @hookimpl
     def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:

@@ -390,6 +390,16 @@ def _set_block_threshold(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_set_block_threshold(dom=domain_ref(a[0]), dev=a[1], threshold=a[2], flags=a[3])
 
 
+@handles("DOMAIN_CORE_DUMP")
+def _core_dump(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_core_dump(dom=domain_ref(a[0]), to=a[1], dumpformat=0, flags=a[2])
+
+
+@handles("DOMAIN_CORE_DUMP_WITH_FORMAT")
+def _core_dump_with_format(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_core_dump(dom=domain_ref(a[0]), to=a[1], dumpformat=a[2], flags=a[3])
+
+
 @handles("DOMAIN_BLOCK_JOB_ABORT")
 def _block_job_abort(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_block_job_abort(dom=domain_ref(a[0]), path=a[1], flags=a[2])

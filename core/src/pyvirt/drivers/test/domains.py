@@ -23,12 +23,14 @@ if TYPE_CHECKING:
     from pyvirt.conf import domain as conf_domain
     from pyvirt.conf import domain_devices as conf_devices
     from pyvirt.conf import snapshot as conf_snapshot
+    from pyvirt.conf import snapshot_list as conf_snapshot_list
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.snapshot import Snapshot
 else:  # the XML models load when a definition is first parsed or formatted (pyvirsh list needs none)
     conf_domain = lazy_module("pyvirt.conf.domain")
     conf_devices = lazy_module("pyvirt.conf.domain_devices")
     conf_snapshot = lazy_module("pyvirt.conf.snapshot")
+    conf_snapshot_list = lazy_module("pyvirt.conf.snapshot_list")
 
 # libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
 # this module is imported by every test:/// connection (test_flag_literals checks each value)
@@ -72,9 +74,7 @@ _VIR_DOMAIN_SNAPSHOT_REVERT_FORCE = 4
 _VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED = 2
 _VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING = 1
 _VIR_DOMAIN_START_VALIDATE = 0x10
-_VIR_DOMAIN_UNDEFINE_KEEP_NVRAM = 8
 _VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1
-_VIR_DOMAIN_UNDEFINE_NVRAM = 4
 _VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA = 2
 _VIR_DOMAIN_XML_INACTIVE = 2
 _VIR_DOMAIN_XML_MIGRATABLE = 8
@@ -86,8 +86,6 @@ __all__ = ["DomainHooks"]
 SAVE_MAGIC = b"PyvirtTestGuestSave\n"
 UNDEFINE_MANAGED_SAVE = _VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
 UNDEFINE_SNAPSHOTS_METADATA = _VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-UNDEFINE_NVRAM = _VIR_DOMAIN_UNDEFINE_NVRAM
-UNDEFINE_KEEP_NVRAM = _VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
 XML_SECURE, XML_INACTIVE = _VIR_DOMAIN_XML_SECURE, _VIR_DOMAIN_XML_INACTIVE
 XML_UPDATE_CPU, XML_MIGRATABLE = _VIR_DOMAIN_XML_UPDATE_CPU, _VIR_DOMAIN_XML_MIGRATABLE
 DEFINE_VALIDATE = _VIR_DOMAIN_DEFINE_VALIDATE
@@ -262,7 +260,7 @@ class DomainHooks:
     def domain_undefine(self, dom: DomainRef, flags: int) -> None:
         check_flags(
             flags,
-            UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM | UNDEFINE_KEEP_NVRAM,
+            UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA,  # libvirt's test driver has no NVRAM to keep or remove
             "testDomainUndefineFlags",
         )
         with self.state.lock:
@@ -457,6 +455,46 @@ class DomainHooks:
         check_flags(flags, 0, "testDomainManagedSaveRemove")
         with self.state.lock:
             self.state.find(dom).managed_save = False
+
+    @hookimpl
+    def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
+        """testDomainCoreDumpWithFormat: the file holds only libvirt's test magic ("TestGuestMagic" and its NUL),
+        so a script's dump of test:/// leaves the same 15 bytes as libvirt's; CRASH then stops the guest.
+
+        As libvirt, the file is written before a format other than raw is refused, and only CRASH is taken.
+        """
+        crash = 1  # VIR_DUMP_CRASH
+        check_flags(flags, crash, "testDomainCoreDumpWithFormat")
+        with self.state.lock:
+            obj = self.state.find(dom)
+            self._require_active(obj)
+            try:
+                fd = os.open(to, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            except OSError as exc:
+                raise _errors.SystemCallError(
+                    exc.errno or 0, f"domain '{obj.name}' coredump: failed to open {to}", domain=ErrorDomain.TEST
+                ) from exc
+            try:
+                os.write(fd, b"TestGuestMagic\0")  # TEST_SAVE_MAGIC, sizeof() of it: with its NUL
+            except OSError as exc:
+                raise _errors.SystemCallError(
+                    exc.errno or 0,
+                    f"domain '{obj.name}' coredump: failed to write header to {to}",
+                    domain=ErrorDomain.TEST,
+                ) from exc
+            finally:
+                os.close(fd)
+            if dumpformat != 0:
+                raise _errors.NotSupportedError(
+                    ErrorCode.OPERATION_UNSUPPORTED,
+                    "kdump-compressed format is not supported here",
+                    domain=ErrorDomain.TEST,
+                )
+            if not flags & crash:
+                return
+            ref = obj.ref()
+            self.state.set_shutoff(obj, ShutoffReason.CRASHED)
+        self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.CRASHED)
 
     # ------------------------------------------------------------------ queries
     @hookimpl
@@ -662,8 +700,9 @@ class DomainHooks:
 
     @hookimpl
     def snapshot_list_names(self, dom: DomainRef, flags: int) -> list[str]:
-        obj = self.state.find(dom)
-        return list(obj.snapshots)
+        """testDomainListAllSnapshots: the shared walk and filters over this domain's snapshots."""
+        nodes = [conf_snapshot_list.snapshot_node(s.snap) for s in self.state.find(dom).snapshots.values()]
+        return conf_snapshot_list.list_snapshot_names(nodes, flags, "testDomainListAllSnapshots")
 
     @hookimpl
     def snapshot_lookup_by_name(self, dom: DomainRef, name: str) -> SnapshotRef:

@@ -1558,6 +1558,34 @@ def domain_set_block_threshold(dom: DomainRef, dev: str, threshold: int, flags: 
     """
 
 
+# ---------------------------------------------------------------- core dump (contract 1.14)
+
+
+@hookspec(firstresult=True)
+def domain_core_dump(dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
+    """Write a running domain's memory to a file for a debugger (virDomainCoreDumpWithFormat). Optional.
+
+    Why: a hung or crashed guest kernel is analysed afterwards (crash, gdb)
+    from its memory; ``CRASH`` then stops the guest, ``RESET`` restarts it,
+    ``LIVE`` keeps it running while the dump is taken.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param to: the file to write, an absolute path (the facade made it one, as libvirt's client library does).
+    :param dumpformat: libvirt's virDomainCoreDumpFormat: 0 raw (what virDomainCoreDump asks for; an ELF file
+        with ``MEMORY_ONLY``), 1 kdump-zlib, 2 kdump-lzo, 3 kdump-snappy, 4 win-dmp (the last four only with
+        ``MEMORY_ONLY``).
+    :param flags: :class:`~pyvirt.flags.DomainCoreDumpFlags` (CRASH, LIVE, BYPASS_CACHE, RESET, MEMORY_ONLY).
+        The facade has already refused CRASH with LIVE or RESET and LIVE with RESET, and a format past the
+        last one libvirt knows.
+    :raises Error: OPERATION_INVALID when the domain is not running; SYSTEM_ERROR when the file cannot be
+        written; OPERATION_UNSUPPORTED for a format the driver cannot write.
+
+    Stops at first non-None result.
+
+    Added in contract 1.14.
+    """
+
+
 # ---------------------------------------------------------------- checkpoints
 
 
