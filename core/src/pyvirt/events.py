@@ -493,8 +493,8 @@ if TYPE_CHECKING:
 else:
     TypedEvent = tuple  # every record is one; the union above is for type checkers
 
-# virsh's names of libvirt's domain event ids (VIR_DOMAIN_EVENT_ID_*, 0..26 in libvirt 9.0), in id order:
-# the kind names of the generic path and of ``pyvirsh event``.
+#: virsh's names of libvirt's domain event ids (VIR_DOMAIN_EVENT_ID_*, 0..26 in libvirt 9.0), in id order:
+#: the kind names of the generic path and of ``pyvirsh event``.
 DOMAIN_EVENT_IDS = (
     "lifecycle", "reboot", "rtc-change", "watchdog", "io-error", "graphics", "io-error-reason", "control-error",
     "block-job", "disk-change", "tray-change", "pm-wakeup", "pm-suspend", "balloon-change", "pm-suspend-disk",
@@ -502,8 +502,8 @@ DOMAIN_EVENT_IDS = (
     "job-completed", "device-removal-failed", "metadata-change", "block-threshold", "memory-failure",
     "memory-device-size-change",
 )  # fmt: skip
-# The kinds of the generic path: every domain event but lifecycle (which has its own), and the pool events.
-# The object a callback may filter on is the record's first field (a domain or a pool, matched by UUID).
+#: The kinds of the generic path: every domain event but lifecycle (which has its own), and the pool events.
+#: The object a callback may filter on is the record's first field (a domain or a pool, matched by UUID).
 EVENT_KINDS: tuple[str, ...] = (*DOMAIN_EVENT_IDS[1:], "pool-lifecycle", "pool-refresh")
 
 if TYPE_CHECKING:  # the records are not in the module's namespace until first read: aliases for mypy only
@@ -523,21 +523,23 @@ class EventSink:
         self._ids = itertools.count(1)
         self._lock = _thread.RLock()
 
-    def register(self, callback: Callback, domain_uuid: str | None = None) -> int:
+    def register(self, callback: Callable[[LifecycleEvent], None], domain_uuid: str | None = None) -> int:
         """Add a callback (optionally for one domain); returns its id."""
         with self._lock:
             cid = next(self._ids)
             self._callbacks[cid] = (callback, domain_uuid)
             return cid
 
-    def register_network(self, callback: NetworkCallback, network_uuid: str | None = None) -> int:
+    def register_network(
+        self, callback: Callable[[NetworkLifecycleEvent], None], network_uuid: str | None = None
+    ) -> int:
         """Add a network lifecycle callback (optionally for one network); returns its id."""
         with self._lock:
             cid = next(self._ids)
             self._network_callbacks[cid] = (callback, network_uuid)
             return cid
 
-    def register_typed(self, kind: str, callback: TypedCallback, uuid: str | None = None) -> int:
+    def register_typed(self, kind: str, callback: Callable[[Any], None], uuid: str | None = None) -> int:
         """Add a callback for one kind of ``EVENT_KINDS`` (optionally for one domain or pool).
 
         One path for every event beyond the lifecycle ones, so that a new

@@ -79,7 +79,7 @@ def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer
         "seen = []\n"
         "class Target:\n"
         "    def start(self, tag, attrib, nsmap):\n"
-        "        seen.append([tag, dict(attrib), type(nsmap).__name__])\n"
+        "        seen.append([tag, dict(attrib), hasattr(nsmap, 'items')])\n"
         "    def close(self):\n"
         "        return 'closed'\n"
         "before = 'inspect' in sys.modules\n"
@@ -89,7 +89,8 @@ def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer
         "import inspect\n"
         "print(json.dumps([before, result, seen, via_stand_in == repr(inspect.getfullargspec(f))]))\n"
     )
-    assert out == [False, "closed", [["{urn:x}a", {"k": "v"}, "_ImmutableMapping"]], True]
+    # a namespace map came as the third argument (lxml 6.2.0 passes an _ImmutableMapping, 6.2.1 a dict)
+    assert out == [False, "closed", [["{urn:x}a", {"k": "v"}, True]], True]
 
 
 def test_the_stand_in_answers_any_other_name_from_the_real_module() -> None:

@@ -26,7 +26,7 @@ class ExpectedTree:
     """Attributes and children a model maps at one element; ``None`` child = handled elsewhere.
 
     A plain class rather than a dataclass: this module is on the path of
-    every command that reads XML, and :mod:`dataclasses` would be imported for
+    every command that reads XML, and ``dataclasses`` would be imported for
     this class alone.
     """
 

@@ -18,7 +18,7 @@ Path forms:
 
 Model modules use ``from __future__ import annotations``: a class statement
 then stores its annotations as strings, and a class's markers are evaluated
-the first time that class parses or formats XML (see :func:`_own_fields`),
+the first time that class parses or formats XML (see ``_own_fields``),
 so a short ``pyvirsh`` run pays only for the handful of classes its document
 uses, not for all hundred and sixty model classes.
 
@@ -47,7 +47,6 @@ from pyvirt.errors import ErrorCode, XMLError
 __all__ = ["X", "XmlModel", "field", "format_model", "parse_model"]
 
 M = TypeVar("M", bound="XmlModel")
-_T = TypeVar("_T")
 
 
 class X:
@@ -139,14 +138,14 @@ class _Factory:
         self.default_factory = default_factory
 
 
-def field(*, default_factory: Callable[[], _T]) -> _T:
+def field(*, default_factory: Callable[[], Any]) -> Any:
     """A field whose default is made fresh for each instance: ``tags: list[str] = field(default_factory=list)``.
 
     The models' own field specifier (declared to type checkers through
     ``dataclass_transform``), so that model modules need not import
-    :mod:`dataclasses` for ``dataclasses.field``.
+    ``dataclasses`` for ``dataclasses.field``.
     """
-    return _Factory(default_factory)  # type: ignore[return-value]
+    return _Factory(default_factory)
 
 
 _MISSING = object()
