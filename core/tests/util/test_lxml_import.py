@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lxml
+
 PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
+
+
+# lxml 6's init binds only inspect.getfullargspec; lxml 5.0's (the lowest version core allows) also reads
+# inspect.isgenerator, which the stand-in answers from the real module: correct, but inspect is loaded then,
+# so the saving itself is only checked on lxml 6 (the other checks run on every version).
+SAVES_INSPECT = int(lxml.__version__.split(".")[0]) >= 6
 
 
 def _probe(code: str) -> Any:
@@ -39,7 +47,8 @@ def test_pyvirsh_dumpxml_reads_and_writes_xml_without_loading_inspect_or_gzip() 
     assert run.stdout.startswith("<domain type='test' id='1'>\n  <name>test</name>\n")
     imported = _imported(run.stderr)
     assert "lxml.etree" in imported
-    assert "inspect" not in imported, "pyvirsh paid for inspect (ast, dis, tokenize) at lxml's init again"
+    if SAVES_INSPECT:
+        assert "inspect" not in imported, "pyvirsh paid for inspect (ast, dis, tokenize) at lxml's init again"
     assert not imported & {"gzip", "zlib", "_compression"}, "pyvirsh paid for gzip at lxml's init again"
 
 
@@ -59,11 +68,11 @@ def test_through_the_hook_lxml_works_and_a_later_import_of_inspect_is_the_real_m
         "print(json.dumps([after_import, loaders, text, still_out, real]))\n"
     )
     after_import, loaders, text, still_out, real = out
-    assert after_import[0] is False
+    assert after_import[0] is not SAVES_INSPECT
     assert "_Finder" not in after_import[1]  # the finder left sys.meta_path after its one import
     assert loaders == ["ExtensionFileLoader", "ExtensionFileLoader"]  # the real loader is back on module and spec
     assert text == '<a x="1"><b/></a>'
-    assert still_out is False
+    assert still_out is not SAVES_INSPECT
     assert real == [True, True, False, True]
 
 
@@ -90,7 +99,7 @@ def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer
         "print(json.dumps([before, result, seen, via_stand_in == repr(inspect.getfullargspec(f))]))\n"
     )
     # a namespace map came as the third argument (lxml 6.2.0 passes an _ImmutableMapping, 6.2.1 a dict)
-    assert out == [False, "closed", [["{urn:x}a", {"k": "v"}, True]], True]
+    assert out == [not SAVES_INSPECT, "closed", [["{urn:x}a", {"k": "v"}, True]], True]
 
 
 def test_the_stand_in_answers_any_other_name_from_the_real_module() -> None:

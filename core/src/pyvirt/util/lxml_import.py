@@ -33,8 +33,8 @@ lxml keeps what it bound (two functions, and the ``gzip`` stand-in in a C
 global no Python code can reach).
 
 What it relies on: lxml using only those names of those modules (true of lxml
-4 to 6.2; a release that used other names would still work, answered by the
-real module, only without the saving), and the import system's documented
+6 to 6.2; lxml 5.0's init also reads ``inspect.isgenerator``, so there it
+still works, answered by the real module, only without the saving of inspect), and the import system's documented
 loader protocol (PEP 451, PEP 489). ``re`` and ``typing`` cannot be spared
 this way: lxml's init compiles regular expressions and subclasses
 ``typing.Generic``, and pyvirt's XML models load both before lxml anyway.
@@ -82,7 +82,7 @@ def _gzip_file(*args: Any, **kwargs: Any) -> Any:
     return _real("gzip").GzipFile(*args, **kwargs)
 
 
-# module -> the one name lxml.etree binds from it at init and only calls later (lxml 4 to 6), and what
+# module -> the one name lxml.etree binds from it at init and only calls later (lxml 6), and what
 # the stand-in binds there: inspect.getfullargspec for parser targets (getargspec is its fallback on
 # Pythons without it); gzip.GzipFile (read from the gzip module too) for writing with compression=N
 _HIDDEN: dict[str, tuple[str, Callable[..., Any]]] = {
