@@ -88,7 +88,7 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu import block_chain, block_jobs, guest_stats, migration, migration_tuning
+from pyvirt_qemu import block_chain, block_jobs, dump, guest_stats, migration, migration_tuning
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.command_line import build_command_line, emulator_for
@@ -134,9 +134,9 @@ _states_lock = threading.Lock()
 
 
 def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) -> dict[str, Any]:
-    """Until QEMU's outgoing migration (our save) ends; QEMU only reports it through query-migrate or events.
-    A migration cancelled on a client's request (``domjobabort``) fails as libvirt's does. Returns QEMU's
-    last answer, whose figures are the completed job's statistics."""
+    """Until QEMU's outgoing migration (our save or dump) ends; QEMU only reports it through query-migrate or
+    events. A migration cancelled on a client's request (``domjobabort``) fails as libvirt's does, naming the
+    async job. Returns QEMU's last answer, whose figures are the completed job's statistics."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info: dict[str, Any] = monitor.execute("query-migrate")
@@ -147,7 +147,7 @@ def _wait_migration(monitor: Monitor, jobs: DomainJobs, timeout: float = 600.0) 
             raise jobs.aborted_error()
         if status in ("failed", "cancelled"):
             raise OperationFailedError(
-                ErrorCode.OPERATION_FAILED, f"job 'domain save' failed: {info.get('error-desc', status)}",
+                ErrorCode.OPERATION_FAILED, f"job '{jobs.async_job.label}' failed: {info.get('error-desc', status)}",
                 domain=ErrorDomain.QEMU,
             )  # fmt: skip
         time.sleep(0.02)
@@ -500,17 +500,7 @@ class QemuConnection:
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.SAVE
             if paused_here:  # libvirt's qemuProcessHandleStop reports the pause for the save as a plain pause
                 self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
-            proc.monitor.pass_fd(fd, "pyvirt-save")
-            # QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
-            proc.monitor.execute(
-                "migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]}
-            )
-            proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
-            obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
-            try:
-                info = _wait_migration(proc.monitor, obj.job)
-            finally:
-                obj.job.on_abort(None)
+            info = self.migrate_to_file(obj, proc, fd)
             finish_image(fd)
             file_job_completed(self.state, obj, AsyncJob.SAVE, info)
         except BaseException:
@@ -534,6 +524,25 @@ class QemuConnection:
         proc.stop_reason = "saved"
         proc.kill(grace=3.0)
         proc.cleaned.wait(30)
+
+    @staticmethod
+    def migrate_to_file(obj: DomainObj, proc: QemuProcess, fd: int) -> dict[str, Any]:
+        """QEMU's migration stream into ``fd``, within the domain's async job (libvirt's qemuMigrationSrcToFile,
+        which save, managedsave and a dump that is not memory-only share); ``domjobabort`` cancels it.
+        Returns QEMU's last query-migrate answer (status "completed")."""
+        proc.monitor.pass_fd(fd, "pyvirt-save")
+        # QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
+        proc.monitor.execute("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
+        proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
+        obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
+        try:
+            return _wait_migration(proc.monitor, obj.job)
+        finally:
+            obj.job.on_abort(None)
+
+    @hookimpl
+    def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
+        dump.core_dump(self, dom, to, dumpformat, flags)
 
     @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
@@ -640,7 +649,7 @@ class QemuConnection:
 
     @hookimpl
     def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
-        return migration.job_stats(self, dom, flags)
+        return dump.job_stats(self, dom, flags) or migration.job_stats(self, dom, flags)
 
     @hookimpl
     def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:

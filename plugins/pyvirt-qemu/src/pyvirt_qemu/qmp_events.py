@@ -41,6 +41,7 @@ from pyvirt.events import (
 from pyvirt.flags import DomainMemoryFailureFlags
 from pyvirt_qemu.block_nodes import disk_blockdevs
 from pyvirt_qemu.block_threshold import on_write_threshold
+from pyvirt_qemu.dump import on_dump_completed
 
 if TYPE_CHECKING:
     from pyvirt_qemu.state import DomainObj, QemuState
@@ -257,6 +258,7 @@ QMP_EVENTS: dict[str, Callable[[QemuState, DomainObj, dict[str, Any]], None]] = 
     "MEMORY_FAILURE": _memory_failure,
     "MIGRATION_PASS": _migration_pass,
     "BLOCK_WRITE_THRESHOLD": on_write_threshold,
+    "DUMP_COMPLETED": on_dump_completed,  # a memory-only dump's end (no event of libvirt's own)
     "DEVICE_UNPLUG_GUEST_ERROR": _unplug_refused,
     "ACPI_DEVICE_OST": _acpi_ost,
     "MEMORY_DEVICE_SIZE_CHANGE": _memory_device_size,

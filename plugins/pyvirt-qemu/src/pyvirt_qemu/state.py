@@ -495,9 +495,10 @@ class QemuState(DomainTable[DomainObj]):
             if obj.expected.get(event, 0) > 0:
                 obj.expected[event] -= 1
                 return
-            if event == "SHUTDOWN" and obj.process.stop_reason in ("destroyed", "saved"):
-                # our own SIGTERM: destroy reports STOPPED DESTROYED only; a save STOPPED SAVED only (libvirt
-                # closes the monitor of a saved guest before it ends QEMU, so it never hears this one)
+            if event == "SHUTDOWN" and obj.process.stop_reason in ("destroyed", "saved", "dumped"):
+                # our own SIGTERM: destroy reports STOPPED DESTROYED only; a save STOPPED SAVED only, a dump
+                # with --crash STOPPED CRASHED only (libvirt closes the monitor of a guest it stops before it
+                # ends QEMU, so it never hears this one)
                 return
             if event == "RESET":
                 # a reboot inside the guest, virDomainReboot's system_reset, or the restart after an ACPI
@@ -558,7 +559,7 @@ class QemuState(DomainTable[DomainObj]):
                 return
         reason = proc.stop_reason or "crashed"
         detail = {"destroyed": Stopped.DESTROYED, "shutdown": Stopped.SHUTDOWN, "saved": Stopped.SAVED,
-                  "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED,
+                  "from_snapshot": Stopped.FROM_SNAPSHOT, "panicked": Stopped.CRASHED, "dumped": Stopped.CRASHED,
                   "migrated": Stopped.MIGRATED}.get(reason, Stopped.FAILED)  # fmt: skip
         shutoff = {
             "destroyed": ShutoffReason.DESTROYED, "shutdown": ShutoffReason.SHUTDOWN, "saved": ShutoffReason.SAVED,
@@ -581,7 +582,9 @@ class QemuState(DomainTable[DomainObj]):
                 remove_transient_overlays(obj.live)  # the guest's writes to its transient disks go
         with obj.lock:
             ref = obj.ref()
-            self.auditor.stop(self.audit_guest(obj, proc.pid), reason if reason != "crashed" else "failed")
+            # (virsh dump --crash: libvirt's record says "crashed"; a QEMU that died by itself is "failed")
+            audited = {"crashed": "failed", "dumped": "crashed"}.get(reason, reason)
+            self.auditor.stop(self.audit_guest(obj, proc.pid), audited)
             obj.process = None
             obj.id = -1
             obj.state, obj.reason = DomainState.SHUTOFF, shutoff
