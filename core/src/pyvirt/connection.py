@@ -10,7 +10,7 @@ whichever way they come, so no public method checks on its own.
 
 from __future__ import annotations
 
-from _collections_abc import Callable
+from _collections_abc import Callable, Iterable
 
 from pyvirt.domain import Domain, domain_matches
 from pyvirt.errors import ConnectionError, ErrorCode
@@ -218,6 +218,11 @@ class Connection:
         """Create and start a transient domain."""
 
         return Domain(self, self.calls.domain_create_xml(xml=xml, flags=flags))
+
+    def create_xml_with_files(self, xml: str, files: Iterable[int], flags: DomainCreateFlags | int = 0) -> Domain:
+        """Create and start a transient domain handing it the open descriptors ``files``
+        (virDomainCreateXMLWithFiles; see ``Domain.create_with_files``)."""
+        return Domain(self, self.calls.domain_create_xml_with_files(xml=xml, files=list(files), flags=flags))
 
     def restore_domain(self, path: str, xml: str | None = None, flags: DomainSaveRestoreFlags | int = 0) -> Domain:
         return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))

@@ -195,7 +195,7 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "algorithm": 0, "vcpu": 0, "cpumap": b"\x01", "period": 5,
         "downtime": 300,
         "destxml": "<disk type='file'><source file='/nonexistent/copy.img'/></disk>", "base": "/nonexistent/copy.img",
-        "bandwidth": 1, "top": None, "threshold": 1, "to": str(tmp / "core"), "dumpformat": 0,
+        "bandwidth": 1, "top": None, "threshold": 1, "to": str(tmp / "core"), "dumpformat": 0, "files": [0],
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -339,6 +339,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_block_commit": [lambda: dom.block_commit("vda", flags=4)],
         "domain_set_block_threshold": [lambda: dom.set_block_threshold("vda", 1 << 20)],
         "domain_core_dump": [lambda: dom.core_dump(str(tmp / "core")), lambda: dom.core_dump_with_format("c", 1, 16)],
+        "domain_create_with_files": [lambda: dom.create_with_files([0])],
+        "domain_create_xml_with_files": [lambda: conn.create_xml_with_files(DOMAIN_XML, [0])],
         "domain_block_job_set_speed": [lambda: dom.block_job_set_speed("vda", 1)],
         "domain_get_time": [dom.get_time],
         "domain_set_time": [lambda: dom.set_time(5)],
@@ -477,6 +479,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_block_commit": "blockcommit test vda --active",
         "domain_set_block_threshold": "domblkthreshold test vda 1M",
         "domain_core_dump": "dump test /nonexistent/core",
+        "domain_create_with_files": "start ro-saved --pass-fds 0",
+        "domain_create_xml_with_files": f"create {data} --pass-fds 0",
         "domain_block_job_set_speed": "blockjob test vda --bandwidth 1",
         "domain_get_time": "domtime test",
         "domain_set_time": "domtime test --time 5",
@@ -548,6 +552,7 @@ _NOT_LIKE_VIRSH = {
     "secret_get_value",  # nor secrets (libvirt's test driver has none)
     "domain_resume",
     "domain_create",
+    "domain_create_with_files",
     "domain_managed_save_remove",  # nor the paused and the saved guest
     "checkpoint_get_xml_desc",
     "checkpoint_delete",  # nor the guest with a checkpoint

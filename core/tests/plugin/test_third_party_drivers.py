@@ -162,6 +162,28 @@ def test_missing_hooks_are_no_support_errors_naming_the_api(toy_site: Path) -> N
     )
 
 
+def test_pass_fds_to_a_driver_without_the_with_files_hooks(toy_site: Path, tmp_path: Path) -> None:
+    """As libvirt's QEMU driver: the call is refused, named, and nothing starts without the descriptors."""
+    (tmp_path / "g.xml").write_text("<domain type='toy'><name>toy2</name></domain>")
+    proc = pyvirsh(toy_site, "-c", "toy:///", "create", str(tmp_path / "g.xml"), "--pass-fds", "0")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"error: Failed to create domain from {tmp_path / 'g.xml'}\n"
+        "error: this function is not supported by the connection driver: virDomainCreateXMLWithFiles\n"
+    )
+    code = """
+        import pyvirt
+        c = pyvirt.open("toy:///")
+        try:
+            c.lookup_domain_by_name("toy1").create_with_files([0])
+        except pyvirt.Error as e:
+            print(int(e.code), e.message)
+    """
+    assert run_py(toy_site, code).stdout.strip() == (
+        "3 this function is not supported by the connection driver: virDomainCreateWithFiles"
+    )
+
+
 def test_opening_test_default_imports_no_other_driver(toy_site: Path) -> None:
     code = """
         import json, sys, pyvirt

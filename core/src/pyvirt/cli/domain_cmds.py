@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.framework import XPATH_OPTS, CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
-from pyvirt.cli.table import print_table
-from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.connection import ListDomainsFlags as F
 from pyvirt.errors import Error, ErrorCode, NotSupportedError
 
@@ -42,7 +40,8 @@ _LIST_HAS_CHECKPOINT = 1 << 14  # VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT
 _LIST_NO_CHECKPOINT = 1 << 15  # VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT
 _STATE_SHUTOFF = 5  # VIR_DOMAIN_SHUTOFF
 # Imported by the commands that use them, not here: pyvirt.domain_state (its five tables, 1.3 million
-# instructions) and pyvirt.cli.files would be paid by destroy, start... which read neither.
+# instructions), pyvirt.cli.files, pyvirt.cli.table (list) and pyvirt.cli.xpath_output (dumpxml) would be paid
+# by destroy, start... which read none of them.
 
 
 def _save_flags(o: dict[str, Any]) -> int:
@@ -76,12 +75,6 @@ def _pass_fds(o: dict[str, Any]) -> list[int]:
             raise CommandError(f"Unable to parse FD number '{word}'")
         fds.append(int(word))
     return fds
-
-
-def _with_files(api: str) -> Error:
-    """virDomainCreateWithFiles / virDomainCreateXMLWithFiles: no driver hook hands a guest open files yet,
-    so --pass-fds fails as libvirt fails a call its driver lacks rather than starting without them."""
-    return NotSupportedError(ErrorCode.NO_SUPPORT, api)
 
 
 def _attach_console(s: Session, d: Any) -> None:
@@ -161,6 +154,8 @@ def cmd_list(s: Session, o: dict[str, Any]) -> None:
 
             row.append(domain_description(d, True, 0))  # virsh: the current definition's title
         rows.append(row)
+    from pyvirt.cli.table import print_table
+
     print_table(s, headers, rows)
 
 
@@ -244,6 +239,8 @@ def cmd_dumpxml(s: Session, o: dict[str, Any]) -> None:
     flags = (_XML_SECURE if o["security-info"] else 0) | (_XML_INACTIVE if o["inactive"] else 0)
     flags |= (_XML_UPDATE_CPU if o["update-cpu"] else 0) | (_XML_MIGRATABLE if o["migratable"] else 0)
     d = get_domain(s, o["domain"])
+    from pyvirt.cli.xpath_output import print_xml
+
     print_xml(s, d.xml_desc(flags), o)
 
 
@@ -285,9 +282,8 @@ def cmd_create(s: Session, o: dict[str, Any]) -> None:
     flags = (_START_PAUSED if o["paused"] else 0) | (_START_AUTODESTROY if o["autodestroy"] else 0)
     flags |= (_START_VALIDATE if o["validate"] else 0) | (_START_RESET_NVRAM if o["reset-nvram"] else 0)
     try:
-        if fds:
-            raise _with_files("virDomainCreateXMLWithFiles")
-        d = s.conn.create_domain(xml, flags)
+        # virsh calls the *WithFiles API only when given descriptors (the older call otherwise)
+        d = s.conn.create_xml_with_files(xml, fds, flags) if fds else s.conn.create_domain(xml, flags)
     except Error as exc:
         raise _fail(f"Failed to create domain from {o['file']}", exc) from None
     s.extra(f"Domain '{d.name}' created from {o['file']}")
@@ -315,12 +311,13 @@ def cmd_start(s: Session, o: dict[str, Any]) -> None:
     flags |= (_START_BYPASS_CACHE if o["bypass-cache"] else 0) | (_START_FORCE_BOOT if o["force-boot"] else 0)
     flags |= _START_RESET_NVRAM if o["reset-nvram"] else 0
     try:
-        if fds:
-            raise _with_files("virDomainCreateWithFiles")
         if flags & _START_FORCE_BOOT:
-            flags = _start_force_boot(d, flags)
+            flags = _start_force_boot(d, flags, fds)
         if flags != -1:
-            d.create(flags)
+            if fds:  # virsh calls virDomainCreateWithFiles only when given descriptors
+                d.create_with_files(fds, flags)
+            else:
+                d.create(flags)
     except Error as exc:
         raise _fail(f"Failed to start domain '{d.name}'", exc) from None
     s.extra(f"Domain '{d.name}' started")
@@ -328,14 +325,17 @@ def cmd_start(s: Session, o: dict[str, Any]) -> None:
         _attach_console(s, d)
 
 
-def _start_force_boot(d: Any, flags: int) -> int:
+def _start_force_boot(d: Any, flags: int, fds: list[int]) -> int:
     """virsh's --force-boot: the flag first; a server that refuses it (NO_SUPPORT, INVALID_ARG) gets the
     managed save image removed and a start without it. Returns the flags still to start with, -1 if started.
 
     virsh reports that first refusal itself, without "Failed to start domain".
     """
     try:
-        d.create(flags)
+        if fds:
+            d.create_with_files(fds, flags)
+        else:
+            d.create(flags)
         return -1
     except Error as exc:
         if exc.code not in (ErrorCode.NO_SUPPORT, ErrorCode.INVALID_ARG):

@@ -80,6 +80,13 @@ ACL_CONDITION_VALUES = {
 _RO_ALLOWED_CONDITIONS = frozenset({"VIR_DOMAIN_XML_MIGRATABLE"})
 
 
+def _close_all(fds: list[int]) -> None:
+    """Close and forget descriptors a call brought (the list may be looked at again: it is left empty)."""
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+
+
 def api_name(proc_name: str) -> str:
     """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` -> ``virDomainGetXMLDesc`` (libvirt's public API name)."""
     words = proc_name.removeprefix("REMOTE_PROC_").split("_")
@@ -216,7 +223,7 @@ class RemoteProgram:
     version = REMOTE_PROTOCOL_VERSION
 
     def __init__(self, state: DaemonState) -> None:
-        from pyvirt.daemon.procedures import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK
+        from pyvirt.daemon.procedures import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK, WITH_FDS
         from pyvirt.remote import _remote
 
         self.state = state
@@ -225,6 +232,7 @@ class RemoteProgram:
         self._handlers = HANDLERS
         self._no_conn = NO_CONNECTION_NEEDED
         self._one_hook = ONE_HOOK
+        self._with_fds = WITH_FDS
         self._rules: dict[int, ReadOnlyRule] = {}
         self._connect_close = _remote.REMOTE_PROC_CONNECT_CLOSE
 
@@ -242,7 +250,23 @@ class RemoteProgram:
             rule = self._rules[proc.number] = ReadOnlyRule(proc, self._fields.get(f"remote_{base}_args", ()))
         return rule
 
-    def dispatch(self, client: Client, header: Header, body: bytes) -> None:
+    def dispatch(self, client: Client, header: Header, body: bytes, fds: list[int] | None = None) -> None:
+        """One message. ``fds``, a CALL_WITH_FDS's descriptors, are closed on every path once the call is done.
+
+        A procedure that takes descriptors (``handles(..., fds=True)``) gets
+        them as one more argument after its wire arguments, an empty list when
+        the client sent a plain CALL; any other procedure's are closed unused,
+        as libvirtd frees them with the message.
+        """
+        if fds is None:
+            self._dispatch(client, header, body, None)
+            return
+        try:  # (only calls with descriptors pay for the guard)
+            self._dispatch(client, header, body, fds)
+        finally:
+            _close_all(fds)  # left here when the call was refused before it ran
+
+    def _dispatch(self, client: Client, header: Header, body: bytes, fds: list[int] | None) -> None:
         if header.type == MessageType.STREAM:
             stream = self.context(client).streams.get(header.serial)
             if stream is not None:  # data for a stream already closed is dropped, as libvirt drops it
@@ -273,14 +297,22 @@ class RemoteProgram:
             )
             return
 
+        run: Callable[[ClientContext, Header, Procedure, Handler, Any, bool], None] = self._run
+        if proc.name in self._with_fds:
+            args = (*args, list(fds or ()))  # lent to the handler: _run_with_fds closes them after the call
+            if fds:
+                fds.clear()
+            run = self._run_with_fds
+        elif fds:
+            _close_all(fds)  # a call that takes none: nothing will use them
         if ctx.shared is None or ctx.shared.uri.startswith("test:") or self._never_blocks(ctx, proc):
             # Inline, unnamed: neither the test driver nor the connection-less procedures begin a
             # domain job, the only reader of the name ``calling_api`` sets (half a microsecond of
             # the dozen a lookup costs here).
-            self._run(ctx, header, proc, handler, args, False)
+            run(ctx, header, proc, handler, args, False)
         else:
             client.run_in_worker(
-                functools.partial(self._run, ctx, header, proc, handler, args, True), priority=proc.priority == "high"
+                functools.partial(run, ctx, header, proc, handler, args, True), priority=proc.priority == "high"
             )
 
     def _never_blocks(self, ctx: ClientContext, proc: Procedure) -> bool:
@@ -290,8 +322,18 @@ class RemoteProgram:
         hook = self._one_hook.get(proc.name)
         return hook is not None and ctx.calls.never_blocks(hook)
 
+    def _run_with_fds(self, ctx: ClientContext, header: Header, proc: Procedure, handler: Handler, args: Any,
+                      named: bool) -> None:  # fmt: skip
+        """:meth:`_run` of a call that brought descriptors (its last argument): they are closed before the
+        reply goes out, whatever happened (what the driver keeps of them, it duplicated), so that a client
+        that has its answer finds none of them left in the daemon."""
+        try:
+            self._run(ctx, header, proc, handler, args, named, args[-1])
+        finally:
+            _close_all(args[-1])  # (a failure before any reply)
+
     def _run(self, ctx: ClientContext, header: Header, proc: Procedure, handler: Handler, args: Any,
-             named: bool) -> None:  # fmt: skip
+             named: bool, fds: list[int] | None = None) -> None:  # fmt: skip
         """Check, call the handler, reply (on the loop for the test driver, on a worker otherwise)."""
         client = ctx.client
         try:
@@ -310,11 +352,17 @@ class RemoteProgram:
                 proc.pack_ret, result,
             )  # fmt: skip
         except Error as e:
+            if fds:
+                _close_all(fds)
             client.send_error(header, e)
         except Exception as e:  # a driver bug must not take the daemon down; report it as libvirt would
             log.exception("%s failed", proc.name)
+            if fds:
+                _close_all(fds)
             client.send_error(header, e)
         else:
+            if fds:
+                _close_all(fds)
             if opened is not None:
                 # Queued before the reply (the loop runs its callbacks in order): a write stream's client
                 # sends data as soon as it has the reply, and data for a stream not yet registered is dropped.

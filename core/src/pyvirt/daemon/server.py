@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import os
 import socket
 import struct
 import threading
@@ -38,11 +39,14 @@ from pyvirt.remote.message import (
     KEEPALIVE_PROTOCOL_VERSION,
     LEN_SIZE,
     MESSAGE_MAX,
+    NUM_FDS_MAX,
     Header,
     MessageType,
+    decode_num_fds,
     encode_error,
     encode_message,
 )
+from pyvirt.remote.xdr import ProtocolError
 
 __all__ = ["Client", "Program", "Server"]
 
@@ -64,11 +68,72 @@ class Program(Protocol):
     program: int
     version: int
 
-    def dispatch(self, client: Client, header: Header, body: bytes) -> None:
-        """Handle one CALL or STREAM message; must eventually ``client.send`` the reply."""
+    def dispatch(self, client: Client, header: Header, body: bytes, fds: list[int] | None = None) -> None:
+        """Handle one CALL or STREAM message; must eventually ``client.send`` the reply.
+
+        ``fds``: the descriptors a CALL_WITH_FDS brought (``body`` then starts
+        after their count); the program owns them and closes them on every path.
+        """
 
     def client_closed(self, client: Client) -> None:
         """Release what the client held (its driver connection, event callbacks, streams)."""
+
+
+def _close_fds(fds: list[int] | list[tuple[int, int]]) -> None:
+    for fd in fds:
+        os.close(fd[1] if isinstance(fd, tuple) else fd)
+    fds.clear()
+
+
+class FdSocket(socket.socket):
+    """An accepted local socket whose reads keep the descriptors that come with the bytes (SCM_RIGHTS).
+
+    asyncio's transport reads with ``recv``, which would let the kernel close
+    every descriptor a client sends (virsh's ``start --pass-fds``): this
+    ``recv`` is a ``recvmsg`` with room for libvirt's maximum of descriptors,
+    and queues what arrives in ``fds``, in order, with the place in the byte
+    stream of the byte that carried them, for the client's parser to claim.
+    ``truncated``: the kernel had more descriptors than that room (it closed
+    the rest), which the parser treats as a protocol error.
+    """
+
+    fds: list[tuple[int, int]]  # (where in the byte stream the byte that carried it is, descriptor)
+    truncated: bool
+    received: int  # bytes read so far
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data, ancillary, msg_flags, _addr = self.recvmsg(bufsize, _ANCILLARY_SPACE, flags | socket.MSG_CMSG_CLOEXEC)
+        self.received += len(data)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                usable = len(payload) - len(payload) % 4
+                # the kernel ends a read with the byte that carried descriptors: they came with the last one
+                self.fds.extend((self.received - 1, fd) for fd in struct.unpack(f"{usable // 4}i", payload[:usable]))
+        if msg_flags & socket.MSG_CTRUNC:
+            self.truncated = True
+        return data
+
+
+_ANCILLARY_SPACE = socket.CMSG_SPACE(NUM_FDS_MAX * 4)
+
+
+class FdListener(socket.socket):
+    """A local listening socket whose accepted connections are :class:`FdSocket` (for asyncio's server).
+
+    It shares the listener's open file (a duplicate of its descriptor), so the
+    daemon's own listener object stays as it is.
+    """
+
+    accepted: dict[int, FdSocket]
+
+    def accept(self) -> tuple[socket.socket, object]:
+        fd, addr = self._accept()  # type: ignore[attr-defined]  # socket.socket's own primitive
+        sock = FdSocket(self.family, self.type, self.proto, fileno=fd)
+        sock.fds, sock.truncated, sock.received = [], False, 0
+        if socket.getdefaulttimeout() is None and self.gettimeout():
+            sock.setblocking(True)
+        self.accepted[sock.fileno()] = sock
+        return sock, addr
 
 
 class Client(asyncio.Protocol):
@@ -85,6 +150,8 @@ class Client(asyncio.Protocol):
         self.peer: PeerCred | None = None
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
+        self._consumed = 0  # where in the client's byte stream the buffer starts (descriptors are placed by it)
+        self._fdsock: FdSocket | None = None  # a local client's socket: it keeps the descriptors sent
         self._inflight = 0
         self._paused = False  # at max_client_requests calls in flight
         self._write_paused = False  # replies are piling up unread in the transport
@@ -104,10 +171,14 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if not self.listener.inet and (isinstance(sock, socket.socket) or hasattr(sock, "getsockopt")):
             self.peer = peer_cred(sock)
+        if sock is not None:
+            self._fdsock = self.server.fd_sockets.pop(sock.fileno(), None)
         self.server.client_added(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._fdsock is not None:  # descriptors sent that no call claimed
+            _close_fds(self._fdsock.fds)
         self.server.client_removed(self)
 
     def pause_writing(self) -> None:
@@ -157,10 +228,24 @@ class Client(asyncio.Protocol):
         self._process()
 
     def _process(self) -> None:
-        """Handle every complete message in the buffer, stopping while the client is at its request cap."""
+        """Handle every complete message in the buffer, stopping while the client is at its request cap.
+
+        A CALL_WITH_FDS is complete once its descriptors are here too: libvirt
+        sends each after the message, as one byte carrying it (virSocketSendFD),
+        and counts them right after the header (at most VIR_NET_MESSAGE_NUM_FDS_MAX).
+        A count past that, bytes that came without their descriptor, or
+        descriptors no message announced are a protocol error: the client is
+        dropped and every descriptor it sent closed, as libvirtd drops it
+        (``wantClose`` in virNetServerClientDispatchRead).
+        """
         buf = self._buf
         offset = 0
         n = len(buf)
+        sock = self._fdsock
+        # (a client at its request cap may have that many calls' descriptors waiting, each at most the maximum)
+        if sock is not None and (sock.truncated or len(sock.fds) > NUM_FDS_MAX * (self.server.max_client_requests + 1)):
+            self.drop(f"more descriptors than its calls may carry (VIR_NET_MESSAGE_NUM_FDS_MAX is {NUM_FDS_MAX})")
+            return
         while n - offset >= LEN_SIZE and not self._paused and not self._write_paused:
             (length,) = struct.unpack_from(">I", buf, offset)
             if length < LEN_SIZE + HEADER_SIZE or length - LEN_SIZE > MESSAGE_MAX:
@@ -169,20 +254,55 @@ class Client(asyncio.Protocol):
             if n - offset < length:
                 break
             header = Header._make(_HEADER.unpack_from(buf, offset + LEN_SIZE))
-            body = bytes(buf[offset + LEN_SIZE + HEADER_SIZE : offset + length])
-            offset += length
-            self._handle(header, body)
+            start, end = offset + LEN_SIZE + HEADER_SIZE, offset + length
+            if sock is not None and sock.fds and sock.fds[0][0] < self._consumed + end:
+                self.drop("descriptors that came with a message's own bytes")  # none may: they follow it
+                return
+            fds: list[int] | None = None
+            if header.type == MessageType.CALL_WITH_FDS:
+                try:
+                    count = decode_num_fds(buf[:end], start)
+                except ProtocolError as e:
+                    self.drop(str(e))
+                    return
+                if n - end < count:  # its descriptors are still on their way
+                    break
+                fds = self._take_fds(count, self._consumed + end)
+                if fds is None:
+                    self.drop(f"{count} descriptors announced, not received")
+                    return
+                body = bytes(buf[start + 4 : end])
+                offset = end + count
+            else:
+                body = bytes(buf[start:end])
+                offset = end
+            self._handle(header, body, fds)
             if self.closed:
                 return
         if offset:
             del buf[:offset]
+            self._consumed += offset
+
+    def _take_fds(self, count: int, first: int) -> list[int] | None:
+        """The ``count`` descriptors the bytes from stream position ``first`` on carried, one each; None (and
+        nothing taken) when they did not all come there."""
+        sock = self._fdsock
+        if count == 0:
+            return []
+        if sock is None or len(sock.fds) < count or sock.fds[count - 1][0] >= first + count:
+            return None
+        taken, sock.fds[:count] = sock.fds[:count], []
+        return [fd for _pos, fd in taken]
 
     # -- messages ---------------------------------------------------------------------------
-    def _handle(self, header: Header, body: bytes) -> None:
+    def _handle(self, header: Header, body: bytes, fds: list[int] | None = None) -> None:
+        program = self.server.programs.get((header.prog, header.vers))
+        if fds is not None and (program is None or header.prog == KEEPALIVE_PROGRAM):
+            _close_fds(fds)  # nobody to hand them to (libvirt frees them with the message)
+            fds = None
         if header.prog == KEEPALIVE_PROGRAM:
             self._keepalive(header)
             return
-        program = self.server.programs.get((header.prog, header.vers))
         if program is None:
             if header.type in (MessageType.CALL, MessageType.CALL_WITH_FDS):
                 err = ConnectionError(
@@ -195,7 +315,10 @@ class Client(asyncio.Protocol):
         if header.type not in (MessageType.CALL, MessageType.CALL_WITH_FDS, MessageType.STREAM):
             self.drop(f"Unexpected message type {header.type}")
             return
-        program.dispatch(self, header, body)
+        if fds is None:
+            program.dispatch(self, header, body)
+        else:
+            program.dispatch(self, header, body, fds)
 
     def _keepalive(self, header: Header) -> None:
         if header.vers != KEEPALIVE_PROTOCOL_VERSION or header.type != MessageType.MESSAGE:
@@ -305,6 +428,8 @@ class Server:
     ) -> None:
         self.programs: dict[tuple[int, int], Program] = {}
         self.clients: set[Client] = set()
+        # local sockets accepted and not yet claimed by their Client, by descriptor (see FdListener)
+        self.fd_sockets: dict[int, FdSocket] = {}
         self.max_clients = max_clients
         self.max_client_requests = max_client_requests
         self.keepalive_interval = keepalive_interval
@@ -369,8 +494,10 @@ class Server:
                 continue
             if listener.inet:
                 srv = await self.loop.create_server(factory, sock=listener.sock)
-            else:
-                srv = await self.loop.create_unix_server(factory, sock=listener.sock)
+            else:  # accepted as FdSocket: a local client may pass descriptors
+                local = FdListener(listener.sock.family, listener.sock.type, fileno=os.dup(listener.sock.fileno()))
+                local.accepted = self.fd_sockets
+                srv = await self.loop.create_unix_server(factory, sock=local)
             self._servers.append(srv)
         ready()
         ticker = asyncio.ensure_future(self._ticker())

@@ -198,6 +198,10 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_set_block_threshold", "virDomainSetBlockThreshold", W, "1.14"),
     # core dump (contract 1.14): virDomainCoreDump is the call with the raw format (0)
     HookApi("domain_core_dump", "virDomainCoreDumpWithFormat", W, "1.14", "virDomainCoreDump", ("dumpformat",)),
+    # starting with descriptors handed to the guest (contract 1.15): libvirt's LXC driver gives them to the
+    # container's init as fds 3, 4, ...; the test driver accepts and ignores them
+    HookApi("domain_create_with_files", "virDomainCreateWithFiles", W, "1.15"),
+    HookApi("domain_create_xml_with_files", "virDomainCreateXMLWithFiles", W, "1.15"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),

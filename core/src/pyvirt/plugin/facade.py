@@ -104,8 +104,6 @@ def _core_dump_target(to: str, dumpformat: int, flags: int) -> str:
     file is written by another process, the daemon or QEMU, whose working
     directory is not the caller's.
     """
-    import os
-
     from pyvirt.errors import ErrorDomain, InvalidArgumentError
 
     def refuse(message: str) -> InvalidArgumentError:
@@ -120,7 +118,21 @@ def _core_dump_target(to: str, dumpformat: int, flags: int) -> str:
     ):
         if flags & first and flags & second:
             raise refuse(f"Flags '{a}' and '{b}' are mutually exclusive")
-    absolute = os.path.normpath(os.path.join(os.getcwd(), to))
+    return _absolute_path(to)
+
+
+def _absolute_path(path: str) -> str:
+    """A file path made absolute where the caller runs, as libvirt's public API makes it (g_canonicalize_filename).
+
+    virDomainSave(Flags), virDomainRestore(Flags) and virDomainCoreDump(WithFormat)
+    do it before the driver, because the file is opened by another process (the
+    daemon, QEMU) whose working directory is not the caller's: a relative name
+    given to pyvirsh through pyvirtd means the client's directory. ``.`` and
+    ``..`` are folded textually and links kept, so ``sub/../f`` needs no ``sub``.
+    """
+    import os
+
+    absolute = os.path.normpath(os.path.join(os.getcwd(), path))
     return "/" + absolute.lstrip("/")  # normpath keeps a leading "//"; g_canonicalize_filename does not
 
 
@@ -303,6 +315,12 @@ class DriverCalls:
     def domain_create(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_create", dom=dom, flags=flags)
 
+    def domain_create_with_files(self, dom: DomainRef, files: list[int], flags: int) -> None:
+        self._call("domain_create_with_files", dom=dom, files=files, flags=flags)
+
+    def domain_create_xml_with_files(self, xml: str, files: list[int], flags: int) -> DomainRef:
+        return cast("DomainRef", self._call("domain_create_xml_with_files", xml=xml, files=files, flags=flags))
+
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_destroy", dom=dom, flags=flags)
 
@@ -319,10 +337,10 @@ class DriverCalls:
         self._call("domain_resume", dom=dom)
 
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-        self._call("domain_save", dom=dom, path=path, xml=xml, flags=flags)
+        self._call("domain_save", dom=dom, path=_absolute_path(path), xml=xml, flags=flags)
 
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
-        return cast("DomainRef", self._call("domain_restore", path=path, xml=xml, flags=flags))
+        return cast("DomainRef", self._call("domain_restore", path=_absolute_path(path), xml=xml, flags=flags))
 
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_managed_save", dom=dom, flags=flags)

@@ -242,6 +242,13 @@ class RemoteHooks:
     def domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         self._invoke("domain_set_autostart", dom, autostart)
 
+    def domain_create_with_files(self, dom: DomainRef, files: list[int], flags: int) -> None:
+        self._invoke("domain_create_with_files", dom, files, flags)
+
+    def domain_create_xml_with_files(self, xml: str, files: list[int], flags: int) -> DomainRef:
+        result: DomainRef = self._invoke("domain_create_xml_with_files", xml, files, flags)
+        return result
+
     def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_abort_job", dom, flags)
 

@@ -70,6 +70,9 @@ class RemoteCall(NamedTuple):
     plain: tuple[str, Callable[..., Any]] | None = None
     # ``ret`` also takes the wire arguments: a reply whose layout the request chose (cpumaps of ``maplen`` bytes)
     ret_takes_args: bool = False
+    # The hook's descriptors (from its arguments, as ``args`` takes them), sent with the call: CALL_WITH_FDS
+    # and SCM_RIGHTS (libvirt's *WithFiles procedures), or None for a call that passes none
+    fds: Callable[..., list[int]] | None = None
 
 
 # ---------------------------------------------------------------- value conversions
@@ -160,7 +163,7 @@ def _one(
     plain: tuple[str, Callable[..., Any]] | None = None,
 ) -> RemoteCall:
     # the row made as RemoteCall's own __new__ makes it, without that frame: 150 rows, 0.2 million instructions a run
-    return _tuple_new(RemoteCall, (hook, (proc,), args, ret, plain, False))
+    return _tuple_new(RemoteCall, (hook, (proc,), args, ret, plain, False, None))
 
 
 _tuple_new = tuple.__new__
@@ -186,7 +189,8 @@ _WHERE = {
         "domain_undefine domain_create_xml domain_create domain_destroy domain_shutdown domain_reboot "
         "domain_suspend domain_resume domain_save domain_managed_save domain_managed_save_remove "
         "domain_get_metadata domain_set_metadata domain_rename domain_reset domain_get_info domain_get_state "
-        "domain_get_xml_desc domain_get_os_type domain_get_flags domain_set_autostart"
+        "domain_get_xml_desc domain_get_os_type domain_get_flags domain_set_autostart domain_create_with_files "
+        "domain_create_xml_with_files"
     ),
     "calls_domain_jobs": (
         "domain_abort_job domain_migrate_begin domain_migrate_prepare domain_migrate_perform "

@@ -7,7 +7,7 @@ What most short commands call (``start``, ``destroy``, ``list``, ``dominfo``...)
 from __future__ import annotations
 
 from pyvirt.plugin import records as _records
-from pyvirt.remote.calls import _ALL, RemoteCall, _first, _flags, _one, _wd, domain_ref, uuid_bytes
+from pyvirt.remote.calls import _ALL, RemoteCall, _first, _flags, _none, _one, _wd, domain_ref, uuid_bytes
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -69,5 +69,11 @@ ROWS: tuple[RemoteCall, ...] = (
                lambda dom: [(_wd(dom),), (_wd(dom),), (_wd(dom),), (_wd(dom), 0), (_wd(dom), 0), (_wd(dom),)],
                _flags(_DOMAIN_FLAGS)),
     _one("domain_set_autostart", "DOMAIN_SET_AUTOSTART", lambda dom, autostart: (_wd(dom), int(autostart))),
+    # starting with descriptors (contract 1.15): they travel beside the arguments (CALL_WITH_FDS)
+    RemoteCall("domain_create_with_files", ("DOMAIN_CREATE_WITH_FILES",), lambda dom, files, flags: (_wd(dom), flags),
+               _none, fds=lambda dom, files, flags: files),
+    RemoteCall("domain_create_xml_with_files", ("DOMAIN_CREATE_XML_WITH_FILES",),
+               lambda xml, files, flags: (xml, flags), lambda w: domain_ref(w[0]),
+               fds=lambda xml, files, flags: files),
 )
 # fmt: on

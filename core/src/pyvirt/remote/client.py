@@ -234,6 +234,12 @@ class RemoteClient:
         self._reader_done.acquire()
         self._reader = _thread.start_new_thread(self._read_loop, ())
 
+    @property
+    def passes_fds(self) -> bool:
+        """Whether descriptors can travel on this connection: only a local socket of its own carries them
+        (libvirt's virNetSocketHasPassFD); a tls or ssh transport's socket relays bytes alone."""
+        return type(self._sock) is _socket.socket and self._sock.family == _socket.AF_UNIX
+
     # ------------------------------------------------------------------ calls
     def _next_serial(self) -> int:
         with self._state_lock:

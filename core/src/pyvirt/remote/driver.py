@@ -16,7 +16,7 @@ from __future__ import annotations
 import _thread
 import sys
 
-from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, XMLError
+from pyvirt.errors import ConnectionError, Error, ErrorCode, ErrorDomain, InternalError, XMLError
 from pyvirt.remote.calls import HOOK_NAMES, call_row, domain_ref, typed_param_to_wire, wire_domain, wire_volume
 from pyvirt.remote.client import RemoteClient, connect_unix, default_socket
 from pyvirt.uri import URI
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pyvirt.plugin.records import DomainRef, VolumeRef
     from pyvirt.plugin.typed_params import TypedParam
     from pyvirt.remote._hooks import RemoteHooks as _TypedHooks
+    from pyvirt.remote.calls import RemoteCall
     from pyvirt.remote.message import Header
     from pyvirt.remote.xdr import Pack, Unpack
 else:
@@ -234,6 +235,8 @@ class RemoteConnection(_TypedHooks):
     def _invoke(self, hook: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call table hook ``hook`` with the spec's arguments (its row's ``args`` takes the spec's names)."""
         row = call_row(hook)
+        if row.fds is not None:
+            return self._invoke_with_fds(row, args, kwargs)
         if row.plain is not None:
             plain_args = row.plain[1](*args, **kwargs)
             if plain_args is not None:  # no flags: the older procedure, as libvirt's client sends it
@@ -247,6 +250,42 @@ class RemoteConnection(_TypedHooks):
             return row.ret(reply, wire_args) if row.ret_takes_args else row.ret(reply)
         batch = [(n, p, a, u) for (n, p, u), a in zip(plan, wire_args, strict=True)]
         return row.ret(self._client.call_many(batch))
+
+    def _invoke_with_fds(self, row: RemoteCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A call whose descriptors travel with it (CALL_WITH_FDS), as libvirt's client sends them.
+
+        libvirt's client duplicates each descriptor first (close-on-exec), so a
+        bad one is the caller's error before anything is sent ("Cannot
+        duplicate FD"), and sends the duplicates; only a local socket carries
+        them (virNetSocketHasPassFD). Descriptors a reply would bring back are
+        closed: no such procedure returns any.
+        """
+        import os
+
+        from pyvirt.errors import SystemCallError
+
+        assert row.fds is not None
+        number, pack, unpack = self._plan(row.hook, row.procedures)[0]
+        dups: list[int] = []
+        try:
+            for fd in row.fds(*args, **kwargs):
+                try:
+                    dups.append(os.dup(fd))
+                except OSError as exc:
+                    raise SystemCallError(exc.errno or 9, f"Cannot duplicate FD {fd}", domain=ErrorDomain.RPC) from None
+            if dups and not self._client.passes_fds:
+                raise InternalError(
+                    ErrorCode.INTERNAL_ERROR,
+                    "Sending file descriptors is not supported on this socket",
+                    domain=ErrorDomain.RPC,
+                )
+            reply, returned = self._client.call_with_fds(number, pack, row.args(*args, **kwargs), unpack, dups)
+        finally:
+            for fd in dups:
+                os.close(fd)
+        for fd in returned:
+            os.close(fd)
+        return row.ret(reply)
 
     def bind_hook(self, hook: str) -> Callable[..., Any]:
         """The call of ``hook`` on this connection: a method written out here, else its call table row's.
@@ -297,7 +336,12 @@ class RemoteConnection(_TypedHooks):
         """
         import re  # only restores pay for it
 
-        definition = xml if xml is not None else self.call("DOMAIN_SAVE_IMAGE_GET_XML_DESC", (path, 0))[0]
+        try:
+            definition = xml if xml is not None else self.call("DOMAIN_SAVE_IMAGE_GET_XML_DESC", (path, 0))[0]
+        except Error as exc:
+            if exc.code != ErrorCode.NO_SUPPORT:
+                raise
+            return self._restore_and_find_new_id(path, flags)
         found = re.search(r"<name>([^<]*)</name>", definition or "")
         if xml is None and not flags:  # virDomainRestore, as libvirt's client sends it
             self.call("DOMAIN_RESTORE", (path,))
@@ -308,6 +352,20 @@ class RemoteConnection(_TypedHooks):
         from html import unescape  # XML's entities in the name; only restores pay for the import
 
         return domain_ref(self.call("DOMAIN_LOOKUP_BY_NAME", (unescape(found.group(1)),))[0])
+
+    def _restore_and_find_new_id(self, path: str, flags: int) -> DomainRef:
+        """A daemon that cannot read save images (no virDomainSaveImageGetXMLDesc): the restored domain is the
+        one running domain whose id was not there before (ids are never reused while the daemon runs)."""
+        before = set(self.call("CONNECT_LIST_DOMAINS", (16384,))[0])  # REMOTE_DOMAIN_LIST_MAX
+        if not flags:
+            self.call("DOMAIN_RESTORE", (path,))
+        else:
+            self.call("DOMAIN_RESTORE_FLAGS", (path, None, flags))
+        new = [i for i in self.call("CONNECT_LIST_DOMAINS", (16384,))[0] if i not in before]
+        if len(new) != 1:  # another client started a domain meanwhile
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "cannot tell which domain the restore started",
+                                domain=ErrorDomain.REMOTE)  # fmt: skip
+        return domain_ref(self.call("DOMAIN_LOOKUP_BY_ID", (new[0],))[0])
 
     def domain_open_console(self, dom: DomainRef, dev_name: str | None, flags: int) -> int:
         """The console as a local socket bridged to the RPC stream of DOMAIN_OPEN_CONSOLE.

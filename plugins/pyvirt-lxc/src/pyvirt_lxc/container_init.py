@@ -159,7 +159,31 @@ def _lookup_id(value: str, db: str) -> int:
     raise OSError(2, f"cannot find {kind} '{value}' in the container's {db}")
 
 
-def _exec_init(spec: ContainerSpec) -> None:
+def _install_passed_fds(passed: list[int], err_fd: int) -> int:
+    """libvirt's lxcContainerSetupFDs: the passed descriptors become 3, 4, ... in their order, nothing else.
+
+    Everything that must survive until the exec (the passed descriptors, the
+    error pipe) first moves above the range they take, so that no ``dup2``
+    overwrites another; then each lands on its number (inheritable) and every
+    other descriptor from there up is closed, as libvirt closes them "just in
+    case someone forgot to set FD_CLOEXEC". The error pipe stays, close-on-exec:
+    the init never sees it. Returns its new number.
+    """
+    top = 3 + len(passed)
+    new_err = fcntl.fcntl(err_fd, fcntl.F_DUPFD_CLOEXEC, top)
+    os.close(err_fd)
+    lifted = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, top) for fd in passed]
+    for fd in passed:
+        os.close(fd)
+    for number, fd in enumerate(lifted, start=3):
+        os.dup2(fd, number)  # (inheritable: the init's own from now on)
+        os.close(fd)
+    os.closerange(top, new_err)
+    os.closerange(new_err + 1, os.sysconf("SC_OPEN_MAX"))
+    return new_err
+
+
+def _exec_init(spec: ContainerSpec, passed: list[int], err_fd: int) -> None:
     init = spec.init[0]
     if not os.path.exists(init):
         raise OSError(2, f"cannot find init path '{init}' relative to container root")
@@ -180,7 +204,11 @@ def _exec_init(spec: ContainerSpec) -> None:
             os.setgid(gid)
         if uid:
             os.setuid(uid)
-    os.execve(init, spec.init, spec.env)
+    err_fd = _install_passed_fds(passed, err_fd)
+    try:
+        os.execve(init, spec.init, spec.env)
+    except BaseException as exc:  # the caller's err_fd may now be a passed descriptor: report on the moved one
+        report_failure(err_fd, exc)
 
 
 def report_failure(err_fd: int, exc: BaseException) -> None:
@@ -195,12 +223,13 @@ def report_failure(err_fd: int, exc: BaseException) -> None:
 
 
 def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: int, err_fd: int,
-                    root_fd: int = -1) -> None:  # fmt: skip
+                    root_fd: int = -1, passed: list[int] | None = None) -> None:  # fmt: skip
     """Never returns: execs the init or exits 126 after writing why to ``err_fd``.
 
     ``root_fd`` >= 0: the namespaces (a user namespace among them) and the root
     were made by the process that forked us (see the controller); otherwise
-    this process makes them.
+    this process makes them. ``passed``: descriptors the init gets as 3, 4, ...
+    (virDomainCreateWithFiles).
     """
     userns = root_fd >= 0
     try:
@@ -238,6 +267,6 @@ def enter_container(spec: ContainerSpec, console_fd: int, ready_fd: int, go_fd: 
             sc.sethostname(spec.hostname)
         if spec.private_net:
             sc.interface_up("lo")
-        _exec_init(spec)
+        _exec_init(spec, passed or [], err_fd)
     except BaseException as exc:
         report_failure(err_fd, exc)

@@ -119,7 +119,7 @@ class _Channel:
 
 
 def _fork_in_user_namespace(spec: ContainerSpec, console_slave: int, pipes: tuple[int, int, int],
-                            ours: tuple[int, ...]) -> int:  # fmt: skip
+                            ours: tuple[int, ...], passed: list[int]) -> int:  # fmt: skip
     """The ``<idmap>`` way: an intermediate child makes the user namespace, then forks the init.
 
     The PID namespace (and every other one) must belong to the new user
@@ -153,7 +153,7 @@ def _fork_in_user_namespace(spec: ContainerSpec, console_slave: int, pipes: tupl
             sc.unshare(flags | (sc.CLONE_NEWNET if spec.private_net else 0))
             pid = os.fork()
             if pid == 0:
-                enter_container(spec, console_slave, ready_w, go_r, err_w, root_fd)
+                enter_container(spec, console_slave, ready_w, go_r, err_w, root_fd, passed)
             os.write(sync_w, str(pid).encode())
             os._exit(0)
         except BaseException as exc:
@@ -175,14 +175,17 @@ def _fork_in_user_namespace(spec: ContainerSpec, console_slave: int, pipes: tupl
         os.waitpid(helper, 0)
 
 
-def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: int) -> int:
-    """Fork the init in new namespaces and see it to its exec; return its pid."""
+def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: int, passed: list[int]) -> int:
+    """Fork the init in new namespaces and see it to its exec; return its pid.
+
+    ``passed``: the descriptors the init gets as 3, 4, ... (libvirt_lxc's ``--passfd``).
+    """
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     if spec.uid_map:
         pid = _fork_in_user_namespace(
-            spec, console_slave, (ready_w, go_r, err_w), (ready_r, go_w, err_r, chan.rfd, chan.wfd, listen_fd)
+            spec, console_slave, (ready_w, go_r, err_w), (ready_r, go_w, err_r, chan.rfd, chan.wfd, listen_fd), passed
         )
     else:
         sc.unshare(sc.CLONE_NEWPID)
@@ -192,7 +195,7 @@ def _start(spec: ContainerSpec, chan: _Channel, console_slave: int, listen_fd: i
                 os.close(fd)
             chan.close()
             os.close(listen_fd)
-            enter_container(spec, console_slave, ready_w, go_r, err_w)
+            enter_container(spec, console_slave, ready_w, go_r, err_w, passed=passed)
     for fd in (ready_w, go_r, err_w):
         os.close(fd)
     ok = pid > 0 and os.read(ready_r, 1) == b"1"
@@ -283,12 +286,17 @@ def main(argv: list[str]) -> int:
         spec = ContainerSpec.loads(f.read())
     chan = _Channel(int(argv[2]), int(argv[3]))
     listen_fd = int(argv[4])
+    passed = [int(fd) for fd in argv[5:]]  # the init's 3, 4, ...: the controller lets go of them once it runs
     try:
         master, slave = os.openpty()
         verb, rest = chan.recv()  # the driver moves us into the cgroups while Python starts here
         if verb != "joined":
             raise RuntimeError(rest or "the driver stopped the start")
-        init_pid = _start(spec, chan, slave, listen_fd)
+        try:
+            init_pid = _start(spec, chan, slave, listen_fd, passed)
+        finally:
+            for fd in passed:
+                os.close(fd)
         os.close(slave)
     except Exception as exc:
         message = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"

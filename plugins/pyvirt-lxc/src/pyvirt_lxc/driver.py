@@ -153,8 +153,11 @@ class LxcConnection:
             self.state.forget_definition(obj)
 
     # ------------------------------------------------------------------ lifecycle
-    def _start(self, obj: DomainObj, reason: str = "booted") -> None:
-        """Start the container; the caller holds its modify job (libvirt's LXC driver starts within one)."""
+    def _start(self, obj: DomainObj, reason: str = "booted", files: list[int] | None = None) -> None:
+        """Start the container; the caller holds its modify job (libvirt's LXC driver starts within one).
+
+        ``files``: the caller's descriptors, which become the init's fds 3, 4, ... (still the caller's).
+        """
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
         st = self.state
@@ -170,7 +173,7 @@ class LxcConnection:
             spec.exec_attrs = st.security.process_exec_attrs(live)
             st.security.set_all_label(live)
             try:
-                proc = start_container(spec, limits_of(live), cgroup, st.paths)
+                proc = start_container(spec, limits_of(live), cgroup, st.paths, files or [])
             except BaseException:
                 with contextlib.suppress(Exception):
                     st.security.restore_all_label(live)
@@ -211,6 +214,10 @@ class LxcConnection:
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
+        return self.domain_create_xml_with_files(xml, [], flags)
+
+    @hookimpl
+    def domain_create_xml_with_files(self, xml: str, files: list[int], flags: int) -> DomainRef:
         check_flags(
             flags,
             DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
@@ -222,7 +229,7 @@ class LxcConnection:
             obj, added = self.state.add_definition(dom, live=True)
         try:
             with obj.job.holding(Job.MODIFY):
-                self._start(obj)
+                self._start(obj, files=files)
         except BaseException:
             if added and not obj.active:
                 with self.state.lock:
@@ -232,6 +239,10 @@ class LxcConnection:
 
     @hookimpl
     def domain_create(self, dom: DomainRef, flags: int) -> None:
+        self.domain_create_with_files(dom, [], flags)
+
+    @hookimpl
+    def domain_create_with_files(self, dom: DomainRef, files: list[int], flags: int) -> None:
         check_flags(
             flags,
             DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
@@ -239,7 +250,7 @@ class LxcConnection:
         )
         obj = self.state.find(dom)
         with obj.job.holding(Job.MODIFY):
-            self._start(obj)
+            self._start(obj, files=files)
 
     def _running(self, dom: DomainRef) -> DomainObj:
         obj = self.state.find(dom)
@@ -401,7 +412,7 @@ class LxcConnection:
 class LxcDriver(LxcStateHooks, LxcHostChecks, HypervisorDriver):
     """The object behind the ``lxc`` entry point."""
 
-    pyvirt_contract = "1.10"  # 1.10: host_validate
+    pyvirt_contract = "1.15"  # 1.10: host_validate; 1.15: domain_create_with_files, domain_create_xml_with_files
     name = "lxc"
 
     @hookimpl

@@ -239,9 +239,14 @@ def _log_tail(path: str, limit: int = 2000) -> str:
 
 
 def start_container(
-    spec: ContainerSpec, limits: Limits, cgroup: ContainerCgroup, paths: DriverPaths
+    spec: ContainerSpec, limits: Limits, cgroup: ContainerCgroup, paths: DriverPaths, files: list[int] | None = None
 ) -> ContainerProcess:
-    """Run the container to its init's exec; on any failure nothing of it is left."""
+    """Run the container to its init's exec; on any failure nothing of it is left.
+
+    ``files``: descriptors the init gets as its fds 3, 4, ... (virDomainCreateWithFiles). They stay the
+    caller's: the controller gets duplicates (as libvirt passes them to libvirt_lxc's ``--passfd``), made
+    here at 3 or above and distinct, so that a caller's 0-2 or one descriptor given twice still arrive.
+    """
     spec_path = _spec_path(spec)
     cgroup_made = veths_made = False
     cmd: Command | None = None
@@ -249,7 +254,10 @@ def start_container(
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     from_ctl, to_us = os.pipe2(os.O_CLOEXEC)
     from_us, to_ctl = os.pipe2(os.O_CLOEXEC)
+    passed: list[int] = []
     try:
+        for fd in files or ():
+            passed.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3))
         paths.ensure()
         remove_run_files(paths.run, spec.name)  # what an earlier run of this name may have left
         _remove_records(paths.run, spec.name)
@@ -267,8 +275,10 @@ def start_container(
         veths_made = True
         logfile = paths.logfile(spec.name)
         cmd = Command([sys.executable, "-I", "-S", "-c", _CONTROLLER_MAIN, spec_path, str(from_us), str(to_us),
-                       str(listener.fileno())])  # fmt: skip
+                       str(listener.fileno()), *(str(fd) for fd in passed)])  # fmt: skip
         cmd.pass_env_common().pass_fd(from_us).pass_fd(to_us).pass_fd(listener.fileno()).new_session()
+        for fd in passed:
+            cmd.pass_fd(fd)
         cmd.set_stdin(os.devnull).set_stdout(logfile, append=True).set_stderr(logfile, append=True)
         cmd.run_async()
         os.close(from_us)
@@ -328,6 +338,6 @@ def start_container(
         raise
     finally:
         listener.close()
-        for fd in (from_ctl, to_ctl, from_us, to_us):
+        for fd in (from_ctl, to_ctl, from_us, to_us, *passed):
             if fd >= 0:
                 os.close(fd)

@@ -16,6 +16,6 @@ from __future__ import annotations
 
 # importing the modules registers their handlers in HANDLERS
 from pyvirt.daemon.procedures import connection, domains, events, migration, objects  # noqa: F401
-from pyvirt.daemon.procedures.table import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK
+from pyvirt.daemon.procedures.table import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK, WITH_FDS
 
-__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK"]
+__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK", "WITH_FDS"]

@@ -143,6 +143,17 @@ def _create_xml(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(ctx.calls.domain_create_xml(xml=a[0], flags=a[1])),)
 
 
+@handles("DOMAIN_CREATE_WITH_FILES", fds=True)
+def _create_with_files(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_create_with_files(dom=domain_ref(a[0]), files=a[2], flags=a[1])
+    return (wire_domain(_domain(ctx, a[0])),)  # the started domain's id, which the client takes
+
+
+@handles("DOMAIN_CREATE_XML_WITH_FILES", fds=True)
+def _create_xml_with_files(ctx: ClientContext, a: Any) -> Any:
+    return (wire_domain(ctx.calls.domain_create_xml_with_files(xml=a[0], files=a[2], flags=a[1])),)
+
+
 @handles("DOMAIN_DESTROY")
 def _destroy(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_destroy(dom=domain_ref(a[0]), flags=0)

@@ -21,12 +21,14 @@ from pyvirt.plugin.records import (
 )
 from pyvirt.remote.calls import domain_ref, network_ref, uuid_bytes, uuid_text, wire_domain
 
-__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK", "handles"]
+__all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK", "WITH_FDS", "handles"]
 
 Handler = Callable[[ClientContext, Any], Any]
 HANDLERS: dict[str, Handler] = {}
 # procedure -> the one hook its handler calls (``handles(hook=...)``)
 ONE_HOOK: dict[str, str] = {}
+# Procedures whose handler takes the descriptors the call brought, as its last argument (``handles(fds=True)``)
+WITH_FDS: set[str] = set()
 # Procedures a client may call before CONNECT_OPEN (libvirt's open sequence and its feature probes).
 NO_CONNECTION_NEEDED = frozenset(
     {"REMOTE_PROC_AUTH_LIST", "REMOTE_PROC_CONNECT_OPEN", "REMOTE_PROC_CONNECT_SUPPORTS_FEATURE",
@@ -41,7 +43,7 @@ _AUTH_NONE = 0
 _VIR_CONNECT_RO = 1
 _VIR_DOMAIN_AFFECT_LIVE = 1
 # virDrvFeature values a remote client asks about (libvirt_internal.h), and the answers.
-_FEATURES = {8: 0, 9: 1, 10: 1, 14: 1, 15: 1, 16: 1}  # FD_PASSING no; TYPED_PARAM_STRING, KEEPALIVE, events...
+_FEATURES = {8: 1, 9: 1, 10: 1, 14: 1, 15: 1, 16: 1}  # FD_PASSING (as libvirtd), TYPED_PARAM_STRING, KEEPALIVE...
 _FEATURE_PROGRAM_KEEPALIVE = 10
 _DOMAIN_EVENT_ID_LAST = 27  # VIR_DOMAIN_EVENT_ID_LAST: in libvirt 9.0, MEMORY_DEVICE_SIZE_CHANGE (26) is the last
 _NETWORK_EVENT_ID_LAST = 1  # VIR_NETWORK_EVENT_ID_LAST
@@ -51,13 +53,17 @@ _PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318
 _PROC_NETWORK_EVENT_LIFECYCLE = 315
 
 
-def handles(*names: str, hook: str | None = None) -> Callable[[Handler], Handler]:
+def handles(*names: str, hook: str | None = None, fds: bool = False) -> Callable[[Handler], Handler]:
     """Register the handler of procedures ``names``.
 
     ``hook``: the handler calls this one hook and nothing else that may wait
     (the rest is wire conversion); where the connection's driver declares the
     hook never blocks (``DriverCalls.never_blocks``), the call is answered on
     the event loop without a worker's hand-off.
+
+    ``fds``: the procedure takes descriptors (libvirt's ``*WithFiles``): the
+    handler's arguments end with the list of those the call brought (empty
+    for a plain CALL). They are lent: the dispatcher closes them after the call.
     """
 
     def register(fn: Handler) -> Handler:
@@ -65,6 +71,8 @@ def handles(*names: str, hook: str | None = None) -> Callable[[Handler], Handler
             HANDLERS["REMOTE_PROC_" + name] = fn
             if hook is not None:
                 ONE_HOOK["REMOTE_PROC_" + name] = hook
+            if fds:
+                WITH_FDS.add("REMOTE_PROC_" + name)
         return fn
 
     return register

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pyvirt.conf import domain as conf_domain
     from pyvirt.conf import domain_devices as conf_devices
     from pyvirt.conf import snapshot as conf_snapshot
+    from pyvirt.conf import snapshot_align as conf_snapshot_align
     from pyvirt.conf import snapshot_list as conf_snapshot_list
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.snapshot import Snapshot
@@ -31,6 +32,7 @@ else:  # the XML models load when a definition is first parsed or formatted (pyv
     conf_devices = lazy_module("pyvirt.conf.domain_devices")
     conf_snapshot = lazy_module("pyvirt.conf.snapshot")
     conf_snapshot_list = lazy_module("pyvirt.conf.snapshot_list")
+    conf_snapshot_align = lazy_module("pyvirt.conf.snapshot_align")
 
 # libvirt's flag bits by libvirt's names, not pyvirt.flags' enums: importing an enum builds its class, and
 # this module is imported by every test:/// connection (test_flag_literals checks each value)
@@ -83,7 +85,10 @@ _VIR_DOMAIN_XML_UPDATE_CPU = 4
 
 __all__ = ["DomainHooks"]
 
-SAVE_MAGIC = b"PyvirtTestGuestSave\n"
+# virDomainState as virDomainSnapshotState names it (testDomainSnapshotAlignDisks copies the one into the other)
+_SNAPSHOT_STATES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shutoff", 6: "crashed",
+                    7: "pmsuspended"}  # fmt: skip
+SAVE_MAGIC = b"TestGuestMagic\0"  # libvirt's TEST_SAVE_MAGIC with its NUL: images move between the two
 UNDEFINE_MANAGED_SAVE = _VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
 UNDEFINE_SNAPSHOTS_METADATA = _VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
 XML_SECURE, XML_INACTIVE = _VIR_DOMAIN_XML_SECURE, _VIR_DOMAIN_XML_INACTIVE
@@ -306,6 +311,16 @@ class DomainHooks:
         self._emit(obj, DomainEvent.STARTED, Started.BOOTED)
 
     @hookimpl
+    def domain_create_with_files(self, dom: DomainRef, files: list[int], flags: int) -> None:
+        """libvirt's test driver takes the descriptors and ignores them (testDomainCreateWithFiles)."""
+        self.domain_create(dom, flags)
+
+    @hookimpl
+    def domain_create_xml_with_files(self, xml: str, files: list[int], flags: int) -> DomainRef:
+        """As :meth:`domain_create_with_files`: a plain create (testDomainCreateXMLWithFiles)."""
+        return self.domain_create_xml(xml, flags)
+
+    @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, _VIR_DOMAIN_DESTROY_GRACEFUL, "testDomainDestroyFlags")
         with self.state.lock:
@@ -370,21 +385,17 @@ class DomainHooks:
     # ------------------------------------------------------------------ save/restore
     @hookimpl
     def domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int) -> None:
-        check_flags(
-            flags,
-            _VIR_DOMAIN_SAVE_BYPASS_CACHE | _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED,
-            "testDomainSaveFlags",
-        )
+        check_flags(flags, 0, "testDomainSaveFlags")  # libvirt 9.0's test driver takes none (its managed save does)
         if xml:
             raise _errors.InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
-            text = conf_domain.format_domain(obj.live, XML_SECURE).encode()
+            text = conf_domain.format_domain(obj.live, XML_SECURE, domain_id=obj.id).encode()
             tmp = f"{path}.pyvirt-tmp"
             step = "open"  # libvirt's words name the step that failed
             try:
-                with open(tmp, "wb") as f:
+                with open(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), "wb") as f:  # as libvirt's
                     step = "write"
                     f.write(SAVE_MAGIC + len(text).to_bytes(4, "little") + text)
                     f.flush()
@@ -402,11 +413,7 @@ class DomainHooks:
 
     @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
-        check_flags(
-            flags,
-            _VIR_DOMAIN_SAVE_BYPASS_CACHE | _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED,
-            "testDomainRestoreFlags",
-        )
+        check_flags(flags, 0, "testDomainRestoreFlags")  # libvirt 9.0's test driver takes none (its managed save does)
         if xml:
             raise _errors.InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
         try:
@@ -631,24 +638,18 @@ class DomainHooks:
                 raise _errors.OperationInvalidError(
                     ErrorCode.OPERATION_INVALID, "cannot halt after transient domain snapshot"
                 )
+            conf_snapshot_align.check_snapshot_def(snap, redefine=bool(flags & SNAPSHOT_REDEFINE))
             if flags & SNAPSHOT_REDEFINE:
                 return self._snapshot_redefine(obj, dom, snap, xml, bool(flags & SNAPSHOT_CURRENT))
             now = int(time.time())
-            snap.name = snap.name or str(now)
+            snap.name = snap.name or str(now)  # the moment's post-parse name, before the disks are aligned
+            self._snapshot_align_disks(obj, snap)
             if snap.name in obj.snapshots:  # virDomainMomentAssignDef's words
                 raise _errors.OperationFailedError(
                     ErrorCode.OPERATION_FAILED, f"domain moment {snap.name} already exists", domain=ErrorDomain.DOMAIN
                 )
             snap.creation_time = now
-            snap.state = {1: "running", 3: "paused"}.get(int(obj.state), "shutoff")
             snap.parent = obj.current_snapshot
-            snap.memory_snapshot = snap.memory_snapshot or ("internal" if obj.active else "no")
-            if snap.disks is None and obj.live.devices is not None:
-                snap.disks = [
-                    conf_snapshot.SnapshotDisk(name=d.target_dev, snapshot="internal")
-                    for d in obj.live.devices.disks
-                    if d.target_dev
-                ]
             obj.snapshots[snap.name] = SnapshotObj(snap, obj.live.model_copy(deep=True))
             obj.current_snapshot = snap.name
             if flags & SNAPSHOT_HALT and obj.active:
@@ -656,6 +657,23 @@ class DomainHooks:
                 self.state.set_shutoff(obj, ShutoffReason.FROM_SNAPSHOT)
                 self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.FROM_SNAPSHOT)
         return SnapshotRef(dom, snap.name)
+
+    def _snapshot_align_disks(self, obj: DomainObj, snap: Snapshot) -> None:
+        """testDomainSnapshotAlignDisks: the state now, memory saved internally while running unless an external
+        file was asked, and every disk aligned with the running definition (internal, or external beside an
+        external memory file). No disk may ask for 'manual'."""
+        if any(d.snapshot == "manual" for d in snap.disks or []):
+            raise _errors.NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED, "'manual' snapshot mode is not supported by the test driver",
+                domain=ErrorDomain.TEST,
+            )  # fmt: skip
+        snap.state = _SNAPSHOT_STATES.get(int(obj.state), "nostate")
+        location = "internal"
+        if snap.memory_snapshot == "external":
+            location = "external"
+        else:
+            snap.memory_snapshot = "no" if snap.state == "shutoff" else "internal"
+        conf_snapshot_align.align_disks(snap, obj.live, location, True)
 
     def _snapshot_redefine(
         self, obj: DomainObj, dom: DomainRef, snap: Snapshot, xml: str, current: bool
@@ -691,8 +709,17 @@ class DomainHooks:
                 raise _errors.InvalidArgumentError(
                     ErrorCode.INVALID_ARG, f"definition for snapshot {snap.name} must use uuid {obj.uuid}"
                 )
-        else:
-            domain_def = old.domain_xml if old is not None else obj.live.model_copy(deep=True)
+        elif old is not None:
+            domain_def = old.domain_xml
+        else:  # virDomainSnapshotAlignDisks has no definition to align with
+            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "missing domain in snapshot",
+                                        domain=ErrorDomain.DOMAIN_SNAPSHOT)  # fmt: skip
+        external = (
+            snap.state == "disk-snapshot"
+            or snap.memory_snapshot == "external"
+            or any(d.snapshot == "external" for d in snap.disks or [])
+        )  # virDomainSnapshotDefIsExternal
+        conf_snapshot_align.align_disks(snap, domain_def, "external" if external else "internal", True)
         obj.snapshots[snap.name] = SnapshotObj(snap, domain_def)
         if current:
             obj.current_snapshot = snap.name

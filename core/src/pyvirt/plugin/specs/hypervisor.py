@@ -1586,6 +1586,50 @@ def domain_core_dump(dom: DomainRef, to: str, dumpformat: int, flags: int) -> No
     """
 
 
+# ---------------------------------------------------------------- starting with passed files (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_create_with_files(dom: DomainRef, files: list[int], flags: int) -> None:
+    """Start a defined domain handing it open file descriptors (virDomainCreateWithFiles). Optional.
+
+    Why: a service in a container that systemd-style socket activation
+    started takes its listening sockets from its parent; libvirt's LXC driver
+    makes the caller's descriptors the container init's fds 3, 4, ... in the
+    order given (``LISTEN_FDS`` style), so the init needs no host path.
+
+    :param dom: the domain, as a lookup returned it.
+    :param files: descriptors of this process, in the order the guest gets them; possibly empty. They stay
+        the caller's: a driver that hands one on keeps its own duplicate and never closes these.
+    :param flags: :class:`~pyvirt.flags.DomainCreateFlags` the driver accepts for a start (libvirt's LXC
+        driver: START_AUTODESTROY).
+    :raises Error: OPERATION_INVALID when the domain is already running; what a start raises otherwise.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_create_xml_with_files(xml: str, files: list[int], flags: int) -> DomainRef:
+    """Create and start a transient domain handing it open file descriptors (virDomainCreateXMLWithFiles).
+    Optional.
+
+    Why: as ``domain_create_with_files``, for a guest that exists only while it runs.
+
+    :param xml: the ``<domain>`` document.
+    :param files: descriptors of this process, in the order the guest gets them (see
+        ``domain_create_with_files``: they stay the caller's).
+    :param flags: :class:`~pyvirt.flags.DomainCreateFlags` (START_AUTODESTROY, START_VALIDATE, ...).
+    :returns: the running domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
 # ---------------------------------------------------------------- checkpoints
 
 
