@@ -83,3 +83,56 @@ def test_libvirts_name_rules_for_stopped_and_running_guests(snapper: tuple[pyvir
         dom.snapshot_lookup_by_name(f"../names/{longest}")
     assert exc.value.code == ErrorCode.NO_DOMAIN_SNAPSHOT
     dom.destroy()
+
+
+@pytest.mark.parametrize(
+    ("memory", "message"),
+    [
+        ("<memory snapshot='bogus'/>", "Invalid value for attribute 'snapshot' in element 'memory': 'bogus'."),
+        ("<memory snapshot='external'/>", "external memory snapshots require a filename"),
+        ("<memory snapshot='internal'/>", "memory state cannot be saved with offline or disk-only snapshot"),
+        ("<memory snapshot='no' file='/m'/>", "memory filename '/m' requires external snapshot"),
+        (
+            "<disks><disk name='vda' snapshot='bogus'/></disks>",
+            "Invalid value for attribute 'snapshot' in element 'disk': 'bogus'.",
+        ),
+        (
+            "<disks><disk name='vda'><source file='rel.qcow2'/></disk></disks>",
+            "disk snapshot image path 'rel.qcow2' must be absolute",
+        ),
+    ],
+)
+def test_libvirts_checks_of_the_document(snapper: tuple[pyvirt.Domain, Path], memory: str, message: str) -> None:
+    """virDomainSnapshotDefParse's checks, as qemuSnapshotCreateXML parses a shut-off guest's snapshot (offline):
+    nothing reaches qemu-img."""
+    dom, image = snapper
+    with pytest.raises(Error) as exc:
+        dom.snapshot_create(f"<domainsnapshot><name>s1</name>{memory}</domainsnapshot>")
+    assert exc.value.code == ErrorCode.XML_ERROR and exc.value.message == f"XML error: {message}"
+    assert "s1" not in image_snapshots(image) and dom.list_snapshots() == []
+
+
+@pytest.mark.parametrize(
+    ("disks", "flags", "message"),
+    [
+        ("<disk name='nosuch'/>", 0, "no disk named 'nosuch'"),
+        ("<disk name='vda'/><disk name='vda'/>", 0, "too many disk snapshot requests for domain"),
+        ("<disk name='nosuch'/>", 0x10, "no disk named 'nosuch'"),  # DISK_ONLY
+        # the external default is not uniform: the disk may ask for internal, and qemuSnapshotPrepare refuses
+        (
+            "<disk name='vda' snapshot='internal'/>",
+            0x10,
+            "disk-only snapshots require at least one disk to be selected for snapshot",
+        ),
+        ("<disk name='vda' snapshot='no'/>", 0x10, "nothing selected for snapshot"),
+    ],
+)
+def test_disks_aligned_as_libvirt(snapper: tuple[pyvirt.Domain, Path], disks: str, flags: int, message: str) -> None:
+    """virDomainSnapshotAlignDisks's and qemuSnapshotPrepare's refusals on the QEMU driver, internal and
+    disk-only, of a shut-off guest, before qemu-img runs."""
+    dom, image = snapper
+    with pytest.raises(Error) as exc:
+        dom.snapshot_create(f"<domainsnapshot><name>s1</name><disks>{disks}</disks></domainsnapshot>", flags)
+    assert message in exc.value.message
+    assert "s1" not in image_snapshots(image) and dom.list_snapshots() == []
+    assert not (image.parent / "disk.s1").exists()

@@ -17,11 +17,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ESCAPE", "escape_byte"]
+__all__ = ["ESCAPE", "ConsoleOpenError", "escape_byte"]
 
 _CONSOLE_FORCE = 1 << 0  # VIR_DOMAIN_CONSOLE_FORCE
+_SHUTOFF = 5  # VIR_DOMAIN_SHUTOFF
 
 ESCAPE = b"\x1d"  # Ctrl+], virsh's default (-e '^]')
+
+
+class ConsoleOpenError(CommandError):
+    """The driver could not open the console (virDomainOpenConsole failed), after the banner.
+
+    virsh's ``create --console`` ignores it (its cmdRunConsole's result is
+    dropped and libvirt's error never printed), unlike the checks before
+    the banner, which cmdRunConsole prints itself.
+    """
 
 
 def escape_byte(spec: str) -> bytes:
@@ -68,16 +78,24 @@ def cmd_console(s: Session, o: dict[str, Any]) -> None:
     import termios
     import tty
 
+    dom = get_domain(s, o["domain"])
+    # virsh's cmdRunConsole, in its order: the guest must run, stdin must be a terminal, the banner is printed,
+    # and only then is the console opened (a driver that has none fails after the banner, as in virsh)
+    try:
+        state = int(dom.state()[0])
+    except Error:
+        raise CommandError("Unable to get domain status") from None
+    if state == _SHUTOFF:
+        raise CommandError("The domain is not running")
     if not os.isatty(sys.stdin.fileno()):
         raise CommandError("Cannot run interactive console without a controlling TTY")
-    dom = get_domain(s, o["domain"])
-    try:
-        fd = dom.open_console(o["devname"], _CONSOLE_FORCE if o["force"] else 0)
-    except Error as exc:
-        raise CommandError(exc.message) from None
     ctrl = f" (Ctrl + {s.escape[1]})" if s.escape.startswith("^") else ""
     s.extra(f"Connected to domain '{dom.name}'\nEscape character is {s.escape}{ctrl}")
     sys.stdout.flush()
+    try:
+        fd = dom.open_console(o["devname"], _CONSOLE_FORCE if o["force"] else 0)
+    except Error as exc:
+        raise ConsoleOpenError(exc.message) from None
     tty_in, tty_out = sys.stdin.fileno(), sys.stdout.fileno()
     saved = termios.tcgetattr(tty_in)
     try:
@@ -87,4 +105,5 @@ def cmd_console(s: Session, o: dict[str, Any]) -> None:
         termios.tcsetattr(tty_in, termios.TCSADRAIN, saved)
         with contextlib.suppress(OSError):
             os.close(fd)
-    s.out("")
+    # nothing more: the blank line after the command is the one every command gets (virsh's cmdRunConsole
+    # prints none of its own after a detach)

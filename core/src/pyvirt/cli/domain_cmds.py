@@ -288,9 +288,13 @@ def cmd_create(s: Session, o: dict[str, Any]) -> None:
         raise _fail(f"Failed to create domain from {o['file']}", exc) from None
     s.extra(f"Domain '{d.name}' created from {o['file']}")
     if o["console"]:
-        try:  # virsh reports a console that cannot open, but the guest was created: the command succeeds
+        from pyvirt.cli.console_cmd import ConsoleOpenError
+
+        try:  # the guest was created: the command succeeds whatever the console does (virsh's cmdCreate)
             _attach_console(s, d)
-        except CommandError as exc:
+        except ConsoleOpenError:
+            pass  # virsh drops libvirt's error unprinted
+        except CommandError as exc:  # what cmdRunConsole prints itself (not running, no terminal)
             for line in exc.lines:
                 s.error(line)
 

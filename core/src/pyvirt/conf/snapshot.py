@@ -22,6 +22,12 @@ class SnapshotDisk(XmlModel):
     type: Annotated[str | None, X("@type")] = None
     driver_type: Annotated[str | None, X("driver/@type")] = None
     source_file: Annotated[str | None, X("source/@file")] = None
+    source_dev: Annotated[str | None, X("source/@dev")] = None
+
+    @property
+    def path(self) -> str | None:
+        """The new image's path (libvirt's ``src->path``): the file, or the block device."""
+        return self.source_dev if self.type == "block" else self.source_file
 
 
 class _DomainCopy(XmlModel):

@@ -18,6 +18,7 @@ from pyvirt.conf.domain import Domain, format_domain, parse_domain
 from pyvirt.conf.domain_devices import Chardev, ChardevSource, Disk, Interface, MemoryDevice
 from pyvirt.conf.metadata import get_metadata, parse_element, set_metadata
 from pyvirt.conf.snapshot import check_snapshot_name, format_snapshot, parse_snapshot
+from pyvirt.conf.snapshot_align import align_disks, check_snapshot_def
 from pyvirt.conf.snapshot_list import list_snapshot_names, snapshot_node
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
@@ -91,16 +92,19 @@ from pyvirt.util.host_topology import node_info
 from pyvirt_qemu import block_chain, block_jobs, dump, guest_stats, migration, migration_tuning
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.block_threshold import threshold_node
+from pyvirt_qemu.bypass_cache import CacheBypassingReader
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import pin_emulator_threads
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.domain_logs import remove_logs
 from pyvirt_qemu.domain_rename import rename_domain
 from pyvirt_qemu.domain_validation import check_cpu_model
 from pyvirt_qemu.driver_config import load_qemu_settings
 from pyvirt_qemu.emulator_caps import emulator_caps
+from pyvirt_qemu.file_job_recovery import end_file_job, record_file_job
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.graphics import prepare_graphics
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
@@ -114,7 +118,8 @@ from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
-from pyvirt_qemu.save_image import finish_image, read_image, start_image
+from pyvirt_qemu.save_image import ImageWriter, drop_if_partial, read_image
+from pyvirt_qemu.snapshot_memory import check_disk_only, create_with_memory
 from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
 from pyvirt_qemu.stats import collect as collect_stats
@@ -353,8 +358,18 @@ class QemuConnection:
             self.state.forget_definition(obj)
 
     # ------------------------------------------------------------------ lifecycle
-    def _start(self, obj: DomainObj, paused: bool, image: str | None = None, run: bool | None = None) -> None:
-        """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running).
+    def _start(
+        self,
+        obj: DomainObj,
+        paused: bool,
+        image: str | None = None,
+        run: bool | None = None,
+        bypass_cache: bool = False,
+        reset_nvram: bool = False,
+    ) -> None:
+        """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running;
+        ``bypass_cache``: read the image with ``O_DIRECT``, VIR_DOMAIN_SAVE_BYPASS_CACHE; ``reset_nvram``:
+        the UEFI variable store written again from its template first, VIR_DOMAIN_START_RESET_NVRAM).
 
         The caller holds the domain's start job (``state.start_job``), whose
         cross-process part has adopted a guest another process started
@@ -364,26 +379,26 @@ class QemuConnection:
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
         live = obj.live.model_copy(deep=True)
-        self._firmware(live)
+        self._firmware(live, reset_nvram)
         self._host_model_cpu(live)
         resolve_volume_disks(live, self.uri)
         resolve_network_nics(live, self.uri)
-        new_nvram = prepare_nvram(live)
+        new_nvram = prepare_nvram(live, reset=reset_nvram)
         try:
-            self._launch(obj, live, paused, image, run)
+            self._launch(obj, live, paused, image, run, bypass_cache)
         except BaseException:
             if new_nvram is not None:  # a failed first start leaves no varstore behind
                 with contextlib.suppress(OSError):
                     os.unlink(new_nvram)
             raise
 
-    def _firmware(self, live: Domain) -> None:
+    def _firmware(self, live: Domain, reset_nvram: bool = False) -> None:
         assert live.os is not None and live.os.type is not None
         machine = live.os.type.machine or "pc"
         if live.os.firmware == "efi":
             caps = emulator_caps(emulator_for(live), self.state.paths.cache)
             machine = next((m.name for m in caps.machines if machine in (m.name, m.alias)), machine)
-        resolve_firmware(live, machine, self.state.paths.nvram_dir)
+        resolve_firmware(live, machine, self.state.paths.nvram_dir, reset_nvram)
 
     def _host_model_cpu(self, live: Domain) -> None:
         """Turn ``<cpu mode='host-model'>`` into the named model and features this host offers; refuse a named
@@ -404,20 +419,27 @@ class QemuConnection:
             )
         live.cpu = guest_cpu_for_host_model(cpu, host)
 
-    def _launch(self, obj: DomainObj, live: Domain, paused: bool, image: str | None, run: bool | None) -> None:
+    def _launch(
+        self, obj: DomainObj, live: Domain, paused: bool, image: str | None, run: bool | None, bypass_cache: bool
+    ) -> None:
         st = self.state
         incoming: int | None = None
+        reader: CacheBypassingReader | None = None  # (libvirt's iohelper between the image and QEMU)
         domain_id = next(st.next_id)  # before start: it names the guest's huge page directories, as in libvirt
         header = None
         if image is not None:
-            header = read_image(image)
-            incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
-            os.lseek(incoming, header.data_offset, os.SEEK_SET)
+            header = read_image(image, direct=bypass_cache)
+            if bypass_cache:
+                reader = CacheBypassingReader(image, header.data_offset)
+                incoming = reader.fd
+            else:
+                incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+                os.lseek(incoming, header.data_offset, os.SEEK_SET)
         sources = _local_sources(live)  # what the disks' startupPolicy may let go (disk-change events)
         try:
             proc = start_process(
                 live, st.paths, st.security,
-                on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: None,
+                on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: st.on_monitor_closed(obj),
                 qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
                 chardev_tls=st.chardev_tls, nbd_tls=st.nbd_tls,
                 domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
@@ -426,9 +448,14 @@ class QemuConnection:
         except Exception:
             remove_status(st.paths.status_xml(obj.name))  # start_process undid the rest of this start
             st.audit_start(DomainObj(live=live), -1, False)
+            if reader is not None:
+                with contextlib.suppress(Error):
+                    reader.close()
             raise
         finally:
-            if incoming is not None:
+            if reader is not None:
+                reader.hand_over()  # (QEMU has its copy)
+            elif incoming is not None:
                 os.close(incoming)
         restored = header is not None
         if header is not None:
@@ -441,6 +468,8 @@ class QemuConnection:
             st.save_status(obj)
             if restored:
                 _wait_incoming(proc.monitor)
+                if reader is not None:
+                    reader.close()  # (QEMU has read the stream to its end)
             _record_ptys(live, proc.monitor)
             for disk in live.devices.disks if live.devices is not None else []:
                 throttle = throttle_args(disk, disk_qom_path(disk))
@@ -488,23 +517,25 @@ class QemuConnection:
         elif flags & DomainSaveRestoreFlags.PAUSED:
             was_running = False
         xml = format_domain(obj.live)
-        fd = start_image(path, xml, was_running)
+        image = ImageWriter(path, xml, was_running, bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE))
         paused_here = False
         before = (obj.state, obj.reason)
         try:
+            record_file_job(self.state, obj, AsyncJob.SAVE)  # (what a daemon that follows a killed one recovers)
             if obj.state == DomainState.RUNNING:
                 obj.expect("STOP")
                 proc.monitor.execute("stop")
                 paused_here = True
             with obj.lock:  # what queries show meanwhile, as libvirt: "paused (saving)"
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.SAVE
+            self.state.save_status(obj)
             if paused_here:  # libvirt's qemuProcessHandleStop reports the pause for the save as a plain pause
                 self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
-            info = self.migrate_to_file(obj, proc, fd)
-            finish_image(fd)
+            info = self.migrate_to_file(obj, proc, image.fd)
+            image.finish()
             file_job_completed(self.state, obj, AsyncJob.SAVE, info)
         except BaseException:
-            os.close(fd)
+            image.close()
             with contextlib.suppress(OSError):
                 os.unlink(path)
             after = before
@@ -519,8 +550,9 @@ class QemuConnection:
                     obj.state, obj.reason = after
             if resumed and after[0] == DomainState.RUNNING:  # qemuProcessHandleResume: resumed (unpaused)
                 self.state.emit(obj, DomainEvent.RESUMED, Resumed.UNPAUSED)
+            end_file_job(self.state, obj)
             raise
-        os.close(fd)
+        image.close()
         proc.stop_reason = "saved"
         proc.kill(grace=3.0)
         proc.cleaned.wait(30)
@@ -529,16 +561,20 @@ class QemuConnection:
     def migrate_to_file(obj: DomainObj, proc: QemuProcess, fd: int) -> dict[str, Any]:
         """QEMU's migration stream into ``fd``, within the domain's async job (libvirt's qemuMigrationSrcToFile,
         which save, managedsave and a dump that is not memory-only share); ``domjobabort`` cancels it.
-        Returns QEMU's last query-migrate answer (status "completed")."""
+        Returns QEMU's last query-migrate answer (status "completed"). QEMU's bandwidth limit is lifted
+        meanwhile (:func:`~pyvirt_qemu.migration_tuning.unthrottled`)."""
         proc.monitor.pass_fd(fd, "pyvirt-save")
         # QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
         proc.monitor.execute("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
-        proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
-        obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
-        try:
-            return _wait_migration(proc.monitor, obj.job)
-        finally:
-            obj.job.on_abort(None)
+        with migration_tuning.unthrottled(proc.monitor):
+            proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
+            obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
+            try:
+                info = _wait_migration(proc.monitor, obj.job)
+            finally:
+                obj.job.on_abort(None)
+        proc.monitor.sync_events()  # each pass's migration-iteration event goes out before the job's end
+        return info
 
     @hookimpl
     def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
@@ -563,23 +599,28 @@ class QemuConnection:
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
         check_flags(
             flags,
-            DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+            DomainSaveRestoreFlags.BYPASS_CACHE
+            | DomainSaveRestoreFlags.RUNNING
+            | DomainSaveRestoreFlags.PAUSED
+            | DomainSaveRestoreFlags.RESET_NVRAM,
             "qemuDomainRestoreFlags",
         )
         if xml is not None:
             raise InvalidArgumentError(
                 ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported"
             )
-        header = read_image(path)
+        header = read_image(path, direct=bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE))
         dom = apply_defaults(parse_domain(header.xml))
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         run = (
             True if flags & DomainSaveRestoreFlags.RUNNING else False if flags & DomainSaveRestoreFlags.PAUSED else None
         )
+        bypass_cache = bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE)
         try:
             with self.state.start_job(obj):
-                self._start(obj, paused=False, image=path, run=run)
+                self._start(obj, paused=False, image=path, run=run, bypass_cache=bypass_cache,
+                            reset_nvram=bool(flags & DomainSaveRestoreFlags.RESET_NVRAM))  # fmt: skip
         except Exception:
             if added and not obj.active:  # (active: another process runs it, and we adopted it)
                 with self.state.lock:
@@ -678,7 +719,10 @@ class QemuConnection:
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(
             flags,
-            DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_AUTODESTROY | DomainCreateFlags.START_BYPASS_CACHE,
+            DomainCreateFlags.START_PAUSED
+            | DomainCreateFlags.START_AUTODESTROY
+            | DomainCreateFlags.START_BYPASS_CACHE
+            | DomainCreateFlags.START_RESET_NVRAM,
             "qemuDomainCreateXML",
         )
         dom = apply_defaults(parse_domain(xml), self.state.paths.cache, channel_dir=self.state.paths.lib)
@@ -686,7 +730,8 @@ class QemuConnection:
             obj, added = self.state.add_definition(dom, live=True)
         try:
             with self.state.start_job(obj):
-                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED))
+                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED),
+                            reset_nvram=bool(flags & DomainCreateFlags.START_RESET_NVRAM))  # fmt: skip
         except Exception:
             if added and not obj.active:  # (active: another process runs it, and we adopted it)
                 with self.state.lock:
@@ -701,19 +746,28 @@ class QemuConnection:
             DomainCreateFlags.START_PAUSED
             | DomainCreateFlags.START_AUTODESTROY
             | DomainCreateFlags.START_BYPASS_CACHE
-            | DomainCreateFlags.START_FORCE_BOOT,
+            | DomainCreateFlags.START_FORCE_BOOT
+            | DomainCreateFlags.START_RESET_NVRAM,
             "qemuDomainCreateWithFlags",
         )
         obj = self.state.find(dom)
+        reset_nvram = bool(flags & DomainCreateFlags.START_RESET_NVRAM)  # a restore of the managed save too
         with self.state.start_job(obj):
             managed = self.state.paths.managed_save(obj.name)
+            # a managed save that never completed (the daemon died) is dropped: a fresh boot
+            drop_if_partial(managed, direct=bool(flags & DomainCreateFlags.START_BYPASS_CACHE))
             if os.path.exists(managed) and not flags & DomainCreateFlags.START_FORCE_BOOT:  # boot afresh instead
                 self._start(
-                    obj, paused=False, image=managed, run=False if flags & DomainCreateFlags.START_PAUSED else None
+                    obj,
+                    paused=False,
+                    image=managed,
+                    run=False if flags & DomainCreateFlags.START_PAUSED else None,
+                    bypass_cache=bool(flags & DomainCreateFlags.START_BYPASS_CACHE),
+                    reset_nvram=reset_nvram,
                 )
                 os.unlink(managed)  # the guest runs from it now; a second start must boot fresh
             else:
-                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED))
+                self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED), reset_nvram=reset_nvram)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(managed)
 
@@ -725,9 +779,11 @@ class QemuConnection:
 
     @hookimpl
     def domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        check_flags(flags, DomainDestroyFlags.GRACEFUL, "qemuDomainDestroyFlags")
+        check_flags(flags, DomainDestroyFlags.GRACEFUL | DomainDestroyFlags.REMOVE_LOGS, "qemuDomainDestroyFlags")
         obj = self.state.find(dom)
         if self.state.destroy_start(obj):  # a start with no QEMU adopted yet: ended, as libvirt's destroy ends it
+            if flags & DomainDestroyFlags.REMOVE_LOGS:
+                remove_logs(self.state.paths.log, obj.name)
             return
         with obj.lock:
             proc = obj.process
@@ -749,6 +805,8 @@ class QemuConnection:
             # thread, woken late on a busy host, began its job: destroyed all the same, as libvirt reports it
             if not proc.cleaned.wait(30):
                 raise
+        if flags & DomainDestroyFlags.REMOVE_LOGS:  # after the stop, as qemuDomainDestroyFlags does
+            remove_logs(self.state.paths.log, obj.name)
 
     @hookimpl
     def domain_shutdown(self, dom: DomainRef, flags: int) -> None:
@@ -1526,8 +1584,14 @@ class QemuConnection:
         """Internal snapshots (qcow2); with a running guest its memory too. HALT stops the guest afterwards."""
         check_flags(flags, SNAPSHOT_CREATE_HALT | SNAPSHOT_CREATE_DISK_ONLY, "qemuDomainSnapshotCreateXML")
         snap = parse_snapshot(xml)
+        # virDomainSnapshotDefParse's checks: with VIR_DOMAIN_SNAPSHOT_PARSE_OFFLINE for a disk-only snapshot or
+        # a guest that does not run, as qemuSnapshotCreateXML parses it
+        offline = bool(flags & SNAPSHOT_CREATE_DISK_ONLY) or not self.state.find(dom).active
+        check_snapshot_def(snap, offline=offline)
         snap.name = snap.name or str(int(time.time()))
         check_snapshot_name(snap.name)  # before QEMU's monitor, qemu-img or the filesystem sees it
+        if snap.memory_snapshot == "external":  # (a disk-only or offline one was refused by the checks above)
+            return create_with_memory(self, dom, snap, flags)
         external = bool(flags & SNAPSHOT_CREATE_DISK_ONLY) or any(d.snapshot == "external" for d in snap.disks or [])
         if external:
             return self._external_snapshot(dom, snap)
@@ -1535,6 +1599,9 @@ class QemuConnection:
                 d.snapshot not in (None, "internal") for d in snap.disks)):  # fmt: skip
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "mixing internal and external snapshots")
         obj, store = self._store(dom)
+        # virDomainSnapshotAlignDisks's refusals (a disk the guest lacks, one named twice, one that must be
+        # internal); the internal snapshot itself covers every writable disk, as QEMU's snapshot-save does
+        align_disks(snap.model_copy(deep=True), obj.live, "internal", True)
         with obj.job.holding_async(AsyncJob.SNAPSHOT):
             proc = obj.process
             if proc is not None:
@@ -1559,6 +1626,9 @@ class QemuConnection:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "a disk-only snapshot cannot hold memory")
             persistent = obj.persistent_def() if obj.persistent else obj.live.model_copy(deep=True)
             proc = obj.process
+            # qemuSnapshotCreateAlignDisks: every disk with its mode, external by default, names generated
+            align_disks(snap, obj.live if proc is not None else persistent, "external", True)
+            check_disk_only(snap, proc is not None)
             store.create_external(snap, persistent, obj.live if proc is not None else None,
                                   proc.monitor if proc is not None else None)  # fmt: skip
             if obj.persistent:
@@ -1760,9 +1830,10 @@ class QemuConnection:
 class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
     """The object behind the ``qemu`` entry point."""
 
+    # 1.15: no new hook, but core 1.15's pyvirt.conf.snapshot_align (libvirt's snapshot checks and disk alignment);
     # 1.14: a disk's write threshold; 1.13: block copy, block job abort/pivot/speed; 1.12: emulator pinning, every block
     # counter; 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics
-    pyvirt_contract = "1.14"
+    pyvirt_contract = "1.15"
     name = "qemu"
 
     @hookimpl

@@ -237,9 +237,13 @@ def _enable(dom: Domain, build: FirmwareBuild, nvram_dir: str) -> None:
             dom.os.loader.secure = True
 
 
-def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str) -> None:
+def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str, reset_nvram: bool = False) -> None:
     """Fill ``<loader>``/``<nvram>`` for ``firmware='efi|bios'`` (live XML), or refuse with libvirt's error; a
-    loader given by path without a template gets its template (and the rest) from its own descriptor."""
+    loader given by path without a template gets its template (and the rest) from its own descriptor.
+
+    ``reset_nvram`` (VIR_DOMAIN_START_RESET_NVRAM): the store is to be made again, so a loader given by path
+    needs its template even when its store exists; a store on a server cannot be reset (qemuFirmwareFillDomain).
+    """
     assert dom.os is not None and dom.os.type is not None
     arch = dom.os.type.arch or "x86_64"
     loader = dom.os.loader
@@ -257,13 +261,16 @@ def resolve_firmware(dom: Domain, canonical_machine: str, nvram_dir: str) -> Non
     if loader is None or loader.type != "pflash" or not loader.readonly or not loader.path:
         return
     if dom.os.nvram is not None and dom.os.nvram.type == "network":
+        if reset_nvram and not loader.stateless and dom.os.nvram.template is None:
+            raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED,
+                                    "resetting of nvram is not supported with network backed nvram")  # fmt: skip
         return  # a store on a server: nothing to find for it, nothing to create (libvirt does not look)
     if not loader.stateless:
         # virDomainDefHasOldStyleROUEFI: the variable store is the domain's own, named after it unless given
         nvram = dom.os.nvram or Nvram()
         nvram.path = nvram.path or os.path.join(nvram_dir, f"{dom.name}_VARS.fd")
         dom.os.nvram = nvram
-        if nvram.template is not None or os.path.exists(nvram.path):
+        if nvram.template is not None or (os.path.exists(nvram.path) and not reset_nvram):
             return
     # the descriptors are asked, but finding none is no error (libvirt falls back to the old style)
     build = next((b for b in firmware_descriptors() if _matches(dom, b, arch, canonical_machine, smm)), None)
@@ -278,9 +285,16 @@ def nvram_network_disk(nvram: Nvram) -> Disk:
                 source_hosts=nvram.source_hosts, source_auth=nvram.source_auth)  # fmt: skip
 
 
-def prepare_nvram(dom: Domain) -> str | None:
-    """Copy the variable-store template for a first boot; returns the path when this call created it."""
-    if dom.os is None or dom.os.nvram is None or not dom.os.nvram.path or os.path.exists(dom.os.nvram.path):
+def prepare_nvram(dom: Domain, reset: bool = False) -> str | None:
+    """Copy the variable-store template for a first boot; returns the path when this call created it.
+
+    ``reset`` (VIR_DOMAIN_START_RESET_NVRAM, qemuPrepareNVRAM's reset_nvram): an existing store is written
+    again from the template, as a first boot would find it; it is not this call's to remove on a failure.
+    """
+    if dom.os is None or dom.os.nvram is None or not dom.os.nvram.path or dom.os.nvram.type == "network":
+        return None
+    existed = os.path.exists(dom.os.nvram.path)
+    if existed and not reset:
         return None
     template = dom.os.nvram.template
     if not template:
@@ -300,4 +314,4 @@ def prepare_nvram(dom: Domain) -> str | None:
         raise OperationFailedError(
             ErrorCode.OPERATION_FAILED, f"Failed to create NVRAM store {dom.os.nvram.path}: {exc.strerror}"
         ) from exc
-    return dom.os.nvram.path
+    return None if existed else dom.os.nvram.path

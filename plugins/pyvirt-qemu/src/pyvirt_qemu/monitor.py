@@ -89,10 +89,15 @@ class Monitor:
         # (socket, lock file) of the guest's second QMP monitor, used one command at a time while held elsewhere
         self.shared: tuple[str, str] | None = None
         self._events_task: Any = None
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        # events; a threading.Event is a marker of ``sync_events``, set when the dispatcher reaches it
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | threading.Event | None] = queue.Queue()
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
         self._dispatcher.start()
         self._closed = False
+        # Why the connection ended when QEMU did not simply hang up (a reply over qemu.qmp's 10 MiB limit, a
+        # message that is not JSON, a failed write): libvirt's monitor error, as against its EOF. Set before
+        # ``on_eof`` runs, so that the owner can tell a broken monitor of a running guest from an exit.
+        self.failure: BaseException | None = None
         # QEMU hung up and the loop wound itself down (``_end_on_hang_up``): nothing more runs on it
         self._ended = False
         self._busy = False  # an event handler is running (it may wait for a lock our closer holds)
@@ -103,6 +108,9 @@ class Monitor:
 
     def _dispatch(self) -> None:
         while (item := self._queue.get()) is not None:
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
             with self._close_lock:
                 if self._closed:  # events of a closed monitor are nobody's business any more
                     continue
@@ -116,6 +124,34 @@ class Monitor:
                     self._busy = False
         if self._on_eof is not None:
             self._on_eof()
+
+    def sync_events(self, timeout: float = 2.0) -> None:
+        """Return once every event QEMU sent before its last reply has been handled (``on_event`` returned).
+
+        Why: a caller that learns from a reply that something ended (``query-migrate``
+        says "completed") must report it after the events that led there (each pass's
+        MIGRATION_PASS), as libvirt, which learns both from one ordered stream, does.
+        Events precede the reply on QEMU's socket, so they are in qemu.qmp's queue by
+        now: wait until the pump has taken them, then until the dispatcher reaches a
+        marker queued behind them. Bounded: a monitor that closes meanwhile has no
+        events left to report.
+        """
+        client = self._client
+        if client is None or self._closed or self._ended or self.dispatching_here():
+            return
+        deadline = time.monotonic() + timeout
+
+        async def pumped() -> None:
+            while not client.events.empty() and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+
+        try:
+            self._run(pumped(), timeout)
+        except Exception:  # (closed meanwhile, or the wait ran out: nothing more to wait for)
+            return
+        marker = threading.Event()
+        self._queue.put(marker)
+        marker.wait(max(0.0, deadline - time.monotonic()))
 
     def dispatching_here(self) -> bool:
         """Whether the calling thread delivers this monitor's events (an event handler checks that the event
@@ -299,8 +335,12 @@ class Monitor:
 
     async def _shutdown(self) -> None:
         if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.disconnect()
+            try:
+                await self._client.disconnect()  # raises what ended the reader or writer, EOFError for a hang-up
+            except Exception as exc:
+                if not self._closed and not isinstance(exc, (EOFError, ConnectionResetError)):
+                    self.failure = exc
+                    log.warning("QEMU monitor of '%s' failed: %s", self.name, exc)
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
         for task in tasks:

@@ -185,8 +185,12 @@ class SnapshotStore:
         self.set_current(name)
 
     def create_external(self, snap: Snapshot, persistent: Domain, live: Domain | None = None,
-                        monitor: Monitor | None = None) -> None:  # fmt: skip
-        """Disk-only, external: a new qcow2 overlay on each disk's current image, which the definition now uses.
+                        monitor: Monitor | None = None, state: str | None = None) -> None:  # fmt: skip
+        """External: a new qcow2 overlay on each disk's current image, which the definition now uses.
+
+        ``state``: the guest's state when its memory went to the snapshot's
+        memory file (a full-system external snapshot); without it the snapshot
+        is disk-only ("disk-snapshot", no memory).
 
         A stopped guest's overlays are made with qemu-img; a running guest's by
         QEMU itself (blockdev-snapshot-sync on each disk's current top node), and
@@ -212,7 +216,7 @@ class SnapshotStore:
                     f"and is not a block device: {overlay}", verbatim=False,
                 )  # fmt: skip
             plan.append((disk, overlay))
-        if not plan:
+        if not plan and state is None:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
         made: list[str] = []
         try:
@@ -241,12 +245,20 @@ class SnapshotStore:
         snap.domain_xml = format_domain(persistent, 2)  # the definition as it was, before the overlays
         for disk, overlay in plan:
             disk.source_file, disk.driver_type = overlay, "qcow2"
-        snap.state = "disk-snapshot"
-        snap.memory_snapshot = "no"
+        if state is None:
+            snap.state, snap.memory_snapshot = "disk-snapshot", "no"
+        else:  # the memory file holds the rest
+            snap.state = state
         snap.parent = self.current()
         snap.creation_time = int(time.time())
-        snap.disks = [SnapshotDisk(name=d.target_dev, snapshot="external", type="file", driver_type="qcow2",
-                                   source_file=o) for d, o in plan]  # fmt: skip
+        overlays = {d.target_dev: o for d, o in plan}
+        if not snap.disks:
+            snap.disks = [SnapshotDisk(name=d.target_dev, snapshot="external", type="file", driver_type="qcow2",
+                                       source_file=o) for d, o in plan]  # fmt: skip
+        else:  # every disk of the guest, as libvirt's alignment listed it: the ones left out say "no"
+            snap.disks = [SnapshotDisk(name=d.name, snapshot="external", type="file", driver_type="qcow2",
+                                       source_file=overlays[d.name]) if d.name in overlays else
+                          SnapshotDisk(name=d.name, snapshot="no") for d in snap.disks or []]  # fmt: skip
         snap.active = 1
         self.save(snap)
         self.set_current(name)

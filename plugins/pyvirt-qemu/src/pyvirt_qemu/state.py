@@ -49,7 +49,7 @@ from typing import Any
 from pyvirt.conf.domain import format_domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError, SystemCallError
-from pyvirt.events import DomainEvent, Resumed, Shutdown, Stopped, Suspended
+from pyvirt.events import ControlErrorEvent, DomainEvent, Resumed, Shutdown, Stopped, Suspended
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, file_lock, try_lock_file, unlock_file
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
@@ -379,7 +379,7 @@ class QemuState(DomainTable[DomainObj]):
             return
         pidfd = os.pidfd_open(st.pid)
         monitor = Monitor(obj.name, on_event=lambda ev, data: self.on_qmp_event(obj, ev, data),
-                          on_eof=lambda: None)  # fmt: skip
+                          on_eof=lambda: self.on_monitor_closed(obj))  # fmt: skip
         monitor.claim_owner = not self.owned_alone
         proc = QemuProcess(obj.name, st.pid, pidfd, monitor, hugepage_dirs=hugepage_dirs)
         try:
@@ -465,6 +465,16 @@ class QemuState(DomainTable[DomainObj]):
         self._release_paths()
 
     # ------------------------------------------------------------------ runtime events
+    def on_monitor_closed(self, obj: DomainObj) -> None:
+        """qemuProcessHandleMonitorError: the monitor of a guest that still runs broke (not QEMU's exit, not our
+        own stop); the guest is out of the driver's control, which its control-error event tells clients."""
+        proc = obj.process
+        if proc is None or proc.monitor.failure is None or proc.stop_reason is not None or not proc.alive():
+            return
+        ref = obj.ref()
+        for sink in list(self.sinks):
+            sink.emit("control-error", ControlErrorEvent(ref))
+
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
         if event == "VSERPORT_CHANGE":
             channel = agent_channel(obj.live)
