@@ -23,6 +23,7 @@ from pyvirt.local_driver.state_driver import (
     wait_for_jobs,
 )
 from pyvirt.plugin import hookimpl
+from pyvirt_qemu.file_job_recovery import recover as recover_file_jobs
 from pyvirt_qemu.migration_recovery import recover as recover_migrations
 
 __all__ = ["QemuStateHooks"]
@@ -40,6 +41,7 @@ class QemuStateHooks:
         conn = _held.open(self, privileged, root)
         try:
             recover_migrations(conn)  # (libvirt's reconnect: an outgoing migration the last daemon left)
+            recover_file_jobs(conn.state)  # (and a save or dump it left)
             if should_autostart(conn.state.paths.run):
                 autostart_domains(_held, log)
         except BaseException:

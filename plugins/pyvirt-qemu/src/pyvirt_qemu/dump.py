@@ -55,6 +55,7 @@ from pyvirt.migration import JobType
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, typed_param
 from pyvirt_qemu.bypass_cache import CacheBypassingWriter
+from pyvirt_qemu.file_job_recovery import end_file_job, record_file_job
 
 if TYPE_CHECKING:
     from pyvirt.plugin.records import DomainRef
@@ -108,6 +109,7 @@ def core_dump(conn: QemuConnection, dom: DomainRef, to: str, dumpformat: int, fl
         finally:
             with _dumps_lock:
                 _dumps.pop(id(obj), None)
+            end_file_job(st, obj)
 
 
 def _dump_job(
@@ -117,12 +119,14 @@ def _dump_job(
     # the guest runs again afterwards if it ran before, whether it was paused here or by QEMU's own dump
     resume = obj.state == DomainState.RUNNING
     paused = False
+    record_file_job(st, obj, AsyncJob.DUMP)  # (what a daemon that follows a killed one recovers)
     if not flags & LIVE and obj.state == DomainState.RUNNING:
         obj.expect("STOP")
         proc.monitor.execute("stop")
         paused = True
         with obj.lock:  # what queries show meanwhile, as libvirt: "paused (dumping)"
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.DUMP
+        st.save_status(obj)
         st.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)  # qemuProcessHandleStop: a plain pause
         if not proc.alive():
             raise InternalError(ErrorCode.INTERNAL_ERROR, "guest unexpectedly quit", domain=ErrorDomain.QEMU)
