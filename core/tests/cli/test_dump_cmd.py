@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from virsh_compare import PYVIRSH, SKIP_WITHOUT_VIRSH, VIRSH
+from virsh_compare import PYVIRSH, SKIP_WITHOUT_VIRSH, VIRSH, try_timeouts
 
 import pyvirt
 from pyvirt.daemon.instance import PrivateDaemon
@@ -28,9 +28,9 @@ _MAGIC = b"TestGuestMagic\0"
 
 
 def _run(argv: list[str], line: str, cwd: Path, uri: str = "test:///default") -> tuple[str, str, int]:
-    for _ in range(8):  # virsh's own hang (see the module's docstring)
+    for timeout in try_timeouts(argv[0]):  # virsh's own hang (see the module's docstring)
         try:
-            done = subprocess.run([*argv, "-c", uri, line], capture_output=True, text=True, timeout=8, cwd=cwd,
+            done = subprocess.run([*argv, "-c", uri, line], capture_output=True, text=True, timeout=timeout, cwd=cwd,
                                   env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
         except subprocess.TimeoutExpired:
             continue

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from virsh_compare import PYVIRSH, VIRSH, on_pty
+from virsh_compare import PYVIRSH, REFERENCE_TRIES, VIRSH, on_pty, try_timeouts
 
 from pyvirt.cli.framework import Session
 from pyvirt.cli.progress import Progress
@@ -83,15 +83,15 @@ def test_on_pipes_the_output_is_virshs(line: str, tmp_path: Path) -> None:
     args = ["-c", "test:///default", line.replace("SAVED", str(tmp_path / "saved"))]
     mine = on_pipes(PYVIRSH, *args)
     # Debian's virsh 9.0 now and then never returns from save/managedsave on test:/// (its job-watching loop
-    # misses the test driver's instant job): the reference is asked again then
-    for _ in range(3):
+    # misses the test driver's instant job): the reference is asked again then (virsh_compare's try_timeouts)
+    for timeout in try_timeouts(VIRSH):
         try:
-            theirs = on_pipes([VIRSH], *args, timeout=10)
+            theirs = on_pipes([VIRSH], *args, timeout=timeout)
             break
         except subprocess.TimeoutExpired:
             continue
     else:
-        pytest.skip("Debian's virsh hung three times on save")
+        pytest.skip(f"Debian's virsh hung {REFERENCE_TRIES} times on save")
     assert mine == theirs
 
 

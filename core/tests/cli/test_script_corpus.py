@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from virsh_compare import try_timeouts
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "data"
@@ -805,17 +806,17 @@ def run(tool: list[str], name: str, mode: str) -> tuple[str, str, int]:
     env.pop("LIBVIRT_DEFAULT_URI", None)
     args = [*tool, "-c", uri] + ([] if mode == "stdin" else ["; ".join(lines)])
     stdin = "\n".join(lines) + "\n" if mode == "stdin" else ""
-    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (its job-watching
-    # loop misses the test driver's instant job, about one run in three): the reference is run again then.
-    attempts = 3 if tool[0] == VIRSH else 1
-    for attempt in range(attempts):
+    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (virsh_compare's
+    # try_timeouts): the reference is run again then
+    timeouts = try_timeouts(tool[0])
+    for attempt, timeout in enumerate(timeouts):
         with tempfile.TemporaryDirectory() as work:  # files a script saves (save, screenshot) stay its own
             try:
                 p = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, cwd=work,
-                                   timeout=20 if attempt + 1 < attempts else 60, check=False)  # fmt: skip
+                                   timeout=timeout, check=False)  # fmt: skip
                 break
             except subprocess.TimeoutExpired:
-                if attempt + 1 == attempts:
+                if attempt + 1 == len(timeouts):
                     return "timed out", "", -1
     out = p.stdout.replace(work, "WORKDIR")
     for rx, repl in VOLATILE:

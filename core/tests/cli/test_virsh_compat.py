@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from virsh_compare import try_timeouts
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 VIRSH = shutil.which("virsh")
@@ -38,17 +39,16 @@ def run(tool: list[str], command: str, readonly: bool = False) -> tuple[str, str
     env = dict(os.environ, LC_ALL="C")
     env.pop("LIBVIRT_DEFAULT_URI", None)
     args = [*tool, "-c", "test:///default", *(["-r"] if readonly else []), command]
-    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (its job-watching
-    # loop misses the test driver's instant job, about one run in three): the reference is run again then.
-    # (three hangs in a row happened in CI under load: five tries, the last with the full minute)
-    tries = 5 if tool[0] == VIRSH else 1
-    for attempt in range(tries):
+    # Debian's virsh 9.0 itself sometimes never returns from save/managedsave on test:/// (virsh_compare's
+    # try_timeouts): the reference is run again then
+    timeouts = try_timeouts(tool[0])
+    for attempt, timeout in enumerate(timeouts):
         try:
             p = subprocess.run(args, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-                               timeout=20 if attempt < tries - 1 else 60, check=False)  # fmt: skip
+                               timeout=timeout, check=False)  # fmt: skip
             break
         except subprocess.TimeoutExpired:
-            if attempt == tries - 1:
+            if attempt == len(timeouts) - 1:
                 raise
     return mask(p.stdout), mask(p.stderr), p.returncode
 

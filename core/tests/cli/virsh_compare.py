@@ -22,11 +22,38 @@ VIRSH = shutil.which("virsh")
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 SKIP_WITHOUT_VIRSH = "Debian's virsh (libvirt-clients) is the reference"
 
+# Debian's virsh 9.0 itself now and then never returns from save, managedsave or dump on test:/// (its job-watching
+# loop misses the test driver's instant job; under load here, 7 runs of managedsave in 15 hung). A run that returns
+# takes well under a second (0.05-0.1 s), so a try still running after HANG_SECONDS is a hang and is run again;
+# the last try has the full minute, so a virsh that load merely slowed still ends. Ten tries: hangs in a row
+# (three happened in CI under load) stay far from failing a test.
+HANG_SECONDS = 3.0
+REFERENCE_TRIES = 10
+
+
+def try_timeouts(argv0: str, last: float = 60.0) -> list[float]:
+    """The timeout of each try of one command line: Debian's virsh is tried again after a hang, pyvirsh once."""
+    if argv0 != VIRSH and os.path.basename(argv0) != "virsh":
+        return [last]
+    return [HANG_SECONDS] * (REFERENCE_TRIES - 1) + [last]
+
 
 def run_line(argv: list[str], line: str, uri: str = "test:///default", timeout: float = 60) -> tuple[str, str, int]:
-    """One command line (``-c URI LINE``) on pipes: what a script reads."""
-    done = subprocess.run([*argv, "-c", uri, line], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
+    """One command line (``-c URI LINE``) on pipes: what a script reads.
+
+    Debian's virsh on a test:/// URI is run again after a hang (``try_timeouts``): each run starts from the
+    driver's own fixture, so a second run sees what the first would have. Against a daemon, whose state a
+    run changes, it runs once.
+    """
+    timeouts = try_timeouts(argv[0], last=timeout) if uri.startswith("test:") else [timeout]
+    for attempt, each in enumerate(timeouts):
+        try:
+            done = subprocess.run([*argv, "-c", uri, line], capture_output=True, text=True, timeout=each,
+                                  env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
+            break
+        except subprocess.TimeoutExpired:
+            if attempt == len(timeouts) - 1:
+                raise
     return done.stdout, done.stderr, done.returncode
 
 

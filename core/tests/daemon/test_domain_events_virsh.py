@@ -15,7 +15,6 @@ virsh's tables (``unknown`` / ``unsupported value``), multi-line events
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,31 +133,36 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessDaemon]:
         yield d
 
 
-def _listen(tool: list[str], uri: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*tool, "-c", uri, "event", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, LC_ALL="C"))  # fmt: skip
-
-
-def test_every_kind_prints_as_virsh_prints_it(daemon: HarnessDaemon) -> None:
+def test_every_kind_prints_as_virsh_prints_it(daemon: HarnessDaemon, event_listeners: Any) -> None:
     uri = daemon.uri()
-    # the event command's own connection keeps test:///default's shared state alive in pyvirtd
-    listeners = {
-        "virsh": _listen(["virsh"], uri, "--all", "--loop", "--timeout", "8"),
-        "pyvirsh": _listen([PYVIRSH], uri, "--all", "--loop", "--timeout", "8"),
-        "virsh --domain --event": _listen(["virsh"], uri, "test", "--event", "memory-failure", "--timeout", "8"),
-        "pyvirsh --domain --event": _listen([PYVIRSH], uri, "test", "--event", "memory-failure", "--timeout", "8"),
-        "virsh --timestamp": _listen(["virsh"], uri, "--event", "graphics", "--loop", "--timestamp", "--timeout", "8"),
-        "pyvirsh --timestamp": _listen(
-            [PYVIRSH], uri, "--event", "graphics", "--loop", "--timestamp", "--timeout", "8"
-        ),
-    }
+    # the event command's own connection keeps test:///default's shared state alive in pyvirtd; the loops are
+    # ended by Ctrl-C once their last event came, the one-shots end by themselves (the timeouts bound a broken run)
+    loops = {
+        "virsh": ["virsh", "-c", uri, "event", "--all", "--loop", "--timeout", "60"],
+        "pyvirsh": [PYVIRSH, "-c", uri, "event", "--all", "--loop", "--timeout", "60"],
+        "virsh --timestamp": ["virsh", "-c", uri, "event", "--event", "graphics", "--loop", "--timestamp",
+                              "--timeout", "60"],
+        "pyvirsh --timestamp": [PYVIRSH, "-c", uri, "event", "--event", "graphics", "--loop", "--timestamp",
+                                "--timeout", "60"],
+    }  # fmt: skip
+    one_shots = {
+        "virsh --domain --event": ["virsh", "-c", uri, "event", "test", "--event", "memory-failure", "--timeout", "60"],
+        "pyvirsh --domain --event": [PYVIRSH, "-c", uri, "event", "test", "--event", "memory-failure", "--timeout",
+                                     "60"],
+    }  # fmt: skip
+    for name, argv in {**loops, **one_shots}.items():
+        event_listeners.start(name, argv)
     time.sleep(3)  # every listener connected and registered (virsh's start-up under a loaded CI machine)
     daemon.trigger.touch()
-    out = {name: proc.communicate(timeout=60) for name, proc in listeners.items()}
+    for name in loops:  # the last record of each kind the listener takes (see HARNESS)
+        last = ("event 'graphics'", 2) if "--timestamp" in name else ("event 'memory-device-size-change'", 1)
+        event_listeners.printed(name, *last)
+        event_listeners.interrupt(name)
+    out = event_listeners.results()
     virsh, pyvirsh = out["virsh"][0], out["pyvirsh"][0]
     assert virsh.count("event '") == EXPECTED_EVENTS, out["virsh"]
     assert pyvirsh == virsh, out["pyvirsh"][1]
-    assert listeners["virsh"].returncode == listeners["pyvirsh"].returncode == 0
+    assert out["virsh"][2] == out["pyvirsh"][2] == 0
     # one-shot: the first memory-failure only, then the count; both tools alike
     assert out["pyvirsh --domain --event"] == out["virsh --domain --event"]
     assert out["virsh --domain --event"][0].startswith("event 'memory-failure' for domain 'test':\nrecipient: guest\n")

@@ -8,7 +8,6 @@ pyvirsh listen on both daemons, and the four outputs are one.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -36,31 +35,31 @@ def pyvirtd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateDaemon]
         yield daemon
 
 
-def _listen(listener: list[str], uri: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*listener, "-c", uri, "event", *args, "--timeout", "6"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, LC_ALL="C"))  # fmt: skip
-
-
-def test_metadata_changes_print_the_same_from_libvirtd_and_pyvirtd(libvirtd: Any, pyvirtd: PrivateDaemon) -> None:
-    args = ("test", "--event", "metadata-change", "--loop")
-    listeners = {
-        "virsh on libvirtd": _listen(["virsh"], libvirtd.uri(), *args),
-        "pyvirsh on libvirtd": _listen([PYVIRSH], libvirtd.uri(), *args),  # pyvirt's client decodes libvirtd's
-        "virsh on pyvirtd": _listen(["virsh"], pyvirtd.uri(), *args),  # pyvirtd's test driver raises, sends them
-        "pyvirsh on pyvirtd": _listen([PYVIRSH], pyvirtd.uri(), "--all", "--loop"),  # --all has metadata-change
-    }
+def test_metadata_changes_print_the_same_from_libvirtd_and_pyvirtd(
+    libvirtd: Any, pyvirtd: PrivateDaemon, event_listeners: Any
+) -> None:
+    args = ("event", "test", "--event", "metadata-change", "--loop", "--timeout", "60")  # Ctrl-C ends them
+    event_listeners.start("virsh on libvirtd", ["virsh", "-c", libvirtd.uri(), *args])
+    event_listeners.start("pyvirsh on libvirtd", [PYVIRSH, "-c", libvirtd.uri(), *args])  # pyvirt's client decodes
+    event_listeners.start("virsh on pyvirtd", ["virsh", "-c", pyvirtd.uri(), *args])  # pyvirtd's test driver raises
+    # --all has metadata-change
+    event_listeners.start("pyvirsh on pyvirtd", [PYVIRSH, "-c", pyvirtd.uri(), "event", "--all", "--loop",
+                                                 "--timeout", "60"])  # fmt: skip
     time.sleep(2)  # registered before the changes
     for uri in (libvirtd.uri(), pyvirtd.uri()):
         change = subprocess.run(["virsh", "-c", uri, CHANGES], capture_output=True, text=True, check=False)
         assert change.returncode == 0, change.stderr
-    out = {name: (*proc.communicate(timeout=60), proc.returncode) for name, proc in listeners.items()}
+    for name in list(event_listeners.procs):  # the four changes' events reached it: the loop is over
+        event_listeners.printed(name, "event 'metadata-change'", 4)
+        event_listeners.interrupt(name)
+    out = event_listeners.results()
     reference = out.pop("virsh on libvirtd")
     assert reference[0].splitlines() == [
         "event 'metadata-change' for domain 'test': type title, uri <null>",
         "event 'metadata-change' for domain 'test': type description, uri <null>",
         "event 'metadata-change' for domain 'test': type element, uri http://pyvirt.org/x",
         "event 'metadata-change' for domain 'test': type element, uri http://pyvirt.org/x",
-        "event loop timed out",
+        "event loop interrupted",
         "events received: 4",
         "",  # virsh ends a one-line run with an empty line
     ], reference

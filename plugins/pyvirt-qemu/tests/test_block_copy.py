@@ -8,6 +8,7 @@ the copy must hold the same bytes (``qemu-img compare``).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -280,45 +281,47 @@ _VIRSH_STEPS = (
 )
 
 
-def _virsh_session(tool: str, uri: str, work: Path) -> list[tuple[str, int, str, str]]:
+def _virsh_session(tool: str, uri: str, work: Path, listeners: Any) -> list[tuple[str, int, str, str]]:
     import re
 
     env = dict(os.environ, LC_ALL="C")
+    probe = "event 'metadata-change' for domain 'cp': type description, uri <null>"  # a description none sets
+
+    def virsh(*argv: str) -> str:
+        return subprocess.run(["virsh", "-c", uri, *argv], capture_output=True, text=True, env=env,
+                              check=False).stdout  # fmt: skip
+
     assert subprocess.run([tool, "-c", uri, "create", str(work / "g.xml")], check=False).returncode == 0
-    events = subprocess.Popen([tool, "-c", uri, "event", "cp", "--all", "--loop", "--timeout", "60"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    events = listeners.start([tool, "-c", uri, "event", "cp", "--all", "--loop", "--timeout", "60"], env)
     out = []
     try:
-        time.sleep(1)  # registered before the first step
+        listeners.registered([events], lambda: virsh("desc", "cp", "--live", "probe"), probe)  # before the first step
         for step in _VIRSH_STEPS:
             done = subprocess.run([tool, "-c", uri, *step.format(w=work).split()], capture_output=True, text=True,
                                   timeout=120, env=env, check=False)  # fmt: skip
             out.append(
                 (step, done.returncode, done.stdout.replace(str(work), "W"), done.stderr.replace(str(work), "W"))
             )
-            if "--async" in step:
-                time.sleep(1)  # the pivot's end, before the next question
-        dumped = subprocess.run(["virsh", "-c", uri, "dumpxml", "cp"], capture_output=True, text=True, env=env,
-                                check=False).stdout  # fmt: skip
-        disk = re.search(r"<disk .*?</disk>", dumped, re.S)
+            if "--async" in step:  # the pivot's end, before the next question
+                events.wait_for("'block-job-2' for domain 'cp': Block Copy for vda completed")
+        disk = re.search(r"<disk .*?</disk>", virsh("dumpxml", "cp"), re.S)
         out.append(("dumpxml's disk", 0, disk[0].replace(str(work), "W") if disk else "", ""))
     finally:
-        subprocess.run(["virsh", "-c", uri, "destroy", "cp"], capture_output=True, env=env, check=False)
-        time.sleep(1)
-        events.terminate()
-        lines, _ = events.communicate(timeout=30)
+        virsh("destroy", "cp")
+        # the guest's end comes after every block job event of the steps: then nothing is left to print
+        events.wait_for("event 'lifecycle' for domain 'cp': Stopped Destroyed")
+        lines = listeners.without_probe(events.stop(sig=signal.SIGTERM)[0], probe)
     kept = [line for line in lines.replace(str(work), "W").splitlines() if "lifecycle" not in line]
     out.append(("events", 0, "\n".join(kept), ""))
     return out
 
 
 def test_debian_virsh_sees_from_pyvirtd_what_libvirtd_shows(
-    qemu_root: Path, tmp_path: Path, virt_type: str, libvirtd_harness: Any
+    qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str, event_listeners: Any
 ) -> None:
     """Outputs, errors, ``<mirror>``-free XML after the pivots, and the block-job/tunable events, line for line."""
     from pyvirt.daemon.instance import PrivateDaemon
 
-    plv = libvirtd_harness
     pyvirsh = str(Path(sys.executable).with_name("pyvirsh"))
     results = {}
     for side in ("libvirt", "pyvirt", "pyvirsh"):
@@ -329,16 +332,11 @@ def test_debian_virsh_sees_from_pyvirtd_what_libvirtd_shows(
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'>
 <driver name='qemu' type='qcow2'/><source file='{work}/src.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>""")
         if side == "libvirt":
-            (work / "daemon").mkdir()
-            proc, uri = plv.start_libvirtd(work / "daemon", "qemu")
-            try:
-                results[side] = _virsh_session("virsh", uri, work)
-            finally:
-                plv.stop_libvirtd(proc)
+            results[side] = _virsh_session("virsh", shared_libvirtd, work, event_listeners)
         else:  # Debian's virsh, then pyvirsh, against pyvirtd
             with PrivateDaemon(qemu_root / side) as daemon:
                 results[side] = _virsh_session(
-                    "virsh" if side == "pyvirt" else pyvirsh, daemon.uri("qemu:///system"), work
+                    "virsh" if side == "pyvirt" else pyvirsh, daemon.uri("qemu:///system"), work, event_listeners
                 )
     theirs = results["libvirt"]
     assert "Successfully copied" in theirs[-3][2] and "ready" in theirs[-1][2], theirs  # the comparison compares

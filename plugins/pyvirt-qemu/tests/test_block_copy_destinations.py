@@ -356,18 +356,13 @@ def _nbd_session(uri: str, work: Path, virt_type: str) -> list[tuple[str, int, s
 
 
 def test_debian_virsh_sees_the_same_nbd_copy_from_pyvirtd_as_from_libvirtd(
-    qemu_root: Path, tmp_path: Path, virt_type: str, libvirtd_harness: Any
+    qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str
 ) -> None:
     """The refusal of an unnamed reused format, the copy, the ``<mirror>`` and the pivoted disk, line for line."""
     from pyvirt.daemon.instance import PrivateDaemon
 
-    plv = libvirtd_harness
-    (tmp_path / "libvirt" / "daemon").mkdir(parents=True)
-    proc, uri = plv.start_libvirtd(tmp_path / "libvirt" / "daemon", "qemu")
-    try:
-        theirs = _nbd_session(uri, tmp_path / "libvirt", virt_type)
-    finally:
-        plv.stop_libvirtd(proc)
+    (tmp_path / "libvirt").mkdir()
+    theirs = _nbd_session(shared_libvirtd, tmp_path / "libvirt", virt_type)
     (tmp_path / "pyvirt").mkdir()
     with PrivateDaemon(qemu_root / "pyvirt") as daemon:
         ours = _nbd_session(daemon.uri("qemu:///system"), tmp_path / "pyvirt", virt_type)

@@ -120,11 +120,10 @@ def _virsh_session(virsh: str, uri: str, work: Path) -> list[tuple[str, int, str
 
 
 def test_virsh_sets_thresholds_on_pyvirtd_as_on_libvirtd(
-    qemu_root: Path, tmp_path: Path, virt_type: str, libvirtd_harness: Any
+    qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str
 ) -> None:
     from pyvirt.daemon.instance import PrivateDaemon
 
-    plv = libvirtd_harness
     results = {}
     # short directory names: pyvirtd's socket path must fit a sockaddr_un (108 bytes)
     for side, short in (("libvirtd", "lv"), ("pyvirtd", "pd"), ("pyvirsh on pyvirtd", "ps")):
@@ -133,12 +132,7 @@ def test_virsh_sets_thresholds_on_pyvirtd_as_on_libvirtd(
         _image(work / "th.qcow2")
         (work / "g.xml").write_text(_guest(virt_type, work / "th.qcow2"))
         if side == "libvirtd":
-            (work / "daemon").mkdir()
-            proc, uri = plv.start_libvirtd(work / "daemon", "qemu")
-            try:
-                results[side] = _virsh_session("virsh", uri, work)
-            finally:
-                plv.stop_libvirtd(proc)
+            results[side] = _virsh_session("virsh", shared_libvirtd, work)
         else:
             virsh = "virsh" if side == "pyvirtd" else str(Path(sys.executable).with_name("pyvirsh"))
             with PrivateDaemon(qemu_root / short) as daemon:

@@ -140,6 +140,7 @@ def _probes_of(daemon_pid: int) -> dict[int, str]:
     return found
 
 
+@pytest.mark.cold_qemu_caps
 @pytest.mark.skipif(not os.path.exists("/usr/lib/python3/dist-packages/libvirt.py"), reason="needs python3-libvirt")
 def test_clients_asking_at_once_on_a_cold_cache_wait_for_one_probe_per_emulator(qemu_root: Path) -> None:
     """Six clients of pyvirtd ask for the capabilities at the same moment, before any emulator was probed: each

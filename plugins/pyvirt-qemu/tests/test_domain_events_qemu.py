@@ -12,7 +12,6 @@ Only port numbers differ between runs (they are masked).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -20,9 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -31,33 +30,22 @@ from pyvirt.daemon.instance import PrivateDaemon
 
 pytestmark = pytest.mark.skipif(not shutil.which("virsh"), reason="Debian's virsh (libvirt-clients) is the reference")
 
-REPO = Path(__file__).resolve().parents[3]
 PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
 ENV = dict(os.environ, LC_ALL="C")
-
-
-def _private_libvirtd() -> ModuleType | None:
-    harness = REPO / "bench" / "private_libvirtd.py"
-    if not harness.exists():  # an unpacked sdist of pyvirt-qemu has no bench/ beside it
-        return None
-    spec = importlib.util.spec_from_file_location("private_libvirtd", harness)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def virsh(uri: str, line: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["virsh", "-c", uri, line], capture_output=True, text=True, timeout=60, env=ENV, check=False)
 
 
-def listen(tool: str, uri: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([tool, "-c", uri, "event", "evguest", "--all", "--loop", "--timeout", "12"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)  # fmt: skip
+# The probe that shows a listener is registered (a title no step of the story sets), and the line it prints
+PROBE = "desc evguest --live --title probe"
+PROBE_LINE = "event 'metadata-change' for domain 'evguest': type title, uri <null>"
 
 
-def vnc_client(uri: str) -> None:
-    """Connect to the guest's display, do RFB 3.8 with no security up to ServerInit, and leave."""
+def vnc_client(uri: str, initialized: Callable[[], object]) -> None:
+    """Connect to the guest's display, do RFB 3.8 with no security up to ServerInit, and leave once
+    ``initialized()`` returns (the listeners printed QEMU's VNC_INITIALIZED)."""
     xml = etree.fromstring(virsh(uri, "dumpxml evguest").stdout.encode())
     port = int(xml.xpath("string(devices/graphics/@port)"))
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -69,11 +57,15 @@ def vnc_client(uri: str) -> None:
         sock.recv(4)  # SecurityResult OK
         sock.sendall(b"\x01")  # ClientInit, shared
         sock.recv(24)  # ServerInit's fixed part: the session is initialised
-        time.sleep(0.5)
+        initialized()
 
 
-def run_story(uri: str, tools: list[str], tmp: Path, virt_type: str) -> list[tuple[str, int]]:
-    """Define and start the guest on ``uri``, act while each tool listens, stop it; return what each printed."""
+def run_story(uri: str, tools: list[str], tmp: Path, virt_type: str, listeners: Any) -> list[tuple[str, int]]:
+    """Define and start the guest on ``uri``, act while each tool listens, stop it; return what each printed.
+
+    Each step waits until every listener printed the step's event (QEMU's events of one action before the
+    next action's); the listeners are interrupted once the VNC client's disconnect reached them.
+    """
     iso1, iso2, disk = tmp / "one.iso", tmp / "two.iso", tmp / "hot.qcow2"
     for iso in (iso1, iso2):
         iso.write_bytes(b"\0" * 2048 * 16)
@@ -86,23 +78,53 @@ def run_story(uri: str, tools: list[str], tmp: Path, virt_type: str) -> list[tup
 <source file='{disk}'/><target dev='vdb' bus='virtio'/></disk>""")
     created = virsh(uri, f"create {tmp / 'guest.xml'}")
     assert created.returncode == 0, created.stderr
+    started = time.monotonic()
+
+    def step(line: str) -> None:
+        done = virsh(uri, line)
+        assert done.returncode == 0, (line, done.stderr)
+
+    def all_printed(text: str, times: int = 1) -> None:
+        for listener in running:
+            listener.wait_for(text, times)
+
     try:
-        listeners = [listen(tool, uri) for tool in tools]
-        time.sleep(3)  # each listener connected and registered
-        for line in (
-            "change-media evguest hdc --eject",
-            f"change-media evguest hdc {iso2} --insert",
-            "desc evguest --live 'a guest with events'",
-            f"attach-device evguest {tmp / 'hot.xml'} --live",
+        running = [
+            listeners.start([tool, "-c", uri, "event", "evguest", "--all", "--loop", "--timeout", "60"], ENV)
+            for tool in tools
+        ]
+        listeners.registered(running, lambda: step(PROBE), PROBE_LINE)
+        # The firmware's first seconds: right after the start, pyvirtd's eject can fail with QEMU's "Tray of
+        # device 'ide0-1-0' is not open" (it does not wait for the tray to open as libvirt's
+        # qemuHotplugWaitForTrayEject does; named in notes/h7/requests.md). Until it waits, the story starts
+        # three seconds after the guest, as it always did.
+        time.sleep(max(0.0, started + 3 - time.monotonic()))
+        # each step's last event: the tray opens and closes again on the eject and again on the insert
+        for line, event, times in (
+            ("change-media evguest hdc --eject", "'tray-change' for domain 'evguest' disk ide0-1-0: closed", 1),
+            (
+                f"change-media evguest hdc {iso2} --insert",
+                "'tray-change' for domain 'evguest' disk ide0-1-0: closed",
+                2,
+            ),
+            (
+                "desc evguest --live 'a guest with events'",
+                "'metadata-change' for domain 'evguest': type description",
+                1,
+            ),
+            (f"attach-device evguest {tmp / 'hot.xml'} --live", "'device-added' for domain 'evguest'", 1),
         ):
-            done = virsh(uri, line)
-            assert done.returncode == 0, (line, done.stderr)
-            time.sleep(0.5)  # QEMU's events of one action before the next action's
-        vnc_client(uri)
-        outputs = [(p.communicate(timeout=60)[0], p.returncode) for p in listeners]
+            step(line)
+            all_printed(event, times)
+        vnc_client(uri, lambda: all_printed("'graphics' for domain 'evguest': initialize"))
+        all_printed("'graphics' for domain 'evguest': disconnect")
+        outputs = [listener.stop() for listener in running]
     finally:
         virsh(uri, "destroy evguest")
-    return [(re.sub(r"(127\.0\.0\.1) \d+", r"\1 PORT", out), status) for out, status in outputs]
+    return [
+        (re.sub(r"(127\.0\.0\.1) \d+", r"\1 PORT", listeners.without_probe(out, PROBE_LINE)), status)
+        for out, _, status in outputs
+    ]
 
 
 @pytest.fixture
@@ -112,10 +134,16 @@ def pyvirtd(qemu_root: Path) -> Iterator[PrivateDaemon]:
 
 
 def test_qemu_kinds_through_pyvirtd_match_libvirtd(
-    pyvirtd: PrivateDaemon, virt_type: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    pyvirtd: PrivateDaemon,
+    virt_type: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    event_listeners: Any,
 ) -> None:
     (tmp_path / "p").mkdir()
-    virsh_out, pyvirsh_out = run_story(pyvirtd.uri("qemu:///system"), ["virsh", PYVIRSH], tmp_path / "p", virt_type)
+    virsh_out, pyvirsh_out = run_story(
+        pyvirtd.uri("qemu:///system"), ["virsh", PYVIRSH], tmp_path / "p", virt_type, event_listeners
+    )
     lines = virsh_out[0].splitlines()
     assert "event 'tray-change' for domain 'evguest' disk ide0-1-0: opened" in lines, virsh_out
     assert "event 'metadata-change' for domain 'evguest': type description, uri <null>" in lines
@@ -124,15 +152,10 @@ def test_qemu_kinds_through_pyvirtd_match_libvirtd(
         "connect", "initialize", "disconnect"]  # fmt: skip
     assert pyvirsh_out == virsh_out  # pyvirt's client decodes and prints what virsh does
     assert pyvirtd.tracebacks() == []
-    plv = _private_libvirtd()
-    if plv is None or not os.path.exists(plv.LIBVIRTD):
-        pytest.skip("needs the repository's bench/private_libvirtd.py and Debian's libvirtd 9.0 to compare with")
-    work = tmp_path_factory.mktemp("libvirtd")
-    proc, uri = plv.start_libvirtd(work, "qemu")
-    try:
-        (tmp_path / "l").mkdir()
-        theirs, pyvirsh_on_libvirtd = run_story(uri, ["virsh", PYVIRSH], tmp_path / "l", virt_type)
-    finally:
-        plv.stop_libvirtd(proc)
+    # asked for here, not as an argument: without libvirtd (an unpacked sdist has no bench/) the checks above
+    # still run before the comparison is skipped
+    uri = request.getfixturevalue("shared_libvirtd")
+    (tmp_path / "l").mkdir()
+    theirs, pyvirsh_on_libvirtd = run_story(uri, ["virsh", PYVIRSH], tmp_path / "l", virt_type, event_listeners)
     assert virsh_out == theirs
     assert pyvirsh_on_libvirtd == theirs  # pyvirt's remote client decodes libvirtd's messages alike

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -47,19 +46,6 @@ LINE = ("define {xml}; migrate-getmaxdowntime tune; start tune; migrate-getmaxdo
         "migrate-getmaxdowntime tune; migrate-setmaxdowntime nosuch 5")  # fmt: skip
 
 
-def _private_libvirtd() -> ModuleType:
-    harness = Path(__file__).parents[3] / "bench" / "private_libvirtd.py"
-    if not harness.exists():  # an unpacked sdist of pyvirt-qemu has no bench/ beside it
-        pytest.skip("needs the repository's bench/private_libvirtd.py (a private libvirtd 9.0 to compare with)")
-    spec = importlib.util.spec_from_file_location("private_libvirtd", harness)
-    assert spec is not None and spec.loader is not None
-    plv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plv)
-    if not os.path.exists(plv.LIBVIRTD) or not shutil.which("virsh"):
-        pytest.skip("needs Debian's libvirtd (libvirt-daemon-driver-qemu) and virsh (libvirt-clients)")
-    return plv
-
-
 def _run(argv: list[str]) -> tuple[str, str, int]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=dict(os.environ, LC_ALL="C"),
                           check=False)  # fmt: skip
@@ -85,20 +71,17 @@ def _qmp_downtime(host: Host) -> int:  # type: ignore[valid-type]
     return int(reply["return"]["downtime-limit"])
 
 
-def test_max_downtime_as_libvirt_sets_and_reads_it(tmp_path: Path, virt_type: str) -> None:
+def test_max_downtime_as_libvirt_sets_and_reads_it(
+    tmp_path: Path, virt_type: str, request: pytest.FixtureRequest
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to run pyvirtd's qemu:///system and libvirtd")
-    plv = _private_libvirtd()
+    uri = request.getfixturevalue("shared_libvirtd")  # after the root check: libvirtd needs root too
     xml = tmp_path / "tune.xml"
     xml.write_text(FIRMWARE_GUEST.format(virt=virt_type))
     line = LINE.format(xml=xml)
-    (tmp_path / "libvirt").mkdir()
-    proc, uri = plv.start_libvirtd(tmp_path / "libvirt", "qemu")
-    try:
-        theirs = _run(["virsh", "-c", uri, line])
-        _run(["virsh", "-c", uri, "destroy tune; undefine tune"])
-    finally:
-        plv.stop_libvirtd(proc)
+    theirs = _run(["virsh", "-c", uri, line])
+    _run(["virsh", "-c", uri, "destroy tune; undefine tune"])
     host = Host(tmp_path / "pyvirt").start()
     try:
         ours = _run([sys.executable, "-m", "pyvirt.cli.main", "-c", host.uri, line])

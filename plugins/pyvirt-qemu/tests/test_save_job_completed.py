@@ -74,7 +74,11 @@ def test_save_and_managedsave_report_the_completed_job(conn: pyvirt.Connection, 
     dom.undefine()
 
 
-def _session(virsh: str, uri: str, work: Path) -> tuple[list[str], str]:
+# What shows the listener registered: a live description (the story sets none), and the event it prints
+PROBE_LINE = "event 'metadata-change' for domain 'jc': type description, uri <null>"
+
+
+def _session(virsh: str, uri: str, work: Path, listeners: Any) -> tuple[list[str], str]:
     """Events seen while a guest is saved, one line per event with the figures masked; domjobinfo's labels."""
     env = dict(os.environ, LC_ALL="C")
 
@@ -87,12 +91,12 @@ def _session(virsh: str, uri: str, work: Path) -> tuple[list[str], str]:
 
     run("define", str(work / "g.xml"))
     run("start", "jc")
-    listener = subprocess.Popen([virsh, "-c", uri, "event", "--all", "--loop", "--timeout", "8"],
-                                stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
-    time.sleep(1.5)  # registered before the save
+    listener = listeners.start([virsh, "-c", uri, "event", "--all", "--loop", "--timeout", "60"], env)
+    listeners.registered([listener], lambda: run("desc", "jc", "--live", "probe"), PROBE_LINE)  # before the save
     run("save", "jc", str(work / "jc.img"))
+    listener.wait_for("event 'lifecycle' for domain 'jc': Stopped Saved")  # the save's last event
     jobinfo = run("domjobinfo", "jc", "--completed")
-    events = listener.communicate(timeout=60)[0]
+    events = listeners.without_probe(listener.stop()[0], PROBE_LINE)
     run("undefine", "jc")
     lines = re.sub(r"\n\t", "\t", events).splitlines()  # a job-completed's fields on its own line
     masked = [re.sub(r"(\t[a-z_]+): \d+", r"\1", re.sub(r"iteration: '\d+'", "iteration", line)) for line in lines]
@@ -103,11 +107,10 @@ def _session(virsh: str, uri: str, work: Path) -> tuple[list[str], str]:
 
 
 def test_virsh_sees_the_same_save_from_pyvirtd_as_from_libvirtd(
-    qemu_root: Path, tmp_path: Path, virt_type: str, libvirtd_harness: Any
+    qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str, event_listeners: Any
 ) -> None:
     from pyvirt.daemon.instance import PrivateDaemon
 
-    plv = libvirtd_harness
     results = {}
     # short directory names: pyvirtd's socket path must fit a sockaddr_un (108 bytes)
     for side, short in (("libvirtd", "lv"), ("pyvirtd", "pd"), ("pyvirsh on pyvirtd", "ps")):
@@ -115,16 +118,11 @@ def test_virsh_sees_the_same_save_from_pyvirtd_as_from_libvirtd(
         work.mkdir()
         (work / "g.xml").write_text(GUEST.format(t=virt_type, name="jc"))
         if side == "libvirtd":
-            (work / "daemon").mkdir()
-            proc, uri = plv.start_libvirtd(work / "daemon", "qemu")
-            try:
-                results[side] = _session("virsh", uri, work)
-            finally:
-                plv.stop_libvirtd(proc)
+            results[side] = _session("virsh", shared_libvirtd, work, event_listeners)
         else:
             virsh = "virsh" if side == "pyvirtd" else str(Path(sys.executable).with_name("pyvirsh"))
             with PrivateDaemon(qemu_root / short) as daemon:
-                results[side] = _session(virsh, daemon.uri("qemu:///system"), work)
+                results[side] = _session(virsh, daemon.uri("qemu:///system"), work, event_listeners)
     theirs = results.pop("libvirtd")
     assert any("job-completed" in line and "operation" in line for line in theirs[0]), theirs  # it compares
     for side, ours in results.items():
