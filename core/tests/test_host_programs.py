@@ -99,10 +99,12 @@ DYNAMIC = {
         "core/tests/cli/test_dump_cmd.py",
         "[*argv, '-c', uri, line]",
     ): "Debian's virsh (in the table) or the venv's pyvirsh",
-    (
-        "plugins/pyvirt-qemu/tests/test_domain_events_qemu.py",
-        "[tool, '-c', uri, 'event', 'evguest', '--all', '--loop', '--timeout', '12']",
-    ): ("Debian's virsh (in the table) or the venv's pyvirsh, each listening for the guest's events"),
+    ("plugins/pyvirt-qemu/tests/conftest.py", "argv"): (
+        "Debian's virsh (in the table) or the venv's pyvirsh, an event listener (EventListener) of a test"
+    ),
+    ("core/tests/conftest.py", "argv"): (
+        "Debian's virsh (in the table) or the venv's pyvirsh, an event listener (EventListeners) of a test"
+    ),
     (
         "plugins/pyvirt-lxc/tests/test_daemon_virsh_console.py",
         "argv[0]",
@@ -122,6 +124,11 @@ DYNAMIC = {
     ("core/tests/cli/test_secret_cmds.py", "[*PYVIRSH, '-c', 'test:///default', line]"): (
         "pyvirsh (sys.executable -m pyvirt.cli.main) with one script line"
     ),
+    ("core/tests/cli/test_save_image_cmds.py", "[*argv, *(extra or []), '-c', uri, line]"): (
+        "Debian's virsh (in the table) or the venv's pyvirsh, with one script line"
+    ),
+    ("core/tests/cli/test_save_image_cmds.py", "[VIRSH, line]"): "Debian's virsh (in the table): help texts",
+    ("core/tests/cli/test_save_image_cmds.py", "[*PYVIRSH, line]"): "the venv's pyvirsh: help texts",
     ("core/tests/cli/virsh_compare.py", "[*argv, '-c', uri, line]"): "virsh or pyvirsh (both in the table)",
     ("core/tests/cli/virsh_compare.py", "argv[0]"): "virsh or pyvirsh (both in the table) in a pty child",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",

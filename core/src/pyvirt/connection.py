@@ -30,9 +30,12 @@ if TYPE_CHECKING:
         ConnectListAllStoragePoolsFlags,
         DomainCreateFlags,
         DomainDefineFlags,
+        DomainSaveImageXMLFlags,
         DomainSaveRestoreFlags,
+        InterfaceDefineFlags,
         NetworkCreateFlags,
         NetworkDefineFlags,
+        NodeDeviceCreateXMLFlags,
         SecretDefineFlags,
         StoragePoolCreateFlags,
         StoragePoolDefineFlags,
@@ -186,6 +189,68 @@ class Connection:
         """(host CPU count, byte map of the online CPUs, how many are online) (virNodeGetCPUMap)."""
         return self.calls.node_get_cpu_map(flags=flags)
 
+    def get_max_vcpus(self, type: str | None = None) -> int:
+        """The most vCPUs a guest of domain type ``type`` may have, emulator limits aside (virConnectGetMaxVcpus)."""
+        return self.calls.connect_get_max_vcpus(type=type)
+
+    def get_sysinfo(self, flags: int = 0) -> str:
+        """The host's ``<sysinfo>`` XML (virConnectGetSysinfo)."""
+        return self.calls.connect_get_sysinfo(flags=flags)
+
+    def get_free_memory(self) -> int:
+        """Free memory of the host in bytes (virNodeGetFreeMemory)."""
+        return self.calls.node_get_free_memory()
+
+    def get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
+        """Free bytes of up to ``max_cells`` NUMA cells from ``start_cell`` (virNodeGetCellsFreeMemory).
+
+        The arguments are checked here, as libvirt's library checks them before
+        any driver (or daemon) sees the call, in its words.
+        """
+        from pyvirt.errors import InvalidArgumentError
+
+        if max_cells <= 0:
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG, "maxCells in virNodeGetCellsFreeMemory must be greater than zero", verbatim=True
+            )
+        if start_cell < 0:
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG, "startCell in virNodeGetCellsFreeMemory must be zero or greater", verbatim=True
+            )
+        return self.calls.node_get_cells_free_memory(start_cell=start_cell, max_cells=max_cells)
+
+    def get_cpu_stats(self, cpu_num: int = -1, flags: int = 0) -> list[tuple[str, int]]:
+        """The host's CPU time counters as ``(field, value)`` pairs, of CPU ``cpu_num`` or all (-1) (virNodeGetCPUStats).
+
+        Checked as libvirt's library does before the driver: -1 is the only negative CPU number.
+        """
+        if cpu_num < 0 and cpu_num != -1:  # VIR_NODE_CPU_STATS_ALL_CPUS
+            from pyvirt.errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG, "cpuNum in virNodeGetCPUStats only accepts -1 as a negative value", verbatim=True
+            )
+        return self.calls.node_get_cpu_stats(cpu_num=cpu_num, flags=flags)
+
+    def get_cpu_model_names(self, arch: str, flags: int = 0) -> list[str]:
+        """The CPU model names guests of ``arch`` may use; [] when any is accepted (virConnectGetCPUModelNames)."""
+        return self.calls.connect_get_cpu_model_names(arch=arch, flags=flags)
+
+    def get_free_pages(self, pages: Iterable[int], start_cell: int, cell_count: int, flags: int = 0) -> list[int]:
+        """Free pages of each size in ``pages`` (KiB) on ``cell_count`` cells from ``start_cell`` (virNodeGetFreePages).
+
+        The counts come cell by cell. The arguments are checked here as libvirt's library checks them.
+        """
+        sizes = list(pages)
+        for name, value in (("npages", len(sizes)), ("cellCount", cell_count)):
+            if value == 0:
+                from pyvirt.errors import InvalidArgumentError
+
+                raise InvalidArgumentError(
+                    ErrorCode.INVALID_ARG, f"{name} in virNodeGetFreePages must not be zero", verbatim=True
+                )
+        return self.calls.node_get_free_pages(pages=sizes, start_cell=start_cell, cell_count=cell_count, flags=flags)
+
     def get_security_model(self) -> SecurityModel:
         return self.calls.node_get_security_model()
 
@@ -226,6 +291,16 @@ class Connection:
 
     def restore_domain(self, path: str, xml: str | None = None, flags: DomainSaveRestoreFlags | int = 0) -> Domain:
         return Domain(self, self.calls.domain_restore(path=path, xml=xml, flags=flags))
+
+    def save_image_xml_desc(self, path: str, flags: DomainSaveImageXMLFlags | int = 0) -> str:
+        """The domain XML inside save image ``path`` (virDomainSaveImageGetXMLDesc): the definition a restore
+        brings the guest back with. A relative path means this process's directory, even through pyvirtd."""
+        return self.calls.domain_save_image_get_xml_desc(path=path, flags=flags)
+
+    def save_image_define_xml(self, path: str, xml: str, flags: DomainSaveRestoreFlags | int = 0) -> None:
+        """Replace the domain XML inside save image ``path`` (virDomainSaveImageDefineXML); flag RUNNING or
+        PAUSED also records the state the restore starts the guest in, where the driver's image has one."""
+        self.calls.domain_save_image_define_xml(path=path, xml=xml, flags=flags)
 
     # ------------------------------------------------------------------ networks
     def list_all_networks(self, flags: ConnectListAllNetworksFlags | int = 0) -> list[Network]:
@@ -323,6 +398,16 @@ class Connection:
 
         return NodeDevice(self, self.calls.nodedev_lookup_by_name(name=name))
 
+    def find_storage_pool_sources(self, type: str, src_spec: str | None = None, flags: int = 0) -> str:
+        """The ``<sources>`` a pool of ``type`` could use, narrowed by a ``<source>`` (virConnectFindStoragePoolSources)."""
+        return self.calls.pool_find_sources(type=type, src_spec=src_spec, flags=flags)
+
+    def create_node_device(self, xml: str, flags: NodeDeviceCreateXMLFlags | int = 0) -> NodeDevice:
+        """A transient host device made from ``xml`` (virNodeDeviceCreateXML): a vHBA, a mediated device."""
+        from pyvirt.nodedev import NodeDevice
+
+        return NodeDevice(self, self.calls.nodedev_create_xml(xml=xml, flags=int(flags)))
+
     def list_all_interfaces(self) -> list[Interface]:
         from pyvirt.interface import Interface
 
@@ -332,6 +417,24 @@ class Connection:
         from pyvirt.interface import Interface
 
         return Interface(self, self.calls.interface_lookup_by_name(name=name))
+
+    def define_interface(self, xml: str, flags: InterfaceDefineFlags | int = 0) -> Interface:
+        """Define a host interface, or redefine the one of that name (virInterfaceDefineXML)."""
+        from pyvirt.interface import Interface
+
+        return Interface(self, self.calls.interface_define_xml(xml=xml, flags=flags))
+
+    def interface_change_begin(self, flags: int = 0) -> None:
+        """Start a transaction over the host's interface configuration (virInterfaceChangeBegin)."""
+        self.calls.interface_change_begin(flags=flags)
+
+    def interface_change_commit(self, flags: int = 0) -> None:
+        """Keep the interface changes of the running transaction (virInterfaceChangeCommit)."""
+        self.calls.interface_change_commit(flags=flags)
+
+    def interface_change_rollback(self, flags: int = 0) -> None:
+        """Undo the interface changes of the running transaction (virInterfaceChangeRollback)."""
+        self.calls.interface_change_rollback(flags=flags)
 
     # ------------------------------------------------------------------ events
     def register_domain_event(self, callback: Callable[[LifecycleEvent], None], domain: Domain | None = None) -> int:
@@ -364,4 +467,37 @@ class Connection:
         return self._events.register_typed(kind, callback, uuid)
 
     def deregister_event(self, callback_id: int) -> None:
+        self._events.deregister_typed(callback_id)
+
+    def register_qemu_monitor_event(
+        self,
+        callback: Callable[[Any], None],
+        domain: Domain | None = None,
+        event: str | None = None,
+        flags: int = 0,
+    ) -> int:
+        """virConnectDomainQemuMonitorEventRegister: call ``callback`` with a
+        :class:`pyvirt.events.QemuMonitorEvent` for every QMP event of a guest (of ``domain``, if given) whose
+        name is ``event`` (any, if None; ``flags`` REGEX 1 and NOCASE 2 of :mod:`pyvirt.qemu_monitor_events`).
+        A read-only connection is refused, as libvirt's library refuses it; only QEMU connections have them."""
+        from pyvirt.errors import NotSupportedError, OperationDeniedError
+        from pyvirt.qemu_monitor_events import event_filter
+
+        self.calls  # noqa: B018 - raises on a closed connection
+        if self.read_only:
+            raise OperationDeniedError(
+                ErrorCode.OPERATION_DENIED, "read only access prevents virConnectDomainQemuMonitorEventRegister"
+            )
+        if self.driver_name != "qemu":  # (libvirt's other drivers lack connectDomainQemuMonitorEventRegister)
+            raise NotSupportedError(ErrorCode.NO_SUPPORT, "virConnectDomainQemuMonitorEventRegister")
+        matches = event_filter(event, flags)
+
+        def on(ev: Any) -> None:
+            if matches(ev.event):
+                callback(ev)
+
+        return self._events.register_typed("qemu-monitor", on, domain.uuid if domain is not None else None)
+
+    def deregister_qemu_monitor_event(self, callback_id: int) -> None:
+        """virConnectDomainQemuMonitorEventDeregister."""
         self._events.deregister_typed(callback_id)

@@ -75,6 +75,7 @@ __all__ = [
     "PoolEvent",
     "PoolLifecycleEvent",
     "PoolRefreshEvent",
+    "QemuMonitorEvent",
     "RebootEvent",
     "RtcChangeEvent",
     "TrayChangeEvent",
@@ -481,6 +482,18 @@ class MemoryDeviceSizeChangeEvent(_DeferredRecord):
     size: int
 
 
+class QemuMonitorEvent(_DeferredRecord):
+    """libvirt-qemu's monitor event (virConnectDomainQemuMonitorEventCallback): any QMP event of a guest, by
+    QEMU's ``event`` name, its timestamp (``seconds`` -1 when QEMU sent none) and its ``data`` member as
+    compact JSON (``details``; None when the event had no data)."""
+
+    domain: DomainRef
+    event: str
+    seconds: int
+    micros: int
+    details: str | None
+
+
 if TYPE_CHECKING:
     TypedEvent = (
         PoolRefreshEvent | RebootEvent | DeviceRemovedEvent | AgentLifecycleEvent | PoolLifecycleEvent
@@ -488,7 +501,7 @@ if TYPE_CHECKING:
         | IOErrorReasonEvent | GraphicsEvent | ControlErrorEvent | DiskChangeEvent | TrayChangeEvent
         | PMWakeupEvent | PMSuspendEvent | PMSuspendDiskEvent | BalloonChangeEvent | DeviceAddedEvent
         | MigrationIterationEvent | JobCompletedEvent | DeviceRemovalFailedEvent | MetadataChangeEvent
-        | BlockThresholdEvent | MemoryFailureEvent | MemoryDeviceSizeChangeEvent
+        | BlockThresholdEvent | MemoryFailureEvent | MemoryDeviceSizeChangeEvent | QemuMonitorEvent
     )  # fmt: skip
 else:
     TypedEvent = tuple  # every record is one; the union above is for type checkers
@@ -504,7 +517,8 @@ DOMAIN_EVENT_IDS = (
 )  # fmt: skip
 #: The kinds of the generic path: every domain event but lifecycle (which has its own), and the pool events.
 #: The object a callback may filter on is the record's first field (a domain or a pool, matched by UUID).
-EVENT_KINDS: tuple[str, ...] = (*DOMAIN_EVENT_IDS[1:], "pool-lifecycle", "pool-refresh")
+#: ``qemu-monitor`` is libvirt-qemu's (virConnectDomainQemuMonitorEventRegister), which has no event id.
+EVENT_KINDS: tuple[str, ...] = (*DOMAIN_EVENT_IDS[1:], "pool-lifecycle", "pool-refresh", "qemu-monitor")
 
 if TYPE_CHECKING:  # the records are not in the module's namespace until first read: aliases for mypy only
     Callback = Callable[[LifecycleEvent], None]
@@ -582,6 +596,11 @@ class EventSink:
         from pyvirt.events import RebootEvent  # each record is made when first read (see the imports)
 
         self.emit("reboot", RebootEvent(domain))
+
+    def qemu_monitor_event(self, domain: DomainRef, event: str, seconds: int, micros: int, details: str | None) -> None:
+        from pyvirt.events import QemuMonitorEvent
+
+        self.emit("qemu-monitor", QemuMonitorEvent(domain, event, int(seconds), int(micros), details))
 
     def device_removed(self, domain: DomainRef, alias: str) -> None:
         from pyvirt.events import DeviceRemovedEvent

@@ -37,3 +37,15 @@ class Interface:
 
     def xml_desc(self, flags: int = 0) -> str:
         return self._conn.calls.interface_get_xml_desc(iface=self._ref, flags=flags)
+
+    def undefine(self) -> None:
+        """Forget the interface's definition (virInterfaceUndefine)."""
+        self._conn.calls.interface_undefine(iface=self._ref)
+
+    def create(self, flags: int = 0) -> None:
+        """Bring the interface up (virInterfaceCreate)."""
+        self._conn.calls.interface_create(iface=self._ref, flags=flags)
+
+    def destroy(self, flags: int = 0) -> None:
+        """Take the interface down (virInterfaceDestroy)."""
+        self._conn.calls.interface_destroy(iface=self._ref, flags=flags)

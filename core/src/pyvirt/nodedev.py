@@ -33,3 +33,7 @@ class NodeDevice:
 
     def xml_desc(self, flags: int = 0) -> str:
         return self._conn.calls.nodedev_get_xml_desc(dev=self._ref, flags=flags)
+
+    def destroy(self) -> None:
+        """Remove the device from the host (virNodeDeviceDestroy): a vHBA's vport is deleted."""
+        self._conn.calls.nodedev_destroy(dev=self._ref)

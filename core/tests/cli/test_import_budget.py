@@ -122,7 +122,13 @@ def _imported_by_run(
         # the lazily bound XML modules of the test driver came with importlib (and warnings)
         ("list --all", " test ", {"importlib", "warnings", "typing", "re", "lxml"}),
         ("uri", "test:///default", {"importlib", "warnings", "typing", "re", "lxml", "pyvirt.cli.domain_cmds"}),
+        # lxml's import stand-in (a million instructions) comes with the first import of lxml.etree, not before
+        ("list --all", " test ", {"pyvirt.util.lxml_import", "pyvirt.cli.xpath_output"}),
         ("help uri", "uri - print the hypervisor canonical URI", {"contextlib", "typing", "re", "lxml"}),
+        # reading XML: lxml's init without typing and inspect (pyvirt.util.lxml_import), the models without
+        # typing, and the deep copy dumpxml formats made without the copy module
+        ("dumpxml test", "<name>test</name>", {"typing", "inspect", "gzip", "warnings", "copy"}),
+        ("net-dumpxml default; pool-dumpxml default-pool", "<name>default-pool</name>", {"typing", "copy", "warnings"}),
     ],
 )
 def test_a_short_line_loads_only_what_it_uses(tmp_path: Path, line: str, shown: str, not_loaded: set[str]) -> None:
@@ -164,8 +170,15 @@ def test_snapshot_list_and_info_read_the_fields_as_virsh_shows_them() -> None:
 # What a command module loads only in the commands that use it, and why it must not come at import.
 LOADED_BY_ITS_COMMANDS = {
     # list/dominfo/domstate name the states (five tables, 1.3M instructions); destroy, start... do not;
-    # typed_params gave two numbers (libvirt's AFFECT bits, now named here); files reads define's XML
-    "domain_cmds": ("pyvirt.domain_state", "pyvirt.plugin.typed_params", "pyvirt.cli.files"),
+    # typed_params gave two numbers (libvirt's AFFECT bits, now named here); files reads define's XML;
+    # table prints list's rows and xpath_output dumpxml's XML (their options are the framework's)
+    "domain_cmds": (
+        "pyvirt.domain_state",
+        "pyvirt.plugin.typed_params",
+        "pyvirt.cli.files",
+        "pyvirt.cli.table",
+        "pyvirt.cli.xpath_output",
+    ),
 }
 
 

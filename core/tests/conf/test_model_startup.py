@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 from lxml import etree
@@ -80,6 +82,37 @@ class _Odd(XmlModel):
     hexed: Annotated[int | None, X("addr/@slot", hex=True, hex_width=2)] = None
 
 
+def test_what_parsing_reads_off_the_annotation_text_is_what_the_whole_reading_gives() -> None:
+    """Parsing a document reads every field's path (and whether it is a sub-model or raw content) off its
+    annotation's text, and the rest only for the fields the document has: for every model class, that
+    light reading, the per-field one and the unmapped-name tree built from it agree with ``xml_fields``."""
+    checked = 0
+    for cls in _model_classes():
+        whole = cls.xml_fields()
+        light = xmlmodel._light_fields(cls)
+        assert [(n, m.path, m.model is not None, m.raw) for n, m, _ in whole] == light, cls.__name__
+        for name, marker, typ in whole:
+            assert xmlmodel._field_info(cls, name) == (marker, typ), f"{cls.__name__}.{name}"
+            checked += 1
+        tree = xmlmodel.ExpectedTree(open=cls.XML_OPEN)
+        for _name, marker, _typ in whole:  # the tree as it was built from the whole reading
+            elems, attr = xmlmodel._split(marker.path)
+            node = tree
+            for tag in elems[:-1]:
+                node = node.child(tag)
+            if marker.model is not None:
+                node.children[elems[-1]] = None
+            elif marker.raw:
+                (node.child(elems[-1]) if elems else node).open_children = True
+            else:
+                node = node.child(elems[-1]) if elems else node
+                if attr is not None:
+                    node.attrs.add(attr)
+        if "expected_tree" not in cls.__dict__:  # a model that adds to its tree itself is checked by its parse
+            assert repr(cls.expected_tree()) == repr(tree), cls.__name__
+    assert checked > 1000
+
+
 def test_a_shape_the_reader_does_not_know_is_evaluated_in_the_classs_module() -> None:
     ns = vars(sys.modules[__name__])
     assert xmlmodel._read_annotation(_Odd.__annotations__["number"], ns) is None
@@ -133,7 +166,8 @@ while todo:
         classes.append(sub)
         todo.append(sub)
 print(json.dumps({"rc": rc, "out": out.getvalue(), "modules": sorted(sys.modules),
-                  "read": sorted({c.__name__ for c in classes if "_own_fields_cache" in c.__dict__}),
+                  "read": sorted({c.__name__ for c in classes if "_own_fields_cache" in c.__dict__
+                                  or "_field_info_cache" in c.__dict__}),
                   "classes": len(classes)}))
 """
 
@@ -175,3 +209,63 @@ def test_capabilities_name_the_security_model_without_the_domain_models() -> Non
     assert isinstance(modules, list)
     assert "pyvirt.security.stack" in modules
     assert not {"pyvirt.conf.domain", "pyvirt.conf.domain_devices"} & set(modules)
+
+
+# pyvirsh as the console script runs it (lxml's init through pyvirt.util.lxml_import), every source text the
+# process compiles recorded by an audit hook (compile(), eval() and exec() of strings all raise "compile"),
+# except modules imported from source (a checkout run without bytecode caches): that is the caches' business
+_COMPILE_PROBE = """
+import atexit, json, sys
+compiled = []
+def hook(event, args):
+    if event == "compile" and not str(args[1]).endswith(".py"):
+        compiled.append([str(args[1]), repr(args[0])[:60]])
+sys.addaudithook(hook)
+atexit.register(lambda: sys.stderr.write("COMPILED " + json.dumps([compiled, sorted(sys.modules)]) + "\\n"))
+sys.argv = ["pyvirsh", "-c", "test:///default", sys.argv[1]]
+from pyvirt.cli.console import console_main
+console_main()
+"""
+
+
+def test_reading_and_defining_a_domain_compiles_no_source_text(tmp_path: Path) -> None:
+    """The first ``compile()`` of a process builds every ``ast`` node class: ten million instructions, a fifth
+    of virsh's whole ``dominfo``. ``TypeVar("M", bound="XmlModel")`` once paid that on every command that reads
+    XML (typing compiles a string bound into a ForwardRef); the annotation reader and lxml's init compile
+    nothing either, so no command that reads, writes or defines a domain may compile anything."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    guest = Path(__file__).resolve().parents[1] / "data" / "guest-x.xml"
+    line = f"dominfo test; dumpxml test; define {guest}; dumpxml x --inactive"
+    for _ in range(2):  # the first run writes pyvirt's entry-point index (importlib.metadata compiles its own)
+        run = subprocess.run([sys.executable, "-c", _COMPILE_PROBE, line], capture_output=True, text=True,
+                             env=env, timeout=60, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "Used memory:    2097152 KiB" in run.stdout and "<name>x</name>" in run.stdout
+    compiled, modules = json.loads(run.stderr.rsplit("COMPILED ", 1)[1])
+    assert compiled == [], f"compiled at run time: {compiled}"
+    # dumpxml formats a deep copy, made by the models themselves: copy (with weakref) cost it 6M instructions
+    assert "copy" not in modules
+
+
+def test_a_deep_model_copy_is_what_copy_deepcopy_gives_and_shares_nothing_with_the_original() -> None:
+    import copy
+
+    from pyvirt.conf.domain import format_domain, parse_domain
+    from pyvirt.drivers.test.fixture import DEFAULT_DOMAIN_XML
+
+    dom = parse_domain(DEFAULT_DOMAIN_XML)
+    assert dom.devices is not None
+    mine, theirs = dom.model_copy(deep=True), copy.deepcopy(dom)
+    assert mine == theirs == dom and format_domain(mine) == format_domain(theirs) == format_domain(dom)
+    assert mine.devices is not None and mine.devices is not dom.devices
+    assert mine.devices.disks is not dom.devices.disks and mine.devices.disks[0] is not dom.devices.disks[0]
+    mine.devices.disks[0].target_dev = "vdz"
+    mine.devices.disks.append(copy.copy(mine.devices.disks[0]))
+    assert dom.devices.disks[0].target_dev == "vda" and len(dom.devices.disks) == 1
+    shallow = dom.model_copy()
+    assert shallow == dom and shallow is not dom and shallow.devices is dom.devices
+    # one sub-model reached twice stays one object in the copy, as deepcopy keeps it
+    pair = _Odd(inner=[_Inner(value=1)])
+    pair.inner.append(pair.inner[0])
+    copied = pair.model_copy(deep=True)
+    assert copied.inner[0] is copied.inner[1] is not pair.inner[0] and copied == pair

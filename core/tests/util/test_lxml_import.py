@@ -7,6 +7,7 @@ process ends up with, which an in-process test would have loaded already.
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def test_pyvirsh_dumpxml_reads_and_writes_xml_without_loading_inspect_or_gzip() 
     if SAVES_INSPECT:
         assert "inspect" not in imported, "pyvirsh paid for inspect (ast, dis, tokenize) at lxml's init again"
     assert not imported & {"gzip", "zlib", "_compression"}, "pyvirsh paid for gzip at lxml's init again"
+    assert "typing" not in imported, "pyvirsh paid for typing (12 million instructions) at lxml's init again"
 
 
 def test_through_the_hook_lxml_works_and_a_later_import_of_inspect_is_the_real_module() -> None:
@@ -82,6 +84,70 @@ def test_through_the_hook_lxml_works_and_a_later_import_of_inspect_is_the_real_m
     assert text == '<a x="1"><b/></a>'
     assert still_out is not SAVES_INSPECT
     assert real == [True, True, False, True]
+
+
+def test_without_typing_and_contextlib_lxml_s_element_tree_class_and_file_output_work(tmp_path: Path) -> None:
+    """lxml's init builds its ``ElementTree`` factory class on ``typing.Generic[T]`` and wraps the opener of
+    ``ElementTree.write``'s file in ``contextlib.contextmanager``; with the stand-ins, neither module is
+    loaded, the class still makes trees, recognises them, and is subscriptable; ``write`` (plain and
+    compressed) gives the same bytes; and a later import of either module is the real one."""
+    plain, packed = tmp_path / "plain.xml", tmp_path / "packed.xml.gz"
+    out = _probe(
+        "import gzip, json, sys\n"  # gzip loaded already: only typing and contextlib are stood in for here
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "after_import = sorted(m for m in ('typing', 'contextlib') if m in sys.modules)\n"
+        "tree = etree.ElementTree(etree.fromstring('<a><b/></a>'))\n"
+        "made = [isinstance(tree, etree.ElementTree), etree.ElementTree[str].__origin__ is etree.ElementTree]\n"
+        f"tree.write({str(plain)!r})\n"
+        f"tree.write({str(packed)!r}, compression=6)\n"
+        "import contextlib, typing\n"
+        "real = [m.__file__.endswith(n + '.py') and not hasattr(m, '_pyvirt_stand_in') and sys.modules[n] is m\n"
+        "        for n, m in (('typing', typing), ('contextlib', contextlib))]\n"
+        "class Box(typing.Generic[typing.TypeVar('T')]): pass\n"
+        "print(json.dumps([after_import, made, real, Box[int].__origin__ is Box]))\n"
+    )
+    assert out == [[], [True, True], [True, True], True]
+    assert plain.read_bytes() == b"<a><b/></a>"
+    assert gzip.decompress(packed.read_bytes()) == b"<a><b/></a>"
+
+
+def test_lxml_s_regular_expressions_are_compiled_when_first_used_and_answer_as_before() -> None:
+    """lxml's init keeps ten compiled patterns; through the stand-in none is compiled then (re's own cache of
+    compiled patterns does not hold them), and each one lxml uses later answers as the real pattern does:
+    reserved namespace prefixes, encoding declarations in text input, processing-instruction pseudo
+    attributes, and the path tokenizer of ``find``."""
+    out = _probe(
+        "import sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "before = 're' in sys.modules\n"
+        "from lxml import etree\n"
+        "import json, re\n"  # re loaded meanwhile: lxml's init calls re.match (answered by the real module)
+        "cached = sorted(str(key[1]) for key in re._cache if 'w+:' in str(key[1]) or 'encoding' in str(key[1]))\n"
+        "answers = []\n"
+        "for call in (lambda: etree.register_namespace('ns0', 'urn:x'),\n"
+        '             lambda: etree.fromstring(\'<?xml version="1.0" encoding="utf-8"?><a/>\')):\n'
+        "    try:\n"
+        "        call()\n"
+        "    except ValueError as exc:\n"
+        "        answers.append(str(exc))\n"
+        "answers.append(etree.PI('xml-stylesheet', 'href=\"a.xsl\" type=\"text/xsl\"').get('type'))\n"
+        "answers.append(etree.fromstring('<a><b x=\"1\"/><b x=\"2\"/></a>').find('b[@x=\"2\"]').get('x'))\n"
+        "print(json.dumps([before, cached, answers]))\n"
+    )
+    assert out == [
+        False,
+        [],
+        [
+            "Prefix format reserved for internal use",
+            "Unicode strings with encoding declaration are not supported. "
+            "Please use bytes input or XML fragments without declaration.",
+            "text/xsl",
+            "2",
+        ],
+    ]
 
 
 def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer() -> None:

@@ -94,10 +94,9 @@ def run_story(uri: str, tools: list[str], tmp: Path, virt_type: str, listeners: 
             for tool in tools
         ]
         listeners.registered(running, lambda: step(PROBE), PROBE_LINE)
-        # The firmware's first seconds: right after the start, pyvirtd's eject can fail with QEMU's "Tray of
-        # device 'ide0-1-0' is not open" (it does not wait for the tray to open as libvirt's
-        # qemuHotplugWaitForTrayEject does; named in notes/h7/requests.md). Until it waits, the story starts
-        # three seconds after the guest, as it always did.
+        # The firmware's first seconds: SeaBIOS is still probing the CD-ROM and shuts a tray that was just
+        # opened, so even libvirtd's insert then fails with QEMU's "Tray of the device is not open" (seen here).
+        # The story starts three seconds after the guest, as it always did, on both daemons.
         time.sleep(max(0.0, started + 3 - time.monotonic()))
         # each step's last event: the tray opens and closes again on the eject and again on the insert
         for line, event, times in (

@@ -5,8 +5,8 @@ so that its memory does not push the host's cached data out, and restores it
 (``virsh restore --bypass-cache``, ``virsh start --bypass-cache`` from a
 managed save) the same way: as libvirt 9.0 does through its iohelper, the
 image never enters the page cache (mincore(2) shows it). A save or dump
-runs at libvirt's unlimited bandwidth even when the guest's QEMU holds a low
-``max-bandwidth`` for real migrations, and that limit is back once the dump
+runs at libvirt's unlimited bandwidth even when ``migrate-setspeed`` set a low
+one for real migrations, and that recorded limit is QEMU's again once the dump
 is over, also when the dump was cancelled (libvirt's qemuMigrationSrcToFile).
 
 The guest's RAM gets 32 MiB of random bytes (QEMU's generic ``loader``
@@ -139,9 +139,10 @@ def _max_bandwidth(monitor: Any) -> int:
 def test_save_and_dump_run_unthrottled_and_keep_the_guests_migration_speed(
     guest: pyvirt.Domain, tmp_path: Path, guest_monitor: Callable[[pyvirt.Domain], Any]
 ) -> None:
-    slow = 256 << 10  # 256 KiB/s: QEMU would take two minutes for the guest's 32 MiB
+    slow = 1 << 20  # migrate-setspeed's 1 MiB/s: QEMU would take over 30 s for the guest's 32 MiB
     monitor = guest_monitor(guest)
-    monitor.execute("migrate-set-parameters", {"max-bandwidth": slow})
+    guest.migrate_set_max_speed(1)
+    assert _max_bandwidth(monitor) == slow  # the recorded speed is QEMU's
     began = time.monotonic()
     guest.core_dump(str(tmp_path / "raw"))  # the guest stays: its speed can be read afterwards
     assert time.monotonic() - began < 30
@@ -177,6 +178,7 @@ def test_save_and_dump_run_unthrottled_and_keep_the_guests_migration_speed(
     try:
         assert first.wait(20), "QEMU wrote nothing"
         assert _max_bandwidth(monitor) > 1 << 40  # lifted while the dump runs
+        assert guest.migrate_get_max_speed() == (2**63 - 1) >> 20  # libvirt's record reads its maximum meanwhile
         guest.abort_job()
     finally:
         go.set()
@@ -185,8 +187,47 @@ def test_save_and_dump_run_unthrottled_and_keep_the_guests_migration_speed(
     (error,) = errors
     assert isinstance(error, pyvirt.Error) and error.code == ErrorCode.OPERATION_ABORTED, error
     assert _max_bandwidth(monitor) == slow
+    assert guest.migrate_get_max_speed() == 1
 
     began = time.monotonic()
     guest.save(str(tmp_path / "guest.save"))
     assert time.monotonic() - began < 30
     assert (tmp_path / "guest.save").stat().st_size > _BLOB
+
+
+@pytest.fixture
+def auto_start_conf(request: pytest.FixtureRequest, qemu_root: Path) -> bool:
+    """qemu.conf's ``auto_start_bypass_cache`` (the test's parameter), written before the driver reads it."""
+    on = bool(request.param)
+    (qemu_root / "etc").mkdir(parents=True, exist_ok=True)
+    (qemu_root / "etc" / "qemu.conf").write_text(f"auto_start_bypass_cache = {int(on)}\n")
+    return on
+
+
+@pytest.mark.parametrize("auto_start_conf", [True, False], indirect=True, ids=["bypass", "cached"])
+def test_autostart_restores_the_managed_save_past_the_cache_as_qemu_conf_asks(
+    auto_start_conf: bool, conn: pyvirt.Connection, guest: pyvirt.Domain, qemu_root: Path
+) -> None:
+    """A host boots with a guest marked autostart that was managed-saved: pyvirtd's first start restores it,
+    through the page cache unless qemu.conf says ``auto_start_bypass_cache = 1`` (libvirt's
+    qemuAutostartDomain adds VIR_DOMAIN_START_BYPASS_CACHE then)."""
+    from pyvirt_qemu.driver import QemuDriver
+
+    guest.autostart = True
+    guest.managed_save()
+    (image,) = (qemu_root / "lib" / "qemu" / "save").glob("bypassed.save")
+    _drop_from_cache(image)
+    fd = os.open(image, os.O_RDONLY)  # (mincore needs the file; the start removes its name)
+    driver = QemuDriver()
+    try:
+        assert driver.state_initialize(privileged=True, root=str(qemu_root))
+        assert guest.state() == (DomainState.RUNNING, RunningReason.RESTORED)
+        assert not image.exists()
+        cached = _cached_bytes(Path(f"/proc/self/fd/{fd}"))
+        if auto_start_conf:
+            assert cached == 0, cached
+        else:
+            assert cached > _BLOB, cached  # (what the page cache holds without the setting)
+    finally:
+        driver.state_cleanup()
+        os.close(fd)

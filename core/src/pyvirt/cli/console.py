@@ -14,6 +14,9 @@ import sys
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from _collections_abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import NoReturn
 
 __all__ = ["console_main"]
@@ -39,9 +42,8 @@ def console_main() -> None:
     """
     _, middle, old = gc.get_threshold()
     gc.set_threshold(_YOUNG_THRESHOLD, middle, old)
-    from pyvirt.util.lxml_import import install
-
-    install()  # lxml.etree without the inspect module it loads and pyvirsh never calls (the module says why)
+    if "lxml.etree" not in sys.modules:
+        sys.meta_path.insert(0, _LxmlFirstImport())
     from pyvirt.cli.main import main
 
     try:
@@ -51,6 +53,34 @@ def console_main() -> None:
             raise
         _die_of_sigpipe()
     _leave(rc)
+
+
+class _LxmlFirstImport:
+    """Puts :mod:`pyvirt.util.lxml_import`'s finder in place when ``lxml.etree`` is first imported, not before.
+
+    That finder spares lxml's init the inspect, gzip and typing modules (the
+    module says why); loading it, about a million instructions, is paid only
+    by the runs that read or write XML, not by ``destroy``, ``start`` or
+    ``list`` through pyvirtd. Every other name is declined at once.
+    """
+
+    def find_spec(
+        self, fullname: str, path: "Sequence[str] | None", target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        if fullname != "lxml.etree":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        from pyvirt.util.lxml_import import install
+
+        install()  # its finder goes first in sys.meta_path and answers this very import
+        # The import system is walking sys.meta_path, which changed under it: ask the finders here and answer.
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            spec = None if find is None else find(fullname, path, target)
+            if spec is not None:
+                return spec  # type: ignore[no-any-return]
+        return None
 
 
 def _leave(rc: int) -> None:

@@ -30,7 +30,7 @@ __all__ = ["declare", "options_of"]
 # virsh's options read with vshCommandOptScaledInt: a unit suffix is allowed
 _SCALED = {("setmem", "size"), ("setmaxmem", "size"), ("blockresize", "size"), ("memtune", "hard-limit"),
            ("memtune", "soft-limit"), ("memtune", "swap-hard-limit"), ("memtune", "min-guarantee"),
-           ("allocpages", "pagesize"), ("freepages", "pagesize"), ("domblkthreshold", "threshold")}  # fmt: skip
+           ("allocpages", "pagesize"), ("domblkthreshold", "threshold")}  # fmt: skip
 _KINDS = {"i": "number", "s": "optstring", "d": "string", "a": "list"}
 
 
@@ -79,13 +79,6 @@ def _check_values(name: str, o: dict[str, Any]) -> None:
             raise CommandError(f"Invalid lifecycle type '{o['type']}'.")
         if o["action"] not in _LIFECYCLE_ACTIONS:
             raise CommandError(f"Invalid lifecycle action '{o['action']}'.")
-    if name == "freepages" and not o["all"]:  # cmdFreepages' checks for one cell, in its order
-        if o["cellno"] is None:
-            raise CommandError("missing cellno argument")
-        if o["cellno"] < -1:
-            raise CommandError("cell number must be non-negative integer or -1")
-        if o["pagesize"] is None:
-            raise CommandError("missing pagesize argument")
     if name == "dom-fd-associate":  # virshFetchPassFdsList: each comma-separated item a C int
         for item in o["pass-fds"].split(","):
             digits = item.lstrip(" \t\n\v\f\r")

@@ -18,17 +18,22 @@ its time writing to the terminal.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from _collections_abc import Callable
-from typing import Any, TypeVar
 
 from pyvirt.cli.framework import Session
 from pyvirt.errors import Error
 
+# Neither typing nor threading at import: snapshot-create-as, save, vol-upload... import this module, and on a
+# script's pipe (no terminal, no progress shown) they need neither; threading only runs a watched job.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 __all__ = ["Progress", "watch_job"]
 
-T = TypeVar("T")
 
 _WIDTH = 30  # characters of the bar
 _REDRAW = 0.1  # seconds between two redraws of the same bar
@@ -105,6 +110,8 @@ def watch_job(s: Session, dom: Any, work: Callable[[], T], progress: Progress) -
     """
     if not progress.enabled:
         return work()
+    import threading
+
     result: list[T] = []
     failure: list[BaseException] = []
     done = threading.Event()

@@ -9,7 +9,7 @@ nothing, which is what virsh 9.0 does.
 
 from __future__ import annotations
 
-from pyvirt.cli.framework import Opt, Session
+from pyvirt.cli.framework import XPATH_OPTS, Session
 from pyvirt.errors import ErrorCode, InternalError
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["XPATH_OPTS", "print_xml"]
-
-XPATH_OPTS = (Opt("xpath", "print the output of the XPath expression"),
-              Opt("wrap", "wrap xpath results in a common root element", flag=True))  # fmt: skip
 
 
 def _dump(item: Any) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from lxml import etree
 
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model
 from pyvirt.conf.xmlwriter import to_string
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated
 
 __all__ = ["Capabilities", "format_capabilities"]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Annotated
 
 from lxml import etree
 
@@ -29,6 +28,10 @@ from pyvirt.conf.schema import SCHEMA_DIR
 from pyvirt.conf.xmlmodel import X, XmlModel, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated
 
 __all__ = [
     "CHECKPOINT_TYPES",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from lxml import etree
 
 from pyvirt.conf.identity import check_name, new_uuid, normalize_uuid
@@ -11,9 +9,13 @@ from pyvirt.conf.xmlmodel import XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
 
-__all__ = ["check_name", "document_to_string", "new_uuid", "normalize_uuid", "parse_document"]
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import TypeVar
 
-M = TypeVar("M", bound=XmlModel)
+    M = TypeVar("M", bound=XmlModel)
+
+__all__ = ["check_name", "document_to_string", "new_uuid", "normalize_uuid", "parse_document"]
 
 
 def parse_document(cls: type[M], xml: str | bytes, url: str) -> M:

@@ -8,12 +8,14 @@ here, in the plugin-facing ``pyvirt.conf``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 __all__ = ["DISK_PREFIXES", "disk_index", "insertion_order"]
-
-T = TypeVar("T")
 
 # virDiskNameParse's prefixes, tried in this order ("sd" before "xvd": neither is a prefix of the other)
 DISK_PREFIXES = ("fd", "hd", "vd", "sd", "xvd", "ubd")

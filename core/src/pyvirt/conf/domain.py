@@ -9,9 +9,6 @@ post-parse step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any, ClassVar
-
 from lxml import etree
 
 from pyvirt.conf.bitmap import format_bitmap, parse_bitmap
@@ -26,6 +23,11 @@ from pyvirt.conf.xmlmodel import X, XmlModel, field, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Annotated, Any, ClassVar
 
 __all__ = ["Domain", "format_domain", "parse_domain"]
 

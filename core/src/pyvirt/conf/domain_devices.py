@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
-
 from lxml import etree
 
 from pyvirt.conf.domain_values import CHR_TYPES as _CHR_SOURCE_TYPES
 from pyvirt.conf.units import UINT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel, field
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated, Any, ClassVar
 
 __all__ = [
     "Address",

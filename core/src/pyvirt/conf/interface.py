@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
-
 from pyvirt.conf.common import check_name, document_to_string, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated, ClassVar
 
 __all__ = ["HostInterface", "format_interface", "parse_interface"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 # The C module, not ``socket``: the wrapper turns every constant into an IntEnum at import, about 10 million
 # instructions of each short pyvirsh run that reads a network; the numeric calls here need none of it.
 import _socket
-from typing import Annotated, Any, ClassVar
 
 from lxml import etree
 
@@ -25,6 +24,10 @@ from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated, Any, ClassVar
 
 __all__ = ["Network", "check_network", "format_network", "ip_prefix", "parse_network"]
 

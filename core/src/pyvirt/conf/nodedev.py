@@ -7,10 +7,12 @@ device detail is lost while the typed models per capability are written.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pyvirt.conf.common import check_name, document_to_string, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel, field
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated
 
 __all__ = ["NodeDevice", "format_nodedev", "parse_nodedev"]
 

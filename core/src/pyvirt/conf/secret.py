@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pyvirt.conf.common import document_to_string, new_uuid, normalize_uuid, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated
 
 __all__ = ["USAGE_TYPES", "Secret", "format_secret", "parse_secret"]
 

@@ -17,10 +17,6 @@ setgid or sticky file or directory, nor pass -1 or 7777 through to chmod.
 
 from __future__ import annotations
 
-import copy
-import re
-from typing import Annotated, Any
-
 from lxml import etree
 
 from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
@@ -30,6 +26,10 @@ from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
 from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Annotated, Any
 
 __all__ = ["Pool", "Volume", "format_pool", "format_volume", "parse_pool", "parse_volume"]
 
@@ -383,7 +383,9 @@ def _normalize_permissions(perms: Permissions | None) -> None:
 def _sanitize_path(path: str) -> str:
     """virFileSanitizePath: no doubled or trailing slashes (a leading ``//`` is POSIX's own and kept)."""
     keep = "/" if path.startswith("//") and not path.startswith("///") else ""
-    cleaned = re.sub("/+", "/", path)
+    cleaned = path
+    while "//" in cleaned:  # each run of slashes to one, without a pattern to compile (see conf/units.py)
+        cleaned = cleaned.replace("//", "/")
     if len(cleaned) > 1 and cleaned.endswith("/"):
         cleaned = cleaned[:-1]
     return keep + cleaned if keep else cleaned
@@ -427,6 +429,8 @@ def _check_adapter(adapter: Adapter | None) -> None:
             raise XMLError(ErrorCode.XML_ERROR, f"when providing parent_{given}='{value}', the parent_{other} "
                            "must also be provided")  # fmt: skip
         for wwn in (adapter.wwnn, adapter.wwpn, adapter.parent_wwnn, adapter.parent_wwpn, adapter.parent_fabric_wwn):
+            import re  # only adapter pools name WWNs
+
             if wwn is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{16}", wwn):
                 raise XMLError(ErrorCode.XML_ERROR, f"Malformed wwn: {wwn}")
         return
@@ -542,7 +546,7 @@ def parse_pool(xml: str | bytes) -> Pool:
 
 def _source_for_output(pool: Pool) -> PoolSource:
     """virStoragePoolSourceFormat: only the parts the pool's type has."""
-    src = copy.deepcopy(pool.source) if pool.source is not None else PoolSource()
+    src = pool.source.model_copy(deep=True) if pool.source is not None else PoolSource()
     flags = _SOURCE_FLAGS.get(pool.type or "", 0)
     if not flags & _HOST:
         src.hosts = None
@@ -568,7 +572,7 @@ def _source_for_output(pool: Pool) -> PoolSource:
 
 def format_pool(pool: Pool) -> str:
     """virStoragePoolDefFormat: sizes always (0 when unknown), the source per type, the target when local."""
-    out = copy.copy(pool)
+    out = pool.model_copy()
     out.capacity = pool.capacity or Bytes(value=0)
     out.allocation = pool.allocation or Bytes(value=0)
     out.available = pool.available or Bytes(value=0)
@@ -586,6 +590,8 @@ def format_pool(pool: Pool) -> str:
     format_model(out, root)
     text = to_string(root, keep_open=("source", "target"))
     if nsmap:  # libvirt writes the namespace declarations after the type
+        import re  # only pools with a namespace of their own
+
         first, rest = text.split("\n", 1)
         decls = re.findall(r" xmlns:\w+='[^']*'", first)
         first = re.sub(r" xmlns:\w+='[^']*'", "", first)
@@ -676,7 +682,8 @@ def parse_volume(xml: str | bytes, pool_type: str | None = None, flags: int = 0)
     target.timestamps = None  # the file's, never the definition's
     if target.encryption is not None:
         _check_encryption(target.encryption)
-    if target.compat is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", target.compat.strip()):
+    compat = target.compat.strip().split(".") if target.compat is not None else []
+    if target.compat is not None and not (len(compat) == 2 and all(p and not p.strip("0123456789") for p in compat)):
         raise XMLError(ErrorCode.XML_ERROR, "forbidden characters in 'compat' attribute")
     if target.features is not None and target.compat is None:
         target.compat = "1.1"
@@ -685,15 +692,15 @@ def parse_volume(xml: str | bytes, pool_type: str | None = None, flags: int = 0)
 
 def format_volume(vol: Volume, pool_type: str | None = None) -> str:
     """virStorageVolDefFormat: type, sizes (0 when unknown), target and backing store with the pool's formats."""
-    out = copy.copy(vol)
+    out = vol.model_copy()
     out.type = vol.type or "file"
     out.capacity = vol.capacity or Bytes(value=0)
     out.allocation = vol.allocation or Bytes(value=0)
-    out.target = copy.copy(vol.target) if vol.target is not None else VolTarget()
+    out.target = vol.target.model_copy() if vol.target is not None else VolTarget()
     if pool_type is not None and pool_type not in _VOLUME_FORMATS:
         out.target.format_type = None
     if vol.backing is not None:
-        out.backing = copy.copy(vol.backing) if vol.backing.path else None
+        out.backing = vol.backing.model_copy() if vol.backing.path else None
         if out.backing is not None and pool_type is not None and pool_type not in _VOLUME_FORMATS:
             out.backing.format_type = None
     root = etree.Element(Volume.TAG)

@@ -32,11 +32,8 @@ refused with CONFIG_UNSUPPORTED rather than silently dropped).
 from __future__ import annotations
 
 import builtins
-import re
 import sys
 import types
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from lxml import etree
 
@@ -44,9 +41,40 @@ from pyvirt.conf.coverage import ExpectedTree, check_unmapped
 from pyvirt.conf.units import strtoul
 from pyvirt.errors import ErrorCode, XMLError
 
-__all__ = ["X", "XmlModel", "field", "format_model", "parse_model"]
+# Neither typing nor collections.abc at run time: typing (with the contextlib and warnings it imports) cost every
+# pyvirsh command that reads XML about 16 million instructions (virsh's whole dominfo is 44 million), and lxml is
+# loaded without it (pyvirt.util.lxml_import). The annotations are strings; type checkers read these imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, ClassVar, TypeVar, dataclass_transform
 
-M = TypeVar("M", bound="XmlModel")
+    M = TypeVar("M", bound="XmlModel")
+else:
+
+    def dataclass_transform(
+        *,
+        eq_default: bool = True,
+        order_default: bool = False,
+        kw_only_default: bool = False,
+        field_specifiers: tuple[object, ...] = (),
+    ) -> Callable[[type], type]:
+        """What ``typing.dataclass_transform`` does at run time (PEP 681): record its arguments on the class."""
+
+        def mark(cls: type) -> type:
+            cls.__dataclass_transform__ = {  # type: ignore[attr-defined]
+                "eq_default": eq_default,
+                "order_default": order_default,
+                "kw_only_default": kw_only_default,
+                "field_specifiers": field_specifiers,
+                "kwargs": {},
+            }
+            return cls
+
+        return mark
+
+
+__all__ = ["X", "XmlModel", "field", "format_model", "parse_model"]
 
 
 class X:
@@ -166,7 +194,10 @@ def _is_class_var(ann: Any) -> bool:
     """
     if isinstance(ann, str):
         return "ClassVar" in ann
-    return ann is ClassVar or getattr(ann, "__origin__", None) is ClassVar
+    # an evaluated annotation: its module imported typing, so ClassVar is typing's (not imported here for it)
+    typing = sys.modules.get("typing")
+    class_var = getattr(typing, "ClassVar", _MISSING)
+    return ann is class_var or getattr(ann, "__origin__", None) is class_var
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(field,))
@@ -193,10 +224,17 @@ class XmlModel:
         names: dict[str, None] = {}  # insertion-ordered, and membership in O(1): Disk has over a hundred fields
         factories: list[tuple[str, Any]] = []
         for klass in reversed(cls.__mro__):
+            if klass is XmlModel or klass is object:
+                continue  # this base declares class variables only; object none (a tenth of each class's cost)
             # The class's own dictionary, not inspect.get_annotations: this runs for every model class at
             # import, and a class statement (3.11) always leaves its annotations there.
             for name, ann in klass.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
-                if name not in names and not _is_class_var(ann):
+                if name in names:
+                    continue
+                if type(ann) is str:  # the usual (postponed) case, tested here rather than by a call per field
+                    if "ClassVar" not in ann:
+                        names[name] = None
+                elif not _is_class_var(ann):
                     names[name] = None
         for name in names:
             value = getattr(cls, name, _MISSING)
@@ -233,9 +271,19 @@ class XmlModel:
         return f"{type(self).__name__}({shown})"
 
     def model_copy(self: M, *, deep: bool = False) -> M:
-        import copy  # only callers that copy pay for the module (and weakref) at start-up
+        """A copy of this model; ``deep``: of its sub-models, lists and dicts too (what ``copy.copy`` and
+        ``copy.deepcopy`` give, shared references included).
 
-        return copy.deepcopy(self) if deep else copy.copy(self)
+        Made here rather than by the copy module: every ``dumpxml`` formats a
+        deep copy, and importing ``copy`` (with weakref) plus deepcopy's
+        generic ``__reduce_ex__`` walk cost it about eight million
+        instructions. Values of other types still go to ``copy.deepcopy``.
+        """
+        if not deep:
+            new = object.__new__(type(self))
+            new.__dict__.update(self.__dict__)
+            return new
+        return _deep_copy(self, {})  # type: ignore[no-any-return]
 
     TAG: ClassVar[str] = ""
     # True for models that read their element themselves (xml_parse_extra takes everything).
@@ -257,15 +305,15 @@ class XmlModel:
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         root = ExpectedTree(open=cls.XML_OPEN)
-        for _name, marker, _ann in cls.xml_fields():
-            elems, attr = _split(marker.path)
+        for _name, path, has_model, raw in _light_fields(cls):
+            elems, attr = _split(path)
             node = root
             for tag in elems[:-1]:
                 node = node.child(tag)
-            if marker.model is not None:
+            if has_model:
                 node.children[elems[-1]] = None
                 continue
-            if marker.raw:
+            if raw:
                 (node.child(elems[-1]) if elems else node).open_children = True
                 continue
             if elems:
@@ -304,6 +352,44 @@ class XmlModel:
         return out
 
 
+# Immutable values a deep copy returns as they are (exact types: a subclass may hold mutable state).
+_ATOMIC = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _deep_copy(value: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(value, memo)`` for models and the containers they hold (see ``XmlModel.model_copy``)."""
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    done = memo.get(id(value), _MISSING)
+    if done is not _MISSING:
+        return done
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(_deep_copy(item, memo) for item in value)
+        return items
+    if isinstance(value, XmlModel) and getattr(kind, "__deepcopy__", None) is None:
+        new = object.__new__(kind)
+        memo[id(value)] = new
+        new.__dict__.update({name: _deep_copy(item, memo) for name, item in value.__dict__.items()})
+        return new
+    if kind is dict:
+        mapping: dict[Any, Any] = {}
+        memo[id(value)] = mapping
+        for key, item in value.items():
+            mapping[_deep_copy(key, memo)] = _deep_copy(item, memo)
+        return mapping
+    if kind is tuple:
+        copied = tuple(_deep_copy(item, memo) for item in value)
+        if all(a is b for a, b in zip(copied, value, strict=True)):
+            return value  # as deepcopy: a tuple of immutable items is itself
+        return memo.setdefault(id(value), copied)
+    import copy  # anything else (an lxml element, an enum member...): the copy module's own answer
+
+    return copy.deepcopy(value, memo)
+
+
 class _AnnotatedReader:
     """Stands in for ``typing.Annotated`` while a model's annotation strings are evaluated.
 
@@ -321,8 +407,48 @@ class _AnnotatedReader:
 
 _READER_NAMESPACE = {"Annotated": _AnnotatedReader()}
 _CONSTANTS = {"True": True, "False": False, "None": None}
-# One argument of a marker as Python prints it back: 'path', model=Disk, words=('on', 'off'), hex_width=4
-_ARG_RE = re.compile(r"(?:(\w+)=)?('[^'\\]*'|\('[^'\\]*'(?:, '[^'\\]*')*\)|\w+)(?:, |$)")
+
+
+def _is_word(text: str) -> bool:
+    """Whether ``text`` is one or more word characters (``\\w+``)."""
+    return text.replace("_", "a").isalnum()
+
+
+def _quoted_end(text: str, pos: int) -> int:
+    """Just past the ``'...'`` string (no quote or backslash inside) starting at ``pos``, or -1."""
+    if text[pos : pos + 1] != "'":
+        return -1
+    close = text.find("'", pos + 1)
+    return -1 if close < 0 or "\\" in text[pos + 1 : close] else close + 1
+
+
+def _next_arg(args: str, pos: int) -> tuple[str | None, str, int] | None:
+    """(keyword or None, value text, where the next one starts) of one marker argument as Python prints it
+    back (``'path'``, ``model=Disk``, ``words=('on', 'off')``, ``hex_width=4``), or None for any other shape.
+
+    Read by hand, not with a regular expression, whose compiling cost each
+    XML-reading pyvirsh command about a million instructions (see units.py).
+    """
+    keyword = None
+    equals = args.find("=", pos)
+    if equals > pos and _is_word(args[pos:equals]):
+        keyword, pos = args[pos:equals], equals + 1
+    if args[pos : pos + 1] == "'":
+        end = _quoted_end(args, pos)
+    elif args[pos : pos + 1] == "(":  # a tuple of one or more strings: ('on', 'off')
+        end = _quoted_end(args, pos + 1)
+        while end > 0 and args.startswith(", ", end):
+            end = _quoted_end(args, end + 2)
+        end = end + 1 if end > 0 and args[end : end + 1] == ")" else -1
+    else:  # a name or a number, up to the next argument
+        end = args.find(", ", pos)
+        end = len(args) if end < 0 else end
+        end = end if _is_word(args[pos:end]) else -1
+    if end < 0:
+        return None
+    if args.startswith(", ", end):
+        return keyword, args[pos:end], end + 2
+    return (keyword, args[pos:end], end) if end == len(args) else None
 
 
 def _lookup(name: str, namespace: dict[str, Any]) -> Any:
@@ -364,14 +490,12 @@ def _read_annotation(source: str, namespace: dict[str, Any]) -> tuple[Any, tuple
         return base, (X(args[1:-1]),)
     positional: list[Any] = []
     options: dict[str, Any] = {}
-    pattern = _ARG_RE
     pos = 0
     while pos < len(args):
-        m = pattern.match(args, pos)
-        if m is None:
+        arg = _next_arg(args, pos)
+        if arg is None:
             return None
-        pos = m.end()
-        keyword, text = m.group(1), m.group(2)
+        keyword, text, pos = arg
         value: Any
         if text[0] == "'":
             value = text[1:-1]
@@ -474,7 +598,7 @@ def _convert_in(raw: str, marker: X, typ: Any, where: str) -> Any:
         if parsed is None or parsed[1] >= 2**64 or (parsed[0] == "-" and parsed[1] > 2**63):
             raise XMLError(ErrorCode.XML_ERROR, f"invalid integer value '{raw}' for {where}")
         return -parsed[1] if parsed[0] == "-" else parsed[1]
-    if typ is str or typ is Any:
+    if typ is str:
         return raw
     # Enum / Literal: let pydantic validate later
     return raw
@@ -505,16 +629,98 @@ def _find_below(children: dict[Any, etree._Element], names: tuple[str, ...]) -> 
     return cur
 
 
-_PlanItem = tuple[str, X, Any, tuple[str, ...], "str | None", str, str]
+if TYPE_CHECKING:
+    _PlanItem = tuple[str, X, Any, tuple[str, ...], "str | None", str, str]
 
 
-def _plan(cls: type[XmlModel]) -> list[_PlanItem]:
-    """Per-class parse plan: (field, marker, type, path elements, attribute, kind, first element)."""
-    cached = cls.__dict__.get("_parse_plan_cache")
+def _light(source: str) -> tuple[str, bool, bool] | None:
+    """(path, has a sub-model, raw) of a marked field, read off its annotation's text alone; None for a shape
+    this does not know (the field is then read whole).
+
+    Reading a field whole (its type looked up, its marker made) cost about
+    16,000 instructions, 50,000 with keyword options, and a ``Disk`` has over a
+    hundred fields: a short ``pyvirsh dumpxml`` paid ten million for fields
+    its document does not have. Parsing needs only where each field lives
+    (which child element) and the unmapped-name check whether it is a
+    sub-model or raw content; the rest is read for the fields a document
+    has (``_field_info``). ``test_model_startup`` checks this reading
+    against the whole one for every model class.
+    """
+    if not (source.startswith("Annotated[") and source.endswith(")]")):
+        return None
+    start = source.find(", X('") + 5
+    close = source.find("'", start)
+    if start < 5 or close < 0 or "\\" in source[start:close]:
+        return None
+    rest = source[close + 1 : -2]
+    return source[start:close], ", model=" in rest, ", raw=True" in rest
+
+
+def _light_fields(cls: type[XmlModel]) -> list[tuple[str, str, bool, bool]]:
+    """(field, path, has a sub-model, raw) of every field with a marker, in declaration order; cached."""
+    cached = cls.__dict__.get("_light_fields_cache")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    plan: list[_PlanItem] = []
-    for name, marker, annotation in cls.xml_fields():
+    sources: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        sources.update(klass.__dict__.get("__annotations__", {}))  # noqa: RUF063 (as in __init_subclass__)
+    out: list[tuple[str, str, bool, bool]] = []
+    for name in cls._field_names:
+        source = sources.get(name)
+        light = _light(source) if isinstance(source, str) else None
+        if light is None:  # evaluated annotations, other shapes, a base's marker under a plain re-annotation
+            info = _field_info(cls, name)
+            if info is None:
+                continue
+            light = info[0].path, info[0].model is not None, info[0].raw
+        out.append((name, *light))
+    type.__setattr__(cls, "_light_fields_cache", out)
+    return out
+
+
+def _field_info(cls: type[XmlModel], name: str) -> tuple[X, Any] | None:
+    """(marker, value type) of one field, as ``xml_fields`` gives it, read on its own; None without a marker."""
+    cache: dict[str, tuple[X, Any] | None] | None = cls.__dict__.get("_field_info_cache")
+    if cache is None:
+        cache = {}
+        type.__setattr__(cls, "_field_info_cache", cache)
+    if name in cache:
+        return cache[name]
+    found = None
+    for klass in cls.__mro__:  # the most derived class whose own fields have it, as xml_fields merges them
+        source = klass.__dict__.get("__annotations__", {}).get(name)  # noqa: RUF063
+        if source is None:
+            continue
+        read = None
+        if isinstance(source, str) and source.startswith("Annotated["):
+            read = _read_annotation(source, vars(sys.modules[klass.__module__]))
+        if read is None:
+            read = _own_fields(klass).get(name)
+        if read is not None:
+            found = read
+            break
+    info = None
+    if found is not None:
+        base, meta = found
+        marker = next((m for m in meta if isinstance(m, X)), None)
+        if marker is not None:
+            info = (marker.with_model(cls) if marker.model is SELF else marker), base
+    cache[name] = info
+    return info
+
+
+def _plan_item(cls: type[XmlModel], name: str) -> _PlanItem | None:
+    """How to read one field: (field, marker, type, path elements, attribute, kind, first element); cached."""
+    cache: dict[str, _PlanItem | None] | None = cls.__dict__.get("_plan_item_cache")
+    if cache is None:
+        cache = {}
+        type.__setattr__(cls, "_plan_item_cache", cache)
+    if name in cache:
+        return cache[name]
+    info = _field_info(cls, name)
+    item = None
+    if info is not None:
+        marker, annotation = info
         elems, attr = _split(marker.path)
         if marker.model is not None:
             kind = "many" if marker.many else "one"
@@ -524,33 +730,34 @@ def _plan(cls: type[XmlModel]) -> list[_PlanItem]:
             kind = "raw"
         else:
             kind = "value"
-        plan.append((name, marker, annotation, tuple(elems), attr, kind, elems[0] if elems else ""))
-    type.__setattr__(cls, "_parse_plan_cache", plan)
-    return plan
+        item = (name, marker, annotation, tuple(elems), attr, kind, elems[0] if elems else "")
+    cache[name] = item
+    return item
 
 
-def _plan_index(cls: type[XmlModel]) -> tuple[list[_PlanItem], dict[str, list[_PlanItem]]]:
-    """The plan split into fields of this element itself and fields under each child tag."""
+def _plan_index(cls: type[XmlModel]) -> tuple[list[str], dict[str, list[str]]]:
+    """The fields of this element itself, and those under each child tag (by name: read when present)."""
     cached = cls.__dict__.get("_plan_index_cache")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    own: list[_PlanItem] = []
-    by_child: dict[str, list[_PlanItem]] = {}
-    for item in _plan(cls):
-        if item[6]:
-            by_child.setdefault(item[6], []).append(item)
+    own: list[str] = []
+    by_child: dict[str, list[str]] = {}
+    for name, path, _model, _raw in _light_fields(cls):
+        elems, _attr = _split(path)
+        if elems:
+            by_child.setdefault(elems[0], []).append(name)
         else:
-            own.append(item)
+            own.append(name)
     type.__setattr__(cls, "_plan_index_cache", (own, by_child))
     return own, by_child
 
 
 def _items_for(cls: type[XmlModel], present: Iterable[Any]) -> list[_PlanItem]:
     own, by_child = _plan_index(cls)
-    items = list(own)
+    names = list(own)
     for tag in present:
-        items.extend(by_child.get(tag, ()))
-    return items
+        names.extend(by_child.get(tag, ()))
+    return [item for item in (_plan_item(cls, name) for name in names) if item is not None]
 
 
 def parse_model(cls: type[M], elem: etree._Element, where: str = "") -> M:
@@ -623,11 +830,15 @@ def _ensure(elem: etree._Element, names: list[str], created: dict[tuple[str, ...
 def format_model(model: XmlModel, elem: etree._Element) -> etree._Element:
     """Fill ``elem`` from ``model`` in field (= canonical) order."""
     created: dict[tuple[str, ...], etree._Element] = {}
-    for name, marker, _annotation in type(model).xml_fields():
+    cls = type(model)
+    for name, path, _model, _raw in _light_fields(cls):
         value = getattr(model, name)
         if value is None:
             continue
-        elems, attr = _split(marker.path)
+        info = _field_info(cls, name)
+        assert info is not None
+        marker = info[0]
+        elems, attr = _split(path)
         if marker.model is not None:
             items = value if marker.many else [value]
             parent = _ensure(elem, elems[:-1], created) if len(elems) > 1 else elem

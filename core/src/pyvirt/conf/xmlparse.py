@@ -9,16 +9,27 @@ lxml is libxml2 and the messages are the same.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from lxml import etree
 
 from pyvirt.errors import ErrorCode, XMLError
 
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["MAX_XML_BYTES", "parse_xml"]
 
-_ROOT_TAG = re.compile(rb"<[A-Za-z_]")
+_NAME_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+def _root_start(raw: bytes) -> int:
+    """Where the first start tag (``<`` and a name's first letter) begins, or -1: found by hand rather than
+    with a pattern compiled anew by every XML-reading pyvirsh command (see units.py)."""
+    pos = raw.find(b"<")
+    while pos >= 0 and (pos + 1 >= len(raw) or raw[pos + 1] not in _NAME_START):
+        pos = raw.find(b"<", pos + 1)
+    return pos
+
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh refuses XML files above 10 MiB; so do we, before parsing."""
@@ -47,8 +58,8 @@ def parse_xml(data: str | bytes, root: str, url: str) -> etree._Element:
         raise XMLError(
             ErrorCode.XML_ERROR, f"XML document is too large ({len(raw)} bytes, the limit is {MAX_XML_BYTES})"
         )
-    root_start = _ROOT_TAG.search(raw)
-    if b"<!DOCTYPE" in raw[: root_start.start() if root_start else len(raw)]:
+    root_start = _root_start(raw)
+    if b"<!DOCTYPE" in raw[: root_start if root_start >= 0 else len(raw)]:
         raise XMLError(ErrorCode.XML_ERROR, "DTD and entity declarations are not allowed in XML documents")
     parser = etree.XMLParser(
         resolve_entities=False,

@@ -9,9 +9,11 @@ libvirt's formatters write them that way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from lxml import etree
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["to_string"]
 

@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             busy=state.busy,
         )
         server.add_program(RemoteProgram(state))
+        from pyvirt.daemon.qemu_program import QemuProgram
+
+        server.add_program(QemuProgram())  # libvirt-qemu's procedures, on the remote program's connections
 
         def on_hup() -> None:
             try:

@@ -55,6 +55,8 @@ __all__ = ["ClientContext", "RemoteProgram", "StreamOpen", "api_name"]
 log = logging.getLogger("pyvirt.daemon.remote")
 
 _ACRONYMS = frozenset({"XML", "UUID", "ID", "OS", "CPU", "URI", "DHCP", "FS", "PM", "FD", "NMI", "SEV", "MAC", "IP"})
+# words of procedure names that libvirt's API names spell otherwise than capitalized
+_SPELLED = {"IOTHREAD": "IOThread", "FSINFO": "FSInfo", "FSFREEZE": "FSFreeze", "FSTHAW": "FSThaw", "FSTRIM": "FSTrim"}
 
 # Permissions a read-only client holds (libvirt's read-only connections may read, look up and search).
 _READ_PERMS = frozenset({"read", "getattr", "none"})
@@ -90,7 +92,7 @@ def _close_all(fds: list[int]) -> None:
 def api_name(proc_name: str) -> str:
     """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` -> ``virDomainGetXMLDesc`` (libvirt's public API name)."""
     words = proc_name.removeprefix("REMOTE_PROC_").split("_")
-    return "vir" + "".join(w if w in _ACRONYMS else w.capitalize() for w in words)
+    return "vir" + "".join(w if w in _ACRONYMS else _SPELLED.get(w) or w.capitalize() for w in words)
 
 
 @functools.cache

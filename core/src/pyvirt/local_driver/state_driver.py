@@ -114,13 +114,15 @@ class HeldState:
             conn.connect_close()
 
 
-def autostart_domains(held: HeldState, log: logging.Logger) -> list[str]:
+def autostart_domains(held: HeldState, log: logging.Logger, flags: int = 0) -> list[str]:
     """Start the domains marked autostart that are not running; the names started, in libvirt's list order.
 
     Each start goes through the driver's own ``domain_create`` (its jobs,
     labels, status files and events), as libvirt's autostart calls
     ``qemuDomainObjStart``. A failure is logged with libvirt's wording and
-    the next domain is tried.
+    the next domain is tried. ``flags`` are the start flags the driver's
+    configuration asks for (qemu.conf's ``auto_start_bypass_cache`` gives
+    ``START_BYPASS_CACHE``, as ``qemuAutostartDomain`` adds it).
     """
     conn = held.conn
     started: list[str] = []
@@ -129,10 +131,10 @@ def autostart_domains(held: HeldState, log: logging.Logger) -> list[str]:
             log.info("%s autostart stopped: the daemon is shutting down", held.scheme)
             break
         try:
-            flags = conn.domain_get_flags(ref)
-            if not flags["autostart"] or flags["active"]:
+            marks = conn.domain_get_flags(ref)
+            if not marks["autostart"] or marks["active"]:
                 continue
-            conn.domain_create(ref, 0)
+            conn.domain_create(ref, flags)
         except Error as e:
             log.error("internal error: Failed to autostart VM '%s': %s", ref.name, e.message)
         except Exception:  # a driver bug in one guest's start must not keep the others (or the daemon) down

@@ -34,9 +34,11 @@ if TYPE_CHECKING:
         DhcpLease,
         DomainInfo,
         DomainRef,
+        FSInfo,
         InterfaceAddresses,
         InterfaceRef,
         InterfaceStats,
+        IOThreadInfo,
         NetworkRef,
         NodeDeviceRef,
         NodeInfo,
@@ -119,6 +121,24 @@ def _core_dump_target(to: str, dumpformat: int, flags: int) -> str:
         if flags & first and flags & second:
             raise refuse(f"Flags '{a}' and '{b}' are mutually exclusive")
     return _absolute_path(to)
+
+
+def _one_restore_state(flags: int) -> None:
+    """virDomainSaveImageDefineXML's and virDomainManagedSaveDefineXML's VIR_EXCLUSIVE_FLAGS check, made in
+    libvirt's public entry point (so pyvirtd and every driver see it alike): an image restores running or paused."""
+    from pyvirt.errors import ErrorDomain, InvalidArgumentError
+
+    if flags & _VIR_DOMAIN_SAVE_RUNNING and flags & _VIR_DOMAIN_SAVE_PAUSED:
+        raise InvalidArgumentError(
+            ErrorCode.INVALID_ARG,
+            "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
+            domain=ErrorDomain.DOMAIN,
+            verbatim=True,
+        )
+
+
+_VIR_DOMAIN_SAVE_RUNNING = 2
+_VIR_DOMAIN_SAVE_PAUSED = 4
 
 
 def _absolute_path(path: str) -> str:
@@ -291,6 +311,30 @@ class DriverCalls:
     def node_get_cpu_map(self, flags: int) -> tuple[int, bytes, int]:
         return cast("tuple[int, bytes, int]", self._call("node_get_cpu_map", flags=flags))
 
+    def connect_get_max_vcpus(self, type: str | None) -> int:
+        return cast("int", self._call("connect_get_max_vcpus", type=type))
+
+    def connect_get_sysinfo(self, flags: int) -> str:
+        return cast("str", self._call("connect_get_sysinfo", flags=flags))
+
+    def node_get_free_memory(self) -> int:
+        return cast("int", self._call("node_get_free_memory"))
+
+    def node_get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
+        return cast("list[int]", self._call("node_get_cells_free_memory", start_cell=start_cell, max_cells=max_cells))
+
+    def node_get_cpu_stats(self, cpu_num: int, flags: int) -> list[tuple[str, int]]:
+        return cast("list[tuple[str, int]]", self._call("node_get_cpu_stats", cpu_num=cpu_num, flags=flags))
+
+    def connect_get_cpu_model_names(self, arch: str, flags: int) -> list[str]:
+        return cast("list[str]", self._call("connect_get_cpu_model_names", arch=arch, flags=flags))
+
+    def node_get_free_pages(self, pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
+        return cast(
+            "list[int]",
+            self._call("node_get_free_pages", pages=pages, start_cell=start_cell, cell_count=cell_count, flags=flags),
+        )
+
     def domain_list_all(self) -> list[DomainRef]:
         return cast("list[DomainRef]", self._call("domain_list_all"))
 
@@ -347,6 +391,24 @@ class DriverCalls:
 
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         self._call("domain_managed_save_remove", dom=dom, flags=flags)
+
+    def domain_save_image_get_xml_desc(self, path: str, flags: int) -> str:
+        if not self.read_only:  # libvirt refuses a read-only connection first; _call does that
+            path = _absolute_path(path)
+        return cast("str", self._call("domain_save_image_get_xml_desc", path=path, flags=flags))
+
+    def domain_save_image_define_xml(self, path: str, xml: str, flags: int) -> None:
+        if not self.read_only:  # read-only first, then the flags, as virDomainSaveImageDefineXML
+            _one_restore_state(flags)
+            path = _absolute_path(path)
+        self._call("domain_save_image_define_xml", path=path, xml=xml, flags=flags)
+
+    def domain_managed_save_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        return cast("str", self._call("domain_managed_save_get_xml_desc", dom=dom, flags=flags))
+
+    def domain_managed_save_define_xml(self, dom: DomainRef, xml: str | None, flags: int) -> None:
+        _one_restore_state(flags)  # before the read-only check, as virDomainManagedSaveDefineXML
+        self._call("domain_managed_save_define_xml", dom=dom, xml=xml, flags=flags)
 
     def domain_get_info(self, dom: DomainRef) -> DomainInfo:
         return cast("DomainInfo", self._call("domain_get_info", dom=dom))
@@ -539,6 +601,35 @@ class DriverCalls:
     def domain_pin_emulator(self, dom: DomainRef, cpumap: bytes, flags: int) -> None:
         self._call("domain_pin_emulator", dom=dom, cpumap=cpumap, flags=flags)
 
+    def domain_get_iothread_info(self, dom: DomainRef, flags: int) -> list[IOThreadInfo]:
+        return cast("list[IOThreadInfo]", self._call("domain_get_iothread_info", dom=dom, flags=flags))
+
+    def domain_pin_iothread(self, dom: DomainRef, iothread_id: int, cpumap: bytes, flags: int) -> None:
+        self._call("domain_pin_iothread", dom=dom, iothread_id=iothread_id, cpumap=cpumap, flags=flags)
+
+    def domain_add_iothread(self, dom: DomainRef, iothread_id: int, flags: int) -> None:
+        self._call("domain_add_iothread", dom=dom, iothread_id=iothread_id, flags=flags)
+
+    def domain_del_iothread(self, dom: DomainRef, iothread_id: int, flags: int) -> None:
+        self._call("domain_del_iothread", dom=dom, iothread_id=iothread_id, flags=flags)
+
+    def domain_set_iothread_params(
+        self, dom: DomainRef, iothread_id: int, params: list[TypedParam], flags: int
+    ) -> None:
+        self._call("domain_set_iothread_params", dom=dom, iothread_id=iothread_id, params=params, flags=flags)
+
+    def domain_get_fs_info(self, dom: DomainRef, flags: int) -> list[FSInfo]:
+        return cast("list[FSInfo]", self._call("domain_get_fs_info", dom=dom, flags=flags))
+
+    def domain_fs_freeze(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        return cast("int", self._call("domain_fs_freeze", dom=dom, mountpoints=mountpoints, flags=flags))
+
+    def domain_fs_thaw(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        return cast("int", self._call("domain_fs_thaw", dom=dom, mountpoints=mountpoints, flags=flags))
+
+    def domain_fs_trim(self, dom: DomainRef, mountpoint: str | None, minimum: int, flags: int) -> None:
+        self._call("domain_fs_trim", dom=dom, mountpoint=mountpoint, minimum=minimum, flags=flags)
+
     def domain_block_stats_flags(self, dom: DomainRef, path: str, flags: int) -> list[TypedParam]:
         return cast("list[TypedParam]", self._call("domain_block_stats_flags", dom=dom, path=path, flags=flags))
 
@@ -555,6 +646,21 @@ class DriverCalls:
 
     def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
         self._call("domain_set_block_threshold", dom=dom, dev=dev, threshold=threshold, flags=flags)
+
+    def domain_block_resize(self, dom: DomainRef, disk: str, size: int, flags: int) -> None:
+        self._call("domain_block_resize", dom=dom, disk=disk, size=size, flags=flags)
+
+    def domain_migrate_set_max_speed(self, dom: DomainRef, bandwidth: int, flags: int) -> None:
+        self._call("domain_migrate_set_max_speed", dom=dom, bandwidth=bandwidth, flags=flags)
+
+    def domain_migrate_get_max_speed(self, dom: DomainRef, flags: int) -> int:
+        return cast("int", self._call("domain_migrate_get_max_speed", dom=dom, flags=flags))
+
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        return cast("str", self._call("domain_qemu_monitor_command", dom=dom, cmd=cmd, flags=flags))
+
+    def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
+        return cast("str", self._call("domain_qemu_agent_command", dom=dom, cmd=cmd, timeout=timeout, flags=flags))
 
     def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
         if not self.read_only:  # libvirt refuses a read-only connection first; _call does that
@@ -574,6 +680,70 @@ class DriverCalls:
         self, dom: DomainRef, path: str, base: str | None, top: str | None, bandwidth: int, flags: int
     ) -> None:
         self._call("domain_block_commit", dom=dom, path=path, base=base, top=top, bandwidth=bandwidth, flags=flags)
+
+    def domain_get_disk_errors(self, dom: DomainRef, flags: int) -> list[tuple[str, int]]:
+        return cast("list[tuple[str, int]]", self._call("domain_get_disk_errors", dom=dom, flags=flags))
+
+    def domain_get_control_info(self, dom: DomainRef, flags: int) -> tuple[int, int, int]:
+        return cast("tuple[int, int, int]", self._call("domain_get_control_info", dom=dom, flags=flags))
+
+    def domain_get_cpu_stats(self, dom: DomainRef, start_cpu: int, ncpus: int, flags: int) -> list[list[TypedParam]]:
+        return cast(
+            "list[list[TypedParam]]",
+            self._call("domain_get_cpu_stats", dom=dom, start_cpu=start_cpu, ncpus=ncpus, flags=flags),
+        )
+
+    def domain_get_blkio_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_blkio_parameters", dom=dom, flags=flags))
+
+    def domain_set_blkio_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_blkio_parameters", dom=dom, params=params, flags=flags)
+
+    def domain_get_memory_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_memory_parameters", dom=dom, flags=flags))
+
+    def domain_set_memory_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_memory_parameters", dom=dom, params=params, flags=flags)
+
+    def domain_get_block_io_tune(self, dom: DomainRef, disk: str, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_block_io_tune", dom=dom, disk=disk, flags=flags))
+
+    def domain_set_block_io_tune(self, dom: DomainRef, disk: str, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_block_io_tune", dom=dom, disk=disk, params=params, flags=flags)
+
+    def domain_get_numa_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_numa_parameters", dom=dom, flags=flags))
+
+    def domain_set_numa_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_numa_parameters", dom=dom, params=params, flags=flags)
+
+    def domain_get_perf_events(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_perf_events", dom=dom, flags=flags))
+
+    def domain_set_perf_events(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._call("domain_set_perf_events", dom=dom, params=params, flags=flags)
+
+    def domain_get_interface_parameters(self, dom: DomainRef, device: str, flags: int) -> list[TypedParam]:
+        return cast(
+            "list[TypedParam]", self._call("domain_get_interface_parameters", dom=dom, device=device, flags=flags)
+        )
+
+    def domain_set_interface_parameters(
+        self, dom: DomainRef, device: str, params: list[TypedParam], flags: int
+    ) -> None:
+        self._call("domain_set_interface_parameters", dom=dom, device=device, params=params, flags=flags)
+
+    def domain_set_lifecycle_action(self, dom: DomainRef, type: int, action: int, flags: int) -> None:
+        self._call("domain_set_lifecycle_action", dom=dom, type=type, action=action, flags=flags)
+
+    def domain_send_process_signal(self, dom: DomainRef, pid_value: int, signum: int, flags: int) -> None:
+        self._call("domain_send_process_signal", dom=dom, pid_value=pid_value, signum=signum, flags=flags)
+
+    def domain_set_user_password(self, dom: DomainRef, user: str, password: str, flags: int) -> None:
+        self._call("domain_set_user_password", dom=dom, user=user, password=password, flags=flags)
+
+    def domain_get_launch_security_info(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_launch_security_info", dom=dom, flags=flags))
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
@@ -782,6 +952,15 @@ class DriverCalls:
     def nodedev_get_parent(self, dev: NodeDeviceRef) -> str:
         return cast("str", self._call("nodedev_get_parent", dev=dev))
 
+    def pool_find_sources(self, type: str, src_spec: str | None, flags: int) -> str:
+        return cast("str", self._call("pool_find_sources", type=type, src_spec=src_spec, flags=flags))
+
+    def nodedev_create_xml(self, xml: str, flags: int) -> NodeDeviceRef:
+        return cast("NodeDeviceRef", self._call("nodedev_create_xml", xml=xml, flags=flags))
+
+    def nodedev_destroy(self, dev: NodeDeviceRef) -> None:
+        self._call("nodedev_destroy", dev=dev)
+
     def interface_list_all(self) -> list[InterfaceRef]:
         return cast("list[InterfaceRef]", self._call("interface_list_all"))
 
@@ -793,6 +972,27 @@ class DriverCalls:
 
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         return cast("bool", self._call("interface_is_active", iface=iface))
+
+    def interface_define_xml(self, xml: str, flags: int) -> InterfaceRef:
+        return cast("InterfaceRef", self._call("interface_define_xml", xml=xml, flags=flags))
+
+    def interface_undefine(self, iface: InterfaceRef) -> None:
+        self._call("interface_undefine", iface=iface)
+
+    def interface_create(self, iface: InterfaceRef, flags: int) -> None:
+        self._call("interface_create", iface=iface, flags=flags)
+
+    def interface_destroy(self, iface: InterfaceRef, flags: int) -> None:
+        self._call("interface_destroy", iface=iface, flags=flags)
+
+    def interface_change_begin(self, flags: int) -> None:
+        self._call("interface_change_begin", flags=flags)
+
+    def interface_change_commit(self, flags: int) -> None:
+        self._call("interface_change_commit", flags=flags)
+
+    def interface_change_rollback(self, flags: int) -> None:
+        self._call("interface_change_rollback", flags=flags)
 
 
 if TYPE_CHECKING:

@@ -32,6 +32,8 @@ __all__ = [
     "DhcpLease",
     "DomainInfo",
     "DomainRef",
+    "FSInfo",
+    "IOThreadInfo",
     "InterfaceAddresses",
     "InterfaceRef",
     "InterfaceStats",
@@ -217,6 +219,26 @@ class BlockInfo(NamedTuple):
     capacity: int
     allocation: int
     physical: int
+
+
+class IOThreadInfo(NamedTuple):
+    """virDomainIOThreadInfo: one I/O thread's id and the host CPUs it may run on.
+
+    ``cpumap`` is libvirt's byte map (host CPU ``n`` is bit ``n % 8`` of byte
+    ``n // 8``), as long as the driver made it: virsh prints its set bits.
+    """
+
+    iothread_id: int
+    cpumap: bytes
+
+
+class FSInfo(NamedTuple):
+    """virDomainFSInfo: one file system mounted in the guest, and the guest disks (targets) it lives on."""
+
+    mountpoint: str
+    name: str
+    fstype: str
+    dev_aliases: list[str]
 
 
 if not TYPE_CHECKING:  # mypy reads the class statements above; a module __getattr__ would hide misspelled names

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         DhcpLease,
         DomainInfo,
         DomainRef,
+        FSInfo,
         InterfaceAddresses,
         InterfaceRef,
         InterfaceStats,
+        IOThreadInfo,
         NetworkRef,
         NodeDeviceRef,
         NodeInfo,
@@ -134,6 +136,17 @@ class RemoteHooks:
         result: str = self._invoke("nodedev_get_parent", dev)
         return result
 
+    def nodedev_create_xml(self, xml: str, flags: int) -> NodeDeviceRef:
+        result: NodeDeviceRef = self._invoke("nodedev_create_xml", xml, flags)
+        return result
+
+    def nodedev_destroy(self, dev: NodeDeviceRef) -> None:
+        self._invoke("nodedev_destroy", dev)
+
+    def pool_find_sources(self, type: str, src_spec: str | None, flags: int) -> str:
+        result: str = self._invoke("pool_find_sources", type, src_spec, flags)
+        return result
+
     def interface_list_all(self) -> list[InterfaceRef]:
         result: list[InterfaceRef] = self._invoke("interface_list_all")
         return result
@@ -148,6 +161,56 @@ class RemoteHooks:
 
     def interface_is_active(self, iface: InterfaceRef) -> bool:
         result: bool = self._invoke("interface_is_active", iface)
+        return result
+
+    def interface_define_xml(self, xml: str, flags: int) -> InterfaceRef:
+        result: InterfaceRef = self._invoke("interface_define_xml", xml, flags)
+        return result
+
+    def interface_undefine(self, iface: InterfaceRef) -> None:
+        self._invoke("interface_undefine", iface)
+
+    def interface_create(self, iface: InterfaceRef, flags: int) -> None:
+        self._invoke("interface_create", iface, flags)
+
+    def interface_destroy(self, iface: InterfaceRef, flags: int) -> None:
+        self._invoke("interface_destroy", iface, flags)
+
+    def interface_change_begin(self, flags: int) -> None:
+        self._invoke("interface_change_begin", flags)
+
+    def interface_change_commit(self, flags: int) -> None:
+        self._invoke("interface_change_commit", flags)
+
+    def interface_change_rollback(self, flags: int) -> None:
+        self._invoke("interface_change_rollback", flags)
+
+    def connect_get_max_vcpus(self, type: str | None) -> int:
+        result: int = self._invoke("connect_get_max_vcpus", type)
+        return result
+
+    def connect_get_sysinfo(self, flags: int) -> str:
+        result: str = self._invoke("connect_get_sysinfo", flags)
+        return result
+
+    def node_get_free_memory(self) -> int:
+        result: int = self._invoke("node_get_free_memory")
+        return result
+
+    def node_get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
+        result: list[int] = self._invoke("node_get_cells_free_memory", start_cell, max_cells)
+        return result
+
+    def node_get_cpu_stats(self, cpu_num: int, flags: int) -> list[tuple[str, int]]:
+        result: list[tuple[str, int]] = self._invoke("node_get_cpu_stats", cpu_num, flags)
+        return result
+
+    def connect_get_cpu_model_names(self, arch: str, flags: int) -> list[str]:
+        result: list[str] = self._invoke("connect_get_cpu_model_names", arch, flags)
+        return result
+
+    def node_get_free_pages(self, pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
+        result: list[int] = self._invoke("node_get_free_pages", pages, start_cell, cell_count, flags)
         return result
 
     def domain_list_all(self) -> list[DomainRef]:
@@ -249,6 +312,20 @@ class RemoteHooks:
         result: DomainRef = self._invoke("domain_create_xml_with_files", xml, files, flags)
         return result
 
+    def domain_save_image_get_xml_desc(self, path: str, flags: int) -> str:
+        result: str = self._invoke("domain_save_image_get_xml_desc", path, flags)
+        return result
+
+    def domain_save_image_define_xml(self, path: str, xml: str, flags: int) -> None:
+        self._invoke("domain_save_image_define_xml", path, xml, flags)
+
+    def domain_managed_save_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        result: str = self._invoke("domain_managed_save_get_xml_desc", dom, flags)
+        return result
+
+    def domain_managed_save_define_xml(self, dom: DomainRef, xml: str | None, flags: int) -> None:
+        self._invoke("domain_managed_save_define_xml", dom, xml, flags)
+
     def domain_abort_job(self, dom: DomainRef, flags: int) -> None:
         self._invoke("domain_abort_job", dom, flags)
 
@@ -317,6 +394,16 @@ class RemoteHooks:
 
     def domain_set_block_threshold(self, dom: DomainRef, dev: str, threshold: int, flags: int) -> None:
         self._invoke("domain_set_block_threshold", dom, dev, threshold, flags)
+
+    def domain_block_resize(self, dom: DomainRef, disk: str, size: int, flags: int) -> None:
+        self._invoke("domain_block_resize", dom, disk, size, flags)
+
+    def domain_migrate_set_max_speed(self, dom: DomainRef, bandwidth: int, flags: int) -> None:
+        self._invoke("domain_migrate_set_max_speed", dom, bandwidth, flags)
+
+    def domain_migrate_get_max_speed(self, dom: DomainRef, flags: int) -> int:
+        result: int = self._invoke("domain_migrate_get_max_speed", dom, flags)
+        return result
 
     def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
         self._invoke("domain_core_dump", dom, to, dumpformat, flags)
@@ -420,6 +507,108 @@ class RemoteHooks:
 
     def domain_set_scheduler_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
         self._invoke("domain_set_scheduler_parameters", dom, params, flags)
+
+    def domain_get_iothread_info(self, dom: DomainRef, flags: int) -> list[IOThreadInfo]:
+        result: list[IOThreadInfo] = self._invoke("domain_get_iothread_info", dom, flags)
+        return result
+
+    def domain_pin_iothread(self, dom: DomainRef, iothread_id: int, cpumap: bytes, flags: int) -> None:
+        self._invoke("domain_pin_iothread", dom, iothread_id, cpumap, flags)
+
+    def domain_add_iothread(self, dom: DomainRef, iothread_id: int, flags: int) -> None:
+        self._invoke("domain_add_iothread", dom, iothread_id, flags)
+
+    def domain_del_iothread(self, dom: DomainRef, iothread_id: int, flags: int) -> None:
+        self._invoke("domain_del_iothread", dom, iothread_id, flags)
+
+    def domain_set_iothread_params(
+        self, dom: DomainRef, iothread_id: int, params: list[TypedParam], flags: int
+    ) -> None:
+        self._invoke("domain_set_iothread_params", dom, iothread_id, params, flags)
+
+    def domain_get_fs_info(self, dom: DomainRef, flags: int) -> list[FSInfo]:
+        result: list[FSInfo] = self._invoke("domain_get_fs_info", dom, flags)
+        return result
+
+    def domain_fs_freeze(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        result: int = self._invoke("domain_fs_freeze", dom, mountpoints, flags)
+        return result
+
+    def domain_fs_thaw(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        result: int = self._invoke("domain_fs_thaw", dom, mountpoints, flags)
+        return result
+
+    def domain_fs_trim(self, dom: DomainRef, mountpoint: str | None, minimum: int, flags: int) -> None:
+        self._invoke("domain_fs_trim", dom, mountpoint, minimum, flags)
+
+    def domain_get_disk_errors(self, dom: DomainRef, flags: int) -> list[tuple[str, int]]:
+        result: list[tuple[str, int]] = self._invoke("domain_get_disk_errors", dom, flags)
+        return result
+
+    def domain_get_control_info(self, dom: DomainRef, flags: int) -> tuple[int, int, int]:
+        result: tuple[int, int, int] = self._invoke("domain_get_control_info", dom, flags)
+        return result
+
+    def domain_get_cpu_stats(self, dom: DomainRef, start_cpu: int, ncpus: int, flags: int) -> list[list[TypedParam]]:
+        result: list[list[TypedParam]] = self._invoke("domain_get_cpu_stats", dom, start_cpu, ncpus, flags)
+        return result
+
+    def domain_get_blkio_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_blkio_parameters", dom, flags)
+        return result
+
+    def domain_set_blkio_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_blkio_parameters", dom, params, flags)
+
+    def domain_get_memory_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_memory_parameters", dom, flags)
+        return result
+
+    def domain_set_memory_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_memory_parameters", dom, params, flags)
+
+    def domain_get_block_io_tune(self, dom: DomainRef, disk: str, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_block_io_tune", dom, disk, flags)
+        return result
+
+    def domain_set_block_io_tune(self, dom: DomainRef, disk: str, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_block_io_tune", dom, disk, params, flags)
+
+    def domain_get_numa_parameters(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_numa_parameters", dom, flags)
+        return result
+
+    def domain_set_numa_parameters(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_numa_parameters", dom, params, flags)
+
+    def domain_get_perf_events(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_perf_events", dom, flags)
+        return result
+
+    def domain_get_interface_parameters(self, dom: DomainRef, device: str, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_interface_parameters", dom, device, flags)
+        return result
+
+    def domain_set_interface_parameters(
+        self, dom: DomainRef, device: str, params: list[TypedParam], flags: int
+    ) -> None:
+        self._invoke("domain_set_interface_parameters", dom, device, params, flags)
+
+    def domain_set_lifecycle_action(self, dom: DomainRef, type: int, action: int, flags: int) -> None:
+        self._invoke("domain_set_lifecycle_action", dom, type, action, flags)
+
+    def domain_send_process_signal(self, dom: DomainRef, pid_value: int, signum: int, flags: int) -> None:
+        self._invoke("domain_send_process_signal", dom, pid_value, signum, flags)
+
+    def domain_set_user_password(self, dom: DomainRef, user: str, password: str, flags: int) -> None:
+        self._invoke("domain_set_user_password", dom, user, password, flags)
+
+    def domain_get_launch_security_info(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_launch_security_info", dom, flags)
+        return result
+
+    def domain_set_perf_events(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+        self._invoke("domain_set_perf_events", dom, params, flags)
 
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         result: CheckpointRef = self._invoke("checkpoint_create_xml", dom, xml, flags)

@@ -178,11 +178,15 @@ _wd = wire_domain
 _WHERE = {
     "calls_host": (
         "connect_get_type connect_get_version connect_get_hostname connect_get_capabilities "
-        "connect_get_domain_capabilities connect_domain_xml_to_native connect_domain_xml_from_native "
-        "node_get_info node_get_cpu_map node_get_security_model secret_list_all secret_lookup_by_uuid "
-        "secret_lookup_by_usage secret_define_xml secret_undefine secret_get_xml_desc secret_set_value "
-        "secret_get_value nodedev_list_all nodedev_lookup_by_name nodedev_get_xml_desc nodedev_get_parent "
-        "interface_list_all interface_lookup_by_name interface_get_xml_desc interface_is_active"
+        "connect_get_domain_capabilities connect_domain_xml_to_native connect_domain_xml_from_native node_get_info "
+        "node_get_cpu_map node_get_security_model secret_list_all secret_lookup_by_uuid secret_lookup_by_usage "
+        "secret_define_xml secret_undefine secret_get_xml_desc secret_set_value secret_get_value nodedev_list_all "
+        "nodedev_lookup_by_name nodedev_get_xml_desc nodedev_get_parent nodedev_create_xml nodedev_destroy "
+        "pool_find_sources interface_list_all interface_lookup_by_name interface_get_xml_desc interface_is_active "
+        "interface_define_xml interface_undefine interface_create interface_destroy interface_change_begin "
+        "interface_change_commit interface_change_rollback connect_get_max_vcpus connect_get_sysinfo "
+        "node_get_free_memory node_get_cells_free_memory node_get_cpu_stats connect_get_cpu_model_names "
+        "node_get_free_pages"
     ),
     "calls_domains": (
         "domain_list_all domain_lookup_by_name domain_lookup_by_uuid domain_lookup_by_id domain_define_xml "
@@ -190,14 +194,16 @@ _WHERE = {
         "domain_suspend domain_resume domain_save domain_managed_save domain_managed_save_remove "
         "domain_get_metadata domain_set_metadata domain_rename domain_reset domain_get_info domain_get_state "
         "domain_get_xml_desc domain_get_os_type domain_get_flags domain_set_autostart domain_create_with_files "
-        "domain_create_xml_with_files"
+        "domain_create_xml_with_files domain_save_image_get_xml_desc domain_save_image_define_xml "
+        "domain_managed_save_get_xml_desc domain_managed_save_define_xml"
     ),
     "calls_domain_jobs": (
         "domain_abort_job domain_migrate_begin domain_migrate_prepare domain_migrate_perform "
         "domain_migrate_finish domain_migrate_confirm domain_get_job_stats domain_migrate_start_post_copy "
         "domain_migrate_set_max_downtime domain_migrate_get_max_downtime domain_get_block_job_info "
         "domain_block_copy domain_block_rebase domain_block_job_abort domain_block_job_set_speed "
-        "domain_block_pull domain_block_commit domain_set_block_threshold domain_core_dump"
+        "domain_block_pull domain_block_commit domain_set_block_threshold domain_block_resize "
+        "domain_migrate_set_max_speed domain_migrate_get_max_speed domain_core_dump"
     ),
     "calls_domain_resources": (
         "domain_inject_nmi domain_send_key domain_get_time domain_set_time domain_get_hostname "
@@ -206,7 +212,17 @@ _WHERE = {
         "domain_pin_emulator domain_block_stats_flags domain_set_memory domain_set_vcpus "
         "domain_set_memory_stats_period domain_pin_vcpu domain_attach_device domain_detach_device "
         "domain_update_device domain_get_stats domain_interface_addresses domain_get_security_label "
-        "domain_get_scheduler_type domain_get_scheduler_parameters domain_set_scheduler_parameters"
+        "domain_get_scheduler_type domain_get_scheduler_parameters domain_set_scheduler_parameters "
+        "domain_get_iothread_info domain_pin_iothread domain_add_iothread domain_del_iothread "
+        "domain_set_iothread_params domain_get_fs_info domain_fs_freeze domain_fs_thaw domain_fs_trim"
+    ),
+    "calls_domain_tuning": (
+        "domain_get_disk_errors domain_get_control_info domain_get_cpu_stats domain_get_blkio_parameters "
+        "domain_set_blkio_parameters domain_get_memory_parameters domain_set_memory_parameters "
+        "domain_get_block_io_tune domain_set_block_io_tune domain_get_numa_parameters domain_set_numa_parameters "
+        "domain_get_perf_events domain_get_interface_parameters domain_set_interface_parameters "
+        "domain_set_lifecycle_action domain_send_process_signal domain_set_user_password "
+        "domain_get_launch_security_info domain_set_perf_events"
     ),
     "calls_snapshots": (
         "checkpoint_create_xml checkpoint_list_names checkpoint_list_children checkpoint_lookup_by_name "

@@ -58,6 +58,12 @@ ROWS: tuple[RemoteCall, ...] = (
     # a disk's write threshold (contract 1.14)
     _one("domain_set_block_threshold", "DOMAIN_SET_BLOCK_THRESHOLD",
          lambda dom, dev, threshold, flags: (_wd(dom), dev, threshold, flags)),
+    # QEMU-only block and migration tuning (contract 1.15)
+    _one("domain_block_resize", "DOMAIN_BLOCK_RESIZE", lambda dom, disk, size, flags: (_wd(dom), disk, size, flags)),
+    _one("domain_migrate_set_max_speed", "DOMAIN_MIGRATE_SET_MAX_SPEED",
+         lambda dom, bandwidth, flags: (_wd(dom), bandwidth, flags)),
+    _one("domain_migrate_get_max_speed", "DOMAIN_MIGRATE_GET_MAX_SPEED", lambda dom, flags: (_wd(dom), flags),
+         _first),
     # core dump (contract 1.14): virDomainCoreDump's older procedure for the raw format, as libvirt's client
     _one("domain_core_dump", "DOMAIN_CORE_DUMP_WITH_FORMAT",
          lambda dom, to, dumpformat, flags: (_wd(dom), to, dumpformat, flags),

@@ -127,5 +127,24 @@ ROWS: tuple[RemoteCall, ...] = (
          lambda dom, params, flags: (_wd(dom), [typed_param_to_wire(p) for p in params], flags),
          plain=("DOMAIN_SET_SCHEDULER_PARAMETERS",
                 lambda dom, params, flags: None if flags else (_wd(dom), [typed_param_to_wire(p) for p in params]))),
+    # I/O threads (contract 1.15): the reply's list of (id, cpumap) before the count libvirt also sends
+    _one("domain_get_iothread_info", "DOMAIN_GET_IOTHREAD_INFO", lambda dom, flags: (_wd(dom), flags),
+         lambda w: [_records.IOThreadInfo(tid, bytes(cpumap)) for tid, cpumap in w[0]]),
+    _one("domain_pin_iothread", "DOMAIN_PIN_IOTHREAD",
+         lambda dom, iothread_id, cpumap, flags: (_wd(dom), iothread_id, bytes(cpumap), flags)),
+    _one("domain_add_iothread", "DOMAIN_ADD_IOTHREAD", lambda dom, iothread_id, flags: (_wd(dom), iothread_id, flags)),
+    _one("domain_del_iothread", "DOMAIN_DEL_IOTHREAD", lambda dom, iothread_id, flags: (_wd(dom), iothread_id, flags)),
+    _one("domain_set_iothread_params", "DOMAIN_SET_IOTHREAD_PARAMS",
+         lambda dom, iothread_id, params, flags: (_wd(dom), iothread_id, [typed_param_to_wire(p) for p in params],
+                                                  flags)),
+    # the guest's file systems (contract 1.15)
+    _one("domain_get_fs_info", "DOMAIN_GET_FSINFO", lambda dom, flags: (_wd(dom), flags),
+         lambda w: [_records.FSInfo(mp, name, fstype, list(aliases)) for mp, name, fstype, aliases in w[0]]),
+    _one("domain_fs_freeze", "DOMAIN_FSFREEZE", lambda dom, mountpoints, flags: (_wd(dom), list(mountpoints), flags),
+         _first),
+    _one("domain_fs_thaw", "DOMAIN_FSTHAW", lambda dom, mountpoints, flags: (_wd(dom), list(mountpoints), flags),
+         _first),
+    _one("domain_fs_trim", "DOMAIN_FSTRIM",
+         lambda dom, mountpoint, minimum, flags: (_wd(dom), mountpoint, minimum, flags)),
 )
 # fmt: on

@@ -75,5 +75,14 @@ ROWS: tuple[RemoteCall, ...] = (
     RemoteCall("domain_create_xml_with_files", ("DOMAIN_CREATE_XML_WITH_FILES",),
                lambda xml, files, flags: (xml, flags), lambda w: domain_ref(w[0]),
                fds=lambda xml, files, flags: files),
+    # the XML of save images (contract 1.15); the path is absolute already (the facade made it so)
+    _one("domain_save_image_get_xml_desc", "DOMAIN_SAVE_IMAGE_GET_XML_DESC", lambda path, flags: (path, flags),
+         _first),
+    _one("domain_save_image_define_xml", "DOMAIN_SAVE_IMAGE_DEFINE_XML",
+         lambda path, xml, flags: (path, xml, flags)),
+    _one("domain_managed_save_get_xml_desc", "DOMAIN_MANAGED_SAVE_GET_XML_DESC",
+         lambda dom, flags: (_wd(dom), flags), _first),
+    _one("domain_managed_save_define_xml", "DOMAIN_MANAGED_SAVE_DEFINE_XML",
+         lambda dom, xml, flags: (_wd(dom), xml, flags)),
 )
 # fmt: on

@@ -21,6 +21,7 @@ __all__ = ["ROWS"]
 
 
 _NODE_DEVICE_LIST_MAX = 65536  # REMOTE_NODE_DEVICE_LIST_MAX
+_NODE_CPU_STATS_MAX = 16  # REMOTE_NODE_CPU_STATS_MAX
 
 
 def _secret_ref(w: Any) -> SecretRef:
@@ -63,11 +64,37 @@ ROWS: tuple[RemoteCall, ...] = (
          lambda w: _records.NodeDeviceRef(w[0][0])),
     _one("nodedev_get_xml_desc", "NODE_DEVICE_GET_XML_DESC", lambda dev, flags: (dev.name, flags), _first),
     _one("nodedev_get_parent", "NODE_DEVICE_GET_PARENT", lambda dev: (dev.name,), lambda w: w[0] or ""),
+    _one("nodedev_create_xml", "NODE_DEVICE_CREATE_XML", lambda xml, flags: (xml, flags),
+         lambda w: _records.NodeDeviceRef(w[0][0])),
+    _one("nodedev_destroy", "NODE_DEVICE_DESTROY", lambda dev: (dev.name,)),
+    _one("pool_find_sources", "CONNECT_FIND_STORAGE_POOL_SOURCES",
+         lambda type, src_spec, flags: (type, src_spec, flags), _first),
     _one("interface_list_all", "CONNECT_LIST_ALL_INTERFACES", lambda: (_ALL, 0),
          lambda w: [_records.InterfaceRef(*i) for i in w[0]]),
     _one("interface_lookup_by_name", "INTERFACE_LOOKUP_BY_NAME", lambda name: (name,),
          lambda w: _records.InterfaceRef(*w[0])),
     _one("interface_get_xml_desc", "INTERFACE_GET_XML_DESC", lambda iface, flags: (tuple(iface), flags), _first),
     _one("interface_is_active", "INTERFACE_IS_ACTIVE", lambda iface: (tuple(iface),), lambda w: bool(w[0])),
+    # defining, starting, stopping host interfaces and the change transaction (contract 1.15)
+    _one("interface_define_xml", "INTERFACE_DEFINE_XML", lambda xml, flags: (xml, flags),
+         lambda w: _records.InterfaceRef(*w[0])),
+    _one("interface_undefine", "INTERFACE_UNDEFINE", lambda iface: (tuple(iface),)),
+    _one("interface_create", "INTERFACE_CREATE", lambda iface, flags: (tuple(iface), flags)),
+    _one("interface_destroy", "INTERFACE_DESTROY", lambda iface, flags: (tuple(iface), flags)),
+    _one("interface_change_begin", "INTERFACE_CHANGE_BEGIN", lambda flags: (flags,)),
+    _one("interface_change_commit", "INTERFACE_CHANGE_COMMIT", lambda flags: (flags,)),
+    _one("interface_change_rollback", "INTERFACE_CHANGE_ROLLBACK", lambda flags: (flags,)),
+    _one("connect_get_max_vcpus", "CONNECT_GET_MAX_VCPUS", lambda type: (type,), _first),
+    _one("connect_get_sysinfo", "CONNECT_GET_SYSINFO", lambda flags: (flags,), _first),
+    _one("node_get_free_memory", "NODE_GET_FREE_MEMORY", lambda: None, _first),
+    _one("node_get_cells_free_memory", "NODE_GET_CELLS_FREE_MEMORY",
+         lambda start_cell, max_cells: (start_cell, max_cells), lambda w: list(w[0])),
+    # all counters in one call: the daemon fills at most the count asked (libvirt's two-call dance is virsh's)
+    _one("node_get_cpu_stats", "NODE_GET_CPU_STATS", lambda cpu_num, flags: (cpu_num, _NODE_CPU_STATS_MAX, flags),
+         lambda w: [(p[0], p[1]) for p in w[0]]),
+    _one("connect_get_cpu_model_names", "CONNECT_GET_CPU_MODEL_NAMES", lambda arch, flags: (arch, _ALL, flags),
+         lambda w: list(w[0])),
+    _one("node_get_free_pages", "NODE_GET_FREE_PAGES",
+         lambda pages, start_cell, cell_count, flags: (pages, start_cell, cell_count, flags), lambda w: list(w[0])),
 )
 # fmt: on

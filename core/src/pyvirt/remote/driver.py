@@ -110,7 +110,8 @@ class RemoteConnection(_TypedHooks):
     # the API table; a test checks it is exactly the API table's hooks this class has methods for.
     HOOKS = HOOK_NAMES.union((
         "connect_close", "connect_set_keep_alive", "domain_restore", "domain_open_console", "domain_screenshot",
-        "volume_download", "volume_upload", "domain_migrate_prepare_tunnel",
+        "volume_download", "volume_upload", "domain_migrate_prepare_tunnel", "domain_qemu_monitor_command",
+        "domain_qemu_agent_command",
     ))  # fmt: skip
 
     def __init__(self, client: RemoteClient, events: EventSink | None = None) -> None:
@@ -465,6 +466,24 @@ class RemoteConnection(_TypedHooks):
         reply, fd = self._write_stream("DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS", (wire, cookie, flags), "migrate-tunnel")
         return bytes(reply[0]), fd
 
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        """libvirt-qemu's QEMU_PROC_DOMAIN_MONITOR_COMMAND: the QEMU program (qemu_protocol.x), same connection."""
+        result: str = self._qemu_call("DOMAIN_MONITOR_COMMAND", (wire_domain(dom), cmd, flags))
+        return result
+
+    def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
+        """libvirt-qemu's QEMU_PROC_DOMAIN_AGENT_COMMAND (its result is a remote_string: never empty on success)."""
+        return self._qemu_call("DOMAIN_AGENT_COMMAND", (wire_domain(dom), cmd, timeout, flags)) or ""
+
+    def _qemu_call(self, procedure: str, args: Any) -> Any:
+        """One call of the QEMU program, whose procedures the remote program's table does not hold."""
+        from pyvirt.remote import _qemu
+
+        proc = _qemu.PROCEDURES[getattr(_qemu, f"QEMU_PROC_{procedure}")]
+        reply = self._client.call(proc.number, proc.pack_args, args, proc.unpack_ret, prog=_qemu.PROGRAM,
+                                  vers=_qemu.PROTOCOL_VERSION)  # fmt: skip
+        return None if reply is None else reply[0]  # (None: a procedure without a return value)
+
     def _write_stream(self, procedure: str, args: Any, name: str) -> tuple[Any, int]:
         """A write stream behind a socket: (the call's reply, the caller's end of the socket).
 
@@ -509,6 +528,9 @@ class RemoteConnection(_TypedHooks):
         from pyvirt.remote.message import HEADER_SIZE, LEN_SIZE
         from pyvirt.remote.xdr import decode
 
+        if header.prog == _QEMU_PROGRAM:  # (libvirt-qemu's program sends its monitor events)
+            self._on_qemu_message(header, msg)
+            return
         mod = _procedures()
         proc = mod.PROCEDURES.get(header.proc)
         if proc is None or not proc.is_message or self._events is None:
@@ -530,10 +552,36 @@ class RemoteConnection(_TypedHooks):
                 callback, self._domain_callback = self._domain_callback, None
                 self.call("CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY", (callback,))
 
+    def _on_qemu_message(self, header: Header, msg: bytes) -> None:
+        """libvirt-qemu's QEMU_PROC_DOMAIN_MONITOR_EVENT, for this connection's callback, to the sink."""
+        from pyvirt.remote import _qemu
+        from pyvirt.remote.message import HEADER_SIZE, LEN_SIZE
+        from pyvirt.remote.xdr import decode
+
+        proc = _qemu.PROCEDURES.get(header.proc)
+        if proc is None or not proc.is_message or self._events is None:
+            return
+        callback_id, dom, event, seconds, micros, details = decode(proc.unpack_args, msg, LEN_SIZE + HEADER_SIZE)
+        with self._event_lock:
+            ours = self._typed_callbacks.get("qemu-monitor")
+        if callback_id == ours:
+            self._events.qemu_monitor_event(domain_ref(dom), event, seconds, micros, details)
+
     def want_typed_events(self, kind: str, on: bool) -> None:
         """Register (or drop) this connection's one callback for an event kind of the generic path."""
         from pyvirt.remote.events import TYPED
 
+        if kind == "qemu-monitor":  # libvirt-qemu's program; every event comes, the local callbacks filter
+            with self._event_lock:
+                callback = self._typed_callbacks.get(kind)
+                if on and callback is None:
+                    self._client.set_event_handler(self._on_message)
+                    self._typed_callbacks[kind] = self._qemu_call("CONNECT_DOMAIN_MONITOR_EVENT_REGISTER",
+                                                                  (None, None, 0))  # fmt: skip
+                elif not on and callback is not None:
+                    del self._typed_callbacks[kind]
+                    self._qemu_call("CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER", (callback,))
+            return
         register, deregister, event_id, _ = TYPED[kind]
         with self._event_lock:
             callback = self._typed_callbacks.get(kind)
@@ -553,6 +601,8 @@ class RemoteConnection(_TypedHooks):
                 callback, self._network_callback = self._network_callback, None
                 self.call("CONNECT_NETWORK_EVENT_DEREGISTER_ANY", (callback,))
 
+
+_QEMU_PROGRAM = 0x20008087  # libvirt-qemu's program (pyvirt.remote._qemu.PROGRAM, not imported per message)
 
 # libvirt's client starts the session daemon itself (virNetSocketNewConnectUNIX with spawnDaemon):
 # ``libvirtd --timeout=120`` in the background, then it retries the socket for a while.

@@ -190,7 +190,8 @@ class RemoteEventSink(EventSink):
         self._conn: RemoteConnection | None = None
         self._domain_ids: set[int] = set()
         self._network_ids: set[int] = set()
-        self._typed_ids: dict[str, set[int]] = {kind: set() for kind in TYPED}
+        # (libvirt-qemu's monitor events come through the QEMU program, registered like the generic path's)
+        self._typed_ids: dict[str, set[int]] = {kind: set() for kind in (*TYPED, "qemu-monitor")}
 
     def attach(self, conn: RemoteConnection) -> None:
         self._conn = conn

@@ -49,7 +49,8 @@ def generate_hooks() -> str:
     import importlib
 
     by_module: dict[str, list[str]] = {}
-    for name in sorted(names - {"Any", "None"}):  # the record types the specs import under TYPE_CHECKING
+    # the record types the specs import under TYPE_CHECKING, in ruff's (case-insensitive) order
+    for name in sorted(names - {"Any", "None"}, key=str.lower):
         module = next(m for m in _RECORD_MODULES if hasattr(importlib.import_module(m), name))
         by_module.setdefault(module, []).append(name)
     imports = []

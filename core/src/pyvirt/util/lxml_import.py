@@ -1,14 +1,19 @@
-"""Import ``lxml.etree`` in a pyvirsh process without loading :mod:`inspect` and :mod:`gzip` for it.
+"""Import ``lxml.etree`` in a pyvirsh process without loading :mod:`inspect`, :mod:`gzip`, :mod:`typing` and
+:mod:`contextlib` for it, nor compiling its regular expressions.
 
 Why: lxml's compiled module, when it is initialised, runs
 ``from inspect import getfullargspec`` (``parsertarget.pxi``: for parser
-targets whose ``start`` method it must introspect) and ``import gzip`` /
+targets whose ``start`` method it must introspect), ``import gzip`` /
 ``from gzip import GzipFile`` (``serializer.pxi``: for output written with
-``compression=N``). pyvirsh uses neither, yet every short command that reads
-or writes XML paid for both: :mod:`inspect` brings ``ast``, ``dis``,
-``tokenize`` and ``linecache`` (about 22 million instructions in a pyvirsh
-``dumpxml``, a tenth of the run; virsh's whole ``dominfo`` is 44 million),
-:mod:`gzip` brings ``zlib``, ``struct`` and ``_compression`` (about 4 million).
+``compression=N``), ``from contextlib import contextmanager`` (the same
+file: the opener of ``ElementTree.write``'s file) and
+``from typing import Generic, TypeVar`` (``etree.pyx``: the base of its
+``ElementTree`` factory class). pyvirsh uses none of them, yet every short
+command that reads or writes XML paid for all: :mod:`inspect` brings ``ast``,
+``dis``, ``tokenize`` and ``linecache`` (about 22 million instructions in a
+pyvirsh ``dumpxml``, a tenth of the run; virsh's whole ``dominfo`` is 44
+million), :mod:`typing` with :mod:`contextlib` and :mod:`warnings` about 16
+million, :mod:`gzip` ``zlib``, ``struct`` and ``_compression`` about 4 million.
 
 How, exactly rather than hopefully: :func:`install` puts a finder at the
 front of ``sys.meta_path``. The only name it answers is ``lxml.etree``; it
@@ -18,26 +23,37 @@ Cython modules use multi-phase init, older ones do all their work in the
 first), and only then, each of those modules that is not loaded yet is a
 stand-in in ``sys.modules``:
 
-- the one name lxml binds from it is a function that imports the real module
-  when called and returns the real function's (or class's) answer; lxml only
-  ever calls these names, never compares or subclasses them;
+- the names lxml binds from it are functions that import the real module
+  when called and return the real function's (or class's) answer; lxml only
+  ever calls these, never compares them (``contextmanager`` it applies once,
+  to a generator function, and the result is only called);
+- ``typing.Generic`` and ``TypeVar`` are the exception: lxml subclasses
+  ``Generic[T]`` once, in ``class ElementTree(ABC, Generic[T])``. The stand-in
+  gives a small base class whose ``ElementTree[X]`` is a ``types.GenericAlias``,
+  as for the builtin collections. In a pyvirsh process ``etree.ElementTree``
+  is therefore not a ``typing.Generic`` subclass; it still makes trees and
+  recognises them (its ABC registration is lxml's own). pyvirsh never asks
+  typing about lxml's classes, and a thread that imported ``typing`` during
+  those microseconds would get this ``Generic``: pyvirsh starts none then;
 - any other name is answered by the real module, imported on first use
-  (PEP 562 module ``__getattr__``), so even an import of the module by
-  another thread during that window gets the real objects.
+  (PEP 562 module ``__getattr__``), so even an import of the module by another
+  thread during that window gets the real objects.
 
 Right after, the stand-ins leave ``sys.modules`` (unless a real module
 replaced one meanwhile), the spec and the module get the real loader back,
-and the finder leaves ``sys.meta_path``: a later ``import inspect`` loads the
-real module, and ``lxml.etree`` looks as if imported without any of this.
-lxml keeps what it bound (two functions, and the ``gzip`` stand-in in a C
-global no Python code can reach).
+and the finder leaves ``sys.meta_path``: a later ``import inspect`` (or
+typing...) loads the real module, and ``lxml.etree`` looks as if imported
+without any of this. lxml keeps what it bound (the functions, the base
+class, and the ``gzip`` stand-in in a C global no Python code can reach).
 
 What it relies on: lxml using only those names of those modules (true of lxml
 6 to 6.2; lxml 5.0's init also reads ``inspect.isgenerator``, so there it
 still works, answered by the real module, only without the saving of inspect), and the import system's documented
-loader protocol (PEP 451, PEP 489). ``re`` and ``typing`` cannot be spared
-this way: lxml's init compiles regular expressions and subclasses
-``typing.Generic``, and pyvirt's XML models load both before lxml anyway.
+loader protocol (PEP 451, PEP 489). :mod:`re` itself cannot be spared: lxml's
+init calls ``re.match`` (answered by the real module), and its
+``_elementpath`` tokenizes every ``find`` path with a pattern; only
+``re.compile`` is stood in for, and the ten patterns lxml keeps are compiled
+when first used (about five million instructions saved).
 
 Only pyvirsh's console entry point installs it: a library must not change
 what its caller's ``import`` statements do, so ``import pyvirt`` never does.
@@ -82,12 +98,93 @@ def _gzip_file(*args: Any, **kwargs: Any) -> Any:
     return _real("gzip").GzipFile(*args, **kwargs)
 
 
-# module -> the one name lxml.etree binds from it at init and only calls later (lxml 6), and what
-# the stand-in binds there: inspect.getfullargspec for parser targets (getargspec is its fallback on
-# Pythons without it); gzip.GzipFile (read from the gzip module too) for writing with compression=N
-_HIDDEN: dict[str, tuple[str, Callable[..., Any]]] = {
-    "inspect": ("getfullargspec", _getfullargspec),
-    "gzip": ("GzipFile", _gzip_file),
+def _contextmanager(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What lxml binds as ``contextlib.contextmanager`` and applies, at init, to one generator (the file it
+    opens for ``ElementTree.write``): each call returns what the real decorator's function returns."""
+
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        return _real("contextlib").contextmanager(func)(*args, **kwargs)
+
+    helper.__name__, helper.__qualname__, helper.__doc__ = func.__name__, func.__qualname__, func.__doc__
+    return helper
+
+
+class _TypeParameter:
+    """What lxml's ``TypeVar("T")`` gets: a name for ``Generic[T]`` (lxml deletes both right after)."""
+
+    __slots__ = ("__name__",)
+
+    def __init__(self, name: str, *constraints: object, **options: object) -> None:
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return f"~{self.__name__}"
+
+
+class _GenericBase:
+    """The base ``Generic[T]`` gives lxml's ``ElementTree`` factory class (``class ElementTree(ABC, Generic[T])``,
+    lxml 6), so that ``etree.ElementTree[X]`` is still subscriptable, as the builtin collections are."""
+
+    __slots__ = ()
+
+    def __class_getitem__(cls, item: object) -> object:
+        alias: Any = type(list[int])  # types.GenericAlias, without importing types for it
+        return alias(cls, item)
+
+
+class _Generic:
+    """What lxml binds as ``typing.Generic``: subscripted once at init, as a class's base."""
+
+    def __class_getitem__(cls, params: object) -> type:
+        return _GenericBase
+
+
+class _LazyPattern:
+    """What ``re.compile`` gives lxml's init (and its ``_elementpath``'s): the pattern, compiled by the real
+    :mod:`re` the first time one of its methods is called.
+
+    lxml compiles ten patterns at init (public ids, processing instructions,
+    encoding declarations in text input, objectify paths, XSLT ...) and keeps
+    their bound ``match``/``search``/``findall``/``sub``: compiling them cost
+    every XML-reading pyvirsh command about five million instructions, for
+    patterns it mostly never uses. Any other attribute compiles at once.
+    """
+
+    __slots__ = ("_args", "_compiled")
+
+    _METHODS = frozenset({"match", "fullmatch", "search", "findall", "finditer", "sub", "subn", "split"})
+
+    def __init__(self, pattern: str | bytes, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: Any = None
+
+    def _pattern(self) -> Any:
+        if self._compiled is None:
+            self._compiled = _real("re").compile(*self._args)
+        return self._compiled
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _LazyPattern._METHODS:
+            return getattr(self._pattern(), name)
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return getattr(self._pattern(), name)(*args, **kwargs)
+
+        return method
+
+
+# module -> the names lxml.etree binds from it at init and what the stand-in binds there (lxml 6):
+# inspect.getfullargspec for parser targets (getargspec is its fallback on Pythons without it), only called;
+# gzip.GzipFile (read from the gzip module too) for writing with compression=N, only called;
+# contextlib.contextmanager, applied once at init to a generator that is only called later;
+# typing.Generic and TypeVar, for one class statement: the one place lxml builds a class on a stand-in;
+# re.compile, whose patterns lxml keeps (re.match and the flags it reads from the real module).
+_HIDDEN: dict[str, dict[str, Any]] = {
+    "re": {"compile": _LazyPattern},
+    "inspect": {"getfullargspec": _getfullargspec},
+    "gzip": {"GzipFile": _gzip_file},
+    "contextlib": {"contextmanager": _contextmanager},
+    "typing": {"Generic": _Generic, "TypeVar": _TypeParameter},
 }
 
 
@@ -107,8 +204,7 @@ def _stand_in(name: str) -> ModuleType:
         return getattr(_real(name), attr)
 
     module = type(sys)(name, f"Stand-in for {name} while lxml.etree initialises (pyvirt.util.lxml_import).")
-    bound, function = _HIDDEN[name]
-    module.__dict__.update({bound: function, "__getattr__": forward, _MARK: True})
+    module.__dict__.update({**_HIDDEN[name], "__getattr__": forward, _MARK: True})
     return module
 
 

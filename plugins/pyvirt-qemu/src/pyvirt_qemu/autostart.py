@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pyvirt.flags import DomainCreateFlags
 from pyvirt.local_driver.state_driver import (
     HeldState,
     autostart_domains,
@@ -43,7 +44,9 @@ class QemuStateHooks:
             recover_migrations(conn)  # (libvirt's reconnect: an outgoing migration the last daemon left)
             recover_file_jobs(conn.state)  # (and a save or dump it left)
             if should_autostart(conn.state.paths.run):
-                autostart_domains(_held, log)
+                # libvirt's qemuAutostartDomain: qemu.conf may ask for a managed save read past the page cache
+                flags = DomainCreateFlags.START_BYPASS_CACHE if conn.state.auto_start_bypass_cache else 0
+                autostart_domains(_held, log, flags)
         except BaseException:
             _held.close()
             raise

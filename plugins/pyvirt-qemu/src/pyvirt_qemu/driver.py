@@ -50,6 +50,7 @@ from pyvirt.flags import (
     DomainGetHostnameFlags,
     DomainModificationImpact,
     DomainRebootFlags,
+    DomainSaveImageXMLFlags,
     DomainSaveRestoreFlags,
     DomainSetTimeFlags,
     DomainShutdownFlags,
@@ -76,6 +77,7 @@ from pyvirt.plugin.records import (
     DomainRef,
     InterfaceAddresses,
     InterfaceStats,
+    IOThreadInfo,
     NodeInfo,
     SecurityLabel,
     SecurityModel,
@@ -89,7 +91,17 @@ from pyvirt.uri import URI
 from pyvirt.util.args_text import render_args_text
 from pyvirt.util.command import Command
 from pyvirt.util.host_topology import node_info
-from pyvirt_qemu import block_chain, block_jobs, dump, guest_stats, migration, migration_tuning
+from pyvirt_qemu import (
+    block_chain,
+    block_jobs,
+    block_resize,
+    dump,
+    guest_stats,
+    migration,
+    migration_speed,
+    migration_tuning,
+    qemu_passthrough,
+)
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.bypass_cache import CacheBypassingReader
@@ -366,10 +378,12 @@ class QemuConnection:
         run: bool | None = None,
         bypass_cache: bool = False,
         reset_nvram: bool = False,
+        definition: Domain | None = None,
     ) -> None:
         """Boot the domain, or with ``image`` resume it from a save image (``run``: override was-running;
         ``bypass_cache``: read the image with ``O_DIRECT``, VIR_DOMAIN_SAVE_BYPASS_CACHE; ``reset_nvram``:
-        the UEFI variable store written again from its template first, VIR_DOMAIN_START_RESET_NVRAM).
+        the UEFI variable store written again from its template first, VIR_DOMAIN_START_RESET_NVRAM;
+        ``definition``: what runs instead of the domain's own, the managed save image's XML).
 
         The caller holds the domain's start job (``state.start_job``), whose
         cross-process part has adopted a guest another process started
@@ -378,7 +392,7 @@ class QemuConnection:
         """
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is already running")
-        live = obj.live.model_copy(deep=True)
+        live = (obj.live if definition is None else definition).model_copy(deep=True)
         self._firmware(live, reset_nvram)
         self._host_model_cpu(live)
         resolve_volume_disks(live, self.uri)
@@ -562,11 +576,11 @@ class QemuConnection:
         """QEMU's migration stream into ``fd``, within the domain's async job (libvirt's qemuMigrationSrcToFile,
         which save, managedsave and a dump that is not memory-only share); ``domjobabort`` cancels it.
         Returns QEMU's last query-migrate answer (status "completed"). QEMU's bandwidth limit is lifted
-        meanwhile (:func:`~pyvirt_qemu.migration_tuning.unthrottled`)."""
+        meanwhile (:func:`~pyvirt_qemu.migration_speed.unthrottled`)."""
         proc.monitor.pass_fd(fd, "pyvirt-save")
         # QEMU's MIGRATION_PASS, libvirt's migration-iteration event (libvirt turns it on for every QEMU)
         proc.monitor.execute("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
-        with migration_tuning.unthrottled(proc.monitor):
+        with migration_speed.unthrottled(obj, proc.monitor):
             proc.monitor.execute("migrate", {"uri": "fd:pyvirt-save"})
             obj.job.on_abort(lambda: proc.monitor.execute("migrate_cancel"))
             try:
@@ -705,6 +719,14 @@ class QemuConnection:
         return migration_tuning.get_max_downtime(self, dom, flags)
 
     @hookimpl
+    def domain_migrate_set_max_speed(self, dom: DomainRef, bandwidth: int, flags: int) -> None:
+        migration_speed.set_max_speed(self, dom, bandwidth, flags)
+
+    @hookimpl
+    def domain_migrate_get_max_speed(self, dom: DomainRef, flags: int) -> int:
+        return migration_speed.get_max_speed(self, dom, flags)
+
+    @hookimpl
     def domain_managed_save_remove(self, dom: DomainRef, flags: int) -> None:
         check_flags(flags, 0, "qemuDomainManagedSaveRemove")
         obj = self.state.find(dom)
@@ -714,6 +736,50 @@ class QemuConnection:
             pass
         except OSError as exc:
             raise SystemCallError(exc.errno or 0, f"Failed to remove managed save file '{exc.filename}'") from exc
+
+    # ------------------------------------------------------------------ the XML inside save images
+    @hookimpl
+    def domain_save_image_get_xml_desc(self, path: str, flags: int) -> str:
+        from pyvirt_qemu.save_image_xml import image_xml_desc
+
+        check_flags(flags, DomainSaveImageXMLFlags.SECURE, "qemuDomainSaveImageGetXMLDesc")
+        return image_xml_desc(path, flags, self.state.paths.cache, self.state.paths.lib)
+
+    @hookimpl
+    def domain_save_image_define_xml(self, path: str, xml: str, flags: int) -> None:
+        from pyvirt_qemu.save_image_xml import define_image_xml
+
+        check_flags(flags, DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+                    "qemuDomainSaveImageDefineXML")  # fmt: skip
+        define_image_xml(path, xml, flags, self.state.paths.cache, self.state.paths.lib)
+
+    def _managed_image(self, dom: DomainRef) -> str:
+        """The domain's managed save image (qemuDomainManagedSavePath), which must exist."""
+        path = self.state.paths.managed_save(self.state.find(dom).name)
+        if not os.path.exists(path):
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain does not have managed save image")
+        return path
+
+    @hookimpl
+    def domain_managed_save_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        from pyvirt_qemu.save_image_xml import image_xml_desc
+
+        check_flags(flags, DomainSaveImageXMLFlags.SECURE, "qemuDomainManagedSaveGetXMLDesc")
+        return image_xml_desc(self._managed_image(dom), flags, self.state.paths.cache, self.state.paths.lib)
+
+    @hookimpl
+    def domain_managed_save_define_xml(self, dom: DomainRef, xml: str | None, flags: int) -> None:
+        """qemuDomainManagedSaveDefineXML: qemuDomainSaveImageDefineXML on the managed image. libvirt's remote
+        protocol lets ``xml`` be NULL, which its QEMU driver then compares as a string (a crash, not a feature):
+        here it is refused as an invalid argument instead."""
+        from pyvirt_qemu.save_image_xml import define_image_xml
+
+        path = self._managed_image(dom)
+        check_flags(flags, DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+                    "qemuDomainSaveImageDefineXML")  # fmt: skip
+        if xml is None:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, "dxml in qemuDomainManagedSaveDefineXML must not be NULL")
+        define_image_xml(path, xml, flags, self.state.paths.cache, self.state.paths.lib)
 
     @hookimpl
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
@@ -761,6 +827,9 @@ class QemuConnection:
                     obj,
                     paused=False,
                     image=managed,
+                    definition=self._managed_definition(
+                        obj, managed, bool(flags & DomainCreateFlags.START_BYPASS_CACHE)
+                    ),
                     run=False if flags & DomainCreateFlags.START_PAUSED else None,
                     bypass_cache=bool(flags & DomainCreateFlags.START_BYPASS_CACHE),
                     reset_nvram=reset_nvram,
@@ -770,6 +839,21 @@ class QemuConnection:
                 self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED), reset_nvram=reset_nvram)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(managed)
+
+    @staticmethod
+    def _managed_definition(obj: DomainObj, image: str, direct: bool) -> Domain:
+        """The definition a start from the managed save runs: the image's own (``managedsave-define`` may have
+        changed it), which must be this domain's, as libvirt's qemuDomainObjRestore checks before
+        virDomainObjAssignDef; the persistent definition stays the domain's next one."""
+        dom = apply_defaults(parse_domain(read_image(image, direct=direct).xml))
+        if dom.name != obj.name or dom.uuid != obj.uuid:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED,
+                f"cannot restore domain '{obj.name}' uuid {obj.uuid} from a file which belongs to domain "
+                f"'{dom.name}' uuid {dom.uuid}",
+                domain=ErrorDomain.QEMU,
+            )
+        return dom
 
     def _running(self, dom: DomainRef) -> DomainObj:
         obj = self.state.find(dom)
@@ -909,6 +993,19 @@ class QemuConnection:
             proc = self._still_running(obj)
             node = threshold_node(obj, dev)
             proc.monitor.execute("block-set-write-threshold", {"node-name": node, "write-threshold": threshold})
+
+    @hookimpl
+    def domain_block_resize(self, dom: DomainRef, disk: str, size: int, flags: int) -> None:
+        block_resize.block_resize(self, dom, disk, size, flags)
+
+    # ------------------------------------------------------------------ libvirt-qemu pass-through (contract 1.15)
+    @hookimpl
+    def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
+        return qemu_passthrough.monitor_command(self, dom, cmd, flags)
+
+    @hookimpl
+    def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
+        return qemu_passthrough.agent_command(self, dom, cmd, timeout, flags)
 
     # ------------------------------------------------------------------ guest queries (contract 1.11)
     def _one_def(self, obj: DomainObj, flags: int) -> Domain:
@@ -1214,6 +1311,58 @@ class QemuConnection:
         obj = self._running(dom)
         ns = int(self._agent(obj).execute("guest-get-time"))
         return ns // 1_000_000_000, ns % 1_000_000_000
+
+    @hookimpl
+    def domain_get_iothread_info(self, dom: DomainRef, flags: int) -> list[IOThreadInfo]:
+        """qemuDomainGetIOThreadInfo: the persistent definition's threads when CONFIG is asked (or the domain is
+        off), else the running QEMU's (query-iothreads) with the kernel's affinity of each thread."""
+        from pyvirt_qemu.iothread_info import config_iothreads, live_iothreads
+
+        check_flags(flags, DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG,
+                    "qemuDomainGetIOThreadInfo")  # fmt: skip
+        obj = self.state.find(dom)
+        _live, config = self._affect(obj, flags, "transient domains do not have any persistent config")
+        if config:  # virDomainObjGetDefs gave the persistent definition
+            with obj.lock:
+                return config_iothreads(obj.persistent_def())
+        with obj.job.holding(Job.QUERY):
+            if not obj.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot list IOThreads for an inactive domain")
+            proc = self._still_running(obj)
+            return live_iothreads(proc.monitor.execute("query-iothreads"))
+
+    @hookimpl
+    def domain_fs_freeze(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        """qemuDomainFSFreeze: the domain running, then the agent (guest-fsfreeze-freeze, or -freeze-list for
+        some mount points); the guest's count of file systems it froze."""
+        check_flags(flags, 0, "qemuDomainFSFreeze")
+        obj = self._running(dom)
+        agent = self._agent(obj)
+        if mountpoints:
+            return int(agent.execute("guest-fsfreeze-freeze-list", {"mountpoints": list(mountpoints)}))
+        return int(agent.execute("guest-fsfreeze-freeze"))
+
+    @hookimpl
+    def domain_fs_thaw(self, dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+        """qemuDomainFSThaw: the agent thaws all or nothing (guest-fsfreeze-thaw), so mount points are refused
+        before the domain is looked up."""
+        check_flags(flags, 0, "qemuDomainFSThaw")
+        if mountpoints:
+            raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "specifying mountpoints is not supported")
+        obj = self._running(dom)
+        return int(self._agent(obj).execute("guest-fsfreeze-thaw"))
+
+    @hookimpl
+    def domain_fs_trim(self, dom: DomainRef, mountpoint: str | None, minimum: int, flags: int) -> None:
+        """qemuDomainFSTrim: guest-fstrim over every file system (libvirt 9.0 takes no mount point), the agent
+        checked before the domain's state as libvirt orders them."""
+        check_flags(flags, 0, "qemuDomainFSTrim")
+        if mountpoint is not None:
+            raise InvalidArgumentError(
+                ErrorCode.ARGUMENT_UNSUPPORTED, "Specifying mount point is not supported for now"
+            )
+        obj = self.state.find(dom)
+        self._agent(obj).execute("guest-fstrim", {"minimum": minimum})
 
     @hookimpl
     def domain_set_time(self, dom: DomainRef, seconds: int, nseconds: int, flags: int) -> None:
@@ -1855,6 +2004,7 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
                 state.chardev_tls = conf.chardev_tls_config()
                 state.nbd_tls = conf.nbd_tls_config()
                 state.migration_keepalive = (conf.keepalive_interval, conf.keepalive_count)
+                state.auto_start_bypass_cache = conf.auto_start_bypass_cache
                 if conf.hugetlbfs_mount:
                     state.hugepage_mounts = hugetlbfs_mounts(conf.hugetlbfs_mount)
                 _states[key] = state

@@ -123,6 +123,8 @@ class QemuSettings(SecuritySettings):
     group: StrictStr = "root"
     dynamic_ownership: ConfBool = True
     hugetlbfs_mount: ConfStrList = ()
+    # autostart restores a managed save past the page cache (qemuAutostartDomain's VIR_DOMAIN_START_BYPASS_CACHE)
+    auto_start_bypass_cache: ConfBool = False
 
     default_tls_x509_cert_dir: StrictStr = "/etc/pki/qemu"
     default_tls_x509_verify: ConfBool | None = None

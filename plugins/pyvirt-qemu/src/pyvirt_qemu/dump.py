@@ -49,6 +49,7 @@ from pyvirt.errors import (
     SystemCallError,
 )
 from pyvirt.events import DomainEvent, Resumed, Suspended
+from pyvirt.flags import DomainCoreDumpFlags as Dump
 from pyvirt.flags import DomainGetJobStatsFlags as JobStats
 from pyvirt.local_driver.domain_jobs import AsyncJob
 from pyvirt.migration import JobType
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "core_dump", "job_stats", "on_dump_completed"]
 
-CRASH, LIVE, BYPASS_CACHE, RESET, MEMORY_ONLY = 1, 2, 4, 8, 16  # virDomainCoreDumpFlags
 # qemuDumpFormat's names, indexed by libvirt's virDomainCoreDumpFormat (0, raw, is QEMU's ELF)
 FORMATS = ("elf", "kdump-zlib", "kdump-lzo", "kdump-snappy", "win-dmp")
 _OPERATION_DUMP = 8  # VIR_DOMAIN_JOB_OPERATION_DUMP
@@ -96,12 +96,16 @@ def _failed(message: str) -> OperationFailedError:
 # ---------------------------------------------------------------------- the hook
 def core_dump(conn: QemuConnection, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
     """qemuDomainCoreDumpWithFormat. ``to`` is absolute (the public entry point made it so)."""
-    check_flags(flags, CRASH | LIVE | BYPASS_CACHE | RESET | MEMORY_ONLY, "qemuDomainCoreDumpWithFormat")
+    check_flags(
+        flags,
+        Dump.CRASH | Dump.LIVE | Dump.BYPASS_CACHE | Dump.RESET | Dump.MEMORY_ONLY,
+        "qemuDomainCoreDumpWithFormat",
+    )
     st = conn.state
     obj = st.find(dom)
     with obj.job.holding_async(AsyncJob.DUMP):
         proc = conn._still_running(obj)  # (checked once the job is ours: it may have ended meanwhile)
-        record = _Dump(memory_only=bool(flags & MEMORY_ONLY), started=time.monotonic())
+        record = _Dump(memory_only=bool(flags & Dump.MEMORY_ONLY), started=time.monotonic())
         with _dumps_lock:
             _dumps[id(obj)] = record
         try:
@@ -120,7 +124,7 @@ def _dump_job(
     resume = obj.state == DomainState.RUNNING
     paused = False
     record_file_job(st, obj, AsyncJob.DUMP)  # (what a daemon that follows a killed one recovers)
-    if not flags & LIVE and obj.state == DomainState.RUNNING:
+    if not flags & Dump.LIVE and obj.state == DomainState.RUNNING:
         obj.expect("STOP")
         proc.monitor.execute("stop")
         paused = True
@@ -136,14 +140,14 @@ def _dump_job(
         paused = True  # a migration ends with the guest paused, a live one too
     except BaseException as exc:
         failure = exc
-    if failure is None and flags & CRASH:
+    if failure is None and flags & Dump.CRASH:
         proc.stop_reason = "dumped"  # the exit is reported as "stopped (crashed)", "shut off (crashed)"
         proc.kill(grace=3.0)
         proc.cleaned.wait(30)
         return
     try:
-        if ((resume and paused) or flags & RESET) and proc.alive():
-            if failure is None and flags & RESET:
+        if ((resume and paused) or flags & Dump.RESET) and proc.alive():
+            if failure is None and flags & Dump.RESET:
                 proc.monitor.execute("system_reset")
             if resume and proc.alive():
                 _resume(st, obj, proc)
@@ -211,12 +215,12 @@ def _write(
 ) -> None:
     """doCoreDump: create the file, have QEMU fill it (through the cache-bypassing copy with ``BYPASS_CACHE``),
     close it; a file created here goes again on failure."""
-    fd, created = _open_file(path, direct=bool(flags & BYPASS_CACHE))
+    fd, created = _open_file(path, direct=bool(flags & Dump.BYPASS_CACHE))
     writer: CacheBypassingWriter | None = None
     try:
-        writer = CacheBypassingWriter(fd, path) if flags & BYPASS_CACHE else None
+        writer = CacheBypassingWriter(fd, path) if flags & Dump.BYPASS_CACHE else None
         to_qemu = writer.fd if writer is not None else fd
-        if flags & MEMORY_ONLY:
+        if flags & Dump.MEMORY_ONLY:
             _dump_guest_memory(obj, proc, to_qemu, FORMATS[dumpformat], record)
         else:
             if dumpformat != 0:

@@ -38,9 +38,11 @@ __all__ = [
     "parse_device",
     "top_nodes",
     "update_live",
+    "wait_for_tray_open",
 ]
 
 DETACH_TIMEOUT = 5.0
+CHANGE_MEDIA_TIMEOUT = 5.0  # libvirt's CHANGE_MEDIA_TIMEOUT, 5000 ms
 
 
 def top_nodes(monitor: Monitor) -> dict[str, str]:
@@ -52,6 +54,29 @@ def top_nodes(monitor: Monitor) -> dict[str, str]:
         if node:
             out[device_of_qdev(qdev)] = str(node)
     return out
+
+
+def wait_for_tray_open(monitor: Monitor, device_id: str, target: str) -> None:
+    """Return once QEMU reports the tray of ``device_id`` open; libvirt's qemuHotplugWaitForTrayEject.
+
+    Why: ``blockdev-open-tray`` may return before the tray has moved (a guest
+    that has just booted has locked it, and QEMU then asks the guest to eject),
+    and ``blockdev-remove-medium`` on a closed tray fails with "Tray of device
+    ... is not open". libvirt waits up to CHANGE_MEDIA_TIMEOUT (5 s) for the
+    DEVICE_TRAY_MOVED event; this asks QEMU's own state (``query-block``'s
+    ``tray_open``), which also holds for a tray that was open before the call
+    and so sends no event. A tray that stays shut gets libvirt's error.
+    """
+    deadline = time.monotonic() + CHANGE_MEDIA_TIMEOUT
+    while True:
+        for block in monitor.execute("query-block"):
+            if device_of_qdev(str(block.get("qdev", ""))) == device_id and block.get("tray_open", True):
+                return
+        if time.monotonic() >= deadline:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"timed out waiting to open tray of '{target}'", verbatim=False
+            )
+        time.sleep(0.01)
 
 
 def device_of_qdev(qdev: str) -> str:
@@ -294,6 +319,7 @@ def update_live(live: Domain, position: int, new: Disk | Interface, monitor: Mon
     if path and not os.path.exists(path):
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
     monitor.execute("blockdev-open-tray", {"id": device_id, "force": True})
+    wait_for_tray_open(monitor, device_id, disk.target_dev or device_id)
     monitor.execute("blockdev-remove-medium", {"id": device_id})
     for name in _node_names(disk):
         with contextlib.suppress(Error):

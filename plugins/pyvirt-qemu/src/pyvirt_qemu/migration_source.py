@@ -61,7 +61,6 @@ __all__ = [
 
 log = logging.getLogger("pyvirt.qemu.migration")
 
-_UNLIMITED = (2**63 - 1) // (1 << 20) * (1 << 20)  # libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX, in bytes/s
 _WAIT = 3600.0  # how long a migration may run before it is given up (bounded, as every loop here)
 
 
@@ -185,7 +184,9 @@ def send(
     was_running = obj.state == DomainState.RUNNING
     out.was_running = was_running
     bandwidth = int(values.get("bandwidth") or 0)
-    monitor.execute("migrate-set-parameters", {"max-bandwidth": bandwidth << 20 if bandwidth else _UNLIMITED})
+    # no bandwidth of its own: migrate-setspeed's (libvirt's priv->migMaxBandwidth, its maximum unless set)
+    speed = bandwidth or obj.mig_max_bandwidth
+    monitor.execute("migrate-set-parameters", {"max-bandwidth": speed << 20})
     if flags & Flag.POSTCOPY:  # libvirt's VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, MiB/s; 0 is QEMU's unlimited
         monitor.execute(
             "migrate-set-parameters", {"max-postcopy-bandwidth": int(values.get("bandwidth.postcopy") or 0) << 20}

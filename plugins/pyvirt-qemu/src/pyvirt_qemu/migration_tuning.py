@@ -11,18 +11,15 @@ through beside itself.
 Kept apart from the phases (:mod:`pyvirt_qemu.migration_source`): these
 calls run on their own, not as a step of a migration.
 
-:func:`unthrottled` is the other side of the same parameters: a migration
-into a file (save, managedsave, a dump) runs at libvirt's unlimited
-bandwidth, whatever limit the guest's QEMU has for real migrations.
+The bandwidth, which libvirt also records per domain, and the unthrottled
+migration into a file are :mod:`pyvirt_qemu.migration_speed`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationInvalidError
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationInvalidError
 from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
@@ -30,33 +27,8 @@ from pyvirt_qemu.migration_jobs import running
 
 if TYPE_CHECKING:
     from pyvirt_qemu.driver import QemuConnection
-    from pyvirt_qemu.monitor import Monitor
 
-__all__ = ["BANDWIDTH_MAX", "get_max_downtime", "set_max_downtime", "unthrottled"]
-
-BANDWIDTH_MAX = (2**63 - 1) // (1 << 20) * (1 << 20)  # libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX, in bytes/s
-
-
-@contextlib.contextmanager
-def unthrottled(monitor: Monitor) -> Iterator[None]:
-    """QEMU's ``max-bandwidth`` at libvirt's maximum for the migration into a file run inside, and back to
-    what it was afterwards, after a failure too (libvirt's qemuMigrationSrcToFile).
-
-    Why: QEMU's limit (its default 128 MiB/s, or what was set for real
-    migrations) is meant for a network; a save or dump held to it would keep
-    the guest paused longer for nothing. libvirt restores the value it
-    recorded from migrate-setspeed; this driver records none, so the value
-    QEMU held before is the one restored. A restore that fails (QEMU is gone)
-    is not an error of the save.
-    """
-    before = monitor.execute("query-migrate-parameters").get("max-bandwidth")
-    monitor.execute("migrate-set-parameters", {"max-bandwidth": BANDWIDTH_MAX})
-    try:
-        yield
-    finally:
-        if before is not None:
-            with contextlib.suppress(Error):
-                monitor.execute("migrate-set-parameters", {"max-bandwidth": int(before)})
+__all__ = ["get_max_downtime", "set_max_downtime"]
 
 
 def set_max_downtime(conn: QemuConnection, dom: DomainRef, downtime: int, flags: int) -> None:

@@ -90,7 +90,11 @@ class Monitor:
         self.shared: tuple[str, str] | None = None
         self._events_task: Any = None
         # events; a threading.Event is a marker of ``sync_events``, set when the dispatcher reaches it
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | threading.Event | None] = queue.Queue()
+        # (name, data, the whole QMP message)
+        self._queue: queue.Queue[tuple[str, dict[str, Any], Any] | threading.Event | None] = queue.Queue()
+        # the QMP message whose ``on_event`` runs now (read by the handler on the dispatcher thread: libvirt's
+        # monitor event carries QEMU's timestamp and raw data, which ``on_event``'s arguments leave out)
+        self.delivering: Any = None
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"qmp-events-{name}", daemon=True)
         self._dispatcher.start()
         self._closed = False
@@ -117,9 +121,11 @@ class Monitor:
                 self._busy = True
             try:
                 if self._on_event is not None:
+                    self.delivering = item[2]
                     with contextlib.suppress(Exception):
-                        self._on_event(*item)
+                        self._on_event(item[0], item[1])
             finally:
+                self.delivering = None
                 with self._close_lock:
                     self._busy = False
         if self._on_eof is not None:
@@ -262,7 +268,7 @@ class Monitor:
 
     def _deliver(self, event: Any) -> None:
         data = event.get("data", {})
-        self._queue.put((str(event["event"]), dict(data) if isinstance(data, dict) else {}))
+        self._queue.put((str(event["event"]), dict(data) if isinstance(data, dict) else {}, event))
 
     async def _end_on_hang_up(self, client: QMPClient) -> None:
         """Wind the monitor down as soon as QEMU hangs up (qemu.qmp leaves a session that hit EOF in
@@ -310,6 +316,33 @@ class Monitor:
             raise OperationFailedError(
                 ErrorCode.OPERATION_FAILED, f"QEMU '{command}' failed: {exc}", domain=ErrorDomain.QEMU
             ) from exc
+
+    def execute_message(self, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """One QMP message exactly as a user wrote it (``qemu-monitor-command``), QEMU's whole reply back: its
+        ``return`` or its ``error``, as a dict in QEMU's member order, without the id qemu.qmp gave it.
+
+        Why not :meth:`execute`: a failure here is an answer to show the user,
+        not an error of the driver's, and libvirt passes it on as QEMU wrote it.
+        """
+        from qemu.qmp import ExecuteError, Message
+
+        if self._client is None:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT if self.held_elsewhere else ErrorCode.OPERATION_FAILED,
+                f"QEMU monitor of '{self.name}' is not connected",
+                domain=ErrorDomain.QEMU,
+            )
+        try:
+            value = self._run(self._client.execute_msg(Message(message)), timeout)
+        except ExecuteError as exc:
+            return {k: v for k, v in exc.received.items() if k != "id"}
+        except Error:
+            raise
+        except Exception as exc:  # the connection torn down under us: QEMU went away mid-command
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"QEMU '{message.get('execute')}' failed: {exc}", domain=ErrorDomain.QEMU
+            ) from exc
+        return {"return": value}
 
     async def _pass_fd(self, fd: int, name: str) -> None:
         assert self._client is not None

@@ -23,6 +23,7 @@ from pyvirt.events import DomainEvent, Resumed, Suspended
 from pyvirt.flags import DomainSnapshotCreateFlags
 from pyvirt.local_driver.domain_jobs import AsyncJob
 from pyvirt.plugin.records import DomainRef, SnapshotRef
+from pyvirt_qemu.file_job_recovery import end_file_job, record_file_job
 from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.save_image import ImageWriter
 
@@ -82,6 +83,9 @@ def create_with_memory(conn: QemuConnection, dom: DomainRef, snap: Snapshot, fla
                 with obj.lock:
                     obj.state, obj.reason = DomainState.PAUSED, PausedReason.SNAPSHOT
                 conn.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+            # the job and the pause into the status file: a daemon killed from here on is followed by one that
+            # cancels QEMU's migration and resumes the guest (qemuProcessRecoverJob, VIR_ASYNC_JOB_SNAPSHOT)
+            record_file_job(conn.state, obj, AsyncJob.SNAPSHOT)
             info = conn.migrate_to_file(obj, proc, image.fd)
             image.finish()
             file_job_completed(conn.state, obj, AsyncJob.SNAPSHOT, info)  # operation "snapshot"
@@ -96,13 +100,16 @@ def create_with_memory(conn: QemuConnection, dom: DomainRef, snap: Snapshot, fla
                 with contextlib.suppress(OSError):
                     os.unlink(snap.memory_file)
             _resume(conn, obj, proc, paused_here, before)
+            end_file_job(conn.state, obj)
             raise
         if flags & DomainSnapshotCreateFlags.HALT:
+            end_file_job(conn.state, obj)
             proc.stop_reason = "from_snapshot"
             proc.kill(grace=3.0)
             proc.cleaned.wait(30)
         else:
             _resume(conn, obj, proc, paused_here, before)
+            end_file_job(conn.state, obj)
             conn.state.save_status(obj)
     return SnapshotRef(dom, snap.name)
 

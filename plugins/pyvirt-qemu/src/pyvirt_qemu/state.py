@@ -97,6 +97,9 @@ class DomainObj(BaseDomainObj):
     # <clock offset='variable'>'s adjustment when this QEMU (the pid) started: libvirt's adjustment0, what
     # QEMU's RTC_CHANGE offsets add to (pyvirt_qemu.qmp_events)
     rtc_adjustment0: tuple[int, int] | None = None
+    # migrate-setspeed's MiB/s (libvirt's priv->migMaxBandwidth, kept in memory only as libvirt does): what a
+    # migration without its own bandwidth runs at, and what QEMU gets back after a save (pyvirt_qemu.migration_speed)
+    mig_max_bandwidth: int = (2**63 - 1) // (1 << 20)  # QEMU_DOMAIN_MIG_BANDWIDTH_MAX
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -113,6 +116,7 @@ class QemuState(DomainTable[DomainObj]):
         self.nbd_tls: NbdTls | None = None  # qemu.conf's nbd_tls* settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
+        self.auto_start_bypass_cache = False  # qemu.conf's auto_start_bypass_cache: the flag autostart starts with
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._owner_fd, self.owned_alone = _own_paths(paths)
         set_owned_alone(paths, self.owned_alone)
@@ -475,7 +479,22 @@ class QemuState(DomainTable[DomainObj]):
         for sink in list(self.sinks):
             sink.emit("control-error", ControlErrorEvent(ref))
 
+    def _monitor_event(self, obj: DomainObj, event: str) -> None:
+        """libvirt's qemuProcessHandleEvent: every QMP event of the guest's current QEMU, before its own handling,
+        to the clients of virConnectDomainQemuMonitorEventRegister (their name filters are theirs)."""
+        sinks = [sink for sink in list(self.sinks) if sink.wants("qemu-monitor")]
+        if not sinks:
+            return
+        proc = obj.process
+        found = _monitor_event_of(proc.monitor if proc is not None else None)
+        if found is None:
+            return
+        ref = obj.ref()
+        for sink in sinks:
+            sink.qemu_monitor_event(ref, event, *found)
+
     def on_qmp_event(self, obj: DomainObj, event: str, data: dict[str, Any]) -> None:
+        self._monitor_event(obj, event)
         if event == "VSERPORT_CHANGE":
             channel = agent_channel(obj.live)
             if channel is not None and channel.alias is not None and data.get("id") == channel.alias.name:
@@ -606,6 +625,26 @@ class QemuState(DomainTable[DomainObj]):
         proc.cleaned.set()
         for sink in list(self.sinks):
             sink.lifecycle(ref, DomainEvent.STOPPED, detail)
+
+
+def _monitor_event_of(monitor: Any) -> tuple[int, int, str | None] | None:
+    """QEMU's timestamp and compact ``data`` JSON of the QMP event the monitor delivers now, as libvirt's
+    qemuMonitorJSONIOProcessEvent reads them (seconds -1 and micros 0 without a timestamp, no details without
+    data); None when the calling thread is not that monitor's dispatcher."""
+    if monitor is None or not monitor.dispatching_here() or monitor.delivering is None:
+        return None
+    message = monitor.delivering
+    stamp = message.get("timestamp")
+    seconds, micros = -1, 0
+    if isinstance(stamp, dict):
+        seconds = int(stamp.get("seconds", -1))
+        micros = int(stamp.get("microseconds", 0))
+    details = None
+    if "data" in message:
+        import json
+
+        details = json.dumps(message["data"], separators=(",", ":"), ensure_ascii=False)
+    return seconds, micros, details
 
 
 def _own_paths(paths: DriverPaths) -> tuple[int, bool]:

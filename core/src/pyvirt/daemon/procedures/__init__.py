@@ -15,7 +15,16 @@ as 16 bytes, booleans as ints, fixed ``char[]`` buffers as NUL-padded bytes.
 from __future__ import annotations
 
 # importing the modules registers their handlers in HANDLERS
-from pyvirt.daemon.procedures import connection, domains, events, migration, objects  # noqa: F401
+from pyvirt.daemon.procedures import (  # noqa: F401
+    connection,
+    domains,
+    events,
+    guest_fs,
+    iothreads,
+    migration,
+    objects,
+    tuning,
+)
 from pyvirt.daemon.procedures.table import HANDLERS, NO_CONNECTION_NEEDED, ONE_HOOK, WITH_FDS
 
 __all__ = ["HANDLERS", "NO_CONNECTION_NEEDED", "ONE_HOOK", "WITH_FDS"]

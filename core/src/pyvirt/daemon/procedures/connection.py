@@ -16,7 +16,7 @@ from pyvirt.daemon.procedures.table import (
     handles,
 )
 from pyvirt.daemon.remote_program import ClientContext, close_context
-from pyvirt.errors import ErrorCode, ErrorDomain, InternalError
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain, InternalError
 
 
 # ---------------------------------------------------------------- connection
@@ -123,6 +123,71 @@ def _node_cpu_map(ctx: ClientContext, a: Any) -> Any:
     count, cpumap, online = ctx.calls.node_get_cpu_map(flags=a[2])
     # what the caller did not ask for stays empty, as libvirt's daemon leaves it
     return (cpumap if a[0] else b"", online if a[1] else 0, count)
+
+
+@handles("CONNECT_GET_MAX_VCPUS")
+def _max_vcpus(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_max_vcpus(a[0]),)
+
+
+@handles("CONNECT_GET_SYSINFO")
+def _sysinfo(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.connect_get_sysinfo(a[0]),)
+
+
+@handles("NODE_GET_FREE_MEMORY")
+def _free_memory(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.node_get_free_memory(),)
+
+
+@handles("NODE_GET_CELLS_FREE_MEMORY")
+def _cells_free_memory(ctx: ClientContext, a: Any) -> Any:
+    # through the public method: libvirtd's dispatch calls virNodeGetCellsFreeMemory, which checks the arguments
+    return (ctx.conn.get_cells_free_memory(a[0], a[1]),)
+
+
+_NODE_CPU_STATS_MAX = 16  # REMOTE_NODE_CPU_STATS_MAX
+
+
+@handles("NODE_GET_CPU_STATS")
+def _cpu_stats(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchNodeGetCPUStats: ``nparams`` 0 asks for the count, otherwise up to that many counters."""
+    cpu_num, nparams, flags = a
+    if nparams < 0:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams must be non-negative")
+    if nparams > _NODE_CPU_STATS_MAX:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams too large")
+    stats = ctx.conn.get_cpu_stats(cpu_num, flags)  # the public method: it checks cpuNum as virNodeGetCPUStats
+    if nparams == 0:
+        return ([], len(stats))
+    return (stats[:nparams], 0)  # libvirtd sets the count only for the first call; the client reads params' length
+
+
+_CPU_MODELS_MAX = 8192  # REMOTE_CONNECT_CPU_MODELS_MAX
+
+
+@handles("CONNECT_GET_CPU_MODEL_NAMES")
+def _cpu_model_names(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchConnectGetCPUModelNames: the names only when asked for, the count always."""
+    arch, need_results, flags = a
+    models = ctx.calls.connect_get_cpu_model_names(arch, flags)
+    if len(models) > _CPU_MODELS_MAX:
+        raise ConnectionError(
+            ErrorCode.RPC, f"Too many CPU models '{len(models)}' for limit '{_CPU_MODELS_MAX}'", domain=ErrorDomain.RPC
+        )
+    return (models if need_results else [], len(models))
+
+
+_NODE_MAX_CELLS = 1024  # REMOTE_NODE_MAX_CELLS
+
+
+@handles("NODE_GET_FREE_PAGES")
+def _free_pages(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchNodeGetFreePages: the answer must fit the reply's array, checked before the call."""
+    pages, start_cell, cell_count, flags = a
+    if len(pages) * cell_count > _NODE_MAX_CELLS:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "the result won't fit into REMOTE_NODE_MAX_CELLS")
+    return (ctx.conn.get_free_pages(pages, start_cell, cell_count, flags),)
 
 
 @handles("NODE_GET_SECURITY_MODEL")

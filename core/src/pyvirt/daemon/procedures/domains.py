@@ -401,6 +401,11 @@ def _set_block_threshold(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_set_block_threshold(dom=domain_ref(a[0]), dev=a[1], threshold=a[2], flags=a[3])
 
 
+@handles("DOMAIN_BLOCK_RESIZE", hook="domain_block_resize")
+def _block_resize(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_block_resize(dom=domain_ref(a[0]), disk=a[1], size=a[2], flags=a[3])
+
+
 @handles("DOMAIN_CORE_DUMP")
 def _core_dump(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_core_dump(dom=domain_ref(a[0]), to=a[1], dumpformat=0, flags=a[2])
@@ -475,6 +480,26 @@ def _restore(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_RESTORE_FLAGS")
 def _restore_flags(ctx: ClientContext, a: Any) -> Any:
     ctx.calls.domain_restore(path=a[0], xml=a[1], flags=a[2])
+
+
+@handles("DOMAIN_SAVE_IMAGE_GET_XML_DESC", hook="domain_save_image_get_xml_desc")
+def _save_image_get_xml_desc(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_save_image_get_xml_desc(path=a[0], flags=a[1]),)
+
+
+@handles("DOMAIN_SAVE_IMAGE_DEFINE_XML", hook="domain_save_image_define_xml")
+def _save_image_define_xml(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_save_image_define_xml(path=a[0], xml=a[1], flags=a[2])
+
+
+@handles("DOMAIN_MANAGED_SAVE_GET_XML_DESC", hook="domain_managed_save_get_xml_desc")
+def _managed_save_get_xml_desc(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_managed_save_get_xml_desc(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_MANAGED_SAVE_DEFINE_XML", hook="domain_managed_save_define_xml")
+def _managed_save_define_xml(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_managed_save_define_xml(dom=domain_ref(a[0]), xml=a[1], flags=a[2])
 
 
 @handles("DOMAIN_ATTACH_DEVICE")

@@ -186,3 +186,13 @@ def _set_max_downtime(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_MIGRATE_GET_MAX_DOWNTIME")
 def _get_max_downtime(ctx: ClientContext, a: Any) -> Any:
     return (ctx.calls.domain_migrate_get_max_downtime(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_MIGRATE_SET_MAX_SPEED", hook="domain_migrate_set_max_speed")
+def _set_max_speed(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_migrate_set_max_speed(dom=domain_ref(a[0]), bandwidth=a[1], flags=a[2])
+
+
+@handles("DOMAIN_MIGRATE_GET_MAX_SPEED", hook="domain_migrate_get_max_speed")
+def _get_max_speed(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_migrate_get_max_speed(dom=domain_ref(a[0]), flags=a[1]),)

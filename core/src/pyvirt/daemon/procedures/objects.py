@@ -194,6 +194,13 @@ HANDLERS.update(
         "REMOTE_PROC_NODE_DEVICE_GET_PARENT": lambda ctx, a: (
             ctx.calls.nodedev_get_parent(dev=NodeDeviceRef(a[0])) or None,
         ),
+        "REMOTE_PROC_NODE_DEVICE_CREATE_XML": lambda ctx, a: (
+            (ctx.calls.nodedev_create_xml(xml=a[0], flags=a[1]).name,),
+        ),
+        "REMOTE_PROC_NODE_DEVICE_DESTROY": lambda ctx, a: ctx.calls.nodedev_destroy(dev=NodeDeviceRef(a[0])),
+        "REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES": lambda ctx, a: (
+            ctx.calls.pool_find_sources(type=a[0], src_spec=a[1], flags=a[2]),
+        ),
         # host interfaces
         "REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES": lambda ctx, a: _listed(ctx.calls.interface_list_all(), a[0], tuple),
         "REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME": lambda ctx, a: (tuple(ctx.calls.interface_lookup_by_name(name=a[0])),),
@@ -203,6 +210,19 @@ HANDLERS.update(
         "REMOTE_PROC_INTERFACE_IS_ACTIVE": lambda ctx, a: (
             int(ctx.calls.interface_is_active(iface=InterfaceRef(*a[0]))),
         ),
+        "REMOTE_PROC_INTERFACE_DEFINE_XML": lambda ctx, a: (
+            tuple(ctx.calls.interface_define_xml(xml=a[0], flags=a[1])),
+        ),
+        "REMOTE_PROC_INTERFACE_UNDEFINE": lambda ctx, a: ctx.calls.interface_undefine(iface=InterfaceRef(*a[0])),
+        "REMOTE_PROC_INTERFACE_CREATE": lambda ctx, a: ctx.calls.interface_create(
+            iface=InterfaceRef(*a[0]), flags=a[1]
+        ),
+        "REMOTE_PROC_INTERFACE_DESTROY": lambda ctx, a: ctx.calls.interface_destroy(
+            iface=InterfaceRef(*a[0]), flags=a[1]
+        ),
+        "REMOTE_PROC_INTERFACE_CHANGE_BEGIN": lambda ctx, a: ctx.calls.interface_change_begin(flags=a[0]),
+        "REMOTE_PROC_INTERFACE_CHANGE_COMMIT": lambda ctx, a: ctx.calls.interface_change_commit(flags=a[0]),
+        "REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK": lambda ctx, a: ctx.calls.interface_change_rollback(flags=a[0]),
     }
 )
 

@@ -15,7 +15,6 @@ from pyvirt.errors import ErrorCode, ErrorDomain
 from pyvirt.events import Defined, DomainEvent, EventSink, Resumed, Started, Stopped, Suspended, Undefined
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainInfo, DomainRef, InterfaceAddresses, SecurityLabel, SnapshotRef
-from pyvirt.util.fileio import MAX_XML_FILE, read_limited
 from pyvirt.util.lazy_import import lazy_module
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every short pyvirsh run on test:///
@@ -55,6 +54,7 @@ _VIR_DOMAIN_REBOOT_INITCTL = 4
 _VIR_DOMAIN_REBOOT_PARAVIRT = 0x10
 _VIR_DOMAIN_REBOOT_SIGNAL = 8
 _VIR_DOMAIN_SAVE_BYPASS_CACHE = 1
+_VIR_DOMAIN_SAVE_IMAGE_XML_SECURE = 1
 _VIR_DOMAIN_SAVE_PAUSED = 4
 _VIR_DOMAIN_SAVE_RUNNING = 2
 _VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN = 1
@@ -209,6 +209,8 @@ class DomainHooks:
                 domain=ErrorDomain.DOMAIN,
             )
         obj = DomainObj(live=dom)
+        # libvirt's test driver makes testIOThreadInfo for the fixture's domains only, not for defined ones
+        obj.iothread_polls = {}
         st.add_domain(obj)
         return obj, True
 
@@ -391,22 +393,7 @@ class DomainHooks:
         with self.state.lock:
             obj = self.state.find(dom)
             self._require_active(obj)
-            text = conf_domain.format_domain(obj.live, XML_SECURE, domain_id=obj.id).encode()
-            tmp = f"{path}.pyvirt-tmp"
-            step = "open"  # libvirt's words name the step that failed
-            try:
-                with open(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), "wb") as f:  # as libvirt's
-                    step = "write"
-                    f.write(SAVE_MAGIC + len(text).to_bytes(4, "little") + text)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except OSError as exc:
-                from pyvirt.errors import SystemCallError
-
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise SystemCallError(exc.errno or 0, f"saving domain '{obj.name}' to '{path}': {step} failed") from exc
+            _write_save_image(path, obj.name, conf_domain.format_domain(obj.live, XML_SECURE, domain_id=obj.id))
             ref = obj.ref()
             self.state.set_shutoff(obj, ShutoffReason.SAVED)
         self.events.lifecycle(ref, DomainEvent.STOPPED, Stopped.SAVED)
@@ -416,20 +403,7 @@ class DomainHooks:
         check_flags(flags, 0, "testDomainRestoreFlags")  # libvirt 9.0's test driver takes none (its managed save does)
         if xml:
             raise _errors.InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification unsupported")
-        try:
-            with open(path, "rb") as f:
-                data = read_limited(f, path, MAX_XML_FILE + len(SAVE_MAGIC) + 4)  # header, then at most an XML file
-        except OSError as exc:
-            from pyvirt.errors import SystemCallError
-
-            raise SystemCallError(exc.errno or 0, f"cannot read domain image '{path}'") from exc
-        if not data.startswith(SAVE_MAGIC):
-            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "mismatched header magic")
-        size = int.from_bytes(data[len(SAVE_MAGIC) : len(SAVE_MAGIC) + 4], "little")
-        body = data[len(SAVE_MAGIC) + 4 :]
-        if size != len(body):
-            raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
-        dom = _test_defaults(conf_domain.parse_domain(body))
+        dom = _read_save_image(path)
         with self.state.lock:
             obj, added = self._add_or_update(dom, live=True)
             if added:
@@ -437,6 +411,23 @@ class DomainHooks:
             self.state.set_running(obj, RunningReason.RESTORED)
         self._emit(obj, DomainEvent.STARTED, Started.RESTORED)
         return obj.ref()
+
+    @hookimpl
+    def domain_save_image_get_xml_desc(self, path: str, flags: int) -> str:
+        """testDomainSaveImageGetXMLDesc: the image's XML read as the restore reads it, always formatted with
+        secrets (libvirt's test driver ignores the absent SECURE flag: nothing in its guests is secret)."""
+        check_flags(flags, _VIR_DOMAIN_SAVE_IMAGE_XML_SECURE, "testDomainSaveImageGetXMLDesc")
+        return conf_domain.format_domain(_read_save_image(path), XML_SECURE)
+
+    @hookimpl
+    def domain_save_image_define_xml(self, path: str, xml: str, flags: int) -> None:
+        """testDomainSaveImageDefineXML: the image must be one (read first), then the new XML is parsed and
+        checked as a define's and written in its place. libvirt's test image records no running/paused state
+        and its driver compares neither name nor UUID: so a different guest's XML is taken, as there."""
+        check_flags(flags, _VIR_DOMAIN_SAVE_RUNNING | _VIR_DOMAIN_SAVE_PAUSED, "testDomainSaveImageDefineXML")
+        _read_save_image(path)
+        new = _test_defaults(conf_domain.parse_domain(xml))
+        _write_save_image(path, new.name or "", conf_domain.format_domain(new, XML_SECURE))
 
     @hookimpl
     def domain_managed_save(self, dom: DomainRef, flags: int) -> None:
@@ -840,3 +831,55 @@ class DomainHooks:
                 obj.snapshots.pop(name, None)
             if obj.current_snapshot in doomed:
                 obj.current_snapshot = s.snap.parent if snap.name in doomed else snap.name
+
+
+def _write_save_image(path: str, name: str, xml: str) -> None:
+    """testDomainSaveImageWrite's file: TEST_SAVE_MAGIC with its NUL, the XML's length as a native int, the XML;
+    mode 0600. Written beside and renamed over, so a failed write leaves no half image (libvirt's removes it)."""
+    text = xml.encode()
+    tmp = f"{path}.pyvirt-tmp"
+    step = "open"  # libvirt's words name the step that failed
+    try:
+        with open(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), "wb") as f:  # as libvirt's
+            step = "write"
+            f.write(SAVE_MAGIC + len(text).to_bytes(4, "little") + text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        from pyvirt.errors import SystemCallError
+
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise SystemCallError(exc.errno or 0, f"saving domain '{name}' to '{path}': {step} failed") from exc
+
+
+_SAVE_XML_MAX = 8192  # testDomainSaveImageOpen refuses longer metadata
+
+
+def _read_save_image(path: str) -> Domain:
+    """testDomainSaveImageOpen, step by step and in its words: the restore, save-image-dumpxml and
+    save-image-define all read an image this way. A short read is reported with errno 0 ("Success"), as
+    libvirt's saferead leaves it at end of file."""
+    from pyvirt.errors import SystemCallError
+
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(SAVE_MAGIC))
+            if len(magic) != len(SAVE_MAGIC):
+                raise SystemCallError(0, f"incomplete save header in '{path}'")
+            if magic != SAVE_MAGIC:
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "mismatched header magic")
+            raw = f.read(4)
+            if len(raw) != 4:
+                raise SystemCallError(0, f"failed to read metadata length in '{path}'")
+            size = int.from_bytes(raw, "little", signed=True)  # a C int
+            if not 1 <= size <= _SAVE_XML_MAX:
+                raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, "length of metadata out of range")
+            body = f.read(size)
+            if len(body) != size:
+                raise SystemCallError(0, f"incomplete metadata in '{path}'")
+    except OSError as exc:
+        raise SystemCallError(exc.errno or 0, f"cannot read domain image '{path}'") from exc
+    # read as a C string: the text ends at a NUL, as libvirt's parser sees it
+    return _test_defaults(conf_domain.parse_domain(body.partition(b"\0")[0]))

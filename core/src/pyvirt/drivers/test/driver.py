@@ -26,11 +26,18 @@ from pyvirt.drivers.test.fixture import (
     network_bridge_name,
 )
 from pyvirt.drivers.test.guest import GuestHooks
+from pyvirt.drivers.test.guest_fs import GuestFSHooks
+from pyvirt.drivers.test.host import HostHooks
+from pyvirt.drivers.test.interfaces import InterfaceHooks
+from pyvirt.drivers.test.iothreads import IOThreadHooks
 from pyvirt.drivers.test.marker import hookimpl
+from pyvirt.drivers.test.nodedevs import NodeDeviceHooks
+from pyvirt.drivers.test.pool_sources import PoolSourceHooks
 from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.scheduler import SchedulerHooks
 from pyvirt.drivers.test.screenshot import ScreenshotHooks
 from pyvirt.drivers.test.state import DeviceObj, DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
+from pyvirt.drivers.test.tuning import TuningHooks
 from pyvirt.errors import ErrorCode
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION
@@ -202,12 +209,16 @@ def _load_pools(state: TestState, fx: NodeFixture, *, lazy: bool) -> None:
             hooks._account(obj, vol.allocation.value)
 
 
-def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabilities:
-    """The host and guests of the test hypervisor (libvirt's testBuildCapabilities)."""
+def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]], cells_num: int) -> Capabilities:
+    """The host and guests of the test hypervisor (libvirt's testBuildCapabilities).
+
+    ``cells_num``: the NUMA cells of the connection's state (``HostHooks._cells``): test:///default's two,
+    none for a node file (testOpenFromFile leaves numCells at 0 whatever the file's ``<nodes>``).
+    """
     page_sizes = (4, 8, 2048, 1048576)
     cells = []
     cpus_per_cell = info.cpus // max(info.nodes, 1)
-    for cell_id in range(info.nodes):
+    for cell_id in range(cells_num):
         mem = (cell_id + 1) * 2048 * 1024
         small = page_sizes[cell_id % 2]
         cells.append(
@@ -241,13 +252,16 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]]) -> Capabil
     ]  # fmt: skip
     host = conf_caps.Host(
         cpu=conf_caps.HostCpu(arch="i686", features=list(flags), pages=[conf_caps.Pages(size=s) for s in page_sizes]),
-        power_management=True, iommu_support=False, cells_num=info.nodes, cells=cells,
+        power_management=True, iommu_support=False, cells_num=cells_num, cells=cells,
         secmodels=[conf_caps.SecModel(model=m, doi=d) for m, d in models],
     )  # fmt: skip
     return conf_caps.Capabilities(host=host, guests=guests)
 
 
-class TestConnection(DomainHooks, GuestHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks):
+class TestConnection(
+    DomainHooks, GuestHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks, HostHooks, TuningHooks,
+    IOThreadHooks, GuestFSHooks, InterfaceHooks, NodeDeviceHooks, PoolSourceHooks,
+):  # fmt: skip
     """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
 
     def __init__(self, uri: URI, state: TestState, events: EventSink, shared: bool) -> None:
@@ -278,7 +292,8 @@ class TestConnection(DomainHooks, GuestHooks, SchedulerHooks, ScreenshotHooks, C
 
     @hookimpl
     def connect_get_capabilities(self) -> str:
-        return conf_caps.format_capabilities(_test_capabilities(self.state.node_info, self.state.security.models))
+        caps = _test_capabilities(self.state.node_info, self.state.security.models, len(self._cells()))
+        return conf_caps.format_capabilities(caps)
 
     @hookimpl
     def node_get_info(self) -> NodeInfo:

@@ -90,6 +90,10 @@ class DomainObj:
         self.checkpoints: dict[str, CheckpointObj] = {}  # in creation order
         self.current_checkpoint: str | None = None
         self.guest_time = (627319920, 0)  # the guest clock libvirt's test driver starts every domain with
+        # testIOThreadInfo per I/O thread id (poll_max_ns, poll_grow, poll_shrink): libvirt's test driver keeps
+        # them beside the definitions; None until first used (then made from the definition, 32768/0/0)
+        self.iothread_polls: dict[int, tuple[int, int, int]] | None = None
+        self.frozen = [False, False]  # testDomainObjPrivate.frozen: "/" and "/boot" (domfsfreeze), kept for good
 
     @property
     def live(self) -> Domain:
@@ -305,6 +309,8 @@ class TestState:
         self.secrets: dict[str, SecretObj] = {}  # by uuid
         self._devices: dict[str, DeviceObj] = {}
         self._interfaces: dict[str, InterfaceObj] = {}
+        # the interfaces' definitions iface-begin saved (testInterfaceChangeBegin), None: no transaction running
+        self.interface_backup: dict[str, HostInterface] | None = None
         self.refs = 0
         self._security: SecurityStack | None = None
         # Fill networks, pools, interfaces and devices from the fixture, each kind on its first use: a short

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
         CheckpointRef,
         DomainInfo,
         DomainRef,
+        FSInfo,
         InterfaceAddresses,
         InterfaceStats,
+        IOThreadInfo,
         NodeInfo,
         SecurityLabel,
         SecurityModel,
@@ -187,6 +189,121 @@ def node_get_cpu_map(flags: int) -> tuple[int, bytes, int]:
     Stops at first non-None result.
 
     Added in contract 1.11.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_get_max_vcpus(type: str | None) -> int:
+    """The most virtual CPUs a guest of one domain type may have (virConnectGetMaxVcpus). Optional.
+
+    virsh's ``maxvcpus`` asks the domain capabilities' ``<vcpu max>`` first and
+    falls back to this, which ignores the emulator's own limits.
+
+    :param type: the ``<domain type>`` asked about (``kvm``, ``qemu``), or None for the driver's default.
+    :returns: the maximum vCPU count.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_get_sysinfo(flags: int) -> str:
+    """The host's SMBIOS facts as a ``<sysinfo>`` document (virConnectGetSysinfo). Optional.
+
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: the ``<sysinfo type='smbios'>`` XML, ending in a newline as libvirt's does.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_free_memory() -> int:
+    """The host's free memory in bytes, all NUMA cells together (virNodeGetFreeMemory). Optional.
+
+    libvirt treats 0 as a failure (the call has no other way to fail), so a
+    driver raises instead of returning 0.
+
+    :returns: free bytes.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_cells_free_memory(start_cell: int, max_cells: int) -> list[int]:
+    """Free memory in bytes of consecutive NUMA cells (virNodeGetCellsFreeMemory). Optional.
+
+    The public API has refused a negative ``start_cell`` and a ``max_cells`` below 1.
+
+    :param start_cell: the first cell's number.
+    :param max_cells: how many cells at most.
+    :returns: one byte count per cell from ``start_cell``, fewer when the host has fewer cells.
+    :raises InvalidArgumentError: INVALID_ARG when ``start_cell`` is past the last cell.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_cpu_stats(cpu_num: int, flags: int) -> list[tuple[str, int]]:
+    """The host's CPU time counters, of one CPU or of all (virNodeGetCPUStats). Optional.
+
+    The public API has refused negative CPU numbers other than -1
+    (VIR_NODE_CPU_STATS_ALL_CPUS). Callers that want fewer counters cut the list.
+
+    :param cpu_num: the CPU, or -1 for the sum over all CPUs.
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: every ``(field, value)`` pair the driver has, in its order: ``user``,
+        ``kernel``, ``idle``, ``iowait`` (nanoseconds), ``intr``, or ``utilization`` (percent).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_free_pages(pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
+    """How many pages of each size are free on consecutive NUMA cells (virNodeGetFreePages). Optional.
+
+    The public API has refused an empty ``pages`` and a ``cell_count`` of 0.
+
+    :param pages: the page sizes asked about, in KiB.
+    :param start_cell: the first cell, or -1 for the host as a whole.
+    :param cell_count: how many cells.
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: the free counts, cell by cell and within a cell in the order of ``pages``
+        (``len(pages) * cell_count`` of them).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_get_cpu_model_names(arch: str, flags: int) -> list[str]:
+    """The CPU models guests of one architecture may name (virConnectGetCPUModelNames). Optional.
+
+    libvirt answers from its CPU map for every driver (``pyvirt.util.cpu_map``).
+
+    :param arch: a libvirt architecture name (``x86_64``, ``ppc64``, ``aarch64``).
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: the model names, [] when the architecture's CPU driver accepts any model.
+    :raises InvalidArgumentError: for an architecture libvirt does not know.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
     """
 
 
@@ -1558,6 +1675,106 @@ def domain_set_block_threshold(dom: DomainRef, dev: str, threshold: int, flags: 
     """
 
 
+# ---------------------------------------------------------------- QEMU-only block and migration tuning (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_block_resize(dom: DomainRef, disk: str, size: int, flags: int) -> None:
+    """Grow (or shrink) the image behind one disk of a running domain (virDomainBlockResize). Optional.
+
+    Why: a guest that runs out of disk gets more without a restart; the
+    guest sees the new capacity at once (virtio-blk reports it).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param disk: the disk's target (``vda``) or its source path, as virDomainDiskByName finds it.
+    :param size: the new size, in KiB, or in bytes with ``VIR_DOMAIN_BLOCK_RESIZE_BYTES`` (1).
+    :param flags: :class:`~pyvirt.flags.DomainBlockResizeFlags` (BYTES: ``size`` is in bytes, not KiB); a driver
+        refuses any other.
+    :raises Error: OPERATION_INVALID when the domain is not running; INVALID_ARG for a disk the domain has not
+        ("disk 'x' was not found in the domain config"); OPERATION_UNSUPPORTED for an empty or read-only disk.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_set_max_speed(dom: DomainRef, bandwidth: int, flags: int) -> None:
+    """Set the bandwidth (MiB/s) the domain's migrations may use (virDomainMigrateSetMaxSpeed). Optional.
+
+    Why: a migration left unthrottled can fill the link the guests' own
+    traffic shares. The pre-copy value is remembered for the domain (also
+    while it is shut off) and used by every migration that names none.
+
+    :param dom: the domain, as a lookup returned it.
+    :param bandwidth: MiB/s.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateMaxSpeedFlags` (POSTCOPY: the post-copy phase's limit
+        instead; the domain must then be running).
+    :raises Error: OVERFLOW above the largest value ("bandwidth must be less than N").
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_get_max_speed(dom: DomainRef, flags: int) -> int:
+    """The bandwidth (MiB/s) the domain's migrations may use (virDomainMigrateGetMaxSpeed). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainMigrateMaxSpeedFlags` (POSTCOPY: the post-copy limit, read from
+        the running hypervisor).
+    :returns: MiB/s.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- QEMU pass-through, libvirt-qemu (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_qemu_monitor_command(dom: DomainRef, cmd: str, flags: int) -> str:
+    """Send one command, as written, to the running guest's QEMU monitor (virDomainQemuMonitorCommand). Optional.
+
+    Why: a QEMU feature libvirt has no API for yet is still reachable
+    (debugging, experiments); the driver loses track of what such a
+    command changes, which is why libvirt marks the domain tainted.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param cmd: a QMP command as a JSON object, or with ``VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP`` (1) a human
+        monitor command line.
+    :param flags: :class:`~pyvirt.flags.DomainQemuMonitorCommandFlags` (HMP: ``cmd`` is a human monitor command);
+        a driver refuses any other.
+    :returns: QEMU's whole reply as JSON text (its ``return`` or its ``error``), or the human monitor's text.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_qemu_agent_command(dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
+    """Send one command, as written, to the guest agent of a running guest (virDomainQemuAgentCommand). Optional.
+
+    :param dom: the domain, as a lookup returned it; it must be running with its agent connected.
+    :param cmd: a guest agent command as a JSON object.
+    :param timeout: seconds to wait for the answer; -2 blocks, -1 is the driver's default, 0 does not wait.
+    :param flags: libvirt defines no flags for virDomainQemuAgentCommand; a driver refuses any.
+    :returns: the agent's reply as JSON text.
+    :raises Error: AGENT_UNRESPONSIVE when the agent is not connected or does not answer in time.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
 # ---------------------------------------------------------------- core dump (contract 1.14)
 
 
@@ -1623,6 +1840,444 @@ def domain_create_xml_with_files(xml: str, files: list[int], flags: int) -> Doma
         ``domain_create_with_files``: they stay the caller's).
     :param flags: :class:`~pyvirt.flags.DomainCreateFlags` (START_AUTODESTROY, START_VALIDATE, ...).
     :returns: the running domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- the XML of save images (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_save_image_get_xml_desc(path: str, flags: int) -> str:
+    """The domain XML a save image holds (virDomainSaveImageGetXMLDesc). Optional.
+
+    Why: before a restore, an operator checks (or edits, with
+    ``domain_save_image_define_xml``) the definition the guest will come back
+    with, e.g. a disk path that moved while the guest was saved.
+
+    :param path: an absolute path (the facade makes the caller's relative one absolute, as libvirt's library).
+    :param flags: :class:`~pyvirt.flags.DomainSaveImageXMLFlags` (SECURE: include secrets such as VNC
+        passwords).
+    :returns: the ``<domain>`` document.
+    :raises Error: as the driver's restore would for a file that is not its save image.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_save_image_define_xml(path: str, xml: str, flags: int) -> None:
+    """Replace the domain XML a save image holds (virDomainSaveImageDefineXML). Optional.
+
+    Why: a restore takes the guest's definition from the image; changing it
+    there (a moved disk, a new description) needs no restore-with-XML later.
+    Only changes the saved guest's ABI allows are accepted by drivers that
+    check (QEMU); the test driver takes any valid XML, as libvirt's.
+
+    :param path: an absolute path (see ``domain_save_image_get_xml_desc``).
+    :param xml: the new ``<domain>`` document.
+    :param flags: :class:`~pyvirt.flags.DomainSaveRestoreFlags` RUNNING or PAUSED, never both (the facade
+        refuses): the state a later restore starts the guest in, recorded in the image where the driver's format
+        has it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_managed_save_get_xml_desc(dom: DomainRef, flags: int) -> str:
+    """The domain XML of the domain's managed save image (virDomainManagedSaveGetXMLDesc). Optional.
+
+    Why: as ``domain_save_image_get_xml_desc`` for the image ``domain_managed_save`` wrote, whose path is
+    the driver's business.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainSaveImageXMLFlags` (SECURE).
+    :returns: the ``<domain>`` document.
+    :raises Error: OPERATION_INVALID when the domain has no managed save image.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_managed_save_define_xml(dom: DomainRef, xml: str | None, flags: int) -> None:
+    """Replace the domain XML of the domain's managed save image (virDomainManagedSaveDefineXML). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param xml: the new ``<domain>`` document, or None to keep it and change only the state (``flags``).
+    :param flags: :class:`~pyvirt.flags.DomainSaveRestoreFlags` RUNNING or PAUSED, never both.
+    :raises Error: OPERATION_INVALID when the domain has no managed save image.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- monitoring a domain (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_get_disk_errors(dom: DomainRef, flags: int) -> list[tuple[str, int]]:
+    """The I/O errors the running domain's disks hit (virDomainGetDiskErrors). Optional.
+
+    Why: a guest paused on an I/O error (``on_error='stop'``) says only
+    "paused (ioerror)"; this tells which disk and whether it ran out of
+    space, so an operator knows to grow the volume before resuming.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: (target, error) per disk in error, in the definition's disk order; ``error`` a
+        virDomainDiskErrorCode (1 unspecified, 2 no space). The caller cuts the list to its buffer.
+    :raises Error: OPERATION_INVALID "domain is not running" for an inactive domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_control_info(dom: DomainRef, flags: int) -> tuple[int, int, int]:
+    """The state of the driver's control channel to the running domain (virDomainGetControlInfo). Optional.
+
+    Why: management software asks before it queues a call whether the
+    monitor is busy (a job holds it) or broken, rather than blocking behind it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: (state, details, state time in ms): state a virDomainControlState (0 ok, 1 job,
+        2 occupied, 3 error), details a virDomainControlErrorReason when the state is error, else 0.
+    :raises Error: OPERATION_INVALID "domain is not running" for an inactive domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_cpu_stats(dom: DomainRef, start_cpu: int, ncpus: int, flags: int) -> list[list[TypedParam]]:
+    """CPU time the running domain used, in total or per host CPU (virDomainGetCPUStats). Optional.
+
+    Why: which host CPUs a guest's time went to (per-CPU ``cpu_time``,
+    ``vcpu_time``) and its user/system split (total), for capacity planning.
+
+    :param dom: the domain, as a lookup returned it.
+    :param start_cpu: -1 for the domain's total, else the first host CPU.
+    :param ncpus: with a first CPU, how many CPUs at most; 0 asks how many the host has (see returns).
+        1 with -1 (the library checks both).
+    :param flags: :class:`~pyvirt.flags.TypedParameterFlags` (STRING_OKAY, which the library adds).
+    :returns: with -1, one list: the totals (``cpu_time``, ``user_time``, ``system_time``, ULLONG ns); with
+        ``ncpus`` 0, one empty list per host CPU; else one list per host CPU from ``start_cpu`` up to
+        ``ncpus`` of them or the host's last, each empty for a CPU the domain may not use.
+    :raises Error: OPERATION_INVALID when the domain is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- block I/O and memory tunables (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_get_blkio_parameters(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """The domain's block I/O tunables (virDomainGetBlkioParameters). Optional.
+
+    Why: the blkio cgroup's weight and per-device throttles decide how much
+    of the host's disks one guest may take from the others.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact` (LIVE and CONFIG not both: the library
+        refuses that first), with VIR_TYPED_PARAM_STRING_OKAY (4) when the caller takes strings.
+    :returns: ``weight`` (UINT), then ``device_weight``, ``device_read_iops_sec``, ``device_write_iops_sec``,
+        ``device_read_bytes_sec``, ``device_write_bytes_sec`` (STRING ``path,value,path,value...``), as many as
+        the driver has; the caller cuts the list to the count it asked for.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_blkio_parameters(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+    """Change block I/O tunables (virDomainSetBlkioParameters). Optional.
+
+    Why: see ``domain_get_blkio_parameters``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param params: the fields of ``domain_get_blkio_parameters`` to change; a device string names only the
+        devices it changes (a value of 0 clears that device's value).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_memory_parameters(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """The domain's memory limits (virDomainGetMemoryParameters). Optional.
+
+    Why: the memory cgroup's hard, soft and swap limits bound what the guest
+    and its emulator may use; 9007199254740991 KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED) means none.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`, as ``domain_get_blkio_parameters``'.
+    :returns: ``hard_limit``, ``soft_limit``, ``swap_hard_limit`` (and where the driver has it
+        ``min_guarantee``), ULLONG KiB each; the caller cuts the list to the count it asked for.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_memory_parameters(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+    """Change memory limits (virDomainSetMemoryParameters). Optional.
+
+    Why: see ``domain_get_memory_parameters``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param params: the limits to change, ULLONG KiB each.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+    :raises Error: INVALID_ARG when the hard limit would exceed the swap hard limit.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_block_io_tune(dom: DomainRef, disk: str, flags: int) -> list[TypedParam]:
+    """A disk's I/O throttling (virDomainGetBlockIoTune). Optional.
+
+    Why: ``<iotune>`` caps one guest's disk bandwidth and operations so it
+    cannot starve the others sharing the storage.
+
+    :param dom: the domain, as a lookup returned it.
+    :param disk: the disk's target (``vda``) or source path.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact` (LIVE and CONFIG not both: the library refuses
+        that first), with VIR_TYPED_PARAM_STRING_OKAY (4).
+    :returns: libvirt's 20 fields in its order (``total_bytes_sec`` ... ``size_iops_sec`` ULLONG,
+        ``group_name`` STRING, then the ``*_max_length`` ULLONG), 0 or empty where unset.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_block_io_tune(dom: DomainRef, disk: str, params: list[TypedParam], flags: int) -> None:
+    """Change a disk's I/O throttling (virDomainSetBlockIoTune). Optional.
+
+    Why: see ``domain_get_block_io_tune``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param disk: the disk's target or source path.
+    :param params: fields of ``domain_get_block_io_tune`` to change; the others keep their values.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_numa_parameters(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """The domain's NUMA memory policy (virDomainGetNumaParameters). Optional.
+
+    Why: which host nodes the guest's memory may come from, and how strictly
+    (``<numatune><memory>``), decides its memory latency.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`, with VIR_TYPED_PARAM_STRING_OKAY (4); unlike
+        the other tunables, libvirt's library leaves LIVE with CONFIG for the driver to refuse.
+    :returns: ``numa_mode`` (INT, a virDomainNumatuneMemMode: 0 strict, 1 preferred, 2 interleave,
+        3 restrictive) and ``numa_nodeset`` (STRING, ``0-1,3``; empty when placement is automatic).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_numa_parameters(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+    """Change the NUMA memory policy (virDomainSetNumaParameters). Optional.
+
+    Why: see ``domain_get_numa_parameters``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param params: ``numa_mode`` (INT) and/or ``numa_nodeset`` (STRING).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+    :raises Error: OPERATION_INVALID for a nodeset naming no node or a mode change of a running domain;
+        CONFIG_UNSUPPORTED for a static placement left without a nodeset.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_perf_events(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """Which perf counters the driver keeps for the domain (virDomainGetPerfEvents). Optional.
+
+    Why: host perf events (cache misses, cycles, ...) of the guest's
+    process, read back with the domain statistics (``--perf``).
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+    :returns: one BOOLEAN per event the driver knows (``cmt``, ``cpu_cycles``, ...), in libvirt's order.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_perf_events(dom: DomainRef, params: list[TypedParam], flags: int) -> None:
+    """Enable or disable perf counters (virDomainSetPerfEvents). Optional.
+
+    Why: see ``domain_get_perf_events``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param params: BOOLEAN per event to change.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_interface_parameters(dom: DomainRef, device: str, flags: int) -> list[TypedParam]:
+    """A NIC's traffic shaping (virDomainGetInterfaceParameters). Optional.
+
+    Why: ``<bandwidth>`` limits one guest's share of a host link; this reads
+    them without parsing the XML.
+
+    :param dom: the domain, as a lookup returned it.
+    :param device: the NIC: its host device name (``<target dev>``) or its MAC address.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact` (the driver refuses LIVE with CONFIG), with
+        VIR_TYPED_PARAM_STRING_OKAY (4).
+    :returns: ``inbound.average``, ``inbound.peak``, ``inbound.burst``, ``inbound.floor``, ``outbound.average``,
+        ``outbound.peak``, ``outbound.burst`` (UINT; kB/s, kB for bursts; 0 when unset).
+    :raises Error: INVALID_ARG "'<device>' is not a known interface".
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_interface_parameters(dom: DomainRef, device: str, params: list[TypedParam], flags: int) -> None:
+    """Change a NIC's traffic shaping (virDomainSetInterfaceParameters). Optional.
+
+    Why: see ``domain_get_interface_parameters``.
+
+    :param dom: the domain, as a lookup returned it.
+    :param device: the NIC, as for ``domain_get_interface_parameters``.
+    :param params: fields of ``domain_get_interface_parameters``; an average (or inbound floor) of 0 clears
+        that direction.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- guest controls (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_set_lifecycle_action(dom: DomainRef, type: int, action: int, flags: int) -> None:
+    """Change what happens when the guest powers off, reboots or crashes (virDomainSetLifecycleAction). Optional.
+
+    Why: ``<on_poweroff>``, ``<on_reboot>``, ``<on_crash>`` changed on a running guest (e.g. ``preserve``
+    a crashed guest for inspection) without a redefinition.
+
+    :param dom: the domain, as a lookup returned it.
+    :param type: virDomainLifecycle (0 poweroff, 1 reboot, 2 crash), checked by the library.
+    :param action: virDomainLifecycleAction (0 destroy, 1 restart, 2 rename-restart, 3 preserve,
+        4 coredump-destroy, 5 coredump-restart), checked by the library.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+    :raises Error: CONFIG_UNSUPPORTED for a coredump action on poweroff or reboot.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_send_process_signal(dom: DomainRef, pid_value: int, signum: int, flags: int) -> None:
+    """Send a signal to a process inside the guest (virDomainSendProcessSignal). Optional.
+
+    Why: container drivers can signal the guest's init or any of its processes without an agent.
+
+    :param dom: the domain, as a lookup returned it.
+    :param pid_value: the process in the guest's PID namespace (not 0: the library refuses it).
+    :param signum: a virDomainProcessSignal number (the Linux numbers, 0 to 64).
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_user_password(dom: DomainRef, user: str, password: str, flags: int) -> None:
+    """Set a guest user's password through the guest agent (virDomainSetUserPassword). Optional.
+
+    Why: recover access to a guest whose password is lost, without rebooting it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param user: the account in the guest.
+    :param password: the new password (already crypt()ed with ENCRYPTED).
+    :param flags: :class:`~pyvirt.flags.DomainSetUserPasswordFlags`.
+    :raises Error: OPERATION_INVALID when the domain is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_launch_security_info(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """The launch measurement of a confidential guest (virDomainGetLaunchSecurityInfo). Optional.
+
+    Why: an owner checks an AMD SEV guest's measurement before handing it secrets; refused to
+    read-only connections, as it feeds that exchange.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0); the library adds VIR_TYPED_PARAM_STRING_OKAY (4).
+    :returns: the measurement and policy parameters (``sev-measurement``, ...); none for other guests.
 
     Stops at first non-None result.
 
@@ -1862,4 +2517,154 @@ def snapshot_delete(snap: SnapshotRef, flags: int) -> None:
     Stops at first non-None result.
 
     Added in contract 1.0.
+    """
+
+
+# ---------------------------------------------------------------- I/O threads (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_get_iothread_info(dom: DomainRef, flags: int) -> list[IOThreadInfo]:
+    """The domain's I/O threads and the host CPUs each may run on (virDomainGetIOThreadInfo). Optional.
+
+    Why: disks and controllers can be given their own I/O thread; an operator
+    checks which exist before pinning one or giving a disk to it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG picks the
+        definition (0: the current one).
+    :returns: one entry per ``<iothreadids>`` id, in the definition's order (empty: none).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_pin_iothread(dom: DomainRef, iothread_id: int, cpumap: bytes, flags: int) -> None:
+    """Restrict one I/O thread to some host CPUs (``<cputune><iothreadpin>``; virDomainPinIOThread). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param iothread_id: the thread's id in ``<iothreadids>``.
+    :param cpumap: the host CPUs it may use (CPU ``n`` is bit ``n % 8`` of byte ``n // 8``).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE or CONFIG (0: the current state).
+    :raises Error: INVALID_ARG for a map with no CPU or an id the definition does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_add_iothread(dom: DomainRef, iothread_id: int, flags: int) -> None:
+    """Add an I/O thread with a given id (virDomainAddIOThread). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param iothread_id: the new thread's id (above 0, not in use).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the current state).
+    :raises Error: INVALID_ARG for id 0 or an id already in use.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_del_iothread(dom: DomainRef, iothread_id: int, flags: int) -> None:
+    """Remove an I/O thread no disk or controller uses (virDomainDelIOThread). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param iothread_id: the thread's id.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the current state).
+    :raises Error: INVALID_ARG for an unknown id or one a disk or controller still uses.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_iothread_params(dom: DomainRef, iothread_id: int, params: list[TypedParam], flags: int) -> None:
+    """Tune one I/O thread: polling (``poll_max_ns``, ``poll_grow``, ``poll_shrink``) and its worker pool
+    (``thread_pool_min``, ``thread_pool_max``); virDomainSetIOThreadParams. Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param iothread_id: the thread's id.
+    :param params: the tunables to change, checked by the public API as libvirt's (names C can hold, one type
+        each); the driver refuses those it does not know (virTypedParamsValidate).
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`: LIVE and/or CONFIG (0: the current state).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- guest file systems (contract 1.15)
+
+
+@hookspec(firstresult=True)
+def domain_get_fs_info(dom: DomainRef, flags: int) -> list[FSInfo]:
+    """The file systems mounted in the running guest (virDomainGetFSInfo; QEMU asks its guest agent). Optional.
+
+    Why: before a backup an operator checks what ``domain_fs_freeze`` would freeze, and on which disks.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: one entry per mount point (empty: none).
+    :raises Error: OPERATION_INVALID "domain is not running" for an inactive domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_fs_freeze(dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+    """Freeze the guest's file systems for a consistent disk snapshot (virDomainFSFreeze). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param mountpoints: the mount points to freeze; empty: all of them.
+    :param flags: libvirt defines no flags (0).
+    :returns: how many file systems this call froze.
+    :raises Error: OPERATION_INVALID for a mount point the guest does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_fs_thaw(dom: DomainRef, mountpoints: list[str], flags: int) -> int:
+    """Thaw file systems ``domain_fs_freeze`` froze (virDomainFSThaw). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param mountpoints: the mount points to thaw; empty: all of them.
+    :param flags: libvirt defines no flags (0).
+    :returns: how many file systems this call thawed.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_fs_trim(dom: DomainRef, mountpoint: str | None, minimum: int, flags: int) -> None:
+    """Discard the unused blocks of the guest's file systems (fstrim; virDomainFSTrim). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param mountpoint: the one mount point to trim; None: all of them.
+    :param minimum: a hint: free ranges shorter than this many bytes may be left alone.
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
     """

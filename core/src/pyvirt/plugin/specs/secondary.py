@@ -765,6 +765,24 @@ def secret_get_value(secret: SecretRef, flags: int) -> bytes:
     """
 
 
+@hookspec(firstresult=True)
+def pool_find_sources(type: str, src_spec: str | None, flags: int) -> str:
+    """Storage pool sources a pool type could use, found on the host or a server (virConnectFindStoragePoolSources).
+
+    Optional. libvirt's storage backends scan for them (LVM volume groups,
+    NFS exports of a host, iSCSI targets of a portal).
+
+    :param type: the pool type (``logical``, ``netfs``, ``iscsi``, ...).
+    :param src_spec: a ``<source>`` document narrowing the search (the host to ask), or None.
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: a ``<sources>`` document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
 # ---------------------------------------------------------------- node devices
 
 
@@ -822,6 +840,37 @@ def nodedev_get_parent(dev: NodeDeviceRef) -> str:
     """
 
 
+@hookspec(firstresult=True)
+def nodedev_create_xml(xml: str, flags: int) -> NodeDeviceRef:
+    """Create a transient host device from a ``<device>`` document (virNodeDeviceCreateXML). Optional.
+
+    What a driver can create is its own: libvirt's node device driver makes
+    vHBAs (an ``fc_host`` under a ``vport_ops`` capable SCSI host) and mediated
+    devices.
+
+    :param xml: the ``<device>`` document; no ``<name>`` is needed.
+    :param flags: :class:`~pyvirt.flags.NodeDeviceCreateXMLFlags` (VALIDATE: check it against libvirt's schema first).
+    :returns: the new device.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def nodedev_destroy(dev: NodeDeviceRef) -> None:
+    """Destroy a host device created by ``nodedev_create_xml`` (virNodeDeviceDestroy). Optional.
+
+    :param dev: the node device, as a lookup returned it.
+    :raises NotFoundError: NO_NODE_DEVICE when there is no device of that name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
 # ---------------------------------------------------------------- host interfaces
 
 
@@ -876,4 +925,101 @@ def interface_is_active(iface: InterfaceRef) -> bool:
     Stops at first non-None result.
 
     Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_define_xml(xml: str, flags: int) -> InterfaceRef:
+    """Define a host interface, or replace the definition of the one of that name (virInterfaceDefineXML). Optional.
+
+    :param xml: the ``<interface>`` document.
+    :param flags: :class:`~pyvirt.flags.InterfaceDefineFlags`: VALIDATE checks it against libvirt's schema.
+    :returns: the interface (a new one is inactive).
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_undefine(iface: InterfaceRef) -> None:
+    """Forget a host interface's definition (virInterfaceUndefine). Optional.
+
+    :param iface: the host interface, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_create(iface: InterfaceRef, flags: int) -> None:
+    """Bring a defined host interface up (virInterfaceCreate). Optional.
+
+    :param iface: the host interface, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :raises Error: OPERATION_INVALID when it is up already.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_destroy(iface: InterfaceRef, flags: int) -> None:
+    """Take a host interface down (virInterfaceDestroy). Optional.
+
+    :param iface: the host interface, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :raises Error: OPERATION_INVALID when it is down already.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_change_begin(flags: int) -> None:
+    """Snapshot the host's interface configuration, so that a failed change can be rolled back
+    (virInterfaceChangeBegin). Optional.
+
+    Why: changing the host's networking remotely can cut the operator off; a
+    transaction lets them commit the change once it works, or roll it back.
+
+    :param flags: libvirt defines no flags (0).
+    :raises Error: OPERATION_INVALID while another transaction runs.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_change_commit(flags: int) -> None:
+    """Keep the interface changes made since ``interface_change_begin`` (virInterfaceChangeCommit). Optional.
+
+    :param flags: libvirt defines no flags (0).
+    :raises Error: OPERATION_INVALID when no transaction runs.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def interface_change_rollback(flags: int) -> None:
+    """Restore the interface configuration ``interface_change_begin`` saved (virInterfaceChangeRollback). Optional.
+
+    :param flags: libvirt defines no flags (0).
+    :raises Error: OPERATION_INVALID when no transaction runs.
+
+    Stops at first non-None result.
+
+    Added in contract 1.15.
     """
