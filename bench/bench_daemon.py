@@ -14,8 +14,13 @@ only its QEMU driver, guests as root without a security driver; pyvirtd is a pri
 
 Rows marked "report" explain the others: the daemons' CPU per RPC pair (what a shared machine's
 load hardly changes, unlike the rates) and ``domstate`` of the running guest, which is a destroy
-without the wait for QEMU to exit. pyvirt is measured compiled, as installed (see
-``compiled_install``). ``--only PART`` runs some parts; ``--nice N`` raises both sides'
+without the wait for QEMU to exit. pyvirt is measured as users install it: by default
+(``--install wheel``, see bench/wheel_install.py) wheels of the checkout are installed,
+byte-compiled and non-editable, into a fresh venv (``--python PATH`` picks its interpreter, e.g.
+Debian's /usr/bin/python3.11) and this script runs again from there, so that pyvirsh, pyvirtd
+and this script's own pyvirt calls all come from that install; ``--install editable`` measures
+the development venv instead, byte-compiled (see ``compiled_install``). The output names the
+install measured. ``--only PART`` runs some parts; ``--nice N`` raises both sides'
 priority alike on a busy machine. The run prints the load average and the seconds per part.
 """
 
@@ -36,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from private_libvirtd import start_libvirtd, stop_libvirtd
+from wheel_install import INSIDE, add_options, prepare
 
 from pyvirt.daemon.instance import PrivateDaemon
 
@@ -199,9 +205,19 @@ def main() -> int:
         "machine, what the neighbours run then weighs less on either side; 0 (default) leaves it",
     )
     ap.add_argument("--only", action="append", choices=PARTS, help="run only these parts (repeatable; default: all)")
+    add_options(ap)
     args = ap.parse_args()
     parts = set(args.only or PARTS)
-    compiled_install()
+    install = prepare(args)
+    if install.kind == "wheel" and INSIDE not in os.environ:
+        # Again from the wheel venv: the private pyvirtd runs as sys.executable -m pyvirt.daemon, and pyvirsh
+        # is taken from beside sys.executable.
+        env = dict(os.environ, **{INSIDE: str(install.bin_dir.parent)})
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.execve(install.python, [str(install.python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
+    if install.kind == "editable":
+        compiled_install()
+    print(install.describe(), flush=True)
     if args.nice:
         os.nice(-args.nice)
     virt = "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"
@@ -314,6 +330,7 @@ def main() -> int:
             pv.stop()
             stop_libvirtd(lv_proc)
     report(rows)
+    print(install.describe())
     print(f"niceness of every process measured: {os.nice(0)}")
     print("seconds per part: " + ", ".join(f"{part} {sec:.0f}" for part, sec in spent.items() if sec >= 0.5))
     print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(

@@ -14,6 +14,12 @@ save/managedsave on test:///) is reported and left out of the summary.
 
     .venv/bin/python bench/bench_scripts.py --rounds 7
     .venv/bin/python bench/bench_scripts.py --rounds 1 --only dom-lifecycle net-lifecycle
+
+pyvirsh runs as users install it: by default (``--install wheel``, see
+bench/wheel_install.py) from wheels of the checkout installed, byte-compiled and
+non-editable, into a fresh venv (``--python PATH`` picks its interpreter);
+``--install editable`` runs the development venv's, byte-compiled. The output
+names the install measured.
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wheel_install import add_options, prepare
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "core" / "tests" / "cli" / "test_script_corpus.py"
-# The console script users run, not ``python -m``: that puts the working directory (a fresh temporary one per run
-# here) first on sys.path, which keys pyvirt's entry-point index anew and rescans importlib.metadata every run.
-PYVIRSH = [str(Path(sys.executable).parent / "pyvirsh")]
 
 
 def load_corpus() -> ModuleType:
@@ -72,19 +78,25 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["arg", "stdin"], choices=["arg", "stdin"])
     parser.add_argument("--only", nargs="*", help="script names (default: the whole corpus)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds before a run counts as hung")
+    add_options(parser)
     args = parser.parse_args()
+    install = prepare(args)
+    print(install.describe(), flush=True)
     virsh = shutil.which("virsh")
     if virsh is None:
         sys.exit("needs Debian's virsh (libvirt-clients) as the reference")
     corpus = load_corpus()
-    # as installed: every module's bytecode compiled (a checkout run with PYTHONDONTWRITEBYTECODE has stale caches)
-    for src in [ROOT / "core" / "src", *sorted((ROOT / "plugins").glob("*/src"))]:
-        compileall.compile_dir(str(src), quiet=1)
+    if install.kind == "editable":
+        # as installed: every module's bytecode compiled (a checkout run with PYTHONDONTWRITEBYTECODE has stale caches)
+        for src in [ROOT / "core" / "src", *sorted((ROOT / "plugins").glob("*/src"))]:
+            compileall.compile_dir(str(src), quiet=1)
     names = args.only or sorted(corpus.SCRIPTS)
     cases = [(name, mode) for name in names for mode in args.modes]
     times: dict[tuple[str, str], dict[str, list[float]]] = {c: {"virsh": [], "pyvirsh": []} for c in cases}
     hung: set[tuple[str, str]] = set()
-    tools = {"virsh": [virsh], "pyvirsh": PYVIRSH}
+    # The console script users run, not ``python -m``: that puts the working directory (a fresh temporary one per
+    # run here) first on sys.path, which keys pyvirt's entry-point index anew and rescans importlib.metadata every run.
+    tools = {"virsh": [virsh], "pyvirsh": [install.script("pyvirsh")]}
     for name, mode in cases[:4]:  # warm the page cache and pyvirsh's bytecode before measuring
         kind, lines = corpus.SCRIPTS[name]
         uri = "test:///default" if kind == "default" else f"test://{corpus.NODE}"
@@ -116,6 +128,7 @@ def main() -> None:
         worst = max(ratios)
         print(f"\n{len(ratios)} runs of {args.rounds} round(s): median ratio {statistics.median(r for r, _ in ratios):.2f}x, "
               f"worst {worst[0]:.2f}x ({worst[1][0]}, {worst[1][1]}); target <= 2.0x")  # fmt: skip
+    print(install.describe())
 
 
 if __name__ == "__main__":
