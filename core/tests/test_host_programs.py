@@ -129,6 +129,30 @@ DYNAMIC = {
     ),
     ("core/tests/cli/test_save_image_cmds.py", "[VIRSH, line]"): "Debian's virsh (in the table): help texts",
     ("core/tests/cli/test_save_image_cmds.py", "[*PYVIRSH, line]"): "the venv's pyvirsh: help texts",
+    ("core/tests/cli/test_save_paths.py", "[*argv, '-c', uri, line]"): (
+        "Debian's virsh (in the table) or the venv's pyvirsh (virsh_compare.PYVIRSH), with one script line"
+    ),
+    ("plugins/pyvirt-qemu/tests/test_console_tty_daemon.py", "argv[0]"): (
+        "the venv's pyvirsh (next to sys.executable) or Debian's virsh (in the table), exec'd on a pty"
+    ),
+    (
+        "plugins/pyvirt-qemu/tests/test_qemu_monitor_event.py",
+        "[*TOOLS[tool], '-c', uri, 'qemu-monitor-event', *args]",
+    ): ("the listener under test: Debian's virsh (in the table) or pyvirsh (sys.executable -m pyvirt.cli.main)"),
+    ("plugins/pyvirt-qemu/tests/test_qemu_monitor_event.py", "[*TOOLS[tool], '-c', uri, line]"): (
+        "Debian's virsh (in the table) or pyvirsh (sys.executable -m pyvirt.cli.main), with one script line"
+    ),
+    (
+        "plugins/pyvirt-qemu/tests/test_qemu_monitor_event.py",
+        "[*TOOLS[tool], '-r', '-c', daemon.uri('qemu:///system', read_only=True), 'qemu-monitor-event --timeout 1']",
+    ): "Debian's virsh (in the table) or pyvirsh (sys.executable -m pyvirt.cli.main) on the read-only socket",
+    ("bench/bench_daemon.py", "install.python"): (
+        "os.execve of the wheel venv's python (bench/wheel_install.py builds it from sys.executable or --python):"
+        " the benchmark re-runs itself from the install it measures"
+    ),
+    ("bench/wheel_install.py", "[str(self.python), '-c', 'import platform; print(platform.python_version())']"): (
+        "the venv's python (made from sys.executable or the --python interpreter), asked its version"
+    ),
     ("core/tests/cli/virsh_compare.py", "[*argv, '-c', uri, line]"): "virsh or pyvirsh (both in the table)",
     ("core/tests/cli/virsh_compare.py", "argv[0]"): "virsh or pyvirsh (both in the table) in a pty child",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
