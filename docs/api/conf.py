@@ -116,9 +116,19 @@ def _qualify_bare_names(app: Sphinx, doctree: nodes.document) -> None:
     """
     for node in doctree.findall(pending_xref):
         target = node["reftarget"]
-        if node.get("refdomain") != "py" or "." in target or node.get("refexplicit"):
+        if node.get("refdomain") != "py" or node.get("refexplicit"):
             continue
         modname = node.get("py:module") or ""
+        if "." in target:
+            # a dotted name whose first part the module imported (``etree._Element`` after ``from lxml import
+            # etree`` under TYPE_CHECKING): that part's module says what it is
+            head, _, rest = target.partition(".")
+            base = _imported_names(modname).get(head) if modname.startswith("pyvirt") else None
+            if base is not None:
+                node["reftarget"] = f"{base}.{rest}"
+                if node.hasattr("refspecific"):
+                    del node["refspecific"]
+            continue
         qualified = _imported_names(modname).get(target) if modname.startswith("pyvirt") else None
         if qualified is not None:
             node["reftarget"] = qualified

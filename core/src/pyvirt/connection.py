@@ -478,7 +478,7 @@ class Connection:
     ) -> int:
         """virConnectDomainQemuMonitorEventRegister: call ``callback`` with a
         :class:`pyvirt.events.QemuMonitorEvent` for every QMP event of a guest (of ``domain``, if given) whose
-        name is ``event`` (any, if None; ``flags`` REGEX 1 and NOCASE 2 of :mod:`pyvirt.qemu_monitor_events`).
+        name is ``event`` (any, if None; ``flags`` REGEX 1 and NOCASE 2 of ``pyvirt.qemu_monitor_events``).
         A read-only connection is refused, as libvirt's library refuses it; only QEMU connections have them."""
         from pyvirt.errors import NotSupportedError, OperationDeniedError
         from pyvirt.qemu_monitor_events import event_filter

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,10 @@ def _injector(obj: Any) -> Callable[[str, dict[str, Any]], None]:
     monitor._on_event = traced
 
     def qemu_says(event: str, data: dict[str, Any]) -> None:
-        monitor._queue.put((event, data))
+        # (the monitor queues the event's name, its data and QEMU's whole message, which carries the timestamp)
+        now = time.time()
+        message = {"event": event, "data": data, "timestamp": {"seconds": int(now), "microseconds": 0}}
+        monitor._queue.put((event, data, message))
         while handled.get(timeout=10) != event:
             pass
 
