@@ -23,6 +23,9 @@ PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
 # inspect.isgenerator, which the stand-in answers from the real module: correct, but inspect is loaded then,
 # so the saving itself is only checked on lxml 6 (the other checks run on every version).
 SAVES_INSPECT = int(lxml.__version__.split(".")[0]) >= 6
+# lxml 6 builds etree.ElementTree as a class on typing.Generic (the stand-in for typing must serve it); lxml 5.0
+# has a plain factory function there
+ELEMENT_TREE_IS_A_CLASS = SAVES_INSPECT
 
 
 def _probe(code: str) -> Any:
@@ -99,7 +102,9 @@ def test_without_typing_and_contextlib_lxml_s_element_tree_class_and_file_output
         "from lxml import etree\n"
         "after_import = sorted(m for m in ('typing', 'contextlib') if m in sys.modules)\n"
         "tree = etree.ElementTree(etree.fromstring('<a><b/></a>'))\n"
-        "made = [isinstance(tree, etree.ElementTree), etree.ElementTree[str].__origin__ is etree.ElementTree]\n"
+        # (lxml 5.0, the lowest core allows, makes ElementTree a plain function: nothing to subscript there)
+        "made = ([isinstance(tree, etree.ElementTree), etree.ElementTree[str].__origin__ is etree.ElementTree]\n"
+        "        if isinstance(etree.ElementTree, type) else None)\n"
         f"tree.write({str(plain)!r})\n"
         f"tree.write({str(packed)!r}, compression=6)\n"
         "import contextlib, typing\n"
@@ -108,7 +113,14 @@ def test_without_typing_and_contextlib_lxml_s_element_tree_class_and_file_output
         "class Box(typing.Generic[typing.TypeVar('T')]): pass\n"
         "print(json.dumps([after_import, made, real, Box[int].__origin__ is Box]))\n"
     )
-    assert out == [[], [True, True], [True, True], True]
+    after_import, made, real, box = out
+    # lxml 5.0's init reads more of contextlib than the one name the stand-in serves (as it does of inspect):
+    # answered by the real module, correct but without that saving, so the saving is checked on lxml 6
+    assert "typing" not in after_import
+    if SAVES_INSPECT:
+        assert after_import == []
+    assert made == ([True, True] if ELEMENT_TREE_IS_A_CLASS else None)
+    assert real == [True, True] and box is True
     assert plain.read_bytes() == b"<a><b/></a>"
     assert gzip.decompress(packed.read_bytes()) == b"<a><b/></a>"
 
