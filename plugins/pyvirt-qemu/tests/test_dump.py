@@ -15,6 +15,7 @@ import os
 import stat
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,10 @@ from pyvirt.events import Resumed, Stopped, Suspended
 from pyvirt.flags import DomainCoreDumpFlags as Dump
 from pyvirt.flags import DomainGetJobStatsFlags
 from pyvirt.migration import JobType
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from page_cache import cached_bytes
 
 GUEST = """<domain type='{t}'><name>{name}</name>
 <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>
@@ -239,36 +244,12 @@ def test_unwritable_target_leaves_the_guest_as_it_was(
     assert not missing.parent.exists()
 
 
-def _cached_bytes(path: Path) -> int:
-    """How much of the file the host's page cache holds now (mincore(2) over a mapping of it)."""
-    import ctypes
-    import mmap
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    size = path.stat().st_size
-    pages = -(-size // mmap.PAGESIZE)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
-        vec = (ctypes.c_ubyte * pages)()
-        assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
-        libc.munmap(addr, size)
-    finally:
-        os.close(fd)
-    return sum(b & 1 for b in vec) * mmap.PAGESIZE
-
-
 def test_bypass_cache_leaves_the_dump_out_of_the_page_cache(guest: pyvirt.Domain, tmp_path: Path) -> None:
     core = tmp_path / "core"
     guest.core_dump(str(core), Dump.BYPASS_CACHE | Dump.MEMORY_ONLY)
     assert _elf_segments(core)[0] == 4 and core.stat().st_size > 64 << 20  # ET_CORE, whole
     # only the last, partial block went through the cache (a plain dump leaves all 64 MiB there)
-    assert _cached_bytes(core) <= 1 << 20, (_cached_bytes(core), core.stat().st_size)
+    assert cached_bytes(core) <= 1 << 20, (cached_bytes(core), core.stat().st_size)
     # QEMU's migration stream takes the same way
     guest.core_dump(str(tmp_path / "raw"), Dump.BYPASS_CACHE)
     assert (tmp_path / "raw").read_bytes()[:4] == b"QEVM"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -32,35 +33,16 @@ from pyvirt.domain_state import DomainState, RunningReason
 from pyvirt.errors import ErrorCode
 from pyvirt.flags import DomainCreateFlags, DomainSaveRestoreFlags
 
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from page_cache import cached_bytes
+
 _BLOB = 32 << 20
 GUEST = """<domain type='{t}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>{name}</name>
 <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>
 <devices><serial type='pty'/></devices>
 <qemu:commandline><qemu:arg value='-device'/><qemu:arg value='loader,file={blob},addr=0x1000000'/></qemu:commandline>
 </domain>"""
-
-
-def _cached_bytes(path: Path) -> int:
-    """How much of the file the host's page cache holds now (mincore(2) over a mapping of it)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    size = path.stat().st_size
-    pages = -(-size // mmap.PAGESIZE)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
-        vec = (ctypes.c_ubyte * pages)()
-        assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
-        libc.munmap(addr, size)
-    finally:
-        os.close(fd)
-    return sum(b & 1 for b in vec) * mmap.PAGESIZE
 
 
 def _drop_from_cache(path: Path) -> None:
@@ -70,7 +52,7 @@ def _drop_from_cache(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-    assert _cached_bytes(path) == 0
+    assert cached_bytes(path) == 0
 
 
 @pytest.fixture
@@ -100,16 +82,16 @@ def test_save_and_restore_with_bypass_cache_leave_the_image_out_of_the_page_cach
     guest.save(str(image), flags=DomainSaveRestoreFlags.BYPASS_CACHE)
     assert image.stat().st_size > _BLOB
     # only the stream's last, partial block and the page of the completed magic went through the cache
-    assert _cached_bytes(image) <= (1 << 20) + mmap.PAGESIZE, (_cached_bytes(image), image.stat().st_size)
+    assert cached_bytes(image) <= (1 << 20) + mmap.PAGESIZE, (cached_bytes(image), image.stat().st_size)
     _drop_from_cache(image)
     conn.restore_domain(str(image), flags=DomainSaveRestoreFlags.BYPASS_CACHE)
-    assert _cached_bytes(image) == 0  # header and stream were read with O_DIRECT
+    assert cached_bytes(image) == 0  # header and stream were read with O_DIRECT
     assert guest.state() == (DomainState.RUNNING, RunningReason.RESTORED)
     # the guest's memory came back whole: a plain save of it is as large again
     plain = tmp_path / "plain.save"
     guest.save(str(plain))
     assert abs(plain.stat().st_size - image.stat().st_size) < 1 << 20
-    assert _cached_bytes(plain) > _BLOB  # (what the page cache holds without --bypass-cache)
+    assert cached_bytes(plain) > _BLOB  # (what the page cache holds without --bypass-cache)
 
 
 def test_managed_save_and_start_with_bypass_cache(
@@ -119,7 +101,7 @@ def test_managed_save_and_start_with_bypass_cache(
     assert guest.state()[0] == DomainState.SHUTOFF and guest.has_managed_save()
     (image,) = (qemu_root / "lib" / "qemu" / "save").glob("bypassed.save")
     assert image.stat().st_size > _BLOB
-    assert _cached_bytes(image) <= (1 << 20) + mmap.PAGESIZE, _cached_bytes(image)
+    assert cached_bytes(image) <= (1 << 20) + mmap.PAGESIZE, cached_bytes(image)
     _drop_from_cache(image)
     fd = os.open(image, os.O_RDONLY)  # (mincore needs the file; the start removes its name)
     try:
@@ -127,7 +109,7 @@ def test_managed_save_and_start_with_bypass_cache(
         assert not image.exists()
         assert guest.state() == (DomainState.RUNNING, RunningReason.RESTORED)
         probe = Path(f"/proc/self/fd/{fd}")
-        assert _cached_bytes(probe) == 0
+        assert cached_bytes(probe) == 0
     finally:
         os.close(fd)
 
@@ -223,7 +205,7 @@ def test_autostart_restores_the_managed_save_past_the_cache_as_qemu_conf_asks(
         assert driver.state_initialize(privileged=True, root=str(qemu_root))
         assert guest.state() == (DomainState.RUNNING, RunningReason.RESTORED)
         assert not image.exists()
-        cached = _cached_bytes(Path(f"/proc/self/fd/{fd}"))
+        cached = cached_bytes(Path(f"/proc/self/fd/{fd}"))
         if auto_start_conf:
             assert cached == 0, cached
         else:
