@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from pyvirt.secret import Secret
     from pyvirt.storage import StoragePool, StorageVolume
 
-__version__ = "1.15.0"  # major.minor = pyvirt.plugin.CONTRACT_VERSION (the plugin contract this core provides)
+__version__ = "1.16.0"  # major.minor = pyvirt.plugin.CONTRACT_VERSION (the plugin contract this core provides)
 
 _EXPORTS = {
     "Connection": "pyvirt.connection",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTRACT_VERSION", "PROJECT", "contract_compatible", "hookimpl", "hookspec", "parse_contract"]
 
 PROJECT = "pyvirt"
-CONTRACT_VERSION = "1.15"
+CONTRACT_VERSION = "1.16"
 """Semantic version of the hook specs. Drivers declare the version they
 implement (``pyvirt_contract``); same major and a minor not newer than this
 one is accepted. 1.1 added ``connect_get_domain_capabilities``; 1.2 added
