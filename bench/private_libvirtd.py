@@ -127,6 +127,10 @@ def start_libvirtd(work: Path, driver: str, utmp: Path | None = None) -> tuple[s
         setup += [f"mount --bind {etc} /etc/libvirt", f"mount --bind {passwd} /etc/passwd",
                   f"mount --bind {group} /etc/group",
                   f"/usr/sbin/virtlogd -d -p {work}/virtlogd.pid"]  # fmt: skip
+    if driver == "nwfilter":  # it writes filters to /etc/libvirt/nwfilter: a private copy, never the host's
+        etc = work / "etc-libvirt"
+        shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True)
+        setup.append(f"mount --bind {etc} /etc/libvirt")
     script = "; ".join([*setup, f"exec {LIBVIRTD} --config {conf} --pid-file {work}/libvirtd.pid"])
     argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
     with open(work / "libvirtd.log", "wb") as log:

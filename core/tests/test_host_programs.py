@@ -114,6 +114,9 @@ DYNAMIC = {
         "qemu-storage-daemon (in the table), or the virtiofsd QEMU's vhost-user descriptor names (qemu-system-common)"
     ),
     ("core/src/pyvirt/util/command.py", "self.argv"): "Command itself: its callers' argv are scanned",
+    ("plugins/pyvirt-nwfilter/tests/test_bindings.py", "argv"): (
+        "ip and nft (in the table), and the guest-linux corpus's busybox (its ping) inside the test's namespaces"
+    ),
     ("core/src/pyvirt/cli/edit_cmds.py", "argv"): "the user's $VISUAL/$EDITOR, else sensible-editor (in the table)",
     ("bench/bench_scripts.py", "args"): "Debian's virsh or pyvirsh (both in the table), the tool being timed",
     ("core/tests/cli/test_script_corpus.py", "args"): "Debian's virsh or pyvirsh (both in the table), through run_once",

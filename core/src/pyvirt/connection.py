@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from pyvirt.events import EventSink, LifecycleEvent, NetworkLifecycleEvent
     from pyvirt.flags import (
+        ConnectBaselineCPUFlags,
+        ConnectCompareCPUFlags,
         ConnectListAllDomainsFlags,
         ConnectListAllNetworksFlags,
         ConnectListAllSecretsFlags,
@@ -35,7 +37,10 @@ if TYPE_CHECKING:
         InterfaceDefineFlags,
         NetworkCreateFlags,
         NetworkDefineFlags,
+        NodeAllocPagesFlags,
         NodeDeviceCreateXMLFlags,
+        NWFilterBindingCreateFlags,
+        NWFilterDefineFlags,
         SecretDefineFlags,
         StoragePoolCreateFlags,
         StoragePoolDefineFlags,
@@ -43,8 +48,10 @@ if TYPE_CHECKING:
     from pyvirt.interface import Interface
     from pyvirt.network import Network
     from pyvirt.nodedev import NodeDevice
+    from pyvirt.nwfilter import NWFilter, NWFilterBinding
     from pyvirt.plugin.facade import DriverCalls
     from pyvirt.plugin.records import NodeInfo, SecurityModel
+    from pyvirt.plugin.typed_params import TypedParam
     from pyvirt.secret import Secret
     from pyvirt.storage import StoragePool, StorageVolume
     from pyvirt.uri import URI
@@ -236,6 +243,43 @@ class Connection:
         """The CPU model names guests of ``arch`` may use; [] when any is accepted (virConnectGetCPUModelNames)."""
         return self.calls.connect_get_cpu_model_names(arch=arch, flags=flags)
 
+    def compare_cpu(self, xml: str, flags: ConnectCompareCPUFlags | int = 0) -> int:
+        """How the host CPU relates to the CPU ``xml`` describes: 0 incompatible, 1 identical, 2 superset
+        (virConnectCompareCPU; ``flags``: ConnectCompareCPUFlags)."""
+        return self.calls.connect_compare_cpu(xml=xml, flags=flags)
+
+    def baseline_cpu(self, xml_cpus: list[str], flags: ConnectBaselineCPUFlags | int = 0) -> str:
+        """The richest guest CPU all of ``xml_cpus`` can run, as XML (virConnectBaselineCPU)."""
+        return self.calls.connect_baseline_cpu(xml_cpus=list(xml_cpus), flags=flags)
+
+    def compare_hypervisor_cpu(
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpu: str,
+        flags: ConnectCompareCPUFlags | int = 0,
+    ) -> int:
+        """How the CPU the hypervisor offers guests relates to ``xml_cpu`` (virConnectCompareHypervisorCPU)."""
+        return self.calls.connect_compare_hypervisor_cpu(
+            emulator=emulator, arch=arch, machine=machine, virttype=virttype, xml_cpu=xml_cpu, flags=flags
+        )
+
+    def baseline_hypervisor_cpu(
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpus: list[str],
+        flags: ConnectBaselineCPUFlags | int = 0,
+    ) -> str:
+        """The baseline of ``xml_cpus`` limited to the hypervisor's CPU models (virConnectBaselineHypervisorCPU)."""
+        return self.calls.connect_baseline_hypervisor_cpu(
+            emulator=emulator, arch=arch, machine=machine, virttype=virttype, xml_cpus=list(xml_cpus), flags=flags
+        )
+
     def get_free_pages(self, pages: Iterable[int], start_cell: int, cell_count: int, flags: int = 0) -> list[int]:
         """Free pages of each size in ``pages`` (KiB) on ``cell_count`` cells from ``start_cell`` (virNodeGetFreePages).
 
@@ -250,6 +294,58 @@ class Connection:
                     ErrorCode.INVALID_ARG, f"{name} in virNodeGetFreePages must not be zero", verbatim=True
                 )
         return self.calls.node_get_free_pages(pages=sizes, start_cell=start_cell, cell_count=cell_count, flags=flags)
+
+    def get_memory_stats(self, cell_num: int = -1, flags: int = 0) -> list[tuple[str, int]]:
+        """The host's memory in KiB as ``(field, value)`` pairs, of NUMA cell ``cell_num`` or all (-1)
+        (virNodeGetMemoryStats).
+
+        Checked as libvirt's library does before the driver: -1 is the only negative cell number.
+        """
+        if cell_num < 0 and cell_num != -1:  # VIR_NODE_MEMORY_STATS_ALL_CELLS
+            from pyvirt.errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG,
+                "cellNum in virNodeGetMemoryStats only accepts -1 as a negative value",
+                verbatim=True,
+            )
+        return self.calls.node_get_memory_stats(cell_num=cell_num, flags=flags)
+
+    def alloc_pages(
+        self, pages: dict[int, int], start_cell: int = -1, cell_count: int = 1, flags: NodeAllocPagesFlags | int = 0
+    ) -> int:
+        """Resize huge page pools: ``pages`` maps a page size in KiB to a count, set (SET) or added (virNodeAllocPages).
+
+        ``start_cell`` -1 is the host's pools as a whole. Returns how many pools were adjusted.
+        The arguments are checked here as libvirt's library checks them.
+        """
+        for name, value in (("npages", len(pages)), ("cellCount", cell_count)):
+            if value == 0:
+                from pyvirt.errors import InvalidArgumentError
+
+                raise InvalidArgumentError(
+                    ErrorCode.INVALID_ARG, f"{name} in virNodeAllocPages must not be zero", verbatim=True
+                )
+        return self.calls.node_alloc_pages(
+            pages=list(pages),
+            counts=list(pages.values()),
+            start_cell=start_cell,
+            cell_count=cell_count,
+            flags=int(flags),
+        )
+
+    def get_memory_parameters(self, flags: int = 0) -> list[TypedParam]:
+        """The host's memory tunables (KSM's ``shm_*``) as typed parameters (virNodeGetMemoryParameters).
+
+        libvirt's library tells the driver strings are fine (STRING_OKAY), as here.
+        """
+        from pyvirt.plugin.typed_params import STRING_OKAY
+
+        return self.calls.node_get_memory_parameters(flags=flags | STRING_OKAY)
+
+    def set_memory_parameters(self, params: list[TypedParam], flags: int = 0) -> None:
+        """Change the host's memory tunables (virNodeSetMemoryParameters)."""
+        self.calls.node_set_memory_parameters(params=list(params), flags=flags)
 
     def get_security_model(self) -> SecurityModel:
         return self.calls.node_get_security_model()
@@ -366,6 +462,48 @@ class Connection:
 
         return StorageVolume(self, self.calls.volume_lookup_by_path(path=path))
 
+    # ------------------------------------------------------------------ network filters
+    def list_all_nwfilters(self, flags: int = 0) -> list[NWFilter]:
+        """Every filter (virConnectListAllNWFilters: libvirt defines no flags)."""
+        from pyvirt.nwfilter import NWFilter
+        from pyvirt.plugin.flags import check_flags
+
+        check_flags(flags, 0, "nwfilterConnectListAllNWFilters")
+        return [NWFilter(self, r) for r in self.calls.nwfilter_list_all()]
+
+    def lookup_nwfilter_by_name(self, name: str) -> NWFilter:
+        from pyvirt.nwfilter import NWFilter
+
+        return NWFilter(self, self.calls.nwfilter_lookup_by_name(name=name))
+
+    def lookup_nwfilter_by_uuid(self, uuid: str) -> NWFilter:
+        from pyvirt.nwfilter import NWFilter
+
+        return NWFilter(self, self.calls.nwfilter_lookup_by_uuid(uuid=normalize_uuid(uuid)))
+
+    def define_nwfilter(self, xml: str, flags: NWFilterDefineFlags | int = 0) -> NWFilter:
+        from pyvirt.nwfilter import NWFilter
+
+        return NWFilter(self, self.calls.nwfilter_define_xml(xml=xml, flags=flags))
+
+    def list_all_nwfilter_bindings(self, flags: int = 0) -> list[NWFilterBinding]:
+        """Every binding (virConnectListAllNWFilterBindings: libvirt defines no flags)."""
+        from pyvirt.nwfilter import NWFilterBinding
+        from pyvirt.plugin.flags import check_flags
+
+        check_flags(flags, 0, "nwfilterConnectListAllNWFilterBindings")
+        return [NWFilterBinding(self, r) for r in self.calls.nwfilter_binding_list_all()]
+
+    def lookup_nwfilter_binding_by_port_dev(self, portdev: str) -> NWFilterBinding:
+        from pyvirt.nwfilter import NWFilterBinding
+
+        return NWFilterBinding(self, self.calls.nwfilter_binding_lookup_by_port_dev(portdev=portdev))
+
+    def create_nwfilter_binding(self, xml: str, flags: NWFilterBindingCreateFlags | int = 0) -> NWFilterBinding:
+        from pyvirt.nwfilter import NWFilterBinding
+
+        return NWFilterBinding(self, self.calls.nwfilter_binding_create_xml(xml=xml, flags=flags))
+
     # ------------------------------------------------------------------ secrets
     def list_all_secrets(self, flags: ConnectListAllSecretsFlags | int = 0) -> list[Secret]:
         from pyvirt.secret import Secret, list_secrets
@@ -401,6 +539,11 @@ class Connection:
     def find_storage_pool_sources(self, type: str, src_spec: str | None = None, flags: int = 0) -> str:
         """The ``<sources>`` a pool of ``type`` could use, narrowed by a ``<source>`` (virConnectFindStoragePoolSources)."""
         return self.calls.pool_find_sources(type=type, src_spec=src_spec, flags=flags)
+
+    def get_storage_pool_capabilities(self, flags: int = 0) -> str:
+        """The ``<storagepoolCapabilities>`` document: every pool type and whether this host's storage driver has it
+        (virConnectGetStoragePoolCapabilities)."""
+        return self.calls.pool_get_capabilities(flags=flags)
 
     def create_node_device(self, xml: str, flags: NodeDeviceCreateXMLFlags | int = 0) -> NodeDevice:
         """A transient host device made from ``xml`` (virNodeDeviceCreateXML): a vHBA, a mediated device."""

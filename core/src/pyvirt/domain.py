@@ -15,7 +15,6 @@ from _collections_abc import Iterable
 from pyvirt.errors import NotSupportedError
 from pyvirt.list_filters import matches_flag_groups
 from pyvirt.plugin import records  # its classes are built when first read: records.X at run time
-from pyvirt.plugin.facade import DriverCalls
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
     from pyvirt.flags import (
         ConnectGetAllDomainStatsFlags,
         DomainAbortJobFlags,
+        DomainAuthorizedSSHKeysSetFlags,
+        DomainBackupBeginFlags,
         DomainBlockCommitFlags,
         DomainBlockCopyFlags,
         DomainBlockJobAbortFlags,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         DomainCreateFlags,
         DomainDestroyFlags,
         DomainDeviceModifyFlags,
+        DomainDirtyRateCalcFlags,
         DomainGetHostnameFlags,
         DomainGetJobStatsFlags,
         DomainMemoryModFlags,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
         DomainXMLFlags,
         TypedParameterFlags,
     )
+    from pyvirt.plugin.facade import DriverCalls  # a connection's calls need not load it (pyvirt.plugin.facade_base)
     from pyvirt.plugin.records import (
         BlockInfo,
         BlockStats,
@@ -425,6 +428,31 @@ class Domain:
         """virDomainMigrateGetMaxSpeed: that limit, in MiB/s."""
         return self._conn.calls.domain_migrate_get_max_speed(dom=self._ref, flags=flags)
 
+    def migrate_get_compression_cache(self, flags: int = 0) -> int:
+        """virDomainMigrateGetCompressionCache: the bytes of sent pages a live migration's XBZRLE compression
+        keeps to send changed pages as deltas."""
+        return self._conn.calls.domain_migrate_get_compression_cache(dom=self._ref, flags=flags)
+
+    def migrate_set_compression_cache(self, size: int, flags: int = 0) -> None:
+        """virDomainMigrateSetCompressionCache: resize that cache (bytes)."""
+        self._conn.calls.domain_migrate_set_compression_cache(dom=self._ref, size=size, flags=flags)
+
+    def start_dirty_rate_calc(self, seconds: int, flags: DomainDirtyRateCalcFlags | int = 0) -> None:
+        """virDomainStartDirtyRateCalc: measure for ``seconds`` how fast the guest dirties memory; the result
+        comes with the ``dirtyrate`` statistics group (:meth:`get_stats`)."""
+        self._conn.calls.domain_start_dirty_rate_calc(dom=self._ref, seconds=seconds, flags=flags)
+
+    def backup_begin(
+        self, xml: str, checkpoint_xml: str | None = None, flags: DomainBackupBeginFlags | int = 0
+    ) -> None:
+        """virDomainBackupBegin: copy the running guest's disks as ``<domainbackup>`` ``xml`` says, as the
+        domain's asynchronous backup job (watch it with :meth:`job_stats`, stop it with :meth:`abort_job`)."""
+        self._conn.calls.domain_backup_begin(dom=self._ref, xml=xml, checkpoint_xml=checkpoint_xml, flags=flags)
+
+    def backup_get_xml_desc(self, flags: int = 0) -> str:
+        """virDomainBackupGetXMLDesc: the running backup job's ``<domainbackup>``."""
+        return self._conn.calls.domain_backup_get_xml_desc(dom=self._ref, flags=flags)
+
     def qemu_monitor_command(self, cmd: str, flags: DomainQemuMonitorCommandFlags | int = 0) -> str:
         """virDomainQemuMonitorCommand (libvirt-qemu): ``cmd`` to QEMU's monitor as written (QMP JSON, or a human
         monitor line with HMP), QEMU's reply as text. The driver no longer vouches for the guest afterwards."""
@@ -703,6 +731,66 @@ class Domain:
         from pyvirt.plugin.typed_params import STRING_OKAY  # (see _checked_params)
 
         return self._conn.calls.domain_get_launch_security_info(dom=self._ref, flags=flags | STRING_OKAY)
+
+    # ------------------------------------------------------------------ guest agent and power management
+    def guest_info(self, types: int = 0, flags: int = 0) -> list[TypedParam]:
+        """What the guest agent reports (virDomainGetGuestInfo): ``types`` is virDomainGuestInfoTypes bits,
+        0 for every kind the agent supports; parameters named as libvirt's (``user.count``, ``os.id``...)."""
+        return self._conn.calls.domain_get_guest_info(dom=self._ref, types=types, flags=flags)
+
+    def guest_vcpus(self, flags: int = 0) -> list[TypedParam]:
+        """The guest OS's vCPUs: ``vcpus``, ``online``, ``offlinable`` cpu lists (virDomainGetGuestVcpus)."""
+        return self._conn.calls.domain_get_guest_vcpus(dom=self._ref, flags=flags)
+
+    def set_guest_vcpus(self, cpumap: str, state: int, flags: int = 0) -> None:
+        """Bring the vCPUs of ``cpumap`` (a cpu list) online (state 1) or offline (0) inside the guest
+        (virDomainSetGuestVcpus)."""
+        self._conn.calls.domain_set_guest_vcpus(dom=self._ref, cpumap=cpumap, state=state, flags=flags)
+
+    def authorized_ssh_keys_get(self, user: str, flags: int = 0) -> list[str]:
+        """``user``'s authorized SSH keys in the guest (virDomainAuthorizedSSHKeysGet)."""
+        return self._conn.calls.domain_authorized_ssh_keys_get(dom=self._ref, user=user, flags=flags)
+
+    def authorized_ssh_keys_set(
+        self, user: str, keys: list[str], flags: DomainAuthorizedSSHKeysSetFlags | int = 0
+    ) -> None:
+        """Replace (no flag), extend (APPEND) or prune (REMOVE) ``user``'s authorized SSH keys in the guest
+        (virDomainAuthorizedSSHKeysSet); the two flags exclude each other, checked here as libvirt's library
+        checks them before any driver."""
+        from pyvirt.flags import DomainAuthorizedSSHKeysSetFlags as _Ssh
+
+        if flags & _Ssh.APPEND and flags & _Ssh.REMOVE:
+            from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG,
+                "Flags 'VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND' and "
+                "'VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_REMOVE' are mutually exclusive",
+                verbatim=True,
+            )
+        self._conn.calls.domain_authorized_ssh_keys_set(dom=self._ref, user=user, keys=list(keys), flags=flags)
+
+    def agent_set_response_timeout(self, timeout: int, flags: int = 0) -> None:
+        """How long to wait for the guest agent (virDomainAgentSetResponseTimeout): seconds, or -2 for ever,
+        -1 the driver's default, 0 not at all."""
+        self._conn.calls.domain_agent_set_response_timeout(dom=self._ref, timeout=timeout, flags=flags)
+
+    def pm_suspend_for_duration(self, target: int, duration: int = 0, flags: int = 0) -> None:
+        """Have the guest suspend itself (virDomainPMSuspendForDuration): target 0 mem, 1 disk, 2 hybrid."""
+        self._conn.calls.domain_pm_suspend_for_duration(dom=self._ref, target=target, duration=duration,
+                                                        flags=flags)  # fmt: skip
+
+    def pm_wakeup(self, flags: int = 0) -> None:
+        """Wake a guest suspended to memory (virDomainPMWakeup)."""
+        self._conn.calls.domain_pm_wakeup(dom=self._ref, flags=flags)
+
+    def set_vcpu(self, cpumap: str, state: int, flags: DomainModificationImpact | int = 0) -> None:
+        """Enable (state 1) or disable (0) the vCPUs of ``cpumap`` by id (virDomainSetVcpu)."""
+        self._conn.calls.domain_set_vcpu(dom=self._ref, cpumap=cpumap, state=state, flags=flags)
+
+    def detach_device_alias(self, alias: str, flags: DomainDeviceModifyFlags | int = 0) -> None:
+        """Detach the device whose ``<alias name>`` is ``alias`` (virDomainDetachDeviceAlias)."""
+        self._conn.calls.domain_detach_device_alias(dom=self._ref, alias=alias, flags=flags)
 
     # ------------------------------------------------------------------ title, description, metadata
     def metadata(self, type: int, uri: str | None = None, flags: DomainModificationImpact | int = 0) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pyvirt.list_filters import ACTIVE_PERSISTENT_AUTOSTART, matches_flag_groups
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import DhcpLease, NetworkRef
+from pyvirt.plugin.records import DhcpLease, NetworkPortRef, NetworkRef
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.connection import Connection
-    from pyvirt.flags import NetworkUpdateFlags, NetworkXMLFlags
+    from pyvirt.flags import NetworkPortCreateFlags, NetworkUpdateFlags, NetworkXMLFlags
 
-__all__ = ["Network", "network_matches"]
+__all__ = ["Network", "NetworkPort", "network_matches"]
 
 
 def network_matches(calls: DriverCalls, ref: NetworkRef, flags: int) -> bool:
@@ -87,3 +87,45 @@ class Network:
 
     def undefine(self) -> None:
         self._conn.calls.network_undefine(net=self._ref)
+
+    def list_all_ports(self, flags: int = 0) -> list[NetworkPort]:
+        """The ports of the running network, one per guest NIC plugged into it; virNetworkListAllPorts."""
+        return [NetworkPort(self, ref) for ref in self._conn.calls.network_list_all_ports(net=self._ref, flags=flags)]
+
+    def port_lookup_by_uuid(self, uuid: str) -> NetworkPort:
+        """virNetworkPortLookupByUUID (libvirt-python's ``portLookupByUUIDString``)."""
+        from pyvirt.conf.identity import normalize_uuid
+
+        return NetworkPort(self, self._conn.calls.network_port_lookup_by_uuid(net=self._ref, uuid=normalize_uuid(uuid)))
+
+    def port_create_xml(self, xml: str, flags: NetworkPortCreateFlags | int = 0) -> NetworkPort:
+        """Plug a new port described by a ``<networkport>`` document into the running network; virNetworkPortCreateXML."""
+        return NetworkPort(self, self._conn.calls.network_port_create_xml(net=self._ref, xml=xml, flags=flags))
+
+
+class NetworkPort:
+    """One port of a running network (libvirt's virNetworkPortPtr); get it from its :class:`Network`."""
+
+    __slots__ = ("_network", "_ref")
+
+    def __init__(self, network: Network, ref: NetworkPortRef) -> None:
+        self._network = network
+        self._ref = ref
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.NetworkPort {self._ref.uuid} of {self._ref.net.name}>"
+
+    @property
+    def uuid(self) -> str:
+        return self._ref.uuid
+
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    def xml_desc(self, flags: int = 0) -> str:
+        return self._network._conn.calls.network_port_get_xml_desc(port=self._ref, flags=flags)
+
+    def delete(self, flags: int = 0) -> None:
+        """Unplug the port from its network; virNetworkPortDelete."""
+        self._network._conn.calls.network_port_delete(port=self._ref, flags=flags)

@@ -145,7 +145,7 @@ def _open_in_process(resolved: URI, read_only: bool) -> Connection:
     if conn_obj is None:
         raise ConnectionError(ErrorCode.NO_CONNECT, str(resolved))
     pm = bind_connection(conn_obj, resolved.driver, pm)
-    own = resolved.driver in ("test", "storage", "network") or resolved.driver in _OWN_TRANSPORT
+    own = resolved.driver in ("test", "storage", "network", "nwfilter") or resolved.driver in _OWN_TRANSPORT
     secondary = None if own else partial(_secondary_calls, resolved, read_only, events)
     return Connection(resolved, DriverCalls(pm, secondary, read_only=read_only), resolved.driver, read_only, events)
 
@@ -168,16 +168,17 @@ def _open_core_test_driver(resolved: URI, read_only: bool, events: EventSink) ->
     """
     from pyvirt.drivers.test.driver import TestDriver
     from pyvirt.errors import ConnectionError, ErrorCode
-    from pyvirt.plugin.facade import direct_calls
+    from pyvirt.plugin.facade_base import direct_calls
 
     conn_obj = TestDriver().connect_open(uri=resolved, read_only=read_only, events=events)
     if conn_obj is None:
         raise ConnectionError(ErrorCode.NO_CONNECT, str(resolved))
-    return direct_calls(conn_obj, read_only=read_only)
+    # each hook bound on its first call: the driver's rarely used hook groups load only when called
+    return direct_calls(conn_obj, read_only=read_only, hooks=conn_obj.hook_names(), bind=conn_obj.bind_hook)
 
 
 def _secondary_calls(hypervisor: URI, read_only: bool, events: EventSink, kind: str) -> DriverCalls | None:
-    """The ``storage`` or ``network`` driver for the same mode as a hypervisor URI
+    """The ``storage``, ``network`` or ``nwfilter`` driver for the same mode as a hypervisor URI
     (``qemu:///system`` -> ``storage:///system``).
 
     None when that driver is not installed: the call then fails as unsupported.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         StorageVolCreateFlags,
         StorageVolDeleteFlags,
         StorageVolDownloadFlags,
+        StorageVolResizeFlags,
         StorageVolUploadFlags,
         StorageXMLFlags,
     )
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["StoragePool", "StorageVolume", "pool_matches"]
 
 _CHUNK = 1 << 20
+_VOL_RESIZE_DELTA = 2  # VIR_STORAGE_VOL_RESIZE_DELTA
+_VOL_RESIZE_SHRINK = 4  # VIR_STORAGE_VOL_RESIZE_SHRINK
 
 
 def pool_matches(calls: DriverCalls, ref: PoolRef, flags: int) -> bool:
@@ -224,6 +227,21 @@ class StorageVolume:
         carry out (see ``specs.secondary.volume_wipe``).
         """
         self._conn.calls.volume_wipe(vol=self._ref, algorithm=algorithm, flags=flags)
+
+    def resize(self, capacity: int, flags: StorageVolResizeFlags | int = 0) -> None:
+        """virStorageVolResize: a new capacity in bytes, or with DELTA a change (a decrease with SHRINK too).
+
+        Checked as libvirt's library does before the driver: a capacity of 0 needs DELTA or SHRINK.
+        """
+        if capacity == 0 and not flags & (_VOL_RESIZE_DELTA | _VOL_RESIZE_SHRINK):
+            from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG,
+                "capacity in virStorageVolResize cannot be zero without 'delta' or 'shrink' flags set",
+                verbatim=True,
+            )
+        self._conn.calls.volume_resize(vol=self._ref, capacity=capacity, flags=int(flags))
 
     def upload(self, source: BinaryIO, offset: int = 0, length: int = 0, flags: StorageVolUploadFlags | int = 0) -> int:
         """virStorageVolUpload: write ``source``'s bytes into the volume from ``offset`` (at most ``length``, 0 = all).

@@ -29,12 +29,8 @@ VIRSH_COMMANDS = [c for _, _, names in GROUPS for c in names]
 
 # Commands whose API libvirt 9.0's test driver lacks as well: there both must print the same.
 ALSO_MISSING_IN_LIBVIRTS_TEST_DRIVER = [
-    "detach-device-alias", "get-user-sshkeys",
-    "lxc-enter-namespace", "migrate-compcache", "guest-agent-timeout", "guestvcpus", "guestinfo",
-    "domdirtyrate-calc", "allocpages", "node-memory-tune", "nodememstats", "nodesevinfo", "nwfilter-list",
-    "nwfilter-dumpxml", "nwfilter-undefine", "nwfilter-binding-delete", "nwfilter-binding-dumpxml",
-    "nwfilter-binding-list", "net-port-list", "backup-begin", "backup-dumpxml", "nodedev-detach", "nodedev-reattach",
-    "nodedev-reset", "nodedev-undefine", "nodedev-start", "nodedev-autostart", "pool-capabilities", "dompmwakeup",
+    "lxc-enter-namespace", "nodesevinfo", "nodedev-detach", "nodedev-reattach",
+    "nodedev-reset", "nodedev-undefine", "nodedev-start", "nodedev-autostart",
     "nodesuspend", "dom-fd-associate",
 ]  # fmt: skip
 # a value for each required option, naming objects of test:///default
@@ -120,8 +116,30 @@ def test_fails_as_virsh_on_a_driver_without_the_api(name: str) -> None:
         "blockresize",
         "migrate-setspeed",
         "migrate-getspeed",
+        "migrate-compcache",
+        "domdirtyrate-calc",
+        "backup-begin",
+        "backup-dumpxml",
         "qemu-monitor-command",
         "qemu-agent-command",
+        "net-port-list",
+        "net-port-create",
+        "nodememstats",
+        "allocpages",
+        "node-memory-tune",
+        "pool-capabilities",
+        "nwfilter-list",
+        "nwfilter-dumpxml",
+        "nwfilter-undefine",
+        "nwfilter-binding-delete",
+        "nwfilter-binding-dumpxml",
+        "nwfilter-binding-list",
+        "detach-device-alias",
+        "get-user-sshkeys",
+        "guest-agent-timeout",
+        "guestvcpus",
+        "guestinfo",
+        "dompmwakeup",
     ],
 )
 def test_implemented_commands_fail_as_virsh_on_a_driver_without_the_api(name: str) -> None:
@@ -140,7 +158,28 @@ def test_implemented_commands_fail_as_virsh_on_a_driver_without_the_api(name: st
         "reset nosuch",  # the object first: virsh's lookup error, not the API's
         "setvcpu test 1",  # virsh's own checks before any call
         "setvcpu test 1 --enable --disable",
+        "setvcpu test 1 --enable --current --live",
+        "setvcpu test 1 --enable",  # then the API, which libvirt's test driver lacks too
+        "setvcpu nosuch 1 --disable --config",
         "dompmsuspend test x",
+        "dompmsuspend test mem --duration -1",
+        "dompmsuspend test mem --duration 5x",
+        "dompmsuspend test mem",
+        "dompmsuspend nosuch mem",
+        "set-user-sshkeys test root",  # append needs a file
+        "set-user-sshkeys test root --remove",
+        "set-user-sshkeys test root --reset --remove --file /dev/null",
+        "set-user-sshkeys test root --reset",
+        "set-user-sshkeys test root --file /nonexistent",
+        "guestvcpus test --enable",
+        "guestvcpus test --cpulist 1",
+        "guestvcpus test --cpulist 1 --enable --disable",
+        "guestvcpus test --cpulist 1 --disable",
+        "guest-agent-timeout test --timeout x",
+        "guest-agent-timeout nosuch --timeout x",
+        "guest-agent-timeout test --timeout 2147483648",
+        "detach-device-alias test ua-x --current --config",
+        "detach-device-alias test ua-x --live",
         "set-lifecycle-action test poweroff y",
         "blockresize test vda 1X",  # a scaled number with an unknown suffix: two lines, as virsh
         "blockresize test vda abc",
@@ -158,6 +197,12 @@ def test_implemented_commands_fail_as_virsh_on_a_driver_without_the_api(name: st
         "dom-fd-associate test a x",  # the FD list is parsed before the call
         "dom-fd-associate test a 0,,1",
         "dom-fd-associate test a 0,1",
+        "vol-resize nosuch 1G",  # the volume first, then the size
+        "allocpages 4 1 --all --cellno 0",  # cmdAllocpages' own checks, before any call
+        "allocpages 4X 1",
+        "allocpages 4 -1",
+        "nodememstats abc",
+        "node-memory-tune --shm-pages-to-scan -1",
     ],
 )
 def test_bad_input_is_refused_as_virsh_refuses_it(line: str) -> None:

@@ -10,6 +10,7 @@ change.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,19 +41,76 @@ def test_the_marker_marks_as_pluggys_own_does() -> None:
 NODE = Path(__file__).resolve().parents[1] / "cli" / "corpus" / "node.xml"
 
 
+def _with_every_group(conn_obj: Any) -> Any:
+    """The same connection as an object whose class inherits every lazily loaded hook group, as pluggy must see
+    it: pluggy finds hooks with ``inspect.getattr_static``, which never asks ``__getattr__``."""
+    from pyvirt.drivers.test import driver
+
+    groups = [driver._lazy_group(module) for module in driver._LAZY_GROUPS]
+    whole = object.__new__(type("WholeTestConnection", (type(conn_obj), *groups), {}))
+    whole.__dict__ = conn_obj.__dict__
+    return whole
+
+
+def _function(bound: Any) -> Any:
+    return getattr(bound, "__func__", bound)
+
+
 @pytest.mark.parametrize("uri", ["test:///default", f"test://{NODE}"])
 def test_pluggy_accepts_every_hook_and_binds_what_the_direct_path_binds(uri: str) -> None:
     """The driver and its connection register cleanly (pluggy raises naming a mismatched hook), and the
-    direct calls are exactly pluggy's hooks, bound to the same methods."""
+    direct calls are exactly pluggy's hooks, the same methods; also as pyvirt.opening binds them: the hooks
+    named without importing the rarely used groups, each bound on its first call."""
     resolved = parse_uri(uri)
     conn_obj, pm = open_with_manager(TestDriver(), "test", uri=resolved, read_only=False, events=EventSink())
-    pm = bind_connection(conn_obj, "test", pm)
+    pm = bind_connection(_with_every_group(conn_obj), "test", pm)
     through_pluggy = DriverCalls(pm)
-    direct = direct_calls(conn_obj)
-    assert direct._implemented == through_pluggy._implemented
-    assert len(direct._implemented) > 100
-    assert all(direct._single[name] == through_pluggy._single[name] for name in direct._implemented)
+    on_first_use = direct_calls(conn_obj, hooks=conn_obj.hook_names(), bind=conn_obj.bind_hook)
+    for direct in (direct_calls(conn_obj), on_first_use):
+        assert direct._implemented == through_pluggy._implemented
+        assert len(direct._implemented) > 100
+        assert all(_function(direct._single[name]) is _function(through_pluggy._single[name])
+                   for name in direct._implemented)  # fmt: skip
+        assert all(getattr(direct._single[name], "__self__", conn_obj) is conn_obj for name in direct._implemented)
     conn_obj.connect_close()
+
+
+def test_the_lazily_loaded_groups_are_named_as_their_classes_define_them() -> None:
+    """driver.py names each rarely used group's attributes without importing it; a hook added to a group
+    and not to that table would be unknown to the connection, so the table must be exactly the classes'."""
+    from pyvirt.drivers.test import driver
+
+    seen: set[str] = set()
+    for module, (cls_name, names) in driver._LAZY_GROUPS.items():
+        cls = driver._lazy_group(module)
+        assert cls.__name__ == cls_name and cls.__mro__[1:] == (object,)
+        defined = {n for n in vars(cls) if not (n.startswith("__") and n.endswith("__"))}
+        assert set(names.split()) == defined, module
+        # a name the connection has already would shadow the group's: inheritance gave no such shadowing
+        eager = {n for k in driver.TestConnection.__mro__ for n in vars(k)}
+        assert not defined & seen and not defined & eager, module
+        seen |= defined
+
+
+def test_opening_test_default_loads_no_rarely_used_hook_group_until_one_is_called() -> None:
+    groups = ["guest_fs", "host", "interfaces", "iothreads", "nodedevs", "pool_sources", "scheduler", "screenshot",
+              "tuning"]  # fmt: skip
+    probe = (
+        "import json, sys, pyvirt\n"
+        f"groups = {['pyvirt.drivers.test.' + g for g in groups]!r}\n"
+        "conn = pyvirt.open('test:///default')\n"
+        "dom = conn.lookup_domain_by_name('test')\n"
+        "dom.suspend(); dom.resume()\n"
+        "before = sorted(set(groups) & set(sys.modules))\n"
+        "vcpus = conn.get_max_vcpus()\n"  # a host hook: its group loads now
+        "kind = dom.scheduler_type()\n"
+        "after = sorted(set(groups) & set(sys.modules))\n"
+        "conn.close()\n"
+        "print(json.dumps([before, after, vcpus, kind]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == [[], ["pyvirt.drivers.test.host", "pyvirt.drivers.test.scheduler"], 32,
+                                      ["fair", 1]]  # fmt: skip
 
 
 def test_opening_test_default_imports_no_pluggy() -> None:

@@ -33,10 +33,12 @@ import pytest
 import pyvirt
 from pyvirt.cli.main import main as pyvirsh_main
 from pyvirt.errors import Error, ErrorCode, OperationDeniedError
+from pyvirt.network import NetworkPort
+from pyvirt.nwfilter import NWFilter, NWFilterBinding
 from pyvirt.plugin import CONTRACT_VERSION
 from pyvirt.plugin.api import API, Access, HookApi
 from pyvirt.plugin.facade import DriverCalls
-from pyvirt.plugin.records import CheckpointRef, SnapshotRef
+from pyvirt.plugin.records import CheckpointRef, NetworkPortRef, NWFilterBindingRef, NWFilterRef, SnapshotRef
 from pyvirt.plugin.specs import hypervisor, secondary
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 from pyvirt.testing.sources import require
@@ -51,6 +53,9 @@ VHBA_XML = (
     "<wwnn>2000000012341234</wwnn><wwpn>1000000012341234</wwpn></capability></capability></device>"
 )
 SECRET_XML = "<secret ephemeral='no' private='no'><usage type='volume'><volume>/v</volume></usage></secret>"
+PORT_UUID = "5d744f21-ba4a-4d6e-bdb2-30a35ff3207d"
+PORT_XML = (f"<networkport><uuid>{PORT_UUID}</uuid><owner><name>test</name><uuid>{PORT_UUID}</uuid></owner>"
+            "<mac address='52:54:00:7b:35:93'/></networkport>")  # fmt: skip
 DOMAIN_XML = "<domain type='test'><name>ro-new</name><memory>1024</memory><os><type>hvm</type></os></domain>"
 NETWORK_XML = "<network><name>ro-net</name></network>"
 POOL_XML = "<pool type='dir'><name>ro-pool</name><target><path>/ro-pool</path></target></pool>"
@@ -189,6 +194,8 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
     ifaces = writer.calls.interface_list_all() if writer.calls.implements("interface_list_all") else []
     values: dict[str, Any] = {
         "dom": dom.ref, "snap": SnapshotRef(dom.ref, "s1"), "net": net._ref, "pool": pool._ref, "vol": vol._ref,
+        "port": NetworkPortRef(net._ref, PORT_UUID),
+        "nwfilter": NWFilterRef("f", PORT_UUID), "portdev": "vnet0", "binding": NWFilterBindingRef("vnet0", "f"),
         "secret": secret._ref, "dev": nodedevs[0] if nodedevs else None, "iface": ifaces[0] if ifaces else None,
         "name": names.get(kind, nodedevs[0].name if kind == "nodedev" and nodedevs else "lo"),
         "uuid": uuids.get(kind, ""), "id": 1, "key": vol.key, "path": str(tmp / "image"), "xml": xml,
@@ -208,7 +215,9 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "iothread_id": 1, "mountpoints": [], "mountpoint": None, "minimum": 0,
         "disk": "vda", "size": 1, "cmd": '{"execute":"query-status"}', "timeout": -1,
         "action": 3, "pid_value": 1, "signum": 9, "user": "root", "password": "x", "start_cpu": -1, "ncpus": 1,
-        "start_cell": 0, "max_cells": 1, "cpu_num": -1, "pages": [4], "cell_count": 1, "src_spec": None,
+        "checkpoint_xml": None, "start_cell": 0, "max_cells": 1, "cpu_num": -1, "pages": [4], "cell_count": 1, "src_spec": None,
+        "cell_num": -1, "counts": [0], "capacity": 1,
+        "xml_cpu": "<cpu><model>Penryn</model></cpu>", "xml_cpus": ["<cpu><arch>x86_64</arch><model>Penryn</model></cpu>"],
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
         values["path"] = vol.path()
@@ -297,6 +306,9 @@ MIGRATION_PHASES_INSIDE = {
 }  # fmt: skip
 
 
+CPU_XML = "<cpu><model>Penryn</model></cpu>"
+
+
 def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable[[], Any]]]:
     """Every write hook reached through the public API, by the hook it reaches."""
     dom = conn.lookup_domain_by_name("test")
@@ -313,6 +325,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
 
     return {
         "connect_get_domain_capabilities": [conn.get_domain_capabilities],
+        "connect_compare_hypervisor_cpu": [lambda: conn.compare_hypervisor_cpu(None, None, None, None, CPU_XML)],
+        "connect_baseline_hypervisor_cpu": [lambda: conn.baseline_hypervisor_cpu(None, None, None, None, [CPU_XML])],
         "connect_domain_xml_to_native": [lambda: conn.domain_xml_to_native("qemu-argv", DOMAIN_XML)],
         "connect_domain_xml_from_native": [lambda: conn.domain_xml_from_native("lxc-tools", "")],
         "domain_define_xml": [lambda: conn.define_domain(DOMAIN_XML), lambda: conn.define_domain(DOMAIN_XML, 1)],
@@ -366,6 +380,9 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_set_block_threshold": [lambda: dom.set_block_threshold("vda", 1 << 20)],
         "domain_block_resize": [lambda: dom.block_resize("vda", 1024)],
         "domain_migrate_set_max_speed": [lambda: dom.migrate_set_max_speed(1)],
+        "domain_migrate_set_compression_cache": [lambda: dom.migrate_set_compression_cache(1 << 20)],
+        "domain_start_dirty_rate_calc": [lambda: dom.start_dirty_rate_calc(1)],
+        "domain_backup_begin": [lambda: dom.backup_begin("<domainbackup/>")],
         "domain_migrate_get_max_speed": [dom.migrate_get_max_speed],
         "domain_qemu_monitor_command": [lambda: dom.qemu_monitor_command('{"execute":"query-status"}')],
         "domain_qemu_agent_command": [lambda: dom.qemu_agent_command('{"execute":"guest-ping"}')],
@@ -394,6 +411,16 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_send_process_signal": [lambda: dom.send_process_signal(1, 9)],
         "domain_set_user_password": [lambda: dom.set_user_password("root", "x")],
         "domain_get_launch_security_info": [dom.launch_security_info],
+        "domain_get_guest_info": [dom.guest_info],
+        "domain_get_guest_vcpus": [dom.guest_vcpus],
+        "domain_set_guest_vcpus": [lambda: dom.set_guest_vcpus("0", 1)],
+        "domain_authorized_ssh_keys_get": [lambda: dom.authorized_ssh_keys_get("root")],
+        "domain_authorized_ssh_keys_set": [lambda: dom.authorized_ssh_keys_set("root", ["ssh-ed25519 AAAA k"])],
+        "domain_agent_set_response_timeout": [lambda: dom.agent_set_response_timeout(10)],
+        "domain_pm_suspend_for_duration": [lambda: dom.pm_suspend_for_duration(0)],
+        "domain_pm_wakeup": [dom.pm_wakeup],
+        "domain_set_vcpu": [lambda: dom.set_vcpu("0", 0)],
+        "domain_detach_device_alias": [lambda: dom.detach_device_alias("net0")],
         "domain_set_interface_parameters": [lambda: dom.set_interface_parameters("testnet0", [])],
         "domain_set_block_io_tune": [lambda: dom.set_block_io_tune("vda", [])],
         "domain_screenshot": [dom.screenshot],
@@ -431,6 +458,9 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "volume_download": [lambda: vol.download(io.BytesIO())],
         "volume_create_xml_from": [lambda: pool.create_volume_from(VOLUME_XML.replace("v1", "v2"), vol)],
         "volume_wipe": [vol.wipe, lambda: vol.wipe_pattern(1)],
+        "volume_resize": [lambda: vol.resize(1 << 30)],
+        "node_alloc_pages": [lambda: conn.alloc_pages({2048: 0})],
+        "node_set_memory_parameters": [lambda: conn.set_memory_parameters(WEIGHT)],
         "secret_define_xml": [lambda: conn.define_secret(SECRET_XML)],
         "secret_undefine": [secret.undefine],
         "secret_set_value": [lambda: secret.set_value(b"new")],
@@ -445,6 +475,12 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "nodedev_create_xml": [lambda: conn.create_node_device(VHBA_XML)],
         "nodedev_destroy": [conn.lookup_node_device_by_name("scsi_host11").destroy],
         "pool_find_sources": [lambda: conn.find_storage_pool_sources("logical")],
+        "network_port_create_xml": [lambda: net.port_create_xml(PORT_XML)],
+        "network_port_delete": [lambda: NetworkPort(net, NetworkPortRef(net._ref, PORT_UUID)).delete()],
+        "nwfilter_define_xml": [lambda: conn.define_nwfilter("<filter name='f'/>")],
+        "nwfilter_undefine": [lambda: NWFilter(conn, NWFilterRef("f", PORT_UUID)).undefine()],
+        "nwfilter_binding_create_xml": [lambda: conn.create_nwfilter_binding("<filterbinding/>")],
+        "nwfilter_binding_delete": [lambda: NWFilterBinding(conn, NWFilterBindingRef("vnet0", "f")).delete()],
     }
 
 
@@ -494,8 +530,11 @@ def test_public_objects_still_read(writer: pyvirt.Connection) -> None:
 
 def _pyvirsh_commands(data: Path) -> dict[str, str]:
     """A pyvirsh command for every write hook, run against test:///default's fixture."""
+    (data.parent / "cpu.xml").write_text(CPU_XML)
     return {
         "connect_get_domain_capabilities": "domcapabilities",
+        "connect_compare_hypervisor_cpu": f"hypervisor-cpu-compare {data.parent / 'cpu.xml'}",
+        "connect_baseline_hypervisor_cpu": "hypervisor-cpu-baseline --model Penryn",
         "connect_domain_xml_to_native": f"domxml-to-native qemu-argv {data}",
         "connect_domain_xml_from_native": "domxml-from-native lxc-tools /dev/null",
         "domain_define_xml": f"define {data}",
@@ -550,6 +589,9 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_set_block_threshold": "domblkthreshold test vda 1M",
         "domain_block_resize": "blockresize test vda 1M",
         "domain_migrate_set_max_speed": "migrate-setspeed test 1",
+        "domain_migrate_set_compression_cache": "migrate-compcache test --size 1048576",
+        "domain_start_dirty_rate_calc": "domdirtyrate-calc test",
+        "domain_backup_begin": "backup-begin test",
         "domain_migrate_get_max_speed": "migrate-getspeed test",
         "domain_qemu_monitor_command": "qemu-monitor-command test query-status",
         "domain_qemu_agent_command": "qemu-agent-command test guest-ping",
@@ -575,6 +617,16 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_send_process_signal": "send-process-signal test 1 kill",
         "domain_set_user_password": "set-user-password test root x",
         "domain_get_launch_security_info": "domlaunchsecinfo test",
+        "domain_get_guest_info": "guestinfo test",
+        "domain_get_guest_vcpus": "guestvcpus test",
+        "domain_set_guest_vcpus": "guestvcpus test --cpulist 0 --enable",
+        "domain_authorized_ssh_keys_get": "get-user-sshkeys test root",
+        "domain_authorized_ssh_keys_set": "set-user-sshkeys test root --reset",
+        "domain_agent_set_response_timeout": "guest-agent-timeout test --timeout 10",
+        "domain_pm_suspend_for_duration": "dompmsuspend test mem",
+        "domain_pm_wakeup": "dompmwakeup test",
+        "domain_set_vcpu": "setvcpu test 0 --disable",
+        "domain_detach_device_alias": "detach-device-alias test net0",
         "domain_set_interface_parameters": "domiftune test testnet0 --inbound 5",
         "domain_set_block_io_tune": "blkdeviotune test vda --size-iops-sec 5",
         "domain_screenshot": "screenshot test /nonexistent/screen.png",
@@ -612,6 +664,9 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "volume_download": "vol-download v1 /dev/null --pool default-pool",
         "volume_create_xml_from": "vol-clone v1 v2 --pool default-pool",
         "volume_wipe": "vol-wipe v1 --pool default-pool",
+        "volume_resize": "vol-resize v1 1G --pool default-pool",
+        "node_alloc_pages": "allocpages 2M 0",
+        "node_set_memory_parameters": "node-memory-tune --shm-pages-to-scan 100",
         "secret_define_xml": "secret-define /dev/null",
         "secret_undefine": "secret-undefine SECRET",
         "secret_set_value": "secret-set-value SECRET aGVsbG8=",
@@ -619,7 +674,18 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "nodedev_create_xml": f"nodedev-create {data}",
         "nodedev_destroy": "nodedev-destroy scsi_host11",
         "pool_find_sources": "find-storage-pool-sources logical",
+        "network_port_create_xml": f"net-port-create default {data}",
+        "nwfilter_define_xml": "nwfilter-define /dev/null",
+        "nwfilter_binding_create_xml": "nwfilter-binding-create /dev/null",
     }
+
+
+# Write hooks no pyvirsh command reaches on test:///default: net-port-delete looks the port up first, and
+# libvirt's test driver (so pyvirt's) has no ports; the public API's refusal is checked in
+# test_public_objects_cover_every_write_hook, and pyvirtd's in plugins/pyvirt-network/tests/test_ports.py.
+# nwfilter-undefine and nwfilter-binding-delete look their object up first too, and the test driver has no
+# network filters (libvirt's neither); pyvirtd's refusal is in plugins/pyvirt-nwfilter/tests.
+_NO_COMMAND_ON_THE_TEST_DRIVER = {"network_port_delete", "nwfilter_undefine", "nwfilter_binding_delete"}
 
 
 # Commands whose read-only run virsh answers differently for a reason of its own, not a read-only one.
@@ -671,7 +737,8 @@ def test_pyvirsh_refuses_every_write_and_changes_nothing(writer: pyvirt.Connecti
     data.write_text(DOMAIN_XML)
     secret = writer.list_all_secrets()[0].uuid
     commands = _pyvirsh_commands(data)
-    assert set(commands) == {h for h, row in API.items() if row.access is not Access.READ} - MIGRATION_PHASES_INSIDE
+    assert set(commands) == {h for h, row in API.items() if row.access is not Access.READ} - MIGRATION_PHASES_INSIDE \
+        - _NO_COMMAND_ON_THE_TEST_DRIVER  # fmt: skip
     for hook, command in commands.items():
         row = API[hook]
         before = state_of(writer)

@@ -136,7 +136,7 @@ def test_lxml_s_regular_expressions_are_compiled_when_first_used_and_answer_as_b
         "lxml_import.install()\n"
         "before = 're' in sys.modules\n"
         "from lxml import etree\n"
-        "import json, re\n"  # re loaded meanwhile: lxml's init calls re.match (answered by the real module)
+        "import json, re\n"
         "cached = sorted(str(key[1]) for key in re._cache if 'w+:' in str(key[1]) or 'encoding' in str(key[1]))\n"
         "answers = []\n"
         "for call in (lambda: etree.register_namespace('ns0', 'urn:x'),\n"
@@ -160,6 +160,58 @@ def test_lxml_s_regular_expressions_are_compiled_when_first_used_and_answer_as_b
             "2",
         ],
     ]
+
+
+def test_lxml_initialises_without_re_and_reads_libxml2_s_version_as_the_real_match_does() -> None:
+    """lxml's init reads libxml2's version number with ``re.match("[0-9]+", ...)``: the stand-in answers it
+    without loading :mod:`re` (nor ``enum``), with the digits the real pattern matches; any other pattern is
+    the real module's answer."""
+    out = _probe(
+        "import sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "after_init = sorted({'re', 'enum'} & set(sys.modules))\n"
+        "import json, re\n"
+        "ours = [lxml_import._match('[0-9]+', t) for t in ('21406', '2.9.14-x', 'x1', '')]\n"
+        "real = [re.match('[0-9]+', t) for t in ('21406', '2.9.14-x', 'x1', '')]\n"
+        "same = [(a is None and b is None) or (a.group() == b.group() == a.group(0) and a.span() == b.span())\n"
+        "        for a, b in zip(ours, real)]\n"
+        "other = lxml_import._match('(a)(b)', 'abc').groups()\n"
+        "print(json.dumps([after_init, same, other, etree.fromstring('<a><b/></a>')[0].tag]))\n"
+    )
+    assert out == [[], [True, True, True, True], ["a", "b"], "b"]
+
+
+def test_lxml_gets_the_very_objects_of_collections_functools_operator_and_types_without_loading_them() -> None:
+    """The seven names lxml's init reads from those modules are answered with the same objects, taken from the
+    modules loaded at start-up; the modules themselves are not loaded, and what lxml registered or built with
+    them behaves as with the real ones."""
+    out = _probe(
+        "import sys\n"
+        "from pyvirt.util import lxml_import\n"
+        "lxml_import.install()\n"
+        "from lxml import etree\n"
+        "spared = sorted({'collections', 'collections.abc', 'functools', 'operator', 'types', 'keyword', 'reprlib'}\n"
+        "                & set(sys.modules))\n"
+        "import collections, collections.abc, functools, json, operator, types\n"
+        "same = [lxml_import._HIDDEN['collections']['OrderedDict'] is collections.OrderedDict,\n"
+        "        lxml_import._HIDDEN['collections.abc']['MutableMapping'] is collections.abc.MutableMapping,\n"
+        "        lxml_import._HIDDEN['collections.abc']['Sequence'] is collections.abc.Sequence,\n"
+        "        lxml_import._HIDDEN['functools']['partial'] is functools.partial,\n"
+        "        lxml_import._HIDDEN['operator']['eq'] is operator.eq,\n"
+        "        lxml_import._HIDDEN['operator']['itemgetter'] is operator.itemgetter,\n"
+        "        lxml_import._HIDDEN['types']['GenericAlias'] is types.GenericAlias]\n"
+        "root = etree.fromstring(b'<a x=\"1\"><b/><c/></a>')\n"
+        "works = [isinstance(root.attrib, collections.abc.MutableMapping), dict(root.attrib), len(root),\n"
+        "         [e.tag for e in root.iterchildren()]]\n"
+        "print(json.dumps([spared, same, works]))\n"
+    )
+    spared, same, works = out
+    assert same == [True] * 7
+    assert works == [True, {"x": "1"}, 2, ["b", "c"]]
+    if SAVES_INSPECT:  # lxml 6's init reads just those names (lxml 5.0 more: answered by the real modules)
+        assert spared == []
 
 
 def test_lxml_asks_the_stand_in_for_a_targets_signature_and_gets_the_real_answer() -> None:

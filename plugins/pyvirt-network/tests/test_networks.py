@@ -178,8 +178,12 @@ def test_qemu_nic_joins_the_network_bridge(conn: pyvirt.Connection, root: Path) 
         dom = qemu.create_domain(guest)
         tap = dom.xml_desc().split("<target dev='")[1].split("'")[0]
         assert os.path.realpath(f"/sys/class/net/{tap}/master").endswith("/pvnt1")
-        assert "<source network='isolated' bridge='pvnt1'/>" in dom.xml_desc().replace('"', "'")
+        # the NIC's port of the network is named in the live XML, between the network and the bridge (as libvirt)
+        (port,) = net.list_all_ports()
+        assert f"<source network='isolated' portid='{port.uuid}' bridge='pvnt1'/>" in dom.xml_desc().replace('"', "'")
+        assert f"<name>netguest</name>\n    <uuid>{dom.uuid}</uuid>" in port.xml_desc()  # the port's owner
         dom.destroy()
+        assert net.list_all_ports() == []  # the stopped guest's NIC left its port
     net.destroy()
 
 

@@ -78,14 +78,19 @@ def test_domain_capabilities_follow_emulator_and_driver(conn: pyvirt.Connection,
     q35 = etree.fromstring(conn.get_domain_capabilities(machine="q35", virttype="qemu").encode())
     assert str(q35.findtext("machine")).startswith("pc-q35-") and q35.findtext("domain") == "qemu"
     assert q35.xpath("cpu/mode[@name='host-passthrough']/@supported") == ["no"]  # needs KVM
-    for kwargs, words in (
-        ({"machine": "nope"}, "the machine 'nope' is not supported"),
-        ({"arch": "aarch64"}, "'aarch64'"),
-        ({"virttype": "xen"}, "unknown virttype"),
+    for kwargs, words, code in (
+        ({"machine": "nope"}, "the machine 'nope' is not supported", ErrorCode.INVALID_ARG),
+        # libvirt 9.0's virQEMUCapsCacheLookupDefault: "unsupported configuration: unable to find any emulator ..."
+        (
+            {"arch": "aarch64"},
+            "unable to find any emulator to serve 'aarch64' architecture",
+            ErrorCode.CONFIG_UNSUPPORTED,
+        ),
+        ({"virttype": "xen"}, "unknown virttype", ErrorCode.INVALID_ARG),
     ):
         with pytest.raises(pyvirt.Error) as err:
             conn.get_domain_capabilities(**kwargs)  # type: ignore[arg-type]
-        assert err.value.code == ErrorCode.INVALID_ARG and words in err.value.message
+        assert err.value.code == code and words in err.value.message
 
 
 def test_host_model_choice_follows_libvirts_costs() -> None:

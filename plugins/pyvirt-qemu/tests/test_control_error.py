@@ -46,5 +46,6 @@ def test_a_broken_monitor_of_a_running_guest_fires_control_error(
     time.sleep(0.5)  # (a second event would come now)
     assert seen == ["ctl"] and lifecycle == []  # the guest did not stop: no lifecycle event
     assert dom.is_active() and dom.state()[0] == DomainState.RUNNING
+    assert dom.control_info() == (3, 2, 0)  # domcontrol: "error: monitor failure" (qemuDomainGetControlInfo)
     dom.destroy()  # the guest is still ours to stop, without its monitor: the transient guest is gone
     assert [d.name for d in conn.list_all_domains()] == []

@@ -191,7 +191,8 @@ def test_state_hooks_in_order_and_sighup_reloads(daemon_root: Path, virt_type: s
         qemu, storage = Virsh(daemon, "qemu"), Virsh(daemon, "qemu")
         assert "late" not in qemu.listing()  # (answered once the drivers are initialised: the sockets listen before)
         started = state_calls(daemon.log())
-        drivers = [d for d in ("network", "storage", "qemu", "lxc") if importlib.util.find_spec(f"pyvirt_{d}")]
+        drivers = [d for d in ("network", "nwfilter", "storage", "qemu", "lxc")
+                   if importlib.util.find_spec(f"pyvirt_{d}")]  # fmt: skip
         assert started == [(d, "state_initialize") for d in drivers], started
 
         # definitions placed on disk behind the daemon's back, as an operator restoring /etc would

@@ -7,7 +7,9 @@ the process ends right after. ``main()`` stays an ordinary function that
 callers and tests use without these effects.
 """
 
+import _imp
 import gc
+import marshal
 import os
 import sys
 
@@ -16,8 +18,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _collections_abc import Sequence
     from importlib.machinery import ModuleSpec
-    from types import ModuleType
+    from importlib.machinery import ModuleSpec as _ModuleSpec
+    from importlib.machinery import SourceFileLoader as _SourceFileLoader
+    from importlib.util import MAGIC_NUMBER as _PYC_MAGIC
+    from types import CodeType, ModuleType
     from typing import NoReturn
+else:  # the import system's own classes, loaded with the interpreter: importlib itself is not imported
+    _ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
+    _SourceFileLoader = sys.modules["_frozen_importlib_external"].SourceFileLoader
+    _PYC_MAGIC = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
 
 __all__ = ["console_main"]
 
@@ -44,6 +53,8 @@ def console_main() -> None:
     gc.set_threshold(_YOUNG_THRESHOLD, middle, old)
     if "lxml.etree" not in sys.modules:
         sys.meta_path.insert(0, _LxmlFirstImport())
+    if not sys.flags.optimize and sys.pycache_prefix is None:
+        sys.meta_path.insert(0, _InstalledBytecode())
     from pyvirt.cli.main import main
 
     try:
@@ -81,6 +92,86 @@ class _LxmlFirstImport:
             if spec is not None:
                 return spec  # type: ignore[no-any-return]
         return None
+
+
+class _InstalledBytecode:
+    """Finds a pyvirt module or package (core's or a plugin's) by its up-to-date bytecode in ``__pycache__``.
+
+    Why: a remote ``destroy`` imports about thirty pyvirt modules, and the
+    standard path finder costs each about 240,000 instructions before the
+    module's own code runs (the path hooks, the directory cache, the suffix
+    loop, then the loader's stat, open, header checks, each a few Python
+    frames deep): a sixth of the whole run. The file names are known from the
+    parent package's one directory, so this finder opens the bytecode (a
+    package's first, as the standard finder prefers a package to a module of
+    the same name), checks its header exactly as the standard loader does
+    (magic number, timestamp flags, the source's mtime and size) and hands the
+    bytes to a ``SourceFileLoader`` that unmarshals them; a module then costs
+    about 100,000. Anything else (no bytecode, a stale or hash-based one, a
+    module of another distribution than pyvirt's, ``-O``, a
+    ``pycache_prefix``) is declined, and the standard finders handle it as
+    always, writing bytecode where they would. Used by the console script
+    only: a long-lived process pays its imports once.
+    """
+
+    def find_spec(
+        self, fullname: str, path: "Sequence[str] | None", target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        if path is None or len(path) != 1 or not fullname.startswith(("pyvirt.", "pyvirt_")):
+            return None
+        directory = path[0]
+        name = fullname.rpartition(".")[2]
+        tag = sys.implementation.cache_tag
+        package = f"{directory}/{name}"
+        for source, cached, is_package in (
+            (f"{package}/__init__.py", f"{package}/__pycache__/__init__.{tag}.pyc", True),
+            (f"{package}.py", f"{directory}/__pycache__/{name}.{tag}.pyc", False),
+        ):
+            try:
+                fd = os.open(cached, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return None
+            try:
+                size = os.fstat(fd).st_size
+                data = os.read(fd, size)
+                stat = os.stat(source)
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+            if len(data) != size:  # a short read (being rewritten): the standard loader decides
+                return None
+            stamp = (int(stat.st_mtime) & 0xFFFFFFFF) | (stat.st_size & 0xFFFFFFFF) << 32
+            if data[:16] != _PYC_MAGIC + b"\0\0\0\0" + stamp.to_bytes(8, "little"):
+                return None
+            spec = _ModuleSpec(fullname, _BytecodeLoader(fullname, source, data), origin=source, is_package=is_package)
+            if is_package:
+                spec.submodule_search_locations = [package]
+            spec.has_location = True
+            spec.cached = cached
+            return spec
+        return None
+
+
+class _BytecodeLoader(_SourceFileLoader):
+    """A ``SourceFileLoader`` (so ``get_source``, ``get_data`` and resource readers work as always) whose
+    first ``get_code`` unmarshals the bytecode :class:`_InstalledBytecode` read and checked already."""
+
+    def __init__(self, fullname: str, path: str, data: bytes) -> None:
+        self.name = fullname
+        self.path = path
+        self._checked: bytes | None = data
+
+    def get_code(self, fullname: str) -> "CodeType | None":
+        data, self._checked = self._checked, None
+        if data is None or fullname != self.name:
+            return super().get_code(fullname)
+        code = marshal.loads(memoryview(data)[16:])
+        # as the standard loader: the code names the source's path, wherever the bytecode was compiled
+        _imp._fix_co_filename(code, self.path)  # type: ignore[attr-defined]
+        return code  # type: ignore[no-any-return]
 
 
 def _leave(rc: int) -> None:

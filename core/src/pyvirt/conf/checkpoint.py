@@ -26,7 +26,7 @@ from lxml import etree
 from pyvirt.conf.common import document_to_string
 from pyvirt.conf.schema import SCHEMA_DIR
 from pyvirt.conf.xmlmodel import X, XmlModel, parse_model
-from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.conf.xmlparse import find_one, parse_xml
 from pyvirt.errors import ErrorCode, XMLError
 
 TYPE_CHECKING = False  # typing only for type checkers: see conf/xmlmodel.py
@@ -144,7 +144,7 @@ def parse_checkpoint(xml: str | bytes, *, redefine: bool = False) -> Checkpoint:
 
             raise InternalError(ErrorCode.INTERNAL_ERROR, "missing creationTime from existing checkpoint")
         if chk.domain_copy is not None:
-            node = root.find("domain")
+            node = find_one(root, "domain")
             if node is not None:
                 domain_xml = etree.tostring(node, encoding="unicode", with_tail=False)
     else:

@@ -10,7 +10,6 @@ name is treated as known (refused), the safe side.
 
 from __future__ import annotations
 
-import functools
 import os
 
 from lxml import etree
@@ -49,8 +48,19 @@ class ExpectedTree:
         return node
 
 
-@functools.cache
+# (element names, attribute names) of libvirt's schemas, read once; a list rather than functools.cache: every
+# XML-reading pyvirsh command imports this module, and functools (with collections) cost it two million
+# instructions for a function that only runs when a document has a name no model maps
+_NAMES: list[tuple[frozenset[str], frozenset[str]] | None] = []
+
+
 def _libvirt_names() -> tuple[frozenset[str], frozenset[str]] | None:
+    if not _NAMES:
+        _NAMES.append(_read_libvirt_names())
+    return _NAMES[0]
+
+
+def _read_libvirt_names() -> tuple[frozenset[str], frozenset[str]] | None:
     import glob  # only when an unmapped name is met
 
     from pyvirt.conf.schema import SCHEMA_DIR

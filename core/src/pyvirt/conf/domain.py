@@ -20,7 +20,7 @@ from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.domain_values import check_domain_values
 from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib, parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, field, format_model, parse_model
-from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 
@@ -151,7 +151,7 @@ class Nvram(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        source = elem.find("source")
+        source = find_one(elem, "source")
         kind = values.get("type")
         if kind is None:
             if source is not None:
@@ -168,7 +168,7 @@ class Nvram(XmlModel):
         if self.type is None:
             return
         elem.text = None
-        source = elem.find("source")
+        source = find_one(elem, "source")
         if source is None:
             source = etree.SubElement(elem, "source")
         if self.type == "file" and self.path:
@@ -216,7 +216,7 @@ class Os(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        tables = elem.findall("acpi/table")
+        tables = find_all(elem, "acpi/table")
         if len(tables) > 1:
             raise XMLError(ErrorCode.XML_ERROR, "Only one acpi table is supported")
         if tables and tables[0].get("type") is None:
@@ -387,7 +387,7 @@ class Features(XmlModel):
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
         # virDomainFeaturesDefParse: these switches are on when written without a state (<pmu/>)
         for tag in ("pmu", "pvspinlock", "vmport", "vmcoreinfo"):
-            if elem.find(tag) is not None and values.get(f"{tag}_state") is None:
+            if find_one(elem, tag) is not None and values.get(f"{tag}_state") is None:
                 values[f"{tag}_state"] = "on"
         if values.get("hpt_maxpagesize") is not None:  # kept in KiB, as virDomainFeaturesHPTDefParse scales it
             kib = parse_memory_kib(str(values["hpt_maxpagesize"]), values.get("hpt_maxpagesize_unit"), "maxpagesize")
@@ -441,7 +441,7 @@ class Cpu(XmlModel):
         elem.attrib.clear()
         for key, value in attrs.items():
             elem.set(key, value)
-        model = elem.find("model")
+        model = find_one(elem, "model")
         if model is not None:
             if mode not in ("custom", "host-model"):
                 elem.remove(model)
@@ -451,7 +451,7 @@ class Cpu(XmlModel):
                 model.set("fallback", (self.model.fallback if self.model else None) or "allow")
                 for key, value in rest:
                     model.set(key, value)
-        vendor = elem.find("vendor")
+        vendor = find_one(elem, "vendor")
         if vendor is not None and mode not in ("custom", "host-model"):
             elem.remove(vendor)
         parent = elem.getparent()
@@ -663,14 +663,14 @@ class Domain(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        xen_args = elem.findall(f"{{{XEN_NS}}}commandline/{{{XEN_NS}}}arg")
+        xen_args = find_all(elem, f"{{{XEN_NS}}}commandline/{{{XEN_NS}}}arg")
         for arg in xen_args:  # libxlDomainDefNamespaceParse
             if arg.get("value") is None:
                 raise InternalError(ErrorCode.INTERNAL_ERROR, "No device model command-line argument specified")
         if xen_args:
             values["xen_commandline"] = [str(arg.get("value")) for arg in xen_args]
         _parse_qemu_commandline(elem, values)
-        ns = elem.find(f"{{{LXC_NS}}}namespace")
+        ns = find_one(elem, f"{{{LXC_NS}}}namespace")
         if ns is None:
             return
         share: dict[str, tuple[str, str]] = {}
@@ -713,12 +713,12 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 def _parse_qemu_commandline(elem: etree._Element, values: dict[str, Any]) -> None:
     """``<qemu:commandline>``'s ``<qemu:arg value>`` and ``<qemu:env name value>``, whatever prefix the namespace
     has, with libvirt's checks (qemuDomainDefNamespaceParseCommandlineArgs/-Env): QEMU gets them verbatim."""
-    args = elem.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")
+    args = find_all(elem, f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")
     for arg in args:
         if arg.get("value") is None:
             raise InternalError(ErrorCode.INTERNAL_ERROR, "No qemu command-line argument specified")
     env: list[tuple[str, str | None]] = []
-    for node in elem.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}env"):
+    for node in find_all(elem, f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}env"):
         name = node.get("name")
         if not name:
             raise InternalError(ErrorCode.INTERNAL_ERROR, "No qemu environment name specified")
@@ -917,8 +917,8 @@ def _check_generic(dom: Domain) -> None:
 def _merge_hugepages(root: etree._Element) -> None:
     """libvirt reads ``./memoryBacking/hugepages/page`` with XPath: pages of a repeated ``<hugepages>`` count
     too (and then meet its nodeset checks)."""
-    for backing in root.findall("memoryBacking"):
-        lists = backing.findall("hugepages")
+    for backing in find_all(root, "memoryBacking"):
+        lists = find_all(backing, "hugepages")
         for extra in lists[1:]:
             lists[0].extend(list(extra))
             backing.remove(extra)
@@ -926,7 +926,7 @@ def _merge_hugepages(root: etree._Element) -> None:
 
 def _merge_devices(root: etree._Element) -> None:
     """Several ``<devices>`` elements are one device list to libvirt (its XPath ``./devices/disk`` reads them all)."""
-    lists = root.findall("devices")
+    lists = find_all(root, "devices")
     for extra in lists[1:]:
         lists[0].extend(list(extra))
         root.remove(extra)
@@ -959,14 +959,16 @@ def _numa_memory_kib(dom: Domain) -> int:
     """The guest NUMA cells' memory added up (libvirt's virDomainNumaGetMemorySize)."""
     if dom.cpu is None or not dom.cpu.numa:
         return 0
-    cells = etree.fromstring(f"<numa>{dom.cpu.numa}</numa>").findall("cell")
+    cells = find_all(etree.fromstring(f"<numa>{dom.cpu.numa}</numa>".encode()), "cell")
     return sum(parse_memory_kib(c.get("memory") or "", c.get("unit"), "memory") for c in cells if c.get("memory"))
 
 
 def _check_hugepages(dom: Domain) -> None:
     """libvirt's rules for ``<hugepages><page nodeset>``: one page size per guest node, nodes that exist."""
     pages = (dom.memory_backing.pages if dom.memory_backing is not None else None) or []
-    cells = len(etree.fromstring(f"<n>{dom.cpu.numa}</n>").findall("cell")) if dom.cpu and dom.cpu.numa else 0
+    cells = (
+        len(find_all(etree.fromstring(f"<n>{dom.cpu.numa}</n>".encode()), "cell")) if dom.cpu and dom.cpu.numa else 0
+    )
     masks = [parse_bitmap(p.nodeset, "hugepages nodeset") if p.nodeset is not None else None for p in pages]
     if cells == 0:
         # virDomainDefPostParseMemtune: without guest NUMA, a page size for node 0 alone is the default one
@@ -1094,6 +1096,9 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
         _drop_default_device_labels(copy)
         for disk in copy.devices.disks if copy.devices else []:
             disk.mirror = None  # a block copy is not configuration (virDomainDiskDefFormatMirror)
+        for nic in copy.devices.interfaces if copy.devices else []:
+            if nic.type == "network":
+                nic.source_portid = None  # nor is the network port a running NIC holds (virDomainNetDefFormat)
     prefix, uri = ("xen", XEN_NS) if copy.xen_commandline else ("qemu", QEMU_NS)
     declared = bool(copy.xen_commandline or copy.qemu_args or copy.qemu_env)
     root = etree.Element("domain", nsmap={prefix: uri} if declared else None)

@@ -7,6 +7,7 @@ from lxml import etree
 from pyvirt.conf.domain_values import CHR_TYPES as _CHR_SOURCE_TYPES
 from pyvirt.conf.units import UINT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.xmlmodel import SELF, X, XmlModel, field
+from pyvirt.conf.xmlparse import find_all, find_one
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see conf/xmlmodel.py
@@ -95,7 +96,7 @@ class Address(XmlModel):
                                f"'{attrs['reg']}'. Expected non-negative integer value")  # fmt: skip
             attrs["reg"] = f"0x{reg[1]:08x}"
         values["attrs"] = attrs
-        zpci = elem.find("zpci") if attrs.get("type") == "pci" else None
+        zpci = find_one(elem, "zpci") if attrs.get("type") == "pci" else None
         if zpci is not None:  # virZPCIDeviceAddressParseXML: each optional
             values["zpci_uid"] = prop_uint(zpci, "uid", 0)
             values["zpci_fid"] = prop_uint(zpci, "fid", 0)
@@ -130,7 +131,7 @@ class DeviceSeclabel(XmlModel):
             elem.set("labelskip", "yes")
         else:
             elem.set("relabel", "no" if self.relabel is False else "yes")
-        label = elem.find("label")
+        label = find_one(elem, "label")
         if label is not None:  # attributes first, then the label
             elem.remove(label)
             elem.append(label)
@@ -172,7 +173,7 @@ class StorageAuth(XmlModel):
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown auth type '{values['type']}'")
         if not values.get("username"):
             raise XMLError(ErrorCode.XML_ERROR, "missing username for auth")
-        if elem.find("secret") is None:
+        if find_one(elem, "secret") is None:
             raise XMLError(ErrorCode.XML_ERROR, "Missing <secret> element in auth")
 
 
@@ -212,7 +213,7 @@ class BackingStore(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        size = elem.find("format/metadata_cache/max_size")
+        size = find_one(elem, "format/metadata_cache/max_size")
         if size is not None:  # as the top image's <driver>: kept in bytes
             values["format_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
             values["format_metadata_cache_unit"] = "bytes"
@@ -259,7 +260,7 @@ class DiskMirror(XmlModel):
             values["file"], values["format"] = values.get("source_file"), values.get("format_type")
         else:
             values["file"] = values["format"] = None
-        size = elem.find("format/metadata_cache/max_size")
+        size = find_one(elem, "format/metadata_cache/max_size")
         if size is not None:  # as <backingStore>'s: kept in bytes
             values["format_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
             values["format_metadata_cache_unit"] = "bytes"
@@ -381,16 +382,16 @@ class Disk(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        size = elem.find("driver/metadata_cache/max_size")
+        size = find_one(elem, "driver/metadata_cache/max_size")
         if size is not None:  # virParseScaledValue, bytes unless a unit is given; written back in bytes
             values["driver_metadata_cache_max_size"] = parse_scaled(size.text or "", size.get("unit"), "max_size")
             values["driver_metadata_cache_unit"] = "bytes"
         # virDomainDiskSourceNVMeParse / virDomainDiskSourceVHostUserParse
         kind, source_type = values.get("type"), values.get("source_type")
-        if kind == "nvme" and elem.find("source") is not None and source_type != "pci":
+        if kind == "nvme" and find_one(elem, "source") is not None and source_type != "pci":
             raise XMLError(ErrorCode.XML_ERROR, f"unsupported source type '{source_type}'" if source_type
                            else "missing 'type' attribute to disk source")  # fmt: skip
-        if kind == "vhostuser" and elem.find("source") is not None and source_type != "unix":
+        if kind == "vhostuser" and find_one(elem, "source") is not None and source_type != "unix":
             raise XMLError(ErrorCode.XML_ERROR, "invalid 'type' attribute for vhostuser disk source" if source_type
                            else "missing 'type' attribute for vhostuser disk source")  # fmt: skip
         if values.get("auth") is not None and values.get("source_auth") is not None:
@@ -400,7 +401,7 @@ class Disk(XmlModel):
         # A volume disk's path is what the storage driver resolved for a running guest; its XML
         # names the pool and volume only, as libvirt's does.
         if self.type == "volume":
-            source = elem.find("source")
+            source = find_one(elem, "source")
             if source is not None:
                 for attr in ("file", "dev", "dir", "protocol", "name"):
                     if attr in source.attrib:
@@ -551,7 +552,7 @@ class Bandwidth(XmlModel):
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
         for kind in ("inbound", "outbound"):
-            if len(elem.findall(kind)) > 1:
+            if len(find_all(elem, kind)) > 1:
                 raise XMLError(ErrorCode.XML_DETAIL, f"Only one child <{kind}> element allowed")
         outbound = values.get("outbound")
         if outbound is not None and outbound.floor:
@@ -658,13 +659,51 @@ class VirtualPort(XmlModel):
             values["interfaceid"] = str(uuid.uuid4())
 
 
+def _check_portid(values: dict[str, Any], portid: str) -> None:
+    """``<source portid>``: the network port's UUID (virXMLPropUUID), or a vds switch port's number
+    (virXMLPropLongLong); written back as libvirt writes each."""
+    from pyvirt.conf.identity import normalize_uuid
+
+    network = values.get("type") == "network"
+    try:
+        values["source_portid"] = normalize_uuid(portid) if network else str(int(portid, 10))
+    except (XMLError, ValueError):
+        expected = "UUID" if network else "long long integer value"
+        raise XMLError(ErrorCode.XML_ERROR, f"Invalid value for attribute 'portid' in element 'source': "
+                       f"'{portid}'. Expected {expected}") from None  # fmt: skip
+
+
 # interface types whose <virtualport> libvirt reads (the others refuse it)
 _VPORT_NET_TYPES = ("network", "bridge", "direct", "hostdev")
+# interface types whose <filterref> libvirt reads (virDomainNetDefParseXML's parse_filterref; the others drop it)
+_FILTERREF_NET_TYPES = ("network", "bridge", "ethernet")
+_FILTER_VARNAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_FILTER_VARVALUE = _FILTER_VARNAME | frozenset(".:")
+
+
+class FilterRefParameter(XmlModel):
+    name: Annotated[str | None, X("@name")] = None
+    value: Annotated[str | None, X("@value")] = None
+
+
+class NicFilterRef(XmlModel):
+    """A NIC's network filter and its parameters (virNWFilterParseParamAttributes): a parameter whose name or
+    value libvirt would not accept is skipped, and they are written sorted by name, as libvirt's hash table is."""
+
+    filter: Annotated[str | None, X("@filter")] = None
+    parameters: Annotated[list[FilterRefParameter] | None, X("parameter", model=FilterRefParameter, many=True)] = None
+
+    @classmethod
+    def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
+        kept = [p for p in values.get("parameters") or []
+                if p.name and p.value and set(p.name) <= _FILTER_VARNAME and set(p.value) <= _FILTER_VARVALUE]  # fmt: skip
+        values["parameters"] = sorted(kept, key=lambda p: p.name or "") or None
+
 
 
 class Interface(XmlModel):
     TAG = "interface"
-    UNSUPPORTED = frozenset({"filterref", "tune", "coalesce", "teaming"})
+    UNSUPPORTED = frozenset({"tune", "coalesce", "teaming"})
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
@@ -677,6 +716,21 @@ class Interface(XmlModel):
         inbound = bandwidth.inbound if bandwidth is not None else None
         if inbound is not None and inbound.floor and values.get("type") != "network":
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "floor attribute is not supported for this config")
+        portid = values.get("source_portid")
+        if portid is not None and values.get("type") in ("network", "vds"):
+            _check_portid(values, portid)
+        ref = values.get("filterref")
+        if ref is not None and (ref.filter is None or values.get("type") not in _FILTERREF_NET_TYPES):
+            values["filterref"] = None  # libvirt reads it for these types only, and without a filter keeps nothing
+
+    def xml_format_extra(self, elem: etree._Element) -> None:
+        source = elem.find("source") if self.type == "network" and self.source_portid else None
+        if source is not None:  # virDomainNetDefFormat: network, portgroup, portid, then the bridge it got
+            attrs = {str(k): str(v) for k, v in source.attrib.items()}
+            source.attrib.clear()
+            for key in sorted(attrs, key=lambda k: ("network", "portgroup", "portid").index(k)
+                              if k in ("network", "portgroup", "portid") else 3):  # fmt: skip
+                source.set(key, attrs[key])
 
     type: Annotated[str | None, X("@type")] = None
     managed: Annotated[bool | None, X("@managed")] = None  # type='hostdev': detach from the host driver first
@@ -693,7 +747,8 @@ class Interface(XmlModel):
     source_port: Annotated[int | None, X("source/@port")] = None
     # <interface type='vds'>: a VMware distributed switch port (libvirt's ESX driver)
     source_switchid: Annotated[str | None, X("source/@switchid")] = None
-    source_portid: Annotated[int | None, X("source/@portid")] = None
+    # type='vds': the switch port's number; type='network': the UUID of the network driver's port (live XML only)
+    source_portid: Annotated[str | None, X("source/@portid")] = None
     source_portgroupid: Annotated[str | None, X("source/@portgroupid")] = None
     source_connectionid: Annotated[int | None, X("source/@connectionid")] = None
     # type='hostdev': the PCI device (an SR-IOV VF) given to the guest; QEMU and LXC refuse that type
@@ -740,6 +795,7 @@ class Interface(XmlModel):
     driver_guest_tso6: Annotated[bool | None, X("driver/guest/@tso6", words=("on", "off"))] = None
     driver_guest_ecn: Annotated[bool | None, X("driver/guest/@ecn", words=("on", "off"))] = None
     driver_guest_ufo: Annotated[bool | None, X("driver/guest/@ufo", words=("on", "off"))] = None
+    filterref: Annotated[NicFilterRef | None, X("filterref", model=NicFilterRef)] = None
     mtu: Annotated[int | None, X("mtu/@size")] = None
     link_state: Annotated[str | None, X("link/@state")] = None
     boot: Annotated[Boot | None, X("boot", model=Boot)] = None
@@ -996,7 +1052,7 @@ class Tpm(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        source = elem.find("backend/source")
+        source = find_one(elem, "backend/source")
         kind = source.get("type") if source is not None else None
         if values.get("backend_type") == "external" and kind is not None and kind not in _CHR_SOURCE_TYPES:
             raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"unknown backend type '{kind}' for external TPM")

@@ -14,6 +14,7 @@ from pyvirt.conf.bitmap import parse_bitmap
 from pyvirt.conf.disk_names import insertion_order
 from pyvirt.conf.units import INT_MAX, parse_memory_kib, parse_scaled, strtoul
 from pyvirt.conf.value_checks import bitmap, enum, uint, ull, unit_suffix
+from pyvirt.conf.xmlparse import find_all, find_one, find_text
 from pyvirt.errors import Error, ErrorCode, NotSupportedError, XMLError, make_error
 
 __all__ = ["check_structure"]
@@ -73,11 +74,11 @@ def _check_backing_store(backing: etree._Element) -> None:
     and has a source."""
     if backing.get("type") is None:
         return
-    fmt = backing.find("format")
+    fmt = find_one(backing, "format")
     name = fmt.get("type") if fmt is not None else None
     if not name:
         raise XMLError(ErrorCode.XML_ERROR, "missing disk backing store format")
-    if backing.find("source") is None:
+    if find_one(backing, "source") is None:
         raise XMLError(ErrorCode.XML_ERROR, "missing disk backing store source")
     if name not in _BACKING_FORMATS:
         raise XMLError(ErrorCode.XML_ERROR, f"unknown storage source format '{name}'")
@@ -106,13 +107,13 @@ _DISK_PREFIXES = ("hd", "sd", "vd", "xvd", "ubd")
 def _check_devices(devices: etree._Element) -> None:
     """Rules across the device list: devices there may be one of, USB disabled, unique audio ids, disk names."""
     for tag, (code, message) in _SINGLE_DEVICES.items():
-        if len(devices.findall(tag)) > 1:
+        if len(find_all(devices, tag)) > 1:
             raise make_error(code, message)
     usb_none = usb_other = False
     for ctrl in devices.iterchildren("controller"):
-        if len(ctrl.findall("model")) > 1:
+        if len(find_all(ctrl, "model")) > 1:
             raise XMLError(ErrorCode.XML_ERROR, "Multiple <model> elements in controller definition not allowed")
-        if len(ctrl.findall("target")) > 1:
+        if len(find_all(ctrl, "target")) > 1:
             raise XMLError(ErrorCode.XML_ERROR, "Multiple <target> elements in controller definition not allowed")
         if ctrl.get("type") == "usb":
             none = ctrl.get("model") == "none"
@@ -121,7 +122,7 @@ def _check_devices(devices: etree._Element) -> None:
                     ErrorCode.XML_DETAIL, "Can't add another USB controller: USB is disabled for this domain"
                 )
             usb_none, usb_other = usb_none or none, usb_other or not none
-    if usb_none and devices.find("hub[@type='usb']") is not None:
+    if usb_none and find_one(devices, "hub[@type='usb']") is not None:
         raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "Can't add USB hub: USB is disabled for this domain")
     audio_ids: set[int] = set()
     for audio in devices.iterchildren("audio"):
@@ -133,17 +134,17 @@ def _check_devices(devices: etree._Element) -> None:
         audio_ids.add(parsed[1])
     _check_disks(devices)
     root = devices.getparent()
-    cells = len(root.findall("cpu/numa/cell")) if root is not None else 0
+    cells = len(find_all(root, "cpu/numa/cell")) if root is not None else 0
     for mem in devices.iterchildren("memory"):
         _check_memory_device(mem, cells)
     for rng in devices.iterchildren("rng"):
-        if len(rng.findall("backend")) != 1:
+        if len(find_all(rng, "backend")) != 1:
             raise XMLError(ErrorCode.XML_ERROR, "only one RNG backend is supported")
     for fs in devices.iterchildren("filesystem"):
         _check_filesystem(fs)
     sources: set[bytes] = set()
     for hostdev in devices.iterchildren("hostdev"):
-        source = hostdev.find("source")
+        source = find_one(hostdev, "source")
         if source is None:
             continue
         key = (hostdev.get("type") or "").encode() + etree.tostring(source, method="c14n")
@@ -152,24 +153,24 @@ def _check_devices(devices: etree._Element) -> None:
         sources.add(key)
     primary = 0
     for video in devices.iterchildren("video"):
-        model = video.find("model")
+        model = find_one(video, "model")
         primary += model is not None and model.get("primary") == "yes"
         if primary > 1:
             raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "Only one primary video device is supported")
     for tpm in devices.iterchildren("tpm"):
-        backends = len(tpm.findall("backend"))
+        backends = len(find_all(tpm, "backend"))
         if backends == 0:
             raise XMLError(ErrorCode.XML_ERROR, "missing TPM device backend")
         if backends > 1:
             raise XMLError(ErrorCode.XML_ERROR, "only one TPM backend is supported")
     for channel in devices.iterchildren("channel"):
-        target = channel.find("target")
+        target = find_one(channel, "target")
         if target is None or not target.get("type"):
             raise XMLError(ErrorCode.XML_ERROR, "target type must be specified for channel device")
 
 
 def _disk_source(disk: etree._Element) -> str | None:
-    source = disk.find("source")
+    source = find_one(disk, "source")
     if source is None:
         return None
     return source.get("file") or source.get("dev") or source.get("dir") or source.get("name")
@@ -180,7 +181,7 @@ def _check_disks(devices: etree._Element) -> None:
     found: list[tuple[str, str, str | None]] = []  # (bus, target, source)
     for disk in devices.iterchildren("disk"):
         dev = disk.get("device") or "disk"
-        target = disk.find("target")
+        target = find_one(disk, "target")
         name = target.get("dev") if target is not None else None
         path = _disk_source(disk)
         if not name:
@@ -212,7 +213,7 @@ def _default_bus(name: str) -> str:
 
 def _check_numa(numa: etree._Element) -> None:
     """libvirt's virDomainNumaDefParseXML: cells numbered 0..n-1 once each, disjoint CPU sets, a memory size each."""
-    cells = numa.findall("cell")
+    cells = find_all(numa, "cell")
     if not cells:
         raise XMLError(ErrorCode.XML_ERROR, "NUMA topology defined without NUMA cells")
     masks: dict[int, set[int]] = {}
@@ -260,13 +261,13 @@ def _check_numa(numa: etree._Element) -> None:
 
 def _check_cpu(cpu: etree._Element) -> None:
     """A custom CPU with a check policy needs a model (virDomainDefPostParseCPU); one cache element at most."""
-    caches = cpu.findall("cache")
+    caches = find_all(cpu, "cache")
     if len(caches) > 1:
         raise XMLError(ErrorCode.XML_ERROR, "at most one CPU cache element may be specified")
     level = strtoul(caches[0].get("level") or "", 10) if caches else None
     if level is not None and level[0] != "-" and not 1 <= level[1] <= 3:
         raise XMLError(ErrorCode.XML_ERROR, "invalid CPU cache level, must be in range [1,3]")
-    model = cpu.find("model")
+    model = find_one(cpu, "model")
     has_model = model is not None and bool((model.text or "").strip())
     if (cpu.get("mode") or "custom") == "custom" and not has_model and cpu.get("check") not in (None, "default"):
         raise make_error(ErrorCode.CONFIG_UNSUPPORTED, "check attribute specified for CPU with no model")
@@ -306,10 +307,10 @@ def _check_iotune(iotune: etree._Element) -> None:
 
 def _check_memory_device(mem: etree._Element, cells: int) -> None:
     """libvirt's virDomainMemoryDefParseXML: a target with a size, a non-negative guest node."""
-    target = mem.find("target")
+    target = find_one(mem, "target")
     if target is None:
         raise XMLError(ErrorCode.XML_ERROR, "missing <target> element for <memory> device")
-    node = target.find("node")
+    node = find_one(target, "node")
     if node is not None and (node.text or "").strip():
         parsed = strtoul((node.text or "").strip(), 10)
         if parsed is None or parsed[0] == "-" or parsed[1] > INT_MAX:
@@ -322,17 +323,17 @@ def _check_memory_device(mem: etree._Element, cells: int) -> None:
                 f"can't add memory backend for guest node '{parsed[1]}' as the guest has only '{cells}' NUMA nodes "
                 "configured",
             )
-    size = target.find("size")
+    size = find_one(target, "size")
     if size is None or not (size.text or "").strip():
         raise XMLError(ErrorCode.XML_ERROR, "missing element or attribute './size'")
     model = mem.get("model")
-    if model in ("nvdimm", "virtio-pmem") and not (mem.findtext("source/path") or "").strip():
+    if model in ("nvdimm", "virtio-pmem") and not (find_text(mem, "source/path") or "").strip():
         raise XMLError(ErrorCode.XML_DETAIL, f"path is required for model '{model}'")
 
 
 def _vcpu_count(root: etree._Element) -> int | None:
     """The maximum vCPU count, 1 when ``<vcpu>`` is absent (libvirt's default); None when unreadable."""
-    vcpu = root.find("vcpu")
+    vcpu = find_one(root, "vcpu")
     if vcpu is None:
         return 1
     parsed = strtoul((vcpu.text or "").strip(), 10)
@@ -389,7 +390,7 @@ _ONCE = {
 
 def _check_unique_children(domain: etree._Element) -> None:
     for tag, message in _ONCE.items():
-        if len(domain.findall(tag)) > 1:
+        if len(find_all(domain, tag)) > 1:
             raise XMLError(ErrorCode.XML_ERROR, message)
 
 
@@ -404,10 +405,10 @@ _CPUTUNE_RANGES = {
 
 def _check_cputune(cputune: etree._Element) -> None:
     """virDomainDefCputuneValidate's ranges, one emulatorsched, one vcpupin per vCPU."""
-    if len(cputune.findall("emulatorsched")) > 1:
+    if len(find_all(cputune, "emulatorsched")) > 1:
         raise XMLError(ErrorCode.XML_ERROR, "only one emulatorsched is supported")
     for name, (low, high) in _CPUTUNE_RANGES.items():
-        child = cputune.find(name)
+        child = find_one(cputune, name)
         parsed = strtoul((child.text or "").strip(), 10) if child is not None else None
         if parsed is not None and parsed[0] != "-" and parsed[1] > 0 and not low <= parsed[1] <= high:
             raise make_error(
@@ -426,8 +427,8 @@ def _check_cputune(cputune: etree._Element) -> None:
 def _iothread_ids(root: etree._Element) -> set[int]:
     """virDomainDefParseIOThreads: the ids ``<iothreadids>`` gives, then the lowest free ones up to the
     ``<iothreads>`` count (virDomainIOThreadIDDefArrayInit), as the parser has them when it reads ``<cputune>``."""
-    ids = {p[1] for t in root.iterfind("iothreadids/iothread") if (p := strtoul(t.get("id") or "", 10)) is not None}
-    count = strtoul((root.findtext("iothreads") or "").strip(), 10)
+    ids = {p[1] for t in find_all(root, "iothreadids/iothread") if (p := strtoul(t.get("id") or "", 10)) is not None}
+    count = strtoul((find_text(root, "iothreads") or "").strip(), 10)
     wanted = count[1] if count is not None else 0
     free = 1
     while len(ids) < wanted:
@@ -467,8 +468,8 @@ def _check_numatune(root: etree._Element, numatune: etree._Element) -> None:
     """virDomainNumatuneParseXML and virDomainNumatuneSet: a static placement needs a nodeset (a vCPU placement
     other than 'auto' makes an unplaced memory binding static); per-node bindings contradict automatic placement,
     (the nodes themselves: ``_check_memnodes``)."""
-    memory = numatune.find("memory")
-    vcpu = root.find("vcpu")
+    memory = find_one(numatune, "memory")
+    vcpu = find_one(root, "vcpu")
     placement_static = (vcpu.get("placement") if vcpu is not None else None) != "auto"
     placement = None if memory is None else memory.get("placement")
     mode = None if memory is None else memory.get("mode")
@@ -481,7 +482,7 @@ def _check_numatune(root: etree._Element, numatune: etree._Element) -> None:
     if placement == "static" and nodeset is None:
         raise make_error(ErrorCode.CONFIG_UNSUPPORTED,
                          "nodeset for NUMA memory tuning must be set if 'placement' is 'static'")  # fmt: skip
-    memnodes = numatune.findall("memnode")
+    memnodes = find_all(numatune, "memnode")
     if memnodes and specified and placement == "auto":
         raise make_error(ErrorCode.CONFIG_UNSUPPORTED,
                          "Per-node binding is not compatible with automatic NUMA placement.")  # fmt: skip
@@ -490,11 +491,11 @@ def _check_numatune(root: etree._Element, numatune: etree._Element) -> None:
 def _check_memnodes(root: etree._Element, numatune: etree._Element) -> None:
     """virDomainNumatuneNodeParseXML: each memnode names an existing guest cell, once, with a valid nodeset, and
     is 'restrictive' when the memory binding is."""
-    memnodes = numatune.findall("memnode")
+    memnodes = find_all(numatune, "memnode")
     if not memnodes:
         return
-    restrictive = numatune.find("memory[@mode='restrictive']") is not None
-    cells = len(root.findall("cpu/numa/cell"))
+    restrictive = find_one(numatune, "memory[@mode='restrictive']") is not None
+    cells = len(find_all(root, "cpu/numa/cell"))
     if not cells:
         raise XMLError(ErrorCode.XML_ERROR, "Element 'memnode' is invalid without any guest NUMA cells")
     seen: set[int] = set()
@@ -539,11 +540,11 @@ def _check_numa_cpus(root: etree._Element, numa: etree._Element) -> None:
 
 def _check_filesystem(fs: etree._Element) -> None:
     """A filesystem needs a target directory, and a source unless it is a RAM disk (virDomainFSDefParseXML)."""
-    source = fs.find("source")
+    source = find_one(fs, "source")
     src = None
     if source is not None:
         src = source.get("dir") or source.get("file") or source.get("name") or source.get("socket")
-    target = fs.find("target")
+    target = find_one(fs, "target")
     if target is None or not target.get("dir"):
         raise make_error(ErrorCode.NO_TARGET, src)
     # libvirt exempts RAM disks and pool volumes only; a virtiofs share needs its source too.

@@ -115,7 +115,8 @@ def _element_of(metadata: str, uri: str) -> str | None:
 
     from lxml import etree
 
-    holder = etree.fromstring(f"<metadata>{metadata}</metadata>", etree.XMLParser(resolve_entities=False))
+    # bytes: lxml matches str input against a pattern (for an encoding declaration), which imports re
+    holder = etree.fromstring(f"<metadata>{metadata}</metadata>".encode(), etree.XMLParser(resolve_entities=False))
     for child in holder.iterchildren("*"):
         if etree.QName(child).namespace != uri:
             continue
@@ -132,7 +133,9 @@ def _replace_element(metadata: str | None, uri: str, element: str | None) -> str
     """virDomainDefSetMetadata for elements: drop every child of namespace ``uri``, then append ``element``."""
     from lxml import etree
 
-    holder = etree.fromstring(f"<metadata>{metadata or ''}</metadata>", etree.XMLParser(resolve_entities=False))
+    holder = etree.fromstring(
+        f"<metadata>{metadata or ''}</metadata>".encode(), etree.XMLParser(resolve_entities=False)
+    )
     for child in list(holder):
         if isinstance(child.tag, str) and etree.QName(child).namespace == uri:
             holder.remove(child)

@@ -22,6 +22,7 @@ from lxml import etree
 from pyvirt.conf.common import check_name, document_to_string, new_uuid, normalize_uuid, parse_document
 from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model
+from pyvirt.conf.xmlparse import find_one
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import Error, ErrorCode, InternalError, NotSupportedError, XMLError
 
@@ -149,7 +150,7 @@ class Network(XmlModel):
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
         """networkDnsmasqDefNamespaceParse: every ``<dnsmasq:option value=.../>``, in order; no value is refused."""
-        options = elem.find(f"{{{DNSMASQ_NS}}}options")
+        options = find_one(elem, f"{{{DNSMASQ_NS}}}options")
         if options is None:
             return
         found = []

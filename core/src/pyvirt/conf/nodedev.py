@@ -41,7 +41,7 @@ class NodeDevice(XmlModel):
         for cap in self.capabilities:
             out.append(cap.type or "")
             if cap.content:
-                for nested in etree.fromstring(f"<r>{cap.content}</r>").iter("capability"):
+                for nested in etree.fromstring(f"<r>{cap.content}</r>".encode()).iter("capability"):
                     out.append(nested.get("type") or "")
         return out
 

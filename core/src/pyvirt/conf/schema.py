@@ -28,6 +28,7 @@ SCHEMA_FILES = {
     "secret": "secret.rng",
     "device": "nodedev.rng",
     "interface": "interface.rng",
+    "networkport": "networkport.rng",
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pyvirt.conf.common import document_to_string, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
+
+TYPE_CHECKING = False  # typing only for type checkers: every snapshot-* line on test:/// would load it (xmlmodel.py)
+if TYPE_CHECKING:
+    from typing import Annotated
 
 __all__ = ["SNAPSHOT_NAME_MAX_BYTES", "Snapshot", "check_snapshot_name", "format_snapshot", "parse_snapshot"]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from pyvirt.conf.snapshot import SnapshotDisk
 from pyvirt.errors import ErrorCode, ErrorDomain, InternalError, NotSupportedError, XMLError
 
+TYPE_CHECKING = False  # not typing's: snapshot-create-as on test:/// would load typing for it (see xmlmodel.py)
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
     from pyvirt.conf.domain_devices import Disk

@@ -23,7 +23,7 @@ from pyvirt.conf.common import check_name, new_uuid, normalize_uuid
 from pyvirt.conf.coverage import ExpectedTree
 from pyvirt.conf.units import parse_scaled
 from pyvirt.conf.xmlmodel import X, XmlModel, format_model, parse_model
-from pyvirt.conf.xmlparse import parse_xml
+from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 from pyvirt.conf.xmlwriter import to_string
 from pyvirt.errors import ErrorCode, NotSupportedError, XMLError
 
@@ -207,9 +207,9 @@ class Pool(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        mount = [o.get("name") or "" for o in elem.iterfind(f"{{{FS_NS}}}mount_opts/{{{FS_NS}}}option")]
+        mount = [o.get("name") or "" for o in find_all(elem, f"{{{FS_NS}}}mount_opts/{{{FS_NS}}}option")]
         rbd = [(o.get("name") or "", o.get("value") or "")
-               for o in elem.iterfind(f"{{{RBD_NS}}}config_opts/{{{RBD_NS}}}option")]  # fmt: skip
+               for o in find_all(elem, f"{{{RBD_NS}}}config_opts/{{{RBD_NS}}}option")]  # fmt: skip
         if any(not name for name in mount):
             raise XMLError(ErrorCode.XML_ERROR, "no fs mount option name specified")
         if any(not name for name, _ in rbd):
@@ -281,8 +281,8 @@ class VolTarget(XmlModel):
 
     @classmethod
     def xml_parse_extra(cls, elem: etree._Element, values: dict[str, Any]) -> None:
-        values["nocow"] = elem.find("nocow") is not None
-        features = elem.find("features")
+        values["nocow"] = find_one(elem, "nocow") is not None
+        features = find_one(elem, "features")
         if features is not None:
             names = [str(child.tag) for child in features.iterchildren("*")]
             unknown = next((n for n in names if n not in _VOLUME_FEATURES), None)
@@ -347,17 +347,17 @@ def _text(elem: etree._Element) -> str:
 def _check_permissions(root: etree._Element, where: str) -> None:
     """virStorageDefParsePerms: the mode only from 0 to 0777 (no setuid, setgid or sticky bit, never -1),
     owner and group a uid_t/gid_t or -1; with libvirt's words. Run on the raw text, as libvirt reads it."""
-    perms = root.find(where)
+    perms = find_one(root, where)
     if perms is None:
         return
-    mode = perms.find("mode")
+    mode = find_one(perms, "mode")
     text = _text(mode) if mode is not None else ""
     if text:  # virXPathString gives NULL for an empty string: no mode then
         value = _strtol(text, 8)
         if value is None or not -(2**31) <= value < 2**31 or value & ~0o777:
             raise XMLError(ErrorCode.XML_ERROR, "malformed octal mode")
     for tag in ("owner", "group"):
-        elem = perms.find(tag)
+        elem = find_one(perms, tag)
         if elem is None:
             continue
         number = _strtol(_text(elem), 10)

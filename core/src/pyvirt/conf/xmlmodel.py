@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import builtins
 import sys
-import types
 
 from lxml import etree
 
@@ -557,9 +556,12 @@ def _own_fields(klass: type) -> dict[str, tuple[Any, tuple[Any, ...]]]:
     return own
 
 
+_UNION_TYPE = type(int | None)  # types.UnionType, without importing types (with functools, for every XML command)
+
+
 def _base_type(annotation: Any) -> Any:
     """``int | None`` -> int; ``list[Foo]`` -> Foo (checked by shape, so typing's aliases need no typing)."""
-    if isinstance(annotation, types.UnionType) or getattr(getattr(annotation, "__origin__", None), "_name", "") in (
+    if isinstance(annotation, _UNION_TYPE) or getattr(getattr(annotation, "__origin__", None), "_name", "") in (
         "Union",
         "Optional",
     ):
@@ -625,7 +627,7 @@ def _find_below(children: dict[Any, etree._Element], names: tuple[str, ...]) -> 
     for n in names[1:]:
         if cur is None:
             return None
-        cur = cur.find(n)
+        cur = next(cur.iterchildren(n), None)  # not find(): ElementPath imports re (pyvirt.conf.xmlparse)
     return cur
 
 
@@ -853,7 +855,8 @@ def format_model(model: XmlModel, elem: etree._Element) -> etree._Element:
         if marker.raw:
             holder = _ensure(elem, elems, created)
             if value:
-                for child in etree.fromstring(f"<r>{value}</r>", etree.XMLParser(resolve_entities=False)):
+                # bytes, not str: lxml matches str input against a pattern (an encoding declaration), importing re
+                for child in etree.fromstring(f"<r>{value}</r>".encode(), etree.XMLParser(resolve_entities=False)):
                     holder.append(child)
             continue
         target = _ensure(elem, elems, created)

@@ -56,7 +56,8 @@ log = logging.getLogger("pyvirt.daemon.remote")
 
 _ACRONYMS = frozenset({"XML", "UUID", "ID", "OS", "CPU", "URI", "DHCP", "FS", "PM", "FD", "NMI", "SEV", "MAC", "IP"})
 # words of procedure names that libvirt's API names spell otherwise than capitalized
-_SPELLED = {"IOTHREAD": "IOThread", "FSINFO": "FSInfo", "FSFREEZE": "FSFreeze", "FSTHAW": "FSThaw", "FSTRIM": "FSTrim"}
+_SPELLED = {"IOTHREAD": "IOThread", "FSINFO": "FSInfo", "FSFREEZE": "FSFreeze", "FSTHAW": "FSThaw", "FSTRIM": "FSTrim",
+            "SSH": "SSH", "NWFILTER": "NWFilter", "NWFILTERS": "NWFilters"}  # fmt: skip
 
 # Permissions a read-only client holds (libvirt's read-only connections may read, look up and search).
 _READ_PERMS = frozenset({"read", "getattr", "none"})

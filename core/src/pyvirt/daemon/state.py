@@ -51,7 +51,7 @@ log = logging.getLogger("pyvirt.daemon.state")
 
 # Drivers with host state, initialised at start in this order (libvirtd's: network and storage before
 # the hypervisors that use them).
-_STATEFUL = ("network", "storage", "qemu", "lxc")
+_STATEFUL = ("network", "nwfilter", "storage", "qemu", "lxc")
 # A client's CONNECT_OPEN without a URI probes these, as libvirtd probes its drivers.
 _PROBE_ORDER = ("qemu", "lxc", "test")
 # The URI whose state lives exactly as long as its connections (see ``DaemonState.prepare_spare``).

@@ -28,7 +28,7 @@ class Status:
     pid: int
     id: int
     domain_xml: str
-    # driver runtime data: element name -> its attributes
+    # driver runtime data: element name -> its attributes (and under the key "", its text)
     runtime: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -50,7 +50,10 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
 def write_status(path: str, st: Status) -> None:
     root = etree.Element("domstatus", state=str(st.state), reason=str(st.reason), pid=str(st.pid), id=str(st.id))
     for tag, attrs in st.runtime.items():
-        etree.SubElement(root, tag, attrs)
+        # the key "" is the element's text: libvirt writes some runtime values so (``<agentTimeout>-2</agentTimeout>``)
+        el = etree.SubElement(root, tag, {k: v for k, v in attrs.items() if k})
+        if "" in attrs:
+            el.text = attrs[""]
     root.append(etree.fromstring(st.domain_xml.encode()))
     atomic_write(path, etree.tostring(root, pretty_print=True))
 
@@ -60,7 +63,11 @@ def read_status(path: str) -> Status:
         root = parse_xml(read_limited(f, path), "domstatus", path)
     dom = root.find("domain")
     assert dom is not None
-    runtime = {str(e.tag): {str(k): str(v) for k, v in e.attrib.items()} for e in root if e.tag != "domain"}
+    runtime = {
+        str(e.tag): {str(k): str(v) for k, v in e.attrib.items()} | ({"": e.text} if e.text and e.text.strip() else {})
+        for e in root
+        if e.tag != "domain"
+    }
     return Status(
         state=int(root.get("state", "0")), reason=int(root.get("reason", "0")), pid=int(root.get("pid", "0")),
         id=int(root.get("id", "-1")), domain_xml=etree.tostring(dom, encoding="unicode"), runtime=runtime,

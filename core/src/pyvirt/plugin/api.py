@@ -87,6 +87,7 @@ _ERROR_DOMAINS = {
     "secret": ErrorDomain.SECRET,
     "nodedev": ErrorDomain.NODEDEV,
     "interface": ErrorDomain.INTERFACE,
+    "nwfilter": ErrorDomain.NWFILTER,
 }
 
 R, W = Access.READ, Access.WRITE
@@ -114,7 +115,18 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("node_get_cells_free_memory", "virNodeGetCellsFreeMemory", R, "1.15"),
     HookApi("node_get_cpu_stats", "virNodeGetCPUStats", R, "1.15"),
     HookApi("node_get_free_pages", "virNodeGetFreePages", R, "1.15"),
+    # the host's memory: statistics, huge page pools, KSM tunables (contract 1.16)
+    HookApi("node_get_memory_stats", "virNodeGetMemoryStats", R, "1.16"),
+    HookApi("node_alloc_pages", "virNodeAllocPages", W, "1.16"),
+    HookApi("node_get_memory_parameters", "virNodeGetMemoryParameters", R, "1.16"),
+    HookApi("node_set_memory_parameters", "virNodeSetMemoryParameters", W, "1.16"),
     HookApi("connect_get_cpu_model_names", "virConnectGetCPUModelNames", R, "1.15"),
+    # CPU comparison and baseline from libvirt's CPU map (contract 1.16); the hypervisor variants may run the
+    # emulator, so libvirt's @acl is connect:write for them
+    HookApi("connect_compare_cpu", "virConnectCompareCPU", R, "1.16"),
+    HookApi("connect_baseline_cpu", "virConnectBaselineCPU", R, "1.16"),
+    HookApi("connect_compare_hypervisor_cpu", "virConnectCompareHypervisorCPU", W, "1.16"),
+    HookApi("connect_baseline_hypervisor_cpu", "virConnectBaselineHypervisorCPU", W, "1.16"),
     # client-side: the keepalive of a remote connection (libvirt checks no read-only flag)
     HookApi("connect_set_keep_alive", "virConnectSetKeepAlive", R, "1.10"),
     # ------------------------------------------------------------ domains
@@ -209,6 +221,14 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_block_resize", "virDomainBlockResize", W, "1.15"),
     HookApi("domain_migrate_set_max_speed", "virDomainMigrateSetMaxSpeed", W, "1.15"),
     HookApi("domain_migrate_get_max_speed", "virDomainMigrateGetMaxSpeed", W, "1.15"),
+    # QEMU's migration compression cache and dirty-page rate (contract 1.16; the getter is a read for libvirt's
+    # library, see ACCESS_DIFFERS_FROM_ACL)
+    HookApi("domain_migrate_get_compression_cache", "virDomainMigrateGetCompressionCache", R, "1.16"),
+    HookApi("domain_migrate_set_compression_cache", "virDomainMigrateSetCompressionCache", W, "1.16"),
+    HookApi("domain_start_dirty_rate_calc", "virDomainStartDirtyRateCalc", W, "1.16"),
+    # a running guest's disks copied out while it runs (contract 1.16): push-mode backup and its description
+    HookApi("domain_backup_begin", "virDomainBackupBegin", W, "1.16"),
+    HookApi("domain_backup_get_xml_desc", "virDomainBackupGetXMLDesc", R, "1.16"),
     # libvirt-qemu's pass-through to QEMU's monitor and guest agent (contract 1.15; refused read-only)
     HookApi("domain_qemu_monitor_command", "virDomainQemuMonitorCommand", W, "1.15"),
     HookApi("domain_qemu_agent_command", "virDomainQemuAgentCommand", W, "1.15"),
@@ -258,6 +278,19 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("domain_send_process_signal", "virDomainSendProcessSignal", W, "1.15"),
     HookApi("domain_set_user_password", "virDomainSetUserPassword", W, "1.15"),
     HookApi("domain_get_launch_security_info", "virDomainGetLaunchSecurityInfo", W, "1.15"),
+    # the guest agent and power management (contract 1.16): libvirt's @acl for each is domain:write or stronger
+    # (domain:pm_control for the two PM calls), so all are refused read-only
+    HookApi("domain_get_guest_info", "virDomainGetGuestInfo", W, "1.16"),
+    HookApi("domain_get_guest_vcpus", "virDomainGetGuestVcpus", W, "1.16"),
+    HookApi("domain_set_guest_vcpus", "virDomainSetGuestVcpus", W, "1.16"),
+    HookApi("domain_authorized_ssh_keys_get", "virDomainAuthorizedSSHKeysGet", W, "1.16"),
+    HookApi("domain_authorized_ssh_keys_set", "virDomainAuthorizedSSHKeysSet", W, "1.16"),
+    HookApi("domain_agent_set_response_timeout", "virDomainAgentSetResponseTimeout", W, "1.16"),
+    HookApi("domain_pm_suspend_for_duration", "virDomainPMSuspendForDuration", W, "1.16"),
+    HookApi("domain_pm_wakeup", "virDomainPMWakeup", W, "1.16"),
+    # one vCPU or one device by its alias (contract 1.16)
+    HookApi("domain_set_vcpu", "virDomainSetVcpu", W, "1.16"),
+    HookApi("domain_detach_device_alias", "virDomainDetachDeviceAlias", W, "1.16"),
     # ------------------------------------------------------------ checkpoints
     HookApi("checkpoint_create_xml", "virDomainCheckpointCreateXML", W, "1.7"),
     HookApi("checkpoint_list_names", "virDomainListAllCheckpoints", R, "1.7"),
@@ -290,6 +323,11 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("network_get_dhcp_leases", "virNetworkGetDHCPLeases", R, "1.4"),
     HookApi("network_update", "virNetworkUpdate", W, "1.5"),
     HookApi("network_set_autostart", "virNetworkSetAutostart", W, "1.0"),
+    HookApi("network_list_all_ports", "virNetworkListAllPorts", R, "1.16"),
+    HookApi("network_port_lookup_by_uuid", "virNetworkPortLookupByUUID", R, "1.16"),
+    HookApi("network_port_create_xml", "virNetworkPortCreateXML", W, "1.16"),
+    HookApi("network_port_get_xml_desc", "virNetworkPortGetXMLDesc", R, "1.16"),
+    HookApi("network_port_delete", "virNetworkPortDelete", W, "1.16"),
     # ------------------------------------------------------------ storage pools and volumes
     HookApi("pool_list_all", "virConnectListAllStoragePools", R, "1.0"),
     HookApi("pool_lookup_by_name", "virStoragePoolLookupByName", R, "1.0"),
@@ -322,6 +360,9 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("volume_create_xml_from", "virStorageVolCreateXMLFrom", W, "1.11"),
     # no algorithm: virStorageVolWipe (libvirt's zero fill), the call drivers without patterns implement
     HookApi("volume_wipe", "virStorageVolWipePattern", W, "1.11", "virStorageVolWipe", ("algorithm",)),
+    # resizing a volume, and what pool types the storage driver has (contract 1.16)
+    HookApi("volume_resize", "virStorageVolResize", W, "1.16"),
+    HookApi("pool_get_capabilities", "virConnectGetStoragePoolCapabilities", R, "1.16"),
     # ------------------------------------------------------------ secrets
     HookApi("secret_list_all", "virConnectListAllSecrets", R, "1.0"),
     HookApi("secret_lookup_by_uuid", "virSecretLookupByUUID", R, "1.0"),
@@ -331,6 +372,18 @@ _ROWS: tuple[HookApi, ...] = (
     HookApi("secret_get_xml_desc", "virSecretGetXMLDesc", R, "1.0"),
     HookApi("secret_set_value", "virSecretSetValue", W, "1.0"),
     HookApi("secret_get_value", "virSecretGetValue", W, "1.0"),  # it reveals the secret
+    # ------------------------------------------------------------ network filters (contract 1.16: the nwfilter driver)
+    HookApi("nwfilter_list_all", "virConnectListAllNWFilters", R, "1.16"),
+    HookApi("nwfilter_lookup_by_name", "virNWFilterLookupByName", R, "1.16"),
+    HookApi("nwfilter_lookup_by_uuid", "virNWFilterLookupByUUID", R, "1.16"),
+    HookApi("nwfilter_define_xml", "virNWFilterDefineXMLFlags", W, "1.16", plain_api="virNWFilterDefineXML"),
+    HookApi("nwfilter_undefine", "virNWFilterUndefine", W, "1.16"),
+    HookApi("nwfilter_get_xml_desc", "virNWFilterGetXMLDesc", R, "1.16"),
+    HookApi("nwfilter_binding_list_all", "virConnectListAllNWFilterBindings", R, "1.16"),
+    HookApi("nwfilter_binding_lookup_by_port_dev", "virNWFilterBindingLookupByPortDev", R, "1.16"),
+    HookApi("nwfilter_binding_create_xml", "virNWFilterBindingCreateXML", W, "1.16"),
+    HookApi("nwfilter_binding_delete", "virNWFilterBindingDelete", W, "1.16"),
+    HookApi("nwfilter_binding_get_xml_desc", "virNWFilterBindingGetXMLDesc", R, "1.16"),
     # ------------------------------------------------------------ node devices and host interfaces
     HookApi("nodedev_list_all", "virConnectListAllNodeDevices", R, "1.0"),
     HookApi("nodedev_lookup_by_name", "virNodeDeviceLookupByName", R, "1.0"),
@@ -362,6 +415,8 @@ ACCESS_DIFFERS_FROM_ACL: Mapping[str, str] = {
     "connections (virCheckReadOnlyGoto in virDomainGetLaunchSecurityInfo)",
     "domain_migrate_get_max_downtime": "libvirt's library lets read-only connections ask, yet its @acl is "
     "domain:migrate",
+    "domain_migrate_get_compression_cache": "libvirt's library lets read-only connections ask "
+    "(virDomainMigrateGetCompressionCache has no virCheckReadOnlyGoto), yet its @acl is domain:migrate",
 }
 """The hooks whose ``access`` (libvirt's library rule, checked in the facade) is not what the @acl annotation
 of their procedure in remote_protocol.x says (libvirtd's rule, which pyvirtd follows), and why. The tests that

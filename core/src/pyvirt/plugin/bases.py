@@ -26,7 +26,7 @@ Kinds and their contracts:
 - ``storage_backend``: one pool type for the storage driver; ``refresh``,
   ``volume_names`` and ``volume`` are required, ``check``, ``build``,
   ``delete`` (1.1), ``create_volume_from`` and ``wipe_volume`` (1.2),
-  ``create_volume`` and ``delete_volume`` optional (libvirt's
+  ``resize_volume`` (1.3), ``create_volume`` and ``delete_volume`` optional (libvirt's
   ``virStorageBackend`` leaves them NULL the same way). Contract:
   :data:`STORAGE_BACKEND_CONTRACT_VERSION`, versioned on its own because
   its methods are plain calls, not pluggy hooks.
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 # 1.1: the optional ``delete`` (virStoragePoolDelete); 1.2: the optional ``create_volume_from`` and ``wipe_volume``
-STORAGE_BACKEND_CONTRACT_VERSION = "1.2"
+STORAGE_BACKEND_CONTRACT_VERSION = "1.3"
 """Version of the storage-backend contract (:class:`StorageBackend`); same rules as ``CONTRACT_VERSION``."""
 
 
@@ -140,6 +140,7 @@ _STORAGE_BACKEND = Contract(
         Hook("delete", "1.1", False),
         Hook("create_volume_from", "1.2", False),
         Hook("wipe_volume", "1.2", False),
+        Hook("resize_volume", "1.3", False),
     ),
     marked=False,
 )
@@ -354,7 +355,12 @@ class StorageBackend(ABC):
     allocation already settled, ``source`` the copied volume as ``volume``
     describes it, perhaps of another pool) and ``wipe_volume(pool, name,
     algorithm, flags)`` (vol-wipe; ``algorithm`` is libvirt's
-    virStorageVolWipeAlgorithm, already checked to be one it defines).
+    virStorageVolWipeAlgorithm, already checked to be one it defines);
+    contract 1.3: ``resize_volume(pool, vol, capacity, flags)`` (vol-resize:
+    ``vol`` as ``volume`` describes it, ``capacity`` the new size in bytes
+    once the driver applied DELTA and checked it against the allocation and
+    the pool's free space; ``flags`` ALLOCATE and SHRINK; without it:
+    NO_SUPPORT, "storage pool does not support changing of volume capacity").
     Declare ``pyvirt_contract`` with the storage-backend contract version
     (:data:`STORAGE_BACKEND_CONTRACT_VERSION`).
     """

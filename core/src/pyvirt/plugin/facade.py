@@ -16,16 +16,13 @@ enforced here, for every call however it was reached (public objects,
 
 from __future__ import annotations
 
-from _collections_abc import Callable, Iterable
-
-from pyvirt.errors import ErrorCode, NotSupportedError
+from pyvirt.errors import ErrorCode
+from pyvirt.plugin.facade_base import CallsBase, direct_calls
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, cast
-
-    import pluggy
+    from typing import cast
 
     from pyvirt.plugin.records import (
         BlockInfo,
@@ -39,9 +36,12 @@ if TYPE_CHECKING:
         InterfaceRef,
         InterfaceStats,
         IOThreadInfo,
+        NetworkPortRef,
         NetworkRef,
         NodeDeviceRef,
         NodeInfo,
+        NWFilterBindingRef,
+        NWFilterRef,
         PoolInfo,
         PoolRef,
         SecretRef,
@@ -156,107 +156,13 @@ def _absolute_path(path: str) -> str:
     return "/" + absolute.lstrip("/")  # normpath keeps a leading "//"; g_canonicalize_filename does not
 
 
-class DriverCalls:
+class DriverCalls(CallsBase):
     """Typed calls into the one driver bound to a connection.
 
     ``read_only``: the connection was opened read-only; calls the API table
-    marks as writes are refused (libvirt's OPERATION_DENIED, code 29).
+    marks as writes are refused (libvirt's OPERATION_DENIED, code 29). The
+    binding, that check and the dispatch are :class:`~pyvirt.plugin.facade_base.CallsBase`'s.
     """
-
-    # Hooks the driver declares never wait (``pyvirt_never_blocks``, see ``never_blocks``)
-    _never_blocks: frozenset[str] = frozenset()
-
-    def __init__(self, pm: pluggy.PluginManager,
-                 secondary: Callable[[str], DriverCalls | None] | None = None, *,
-                 read_only: bool = False) -> None:  # fmt: skip
-        self._hook: Any = pm.hook
-        # Pool, volume and network calls the driver does not answer go to the storage or network driver
-        # of the same mode (libvirt's connections reach those drivers the same way); opened on first use.
-        self._secondary_opener = secondary
-        self._secondary: dict[str, DriverCalls | None] = {}
-        self._implemented: set[str] = set()
-        self._binder: Callable[[str], Any] | None = None
-        # A hook answered by exactly one implementation and no wrappers is called directly: pluggy
-        # has already validated it at registration, and its per-call machinery (a third of a lookup's
-        # cost) buys nothing there. Hooks with wrappers (audit, user hooks, metrics) go through pluggy.
-        single: dict[str, Any] = {}
-        never_blocks: set[str] = set()
-        for name in dir(pm.hook):
-            if name.startswith("_"):
-                continue
-            impls = getattr(pm.hook, name).get_hookimpls()
-            if not impls:
-                continue
-            self._implemented.add(name)
-            if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
-                single[name] = impls[0].function
-                if name in getattr(impls[0].plugin, "pyvirt_never_blocks", ()):
-                    never_blocks.add(name)
-        self._never_blocks = frozenset(never_blocks)
-        self._bind(single, read_only)
-
-    def _bind(self, single: dict[str, Any], read_only: bool) -> None:
-        self.read_only = read_only
-        self._single = single
-        # The fast path skips every check, so on a read-only connection it holds only the calls the
-        # table says a read-only connection may always make; the others go through ``_dispatch``.
-        if read_only:
-            from pyvirt.plugin.api import API, Access  # the table is read here and in _dispatch only (see direct_calls)
-
-            self._direct = {h: f for h, f in single.items() if h in API and API[h].access is Access.READ}
-        else:
-            self._direct = single
-
-    def implements(self, hook: str) -> bool:
-        return hook in self._implemented
-
-    def never_blocks(self, hook: str) -> bool:
-        """Whether a call of ``hook`` returns without waiting for anything (a lock, a file, a guest, a job).
-
-        The driver declares it per hook in its ``pyvirt_never_blocks`` (names of
-        hooks that only read its in-memory tables); pyvirtd answers those on its
-        event loop instead of handing them to a worker, which costs a lookup
-        more than the lookup itself. Only a hook the driver answers alone
-        qualifies: a wrapper (audit, user hooks) may wait for anything.
-        """
-        return hook in self._never_blocks
-
-    def _call(self, hook: str, **kwargs: Any) -> Any:
-        fn = self._direct.get(hook)
-        if fn is not None:
-            return fn(**kwargs)
-        if self._binder is not None and not self.read_only and hook in self._implemented:
-            return self._single[hook](**kwargs)  # bound now, at its first call (see direct_calls)
-        return self._dispatch(hook, kwargs)
-
-    def _dispatch(self, hook: str, kwargs: dict[str, Any]) -> Any:
-        """Read-only check, then the driver, the storage or network driver of the same mode, or NO_SUPPORT."""
-        from pyvirt.plugin.api import API, Access, api_name, read_only_denial
-
-        row = API[hook]
-        if self.read_only:
-            denial = read_only_denial(row, kwargs)
-            if denial is not None:
-                raise denial
-        fn = self._single.get(hook)
-        if fn is None and self._binder is not None and hook in self._implemented:
-            fn = self._single[hook]
-            if row.access is Access.READ:  # a read-only connection calls it directly from now on
-                self._direct[hook] = fn
-        if fn is not None:
-            return fn(**kwargs)
-        if hook not in self._implemented:
-            kind = (
-                "storage" if hook.startswith(("pool_", "volume_")) else "network" if hook.startswith("network_") else ""
-            )
-            if kind and self._secondary_opener is not None:
-                if kind not in self._secondary:
-                    self._secondary[kind] = self._secondary_opener(kind)
-                calls = self._secondary[kind]
-                if calls is not None:
-                    return calls._call(hook, **kwargs)
-            raise NotSupportedError(ErrorCode.NO_SUPPORT, api_name(row, kwargs))
-        return getattr(self._hook, hook)(**kwargs)
 
     def connect_close(self) -> None:
         self._call("connect_close")
@@ -329,11 +235,56 @@ class DriverCalls:
     def connect_get_cpu_model_names(self, arch: str, flags: int) -> list[str]:
         return cast("list[str]", self._call("connect_get_cpu_model_names", arch=arch, flags=flags))
 
+    def connect_compare_cpu(self, xml: str, flags: int) -> int:
+        return cast("int", self._call("connect_compare_cpu", xml=xml, flags=flags))
+
+    def connect_baseline_cpu(self, xml_cpus: list[str], flags: int) -> str:
+        return cast("str", self._call("connect_baseline_cpu", xml_cpus=xml_cpus, flags=flags))
+
+    def connect_compare_hypervisor_cpu(
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpu: str,
+        flags: int,
+    ) -> int:
+        return cast("int", self._call("connect_compare_hypervisor_cpu", emulator=emulator, arch=arch, machine=machine,
+                                      virttype=virttype, xml_cpu=xml_cpu, flags=flags))  # fmt: skip
+
+    def connect_baseline_hypervisor_cpu(
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpus: list[str],
+        flags: int,
+    ) -> str:
+        return cast("str", self._call("connect_baseline_hypervisor_cpu", emulator=emulator, arch=arch,
+                                      machine=machine, virttype=virttype, xml_cpus=xml_cpus, flags=flags))  # fmt: skip
+
     def node_get_free_pages(self, pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
         return cast(
             "list[int]",
             self._call("node_get_free_pages", pages=pages, start_cell=start_cell, cell_count=cell_count, flags=flags),
         )
+
+    def node_get_memory_stats(self, cell_num: int, flags: int) -> list[tuple[str, int]]:
+        return cast("list[tuple[str, int]]", self._call("node_get_memory_stats", cell_num=cell_num, flags=flags))
+
+    def node_alloc_pages(
+        self, pages: list[int], counts: list[int], start_cell: int, cell_count: int, flags: int
+    ) -> int:
+        args = {"pages": pages, "counts": counts, "start_cell": start_cell, "cell_count": cell_count, "flags": flags}
+        return cast("int", self._call("node_alloc_pages", **args))
+
+    def node_get_memory_parameters(self, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("node_get_memory_parameters", flags=flags))
+
+    def node_set_memory_parameters(self, params: list[TypedParam], flags: int) -> None:
+        self._call("node_set_memory_parameters", params=params, flags=flags)
 
     def domain_list_all(self) -> list[DomainRef]:
         return cast("list[DomainRef]", self._call("domain_list_all"))
@@ -656,6 +607,21 @@ class DriverCalls:
     def domain_migrate_get_max_speed(self, dom: DomainRef, flags: int) -> int:
         return cast("int", self._call("domain_migrate_get_max_speed", dom=dom, flags=flags))
 
+    def domain_migrate_get_compression_cache(self, dom: DomainRef, flags: int) -> int:
+        return cast("int", self._call("domain_migrate_get_compression_cache", dom=dom, flags=flags))
+
+    def domain_migrate_set_compression_cache(self, dom: DomainRef, size: int, flags: int) -> None:
+        self._call("domain_migrate_set_compression_cache", dom=dom, size=size, flags=flags)
+
+    def domain_start_dirty_rate_calc(self, dom: DomainRef, seconds: int, flags: int) -> None:
+        self._call("domain_start_dirty_rate_calc", dom=dom, seconds=seconds, flags=flags)
+
+    def domain_backup_begin(self, dom: DomainRef, xml: str, checkpoint_xml: str | None, flags: int) -> None:
+        self._call("domain_backup_begin", dom=dom, xml=xml, checkpoint_xml=checkpoint_xml, flags=flags)
+
+    def domain_backup_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        return cast("str", self._call("domain_backup_get_xml_desc", dom=dom, flags=flags))
+
     def domain_qemu_monitor_command(self, dom: DomainRef, cmd: str, flags: int) -> str:
         return cast("str", self._call("domain_qemu_monitor_command", dom=dom, cmd=cmd, flags=flags))
 
@@ -745,6 +711,36 @@ class DriverCalls:
     def domain_get_launch_security_info(self, dom: DomainRef, flags: int) -> list[TypedParam]:
         return cast("list[TypedParam]", self._call("domain_get_launch_security_info", dom=dom, flags=flags))
 
+    def domain_get_guest_info(self, dom: DomainRef, types: int, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_guest_info", dom=dom, types=types, flags=flags))
+
+    def domain_get_guest_vcpus(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        return cast("list[TypedParam]", self._call("domain_get_guest_vcpus", dom=dom, flags=flags))
+
+    def domain_set_guest_vcpus(self, dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+        self._call("domain_set_guest_vcpus", dom=dom, cpumap=cpumap, state=state, flags=flags)
+
+    def domain_authorized_ssh_keys_get(self, dom: DomainRef, user: str, flags: int) -> list[str]:
+        return cast("list[str]", self._call("domain_authorized_ssh_keys_get", dom=dom, user=user, flags=flags))
+
+    def domain_authorized_ssh_keys_set(self, dom: DomainRef, user: str, keys: list[str], flags: int) -> None:
+        self._call("domain_authorized_ssh_keys_set", dom=dom, user=user, keys=keys, flags=flags)
+
+    def domain_agent_set_response_timeout(self, dom: DomainRef, timeout: int, flags: int) -> None:
+        self._call("domain_agent_set_response_timeout", dom=dom, timeout=timeout, flags=flags)
+
+    def domain_pm_suspend_for_duration(self, dom: DomainRef, target: int, duration: int, flags: int) -> None:
+        self._call("domain_pm_suspend_for_duration", dom=dom, target=target, duration=duration, flags=flags)
+
+    def domain_pm_wakeup(self, dom: DomainRef, flags: int) -> None:
+        self._call("domain_pm_wakeup", dom=dom, flags=flags)
+
+    def domain_set_vcpu(self, dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+        self._call("domain_set_vcpu", dom=dom, cpumap=cpumap, state=state, flags=flags)
+
+    def domain_detach_device_alias(self, dom: DomainRef, alias: str, flags: int) -> None:
+        self._call("domain_detach_device_alias", dom=dom, alias=alias, flags=flags)
+
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         return cast("CheckpointRef", self._call("checkpoint_create_xml", dom=dom, xml=xml, flags=flags))
 
@@ -828,6 +824,21 @@ class DriverCalls:
 
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
         self._call("network_set_autostart", net=net, autostart=autostart)
+
+    def network_list_all_ports(self, net: NetworkRef, flags: int) -> list[NetworkPortRef]:
+        return cast("list[NetworkPortRef]", self._call("network_list_all_ports", net=net, flags=flags))
+
+    def network_port_lookup_by_uuid(self, net: NetworkRef, uuid: str) -> NetworkPortRef:
+        return cast("NetworkPortRef", self._call("network_port_lookup_by_uuid", net=net, uuid=uuid))
+
+    def network_port_create_xml(self, net: NetworkRef, xml: str, flags: int) -> NetworkPortRef:
+        return cast("NetworkPortRef", self._call("network_port_create_xml", net=net, xml=xml, flags=flags))
+
+    def network_port_get_xml_desc(self, port: NetworkPortRef, flags: int) -> str:
+        return cast("str", self._call("network_port_get_xml_desc", port=port, flags=flags))
+
+    def network_port_delete(self, port: NetworkPortRef, flags: int) -> None:
+        self._call("network_port_delete", port=port, flags=flags)
 
     def pool_list_all(self) -> list[PoolRef]:
         return cast("list[PoolRef]", self._call("pool_list_all"))
@@ -913,6 +924,9 @@ class DriverCalls:
     def volume_wipe(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
         self._call("volume_wipe", vol=vol, algorithm=algorithm, flags=flags)
 
+    def volume_resize(self, vol: VolumeRef, capacity: int, flags: int) -> None:
+        self._call("volume_resize", vol=vol, capacity=capacity, flags=flags)
+
     def secret_list_all(self) -> list[SecretRef]:
         return cast("list[SecretRef]", self._call("secret_list_all"))
 
@@ -955,6 +969,9 @@ class DriverCalls:
     def pool_find_sources(self, type: str, src_spec: str | None, flags: int) -> str:
         return cast("str", self._call("pool_find_sources", type=type, src_spec=src_spec, flags=flags))
 
+    def pool_get_capabilities(self, flags: int) -> str:
+        return cast("str", self._call("pool_get_capabilities", flags=flags))
+
     def nodedev_create_xml(self, xml: str, flags: int) -> NodeDeviceRef:
         return cast("NodeDeviceRef", self._call("nodedev_create_xml", xml=xml, flags=flags))
 
@@ -994,73 +1011,35 @@ class DriverCalls:
     def interface_change_rollback(self, flags: int) -> None:
         self._call("interface_change_rollback", flags=flags)
 
+    def nwfilter_list_all(self) -> list[NWFilterRef]:
+        return cast("list[NWFilterRef]", self._call("nwfilter_list_all"))
 
-if TYPE_CHECKING:
-    _Hooks = dict[str, Callable[..., Any]]
-else:
-    _Hooks = dict  # (Any is for mypy only)
+    def nwfilter_lookup_by_name(self, name: str) -> NWFilterRef:
+        return cast("NWFilterRef", self._call("nwfilter_lookup_by_name", name=name))
 
+    def nwfilter_lookup_by_uuid(self, uuid: str) -> NWFilterRef:
+        return cast("NWFilterRef", self._call("nwfilter_lookup_by_uuid", uuid=uuid))
 
-class _BoundOnFirstUse(_Hooks):
-    """Hook name -> the driver's call, made by ``bind`` when the name is first looked up (``direct_calls``)."""
+    def nwfilter_define_xml(self, xml: str, flags: int) -> NWFilterRef:
+        return cast("NWFilterRef", self._call("nwfilter_define_xml", xml=xml, flags=flags))
 
-    __slots__ = ("_bind", "_hooks")
+    def nwfilter_undefine(self, nwfilter: NWFilterRef) -> None:
+        self._call("nwfilter_undefine", nwfilter=nwfilter)
 
-    def __init__(self, bind: Callable[[str], Callable[..., Any]], hooks: set[str]) -> None:
-        super().__init__()
-        self._bind = bind
-        self._hooks = hooks
+    def nwfilter_get_xml_desc(self, nwfilter: NWFilterRef, flags: int) -> str:
+        return cast("str", self._call("nwfilter_get_xml_desc", nwfilter=nwfilter, flags=flags))
 
-    def __missing__(self, hook: str) -> Callable[..., Any]:
-        if hook not in self._hooks:
-            raise KeyError(hook)
-        fn = self[hook] = self._bind(hook)
-        return fn
+    def nwfilter_binding_list_all(self) -> list[NWFilterBindingRef]:
+        return cast("list[NWFilterBindingRef]", self._call("nwfilter_binding_list_all"))
 
+    def nwfilter_binding_lookup_by_port_dev(self, portdev: str) -> NWFilterBindingRef:
+        return cast("NWFilterBindingRef", self._call("nwfilter_binding_lookup_by_port_dev", portdev=portdev))
 
-def direct_calls(
-    driver: object,
-    *,
-    read_only: bool = False,
-    hooks: Iterable[str] | None = None,
-    bind: Callable[[str], Callable[..., Any]] | None = None,
-) -> DriverCalls:
-    """Calls bound straight to ``driver``'s methods named after hooks of the API table, no plugin manager.
+    def nwfilter_binding_create_xml(self, xml: str, flags: int) -> NWFilterBindingRef:
+        return cast("NWFilterBindingRef", self._call("nwfilter_binding_create_xml", xml=xml, flags=flags))
 
-    Why: only for drivers whose hooks are checked against the specs by
-    pluggy in a test (the remote driver's generated ones, see
-    ``pyvirt.remote.stubgen``; core's test driver, see
-    ``pyvirt.opening._open_core_test_driver``), where pluggy's registration
-    would only re-check, at every open, what the test already proved; it cost
-    a short ``pyvirsh`` run more than its commands. There are no wrappers and
-    no secondary drivers on this path: the daemon behind a remote connection
-    runs those, and the test driver has none.
+    def nwfilter_binding_delete(self, binding: NWFilterBindingRef) -> None:
+        self._call("nwfilter_binding_delete", binding=binding)
 
-    ``hooks``: the hook names ``driver`` implements, when it knows them (the
-    remote driver's ``HOOKS``, checked against the table by a test); then a
-    read-write connection never loads the API table, 2 million instructions
-    of a short ``pyvirsh`` run. Without it, every hook of the table is looked for.
-
-    ``bind``: makes ``driver``'s call of one hook (of ``hooks``) by name; each
-    hook is then bound on its first call instead of all of them here, and
-    ``driver`` need not have a method per hook (the remote driver binds its
-    call table's rows: importing 150 generated methods cost a short run 1.7
-    million instructions to call three of them).
-    """
-    calls = DriverCalls.__new__(DriverCalls)
-    calls._hook = None
-    calls._secondary_opener = None
-    calls._secondary = {}
-    calls._binder = bind
-    if bind is not None and hooks is not None:
-        calls._implemented = set(hooks)
-        calls._bind(_BoundOnFirstUse(bind, calls._implemented), read_only)
-        return calls
-    if hooks is None:
-        from pyvirt.plugin.api import API
-
-        hooks = API
-    single = {name: fn for name in hooks if callable(fn := getattr(driver, name, None))}
-    calls._implemented = set(single)
-    calls._bind(single, read_only)
-    return calls
+    def nwfilter_binding_get_xml_desc(self, binding: NWFilterBindingRef, flags: int) -> str:
+        return cast("str", self._call("nwfilter_binding_get_xml_desc", binding=binding, flags=flags))

@@ -37,6 +37,9 @@ __all__ = [
     "InterfaceAddresses",
     "InterfaceRef",
     "InterfaceStats",
+    "NWFilterBindingRef",
+    "NWFilterRef",
+    "NetworkPortRef",
     "NetworkRef",
     "NodeDeviceRef",
     "NodeInfo",
@@ -132,6 +135,13 @@ class NetworkRef(NamedTuple):
     uuid: str
 
 
+class NetworkPortRef(NamedTuple):
+    """virNetworkPortPtr's identity: the network it belongs to and the port's UUID."""
+
+    net: NetworkRef
+    uuid: str
+
+
 class PoolRef(NamedTuple):
     name: str
     uuid: str
@@ -158,6 +168,20 @@ class VolumeInfo(NamedTuple):
     type: int
     capacity: int
     allocation: int
+
+
+class NWFilterRef(NamedTuple):
+    """virNWFilterPtr's identity: the filter's name and UUID."""
+
+    name: str
+    uuid: str
+
+
+class NWFilterBindingRef(NamedTuple):
+    """virNWFilterBindingPtr's identity: the guest port it filters and the filter's name."""
+
+    portdev: str
+    filter: str
 
 
 class SecretRef(NamedTuple):

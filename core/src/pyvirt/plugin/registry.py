@@ -57,7 +57,7 @@ GROUPS = {
 # Which distribution to suggest when a scheme has no driver.
 _SUGGEST = {"test": "pyvirt", "qemu": "pyvirt-qemu", "kvm": "pyvirt-qemu", "lxc": "pyvirt-lxc",
             "xen": "pyvirt-xen", "esx": "pyvirt-esx", "vpx": "pyvirt-esx", "gsx": "pyvirt-esx",
-            "storage": "pyvirt-storage", "network": "pyvirt-network"}  # fmt: skip
+            "storage": "pyvirt-storage", "network": "pyvirt-network", "nwfilter": "pyvirt-nwfilter"}  # fmt: skip
 
 
 OWN_HYPERVISOR_DRIVERS = frozenset(_SUGGEST)

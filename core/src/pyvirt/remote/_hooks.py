@@ -23,9 +23,12 @@ if TYPE_CHECKING:
         InterfaceRef,
         InterfaceStats,
         IOThreadInfo,
+        NetworkPortRef,
         NetworkRef,
         NodeDeviceRef,
         NodeInfo,
+        NWFilterBindingRef,
+        NWFilterRef,
         PoolInfo,
         PoolRef,
         SecretRef,
@@ -211,6 +214,47 @@ class RemoteHooks:
 
     def node_get_free_pages(self, pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
         result: list[int] = self._invoke("node_get_free_pages", pages, start_cell, cell_count, flags)
+        return result
+
+    def node_get_memory_stats(self, cell_num: int, flags: int) -> list[tuple[str, int]]:
+        result: list[tuple[str, int]] = self._invoke("node_get_memory_stats", cell_num, flags)
+        return result
+
+    def node_alloc_pages(
+        self, pages: list[int], counts: list[int], start_cell: int, cell_count: int, flags: int
+    ) -> int:
+        result: int = self._invoke("node_alloc_pages", pages, counts, start_cell, cell_count, flags)
+        return result
+
+    def node_get_memory_parameters(self, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("node_get_memory_parameters", flags)
+        return result
+
+    def node_set_memory_parameters(self, params: list[TypedParam], flags: int) -> None:
+        self._invoke("node_set_memory_parameters", params, flags)
+
+    def pool_get_capabilities(self, flags: int) -> str:
+        result: str = self._invoke("pool_get_capabilities", flags)
+        return result
+
+    def connect_compare_cpu(self, xml: str, flags: int) -> int:
+        result: int = self._invoke("connect_compare_cpu", xml, flags)
+        return result
+
+    def connect_baseline_cpu(self, xml_cpus: list[str], flags: int) -> str:
+        result: str = self._invoke("connect_baseline_cpu", xml_cpus, flags)
+        return result
+
+    def connect_compare_hypervisor_cpu(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpu: str, flags: int
+    ) -> int:
+        result: int = self._invoke("connect_compare_hypervisor_cpu", emulator, arch, machine, virttype, xml_cpu, flags)
+        return result
+
+    def connect_baseline_hypervisor_cpu(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpus: list[str], flags: int
+    ) -> str:
+        result: str = self._invoke("connect_baseline_hypervisor_cpu", emulator, arch, machine, virttype, xml_cpus, flags)
         return result
 
     def domain_list_all(self) -> list[DomainRef]:
@@ -403,6 +447,23 @@ class RemoteHooks:
 
     def domain_migrate_get_max_speed(self, dom: DomainRef, flags: int) -> int:
         result: int = self._invoke("domain_migrate_get_max_speed", dom, flags)
+        return result
+
+    def domain_migrate_get_compression_cache(self, dom: DomainRef, flags: int) -> int:
+        result: int = self._invoke("domain_migrate_get_compression_cache", dom, flags)
+        return result
+
+    def domain_migrate_set_compression_cache(self, dom: DomainRef, size: int, flags: int) -> None:
+        self._invoke("domain_migrate_set_compression_cache", dom, size, flags)
+
+    def domain_start_dirty_rate_calc(self, dom: DomainRef, seconds: int, flags: int) -> None:
+        self._invoke("domain_start_dirty_rate_calc", dom, seconds, flags)
+
+    def domain_backup_begin(self, dom: DomainRef, xml: str, checkpoint_xml: str | None, flags: int) -> None:
+        self._invoke("domain_backup_begin", dom, xml, checkpoint_xml, flags)
+
+    def domain_backup_get_xml_desc(self, dom: DomainRef, flags: int) -> str:
+        result: str = self._invoke("domain_backup_get_xml_desc", dom, flags)
         return result
 
     def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
@@ -610,6 +671,39 @@ class RemoteHooks:
     def domain_set_perf_events(self, dom: DomainRef, params: list[TypedParam], flags: int) -> None:
         self._invoke("domain_set_perf_events", dom, params, flags)
 
+    def domain_get_guest_info(self, dom: DomainRef, types: int, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_guest_info", dom, types, flags)
+        return result
+
+    def domain_get_guest_vcpus(self, dom: DomainRef, flags: int) -> list[TypedParam]:
+        result: list[TypedParam] = self._invoke("domain_get_guest_vcpus", dom, flags)
+        return result
+
+    def domain_set_guest_vcpus(self, dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+        self._invoke("domain_set_guest_vcpus", dom, cpumap, state, flags)
+
+    def domain_authorized_ssh_keys_get(self, dom: DomainRef, user: str, flags: int) -> list[str]:
+        result: list[str] = self._invoke("domain_authorized_ssh_keys_get", dom, user, flags)
+        return result
+
+    def domain_authorized_ssh_keys_set(self, dom: DomainRef, user: str, keys: list[str], flags: int) -> None:
+        self._invoke("domain_authorized_ssh_keys_set", dom, user, keys, flags)
+
+    def domain_agent_set_response_timeout(self, dom: DomainRef, timeout: int, flags: int) -> None:
+        self._invoke("domain_agent_set_response_timeout", dom, timeout, flags)
+
+    def domain_pm_suspend_for_duration(self, dom: DomainRef, target: int, duration: int, flags: int) -> None:
+        self._invoke("domain_pm_suspend_for_duration", dom, target, duration, flags)
+
+    def domain_pm_wakeup(self, dom: DomainRef, flags: int) -> None:
+        self._invoke("domain_pm_wakeup", dom, flags)
+
+    def domain_set_vcpu(self, dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+        self._invoke("domain_set_vcpu", dom, cpumap, state, flags)
+
+    def domain_detach_device_alias(self, dom: DomainRef, alias: str, flags: int) -> None:
+        self._invoke("domain_detach_device_alias", dom, alias, flags)
+
     def checkpoint_create_xml(self, dom: DomainRef, xml: str, flags: int) -> CheckpointRef:
         result: CheckpointRef = self._invoke("checkpoint_create_xml", dom, xml, flags)
         return result
@@ -720,6 +814,67 @@ class RemoteHooks:
     def network_set_autostart(self, net: NetworkRef, autostart: bool) -> None:
         self._invoke("network_set_autostart", net, autostart)
 
+    def network_list_all_ports(self, net: NetworkRef, flags: int) -> list[NetworkPortRef]:
+        result: list[NetworkPortRef] = self._invoke("network_list_all_ports", net, flags)
+        return result
+
+    def network_port_lookup_by_uuid(self, net: NetworkRef, uuid: str) -> NetworkPortRef:
+        result: NetworkPortRef = self._invoke("network_port_lookup_by_uuid", net, uuid)
+        return result
+
+    def network_port_create_xml(self, net: NetworkRef, xml: str, flags: int) -> NetworkPortRef:
+        result: NetworkPortRef = self._invoke("network_port_create_xml", net, xml, flags)
+        return result
+
+    def network_port_get_xml_desc(self, port: NetworkPortRef, flags: int) -> str:
+        result: str = self._invoke("network_port_get_xml_desc", port, flags)
+        return result
+
+    def network_port_delete(self, port: NetworkPortRef, flags: int) -> None:
+        self._invoke("network_port_delete", port, flags)
+
+    def nwfilter_list_all(self) -> list[NWFilterRef]:
+        result: list[NWFilterRef] = self._invoke("nwfilter_list_all")
+        return result
+
+    def nwfilter_lookup_by_name(self, name: str) -> NWFilterRef:
+        result: NWFilterRef = self._invoke("nwfilter_lookup_by_name", name)
+        return result
+
+    def nwfilter_lookup_by_uuid(self, uuid: str) -> NWFilterRef:
+        result: NWFilterRef = self._invoke("nwfilter_lookup_by_uuid", uuid)
+        return result
+
+    def nwfilter_define_xml(self, xml: str, flags: int) -> NWFilterRef:
+        result: NWFilterRef = self._invoke("nwfilter_define_xml", xml, flags)
+        return result
+
+    def nwfilter_undefine(self, nwfilter: NWFilterRef) -> None:
+        self._invoke("nwfilter_undefine", nwfilter)
+
+    def nwfilter_get_xml_desc(self, nwfilter: NWFilterRef, flags: int) -> str:
+        result: str = self._invoke("nwfilter_get_xml_desc", nwfilter, flags)
+        return result
+
+    def nwfilter_binding_list_all(self) -> list[NWFilterBindingRef]:
+        result: list[NWFilterBindingRef] = self._invoke("nwfilter_binding_list_all")
+        return result
+
+    def nwfilter_binding_lookup_by_port_dev(self, portdev: str) -> NWFilterBindingRef:
+        result: NWFilterBindingRef = self._invoke("nwfilter_binding_lookup_by_port_dev", portdev)
+        return result
+
+    def nwfilter_binding_create_xml(self, xml: str, flags: int) -> NWFilterBindingRef:
+        result: NWFilterBindingRef = self._invoke("nwfilter_binding_create_xml", xml, flags)
+        return result
+
+    def nwfilter_binding_delete(self, binding: NWFilterBindingRef) -> None:
+        self._invoke("nwfilter_binding_delete", binding)
+
+    def nwfilter_binding_get_xml_desc(self, binding: NWFilterBindingRef, flags: int) -> str:
+        result: str = self._invoke("nwfilter_binding_get_xml_desc", binding, flags)
+        return result
+
     def pool_list_all(self) -> list[PoolRef]:
         result: list[PoolRef] = self._invoke("pool_list_all")
         return result
@@ -814,3 +969,6 @@ class RemoteHooks:
 
     def volume_wipe(self, vol: VolumeRef, algorithm: int, flags: int) -> None:
         self._invoke("volume_wipe", vol, algorithm, flags)
+
+    def volume_resize(self, vol: VolumeRef, capacity: int, flags: int) -> None:
+        self._invoke("volume_resize", vol, capacity, flags)

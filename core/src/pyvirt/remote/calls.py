@@ -186,7 +186,9 @@ _WHERE = {
         "interface_define_xml interface_undefine interface_create interface_destroy interface_change_begin "
         "interface_change_commit interface_change_rollback connect_get_max_vcpus connect_get_sysinfo "
         "node_get_free_memory node_get_cells_free_memory node_get_cpu_stats connect_get_cpu_model_names "
-        "node_get_free_pages"
+        "node_get_free_pages node_get_memory_stats node_alloc_pages node_get_memory_parameters "
+        "node_set_memory_parameters pool_get_capabilities connect_compare_cpu connect_baseline_cpu "
+        "connect_compare_hypervisor_cpu connect_baseline_hypervisor_cpu"
     ),
     "calls_domains": (
         "domain_list_all domain_lookup_by_name domain_lookup_by_uuid domain_lookup_by_id domain_define_xml "
@@ -203,7 +205,9 @@ _WHERE = {
         "domain_migrate_set_max_downtime domain_migrate_get_max_downtime domain_get_block_job_info "
         "domain_block_copy domain_block_rebase domain_block_job_abort domain_block_job_set_speed "
         "domain_block_pull domain_block_commit domain_set_block_threshold domain_block_resize "
-        "domain_migrate_set_max_speed domain_migrate_get_max_speed domain_core_dump"
+        "domain_migrate_set_max_speed domain_migrate_get_max_speed domain_migrate_get_compression_cache "
+        "domain_migrate_set_compression_cache domain_start_dirty_rate_calc domain_backup_begin "
+        "domain_backup_get_xml_desc domain_core_dump"
     ),
     "calls_domain_resources": (
         "domain_inject_nmi domain_send_key domain_get_time domain_set_time domain_get_hostname "
@@ -224,6 +228,11 @@ _WHERE = {
         "domain_set_lifecycle_action domain_send_process_signal domain_set_user_password "
         "domain_get_launch_security_info domain_set_perf_events"
     ),
+    "calls_guest_agent": (
+        "domain_get_guest_info domain_get_guest_vcpus domain_set_guest_vcpus domain_authorized_ssh_keys_get "
+        "domain_authorized_ssh_keys_set domain_agent_set_response_timeout domain_pm_suspend_for_duration "
+        "domain_pm_wakeup domain_set_vcpu domain_detach_device_alias"
+    ),
     "calls_snapshots": (
         "checkpoint_create_xml checkpoint_list_names checkpoint_list_children checkpoint_lookup_by_name "
         "checkpoint_get_xml_desc checkpoint_get_parent checkpoint_delete snapshot_create_xml "
@@ -233,14 +242,21 @@ _WHERE = {
     "calls_networks": (
         "network_list_all network_lookup_by_name network_lookup_by_uuid network_define_xml network_create_xml "
         "network_undefine network_create network_destroy network_get_xml_desc network_get_flags "
-        "network_get_bridge_name network_get_dhcp_leases network_update network_set_autostart"
+        "network_get_bridge_name network_get_dhcp_leases network_update network_set_autostart "
+        "network_list_all_ports network_port_lookup_by_uuid network_port_create_xml network_port_get_xml_desc "
+        "network_port_delete"
+    ),
+    "calls_nwfilter": (
+        "nwfilter_list_all nwfilter_lookup_by_name nwfilter_lookup_by_uuid nwfilter_define_xml nwfilter_undefine "
+        "nwfilter_get_xml_desc nwfilter_binding_list_all nwfilter_binding_lookup_by_port_dev "
+        "nwfilter_binding_create_xml nwfilter_binding_delete nwfilter_binding_get_xml_desc"
     ),
     "calls_storage": (
         "pool_list_all pool_lookup_by_name pool_lookup_by_uuid pool_define_xml pool_create_xml pool_undefine "
         "pool_create pool_destroy pool_refresh pool_build pool_delete pool_get_info pool_get_xml_desc "
         "pool_get_flags pool_set_autostart volume_list_all volume_lookup_by_name volume_lookup_by_key "
         "volume_lookup_by_path volume_create_xml volume_delete volume_get_info volume_get_xml_desc "
-        "volume_get_path volume_create_xml_from volume_wipe"
+        "volume_get_path volume_create_xml_from volume_wipe volume_resize"
     ),
 }
 HOOK_NAMES = frozenset(" ".join(_WHERE.values()).split())

@@ -64,6 +64,17 @@ ROWS: tuple[RemoteCall, ...] = (
          lambda dom, bandwidth, flags: (_wd(dom), bandwidth, flags)),
     _one("domain_migrate_get_max_speed", "DOMAIN_MIGRATE_GET_MAX_SPEED", lambda dom, flags: (_wd(dom), flags),
          _first),
+    # QEMU's migration compression cache and dirty-page rate (contract 1.16)
+    _one("domain_migrate_get_compression_cache", "DOMAIN_MIGRATE_GET_COMPRESSION_CACHE",
+         lambda dom, flags: (_wd(dom), flags), _first),
+    _one("domain_migrate_set_compression_cache", "DOMAIN_MIGRATE_SET_COMPRESSION_CACHE",
+         lambda dom, size, flags: (_wd(dom), size, flags)),
+    _one("domain_start_dirty_rate_calc", "DOMAIN_START_DIRTY_RATE_CALC",
+         lambda dom, seconds, flags: (_wd(dom), seconds, flags)),
+    # backup (contract 1.16)
+    _one("domain_backup_begin", "DOMAIN_BACKUP_BEGIN",
+         lambda dom, xml, checkpoint_xml, flags: (_wd(dom), xml, checkpoint_xml, flags)),
+    _one("domain_backup_get_xml_desc", "DOMAIN_BACKUP_GET_XML_DESC", lambda dom, flags: (_wd(dom), flags), _first),
     # core dump (contract 1.14): virDomainCoreDump's older procedure for the raw format, as libvirt's client
     _one("domain_core_dump", "DOMAIN_CORE_DUMP_WITH_FORMAT",
          lambda dom, to, dumpformat, flags: (_wd(dom), to, dumpformat, flags),

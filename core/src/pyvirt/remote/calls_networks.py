@@ -6,20 +6,39 @@ Part of :data:`pyvirt.remote.calls.CALLS` (see there), loaded when one of its ho
 from __future__ import annotations
 
 from pyvirt.plugin import records as _records
-from pyvirt.remote.calls import _ALL, _OBJECT_FLAGS, RemoteCall, _first, _flags, _one, network_ref, uuid_bytes
+from pyvirt.remote.calls import (
+    _ALL,
+    _OBJECT_FLAGS,
+    RemoteCall,
+    _first,
+    _flags,
+    _one,
+    network_ref,
+    uuid_bytes,
+    uuid_text,
+)
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pyvirt.plugin.records import DhcpLease, NetworkRef
+    from pyvirt.plugin.records import DhcpLease, NetworkPortRef, NetworkRef
 
 __all__ = ["ROWS"]
 
 
 def _wire_network(n: NetworkRef) -> tuple[str, bytes]:
     return (n.name, uuid_bytes(n.uuid))
+
+
+def _wire_port(p: NetworkPortRef) -> tuple[tuple[str, bytes], bytes]:
+    return (_wire_network(p.net), uuid_bytes(p.uuid))
+
+
+def _port_ref(w: Any) -> NetworkPortRef:
+    """remote_nonnull_network_port: the network and the port's UUID."""
+    return _records.NetworkPortRef(network_ref(w[0]), uuid_text(w[1]))
 
 
 def _leases(w: Any) -> list[DhcpLease]:
@@ -57,5 +76,14 @@ ROWS: tuple[RemoteCall, ...] = (
          (_wire_network(net), command, section, parent_index, xml, flags)),
     _one("network_set_autostart", "NETWORK_SET_AUTOSTART",
          lambda net, autostart: (_wire_network(net), int(autostart))),
+    _one("network_list_all_ports", "NETWORK_LIST_ALL_PORTS", lambda net, flags: (_wire_network(net), _ALL, flags),
+         lambda w: [_port_ref(p) for p in w[0]]),
+    _one("network_port_lookup_by_uuid", "NETWORK_PORT_LOOKUP_BY_UUID",
+         lambda net, uuid: (_wire_network(net), uuid_bytes(uuid)), lambda w: _port_ref(w[0])),
+    _one("network_port_create_xml", "NETWORK_PORT_CREATE_XML", lambda net, xml, flags: (_wire_network(net), xml, flags),
+         lambda w: _port_ref(w[0])),
+    _one("network_port_get_xml_desc", "NETWORK_PORT_GET_XML_DESC", lambda port, flags: (_wire_port(port), flags),
+         _first),
+    _one("network_port_delete", "NETWORK_PORT_DELETE", lambda port, flags: (_wire_port(port), flags)),
 )
 # fmt: on

@@ -81,5 +81,6 @@ ROWS: tuple[RemoteCall, ...] = (
     # (ESX) answers it
     _one("volume_wipe", "STORAGE_VOL_WIPE_PATTERN", lambda vol, algorithm, flags: (_wire_volume(vol), algorithm, flags),
          plain=("STORAGE_VOL_WIPE", lambda vol, algorithm, flags: None if algorithm else (_wire_volume(vol), flags))),
+    _one("volume_resize", "STORAGE_VOL_RESIZE", lambda vol, capacity, flags: (_wire_volume(vol), capacity, flags)),
 )
 # fmt: on

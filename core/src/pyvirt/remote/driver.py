@@ -459,6 +459,17 @@ class RemoteConnection(_TypedHooks):
         """STORAGE_VOL_UPLOAD's write stream behind a socket, with the hook's contract (specs.secondary)."""
         return self._write_stream("STORAGE_VOL_UPLOAD", (wire_volume(vol), offset, length, flags), "vol-upload")[1]
 
+    def node_get_memory_stats(self, cell_num: int, flags: int) -> list[tuple[str, int]]:
+        """NODE_GET_MEMORY_STATS twice, as virsh calls it: the count, then exactly that many figures.
+
+        libvirt's drivers refuse any other count ("nparams in virHostMemGetStatsLinux must be 4").
+        """
+        count = self.call("NODE_GET_MEMORY_STATS", (0, cell_num, flags))[1]
+        if count == 0:
+            return []
+        reply = self.call("NODE_GET_MEMORY_STATS", (count, cell_num, flags))
+        return [(p[0], p[1]) for p in reply[0]]
+
     def domain_migrate_prepare_tunnel(self, params: list[TypedParam], cookie: bytes, flags: int) -> tuple[bytes, int]:
         """DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS: (Prepare's cookie, a socket whose data, QEMU's migration stream
         written by the source's QEMU, travels through this connection to the destination's QEMU)."""
@@ -664,7 +675,7 @@ def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Co
     ``pyvirsh`` run more than its RPC calls.
     """
     from pyvirt.connection import Connection
-    from pyvirt.plugin.facade import direct_calls
+    from pyvirt.plugin.facade_base import direct_calls
 
     if spawn_session and uri.param("socket") is None:
         ensure_session_daemon(default_socket(read_only, True))

@@ -1,5 +1,5 @@
-"""Import ``lxml.etree`` in a pyvirsh process without loading :mod:`inspect`, :mod:`gzip`, :mod:`typing` and
-:mod:`contextlib` for it, nor compiling its regular expressions.
+"""Import ``lxml.etree`` in a pyvirsh process without loading :mod:`inspect`, :mod:`gzip`, :mod:`typing`,
+:mod:`contextlib`, :mod:`re`, :mod:`collections`, :mod:`functools`, :mod:`operator` and :mod:`types` for it.
 
 Why: lxml's compiled module, when it is initialised, runs
 ``from inspect import getfullargspec`` (``parsertarget.pxi``: for parser
@@ -14,6 +14,14 @@ command that reads or writes XML paid for all: :mod:`inspect` brings ``ast``,
 pyvirsh ``dumpxml``, a tenth of the run; virsh's whole ``dominfo`` is 44
 million), :mod:`typing` with :mod:`contextlib` and :mod:`warnings` about 16
 million, :mod:`gzip` ``zlib``, ``struct`` and ``_compression`` about 4 million.
+It also reads seven names of :mod:`collections` (with ``keyword``,
+``reprlib``), :mod:`collections.abc`, :mod:`functools`, :mod:`operator` and
+:mod:`types` (``OrderedDict``, ``MutableMapping``, ``Sequence``,
+``partial``, ``eq``, ``itemgetter``, ``GenericAlias``): each is an object
+those modules themselves take from a module loaded at start-up
+(``_collections``, ``_collections_abc``, ``_functools``, ``_operator``, the
+type of ``list[int]``), so the stand-ins give lxml the very same objects,
+and spare the eight million instructions of loading the modules.
 
 How, exactly rather than hopefully: :func:`install` puts a finder at the
 front of ``sys.meta_path``. The only name it answers is ``lxml.etree``; it
@@ -49,11 +57,15 @@ class, and the ``gzip`` stand-in in a C global no Python code can reach).
 What it relies on: lxml using only those names of those modules (true of lxml
 6 to 6.2; lxml 5.0's init also reads ``inspect.isgenerator``, so there it
 still works, answered by the real module, only without the saving of inspect), and the import system's documented
-loader protocol (PEP 451, PEP 489). :mod:`re` itself cannot be spared: lxml's
-init calls ``re.match`` (answered by the real module), and its
-``_elementpath`` tokenizes every ``find`` path with a pattern; only
-``re.compile`` is stood in for, and the ten patterns lxml keeps are compiled
-when first used (about five million instructions saved).
+loader protocol (PEP 451, PEP 489). :mod:`re` is spared too (with ``enum``
+it brings, about twenty million instructions): the ten patterns lxml keeps
+are compiled when first used (``re.compile`` is stood in for), the two flags
+it reads are their constant values, and its one ``re.match`` at init, the
+leading digits of libxml2's version string (``_LIBXML_VERSION_INT``), is
+answered without :mod:`re` (any other pattern goes to the real module). A
+``find()``/``findall()`` with a path then compiles ``_elementpath``'s
+tokenizer, and so loads :mod:`re`: pyvirt's models and the test driver walk
+children with ``iterchildren(tag)`` instead (``pyvirt.conf.xmlparse``).
 
 Only pyvirsh's console entry point installs it: a library must not change
 what its caller's ``import`` statements do, so ``import pyvirt`` never does.
@@ -61,6 +73,10 @@ what its caller's ``import`` statements do, so ``import pyvirt`` never does.
 
 from __future__ import annotations
 
+import _collections  # type: ignore[import-not-found]  # (C modules typeshed has no stubs for)
+import _collections_abc
+import _functools  # type: ignore[import-not-found]
+import _operator
 import sys
 
 TYPE_CHECKING = False  # not typing's: this module is on every pyvirsh run, which typing would slow
@@ -81,6 +97,9 @@ def _real(name: str) -> ModuleType:
     current = sys.modules.get(name)
     if current is not None and not getattr(current, _MARK, False):
         return current
+    package = name.rpartition(".")[0]
+    if package:
+        _real(package)  # a submodule is imported from its real package, never from a stand-in
     if current is not None:
         del sys.modules[name]  # the real module takes the stand-in's place for good
     __import__(name)
@@ -139,6 +158,41 @@ class _Generic:
         return _GenericBase
 
 
+class _DigitsMatch:
+    """What ``re.match("[0-9]+", text)`` gives lxml's init: the leading digits of libxml2's version string.
+
+    lxml only calls ``group()`` on it; any other attribute is the real match object's.
+    """
+
+    __slots__ = ("_digits", "_text")
+
+    def __init__(self, digits: str, text: str) -> None:
+        self._digits = digits
+        self._text = text
+
+    def group(self, *indices: int) -> str | tuple[str, ...]:
+        if indices in ((), (0,)):
+            return self._digits
+        return _real("re").match(_DIGITS, self._text).group(*indices)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_real("re").match(_DIGITS, self._text), name)
+
+
+_DIGITS = "[0-9]+"
+
+
+def _match(pattern: object, string: object, flags: int = 0) -> Any:
+    """What lxml binds as ``re.match``: its one pattern at init (leading ASCII digits) answered here, any other
+    by the real module."""
+    if pattern == _DIGITS and flags == 0 and isinstance(string, str):
+        end = 0
+        while end < len(string) and string[end] in "0123456789":
+            end += 1
+        return _DigitsMatch(string[:end], string) if end else None
+    return _real("re").match(pattern, string, flags)
+
+
 class _LazyPattern:
     """What ``re.compile`` gives lxml's init (and its ``_elementpath``'s): the pattern, compiled by the real
     :mod:`re` the first time one of its methods is called.
@@ -178,13 +232,25 @@ class _LazyPattern:
 # gzip.GzipFile (read from the gzip module too) for writing with compression=N, only called;
 # contextlib.contextmanager, applied once at init to a generator that is only called later;
 # typing.Generic and TypeVar, for one class statement: the one place lxml builds a class on a stand-in;
-# re.compile, whose patterns lxml keeps (re.match and the flags it reads from the real module).
+# re.compile, whose patterns lxml keeps; re.match, called once at init; re.U/UNICODE, the one flag it passes to
+# compile (sre's SRE_FLAG_UNICODE, 32 since Python 2; re.compile takes the plain int as it takes the RegexFlag).
 _HIDDEN: dict[str, dict[str, Any]] = {
-    "re": {"compile": _LazyPattern},
+    "re": {"compile": _LazyPattern, "match": _match, "U": 32, "UNICODE": 32},
     "inspect": {"getfullargspec": _getfullargspec},
     "gzip": {"GzipFile": _gzip_file},
     "contextlib": {"contextmanager": _contextmanager},
     "typing": {"Generic": _Generic, "TypeVar": _TypeParameter},
+    # The same objects as the real modules', taken from where those modules take them (the C modules and
+    # _collections_abc, loaded at start-up): collections with its keyword, operator and reprlib, functools and
+    # types cost every XML-reading pyvirsh command about eight million instructions for these seven names.
+    "collections": {"OrderedDict": _collections.OrderedDict},  # (and its submodule abc, set by _Loader._hide)
+    "collections.abc": {  # lxml registers its classes with them
+        "MutableMapping": _collections_abc.MutableMapping,
+        "Sequence": _collections_abc.Sequence,
+    },
+    "functools": {"partial": _functools.partial},  # functools.partial is this C class
+    "operator": {"eq": _operator.eq, "itemgetter": _operator.itemgetter},  # operator re-exports _operator's
+    "types": {"GenericAlias": type(list[int])},  # as types defines it
 }
 
 
@@ -233,8 +299,14 @@ class _Loader:
 
     def _hide(self) -> None:
         for name in _HIDDEN:
-            if name not in sys.modules:  # a module loaded already costs nothing more: lxml gets the real one
-                self._stand_ins[name] = sys.modules[name] = _stand_in(name)
+            if name in sys.modules:  # a module loaded already costs nothing more: lxml gets the real one
+                continue
+            package, _, leaf = name.rpartition(".")
+            if package and package not in self._stand_ins:
+                continue  # the real package is loaded: its submodule must be the real one too
+            self._stand_ins[name] = sys.modules[name] = _stand_in(name)
+            if package:
+                setattr(self._stand_ins[package], leaf, self._stand_ins[name])  # ``import collections.abc`` reads it
 
     def _restore(self, module: ModuleType | None) -> None:
         for name, stand_in in self._stand_ins.items():

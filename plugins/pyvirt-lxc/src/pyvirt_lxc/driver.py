@@ -29,6 +29,7 @@ from pyvirt.flags import (
     DomainXMLFlags,
 )
 from pyvirt.local_driver.domain_jobs import Job
+from pyvirt.local_driver.host_memory import HostMemoryHooks
 from pyvirt.local_driver.interface_addresses import interface_addresses
 from pyvirt.local_driver.network_nics import resolve_network_nics
 from pyvirt.local_driver.paths import paths_for_uri
@@ -65,7 +66,9 @@ def _check_name(dom: Domain) -> None:
         raise XMLError(ErrorCode.XML_DETAIL, "invalid char in name: \n", domain=ErrorDomain.XML)
 
 
-class LxcConnection:
+class LxcConnection(HostMemoryHooks):
+    host_memory_function_prefix = "lxc"  # lxcNodeAllocPages, in its flag error
+
     def __init__(self, uri: URI, state: LxcState, events: EventSink, key: str) -> None:
         self.uri = uri
         self.state = state
@@ -412,7 +415,8 @@ class LxcConnection:
 class LxcDriver(LxcStateHooks, LxcHostChecks, HypervisorDriver):
     """The object behind the ``lxc`` entry point."""
 
-    pyvirt_contract = "1.15"  # 1.10: host_validate; 1.15: domain_create_with_files, domain_create_xml_with_files
+    # 1.10: host_validate; 1.15: domain_create_with_files, domain_create_xml_with_files; 1.16: the host memory hooks
+    pyvirt_contract = "1.16"
     name = "lxc"
 
     @hookimpl

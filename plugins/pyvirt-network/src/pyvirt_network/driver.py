@@ -28,6 +28,7 @@ from typing import Any
 
 from pyvirt.conf.network import Network, check_network, format_network, parse_network
 from pyvirt.conf.network_update import update_network
+from pyvirt.conf.networkport import format_port, parse_port
 from pyvirt.errors import (
     Error,
     ErrorCode,
@@ -39,18 +40,25 @@ from pyvirt.errors import (
     OperationInvalidError,
 )
 from pyvirt.events import EventSink, NetworkEvent
-from pyvirt.flags import NetworkCreateFlags, NetworkDefineFlags, NetworkUpdateFlags, NetworkXMLFlags
+from pyvirt.flags import (
+    NetworkCreateFlags,
+    NetworkDefineFlags,
+    NetworkPortCreateFlags,
+    NetworkUpdateFlags,
+    NetworkXMLFlags,
+)
 from pyvirt.local_driver.object_store import ObjectEntry, ObjectStore
 from pyvirt.local_driver.paths import DriverPaths, embed_paths, paths_for_uri
 from pyvirt.local_driver.state_driver import HeldState, should_autostart, wait_unlocked
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
-from pyvirt.plugin.records import DhcpLease, NetworkRef
+from pyvirt.plugin.records import DhcpLease, NetworkPortRef, NetworkRef
 from pyvirt.uri import URI
 from pyvirt_network.bridge_setup import bridge_exists, create_bridge, free_bridge_name, remove_bridge, subnets
 from pyvirt_network.dnsmasq import needs_dnsmasq, read_leases, start_dnsmasq, stop_dnsmasq
 from pyvirt_network.firewall import add_rules, remove_rules, table_name
+from pyvirt_network.ports import PortDirectory, allocate_port, check_reclaim
 
 __all__ = ["NetworkConnection", "NetworkDriver"]
 
@@ -80,7 +88,7 @@ class NetworkDriver(HypervisorDriver):
     ``networkStateReload`` does.
     """
 
-    pyvirt_contract = "1.7"
+    pyvirt_contract = "1.16"
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
@@ -280,6 +288,7 @@ class NetworkConnection:
 
     def _stop(self, net: Network) -> None:
         self.store.mark_stopped(net.name or "")
+        PortDirectory(self.paths.run, net.name or "").delete_all()  # networkShutdownNetwork forgets every port
         if net.forward_mode == "bridge":
             return
         stop_dnsmasq(net, self.paths)
@@ -395,3 +404,80 @@ class NetworkConnection:
             if not entry.persistent:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "cannot set autostart for transient network")
             self.store.set_autostart(net.name, autostart)
+
+    # ---------------------------------------------------------------- ports
+    def _active_entry(self, net: NetworkRef) -> ObjectEntry[Network]:
+        entry = self.store.get(net.name)
+        if not entry.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
+        return entry
+
+    def _count_connections(self, entry: ObjectEntry[Network], ports: PortDirectory) -> None:
+        """The live definition's ``connections``: libvirt counts each allocated port (netdef->connections)."""
+        entry.defn.connections = len(ports.all()) or None
+        self.store.mark_running(entry.defn)
+
+    @hookimpl
+    def network_list_all_ports(self, net: NetworkRef, flags: int) -> list[NetworkPortRef]:
+        """networkListAllPorts."""
+        check_flags(flags, 0, "networkListAllPorts")
+        self._active_entry(net)
+        return [NetworkPortRef(net, p.uuid or "") for p in PortDirectory(self.paths.run, net.name).all()]
+
+    @hookimpl
+    def network_port_lookup_by_uuid(self, net: NetworkRef, uuid: str) -> NetworkPortRef:
+        """networkPortLookupByUUID: the port first (NO_NETWORK_PORT), then the network's state."""
+        entry = self.store.get(net.name)
+        PortDirectory(self.paths.run, net.name).get(uuid)
+        if not entry.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
+        return NetworkPortRef(net, uuid)
+
+    @hookimpl
+    def network_port_create_xml(self, net: NetworkRef, xml: str, flags: int) -> NetworkPortRef:
+        """networkPortCreateXML: parse, check the network runs, allocate (or reclaim) the plug, save.
+
+        RECLAIM is how a hypervisor driver hands back a port it knew before a restart: the plug
+        it recorded is kept (networkNotifyPort), only counted again.
+        """
+        check_flags(flags, NetworkPortCreateFlags.RECLAIM | NetworkPortCreateFlags.VALIDATE, "networkPortCreateXML")
+        entry = self.store.get(net.name)
+        if flags & NetworkPortCreateFlags.VALIDATE:
+            from pyvirt.conf.schema import validate
+
+            validate(xml, "networkport")
+        port = parse_port(xml)
+        with self.store.locked():
+            entry = self.store.get(net.name)
+            if not entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{net.name}' is not active")
+            check_reclaim(port, bool(flags & NetworkPortCreateFlags.RECLAIM))
+            if not flags & NetworkPortCreateFlags.RECLAIM:
+                allocate_port(entry.defn, port)
+            ports = PortDirectory(self.paths.run, net.name)
+            ports.add(port)
+            self._count_connections(entry, ports)
+        return NetworkPortRef(net, port.uuid or "")
+
+    @hookimpl
+    def network_port_get_xml_desc(self, port: NetworkPortRef, flags: int) -> str:
+        """networkPortGetXMLDesc."""
+        check_flags(flags, 0, "networkPortGetXMLDesc")
+        entry = self.store.get(port.net.name)
+        found = PortDirectory(self.paths.run, port.net.name).get(port.uuid)
+        if not entry.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{port.net.name}' is not active")
+        return format_port(found)
+
+    @hookimpl
+    def network_port_delete(self, port: NetworkPortRef, flags: int) -> None:
+        """networkPortDelete: unplugging a bridge port releases nothing this driver holds, so it is forgotten."""
+        check_flags(flags, 0, "networkPortDelete")
+        with self.store.locked():
+            entry = self.store.get(port.net.name)
+            ports = PortDirectory(self.paths.run, port.net.name)
+            ports.get(port.uuid)
+            if not entry.active:
+                raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"network '{port.net.name}' is not active")
+            ports.delete(port.uuid)
+            self._count_connections(entry, ports)

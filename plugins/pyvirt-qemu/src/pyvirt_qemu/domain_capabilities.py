@@ -14,7 +14,7 @@ import os
 import shutil
 
 from pyvirt.conf.domain_capabilities import CpuModel, DomainCapabilities, HostModel, Section, format_domain_capabilities
-from pyvirt.errors import ErrorCode, InvalidArgumentError
+from pyvirt.errors import ErrorCode, InvalidArgumentError, NotSupportedError
 from pyvirt_qemu.command_line_devices import DISK_BUS_DEVICE, VIDEO_MODELS
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps
 from pyvirt_qemu.firmware import UNHANDLED_FEATURES, firmware_builds
@@ -32,7 +32,10 @@ def _emulator(emulator: str | None, arch: str | None) -> str:
     name = {"i686": "qemu-system-i386"}.get(arch or "x86_64", f"qemu-system-{arch or 'x86_64'}")
     found = shutil.which(name)
     if found is None:
-        raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unable to find any emulator to serve '{arch}' architecture")
+        # virQEMUCapsCacheLookupDefault's wording and code (CONFIG_UNSUPPORTED)
+        raise NotSupportedError(
+            ErrorCode.CONFIG_UNSUPPORTED, f"unable to find any emulator to serve '{arch}' architecture"
+        )
     return found
 
 

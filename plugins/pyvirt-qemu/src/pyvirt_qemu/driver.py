@@ -63,8 +63,14 @@ from pyvirt.flags import (
     TypedParameterFlags,
 )
 from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, Job
+from pyvirt.local_driver.host_memory import HostMemoryHooks
 from pyvirt.local_driver.interface_addresses import interface_addresses
-from pyvirt.local_driver.network_nics import network_uri, resolve_network_nic, resolve_network_nics
+from pyvirt.local_driver.network_nics import (
+    network_uri,
+    release_network_ports,
+    resolve_network_nic,
+    resolve_network_nics,
+)
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.local_driver.status_file import remove_status
 from pyvirt.plugin import hookimpl
@@ -103,11 +109,14 @@ from pyvirt_qemu import (
     qemu_passthrough,
 )
 from pyvirt_qemu.autostart import QemuStateHooks
+from pyvirt_qemu.backup import BackupHooks
 from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.bypass_cache import CacheBypassingReader
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
+from pyvirt_qemu.control_info import ControlInfoHooks
 from pyvirt_qemu.cpu_affinity import pin_emulator_threads
+from pyvirt_qemu.cpu_compare import CpuCompareHooks
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
 from pyvirt_qemu.domain_defaults import apply_defaults
@@ -120,12 +129,17 @@ from pyvirt_qemu.file_job_recovery import end_file_job, record_file_job
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.graphics import prepare_graphics
 from pyvirt_qemu.guest_agent import GuestAgent, agent_channel
+from pyvirt_qemu.guest_agent_cmds import GuestAgentHooks
+from pyvirt_qemu.guest_fs_info import GuestFSInfoHooks
 from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
+from pyvirt_qemu.iothread_changes import IOThreadChangeHooks
+from pyvirt_qemu.lifecycle_change import LifecycleActionHooks
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
+from pyvirt_qemu.migration_compression import MigrationCompressionHooks
 from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
@@ -210,7 +224,9 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
             console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
 
 
-class QemuConnection:
+class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
+                     GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
+                     GuestFSInfoHooks, BackupHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
     # lock and job a domain has while calling them.
@@ -396,11 +412,12 @@ class QemuConnection:
         self._firmware(live, reset_nvram)
         self._host_model_cpu(live)
         resolve_volume_disks(live, self.uri)
-        resolve_network_nics(live, self.uri)
+        resolve_network_nics(live, self.uri, ports=True)  # each NIC on a network gets its port (portid)
         new_nvram = prepare_nvram(live, reset=reset_nvram)
         try:
             self._launch(obj, live, paused, image, run, bypass_cache)
         except BaseException:
+            release_network_ports(live, network_uri(self.uri))
             if new_nvram is not None:  # a failed first start leaves no varstore behind
                 with contextlib.suppress(OSError):
                     os.unlink(new_nvram)
@@ -1024,7 +1041,7 @@ class QemuConnection:
         """qemuDomainAgentAvailable: a running guest whose agent channel is configured and open."""
         if obj.state != DomainState.RUNNING or obj.process is None:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-        return GuestAgent(obj.live, obj.agent_open)
+        return GuestAgent(obj.live, obj.agent_open, obj.agent_timeout)
 
     @hookimpl
     def domain_get_vcpus_flags(self, dom: DomainRef, flags: int) -> int:
@@ -1546,10 +1563,12 @@ class QemuConnection:
                         resolve_volume_disk(storage, live_dev)
                 if isinstance(live_dev, Interface) and live_dev.type == "network":
                     with pyvirt.open(network_uri(self.uri)) as networks:
-                        resolve_network_nic(networks, live_dev)
+                        resolve_network_nic(networks, live_dev, obj.live)  # and its port of the network
                 try:
                     opened = attach_live(obj.live, live_dev, obj.process.monitor)
                 except Error:
+                    if isinstance(live_dev, Interface):
+                        release_network_ports(obj.live, network_uri(self.uri), [live_dev])
                     self._audit_attach(g, dev, [], False)
                     raise
                 self._audit_attach(g, dev, opened, True)
@@ -1656,6 +1675,7 @@ class QemuConnection:
                         self.state.auditor.disk(g, gone.source_path, None, "detach", True)
                     else:
                         self.state.auditor.net(g, gone.mac, None, "detach", True)
+                        release_network_ports(obj.live, network_uri(self.uri), [gone])  # its port of the network
 
                 def later(finish: Callable[[], None]) -> Callable[[], None]:
                     def run() -> None:  # on a thread of its own, once the guest has let go
@@ -1981,8 +2001,10 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
 
     # 1.15: no new hook, but core 1.15's pyvirt.conf.snapshot_align (libvirt's snapshot checks and disk alignment);
     # 1.14: a disk's write threshold; 1.13: block copy, block job abort/pivot/speed; 1.12: emulator pinning, every block
-    # counter; 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics
-    pyvirt_contract = "1.15"
+    # counter; 1.11: reset, NMI and metadata; 1.10: live migration (the five phases) and job statistics;
+    # 1.16: the host memory hooks (pyvirt.local_driver.host_memory); the guest agent, power management and
+    # detach-by-alias hooks (pyvirt_qemu.guest_agent_cmds)
+    pyvirt_contract = "1.16"
     name = "qemu"
 
     @hookimpl
@@ -1999,7 +2021,7 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
                 security = load_security_stack(
                     conf.security_config(dac_user=uid, dac_group=gid, dynamic_ownership=conf.dynamic_ownership)
                 )
-                state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid)
+                state = QemuState(paths, security, qemu_uid=uid, qemu_gid=gid, network_uri=network_uri(uri))
                 state.graphics_cfg = conf.graphics()
                 state.chardev_tls = conf.chardev_tls_config()
                 state.nbd_tls = conf.nbd_tls_config()

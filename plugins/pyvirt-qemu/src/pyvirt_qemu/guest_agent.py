@@ -26,9 +26,22 @@ from pyvirt.conf.domain_devices import Chardev
 from pyvirt.errors import ErrorCode, InternalError, InvalidArgumentError, OperationFailedError
 from pyvirt.util.unix_socket import connect_unix
 
-__all__ = ["AGENT_CHANNEL", "GuestAgent", "agent_channel"]
+__all__ = ["AGENT_CHANNEL", "GuestAgent", "agent_channel", "agent_wait"]
 
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
+# VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK / _DEFAULT: a domain's agent timeout (guest-agent-timeout)
+_TIMEOUT_BLOCK, _TIMEOUT_DEFAULT = -2, -1
+_WAIT_TIME = 5.0  # libvirt's QEMU_AGENT_WAIT_TIME: the default wait, and the longest guest-sync waits
+_BLOCKING_WAIT = 365 * 24 * 3600.0  # "block": no deadline a user would meet (a socket needs a finite one)
+
+
+def agent_wait(response_timeout: int) -> float:
+    """Seconds a command waits for the agent under a domain's agent timeout (qemuAgentSend's reading of it)."""
+    if response_timeout == _TIMEOUT_BLOCK:
+        return _BLOCKING_WAIT
+    if response_timeout == _TIMEOUT_DEFAULT:
+        return _WAIT_TIME
+    return float(response_timeout)
 
 
 def agent_channel(dom: Domain) -> Chardev | None:
@@ -49,7 +62,9 @@ def _unresponsive(detail: str) -> OperationFailedError:
 
 
 class GuestAgent:
-    def __init__(self, dom: Domain, connected: bool) -> None:
+    def __init__(self, dom: Domain, connected: bool, response_timeout: int = _TIMEOUT_DEFAULT) -> None:
+        """``response_timeout``: the domain's agent timeout (guest-agent-timeout's seconds, or -2 block, -1
+        default), what commands without a ``timeout`` of their own wait."""
         channel = agent_channel(dom)
         if channel is None:
             raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
@@ -59,6 +74,7 @@ class GuestAgent:
         if not path:
             raise _unresponsive("QEMU guest agent is not connected")
         self.path = path
+        self.response_timeout = response_timeout
 
     def _exchange(self, sock: socket.socket, message: dict[str, Any], want: Any, timeout: float) -> Any:
         sock.sendall(json.dumps(message).encode() + b"\n")
@@ -90,18 +106,28 @@ class GuestAgent:
                 if isinstance(reply, dict) and want(reply):
                     return reply
 
-    def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float = 5.0,
-                reply: bool = True) -> Any:  # fmt: skip
-        """Run one agent command; ``reply=False`` for those the guest does not answer (guest-shutdown)."""
+    def execute(self, command: str, arguments: dict[str, Any] | None = None, timeout: float | None = None,
+                reply: bool = True, report_unsupported: bool = True) -> Any:  # fmt: skip
+        """Run one agent command; ``reply=False`` for those the guest does not answer (guest-shutdown).
+
+        ``timeout``: seconds, else the domain's agent timeout; guest-sync waits no longer than libvirt's 5
+        seconds (qemuAgentGuestSync). ``report_unsupported=False``: an agent without the command (its
+        CommandNotFound or CommandDisabled error) answers None, as qemuAgentCheckError's -2.
+        """
+        if timeout is None:
+            timeout = agent_wait(self.response_timeout)
+            sync_wait = min(_WAIT_TIME, timeout)
+        else:
+            sync_wait = timeout
         sync_id = int.from_bytes(os.urandom(4), "big") >> 1
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             try:
                 connect_unix(sock, self.path)
             except OSError as exc:
                 raise _unresponsive(f"cannot connect to the agent channel: {exc.strerror}") from exc
-            sock.settimeout(timeout)
+            sock.settimeout(sync_wait)
             self._exchange(sock, {"execute": "guest-sync", "arguments": {"id": sync_id}},
-                           lambda r: r.get("return") == sync_id, timeout)  # fmt: skip
+                           lambda r: r.get("return") == sync_id, sync_wait)  # fmt: skip
             message: dict[str, Any] = {"execute": command}
             if arguments:
                 message["arguments"] = arguments
@@ -110,6 +136,8 @@ class GuestAgent:
                 return None
             answer = self._exchange(sock, message, lambda r: "return" in r or "error" in r, timeout)
         if "error" in answer:
+            if not report_unsupported and answer["error"].get("class") in ("CommandNotFound", "CommandDisabled"):
+                return None
             desc = answer["error"].get("desc", "unknown error")
             raise InternalError(ErrorCode.INTERNAL_ERROR, f"unable to execute QEMU agent command '{command}': "
                                        f"{desc}", verbatim=False)  # fmt: skip

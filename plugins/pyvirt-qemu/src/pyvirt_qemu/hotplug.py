@@ -194,7 +194,8 @@ def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
     disk.target_bus = bus
     disk.source_index = next_node_id(live)
-    disk.alias = Alias(name=disk_alias(disk))
+    if disk.alias is None or not (disk.alias.name or "").startswith("ua-"):  # a user's alias is kept, as libvirt's
+        disk.alias = Alias(name=disk_alias(disk))
     reserve_next_pci_address(live, disk)
     props = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(disk.address)
     added: list[str] = []
@@ -220,6 +221,9 @@ def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[st
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"NIC model '{nic.model_type}' is not supported")
     index = _next_nic_index(live.devices.interfaces)
     netdev_id, device_id = f"hostnet{index}", f"net{index}"
+    user_alias = nic.alias.name if nic.alias is not None else None
+    if user_alias and user_alias.startswith("ua-"):  # a user's alias: QEMU's ids follow it
+        netdev_id, device_id = f"host{user_alias}", user_alias
     reserve_next_pci_address(live, nic)
     address = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(nic.address)
     opened: list[tuple[str, str]] = []

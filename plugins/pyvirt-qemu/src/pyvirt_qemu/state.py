@@ -54,6 +54,7 @@ from pyvirt.local_driver.domain_jobs import AsyncJob, DomainJobs, file_lock, try
 from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
 from pyvirt.local_driver.names import definition_files
+from pyvirt.local_driver.network_nics import release_network_ports
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
@@ -100,6 +101,9 @@ class DomainObj(BaseDomainObj):
     # migrate-setspeed's MiB/s (libvirt's priv->migMaxBandwidth, kept in memory only as libvirt does): what a
     # migration without its own bandwidth runs at, and what QEMU gets back after a save (pyvirt_qemu.migration_speed)
     mig_max_bandwidth: int = (2**63 - 1) // (1 << 20)  # QEMU_DOMAIN_MIG_BANDWIDTH_MAX
+    # guest-agent-timeout's seconds, or -2 block (libvirt's default), -1 default, 0 no wait: libvirt's
+    # priv->agentTimeout, kept in the status file as its <agentTimeout> (pyvirt_qemu.guest_agent_cmds)
+    agent_timeout: int = -2
 
     def expect(self, event: str) -> None:
         with self.lock:  # the event thread counts them down
@@ -107,7 +111,8 @@ class DomainObj(BaseDomainObj):
 
 
 class QemuState(DomainTable[DomainObj]):
-    def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int, qemu_gid: int = 0) -> None:
+    def __init__(self, paths: DriverPaths, security: SecurityStack, qemu_uid: int, qemu_gid: int = 0,
+                 network_uri: str = "network:///system") -> None:  # fmt: skip
         super().__init__(paths, ErrorDomain.QEMU, DomainObj)
         self.security = security
         self.qemu_uid, self.qemu_gid = qemu_uid, qemu_gid
@@ -117,6 +122,7 @@ class QemuState(DomainTable[DomainObj]):
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
         self.auto_start_bypass_cache = False  # qemu.conf's auto_start_bypass_cache: the flag autostart starts with
+        self.network_uri = network_uri  # the network driver of the same mode, where the NICs' ports are
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._owner_fd, self.owned_alone = _own_paths(paths)
         set_owned_alone(paths, self.owned_alone)
@@ -189,6 +195,7 @@ class QemuState(DomainTable[DomainObj]):
                 format_domain(obj.live, 1, domain_id=obj.id),
                 {
                     "monitor": self._monitor_runtime(obj.name),
+                    "agentTimeout": {"": str(obj.agent_timeout)},
                     **({"blockjobs": chain_jobs} if (chain_jobs := chain_runtime(obj)) else {}),
                     **({"volumes": paths} if (paths := volume_paths(obj.live)) else {}),
                     **(
@@ -377,6 +384,7 @@ class QemuState(DomainTable[DomainObj]):
                 self.security.release_label(live)
             self.remove_runtime_files(obj.name, hugepage_dirs)
             remove_transient_overlays(live)
+            release_network_ports(live, self.network_uri)
             if existing is not None:
                 obj.live, obj.config = existing.config or existing.live, None
                 obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.CRASHED
@@ -416,6 +424,7 @@ class QemuState(DomainTable[DomainObj]):
         obj.state, obj.reason = state, reason
         if (adjustment0 := st.runtime.get("clock", {}).get("adjustment0")) is not None:
             obj.rtc_adjustment0 = (proc.pid, int(adjustment0))
+        obj.agent_timeout = int(st.runtime.get("agentTimeout", {}).get("", "-2"))  # qemuDomainObjPrivateXMLParse
         if not monitor.held_elsewhere and live.devices is not None and any(d.mirror for d in live.devices.disks):
             from pyvirt_qemu.block_jobs import recover
 
@@ -444,6 +453,7 @@ class QemuState(DomainTable[DomainObj]):
             self.security.release_label(live)
         self.remove_runtime_files(name, hugepage_dirs)
         remove_transient_overlays(live)
+        release_network_ports(live, self.network_uri)
         return killed
 
     def remove_runtime_files(self, name: str, hugepage_dirs: list[str]) -> None:
@@ -609,6 +619,7 @@ class QemuState(DomainTable[DomainObj]):
             if ours:
                 self.remove_runtime_files(obj.name, proc.hugepage_dirs)
                 remove_transient_overlays(obj.live)  # the guest's writes to its transient disks go
+                release_network_ports(obj.live, self.network_uri)  # its NICs leave their networks' ports
         with obj.lock:
             ref = obj.ref()
             # (virsh dump --crash: libvirt's record says "crashed"; a QEMU that died by itself is "failed")

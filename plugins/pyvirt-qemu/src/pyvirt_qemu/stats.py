@@ -1,4 +1,5 @@
-"""``domstats`` for QEMU guests: state, cpu, balloon, vcpus, interfaces and disks, in libvirt's field names.
+"""``domstats`` for QEMU guests: state, cpu, balloon, vcpus, interfaces, disks and the dirty-page rate, in libvirt's
+field names.
 
 CPU time comes from the QEMU process (/proc), block statistics and sizes
 from QMP (query-blockstats, query-named-block-nodes), interface counters
@@ -17,9 +18,11 @@ from pyvirt_qemu.block_nodes import node_id
 from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.hotplug import top_nodes
 
-__all__ = ["STATS_BALLOON", "STATS_BLOCK", "STATS_CPU", "STATS_INTERFACE", "STATS_STATE", "STATS_VCPU", "collect"]
+__all__ = ["STATS_BALLOON", "STATS_BLOCK", "STATS_CPU", "STATS_DIRTYRATE", "STATS_INTERFACE", "STATS_STATE", "STATS_VCPU",
+           "collect"]  # fmt: skip
 
 STATS_STATE, STATS_CPU, STATS_BALLOON, STATS_VCPU, STATS_INTERFACE, STATS_BLOCK = 1, 2, 4, 8, 16, 32
+STATS_DIRTYRATE = 512  # VIR_DOMAIN_STATS_DIRTYRATE
 Field = tuple[str, int | str]
 
 
@@ -131,7 +134,8 @@ def _blocks(dom: Domain, monitor: Any | None) -> list[Field]:
 
 def collect(dom: Domain, state: int, reason: int, pid: int | None, monitor: Any | None, mask: int) -> list[Field]:
     """The requested groups (0: all) in libvirt's order; running-only groups are left out for a stopped guest."""
-    want = mask or (STATS_STATE | STATS_CPU | STATS_BALLOON | STATS_VCPU | STATS_INTERFACE | STATS_BLOCK)
+    want = mask or (STATS_STATE | STATS_CPU | STATS_BALLOON | STATS_VCPU | STATS_INTERFACE | STATS_BLOCK
+                    | STATS_DIRTYRATE)  # fmt: skip
     out: list[Field] = []
     if want & STATS_STATE:
         out += [("state.state", state), ("state.reason", reason)]
@@ -145,4 +149,8 @@ def collect(dom: Domain, state: int, reason: int, pid: int | None, monitor: Any 
         out += _interfaces(dom)
     if want & STATS_BLOCK:
         out += _blocks(dom, monitor)
+    if want & STATS_DIRTYRATE and monitor is not None:  # qemuDomainGetStatsDirtyRate: running guests only
+        from pyvirt_qemu.migration_compression import dirty_rate_fields
+
+        out += dirty_rate_fields(monitor)
     return out

@@ -64,6 +64,8 @@ from pyvirt.plugin.records import PoolInfo, PoolRef, VolumeInfo, VolumeRef
 from pyvirt.plugin.registry import load_driver
 from pyvirt.uri import URI
 from pyvirt_storage import volume_stream
+from pyvirt_storage.pool_capabilities import POOL_TYPES, pool_capabilities_xml
+from pyvirt_storage.volume_resize import resize_volume
 
 __all__ = ["StorageConnection", "StorageDriver"]
 
@@ -109,7 +111,9 @@ def _not_active(name: str) -> OperationInvalidError:
 class StorageDriver(HypervisorDriver):
     """Entry point ``storage`` of ``pyvirt.hypervisor``: opens the connections."""
 
-    pyvirt_contract = "1.11"  # 1.10: pool_build, pool_delete; 1.11: volume_create_xml_from, volume_wipe
+    # 1.10: pool_build, pool_delete; 1.11: volume_create_xml_from, volume_wipe; 1.16: volume_resize,
+    # pool_get_capabilities
+    pyvirt_contract = "1.16"
 
     @hookimpl
     def connect_open(self, uri: URI, read_only: bool, events: EventSink) -> Any:
@@ -541,6 +545,33 @@ class StorageConnection:
                 raise NotSupportedError(ErrorCode.NO_SUPPORT, "storage pool doesn't support volume wiping",
                                         domain=ErrorDomain.STORAGE)  # fmt: skip
             wipe(defn, vol.name, algorithm, flags)
+
+    @hookimpl
+    def volume_resize(self, vol: VolumeRef, capacity: int, flags: int) -> None:
+        """storageVolResize (pyvirt_storage.volume_resize), under the store's lock."""
+        with self.store.locked():
+            entry = self.store.get(vol.pool)
+            if not entry.active:
+                raise _not_active(vol.pool)
+            pool = self._current(entry)
+            resize_volume(self.backend(pool.type or ""), pool, self._volume(pool, vol.name), capacity, flags)
+
+    @hookimpl
+    def pool_get_capabilities(self, flags: int) -> str:
+        """storageConnectGetStoragePoolCapabilities: libvirt's pool types, ``yes`` where a backend is installed.
+
+        libvirt's driver says yes for each backend it registered at start; here a
+        backend is one whose ``pyvirt.storage_backend`` entry point loads.
+        """
+        check_flags(flags, 0, "storageConnectGetStoragePoolCapabilities")
+        supported = []
+        for kind in POOL_TYPES:
+            try:
+                self.backend(kind)
+            except InternalError:
+                continue
+            supported.append(kind)
+        return pool_capabilities_xml(supported)
 
     @hookimpl
     def volume_delete(self, vol: VolumeRef, flags: int) -> None:

@@ -19,9 +19,11 @@ from pyvirt.daemon.procedures import (  # noqa: F401
     connection,
     domains,
     events,
+    guest_agent,
     guest_fs,
     iothreads,
     migration,
+    nwfilters,
     objects,
     tuning,
 )

@@ -178,6 +178,30 @@ def _cpu_model_names(ctx: ClientContext, a: Any) -> Any:
     return (models if need_results else [], len(models))
 
 
+@handles("CONNECT_COMPARE_CPU", hook="connect_compare_cpu")
+def _compare_cpu(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchConnectCompareCPU."""
+    return (ctx.calls.connect_compare_cpu(a[0], a[1]),)
+
+
+@handles("CONNECT_BASELINE_CPU", hook="connect_baseline_cpu")
+def _baseline_cpu(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchConnectBaselineCPU."""
+    return (ctx.calls.connect_baseline_cpu(list(a[0]), a[1]),)
+
+
+@handles("CONNECT_COMPARE_HYPERVISOR_CPU", hook="connect_compare_hypervisor_cpu")
+def _compare_hypervisor_cpu(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchConnectCompareHypervisorCPU: emulator, arch, machine and virttype may be absent."""
+    return (ctx.calls.connect_compare_hypervisor_cpu(a[0], a[1], a[2], a[3], a[4], a[5]),)
+
+
+@handles("CONNECT_BASELINE_HYPERVISOR_CPU", hook="connect_baseline_hypervisor_cpu")
+def _baseline_hypervisor_cpu(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchConnectBaselineHypervisorCPU."""
+    return (ctx.calls.connect_baseline_hypervisor_cpu(a[0], a[1], a[2], a[3], list(a[4]), a[5]),)
+
+
 _NODE_MAX_CELLS = 1024  # REMOTE_NODE_MAX_CELLS
 
 
@@ -188,6 +212,59 @@ def _free_pages(ctx: ClientContext, a: Any) -> Any:
     if len(pages) * cell_count > _NODE_MAX_CELLS:
         raise InternalError(ErrorCode.INTERNAL_ERROR, "the result won't fit into REMOTE_NODE_MAX_CELLS")
     return (ctx.conn.get_free_pages(pages, start_cell, cell_count, flags),)
+
+
+_NODE_MEMORY_STATS_MAX = 16  # REMOTE_NODE_MEMORY_STATS_MAX
+_NODE_MEMORY_PARAMETERS_MAX = 64  # REMOTE_NODE_MEMORY_PARAMETERS_MAX
+
+
+@handles("NODE_GET_MEMORY_STATS")
+def _memory_stats(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchNodeGetMemoryStats: ``nparams`` 0 asks for the count, otherwise up to that many figures."""
+    nparams, cell_num, flags = a
+    if nparams < 0:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams must be non-negative")
+    if nparams > _NODE_MEMORY_STATS_MAX:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams too large")
+    stats = ctx.conn.get_memory_stats(cell_num, flags)  # the public method: it checks cellNum as libvirt's library
+    if nparams == 0:
+        return ([], len(stats))
+    return (stats[:nparams], 0)
+
+
+@handles("NODE_ALLOC_PAGES")
+def _alloc_pages(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchNodeAllocPages, through virNodeAllocPages' checks (the public method)."""
+    sizes, counts, start_cell, cell_count, flags = a
+    if len(sizes) != len(counts):  # one XDR array each; libvirt's client sends them the same length
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "pageSizes and pageCounts differ in length")
+    return (ctx.conn.alloc_pages(dict(zip(sizes, counts, strict=True)), start_cell, cell_count, flags),)
+
+
+@handles("NODE_GET_MEMORY_PARAMETERS")
+def _memory_parameters(ctx: ClientContext, a: Any) -> Any:
+    """remoteDispatchNodeGetMemoryParameters: ``nparams`` 0 asks for the count; strings only if the client said so."""
+    from pyvirt.daemon.procedures.domains import _wire_params
+    from pyvirt.plugin.typed_params import STRING_OKAY, TypedParamType
+
+    nparams, flags = a
+    if nparams < 0:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams must be non-negative")
+    if nparams > _NODE_MEMORY_PARAMETERS_MAX:
+        raise InternalError(ErrorCode.INTERNAL_ERROR, "nparams too large")
+    params = ctx.calls.node_get_memory_parameters(flags=flags)
+    if nparams == 0:
+        return ([], len(params))
+    kept = params[:nparams]
+    sent = kept if flags & STRING_OKAY else [p for p in kept if p.type != TypedParamType.STRING]
+    return (_wire_params(sent), 0)
+
+
+@handles("NODE_SET_MEMORY_PARAMETERS", hook="node_set_memory_parameters")
+def _set_memory_parameters(ctx: ClientContext, a: Any) -> Any:
+    from pyvirt.daemon.procedures.domains import _params_from_wire
+
+    ctx.conn.set_memory_parameters(_params_from_wire(a[0]), a[1])
 
 
 @handles("NODE_GET_SECURITY_MODEL")

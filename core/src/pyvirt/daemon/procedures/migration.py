@@ -196,3 +196,28 @@ def _set_max_speed(ctx: ClientContext, a: Any) -> Any:
 @handles("DOMAIN_MIGRATE_GET_MAX_SPEED", hook="domain_migrate_get_max_speed")
 def _get_max_speed(ctx: ClientContext, a: Any) -> Any:
     return (ctx.calls.domain_migrate_get_max_speed(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_MIGRATE_GET_COMPRESSION_CACHE", hook="domain_migrate_get_compression_cache")
+def _get_compression_cache(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_migrate_get_compression_cache(dom=domain_ref(a[0]), flags=a[1]),)
+
+
+@handles("DOMAIN_MIGRATE_SET_COMPRESSION_CACHE", hook="domain_migrate_set_compression_cache")
+def _set_compression_cache(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_migrate_set_compression_cache(dom=domain_ref(a[0]), size=a[1], flags=a[2])
+
+
+@handles("DOMAIN_START_DIRTY_RATE_CALC", hook="domain_start_dirty_rate_calc")
+def _start_dirty_rate_calc(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_start_dirty_rate_calc(dom=domain_ref(a[0]), seconds=a[1], flags=a[2])
+
+
+@handles("DOMAIN_BACKUP_BEGIN", hook="domain_backup_begin")
+def _backup_begin(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.domain_backup_begin(dom=domain_ref(a[0]), xml=a[1], checkpoint_xml=a[2], flags=a[3])
+
+
+@handles("DOMAIN_BACKUP_GET_XML_DESC", hook="domain_backup_get_xml_desc")
+def _backup_get_xml_desc(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.domain_backup_get_xml_desc(dom=domain_ref(a[0]), flags=a[1]),)

@@ -25,6 +25,7 @@ from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.network import network_matches
 from pyvirt.plugin.records import (
     InterfaceRef,
+    NetworkPortRef,
     NodeDeviceRef,
 )
 from pyvirt.remote.calls import uuid_text
@@ -261,6 +262,40 @@ def _dhcp_leases(ctx: ClientContext, a: Any) -> Any:
     return (wire if a[2] else [], len(wire))
 
 
+# ---------------------------------------------------------------- network ports
+def _port(w: Any) -> NetworkPortRef:
+    return NetworkPortRef(_net(w[0]), uuid_text(w[1]))
+
+
+def _wport(p: NetworkPortRef) -> Any:
+    return (_wnet(p.net), bytes.fromhex(p.uuid.replace("-", "")))
+
+
+@handles("NETWORK_LIST_ALL_PORTS")
+def _list_all_ports(ctx: ClientContext, a: Any) -> Any:
+    return _listed(ctx.calls.network_list_all_ports(net=_net(a[0]), flags=a[2]), a[1], _wport)
+
+
+@handles("NETWORK_PORT_LOOKUP_BY_UUID")
+def _port_lookup_by_uuid(ctx: ClientContext, a: Any) -> Any:
+    return (_wport(ctx.calls.network_port_lookup_by_uuid(net=_net(a[0]), uuid=uuid_text(a[1]))),)
+
+
+@handles("NETWORK_PORT_CREATE_XML")
+def _port_create_xml(ctx: ClientContext, a: Any) -> Any:
+    return (_wport(ctx.calls.network_port_create_xml(net=_net(a[0]), xml=a[1], flags=a[2])),)
+
+
+@handles("NETWORK_PORT_GET_XML_DESC")
+def _port_get_xml_desc(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.network_port_get_xml_desc(port=_port(a[0]), flags=a[1]),)
+
+
+@handles("NETWORK_PORT_DELETE")
+def _port_delete(ctx: ClientContext, a: Any) -> Any:
+    ctx.calls.network_port_delete(port=_port(a[0]), flags=a[1])
+
+
 # ---------------------------------------------------------------- volume streams
 @handles("STORAGE_VOL_UPLOAD")
 def _vol_upload(ctx: ClientContext, a: Any) -> Any:
@@ -273,3 +308,16 @@ def _vol_upload(ctx: ClientContext, a: Any) -> Any:
 @handles("STORAGE_VOL_DOWNLOAD")
 def _vol_download(ctx: ClientContext, a: Any) -> Any:
     return StreamOpen(None, ctx.calls.volume_download(vol=_vol(a[0]), offset=a[1], length=a[2], flags=a[3]))
+
+
+@handles("STORAGE_VOL_RESIZE", hook="volume_resize")
+def _vol_resize(ctx: ClientContext, a: Any) -> Any:
+    # through the public method: libvirtd's dispatch calls virStorageVolResize, which checks a zero capacity
+    from pyvirt.storage import StorageVolume
+
+    StorageVolume(ctx.conn, _vol(a[0])).resize(a[1], a[2])
+
+
+@handles("CONNECT_GET_STORAGE_POOL_CAPABILITIES", hook="pool_get_capabilities")
+def _pool_capabilities(ctx: ClientContext, a: Any) -> Any:
+    return (ctx.calls.pool_get_capabilities(flags=a[0]),)

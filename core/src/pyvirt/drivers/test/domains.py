@@ -692,7 +692,9 @@ class DomainHooks:
             )
         from lxml import etree
 
-        copy = etree.fromstring(xml.encode()).find("domain")
+        from pyvirt.conf.xmlparse import find_one
+
+        copy = find_one(etree.fromstring(xml.encode()), "domain")
         old = obj.snapshots.get(snap.name)
         if copy is not None:
             domain_def = conf_domain.parse_domain(etree.tostring(copy, encoding="unicode"))

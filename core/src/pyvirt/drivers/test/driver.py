@@ -26,18 +26,10 @@ from pyvirt.drivers.test.fixture import (
     network_bridge_name,
 )
 from pyvirt.drivers.test.guest import GuestHooks
-from pyvirt.drivers.test.guest_fs import GuestFSHooks
-from pyvirt.drivers.test.host import HostHooks
-from pyvirt.drivers.test.interfaces import InterfaceHooks
-from pyvirt.drivers.test.iothreads import IOThreadHooks
+from pyvirt.drivers.test.marker import _ATTRIBUTE as _HOOK_MARK
 from pyvirt.drivers.test.marker import hookimpl
-from pyvirt.drivers.test.nodedevs import NodeDeviceHooks
-from pyvirt.drivers.test.pool_sources import PoolSourceHooks
 from pyvirt.drivers.test.resources import ResourceHooks
-from pyvirt.drivers.test.scheduler import SchedulerHooks
-from pyvirt.drivers.test.screenshot import ScreenshotHooks
 from pyvirt.drivers.test.state import DeviceObj, DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
-from pyvirt.drivers.test.tuning import TuningHooks
 from pyvirt.errors import ErrorCode
 from pyvirt.events import EventSink
 from pyvirt.plugin import CONTRACT_VERSION
@@ -61,6 +53,15 @@ if TYPE_CHECKING:
     from pyvirt.conf import storage as conf_storage
     from pyvirt.conf.capabilities import Capabilities
     from pyvirt.conf.domain import Domain
+    from pyvirt.drivers.test.guest_fs import GuestFSHooks
+    from pyvirt.drivers.test.host import HostHooks
+    from pyvirt.drivers.test.interfaces import InterfaceHooks
+    from pyvirt.drivers.test.iothreads import IOThreadHooks
+    from pyvirt.drivers.test.nodedevs import NodeDeviceHooks
+    from pyvirt.drivers.test.pool_sources import PoolSourceHooks
+    from pyvirt.drivers.test.scheduler import SchedulerHooks
+    from pyvirt.drivers.test.screenshot import ScreenshotHooks
+    from pyvirt.drivers.test.tuning import TuningHooks
 else:
     conf_caps = lazy_module("pyvirt.conf.capabilities")
     conf_domain = lazy_module("pyvirt.conf.domain")
@@ -258,11 +259,94 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]], cells_num:
     return conf_caps.Capabilities(host=host, guests=guests)
 
 
-class TestConnection(
-    DomainHooks, GuestHooks, SchedulerHooks, ScreenshotHooks, CheckpointHooks, ResourceHooks, HostHooks, TuningHooks,
-    IOThreadHooks, GuestFSHooks, InterfaceHooks, NodeDeviceHooks, PoolSourceHooks,
-):  # fmt: skip
+# The hook groups few commands use: module -> (class, every name the class defines: its hooks and their helpers).
+# A connection gets them on the first use of one of those names, not by inheritance: importing the nine modules
+# cost every test:/// open (every short pyvirsh run on it) about six million instructions, for a group of calls
+# most runs never make. test_test_driver_binding checks this table against the classes themselves.
+_LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "guest_fs": ("GuestFSHooks", "_change _running_obj domain_fs_freeze domain_fs_thaw domain_fs_trim domain_get_fs_info"),
+    "host": ("HostHooks", "_cells connect_baseline_cpu connect_get_cpu_model_names connect_get_max_vcpus "
+             "connect_get_sysinfo node_get_cells_free_memory node_get_cpu_stats node_get_free_memory "
+             "node_get_free_pages"),
+    "interfaces": ("InterfaceHooks", "_iface interface_change_begin interface_change_commit interface_change_rollback "
+                   "interface_create interface_define_xml interface_destroy interface_undefine"),
+    "iothreads": ("IOThreadHooks", "_polls domain_add_iothread domain_del_iothread domain_get_iothread_info "
+                  "domain_pin_iothread domain_set_iothread_params"),
+    "nodedevs": ("NodeDeviceHooks", "_check_parent_host _find_host nodedev_create_xml nodedev_destroy"),
+    "pool_sources": ("PoolSourceHooks", "pool_find_sources"),
+    "scheduler": ("SchedulerHooks", "domain_get_scheduler_parameters domain_get_scheduler_type "
+                  "domain_set_scheduler_parameters"),
+    "screenshot": ("ScreenshotHooks", "_png domain_screenshot"),
+    "tuning": ("TuningHooks", "_running domain_get_blkio_parameters domain_get_block_io_tune domain_get_control_info "
+               "domain_get_cpu_stats domain_get_disk_errors domain_get_interface_parameters "
+               "domain_get_launch_security_info domain_get_memory_parameters domain_get_numa_parameters "
+               "domain_get_perf_events domain_send_process_signal domain_set_blkio_parameters "
+               "domain_set_block_io_tune domain_set_interface_parameters domain_set_lifecycle_action "
+               "domain_set_memory_parameters domain_set_numa_parameters domain_set_perf_events "
+               "domain_set_user_password"),
+}  # fmt: skip
+_LAZY_NAMES = {name: module for module, (_, names) in _LAZY_GROUPS.items() for name in names.split()}
+
+
+def _lazy_group(module: str) -> type:
+    """The class of one lazily loaded hook group, its module imported now if need be."""
+    import importlib
+
+    return getattr(importlib.import_module(f"pyvirt.drivers.test.{module}"), _LAZY_GROUPS[module][0])  # type: ignore[no-any-return]
+
+
+if TYPE_CHECKING:  # for mypy, a connection is all of its groups (attributes and signatures checked as before)
+
+    class _LazyGroups(
+        SchedulerHooks, ScreenshotHooks, HostHooks, TuningHooks, IOThreadHooks, GuestFSHooks, InterfaceHooks,
+        NodeDeviceHooks, PoolSourceHooks,
+    ):  # fmt: skip
+        pass
+
+else:
+
+    class _LazyGroups:
+        """The rarely used hook groups of a connection, found by name when first looked up.
+
+        Python asks ``__getattr__`` only for a name that ordinary lookup did not
+        find, so the groups loaded with the driver are untouched; ``__dir__``
+        lists the lazy names too, so that pluggy, which registers what
+        ``dir()`` shows, finds and validates every hook as it did when they
+        were inherited. Each attribute is the group class's own, bound to the
+        connection as inheritance would bind it (a ``staticmethod`` stays
+        unbound).
+        """
+
+        def __getattr__(self, name: str) -> Any:
+            module = _LAZY_NAMES.get(name)
+            if module is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = vars(_lazy_group(module))[name]
+            get = getattr(value, "__get__", None)
+            return value if get is None else get(self, type(self))
+
+        def __dir__(self) -> list[str]:
+            return sorted({*super().__dir__(), *_LAZY_NAMES})
+
+
+class TestConnection(DomainHooks, GuestHooks, CheckpointHooks, ResourceHooks, _LazyGroups):
     """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
+
+    _HOOKS: frozenset[str] | None = None
+
+    @classmethod
+    def hook_names(cls) -> frozenset[str]:
+        """Every hook a connection implements, found without importing the lazily loaded groups (for
+        :func:`pyvirt.plugin.facade.direct_calls`, which then binds each on its first call)."""
+        if cls._HOOKS is None:
+            marked = {n for k in cls.__mro__ for n, v in vars(k).items() if hasattr(v, _HOOK_MARK)}
+            cls._HOOKS = frozenset(marked | {n for n in _LAZY_NAMES if not n.startswith("_")})
+        return cls._HOOKS
+
+    def bind_hook(self, name: str) -> Callable[..., Any]:
+        """This connection's call of hook ``name`` (of :meth:`hook_names`), its group imported if need be."""
+        fn: Callable[..., Any] = getattr(self, name)
+        return fn
 
     def __init__(self, uri: URI, state: TestState, events: EventSink, shared: bool) -> None:
         self.uri = uri

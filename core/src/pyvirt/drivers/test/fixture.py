@@ -235,53 +235,55 @@ _RUNSTATES = {"nostate": 0, "running": 1, "blocked": 2, "paused": 3, "shutdown":
 
 
 def _node_info(root: etree._Element) -> NodeInfo:
+    from pyvirt.conf.xmlparse import find_one
+
     info = DEFAULT_NODE_INFO
-    cpu = root.find("cpu")
+    cpu = find_one(root, "cpu")
     values: dict[str, Any] = {
         "model": info.model, "memory_kib": info.memory_kib, "cpus": info.cpus, "mhz": info.mhz,
         "nodes": info.nodes, "sockets": info.sockets, "cores": info.cores, "threads": info.threads,
     }  # fmt: skip
     if cpu is not None:
         for key in ("nodes", "sockets", "cores", "threads", "mhz"):
-            el = cpu.find(key)
+            el = find_one(cpu, key)
             if el is not None and el.text:
                 values[key] = int(el.text)
-        active = cpu.find("active")
+        active = find_one(cpu, "active")
         values["cpus"] = (
             int(active.text) if active is not None and active.text
             else int(values["nodes"]) * int(values["sockets"]) * int(values["cores"]) * int(values["threads"])
         )  # fmt: skip
-        model = cpu.find("model")
+        model = find_one(cpu, "model")
         if model is not None and model.text:
             values["model"] = model.text.strip()
-    mem = root.find("memory")
+    mem = find_one(root, "memory")
     if mem is not None and mem.text:
         values["memory_kib"] = int(mem.text)
     return NodeInfo(**values)
 
 
 def _parse_node(data: bytes, path: str) -> NodeFixture:
-    from pyvirt.conf.xmlparse import parse_xml
+    from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 
     root = parse_xml(data, "node", path)
     base = os.path.dirname(path)
     fx = NodeFixture(node_info=_node_info(root))
-    for elem in root.findall("domain"):
+    for elem in find_all(root, "domain"):
         dom = _inline_or_file(elem, base, "domain")
         obj = FixtureObject(_text(dom))
-        state = dom.find(f"{{{TEST_NS}}}runstate")
+        state = find_one(dom, f"{{{TEST_NS}}}runstate")
         if state is not None and state.text:
             obj.runstate = int(state.text) if state.text.strip().isdigit() else _RUNSTATES[state.text.strip()]
-        obj.transient = dom.find(f"{{{TEST_NS}}}transient") is not None
-        obj.managed_save = dom.find(f"{{{TEST_NS}}}hasmanagedsave") is not None
+        obj.transient = find_one(dom, f"{{{TEST_NS}}}transient") is not None
+        obj.managed_save = find_one(dom, f"{{{TEST_NS}}}hasmanagedsave") is not None
         fx.domains.append(obj)
     for tag, bucket in (("network", fx.networks), ("interface", fx.interfaces), ("device", fx.devices)):
-        for elem in root.findall(tag):
+        for elem in find_all(root, tag):
             bucket.append(FixtureObject(_text(_inline_or_file(elem, base, tag))))
-    for elem in root.findall("pool"):
+    for elem in find_all(root, "pool"):
         pool = _inline_or_file(elem, base, "pool")
-        vols = [_text(_inline_or_file(v, base, "volume")) for v in pool.findall("volume")]
-        for v in pool.findall("volume"):
+        vols = [_text(_inline_or_file(v, base, "volume")) for v in find_all(pool, "volume")]
+        for v in find_all(pool, "volume"):
             pool.remove(v)
         fx.pools.append(FixtureObject(_text(pool), volumes=vols))
     return fx

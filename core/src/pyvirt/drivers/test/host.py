@@ -96,6 +96,14 @@ class HostHooks:
         return model_names(arch)
 
     @hookimpl
+    def connect_baseline_cpu(self, xml_cpus: list[str], flags: int) -> str:
+        """testConnectBaselineCPU: libvirt's x86 baseline of host CPUs; only EXPAND_FEATURES is accepted."""
+        from pyvirt.util.cpu_x86 import VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES, baseline_xml
+
+        check_flags(flags, VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES, "testConnectBaselineCPU")
+        return baseline_xml(xml_cpus, bool(flags & VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES), False)
+
+    @hookimpl
     def node_get_free_pages(self, pages: list[int], start_cell: int, cell_count: int, flags: int) -> list[int]:
         """testNodeGetFreePages: made-up counts 19, 45, 97, 201, ... (x = 2x + 7 from 6), for any cell and size.
 

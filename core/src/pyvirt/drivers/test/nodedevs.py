@@ -79,14 +79,18 @@ class _ScsiHost:
 
 def _text(node: etree._Element, path: str) -> str | None:
     """virXPathString("string(PATH[1])"): the text, None when absent or empty."""
-    found = node.find(path)
+    from pyvirt.conf.xmlparse import find_one
+
+    found = find_one(node, path)
     return (found.text or None) if found is not None else None
 
 
 def _scsi_host(cap: etree._Element, dev_name: str) -> _ScsiHost:
     """virNodeDevCapSCSIHostParseXML for a device being created (no host number needed)."""
+    from pyvirt.conf.xmlparse import find_all
+
     out = _ScsiHost()
-    for nested in cap.findall("capability"):
+    for nested in find_all(cap, "capability"):
         kind = nested.get("type")
         if kind is None:
             raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"missing SCSI host capability type for '{dev_name}'")
@@ -124,11 +128,11 @@ class _Request:
     """What testNodeDeviceCreateXML reads from the new device's XML (virNodeDeviceDefParseXML, CREATE_DEVICE)."""
 
     def __init__(self, xml: str) -> None:
-        from pyvirt.conf.xmlparse import parse_xml
+        from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 
         doc = parse_xml(xml, "device", "node_device_definition")
         self.parent = _text(doc, "parent")
-        parent = doc.find("parent")
+        parent = find_one(doc, "parent")
         self.parent_wwnn = parent.get("wwnn") if parent is not None else None
         self.parent_wwpn = parent.get("wwpn") if parent is not None else None
         if self.parent_wwnn is not None and self.parent_wwpn is None:
@@ -140,7 +144,7 @@ class _Request:
                 ErrorCode.XML_ERROR, f"when providing parent wwpn='{self.parent_wwpn}', the wwnn must also be provided"
             )
         self.parent_fabric_wwn = parent.get("fabric_wwn") if parent is not None else None
-        caps = doc.findall("capability")
+        caps = find_all(doc, "capability")
         if not caps:
             raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"no device capabilities for '{_NEW_DEVICE}'")
         self.scsi_hosts = []
@@ -247,7 +251,7 @@ def _vport_copy(source: DeviceObj, wwnn: str, wwpn: str) -> NodeDevice:
     from lxml import etree as lxml_etree
 
     from pyvirt.conf import nodedev as conf_nodedev
-    from pyvirt.conf.xmlparse import parse_xml
+    from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 
     copy = conf_nodedev.parse_nodedev(conf_nodedev.format_nodedev(source.defn))
     copy.name = _MOCK_NAME
@@ -255,9 +259,9 @@ def _vport_copy(source: DeviceObj, wwnn: str, wwpn: str) -> NodeDevice:
         if cap.type != "scsi_host":
             continue
         root = parse_xml(f"<capability>{cap.content or ''}</capability>", "capability", "(node device)")
-        for fc in root.iterfind("capability[@type='fc_host']"):
+        for fc in find_all(root, "capability[@type='fc_host']"):
             for tag, value in (("wwnn", wwnn), ("wwpn", wwpn)):
-                node = fc.find(tag)
+                node = find_one(fc, tag)
                 if node is None:
                     node = lxml_etree.SubElement(fc, tag)
                 node.text = value

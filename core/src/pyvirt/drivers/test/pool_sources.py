@@ -52,11 +52,11 @@ def _source_hosts(spec: str, pool_type: int) -> list[str]:
     """virStoragePoolDefParseSourceString's checks on a ``<source>``: the host names it gives."""
     if pool_type < 0:  # virStoragePoolOptionsForPoolType finds no backend
         raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"missing backend for pool type {pool_type}")
-    from pyvirt.conf.xmlparse import parse_xml
+    from pyvirt.conf.xmlparse import find_all, parse_xml
 
     root = parse_xml(spec, "source", "storage_source_specification")
     hosts = []
-    for host in root.findall("host"):
+    for host in find_all(root, "host"):
         name = host.get("name")
         if name is None:
             raise _errors.XMLError(ErrorCode.XML_ERROR, "missing storage pool host name")

@@ -291,6 +291,73 @@ def node_get_free_pages(pages: list[int], start_cell: int, cell_count: int, flag
 
 
 @hookspec(firstresult=True)
+def node_get_memory_stats(cell_num: int, flags: int) -> list[tuple[str, int]]:
+    """The host's memory figures, of the whole host or of one NUMA cell (virNodeGetMemoryStats). Optional.
+
+    The public API has refused negative cells other than -1 (VIR_NODE_MEMORY_STATS_ALL_CELLS).
+    Callers that want fewer figures cut the list.
+
+    :param cell_num: the NUMA cell, or -1 for the whole host.
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: every ``(field, KiB)`` pair the driver has, in its order: ``total``, ``free``,
+        ``buffers``, ``cached`` for the host, ``total``, ``free`` for a cell.
+    :raises InvalidArgumentError: INVALID_ARG for a cell past the host's last.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def node_alloc_pages(pages: list[int], counts: list[int], start_cell: int, cell_count: int, flags: int) -> int:
+    """Resize the host's huge page pools on consecutive NUMA cells (virNodeAllocPages). Optional.
+
+    The public API has refused empty ``pages`` and a ``cell_count`` of 0.
+
+    :param pages: the page sizes, in KiB.
+    :param counts: for each size, the pool's new size, or with ADD how many pages to add.
+    :param start_cell: the first cell, or -1 for the host's pools as a whole.
+    :param cell_count: how many cells.
+    :param flags: :class:`~pyvirt.flags.NodeAllocPagesFlags` (SET: set the size; ADD, 0: add).
+    :returns: how many pools were adjusted.
+    :raises OperationFailedError: a size or cell the host lacks, or the kernel gave fewer pages.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def node_get_memory_parameters(flags: int) -> list[TypedParam]:
+    """The host's memory tunables: KSM's ``shm_*`` settings and counters (virNodeGetMemoryParameters). Optional.
+
+    :param flags: :class:`~pyvirt.flags.TypedParameterFlags` (STRING_OKAY, which the public API adds).
+    :returns: the parameters in the driver's order; those the kernel lacks are left out.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def node_set_memory_parameters(params: list[TypedParam], flags: int) -> None:
+    """Change the host's memory tunables (virNodeSetMemoryParameters). Optional.
+
+    :param params: ``shm_pages_to_scan``, ``shm_sleep_millisecs``, ``shm_merge_across_nodes`` (UINT).
+    :param flags: libvirt defines no flags for it; 0.
+    :raises InvalidArgumentError: a parameter that is not one of these, or of another type.
+    :raises OperationInvalidError: the kernel has no such tunable.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
 def connect_get_cpu_model_names(arch: str, flags: int) -> list[str]:
     """The CPU models guests of one architecture may name (virConnectGetCPUModelNames). Optional.
 
@@ -304,6 +371,78 @@ def connect_get_cpu_model_names(arch: str, flags: int) -> list[str]:
     Stops at first non-None result.
 
     Added in contract 1.15.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_compare_cpu(xml: str, flags: int) -> int:
+    """How the host CPU relates to the CPU ``xml`` describes (virConnectCompareCPU). Optional.
+
+    libvirt's drivers compare with libvirt's CPU map (``pyvirt.util.cpu_x86``).
+
+    :param xml: one ``<cpu>`` element (a guest CPU, or a host CPU when it names an ``<arch>``).
+    :param flags: :class:`~pyvirt.flags.ConnectCompareCPUFlags` (FAIL_INCOMPATIBLE, VALIDATE_XML).
+    :returns: 0 incompatible, 1 identical, 2 the host CPU is a superset (virCPUCompareResult).
+    :raises Error: CPU_INCOMPATIBLE with the reason, when FAIL_INCOMPATIBLE and the CPUs are incompatible.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_baseline_cpu(xml_cpus: list[str], flags: int) -> str:
+    """The richest guest CPU every CPU of ``xml_cpus`` can run, as ``<cpu>`` XML (virConnectBaselineCPU). Optional.
+
+    :param xml_cpus: host CPU definitions, each one ``<cpu>`` element with an ``<arch>``.
+    :param flags: :class:`~pyvirt.flags.ConnectBaselineCPUFlags` (EXPAND_FEATURES, MIGRATABLE, as the driver accepts them).
+    :returns: the baseline CPU's XML.
+    :raises OperationFailedError: "CPUs are incompatible", or vendors that differ.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_compare_hypervisor_cpu(
+    emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpu: str, flags: int
+) -> int:
+    """How the CPU the hypervisor can give guests relates to ``xml_cpu`` (virConnectCompareHypervisorCPU). Optional.
+
+    :param emulator: the emulator binary, or None for the default one of ``arch``/``virttype``.
+    :param arch: the guest architecture, or None for the host's.
+    :param machine: the machine type, or None.
+    :param virttype: the virtualization type (``kvm``, ``qemu``), or None for the best one.
+    :param xml_cpu: one ``<cpu>`` element.
+    :param flags: :class:`~pyvirt.flags.ConnectCompareCPUFlags`.
+    :returns: 0 incompatible, 1 identical, 2 superset (virCPUCompareResult).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def connect_baseline_hypervisor_cpu(
+    emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpus: list[str], flags: int
+) -> str:
+    """The baseline of ``xml_cpus`` limited to what the hypervisor offers (virConnectBaselineHypervisorCPU). Optional.
+
+    :param emulator: the emulator binary, or None for the default one.
+    :param arch: the guest architecture, or None.
+    :param machine: the machine type, or None.
+    :param virttype: the virtualization type, or None.
+    :param xml_cpus: CPU definitions, each one ``<cpu>`` element.
+    :param flags: :class:`~pyvirt.flags.ConnectBaselineCPUFlags`.
+    :returns: the baseline CPU's XML.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
     """
 
 
@@ -1734,6 +1873,100 @@ def domain_migrate_get_max_speed(dom: DomainRef, flags: int) -> int:
     """
 
 
+# ---------------------------------------------------------------- migration compression cache, dirty rate (1.16)
+
+
+@hookspec(firstresult=True)
+def domain_migrate_get_compression_cache(dom: DomainRef, flags: int) -> int:
+    """The size of the cache a live migration's XBZRLE compression keeps of sent pages
+    (virDomainMigrateGetCompressionCache). Optional.
+
+    Why: repeatedly dirtied pages travel as deltas against this cache; an operator sizes it to the guest's
+    working set before a migration.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param flags: libvirt defines no flags (0).
+    :returns: the cache's size in bytes, as the hypervisor holds it.
+    :raises Error: OPERATION_INVALID "domain is not running" for an inactive domain.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_migrate_set_compression_cache(dom: DomainRef, size: int, flags: int) -> None:
+    """Resize the XBZRLE compression cache of the domain's live migrations (virDomainMigrateSetCompressionCache).
+    Optional.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param size: the new size in bytes (the hypervisor may refuse one that is not a power of two or too big).
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_start_dirty_rate_calc(dom: DomainRef, seconds: int, flags: int) -> None:
+    """Start measuring how fast the guest dirties its memory (virDomainStartDirtyRateCalc). Optional.
+
+    Why: whether a live migration can converge depends on that rate against the bandwidth; the result is read
+    later through the ``dirtyrate`` group of the domain's statistics (``dirtyrate.calc_status`` etc.).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param seconds: how long to measure, 1 to 60 (libvirt's bounds; CONFIG_UNSUPPORTED outside them).
+    :param flags: :class:`~pyvirt.flags.DomainDirtyRateCalcFlags`: the measuring mode (page sampling, the
+        dirty bitmap, or KVM's dirty ring).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+# ---------------------------------------------------------------- backup (contract 1.16)
+
+
+@hookspec(firstresult=True)
+def domain_backup_begin(dom: DomainRef, xml: str, checkpoint_xml: str | None, flags: int) -> None:
+    """Start copying the running guest's disks out while it runs (virDomainBackupBegin). Optional.
+
+    Why: a consistent point-in-time copy of every disk without stopping the guest; the copy runs as the
+    domain's asynchronous backup job (``domjobinfo``, ``domjobabort``, a job-completed event at its end).
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param xml: a ``<domainbackup>`` document (mode, disks and their targets; libvirt's defaults fill the rest).
+    :param checkpoint_xml: a ``<domaincheckpoint>`` to create at the same instant, or None.
+    :param flags: :class:`~pyvirt.flags.DomainBackupBeginFlags` (REUSE_EXTERNAL: the targets exist already).
+    :raises Error: OPERATION_INVALID "another backup job is already running"; CONFIG_UNSUPPORTED for a disk the
+        domain does not have.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_backup_get_xml_desc(dom: DomainRef, flags: int) -> str:
+    """The running backup job's ``<domainbackup>``, with libvirt's defaults filled in
+    (virDomainBackupGetXMLDesc). Optional.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: the document.
+    :raises Error: NO_DOMAIN_BACKUP "no domain backup job present" when none runs.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
 # ---------------------------------------------------------------- QEMU pass-through, libvirt-qemu (contract 1.15)
 
 
@@ -2282,6 +2515,178 @@ def domain_get_launch_security_info(dom: DomainRef, flags: int) -> list[TypedPar
     Stops at first non-None result.
 
     Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- guest agent and power management (1.16)
+
+
+@hookspec(firstresult=True)
+def domain_get_guest_info(dom: DomainRef, types: int, flags: int) -> list[TypedParam]:
+    """What the guest agent knows of the guest (virDomainGetGuestInfo). Optional.
+
+    Why: users logged in, the OS, time zone, host name, file systems, disks and interfaces in one
+    call, without logging in to the guest.
+
+    :param dom: the domain, as a lookup returned it.
+    :param types: virDomainGuestInfoTypes bits (users 1, os 2, timezone 4, hostname 8, filesystem 16,
+        disks 32, interfaces 64); 0 asks every kind the agent supports.
+    :param flags: libvirt defines no flags (0).
+    :returns: the parameters, named as libvirt's (``user.count``, ``os.id``, ``fs.0.mountpoint``, ...).
+    :raises Error: ARGUMENT_UNSUPPORTED when the guest has no agent channel, AGENT_UNRESPONSIVE when the
+        agent does not listen.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_get_guest_vcpus(dom: DomainRef, flags: int) -> list[TypedParam]:
+    """The guest's own view of its vCPUs, from the guest agent (virDomainGetGuestVcpus). Optional.
+
+    Why: the guest OS may have taken vCPUs offline that the hypervisor still runs.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: ``vcpus``, ``online`` and ``offlinable`` as cpu-list strings.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_guest_vcpus(dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+    """Bring vCPUs online or offline inside the guest, through its agent (virDomainSetGuestVcpus). Optional.
+
+    Why: lets a guest stop using vCPUs without unplugging them from QEMU.
+
+    :param dom: the domain, as a lookup returned it.
+    :param cpumap: the vCPU ids, as a cpu list (``0-3,^2``).
+    :param state: 1 online, 0 offline.
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_authorized_ssh_keys_get(dom: DomainRef, user: str, flags: int) -> list[str]:
+    """A guest user's authorized SSH keys, read by the guest agent (virDomainAuthorizedSSHKeysGet). Optional.
+
+    Why: check who may log in to a guest without logging in to it.
+
+    :param dom: the domain, as a lookup returned it.
+    :param user: the account in the guest.
+    :param flags: libvirt defines no flags (0).
+    :returns: the keys, one line each.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_authorized_ssh_keys_set(dom: DomainRef, user: str, keys: list[str], flags: int) -> None:
+    """Replace, extend or prune a guest user's authorized SSH keys (virDomainAuthorizedSSHKeysSet). Optional.
+
+    Why: grant or revoke access to a guest whose credentials are otherwise out of reach.
+
+    :param dom: the domain, as a lookup returned it.
+    :param user: the account in the guest.
+    :param keys: the keys; none with neither flag empties the file.
+    :param flags: :class:`~pyvirt.flags.DomainAuthorizedSSHKeysSetFlags` (APPEND, REMOVE).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_agent_set_response_timeout(dom: DomainRef, timeout: int, flags: int) -> None:
+    """How long the driver waits for the guest agent's answers (virDomainAgentSetResponseTimeout). Optional.
+
+    Why: a slow guest needs longer than the default; a caller that must never hang wants no wait.
+
+    :param dom: the domain, as a lookup returned it.
+    :param timeout: seconds; -2 waits for ever, -1 the driver's default, 0 does not wait.
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_pm_suspend_for_duration(dom: DomainRef, target: int, duration: int, flags: int) -> None:
+    """Suspend the guest to RAM, disk or both, through its agent (virDomainPMSuspendForDuration). Optional.
+
+    Why: a guest's own power management, as pressing its sleep button would.
+
+    :param dom: the domain, as a lookup returned it.
+    :param target: virNodeSuspendTarget: 0 mem, 1 disk, 2 hybrid.
+    :param duration: seconds to sleep; libvirt's drivers take only 0 (until woken up).
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_pm_wakeup(dom: DomainRef, flags: int) -> None:
+    """Wake a guest that suspended itself to RAM (virDomainPMWakeup). Optional.
+
+    Why: the counterpart of a suspend to memory, which only an outside event ends.
+
+    :param dom: the domain, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_set_vcpu(dom: DomainRef, cpumap: str, state: int, flags: int) -> None:
+    """Enable or disable individual vCPUs by id (virDomainSetVcpu). Optional.
+
+    Why: unplug the vCPUs a guest does not need, not just the highest-numbered ones.
+
+    :param dom: the domain, as a lookup returned it.
+    :param cpumap: the vCPU ids, as a cpu list.
+    :param state: 1 enable, 0 disable.
+    :param flags: :class:`~pyvirt.flags.DomainModificationImpact`.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_detach_device_alias(dom: DomainRef, alias: str, flags: int) -> None:
+    """Detach the device whose ``<alias name>`` is ``alias`` (virDomainDetachDeviceAlias). Optional.
+
+    Why: name the device to unplug by its alias, without writing its XML back.
+
+    :param dom: the domain, as a lookup returned it.
+    :param alias: the device's alias (``ua-...`` user aliases reach the persistent definition too).
+    :param flags: :class:`~pyvirt.flags.DomainDeviceModifyFlags` (LIVE, CONFIG).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
     """
 
 

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from pyvirt.plugin.records import (
         DhcpLease,
         InterfaceRef,
+        NetworkPortRef,
         NetworkRef,
         NodeDeviceRef,
+        NWFilterBindingRef,
+        NWFilterRef,
         PoolInfo,
         PoolRef,
         SecretRef,
@@ -222,6 +225,86 @@ def network_set_autostart(net: NetworkRef, autostart: bool) -> None:
     Stops at first non-None result.
 
     Added in contract 1.0.
+    """
+
+
+# ---------------------------------------------------------------- network ports
+
+
+@hookspec(firstresult=True)
+def network_list_all_ports(net: NetworkRef, flags: int) -> list[NetworkPortRef]:
+    """The ports of a running network: one per guest NIC plugged into it (virNetworkListAllPorts). Optional.
+
+    :param net: the network, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: the ports, in no particular order.
+    :raises Error: OPERATION_INVALID "network 'x' is not active" when the network is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def network_port_lookup_by_uuid(net: NetworkRef, uuid: str) -> NetworkPortRef:
+    """One port of a running network, by its UUID (virNetworkPortLookupByUUID). Optional.
+
+    :param net: the network, as a lookup returned it.
+    :param uuid: the port's UUID, canonical text.
+    :returns: the port.
+    :raises Error: NO_NETWORK_PORT when the network has no such port; OPERATION_INVALID when it is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def network_port_create_xml(net: NetworkRef, xml: str, flags: int) -> NetworkPortRef:
+    """Plug a new port into a running network (virNetworkPortCreateXML). Optional.
+
+    A hypervisor driver calls it for each guest NIC of ``<interface type='network'>`` when the
+    guest starts or the NIC is hot-plugged; the network fills in how the NIC is plugged (``<plug>``).
+
+    :param net: the network, as a lookup returned it.
+    :param xml: the ``<networkport>`` document (owner, MAC, optional bandwidth, ...).
+    :param flags: :class:`~pyvirt.flags.NetworkPortCreateFlags`: RECLAIM takes back a port whose
+        ``<plug>`` is already known (a daemon restart), VALIDATE checks the XML against the schema.
+    :returns: the new port.
+    :raises Error: NETWORK_PORT_EXIST for a UUID already in use; OPERATION_INVALID when the network is not running.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def network_port_get_xml_desc(port: NetworkPortRef, flags: int) -> str:
+    """The port's ``<networkport>`` document, as the network completed it (virNetworkPortGetXMLDesc). Optional.
+
+    :param port: the port, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: the XML text.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def network_port_delete(port: NetworkPortRef, flags: int) -> None:
+    """Unplug the port from its network and forget it (virNetworkPortDelete). Optional.
+
+    :param port: the port, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
     """
 
 
@@ -652,6 +735,23 @@ def volume_wipe(vol: VolumeRef, algorithm: int, flags: int) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def volume_resize(vol: VolumeRef, capacity: int, flags: int) -> None:
+    """Change a volume's capacity (virStorageVolResize). Optional.
+
+    :param vol: the volume, as a lookup returned it.
+    :param capacity: the new capacity in bytes, or with DELTA the bytes to add (to remove, with SHRINK).
+    :param flags: :class:`~pyvirt.flags.StorageVolResizeFlags` (ALLOCATE: allocate the new space
+        too; DELTA: ``capacity`` is a change; SHRINK: allow a smaller capacity).
+    :raises InvalidArgumentError: a capacity below the allocation, or smaller without SHRINK.
+    :raises OperationFailedError: the pool has not enough free space.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
 # ---------------------------------------------------------------- secrets
 
 
@@ -762,6 +862,22 @@ def secret_get_value(secret: SecretRef, flags: int) -> bytes:
     Stops at first non-None result.
 
     Added in contract 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def pool_get_capabilities(flags: int) -> str:
+    """The ``<storagepoolCapabilities>`` document: each pool type, supported or not (virConnectGetStoragePoolCapabilities).
+
+    Optional. A driver lists every pool type libvirt knows, in libvirt's order, and
+    marks as supported the ones it has a backend for, with their volume formats.
+
+    :param flags: libvirt defines no flags for it; 0.
+    :returns: the XML document.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
     """
 
 
@@ -1022,4 +1138,157 @@ def interface_change_rollback(flags: int) -> None:
     Stops at first non-None result.
 
     Added in contract 1.15.
+    """
+
+
+# ---------------------------------------------------------------- network filters (the nwfilter driver)
+
+
+@hookspec(firstresult=True)
+def nwfilter_list_all() -> list[NWFilterRef]:
+    """Every network filter defined (virConnectListAllNWFilters; libvirt defines no flags).
+
+    :returns: the filters, sorted by name.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_lookup_by_name(name: str) -> NWFilterRef:
+    """Find a filter by its name (virNWFilterLookupByName).
+
+    :param name: the filter's name.
+    :returns: the filter.
+    :raises NotFoundError: NO_NWFILTER, "no nwfilter with matching name '<name>'".
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_lookup_by_uuid(uuid: str) -> NWFilterRef:
+    """Find a filter by its UUID (virNWFilterLookupByUUID).
+
+    :param uuid: the UUID, canonical text.
+    :returns: the filter.
+    :raises NotFoundError: NO_NWFILTER, "no nwfilter with matching uuid '<uuid>'".
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_define_xml(xml: str, flags: int) -> NWFilterRef:
+    """Define or redefine a filter (virNWFilterDefineXMLFlags), kept across restarts.
+
+    :param xml: the ``<filter>`` document.
+    :param flags: :class:`~pyvirt.flags.NWFilterDefineFlags` (VALIDATE).
+    :returns: the filter.
+    :raises Error: OPERATION_FAILED for a name or UUID clash; INVALID_NWFILTER for a reference loop.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_undefine(nwfilter: NWFilterRef) -> None:
+    """Remove a filter's definition (virNWFilterUndefine); refused while a binding or filter uses it.
+
+    :param nwfilter: the filter, as a lookup returned it.
+    :raises Error: OPERATION_INVALID, "nwfilter is in use".
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_get_xml_desc(nwfilter: NWFilterRef, flags: int) -> str:
+    """The filter's ``<filter>`` document (virNWFilterGetXMLDesc; libvirt defines no flags).
+
+    :param nwfilter: the filter, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: the XML text.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_binding_list_all() -> list[NWFilterBindingRef]:
+    """Every filter binding (virConnectListAllNWFilterBindings; libvirt defines no flags).
+
+    :returns: the bindings.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_binding_lookup_by_port_dev(portdev: str) -> NWFilterBindingRef:
+    """The binding of one guest port (virNWFilterBindingLookupByPortDev).
+
+    :param portdev: the port's host device name (``vnet0``).
+    :returns: the binding.
+    :raises NotFoundError: NO_NWFILTER_BINDING, "no nwfilter binding for port dev '<portdev>'".
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_binding_create_xml(xml: str, flags: int) -> NWFilterBindingRef:
+    """Apply a filter to a guest port and remember it (virNWFilterBindingCreateXML).
+
+    A hypervisor driver calls it for a guest NIC with ``<filterref>`` when the guest starts.
+
+    :param xml: the ``<filterbinding>`` document.
+    :param flags: :class:`~pyvirt.flags.NWFilterBindingCreateFlags` (VALIDATE).
+    :returns: the binding.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_binding_delete(binding: NWFilterBindingRef) -> None:
+    """Remove the binding's rules from the port and forget it (virNWFilterBindingDelete).
+
+    :param binding: the binding, as a lookup returned it.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def nwfilter_binding_get_xml_desc(binding: NWFilterBindingRef, flags: int) -> str:
+    """The binding's ``<filterbinding>`` document (virNWFilterBindingGetXMLDesc; no flags defined).
+
+    :param binding: the binding, as a lookup returned it.
+    :param flags: libvirt defines no flags (0).
+    :returns: the XML text.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
     """
