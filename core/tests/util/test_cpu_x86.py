@@ -36,6 +36,8 @@ def _cases(kind: str) -> list[tuple[str, ...]]:
     text = (src / "tests" / "cputest.c").read_text()
     if kind == "baseline":
         return re.findall(r'DO_TEST_BASELINE\(VIR_ARCH_X86_64, "([^"]+)", (\w+), (-?\d)\)', text)
+    if kind == "ppc64-baseline":
+        return re.findall(r'DO_TEST_BASELINE\(VIR_ARCH_PPC64, "([^"]+)", (\w+), (-?\d)\)', text)
     return re.findall(r'DO_TEST_COMPARE\(VIR_ARCH_X86_64, "([^"]+)", "([^"]+)", VIR_CPU_COMPARE_(\w+)\)', text)
 
 
@@ -50,7 +52,7 @@ needs_source = pytest.mark.skipif(_source() is None, reason="libvirt 9.0.0's sou
 
 @needs_source
 def test_the_corpus_has_its_x86_cases() -> None:
-    assert len(_cases("baseline")) == 9 and len(_cases("compare")) == 29
+    assert len(_cases("baseline")) == 9 and len(_cases("compare")) == 29 and len(_cases("ppc64-baseline")) == 5
 
 
 @needs_source
@@ -70,6 +72,23 @@ def test_baseline_as_cputest(case: tuple[str, str, str]) -> None:
     assert cpu_x86.format_cpu(base) == _data(f"baseline-{name}-{suffix}").read_text()
     for cpu in cpus:
         assert cpu_x86.compare(cpu, base, cpu.arch, False) in (cpu_x86.COMPARE_SUPERSET, cpu_x86.COMPARE_IDENTICAL)
+
+
+@needs_source
+@pytest.mark.parametrize("case", _cases("ppc64-baseline"), ids=lambda c: c[0])
+def test_ppc64_baseline_as_cputest(case: tuple[str, str, str]) -> None:
+    """virCPUppc64Baseline: the same model by name, vendors that agree."""
+    name, _flags, result = case
+    src = _source()
+    assert src is not None
+    data = src / "tests" / "cputestdata"
+    cpus = [cpu_x86.parse_cpu(n, "host") for n in etree.parse(str(data / f"ppc64-baseline-{name}.xml")).getroot()]
+    if result == "-1":
+        with pytest.raises(pyvirt.Error):
+            cpu_x86.baseline(cpus, "ppc64")
+        return
+    expected = (data / f"ppc64-baseline-{name}-result.xml").read_text()
+    assert cpu_x86.format_cpu(cpu_x86.baseline(cpus, "ppc64")) == expected
 
 
 @needs_source
