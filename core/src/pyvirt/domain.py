@@ -463,6 +463,11 @@ class Domain:
         ``timeout`` in seconds, -2 blocks, -1 the default, 0 does not wait."""
         return self._conn.calls.domain_qemu_agent_command(dom=self._ref, cmd=cmd, timeout=timeout, flags=flags)
 
+    def lxc_open_namespace(self, flags: int = 0) -> list[int]:
+        """virDomainLxcOpenNamespace (libvirt-lxc): descriptors of the running container init's namespaces
+        (user, ipc, uts, net, pid, mnt: those the host has), for ``setns``; the caller closes them."""
+        return self._conn.calls.domain_lxc_open_namespace(dom=self._ref, flags=flags)
+
     def block_job_abort(self, path: str, flags: DomainBlockJobAbortFlags | int = 0) -> None:
         """End disk ``path``'s block job; flag PIVOT switches the disk to a ready copy (virDomainBlockJobAbort)."""
         self._conn.calls.domain_block_job_abort(dom=self._ref, path=path, flags=flags)

@@ -628,6 +628,9 @@ class DriverCalls(CallsBase):
     def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
         return cast("str", self._call("domain_qemu_agent_command", dom=dom, cmd=cmd, timeout=timeout, flags=flags))
 
+    def domain_lxc_open_namespace(self, dom: DomainRef, flags: int) -> list[int]:
+        return cast("list[int]", self._call("domain_lxc_open_namespace", dom=dom, flags=flags))
+
     def domain_core_dump(self, dom: DomainRef, to: str, dumpformat: int, flags: int) -> None:
         if not self.read_only:  # libvirt refuses a read-only connection first; _call does that
             to = _core_dump_target(to, dumpformat, flags)

@@ -111,7 +111,7 @@ class RemoteConnection(_TypedHooks):
     HOOKS = HOOK_NAMES.union((
         "connect_close", "connect_set_keep_alive", "domain_restore", "domain_open_console", "domain_screenshot",
         "volume_download", "volume_upload", "domain_migrate_prepare_tunnel", "domain_qemu_monitor_command",
-        "domain_qemu_agent_command",
+        "domain_qemu_agent_command", "domain_lxc_open_namespace",
     ))  # fmt: skip
 
     def __init__(self, client: RemoteClient, events: EventSink | None = None) -> None:
@@ -485,6 +485,16 @@ class RemoteConnection(_TypedHooks):
     def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
         """libvirt-qemu's QEMU_PROC_DOMAIN_AGENT_COMMAND (its result is a remote_string: never empty on success)."""
         return self._qemu_call("DOMAIN_AGENT_COMMAND", (wire_domain(dom), cmd, timeout, flags)) or ""
+
+    def domain_lxc_open_namespace(self, dom: DomainRef, flags: int) -> list[int]:
+        """libvirt-lxc's LXC_PROC_DOMAIN_OPEN_NAMESPACE (lxc_protocol.x, program 0x68000): the descriptors come in
+        the reply (REPLY_WITH_FDS), as libvirt's remoteDomainLxcOpenNamespace receives them."""
+        from pyvirt.remote import _lxc
+
+        proc = _lxc.PROCEDURES[_lxc.LXC_PROC_DOMAIN_OPEN_NAMESPACE]
+        _, fds = self._client.call_with_fds(proc.number, proc.pack_args, (wire_domain(dom), flags), proc.unpack_ret,
+                                            prog=_lxc.PROGRAM, vers=_lxc.PROTOCOL_VERSION)  # fmt: skip
+        return fds
 
     def _qemu_call(self, procedure: str, args: Any) -> Any:
         """One call of the QEMU program, whose procedures the remote program's table does not hold."""
