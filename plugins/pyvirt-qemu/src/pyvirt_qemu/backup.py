@@ -87,6 +87,7 @@ class Backup:
     jobs: list[str] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)
     labelled: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
     cancelled: bool = False
 
 
@@ -104,7 +105,10 @@ def _unsupported(message: str) -> NotSupportedError:
 
 def parse_backup(xml: str) -> tuple[str, str | None, list[BackupDisk]]:
     """virDomainBackupDefParse for what push mode needs: the mode, ``<incremental>`` and each disk."""
+    from pyvirt.conf.schema import validate
+
     root = parse_xml(xml, "domainbackup", "domainbackup.xml")  # (the root checked there, in libvirt's words)
+    validate(xml, "domainbackup")  # virDomainBackupDefParseString always validates against domainbackup.rng
     mode = root.get("mode", "push")
     incremental = root.findtext("incremental")
     disks = []
@@ -276,8 +280,9 @@ class BackupHooks:
             path = bd.path or ""
             if not reuse:
                 create_file(path)
-                backup.labelled.append(path)  # (removed again if the backup cannot start)
+                backup.created.append(path)  # (removed again unless the backup completes)
             self.state.security.set_path_label(obj.live, path)
+            backup.labelled.append(path)
             facts = image_facts(proc.monitor, source) if not reuse else {}
             sized = storage_props(target, storage_node, int(facts.get("virtual-size", 0))) if not reuse else None
             if sized is not None:
@@ -297,18 +302,19 @@ class BackupHooks:
         return actions
 
     def _undo(self, obj: DomainObj, proc: QemuProcess, backup: Backup, keep_files: bool = False) -> None:
-        """qemuBackupDiskDataCleanup: the target nodes deleted, the labels given back, new files removed."""
+        """qemuBackupDiskDataCleanup / qemuBackupJobTerminate: the target nodes deleted (while QEMU runs), the
+        labels given back, and the files this backup made removed unless it completed."""
         import os
 
-        for name in reversed(backup.nodes):
+        for name in reversed(backup.nodes if proc.alive() else []):
             with contextlib.suppress(Error):
                 proc.monitor.execute("blockdev-del", {"node-name": name})
         for path in backup.labelled:
             with contextlib.suppress(Error):
                 self.state.security.restore_path_label(obj.live, path)
-            if not keep_files:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+        for path in [] if keep_files else backup.created:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _cancel(self, obj: DomainObj, proc: QemuProcess, backup: Backup) -> None:
         """qemuBackupJobCancelBlockjobs: domjobabort cancels every copy still running."""
@@ -335,8 +341,7 @@ class BackupHooks:
             failed = True
         finally:
             with contextlib.suppress(Error):
-                if proc.alive():
-                    self._undo(obj, proc, backup, keep_files=not (failed or backup.cancelled))
+                self._undo(obj, proc, backup, keep_files=not (failed or backup.cancelled))
             _RUNNING.pop(_key(self.state, obj), None)
             obj.job.end_async()
             done = [typed_param("operation", TypedParamType.INT, _OPERATION_BACKUP)]
