@@ -11,20 +11,13 @@ to delete it never stopping the rest, as libvirt's teardown ignores it.
 from __future__ import annotations
 
 import contextlib
-from urllib.parse import urlencode
 
 import pyvirt
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import Interface
 from pyvirt.errors import Error, ErrorCode, NotSupportedError
-from pyvirt.uri import URI
 
-__all__ = ["bind_nic_filters", "nwfilter_uri", "unbind_nic_filters"]
-
-
-def nwfilter_uri(hypervisor: URI) -> str:
-    query = "?" + urlencode(hypervisor.params) if hypervisor.params else ""
-    return f"nwfilter://{hypervisor.path}{query}"
+__all__ = ["bind_nic_filters", "unbind_nic_filters"]
 
 
 def _filtered(nics: list[Interface]) -> list[Interface]:
@@ -49,13 +42,13 @@ def _text(value: str) -> str:
     return escape(value)
 
 
-def bind_nic_filters(dom: Domain, nics: list[Interface], hypervisor: URI) -> None:
+def bind_nic_filters(dom: Domain, nics: list[Interface], nwfilter_uri_text: str) -> None:
     """A binding for every NIC of ``nics`` with a ``<filterref>`` and a tap; all or nothing."""
     wanted = _filtered(nics)
     if not wanted:
         return
     try:
-        conn = pyvirt.open(nwfilter_uri(hypervisor))
+        conn = pyvirt.open(nwfilter_uri_text)
     except Error as exc:
         raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                 f"NICs with a <filterref> need the nwfilter driver (pyvirt-nwfilter): {exc.message}") \
@@ -67,17 +60,17 @@ def bind_nic_filters(dom: Domain, nics: list[Interface], hypervisor: URI) -> Non
                 conn.create_nwfilter_binding(_binding_xml(dom, nic))
                 done.append(nic)
         except BaseException:
-            unbind_nic_filters(done, hypervisor)
+            unbind_nic_filters(done, nwfilter_uri_text)
             raise
 
 
-def unbind_nic_filters(nics: list[Interface], hypervisor: URI) -> None:
+def unbind_nic_filters(nics: list[Interface], nwfilter_uri_text: str) -> None:
     """Delete the bindings of ``nics``' taps; one that is gone already, or cannot be deleted, is passed over."""
     wanted = _filtered(nics)
     if not wanted:
         return
     try:
-        conn = pyvirt.open(nwfilter_uri(hypervisor))
+        conn = pyvirt.open(nwfilter_uri_text)
     except Error:
         return
     with conn:
