@@ -164,3 +164,15 @@ def test_disjoint_cpus_are_incompatible() -> None:
         ErrorCode.OPERATION_FAILED,
         "operation failed: CPUs are incompatible",
     )
+
+
+def test_microcode_version_read_as_libvirt_reads_cpuinfo() -> None:
+    """virHostCPUGetMicrocodeVersion: the first "microcode" field, strtoul base 0; 0 when absent or unreadable."""
+    from pyvirt.util.cpu_x86 import _microcode_version
+
+    assert _microcode_version("processor\t: 0\nmicrocode\t: 0x1000065\ncpu MHz\t: 1\n") == 16777317
+    assert _microcode_version("microcode\t: 42\n") == 42
+    assert _microcode_version("microcode\t: 017\n") == 15  # a leading 0 is octal to strtoul
+    assert _microcode_version("processor\t: 0\n") == 0
+    assert _microcode_version("microcode\t: none\n") == 0
+    assert _microcode_version("microcode\t: 0x100000000\n") == 0  # does not fit libvirt's unsigned int

@@ -61,12 +61,22 @@ def _host_cpu_of(capabilities: str) -> str:
     return "\n".join(kept)
 
 
+def _host_cpu_element(capabilities: str) -> str:
+    """The host ``<cpu>`` element of a capabilities document, byte for byte."""
+    start = capabilities.index("<cpu>")
+    return capabilities[start : capabilities.index("</cpu>", start) + len("</cpu>")]
+
+
 def test_the_same_host_cpu_and_the_same_answers(qemu_root: Path, tmp_path: Path, shared_libvirtd: str) -> None:
     caps, err, rc = _virsh(shared_libvirtd, "capabilities")
     assert rc == 0, err
     host = cpu_x86.host_cpu()
     assert host is not None, "the kernel's cpuid driver (/dev/cpu/0/cpuid) is needed to read the host CPU"
     assert _host_cpu_of(cpu_x86.format_cpu(host)) == _host_cpu_of(caps)
+    ours, err, rc = _pyvirsh(qemu_root, "capabilities")
+    assert rc == 0, err
+    # the whole host <cpu> (model, microcode, signature, TSC counter, topology, address bits, features, pages)
+    assert _host_cpu_element(ours) == _host_cpu_element(caps)
     (tmp_path / "caps.xml").write_text(caps)
     for name, text in _GUESTS.items():
         (tmp_path / name).write_text(text)
@@ -88,7 +98,7 @@ def test_the_same_host_cpu_and_the_same_answers(qemu_root: Path, tmp_path: Path,
         assert _virsh(daemon.uri("qemu:///system"), line) == theirs
 
 
-_HV_SAME = [  # answers that do not depend on which model host-model decodes to (libvirt's and pyvirt's differ here)
+_HV_LINES = [  # libvirt's refusals, then answers that depend on the host-model under KVM and under TCG
     "skylake.xml",
     "skylake.xml --error",
     "forbid.xml --error",
@@ -98,34 +108,61 @@ _HV_SAME = [  # answers that do not depend on which model host-model decodes to 
     "kvm64.xml --arch aarch64",
     "kvm64.xml --machine nosuch",
     "kvm64.xml --emulator {missing}",
-]
+    *(f"{name} --virttype {virt}" for virt in ("kvm", "qemu")
+      for name in ("kvm64.xml", "pentium3.xml", "strict.xml", "epyc.xml", "domcaps-kvm.xml", "domcaps-qemu.xml")),
+]  # fmt: skip
+
+
+def _cpu_section(domcaps: str) -> str:
+    return domcaps[domcaps.index("<cpu>") : domcaps.index("</cpu>") + len("</cpu>")]
 
 
 def test_hypervisor_cpu_compare(qemu_root: Path, tmp_path: Path, shared_libvirtd: str) -> None:
-    """qemuConnectCompareHypervisorCPU: against the host-model the driver's domcapabilities report.
-
-    libvirt's refusals and the vendor/forbidden-feature answers are compared with libvirtd byte for byte; the
-    superset/identical answers must be what the map says against this driver's own host-model, for KVM and TCG.
-    """
+    """domcapabilities' <cpu> (host-model from QEMU's expansion of host/max decoded by libvirt's map, custom
+    models in QEMU's order with QEMU's usability) and qemuConnectCompareHypervisorCPU against that host-model,
+    for KVM and TCG, byte for byte with libvirtd."""
     for name, text in _GUESTS.items():
         (tmp_path / name).write_text(text)
-    missing = tmp_path / "no-such-emulator"
-    line = " ; ".join(f"hypervisor-cpu-compare {tmp_path / c.format(missing=missing)}" for c in _HV_SAME)
-    theirs = _virsh(shared_libvirtd, line)
-    assert "host CPU vendor does not match required CPU vendor Intel" in theirs[1]
-    assert f"Cannot check QEMU binary {missing}: No such file or directory" in theirs[1]
-    assert _pyvirsh(qemu_root, line) == theirs
     for virt in ("kvm", "qemu"):
-        domcaps, err, rc = _pyvirsh(qemu_root, f"domcapabilities --virttype {virt}")
+        theirs, err, rc = _virsh(shared_libvirtd, f"domcapabilities --virttype {virt}")
         assert rc == 0, err
-        (tmp_path / "domcaps.xml").write_text(domcaps)
-        host = domcaps[domcaps.index("<mode name='host-model'") : domcaps.index("</mode>", domcaps.index("host-model"))]
-        host_cpu = cpu_x86.parse_cpu_list(["<cpu match='exact'>" + host[host.index(">") + 1 :] + "</cpu>"], "guest")[0]
-        as_cpu = "<cpu>" + host[host.index(">") + 1 :] + "</cpu>"  # what virsh extracts of domcapabilities
-        for name in ("kvm64.xml", "pentium3.xml", "strict.xml", "epyc.xml", "domcaps.xml"):
-            text = as_cpu if name == "domcaps.xml" else (tmp_path / name).read_text()
-            expected = cpu_x86.compare_xml(host_cpu, text, "x86_64", False, False)
-            assert name != "domcaps.xml" or expected == cpu_x86.COMPARE_IDENTICAL  # host-model against itself
-            out, err, rc = _pyvirsh(qemu_root, f"hypervisor-cpu-compare {tmp_path / name} --virttype {virt}")
-            words = {0: "is incompatible with", 1: "is identical to", 2: "is a superset of"}[expected]
-            assert words in out and rc == (1 if expected == 0 else 0), (virt, name, out, err)
+        ours, err, rc = _pyvirsh(qemu_root, f"domcapabilities --virttype {virt}")
+        assert rc == 0, err
+        assert _cpu_section(ours) == _cpu_section(theirs), virt
+        (tmp_path / f"domcaps-{virt}.xml").write_text(theirs)
+    missing = tmp_path / "no-such-emulator"
+    line = " ; ".join(f"hypervisor-cpu-compare {tmp_path / c.format(missing=missing)}" for c in _HV_LINES)
+    theirs_all = _virsh(shared_libvirtd, line)
+    assert "host CPU vendor does not match required CPU vendor Intel" in theirs_all[1]
+    assert f"Cannot check QEMU binary {missing}: No such file or directory" in theirs_all[1]
+    assert "is identical to" in theirs_all[0] and "is a superset of" in theirs_all[0]
+    assert _pyvirsh(qemu_root, line) == theirs_all
+
+
+def test_hypervisor_cpu_baseline(qemu_root: Path, tmp_path: Path, shared_libvirtd: str) -> None:
+    """qemuConnectBaselineHypervisorCPU under KVM and TCG: the x86 baseline limited to QEMU's models (and their
+    blockers) and to the properties of QEMU's host CPU expansion, byte for byte with libvirtd."""
+    for name, text in _GUESTS.items():
+        (tmp_path / name).write_text(text)
+    caps, err, rc = _virsh(shared_libvirtd, "capabilities")
+    assert rc == 0, err
+    (tmp_path / "caps.xml").write_text(caps)
+    commands = [
+        f"hypervisor-cpu-baseline {tmp_path / name} --virttype {virt}{extra}"
+        for virt in ("kvm", "qemu")
+        for name in ("caps.xml", "two-hosts.xml", "penryn-host.xml", "kvm64.xml", "epyc.xml")
+        for extra in ("", " --features", " --migratable")
+    ]
+    commands += [
+        "hypervisor-cpu-baseline --model Haswell-noTSX",
+        "hypervisor-cpu-baseline --model kvm64 --virttype qemu --features",
+        f"hypervisor-cpu-baseline {tmp_path / 'kvm64.xml'} --arch aarch64",
+        f"hypervisor-cpu-baseline {tmp_path / 'invalid.xml'}",
+        f"hypervisor-cpu-baseline {tmp_path / 'kvm64.xml'} --virttype bogus",
+    ]
+    line = " ; ".join(commands)
+    theirs = _virsh(shared_libvirtd, line)
+    assert "<model fallback='forbid'>" in theirs[0] and "<feature policy='require'" in theirs[0]
+    assert _pyvirsh(qemu_root, line) == theirs
+    with PrivateDaemon(tmp_path / "pyvirtd") as daemon:  # Debian's virsh through pyvirtd's RPC procedure
+        assert _virsh(daemon.uri("qemu:///system"), line) == theirs

@@ -239,7 +239,12 @@ def _host_model(conn: pyvirt.Connection, virt: str) -> tuple[str, dict[str, str]
     assert model in [m.text for m in caps.findall("cpu/mode[@name='custom']/model")]
     wanted = {str(f.get("name")): str(f.get("policy")) for f in mode.findall("feature")}
     assert set(wanted.values()) <= {"require", "disable"}
-    return model, wanted
+    # domcapabilities shows libvirt's REPORTED host CPU; a guest starts from the MIGRATABLE one, without what
+    # the CPU map says cannot migrate (invtsc), as libvirt's qemuProcessUpdateGuestCPU does
+    from pyvirt.util import cpu_x86
+
+    fixed = {f.name for f in cpu_x86.load_map().features if not f.migratable}
+    return model, {name: policy for name, policy in wanted.items() if name not in fixed}
 
 
 def _qemu_feature(name: str) -> str:

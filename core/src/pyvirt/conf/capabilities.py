@@ -36,11 +36,33 @@ class FeatureFlag(XmlModel):
         elem.tag = self.name
 
 
+class HostCpuFeature(XmlModel):
+    """``<feature name='...'/>`` of the host CPU: a CPUID/MSR feature the host has beyond its model's."""
+
+    name: Annotated[str | None, X("@name")] = None
+
+
 class HostCpu(XmlModel):
+    """The host ``<cpu>``: libvirt's virCPUDefFormatBuf for a host CPU, then the page sizes."""
+
     arch: Annotated[str | None, X("arch")] = None
     model: Annotated[str | None, X("model")] = None
     vendor: Annotated[str | None, X("vendor")] = None
     features: Annotated[list[FeatureFlag] | None, X("features/flag", model=FeatureFlag, many=True)] = None
+    microcode: Annotated[int | None, X("microcode/@version")] = None
+    sig_family: Annotated[int | None, X("signature/@family")] = None
+    sig_model: Annotated[int | None, X("signature/@model")] = None
+    sig_stepping: Annotated[int | None, X("signature/@stepping")] = None
+    counter_name: Annotated[str | None, X("counter/@name")] = None
+    counter_frequency: Annotated[int | None, X("counter/@frequency")] = None
+    counter_scaling: Annotated[str | None, X("counter/@scaling")] = None
+    sockets: Annotated[int | None, X("topology/@sockets")] = None
+    dies: Annotated[int | None, X("topology/@dies")] = None
+    cores: Annotated[int | None, X("topology/@cores")] = None
+    threads: Annotated[int | None, X("topology/@threads")] = None
+    maxphysaddr_mode: Annotated[str | None, X("maxphysaddr/@mode")] = None
+    maxphysaddr_bits: Annotated[int | None, X("maxphysaddr/@bits")] = None
+    cpu_features: Annotated[list[HostCpuFeature] | None, X("feature", model=HostCpuFeature, many=True)] = None
     pages: Annotated[list[Pages] | None, X("pages", model=Pages, many=True)] = None
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 
 import pyvirt.errors as _errors
@@ -40,10 +41,12 @@ __all__ = [
     "baseline_xml",
     "compare",
     "compare_xml",
+    "decode_hypervisor_cpu",
     "expand_features",
     "format_cpu",
     "host_cpu",
     "load_map",
+    "model_vendors",
     "parse_cpu",
     "parse_cpu_list",
 ]
@@ -336,6 +339,10 @@ class CPUDef:
     vendor_id: str | None = None
     features: list[tuple[str, int]] = field(default_factory=list)  # (name, policy); policy -1 for a host CPU
     sig: tuple[int, int, int] = (0, 0, 0)
+    # what virCPUx86GetHost adds to a host CPU: microcode revision, invariant TSC (Hz, scaling) and address bits
+    microcode: int = 0
+    tsc: tuple[int, str] | None = None
+    phys_addr_bits: int | None = None
 
     def find(self, name: str) -> int | None:
         return next((i for i, (n, _p) in enumerate(self.features) if n == name), None)
@@ -971,6 +978,50 @@ def baseline_xml(xml_cpus: list[str], expand: bool, migratable: bool, drop: froz
     return format_cpu(cpu)
 
 
+# --- a hypervisor's expansion of its host CPU (virQEMUCapsGetCPUModelX86Data + cpuDecode) -----------------
+
+
+def _make_signature(family: int, model: int, stepping: int) -> int:
+    """x86MakeSignature: CPUID leaf 1's eax for a family/model/stepping."""
+    sig = (0xF << 8) | ((family - 0xF) << 20) if family > 0xF else family << 8
+    return sig | ((model & 0xF) << 4) | ((model >> 4) << 16) | (stepping & 0xF)
+
+
+def decode_hypervisor_cpu(
+    features: list[str], vendor: str | None, signature: tuple[int, int, int], models: dict[str, list[str]] | None
+) -> CPUDef:
+    """The named CPU libvirt makes of a hypervisor's description of its host CPU (QEMU's expansion of
+    ``host`` or ``max``): virQEMUCapsGetCPUModelX86Data then cpuDecode, as virQEMUCapsInitCPUModelX86 does.
+
+    ``features``: the enabled features, libvirt's names (unknown ones are ignored, as virCPUx86DataAddFeature
+    does); ``vendor``: CPUID's 12-character vendor string; ``models``: the models the hypervisor offers, each
+    with the features blocking it (libvirt's names). The result is the guest CPU ``host-model`` reports:
+    ``fallback='forbid'``, the host's extra features required and the model's missing ones disabled.
+    """
+    cpu_map = load_map()
+    data: _Data = {}
+    for name in features:
+        feature = cpu_map.feature(name)
+        if feature is not None:
+            _add(data, feature.data)
+    if vendor is not None:  # virCPUx86DataSetVendor
+        if len(vendor) != 12:
+            raise _err(ErrorCode.INTERNAL_ERROR, f"Invalid CPU vendor string '{vendor}'")
+        raw = vendor.encode()
+        _add(data, {(0, 0, 0): [0, int.from_bytes(raw[0:4], "little"), int.from_bytes(raw[8:12], "little"),
+                                int.from_bytes(raw[4:8], "little")]})  # fmt: skip
+    _add(data, {(0, 1, 0): [_make_signature(*signature), 0, 0, 0]})  # virCPUx86DataSetSignature
+    cpu = CPUDef(type="guest", mode="custom", match="exact")
+    _decode(cpu, data, models, None, False, cpu_map)
+    cpu.fallback = "forbid"
+    return cpu
+
+
+def model_vendors() -> dict[str, str | None]:
+    """virCPUGetModels with virCPUGetVendorForModel: every model of the map (map order) and its vendor's name."""
+    return {m.name: m.vendor.name if m.vendor is not None else None for m in load_map().models}
+
+
 # --- the host's own CPU (virCPUx86GetHost) ----------------------------------------------------------------
 
 _CPUID_DEVICE = "/dev/cpu/0/cpuid"  # the kernel's cpuid driver: pread at (ecx_in << 32 | eax_in) gives the leaf
@@ -1117,4 +1168,80 @@ def host_cpu() -> CPUDef | None:
             _add(data, {(1, _IA32_ARCH_CAPABILITIES, 0): [msr & 0xFFFFFFFF, 0, 0, msr >> 32]})
     cpu = CPUDef(type="host", mode=None, arch=os.uname().machine)
     _decode(cpu, data, None, None, False, cpu_map)
+    cpuinfo = _read_cpuinfo_header()
+    cpu.microcode = _microcode_version(cpuinfo)
+    invtsc = cpu_map.feature("invtsc")
+    if invtsc is not None and _is_subset(data, invtsc.data):  # only an invariant TSC has a frequency worth naming
+        cpu.tsc = _tsc_info()
+    cpu.phys_addr_bits = _phys_addr_bits()
     return cpu
+
+
+def _read_cpuinfo_header() -> str:
+    """The first 4 KiB of /proc/cpuinfo: what virHostCPUGetMicrocodeVersion reads (virFileReadHeaderQuiet)."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            return f.read(4096).decode("ascii", "replace")
+    except OSError:
+        return ""
+
+
+def _strtoul0(text: str) -> int | None:
+    """strtoul(text, &end, 0) as virStrToLong_ui with an end pointer: leading blanks, 0x/0 prefixes, any tail."""
+    m = re.match(r"\s*(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
+    if m is None:
+        return None
+    word = m.group(1)
+    value = int(word, 16) if word[:2].lower() == "0x" else int(word, 8) if word.startswith("0") else int(word)
+    return value if value <= 0xFFFFFFFF else None
+
+
+def _microcode_version(cpuinfo: str) -> int:
+    """virHostCPUGetMicrocodeVersion: the number after the first "microcode" line's colon, 0 when absent."""
+    at = cpuinfo.find("microcode")
+    colon = cpuinfo.find(":", at) if at >= 0 else -1
+    if colon < 0:
+        return 0
+    return _strtoul0(cpuinfo[colon + 1 :]) or 0
+
+
+def _phys_addr_bits() -> int | None:
+    """virHostCPUParsePhysAddrSize: "address sizes : N bits physical" of /proc/cpuinfo, None when unreadable."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("address sizes"):
+                    m = re.match(r"\s*(\d+) bits physical", line.partition(":")[2])
+                    return int(m.group(1)) if m else None
+    except OSError:
+        return None
+    return None
+
+
+_KVM_CREATE_VM = 0xAE01  # _IO(KVMIO, 0x01)
+_KVM_CHECK_EXTENSION = 0xAE03  # _IO(KVMIO, 0x03)
+_KVM_CREATE_VCPU = 0xAE41  # _IO(KVMIO, 0x41)
+_KVM_GET_TSC_KHZ = 0xAEA3  # _IO(KVMIO, 0xa3)
+_KVM_CAP_TSC_CONTROL = 60
+
+
+def _tsc_info() -> tuple[int, str] | None:
+    """virHostCPUGetTscInfo: the TSC frequency a fresh KVM vCPU reports, and whether KVM can scale it.
+
+    None where KVM is unusable: libvirt then leaves ``<counter>`` out.
+    """
+    import fcntl
+
+    fds: list[int] = []
+    try:
+        fds.append(os.open(_KVM_DEVICE, os.O_RDONLY | os.O_CLOEXEC))
+        fds.append(fcntl.ioctl(fds[0], _KVM_CREATE_VM, 0))
+        fds.append(fcntl.ioctl(fds[1], _KVM_CREATE_VCPU, 0))
+        khz = fcntl.ioctl(fds[2], _KVM_GET_TSC_KHZ, 0)
+        scaling = fcntl.ioctl(fds[0], _KVM_CHECK_EXTENSION, _KVM_CAP_TSC_CONTROL)
+    except OSError:
+        return None
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+    return khz * 1000, "yes" if scaling else "no"

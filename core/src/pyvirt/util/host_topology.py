@@ -13,10 +13,14 @@ import glob
 import os
 import re
 
-from pyvirt.conf.capabilities import Cell, CellCpu, FeatureFlag, Host, HostCpu, Pages, SecModel
+from pyvirt.conf.capabilities import Cell, CellCpu, Host, HostCpu, HostCpuFeature, Pages, SecModel
 from pyvirt.plugin.records import NodeInfo
 
-__all__ = ["host_description", "host_uuid", "node_info"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyvirt.util.cpu_x86 import CPUDef
+
+__all__ = ["host_cpu_element", "host_description", "host_uuid", "node_info"]
 
 _VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon"}
 
@@ -115,6 +119,44 @@ def host_uuid() -> str:
     return "00000000-0000-0000-0000-000000000000"
 
 
+_host_cpu_cache: list[CPUDef | None] = []
+
+
+def _probed_host_cpu() -> CPUDef | None:
+    """virQEMUDriverGetHostCPU: probed once per process, as libvirt keeps driver->hostcpu (a KVM VM is made for
+    the TSC frequency, which is not worth repeating per ``capabilities`` call)."""
+    if not _host_cpu_cache:
+        from pyvirt.util import cpu_x86  # only capabilities need it: nodeinfo does not pay for the CPU map code
+
+        _host_cpu_cache.append(cpu_x86.host_cpu())
+    return _host_cpu_cache[0]
+
+
+def host_cpu_element(info: dict[str, str] | None = None) -> HostCpu:
+    """The host ``<cpu>`` as virCPUProbeHost fills it: topology from the node info, then on x86 the model,
+    vendor, microcode, signature, invariant TSC, address size and extra features decoded from CPUID.
+
+    Without the kernel's cpuid driver libvirt's x86 probe fails and the CPU keeps only arch and topology;
+    the vendor then comes from /proc/cpuinfo so that callers still see whose CPU it is.
+    """
+    ni = node_info()
+    cpu = HostCpu(arch=os.uname().machine, sockets=ni.sockets, dies=1, cores=ni.cores, threads=ni.threads)
+    probed = _probed_host_cpu()
+    if probed is None:
+        cpu.vendor = _VENDORS.get((info if info is not None else _cpuinfo()).get("vendor_id", ""))
+        return cpu
+    cpu.model, cpu.vendor = probed.model, probed.vendor
+    cpu.microcode = probed.microcode or None
+    if probed.sig[0]:
+        cpu.sig_family, cpu.sig_model, cpu.sig_stepping = probed.sig
+    if probed.tsc is not None:
+        cpu.counter_name, cpu.counter_frequency, cpu.counter_scaling = "tsc", probed.tsc[0], probed.tsc[1]
+    if probed.phys_addr_bits is not None:
+        cpu.maxphysaddr_mode, cpu.maxphysaddr_bits = "emulate", probed.phys_addr_bits
+    cpu.cpu_features = [HostCpuFeature(name=name) for name, _policy in probed.features] or None
+    return cpu
+
+
 def host_description(secmodels: list[tuple[str, str]]) -> Host:
     """The ``<host>`` section of capabilities XML for this machine."""
     info = _cpuinfo()
@@ -135,11 +177,8 @@ def host_description(secmodels: list[tuple[str, str]]) -> Host:
                       for c in cpus for t in [_cpu_topology(c)]],
             )
         )  # fmt: skip
-    flags = [FeatureFlag(name=f) for f in ("vmx", "svm") if f in info.get("flags", "").split()]
-    cpu = HostCpu(
-        arch=os.uname().machine, vendor=_VENDORS.get(info.get("vendor_id", "")), features=flags or None,
-        pages=[Pages(size=small)] + [Pages(size=s) for s in huge],
-    )  # fmt: skip
+    cpu = host_cpu_element(info)
+    cpu.pages = [Pages(size=small)] + [Pages(size=s) for s in huge]
     return Host(uuid=host_uuid(), cpu=cpu, iommu_support=bool(glob.glob("/sys/kernel/iommu_groups/*")),
                 cells_num=len(cells), cells=cells,
                 secmodels=[SecModel(model=m, doi=d) for m, d in secmodels])  # fmt: skip

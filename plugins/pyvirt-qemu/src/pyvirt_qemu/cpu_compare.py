@@ -1,4 +1,4 @@
-"""virsh's cpu-compare, cpu-baseline and hypervisor-cpu-compare on QEMU: libvirt's x86 CPU model.
+"""virsh's cpu-compare, cpu-baseline, hypervisor-cpu-compare and hypervisor-cpu-baseline on QEMU: libvirt's x86 CPU model.
 
 libvirt 9.0's qemuConnectCompareCPU compares a CPU definition with the host CPU
 of its capabilities (virQEMUDriverGetHostCPU: the host's CPUID decoded into the
@@ -31,6 +31,7 @@ from pyvirt.util.cpu_x86 import (
 )
 
 if TYPE_CHECKING:
+    from pyvirt_qemu.emulator_caps import EmulatorCaps
     from pyvirt_qemu.state import QemuState
 
 __all__ = ["CpuCompareHooks"]
@@ -99,30 +100,13 @@ class CpuCompareHooks:
         The emulator, architecture, machine and virtualization type are resolved as for domcapabilities
         (virQEMUCapsCacheLookupDefault); the host-model is the one this driver's domcapabilities report.
         """
-        from pyvirt_qemu.domain_capabilities import _emulator, _resolve
-        from pyvirt_qemu.emulator_caps import emulator_caps
-
         check_flags(
             flags,
             VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE | VIR_CONNECT_COMPARE_CPU_VALIDATE_XML,
             "qemuConnectCompareHypervisorCPU",
         )
-        # virQEMUCapsCacheLookupDefault's own checks first: any of libvirt's virtualization types is accepted
-        # (only kvm is accelerated; the rest get TCG's data), an unknown architecture is refused by name
-        if virttype is not None and virttype not in _VIRT_TYPES:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown virttype: {virttype}")
-        if arch is not None and arch not in ARCHES:
-            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown architecture: {arch}")
-        if emulator is not None and not os.path.exists(emulator):
-            raise SystemCallError(errno.ENOENT, f"Cannot check QEMU binary {emulator}")
-        path = os.path.realpath(_emulator(emulator, arch))
-        caps = emulator_caps(path, self.state.paths.cache)
-        wanted = virttype if virttype in (None, "kvm") else "qemu"
-        arch_name, virt, _machine = _resolve(caps, arch, machine, wanted)
-        if virttype not in (None, "kvm", "none"):
-            virt = virttype
-        probe = caps if virt == "kvm" or not caps.kvm else emulator_caps(path, self.state.paths.cache, tcg=True)
-        host_model = probe.cpu_host_model()
+        path, arch_name, virt, probe = self._lookup_caps(emulator, arch, machine, virttype)
+        host_model = probe.cpu_host_model(reported=True)  # VIR_QEMU_CAPS_HOST_CPU_REPORTED, as libvirt compares
         if host_model is None:
             raise NotSupportedError(
                 ErrorCode.OPERATION_UNSUPPORTED,
@@ -149,3 +133,73 @@ class CpuCompareHooks:
             bool(flags & VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE),
             bool(flags & VIR_CONNECT_COMPARE_CPU_VALIDATE_XML),
         )
+
+    def _lookup_caps(
+        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
+    ) -> tuple[str, str, str, EmulatorCaps]:
+        """virQEMUCapsCacheLookupDefault: (binary, architecture, virtualization type, the capabilities under that
+        type's accelerator), resolved as for domcapabilities."""
+        from pyvirt_qemu.domain_capabilities import _emulator, _resolve
+        from pyvirt_qemu.emulator_caps import emulator_caps
+
+        # its own checks first: any of libvirt's virtualization types is accepted (only kvm is accelerated; the
+        # rest get TCG's data), an unknown architecture is refused by name
+        if virttype is not None and virttype not in _VIRT_TYPES:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown virttype: {virttype}")
+        if arch is not None and arch not in ARCHES:
+            raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"unknown architecture: {arch}")
+        if emulator is not None and not os.path.exists(emulator):
+            raise SystemCallError(errno.ENOENT, f"Cannot check QEMU binary {emulator}")
+        path = os.path.realpath(_emulator(emulator, arch))
+        caps = emulator_caps(path, self.state.paths.cache)
+        wanted = virttype if virttype in (None, "kvm") else "qemu"
+        arch_name, virt, _machine = _resolve(caps, arch, machine, wanted)
+        if virttype not in (None, "kvm", "none"):
+            virt = virttype
+        probe = caps if virt == "kvm" or not caps.kvm else emulator_caps(path, self.state.paths.cache, tcg=True)
+        return path, arch_name, virt, probe
+
+    @hookimpl
+    def connect_baseline_hypervisor_cpu(
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpus: list[str],
+        flags: int,
+    ) -> str:
+        """qemuConnectBaselineHypervisorCPU: the x86 baseline limited to the models QEMU offers under the
+        accelerator (with their blockers) and to the features of QEMU's host CPU expansion.
+
+        As libvirt, every property of the expansion counts as a feature QEMU can give (whatever its value),
+        less the non-migratable ones with --migratable; the map's own migratable filter is then not applied
+        again. Without an expansion (QEMU too old) there is no feature limit and the map filters.
+        """
+        check_flags(
+            flags,
+            VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES | VIR_CONNECT_BASELINE_CPU_MIGRATABLE,
+            "qemuConnectBaselineHypervisorCPU",
+        )
+        migratable = bool(flags & VIR_CONNECT_BASELINE_CPU_MIGRATABLE)
+        cpus = cpu_x86.parse_cpu_list(xml_cpus, "auto")
+        path, arch_name, virt, probe = self._lookup_caps(emulator, arch, machine, virttype)
+        if not probe.cpu_blockers and not probe.cpu_models:
+            raise NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED,
+                f"QEMU '{path}' does not support any CPU models for virttype '{virt}'",
+            )
+        if arch_name not in cpu_x86.X86_ARCHES:
+            raise NotSupportedError(
+                ErrorCode.OPERATION_UNSUPPORTED,
+                f"computing baseline hypervisor CPU is not supported for arch {arch_name}",
+            )
+        models = probe.cpu_blockers or {name: [] for name in probe.cpu_models}
+        features = probe.host_cpu_features(migratable)
+        if features is not None:
+            migratable = False  # QEMU already said which features migrate
+        cpu = cpu_x86.baseline(cpus, arch_name, models, features, migratable)
+        cpu.fallback = "forbid"
+        if flags & VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES:
+            cpu_x86.expand_features(cpu, arch_name)
+        return cpu_x86.format_cpu(cpu)

@@ -65,6 +65,23 @@ def _resolve(caps: EmulatorCaps, arch: str | None, machine: str | None, virttype
     return arch or emu_arch, virt, found.name
 
 
+def _custom_models(caps: EmulatorCaps, accel: EmulatorCaps, kvm: bool) -> list[CpuModel]:
+    """virQEMUCapsFillDomainCPUCaps' custom mode: QEMU's models under the guest's accelerator that libvirt's CPU
+    map knows, in QEMU's order, each with QEMU's usability and the map's vendor."""
+    if accel.cpu_blockers and caps.arch in ("x86_64", "i386"):
+        from pyvirt.util import cpu_x86
+
+        vendors = cpu_x86.model_vendors()
+        return [CpuModel(name, "yes" if name in accel.cpu_usable else "no", name in accel.cpu_deprecated,
+                         vendors[name] or "unknown")
+                for name in accel.cpu_blockers if name in vendors and name != "host"]  # fmt: skip
+    return [
+        CpuModel(name, ("yes" if name in caps.cpu_usable else "no") if kvm and caps.kvm else "unknown",
+                 name in caps.cpu_deprecated)
+        for name in caps.cpu_models
+    ]  # fmt: skip
+
+
 def domain_capabilities_xml(
     cache_dir: str, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None
 ) -> str:
@@ -79,8 +96,9 @@ def domain_capabilities_xml(
     tpm_models = [m for m in ("tpm-tis", "tpm-crb") if caps.has_device(m)]
     tpm = tpm_versions()
     displays = [kind for kind in ("vnc", "spice") if f"query-{kind}" in caps.commands]  # built-in display servers
-    # a TCG guest on a KVM host gets TCG's host-model: that needs the TCG probe
-    host_model = (caps if kvm or not caps.kvm else emulator_caps(path, cache_dir, tcg=True)).cpu_host_model()
+    # a TCG guest on a KVM host gets TCG's host-model and TCG's usable models: that needs the TCG probe
+    accel = caps if kvm or not caps.kvm else emulator_caps(path, cache_dir, tcg=True)
+    host_model = accel.cpu_host_model(reported=True)
     efi = [b for b in firmware_builds() if b.serves(caps.arch, machine_name) and not b.features & UNHANDLED_FEATURES]
     dc = DomainCapabilities(
         path=path, domain=virt, machine=machine_name, arch=arch_name, vcpu_max=max_cpus, iothreads=False,
@@ -90,11 +108,7 @@ def domain_capabilities_xml(
         cpu_host_passthrough=Section(kvm, {"hostPassthroughMigratable": ["on", "off"]} if kvm else {}),
         cpu_maximum=Section(True, {"maximumMigratable": ["on", "off"]}),
         cpu_host_model=HostModel(host_model.model, host_model.vendor, host_model.features) if host_model else False,
-        cpu_custom=[
-            CpuModel(name, ("yes" if name in caps.cpu_usable else "no") if kvm and caps.kvm else "unknown",
-                     name in caps.cpu_deprecated)
-            for name in caps.cpu_models
-        ],
+        cpu_custom=_custom_models(caps, accel, kvm),
         memory_backing=Section(True, {"sourceType": ["anonymous", "memfd"]}),
         devices={
             "disk": Section(True, {"diskDevice": disk_devices, "bus": buses, "model": []}),

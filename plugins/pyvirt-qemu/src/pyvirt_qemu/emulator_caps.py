@@ -29,7 +29,7 @@ from pyvirt.conf.xmlparse import parse_xml
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
 from pyvirt_qemu.cpu_map import HostCpuProperty, decode_host_model, load_cpu_map
-from pyvirt_qemu.host_cpu_model import HostCpuModel, probe_host_model
+from pyvirt_qemu.host_cpu_model import HostCpuModel
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = [
@@ -40,12 +40,13 @@ __all__ = [
     "emulator_caps",
     "emulator_path",
     "from_libvirt_cache",
+    "host_model_from_props",
     "kvm_usable",
     "probe",
     "strip_machine_aliases",
 ]
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 # libvirt capability flags that are not device types, which every QEMU this driver runs has (QEMU >= 6.2,
 # Debian's is 7.2): JSON -device/-object/-netdev, -smp dies, -sandbox, migratable host-passthrough CPUs
@@ -93,10 +94,30 @@ class EmulatorCaps:
     # libvirt's data describes the host CPU under this accelerator (its <hostCPU>): host-model is possible
     host_cpu_described: bool = False
     gic_tcg: list[str] = field(default_factory=list)
+    # query-cpu-definitions in QEMU's order: each model with the features blocking it here (libvirt's names)
+    cpu_blockers: dict[str, list[str]] = field(default_factory=dict)
+    # QEMU's static expansion of ``host`` (KVM) / ``max`` (TCG) as libvirt keeps it (virQEMUCapsProbeQMPHostCPU):
+    # [QEMU's property name, value, migratable (None when QEMU does not say)], x86 only
+    host_cpu_props: list[list[Any]] | None = None
 
-    def cpu_host_model(self) -> HostCpuModel | None:
-        """What ``<cpu mode='host-model'>`` becomes under this probe's accelerator."""
+    def cpu_host_model(self, reported: bool = False) -> HostCpuModel | None:
+        """What ``<cpu mode='host-model'>`` becomes under this probe's accelerator.
+
+        ``reported``: libvirt's VIR_QEMU_CAPS_HOST_CPU_REPORTED, what domcapabilities shows and
+        hypervisor-cpu-compare compares with (non-migratable features kept); otherwise the MIGRATABLE one that
+        a starting guest gets.
+        """
+        if self.host_cpu_props is not None:
+            return host_model_from_props(self.host_cpu_props, self.cpu_blockers, migratable=not reported)
         return HostCpuModel.from_json(self.host_model) if self.host_model is not None else None
+
+    def host_cpu_features(self, migratable: bool) -> list[str] | None:
+        """virQEMUCapsGetCPUFeatures: every property of the host CPU expansion (libvirt's names, whatever the
+        value), less those QEMU says do not migrate when ``migratable``; None without an expansion."""
+        if self.host_cpu_props is None:
+            return None
+        return [_FEATURES_FROM_QEMU.get(name, name) for name, _value, flag in self.host_cpu_props
+                if not (migratable and flag is False)]  # fmt: skip
 
     def has_device(self, name: str) -> bool:
         return name in self.devices
@@ -221,6 +242,64 @@ def _arch_of(path: str) -> str:
     return base.removeprefix("qemu-system-") if base.startswith("qemu-system-") else os.uname().machine
 
 
+# virQEMUCapsCPUFeaturesX86: QEMU's spelling -> libvirt's, where they differ
+_FEATURES_FROM_QEMU = {
+    "cmp-legacy": "cmp_legacy", "ds-cpl": "ds_cpl", "fxsr-opt": "fxsr_opt", "kvm-pv-eoi": "kvm_pv_eoi",
+    "kvm-pv-unhalt": "kvm_pv_unhalt", "lahf-lm": "lahf_lm", "nodeid-msr": "nodeid_msr", "pclmulqdq": "pclmuldq",
+    "perfctr-core": "perfctr_core", "perfctr-nb": "perfctr_nb", "tsc-adjust": "tsc_adjust",
+}  # fmt: skip
+
+
+def _probe_host_cpu_props(monitor: Monitor, base: str) -> list[list[Any]]:
+    """virQEMUCapsProbeQMPHostCPU for x86: the static expansion of ``base``, then the same with
+    ``migratable=false``; a feature on only in the second is kept, marked as not migratable."""
+
+    def expand(props: dict[str, Any] | None) -> dict[str, Any]:
+        model: dict[str, Any] = {"name": base, **({"props": props} if props else {})}
+        reply = monitor.execute("query-cpu-model-expansion", {"type": "static", "model": model})
+        found: dict[str, Any] = reply["model"].get("props", {})
+        return found
+
+    migratable, everything = expand(None), expand({"migratable": False})
+    out: list[list[Any]] = []
+    for name, value in migratable.items():
+        flag, on = None, value
+        other = everything.get(name)
+        if isinstance(value, bool) and isinstance(other, bool):
+            if value:
+                flag = True
+            elif other:
+                on, flag = True, False
+        out.append([name, on, flag])
+    return out
+
+
+def host_model_from_props(
+    props: list[list[Any]], blockers: dict[str, list[str]], migratable: bool
+) -> HostCpuModel | None:
+    """virQEMUCapsInitCPUModelX86 by libvirt's CPU map (pyvirt.util.cpu_x86); None where libvirt finds no model
+    (its virQEMUCapsInitHostCPUModel then offers no host-model)."""
+    from pyvirt.errors import Error
+    from pyvirt.util import cpu_x86
+
+    features, vendor, sig = [], None, {"family": 0, "model": 0, "stepping": 0}
+    for name, value, flag in props:
+        if isinstance(value, bool):
+            if value and not (migratable and flag is False):
+                features.append(_FEATURES_FROM_QEMU.get(name, name))
+        elif isinstance(value, str) and name == "vendor":
+            vendor = value
+        elif isinstance(value, int) and name in sig:
+            sig[name] = value
+    try:
+        cpu = cpu_x86.decode_hypervisor_cpu(features, vendor, (sig["family"], sig["model"], sig["stepping"]), blockers)
+    except Error:
+        return None
+    if cpu.model is None:
+        return None
+    return HostCpuModel(cpu.model, cpu.vendor, [(cpu_x86.POLICIES[p], n) for n, p in cpu.features])
+
+
 def _cpu_model_of(typename: str | None, cpus: list[dict[str, Any]]) -> str | None:
     """A QOM CPU type (``qemu64-x86_64-cpu``) as the model name ``-cpu`` takes, by query-cpu-definitions."""
     if not typename:
@@ -251,10 +330,9 @@ def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
             cpus = monitor.execute("query-cpu-definitions")
             commands = monitor.execute("query-commands")
             devices = monitor.execute("qom-list-types", {"implements": "device", "abstract": False})
-            host_model = None
+            host_props = None
             if any(c["name"] == "query-cpu-model-expansion" for c in commands) and _arch_of(path) in ("x86_64", "i386"):
-                found = probe_host_model(monitor, "host" if kvm else "max", cpus)
-                host_model = found.to_json() if found is not None else None
+                host_props = _probe_host_cpu_props(monitor, "host" if kvm else "max")
             with contextlib.suppress(Exception):
                 monitor.execute("quit", timeout=5)
         except Exception as exc:
@@ -298,7 +376,10 @@ def probe(path: str, kvm: bool | None = None) -> EmulatorCaps:
         cpu_deprecated=sorted(c["name"] for c in cpus if c.get("deprecated")),
         commands=sorted(c["name"] for c in commands),
         devices=sorted(d["name"] for d in devices),
-        host_model=host_model,
+        cpu_blockers={
+            c["name"]: [_FEATURES_FROM_QEMU.get(b, b) for b in c.get("unavailable-features", [])] for c in cpus
+        },
+        host_cpu_props=host_props,
     )
 
 
