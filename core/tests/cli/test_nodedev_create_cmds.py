@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from virsh_compare import PYVIRSH, SKIP_WITHOUT_VIRSH, VIRSH, run_line
+from virsh_compare import PYVIRSH, SKIP_WITHOUT_VIRSH, VIRSH, assert_like_virsh, run_line, write_files
 
 import pyvirt
 from pyvirt.errors import ErrorCode
@@ -48,10 +48,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nodedev")
-    for name, text in FILES.items():
-        (root / name).write_text(text + "\n")
-    return root
+    return write_files(tmp_path_factory.mktemp("nodedev"), FILES)
 
 
 @needs_virsh
@@ -83,10 +80,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "help nodedev-destroy",
     ],
 )
-def test_like_virsh(line: str, files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert VIRSH is not None
-    monkeypatch.chdir(files)
-    assert run_line(PYVIRSH, line) == run_line([VIRSH], line)
+def test_like_virsh(line: str, files: Path) -> None:
+    assert_like_virsh(line, cwd=files)
 
 
 @needs_virsh

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from virsh_compare import PYVIRSH, SKIP_WITHOUT_VIRSH, VIRSH, run_line
+from virsh_compare import SKIP_WITHOUT_VIRSH, VIRSH, assert_like_virsh, write_files
 
 import pyvirt
 from pyvirt.errors import ErrorCode
@@ -28,10 +28,7 @@ SPECS = {
 
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sources")
-    for name, text in SPECS.items():
-        (root / name).write_text(text + "\n")
-    return root
+    return write_files(tmp_path_factory.mktemp("sources"), SPECS)
 
 
 @needs_virsh
@@ -61,10 +58,8 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "help find-storage-pool-sources-as",
     ],
 )
-def test_like_virsh(line: str, specs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert VIRSH is not None
-    monkeypatch.chdir(specs)
-    assert run_line(PYVIRSH, line) == run_line([VIRSH], line)
+def test_like_virsh(line: str, specs: Path) -> None:
+    assert_like_virsh(line, cwd=specs)
 
 
 def test_a_netfs_search_needs_a_host_and_a_read_write_connection() -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 VIRSH = shutil.which("virsh")
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
@@ -38,7 +39,9 @@ def try_timeouts(argv0: str, last: float = 60.0) -> list[float]:
     return [HANG_SECONDS] * (REFERENCE_TRIES - 1) + [last]
 
 
-def run_line(argv: list[str], line: str, uri: str = "test:///default", timeout: float = 60) -> tuple[str, str, int]:
+def run_line(
+    argv: list[str], line: str, uri: str = "test:///default", timeout: float = 60, cwd: Path | None = None
+) -> tuple[str, str, int]:
     """One command line (``-c URI LINE``) on pipes: what a script reads.
 
     Debian's virsh on a test:/// URI is run again after a hang (``try_timeouts``): each run starts from the
@@ -49,7 +52,7 @@ def run_line(argv: list[str], line: str, uri: str = "test:///default", timeout: 
     for attempt, each in enumerate(timeouts):
         try:
             done = subprocess.run([*argv, "-c", uri, line], capture_output=True, text=True, timeout=each,
-                                  env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
+                                  env=dict(os.environ, LC_ALL="C"), cwd=cwd, check=False)  # fmt: skip
             break
         except subprocess.TimeoutExpired:
             if attempt == len(timeouts) - 1:
@@ -97,3 +100,18 @@ def on_pty(
         os.close(fd)
         _, status = os.waitpid(pid, 0)
     return shown, os.waitstatus_to_exitcode(status)
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> Path:
+    """The input files of a story (name -> text, each ending in a newline as an editor saves it) in ``root``,
+    so both tools read the same bytes by the same relative names; ``root`` is returned for a fixture."""
+    for name, text in files.items():
+        (root / name).write_text(text + "\n")
+    return root
+
+
+def assert_like_virsh(line: str, cwd: Path | None = None, uri: str = "test:///default") -> None:
+    """One command line through pyvirsh and Debian's virsh from the same folder: stdout, stderr and exit status
+    must be virsh's (the comparison every "like virsh" story makes)."""
+    assert VIRSH is not None, SKIP_WITHOUT_VIRSH
+    assert run_line(PYVIRSH, line, uri, cwd=cwd) == run_line([VIRSH], line, uri, cwd=cwd)

@@ -13,11 +13,9 @@ job-completed event.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +23,12 @@ from pathlib import Path
 import pytest
 
 import pyvirt
-from pyvirt.cli.main import main as pyvirsh_main
 from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.errors import Error, ErrorCode
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beside_libvirtd import assert_prints_as, embed_uri, pyvirsh, virsh
 
 GUEST = """<domain type='{virt}'><name>bk</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
@@ -77,19 +78,6 @@ def _setup(work: Path, virt: str) -> str:
     return LINE.format(work=work)
 
 
-def _virsh(uri: str, line: str) -> tuple[str, str, int]:
-    done = subprocess.run(["virsh", "-c", uri, line], capture_output=True, text=True, timeout=180,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
-
-
-def _pyvirsh(uri: str, line: str) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", uri, line])
-    return out.getvalue(), err.getvalue(), rc
-
-
 def _finished(run: Callable[[str, str], tuple[str, str, int]], uri: str, work: Path) -> None:
     """Until the backup job is over (backup-dumpxml finds none), then the guest goes."""
     deadline = time.monotonic() + 60
@@ -114,28 +102,25 @@ def test_pyvirsh_and_libvirt_print_the_same(
         work = tmp_path / side
         line = _setup(work, virt_type)
         if side == "libvirt":
-            outputs[side] = _virsh(shared_libvirtd, line)
-            _finished(_virsh, shared_libvirtd, work)
+            outputs[side] = virsh(shared_libvirtd, line)
+            _finished(virsh, shared_libvirtd, work)
         elif side == "pyvirt":
-            uri = f"qemu:///embed?root={qemu_root}"
+            uri = embed_uri(qemu_root)
             with pyvirt.open(uri):  # the driver (and the backup's watcher) outlive each pyvirsh line
-                outputs[side] = _pyvirsh(uri, line)
-                _finished(_pyvirsh, uri, work)
+                outputs[side] = pyvirsh(uri, line)
+                _finished(pyvirsh, uri, work)
         else:
             daemon = PrivateDaemon(tmp_path / "pyvirtd").start()
             try:
-                outputs[side] = _virsh(daemon.uri("qemu:///system"), line)
-                _finished(_virsh, daemon.uri("qemu:///system"), work)
+                outputs[side] = virsh(daemon.uri("qemu:///system"), line)
+                _finished(virsh, daemon.uri("qemu:///system"), work)
             finally:
                 daemon.stop()
         outputs[side] = tuple(str(part).replace(str(work), "WORK") for part in outputs[side])  # type: ignore[assignment]
         assert _same(work / "b.raw", work / "vdb.bak"), side
     theirs = outputs["libvirt"]
     assert "Backup started" in theirs[0] and "no disk named 'vdz'" in theirs[1], theirs
-    for side in ("pyvirt", "wire"):
-        assert outputs[side][0].splitlines() == theirs[0].splitlines(), side
-        assert outputs[side][1].splitlines() == theirs[1].splitlines(), side
-        assert outputs[side][2] == theirs[2], side
+    assert_prints_as(theirs, pyvirt=outputs["pyvirt"], wire=outputs["wire"])
 
 
 def test_defaults_the_description_and_the_end(conn: pyvirt.Connection, tmp_path: Path, virt_type: str) -> None:

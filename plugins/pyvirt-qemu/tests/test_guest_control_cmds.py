@@ -13,10 +13,7 @@ domain, timed from the job's start.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pyvirt
-from pyvirt.cli.main import main as pyvirsh_main
-from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.domain_state import DomainState
 from pyvirt.flags import DomainModificationImpact, DomainXMLFlags
 from pyvirt.local_driver.domain_jobs import Job
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beside_libvirtd import assert_prints_as, run_every_way
 
 GUEST = """<domain type='{virt}'><name>lc</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
@@ -47,37 +46,15 @@ _LINE = "; ".join([
 ])  # fmt: skip
 
 
-def _pyvirsh(root: Path, line: str) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", f"qemu:///embed?root={root}", line])
-    return out.getvalue(), err.getvalue(), rc
-
-
 def test_pyvirsh_and_libvirt_print_the_same(
     qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str
 ) -> None:
     xml = tmp_path / "lc.xml"
     xml.write_text(GUEST.format(virt=virt_type))
     line = _LINE.format(xml=xml)
-    done = subprocess.run(["virsh", "-c", shared_libvirtd, line], capture_output=True, text=True, timeout=180,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    theirs = (done.stdout, done.stderr, done.returncode)
-    ours = _pyvirsh(qemu_root, line)
-    daemon = PrivateDaemon(tmp_path / "pyvirtd").start()
-    try:  # Debian's virsh through pyvirtd's RPC procedures
-        done = subprocess.run(["virsh", "-c", daemon.uri("qemu:///system"), line], capture_output=True, text=True,
-                              timeout=180, env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    finally:
-        subprocess.run(["virsh", "-c", daemon.uri("qemu:///system"), "destroy lc; undefine lc"],
-                       capture_output=True, timeout=60, check=False)  # fmt: skip
-        daemon.stop()
-    wire = (done.stdout, done.stderr, done.returncode)
+    theirs, ours = run_every_way(line, shared_libvirtd, qemu_root, tmp_path / "pyvirtd", "destroy lc; undefine lc")
     assert "Domain 'lc' started" in theirs[0] and "<on_crash>preserve</on_crash>" in theirs[0]
-    for got in (ours, wire):
-        assert got[0].splitlines() == theirs[0].splitlines()
-        assert got[1].splitlines() == theirs[1].splitlines()
-        assert got[2] == theirs[2]
+    assert_prints_as(theirs, **ours)
 
 
 def _obj(dom: pyvirt.Domain) -> Any:

@@ -11,22 +11,21 @@ Debian's virsh against pyvirtd.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pyvirt_qemu.guest_fs_info import fs_info
 
-from pyvirt.cli.main import main as pyvirsh_main
 from pyvirt.conf.domain import parse_domain
-from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.errors import Error, ErrorCode
 from pyvirt.testing.sources import libvirt_source
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beside_libvirtd import assert_prints_as, run_every_way
 
 
 def _corpus_reply(src: Path) -> object:
@@ -82,29 +81,11 @@ _LINE = ("define {a}; define {n}; domfsinfo fsa; start fsa; start fsn; domfsinfo
          "domfsinfo nosuch; destroy fsa; destroy fsn; undefine fsa; undefine fsn")  # fmt: skip
 
 
-def _virsh(uri: str, line: str) -> tuple[str, str, int]:
-    done = subprocess.run(["virsh", "-c", uri, line], capture_output=True, text=True, timeout=180,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
-
-
 def test_refusals_print_as_libvirts(qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str) -> None:
     (tmp_path / "a.xml").write_text(guest(virt_type, tmp_path, agent=True))
     (tmp_path / "n.xml").write_text(guest(virt_type, tmp_path, agent=False))
     line = _LINE.format(a=tmp_path / "a.xml", n=tmp_path / "n.xml")
-    theirs = _virsh(shared_libvirtd, line)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", f"qemu:///embed?root={qemu_root}", line])
-    ours = (out.getvalue(), err.getvalue(), rc)
-    daemon = PrivateDaemon(tmp_path / "pyvirtd").start()
-    try:
-        wire = _virsh(daemon.uri("qemu:///system"), line)
-    finally:
-        _virsh(daemon.uri("qemu:///system"), "destroy fsa; destroy fsn; undefine fsa; undefine fsn")
-        daemon.stop()
+    cleanup = "destroy fsa; destroy fsn; undefine fsa; undefine fsn"
+    theirs, ours = run_every_way(line, shared_libvirtd, qemu_root, tmp_path / "pyvirtd", cleanup)
     assert "QEMU guest agent is not connected" in theirs[1] and "QEMU guest agent is not configured" in theirs[1]
-    for got in (ours, wire):
-        assert got[0].splitlines() == theirs[0].splitlines()
-        assert got[1].splitlines() == theirs[1].splitlines()
-        assert got[2] == theirs[2]
+    assert_prints_as(theirs, **ours)

@@ -10,17 +10,17 @@ the pinning.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pyvirt
-from pyvirt.cli.main import main as pyvirsh_main
-from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beside_libvirtd import assert_prints_as, run_every_way
 
 
 def guest(virt_type: str) -> str:
@@ -47,37 +47,15 @@ _LINE = "; ".join([
 ])  # fmt: skip
 
 
-def _pyvirsh(root: Path, line: str) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", f"qemu:///embed?root={root}", line])
-    return out.getvalue(), err.getvalue(), rc
-
-
 def test_pyvirsh_and_libvirt_print_the_same(
     qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str
 ) -> None:
     xml = tmp_path / "ioq.xml"
     xml.write_text(guest(virt_type))
     line = _LINE.format(xml=xml)
-    done = subprocess.run(["virsh", "-c", shared_libvirtd, line], capture_output=True, text=True, timeout=180,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    theirs = (done.stdout, done.stderr, done.returncode)
-    ours = _pyvirsh(qemu_root, line)
-    daemon = PrivateDaemon(tmp_path / "pyvirtd").start()
-    try:  # Debian's virsh through pyvirtd's RPC procedures
-        done = subprocess.run(["virsh", "-c", daemon.uri("qemu:///system"), line], capture_output=True, text=True,
-                              timeout=180, env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    finally:
-        subprocess.run(["virsh", "-c", daemon.uri("qemu:///system"), "destroy ioq; undefine ioq"],
-                       capture_output=True, timeout=60, check=False)  # fmt: skip
-        daemon.stop()
-    wire = (done.stdout, done.stderr, done.returncode)
+    theirs, ours = run_every_way(line, shared_libvirtd, qemu_root, tmp_path / "pyvirtd", "destroy ioq; undefine ioq")
     assert "Domain 'ioq' started" in theirs[0] and '<iothread id="7"' in theirs[0]
-    for got in (ours, wire):
-        assert got[0].splitlines() == theirs[0].splitlines()
-        assert got[1].splitlines() == theirs[1].splitlines()
-        assert got[2] == theirs[2]
+    assert_prints_as(theirs, **ours)
 
 
 def _process(dom: pyvirt.Domain) -> Any:

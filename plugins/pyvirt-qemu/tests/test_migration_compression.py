@@ -12,17 +12,16 @@ same. A second story lets QEMU measure and reads the result from domstats.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pyvirt
-from pyvirt.cli.main import main as pyvirsh_main
-from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.flags import DomainDirtyRateCalcFlags
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from beside_libvirtd import assert_prints_as, pyvirsh, run_every_way
 
 GUEST = """<domain type='{virt}'><name>mc</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices><memballoon model='none'/></devices></domain>"""
@@ -38,46 +37,16 @@ _LINE = "; ".join([
 ])  # fmt: skip
 
 
-def _pyvirsh(root: Path, line: str) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", f"qemu:///embed?root={root}", line])
-    return out.getvalue(), err.getvalue(), rc
-
-
-def _pyvirsh_remote(uri: str, line: str) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = pyvirsh_main(["-c", uri, line])
-    return out.getvalue(), err.getvalue(), rc
-
-
-def _virsh(uri: str, line: str) -> tuple[str, str, int]:
-    done = subprocess.run(["virsh", "-c", uri, line], capture_output=True, text=True, timeout=180,
-                          env=dict(os.environ, LC_ALL="C"), check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
-
-
 def test_pyvirsh_and_libvirt_print_the_same(
     qemu_root: Path, tmp_path: Path, virt_type: str, shared_libvirtd: str
 ) -> None:
     xml = tmp_path / "mc.xml"
     xml.write_text(GUEST.format(virt=virt_type))
     line = _LINE.format(xml=xml)
-    theirs = _virsh(shared_libvirtd, line)
-    ours = _pyvirsh(qemu_root, line)
-    client = _pyvirsh_remote(shared_libvirtd, line)  # pyvirt's RPC client against libvirtd
-    daemon = PrivateDaemon(tmp_path / "pyvirtd").start()
-    try:
-        wire = _virsh(daemon.uri("qemu:///system"), line)
-    finally:
-        _virsh(daemon.uri("qemu:///system"), "destroy mc; undefine mc")
-        daemon.stop()
+    theirs, ours = run_every_way(line, shared_libvirtd, qemu_root, tmp_path / "pyvirtd", "destroy mc; undefine mc")
+    ours["pyvirt_client"] = pyvirsh(shared_libvirtd, line)  # pyvirt's RPC client against libvirtd
     assert "Compression cache: 128.000 MiB" in theirs[0] and "dirtyrate.calc_status=0" in theirs[0]
-    for got in (ours, wire, client):
-        assert got[0].splitlines() == theirs[0].splitlines()
-        assert got[1].splitlines() == theirs[1].splitlines()
-        assert got[2] == theirs[2]
+    assert_prints_as(theirs, **ours)
 
 
 def test_qemu_measures_and_domstats_reports_it(conn: pyvirt.Connection, virt_type: str) -> None:

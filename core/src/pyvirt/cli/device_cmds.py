@@ -13,34 +13,6 @@ if TYPE_CHECKING:
 
 _IFACE_XML_INACTIVE = 1 << 0  # VIR_INTERFACE_XML_INACTIVE
 
-# virNodeDevCap's names in libvirt 9.0: what ``--cap`` accepts
-_CAPS = frozenset(
-    [
-        "system",
-        "pci",
-        "usb_device",
-        "usb",
-        "net",
-        "scsi_host",
-        "scsi_target",
-        "scsi",
-        "storage",
-        "fc_host",
-        "vports",
-        "scsi_generic",
-        "drm",
-        "mdev_types",
-        "mdev",
-        "ccw",
-        "css",
-        "vdpa",
-        "ap_card",
-        "ap_queue",
-        "ap_matrix",
-        "vpd",
-    ]
-)
-
 
 def _string_list(text: str) -> list[str]:
     """vshStringToArray: comma-separated, a doubled comma standing for a comma inside one item."""
@@ -75,8 +47,11 @@ def cmd_nodedev_list(s: Session, o: dict[str, Any]) -> None:
         raise CommandError("Option --all is incompatible with --inactive")
     if o["tree"] and (o["cap"] is not None or o["inactive"]):
         raise CommandError("Option --tree is incompatible with --cap and --inactive")
-    if any(c not in _CAPS for c in caps):
-        raise CommandError("Invalid capability type")
+    if caps:
+        from pyvirt.conf.nodedev_caps import NODEDEV_CAP_TYPES  # virNodeDevCap's names: what --cap accepts
+
+        if any(c not in NODEDEV_CAP_TYPES for c in caps):
+            raise CommandError("Invalid capability type")
     seen: dict[str, str] = {}
     if not o["inactive"]:
         wanted: list[str | None] = [*caps] if caps else [None]

@@ -14,7 +14,11 @@ from pyvirt.errors import Error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from pyvirt.cli.framework import Handler
+    from pyvirt.domain import Domain
 
 __all__: list[str] = []
 
@@ -42,36 +46,34 @@ def cmd_domfsinfo(s: Session, o: dict[str, Any]) -> None:
     print_table(s, ["Mountpoint", "Name", "Type", "Target"], rows)
 
 
-@command(
-    "domfsfreeze", "Freeze domain's mounted filesystems.",
-    DOMAIN,
-    Opt("mountpoint", "mountpoint path to be frozen", positional=True, kind="list"),
-    description="Freeze domain's mounted filesystems.",
+# cmdDomFSFreeze and cmdDomFSThaw differ only in words and call: command, summary, the option's help,
+# the call, the verb of virsh's failure line and the word of its count line
+_FREEZE_THAW: tuple[tuple[str, str, str, Callable[[Domain, list[str]], int], str, str], ...] = (
+    ("domfsfreeze", "Freeze domain's mounted filesystems.", "mountpoint path to be frozen",
+     lambda d, m: d.fs_freeze(m), "freeze", "Froze"),
+    ("domfsthaw", "Thaw domain's mounted filesystems.", "mountpoint path to be thawed",
+     lambda d, m: d.fs_thaw(m), "thaw", "Thawed"),
 )  # fmt: skip
-def cmd_domfsfreeze(s: Session, o: dict[str, Any]) -> None:
-    """cmdDomFSFreeze: every mount point given (none: all), and how many froze."""
-    dom = get_domain(s, o["domain"])
-    try:
-        count = dom.fs_freeze(o["mountpoint"] or [])
-    except Error as exc:
-        raise CommandError("Unable to freeze filesystems", exc.message) from None
-    s.extra(f"Froze {count} filesystem(s)")
 
 
-@command(
-    "domfsthaw", "Thaw domain's mounted filesystems.",
-    DOMAIN,
-    Opt("mountpoint", "mountpoint path to be thawed", positional=True, kind="list"),
-    description="Thaw domain's mounted filesystems.",
-)  # fmt: skip
-def cmd_domfsthaw(s: Session, o: dict[str, Any]) -> None:
-    """cmdDomFSThaw: every mount point given (none: all), and how many thawed."""
-    dom = get_domain(s, o["domain"])
-    try:
-        count = dom.fs_thaw(o["mountpoint"] or [])
-    except Error as exc:
-        raise CommandError("Unable to thaw filesystems", exc.message) from None
-    s.extra(f"Thawed {count} filesystem(s)")
+def _freeze_thaw_handler(call: Callable[[Domain, list[str]], int], verb: str, done: str) -> Handler:
+    """cmdDomFSFreeze/Thaw: every mount point given (none: all), and how many the guest agent reported."""
+
+    def run(s: Session, o: dict[str, Any]) -> None:
+        dom = get_domain(s, o["domain"])
+        try:
+            count = call(dom, o["mountpoint"] or [])
+        except Error as exc:
+            raise CommandError(f"Unable to {verb} filesystems", exc.message) from None
+        s.extra(f"{done} {count} filesystem(s)")
+
+    return run
+
+
+for _name, _summary, _help, _call, _verb, _done in _FREEZE_THAW:
+    command(_name, _summary, DOMAIN, Opt("mountpoint", _help, positional=True, kind="list"), description=_summary)(
+        _freeze_thaw_handler(_call, _verb, _done)
+    )
 
 
 @command(

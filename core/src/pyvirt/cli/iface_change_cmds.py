@@ -5,6 +5,8 @@ An interface is named as virsh's virshCommandOptInterfaceBy takes it: by
 MAC address when the word parses as one (virMacAddrParse), else by name;
 failing either way, virsh's "failed to get interface" line comes before
 libvirt's message. Successes print virsh's extra lines, which ``-q`` drops.
+The three per-interface commands and the three transaction commands differ
+only in their call and words, so each is one row of its trio's table.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from pyvirt.errors import Error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
+    from pyvirt.cli.framework import Handler
+    from pyvirt.connection import Connection
     from pyvirt.interface import Interface
 
 __all__: list[str] = []
@@ -72,90 +77,59 @@ def cmd_iface_define(s: Session, o: dict[str, Any]) -> None:
     s.extra(f"Interface {iface.name} defined from {o['file']}")
 
 
-@command(
-    "iface-undefine", "undefine a physical host interface (remove it from configuration)",
-    _INTERFACE,
-    description="undefine an interface.",
+# virsh's cmdInterfaceUndefine/Start/Destroy: command, summary, description, the call, the verb of its
+# failure line and the word of its success line (the name printed is the word given: a MAC stays a MAC)
+_LIFECYCLE: tuple[tuple[str, str, str, Callable[[Interface], None], str, str], ...] = (
+    ("iface-undefine", "undefine a physical host interface (remove it from configuration)",
+     "undefine an interface.", lambda i: i.undefine(), "undefine", "undefined"),
+    ("iface-start", 'start a physical host interface (enable it / "if-up")',
+     "start a physical host interface.", lambda i: i.create(), "start", "started"),
+    ("iface-destroy", 'destroy a physical host interface (disable it / "if-down")',
+     "forcefully stop a physical host interface.", lambda i: i.destroy(), "destroy", "destroyed"),
 )  # fmt: skip
-def cmd_iface_undefine(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceUndefine: the name printed is the word given (a MAC stays a MAC)."""
-    name = o["interface"]
-    iface = _interface(s, name)
-    try:
-        iface.undefine()
-    except Error as exc:
-        raise CommandError(f"Failed to undefine interface {name}", exc.message) from None
-    s.extra(f"Interface {name} undefined")
 
-
-@command(
-    "iface-start", 'start a physical host interface (enable it / "if-up")',
-    _INTERFACE,
-    description="start a physical host interface.",
+# virsh's cmdInterfaceBegin/Commit/Rollback: command, summary, description, the call, its verb and success word
+_TRANSACTION: tuple[tuple[str, str, str, Callable[[Connection], None], str, str], ...] = (
+    ("iface-begin",
+     "create a snapshot of current interfaces settings, which can be later committed (iface-commit) or restored "
+     "(iface-rollback)",
+     "Create a restore point for interfaces settings", lambda c: c.interface_change_begin(), "begin", "started"),
+    ("iface-commit", "commit changes made since iface-begin and free restore point",
+     "commit changes and free restore point", lambda c: c.interface_change_commit(), "commit", "committed"),
+    ("iface-rollback", "rollback to previous saved configuration created via iface-begin",
+     "rollback to previous restore point", lambda c: c.interface_change_rollback(), "rollback", "rolled back"),
 )  # fmt: skip
-def cmd_iface_start(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceStart."""
-    name = o["interface"]
-    iface = _interface(s, name)
-    try:
-        iface.create()
-    except Error as exc:
-        raise CommandError(f"Failed to start interface {name}", exc.message) from None
-    s.extra(f"Interface {name} started")
 
 
-@command(
-    "iface-destroy", 'destroy a physical host interface (disable it / "if-down")',
-    _INTERFACE,
-    description="forcefully stop a physical host interface.",
-)  # fmt: skip
-def cmd_iface_destroy(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceDestroy."""
-    name = o["interface"]
-    iface = _interface(s, name)
-    try:
-        iface.destroy()
-    except Error as exc:
-        raise CommandError(f"Failed to destroy interface {name}", exc.message) from None
-    s.extra(f"Interface {name} destroyed")
+def _lifecycle_handler(call: Callable[[Interface], None], verb: str, done: str) -> Handler:
+    """One cmdInterfaceUndefine/Start/Destroy: look the interface up, call, then virsh's line for the outcome."""
+
+    def run(s: Session, o: dict[str, Any]) -> None:
+        name = o["interface"]
+        iface = _interface(s, name)
+        try:
+            call(iface)
+        except Error as exc:
+            raise CommandError(f"Failed to {verb} interface {name}", exc.message) from None
+        s.extra(f"Interface {name} {done}")
+
+    return run
 
 
-@command(
-    "iface-begin",
-    "create a snapshot of current interfaces settings, which can be later committed (iface-commit) or restored "
-    "(iface-rollback)",
-    description="Create a restore point for interfaces settings",
-)  # fmt: skip
-def cmd_iface_begin(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceBegin."""
-    try:
-        s.conn.interface_change_begin()
-    except Error as exc:
-        raise CommandError("Failed to begin network config change transaction", exc.message) from None
-    s.extra("Network config change transaction started")
+def _transaction_handler(call: Callable[[Connection], None], verb: str, done: str) -> Handler:
+    """One cmdInterfaceBegin/Commit/Rollback: the connection's call, then virsh's line for the outcome."""
+
+    def run(s: Session, o: dict[str, Any]) -> None:
+        try:
+            call(s.conn)
+        except Error as exc:
+            raise CommandError(f"Failed to {verb} network config change transaction", exc.message) from None
+        s.extra(f"Network config change transaction {done}")
+
+    return run
 
 
-@command(
-    "iface-commit", "commit changes made since iface-begin and free restore point",
-    description="commit changes and free restore point",
-)  # fmt: skip
-def cmd_iface_commit(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceCommit."""
-    try:
-        s.conn.interface_change_commit()
-    except Error as exc:
-        raise CommandError("Failed to commit network config change transaction", exc.message) from None
-    s.extra("Network config change transaction committed")
-
-
-@command(
-    "iface-rollback", "rollback to previous saved configuration created via iface-begin",
-    description="rollback to previous restore point",
-)  # fmt: skip
-def cmd_iface_rollback(s: Session, o: dict[str, Any]) -> None:
-    """cmdInterfaceRollback."""
-    try:
-        s.conn.interface_change_rollback()
-    except Error as exc:
-        raise CommandError("Failed to rollback network config change transaction", exc.message) from None
-    s.extra("Network config change transaction rolled back")
+for _name, _summary, _description, _call, _verb, _done in _LIFECYCLE:
+    command(_name, _summary, _INTERFACE, description=_description)(_lifecycle_handler(_call, _verb, _done))
+for _name, _summary, _description, _conn_call, _verb, _done in _TRANSACTION:
+    command(_name, _summary, description=_description)(_transaction_handler(_conn_call, _verb, _done))

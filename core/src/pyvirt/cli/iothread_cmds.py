@@ -15,7 +15,11 @@ from pyvirt.errors import Error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from pyvirt.cli.framework import Handler
+    from pyvirt.domain import Domain
 
 __all__: list[str] = []
 
@@ -49,6 +53,13 @@ def _thread_id(o: dict[str, Any], name: str = "id") -> int:
     if value <= 0:
         raise CommandError(f"Invalid IOThread id value: '{value}'")
     return value
+
+
+def _target(s: Session, o: dict[str, Any]) -> tuple[Domain, int, int]:
+    """cmdIOThreadAdd/Set/Del's start, in virsh's order: the flags' checks, the domain, then the id."""
+    flags = pin_flags(o)
+    dom = get_domain(s, o["domain"])
+    return dom, _thread_id(o), flags
 
 
 @command(
@@ -109,24 +120,6 @@ def cmd_iothreadpin(s: Session, o: dict[str, Any]) -> None:
 
 
 @command(
-    "iothreadadd", "add an IOThread to the guest domain",
-    DOMAIN,
-    Opt("id", "iothread for the new IOThread", required=True, positional=True, kind="intstring"),
-    *_IMPACT,
-    description="Add an IOThread to the guest domain.",
-)  # fmt: skip
-def cmd_iothreadadd(s: Session, o: dict[str, Any]) -> None:
-    """cmdIOThreadAdd."""
-    flags = pin_flags(o)
-    dom = get_domain(s, o["domain"])
-    iothread_id = _thread_id(o)
-    try:
-        dom.add_iothread(iothread_id, flags)
-    except Error as exc:
-        raise CommandError(exc.message) from None
-
-
-@command(
     "iothreadset", "modifies an existing IOThread of the guest domain",
     DOMAIN,
     Opt("id", "iothread id of existing IOThread", required=True, positional=True, kind="intstring"),
@@ -142,9 +135,7 @@ def cmd_iothreadset(s: Session, o: dict[str, Any]) -> None:
     """cmdIOThreadSet: the typed parameters of the options given, in virsh's order; none is an error."""
     from pyvirt.plugin.typed_params import TypedParam, TypedParamType
 
-    flags = pin_flags(o)
-    dom = get_domain(s, o["domain"])
-    iothread_id = _thread_id(o)
+    dom, iothread_id, flags = _target(s, o)
     params = []
     # option, VIR_DOMAIN_IOTHREAD_* field, its type, the C type virsh reads it as (signed?, limit)
     for name, field, kind, signed, limit in (
@@ -165,19 +156,29 @@ def cmd_iothreadset(s: Session, o: dict[str, Any]) -> None:
         raise CommandError(exc.message) from None
 
 
-@command(
-    "iothreaddel", "delete an IOThread from the guest domain",
-    DOMAIN,
-    Opt("id", "iothread_id for the IOThread to delete", required=True, positional=True, kind="intstring"),
-    *_IMPACT,
-    description="Delete an IOThread from the guest domain.",
+# cmdIOThreadAdd and cmdIOThreadDel differ only in words and call: command, summary, the id's help,
+# description, the call
+_ADD_DEL: tuple[tuple[str, str, str, str, Callable[[Domain, int, int], None]], ...] = (
+    ("iothreadadd", "add an IOThread to the guest domain", "iothread for the new IOThread",
+     "Add an IOThread to the guest domain.", lambda d, i, f: d.add_iothread(i, f)),
+    ("iothreaddel", "delete an IOThread from the guest domain", "iothread_id for the IOThread to delete",
+     "Delete an IOThread from the guest domain.", lambda d, i, f: d.del_iothread(i, f)),
 )  # fmt: skip
-def cmd_iothreaddel(s: Session, o: dict[str, Any]) -> None:
-    """cmdIOThreadDel."""
-    flags = pin_flags(o)
-    dom = get_domain(s, o["domain"])
-    iothread_id = _thread_id(o)
-    try:
-        dom.del_iothread(iothread_id, flags)
-    except Error as exc:
-        raise CommandError(exc.message) from None
+
+
+def _add_del_handler(call: Callable[[Domain, int, int], None]) -> Handler:
+    """cmdIOThreadAdd/Del: the flags, the domain and the id in virsh's order, then the driver's answer."""
+
+    def run(s: Session, o: dict[str, Any]) -> None:
+        dom, iothread_id, flags = _target(s, o)
+        try:
+            call(dom, iothread_id, flags)
+        except Error as exc:
+            raise CommandError(exc.message) from None
+
+    return run
+
+
+for _name, _summary, _help, _description, _call in _ADD_DEL:
+    command(_name, _summary, DOMAIN, Opt("id", _help, required=True, positional=True, kind="intstring"), *_IMPACT,
+            description=_description)(_add_del_handler(_call))  # fmt: skip

@@ -37,33 +37,6 @@ __all__ = ["NodeDeviceHooks"]
 _VIR_NODE_DEVICE_CREATE_XML_VALIDATE = 1
 _NEW_DEVICE = "new device"  # the name virNodeDeviceDefParseXML gives a device being created
 _MOCK_SOURCE, _MOCK_NAME = "scsi_host11", "scsi_host12"  # testNodeDeviceMockCreateVport
-# virNodeDevCap's names: what a <capability type> may be
-_CAP_TYPES = frozenset(
-    [
-        "system",
-        "pci",
-        "usb_device",
-        "usb",
-        "net",
-        "scsi_host",
-        "scsi_target",
-        "scsi",
-        "storage",
-        "fc_host",
-        "vports",
-        "scsi_generic",
-        "drm",
-        "mdev_types",
-        "mdev",
-        "ccw",
-        "css",
-        "vdpa",
-        "ap_card",
-        "ap_queue",
-        "ap_matrix",
-        "vpd",
-    ]
-)
 
 
 class _ScsiHost:
@@ -147,12 +120,14 @@ class _Request:
         caps = find_all(doc, "capability")
         if not caps:
             raise _errors.InternalError(ErrorCode.INTERNAL_ERROR, f"no device capabilities for '{_NEW_DEVICE}'")
+        from pyvirt.conf.nodedev_caps import NODEDEV_CAP_TYPES  # virNodeDevCap's names: a <capability type>
+
         self.scsi_hosts = []
         for cap in caps:
             kind = cap.get("type")
             if kind is None:
                 raise _errors.XMLError(ErrorCode.XML_ERROR, "Missing required attribute 'type' in element 'capability'")
-            if kind not in _CAP_TYPES:
+            if kind not in NODEDEV_CAP_TYPES:
                 raise _errors.XMLError(
                     ErrorCode.XML_ERROR, f"Invalid value for attribute 'type' in element 'capability': '{kind}'."
                 )
