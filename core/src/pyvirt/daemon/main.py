@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         from pyvirt.daemon.qemu_program import QemuProgram
 
         server.add_program(QemuProgram())  # libvirt-qemu's procedures, on the remote program's connections
+        from pyvirt.daemon.lxc_program import LxcProgram
+
+        server.add_program(LxcProgram())  # libvirt-lxc's virDomainLxcOpenNamespace, likewise
 
         def on_hup() -> None:
             try:

@@ -45,6 +45,7 @@ from pyvirt.remote.message import (
     decode_num_fds,
     encode_error,
     encode_message,
+    send_fd,
 )
 from pyvirt.remote.xdr import ProtocolError
 
@@ -163,6 +164,8 @@ class Client(asyncio.Protocol):
         self._pings_unanswered = 0
         # Per-program private state (the remote program keeps the client's driver connection here).
         self.state: dict[str, object] = {}
+        # While a REPLY_WITH_FDS's descriptors are still to go, what else is sent waits here, in order
+        self._held: list[tuple[bytes | bytearray, list[int] | None]] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -336,8 +339,66 @@ class Client(asyncio.Protocol):
             self.server.loop.call_soon_threadsafe(self._write, data)
 
     def _write(self, data: bytes | bytearray) -> None:
-        if not self.closed and self.transport is not None:
+        if self._held is not None:
+            self._held.append((data, None))
+        elif not self.closed and self.transport is not None:
             self.transport.write(data)
+
+    @property
+    def passes_fds(self) -> bool:
+        """Whether descriptors can be sent to this client: only on a local socket (libvirt's virNetSocketHasPassFD)."""
+        return self._fdsock is not None
+
+    def send_with_fds(self, data: bytes | bytearray, fds: list[int]) -> None:
+        """Queue a REPLY_WITH_FDS message and the descriptors behind it; safe from any thread.
+
+        The descriptors become the client's: each goes after the whole
+        message, one zero byte carrying it, as libvirt's
+        virNetServerClientDispatchWrite sends them with virNetSocketSendFD
+        once the message's bytes are written. The daemon's copies are closed
+        once sent (or when the client is gone). Nothing else is written to the
+        client in between: its reader takes the next bytes as the descriptors'.
+        """
+        if threading.get_ident() == self.server.loop_thread:
+            self._write_with_fds(data, fds)
+        else:
+            self.server.loop.call_soon_threadsafe(self._write_with_fds, data, fds)
+
+    def _write_with_fds(self, data: bytes | bytearray, fds: list[int]) -> None:
+        if self._held is not None:
+            self._held.append((data, fds))
+            return
+        if self.closed or self.transport is None or self._fdsock is None:
+            _close_fds(fds)
+            return
+        self.transport.write(data)
+        self._held = []
+        self._send_fds(list(fds))
+
+    def _send_fds(self, fds: list[int]) -> None:
+        """Send ``fds`` once the transport has written everything before them; then release what was held."""
+        while fds:
+            if self.closed or self.transport is None or self._fdsock is None:
+                _close_fds(fds)
+                break
+            try:
+                if self.transport.get_write_buffer_size():
+                    raise BlockingIOError  # the message's bytes are not all out yet
+                send_fd(self._fdsock, fds[0])
+            except BlockingIOError:
+                self.server.loop.call_later(0.001, self._send_fds, fds)
+                return
+            except OSError as e:
+                _close_fds(fds)
+                self.drop(f"cannot send a descriptor: {e.strerror}")
+                break
+            os.close(fds.pop(0))
+        held, self._held = self._held or [], None
+        for data, more in held:  # (a second REPLY_WITH_FDS among them holds the rest again, in order)
+            if more is None:
+                self._write(data)
+            else:
+                self._write_with_fds(data, more)
 
     def send_last(self, data: bytes | bytearray) -> None:
         """Queue the client's last message and close the connection behind it (safe from any thread).

@@ -45,6 +45,7 @@ from pyvirt_lxc.cgroups import ContainerCgroup
 from pyvirt_lxc.container_config import apply_defaults, build_spec, limits_of
 from pyvirt_lxc.driver_config import load_lxc_settings
 from pyvirt_lxc.host_validate import LxcHostChecks
+from pyvirt_lxc.namespaces import NamespaceHooks
 from pyvirt_lxc.process import start_container
 from pyvirt_lxc.state import DomainObj, LxcState
 
@@ -66,7 +67,7 @@ def _check_name(dom: Domain) -> None:
         raise XMLError(ErrorCode.XML_DETAIL, "invalid char in name: \n", domain=ErrorDomain.XML)
 
 
-class LxcConnection(HostMemoryHooks):
+class LxcConnection(HostMemoryHooks, NamespaceHooks):
     host_memory_function_prefix = "lxc"  # lxcNodeAllocPages, in its flag error
 
     def __init__(self, uri: URI, state: LxcState, events: EventSink, key: str) -> None:
@@ -189,7 +190,9 @@ class LxcConnection(HostMemoryHooks):
         st.security.hand_over_labels(live, proc.controller_pid)  # the controller keeps the labels, not this process
         with obj.lock:
             obj.config = obj.live if obj.persistent else None
-            obj.live, obj.process, obj.id = live, proc, next(st.next_id)
+            # the id is the controller's pid, as libvirt's virLXCProcessStart sets it (vm->def->id = vm->pid):
+            # virDomainLxcEnterCGroup finds the container's cgroups through /proc/ID/cgroup
+            obj.live, obj.process, obj.id = live, proc, proc.controller_pid
             obj.state, obj.reason = DomainState.RUNNING, RunningReason.BOOTED
         g = st.audit_guest(obj, proc.controller_pid)  # like libvirt: the vm pid is the controller's
         for fs in live.devices.filesystems if live.devices is not None else []:
@@ -415,7 +418,8 @@ class LxcConnection(HostMemoryHooks):
 class LxcDriver(LxcStateHooks, LxcHostChecks, HypervisorDriver):
     """The object behind the ``lxc`` entry point."""
 
-    # 1.10: host_validate; 1.15: domain_create_with_files, domain_create_xml_with_files; 1.16: the host memory hooks
+    # 1.10: host_validate; 1.15: domain_create_with_files, domain_create_xml_with_files; 1.16: the host memory hooks,
+    # domain_lxc_open_namespace
     pyvirt_contract = "1.16"
     name = "lxc"
 

@@ -22,6 +22,7 @@ from pyvirt_qemu.device_aliases import NARROW_SCSI
 from pyvirt_qemu.disk_iotune import check_iotune
 from pyvirt_qemu.disk_source_checks import check_disk_source
 from pyvirt_qemu.emulator_caps import EmulatorCaps
+from pyvirt_qemu.fd_groups import fdset_source_args
 from pyvirt_qemu.firmware import nvram_network_disk
 from pyvirt_qemu.host_devices import hostdev_args
 from pyvirt_qemu.iothreads import iothread_prop
@@ -567,7 +568,7 @@ class DeviceArgs:
             source_settings = {"tls": disk.source_tls if not nbd else None,
                                "tlsHostname": disk.source_tls_hostname if not nbd else None,
                                "slices": disk.source_slice_type,
-                               "reservations": disk.source_reservations_managed, "fdgroup": disk.source_fdgroup,
+                               "reservations": disk.source_reservations_managed,
                                "snapshot": disk.source_snapshot if disk.source_protocol != "rbd" else None,
                                "config": disk.source_config if disk.source_protocol != "rbd" else None}  # fmt: skip
             named = [name for name, value in source_settings.items() if value is not None]
@@ -583,7 +584,12 @@ class DeviceArgs:
                 raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED,
                                         "disk driver ioeventfd, event_idx, queues or queue_size are only supported "
                                         "for virtio disks")  # fmt: skip
-            out += disk_source_args(disk, self.secrets, self.nbd_tls)
+            if disk.source_fdgroup is not None:  # descriptors a client associated (pyvirt_qemu.fd_groups)
+                out += fdset_source_args(disk, self.fds, self.next_fdset,
+                                         disk_source_args(disk, self.secrets, self.nbd_tls))  # fmt: skip
+                self.next_fdset += 1
+            else:
+                out += disk_source_args(disk, self.secrets, self.nbd_tls)
             out += self.zpci_device(disk)
             out += ["-device", _j(self.disk_device_props(disk))]
         return out

@@ -37,6 +37,7 @@ from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.cpu_affinity import emulator_cpus, pin_vcpus
+from pyvirt_qemu.fd_groups import FdGroup, open_disk_fds
 from pyvirt_qemu.graphics import GraphicsConfig, prepare_graphics, set_passwords
 from pyvirt_qemu.host_devices import vhost_scsi_fd_key, vhost_scsi_fds
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key, write_master_key
@@ -205,6 +206,7 @@ def start_process(
     incoming: str | None = None,
     chardev_tls: ChardevTls | None = None,
     nbd_tls: NbdTls | None = None,
+    fd_groups: dict[str, FdGroup] | None = None,
 ) -> QemuProcess:
     """Spawn QEMU paused (``-S``) and connected; ``incoming_fd`` makes it load a migration stream from that fd,
     ``incoming`` (``defer``) makes it wait for one (``migrate-incoming``).
@@ -264,6 +266,7 @@ def start_process(
             chardevs["vsock"] = open_vhost_vsock(dom.devices.vsock)
         chardevs |= vhost_scsi_fds(dom)  # a vhost-scsi host device's fd of /dev/vhost-scsi
         chardevs |= open_vdpa_fds(dom)  # a vDPA NIC's device
+        chardevs |= open_disk_fds(dom, fd_groups or {})  # disks on descriptors a client associated (fdgroup)
     except BaseException:
         close_taps(taps)
         close_chardev_fds(chardevs)

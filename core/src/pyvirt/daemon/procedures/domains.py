@@ -149,6 +149,17 @@ def _create_with_files(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(_domain(ctx, a[0])),)  # the started domain's id, which the client takes
 
 
+@handles("DOMAIN_FD_ASSOCIATE", fds=True)
+def _fd_associate(ctx: ClientContext, a: Any) -> Any:
+    """The driver keeps the groups until this client goes (libvirt's close callback on its connection)."""
+    from pyvirt.local_driver.fd_owner import owner_closed, owning
+
+    with owning(ctx):
+        ctx.calls.domain_fd_associate(dom=domain_ref(a[0]), name=a[1], files=a[3], flags=a[2])
+    with ctx.lock:
+        ctx.on_close["fd-groups"] = lambda: owner_closed(ctx)
+
+
 @handles("DOMAIN_CREATE_XML_WITH_FILES", fds=True)
 def _create_xml_with_files(ctx: ClientContext, a: Any) -> Any:
     return (wire_domain(ctx.calls.domain_create_xml_with_files(xml=a[0], files=a[2], flags=a[1])),)
