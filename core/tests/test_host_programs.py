@@ -110,6 +110,12 @@ DYNAMIC = {
         "argv[0]",
     ): "Debian's virsh (in the table) in a pty child",
     ("core/src/pyvirt/util/system_deps.py", "dep.name"): "each program a plugin declares (in the table)",
+    ("core/src/pyvirt/cli/lxc_enter_namespace_cmd.py", "argv[0]"): (
+        "the user's command of lxc-enter-namespace, exec'd inside the container's namespaces (virsh's execv)"
+    ),
+    ("plugins/pyvirt-lxc/tests/test_enter_namespace.py", "[*tool, '-c', uri, *args]"): (
+        "Debian's virsh or pyvirsh (both in the table); the commands they run are the container's busybox"
+    ),
     ("plugins/pyvirt-qemu/tests/test_vhost_user.py", "argv"): (
         "qemu-storage-daemon (in the table), or the virtiofsd QEMU's vhost-user descriptor names (qemu-system-common)"
     ),

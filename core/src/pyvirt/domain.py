@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         DomainDestroyFlags,
         DomainDeviceModifyFlags,
         DomainDirtyRateCalcFlags,
+        DomainFDAssociateFlags,
         DomainGetHostnameFlags,
         DomainGetJobStatsFlags,
         DomainMemoryModFlags,
@@ -462,6 +463,18 @@ class Domain:
         """virDomainQemuAgentCommand (libvirt-qemu): ``cmd`` (JSON) to the guest agent, its reply as text;
         ``timeout`` in seconds, -2 blocks, -1 the default, 0 does not wait."""
         return self._conn.calls.domain_qemu_agent_command(dom=self._ref, cmd=cmd, timeout=timeout, flags=flags)
+
+    def fd_associate(self, name: str, files: Iterable[int], flags: DomainFDAssociateFlags | int = 0) -> None:
+        """virDomainFDAssociate: the domain keeps duplicates of ``files`` under ``name``, for disks whose source
+        says ``fdgroup='NAME'``, until this connection closes. At least one descriptor (libvirt's check)."""
+        fds = list(files)
+        if not fds:
+            from pyvirt.errors import ErrorCode, InvalidArgumentError
+
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG, "nfds in virDomainFDAssociate must not be zero", verbatim=True
+            )
+        self._conn.calls.domain_fd_associate(dom=self._ref, name=name, files=fds, flags=flags)
 
     def lxc_open_namespace(self, flags: int = 0) -> list[int]:
         """virDomainLxcOpenNamespace (libvirt-lxc): descriptors of the running container init's namespaces

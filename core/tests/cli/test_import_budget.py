@@ -132,6 +132,8 @@ def _imported_by_run(
                 "pyvirt.drivers.test.host",
                 "pyvirt.drivers.test.nodedevs",
                 "pyvirt.drivers.test.interfaces",
+                "pyvirt.drivers.test.resources",
+                "pyvirt.drivers.test.checkpoints",
             },
         ),
         # lxml's import stand-in (a million instructions) comes with the first import of lxml.etree, not before

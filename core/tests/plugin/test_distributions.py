@@ -237,8 +237,8 @@ def test_tests_that_build_a_probe_distribution_declare_its_build_tools(dist: Pat
 
 @no_plugins
 def test_tox_has_an_environment_per_distribution_and_gates_over_every_source() -> None:
-    """``tox -e <distribution>`` installs that distribution and the core only (qemu also takes storage and
-    network, whose URIs its guests reach), and tox's lint/typecheck/imports cover every distribution's
+    """``tox -e <distribution>`` installs that distribution and the core only (qemu also takes storage,
+    network and nwfilter, whose URIs its guests reach), and tox's lint/typecheck/imports cover every distribution's
     sources, as nox's sessions do: a distribution added without them would go unchecked by tox."""
     import configparser
 
@@ -252,7 +252,8 @@ def test_tox_has_an_environment_per_distribution_and_gates_over_every_source() -
         deps = {line.strip() for line in tox[f"testenv:{env}"]["deps"].split("\n") if line.strip()}
         installed = {re.sub(r"^-e\s+|\[.*$", "", d) for d in deps}
         own = "core" if dist == CORE else f"plugins/{dist.name}"
-        allowed = {"core", own} | ({"plugins/pyvirt-storage", "plugins/pyvirt-network"} if env == "qemu" else set())
+        qemu_hosts = {"plugins/pyvirt-storage", "plugins/pyvirt-network", "plugins/pyvirt-nwfilter"}
+        allowed = {"core", own} | (qemu_hosts if env == "qemu" else set())
         assert own in installed and installed <= allowed, f"testenv:{env} installs {sorted(installed)}"
         rel = str(dist.relative_to(REPOSITORY))
         assert f"{rel}/src" in gates["sources"].split() and f"{rel}/tests" in gates["tests"].split(), rel

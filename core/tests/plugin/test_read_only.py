@@ -217,6 +217,7 @@ def _arguments(hook: str, writer: pyvirt.Connection, tmp: Path) -> dict[str, Any
         "action": 3, "pid_value": 1, "signum": 9, "user": "root", "password": "x", "start_cpu": -1, "ncpus": 1,
         "checkpoint_xml": None, "start_cell": 0, "max_cells": 1, "cpu_num": -1, "pages": [4], "cell_count": 1, "src_spec": None,
         "cell_num": -1, "counts": [0], "capacity": 1,
+        "types": 0, "state": 1, "keys": ["ssh-ed25519 AAAA k"], "target": 0, "duration": 0, "alias": "ua-x",
         "xml_cpu": "<cpu><model>Penryn</model></cpu>", "xml_cpus": ["<cpu><arch>x86_64</arch><model>Penryn</model></cpu>"],
     }  # fmt: skip
     if hook == "volume_lookup_by_path":
@@ -386,6 +387,8 @@ def _public_calls(conn: pyvirt.Connection, tmp: Path) -> dict[str, list[Callable
         "domain_migrate_get_max_speed": [dom.migrate_get_max_speed],
         "domain_qemu_monitor_command": [lambda: dom.qemu_monitor_command('{"execute":"query-status"}')],
         "domain_qemu_agent_command": [lambda: dom.qemu_agent_command('{"execute":"guest-ping"}')],
+        "domain_lxc_open_namespace": [dom.lxc_open_namespace],
+        "domain_fd_associate": [lambda: dom.fd_associate("grp", [0])],
         "domain_core_dump": [lambda: dom.core_dump(str(tmp / "core")), lambda: dom.core_dump_with_format("c", 1, 16)],
         "domain_create_with_files": [lambda: dom.create_with_files([0])],
         "domain_create_xml_with_files": [lambda: conn.create_xml_with_files(DOMAIN_XML, [0])],
@@ -595,6 +598,8 @@ def _pyvirsh_commands(data: Path) -> dict[str, str]:
         "domain_migrate_get_max_speed": "migrate-getspeed test",
         "domain_qemu_monitor_command": "qemu-monitor-command test query-status",
         "domain_qemu_agent_command": "qemu-agent-command test guest-ping",
+        "domain_lxc_open_namespace": "lxc-enter-namespace test /bin/true",
+        "domain_fd_associate": "dom-fd-associate test grp 0",
         "domain_core_dump": "dump test /nonexistent/core",
         "domain_create_with_files": "start ro-saved --pass-fds 0",
         "domain_create_xml_with_files": f"create {data} --pass-fds 0",

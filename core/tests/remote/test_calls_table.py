@@ -42,6 +42,7 @@ NOT_CARRIED = {
     "domain_migrate_prepare_tunnel": "a write stream fed from a socket (the tunnelled migration), by hand",
     "domain_qemu_monitor_command": "libvirt-qemu's QEMU program (qemu_protocol.x), not the remote one, by hand",
     "domain_qemu_agent_command": "libvirt-qemu's QEMU program (qemu_protocol.x), not the remote one, by hand",
+    "domain_lxc_open_namespace": "libvirt-lxc's LXC program (lxc_protocol.x), descriptors in the reply, by hand",
 }
 _READ_PERMISSIONS = ("getattr", "read")
 _UUID = str(uuid.UUID(int=0x1234))

@@ -31,6 +31,7 @@ import pytest
 import pyvirt
 from pyvirt import ErrorCode
 from pyvirt.daemon.instance import PrivateDaemon
+from pyvirt.testing.virsh import run_line
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="bridges need root"),
@@ -56,16 +57,8 @@ PORTS = {
 PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, LC_ALL="C")
-    env.pop("LIBVIRT_DEFAULT_URI", None)
-    return env
-
-
 def run(tool: str, uri: str, line: str, *options: str) -> tuple[str, str, int]:
-    p = subprocess.run([tool, *options, "-c", uri, line], capture_output=True, text=True, env=_env(), timeout=120,
-                       check=False)  # fmt: skip
-    return p.stdout, p.stderr, p.returncode
+    return run_line([tool, *options], uri, line)
 
 
 @pytest.fixture(scope="module")

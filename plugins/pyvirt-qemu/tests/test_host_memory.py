@@ -11,10 +11,8 @@ virsh call pyvirtd's QEMU driver.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 import pyvirt
 from pyvirt import ErrorCode
 from pyvirt.daemon.instance import PrivateDaemon
+from pyvirt.testing.virsh import run_line
 
 VIRSH = shutil.which("virsh")
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
@@ -32,18 +31,6 @@ HUGEPAGES = Path("/sys/kernel/mm/hugepages")
 KSM = Path("/sys/kernel/mm/ksm")
 # the host's 2 MiB pool: the size these tests resize, restored afterwards
 POOL_2M = HUGEPAGES / "hugepages-2048kB/nr_hugepages"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, LC_ALL="C")
-    env.pop("LIBVIRT_DEFAULT_URI", None)
-    return env
-
-
-def _run(tool: list[str], uri: str, line: str) -> tuple[str, str, int]:
-    done = subprocess.run([*tool, "-c", uri, line], capture_output=True, text=True, env=_env(), timeout=120,
-                          check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
 
 
 def _meminfo() -> dict[str, int]:
@@ -90,7 +77,7 @@ def test_nodememstats_like_libvirtd(shared_libvirtd: str, ours: str) -> None:
     runs = []
     for tool, uri in (([VIRSH], shared_libvirtd), (PYVIRSH, ours)):
         before = _meminfo()
-        out, err, rc = _run(tool, uri, line)
+        out, err, rc = run_line(tool, uri, line)
         after = _meminfo()
         # each command's output, then virsh's blank line; the three refused ones print only that line
         host_out, cell_out, rest = out.split("\n\n", 2)
@@ -119,8 +106,8 @@ def test_node_memory_tune_like_libvirtd(shared_libvirtd: str, ours: str) -> None
     if not KSM.is_dir():
         pytest.skip("this kernel has no KSM")
     line = "node-memory-tune; node-memory-tune --shm-merge-across-nodes 7; node-memory-tune --shm-pages-to-scan -1"
-    theirs = _run([VIRSH], shared_libvirtd, line)
-    mine = _run(PYVIRSH, ours, line)
+    theirs = run_line([VIRSH], shared_libvirtd, line)
+    mine = run_line(PYVIRSH, ours, line)
     assert mine == theirs
     assert mine[0].startswith("Shared memory:\n\tshm_pages_to_scan ")
     assert f"\tshm_sleep_millisecs {int((KSM / 'sleep_millisecs').read_text())}\n" in mine[0]
@@ -134,7 +121,9 @@ def test_node_memory_tune_sets_ksm(ours: str) -> None:
     saved = {name: (KSM / name).read_text() for name in ("sleep_millisecs", "pages_to_scan")}
     try:
         wanted = int(saved["sleep_millisecs"]) + 7
-        out, err, rc = _run(PYVIRSH, ours, f"node-memory-tune --shm-sleep-millisecs {wanted} --shm-pages-to-scan 123")
+        out, err, rc = run_line(
+            PYVIRSH, ours, f"node-memory-tune --shm-sleep-millisecs {wanted} --shm-pages-to-scan 123"
+        )
         assert (out, err, rc) == ("\n", "", 0)
         assert ((KSM / "sleep_millisecs").read_text(), (KSM / "pages_to_scan").read_text()) == (f"{wanted}\n", "123\n")
     finally:
@@ -154,7 +143,7 @@ def test_allocpages_like_libvirtd(shared_libvirtd: str, ours: str, pool_2m_resto
     )
     runs = []
     for tool, uri in (([VIRSH], shared_libvirtd), (PYVIRSH, ours)):
-        runs.append((_run(tool, uri, line), int(POOL_2M.read_text())))
+        runs.append((run_line(tool, uri, line), int(POOL_2M.read_text())))
         POOL_2M.write_text(str(before))
     assert runs[1] == runs[0]
     (out, err, rc), count = runs[1]
@@ -166,10 +155,10 @@ def test_allocpages_like_libvirtd(shared_libvirtd: str, ours: str, pool_2m_resto
 def test_debian_virsh_through_pyvirtd(tmp_path: Path, pool_2m_restored: int) -> None:
     with PrivateDaemon(tmp_path / "root") as daemon:
         uri = daemon.uri("qemu:///system")
-        out, err, rc = _run([VIRSH], uri, "nodememstats; node-memory-tune; allocpages 2M 0 --cellno 64")
+        out, err, rc = run_line([VIRSH], uri, "nodememstats; node-memory-tune; allocpages 2M 0 --cellno 64")
         assert out.startswith("total  : ") and "\nShared memory:\n\tshm_pages_to_scan " in out
         assert (err, rc) == ("error: internal error: start cell 64 out of range (0-0)\n", 1)
-        out, err, rc = _run([VIRSH], uri, f"allocpages 2M {pool_2m_restored + 1}")
+        out, err, rc = run_line([VIRSH], uri, f"allocpages 2M {pool_2m_restored + 1}")
         assert (err, rc) == ("", 0) and int(POOL_2M.read_text()) == pool_2m_restored + 1
         with pyvirt.open(uri) as remote:  # pyvirt's own client, over the same procedures
             assert [f for f, _ in remote.get_memory_stats(0)] == ["total", "free"]

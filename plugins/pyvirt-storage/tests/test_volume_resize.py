@@ -29,23 +29,12 @@ import pyvirt
 from pyvirt import ErrorCode
 from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.plugin.registry import entry_point_value
+from pyvirt.testing.virsh import run_line
 
 needs_qemu_img = pytest.mark.skipif(not shutil.which("qemu-img"), reason="qemu-img (Debian's qemu-utils) is missing")
 VIRSH = shutil.which("virsh")
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 MIB = 1 << 20
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, LC_ALL="C")
-    env.pop("LIBVIRT_DEFAULT_URI", None)
-    return env
-
-
-def _run(tool: list[str], uri: str, line: str) -> tuple[str, str, int]:
-    done = subprocess.run([*tool, "-c", uri, line], capture_output=True, text=True, env=_env(), timeout=120,
-                          check=False)  # fmt: skip
-    return done.stdout, done.stderr, done.returncode
 
 
 def _qemu_img_info(path: Path) -> dict[str, Any]:
@@ -168,11 +157,11 @@ def test_vol_resize_like_virsh_against_libvirtd(libvirtd_storage: str, tmp_path:
     batch = "; ".join(_RESIZE_LINES)
     results = []
     for tool, uri, where in (([VIRSH], libvirtd_storage, tmp_path / "theirs"), (PYVIRSH, embed, tmp_path / "ours")):
-        _, err, rc = _run(tool, uri, setup.format(dir=where))
+        _, err, rc = run_line(tool, uri, setup.format(dir=where))
         assert (err, rc) == ("", 0), err
-        results.append(_run(tool, uri, batch))
+        results.append(run_line(tool, uri, batch))
         results.append(((where / "a.img").stat().st_size, _qemu_img_info(where / "b.qcow2")["virtual-size"]))
-        _run(tool, uri, "vol-delete a.img --pool p; vol-delete b.qcow2 --pool p; pool-destroy p")
+        run_line(tool, uri, "vol-delete a.img --pool p; vol-delete b.qcow2 --pool p; pool-destroy p")
     theirs, their_files, ours, our_files = results
     assert ours == theirs
     assert our_files == their_files == (8 * MIB, 3 * MIB)
@@ -184,8 +173,8 @@ def test_vol_resize_like_virsh_against_libvirtd(libvirtd_storage: str, tmp_path:
 def test_pool_capabilities_layout_is_libvirts(libvirtd_storage: str, tmp_path: Path) -> None:
     """Debian's libvirtd supports more pool types than the backends installed here: only those answers differ."""
     assert VIRSH is not None
-    theirs = _run([VIRSH], libvirtd_storage, "pool-capabilities")
-    ours = _run(PYVIRSH, f"storage:///embed?root={tmp_path / 'embed'}", "pool-capabilities")
+    theirs = run_line([VIRSH], libvirtd_storage, "pool-capabilities")
+    ours = run_line(PYVIRSH, f"storage:///embed?root={tmp_path / 'embed'}", "pool-capabilities")
     assert (ours[1:], theirs[1:]) == (("", 0), ("", 0))
     supported = re.compile(r"supported='(yes|no)'")
     assert supported.sub("supported=''", ours[0]) == supported.sub("supported=''", theirs[0])
@@ -200,9 +189,11 @@ def test_debian_virsh_resizes_through_pyvirtd(tmp_path: Path) -> None:
     target = tmp_path / "pooldir"
     with PrivateDaemon(tmp_path / "root") as daemon:
         uri = daemon.uri("storage:///system")
-        out, err, rc = _run([VIRSH], uri, f"pool-create-as p dir --target {target} --build; vol-create-as p a.img 1M")
+        out, err, rc = run_line(
+            [VIRSH], uri, f"pool-create-as p dir --target {target} --build; vol-create-as p a.img 1M"
+        )
         assert (err, rc) == ("", 0)
-        out, err, rc = _run(
+        out, err, rc = run_line(
             [VIRSH], uri, "vol-resize a.img 2M --pool p; vol-resize a.img 0 --pool p; pool-capabilities"
         )
         # each command's output then virsh's blank line, the failed one's too
@@ -223,4 +214,4 @@ def test_debian_virsh_resizes_through_pyvirtd(tmp_path: Path) -> None:
                 vol.resize(MIB)
             assert exc.value.code == ErrorCode.INVALID_ARG
             assert "<pool type='dir' supported='yes'>" in remote.get_storage_pool_capabilities()
-        _run([VIRSH], uri, "pool-destroy p")
+        run_line([VIRSH], uri, "pool-destroy p")

@@ -9,7 +9,7 @@ the backup then runs as the domain's job, so the command returns at once.
 
 from __future__ import annotations
 
-from pyvirt.cli.framework import Opt, Session, command
+from pyvirt.cli.framework import XPATH_OPTS, Opt, Session, command
 from pyvirt.cli.lookup import get_domain
 
 TYPE_CHECKING = False
@@ -55,8 +55,7 @@ def cmd_backup_begin(s: Session, o: dict[str, Any]) -> None:
 @command(
     "backup-dumpxml", "Dump XML for an ongoing domain block backup job",
     Opt("domain", "domain name, id or uuid", required=True, positional=True),
-    Opt("xpath", "xpath expression to filter the XML document"),
-    Opt("wrap", "wrap xpath results in an common root element", flag=True),
+    *XPATH_OPTS,
     description="Backup Dump XML",
 )  # fmt: skip
 def cmd_backup_dumpxml(s: Session, o: dict[str, Any]) -> None:

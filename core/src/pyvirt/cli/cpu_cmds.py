@@ -15,6 +15,7 @@ from pyvirt.cli.framework import CommandError, Opt, Session, command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__: list[str] = []
@@ -94,6 +95,44 @@ def cmd_cpu_baseline(s: Session, o: dict[str, Any]) -> None:
     s.out_raw(s.conn.baseline_cpu(cpus, flags))
 
 
+# how virsh words a comparison: its failure, then the result 0 (incompatible), 1 (identical), 2 (superset)
+_HOST_WORDING = (
+    "Failed to compare host CPU with {path}",
+    "CPU described in {path} is incompatible with host CPU",
+    "CPU described in {path} is identical to host CPU",
+    "Host CPU is a superset of CPU described in {path}",
+)
+_HYPERVISOR_WORDING = (
+    "Failed to compare hypervisor CPU with {path}",
+    "CPU described in {path} is incompatible with the CPU provided by hypervisor on the host",
+    "CPU described in {path} is identical to the CPU provided by hypervisor on the host",
+    "The CPU provided by hypervisor on the host is a superset of CPU described in {path}",
+)
+
+
+def _compare(s: Session, path: str, compare: Callable[[str], int], wording: tuple[str, str, str, str]) -> None:
+    """The first CPU of the file through ``compare``, reported as virsh does; incompatible fails the command.
+
+    cpu-compare and hypervisor-cpu-compare differ only in the call and the wording (cmdCPUCompare,
+    cmdHypervisorCPUCompare).
+    """
+    failed, incompatible, identical, superset = (w.format(path=path) for w in wording)
+    cpus = _extract_cpus(path)
+    try:
+        result = compare(cpus[0])
+    except pyvirt.Error as exc:
+        raise CommandError(failed, exc.message) from None
+    if result == 0:
+        s.out(incompatible)
+        raise CommandError()
+    if result == 1:
+        s.out(identical)
+    elif result == 2:
+        s.out(superset)
+    else:
+        raise CommandError(failed)
+
+
 @command("cpu-compare", "compare host CPU with a CPU described by an XML file",
          Opt("file", "file containing an XML CPU description", required=True, positional=True),
          Opt("error", "report error if CPUs are incompatible", flag=True),
@@ -102,21 +141,7 @@ def cmd_cpu_baseline(s: Session, o: dict[str, Any]) -> None:
 def cmd_cpu_compare(s: Session, o: dict[str, Any]) -> None:
     """cmdCPUCompare: the first CPU of the file against the host's; incompatible fails the command."""
     flags = _flags(o, _COMPARE_FLAGS)
-    path = _string(o, "file") or ""
-    cpus = _extract_cpus(path)
-    try:
-        result = s.conn.compare_cpu(cpus[0], flags)
-    except pyvirt.Error as exc:
-        raise CommandError(f"Failed to compare host CPU with {path}", exc.message) from None
-    if result == 0:
-        s.out(f"CPU described in {path} is incompatible with host CPU")
-        raise CommandError()
-    if result == 1:
-        s.out(f"CPU described in {path} is identical to host CPU")
-    elif result == 2:
-        s.out(f"Host CPU is a superset of CPU described in {path}")
-    else:
-        raise CommandError(f"Failed to compare host CPU with {path}")
+    _compare(s, _string(o, "file") or "", lambda cpu: s.conn.compare_cpu(cpu, flags), _HOST_WORDING)
 
 
 _HV_OPTS = (
@@ -136,22 +161,10 @@ _HV_OPTS = (
 def cmd_hypervisor_cpu_compare(s: Session, o: dict[str, Any]) -> None:
     """cmdHypervisorCPUCompare."""
     flags = _flags(o, _COMPARE_FLAGS)
-    path = _string(o, "file") or ""
     virttype, emulator, arch, machine = (_string(o, n) for n in ("virttype", "emulator", "arch", "machine"))
-    cpus = _extract_cpus(path)
-    try:
-        result = s.conn.compare_hypervisor_cpu(emulator, arch, machine, virttype, cpus[0], flags)
-    except pyvirt.Error as exc:
-        raise CommandError(f"Failed to compare hypervisor CPU with {path}", exc.message) from None
-    if result == 0:
-        s.out(f"CPU described in {path} is incompatible with the CPU provided by hypervisor on the host")
-        raise CommandError()
-    if result == 1:
-        s.out(f"CPU described in {path} is identical to the CPU provided by hypervisor on the host")
-    elif result == 2:
-        s.out(f"The CPU provided by hypervisor on the host is a superset of CPU described in {path}")
-    else:
-        raise CommandError(f"Failed to compare hypervisor CPU with {path}")
+    _compare(s, _string(o, "file") or "",
+             lambda cpu: s.conn.compare_hypervisor_cpu(emulator, arch, machine, virttype, cpu, flags),
+             _HYPERVISOR_WORDING)  # fmt: skip
 
 
 @command("hypervisor-cpu-baseline", "compute baseline CPU usable by a specific hypervisor",

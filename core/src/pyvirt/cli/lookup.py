@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _collections_abc import Callable
 
-from pyvirt.cli.framework import CommandError, Session
+from pyvirt.cli.framework import CommandError, Opt, Session
 from pyvirt.errors import Error
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
@@ -14,7 +14,11 @@ if TYPE_CHECKING:
     from pyvirt.network import Network
     from pyvirt.storage import StoragePool, StorageVolume
 
-__all__ = ["get_domain", "get_network", "get_pool", "get_volume"]
+__all__ = ["VOL", "VOL_POOL", "get_domain", "get_network", "get_pool", "get_volume"]
+
+# the options every volume command names its volume with, as get_volume reads them (VIRSH_COMMON_OPT_VOL, _POOL)
+VOL = Opt("vol", "vol name, key or path", required=True, positional=True)
+VOL_POOL = Opt("pool", "pool name or uuid")
 
 
 def _looks_like_uuid(text: str) -> bool:

@@ -100,6 +100,8 @@ COMMAND_MODULES: dict[str, str] = {
     "domdirtyrate-calc": "dirtyrate_calc_cmd",
     **dict.fromkeys(["backup-begin", "backup-dumpxml"], "backup_cmds"),
     **dict.fromkeys(["qemu-monitor-command", "qemu-agent-command"], "qemu_cmds"),
+    "lxc-enter-namespace": "lxc_enter_namespace_cmd",
+    "dom-fd-associate": "dom_fd_associate_cmd",
     "domblkerror": "domblkerror_cmd",
     "domcontrol": "domcontrol_cmd",
     "blkiotune": "blkiotune_cmd",

@@ -11,7 +11,7 @@ virsh parse exactly that.
 from __future__ import annotations
 
 from pyvirt.cli.files import read_file
-from pyvirt.cli.framework import CommandError, Opt, Session, command
+from pyvirt.cli.framework import XPATH_OPTS, CommandError, Opt, Session, command
 from pyvirt.cli.lookup import get_network
 from pyvirt.errors import Error
 
@@ -36,9 +36,14 @@ def _port(s: Session, net: Network, ident: str) -> NetworkPort:
         raise CommandError(f"failed to get network port '{ident}'", exc.message) from None
 
 
-def _first_line_only(s: Session, exc: CommandError) -> None:
-    """What virsh prints when a command that starts with ``ret = true`` fails: its own line, status 0."""
-    s.error(exc.lines[0])
+def _port_or_first_line(s: Session, o: dict[str, Any]) -> NetworkPort | None:
+    """The command's port; or None once the first error line is printed, as virsh does for a command that
+    starts with ``ret = true`` (its own line, status 0)."""
+    try:
+        return _port(s, get_network(s, o["network"]), o["port"])
+    except CommandError as exc:
+        s.error(exc.lines[0])
+        return None
 
 
 @command(
@@ -79,15 +84,12 @@ def cmd_net_port_create(s: Session, o: dict[str, Any]) -> None:
 
 @command(
     "net-port-dumpxml", "network port information in XML", _NETWORK, _PORT,
-    Opt("xpath", "xpath expression to filter the XML document"),
-    Opt("wrap", "wrap xpath results in an common root element", flag=True),
+    *XPATH_OPTS,
     description="Output the network port information as an XML dump to stdout.",
 )  # fmt: skip
 def cmd_net_port_dumpxml(s: Session, o: dict[str, Any]) -> None:
-    try:
-        port = _port(s, get_network(s, o["network"]), o["port"])
-    except CommandError as exc:
-        _first_line_only(s, exc)
+    port = _port_or_first_line(s, o)
+    if port is None:
         return
     try:
         xml = port.xml_desc()
@@ -103,10 +105,8 @@ def cmd_net_port_dumpxml(s: Session, o: dict[str, Any]) -> None:
     description="Delete the specified network port.",
 )  # fmt: skip
 def cmd_net_port_delete(s: Session, o: dict[str, Any]) -> None:
-    try:
-        port = _port(s, get_network(s, o["network"]), o["port"])
-    except CommandError as exc:
-        _first_line_only(s, exc)
+    port = _port_or_first_line(s, o)
+    if port is None:
         return
     try:
         port.delete()

@@ -13,7 +13,6 @@ __all__ = ["COMMANDS"]
 # before libvirt's message, formatted with the object's name as {name} and the options, "-" written "_")
 COMMANDS: dict[str, tuple[str, str, str | None]] = {
     # ------------------------------------------------------------ domain management
-    "lxc-enter-namespace": ("domain", "virDomainLxcOpenNamespace", None),
     # ------------------------------------------------------------ host
     "nodesevinfo": ("conn", "virNodeGetSEVInfo", "Unable to get host SEV information"),
     # ------------------------------------------------------------ node devices, storage
@@ -28,6 +27,5 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     # ------------------------------------------------------------ more domain and host commands
     "qemu-attach": ("conn", "virDomainQemuAttach", None),
     "domsetlaunchsecstate": ("domain", "virDomainSetLaunchSecurityState", None),
-    "dom-fd-associate": ("domain", "virDomainFDAssociate", None),
     "nodesuspend": ("conn", "virNodeSuspendForDuration", "The host was not suspended"),
 }  # fmt: skip

@@ -15,9 +15,12 @@ from pyvirt.errors import Error, ErrorCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
     from pyvirt.nwfilter import NWFilter, NWFilterBinding
+
+    T = TypeVar("T")
 
 __all__: list[str] = []
 
@@ -42,6 +45,16 @@ def _nwfilter(s: Session, ident: str) -> NWFilter:
     raise CommandError(f"failed to get nwfilter '{ident}'", last.message) from None
 
 
+def _from_file(o: dict[str, Any], call: Callable[[str, int], T], validate: int, failed: str) -> T:
+    """``call`` on the XML of ``--file`` (``--validate`` adds ``validate``); its failure is virsh's
+    "Failed to FAILED from FILE" with the library's message."""
+    xml = read_file(o["file"])
+    try:
+        return call(xml, validate if o["validate"] else 0)
+    except Error as exc:
+        raise CommandError(f"Failed to {failed} from {o['file']}", exc.message) from None
+
+
 def _binding(s: Session, portdev: str) -> NWFilterBinding:
     try:
         return s.conn.lookup_nwfilter_binding_by_port_dev(portdev)
@@ -54,11 +67,7 @@ def _binding(s: Session, portdev: str) -> NWFilterBinding:
          Opt("validate", "validate the XML against the schema", flag=True),
          description="Define a new network filter or update an existing one.")  # fmt: skip
 def cmd_nwfilter_define(s: Session, o: dict[str, Any]) -> None:
-    xml = read_file(o["file"])
-    try:
-        nwfilter = s.conn.define_nwfilter(xml, _DEFINE_VALIDATE if o["validate"] else 0)
-    except Error as exc:
-        raise CommandError(f"Failed to define network filter from {o['file']}", exc.message) from None
+    nwfilter = _from_file(o, s.conn.define_nwfilter, _DEFINE_VALIDATE, "define network filter")
     s.extra(f"Network filter {nwfilter.name} defined from {o['file']}")
 
 
@@ -117,11 +126,8 @@ def cmd_nwfilter_edit(s: Session, o: dict[str, Any]) -> None:
          Opt("validate", "validate the XML against the schema", flag=True),
          description="Create a new network filter binding.")  # fmt: skip
 def cmd_nwfilter_binding_create(s: Session, o: dict[str, Any]) -> None:
-    xml = read_file(o["file"])
-    try:
-        binding = s.conn.create_nwfilter_binding(xml, _BINDING_CREATE_VALIDATE if o["validate"] else 0)
-    except Error as exc:
-        raise CommandError(f"Failed to create network filter from {o['file']}", exc.message) from None
+    # virsh's line says "network filter", not "binding" (cmdNWFilterBindingCreate)
+    binding = _from_file(o, s.conn.create_nwfilter_binding, _BINDING_CREATE_VALIDATE, "create network filter")
     s.extra(f"Network filter binding on {binding.port_dev} created from {o['file']}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
-from pyvirt.cli.lookup import get_pool, get_volume
+from pyvirt.cli.lookup import VOL, VOL_POOL, get_pool, get_volume
 from pyvirt.cli.table import print_table
 from pyvirt.cli.xpath_output import XPATH_OPTS, print_xml
 from pyvirt.errors import Error
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from pyvirt.storage import StoragePool, StorageVolume
 
 POOL = Opt("pool", "pool name or uuid", required=True, positional=True)
-VOL = Opt("vol", "vol name, key or path", required=True, positional=True)
-VOL_POOL = Opt("pool", "pool name or uuid")
 # pyvirt.flags names these; a short run does not load it (test_flag_literals checks each value)
 _XML_INACTIVE = 1 << 0  # VIR_STORAGE_XML_INACTIVE
 _PREALLOC_METADATA = 1 << 0  # VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-_AFFECT_LIVE, _AFFECT_CONFIG = 1, 2  # VIR_DOMAIN_AFFECT_LIVE, VIR_DOMAIN_AFFECT_CONFIG
+_AFFECT_LIVE = 1  # VIR_DOMAIN_AFFECT_LIVE
+_AFFECT_CONFIG = 2  # VIR_DOMAIN_AFFECT_CONFIG
 _IMPACT = (
     Opt("config", "affect next boot", flag=True),
     Opt("live", "affect running domain", flag=True),

@@ -12,7 +12,7 @@ from _collections_abc import Callable
 
 from pyvirt.cli.files import read_file
 from pyvirt.cli.framework import CommandError, Opt, Session, command
-from pyvirt.cli.lookup import get_pool, get_volume
+from pyvirt.cli.lookup import VOL, VOL_POOL, get_pool, get_volume
 from pyvirt.errors import Error
 from pyvirt.storage import StoragePool, StorageVolume
 
@@ -68,9 +68,9 @@ def clone_xml(xml: str, new_name: str) -> str:
 
 @command(
     "vol-clone", "clone a volume.",
-    Opt("vol", "vol name, key or path", required=True, positional=True),
+    VOL,
     Opt("newname", "clone name", required=True, positional=True),
-    Opt("pool", "pool name or uuid"),
+    VOL_POOL,
     *_COPY_OPTS,
     Opt("print-xml", "print XML document rather than clone the volume", flag=True),
     description="Clone an existing volume within the parent pool.",
@@ -97,7 +97,7 @@ def cmd_vol_clone(s: Session, o: dict[str, Any]) -> None:
     "vol-create-from", "create a vol, using another volume as input",
     Opt("pool", "pool name or uuid", required=True, positional=True),
     Opt("file", "file containing an XML vol description", required=True, positional=True),
-    Opt("vol", "vol name, key or path", required=True, positional=True),
+    VOL,
     Opt("inputpool", "pool name or uuid of the input volume's pool"),
     *_COPY_OPTS,
     Opt("validate", "validate the XML against the schema", flag=True),
@@ -121,8 +121,8 @@ def cmd_vol_create_from(s: Session, o: dict[str, Any]) -> None:
 
 @command(
     "vol-wipe", "wipe a vol",
-    Opt("vol", "vol name, key or path", required=True, positional=True),
-    Opt("pool", "pool name or uuid"),
+    VOL,
+    VOL_POOL,
     Opt("algorithm", "perform selected wiping algorithm"),
     description="Ensure data previously on a volume is not accessible to future reads",
 )  # fmt: skip

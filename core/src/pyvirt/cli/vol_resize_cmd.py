@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from pyvirt.cli.framework import CommandError, Opt, Session, command
-from pyvirt.cli.lookup import get_volume
+from pyvirt.cli.lookup import VOL, VOL_POOL, get_volume
 from pyvirt.errors import Error
 
 TYPE_CHECKING = False
@@ -47,9 +47,9 @@ def _vol_size(text: str) -> int:
 
 @command(
     "vol-resize", "resize a vol",
-    Opt("vol", "vol name, key or path", required=True, positional=True),
+    VOL,
     Opt("capacity", "new capacity for the vol, as scaled integer (default bytes)", required=True, positional=True),
-    Opt("pool", "pool name or uuid"),
+    VOL_POOL,
     Opt("allocate", "allocate the new capacity, rather than leaving it sparse", flag=True),
     Opt("delta", "use capacity as a delta to current size, rather than the new size", flag=True),
     Opt("shrink", "allow the resize to shrink the volume", flag=True),

@@ -35,26 +35,21 @@ def parse_binding(xml: str | bytes) -> Binding:
         found = root.xpath(f"string({path})")
         return str(found) if root.xpath(f"boolean({path})") else None
 
-    portdev = text("./portdev/@name")
-    if portdev is None:
-        raise _error("filter binding has no port dev name")
-    linkdev = None
-    if root.find("linkdev") is not None:
-        linkdev = text("./linkdev/@name")
-        if linkdev is None:
-            raise _error("filter binding has no link dev name")
-    owner = text("./owner/name")
-    if owner is None:
-        raise _error("filter binding has no owner name")
-    owner_uuid_s = text("./owner/uuid")
-    if owner_uuid_s is None:
-        raise _error("filter binding has no owner UUID")
+    def required(path: str, what: str) -> str:
+        """Each missing part is its own error, in libvirt's order: the first one missing is reported."""
+        value = text(path)
+        if value is None:
+            raise _error(f"filter binding has no {what}")
+        return value
+
+    portdev = required("./portdev/@name", "port dev name")
+    linkdev = required("./linkdev/@name", "link dev name") if root.find("linkdev") is not None else None
+    owner = required("./owner/name", "owner name")
+    owner_uuid_s = required("./owner/uuid", "owner UUID")
     owner_uuid = parse_uuid(owner_uuid_s)
     if owner_uuid is None:
         raise _error(f"Unable to parse UUID '{owner_uuid_s}'")
-    mac_s = text("./mac/@address")
-    if mac_s is None:
-        raise _error("filter binding has no MAC address")
+    mac_s = required("./mac/@address", "MAC address")
     mac = parse_mac(mac_s)
     if mac is None:
         raise _error(f"Unable to parse MAC '{mac_s}'")

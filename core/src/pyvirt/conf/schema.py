@@ -29,6 +29,7 @@ SCHEMA_FILES = {
     "device": "nodedev.rng",
     "interface": "interface.rng",
     "networkport": "networkport.rng",
+    "domainbackup": "domainbackup.rng",
 }
 
 

@@ -31,7 +31,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
 from pyvirt.util.fileio import read_limited
 
-__all__ = ["ObjectEntry", "ObjectStore"]
+__all__ = ["ObjectEntry", "ObjectStore", "driver_lock", "make_directories", "read_definition"]
 
 
 class _Named(Protocol):
@@ -39,6 +39,45 @@ class _Named(Protocol):
 
 
 T = TypeVar("T", bound=_Named)
+
+
+def make_directories(*directories: str) -> None:
+    """The driver's directories, made at open: a driver whose files cannot exist fails there, with the path."""
+    for d in directories:
+        try:
+            os.makedirs(d, mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise SystemCallError(exc.errno or 0, f"Failed to create directory {d}") from exc
+
+
+@contextlib.contextmanager
+def driver_lock(paths: DriverPaths) -> Iterator[None]:
+    """``RUN/driver.lock`` held: every process that changes the driver's files takes it, so changes never interleave.
+
+    The lock is an ``flock`` on a file that stays, so a process that dies while holding it releases it.
+    """
+    fd = os.open(os.path.join(paths.run, "driver.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_definition(path: str) -> bytes | None:
+    """One stored definition's bytes, or None when no object is stored there.
+
+    A name too long for a file name is "none stored" too: no file can have it, and a lookup answers not-found.
+    """
+    try:
+        with open(path, "rb") as f:
+            return read_limited(f, path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        raise
 
 
 @dataclass
@@ -58,24 +97,14 @@ class ObjectStore(Generic[T]):
                  not_found: Callable[[str], Error]) -> None:  # fmt: skip
         self.paths = paths
         self._parse, self._format, self._not_found = parse, format_, not_found
-        for d in (paths.config, paths.run, self._autostart_dir):
-            try:
-                os.makedirs(d, mode=0o755, exist_ok=True)
-            except OSError as exc:
-                raise SystemCallError(exc.errno or 0, f"Failed to create directory {d}") from exc
+        make_directories(paths.config, paths.run, self._autostart_dir)
 
     @property
     def _autostart_dir(self) -> str:
         return os.path.join(self.paths.config, "autostart")
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        fd = os.open(os.path.join(self.paths.run, "driver.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return driver_lock(self.paths)
 
     @staticmethod
     def _names(directory: str) -> set[str]:
@@ -86,15 +115,8 @@ class ObjectStore(Generic[T]):
         return sorted(self._names(self.paths.config) | self._names(self.paths.run))
 
     def _read(self, path: str) -> T | None:
-        try:
-            with open(path, "rb") as f:
-                return self._parse(read_limited(f, path))
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:  # no file can have that name: no such object
-                return None
-            raise
+        data = read_definition(path)
+        return self._parse(data) if data is not None else None
 
     def find(self, name: str) -> ObjectEntry[T] | None:
         """The object called ``name``, or None.

@@ -232,6 +232,10 @@ _ROWS: tuple[HookApi, ...] = (
     # libvirt-qemu's pass-through to QEMU's monitor and guest agent (contract 1.15; refused read-only)
     HookApi("domain_qemu_monitor_command", "virDomainQemuMonitorCommand", W, "1.15"),
     HookApi("domain_qemu_agent_command", "virDomainQemuAgentCommand", W, "1.15"),
+    # libvirt-lxc's namespaces of a running container (contract 1.16; refused read-only, virCheckReadOnlyGoto)
+    HookApi("domain_lxc_open_namespace", "virDomainLxcOpenNamespace", W, "1.16"),
+    # descriptors a client hands a domain under a name, for disks with <source fdgroup='NAME'/> (contract 1.16)
+    HookApi("domain_fd_associate", "virDomainFDAssociate", W, "1.16"),
     # core dump (contract 1.14): virDomainCoreDump is the call with the raw format (0)
     HookApi("domain_core_dump", "virDomainCoreDumpWithFormat", W, "1.14", "virDomainCoreDump", ("dumpformat",)),
     # starting with descriptors handed to the guest (contract 1.15): libvirt's LXC driver gives them to the

@@ -628,6 +628,9 @@ class DriverCalls(CallsBase):
     def domain_qemu_agent_command(self, dom: DomainRef, cmd: str, timeout: int, flags: int) -> str:
         return cast("str", self._call("domain_qemu_agent_command", dom=dom, cmd=cmd, timeout=timeout, flags=flags))
 
+    def domain_fd_associate(self, dom: DomainRef, name: str, files: list[int], flags: int) -> None:
+        self._call("domain_fd_associate", dom=dom, name=name, files=files, flags=flags)
+
     def domain_lxc_open_namespace(self, dom: DomainRef, flags: int) -> list[int]:
         return cast("list[int]", self._call("domain_lxc_open_namespace", dom=dom, flags=flags))
 

@@ -356,6 +356,9 @@ class RemoteHooks:
         result: DomainRef = self._invoke("domain_create_xml_with_files", xml, files, flags)
         return result
 
+    def domain_fd_associate(self, dom: DomainRef, name: str, files: list[int], flags: int) -> None:
+        self._invoke("domain_fd_associate", dom, name, files, flags)
+
     def domain_save_image_get_xml_desc(self, path: str, flags: int) -> str:
         result: str = self._invoke("domain_save_image_get_xml_desc", path, flags)
         return result

@@ -196,7 +196,7 @@ _WHERE = {
         "domain_suspend domain_resume domain_save domain_managed_save domain_managed_save_remove "
         "domain_get_metadata domain_set_metadata domain_rename domain_reset domain_get_info domain_get_state "
         "domain_get_xml_desc domain_get_os_type domain_get_flags domain_set_autostart domain_create_with_files "
-        "domain_create_xml_with_files domain_save_image_get_xml_desc domain_save_image_define_xml "
+        "domain_create_xml_with_files domain_fd_associate domain_save_image_get_xml_desc domain_save_image_define_xml "
         "domain_managed_save_get_xml_desc domain_managed_save_define_xml"
     ),
     "calls_domain_jobs": (

@@ -75,6 +75,9 @@ ROWS: tuple[RemoteCall, ...] = (
     RemoteCall("domain_create_xml_with_files", ("DOMAIN_CREATE_XML_WITH_FILES",),
                lambda xml, files, flags: (xml, flags), lambda w: domain_ref(w[0]),
                fds=lambda xml, files, flags: files),
+    # descriptors kept by the domain under a name (contract 1.16), sent beside the arguments likewise
+    RemoteCall("domain_fd_associate", ("DOMAIN_FD_ASSOCIATE",), lambda dom, name, files, flags: (_wd(dom), name, flags),
+               _none, fds=lambda dom, name, files, flags: files),
     # the XML of save images (contract 1.15); the path is absolute already (the facade made it so)
     _one("domain_save_image_get_xml_desc", "DOMAIN_SAVE_IMAGE_GET_XML_DESC", lambda path, flags: (path, flags),
          _first),

@@ -663,7 +663,10 @@ def ensure_session_daemon(path: str) -> None:
     )  # fmt: skip
     deadline = time.monotonic() + _SPAWN_WAIT
     while not listening():
-        if time.monotonic() > deadline:
+        # A failed spawn may have lost a race with another client's daemon, which is still starting: worth
+        # waiting for only while that daemon lives. Otherwise the failure is final (libvirt's client, which
+        # serializes spawns on a lock file, gives up at once too), not something to wait out for 20 s.
+        if time.monotonic() > deadline or (started.returncode != 0 and not _session_daemon_alive()):
             why = started.stderr.decode(errors="replace").strip().removeprefix("pyvirtd: ")
             raise ConnectionError(
                 ErrorCode.NO_CONNECT,
@@ -671,8 +674,35 @@ def ensure_session_daemon(path: str) -> None:
                 domain=ErrorDomain.RPC,
                 verbatim=True,
             )
-        # a failed spawn may have lost a race with another client's daemon, which is still starting
         time.sleep(0.02)
+
+
+def _session_daemon_alive() -> bool:
+    """Whether the session daemon's pid file (the one ``pyvirtd --session`` takes) names a live process.
+
+    A pid file that exists but holds no pid yet belongs to a daemon between
+    taking its lock and writing it: alive. One whose process is gone was left
+    by a killed daemon. (Reading the pid, not probing the lock: taking even a
+    shared lock for a moment could make a third client's daemon fail its own.)
+    """
+    import os
+
+    from pyvirt.daemon.sockets import daemon_paths
+
+    try:
+        with open(daemon_paths(system=False).pid_file, encoding="ascii", errors="replace") as f:
+            text = f.read().strip()
+    except OSError:
+        return False
+    if not text.isdigit():
+        return True
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def open_remote(uri: URI, read_only: bool, *, spawn_session: bool = False) -> Connection:

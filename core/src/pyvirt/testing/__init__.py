@@ -17,6 +17,8 @@ corpora (input to expected output, as libvirt's test programs run them).
 implementations of the contract (an event recorder, a security driver that
 records its calls and fails on request), and :mod:`pyvirt.testing.sources`
 fetches the test data (libvirt's source tree, a tiny Linux guest) or says why not.
+:mod:`pyvirt.testing.virsh` runs one command line as a script does, so a
+driver's pyvirsh output can be put beside Debian's virsh against libvirtd.
 
 Core runs both against its own drivers (``test:///`` and ``none``/``dac``),
 so a suite that fails on a third-party driver points at the driver, not at
@@ -26,4 +28,4 @@ that it behaves as pyvirt's callers (pyvirsh, pyvirtd, libvirt clients) expect.
 
 from __future__ import annotations
 
-__all__ = ["corpus", "doubles", "hypervisor", "security", "sources"]
+__all__ = ["corpus", "doubles", "hypervisor", "security", "sources", "virsh"]

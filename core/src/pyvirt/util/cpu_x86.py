@@ -275,23 +275,27 @@ def _parse_model(node: etree._Element, cpu_map: _Map) -> _Model:
     return model
 
 
+def _load_map_file(base: str, name: str) -> etree._Element:
+    """One file of the CPU map (cpuMapLoad's virXMLParse), its read failure worded as libvirt's."""
+    from pyvirt.conf.xmlparse import parse_xml
+
+    path = os.path.join(base, name)
+    try:
+        with open(path, "rb") as f:
+            return parse_xml(f.read(), "cpus", path)
+    except OSError as exc:
+        raise _err(ErrorCode.INTERNAL_ERROR, f"failed to read CPU map {path}: {os.strerror(exc.errno or 0)}") from None
+
+
 @functools.cache
 def load_map(cpu_map_dir: str | None = None) -> _Map:
     """The x86 section of libvirt's CPU map (cpuMapLoad with x86's vendor/feature/model callbacks), read once."""
-    from pyvirt.conf.xmlparse import parse_xml
     from pyvirt.util.cpu_map import CPU_MAP_DIR
 
     base = cpu_map_dir or CPU_MAP_DIR
 
     def load(name: str) -> etree._Element:
-        path = os.path.join(base, name)
-        try:
-            with open(path, "rb") as f:
-                return parse_xml(f.read(), "cpus", path)
-        except OSError as exc:
-            raise _err(
-                ErrorCode.INTERNAL_ERROR, f"failed to read CPU map {path}: {os.strerror(exc.errno or 0)}"
-            ) from None
+        return _load_map_file(base, name)
 
     cpu_map = _Map()
 
@@ -725,18 +729,10 @@ _ARM_ARCHES = ("armv6l", "armv7l", "armv7b", "aarch64")
 @functools.cache
 def _ppc64_map() -> tuple[frozenset[str], dict[str, str | None]]:
     """The ppc64 section of the CPU map: vendor names, and each model's vendor (virCPUppc64LoadMap)."""
-    from pyvirt.conf.xmlparse import parse_xml
     from pyvirt.util.cpu_map import CPU_MAP_DIR
 
     def load(name: str) -> etree._Element:
-        path = os.path.join(CPU_MAP_DIR, name)
-        try:
-            with open(path, "rb") as f:
-                return parse_xml(f.read(), "cpus", path)
-        except OSError as exc:
-            raise _err(
-                ErrorCode.INTERNAL_ERROR, f"failed to read CPU map {path}: {os.strerror(exc.errno or 0)}"
-            ) from None
+        return _load_map_file(CPU_MAP_DIR, name)
 
     vendors: set[str] = set()
     models: dict[str, str | None] = {}

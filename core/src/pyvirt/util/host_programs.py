@@ -59,8 +59,7 @@ _TABLE = (
     HostProgram("virsh", "libvirt-clients", "tests and benchmarks: real libvirt 9.0 as the reference"),
     HostProgram("libvirtd", "libvirt-daemon", "benchmarks: a private libvirtd as the reference"),
     HostProgram("virt-install", "virtinst", "pyvirt-qemu tests: Debian's virt-install as a client of pyvirtd"),
-    HostProgram("qemu-ga", "qemu-guest-agent", "pyvirt-qemu tests: copied, with its libraries, into the TCG Linux "
-                "guest as its real guest agent (never run on the host)"),
+    HostProgram("qemu-ga", "qemu-guest-agent", "pyvirt-qemu tests: the TCG Linux guest's agent (copied in)"),
     HostProgram("man", "man-db", "pyvirsh tests: the generated man page renders without a warning"),
     HostProgram("file", "file", "test driver tests: libmagic's reading of the screenshot's PNG header"),
     HostProgram("virtlogd", "libvirt-daemon", "benchmarks: the private libvirtd's log daemon"),

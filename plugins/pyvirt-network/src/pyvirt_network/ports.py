@@ -20,7 +20,14 @@ import os
 
 from pyvirt.conf.network import Network
 from pyvirt.conf.networkport import NetworkPort, Plug, format_port, parse_port
-from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, NotSupportedError, make_error
+from pyvirt.errors import (
+    AlreadyExistsError,
+    ErrorCode,
+    ErrorDomain,
+    InvalidArgumentError,
+    NotSupportedError,
+    make_error,
+)
 from pyvirt.local_driver.status_file import atomic_write
 
 __all__ = ["PortDirectory", "allocate_port", "check_reclaim"]
@@ -61,10 +68,13 @@ class PortDirectory:
         """virNetworkObjAddPort: a UUID is one port's only."""
         uuid = port.uuid or ""
         if os.path.exists(self._path(uuid)):
-            raise make_error(
+            # libvirt's detail ("Network port with UUID %s already exists") goes into its code's template
+            # ("network port %s exists already"), so libvirt's own message says it twice; kept word for word
+            raise AlreadyExistsError(
                 ErrorCode.NETWORK_PORT_EXIST,
-                f"Network port with UUID {uuid} already exists",
+                f"network port Network port with UUID {uuid} already exists exists already",
                 domain=ErrorDomain.NETWORK,
+                verbatim=True,
             )
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         atomic_write(self._path(uuid), format_port(port).encode(), 0o600)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
-from collections.abc import Iterator
 
 from pyvirt.conf.nwfilter import NWFilter, format_nwfilter, parse_nwfilter
 from pyvirt.conf.nwfilter_binding import Binding, format_binding, parse_binding
 from pyvirt.errors import Error, SystemCallError
+from pyvirt.local_driver.object_store import driver_lock, make_directories, read_definition
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import atomic_write
-from pyvirt.util.fileio import read_limited
 
 __all__ = ["Store"]
 
@@ -33,20 +31,10 @@ class Store:
     def __init__(self, paths: DriverPaths) -> None:
         self.paths = paths
         self.bindings_dir = os.path.join(paths.run, "bindings")
-        for d in (paths.config, paths.run, self.bindings_dir):
-            try:
-                os.makedirs(d, mode=0o755, exist_ok=True)
-            except OSError as exc:
-                raise SystemCallError(exc.errno or 0, f"Failed to create directory {d}") from exc
+        make_directories(paths.config, paths.run, self.bindings_dir)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        fd = os.open(os.path.join(self.paths.run, "driver.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return driver_lock(self.paths)
 
     @staticmethod
     def _names(directory: str) -> list[str]:
@@ -55,23 +43,11 @@ class Store:
         except FileNotFoundError:
             return []
 
-    @staticmethod
-    def _read(path: str) -> bytes | None:
-        try:
-            with open(path, "rb") as f:
-                return read_limited(f, path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:
-                return None
-            raise
-
     # ---------------------------------------------------------------- filters
     def filter(self, name: str) -> NWFilter | None:
         if not _valid_file_name(name):
             return None
-        data = self._read(os.path.join(self.paths.config, f"{name}.xml"))
+        data = read_definition(os.path.join(self.paths.config, f"{name}.xml"))
         if data is None:
             return None
         try:
@@ -96,7 +72,7 @@ class Store:
     def binding(self, portdev: str) -> Binding | None:
         if not _valid_file_name(portdev):
             return None
-        data = self._read(os.path.join(self.bindings_dir, f"{portdev}.xml"))
+        data = read_definition(os.path.join(self.bindings_dir, f"{portdev}.xml"))
         return parse_binding(data) if data is not None else None
 
     def bindings(self) -> list[Binding]:

@@ -49,6 +49,11 @@ def _host_cpu() -> cpu_x86.CPUDef | None:
     return cpu_x86.host_cpu()
 
 
+def _unsupported(message: str) -> NotSupportedError:
+    """What libvirt's QEMU driver reports when this QEMU or architecture cannot answer a CPU question."""
+    return NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, message)
+
+
 class CpuCompareHooks:
     """The QEMU connection's virConnectCompareCPU, virConnectBaselineCPU and virConnectCompareHypervisorCPU."""
 
@@ -108,15 +113,9 @@ class CpuCompareHooks:
         path, arch_name, virt, probe = self._lookup_caps(emulator, arch, machine, virttype)
         host_model = probe.cpu_host_model(reported=True)  # VIR_QEMU_CAPS_HOST_CPU_REPORTED, as libvirt compares
         if host_model is None:
-            raise NotSupportedError(
-                ErrorCode.OPERATION_UNSUPPORTED,
-                f"QEMU '{path}' does not support reporting CPU model for virttype '{virt}'",
-            )
+            raise _unsupported(f"QEMU '{path}' does not support reporting CPU model for virttype '{virt}'")
         if arch_name not in cpu_x86.X86_ARCHES:
-            raise NotSupportedError(
-                ErrorCode.OPERATION_UNSUPPORTED,
-                f"comparing with the hypervisor CPU is not supported for arch {arch_name}",
-            )
+            raise _unsupported(f"comparing with the hypervisor CPU is not supported for arch {arch_name}")
         hv_cpu = cpu_x86.CPUDef(
             type="guest",
             mode="custom",
@@ -185,15 +184,9 @@ class CpuCompareHooks:
         cpus = cpu_x86.parse_cpu_list(xml_cpus, "auto")
         path, arch_name, virt, probe = self._lookup_caps(emulator, arch, machine, virttype)
         if not probe.cpu_blockers and not probe.cpu_models:
-            raise NotSupportedError(
-                ErrorCode.OPERATION_UNSUPPORTED,
-                f"QEMU '{path}' does not support any CPU models for virttype '{virt}'",
-            )
+            raise _unsupported(f"QEMU '{path}' does not support any CPU models for virttype '{virt}'")
         if arch_name not in cpu_x86.X86_ARCHES:
-            raise NotSupportedError(
-                ErrorCode.OPERATION_UNSUPPORTED,
-                f"computing baseline hypervisor CPU is not supported for arch {arch_name}",
-            )
+            raise _unsupported(f"computing baseline hypervisor CPU is not supported for arch {arch_name}")
         models = probe.cpu_blockers or {name: [] for name in probe.cpu_models}
         features = probe.host_cpu_features(migratable)
         if features is not None:

@@ -71,6 +71,7 @@ from pyvirt.local_driver.network_nics import (
     resolve_network_nic,
     resolve_network_nics,
 )
+from pyvirt.local_driver.nwfilter_nics import bind_nic_filters, unbind_nic_filters
 from pyvirt.local_driver.paths import paths_for_uri
 from pyvirt.local_driver.status_file import remove_status
 from pyvirt.plugin import hookimpl
@@ -125,6 +126,8 @@ from pyvirt_qemu.domain_rename import rename_domain
 from pyvirt_qemu.domain_validation import check_cpu_model
 from pyvirt_qemu.driver_config import load_qemu_settings
 from pyvirt_qemu.emulator_caps import emulator_caps
+from pyvirt_qemu.fd_groups import FdAssociateHooks, groups_of
+from pyvirt_qemu.fd_groups import release_connection as release_fd_groups
 from pyvirt_qemu.file_job_recovery import end_file_job, record_file_job
 from pyvirt_qemu.firmware import prepare_nvram, resolve_firmware
 from pyvirt_qemu.graphics import prepare_graphics
@@ -226,7 +229,7 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
 
 class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
                      GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
-                     GuestFSInfoHooks, BackupHooks):  # fmt: skip
+                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
     # lock and job a domain has while calling them.
@@ -244,6 +247,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
     # ------------------------------------------------------------------ connection
     @hookimpl
     def connect_close(self) -> None:
+        release_fd_groups(self.state, self)  # (the descriptors this connection associated: libvirt's close callback)
         with _states_lock:
             self.state.sinks.remove(self.events)
             self.state.refs -= 1
@@ -475,6 +479,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 chardev_tls=st.chardev_tls, nbd_tls=st.nbd_tls,
                 domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
                 on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
+                fd_groups=groups_of(st, live.uuid or ""),
             )  # fmt: skip
         except Exception:
             remove_status(st.paths.status_xml(obj.name))  # start_process undid the rest of this start
@@ -497,6 +502,9 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 obj.live, obj.process, obj.id = live, proc, domain_id
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
+            # the taps exist and QEMU's CPUs have not run: each NIC's <filterref> becomes a binding on its tap
+            # (virDomainConfNWFilterInstantiate); a failure ends the start, and on_exit deletes those made
+            bind_nic_filters(live, live.devices.interfaces if live.devices else [], st.nwfilter_uri)
             if restored:
                 _wait_incoming(proc.monitor)
                 if reader is not None:
@@ -1561,6 +1569,9 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 if isinstance(live_dev, Disk) and live_dev.type == "volume":
                     with pyvirt.open(storage_uri(self.uri)) as storage:
                         resolve_volume_disk(storage, live_dev)
+                if isinstance(live_dev, Interface) and live_dev.filterref is not None:
+                    raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: hotplugging "
+                                            "a NIC with <filterref> is not supported by pyvirt yet", verbatim=True)  # fmt: skip
                 if isinstance(live_dev, Interface) and live_dev.type == "network":
                     with pyvirt.open(network_uri(self.uri)) as networks:
                         resolve_network_nic(networks, live_dev, obj.live)  # and its port of the network
@@ -1676,6 +1687,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                     else:
                         self.state.auditor.net(g, gone.mac, None, "detach", True)
                         release_network_ports(obj.live, network_uri(self.uri), [gone])  # its port of the network
+                        unbind_nic_filters([gone], self.state.nwfilter_uri)  # and its tap's filter binding
 
                 def later(finish: Callable[[], None]) -> Callable[[], None]:
                     def run() -> None:  # on a thread of its own, once the guest has let go

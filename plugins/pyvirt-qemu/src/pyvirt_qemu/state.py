@@ -55,6 +55,7 @@ from pyvirt.local_driver.domain_table import DomainObj as BaseDomainObj
 from pyvirt.local_driver.domain_table import DomainTable
 from pyvirt.local_driver.names import definition_files
 from pyvirt.local_driver.network_nics import release_network_ports
+from pyvirt.local_driver.nwfilter_nics import unbind_nic_filters
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
@@ -123,6 +124,8 @@ class QemuState(DomainTable[DomainObj]):
         self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
         self.auto_start_bypass_cache = False  # qemu.conf's auto_start_bypass_cache: the flag autostart starts with
         self.network_uri = network_uri  # the network driver of the same mode, where the NICs' ports are
+        # the nwfilter driver of the same mode (same path and parameters), where the NICs' filter bindings are
+        self.nwfilter_uri = "nwfilter" + network_uri.removeprefix("network")
         self.auditor = Auditor(AuditLevel.IF_AVAILABLE)
         self._owner_fd, self.owned_alone = _own_paths(paths)
         set_owned_alone(paths, self.owned_alone)
@@ -385,6 +388,7 @@ class QemuState(DomainTable[DomainObj]):
             self.remove_runtime_files(obj.name, hugepage_dirs)
             remove_transient_overlays(live)
             release_network_ports(live, self.network_uri)
+            unbind_nic_filters(live.devices.interfaces if live.devices else [], self.nwfilter_uri)
             if existing is not None:
                 obj.live, obj.config = existing.config or existing.live, None
                 obj.state, obj.reason = DomainState.SHUTOFF, ShutoffReason.CRASHED
@@ -425,6 +429,14 @@ class QemuState(DomainTable[DomainObj]):
         if (adjustment0 := st.runtime.get("clock", {}).get("adjustment0")) is not None:
             obj.rtc_adjustment0 = (proc.pid, int(adjustment0))
         obj.agent_timeout = int(st.runtime.get("agentTimeout", {}).get("", "-2"))  # qemuDomainObjPrivateXMLParse
+        channel = agent_channel(live)
+        if channel is not None and channel.alias is not None and not monitor.held_elsewhere:
+            # qemuProcessRefreshChannelVirtioState: whether the guest holds the agent's port open now (the
+            # VSERPORT_CHANGE that said so went to the previous daemon)
+            with contextlib.suppress(Error):
+                for chardev in monitor.execute("query-chardev"):
+                    if chardev.get("label") == f"char{channel.alias.name}":
+                        obj.agent_open = bool(chardev.get("frontend-open"))
         if not monitor.held_elsewhere and live.devices is not None and any(d.mirror for d in live.devices.disks):
             from pyvirt_qemu.block_jobs import recover
 
@@ -454,6 +466,7 @@ class QemuState(DomainTable[DomainObj]):
         self.remove_runtime_files(name, hugepage_dirs)
         remove_transient_overlays(live)
         release_network_ports(live, self.network_uri)
+        unbind_nic_filters(live.devices.interfaces if live.devices else [], self.nwfilter_uri)
         return killed
 
     def remove_runtime_files(self, name: str, hugepage_dirs: list[str]) -> None:
@@ -620,6 +633,8 @@ class QemuState(DomainTable[DomainObj]):
                 self.remove_runtime_files(obj.name, proc.hugepage_dirs)
                 remove_transient_overlays(obj.live)  # the guest's writes to its transient disks go
                 release_network_ports(obj.live, self.network_uri)  # its NICs leave their networks' ports
+                # and their taps' filter bindings go (virDomainConfNWFilterTeardown)
+                unbind_nic_filters(obj.live.devices.interfaces if obj.live.devices else [], self.nwfilter_uri)
         with obj.lock:
             ref = obj.ref()
             # (virsh dump --crash: libvirt's record says "crashed"; a QEMU that died by itself is "failed")

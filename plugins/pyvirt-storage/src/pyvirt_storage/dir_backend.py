@@ -55,6 +55,22 @@ def _system_error(exc: OSError, what: str) -> SystemCallError:
     return SystemCallError(exc.errno or 0, what, domain=ErrorDomain.STORAGE)
 
 
+def _run_tool(argv: list[str]) -> None:
+    """``argv`` run as virCommandRun runs a helper (qemu-img, scrub) whose status it checks: a failure is
+    libvirt's "Child process (ARGV) unexpected exit status N: STDERR".
+
+    Command, not subprocess: a missing program is named with its package (ProgramNotFoundError).
+    """
+    done = Command(argv).pass_env_common().capture_stderr().run(check=False)
+    if done.exit_status != 0:
+        err = done.stderr.decode(errors="replace").strip()
+        raise InternalError(
+            ErrorCode.INTERNAL_ERROR,
+            f"Child process ({' '.join(argv)}) unexpected exit status {done.exit_status}: {err}",
+            domain=ErrorDomain.STORAGE,
+        )
+
+
 def _no_volume(name: str) -> NotFoundError:
     return NotFoundError(
         ErrorCode.NO_STORAGE_VOL, f"no storage vol with matching name '{name}'", domain=ErrorDomain.STORAGE
@@ -352,15 +368,7 @@ class DirBackend(StorageBackend):
         # qemu-img creates the file itself; an empty placeholder first makes the mode and O_EXCL ours
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
         os.chmod(path, mode)
-        # Command, not subprocess: a missing qemu-img is named with its package (ProgramNotFoundError)
-        done = Command(argv).pass_env_common().capture_stderr().run(check=False)
-        if done.exit_status != 0:
-            err = done.stderr.decode(errors="replace").strip()
-            raise InternalError(
-                ErrorCode.INTERNAL_ERROR,
-                f"Child process ({' '.join(argv)}) unexpected exit status {done.exit_status}: {err}",
-                domain=ErrorDomain.STORAGE,
-            )
+        _run_tool(argv)
 
     def create_volume_from(self, pool: Pool, vol: Volume, source: Volume, flags: int) -> Volume:
         """A new volume holding ``source``'s data (libvirt's buildVolFrom of the local backends).
@@ -449,14 +457,7 @@ class DirBackend(StorageBackend):
             raise InternalError(ErrorCode.INTERNAL_ERROR, "unable to find qemu-img", domain=ErrorDomain.STORAGE)
         rounded = -(-capacity // 512) * 512  # VIR_ROUND_UP(capacity, 512)
         argv = [tool, "resize", *(["--shrink"] if rounded < vol.capacity.value else []), target.path, str(rounded)]
-        done = Command(argv).pass_env_common().capture_stderr().run(check=False)
-        if done.exit_status != 0:
-            err = done.stderr.decode(errors="replace").strip()
-            raise InternalError(
-                ErrorCode.INTERNAL_ERROR,
-                f"Child process ({' '.join(argv)}) unexpected exit status {done.exit_status}: {err}",
-                domain=ErrorDomain.STORAGE,
-            )
+        _run_tool(argv)
 
     @staticmethod
     def _resize_raw(path: str, capacity: int, allocate: bool) -> None:
@@ -501,12 +502,7 @@ class DirBackend(StorageBackend):
                 raise InvalidArgumentError(ErrorCode.ARGUMENT_UNSUPPORTED, "'trim' algorithm not supported",
                                            domain=ErrorDomain.STORAGE)  # fmt: skip
             if pattern != "zero":
-                done = Command(["scrub", "-f", "-p", pattern, path]).pass_env_common().capture_stderr().run(check=False)
-                if done.exit_status != 0:
-                    err = done.stderr.decode(errors="replace").strip()
-                    raise InternalError(ErrorCode.INTERNAL_ERROR, f"Child process (scrub -f -p {pattern} {path}) "
-                                        f"unexpected exit status {done.exit_status}: {err}",
-                                        domain=ErrorDomain.STORAGE)  # fmt: skip
+                _run_tool(["scrub", "-f", "-p", pattern, path])
             elif stat.S_ISREG(st.st_mode) and st.st_blocks < st.st_size // 512:
                 for size in (0, st.st_size):
                     try:

@@ -2040,6 +2040,49 @@ def domain_core_dump(dom: DomainRef, to: str, dumpformat: int, flags: int) -> No
 
 
 @hookspec(firstresult=True)
+def domain_fd_associate(dom: DomainRef, name: str, files: list[int], flags: int) -> None:
+    """Keep the caller's descriptors under ``name`` for the domain's disks (virDomainFDAssociate). Optional.
+
+    Why: a client that may open an image the driver may not (another user's
+    file, a file only it can reach) hands the open descriptors over; a disk
+    whose ``<source>`` names the group (``fdgroup='NAME'``) is then opened
+    through them when the domain starts or the disk is attached. Replaces a
+    group of the same name; the group goes when the connection that made it
+    closes (libvirt's close callback).
+
+    :param dom: the domain, as a lookup returned it (running or not).
+    :param name: the group's name.
+    :param files: descriptors of the caller, at least one; the driver keeps duplicates (they stay the caller's).
+    :param flags: :class:`~pyvirt.flags.DomainFDAssociateFlags`: RESTORE (give the file its label back when
+        done), WRITABLE (label it writable); a driver refuses any other.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
+def domain_lxc_open_namespace(dom: DomainRef, flags: int) -> list[int]:
+    """Open the namespaces of a running container's init (virDomainLxcOpenNamespace, libvirt-lxc). Optional.
+
+    Why: ``virsh lxc-enter-namespace`` runs a command inside a container from
+    the host; the client joins the namespaces with ``setns`` on these
+    descriptors, so the driver never runs anything in the guest itself.
+
+    :param dom: the domain, as a lookup returned it; it must be running.
+    :param flags: libvirt defines no flags (0).
+    :returns: new descriptors of /proc/INIT/ns/{user,ipc,uts,net,pid,mnt}, in that order, each one the host
+        has (libvirt's virProcessGetNamespaces); the caller owns and closes them.
+    :raises Error: OPERATION_INVALID "domain is not running" when it is not.
+
+    Stops at first non-None result.
+
+    Added in contract 1.16.
+    """
+
+
+@hookspec(firstresult=True)
 def domain_create_with_files(dom: DomainRef, files: list[int], flags: int) -> None:
     """Start a defined domain handing it open file descriptors (virDomainCreateWithFiles). Optional.
 
