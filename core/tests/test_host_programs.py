@@ -162,7 +162,8 @@ DYNAMIC = {
     ("bench/wheel_install.py", "[str(self.python), '-c', 'import platform; print(platform.python_version())']"): (
         "the venv's python (made from sys.executable or the --python interpreter), asked its version"
     ),
-    ("core/tests/cli/virsh_compare.py", "[*argv, '-c', uri, line]"): "virsh or pyvirsh (both in the table)",
+    ("core/src/pyvirt/testing/virsh.py", "[*tool, '-c', uri, line]"): "virsh or pyvirsh (both in the table), "
+    "the tests' comparison runner",
     ("core/tests/cli/virsh_compare.py", "argv[0]"): "virsh or pyvirsh (both in the table) in a pty child",
     ("core/src/pyvirt/util/command.py", "program"): "Command itself: its callers' argv are scanned",
     ("core/src/pyvirt/util/command.py", "prog"): "Command's PATH lookup: its callers' argv are scanned",

@@ -12,7 +12,7 @@ from typing import Any
 from pyvirt.daemon.procedures.domains import _wire_params
 from pyvirt.daemon.procedures.table import handles
 from pyvirt.daemon.remote_program import ClientContext
-from pyvirt.errors import ErrorCode, InternalError
+from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.remote.calls import domain_ref
 
 __all__: list[str] = []
@@ -25,7 +25,8 @@ _AUTHORIZED_SSH_KEYS_MAX = 2048  # REMOTE_DOMAIN_AUTHORIZED_SSH_KEYS_MAX
 def _get_guest_info(ctx: ClientContext, a: Any) -> Any:
     params = ctx.calls.domain_get_guest_info(dom=domain_ref(a[0]), types=a[1], flags=a[2])
     if len(params) > _GUEST_INFO_PARAMS_MAX:  # virTypedParamsSerialize's bound in remoteDispatchDomainGetGuestInfo
-        raise InternalError(ErrorCode.RPC, f"too many parameters '{len(params)}' for limit '{_GUEST_INFO_PARAMS_MAX}'")
+        raise ConnectionError(ErrorCode.RPC, f"too many parameters '{len(params)}' for limit '{_GUEST_INFO_PARAMS_MAX}'",
+                              domain=ErrorDomain.RPC)  # fmt: skip
     return (_wire_params(params),)
 
 
@@ -43,8 +44,8 @@ def _set_guest_vcpus(ctx: ClientContext, a: Any) -> Any:
 def _authorized_ssh_keys_get(ctx: ClientContext, a: Any) -> Any:
     keys = ctx.calls.domain_authorized_ssh_keys_get(dom=domain_ref(a[0]), user=a[1], flags=a[2])
     if len(keys) > _AUTHORIZED_SSH_KEYS_MAX:
-        raise InternalError(ErrorCode.RPC, f"Number of keys {len(keys)}, which exceeds max limit: "
-                            f"{_AUTHORIZED_SSH_KEYS_MAX}")  # fmt: skip
+        raise ConnectionError(ErrorCode.RPC, f"Number of keys {len(keys)}, which exceeds max limit: "
+                              f"{_AUTHORIZED_SSH_KEYS_MAX}", domain=ErrorDomain.RPC)  # fmt: skip
     return (list(keys),)
 
 
