@@ -246,15 +246,29 @@ class RemoteHooks:
         return result
 
     def connect_compare_hypervisor_cpu(
-        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpu: str, flags: int
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpu: str,
+        flags: int,
     ) -> int:
         result: int = self._invoke("connect_compare_hypervisor_cpu", emulator, arch, machine, virttype, xml_cpu, flags)
         return result
 
     def connect_baseline_hypervisor_cpu(
-        self, emulator: str | None, arch: str | None, machine: str | None, virttype: str | None, xml_cpus: list[str], flags: int
+        self,
+        emulator: str | None,
+        arch: str | None,
+        machine: str | None,
+        virttype: str | None,
+        xml_cpus: list[str],
+        flags: int,
     ) -> str:
-        result: str = self._invoke("connect_baseline_hypervisor_cpu", emulator, arch, machine, virttype, xml_cpus, flags)
+        result: str = self._invoke(
+            "connect_baseline_hypervisor_cpu", emulator, arch, machine, virttype, xml_cpus, flags
+        )
         return result
 
     def domain_list_all(self) -> list[DomainRef]:

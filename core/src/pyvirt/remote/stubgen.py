@@ -34,18 +34,26 @@ def generate_hooks() -> str:
     methods: list[str] = []
     for hook in CALLS:
         sig = inspect.signature(specs[hook])
-        params = ", ".join(["self", *(f"{p.name}: {p.annotation}" for p in sig.parameters.values())])
+        each = ["self", *(f"{p.name}: {p.annotation}" for p in sig.parameters.values())]
+        params = ", ".join(each)
         ret = str(sig.return_annotation)
         args = ", ".join(["", *sig.parameters]) if sig.parameters else ""
         names.update(re.findall(r"\b[A-Z]\w+", params + " " + ret))
         head = f"    def {hook}({params}) -> {ret}:"
-        if len(head) > 120:  # as ruff format wraps it
-            head = f"    def {hook}(\n        {params}\n    ) -> {ret}:"
+        if len(head) > 120:  # as ruff format wraps it: the parameters on one line, else one per line
+            one_line = f"        {params}"
+            if len(one_line) > 120:
+                one_line = "\n".join(f"        {p}," for p in each)
+            head = f"    def {hook}(\n{one_line}\n    ) -> {ret}:"
         methods += ["", head]
-        if ret == "None":
-            methods.append(f'        self._invoke("{hook}"{args})')
-        else:
-            methods += [f'        result: {ret} = self._invoke("{hook}"{args})', "        return result"]
+        call = f'self._invoke("{hook}"{args})'
+        if ret != "None":
+            call = f"result: {ret} = {call}"
+        if len(f"        {call}") > 120:  # ruff's wrap of a long call: its arguments on their own line
+            call = call.replace("self._invoke(", "self._invoke(\n            ", 1)[:-1] + "\n        )"
+        methods.append(f"        {call}")
+        if ret != "None":
+            methods.append("        return result")
     import importlib
 
     by_module: dict[str, list[str]] = {}
