@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import pyvirt
 from pyvirt.cli.main import main as pyvirsh_main
 from pyvirt.errors import ErrorCode
 from pyvirt.plugin.entry_point_index import entry_point_value
+from pyvirt.remote.driver import _SPAWN_WAIT
 
 PYVIRSH = [sys.executable, "-m", "pyvirt.cli.main"]
 NOBODY = 65534
@@ -153,8 +156,12 @@ def test_a_session_connection_with_a_read_only_home(scheme: str, tmp_path: Path)
     assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stderr
     assert cli.stderr.startswith("error: failed to connect to the hypervisor\nerror: Failed to create ")
     assert f"{config_dir}: Read-only file system\n" in cli.stderr
-    # Through the session daemon started on demand (the default): its start-up error, relayed.
+    # Through the session daemon started on demand (the default): its start-up error, relayed at once.
+    # The client waits for a socket only while some daemon is starting (a racing client's); this one
+    # failed and none is: waiting out the client's whole bound would only delay the same error.
+    begun = time.monotonic()
     spawned = run(*PYVIRSH, "-c", uri, "list" if scheme == "qemu" else "pool-list")
+    assert time.monotonic() - begun < _SPAWN_WAIT, "the client waited for a session daemon that had failed"
     assert spawned.returncode == 1 and "Traceback" not in spawned.stderr, spawned.stderr
     assert spawned.stderr.startswith(
         "error: failed to connect to the hypervisor\nerror: Failed to start the session daemon: "
@@ -163,3 +170,63 @@ def test_a_session_connection_with_a_read_only_home(scheme: str, tmp_path: Path)
     api = run(sys.executable, "-c", SESSION_PROBE, direct)
     assert api.stdout.startswith(f"{int(ErrorCode.SYSTEM_ERROR)} Failed to create "), (api.stdout, api.stderr)
     assert not (home / ".config").exists()
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except FileNotFoundError:
+        return set()
+
+
+def test_a_client_whose_daemon_lost_the_pid_file_waits_for_the_one_that_won(tmp_path: Path) -> None:
+    """Two clients raced to start the session daemon; the loser's daemon found the pid file locked.
+
+    The winner (played by this test, holding the pid file with its own pid,
+    as a daemon that is still starting) is alive: the losing client must wait
+    for its socket, not report its own daemon's "Failed to acquire pid file"
+    (the check that ends a failed spawn's wait early must not end this one).
+    """
+    if entry_point_value("pyvirt.hypervisor", "qemu") is None:
+        pytest.skip("the qemu driver is not installed")
+    from pyvirt.daemon.pidfile import PidFile
+
+    home = tmp_path / "home"
+    env = clean_env(HOME=str(home))
+    pid_file = home / ".cache" / "pyvirt" / "pyvirtd.pid"
+    winner = PidFile(str(pid_file))
+    winner.acquire()
+    daemon = None
+    client = subprocess.Popen([*PYVIRSH, "-c", "qemu:///session", "list"], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        spawns: set[int] = set()
+        deadline = time.monotonic() + 60
+        while client.poll() is None and time.monotonic() < deadline:  # until its ``pyvirtd -d`` came and went
+            now = _children(client.pid)
+            if spawns and not spawns & now:
+                break
+            spawns |= now
+            time.sleep(0.02)
+        time.sleep(0.3)  # a client that gave up would have printed its error and exited by now
+        assert client.poll() is None, client.communicate()
+        # the winner comes up: a real daemon on the session's sockets (its own pid file: the lock stays held)
+        other = tmp_path / "winner.pid"
+        argv = [sys.executable, "-m", "pyvirt.daemon", "--session", "--daemon", "--timeout", "30", "-p", str(other)]
+        started = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert started.returncode == 0, started.stderr
+        daemon = int(other.read_text())
+        out, err = client.communicate(timeout=60)
+        assert (client.returncode, out) == (0, " Id   Name   State\n--------------------\n\n"), err
+    finally:
+        winner.release()
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        if daemon is not None:
+            pidfd = os.pidfd_open(daemon)  # not our child (it detached): its end seen through a pidfd
+            try:
+                os.kill(daemon, 15)
+                select.select([pidfd], [], [], 30)
+            finally:
+                os.close(pidfd)

@@ -37,18 +37,15 @@ def _qemu_caps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache / "capabilities"
 
 
-@pytest.fixture
-def qemu_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A root for ``qemu:///embed`` and private daemons, its capabilities cache warm (``cold_qemu_caps``: empty)."""
+def _embed_root(root: Path, request: pytest.FixtureRequest, *, warm: bool) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("needs root to spawn QEMU through the security stack")
     if not shutil.which("qemu-system-x86_64"):
         pytest.skip("qemu-system-x86_64 (Debian's qemu-system-x86) is not installed")
-    root = tmp_path / "embed"
-    if request.node.get_closest_marker("cold_qemu_caps") is None:
+    if warm:
         shutil.copytree(request.getfixturevalue("_qemu_caps"), root / "cache" / "qemu" / "capabilities")
     yield root
-    # nothing may outlive a test: kill any QEMU still named after this root
+    # nothing may outlive its tests: kill any QEMU still named after this root
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -60,6 +57,19 @@ def qemu_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
 
 
 @pytest.fixture
+def qemu_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A root for ``qemu:///embed`` and private daemons, its capabilities cache warm (``cold_qemu_caps``: empty)."""
+    yield from _embed_root(tmp_path / "embed", request, warm=request.node.get_closest_marker("cold_qemu_caps") is None)
+
+
+@pytest.fixture(scope="module")
+def module_qemu_root(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A warm ``qemu_root`` that lives as long as the module: for a daemon or guest that works in the background
+    while the module's other tests run (a long wait overlapped with them instead of added to them)."""
+    yield from _embed_root(tmp_path_factory.mktemp("module") / "embed", request, warm=True)
+
+
+@pytest.fixture(scope="session")
 def virt_type() -> str:
     """KVM when /dev/kvm works (firmware-only guests run there even on kvm-pvm), else TCG."""
     return "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"

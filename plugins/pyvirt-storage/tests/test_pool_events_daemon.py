@@ -48,6 +48,9 @@ class Watcher:
         return self.lines, self.proc.stderr.read()
 
 
+WATCH = 8  # seconds: the watchers' --timeout
+
+
 def test_virsh_pool_event_sees_another_clients_pool_lifecycle(tmp_path: Path) -> None:
     target = tmp_path / "pooldir"
     target.mkdir()
@@ -60,11 +63,14 @@ def test_virsh_pool_event_sees_another_clients_pool_lifecycle(tmp_path: Path) ->
             run = subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=60, check=False)
             assert run.returncode == 0, f"virsh {' '.join(args)}: {run.stderr}"
 
-        lifecycle = Watcher(uri, "lifecycle", 20)
-        refresh = Watcher(uri, "refresh", 20)
-        pyvirsh = Watcher(uri, "lifecycle", 20, str(Path(sys.executable).with_name("pyvirsh")))
+        # The watchers end at their --timeout (the "event loop timed out" lines are part of what is compared), so
+        # the whole test waits for it: long enough for the events below (about 2 s), not the 20 s it once was.
+        began = time.monotonic()
+        lifecycle = Watcher(uri, "lifecycle", WATCH)
+        refresh = Watcher(uri, "refresh", WATCH)
+        pyvirsh = Watcher(uri, "lifecycle", WATCH, str(Path(sys.executable).with_name("pyvirsh")))
         # the watchers register asynchronously: define (again) until both lifecycle watchers report it
-        deadline = time.monotonic() + 15
+        deadline = began + WATCH - 3
         while not lifecycle.lines or not pyvirsh.lines:
             assert time.monotonic() < deadline, "virsh pool-event never saw pool-define"
             virsh("pool-define", str(xml))
@@ -75,6 +81,7 @@ def test_virsh_pool_event_sees_another_clients_pool_lifecycle(tmp_path: Path) ->
         virsh("pool-refresh", "p1")
         virsh("pool-destroy", "p1")
         virsh("pool-undefine", "p1")
+        assert time.monotonic() - began < WATCH - 0.5, "the events came too close to the watchers' timeout"
         lines, err = lifecycle.finish()
         refreshed, _ = refresh.finish()
         theirs, pyvirsh_err = pyvirsh.finish()
