@@ -23,7 +23,9 @@ GUEST = """<domain type='{virt}'><name>sec</name><memory unit='MiB'>64</memory><
 SCRIPT = """
 import sys, pyvirt
 conn = pyvirt.open(sys.argv[1])
-print("models", [l.strip() for l in conn.get_capabilities().splitlines() if "<model>" in l])
+from lxml import etree
+caps = etree.fromstring(conn.get_capabilities().encode())
+print("models", [f"<model>{m.text}</model>" for m in caps.findall("host/secmodel/model")])
 dom = conn.define_domain(sys.argv[2])
 try:
     dom.create()
