@@ -905,7 +905,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
         # detach waiting for the guest) fails at once and lets go; then the destroy job, which may begin
         # beside any async job
         obj.deleted.interrupt()
-        proc.kill(grace=10.0 if flags & DomainDestroyFlags.GRACEFUL else 3.0)
+        # woken once, when the watcher has cleaned up after the exit (not at the exit, then again after it)
+        proc.kill(grace=10.0 if flags & DomainDestroyFlags.GRACEFUL else 3.0, until=proc.cleaned)
         try:
             with obj.job.holding(Job.DESTROY):
                 proc.cleaned.wait(30)  # the watcher thread cleans up right after the exit
