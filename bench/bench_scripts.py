@@ -46,6 +46,8 @@ CORPUS = ROOT / "core" / "tests" / "cli" / "test_script_corpus.py"
 
 def load_corpus() -> ModuleType:
     """The comparison tests' module, for its SCRIPTS table and the node.xml host it names."""
+    if str(CORPUS.parent) not in sys.path:  # the module imports its neighbour virsh_compare, as pytest lets it
+        sys.path.insert(0, str(CORPUS.parent))
     spec = importlib.util.spec_from_file_location("script_corpus", CORPUS)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

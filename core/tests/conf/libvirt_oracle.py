@@ -66,6 +66,7 @@ def _child(path: str, start: int) -> None:
         "network": conn.networkDefineXML,
         "pool": lambda x: conn.storagePoolDefineXML(x, 0),
         "secret": lambda x: conn.secretDefineXML(x, 0),
+        "interface": lambda x: conn.interfaceDefineXML(x, 0),
     }
     for kind, xml in docs[start:]:
         try:

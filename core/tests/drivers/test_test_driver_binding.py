@@ -86,6 +86,8 @@ def test_the_lazily_loaded_groups_are_named_as_their_classes_define_them() -> No
         assert cls.__name__ == cls_name and cls.__mro__[1:] == (object,)
         defined = {n for n in vars(cls) if not (n.startswith("__") and n.endswith("__"))}
         assert set(names.split()) == defined, module
+        hooks = {n for n in defined if hasattr(vars(cls)[n], f"{PROJECT}_impl")}
+        assert {n for n in defined if not n.startswith("_")} - driver._LAZY_NOT_HOOKS == hooks, module
         # a name the connection has already would shadow the group's: inheritance gave no such shadowing
         eager = {n for k in driver.TestConnection.__mro__ for n in vars(k)}
         assert not defined & seen and not defined & eager, module
@@ -93,8 +95,8 @@ def test_the_lazily_loaded_groups_are_named_as_their_classes_define_them() -> No
 
 
 def test_opening_test_default_loads_no_rarely_used_hook_group_until_one_is_called() -> None:
-    groups = ["guest_fs", "host", "interfaces", "iothreads", "nodedevs", "pool_sources", "scheduler", "screenshot",
-              "tuning"]  # fmt: skip
+    groups = ["checkpoints", "guest_fs", "host", "interfaces", "iothreads", "nodedevs", "pool_sources", "resources",
+              "scheduler", "screenshot", "tuning"]  # fmt: skip
     probe = (
         "import json, sys, pyvirt\n"
         f"groups = {['pyvirt.drivers.test.' + g for g in groups]!r}\n"

@@ -1103,7 +1103,9 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
     declared = bool(copy.xen_commandline or copy.qemu_args or copy.qemu_env)
     root = etree.Element("domain", nsmap={prefix: uri} if declared else None)
     format_model(copy, root)
-    text = to_string(root, keep_open=("devices", "hyperv"))  # libvirt opens <hyperv> even with no feature
+    # libvirt opens <hyperv> even with no feature, and a NIC's <bandwidth> with neither direction left (what
+    # domiftune --inbound 0 leaves): virNetDevBandwidthFormat writes its open and close tags whatever it holds
+    text = to_string(root, keep_open=("devices", "hyperv", "bandwidth"))
     if declared:  # declared on <domain> after its attributes, as virXMLNamespaceFormatNS writes it
         first, rest = text.split("\n", 1)
         decl = f" xmlns:{prefix}='{uri}'"

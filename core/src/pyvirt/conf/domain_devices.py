@@ -700,7 +700,6 @@ class NicFilterRef(XmlModel):
         values["parameters"] = sorted(kept, key=lambda p: p.name or "") or None
 
 
-
 class Interface(XmlModel):
     TAG = "interface"
     UNSUPPORTED = frozenset({"tune", "coalesce", "teaming"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyvirt.conf.common import check_name, document_to_string, parse_document
+from pyvirt.conf.common import document_to_string, parse_document
 from pyvirt.conf.xmlmodel import X, XmlModel
 from pyvirt.errors import ErrorCode, XMLError
 
@@ -41,10 +41,17 @@ class HostInterface(XmlModel):
 
 
 def parse_interface(xml: str | bytes) -> HostInterface:
+    """virInterfaceDefParseXML's checks, in its order and words: the type (virXMLPropEnum, required), then the
+    name (virInterfaceDefParseName: present, nothing more; libvirt takes an empty name or one with '/')."""
     iface = parse_document(HostInterface, xml, "interface_definition")
+    if iface.type is None:
+        raise XMLError(ErrorCode.XML_ERROR, "Missing required attribute 'type' in element 'interface'")
     if iface.type not in ("ethernet", "bridge", "bond", "vlan"):
-        raise XMLError(ErrorCode.XML_ERROR, f"unknown interface type {iface.type}")
-    iface.name = check_name(iface.name, "interface name")
+        raise XMLError(
+            ErrorCode.XML_ERROR, f"Invalid value for attribute 'type' in element 'interface': '{iface.type}'."
+        )
+    if iface.name is None:
+        raise XMLError(ErrorCode.XML_ERROR, "interface has no name")
     return iface
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import _thread  # not threading: see state.py
 import os
+import sys
 
 # the exception classes through the module: pyvirt.errors makes each when first named (~110k instructions),
 # so a module-level ``from pyvirt.errors import NotFoundError`` would make every one on each test:/// open
 import pyvirt.errors as _errors
 from pyvirt.domain_state import DomainState
-from pyvirt.drivers.test.checkpoints import CheckpointHooks
 from pyvirt.drivers.test.domains import DomainHooks, _test_defaults
 from pyvirt.drivers.test.fixture import (
     NodeFixture,
@@ -28,7 +28,6 @@ from pyvirt.drivers.test.fixture import (
 from pyvirt.drivers.test.guest import GuestHooks
 from pyvirt.drivers.test.marker import _ATTRIBUTE as _HOOK_MARK
 from pyvirt.drivers.test.marker import hookimpl
-from pyvirt.drivers.test.resources import ResourceHooks
 from pyvirt.drivers.test.state import DeviceObj, DomainObj, InterfaceObj, NetworkObj, PoolObj, TestState
 from pyvirt.errors import ErrorCode
 from pyvirt.events import EventSink
@@ -53,12 +52,14 @@ if TYPE_CHECKING:
     from pyvirt.conf import storage as conf_storage
     from pyvirt.conf.capabilities import Capabilities
     from pyvirt.conf.domain import Domain
+    from pyvirt.drivers.test.checkpoints import CheckpointHooks
     from pyvirt.drivers.test.guest_fs import GuestFSHooks
     from pyvirt.drivers.test.host import HostHooks
     from pyvirt.drivers.test.interfaces import InterfaceHooks
     from pyvirt.drivers.test.iothreads import IOThreadHooks
     from pyvirt.drivers.test.nodedevs import NodeDeviceHooks
     from pyvirt.drivers.test.pool_sources import PoolSourceHooks
+    from pyvirt.drivers.test.resources import ResourceHooks
     from pyvirt.drivers.test.scheduler import SchedulerHooks
     from pyvirt.drivers.test.screenshot import ScreenshotHooks
     from pyvirt.drivers.test.tuning import TuningHooks
@@ -186,7 +187,7 @@ def _load_devices(st: TestState, fx: NodeFixture, *, lazy: bool) -> None:
 
 
 def _load_pools(state: TestState, fx: NodeFixture, *, lazy: bool) -> None:
-    hooks = ResourceHooks()
+    hooks = _lazy_group("resources")()
     hooks.state = state
     for item in fx.pools:
         if lazy and not item.volumes:  # the default pool: empty, so its figures are the new pool's (pool_get_info)
@@ -260,10 +261,13 @@ def _test_capabilities(info: NodeInfo, models: list[tuple[str, str]], cells_num:
 
 
 # The hook groups few commands use: module -> (class, every name the class defines: its hooks and their helpers).
-# A connection gets them on the first use of one of those names, not by inheritance: importing the nine modules
-# cost every test:/// open (every short pyvirsh run on it) about six million instructions, for a group of calls
+# A connection gets them on the first use of one of those names, not by inheritance: importing the eleven modules
+# cost every test:/// open (every short pyvirsh run on it) about ten million instructions, for a group of calls
 # most runs never make. test_test_driver_binding checks this table against the classes themselves.
 _LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "checkpoints": ("CheckpointHooks", "_check_cycles _checkpoint _descendants _select checkpoint_create_xml "
+                    "checkpoint_delete checkpoint_get_parent checkpoint_get_xml_desc checkpoint_list_children "
+                    "checkpoint_list_names checkpoint_lookup_by_name"),
     "guest_fs": ("GuestFSHooks", "_change _running_obj domain_fs_freeze domain_fs_thaw domain_fs_trim domain_get_fs_info"),
     "host": ("HostHooks", "_cells connect_baseline_cpu connect_get_cpu_model_names connect_get_max_vcpus "
              "connect_get_sysinfo node_get_cells_free_memory node_get_cpu_stats node_get_free_memory "
@@ -274,6 +278,20 @@ _LAZY_GROUPS: dict[str, tuple[str, str]] = {
                   "domain_pin_iothread domain_set_iothread_params"),
     "nodedevs": ("NodeDeviceHooks", "_check_parent_host _find_host nodedev_create_xml nodedev_destroy"),
     "pool_sources": ("PoolSourceHooks", "pool_find_sources"),
+    # networks, pools, volumes, secrets, node devices and the interfaces' queries: no domain command uses them
+    "resources": ("ResourceHooks", "_account _active_pool _add_network _find_vol _inactive_pool _net _nref _pool _pref "
+                  "_secret _sref _vol _with_new_pool_figures add_pool interface_get_xml_desc interface_is_active "
+                  "interface_list_all interface_lookup_by_name network_create network_create_xml network_define_xml "
+                  "network_destroy network_get_bridge_name network_get_flags network_get_xml_desc network_list_all "
+                  "network_lookup_by_name network_lookup_by_uuid network_set_autostart network_undefine "
+                  "network_update new_pool_definition nodedev_get_parent nodedev_get_xml_desc nodedev_list_all "
+                  "nodedev_lookup_by_name pool_build pool_create pool_create_xml pool_define_xml pool_delete "
+                  "pool_destroy pool_get_flags pool_get_info pool_get_xml_desc pool_list_all pool_lookup_by_name "
+                  "pool_lookup_by_uuid pool_refresh pool_set_autostart pool_undefine secret_define_xml "
+                  "secret_get_value secret_get_xml_desc secret_list_all secret_lookup_by_usage secret_lookup_by_uuid "
+                  "secret_set_value secret_undefine volume_create_xml volume_create_xml_from volume_delete "
+                  "volume_get_info volume_get_path volume_get_xml_desc volume_list_all volume_lookup_by_key "
+                  "volume_lookup_by_name volume_lookup_by_path"),
     "scheduler": ("SchedulerHooks", "domain_get_scheduler_parameters domain_get_scheduler_type "
                   "domain_set_scheduler_parameters"),
     "screenshot": ("ScreenshotHooks", "_png domain_screenshot"),
@@ -286,20 +304,23 @@ _LAZY_GROUPS: dict[str, tuple[str, str]] = {
                "domain_set_user_password"),
 }  # fmt: skip
 _LAZY_NAMES = {name: module for module, (_, names) in _LAZY_GROUPS.items() for name in names.split()}
+# the groups' public methods that are not hooks (the rest of the names are hooks, or helpers named ``_...``)
+_LAZY_NOT_HOOKS = frozenset({"add_pool", "new_pool_definition"})
 
 
 def _lazy_group(module: str) -> type:
-    """The class of one lazily loaded hook group, its module imported now if need be."""
-    import importlib
-
-    return getattr(importlib.import_module(f"pyvirt.drivers.test.{module}"), _LAZY_GROUPS[module][0])  # type: ignore[no-any-return]
+    """The class of one lazily loaded hook group, its module imported now if need be (with ``__import__``:
+    the importlib package would bring warnings to every network or pool command)."""
+    name = f"pyvirt.drivers.test.{module}"
+    __import__(name)
+    return getattr(sys.modules[name], _LAZY_GROUPS[module][0])  # type: ignore[no-any-return]
 
 
 if TYPE_CHECKING:  # for mypy, a connection is all of its groups (attributes and signatures checked as before)
 
     class _LazyGroups(
         SchedulerHooks, ScreenshotHooks, HostHooks, TuningHooks, IOThreadHooks, GuestFSHooks, InterfaceHooks,
-        NodeDeviceHooks, PoolSourceHooks,
+        NodeDeviceHooks, PoolSourceHooks, CheckpointHooks, ResourceHooks,
     ):  # fmt: skip
         pass
 
@@ -329,7 +350,7 @@ else:
             return sorted({*super().__dir__(), *_LAZY_NAMES})
 
 
-class TestConnection(DomainHooks, GuestHooks, CheckpointHooks, ResourceHooks, _LazyGroups):
+class TestConnection(DomainHooks, GuestHooks, _LazyGroups):
     """One open ``test:///`` connection; implements every hypervisor and secondary hook."""
 
     _HOOKS: frozenset[str] | None = None
@@ -340,7 +361,8 @@ class TestConnection(DomainHooks, GuestHooks, CheckpointHooks, ResourceHooks, _L
         :func:`pyvirt.plugin.facade.direct_calls`, which then binds each on its first call)."""
         if cls._HOOKS is None:
             marked = {n for k in cls.__mro__ for n, v in vars(k).items() if hasattr(v, _HOOK_MARK)}
-            cls._HOOKS = frozenset(marked | {n for n in _LAZY_NAMES if not n.startswith("_")})
+            lazy = {n for n in _LAZY_NAMES if not n.startswith("_") and n not in _LAZY_NOT_HOOKS}
+            cls._HOOKS = frozenset(marked | lazy)
         return cls._HOOKS
 
     def bind_hook(self, name: str) -> Callable[..., Any]:
