@@ -1105,7 +1105,8 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
     format_model(copy, root)
     # libvirt opens <hyperv> even with no feature, and a NIC's <bandwidth> with neither direction left (what
     # domiftune --inbound 0 leaves): virNetDevBandwidthFormat writes its open and close tags whatever it holds
-    text = to_string(root, keep_open=("devices", "hyperv", "bandwidth"))
+    # (only a NIC's: the NUMA HMAT <interconnects><bandwidth .../> is an empty element, virDomainNumaDefFormatXML)
+    text = to_string(root, keep_open=("devices", "hyperv", "interface/bandwidth"))
     if declared:  # declared on <domain> after its attributes, as virXMLNamespaceFormatNS writes it
         first, rest = text.split("\n", 1)
         decl = f" xmlns:{prefix}='{uri}'"

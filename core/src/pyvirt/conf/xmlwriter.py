@@ -73,7 +73,8 @@ def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozense
     children = [c for c in elem if isinstance(c.tag, str)]
     text = elem.text if elem.text and elem.text.strip() else None
     if not children and text is None:
-        if tag in keep_open:
+        parent = elem.getparent()
+        if tag in keep_open or (parent is not None and f"{parent.tag}/{tag}" in keep_open):
             out.append(f"{pad}<{tag}{attrs}>\n{pad}</{tag}>\n")
         elif tag in pair:
             out.append(f"{pad}<{tag}{attrs}></{tag}>\n")
@@ -92,8 +93,8 @@ def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozense
 def to_string(elem: etree._Element, keep_open: Iterable[str] = (), empty_pair: Iterable[str] = ()) -> str:
     """The document text, ending with a newline like libvirt's formatters.
 
-    ``keep_open`` tags are written ``<x>`` newline ``</x>`` when empty,
-    ``empty_pair`` tags ``<x></x>``.
+    ``keep_open`` tags (``x``, or ``parent/x`` for an ``x`` only under ``parent``) are written ``<x>``
+    newline ``</x>`` when empty, ``empty_pair`` tags ``<x></x>``.
     """
     out: list[str] = []
     _write(elem, 0, out, frozenset(keep_open), frozenset(empty_pair))
