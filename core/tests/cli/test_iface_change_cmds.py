@@ -24,12 +24,33 @@ _ETH1 = ("<interface type='ethernet' name='eth1'><start mode='none'/><mtu size='
          "<mac address='aa:bb:cc:dd:ee:ff'/></interface>")  # fmt: skip
 # valid XML, but not an interface libvirt's schema accepts (no name)
 _NO_NAME = "<interface type='ethernet'><mac address='52:54:00:aa:bb:cd'/></interface>"
+# a bridge over an ethernet and a bond (members keep only what libvirt keeps: no start, MTU or MAC but an
+# ethernet's), a vlan, and refusals in libvirt's words
+_BRIDGE = ("<interface type='bridge' name='br7'><start mode='onboot'/><mtu size='1500'/><mac address='52:54:00:0:0:1'/>"
+           "<bridge stp='on' delay='0.5'><interface type='ethernet' name='eth7'><start mode='none'/>"
+           "<mac address='52:54:00:aa:bb:07'/></interface><interface type='bond' name='bond7'>"
+           "<bond mode='802.3ad'><miimon freq='0100' downdelay='0' updelay='20' carrier='netif'/>"
+           "<interface type='ethernet' name='eth8'/></bond></interface></bridge></interface>")  # fmt: skip
+_VLAN = ("<interface type='vlan' name='eth7.9'><protocol family='ipv6'/><link state='up'/>"
+         "<vlan tag='9'><interface name='eth7'/></vlan></interface>")  # fmt: skip
+_BAD = {
+    "bondbridge": "<interface type='bond' name='b'><bond><interface type='bridge' name='x'/></bond></interface>",
+    "notag": "<interface type='vlan' name='v'><vlan><interface name='eth7'/></vlan></interface>",
+    "mode": "<interface type='bond' name='b'><bond mode='fast'/></interface>",
+    "nobridge": "<interface type='bridge' name='b'/>",
+    "arp": "<interface type='bond' name='b'><bond><arpmon interval='x' target='1.2.3.4'/></bond></interface>",
+    # libvirt's parser stops at a bad stp without failing: the bridge is defined empty
+    "stp": "<interface type='bridge' name='b2'><bridge stp='maybe'><interface type='ethernet' name='e'/></bridge>"
+    "</interface>",
+}
 
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
     out = {}
-    for name, text in (("eth2", _ETH2), ("eth1", _ETH1), ("noname", _NO_NAME), ("junk", "<interface")):
+    named = {"eth2": _ETH2, "eth1": _ETH1, "noname": _NO_NAME, "junk": "<interface", "bridge": _BRIDGE,
+             "vlan": _VLAN, **_BAD}  # fmt: skip
+    for name, text in named.items():
         (tmp_path / f"{name}.xml").write_text(text)
         out[name] = str(tmp_path / f"{name}.xml")
     return out
@@ -51,6 +72,10 @@ def files(tmp_path: Path) -> dict[str, str]:
         "iface-begin; iface-define {eth2}; iface-commit; iface-list --all; iface-commit",
         "iface-define /nonexistent/if.xml; iface-define {junk}; iface-define --validate {noname}; "
         "iface-define --validate {eth2}; iface-list --all",
+        "iface-define {bridge}; iface-define {vlan}; iface-list --all; iface-dumpxml br7; iface-dumpxml eth7.9; "
+        "iface-mac eth7.9; iface-start br7; iface-undefine eth7.9; iface-list --all",
+        "iface-define {bondbridge}; iface-define {notag}; iface-define {mode}; iface-define {nobridge}; "
+        "iface-define {arp}; iface-define {stp}; iface-dumpxml b2; iface-list --all",
         "help iface-define; help iface-undefine; help iface-start; help iface-destroy; help iface-begin; "
         "help iface-commit; help iface-rollback",
     ],

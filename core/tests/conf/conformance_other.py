@@ -11,7 +11,9 @@ with libvirt's expected file:
   virStoragePoolDefFormat;
 - storagevolxml2xml (storagevolxml2xmltest.c): the pool named by the case is
   parsed first, the volume is parsed and formatted for that pool's type, with
-  the case's parse flags.
+  the case's parse flags;
+- interfacexml2xml (interfacexml2xmltest.c): virInterfaceDefParseString, then
+  virInterfaceDefFormat, compared with the same file.
 
 ``test_conformance_other.py`` holds each pass count at a floor.
 """
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from libvirt_testdata import generic_cases  # type: ignore[import-not-found]
 
-from pyvirt.conf import storage
+from pyvirt.conf import interface, storage
 from pyvirt.errors import Error
 from pyvirt.testing.corpus import Outcome, run_corpora
 
@@ -159,11 +161,26 @@ def run_vircaps(src: Path) -> list[Outcome]:
     return out
 
 
+def interface_cases(src: Path) -> list[str]:
+    return re.findall(r'^\s*DO_TEST\("([^"]+)"\)', (src / "tests" / "interfacexml2xmltest.c").read_text(), re.M)
+
+
+def run_interface(src: Path) -> list[Outcome]:
+    data = src / "tests" / "interfaceschemadata"
+    out = []
+    for name in interface_cases(src):
+        path = data / f"{name}.xml"
+        out.append(_compare(name, lambda f=path: interface.format_interface(interface.parse_interface(f.read_bytes())),
+                            path))  # fmt: skip
+    return out
+
+
 CORPORA: dict[str, Callable[[Path], list[Outcome]]] = {
     "genericxml2xml": run_generic,
     "storagepoolxml2xml": run_storagepool,
     "storagevolxml2xml": run_storagevol,
     "vircaps2xml": run_vircaps,
+    "interfacexml2xml": run_interface,
 }
 
 

@@ -24,6 +24,7 @@ FLOORS = {
     "storagepoolxml2xml": (38, 38),
     "storagevolxml2xml": (20, 20),
     "vircaps2xml": (11, 11),
+    "interfacexml2xml": (20, 20),
 }
 
 

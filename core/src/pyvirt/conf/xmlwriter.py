@@ -74,7 +74,8 @@ def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozense
     text = elem.text if elem.text and elem.text.strip() else None
     if not children and text is None:
         parent = elem.getparent()
-        if tag in keep_open or (parent is not None and f"{parent.tag}/{tag}" in keep_open):
+        scoped = f"{parent.tag}/{tag}" if parent is not None else f"/{tag}"
+        if tag in keep_open or scoped in keep_open:
             out.append(f"{pad}<{tag}{attrs}>\n{pad}</{tag}>\n")
         elif tag in pair:
             out.append(f"{pad}<{tag}{attrs}></{tag}>\n")
@@ -93,8 +94,8 @@ def _write(elem: etree._Element, depth: int, out: list[str], keep_open: frozense
 def to_string(elem: etree._Element, keep_open: Iterable[str] = (), empty_pair: Iterable[str] = ()) -> str:
     """The document text, ending with a newline like libvirt's formatters.
 
-    ``keep_open`` tags (``x``, or ``parent/x`` for an ``x`` only under ``parent``) are written ``<x>``
-    newline ``</x>`` when empty, ``empty_pair`` tags ``<x></x>``.
+    ``keep_open`` tags (``x``; ``parent/x`` for an ``x`` only under ``parent``; ``/x`` for the root only) are
+    written ``<x>`` newline ``</x>`` when empty, ``empty_pair`` tags ``<x></x>``.
     """
     out: list[str] = []
     _write(elem, 0, out, frozenset(keep_open), frozenset(empty_pair))
