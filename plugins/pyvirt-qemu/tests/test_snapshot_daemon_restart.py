@@ -11,7 +11,7 @@ FIFO once its reader drains it, and a new snapshot with its memory works.
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +20,10 @@ import pyvirt
 from pyvirt.daemon.instance import PrivateDaemon
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.migration import JobType
+
+# the suite imports test modules in importlib mode: this directory's helper modules are found through sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stalled_fifo import StalledFifo
 
 GUEST = """<domain type='{t}'><name>snap</name>
 <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>
@@ -37,20 +41,8 @@ def _wait_state(dom: pyvirt.Domain, want: tuple[int, int], timeout: float = 10) 
 def test_pyvirtd_killed_during_a_memory_snapshot_leaves_the_guest_running(
     qemu_root: Path, tmp_path: Path, virt_type: str
 ) -> None:
-    fifo = tmp_path / "memory.fifo"
-    os.mkfifo(fifo)
-    first, go, eof = threading.Event(), threading.Event(), threading.Event()
-
-    def read() -> None:  # the header and QEMU's first blocks, then nothing until told: QEMU blocks on the pipe
-        with fifo.open("rb") as f:
-            f.read(256 << 10)
-            first.set()
-            go.wait(60)
-            while f.read(1 << 20):
-                pass
-        eof.set()
-
-    reader = threading.Thread(target=read, daemon=True)
+    stalled = StalledFifo(tmp_path / "memory.fifo")
+    fifo, first, go, eof, reader = stalled.path, stalled.first, stalled.go, stalled.eof, stalled.reader
     daemon = PrivateDaemon(qemu_root / "d").start()
     try:
         uri = daemon.uri("qemu:///system")
