@@ -58,8 +58,14 @@ class Hosts:
         self.mac = _sh("ip", "netns", "exec", self.ns["a"], "cat", "/sys/class/net/eth0/address").stdout.strip()
 
     def ping(self) -> bool:
-        """a pings b once, its ARP cache emptied first (so ARP filtering shows too)."""
-        _sh("ip", "netns", "exec", self.ns["a"], "ip", "neigh", "flush", "all", check=False)
+        """a pings b once, both ARP caches emptied first (so ARP filtering shows too).
+
+        b's cache too: b's entry for a, learned from a's last request, goes stale and b probes a with a unicast
+        ARP request about five seconds after the last ping; from that request a learns b's address without
+        asking, and a filter that drops a's ARP would seem to let the ping through.
+        """
+        for side in ("b", "a"):
+            _sh("ip", "netns", "exec", self.ns[side], "ip", "neigh", "flush", "all", check=False)
         done = _sh("ip", "netns", "exec", self.ns["a"], self.busybox, "ping", "-c", "1", "-W", "2", B_IP, check=False)
         return done.returncode == 0
 
