@@ -139,8 +139,13 @@ def _virsh(uri: str, line: str) -> tuple[str, str, int]:
     return done.stdout, done.stderr, done.returncode
 
 
-def _answers(run: Callable[[str], tuple[str, str, int]], name: str) -> bool:
-    return run(f"guestinfo {name} --hostname")[2] == 0
+def wait_for_agent(run: Callable[[str], tuple[str, str, int]], name: str, timeout: float) -> None:
+    """Until the guest's agent answers; a timeout says what the last try printed (booting, or an agent error)."""
+    deadline = time.monotonic() + timeout
+    while (last := run(f"guestinfo {name} --hostname"))[2] != 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the agent of {name} did not answer in {timeout:.0f} s; last try: {last!r}")
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +215,8 @@ def test_agent_commands_print_what_virsh_prints_on_libvirtd(
     theirs_run: Callable[[str], tuple[str, str, int]] = lambda line: _virsh(shared_libvirtd, line)  # noqa: E731
     ours_run: Callable[[str], tuple[str, str, int]] = lambda line: _pyvirsh(ga_root, line)  # noqa: E731
     assert theirs_run(f"define {xml}; start gaguest")[2] == 0
-    wait_for(lambda: _answers(theirs_run, "gaguest"), 180)
-    wait_for(lambda: _answers(ours_run, "gaguest"), 60)
+    wait_for_agent(theirs_run, "gaguest", 180)
+    wait_for_agent(ours_run, "gaguest", 60)
     line = _LINE.format(n="gaguest", keys=keys)
     theirs, ours = theirs_run(line), ours_run(line)
     # a kind the agent refuses (qemu-ga -b: CommandDisabled) is skipped when none is asked, an error when asked
@@ -253,7 +258,7 @@ def test_agent_timeout_is_used_and_kept(ga_root: Path) -> None:
     """The timeout a later command waits with, kept in the status file (libvirt's <agentTimeout>)."""
     with pyvirt.open(f"qemu:///embed?root={ga_root}") as conn:
         dom = conn.lookup_domain_by_name("gaguest")
-        wait_for(lambda: _answers(lambda line: _pyvirsh(ga_root, line), "gaguest"), 180)
+        wait_for_agent(lambda line: _pyvirsh(ga_root, line), "gaguest", 180)
         dom.agent_set_response_timeout(0)  # "nowait": libvirt's agent gives up at once
         with pytest.raises(pyvirt.Error) as info:
             dom.guest_vcpus()
@@ -270,7 +275,7 @@ def test_agent_answers_reach_virsh_through_pyvirtd(ga_root: Path) -> None:
     typed parameters and key lists travel in libvirt's wire format and print as pyvirsh prints them."""
     from pyvirt.daemon.instance import PrivateDaemon
 
-    wait_for(lambda: _answers(lambda line: _pyvirsh(ga_root, line), "gaguest"), 180)
+    wait_for_agent(lambda line: _pyvirsh(ga_root, line), "gaguest", 180)
     line = "guestinfo gaguest --os --hostname --interface; guestvcpus gaguest; get-user-sshkeys gaguest root"
     ours = _pyvirsh(ga_root, line)
     _WATCHING.pop("conn").close()  # no process watches the guest now: pyvirtd will have to ask QEMU
