@@ -138,6 +138,7 @@ from pyvirt_qemu.host_capabilities import capabilities_xml, installed_emulators
 from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
+from pyvirt_qemu.hotplug_filters import change_nic_filter, filter_changed
 from pyvirt_qemu.iothread_changes import IOThreadChangeHooks
 from pyvirt_qemu.lifecycle_change import LifecycleActionHooks
 from pyvirt_qemu.master_key import guest_private_dir
@@ -1570,14 +1571,12 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 if isinstance(live_dev, Disk) and live_dev.type == "volume":
                     with pyvirt.open(storage_uri(self.uri)) as storage:
                         resolve_volume_disk(storage, live_dev)
-                if isinstance(live_dev, Interface) and live_dev.filterref is not None:
-                    raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, "unsupported configuration: hotplugging "
-                                            "a NIC with <filterref> is not supported by pyvirt yet", verbatim=True)  # fmt: skip
                 if isinstance(live_dev, Interface) and live_dev.type == "network":
                     with pyvirt.open(network_uri(self.uri)) as networks:
                         resolve_network_nic(networks, live_dev, obj.live)  # and its port of the network
                 try:
-                    opened = attach_live(obj.live, live_dev, obj.process.monitor)
+                    opened = attach_live(obj.live, live_dev, obj.process.monitor, nwfilter_uri=self.state.nwfilter_uri,
+                                         fd_groups=groups_of(self.state, obj.live.uuid or ""))  # fmt: skip
                 except Error:
                     if isinstance(live_dev, Interface):
                         release_network_ports(obj.live, network_uri(self.uri), [live_dev])
@@ -1741,6 +1740,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 assert obj.process is not None and obj.live.devices is not None
                 items: list[Any] = obj.live.devices.disks if isinstance(new, Disk) else obj.live.devices.interfaces
                 check_update(items[positions["live"]], new)
+                if isinstance(new, Interface) and filter_changed(items[positions["live"]], new):
+                    change_nic_filter(obj.live, items[positions["live"]], new, self.state.nwfilter_uri)
                 update_live(obj.live, positions["live"], new, obj.process.monitor)
                 self.state.save_status(obj)
             if config:
@@ -1754,6 +1755,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                     old_nic = persistent.devices.interfaces[positions["config"]]
                     check_update(old_nic, new)
                     old_nic.link_state = new.link_state
+                    old_nic.filterref = new.filterref  # (the whole definition is the new one, in libvirt)
                 self.state.save_config(persistent)
 
     # ------------------------------------------------------------------ snapshots

@@ -16,7 +16,7 @@ import os
 import threading
 import weakref
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, SystemCallError
 from pyvirt.flags import DomainFDAssociateFlags
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from pyvirt_qemu.state import QemuState
 
 __all__ = [
-    "FdAssociateHooks", "FdGroup", "disk_fd_key", "fdset_source_args", "groups_of", "open_disk_fds",
+    "FdAssociateHooks", "FdGroup", "disk_fd_key", "fdset_source_args", "fdset_storage_node", "groups_of",
+    "open_disk_fds",
     "release_connection",
 ]  # fmt: skip
 
@@ -125,14 +126,20 @@ def fdset_source_args(disk: Disk, fds: dict[str, int], fdset: int, source_args: 
     for arg in source_args:
         props = json.loads(arg) if arg.startswith("{") else None
         if isinstance(props, dict) and props.get("node-name") == node:
-            props["filename"] = f"/dev/fdset/{fdset}"
-            if not disk.readonly:
-                props = {("read-only" if k == "auto-read-only" else k): (False if k == "auto-read-only" else v)
-                         for k, v in props.items()}  # fmt: skip
-            out.append(json.dumps(props, separators=(",", ":")))
+            out.append(json.dumps(fdset_storage_node(disk, props, fdset), separators=(",", ":")))
         else:
             out.append(arg)
     return out
+
+
+def fdset_storage_node(disk: Disk, props: dict[str, Any], fdset: int) -> dict[str, Any]:
+    """The storage node ``props`` of a disk opened through descriptor set ``fdset``: its file is
+    ``/dev/fdset/SET``, read-write at once unless the disk is read-only (a passed descriptor cannot be reopened)."""
+    props = {**props, "filename": f"/dev/fdset/{fdset}"}
+    if not disk.readonly:
+        props = {("read-only" if k == "auto-read-only" else k): (False if k == "auto-read-only" else v)
+                 for k, v in props.items()}  # fmt: skip
+    return props
 
 
 class FdAssociateHooks:

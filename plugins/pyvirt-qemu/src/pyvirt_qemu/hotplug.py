@@ -1,17 +1,20 @@
 """Attach and detach disks and NICs, on the running guest (QMP) and in the persistent definition.
 
-Live disks: ``blockdev-add`` of the storage and format nodes, then
-``device_add``; live NICs: a tap opened by the driver (its fd passed over
-the monitor) or a user-mode backend, ``netdev_add``, then ``device_add``.
-A step QEMU refuses undoes the ones before it. Detaching asks the guest to
-let go (``device_del``) and waits for QEMU's DEVICE_DELETED, then removes
-the backend; a guest that does not answer within the timeout keeps the
-device, as libvirt reports it.
+Live disks: ``blockdev-add`` of the storage and format nodes (after
+``add-fd`` of a client's descriptors, for an ``fdgroup`` source), then
+``device_add``; live NICs: a tap opened by the driver (its ``<filterref>``
+bound to it, then its fd passed over the monitor) or a user-mode backend,
+``netdev_add``, then ``device_add``. A step that fails undoes the ones
+before it (one rollback). Detaching asks the guest to let go
+(``device_del``) and waits for QEMU's DEVICE_DELETED, then removes the
+backend (and a disk's descriptor set); a guest that does not answer within
+the timeout keeps the device, as libvirt reports it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -21,9 +24,12 @@ from typing import Any
 from pyvirt.conf.domain import Domain, parse_domain
 from pyvirt.conf.domain_devices import Alias, Disk, Interface, MemoryDevice
 from pyvirt.errors import Error, ErrorCode, NotSupportedError, OperationFailedError, XMLError
+from pyvirt.local_driver.nwfilter_nics import bind_nic_filters, unbind_nic_filters
 from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
 from pyvirt_qemu.command_line_devices import NIC_MODELS, DeviceArgs
 from pyvirt_qemu.device_aliases import disk_alias
+from pyvirt_qemu.fd_groups import FdGroup, fdset_storage_node
+from pyvirt_qemu.hotplug_fdsets import pass_disk_fds, remove_disk_fdsets
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
 from pyvirt_qemu.tap import close_taps, open_taps
@@ -175,26 +181,35 @@ def _node_names(disk: Disk) -> list[str]:
     return [str(n["node-name"]) for n in reversed(disk_blockdevs(disk))]
 
 
-def attach_live(live: Domain, dev: Disk | Interface, monitor: Monitor) -> list[tuple[str, str]]:
-    """Hotplug ``dev`` and add it to ``live``; returns the (MAC, path) of every device fd opened for it."""
+def attach_live(live: Domain, dev: Disk | Interface, monitor: Monitor, *, fd_groups: dict[str, FdGroup],
+                nwfilter_uri: str) -> list[tuple[str, str]]:  # fmt: skip
+    """Hotplug ``dev`` and add it to ``live``; returns the (MAC, path) of every device fd opened for it.
+
+    ``fd_groups`` are the descriptors clients associated with the guest (a disk's ``fdgroup``);
+    ``nwfilter_uri`` the nwfilter driver that binds a NIC's ``<filterref>`` to its tap.
+    """
     assert live.devices is not None
     if isinstance(dev, Disk):
-        _attach_disk(live, dev, monitor)
+        _attach_disk(live, dev, monitor, fd_groups)
         return []
-    return _attach_nic(live, dev, monitor)
+    return _attach_nic(live, dev, monitor, nwfilter_uri)
 
 
-def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
+def _undo(steps: list[Callable[[], object]]) -> None:
+    """One rollback: the steps done so far, last first; one that fails does not stop the others."""
+    for step in reversed(steps):
+        with contextlib.suppress(Error):
+            step()
+
+
+def _attach_disk(live: Domain, disk: Disk, monitor: Monitor, fd_groups: dict[str, FdGroup]) -> None:
     assert live.devices is not None
     bus = disk.target_bus or ("virtio" if (disk.target_dev or "").startswith("vd") else "sata")
     if bus != "virtio" or disk.device not in (None, "disk"):
         raise NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, f"disk bus '{bus}' cannot be hotplugged")
-    if disk.source_fdgroup is not None:  # (libvirt passes the group's descriptors with QMP add-fd: not done yet)
-        raise NotSupportedError(
-            ErrorCode.CONFIG_UNSUPPORTED, "hotplug of a disk on associated descriptors (fdgroup) is not supported yet"
-        )
     path = disk.source_file or disk.source_dev
-    if disk.type != "network" and (not path or not os.path.exists(path)):
+    # (an image on passed descriptors is QEMU's through them: the daemon need not reach its path)
+    if disk.type != "network" and disk.source_fdgroup is None and (not path or not os.path.exists(path)):
         raise OperationFailedError(ErrorCode.OPERATION_FAILED, f"Cannot access storage file '{path}'", verbatim=False)
     disk.target_bus = bus
     disk.source_index = next_node_id(live)
@@ -202,22 +217,26 @@ def _attach_disk(live: Domain, disk: Disk, monitor: Monitor) -> None:
         disk.alias = Alias(name=disk_alias(disk))
     reserve_next_pci_address(live, disk)
     props = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(disk.address)
-    added: list[str] = []
+    undo: list[Callable[[], object]] = []
     try:
-        for node in disk_blockdevs(disk):
+        nodes = disk_blockdevs(disk)
+        fdset = pass_disk_fds(monitor, disk, fd_groups)  # (qemuDomainPrepareStorageSourceFDs, then add-fd)
+        if fdset is not None:
+            undo.append(lambda: monitor.execute("remove-fd", {"fdset-id": fdset}))
+            storage = f"libvirt-{disk.source_index}-storage"
+            nodes = [fdset_storage_node(disk, n, fdset) if n.get("node-name") == storage else n for n in nodes]
+        for node in nodes:
             monitor.execute("blockdev-add", node)
-            added.append(str(node["node-name"]))
+            undo.append(functools.partial(monitor.execute, "blockdev-del", {"node-name": node["node-name"]}))
         monitor.execute("device_add", {"driver": "virtio-blk-pci", **props, "drive": format_node(disk),
                                        "id": disk.alias.name})  # fmt: skip
     except Error:
-        for name in reversed(added):
-            with contextlib.suppress(Error):
-                monitor.execute("blockdev-del", {"node-name": name})
+        _undo(undo)
         raise
     live.devices.disks = [*live.devices.disks, disk]
 
 
-def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[str, str]]:
+def _attach_nic(live: Domain, nic: Interface, monitor: Monitor, nwfilter_uri: str) -> list[tuple[str, str]]:
     assert live.devices is not None
     nic.model_type = nic.model_type or "rtl8139"
     model = NIC_MODELS.get(nic.model_type)
@@ -230,27 +249,31 @@ def _attach_nic(live: Domain, nic: Interface, monitor: Monitor) -> list[tuple[st
         netdev_id, device_id = f"host{user_alias}", user_alias
     reserve_next_pci_address(live, nic)
     address = DeviceArgs(live, {}, None, False, is_q35(live)).address_props(nic.address)
+    if nic.type not in ("user", "bridge", "ethernet", "network"):
+        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"interface type '{nic.type}' cannot be hotplugged")
     opened: list[tuple[str, str]] = []
     taps = {}
-    if nic.type == "user":
-        netdev: dict[str, Any] = {"type": "user", "id": netdev_id}
-    elif nic.type in ("bridge", "ethernet", "network"):
-        taps = open_taps([nic])
-        tap = taps[0]
-        monitor.pass_fd(tap.fd, f"tap-{netdev_id}")
-        netdev = {"type": "tap", "fd": f"tap-{netdev_id}", "id": netdev_id}
-        opened.append((tap.mac, "/dev/net/tun"))
-    else:
-        raise NotSupportedError(ErrorCode.CONFIG_UNSUPPORTED, f"interface type '{nic.type}' cannot be hotplugged")
+    undo: list[Callable[[], object]] = []
     try:
+        netdev: dict[str, Any] = {"type": "user", "id": netdev_id}
+        if nic.type != "user":
+            taps = open_taps([nic])
+            tap = taps[0]
+            opened.append((tap.mac, "/dev/net/tun"))
+            # the tap exists and QEMU has not seen it: its <filterref> becomes a binding on it first, as libvirt's
+            # qemuInterfaceBridgeConnect/EthernetConnect call virDomainConfNWFilterInstantiate
+            bind_nic_filters(live, [nic], nwfilter_uri)
+            undo.append(lambda: unbind_nic_filters([nic], nwfilter_uri))
+            monitor.pass_fd(tap.fd, f"tap-{netdev_id}")
+            undo.append(lambda: monitor.execute("closefd", {"fdname": f"tap-{netdev_id}"}))  # (unless netdev took it)
+            netdev = {"type": "tap", "fd": f"tap-{netdev_id}", "id": netdev_id}
         monitor.execute("netdev_add", netdev)
-        try:
-            monitor.execute("device_add", {"driver": model, "netdev": netdev_id, "id": device_id, "mac": nic.mac,
-                                           **address})  # fmt: skip
-        except Error:
-            with contextlib.suppress(Error):
-                monitor.execute("netdev_del", {"id": netdev_id})
-            raise
+        undo.append(lambda: monitor.execute("netdev_del", {"id": netdev_id}))
+        monitor.execute("device_add", {"driver": model, "netdev": netdev_id, "id": device_id, "mac": nic.mac,
+                                       **address})  # fmt: skip
+    except BaseException:
+        _undo(undo)
+        raise
     finally:
         close_taps(taps)  # QEMU holds its own copy (or none, after a failure: then the tap goes)
     nic.alias = Alias(name=device_id)
@@ -285,6 +308,8 @@ def finish_removal(live: Domain, item: Disk | Interface, monitor: Monitor) -> No
         for node in _node_names(item):
             with contextlib.suppress(Error):
                 monitor.execute("blockdev-del", {"node-name": node})
+        with contextlib.suppress(Error):  # (its nodes have let the descriptors go: the set can go too)
+            remove_disk_fdsets(monitor, item)
         live.devices.disks = [d for d in live.devices.disks if d is not item]
     else:
         name = item.alias.name if item.alias is not None and item.alias.name else ""

@@ -366,6 +366,29 @@ class Monitor:
                 ErrorCode.OPERATION_FAILED, f"QEMU 'getfd' failed: {exc}", domain=ErrorDomain.QEMU
             ) from exc
 
+    async def _add_fd(self, fd: int, arguments: dict[str, Any]) -> Any:
+        assert self._client is not None
+        self._client.send_fd_scm(fd)  # SCM_RIGHTS rides on the next message, which must be add-fd
+        return await self._client.execute("add-fd", arguments)
+
+    def add_fd(self, fd: int, fdset: int | None, opaque: str, timeout: float = 30.0) -> int:
+        """Put a copy of ``fd`` in QEMU's descriptor set ``fdset`` (a new set QEMU numbers when None), for a
+        ``/dev/fdset/N`` path (libvirt's qemuMonitorAddFileHandleToSet); returns the set's number."""
+        if self._client is None:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_TIMEOUT if self.held_elsewhere else ErrorCode.OPERATION_FAILED,
+                f"QEMU monitor of '{self.name}' is not connected",
+                domain=ErrorDomain.QEMU,
+            )
+        arguments: dict[str, Any] = {"opaque": opaque} | ({} if fdset is None else {"fdset-id": fdset})
+        try:
+            reply = self._run(self._add_fd(fd, arguments), timeout)
+        except QMPError as exc:
+            raise OperationFailedError(
+                ErrorCode.OPERATION_FAILED, f"QEMU 'add-fd' failed: {exc}", domain=ErrorDomain.QEMU
+            ) from exc
+        return int(reply["fdset-id"])
+
     async def _shutdown(self) -> None:
         if self._client is not None:
             try:
