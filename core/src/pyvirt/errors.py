@@ -337,6 +337,8 @@ def _messages() -> dict[int, tuple[str, str]]:
         "INVALID_DOMAIN_SNAPSHOT": ("Invalid domain snapshot", "Invalid domain snapshot: %s"),
         "NO_DOMAIN_SNAPSHOT": ("Domain snapshot not found", "Domain snapshot not found: %s"),
         "NO_DOMAIN_CHECKPOINT": ("Domain checkpoint not found", "Domain checkpoint not found: %s"),
+        "INVALID_DOMAIN_CHECKPOINT": ("Invalid domain checkpoint", "Invalid domain checkpoint: %s"),
+        "CHECKPOINT_INCONSISTENT": ("checkpoint inconsistent", "checkpoint inconsistent: %s"),
         "NO_DOMAIN_BACKUP": ("Domain backup job id not found", "Domain backup job id not found: %s"),
         "INVALID_STREAM": ("invalid stream pointer", "invalid stream pointer in %s"),
         "ARGUMENT_UNSUPPORTED": ("argument unsupported", "argument unsupported: %s"),

@@ -1,7 +1,7 @@
 """Renaming an inactive QEMU domain as libvirt's qemuDomainRename does: same UUID, files under the new name.
 
 libvirt writes the definition under the new name, points a new autostart
-link at it, rewrites the snapshot metadata in the new name's directory and
+link at it, rewrites the snapshot and checkpoint metadata in the new name's directory and
 then removes the old name's files; on a failure the old name keeps its files.
 """
 
@@ -33,8 +33,9 @@ def _check(state: QemuState, obj: DomainObj, new_name: str) -> None:
         raise XMLError(ErrorCode.XML_ERROR, f"name {new_name} cannot contain '/'")
 
 
-def _snapshot_dir(state: QemuState, name: str) -> str:
-    return os.path.join(state.paths.lib, "snapshot", name)
+def _metadata_dirs(state: QemuState, name: str) -> list[str]:
+    """Where the name's snapshot and checkpoint documents live (libvirt's snapshotDir and checkpointDir)."""
+    return [os.path.join(state.paths.lib, kind, name) for kind in ("snapshot", "checkpoint")]
 
 
 def _remove_name(state: QemuState, name: str) -> None:
@@ -42,7 +43,8 @@ def _remove_name(state: QemuState, name: str) -> None:
     for path in (state.paths.config_xml(name), state.paths.autostart_link(name)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-    shutil.rmtree(_snapshot_dir(state, name), ignore_errors=True)
+    for path in _metadata_dirs(state, name):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def rename_domain(state: QemuState, obj: DomainObj, new_name: str) -> None:
@@ -53,9 +55,9 @@ def rename_domain(state: QemuState, obj: DomainObj, new_name: str) -> None:
     try:
         if obj.autostart:
             os.symlink(state.paths.config_xml(new_name), state.paths.autostart_link(new_name))
-        old_snaps = _snapshot_dir(state, old_name)
-        if os.path.isdir(old_snaps):
-            shutil.copytree(old_snaps, _snapshot_dir(state, new_name))
+        for old_dir, new_dir in zip(_metadata_dirs(state, old_name), _metadata_dirs(state, new_name), strict=True):
+            if os.path.isdir(old_dir):
+                shutil.copytree(old_dir, new_dir)
         obj.live.name = new_name
         state.save_config(obj.live)
     except OSError as exc:

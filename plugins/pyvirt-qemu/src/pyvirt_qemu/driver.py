@@ -113,6 +113,7 @@ from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.backup import BackupHooks
 from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.bypass_cache import CacheBypassingReader
+from pyvirt_qemu.checkpoints import CheckpointHooks, undefine_checkpoints
 from pyvirt_qemu.command_line import build_command_line, emulator_for
 from pyvirt_qemu.command_line_devices import DeviceArgs
 from pyvirt_qemu.control_info import ControlInfoHooks
@@ -230,7 +231,7 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
 
 class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
                      GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
-                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks):  # fmt: skip
+                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
     # lock and job a domain has while calling them.
@@ -356,7 +357,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             | DomainUndefineFlags.SNAPSHOTS_METADATA
             | DomainUndefineFlags.NVRAM
             | DomainUndefineFlags.KEEP_NVRAM
-            | DomainUndefineFlags.KEEP_TPM,
+            | DomainUndefineFlags.KEEP_TPM
+            | DomainUndefineFlags.CHECKPOINTS_METADATA,
             "qemuDomainUndefineFlags",
         )
         obj = self.state.find(dom)
@@ -379,6 +381,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 )
             if count and flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
                 snapshots.remove_all()
+            undefine_checkpoints(self.state.paths, obj, bool(flags & DomainUndefineFlags.CHECKPOINTS_METADATA))
             managed = self.state.paths.managed_save(obj.name)
             if os.path.exists(managed):
                 if not flags & DomainUndefineFlags.MANAGED_SAVE:  # VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
