@@ -318,3 +318,9 @@ def cmd_domjobinfo(s: Session, o: dict[str, Any]) -> None:
         row(label, f"{int(values['downtime']):<12} ms")
     if "setup_time" in values:
         row("Setup time:", f"{int(values['setup_time']):<12} ms")
+    if "disk_temp_used" in values:  # a pull backup's scratch space
+        size("Temporary disk space use:", "disk_temp_used")
+    if "disk_temp_total" in values:
+        size("Temporary disk space total:", "disk_temp_total")
+    if "errmsg" in values:
+        row("Error message:", str(values["errmsg"]))

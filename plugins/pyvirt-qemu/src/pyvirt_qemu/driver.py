@@ -733,7 +733,11 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
 
     @hookimpl
     def domain_get_job_stats(self, dom: DomainRef, flags: int) -> tuple[int, list[TypedParam]]:
-        return dump.job_stats(self, dom, flags) or migration.job_stats(self, dom, flags)
+        return (
+            dump.job_stats(self, dom, flags)
+            or self.backup_job_stats(dom, flags)
+            or migration.job_stats(self, dom, flags)
+        )
 
     @hookimpl
     def domain_migrate_start_post_copy(self, dom: DomainRef, flags: int) -> None:
@@ -2043,6 +2047,7 @@ class QemuDriver(QemuStateHooks, QemuHostChecks, HypervisorDriver):
                 state.graphics_cfg = conf.graphics()
                 state.chardev_tls = conf.chardev_tls_config()
                 state.nbd_tls = conf.nbd_tls_config()
+                state.backup_tls = conf.backup_tls_config()
                 state.migration_keepalive = (conf.keepalive_interval, conf.keepalive_count)
                 state.auto_start_bypass_cache = conf.auto_start_bypass_cache
                 if conf.hugetlbfs_mount:

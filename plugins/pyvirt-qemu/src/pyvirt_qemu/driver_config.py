@@ -14,6 +14,7 @@ from typing import ClassVar
 from pydantic import Field, StrictStr
 
 from pyvirt.local_driver.driver_config import ConfBool, ConfStrList, SecuritySettings, load_driver_config
+from pyvirt_qemu.backup_def import BackupTls
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.network_disks import NbdTls
@@ -129,6 +130,9 @@ class QemuSettings(SecuritySettings):
     default_tls_x509_cert_dir: StrictStr = "/etc/pki/qemu"
     default_tls_x509_verify: ConfBool | None = None
     default_tls_x509_secret_uuid: StrictStr | None = None
+    backup_tls_x509_cert_dir: StrictStr | None = None
+    backup_tls_x509_verify: ConfBool | None = None
+    backup_tls_x509_secret_uuid: StrictStr | None = None
     vnc_listen: StrictStr = "127.0.0.1"
     vnc_auto_unix_socket: ConfBool = False
     vnc_password: StrictStr | None = None
@@ -213,6 +217,15 @@ class QemuSettings(SecuritySettings):
             enabled=self.nbd_tls,
             cert_dir=self._cert_dir(self.nbd_tls_x509_cert_dir, "nbd"),
             secret_uuid=self._secret_uuid(self.nbd_tls_x509_secret_uuid, self.nbd_tls_x509_cert_dir),
+        )
+
+    def backup_tls_config(self) -> BackupTls:
+        """TLS for a pull backup's NBD server, with libvirt's fallbacks: ``/etc/pki/libvirt-backup`` or the default
+        directory, peer verification on unless a key says otherwise (SET_TLS_VERIFY_DEFAULT(backup, true))."""
+        return BackupTls(
+            cert_dir=self._cert_dir(self.backup_tls_x509_cert_dir, "backup"),
+            verify=_first_set(self.backup_tls_x509_verify, self.default_tls_x509_verify, True),
+            secret_uuid=self._secret_uuid(self.backup_tls_x509_secret_uuid, self.backup_tls_x509_cert_dir),
         )
 
 

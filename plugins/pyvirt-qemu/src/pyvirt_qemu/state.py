@@ -60,6 +60,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.local_driver.status_file import Status, read_status, remove_status, write_status
 from pyvirt.security.stack import SecurityStack
 from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
+from pyvirt_qemu.backup_def import BackupTls
 from pyvirt_qemu.block_chain import runtime as chain_runtime
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.graphics import GraphicsConfig
@@ -120,6 +121,7 @@ class QemuState(DomainTable[DomainObj]):
         self.graphics_cfg = GraphicsConfig()  # qemu.conf's display settings (set by the driver)
         self.chardev_tls: ChardevTls | None = None  # qemu.conf's chardev_tls* settings (set by the driver)
         self.nbd_tls: NbdTls | None = None  # qemu.conf's nbd_tls* settings (set by the driver)
+        self.backup_tls = BackupTls()  # qemu.conf's backup_tls_x509_* settings (set by the driver)
         self.hugepage_mounts: list[HugetlbfsMount] | None = None  # qemu.conf's hugetlbfs_mount (None: /proc/mounts)
         self.migration_keepalive = (5, 5)  # qemu.conf's keepalive_interval/_count: a p2p migration's connection
         self.auto_start_bypass_cache = False  # qemu.conf's auto_start_bypass_cache: the flag autostart starts with
