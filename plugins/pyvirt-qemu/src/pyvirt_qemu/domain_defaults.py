@@ -42,7 +42,7 @@ from pyvirt_qemu.usb_addresses import assign_usb_addresses, usb_devices
 from pyvirt_qemu.virtio_transports import assign_virtio_mmio_addresses
 from pyvirt_qemu.zpci_addresses import assign_zpci_ids, reserve_zpci_ids
 
-__all__ = ["apply_defaults"]
+__all__ = ["apply_defaults", "assign_added_device_addresses"]
 
 LIBVIRT_VIRT_TYPES = frozenset({"qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
                                 "vbox", "phyp", "parallels", "bhyve", "vz", "hvf"})  # fmt: skip
@@ -89,6 +89,27 @@ def _add_controller(dom: Domain, kind: str, index: int, model: str | None = None
     if not _has_controller(dom, kind, index):
         # virDomainDefAddController appends: implicit controllers come after the parsed ones, in the order added
         dom.devices.controllers = [*dom.devices.controllers, Controller(type=kind, index=index, model=model)]
+
+
+def _check_pci_root(dom: Domain) -> None:
+    """qemuDomainDefAddDefaultDevices: the PCI controller with index 0 is the machine's root. It is checked
+    here, before any controller's own checks, because an index-less pcie-root-port written before (or
+    without) the pcie-root gets index 0 and would otherwise reach QEMU as a root port plugged into itself."""
+    assert dom.devices is not None
+    root = next((c for c in dom.devices.controllers if c.type == "pci" and (c.index or 0) == 0), None)
+    want = "pcie-root" if is_q35(dom) else "pci-root"
+    if root is not None and root.model is not None and root.model != want:
+        raise XMLError(ErrorCode.XML_ERROR, f"The PCI controller with index='0' must be model='{want}' for this "
+                       f"machine type, but model='{root.model}' was found instead")  # fmt: skip
+
+
+def assign_added_device_addresses(dom: Domain, cache_dir: str | None) -> None:
+    """qemuDomainAttachDeviceConfig's post-parse: a device added to a persistent definition gets its PCI
+    address as at define (qemuDomainAssignAddresses), a q35 guest a free root port or a new one appended."""
+    caps = _emulator_caps(dom, cache_dir)
+    assign_pci_addresses(
+        dom, "pcie-root-port" if _has(caps, "pcie-root-port") else "ioh3420", _has(caps, "pcie-pci-bridge")
+    )
 
 
 def _sorted_disks(disks: list[Disk]) -> list[Disk]:
@@ -255,31 +276,6 @@ def _controller_models(dom: Domain, caps: EmulatorCaps | None, new_domain: bool 
             c.model = "ibmvscsi" if is_pseries(dom) else "lsilogic"  # qemuDomainGetSCSIControllerModel
         elif c.type == "pci" and (c.index or 0) == 0:
             c.model = "pcie-root" if is_q35(dom) else "pci-root"
-
-
-def _in_libvirt_order(controllers: list[Controller]) -> list[Controller]:
-    """The order libvirt's parser keeps controllers in (virDomainControllerInsertPreAlloced): one type together,
-    in index order, a USB master before its companions of the same index. PCI slots are handed out in this
-    order, so three ICH9 EHCI sets given as index 0, 2, 1 get slots 2, 3, 4 in index order, as with libvirt.
-
-    (libvirt sorts as it parses, before giving unindexed controllers an index; by now every controller has
-    one, which only differs for an unindexed controller written after a higher index of its type.)
-    """
-    out: list[Controller] = []
-    for new in controllers:
-        at = -1
-        for i in range(len(out) - 1, -1, -1):
-            cur = out[i]
-            if cur.type != new.type:
-                continue
-            later = (cur.index or 0) > (new.index or 0)
-            master_first = new.master_startport is None and cur.master_startport is not None and cur.index == new.index
-            if later or master_first:
-                at = i
-            elif at == -1:
-                at = i + 1
-        out.insert(len(out) if at == -1 else at, new)
-    return out
 
 
 def _virt_board(dom: Domain) -> bool:
@@ -482,7 +478,8 @@ def apply_defaults(
     # the generic post-parse's implicit controllers (a smartcard's ccid) come after the machine's, as libvirt
     # runs it after the driver's
     generic = [c for c in d.controllers if c.implicit]
-    d.controllers = _in_libvirt_order([c for c in d.controllers if not c.implicit])
+    # (the parser put the others in libvirt's order already: pyvirt.conf's virDomainControllerInsertPreAlloced)
+    d.controllers = [c for c in d.controllers if not c.implicit]
     # the machine's own controllers come before those the disks imply, as libvirt adds them (its driver's
     # post-parse runs before the generic one): an i440fx guest lists usb, pci-root, then ide
     pseries = is_pseries(dom)
@@ -491,7 +488,8 @@ def apply_defaults(
         _add_default_usb(dom, caps)
     if is_q35(dom):
         _add_controller(dom, "sata", 0)
-    if machine_known and not _has_controller(dom, "pci", 0):
+    if machine_known:
+        _check_pci_root(dom)
         _add_controller(dom, "pci", 0)
     if _virt_board(dom) and _has(caps, "gpex-pcihost") and not _has_controller(dom, "pci", 0):
         _add_controller(dom, "pci", 0, "pcie-root")  # the ARM and RISC-V 'virt' boards' generic PCIe host

@@ -121,7 +121,7 @@ from pyvirt_qemu.cpu_affinity import pin_emulator_threads
 from pyvirt_qemu.cpu_compare import CpuCompareHooks
 from pyvirt_qemu.disk_iotune import disk_qom_path, throttle_args
 from pyvirt_qemu.domain_capabilities import domain_capabilities_xml
-from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.domain_defaults import apply_defaults, assign_added_device_addresses
 from pyvirt_qemu.domain_logs import remove_logs
 from pyvirt_qemu.domain_rename import rename_domain
 from pyvirt_qemu.domain_validation import check_cpu_model
@@ -147,7 +147,8 @@ from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepar
 from pyvirt_qemu.migration_compression import MigrationCompressionHooks
 from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
+from pyvirt_qemu.pci_addresses import is_q35
+from pyvirt_qemu.pci_hotplug import reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import ImageWriter, drop_if_partial, read_image
 from pyvirt_qemu.snapshot_memory import check_disk_only, create_with_memory
@@ -1594,10 +1595,16 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 self._device_added(obj, live_dev.alias.name if live_dev.alias is not None else None)
             if config:
                 assert persistent.devices is not None
+                before = persistent.devices.model_copy(deep=True)
                 if isinstance(dev, Disk):
                     persistent.devices.disks = [*persistent.devices.disks, dev.model_copy(deep=True)]
                 else:
                     persistent.devices.interfaces = [*persistent.devices.interfaces, dev.model_copy(deep=True)]
+                try:
+                    assign_added_device_addresses(persistent, self.state.paths.cache)
+                except Error:
+                    persistent.devices = before  # (nothing half-applied)
+                    raise
                 self.state.save_config(persistent)
 
     def _device_added(self, obj: DomainObj, alias: str | None) -> None:

@@ -31,7 +31,8 @@ from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.fd_groups import FdGroup, fdset_storage_node
 from pyvirt_qemu.hotplug_fdsets import pass_disk_fds, remove_disk_fdsets
 from pyvirt_qemu.monitor import Monitor
-from pyvirt_qemu.pci_addresses import is_q35, reserve_next_pci_address
+from pyvirt_qemu.pci_addresses import is_q35
+from pyvirt_qemu.pci_hotplug import reserve_next_pci_address
 from pyvirt_qemu.tap import close_taps, open_taps
 
 __all__ = [

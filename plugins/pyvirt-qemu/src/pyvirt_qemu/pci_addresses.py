@@ -43,12 +43,16 @@ from pyvirt.errors import ErrorCode, InternalError, NotSupportedError, XMLError
 
 __all__ = [
     "PciAddress",
+    "Slots",
     "assign_pci_addresses",
     "insert_controller",
     "is_i440fx",
+    "is_pcie_endpoint",
     "is_q35",
     "pci_address",
-    "reserve_next_pci_address",
+    "place_next",
+    "slots_in_use",
+    "wants_pci",
 ]
 
 # (type, model) of controllers that are PCI devices themselves
@@ -112,12 +116,12 @@ def pci_address(address: Address | None) -> PciAddress | None:
                       a.get("multifunction"))  # fmt: skip
 
 
-def _wants_pci(address: Address | None) -> bool:
+def wants_pci(address: Address | None) -> bool:
     """libvirt's 'address wanted': no address yet, or a PCI one without a slot."""
     return address is None or (address.attrs.get("type") == "pci" and "slot" not in address.attrs)
 
 
-class _Slots:
+class Slots:
     """Used functions per (bus, slot) on the buses a guest has."""
 
     def __init__(self, buses: int) -> None:
@@ -183,8 +187,8 @@ def _all_addressed(dom: Domain) -> Iterator[Any]:
         yield d.vsock
 
 
-def _slots_in_use(dom: Domain) -> _Slots:
-    slots = _Slots(_bus_count(dom))
+def slots_in_use(dom: Domain) -> Slots:
+    slots = Slots(_bus_count(dom))
     for dev in _all_addressed(dom):
         addr = pci_address(getattr(dev, "address", None))
         if addr is not None:
@@ -192,14 +196,14 @@ def _slots_in_use(dom: Domain) -> _Slots:
     return slots
 
 
-def _place(slots: _Slots, dev: Any, function: int = 0, multifunction: str | None = None) -> None:
+def place_next(slots: Slots, dev: Any, function: int = 0, multifunction: str | None = None) -> None:
     addr = slots.next_free(function)
     addr = PciAddress(addr.bus, addr.slot, addr.function, multifunction)
     slots.reserve(addr)
     dev.address = addr.to_address()
 
 
-def _place_piix3(dom: Domain, slots: _Slots) -> None:
+def _place_piix3(dom: Domain, slots: Slots) -> None:
     """The PIIX3's functions on slot 1, and the primary video on slot 2 when it is free."""
     assert dom.devices is not None
     fixed = {("ide", 0): PciAddress(0, 1, 1), ("usb", 0): PciAddress(0, 1, 2)}
@@ -219,9 +223,9 @@ def _place_piix3(dom: Domain, slots: _Slots) -> None:
         if function not in slots.used.get((0, 1), set()):
             slots.reserve(PciAddress(0, 1, function))
     videos = [v for v in dom.devices.videos if v.model_type not in ("none", "ramfb")]
-    if videos and dom.devices.videos[0] is videos[0] and _wants_pci(videos[0].address):
+    if videos and dom.devices.videos[0] is videos[0] and wants_pci(videos[0].address):
         if slots.in_use(0, 2):
-            _place(slots, videos[0])
+            place_next(slots, videos[0])
         else:
             slots.reserve(PciAddress(0, 2))
             videos[0].address = PciAddress(0, 2).to_address()
@@ -237,7 +241,7 @@ def _controller_takes_slot(c: Controller) -> bool:
     return not (c.type == "scsi" and c.model == "ncr53c90")
 
 
-def _place_usb2_companion(dom: Domain, slots: _Slots, c: Controller) -> None:
+def _place_usb2_companion(dom: Domain, slots: Slots, c: Controller) -> None:
     """ICH9 EHCI and its UHCI companions share one slot, one function each (uhci1 is multifunction)."""
     assert dom.devices is not None
     function, multi = _USB2_COMPANIONS[c.model or ""]
@@ -250,7 +254,7 @@ def _place_usb2_companion(dom: Domain, slots: _Slots, c: Controller) -> None:
             slots.reserve(addr)
             c.address = addr.to_address()
             return
-    _place(slots, c, function, multi)
+    place_next(slots, c, function, multi)
 
 
 def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port", pcie_pci_bridge: bool = True) -> None:
@@ -273,30 +277,30 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port", p
     # a pSeries guest's PCI root (its PHB) hands out slots as i440fx's does, without the PIIX3's reservations
     if not (pcie or i440fx or _is_pseries(dom)):
         return
-    slots = _slots_in_use(dom)
+    slots = slots_in_use(dom)
     if i440fx:
         _place_piix3(dom, slots)
     wanted: list[Any] = []
-    wanted += [c for c in d.controllers if c.type == "pci" and c.model not in _PCI_ROOTS and _wants_pci(c.address)]
-    wanted += [f for f in d.filesystems if _wants_pci(f.address)]
-    wanted += [n for n in d.interfaces if n.type != "hostdev" and _wants_pci(n.address)]
-    wanted += [s for s in d.sounds if s.model not in ("sb16", "pcspk", "usb") and _wants_pci(s.address)]
-    wanted += [c for c in d.controllers if _controller_takes_slot(c) and _wants_pci(c.address)]
-    wanted += [v for v in d.disks if (v.target_bus == "virtio") and _wants_pci(v.address)]
+    wanted += [c for c in d.controllers if c.type == "pci" and c.model not in _PCI_ROOTS and wants_pci(c.address)]
+    wanted += [f for f in d.filesystems if wants_pci(f.address)]
+    wanted += [n for n in d.interfaces if n.type != "hostdev" and wants_pci(n.address)]
+    wanted += [s for s in d.sounds if s.model not in ("sb16", "pcspk", "usb") and wants_pci(s.address)]
+    wanted += [c for c in d.controllers if _controller_takes_slot(c) and wants_pci(c.address)]
+    wanted += [v for v in d.disks if (v.target_bus == "virtio") and wants_pci(v.address)]
     wanted += [h for h in d.hostdevs if h.mode in (None, "subsystem") and (h.type in ("pci", "scsi_host")
-               or (h.type == "mdev" and h.model == "vfio-pci")) and _wants_pci(h.address)]  # fmt: skip
-    if d.memballoon is not None and d.memballoon.model in _VIRTIO and _wants_pci(d.memballoon.address):
+               or (h.type == "mdev" and h.model == "vfio-pci")) and wants_pci(h.address)]  # fmt: skip
+    if d.memballoon is not None and d.memballoon.model in _VIRTIO and wants_pci(d.memballoon.address):
         wanted.append(d.memballoon)
-    wanted += [r for r in d.rngs if _wants_pci(r.address)]
-    wanted += [w for w in d.watchdogs if w.model == "i6300esb" and _wants_pci(w.address)]
-    wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and _wants_pci(v.address)]
-    wanted += [i for i in d.inputs if i.bus == "virtio" and _wants_pci(i.address)]
-    wanted += [s for s in d.serials if s.target_type == "pci-serial" and _wants_pci(s.address)]
-    if d.iommu is not None and d.iommu.model == "virtio" and _wants_pci(d.iommu.address):
+    wanted += [r for r in d.rngs if wants_pci(r.address)]
+    wanted += [w for w in d.watchdogs if w.model == "i6300esb" and wants_pci(w.address)]
+    wanted += [v for v in d.videos if v.model_type not in ("none", "ramfb") and wants_pci(v.address)]
+    wanted += [i for i in d.inputs if i.bus == "virtio" and wants_pci(i.address)]
+    wanted += [s for s in d.serials if s.target_type == "pci-serial" and wants_pci(s.address)]
+    if d.iommu is not None and d.iommu.model == "virtio" and wants_pci(d.iommu.address):
         wanted.append(d.iommu)
-    if d.vsock is not None and _wants_pci(d.vsock.address):
+    if d.vsock is not None and wants_pci(d.vsock.address):
         wanted.append(d.vsock)
-    wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and _wants_pci(m.address)]
+    wanted += [m for m in d.memories if m.model in ("virtio-mem", "virtio-pmem") and wants_pci(m.address)]
     if i440fx:
         added = _add_pci_bridges(dom, slots, wanted)
         first_other = next((i for i, w in enumerate(wanted) if not (isinstance(w, Controller) and w.type == "pci")),
@@ -309,17 +313,17 @@ def assign_pci_addresses(dom: Domain, root_port_model: str = "pcie-root-port", p
             if isinstance(dev, Controller) and dev.type == "usb" and dev.model in _USB2_COMPANIONS:
                 _place_usb2_companion(dom, slots, dev)
             else:
-                _place(slots, dev)
+                place_next(slots, dev)
     _set_all_multi(dom)
 
 
-def _add_pci_bridges(dom: Domain, slots: _Slots, wanted: list[Any]) -> list[Controller]:
+def _add_pci_bridges(dom: Domain, slots: Slots, wanted: list[Any]) -> list[Controller]:
     """qemuDomainAssignPCIAddresses' dry run on i440fx: a pci-bridge for every bus an address names that the
     guest lacks, and for the devices the buses it has cannot hold, appended to the controllers as libvirt adds
     them; returns the bridges added (they still need their own slots)."""
     d = dom.devices
     assert d is not None
-    dry = _Slots(max([slots.buses, *(bus + 1 for bus, _slot in slots.used)]))
+    dry = Slots(max([slots.buses, *(bus + 1 for bus, _slot in slots.used)]))
     dry.used = {key: set(functions) for key, functions in slots.used.items()}
 
     def reserve_next() -> None:
@@ -365,7 +369,7 @@ def insert_controller(controllers: list[Controller], new: Controller) -> list[Co
     return out
 
 
-def _is_pcie_endpoint(dev: Any) -> bool:
+def is_pcie_endpoint(dev: Any) -> bool:
     """Devices QEMU builds as PCI Express endpoints on q35: each wants a pcie-root-port of its own."""
     if (
         getattr(dev, "model", None) == "virtio-transitional"
@@ -396,7 +400,7 @@ def _is_pcie_endpoint(dev: Any) -> bool:
     return isinstance(dev, Filesystem)  # virtio-9p-pci
 
 
-def _fixed_q35(dom: Domain, slots: _Slots) -> None:
+def _fixed_q35(dom: Domain, slots: Slots) -> None:
     """The ICH9's own functions (LPC 1f.0, SATA 1f.2, SMBus 1f.3), then the primary video on slot 1."""
     d = dom.devices
     assert d is not None
@@ -413,10 +417,10 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
             slots.reserve(PciAddress(0, 0x1F, function))
     # the ICH9's own USB2 functions (00:1d.x, then 00:1a.x) for the first EHCI sets, and the DMI-to-PCI
     # bridge's own slot (00:1e.0), when still free (libvirt's qemuDomainValidateDevicePCISlotsQ35)
-    for first in [c for c in d.controllers if c.type == "usb" and c.model == "ich9-uhci1" and _wants_pci(c.address)]:
+    for first in [c for c in d.controllers if c.type == "usb" and c.model == "ich9-uhci1" and wants_pci(c.address)]:
         usb2 = [c for c in d.controllers if c.type == "usb" and c.index == first.index and c.model in _USB2_COMPANIONS]
         slot = next((s for s in (0x1D, 0x1A) if not slots.in_use(0, s)), None)
-        if slot is None or not all(_wants_pci(c.address) for c in usb2):
+        if slot is None or not all(wants_pci(c.address) for c in usb2):
             continue
         for c in usb2:
             function, multi = _USB2_COMPANIONS[c.model or ""]
@@ -428,9 +432,9 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
     if dmi is not None and not slots.in_use(0, 0x1E):
         slots.reserve(PciAddress(0, 0x1E))
         dmi.address = PciAddress(0, 0x1E).to_address()
-    hda = next((s for s in d.sounds if s.model == "ich9" and _wants_pci(s.address)), None)
+    hda = next((s for s in d.sounds if s.model == "ich9" and wants_pci(s.address)), None)
     videos = [v for v in d.videos if v.model_type not in ("none", "ramfb")]
-    if videos and d.videos[0] is videos[0] and _wants_pci(videos[0].address):
+    if videos and d.videos[0] is videos[0] and wants_pci(videos[0].address):
         addr = PciAddress(0, 1) if not slots.in_use(0, 1) else slots.next_free_on(0)
         slots.reserve(addr)
         videos[0].address = addr.to_address()
@@ -439,7 +443,7 @@ def _fixed_q35(dom: Domain, slots: _Slots) -> None:
         hda.address = PciAddress(0, 0x1B).to_address()
 
 
-def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: str = "pcie-root-port",
+def _assign_q35(dom: Domain, slots: Slots, wanted: list[Any], root_port_model: str = "pcie-root-port",
                 ich9: bool = True, pcie_pci_bridge: bool = True) -> None:  # fmt: skip
     """libvirt's q35 layout: every PCIe endpoint on its own pcie-root-port, the ports packed eight to a slot.
 
@@ -453,14 +457,17 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
     if ich9:
         _fixed_q35(dom, slots)
     ports = [c for c in d.controllers if c.type == "pci" and c.model == "pcie-root-port"]
-    wanted = [w for w in wanted if _wants_pci(w.address)]  # the chipset's own devices have theirs now
+    wanted = [w for w in wanted if wants_pci(w.address)]  # the chipset's own devices have theirs now
     # virtio-iommu is an integrated endpoint: on pcie-root itself, after the root ports have their slots
     integrated = [w for w in wanted if isinstance(w, Iommu)]
     wanted = [w for w in wanted if not isinstance(w, Iommu)]
-    endpoints = [w for w in wanted if not (isinstance(w, Controller) and w.type == "pci")]
+    # a pcie-to-pci-bridge of the XML takes a root port as an endpoint does, before the endpoints
+    on_ports = [w for w in wanted if isinstance(w, Controller) and w.type == "pci" and w.model == "pcie-to-pci-bridge"]
+    endpoints = on_ports + [w for w in wanted if not (isinstance(w, Controller) and w.type == "pci")]
     _place_pci_bridges(dom, slots, [w for w in wanted if isinstance(w, Controller) and w.type == "pci"
-                                    and w.model != "pcie-root-port"])  # fmt: skip
-    free_ports = [p.index or 0 for p in ports if not slots.in_use(p.index or 0, 0)]
+                                    and w.model not in ("pcie-root-port", "pcie-to-pci-bridge")])  # fmt: skip
+    # (taken by bus number, as libvirt searches its buses, whatever order the XML lists the ports in)
+    free_ports = sorted(p.index or 0 for p in ports if not slots.in_use(p.index or 0, 0))
     max_idx = max((c.index or 0 for c in d.controllers if c.type == "pci"), default=0)
     # libvirt's dry run, in device order: a PCIe endpoint takes a free root port or a new one; a conventional
     # PCI device a free slot of a PCI bus (a pci-bridge's or pcie-to-pci-bridge's), else a new
@@ -470,7 +477,10 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
     added: list[Controller] = []
     place: dict[int, PciAddress] = {}
     for dev in endpoints:
-        if _is_pcie_endpoint(dev):
+        if any(dev is b for b in on_ports) and not free_ports:  # (libvirt grows buses for endpoints only)
+            raise InternalError(ErrorCode.INTERNAL_ERROR,
+                                "Cannot automatically add a new PCI bus for a device with connect flags 2000")  # fmt: skip
+        if is_pcie_endpoint(dev) or any(dev is b for b in on_ports):
             bus = free_ports.pop(0) if free_ports else max_idx + 1 + len(added)
             if bus > max_idx:
                 added.append(Controller(type="pci", index=bus, model="pcie-root-port"))
@@ -487,8 +497,7 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
                 )
             port_index = max_idx + 1 + len(added)
             added += [Controller(type="pci", index=port_index, model="pcie-root-port"),
-                      Controller(type="pci", index=port_index + 1, model="pcie-to-pci-bridge",
-                                 model_name="pcie-pci-bridge", address=PciAddress(port_index, 0).to_address())]  # fmt: skip
+                      Controller(type="pci", index=port_index + 1, model="pcie-to-pci-bridge")]  # fmt: skip
             pci_buses.append(port_index + 1)
             addr = PciAddress(port_index + 1, 1)
         place[id(dev)] = addr
@@ -498,15 +507,12 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
     # the parser and the post-parse put in place
     d.controllers = [*d.controllers, *added]
     slots.buses = max(slots.buses, max_idx + 1 + len(added))
-    for c in added:
-        if c.model == "pcie-to-pci-bridge":
-            slots.reserve(PciAddress((c.index or 0) - 1, 0))  # on the root port added for it
     # slots already holding only root ports take more of them, one per function
     aggregate = {slot for slot in range(1, 32) if slots.used.get((0, slot)) and all(
         (a := pci_address(c.address)) is None or (a.bus, a.slot) != (0, slot) or c.model == "pcie-root-port"
         for c in d.controllers) and not _other_device_on(dom, slot)}  # fmt: skip
     for port in [c for c in d.controllers if c.type == "pci" and c.model == "pcie-root-port"]:
-        if _wants_pci(port.address):
+        if wants_pci(port.address):
             addr = _aggregate_slot(slots, aggregate)
             slots.reserve(addr)
             port.address = addr.to_address()
@@ -516,17 +522,38 @@ def _assign_q35(dom: Domain, slots: _Slots, wanted: list[Any], root_port_model: 
         port.target_chassis = port.target_chassis if port.target_chassis is not None else port.index
         if port.target_port is None:
             port.target_port = f"0x{(addr_now.slot << 3) + addr_now.function:x}"
-    for dev in endpoints:
-        addr = place[id(dev)]
-        slots.reserve(addr)
-        dev.address = addr.to_address()
+    _final_pass(dom, slots, [e for e in endpoints if not any(e is b for b in on_ports)])
     for dev in integrated:
         addr = slots.next_free_on(0)
         slots.reserve(addr)
         dev.address = addr.to_address()
 
 
-def _place_pci_bridges(dom: Domain, slots: _Slots, controllers: list[Controller]) -> None:
+def _final_pass(dom: Domain, slots: Slots, endpoints: list[Any]) -> None:
+    """libvirt's second pass on q35 (the dry run only decided which controllers to add): the pcie-to-pci-bridges
+    without an address first, in controller order, then the devices in their order, each on the first free bus
+    by number that takes it (a root port's only slot, or a PCI bridge's slots 1-31)."""
+    d = dom.devices
+    assert d is not None
+    pci = [c for c in d.controllers if c.type == "pci"]
+    port_buses = sorted(c.index or 0 for c in pci if c.model == "pcie-root-port")
+    pci_buses = sorted(c.index or 0 for c in pci if c.model in ("pci-bridge", "pcie-to-pci-bridge"))
+    bridges = [c for c in pci if c.model == "pcie-to-pci-bridge" and wants_pci(c.address)]
+    for dev in [*bridges, *endpoints]:
+        if (isinstance(dev, Controller) and dev.model == "pcie-to-pci-bridge") or is_pcie_endpoint(dev):
+            addr = next((PciAddress(b, 0) for b in port_buses if not slots.in_use(b, 0)), None)
+        else:
+            addr = next((PciAddress(b, slot) for b in pci_buses for slot in range(1, 32)
+                         if not slots.in_use(b, slot)), None)  # fmt: skip
+        if addr is None:
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
+        slots.reserve(addr)
+        dev.address = addr.to_address()
+    for bridge in bridges:
+        bridge.model_name = bridge.model_name or "pcie-pci-bridge"
+
+
+def _place_pci_bridges(dom: Domain, slots: Slots, controllers: list[Controller]) -> None:
     """PCI controllers other than root ports that came without an address: a dmi-to-pci-bridge (when 00:1e was
     taken) on the next free slot of pcie-root, a pci-bridge on the first free slot of a bus that takes one (a
     dmi-to-pci-bridge's from slot 0, a pci-bridge's or pcie-to-pci-bridge's from slot 1)."""
@@ -586,7 +613,7 @@ def _set_all_multi(dom: Domain) -> None:
                 dev.address = Address(attrs={**dev.address.attrs, "multifunction": "on"})
 
 
-def _aggregate_slot(slots: _Slots, aggregate: set[int]) -> PciAddress:
+def _aggregate_slot(slots: Slots, aggregate: set[int]) -> PciAddress:
     """The first pcie-root slot that is empty or already holds only root ports with a function to spare."""
     for slot in range(1, 32):
         used = slots.used.get((0, slot), set())
@@ -596,15 +623,3 @@ def _aggregate_slot(slots: _Slots, aggregate: set[int]) -> PciAddress:
         if slot in aggregate and len(used) < 8:
             return PciAddress(0, slot, min(set(range(8)) - used))
     raise InternalError(ErrorCode.INTERNAL_ERROR, "No more available PCI slots")
-
-
-def reserve_next_pci_address(dom: Domain, dev: Any) -> None:
-    """An address for a device added to a running or defined guest: the first free slot."""
-    if not (is_i440fx(dom) or is_q35(dom)) or not _wants_pci(getattr(dev, "address", None)):
-        return
-    slots = _slots_in_use(dom)
-    if is_i440fx(dom):
-        for function in (0, 1, 2, 3):
-            if function not in slots.used.get((0, 1), set()):
-                slots.reserve(PciAddress(0, 1, function))
-    _place(slots, dev)
