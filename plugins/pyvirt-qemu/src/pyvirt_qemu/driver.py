@@ -1709,8 +1709,11 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                         with contextlib.suppress(Error), obj.job.holding(Job.MODIFY):
                             if obj.process is None or not obj.process.alive():
                                 return
-                            finish()
+                            # the filter binding and the network port go before the NIC leaves the live
+                            # definition (libvirt's qemuDomainRemoveNetDevice): a client that sees the NIC gone
+                            # must not still find its binding
                             audit_removal()
+                            finish()
                             self.state.save_status(obj)
 
                     return run
