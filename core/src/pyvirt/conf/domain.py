@@ -496,6 +496,8 @@ class Seclabel(XmlModel):
     label: Annotated[str | None, X("label")] = None
     imagelabel: Annotated[str | None, X("imagelabel")] = None
     baselabel: Annotated[str | None, X("baselabel")] = None
+    # Not XML: the security manager added it at start (libvirt's ``implicit``); a migratable copy leaves it out
+    implicit: bool = False
 
     def xml_format_extra(self, elem: etree._Element) -> None:
         if self.type == "none" and "relabel" in elem.attrib:  # libvirt ends a type='none' label after its model
@@ -1099,6 +1101,15 @@ def format_domain(dom: Domain, flags: int = 0, *, domain_id: int = -1) -> str:
         for nic in copy.devices.interfaces if copy.devices else []:
             if nic.type == "network":
                 nic.source_portid = None  # nor is the network port a running NIC holds (virDomainNetDefFormat)
+        d = copy.devices
+        for chr_dev in [*d.serials, *d.parallels, *d.consoles, *d.channels] if d else []:
+            if chr_dev.type == "pty":  # nor the pty QEMU allocated (virDomainChrSourceDefFormat, the console's tty)
+                chr_dev.tty = None
+                for src in chr_dev.sources or []:
+                    src.path = None
+                chr_dev.sources = [
+                    s for s in chr_dev.sources or [] if any(v not in (None, []) for v in vars(s).values())
+                ] or None
     prefix, uri = ("xen", XEN_NS) if copy.xen_commandline else ("qemu", QEMU_NS)
     declared = bool(copy.xen_commandline or copy.qemu_args or copy.qemu_env)
     root = etree.Element("domain", nsmap={prefix: uri} if declared else None)

@@ -50,12 +50,16 @@ class Snapshot(XmlModel):
     disks: Annotated[list[SnapshotDisk] | None, X("disks/disk", model=SnapshotDisk, many=True)] = None
     domain_copy: Annotated[_DomainCopy | None, X("domain", model=_DomainCopy)] = None
     domain_xml: str | None = None  # the <domain> copy, formatted by the domain module
+    inactive_copy: Annotated[_DomainCopy | None, X("inactiveDomain", model=_DomainCopy)] = None
+    # a running persistent guest's definition for its next boot, as a <domain> document: written after the
+    # <domain> copy as <inactiveDomain> (virDomainDefFormatInternalSetRootName)
+    inactive_domain_xml: str | None = None
     active: Annotated[int | None, X("active")] = None
 
 
 def parse_snapshot(xml: str | bytes) -> Snapshot:
     snap = parse_document(Snapshot, xml, "domain_snapshot")  # libvirt's name for the document
-    snap.domain_copy = None
+    snap.domain_copy = snap.inactive_copy = None
     return snap
 
 
@@ -82,11 +86,19 @@ def check_snapshot_name(name: str) -> None:
 
 
 def format_snapshot(snap: Snapshot) -> str:
-    """The snapshot document with its ``<domain>`` copy indented inside it."""
+    """The snapshot document with its ``<domain>`` copy (and ``<inactiveDomain>``) indented inside it."""
     text = document_to_string(snap)
-    if not snap.domain_xml:
+    if not snap.domain_xml and not snap.inactive_domain_xml:
         return text
-    inner = "".join("  " + line + "\n" for line in snap.domain_xml.rstrip("\n").split("\n"))
+
+    def indented(xml: str) -> str:
+        return "".join("  " + line + "\n" for line in xml.rstrip("\n").split("\n"))
+
+    inner = indented(snap.domain_xml) if snap.domain_xml else ""
+    if snap.inactive_domain_xml:
+        opened = snap.inactive_domain_xml.rstrip("\n").replace("<domain", "<inactiveDomain", 1)
+        head, _, tail = opened.rpartition("</domain>")
+        inner += indented(head + "</inactiveDomain>" + tail)
     head, sep, tail = text.rpartition("</domainsnapshot>")
     marker = "  <active>" if "  <active>" in head else None
     if marker:

@@ -140,7 +140,7 @@ class SecurityStack:
                 if sl is None:
                     if not entry.default_confined:
                         continue
-                    sl = Seclabel(type="dynamic", model=model, relabel=True)
+                    sl = Seclabel(type="dynamic", model=model, relabel=True, implicit=True)
                     domain.seclabels = [*labels, sl]
                     added.append(sl)
                 elif sl.type == "none" and entry.require_confined:

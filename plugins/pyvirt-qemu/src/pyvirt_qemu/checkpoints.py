@@ -65,6 +65,7 @@ from pyvirt_qemu.checkpoint_bitmaps import (
     node_bitmaps,
     size_actions,
 )
+from pyvirt_qemu.moment_domain import moment_domain
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class CheckpointStore:
     """One domain's checkpoint documents on disk, and which of them is current."""
 
     def __init__(self, paths: DriverPaths, domain_name: str) -> None:
+        self.paths = paths
         self.dir = os.path.join(paths.lib, "checkpoint", domain_name)
 
     def _path(self, name: str) -> str:
@@ -249,11 +251,6 @@ def align_disks(chk: Checkpoint, dom: Domain) -> None:
     _name_bitmaps(chk)
 
 
-def _domain_copy(live: Domain) -> Domain:
-    """qemuCheckpointPrepare's copy of the definition: the live one formatted inactive and read back."""
-    return parse_domain(format_domain(live, DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE))
-
-
 def _check_disk(chk: Checkpoint, entry: CheckpointDisk, disk: Disk) -> None:
     """qemuCheckpointPrepare's refusals for one bitmap disk, and qemuDomainDiskBlockJobIsSupported's."""
     if entry.bitmap != chk.name:
@@ -282,7 +279,7 @@ def prepare_new(store: CheckpointStore, obj: DomainObj, chk: Checkpoint) -> None
     The caller holds the MODIFY job (or the backup's), and sends :func:`checkpoint_add_actions` in its
     transaction; then :func:`commit_new`.
     """
-    copy = _domain_copy(obj.live)
+    copy = moment_domain(obj.live, store.paths)  # qemuCheckpointPrepare's copy of the definition
     align_disks(chk, copy)
     live_disks = obj.live.devices.disks if obj.live.devices else []
     for i, entry in enumerate(chk.disks or []):

@@ -1811,7 +1811,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 if running:  # QEMU stops the guest while it saves and resumes it after
                     obj.expect("STOP")
                     obj.expect("RESUME")
-                store.create(snap, obj.live, state, proc.monitor)
+                store.create(snap, obj.live, state, proc.monitor, obj.persistent_def() if obj.persistent else None)
             else:
                 store.create(snap, obj.live, "shutoff", None)
             if flags & SNAPSHOT_CREATE_HALT and proc is not None:
@@ -1831,7 +1831,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             align_disks(snap, obj.live if proc is not None else persistent, "external", True)
             check_disk_only(snap, proc is not None)
             store.create_external(snap, persistent, obj.live if proc is not None else None,
-                                  proc.monitor if proc is not None else None)  # fmt: skip
+                                  proc.monitor if proc is not None else None, inactive=obj.persistent)  # fmt: skip
             if obj.persistent:
                 self.state.save_config(persistent)
             if proc is not None:
@@ -1863,10 +1863,10 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
         check_flags(flags, DomainSnapshotXMLFlags.SECURE, "qemuDomainSnapshotGetXMLDesc")
         store = self._store(snap.domain)[1]
         doc = store.load(snap.name)
-        doc.domain_xml = format_domain(
-            store.domain_of(doc),
-            DomainXMLFlags.INACTIVE | (DomainXMLFlags.SECURE if flags & DomainSnapshotXMLFlags.SECURE else 0),
-        )
+        inactive = DomainXMLFlags.INACTIVE | (DomainXMLFlags.SECURE if flags & DomainSnapshotXMLFlags.SECURE else 0)
+        doc.domain_xml = format_domain(store.domain_of(doc), inactive)
+        if doc.inactive_domain_xml:  # a running persistent guest's next-boot definition (<inactiveDomain>)
+            doc.inactive_domain_xml = format_domain(parse_domain(doc.inactive_domain_xml), inactive)
         doc.active = None
         return format_snapshot(doc)
 

@@ -141,12 +141,14 @@ def prepare_graphics(dom: Domain, cfg: GraphicsConfig, lib_dir: str, *, allocate
         first = g.listens[0] if g.listens else None
         if first is not None and first.type == "address" and not first.address:
             if auto_socket:
-                g.listens = [GraphicsListen(type="socket", socket=f"{lib_dir}/{g.type}.sock")]
+                g.listens = [GraphicsListen(type="socket", socket=f"{lib_dir}/{g.type}.sock", from_config=True)]
                 first = g.listens[0]
             else:
                 first.address = g.listen = listen_default
+                first.from_config = True
         if first is not None and first.type == "socket" and not first.socket:
             first.socket = f"{lib_dir}/{g.type}.sock"
+            first.auto_generated = True
         if first is None or first.type != "address":
             continue
         if g.type == "vnc" and (g.autoport or g.port in (None, -1)):

@@ -91,7 +91,7 @@ def create_with_memory(conn: QemuConnection, dom: DomainRef, snap: Snapshot, fla
             file_job_completed(conn.state, obj, AsyncJob.SNAPSHOT, info)  # operation "snapshot"
             image.close()
             persistent = obj.persistent_def() if obj.persistent else obj.live.model_copy(deep=True)
-            store.create_external(snap, persistent, obj.live, proc.monitor, state=state)
+            store.create_external(snap, persistent, obj.live, proc.monitor, state=state, inactive=obj.persistent)
             if obj.persistent:
                 conn.state.save_config(persistent)
         except BaseException:

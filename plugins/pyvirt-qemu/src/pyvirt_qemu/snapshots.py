@@ -35,6 +35,7 @@ from pyvirt.util.command import Command
 from pyvirt_qemu.block_nodes import node_id
 from pyvirt_qemu.device_aliases import disk_alias
 from pyvirt_qemu.hotplug import top_nodes
+from pyvirt_qemu.moment_domain import moment_domain
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["SnapshotStore", "snapshot_disks"]
@@ -98,6 +99,7 @@ class SnapshotStore:
     """One domain's snapshot documents on disk."""
 
     def __init__(self, paths: DriverPaths, name: str) -> None:
+        self.paths = paths
         self.dir = os.path.join(paths.lib, "snapshot", name)
 
     def _path(self, name: str) -> str:
@@ -125,6 +127,9 @@ class SnapshotStore:
         match = re.search(rb"<domain[\s>]", raw)  # not <domainsnapshot>
         dom_start, dom_end = (match.start() if match else -1), raw.rfind(b"</domain>")
         snap.domain_xml = raw[dom_start : dom_end + len(b"</domain>")].decode() if dom_start >= 0 else None
+        start, end = raw.find(b"<inactiveDomain"), raw.rfind(b"</inactiveDomain>")
+        if start >= 0 and end > start:  # kept as the <domain> document it was made from
+            snap.inactive_domain_xml = "<domain" + raw[start + len(b"<inactiveDomain") : end].decode() + "</domain>"
         return snap
 
     def domain_of(self, snap: Snapshot) -> Domain:
@@ -157,8 +162,11 @@ class SnapshotStore:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ operations
-    def create(self, snap: Snapshot, live: Domain, state: str, monitor: Monitor | None) -> None:
-        """Take the snapshot (running: through QMP, memory included; stopped: disks with qemu-img) and record it."""
+    def create(self, snap: Snapshot, live: Domain, state: str, monitor: Monitor | None,
+               inactive: Domain | None = None) -> None:  # fmt: skip
+        """Take the snapshot (running: through QMP, memory included; stopped: disks with qemu-img) and record it.
+        ``inactive``: a running persistent guest's definition for its next boot (the document's
+        ``<inactiveDomain>``)."""
         name = snap.name or ""
         disks = snapshot_disks(live)
         if not disks:
@@ -179,18 +187,22 @@ class SnapshotStore:
         snap.parent = self.current()
         snap.creation_time = int(time.time())
         snap.disks = [SnapshotDisk(name=d.target_dev, snapshot="internal") for _, d in disks]
-        snap.domain_xml = format_domain(live, 2)
+        snap.domain_xml = format_domain(moment_domain(live, self.paths, monitor is not None), 2)
+        snap.inactive_domain_xml = _inactive_copy(inactive) if monitor is not None else None
         snap.active = 1
         self.save(snap)
         self.set_current(name)
 
     def create_external(self, snap: Snapshot, persistent: Domain, live: Domain | None = None,
-                        monitor: Monitor | None = None, state: str | None = None) -> None:  # fmt: skip
+                        monitor: Monitor | None = None, state: str | None = None,
+                        inactive: bool = False) -> None:  # fmt: skip
         """External: a new qcow2 overlay on each disk's current image, which the definition now uses.
 
         ``state``: the guest's state when its memory went to the snapshot's
         memory file (a full-system external snapshot); without it the snapshot
-        is disk-only ("disk-snapshot", no memory).
+        is disk-only ("disk-snapshot", no memory). ``inactive``: ``persistent`` is a
+        running persistent guest's definition for its next boot, which the document
+        also keeps (``<inactiveDomain>``).
 
         A stopped guest's overlays are made with qemu-img; a running guest's by
         QEMU itself (blockdev-snapshot-sync on each disk's current top node), and
@@ -218,6 +230,8 @@ class SnapshotStore:
             plan.append((disk, overlay))
         if not plan and state is None:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "the domain has no disk to snapshot")
+        before = moment_domain(live or persistent, self.paths, live is not None)  # qemuSnapshotPrepare's copies
+        inactive_before = _inactive_copy(persistent) if inactive and live is not None else None
         made: list[str] = []
         try:
             if monitor is not None and live is not None:
@@ -242,7 +256,7 @@ class SnapshotStore:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
             raise
-        snap.domain_xml = format_domain(persistent, 2)  # the definition as it was, before the overlays
+        snap.domain_xml, snap.inactive_domain_xml = format_domain(before, 2), inactive_before
         for disk, overlay in plan:
             disk.source_file, disk.driver_type = overlay, "qcow2"
         if state is None:
@@ -300,3 +314,9 @@ class SnapshotStore:
         self.remove(name)
         if was_current:
             self.set_current(snap.parent)
+
+
+def _inactive_copy(persistent: Domain | None) -> str | None:
+    """qemuSnapshotPrepare's ``inactiveDom``: the next boot's definition copied through its XML (virDomainDefCopy,
+    migratable: only the PS/2 keyboard goes, and its parse puts it back where it was)."""
+    return format_domain(persistent, 2) if persistent is not None else None

@@ -63,6 +63,7 @@ from pyvirt.util.audit import AuditGuest, AuditLevel, Auditor
 from pyvirt_qemu.backup_def import BackupTls
 from pyvirt_qemu.block_chain import runtime as chain_runtime
 from pyvirt_qemu.chardev_tls import ChardevTls
+from pyvirt_qemu.checkpoints import CheckpointStore
 from pyvirt_qemu.graphics import GraphicsConfig
 from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
@@ -72,6 +73,7 @@ from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.network_disks import NbdTls
 from pyvirt_qemu.process import QemuProcess, pidfd_exited, set_owned_alone, shared_monitor_path
 from pyvirt_qemu.qmp_events import on_guest_event
+from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.swtpm import stop_swtpm
 from pyvirt_qemu.transient_disks import remove_transient_overlays
 from pyvirt_qemu.volume_disks import apply_volume_paths, volume_paths
@@ -153,9 +155,13 @@ class QemuState(DomainTable[DomainObj]):
         os.close(fd)  # (its flock goes with it)
 
     def remove(self, obj: DomainObj) -> None:
-        """Out of the table: whoever still waits for one of its jobs fails with libvirt's "no domain"."""
+        """Out of the table: whoever still waits for one of its jobs fails with libvirt's "no domain". A
+        transient guest's snapshot and checkpoint documents go with it (qemuDomainRemoveInactive)."""
         super().remove(obj)
         obj.job.mark_removed(obj.uuid, obj.name)
+        if not obj.persistent:
+            SnapshotStore(self.paths, obj.name).remove_all()
+            CheckpointStore(self.paths, obj.name).remove_all()
 
     def audit_guest(self, obj: DomainObj, pid: int) -> AuditGuest:
         return AuditGuest(obj.live.type or "kvm", obj.name, obj.uuid, pid)
