@@ -108,3 +108,43 @@ def test_filters_as_virsh_shows_them_on_libvirtd_and_pyvirtd(libvirtd: str, pyvi
     assert "allow-arp XML configuration edited" in references[1][0] and "action='drop'" in references[1][0]
     assert "allow-arp XML configuration not changed" in references[1][0]
     assert not pyvirtd.tracebacks()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a port for the bindings needs root")
+def test_bindings_that_need_an_ip_as_virsh_shows_them_on_libvirtd_and_pyvirtd(libvirtd: str, pyvirtd: PrivateDaemon,
+                                                                              tmp_path: Path) -> None:  # fmt: skip
+    """clean-traffic without IP on an existing port: both daemons accept it and learn (libvirtd's learning
+    finds no ebtables on this host and does nothing more; pyvirtd's thread ends with the delete), and show the
+    binding with the MAC parameter they added, without IP; CTRL_IP_LEARNING none and an invalid value, and a
+    filter missing more than IP, fail alike. (dhcp is not compared: libvirtd's DHCP-only rules need ebtables.)"""
+    port = f"nwfc{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "link", "add", port, "type", "veth", "peer", "name", f"{port}p"], check=True)
+    try:
+        script = [f"nwfilter-define {path}" for _name, path in _examples(tmp_path)]
+        vars_filter = tmp_path / "vars.xml"
+        vars_filter.write_text("<filter name='vars'><rule action='drop' direction='out'><ip srcipaddr='$IP'/></rule>"
+                               "<rule action='drop' direction='out'><ip dstipaddr='$FOO[1]'/></rule></filter>")  # fmt: skip
+        script.append(f"nwfilter-define {vars_filter}")
+        for name, extra in (("plain", ""), ("none", "none"), ("bogus", "bogus"), ("vars", "")):
+            param = f"<parameter name='CTRL_IP_LEARNING' value='{extra}'/>" if extra else ""
+            path = tmp_path / f"binding-{name}.xml"
+            path.write_text(f"<filterbinding><owner><name>g</name><uuid>d54df46f-1ab5-4a1b-8ab3-a6d2f5e8e2d5</uuid>"
+                            f"</owner><portdev name='{port}'/><mac address='52:54:00:00:00:03'/><filterref filter="
+                            f"'{'vars' if name == 'vars' else 'clean-traffic'}'>{param}</filterref></filterbinding>")  # fmt: skip
+            script.append(f"nwfilter-binding-create {path}")
+            if name == "plain":
+                script += [
+                    "nwfilter-binding-list",
+                    f"nwfilter-binding-dumpxml {port}",
+                    f"nwfilter-binding-delete {port}",
+                ]
+        script += ["nwfilter-binding-list", "nwfilter-undefine vars"]
+        line = " ; ".join(script)
+        reference = _run(["virsh", "-c", libvirtd, line])
+        mine = _run(["virsh", "-c", pyvirtd.uri("nwfilter:///system"), line])
+        assert mine == reference, "".join(difflib.unified_diff(reference[1].splitlines(True), mine[1].splitlines(True)))
+        assert "<parameter name='MAC' value='52:54:00:00:00:03'/>" in reference[0] and "'IP'" not in reference[0]
+        assert "learning value 'bogus' invalid." in reference[1] and "unavailable list elements: FOO[1]" in reference[1]
+        assert not pyvirtd.tracebacks()
+    finally:
+        subprocess.run(["ip", "link", "del", port], check=False)

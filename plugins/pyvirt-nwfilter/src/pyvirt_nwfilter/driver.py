@@ -7,7 +7,8 @@ NIC with ``<filterref>`` starts. Defining a filter that bindings use
 re-applies those bindings (libvirt's rebuild), and is undone if that fails;
 a filter a binding uses cannot be undefined. The rules are nftables tables
 (``nft``); pyvirtd's start re-applies every binding recorded, as libvirt's
-``nwfilterStateInitialize`` rebuilds them.
+``nwfilterStateInitialize`` rebuilds them. A binding whose filters need an
+``IP`` nothing gives is learned from the port's traffic (:mod:`learn`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from typing import Any
 
 from pyvirt.conf.nwfilter import NWFilter, format_nwfilter, parse_nwfilter
 from pyvirt.conf.nwfilter_binding import Binding, format_binding, parse_binding
+from pyvirt.conf.nwfilter_values import format_mac
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError
 from pyvirt.events import EventSink
 from pyvirt.flags import NWFilterBindingCreateFlags, NWFilterDefineFlags
@@ -29,14 +32,17 @@ from pyvirt.plugin.bases import HypervisorDriver
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import NWFilterBindingRef, NWFilterRef
 from pyvirt.uri import URI
-from pyvirt_nwfilter import nft
-from pyvirt_nwfilter.instantiate import filter_closure, instantiate
+from pyvirt_nwfilter import learn, nft
+from pyvirt_nwfilter.instantiate import UnknownIPError, filter_closure, instantiate
 from pyvirt_nwfilter.store import Store
 
 __all__ = ["NWFilterConnection", "NWFilterDriver"]
 
 log = logging.getLogger("pyvirt.nwfilter")
 _held = HeldState("nwfilter")
+# the open connections per driver run directory in this process (see NWFilterConnection.connect_close)
+_open_lock = threading.Lock()
+_open_connections: dict[str, int] = {}
 
 
 def _error(code: ErrorCode, detail: str) -> Error:
@@ -50,6 +56,14 @@ def _paths(uri: URI) -> DriverPaths:
         raise InternalError(ErrorCode.INTERNAL_ERROR,
                             f"unexpected nwfilter URI path '{uri.path}', try nwfilter:///system")  # fmt: skip
     return system_paths("nwfilter")
+
+
+def _port_exists(portdev: str) -> bool:
+    try:
+        socket.if_nametoindex(portdev)
+    except OSError:
+        return False
+    return True
 
 
 class NWFilterDriver(HypervisorDriver):
@@ -81,12 +95,15 @@ class NWFilterDriver(HypervisorDriver):
     @hookimpl
     def state_cleanup(self) -> None:
         _held.close()
+        learn.stop_all()
 
 
 class NWFilterConnection:
     def __init__(self, paths: DriverPaths) -> None:
         self.paths = paths
         self.store = Store(paths)
+        with _open_lock:
+            _open_connections[paths.run] = _open_connections.get(paths.run, 0) + 1
 
     @staticmethod
     def _ref(f: NWFilter) -> NWFilterRef:
@@ -97,14 +114,53 @@ class NWFilterConnection:
         with self.store.locked():
             for binding in self.store.bindings():
                 try:
-                    nft.apply(binding.portdev, instantiate(binding, self.store.filter))
+                    self._realize(binding)
                 except Error as e:
                     log.error("Failed to re-apply the filter binding of port '%s': %s", binding.portdev, e.message)
+
+    def _realize(self, binding: Binding) -> None:
+        """virNWFilterDoInstantiate: the port's rules, or, when only IP is missing, the learning of it."""
+        address = learn.learned_address(self.paths.run, binding.portdev)
+        try:
+            instances = instantiate(binding, self.store.filter, address)
+        except UnknownIPError:
+            learn.start(self.paths.run, binding, self.store.binding_file(binding.portdev), self._deliver)
+            return
+        request = learn.learning(self.paths.run, binding.portdev)
+        if request is not None and request.mode != "dhcp":
+            return  # virNWFilterHasLearnReq: the learning thread instantiates when it is done
+        nft.apply(binding.portdev, instances)
+
+    def _deliver(self, request: learn.Request, address: str | None, failed: bool) -> None:
+        """A learning thread's result (virNWFilterInstantiateFilterLate), the driver's lock held."""
+        portdev = request.binding.portdev
+        with self.store.locked():
+            binding = self.store.binding(portdev)
+            if not request.current() or binding is None:
+                return
+            learn.remember(request, address)
+            if address is None:
+                nft.load(portdev, learn.rules_without_address(request, failed))
+                return
+            try:
+                nft.apply(portdev, instantiate(binding, self.store.filter, address))
+            except Error as e:  # libvirt takes the port down; pyvirt lets nothing through it
+                log.error("Failed to apply the filter of port '%s' with IP address %s: %s", portdev, address,
+                          e.message)  # fmt: skip
+                nft.load(portdev, learn.rules_without_address(request, True))
 
     # ---------------------------------------------------------------- connection
     @hookimpl
     def connect_close(self) -> None:
-        return None
+        """The last connection to the driver's paths in this process ends its learning threads: an embedded
+        driver's last close (pyvirtd holds one connection from state initialize to cleanup, so a client's close
+        ends nothing there)."""
+        with _open_lock:
+            left = _open_connections[self.paths.run] = _open_connections.get(self.paths.run, 1) - 1
+            if left <= 0:
+                del _open_connections[self.paths.run]
+        if left <= 0:
+            learn.stop_all(self.paths.run)
 
     @hookimpl
     def connect_get_type(self) -> str:
@@ -178,7 +234,7 @@ class NWFilterConnection:
 
     def _rebuild(self, name: str) -> None:
         for binding in self._users(name):
-            nft.apply(binding.portdev, instantiate(binding, self.store.filter))
+            self._realize(binding)
 
     @hookimpl
     def nwfilter_undefine(self, nwfilter: NWFilterRef) -> None:
@@ -217,23 +273,35 @@ class NWFilterConnection:
         """nwfilterBindingCreateXML: record it, apply it, forget it again if the rules cannot be applied."""
         check_flags(flags, NWFilterBindingCreateFlags.VALIDATE, "nwfilterBindingCreateXML")
         binding = parse_binding(xml)
-        with self.store.locked():
-            if self.store.binding(binding.portdev) is not None:
-                raise _error(ErrorCode.OPERATION_FAILED, f"binding '{binding.portdev}' already exists")
-            nft.apply(binding.portdev, instantiate(binding, self.store.filter))
-            try:
-                self.store.save_binding(binding)
-            except BaseException:
-                nft.remove(binding.portdev)
-                raise
+        thread = None
+        try:
+            with self.store.locked():
+                if self.store.binding(binding.portdev) is not None:
+                    raise _error(ErrorCode.OPERATION_FAILED, f"binding '{binding.portdev}' already exists")
+                try:
+                    self.store.save_binding(binding)  # first: a learning thread watches while the binding's file is
+                    self._realize(binding)
+                    if "MAC" not in binding.params and _port_exists(binding.portdev):
+                        # virNWFilterInstantiateFilterUpdate adds MAC to the binding itself (when its port exists)
+                        binding.params["MAC"] = [format_mac(binding.mac)]
+                        self.store.save_binding(binding)
+                except BaseException:
+                    thread = learn.stop(self.paths.run, binding.portdev)
+                    nft.remove(binding.portdev)
+                    self.store.remove_binding(binding.portdev)
+                    raise
+        finally:
+            learn.join(thread)  # after the lock: the thread's last result may be waiting for it
         return self._bref(binding)
 
     @hookimpl
     def nwfilter_binding_delete(self, binding: NWFilterBindingRef) -> None:
         with self.store.locked():
             found = self._binding(binding.portdev)
+            thread = learn.stop(self.paths.run, found.portdev)
             nft.remove(found.portdev)
             self.store.remove_binding(found.portdev)
+        learn.join(thread)  # its last result may wait for the lock, and finds the request gone
 
     @hookimpl
     def nwfilter_binding_get_xml_desc(self, binding: NWFilterBindingRef, flags: int) -> str:

@@ -2,14 +2,17 @@
 
 libvirt's ``virNWFilterInstantiateFilter`` (``nwfilter_gentech_driver.c``):
 the binding's filter and every filter it references (depth first, each
-filterref's parameters added to its parent's), each rule with the chain of
+filterref's parameters added to its parent's, the parent's winning over the filterref's own as libvirt's
+``virNWFilterCreateVarsFrom`` merges them), each rule with the chain of
 the filter it came from, and a rule naming list variables instantiated once
 per combination of their values (``virNWFilterVarCombIter``: variables under
 one iterator id advance together, distinct iterator ids combine). ``MAC`` is
-the binding's MAC when no parameter gives it. A variable without a value is
-libvirt's "Cannot instantiate filter due to unresolvable variables" error;
-libvirt learns a missing ``IP`` from the guest's traffic, which pyvirt does not
-do, so that case is refused as unsupported.
+the binding's MAC when no parameter gives it. Variables without a value,
+gathered over the whole tree first (virNWFilterDetermineMissingVarsRec), are
+libvirt's "Cannot instantiate filter due to unresolvable variables" error,
+except ``IP`` alone: that one is learned from the guest's traffic
+(:mod:`pyvirt_nwfilter.learn`), so :class:`UnknownIPError` tells the caller to
+learn it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pyvirt.conf.nwfilter_binding import Binding
 from pyvirt.conf.nwfilter_values import format_mac
 from pyvirt.errors import Error, ErrorCode, ErrorDomain
 
-__all__ = ["Instance", "filter_closure", "instantiate"]
+__all__ = ["Instance", "UnknownIPError", "filter_closure", "instantiate"]
 
 
 @dataclass
@@ -34,6 +37,14 @@ class Instance:
     chain: str
     chain_priority: int
     values: dict[str, str]
+
+
+class UnknownIPError(Error):
+    """The binding's filters need ``IP`` and nothing else is missing: libvirt learns it (CTRL_IP_LEARNING)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.INTERNAL_ERROR, "Cannot instantiate filter due to unresolvable variables or "
+                         "unavailable list elements: IP", domain=ErrorDomain.NWFILTER)  # fmt: skip
 
 
 def _error(code: ErrorCode, detail: str) -> Error:
@@ -59,8 +70,9 @@ def _missing(name: str) -> Error:
     return _error(ErrorCode.INTERNAL_ERROR, f"referenced filter '{name}' is missing")
 
 
-def _combinations(rule: Rule, params: dict[str, list[str]]) -> list[dict[str, str]]:
-    """Every assignment of the rule's variables (libvirt's combination iterator)."""
+def _combinations(rule: Rule, params: dict[str, list[str]], missing: list[str]) -> list[dict[str, str]]:
+    """Every assignment of the rule's variables (libvirt's combination iterator); none when one has no value, its
+    name (as libvirt prints the access, ``FOO[1]``) added to ``missing``."""
     variables = {name: item for name, item in rule.items.items() if item.var is not None}
     if not variables:
         return [{}]
@@ -72,12 +84,8 @@ def _combinations(rule: Rule, params: dict[str, list[str]]) -> list[dict[str, st
         if values is None or (var.index is not None and var.index >= len(values)):
             unresolved.append(str(var))
     if unresolved:
-        if any(u.split("[")[0] == "IP" for u in unresolved):
-            # libvirt learns it from the guest's traffic (nwfilter_learnipaddr.c); pyvirt does not
-            raise _error(ErrorCode.NO_SUPPORT, "learning the IP address of a guest port (give the filter its IP "
-                                               "parameter)")  # fmt: skip
-        raise _error(ErrorCode.INTERNAL_ERROR, "Cannot instantiate filter due to unresolvable variables or "
-                                               f"unavailable list elements: {', '.join(sorted(set(unresolved)))}")  # fmt: skip
+        missing.extend(u for u in unresolved if u not in missing)
+        return []
     groups: dict[int, list[str]] = {}
     for item in variables.values():
         var = item.var
@@ -102,11 +110,15 @@ def _combinations(rule: Rule, params: dict[str, list[str]]) -> list[dict[str, st
     return result
 
 
-def instantiate(binding: Binding, lookup: Callable[[str], NWFilter | None]) -> list[Instance]:
-    """The binding's rule instances, in the order libvirt walks the filter tree."""
+def instantiate(binding: Binding, lookup: Callable[[str], NWFilter | None], ip: str | None = None) -> list[Instance]:
+    """The binding's rule instances, in the order libvirt walks the filter tree (``ip``: the learned address,
+    used when the binding gives no IP, as libvirt's virNWFilterIPAddrMap)."""
     params = {k: list(v) for k, v in binding.params.items()}
     params.setdefault("MAC", [format_mac(binding.mac)])
+    if ip is not None:
+        params.setdefault("IP", [ip])
     out: list[Instance] = []
+    missing: list[str] = []
 
     def walk(name: str, params: dict[str, list[str]], path: tuple[str, ...]) -> None:
         nwfilter = lookup(name)
@@ -116,12 +128,19 @@ def instantiate(binding: Binding, lookup: Callable[[str], NWFilter | None]) -> l
             raise _error(ErrorCode.OPERATION_FAILED, "filter would introduce a loop")
         for entry in nwfilter.entries:
             if isinstance(entry, FilterRef):
-                walk(entry.filter, {**params, **entry.params}, (*path, name))
+                walk(entry.filter, {**entry.params, **params}, (*path, name))
                 continue
-            for values in _combinations(entry, params):
+            for values in _combinations(entry, params, missing):
                 out.append(Instance(entry, nwfilter.chain, nwfilter.priority, values))
 
     walk(binding.filter, params, ())
+    if missing == ["IP"]:
+        raise UnknownIPError()
+    if missing:
+        # virNWFilterPrintVars leaves IP out of the list
+        shown = ", ".join(sorted(m for m in missing if m != "IP"))
+        raise _error(ErrorCode.INTERNAL_ERROR, "Cannot instantiate filter due to unresolvable variables or "
+                                               f"unavailable list elements: {shown}")  # fmt: skip
     return out
 
 

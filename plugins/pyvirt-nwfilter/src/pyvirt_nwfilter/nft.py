@@ -1,7 +1,7 @@
 """A binding's rules as one nftables table of the bridge family, on the binding's port.
 
 libvirt 9.0 writes ebtables rules for the Ethernet-level protocols (mac,
-arp, rarp, ip, ipv6) and iptables rules, through the bridge's netfilter
+vlan, stp, arp, rarp, ip, ipv6) and iptables rules, through the bridge's netfilter
 hooks, for the others (tcp, udp, icmp, all, ...); pyvirt writes the same
 matches with ``nft`` in one table per port (``pyvirt_nwf_<port in hex>``), so
 removing a binding is deleting its table:
@@ -12,12 +12,18 @@ removing a binding is deleting its table:
 - Ethernet-level rules: direction ``out`` goes to I, ``in`` to O, ``inout`` to
   both with I's source and destination swapped (ebiptablesCreateRuleInstance);
   a filter whose chain is not ``root`` gets a chain of its own, entered from
-  the root chain for its protocol (``arp``/``rarp``/``ipv4``/``ipv6`` prefixes,
-  every frame for ``mac``), the jump placed among the root rules by the
+  the root chain for its protocol (``arp``/``rarp``/``ipv4``/``ipv6``/``vlan``
+  prefixes, frames to the bridge group address for ``stp``, every frame for
+  ``mac``), the jump placed among the root rules by the
   chain's priority, as libvirt sorts them;
 - the other protocols go to both directions' L3 chains, the attributes read
   from the initiating packet's side and swapped for the other direction
   (iptablesCreateRuleInstance), after the Ethernet-level chains;
+- ``vlan`` is nft's ``vlan id``/``vlan type`` on 802.1Q frames (ebtables
+  ``-p 0x8100 --vlan-id --vlan-encap``); ``stp`` is the bridge group address
+  plus raw payload matches on the LLC header and the BPDU's fields at their
+  IEEE 802.1D offsets, with ebtables' stp match's rule that the configuration
+  fields count for configuration BPDUs only;
 - verdicts: accept, drop (and reject, which ebtables cannot do), return,
   continue.
 
@@ -25,8 +31,9 @@ This host's kernel has no connection tracking for bridged frames (the bridge
 family has no ``ct``), so what needs it is refused as unsupported, never
 loosened: an ``accept`` rule of those protocols that matches state
 (``statematch`` on, the default, outside ``inout``) and the ``state``
-attribute. So are the attributes not translated (vlan, stp, ipset,
-connlimit-above, TCP options, gratuitous ARP, srcmacaddr of L3 rules).
+attribute. So are the attributes not translated (ipset: nft cannot use
+iptables' ipsets; connlimit-above, TCP options, gratuitous ARP, srcmacaddr of
+L3 rules).
 """
 
 from __future__ import annotations
@@ -39,12 +46,15 @@ from pyvirt.errors import Error, ErrorCode, ErrorDomain, InternalError, NotSuppo
 from pyvirt.util.command import Command
 from pyvirt_nwfilter.instantiate import Instance
 
-__all__ = ["apply", "remove", "script", "table_name"]
+__all__ = ["apply", "load", "remove", "script", "table_name"]
 
-_L2 = ("mac", "arp", "rarp", "ip", "ipv6")
+_STP_DADDR = "01:80:c2:00:00:00"  # libvirt's NWFILTER_MAC_BGA, the bridge group address
+_L2 = ("mac", "vlan", "stp", "arp", "rarp", "ip", "ipv6")
 _ETHER = {"arp": "arp", "rarp": "0x8035", "ip": "ip", "ipv6": "ip6"}
 # a non-root chain's frames, by the chain name's prefix (libvirt's chain suffix protocols)
-_CHAIN_ETHER = {"mac": None, "arp": "arp", "rarp": "0x8035", "ipv4": "ip", "ipv6": "ip6", "root": None}
+_CHAIN_ETHER = {"mac": None, "arp": "ether type arp", "rarp": "ether type 0x8035", "ipv4": "ether type ip",
+                "ipv6": "ether type ip6", "vlan": "ether type vlan", "stp": f"ether daddr {_STP_DADDR}",
+                "root": None}  # fmt: skip
 _L3_IPV6 = ("tcp-ipv6", "udp-ipv6", "udplite-ipv6", "esp-ipv6", "ah-ipv6", "sctp-ipv6", "icmpv6", "all-ipv6")
 _L3_PROTO = {"tcp": 6, "udp": 17, "udplite": 136, "esp": 50, "ah": 51, "sctp": 132, "icmp": 1, "igmp": 2,
              "icmpv6": 58}  # fmt: skip
@@ -217,12 +227,78 @@ def _arp_matches(v: _Values, swap: bool, rarp: bool) -> list[str]:
     return out
 
 
+# An STP BPDU behind its 802.2 LLC header (42 42 03) at byte 14 of the frame, protocol identifier 0 (IEEE
+# 802.1D 9.3): attribute -> (bit offset in the frame, bit length, the attribute holding the range's end or the
+# address's mask). The fields are where 802.1D puts them; the kernel's ebt_stp reads its "type" from the version
+# byte and the configuration fields one byte early, so libvirt's ebtables rules only ever see type 0 there.
+_STP_LLC = "@ll,112,40 0x4242030000"
+_STP_TYPE = (160, 8)
+_STP_CONFIG = {"flags": (168, 8, None), "root-priority": (176, 16, "root-priority-hi"),
+               "root-address": (192, 48, "root-address-mask"), "root-cost": (240, 32, "root-cost-hi"),
+               "sender-priority": (272, 16, "sender-priority-hi"), "sender-address": (288, 48, "sender-address-mask"),
+               "port": (336, 16, "port-hi"), "age": (352, 16, "age-hi"), "max-age": (368, 16, "max-age-hi"),
+               "hello-time": (384, 16, "hello-time-hi"), "forward-delay": (400, 16, "forward-delay-hi")}  # fmt: skip
+
+
+def _stp_field(v: _Values, name: str, offset: int, length: int, second: str | None) -> str:
+    field = f"@ll,{offset},{length}"
+    op = "!= " if v.neg(name) else ""
+    if length == 48:  # an address, with its mask (ebtables --stp-root-addr ADDR/MASK)
+        value = "0x" + v.mac(name).replace(":", "")
+        if second is not None and v.has(second):
+            mask = int(v.mac(second).replace(":", ""), 16)
+            return f"{field} & 0x{mask:012x} {op or '== '}0x{int(value, 16) & mask:012x}"
+        return f"{field} {op}{value}"
+    start = v.number(name)
+    if second is not None and v.has(second):  # a range (ebtables LOW:HIGH)
+        return f"{field} {op}{start}-{v.number(second)}"
+    return f"{field} {op}{start}"
+
+
+def stp_matches(v: _Values) -> list[list[str]]:
+    """libvirt's STP attributes as raw payload matches (ebtables' stp match): the BPDU type, then the
+    configuration BPDU's fields, which ebt_stp checks only when the BPDU is a configuration BPDU (type 0): a rule
+    with such fields becomes one rule for the other types and one for configuration BPDUs with the fields."""
+    common = [_STP_LLC]
+    if v.has("type"):
+        common.append(_stp_field(v, "type", *_STP_TYPE, None))
+    config = [_stp_field(v, n, *spec) for n, spec in _STP_CONFIG.items() if v.has(n)]
+    if not config:
+        return [common]
+    type_field = f"@ll,{_STP_TYPE[0]},{_STP_TYPE[1]}"
+    rules = []
+    exact = None if not v.has("type") or v.neg("type") else v.number("type")
+    if exact != 0:
+        rules.append([*common, f"{type_field} != 0"])
+    if exact in (None, 0):
+        rules.append([*common, f"{type_field} 0", *config])
+    return rules
+
+
+def _l2_rules(v: _Values, swap: bool) -> list[list[str]]:
+    """The matches of an Ethernet-level rule: one list per nft rule (STP's may need two)."""
+    proto = v.rule.protocol or ""
+    if proto == "stp":
+        if swap and v.has("srcmacaddr"):  # ebtablesCreateRuleInstance's refusal
+            raise InternalError(ErrorCode.INTERNAL_ERROR, "STP filtering in inout direction with source MAC "
+                                "address set is not supported", domain=ErrorDomain.NWFILTER)  # fmt: skip
+        return [[*_mac_matches(v, swap), f"ether daddr {_STP_DADDR}", *m] for m in stp_matches(v)]
+    return [_l2_matches(v, swap)]
+
+
 def _l2_matches(v: _Values, swap: bool) -> list[str]:
     proto = v.rule.protocol or ""
     out = _mac_matches(v, swap)
     if proto in ("mac", ""):
         if v.has("protocolid"):
             out.append(f"ether type {_op(v.neg('protocolid'))}0x{v.number('protocolid'):04x}")
+        return out
+    if proto == "vlan":  # ebtables -p 0x8100 --vlan-id --vlan-encap
+        out.append("ether type vlan")
+        if v.has("vlanid"):
+            out.append(f"vlan id {_op(v.neg('vlanid'))}{v.number('vlanid')}")
+        if v.has("encap-protocol"):
+            out.append(f"vlan type {_op(v.neg('encap-protocol'))}0x{v.number('encap-protocol'):04x}")
         return out
     out.append(f"ether type {_ETHER[proto]}")
     if proto in ("arp", "rarp"):
@@ -277,8 +353,6 @@ def _l3_matches(v: _Values, swap: bool) -> list[str]:
 def _check(inst: Instance) -> None:
     rule = inst.rule
     proto = rule.protocol
-    if proto in ("vlan", "stp"):
-        raise _unsupported(f"'{proto}' rules with nftables")
     for name in rule.items:
         if name in _UNTRANSLATED and name != "comment":
             raise _unsupported(f"the '{name}' attribute of nwfilter rules with nftables")
@@ -311,9 +385,7 @@ def script(portdev: str, instances: list[Instance]) -> str:
         v = _Values(inst)
         verdict = _VERDICTS[rule.action]
         if rule.protocol is None or rule.protocol in _L2:  # a rule without a protocol matches every frame
-            prefix = next(
-                (p for p in ("root", "mac", "arp", "rarp", "ipv4", "ipv6") if inst.chain.startswith(p)), "root"
-            )
+            prefix = next((p for p in _CHAIN_ETHER if inst.chain.startswith(p)), "root")
             for direction, wanted, swap in (
                 ("I", ("out", "inout"), rule.direction == "inout"),
                 ("O", ("in", "inout"), False),
@@ -324,7 +396,8 @@ def script(portdev: str, instances: list[Instance]) -> str:
                 if chain not in chains:
                     chains[chain] = []
                     jumps[chain] = (inst.chain_priority, _CHAIN_ETHER[prefix])
-                chains[chain].append((rule.priority, order, " ".join([*_l2_matches(v, swap), verdict])))
+                for matches in _l2_rules(v, swap):
+                    chains[chain].append((rule.priority, order, " ".join([*matches, verdict])))
         else:
             swap_in = rule.direction in ("in", "inout")  # libvirt's directionIn for the guest's side (FI)
             icmp_type = rule.protocol in ("icmp", "icmpv6") and "type" in rule.items
@@ -334,7 +407,7 @@ def script(portdev: str, instances: list[Instance]) -> str:
                 chains[f"{direction}_l3"].append((rule.priority, order, " ".join([*_l3_matches(v, swap), verdict])))
     for chain, (priority, ether) in jumps.items():
         root = f"{chain[0]}_root"
-        match = f"ether type {ether} " if ether else ""
+        match = f"{ether} " if ether else ""
         chains[root].append((priority, -1, f"{match}jump {chain}"))
     table = table_name(portdev)
     lines = [f"table bridge {table} {{"]
@@ -362,7 +435,11 @@ def _nft(text: str) -> None:
 
 def apply(portdev: str, instances: list[Instance]) -> None:
     """Replace the port's table with the binding's rules, in one nft transaction."""
-    text = script(portdev, instances)
+    load(portdev, script(portdev, instances))
+
+
+def load(portdev: str, text: str) -> None:
+    """Replace the port's table with ``text`` (a script that creates it), in one nft transaction."""
     table = table_name(portdev)
     # "add" then "delete" makes the delete succeed whether or not the table existed, all in one transaction
     _nft(f"add table bridge {table}\ndelete table bridge {table}\n{text}")

@@ -78,6 +78,9 @@ class Store:
     def bindings(self) -> list[Binding]:
         return [b for b in (self.binding(n) for n in self._names(self.bindings_dir)) if b is not None]
 
+    def binding_file(self, portdev: str) -> str:
+        return os.path.join(self.bindings_dir, f"{portdev}.xml")
+
     def save_binding(self, binding: Binding) -> None:
         if not _valid_file_name(binding.portdev):
             raise SystemCallError(errno.EINVAL, f"cannot write binding file '{binding.portdev}.xml'")
