@@ -684,7 +684,7 @@ FLOOR = {
     "qemuxml2xml x86_64-latest": 266,
     "qemuxml2xml every caps": 1041,
     "qemuxml2argv x86_64-latest": 346,
-    "qemuxml2argv other caps": 415,
+    "qemuxml2argv other caps": 416,
     "qemuxml2argv must-fail refused": 201,
     "qemuxml2argv must-fail first line": 187,
 }

@@ -19,6 +19,7 @@ from pyvirt.conf.domain_devices import Devices, DeviceSeclabel, DiskHost, Memory
 from pyvirt.conf.domain_rules import apply_device_rules
 from pyvirt.conf.domain_values import check_domain_values
 from pyvirt.conf.units import INT_MAX, INT_MIN, UINT_MAX, parse_memory_kib, parse_scaled
+from pyvirt.conf.vcpu_states import check_vcpu_states
 from pyvirt.conf.xmlmodel import X, XmlModel, field, format_model, parse_model
 from pyvirt.conf.xmlparse import find_all, find_one, parse_xml
 from pyvirt.conf.xmlwriter import to_string
@@ -781,8 +782,7 @@ def parse_domain(
         raise XMLError(ErrorCode.XML_ERROR, "Invalid number of vCPUs")
     if dom.vcpu.placement is None:
         dom.vcpu.placement = "static"
-    if dom.vcpu.current is not None and dom.vcpu.current == dom.vcpu.count:
-        dom.vcpu.current = None
+    check_vcpu_states(dom)  # <vcpus> over current (virDomainVcpuParse)
     if dom.clock is None:
         dom.clock = Clock(offset="utc")
     for action, allowed in _ACTIONS.items():

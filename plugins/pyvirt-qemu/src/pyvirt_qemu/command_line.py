@@ -57,6 +57,7 @@ from pyvirt_qemu.shared_memory import check_shmems
 from pyvirt_qemu.smartcards import ccid_controller_args, check_smartcards, smartcard_args
 from pyvirt_qemu.sysinfo_args import genid_args, smbios_args, sysinfo_fwcfg_args
 from pyvirt_qemu.usb_addresses import UsbHub
+from pyvirt_qemu.vcpu_config import startup_smp_count
 from pyvirt_qemu.virtio_transports import check_ccw_addresses, retarget_virtio_devices
 
 __all__ = ["QemuCommand", "build_command_line", "emulator_for", "json_arg", "memory_mib"]
@@ -192,8 +193,6 @@ def _check_translatable(dom: Domain) -> None:
         value = getattr(dom, action)
         if value is not None and value not in allowed:
             raise _unsupported(f"<{action}> action '{value}'")
-    if dom.vcpus:
-        raise _unsupported("<vcpus>")
     check_cpu_tuning(dom)
     if dom.launch_security is not None or dom.perf:
         raise _unsupported("<launchSecurity> or <perf>")
@@ -293,7 +292,7 @@ def _smp(dom: Domain, dies_option: bool = True) -> str:
     """``-smp``; ``dies_option``: QEMU takes ``dies=`` (4.1 on; libvirt's QEMU_CAPS_SMP_DIES)."""
     assert dom.vcpu is not None
     maxcpus = dom.vcpu.count or 1
-    current = dom.vcpu.current if dom.vcpu.current is not None else maxcpus
+    current = startup_smp_count(dom)  # the hotpluggable online vCPUs are plugged once QEMU runs
     text = f"{current}" + (f",maxcpus={maxcpus}" if current != maxcpus else "")
     cpu = dom.cpu
     if cpu is not None and cpu.topology_sockets:

@@ -39,6 +39,7 @@ from pyvirt_qemu.domain_validation import (
 from pyvirt_qemu.emulator_caps import EmulatorCaps, emulator_caps, emulator_path
 from pyvirt_qemu.pci_addresses import assign_pci_addresses, is_i440fx, is_q35
 from pyvirt_qemu.usb_addresses import assign_usb_addresses, usb_devices
+from pyvirt_qemu.vcpu_config import check_vcpu_post_parse
 from pyvirt_qemu.virtio_transports import assign_virtio_mmio_addresses
 from pyvirt_qemu.zpci_addresses import assign_zpci_ids, reserve_zpci_ids
 
@@ -432,6 +433,7 @@ def apply_defaults(
     dom.os.type.machine = dom.os.type.machine or "pc"
     if dom.devices is not None and not dom.devices.emulator:
         dom.devices.emulator = emulator_path(dom)  # qemuDomainDefPostParseBasic: the arch's default emulator
+    check_vcpu_post_parse(dom)  # (qemuDomainDefVcpusPostParse, before the CPU's post-parse)
     _cpu_defaults(dom, caps)
     _gic_default(dom, caps)
     d = dom.devices

@@ -20,6 +20,7 @@ from pyvirt.conf.metadata import get_metadata, parse_element, set_metadata
 from pyvirt.conf.snapshot import check_snapshot_name, format_snapshot, parse_snapshot
 from pyvirt.conf.snapshot_align import align_disks, check_snapshot_def
 from pyvirt.conf.snapshot_list import list_snapshot_names, snapshot_node
+from pyvirt.conf.vcpu_states import online_count
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -156,6 +157,7 @@ from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
 from pyvirt_qemu.stats import collect as collect_stats
 from pyvirt_qemu.swtpm import remove_tpm_state
+from pyvirt_qemu.vcpus import VcpuHooks, plugs_vcpus_at_start, start_vcpus
 from pyvirt_qemu.volume_disks import resolve_volume_disk, resolve_volume_disks, storage_uri
 
 __all__ = ["QemuConnection", "QemuDriver"]
@@ -232,7 +234,7 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
 
 class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
                      GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
-                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks):  # fmt: skip
+                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks, VcpuHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
     # lock and job a domain has while calling them.
@@ -476,17 +478,23 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 incoming = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
                 os.lseek(incoming, header.data_offset, os.SEEK_SET)
         sources = _local_sources(live)  # what the disks' startupPolicy may let go (disk-change events)
+        # vCPUs plugged at start must exist before the image's state loads: QEMU then waits (libvirt's -incoming
+        # defer) and gets the image's descriptor once they are plugged (start_vcpus)
+        deferred = os.dup(incoming) if incoming is not None and plugs_vcpus_at_start(live) else None
         try:
             proc = start_process(
                 live, st.paths, st.security,
                 on_event=lambda ev, data: st.on_qmp_event(obj, ev, data), on_eof=lambda: st.on_monitor_closed(obj),
-                qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, incoming_fd=incoming, graphics_cfg=st.graphics_cfg,
+                qemu_uid=st.qemu_uid, qemu_gid=st.qemu_gid, graphics_cfg=st.graphics_cfg,
+                incoming_fd=incoming if deferred is None else None, incoming=None if deferred is None else "defer",
                 chardev_tls=st.chardev_tls, nbd_tls=st.nbd_tls,
                 domain_id=domain_id, hugepage_mounts=st.hugepage_mounts,
                 on_starting=lambda pid, labelled, dirs: st.save_starting(live, domain_id, pid, labelled, dirs),
                 fd_groups=groups_of(st, live.uuid or ""),
             )  # fmt: skip
         except Exception:
+            if deferred is not None:
+                os.close(deferred)
             remove_status(st.paths.status_xml(obj.name))  # start_process undid the rest of this start
             st.audit_start(DomainObj(live=live), -1, False)
             if reader is not None:
@@ -507,6 +515,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 obj.live, obj.process, obj.id = live, proc, domain_id
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
+            start_vcpus(proc, live, deferred)  # <vcpus>' hotpluggable online vCPUs, plugged before anything runs
             # the taps exist and QEMU's CPUs have not run: each NIC's <filterref> becomes a binding on its tap
             # (virDomainConfNWFilterInstantiate); a failure ends the start, and on_exit deletes those made
             bind_nic_filters(live, live.devices.interfaces if live.devices else [], st.nwfilter_uri)
@@ -1969,7 +1978,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             with contextlib.suppress(OSError), open(f"/proc/{proc.pid}/stat", encoding="ascii") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
                 cpu_ns = (int(fields[11]) + int(fields[12])) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
-        return DomainInfo(obj.state, d.memory.kib, d.current_memory.kib, d.vcpu.count or 1, cpu_ns)
+        # nrVirtCpu: the online vCPUs (virDomainDefGetVcpus), which hot-plug changes
+        return DomainInfo(obj.state, d.memory.kib, d.current_memory.kib, online_count(d), cpu_ns)
 
     @hookimpl
     def domain_get_stats(self, dom: DomainRef, stats: int, flags: int) -> list[tuple[str, int | str]]:

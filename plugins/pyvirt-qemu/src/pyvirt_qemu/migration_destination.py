@@ -48,6 +48,7 @@ from pyvirt_qemu.migration_resume import finish_resume, prepare_resume
 from pyvirt_qemu.migration_storage import start_nbd_server, stop_nbd_server
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.state import DomainObj, QemuState
+from pyvirt_qemu.vcpus import start_vcpus
 from pyvirt_qemu.volume_disks import resolve_volume_disks
 
 if TYPE_CHECKING:
@@ -241,6 +242,7 @@ def _launch_incoming(
             # an abandoned start, as libvirt kills a domain it finds in an incoming migration's Prepare.
             obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
         st.save_status(obj)
+        start_vcpus(proc, live)  # the source's plugged vCPUs, before its state arrives (as a start plugs them)
         targets = start_nbd_server(proc.monitor, live, address, nbd_port) if nbd_port is not None else []
         host = f"[{address}]" if ":" in address else address
         if postcopy:  # both QEMUs must have it before the stream starts (libvirt's qemuMigrationParamsApply)
