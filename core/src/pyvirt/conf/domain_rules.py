@@ -76,6 +76,9 @@ def _graphics(g: Graphics, live: bool) -> None:
                     f"listen element (found '{sock.socket}')"
                 )
             g.listens = [GraphicsListen(type="socket", socket=g.socket)]
+        if g.listens and g.listens[0].type == "socket":
+            # virDomainGraphicsDefFormat: a display on a socket shows its path (if it has one yet), no port
+            g.socket, g.port, g.autoport = g.listens[0].socket, None, None
             return
         if g.autoport is True or g.port == -1 or (g.port is None and g.autoport is None):
             g.autoport = True

@@ -34,6 +34,7 @@ from pyvirt_qemu.cpu_flags import cpu_argument
 from pyvirt_qemu.device_aliases import assign_aliases
 from pyvirt_qemu.domain_validation import (
     check_for_start,
+    check_graphics_count,
     check_start_validate,
     check_tpm_versions,
     pseries_machine_options,
@@ -516,6 +517,7 @@ def build_command_line(dom: Domain, monitor_path: str, fds: dict[str, int] | Non
     check_host_devices(dom, caps, on_host=not standalone)  # (a command line to read needs no host device ready)
     if caps is not None:
         check_for_start(dom, caps)
+    check_graphics_count(dom)  # qemuBuildCommandLineValidate
     q35 = is_q35(dom)
     assign_aliases(dom, q35)
     assign_node_ids(dom)

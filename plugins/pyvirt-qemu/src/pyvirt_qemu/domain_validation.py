@@ -37,6 +37,7 @@ from pyvirt_qemu.zpci_addresses import check_zpci_addresses
 __all__ = [
     "check_cpu_model",
     "check_for_start",
+    "check_graphics_count",
     "check_start_validate",
     "check_tpm_versions",
     "check_usb_models",
@@ -417,6 +418,15 @@ def check_for_start(dom: Domain, caps: EmulatorCaps) -> None:
             raise InternalError(ErrorCode.INTERNAL_ERROR, f"invalid loadparm value '{loadparm}', expecting chars "
                                 "in set of [a-zA-Z0-9.] and blank spaces")  # fmt: skip
     check_usb_models(dom, caps)
+
+
+def check_graphics_count(dom: Domain) -> None:
+    """qemuBuildCommandLineValidate: QEMU has one display of each kind. A definition with two is accepted (it is
+    refused when a start builds the command line)."""
+    assert dom.devices is not None
+    kinds = [g.type for g in dom.devices.graphics if g.type in ("sdl", "vnc", "spice", "egl-headless", "dbus")]
+    if len(kinds) != len(set(kinds)):
+        raise _refuse("only 1 graphics device of each type (sdl, vnc, spice, headless, dbus) is supported")
 
 
 def swtpm_versions() -> list[str]:

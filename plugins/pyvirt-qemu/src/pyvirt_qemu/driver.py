@@ -147,6 +147,7 @@ from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
 from pyvirt_qemu.migration_compression import MigrationCompressionHooks
 from pyvirt_qemu.migration_jobs import file_job_completed
+from pyvirt_qemu.moment_domain import migratable_xml
 from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35
 from pyvirt_qemu.pci_hotplug import reserve_next_pci_address
@@ -2018,6 +2019,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
         )
         obj = self.state.find(dom)
         defn = obj.persistent_def() if flags & DomainXMLFlags.INACTIVE else obj.live
+        if flags & DomainXMLFlags.MIGRATABLE:  # qemuDomainFormatXML: the copy, of the probed live def if running
+            return migratable_xml(defn, self.state.paths, flags, obj.active and defn is obj.live)
         return format_domain(defn, flags, domain_id=obj.id)
 
     @hookimpl

@@ -58,6 +58,7 @@ from pyvirt_qemu.migration_jobs import (
     running,
     split_tcp,
 )
+from pyvirt_qemu.moment_domain import migratable_xml
 from pyvirt_qemu.process import QemuProcess
 from pyvirt_qemu.state import DomainObj
 
@@ -98,11 +99,12 @@ def begin_resume(conn: QemuConnection, dom: DomainRef, params: list[TypedParam],
         if _migration_status(proc) != "postcopy-paused":
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "QEMU reports migration is still running",
                                         domain=ErrorDomain.QEMU)  # fmt: skip
-        xml = str(values.get("destination_xml") or format_domain(obj.live, Xml.SECURE))
+        # qemuMigrationSrcBeginXML and the cookie's persistent definition, as a first Begin makes them
+        xml = str(values.get("destination_xml") or migratable_xml(obj.live, st.paths, 0))
         persistent = None
         if flags & Flag.PERSIST_DEST:
-            persistent = str(values.get("persistent_xml") or "") or format_domain(
-                obj.config if obj.config is not None else obj.live, Xml.INACTIVE | Xml.SECURE
+            persistent = str(values.get("persistent_xml") or "") or migratable_xml(
+                obj.config if obj.config is not None else obj.live, st.paths, Xml.INACTIVE, running=obj.config is None
             )
         cookie = Cookie(obj.name, obj.uuid, socket.gethostname(), host_identity(st.paths), [], persistent)
         with jobs_of(st).lock:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.conf.domain import Domain, format_domain, parse_domain
+from pyvirt.conf.domain import Domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -30,6 +30,7 @@ from pyvirt.events import DomainEvent, JobCompletedEvent, Resumed, Suspended
 from pyvirt.flags import DomainMigrateFlags as Flag
 from pyvirt.flags import DomainXMLFlags as Xml
 from pyvirt.local_driver.domain_jobs import AsyncJob, Job
+from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, typed_param
@@ -48,6 +49,7 @@ from pyvirt_qemu.migration_jobs import (
 from pyvirt_qemu.migration_resume import begin_resume, perform_resume
 from pyvirt_qemu.migration_stats import OPERATIONS, migration_stats
 from pyvirt_qemu.migration_storage import Mirrors
+from pyvirt_qemu.moment_domain import migratable_xml
 from pyvirt_qemu.process import QemuProcess
 from pyvirt_qemu.state import DomainObj, QemuState
 
@@ -81,13 +83,14 @@ def begin(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], flags:
         obj.job.begin_async(AsyncJob.MIGRATION_OUT, mask=OUT_MASK)
     try:
         running(obj)  # again: it may have ended while we waited for the job
-        xml = str(values.get("destination_xml") or format_domain(obj.live, Xml.SECURE))  # passwords travel
+        # qemuMigrationSrcBeginXML: the migratable copy of the live definition (passwords travel)
+        xml = str(values.get("destination_xml") or migratable_xml(obj.live, conn.state.paths, 0))
         if values.get("destination_xml"):
             _check_same_domain(obj, parse_domain(xml))
         cookie = Cookie(
             obj.name, obj.uuid, socket.gethostname(), host_identity(conn.state.paths),
             [(s.model or "", s.label or "") for s in obj.live.seclabels or [] if s.model],
-            _persistent_xml(obj, values) if flags & Flag.PERSIST_DEST else None,
+            _persistent_xml(obj, values, conn.state.paths) if flags & Flag.PERSIST_DEST else None,
         )  # fmt: skip
         if protected:
             with jobs.lock:
@@ -105,13 +108,15 @@ def begin(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], flags:
         raise
 
 
-def _persistent_xml(obj: DomainObj, values: dict[str, Any]) -> str:
+def _persistent_xml(obj: DomainObj, values: dict[str, Any], paths: DriverPaths) -> str:
     """What PERSIST_DEST defines on the destination: persistent_xml, else the persistent definition here,
     else (a transient guest) its live one."""
     given = values.get("persistent_xml")
     if given:
         return str(given)
-    return format_domain(obj.config if obj.config is not None else obj.live, Xml.INACTIVE | Xml.SECURE)
+    # qemuDomainDefCopy(SECURE | MIGRATABLE) of the persistent definition, in the cookie INACTIVE | MIGRATABLE
+    defn = obj.config if obj.config is not None else obj.live
+    return migratable_xml(defn, paths, Xml.INACTIVE, running=obj.config is None)
 
 
 def _check_same_domain(obj: DomainObj, new: Domain) -> None:

@@ -200,7 +200,7 @@ class SnapshotStore:
 
         ``state``: the guest's state when its memory went to the snapshot's
         memory file (a full-system external snapshot); without it the snapshot
-        is disk-only ("disk-snapshot", no memory). ``inactive``: ``persistent`` is a
+        is disk-only ("disk-snapshot", no memory; "shutoff" for a stopped guest). ``inactive``: ``persistent`` is a
         running persistent guest's definition for its next boot, which the document
         also keeps (``<inactiveDomain>``).
 
@@ -259,8 +259,8 @@ class SnapshotStore:
         snap.domain_xml, snap.inactive_domain_xml = format_domain(before, 2), inactive_before
         for disk, overlay in plan:
             disk.source_file, disk.driver_type = overlay, "qcow2"
-        if state is None:
-            snap.state, snap.memory_snapshot = "disk-snapshot", "no"
+        if state is None:  # qemuSnapshotCreateXML: a stopped guest's disk-only snapshot says so ("shutoff")
+            snap.state, snap.memory_snapshot = "disk-snapshot" if live is not None else "shutoff", "no"
         else:  # the memory file holds the rest
             snap.state = state
         snap.parent = self.current()

@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyvirt.conf.domain import format_domain, parse_domain
+from pyvirt.conf.domain import format_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason, ShutoffReason
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, OperationFailedError, SystemCallError
 from pyvirt.events import ControlErrorEvent, DomainEvent, Resumed, Shutdown, Stopped, Suspended
@@ -64,7 +64,7 @@ from pyvirt_qemu.backup_def import BackupTls
 from pyvirt_qemu.block_chain import runtime as chain_runtime
 from pyvirt_qemu.chardev_tls import ChardevTls
 from pyvirt_qemu.checkpoints import CheckpointStore
-from pyvirt_qemu.graphics import GraphicsConfig
+from pyvirt_qemu.graphics import GraphicsConfig, parse_status_domain, status_domain_xml
 from pyvirt_qemu.guest_agent import agent_channel
 from pyvirt_qemu.hotplug import DeletedDevices
 from pyvirt_qemu.master_key import guest_private_dir, remove_master_key
@@ -203,7 +203,7 @@ class QemuState(DomainTable[DomainObj]):
                 obj.reason,
                 obj.process.pid,
                 obj.id,
-                format_domain(obj.live, 1, domain_id=obj.id),
+                status_domain_xml(obj.live, format_domain(obj.live, 1, domain_id=obj.id)),
                 {
                     "monitor": self._monitor_runtime(obj.name),
                     "agentTimeout": {"": str(obj.agent_timeout)},
@@ -371,7 +371,7 @@ class QemuState(DomainTable[DomainObj]):
             finally:
                 unlock_file(self.paths.lockfile(name), fd)
             return
-        live = parse_domain(st.domain_xml, live=True)
+        live = parse_status_domain(st.domain_xml)
         apply_volume_paths(live, st.runtime.get("volumes", {}))
         hugepage_dirs: list[str] = json.loads(st.runtime.get("memory", {}).get("hugepage-dirs", "[]"))
         existing = self.domains.get(live.uuid or "")
