@@ -127,7 +127,12 @@ class DomainTable(Generic[ObjT]):
     def add_definition(self, dom: Domain, *, live: bool) -> tuple[ObjT, bool]:
         """Add or update a domain by libvirt's rules: same uuid must mean same name, names are unique.
 
-        ``live`` (create from XML, restore) refuses a domain that already runs.
+        ``live`` (create from XML, restore) refuses a domain that already runs;
+        on a defined domain the given definition is the one to run and the
+        persistent one stays as ``config`` (libvirt's virDomainObjAssignDef
+        keeps it as newDef), so restoring an image or creating from other XML
+        never rewrites what ``dumpxml --inactive`` shows. A start that fails
+        gives it back through :meth:`undo_add_definition`.
         Returns the object and whether it is new. Call with ``self.lock`` held.
         A name whose files cannot exist is refused here, before anything is
         created or started, and a newline in a defined name as libvirt does.
@@ -144,7 +149,10 @@ class DomainTable(Generic[ObjT]):
                 )
             if live and existing.active:
                 raise OperationInvalidError(ErrorCode.OPERATION_INVALID, f"domain '{dom.name}' is already active")
-            if existing.active:
+            if live:
+                existing.config = existing.live if existing.persistent else None
+                existing.live = dom
+            elif existing.active:
                 existing.config = dom
             else:
                 existing.live = dom
@@ -157,6 +165,18 @@ class DomainTable(Generic[ObjT]):
         obj = self.new_obj(dom, persistent=not live)
         self.add(obj)
         return obj, True
+
+    def undo_add_definition(self, obj: ObjT, added: bool) -> None:
+        """A create or restore that did not start the domain: a new one is forgotten, a defined one gets its
+        persistent definition back (libvirt's qemuProcessStop restoring newDef). Nothing to do when another
+        process runs it now (the start adopted it)."""
+        with self.lock:
+            if obj.active:
+                return
+            if added:
+                self.remove(obj)
+            elif obj.config is not None:
+                obj.live, obj.config = obj.config, None
 
     def save_config(self, dom: Domain) -> None:
         atomic_write(self.paths.config_xml(dom.name or ""), format_domain(dom, 2).encode(), 0o644)

@@ -189,7 +189,7 @@ class LxcConnection(HostMemoryHooks, NamespaceHooks):
             raise
         st.security.hand_over_labels(live, proc.controller_pid)  # the controller keeps the labels, not this process
         with obj.lock:
-            obj.config = obj.live if obj.persistent else None
+            obj.config = (obj.config or obj.live) if obj.persistent else None  # (create: add_definition kept it)
             # the id is the controller's pid, as libvirt's virLXCProcessStart sets it (vm->def->id = vm->pid):
             # virDomainLxcEnterCGroup finds the container's cgroups through /proc/ID/cgroup
             obj.live, obj.process, obj.id = live, proc, proc.controller_pid
@@ -237,9 +237,7 @@ class LxcConnection(HostMemoryHooks, NamespaceHooks):
             with obj.job.holding(Job.MODIFY):
                 self._start(obj, files=files)
         except BaseException:
-            if added and not obj.active:
-                with self.state.lock:
-                    self.state.remove(obj)
+            self.state.undo_add_definition(obj, added)
             raise
         return obj.ref()
 

@@ -512,7 +512,8 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             paused = not (header.was_running if run is None else run)
         try:
             with obj.lock:
-                obj.config = obj.live if obj.persistent else None
+                # (a restore or create of a defined domain: add_definition kept its persistent definition)
+                obj.config = (obj.config or obj.live) if obj.persistent else None
                 obj.live, obj.process, obj.id = live, proc, domain_id
                 obj.state, obj.reason = DomainState.PAUSED, PausedReason.STARTING_UP
             st.save_status(obj)
@@ -558,11 +559,14 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
         if paused:
             st.emit(obj, DomainEvent.SUSPENDED, Suspended.RESTORED if restored else Suspended.PAUSED)
 
-    def _save(self, obj: DomainObj, path: str, flags: int) -> None:
+    def _save(self, obj: DomainObj, path: str, flags: int, xml: str | None = None) -> None:
         """Within the async job "domain save": pause, stream QEMU's state into a libvirt-format image, end QEMU.
 
         Queries, ``destroy`` and an abort may run meanwhile (libvirt's default
-        mask): the domain's data lock is never held while QEMU writes.
+        mask): the domain's data lock is never held while QEMU writes. ``xml``
+        (save --xml) is what the image records instead of the running
+        definition, checked once the guest is paused, as qemuDomainSaveInternal
+        does: a refused one leaves it "running (save canceled)".
         """
         proc = self._still_running(obj)
         was_running = obj.state == DomainState.RUNNING
@@ -570,8 +574,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             was_running = True
         elif flags & DomainSaveRestoreFlags.PAUSED:
             was_running = False
-        xml = format_domain(obj.live)
-        image = ImageWriter(path, xml, was_running, bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE))
+        image: ImageWriter | None = None
         paused_here = False
         before = (obj.state, obj.reason)
         try:
@@ -585,13 +588,17 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             self.state.save_status(obj)
             if paused_here:  # libvirt's qemuProcessHandleStop reports the pause for the save as a plain pause
                 self.state.emit(obj, DomainEvent.SUSPENDED, Suspended.PAUSED)
+            recorded = obj.live if xml is None else self._save_definition(obj, xml)
+            image = ImageWriter(path, format_domain(recorded), was_running,
+                                bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE))  # fmt: skip
             info = self.migrate_to_file(obj, proc, image.fd)
             image.finish()
             file_job_completed(self.state, obj, AsyncJob.SAVE, info)
         except BaseException:
-            image.close()
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            if image is not None:
+                image.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             after = before
             if paused_here and proc.alive():
                 obj.expect("RESUME")
@@ -610,6 +617,14 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
         proc.stop_reason = "saved"
         proc.kill(grace=3.0)
         proc.cleaned.wait(30)
+
+    def _save_definition(self, obj: DomainObj, xml: str) -> Domain:
+        """save --xml: the user's definition in place of the running one, if its guest ABI is the same."""
+        from pyvirt_qemu.save_image_xml import replacement_definition
+
+        with obj.lock:
+            running = obj.live.model_copy(deep=True)
+        return replacement_definition(running, xml, self.state.paths.cache, self.state.paths.lib)
 
     @staticmethod
     def migrate_to_file(obj: DomainObj, proc: QemuProcess, fd: int) -> dict[str, Any]:
@@ -641,13 +656,9 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
             "qemuDomainSaveFlags",
         )
-        if xml is not None:
-            raise InvalidArgumentError(
-                ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported"
-            )
         obj = self.state.find(dom)  # checked once the job is ours: a start may be under way
         with obj.job.holding_async(AsyncJob.SAVE):
-            self._save(obj, os.path.abspath(path), flags)
+            self._save(obj, os.path.abspath(path), flags, xml)
 
     @hookimpl
     def domain_restore(self, path: str, xml: str | None, flags: int) -> DomainRef:
@@ -659,12 +670,12 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
             | DomainSaveRestoreFlags.RESET_NVRAM,
             "qemuDomainRestoreFlags",
         )
-        if xml is not None:
-            raise InvalidArgumentError(
-                ErrorCode.ARGUMENT_UNSUPPORTED, "xml modification of a save image is not supported"
-            )
         header = read_image(path, direct=bool(flags & DomainSaveRestoreFlags.BYPASS_CACHE))
         dom = apply_defaults(parse_domain(header.xml))
+        if xml is not None:  # qemuSaveImageUpdateDef: the user's XML runs, if its guest ABI is the image's
+            from pyvirt_qemu.save_image_xml import replacement_definition
+
+            dom = replacement_definition(dom, xml, self.state.paths.cache, self.state.paths.lib)
         with self.state.lock:
             obj, added = self.state.add_definition(dom, live=True)
         run = (
@@ -676,9 +687,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 self._start(obj, paused=False, image=path, run=run, bypass_cache=bypass_cache,
                             reset_nvram=bool(flags & DomainSaveRestoreFlags.RESET_NVRAM))  # fmt: skip
         except Exception:
-            if added and not obj.active:  # (active: another process runs it, and we adopted it)
-                with self.state.lock:
-                    self.state.remove(obj)
+            self.state.undo_add_definition(obj, added)
             raise
         return obj.ref()
 
@@ -843,9 +852,7 @@ class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks
                 self._start(obj, paused=bool(flags & DomainCreateFlags.START_PAUSED),
                             reset_nvram=bool(flags & DomainCreateFlags.START_RESET_NVRAM))  # fmt: skip
         except Exception:
-            if added and not obj.active:  # (active: another process runs it, and we adopted it)
-                with self.state.lock:
-                    self.state.remove(obj)
+            self.state.undo_add_definition(obj, added)
             raise
         return obj.ref()
 

@@ -193,10 +193,9 @@ def _prepare(
 
 def _forget(st: QemuState, obj: DomainObj, added: bool) -> None:
     """A failed incoming migration leaves no domain behind that was not here before."""
-    if added and not obj.active:
-        with st.lock:
-            if st.domains.get(obj.uuid) is obj:
-                st.remove(obj)
+    with st.lock:
+        if st.domains.get(obj.uuid) is obj:
+            st.undo_add_definition(obj, added)
 
 
 def _launch_incoming(
@@ -235,7 +234,7 @@ def _launch_incoming(
         raise
     try:
         with obj.lock:
-            obj.config = obj.live if obj.persistent else None
+            obj.config = (obj.config or obj.live) if obj.persistent else None
             obj.live, obj.process, obj.id = live, proc, domain_id
             # libvirt's state until Finish: "paused (starting up)". The status file says so too (with the
             # start's job marker): a daemon that dies meanwhile is followed by one that kills this QEMU as

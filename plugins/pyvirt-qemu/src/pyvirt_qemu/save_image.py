@@ -58,7 +58,10 @@ def _header(xml: str, was_running: bool) -> bytes:
 
 def start_image(path: str, xml: str, was_running: bool) -> int:
     """Create the image with the partial magic and the XML; return an fd positioned for QEMU's stream."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError as exc:  # (qemuSaveImageCreate's words, as the cache-bypassing open says them)
+        raise SystemCallError(exc.errno or 0, f"Failed to create file '{path}'") from exc
     try:
         os.write(fd, _header(xml, was_running))
     except OSError as exc:

@@ -27,7 +27,7 @@ from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, Sy
 from pyvirt.flags import DomainSaveRestoreFlags, DomainXMLFlags
 from pyvirt_qemu.save_image import _SWAPPED, HEADER, VERSION, read_image
 
-__all__ = ["check_abi_stability", "define_image_xml", "image_xml_desc"]
+__all__ = ["check_abi_stability", "define_image_xml", "image_xml_desc", "replacement_definition"]
 
 
 def _parse(xml: str, paths_cache: str, channel_dir: str) -> Domain:
@@ -56,6 +56,14 @@ def define_image_xml(path: str, xml: str, flags: int, paths_cache: str, channel_
     check_abi_stability(old, new)
     stored = format_domain(new, DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE | DomainXMLFlags.MIGRATABLE)
     _rewrite(path, stored, header.was_running if state is None else state)
+
+
+def replacement_definition(stored: Domain, xml: str, paths_cache: str, channel_dir: str) -> Domain:
+    """qemuSaveImageUpdateDef (restore --xml) and the XML check of qemuDomainSaveInternal (save --xml): the
+    user's XML, parsed as a define's, replaces ``stored`` only if the guest ABI is the same."""
+    new = _parse(xml, paths_cache, channel_dir)
+    check_abi_stability(stored, new)
+    return new
 
 
 def _rewrite(path: str, xml: str, was_running: bool) -> None:

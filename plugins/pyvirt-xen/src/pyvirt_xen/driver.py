@@ -230,9 +230,7 @@ class XenConnection:
         try:
             lifecycle.start(self.state, obj, flags)
         except BaseException:
-            if added and not obj.active:
-                with self.state.lock:
-                    self.state.remove(obj)
+            self.state.undo_add_definition(obj, added)
             raise
         return obj.ref()
 

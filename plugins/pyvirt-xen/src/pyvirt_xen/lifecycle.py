@@ -126,7 +126,7 @@ def start(state: XenState, obj: DomainObj, flags: int) -> None:
     with obj.lock:
         if obj.active:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "Domain is already running")
-        persistent = obj.persistent_def()
+        persistent = obj.live  # (the persistent definition, or what a create of a defined domain runs)
         xml = format_domain(persistent, 2)
         live = parse_domain(xml)  # the running copy, changed by live updates and labels, not the definition
         require_xl()
@@ -147,7 +147,7 @@ def start(state: XenState, obj: DomainObj, flags: int) -> None:
             audit_start(state, obj, "booted", False)
             raise
         if obj.persistent:
-            obj.config = persistent
+            obj.config = obj.config or persistent  # (add_definition kept a defined one's)
         obj.live = live
         hand_over(state, live, cfg)
         obj.id = domid

@@ -206,20 +206,13 @@ def restore(state: XenState, path: str, xml: str | None, flags: int) -> DomainOb
     image, image_xml, version = _read_image(path)
     with image:
         dom = parse_xen_domain(image_xml)
-        with state.lock:
-            existing = state.domains.get(dom.uuid or "")
-            # a defined guest keeps its definition; the image's XML becomes the running one
-            persistent = existing.live if existing is not None and existing.persistent and not existing.active else None
+        with state.lock:  # a defined guest keeps its definition (add_definition); the image's XML runs
             obj, added = state.add_definition(dom, live=True)
         try:
             with obj.lock:
-                if persistent is not None:
-                    obj.config = persistent
                 _restore_into(state, obj, image, version, paused=bool(flags & SAVE_PAUSED))
         except BaseException:
-            if added and not obj.active:
-                with state.lock:
-                    state.remove(obj)
+            state.undo_add_definition(obj, added)
             raise
     state.emit(obj, DomainEvent.STARTED, Started.RESTORED)
     if flags & SAVE_PAUSED:
