@@ -445,6 +445,12 @@ class QemuState(DomainTable[DomainObj]):
                 for chardev in monitor.execute("query-chardev"):
                     if chardev.get("label") == f"char{channel.alias.name}":
                         obj.agent_open = bool(chardev.get("frontend-open"))
+        vcpus_changed = False
+        if not monitor.held_elsewhere and live.vcpu is not None:
+            from pyvirt_qemu.vcpus import refresh_vcpu_states
+
+            with contextlib.suppress(Error):  # (libvirt's reconnect reads them; a failed read keeps the file's)
+                vcpus_changed = refresh_vcpu_states(proc, live)
         if not monitor.held_elsewhere and live.devices is not None and any(d.mirror for d in live.devices.disks):
             from pyvirt_qemu.block_jobs import recover
 
@@ -455,6 +461,8 @@ class QemuState(DomainTable[DomainObj]):
             recover_chain_jobs(self, obj, monitor, st.runtime["blockjobs"])  # its pulls and commits
         self.next_id = itertools.count(max(st.id + 1, next(self.next_id)))
         self.add(obj)
+        if vcpus_changed:
+            self.save_status(obj)
         proc.watch(lambda p: self.on_exit(obj, p))
 
     def _abandoned_start(self, st: Status, live: Any, hugepage_dirs: list[str]) -> bool:
@@ -545,6 +553,8 @@ class QemuState(DomainTable[DomainObj]):
         if event == "DEVICE_DELETED" and data.get("device"):
             alias = str(data["device"])
             obj.deleted.notify(alias)  # without the lock: a detach waits for this while holding it
+            if alias.startswith("vcpu"):  # processDeviceDeletedEvent: qemuDomainRemoveVcpuAlias, and no event
+                return
             ref = obj.ref()
             for sink in list(self.sinks):  # libvirt's device-removed event, with the device's alias
                 sink.device_removed(ref, alias)

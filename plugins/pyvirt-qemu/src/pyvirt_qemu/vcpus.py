@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from pyvirt_qemu.process import QemuProcess
     from pyvirt_qemu.state import DomainObj, QemuState
 
-__all__ = ["VcpuHooks", "plugs_vcpus_at_start", "start_vcpus"]
+__all__ = ["VcpuHooks", "plugs_vcpus_at_start", "refresh_vcpu_states", "start_vcpus"]
 
 _AFFECT = DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG
 _SET_VCPUS = _AFFECT | DomainVcpuFlags.MAXIMUM | DomainVcpuFlags.GUEST | DomainVcpuFlags.HOTPLUGGABLE
@@ -164,6 +164,24 @@ def _persist_order(states: list[VcpuEntry], slots: list[Slot]) -> None:
 def _device_props(slot: Slot, alias: str) -> dict[str, Any]:
     """qemuBuildHotpluggableCPUProps: driver and id before QEMU's properties."""
     return {"driver": slot.type, "id": alias, **slot.props}
+
+
+def refresh_vcpu_states(proc: QemuProcess, live: Domain) -> bool:
+    """qemuDomainRefreshVcpuInfo with ``state`` (qemuProcessReconnect): each vCPU is online and hotpluggable
+    as QEMU has it now, not as the status file says; they differ when a vCPU went or came while no daemon
+    watched. QEMU's legacy answer (no entity online) carries no state and changes nothing. Returns whether
+    a state changed."""
+    states = vcpu_states(live)
+    slots = query_slots(proc, len(states))
+    if not any(s.online for s in slots):
+        return False
+    changed = False
+    for entry, slot in zip(states, slots, strict=True):
+        changed = changed or entry.enabled != slot.online or bool(entry.hotpluggable) != slot.hotpluggable
+        entry.enabled, entry.hotpluggable = slot.online, slot.hotpluggable
+    if changed:
+        store_vcpu_states(live, states, individual=bool(live.vcpus))
+    return changed
 
 
 def plugs_vcpus_at_start(dom: Domain) -> bool:

@@ -68,16 +68,20 @@ def _vcpus(d: Domain) -> int:
 
 
 def _set_vcpus(d: Domain, count: int, *, maximum: bool) -> None:
-    """virDomainDefSetVcpus / virDomainDefSetVcpusMax: ``current`` is written only below the maximum."""
-    from pyvirt.conf.domain import Vcpu
+    """virDomainDefSetVcpus (the first ``count`` vCPUs by id online, the rest offline, whatever ``<vcpus>``
+    said) / virDomainDefSetVcpusMax (entries cut off or added offline, states otherwise kept)."""
+    from pyvirt.conf.domain import Vcpu, VcpuEntry
+    from pyvirt.conf.vcpu_states import store_vcpu_states, vcpu_states
 
     if d.vcpu is None:
         d.vcpu = Vcpu(placement="static", count=1)
+    states = vcpu_states(d)
     if maximum:
-        d.vcpu.count, current = count, min(_vcpus(d), count)
+        states = states[:count] + [VcpuEntry(id=i, enabled=False) for i in range(len(states), count)]
     else:
-        current = count
-    d.vcpu.current = current if current < (d.vcpu.count or 1) else None
+        for i, entry in enumerate(states):
+            entry.enabled = i < count
+    store_vcpu_states(d, states, individual=bool(d.vcpus))
 
 
 def _cpumap(cpus: set[int], maplen: int) -> bytes:
@@ -278,6 +282,9 @@ class GuestHooks:
 
     @hookimpl
     def domain_get_vcpus(self, dom: DomainRef, maxinfo: int, maplen: int) -> list[VcpuInfo]:
+        """testDomainGetVcpus: the ids below the online count, whatever their state."""
+        from pyvirt.conf.vcpu_states import vcpu_states
+
         with self.state.lock:
             obj = self.state.find(dom)
             if not obj.active:
@@ -288,7 +295,11 @@ class GuestHooks:
             host = self._host_cpus()
             cpu_time = time.time_ns() // 1000 // 10  # g_get_real_time() / 10: a fake, increasing time
             out = []
+            states = vcpu_states(d)
             for i in range(min(maxinfo, _vcpus(d))):
+                if not states[i].enabled:  # testDomainGetVcpus leaves its entry zeroed: "offline", CPU 0, no map
+                    out.append(VcpuInfo(0, 0, 0, 0, bytes(maplen)))
+                    continue
                 cpus = own.get(i) or common or host
                 out.append(VcpuInfo(i, _VCPU_RUNNING, cpu_time, max(cpus), _cpumap(cpus, maplen)))
             return out
