@@ -130,10 +130,14 @@ def test_timeout_postcopy_moves_the_guest_and_it_keeps_counting(
             (DomainEvent.STOPPED, Stopped.MIGRATED),
         ), on_a.seen  # fmt: skip
         wait_for(lambda: on_b.has((DomainEvent.RESUMED, Resumed.MIGRATED)), 30, "B's resumed event")
-        assert on_b.has(
-            (DomainEvent.STARTED, Started.MIGRATED), (DomainEvent.RESUMED, Resumed.POSTCOPY),
-            (DomainEvent.RESUMED, Resumed.MIGRATED),
-        ), on_b.seen  # fmt: skip
+        assert on_b.has((DomainEvent.STARTED, Started.MIGRATED), (DomainEvent.RESUMED, Resumed.MIGRATED)), on_b.seen
+        # "resumed (post-copy)" only if pages were still arriving when B's Finish let the guest run: after the
+        # switch the rest goes at full speed, and a Finish that comes late on a loaded machine finds the
+        # migration completed (B then resumes it as migrated only, as libvirt's Finish does)
+        started = on_b.seen.index((DomainEvent.STARTED, Started.MIGRATED))
+        assert started < on_b.seen.index((DomainEvent.RESUMED, Resumed.MIGRATED)), on_b.seen
+        if on_b.has((DomainEvent.RESUMED, Resumed.POSTCOPY)):
+            assert started < on_b.seen.index((DomainEvent.RESUMED, Resumed.POSTCOPY)), on_b.seen
     finally:
         on_a.conn.close()
         on_b.conn.close()
