@@ -28,6 +28,7 @@ from pyvirt.errors import Error, ErrorCode
 from pyvirt.flags import DomainQemuMonitorCommandFlags, DomainUndefineFlags
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from backup_jobs import wait_backup_ended
 from beside_libvirtd import embed_uri
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img (qemu-utils)")
@@ -45,18 +46,6 @@ def _guest_writes(dom: pyvirt.Domain, pattern: int, offset: int, length: int) ->
     out = dom.qemu_monitor_command(f'qemu-io -d ide0-0-0 "write -P {pattern:#x} {offset} {length}"',
                                    DomainQemuMonitorCommandFlags.HMP)  # fmt: skip
     assert "rror" not in out, out
-
-
-def _wait_ended(dom: pyvirt.Domain) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            dom.backup_get_xml_desc()
-        except Error as err:
-            assert err.code == ErrorCode.NO_DOMAIN_BACKUP
-            return
-        assert time.monotonic() < deadline, "the backup did not end"
-        time.sleep(0.05)
 
 
 def _map(args: list[str]) -> list[dict[str, Any]]:
@@ -78,7 +67,7 @@ def guest(module_qemu_root: Path, virt_type: str, tmp_path_factory: pytest.TempP
         try:
             dom.backup_begin(f"<domainbackup><disks><disk name='hda' type='file'><target file='{work}/full.qcow2'/>"
                              "</disk></disks></domainbackup>", "<domaincheckpoint><name>c1</name></domaincheckpoint>")  # fmt: skip
-            _wait_ended(dom)
+            wait_backup_ended(dom)
             assert dom.checkpoint_lookup_by_name("c1").name == "c1"
             _guest_writes(dom, 0x33, *REGION)
             yield dom, work
@@ -95,7 +84,7 @@ def test_an_incremental_push_backup_holds_only_what_changed(guest: tuple[pyvirt.
                      f"<target file='{target}'/></disk></disks></domainbackup>")  # fmt: skip
     text = dom.backup_get_xml_desc()
     assert "<incremental>c1</incremental>" in text and "backupmode='incremental' incremental='c1'" in text
-    _wait_ended(dom)
+    wait_backup_ended(dom)
     nodes = guest_monitor(dom).execute("query-named-block-nodes", {"flat": True})
     names = sorted(b["name"] for n in nodes for b in n.get("dirty-bitmaps", []))
     assert names == ["c1"]  # the copy's temporary bitmap on the disk went with it; the checkpoint's stays
@@ -126,7 +115,7 @@ def test_an_incremental_pull_backup_exports_the_changed_extents(guest: tuple[pyv
         assert "Pattern verification failed" not in data.stdout, data.stdout
     finally:
         dom.abort_job()
-        _wait_ended(dom)
+        wait_backup_ended(dom)
     assert not list(work.glob("a.qcow2.*"))
 
 

@@ -37,6 +37,7 @@ from pyvirt.flags import DomainBackupBeginFlags, DomainGetJobStatsFlags, DomainQ
 from pyvirt.migration import JobType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from backup_jobs import wait_backup_ended
 from beside_libvirtd import embed_uri, pyvirsh, virsh
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img (qemu-utils)")
@@ -78,18 +79,6 @@ def _guest_writes(dom: pyvirt.Domain, disk: str, pattern: int, offset: int, leng
 def _stats(dom: pyvirt.Domain, flags: int = 0) -> tuple[int, dict[str, Any]]:
     kind, params = dom.job_stats(flags)
     return kind, {p.field: p.value for p in params}
-
-
-def _wait_ended(dom: pyvirt.Domain) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            dom.backup_get_xml_desc()
-        except Error as err:
-            assert err.code == ErrorCode.NO_DOMAIN_BACKUP
-            return
-        assert time.monotonic() < deadline, "the backup did not end"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +134,7 @@ def test_a_pull_backup_reads_the_disk_as_it_was_until_aborted(guest: tuple[pyvir
     now = _raw(work / "a.qcow2", work / "now.raw")
     assert now[1 << 20 : 3 << 20] == b"\x5a" * (2 << 20) and now != before
     dom.abort_job()
-    _wait_ended(dom)
+    wait_backup_ended(dom)
     assert not scratch.exists() and not sock.exists()
     kind, done = _stats(dom, DomainGetJobStatsFlags.COMPLETED)
     assert kind == JobType.COMPLETED and done["success"] is True  # (libvirt: a pull backup ends so)
@@ -159,7 +148,7 @@ def test_a_push_backup_reaches_its_total(guest: tuple[pyvirt.Domain, Path]) -> N
     dom.backup_begin(f"<domainbackup><disks><disk name='vdb' type='file'><target file='{target}'/></disk>"
                      "<disk name='hda' backup='no'/></disks></domainbackup>")  # fmt: skip
     seen = [_stats(dom)[1]]
-    _wait_ended(dom)
+    wait_backup_ended(dom)
     kind, done = _stats(dom, DomainGetJobStatsFlags.COMPLETED)
     assert kind == JobType.COMPLETED and done["success"] is True
     assert done["disk_total"] == SIZE and done["disk_processed"] == SIZE and done["disk_remaining"] == 0
@@ -184,7 +173,7 @@ def test_a_reused_scratch_file_stays(guest: tuple[pyvirt.Domain, Path]) -> None:
         assert out.read_bytes() == (work / "b.raw").read_bytes()
     finally:
         dom.abort_job()
-        _wait_ended(dom)
+        wait_backup_ended(dom)
     assert scratch.exists()
     scratch.unlink()
 
@@ -212,7 +201,7 @@ def test_a_block_device_as_scratch(guest: tuple[pyvirt.Domain, Path]) -> None:
                        check=True)  # fmt: skip
         assert out.read_bytes() == (work / "b.raw").read_bytes()
         dom.abort_job()
-        _wait_ended(dom)
+        wait_backup_ended(dom)
         assert Path(device).exists()
     finally:
         subprocess.run(["losetup", "-d", device], check=False)
@@ -271,7 +260,7 @@ def test_a_failed_export_ends_the_backup(guest: tuple[pyvirt.Domain, Path]) -> N
                          f"<disk name='vdb' exportname='same'><scratch file='{work}/b.raw.1'/></disk>"
                          "</disks></domainbackup>")  # fmt: skip
     assert "unable to execute QEMU command 'block-export-add'" in str(err.value)
-    _wait_ended(dom)
+    wait_backup_ended(dom)
     assert not list(work.glob("*.raw.*")) and not list(work.glob("*.qcow2.*")) and not sock.exists()
     assert dom.job_stats()[0] == JobType.NONE
 
@@ -283,7 +272,7 @@ def test_the_guest_going_away_ends_a_pull_backup(guest: tuple[pyvirt.Domain, Pat
     assert len(list(work.glob("*.raw.*")) + list(work.glob("*.qcow2.*"))) == 2
     dom.destroy()
     try:
-        _wait_ended(dom)  # (libvirt's qemuProcessStop terminates the backup)
+        wait_backup_ended(dom)  # (libvirt's qemuProcessStop terminates the backup)
         assert not list(work.glob("*.raw.*")) and not list(work.glob("*.qcow2.*"))  # no scratch file stays
         assert dom.job_stats()[0] == JobType.NONE
     finally:
@@ -336,7 +325,7 @@ def test_a_pull_backup_over_tls(qemu_root: Path, tmp_path: Path, virt_type: str)
                             "file.tls-creds=tls0", "-O", "raw", str(out)], check=True, capture_output=True)  # fmt: skip
             assert out.read_bytes() == (tmp_path / "b.raw").read_bytes()
             dom.abort_job()
-            _wait_ended(dom)
+            wait_backup_ended(dom)
             assert not (tmp_path / "vdb.scratch").exists()
         finally:
             dom.destroy()

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from pyvirt_qemu.state import QemuState
 
 __all__ = [
-    "FdAssociateHooks", "FdGroup", "disk_fd_key", "fdset_source_args", "fdset_storage_node", "groups_of",
-    "open_disk_fds",
+    "FdAssociateHooks", "FdGroup", "disk_fd_key", "fdset_source_args", "fdset_storage_node", "group_of",
+    "groups_of", "open_disk_fds",
     "release_connection",
 ]  # fmt: skip
 
@@ -83,6 +83,23 @@ def disk_fd_key(disk: Disk, index: int) -> str:
     return f"storage-fd:{disk.target_dev}:{index}"
 
 
+def group_of(disk: Disk, groups: dict[str, FdGroup]) -> FdGroup | None:
+    """The associated group a disk's source names (None for a disk without ``fdgroup``).
+
+    :raises Error: INVALID_ARG, libvirt's words, when no group of that name is associated.
+    """
+    if disk.source_fdgroup is None:
+        return None
+    group = groups.get(disk.source_fdgroup)
+    if group is None:
+        raise InvalidArgumentError(
+            ErrorCode.INVALID_ARG,
+            f"file descriptor group '{disk.source_fdgroup}' was not associated with the domain",
+            domain=ErrorDomain.QEMU,
+        )
+    return group
+
+
 def open_disk_fds(dom: Domain, groups: dict[str, FdGroup]) -> dict[str, int]:
     """libvirt 9.0's qemuDomainPrepareStorageSourceFDs at start: a duplicate of each descriptor of the group a
     disk's source names, for QEMU (the caller closes them once QEMU has its copies).
@@ -92,15 +109,9 @@ def open_disk_fds(dom: Domain, groups: dict[str, FdGroup]) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
         for disk in dom.devices.disks if dom.devices is not None else []:
-            if disk.source_fdgroup is None:
-                continue
-            group = groups.get(disk.source_fdgroup)
+            group = group_of(disk, groups)
             if group is None:
-                raise InvalidArgumentError(
-                    ErrorCode.INVALID_ARG,
-                    f"file descriptor group '{disk.source_fdgroup}' was not associated with the domain",
-                    domain=ErrorDomain.QEMU,
-                )
+                continue
             for i, fd in enumerate(group.fds):
                 out[disk_fd_key(disk, i)] = os.dup(fd)
     except BaseException:

@@ -20,8 +20,8 @@ import os
 import re
 
 from pyvirt.conf.domain_devices import Disk
-from pyvirt.errors import Error, ErrorCode, ErrorDomain, InvalidArgumentError
-from pyvirt_qemu.fd_groups import FdGroup
+from pyvirt.errors import Error
+from pyvirt_qemu.fd_groups import FdGroup, group_of
 from pyvirt_qemu.monitor import Monitor
 
 __all__ = ["pass_disk_fds", "remove_disk_fdsets"]
@@ -37,15 +37,9 @@ def pass_disk_fds(monitor: Monitor, disk: Disk, groups: dict[str, FdGroup]) -> i
 
     :raises Error: INVALID_ARG, libvirt's words, when no group of that name is associated; QEMU's refusal.
     """
-    if disk.source_fdgroup is None:
-        return None
-    group = groups.get(disk.source_fdgroup)
+    group = group_of(disk, groups)
     if group is None:
-        raise InvalidArgumentError(
-            ErrorCode.INVALID_ARG,
-            f"file descriptor group '{disk.source_fdgroup}' was not associated with the domain",
-            domain=ErrorDomain.QEMU,
-        )
+        return None
     fdset: int | None = None
     try:
         for i, fd in enumerate(group.fds):
