@@ -112,6 +112,7 @@ from pyvirt_qemu import (
 )
 from pyvirt_qemu.autostart import QemuStateHooks
 from pyvirt_qemu.backup import BackupHooks
+from pyvirt_qemu.block_io_tune import BlockIoTuneHooks
 from pyvirt_qemu.block_threshold import threshold_node
 from pyvirt_qemu.bypass_cache import CacheBypassingReader
 from pyvirt_qemu.checkpoints import CheckpointHooks, undefine_checkpoints
@@ -233,7 +234,7 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
             console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
 
 
-class QemuConnection(IOThreadChangeHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
+class QemuConnection(IOThreadChangeHooks, BlockIoTuneHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
                      GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
                      GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks, VcpuHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
