@@ -205,7 +205,7 @@ _LINE = ("guestinfo {n}; guestinfo {n} --os --timezone --hostname; guestinfo {n}
          "set-user-sshkeys {n} root --reset --file {keys}; get-user-sshkeys {n} root; "
          "set-user-sshkeys {n} root --reset; get-user-sshkeys {n} root; get-user-sshkeys {n} nosuchuser; "
          "guest-agent-timeout {n} --timeout 30; guestinfo {n} --hostname; guest-agent-timeout {n} --timeout -1; "
-         "guestinfo {n} --timezone")  # fmt: skip
+         "set-user-password {n} root secret; guestinfo {n} --timezone")  # fmt: skip
 
 
 def test_agent_commands_print_what_virsh_prints_on_libvirtd(

@@ -146,6 +146,7 @@ from pyvirt_qemu.iothread_changes import IOThreadChangeHooks
 from pyvirt_qemu.lifecycle_change import LifecycleActionHooks
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.memory_backends import hotplug_memory, hugetlbfs_mounts, prepare_hugepage_dirs, remove_hugepage_dirs
+from pyvirt_qemu.memory_balloon import MemoryBalloonHooks, setup_balloon
 from pyvirt_qemu.migration_compression import MigrationCompressionHooks
 from pyvirt_qemu.migration_jobs import file_job_completed
 from pyvirt_qemu.moment_domain import migratable_xml
@@ -154,6 +155,7 @@ from pyvirt_qemu.pci_addresses import is_q35
 from pyvirt_qemu.pci_hotplug import reserve_next_pci_address
 from pyvirt_qemu.process import QemuProcess, start_process
 from pyvirt_qemu.save_image import ImageWriter, drop_if_partial, read_image
+from pyvirt_qemu.screenshot import ScreenshotHooks
 from pyvirt_qemu.snapshot_memory import check_disk_only, create_with_memory
 from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj, QemuState
@@ -234,8 +236,8 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
             console.type, console.tty, console.sources = "pty", path, [ChardevSource(path=path)]
 
 
-class QemuConnection(IOThreadChangeHooks, BlockIoTuneHooks, ControlInfoHooks, LifecycleActionHooks, HostMemoryHooks,
-                     GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
+class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, ScreenshotHooks, ControlInfoHooks,
+                     LifecycleActionHooks, HostMemoryHooks, GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
                      GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks, VcpuHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
@@ -527,6 +529,7 @@ class QemuConnection(IOThreadChangeHooks, BlockIoTuneHooks, ControlInfoHooks, Li
                 if reader is not None:
                     reader.close()  # (QEMU has read the stream to its end)
             _record_ptys(live, proc.monitor)
+            setup_balloon(proc.monitor, live, refresh=not restored)  # qemuProcessSetupBalloon + RefreshBalloonState
             for disk in live.devices.disks if live.devices is not None else []:
                 throttle = throttle_args(disk, disk_qom_path(disk))
                 if throttle is not None:
