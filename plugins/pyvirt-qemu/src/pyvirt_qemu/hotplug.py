@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,8 @@ from pyvirt_qemu.monitor import Monitor
 from pyvirt_qemu.pci_addresses import is_q35
 from pyvirt_qemu.pci_hotplug import reserve_next_pci_address
 from pyvirt_qemu.tap import close_taps, open_taps
+
+log = logging.getLogger("pyvirt.qemu.hotplug")
 
 __all__ = [
     "DeletedDevices",
@@ -307,15 +310,21 @@ def finish_removal(live: Domain, item: Disk | Interface, monitor: Monitor) -> No
     assert live.devices is not None
     if isinstance(item, Disk):
         for node in _node_names(item):
-            with contextlib.suppress(Error):
+            try:
                 monitor.execute("blockdev-del", {"node-name": node})
-        with contextlib.suppress(Error):  # (its nodes have let the descriptors go: the set can go too)
+            except Error as exc:  # the device is gone whatever its backend does: say so, go on (as libvirt)
+                log.warning("removing disk %s: blockdev-del of %s failed: %s", item.target_dev, node, exc)
+        try:  # (its nodes have let the descriptors go: the set can go too)
             remove_disk_fdsets(monitor, item)
+        except Error as exc:
+            log.warning("removing disk %s: its descriptor set stays in QEMU: %s", item.target_dev, exc)
         live.devices.disks = [d for d in live.devices.disks if d is not item]
     else:
         name = item.alias.name if item.alias is not None and item.alias.name else ""
-        with contextlib.suppress(Error):
+        try:
             monitor.execute("netdev_del", {"id": f"host{name}"})
+        except Error as exc:
+            log.warning("removing interface %s: netdev_del failed: %s", item.mac, exc)
         live.devices.interfaces = [n for n in live.devices.interfaces if n is not item]
 
 
