@@ -80,6 +80,7 @@ from pyvirt_qemu import checkpoints
 from pyvirt_qemu.backup_def import BackupDef, BackupDisk, BackupTls, align_disks, format_backup, parse_backup
 from pyvirt_qemu.block_copy_create import create_file, format_props, image_facts, run_create, storage_props
 from pyvirt_qemu.block_nodes import disk_blockdevs, format_node, next_node_id
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.migration_jobs import jobs_of
 from pyvirt_qemu.qmp_checked import execute_checked
 
@@ -193,15 +194,8 @@ def _job_params(backup: Backup, current: int, total: int, status: JobType) -> li
     return out
 
 
-class BackupHooks:
-    """Mixed into the QEMU connection; ``state`` and ``_still_running`` come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class BackupHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_backup_begin(self, dom: DomainRef, xml: str, checkpoint_xml: str | None, flags: int) -> None:

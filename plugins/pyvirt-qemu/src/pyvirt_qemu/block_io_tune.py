@@ -24,13 +24,13 @@ from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.disk_iotune import disk_qom_path
 from pyvirt_qemu.guest_stats import find_disk
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["BlockIoTuneHooks"]
 
@@ -202,16 +202,8 @@ def as_params(info: Info) -> list[TypedParam]:
     return [TypedParam(f, _TYPES[f], info[f] or "" if f == _GROUP else info[f]) for f in _FIELDS]
 
 
-class BlockIoTuneHooks:
-    """Mixed into the QEMU connection; ``state`` and the helpers below come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class BlockIoTuneHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_get_block_io_tune(self, dom: DomainRef, disk: str, flags: int) -> list[TypedParam]:

@@ -65,12 +65,13 @@ from pyvirt_qemu.checkpoint_bitmaps import (
     node_bitmaps,
     size_actions,
 )
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.moment_domain import moment_domain
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
     from pyvirt.local_driver.paths import DriverPaths
-    from pyvirt_qemu.state import DomainObj, QemuState
+    from pyvirt_qemu.state import DomainObj
 
 __all__ = [
     "CheckpointHooks",
@@ -338,10 +339,8 @@ def _descendants(every: dict[str, Checkpoint], name: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- hooks
-class CheckpointHooks:
+class CheckpointHooks(QemuConnectionBase):
     """The checkpoint hooks of a qemu connection (mixed into QemuConnection; ``state`` is its)."""
-
-    state: QemuState
 
     def _checkpoints(self, ref: DomainRef) -> tuple[DomainObj, CheckpointStore]:
         obj = self.state.find(ref)

@@ -19,9 +19,10 @@ from pyvirt.local_driver.domain_jobs import AsyncJob, Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 
 if TYPE_CHECKING:
-    from pyvirt_qemu.state import QemuState
+    pass
 
 __all__ = ["ControlInfoHooks"]
 
@@ -30,10 +31,8 @@ _OK, _JOB, _OCCUPIED, _ERROR = 0, 1, 2, 3
 _REASON_MONITOR = 2
 
 
-class ControlInfoHooks:
+class ControlInfoHooks(QemuConnectionBase):
     """Mixed into the QEMU connection, whose ``state`` it reads."""
-
-    state: QemuState
 
     @hookimpl
     def domain_get_control_info(self, dom: DomainRef, flags: int) -> tuple[int, int, int]:

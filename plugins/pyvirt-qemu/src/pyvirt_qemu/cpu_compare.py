@@ -29,10 +29,10 @@ from pyvirt.util.cpu_x86 import (
     VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE,
     VIR_CONNECT_COMPARE_CPU_VALIDATE_XML,
 )
+from pyvirt_qemu.connection_base import QemuConnectionBase
 
 if TYPE_CHECKING:
     from pyvirt_qemu.emulator_caps import EmulatorCaps
-    from pyvirt_qemu.state import QemuState
 
 __all__ = ["CpuCompareHooks"]
 
@@ -54,10 +54,8 @@ def _unsupported(message: str) -> NotSupportedError:
     return NotSupportedError(ErrorCode.OPERATION_UNSUPPORTED, message)
 
 
-class CpuCompareHooks:
+class CpuCompareHooks(QemuConnectionBase):
     """The QEMU connection's virConnectCompareCPU, virConnectBaselineCPU and virConnectCompareHypervisorCPU."""
-
-    state: QemuState
 
     @hookimpl
     def connect_compare_cpu(self, xml: str, flags: int) -> int:

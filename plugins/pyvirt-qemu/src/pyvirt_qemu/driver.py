@@ -1075,13 +1075,6 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
         live, _config = self._affect(obj, flags, "transient domains do not have any persistent config")
         return obj.live if live else obj.persistent_def()
 
-    @staticmethod
-    def _agent(obj: DomainObj) -> GuestAgent:
-        """qemuDomainAgentAvailable: a running guest whose agent channel is configured and open."""
-        if obj.state != DomainState.RUNNING or obj.process is None:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-        return GuestAgent(obj.live, obj.agent_open, obj.agent_timeout)
-
     @hookimpl
     def domain_get_vcpus_flags(self, dom: DomainRef, flags: int) -> int:
         """qemuDomainGetVcpusFlags: counts from the definition, or with GUEST the guest agent's online vCPUs."""
@@ -1505,14 +1498,6 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
         return True
 
     @staticmethod
-    def _still_running(obj: DomainObj) -> QemuProcess:
-        """The guest's process, checked again once the job is ours: it may have ended while we waited."""
-        proc = obj.process
-        if proc is None or not proc.alive():
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-        return proc
-
-    @staticmethod
     def _monitor_call(obj: DomainObj, proc: QemuProcess, command: str) -> None:
         """One state-changing QMP command; QEMU ending under it is libvirt's "domain is no longer running"."""
         try:
@@ -1561,21 +1546,6 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
             self.state.save_status(obj)
 
     # ------------------------------------------------------------------ devices
-    def _affect(
-        self, obj: DomainObj, flags: int, transient: str = "cannot modify device on transient domain"
-    ) -> tuple[bool, bool]:
-        """(live, config) for VIR_DOMAIN_AFFECT_* flags, 0 resolved by the domain's state, checked as libvirt's
-        virDomainObjUpdateModificationImpact does; ``transient`` is the caller's refusal for a transient domain."""
-        live = bool(flags & DomainModificationImpact.LIVE)
-        config = bool(flags & DomainModificationImpact.CONFIG)
-        if not live and not config:
-            live, config = obj.active, not obj.active
-        if live and not obj.active:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-        if config and not obj.persistent:
-            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, transient)
-        return live, config
-
     @hookimpl
     def domain_attach_device(self, dom: DomainRef, xml: str, flags: int) -> None:
         check_flags(flags, DomainDeviceModifyFlags.LIVE | DomainDeviceModifyFlags.CONFIG, "qemuDomainAttachDeviceFlags")

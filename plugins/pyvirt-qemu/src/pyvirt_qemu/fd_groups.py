@@ -23,6 +23,7 @@ from pyvirt.flags import DomainFDAssociateFlags
 from pyvirt.local_driver.fd_owner import at_close, current_owner
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
+from pyvirt_qemu.connection_base import QemuConnectionBase
 
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
@@ -153,10 +154,8 @@ def fdset_storage_node(disk: Disk, props: dict[str, Any], fdset: int) -> dict[st
     return props
 
 
-class FdAssociateHooks:
+class FdAssociateHooks(QemuConnectionBase):
     """The hook, mixed into the QEMU driver's connection (which provides ``state``)."""
-
-    state: QemuState
 
     @hookimpl
     def domain_fd_associate(self, dom: DomainRef, name: str, files: list[int], flags: int) -> None:

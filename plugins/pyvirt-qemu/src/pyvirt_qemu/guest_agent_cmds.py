@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.conf.bitmap import format_bitmap, parse_bitmap
-from pyvirt.domain_state import DomainState
 from pyvirt.errors import (
     ErrorCode,
     ErrorDomain,
@@ -30,11 +29,11 @@ from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, typed_param
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_agent import GuestAgent
 
 if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
-    from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["GuestAgentHooks"]
 
@@ -50,13 +49,6 @@ _OS_FIELDS = (("id", "os.id"), ("name", "os.name"), ("pretty-name", "os.pretty-n
               ("version-id", "os.version-id"), ("machine", "os.machine"), ("variant", "os.variant"),
               ("variant-id", "os.variant-id"), ("kernel-release", "os.kernel-release"),
               ("kernel-version", "os.kernel-version"))  # fmt: skip
-
-
-def _agent(obj: DomainObj) -> GuestAgent:
-    """qemuDomainAgentAvailable(vm, true): running, the agent configured and its port open."""
-    if obj.state != DomainState.RUNNING or obj.process is None:
-        raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
-    return GuestAgent(obj.live, obj.agent_open, obj.agent_timeout)
 
 
 def _cpu_map(text: str) -> set[int]:
@@ -222,16 +214,12 @@ def _device_by_alias(dom: Domain, alias: str) -> tuple[str, Any] | None:
     return None
 
 
-class GuestAgentHooks:
+class GuestAgentHooks(QemuConnectionBase):
     """Mixed into the QEMU connection, whose ``state`` it reads and whose device detach it reuses."""
-
-    state: QemuState
 
     if TYPE_CHECKING:  # the connection's own
 
         def domain_detach_device(self, dom: DomainRef, xml: str, flags: int) -> None: ...
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
 
     @hookimpl
     def domain_get_guest_info(self, dom: DomainRef, types: int, flags: int) -> list[TypedParam]:
@@ -243,7 +231,7 @@ class GuestAgentHooks:
         wanted = types or _SUPPORTED_TYPES
         report = types != 0
         obj = self.state.find(dom)
-        agent = _agent(obj)
+        agent = self._agent(obj)
 
         def ask(command: str) -> Any:
             return agent.execute(command, report_unsupported=report)
@@ -279,7 +267,7 @@ class GuestAgentHooks:
     def domain_get_guest_vcpus(self, dom: DomainRef, flags: int) -> list[TypedParam]:
         """qemuDomainGetGuestVcpus + qemuDomainGetGuestVcpusParams: three cpu lists."""
         check_flags(flags, 0, "qemuDomainGetGuestVcpus")
-        info = _vcpus(_agent(self.state.find(dom)))
+        info = _vcpus(self._agent(self.state.find(dom)))
         for vcpu_id, _online, _offlinable in info:
             if vcpu_id >= _GUEST_VCPU_MAX_ID:
                 raise InternalError(ErrorCode.INTERNAL_ERROR,
@@ -299,7 +287,7 @@ class GuestAgentHooks:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, "unsupported state value", verbatim=False)
         wanted = _cpu_map(cpumap)
         obj = self.state.find(dom)
-        agent = _agent(obj)
+        agent = self._agent(obj)
         info = _vcpus(agent)
         modify: list[int] = []
         for vcpu_id, _online, offlinable in info:
@@ -311,7 +299,7 @@ class GuestAgentHooks:
             wanted.discard(vcpu_id)
         if wanted:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"guest is missing vCPUs '{format_bitmap(wanted)}'")
-        agent = _agent(obj)
+        agent = self._agent(obj)
         while modify:
             done = agent.execute("guest-set-vcpus", {"vcpus": [{"logical-id": i, "online": bool(state)}
                                                                for i in modify]})  # fmt: skip
@@ -323,7 +311,7 @@ class GuestAgentHooks:
     def domain_authorized_ssh_keys_get(self, dom: DomainRef, user: str, flags: int) -> list[str]:
         """qemuDomainAuthorizedSSHKeysGet: guest-ssh-get-authorized-keys."""
         check_flags(flags, 0, "qemuDomainAuthorizedSSHKeysGet")
-        reply = _agent(self.state.find(dom)).execute("guest-ssh-get-authorized-keys", {"username": user})
+        reply = self._agent(self.state.find(dom)).execute("guest-ssh-get-authorized-keys", {"username": user})
         keys = reply.get("keys") if isinstance(reply, dict) else None
         if not isinstance(keys, list):
             raise InternalError(ErrorCode.INTERNAL_ERROR, "qemu agent didn't return an array of keys")
@@ -334,7 +322,7 @@ class GuestAgentHooks:
         """qemuDomainAuthorizedSSHKeysSet: remove the keys, or add them (to an emptied file without APPEND)."""
         ssh = DomainAuthorizedSSHKeysSetFlags
         check_flags(flags, ssh.APPEND | ssh.REMOVE, "qemuDomainAuthorizedSSHKeysSet")
-        agent = _agent(self.state.find(dom))
+        agent = self._agent(self.state.find(dom))
         if flags & ssh.REMOVE:
             agent.execute("guest-ssh-remove-authorized-keys", {"username": user, "keys": list(keys)})
         else:
@@ -364,7 +352,7 @@ class GuestAgentHooks:
         if target not in _SUSPEND_COMMANDS:
             raise InvalidArgumentError(ErrorCode.INVALID_ARG, f"Unknown suspend target: {target % 2**32}")
         obj = self.state.find(dom)
-        agent = _agent(obj)
+        agent = self._agent(obj)
         with obj.job.holding(Job.QUERY):  # qemuDomainQueryWakeupSuspendSupport
             proc = obj.process
             if not obj.active or proc is None:

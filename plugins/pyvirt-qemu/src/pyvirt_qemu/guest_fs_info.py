@@ -19,10 +19,10 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef, FSInfo
+from pyvirt_qemu.connection_base import QemuConnectionBase
 
 if TYPE_CHECKING:
-    from pyvirt_qemu.guest_agent import GuestAgent
-    from pyvirt_qemu.state import DomainObj, QemuState
+    pass
 
 __all__ = ["GuestFSInfoHooks", "disk_by_address", "fs_info"]
 
@@ -126,15 +126,8 @@ def fs_info(reply: Any, dom: Domain) -> list[FSInfo]:
     return out
 
 
-class GuestFSInfoHooks:
-    """Mixed into the QEMU connection; ``state`` and ``_agent`` come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        def _agent(obj: DomainObj) -> GuestAgent: ...
+class GuestFSInfoHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_get_fs_info(self, dom: DomainRef, flags: int) -> list[FSInfo]:

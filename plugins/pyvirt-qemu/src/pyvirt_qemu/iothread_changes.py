@@ -32,13 +32,13 @@ from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, check_typed_params
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_stats import cpus_of_map
 from pyvirt_qemu.iothreads import iothread_ids
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["IOThreadChangeHooks"]
 
@@ -274,16 +274,8 @@ def hotplug_mod(proc: QemuProcess, iothread_id: int, given: dict[str, int]) -> N
             put(field.replace("_", "-"), given[field])
 
 
-class IOThreadChangeHooks:
-    """Mixed into the QEMU connection; ``state`` and the helpers below come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class IOThreadChangeHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     def _change(self, dom: DomainRef, flags: int, iothread_id: int, action: str, given: dict[str, int]) -> None:
         """qemuDomainChgIOThread: the persistent definition checked first, then the live guest, then the file."""

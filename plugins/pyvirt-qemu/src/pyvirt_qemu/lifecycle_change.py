@@ -22,10 +22,10 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 
 if TYPE_CHECKING:
-    from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
+    pass
 
 __all__ = ["LifecycleActionHooks", "check_actions"]
 
@@ -61,16 +61,8 @@ def _validate(d: Domain, kind: str, action: str) -> None:
     check_actions(actions["poweroff"], actions["reboot"], actions["crash"])
 
 
-class LifecycleActionHooks:
-    """Mixed into the QEMU connection; ``state`` and the helpers below come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class LifecycleActionHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_set_lifecycle_action(self, dom: DomainRef, type: int, action: int, flags: int) -> None:

@@ -23,13 +23,13 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_stats import set_stats_period
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
     from pyvirt_qemu.monitor import Monitor
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["MemoryBalloonHooks", "setup_balloon"]
 
@@ -137,16 +137,8 @@ def disk_errors(live: Domain, blocks: list[dict[str, Any]]) -> list[tuple[str, i
     return out
 
 
-class MemoryBalloonHooks:
-    """Mixed into the QEMU connection; ``state`` and the helpers below come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class MemoryBalloonHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_set_memory(self, dom: DomainRef, memory_kib: int, flags: int) -> None:

@@ -22,11 +22,12 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.qmp_checked import execute_checked
 
 if TYPE_CHECKING:
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
+    from pyvirt_qemu.state import DomainObj
 
 __all__ = ["MigrationCompressionHooks", "dirty_rate_fields"]
 
@@ -69,10 +70,8 @@ def dirty_rate_fields(monitor: Any) -> list[tuple[str, int | str]]:
     return out
 
 
-class MigrationCompressionHooks:
+class MigrationCompressionHooks(QemuConnectionBase):
     """Mixed into the QEMU connection, whose ``state`` it uses."""
-
-    state: QemuState
 
     @hookimpl
     def domain_migrate_get_compression_cache(self, dom: DomainRef, flags: int) -> int:

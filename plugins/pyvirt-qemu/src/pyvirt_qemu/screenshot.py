@@ -26,6 +26,7 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_agent import GuestAgent
 from pyvirt_qemu.master_key import guest_private_dir
 from pyvirt_qemu.qmp_checked import execute_checked
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from pyvirt.conf.domain import Domain
     from pyvirt_qemu.monitor import Monitor
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
 
 __all__ = ["ScreenshotHooks"]
 
@@ -113,15 +113,8 @@ def _pipe_of(data: bytes) -> int:
     return read_end
 
 
-class ScreenshotHooks:
-    """Mixed into the QEMU connection; ``state`` and ``_still_running`` come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class ScreenshotHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     @hookimpl
     def domain_screenshot(self, dom: DomainRef, screen: int, flags: int) -> tuple[str, int]:

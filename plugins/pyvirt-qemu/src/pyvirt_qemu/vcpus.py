@@ -46,6 +46,7 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.cpu_affinity import pin_vcpus
 from pyvirt_qemu.guest_agent import GuestAgent
 from pyvirt_qemu.hotplug import DETACH_TIMEOUT
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pyvirt_qemu.process import QemuProcess
-    from pyvirt_qemu.state import DomainObj, QemuState
+    from pyvirt_qemu.state import DomainObj
 
 __all__ = ["VcpuHooks", "plugs_vcpus_at_start", "refresh_vcpu_states", "start_vcpus"]
 
@@ -332,16 +333,8 @@ def _agent_plan(nvcpus: int, info: list[tuple[int, bool, bool]]) -> list[tuple[i
     return changes
 
 
-class VcpuHooks:
-    """Mixed into the QEMU connection; ``state`` and the helpers below come from it."""
-
-    state: QemuState
-
-    if TYPE_CHECKING:
-
-        def _affect(self, obj: DomainObj, flags: int, transient: str = ...) -> tuple[bool, bool]: ...
-        @staticmethod
-        def _still_running(obj: DomainObj) -> QemuProcess: ...
+class VcpuHooks(QemuConnectionBase):
+    """Mixed into the QEMU connection; its state and checks come from QemuConnectionBase."""
 
     def _finish_unplug(self, obj: DomainObj, first: int) -> Callable[[], None]:
         """qemuDomainRemoveVcpuAlias for a DEVICE_DELETED that came after the wait: the vCPUs go offline."""

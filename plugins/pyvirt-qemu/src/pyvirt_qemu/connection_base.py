@@ -1,0 +1,60 @@
+"""What every group of hooks mixed into the QEMU connection shares: its state and three checks.
+
+Why a base class: the connection is composed of one mixin per family of
+libvirt calls (vCPUs, balloon, backups, ...). Each needs the driver's state
+and the same few checks libvirt's qemu_driver.c makes at the top of its
+calls; stated once here, every mixin inherits them instead of declaring
+what it expects the connection to provide.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt.domain_state import DomainState
+from pyvirt.errors import ErrorCode, ErrorDomain, OperationInvalidError
+from pyvirt.flags import DomainModificationImpact
+from pyvirt_qemu.guest_agent import GuestAgent
+
+if TYPE_CHECKING:
+    from pyvirt_qemu.process import QemuProcess
+    from pyvirt_qemu.state import DomainObj, QemuState
+
+__all__ = ["QemuConnectionBase"]
+
+
+class QemuConnectionBase:
+    """The QEMU connection as its mixins see it; the connection itself sets ``state``."""
+
+    state: QemuState
+
+    @staticmethod
+    def _still_running(obj: DomainObj) -> QemuProcess:
+        """The guest's process, checked again once the job is ours: it may have ended while we waited."""
+        proc = obj.process
+        if proc is None or not proc.alive():
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return proc
+
+    @staticmethod
+    def _affect(
+        obj: DomainObj, flags: int, transient: str = "cannot modify device on transient domain"
+    ) -> tuple[bool, bool]:
+        """(live, config) for VIR_DOMAIN_AFFECT_* flags, 0 resolved by the domain's state, checked as libvirt's
+        virDomainObjUpdateModificationImpact does; ``transient`` is the caller's refusal for a transient domain."""
+        live = bool(flags & DomainModificationImpact.LIVE)
+        config = bool(flags & DomainModificationImpact.CONFIG)
+        if not live and not config:
+            live, config = obj.active, not obj.active
+        if live and not obj.active:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        if config and not obj.persistent:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, transient)
+        return live, config
+
+    @staticmethod
+    def _agent(obj: DomainObj) -> GuestAgent:
+        """qemuDomainAgentAvailable: a running guest whose agent channel is configured and open."""
+        if obj.state != DomainState.RUNNING or obj.process is None:
+            raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "domain is not running", domain=ErrorDomain.DOMAIN)
+        return GuestAgent(obj.live, obj.agent_open, obj.agent_timeout)
