@@ -224,6 +224,31 @@ def test_name_clash_on_the_destination_is_refused(two_hosts: TwoHosts, virt_type
         dom.destroy()
 
 
+def test_a_destination_xml_that_changes_the_guest_is_refused_before_anything_moves(
+    two_hosts: TwoHosts, virt_type: str
+) -> None:
+    """libvirt's Begin checks a caller's destination XML against the guest (virDomainDefCheckABIStability on
+    both migratable copies) and refuses it with that check's words; the guest runs on here, B has nothing."""
+    with pyvirt.open(two_hosts.a.uri) as ca, pyvirt.open(two_hosts.b.uri) as cb:
+        dom = ca.define_domain(FIRMWARE_GUEST.format(virt=virt_type, name="abi"))
+        dom.create()
+        live = dom.xml_desc(1)  # the live XML as a client reads it: aliases, ids, the PS/2 keyboard
+        for changed, words in (
+            (re.sub(r"<memory unit='KiB'>\d+", "<memory unit='KiB'>131072", live.replace('"', "'")),
+             "Target domain max memory 131072 does not match source"),
+            (live.replace("<name>abi</name>", "<name>other</name>"),
+             "Target domain name 'other' does not match source 'abi'"),
+        ):  # fmt: skip
+            assert changed != live
+            params = [*LOOPBACK, TypedParam(MigrateParam.DEST_XML, TypedParamType.STRING, changed)]
+            with pytest.raises(pyvirt.Error) as err:
+                dom.migrate3(cb, params, MigrateFlag.LIVE)
+            assert err.value.code == ErrorCode.CONFIG_UNSUPPORTED and words in str(err.value), str(err.value)
+            assert dom.state()[0] == DomainState.RUNNING and cb.list_all_domains() == []
+        assert qemu_pids(two_hosts.b.root) == []
+        dom.destroy()
+
+
 def test_same_host_is_refused(two_hosts: TwoHosts, virt_type: str) -> None:
     with pyvirt.open(two_hosts.a.uri) as ca, pyvirt.open(two_hosts.a.uri) as again:
         dom = ca.define_domain(FIRMWARE_GUEST.format(virt=virt_type, name="here"))

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 
-from pyvirt.conf.domain import Domain
+from pyvirt.conf.domain import Domain, parse_domain
 from pyvirt.errors import ErrorCode, ErrorDomain, NotSupportedError, OperationInvalidError, make_error
 from pyvirt.local_driver.paths import DriverPaths
+from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.moment_domain import migratable_xml, moment_domain
+from pyvirt_qemu.save_image_xml import check_abi_stability
 from pyvirt_qemu.snapshots import SnapshotStore
 from pyvirt_qemu.state import DomainObj
 
-__all__ = ["check_allowed", "check_safe"]
+__all__ = ["begin_xml", "check_allowed", "check_safe"]
 
 
 def check_allowed(paths: DriverPaths, obj: DomainObj) -> None:
@@ -73,3 +76,15 @@ def check_safe(dom: Domain) -> None:
         if _filesystem_type(path) not in _SHARED_FS:
             raise make_error(ErrorCode.MIGRATE_UNSAFE, "Migration without shared storage is unsafe",
                              domain=ErrorDomain.QEMU)  # fmt: skip
+
+
+def begin_xml(live: Domain, given: str | None, paths: DriverPaths) -> str:
+    """qemuMigrationSrcBeginXML: the domain XML a migration sends. Without the caller's XML, the migratable
+    copy of the live definition; with it, that XML read as a definition, checked against the guest as
+    qemuDomainMigratableDefCheckABIStability does (both sides' migratable copies, virDomainDefCheckABIStability's
+    words) and formatted migratable as well, so the destination gets what libvirt would send."""
+    if not given:
+        return migratable_xml(live, paths, 0)
+    new = apply_defaults(parse_domain(given), paths.cache, new_domain=False, channel_dir=paths.lib)
+    check_abi_stability(moment_domain(live, paths), moment_domain(new, paths, running=False))
+    return migratable_xml(new, paths, 0, running=False)

@@ -47,6 +47,7 @@ from pyvirt.local_driver.domain_jobs import AsyncJob
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam
 from pyvirt_qemu.domain_defaults import apply_defaults
+from pyvirt_qemu.migration_checks import begin_xml
 from pyvirt_qemu.migration_cookie import Cookie, host_identity
 from pyvirt_qemu.migration_jobs import (
     OUT_MASK,
@@ -100,7 +101,7 @@ def begin_resume(conn: QemuConnection, dom: DomainRef, params: list[TypedParam],
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, "QEMU reports migration is still running",
                                         domain=ErrorDomain.QEMU)  # fmt: skip
         # qemuMigrationSrcBeginXML and the cookie's persistent definition, as a first Begin makes them
-        xml = str(values.get("destination_xml") or migratable_xml(obj.live, st.paths, 0))
+        xml = begin_xml(obj.live, values.get("destination_xml"), st.paths)
         persistent = None
         if flags & Flag.PERSIST_DEST:
             persistent = str(values.get("persistent_xml") or "") or migratable_xml(

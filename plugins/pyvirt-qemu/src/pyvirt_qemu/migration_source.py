@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.conf.domain import Domain, parse_domain
 from pyvirt.domain_state import DomainState, PausedReason, RunningReason
 from pyvirt.errors import (
     Error,
@@ -34,7 +33,7 @@ from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
 from pyvirt.plugin.typed_params import TypedParam, TypedParamType, typed_param
-from pyvirt_qemu.migration_checks import check_allowed, check_safe
+from pyvirt_qemu.migration_checks import begin_xml, check_allowed, check_safe
 from pyvirt_qemu.migration_cookie import Cookie, host_identity
 from pyvirt_qemu.migration_jobs import (
     OUT_MASK,
@@ -84,9 +83,7 @@ def begin(conn: QemuConnection, dom: DomainRef, params: list[TypedParam], flags:
     try:
         running(obj)  # again: it may have ended while we waited for the job
         # qemuMigrationSrcBeginXML: the migratable copy of the live definition (passwords travel)
-        xml = str(values.get("destination_xml") or migratable_xml(obj.live, conn.state.paths, 0))
-        if values.get("destination_xml"):
-            _check_same_domain(obj, parse_domain(xml))
+        xml = begin_xml(obj.live, values.get("destination_xml"), conn.state.paths)
         cookie = Cookie(
             obj.name, obj.uuid, socket.gethostname(), host_identity(conn.state.paths),
             [(s.model or "", s.label or "") for s in obj.live.seclabels or [] if s.model],
@@ -117,15 +114,6 @@ def _persistent_xml(obj: DomainObj, values: dict[str, Any], paths: DriverPaths) 
     # qemuDomainDefCopy(SECURE | MIGRATABLE) of the persistent definition, in the cookie INACTIVE | MIGRATABLE
     defn = obj.config if obj.config is not None else obj.live
     return migratable_xml(defn, paths, Xml.INACTIVE, running=obj.config is None)
-
-
-def _check_same_domain(obj: DomainObj, new: Domain) -> None:
-    """A destination XML must describe the same guest (libvirt checks ABI stability; the identity at least)."""
-    if new.uuid and new.uuid != obj.uuid:
-        raise OperationInvalidError(
-            ErrorCode.OPERATION_INVALID, f"Target domain uuid {new.uuid} does not match source {obj.uuid}",
-            domain=ErrorDomain.DOMAIN,
-        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- Perform
