@@ -1,7 +1,6 @@
 """Settings pyvirt's domain model maps (for the Xen driver) that this driver cannot apply yet are refused, not dropped.
 
-``<interface><bandwidth>`` (libvirt shapes the tap with tc), ``<vlan>`` and
-``<virtualport>`` (Open vSwitch ports) and ``<os><acpi><table>`` (libvirt
+``<vlan>`` and ``<virtualport>`` (Open vSwitch ports) and ``<os><acpi><table>`` (libvirt
 passes ``-acpitable``) are read by the shared
 model since pyvirt-xen converts them; a QEMU guest defined with them must
 fail as it did before the model read them, or the guest would start without
@@ -26,8 +25,6 @@ GUEST = """<domain type='qemu'>
 @pytest.mark.parametrize(
     ("os_xml", "devices", "element"),
     [
-        ("", "<interface type='user'><bandwidth><outbound average='1000'/></bandwidth></interface>",
-         "<bandwidth> in <domain/devices/interface>"),
         ("<acpi><table type='slic'>/var/lib/slic.dat</table></acpi>", "", "<acpi> in <domain/os>"),
         ("", "<interface type='bridge'><source bridge='br0'/><vlan><tag id='42'/></vlan></interface>",
          "<vlan> in <domain/devices/interface>"),

@@ -1,4 +1,4 @@
-"""What every group of hooks mixed into the QEMU connection shares: its state and three checks.
+"""What every group of hooks mixed into the QEMU connection shares: its state and four checks.
 
 Why a base class: the connection is composed of one mixin per family of
 libvirt calls (vCPUs, balloon, backups, ...). Each needs the driver's state
@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyvirt.domain_state import DomainState
-from pyvirt.errors import ErrorCode, ErrorDomain, OperationInvalidError
+from pyvirt.errors import ErrorCode, ErrorDomain, InvalidArgumentError, OperationInvalidError
 from pyvirt.flags import DomainModificationImpact
 from pyvirt_qemu.guest_agent import GuestAgent
 
 if TYPE_CHECKING:
+    from pyvirt.conf.domain import Domain
     from pyvirt_qemu.process import QemuProcess
     from pyvirt_qemu.state import DomainObj, QemuState
 
@@ -51,6 +52,17 @@ class QemuConnectionBase:
         if config and not obj.persistent:
             raise OperationInvalidError(ErrorCode.OPERATION_INVALID, transient)
         return live, config
+
+    def _one_def(self, obj: DomainObj, flags: int) -> Domain:
+        """virDomainObjGetOneDef: the running or persistent definition, as LIVE or CONFIG (0: current) picks."""
+        if flags & DomainModificationImpact.LIVE and flags & DomainModificationImpact.CONFIG:
+            raise InvalidArgumentError(
+                ErrorCode.INVALID_ARG,
+                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
+                verbatim=True,  # virReportInvalidArg: no "invalid argument: " before it
+            )
+        live, _config = self._affect(obj, flags, "transient domains do not have any persistent config")
+        return obj.live if live else obj.persistent_def()
 
     @staticmethod
     def _agent(obj: DomainObj) -> GuestAgent:

@@ -283,8 +283,9 @@ def validate_domain(dom: Domain, caps: EmulatorCaps | None = None) -> None:
     if uefi and arch in ("x86_64", "i686") and not (dom.features is not None and dom.features.acpi):
         raise _refuse("UEFI requires ACPI on this architecture")
     for nic in d.interfaces:
-        # read by the domain model for pyvirt-xen; libvirt applies them (tc, Open vSwitch), this driver not yet
-        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport), ("bandwidth", nic.bandwidth)):
+        # read by the domain model for pyvirt-xen; libvirt applies them (Open vSwitch), this driver not yet
+        # (<bandwidth> is applied: tc on the tap, pyvirt_qemu.tap)
+        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport)):
             if value is not None:
                 raise _refuse(f"<{element}> in <domain/devices/interface> is not supported by pyvirt yet")
         if nic.script_path and nic.type != "ethernet":

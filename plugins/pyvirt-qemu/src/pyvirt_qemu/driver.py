@@ -142,6 +142,7 @@ from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.hotplug_filters import change_nic_filter, filter_changed
+from pyvirt_qemu.interface_tune import InterfaceTuneHooks
 from pyvirt_qemu.iothread_changes import IOThreadChangeHooks
 from pyvirt_qemu.lifecycle_change import LifecycleActionHooks
 from pyvirt_qemu.master_key import guest_private_dir
@@ -238,7 +239,7 @@ def _record_ptys(dom: Domain, monitor: Monitor) -> None:
 
 class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, ScreenshotHooks, ControlInfoHooks,
                      LifecycleActionHooks, HostMemoryHooks, GuestAgentHooks, MigrationCompressionHooks, CpuCompareHooks,
-                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks, VcpuHooks):  # fmt: skip
+                     GuestFSInfoHooks, BackupHooks, FdAssociateHooks, CheckpointHooks, VcpuHooks, InterfaceTuneHooks):  # fmt: skip
     # Hooks that only read the in-memory domain table (no lock, no file, no guest, no job): pyvirtd answers
     # them on its event loop without a worker's hand-off (``DriverCalls.never_blocks``). A test holds every
     # lock and job a domain has while calling them.
@@ -1064,17 +1065,6 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
         return qemu_passthrough.agent_command(self, dom, cmd, timeout, flags)
 
     # ------------------------------------------------------------------ guest queries (contract 1.11)
-    def _one_def(self, obj: DomainObj, flags: int) -> Domain:
-        """virDomainObjGetOneDef: the running or persistent definition, as LIVE or CONFIG (0: current) picks."""
-        if flags & DomainModificationImpact.LIVE and flags & DomainModificationImpact.CONFIG:
-            raise InvalidArgumentError(
-                ErrorCode.INVALID_ARG,
-                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
-                verbatim=True,  # virReportInvalidArg: no "invalid argument: " before it
-            )
-        live, _config = self._affect(obj, flags, "transient domains do not have any persistent config")
-        return obj.live if live else obj.persistent_def()
-
     @hookimpl
     def domain_get_vcpus_flags(self, dom: DomainRef, flags: int) -> int:
         """qemuDomainGetVcpusFlags: counts from the definition, or with GUEST the guest agent's online vCPUs."""

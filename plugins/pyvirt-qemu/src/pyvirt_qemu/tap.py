@@ -10,6 +10,12 @@ without an fd), so it is done here with ``fcntl``; everything after that
 
 vhost-net is used when ``/dev/vhost-net`` exists; otherwise QEMU's userspace
 virtio-net backend carries the traffic and the reason is logged.
+
+Once plugged, a tap gets libvirt's queueing (qemuBuildInterfaceConnect): the
+lockless ``noqueue`` root qdisc, then the NIC's ``<bandwidth>`` shaped with
+``tc`` (pyvirt.util.netdev_bandwidth), the guest's inbound on the tap's
+transmit side. Both happen before QEMU has the fd, at start and at hot-plug,
+so a failure closes the tap and the kernel removes it with its qdiscs.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from dataclasses import dataclass, field
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from pyvirt.conf.bandwidth_params import shares_host_view, supports_bandwidth
 from pyvirt.conf.domain_devices import Interface
 from pyvirt.errors import ErrorCode, ErrorDomain, OperationFailedError
 from pyvirt.util.command import Command
+from pyvirt.util.netdev_bandwidth import set_bandwidth, set_root_qdisc
 
-__all__ = ["TapDevice", "close_taps", "host_mac", "open_taps"]
+__all__ = ["TapDevice", "close_taps", "host_mac", "open_taps", "set_default_qdisc"]
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +103,26 @@ def _plug(ipr: IPRoute, name: str, nic: Interface) -> None:
         ipr.link("set", index=index, state="up")
 
 
+def set_default_qdisc(nic: Interface) -> None:
+    """qemuDomainInterfaceSetDefaultQDisc: ``noqueue`` as the root qdisc of a NIC's host device. Only a
+    privileged driver can, and a refusal is ignored, as libvirt does: it is a speed-up, not the NIC's config."""
+    if os.geteuid() == 0 and nic.target_dev and nic.type in ("ethernet", "network", "bridge", "direct"):
+        set_root_qdisc(nic.target_dev, "noqueue")
+
+
+def _shape(nic: Interface) -> None:
+    """qemuBuildInterfaceConnect's queueing: the default qdisc, then virNetDevBandwidthSet (swapped: a tap's
+    transmit is the guest's receive); a bandwidth that cannot be set fails the start or the hot-plug."""
+    set_default_qdisc(nic)
+    set_bandwidth(nic.target_dev, nic.bandwidth, hierarchical_class=False, swapped=not shares_host_view(nic.type))
+
+
 def open_taps(nics: list[Interface]) -> dict[int, TapDevice]:
     """Create and plug a tap for every bridge/ethernet NIC (keyed by NIC index); all or nothing."""
     taps: dict[int, TapDevice] = {}
+    for nic in nics:
+        if nic.bandwidth is not None and not supports_bandwidth(nic.type):  # libvirt warns and starts
+            log.warning("setting bandwidth on interfaces of type '%s' is not implemented yet", nic.type)
     wanted = [(i, nic) for i, nic in enumerate(nics) if nic.type in ("bridge", "ethernet", "network")]
     if not wanted:
         return taps
@@ -130,6 +155,7 @@ def open_taps(nics: list[Interface]) -> dict[int, TapDevice]:
                 if nic.type == "ethernet" and nic.script_path:
                     # libvirt's ethernet script: run with the tap's name once it is up; failure stops the start
                     Command([nic.script_path, real]).pass_env_common().run(timeout=60)
+                _shape(nic)
     except BaseException:
         close_taps(taps)
         raise

@@ -76,12 +76,6 @@ _IOTUNE_FIELDS = (
 _IOTUNE_GROUP = "group_name"
 _IOTUNE_ACCEPTED = {f: TypedParamType.STRING if f == _IOTUNE_GROUP else TypedParamType.ULLONG for f in _IOTUNE_FIELDS}
 _IOTUNE_MAX = 1000000000000000  # TEST_BLOCK_IOTUNE_MAX
-# VIR_DOMAIN_BANDWIDTH_*: (direction, BandwidthRate field), in testDomainGetInterfaceParameters' order
-_BANDWIDTH_FIELDS = (
-    ("inbound", "average"), ("inbound", "peak"), ("inbound", "burst"), ("inbound", "floor"),
-    ("outbound", "average"), ("outbound", "peak"), ("outbound", "burst"),
-)  # fmt: skip
-_BANDWIDTH_ACCEPTED = {f"{d}.{f}": TypedParamType.UINT for d, f in _BANDWIDTH_FIELDS}
 
 
 class TuningHooks:
@@ -367,49 +361,25 @@ class TuningHooks:
     @hookimpl
     def domain_get_interface_parameters(self, dom: DomainRef, device: str, flags: int) -> list[TypedParam]:
         """testDomainGetInterfaceParameters: the NIC's inbound and outbound rates, 0 where unset."""
+        from pyvirt.conf.bandwidth_params import as_params
+
         check_flags(flags, _LIVE | _CONFIG | _STRING_OKAY, "testDomainGetInterfaceParameters")
         with self.state.lock:
-            bw = _net_find(self._one_def(self.state.find(dom), flags)[0], device).bandwidth
-            out = []
-            for direction, field in _BANDWIDTH_FIELDS:
-                rate = getattr(bw, direction) if bw is not None else None
-                value = (getattr(rate, field) or 0) if rate is not None else 0
-                out.append(TypedParam(f"{direction}.{field}", TypedParamType.UINT, value))
-        return out
+            return as_params(_net_find(self._one_def(self.state.find(dom), flags)[0], device).bandwidth)
 
     @hookimpl
     def domain_set_interface_parameters(
         self, dom: DomainRef, device: str, params: list[TypedParam], flags: int
     ) -> None:
-        """testDomainSetInterfaceParameters: each direction given is replaced; an average (or inbound floor) of 0
-        with the direction named removes it, peak and burst alone leave it as it is."""
-        from pyvirt.conf.domain_devices import Bandwidth, BandwidthRate
+        """testDomainSetInterfaceParameters: the change merged into the chosen definition as libvirt merges it
+        (pyvirt.conf.bandwidth_params, shared with the QEMU driver's persistent definition)."""
+        from pyvirt.conf.bandwidth_params import merged_definition, parse_change
 
         check_flags(flags, _LIVE | _CONFIG, "testDomainSetInterfaceParameters")
-        check_typed_params(params, _BANDWIDTH_ACCEPTED)
+        change = parse_change(params)
         with self.state.lock:
             nic = _net_find(self._one_def_to_change(self.state.find(dom), flags), device)
-            new = {"inbound": BandwidthRate(), "outbound": BandwidthRate()}
-            specified = set()
-            for p in params:
-                direction, _, field = p.field.partition(".")
-                setattr(new[direction], field, int(p.value) or None)
-                if field in ("average", "floor"):  # the fields that name a direction (outbound has no floor)
-                    specified.add(direction)
-            keep = {
-                "inbound": bool(new["inbound"].average or new["inbound"].floor),
-                "outbound": bool(new["outbound"].average),
-            }
-            bw = nic.bandwidth.model_copy(deep=True) if nic.bandwidth is not None else None
-            if bw is None:
-                bw = Bandwidth(**{d: new[d] for d in new if keep[d]})
-            else:
-                for direction in ("inbound", "outbound"):
-                    if keep[direction]:
-                        setattr(bw, direction, new[direction])
-                    elif direction in specified:
-                        setattr(bw, direction, None)
-            nic.bandwidth = bw
+            nic.bandwidth = merged_definition(nic.bandwidth, change)
 
     # ------------------------------------------------------------------ guest controls
     @hookimpl
