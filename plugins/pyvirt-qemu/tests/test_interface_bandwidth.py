@@ -61,6 +61,12 @@ def plugged_nic(tap: str) -> str:
             "</interface>")  # fmt: skip
 
 
+def updated_nic(tap: str, bandwidth: str) -> str:
+    """The first NIC as update-device gets it: the same device, ``bandwidth`` instead of its own."""
+    return (f"<interface type='ethernet'><mac address='{MAC}'/><target dev='{tap}0'/><model type='e1000'/>"
+            f"{bandwidth}</interface>")  # fmt: skip
+
+
 def shaping(tap: str) -> str:
     """What tc shows on the tap: qdiscs, classes, filters of the root and of the ingress qdisc. The police
     action's index and the handle of a qdisc added as ``handle 0:`` are numbered across the host, so they
@@ -174,6 +180,23 @@ def test_bandwidth_and_domiftune_as_libvirtd(pyvirtd: str, shared_libvirtd: str,
         assert "qdisc noqueue AUTO: root" in both.same_shaping(0)
         line = f"domiftune bwg {MAC} --config; domiftune bwg {MAC} --live --inbound 0; domiftune bwg {MAC}"
         assert_prints_as(virsh(pyvirtd, line), pyvirsh=pyvirsh(pyvirtd, line))  # pyvirt's own client, too
+
+        # update-device with another <bandwidth> (qemuDomainChangeNet): the tap's shaping replaced, or tc's
+        # refusal with libvirt's words (what tc did before it stays, as in libvirtd); then without one: cleared,
+        # libvirt's noqueue root again, where the first took (after a refusal the NIC has none: nothing to do)
+        shaped = False
+        for bandwidth, sign in (("<bandwidth><outbound average='400' burst='16'/></bandwidth>", "police X"), ("", "")):
+            out = both.run("update-device bwg {files}/upd.xml --live; " f"domiftune bwg {MAC}",
+                           {"upd.xml": updated_nic("{tap}", bandwidth)})  # fmt: skip
+            shown = both.same_shaping(0)
+            updated = "Device updated successfully" in out["pyvirtd"][0]
+            assert updated or "internal error: Child process (tc " in out["pyvirtd"][1], out
+            if sign:
+                assert (sign in shown) == updated, (out, shown)
+                shaped = updated
+            else:
+                assert updated, out
+                assert not shaped or ("qdisc noqueue AUTO: root" in shown and "ingress" not in shown), shown
 
         # a NIC hot-plugged with its bandwidth: its tap shaped before the guest sees it, or none left
         out = both.run("attach-device bwg {files}/nic.xml --live; " f"domiftune bwg {PLUGGED_MAC}",

@@ -142,7 +142,7 @@ from pyvirt_qemu.host_cpu_model import guest_cpu_for_host_model
 from pyvirt_qemu.host_validate import QemuHostChecks
 from pyvirt_qemu.hotplug import attach_live, check_update, detach_live, find_device, parse_device, update_live
 from pyvirt_qemu.hotplug_filters import change_nic_filter, filter_changed
-from pyvirt_qemu.interface_tune import InterfaceTuneHooks
+from pyvirt_qemu.interface_tune import InterfaceTuneHooks, change_nic_bandwidth
 from pyvirt_qemu.iothread_changes import IOThreadChangeHooks
 from pyvirt_qemu.lifecycle_change import LifecycleActionHooks
 from pyvirt_qemu.master_key import guest_private_dir
@@ -1740,6 +1740,8 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
                 check_update(items[positions["live"]], new)
                 if isinstance(new, Interface) and filter_changed(items[positions["live"]], new):
                     change_nic_filter(obj.live, items[positions["live"]], new, self.state.nwfilter_uri)
+                if isinstance(new, Interface):
+                    change_nic_bandwidth(items[positions["live"]], new)
                 update_live(obj.live, positions["live"], new, obj.process.monitor)
                 self.state.save_status(obj)
             if config:
@@ -1754,6 +1756,7 @@ class QemuConnection(IOThreadChangeHooks, MemoryBalloonHooks, BlockIoTuneHooks, 
                     check_update(old_nic, new)
                     old_nic.link_state = new.link_state
                     old_nic.filterref = new.filterref  # (the whole definition is the new one, in libvirt)
+                    old_nic.bandwidth = new.bandwidth
                 self.state.save_config(persistent)
 
     # ------------------------------------------------------------------ snapshots

@@ -34,7 +34,7 @@ from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_stats import find_interface
 from pyvirt_qemu.tap import set_default_qdisc
 
-__all__ = ["InterfaceTuneHooks"]
+__all__ = ["InterfaceTuneHooks", "change_nic_bandwidth"]
 
 _AFFECT = DomainModificationImpact.LIVE | DomainModificationImpact.CONFIG
 _STRING_OKAY = TypedParameterFlags.OKAY
@@ -55,7 +55,7 @@ def _check_floor(net: Interface, requested: Bandwidth) -> None:
                                 "'route', 'open' or none")  # fmt: skip
 
 
-def _apply_live(net: Interface, new: Bandwidth | None) -> None:
+def apply_live(net: Interface, new: Bandwidth | None) -> None:
     """virNetDevBandwidthSet on the NIC's device; on failure the old shaping is set again (best effort, as
     libvirt) and the first error raised. A device left without guest-inbound shaping gets its default qdisc."""
     swapped = not shares_host_view(net.type)
@@ -68,6 +68,16 @@ def _apply_live(net: Interface, new: Bandwidth | None) -> None:
     shaped = new.inbound if swapped and new is not None else new.outbound if new is not None else None
     if shaped is None or not shaped.average:
         set_default_qdisc(net)
+
+
+def change_nic_bandwidth(old: Interface, new: Interface) -> None:
+    """update-device of a running NIC whose ``<bandwidth>`` differs (qemuDomainChangeNet's needBandwidthSet):
+    the new shaping replaces the old on the NIC's device, or the old is cleared, and the running NIC keeps
+    the new one. Nothing happens for an equal one (virNetDevBandwidthEqual)."""
+    if old.bandwidth == new.bandwidth:
+        return
+    apply_live(old, new.bandwidth)
+    old.bandwidth = new.bandwidth
 
 
 class InterfaceTuneHooks(QemuConnectionBase):
@@ -108,7 +118,7 @@ class InterfaceTuneHooks(QemuConnectionBase):
             if net is not None:
                 new = merged_live(net.bandwidth, change)
                 _check_floor(net, change.requested())
-                _apply_live(net, new)
+                apply_live(net, new)
                 with obj.lock:
                     net.bandwidth = new
                 self.state.save_status(obj)
