@@ -147,17 +147,29 @@ def test_memory_limit_kills_a_hog(conn: pyvirt.Connection, lxc_root: Path, make_
         assert int(limit.read_text()) == 32 * 1024 * 1024
     # a bound, not a sleep: on a loaded host, 200 MB through a pipe into a 32 MiB cgroup (with reclaim and
     # swap) has taken over 30 s before the kernel's OOM killer ended it
+    out = rootfs / "out" / "hog"
+
+    def running() -> bool:
+        try:
+            return dom.is_active()
+        except pyvirt.Error as exc:  # a transient container that ended is forgotten
+            assert exc.code == ErrorCode.NO_DOMAIN, exc
+            return False
+
     deadline = time.monotonic() + 240
-    while (
-        "exit=" not in (rootfs / "out" / "hog").read_text(errors="replace")
-        if (rootfs / "out" / "hog").exists()
-        else True
-    ):
+    while "exit=" not in (out.read_text(errors="replace") if out.exists() else "") and running():
         assert time.monotonic() < deadline, "the hog neither finished nor died"
         time.sleep(0.1)
-    result = (rootfs / "out" / "hog").read_text()
-    assert "survived" not in result and "exit=137" in result, result
-    dom.destroy()
+    result = out.read_text(errors="replace") if out.exists() else ""
+    assert "survived" not in result, result
+    # Either the hog was killed (its shell saw status 137), or the kernel also picked the container's init in
+    # a second OOM kill while the hog's memory was being freed (seen on this 6.18 kernel's v1 memory cgroup):
+    # the container then ended by itself, which ends its other processes too
+    assert "exit=137" in result or not running(), result
+    try:
+        dom.destroy()
+    except pyvirt.Error as exc:  # (the container ended by itself, as above)
+        assert exc.code in (ErrorCode.OPERATION_INVALID, ErrorCode.NO_DOMAIN), exc
     assert leftovers("lxchog", lxc_root) == []
 
 
@@ -315,7 +327,7 @@ def test_state_survives_the_process_and_a_killed_controller_is_cleaned_up(
         ("bad-fs-type", ErrorCode.CONFIG_UNSUPPORTED, "filesystem type 'file'"),
         ("init-fails-exec", ErrorCode.INTERNAL_ERROR, "guest failed to start"),
         ("no-console", ErrorCode.CONFIG_UNSUPPORTED, "At least one PTY console is required"),
-        ("nic-bandwidth", ErrorCode.CONFIG_UNSUPPORTED, "<bandwidth> in <domain/devices/interface> is not supported"),
+        ("nic-vlan", ErrorCode.CONFIG_UNSUPPORTED, "<vlan> in <domain/devices/interface> is not supported"),
     ],
 )
 def test_bad_input_is_refused_and_leaves_nothing(
@@ -337,9 +349,8 @@ def test_bad_input_is_refused_and_leaves_nothing(
                           "</filesystem></devices>")  # fmt: skip
     elif case == "no-console":
         xml = xml.replace("<console type='pty'/>", "")
-    elif case == "nic-bandwidth":  # read by the domain model for Xen; the LXC driver cannot shape the veth yet
-        xml = xml.replace("</devices>", "<interface type='ethernet'><bandwidth><inbound average='1000'/>"
-                          "</bandwidth></interface></devices>")  # fmt: skip
+    elif case == "nic-vlan":  # read by the domain model for Xen; the LXC driver cannot tag the veth yet
+        xml = xml.replace("</devices>", "<interface type='ethernet'><vlan><tag id='42'/></vlan></interface></devices>")
     else:
         (rootfs / "sbin" / "init").write_bytes(b"\x7fELF garbage")
     with pytest.raises(Error) as exc:

@@ -82,6 +82,26 @@ class ContainerCgroup:
     def procs_files(self) -> list[str]:
         return [f"{d}/cgroup.procs" for d in self.unique_dirs()]
 
+    def memory_procs_file(self) -> str | None:
+        """The procs file of a v1 memory hierarchy of its own, which the container's init joins but not its
+        controller; None where memory shares a directory with other controllers (v2, co-mounted v1).
+
+        Why: libvirt_lxc (a few hundred KiB of C) sits in all of the container's cgroups. pyvirt's controller
+        is a Python interpreter of about 11 MB: in the memory cgroup it would take a third of a 32 MiB
+        container's ``<memory>``, and the kernel's OOM killer could pick it, ending the whole container,
+        instead of the process that overran the limit. (Lowering its OOM score instead needs
+        CAP_SYS_RESOURCE, which a root without it, in some sandboxes, cannot do.)
+        """
+        d = self.dirs.get("memory")
+        if d is None or self.is_v2("memory") or any(c != "memory" and p == d for c, p in self.dirs.items()):
+            return None
+        return f"{d}/cgroup.procs"
+
+    def controller_procs_files(self) -> list[str]:
+        """Where the controller joins: every hierarchy but the memory one (see :meth:`memory_procs_file`)."""
+        memory = self.memory_procs_file()
+        return [p for p in self.procs_files() if p != memory]
+
     def create(self, limits: Limits) -> None:
         """Make the directories and apply the limits; on failure nothing is left behind.
 

@@ -13,6 +13,7 @@ import itertools
 import os
 from collections.abc import Callable
 
+from pyvirt.conf.bandwidth_params import has_floor
 from pyvirt.conf.domain import Domain
 from pyvirt.conf.domain_devices import IpAddress, Route
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationFailedError, XMLError
@@ -223,13 +224,21 @@ def _nics(dom: Domain) -> list[NicSpec]:
                 ErrorCode.CONFIG_UNSUPPORTED,
                 f"interface type '{nic.type}' is not supported; this LXC driver does bridge, network and ethernet",
             )
-        # read by the domain model for pyvirt-xen; libvirt applies them (tc, Open vSwitch), this driver not yet
-        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport), ("bandwidth", nic.bandwidth)):
+        # read by the domain model for pyvirt-xen; libvirt applies them (Open vSwitch), this driver not yet
+        # (<bandwidth> is applied: tc on the veth's host end, pyvirt_lxc.veth)
+        for element, value in (("vlan", nic.vlan), ("virtualport", nic.virtualport)):
             if value is not None:
                 raise NotSupportedError(
                     ErrorCode.CONFIG_UNSUPPORTED,
                     f"<{element}> in <domain/devices/interface> is not supported by pyvirt yet",
                 )
+        if nic.type == "network" and has_floor(nic.bandwidth):
+            # libvirt reserves a floor in the network's QoS through a port of the network; this driver makes
+            # no ports, so the guarantee would silently be missing
+            raise NotSupportedError(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                "'floor' in <domain/devices/interface/bandwidth> is not supported by pyvirt's LXC driver yet",
+            )
         host = nic.target_dev or free_veth_name(taken)
         taken.add(host)
         out.append(NicSpec(host, nic.guest_dev or f"eth{i}", nic.mac or "", nic.source_bridge or "",

@@ -168,7 +168,7 @@ class LxcConnection(HostMemoryHooks, NamespaceHooks):
         live: Domain = obj.live.model_copy(deep=True)
         resolve_network_nics(live, self.uri)  # a NIC on a virtual network joins its bridge
         cgroup = ContainerCgroup(obj.name)
-        spec = build_spec(live, st.paths, cgroup.procs_files(), st.securebits_lock, self._init_pid_of)
+        spec = build_spec(live, st.paths, cgroup.controller_procs_files(), st.securebits_lock, self._init_pid_of)
         for live_nic, nic_spec in zip(live.devices.interfaces if live.devices else [], spec.nics, strict=True):
             live_nic.target_dev = nic_spec.host_dev  # the live XML names each host-side veth, as libvirt's does
         g = st.audit_guest(obj, -1)
@@ -177,7 +177,8 @@ class LxcConnection(HostMemoryHooks, NamespaceHooks):
             spec.exec_attrs = st.security.process_exec_attrs(live)
             st.security.set_all_label(live)
             try:
-                proc = start_container(spec, limits_of(live), cgroup, st.paths, files or [])
+                proc = start_container(spec, limits_of(live), cgroup, st.paths, files or [],
+                                       interfaces=live.devices.interfaces if live.devices else [])  # fmt: skip
             except BaseException:
                 with contextlib.suppress(Exception):
                     st.security.restore_all_label(live)

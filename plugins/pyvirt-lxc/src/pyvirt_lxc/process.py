@@ -1,9 +1,10 @@
 """Starting a container's controller and watching it until the container is gone.
 
-The driver prepares what needs the host's view (cgroups, veth pairs), then
-runs the controller through ``Command`` and answers its one question (the
-init's pid, so the NICs can move into its network namespace). Any failure
-on the way removes everything made so far: cgroups, veths, files, processes.
+The driver prepares what needs the host's view (cgroups, veth pairs and
+their ``<bandwidth>``), then runs the controller through ``Command`` and
+answers its one question (the init's pid, so the NICs can move into its
+network namespace). Any failure on the way removes everything made so far:
+cgroups, veths, files, processes.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pyvirt.conf.domain_devices import Interface
 from pyvirt.errors import Error, ErrorCode, InternalError, OperationFailedError, SystemCallError
 from pyvirt.local_driver.paths import DriverPaths
 from pyvirt.util.command import Command
@@ -86,8 +88,7 @@ class ContainerProcess:
         an init killed by SIGKILL, which by itself means a crash.
         """
         self.stop_reason = "destroyed"
-        with contextlib.suppress(OSError):
-            write_exit_file(self.spec.exit_file, "destroyed", None)
+        self._record_destroyed()
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.init_pid, signal.SIGKILL)
         if "freezer" in self.cgroup.dirs:  # a frozen task (the controller too) only dies once thawed
@@ -96,6 +97,25 @@ class ContainerProcess:
         if not self.cleaned.wait(timeout):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.controller_pid, signal.SIGKILL)
+
+    def _record_destroyed(self) -> None:
+        """Write "destroyed" as the exit record, under the records' shared lock (see :func:`hold_records`).
+
+        A container may end by itself while it is being destroyed (its init killed by the kernel's OOM
+        killer, say): its watchers then read the record and remove it. Written without the lock, the record
+        could come after that removal and stay on the host for good; with it, either the records are gone
+        already (nothing to write: the watchers are done) or the last to let go removes what was written.
+        """
+        run_dir = os.path.dirname(self.spec.exit_file)
+        try:
+            hold = hold_records(run_dir, self.name)
+        except OSError:
+            return
+        try:
+            with contextlib.suppress(OSError):
+                write_exit_file(self.spec.exit_file, "destroyed", None)
+        finally:
+            release_records(run_dir, self.name, hold)
 
     def watch(self, on_exit: Callable[[ContainerProcess], None], stop_fd: int) -> threading.Thread:
         """Call ``on_exit`` from a thread once the controller has exited; return that thread.
@@ -239,9 +259,13 @@ def _log_tail(path: str, limit: int = 2000) -> str:
 
 
 def start_container(
-    spec: ContainerSpec, limits: Limits, cgroup: ContainerCgroup, paths: DriverPaths, files: list[int] | None = None
-) -> ContainerProcess:
+    spec: ContainerSpec, limits: Limits, cgroup: ContainerCgroup, paths: DriverPaths, files: list[int] | None = None,
+    *, interfaces: Sequence[Interface],
+) -> ContainerProcess:  # fmt: skip
     """Run the container to its init's exec; on any failure nothing of it is left.
+
+    ``interfaces``: the live domain's NICs, one per ``spec.nics`` entry: their ``<bandwidth>`` goes on the
+    host ends of the veths as each is made (a ``tc`` failure fails the start like any other step).
 
     ``files``: descriptors the init gets as its fds 3, 4, ... (virDomainCreateWithFiles). They stay the
     caller's: the controller gets duplicates (as libvirt passes them to libvirt_lxc's ``--passfd``), made
@@ -271,7 +295,7 @@ def start_container(
         listener.listen(1)
         cgroup.create(limits)
         cgroup_made = True
-        create_pairs(spec.nics)
+        create_pairs(spec.nics, interfaces)
         veths_made = True
         logfile = paths.logfile(spec.name)
         cmd = Command([sys.executable, "-I", "-S", "-c", _CONTROLLER_MAIN, spec_path, str(from_us), str(to_us),
@@ -303,6 +327,10 @@ def start_container(
         if verb == "init":
             init_pid = int(rest)
             try:
+                memory = cgroup.memory_procs_file()
+                if memory is not None:  # the init only (it has not run yet): its processes inherit it
+                    with open(memory, "w", encoding="ascii") as f:
+                        f.write(str(init_pid))
                 move_and_configure(spec.nics, init_pid)
             except Exception as exc:
                 talk.send("abort", str(exc))

@@ -89,7 +89,7 @@ class ContainerSpec:
         self.hostname, self.private_net, self.mounts, self.nics = hostname, private_net, mounts, nics
         self.drop_caps = drop_caps  # removed from every set, bounding included
         self.keep_caps = keep_caps  # with a securebits lock: exactly these stay (ambient), nothing can come back
-        self.cgroup_procs = cgroup_procs  # the cgroups the driver puts the controller in (the container inherits)
+        self.cgroup_procs = cgroup_procs  # the cgroups the driver puts the controller in (the container inherits; a v1 memory one only the init joins)
         self.console_socket, self.exit_file = console_socket, exit_file
         # <idmap>: (start in the container, target on the host, count); a user namespace when set
         self.uid_map = [(int(a), int(b), int(c)) for a, b, c in uid_map or []]
