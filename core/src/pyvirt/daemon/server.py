@@ -27,8 +27,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+from pyvirt.daemon.local_transport import ClientTransport, LocalListener, LocalTransport
 from pyvirt.daemon.sockets import Listener, PeerCred, peer_cred
 from pyvirt.errors import ConnectionError, ErrorCode, ErrorDomain
 from pyvirt.remote.message import (
@@ -86,55 +87,19 @@ def _close_fds(fds: list[int] | list[tuple[int, int]]) -> None:
     fds.clear()
 
 
-class FdSocket(socket.socket):
-    """An accepted local socket whose reads keep the descriptors that come with the bytes (SCM_RIGHTS).
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """pyvirtd's event loop: uvloop's (libuv's loop, written in C).
 
-    asyncio's transport reads with ``recv``, which would let the kernel close
-    every descriptor a client sends (virsh's ``start --pass-fds``): this
-    ``recv`` is a ``recvmsg`` with room for libvirt's maximum of descriptors,
-    and queues what arrives in ``fds``, in order, with the place in the byte
-    stream of the byte that carried them, for the client's parser to claim.
-    ``truncated``: the kernel had more descriptors than that room (it closed
-    the rest), which the parser treats as a protocol error.
+    The loop runs every call of a driver that never blocks (the test driver,
+    the QEMU driver's lookups), so its own cost per wake-up is part of every
+    such call: asyncio's pure-Python loop costs about a third of a lookup's
+    daemon time, uvloop's a tenth. Its transports serve the TCP and TLS
+    listeners; local clients use :mod:`pyvirt.daemon.local_transport`, which
+    keeps the descriptors they pass.
     """
+    import uvloop
 
-    fds: list[tuple[int, int]]  # (where in the byte stream the byte that carried it is, descriptor)
-    truncated: bool
-    received: int  # bytes read so far
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        data, ancillary, msg_flags, _addr = self.recvmsg(bufsize, _ANCILLARY_SPACE, flags | socket.MSG_CMSG_CLOEXEC)
-        self.received += len(data)
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                usable = len(payload) - len(payload) % 4
-                # the kernel ends a read with the byte that carried descriptors: they came with the last one
-                self.fds.extend((self.received - 1, fd) for fd in struct.unpack(f"{usable // 4}i", payload[:usable]))
-        if msg_flags & socket.MSG_CTRUNC:
-            self.truncated = True
-        return data
-
-
-_ANCILLARY_SPACE = socket.CMSG_SPACE(NUM_FDS_MAX * 4)
-
-
-class FdListener(socket.socket):
-    """A local listening socket whose accepted connections are :class:`FdSocket` (for asyncio's server).
-
-    It shares the listener's open file (a duplicate of its descriptor), so the
-    daemon's own listener object stays as it is.
-    """
-
-    accepted: dict[int, FdSocket]
-
-    def accept(self) -> tuple[socket.socket, object]:
-        fd, addr = self._accept()  # type: ignore[attr-defined]  # socket.socket's own primitive
-        sock = FdSocket(self.family, self.type, self.proto, fileno=fd)
-        sock.fds, sock.truncated, sock.received = [], False, 0
-        if socket.getdefaulttimeout() is None and self.gettimeout():
-            sock.setblocking(True)
-        self.accepted[sock.fileno()] = sock
-        return sock, addr
+    return uvloop.new_event_loop()
 
 
 class Client(asyncio.Protocol):
@@ -149,10 +114,10 @@ class Client(asyncio.Protocol):
         self.listener = listener
         self.read_only = listener.read_only
         self.peer: PeerCred | None = None
-        self.transport: asyncio.Transport | None = None
+        self.transport: ClientTransport | None = None
         self._buf = bytearray()
         self._consumed = 0  # where in the client's byte stream the buffer starts (descriptors are placed by it)
-        self._fdsock: FdSocket | None = None  # a local client's socket: it keeps the descriptors sent
+        self._local: LocalTransport | None = None  # a local client's transport: it keeps the descriptors sent
         self._inflight = 0
         self._paused = False  # at max_client_requests calls in flight
         self._write_paused = False  # replies are piling up unread in the transport
@@ -168,20 +133,19 @@ class Client(asyncio.Protocol):
         self._held: list[tuple[bytes | bytearray, list[int] | None]] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def connection_made(self, transport: Any) -> None:
+        self.transport = cast(ClientTransport, transport)
+        if isinstance(transport, LocalTransport):
+            self._local = transport
         sock = transport.get_extra_info("socket")
         if not self.listener.inet and (isinstance(sock, socket.socket) or hasattr(sock, "getsockopt")):
             self.peer = peer_cred(sock)
-        if sock is not None:
-            self._fdsock = self.server.fd_sockets.pop(sock.fileno(), None)
         self.server.client_added(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._fdsock is not None:  # descriptors sent that no call claimed
-            _close_fds(self._fdsock.fds)
+        if self._local is not None:  # descriptors sent that no call claimed
+            _close_fds(self._local.fds)
         self.server.client_removed(self)
 
     def pause_writing(self) -> None:
@@ -224,7 +188,7 @@ class Client(asyncio.Protocol):
             else:
                 self.transport.pause_reading()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | memoryview) -> None:
         self.last_rx = time.monotonic()
         self._pings_unanswered = 0
         self._buf += data
@@ -244,7 +208,7 @@ class Client(asyncio.Protocol):
         buf = self._buf
         offset = 0
         n = len(buf)
-        sock = self._fdsock
+        sock = self._local
         # (a client at its request cap may have that many calls' descriptors waiting, each at most the maximum)
         if sock is not None and (sock.truncated or len(sock.fds) > NUM_FDS_MAX * (self.server.max_client_requests + 1)):
             self.drop(f"more descriptors than its calls may carry (VIR_NET_MESSAGE_NUM_FDS_MAX is {NUM_FDS_MAX})")
@@ -289,7 +253,7 @@ class Client(asyncio.Protocol):
     def _take_fds(self, count: int, first: int) -> list[int] | None:
         """The ``count`` descriptors the bytes from stream position ``first`` on carried, one each; None (and
         nothing taken) when they did not all come there."""
-        sock = self._fdsock
+        sock = self._local
         if count == 0:
             return []
         if sock is None or len(sock.fds) < count or sock.fds[count - 1][0] >= first + count:
@@ -347,7 +311,7 @@ class Client(asyncio.Protocol):
     @property
     def passes_fds(self) -> bool:
         """Whether descriptors can be sent to this client: only on a local socket (libvirt's virNetSocketHasPassFD)."""
-        return self._fdsock is not None
+        return self._local is not None
 
     def send_with_fds(self, data: bytes | bytearray, fds: list[int]) -> None:
         """Queue a REPLY_WITH_FDS message and the descriptors behind it; safe from any thread.
@@ -368,7 +332,7 @@ class Client(asyncio.Protocol):
         if self._held is not None:
             self._held.append((data, fds))
             return
-        if self.closed or self.transport is None or self._fdsock is None:
+        if self.closed or self.transport is None or self._local is None:
             _close_fds(fds)
             return
         self.transport.write(data)
@@ -378,13 +342,13 @@ class Client(asyncio.Protocol):
     def _send_fds(self, fds: list[int]) -> None:
         """Send ``fds`` once the transport has written everything before them; then release what was held."""
         while fds:
-            if self.closed or self.transport is None or self._fdsock is None:
+            if self.closed or self.transport is None or self._local is None:
                 _close_fds(fds)
                 break
             try:
                 if self.transport.get_write_buffer_size():
                     raise BlockingIOError  # the message's bytes are not all out yet
-                send_fd(self._fdsock, fds[0])
+                send_fd(self._local.sock, fds[0])
             except BlockingIOError:
                 self.server.loop.call_later(0.001, self._send_fds, fds)
                 return
@@ -489,8 +453,6 @@ class Server:
     ) -> None:
         self.programs: dict[tuple[int, int], Program] = {}
         self.clients: set[Client] = set()
-        # local sockets accepted and not yet claimed by their Client, by descriptor (see FdListener)
-        self.fd_sockets: dict[int, FdSocket] = {}
         self.max_clients = max_clients
         self.max_client_requests = max_client_requests
         self.keepalive_interval = keepalive_interval
@@ -499,9 +461,9 @@ class Server:
         self.busy = busy
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="pyvirtd-worker")
         self.prio_pool = concurrent.futures.ThreadPoolExecutor(max(prio_workers, 1), thread_name_prefix="pyvirtd-prio")
-        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.loop_thread = 0
-        self._servers: list[asyncio.base_events.Server] = []
+        self._servers: list[asyncio.AbstractServer | LocalListener] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
@@ -553,19 +515,18 @@ class Server:
 
                 self._stoppers.append(serve_tls(self.loop, listener, factory))
                 continue
+            srv: asyncio.AbstractServer | LocalListener
             if listener.inet:
                 srv = await self.loop.create_server(factory, sock=listener.sock)
-            else:  # accepted as FdSocket: a local client may pass descriptors
-                local = FdListener(listener.sock.family, listener.sock.type, fileno=os.dup(listener.sock.fileno()))
-                local.accepted = self.fd_sockets
-                srv = await self.loop.create_unix_server(factory, sock=local)
+            else:  # read by pyvirt's own transport: a local client may pass descriptors
+                srv = LocalListener(self.loop, listener.sock, factory)
             self._servers.append(srv)
         ready()
         ticker = asyncio.ensure_future(self._ticker())
         await self._stop.wait()
         ticker.cancel()
-        for srv in self._servers:
-            srv.close()
+        for server in self._servers:
+            server.close()
         for stop in self._stoppers:
             stop()
         for client in list(self.clients):
