@@ -53,6 +53,10 @@ from pyvirt.remote.xdr import ProtocolError
 __all__ = ["Client", "Program", "Server"]
 
 _HEADER = struct.Struct(">IIiiIi")
+_LENGTH = struct.Struct(">I")
+# the message types a program is handed (any other is a protocol error), as plain ints: tested per message
+_DISPATCHED = frozenset(int(t) for t in (MessageType.CALL, MessageType.CALL_WITH_FDS, MessageType.STREAM))
+_CALL_WITH_FDS = int(MessageType.CALL_WITH_FDS)
 
 log = logging.getLogger("pyvirt.daemon.server")
 
@@ -119,6 +123,9 @@ class Client(asyncio.Protocol):
         self._consumed = 0  # where in the client's byte stream the buffer starts (descriptors are placed by it)
         self._local: LocalTransport | None = None  # a local client's transport: it keeps the descriptors sent
         self._inflight = 0
+        # descriptors that may wait unclaimed: a client at its request cap may have that many calls' waiting
+        # (and the next one's), each at most VIR_NET_MESSAGE_NUM_FDS_MAX
+        self._fds_cap = NUM_FDS_MAX * (server.max_client_requests + 1)
         self._paused = False  # at max_client_requests calls in flight
         self._write_paused = False  # replies are piling up unread in the transport
         self._when_writable: list[Callable[[], None]] = []
@@ -209,12 +216,11 @@ class Client(asyncio.Protocol):
         offset = 0
         n = len(buf)
         sock = self._local
-        # (a client at its request cap may have that many calls' descriptors waiting, each at most the maximum)
-        if sock is not None and (sock.truncated or len(sock.fds) > NUM_FDS_MAX * (self.server.max_client_requests + 1)):
+        if sock is not None and (sock.truncated or len(sock.fds) > self._fds_cap):
             self.drop(f"more descriptors than its calls may carry (VIR_NET_MESSAGE_NUM_FDS_MAX is {NUM_FDS_MAX})")
             return
         while n - offset >= LEN_SIZE and not self._paused and not self._write_paused:
-            (length,) = struct.unpack_from(">I", buf, offset)
+            (length,) = _LENGTH.unpack_from(buf, offset)
             if length < LEN_SIZE + HEADER_SIZE or length - LEN_SIZE > MESSAGE_MAX:
                 self.drop(f"packet {length} bytes received from client out of range")
                 return
@@ -226,7 +232,7 @@ class Client(asyncio.Protocol):
                 self.drop("descriptors that came with a message's own bytes")  # none may: they follow it
                 return
             fds: list[int] | None = None
-            if header.type == MessageType.CALL_WITH_FDS:
+            if header.type == _CALL_WITH_FDS:
                 try:
                     count = decode_num_fds(buf[:end], start)
                 except ProtocolError as e:
@@ -279,7 +285,7 @@ class Client(asyncio.Protocol):
             else:
                 self.drop(f"unexpected message for unknown program {header.prog:#x}")
             return
-        if header.type not in (MessageType.CALL, MessageType.CALL_WITH_FDS, MessageType.STREAM):
+        if header.type not in _DISPATCHED:
             self.drop(f"Unexpected message type {header.type}")
             return
         if fds is None:
