@@ -14,6 +14,8 @@ import inspect
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,46 @@ def test_an_unknown_name_still_fails_as_on_the_facade() -> None:
 
     with pyvirt.open("test:///default") as conn, pytest.raises(AttributeError, match="no_such_hook"):
         getattr(conn.calls, "no_such_hook")  # noqa: B009  (a name mypy would refuse)
+
+
+def _parameters(fn: Callable[..., Any]) -> list[str]:
+    return [p for p in inspect.signature(fn).parameters if p != "self"]
+
+
+def test_the_drivers_bound_directly_take_the_specs_parameters_in_its_order() -> None:
+    """On a read-write connection ``calls.hook`` is the driver's own call (no forwarding frame, see
+    ``_Forwarding``), so a call by position must mean there what the facade's method means: the same
+    parameters, in the same order. The drivers ``direct_calls`` binds are core's test driver and the
+    remote driver's methods written out by hand (its generated calls take the spec's arguments either way)."""
+    from pyvirt.drivers.test.driver import TestDriver
+    from pyvirt.events import EventSink
+    from pyvirt.plugin.facade_base import direct_calls
+    from pyvirt.remote.driver import RemoteConnection
+    from pyvirt.uri import parse_uri
+
+    conn_obj = TestDriver().connect_open(uri=parse_uri("test:///default"), read_only=False, events=EventSink())
+    assert conn_obj is not None
+    calls = direct_calls(conn_obj, hooks=conn_obj.hook_names(), bind=conn_obj.bind_hook)
+    try:
+        differ = {h for h in conn_obj.hook_names() if _parameters(getattr(calls, h)) != _parameters(
+            getattr(facade.DriverCalls, h))}  # fmt: skip
+        assert not differ, f"the test driver's parameters differ from the spec's in {sorted(differ)}"
+        assert getattr(calls, "domain_get_state") == conn_obj.domain_get_state  # noqa: B009  (the driver's own)
+    finally:
+        conn_obj.connect_close()
+    written = [h for h in RemoteConnection.HOOKS if h in vars(RemoteConnection)]
+    assert len(written) > 3
+    differ = {
+        h for h in written if _parameters(vars(RemoteConnection)[h]) != _parameters(getattr(facade.DriverCalls, h))
+    }
+    assert not differ, f"the remote driver's parameters differ from the spec's in {sorted(differ)}"
+
+
+def test_a_driver_whose_parameters_are_out_of_order_is_found() -> None:
+    """The check above can fail: the same names in another order differ."""
+
+    def spec(self: object, dom: object, flags: int) -> None: ...
+
+    def swapped(self: object, flags: int, dom: object) -> None: ...
+
+    assert _parameters(spec) == ["dom", "flags"] and _parameters(swapped) != _parameters(spec)

@@ -109,6 +109,26 @@ def test_string_and_list_caps_are_enforced_before_reading() -> None:
         encode(_remote.pack_remote_domain_lookup_by_uuid_args, (b"short",))
 
 
+@pytest.mark.parametrize(
+    ("pack", "value"),
+    [
+        (_remote.pack_remote_domain_lookup_by_uuid_args, (b"short",)),  # a bound of the .x file (ProtocolError)
+        (_remote.pack_remote_domain_lookup_by_name_ret, (("web", bytes(16), 2**31),)),  # an int32 out of range
+        (_remote.pack_remote_domain_lookup_by_name_ret, (None,)),  # a value of the wrong shape
+    ],
+    ids=["bound", "range", "shape"],
+)
+def test_a_whole_message_refuses_a_value_as_encode_does(pack: object, value: object) -> None:
+    """``encode_message`` packs the payload itself (every reply of the daemon is made there): a value the
+    type cannot carry is the same ProtocolError, with the same words, as from ``encode``."""
+    with pytest.raises(ProtocolError) as alone:
+        encode(pack, value)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError) as framed:
+        encode_message(_remote.PROGRAM, 1, 1, MessageType.REPLY, 3, Status.OK, pack, value)  # type: ignore[arg-type]
+    assert str(framed.value) == str(alone.value) and str(alone.value).startswith("Unable to encode message payload: ")
+    assert framed.value.reason == alone.value.reason and framed.value.code == ErrorCode.RPC
+
+
 def test_framing_limits_are_libvirts() -> None:
     assert MESSAGE_MAX == _virnet.VIR_NET_MESSAGE_MAX == 32 * 1024 * 1024
     assert HEADER_SIZE == _virnet.VIR_NET_MESSAGE_HEADER_MAX and LEN_SIZE == _virnet.VIR_NET_MESSAGE_LEN_MAX

@@ -141,7 +141,7 @@ class QemuProgram:
     version = _qemu.PROTOCOL_VERSION
 
     def dispatch(self, client: Client, header: Header, body: bytes, fds: list[int] | None = None) -> None:
-        from pyvirt.daemon.remote_program import _close_all, c_strings
+        from pyvirt.daemon.remote_program import _close_all
 
         if fds:
             _close_all(fds)  # (WITH_FILES is not served: nothing takes them)
@@ -164,7 +164,7 @@ class QemuProgram:
             )
             return
         try:
-            args = c_strings(decode(proc.unpack_args, body, 0, what="payload"))
+            args = decode(proc.unpack_args, body, 0, what="payload")  # (strings come cut at a NUL, as libvirtd's)
         except ProtocolError as e:
             client.send_error(header, e)
             return

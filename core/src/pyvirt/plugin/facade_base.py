@@ -8,8 +8,9 @@ three calls. Here are the binding, the read-only check and the dispatch every
 call goes through, and :func:`~pyvirt.plugin.facade.direct_calls`, whose connections (the thin
 remote client, core's test driver) forward a hook's call by name
 (``_Forwarding``) and load the facade only for a hook whose method does
-more than forward (:data:`ENTRY_CHECKED`) or a call that passes arguments by
-position. A test proves the facade's other methods forward and nothing else.
+more than forward (:data:`ENTRY_CHECKED`) or, on a read-only connection, a
+call that passes arguments by position. A test proves the facade's other
+methods forward and nothing else.
 """
 
 from __future__ import annotations
@@ -152,10 +153,12 @@ class _Forwarding(CallsBase):
     """A ``DriverCalls`` whose typed methods are not loaded: a hook's call is forwarded by name.
 
     ``calls.domain_destroy(dom=ref, flags=0)`` is what the facade's method
-    does, ``self._call("domain_destroy", dom=ref, flags=0)``. The facade is
-    loaded (and its method used) for a hook in :data:`ENTRY_CHECKED`, one the
-    driver does not implement (its NO_SUPPORT error names the libvirt API),
-    a call by position (only the method knows the parameters' names), and
+    does, ``self._call("domain_destroy", dom=ref, flags=0)``; on a read-write
+    connection, where that always reaches the driver, the attribute is the
+    driver's bound call itself. The facade is loaded (and its method used)
+    for a hook in :data:`ENTRY_CHECKED`, one the driver does not implement
+    (its NO_SUPPORT error names the libvirt API), a call by position on a
+    read-only connection (only the method knows the parameters' names), and
     any other name, which then fails as on the facade.
     """
 
@@ -163,6 +166,16 @@ class _Forwarding(CallsBase):
         if name.startswith("_") or name in ENTRY_CHECKED or name not in self._implemented:
             return self._method(name)
 
+        if not self.read_only:
+            # What _call would find at every call, found once: on a read-write connection every call goes
+            # straight to the driver, so the attribute is the driver's own call (pyvirtd's per-call path
+            # loses two frames and two keyword dicts). By position too: these drivers take the spec's
+            # parameters in the spec's order (core/tests/plugin/test_facade_forwarding.py holds them to it).
+            fn: Any = self._single[name]  # (bound here, on first use, by direct_calls' ``bind``)
+            self.__dict__[name] = fn
+            return fn
+
+        # Read-only: only reads go straight to the driver; the rest pass _call's read-only check.
         def forward(*args: Any, **kwargs: Any) -> Any:
             if args:
                 return self._method(name)(*args, **kwargs)

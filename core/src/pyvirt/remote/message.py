@@ -21,7 +21,7 @@ import _struct as struct  # (not struct.py: see pyvirt.remote.xdr)
 import os
 
 from pyvirt.errors import Error, ErrorCode, ErrorDomain, _int_enum, format_message, make_error
-from pyvirt.remote.xdr import Buffer, ProtocolError, encode
+from pyvirt.remote.xdr import ENCODE_ERRORS, Buffer, ProtocolError, encode_failure
 
 # mypy treats any constant named TYPE_CHECKING as true (see pyvirt/__init__.py): typing is not imported at run time.
 TYPE_CHECKING = False
@@ -142,7 +142,10 @@ def encode_message(
             )
         buf += _LEN.pack(num_fds)
     if pack is not None:
-        encode(pack, value, buf)
+        try:  # (xdr.encode's body: every reply is built here, and its call was one frame of a dozen)
+            pack(buf, value)
+        except ENCODE_ERRORS as exc:
+            raise encode_failure(exc, "payload") from None
     size = len(buf)
     if size > MESSAGE_MAX:
         raise ProtocolError(f"message of {size} bytes", f"Message length {size} too large, limit {MESSAGE_MAX}")

@@ -85,6 +85,14 @@ class LazyProcedures(Mapping[int, Procedure]):
             )
         return proc
 
+    def get(self, number: int, default: Procedure | None = None) -> Procedure | None:  # type: ignore[override]
+        """``Mapping.get`` without its Python-level ``try: self[key]`` (a frame more, and a KeyError raised
+        and caught for every unknown number): the programs look each message's procedure up here."""
+        proc = self._cache.get(number)
+        if proc is not None:
+            return proc
+        return self[number] if number in self._table else default
+
     def __iter__(self) -> Iterator[int]:
         return iter(self._table)
 

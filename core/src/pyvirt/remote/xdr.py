@@ -21,7 +21,16 @@ else:
     from _struct import error as struct_error
 
 
-__all__ = ["Buffer", "ProtocolError", "decode", "encode"]
+__all__ = [
+    "DECODE_ERRORS",
+    "ENCODE_ERRORS",
+    "Buffer",
+    "ProtocolError",
+    "decode",
+    "decode_failure",
+    "encode",
+    "encode_failure",
+]
 
 Buffer = bytes | bytearray | memoryview
 if TYPE_CHECKING:  # for annotations only (import them under TYPE_CHECKING too)
@@ -88,13 +97,26 @@ def _unpack_opaque(b: Buffer, o: int, limit: int, bound: str) -> tuple[bytes, in
 
 
 def _unpack_string(b: Buffer, o: int, limit: int, bound: str) -> tuple[str, int]:
+    """An XDR string as the C string libvirt's peer reads: up to its first NUL.
+
+    Both ends of libvirt's protocol are C, where ``xdr_string`` fills a
+    ``char *``: a name "a\\0b" is the name "a" there, and no libvirt peer
+    sends a NUL inside a string. Cutting here, once, gives the daemon's
+    handlers and the client's callers the value libvirtd would use (a whole
+    "a\\0b" reached drivers whose ``open()`` refuses it with ValueError), at
+    the price of one C-level test per string instead of a walk over every
+    call's decoded arguments.
+    """
     n: int = _U32.unpack_from(b, o)[0]
     if n > limit:
         raise ProtocolError(f"string longer than {bound}")
     o += 4
     if o + n > len(b):
         raise ProtocolError("string runs past the end of the message")
-    return str(b[o : o + n], "utf-8", "surrogateescape"), o + ((n + 3) & ~3)
+    text = str(b[o : o + n], "utf-8", "surrogateescape")
+    if "\0" in text:
+        text = text[: text.index("\0")]
+    return text, o + ((n + 3) & ~3)
 
 
 def _unpack_opt_string(b: Buffer, o: int, limit: int, bound: str) -> tuple[str | None, int]:
@@ -112,6 +134,30 @@ def _pack_uchars(data: bytes) -> bytes:
     return struct.pack(f">{len(data)}I", *data)
 
 
+# What a generated unpack function raises on a malformed payload besides ProtocolError: a short buffer
+# (struct's error, IndexError), a bad enum or UTF-8 (ValueError), nesting past the stack (RecursionError), a
+# count that asks for too much (MemoryError). Callers that decode on a hot path catch them themselves
+# (``except DECODE_ERRORS``) and turn them into the error with :func:`decode_failure`.
+DECODE_ERRORS = (ProtocolError, struct_error, IndexError, ValueError, OverflowError, TypeError, RecursionError,
+                 MemoryError)  # fmt: skip
+# What a pack function raises on a value its type cannot carry, besides ProtocolError.
+ENCODE_ERRORS = (ProtocolError, struct_error, IndexError, ValueError, OverflowError, TypeError, AttributeError)
+
+
+def decode_failure(exc: BaseException, what: str) -> ProtocolError:
+    """The error a decoding failure is (libvirt's "Unable to decode message payload"), whatever raised it."""
+    if isinstance(exc, ProtocolError):
+        return ProtocolError(exc.reason, f"Unable to decode message {what}")
+    return ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to decode message {what}")
+
+
+def encode_failure(exc: BaseException, what: str) -> ProtocolError:
+    """The error an encoding failure is ("Unable to encode message payload: ..."), whatever raised it."""
+    if isinstance(exc, ProtocolError):
+        return ProtocolError(exc.reason, f"Unable to encode message {what}: {exc.reason}")
+    return ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to encode message {what}: {exc}")
+
+
 def decode(unpack: Unpack | None, data: Buffer, offset: int = 0, *, what: str = "payload") -> Any:
     """Decode one value; any failure (short buffer, bound, bad union arm) is a ProtocolError.
 
@@ -121,10 +167,8 @@ def decode(unpack: Unpack | None, data: Buffer, offset: int = 0, *, what: str = 
         return None
     try:
         return unpack(data, offset)[0]
-    except ProtocolError as exc:
-        raise ProtocolError(exc.reason, f"Unable to decode message {what}") from None
-    except (struct_error, IndexError, ValueError, OverflowError, TypeError, RecursionError, MemoryError) as exc:
-        raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to decode message {what}") from None
+    except DECODE_ERRORS as exc:
+        raise decode_failure(exc, what) from None
 
 
 def encode(pack: Pack | None, value: Any, out: bytearray | None = None, *, what: str = "payload") -> bytearray:
@@ -134,8 +178,6 @@ def encode(pack: Pack | None, value: Any, out: bytearray | None = None, *, what:
         return a
     try:
         pack(a, value)
-    except ProtocolError as exc:
-        raise ProtocolError(exc.reason, f"Unable to encode message {what}: {exc.reason}") from None
-    except (struct_error, IndexError, ValueError, OverflowError, TypeError, AttributeError) as exc:
-        raise ProtocolError(f"{type(exc).__name__}: {exc}", f"Unable to encode message {what}: {exc}") from None
+    except ENCODE_ERRORS as exc:
+        raise encode_failure(exc, what) from None
     return a

@@ -78,7 +78,7 @@ def _lookup_id(ctx: ClientContext, a: Any) -> Any:
 
 @handles("DOMAIN_GET_INFO")
 def _domain_info(ctx: ClientContext, a: Any) -> Any:
-    return tuple(ctx.calls.domain_get_info(dom=domain_ref(a[0])))
+    return ctx.calls.domain_get_info(dom=domain_ref(a[0]))  # (a DomainInfo is the reply's tuple already)
 
 
 @handles("DOMAIN_GET_MAX_MEMORY")

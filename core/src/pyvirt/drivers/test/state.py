@@ -129,7 +129,13 @@ class DomainObj:
         return self._ident[1] if self._live is None else self._live.uuid or ""
 
     def ref(self) -> DomainRef:
-        return DomainRef(self.name, self.uuid, self.id)
+        # ``name`` and ``uuid`` read in one step, not through their properties: every lookup makes a ref, and
+        # the two property calls were about 0.1 of the 0.55 µs the test driver's lookup took (measured)
+        live = self._live
+        if live is None:
+            name, uuid = self._ident
+            return DomainRef(name, uuid, self.id)
+        return DomainRef(live.name or "", live.uuid or "", self.id)
 
     def persistent_def(self) -> Domain:
         return self.config or self.live
