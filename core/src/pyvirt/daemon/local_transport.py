@@ -213,8 +213,12 @@ class LocalTransport:
         self.pause_reading()
         self.loop.remove_writer(self._fd)
         self._out.clear()
-        self.sock.close()
-        self.protocol.connection_lost(exc)
+        # The client's state is released before it sees the hang-up, as asyncio's transports order it: whoever
+        # reads the end of file (a test counting the daemon's descriptors, a client reconnecting) finds it gone.
+        try:
+            self.protocol.connection_lost(exc)
+        finally:
+            self.sock.close()
 
 
 class LocalListener:
