@@ -96,8 +96,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
     The loop runs every call of a driver that never blocks (the test driver,
     the QEMU driver's lookups), so its own cost per wake-up is part of every
-    such call: asyncio's pure-Python loop costs about a third of a lookup's
-    daemon time, uvloop's a tenth. Its transports serve the TCP and TLS
+    such call. Measured on the development VM: a bare echo server spends 29 us
+    of CPU per message on asyncio's pure-Python loop and transports, 19-22 us
+    on uvloop's, and moving pyvirtd to uvloop took a lookup+info pair's daemon
+    CPU from about 120 to about 100 us. Its transports serve the TCP and TLS
     listeners; local clients use :mod:`pyvirt.daemon.local_transport`, which
     keeps the descriptors they pass.
     """

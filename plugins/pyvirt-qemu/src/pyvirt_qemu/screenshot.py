@@ -17,7 +17,6 @@ import base64
 import contextlib
 import os
 import tempfile
-import threading
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.errors import ErrorCode, NotSupportedError, OperationInvalidError, SystemCallError
@@ -26,6 +25,7 @@ from pyvirt.local_driver.domain_jobs import Job
 from pyvirt.plugin import hookimpl
 from pyvirt.plugin.flags import check_flags
 from pyvirt.plugin.records import DomainRef
+from pyvirt.util.stream_pipe import readable_pipe
 from pyvirt_qemu.connection_base import QemuConnectionBase
 from pyvirt_qemu.guest_agent import GuestAgent
 from pyvirt_qemu.master_key import guest_private_dir
@@ -91,26 +91,7 @@ def take_screenshot(proc: QemuProcess, live: Domain, private_dir: str, screen: i
         os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-    return (_PNG if can_png else _PPM), _pipe_of(picture)
-
-
-def _pipe_of(data: bytes) -> int:
-    """A pipe's read end yielding ``data``: pyvirtd's stream polls the descriptor, which a regular file cannot
-    be (epoll refuses it), so a thread feeds the picture through a pipe and ends when it is read or dropped."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-
-    def feed() -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(write_end, view) :]
-        except BrokenPipeError:
-            pass  # the reader closed early: it did not want the rest
-        finally:
-            os.close(write_end)
-
-    threading.Thread(target=feed, name="pyvirt-qemu-screenshot", daemon=True).start()
-    return read_end
+    return (_PNG if can_png else _PPM), readable_pipe(picture, thread_name="pyvirt-qemu-screenshot")
 
 
 class ScreenshotHooks(QemuConnectionBase):

@@ -15,8 +15,6 @@ epoll, which refuses regular files.
 
 from __future__ import annotations
 
-import os
-
 from pyvirt.drivers.test.marker import hookimpl
 from pyvirt.drivers.test.state import TestState
 from pyvirt.plugin.flags import check_flags
@@ -27,11 +25,9 @@ __all__ = ["MIME_TYPE", "ScreenshotHooks", "draw_test_card", "encode_png_gray"]
 MIME_TYPE = "image/png"
 WIDTH, HEIGHT = 640, 480
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PIPE_CAPACITY = 65536  # Linux's default pipe buffer: smaller images are written before the call returns
-_F_SETPIPE_SZ = 1031
 
 
-# struct, zlib, fcntl and threading are imported where a screenshot needs them: this module is imported by every
+# struct, zlib and the stream pipe are imported where a screenshot needs them: this module is imported by every
 # test:/// connection (its hooks are mixed into the connection), a screenshot is rare.
 
 
@@ -66,33 +62,6 @@ def draw_test_card(width: int = WIDTH, height: int = HEIGHT) -> list[bytes]:
     return [frame if y < border or y >= height - border else inner for y in range(height)]
 
 
-def _readable_fd(data: bytes) -> int:
-    """A pipe's read end that yields ``data`` then end-of-file."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    if len(data) > _PIPE_CAPACITY:
-        import fcntl
-        import threading
-
-        try:
-            fcntl.fcntl(write_end, _F_SETPIPE_SZ, len(data))
-        except OSError:  # over /proc/sys/fs/pipe-max-size: a writer thread feeds it as it is read
-            threading.Thread(target=_write_all, args=(write_end, data), name="pyvirt-screenshot", daemon=True).start()
-            return read_end
-    _write_all(write_end, data)
-    return read_end
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    except BrokenPipeError:
-        pass  # the reader closed early: it did not want the rest
-    finally:
-        os.close(fd)
-
-
 class ScreenshotHooks:
     """Mixed into the test connection; ``self.state`` comes from it."""
 
@@ -106,4 +75,6 @@ class ScreenshotHooks:
         png = ScreenshotHooks._png
         if png is None:  # the same picture every time: drawn once per process
             png = ScreenshotHooks._png = encode_png_gray(WIDTH, HEIGHT, draw_test_card())
-        return (MIME_TYPE, _readable_fd(png))
+        from pyvirt.util.stream_pipe import readable_pipe
+
+        return (MIME_TYPE, readable_pipe(png, thread_name="pyvirt-screenshot"))
